@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each creates .venv when missing
+# and installs the package (editable) with what it needs; constraints.txt pins torch to the CPU wheel.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.cogmodels-installed
+PIP_FLAGS ?= --disable-pip-version-check
+
+.PHONY: demo test lint bench install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(PIP_FLAGS) -q -c constraints.txt -e '.[dev,cluster]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/cogmodels demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_envs.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info demo-output

@@ -1,0 +1,157 @@
+"""The model protocol: one definition of a model of behaviour, used to act and to score.
+
+A model is structure plus parameters. Structure is the object (number of actions, variant
+switches) fixed at construction; parameters are a record of ``(lanes,)`` arrays described by
+:class:`~cogmodels.parameters.ParamSpec`. The dynamics are three methods vectorised over a
+leading batch of lanes (subjects × parameter sets × starts):
+
+- ``initial_state(params) -> state``
+- ``action_probabilities(state, observation) -> (lanes, n_actions)``
+- ``update(state, observation, action, reward, next_observation) -> state``
+
+``observation`` is a dict of ``(lanes,)`` arrays holding the trial-table columns the model reads
+(``observation_columns``, e.g. ``state``, ``set_size``). The same three methods drive
+:func:`cogmodels.simulate.simulate` (draw actions from the probabilities) and
+:func:`cogmodels.likelihood.log_likelihood` (score observed actions), so simulation and
+likelihood cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from cogmodels.parameters import ParamSpec
+
+__all__ = ["CognitiveModel", "State", "merge_state", "onehot", "pick", "softmax"]
+
+State = dict[str, Any]
+
+
+# Arrays of shape (lanes, actions) are best kept in Fortran order: numpy's inner loops then run
+# over the long lanes axis instead of the 2-4 actions, which is several times faster. The helpers
+# below compute on the transposed (actions, lanes) view and return Fortran-ordered results.
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis of ``(lanes, actions)`` logits, stable for large logits."""
+    x = logits.T
+    e = np.exp(x - x.max(axis=0))
+    return (e / e.sum(axis=0)).T
+
+
+def onehot(action: np.ndarray, n_actions: int) -> np.ndarray:
+    """``(lanes, n_actions)`` boolean one-hot of integer actions (Fortran order)."""
+    return (np.arange(n_actions)[:, None] == action).T
+
+
+def pick(values: np.ndarray, action: np.ndarray) -> np.ndarray:
+    """``values[lane, action[lane]]`` for every lane."""
+    n = values.shape[0]
+    if values.flags.f_contiguous:
+        return values.T.reshape(-1)[action * n + np.arange(n)]
+    return values.reshape(-1)[np.arange(n) * values.shape[1] + action]
+
+
+def merge_state(mask: np.ndarray, new: State, old: State) -> State:
+    """Per lane, ``new`` where ``mask`` is True, else ``old``; the ``params`` entry passes through."""
+    out = {}
+    for k, a in new.items():
+        if k == "params":
+            out[k] = a
+            continue
+        m = mask.reshape(mask.shape + (1,) * (np.ndim(a) - 1))
+        out[k] = np.where(m, a, old[k])
+    return out
+
+
+class CognitiveModel:
+    """Base class of every model of behaviour (classical models, TD agents, frozen RNNs).
+
+    Subclasses set ``name``, ``tasks`` (environment ids the model fits), build
+    ``self.param_specs`` in ``__init__`` and implement the three dynamics methods. ``state`` is a
+    dict of arrays with a leading lanes axis; the entry ``"params"`` holds the parameter record
+    and is never masked or reset.
+    """
+
+    name: ClassVar[str] = ""
+    tasks: ClassVar[tuple[str, ...]] = ()
+    #: trial-table columns read into ``observation`` each trial
+    observation_columns: ClassVar[tuple[str, ...]] = ()
+    #: reset the state at a block boundary (new stimuli each block, e.g. RLWM)
+    reset_on_block: ClassVar[bool] = False
+
+    def __init__(self, n_actions: int = 2) -> None:
+        if isinstance(n_actions, bool) or not isinstance(n_actions, int | np.integer) or n_actions < 2:
+            raise ValueError(f"n_actions must be an integer >= 2, got {n_actions!r}")
+        self.n_actions = int(n_actions)
+        self.param_specs: tuple[ParamSpec, ...] = ()
+
+    # -- parameters ---------------------------------------------------------------------------
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.param_specs)
+
+    @property
+    def n_params(self) -> int:
+        return len(self.param_specs)
+
+    def spec(self, name: str) -> ParamSpec:
+        for s in self.param_specs:
+            if s.name == name:
+                return s
+        raise ValueError(f"{self.name} has no parameter {name!r}; parameters: {list(self.param_names)}")
+
+    def default_params(self) -> dict[str, float]:
+        return {s.name: s.default for s in self.param_specs}
+
+    def check_params(self, params: Mapping[str, Any], n_lanes: int | None = None) -> dict[str, np.ndarray]:
+        """Validate a parameter record and broadcast it to ``(lanes,)`` float arrays."""
+        unknown = set(params) - set(self.param_names)
+        missing = set(self.param_names) - set(params)
+        if unknown or missing:
+            raise ValueError(
+                f"{self.name} takes parameters {list(self.param_names)}; "
+                f"missing {sorted(missing)}, unknown {sorted(unknown)}"
+            )
+        arrays = {k: np.atleast_1d(np.asarray(params[k], dtype=np.float64)) for k in self.param_names}
+        lanes = n_lanes or max(a.shape[0] for a in arrays.values())
+        out = {}
+        for s in self.param_specs:
+            a = np.broadcast_to(arrays[s.name], (lanes,)).copy()
+            bad = ~((a >= s.low) & (a <= s.high))
+            if bad.any():
+                raise ValueError(
+                    f"{self.name}: parameter {s.name!r} must lie in [{s.low}, {s.high}], "
+                    f"got {a[bad][:5].tolist()}"
+                )
+            out[s.name] = a
+        return out
+
+    # -- dynamics (to implement) --------------------------------------------------------------
+    def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
+        raise NotImplementedError
+
+    def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def update(
+        self,
+        state: State,
+        observation: Mapping[str, np.ndarray],
+        action: np.ndarray,
+        reward: np.ndarray,
+        next_observation: Mapping[str, np.ndarray],
+    ) -> State:
+        raise NotImplementedError
+
+    def latents(
+        self, state: State, observation: Mapping[str, np.ndarray], action: np.ndarray, reward: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Trial-wise latent variables (values, prediction errors...) before the update."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n_actions={self.n_actions})"

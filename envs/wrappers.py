@@ -1,0 +1,124 @@
+"""Wrappers for the cognitive tasks: meta-RL observations and trial-table recording."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+from gymnasium import spaces
+
+from cogmodels.envs.core import TaskEnv
+
+__all__ = ["PreviousActionReward", "RecordTrials", "record_session"]
+
+
+def _augmented_space(obs_space: gym.Space, n_actions: int) -> spaces.Box:
+    if not isinstance(obs_space, spaces.Box) or len(obs_space.shape) != 1:
+        raise ValueError(
+            f"PreviousActionReward needs a flat Box observation space, got {obs_space!r}"
+        )
+    low = np.concatenate([obs_space.low, np.zeros(n_actions), [-np.inf]]).astype(np.float32)
+    high = np.concatenate([obs_space.high, np.ones(n_actions), [np.inf]]).astype(np.float32)
+    return spaces.Box(low, high, dtype=np.float32)
+
+
+class PreviousActionReward(gym.Wrapper):
+    """Append the one-hot previous action and the previous reward to the observation.
+
+    The input of a meta-reinforcement-learning agent (Wang et al. 2018, Nat Neurosci; Duan et al.
+    2016, arXiv:1611.02779): ``[obs, onehot(a_{t-1}), r_{t-1}]``, zeros at the start of a
+    session. Needs a ``Discrete`` action space and a flat ``Box`` observation space.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        if not isinstance(env.action_space, spaces.Discrete):
+            raise ValueError(
+                f"PreviousActionReward needs a Discrete action space, got {env.action_space!r}"
+            )
+        self._n_actions = int(env.action_space.n)
+        self._n_obs = int(env.observation_space.shape[0])
+        self.observation_space = _augmented_space(env.observation_space, self._n_actions)
+
+    def _augment(self, obs: np.ndarray, action: int | None, reward: float) -> np.ndarray:
+        out = np.zeros(self._n_obs + self._n_actions + 1, dtype=np.float32)
+        out[: self._n_obs] = obs
+        if action is not None:
+            out[self._n_obs + int(action)] = 1.0
+            out[-1] = reward
+        return out
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        return self._augment(obs, None, 0.0), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return self._augment(obs, action, float(reward)), reward, terminated, truncated, info
+
+
+class RecordTrials(gym.Wrapper):
+    """Record every completed trial as a row of the canonical trial table.
+
+    Each reset starts a new ``session``; rows carry ``subject``, ``session``, ``trial`` (0-based
+    within the session) and the task's own fields from :meth:`TaskEnv.trial_row`. ``table()``
+    returns everything recorded so far as a DataFrame.
+
+    Example::
+
+        env = RecordTrials(gym.make("cogmodels/ReversalLearning-v0"), subject="s01")
+        obs, info = env.reset(seed=0)
+        ...  # play
+        df = env.table()
+    """
+
+    def __init__(self, env: gym.Env, subject: Hashable = 0) -> None:
+        super().__init__(env)
+        if not isinstance(env.unwrapped, TaskEnv):
+            raise ValueError(
+                f"RecordTrials needs a cogmodels task environment, got {type(env.unwrapped).__name__}"
+            )
+        self.subject = subject
+        self._rows: list[dict[str, Any]] = []
+        self._session = -1
+        self._trial = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        self._session += 1
+        self._trial = 0
+        return self.env.reset(seed=seed, options=options)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        row = self.env.unwrapped.trial_row(action, reward, info)
+        if row is not None:
+            self._rows.append(
+                {"subject": self.subject, "session": self._session, "trial": self._trial, **row}
+            )
+            self._trial += 1
+        return obs, reward, terminated, truncated, info
+
+    def table(self) -> pd.DataFrame:
+        """All trials recorded so far, in order, as the canonical trial table."""
+        df = pd.DataFrame.from_records(self._rows)
+        if not df.empty:
+            for col in ("choice", "choice2"):
+                if col in df:
+                    df[col] = df[col].astype("Int64")
+        return df
+
+
+def record_session(
+    env: gym.Env, policy: Any, *, seed: int | None = None, subject: Hashable = 0
+) -> pd.DataFrame:
+    """Play one session with ``policy(obs, info) -> action`` and return its trial table."""
+    rec = RecordTrials(env, subject=subject)
+    obs, info = rec.reset(seed=seed)
+    done = False
+    while not done:
+        obs, _, terminated, truncated, info = rec.step(policy(obs, info))
+        done = terminated or truncated
+    return rec.table()

@@ -1,0 +1,1 @@
+"""cogmodels.fits."""

@@ -1,0 +1,185 @@
+"""Every registered environment: both env checkers, seeding, docstrings, wrappers, vector entry."""
+
+from __future__ import annotations
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import cogmodels  # noqa: F401
+from cogmodels.envs import ENV_IDS
+from cogmodels.envs.wrappers import PreviousActionReward, RecordTrials, record_session
+
+SECTIONS = (
+    "## Description",
+    "## Action Space",
+    "## Observation Space",
+    "## Rewards",
+    "## Starting State",
+    "## Episode End",
+    "## Information",
+    "## Arguments",
+    "## References",
+)
+VECTOR_IDS = [i for i in ENV_IDS if gym.spec(i).vector_entry_point is not None]
+
+
+def _rollout(env: gym.Env, seed: int, steps: int = 300) -> list:
+    env.action_space.seed(seed)
+    obs, info = env.reset(seed=seed)
+    out = [obs.tobytes()]
+    for _ in range(steps):
+        obs, r, term, trunc, info = env.step(env.action_space.sample())
+        out.append((obs.tobytes(), float(r), term, trunc))
+        if term or trunc:
+            obs, info = env.reset()
+            out.append(obs.tobytes())
+    return out
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_gymnasium_env_checker(env_id):
+    env = gym.make(env_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gym_check_env(env.unwrapped, skip_render_check=True)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_sb3_env_checker(env_id):
+    env = gym.make(env_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sb3_check_env(env.unwrapped, warn=True)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_same_seed_same_rollout(env_id):
+    a = _rollout(gym.make(env_id), seed=3)
+    b = _rollout(gym.make(env_id), seed=3)
+    c = _rollout(gym.make(env_id), seed=4)
+    assert a == b
+    assert a != c
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_docstring_sections(env_id):
+    doc = type(gym.make(env_id).unwrapped).__doc__
+    missing = [s for s in SECTIONS if s not in doc]
+    assert not missing, f"{env_id} docstring lacks {missing}"
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_session_ends_with_terminated_and_records_trial_table(env_id):
+    env = gym.make(env_id)
+    rng = np.random.default_rng(0)
+    df = record_session(env, lambda obs, info: int(rng.integers(env.action_space.n)), seed=1, subject="s1")
+    n_trials = env.unwrapped.n_trials
+    assert len(df) == n_trials
+    assert list(df["trial"]) == list(range(n_trials))
+    assert (df["subject"] == "s1").all() and (df["session"] == 0).all()
+    for col in ("state", "choice", "reward"):
+        assert col in df.columns
+    assert df["choice"].dtype == pd.Int64Dtype()
+
+
+def test_record_trials_counts_sessions():
+    env = RecordTrials(gym.make("cogmodels/MultiArmedBandit-v0", n_trials=5), subject=7)
+    for s in range(3):
+        env.reset(seed=s)
+        for _ in range(5):
+            env.step(0)
+    df = env.table()
+    assert df.groupby("session").size().tolist() == [5, 5, 5]
+    assert (df["choice"] == 0).all()
+
+
+def test_record_trials_rejects_foreign_env():
+    with pytest.raises(ValueError, match="cogmodels task environment"):
+        RecordTrials(gym.make("CartPole-v1"))
+
+
+def test_previous_action_reward_wrapper():
+    env = PreviousActionReward(gym.make("cogmodels/MultiArmedBandit-v0", means=[1.0, 0.0]))
+    obs, _ = env.reset(seed=0)
+    np.testing.assert_array_equal(obs, [1.0, 0.0, 0.0, 0.0])
+    obs, r, *_ = env.step(0)
+    np.testing.assert_array_equal(obs, [1.0, 1.0, 0.0, 1.0])
+    obs, r, *_ = env.step(1)
+    np.testing.assert_array_equal(obs, [1.0, 0.0, 1.0, 0.0])
+    assert env.observation_space.contains(obs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gym_check_env(env, skip_render_check=True)
+
+
+def test_previous_action_reward_needs_discrete_actions():
+    with pytest.raises(ValueError, match="Discrete action space"):
+        PreviousActionReward(gym.make("MountainCarContinuous-v0"))
+
+
+@pytest.mark.parametrize("env_id", VECTOR_IDS)
+def test_vector_entry_point(env_id):
+    envs = gym.make_vec(env_id, num_envs=16, vectorization_mode="vector_entry_point")
+    assert not isinstance(envs, gym.vector.SyncVectorEnv)
+    single = gym.make(env_id)
+    assert envs.single_observation_space == single.observation_space
+    assert envs.single_action_space == single.action_space
+    obs, _ = envs.reset(seed=0)
+    assert obs.shape == (16, *single.observation_space.shape)
+    envs.action_space.seed(0)
+    for _ in range(10):
+        obs, r, term, trunc, _ = envs.step(envs.action_space.sample())
+        assert obs.shape[0] == r.shape[0] == term.shape[0] == 16
+        assert envs.observation_space.contains(obs)
+
+
+@pytest.mark.parametrize("env_id", VECTOR_IDS)
+def test_vector_same_seed_same_rollout(env_id):
+    def run(seed):
+        envs = gym.make_vec(env_id, num_envs=8, vectorization_mode="vector_entry_point")
+        envs.action_space.seed(seed)
+        obs, _ = envs.reset(seed=seed)
+        out = [obs.tobytes()]
+        for _ in range(50):
+            obs, r, term, trunc, _ = envs.step(envs.action_space.sample())
+            out.append(obs.tobytes() + r.tobytes() + term.tobytes())
+        return out
+
+    assert run(5) == run(5)
+    assert run(5) != run(6)
+
+
+@pytest.mark.parametrize("env_id", VECTOR_IDS)
+def test_vector_next_step_autoreset(env_id):
+    """After the last step of a session every copy resets on the next step (Gymnasium default)."""
+    single = gym.make(env_id).unwrapped
+    steps_per_session = None
+    single.reset(seed=0)
+    for k in range(1, 10_000):
+        *_, term, _, _ = single.step(0)
+        if term:
+            steps_per_session = k
+            break
+    envs = gym.make_vec(env_id, num_envs=4, vectorization_mode="vector_entry_point")
+    envs.reset(seed=0)
+    zeros = np.zeros(4, dtype=np.int64)
+    for k in range(1, steps_per_session + 1):
+        _, r, term, _, _ = envs.step(zeros)
+        assert term.all() == (k == steps_per_session)
+    obs, r, term, trunc, _ = envs.step(zeros)  # the reset step: reward 0, not terminated
+    assert (r == 0).all() and not term.any() and not trunc.any()
+    reset_obs, _ = envs.reset(seed=1)
+    np.testing.assert_array_equal(obs, reset_obs)
+
+
+def test_vector_rejects_bad_actions_shape():
+    envs = gym.make_vec("cogmodels/MultiArmedBandit-v0", num_envs=4, vectorization_mode="vector_entry_point")
+    envs.reset(seed=0)
+    with pytest.raises(ValueError, match="num_envs=4"):
+        envs.step(np.zeros(3, dtype=np.int64))
