@@ -1,0 +1,209 @@
+"""The restless four-armed bandit of Daw et al. (2006): payoff means drift as decaying random walks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from cogmodels.envs.core import TaskEnv, check_positive_int
+
+__all__ = ["RestlessBandit", "stationary_moments"]
+
+
+def stationary_moments(decay: float, decay_center: float, diffusion_std: float) -> tuple[float, float]:
+    """Mean and variance of the stationary law of ``mu' = decay*mu + (1-decay)*center + N(0, sd^2)``.
+
+    ``E[mu] = center`` and ``Var[mu] = sd^2 / (1 - decay^2)`` (an AR(1) process, ``|decay| < 1``).
+    """
+    return float(decay_center), float(diffusion_std) ** 2 / (1.0 - float(decay) ** 2)
+
+
+def _check_nonnegative(name: str, value: Any) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}") from None
+    if not v >= 0:  # also rejects NaN
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+    return v
+
+
+def _check_initial_means(initial_means: Any, n_arms: int) -> np.ndarray:
+    m = np.asarray(initial_means, dtype=np.float64)
+    if m.shape != (n_arms,) or not np.isfinite(m).all():
+        raise ValueError(
+            f"initial_means must hold one finite value per arm (n_arms={n_arms}), "
+            f"got {initial_means!r}"
+        )
+    return m
+
+
+def _check_bounds(payoff_bounds: Any) -> tuple[float, float] | None:
+    if payoff_bounds is None:
+        return None
+    try:
+        low, high = (float(v) for v in payoff_bounds)
+    except (TypeError, ValueError):
+        low, high = np.nan, np.nan
+    if not low <= high:
+        raise ValueError(
+            f"payoff_bounds must be None or (low, high) with low <= high, got {payoff_bounds!r}"
+        )
+    return low, high
+
+
+class RestlessBandit(TaskEnv):
+    """The restless k-armed bandit: Gaussian payoffs whose means drift as decaying random walks.
+
+    ## Description
+    The exploration task of Daw et al. (2006). Each arm ``i`` pays a noisy number of points around
+    a mean ``mu_i`` that drifts, independently of the choices, as a decaying Gaussian random walk
+    (an AR(1) process)::
+
+        mu_{i,t+1} = lambda * mu_{i,t} + (1 - lambda) * theta + nu,   nu ~ N(0, sigma_d^2)
+
+    with Daw's values ``lambda = 0.9836`` (``decay``), ``theta = 50`` (``decay_center``) and
+    ``sigma_d = 2.8`` (``diffusion_std``). The walk's stationary law has mean ``theta`` and variance
+    ``sigma_d^2 / (1 - lambda^2)`` (standard deviation about 15.5 points with Daw's values).
+    Because the means keep moving, the best arm changes over a session and an agent must keep
+    exploring.
+
+    ## Action Space
+    ``Discrete(n_arms)``: the arm chosen.
+
+    ## Observation Space
+    ``Box(0, 1, (1,), float32)``, always ``[1.0]``: the task has no stimulus; a recurrent agent
+    learns from the previous action and reward (see ``PreviousActionReward``).
+
+    ## Rewards
+    The payoff in points ``x = mu_{a,t} + sigma_o * N(0, 1)`` (``sigma_o = 4``, ``payoff_std``),
+    rounded to the nearest integer when ``rounded`` and clipped to ``payoff_bounds`` (Daw's
+    payoffs were integers between 1 and 100); the reward is ``reward_scale * x``.
+
+    ## Starting State
+    Initial means from ``options["initial_means"]``, else ``initial_means``, else drawn
+    independently per arm from the walk's stationary law ``N(theta, sigma_d^2 / (1 - lambda^2))``.
+    Daw et al. gave each subject one of three pre-generated instantiations of the walk: pass its
+    starting means (and a seed) to reproduce a fixed design.
+
+    ## Episode End
+    One episode is one session: ``terminated`` after ``n_trials`` trials (Daw et al.: 300, in two
+    runs of 150).
+
+    ## Information
+    At reset: ``means`` (tuple of the arms' means on trial 0) and ``best_arm``. After a step, about
+    the trial just played: ``means`` (tuple of the means that generated its payoff), ``best_arm``,
+    ``regret`` (``max_i mu_i - mu_a``, the expected regret of the choice) and ``trial`` (0-based).
+    Means and regret are in reward units (points × ``reward_scale``).
+
+    ## Arguments
+    - ``n_arms`` (int, 4): number of arms.
+    - ``n_trials`` (int, 300): trials per session.
+    - ``decay`` (float in [0, 1), 0.9836): ``lambda``, the decay of the means toward the centre.
+    - ``decay_center`` (float, 50): ``theta``, the centre of the walk, in points.
+    - ``diffusion_std`` (float >= 0, 2.8): ``sigma_d``, the standard deviation of the diffusion.
+    - ``payoff_std`` (float >= 0, 4): ``sigma_o``, the standard deviation of the payoff noise.
+    - ``initial_means`` (sequence of float | None): fixed means on trial 0, in points; ``None``
+      draws them from the stationary law at every reset.
+    - ``rounded`` (bool, True): round payoffs to whole points.
+    - ``payoff_bounds`` ((float, float) | None, (1, 100)): clip payoffs to this range, in points;
+      ``None`` leaves them unbounded.
+    - ``reward_scale`` (float > 0, 1): multiplies the payoff (and the means in ``info``).
+
+    ## References
+    - Daw, N. D., O'Doherty, J. P., Dayan, P., Seymour, B. & Dolan, R. J. (2006). Cortical
+      substrates for exploratory decisions in humans. Nature 441, 876–879.
+    - Speekenbrink, M. & Konstantinidis, E. (2015). Uncertainty and exploration in a restless
+      bandit problem. Topics in Cognitive Science 7, 351–367.
+    """
+
+    def __init__(
+        self,
+        n_arms: int = 4,
+        n_trials: int = 300,
+        decay: float = 0.9836,
+        decay_center: float = 50.0,
+        diffusion_std: float = 2.8,
+        payoff_std: float = 4.0,
+        initial_means: Sequence[float] | None = None,
+        rounded: bool = True,
+        payoff_bounds: tuple[float, float] | None = (1.0, 100.0),
+        reward_scale: float = 1.0,
+    ) -> None:
+        self.n_arms = check_positive_int("n_arms", n_arms, minimum=2)
+        self.n_trials = check_positive_int("n_trials", n_trials)
+        self.decay = _check_nonnegative("decay", decay)
+        if not self.decay < 1.0:
+            raise ValueError(f"decay must be in [0, 1) (lambda of the walk), got {decay!r}")
+        self.decay_center = float(decay_center)
+        if not np.isfinite(self.decay_center):
+            raise ValueError(f"decay_center must be a finite number, got {decay_center!r}")
+        self.diffusion_std = _check_nonnegative("diffusion_std", diffusion_std)
+        self.payoff_std = _check_nonnegative("payoff_std", payoff_std)
+        self._fixed_means = (
+            None if initial_means is None else _check_initial_means(initial_means, self.n_arms)
+        )
+        if not isinstance(rounded, bool | np.bool_):
+            raise ValueError(f"rounded must be True or False, got {rounded!r}")
+        self.rounded = bool(rounded)
+        self.payoff_bounds = _check_bounds(payoff_bounds)
+        self.reward_scale = _check_nonnegative("reward_scale", reward_scale)
+        if self.reward_scale == 0:
+            raise ValueError(f"reward_scale must be > 0, got {reward_scale!r}")
+        self.action_space = spaces.Discrete(self.n_arms)
+        self.observation_space = spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
+        self._obs = np.ones(1, dtype=np.float32)
+        self.means = np.full(self.n_arms, np.nan)
+        self._t = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if options and options.get("initial_means") is not None:
+            self.means = _check_initial_means(options["initial_means"], self.n_arms)
+        elif self._fixed_means is not None:
+            self.means = self._fixed_means.copy()
+        else:
+            mean, var = stationary_moments(self.decay, self.decay_center, self.diffusion_std)
+            self.means = mean + np.sqrt(var) * self.np_random.standard_normal(self.n_arms)
+        self._t = 0
+        return self._obs.copy(), {"means": self._means_info(), "best_arm": int(self.means.argmax())}
+
+    def _means_info(self) -> tuple[float, ...]:
+        return tuple((self.reward_scale * self.means).tolist())
+
+    def _payoff(self, mu: float) -> float:
+        x = mu + self.payoff_std * self.np_random.standard_normal()
+        if self.rounded:
+            x = np.rint(x)
+        if self.payoff_bounds is not None:
+            x = min(max(x, self.payoff_bounds[0]), self.payoff_bounds[1])
+        return float(x)
+
+    def _diffuse(self) -> None:
+        noise = self.diffusion_std * self.np_random.standard_normal(self.n_arms)
+        self.means = self.decay * self.means + (1.0 - self.decay) * self.decay_center + noise
+
+    def step(self, action):
+        a = int(action)
+        if not 0 <= a < self.n_arms:
+            raise ValueError(f"action must be an arm index in [0, {self.n_arms - 1}], got {action!r}")
+        mu = self.means
+        reward = self.reward_scale * self._payoff(float(mu[a]))
+        info = {
+            "means": self._means_info(),
+            "best_arm": int(mu.argmax()),
+            "regret": self.reward_scale * float(mu.max() - mu[a]),
+            "trial": self._t,
+        }
+        self._diffuse()
+        self._t += 1
+        return self._obs.copy(), reward, self._t >= self.n_trials, False, info
+
+    def trial_row(self, action: Any, reward: float, info: dict) -> dict:
+        row = {"state": 0, "choice": int(action), "reward": float(reward)}
+        row.update({f"mean_{i}": float(m) for i, m in enumerate(info["means"])})
+        row["regret"] = float(info["regret"])
+        return row
