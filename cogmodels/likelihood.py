@@ -22,23 +22,37 @@ __all__ = ["TrialArrays", "log_likelihood", "trial_arrays"]
 
 @dataclass
 class TrialArrays:
-    """A trial table as padded arrays, one row per subject."""
+    """A trial table as padded time-major arrays: trials × subjects.
+
+    ``choices`` has one layer per column of ``model.choice_columns`` (``choice``, and e.g.
+    ``choice2`` for the second stage of the two-step task); -1 marks a missing response or
+    padding, and ``valid`` is False there.
+    """
 
     subjects: np.ndarray  # (S,) subject ids, in order of first appearance
-    choice: np.ndarray  # (S, T) int64, -1 where missing or padding
-    reward: np.ndarray  # (S, T) float64, 0 where missing
-    valid: np.ndarray  # (S, T) bool
-    observations: dict[str, np.ndarray]  # column -> (S, T)
-    block_start: np.ndarray  # (S, T) bool, True on the first trial of a new block (t > 0)
-    row_index: np.ndarray  # (S, T) int64 position of the row in the table, -1 for padding
+    choices: np.ndarray  # (C, T, S) int64
+    valid: np.ndarray  # (C, T, S) bool
+    reward: np.ndarray  # (T, S) float64, 0 where missing
+    observations: dict[str, np.ndarray]  # column -> (T, S)
+    block_start: np.ndarray  # (T, S) bool, True on the first trial of a new block (t > 0)
+    row_index: np.ndarray  # (T, S) int64 position of the row in the table, -1 for padding
 
     @property
     def n_subjects(self) -> int:
-        return self.choice.shape[0]
+        return self.choices.shape[2]
+
+    @property
+    def n_trials(self) -> int:
+        return self.choices.shape[1]
 
     @property
     def n_valid(self) -> np.ndarray:
-        return self.valid.sum(axis=1)
+        """Valid (non-missing) first-stage choices per subject."""
+        return self.valid[0].sum(axis=0)
+
+
+def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
+    return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def trial_arrays(df: pd.DataFrame, model: CognitiveModel, *, source: str | None = None) -> TrialArrays:
@@ -50,25 +64,29 @@ def trial_arrays(df: pd.DataFrame, model: CognitiveModel, *, source: str | None 
     where = f"{source}: " if source else ""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame (a trial table), got {type(df).__name__}")
-    needed = ["subject", "choice", "reward", *model.observation_columns]
+    needed = ["subject", *model.choice_columns, "reward", *model.observation_columns]
     if model.reset_on_block:
         needed.append("block")
-    missing = [c for c in needed if c not in df.columns]
+    missing = [c for c in dict.fromkeys(needed) if c not in df.columns]
     if missing:
         raise ValueError(
-            f"{where}model {model.name!r} needs columns {needed}; missing {missing} "
-            f"(columns present: {list(df.columns)})"
+            f"{where}model {model.name!r} needs columns {list(dict.fromkeys(needed))}; missing "
+            f"{missing} (columns present: {list(df.columns)})"
         )
-    choice = pd.to_numeric(df["choice"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    ok = np.isnan(choice) | ((choice >= 0) & (choice < model.n_actions) & (choice == np.round(choice)))
-    if not ok.all():
-        rows = np.flatnonzero(~ok)
-        raise ValueError(
-            f"{where}column 'choice': rows {rows[:10].tolist()} hold {choice[rows[:10]].tolist()}, "
-            f"outside the {model.n_actions} actions of model {model.name!r} (0..{model.n_actions - 1})"
-        )
-    reward = pd.to_numeric(df["reward"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    valid_rows = ~np.isnan(choice)
+    stage_choices = []
+    for col in model.choice_columns:
+        c = _numeric(df, col)
+        ok = np.isnan(c) | ((c >= 0) & (c < model.n_actions) & (c == np.round(c)))
+        if not ok.all():
+            rows = np.flatnonzero(~ok)
+            raise ValueError(
+                f"{where}column {col!r}: rows {rows[:10].tolist()} hold {c[rows[:10]].tolist()}, "
+                f"outside the {model.n_actions} actions of model {model.name!r} "
+                f"(0..{model.n_actions - 1}); fix the coding or choose a model with more actions"
+            )
+        stage_choices.append(c)
+    reward = _numeric(df, "reward")
+    valid_rows = ~np.isnan(stage_choices[0])
     bad_reward = valid_rows & ~np.isfinite(reward)
     if bad_reward.any():
         rows = np.flatnonzero(bad_reward)
@@ -77,30 +95,32 @@ def trial_arrays(df: pd.DataFrame, model: CognitiveModel, *, source: str | None 
         )
     codes, subjects = pd.factorize(df["subject"], sort=False)
     n_sub = len(subjects)
-    counts = np.bincount(codes, minlength=n_sub)
-    t_max = int(counts.max()) if n_sub else 0
+    t_max = int(np.bincount(codes, minlength=n_sub).max()) if n_sub else 0
     pos = pd.Series(codes).groupby(codes).cumcount().to_numpy()
-    shape = (n_sub, t_max)
-    c = np.full(shape, -1, dtype=np.int64)
-    r = np.zeros(shape)
-    v = np.zeros(shape, dtype=bool)
-    idx = np.full(shape, -1, dtype=np.int64)
-    c[codes, pos] = np.where(valid_rows, np.nan_to_num(choice, nan=-1), -1).astype(np.int64)
-    r[codes, pos] = np.where(valid_rows, reward, 0.0)
-    v[codes, pos] = valid_rows
-    idx[codes, pos] = np.arange(len(df))
-    obs = {}
-    for col in model.observation_columns:
-        a = np.zeros(shape)
-        a[codes, pos] = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64, na_value=0.0)
-        obs[col] = a
+    shape = (t_max, n_sub)
+
+    def scatter(values: np.ndarray, fill: Any, dtype: Any) -> np.ndarray:
+        a = np.full(shape, fill, dtype=dtype)
+        a[pos, codes] = values
+        return a
+
+    choices = np.stack([scatter(np.nan_to_num(c, nan=-1), -1, np.int64) for c in stage_choices])
+    valid = choices >= 0
+    obs = {col: scatter(np.nan_to_num(_numeric(df, col)), 0.0, np.float64) for col in model.observation_columns}
+    idx = scatter(np.arange(len(df)), -1, np.int64)
     bs = np.zeros(shape, dtype=bool)
     if "block" in df.columns:
-        b = np.full(shape, np.nan)
-        b[codes, pos] = pd.factorize(df["block"])[0]
-        bs[:, 1:] = b[:, 1:] != b[:, :-1]
-        bs &= idx >= 0
-    return TrialArrays(np.asarray(subjects), c, r, v, obs, bs, idx)
+        b = scatter(pd.factorize(df["block"])[0], -1, np.int64)
+        bs[1:] = (b[1:] != b[:-1]) & (idx[1:] >= 0)
+    return TrialArrays(
+        np.asarray(subjects),
+        choices,
+        valid,
+        scatter(np.where(valid_rows, reward, 0.0), 0.0, np.float64),
+        obs,
+        bs,
+        idx,
+    )
 
 
 def log_likelihood(
@@ -113,39 +133,50 @@ def log_likelihood(
 ) -> np.ndarray:
     """Summed log-probability of each lane's choices.
 
-    ``lanes`` maps each lane to a subject row of ``data`` (default: one lane per subject), so one
+    ``lanes`` maps each lane to a subject of ``data`` (default: one lane per subject), so one
     call can score subjects × parameter sets × starts. With ``trialwise=True`` returns the
-    ``(lanes, trials)`` log-probabilities instead (0 for skipped trials).
+    ``(lanes, trials)`` log-probabilities instead (0 for skipped trials; the stages of a
+    multi-stage trial are summed).
+
+    Multi-stage models (``len(model.choice_columns) > 1``) are asked for the probabilities of
+    each stage with ``observation["stage"] = j`` and the trial's earlier choices in
+    ``observation["choices"]``; ``update`` then receives the ``(lanes, stages)`` choices.
     """
+    with np.errstate(divide="ignore"):  # log(0) = -inf is a valid answer, checked by the caller
+        return _log_likelihood(model, params, data, lanes, trialwise)
+
+
+def _log_likelihood(model, params, data, lanes, trialwise) -> np.ndarray:
     lanes = np.arange(data.n_subjects) if lanes is None else np.asarray(lanes)
     p = model.check_params(params, n_lanes=lanes.shape[0])
-    # time-major copies: each trial's slice is contiguous
-    valid = np.ascontiguousarray(data.valid[lanes].T)
-    choice = np.ascontiguousarray(np.where(data.valid[lanes], data.choice[lanes], 0).T)
-    reward = np.ascontiguousarray(data.reward[lanes].T)
-    block_start = data.block_start[lanes].T if model.reset_on_block else None
-    obs_all = {k: np.ascontiguousarray(a[lanes].T) for k, a in data.observations.items()}
-    n_trials, n_lanes = choice.shape
-    all_valid = valid.all(axis=1)
-    state = model.initial_state(p)
-    init = state
+    choices = data.choices[:, :, lanes]
+    valid = data.valid[:, :, lanes]
+    safe = np.where(valid, choices, 0)
+    reward = data.reward[:, lanes]
+    block_start = data.block_start[:, lanes] if model.reset_on_block else None
+    obs_all = {k: a[:, lanes] for k, a in data.observations.items()}
+    n_stages, n_trials, n_lanes = choices.shape
+    trial_valid = valid.all(axis=0)  # the update needs every stage's choice
+    all_valid = valid.all(axis=(0, 2))
+    state = init = model.initial_state(p)
     out = np.zeros((n_trials, n_lanes)) if trialwise else np.zeros(n_lanes)
     obs = {k: a[0] for k, a in obs_all.items()}
     for t in range(n_trials):
         if block_start is not None and block_start[t].any():
             state = merge_state(block_start[t], init, state)
-        probs = model.action_probabilities(state, obs)
-        a = choice[t]
-        with np.errstate(divide="ignore"):
-            lp = np.log(pick(probs, a))
-        if not all_valid[t]:
-            lp = np.where(valid[t], lp, 0.0)
+        lp = np.zeros(n_lanes)
+        for j in range(n_stages):
+            obs_j = {**obs, "stage": j, "choices": safe[:j, t].T} if n_stages > 1 else obs
+            probs = model.action_probabilities(state, obs_j)
+            lpj = np.log(pick(probs, safe[j, t]))
+            lp += lpj if all_valid[t] else np.where(valid[j, t], lpj, 0.0)
         if trialwise:
             out[t] = lp
         else:
             out += lp
         nxt = {k: x[t + 1] for k, x in obs_all.items()} if t + 1 < n_trials else obs
-        new = model.update(state, obs, a, reward[t], nxt)
-        state = new if all_valid[t] else merge_state(valid[t], new, state)
+        action = safe[0, t] if n_stages == 1 else safe[:, t].T
+        new = model.update(state, obs, action, reward[t], nxt)
+        state = new if all_valid[t] else merge_state(trial_valid[t], new, state)
         obs = nxt
     return out.T if trialwise else out

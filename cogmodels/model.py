@@ -18,6 +18,7 @@ likelihood cannot disagree.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -42,17 +43,24 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=0)).T
 
 
+@functools.lru_cache(maxsize=64)
+def _arange(n: int, column: bool = False) -> np.ndarray:
+    a = np.arange(n)
+    a.flags.writeable = False
+    return a[:, None] if column else a
+
+
 def onehot(action: np.ndarray, n_actions: int) -> np.ndarray:
     """``(lanes, n_actions)`` boolean one-hot of integer actions (Fortran order)."""
-    return (np.arange(n_actions)[:, None] == action).T
+    return (_arange(n_actions, True) == action).T
 
 
 def pick(values: np.ndarray, action: np.ndarray) -> np.ndarray:
     """``values[lane, action[lane]]`` for every lane."""
     n = values.shape[0]
     if values.flags.f_contiguous:
-        return values.T.reshape(-1)[action * n + np.arange(n)]
-    return values.reshape(-1)[np.arange(n) * values.shape[1] + action]
+        return values.T.reshape(-1)[action * n + _arange(n)]
+    return values.reshape(-1)[_arange(n) * values.shape[1] + action]
 
 
 def merge_state(mask: np.ndarray, new: State, old: State) -> State:
@@ -80,6 +88,8 @@ class CognitiveModel:
     tasks: ClassVar[tuple[str, ...]] = ()
     #: trial-table columns read into ``observation`` each trial
     observation_columns: ClassVar[tuple[str, ...]] = ()
+    #: the choice of each stage of a trial (two-step: ``("choice", "choice2")``)
+    choice_columns: ClassVar[tuple[str, ...]] = ("choice",)
     #: reset the state at a block boundary (new stimuli each block, e.g. RLWM)
     reset_on_block: ClassVar[bool] = False
 

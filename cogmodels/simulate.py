@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cogmodels.envs.wrappers import RecordTrials
-from cogmodels.model import CognitiveModel, merge_state
+from cogmodels.model import CognitiveModel, merge_state, pick
 
 __all__ = ["Simulation", "simulate"]
 
@@ -39,6 +39,7 @@ def simulate(
     seed: int | None = None,
     env_kwargs: Mapping[str, Any] | None = None,
     latents: bool = True,
+    record_probabilities: bool = False,
 ) -> Simulation:
     """Play ``model`` with ``params`` in environment ``env`` (a registered id), one subject a lane.
 
@@ -46,6 +47,9 @@ def simulate(
     its own environment, seeded from ``SeedSequence(seed).spawn``; choices are drawn from
     ``model.action_probabilities`` with a generator from the same sequence, and the state is
     advanced by ``model.update``: the same code that scores choices when fitting.
+    ``latents=True`` adds the model's trial-wise latents as columns; ``record_probabilities=True``
+    adds ``p_choice``, the probability with which each trial's choices were drawn (the product
+    over stages).
     """
     if env not in gym.registry:
         raise ValueError(f"env must be a registered environment id, got {env!r}")
@@ -71,20 +75,37 @@ def simulate(
     block = _context(envs, ("block",)).get("block") if init is not None else None
     lat_rows: list[dict[str, np.ndarray]] = []
     done = np.zeros(lanes, dtype=bool)
+    n_stages = len(model.choice_columns)
     while not done.all():
-        probs = model.action_probabilities(state, obs)
-        action = _draw(probs, rng)
+        stage_actions = []
         reward = np.zeros(lanes)
-        for i, e in enumerate(envs):
-            if not done[i]:
-                _, r, term, trunc, _ = e.step(int(action[i]))
-                reward[i] = r
-                done[i] = term or trunc
-        if latents:
-            lat = model.latents(state, obs, action, reward)
+        p_choice = np.ones(lanes)
+        for j in range(n_stages):
+            if n_stages > 1:
+                ctx = obs if j == 0 else {**obs, **_context(envs, cols)}
+                obs_j = {**ctx, "stage": j, "choices": np.stack(stage_actions, axis=1) if j else
+                         np.zeros((lanes, 0), dtype=np.int64)}
+            else:
+                obs_j = obs
+            probs = model.action_probabilities(state, obs_j)
+            action = _draw(probs, rng)
+            p_choice = p_choice * pick(probs, action)
+            stage_actions.append(action)
+            for i, e in enumerate(envs):
+                if not done[i]:
+                    _, r, term, trunc, _ = e.step(int(action[i]))
+                    reward[i] += r
+                    done[i] = term or trunc
+        actions = stage_actions[0] if n_stages == 1 else np.stack(stage_actions, axis=1)
+        if n_stages > 1:  # the update sees the trial's observation without the stage keys
+            obs = {k: v for k, v in obs_j.items() if k not in ("stage", "choices")}
+        lat = model.latents(state, obs, actions, reward) if latents else {}
+        if record_probabilities:
+            lat = {**lat, "p_choice": p_choice}
+        if lat:
             lat_rows.append({k: np.asarray(v) for k, v in lat.items()})
         nxt = _context(envs, cols)
-        state = model.update(state, obs, action, reward, nxt)
+        state = model.update(state, obs, actions, reward, nxt)
         obs = nxt
         if init is not None:
             new_block = _context(envs, ("block",))["block"]
@@ -93,7 +114,7 @@ def simulate(
                 state = merge_state(changed, init, state)
             block = new_block
     trials = pd.concat([e.table() for e in envs], ignore_index=True)
-    if latents and lat_rows:
+    if lat_rows:
         trials = _attach_latents(trials, lat_rows, lanes)
     truth = pd.DataFrame({"subject": np.arange(lanes), **{k: v for k, v in p.items()}})
     return Simulation(trials, truth)

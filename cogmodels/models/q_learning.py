@@ -83,13 +83,14 @@ class QLearning(CognitiveModel):
     def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
         lanes = params["beta"].shape[0]
         q = np.repeat(self._q0(params)[None, :], self.n_actions, axis=0).T  # Fortran order
-        return {"params": params, "q": q, "prev": np.full(lanes, -1, dtype=np.int64)}
+        prev = np.zeros((lanes, self.n_actions), order="F")  # one-hot of the previous choice
+        return {"params": params, "q": q, "prev": prev}
 
     def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
         p = state["params"]
         logits = p["beta"][:, None] * state["q"]
         if self.stickiness:
-            logits = logits + p["kappa"][:, None] * onehot(state["prev"], self.n_actions)
+            logits = logits + p["kappa"][:, None] * state["prev"]
         return softmax(logits)
 
     def _chosen(self, state: State, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -113,4 +114,4 @@ class QLearning(CognitiveModel):
         if self.forgetting:
             q = np.where(chosen, q, q + p["phi"][:, None] * (self._q0(p)[:, None] - q))
         q = q + chosen * (alpha * delta)[:, None]
-        return {"params": p, "q": q, "prev": action}
+        return {"params": p, "q": q, "prev": chosen}

@@ -1,0 +1,319 @@
+"""Per-subject maximum-likelihood and MAP fits, all subjects and starts in one batch.
+
+``MaximumLikelihood(model).fit(trials)`` maximises each subject's log-likelihood over the
+model's parameters from several random starts, in the unconstrained space of the parameter
+transforms. ``MaximumAPosteriori`` adds the log prior of each :class:`ParamSpec` (or priors given
+by name). Every subject and start is a lane of one batched quasi-Newton run
+(:func:`cogmodels.fits.optimize.minimize_batched`), so the model's likelihood is evaluated for
+all of them in one vectorised pass per iteration.
+
+Standard errors come from the finite-difference Hessian of the negative log-likelihood (or
+posterior) at the optimum, mapped to the natural scale by the delta method. Estimates on a
+bound raise a warning; subjects whose best start did not converge raise a
+:class:`ConvergenceWarning`; subjects with too few valid trials are reported in ``skipped_``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cogmodels.fits.optimize import finite_difference_hessian, minimize_batched
+from cogmodels.likelihood import TrialArrays, log_likelihood, trial_arrays
+from cogmodels.model import CognitiveModel
+from cogmodels.parameters import ParamSpec, unpack
+
+__all__ = [
+    "ConvergenceWarning",
+    "FitError",
+    "MaximumAPosteriori",
+    "MaximumLikelihood",
+    "SubjectFit",
+    "start_points",
+]
+
+
+class ConvergenceWarning(UserWarning):
+    """An optimisation stopped before meeting its convergence criterion."""
+
+
+class FitError(ValueError):
+    """A fit could not produce a valid estimate (e.g. a non-finite likelihood)."""
+
+
+def start_points(specs: tuple[ParamSpec, ...], n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` random starting points in the unconstrained space.
+
+    Finite ranges: uniform over the middle 90 % of the natural range. Open ranges: the default
+    plus a standard normal in the unconstrained space.
+    """
+    cols = []
+    for s in specs:
+        if s.kind == "logit":
+            lo, hi = s.low + 0.05 * (s.high - s.low), s.high - 0.05 * (s.high - s.low)
+            cols.append(s.to_unconstrained(rng.uniform(lo, hi, n)))
+        else:
+            cols.append(s.to_unconstrained(s.default) + rng.standard_normal(n))
+    return np.stack(cols, axis=1) if cols else np.zeros((n, 0))
+
+
+class SubjectFit:
+    """Shared machinery of the per-subject estimators (MLE and MAP).
+
+    Parameters
+    ----------
+    model : the model to fit.
+    n_starts : random starts per subject (the best is kept).
+    seed : seeds the starting points.
+    min_trials : subjects with fewer valid trials are skipped and listed in ``skipped_``.
+    max_iter, gtol : optimiser settings.
+
+    Fitted attributes
+    -----------------
+    params_ : DataFrame, one row per subject, one column per parameter (natural scale).
+    se_ : DataFrame of standard errors (NaN where the Hessian is not positive definite).
+    loglik_, n_trials_, aic_, bic_ : Series indexed by subject.
+    converged_, on_bound_ : per-subject flags (``on_bound_`` is a DataFrame per parameter).
+    hessians_ : (subjects, k, k) Hessians of the objective in the unconstrained space.
+    z_ : (subjects, k) unconstrained estimates.
+    skipped_ : DataFrame of subjects left out (subject, n_valid, reason).
+    """
+
+    method = "mle"
+
+    def __init__(
+        self,
+        model: CognitiveModel,
+        *,
+        n_starts: int = 10,
+        seed: int | None = None,
+        min_trials: int = 10,
+        max_iter: int = 100,
+        gtol: float = 1e-3,
+    ) -> None:
+        if not isinstance(model, CognitiveModel):
+            raise TypeError(f"model must be a CognitiveModel, got {type(model).__name__}")
+        if isinstance(n_starts, bool) or not isinstance(n_starts, int) or n_starts < 1:
+            raise ValueError(f"n_starts must be an integer >= 1, got {n_starts!r}")
+        self.model = model
+        self.n_starts = n_starts
+        self.seed = seed
+        self.min_trials = min_trials
+        self.max_iter = max_iter
+        self.gtol = gtol
+
+    # -- objective --------------------------------------------------------------------------
+    def _log_prior_z(self, z: np.ndarray, lanes: np.ndarray) -> np.ndarray:
+        """Log prior over the unconstrained parameters of each lane (0 for MLE)."""
+        return np.zeros(z.shape[0])
+
+    def _objective(self, data: TrialArrays, subject_of_lane: np.ndarray):
+        specs = self.model.param_specs
+
+        def fun(z: np.ndarray, lanes: np.ndarray) -> np.ndarray:
+            params = unpack(specs, z)
+            with np.errstate(all="ignore"):
+                ll = log_likelihood(self.model, params, data, subject_of_lane[lanes])
+                val = -(ll + self._log_prior_z(z, subject_of_lane[lanes]))
+            return np.where(np.isfinite(val), val, np.inf)
+
+        return fun
+
+    # -- fitting ----------------------------------------------------------------------------
+    def _prepare(self, trials: pd.DataFrame | TrialArrays, source: str | None) -> TrialArrays:
+        data = trials if isinstance(trials, TrialArrays) else trial_arrays(trials, self.model, source=source)
+        n_valid = data.n_valid
+        few = n_valid < self.min_trials
+        self.skipped_ = pd.DataFrame(
+            {
+                "subject": data.subjects[few],
+                "n_valid": n_valid[few],
+                "reason": f"fewer than min_trials={self.min_trials} valid trials",
+            }
+        )
+        if few.any():
+            warnings.warn(
+                f"skipping {int(few.sum())} subject(s) with fewer than {self.min_trials} valid "
+                f"trials: {data.subjects[few][:10].tolist()} (see skipped_)",
+                UserWarning,
+                stacklevel=3,
+            )
+        if few.all():
+            raise ValueError(
+                f"no subject has at least min_trials={self.min_trials} valid trials "
+                f"(most: {int(n_valid.max()) if n_valid.size else 0})"
+            )
+        keep = np.flatnonzero(~few)
+        return TrialArrays(
+            data.subjects[keep],
+            data.choices[:, :, keep],
+            data.valid[:, :, keep],
+            data.reward[:, keep],
+            {k: v[:, keep] for k, v in data.observations.items()},
+            data.block_start[:, keep],
+            data.row_index[:, keep],
+        )
+
+    def fit(self, trials: pd.DataFrame | TrialArrays, *, source: str | None = None) -> SubjectFit:
+        """Fit every subject of a trial table. Returns ``self`` with the fitted attributes."""
+        data = self._prepare(trials, source)
+        self.data_ = data
+        self._run(data)
+        return self
+
+    def _run(self, data: TrialArrays) -> None:
+        model, specs = self.model, self.model.param_specs
+        n_sub = data.n_subjects
+        rng = np.random.default_rng(self.seed)
+        subject_of_lane = np.repeat(np.arange(n_sub), self.n_starts)
+        z0 = start_points(specs, n_sub * self.n_starts, rng)
+        fun = self._objective(data, subject_of_lane)
+        res = minimize_batched(fun, z0, max_iter=self.max_iter, gtol=self.gtol, groups=subject_of_lane)
+        f = res.fun.reshape(n_sub, self.n_starts)
+        best = np.argmin(f, axis=1)
+        pick_lane = np.arange(n_sub) * self.n_starts + best
+        z = res.x[pick_lane]
+        fbest = f[np.arange(n_sub), best]
+        bad = ~np.isfinite(fbest)
+        if bad.any():
+            raise FitError(
+                f"{model.name}: the likelihood is not finite at any start for subjects "
+                f"{data.subjects[bad][:10].tolist()} (e.g. at parameters "
+                f"{ {k: float(v[0]) for k, v in unpack(specs, z[bad][:1]).items()} }); "
+                "check the data coding or the parameter bounds"
+            )
+        self._finish(data, z, fbest, res.converged[pick_lane])
+
+    def _finish(self, data: TrialArrays, z: np.ndarray, objective: np.ndarray, converged: np.ndarray) -> None:
+        model, specs = self.model, self.model.param_specs
+        subjects = pd.Index(data.subjects, name="subject")
+        lanes = np.arange(data.n_subjects)
+        fun = self._objective(data, lanes)
+        hess = finite_difference_hessian(fun, z)
+        x = unpack(specs, z)
+        ll = log_likelihood(model, x, data)
+        if not np.isfinite(ll).all():
+            i = int(np.flatnonzero(~np.isfinite(ll))[0])
+            raise FitError(
+                f"{model.name}: non-finite log-likelihood for subject {data.subjects[i]!r} at "
+                f"{ {k: float(v[i]) for k, v in x.items()} }"
+            )
+        n = data.n_valid.astype(float)
+        k = model.n_params
+        self.z_ = z
+        self.hessians_ = hess
+        self.params_ = pd.DataFrame(x, index=subjects)
+        self.loglik_ = pd.Series(ll, index=subjects, name="loglik")
+        self.objective_ = pd.Series(objective, index=subjects, name="objective")
+        self.n_trials_ = pd.Series(n.astype(int), index=subjects, name="n_trials")
+        self.aic_ = pd.Series(2 * k - 2 * ll, index=subjects, name="aic")
+        self.bic_ = pd.Series(k * np.log(n) - 2 * ll, index=subjects, name="bic")
+        self.se_ = pd.DataFrame(self._standard_errors(z, hess), index=subjects)
+        self.converged_ = pd.Series(converged, index=subjects, name="converged")
+        self.on_bound_ = pd.DataFrame({s.name: s.on_bound(x[s.name]) for s in specs}, index=subjects)
+        self._warn()
+
+    def _standard_errors(self, z: np.ndarray, hess: np.ndarray) -> dict[str, np.ndarray]:
+        specs = self.model.param_specs
+        var = np.full(z.shape, np.nan)
+        for i, h in enumerate(hess):
+            if np.all(np.isfinite(h)) and np.all(np.linalg.eigvalsh(h) > 0):
+                var[i] = np.diag(np.linalg.inv(h))
+        out = {}
+        for j, s in enumerate(specs):
+            jac = np.exp(s.log_jacobian(z[:, j]))
+            out[s.name] = jac * np.sqrt(var[:, j])
+        return out
+
+    def _warn(self) -> None:
+        if self.on_bound_.to_numpy().any():
+            hits = self.on_bound_.stack()
+            hits = hits[hits].index.tolist()
+            warnings.warn(
+                f"{self.model.name}: {len(hits)} estimate(s) on a parameter bound, e.g. "
+                f"{hits[:5]} (subject, parameter); their standard errors are unreliable",
+                UserWarning,
+                stacklevel=4,
+            )
+        if not self.converged_.all():
+            bad = self.converged_.index[~self.converged_.to_numpy()].tolist()
+            warnings.warn(
+                f"{self.model.name}: the best start did not converge for {len(bad)} subject(s): "
+                f"{bad[:10]} (see converged_); try more starts or max_iter",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+
+    # -- results ----------------------------------------------------------------------------
+    def summary(self) -> pd.DataFrame:
+        """Tidy per-subject table: parameters, standard errors, fit statistics, flags."""
+        self._check_fitted()
+        se = self.se_.add_prefix("se_")
+        bound = self.on_bound_.any(axis=1).rename("on_bound")
+        out = pd.concat(
+            [self.params_, self.loglik_, self.n_trials_, self.aic_, self.bic_, se, self.converged_, bound],
+            axis=1,
+        )
+        out.insert(len(self.params_.columns), "method", self.method)
+        return out.reset_index()
+
+    def score(self, trials: pd.DataFrame | TrialArrays) -> float:
+        """Summed log-likelihood of (held-out) trials under each subject's fitted parameters."""
+        return float(self.score_subjects(trials).sum())
+
+    def score_subjects(self, trials: pd.DataFrame | TrialArrays) -> pd.Series:
+        """Per-subject log-likelihood of ``trials`` under the fitted parameters."""
+        self._check_fitted()
+        data = trials if isinstance(trials, TrialArrays) else trial_arrays(trials, self.model)
+        subjects = pd.Index(data.subjects)
+        missing = subjects.difference(self.params_.index)
+        if len(missing):
+            raise ValueError(f"no fitted parameters for subjects {missing[:10].tolist()}")
+        params = {k: self.params_.loc[subjects, k].to_numpy() for k in self.params_.columns}
+        return pd.Series(log_likelihood(self.model, params, data), index=subjects, name="loglik")
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(trials) first")
+
+
+class MaximumLikelihood(SubjectFit):
+    """Per-subject maximum-likelihood estimates (see :class:`SubjectFit`)."""
+
+    method = "mle"
+
+
+class MaximumAPosteriori(SubjectFit):
+    """Per-subject MAP estimates under the parameters' priors.
+
+    ``priors`` maps parameter names to frozen ``scipy.stats`` distributions over the natural
+    scale and overrides the :class:`ParamSpec` priors; a parameter with neither is flat. The
+    posterior is maximised over the natural scale (the Jacobian of the transform is not added).
+    """
+
+    method = "map"
+
+    def __init__(self, model: CognitiveModel, *, priors: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(model, **kwargs)
+        priors = dict(priors or {})
+        unknown = set(priors) - set(model.param_names)
+        if unknown:
+            raise ValueError(f"priors for unknown parameters {sorted(unknown)}; parameters: {list(model.param_names)}")
+        self.priors = {s.name: priors.get(s.name, s.prior) for s in model.param_specs}
+        if all(p is None for p in self.priors.values()):
+            raise ValueError(
+                f"MAP needs a prior: none of {list(model.param_names)} has one; pass priors={{name: "
+                "scipy.stats distribution}} or use MaximumLikelihood"
+            )
+
+    def _log_prior_z(self, z: np.ndarray, lanes: np.ndarray) -> np.ndarray:
+        total = np.zeros(z.shape[0])
+        for j, s in enumerate(self.model.param_specs):
+            prior = self.priors[s.name]
+            if prior is not None:
+                total += np.asarray(prior.logpdf(s.from_unconstrained(z[:, j])))
+        return total

@@ -1,0 +1,138 @@
+"""The contract of every registered model: simulation and likelihood agree; params validated."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cogmodels  # noqa: F401
+from cogmodels.likelihood import log_likelihood, trial_arrays
+from cogmodels.models import MODELS, make_model
+from cogmodels.parameters import pack, unpack
+from cogmodels.simulate import simulate
+
+# The first task each model lists is where it is simulated; small sessions keep this fast.
+SMALL = {
+    "cogmodels/MultiArmedBandit-v0": {"n_trials": 60},
+    "cogmodels/ReversalLearning-v0": {"n_trials": 60},
+    "cogmodels/RestlessBandit-v0": {"n_trials": 60},
+    "cogmodels/TwoStep-v0": {"n_trials": 60},
+    "cogmodels/RLWM-v0": {},
+}
+
+
+def _random_params(model, n, rng):
+    out = {}
+    for s in model.param_specs:
+        lo = s.low if np.isfinite(s.low) else s.default - 2
+        hi = s.high if np.isfinite(s.high) else s.default + 2
+        out[s.name] = rng.uniform(lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo), n)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_likelihood_of_simulated_choices_equals_product_of_draw_probabilities(name):
+    model = make_model(name)
+    rng = np.random.default_rng(0)
+    env = model.tasks[0]
+    params = _random_params(model, 4, rng)
+    sim = simulate(model, params, env, seed=1, env_kwargs=SMALL.get(env, {}), record_probabilities=True)
+    data = trial_arrays(sim.trials, model)
+    ll_trials = log_likelihood(model, params, data, trialwise=True)
+    for i, subject in enumerate(data.subjects):
+        p = sim.trials.loc[sim.trials["subject"] == subject, "p_choice"].to_numpy()
+        np.testing.assert_allclose(ll_trials[i, : len(p)], np.log(p), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        log_likelihood(model, params, data), ll_trials.sum(axis=1), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_transforms_round_trip(name):
+    model = make_model(name)
+    params = _random_params(model, 5, np.random.default_rng(2))
+    back = unpack(model.param_specs, pack(model.param_specs, params))
+    for k, v in params.items():
+        np.testing.assert_allclose(back[k], v, rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_probabilities_are_distributions(name):
+    model = make_model(name)
+    params = model.check_params(_random_params(model, 7, np.random.default_rng(3)))
+    state = model.initial_state(params)
+    obs = {c: np.zeros(7) for c in model.observation_columns}
+    if len(model.choice_columns) > 1:
+        obs = {**obs, "stage": 0, "choices": np.zeros((7, 0), dtype=np.int64)}
+    p = model.action_probabilities(state, obs)
+    assert p.shape == (7, model.n_actions)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert (p >= 0).all()
+
+
+def test_check_params_errors():
+    model = make_model("q_learning")
+    with pytest.raises(ValueError, match=r"missing \['kappa'\], unknown \['gamma'\]"):
+        model.check_params({"alpha": 0.1, "beta": 1.0, "gamma": 2.0})
+    with pytest.raises(ValueError, match=r"'alpha' must lie in \[0.0, 1.0\], got \[1.5\]"):
+        model.check_params({"alpha": 1.5, "beta": 1.0, "kappa": 0.0})
+
+
+def test_make_model_rejects_unknown_name():
+    with pytest.raises(ValueError, match="model must be one of"):
+        make_model("no_such_model")
+
+
+def test_missing_choices_are_skipped_not_dropped():
+    model = make_model("q_learning")
+    sim = simulate(model, {"alpha": 0.3, "beta": 3.0, "kappa": 0.5}, "cogmodels/MultiArmedBandit-v0",
+                   n_subjects=1, seed=0, env_kwargs={"n_trials": 30})
+    df = sim.trials.copy()
+    df["choice"] = df["choice"].astype("Float64")
+    df.loc[[5, 6], "choice"] = np.nan
+    data = trial_arrays(df, model)
+    lp = log_likelihood(model, {"alpha": 0.3, "beta": 3.0, "kappa": 0.5}, data, trialwise=True)[0]
+    assert lp[5] == 0.0 and lp[6] == 0.0
+    assert data.n_valid[0] == 28
+    # a missing trial leaves the state untouched: trial 7 is scored as if 5-6 never happened,
+    # except that the previous choice for stickiness is that of trial 4
+    kept = df.drop(index=[5, 6]).reset_index(drop=True)
+    kept["trial"] = range(len(kept))
+    lp2 = log_likelihood(model, {"alpha": 0.3, "beta": 3.0, "kappa": 0.5}, trial_arrays(kept, model), trialwise=True)[0]
+    np.testing.assert_allclose(lp[lp != 0], lp2, rtol=1e-12)
+
+
+def test_q_learning_matches_reference_simulator_likelihood():
+    """The 2-armed Q-learner with stickiness is the model of ../shared/bench/simulate_bandit.py:
+    its likelihood equals the reference program's own (naive_fit.neg_log_lik) on the same data."""
+    rng = np.random.default_rng(5)
+    choices = rng.integers(0, 2, 150)
+    rewards = rng.integers(0, 2, 150).astype(float)
+    alpha, beta, kappa = 0.37, 4.2, -0.6
+    q = np.array([0.5, 0.5])
+    prev = -1
+    ref = 0.0
+    for a, r in zip(choices, rewards):  # the reference equations, written out
+        logits = beta * q + kappa * (np.arange(2) == prev)
+        logits = logits - logits.max()
+        ref += logits[a] - np.log(np.exp(logits).sum())
+        q[a] += alpha * (r - q[a])
+        prev = a
+    df = pd.DataFrame({"subject": 0, "trial": range(150), "choice": choices, "reward": rewards})
+    model = make_model("q_learning")
+    ll = log_likelihood(model, {"alpha": alpha, "beta": beta, "kappa": kappa}, trial_arrays(df, model))
+    np.testing.assert_allclose(ll[0], ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "df, match",
+    [
+        (pd.DataFrame({"subject": [0], "choice": [2], "reward": [1.0]}), r"outside the 2 actions"),
+        (pd.DataFrame({"subject": [0], "choice": [0]}), r"missing \['reward'\]"),
+        (pd.DataFrame({"subject": [0, 0], "choice": [0, 1], "reward": [1.0, np.nan]}), "no finite reward"),
+    ],
+)
+def test_data_the_model_cannot_explain_fails_before_fitting(df, match):
+    with pytest.raises(ValueError, match=match):
+        trial_arrays(df, make_model("q_learning"))
