@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
@@ -57,6 +59,145 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_value(text: str) -> Any:
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _key_values(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
+    out = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{flag} takes name=value, got {item!r}")
+        out[key] = _parse_value(value)
+    return out
+
+
+def _model(args: argparse.Namespace):
+    from cogmodels.models import make_model
+
+    return make_model(args.model, **_key_values(args.structure, "--structure"))
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """List the registered models, their parameters with bounds, and the tasks they fit."""
+    from cogmodels.models import MODELS
+
+    rows = []
+    for name, cls in sorted(MODELS.items()):
+        model = cls()
+        rows.append(
+            {
+                "name": name,
+                "description": _first_line(cls.__doc__),
+                "parameters": [
+                    {"name": s.name, "low": s.low, "high": s.high, "default": s.default}
+                    for s in model.param_specs
+                ],
+                "tasks": list(cls.tasks),
+            }
+        )
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    for r in rows:
+        params = ", ".join(f"{p['name']} [{p['low']:g}, {p['high']:g}]" for p in r["parameters"])
+        tasks = ", ".join(t.split("/")[-1] for t in r["tasks"])
+        print(f"{r['name']}: {r['description']}\n    parameters: {params}\n    tasks: {tasks}")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Simulate a model in an environment and write the trial table."""
+    from cogmodels.simulate import simulate
+
+    model = _model(args)
+    params = {**model.default_params(), **_key_values(args.param, "--param")}
+    env_kwargs = _key_values(args.env_arg, "--env-arg")
+    if args.trials is not None:
+        env_kwargs["n_trials"] = args.trials
+    sim = simulate(model, params, args.env, n_subjects=args.subjects, seed=args.seed, env_kwargs=env_kwargs)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sim.trials.to_csv(out, index=False)
+    truth = out.with_name(out.stem + "_params.csv")
+    sim.params.to_csv(truth, index=False)
+    print(f"trials: {out} ({len(sim.trials)} rows, {args.subjects} subjects)")
+    print(f"true parameters: {truth}")
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """Fit a model to every subject of a trial table."""
+    import time
+
+    from cogmodels.fits import make_estimator
+    from cogmodels.io import read_trials
+
+    model = _model(args)
+    trials = read_trials(args.data)
+    kwargs = {"n_starts": args.starts, "seed": args.seed}
+    estimator = make_estimator(args.method, model, **kwargs)
+    t0 = time.perf_counter()
+    estimator.fit(trials, source=str(args.data))
+    wall = time.perf_counter() - t0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = estimator.summary()
+    cols = ["subject", *model.param_names, "loglik", "n_trials", "aic", "bic"]
+    table[cols].to_csv(out / "fits.csv", index=False)
+    table.to_csv(out / "fits_detail.csv", index=False)
+    summary = _fit_summary(estimator, args, wall)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
+    print(f"{model.name} ({args.method}) on {args.data}: {summary['n_subjects']} subjects, "
+          f"total loglik {summary['total_loglik']:.2f}, AIC {summary['total_aic']:.1f}, "
+          f"BIC {summary['total_bic']:.1f}, {wall:.2f} s")
+    for name, stats in summary["parameters"].items():
+        print(f"  {name}: median {stats['median']:.3g} (IQR {stats['q25']:.3g}-{stats['q75']:.3g})")
+    print(f"wrote {out / 'fits.csv'}, {out / 'fits_detail.csv'}, {out / 'summary.json'}")
+    return 0
+
+
+def _fit_summary(estimator, args: argparse.Namespace, wall: float) -> dict[str, Any]:
+    params = estimator.params_
+    summary: dict[str, Any] = {
+        "model": estimator.model.name,
+        "method": args.method,
+        "data": str(args.data),
+        "n_subjects": int(len(params)),
+        "n_trials": int(estimator.n_trials_.sum()),
+        "total_loglik": float(estimator.loglik_.sum()),
+        "total_aic": float(estimator.aic_.sum()),
+        "total_bic": float(estimator.bic_.sum()),
+        "n_not_converged": int((~estimator.converged_).sum()),
+        "n_on_bound": int(estimator.on_bound_.any(axis=1).sum()),
+        "skipped": estimator.skipped_.astype({"subject": str}).to_dict(orient="records"),
+        "parameters": {
+            name: {"median": float(col.median()), "q25": float(col.quantile(0.25)),
+                   "q75": float(col.quantile(0.75)), "mean": float(col.mean())}
+            for name, col in params.items()
+        },
+        "starts": args.starts,
+        "seed": args.seed,
+        "wall_s": wall,
+    }
+    if args.method == "em":
+        summary["group_params"] = estimator.group_params_.to_dict()
+        summary["group_mean_unconstrained"] = estimator.group_mean_.to_dict()
+        summary["group_var_unconstrained"] = estimator.group_var_.to_dict()
+        summary["ibic"] = estimator.ibic_
+    return summary
+
+
 def build_parser() -> argparse.ArgumentParser:
     from cogmodels import __version__
 
@@ -71,6 +212,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("envs", help="list the registered environments, one line each")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_envs)
+
+    p = sub.add_parser("models", help="list the models, their parameters and tasks")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("simulate", help="simulate a model in an environment, write a trial table")
+    p.add_argument("--env", required=True, help="environment id, e.g. cogmodels/ReversalLearning-v0")
+    p.add_argument("--model", required=True, help="model name (see `cogmodels models`)")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="a parameter value (repeatable)")
+    p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="a model option, e.g. stickiness=false")
+    p.add_argument("--env-arg", action="append", metavar="NAME=VALUE", help="an environment argument")
+    p.add_argument("--subjects", type=int, default=10)
+    p.add_argument("--trials", type=int, default=None, help="trials per session (the env's n_trials)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output CSV")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("fit", help="fit a model to every subject of a trial table")
+    p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt or RLWM .mat")
+    p.add_argument("--model", required=True)
+    p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="a model option")
+    p.add_argument("--method", choices=["mle", "map", "em"], default="mle")
+    p.add_argument("--starts", type=int, default=10, help="random starts per subject")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("demo", help="simulate a Q-learner on the bandit and reversal tasks")
     p.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")

@@ -39,6 +39,12 @@ State = dict[str, Any]
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Softmax over the last axis of ``(lanes, actions)`` logits, stable for large logits."""
     x = logits.T
+    if x.shape[0] == 2 and x.ndim == 2:  # the logistic function: one exp instead of two
+        out = np.empty_like(x)
+        e = np.exp(np.clip(x[1] - x[0], -700.0, 700.0))  # clipped: e stays finite
+        np.divide(1.0, 1.0 + e, out=out[0])
+        np.multiply(e, out[0], out=out[1])
+        return out.T
     e = np.exp(x - x.max(axis=0))
     return (e / e.sum(axis=0)).T
 
