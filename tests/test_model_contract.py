@@ -22,6 +22,27 @@ SMALL = {
 }
 
 
+# every registered model with its defaults, plus the structural variants
+CASES = [(name, {}) for name in sorted(MODELS)] + [
+    ("q_learning", {"dual_learning_rates": True, "forgetting": True, "free_initial_value": True}),
+    ("q_learning", {"stickiness": False, "n_actions": 3}),
+    ("kalman", {"exploration_bonus": True, "stickiness": True}),
+    ("reversal_hmm", {"free_p_reward": True, "stickiness": True}),
+    ("wsls", {"n_actions": 3}),
+    ("random", {"n_actions": 4}),
+]
+CASE_IDS = [f"{n}-{'-'.join(k for k in s) or 'default'}" for n, s in CASES]
+
+
+def _env_kwargs(model, env):
+    kwargs = dict(SMALL.get(env, {}))
+    if env in ("cogmodels/MultiArmedBandit-v0", "cogmodels/RestlessBandit-v0"):
+        kwargs["n_arms"] = model.n_actions
+    if env == "cogmodels/ReversalLearning-v0":
+        kwargs["n_options"] = model.n_actions
+    return kwargs
+
+
 def _random_params(model, n, rng):
     out = {}
     for s in model.param_specs:
@@ -31,13 +52,13 @@ def _random_params(model, n, rng):
     return out
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_likelihood_of_simulated_choices_equals_product_of_draw_probabilities(name):
-    model = make_model(name)
+@pytest.mark.parametrize(("name", "structure"), CASES, ids=CASE_IDS)
+def test_likelihood_of_simulated_choices_equals_product_of_draw_probabilities(name, structure):
+    model = make_model(name, **structure)
     rng = np.random.default_rng(0)
     env = model.tasks[0]
     params = _random_params(model, 4, rng)
-    sim = simulate(model, params, env, seed=1, env_kwargs=SMALL.get(env, {}), record_probabilities=True)
+    sim = simulate(model, params, env, seed=1, env_kwargs=_env_kwargs(model, env), record_probabilities=True)
     data = trial_arrays(sim.trials, model)
     ll_trials = log_likelihood(model, params, data, trialwise=True)
     for i, subject in enumerate(data.subjects):
@@ -48,18 +69,18 @@ def test_likelihood_of_simulated_choices_equals_product_of_draw_probabilities(na
     )
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_transforms_round_trip(name):
-    model = make_model(name)
+@pytest.mark.parametrize(("name", "structure"), CASES, ids=CASE_IDS)
+def test_transforms_round_trip(name, structure):
+    model = make_model(name, **structure)
     params = _random_params(model, 5, np.random.default_rng(2))
     back = unpack(model.param_specs, pack(model.param_specs, params))
     for k, v in params.items():
         np.testing.assert_allclose(back[k], v, rtol=1e-9)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_probabilities_are_distributions(name):
-    model = make_model(name)
+@pytest.mark.parametrize(("name", "structure"), CASES, ids=CASE_IDS)
+def test_probabilities_are_distributions(name, structure):
+    model = make_model(name, **structure)
     params = model.check_params(_random_params(model, 7, np.random.default_rng(3)))
     state = model.initial_state(params)
     obs = {c: np.zeros(7) for c in model.observation_columns}

@@ -5,12 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from cogmodels.model import CognitiveModel
+from cogmodels.models.heuristics import RandomBias, WinStayLoseShift
+from cogmodels.models.kalman import KalmanFilter
 from cogmodels.models.q_learning import QLearning
+from cogmodels.models.reversal_hmm import ReversalHMM
 
-__all__ = ["MODELS", "QLearning", "make_model"]
+__all__ = [
+    "MODELS",
+    "KalmanFilter",
+    "QLearning",
+    "RandomBias",
+    "ReversalHMM",
+    "WinStayLoseShift",
+    "make_model",
+]
 
 #: registered model name -> class
-MODELS: dict[str, type[CognitiveModel]] = {QLearning.name: QLearning}
+MODELS: dict[str, type[CognitiveModel]] = {
+    cls.name: cls for cls in (RandomBias, WinStayLoseShift, QLearning, KalmanFilter, ReversalHMM)
+}
 
 
 def make_model(name: str, **structure: Any) -> CognitiveModel:

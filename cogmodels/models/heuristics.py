@@ -1,0 +1,91 @@
+"""Baseline models of choice: random responding with a bias, and noisy win-stay/lose-shift."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cogmodels.model import CognitiveModel, State, onehot, softmax
+from cogmodels.parameters import ParamSpec
+
+__all__ = ["RandomBias", "WinStayLoseShift"]
+
+_BANDIT_TASKS = (
+    "cogmodels/MultiArmedBandit-v0",
+    "cogmodels/ReversalLearning-v0",
+    "cogmodels/RestlessBandit-v0",
+)
+
+
+class RandomBias(CognitiveModel):
+    r"""Random responding with a bias toward some actions.
+
+    .. math:: P(a) = \mathrm{softmax}(b)_a, \qquad b_0 = 0
+
+    The logits ``bias_1 … bias_{k-1}`` are relative to action 0; with two actions
+    ``P(a = 1) = 1 / (1 + exp(-bias_1))``. The choice ignores rewards entirely (Wilson & Collins
+    2019, eLife, model 1).
+    """
+
+    name = "random"
+    tasks = _BANDIT_TASKS
+
+    def __init__(self, n_actions: int = 2) -> None:
+        super().__init__(n_actions)
+        self.param_specs = tuple(
+            ParamSpec(f"bias_{i}", -10.0, 10.0, 0.0, description=f"logit of action {i} vs 0")
+            for i in range(1, self.n_actions)
+        )
+
+    def initial_state(self, params) -> State:
+        lanes = next(iter(params.values())).shape[0]
+        logits = np.zeros((self.n_actions, lanes))
+        for i in range(1, self.n_actions):
+            logits[i] = params[f"bias_{i}"]
+        return {"params": params, "p": softmax(logits.T)}
+
+    def action_probabilities(self, state, observation) -> np.ndarray:
+        return state["p"]
+
+    def update(self, state, observation, action, reward, next_observation) -> State:
+        return state
+
+
+class WinStayLoseShift(CognitiveModel):
+    r"""Noisy win-stay / lose-shift.
+
+    After a win (``r > win_threshold``) repeat the previous choice, after a loss switch to one of
+    the other actions uniformly; with probability ``epsilon`` choose uniformly at random instead:
+
+    .. math::
+
+        P(a_t = a_{t-1}) = 1 - \epsilon + \epsilon / k \text{ after a win}, \qquad
+        P(a_t = a') = (1 - \epsilon) / (k - 1) + \epsilon / k \text{ for } a' \ne a_{t-1}
+        \text{ after a loss}
+
+    The first choice is uniform. Wilson & Collins (2019), eLife, model 2.
+    """
+
+    name = "wsls"
+    tasks = _BANDIT_TASKS
+
+    def __init__(self, n_actions: int = 2, *, win_threshold: float = 0.0) -> None:
+        super().__init__(n_actions)
+        self.win_threshold = float(win_threshold)
+        self.param_specs = (ParamSpec("epsilon", 0.0, 1.0, 0.1, description="lapse rate"),)
+
+    def initial_state(self, params) -> State:
+        lanes = params["epsilon"].shape[0]
+        uniform = np.full((lanes, self.n_actions), 1.0 / self.n_actions, order="F")
+        return {"params": params, "p": uniform}
+
+    def action_probabilities(self, state, observation) -> np.ndarray:
+        return state["p"]
+
+    def update(self, state, observation, action, reward, next_observation) -> State:
+        eps = state["params"]["epsilon"][:, None]
+        k = self.n_actions
+        chosen = onehot(action, k)
+        win = (reward > self.win_threshold)[:, None]
+        # intended action distribution: stay on a win, spread over the others on a loss
+        intended = np.where(win, chosen, (~chosen) / (k - 1))
+        return {"params": state["params"], "p": (1.0 - eps) * intended + eps / k}

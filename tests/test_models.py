@@ -1,0 +1,85 @@
+"""Each model's equations on hand-worked cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cogmodels.likelihood import log_likelihood, trial_arrays
+from cogmodels.models import make_model
+
+
+def _table(choices, rewards):
+    n = len(choices)
+    return pd.DataFrame({"subject": 0, "trial": range(n), "choice": choices, "reward": rewards})
+
+
+def _probs(model, params, choices, rewards):
+    """exp of the trial-wise log-likelihood: the probability of each observed choice."""
+    data = trial_arrays(_table(choices, rewards), model)
+    return np.exp(log_likelihood(model, params, data, trialwise=True)[0])
+
+
+def test_random_bias():
+    p = _probs(make_model("random"), {"bias_1": np.log(3.0)}, [1, 0, 1], [1.0, 0.0, 1.0])
+    np.testing.assert_allclose(p, [0.75, 0.25, 0.75])
+
+
+def test_wsls_probabilities():
+    eps = 0.2
+    # trial 0 uniform; win -> stay with 1 - eps/2; loss -> shift with 1 - eps/2
+    p = _probs(make_model("wsls"), {"epsilon": eps}, [0, 0, 1, 1], [1.0, 0.0, 0.0, 1.0])
+    np.testing.assert_allclose(p, [0.5, 1 - eps / 2, 1 - eps / 2, eps / 2])
+
+
+def test_q_learning_dual_rates_forgetting_and_initial_value():
+    model = make_model("q_learning", dual_learning_rates=True, forgetting=True, free_initial_value=True,
+                       stickiness=False)
+    params = {"alpha_pos": 0.5, "alpha_neg": 0.1, "beta": 2.0, "phi": 0.25, "q0": 0.2}
+    p = _probs(model, params, [0, 1, 0], [1.0, 0.0, 0.0])
+    q = np.array([0.2, 0.2])
+    expected = []
+    for a, r in zip([0, 1, 0], [1.0, 0.0, 0.0]):
+        e = np.exp(2.0 * q)
+        expected.append(e[a] / e.sum())
+        d = r - q[a]
+        other = 1 - a
+        q[other] += 0.25 * (0.2 - q[other])
+        q[a] += (0.5 if d > 0 else 0.1) * d
+    np.testing.assert_allclose(p, expected, rtol=1e-12)
+
+
+def test_kalman_filter_gain_and_diffusion():
+    model = make_model("kalman", n_actions=2, decay=0.9, decay_center=10.0, diffusion_std=1.0,
+                       payoff_std=2.0, initial_mean=0.0, initial_std=2.0)
+    state = model.initial_state(model.check_params({"beta": 0.5}))
+    state = model.update(state, {}, np.array([0]), np.array([8.0]), {})
+    k = 4.0 / (4.0 + 4.0)
+    mu0 = 0.0 + k * 8.0
+    var0 = (1 - k) * 4.0
+    np.testing.assert_allclose(state["mu"][0], [0.9 * mu0 + 1.0, 0.9 * 0.0 + 1.0])
+    np.testing.assert_allclose(state["var"][0], [0.81 * var0 + 1.0, 0.81 * 4.0 + 1.0])
+
+
+def test_reversal_hmm_belief_update():
+    model = make_model("reversal_hmm", p_reward=0.8)
+    state = model.initial_state(model.check_params({"hazard": 0.1, "beta": 1.0}))
+    state = model.update(state, {}, np.array([0]), np.array([1.0]), {})
+    post0 = 0.5 * 0.8 / (0.5 * 0.8 + 0.5 * 0.2)
+    b0 = 0.9 * post0 + 0.1 * (1 - post0)
+    np.testing.assert_allclose(state["belief"][0], [b0, 1 - b0])
+    # no reward on the other option is evidence for the first option too
+    state = model.update(state, {}, np.array([1]), np.array([0.0]), {})
+    like = np.array([0.8, 0.2])  # P(no reward on option 1 | s = 0) = 0.8, | s = 1 = 0.2
+    post = np.array([b0, 1 - b0]) * like
+    post /= post.sum()
+    np.testing.assert_allclose(state["belief"][0], 0.9 * post + 0.1 * (1 - post))
+
+
+@pytest.mark.parametrize("name", ["q_learning", "wsls", "random", "kalman", "reversal_hmm"])
+def test_models_describe_themselves(name):
+    model = make_model(name)
+    assert model.tasks and all(t.startswith("cogmodels/") for t in model.tasks)
+    doc = type(model).__doc__
+    assert "Reference" in doc or "Wilson & Collins" in doc
