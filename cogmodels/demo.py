@@ -4,37 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from cogmodels.fits.ppc import learning_curve
 from cogmodels.models import make_model
 from cogmodels.simulate import simulate
 
-__all__ = ["learning_curves", "run_demo"]
+__all__ = ["run_demo"]
 
-#: (label, env id, env kwargs, column holding the correct/best action per trial)
+#: (label, env id, env kwargs)
 DEMO_TASKS = (
-    ("bandit", "cogmodels/MultiArmedBandit-v0", {"n_arms": 2, "n_trials": 100}, None),
-    (
-        "reversal",
-        "cogmodels/ReversalLearning-v0",
-        {"n_trials": 160, "mode": "schedule", "reversal_every": 40},
-        "correct_action",
-    ),
+    ("bandit", "cogmodels/MultiArmedBandit-v0", {"n_arms": 2, "n_trials": 100}),
+    ("reversal", "cogmodels/ReversalLearning-v0", {"n_trials": 160, "mode": "schedule", "reversal_every": 40}),
 )
-
-
-def learning_curves(trials: pd.DataFrame, correct: pd.Series) -> pd.DataFrame:
-    """P(correct choice) by trial across subjects, with its standard error."""
-    hit = (trials["choice"].astype("float64") == correct.astype("float64")).astype(float)
-    g = hit.groupby(trials["trial"])
-    out = pd.DataFrame({"p_correct": g.mean(), "sem": g.std(ddof=1) / np.sqrt(g.count()), "n": g.count()})
-    return out.reset_index()
-
-
-def _best_arm(trials: pd.DataFrame) -> pd.Series:
-    means = trials.filter(regex=r"^mean_\d+$").to_numpy()
-    return pd.Series(means.argmax(axis=1), index=trials.index)
 
 
 def run_demo(out: str | Path = "demo-output", *, seed: int = 0, n_subjects: int = 50) -> dict[str, Path]:
@@ -46,10 +28,9 @@ def run_demo(out: str | Path = "demo-output", *, seed: int = 0, n_subjects: int 
     model = make_model("q_learning", n_actions=2, stickiness=True)
     params = {"alpha": 0.3, "beta": 5.0, "kappa": 0.2}
     curves = []
-    for i, (label, env_id, kwargs, correct_col) in enumerate(DEMO_TASKS):
+    for i, (label, env_id, kwargs) in enumerate(DEMO_TASKS):
         sim = simulate(model, params, env_id, n_subjects=n_subjects, seed=seed + i, env_kwargs=kwargs)
-        correct = sim.trials[correct_col] if correct_col else _best_arm(sim.trials)
-        c = learning_curves(sim.trials, correct)
+        c = learning_curve(sim.trials)  # P(best or correct option) by trial
         c.insert(0, "task", label)
         curves.append(c)
     table = pd.concat(curves, ignore_index=True)
@@ -58,7 +39,7 @@ def run_demo(out: str | Path = "demo-output", *, seed: int = 0, n_subjects: int 
 
     fig = Figure(figsize=(10, 3.6), layout="constrained")
     axes = fig.subplots(1, len(DEMO_TASKS), sharey=True)
-    for ax, (label, env_id, kwargs, _) in zip(axes, DEMO_TASKS):
+    for ax, (label, env_id, kwargs) in zip(axes, DEMO_TASKS):
         c = table[table["task"] == label]
         ax.plot(c["trial"], c["p_correct"], color="C0", lw=1.5, label="Q-learner")
         ax.fill_between(c["trial"], c["p_correct"] - c["sem"], c["p_correct"] + c["sem"], color="C0", alpha=0.25)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from cogmodels.model import CognitiveModel, merge_state, pick
 
-__all__ = ["TrialArrays", "log_likelihood", "trial_arrays"]
+__all__ = ["TrialArrays", "log_likelihood", "trial_arrays", "trial_latents"]
 
 @dataclass
 class TrialArrays:
@@ -143,10 +143,36 @@ def log_likelihood(
     ``observation["choices"]``; ``update`` then receives the ``(lanes, stages)`` choices.
     """
     with np.errstate(divide="ignore"):  # log(0) = -inf is a valid answer, checked by the caller
-        return _log_likelihood(model, params, data, lanes, trialwise)
+        return _log_likelihood(model, params, data, lanes, trialwise)[0]
 
 
-def _log_likelihood(model, params, data, lanes, trialwise) -> np.ndarray:
+def trial_latents(
+    model: CognitiveModel, params: Mapping[str, Any], trials: pd.DataFrame
+) -> pd.DataFrame:
+    """The model's trial-wise latents (values, prediction errors, WM weight...) for a table.
+
+    Runs the model over each subject's observed choices with that subject's parameters
+    (``params`` maps each parameter to one value per subject, in order of first appearance, or
+    a scalar) and returns a DataFrame aligned with ``trials`` (same index), one column per latent
+    plus ``p_choice``, the probability the model gave to the observed choice(s). Missing
+    responses get NaN. This is what model-based analyses of neural data regress on.
+    """
+    data = trial_arrays(trials, model)
+    with np.errstate(divide="ignore"):
+        logp, lat = _log_likelihood(model, params, data, None, True, record_latents=True)
+    rows = data.row_index.T  # (S, T)
+    keep = rows >= 0
+    out = pd.DataFrame(index=trials.index)
+    valid_trial = data.valid.all(axis=0).T[keep]
+    columns = {"p_choice": np.exp(logp)[keep], **{k: v.T[keep] for k, v in lat.items()}}
+    for name, values in columns.items():
+        col = np.full(len(trials), np.nan)
+        col[rows[keep]] = np.where(valid_trial, values, np.nan)
+        out[name] = col
+    return out
+
+
+def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False):
     lanes = np.arange(data.n_subjects) if lanes is None else np.asarray(lanes)
     p = model.check_params(params, n_lanes=lanes.shape[0])
     choices = data.choices[:, :, lanes]
@@ -157,10 +183,15 @@ def _log_likelihood(model, params, data, lanes, trialwise) -> np.ndarray:
     obs_all = {k: a[:, lanes] for k, a in data.observations.items()}
     n_stages, n_trials, n_lanes = choices.shape
     trial_valid = valid.all(axis=0)  # the update needs every stage's choice
-    all_valid = valid.all(axis=(0, 2))
+    # after a lane's last valid trial its state no longer matters: no need to hold it
+    last = n_trials - 1 - np.argmax(trial_valid[::-1], axis=0)
+    spent = np.arange(n_trials)[:, None] > last[None, :]
+    all_valid = (trial_valid | spent).all(axis=1)
+    any_invalid_stage = ~valid.all(axis=(0, 2))
     state = init = model.initial_state(p)
     out = np.zeros((n_trials, n_lanes)) if trialwise else np.zeros(n_lanes)
     obs = {k: a[0] for k, a in obs_all.items()}
+    latents: dict[str, np.ndarray] = {}
     for t in range(n_trials):
         if block_start is not None and block_start[t].any():
             state = merge_state(block_start[t], init, state)
@@ -169,14 +200,17 @@ def _log_likelihood(model, params, data, lanes, trialwise) -> np.ndarray:
             obs_j = {**obs, "stage": j, "choices": safe[:j, t].T} if n_stages > 1 else obs
             probs = model.action_probabilities(state, obs_j)
             lpj = np.log(pick(probs, safe[j, t]))
-            lp += lpj if all_valid[t] else np.where(valid[j, t], lpj, 0.0)
+            lp += np.where(valid[j, t], lpj, 0.0) if any_invalid_stage[t] else lpj
         if trialwise:
             out[t] = lp
         else:
             out += lp
         nxt = {k: x[t + 1] for k, x in obs_all.items()} if t + 1 < n_trials else obs
         action = safe[0, t] if n_stages == 1 else safe[:, t].T
+        if record_latents:
+            for k, v in model.latents(state, obs, action, reward[t]).items():
+                latents.setdefault(k, np.full((n_trials, n_lanes), np.nan))[t] = v
         new = model.update(state, obs, action, reward[t], nxt)
         state = new if all_valid[t] else merge_state(trial_valid[t], new, state)
         obs = nxt
-    return out.T if trialwise else out
+    return (out.T if trialwise else out), latents

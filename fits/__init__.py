@@ -15,6 +15,16 @@ from cogmodels.fits.mle import (
     SubjectFit,
 )
 from cogmodels.fits.optimize import minimize_batched
+from cogmodels.fits.ppc import (
+    check,
+    learning_curve,
+    plot_ppc,
+    posterior_predictive,
+    reversal_curve,
+    setsize_curves,
+    stay_probabilities,
+)
+from cogmodels.fits.recovery import model_recovery, parameter_recovery, sample_parameters
 
 __all__ = [
     "ConvergenceWarning",
@@ -23,8 +33,18 @@ __all__ = [
     "MaximumAPosteriori",
     "MaximumLikelihood",
     "SubjectFit",
+    "check",
+    "learning_curve",
     "make_estimator",
     "minimize_batched",
+    "model_recovery",
+    "parameter_recovery",
+    "plot_ppc",
+    "posterior_predictive",
+    "reversal_curve",
+    "sample_parameters",
+    "setsize_curves",
+    "stay_probabilities",
 ]
 
 ESTIMATORS = {"mle": MaximumLikelihood, "map": MaximumAPosteriori, "em": HierarchicalEM}

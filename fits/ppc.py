@@ -1,0 +1,523 @@
+"""Posterior predictive checks: simulate fitted models and compare behavioural signatures.
+
+Wilson & Collins (2019), eLife 8:e49547, rule 9 ("analyze the winning model"): a model that
+fits best may still fail to reproduce the behaviour. Simulate every subject with its fitted
+parameters (:func:`posterior_predictive`), compute the same *signature curves* on the real and
+the simulated trial tables, and overlay them (:func:`plot_ppc`, :func:`check`). Palminteri,
+Wyart & Koechlin (2017), TICS, "The importance of falsification in computational cognitive
+modeling", make the same case.
+
+Signature curves, each a function of a trial table returning a tidy DataFrame, the same for
+real and simulated data:
+
+- :func:`learning_curve`: P(best choice) by trial;
+- :func:`reversal_curve`: P(choosing the pre-reversal correct option) around reversals
+  (e.g. Cools et al. 2002);
+- :func:`stay_probabilities`: two-step P(repeat the first-stage choice) by the previous
+  reward × transition (Daw et al. 2011, Neuron), with :func:`stay_effects`;
+- :func:`setsize_curves`: RLWM accuracy by set size × stimulus iteration (Collins & Frank 2012,
+  Eur J Neurosci).
+
+Every curve first averages within subject (over trials, reversals and simulations of that
+subject), then across subjects: the value is the mean of the subject means, ``sem`` their
+standard error (``std(ddof=1) / sqrt(n)``, NaN with one subject) and ``n`` the number of
+subjects. Trials with a missing choice count as presented but are left out of the averages.
+Sequences (for lags, previous trials and presentation counts) are the rows of one ``subject``
+(and ``sim``, ``session`` where present), in ``trial`` order.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from cogmodels.model import CognitiveModel
+from cogmodels.parameters import unpack
+from cogmodels.simulate import simulate
+
+__all__ = [
+    "CURVES",
+    "check",
+    "learning_curve",
+    "plot_ppc",
+    "posterior_predictive",
+    "reversal_curve",
+    "setsize_curves",
+    "stay_effects",
+    "stay_probabilities",
+]
+
+_DRAWS = ("point", "laplace")
+
+
+# -- posterior predictive simulation -------------------------------------------------------------
+def _check_fit(fit: Any) -> tuple[CognitiveModel, pd.DataFrame]:
+    model = getattr(fit, "model", None)
+    if not isinstance(model, CognitiveModel) or not hasattr(type(fit), "fit"):
+        raise TypeError(
+            f"fit must be a fitted estimator from cogmodels.fits (e.g. MaximumLikelihood(model).fit(trials)), "
+            f"got {type(fit).__name__}"
+        )
+    if not hasattr(fit, "params_"):
+        raise ValueError(f"this {type(fit).__name__} is not fitted yet: call fit(trials) first")
+    return model, fit.params_
+
+
+def _laplace_draws(fit: Any, n_sims: int, rng: np.random.Generator) -> np.ndarray:
+    """``(subjects * n_sims, k)`` unconstrained draws from ``N(z_i, H_i^{-1})``, subject-major."""
+    z, hess = np.asarray(fit.z_, float), np.asarray(fit.hessians_, float)
+    n, k = z.shape
+    out = np.repeat(z, n_sims, axis=0)
+    bad = []
+    for i in range(n):
+        try:
+            chol = np.linalg.cholesky(hess[i]) if np.isfinite(hess[i]).all() else None
+        except np.linalg.LinAlgError:
+            chol = None
+        if chol is None:
+            bad.append(fit.params_.index[i])
+            continue
+        eps = rng.standard_normal((k, n_sims))
+        # H = L L^T  =>  z + L^{-T} eps ~ N(z, H^{-1})
+        out[i * n_sims : (i + 1) * n_sims] += np.linalg.solve(chol.T, eps).T
+    if bad:
+        warnings.warn(
+            f"the Hessian is not positive definite for {len(bad)} subject(s) {bad[:10]}: "
+            "their simulations use the point estimate",
+            UserWarning,
+            stacklevel=3,
+        )
+    return out
+
+
+def posterior_predictive(
+    fit: Any,
+    env: str,
+    *,
+    n_sims: int = 1,
+    env_kwargs: Mapping[str, Any] | None = None,
+    seed: int | None = None,
+    draw: str = "point",
+    latents: bool = False,
+) -> pd.DataFrame:
+    """Simulate every fitted subject ``n_sims`` times in ``env``: the predicted trial table.
+
+    ``fit`` is a fitted estimator of :mod:`cogmodels.fits` (MLE, MAP or hierarchical EM).
+    ``draw="point"`` plays each subject's estimate ``fit.params_`` (a plug-in predictive);
+    ``draw="laplace"`` draws each simulation's parameters from the Laplace posterior
+    ``N(z_i, H_i^{-1})`` in the unconstrained space, so parameter uncertainty widens the
+    predictions. ``env_kwargs`` should reproduce the experiment (number of trials, schedule).
+
+    The table has the columns of :func:`cogmodels.simulate.simulate` with ``subject`` the
+    fitted subject's id and a ``sim`` column (0 .. n_sims-1). Every (subject, sim) is a
+    separate sequence: fit it per (subject, sim), not per subject.
+    """
+    model, params = _check_fit(fit)
+    if isinstance(n_sims, bool) or not isinstance(n_sims, int | np.integer) or n_sims < 1:
+        raise ValueError(f"n_sims must be an integer >= 1, got {n_sims!r}")
+    if draw not in _DRAWS:
+        raise ValueError(f"draw must be one of {list(_DRAWS)}, got {draw!r}")
+    if params.empty:
+        raise ValueError("fit.params_ has no subject to simulate")
+    ss_draw, ss_sim = np.random.SeedSequence(seed).spawn(2)
+    subjects = params.index.to_numpy()
+    lanes = len(subjects) * int(n_sims)
+    if draw == "laplace":
+        x = unpack(model.param_specs, _laplace_draws(fit, int(n_sims), np.random.default_rng(ss_draw)))
+    else:
+        x = {k: np.repeat(params[k].to_numpy(float), n_sims) for k in model.param_names}
+    sim = simulate(model, x, env, n_subjects=lanes, seed=int(ss_sim.generate_state(1)[0]),
+                   env_kwargs=env_kwargs, latents=latents)
+    trials = sim.trials
+    lane = trials["subject"].to_numpy(dtype=np.int64)
+    trials["subject"] = subjects[lane // n_sims]
+    trials.insert(1, "sim", lane % n_sims)
+    return trials
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _require(trials: Any, columns: list[str], fn: str, hint: str = "") -> pd.DataFrame:
+    if not isinstance(trials, pd.DataFrame):
+        raise TypeError(f"{fn}: trials must be a pandas DataFrame (a trial table), got {type(trials).__name__}")
+    missing = [c for c in columns if c not in trials.columns]
+    if missing:
+        raise ValueError(
+            f"{fn} needs columns {columns}; missing {missing} (columns present: {list(trials.columns)})"
+            + (f". {hint}" if hint else "")
+        )
+    if trials.empty:
+        raise ValueError(f"{fn}: trials is empty")
+    return trials
+
+
+def _num(df: pd.DataFrame, col: str) -> np.ndarray:
+    return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _seq_keys(df: pd.DataFrame) -> list[str]:
+    return [c for c in ("subject", "sim", "session") if c in df.columns]
+
+
+def _ordered(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows grouped by sequence, in trial order (stable: ties keep the table's order)."""
+    keys = _seq_keys(df) + (["trial"] if "trial" in df.columns else [])
+    return df.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def _sequence_id(df: pd.DataFrame) -> np.ndarray:
+    return df.groupby(_seq_keys(df), sort=False).ngroup().to_numpy()
+
+
+def _summarise(df: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
+    """Mean within subject, then mean, SEM and count across subjects, by ``keys``."""
+    df = df.dropna(subset=[value])
+    per_subject = df.groupby(["subject", *keys], observed=True, sort=True)[value].mean()
+    g = per_subject.groupby(level=list(range(1, len(keys) + 1)), observed=True, sort=True)
+    out = pd.DataFrame({value: g.mean(), "sem": g.std(ddof=1) / np.sqrt(g.size()), "n": g.size()})
+    return out.reset_index()
+
+
+def _best_arm_by_reward(choice: np.ndarray, reward: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Per group, the chosen arm with the highest mean observed reward (ties: lowest index)."""
+    ok = ~np.isnan(choice)
+    tab = pd.DataFrame({"g": group[ok], "a": choice[ok].astype(np.int64), "r": reward[ok]})
+    rates = tab.groupby(["g", "a"])["r"].mean().unstack("a")
+    best = rates.idxmax(axis=1)  # first maximum: the lowest arm index among ties
+    return pd.Series(group).map(best).to_numpy(dtype=np.float64)
+
+
+def _correct(df: pd.DataFrame) -> np.ndarray:
+    """1.0 for a best choice, 0.0 otherwise, NaN for a missing choice (see :func:`learning_curve`)."""
+    choice = _num(df, "choice")
+    miss = np.isnan(choice)
+    if "correct" in df.columns:
+        out = _num(df, "correct")
+    elif "correct_action" in df.columns:
+        out = (choice == _num(df, "correct_action")).astype(float)
+    else:
+        means = sorted((c for c in df.columns if re.fullmatch(r"mean_\d+", str(c))), key=lambda c: int(c[5:]))
+        if means:
+            m = df[means].to_numpy(dtype=np.float64)
+            idx = np.where(miss, 0, choice).astype(np.int64)
+            if idx.max(initial=0) >= m.shape[1]:
+                raise ValueError(f"learning_curve: a choice exceeds the arms of the columns {means}")
+            chosen = m[np.arange(len(df)), idx]
+            out = (chosen >= m.max(axis=1) - 1e-12).astype(float)
+        elif "reward" in df.columns:
+            grp = df[_seq_keys(df) + (["block"] if "block" in df.columns else [])]
+            gid = grp.groupby(list(grp.columns), sort=False).ngroup().to_numpy()
+            out = (choice == _best_arm_by_reward(choice, _num(df, "reward"), gid)).astype(float)
+        else:
+            raise ValueError(
+                "learning_curve needs one of the columns 'correct', 'correct_action', 'mean_<arm>' or "
+                f"'reward' to define the best choice (columns present: {list(df.columns)})"
+            )
+    out = np.where(miss, np.nan, out)
+    return out
+
+
+# -- signature curves ------------------------------------------------------------------------------
+def learning_curve(trials: pd.DataFrame, *, bin_size: int = 1) -> pd.DataFrame:
+    """P(best choice) by trial: columns ``trial``, ``p_correct``, ``sem``, ``n``.
+
+    The best choice is, in order of preference: the ``correct`` column (1/0) when present;
+    ``choice == correct_action``; the arm with the highest true mean (``mean_0``, ``mean_1``,
+    ... columns of the bandits; ties all count as best); else the arm with the highest observed
+    mean reward in the subject's session (block when there is a ``block`` column), a post-hoc
+    definition that flatters early trials. ``bin_size > 1`` pools trials into bins labelled by
+    their first trial (``trial // bin_size * bin_size``).
+    """
+    df = _ordered(_require(trials, ["subject", "trial", "choice"], "learning_curve"))
+    if isinstance(bin_size, bool) or not isinstance(bin_size, int | np.integer) or bin_size < 1:
+        raise ValueError(f"bin_size must be an integer >= 1, got {bin_size!r}")
+    tab = pd.DataFrame({
+        "subject": df["subject"].to_numpy(),
+        "trial": df["trial"].to_numpy() // bin_size * bin_size,
+        "p_correct": _correct(df),
+    })
+    return _summarise(tab, ["trial"], "p_correct")
+
+
+def reversal_curve(trials: pd.DataFrame, window: tuple[int, int] = (-5, 15)) -> pd.DataFrame:
+    """P(choosing the pre-reversal correct option) around reversals: ``lag``, ``p_pre``, ``sem``, ``n``.
+
+    A reversal is a row with ``reversal`` True (the first trial of the new contingency, as in
+    ``cogmodels/ReversalLearning-v0``) or, without that column, a row whose ``block`` differs
+    from the previous row's. Lag 0 is that trial; lags run from ``window[0]`` to ``window[1]``
+    inclusive and stop at the neighbouring reversals (a trial counts only for the reversals on
+    either side of it), so a curve never mixes contingencies. The pre-reversal correct option is
+    ``correct_action`` on the trial before the reversal, else the option with the highest
+    observed mean reward since the previous reversal.
+    """
+    df = _require(trials, ["subject", "choice"], "reversal_curve")
+    if "reversal" not in df.columns and "block" not in df.columns:
+        raise ValueError(
+            "reversal_curve needs a 'reversal' (True on the first trial after a reversal) or a 'block' "
+            f"column to find the reversals (columns present: {list(df.columns)})"
+        )
+    try:
+        lo, hi = (int(w) for w in window)
+    except (TypeError, ValueError):
+        raise ValueError(f"window must be a pair of integers (first lag, last lag), got {window!r}") from None
+    if lo > hi:
+        raise ValueError(f"window must have first lag <= last lag, got {window!r}")
+    df = _ordered(df)
+    choice = _num(df, "choice")
+    has_correct = "correct_action" in df.columns
+    correct = _num(df, "correct_action") if has_correct else None
+    reward = _num(df, "reward") if "reward" in df.columns else None
+    if not has_correct and reward is None:
+        raise ValueError("reversal_curve needs 'correct_action' or 'reward' to find the pre-reversal correct option")
+    seq = _sequence_id(df)
+    if "reversal" in df.columns:
+        rev = df["reversal"].fillna(False).to_numpy(dtype=bool).copy()
+    else:
+        block = df["block"].to_numpy()
+        rev = np.r_[False, block[1:] != block[:-1]]
+    first = np.r_[True, seq[1:] != seq[:-1]]
+    rev = rev & ~first
+    lags = np.arange(lo, hi + 1)
+    rows = []
+    subjects = df["subject"].to_numpy()
+    starts = np.flatnonzero(first)
+    ends = np.r_[starts[1:], len(df)]
+    for s0, s1 in zip(starts, ends):
+        r = s0 + np.flatnonzero(rev[s0:s1])
+        bounds = np.r_[s0, r, s1]
+        for k, rk in enumerate(r):
+            seg0, seg1 = bounds[k], bounds[k + 2]
+            if has_correct:
+                pre = correct[rk - 1]
+            else:
+                c, w = choice[seg0:rk], reward[seg0:rk]
+                ok = ~np.isnan(c)
+                if not ok.any():
+                    continue
+                rates = pd.Series(w[ok]).groupby(c[ok].astype(np.int64)).mean()
+                pre = float(rates.idxmax())
+            pos = rk + lags
+            inside = (pos >= seg0) & (pos < seg1)
+            val = np.where(np.isnan(choice[pos[inside]]), np.nan, (choice[pos[inside]] == pre).astype(float))
+            rows.append(pd.DataFrame({"subject": subjects[rk], "lag": lags[inside], "p_pre": val}))
+    if not rows:
+        return pd.DataFrame({"lag": pd.Series(dtype=np.int64), "p_pre": pd.Series(dtype=float),
+                             "sem": pd.Series(dtype=float), "n": pd.Series(dtype=np.int64)})
+    return _summarise(pd.concat(rows, ignore_index=True), ["lag"], "p_pre")
+
+
+_REWARD_LEVELS = ["rewarded", "unrewarded"]
+_TRANSITION_LEVELS = ["common", "rare"]
+
+
+def stay_probabilities(trials: pd.DataFrame) -> pd.DataFrame:
+    """Two-step stay probabilities (Daw et al. 2011, Neuron, Fig. 2).
+
+    P(repeat the previous first-stage ``choice``) by the previous trial's outcome
+    (``rewarded`` when ``reward > 0``) and transition (``common`` column when present, else
+    ``state2 == choice``: second-stage state ``i`` is the common destination of action ``i``).
+    Columns ``previous_reward``, ``previous_transition``, ``p_stay``, ``sem``, ``n``; one row per
+    cell in the order rewarded/common, rewarded/rare, unrewarded/common, unrewarded/rare.
+    Model-free learners show a main effect of reward; model-based ones a reward × transition
+    interaction (see :func:`stay_effects`).
+    """
+    df = _require(trials, ["subject", "choice", "reward"], "stay_probabilities")
+    if "common" not in df.columns and "state2" not in df.columns:
+        raise ValueError(
+            "stay_probabilities needs a 'common' (bool) or a 'state2' column for the transition type "
+            f"(columns present: {list(df.columns)})"
+        )
+    df = _ordered(df)
+    choice = _num(df, "choice")
+    common = _num(df, "common") if "common" in df.columns else (_num(df, "state2") == choice).astype(float)
+    common = np.where(np.isnan(choice) & ("common" not in df.columns), np.nan, common)
+    reward = _num(df, "reward")
+    seq = _sequence_id(df)
+    first = np.r_[True, seq[1:] != seq[:-1]]
+    prev = lambda a: np.r_[np.nan, a[:-1]]  # noqa: E731
+    p_choice, p_common, p_reward = prev(choice), prev(common), prev(reward)
+    ok = ~first & ~np.isnan(choice) & ~np.isnan(p_choice) & ~np.isnan(p_common) & ~np.isnan(p_reward)
+    tab = pd.DataFrame({
+        "subject": df["subject"].to_numpy()[ok],
+        "previous_reward": pd.Categorical(np.where(p_reward[ok] > 0, "rewarded", "unrewarded"),
+                                          categories=_REWARD_LEVELS),
+        "previous_transition": pd.Categorical(np.where(p_common[ok] > 0, "common", "rare"),
+                                              categories=_TRANSITION_LEVELS),
+        "p_stay": (choice[ok] == p_choice[ok]).astype(float),
+    })
+    out = _summarise(tab, ["previous_reward", "previous_transition"], "p_stay")
+    full = pd.MultiIndex.from_product([_REWARD_LEVELS, _TRANSITION_LEVELS],
+                                      names=["previous_reward", "previous_transition"])
+    out = out.set_index(["previous_reward", "previous_transition"]).reindex(full).reset_index()
+    out["n"] = out["n"].fillna(0).astype(np.int64)
+    for c in ("previous_reward", "previous_transition"):
+        out[c] = out[c].astype(str)
+    return out
+
+
+def stay_effects(stay: pd.DataFrame) -> pd.Series:
+    """Main effects and interaction of a :func:`stay_probabilities` table (differences of P(stay)).
+
+    ``reward = (rc + rr - uc - ur) / 2``, ``transition = (rc + uc - rr - ur) / 2``,
+    ``interaction = (rc - rr) - (uc - ur)`` with ``r``/``u`` rewarded/unrewarded and
+    ``c``/``r`` common/rare. Model-free: ``reward > 0``, ``interaction ≈ 0``; model-based:
+    ``interaction > 0`` (Daw et al. 2011).
+    """
+    _require(stay, ["previous_reward", "previous_transition", "p_stay"], "stay_effects")
+    p = stay.set_index(["previous_reward", "previous_transition"])["p_stay"]
+    try:
+        rc, rr = p[("rewarded", "common")], p[("rewarded", "rare")]
+        uc, ur = p[("unrewarded", "common")], p[("unrewarded", "rare")]
+    except KeyError as err:
+        raise ValueError(f"stay_effects: the stay table lacks the cell {err}; pass stay_probabilities(...)") from None
+    return pd.Series({
+        "reward": (rc + rr - uc - ur) / 2,
+        "transition": (rc + uc - rr - ur) / 2,
+        "interaction": (rc - rr) - (uc - ur),
+    }, name="effect")
+
+
+def setsize_curves(trials: pd.DataFrame) -> pd.DataFrame:
+    """RLWM accuracy by set size × stimulus iteration (Collins & Frank 2012, Fig. 2).
+
+    Columns ``set_size``, ``iteration``, ``p_correct``, ``sem``, ``n``. Correct is the
+    ``correct`` column when present, else ``reward > 0``. ``iteration`` is taken from the table
+    when present, else counted as the 1-based presentation number of the stimulus (``state``)
+    within its ``block`` (missing responses count as presentations).
+    """
+    need = ["subject", "set_size", "state", "block", "choice"]
+    df = _require(trials, need, "setsize_curves")
+    if "correct" not in df.columns and "reward" not in df.columns:
+        raise ValueError(f"setsize_curves needs a 'correct' or 'reward' column (columns present: {list(df.columns)})")
+    df = _ordered(df)
+    if "iteration" in df.columns:
+        iteration = df["iteration"].to_numpy()
+    else:
+        iteration = df.groupby(_seq_keys(df) + ["block", "state"], sort=False).cumcount().to_numpy() + 1
+    acc = _num(df, "correct") if "correct" in df.columns else (_num(df, "reward") > 0).astype(float)
+    acc = np.where(np.isnan(_num(df, "choice")), np.nan, acc)
+    tab = pd.DataFrame({
+        "subject": df["subject"].to_numpy(),
+        "set_size": df["set_size"].to_numpy(),
+        "iteration": iteration,
+        "p_correct": acc,
+    })
+    return _summarise(tab, ["set_size", "iteration"], "p_correct")
+
+
+#: kind -> (curve function, x column, y column, hue column, y label)
+CURVES: dict[str, tuple[Any, str, str, str | None, str]] = {
+    "learning": (learning_curve, "trial", "p_correct", None, "P(best choice)"),
+    "reversal": (reversal_curve, "lag", "p_pre", None, "P(pre-reversal option)"),
+    "stay": (stay_probabilities, "previous_reward", "p_stay", "previous_transition", "P(stay)"),
+    "setsize": (setsize_curves, "iteration", "p_correct", "set_size", "P(correct)"),
+}
+
+
+def _infer_kind(curve: pd.DataFrame) -> str:
+    for kind, (_, x, y, hue, _) in CURVES.items():
+        if {x, y} <= set(curve.columns) and (hue is None or hue in curve.columns):
+            return kind
+    raise ValueError(f"cannot tell the kind of curve from its columns {list(curve.columns)}; pass kind=")
+
+
+# -- plots -----------------------------------------------------------------------------------------
+def plot_ppc(
+    data_curve: pd.DataFrame | None,
+    sim_curve: pd.DataFrame | None = None,
+    kind: str | None = None,
+    *,
+    labels: tuple[str, str] = ("data", "model"),
+    figsize: tuple[float, float] = (5.0, 3.5),
+) -> Figure:
+    """Overlay a signature curve of the data (points, ±SEM error bars) and of the simulations
+    (line, ±SEM band) on one axis. ``kind`` is one of :data:`CURVES` (inferred from the columns
+    when omitted); curves with a hue (stay, set size) get one colour per level.
+    """
+    import seaborn as sns
+
+    curves = [c for c in (data_curve, sim_curve) if c is not None]
+    if not curves:
+        raise ValueError("plot_ppc needs data_curve, sim_curve or both, got neither")
+    for c in curves:
+        if not isinstance(c, pd.DataFrame):
+            raise TypeError(f"curves must be DataFrames from a curve function, got {type(c).__name__}")
+    if kind is None:
+        kind = _infer_kind(curves[0])
+    if kind not in CURVES:
+        raise ValueError(f"kind must be one of {list(CURVES)}, got {kind!r}")
+    _, x, y, hue, ylabel = CURVES[kind]
+    for c in curves:
+        _require(c, [x, y, "sem"] + ([hue] if hue else []), f"plot_ppc(kind={kind!r})")
+    categorical = kind == "stay"
+    levels = [None] if hue is None else list(pd.unique(pd.concat([c[hue] for c in curves])))
+    if hue is not None and not categorical:
+        levels = sorted(levels)
+    colors = sns.color_palette("colorblind", max(len(levels), 1))
+    xcats = _REWARD_LEVELS if categorical else None
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax = fig.subplots()
+    for j, (level, color) in enumerate(zip(levels, colors)):
+        if level is None:
+            suffix = ""
+        else:
+            suffix = f" ({level})" if isinstance(level, str) else f" ({hue.replace('_', ' ')} {level})"
+        for i, c in enumerate((data_curve, sim_curve)):
+            if c is None:
+                continue
+            part = c if level is None else c[c[hue] == level]
+            part = part.sort_values(x, key=(lambda s: s.map(xcats.index)) if categorical else None)
+            xs = part[x].map(xcats.index).to_numpy(float) if categorical else part[x].to_numpy(float)
+            ys, se = part[y].to_numpy(float), np.nan_to_num(part["sem"].to_numpy(float))
+            if i == 0:
+                dodge = 0.06 * (j - (len(levels) - 1) / 2) if categorical else 0.0
+                ax.errorbar(xs + dodge, ys, yerr=se, fmt="o", ms=4, capsize=2, color=color,
+                            label=labels[0] + suffix)
+            else:
+                ax.plot(xs, ys, "-", color=color, lw=1.5, label=labels[1] + suffix)
+                ax.fill_between(xs, ys - se, ys + se, color=color, alpha=0.25, lw=0)
+    if categorical:
+        ax.set_xticks(range(len(xcats)), xcats)
+        ax.set_xlim(-0.5, len(xcats) - 0.5)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if kind == "reversal":
+        ax.axvline(-0.5, color="0.5", ls=":", lw=1)
+    ax.set_xlabel(x.replace("_", " "))
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize="small", frameon=False)
+    return fig
+
+
+def check(
+    fit: Any,
+    trials: pd.DataFrame,
+    env: str,
+    kind: str = "learning",
+    *,
+    n_sims: int = 5,
+    env_kwargs: Mapping[str, Any] | None = None,
+    seed: int | None = None,
+    draw: str = "point",
+    **curve_kwargs: Any,
+) -> tuple[pd.DataFrame, pd.DataFrame, Figure]:
+    """One posterior predictive check: the ``kind`` curve of ``trials`` and of ``n_sims``
+    simulations per fitted subject (:func:`posterior_predictive`), and their overlay.
+
+    ``curve_kwargs`` go to the curve function (e.g. ``window=`` for ``kind="reversal"``).
+    Returns ``(data_curve, sim_curve, figure)``.
+    """
+    if kind not in CURVES:
+        raise ValueError(f"kind must be one of {list(CURVES)}, got {kind!r}")
+    curve = CURVES[kind][0]
+    data_curve = curve(trials, **curve_kwargs)
+    sims = posterior_predictive(fit, env, n_sims=n_sims, env_kwargs=env_kwargs, seed=seed, draw=draw)
+    sim_curve = curve(sims, **curve_kwargs)
+    return data_curve, sim_curve, plot_ppc(data_curve, sim_curve, kind)
