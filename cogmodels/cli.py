@@ -198,6 +198,36 @@ def _fit_summary(estimator, args: argparse.Namespace, wall: float) -> dict[str, 
     return summary
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Fit several models to one trial table and compare them."""
+    from cogmodels.fits import compare_models
+    from cogmodels.io import read_trials
+    from cogmodels.models import make_model
+
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    if len(names) < 2:
+        raise ValueError(f"--models takes at least two comma-separated model names, got {args.models!r}")
+    structure = _key_values(args.structure, "--structure")
+    models = {name: make_model(name, **structure) for name in names}
+    trials = read_trials(args.data)
+    cv = args.cv_folds
+    cv_folds = int(cv) if cv and cv.isdigit() else cv
+    result = compare_models(
+        trials, models, method=args.method, cv_folds=cv_folds, n_starts=args.starts, seed=args.seed,
+        bms_on=args.bms_on,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result.table.to_csv(out / "comparison.csv")
+    result.per_subject.to_csv(out / "per_subject.csv", index=False)
+    for name, fit in result.fits.items():
+        fit.summary().to_csv(out / f"fits_{name}.csv", index=False)
+    result.plot().savefig(out / "comparison.png", dpi=120)
+    print(result.table.round(3).to_string())
+    print(f"wrote {out / 'comparison.csv'}, {out / 'per_subject.csv'}, {out / 'comparison.png'}")
+    return 0
+
+
 def cmd_recover(args: argparse.Namespace) -> int:
     """Parameter recovery: simulate across the parameter range, refit, compare."""
     from cogmodels.fits.recovery import parameter_recovery
@@ -260,6 +290,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("compare", help="fit several models and compare them (AIC, BIC, CV, BMS)")
+    p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt or RLWM .mat")
+    p.add_argument("--models", required=True, help="comma-separated model names")
+    p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="an option for every model")
+    p.add_argument("--method", choices=["mle", "map", "em"], default="mle")
+    p.add_argument("--cv-folds", default=None, help="'block', 'session' or a number of folds")
+    p.add_argument("--bms-on", choices=["bic", "aic", "laplace"], default="bic")
+    p.add_argument("--starts", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("recover", help="parameter recovery: simulate, refit, compare")
     p.add_argument("--model", required=True)

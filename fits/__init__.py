@@ -6,6 +6,8 @@ attributes ending in ``_``; ``score(trials)`` gives the summed log-likelihood of
 
 from __future__ import annotations
 
+from cogmodels.fits.bms import BMSResult, bms
+from cogmodels.fits.compare import Comparison, CVResult, compare_models, cross_validate, fold_labels
 from cogmodels.fits.em import HierarchicalEM
 from cogmodels.fits.mle import (
     ConvergenceWarning,
@@ -27,13 +29,20 @@ from cogmodels.fits.ppc import (
 from cogmodels.fits.recovery import model_recovery, parameter_recovery, sample_parameters
 
 __all__ = [
+    "BMSResult",
+    "CVResult",
+    "Comparison",
     "ConvergenceWarning",
     "FitError",
     "HierarchicalEM",
     "MaximumAPosteriori",
     "MaximumLikelihood",
     "SubjectFit",
+    "bms",
     "check",
+    "compare_models",
+    "cross_validate",
+    "fold_labels",
     "learning_curve",
     "make_estimator",
     "minimize_batched",

@@ -1,0 +1,578 @@
+"""Model comparison: cross-validated held-out likelihood, information criteria and group BMS.
+
+:func:`cross_validate` scores a model on held-out trials (k-fold over blocks, sessions or
+contiguous chunks of every subject's trials). A model's state depends on the whole history, so
+held-out trials are never cut out of the sequence: the training fit runs the model over each
+subject's full trial sequence and sums only the training trials' log-probabilities, and each
+held-out trial is scored by running the model with the training-fold parameters over the full
+sequence and keeping the held-out trials' log-probabilities. Every valid trial is held out
+exactly once.
+
+:func:`compare_models` fits several models to one trial table and tabulates, per model, the
+summed log-likelihood, AIC (Akaike 1974), BIC (Schwarz 1978), the hierarchical Laplace evidence
+and integrated BIC when fitted by EM (Huys et al. 2011), the cross-validated held-out
+log-likelihood when asked, and random-effects Bayesian model selection
+(:func:`cogmodels.fits.bms.bms`; Stephan et al. 2009, Rigoux et al. 2014) on per-subject log
+evidence ``-BIC/2``, ``-AIC/2`` or the Laplace evidence. See Wilson & Collins (2019), eLife,
+"Ten simple rules for the computational modeling of behavioral data".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from cogmodels.fits.bms import BMSResult, bms
+from cogmodels.fits.em import HierarchicalEM
+from cogmodels.fits.mle import MaximumAPosteriori, MaximumLikelihood, SubjectFit
+from cogmodels.likelihood import TrialArrays, log_likelihood, trial_arrays
+from cogmodels.model import CognitiveModel
+from cogmodels.models import make_model
+from cogmodels.parameters import unpack
+
+__all__ = ["CVResult", "Comparison", "compare_models", "cross_validate", "fold_labels"]
+
+# the estimators by method name (as ``cogmodels.fits.make_estimator``; listed here so that
+# ``cogmodels.fits`` can import this module without a cycle)
+_ESTIMATORS: dict[str, type[SubjectFit]] = {
+    "mle": MaximumLikelihood,
+    "map": MaximumAPosteriori,
+    "em": HierarchicalEM,
+}
+_BMS_ON = ("bic", "aic", "laplace")
+
+
+def _check_method(method: str) -> type[SubjectFit]:
+    if method not in _ESTIMATORS:
+        raise ValueError(f"method must be one of {sorted(_ESTIMATORS)}, got {method!r}")
+    return _ESTIMATORS[method]
+
+
+def _child_seed(ss: np.random.SeedSequence) -> int:
+    return int(ss.generate_state(1)[0])
+
+
+def _subset(data: TrialArrays, cols: np.ndarray) -> TrialArrays:
+    """The subjects ``cols`` of ``data``."""
+    return TrialArrays(
+        data.subjects[cols],
+        data.choices[:, :, cols],
+        data.valid[:, :, cols],
+        data.reward[:, cols],
+        {k: v[:, cols] for k, v in data.observations.items()},
+        data.block_start[:, cols],
+        data.row_index[:, cols],
+    )
+
+
+# -- training on part of the trials -----------------------------------------------------------
+class _TrainingMask:
+    """Mixin for an estimator: fit on the training trials only, running the full sequence.
+
+    ``_train`` is a ``(trials, subjects)`` mask over the :class:`TrialArrays` given to ``fit``.
+    Held-out trials still advance the model's state (the subject lived through them) but their
+    choices add nothing to the objective. ``loglik_``, ``n_trials_``, ``aic_`` and ``bic_``
+    describe the training trials.
+    """
+
+    _train: np.ndarray
+
+    def _prepare(self, trials: TrialArrays, source: str | None) -> TrialArrays:
+        # count only training trials towards min_trials, then restore the full validity
+        counted = dataclasses.replace(trials, valid=trials.valid & self._train[None])
+        kept = super()._prepare(counted, source)
+        cols = pd.Index(trials.subjects).get_indexer(kept.subjects)
+        self._train_kept = self._train[:, cols]
+        return dataclasses.replace(kept, valid=trials.valid[:, :, cols])
+
+    def _objective(self, data: TrialArrays, subject_of_lane: np.ndarray):
+        model, specs, train = self.model, self.model.param_specs, self._train_kept
+
+        def fun(z: np.ndarray, lanes: np.ndarray) -> np.ndarray:
+            sub = subject_of_lane[lanes]
+            params = unpack(specs, z)
+            with np.errstate(all="ignore"):
+                lp = log_likelihood(model, params, data, sub, trialwise=True)
+                ll = np.where(train[:, sub].T, lp, 0.0).sum(axis=1)
+                val = -(ll + self._log_prior_z(z, sub))
+            return np.where(np.isfinite(val), val, np.inf)
+
+        return fun
+
+    def _finish(self, data: TrialArrays, z: np.ndarray, objective: np.ndarray, converged: np.ndarray) -> None:
+        super()._finish(data, z, objective, converged)
+        params = {k: self.params_[k].to_numpy() for k in self.params_.columns}
+        lp = log_likelihood(self.model, params, data, trialwise=True)
+        ll = np.where(self._train_kept.T, lp, 0.0).sum(axis=1)
+        n = (data.valid[0] & self._train_kept).sum(axis=0)
+        k = self.model.n_params
+        idx = self.params_.index
+        self.loglik_ = pd.Series(ll, index=idx, name="loglik")
+        self.n_trials_ = pd.Series(n, index=idx, name="n_trials")
+        self.aic_ = pd.Series(2 * k - 2 * ll, index=idx, name="aic")
+        self.bic_ = pd.Series(k * np.log(n) - 2 * ll, index=idx, name="bic")
+
+
+_TRAINING_CLASSES: dict[type[SubjectFit], type[SubjectFit]] = {}
+
+
+def _training_estimator(method: str, model: CognitiveModel, train: np.ndarray, **kwargs: Any) -> SubjectFit:
+    base = _check_method(method)
+    if base not in _TRAINING_CLASSES:
+        _TRAINING_CLASSES[base] = type(f"Training{base.__name__}", (_TrainingMask, base), {})
+    est = _TRAINING_CLASSES[base](model, **kwargs)
+    est._train = train
+    return est
+
+
+# -- folds --------------------------------------------------------------------------------------
+def fold_labels(trials: pd.DataFrame, folds: int | str = "block", n_folds: int | None = None) -> tuple[np.ndarray, int]:
+    """The cross-validation fold of every row of ``trials`` and the number of folds.
+
+    - ``folds=k`` (an integer >= 2): each subject's rows, in table order, are cut into ``k``
+      contiguous chunks of nearly equal length; chunk ``j`` of every subject is fold ``j``.
+    - ``folds="block"`` or ``"session"``: the rows are grouped by that column within each
+      subject (``"block"`` by the pair (session, block) where there is a ``session`` column, as
+      block numbers may restart each session). By default each group is its own fold: the
+      ``j``-th group of every subject (in order of first appearance) is held out in fold ``j``,
+      so there are as many folds as the largest number of groups of a subject. With ``n_folds``,
+      groups are dealt round-robin: group ``j`` goes to fold ``j % n_folds``.
+
+    Raises ``ValueError`` when the column is missing or holds missing values, when a subject
+    has fewer than 2 groups (or fewer rows than ``k``).
+    """
+    if not isinstance(trials, pd.DataFrame):
+        raise TypeError(f"trials must be a pandas DataFrame (a trial table), got {type(trials).__name__}")
+    if "subject" not in trials.columns:
+        raise ValueError(f"trials needs a 'subject' column (columns present: {list(trials.columns)})")
+    codes, subjects = pd.factorize(trials["subject"], sort=False)
+    codes_s = pd.Series(codes)
+    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer, str)):
+        raise ValueError(f"folds must be an integer >= 2, 'block' or 'session', got {folds!r}")
+    if n_folds is not None and (isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or n_folds < 2):
+        raise ValueError(f"n_folds must be None or an integer >= 2, got {n_folds!r}")
+    if isinstance(folds, (int, np.integer)):
+        k = int(folds)
+        if k < 2:
+            raise ValueError(f"folds must be an integer >= 2, 'block' or 'session', got {folds!r}")
+        if n_folds is not None:
+            raise ValueError(
+                f"n_folds applies to folds='block' or 'session'; with folds={k} leave n_folds=None"
+            )
+        pos = codes_s.groupby(codes).cumcount().to_numpy()
+        size = np.bincount(codes, minlength=len(subjects))
+        short = size < k
+        if short.any():
+            raise ValueError(
+                f"folds={k}: subjects {subjects[short][:10].tolist()} have fewer than {k} trials; "
+                "use fewer folds"
+            )
+        return (pos * k) // size[codes], k
+    if folds not in ("block", "session"):
+        raise ValueError(f"folds must be an integer >= 2, 'block' or 'session', got {folds!r}")
+    cols = ["session", "block"] if folds == "block" and "session" in trials.columns else [folds]
+    if folds not in trials.columns:
+        raise ValueError(
+            f"folds={folds!r} needs a {folds!r} column in trials (columns present: "
+            f"{list(trials.columns)}); pass folds=k (an integer) to cut each subject's trials "
+            "into k contiguous chunks instead"
+        )
+    missing = trials[cols].isna().any(axis=1).to_numpy()
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise ValueError(f"folds={folds!r}: column(s) {cols} are missing at rows {rows[:10].tolist()}")
+    group = pd.factorize(pd.MultiIndex.from_arrays([codes, *(trials[c].to_numpy() for c in cols)]))[0]
+    # group ids number groups in order of first appearance, so their dense rank within a subject
+    # is the subject's group order
+    rank = pd.Series(group).groupby(codes).rank(method="dense").to_numpy().astype(np.int64) - 1
+    n_groups = pd.Series(rank).groupby(codes).max().to_numpy() + 1
+    few = n_groups < 2
+    if few.any():
+        raise ValueError(
+            f"folds={folds!r}: subjects {subjects[few][:10].tolist()} have fewer than 2 distinct "
+            f"{'/'.join(cols)} groups, so nothing is left to train on when one is held out; use "
+            "folds=k (an integer) to cut each subject's trials into k contiguous chunks"
+        )
+    if n_folds is None:
+        return rank, int(n_groups.max())
+    return rank % n_folds, int(n_folds)
+
+
+# -- cross-validation ---------------------------------------------------------------------------
+@dataclass(eq=False)
+class CVResult:
+    """Cross-validated held-out log-likelihood of one model.
+
+    Attributes
+    ----------
+    model, method : the model's name and the estimator used on each training set.
+    n_folds : number of folds.
+    folds : long DataFrame, one row per (subject, fold): ``n_train``, ``n_test`` (valid trials),
+        ``train_loglik`` (at the training fit), ``loglik`` (held-out), ``mean_loglik`` (held-out,
+        per trial). Subjects skipped in a fold (too few training trials) have NaN.
+    per_subject : DataFrame indexed by subject: held-out ``loglik`` summed over folds,
+        ``n_trials``, ``mean_loglik``, ``mean_likelihood`` (the geometric mean held-out
+        probability of the observed choices, ``exp(mean_loglik)``) and ``mean_probability``
+        (their arithmetic mean).
+    trialwise : DataFrame aligned with the trial table's index: ``subject``, ``fold`` (the fold
+        holding the row out) and ``loglik`` (its held-out log-probability; NaN where the choice
+        is missing or the subject was skipped).
+    estimators : the fitted training estimator of each fold.
+    """
+
+    model: str
+    method: str
+    n_folds: int
+    folds: pd.DataFrame
+    per_subject: pd.DataFrame
+    trialwise: pd.DataFrame
+    estimators: list[SubjectFit] = field(repr=False)
+
+    @property
+    def loglik(self) -> float:
+        """Held-out log-likelihood summed over subjects and folds."""
+        return float(self.per_subject["loglik"].sum(min_count=1))
+
+    @property
+    def n_trials(self) -> int:
+        return int(self.per_subject.loc[self.per_subject["loglik"].notna(), "n_trials"].sum())
+
+    @property
+    def mean_likelihood(self) -> float:
+        """Geometric-mean held-out probability of a choice, ``exp(loglik / n_trials)``."""
+        return float(np.exp(self.loglik / self.n_trials))
+
+
+def cross_validate(
+    model: CognitiveModel,
+    trials: pd.DataFrame,
+    *,
+    method: str = "mle",
+    folds: int | str = "block",
+    n_folds: int | None = None,
+    n_starts: int = 10,
+    seed: int | None = None,
+    **estimator_kwargs: Any,
+) -> CVResult:
+    """k-fold held-out log-likelihood of ``model`` on ``trials``.
+
+    Each fold holds out part of every subject's trials (see :func:`fold_labels` for ``folds``
+    and ``n_folds``), fits the model by ``method`` ("mle", "map" or "em") to the rest and scores
+    the held-out trials. Both the fit and the score run the model over the subject's full trial
+    sequence: training counts only the training trials' choices, scoring only the held-out
+    ones, so the model's state on a held-out trial reflects everything the subject saw before.
+    ``estimator_kwargs`` go to the estimator (e.g. ``priors`` for MAP, ``min_trials``).
+    Fold ``f`` is fitted with a seed spawned from ``SeedSequence(seed)``.
+    """
+    if not isinstance(model, CognitiveModel):
+        raise TypeError(f"model must be a CognitiveModel, got {type(model).__name__}")
+    _check_method(method)
+    data = trial_arrays(trials, model)
+    fold_row, k = fold_labels(trials, folds, n_folds)
+    present = data.row_index >= 0
+    fold_ts = np.where(present, fold_row[np.where(present, data.row_index, 0)], -1)
+    valid = data.valid[0]
+    seeds = np.random.SeedSequence(seed).spawn(k)
+    trial_ll = np.full(len(trials), np.nan)
+    rows: list[pd.DataFrame] = []
+    prob_sum = np.zeros(data.n_subjects)
+    estimators: list[SubjectFit] = []
+    all_subjects = pd.Index(data.subjects)
+    for f in range(k):
+        test = fold_ts == f
+        train = present & ~test
+        est = _training_estimator(
+            method, model, train, n_starts=n_starts, seed=_child_seed(seeds[f]), **estimator_kwargs
+        )
+        with warnings.catch_warnings():
+            # subjects without enough training trials are reported per fold below
+            warnings.filterwarnings("ignore", message="skipping .* subject", category=UserWarning)
+            est.fit(data)
+        estimators.append(est)
+        cols = all_subjects.get_indexer(est.params_.index)
+        params = {p: est.params_[p].to_numpy() for p in est.params_.columns}
+        with np.errstate(divide="ignore"):
+            lp = log_likelihood(model, params, _subset(data, cols), trialwise=True)  # (S, T)
+        held = test[:, cols].T & valid[:, cols].T
+        trial_ll[data.row_index[:, cols].T[held]] = lp[held]
+        prob_sum[cols] += np.where(held, np.exp(lp), 0.0).sum(axis=1)
+        ll = np.full(data.n_subjects, np.nan)
+        ll[cols] = np.where(held, lp, 0.0).sum(axis=1)
+        train_ll = np.full(data.n_subjects, np.nan)
+        train_ll[cols] = est.loglik_.to_numpy()
+        n_test = (test & valid).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = ll / n_test
+        rows.append(
+            pd.DataFrame(
+                {
+                    "subject": data.subjects,
+                    "fold": f,
+                    "n_train": (train & valid).sum(axis=0),
+                    "n_test": n_test,
+                    "train_loglik": train_ll,
+                    "loglik": ll,
+                    "mean_loglik": mean,
+                }
+            )
+        )
+    fold_table = pd.concat(rows, ignore_index=True)
+    skipped = fold_table.loc[fold_table["loglik"].isna() & (fold_table["n_test"] > 0), ["subject", "fold"]]
+    if len(skipped):
+        warnings.warn(
+            f"{model.name}: {len(skipped)} (subject, fold) pair(s) had too few training trials and "
+            f"were not scored, e.g. {list(skipped.itertuples(index=False, name=None))[:5]}; their "
+            "held-out log-likelihood is NaN",
+            UserWarning,
+            stacklevel=2,
+        )
+    grouped = fold_table.groupby("subject", sort=False)
+    total = grouped["loglik"].sum(min_count=k).reindex(all_subjects)  # NaN if any fold missing
+    n = grouped["n_test"].sum().reindex(all_subjects)
+    per_subject = pd.DataFrame({"loglik": total, "n_trials": n})
+    per_subject["mean_loglik"] = per_subject["loglik"] / per_subject["n_trials"]
+    per_subject["mean_likelihood"] = np.exp(per_subject["mean_loglik"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_subject["mean_probability"] = np.where(total.notna(), prob_sum / n.to_numpy(), np.nan)
+    per_subject.index.name = "subject"
+    trialwise = pd.DataFrame(
+        {"subject": trials["subject"].to_numpy(), "fold": fold_row, "loglik": trial_ll}, index=trials.index
+    )
+    return CVResult(model.name, method, k, fold_table, per_subject, trialwise, estimators)
+
+
+# -- comparing models ---------------------------------------------------------------------------
+@dataclass(eq=False)
+class Comparison:
+    """Several models fitted to one trial table.
+
+    Attributes
+    ----------
+    table : one row per model (index ``model``): ``n_params``, ``n_subjects``, ``n_trials``,
+        summed ``loglik``, ``aic``, ``bic``, ``delta_aic``, ``delta_bic`` (relative to the
+        best), with EM also ``log_evidence`` (summed Laplace evidence) and ``ibic``; with
+        cross-validation ``cv_loglik`` and ``cv_mean_likelihood``; then the BMS ``alpha``,
+        ``expected_frequency``, ``xp``, ``pxp`` and ``bor``.
+    per_subject : long DataFrame, one row per (subject, model): ``n_params``, ``n_trials``,
+        ``loglik``, ``aic``, ``bic``, ``log_evidence`` (what BMS used: ``-bic/2``, ``-aic/2``
+        or the Laplace evidence), with EM ``laplace``, with cross-validation ``cv_loglik``.
+    fits : model name -> fitted estimator.
+    bms : the :class:`BMSResult` over the subjects fitted by every model.
+    cv : model name -> :class:`CVResult` (empty without cross-validation).
+    bms_on : "bic", "aic" or "laplace".
+    """
+
+    table: pd.DataFrame
+    per_subject: pd.DataFrame
+    fits: dict[str, SubjectFit] = field(repr=False)
+    bms: BMSResult = field(repr=False)
+    cv: dict[str, CVResult] = field(repr=False)
+    bms_on: str = "bic"
+
+    @property
+    def bor(self) -> float:
+        """Bayesian omnibus risk of the BMS."""
+        return self.bms.bor
+
+    def best(self, by: str = "pxp") -> str:
+        """The best model by ``by``: "pxp", "xp", "expected_frequency", "cv_loglik",
+        "log_evidence" (higher is better) or "bic", "aic", "ibic" (lower is better)."""
+        higher = ("pxp", "xp", "expected_frequency", "cv_loglik", "log_evidence", "loglik")
+        lower = ("bic", "aic", "ibic")
+        if by not in higher + lower or by not in self.table.columns:
+            have = [c for c in higher + lower if c in self.table.columns]
+            raise ValueError(f"by must be one of {have}, got {by!r}")
+        col = self.table[by]
+        return str(col.idxmax() if by in higher else col.idxmin())
+
+    def plot(self, *, figsize: tuple[float, float] | None = None) -> Figure:
+        """Δ criterion (BIC, AIC or iBIC, as used for BMS) relative to the best model, the
+        protected exceedance probabilities and, with cross-validation, the held-out mean
+        likelihood per choice."""
+        import seaborn as sns
+
+        t = self.table.reset_index()
+        crit = {"bic": "bic", "aic": "aic", "laplace": "ibic"}[self.bms_on]
+        panels = 3 if "cv_mean_likelihood" in t.columns else 2
+        fig = Figure(figsize=figsize or (3.4 * panels, 3.2), layout="constrained")
+        axes = fig.subplots(1, panels)
+        t["delta"] = t[crit] - t[crit].min()
+        sns.barplot(data=t, x="model", y="delta", ax=axes[0], color="C0")
+        axes[0].set_ylabel(f"Δ{crit.upper() if crit != 'ibic' else 'iBIC'} (lower is better)")
+        axes[0].set_title(f"summed {crit.upper() if crit != 'ibic' else 'iBIC'} − best")
+        sns.barplot(data=t, x="model", y="pxp", ax=axes[1], color="C1")
+        axes[1].axhline(1.0 / len(t), color="0.4", linestyle="--", linewidth=1)
+        axes[1].set_ylim(0, 1)
+        axes[1].set_ylabel("protected exceedance probability")
+        axes[1].set_title(f"random-effects BMS (BOR = {self.bor:.2g})")
+        if panels == 3:
+            sns.barplot(data=t, x="model", y="cv_mean_likelihood", ax=axes[2], color="C2")
+            axes[2].set_ylabel("held-out likelihood per choice")
+            axes[2].set_title("cross-validation")
+            axes[2].set_ylim(0, 1)
+            n_actions = {m.n_actions for m in (f.model for f in self.fits.values())}
+            single = all(len(f.model.choice_columns) == 1 for f in self.fits.values())
+            if single and len(n_actions) == 1:  # chance level of a one-stage choice
+                axes[2].axhline(1.0 / n_actions.pop(), color="0.4", linestyle="--", linewidth=1)
+        for ax in axes:
+            ax.tick_params(axis="x", labelrotation=30)
+            ax.set_xlabel("")
+        return fig
+
+
+def _resolve_models(models: Any) -> dict[str, CognitiveModel]:
+    def build(name: str, m: Any) -> CognitiveModel:
+        if isinstance(m, str):
+            return make_model(m)
+        if isinstance(m, CognitiveModel):
+            return m
+        raise TypeError(
+            f"models[{name!r}] must be a CognitiveModel or a registered model name, got {type(m).__name__}"
+        )
+
+    if isinstance(models, Mapping):
+        out = {str(k): build(str(k), v) for k, v in models.items()}
+    elif isinstance(models, Sequence) and not isinstance(models, str):
+        out = {}
+        for m in models:
+            name = m if isinstance(m, str) else getattr(m, "name", repr(m))
+            if name in out:
+                raise ValueError(
+                    f"models holds two models named {name!r}; pass a dict name -> model to tell "
+                    "variants apart, e.g. {'sticky': make_model('q_learning'), 'plain': "
+                    "make_model('q_learning', stickiness=False)}"
+                )
+            out[name] = build(name, m)
+    else:
+        raise TypeError(
+            "models must be a dict name -> CognitiveModel or a list of models / registered names, "
+            f"got {type(models).__name__}"
+        )
+    if len(out) < 2:
+        raise ValueError(f"models must hold at least 2 models to compare, got {list(out)}")
+    return out
+
+
+def compare_models(
+    trials: pd.DataFrame,
+    models: Mapping[str, CognitiveModel | str] | Sequence[CognitiveModel | str],
+    *,
+    method: str = "mle",
+    cv_folds: int | str | None = None,
+    n_starts: int = 10,
+    seed: int | None = None,
+    bms_on: str = "bic",
+    bms_samples: int = 1_000_000,
+    **estimator_kwargs: Any,
+) -> Comparison:
+    """Fit every model in ``models`` to ``trials`` and compare them.
+
+    Parameters
+    ----------
+    trials : the trial table.
+    models : a dict name -> model (or registered name), or a list of models / registered names
+        (named by ``model.name``).
+    method : "mle", "map" or "em" (hierarchical EM adds the Laplace evidence and iBIC).
+    cv_folds : when given, also cross-validate each model with ``folds=cv_folds`` (see
+        :func:`cross_validate`).
+    n_starts, seed : random starts per subject; model ``j`` is fitted (and cross-validated)
+        with seeds spawned from ``SeedSequence(seed)``.
+    bms_on : the per-subject log evidence for random-effects BMS: "bic" (``-BIC/2``), "aic"
+        (``-AIC/2``) or "laplace" (the EM Laplace evidence; needs ``method="em"``).
+    bms_samples : Dirichlet draws for the exceedance probabilities of more than two models.
+    estimator_kwargs : passed to every estimator.
+    """
+    if not isinstance(trials, pd.DataFrame):
+        raise TypeError(f"trials must be a pandas DataFrame (a trial table), got {type(trials).__name__}")
+    cls = _check_method(method)
+    if bms_on not in _BMS_ON:
+        raise ValueError(f"bms_on must be one of {list(_BMS_ON)}, got {bms_on!r}")
+    if bms_on == "laplace" and method != "em":
+        raise ValueError(
+            f"bms_on='laplace' needs the hierarchical fit's Laplace evidence: use method='em' "
+            f"(got method={method!r}) or bms_on='bic'"
+        )
+    resolved = _resolve_models(models)
+    if cv_folds is not None:
+        fold_labels(trials, cv_folds)  # check the folds before any fitting
+    *seeds, bms_seed = np.random.SeedSequence(seed).spawn(len(resolved) + 1)
+    fits: dict[str, SubjectFit] = {}
+    cvs: dict[str, CVResult] = {}
+    frames = []
+    for (name, model), ss in zip(resolved.items(), seeds):
+        fit_seed, cv_seed = ss.spawn(2)
+        est = cls(model, n_starts=n_starts, seed=_child_seed(fit_seed), **estimator_kwargs)
+        est.fit(trials, source=None)
+        fits[name] = est
+        part = pd.DataFrame(
+            {
+                "subject": est.params_.index.to_numpy(),
+                "model": name,
+                "n_params": model.n_params,
+                "n_trials": est.n_trials_.to_numpy(),
+                "loglik": est.loglik_.to_numpy(),
+                "aic": est.aic_.to_numpy(),
+                "bic": est.bic_.to_numpy(),
+            }
+        )
+        if method == "em":
+            part["laplace"] = est.log_evidence_.to_numpy()
+        part["log_evidence"] = part["laplace"] if bms_on == "laplace" else -part[bms_on] / 2
+        if cv_folds is not None:
+            cv = cross_validate(
+                model, trials, method=method, folds=cv_folds, n_starts=n_starts,
+                seed=_child_seed(cv_seed), **estimator_kwargs,
+            )
+            cvs[name] = cv
+            part["cv_loglik"] = cv.per_subject["loglik"].reindex(est.params_.index).to_numpy()
+        frames.append(part)
+    per_subject = pd.concat(frames, ignore_index=True)
+
+    names = list(resolved)
+    wide = per_subject.pivot(index="subject", columns="model", values="log_evidence")
+    order = pd.Index(frames[0]["subject"]).append(pd.Index(per_subject["subject"])).unique()
+    wide = wide.reindex(index=order, columns=names)
+    common = wide.dropna()
+    if len(common) < len(wide):
+        warnings.warn(
+            f"{len(wide) - len(common)} subject(s) were not fitted by every model (see each "
+            "estimator's skipped_); BMS uses the subjects fitted by all",
+            UserWarning,
+            stacklevel=2,
+        )
+    if common.empty:
+        raise ValueError("no subject was fitted by every model, so BMS has nothing to compare")
+    result = bms(common, n_samples=bms_samples, seed=_child_seed(bms_seed))
+
+    g = per_subject.groupby("model", sort=False)
+    table = pd.DataFrame(
+        {
+            "n_params": g["n_params"].first(),
+            "n_subjects": g["subject"].count(),
+            "n_trials": g["n_trials"].sum(),
+            "loglik": g["loglik"].sum(),
+            "aic": g["aic"].sum(),
+            "bic": g["bic"].sum(),
+        }
+    ).reindex(names)
+    table["delta_aic"] = table["aic"] - table["aic"].min()
+    table["delta_bic"] = table["bic"] - table["bic"].min()
+    if method == "em":
+        table["log_evidence"] = g["laplace"].sum().reindex(names)
+        table["ibic"] = [fits[n].ibic_ for n in names]
+    if cv_folds is not None:
+        table["cv_loglik"] = [cvs[n].loglik for n in names]
+        table["cv_mean_likelihood"] = [cvs[n].mean_likelihood for n in names]
+    bms_frame = result.to_frame()
+    for col in bms_frame.columns:
+        table[col] = bms_frame[col].reindex(names).to_numpy()
+    table["bor"] = result.bor
+    table.index.name = "model"
+    return Comparison(table, per_subject, fits, result, cvs, bms_on)
