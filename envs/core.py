@@ -15,7 +15,15 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-__all__ = ["TaskEnv", "TaskVectorEnv", "check_choice", "check_positive_int", "check_probability"]
+__all__ = [
+    "TaskEnv",
+    "TaskVectorEnv",
+    "check_choice",
+    "check_nonpositive",
+    "check_positive_int",
+    "check_probability",
+    "check_step_range",
+]
 
 
 def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
@@ -41,6 +49,37 @@ def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
     return value
+
+
+def check_step_range(name: str, value: Any, minimum: int = 0) -> tuple[int, int]:
+    """A number of time steps: an int ``k`` as ``(k, k)``, or a pair ``(low, high)``.
+
+    Raises ``ValueError`` naming the argument unless ``minimum <= low <= high`` are integers.
+    """
+    what = (
+        f"an integer >= {minimum} or a pair (low, high) of integers with "
+        f"{minimum} <= low <= high"
+    )
+    pair = (value, value) if isinstance(value, int | np.integer) else value
+    try:
+        low, high = pair
+        low, high = check_positive_int(name, low, minimum), check_positive_int(name, high, minimum)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {what}, got {value!r}") from None
+    if low > high:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return low, high
+
+
+def check_nonpositive(name: str, value: Any) -> float:
+    """Return ``value`` as a finite float <= 0 (a penalty), or raise naming the argument."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number <= 0, got {value!r}") from None
+    if not (np.isfinite(v) and v <= 0):
+        raise ValueError(f"{name} must be a finite number <= 0, got {value!r}")
+    return v
 
 
 class TaskEnv(gym.Env):

@@ -1,0 +1,201 @@
+"""Delayed match-to-sample, unrolled in time steps for recurrent agents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from cogmodels.envs.core import (
+    TaskEnv,
+    check_nonpositive,
+    check_positive_int,
+    check_probability,
+    check_step_range,
+)
+
+__all__ = ["DelayedMatchToSample", "check_nonpositive", "check_step_range"]
+
+WAIT, MATCH, NON_MATCH = 0, 1, 2
+
+
+class DelayedMatchToSample(TaskEnv):
+    """Delayed match-to-sample: remember a sample over a delay, then judge whether a probe matches.
+
+    ## Description
+    A working-memory task in discrete time steps, as used to train recurrent networks (Song et al.
+    2017; Yang et al. 2019; NeuroGym's ``DelayMatchSample``). Each trial has three periods:
+
+    1. **sample** (``sample_steps`` steps): the sample stimulus ``s ~ U{0, ..., n_stimuli - 1}``;
+    2. **delay** (``d`` steps, ``d ~ U{low, ..., high}`` drawn per trial from ``delay_steps``):
+       a blank screen;
+    3. **test** (one step): the probe ``p`` with the "respond now" flag. With probability
+       ``p_match`` the probe is the sample (``p = s``), otherwise it is drawn uniformly from the
+       ``n_stimuli - 1`` other stimuli.
+
+    The trial's outcome is decided at its single test step; the next trial's sample follows
+    immediately.
+
+    ## Action Space
+    ``Discrete(3)``: 0 = wait (fixate), 1 = "match", 2 = "non-match".
+
+    ## Observation Space
+    ``Box(0, 1, (n_stimuli + 1,), float32)``: ``[onehot(stimulus), respond]``. The one-hot shows the
+    sample during the sample period and the probe at the test step, and is all zeros during the
+    delay; ``respond`` is 1 only at the test step.
+
+    ## Rewards
+    At the test step: 1 for the correct response (1 if ``p = s``, else 2) and ``penalty`` (<= 0,
+    default 0) for the wrong one or for waiting (a missed response). Before the test step,
+    responding (1 or 2) is an early response: it earns ``early_penalty`` (<= 0, default 0) on
+    that step and changes nothing else (the trial goes on; only the test step decides the
+    outcome). Waiting before the test step earns 0.
+
+    ## Starting State
+    The first step of trial 0's sample period; every trial's sample, match, probe and delay are
+    drawn from ``self.np_random`` when the trial starts.
+
+    ## Episode End
+    One episode is one session: ``terminated`` at the test step of trial ``n_trials - 1``.
+
+    ## Information
+    Every ``info`` describes one time step: ``reset`` the first one (about to be played),
+    ``step`` the one just played (whose observation the action answered). Keys: ``period``
+    ("sample" | "delay" | "test"), ``time_in_trial``, ``sample``, ``probe``, ``match`` (bool),
+    ``correct_action`` (the rewarded action at the test step: 1 or 2), ``delay`` (this trial's
+    delay in steps), ``early_responses`` (responses 1/2 so far in this trial's sample and delay
+    periods) and ``trial`` (0-based).
+
+    ``trial_row`` returns a row only at the test step: ``state`` (the sample), ``probe``,
+    ``match``, ``choice`` (0 = match, 1 = non-match, i.e. the action minus one; NaN if the agent
+    waited), ``reward``, ``correct_action`` (same 0-based coding as ``choice``), ``delay`` and
+    ``early_responses``.
+
+    ## Arguments
+    - ``n_stimuli`` (int >= 2, 4): number of distinct stimuli.
+    - ``n_trials`` (int, 100): trials per session.
+    - ``sample_steps`` (int >= 1, 1): duration of the sample period.
+    - ``delay_steps`` (int >= 0 or (low, high), 2): duration of the delay, drawn uniformly per
+      trial from ``{low, ..., high}`` when a pair.
+    - ``p_match`` (float in [0, 1], 0.5): probability that the probe matches the sample.
+    - ``penalty`` (float <= 0, 0): reward of a wrong or missed response at the test step.
+    - ``early_penalty`` (float <= 0, 0): reward of a response before the test step.
+
+    ## References
+    - Miller, E. K., Erickson, C. A. & Desimone, R. (1996). Neural mechanisms of visual working
+      memory in prefrontal cortex of the macaque. Journal of Neuroscience 16, 5154–5167.
+    - Song, H. F., Yang, G. R. & Wang, X.-J. (2017). Reward-based training of recurrent neural
+      networks for cognitive and value-based tasks. eLife 6, e21492.
+    - Yang, G. R., Joglekar, M. R., Song, H. F., Newsome, W. T. & Wang, X.-J. (2019). Task
+      representations in neural networks trained to perform many cognitive tasks. Nature
+      Neuroscience 22, 297–306.
+    - Molano-Mazón, M. et al. (2022). NeuroGym: an open resource for developing and sharing
+      neuroscience tasks. PsyArXiv aqc9n.
+    """
+
+    def __init__(
+        self,
+        n_stimuli: int = 4,
+        n_trials: int = 100,
+        sample_steps: int = 1,
+        delay_steps: int | tuple[int, int] = 2,
+        p_match: float = 0.5,
+        penalty: float = 0.0,
+        early_penalty: float = 0.0,
+    ) -> None:
+        self.n_stimuli = check_positive_int("n_stimuli", n_stimuli, minimum=2)
+        self.n_trials = check_positive_int("n_trials", n_trials)
+        self.sample_steps = check_positive_int("sample_steps", sample_steps)
+        self.delay_steps = check_step_range("delay_steps", delay_steps)
+        self.p_match = check_probability("p_match", p_match)
+        self.penalty = check_nonpositive("penalty", penalty)
+        self.early_penalty = check_nonpositive("early_penalty", early_penalty)
+        self.action_space = spaces.Discrete(3)
+        self.observation_space = spaces.Box(0.0, 1.0, shape=(self.n_stimuli + 1,), dtype=np.float32)
+        self._trial = self._t = self._sample = self._probe = self._delay = self._early = 0
+        self._match = False
+
+    # -- trial structure -------------------------------------------------------------------------
+    def _new_trial(self) -> None:
+        rng = self.np_random
+        self._sample = int(rng.integers(self.n_stimuli))
+        self._match = bool(rng.random() < self.p_match)
+        other = (self._sample + 1 + int(rng.integers(self.n_stimuli - 1))) % self.n_stimuli
+        self._probe = self._sample if self._match else other
+        self._delay = int(rng.integers(self.delay_steps[0], self.delay_steps[1] + 1))
+        self._t = 0
+        self._early = 0
+
+    def _period(self) -> str:
+        if self._t < self.sample_steps:
+            return "sample"
+        return "delay" if self._t < self.sample_steps + self._delay else "test"
+
+    def _observe(self) -> np.ndarray:
+        obs = np.zeros(self.n_stimuli + 1, dtype=np.float32)
+        period = self._period()
+        if period == "sample":
+            obs[self._sample] = 1.0
+        elif period == "test":
+            obs[self._probe] = 1.0
+            obs[-1] = 1.0
+        return obs
+
+    def _info(self) -> dict[str, Any]:
+        return {
+            "period": self._period(),
+            "time_in_trial": self._t,
+            "sample": self._sample,
+            "probe": self._probe,
+            "match": self._match,
+            "correct_action": MATCH if self._match else NON_MATCH,
+            "delay": self._delay,
+            "early_responses": self._early,
+            "trial": self._trial,
+        }
+
+    # -- Gymnasium API ---------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._trial = 0
+        self._new_trial()
+        return self._observe(), self._info()
+
+    def step(self, action):
+        a = int(action)
+        if a not in (WAIT, MATCH, NON_MATCH):
+            raise ValueError(
+                f"action must be 0 (wait), 1 (match) or 2 (non-match), got {action!r}"
+            )
+        test = self._period() == "test"
+        if test:
+            reward = 1.0 if a == (MATCH if self._match else NON_MATCH) else self.penalty
+        else:
+            reward = 0.0 if a == WAIT else self.early_penalty
+            self._early += a != WAIT
+        info = self._info()
+        self._t += 1
+        terminated = False
+        if test:
+            self._trial += 1
+            terminated = self._trial >= self.n_trials
+            if not terminated:
+                self._new_trial()
+        obs = np.zeros(self.n_stimuli + 1, dtype=np.float32) if terminated else self._observe()
+        return obs, reward, terminated, False, info
+
+    def trial_row(self, action: Any, reward: float, info: dict) -> dict | None:
+        if info["period"] != "test":
+            return None
+        a = int(action)
+        return {
+            "state": int(info["sample"]),
+            "probe": int(info["probe"]),
+            "match": bool(info["match"]),
+            "choice": float("nan") if a == WAIT else a - 1,
+            "reward": float(reward),
+            "correct_action": int(info["correct_action"]) - 1,
+            "delay": int(info["delay"]),
+            "early_responses": int(info["early_responses"]),
+        }

@@ -1,0 +1,176 @@
+"""The n-back task, unrolled in time steps for recurrent agents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from cogmodels.envs.core import TaskEnv, check_positive_int, check_probability
+
+__all__ = ["NBack", "nback_stream"]
+
+NO_MATCH, MATCH = 0, 1
+
+
+def nback_stream(
+    rng: np.random.Generator, n_items: int, n_stimuli: int, n: int, p_match: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw a stimulus stream and its match flags.
+
+    Items ``i < n`` are uniform and never matches. Item ``i >= n`` is a match (``x_i = x_{i-n}``)
+    with probability ``p_match``, else uniform over the ``n_stimuli - 1`` other stimuli, so that
+    ``P(match) = p_match`` exactly.
+    """
+    u = rng.random(n_items)
+    base = rng.integers(n_stimuli, size=n_items)
+    shift = 1 + rng.integers(n_stimuli - 1, size=n_items)
+    match = np.zeros(n_items, dtype=bool)
+    match[n:] = u[n:] < p_match
+    x = base.copy()
+    for i in range(n, n_items):
+        x[i] = x[i - n] if match[i] else (x[i - n] + shift[i]) % n_stimuli
+    return x, match
+
+
+class NBack(TaskEnv):
+    """The n-back task: say whether each item of a stream equals the one ``n`` items back.
+
+    ## Description
+    A continuous-performance working-memory task (Kirchner 1958) in discrete time steps. A stream
+    of ``n_trials`` items, each a stimulus from ``n_stimuli``, is shown one item per trial: the
+    item's stimulus for ``stimulus_steps`` steps, then ``delay_steps`` blank steps. At the item's
+    last stimulus step (the response step, flagged in the observation) the agent reports whether
+    the item matches the one ``n`` items back. For items ``i >= n``, the item is a match
+    (``x_i = x_{i-n}``) with probability ``p_match``, otherwise it is drawn uniformly from the other
+    stimuli. The first ``n`` items have nothing ``n`` back: they are never matches, and the
+    correct response is "no match".
+
+    ## Action Space
+    ``Discrete(2)``: 0 = "no match", 1 = "match". Only the action at a response step counts;
+    actions at other steps are ignored.
+
+    ## Observation Space
+    ``Box(0, 1, (n_stimuli + 1,), float32)``: ``[onehot(stimulus), respond]``; the one-hot is all
+    zeros during delay steps, and ``respond`` is 1 only at response steps.
+
+    ## Rewards
+    At a response step, 1 if the action is correct (1 for a match, else 0), else 0. Every other
+    step pays 0.
+
+    ## Starting State
+    The first stimulus step of item 0; the whole stream is drawn from ``self.np_random`` at reset.
+
+    ## Episode End
+    One episode is one session: ``terminated`` at the last step (after its delay steps) of item
+    ``n_trials - 1``.
+
+    ## Information
+    Every ``info`` describes one time step: ``reset`` the first one (about to be played),
+    ``step`` the one just played. Keys: ``item`` and ``trial`` (both the 0-based index of the
+    item in the stream: one item is one trial), ``stimulus`` (its stimulus), ``n_back_stimulus``
+    (the stimulus ``n`` items back, -1 for the first ``n`` items), ``match`` (bool),
+    ``correct_action`` (1 if match else 0), ``period`` ("stimulus" | "delay"), ``respond`` (bool:
+    a response step) and ``time_in_trial``.
+
+    ``trial_row`` returns one row per item, at its response step: ``state`` (the stimulus),
+    ``choice``, ``reward``, ``match`` and ``correct_action``.
+
+    ## Arguments
+    - ``n_stimuli`` (int >= 2, 4): number of distinct stimuli.
+    - ``n`` (int >= 1, 2): how many items back to compare with.
+    - ``n_trials`` (int, 100): items per session.
+    - ``stimulus_steps`` (int >= 1, 1): steps each item is shown.
+    - ``delay_steps`` (int >= 0, 0): blank steps after each item.
+    - ``p_match`` (float in [0, 1], 1/3): match probability of items ``i >= n``.
+
+    ## References
+    - Kirchner, W. K. (1958). Age differences in short-term retention of rapidly changing
+      information. Journal of Experimental Psychology 55, 352–358.
+    - Owen, A. M., McMillan, K. M., Laird, A. R. & Bullmore, E. (2005). N-back working memory
+      paradigm: a meta-analysis of normative functional neuroimaging studies. Human Brain
+      Mapping 25, 46–59.
+    """
+
+    def __init__(
+        self,
+        n_stimuli: int = 4,
+        n: int = 2,
+        n_trials: int = 100,
+        stimulus_steps: int = 1,
+        delay_steps: int = 0,
+        p_match: float = 1.0 / 3.0,
+    ) -> None:
+        self.n_stimuli = check_positive_int("n_stimuli", n_stimuli, minimum=2)
+        self.n = check_positive_int("n", n)
+        self.n_trials = check_positive_int("n_trials", n_trials)
+        self.stimulus_steps = check_positive_int("stimulus_steps", stimulus_steps)
+        self.delay_steps = check_positive_int("delay_steps", delay_steps, minimum=0)
+        self.p_match = check_probability("p_match", p_match)
+        self.action_space = spaces.Discrete(2)
+        self.observation_space = spaces.Box(0.0, 1.0, shape=(self.n_stimuli + 1,), dtype=np.float32)
+        self._trial_steps = self.stimulus_steps + self.delay_steps
+        self._stimuli = np.zeros(self.n_trials, dtype=np.int64)
+        self._match = np.zeros(self.n_trials, dtype=bool)
+        self._trial = self._t = 0
+
+    def _respond(self) -> bool:
+        return self._t == self.stimulus_steps - 1
+
+    def _observe(self) -> np.ndarray:
+        obs = np.zeros(self.n_stimuli + 1, dtype=np.float32)
+        if self._t < self.stimulus_steps:
+            obs[self._stimuli[self._trial]] = 1.0
+            obs[-1] = float(self._respond())
+        return obs
+
+    def _info(self) -> dict[str, Any]:
+        i = self._trial
+        match = bool(self._match[i])
+        return {
+            "item": i,
+            "trial": i,
+            "stimulus": int(self._stimuli[i]),
+            "n_back_stimulus": int(self._stimuli[i - self.n]) if i >= self.n else -1,
+            "match": match,
+            "correct_action": MATCH if match else NO_MATCH,
+            "period": "stimulus" if self._t < self.stimulus_steps else "delay",
+            "respond": self._respond(),
+            "time_in_trial": self._t,
+        }
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._stimuli, self._match = nback_stream(
+            self.np_random, self.n_trials, self.n_stimuli, self.n, self.p_match
+        )
+        self._trial = self._t = 0
+        return self._observe(), self._info()
+
+    def step(self, action):
+        a = int(action)
+        if a not in (NO_MATCH, MATCH):
+            raise ValueError(f"action must be 0 (no match) or 1 (match), got {action!r}")
+        info = self._info()
+        reward = float(a == info["correct_action"]) if info["respond"] else 0.0
+        self._t += 1
+        terminated = False
+        if self._t == self._trial_steps:
+            terminated = self._trial + 1 >= self.n_trials
+            if not terminated:
+                self._trial += 1
+                self._t = 0
+        obs = np.zeros(self.n_stimuli + 1, dtype=np.float32) if terminated else self._observe()
+        return obs, reward, terminated, False, info
+
+    def trial_row(self, action: Any, reward: float, info: dict) -> dict | None:
+        if not info["respond"]:
+            return None
+        return {
+            "state": int(info["stimulus"]),
+            "choice": int(action),
+            "reward": float(reward),
+            "match": bool(info["match"]),
+            "correct_action": int(info["correct_action"]),
+        }
