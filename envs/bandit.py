@@ -109,6 +109,7 @@ class MultiArmedBandit(TaskEnv):
         )
         self.reward_type = reward_type
         self._bernoulli = reward_type == "bernoulli"
+        self.reward_bounds = (0.0, 1.0) if self._bernoulli else (-np.inf, np.inf)
         self.action_space = spaces.Discrete(self.n_arms)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
         self._obs = np.ones(1, dtype=np.float32)

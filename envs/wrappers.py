@@ -15,33 +15,39 @@ from cogmodels.envs.core import TaskEnv
 __all__ = ["PreviousActionReward", "RecordTrials", "record_session"]
 
 
-def _augmented_space(obs_space: gym.Space, n_actions: int) -> spaces.Box:
+def _augmented_space(obs_space: gym.Space, n_actions: int, reward_bounds: tuple[float, float]) -> spaces.Box:
     if not isinstance(obs_space, spaces.Box) or len(obs_space.shape) != 1:
         raise ValueError(
             f"PreviousActionReward needs a flat Box observation space, got {obs_space!r}"
         )
-    low = np.concatenate([obs_space.low, np.zeros(n_actions), [-np.inf]]).astype(np.float32)
-    high = np.concatenate([obs_space.high, np.ones(n_actions), [np.inf]]).astype(np.float32)
+    # the first step's "previous reward" is 0, so the bounds always include it
+    r_low, r_high = min(reward_bounds[0], 0.0), max(reward_bounds[1], 0.0)
+    low = np.concatenate([obs_space.low, np.zeros(n_actions), [r_low]]).astype(np.float32)
+    high = np.concatenate([obs_space.high, np.ones(n_actions), [r_high]]).astype(np.float32)
     return spaces.Box(low, high, dtype=np.float32)
 
 
-class PreviousActionReward(gym.Wrapper):
+class PreviousActionReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Append the one-hot previous action and the previous reward to the observation.
 
     The input of a meta-reinforcement-learning agent (Wang et al. 2018, Nat Neurosci; Duan et al.
     2016, arXiv:1611.02779): ``[obs, onehot(a_{t-1}), r_{t-1}]``, zeros at the start of a
-    session. Needs a ``Discrete`` action space and a flat ``Box`` observation space.
+    session. Needs a ``Discrete`` action space and a flat ``Box`` observation space. The reward
+    entry is bounded by ``reward_bounds`` (default: the task's own ``reward_bounds``).
     """
 
-    def __init__(self, env: gym.Env) -> None:
-        super().__init__(env)
+    def __init__(self, env: gym.Env, reward_bounds: tuple[float, float] | None = None) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, reward_bounds=reward_bounds)
+        gym.Wrapper.__init__(self, env)
         if not isinstance(env.action_space, spaces.Discrete):
             raise ValueError(
                 f"PreviousActionReward needs a Discrete action space, got {env.action_space!r}"
             )
         self._n_actions = int(env.action_space.n)
         self._n_obs = int(env.observation_space.shape[0])
-        self.observation_space = _augmented_space(env.observation_space, self._n_actions)
+        if reward_bounds is None:
+            reward_bounds = getattr(env.unwrapped, "reward_bounds", (-np.inf, np.inf))
+        self.observation_space = _augmented_space(env.observation_space, self._n_actions, reward_bounds)
 
     def _augment(self, obs: np.ndarray, action: int | None, reward: float) -> np.ndarray:
         out = np.zeros(self._n_obs + self._n_actions + 1, dtype=np.float32)
@@ -60,7 +66,7 @@ class PreviousActionReward(gym.Wrapper):
         return self._augment(obs, action, float(reward)), reward, terminated, truncated, info
 
 
-class RecordTrials(gym.Wrapper):
+class RecordTrials(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Record every completed trial as a row of the canonical trial table.
 
     Each reset starts a new ``session``; rows carry ``subject``, ``session``, ``trial`` (0-based
@@ -76,7 +82,8 @@ class RecordTrials(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, subject: Hashable = 0) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, subject=subject)
+        gym.Wrapper.__init__(self, env)
         if not isinstance(env.unwrapped, TaskEnv):
             raise ValueError(
                 f"RecordTrials needs a cogmodels task environment, got {type(env.unwrapped).__name__}"
