@@ -35,6 +35,7 @@ class TrialArrays:
     reward: np.ndarray  # (T, S) float64, 0 where missing
     observations: dict[str, np.ndarray]  # column -> (T, S)
     block_start: np.ndarray  # (T, S) bool, True on the first trial of a new block (t > 0)
+    session_start: np.ndarray  # (T, S) bool, True on the first trial of a new session (t > 0)
     row_index: np.ndarray  # (T, S) int64 position of the row in the table, -1 for padding
 
     @property
@@ -49,6 +50,19 @@ class TrialArrays:
     def n_valid(self) -> np.ndarray:
         """Valid (non-missing) first-stage choices per subject."""
         return self.valid[0].sum(axis=0)
+
+    def subset(self, subjects: np.ndarray) -> TrialArrays:
+        """The arrays of the subjects at positions ``subjects``."""
+        return TrialArrays(
+            self.subjects[subjects],
+            self.choices[:, :, subjects],
+            self.valid[:, :, subjects],
+            self.reward[:, subjects],
+            {k: v[:, subjects] for k, v in self.observations.items()},
+            self.block_start[:, subjects],
+            self.session_start[:, subjects],
+            self.row_index[:, subjects],
+        )
 
 
 def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -108,17 +122,23 @@ def trial_arrays(df: pd.DataFrame, model: CognitiveModel, *, source: str | None 
     valid = choices >= 0
     obs = {col: scatter(np.nan_to_num(_numeric(df, col)), 0.0, np.float64) for col in model.observation_columns}
     idx = scatter(np.arange(len(df)), -1, np.int64)
-    bs = np.zeros(shape, dtype=bool)
-    if "block" in df.columns:
-        b = scatter(pd.factorize(df["block"])[0], -1, np.int64)
-        bs[1:] = (b[1:] != b[:-1]) & (idx[1:] >= 0)
+    def starts(cols: list[str]) -> np.ndarray:
+        out = np.zeros(shape, dtype=bool)
+        if all(c in df.columns for c in cols):
+            codes_ = pd.MultiIndex.from_frame(df[cols]).factorize()[0]
+            g = scatter(codes_, -1, np.int64)
+            out[1:] = (g[1:] != g[:-1]) & (idx[1:] >= 0)
+        return out
+
+    session_cols = ["session"]
     return TrialArrays(
         np.asarray(subjects),
         choices,
         valid,
         scatter(np.where(valid_rows, reward, 0.0), 0.0, np.float64),
         obs,
-        bs,
+        starts(["session", "block"] if "session" in df.columns else ["block"]),
+        starts(session_cols),
         idx,
     )
 
@@ -179,7 +199,9 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
     valid = data.valid[:, :, lanes]
     safe = np.where(valid, choices, 0)
     reward = data.reward[:, lanes]
-    block_start = data.block_start[:, lanes] if model.reset_on_block else None
+    # the state starts afresh in each session, and in each block where the model says so
+    resets = data.block_start | data.session_start if model.reset_on_block else data.session_start
+    block_start = resets[:, lanes] if resets.any() else None
     obs_all = {k: a[:, lanes] for k, a in data.observations.items()}
     n_stages, n_trials, n_lanes = choices.shape
     trial_valid = valid.all(axis=0)  # the update needs every stage's choice

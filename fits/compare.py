@@ -59,19 +59,6 @@ def _child_seed(ss: np.random.SeedSequence) -> int:
     return int(ss.generate_state(1)[0])
 
 
-def _subset(data: TrialArrays, cols: np.ndarray) -> TrialArrays:
-    """The subjects ``cols`` of ``data``."""
-    return TrialArrays(
-        data.subjects[cols],
-        data.choices[:, :, cols],
-        data.valid[:, :, cols],
-        data.reward[:, cols],
-        {k: v[:, cols] for k, v in data.observations.items()},
-        data.block_start[:, cols],
-        data.row_index[:, cols],
-    )
-
-
 # -- training on part of the trials -----------------------------------------------------------
 class _TrainingMask:
     """Mixin for an estimator: fit on the training trials only, running the full sequence.
@@ -299,7 +286,7 @@ def cross_validate(
         cols = all_subjects.get_indexer(est.params_.index)
         params = {p: est.params_[p].to_numpy() for p in est.params_.columns}
         with np.errstate(divide="ignore"):
-            lp = log_likelihood(model, params, _subset(data, cols), trialwise=True)  # (S, T)
+            lp = log_likelihood(model, params, data.subset(cols), trialwise=True)  # (S, T)
         held = test[:, cols].T & valid[:, cols].T
         trial_ll[data.row_index[:, cols].T[held]] = lp[held]
         prob_sum[cols] += np.where(held, np.exp(lp), 0.0).sum(axis=1)

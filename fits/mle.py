@@ -147,16 +147,7 @@ class SubjectFit:
                 f"no subject has at least min_trials={self.min_trials} valid trials "
                 f"(most: {int(n_valid.max()) if n_valid.size else 0})"
             )
-        keep = np.flatnonzero(~few)
-        return TrialArrays(
-            data.subjects[keep],
-            data.choices[:, :, keep],
-            data.valid[:, :, keep],
-            data.reward[:, keep],
-            {k: v[:, keep] for k, v in data.observations.items()},
-            data.block_start[:, keep],
-            data.row_index[:, keep],
-        )
+        return data.subset(np.flatnonzero(~few))
 
     def fit(self, trials: pd.DataFrame | TrialArrays, *, source: str | None = None) -> SubjectFit:
         """Fit every subject of a trial table. Returns ``self`` with the fitted attributes."""
