@@ -1,0 +1,483 @@
+"""Reading and writing trial tables: CSV, Parquet and the common formats of the field.
+
+Every reader returns the canonical trial table of :mod:`cogmodels.trials`, validated, and names
+the file in any error:
+
+- :func:`read_trials` dispatches on the extension, or on the content when the extension says
+  nothing: ``.csv``, ``.parquet``/``.pq``, tab-separated ``.txt``/``.tsv`` (an hBayesDM file when
+  it has a ``subjID`` column), the RLWM ``.mat`` files, the two-step ``choice1, choice2`` CSV;
+- :func:`write_trials` writes CSV or Parquet, and :func:`read_trials` reads it back identically;
+- :func:`read_hbayesdm` reads the hBayesDM example-data formats (:data:`HBAYESDM_TASKS`);
+- :func:`read_rlwm_mat` reads the ``expe_data`` matrix of Collins' RLWM data sets;
+- :func:`read_two_step_csv` reads the two-step format ``id, choice1, choice2, state, money``.
+
+Where a file has trial numbers they are kept; where a reader numbers the trials itself it counts
+from 0 within each subject (and session), like :class:`cogmodels.envs.wrappers.RecordTrials`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cogmodels.trials import validate_trials
+
+__all__ = [
+    "FORMATS",
+    "HBAYESDM_TASKS",
+    "RLWM_COLUMNS",
+    "read_hbayesdm",
+    "read_rlwm_mat",
+    "read_trials",
+    "read_two_step_csv",
+    "write_trials",
+]
+
+PathLike = str | os.PathLike
+
+#: Formats :func:`read_trials` understands (``format=``).
+FORMATS: tuple[str, ...] = ("csv", "tsv", "parquet", "hbayesdm", "rlwm_mat", "two_step_csv")
+
+_EXTENSIONS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".tsv": "tsv",
+               ".txt": "tsv", ".mat": "rlwm_mat"}
+
+#: Columns of the RLWM ``expe_data`` matrix (AnneCollins/WMH, ``RLWM/DataSets/readme.txt``).
+RLWM_COLUMNS: tuple[str, ...] = (
+    "subno", "block", "ns", "time", "stimseq", "imageseq", "folderseq", "iterseq", "corAseq",
+    "choice", "key", "cor", "rew", "rt", "condition", "pcor", "delay",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV / Parquet and dispatch
+
+
+def read_trials(
+    path: PathLike, *, format: str | None = None, n_actions: int | None = None, **kwargs: Any
+) -> pd.DataFrame:
+    """Read a trial table from ``path`` and validate it.
+
+    ``format`` is one of :data:`FORMATS`; by default it follows the extension (``.csv``,
+    ``.parquet``/``.pq``, ``.txt``/``.tsv``, ``.mat``) and, for text files, the header: a
+    ``subjID`` column means hBayesDM, ``choice1``/``choice2`` without ``choice`` the two-step CSV.
+    A file without a known extension is recognised by its first bytes. ``n_actions`` bounds the
+    choices (see :func:`cogmodels.trials.validate_trials`); other keyword arguments go to the
+    reader (``pandas.read_csv``/``read_parquet``, or ``task=`` for hBayesDM).
+    """
+    p = _existing(path)
+    fmt = _detect_format(p) if format is None else format
+    if fmt not in FORMATS:
+        raise ValueError(f"{p}: format must be one of {list(FORMATS)}, got {fmt!r}")
+    if fmt == "hbayesdm":
+        return read_hbayesdm(p, n_actions=n_actions, **kwargs)
+    if fmt == "rlwm_mat":
+        return read_rlwm_mat(p, **kwargs)
+    if fmt == "two_step_csv":
+        return read_two_step_csv(p, **kwargs)
+    if fmt == "parquet":
+        df = _read_parquet(p, **kwargs)
+    else:
+        sep = "\t" if fmt == "tsv" else ","
+        df = pd.read_csv(p, **{"sep": sep, **kwargs})
+    return validate_trials(df, n_actions=n_actions, source=str(p))
+
+
+def write_trials(df: pd.DataFrame, path: PathLike, *, format: str | None = None) -> Path:
+    """Validate ``df`` and write it to ``path`` as CSV (``.csv``) or Parquet (``.parquet``/``.pq``).
+
+    The write is atomic (a temporary file renamed into place). ``read_trials`` gives the table
+    back: Parquet keeps every dtype; CSV keeps the canonical columns, missing choices included.
+    Returns the path written.
+    """
+    p = Path(path)
+    fmt = format or {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(p.suffix.lower())
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(
+            f"{p}: write_trials writes .csv or .parquet files (format='csv' or 'parquet'), got "
+            f"{'format ' + repr(format) if format else 'the extension ' + repr(p.suffix)}"
+        )
+    table = validate_trials(df, source=str(p))
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    os.close(fd)
+    try:
+        if fmt == "csv":
+            table.to_csv(tmp, index=False)
+        else:
+            _parquet_engine()
+            table.to_parquet(tmp, index=False)
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return p
+
+
+def _existing(path: PathLike) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such file" + (" (it is a directory)" if p.is_dir() else ""))
+    return p
+
+
+def _detect_format(p: Path) -> str:
+    fmt = _EXTENSIONS.get(p.suffix.lower())
+    if fmt is None:
+        with p.open("rb") as fh:
+            head = fh.read(128)
+        if head.startswith(b"PAR1"):
+            return "parquet"
+        if head.startswith(b"MATLAB"):
+            return "rlwm_mat"
+        first = head.split(b"\n", 1)[0]
+        if b"\t" in first:
+            fmt = "tsv"
+        elif b"," in first:
+            fmt = "csv"
+        else:
+            raise ValueError(
+                f"{p}: cannot tell the format from the extension {p.suffix!r} or the content; "
+                f"pass format= one of {list(FORMATS)}"
+            )
+    if fmt in ("csv", "tsv"):
+        columns = pd.read_csv(p, sep="\t" if fmt == "tsv" else ",", nrows=0).columns
+        header = [str(c).strip().lower() for c in columns]
+        if "subjid" in header:
+            return "hbayesdm"
+        if {"choice1", "choice2"} <= set(header) and "choice" not in header:
+            return "two_step_csv"
+    return fmt
+
+
+def _parquet_engine() -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "reading and writing Parquet needs pyarrow: pip install 'cogmodels[parquet]'"
+        ) from None
+
+
+def _read_parquet(p: Path, **kwargs: Any) -> pd.DataFrame:
+    _parquet_engine()
+    return pd.read_parquet(p, **kwargs)
+
+
+def _to_seconds(rt: np.ndarray) -> np.ndarray:
+    """Reaction times in seconds: negative codes become NaN; milliseconds (median > 20) are /1000."""
+    rt = np.asarray(rt, dtype=np.float64).copy()
+    rt[rt < 0] = np.nan
+    if np.isfinite(rt).any() and np.nanmedian(rt) > 20:
+        rt /= 1000.0
+    return rt
+
+
+def _numbered(keys: pd.Series) -> np.ndarray:
+    """0, 1, 2, ... within each group of ``keys``, in row order."""
+    return keys.groupby(keys, sort=False, dropna=False).cumcount().to_numpy()
+
+
+# ---------------------------------------------------------------------------------------------
+# hBayesDM
+
+
+@dataclass(frozen=True)
+class _HBayesDMFormat:
+    columns: tuple[str, ...]  # required, lower case (hBayesDM matches column names ignoring case)
+    n_actions: int | None
+    convert: Callable[[pd.DataFrame], pd.DataFrame]
+    infer_exact: bool  # infer the task from the columns only on an exact column-set match
+
+
+def _choice_outcome(raw: pd.DataFrame) -> pd.DataFrame:
+    out = _subject_block_trial(raw)
+    out["choice"] = raw["choice"] - 1
+    out["reward"] = raw["outcome"].astype(np.float64)
+    if "choice.rt" in raw.columns:
+        out["rt"] = _to_seconds(raw["choice.rt"].to_numpy())
+    return out
+
+
+def _gain_loss(raw: pd.DataFrame) -> pd.DataFrame:
+    out = _subject_block_trial(raw)
+    out["choice"] = raw["choice"] - 1
+    out["reward"] = (raw["gain"] + raw["loss"]).astype(np.float64)
+    out["gain"], out["loss"] = raw["gain"], raw["loss"]
+    return out
+
+
+def _two_step(raw: pd.DataFrame) -> pd.DataFrame:
+    out = _subject_block_trial(raw)
+    level2 = raw["level2_choice"].to_numpy(dtype=np.float64)
+    out["choice"] = raw["level1_choice"] - 1
+    out["state2"] = pd.array(np.where(np.isnan(level2), np.nan, level2 > 2), dtype="Int64")
+    out["choice2"] = (level2 - 1) % 2
+    out["reward"] = raw["reward"].astype(np.float64)
+    return out
+
+
+def _subject_block_trial(raw: pd.DataFrame) -> pd.DataFrame:
+    """``subject``, ``block`` (if any) and ``trial``: the file's trial numbers, or counted from 0
+    within subject when the file restarts them per block (kept as ``trial_in_block``) or has none."""
+    out = pd.DataFrame({"subject": raw["subjid"]})
+    if "block" in raw.columns:
+        out["block"] = raw["block"]
+        out["trial"] = _numbered(raw["subjid"])
+        if "trial" in raw.columns:
+            out["trial_in_block"] = raw["trial"]
+    elif "trial" in raw.columns:
+        out["trial"] = raw["trial"]
+    else:
+        out["trial"] = _numbered(raw["subjid"])
+    return out
+
+
+_CHOICE_OUTCOME = ("subjid", "trial", "choice", "outcome")
+_GAIN_LOSS = ("subjid", "choice", "gain", "loss")
+
+#: hBayesDM data formats: task -> required columns, number of actions, conversion. ``prl`` and
+#: ``bandit2arm`` share one format; so do ``bandit4arm`` and ``banditNarm``. Model names of
+#: hBayesDM (``prl_ewa``, ``ts_par6``, ``prl_rp_multipleB`` ...) resolve to their data format.
+HBAYESDM_TASKS: dict[str, _HBayesDMFormat] = {
+    "bandit2arm": _HBayesDMFormat(_CHOICE_OUTCOME, 2, _choice_outcome, True),
+    "prl": _HBayesDMFormat(_CHOICE_OUTCOME, 2, _choice_outcome, True),
+    "prl_multipleB": _HBayesDMFormat(("block", *_CHOICE_OUTCOME), 2, _choice_outcome, False),
+    "bandit4arm": _HBayesDMFormat(_GAIN_LOSS, 4, _gain_loss, True),
+    "banditNarm": _HBayesDMFormat(_GAIN_LOSS, None, _gain_loss, True),
+    "bandit4arm2": _HBayesDMFormat(("subjid", "choice", "outcome"), 4, _choice_outcome, True),
+    "ts": _HBayesDMFormat(
+        ("subjid", "trial", "level1_choice", "level2_choice", "reward"), 2, _two_step, False
+    ),
+}
+
+#: Other hBayesDM tasks (recognised in file names so they are not mistaken for a supported one).
+_HBAYESDM_OTHER = ("alt", "bart", "cgt", "choiceRT", "cra", "dbdm", "dd", "gng", "hgf_ibrb", "igt",
+                   "peer", "pst", "pstRT", "ra", "rdt", "task2AFC", "ug", "wcs")
+
+
+def read_hbayesdm(
+    path: PathLike, task: str | None = None, *, n_actions: int | None = None
+) -> pd.DataFrame:
+    """Read an hBayesDM tab-separated data file as the canonical trial table.
+
+    ``task`` is an hBayesDM task or model name; by default it comes from the file name
+    (``<task>_exampleData.txt``, or a name starting with ``<task>_``) or else from the columns.
+    Column names match ignoring case, as in hBayesDM. Conversions (choices become 0-based):
+
+    - ``bandit2arm``, ``prl``: ``subjID, trial, choice (1-2), outcome`` -> ``reward`` = outcome
+      as given (±1 in the examples);
+    - ``prl_multipleB``: as ``prl`` plus ``block``; the file restarts ``trial`` in each block, so
+      ``trial`` counts from 0 within subject and the file's number is kept as ``trial_in_block``;
+      ``choice.RT`` (ms) becomes ``rt`` in seconds;
+    - ``bandit4arm``, ``banditNarm``: ``subjID, choice, gain, loss`` -> ``reward = gain + loss``
+      (loss <= 0), ``gain`` and ``loss`` kept, trials counted from 0;
+    - ``bandit4arm2``: ``subjID, choice (1-4), outcome``, trials counted from 0;
+    - ``ts`` (two-step, Daw et al. 2011): ``level1_choice`` (1-2) -> ``choice``; ``level2_choice``
+      (1-4) -> ``state2`` = 0 for options 1-2 and 1 for 3-4, ``choice2 = (level2_choice - 1) mod 2``;
+      ``reward`` as given; the drifting reward probabilities (``A1prob`` ...) are kept.
+
+    Other columns of the file are kept as they are. hBayesDM's own files are GPL-3.0 and do not
+    ship with cogmodels; this reader is for files in its format.
+    """
+    p = _existing(path)
+    raw = pd.read_csv(p, sep="\t")
+    raw.columns = [str(c).strip() for c in raw.columns]
+    name = _resolve_task(task, p, raw.columns)
+    fmt = HBAYESDM_TASKS[name]
+    lower = {c.lower(): c for c in raw.columns}
+    missing = [c for c in fmt.columns if c not in lower]
+    if missing:
+        raise ValueError(
+            f"{p}: an hBayesDM {name!r} file needs the columns {list(fmt.columns)} (any case); "
+            f"missing {missing}; columns present: {list(raw.columns)}"
+        )
+    consumed = {*fmt.columns, "choice.rt"}
+    canon = raw.rename(columns={lower[c]: c for c in consumed if c in lower})
+    _check_numeric(canon, [c for c in consumed if c in canon.columns and c != "subjid"], p)
+    out = fmt.convert(canon)
+    for c in raw.columns:  # keep whatever else the file carries
+        if c.lower() not in consumed and c not in out.columns:
+            out[c] = raw[c].to_numpy()
+    return validate_trials(out, n_actions=n_actions or fmt.n_actions, source=str(p))
+
+
+def _check_numeric(raw: pd.DataFrame, columns: list[str], p: Path) -> None:
+    for col in columns:
+        bad = (pd.to_numeric(raw[col], errors="coerce").isna() & raw[col].notna()).to_numpy()
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            shown = ", ".join(f"row {r} ({raw[col].iloc[r]!r})" for r in rows[:5])
+            more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+            noun = "row" if len(rows) == 1 else "rows"
+            raise ValueError(
+                f"{p}: column {col!r}: not a number in {len(rows)} {noun}: {shown}{more}. "
+                f"hBayesDM files hold numbers (NA where missing): fix the file"
+            )
+
+
+def _resolve_task(task: str | None, p: Path, columns: pd.Index) -> str:
+    supported = sorted(HBAYESDM_TASKS)
+    if task is not None:
+        name = _task_from_name(task)
+        if name not in HBAYESDM_TASKS:
+            raise ValueError(
+                f"{p}: unsupported hBayesDM task {task!r}; supported tasks: {supported} (model "
+                f"names such as 'prl_ewa' or 'ts_par6' resolve to their task)"
+            )
+        return name
+    stem = p.name.split("_exampleData")[0] if "_exampleData" in p.name else p.stem
+    name = _task_from_name(stem)
+    if name in HBAYESDM_TASKS:
+        return name
+    if name is not None:
+        raise ValueError(
+            f"{p}: the file name says hBayesDM task {name!r}, which cogmodels does not read; "
+            f"supported tasks: {supported}. Convert the file to the canonical trial table "
+            f"(cogmodels.trials) and use read_trials"
+        )
+    cols = {str(c).lower() for c in columns}
+    for key, fmt in HBAYESDM_TASKS.items():
+        if (cols == set(fmt.columns)) if fmt.infer_exact else (cols >= set(fmt.columns)):
+            return key
+    raise ValueError(
+        f"{p}: cannot tell the hBayesDM task from the file name or the columns "
+        f"{list(columns)}; supported tasks: {supported}. Pass task= one of them, or name the file "
+        f"<task>_exampleData.txt"
+    )
+
+
+def _task_from_name(name: str) -> str | None:
+    """The data format of an hBayesDM task or model name, or None when it names no task."""
+    if name.startswith("prl") and name.endswith("multipleB"):
+        return "prl_multipleB"
+    parts = name.split("_")
+    for k in range(len(parts), 0, -1):
+        head = "_".join(parts[:k])
+        if head in HBAYESDM_TASKS or head in _HBAYESDM_OTHER:
+            return head
+    if name.startswith("ra_"):
+        return "ra"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# RLWM (.mat)
+
+
+def read_rlwm_mat(path: PathLike) -> pd.DataFrame:
+    """Read an RLWM data set (the ``expe_data`` matrix of a MATLAB v5 ``.mat``) as a trial table.
+
+    The matrix is Collins' format (AnneCollins/WMH, ``RLWM/DataSets``, e.g. ``Expe1.mat`` of
+    Collins & Frank 2012): one row per trial, columns :data:`RLWM_COLUMNS`, sorted by subject and
+    block, with ``time`` restarting at 1 in each block; choices are 1-based and a missing response
+    is coded -1 (or 0) in ``choice``, ``cor``, ``rew`` and ``rt``. Columns returned:
+
+    - ``subject``, ``block`` (as in the file), ``trial`` (order within subject, from 0),
+      ``trial_in_block`` (the file's ``time``, from 1);
+    - ``set_size`` (``ns``), ``state`` (stimulus within its block, 0-based), ``correct_action``
+      (0-based), ``iteration`` (presentation number of the stimulus in its block, from 1);
+    - ``choice`` (0-based; NaN when missing), ``reward`` (the feedback ``rew``; NaN when missing),
+      ``correct`` (``cor``, which differs from ``rew`` when feedback is probabilistic), ``rt``
+      (seconds; NaN when missing);
+    - ``pcor``, ``delay`` (the authors' regressors), and ``condition`` when the data set has one.
+    """
+    from scipy.io import loadmat
+
+    p = _existing(path)
+    try:
+        mat = loadmat(p)
+    except Exception as exc:  # scipy raises several types for a file that is not a .mat
+        raise ValueError(f"{p}: not a MATLAB .mat file scipy can read ({exc})") from None
+    if "expe_data" not in mat:
+        found = sorted(k for k in mat if not k.startswith("__"))
+        raise ValueError(f"{p}: not an RLWM data file: no 'expe_data' matrix (variables: {found})")
+    data = np.asarray(mat["expe_data"], dtype=np.float64)
+    if data.ndim != 2 or data.shape[1] < 14:
+        raise ValueError(
+            f"{p}: 'expe_data' must be trials × at least 14 columns ({list(RLWM_COLUMNS[:14])}), "
+            f"got shape {data.shape}"
+        )
+    x = dict(zip(RLWM_COLUMNS, data.T, strict=False))
+    missing = ~(x["choice"] > 0)
+    int_columns = ("subno", "block", "ns", "time", "stimseq", "iterseq", "corAseq")
+    ints = {c: _int_column(x[c], c, p) for c in int_columns}
+
+    def responded(v: np.ndarray) -> np.ndarray:
+        return np.where(missing, np.nan, v)
+
+    out = pd.DataFrame(
+        {
+            "subject": ints["subno"],
+            "block": ints["block"],
+            "trial": _numbered(pd.Series(ints["subno"])),
+            "trial_in_block": ints["time"],
+            "set_size": ints["ns"],
+            "state": ints["stimseq"] - 1,
+            "correct_action": ints["corAseq"] - 1,
+            "iteration": ints["iterseq"],
+            "choice": responded(x["choice"] - 1),
+            "reward": responded(x["rew"]),
+            "correct": responded(x["cor"]),
+            "rt": responded(_to_seconds(x["rt"])),
+        }
+    )
+    for c in ("pcor", "delay", "condition"):
+        if c in x and not (c == "condition" and np.isnan(x[c]).all()):
+            out[c] = x[c]
+    n_actions = int(max(3, np.nanmax(x["corAseq"]), np.nanmax(np.where(missing, 0, x["choice"]))))
+    return validate_trials(out, n_actions=n_actions, source=str(p))
+
+
+def _int_column(v: np.ndarray, name: str, p: Path) -> np.ndarray:
+    bad = ~np.isfinite(v) | (v != np.round(v))
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(
+            f"{p}: column {name!r} of 'expe_data' must hold integers; {len(rows)} rows do not "
+            f"(rows {rows[:5].tolist()}: {v[rows[:5]].tolist()})"
+        )
+    return v.astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# two-step CSV
+
+
+def read_two_step_csv(path: PathLike) -> pd.DataFrame:
+    """Read a two-step table ``id, choice1, choice2, state, money`` (LabNeuroCogDevel/daw format).
+
+    ``choice1``/``choice2`` are 1-2 with 0 for no response, ``state`` is the second-stage state
+    2-3 (0 when none was reached), ``money`` the reward. Each ``id`` is one session: an id
+    ``subject_session`` (e.g. ``11734_20220919``) gives ``subject`` and ``session``. A trial with a
+    missing response at either stage is a missing trial (``choice``, ``choice2`` and ``reward``
+    NaN); its ``state2`` is kept when the second stage was reached. Trials count from 0 per session.
+    """
+    p = _existing(path)
+    raw = pd.read_csv(p)
+    needed = ["id", "choice1", "choice2", "state", "money"]
+    missing = [c for c in needed if c not in raw.columns]
+    if missing:
+        raise ValueError(
+            f"{p}: a two-step CSV needs the columns {needed}; missing {missing}; columns present: "
+            f"{list(raw.columns)}"
+        )
+    ids = raw["id"].astype(str)
+    parts = ids.str.split("_", n=1, expand=True)
+    ok = ((raw["choice1"] > 0) & (raw["choice2"] > 0) & (raw["state"] > 0)).to_numpy()
+    state = raw["state"].to_numpy(dtype=np.float64)
+    out = pd.DataFrame({"subject": parts[0]})
+    if parts.shape[1] > 1:
+        out["session"] = parts[1].fillna("")
+    out["trial"] = _numbered(ids)
+    out["choice"] = np.where(ok, raw["choice1"] - 1, np.nan)
+    out["state2"] = pd.array(np.where(state > 0, state - 2, np.nan), dtype="Int64")
+    out["choice2"] = np.where(ok, raw["choice2"] - 1, np.nan)
+    out["reward"] = np.where(ok, raw["money"], np.nan).astype(np.float64)
+    return validate_trials(out, n_actions=2, source=str(p))

@@ -1,0 +1,379 @@
+"""The canonical trial table: one row per trial, validated once at the door.
+
+Every loader, environment recorder and simulation produces this schema (DESIGN.md, "Data"):
+
+=========================  =================================================================
+column                     meaning
+=========================  =================================================================
+``subject``                subject id (any hashable); required
+``session``, ``block``     optional grouping; a model resets at a block boundary where the
+                           task says so
+``trial``                  order within subject (and session): integers strictly increasing
+                           in row order; required
+``state``                  observation / stimulus id where the task has one
+``choice``                 action index, 0-based; a missing response is NaN (kept, and skipped
+                           by the likelihood); required
+``reward``                 outcome; NaN only where the choice is missing; required
+``rt``                     optional reaction time, seconds
+``choice2``, ``state2``    two-step task: second-stage choice and state
+``set_size``,              RLWM task: stimuli in the block, rewarded action (0-based)
+``correct_action``
+=========================  =================================================================
+
+:func:`validate_trials` checks a table against this schema and returns a copy with canonical
+dtypes. Each error names the file (when known), the column, the offending rows and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ACTION_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "n_valid_trials",
+    "validate_trials",
+]
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("subject", "trial", "choice", "reward")
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "session",
+    "block",
+    "state",
+    "rt",
+    "choice2",
+    "state2",
+    "set_size",
+    "correct_action",
+)
+#: Columns of 0-based action indices, nullable (NaN = no response): checked and cast to ``Int64``.
+ACTION_COLUMNS: tuple[str, ...] = ("choice", "choice2")
+
+#: Names the field uses for the required columns (lower case), to suggest a rename.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "subject": ("subjid", "subj", "sub", "subject_id", "subjectid", "participant",
+                "participant_id", "id", "subno", "subnum", "sid", "pid", "ppt", "worker_id"),
+    "trial": ("trial_num", "trialnum", "trial_number", "trial_index", "trial_idx", "t", "trials",
+              "trial_block", "trial_no"),
+    "choice": ("action", "response", "resp", "choice1", "level1_choice", "chosen", "decision",
+               "actions", "choices", "key"),
+    "reward": ("outcome", "feedback", "rew", "payoff", "points", "rewards", "outcomes", "money",
+               "win", "r"),
+}
+
+_SHOW = 5  # offending rows named in a message before "... and N more"
+_MAX_INDEX = 2**31  # larger action indices cannot be meant (and would not fit the likelihood arrays)
+
+
+def validate_trials(
+    df: pd.DataFrame,
+    *,
+    n_actions: int | None = None,
+    source: str | None = None,
+    extra_required: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Check ``df`` against the canonical trial table; return a copy with canonical dtypes.
+
+    Parameters
+    ----------
+    df
+        One row per trial with at least :data:`REQUIRED_COLUMNS`.
+    n_actions
+        When given, each non-missing ``choice`` (and ``choice2``) must lie in
+        ``0 .. n_actions - 1``. Negative choices are always invalid.
+    source
+        Where the table came from (a file name); error messages start with it.
+    extra_required
+        Further columns the caller needs, e.g. ``("state", "set_size")``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with the same index and column order; ``choice``/``choice2`` nullable ``Int64``,
+        ``reward``/``rt`` ``float64``, ``trial`` ``int64``. Other columns are unchanged.
+
+    Raises
+    ------
+    TypeError
+        ``df`` is not a DataFrame; ``n_actions`` is not an integer; ``extra_required`` is not a
+        sequence of names.
+    ValueError
+        A required column is missing or duplicated; a choice is not an integer or out of range;
+        a reward, trial or rt is not a number; an answered trial has no finite reward; an rt is
+        negative; a subject id is missing; a ``(subject, [session,] trial)`` repeats; or trials
+        are not strictly increasing in row order within a subject (and session). Missing
+        responses (NaN choice) are allowed and kept.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(
+            f"{_where(source)}a trial table must be a pandas DataFrame, got {type(df).__name__}; "
+            f"build one with pd.DataFrame(...) or read a file with cogmodels.io.read_trials(path)"
+        )
+    n_actions = _check_n_actions(n_actions)
+    if isinstance(extra_required, str) or not all(isinstance(c, str) for c in extra_required):
+        raise TypeError(f"extra_required must be a sequence of column names, got {extra_required!r}")
+    _check_columns(df, [*REQUIRED_COLUMNS, *extra_required], source)
+
+    out = df.copy()
+    for col in ACTION_COLUMNS:
+        if col in out.columns:
+            out[col] = _actions(out, col, n_actions, source)
+    out["reward"] = _rewards(out, source)
+    if "rt" in out.columns:
+        out["rt"] = _reaction_times(out, source)
+    _check_subjects(out, source)
+    out["trial"] = _trial_numbers(out, source)
+    _check_order(out, source)
+    return out
+
+
+def n_valid_trials(df: pd.DataFrame) -> pd.Series:
+    """Answered trials (non-missing ``choice``) per subject, in order of first appearance."""
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"a trial table must be a pandas DataFrame, got {type(df).__name__}")
+    _check_columns(df, ["subject", "choice"], None)
+    return df["choice"].notna().groupby(df["subject"], sort=False).sum().rename("n_valid")
+
+
+# ---------------------------------------------------------------------------------------------
+# checks
+
+
+def _where(source: str | None) -> str:
+    return f"{source}: " if source else ""
+
+
+def _check_n_actions(n_actions: Any) -> int | None:
+    if n_actions is None:
+        return None
+    if isinstance(n_actions, bool) or not isinstance(n_actions, int | np.integer):
+        raise TypeError(f"n_actions must be a positive integer or None, got {n_actions!r}")
+    if n_actions < 1:
+        raise ValueError(f"n_actions must be a positive integer or None, got {n_actions!r}")
+    return int(n_actions)
+
+
+def _check_columns(df: pd.DataFrame, required: Sequence[str], source: str | None) -> None:
+    present = [str(c) for c in df.columns]
+    dupes = [c for c in dict.fromkeys(required) if (df.columns == c).sum() > 1]
+    if dupes:
+        raise ValueError(
+            f"{_where(source)}column(s) {dupes} appear more than once (columns present: "
+            f"{present}); keep one of each, e.g. df = df.loc[:, ~df.columns.duplicated()]"
+        )
+    missing = [c for c in dict.fromkeys(required) if c not in df.columns]
+    if not missing:
+        return
+    renames = {}
+    for col in missing:
+        near = [p for p in _close_matches(col, present) if p not in renames]
+        if near:
+            renames[near[0]] = col
+    what = "column" if len(missing) == 1 else "columns"
+    listed = ", ".join(repr(c) for c in missing)
+    if renames:
+        fix = f"rename with df = df.rename(columns={renames!r})"
+    else:
+        fix = "add the missing columns or rename the ones that hold them"
+    hbayesdm = "; hBayesDM text files load with cogmodels.io.read_hbayesdm" if "subjID" in present else ""
+    raise ValueError(
+        f"{_where(source)}missing required {what} {listed}; columns present: {present}. A trial "
+        f"table needs {list(REQUIRED_COLUMNS)} (one row per trial, choice 0-based): {fix}{hbayesdm}"
+    )
+
+
+def _close_matches(col: str, present: list[str]) -> list[str]:
+    aliases = _ALIASES.get(col, ())
+    exact = [p for p in present if p.lower() == col or p.lower() in aliases]
+    fuzzy = difflib.get_close_matches(col, present, n=3, cutoff=0.75)
+    return list(dict.fromkeys(exact + fuzzy))
+
+
+def _actions(df: pd.DataFrame, col: str, n_actions: int | None, source: str | None) -> pd.Series:
+    values, not_number = _coerce(df[col])
+    with np.errstate(invalid="ignore"):
+        not_int = not_number | np.isinf(values) | (np.isfinite(values) & (values != np.round(values)))
+    expected = (
+        f"integers 0..{n_actions - 1}" if n_actions is not None else "integers >= 0"
+    ) + " (0-based action indices; a missing response is NaN)"
+    if not_int.any():
+        raise ValueError(
+            f"{_where(source)}column {col!r}: not an integer action index in "
+            f"{_rows(df, not_int, _shown(df[col]))}. Expected {expected}. Fix: recode the "
+            f"choices as 0-based integers, e.g. df[{col!r}] = df[{col!r}].map({{'left': 0, "
+            f"'right': 1}}), and code missing responses as NaN"
+        )
+    upper = n_actions if n_actions is not None else _MAX_INDEX
+    with np.errstate(invalid="ignore"):
+        out_of_range = (values < 0) | (values >= upper)
+    if out_of_range.any():
+        answered = values[~np.isnan(values)]
+        one_based = n_actions is not None and answered.min() >= 1 and answered.max() <= n_actions
+        if one_based:
+            fix = f"the choices look 1-based: use df[{col!r}] = df[{col!r}] - 1"
+        elif n_actions is not None:
+            fix = "recode the choices as 0-based action indices, or pass the right n_actions"
+        else:
+            fix = "recode the choices as 0-based action indices (missing responses as NaN)"
+        raise ValueError(
+            f"{_where(source)}column {col!r}: out of range in "
+            f"{_rows(df, out_of_range, _shown(df[col]))}. Expected {expected}. Fix: {fix}"
+        )
+    missing = np.isnan(values)
+    ints = np.where(missing, 0, values).astype(np.int64)
+    return pd.Series(pd.arrays.IntegerArray(ints, missing), index=df.index, name=col)
+
+
+def _rewards(df: pd.DataFrame, source: str | None) -> np.ndarray:
+    reward = _numbers(df, "reward", source)
+    answered = df["choice"].notna().to_numpy()
+    if "choice2" in df.columns:
+        answered = answered | df["choice2"].notna().to_numpy()
+    no_reward = answered & ~np.isfinite(reward)
+    if no_reward.any():
+        raise ValueError(
+            f"{_where(source)}column 'reward': no finite reward for an answered trial in "
+            f"{_rows(df, no_reward, _shown(df['reward']))}. Every trial with a choice needs its "
+            f"outcome (a missing response is a NaN choice, and then the reward may be NaN). Fix: "
+            f"fill in those rewards, or set the choices of trials without feedback to NaN"
+        )
+    return reward
+
+
+def _reaction_times(df: pd.DataFrame, source: str | None) -> np.ndarray:
+    rt = _numbers(df, "rt", source)
+    with np.errstate(invalid="ignore"):
+        negative = rt < 0
+    if negative.any():
+        raise ValueError(
+            f"{_where(source)}column 'rt': negative reaction time in "
+            f"{_rows(df, negative, _shown(df['rt']))}. Expected seconds >= 0, NaN where missing. "
+            f"Fix: replace missing-value codes such as -1 with NaN (df['rt'] = df['rt'].where("
+            f"df['rt'] >= 0))"
+        )
+    return rt
+
+
+def _check_subjects(df: pd.DataFrame, source: str | None) -> None:
+    missing = df["subject"].isna().to_numpy()
+    if missing.any():
+        raise ValueError(
+            f"{_where(source)}column 'subject': no subject id in {_rows(df, missing)}. Every "
+            f"trial must say whose it is. Fix: fill in the ids or drop those rows"
+        )
+
+
+def _trial_numbers(df: pd.DataFrame, source: str | None) -> np.ndarray:
+    values, not_number = _coerce(df["trial"])
+    with np.errstate(invalid="ignore"):
+        bad = not_number | ~np.isfinite(values) | (values != np.round(values)) | (np.abs(values) >= 2.0**62)
+    if bad.any():
+        raise ValueError(
+            f"{_where(source)}column 'trial': not an integer trial number in "
+            f"{_rows(df, bad, _shown(df['trial']))}. 'trial' is the order of the trial within its "
+            f"subject (and session). Fix: number the trials, e.g. df['trial'] = "
+            f"df.groupby('subject').cumcount()"
+        )
+    return values.astype(np.int64)
+
+
+def _check_order(df: pd.DataFrame, source: str | None) -> None:
+    keys = ["subject", "session"] if "session" in df.columns else ["subject"]
+    within = " and ".join(keys)
+    group = df.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+    trial = df["trial"].to_numpy()
+    cols = [*keys, "trial"]
+
+    def where(p: int) -> str:
+        return ", ".join(f"{c} {_plain(df[c].iloc[p])!r}" for c in cols)
+
+    dup = pd.DataFrame({"g": group, "t": trial}).duplicated(keep=False).to_numpy()
+    if dup.any():
+        raise ValueError(
+            f"{_where(source)}column 'trial': the same ({', '.join(cols)}) repeats in "
+            f"{_rows(df, dup, where)}. Each trial appears once per {within}. Fix: drop the "
+            f"duplicates (df.drop_duplicates({cols!r})) or renumber the trials"
+        )
+    step = pd.Series(trial).groupby(group).diff().to_numpy()
+    with np.errstate(invalid="ignore"):
+        backwards = step < 0  # NaN (the first trial of a group) compares False
+
+    def after(p: int) -> str:
+        return f"{where(p)} after trial {int(trial[p] - step[p])}"
+
+    if backwards.any():
+        raise ValueError(
+            f"{_where(source)}column 'trial': trials out of order in {_rows(df, backwards, after)}. "
+            f"Trials must be strictly increasing in row order within each {within}. Fix: sort the "
+            f"table, df = df.sort_values({cols!r}, kind='stable')"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _coerce(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``series`` as float64 and the mask of entries that are present but not numbers."""
+    present = series.notna().to_numpy()
+    dtype = series.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        return np.full(len(series), np.nan), present
+    if pd.api.types.is_complex_dtype(dtype):
+        return np.full(len(series), np.nan), present
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return series.to_numpy(dtype=np.float64, na_value=np.nan), np.zeros(len(series), dtype=bool)
+    try:
+        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError, OverflowError):
+        values = np.array([_to_float(v) for v in series], dtype=np.float64)
+    return values, present & np.isnan(values)
+
+
+def _to_float(v: Any) -> float:
+    try:
+        return float(pd.to_numeric(v))
+    except (TypeError, ValueError, OverflowError):
+        return np.nan
+
+
+def _numbers(df: pd.DataFrame, col: str, source: str | None) -> np.ndarray:
+    values, not_number = _coerce(df[col])
+    if not_number.any():
+        raise ValueError(
+            f"{_where(source)}column {col!r}: not a number in "
+            f"{_rows(df, not_number, _shown(df[col]))}. Expected numbers (NaN where missing). "
+            f"Fix: recode the column as numbers, e.g. pd.to_numeric(df[{col!r}], errors='coerce') "
+            f"to turn the rest into NaN"
+        )
+    return values
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _shown(series: pd.Series) -> Callable[[int], str]:
+    """Describe row ``p`` of ``series`` by its value."""
+    return lambda p: repr(_plain(series.iloc[p]))
+
+
+def _rows(df: pd.DataFrame, bad: np.ndarray, describe: Callable[[int], str] | None = None) -> str:
+    """'2 rows: row 1 (1.5), row 4 ('left')': row positions, index labels where they differ."""
+    pos = np.flatnonzero(bad)
+    index = df.index
+    plain = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+    parts = []
+    for p in pos[:_SHOW]:
+        text = f"row {p}" if plain else f"row {p} [index {_plain(index[p])!r}]"
+        if describe is not None:
+            text += f" ({describe(int(p))})"
+        parts.append(text)
+    more = f" and {len(pos) - _SHOW} more" if len(pos) > _SHOW else ""
+    return f"{len(pos)} row{'s' if len(pos) != 1 else ''}: {', '.join(parts)}{more}"

@@ -1,0 +1,266 @@
+"""Loaders: round trips, the field's formats, and the real files in ../shared/data/raw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.io import savemat
+
+from cogmodels.io import (
+    HBAYESDM_TASKS,
+    RLWM_COLUMNS,
+    read_hbayesdm,
+    read_rlwm_mat,
+    read_trials,
+    read_two_step_csv,
+    write_trials,
+)
+from cogmodels.trials import validate_trials
+
+RAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
+needs_raw = pytest.mark.skipif(not RAW.is_dir(), reason="../shared/data/raw is absent")
+
+
+def _table():
+    return pd.DataFrame({
+        "subject": ["a", "a", "a", "b", "b"], "session": [0, 0, 1, 0, 0], "block": [1, 1, 1, 2, 2],
+        "trial": [1, 2, 1, 0, 7], "state": [0, 1, 0, 2, 1], "choice": [0, np.nan, 2, 1, np.nan],
+        "reward": [1.0, np.nan, 0.1 + 0.2, -1.0, 0.0], "rt": [0.5, np.nan, 1 / 3, 0.4, np.nan],
+        "choice2": [1, np.nan, np.nan, 1, 0], "note": ["x", "y", "z", "w", "v"],
+    })
+
+
+@pytest.mark.parametrize("name", ["t.csv", "t.parquet", "t.pq"])
+def test_write_then_read_gives_the_same_table(tmp_path, name):
+    df = _table()
+    path = write_trials(df, tmp_path / "sub" / name)
+    assert path == tmp_path / "sub" / name and sorted(p.name for p in path.parent.iterdir()) == [name]
+    back = read_trials(path)
+    expected = validate_trials(df)
+    pd.testing.assert_frame_equal(back, expected)  # dtypes, NaN choices and float bits included
+    assert back["choice"].isna().tolist() == [False, True, False, False, True]
+    assert back["reward"].iloc[2] == 0.1 + 0.2
+
+
+def test_format_argument_and_content_sniffing(tmp_path):
+    df = validate_trials(_table())
+    write_trials(df, tmp_path / "t.parquet")
+    (tmp_path / "t.parquet").rename(tmp_path / "noext")
+    pd.testing.assert_frame_equal(read_trials(tmp_path / "noext"), df)
+    write_trials(df, tmp_path / "t.csv")
+    (tmp_path / "t.csv").rename(tmp_path / "t.data")
+    pd.testing.assert_frame_equal(read_trials(tmp_path / "t.data"), df)
+    pd.testing.assert_frame_equal(read_trials(tmp_path / "t.data", format="csv"), df)
+    write_trials(df, tmp_path / "table.out", format="parquet")
+    pd.testing.assert_frame_equal(read_trials(tmp_path / "table.out", format="parquet"), df)
+    df.to_csv(tmp_path / "t.tsv", sep="\t", index=False)
+    assert read_trials(tmp_path / "t.tsv")["choice"].dtype == pd.Int64Dtype()
+
+
+def test_read_and_write_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.csv: no such file"):
+        read_trials(tmp_path / "missing.csv")
+    (tmp_path / "x.dat").write_text("just words\n")
+    with pytest.raises(ValueError, match=r"x\.dat: cannot tell the format.*pass format="):
+        read_trials(tmp_path / "x.dat")
+    with pytest.raises(ValueError, match=r"format must be one of \['csv', 'tsv', 'parquet'"):
+        read_trials(tmp_path / "x.dat", format="xlsx")
+    with pytest.raises(ValueError, match=r"t\.xlsx: write_trials writes \.csv or \.parquet"):
+        write_trials(_table(), tmp_path / "t.xlsx")
+    with pytest.raises(ValueError, match=r"bad\.csv: column 'choice'"):
+        write_trials(_table().assign(choice=0.5), tmp_path / "bad.csv")
+    assert not list(tmp_path.glob("*.tmp")) and not (tmp_path / "bad.csv").exists()
+
+
+def test_bad_csv_error_names_file_column_and_row(tmp_path):
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"subject": [1, 1, 1], "trial": [1, 2, 3], "choice": [0, 0.5, 1], "reward": 1}).to_csv(bad, index=False)
+    with pytest.raises(ValueError, match=rf"^{bad}: column 'choice': not an integer action index in 1 row: row 1 \(0\.5\)"):
+        read_trials(bad)
+    with pytest.raises(ValueError, match=r"out of range in 1 row: row 2 \(1\)"):
+        bad.write_text("subject,trial,choice,reward\n1,1,0,1\n1,2,0,1\n1,3,1,1\n")
+        read_trials(bad, n_actions=1)
+    (tmp_path / "renamed.csv").write_text("subjID,trial,choice,reward\n1,1,0,1\n")
+    with pytest.raises(ValueError, match=r"renamed\.csv: missing required column 'subject'.*'subjID': 'subject'"):
+        read_trials(tmp_path / "renamed.csv", format="csv")
+
+
+# --- hBayesDM ------------------------------------------------------------------------------------
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text.replace(" ", "\t"))
+    return path
+
+
+def test_hbayesdm_choice_outcome_format(tmp_path):
+    p = _write(tmp_path / "bandit2arm_exampleData.txt", "subjID trial choice outcome\n7 1 1 1\n7 2 2 -1\n8 1 NA NA\n")
+    df = read_trials(p)  # a .txt with a subjID column is hBayesDM
+    assert df.columns.tolist() == ["subject", "trial", "choice", "reward"]
+    assert df["choice"].tolist()[:2] == [0, 1] and df["choice"].isna().tolist() == [False, False, True]
+    assert df["reward"].tolist()[:2] == [1.0, -1.0]
+    with pytest.raises(ValueError, match=rf"{p}: column 'choice': out of range in 1 row: row 1 \(2\)"):
+        _write(p, "subjID trial choice outcome\n7 1 1 1\n7 2 3 -1\n")
+        read_hbayesdm(p)
+    with pytest.raises(ValueError, match=rf"{p}: column 'outcome': not a number in 1 row: row 0 \('win'\)"):
+        _write(p, "subjID trial choice outcome\n7 1 1 win\n")
+        read_hbayesdm(p)
+
+
+def test_hbayesdm_two_step_mapping(tmp_path):
+    p = _write(tmp_path / "ts_mine.txt", "subjID trial level1_choice level2_choice reward A1prob\n"
+                                           "1 2 1 1 1 .7\n1 3 1 2 0 .6\n1 5 2 3 1 .5\n1 6 2 4 0 .4\n")
+    ts = read_hbayesdm(p)
+    assert ts[["choice", "state2", "choice2"]].to_numpy().tolist() == [[0, 0, 0], [0, 0, 1], [1, 1, 0], [1, 1, 1]]
+    assert ts["trial"].tolist() == [2, 3, 5, 6]  # the file's numbers, gaps included
+    assert ts["A1prob"].tolist() == [0.7, 0.6, 0.5, 0.4]
+    assert ts["choice2"].dtype == pd.Int64Dtype()
+
+
+def test_hbayesdm_blocks_gain_loss_and_case(tmp_path):
+    p = _write(tmp_path / "prl_multipleB_exampleData.txt",
+               "subjID block trial choice outcome choice.RT\n5 1 1 2 25 400\n5 1 2 1 -25 600\n5 2 1 1 25 500\n")
+    df = read_hbayesdm(p)
+    assert df["trial"].tolist() == [0, 1, 2] and df["trial_in_block"].tolist() == [1, 2, 1]
+    assert df["block"].tolist() == [1, 1, 2] and df["rt"].tolist() == [0.4, 0.6, 0.5]  # ms -> s
+    assert df["reward"].tolist() == [25.0, -25.0, 25.0]
+    q = _write(tmp_path / "mydata.txt", "SUBJID gain loss choice\n1 1 0 4\n1 0 -1 2\n")  # any case
+    df = read_hbayesdm(q)  # the name says nothing: the columns give bandit4arm
+    assert df["choice"].tolist() == [3, 1] and df["reward"].tolist() == [1.0, -1.0]
+    assert df["trial"].tolist() == [0, 1] and df["gain"].tolist() == [1, 0]
+    assert read_hbayesdm(q, task="bandit4arm_lapse")["choice"].tolist() == [3, 1]  # a model name
+    r = _write(tmp_path / "prl_ewa_subjects.txt", "subjID trial choice outcome\n1 1 2 1\n")
+    assert read_hbayesdm(r)["choice"].tolist() == [1]
+
+
+def test_hbayesdm_errors_list_the_supported_tasks(tmp_path):
+    supported = r"supported tasks: \['bandit2arm', 'bandit4arm', 'bandit4arm2', 'banditNarm', 'prl', 'prl_multipleB', 'ts'\]"
+    assert sorted(HBAYESDM_TASKS) == ["bandit2arm", "bandit4arm", "bandit4arm2", "banditNarm", "prl", "prl_multipleB", "ts"]
+    igt = _write(tmp_path / "igt_exampleData.txt", "trial choice gain loss subjID\n1 1 100 0 1\n")
+    with pytest.raises(ValueError, match=rf"igt_exampleData\.txt: the file name says hBayesDM task 'igt'.*{supported}"):
+        read_hbayesdm(igt)
+    odd = _write(tmp_path / "odd.txt", "subjID deck\n1 1\n")
+    with pytest.raises(ValueError, match=rf"odd\.txt: cannot tell the hBayesDM task.*{supported}"):
+        read_hbayesdm(odd)
+    with pytest.raises(ValueError, match=rf"unsupported hBayesDM task 'gng'; {supported}"):
+        read_hbayesdm(odd, task="gng")
+    with pytest.raises(ValueError, match=r"odd\.txt: an hBayesDM 'ts' file needs the columns .*missing \['trial', 'level1_choice'"):
+        read_hbayesdm(odd, task="ts")
+
+
+# --- RLWM .mat and the two-step CSV ---------------------------------------------------------------
+
+
+def test_rlwm_mat_format(tmp_path):
+    # subno block ns time stim image folder iter corA choice key cor rew rt cond pcor delay
+    rows = [
+        [3, 1, 2, 1, 1, 4, 3, 1, 2, 3, 97, 0, 0, 630, np.nan, 0, np.nan],
+        [3, 1, 2, 2, 2, 6, 3, 1, 3, -1, -1, -1, -1, -1, np.nan, 0, np.nan],  # missed
+        [3, 1, 2, 3, 1, 4, 3, 2, 2, 2, 98, 1, 1, 410, np.nan, 0, np.nan],
+        [3, 2, 3, 1, 3, 1, 2, 1, 1, 0, 0, 0, 0, 0, np.nan, 0, np.nan],  # missed, coded 0
+        [5, 1, 2, 1, 2, 2, 1, 1, 1, 1, 99, 1, 0, 500, np.nan, 0, np.nan],  # correct, no reward
+    ]
+    savemat(tmp_path / "e.mat", {"expe_data": np.array(rows, dtype=float)})
+    df = read_trials(tmp_path / "e.mat")
+    assert df["subject"].tolist() == [3, 3, 3, 3, 5] and df["trial"].tolist() == [0, 1, 2, 3, 0]
+    assert df["trial_in_block"].tolist() == [1, 2, 3, 1, 1] and df["block"].tolist() == [1, 1, 1, 2, 1]
+    assert df["state"].tolist() == [0, 1, 0, 2, 1] and df["correct_action"].tolist() == [1, 2, 1, 0, 0]
+    assert df["set_size"].tolist() == [2, 2, 2, 3, 2] and df["iteration"].tolist() == [1, 1, 2, 1, 1]
+    assert df["choice"].isna().tolist() == [False, True, False, True, False]
+    assert df["choice"].dropna().tolist() == [2, 1, 0]
+    np.testing.assert_array_equal(df["reward"], [0, np.nan, 1, np.nan, 0])
+    np.testing.assert_array_equal(df["correct"], [0, np.nan, 1, np.nan, 1])
+    np.testing.assert_allclose(df["rt"], [0.63, np.nan, 0.41, np.nan, 0.5])  # ms -> s
+    assert "condition" not in df and len(RLWM_COLUMNS) == 17
+    savemat(tmp_path / "other.mat", {"data": np.zeros((2, 17))})
+    with pytest.raises(ValueError, match=r"other\.mat: not an RLWM data file: no 'expe_data' matrix \(variables: \['data'\]\)"):
+        read_rlwm_mat(tmp_path / "other.mat")
+
+
+def test_two_step_csv_format(tmp_path):
+    p = tmp_path / "ts.csv"
+    p.write_text("id,choice1,choice2,state,money\n9_d1,1,2,2,1\n9_d1,2,1,3,0\n9_d1,2,0,3,0\n9_d1,0,0,0,0\n9_d2,1,1,2,1\n")
+    df = read_trials(p)  # choice1/choice2 columns mean the two-step CSV
+    assert df["subject"].tolist() == ["9"] * 5 and df["session"].tolist() == ["d1"] * 4 + ["d2"]
+    assert df["trial"].tolist() == [0, 1, 2, 3, 0]
+    assert df["choice"].tolist()[:2] == [0, 1] and df["choice"].isna().tolist() == [False, False, True, True, False]
+    assert df["state2"].tolist()[:3] == [0, 1, 1] and df["state2"].isna().tolist() == [False] * 3 + [True, False]
+    assert df["choice2"].tolist()[:2] == [1, 0] and df["reward"].tolist()[:2] == [1.0, 0.0]
+
+
+# --- the real files in ../shared/data/raw --------------------------------------------------------
+
+
+@needs_raw
+@pytest.mark.parametrize("task", ["bandit2arm", "prl"])
+def test_real_hbayesdm_bandit_and_prl(task):
+    df = read_trials(RAW / "hBayesDM" / f"{task}_exampleData.txt")
+    assert df["subject"].nunique() == 20 and len(df) == 2000
+    assert df.groupby("subject")["trial"].agg(["min", "max", "size"]).eq([1, 100, 100]).all().all()
+    assert set(df["choice"].unique()) == {0, 1} and set(df["reward"].unique()) == {-1.0, 1.0}
+    assert df["choice"].isna().sum() == 0
+
+
+@needs_raw
+def test_real_hbayesdm_two_step():
+    df = read_trials(RAW / "hBayesDM" / "ts_exampleData.txt")
+    assert df["subject"].nunique() == 11 and len(df) == 2190
+    assert df.groupby("subject").size().between(197, 200).all() and df["trial"].max() == 201
+    assert set(df["state2"].unique()) == {0, 1} and set(df["choice2"].unique()) == {0, 1}
+    # common transitions (first-stage choice a leads to state a) about 70 % of the time
+    assert (df["state2"] == df["choice"]).mean() == pytest.approx(0.7, abs=0.03)
+    # the reward rate matches the drifting probability of the option chosen (binomial 3 SE)
+    p = np.choose((2 * df["state2"] + df["choice2"]).to_numpy(int),
+                  [df["A1prob"], df["A2prob"], df["B1prob"], df["B2prob"]])
+    assert abs(df["reward"].mean() - p.mean()) < 3 * np.sqrt(0.25 / len(df))
+
+
+@needs_raw
+def test_real_hbayesdm_multiple_blocks_and_four_arms():
+    df = read_hbayesdm(RAW / "hBayesDM" / "prl_multipleB_exampleData.txt")
+    assert df["subject"].nunique() == 3 and df.groupby(["subject", "block"]).size().eq(200).all()
+    assert df["trial"].max() == 599 and df["rt"].median() == pytest.approx(0.39)
+    four = read_hbayesdm(RAW / "hBayesDM" / "bandit4arm_exampleData.txt")
+    assert four["subject"].nunique() == 10 and len(four) == 2000
+    assert set(four["choice"].unique()) == {0, 1, 2, 3} and set(four["reward"].unique()) <= {-1.0, 0.0, 1.0}
+
+
+@needs_raw
+def test_real_rlwm_expe1():
+    df = read_trials(RAW / "WMH" / "Expe1.mat")
+    assert df["subject"].nunique() == 79 and len(df) == 53573
+    assert df.groupby("subject")["block"].nunique().eq(18).all()
+    assert set(df["set_size"].unique()) == {2, 3, 4, 5, 6}
+    assert df["choice"].isna().sum() == 484 and df["reward"].isna().sum() == 484  # kept as NaN
+    assert set(df["choice"].dropna().unique()) == {0, 1, 2} and set(df["correct_action"].unique()) == {0, 1, 2}
+    assert ((df["state"] >= 0) & (df["state"] < df["set_size"])).all()
+    # trial is the order within subject; deterministic feedback: reward == (choice == correct)
+    assert df.groupby("subject")["trial"].apply(lambda t: t.tolist() == list(range(len(t)))).all()
+    ok = df["choice"].notna()
+    assert (df.loc[ok, "reward"] == (df.loc[ok, "choice"] == df.loc[ok, "correct_action"])).all()
+    assert df["rt"].between(0, 1.5).sum() == 53573 - 484  # seconds, 1.5 s response window
+    assert df["iteration"].between(1, 15).all()
+
+
+@needs_raw
+def test_real_rlwm_expe14_probabilistic_feedback():
+    df = read_rlwm_mat(RAW / "WMH" / "Expe14.mat")
+    assert df["subject"].nunique() == 35 and len(df) == 30540 and set(df["set_size"].unique()) == {3, 6}
+    ok = df["choice"].notna()
+    assert ((df.loc[ok, "choice"] == df.loc[ok, "correct_action"]) == df.loc[ok, "correct"]).all()
+    # feedback is probabilistic: the reward differs from correctness on some trials
+    assert (df.loc[ok, "reward"] != df.loc[ok, "correct"]).mean() > 0.1
+    assert set(df["condition"].unique()) == {0.0, 1.0}
+
+
+@needs_raw
+def test_real_two_step_csv():
+    df = read_two_step_csv(RAW / "daw" / "luna_habit.csv")
+    assert len(df) == 23200 and df["subject"].nunique() == 116
+    assert df.groupby(["subject", "session"]).size().eq(200).all()
+    assert set(df["state2"].dropna().unique()) == {0, 1} and df["choice"].isna().sum() == 360
+    ok = df["choice"].notna()
+    assert (df.loc[ok, "state2"] == df.loc[ok, "choice"]).mean() == pytest.approx(0.7, abs=0.03)
