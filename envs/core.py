@@ -94,6 +94,8 @@ class TaskEnv(gym.Env):
     metadata: dict[str, Any] = {"render_modes": []}
     #: the range of the reward (used to bound observations that carry it, e.g. meta-RL inputs)
     reward_bounds: tuple[float, float] = (-np.inf, np.inf)
+    #: whether every session has exactly ``n_trials`` trials (else ``n_trials`` is the maximum)
+    fixed_length: bool = True
 
     def trial_row(self, action: Any, reward: float, info: Mapping[str, Any]) -> dict | None:
         """The canonical trial-table fields of the trial that this step completed, else ``None``.

@@ -1,0 +1,227 @@
+"""The reinforcement-learning / working-memory set-size task of Collins & Frank (2012)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from cogmodels.envs.core import TaskEnv, check_positive_int
+
+__all__ = ["RLWM", "DEFAULT_SET_SIZES"]
+
+MAX_SET_SIZE = 6
+#: the 18 blocks of Collins & Frank (2012), experiment 1: six of set size 2, three of each of 3-6
+DEFAULT_SET_SIZES: tuple[int, ...] = (2, 2, 3, 4, 5, 6) * 3
+
+
+def _check_set_sizes(set_sizes: Any, max_set_size: int) -> tuple[int, ...]:
+    what = f"a non-empty sequence of integers in [1, {max_set_size}] (one per block)"
+    try:
+        sizes = tuple(check_positive_int("set_sizes", s) for s in set_sizes)
+    except (TypeError, ValueError):
+        raise ValueError(f"set_sizes must be {what}, got {set_sizes!r}") from None
+    if not sizes or max(sizes) > max_set_size:
+        raise ValueError(f"set_sizes must be {what}, got {set_sizes!r}")
+    return sizes
+
+
+def _check_iterations(iterations: Any) -> tuple[int, int]:
+    what = "an integer >= 1 or a pair (minimum, maximum) with 1 <= minimum <= maximum"
+    pair = (iterations, iterations) if isinstance(iterations, int | np.integer) else iterations
+    try:
+        low, high = (check_positive_int("iterations", v) for v in pair)
+    except (TypeError, ValueError):
+        raise ValueError(f"iterations must be {what}, got {iterations!r}") from None
+    if low > high:
+        raise ValueError(f"iterations must be {what}, got {iterations!r}")
+    return low, high
+
+
+def _check_criterion(criterion: Any) -> tuple[int, int]:
+    what = "a pair (k, n): k correct of the last n presentations, 1 <= k <= n"
+    try:
+        k, n = (check_positive_int("criterion", v) for v in criterion)
+    except (TypeError, ValueError):
+        raise ValueError(f"criterion must be {what}, got {criterion!r}") from None
+    if k > n:
+        raise ValueError(f"criterion must be {what}, got {criterion!r}")
+    return k, n
+
+
+class RLWM(TaskEnv):
+    """Learn, by trial and error, the correct one of three actions for each of ``n_s`` stimuli, in
+    blocks whose set size ``n_s`` varies (Collins & Frank 2012).
+
+    ## Description
+    A session is a sequence of blocks, each with a set size ``n_s`` from ``set_sizes`` (shuffled
+    once per session when ``shuffle_blocks``) and ``n_s`` new stimuli. Each stimulus has a
+    correct action drawn uniformly from the ``n_actions`` actions; feedback is deterministic. A
+    block first shows every stimulus ``iterations[0]`` times (9) in a random order; then it goes
+    on, in rounds that show every stimulus once in a random order, until each stimulus has been
+    answered correctly on at least ``k`` of its last ``n`` presentations (``criterion``, (3, 4))
+    or has been shown ``iterations[1]`` times (15). Performance falls with set size once ``n_s``
+    exceeds working-memory capacity: the set-size effect that the RLWM model explains.
+
+    ## Action Space
+    ``Discrete(n_actions)`` (3): the key pressed.
+
+    ## Observation Space
+    ``Box(0, 1, (max_set_size + 2,), float32)``: one-hot of the stimulus (its index within the
+    block), then ``set_size / max_set_size``, then 1.0 on the first trial of a block (new stimuli)
+    else 0.0.
+
+    ## Rewards
+    1 for the correct action for the stimulus, else 0.
+
+    ## Starting State
+    The block order is ``options["set_sizes"]`` if given (used as is), else ``set_sizes``, shuffled
+    when ``shuffle_blocks``. Correct actions and stimulus orders are drawn as each block starts.
+
+    ## Episode End
+    One episode is one session: ``terminated`` after the last trial of the last block;
+    ``n_trials`` is the most a session can last (every stimulus shown ``iterations[1]`` times).
+
+    ## Information
+    At reset: ``set_sizes`` (the session's block order). After a step, about the trial just
+    played: ``block`` (0-based), ``set_size``, ``stimulus``, ``correct_action``, ``iteration``
+    (presentation number of the stimulus in its block, from 1), ``correct`` and ``trial``.
+
+    ## Arguments
+    - ``set_sizes`` (sequence of int, ``DEFAULT_SET_SIZES``): the blocks' set sizes.
+    - ``n_actions`` (int, 3): number of actions.
+    - ``iterations`` (int | (int, int), (9, 15)): minimum and maximum presentations per stimulus;
+      an int fixes both.
+    - ``criterion`` ((int, int), (3, 4)): ``(k, n)`` that ends a block early after the minimum.
+    - ``shuffle_blocks`` (bool, True): shuffle the block order each session.
+    - ``max_set_size`` (int, 6): size of the stimulus one-hot.
+
+    ## References
+    - Collins, A. G. E. & Frank, M. J. (2012). How much of reinforcement learning is working
+      memory, not reinforcement learning? A behavioral, computational, and neurogenetic
+      analysis. European Journal of Neuroscience 35, 1024–1035.
+    - Collins, A. G. E. (2018). The tortoise and the hare: interactions between reinforcement
+      learning and working memory. Journal of Cognitive Neuroscience 30, 1422–1432.
+    """
+
+    def __init__(
+        self,
+        set_sizes: Sequence[int] = DEFAULT_SET_SIZES,
+        n_actions: int = 3,
+        iterations: int | tuple[int, int] = (9, 15),
+        criterion: tuple[int, int] = (3, 4),
+        shuffle_blocks: bool = True,
+        max_set_size: int = MAX_SET_SIZE,
+    ) -> None:
+        self.max_set_size = check_positive_int("max_set_size", max_set_size)
+        self.set_sizes = _check_set_sizes(set_sizes, self.max_set_size)
+        self.n_actions = check_positive_int("n_actions", n_actions, minimum=2)
+        self.iterations = _check_iterations(iterations)
+        self.criterion = _check_criterion(criterion)
+        self.shuffle_blocks = bool(shuffle_blocks)
+        self.n_trials = sum(self.set_sizes) * self.iterations[1]  # the most a session can last
+        self.fixed_length = self.iterations[0] == self.iterations[1]
+        self.reward_bounds = (0.0, 1.0)
+        self.action_space = spaces.Discrete(self.n_actions)
+        self.observation_space = spaces.Box(
+            0.0, 1.0, shape=(self.max_set_size + 2,), dtype=np.float32
+        )
+        self._order: tuple[int, ...] = self.set_sizes
+        self._block = 0
+        self._done = False
+
+    # -- block dynamics --------------------------------------------------------------------------
+    def _start_block(self, b: int) -> None:
+        rng = self.np_random
+        ns = self._order[b]
+        self._block = b
+        self._ns = ns
+        self._correct = rng.integers(0, self.n_actions, size=ns)
+        self._queue = list(rng.permutation(np.repeat(np.arange(ns), self.iterations[0])))
+        self._shown = np.zeros(ns, dtype=np.int64)
+        self._history: list[list[bool]] = [[] for _ in range(ns)]
+        self._first = True
+
+    def _criterion_met(self) -> bool:
+        k, n = self.criterion
+        return all(sum(h[-n:]) >= k for h in self._history)
+
+    def _next_stimulus(self) -> bool:
+        """Set up the next trial of the block; return False when the block is over."""
+        if not self._queue:
+            if self._criterion_met() or (self._shown >= self.iterations[1]).all():
+                return False
+            left = np.flatnonzero(self._shown < self.iterations[1])
+            self._queue = list(self.np_random.permutation(left))
+        self._stim = int(self._queue.pop(0))
+        return True
+
+    # -- Gymnasium API ---------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if options and options.get("set_sizes") is not None:
+            self._order = _check_set_sizes(options["set_sizes"], self.max_set_size)
+        elif self.shuffle_blocks:
+            self._order = tuple(int(s) for s in self.np_random.permutation(self.set_sizes))
+        else:
+            self._order = self.set_sizes
+        self._t = 0
+        self._done = False
+        self._start_block(0)
+        self._next_stimulus()
+        return self._observe(), {"set_sizes": self._order}
+
+    def _observe(self) -> np.ndarray:
+        obs = np.zeros(self.max_set_size + 2, dtype=np.float32)
+        obs[self._stim] = 1.0
+        obs[-2] = self._ns / self.max_set_size
+        obs[-1] = 1.0 if self._first else 0.0
+        return obs
+
+    def step(self, action):
+        a = int(action)
+        if not 0 <= a < self.n_actions:
+            raise ValueError(
+                f"action must be an action index in [0, {self.n_actions - 1}], got {action!r}"
+            )
+        if self._done:
+            raise RuntimeError("the session is over: call reset() before step()")
+        s = self._stim
+        correct = a == int(self._correct[s])
+        self._shown[s] += 1
+        self._history[s].append(correct)
+        info = {
+            "block": self._block,
+            "set_size": self._ns,
+            "stimulus": s,
+            "correct_action": int(self._correct[s]),
+            "iteration": int(self._shown[s]),
+            "correct": bool(correct),
+            "trial": self._t,
+        }
+        self._t += 1
+        self._first = False
+        if not self._next_stimulus():
+            if self._block + 1 < len(self._order):
+                self._start_block(self._block + 1)
+                self._next_stimulus()
+            else:
+                self._done = True
+        return self._observe(), float(correct), self._done, False, info
+
+    def trial_context(self) -> dict[str, Any]:
+        return {"state": self._stim, "set_size": self._ns, "block": self._block}
+
+    def trial_row(self, action: Any, reward: float, info: dict) -> dict:
+        return {
+            "block": int(info["block"]),
+            "set_size": int(info["set_size"]),
+            "state": int(info["stimulus"]),
+            "choice": int(action),
+            "reward": float(reward),
+            "correct_action": int(info["correct_action"]),
+            "iteration": int(info["iteration"]),
+            "correct": float(info["correct"]),
+        }

@@ -1,0 +1,317 @@
+"""The two-step task of Daw et al. (2011), single and natively vectorised.
+
+Both classes run the same array code (:class:`_TwoStepTask`, over a leading lane axis; the single
+task is one lane), so their semantics cannot drift apart, and with ``num_envs=1`` the vector task
+reproduces the single task's rollout for the same seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from cogmodels.envs.core import TaskEnv, TaskVectorEnv, check_positive_int, check_probability
+
+__all__ = ["TwoStep", "TwoStepVector", "reflect"]
+
+DEFAULT_BOUNDS = (0.25, 0.75)
+
+
+def reflect(x: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Fold ``x`` back into ``[low, high]`` by reflection at the bounds (any number of times)."""
+    width = high - low
+    if width == 0:
+        return np.full_like(x, low)
+    y = np.mod(x - low, 2.0 * width)
+    return low + np.where(y > width, 2.0 * width - y, y)
+
+
+@dataclass(frozen=True)
+class _Config:
+    n_trials: int
+    p_common: float
+    drift_std: float
+    bounds: tuple[float, float]
+    initial: np.ndarray | None  # (2, 2): reward probability of (state2, action2)
+
+
+def _check_probabilities(name: str, value: Any, bounds: tuple[float, float]) -> np.ndarray:
+    p = np.asarray(value, dtype=np.float64)
+    low, high = bounds
+    if p.shape != (2, 2) or not ((p >= low) & (p <= high)).all():
+        raise ValueError(
+            f"{name} must be a 2 x 2 array of probabilities (second-stage state x action) within "
+            f"reward_bounds=[{low}, {high}], got {value!r}"
+        )
+    return p
+
+
+def _check_config(
+    n_trials: int,
+    p_common: float,
+    drift_std: float,
+    reward_bounds: tuple[float, float],
+    reward_probabilities: Any,
+) -> _Config:
+    n_trials = check_positive_int("n_trials", n_trials)
+    p_common = check_probability("p_common", p_common)
+    try:
+        sd = float(drift_std)
+    except (TypeError, ValueError):
+        sd = np.nan
+    if not sd >= 0:
+        raise ValueError(f"drift_std must be a number >= 0, got {drift_std!r}")
+    try:
+        low, high = (check_probability("reward_bounds", v) for v in reward_bounds)
+    except (TypeError, ValueError):
+        low, high = 1.0, 0.0
+    if not low <= high:
+        raise ValueError(
+            f"reward_bounds must be (low, high) with 0 <= low <= high <= 1, got {reward_bounds!r}"
+        )
+    initial = None
+    if reward_probabilities is not None:
+        initial = _check_probabilities("reward_probabilities", reward_probabilities, (low, high))
+    return _Config(n_trials, p_common, sd, (low, high), initial)
+
+
+class _TwoStepTask:
+    """The state of ``n`` lanes of the two-step task and its dynamics, as array operations.
+
+    Per lane: the trial index ``t``, the ``stage`` (0: first-stage choice, 1: second-stage
+    choice), the second-stage state ``state2`` reached on the current trial, whether its
+    transition was ``common``, and the reward probabilities ``p`` (lanes × state2 × action2).
+    Every step draws one uniform number per lane (the transition at stage 0, the reward at stage
+    1) and, for the lanes that finish a trial, the Gaussian increments of the drift.
+    """
+
+    def __init__(self, cfg: _Config, n: int) -> None:
+        self.cfg = cfg
+        self.lanes = np.arange(n)
+        self.t = np.zeros(n, dtype=np.int64)
+        self.stage = np.zeros(n, dtype=np.int64)
+        self.state2 = np.zeros(n, dtype=np.int64)
+        self.common = np.zeros(n, dtype=bool)
+        self.choice1 = np.zeros(n, dtype=np.int64)
+        self.p = np.full((n, 2, 2), 0.5)
+
+    def reset(self, mask: np.ndarray, rng: np.random.Generator, options: dict | None) -> None:
+        cfg = self.cfg
+        given = (options or {}).get("reward_probabilities")
+        if given is not None:
+            self.p[mask] = _check_probabilities("reward_probabilities", given, cfg.bounds)
+        elif cfg.initial is not None:
+            self.p[mask] = cfg.initial
+        else:
+            self.p[mask] = rng.uniform(*cfg.bounds, size=(int(mask.sum()), 2, 2))
+        self.t[mask] = 0
+        self.stage[mask] = 0
+        self.state2[mask] = 0
+        self.common[mask] = False
+        self.choice1[mask] = 0
+
+    def observe(self) -> np.ndarray:
+        """One-hot of the current state: [first stage, second-stage state 0, state 1]."""
+        obs = np.zeros((self.lanes.size, 3), dtype=np.float32)
+        obs[self.lanes, np.where(self.stage == 0, 0, 1 + self.state2)] = 1.0
+        return obs
+
+    def step(self, actions: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        """Advance every lane one step; return the rewards and the latents of that step."""
+        cfg = self.cfg
+        u = rng.random(self.lanes.size)
+        first = self.stage == 0
+        second = ~first
+        # stage 0: action a leads to state2 = a with probability p_common, else to 1 - a
+        common = u < cfg.p_common
+        self.common = np.where(first, common, self.common)
+        self.state2 = np.where(first, np.where(common, actions, 1 - actions), self.state2)
+        self.choice1 = np.where(first, actions, self.choice1)
+        # stage 1: Bernoulli reward, then every lane that finished its trial drifts
+        p_now = self.p.copy()
+        p_chosen = p_now[self.lanes, self.state2, actions]
+        reward = np.where(second, (u < p_chosen).astype(np.float64), 0.0)
+        latents = {
+            "stage": self.stage.copy(),
+            "state2": self.state2.copy(),
+            "common": self.common.copy(),
+            "choice1": self.choice1.copy(),
+            "reward_probabilities": p_now.reshape(-1, 4),
+            "trial": self.t.copy(),
+        }
+        k = int(second.sum())
+        if k and cfg.drift_std > 0:
+            step = cfg.drift_std * rng.standard_normal((k, 2, 2))
+            self.p[second] = reflect(self.p[second] + step, *cfg.bounds)
+        self.t += second
+        self.stage = np.where(first, 1, 0)
+        return reward, latents
+
+
+class TwoStep(TaskEnv):
+    """The two-step task: a first-stage choice leads, probabilistically, to one of two second-stage
+    states, where a second choice is rewarded with a slowly drifting probability.
+
+    ## Description
+    Each trial has two steps. In the first stage choose action ``a1 ∈ {0, 1}``; it leads to the
+    second-stage state ``state2 = a1`` with probability ``p_common`` (0.7, a *common* transition)
+    and to ``1 - a1`` otherwise (*rare*). In the second-stage state choose ``a2 ∈ {0, 1}``; it pays
+    1 with probability ``p[state2, a2]``. After every trial the four reward probabilities take an
+    independent Gaussian step (s.d. ``drift_std``, 0.025) and are reflected at the bounds
+    ``reward_bounds`` ([0.25, 0.75]), so the best second-stage option keeps changing. A model-free
+    learner repeats a rewarded first-stage choice whatever the transition; a model-based one
+    repeats it after a common transition and switches after a rare one (the reward × transition
+    interaction of the stay probabilities).
+
+    ## Action Space
+    ``Discrete(2)``: the first-stage choice on even steps, the second-stage choice on odd steps.
+
+    ## Observation Space
+    ``Box(0, 1, (3,), float32)``: one-hot of the current state, ``[first stage, second-stage state
+    0, second-stage state 1]``.
+
+    ## Rewards
+    0 after the first-stage choice; after the second-stage choice 1 with probability
+    ``p[state2, a2]``, else 0.
+
+    ## Starting State
+    The reward probabilities are ``options["reward_probabilities"]`` (2 × 2, second-stage state ×
+    action), else ``reward_probabilities``, else drawn uniformly within ``reward_bounds``.
+
+    ## Episode End
+    One episode is one session: ``terminated`` after the second-stage choice of trial
+    ``n_trials`` (2 × ``n_trials`` steps).
+
+    ## Information
+    At reset: ``reward_probabilities`` (tuple ``p[0,0], p[0,1], p[1,0], p[1,1]``). After a step,
+    about the step just played: ``stage`` (0 or 1), ``state2`` (the second-stage state of the
+    trial), ``common`` (whether its transition was common), ``reward_probabilities`` (those that
+    applied on this trial, before the drift) and ``trial`` (0-based).
+
+    ## Arguments
+    - ``n_trials`` (int, 201): trials per session (Daw et al. 2011 ran 201).
+    - ``p_common`` (float, 0.7): probability of the common transition.
+    - ``drift_std`` (float, 0.025): s.d. of the Gaussian random walk of each reward probability.
+    - ``reward_bounds`` ((float, float), (0.25, 0.75)): reflecting bounds of the walk.
+    - ``reward_probabilities`` (2 × 2 array | None): fixed starting probabilities; ``None`` draws
+      them.
+
+    ## References
+    - Daw, N. D., Gershman, S. J., Seymour, B., Dayan, P. & Dolan, R. J. (2011). Model-based
+      influences on humans' choices and striatal prediction errors. Neuron 69, 1204–1215.
+    - Wang, J. X. et al. (2018). Prefrontal cortex as a meta-reinforcement learning system. Nature
+      Neuroscience 21, 860–868.
+    """
+
+    def __init__(
+        self,
+        n_trials: int = 201,
+        p_common: float = 0.7,
+        drift_std: float = 0.025,
+        reward_bounds: tuple[float, float] = DEFAULT_BOUNDS,
+        reward_probabilities: Any = None,
+    ) -> None:
+        self.config = _check_config(n_trials, p_common, drift_std, reward_bounds,
+                                    reward_probabilities)
+        self.n_trials = self.config.n_trials
+        self.reward_bounds = (0.0, 1.0)
+        self.action_space = spaces.Discrete(2)
+        self.observation_space = spaces.Box(0.0, 1.0, shape=(3,), dtype=np.float32)
+        self._task = _TwoStepTask(self.config, 1)
+
+    @property
+    def stage(self) -> int:
+        """The stage of the coming step: 0 (first-stage choice) or 1 (second-stage choice)."""
+        return int(self._task.stage[0])
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._task.reset(np.ones(1, dtype=bool), self.np_random, options)
+        info = {"reward_probabilities": tuple(self._task.p[0].reshape(-1).tolist())}
+        return self._task.observe()[0], info
+
+    def step(self, action):
+        a = int(action)
+        if not 0 <= a < 2:
+            raise ValueError(f"action must be 0 or 1, got {action!r}")
+        reward, lat = self._task.step(np.array([a]), self.np_random)
+        info = {
+            "stage": int(lat["stage"][0]),
+            "state2": int(lat["state2"][0]),
+            "common": bool(lat["common"][0]),
+            "reward_probabilities": tuple(lat["reward_probabilities"][0].tolist()),
+            "trial": int(lat["trial"][0]),
+        }
+        if info["stage"] == 1:
+            info["choice1"] = int(lat["choice1"][0])
+        terminated = bool(self._task.t[0] >= self.n_trials)
+        return self._task.observe()[0], float(reward[0]), terminated, False, info
+
+    def trial_context(self) -> dict[str, Any]:
+        if self.stage == 1:
+            return {"state": 0, "state2": int(self._task.state2[0])}
+        return {"state": 0}
+
+    def trial_row(self, action: Any, reward: float, info: dict) -> dict | None:
+        if info["stage"] == 0:
+            return None
+        p = info["reward_probabilities"]
+        return {
+            "state": 0,
+            "choice": int(info["choice1"]),
+            "state2": int(info["state2"]),
+            "choice2": int(action),
+            "reward": float(reward),
+            "common": bool(info["common"]),
+            **{f"p_reward_{s}{a}": float(p[2 * s + a]) for s in (0, 1) for a in (0, 1)},
+        }
+
+
+class TwoStepVector(TaskVectorEnv):
+    """``num_envs`` copies of :class:`TwoStep` stepped as one array operation.
+
+    Same arguments and semantics as the single task (see its docstring), plus ``num_envs`` and
+    ``autoreset_mode``. ``info`` holds arrays over the copies: ``stage``, ``state2``, ``common``,
+    ``trial`` and ``reward_probabilities`` (num_envs × 4), each with its ``_key`` mask.
+    """
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        n_trials: int = 201,
+        p_common: float = 0.7,
+        drift_std: float = 0.025,
+        reward_bounds: tuple[float, float] = DEFAULT_BOUNDS,
+        reward_probabilities: Any = None,
+        autoreset_mode: str = "next_step",
+    ) -> None:
+        self.config = _check_config(n_trials, p_common, drift_std, reward_bounds,
+                                    reward_probabilities)
+        self.n_trials = self.config.n_trials
+        super().__init__(
+            num_envs,
+            spaces.Box(0.0, 1.0, shape=(3,), dtype=np.float32),
+            spaces.Discrete(2),
+            autoreset_mode,
+        )
+        self._task = _TwoStepTask(self.config, self.num_envs)
+
+    def _reset_lanes(self, mask: np.ndarray, options: dict | None) -> None:
+        self._task.reset(mask, self.np_random, options)
+
+    def _observe(self) -> np.ndarray:
+        return self._task.observe()
+
+    def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+        if actions.min() < 0 or actions.max() > 1:
+            raise ValueError(f"actions must be 0 or 1, got {actions!r}")
+        reward, lat = self._task.step(actions.astype(np.int64), self.np_random)
+        terminated = self._task.t >= self.n_trials
+        info: dict[str, np.ndarray] = {}
+        for key in ("stage", "state2", "common", "reward_probabilities", "trial"):
+            info[key] = lat[key]
+            info[f"_{key}"] = self._all.copy()
+        return reward, terminated, info
