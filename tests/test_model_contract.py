@@ -157,3 +157,17 @@ def test_q_learning_matches_reference_simulator_likelihood():
 def test_data_the_model_cannot_explain_fails_before_fitting(df, match):
     with pytest.raises(ValueError, match=match):
         trial_arrays(df, make_model("q_learning"))
+
+
+def test_trial_latents_match_simulation_latents():
+    """Latents recomputed from the observed choices equal those recorded while simulating."""
+    model = make_model("q_learning")
+    params = {"alpha": [0.2, 0.6], "beta": [3.0, 5.0], "kappa": [0.1, -0.2]}
+    sim = simulate(model, params, "cogmodels/ReversalLearning-v0", seed=4,
+                   env_kwargs={"n_trials": 50}, record_probabilities=True)
+    from cogmodels.likelihood import trial_latents
+
+    lat = trial_latents(model, params, sim.trials)
+    assert lat.index.equals(sim.trials.index)
+    for col in ("q_0", "q_1", "delta", "p_choice"):
+        np.testing.assert_allclose(lat[col], sim.trials[col], rtol=1e-12)

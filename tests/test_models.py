@@ -83,3 +83,52 @@ def test_models_describe_themselves(name):
     assert model.tasks and all(t.startswith("cogmodels/") for t in model.tasks)
     doc = type(model).__doc__
     assert "Reference" in doc or "Wilson & Collins" in doc
+
+
+def test_two_step_hybrid_equations():
+    model = make_model("two_step_hybrid", stickiness=False)
+    params = model.check_params({"alpha1": 0.5, "alpha2": 0.4, "beta1": 2.0, "beta2": 3.0, "lam": 0.6, "w": 0.3})
+    state = model.initial_state(params)
+    obs = {"state2": np.array([1.0])}
+    # trial: a1 = 0, rare transition to state2 = 1, a2 = 1, reward 1
+    state = model.update(state, obs, np.array([[0, 1]]), np.array([1.0]), obs)
+    d1 = 0.0 - 0.0
+    d2 = 1.0 - 0.0
+    np.testing.assert_allclose(state["q_mf"][0], [0.5 * (d1 + 0.6 * d2), 0.0])
+    np.testing.assert_allclose(state["q2"][0], [[0.0, 0.0], [0.0, 0.4]])
+    q_mb = [0.7 * 0.0 + 0.3 * 0.4, 0.7 * 0.4 + 0.3 * 0.0]
+    q_net = 0.3 * np.array(q_mb) + 0.7 * np.array([0.3, 0.0])
+    p1 = model.action_probabilities(state, {**obs, "stage": 0, "choices": np.zeros((1, 0), int)})
+    e = np.exp(2.0 * q_net)
+    np.testing.assert_allclose(p1[0], e / e.sum())
+    p2 = model.action_probabilities(state, {**obs, "stage": 1, "choices": np.zeros((1, 1), int)})
+    e = np.exp(3.0 * np.array([0.0, 0.4]))
+    np.testing.assert_allclose(p2[0], e / e.sum())
+
+
+def test_model_based_variant_has_no_model_free_parameters():
+    assert make_model("two_step_mb").param_names == ("alpha2", "beta1", "beta2", "kappa")
+    assert make_model("two_step_mf").param_names == ("alpha1", "alpha2", "beta1", "beta2", "lam", "kappa")
+
+
+def test_rlwm_working_memory_weight_and_one_shot_learning():
+    model = make_model("rlwm", stickiness=False, negative_feedback_bias=False)
+    params = model.check_params({"alpha": 0.1, "rho": 0.9, "K": 3.0, "phi": 0.2, "epsilon": 0.03})
+    np.testing.assert_allclose(model.wm_weight(params, np.array([2.0])), [0.9])
+    np.testing.assert_allclose(model.wm_weight(params, np.array([6.0])), [0.45])
+    state = model.initial_state(params)
+    obs = {"state": np.array([2.0]), "set_size": np.array([6.0])}
+    state = model.update(state, obs, np.array([1]), np.array([1.0]), obs)
+    np.testing.assert_allclose(state["wm"][0, 2], [0.8 / 3 + 0.2 / 3, 1.0, 0.8 / 3 + 0.2 / 3])
+    np.testing.assert_allclose(state["q"][0, 2], [1 / 3, 1 / 3 + 0.1 * (2 / 3), 1 / 3])
+    p = model.action_probabilities(state, obs)[0]
+    wm_pol = np.exp(25 * state["wm"][0, 2]) / np.exp(25 * state["wm"][0, 2]).sum()
+    rl_pol = np.exp(25 * state["q"][0, 2]) / np.exp(25 * state["q"][0, 2]).sum()
+    expected = 0.97 * (0.45 * wm_pol + 0.55 * rl_pol) + 0.01
+    np.testing.assert_allclose(p, expected)
+
+
+def test_rl_only_reduction_has_no_working_memory():
+    model = make_model("rl_stimulus")
+    assert not {"rho", "K", "phi", "neg_wm"} & set(model.param_names)
+    assert model.reset_on_block and model.observation_columns == ("state", "set_size")

@@ -9,20 +9,39 @@ from cogmodels.models.heuristics import RandomBias, WinStayLoseShift
 from cogmodels.models.kalman import KalmanFilter
 from cogmodels.models.q_learning import QLearning
 from cogmodels.models.reversal_hmm import ReversalHMM
+from cogmodels.models.rlwm import RLWM, StimulusRL
+from cogmodels.models.two_step import TwoStepHybrid, TwoStepModelBased, TwoStepModelFree
 
 __all__ = [
     "MODELS",
     "KalmanFilter",
     "QLearning",
+    "RLWM",
     "RandomBias",
     "ReversalHMM",
+    "StimulusRL",
+    "TwoStepHybrid",
+    "TwoStepModelBased",
+    "TwoStepModelFree",
     "WinStayLoseShift",
     "make_model",
 ]
 
 #: registered model name -> class
 MODELS: dict[str, type[CognitiveModel]] = {
-    cls.name: cls for cls in (RandomBias, WinStayLoseShift, QLearning, KalmanFilter, ReversalHMM)
+    cls.name: cls
+    for cls in (
+        RandomBias,
+        WinStayLoseShift,
+        QLearning,
+        KalmanFilter,
+        ReversalHMM,
+        TwoStepModelFree,
+        TwoStepModelBased,
+        TwoStepHybrid,
+        StimulusRL,
+        RLWM,
+    )
 }
 
 
