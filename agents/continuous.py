@@ -1,0 +1,349 @@
+"""Continuous-action actor-critic: a Gaussian policy and a critic, both linear in the features.
+
+The reward-trained decoder: any feature vector in (neural features, a task state), a
+``d``-dimensional action out (a cursor velocity), trained from a scalar reward alone by the
+critic's TD error (Williams 1992; Sutton & Barto 2018, §13.7; the reinforcement-learning BCI
+decoders of DiGiovanna et al. 2009, IEEE TBME 56, 54–64, and Pohlmeyer et al. 2014, PLoS ONE 9,
+e87253).
+
+Example::
+
+    agent = GaussianActorCritic(n_features=20, action_dim=2, alpha_actor=0.02, seed=0)
+    a = agent.act(x)                      # a ~ N(W [x, 1], diag(σ²))
+    delta = agent.update(x, a, reward)    # one-step task: δ = r - V(x)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+from gymnasium import spaces
+
+__all__ = ["GaussianActorCritic", "linear_schedule"]
+
+Schedule = Callable[[int], Any]
+
+
+def linear_schedule(start: float, end: float, n_steps: int) -> Schedule:
+    """``σ(t)`` going linearly from ``start`` to ``end`` over ``n_steps`` updates, then ``end``."""
+    if not (start > 0 and end > 0):
+        raise ValueError(f"start and end must be standard deviations > 0, got {start!r}, {end!r}")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
+        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+
+    def schedule(t: int) -> float:
+        f = min(max(t, 0) / n_steps, 1.0)
+        return start + (end - start) * f
+
+    return schedule
+
+
+def _check_nonneg(name: str, value: Any, high: float = np.inf) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = np.nan
+    if not 0.0 <= v <= high:
+        raise ValueError(f"{name} must be a number in [0, {high}], got {value!r}")
+    return v
+
+
+class GaussianActorCritic:
+    r"""Actor-critic with a Gaussian policy linear in the features and a linear critic.
+
+    With ``x̃ = [x, 1]`` (``fit_intercept``; else ``x̃ = x``):
+
+    .. math::
+
+        a \sim \mathcal N(W \tilde x, \operatorname{diag}\sigma^2), \qquad
+        V(x) = w \cdot \tilde x, \qquad
+        \delta = r + \gamma V(x') - V(x)
+
+        w \mathrel{+}= \alpha_c\, \delta\, e^w, \qquad
+        W \mathrel{+}= \alpha_a\, \delta\, e^W, \qquad
+        \log\sigma \mathrel{+}= \alpha_\sigma\, \delta\, e^\sigma
+
+    with eligibility traces ``e ← γλ e + g`` of the gradients ``g^w = x̃``,
+    ``g^W = ((a - μ) / σ²) ⊗ x̃`` (times ``σ²`` when ``scale_by_variance``: Williams's 1992
+    step size ``α ∝ σ²``, which keeps the mean's step from blowing up as σ shrinks) and
+    ``g^σ = (a - μ)² / σ² - 1`` (the score of ``log σ``). ``γ = 0`` (the default) is a
+    contextual bandit: each step is its own episode and ``δ = r - V(x)``, the reward minus the
+    critic's baseline. ``λ = 0`` is TD(0).
+
+    The actor's steps scale with δ, hence with the reward's units, and a large error (a
+    reward quadratic in the error, say) can make them diverge; ``normalize_delta`` divides the
+    actor's and σ's δ by its running root mean square (updated at rate ``normalize_rate``;
+    ``delta_rms``), the usual advantage normalisation, which leaves the fixed point unchanged
+    and makes ``alpha_actor`` free of the reward's scale. The critic always learns from the raw δ.
+
+    The exploration noise ``σ`` (one per action dimension) is learnt (``learn_std``, kept in
+    ``[min_std, max_std]``), fixed, or follows ``std_schedule(t)`` of the number of updates ``t``
+    (e.g. :func:`linear_schedule`).
+
+    Inputs may be one sample (``x`` of shape ``(n_features,)``) or a batch ``(n, n_features)``
+    of parallel lanes (e.g. a vector environment); a batch update averages the lanes' steps and
+    keeps one trace per lane. ``last_delta`` is the latest δ (an array for a batch).
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        action_dim: int,
+        *,
+        alpha_actor: float = 0.01,
+        alpha_critic: float = 0.1,
+        alpha_std: float = 0.01,
+        gamma: float = 0.0,
+        lam: float = 0.0,
+        std: float | Any = 1.0,
+        learn_std: bool = True,
+        min_std: float = 0.01,
+        max_std: float = 10.0,
+        std_schedule: Schedule | None = None,
+        fit_intercept: bool = True,
+        scale_by_variance: bool = True,
+        normalize_delta: bool = False,
+        normalize_rate: float = 0.01,
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
+        for name, v in (("n_features", n_features), ("action_dim", action_dim)):
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        self.n_features = int(n_features)
+        self.action_dim = int(action_dim)
+        self.alpha_actor = _check_nonneg("alpha_actor", alpha_actor)
+        self.alpha_critic = _check_nonneg("alpha_critic", alpha_critic)
+        self.alpha_std = _check_nonneg("alpha_std", alpha_std)
+        self.gamma = _check_nonneg("gamma", gamma, 1.0)
+        self.lam = _check_nonneg("lam", lam, 1.0)
+        if not 0 < min_std <= max_std:
+            raise ValueError(f"need 0 < min_std <= max_std, got min_std={min_std!r}, max_std={max_std!r}")
+        self.min_std, self.max_std = float(min_std), float(max_std)
+        s = np.broadcast_to(np.asarray(std, dtype=np.float64), (self.action_dim,))
+        if not ((s > 0) & np.isfinite(s)).all():
+            raise ValueError(f"std must be > 0 (a scalar or one per action dimension), got {std!r}")
+        self.initial_std = s.copy()
+        if std_schedule is not None and not callable(std_schedule):
+            raise TypeError(f"std_schedule must be callable(t) -> std, got {type(std_schedule).__name__}")
+        self.std_schedule = std_schedule
+        self.learn_std = bool(learn_std) and std_schedule is None
+        self.fit_intercept = bool(fit_intercept)
+        self.scale_by_variance = bool(scale_by_variance)
+        self.normalize_delta = bool(normalize_delta)
+        self.normalize_rate = _check_nonneg("normalize_rate", normalize_rate, 1.0)
+        self.rng = np.random.default_rng(seed)
+        self.reset()
+
+    # -- state ----------------------------------------------------------------------------------
+    @property
+    def n_inputs(self) -> int:
+        """Length of ``x̃`` (the features plus the intercept)."""
+        return self.n_features + int(self.fit_intercept)
+
+    def reset(self) -> GaussianActorCritic:
+        """Forget everything learnt: weights 0, σ back to its initial value, traces cleared."""
+        self.W = np.zeros((self.action_dim, self.n_inputs))
+        self.w = np.zeros(self.n_inputs)
+        self.log_std = np.log(np.clip(self.initial_std, self.min_std, self.max_std))
+        self.n_updates = 0
+        self.delta_rms = float("nan")
+        self.last_delta: float | np.ndarray = float("nan")
+        self.clear_traces()
+        return self
+
+    def clear_traces(self) -> None:
+        """Set the eligibility traces to 0 (call at the start of an episode)."""
+        self._e_w = self._e_W = self._e_s = None
+
+    @property
+    def std(self) -> np.ndarray:
+        """The current exploration noise σ, ``(action_dim,)``."""
+        if self.std_schedule is not None:
+            s = np.broadcast_to(np.asarray(self.std_schedule(self.n_updates), dtype=np.float64),
+                                (self.action_dim,))
+            return s.copy()
+        return np.exp(self.log_std)
+
+    # -- computation ----------------------------------------------------------------------------
+    def _inputs(self, x: Any, name: str = "x") -> tuple[np.ndarray, bool]:
+        a = np.asarray(x, dtype=np.float64)
+        single = a.ndim == 1
+        a2 = a[None, :] if single else a
+        if a2.ndim != 2 or a2.shape[1] != self.n_features:
+            raise ValueError(
+                f"{name} must have shape (n_features,) or (n, n_features) with n_features="
+                f"{self.n_features}, got shape {a.shape}"
+            )
+        if self.fit_intercept:
+            a2 = np.concatenate([a2, np.ones((a2.shape[0], 1))], axis=1)
+        return a2, single
+
+    def mean(self, x: Any) -> np.ndarray:
+        """The policy's mean action ``W x̃`` (the greedy decoder output)."""
+        xt, single = self._inputs(x)
+        m = xt @ self.W.T
+        return m[0] if single else m
+
+    def value(self, x: Any) -> float | np.ndarray:
+        """The critic's ``V(x) = w · x̃``."""
+        xt, single = self._inputs(x)
+        v = xt @ self.w
+        return float(v[0]) if single else v
+
+    def act(self, x: Any, *, greedy: bool = False) -> np.ndarray:
+        """Draw ``a ~ N(W x̃, σ²)`` (or return the mean if ``greedy``)."""
+        m = self.mean(x)
+        if greedy:
+            return m
+        return m + self.std * self.rng.standard_normal(m.shape)
+
+    def log_prob(self, x: Any, action: Any) -> float | np.ndarray:
+        """``log π(a | x)`` under the current policy."""
+        m = self.mean(x)
+        s = self.std
+        z = (np.asarray(action, dtype=np.float64) - m) / s
+        lp = -0.5 * (z**2).sum(-1) - np.log(s).sum() - 0.5 * self.action_dim * np.log(2 * np.pi)
+        return float(lp) if np.ndim(lp) == 0 else lp
+
+    def update(
+        self,
+        x: Any,
+        action: Any,
+        reward: Any,
+        x_next: Any = None,
+        *,
+        terminal: Any = None,
+    ) -> float | np.ndarray:
+        """One actor-critic step for the transition ``x --action--> (reward, x_next)``; returns δ.
+
+        ``x_next=None`` (or ``terminal`` true) bootstraps with value 0 (and with ``gamma=0`` the
+        next state never matters). ``terminal`` may be one flag per lane; the traces of terminal
+        lanes are cleared after the update.
+        """
+        xt, single = self._inputs(x)
+        n = xt.shape[0]
+        a = np.asarray(action, dtype=np.float64).reshape(n, self.action_dim)
+        r = np.broadcast_to(np.asarray(reward, dtype=np.float64), (n,))
+        if terminal is None:
+            term = np.full(n, x_next is None)
+        else:
+            term = np.broadcast_to(np.asarray(terminal, dtype=bool), (n,)) | (x_next is None)
+        v = xt @ self.w
+        v_next = np.zeros(n)
+        if x_next is not None and self.gamma > 0:
+            xn, _ = self._inputs(x_next, "x_next")
+            v_next = np.where(term, 0.0, xn @ self.w)
+        delta = r + self.gamma * v_next - v
+
+        s = self.std
+        diff = a - xt @ self.W.T  # (n, d)
+        g_W = (diff if self.scale_by_variance else diff / s**2)[:, :, None] * xt[:, None, :]
+        g_s = diff**2 / s**2 - 1.0
+        decay = self.gamma * self.lam
+        if self._e_w is None or self._e_w.shape[0] != n or decay == 0.0:
+            self._e_w, self._e_W, self._e_s = xt.copy(), g_W, g_s
+        else:
+            self._e_w = decay * self._e_w + xt
+            self._e_W = decay * self._e_W + g_W
+            self._e_s = decay * self._e_s + g_s
+        self.w += self.alpha_critic * (delta[:, None] * self._e_w).mean(axis=0)
+        d_actor = delta
+        if self.normalize_delta:
+            ms = float(np.mean(delta**2))
+            if np.isnan(self.delta_rms):
+                self.delta_rms = np.sqrt(ms)
+            else:
+                rho = self.normalize_rate
+                self.delta_rms = float(np.sqrt((1 - rho) * self.delta_rms**2 + rho * ms))
+            d_actor = delta / max(self.delta_rms, 1e-8)
+        self.W += self.alpha_actor * (d_actor[:, None, None] * self._e_W).mean(axis=0)
+        if self.learn_std and self.alpha_std > 0:
+            self.log_std += self.alpha_std * (d_actor[:, None] * self._e_s).mean(axis=0)
+            self.log_std = np.clip(self.log_std, np.log(self.min_std), np.log(self.max_std))
+        if term.any() and decay > 0:
+            self._e_w[term] = 0.0
+            self._e_W[term] = 0.0
+            self._e_s[term] = 0.0
+        self.n_updates += 1
+        self.last_delta = float(delta[0]) if single else delta
+        return self.last_delta
+
+    # -- acting in an environment ---------------------------------------------------------------
+    def run(
+        self,
+        env: gym.Env | str,
+        *,
+        n_steps: int,
+        features: Callable[[np.ndarray], np.ndarray] | None = None,
+        seed: int | None = None,
+        env_kwargs: Mapping[str, Any] | None = None,
+        learn: bool = True,
+        greedy: bool = False,
+    ) -> pd.DataFrame:
+        """Play ``n_steps`` steps of a continuous-action task (resetting at episode ends).
+
+        ``features(obs)`` maps an observation to the feature vector (default: the flattened
+        observation). Actions are clipped to a ``Box`` action space's bounds before they reach the
+        environment; the policy learns from the sampled (unclipped) action. ``seed`` seeds the
+        environment and the action noise. Returns one row per step: ``episode``, ``step``,
+        ``reward``, ``delta``, ``value``, ``a_0 ... a_{d-1}``.
+        """
+        if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
+            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+        if isinstance(env, str):
+            env = gym.make(env, **dict(env_kwargs or {}))
+        elif env_kwargs:
+            raise ValueError("env_kwargs applies only when env is an environment id")
+        space = env.action_space
+        if not isinstance(space, spaces.Box) or space.shape != (self.action_dim,):
+            raise ValueError(
+                f"env must have a Box action space of shape ({self.action_dim},), got {space!r}"
+            )
+        feat = features if features is not None else (lambda o: np.asarray(o, dtype=np.float64).ravel())
+        if seed is not None:
+            env_ss, agent_ss = np.random.SeedSequence(seed).spawn(2)
+            self.rng = np.random.default_rng(agent_ss)
+            env_seed = int(env_ss.generate_state(1)[0])
+        else:
+            env_seed = int(self.rng.integers(2**32))
+        rows: dict[str, list] = {k: [] for k in ("episode", "step", "reward", "delta", "value")}
+        actions = np.zeros((n_steps, self.action_dim))
+        obs, _ = env.reset(seed=env_seed)
+        self.clear_traces()
+        x = feat(obs)
+        episode = 0
+        for step in range(n_steps):
+            a = self.act(x, greedy=greedy)
+            obs, r, terminated, truncated, _ = env.step(np.clip(a, space.low, space.high).astype(space.dtype))
+            x_next = None if terminated else feat(obs)
+            value = self.value(x)
+            if learn:
+                delta = self.update(x, a, float(r), x_next, terminal=terminated)
+            else:
+                v_next = 0.0 if x_next is None else self.value(x_next)
+                delta = self.last_delta = float(r) + self.gamma * v_next - value
+            for k, v in zip(rows, (episode, step, float(r), float(delta), value)):
+                rows[k].append(v)
+            actions[step] = a
+            if terminated or truncated:
+                episode += 1
+                obs, _ = env.reset()
+                self.clear_traces()
+                x = feat(obs)
+            else:
+                x = x_next
+        df = pd.DataFrame(rows)
+        for j in range(self.action_dim):
+            df[f"a_{j}"] = actions[:, j]
+        return df
+
+    def __repr__(self) -> str:
+        return (
+            f"GaussianActorCritic(n_features={self.n_features}, action_dim={self.action_dim}, "
+            f"alpha_actor={self.alpha_actor}, alpha_critic={self.alpha_critic}, gamma={self.gamma}, "
+            f"lam={self.lam})"
+        )

@@ -1,0 +1,119 @@
+"""Figures of the TD agents: the dopamine prediction error within a conditioning trial."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from cogmodels.agents.td import pavlovian_prediction_errors
+
+__all__ = ["dopamine_figure", "plot_prediction_errors"]
+
+PHASES = ("early", "late", "omission")
+PALETTE = {"early": "#4C72B0", "late": "#DD8452", "omission": "#C44E52"}
+#: settings per representation used by :func:`dopamine_figure`
+DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
+    "csc": {"alpha": 0.1},
+    "microstimulus": {"alpha": 0.3, "representation_kwargs": {"n_microstimuli": 20, "decay": 0.85}},
+}
+TITLES = {"csc": "Complete serial compound", "microstimulus": "Microstimulus",
+          "presence": "Presence"}
+
+
+def plot_prediction_errors(
+    steps: pd.DataFrame,
+    *,
+    phases: Sequence[str] = PHASES,
+    value: bool = True,
+    figure: Figure | None = None,
+) -> Figure:
+    """δ (and V) over the time within a trial, one line per phase, one column per representation.
+
+    ``steps`` is one or more tables of :func:`~cogmodels.agents.td.pavlovian_prediction_errors`
+    concatenated (columns ``representation``, ``phase``, ``time_in_trial``, ``delta``, ``value``,
+    ``cue``, ``reward_time``). Trials are cut at the end of the shortest trial (the ITI is
+    dropped); phases with several trials show their mean. Dotted lines mark the cue and the
+    reward. Returns the Figure (drawn on ``figure`` when given).
+    """
+    need = {"representation", "phase", "time_in_trial", "delta", "value"}
+    missing = need - set(steps.columns)
+    if missing:
+        raise ValueError(
+            f"steps must come from pavlovian_prediction_errors; missing columns {sorted(missing)}"
+        )
+    reps = list(dict.fromkeys(steps["representation"]))
+    data = steps[steps["phase"].isin(phases)].copy()
+    data["phase"] = data["phase"].astype(str)
+    trials = data.groupby(["representation", "trial"])
+    last = trials["time_in_trial"].max()
+    if "iti" in data.columns:  # keep the trial proper: drop the inter-trial interval
+        last = last - trials["iti"].first()
+    data = data[data["time_in_trial"] <= int(last.min())]
+    rows = 2 if value else 1
+    fig = figure if figure is not None else Figure(figsize=(4.2 * len(reps), 3.0 * rows + 0.4),
+                                                    layout="constrained")
+    axes = np.asarray(fig.subplots(rows, len(reps), sharex=True, squeeze=False))
+    cue_step = reward_time = None
+    if "cue" in data.columns and data["cue"].astype(bool).any():
+        cue_step = int(data.loc[data["cue"].astype(bool), "time_in_trial"].min())
+    if "reward_time" in data.columns:
+        reward_time = int(data["reward_time"].iloc[0])
+    palette = {p: PALETTE.get(p, None) for p in phases}
+    dashes = {p: (4, 2) if p == "omission" else "" for p in phases}
+    for j, rep in enumerate(reps):
+        sub = data[data["representation"] == rep]
+        for i, (col, label) in enumerate([("delta", "prediction error δ"), ("value", "value V")][:rows]):
+            ax = axes[i, j]
+            sns.lineplot(data=sub, x="time_in_trial", y=col, hue="phase", hue_order=list(phases),
+                         style="phase", style_order=list(phases), dashes=dashes,
+                         palette=palette, errorbar=None, marker="o", markersize=3, ax=ax,
+                         legend=(i == 0 and j == len(reps) - 1))
+            ax.axhline(0.0, color="0.6", lw=0.8)
+            for t, name in ((cue_step, "cue"), (reward_time, "reward")):
+                if t is not None:
+                    ax.axvline(t, color="0.4", ls=":", lw=1)
+                    if i == 0:
+                        ax.text(t, 1.02, name, transform=ax.get_xaxis_transform(),
+                                ha="center", va="bottom", fontsize=8, color="0.3")
+            ax.set_ylabel(label if j == 0 else "")
+            ax.set_xlabel("time in trial (steps)" if i == rows - 1 else "")
+            if i == 0:
+                ax.set_title(TITLES.get(rep, rep), pad=14)
+    return fig
+
+
+def dopamine_figure(
+    representations: Sequence[str] = ("csc", "microstimulus"),
+    *,
+    n_trials: int = 200,
+    seed: int | None = 0,
+    env_kwargs: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Figure:
+    """The Schultz, Dayan & Montague (1997) figure for TD(λ) critics with each representation.
+
+    Trains a :class:`~cogmodels.agents.td.TDCritic` per representation on one session of
+    ``cogmodels/PavlovianConditioning-v0`` whose last trial omits the reward, and plots δ and V
+    within the first trial (early), the last rewarded trials (late) and the omission trial.
+    ``settings`` maps a representation to keyword arguments of
+    :func:`~cogmodels.agents.td.pavlovian_prediction_errors` (defaults in ``DEFAULT_SETTINGS``).
+
+    With the CSC the response moves entirely from the reward to the cue (``δ ≈ γ^delay`` at the
+    cue, 0 at the reward, ``-1`` at an omitted reward). With microstimuli of the cue and the
+    reward (Ludvig, Sutton & Kehoe 2008) the reward response shrinks but does not vanish and the
+    omission dip is shallower and spread in time; the value before the cue is not 0 because the
+    trace of the previous trial's reward lasts into the next trial.
+    """
+    tables = []
+    for rep in representations:
+        kw = {**DEFAULT_SETTINGS.get(rep, {}), **dict((settings or {}).get(rep, {}))}
+        tables.append(pavlovian_prediction_errors(rep, n_trials=n_trials, seed=seed,
+                                                  env_kwargs=env_kwargs, **kw))
+    fig = plot_prediction_errors(pd.concat(tables, ignore_index=True))
+    fig.suptitle("TD(λ) prediction errors: transfer from reward to cue, dip at omission")
+    return fig

@@ -1,0 +1,772 @@
+"""Temporal-difference agents acting in Gymnasium tasks, with the prediction error as dopamine.
+
+Linear TD learners over a :mod:`~cogmodels.agents.features` representation ``x_t`` (a one-hot for
+tabular learning):
+
+- :class:`TDCritic`: TD(λ) value prediction, ``V(x) = w · x`` (Sutton 1988; Sutton & Barto 1990),
+  the model of phasic dopamine in classical conditioning (Montague, Dayan & Sejnowski 1996;
+  Schultz, Dayan & Montague 1997);
+- :class:`ActorCriticAgent`: a TD(λ) critic and a softmax actor trained by the critic's error
+  (Barto, Sutton & Anderson 1983; Sutton & Barto 2018, §13.5);
+- :class:`QLearningAgent` (Watkins's Q(λ)) and :class:`SarsaAgent` (SARSA(λ)), ε-greedy or
+  softmax (Sutton & Barto 2018, ch. 6 and 12).
+
+Every agent exposes the TD error of its latest step as ``last_delta`` and records it at every step
+of :meth:`TDAgent.run`, which plays a task and returns a tidy table (one row per step: ``episode``,
+``step``, ``trial``, ``time_in_trial``, ``action``, ``reward``, ``delta``, ``value`` and the scalar
+``info`` entries of the task). Randomness (action draws and the environment's seed) comes only
+from ``np.random.default_rng(seed)``: the same seed gives the same table.
+
+Example::
+
+    from cogmodels.agents.features import CompleteSerialCompound
+    from cogmodels.agents.td import TDCritic
+
+    critic = TDCritic(CompleteSerialCompound(15), alpha=0.1, gamma=0.98, lam=0.9)
+    steps = critic.run("cogmodels/PavlovianConditioning-v0", seed=0,
+                       env_kwargs={"n_trials": 100, "omission_trials": [99]})
+    steps.pivot_table("delta", "trial", "time_in_trial")   # δ moves from the reward to the cue
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+from gymnasium import spaces
+
+import cogmodels.envs  # noqa: F401  (registers the environments)
+from cogmodels.agents.features import (
+    CompleteSerialCompound,
+    Microstimulus,
+    Representation,
+    make_representation,
+)
+
+__all__ = [
+    "ActorCriticAgent",
+    "QLearningAgent",
+    "SarsaAgent",
+    "TDAgent",
+    "TDCritic",
+    "pavlovian_prediction_errors",
+    "trial_deltas",
+]
+
+PAVLOVIAN = "cogmodels/PavlovianConditioning-v0"
+#: columns every step table has (info entries with these names are prefixed ``info_``)
+STEP_COLUMNS = ("episode", "step", "trial", "time_in_trial", "action", "reward", "delta", "value")
+
+
+def _check_rate(name: str, value: Any, low: float = 0.0, high: float = 1.0) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = np.nan
+    if not low <= v <= high:
+        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+    return v
+
+
+def _check_limit(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+    return int(value)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max())
+    return e / e.sum()
+
+
+def _make_env(env: gym.Env | str, env_kwargs: Mapping[str, Any] | None) -> gym.Env:
+    if isinstance(env, str):
+        if env not in gym.registry:
+            raise ValueError(f"env must be a gymnasium.Env or a registered environment id, got {env!r}")
+        return gym.make(env, **dict(env_kwargs or {}))
+    if not isinstance(env, gym.Env):
+        raise TypeError(f"env must be a gymnasium.Env or a registered id, got {type(env).__name__}")
+    if env_kwargs:
+        raise ValueError("env_kwargs applies only when env is an environment id, got an env instance")
+    return env
+
+
+def _is_scalar(v: Any) -> bool:
+    return isinstance(v, bool | int | float | str | np.bool_ | np.integer | np.floating)
+
+
+class TDAgent:
+    """Base class of the TD agents: the shared episode loop and bookkeeping.
+
+    Subclasses implement ``_allocate(n_actions)``, ``_begin_episode()``, ``act(x)`` and
+    ``_step(x, a, r, x_next, a_next, terminal, learn) -> (delta, value)``.
+    """
+
+    #: whether the agent needs a discrete action space
+    discrete = True
+    #: whether ``_step`` needs the next action (chosen before the update, as in SARSA)
+    _needs_next_action = False
+    TRACE_RESETS = ("episode", "trial")
+
+    def __init__(
+        self,
+        representation: Representation,
+        *,
+        gamma: float,
+        lam: float,
+        trace_reset: str = "episode",
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
+        if not isinstance(representation, Representation):
+            raise TypeError(
+                "representation must be a cogmodels.agents.features.Representation (e.g. "
+                f"CompleteSerialCompound, TabularOneHot), got {type(representation).__name__}"
+            )
+        self.representation = representation
+        self.n_features = int(representation.n_features)
+        self.gamma = _check_rate("gamma", gamma)
+        self.lam = _check_rate("lam", lam)
+        if trace_reset not in self.TRACE_RESETS:
+            raise ValueError(
+                f"trace_reset must be one of {list(self.TRACE_RESETS)}, got {trace_reset!r}"
+            )
+        self.trace_reset = trace_reset
+        self.rng = np.random.default_rng(seed)
+        self.last_delta = float("nan")
+        self.n_actions: int | None = None
+
+    # -- to implement ---------------------------------------------------------------------------
+    def _allocate(self, n_actions: int) -> None:
+        raise NotImplementedError
+
+    def _begin_episode(self) -> None:
+        raise NotImplementedError
+
+    def clear_traces(self) -> None:
+        """Set the eligibility traces to 0."""
+        raise NotImplementedError
+
+    def act(self, x: np.ndarray) -> int:
+        """Choose an action for features ``x`` (draws from ``self.rng``)."""
+        raise NotImplementedError
+
+    def _step(self, x, a, r, x_next, a_next, terminal, learn) -> tuple[float, float]:
+        raise NotImplementedError
+
+    def _end_episode(self, x_last: np.ndarray | None, terminal: bool, learn: bool) -> None:
+        """Hook called when an episode ends."""
+
+    def _end_trial(self) -> None:
+        """Hook called when a trial ends (with ``trace_reset="trial"``)."""
+        self.clear_traces()
+
+    # -- shared ---------------------------------------------------------------------------------
+    def _draw(self, probs: np.ndarray) -> int:
+        c = np.cumsum(probs)
+        return int(min(np.searchsorted(c, self.rng.random() * c[-1], side="right"), probs.size - 1))
+
+    def _prepare(self, env: gym.Env) -> None:
+        space = env.action_space
+        if self.discrete:
+            if not isinstance(space, spaces.Discrete):
+                raise ValueError(
+                    f"{type(self).__name__} needs a Discrete action space, got {space!r}"
+                )
+            n = int(space.n)
+            if self.n_actions is None:
+                self._allocate(n)
+            elif self.n_actions != n:
+                raise ValueError(
+                    f"{type(self).__name__} was built for n_actions={self.n_actions}, but the env "
+                    f"has {n} actions"
+                )
+
+    def _seeds(self, seed: int | None) -> int:
+        """Reseed the agent's generator from ``seed`` and return the environment's seed."""
+        if seed is not None:
+            env_ss, agent_ss = np.random.SeedSequence(seed).spawn(2)
+            self.rng = np.random.default_rng(agent_ss)
+            return int(env_ss.generate_state(1)[0])
+        return int(self.rng.integers(2**32))
+
+    def run(
+        self,
+        env: gym.Env | str,
+        *,
+        n_trials: int | None = None,
+        n_steps: int | None = None,
+        seed: int | None = None,
+        env_kwargs: Mapping[str, Any] | None = None,
+        learn: bool = True,
+        info_keys: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Play ``env`` and learn; return one row per step.
+
+        ``env`` is an environment or a registered id (built with ``env_kwargs``). Without limits
+        the agent plays one episode; with ``n_trials`` (trials completed, as the task's
+        ``trial_row`` defines them; one step per trial in tasks without it) or ``n_steps`` it
+        plays episodes (resetting the environment) until the first limit is reached. The agent
+        keeps what it learnt across calls (call :meth:`reset` to start afresh). ``seed`` seeds the
+        environment and the agent's action draws; ``None`` draws both from the agent's generator.
+        ``learn=False`` evaluates the prediction errors without changing the weights. With
+        ``trace_reset="trial"`` the eligibility traces are cleared at the end of every trial.
+
+        Columns: ``episode``, ``step`` (within the run), ``trial`` (trials completed before this
+        step, within the run), ``time_in_trial`` (from ``info``, else 0), ``action``, ``reward``,
+        ``delta`` (the TD error of this step), ``value`` (the agent's value of this step's state,
+        before its update) and the task's scalar ``info`` entries (or those in ``info_keys``).
+        """
+        n_trials = _check_limit("n_trials", n_trials)
+        n_steps = _check_limit("n_steps", n_steps)
+        env = _make_env(env, env_kwargs)
+        self._prepare(env)
+        rep = self.representation
+        trial_row = getattr(env.unwrapped, "trial_row", None)
+        rows: dict[str, list] = {c: [] for c in STEP_COLUMNS}
+        extras: dict[str, list] = {}
+        episode = step = trials_done = 0
+        obs, _ = env.reset(seed=self._seeds(seed))
+        rep.reset()
+        self._begin_episode()
+        x = rep.observe(obs)
+        a = self.act(x)
+        while True:
+            obs, r, terminated, truncated, info = env.step(a)
+            r = float(r)
+            x_next = a_next = None
+            if not terminated:
+                x_next = rep.observe(obs)
+                if self._needs_next_action:  # SARSA's target: the next action, chosen first
+                    a_next = self.act(x_next)
+            delta, value = self._step(x, a, r, x_next, a_next, terminated, learn)
+            if x_next is not None and a_next is None:  # else act on what was just learnt
+                a_next = self.act(x_next)
+            self.last_delta = float(delta)
+            for k, v in zip(
+                STEP_COLUMNS,
+                (episode, step, trials_done, info.get("time_in_trial", 0), a, r, delta, value),
+            ):
+                rows[k].append(v)
+            self._record_info(info, extras, step, info_keys)
+            step += 1
+            if trial_row is None or trial_row(a, r, info) is not None:
+                trials_done += 1
+                if self.trace_reset == "trial":
+                    self._end_trial()
+            done = terminated or truncated
+            if done:
+                self._end_episode(x_next if truncated else x, terminated, learn)
+            if (n_trials is not None and trials_done >= n_trials) or (
+                n_steps is not None and step >= n_steps
+            ) or (done and n_trials is None and n_steps is None):
+                break
+            if done:
+                episode += 1
+                obs, _ = env.reset()
+                rep.reset()
+                self._begin_episode()
+                x_next = rep.observe(obs)
+                a_next = self.act(x_next)
+            x, a = x_next, a_next
+        df = pd.DataFrame(rows)
+        for k, v in extras.items():
+            df[k] = v
+        return df
+
+    @staticmethod
+    def _record_info(info: Mapping[str, Any], extras: dict[str, list], step: int,
+                     keys: Sequence[str] | None) -> None:
+        for k, v in info.items():
+            if k in ("trial", "time_in_trial") or (keys is not None and k not in keys):
+                continue
+            if not _is_scalar(v):
+                continue
+            name = f"info_{k}" if k in STEP_COLUMNS else k
+            col = extras.get(name)
+            if col is None:
+                col = extras[name] = [None] * step
+            col.append(v.item() if isinstance(v, np.generic) else v)
+        for col in extras.values():  # keys missing at this step
+            if len(col) < step + 1:
+                col.append(None)
+
+
+class TDCritic(TDAgent):
+    r"""TD(λ) value prediction with a linear value function: the dopamine prediction error.
+
+    .. math::
+
+        \delta_t = r_t + \gamma V(x_t) - V(x_{t-1}), \qquad
+        e_t = \gamma\lambda\, e_{t-1} + x_{t-1}, \qquad w \mathrel{+}= \alpha\, \delta_t\, e_t
+
+    with ``V(x) = w · x`` (Sutton 1988). ``δ_t`` is indexed by the step ``t`` whose observation
+    reveals the reward ``r_t`` and the new state ``x_t``, as in Montague, Dayan & Sejnowski (1996)
+    and Schultz, Dayan & Montague (1997): in :class:`~cogmodels.envs.pavlovian.
+    PavlovianConditioning` the response to the reward is then at the reward's step and the
+    response to the cue at the cue's step, and ``V(x_t)`` predicts the rewards after ``t``. (This
+    is the usual TD update of the transition ``x_{t-1} -> x_t`` with the reward observed in
+    ``x_t``.) The first step of an episode follows a null state of value 0, and the episode's end
+    is a terminal transition to value 0.
+
+    The traces are cleared at the end of every trial (``trace_reset="trial"``): the steps
+    between trials (all-zero features under the time representations) then separate the trials
+    as in the trial-by-trial simulations of Schultz et al. (1997) and Ludvig et al. (2008);
+    without the reset, TD(λ > 0) would credit the states of one trial with the next trial's
+    reward across the unlearnable inter-trial interval.
+
+    With the complete serial compound and TD(λ): before learning ``δ ≈ r`` at the reward and 0 at
+    the cue; after learning ``δ ≈ γ^delay · r`` at the (unpredictable) cue and ``≈ 0`` at the
+    reward; an omitted reward gives ``δ ≈ -r`` at its expected time.
+
+    The agent does not choose: it does nothing (action 0), or, with ``lick_threshold``, licks
+    (action 1) whenever ``V(x_t) > lick_threshold``, the anticipatory licking that reads out the
+    learnt prediction.
+    """
+
+    def __init__(
+        self,
+        representation: Representation,
+        *,
+        alpha: float = 0.1,
+        gamma: float = 0.98,
+        lam: float = 0.9,
+        initial_weight: float = 0.0,
+        lick_threshold: float | None = None,
+        trace_reset: str = "trial",
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
+        super().__init__(representation, gamma=gamma, lam=lam, trace_reset=trace_reset, seed=seed)
+        self.alpha = _check_rate("alpha", alpha)
+        self.initial_weight = float(initial_weight)
+        self.lick_threshold = None if lick_threshold is None else float(lick_threshold)
+        self.reset()
+
+    def reset(self) -> TDCritic:
+        """Forget everything learnt (weights and traces)."""
+        self.w = np.full(self.n_features, self.initial_weight)
+        self.e = np.zeros(self.n_features)
+        self._x_prev = np.zeros(self.n_features)
+        self._clear_pending = False
+        return self
+
+    def _prepare(self, env: gym.Env) -> None:  # any action space; acts 0 / 1
+        pass
+
+    def _begin_episode(self) -> None:
+        self.clear_traces()
+        self._x_prev = np.zeros(self.n_features)
+
+    def clear_traces(self) -> None:
+        self.e[:] = 0.0
+        self._clear_pending = False
+
+    def _end_trial(self) -> None:
+        # the transition out of the trial's last step is learnt at the next step: clear after it
+        self._clear_pending = True
+
+    def value(self, x: np.ndarray) -> float:
+        """``V(x) = w · x``."""
+        return float(self.w @ x)
+
+    def act(self, x: np.ndarray) -> int:
+        if self.lick_threshold is None:
+            return 0
+        return int(self.value(x) > self.lick_threshold)
+
+    def update(
+        self, x: np.ndarray, reward: float, x_next: np.ndarray | None = None, *,
+        terminal: bool = False, learn: bool = True,
+    ) -> float:
+        """One TD(λ) update of the transition ``x -> x_next`` with ``reward``; returns δ.
+
+        ``terminal`` (or ``x_next=None``) bootstraps with value 0 and clears the traces.
+        """
+        v_next = 0.0 if terminal or x_next is None else float(self.w @ x_next)
+        delta = float(reward) + self.gamma * v_next - float(self.w @ x)
+        if learn:
+            self.e *= self.gamma * self.lam
+            self.e += x
+            self.w += self.alpha * delta * self.e
+            if terminal or x_next is None:
+                self.e[:] = 0.0
+        self.last_delta = delta
+        return delta
+
+    def _step(self, x, a, r, x_next, a_next, terminal, learn) -> tuple[float, float]:
+        value = self.value(x)
+        delta = self.update(self._x_prev, r, x, learn=learn)
+        self._x_prev = x
+        if self._clear_pending:
+            self.clear_traces()
+        return delta, value
+
+    def _end_episode(self, x_last, terminal, learn) -> None:
+        if terminal:
+            self.update(self._x_prev, 0.0, None, terminal=True, learn=learn)
+
+
+class _ActionValueAgent(TDAgent):
+    """Shared code of Q-learning and SARSA: ``Q(x, a) = θ_a · x`` and the exploration policy.
+
+    Parameters: ``representation``; ``n_actions`` (default: from the first env played);
+    ``alpha`` (step size), ``gamma`` (discount; 0 for trial-based tasks), ``lam`` (trace decay);
+    ``policy`` ``"epsilon_greedy"`` (``epsilon``) or ``"softmax"`` (inverse temperature
+    ``beta``); ``initial_value`` (``θ``'s initial value); ``trace_reset`` (``"episode"`` or
+    ``"trial"``: when the traces are cleared); ``seed``.
+    """
+
+    POLICIES = ("epsilon_greedy", "softmax")
+
+    def __init__(
+        self,
+        representation: Representation,
+        *,
+        n_actions: int | None = None,
+        alpha: float = 0.1,
+        gamma: float = 0.9,
+        lam: float = 0.0,
+        policy: str = "epsilon_greedy",
+        epsilon: float = 0.1,
+        beta: float = 5.0,
+        initial_value: float = 0.0,
+        trace_reset: str = "episode",
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
+        super().__init__(representation, gamma=gamma, lam=lam, trace_reset=trace_reset, seed=seed)
+        self.alpha = _check_rate("alpha", alpha)
+        if policy not in self.POLICIES:
+            raise ValueError(f"policy must be one of {list(self.POLICIES)}, got {policy!r}")
+        self.policy_name = policy
+        self.epsilon = _check_rate("epsilon", epsilon)
+        self.beta = _check_rate("beta", beta, 0.0, np.inf)
+        self.initial_value = float(initial_value)
+        if n_actions is not None:
+            if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions < 2:
+                raise ValueError(f"n_actions must be an integer >= 2 or None, got {n_actions!r}")
+            self._allocate(n_actions)
+
+    def _allocate(self, n_actions: int) -> None:
+        self.n_actions = int(n_actions)
+        self.reset()
+
+    def reset(self) -> _ActionValueAgent:
+        """Forget everything learnt: ``θ`` to ``initial_value`` (``Q_0`` for one-hot features)."""
+        if self.n_actions is None:
+            return self
+        self.theta = np.full((self.n_actions, self.n_features), self.initial_value)
+        self.e = np.zeros_like(self.theta)
+        return self
+
+    def _begin_episode(self) -> None:
+        self.e[:] = 0.0
+
+    def clear_traces(self) -> None:
+        self.e[:] = 0.0
+
+    def q(self, x: np.ndarray) -> np.ndarray:
+        """Action values ``Q(x, ·)``."""
+        if self.n_actions is None:
+            raise ValueError(f"{type(self).__name__} has no actions yet: pass n_actions or run it")
+        return self.theta @ x
+
+    def policy(self, x: np.ndarray) -> np.ndarray:
+        """Action probabilities: ε-greedy (ties split evenly) or softmax ``exp(β Q)``."""
+        q = self.q(x)
+        if self.policy_name == "softmax":
+            return _softmax(self.beta * q)
+        best = q >= q.max()
+        return self.epsilon / q.size + (1.0 - self.epsilon) * best / best.sum()
+
+    def act(self, x: np.ndarray) -> int:
+        q = self.q(x)
+        a = self._draw(self.policy(x))
+        self._was_greedy = bool(q[a] >= q.max())
+        return a
+
+    def _target(self, q_next: np.ndarray, a_next: int | None) -> float:
+        raise NotImplementedError
+
+    def _decay_traces(self) -> None:
+        self.e *= self.gamma * self.lam
+
+    def _step(self, x, a, r, x_next, a_next, terminal, learn) -> tuple[float, float]:
+        value = float(self.theta[a] @ x)
+        q_next = None if x_next is None else self.theta @ x_next
+        target = r if terminal or self.gamma == 0 else r + self.gamma * self._target(q_next, a_next)
+        delta = target - value
+        if learn:
+            self._decay_traces()
+            self.e[a] += x
+            self.theta += self.alpha * delta * self.e
+            if terminal:
+                self.e[:] = 0.0
+        return delta, value
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.representation!r}, n_actions={self.n_actions}, "
+            f"alpha={self.alpha}, gamma={self.gamma}, lam={self.lam}, policy={self.policy_name!r})"
+        )
+
+
+class QLearningAgent(_ActionValueAgent):
+    r"""Q-learning (Watkins 1989), with Watkins's eligibility traces when ``lam > 0``.
+
+    .. math::
+
+        \delta_t = r_t + \gamma \max_{a'} Q(x_{t+1}, a') - Q(x_t, a_t), \qquad
+        \theta \mathrel{+}= \alpha\, \delta_t\, e_t
+
+    with ``e_t = γλ e_{t-1} + x_t`` on the chosen action's row, cut to 0 when ``a_t`` is
+    exploratory (non-greedy) (Sutton & Barto 2018, §12.10). The next action is chosen after the
+    update, so that in a trial-based task the choice on trial ``t + 1`` reflects the outcome of
+    trial ``t``. The behaviour policy is ε-greedy or softmax
+    (``policy``). For trial-based tasks (bandits, reversal) use ``gamma=0``: each trial's value
+    is its immediate reward, and the TD error is the Rescorla–Wagner error ``r - Q(a)``.
+    """
+
+    def _target(self, q_next, a_next) -> float:
+        return float(q_next.max())
+
+    def _decay_traces(self) -> None:
+        # Watkins: the traces survive only greedy actions (this step's action, chosen by act())
+        if self.lam > 0 and getattr(self, "_was_greedy", True):
+            self.e *= self.gamma * self.lam
+        else:
+            self.e[:] = 0.0
+
+
+class SarsaAgent(_ActionValueAgent):
+    r"""SARSA(λ) (Rummery & Niranjan 1994; Sutton & Barto 2018, §12.7): on-policy TD control.
+
+    .. math::
+
+        \delta_t = r_t + \gamma Q(x_{t+1}, a_{t+1}) - Q(x_t, a_t), \qquad
+        e_t = \gamma\lambda e_{t-1} + \nabla_\theta Q(x_t, a_t), \qquad
+        \theta \mathrel{+}= \alpha\, \delta_t\, e_t
+
+    where ``a_{t+1}`` is the action actually taken next (ε-greedy or softmax), chosen before the
+    update as in the textbook algorithm when ``gamma > 0`` (with ``gamma = 0`` the target is
+    ``r_t`` alone and the next action is chosen after the update).
+    """
+
+    @property
+    def _needs_next_action(self) -> bool:
+        return self.gamma > 0
+
+    def _target(self, q_next, a_next) -> float:
+        return float(q_next[a_next])
+
+
+class ActorCriticAgent(TDAgent):
+    r"""Actor-critic: a TD(λ) critic and a softmax actor trained by the critic's error.
+
+    .. math::
+
+        \pi(a \mid x) \propto \exp(\beta\, \theta_a \cdot x), \qquad
+        \delta_t = r_t + \gamma V(x_{t+1}) - V(x_t), \qquad V(x) = w \cdot x
+
+        w \mathrel{+}= \alpha_c\, \delta_t\, e^w_t, \qquad \theta \mathrel{+}= \alpha_a\, \delta_t\, e^\theta_t
+
+    with traces ``e^w_t = γλ e^w_{t-1} + x_t`` and ``e^θ_t = γλ e^θ_{t-1} + g_t``, where ``g_t``
+    is the policy gradient ``∇_θ log π(a_t | x_t) = β (onehot(a_t) - π) ⊗ x_t``
+    (``actor_update="gradient"``; Sutton & Barto 2018, §13.5) or the chosen action's features
+    only, ``onehot(a_t) ⊗ x_t`` (``"direct"``: the preferences ``H(x, a) += α_a δ`` of Barto,
+    Sutton & Anderson 1983, the form used as a model of the basal ganglia by Houk, Adams & Barto
+    1995 and O'Doherty et al. 2004). The critic's δ is the dopamine signal that trains both.
+    """
+
+    ACTOR_UPDATES = ("gradient", "direct")
+
+    def __init__(
+        self,
+        representation: Representation,
+        *,
+        n_actions: int | None = None,
+        alpha_critic: float = 0.1,
+        alpha_actor: float = 0.1,
+        beta: float = 1.0,
+        gamma: float = 0.9,
+        lam: float = 0.0,
+        actor_update: str = "gradient",
+        initial_value: float = 0.0,
+        trace_reset: str = "episode",
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
+        super().__init__(representation, gamma=gamma, lam=lam, trace_reset=trace_reset, seed=seed)
+        self.alpha_critic = _check_rate("alpha_critic", alpha_critic)
+        self.alpha_actor = _check_rate("alpha_actor", alpha_actor, 0.0, np.inf)
+        self.beta = _check_rate("beta", beta, 0.0, np.inf)
+        if actor_update not in self.ACTOR_UPDATES:
+            raise ValueError(
+                f"actor_update must be one of {list(self.ACTOR_UPDATES)}, got {actor_update!r}"
+            )
+        self.actor_update = actor_update
+        self.initial_value = float(initial_value)
+        if n_actions is not None:
+            if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions < 2:
+                raise ValueError(f"n_actions must be an integer >= 2 or None, got {n_actions!r}")
+            self._allocate(n_actions)
+
+    def _allocate(self, n_actions: int) -> None:
+        self.n_actions = int(n_actions)
+        self.reset()
+
+    def reset(self) -> ActorCriticAgent:
+        """Forget everything learnt (critic and actor weights, traces)."""
+        self.w = np.full(self.n_features, self.initial_value)
+        self.e_w = np.zeros(self.n_features)
+        if self.n_actions is not None:
+            self.theta = np.zeros((self.n_actions, self.n_features))
+            self.e_theta = np.zeros_like(self.theta)
+        return self
+
+    def _begin_episode(self) -> None:
+        self.clear_traces()
+
+    def clear_traces(self) -> None:
+        self.e_w[:] = 0.0
+        self.e_theta[:] = 0.0
+
+    def value(self, x: np.ndarray) -> float:
+        """The critic's ``V(x) = w · x``."""
+        return float(self.w @ x)
+
+    def preferences(self, x: np.ndarray) -> np.ndarray:
+        """The actor's preferences ``H(x, ·) = θ x``."""
+        if self.n_actions is None:
+            raise ValueError("ActorCriticAgent has no actions yet: pass n_actions or run it")
+        return self.theta @ x
+
+    def policy(self, x: np.ndarray) -> np.ndarray:
+        """``π(· | x) = softmax(β H(x, ·))``."""
+        return _softmax(self.beta * self.preferences(x))
+
+    def act(self, x: np.ndarray) -> int:
+        return self._draw(self.policy(x))
+
+    def _step(self, x, a, r, x_next, a_next, terminal, learn) -> tuple[float, float]:
+        value = self.value(x)
+        v_next = 0.0 if terminal else self.value(x_next)
+        delta = r + self.gamma * v_next - value
+        if learn:
+            decay = self.gamma * self.lam
+            self.e_w *= decay
+            self.e_w += x
+            if self.actor_update == "gradient":
+                g = -self.beta * self.policy(x)
+                g[a] += self.beta
+            else:
+                g = np.zeros(self.n_actions)
+                g[a] = 1.0
+            self.e_theta *= decay
+            self.e_theta += g[:, None] * x[None, :]
+            self.w += self.alpha_critic * delta * self.e_w
+            self.theta += self.alpha_actor * delta * self.e_theta
+            if terminal:
+                self.e_w[:] = 0.0
+                self.e_theta[:] = 0.0
+        return delta, value
+
+
+# -- Pavlovian conditioning: the dopamine experiment ------------------------------------------
+
+
+def _pavlovian_representation(spec: str | Representation, env: gym.Env,
+                              kwargs: Mapping[str, Any] | None) -> Representation:
+    if isinstance(spec, Representation):
+        return spec
+    kwargs = dict(kwargs or {})
+    task = env.unwrapped
+    if spec == "csc":
+        kwargs.setdefault("n_steps", task.trial_steps - task.cue_step)
+        return CompleteSerialCompound(**kwargs)
+    if spec == "microstimulus":
+        kwargs.setdefault("n_microstimuli", 10)
+        kwargs.setdefault("decay", 0.85)
+        kwargs.setdefault("us_index", 1)
+        return Microstimulus(**kwargs)
+    return make_representation(spec, **kwargs)
+
+
+def pavlovian_prediction_errors(
+    representation: str | Representation = "csc",
+    *,
+    n_trials: int = 150,
+    omission_trials: Sequence[int] | None = None,
+    n_late: int = 5,
+    alpha: float = 0.1,
+    gamma: float = 0.98,
+    lam: float = 0.9,
+    seed: int | None = 0,
+    env_kwargs: Mapping[str, Any] | None = None,
+    representation_kwargs: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Train a :class:`TDCritic` on Pavlovian conditioning and return its step table.
+
+    One session of ``n_trials`` trials of ``cogmodels/PavlovianConditioning-v0`` (``env_kwargs``
+    passed on) in which the trials ``omission_trials`` (default: the last one) are probe trials
+    without reward. ``representation`` is ``"csc"`` (length ``trial_steps - cue_step``),
+    ``"microstimulus"`` (10 microstimuli, decay 0.9 per step), ``"presence"`` or a
+    :class:`~cogmodels.agents.features.Representation`; ``representation_kwargs`` override
+    those defaults.
+
+    The table (see :meth:`TDAgent.run`) gets a ``phase`` column: ``"early"`` (the first trial),
+    ``"late"`` (the ``n_late`` rewarded trials before the first omission), ``"omission"`` and
+    ``"training"`` (the rest), and a ``representation`` column. The classic result (Schultz,
+    Dayan & Montague 1997): early, δ at the reward; late, δ at the cue; omission, a dip below 0
+    at the time of the expected reward.
+    """
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 2:
+        raise ValueError(f"n_trials must be an integer >= 2, got {n_trials!r}")
+    omitted = [n_trials - 1] if omission_trials is None else sorted(int(t) for t in omission_trials)
+    kwargs = {**dict(env_kwargs or {}), "n_trials": n_trials, "omission_trials": omitted}
+    env = gym.make(PAVLOVIAN, **kwargs)
+    rep = _pavlovian_representation(representation, env, representation_kwargs)
+    critic = TDCritic(rep, alpha=alpha, gamma=gamma, lam=lam)
+    df = critic.run(env, seed=seed)
+    first = omitted[0] if omitted else n_trials
+    late = [t for t in range(first) if t not in omitted][-n_late:] if n_late else []
+    phase = np.full(len(df), "training", dtype=object)
+    phase[df["trial"].isin(late).to_numpy()] = "late"
+    phase[df["trial"].isin(omitted).to_numpy()] = "omission"
+    phase[(df["trial"] == 0).to_numpy()] = "early"
+    df["phase"] = pd.Categorical(phase, categories=["early", "training", "late", "omission"])
+    name = representation if isinstance(representation, str) else type(representation).__name__
+    df["representation"] = name
+    return df
+
+
+def trial_deltas(steps: pd.DataFrame, *, cue_step: int | None = None,
+                 reward_time: int | None = None) -> pd.DataFrame:
+    """δ at the cue and at the (expected) reward in every trial of a Pavlovian step table.
+
+    ``cue_step`` defaults to the first ``time_in_trial`` with the cue on, ``reward_time`` to the
+    table's ``reward_time`` column. Returns one row per trial: ``trial``, ``delta_cue``,
+    ``delta_us``, ``omitted`` (if recorded).
+    """
+    for col in ("trial", "time_in_trial", "delta"):
+        if col not in steps.columns:
+            raise ValueError(f"steps must be a step table from TDAgent.run; missing column {col!r}")
+    if cue_step is None:
+        if "cue" not in steps.columns or not steps["cue"].astype(bool).any():
+            raise ValueError("cue_step is needed: the table has no 'cue' column with a cue")
+        cue_step = int(steps.loc[steps["cue"].astype(bool), "time_in_trial"].min())
+    if reward_time is None:
+        if "reward_time" not in steps.columns:
+            raise ValueError("reward_time is needed: the table has no 'reward_time' column")
+        reward_time = int(steps["reward_time"].iloc[0])
+    by = steps.pivot_table("delta", "trial", "time_in_trial", aggfunc="first")
+    out = pd.DataFrame({
+        "trial": by.index.to_numpy(),
+        "delta_cue": by[cue_step].to_numpy(),
+        "delta_us": by[reward_time].to_numpy(),
+    })
+    if "omitted" in steps.columns:
+        out["omitted"] = steps.groupby("trial")["omitted"].first().reindex(by.index).to_numpy()
+    return out

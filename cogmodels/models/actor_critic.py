@@ -1,0 +1,159 @@
+"""The tabular actor-critic as a model of choices in trial-based tasks (bandits, reversal)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from cogmodels.model import CognitiveModel, State, onehot, softmax
+from cogmodels.parameters import ParamSpec
+
+__all__ = ["ActorCritic"]
+
+
+class ActorCritic(CognitiveModel):
+    r"""Actor-critic: a critic learns state values, an actor learns action preferences from its error.
+
+    .. math::
+
+        P(a_t = a) \propto \exp(\beta H_t(s_t, a) + \kappa [a = a_{t-1}])
+
+        \delta_t = r_t - V_t(s_t), \qquad V_{t+1}(s_t) = V_t(s_t) + \alpha_c \delta_t,
+        \qquad H_{t+1}(s_t, a_t) = H_t(s_t, a_t) + \alpha_a \delta_t
+
+    The critic's prediction error ``δ`` (the dopamine signal) trains both; unlike Q-learning, the
+    error compares the outcome with the value of the *state*, not of the chosen action (Barto,
+    Sutton & Anderson 1983; Houk, Adams & Barto 1995; O'Doherty et al. 2004, Science 304,
+    452–454; in patients, Gold et al. 2012, Arch Gen Psychiatry 69, 129–138). Values start at
+    ``initial_value``, preferences at 0. Variants (structure, fixed at construction):
+
+    - ``forgetting``: the preferences of the unchosen actions (in the current state) decay toward
+      0, ``H(s, a') -= phi H(s, a')``;
+    - ``stickiness``: the choice-perseveration bonus ``kappa``;
+    - ``free_beta``: ``beta`` is a free parameter instead of fixed at ``beta`` (default 1).
+      Preferences start at 0 and move by ``alpha_a δ``, so only the product ``beta·alpha_a``
+      shapes the choices: with ``free_beta`` the likelihood is flat along
+      ``(c·beta, alpha_a/c)``; use it only with priors (MAP, hierarchical EM).
+    - ``n_states``: tasks with several states read the ``state`` column (0-based); the default
+      single state fits bandit and reversal tasks without one.
+
+    Latents: ``v`` (the critic's value of the trial's state), ``h_0 ... h_{n-1}`` (the actor's
+    preferences) and ``delta``, all before the update.
+    """
+
+    name = "actor_critic"
+    tasks = ("cogmodels/MultiArmedBandit-v0", "cogmodels/ReversalLearning-v0")
+
+    def __init__(
+        self,
+        n_actions: int = 2,
+        *,
+        n_states: int = 1,
+        forgetting: bool = False,
+        stickiness: bool = False,
+        free_beta: bool = False,
+        beta: float = 1.0,
+        initial_value: float = 0.5,
+        beta_max: float = 20.0,
+    ) -> None:
+        super().__init__(n_actions)
+        if isinstance(n_states, bool) or not isinstance(n_states, int | np.integer) or n_states < 1:
+            raise ValueError(f"n_states must be an integer >= 1, got {n_states!r}")
+        self.n_states = int(n_states)
+        self.forgetting = bool(forgetting)
+        self.stickiness = bool(stickiness)
+        self.free_beta = bool(free_beta)
+        if not (np.isfinite(beta) and beta > 0):
+            raise ValueError(f"beta must be a finite number > 0, got {beta!r}")
+        self.beta = float(beta)
+        self.initial_value = float(initial_value)
+        self.observation_columns = ("state",) if self.n_states > 1 else ()
+        specs = [
+            ParamSpec("alpha_c", 0.0, 1.0, 0.3, description="critic learning rate"),
+            ParamSpec("alpha_a", 0.0, 1.0, 0.3, description="actor learning rate"),
+        ]
+        if self.free_beta:
+            specs.append(ParamSpec("beta", 0.0, float(beta_max), 3.0, description="inverse temperature"))
+        if self.stickiness:
+            specs.append(ParamSpec("kappa", -5.0, 5.0, 0.0, description="choice stickiness"))
+        if self.forgetting:
+            specs.append(ParamSpec("phi", 0.0, 1.0, 0.1, description="decay of unchosen preferences"))
+        self.param_specs = tuple(specs)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _beta(self, params: Mapping[str, np.ndarray]) -> np.ndarray | float:
+        return params["beta"] if self.free_beta else self.beta
+
+    def _state_index(self, observation: Mapping[str, np.ndarray], lanes: int) -> np.ndarray | None:
+        if self.n_states == 1:
+            return None
+        s = np.asarray(observation["state"]).astype(np.int64)
+        if s.shape != (lanes,) or s.min() < 0 or s.max() >= self.n_states:
+            raise ValueError(
+                f"actor_critic with n_states={self.n_states}: column 'state' must hold integers in "
+                f"[0, {self.n_states - 1}], got {np.unique(s)[:10].tolist()}"
+            )
+        return s
+
+    def _current(self, state: State, observation) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The value ``(lanes,)`` and preferences ``(lanes, actions)`` of this trial's state."""
+        lanes = state["prev"].shape[0]
+        s = self._state_index(observation, lanes)
+        if s is None:
+            return state["v"], state["h"], None
+        idx = np.arange(lanes)
+        return state["v"][idx, s], np.asfortranarray(state["h"][idx, s]), s
+
+    # -- protocol -----------------------------------------------------------------------------
+    def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
+        lanes = params["alpha_c"].shape[0]
+        prev = np.zeros((lanes, self.n_actions), order="F")
+        if self.n_states == 1:
+            v = np.full(lanes, self.initial_value)
+            h = np.zeros((lanes, self.n_actions), order="F")
+        else:
+            v = np.full((lanes, self.n_states), self.initial_value, order="F")
+            h = np.zeros((lanes, self.n_states, self.n_actions), order="F")
+        return {"params": params, "v": v, "h": h, "prev": prev}
+
+    def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+        p = state["params"]
+        _, h, _ = self._current(state, observation)
+        beta = self._beta(p)
+        logits = (beta[:, None] if self.free_beta else beta) * h
+        if self.stickiness:
+            logits = logits + p["kappa"][:, None] * state["prev"]
+        return softmax(logits)
+
+    def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+        v, h, _ = self._current(state, observation)
+        out = {"v": v.copy()}
+        out.update({f"h_{i}": h[:, i].copy() for i in range(self.n_actions)})
+        out["delta"] = reward - v
+        return out
+
+    def update(self, state, observation, action, reward, next_observation) -> State:
+        p = state["params"]
+        v, h, s = self._current(state, observation)
+        chosen = onehot(action, self.n_actions)
+        delta = reward - v
+        v_new = v + p["alpha_c"] * delta
+        h_new = h
+        if self.forgetting:
+            h_new = np.where(chosen, h_new, h_new - p["phi"][:, None] * h_new)
+        h_new = h_new + chosen * (p["alpha_a"] * delta)[:, None]
+        if s is None:
+            return {"params": p, "v": v_new, "h": h_new, "prev": chosen}
+        idx = np.arange(v.shape[0])
+        v_all = state["v"].copy(order="F")
+        h_all = state["h"].copy(order="F")
+        v_all[idx, s] = v_new
+        h_all[idx, s] = h_new
+        return {"params": p, "v": v_all, "h": h_all, "prev": chosen}
+
+    def __repr__(self) -> str:
+        return (
+            f"ActorCritic(n_actions={self.n_actions}, n_states={self.n_states}, "
+            f"forgetting={self.forgetting}, stickiness={self.stickiness}, free_beta={self.free_beta})"
+        )
