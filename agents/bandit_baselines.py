@@ -1,0 +1,416 @@
+"""Reference policies for the two-armed Bernoulli bandit, and one scorer for every agent.
+
+The meta-reinforcement-learning benchmark of Wang et al. (2018, Nat Neurosci) and Duan et al.
+(2016, RL², arXiv:1611.02779): each session draws two arm probabilities ``p_0, p_1 ~ U(0, 1)``
+independently and lasts ``T = 100`` trials. A policy is scored by its *pseudo-regret*
+
+    R = sum_t (max(p_0, p_1) - p_{a_t}),
+
+the sum of ``info["regret"]`` of :class:`cogmodels.envs.bandit.MultiArmedBanditVector` over the
+session (the expected regret given the drawn probabilities). Its mean over sessions estimates the
+Bayesian regret ``T·E[max(p_0, p_1)] - E[sum_t p_{a_t}] = 200/3 - E[reward]``.
+
+Policies (vectorised over sessions with numpy; all read the Beta posterior counts):
+
+- :class:`BayesOptimal`: the exact Bayes-optimal policy, by finite-horizon dynamic programming over
+  the posterior counts ``(s_0, f_0, s_1, f_1)`` (Bellman 1956; Berry & Fristedt 1985, *Bandit
+  Problems*). Its expected regret is exactly ``T·E[max] - V_0``; see :func:`bayes_optimal_regret`.
+- :class:`ThompsonSampling`: act greedily on one draw from the posterior (Thompson 1933).
+- :class:`UCB1`: ``mean_i + sqrt(2 ln t / n_i)`` after one pull of each arm (Auer, Cesa-Bianchi &
+  Fischer 2002, Machine Learning 47).
+- :class:`Greedy`: the largest posterior mean ``(s_i + 1) / (n_i + 2)``, ties broken at random.
+- :class:`RandomPolicy`: uniform choices; expected regret ``T·E|p_0 - p_1| / 2 = T/6``.
+
+Every policy follows one small session protocol, :class:`SessionPolicy`
+(``start`` / ``choose`` / ``observe``), which :func:`evaluate` drives on the real vector
+environment; recurrent agents (:meth:`cogmodels.agents.rnn.RecurrentPolicy.as_session_policy`)
+follow it too, so baselines and networks are scored by the same code on the same sessions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from scipy import integrate, stats
+
+import cogmodels.envs  # noqa: F401  (registers the environments)
+
+__all__ = [
+    "BayesOptimal",
+    "CountPolicy",
+    "Greedy",
+    "RandomPolicy",
+    "RegretResult",
+    "SessionPolicy",
+    "ThompsonSampling",
+    "UCB1",
+    "bayes_optimal_regret",
+    "evaluate",
+    "expected_max_mean",
+]
+
+ENV_ID = "cogmodels/MultiArmedBandit-v0"
+
+
+def _check_counts(counts: Any, n_arms: int | None = None) -> np.ndarray:
+    c = np.asarray(counts)
+    if c.ndim != 3 or c.shape[2] != 2 or (n_arms is not None and c.shape[1] != n_arms):
+        arms = "n_arms" if n_arms is None else str(n_arms)
+        raise ValueError(
+            f"counts must have shape (sessions, {arms}, 2) holding (successes, failures) per arm, "
+            f"got shape {c.shape}"
+        )
+    return c
+
+
+def _argmax_random_ties(x: np.ndarray, rng: np.random.Generator, tol: float = 0.0) -> np.ndarray:
+    """Row-wise argmax of ``(sessions, arms)`` with ties (within ``tol``) broken uniformly."""
+    best = x.max(axis=1, keepdims=True)
+    tied = x >= best - tol
+    if tied.sum(axis=1).max() == 1:
+        return tied.argmax(axis=1)
+    # a random key per candidate, -1 for non-candidates: the argmax is a uniform tied arm
+    key = np.where(tied, rng.random(x.shape), -1.0)
+    return key.argmax(axis=1)
+
+
+class SessionPolicy:
+    """A policy that plays a batch of bandit sessions in lockstep.
+
+    ``start(n_sessions, n_arms)`` begins new sessions, ``choose(obs, rng)`` returns one action per
+    session and ``observe(actions, rewards)`` feeds back the outcomes. :func:`evaluate` calls them
+    in this order, once per trial.
+    """
+
+    name = "policy"
+
+    def start(self, n_sessions: int, n_arms: int) -> None:
+        raise NotImplementedError
+
+    def choose(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def observe(self, actions: np.ndarray, rewards: np.ndarray) -> None:
+        raise NotImplementedError
+
+
+class CountPolicy(SessionPolicy):
+    """A Bernoulli-bandit policy that reads only the counts of successes and failures per arm.
+
+    Subclasses implement ``act(counts, rng) -> actions`` with ``counts`` of shape
+    ``(sessions, n_arms, 2)`` holding ``(successes, failures)``; the session protocol keeps the
+    counts.
+    """
+
+    n_arms: int | None = None  # None: any number of arms
+
+    def act(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def start(self, n_sessions: int, n_arms: int) -> None:
+        if self.n_arms is not None and n_arms != self.n_arms:
+            raise ValueError(f"{type(self).__name__} plays {self.n_arms} arms, got n_arms={n_arms}")
+        self._counts = np.zeros((n_sessions, n_arms, 2), dtype=np.int64)
+        self._lanes = np.arange(n_sessions)
+
+    def choose(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return self.act(self._counts, rng)
+
+    def observe(self, actions: np.ndarray, rewards: np.ndarray) -> None:
+        r = np.asarray(rewards)
+        if not np.isin(r, (0.0, 1.0)).all():
+            raise ValueError(f"{type(self).__name__} needs Bernoulli (0/1) rewards, got {r[:8]!r}")
+        fail = (r == 0).astype(np.int64)
+        np.add.at(self._counts, (self._lanes, np.asarray(actions), fail), 1)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class RandomPolicy(CountPolicy):
+    """Uniformly random choices: expected pseudo-regret ``T·E|p_0 - p_1| / 2 = T/6`` for U(0,1) arms."""
+
+    name = "random"
+
+    def act(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        c = _check_counts(counts)
+        return rng.integers(0, c.shape[1], size=c.shape[0])
+
+
+class Greedy(CountPolicy):
+    """Choose the largest posterior mean ``(s_i + 1) / (s_i + f_i + 2)`` (Beta(1, 1) prior).
+
+    Ties are broken uniformly at random. Without exploration it locks onto the first arm that
+    looks good and often misses a better one.
+    """
+
+    name = "greedy"
+
+    def act(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        c = _check_counts(counts)
+        mean = (c[..., 0] + 1.0) / (c.sum(axis=2) + 2.0)
+        return _argmax_random_ties(mean, rng, tol=1e-12)
+
+
+class ThompsonSampling(CountPolicy):
+    """Thompson (1933) sampling: draw ``p_i ~ Beta(s_i + a, f_i + b)`` and choose the largest.
+
+    ``prior = (a, b)`` are the Beta prior's parameters; ``(1, 1)`` is the uniform prior of the
+    task. Agrawal & Goyal (2012, COLT) prove its logarithmic regret.
+    """
+
+    name = "thompson"
+
+    def __init__(self, prior: tuple[float, float] = (1.0, 1.0)) -> None:
+        self.prior = _check_beta_prior(prior)
+
+    def act(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        c = _check_counts(counts)
+        draw = rng.beta(c[..., 0] + self.prior[0], c[..., 1] + self.prior[1])
+        return draw.argmax(axis=1)
+
+    def __repr__(self) -> str:
+        return f"ThompsonSampling(prior={self.prior})"
+
+
+class UCB1(CountPolicy):
+    """UCB1 (Auer, Cesa-Bianchi & Fischer 2002): pull each arm once, then maximise
+
+        mean_i + sqrt(c · ln t / n_i),
+
+    with ``t`` the number of pulls so far and ``c = 2`` in the paper. Ties (and the order of the
+    initial pulls) are broken at random.
+    """
+
+    name = "ucb1"
+
+    def __init__(self, c: float = 2.0) -> None:
+        if not (isinstance(c, int | float) and c >= 0):
+            raise ValueError(f"c must be a number >= 0, got {c!r}")
+        self.c = float(c)
+
+    def act(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        c = _check_counts(counts)
+        n = c.sum(axis=2)
+        t = n.sum(axis=1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            index = c[..., 0] / n + np.sqrt(self.c * np.log(np.maximum(t, 1)) / n)
+        index = np.where(n == 0, np.inf, index)
+        return _argmax_random_ties(index, rng, tol=1e-12)
+
+    def __repr__(self) -> str:
+        return f"UCB1(c={self.c})"
+
+
+def _check_beta_prior(prior: Any) -> tuple[float, float]:
+    try:
+        a, b = (float(v) for v in prior)
+    except (TypeError, ValueError):
+        raise ValueError(f"prior must be Beta parameters (a, b) > 0, got {prior!r}") from None
+    if not (a > 0 and b > 0):
+        raise ValueError(f"prior must be Beta parameters (a, b) > 0, got {prior!r}")
+    return a, b
+
+
+def expected_max_mean(prior: tuple[float, float] = (1.0, 1.0)) -> float:
+    """``E[max(p_0, p_1)]`` for independent ``p_i ~ Beta(a, b)``: ``∫ 2 x f(x) F(x) dx`` (2/3 for U(0,1))."""
+    a, b = _check_beta_prior(prior)
+    if a == b == 1.0:
+        return 2.0 / 3.0
+    dist = stats.beta(a, b)
+    val, _ = integrate.quad(lambda x: 2.0 * x * dist.pdf(x) * dist.cdf(x), 0.0, 1.0, limit=200)
+    return float(val)
+
+
+class BayesOptimal(CountPolicy):
+    """The exact Bayes-optimal policy of the two-armed Bernoulli bandit with horizon ``n_trials``.
+
+    Finite-horizon dynamic programming over the posterior counts (Bellman 1956; Berry & Fristedt
+    1985). With ``t`` pulls made, the state is ``(s_0, f_0, s_1, f_1)``, ``s_0 + f_0 + s_1 + f_1 =
+    t``; the posterior mean of arm ``i`` is ``m_i = (s_i + a) / (n_i + a + b)`` and
+
+        Q_t(x, i) = m_i (1 + V_{t+1}(x + success_i)) + (1 - m_i) V_{t+1}(x + failure_i),
+        V_t(x) = max_i Q_t(x, i),    V_T = 0.
+
+    ``V_0`` is the expected total reward of the optimal policy, so its expected pseudo-regret is
+    ``T·E[max(p_0, p_1)] - V_0`` (:attr:`expected_regret`). The backward pass keeps only two levels
+    of values; the greedy action of each state is stored as ``int8`` (-1 marks an exact tie,
+    broken at random when acting) under a compact index: level ``t``, arm-0 pulls ``n_0``, then
+    ``s_0`` and ``s_1``, ``C(t + 3, 3)`` states per level, ``C(T + 3, 4)`` in all (4.4 M bytes for
+    ``T = 100``; about a second to build).
+
+    Attributes: ``value_`` (= ``V_0``), ``expected_regret``, ``n_trials``, ``prior``.
+    """
+
+    name = "bayes_optimal"
+    n_arms = 2
+
+    def __init__(self, n_trials: int = 100, prior: tuple[float, float] = (1.0, 1.0)) -> None:
+        if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or not (
+            1 <= n_trials <= 2000
+        ):
+            raise ValueError(f"n_trials must be an integer in [1, 2000], got {n_trials!r}")
+        self.n_trials = int(n_trials)
+        self.prior = _check_beta_prior(prior)
+        T = self.n_trials
+        # offset of block n0 within level t: sum_{k < n0} (k + 1)(t - k + 1)
+        t = np.arange(T + 1)[:, None]
+        k = np.arange(T + 2)[None, :]
+        sizes = np.where(k <= t, (k + 1) * (t - k + 1), 0)
+        self._block = np.concatenate([np.zeros((T + 1, 1), np.int64), np.cumsum(sizes, 1)], 1)
+        level_size = self._block[:, -1]  # C(t + 3, 3)
+        self._level = np.concatenate([[0], np.cumsum(level_size)])
+        self._policy = np.empty(int(self._level[T]), dtype=np.int8)
+        self.value_ = self._solve()
+        self.expected_regret = T * expected_max_mean(self.prior) - self.value_
+
+    def _index(self, t: int, n0: np.ndarray, s0: np.ndarray, s1: np.ndarray) -> np.ndarray:
+        """Index of states ``(n0, s0, s1)`` within level ``t`` (``n1 = t - n0``)."""
+        return self._block[t, n0] + s0 * (t - n0 + 1) + s1
+
+    def _states(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n0 = np.repeat(np.arange(t + 1), (np.arange(t + 1) + 1) * (t - np.arange(t + 1) + 1))
+        n1 = t - n0
+        start = self._block[t, n0]
+        pos = np.arange(n0.size) - start
+        s0, s1 = np.divmod(pos, n1 + 1)
+        return n0, s0, s1
+
+    def _solve(self) -> float:
+        a, b = self.prior
+        T = self.n_trials
+        v_next = np.zeros(int(self._block[T, -1]))
+        for t in range(T - 1, -1, -1):
+            n0, s0, s1 = self._states(t)
+            n1 = t - n0
+            m0 = (s0 + a) / (n0 + a + b)
+            m1 = (s1 + a) / (n1 + a + b)
+            q0 = m0 * (1.0 + v_next[self._index(t + 1, n0 + 1, s0 + 1, s1)]) + (1.0 - m0) * v_next[
+                self._index(t + 1, n0 + 1, s0, s1)
+            ]
+            q1 = m1 * (1.0 + v_next[self._index(t + 1, n0, s0, s1 + 1)]) + (1.0 - m1) * v_next[
+                self._index(t + 1, n0, s0, s1)
+            ]
+            tie = np.abs(q0 - q1) <= 1e-10 * np.maximum(1.0, np.abs(q0))
+            self._policy[self._level[t] : self._level[t + 1]] = np.where(
+                tie, -1, (q1 > q0).astype(np.int8)
+            )
+            v_next = np.maximum(q0, q1)
+        return float(v_next[0])
+
+    def act(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        c = _check_counts(counts, n_arms=2)
+        n = c.sum(axis=2)
+        t = n.sum(axis=1)
+        if t.max(initial=0) >= self.n_trials:
+            raise ValueError(
+                f"BayesOptimal was solved for n_trials={self.n_trials}; got a session with "
+                f"{int(t.max())} pulls already made (build it with a longer horizon)"
+            )
+        idx = self._level[t] + self._index(t, n[:, 0], c[:, 0, 0], c[:, 1, 0])
+        action = self._policy[idx].astype(np.int64)
+        tie = action < 0
+        if tie.any():
+            action[tie] = rng.integers(0, 2, size=int(tie.sum()))
+        return action
+
+    def __repr__(self) -> str:
+        return f"BayesOptimal(n_trials={self.n_trials}, prior={self.prior})"
+
+
+def bayes_optimal_regret(n_trials: int = 100, prior: tuple[float, float] = (1.0, 1.0)) -> float:
+    """Exact expected pseudo-regret of the Bayes-optimal policy: ``T·E[max(p_0, p_1)] - V_0``."""
+    return BayesOptimal(n_trials, prior).expected_regret
+
+
+@dataclass(frozen=True)
+class RegretResult:
+    """Mean pseudo-regret per session with its normal-theory 95% confidence interval.
+
+    ``regrets`` holds the per-session pseudo-regret ``sum_t (max p - p_{a_t})``.
+    """
+
+    mean: float
+    ci: tuple[float, float]
+    sem: float
+    n_episodes: int
+    regrets: np.ndarray = field(repr=False)
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "mean_regret": self.mean,
+            "ci_low": self.ci[0],
+            "ci_high": self.ci[1],
+            "sem": self.sem,
+            "n_episodes": self.n_episodes,
+        }
+
+
+def evaluate(
+    policy: SessionPolicy,
+    n_episodes: int = 10_000,
+    *,
+    seed: int | np.random.SeedSequence = 0,
+    n_trials: int = 100,
+    n_arms: int = 2,
+    batch_size: int = 10_000,
+    env_kwargs: dict | None = None,
+) -> RegretResult:
+    """Play ``n_episodes`` sessions of the vector bandit and return the mean pseudo-regret.
+
+    Runs :class:`~cogmodels.envs.bandit.MultiArmedBanditVector` (``batch_size`` copies at a time,
+    seeded by ``reset(seed=...)`` from ``seed``) with ``policy`` and sums ``info["regret"]`` over
+    each session. The environment draws the same arm probabilities and the same reward uniforms
+    whatever the actions, so every policy evaluated with the same ``seed``, ``n_episodes`` and
+    ``batch_size`` faces the same sessions (common random numbers). The policy's own randomness
+    (ties, sampling) comes from a generator spawned from the same seed.
+
+    Returns a :class:`RegretResult`: mean, 95% CI ``mean ± 1.96·sd/sqrt(n)``, SEM, per-session
+    regrets.
+    """
+    if not isinstance(policy, SessionPolicy):
+        raise TypeError(
+            f"policy must be a SessionPolicy (start/choose/observe), e.g. ThompsonSampling() or "
+            f"RecurrentPolicy.as_session_policy(), got {type(policy).__name__}"
+        )
+    for name, value in (("n_episodes", n_episodes), ("n_trials", n_trials), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    env_ss, policy_ss = ss.spawn(2)
+    rng = np.random.default_rng(policy_ss)
+    batch = min(int(batch_size), int(n_episodes))
+    env = gym.make_vec(
+        ENV_ID,
+        num_envs=batch,
+        vectorization_mode="vector_entry_point",
+        n_arms=n_arms,
+        n_trials=n_trials,
+        **(env_kwargs or {}),
+    )
+    regrets = []
+    n_batches = math.ceil(n_episodes / batch)
+    obs, _ = env.reset(seed=int(env_ss.generate_state(1)[0]))
+    for b in range(n_batches):
+        if b:
+            obs, _ = env.reset()
+        policy.start(batch, n_arms)
+        total = np.zeros(batch)
+        for t in range(n_trials):
+            actions = np.asarray(policy.choose(obs, rng), dtype=np.int64)
+            obs, reward, terminated, _, info = env.step(actions)
+            total += info["regret"]
+            if t < n_trials - 1:
+                policy.observe(actions, reward)
+        if not terminated.all():  # pragma: no cover - the env's contract
+            raise RuntimeError("the bandit sessions did not end after n_trials steps")
+        regrets.append(total)
+    env.close()
+    r = np.concatenate(regrets)[:n_episodes]
+    mean = float(r.mean())
+    sem = float(r.std(ddof=1) / math.sqrt(r.size)) if r.size > 1 else float("nan")
+    return RegretResult(mean, (mean - 1.96 * sem, mean + 1.96 * sem), sem, int(r.size), r)

@@ -1,0 +1,239 @@
+#!/usr/bin/env python
+"""Meta-RL on the two-armed bandit: a GRU trained by batched A2C in a fixed wall-clock budget.
+
+Task: ``cogmodels/MultiArmedBandit-v0``, two Bernoulli arms with ``p_i ~ U(0, 1)`` redrawn every
+session, 100 trials (Wang et al. 2018, Nat Neurosci). Score: mean pseudo-regret per session,
+``sum_t (max p - p_{a_t})`` (the sum of ``info["regret"]``), on ``--eval-episodes`` held-out
+sessions (seed ``--eval-seed``, different from the training seeds) with a 95% CI. Every agent is
+scored by :func:`cogmodels.agents.bandit_baselines.evaluate` on the same sessions (same arm
+probabilities and reward draws):
+
+- the GRU (:class:`~cogmodels.agents.a2c.A2CTrainer`), trained for ``--budget`` seconds of wall
+  clock (calibration included), evaluated greedy (argmax) and sampled;
+- the baselines: exact Bayes-optimal (dynamic programming; also its exact expected regret),
+  Thompson sampling, UCB1, greedy, random;
+- sb3-contrib ``RecurrentPPO`` (LSTM) trained for the same budget on the single environment
+  wrapped with ``PreviousActionReward`` (``--ppo-budget 0`` skips it).
+
+Prints one JSON document (also written to ``--out``)::
+
+    python benchmarks/bench_meta_rl.py --budget 600 --out meta_rl.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import cogmodels  # noqa: F401
+from cogmodels.agents.a2c import A2CConfig, A2CTrainer
+from cogmodels.agents.bandit_baselines import (
+    UCB1,
+    BayesOptimal,
+    Greedy,
+    RandomPolicy,
+    SessionPolicy,
+    ThompsonSampling,
+    evaluate,
+)
+from cogmodels.envs.wrappers import PreviousActionReward
+
+ENV_ID = "cogmodels/MultiArmedBandit-v0"
+
+#: the tuned trainer settings (see benchmarks/RESULTS.md for the search)
+GRU_CONFIG = dict(
+    num_envs=64,
+    cell="gru",
+    hidden_size=64,
+    gamma=0.9,
+    gae_lambda=1.0,
+    lr=3e-3,
+    lr_end=3e-4,
+    entropy_coef=0.05,
+    entropy_coef_end=0.0,
+    value_coef=0.5,
+    max_grad_norm=1.0,
+    reward_signal="regret",
+)
+
+
+def train_gru(budget: float, seed: int, config: dict[str, Any], progress: bool) -> tuple[A2CTrainer, dict]:
+    """Calibrate the update rate on a throw-away trainer, size the schedules to ~90% of the
+    budget, then train until the budget (calibration included) is spent."""
+    t0 = time.perf_counter()
+    probe = A2CTrainer(A2CConfig(seed=seed + 1, total_updates=10_000, **config))
+    probe.train(3, progress=False)  # warm-up
+    t1 = time.perf_counter()
+    probe.train(12, progress=False)
+    sec_per_update = (time.perf_counter() - t1) / 12
+    remaining = budget - (time.perf_counter() - t0)
+    total = max(1, int(0.9 * remaining / sec_per_update))
+    trainer = A2CTrainer(A2CConfig(seed=seed, total_updates=total, **config))
+    trainer.train(10**9, time_budget_s=budget - (time.perf_counter() - t0), progress=progress)
+    info = {
+        "config": trainer.config.to_dict(),
+        "calibrated_sec_per_update": sec_per_update,
+        "updates": trainer.update_,
+        "sessions": trainer.update_ * trainer.config.num_envs,
+        "env_steps": trainer.env_steps_,
+        "train_s": trainer.elapsed_s_,
+        "wall_s_with_calibration": time.perf_counter() - t0,
+        "final_train_regret": float(trainer.history_["regret"].tail(50).mean()),
+    }
+    return trainer, info
+
+
+class SB3RecurrentAgent(SessionPolicy):
+    """An sb3-contrib RecurrentPPO model as a :class:`SessionPolicy` (batched over sessions)."""
+
+    def __init__(self, model: Any, greedy: bool) -> None:
+        self.model, self.greedy = model, greedy
+        self.name = f"recurrent_ppo-{'greedy' if greedy else 'sampled'}"
+
+    def start(self, n_sessions: int, n_arms: int) -> None:
+        shape = self.model.policy.lstm_hidden_state_shape
+        h = torch.zeros(shape[0], n_sessions, shape[2])
+        self._states = (h, torch.zeros_like(h))
+        self._starts = torch.ones(n_sessions)
+        self._n_arms = n_arms
+        self._prev = np.zeros((n_sessions, n_arms + 1), dtype=np.float32)
+
+    @torch.no_grad()
+    def choose(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        x = torch.as_tensor(np.concatenate([obs, self._prev], axis=1))
+        dist, self._states = self.model.policy.get_distribution(x, self._states, self._starts)
+        self._starts = torch.zeros_like(self._starts)
+        p = dist.distribution.probs.double().numpy()
+        if self.greedy:
+            return p.argmax(axis=1)
+        u = rng.random(p.shape[0])[:, None]
+        return np.minimum((u > np.cumsum(p, axis=1)).sum(axis=1), p.shape[1] - 1)
+
+    def observe(self, actions: np.ndarray, rewards: np.ndarray) -> None:
+        self._prev[:] = 0.0
+        self._prev[np.arange(len(actions)), actions] = 1.0
+        self._prev[:, -1] = rewards
+
+
+def train_recurrent_ppo(budget: float, seed: int) -> tuple[Any, dict]:
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    class TimeLimit(BaseCallback):
+        def __init__(self, seconds: float) -> None:
+            super().__init__()
+            self.seconds, self.t0 = seconds, time.perf_counter()
+
+        def _on_step(self) -> bool:
+            return time.perf_counter() - self.t0 < self.seconds
+
+    t0 = time.perf_counter()
+    n_envs = 16
+    venv = DummyVecEnv(
+        [lambda: PreviousActionReward(gym.make(ENV_ID, n_arms=2, n_trials=100))] * n_envs
+    )
+    venv.seed(seed)
+    settings = dict(
+        n_steps=100,
+        batch_size=400,
+        n_epochs=4,
+        learning_rate=1e-3,
+        gamma=0.9,
+        gae_lambda=0.95,
+        ent_coef=0.01,
+        policy_kwargs=dict(lstm_hidden_size=64, net_arch=dict(pi=[], vf=[])),
+    )
+    model = RecurrentPPO("MlpLstmPolicy", venv, seed=seed, verbose=0, device="cpu", **settings)
+    model.learn(total_timesteps=10**10, callback=TimeLimit(budget - (time.perf_counter() - t0)))
+    info = {
+        "settings": {k: v for k, v in settings.items() if k != "policy_kwargs"}
+        | {"n_envs": n_envs, "lstm_hidden_size": 64},
+        "env_steps": int(model.num_timesteps),
+        "train_s": time.perf_counter() - t0,
+    }
+    return model, info
+
+
+def summary(res: Any) -> dict[str, float]:
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in res.as_dict().items()}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--budget", type=float, default=600.0, help="GRU training wall clock, s")
+    ap.add_argument("--ppo-budget", type=float, default=None, help="RecurrentPPO budget (default --budget; 0 skips)")
+    ap.add_argument("--eval-episodes", type=int, default=10_000)
+    ap.add_argument("--eval-seed", type=int, default=20_181)
+    ap.add_argument("--seed", type=int, default=0, help="training seed")
+    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    ap.add_argument("--config", type=str, default=None, help="JSON overrides of the GRU config")
+    ap.add_argument("--save-dir", type=str, default=None, help="write the trained GRU here")
+    ap.add_argument("--out", type=str, default=None, help="also write the JSON here")
+    ap.add_argument("--progress", action="store_true", help="show a progress bar")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    ppo_budget = args.budget if args.ppo_budget is None else args.ppo_budget
+    config = dict(GRU_CONFIG, **(json.loads(args.config) if args.config else {}))
+    ev = dict(seed=args.eval_seed)
+    n = args.eval_episodes
+
+    out: dict[str, Any] = {
+        "task": f"{ENV_ID}, 2 Bernoulli arms ~ U(0,1), 100 trials; pseudo-regret per session",
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "python": sys.version.split()[0],
+            "torch": torch.__version__,
+        },
+        "eval": {"episodes": n, "seed": args.eval_seed},
+    }
+    optimal = BayesOptimal(100)
+    out["bayes_optimal_exact_regret"] = round(optimal.expected_regret, 4)
+    out["baselines"] = {
+        p.name: summary(evaluate(p, n, **ev))
+        for p in (optimal, ThompsonSampling(), Greedy(), UCB1(), RandomPolicy())
+    }
+    print(json.dumps(out["baselines"]), file=sys.stderr, flush=True)
+
+    trainer, info = train_gru(args.budget, args.seed, config, args.progress)
+    model = trainer.model
+    out["gru_a2c"] = {
+        "budget_s": args.budget,
+        **info,
+        "greedy": summary(evaluate(model.as_session_policy(greedy=True), n, **ev)),
+        "sampled": summary(evaluate(model.as_session_policy(greedy=False), n, **ev)),
+    }
+    if args.save_dir:
+        trainer.save_checkpoint(args.save_dir)
+    print(json.dumps(out["gru_a2c"]), file=sys.stderr, flush=True)
+
+    if ppo_budget > 0:
+        ppo, pinfo = train_recurrent_ppo(ppo_budget, args.seed)
+        out["recurrent_ppo"] = {
+            "budget_s": ppo_budget,
+            **pinfo,
+            "greedy": summary(evaluate(SB3RecurrentAgent(ppo, greedy=True), n, **ev)),
+            "sampled": summary(evaluate(SB3RecurrentAgent(ppo, greedy=False), n, **ev)),
+        }
+    text = json.dumps(out, indent=2)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    main()
