@@ -1,0 +1,368 @@
+#!/usr/bin/env python
+"""Closed-loop BCI simulation speed: ``CursorBCIVector`` against a plain numpy loop.
+
+The full loop of every figure: the simulated user (200 ms feedback delay, forward model,
+saturating push), 192 Poisson units, 20 ms bins, and a velocity Kalman filter decoder (steady
+state, matrices fit by least squares on calibration data the environment simulated; written
+inline below, Wu et al. 2006 / Gilja et al. 2012 style). Speed is simulated bins per second over
+the whole batch and its real-time factor (bins/s x 0.02 s).
+
+- ``poisson``: samplers of 1,024 x 192 counts per bin: numpy's ``Generator.poisson``, inversion
+  of the CDF on uniforms, and the time-rescaling sampler the environment uses.
+- ``reference``: a plain numpy loop (the code one would write first: arrays over sessions, a
+  list as the delay buffer, ``Generator.poisson``), batched and for one session.
+- ``ours``: ``CursorBCIVector`` plus the same decoder, in one process and in two processes at once
+  (two cores), reported as a ratio to the batched reference measured in the same run.
+- ``sweep``: a drift sweep, 60 days x 100 subjects on the "typical" preset: each day a session
+  with the day-0 decoder and one with a decoder recalibrated that day.
+
+    python benchmarks/bench_bci.py --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import statistics
+import time
+from collections import deque
+
+import numpy as np
+
+import cogmodels  # noqa: F401
+from cogmodels.envs.bci import CursorBCI, CursorBCIVector, center_out_positions
+from cogmodels.envs.bci.encoder import PoissonCounter
+
+DT = 0.02
+N_UNITS = 192
+
+
+# -- the Kalman filter decoder ---------------------------------------------------------------
+class Calibration:
+    """Sufficient statistics of the regression of counts ``y`` on ``[u, 1]``, per lane, and of
+    the pooled velocity dynamics ``u_t`` on ``u_{t-1}``."""
+
+    def __init__(self, n_lanes: int, n_units: int) -> None:
+        self.xx = np.zeros((n_lanes, 3, 3))
+        self.xy = np.zeros((n_lanes, 3, n_units))
+        self.yy = np.zeros((n_lanes, n_units))
+        self.dyn = np.zeros((3, 2, 2))  # sums of u_{t-1} u_{t-1}^T, u_t u_{t-1}^T, u_t u_t^T
+        self.n = 0
+        self._prev = None
+
+    def add(self, y: np.ndarray, u: np.ndarray) -> None:
+        x = np.concatenate([u, np.ones((u.shape[0], 1))], axis=1)
+        self.xx += x[:, :, None] * x[:, None, :]
+        self.xy += x[:, :, None] * y[:, None, :]
+        self.yy += y.astype(np.float64) ** 2
+        if self._prev is not None:
+            self.dyn[0] += self._prev.T @ self._prev
+            self.dyn[1] += u.T @ self._prev
+            self.dyn[2] += u.T @ u
+        self._prev = u.copy()
+        self.n += 1
+
+
+class KalmanDecoder:
+    """Steady-state velocity Kalman filter per lane: ``v_t = M v_{t-1} + K (y_t - d)``.
+
+    Model: ``v_t = A v_{t-1} + w`` (``A, W`` pooled over lanes), ``y_t = H v_t + d + q`` with
+    diagonal ``Q`` (per lane). The gain comes from iterating the Riccati recursion in information
+    form, ``P+ = (P-^-1 + H^T Q^-1 H)^-1``, ``K = P+ H^T Q^-1``.
+    """
+
+    def __init__(self, cal: Calibration, ridge: float = 1e-6) -> None:
+        coef = np.linalg.solve(cal.xx + ridge * np.eye(3), cal.xy)  # (L, 3, N)
+        h, d = np.moveaxis(coef[:, :2], 1, 2), coef[:, 2]  # (L, N, 2), (L, N)
+        resid = (cal.yy - 2 * np.einsum("lkn,lkn->ln", coef, cal.xy)
+                 + np.einsum("lkn,lkj,ljn->ln", coef, cal.xx, coef)) / cal.n
+        q_inv = 1.0 / np.maximum(resid, 1e-3)
+        s00, s10, s11 = cal.dyn
+        a = np.linalg.solve(s00, s10.T).T  # u_t ~ A u_{t-1}
+        n_pairs = max(cal.n - 1, 1) * cal.xx.shape[0]
+        w = (s11 - a @ s10.T - s10 @ a.T + a @ s00 @ a.T) / n_pairs + 1e-6 * np.eye(2)
+        info = np.einsum("lni,ln,lnj->lij", h, q_inv, h)  # H^T Q^-1 H, (L, 2, 2)
+        p = np.broadcast_to(np.eye(2), info.shape).copy()
+        for _ in range(200):
+            prior = a @ p @ a.T + w
+            p = np.linalg.inv(np.linalg.inv(prior) + info)
+        self.K = np.einsum("lij,lnj,ln->lin", p, h, q_inv).astype(np.float32)  # (L, 2, N)
+        self.M = np.einsum("lij,jk->lik", np.eye(2) - np.einsum("lin,lnj->lij", self.K, h), a)
+        self.d = d.astype(np.float32)
+        self.v = np.zeros((cal.xx.shape[0], 2))
+
+    def reset(self, mask: np.ndarray) -> None:
+        self.v[mask] = 0.0
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        innov = np.einsum("lkn,ln->lk", self.K, y - self.d)
+        self.v = np.einsum("lij,lj->li", self.M, self.v) + innov
+        return self.v
+
+
+def calibrate(env: CursorBCIVector, bins: int) -> KalmanDecoder:
+    """Fit a decoder on ``bins`` bins in which the cursor follows the user's intention."""
+    cal = Calibration(env.num_envs, N_UNITS)
+    obs, info = env.reset(options={"day": env.day})
+    u = info["intended_velocity"]
+    for _ in range(bins):
+        cal.add(obs, u)
+        obs, _, _, _, info = env.step(u)
+        u = info["intended_velocity"]
+    return KalmanDecoder(cal)
+
+
+def closed_loop(env: CursorBCIVector, decoder: KalmanDecoder, bins: int) -> dict[str, float]:
+    """Run ``bins`` bins with the decoder from a fresh session: success rate, successes per
+    simulated minute, mean time to target (s) of the successes, and the wall time."""
+    obs, _ = env.reset(options={"day": env.day})
+    decoder.reset(np.ones(env.num_envs, dtype=bool))
+    ok = done = 0
+    ttt = 0.0
+    t0 = time.perf_counter()
+    for _ in range(bins):
+        obs, _, term, _, info = env.step(decoder(obs))
+        c = info["trial_completed"]
+        if c.any():
+            hit = info["success"] & c
+            ok += int(hit.sum())
+            done += int(c.sum())
+            ttt += float(info["time_to_target"][hit].sum())
+        if term.any():
+            decoder.reset(term)
+    seconds = time.perf_counter() - t0
+    return {"success": ok / max(done, 1), "per_min": ok / (env.num_envs * bins * DT / 60),
+            "ttt": ttt / max(ok, 1), "seconds": seconds}
+
+
+# -- the plain numpy reference loop -----------------------------------------------------------
+def reference_loop(baseline, tuning, decoder: KalmanDecoder, targets, bins: int, seed: int):
+    """The same closed loop written plainly: ``(success rate, seconds)``.
+
+    ``baseline (n, N)`` Hz and ``tuning (n, N, 2)`` per session; ``targets (n, T, 2)``. Cosine
+    units, ``Generator.poisson``, a list as the 200 ms delay buffer, the same Kalman filter.
+    """
+    rng = np.random.default_rng(seed)
+    n = baseline.shape[0]
+    k_delay, hold_bins, timeout_bins, radius = 10, 25, 500, 0.075
+    cursor = np.zeros((n, 2))
+    seen = deque([np.zeros((n, 2))] * (k_delay + 1), maxlen=k_delay + 1)
+    moves = deque([np.zeros((n, 2))] * k_delay, maxlen=k_delay)
+    trial = np.zeros(n, dtype=int)
+    hold = np.zeros(n, dtype=int)
+    t_in = np.zeros(n, dtype=int)
+    v = np.zeros((n, 2))
+    ok = done = 0
+    t0 = time.perf_counter()
+    for _ in range(bins):
+        target = targets[np.arange(n), trial % targets.shape[1]]
+        # user: delayed view + forward model, saturating push
+        est = seen[0] + sum(moves)
+        err = target - est
+        dist = np.linalg.norm(err, axis=1, keepdims=True)
+        u = err * 0.8 * np.tanh(dist / 0.1) / (dist + 1e-12)
+        moves.append(DT * u)
+        # units and decoder
+        rates = np.maximum(baseline + np.einsum("lnk,lk->ln", tuning, u), 0.0)
+        y = rng.poisson(rates * DT).astype(np.float32)
+        v = np.einsum("lij,lj->li", decoder.M, v) + np.einsum("lkn,ln->lk", decoder.K, y - decoder.d)
+        # cursor and task
+        cursor = np.clip(cursor + DT * np.clip(v, -1, 1), -0.5, 0.5)
+        inside = np.linalg.norm(cursor - target, axis=1) <= radius
+        hold = np.where(inside, hold + 1, 0)
+        t_in += 1
+        success = hold > hold_bins
+        end = success | (t_in >= timeout_bins)
+        ok += int(success.sum())
+        done += int(end.sum())
+        trial = trial + end
+        hold[end] = 0
+        t_in[end] = 0
+        cursor[end] = 0.0
+        seen.append(cursor.copy())
+    return ok / max(done, 1), time.perf_counter() - t0
+
+
+# -- measurements -----------------------------------------------------------------------------
+def poisson_rates(repeats: int) -> dict[str, float]:
+    """Samples per second of three exact Poisson samplers at 1,024 x 192 units."""
+    rng = np.random.default_rng(0)
+    shape = (1024, N_UNITS)
+    lam = rng.uniform(5, 45, size=shape).astype(np.float32) * DT
+    counter = PoissonCounter(*shape)
+    counter.reset(np.arange(shape[0]), rng)
+
+    def inversion():
+        """Sequential search of the CDF, over the shrinking set of units still above it."""
+        u = rng.random(shape).ravel()
+        lr = lam.ravel().astype(np.float64)
+        p = np.exp(-lr)
+        c = (u > p).astype(np.float32)
+        idx = np.flatnonzero(c)
+        uu, ll, pp = u[idx], lr[idx], p[idx]
+        ff = pp.copy()
+        k = 1
+        while idx.size:
+            pp = pp * ll / k
+            ff += pp
+            k += 1
+            more = (uu > ff) & (pp > 0)  # pp == 0: the CDF has reached 1 in floating point
+            idx, uu, ll, pp, ff = idx[more], uu[more], ll[more], pp[more], ff[more]
+            c[idx] += 1
+        return c
+
+    samplers = {
+        "numpy_poisson": lambda: rng.poisson(lam),
+        "inversion": inversion,
+        "time_rescaling": lambda: counter.sample(lam, rng),
+    }
+    out = {}
+    for name, f in samplers.items():
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for _ in range(20):
+                f()
+            times.append((time.perf_counter() - t0) / 20)
+        out[name] = lam.size / statistics.median(times)
+    x = np.stack([counter.sample(lam, rng) for _ in range(200)])
+    out["time_rescaling_mean_over_lambda"] = float(x.mean() / lam.mean())
+    out["time_rescaling_fano"] = float((x.var(axis=0) / lam).mean())
+    return out
+
+
+def _timed_rate(num_envs: int, bins: int, seed: int, barrier=None, queue=None):
+    """``CursorBCIVector`` + decoder: wall-clock start and end of the closed loop, success rate.
+
+    With a ``barrier`` the closed loops of several processes start together."""
+    env = CursorBCIVector(num_envs=num_envs, n_trials=10**6)
+    env.reset(seed=seed)
+    decoder = calibrate(env, 1500)
+    if barrier is not None:
+        barrier.wait()
+    start = time.time()
+    success = closed_loop(env, decoder, bins)["success"]
+    out = (start, time.time(), success)
+    if queue is not None:
+        queue.put(out)
+    return out
+
+
+def our_rate(num_envs: int, bins: int, seed: int, processes: int = 1) -> tuple[float, float]:
+    """Bins per second over all copies (``processes`` running at once) and the success rate."""
+    if processes == 1:
+        start, end, success = _timed_rate(num_envs, bins, seed)
+        return num_envs * bins / (end - start), success
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(processes), ctx.Queue()
+    procs = [ctx.Process(target=_timed_rate, args=(num_envs, bins, seed + i, barrier, queue))
+             for i in range(processes)]
+    for p in procs:
+        p.start()
+    res = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    seconds = max(r[1] for r in res) - min(r[0] for r in res)
+    return processes * num_envs * bins / seconds, statistics.mean(r[2] for r in res)
+
+
+def single_rate(bins: int, seed: int) -> float:
+    """One session in the single environment ``CursorBCI`` with the same decoder."""
+    vec = CursorBCIVector(num_envs=1, n_trials=10**6)
+    vec.reset(seed=seed)
+    decoder = calibrate(vec, 3000)
+    env = CursorBCI(n_trials=10**6)
+    env.reset(seed=seed)  # the same subject as the vector env's only copy
+    obs = env.reset(options={"day": 0})[0]
+    t0 = time.perf_counter()
+    for _ in range(bins):
+        obs = env.step(decoder(obs[None])[0])[0]
+    return bins / (time.perf_counter() - t0)
+
+
+def reference_rate(num_envs: int, bins: int, seed: int) -> tuple[float, float]:
+    env = CursorBCIVector(num_envs=num_envs, n_trials=10**6)
+    env.reset(seed=seed)
+    decoder = calibrate(env, 1500)
+    pops = [env.population(i) for i in range(num_envs)]
+    baseline = np.stack([p.baseline for p in pops])
+    tuning = np.stack([p.tuning for p in pops])
+    rng = np.random.default_rng(seed)
+    targets = center_out_positions(8, 0.35)[rng.integers(0, 8, size=(num_envs, 64))]
+    success, seconds = reference_loop(baseline, tuning, decoder, targets, bins, seed)
+    return num_envs * bins / seconds, success
+
+
+def drift_sweep(days: int, subjects: int, session_bins: int) -> dict:
+    """Each day: a session with the day-0 decoder, then a calibration block and a session with
+    a decoder recalibrated on it; successes per minute and time to target per day, wall time."""
+    env = CursorBCIVector(num_envs=subjects, drift="typical", n_trials=10**6)
+    t0 = time.perf_counter()
+    env.reset(seed=0, options={"day": 0})
+    fixed = calibrate(env, session_bins)
+    rows = []
+    for day in range(days):
+        env.reset(options={"day": day})
+        a = closed_loop(env, fixed, session_bins)
+        daily = calibrate(env, session_bins)
+        b = closed_loop(env, daily, session_bins)
+        rows.append((a["per_min"], a["ttt"], b["per_min"], b["ttt"]))
+    seconds = time.perf_counter() - t0
+    bins = subjects * session_bins * (3 * days + 1)
+    shown = [d for d in (0, 1, 7, 14, 29, days - 1) if d < days]
+    return {
+        "days": days, "subjects": subjects, "session_bins": session_bins, "seconds": seconds,
+        "bins_per_s": bins / seconds,
+        "per_day (fixed per_min, ttt | recalibrated per_min, ttt)": {
+            d: [round(v, 2) for v in rows[d]] for d in shown},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--num-envs", type=int, default=1024)
+    ap.add_argument("--bins", type=int, default=1000)
+    ap.add_argument("--sweep-days", type=int, default=60)
+    ap.add_argument("--sweep-subjects", type=int, default=100)
+    ap.add_argument("--sweep-bins", type=int, default=1000)
+    ap.add_argument("--skip", nargs="*", default=[], choices=["poisson", "reference", "ours", "sweep"])
+    args = ap.parse_args()
+    res: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cpu, python "
+                 f"{platform.python_version()}, numpy {np.__version__}"}
+    if "poisson" not in args.skip:
+        res["poisson_samples_per_s"] = poisson_rates(args.repeats)
+    if "reference" not in args.skip:
+        batched = [reference_rate(args.num_envs, args.bins, s) for s in range(args.repeats)]
+        single = [reference_rate(1, args.bins * 4, s) for s in range(args.repeats)]
+        res["reference_batched_bins_per_s"] = statistics.median(b[0] for b in batched)
+        res["reference_batched_success"] = statistics.mean(b[1] for b in batched)
+        res["reference_single_bins_per_s"] = statistics.median(b[0] for b in single)
+    if "ours" not in args.skip:
+        one = [our_rate(args.num_envs, args.bins, s) for s in range(args.repeats)]
+        res["ours_1proc_bins_per_s"] = statistics.median(o[0] for o in one)
+        res["ours_success"] = statistics.mean(o[1] for o in one)
+        res["ours_single_bins_per_s"] = statistics.median(
+            single_rate(args.bins * 4, s) for s in range(args.repeats))
+        two = [our_rate(args.num_envs, args.bins, 10 * s, processes=2) for s in range(args.repeats)]
+        res["ours_2proc_bins_per_s"] = statistics.median(t[0] for t in two)
+    for key in [k for k in res if k.endswith("bins_per_s")]:
+        res[key.replace("bins_per_s", "realtime_x")] = res[key] * DT
+    if "reference_batched_bins_per_s" in res and "ours_1proc_bins_per_s" in res:
+        res["ratio_1proc_vs_reference_batched"] = (
+            res["ours_1proc_bins_per_s"] / res["reference_batched_bins_per_s"])
+        res["ratio_2proc_vs_reference_batched"] = (
+            res["ours_2proc_bins_per_s"] / res["reference_batched_bins_per_s"])
+        res["ratio_single_vs_reference_single"] = (
+            res["ours_single_bins_per_s"] / res["reference_single_bins_per_s"])
+    if "sweep" not in args.skip:
+        res["drift_sweep"] = drift_sweep(args.sweep_days, args.sweep_subjects, args.sweep_bins)
+    print(json.dumps(res, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Closed-loop cursor brain-computer interface simulation: the decoder is the agent.
+
+A simulated user aims a cursor at targets by feedback control (:mod:`.user`); its intended velocity
+drives a population of tuned units (:mod:`.encoder`) whose tuning drifts from day to day
+(:mod:`.drift`); the agent sees only the spike counts and outputs the cursor velocity
+(:mod:`.env`, :mod:`.vector`; the shared per-bin loop is in :mod:`.loop`, the task in :mod:`.task`).
+
+    import gymnasium as gym
+    import cogmodels  # noqa: F401
+    env = gym.make("cogmodels/CursorBCI-v0", drift="typical")
+    obs, info = env.reset(seed=0, options={"day": 0})
+    obs, reward, terminated, truncated, info = env.step(info["intended_velocity"])  # ideal decoder
+"""
+
+from __future__ import annotations
+
+from cogmodels.envs.bci.drift import (
+    DRIFT_PRESETS,
+    ArrayShift,
+    BaselineWalk,
+    Drift,
+    DriftModel,
+    Dropout,
+    GainWalk,
+    NeuralTrajectory,
+    SNRStep,
+    SNRWalk,
+    TuningRotation,
+    Turnover,
+    make_drift,
+    subspace_similarity,
+)
+from cogmodels.envs.bci.encoder import Population, PopulationSpec, draw_population
+from cogmodels.envs.bci.env import CursorBCI, CursorBCIRandomTargets
+from cogmodels.envs.bci.task import TaskSpec, center_out_positions
+from cogmodels.envs.bci.user import User, UserSpec, lqr_gain
+from cogmodels.envs.bci.vector import CursorBCIRandomTargetsVector, CursorBCIVector
+
+__all__ = [
+    "DRIFT_PRESETS",
+    "ArrayShift",
+    "BaselineWalk",
+    "CursorBCI",
+    "CursorBCIRandomTargets",
+    "CursorBCIRandomTargetsVector",
+    "CursorBCIVector",
+    "Drift",
+    "DriftModel",
+    "Dropout",
+    "GainWalk",
+    "NeuralTrajectory",
+    "Population",
+    "PopulationSpec",
+    "SNRStep",
+    "SNRWalk",
+    "TaskSpec",
+    "TuningRotation",
+    "Turnover",
+    "User",
+    "UserSpec",
+    "center_out_positions",
+    "draw_population",
+    "lqr_gain",
+    "make_drift",
+    "subspace_similarity",
+]

@@ -1,0 +1,353 @@
+"""Day-to-day drift of the neural population: composable processes, presets and a day clock.
+
+Recorded intracortical signals change from day to day: preferred directions rotate, baselines and
+modulation depths wander, channels go silent, units are lost and others appear, and an array can
+shift abruptly (Chestek et al. 2011, J Neural Eng; Perge et al. 2013, J Neural Eng; Downey et al.
+2018, Sci Rep). Each process here is one such change, applied once per simulated day to a
+subject's :class:`~cogmodels.envs.bci.encoder.Population`; a :class:`DriftModel` applies a list of
+them in order. :class:`NeuralTrajectory` is a subject's population as a function of the day: day 0
+is drawn from the subject's seed and day ``d`` follows from day ``d - 1`` with a generator seeded by
+``(seed, d)``, so a subject's day ``d`` is the same whichever sessions were simulated before.
+
+The tuning rotation follows the closed-loop simulator of Wilson et al. (2023, bioRxiv
+10.1101/2023.02.03.527022, "Long-term unsupervised recalibration of cursor BCIs"): each day the
+tuning subspace keeps a fraction ``similarity`` (0.91 in their sweeps) of itself and gains the rest
+in a random orthogonal direction. Here that makes the cosines of both principal angles between the
+subspaces of consecutive days exactly ``similarity`` (:func:`subspace_similarity`), while the
+population's tuning covariance (its signal-to-noise ratio) is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cogmodels.envs.bci.encoder import Population, PopulationSpec, draw_population, draw_units
+from cogmodels.envs.core import check_probability
+
+__all__ = [
+    "DRIFT_PRESETS",
+    "ArrayShift",
+    "BaselineWalk",
+    "Drift",
+    "DriftModel",
+    "Dropout",
+    "GainWalk",
+    "NeuralTrajectory",
+    "SNRStep",
+    "SNRWalk",
+    "TuningRotation",
+    "Turnover",
+    "make_drift",
+    "subspace_similarity",
+]
+
+
+def _check_sd(name: str, value: Any) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}") from None
+    if not (np.isfinite(v) and v >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return v
+
+
+def subspace_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean cosine of the principal angles between the column spaces of ``a`` and ``b``.
+
+    1 for the same subspace, 0 for orthogonal ones (Björck & Golub 1973; used for neural tuning
+    subspaces by Gallego et al. 2020, Nat Neurosci, and Wilson et al. 2023).
+    """
+    qa, _ = np.linalg.qr(np.asarray(a, dtype=np.float64))
+    qb, _ = np.linalg.qr(np.asarray(b, dtype=np.float64))
+    cos = np.linalg.svd(qa.T @ qb, compute_uv=False)
+    return float(np.clip(cos, 0.0, 1.0).mean())
+
+
+class Drift:
+    """One day's change of a population, applied in place by :meth:`apply`."""
+
+    def apply(
+        self, pop: Population, spec: PopulationSpec, rng: np.random.Generator, day: int
+    ) -> None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class TuningRotation(Drift):
+    """Rotate the tuning subspace so that consecutive days have subspace similarity ``similarity``.
+
+    With ``W = U R`` (QR) and ``Q`` an orthonormal basis of a random subspace orthogonal to ``U``,
+    the new tuning is ``(s U + sqrt(1 - s^2) Q) R``: both principal cosines equal ``s`` and
+    ``W'^T W' = W^T W``. Wilson et al. (2023) used ``s = 0.91`` per day.
+    """
+
+    similarity: float = 0.91
+
+    def __post_init__(self) -> None:
+        s = check_probability("similarity", self.similarity)
+        if s == 0.0:
+            raise ValueError(f"similarity must be in (0, 1], got {self.similarity!r}")
+
+    def apply(self, pop, spec, rng, day):
+        u, r = np.linalg.qr(pop.tuning)
+        g = rng.standard_normal(pop.tuning.shape)
+        g -= u @ (u.T @ g)
+        q, _ = np.linalg.qr(g)
+        s = self.similarity
+        pop.tuning = (s * u + np.sqrt(1.0 - s * s) * q) @ r
+
+
+@dataclass(frozen=True)
+class BaselineWalk(Drift):
+    """Baseline rates take a multiplicative random walk: ``b <- b exp(sd N(0, 1))`` per unit."""
+
+    sd: float = 0.05
+
+    def __post_init__(self) -> None:
+        _check_sd("sd", self.sd)
+
+    def apply(self, pop, spec, rng, day):
+        pop.baseline = pop.baseline * np.exp(self.sd * rng.standard_normal(pop.n_units))
+
+
+@dataclass(frozen=True)
+class GainWalk(Drift):
+    """Modulation depths take a multiplicative random walk, unit by unit: ``w_i <- w_i exp(sd z_i)``."""
+
+    sd: float = 0.05
+
+    def __post_init__(self) -> None:
+        _check_sd("sd", self.sd)
+
+    def apply(self, pop, spec, rng, day):
+        pop.tuning = pop.tuning * np.exp(self.sd * rng.standard_normal(pop.n_units))[:, None]
+
+
+@dataclass(frozen=True)
+class SNRWalk(Drift):
+    """The whole population's signal-to-noise ratio (a common gain on all tuning) takes a
+    multiplicative random walk: ``gain <- gain exp(sd N(0, 1))``."""
+
+    sd: float = 0.02
+
+    def __post_init__(self) -> None:
+        _check_sd("sd", self.sd)
+
+    def apply(self, pop, spec, rng, day):
+        pop.gain = float(pop.gain * np.exp(self.sd * rng.standard_normal()))
+
+
+@dataclass(frozen=True)
+class SNRStep(Drift):
+    """An abrupt change of the population's signal-to-noise ratio on day ``day``: ``gain *= factor``."""
+
+    day: int = 1
+    factor: float = 0.5
+
+    def __post_init__(self) -> None:
+        if isinstance(self.day, bool) or not isinstance(self.day, int | np.integer) or self.day < 1:
+            raise ValueError(f"day must be an integer >= 1, got {self.day!r}")
+        if not (np.isfinite(self.factor) and self.factor > 0):
+            raise ValueError(f"factor must be a finite number > 0, got {self.factor!r}")
+
+    def apply(self, pop, spec, rng, day):
+        if day == self.day:
+            pop.gain = float(pop.gain * self.factor)
+
+
+@dataclass(frozen=True)
+class Dropout(Drift):
+    """Each live channel goes silent for good with probability ``rate`` per day."""
+
+    rate: float = 0.002
+
+    def __post_init__(self) -> None:
+        check_probability("rate", self.rate)
+
+    def apply(self, pop, spec, rng, day):
+        lost = pop.alive & (rng.random(pop.n_units) < self.rate)
+        pop.alive = pop.alive & ~lost
+        pop.dropped += int(lost.sum())
+
+
+@dataclass(frozen=True)
+class Turnover(Drift):
+    """Each channel loses its unit and records a new one (fresh baseline, direction and depth drawn
+    as on day 0) with probability ``rate`` per day; a silent channel replaced this way comes back."""
+
+    rate: float = 0.005
+
+    def __post_init__(self) -> None:
+        check_probability("rate", self.rate)
+
+    def apply(self, pop, spec, rng, day):
+        new = rng.random(pop.n_units) < self.rate
+        k = int(new.sum())
+        if k:
+            baseline, tuning, log_linear = draw_units(spec, rng, k)
+            pop.baseline = pop.baseline.copy()
+            pop.tuning = pop.tuning.copy()
+            pop.log_linear = pop.log_linear.copy()
+            pop.alive = pop.alive.copy()
+            pop.baseline[new], pop.tuning[new], pop.log_linear[new] = baseline, tuning, log_linear
+            pop.alive[new] = True
+        pop.replaced += k
+
+
+@dataclass(frozen=True)
+class ArrayShift(Drift):
+    """An abrupt array shift: a fraction ``fraction`` of the channels, chosen at random, swap their
+    units among themselves (a random permutation), on each day in ``days`` and otherwise with
+    probability ``probability`` per day."""
+
+    fraction: float = 0.25
+    days: tuple[int, ...] = ()
+    probability: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_probability("fraction", self.fraction)
+        check_probability("probability", self.probability)
+        try:
+            days = tuple(int(d) for d in self.days)
+        except (TypeError, ValueError):
+            raise ValueError(f"days must be a sequence of integer days >= 1, got {self.days!r}") from None
+        if any(d < 1 for d in days):
+            raise ValueError(f"days must be a sequence of integer days >= 1, got {self.days!r}")
+        object.__setattr__(self, "days", days)
+
+    def apply(self, pop, spec, rng, day):
+        chance = rng.random() < self.probability
+        if not (day in self.days or chance):
+            return
+        m = int(round(self.fraction * pop.n_units))
+        if m < 2:
+            return
+        idx = rng.choice(pop.n_units, size=m, replace=False)
+        src = idx[rng.permutation(m)]
+        for name in ("baseline", "tuning", "log_linear", "alive"):
+            arr = getattr(pop, name).copy()
+            arr[idx] = arr[src]
+            setattr(pop, name, arr)
+        pop.remapped += m
+
+
+#: named drift settings; "typical" gives a consecutive-day subspace similarity of about 0.91
+DRIFT_PRESETS: dict[str, tuple[Drift, ...]] = {
+    "none": (),
+    "stable": (TuningRotation(0.98), BaselineWalk(0.02), GainWalk(0.02)),
+    "typical": (
+        TuningRotation(0.9165),
+        BaselineWalk(0.05),
+        GainWalk(0.05),
+        SNRWalk(0.02),
+        Dropout(0.002),
+        Turnover(0.005),
+    ),
+    "severe": (
+        TuningRotation(0.8),
+        BaselineWalk(0.1),
+        GainWalk(0.1),
+        SNRWalk(0.05),
+        Dropout(0.01),
+        Turnover(0.02),
+        ArrayShift(fraction=0.25, probability=1 / 30),
+    ),
+}
+
+
+class DriftModel:
+    """A sequence of drift processes applied in order once per day."""
+
+    def __init__(self, processes: Sequence[Drift] = ()) -> None:
+        processes = tuple(processes)
+        for p in processes:
+            if not isinstance(p, Drift):
+                raise ValueError(
+                    f"drift processes must be Drift instances (e.g. TuningRotation(0.91)), got {p!r}"
+                )
+        self.processes = processes
+
+    def __bool__(self) -> bool:
+        return bool(self.processes)
+
+    def __repr__(self) -> str:
+        return f"DriftModel({list(self.processes)!r})"
+
+    def step(
+        self, pop: Population, spec: PopulationSpec, rng: np.random.Generator, day: int
+    ) -> None:
+        """Advance ``pop`` (the population on day ``day - 1``) to day ``day``, in place."""
+        for p in self.processes:
+            p.apply(pop, spec, rng, day)
+
+
+def make_drift(drift: Any) -> DriftModel:
+    """A :class:`DriftModel` from a preset name, a process, a sequence of processes, or ``None``."""
+    if drift is None:
+        return DriftModel()
+    if isinstance(drift, DriftModel):
+        return drift
+    if isinstance(drift, str):
+        if drift not in DRIFT_PRESETS:
+            raise ValueError(
+                f"drift must be one of the presets {list(DRIFT_PRESETS)}, a Drift or a sequence "
+                f"of Drift processes, got {drift!r}"
+            )
+        return DriftModel(DRIFT_PRESETS[drift])
+    if isinstance(drift, Drift):
+        return DriftModel((drift,))
+    try:
+        return DriftModel(tuple(drift))
+    except TypeError:
+        raise ValueError(
+            f"drift must be one of the presets {list(DRIFT_PRESETS)}, a Drift or a sequence of "
+            f"Drift processes, got {drift!r}"
+        ) from None
+
+
+def check_day(value: Any, name: str = "day") -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+class NeuralTrajectory:
+    """One subject's population as a function of the day.
+
+    Day 0 is drawn with ``default_rng([seed, 0])``; day ``d`` is day ``d - 1`` advanced by
+    ``drift`` with ``default_rng([seed, d])``. Days are computed forward on demand and kept every
+    ``checkpoint_every`` days, so any day can be revisited cheaply.
+    """
+
+    def __init__(
+        self, spec: PopulationSpec, drift: DriftModel, seed: int, checkpoint_every: int = 10
+    ) -> None:
+        self.spec, self.drift, self.seed = spec, drift, int(seed)
+        self._every = checkpoint_every
+        self._cache: dict[int, Population] = {
+            0: draw_population(spec, np.random.default_rng([self.seed, 0]))
+        }
+        self._last = (0, self._cache[0])
+
+    def on_day(self, day: int) -> Population:
+        """The population on ``day`` (a fresh copy, free to modify)."""
+        day = check_day(day)
+        if not self.drift:
+            return self._cache[0].copy()
+        if self._last[0] <= day:
+            start, pop = self._last
+        else:
+            start = max(d for d in self._cache if d <= day)
+            pop = self._cache[start]
+        pop = pop.copy()
+        for d in range(start + 1, day + 1):
+            self.drift.step(pop, self.spec, np.random.default_rng([self.seed, d]), d)
+            if d % self._every == 0:
+                self._cache[d] = pop.copy()
+        self._last = (day, pop.copy())
+        return pop

@@ -1,0 +1,265 @@
+"""The closed-loop cursor BCI environment: the decoder is the agent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from cogmodels.envs.bci.encoder import MAX_COUNT
+from cogmodels.envs.bci.loop import BCIConfig, ClosedLoop, make_config
+from cogmodels.envs.bci.user import UserSpec
+from cogmodels.envs.core import TaskEnv
+
+__all__ = ["CursorBCI", "CursorBCIRandomTargets", "spaces_of", "trial_result"]
+
+
+def spaces_of(cfg: BCIConfig) -> tuple[spaces.Box, spaces.Box]:
+    """Observation space (spike counts) and action space (decoded velocity) of one session."""
+    low = 0.0 if cfg.population.noise == "poisson" else -MAX_COUNT
+    obs = spaces.Box(low, MAX_COUNT, shape=(cfg.population.n_units,), dtype=np.float32)
+    act = spaces.Box(-cfg.v_max, cfg.v_max, shape=(2,), dtype=np.float32)
+    return obs, act
+
+
+def trial_result(cfg: BCIConfig, info: dict[str, Any], lane: int, day: int) -> dict[str, Any]:
+    """The trial-table fields of the trial that lane ``lane`` just completed (``info``: the
+    ``results`` of :meth:`ClosedLoop.step`)."""
+    index = int(info["state"][lane])
+    target = info["completed_target"][lane]
+    start = info["start"][lane]
+    radius = float(info["completed_radius"][lane])
+    distance = float(info["distance"][lane])
+    return {
+        "state": float("nan") if index < 0 else index,
+        "day": day,
+        "target_x": float(target[0]),
+        "target_y": float(target[1]),
+        "target_radius": radius,
+        "start_x": float(start[0]),
+        "start_y": float(start[1]),
+        "distance": distance,
+        "index_of_difficulty": float(np.log2(1.0 + distance / (2.0 * radius))),
+        "is_center": cfg.task.center_out and index == cfg.task.n_directions,
+        "success": bool(info["success"][lane]),
+        "timed_out": bool(info["timed_out"][lane]),
+        "time_to_target": float(info["time_to_target"][lane]),
+        "dial_in_time": float(info["dial_in_time"][lane]),
+        "trial_time": float(info["trial_time"][lane]),
+        "path_length": float(info["path_length"][lane]),
+        "path_efficiency": float(info["path_efficiency"][lane]),
+        "n_entries": int(info["n_entries"][lane]),
+    }
+
+
+class CursorBCI(TaskEnv):
+    """Closed-loop 2-D cursor control through a brain-computer interface; the agent is the decoder.
+
+    ## Description
+    A simulated user tries to move a cursor onto targets; its intended velocity drives a population
+    of velocity-tuned units, and the agent, which sees only their binned spike counts, decodes a
+    cursor velocity. Each step is one bin of ``dt`` seconds (20 ms):
+
+    1. the action ``a_t`` moves the cursor, ``p_{t+1} = clip(p_t + dt a_t)`` (workspace
+       ``[-workspace, workspace]^2``, widths of 1 by default);
+    2. the task scores the bin: a trial succeeds once the cursor has stayed ``hold_time`` inside the
+       target and fails after ``timeout``; the next target then appears;
+    3. the user, who sees cursor and target ``delay`` (200 ms) late and predicts the present cursor
+       with an internal forward model of its own recent commands, picks its intended velocity
+       ``u_{t+1}`` — Willett et al. (2019)'s saturating push toward the target, or an LQR
+       controller (``user="lqr"``; see :mod:`cogmodels.envs.bci.user`);
+    4. ``n_units`` (192, a Utah array) cosine-tuned (``b + w . u``) or log-linear
+       (``b exp(w . u / b)``) units fire Poisson counts (or Gaussian ones with the same mean and
+       variance) for ``u_{t+1}``: the next observation.
+
+    Tasks: ``"center_out"`` (8 targets at ``target_distance``, random order in each cycle of 8,
+    optionally with ``return_to_center`` trials; otherwise the cursor is re-centred at each trial
+    start) and ``"random_targets"`` (Fitts-style: random positions and radii). The population
+    drifts from day to day (``drift``: a preset ``"none"``, ``"stable"``, ``"typical"`` —
+    consecutive-day tuning-subspace similarity ≈ 0.91 as in Wilson et al. 2023 — or
+    ``"severe"``, or a list of processes from :mod:`cogmodels.envs.bci.drift`). A perfect decoder
+    passes the intended velocity through: ``action = info["intended_velocity"]`` of the previous
+    step (or of the reset), which is the velocity encoded in the current observation.
+
+    ## Action Space
+    ``Box(-v_max, v_max, (2,), float32)``: the decoded cursor velocity (workspace widths/s);
+    clipped to the bounds. A wrong shape or a non-finite value raises ``ValueError``.
+
+    ## Observation Space
+    ``Box(0, 255, (n_units,), float32)``: the spike counts of the bin (capped at 255, which a
+    count with rates below 1 kHz never reaches in practice; Gaussian noise: ``Box(-255, 255)``).
+    Nothing else: the target is never observed.
+
+    ## Rewards
+    1 on the step that completes a successful trial, else 0. With ``error_signal=(hit, fa)`` a
+    simulated error-potential detector adds ±1 every ``error_interval`` seconds within a trial:
+    the movement counts as an error when the cursor's distance to the target has not decreased
+    since the last evaluation; an error gives -1 with probability ``hit`` (else +1), a correct
+    movement gives -1 with probability ``fa`` (else +1) (cf. Chavarriaga et al. 2014; Iturrate
+    et al. 2015).
+
+    ## Starting State
+    The cursor at the centre, the first target shown; the user at rest. A subject (its population
+    and drift trajectory) is drawn at the first reset and at every ``reset(seed=...)``, or with
+    ``options={"new_subject": True}``; other resets keep it. ``options={"day": d}`` puts the
+    session on day ``d`` of the subject's drift; without it each reset moves on by
+    ``days_per_session`` days (0: the same day).
+
+    ## Episode End
+    One episode is one session: ``terminated`` once ``n_trials`` trials (target attempts) are done.
+    ``truncated`` is always False.
+
+    ## Information
+    Every step: ``cursor``, ``cursor_velocity`` (the applied action), ``target``,
+    ``target_radius``, ``intended_velocity`` (encoded in the returned observation: the label for
+    supervised recalibration), ``trial`` (index of the current trial), ``in_target`` and ``day``
+    (plus ``error_signal`` and ``movement_error`` with an error signal). On the step that ends a
+    trial, ``trial_result``: the trial-table row (see :meth:`trial_row`). Never the observation.
+
+    ## Arguments
+    - ``task`` ("center_out" | "random_targets"), ``n_trials`` (int, 64): targets per session.
+    - ``dt`` (float, 0.02): bin width in seconds, in [0.01, 0.05].
+    - ``target_distance`` (float, 0.35): centre-out radius; ``target_radius`` (float or (low,
+      high), None → 0.075 centre-out, (0.04, 0.1) random targets).
+    - ``hold_time`` (0.5 s), ``timeout`` (10 s), ``return_to_center`` (False), ``workspace`` (0.5).
+    - ``v_max`` (float, 1.0): bound of the action (widths/s).
+    - ``n_units`` (192), ``tuning`` ("cosine" | "log_linear" | "mixed"), ``baseline_rate``
+      ((5, 30) Hz), ``modulation_depth`` ((2, 10) Hz per width/s), ``noise`` ("poisson" |
+      "gaussian").
+    - ``user`` ("feedback" | "lqr" | :class:`~cogmodels.envs.bci.user.UserSpec` for delay, speed,
+      forward model and controller parameters).
+    - ``drift`` (preset name, Drift process(es) or None, "none"), ``days_per_session`` (int, 0).
+    - ``error_signal`` ((hit_rate, false_alarm_rate) or None), ``error_interval`` (0.2 s).
+
+    ## References
+    - Willett et al. (2019). Principled BCI decoder design and parameter selection using a feedback
+      control model. Sci Rep 9:8881.
+    - Wilson et al. (2023). Long-term unsupervised recalibration of cursor BCIs. bioRxiv
+      2023.02.03.527022.
+    - Gilja et al. (2012). A high-performance neural prosthesis enabled by control algorithm
+      design. Nat Neurosci 15:1752–1757.
+    - Degenhart et al. (2020). Stabilization of a brain–computer interface via the alignment of
+      low-dimensional spaces of neural activity. Nat Biomed Eng 4:672–685.
+    - Georgopoulos et al. (1986). Neuronal population coding of movement direction. Science.
+    - Truccolo et al. (2005). A point process framework for relating neural spiking activity to
+      spiking history, neural ensemble, and extrinsic covariate effects. J Neurophysiol.
+    - Iturrate et al. (2015). Teaching brain-machine interfaces as an alternative paradigm to
+      neuroprosthetics control. Sci Rep 5:13893.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}
+
+    def __init__(
+        self,
+        task: str = "center_out",
+        n_trials: int = 64,
+        dt: float = 0.02,
+        target_distance: float = 0.35,
+        target_radius: float | tuple[float, float] | None = None,
+        hold_time: float = 0.5,
+        timeout: float = 10.0,
+        return_to_center: bool = False,
+        workspace: float = 0.5,
+        v_max: float = 1.0,
+        n_units: int = 192,
+        tuning: str = "cosine",
+        baseline_rate: float | tuple[float, float] = (5.0, 30.0),
+        modulation_depth: float | tuple[float, float] = (2.0, 10.0),
+        noise: str = "poisson",
+        user: str | UserSpec = "feedback",
+        drift: Any = "none",
+        days_per_session: int = 0,
+        error_signal: tuple[float, float] | None = None,
+        error_interval: float = 0.2,
+    ) -> None:
+        self.config = make_config(
+            task, n_trials, dt, target_distance, target_radius, hold_time, timeout,
+            return_to_center, workspace, v_max, n_units, tuning, baseline_rate, modulation_depth,
+            noise, user, drift, days_per_session, error_signal, error_interval,
+        )
+        self.n_trials = self.config.task.n_trials
+        self.observation_space, self.action_space = spaces_of(self.config)
+        self.reward_bounds = (-1.0, 2.0) if self.config.error_signal else (0.0, 1.0)
+        self._loop = ClosedLoop(self.config, 1)
+        self._lane = np.ones(1, dtype=bool)
+
+    @property
+    def day(self) -> int:
+        """The day of the subject's drift that the current session is on."""
+        return int(self._loop.day[0])
+
+    def population(self):
+        """The current subject's population on the current day (a copy)."""
+        sub = self._loop.subjects[0]
+        if sub is None:
+            raise RuntimeError("call reset() first")
+        return sub.on_day(self.day)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if seed is not None:
+            options = {**(options or {}), "new_subject": True}
+        self._loop.reset(self._lane, self.np_random, options)
+        return self._loop.obs[0].copy(), self._info()
+
+    def step(self, action):
+        a = np.asarray(action, dtype=np.float64)
+        if a.shape != (2,) or not np.isfinite(a).all():
+            raise ValueError(f"action must be a finite 2-D velocity of shape (2,), got {action!r}")
+        reward, terminated, _, results, signal = self._loop.step(a[None], self.np_random)
+        info = self._info()
+        if results is not None:
+            info["trial_result"] = trial_result(self.config, results, 0, info["day"])
+        if signal is not None:
+            info["error_signal"] = int(signal["error_signal"][0])
+            info["movement_error"] = bool(signal["movement_error"][0])
+        return self._loop.obs[0].copy(), float(reward[0]), bool(terminated[0]), False, info
+
+    def _info(self) -> dict[str, Any]:
+        lp = self._loop
+        return {
+            "cursor": tuple(lp.cursor[0].tolist()),
+            "cursor_velocity": tuple(lp.velocity[0].tolist()),
+            "target": tuple(lp.target[0].tolist()),
+            "target_radius": float(lp.radius[0]),
+            "intended_velocity": tuple(lp.user.intended[0].tolist()),
+            "trial": int(lp.trial[0]),
+            "in_target": bool(lp.inside[0]),
+            "day": int(lp.day[0]),
+        }
+
+    def trial_row(self, action: Any, reward: float, info: dict) -> dict | None:
+        """The trial that this step completed: ``state`` (target direction 0-7, 8 for the centre,
+        NaN for random targets), ``choice`` (NaN: no discrete choice), ``reward`` (1 on success),
+        ``rt`` (time to target, s), then ``day``, target and start positions, ``distance``,
+        ``index_of_difficulty`` (log2(1 + D / 2r)), ``is_center``, ``success``, ``timed_out``,
+        ``time_to_target``, ``dial_in_time``, ``trial_time``, ``path_length``,
+        ``path_efficiency`` and ``n_entries``; ``None`` on other steps."""
+        result = info.get("trial_result")
+        if result is None:
+            return None
+        row = {"state": result["state"], "choice": float("nan"),
+               "reward": 1.0 if result["success"] else 0.0, "rt": result["time_to_target"]}
+        row.update({k: v for k, v in result.items() if k != "state"})
+        return row
+
+    def trial_context(self) -> dict[str, Any]:
+        lp = self._loop
+        index = int(lp.index[0])
+        return {"state": float("nan") if index < 0 else index,
+                "target_x": float(lp.target[0, 0]), "target_y": float(lp.target[0, 1]),
+                "target_radius": float(lp.radius[0])}
+
+
+class CursorBCIRandomTargets(CursorBCI):
+    # docstring: below (CursorBCI's sections)
+
+    def __init__(self, task: str = "random_targets", **kwargs: Any) -> None:
+        super().__init__(task=task, **kwargs)
+
+
+CursorBCIRandomTargets.__doc__ = (
+    "Closed-loop cursor BCI with random (Fitts-style) targets: :class:`CursorBCI` with "
+    '``task="random_targets"`` by default.\n' + CursorBCI.__doc__.split("\n", 1)[1]
+)

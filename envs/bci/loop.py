@@ -1,0 +1,325 @@
+"""The closed loop shared by the single and the vector BCI environments, over a lane axis.
+
+One bin of ``dt`` seconds, in every lane at once:
+
+1. the decoder's velocity ``a_t`` (the action, clipped to ``[-v_max, v_max]``) moves the cursor,
+   ``p_{t+1} = clip(p_t + dt a_t, -workspace, workspace)``;
+2. the task scores the bin (inside the target, hold, success, timeout) and, when a trial ends,
+   shows the next target;
+3. the user (:mod:`~cogmodels.envs.bci.user`) sees the cursor and target ``delay`` late and
+   chooses the intended velocity ``u_{t+1}``;
+4. the population (:mod:`~cogmodels.envs.bci.encoder`) fires for ``u_{t+1}``: the counts are the
+   next observation.
+
+The single environment is one lane, so both run the same code and draw from their generator in
+the same order: with ``num_envs=1`` the vector environment reproduces the single one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cogmodels.envs.bci.drift import DriftModel, NeuralTrajectory, check_day, make_drift
+from cogmodels.envs.bci.encoder import (
+    EncoderArrays,
+    PoissonCounter,
+    PopulationSpec,
+    gaussian_counts,
+)
+from cogmodels.envs.bci.task import TargetSchedule, TaskSpec
+from cogmodels.envs.bci.user import USER_MODELS, User, UserSpec
+from cogmodels.envs.core import check_probability
+
+__all__ = ["BCIConfig", "ClosedLoop", "make_config"]
+
+#: what a completed trial reports (vector info keys, masked by ``trial_completed``)
+RESULT_KEYS = ("success", "timed_out", "time_to_target", "dial_in_time", "trial_time",
+               "path_length", "distance", "path_efficiency", "n_entries")
+
+
+@dataclass(frozen=True)
+class BCIConfig:
+    """Validated static configuration of the closed loop."""
+
+    task: TaskSpec
+    population: PopulationSpec
+    user: UserSpec
+    drift: DriftModel
+    v_max: float
+    days_per_session: int
+    error_signal: tuple[float, float] | None
+    error_steps: int
+
+
+def make_config(
+    task: str,
+    n_trials: int,
+    dt: float,
+    target_distance: float,
+    target_radius: Any,
+    hold_time: float,
+    timeout: float,
+    return_to_center: bool,
+    workspace: float,
+    v_max: float,
+    n_units: int,
+    tuning: str,
+    baseline_rate: Any,
+    modulation_depth: Any,
+    noise: str,
+    user: str | UserSpec,
+    drift: Any,
+    days_per_session: int,
+    error_signal: tuple[float, float] | None,
+    error_interval: float,
+) -> BCIConfig:
+    """Check every argument of the environments (``ValueError`` naming the bad one)."""
+    spec = TaskSpec.create(task, n_trials, dt, workspace, target_distance, target_radius,
+                           hold_time, timeout, return_to_center)
+    pop = PopulationSpec(n_units, tuning, baseline_rate, modulation_depth, noise)
+    if isinstance(user, str):
+        user = UserSpec(model=user)
+    elif not isinstance(user, UserSpec):
+        raise ValueError(f"user must be one of {list(USER_MODELS)} or a UserSpec, got {user!r}")
+    try:
+        v_max = float(v_max)
+    except (TypeError, ValueError):
+        v_max = np.nan
+    if not (np.isfinite(v_max) and v_max > 0):
+        raise ValueError(f"v_max must be a finite number > 0, got {v_max!r}")
+    if isinstance(days_per_session, bool) or not isinstance(days_per_session, int | np.integer) or (
+        days_per_session < 0
+    ):
+        raise ValueError(f"days_per_session must be an integer >= 0, got {days_per_session!r}")
+    if error_signal is not None:
+        try:
+            hit, fa = error_signal
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"error_signal must be None or (hit_rate, false_alarm_rate), got {error_signal!r}"
+            ) from None
+        error_signal = (check_probability("error_signal hit_rate", hit),
+                        check_probability("error_signal false_alarm_rate", fa))
+    try:
+        interval = float(error_interval)
+    except (TypeError, ValueError):
+        interval = np.nan
+    if not (np.isfinite(interval) and interval >= spec.dt):
+        raise ValueError(f"error_interval must be a number of seconds >= dt, got {error_interval!r}")
+    return BCIConfig(spec, pop, user, make_drift(drift), v_max, int(days_per_session),
+                     error_signal, int(round(interval / spec.dt)))
+
+
+def _lane_values(value: Any, n: int, name: str) -> np.ndarray:
+    """An option given once for every lane or once per lane."""
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return np.full(n, check_day(value, name), dtype=np.int64)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must be one integer or one per copy ({n}), got {value!r}")
+    return np.array([check_day(v, name) for v in arr.tolist()], dtype=np.int64)
+
+
+class ClosedLoop:
+    """The state of ``n`` sessions and the step that advances them all (see the module docstring)."""
+
+    def __init__(self, cfg: BCIConfig, n: int) -> None:
+        self.cfg, self.n = cfg, n
+        spec, units = cfg.task, cfg.population.n_units
+        self.dt = spec.dt
+        self.user = User(cfg.user, spec.dt, n)
+        self.encoder = EncoderArrays(n, units, spec.dt)
+        self.spikes = PoissonCounter(n, units)
+        self.obs = np.zeros((n, units), dtype=np.float32)
+        self.subjects: list[NeuralTrajectory | None] = [None] * n
+        self.day = np.zeros(n, dtype=np.int64)
+        self._encoded = np.full(n, -1, dtype=np.int64)  # the day whose population the lane uses
+        self.targets = TargetSchedule(spec, n)
+        self.cursor = np.zeros((n, 2))
+        self.velocity = np.zeros((n, 2))
+        self.target = np.zeros((n, 2))
+        self.radius = np.zeros(n)
+        self.index = np.zeros(n, dtype=np.int64)
+        self.trial = np.zeros(n, dtype=np.int64)
+        self.steps = np.zeros(n, dtype=np.int64)
+        self.hold = np.zeros(n, dtype=np.int64)
+        self.inside = np.zeros(n, dtype=bool)
+        self.first_entry = np.full(n, -1, dtype=np.int64)
+        self.last_entry = np.full(n, -1, dtype=np.int64)
+        self.n_entries = np.zeros(n, dtype=np.int64)
+        self.path = np.zeros(n)
+        self.start = np.zeros((n, 2))
+        self.distance = np.zeros(n)
+        self.ref_distance = np.zeros(n)  # distance at the last error-signal evaluation
+
+    # -- sessions ----------------------------------------------------------------------------
+    def reset(self, mask: np.ndarray, rng: np.random.Generator, options: dict | None) -> None:
+        """Start a new session in the lanes of ``mask``.
+
+        Options: ``new_subject`` (draw new populations), ``day`` (one int or one per lane).
+        Without ``day`` a lane moves on by ``days_per_session``; a new subject starts on day 0.
+        """
+        options = options or {}
+        lanes = mask.nonzero()[0]
+        new = np.array([self.subjects[i] is None for i in lanes], dtype=bool)
+        if options.get("new_subject"):
+            new[:] = True
+        if new.any():
+            seeds = rng.integers(0, 2**63 - 1, size=int(new.sum()))
+            for i, seed in zip(lanes[new], seeds.tolist()):
+                self.subjects[i] = NeuralTrajectory(self.cfg.population, self.cfg.drift, seed)
+                self._encoded[i] = -1
+        if options.get("day") is not None:
+            day = _lane_values(options["day"], self.n, "day")[lanes]
+        else:
+            day = np.where(new, 0, self.day[lanes] + self.cfg.days_per_session)
+        self.day[lanes] = day
+        for i in lanes[self._encoded[lanes] != day]:
+            self.encoder.set_lane(int(i), self.subjects[i].on_day(int(self.day[i])))
+            self._encoded[i] = self.day[i]
+
+        self.trial[lanes] = 0
+        self.cursor[lanes] = 0.0
+        self.velocity[lanes] = 0.0
+        self.targets.start(lanes, rng)
+        self._show_target(lanes)
+        self._start_trial(lanes)
+        self.user.reset(lanes, self.cursor[lanes], self.target[lanes])
+        self.spikes.reset(lanes, rng)
+        u = self.user.start(lanes)
+        self.obs[lanes] = self._fire(u, rng, lanes)
+
+    def _show_target(self, lanes: np.ndarray) -> None:
+        tg = self.targets
+        self.target[lanes], self.radius[lanes], self.index[lanes] = (
+            tg.pos[lanes], tg.radius[lanes], tg.index[lanes])
+
+    def _start_trial(self, lanes: np.ndarray) -> None:
+        self.steps[lanes] = 0
+        self.hold[lanes] = 0
+        self.inside[lanes] = False
+        self.first_entry[lanes] = -1
+        self.last_entry[lanes] = -1
+        self.n_entries[lanes] = 0
+        self.path[lanes] = 0.0
+        self.start[lanes] = self.cursor[lanes]
+        d = self.target[lanes] - self.cursor[lanes]
+        self.distance[lanes] = np.hypot(d[:, 0], d[:, 1])
+        self.ref_distance[lanes] = self.distance[lanes]
+
+    def _fire(self, u: np.ndarray, rng: np.random.Generator, lanes: np.ndarray | None = None):
+        expected = self.encoder.expected_counts(u, lanes)
+        if self.cfg.population.noise == "poisson":
+            return self.spikes.sample(expected, rng, lanes)
+        return gaussian_counts(expected, rng)
+
+    # -- one bin -----------------------------------------------------------------------------
+    def step(
+        self, actions: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict | None, dict | None]:
+        """Advance every lane one bin.
+
+        Returns ``(reward, terminated, done, results, signal)``: ``done`` marks the lanes whose
+        trial ended; ``results`` (None when no trial ended) holds the arrays of
+        :data:`RESULT_KEYS` plus ``state``, ``start``, ``completed_target`` and
+        ``completed_radius``; ``signal`` (None without an error signal) ``error_signal`` and
+        ``movement_error``.
+        """
+        cfg, spec = self.cfg, self.cfg.task
+        a = np.minimum(np.maximum(actions, -cfg.v_max), cfg.v_max)
+        before = self.cursor
+        cursor = np.minimum(np.maximum(before + self.dt * a, -spec.workspace), spec.workspace)
+        moved = cursor - before
+        self.cursor, self.velocity = cursor, a
+        self.path += np.hypot(moved[:, 0], moved[:, 1])
+        self.steps += 1
+        off = cursor - self.target
+        dist = np.hypot(off[:, 0], off[:, 1])
+        inside = dist <= self.radius
+        entered = inside > self.inside
+        self.inside = inside
+        if entered.any():
+            self.first_entry = np.where(entered & (self.first_entry < 0), self.steps, self.first_entry)
+            self.last_entry = np.where(entered, self.steps, self.last_entry)
+            self.n_entries += entered
+        self.hold = (self.hold + 1) * inside
+        success = self.hold > spec.hold_steps  # inside on entry and hold_steps bins after
+        done = success | (self.steps >= spec.timeout_steps)
+        reward = success.astype(np.float64)
+        signal = None
+        if cfg.error_signal is not None:
+            signal = self._error_signal(dist, done, rng)
+            reward += signal["error_signal"]
+        results = None
+        if done.any():
+            results = self._results(success, done)
+            lanes = done.nonzero()[0]
+            self.trial[lanes] += 1
+            self.targets.advance(lanes, self.trial[lanes], rng)
+            self._show_target(lanes)
+            if spec.recenter:
+                self.cursor[lanes] = 0.0
+            self._start_trial(lanes)
+        terminated = self.trial >= spec.n_trials
+        u = self.user.act(self.cursor, self.target)
+        self.obs = self._fire(u, rng)
+        return reward, terminated, done, results, signal
+
+    def _error_signal(
+        self, dist: np.ndarray, done: np.ndarray, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]:
+        """Every ``error_interval`` within a trial: -1/+1 from a noisy error detector."""
+        hit, false_alarm = self.cfg.error_signal
+        evaluate = (self.steps % self.cfg.error_steps == 0) & ~done
+        signal = np.zeros(self.n)
+        error = np.zeros(self.n, dtype=bool)
+        if evaluate.any():
+            error = evaluate & (dist >= self.ref_distance)
+            p_minus = np.where(error, hit, false_alarm)
+            signal = np.where(evaluate, np.where(rng.random(self.n) < p_minus, -1.0, 1.0), 0.0)
+            self.ref_distance = np.where(evaluate, dist, self.ref_distance)
+        return {"error_signal": signal, "movement_error": error}
+
+    def _results(self, success: np.ndarray, done: np.ndarray) -> dict[str, np.ndarray]:
+        dt = self.dt
+        ttt = np.where(success, self.last_entry * dt, np.nan)
+        path = self.path.copy()
+        net = self.cursor - self.start
+        with np.errstate(divide="ignore", invalid="ignore"):
+            efficiency = np.where(done & (path > 0), np.hypot(net[:, 0], net[:, 1]) / path, np.nan)
+        return {
+            "state": self.index.copy(),
+            "success": success,
+            "timed_out": done & ~success,
+            "time_to_target": ttt,
+            "dial_in_time": np.where(success, (self.last_entry - self.first_entry) * dt, np.nan),
+            "trial_time": np.where(done, self.steps * dt, np.nan),
+            "path_length": np.where(done, path, np.nan),
+            "distance": np.where(done, self.distance, np.nan),
+            "path_efficiency": efficiency,
+            "n_entries": np.where(done, self.n_entries, 0),
+            "start": self.start.copy(),
+            "completed_target": self.target.copy(),
+            "completed_radius": self.radius.copy(),
+        }
+
+    def empty_results(self) -> dict[str, np.ndarray]:
+        """Results of a bin in which no trial ended (what :meth:`_results` gives with no lane done)."""
+        no = np.zeros(self.n, dtype=bool)
+        return self._results(no, no)
+
+    def latents(self) -> dict[str, np.ndarray]:
+        """What the experimenter knows now: cursor, target, intended velocity, ..."""
+        return {
+            "cursor": self.cursor.copy(),
+            "cursor_velocity": self.velocity.copy(),
+            "target": self.target.copy(),
+            "target_radius": self.radius.copy(),
+            "intended_velocity": self.user.intended.copy(),
+            "trial": self.trial.copy(),
+            "in_target": self.inside.copy(),
+            "day": self.day.copy(),
+        }

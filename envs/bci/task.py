@@ -1,0 +1,182 @@
+"""The 2-D cursor task: workspace, target sequences, hold and timeout.
+
+Units: positions in workspace widths (the square workspace is ``[-workspace, workspace]^2``,
+0.5 by default, as in Willett et al. 2019 and Wilson et al. 2023), times in seconds.
+
+- ``"center_out"``: ``n_directions`` (8) targets on a circle of radius ``target_distance`` around
+  the centre, in random order within each cycle of 8. With ``return_to_center`` every outward
+  trial is followed by a trial to the central target; without it the cursor is put back at the
+  centre when each trial starts.
+- ``"random_targets"`` (Fitts-style): target centres uniform in the workspace (a target lies
+  wholly inside it), radii uniform in ``target_radius``; consecutive targets are at least
+  ``MIN_GAP`` apart edge to edge, so no target starts under the cursor.
+
+A trial is one target-acquisition attempt: it succeeds once the cursor has stayed inside the
+target for ``hold_time`` after entering it (``hold_steps`` further bins inside, without leaving)
+and fails when ``timeout`` seconds have passed without success.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cogmodels.envs.bci.encoder import check_range
+from cogmodels.envs.core import check_choice, check_positive_int
+
+__all__ = ["MIN_GAP", "TASKS", "TargetSchedule", "TaskSpec", "center_out_positions"]
+
+TASKS = ("center_out", "random_targets")
+#: smallest edge-to-edge gap between consecutive random targets (workspace widths)
+MIN_GAP = 0.05
+DEFAULT_RADIUS = {"center_out": 0.075, "random_targets": (0.04, 0.1)}
+
+
+def _check_positive(name: str, value: Any, allow_zero: bool = False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = np.nan
+    ok = np.isfinite(v) and (v >= 0 if allow_zero else v > 0)
+    if not ok:
+        raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Validated task configuration; times are converted to bins of ``dt``."""
+
+    task: str
+    n_trials: int
+    dt: float
+    workspace: float
+    target_distance: float
+    target_radius: tuple[float, float]
+    hold_steps: int
+    timeout_steps: int
+    return_to_center: bool
+    n_directions: int = 8
+
+    @classmethod
+    def create(
+        cls,
+        task: str,
+        n_trials: int,
+        dt: float,
+        workspace: float,
+        target_distance: float,
+        target_radius: Any,
+        hold_time: float,
+        timeout: float,
+        return_to_center: bool,
+    ) -> TaskSpec:
+        check_choice("task", task, TASKS)
+        n_trials = check_positive_int("n_trials", n_trials)
+        dt = _check_positive("dt", dt)
+        if not 0.01 <= dt <= 0.05:
+            raise ValueError(f"dt must be a bin width in [0.01, 0.05] seconds, got {dt!r}")
+        workspace = _check_positive("workspace", workspace)
+        radius = check_range(
+            "target_radius", DEFAULT_RADIUS[task] if target_radius is None else target_radius
+        )
+        target_distance = _check_positive("target_distance", target_distance)
+        if task == "center_out" and target_distance + radius[1] > workspace:
+            raise ValueError(
+                f"target_distance + target_radius must fit in the workspace ({workspace}), got "
+                f"target_distance={target_distance!r}, target_radius={target_radius!r}"
+            )
+        if task == "random_targets" and 2 * radius[1] >= workspace:
+            raise ValueError(
+                f"target_radius must be below workspace / 2 = {workspace / 2}, got {target_radius!r}"
+            )
+        hold = _check_positive("hold_time", hold_time, allow_zero=True)
+        timeout_s = _check_positive("timeout", timeout)
+        hold_steps = int(round(hold / dt))
+        timeout_steps = int(round(timeout_s / dt))
+        if timeout_steps <= hold_steps:
+            raise ValueError(
+                f"timeout must be longer than hold_time, got timeout={timeout!r}, "
+                f"hold_time={hold_time!r}"
+            )
+        if not isinstance(return_to_center, bool | np.bool_):
+            raise ValueError(f"return_to_center must be True or False, got {return_to_center!r}")
+        return cls(task, n_trials, dt, workspace, target_distance, radius, hold_steps,
+                   timeout_steps, bool(return_to_center))
+
+    @property
+    def center_out(self) -> bool:
+        return self.task == "center_out"
+
+    @property
+    def recenter(self) -> bool:
+        """Whether the cursor jumps back to the centre when a trial starts."""
+        return self.center_out and not self.return_to_center
+
+
+def center_out_positions(n_directions: int, distance: float) -> np.ndarray:
+    """Target centres on a circle, direction ``k`` at angle ``2 pi k / n_directions``."""
+    angle = 2 * np.pi * np.arange(n_directions) / n_directions
+    return distance * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+
+
+class TargetSchedule:
+    """Draws the targets of ``n`` sessions (lanes) one trial at a time, as trials end.
+
+    Centre-out: a new random order of the ``n_directions`` every cycle; with ``return_to_center``
+    the odd trials go to the centre. Random targets: uniform centres, redrawn while closer than
+    ``MIN_GAP`` (edge to edge) to the previous target. ``index`` is the direction (``0..7``),
+    ``n_directions`` for the centre and ``-1`` for random targets.
+    """
+
+    def __init__(self, spec: TaskSpec, n: int) -> None:
+        self.spec = spec
+        self.order = np.zeros((n, spec.n_directions), dtype=np.int64)
+        self.n_out = np.zeros(n, dtype=np.int64)  # outward targets served this session
+        self.table = np.concatenate(
+            [center_out_positions(spec.n_directions, spec.target_distance), np.zeros((1, 2))]
+        )
+        self.pos = np.zeros((n, 2))
+        self.radius = np.zeros(n)
+        self.index = np.zeros(n, dtype=np.int64)
+
+    def start(self, lanes: np.ndarray, rng: np.random.Generator) -> None:
+        """New sessions in ``lanes``: the first target (the previous 'target' is the centre)."""
+        self.n_out[lanes] = 0
+        self.pos[lanes] = 0.0
+        self.radius[lanes] = 0.0
+        self.advance(lanes, np.zeros(len(lanes), dtype=np.int64), rng)
+
+    def advance(self, lanes: np.ndarray, trial: np.ndarray, rng: np.random.Generator) -> None:
+        """Show trial ``trial`` (one per lane) in ``lanes``."""
+        spec = self.spec
+        radius = rng.uniform(*spec.target_radius, size=len(lanes))
+        if spec.center_out:
+            outward = (trial % 2 == 0) if spec.return_to_center else np.ones(len(lanes), dtype=bool)
+            out = lanes[outward]
+            k = self.n_out[out] % spec.n_directions
+            fresh = out[k == 0]
+            if fresh.size:
+                self.order[fresh] = np.argsort(rng.random((fresh.size, spec.n_directions)), axis=1)
+            index = np.full(len(lanes), spec.n_directions, dtype=np.int64)
+            index[outward] = self.order[out, k]
+            self.n_out[out] += 1
+            pos = self.table[index]
+        else:
+            index = np.full(len(lanes), -1, dtype=np.int64)
+            pos = self._random_positions(lanes, radius, rng)
+        self.pos[lanes], self.radius[lanes], self.index[lanes] = pos, radius, index
+
+    def _random_positions(
+        self, lanes: np.ndarray, radius: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        lim = (self.spec.workspace - radius)[:, None]
+        prev, gap = self.pos[lanes], radius + self.radius[lanes] + MIN_GAP
+        pos = rng.uniform(-1.0, 1.0, size=(len(lanes), 2)) * lim
+        bad = np.hypot(*(pos - prev).T) < gap
+        while bad.any():
+            pos[bad] = rng.uniform(-1.0, 1.0, size=(int(bad.sum()), 2)) * lim[bad]
+            bad = np.hypot(*(pos - prev).T) < gap
+        return pos

@@ -1,0 +1,128 @@
+"""Batches of closed-loop BCI sessions stepped as array operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cogmodels.envs.bci.env import spaces_of
+from cogmodels.envs.bci.loop import RESULT_KEYS, ClosedLoop, make_config
+from cogmodels.envs.bci.user import UserSpec
+from cogmodels.envs.core import TaskVectorEnv
+
+__all__ = ["CursorBCIRandomTargetsVector", "CursorBCIVector"]
+
+
+class CursorBCIVector(TaskVectorEnv):
+    """``num_envs`` sessions of :class:`~cogmodels.envs.bci.env.CursorBCI` stepped together.
+
+    Same arguments and semantics as the single environment (see its docstring), plus
+    ``num_envs`` and ``autoreset_mode``; every copy is its own subject (population and drift
+    trajectory), drawn at the first reset and at ``reset(seed=...)``. With ``num_envs=1`` it
+    reproduces the single environment's rollout for the same seed.
+
+    ``reset(options=...)`` takes ``day`` (one int, or one per copy) and ``new_subject``; its info
+    holds the per-step latents below (``intended_velocity`` is the label of the first
+    observation). Autoreset starts the next session of the same subject, ``days_per_session``
+    days later.
+
+    ``info`` holds arrays over the copies, each with its ``_key`` mask: every step ``cursor``,
+    ``cursor_velocity``, ``target``, ``target_radius``, ``intended_velocity`` (num_envs × 2 where
+    2-D), ``trial``, ``in_target``, ``day`` and ``trial_completed``; for the copies that completed a
+    trial (mask ``trial_completed``) ``state`` (target index), ``success``, ``timed_out``,
+    ``time_to_target``, ``dial_in_time``, ``trial_time``, ``path_length``, ``distance``,
+    ``path_efficiency``, ``n_entries``; with an error signal ``error_signal`` and
+    ``movement_error``.
+    """
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        task: str = "center_out",
+        n_trials: int = 64,
+        dt: float = 0.02,
+        target_distance: float = 0.35,
+        target_radius: float | tuple[float, float] | None = None,
+        hold_time: float = 0.5,
+        timeout: float = 10.0,
+        return_to_center: bool = False,
+        workspace: float = 0.5,
+        v_max: float = 1.0,
+        n_units: int = 192,
+        tuning: str = "cosine",
+        baseline_rate: float | tuple[float, float] = (5.0, 30.0),
+        modulation_depth: float | tuple[float, float] = (2.0, 10.0),
+        noise: str = "poisson",
+        user: str | UserSpec = "feedback",
+        drift: Any = "none",
+        days_per_session: int = 0,
+        error_signal: tuple[float, float] | None = None,
+        error_interval: float = 0.2,
+        autoreset_mode: str = "next_step",
+    ) -> None:
+        self.config = make_config(
+            task, n_trials, dt, target_distance, target_radius, hold_time, timeout,
+            return_to_center, workspace, v_max, n_units, tuning, baseline_rate, modulation_depth,
+            noise, user, drift, days_per_session, error_signal, error_interval,
+        )
+        self.n_trials = self.config.task.n_trials
+        obs_space, act_space = spaces_of(self.config)
+        super().__init__(num_envs, obs_space, act_space, autoreset_mode)
+        self._loop = ClosedLoop(self.config, self.num_envs)
+
+    @property
+    def day(self) -> np.ndarray:
+        """The drift day of each copy's current session."""
+        return self._loop.day.copy()
+
+    def population(self, index: int):
+        """Copy ``index``'s population on its current day (a copy)."""
+        sub = self._loop.subjects[index]
+        if sub is None:
+            raise RuntimeError("call reset() first")
+        return sub.on_day(int(self._loop.day[index]))
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is not None:
+            options = {**(options or {}), "new_subject": True}
+        obs, _ = super().reset(seed=seed, options=options)
+        return obs, self._latents()
+
+    def _latents(self) -> dict[str, Any]:
+        info: dict[str, Any] = {}
+        for key, value in self._loop.latents().items():
+            info[key], info[f"_{key}"] = value, self._all.copy()
+        return info
+
+    def _reset_lanes(self, mask: np.ndarray, options: dict | None) -> None:
+        loop = self._loop
+        loop.obs = loop.obs.copy()  # never write into an observation already handed out
+        loop.reset(mask, self.np_random, options)
+
+    def _observe(self) -> np.ndarray:
+        return self._loop.obs
+
+    def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+        a = np.asarray(actions, dtype=np.float64)
+        if a.shape != (self.num_envs, 2) or not np.isfinite(a).all():
+            raise ValueError(
+                f"actions must be finite velocities of shape ({self.num_envs}, 2), got shape "
+                f"{np.shape(actions)}"
+            )
+        reward, terminated, done, results, signal = self._loop.step(a, self.np_random)
+        info = self._latents()
+        info["trial_completed"], info["_trial_completed"] = done, self._all.copy()
+        for key, value in (signal or {}).items():
+            info[key], info[f"_{key}"] = value, self._all.copy()
+        results = results if results is not None else self._loop.empty_results()
+        for key in ("state", *RESULT_KEYS):
+            info[key], info[f"_{key}"] = results[key], done.copy()
+        return reward, terminated, info
+
+
+class CursorBCIRandomTargetsVector(CursorBCIVector):
+    """:class:`CursorBCIVector` with ``task="random_targets"`` by default."""
+
+    def __init__(self, num_envs: int = 1, task: str = "random_targets", **kwargs: Any) -> None:
+        super().__init__(num_envs=num_envs, task=task, **kwargs)
