@@ -329,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as err:
+    except (ValueError, TypeError, FileNotFoundError) as err:  # bad input: a message, not a traceback
         parser.exit(2, f"cogmodels {args.command}: error: {err}\n")
 
 

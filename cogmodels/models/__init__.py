@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cogmodels.model import CognitiveModel
+from cogmodels.models.actor_critic import ActorCritic
 from cogmodels.models.heuristics import RandomBias, WinStayLoseShift
 from cogmodels.models.kalman import KalmanFilter
 from cogmodels.models.q_learning import QLearning
@@ -14,6 +15,7 @@ from cogmodels.models.two_step import TwoStepHybrid, TwoStepModelBased, TwoStepM
 
 __all__ = [
     "MODELS",
+    "ActorCritic",
     "KalmanFilter",
     "QLearning",
     "RLWM",
@@ -34,6 +36,7 @@ MODELS: dict[str, type[CognitiveModel]] = {
         RandomBias,
         WinStayLoseShift,
         QLearning,
+        ActorCritic,
         KalmanFilter,
         ReversalHMM,
         TwoStepModelFree,
