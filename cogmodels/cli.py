@@ -212,9 +212,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     trials = read_trials(args.data)
     cv = args.cv_folds
     cv_folds = int(cv) if cv and cv.isdigit() else cv
+    ceilings = _tiny_rnns(args.tiny_rnn, next(iter(models.values())).n_actions)
+    if ceilings and cv_folds is None:
+        raise ValueError("--tiny-rnn is scored by cross-validation: give --cv-folds too (e.g. block)")
     result = compare_models(
         trials, models, method=args.method, cv_folds=cv_folds, n_starts=args.starts, seed=args.seed,
-        bms_on=args.bms_on,
+        bms_on=args.bms_on, ceilings=ceilings,
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -226,6 +229,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(result.table.round(3).to_string())
     print(f"wrote {out / 'comparison.csv'}, {out / 'per_subject.csv'}, {out / 'comparison.png'}")
     return 0
+
+
+def _tiny_rnns(spec: str | None, n_actions: int) -> dict[str, Any]:
+    """``--tiny-rnn 1,2,4`` -> {"tiny_gru1": TinyRNN(1), ...} (Ji-An et al. 2025)."""
+    if not spec:
+        return {}
+    try:
+        sizes = [int(v) for v in spec.split(",") if v.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"--tiny-rnn takes comma-separated hidden sizes >= 1, e.g. 1,2,4; got {spec!r}")
+    from cogmodels.agents.tiny_rnn import TinyRNN
+
+    return {f"tiny_gru{h}": TinyRNN(hidden_size=h, n_actions=n_actions) for h in sizes}
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
@@ -298,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=["mle", "map", "em"], default="mle")
     p.add_argument("--cv-folds", default=None, help="'block', 'session' or a number of folds")
     p.add_argument("--bms-on", choices=["bic", "aic", "laplace"], default="bic")
+    p.add_argument("--tiny-rnn", default=None, metavar="SIZES",
+                   help="also cross-validate tiny GRUs of these sizes trained on the choices, e.g. 1,2,4 "
+                        "(a data-driven ceiling; needs --cv-folds)")
     p.add_argument("--starts", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder")

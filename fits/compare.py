@@ -457,6 +457,7 @@ def compare_models(
     seed: int | None = None,
     bms_on: str = "bic",
     bms_samples: int = 1_000_000,
+    ceilings: Mapping[str, Any] | None = None,
     **estimator_kwargs: Any,
 ) -> Comparison:
     """Fit every model in ``models`` to ``trials`` and compare them.
@@ -474,6 +475,12 @@ def compare_models(
     bms_on : the per-subject log evidence for random-effects BMS: "bic" (``-BIC/2``), "aic"
         (``-AIC/2``) or "laplace" (the EM Laplace evidence; needs ``method="em"``).
     bms_samples : Dirichlet draws for the exceedance probabilities of more than two models.
+    ceilings : name -> a data-driven benchmark with a ``cross_validate(trials, folds=...,
+        n_folds=..., seed=...)`` method returning a :class:`CVResult`, e.g.
+        :class:`cogmodels.agents.tiny_rnn.TinyRNN` (Ji-An et al. 2025). Needs ``cv_folds``; each
+        gets a row with its held-out ``cv_loglik`` and ``cv_mean_likelihood`` (and its
+        ``n_params``, the network's weights) beside the cognitive models; the information
+        criteria and BMS cover the cognitive models only.
     estimator_kwargs : passed to every estimator.
     """
     if not isinstance(trials, pd.DataFrame):
@@ -487,9 +494,18 @@ def compare_models(
             f"(got method={method!r}) or bms_on='bic'"
         )
     resolved = _resolve_models(models)
+    ceilings = dict(ceilings or {})
+    if ceilings and cv_folds is None:
+        raise ValueError("ceilings are scored by cross-validation: give cv_folds too (e.g. 'block')")
+    for name, c in ceilings.items():
+        if not callable(getattr(c, "cross_validate", None)):
+            raise TypeError(f"ceilings[{name!r}] must have a cross_validate method (e.g. a TinyRNN), "
+                            f"got {type(c).__name__}")
+        if name in resolved:
+            raise ValueError(f"ceilings[{name!r}] has the name of a model; give it another name")
     if cv_folds is not None:
         fold_labels(trials, cv_folds)  # check the folds before any fitting
-    *seeds, bms_seed = np.random.SeedSequence(seed).spawn(len(resolved) + 1)
+    *seeds, bms_seed, ceiling_seed = np.random.SeedSequence(seed).spawn(len(resolved) + 2)
     fits: dict[str, SubjectFit] = {}
     cvs: dict[str, CVResult] = {}
     frames = []
@@ -561,5 +577,12 @@ def compare_models(
     for col in bms_frame.columns:
         table[col] = bms_frame[col].reindex(names).to_numpy()
     table["bor"] = result.bor
+    if ceilings:
+        for (name, c), ss in zip(ceilings.items(), ceiling_seed.spawn(len(ceilings))):
+            cv = c.cross_validate(trials, folds=cv_folds, seed=_child_seed(ss))
+            cvs[name] = cv
+            n_weights = c.n_weights() if callable(getattr(c, "n_weights", None)) else np.nan
+            table.loc[name, ["n_params", "n_subjects", "n_trials", "cv_loglik", "cv_mean_likelihood"]] = [
+                n_weights, len(cv.per_subject), cv.n_trials, cv.loglik, cv.mean_likelihood]
     table.index.name = "model"
     return Comparison(table, per_subject, fits, result, cvs, bms_on)

@@ -101,6 +101,16 @@ def test_compare_writes_table_and_figure(tmp_path, sim_csv):
     assert (out / "fits_q_learning.csv").exists()
 
 
+def test_compare_with_cross_validation_and_a_tiny_rnn_ceiling(tmp_path, sim_csv):
+    out = tmp_path / "cmp_cv"
+    assert main(["compare", str(sim_csv), "--models", "q_learning,random", "--starts", "2",
+                 "--cv-folds", "2", "--tiny-rnn", "1", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "comparison.csv", index_col=0)
+    assert list(table.index) == ["q_learning", "random", "tiny_gru1"]
+    assert table["cv_loglik"].notna().all()
+    assert table.loc["tiny_gru1", "cv_loglik"] > table.loc["random", "cv_loglik"]
+
+
 def test_recover_writes_table_stats_and_figure(tmp_path):
     out = tmp_path / "rec"
     assert main(["recover", "--model", "q_learning", "--structure", "stickiness=false",
@@ -129,6 +139,10 @@ def test_demo_writes_learning_curves(tmp_path, capsys):
         (["fit", "{tmp}/missing.csv", "--model", "q_learning", "--out", "{tmp}"], "missing.csv"),
         (["fit", "{sim}", "--model", "rlwm", "--out", "{tmp}"], "set_size"),
         (["compare", "{sim}", "--models", "q_learning", "--out", "{tmp}"], "at least two"),
+        (["compare", "{sim}", "--models", "q_learning,wsls", "--tiny-rnn", "2", "--out", "{tmp}"],
+         "give --cv-folds"),
+        (["compare", "{sim}", "--models", "q_learning,wsls", "--cv-folds", "2", "--tiny-rnn", "x",
+          "--out", "{tmp}"], "--tiny-rnn takes comma-separated hidden sizes"),
         (["simulate", "--env", "cogmodels/Nope-v0", "--model", "q_learning", "--out", "{tmp}/x.csv"],
          "registered environment id"),
         (["simulate", "--env", "cogmodels/TwoStep-v0", "--model", "q_learning", "--out", "{tmp}/x.csv"],
