@@ -6,7 +6,9 @@ system"): ``num_envs`` sessions of a task run in lockstep on the native vector e
 :class:`~cogmodels.agents.rnn.RecurrentPolicy` sees ``[obs, onehot(a_{t-1}), r_{t-1}]`` and is
 trained across sessions, so that within a session its hidden state does the learning.
 
-One *update* processes a rollout of ``rollout_len`` trials of every session (the whole session by
+One *update* processes a rollout of ``rollout_len`` environment steps of every session (one step a
+trial in the bandit and reversal tasks, two in the two-step task, several in the working-memory
+tasks; the whole session by
 default: full-episode backpropagation through time). The rollout is played without gradients;
 the network is then re-run over the recorded inputs as one sequence, and the loss is
 
@@ -104,11 +106,6 @@ class A2CConfig:
         _check_int("seed", self.seed, 0)
         if self.rollout_len is not None:
             _check_int("rollout_len", self.rollout_len, 1)
-            if self.n_trials % self.rollout_len:
-                raise ValueError(
-                    f"rollout_len must divide n_trials={self.n_trials} (sessions end together), "
-                    f"got {self.rollout_len!r}"
-                )
         if self.cell not in CELLS:
             raise ValueError(f"cell must be one of {list(CELLS)}, got {self.cell!r}")
         if self.reward_signal not in REWARD_SIGNALS:
@@ -133,10 +130,6 @@ class A2CConfig:
             raise ValueError(f"env_kwargs must be a dict, got {self.env_kwargs!r}")
         if "n_trials" in self.env_kwargs or "num_envs" in self.env_kwargs:
             raise ValueError("env_kwargs must not hold n_trials or num_envs: set them on A2CConfig")
-
-    @property
-    def rollouts_per_episode(self) -> int:
-        return 1 if self.rollout_len is None else self.n_trials // self.rollout_len
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -179,10 +172,29 @@ class A2CTrainer:
         if not isinstance(config, A2CConfig):
             raise TypeError(f"config must be an A2CConfig, got {type(config).__name__}")
         self.config = cfg = config
+        if cfg.env_id not in gym.registry:
+            raise ValueError(f"env_id must be a registered environment id, got {cfg.env_id!r}")
+        single = gym.make(cfg.env_id, n_trials=cfg.n_trials, **cfg.env_kwargs).unwrapped
+        steps = getattr(single, "steps_per_session", None)
+        if steps is None:
+            raise ValueError(
+                f"{cfg.env_id} with env_kwargs={cfg.env_kwargs} has sessions of varying length "
+                "(a delay or interval drawn per trial, or a performance criterion); the A2C trainer "
+                "runs sessions in lockstep and needs a fixed number of steps per session: fix the "
+                "varying argument (e.g. delay_steps=2)"
+            )
+        #: environment steps per session; every session of a batch ends on the same step
+        self.steps_per_session = int(steps)
+        if cfg.rollout_len is not None and self.steps_per_session % cfg.rollout_len:
+            raise ValueError(
+                f"rollout_len must divide the {self.steps_per_session} steps of a session "
+                f"(sessions end together), got {cfg.rollout_len!r}"
+            )
+        native = gym.spec(cfg.env_id).vector_entry_point is not None
         self.env = gym.make_vec(
             cfg.env_id,
             num_envs=cfg.num_envs,
-            vectorization_mode="vector_entry_point",
+            vectorization_mode="vector_entry_point" if native else "sync",
             n_trials=cfg.n_trials,
             **cfg.env_kwargs,
         )
@@ -225,7 +237,13 @@ class A2CTrainer:
     @property
     def env_steps_(self) -> int:
         cfg = self.config
-        return self.update_ * cfg.num_envs * (cfg.rollout_len or cfg.n_trials)
+        return self.update_ * cfg.num_envs * (cfg.rollout_len or self.steps_per_session)
+
+    @property
+    def rollouts_per_episode(self) -> int:
+        """Updates per batch of sessions: the session's steps over ``rollout_len``."""
+        rl = self.config.rollout_len
+        return 1 if rl is None else self.steps_per_session // rl
 
     @property
     def history_(self) -> pd.DataFrame:
@@ -293,7 +311,7 @@ class A2CTrainer:
         """Play one batch of sessions, updating after every rollout; return its statistics."""
         cfg, model, env = self.config, self.model, self.env
         B, n_obs = cfg.num_envs, model.obs_dim
-        L = cfg.rollout_len or cfg.n_trials
+        L = cfg.rollout_len or self.steps_per_session
         env_seed, torch_seed = self._episode_seeds()
         obs, _ = env.reset(seed=env_seed)
         self._gen.manual_seed(torch_seed)
@@ -305,7 +323,7 @@ class A2CTrainer:
         total_regret = np.zeros(B)
         has_regret = True
         stats: dict[str, list[float]] = {k: [] for k in ("entropy", "policy_loss", "value_loss", "grad_norm")}
-        n_chunks = cfg.rollouts_per_episode
+        n_chunks = self.rollouts_per_episode
         for chunk in range(n_chunks):
             h0 = _detach(h)
             xs = torch.zeros(L, B, model.input_size)
@@ -425,6 +443,33 @@ class A2CTrainer:
             env_kwargs=env_kwargs or None,
             **kwargs,
         )
+
+    @torch.no_grad()
+    def play(self, n_sessions: int = 100, *, seed: int = 1, greedy: bool = False) -> pd.DataFrame:
+        """Play ``n_sessions`` fresh sessions of the training task with the current network and
+        return them as the canonical trial table (``subject`` = session, as
+        :class:`~cogmodels.envs.wrappers.RecordTrials` writes it), for the analyses of behaviour
+        (stay probabilities, learning curves, accuracy). ``greedy`` takes argmax actions, else
+        actions are sampled; session ``i`` is seeded from ``SeedSequence(seed)``."""
+        from cogmodels.envs.wrappers import RecordTrials
+
+        n_sessions = _check_int("n_sessions", n_sessions, 1)
+        cfg, model = self.config, self.model
+        envs = [RecordTrials(gym.make(cfg.env_id, n_trials=cfg.n_trials, **cfg.env_kwargs), subject=i)
+                for i in range(n_sessions)]
+        seeds = np.random.SeedSequence(seed).spawn(n_sessions + 1)
+        gen = torch.Generator().manual_seed(int(seeds[0].generate_state(1)[0]))
+        obs = np.stack([e.reset(seed=int(s.generate_state(1)[0]))[0] for e, s in zip(envs, seeds[1:])])
+        h = model.initial_state(n_sessions)
+        prev_a = prev_r = None
+        for _ in range(self.steps_per_session):
+            x = model.make_input(obs, prev_a, prev_r)
+            logits, _, h = model.step(x, h)
+            a = logits.argmax(dim=1) if greedy else _sample(logits, gen)
+            out = [e.step(int(ai)) for e, ai in zip(envs, a.tolist())]
+            obs = np.stack([o[0] for o in out])
+            prev_a, prev_r = a, torch.tensor([o[1] for o in out], dtype=torch.float32)
+        return pd.concat([e.table() for e in envs], ignore_index=True)
 
     # -- persistence ------------------------------------------------------------------------------
     def save_checkpoint(self, path_dir: str | os.PathLike) -> Path:

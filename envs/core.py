@@ -96,6 +96,16 @@ class TaskEnv(gym.Env):
     reward_bounds: tuple[float, float] = (-np.inf, np.inf)
     #: whether every session has exactly ``n_trials`` trials (else ``n_trials`` is the maximum)
     fixed_length: bool = True
+    #: environment steps per trial (``None`` when it varies from trial to trial)
+    steps_per_trial: int | None = 1
+
+    @property
+    def steps_per_session(self) -> int | None:
+        """Environment steps in one session, or ``None`` when sessions differ in length."""
+        n_trials = getattr(self, "n_trials", None)
+        if not self.fixed_length or self.steps_per_trial is None or n_trials is None:
+            return None
+        return int(n_trials) * int(self.steps_per_trial)
 
     def trial_row(self, action: Any, reward: float, info: Mapping[str, Any]) -> dict | None:
         """The canonical trial-table fields of the trial that this step completed, else ``None``.

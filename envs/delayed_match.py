@@ -108,6 +108,8 @@ class DelayedMatchToSample(TaskEnv):
         self.n_trials = check_positive_int("n_trials", n_trials)
         self.sample_steps = check_positive_int("sample_steps", sample_steps)
         self.delay_steps = check_step_range("delay_steps", delay_steps)
+        low, high = self.delay_steps  # sample, delay, one test step; None when the delay varies
+        self.steps_per_trial = self.sample_steps + low + 1 if low == high else None
         self.p_match = check_probability("p_match", p_match)
         self.penalty = check_nonpositive("penalty", penalty)
         self.early_penalty = check_nonpositive("early_penalty", early_penalty)

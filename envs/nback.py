@@ -111,6 +111,7 @@ class NBack(TaskEnv):
         self.action_space = spaces.Discrete(2)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(self.n_stimuli + 1,), dtype=np.float32)
         self._trial_steps = self.stimulus_steps + self.delay_steps
+        self.steps_per_trial = self._trial_steps
         self._stimuli = np.zeros(self.n_trials, dtype=np.int64)
         self._match = np.zeros(self.n_trials, dtype=bool)
         self._trial = self._t = 0

@@ -149,6 +149,8 @@ class PavlovianConditioning(TaskEnv):
         self.p_omission = check_probability("p_omission", p_omission)
         self.omission_trials = _check_omission_trials(omission_trials, self.n_trials)
         self.iti_steps = check_step_range("iti_steps", iti_steps)
+        low, high = self.iti_steps  # None when the ITI varies
+        self.steps_per_trial = self.trial_steps + low if low == high else None
         self.reward_time = self.cue_step + self.delay
         self.action_space = spaces.Discrete(2)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(2,), dtype=np.float32)

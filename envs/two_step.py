@@ -13,11 +13,18 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from cogmodels.envs.core import TaskEnv, TaskVectorEnv, check_positive_int, check_probability
+from cogmodels.envs.core import (
+    TaskEnv,
+    TaskVectorEnv,
+    check_choice,
+    check_positive_int,
+    check_probability,
+)
 
 __all__ = ["TwoStep", "TwoStepVector", "reflect"]
 
 DEFAULT_BOUNDS = (0.25, 0.75)
+SCHEDULES = ("drift", "switch")
 
 
 def reflect(x: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -36,6 +43,8 @@ class _Config:
     drift_std: float
     bounds: tuple[float, float]
     initial: np.ndarray | None  # (2, 2): reward probability of (state2, action2)
+    schedule: str = "drift"
+    p_switch: float = 0.025
 
 
 def _check_probabilities(name: str, value: Any, bounds: tuple[float, float]) -> np.ndarray:
@@ -55,8 +64,12 @@ def _check_config(
     drift_std: float,
     reward_bounds: tuple[float, float],
     reward_probabilities: Any,
+    schedule: str = "drift",
+    p_switch: float = 0.025,
 ) -> _Config:
     n_trials = check_positive_int("n_trials", n_trials)
+    check_choice("schedule", schedule, SCHEDULES)
+    p_switch = check_probability("p_switch", p_switch)
     p_common = check_probability("p_common", p_common)
     try:
         sd = float(drift_std)
@@ -75,7 +88,12 @@ def _check_config(
     initial = None
     if reward_probabilities is not None:
         initial = _check_probabilities("reward_probabilities", reward_probabilities, (low, high))
-    return _Config(n_trials, p_common, sd, (low, high), initial)
+    if schedule == "switch" and initial is not None:
+        raise ValueError(
+            "reward_probabilities applies only to schedule='drift' (with schedule='switch' the "
+            f"good state pays reward_bounds[1]), got reward_probabilities={reward_probabilities!r}"
+        )
+    return _Config(n_trials, p_common, sd, (low, high), initial, schedule, p_switch)
 
 
 class _TwoStepTask:
@@ -105,6 +123,13 @@ class _TwoStepTask:
             self.p[mask] = _check_probabilities("reward_probabilities", given, cfg.bounds)
         elif cfg.initial is not None:
             self.p[mask] = cfg.initial
+        elif cfg.schedule == "switch":  # one good second-stage state, chosen at random
+            first_good = rng.random(int(mask.sum())) < 0.5
+            low, high = cfg.bounds
+            p = np.empty((first_good.size, 2, 2))
+            p[:, 0] = np.where(first_good, high, low)[:, None]
+            p[:, 1] = np.where(first_good, low, high)[:, None]
+            self.p[mask] = p
         else:
             self.p[mask] = rng.uniform(*cfg.bounds, size=(int(mask.sum()), 2, 2))
         self.t[mask] = 0
@@ -143,7 +168,11 @@ class _TwoStepTask:
             "trial": self.t.copy(),
         }
         k = int(second.sum())
-        if k and cfg.drift_std > 0:
+        if k and cfg.schedule == "switch":
+            swap = np.zeros_like(second)
+            swap[second] = rng.random(k) < cfg.p_switch
+            self.p[swap] = self.p[swap][:, ::-1]
+        elif k and cfg.drift_std > 0:
             step = cfg.drift_std * rng.standard_normal((k, 2, 2))
             self.p[second] = reflect(self.p[second] + step, *cfg.bounds)
         self.t += second
@@ -165,6 +194,11 @@ class TwoStep(TaskEnv):
     learner repeats a rewarded first-stage choice whatever the transition; a model-based one
     repeats it after a common transition and switches after a rare one (the reward × transition
     interaction of the stay probabilities).
+
+    With ``schedule="switch"`` the reward probabilities do not drift: one second-stage state is
+    good and pays ``reward_bounds[1]`` for either action, the other ``reward_bounds[0]``, and after
+    each trial the two swap with probability ``p_switch``: the version on which Wang et al. (2018)
+    meta-trained recurrent networks (``reward_bounds=(0.1, 0.9)``, ``p_common=0.8``).
 
     ## Action Space
     ``Discrete(2)``: the first-stage choice on even steps, the second-stage choice on odd steps.
@@ -198,6 +232,9 @@ class TwoStep(TaskEnv):
     - ``reward_bounds`` ((float, float), (0.25, 0.75)): reflecting bounds of the walk.
     - ``reward_probabilities`` (2 × 2 array | None): fixed starting probabilities; ``None`` draws
       them.
+    - ``schedule`` ("drift" | "switch", "drift"): how the reward probabilities change.
+    - ``p_switch`` (float, 0.025): with ``schedule="switch"``, the per-trial probability that the
+      good and the bad second-stage state swap.
 
     ## References
     - Daw, N. D., Gershman, S. J., Seymour, B., Dayan, P. & Dolan, R. J. (2011). Model-based
@@ -213,10 +250,13 @@ class TwoStep(TaskEnv):
         drift_std: float = 0.025,
         reward_bounds: tuple[float, float] = DEFAULT_BOUNDS,
         reward_probabilities: Any = None,
+        schedule: str = "drift",
+        p_switch: float = 0.025,
     ) -> None:
         self.config = _check_config(n_trials, p_common, drift_std, reward_bounds,
-                                    reward_probabilities)
+                                    reward_probabilities, schedule, p_switch)
         self.n_trials = self.config.n_trials
+        self.steps_per_trial = 2
         self.reward_bounds = (0.0, 1.0)
         self.action_space = spaces.Discrete(2)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(3,), dtype=np.float32)
@@ -286,10 +326,12 @@ class TwoStepVector(TaskVectorEnv):
         drift_std: float = 0.025,
         reward_bounds: tuple[float, float] = DEFAULT_BOUNDS,
         reward_probabilities: Any = None,
+        schedule: str = "drift",
+        p_switch: float = 0.025,
         autoreset_mode: str = "next_step",
     ) -> None:
         self.config = _check_config(n_trials, p_common, drift_std, reward_bounds,
-                                    reward_probabilities)
+                                    reward_probabilities, schedule, p_switch)
         self.n_trials = self.config.n_trials
         super().__init__(
             num_envs,

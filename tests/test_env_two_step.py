@@ -163,3 +163,35 @@ def test_model_free_and_model_based_stay_patterns():
     e_mb = stay_effects(stay_probabilities(mb.trials))
     assert e_mf["reward"] > 0.1 and abs(e_mf["interaction"]) < 0.05
     assert e_mb["interaction"] > 0.1 and abs(e_mb["reward"]) < 0.05
+
+
+def test_switch_schedule_of_wang_et_al_2018():
+    env = TwoStep(n_trials=4000, schedule="switch", p_switch=0.05, reward_bounds=(0.1, 0.9),
+                  p_common=0.8)
+    rng = np.random.default_rng(0)
+    df = record_session(env, lambda obs, info: int(rng.integers(2)), seed=0)
+    p = df[["p_reward_00", "p_reward_01", "p_reward_10", "p_reward_11"]].to_numpy()
+    # one good state paying 0.9 for either action, the other 0.1
+    assert set(np.unique(p)) == {0.1, 0.9}
+    assert (p[:, 0] == p[:, 1]).all() and (p[:, 2] == p[:, 3]).all() and (p[:, 0] != p[:, 2]).all()
+    switches = (np.diff(p[:, 0]) != 0).sum()
+    n = len(p) - 1
+    assert abs(switches / n - 0.05) < Z * np.sqrt(0.05 * 0.95 / n)
+    assert abs(df["common"].mean() - 0.8) < Z * np.sqrt(0.16 / len(df))
+    vec = TwoStepVector(num_envs=1, n_trials=50, schedule="switch")
+    single = TwoStep(n_trials=50, schedule="switch")
+    np.testing.assert_array_equal(single.reset(seed=3)[0], vec.reset(seed=3)[0][0])
+    for t in range(100):
+        a = t % 2
+        r1 = single.step(a)[1]
+        r2 = vec.step(np.array([a]))[1][0]
+        assert r1 == r2
+
+
+def test_switch_schedule_bad_arguments():
+    with pytest.raises(ValueError, match=r"schedule must be one of \['drift', 'switch'\], got 'flip'"):
+        TwoStep(schedule="flip")
+    with pytest.raises(ValueError, match="reward_probabilities applies only to schedule='drift'"):
+        TwoStep(schedule="switch", reward_probabilities=[[0.5, 0.5], [0.5, 0.5]])
+    with pytest.raises(ValueError, match=r"p_switch must be a probability in \[0, 1\], got 2"):
+        TwoStep(schedule="switch", p_switch=2)

@@ -187,3 +187,27 @@ def test_vector_rejects_bad_actions_shape():
     envs.reset(seed=0)
     with pytest.raises(ValueError, match="num_envs=4"):
         envs.step(np.zeros(3, dtype=np.int64))
+
+
+@pytest.mark.parametrize(
+    "env_id, kwargs",
+    [(i, {}) for i in ENV_IDS]
+    + [("cogmodels/DelayedMatchToSample-v0", {"delay_steps": (1, 3)}),
+       ("cogmodels/PavlovianConditioning-v0", {"iti_steps": 4, "n_trials": 10}),
+       ("cogmodels/RLWM-v0", {"iterations": 2, "set_sizes": (2, 3)})],
+)
+def test_steps_per_session_counts_the_steps_of_a_session(env_id, kwargs):
+    env = gym.make(env_id, **kwargs).unwrapped
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    steps, done = 0, False
+    while not done:
+        *_, term, trunc, _ = env.step(env.action_space.sample())
+        steps += 1
+        done = term or trunc
+    expected = env.steps_per_session
+    if expected is None:  # varies: delays or ITIs drawn per trial, or a criterion
+        assert env_id in ("cogmodels/DelayedMatchToSample-v0", "cogmodels/PavlovianConditioning-v0",
+                          "cogmodels/RLWM-v0") and not kwargs.get("iterations")
+    else:
+        assert steps == expected

@@ -141,8 +141,14 @@ def test_bad_arguments_raise(tmp_path):
         RecurrentPolicy.load(tmp_path)
     with pytest.raises(ValueError, match="path_dir"):
         A2CTrainer.resume(tmp_path)
-    with pytest.raises(ValueError, match="rollout_len must divide"):
-        A2CConfig(n_trials=100, rollout_len=30)
+    with pytest.raises(ValueError, match="rollout_len must divide the 100 steps"):
+        A2CTrainer(A2CConfig(n_trials=100, rollout_len=30))
+    with pytest.raises(ValueError, match="rollout_len must divide the 40 steps"):
+        A2CTrainer(A2CConfig(env_id="cogmodels/TwoStep-v0", env_kwargs={}, n_trials=20, rollout_len=30))
+    with pytest.raises(ValueError, match="sessions of varying length"):
+        A2CTrainer(A2CConfig(env_id="cogmodels/DelayedMatchToSample-v0", env_kwargs={"delay_steps": (1, 3)}))
+    with pytest.raises(ValueError, match="registered environment id"):
+        A2CTrainer(A2CConfig(env_id="cogmodels/Nope-v0"))
     with pytest.raises(ValueError, match="reward_signal"):
         A2CConfig(reward_signal="bonus")
     with pytest.raises(ValueError, match="gamma"):
@@ -157,3 +163,26 @@ def test_bad_arguments_raise(tmp_path):
         A2CTrainer(tiny()).train(1, checkpoint_every=1)
     with pytest.raises(ValueError, match="env_kwargs must not hold"):
         A2CConfig(env_kwargs={"n_trials": 5})
+
+
+@pytest.mark.parametrize(
+    "env_id, env_kwargs, steps_per_trial",
+    [("cogmodels/TwoStep-v0", {"schedule": "switch"}, 2),
+     ("cogmodels/DelayedMatchToSample-v0", {"delay_steps": 1}, 3),
+     ("cogmodels/NBack-v0", {"n": 2}, 1)],
+)
+def test_trainer_runs_multi_step_trials_and_plays_trial_tables(env_id, env_kwargs, steps_per_trial):
+    """Tasks with several steps per trial train in lockstep (natively vectorised or through
+    Gymnasium's SyncVectorEnv), and play() returns their behaviour as the canonical trial table."""
+    cfg = A2CConfig(env_id=env_id, env_kwargs=env_kwargs, n_trials=12, num_envs=4, hidden_size=8,
+                    total_updates=2, seed=0, rollout_len=steps_per_trial * 6)
+    t = A2CTrainer(cfg).train(progress=False)
+    assert t.steps_per_session == 12 * steps_per_trial
+    assert t.update_ == 2 and t.env_steps_ == 2 * 4 * steps_per_trial * 6
+    table = t.play(3, seed=1)
+    assert table.groupby("subject").size().tolist() == [12, 12, 12]
+    assert {"choice", "reward"} <= set(table.columns)
+    if env_id.endswith("TwoStep-v0"):
+        assert {"choice2", "state2", "common"} <= set(table.columns)
+    again = t.play(3, seed=1)
+    assert table.equals(again)
