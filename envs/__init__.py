@@ -27,6 +27,8 @@ _TASKS: dict[str, tuple[str, bool]] = {
     "DelayedMatchToSample": ("delayed_match", False),
     "NBack": ("nback", False),
     "PavlovianConditioning": ("pavlovian", False),
+    "CursorBCI": ("bci", True),
+    "CursorBCIRandomTargets": ("bci", True),
 }
 
 ENV_IDS: tuple[str, ...] = tuple(f"cogmodels/{name}-v0" for name in _TASKS)

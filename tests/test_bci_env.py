@@ -7,7 +7,6 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.envs.registration import register, registry
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
@@ -27,10 +26,6 @@ from cogmodels.envs.wrappers import record_session
 
 ENV_ID = "cogmodels/CursorBCI-v0"
 RANDOM_ID = "cogmodels/CursorBCIRandomTargets-v0"
-for _id, _name in ((ENV_ID, "CursorBCI"), (RANDOM_ID, "CursorBCIRandomTargets")):
-    if _id not in registry:  # until cogmodels.envs registers the BCI ids itself
-        register(id=_id, entry_point=f"cogmodels.envs.bci:{_name}",
-                 vector_entry_point=f"cogmodels.envs.bci:{_name}Vector")
 Z = 4.0  # width of the confidence intervals, in standard errors
 DT = 0.02
 

@@ -4,6 +4,9 @@ A simulated user aims a cursor at targets by feedback control (:mod:`.user`); it
 drives a population of tuned units (:mod:`.encoder`) whose tuning drifts from day to day
 (:mod:`.drift`); the agent sees only the spike counts and outputs the cursor velocity
 (:mod:`.env`, :mod:`.vector`; the shared per-bin loop is in :mod:`.loop`, the task in :mod:`.task`).
+:mod:`.metrics` scores the trial tables: success rate, time to target, path efficiency, dial-in
+time, achieved bitrate and Fitts throughput, per day. The decoders are in
+:mod:`cogmodels.agents.decoders`.
 
     import gymnasium as gym
     import cogmodels  # noqa: F401
@@ -32,6 +35,7 @@ from cogmodels.envs.bci.drift import (
 )
 from cogmodels.envs.bci.encoder import Population, PopulationSpec, draw_population
 from cogmodels.envs.bci.env import CursorBCI, CursorBCIRandomTargets
+from cogmodels.envs.bci.metrics import bitrate, fitts_throughput, plot_over_days, summarize
 from cogmodels.envs.bci.task import TaskSpec, center_out_positions
 from cogmodels.envs.bci.user import User, UserSpec, lqr_gain
 from cogmodels.envs.bci.vector import CursorBCIRandomTargetsVector, CursorBCIVector
@@ -58,9 +62,13 @@ __all__ = [
     "Turnover",
     "User",
     "UserSpec",
+    "bitrate",
     "center_out_positions",
     "draw_population",
+    "fitts_throughput",
     "lqr_gain",
     "make_drift",
+    "plot_over_days",
     "subspace_similarity",
+    "summarize",
 ]

@@ -149,6 +149,8 @@ class CursorBCI(TaskEnv):
     """
 
     metadata: dict[str, Any] = {"render_modes": []}
+    fixed_length = False  # a trial lasts until success or timeout
+    steps_per_trial = None
 
     def __init__(
         self,

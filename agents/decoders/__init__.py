@@ -1,0 +1,47 @@
+"""BCI decoders: spike counts in, cursor velocity out, batched over lanes (one per session).
+
+- :mod:`.linear`: population vector (Georgopoulos et al. 1986), optimal linear estimator
+  (Salinas & Abbott 1994; Chase et al. 2009) and ridge regression (the zero-lag Wiener filter).
+- :mod:`.kalman`: the velocity Kalman filter (Wu et al. 2006) and its steady-state form
+  (Malik et al. 2011; Gilja et al. 2012).
+- :mod:`.clda`: closed-loop decoder adaptation, SmoothBatch (Orsborn et al. 2012) and recursive
+  maximum likelihood (Dangi et al. 2014), fed by ReFIT intention estimates (Gilja et al. 2012).
+- :mod:`.recalibration`: unsupervised recalibration by retrospective target inference
+  (Jarosiewicz et al. 2015): labels inferred from where the cursor went and the reward alone.
+- :mod:`.session`: calibration blocks and closed-loop sessions on ``CursorBCIVector`` that
+  return trial tables.
+
+Every decoder has ``fit(counts, velocity)`` (a calibration block, ``(T, N)`` or
+``(T, L, N)``), ``reset(mask=None)`` (zero the filter state at a session start) and
+``step(counts)`` (one bin, ``(N,)`` or ``(L, N)``: the decoded velocity, ``(2,)`` or ``(L, 2)``).
+"""
+
+from __future__ import annotations
+
+from cogmodels.agents.decoders.base import Decoder
+from cogmodels.agents.decoders.clda import RML, SmoothBatch, refit_intention
+from cogmodels.agents.decoders.kalman import KalmanDecoder, SteadyStateKalmanDecoder
+from cogmodels.agents.decoders.linear import (
+    OptimalLinearEstimator,
+    PopulationVector,
+    RidgeDecoder,
+)
+from cogmodels.agents.decoders.recalibration import RetrospectiveTargetInference
+from cogmodels.agents.decoders.session import calibrate, run_closed_loop
+from cogmodels.agents.decoders.stats import RegressionStats
+
+__all__ = [
+    "RML",
+    "Decoder",
+    "KalmanDecoder",
+    "OptimalLinearEstimator",
+    "PopulationVector",
+    "RegressionStats",
+    "RetrospectiveTargetInference",
+    "RidgeDecoder",
+    "SmoothBatch",
+    "SteadyStateKalmanDecoder",
+    "calibrate",
+    "refit_intention",
+    "run_closed_loop",
+]

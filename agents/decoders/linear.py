@@ -1,0 +1,177 @@
+"""Linear decoders: population vector, optimal linear estimator, ridge regression.
+
+Each reads out ``v̂_t = M (y_t - d)`` per lane and smooths it, ``v_t = α v_{t-1} + (1 - α) v̂_t``
+(``smoothing = α``; 0 for the raw per-bin estimate), the exponential filter that cursor BCIs put
+after a memoryless decoder (Taylor et al. 2002; Chase et al. 2009).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cogmodels.agents.decoders.base import Decoder, check_calibration
+from cogmodels.agents.decoders.stats import RegressionStats
+
+__all__ = ["EncodingDecoder", "OptimalLinearEstimator", "PopulationVector", "RidgeDecoder"]
+
+
+def _check_unit_interval(name: str, value: Any, *, closed: bool = False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = np.nan
+    if not (0.0 <= v <= 1.0 if closed else 0.0 <= v < 1.0):
+        interval = "[0, 1]" if closed else "[0, 1)"
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+    return v
+
+
+def _check_nonneg(name: str, value: Any) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = np.nan
+    if not (np.isfinite(v) and v >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return v
+
+
+class EncodingDecoder(Decoder):
+    """A decoder derived from the fitted encoding model ``y = H v + d + q`` (per lane).
+
+    :meth:`fit` regresses the counts on the calibration velocities; :meth:`set_encoding`
+    replaces the model (what closed-loop adaptation does) and recomputes the readout. Fitted:
+    ``H_ (L, N, 2)``, ``d_ (L, N)``, ``q_ (L, N)`` (residual variance), ``stats_`` (the
+    calibration's :class:`~cogmodels.agents.decoders.stats.RegressionStats`).
+    """
+
+    def __init__(self, ridge: float = 1e-3) -> None:
+        self.ridge = _check_nonneg("ridge", ridge)
+
+    def fit(self, counts: Any, velocity: Any) -> EncodingDecoder:
+        """Fit on a calibration block: counts ``(T, N)`` or ``(T, L, N)`` and the velocities the
+        user intended, ``(T, 2)`` or ``(T, L, 2)``."""
+        y, x, single = check_calibration(counts, velocity)
+        stats = RegressionStats(y.shape[1], y.shape[2])
+        stats.add(y, x)
+        self.stats_ = stats
+        self._fit_dynamics(x)
+        self._fitted(y.shape[1], y.shape[2], single)
+        self.set_encoding(*stats.solve(self.ridge))
+        return self
+
+    def _fit_dynamics(self, x: np.ndarray) -> None:
+        """Fit the kinematic prior from the calibration velocities (the Kalman filter's)."""
+
+    def set_encoding(self, H: np.ndarray, d: np.ndarray, q: np.ndarray) -> EncodingDecoder:
+        """Use the encoding model ``H (L, N, 2)``, ``d (L, N)``, ``q (L, N)`` from now on."""
+        self._check_fitted()
+        shape = (self.n_lanes_, self.n_units_)
+        H, d, q = (np.asarray(a, dtype=np.float64) for a in (H, d, q))
+        if H.shape != (*shape, 2) or d.shape != shape or q.shape != shape:
+            raise ValueError(
+                f"H, d, q must have shapes {(*shape, 2)}, {shape}, {shape}, got {H.shape}, "
+                f"{d.shape}, {q.shape}"
+            )
+        self.H_, self.d_, self.q_ = H, d, np.maximum(q, 1e-3)
+        self._readout()
+        return self
+
+    def _readout(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def steady_gain(self) -> np.ndarray:
+        """``G (L, 2, 2)``: the decoded velocity of a constant intended velocity ``u`` in the
+        long run, ``E[v] = G u``, under the decoder's own encoding model (``M H`` for the
+        linear readouts; below 1 for the Kalman filter, whose estimate shrinks toward rest)."""
+        self._check_fitted()
+        return self.M_ @ self.H_
+
+
+class _SmoothedLinear(EncodingDecoder):
+    """``v_t = α v_{t-1} + (1 - α) M (y_t - d)`` with ``M_`` from the encoding model."""
+
+    def __init__(self, smoothing: float = 0.8, ridge: float = 1e-3) -> None:
+        super().__init__(ridge)
+        self.smoothing = _check_unit_interval("smoothing", smoothing)
+
+    def _step(self, y: np.ndarray) -> np.ndarray:
+        a = self.smoothing
+        v_hat = np.einsum("lkn,ln->lk", self.M_, y - self.d_)
+        return a * self.velocity_ + (1.0 - a) * v_hat
+
+
+class PopulationVector(_SmoothedLinear):
+    r"""The population vector (Georgopoulos et al. 1986, Science 233:1416).
+
+    Each unit votes for its preferred direction ``p_i = h_i / |h_i|`` with its normalised rate:
+
+    .. math::
+
+        \hat v = \frac{2}{N} \sum_i \frac{y_i - d_i}{|h_i|}\, p_i
+
+    which is unbiased for uniformly distributed preferred directions (``Σ p pᵀ ≈ N/2 I``) and
+    biased otherwise — what the optimal linear estimator corrects.
+    """
+
+    def _readout(self) -> None:
+        m = np.linalg.norm(self.H_, axis=2)  # (L, N) modulation depth, counts per bin per unit/s
+        p = self.H_ / np.maximum(m, 1e-12)[..., None]
+        live = m > 1e-9
+        n = np.maximum(live.sum(axis=1), 1)[:, None, None]
+        self.M_ = 2.0 / n * np.moveaxis(p * (live / np.maximum(m, 1e-12))[..., None], 2, 1)
+
+
+class OptimalLinearEstimator(_SmoothedLinear):
+    r"""The optimal linear estimator: the weighted least-squares inverse of the encoding model
+    (Salinas & Abbott 1994, J Comput Neurosci 1:89; Chase, Schwartz & Kass 2009, Neural Netw
+    22:1203):
+
+    .. math::
+
+        \hat v = (Hᵀ Q^{-1} H)^{-1} Hᵀ Q^{-1} (y - d)
+
+    with ``Q`` the diagonal residual covariance, which removes the population vector's bias for
+    non-uniform preferred directions and unequal depths.
+    """
+
+    def _readout(self) -> None:
+        hq = self.H_ / self.q_[..., None]  # Q^-1 H, (L, N, 2)
+        info = np.einsum("lni,lnj->lij", self.H_, hq)
+        self.M_ = np.linalg.solve(info + 1e-9 * np.eye(2), np.moveaxis(hq, 1, 2))
+
+
+class RidgeDecoder(Decoder):
+    r"""Ridge regression of the velocity on the counts (the zero-lag Wiener filter; Carmena et
+    al. 2003; Hochberg et al. 2006): ``v̂ = Wᵀ [y, 1]`` with
+
+    .. math::
+
+        W = (Yᵀ Y + λ I)^{-1} Yᵀ V
+
+    (``Y`` the counts with a column of ones, ``λ = alpha`` times the mean of ``diag(Yᵀ Y)``, the
+    intercept unpenalised), smoothed like the other linear decoders. Fitted: ``W_ (L, N + 1, 2)``.
+    """
+
+    def __init__(self, alpha: float = 1e-2, smoothing: float = 0.8) -> None:
+        self.alpha = _check_nonneg("alpha", alpha)
+        self.smoothing = _check_unit_interval("smoothing", smoothing)
+
+    def fit(self, counts: Any, velocity: Any) -> RidgeDecoder:
+        y, x, single = check_calibration(counts, velocity)
+        t, n_lanes, n = y.shape
+        z = np.concatenate([y, np.ones((t, n_lanes, 1))], axis=2)
+        zz = np.einsum("tli,tlj->lij", z, z)
+        scale = np.einsum("lii->l", zz[:, :n, :n]) / n
+        reg = np.zeros((n_lanes, n + 1, n + 1))
+        reg[:, np.arange(n), np.arange(n)] = (self.alpha * scale)[:, None]
+        self.W_ = np.linalg.solve(zz + reg + 1e-9 * np.eye(n + 1), np.einsum("tli,tlk->lik", z, x))
+        self._fitted(n_lanes, n, single)
+        return self
+
+    def _step(self, y: np.ndarray) -> np.ndarray:
+        a = self.smoothing
+        v_hat = np.einsum("lnk,ln->lk", self.W_[:, :-1], y) + self.W_[:, -1]
+        return a * self.velocity_ + (1.0 - a) * v_hat
