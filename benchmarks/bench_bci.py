@@ -3,8 +3,8 @@
 
 The full loop of every figure: the simulated user (200 ms feedback delay, forward model,
 saturating push), 192 Poisson units, 20 ms bins, and a velocity Kalman filter decoder (steady
-state, matrices fit by least squares on calibration data the environment simulated; written
-inline below, Wu et al. 2006 / Gilja et al. 2012 style). Speed is simulated bins per second over
+state, matrices fit by least squares on calibration data the environment simulated:
+``cogmodels.agents.decoders.SteadyStateKalmanDecoder``, Wu et al. 2006 / Gilja et al. 2012). Speed is simulated bins per second over
 the whole batch and its real-time factor (bins/s x 0.02 s).
 
 - ``poisson``: samplers of 1,024 x 192 counts per bin: numpy's ``Generator.poisson``, inversion
@@ -33,6 +33,8 @@ from collections import deque
 import numpy as np
 
 import cogmodels  # noqa: F401
+from cogmodels.agents import decoders
+from cogmodels.agents.decoders import SteadyStateKalmanDecoder
 from cogmodels.envs.bci import CursorBCI, CursorBCIVector, center_out_positions
 from cogmodels.envs.bci.encoder import PoissonCounter
 
@@ -40,91 +42,22 @@ DT = 0.02
 N_UNITS = 192
 
 
-# -- the Kalman filter decoder ---------------------------------------------------------------
-class Calibration:
-    """Sufficient statistics of the regression of counts ``y`` on ``[u, 1]``, per lane, and of
-    the pooled velocity dynamics ``u_t`` on ``u_{t-1}``."""
-
-    def __init__(self, n_lanes: int, n_units: int) -> None:
-        self.xx = np.zeros((n_lanes, 3, 3))
-        self.xy = np.zeros((n_lanes, 3, n_units))
-        self.yy = np.zeros((n_lanes, n_units))
-        self.dyn = np.zeros((3, 2, 2))  # sums of u_{t-1} u_{t-1}^T, u_t u_{t-1}^T, u_t u_t^T
-        self.n = 0
-        self._prev = None
-
-    def add(self, y: np.ndarray, u: np.ndarray) -> None:
-        x = np.concatenate([u, np.ones((u.shape[0], 1))], axis=1)
-        self.xx += x[:, :, None] * x[:, None, :]
-        self.xy += x[:, :, None] * y[:, None, :]
-        self.yy += y.astype(np.float64) ** 2
-        if self._prev is not None:
-            self.dyn[0] += self._prev.T @ self._prev
-            self.dyn[1] += u.T @ self._prev
-            self.dyn[2] += u.T @ u
-        self._prev = u.copy()
-        self.n += 1
-
-
-class KalmanDecoder:
-    """Steady-state velocity Kalman filter per lane: ``v_t = M v_{t-1} + K (y_t - d)``.
-
-    Model: ``v_t = A v_{t-1} + w`` (``A, W`` pooled over lanes), ``y_t = H v_t + d + q`` with
-    diagonal ``Q`` (per lane). The gain comes from iterating the Riccati recursion in information
-    form, ``P+ = (P-^-1 + H^T Q^-1 H)^-1``, ``K = P+ H^T Q^-1``.
-    """
-
-    def __init__(self, cal: Calibration, ridge: float = 1e-6) -> None:
-        coef = np.linalg.solve(cal.xx + ridge * np.eye(3), cal.xy)  # (L, 3, N)
-        h, d = np.moveaxis(coef[:, :2], 1, 2), coef[:, 2]  # (L, N, 2), (L, N)
-        resid = (cal.yy - 2 * np.einsum("lkn,lkn->ln", coef, cal.xy)
-                 + np.einsum("lkn,lkj,ljn->ln", coef, cal.xx, coef)) / cal.n
-        q_inv = 1.0 / np.maximum(resid, 1e-3)
-        s00, s10, s11 = cal.dyn
-        a = np.linalg.solve(s00, s10.T).T  # u_t ~ A u_{t-1}
-        n_pairs = max(cal.n - 1, 1) * cal.xx.shape[0]
-        w = (s11 - a @ s10.T - s10 @ a.T + a @ s00 @ a.T) / n_pairs + 1e-6 * np.eye(2)
-        info = np.einsum("lni,ln,lnj->lij", h, q_inv, h)  # H^T Q^-1 H, (L, 2, 2)
-        p = np.broadcast_to(np.eye(2), info.shape).copy()
-        for _ in range(200):
-            prior = a @ p @ a.T + w
-            p = np.linalg.inv(np.linalg.inv(prior) + info)
-        self.K = np.einsum("lij,lnj,ln->lin", p, h, q_inv).astype(np.float32)  # (L, 2, N)
-        self.M = np.einsum("lij,jk->lik", np.eye(2) - np.einsum("lin,lnj->lij", self.K, h), a)
-        self.d = d.astype(np.float32)
-        self.v = np.zeros((cal.xx.shape[0], 2))
-
-    def reset(self, mask: np.ndarray) -> None:
-        self.v[mask] = 0.0
-
-    def __call__(self, y: np.ndarray) -> np.ndarray:
-        innov = np.einsum("lkn,ln->lk", self.K, y - self.d)
-        self.v = np.einsum("lij,lj->li", self.M, self.v) + innov
-        return self.v
-
-
-def calibrate(env: CursorBCIVector, bins: int) -> KalmanDecoder:
+# -- the Kalman filter decoder: cogmodels.agents.decoders.SteadyStateKalmanDecoder -------------
+def calibrate(env: CursorBCIVector, bins: int) -> SteadyStateKalmanDecoder:
     """Fit a decoder on ``bins`` bins in which the cursor follows the user's intention."""
-    cal = Calibration(env.num_envs, N_UNITS)
-    obs, info = env.reset(options={"day": env.day})
-    u = info["intended_velocity"]
-    for _ in range(bins):
-        cal.add(obs, u)
-        obs, _, _, _, info = env.step(u)
-        u = info["intended_velocity"]
-    return KalmanDecoder(cal)
+    return decoders.calibrate(env, SteadyStateKalmanDecoder(), bins * DT)
 
 
-def closed_loop(env: CursorBCIVector, decoder: KalmanDecoder, bins: int) -> dict[str, float]:
+def closed_loop(env: CursorBCIVector, decoder: SteadyStateKalmanDecoder, bins: int) -> dict[str, float]:
     """Run ``bins`` bins with the decoder from a fresh session: success rate, successes per
     simulated minute, mean time to target (s) of the successes, and the wall time."""
     obs, _ = env.reset(options={"day": env.day})
-    decoder.reset(np.ones(env.num_envs, dtype=bool))
+    decoder.reset()
     ok = done = 0
     ttt = 0.0
     t0 = time.perf_counter()
     for _ in range(bins):
-        obs, _, term, _, info = env.step(decoder(obs))
+        obs, _, term, _, info = env.step(decoder.step_fast(obs))
         c = info["trial_completed"]
         if c.any():
             hit = info["success"] & c
@@ -139,7 +72,8 @@ def closed_loop(env: CursorBCIVector, decoder: KalmanDecoder, bins: int) -> dict
 
 
 # -- the plain numpy reference loop -----------------------------------------------------------
-def reference_loop(baseline, tuning, decoder: KalmanDecoder, targets, bins: int, seed: int):
+def reference_loop(baseline, tuning, decoder: SteadyStateKalmanDecoder, targets, bins: int,
+                   seed: int):
     """The same closed loop written plainly: ``(success rate, seconds)``.
 
     ``baseline (n, N)`` Hz and ``tuning (n, N, 2)`` per session; ``targets (n, T, 2)``. Cosine
@@ -168,7 +102,8 @@ def reference_loop(baseline, tuning, decoder: KalmanDecoder, targets, bins: int,
         # units and decoder
         rates = np.maximum(baseline + np.einsum("lnk,lk->ln", tuning, u), 0.0)
         y = rng.poisson(rates * DT).astype(np.float32)
-        v = np.einsum("lij,lj->li", decoder.M, v) + np.einsum("lkn,ln->lk", decoder.K, y - decoder.d)
+        v = np.einsum("lij,lj->li", decoder.M_, v) + np.einsum("lkn,ln->lk", decoder.K_,
+                                                               y - decoder.d_)
         # cursor and task
         cursor = np.clip(cursor + DT * np.clip(v, -1, 1), -0.5, 0.5)
         inside = np.linalg.norm(cursor - target, axis=1) <= radius
@@ -279,7 +214,7 @@ def single_rate(bins: int, seed: int) -> float:
     obs = env.reset(options={"day": 0})[0]
     t0 = time.perf_counter()
     for _ in range(bins):
-        obs = env.step(decoder(obs[None])[0])[0]
+        obs = env.step(decoder.step_fast(obs[None])[0])[0]
     return bins / (time.perf_counter() - t0)
 
 

@@ -226,3 +226,21 @@ def test_session_errors_and_determinism(block):
     a, b = run(), run()
     pd.testing.assert_frame_equal(a, b)
     assert (a["day"] == 2).all()
+
+
+def test_fixed_decoder_degrades_under_drift_and_recalibration_holds():
+    from cogmodels.agents.decoders.drift_study import compare_under_drift
+    from cogmodels.envs.bci.metrics import summarize
+
+    trials = compare_under_drift(["fixed", "daily_recalibration"], days=[0, 10], n_subjects=3,
+                                 session_seconds=40, calibration_seconds=30, seed=0)
+    s = summarize(trials, by=["decoder", "day"]).set_index(["decoder", "day"])
+    ttt = s["time_to_target"]
+    assert ttt["fixed", 0] == pytest.approx(ttt["daily_recalibration", 0])  # same day-0 decoder
+    assert ttt["fixed", 10] > 1.5 * ttt["fixed", 0]
+    assert ttt["daily_recalibration", 10] < 1.2 * ttt["daily_recalibration", 0]
+    assert s.loc[("daily_recalibration", 10), "bitrate"] > s.loc[("fixed", 10), "bitrate"]
+    with pytest.raises(ValueError, match="strategies must be among"):
+        compare_under_drift(["kalman"])
+    with pytest.raises(ValueError, match="days must be increasing day numbers"):
+        compare_under_drift(["fixed"], days=[3, 1])

@@ -68,7 +68,7 @@ class Decoder:
         """One bin: counts ``(N,)`` (a one-lane decoder) or ``(L, N)``; the velocity ``(2,)`` or
         ``(L, 2)`` (a view of the state: copy it to keep it)."""
         self._check_fitted()
-        y = np.asarray(counts, dtype=np.float64)
+        y = np.asarray(counts)
         one = y.ndim == 1
         if one:
             y = y[None]

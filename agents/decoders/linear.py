@@ -162,7 +162,7 @@ class RidgeDecoder(Decoder):
     def fit(self, counts: Any, velocity: Any) -> RidgeDecoder:
         y, x, single = check_calibration(counts, velocity)
         t, n_lanes, n = y.shape
-        z = np.concatenate([y, np.ones((t, n_lanes, 1))], axis=2)
+        z = np.concatenate([y.astype(np.float64), np.ones((t, n_lanes, 1))], axis=2)
         zz = np.einsum("tli,tlj->lij", z, z)
         scale = np.einsum("lii->l", zz[:, :n, :n]) / n
         reg = np.zeros((n_lanes, n + 1, n + 1))

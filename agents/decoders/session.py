@@ -3,9 +3,11 @@
 :func:`calibrate` runs an open-loop block (the cursor follows the user's intention, as in an
 observation or "assisted" calibration block) and fits the decoder on it; :func:`run_closed_loop`
 lets the decoder drive the cursor, optionally adapting it every bin, and returns the trial table
-(one row per completed trial per lane, the columns of
-:meth:`cogmodels.envs.bci.CursorBCI.trial_row` plus ``subject`` (the lane), ``trial`` and
-``time``: the seconds into the run at which the trial ended).
+(one row per completed trial per lane: ``subject`` (the lane), ``day``, ``trial``, ``time``
+(the seconds into the run at which the trial ended), ``state`` (target index), the outcome
+columns of :meth:`cogmodels.envs.bci.CursorBCI.trial_row` (``success``, ``time_to_target``,
+``path_efficiency``, ...), ``target_radius``, ``index_of_difficulty`` and ``reward``), ready for
+:func:`cogmodels.envs.bci.metrics.summarize`.
 """
 
 from __future__ import annotations
@@ -55,12 +57,13 @@ def _rotate(v: np.ndarray, degrees: float) -> np.ndarray:
 def calibration_block(env: Any, seconds: float = 60.0, *, day: Any = None,
                       label_rotation: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """An open-loop block from a new session (on ``day``: one int or one per lane; the lanes'
-    current days when None): counts ``(T, L, N)`` and the user's intended velocities
+    current days when None): counts ``(T, L, N)`` (uint8 for Poisson counts) and the user's intended velocities
     ``(T, L, 2)``, rotated by ``label_rotation`` degrees (a deliberately wrong seed)."""
     env = _check_env(env)
     n = _n_bins(env, seconds)
     obs, info = env.reset(options={"day": env.day if day is None else day})
-    counts = np.empty((n, env.num_envs, obs.shape[1]), dtype=np.float32)
+    poisson = env.config.population.noise == "poisson"  # counts 0..255: a byte each
+    counts = np.empty((n, env.num_envs, obs.shape[1]), dtype=np.uint8 if poisson else np.float32)
     labels = np.empty((n, env.num_envs, 2))
     u = info["intended_velocity"]
     for t in range(n):
@@ -145,16 +148,20 @@ def run_closed_loop(
         if done.any():
             chunk = {k: np.asarray(info[k])[done] for k in ("state", *RESULT_KEYS)}
             chunk.update(subject=lanes[done], day=np.asarray(info["day"])[done],
-                         time=np.full(int(done.sum()), (t + 1) * dt))
+                         time=np.full(int(done.sum()), (t + 1) * dt),
+                         target_radius=np.asarray(radius)[done])
             chunks.append(chunk)
         if restarting.any():
             decoder.reset(restarting)
         restarting = term.copy()
     if not chunks:
-        return pd.DataFrame(columns=["subject", "day", "trial", "time", "state", *RESULT_KEYS])
+        return pd.DataFrame(columns=["subject", "day", "trial", "time", "state", *RESULT_KEYS,
+                                     "target_radius", "index_of_difficulty", "reward"])
     table = pd.DataFrame({k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]})
     table = table.sort_values(["subject", "time"], kind="stable").reset_index(drop=True)
     table.insert(1, "trial", table.groupby("subject").cumcount())
     table["reward"] = table["success"].astype(float)
-    cols = ["subject", "day", "trial", "time", "state", *RESULT_KEYS, "reward"]
+    table["index_of_difficulty"] = np.log2(1.0 + table["distance"] / (2.0 * table["target_radius"]))
+    cols = ["subject", "day", "trial", "time", "state", *RESULT_KEYS, "target_radius",
+            "index_of_difficulty", "reward"]
     return table[cols]

@@ -26,8 +26,11 @@ MIN_VARIANCE = 1e-3
 
 
 def as_lanes(counts: np.ndarray, name: str = "counts") -> tuple[np.ndarray, bool]:
-    """``(T, N)`` or ``(T, L, N)`` as ``(T, L, N)`` float64; the flag says a lane axis was added."""
-    a = np.asarray(counts, dtype=np.float64)
+    """``(T, N)`` or ``(T, L, N)`` as ``(T, L, N)`` (float32/64 or integer counts kept as they
+    are, anything else as float64); the flag says a lane axis was added."""
+    a = np.asarray(counts)
+    if a.dtype not in (np.float32, np.float64, np.uint8, np.int32, np.int64):
+        a = a.astype(np.float64)
     if a.ndim == 2:
         return a[:, None, :], True
     if a.ndim == 3:
@@ -66,19 +69,22 @@ class RegressionStats:
             weight: np.ndarray | None = None) -> None:
         """Add bins ``y (T, l, N)``, ``x (T, l, k)`` (or one bin, ``(l, N)``, ``(l, k)``) to the
         lanes ``lanes`` (``l`` of them; all when None), each bin with ``weight (T, l)`` (1)."""
-        y = np.asarray(y, dtype=np.float64)
-        x = np.asarray(x, dtype=np.float64)
+        y, x = np.asarray(y), np.asarray(x, dtype=np.float64)
         if y.ndim == 2:
             y, x = y[None], x[None]
             weight = None if weight is None else np.asarray(weight)[None]
-        z = np.concatenate([x, np.ones((*x.shape[:2], 1))], axis=2)
-        w = np.ones(z.shape[:2]) if weight is None else np.asarray(weight, dtype=np.float64)
-        wz = z * w[..., None]
         sl = slice(None) if lanes is None else lanes
-        self.zz[sl] += np.einsum("tli,tlj->lij", wz, z)
-        self.zy[sl] += np.einsum("tli,tln->lin", wz, y)
-        self.yy[sl] += np.einsum("tl,tln->ln", w, y * y)
-        self.n[sl] += w.sum(axis=0)
+        for t in range(0, y.shape[0], 256):  # chunks: long calibration blocks of many lanes
+            yc = y[t:t + 256].astype(np.float64)
+            xc = x[t:t + 256]
+            z = np.concatenate([xc, np.ones((*xc.shape[:2], 1))], axis=2)
+            w = (np.ones(z.shape[:2]) if weight is None
+                 else np.asarray(weight, dtype=np.float64)[t:t + 256])
+            wz = z * w[..., None]
+            self.zz[sl] += np.einsum("tli,tlj->lij", wz, z)
+            self.zy[sl] += np.einsum("tli,tln->lin", wz, yc)
+            self.yy[sl] += np.einsum("tl,tln->ln", w, yc * yc)
+            self.n[sl] += w.sum(axis=0)
 
     def copy(self) -> RegressionStats:
         out = RegressionStats(self.n_lanes, self.n_units, self.n_inputs)

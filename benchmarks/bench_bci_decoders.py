@@ -1,0 +1,80 @@
+#!/usr/bin/env python
+"""BCI decoders under 0.91/day tuning drift: fixed, recalibrated, adapted (supervised and
+unsupervised) and reward-only, on the same subjects, drift trajectories and seeds.
+
+Each strategy starts from a steady-state Kalman filter calibrated on day 0 and plays one
+closed-loop session on each listed day ("typical" drift preset: consecutive-day tuning-subspace
+similarity about 0.91, plus baseline and gain walks, dropout and turnover; see
+``cogmodels.envs.bci.drift``). The metrics per decoder and day (success rate, successes per
+minute, time to target, path efficiency, achieved bitrate, Fitts throughput) go to a CSV and a
+figure, and the table for the chosen days is printed as markdown.
+
+    python benchmarks/bench_bci_decoders.py --subjects 8 --days 0,1,3,7,14,28,42,56
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import cogmodels  # noqa: E402,F401
+from cogmodels.agents.decoders.drift_study import STRATEGIES, compare_under_drift  # noqa: E402
+from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--subjects", type=int, default=8)
+    ap.add_argument("--days", default="0,1,3,7,14,28,42,56")
+    ap.add_argument("--session", type=float, default=120.0, help="seconds per daily session")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--strategies", default=",".join(STRATEGIES))
+    ap.add_argument("--reward-only", action="store_true",
+                    help="add the reward-trained decoder (cogmodels.agents.reward_decoder)")
+    ap.add_argument("--out", type=Path, default=HERE / "figures")
+    args = ap.parse_args()
+    days = [int(d) for d in args.days.split(",")]
+    extra = {}
+    if args.reward_only:
+        from cogmodels.agents.reward_decoder import drift_strategy
+
+        extra["reward_only"] = drift_strategy
+    t0 = time.perf_counter()
+    trials = compare_under_drift(args.strategies.split(","), days, args.subjects, args.session,
+                                 seed=args.seed, extra=extra, progress=True)
+    seconds = time.perf_counter() - t0
+    summary = summarize(trials, by=["decoder", "day"])
+    args.out.mkdir(parents=True, exist_ok=True)
+    summary.to_csv(args.out / "bci_drift_summary.csv", index=False)
+    fig = plot_over_days(summary, hue="decoder")
+    fig.savefig(args.out / "bci_drift.png", dpi=120, bbox_inches="tight")
+    print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python "
+          f"{platform.python_version()}; wall {seconds:.0f} s; seed {args.seed}; "
+          f"{args.subjects} subjects; {args.session:.0f} s sessions")
+    cols = ["decoder", "day", "success_rate", "successes_per_min", "time_to_target",
+            "path_efficiency", "bitrate", "fitts_throughput"]
+    print(markdown(summary[cols]))
+
+
+def markdown(table) -> str:
+    """A markdown table, floats with 2 decimals (pandas' to_markdown needs tabulate)."""
+    def cell(v) -> str:
+        return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + " --- |" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
