@@ -62,3 +62,21 @@ def test_ppo_runs_on_every_discrete_task(env_id):
     model.learn(total_timesteps=128)
     action, _ = model.predict(env.reset(seed=0)[0])
     assert env.action_space.contains(int(action))
+
+
+@pytest.mark.parametrize("algo", [PPO, RecurrentPPO])
+def test_sb3_trains_a_reward_only_decoder_on_the_bci(algo):
+    """PPO / RecurrentPPO as BCI decoders: spikes in, 2-D velocity out, reward the only signal."""
+    torch.manual_seed(0)
+    env = gym.make("cogmodels/CursorBCI-v0", n_trials=4, timeout=1.0, error_signal=(0.9, 0.1))
+    assert env.observation_space.shape == (192,)  # spike counts only: the target is not observed
+    policy = "MlpLstmPolicy" if algo is RecurrentPPO else "MlpPolicy"
+    model = algo(policy, env, n_steps=64, batch_size=32, n_epochs=1, seed=0, verbose=0)
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    model.learn(128)
+    changed = [not torch.equal(a, b) for a, b in zip(before, model.policy.parameters())]
+    assert sum(changed) >= len(changed) // 2  # the updates reached the policy
+    obs, _ = env.reset(seed=0)
+    action, _ = model.predict(obs, deterministic=True)
+    assert action.shape == (2,) and env.action_space.contains(action.astype(np.float32))
+    assert model.num_timesteps >= 128
