@@ -39,19 +39,14 @@ def main() -> None:
     ap.add_argument("--session", type=float, default=120.0, help="seconds per daily session")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
-    ap.add_argument("--reward-only", action="store_true",
-                    help="add the reward-trained decoder (cogmodels.agents.reward_decoder)")
+    ap.add_argument("--reward-warmup", type=float, default=600.0,
+                    help="seconds the reward-only decoder learns on day 0 before its first session")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
     args = ap.parse_args()
     days = [int(d) for d in args.days.split(",")]
-    extra = {}
-    if args.reward_only:
-        from cogmodels.agents.reward_decoder import drift_strategy
-
-        extra["reward_only"] = drift_strategy
     t0 = time.perf_counter()
     trials = compare_under_drift(args.strategies.split(","), days, args.subjects, args.session,
-                                 seed=args.seed, extra=extra, progress=True)
+                                 seed=args.seed, reward_warmup=args.reward_warmup, progress=True)
     seconds = time.perf_counter() - t0
     summary = summarize(trials, by=["decoder", "day"])
     args.out.mkdir(parents=True, exist_ok=True)

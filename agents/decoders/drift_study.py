@@ -1,15 +1,21 @@
 """Decoders compared under neural drift: the same subjects, days and seeds for each strategy.
 
-Every strategy starts from a decoder calibrated on day 0 (a supervised open-loop block) and is
-then scored in one closed-loop session on each listed day; what it does between sessions is the
-strategy:
+Each strategy is scored in one closed-loop session on each listed day; the strategies differ in
+how their decoder is built and what it does between and during sessions:
 
-- ``"fixed"``: nothing (the day-0 decoder throughout);
-- ``"daily_recalibration"``: a fresh calibration block each day (supervised, costs a block);
-- ``"refit_rml"``: RML adaptation fed by ReFIT intention estimates during every session
-  (supervised: the task's targets are known), carried from day to day;
-- ``"rti_rml"``: RML fed by retrospective target inference (unsupervised: only the decoder's
-  own output and the reward), carried from day to day.
+- ``"fixed"``: a steady-state Kalman filter calibrated on day 0 (a supervised open-loop block),
+  used unchanged;
+- ``"daily_recalibration"``: a fresh calibration block every day (supervised, costs a block);
+- ``"refit_rml"``: the day-0 filter adapted by RML on ReFIT intention estimates during every
+  session (supervised: the task's targets are known), carried from day to day;
+- ``"rti_rml"``: the same with retrospective target inference (unsupervised: only the
+  decoder's own output and the reward);
+- ``"reward_only"``: :class:`~cogmodels.agents.reward_decoder.RewardDecoder`, which never sees
+  a target or a velocity label: it learns from the error-signal reward, ``reward_warmup``
+  seconds on day 0 before the first scored session (its counterpart of the calibration block),
+  and keeps learning in every session. The environments get an error-signal channel
+  (``error_signal``) for every strategy, so all play the same task; only the reward-only
+  decoder reads it.
 
 The environment is rebuilt from ``seed`` for every strategy, so all see the same subjects, the
 same drift trajectories and the same targets.
@@ -30,32 +36,49 @@ from cogmodels.envs.bci.vector import CursorBCIVector
 
 __all__ = ["STRATEGIES", "compare_under_drift"]
 
-
-def _fixed(env, dec, rule, day, seconds):
-    return run_closed_loop(env, dec, seconds, day=day), dec, rule
+Strategy = Callable[[CursorBCIVector, list[int], float, dict[str, Any]], pd.DataFrame]
 
 
-def _daily(env, dec, rule, day, seconds, calibration_seconds):
-    if day > 0:
-        dec = calibrate(env, SteadyStateKalmanDecoder(), calibration_seconds, day=day)
-    return run_closed_loop(env, dec, seconds, day=day), dec, rule
+def _kalman(mode: str) -> Strategy:
+    """A day-0 steady-state Kalman filter, then ``mode`` between and during sessions."""
+
+    def play(env: CursorBCIVector, days: list[int], seconds: float, opts: dict) -> pd.DataFrame:
+        dec = calibrate(env, SteadyStateKalmanDecoder(), opts["calibration_seconds"], day=0)
+        rule = None
+        if mode in ("refit", "rti"):
+            rule = RML(dec, half_life=opts["half_life"], update_seconds=0.5)
+        parts = []
+        for day in days:
+            if mode == "daily" and day > 0:
+                dec = calibrate(env, SteadyStateKalmanDecoder(), opts["calibration_seconds"],
+                                day=day)
+            parts.append(run_closed_loop(env, dec, seconds, day=day, adaptation=rule,
+                                         intention=mode if rule is not None else "refit"))
+        return pd.concat(parts, ignore_index=True)
+
+    return play
 
 
-def _adaptive(intention: str):
-    def run(env, dec, rule, day, seconds):
-        if rule is None:
-            rule = RML(dec, half_life=60.0, update_seconds=0.5)
-        return (run_closed_loop(env, dec, seconds, day=day, adaptation=rule,
-                                intention=intention), dec, rule)
-    return run
+def _reward_only(env: CursorBCIVector, days: list[int], seconds: float,
+                 opts: dict) -> pd.DataFrame:
+    from cogmodels.agents.reward_decoder import RewardDecoder
+
+    dec = RewardDecoder(env.single_observation_space.shape[0], env.num_envs, seed=opts["seed"])
+    dec.train(env, n_seconds=opts["reward_warmup"], options={"day": 0})
+    parts = []
+    for day in days:
+        h = dec.train(env, n_seconds=seconds, options={"day": day})
+        parts.append(h.rename(columns={"lane": "subject", "time_s": "time"}))
+    return pd.concat(parts, ignore_index=True).drop(columns="calibrating")
 
 
-#: strategy name -> ``f(env, decoder, rule, day, seconds) -> (trials, decoder, rule)``
-STRATEGIES: dict[str, Callable[..., Any]] = {
-    "fixed": _fixed,
-    "daily_recalibration": _daily,
-    "refit_rml": _adaptive("refit"),
-    "rti_rml": _adaptive("rti"),
+#: strategy name -> ``f(env, days, session_seconds, options) -> trials``
+STRATEGIES: dict[str, Strategy] = {
+    "fixed": _kalman("fixed"),
+    "daily_recalibration": _kalman("daily"),
+    "refit_rml": _kalman("refit"),
+    "rti_rml": _kalman("rti"),
+    "reward_only": _reward_only,
 }
 
 
@@ -67,42 +90,30 @@ def compare_under_drift(
     calibration_seconds: float = 60.0,
     seed: int = 0,
     drift: Any = "typical",
-    extra: dict[str, Callable[..., pd.DataFrame]] | None = None,
+    *,
+    half_life: float = 60.0,
+    reward_warmup: float = 600.0,
+    error_signal: tuple[float, float] = (0.9, 0.1),
     progress: bool = False,
     **env_kwargs: Any,
 ) -> pd.DataFrame:
-    """Trial table of every strategy on every day (column ``decoder``; ``subject`` the lane).
-
-    ``extra`` adds strategies that bring their own decoder, ``f(env, days, session_seconds,
-    seed) -> trials`` with ``day`` and ``subject`` columns (the reward-only decoder).
-    """
+    """Trial table of every strategy on every day: column ``decoder`` plus the columns of
+    :func:`~cogmodels.agents.decoders.session.run_closed_loop` that
+    :func:`cogmodels.envs.bci.metrics.summarize` reads (``subject`` is the lane)."""
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
         raise ValueError(f"strategies must be among {list(STRATEGIES)}, got {unknown}")
     days = [int(d) for d in days]
     if not days or any(d < 0 for d in days) or days != sorted(set(days)):
         raise ValueError(f"days must be increasing day numbers >= 0, got {days!r}")
-
-    def make_env() -> CursorBCIVector:
-        env = CursorBCIVector(num_envs=n_subjects, n_trials=10**6, drift=drift, **env_kwargs)
-        env.reset(seed=seed, options={"day": 0})
-        return env
-
+    opts = {"calibration_seconds": calibration_seconds, "half_life": half_life,
+            "reward_warmup": reward_warmup, "seed": seed}
     tables = []
-    jobs = [(name, STRATEGIES[name]) for name in strategies]
-    jobs += [(name, None) for name in (extra or {})]
-    for name, fn in tqdm(jobs, disable=not progress, desc="decoders", unit="decoder"):
-        env = make_env()
-        if fn is None:
-            trials = extra[name](env, days, session_seconds, seed)
-        else:
-            dec = calibrate(env, SteadyStateKalmanDecoder(), calibration_seconds, day=0)
-            rule, parts = None, []
-            for day in days:
-                kwargs = {"calibration_seconds": calibration_seconds} if fn is _daily else {}
-                part, dec, rule = fn(env, dec, rule, day, session_seconds, **kwargs)
-                parts.append(part)
-            trials = pd.concat(parts, ignore_index=True)
+    for name in tqdm(list(strategies), disable=not progress, desc="decoders", unit="decoder"):
+        env = CursorBCIVector(num_envs=n_subjects, n_trials=10**6, drift=drift,
+                              error_signal=error_signal, **env_kwargs)
+        env.reset(seed=seed, options={"day": 0})
+        trials = STRATEGIES[name](env, days, session_seconds, opts)
         trials.insert(0, "decoder", name)
         tables.append(trials)
     out = pd.concat(tables, ignore_index=True)

@@ -32,7 +32,8 @@ class CursorBCIVector(TaskVectorEnv):
     2-D), ``trial``, ``in_target``, ``day`` and ``trial_completed``; for the copies that completed a
     trial (mask ``trial_completed``) ``state`` (target index), ``success``, ``timed_out``,
     ``time_to_target``, ``dial_in_time``, ``trial_time``, ``path_length``, ``distance``,
-    ``path_efficiency``, ``n_entries``; with an error signal ``error_signal`` and
+    ``path_efficiency``, ``n_entries``, ``index_of_difficulty`` (log2(1 + D / 2r)); with an error
+    signal ``error_signal`` and
     ``movement_error``.
     """
 
@@ -118,6 +119,10 @@ class CursorBCIVector(TaskVectorEnv):
         results = results if results is not None else self._loop.empty_results()
         for key in ("state", *RESULT_KEYS):
             info[key], info[f"_{key}"] = results[key], done.copy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            info["index_of_difficulty"] = np.log2(
+                1.0 + results["distance"] / (2.0 * results["completed_radius"]))
+        info["_index_of_difficulty"] = done.copy()
         return reward, terminated, info
 
 
