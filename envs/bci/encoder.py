@@ -254,11 +254,8 @@ def _drain(r: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     for _ in range(MAX_COUNT):
         if not idx.size:
             break
-        u = rng.random(idx.size, dtype=np.float32)  # in [0, 1): -log1p(-u) ~ Exp(1), finite
-        np.negative(u, out=u)
-        np.log1p(u, out=u)
         refill = r[idx]
-        refill -= u
+        refill += rng.standard_exponential(idx.size, dtype=np.float32)  # ziggurat: no log
         r[idx] = refill
         idx = idx[refill <= 0.0]
         if idx.size:
