@@ -268,6 +268,25 @@ def cmd_recover(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a reproducible experiment from a TOML config into a run folder (resumes it)."""
+    from cogmodels.experiments import load_config, run_experiment
+
+    config = load_config(args.config, quick=args.quick, seed=args.seed)
+    out = Path(args.out) if args.out else Path("runs") / (config.experiment + ("-quick" if args.quick else ""))
+    result = run_experiment(config, out, executor=args.executor, workers=args.workers,
+                            scheduler=args.scheduler)
+    for uid, err in result.failed.items():
+        seed = next(u["seed"] for u in result.manifest["units"] if u["id"] == uid)
+        print(f"unit {uid} (seed {seed}) failed:\n{err}", file=sys.stderr)
+    if result.manifest.get("report_error"):
+        print(f"the report failed:\n{result.manifest['report_error']}", file=sys.stderr)
+    n_failed = len(result.failed)
+    print(f"{config.experiment}: {len(result.manifest['units']) - n_failed} unit(s) done, {n_failed} failed")
+    print(f"run folder: {result.path}")
+    return 0 if result.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from cogmodels import __version__
 
@@ -337,6 +356,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_recover)
 
+    p = sub.add_parser("run", help="run a reproducible experiment from a TOML config (see experiments/)")
+    p.add_argument("config", help="TOML config: experiment = \"name\", seed, [params]")
+    p.add_argument("--out", default=None, help="run folder (default: runs/<experiment>); an existing one resumes")
+    p.add_argument("--quick", action="store_true", help="the experiment's small setting")
+    p.add_argument("--seed", type=int, default=None, help="overrides the config's seed")
+    p.add_argument("--executor", choices=["serial", "local", "dask"], default="local",
+                   help="serial (this process), local (processes, default) or dask")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="dask scheduler to connect to (default: a local cluster on 127.0.0.1)")
+    p.add_argument("--workers", type=int, default=None, help="processes / dask workers (default: min(2, cpus))")
+    p.set_defaults(func=cmd_run)
+
     p = sub.add_parser("demo", help="simulate a Q-learner on the bandit and reversal tasks")
     p.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")
     p.add_argument("--seed", type=int, default=0)
@@ -350,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError) as err:  # bad input: a message, not a traceback
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as err:  # bad input: a message, not a traceback
         parser.exit(2, f"cogmodels {args.command}: error: {err}\n")
 
 

@@ -1,0 +1,50 @@
+"""Reproducible experiments: a TOML config, a pure per-unit computation, a run folder.
+
+``cogmodels run experiments/two_step.toml --out runs/two_step`` or, from Python::
+
+    from cogmodels.experiments import run_experiment, run_suite
+    result = run_experiment("experiments/two_step.toml", "runs/two_step", quick=True)
+    run_suite(["two_step", "dopamine"], "runs/suite", quick=True)
+
+See :mod:`cogmodels.experiments.runner` for the run folder, seeds, executors and resume.
+"""
+
+from __future__ import annotations
+
+from cogmodels.experiments.registry import (
+    EXPERIMENTS,
+    Config,
+    Experiment,
+    experiment_names,
+    get_experiment,
+    register,
+)
+from cogmodels.experiments.runner import (
+    RunResult,
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_text,
+    load_config,
+    resolve_config,
+    run_experiment,
+    run_suite,
+    save_figure,
+)
+
+__all__ = [
+    "EXPERIMENTS",
+    "Config",
+    "Experiment",
+    "RunResult",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "experiment_names",
+    "get_experiment",
+    "load_config",
+    "register",
+    "resolve_config",
+    "run_experiment",
+    "run_suite",
+    "save_figure",
+]

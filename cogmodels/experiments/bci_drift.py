@@ -1,0 +1,92 @@
+"""BCI decoders under neural drift: the metrics of each decoding strategy over days.
+
+One unit per strategy of :data:`cogmodels.agents.decoders.drift_study.STRATEGIES` (fixed,
+daily recalibration: supervised; ReFIT-RML: supervised adaptation; RTI-RML: unsupervised;
+reward-only). The comparison is *paired*: every unit builds its simulated subjects, drift and targets
+from the experiment's base ``seed`` (not its unit seed) through
+:func:`~cogmodels.agents.decoders.drift_study.compare_under_drift`, so all strategies face the same
+subjects. Metrics per decoder, day and subject come from :func:`cogmodels.envs.bci.metrics.summarize`
+(``n_targets``: the task's number of targets, 8 centre-out ones, for the bitrate; given explicitly
+because some decoders' tables carry no target indices).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cogmodels.agents.decoders.drift_study import STRATEGIES, compare_under_drift
+from cogmodels.envs.bci.drift import DRIFT_PRESETS
+from cogmodels.envs.bci.metrics import summarize
+from cogmodels.experiments._common import markdown_table, save
+from cogmodels.experiments.registry import Config, Experiment
+
+__all__ = ["EXPERIMENT"]
+_KEEP = ["decoder", "subject", "day", "trial", "state", "success", "trial_time", "time_to_target",
+         "path_efficiency", "dial_in_time", "index_of_difficulty"]
+
+
+def units(config: Config) -> list[dict]:
+    # the environment seed is the base seed for every unit: a paired comparison
+    return [{"decoder": s, "env_seed": config.seed} for s in config["strategies"]]
+
+
+def run_unit(config: Config, unit: dict, seed: int) -> dict[str, pd.DataFrame]:
+    name = unit["decoder"]
+    common: dict[str, Any] = {
+        "days": config["days"], "n_subjects": config["n_subjects"],
+        "session_seconds": config["session_seconds"], "calibration_seconds": config["calibration_seconds"],
+        "seed": unit["env_seed"], "drift": config["drift"], "reward_warmup": config["reward_warmup"],
+    }
+    trials = compare_under_drift([name], **common)
+    per_subject = summarize(trials, by=["decoder", "day", "subject"], n_targets=config["n_targets"])
+    keep = [c for c in _KEEP if c in trials.columns]
+    return {"metrics_per_subject": per_subject, "trials": trials[keep]}
+
+
+def combine(config: Config, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return {"metrics": summarize(tables["trials"], by=["decoder", "day"], n_targets=config["n_targets"])}
+
+
+def report(config: Config, tables: dict[str, pd.DataFrame], out: Path) -> tuple[str, list[Path]]:
+    from cogmodels.envs.bci.metrics import plot_over_days
+
+    fig = plot_over_days(tables["metrics_per_subject"], hue="decoder")
+    fig.suptitle(f"Decoders under '{config['drift']}' drift (mean ± s.e.m. over {config['n_subjects']} subjects)")
+    path = save(fig, out, "metrics_over_days")
+    cols = ["decoder", "day", "n_trials", "success_rate", "successes_per_min", "time_to_target", "bitrate"]
+    m = tables["metrics"]
+    md = "\n".join([
+        "## Metrics over days",
+        "",
+        f"Days {config['days']}; {config['session_seconds']:g} s closed-loop sessions, "
+        f"{config['calibration_seconds']:g} s calibration blocks; all decoders see the same "
+        f"subjects (environment seed {config.seed}).",
+        "",
+        "![metrics over days](figures/metrics_over_days.png)",
+        "",
+        markdown_table(m[[c for c in cols if c in m.columns]]),
+    ])
+    return md, [path]
+
+
+EXPERIMENT = Experiment(
+    name="bci_drift",
+    description=(
+        "Cursor-BCI decoders under neural drift: fixed, daily recalibration, supervised (ReFIT) and "
+        "unsupervised (RTI) RML adaptation and the reward-only decoder, scored over days on the "
+        "same simulated subjects."
+    ),
+    defaults={"strategies": list(STRATEGIES), "days": [0, 1, 3, 7, 14, 28], "n_subjects": 8,
+              "session_seconds": 120.0, "calibration_seconds": 60.0, "drift": "typical",
+              "reward_warmup": 600.0, "n_targets": 8},
+    quick={"n_subjects": 2, "days": [0, 7], "session_seconds": 20.0, "calibration_seconds": 20.0,
+           "reward_warmup": 20.0},
+    choices={"drift": list(DRIFT_PRESETS), "strategies": list(STRATEGIES)},
+    units=units,
+    run_unit=run_unit,
+    combine=combine,
+    report=report,
+)

@@ -1,0 +1,98 @@
+"""Experiment definitions and the registry of experiments by name."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["EXPERIMENTS", "Config", "Experiment", "experiment_names", "get_experiment", "register"]
+
+Tables = dict[str, pd.DataFrame]
+
+
+@dataclass
+class Config:
+    """A resolved experiment configuration: every parameter set, the seed fixed."""
+
+    experiment: str
+    seed: int
+    params: dict[str, Any]
+    quick: bool = False
+    source: str | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.params[key]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One reproducible experiment, split into independent work units.
+
+    - ``defaults``: every parameter with its full-size value (this also fixes each one's type);
+    - ``quick``: overrides for the small setting (``--quick``, used by the tests);
+    - ``choices``: allowed values of a string parameter, or of the items of a list parameter;
+    - ``units(config) -> [unit, ...]``: small JSON-able dicts, one per work unit;
+    - ``run_unit(config, unit, seed) -> {table: DataFrame}``: pure; ``seed`` is the unit's integer
+      seed from ``SeedSequence(config.seed).spawn``;
+    - ``combine(config, tables) -> {table: DataFrame}``: optional derived tables across units
+      (added to the results);
+    - ``report(config, tables, out) -> (markdown, [figure paths])``: figures written under
+      ``out / "figures"`` and the experiment's part of ``report.md``; the first figure is the
+      headline one of a suite report.
+
+    The callables must be module-level functions, so that process and Dask workers can unpickle
+    the definition.
+    """
+
+    name: str
+    description: str
+    defaults: Mapping[str, Any]
+    quick: Mapping[str, Any]
+    units: Callable[[Config], list[dict[str, Any]]]
+    run_unit: Callable[[Config, dict[str, Any], int], Tables]
+    report: Callable[[Config, Tables, Path], tuple[str, list[Path]]]
+    combine: Callable[[Config, Tables], Tables] | None = None
+    choices: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+
+
+#: registered experiments by name (the built-in ones are imported on first use)
+EXPERIMENTS: dict[str, Experiment] = {}
+
+#: built-in experiment name -> module defining ``EXPERIMENT``
+_BUILTIN: dict[str, str] = {
+    "bandit_recovery": "cogmodels.experiments.bandit_recovery",
+    "two_step": "cogmodels.experiments.two_step",
+    "dopamine": "cogmodels.experiments.dopamine",
+    "rlwm": "cogmodels.experiments.rlwm",
+    "bci_drift": "cogmodels.experiments.bci_drift",
+    "meta_rl_bandit": "cogmodels.experiments.meta_rl_bandit",
+}
+
+
+def register(experiment: Experiment, *, replace: bool = False) -> Experiment:
+    """Add ``experiment`` to the registry under its name; returns it."""
+    if not isinstance(experiment, Experiment):
+        raise TypeError(f"experiment must be an Experiment, got {type(experiment).__name__}")
+    if not replace and experiment.name in EXPERIMENTS and EXPERIMENTS[experiment.name] is not experiment:
+        raise ValueError(f"an experiment named {experiment.name!r} is registered already; pass replace=True")
+    EXPERIMENTS[experiment.name] = experiment
+    return experiment
+
+
+def experiment_names() -> list[str]:
+    """The names of the built-in and registered experiments, sorted."""
+    return sorted(set(_BUILTIN) | set(EXPERIMENTS))
+
+
+def get_experiment(name: str) -> Experiment:
+    """The experiment registered as ``name`` (imports a built-in one on first use)."""
+    if name not in EXPERIMENTS and name in _BUILTIN:
+        register(importlib.import_module(_BUILTIN[name]).EXPERIMENT)
+    if name not in EXPERIMENTS:
+        raise ValueError(f"experiment must be one of {experiment_names()}, got {name!r}")
+    return EXPERIMENTS[name]

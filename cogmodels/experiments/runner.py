@@ -1,0 +1,702 @@
+"""The experiment runner: config validation, seeds, executors, atomic writes, resume, run folder.
+
+A config is a TOML file::
+
+    experiment = "two_step"      # a registered name (cogmodels.experiments.experiment_names())
+    seed = 0                     # optional (0); --seed overrides it
+    [params]                     # overrides of the experiment's defaults; same types
+    n_subjects = 100
+    [quick]                      # optional overrides of the experiment's quick setting
+
+Resolved parameters: the defaults, then ``[params]``, then (with ``--quick``) the quick setting.
+Unknown keys, experiments and values and values of the wrong type fail with the valid choices.
+
+A run of an :class:`~cogmodels.experiments.registry.Experiment` writes one folder::
+
+    config.toml        the resolved config (rerunning it gives the same results)
+    manifest.json      versions, git commit, seeds, machine, times, executor, per-unit status
+    units/<id>/        each unit's tables (CSV, full precision) and unit.json, written atomically
+    results/<t>.csv    the units' tables concatenated in unit order (+ .parquet with pyarrow)
+    figures/*.png      the experiment's figures
+    report.md          the report tying them together
+
+Unit ``i`` gets the integer seed ``SeedSequence(seed).spawn(n_units)[i].generate_state(1)[0]``,
+so results do not depend on the executor (``serial``, ``local`` processes or ``dask``) nor on the
+order in which units finish. A unit's folder is renamed into place only when complete: a run
+killed midway and started again on the same folder skips the finished units and computes the
+others. The combined tables are always built from the unit files on disk, so a resumed run and a
+clean run give byte-identical ``results/*.csv``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cogmodels.experiments.registry import Config, Experiment, get_experiment
+
+__all__ = [
+    "EXECUTORS",
+    "RunResult",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "config_to_toml",
+    "load_config",
+    "resolve_config",
+    "run_experiment",
+    "run_suite",
+    "save_figure",
+    "unit_id",
+]
+
+EXECUTORS: tuple[str, ...] = ("serial", "local", "dask")
+#: top-level keys of a config file
+CONFIG_KEYS: tuple[str, ...] = ("experiment", "seed", "description", "params", "quick")
+#: float format of the combined result tables (byte-identical across executors)
+RESULT_FLOAT_FORMAT = "%.10g"
+#: float format of the unit tables (exact round trip)
+UNIT_FLOAT_FORMAT = "%.17g"
+_DASK_HINT = "the dask executor needs dask.distributed: pip install 'cogmodels[cluster]'"
+_VERSIONED = ("numpy", "scipy", "pandas", "torch", "gymnasium", "stable-baselines3", "sb3-contrib",
+              "matplotlib", "seaborn", "tqdm", "pyarrow", "dask", "distributed")
+
+
+# -- atomic writes ---------------------------------------------------------------------------------
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success rename it onto ``path``.
+
+    If the body raises, the temporary file is removed and ``path`` is left as it was: a reader
+    never sees a partial file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return Path(path)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextmanager
+def _atomic_dir(path: Path) -> Iterator[Path]:
+    """Yield a temporary folder next to ``path``; on success rename it onto ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 120) -> Path:
+    """Save a matplotlib figure as PNG atomically; returns the path."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    return path
+
+
+def _table_csv(df: pd.DataFrame, float_format: str) -> bytes:
+    if df.shape[1] == 0:
+        return b""
+    return df.to_csv(index=False, float_format=float_format, lineterminator="\n").encode("utf-8")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    if path.stat().st_size == 0:
+        return pd.DataFrame()
+    return pd.read_csv(path)
+
+
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# -- configs ---------------------------------------------------------------------------------------
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list"}.get(
+        type(value), type(value).__name__)
+
+
+def _check_scalar(key: str, value: Any, default: Any, choices: Sequence[Any] | None) -> Any:
+    ok = (
+        isinstance(value, bool) if isinstance(default, bool)
+        else isinstance(value, int) and not isinstance(value, bool) if isinstance(default, int)
+        else isinstance(value, int | float) and not isinstance(value, bool) if isinstance(default, float)
+        else isinstance(value, type(default))
+    )
+    if not ok:
+        raise ValueError(
+            f"{key} must be {_type_name(default)} (like the default {default!r}), "
+            f"got {value!r} ({_type_name(value)})"
+        )
+    if isinstance(default, float):
+        value = float(value)
+    if choices is not None and value not in choices:
+        raise ValueError(f"{key} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def _check_param(key: str, value: Any, default: Any, choices: Sequence[Any] | None) -> Any:
+    if isinstance(default, list | tuple):
+        if not isinstance(value, list | tuple):
+            raise ValueError(
+                f"{key} must be a list (like the default {list(default)!r}), got {value!r} "
+                f"({_type_name(value)})"
+            )
+        if not default:
+            return list(value)
+        return [_check_scalar(f"{key}[{i}]", v, default[0], choices) for i, v in enumerate(value)]
+    return _check_scalar(key, value, default, choices)
+
+
+def _check_params(experiment: Experiment, params: Any, where: str) -> dict[str, Any]:
+    if not isinstance(params, Mapping):
+        raise ValueError(f"{where} must be a table of parameters, got {params!r}")
+    valid = list(experiment.defaults)
+    unknown = [k for k in params if k not in experiment.defaults]
+    if unknown:
+        raise ValueError(
+            f"unknown key(s) {unknown} in {where} of experiment {experiment.name!r}; valid keys: {valid}"
+        )
+    return {k: _check_param(k, v, experiment.defaults[k], experiment.choices.get(k))
+            for k, v in params.items()}
+
+
+def resolve_config(
+    raw: Mapping[str, Any],
+    *,
+    quick: bool = False,
+    seed: int | None = None,
+    source: str | None = None,
+) -> Config:
+    """Validate a config mapping and resolve it against the experiment's defaults.
+
+    ``raw`` has ``experiment`` (a registered name), optionally ``seed`` (integer, default 0;
+    ``seed=`` overrides it), ``description``, a ``params`` table (overrides of the defaults) and a
+    ``quick`` table (overrides of the experiment's quick setting). The parameters are the
+    defaults, then ``params``, then, if ``quick``, the quick setting. Unknown keys, experiments
+    or values and values of the wrong type raise ``ValueError`` naming the valid choices.
+    """
+    where = f" in {source}" if source else ""
+    if not isinstance(raw, Mapping):
+        raise TypeError(f"config must be a mapping, got {type(raw).__name__}")
+    unknown = [k for k in raw if k not in CONFIG_KEYS]
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown}{where}; valid keys: {list(CONFIG_KEYS)}")
+    if "experiment" not in raw:
+        raise ValueError(f"the config{where} must name an experiment: experiment = \"name\"")
+    name = raw["experiment"]
+    if not isinstance(name, str):
+        raise ValueError(f"experiment must be a string{where}, got {name!r}")
+    experiment = get_experiment(name)
+    base_seed = raw.get("seed", 0) if seed is None else seed
+    if isinstance(base_seed, bool) or not isinstance(base_seed, int | np.integer) or base_seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {base_seed!r}")
+    params = dict(experiment.defaults)
+    params.update(_check_params(experiment, raw.get("params", {}), "[params]"))
+    if quick:
+        params.update(_check_params(experiment, experiment.quick, f"the quick setting of {name}"))
+        params.update(_check_params(experiment, raw.get("quick", {}), "[quick]"))
+    else:
+        _check_params(experiment, raw.get("quick", {}), "[quick]")
+    params = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+    return Config(name, int(base_seed), params, bool(quick), source)
+
+
+def load_config(path: str | os.PathLike, *, quick: bool = False, seed: int | None = None) -> Config:
+    """Read a TOML config file and resolve it (see :func:`resolve_config`)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"config file {str(p)!r} does not exist")
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{p}: not valid TOML ({err})") from None
+    return resolve_config(raw, quick=quick, seed=seed, source=str(p))
+
+
+def _toml_value(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        text = repr(v)
+        return text if any(c in text for c in ".en") else text + ".0"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(key, v) for v in value) + "]"
+    raise TypeError(f"config value {key} must be a string, number, boolean or list, got {value!r}")
+
+
+def config_to_toml(config: Config) -> str:
+    """The resolved config as TOML (the quick setting already applied)."""
+    lines = [
+        "# resolved config written by cogmodels run" + (" --quick" if config.quick else ""),
+        f"experiment = {_toml_value('experiment', config.experiment)}",
+        f"seed = {config.seed}",
+        "",
+        "[params]",
+    ]
+    lines += [f"{k} = {_toml_value(k, v)}" for k, v in config.params.items()]
+    return "\n".join(lines) + "\n"
+
+
+# -- units -----------------------------------------------------------------------------------------
+def unit_id(index: int, unit: Mapping[str, Any]) -> str:
+    """A file-name-safe id for unit ``index``: its number, then its values."""
+    label = "_".join(str(v) for v in unit.values() if not isinstance(v, list | dict))
+    label = re.sub(r"[^A-Za-z0-9.=+-]+", "-", label).strip("-")[:48]
+    return f"{index:03d}" + (f"-{label}" if label else "")
+
+
+def _check_units(experiment: Experiment, units: Any) -> list[dict[str, Any]]:
+    if not isinstance(units, list) or not units:
+        raise ValueError(f"experiment {experiment.name!r}: units(config) must return a non-empty list "
+                         f"of dicts, got {units!r}")
+    for i, u in enumerate(units):
+        if not isinstance(u, dict):
+            raise ValueError(f"experiment {experiment.name!r}: unit {i} must be a dict, got {u!r}")
+        try:
+            json.dumps(u)
+        except TypeError as err:
+            raise ValueError(f"experiment {experiment.name!r}: unit {i} must be JSON-able ({err})") from None
+    return units
+
+
+def _execute(experiment: Experiment, config: Config, unit: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Run one unit in the current process; never raises an ``Exception``."""
+    t0 = time.perf_counter()
+    try:
+        tables = experiment.run_unit(config, unit, seed)
+        if not isinstance(tables, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, pd.DataFrame) for k, v in tables.items()
+        ):
+            raise TypeError(f"run_unit must return a dict {{table name: DataFrame}}, got {type(tables).__name__}")
+        return {"ok": True, "tables": dict(tables), "seconds": time.perf_counter() - t0}
+    except Exception:
+        return {"ok": False, "error": traceback.format_exc(), "seconds": time.perf_counter() - t0}
+
+
+def _write_unit(folder: Path, uid: str, unit: dict[str, Any], seed: int, tables: Mapping[str, pd.DataFrame]) -> None:
+    for name in tables:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise ValueError(f"table names must be file-name safe ([A-Za-z0-9_.-]), got {name!r}")
+    with _atomic_dir(folder / uid) as tmp:
+        for name, df in tables.items():
+            (tmp / f"{name}.csv").write_bytes(_table_csv(df, UNIT_FLOAT_FORMAT))
+        meta = {"unit": unit, "seed": seed, "tables": list(tables)}
+        (tmp / "unit.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def _read_unit(folder: Path) -> dict[str, pd.DataFrame]:
+    meta = json.loads((folder / "unit.json").read_text())
+    return {name: _read_csv(folder / f"{name}.csv") for name in meta["tables"]}
+
+
+def _combine(per_unit: Sequence[Mapping[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    names: list[str] = []
+    for tables in per_unit:
+        names += [n for n in tables if n not in names]
+    out = {}
+    for name in names:
+        parts = [t[name] for t in per_unit if name in t and t[name].shape[1] > 0]
+        out[name] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return out
+
+
+# -- executors -------------------------------------------------------------------------------------
+Job = tuple[int, dict[str, Any], int]
+
+
+def _failure(err: BaseException) -> dict[str, Any]:
+    return {"ok": False, "error": "".join(traceback.format_exception(err)), "seconds": float("nan")}
+
+
+def _serial(experiment: Experiment, config: Config, jobs: list[Job], **_: Any) -> Iterator[tuple[int, dict]]:
+    for i, unit, seed in jobs:
+        yield i, _execute(experiment, config, unit, seed)
+
+
+def _local(experiment: Experiment, config: Config, jobs: list[Job], *, workers: int, **_: Any
+           ) -> Iterator[tuple[int, dict]]:
+    if workers == 1 or len(jobs) <= 1:  # nothing to parallelise: no process start-up
+        yield from _serial(experiment, config, jobs)
+        return
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=get_context("spawn"))
+    try:
+        futures = {pool.submit(_execute, experiment, config, unit, seed): i for i, unit, seed in jobs}
+        for fut in as_completed(futures):
+            try:
+                outcome = fut.result()
+            except Exception as err:  # a worker died (BrokenProcessPool) or pickling failed
+                outcome = _failure(err)
+            yield futures[fut], outcome
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _dask(experiment: Experiment, config: Config, jobs: list[Job], *, workers: int,
+          scheduler: str | None, **_: Any) -> Iterator[tuple[int, dict]]:
+    try:
+        from dask.distributed import Client, LocalCluster
+        from dask.distributed import as_completed as dask_as_completed
+    except ImportError:
+        raise ImportError(_DASK_HINT) from None
+    import logging
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
+                               host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    try:
+        futures = {}
+        for i, unit, seed in jobs:
+            key = f"{config.experiment}-{unit_id(i, unit)}-{seed}-{os.getpid()}-{time.time_ns()}"
+            futures[client.submit(_execute, experiment, config, unit, seed, key=key, pure=False)] = i
+        for fut in dask_as_completed(list(futures)):
+            try:
+                outcome = fut.result()
+            except Exception as err:  # a worker died (KilledWorker) or the task could not run
+                outcome = _failure(err)
+            yield futures[fut], outcome
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+_EXECUTOR_FUNCS: dict[str, Callable[..., Iterator[tuple[int, dict]]]] = {
+    "serial": _serial, "local": _local, "dask": _dask,
+}
+
+
+# -- manifest --------------------------------------------------------------------------------------
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for dist in ("cogmodels", *_VERSIONED):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _git() -> dict[str, Any]:
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=10)
+        if commit.returncode != 0:
+            return {}
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+
+
+@dataclass
+class RunResult:
+    """Where a run wrote its folder, its manifest, and the units that failed (id -> error)."""
+
+    path: Path
+    manifest: dict[str, Any]
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.manifest.get("report_error")
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
+
+
+# -- run -------------------------------------------------------------------------------------------
+def _as_config(config: Config | Mapping[str, Any] | str | os.PathLike, quick: bool, seed: int | None) -> Config:
+    if isinstance(config, Config):
+        if seed is not None and seed != config.seed:
+            config = Config(config.experiment, int(seed), dict(config.params), config.quick, config.source)
+        return config
+    if isinstance(config, Mapping):
+        return resolve_config(config, quick=quick, seed=seed)
+    if isinstance(config, str | os.PathLike):
+        p = Path(config)
+        if p.suffix != ".toml" and not p.exists():
+            return resolve_config({"experiment": str(config)}, quick=quick, seed=seed)
+        return load_config(p, quick=quick, seed=seed)
+    raise TypeError(f"config must be a Config, a mapping, a TOML path or an experiment name, got {config!r}")
+
+
+def _check_executor(executor: str, workers: int | None, scheduler: str | None) -> int:
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {list(EXECUTORS)}, got {executor!r}")
+    if workers is None:
+        workers = max(1, min(2, os.cpu_count() or 1))
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    if scheduler is not None and executor != "dask":
+        raise ValueError(f"scheduler is for executor='dask', got executor={executor!r}")
+    return workers
+
+
+def _report_md(experiment: Experiment, config: Config, body: str, results: dict[str, pd.DataFrame],
+               rows: list[dict[str, Any]], executor: str) -> str:
+    n_failed = sum(r["status"] == "failed" for r in rows)
+    lines = [
+        f"# {experiment.name}",
+        "",
+        experiment.description.strip(),
+        "",
+        f"Seed {config.seed}{', quick setting' if config.quick else ''}; {len(rows)} unit(s), "
+        f"{n_failed} failed; executor `{executor}`. "
+        "Config: [config.toml](config.toml); versions, seeds and times: [manifest.json](manifest.json).",
+        "",
+    ]
+    if n_failed:
+        lines += ["**Failed units** (the results below leave them out): "
+                  + ", ".join(f"`{r['id']}` (seed {r['seed']})" for r in rows if r["status"] == "failed"), ""]
+    lines += [body.strip(), "", "## Result tables", ""]
+    for name, df in results.items():
+        lines.append(f"- [{name}](results/{name}.csv): {len(df)} rows, columns {', '.join(map(str, df.columns))}")
+    lines += ["", "## Units", "", "| unit | seed | status |", "| --- | --- | --- |"]
+    lines += [f"| `{r['id']}` | {r['seed']} | {r['status']} |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def run_experiment(
+    config: Config | Mapping[str, Any] | str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    quick: bool = False,
+    seed: int | None = None,
+    executor: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> RunResult:
+    """Run an experiment into the folder ``out``, resuming what is there.
+
+    ``config``: a resolved :class:`Config`, a config mapping, a TOML path or an experiment name
+    (its defaults). ``quick`` and ``seed`` apply when the config is resolved here. ``executor``:
+    ``"serial"`` (this process), ``"local"`` (``workers`` spawned processes, default
+    ``min(2, cpus)``) or ``"dask"`` (a ``LocalCluster`` of ``workers`` processes on 127.0.0.1, or
+    the scheduler at ``scheduler``). A failing unit is reported (its seed and traceback in the
+    manifest) and the others go on; the results and the report use the units that succeeded.
+    """
+    cfg = _as_config(config, quick, seed)
+    workers = _check_executor(executor, workers, scheduler)
+    experiment = get_experiment(cfg.experiment)
+    out = Path(out)
+    units = _check_units(experiment, experiment.units(cfg))
+    ids = [unit_id(i, u) for i, u in enumerate(units)]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"experiment {experiment.name!r}: unit ids are not unique: {ids}")
+    children = np.random.SeedSequence(cfg.seed).spawn(len(units))
+    seeds = [int(c.generate_state(1)[0]) for c in children]
+
+    toml_text = config_to_toml(cfg)
+    cfg_path = out / "config.toml"
+    if cfg_path.exists():
+        previous = tomllib.loads(cfg_path.read_text())
+        if previous != tomllib.loads(toml_text):
+            raise ValueError(
+                f"the run folder {str(out)!r} holds a run of a different config ({cfg_path}); "
+                "resume it with the same config and seed, or give a new --out"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(cfg_path, toml_text)
+    unit_dir = out / "units"
+    unit_dir.mkdir(exist_ok=True)
+    for stale in unit_dir.glob(".*.tmp"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+
+    started = _now()
+    rows = [
+        {"id": uid, "unit": u, "seed": s, "entropy": str(c.entropy), "spawn_key": list(c.spawn_key),
+         "status": "resumed" if (unit_dir / uid / "unit.json").exists() else "pending"}
+        for uid, u, s, c in zip(ids, units, seeds, children)
+    ]
+    manifest: dict[str, Any] = {
+        "experiment": experiment.name,
+        "config": str(cfg.source) if cfg.source else None,
+        "quick": cfg.quick,
+        "seed": cfg.seed,
+        "seed_sequence": {"entropy": str(cfg.seed), "n_children": len(units)},
+        "executor": executor,
+        "workers": workers if executor != "serial" else 1,
+        "scheduler": scheduler,
+        "versions": _versions(),
+        "git": _git(),
+        "python": sys.version,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "argv": list(sys.argv),
+        "started": started,
+        "finished": None,
+        "status": "running",
+        "units": rows,
+    }
+    _write_json(out / "manifest.json", manifest)
+
+    from tqdm.auto import tqdm
+
+    jobs = [(i, units[i], seeds[i]) for i, r in enumerate(rows) if r["status"] == "pending"]
+    failed: dict[str, str] = {}
+    bar = tqdm(total=len(units), initial=len(units) - len(jobs), desc=experiment.name, unit="unit",
+               disable=not progress, file=sys.stderr)
+    try:
+        for i, outcome in _EXECUTOR_FUNCS[executor](experiment, cfg, jobs, workers=workers, scheduler=scheduler):
+            row = rows[i]
+            row["seconds"] = outcome["seconds"]
+            if outcome["ok"]:
+                try:
+                    _write_unit(unit_dir, ids[i], units[i], seeds[i], outcome["tables"])
+                    row["status"] = "computed"
+                except Exception as err:  # e.g. a table name that is no file name
+                    outcome = _failure(err)
+            if not outcome["ok"]:
+                row["status"] = "failed"
+                row["error"] = outcome["error"]
+                failed[ids[i]] = outcome["error"]
+                last = outcome["error"].strip().splitlines()[-1] if outcome["error"].strip() else "?"
+                tqdm.write(f"{experiment.name}: unit {ids[i]} (seed {seeds[i]}) failed: {last}", file=sys.stderr)
+            bar.update(1)
+    finally:
+        bar.close()
+        if any(r["status"] == "pending" for r in rows):  # interrupted: keep the manifest current
+            manifest["status"] = "interrupted"
+            _write_json(out / "manifest.json", manifest)
+
+    done = [i for i, r in enumerate(rows) if r["status"] in ("computed", "resumed")]
+    results = _combine([_read_unit(unit_dir / ids[i]) for i in done]) if done else {}
+    body = "No unit succeeded: there are no results."
+    if done:
+        try:
+            if experiment.combine is not None:
+                extra = experiment.combine(cfg, dict(results))
+                results.update({k: v for k, v in extra.items()})
+            res_dir = out / "results"
+            for name, df in results.items():
+                atomic_write_bytes(res_dir / f"{name}.csv", _table_csv(df, RESULT_FLOAT_FORMAT))
+                if _has_pyarrow() and df.shape[1] > 0:
+                    with atomic_path(res_dir / f"{name}.parquet") as tmp:
+                        df.to_parquet(tmp, index=False)
+            (out / "figures").mkdir(exist_ok=True)
+            body, figures = experiment.report(cfg, results, out)
+            manifest["figures"] = [str(Path(f).resolve().relative_to(out.resolve())) if Path(f).is_absolute()
+                                   else str(f) for f in figures]
+        except Exception:
+            err = traceback.format_exc()
+            manifest["report_error"] = err
+            body = f"The report failed:\n\n```\n{err}```"
+            tqdm.write(f"{experiment.name}: the report failed: {err.strip().splitlines()[-1]}", file=sys.stderr)
+    atomic_write_text(out / "report.md", _report_md(experiment, cfg, body, results, rows, executor))
+    manifest["finished"] = _now()
+    manifest["status"] = "failed" if failed or manifest.get("report_error") else "ok"
+    _write_json(out / "manifest.json", manifest)
+    return RunResult(out, manifest, failed)
+
+
+def run_suite(
+    names: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    quick: bool = True,
+    seed: int = 0,
+    executor: str = "serial",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Run several experiments into ``out/<experiment>/`` and write ``out/report.md`` linking them.
+
+    ``names`` are experiment names (their defaults) or TOML config paths. Each experiment's
+    headline (first) figure is embedded in the suite report; ``out/suite.json`` lists the
+    statuses. Returns ``out``.
+    """
+    out = Path(out)
+    configs = [_as_config(n, quick, seed) for n in names]
+    lines = ["# cogmodels experiments", "",
+             f"Seed {seed}{', quick settings' if quick else ''}; executor `{executor}`.", ""]
+    status = {}
+    for cfg in configs:
+        res = run_experiment(cfg, out / cfg.experiment, executor=executor, workers=workers,
+                             scheduler=scheduler, progress=progress)
+        exp = get_experiment(cfg.experiment)
+        status[cfg.experiment] = {"status": res.manifest["status"], "failed_units": sorted(res.failed)}
+        lines += [f"## {cfg.experiment}", "", exp.description.strip().splitlines()[0], "",
+                  f"Status: {res.manifest['status']}. Full report: [{cfg.experiment}/report.md]"
+                  f"({cfg.experiment}/report.md).", ""]
+        figures = res.manifest.get("figures") or []
+        if figures:
+            lines += [f"![{cfg.experiment}]({cfg.experiment}/{figures[0]})", ""]
+    atomic_write_text(out / "report.md", "\n".join(lines))
+    _write_json(out / "suite.json", status)
+    return out

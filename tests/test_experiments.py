@@ -1,0 +1,269 @@
+"""The experiment runner: every shipped experiment end to end, determinism across executors,
+resume, failing units, config errors and atomic writes."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cogmodels.cli import main
+from cogmodels.experiments import (
+    Config,
+    Experiment,
+    atomic_path,
+    atomic_write_text,
+    experiment_names,
+    get_experiment,
+    load_config,
+    register,
+    resolve_config,
+    run_experiment,
+    run_suite,
+)
+
+CONFIGS = Path(__file__).resolve().parents[1] / "experiments"
+SHIPPED = [n for n in experiment_names() if not n.startswith("test_")]
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _results(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((folder / "results").glob("*.csv"))}
+
+
+# -- a tiny test-only experiment: counts its calls, fails or "is killed" on request --------------
+def _toy_units(config: Config) -> list[dict]:
+    return [{"i": i} for i in range(config["n_units"])]
+
+
+def _toy_run_unit(config: Config, unit: dict, seed: int) -> dict[str, pd.DataFrame]:
+    i = unit["i"]
+    calls = Path(config["counter_dir"])
+    n = len(list(calls.glob(f"{i}-*")))
+    (calls / f"{i}-{n}").touch()
+    if i == config["fail_on"]:
+        raise RuntimeError(f"boom on unit {i}")
+    marker = calls / "killed"
+    if i == config["kill_on"] and not marker.exists():
+        marker.touch()
+        raise KeyboardInterrupt  # as if the run were killed here
+    rng = np.random.default_rng(seed)
+    return {"values": pd.DataFrame({"i": i, "x": rng.random(3)})}
+
+
+def _toy_report(config: Config, tables: dict[str, pd.DataFrame], out: Path):
+    from matplotlib.figure import Figure
+
+    from cogmodels.experiments import save_figure
+
+    fig = Figure(figsize=(2, 2))
+    fig.subplots().plot(tables["values"]["x"].to_numpy())
+    return "![values](figures/values.png)", [save_figure(fig, out / "figures" / "values.png")]
+
+
+TOY = register(Experiment(
+    name="test_toy",
+    description="A test-only experiment.",
+    defaults={"n_units": 4, "fail_on": -1, "kill_on": -1, "counter_dir": ""},
+    quick={},
+    units=_toy_units,
+    run_unit=_toy_run_unit,
+    report=_toy_report,
+), replace=True)
+
+
+def _toy(counter: Path, **params) -> dict:
+    counter.mkdir(exist_ok=True)
+    return {"experiment": "test_toy", "seed": 3, "params": {"counter_dir": str(counter), **params}}
+
+
+def _calls(counter: Path) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for p in counter.glob("[0-9]*-[0-9]*"):
+        i = int(p.name.split("-")[0])
+        out[i] = out.get(i, 0) + 1
+    return out
+
+
+# -- (a) every shipped experiment, quick, through the CLI ------------------------------------------
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_experiment_runs_quick_through_the_cli(name, tmp_path, capsys):
+    config = CONFIGS / f"{name}.toml"
+    assert config.is_file(), f"experiments/{name}.toml is missing"
+    out = tmp_path / name
+    rc = main(["run", str(config), "--quick", "--out", str(out), "--executor", "serial", "--seed", "1"])
+    assert rc == 0, capsys.readouterr().err
+    assert f"run folder: {out}" in capsys.readouterr().out
+    for f in ("report.md", "manifest.json", "config.toml"):
+        assert (out / f).is_file()
+    assert list((out / "results").glob("*.csv")) and list((out / "figures").glob("*.png"))
+    report = (out / "report.md").read_text()
+    for png in (out / "figures").glob("*.png"):
+        assert f"figures/{png.name}" in report
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "ok" and manifest["seed"] == 1 and manifest["quick"]
+    assert {"cogmodels", "numpy", "pandas"} <= set(manifest["versions"])
+    assert all(u["status"] == "computed" for u in manifest["units"])
+    children = np.random.SeedSequence(1).spawn(len(manifest["units"]))
+    assert [u["seed"] for u in manifest["units"]] == [int(c.generate_state(1)[0]) for c in children]
+    resolved = tomllib.loads((out / "config.toml").read_text())
+    assert resolved["experiment"] == name and resolved["seed"] == 1
+    assert resolved["params"] == load_config(config, quick=True, seed=1).params
+    if _has_pyarrow():
+        assert list((out / "results").glob("*.parquet"))
+
+
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# -- (b) the same bytes serial, in local processes and on dask -------------------------------------
+@pytest.fixture(scope="module")
+def serial_dopamine(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("serial") / "dopamine"
+    assert run_experiment(CONFIGS / "dopamine.toml", out, quick=True, executor="serial", progress=False).ok
+    return out
+
+
+def test_local_processes_give_the_serial_bytes(serial_dopamine, tmp_path):
+    out = tmp_path / "local"
+    res = run_experiment(CONFIGS / "dopamine.toml", out, quick=True, executor="local", workers=2,
+                         progress=False)
+    assert res.ok and res.manifest["executor"] == "local"
+    assert _results(out) == _results(serial_dopamine) and _results(out)
+
+
+def test_dask_local_cluster_gives_the_serial_bytes(serial_dopamine, tmp_path):
+    pytest.importorskip("dask.distributed")
+    out = tmp_path / "dask"
+    res = run_experiment(CONFIGS / "dopamine.toml", out, quick=True, executor="dask", workers=2,
+                         progress=False)
+    assert res.ok and res.manifest["executor"] == "dask"
+    assert _results(out) == _results(serial_dopamine)
+
+
+# -- (c) resume: finished units are not recomputed -------------------------------------------------
+def test_a_killed_run_resumes_without_recomputing(tmp_path):
+    counter, out = tmp_path / "calls", tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(_toy(counter, kill_on=2), out, executor="serial", progress=False)
+    assert _calls(counter) == {0: 1, 1: 1, 2: 1}
+    assert sorted(p.name for p in (out / "units").iterdir()) == ["000-0", "001-1"]
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+    res = run_experiment(_toy(counter, kill_on=2), out, executor="serial", progress=False)
+    assert res.ok
+    assert _calls(counter) == {0: 1, 1: 1, 2: 2, 3: 1}  # 0 and 1 not recomputed, none lost
+    assert [u["status"] for u in res.manifest["units"]] == ["resumed", "resumed", "computed", "computed"]
+    clean_counter, clean = tmp_path / "calls_clean", tmp_path / "clean"
+    assert run_experiment(_toy(clean_counter), clean, executor="serial", progress=False).failed == {}
+    assert _results(out) == _results(clean)
+    values = pd.read_csv(out / "results" / "values.csv")
+    assert values["i"].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]  # unit order, no duplicate
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    counter, out = tmp_path / "calls", tmp_path / "run"
+    assert run_experiment(_toy(counter, n_units=2), out, executor="serial", progress=False).ok
+    with pytest.raises(ValueError, match="holds a run of a different config"):
+        run_experiment(_toy(counter, n_units=3), out, executor="serial", progress=False)
+
+
+# -- (d) a failing unit is reported, the others go on ----------------------------------------------
+def test_a_failing_unit_is_reported_and_the_others_finish(tmp_path, capsys):
+    counter, out = tmp_path / "calls", tmp_path / "run"
+    config = tmp_path / "toy.toml"
+    config.write_text(f'experiment = "test_toy"\nseed = 5\n[params]\nfail_on = 1\ncounter_dir = "{counter}"\n')
+    counter.mkdir()
+    assert main(["run", str(config), "--out", str(out), "--executor", "serial"]) == 1
+    err = capsys.readouterr().err
+    manifest = json.loads((out / "manifest.json").read_text())
+    failed = [u for u in manifest["units"] if u["status"] == "failed"]
+    seed1 = int(np.random.SeedSequence(5).spawn(4)[1].generate_state(1)[0])
+    assert [(u["id"], u["seed"]) for u in failed] == [("001-1", seed1)]
+    assert "RuntimeError: boom on unit 1" in failed[0]["error"]
+    assert f"unit 001-1 (seed {seed1}) failed" in err and "boom on unit 1" in err
+    assert manifest["status"] == "failed"
+    assert _calls(counter) == {0: 1, 1: 1, 2: 1, 3: 1}
+    assert pd.read_csv(out / "results" / "values.csv")["i"].unique().tolist() == [0, 2, 3]
+    assert "001-1" in (out / "report.md").read_text()
+
+
+# -- (e) config errors --------------------------------------------------------------------------------
+def test_config_errors_name_the_valid_choices(tmp_path, capsys):
+    def err(raw, **kw):
+        with pytest.raises(ValueError) as info:
+            resolve_config(raw, **kw)
+        return str(info.value)
+
+    assert err({"experiment": "dopamine", "params": {"n_trails": 5}}) == (
+        "unknown key(s) ['n_trails'] in [params] of experiment 'dopamine'; valid keys: "
+        "['representations', 'n_trials', 'n_late', 'gamma', 'lam']")
+    assert err({"experiment": "dopamine", "sed": 1}) == (
+        "unknown key(s) ['sed']; valid keys: ['experiment', 'seed', 'description', 'params', 'quick']")
+    assert err({"experiment": "nope"}) == f"experiment must be one of {experiment_names()}, got 'nope'"
+    assert err({"experiment": "dopamine", "params": {"n_trials": "60"}}) == (
+        "n_trials must be an integer (like the default 200), got '60' (a string)")
+    assert err({"experiment": "dopamine", "params": {"n_trials": 6.5}}) == (
+        "n_trials must be an integer (like the default 200), got 6.5 (a number)")
+    assert err({"experiment": "dopamine", "params": {"representations": ["csc", "spline"]}}) == (
+        "representations[1] must be one of ['csc', 'microstimulus', 'presence', 'tabular'], got 'spline'")
+    assert err({"experiment": "bci_drift", "params": {"drift": "wild"}}).startswith(
+        "drift must be one of ['")
+    assert err({"experiment": "dopamine"}, seed=-1) == "seed must be an integer >= 0, got -1"
+    # integers are accepted for floats; the quick setting comes last
+    cfg = resolve_config({"experiment": "dopamine", "params": {"gamma": 1, "n_trials": 500}}, quick=True)
+    assert cfg.params["gamma"] == 1.0 and isinstance(cfg.params["gamma"], float)
+    assert cfg.params["n_trials"] == get_experiment("dopamine").quick["n_trials"]
+    # through the CLI: exit status 2 and the message
+    bad = tmp_path / "bad.toml"
+    bad.write_text('experiment = "dopamine"\n[params]\nn_trails = 5\n')
+    with pytest.raises(SystemExit) as info:
+        main(["run", str(bad), "--out", str(tmp_path / "x")])
+    assert info.value.code == 2
+    assert "cogmodels run: error: unknown key(s) ['n_trails']" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+# -- (f) atomic writes -----------------------------------------------------------------------------------
+def test_atomic_write_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "table.csv"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half a ta")
+            raise RuntimeError("disk full")
+    assert list(tmp_path.iterdir()) == []
+    atomic_write_text(target, "old\n")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("new but partial")
+            raise RuntimeError("killed")
+    assert target.read_text() == "old\n" and list(tmp_path.iterdir()) == [target]
+
+
+# -- suites ------------------------------------------------------------------------------------------------
+def test_run_suite_links_each_report_and_headline_figure(tmp_path):
+    toy = tmp_path / "toy.toml"
+    (tmp_path / "calls").mkdir()
+    toy.write_text(f'experiment = "test_toy"\n[params]\ncounter_dir = "{tmp_path / "calls"}"\n')
+    out = run_suite([CONFIGS / "dopamine.toml", toy], tmp_path / "suite", quick=True, progress=False)
+    report = (out / "report.md").read_text()
+    for name in ("test_toy", "dopamine"):
+        assert f"({name}/report.md)" in report and (out / name / "report.md").is_file()
+        assert re.search(rf"!\[{name}\]\({name}/figures/\w+\.png\)", report)
+    assert json.loads((out / "suite.json").read_text())["dopamine"]["status"] == "ok"
