@@ -51,11 +51,13 @@ def cmd_envs(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo job and print where its outputs are."""
-    from cogmodels.demo import run_demo
+    from cogmodels.demo import DEMO_EXPERIMENTS, run_demo
 
-    paths = run_demo(args.out, seed=args.seed, n_subjects=args.subjects)
-    for label, path in paths.items():
-        print(f"{label}: {path}")
+    experiments = tuple(args.only.split(",")) if args.only else DEMO_EXPERIMENTS
+    report = run_demo(args.out, seed=args.seed, full=args.full, executor=args.executor,
+                      experiments=experiments)
+    print(f"report: {report}")
+    print(f"run folders: {report.parent}/<experiment>/ (config, manifest, results, figures)")
     return 0
 
 
@@ -368,10 +370,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="processes / dask workers (default: min(2, cpus))")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("demo", help="simulate a Q-learner on the bandit and reversal tasks")
+    p = sub.add_parser("demo", help="run every shipped experiment (quick settings) into one report")
     p.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--subjects", type=int, default=50)
+    p.add_argument("--full", action="store_true", help="the full settings (much longer)")
+    p.add_argument("--only", default=None, help="comma-separated experiments (default: all)")
+    p.add_argument("--executor", choices=["serial", "local", "dask"], default="local",
+                   help="serial, local processes (default) or dask")
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -124,12 +124,23 @@ def test_recover_writes_table_stats_and_figure(tmp_path):
     assert (out / "recovery.png").stat().st_size > 1000
 
 
-def test_demo_writes_learning_curves(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--subjects", "5"]) == 0
+def test_demo_runs_the_suite_and_reports_it(tmp_path, capsys):
+    argv = ["demo", "--out", str(tmp_path), "--only", "dopamine,two_step", "--executor", "serial"]
+    assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "learning_curves.png" in out and "learning_curves.csv" in out
-    curves = pd.read_csv(tmp_path / "learning_curves.csv")
-    assert set(curves["task"]) == {"bandit", "reversal"}
+    assert f"report: {tmp_path / 'report.md'}" in out
+    report = (tmp_path / "report.md").read_text()
+    for name in ("dopamine", "two_step"):
+        assert f"## {name}" in report and f"]({name}/report.md)" in report
+        assert (tmp_path / name / "manifest.json").exists()
+        assert list((tmp_path / name / "figures").glob("*.png"))
+    assert "![two_step](two_step/figures/" in report
+    results = sorted(p.read_bytes() for p in (tmp_path / "two_step" / "results").glob("*.csv"))
+    assert main(argv) == 0  # run again into the same folder: resumes, the same results
+    assert sorted(p.read_bytes() for p in (tmp_path / "two_step" / "results").glob("*.csv")) == results
+    with pytest.raises(SystemExit) as err:
+        main(["demo", "--out", str(tmp_path), "--only", "nope"])
+    assert err.value.code == 2
 
 
 @pytest.mark.parametrize(
