@@ -125,19 +125,20 @@ def test_recover_writes_table_stats_and_figure(tmp_path):
 
 
 def test_demo_runs_the_suite_and_reports_it(tmp_path, capsys):
-    argv = ["demo", "--out", str(tmp_path), "--only", "dopamine,two_step", "--executor", "serial"]
+    argv = ["demo", "--out", str(tmp_path), "--only", "dopamine", "--executor", "serial"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert f"report: {tmp_path / 'report.md'}" in out
     report = (tmp_path / "report.md").read_text()
-    for name in ("dopamine", "two_step"):
-        assert f"## {name}" in report and f"]({name}/report.md)" in report
-        assert (tmp_path / name / "manifest.json").exists()
-        assert list((tmp_path / name / "figures").glob("*.png"))
-    assert "![two_step](two_step/figures/" in report
-    results = sorted(p.read_bytes() for p in (tmp_path / "two_step" / "results").glob("*.csv"))
+    assert "## dopamine" in report and "](dopamine/report.md)" in report
+    assert (tmp_path / "dopamine" / "manifest.json").exists()
+    assert list((tmp_path / "dopamine" / "figures").glob("*.png"))
+    assert "![dopamine](dopamine/figures/" in report
+    results = sorted(p.read_bytes() for p in (tmp_path / "dopamine" / "results").glob("*.csv"))
     assert main(argv) == 0  # run again into the same folder: resumes, the same results
-    assert sorted(p.read_bytes() for p in (tmp_path / "two_step" / "results").glob("*.csv")) == results
+    assert sorted(p.read_bytes() for p in (tmp_path / "dopamine" / "results").glob("*.csv")) == results
+    manifest = json.loads((tmp_path / "dopamine" / "manifest.json").read_text())
+    assert {u["status"] for u in manifest["units"]} == {"resumed"}
     with pytest.raises(SystemExit) as err:
         main(["demo", "--out", str(tmp_path), "--only", "nope"])
     assert err.value.code == 2
