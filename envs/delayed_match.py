@@ -9,13 +9,19 @@ from gymnasium import spaces
 
 from cogmodels.envs.core import (
     TaskEnv,
+    TaskVectorEnv,
     check_nonpositive,
     check_positive_int,
     check_probability,
     check_step_range,
 )
 
-__all__ = ["DelayedMatchToSample", "check_nonpositive", "check_step_range"]
+__all__ = [
+    "DelayedMatchToSample",
+    "DelayedMatchToSampleVector",
+    "check_nonpositive",
+    "check_step_range",
+]
 
 WAIT, MATCH, NON_MATCH = 0, 1, 2
 
@@ -201,3 +207,124 @@ class DelayedMatchToSample(TaskEnv):
             "delay": int(info["delay"]),
             "early_responses": int(info["early_responses"]),
         }
+
+
+class DelayedMatchToSampleVector(TaskVectorEnv):
+    """``num_envs`` copies of :class:`DelayedMatchToSample` stepped as one array operation.
+
+    Same arguments and semantics as the single task (see its docstring), plus ``num_envs`` and
+    ``autoreset_mode``. A trial's sample, match, probe and delay are drawn in the single task's
+    order (for every copy starting a trial at once), so with ``num_envs=1`` and the same seed the
+    rollout is the single task's. With a delay range the copies' trials drift apart in time and
+    their sessions end on different steps. ``info`` holds arrays over the copies, each with its
+    ``_key`` mask: ``period`` (str), ``time_in_trial``, ``sample``, ``probe``, ``match``,
+    ``correct_action``, ``delay``, ``early_responses`` and ``trial``.
+    """
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        n_stimuli: int = 4,
+        n_trials: int = 100,
+        sample_steps: int = 1,
+        delay_steps: int | tuple[int, int] = 2,
+        p_match: float = 0.5,
+        penalty: float = 0.0,
+        early_penalty: float = 0.0,
+        autoreset_mode: str = "next_step",
+    ) -> None:
+        single = DelayedMatchToSample(n_stimuli, n_trials, sample_steps, delay_steps, p_match,
+                                      penalty, early_penalty)
+        self.n_stimuli, self.n_trials, self.sample_steps = (
+            single.n_stimuli, single.n_trials, single.sample_steps)
+        self.delay_steps, self.p_match = single.delay_steps, single.p_match
+        self.penalty, self.early_penalty = single.penalty, single.early_penalty
+        self.steps_per_trial = single.steps_per_trial
+        self.steps_per_session = single.steps_per_session
+        super().__init__(num_envs, single.observation_space, spaces.Discrete(3), autoreset_mode)
+        n = self.num_envs
+        self._lanes = np.arange(n)
+        self._trial = np.zeros(n, dtype=np.int64)
+        self._t = np.zeros(n, dtype=np.int64)
+        self._sample = np.zeros(n, dtype=np.int64)
+        self._probe = np.zeros(n, dtype=np.int64)
+        self._delay = np.zeros(n, dtype=np.int64)
+        self._early = np.zeros(n, dtype=np.int64)
+        self._match = np.zeros(n, dtype=bool)
+        self._done = np.zeros(n, dtype=bool)
+
+    def _new_trials(self, mask: np.ndarray) -> None:
+        """Draw the next trial in the copies ``mask`` (in :class:`DelayedMatchToSample`'s order)."""
+        k = int(mask.sum())
+        if not k:
+            return
+        rng = self.np_random
+        sample = rng.integers(self.n_stimuli, size=k)
+        match = rng.random(k) < self.p_match
+        other = (sample + 1 + rng.integers(self.n_stimuli - 1, size=k)) % self.n_stimuli
+        self._sample[mask] = sample
+        self._match[mask] = match
+        self._probe[mask] = np.where(match, sample, other)
+        self._delay[mask] = rng.integers(self.delay_steps[0], self.delay_steps[1] + 1, size=k)
+        self._t[mask] = 0
+        self._early[mask] = 0
+
+    def _periods(self) -> tuple[np.ndarray, np.ndarray]:
+        """Masks of the copies in their sample period and at their test step."""
+        sample = self._t < self.sample_steps
+        test = self._t >= self.sample_steps + self._delay
+        return sample, test
+
+    def _reset_lanes(self, mask: np.ndarray, options: dict | None) -> None:
+        self._trial[mask] = 0
+        self._done[mask] = False
+        self._new_trials(mask)
+
+    def _observe(self) -> np.ndarray:
+        obs = np.zeros((self.num_envs, self.n_stimuli + 1), dtype=np.float32)
+        sample, test = self._periods()
+        show = ~self._done & (sample | test)
+        stim = np.where(sample, self._sample, self._probe)
+        obs[self._lanes[show], stim[show]] = 1.0
+        obs[:, -1] = ~self._done & test
+        return obs
+
+    def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+        if actions.min() < 0 or actions.max() > NON_MATCH:
+            raise ValueError(
+                f"actions must be 0 (wait), 1 (match) or 2 (non-match), got {actions!r}"
+            )
+        actions = actions.astype(np.int64)
+        live = ~self._done
+        sample, test = self._periods()
+        correct_action = np.where(self._match, MATCH, NON_MATCH)
+        reward = np.where(
+            test,
+            np.where(actions == correct_action, 1.0, self.penalty),
+            np.where(actions == WAIT, 0.0, self.early_penalty),
+        )
+        reward = np.where(live, reward, 0.0)
+        self._early += live & ~test & (actions != WAIT)
+        period = np.where(sample, "sample", np.where(test, "test", "delay"))
+        latents = {
+            "period": period,
+            "time_in_trial": self._t.copy(),
+            "sample": self._sample.copy(),
+            "probe": self._probe.copy(),
+            "match": self._match.copy(),
+            "correct_action": correct_action,
+            "delay": self._delay.copy(),
+            "early_responses": self._early.copy(),
+            "trial": self._trial.copy(),
+        }
+        self._t += live
+        ended = live & test
+        self._trial += ended
+        terminated = ended & (self._trial >= self.n_trials)
+        self._done |= terminated
+        self._new_trials(ended & ~terminated)
+        info: dict[str, np.ndarray] = {}
+        for key, value in latents.items():
+            info[key] = value
+            info[f"_{key}"] = self._all.copy()
+        return reward, terminated, info

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from cogmodels.envs.core import TaskEnv, check_positive_int, check_probability
+from cogmodels.envs.core import TaskEnv, TaskVectorEnv, check_positive_int, check_probability
 
-__all__ = ["NBack", "nback_stream"]
+__all__ = ["NBack", "NBackVector", "nback_stream", "nback_streams"]
 
 NO_MATCH, MATCH = 0, 1
 
@@ -23,14 +23,25 @@ def nback_stream(
     with probability ``p_match``, else uniform over the ``n_stimuli - 1`` other stimuli, so that
     ``P(match) = p_match`` exactly.
     """
-    u = rng.random(n_items)
-    base = rng.integers(n_stimuli, size=n_items)
-    shift = 1 + rng.integers(n_stimuli - 1, size=n_items)
-    match = np.zeros(n_items, dtype=bool)
-    match[n:] = u[n:] < p_match
+    x, match = nback_streams(rng, 1, n_items, n_stimuli, n, p_match)
+    return x[0], match[0]
+
+
+def nback_streams(
+    rng: np.random.Generator, k: int, n_items: int, n_stimuli: int, n: int, p_match: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``k`` streams at once as ``(k, n_items)`` arrays (see :func:`nback_stream`).
+
+    The draws are laid out so that ``k = 1`` consumes the generator exactly as one stream does.
+    """
+    u = rng.random((k, n_items))
+    base = rng.integers(n_stimuli, size=(k, n_items))
+    shift = 1 + rng.integers(n_stimuli - 1, size=(k, n_items))
+    match = np.zeros((k, n_items), dtype=bool)
+    match[:, n:] = u[:, n:] < p_match
     x = base.copy()
     for i in range(n, n_items):
-        x[i] = x[i - n] if match[i] else (x[i - n] + shift[i]) % n_stimuli
+        x[:, i] = np.where(match[:, i], x[:, i - n], (x[:, i - n] + shift[:, i]) % n_stimuli)
     return x, match
 
 
@@ -175,3 +186,93 @@ class NBack(TaskEnv):
             "match": bool(info["match"]),
             "correct_action": int(info["correct_action"]),
         }
+
+
+class NBackVector(TaskVectorEnv):
+    """``num_envs`` copies of :class:`NBack` stepped as one array operation.
+
+    Same arguments and semantics as the single task (see its docstring), plus ``num_envs`` and
+    ``autoreset_mode``. The streams of the copies reset together are drawn at once by
+    :func:`nback_streams`, so with ``num_envs=1`` and the same seed the rollout is the single
+    task's. ``info`` holds arrays over the copies, each with its ``_key`` mask: ``item``,
+    ``trial``, ``stimulus``, ``n_back_stimulus``, ``match``, ``correct_action``, ``period`` (str),
+    ``respond`` and ``time_in_trial``.
+    """
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        n_stimuli: int = 4,
+        n: int = 2,
+        n_trials: int = 100,
+        stimulus_steps: int = 1,
+        delay_steps: int = 0,
+        p_match: float = 1.0 / 3.0,
+        autoreset_mode: str = "next_step",
+    ) -> None:
+        single = NBack(n_stimuli, n, n_trials, stimulus_steps, delay_steps, p_match)
+        self.n_stimuli, self.n, self.n_trials = single.n_stimuli, single.n, single.n_trials
+        self.stimulus_steps, self.delay_steps = single.stimulus_steps, single.delay_steps
+        self.p_match = single.p_match
+        self.steps_per_trial = single.steps_per_trial
+        self.steps_per_session = single.steps_per_session
+        super().__init__(num_envs, single.observation_space, spaces.Discrete(2), autoreset_mode)
+        k = self.num_envs
+        self._trial_steps = self.stimulus_steps + self.delay_steps
+        self._lanes = np.arange(k)
+        self._stimuli = np.zeros((k, self.n_trials), dtype=np.int64)
+        self._match = np.zeros((k, self.n_trials), dtype=bool)
+        self._trial = np.zeros(k, dtype=np.int64)
+        self._t = np.zeros(k, dtype=np.int64)
+        self._done = np.zeros(k, dtype=bool)
+
+    def _reset_lanes(self, mask: np.ndarray, options: dict | None) -> None:
+        x, match = nback_streams(
+            self.np_random, int(mask.sum()), self.n_trials, self.n_stimuli, self.n, self.p_match
+        )
+        self._stimuli[mask], self._match[mask] = x, match
+        self._trial[mask] = 0
+        self._t[mask] = 0
+        self._done[mask] = False
+
+    def _observe(self) -> np.ndarray:
+        obs = np.zeros((self.num_envs, self.n_stimuli + 1), dtype=np.float32)
+        show = ~self._done & (self._t < self.stimulus_steps)
+        stim = self._stimuli[self._lanes, self._trial]
+        obs[self._lanes[show], stim[show]] = 1.0
+        obs[:, -1] = show & (self._t == self.stimulus_steps - 1)
+        return obs
+
+    def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+        if actions.min() < 0 or actions.max() > MATCH:
+            raise ValueError(f"actions must be 0 (no match) or 1 (match), got {actions!r}")
+        live = ~self._done
+        i = self._trial
+        match = self._match[self._lanes, i]
+        correct_action = match.astype(np.int64)
+        respond = self._t == self.stimulus_steps - 1
+        reward = np.where(live & respond, (actions == correct_action).astype(np.float64), 0.0)
+        back = self._stimuli[self._lanes, np.maximum(i - self.n, 0)]
+        latents = {
+            "item": i.copy(),
+            "trial": i.copy(),
+            "stimulus": self._stimuli[self._lanes, i],
+            "n_back_stimulus": np.where(i >= self.n, back, -1),
+            "match": match,
+            "correct_action": correct_action,
+            "period": np.where(self._t < self.stimulus_steps, "stimulus", "delay"),
+            "respond": respond,
+            "time_in_trial": self._t.copy(),
+        }
+        self._t += live
+        ended = live & (self._t == self._trial_steps)
+        terminated = ended & (self._trial + 1 >= self.n_trials)
+        self._done |= terminated
+        nxt = ended & ~terminated
+        self._trial += nxt
+        self._t[nxt] = 0
+        info: dict[str, np.ndarray] = {}
+        for key, value in latents.items():
+            info[key] = value
+            info[f"_{key}"] = self._all.copy()
+        return reward, terminated, info

@@ -13,8 +13,8 @@ from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import cogmodels  # noqa: F401  (registers the environments)
-from cogmodels.envs.delayed_match import DelayedMatchToSample
-from cogmodels.envs.nback import NBack
+from cogmodels.envs.delayed_match import DelayedMatchToSample, DelayedMatchToSampleVector
+from cogmodels.envs.nback import NBack, NBackVector
 from cogmodels.envs.wrappers import record_session
 
 DMS_ID = "cogmodels/DelayedMatchToSample-v0"
@@ -388,3 +388,124 @@ def test_nback_invalid_action():
     env.reset(seed=0)
     with pytest.raises(ValueError, match=r"action must be 0 \(no match\) or 1 \(match\), got 2"):
         env.step(2)
+
+
+# -- native vector versions ----------------------------------------------------------------------
+def _lockstep(single: gym.Env, vector: gym.vector.VectorEnv, seed: int, steps: int) -> None:
+    """With one copy, the vector env reproduces the single env (reset after each session)."""
+    rng = np.random.default_rng(seed)
+    o1, i1 = single.reset(seed=seed)
+    o2, _ = vector.reset(seed=seed)
+    np.testing.assert_array_equal(o1, o2[0])
+    sessions = 0
+    for _ in range(steps):
+        a = int(rng.integers(single.action_space.n))
+        o1, r1, t1, _, i1 = single.step(a)
+        o2, r2, t2, tr2, i2 = vector.step(np.array([a]))
+        np.testing.assert_array_equal(o1, o2[0])
+        assert (r1, t1, False) == (r2[0], t2[0], tr2[0])
+        assert {k: i1[k] for k in i1} == {k: i2[k][0].item() for k in i1}
+        assert all(i2[f"_{k}"].all() for k in i1)
+        if t1:
+            sessions += 1
+            o1, _ = single.reset()
+            o2, r2, t2, _, _ = vector.step(np.array([0]))  # the autoreset step
+            np.testing.assert_array_equal(o1, o2[0])
+            assert r2[0] == 0.0 and not t2[0]
+    assert sessions >= 2
+
+
+@pytest.mark.parametrize("kwargs", DMS_CONFIGS)
+def test_dms_vector_one_copy_reproduces_single(kwargs):
+    kw = {"n_trials": 7, **kwargs}
+    _lockstep(DelayedMatchToSample(**kw), DelayedMatchToSampleVector(1, **kw), seed=3, steps=400)
+
+
+@pytest.mark.parametrize("kwargs", NBACK_CONFIGS)
+def test_nback_vector_one_copy_reproduces_single(kwargs):
+    kw = {"n_trials": 9, **kwargs}
+    _lockstep(NBack(**kw), NBackVector(1, **kw), seed=4, steps=400)
+
+
+def test_vector_entry_points_are_native():
+    for env_id, cls in ((DMS_ID, DelayedMatchToSampleVector), (NBACK_ID, NBackVector)):
+        envs = gym.make_vec(env_id, num_envs=3, vectorization_mode="vector_entry_point")
+        assert isinstance(envs.unwrapped, cls)
+
+
+def test_dms_vector_statistics_and_oracle_rewards():
+    n, k = 64, 4
+    envs = DelayedMatchToSampleVector(n, n_stimuli=k, n_trials=50, delay_steps=(0, 3), p_match=0.3,
+                                      penalty=-0.5)
+    obs, _ = envs.reset(seed=0)
+    oracles = [DMSOracle(k) for _ in range(n)]
+    tests, rewards, done = [], [], np.zeros(n, dtype=bool)
+    while not done.all():
+        a = np.array([o(x) for o, x in zip(oracles, obs)])
+        obs, r, term, _, info = envs.step(a)
+        test = (info["period"] == "test") & ~done
+        tests += [(info["sample"][i], info["probe"][i], info["match"][i]) for i in np.flatnonzero(test)]
+        rewards.append(np.where(done, np.nan, r))
+        assert (r[~test & ~done] == 0).all() and (r[test] == 1.0).all()  # oracle always right
+        done |= term
+    assert len(tests) == n * 50
+    match = np.array([m for *_, m in tests])
+    assert_rate_in_ci(int(match.sum()), match.size, 0.3)
+    assert all((s == p) == m for s, p, m in tests)
+    samples = Counter(int(s) for s, *_ in tests)
+    for i in range(k):
+        assert_rate_in_ci(samples[i], len(tests), 1 / k)
+    # an always-"match" agent is right exactly on the match trials, penalised on the others
+    got = []
+    envs = DelayedMatchToSampleVector(n, n_trials=40, delay_steps=1, penalty=-0.5)
+    envs.reset(seed=1)
+    for _ in range(envs.steps_per_session):
+        _, r, _, _, info = envs.step(np.full(n, 1))
+        t = info["period"] == "test"
+        assert (r[t] == np.where(info["match"][t], 1.0, -0.5)).all()
+        got += list(r[t] == 1.0)
+    assert_rate_in_ci(int(np.sum(got)), len(got), 0.5)
+
+
+def test_nback_vector_target_rate_and_rewards():
+    n_env, n = 64, 2
+    envs = NBackVector(n_env, n=n, n_trials=100, delay_steps=1, p_match=0.4)
+    obs, _ = envs.reset(seed=0)
+    oracles = [NBackOracle(4, n) for _ in range(n_env)]
+    stim, match, total = [], [], 0.0
+    for _ in range(envs.steps_per_session):
+        a = np.array([o(x) for o, x in zip(oracles, obs)])
+        obs, r, term, _, info = envs.step(a)
+        total += r.sum()
+        resp = info["respond"]
+        assert (r[resp] == 1.0).all() and (r[~resp] == 0.0).all()
+        assert resp.all() or not resp.any()  # fixed-length trials: the copies stay in lockstep
+        if resp.all():
+            stim.append(info["stimulus"])
+            match.append(info["match"])
+    assert term.all() and total == n_env * 100
+    x, m = np.stack(stim, axis=1), np.stack(match, axis=1)  # (copies, items)
+    assert not m[:, :n].any()
+    np.testing.assert_array_equal(m[:, n:], x[:, n:] == x[:, :-n])
+    assert_rate_in_ci(int(m[:, n:].sum()), m[:, n:].size, 0.4)
+    # always "no match": correct exactly on the non-matches
+    envs.reset(seed=1)
+    for _ in range(envs.steps_per_session):
+        _, r, _, _, info = envs.step(np.zeros(n_env, dtype=np.int64))
+        resp = info["respond"]
+        assert (r[resp] == (~info["match"][resp]).astype(float)).all()
+
+
+def test_vector_invalid_actions():
+    dms = DelayedMatchToSampleVector(2)
+    dms.reset(seed=0)
+    with pytest.raises(ValueError, match=r"actions must be 0 \(wait\), 1 \(match\) or 2"):
+        dms.step(np.array([0, 3]))
+    nb = NBackVector(2)
+    nb.reset(seed=0)
+    with pytest.raises(ValueError, match=r"actions must be 0 \(no match\) or 1 \(match\)"):
+        nb.step(np.array([2, 0]))
+    with pytest.raises(ValueError, match="n_stimuli must be an integer >= 2, got 1"):
+        DelayedMatchToSampleVector(2, n_stimuli=1)
+    with pytest.raises(ValueError, match="n must be an integer >= 1, got 0"):
+        NBackVector(2, n=0)

@@ -201,7 +201,8 @@ def test_vector_next_step_autoreset(env_id):
     obs, r, term, trunc, _ = envs.step(zeros)  # the reset step: reward 0, not terminated
     assert (r == 0).all() and not term.any() and not trunc.any()
     reset_obs, _ = envs.reset(seed=1)
-    if env_id in SHORT:  # spike counts: a fresh random draw at every reset
+    random_first = (*SHORT, "cogmodels/DelayedMatchToSample-v0", "cogmodels/NBack-v0")
+    if env_id in random_first:  # spikes or a random first stimulus: a fresh draw at every reset
         assert obs.shape == reset_obs.shape
     else:
         np.testing.assert_array_equal(obs, reset_obs)
