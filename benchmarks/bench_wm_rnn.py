@@ -7,8 +7,8 @@ independent), against the chance level of the best memoryless policy.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_wm_rnn.py --task dms --budget 240 --seed 0
-    .venv/bin/python benchmarks/bench_wm_rnn.py --task nback --budget 240 --seed 0
+    .venv/bin/python benchmarks/bench_wm_rnn.py --task dms --seed 0
+    .venv/bin/python benchmarks/bench_wm_rnn.py --task nback --seed 0
 
 Prints one JSON object.
 """
@@ -37,7 +37,7 @@ CONFIGS: dict[str, dict] = {
         "lr_end": 1e-3,
         "entropy_coef": 0.01,
         "entropy_coef_end": 0.0,
-        "total_updates": 1400,
+        "total_updates": 2200,
     },
     "nback": {
         "env_id": "cogmodels/NBack-v0",
@@ -51,7 +51,7 @@ CONFIGS: dict[str, dict] = {
         "lr_end": 1e-3,
         "entropy_coef": 0.01,
         "entropy_coef_end": 0.0,
-        "total_updates": 1400,
+        "total_updates": 2200,
     },
 }
 
@@ -79,7 +79,7 @@ def accuracy(table) -> tuple[float, tuple[float, float]]:
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", choices=sorted(CONFIGS), default="dms")
-    ap.add_argument("--budget", type=float, default=240.0, help="training wall-clock budget, s")
+    ap.add_argument("--budget", type=float, default=600.0, help="training wall-clock budget, s")
     ap.add_argument("--updates", type=int, default=None, help="updates (default: the config's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-sessions", type=int, default=200)
