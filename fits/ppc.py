@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Mapping
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,9 @@ __all__ = [
     "reversal_curve",
     "setsize_curves",
     "stay_effects",
+    "stay_effects_by_subject",
     "stay_probabilities",
+    "stay_regression",
 ]
 
 _DRAWS = ("point", "laplace")
@@ -316,21 +319,14 @@ _REWARD_LEVELS = ["rewarded", "unrewarded"]
 _TRANSITION_LEVELS = ["common", "rare"]
 
 
-def stay_probabilities(trials: pd.DataFrame) -> pd.DataFrame:
-    """Two-step stay probabilities (Daw et al. 2011, Neuron, Fig. 2).
-
-    P(repeat the previous first-stage ``choice``) by the previous trial's outcome
-    (``rewarded`` when ``reward > 0``) and transition (``common`` column when present, else
-    ``state2 == choice``: second-stage state ``i`` is the common destination of action ``i``).
-    Columns ``previous_reward``, ``previous_transition``, ``p_stay``, ``sem``, ``n``; one row per
-    cell in the order rewarded/common, rewarded/rare, unrewarded/common, unrewarded/rare.
-    Model-free learners show a main effect of reward; model-based ones a reward × transition
-    interaction (see :func:`stay_effects`).
-    """
-    df = _require(trials, ["subject", "choice", "reward"], "stay_probabilities")
+def _previous_trials(trials: pd.DataFrame, fn: str) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The two-step table in trial order and, for every trial with a valid previous trial of the
+    same sequence, the arrays ``row`` (its index), ``stay``, ``rewarded`` and ``common`` (of the
+    previous trial)."""
+    df = _require(trials, ["subject", "choice", "reward"], fn)
     if "common" not in df.columns and "state2" not in df.columns:
         raise ValueError(
-            "stay_probabilities needs a 'common' (bool) or a 'state2' column for the transition type "
+            f"{fn} needs a 'common' (bool) or a 'state2' column for the transition type "
             f"(columns present: {list(df.columns)})"
         )
     df = _ordered(df)
@@ -343,13 +339,35 @@ def stay_probabilities(trials: pd.DataFrame) -> pd.DataFrame:
     prev = lambda a: np.r_[np.nan, a[:-1]]  # noqa: E731
     p_choice, p_common, p_reward = prev(choice), prev(common), prev(reward)
     ok = ~first & ~np.isnan(choice) & ~np.isnan(p_choice) & ~np.isnan(p_common) & ~np.isnan(p_reward)
+    row = np.flatnonzero(ok)
+    return df, {
+        "row": row,
+        "stay": (choice[ok] == p_choice[ok]).astype(float),
+        "rewarded": p_reward[ok] > 0,
+        "common": p_common[ok] > 0,
+    }
+
+
+def stay_probabilities(trials: pd.DataFrame) -> pd.DataFrame:
+    """Two-step stay probabilities (Daw et al. 2011, Neuron, Fig. 2).
+
+    P(repeat the previous first-stage ``choice``) by the previous trial's outcome
+    (``rewarded`` when ``reward > 0``) and transition (``common`` column when present, else
+    ``state2 == choice``: second-stage state ``i`` is the common destination of action ``i``).
+    Columns ``previous_reward``, ``previous_transition``, ``p_stay``, ``sem``, ``n``; one row per
+    cell in the order rewarded/common, rewarded/rare, unrewarded/common, unrewarded/rare.
+    Model-free learners show a main effect of reward; model-based ones a reward × transition
+    interaction (see :func:`stay_effects`, and :func:`stay_regression` for tasks where a
+    model-free learner mimics it).
+    """
+    df, p = _previous_trials(trials, "stay_probabilities")
     tab = pd.DataFrame({
-        "subject": df["subject"].to_numpy()[ok],
-        "previous_reward": pd.Categorical(np.where(p_reward[ok] > 0, "rewarded", "unrewarded"),
+        "subject": df["subject"].to_numpy()[p["row"]],
+        "previous_reward": pd.Categorical(np.where(p["rewarded"], "rewarded", "unrewarded"),
                                           categories=_REWARD_LEVELS),
-        "previous_transition": pd.Categorical(np.where(p_common[ok] > 0, "common", "rare"),
+        "previous_transition": pd.Categorical(np.where(p["common"], "common", "rare"),
                                               categories=_TRANSITION_LEVELS),
-        "p_stay": (choice[ok] == p_choice[ok]).astype(float),
+        "p_stay": p["stay"],
     })
     out = _summarise(tab, ["previous_reward", "previous_transition"], "p_stay")
     full = pd.MultiIndex.from_product([_REWARD_LEVELS, _TRANSITION_LEVELS],
@@ -359,6 +377,101 @@ def stay_probabilities(trials: pd.DataFrame) -> pd.DataFrame:
     for c in ("previous_reward", "previous_transition"):
         out[c] = out[c].astype(str)
     return out
+
+
+_P_REWARD = [f"p_reward_{s}{a}" for s in (0, 1) for a in (0, 1)]
+STAY_TERMS = ("intercept", "correct", "reward", "transition", "reward:transition")
+
+
+def stay_regression(
+    trials: pd.DataFrame,
+    *,
+    correct: bool | None = None,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Logistic regression of repeating the first-stage choice on the previous trial.
+
+        logit P(stay_t) = b0 + b_c·C + b_r·R + b_t·T + b_rt·R·T
+
+    with ``R = ±1`` (previous trial rewarded or not), ``T = ±1`` (its transition common or rare)
+    and ``C = ±1`` whether the previous first-stage choice leads commonly to the second-stage
+    state that was better on that trial (0 on ties), from the ``p_reward_SA`` columns the
+    environments record. ``b_rt`` is the model-based index (Daw et al. 2011, Neuron), ``b_r`` the
+    model-free one. Without ``C`` a model-free learner on a task whose good state persists
+    (reversal schedules) shows a spurious ``b_rt > 0``: the rewarded-rare trials are mostly those
+    on which it chose its worse option; ``C`` absorbs that (Akam, Costa & Dayan 2015, PLoS Comput
+    Biol). ``correct=None`` includes ``C`` when the ``p_reward_SA`` columns are present.
+
+    The fit pools all subjects (maximum likelihood by Newton's method on the counts of the 12
+    predictor cells); confidence intervals are percentile intervals at ``level`` over ``n_boot``
+    bootstrap resamples of subjects (sessions). Returns a DataFrame indexed by term
+    (:data:`STAY_TERMS`, ``correct`` only when used) with ``coef``, ``ci_low``, ``ci_high``;
+    ``.attrs`` holds ``n_trials`` and ``n_subjects``.
+    """
+    if not (isinstance(level, float) and 0.0 < level < 1.0):
+        raise ValueError(f"level must be a float in (0, 1), got {level!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 0:
+        raise ValueError(f"n_boot must be an integer >= 0, got {n_boot!r}")
+    if correct not in (None, True, False):
+        raise ValueError(f"correct must be None, True or False, got {correct!r}")
+    df, p = _previous_trials(trials, "stay_regression")
+    has_p = all(c in df.columns for c in _P_REWARD)
+    use_c = has_p if correct is None else correct
+    if use_c and not has_p:
+        raise ValueError(f"stay_regression(correct=True) needs the columns {_P_REWARD} "
+                         f"(columns present: {list(df.columns)})")
+    r = np.where(p["rewarded"], 1, -1)
+    t = np.where(p["common"], 1, -1)
+    if use_c:
+        prev_row = p["row"] - 1
+        value = df[_P_REWARD].to_numpy(dtype=float)[prev_row].reshape(-1, 2, 2).max(axis=2)
+        choice = _num(df, "choice")[prev_row].astype(np.int64)  # action i leads commonly to state i
+        c = np.sign(value[np.arange(choice.size), choice] - value[np.arange(choice.size), 1 - choice])
+    else:
+        c = np.zeros_like(r)
+    cell = ((c + 1) * 4 + (r + 1) + (t + 1) // 2).astype(np.int64)  # 12 cells: 3 levels of C x 2 of R x 2 of T
+    subjects, s_idx = np.unique(df["subject"].to_numpy()[p["row"]], return_inverse=True)
+    n_sub = subjects.size
+    counts = np.zeros((n_sub, 12))
+    stays = np.zeros((n_sub, 12))
+    np.add.at(counts, (s_idx, cell), 1.0)
+    np.add.at(stays, (s_idx, cell), p["stay"])
+    levels = np.array([(ci, ri, ti) for ci in (-1, 0, 1) for ri in (-1, 1) for ti in (-1, 1)], float)
+    X = np.column_stack([np.ones(12), levels[:, 0], levels[:, 1], levels[:, 2], levels[:, 1] * levels[:, 2]])
+    terms = list(STAY_TERMS)
+    if not use_c:
+        X, terms = np.delete(X, 1, axis=1), [k for k in terms if k != "correct"]
+    coef = _logistic_counts(X, stays.sum(0), counts.sum(0))
+    out = pd.DataFrame({"coef": coef}, index=pd.Index(terms, name="term"))
+    if n_boot:
+        rng = np.random.default_rng(seed)
+        w = rng.multinomial(n_sub, np.full(n_sub, 1.0 / n_sub), size=n_boot).astype(float)
+        boots = np.array([_logistic_counts(X, wi @ stays, wi @ counts) for wi in w])
+        lo, hi = np.nanpercentile(boots, [50 * (1 - level), 50 * (1 + level)], axis=0)
+        out["ci_low"], out["ci_high"] = lo, hi
+    out.attrs.update(n_trials=int(counts.sum()), n_subjects=int(n_sub))
+    return out
+
+
+def _logistic_counts(X: np.ndarray, y: np.ndarray, n: np.ndarray, max_iter: int = 100) -> np.ndarray:
+    """Maximum-likelihood logistic regression on binomial counts (``y`` successes of ``n`` per
+    row of ``X``) by Newton's method; empty rows are dropped. A tiny ridge (1e-8) keeps the
+    Hessian invertible; with complete separation the coefficients stop growing at ``max_iter``."""
+    keep = n > 0
+    X, y, n = X[keep], y[keep], n[keep]
+    beta = np.zeros(X.shape[1])
+    for _ in range(max_iter):
+        eta = X @ beta
+        mu = 1.0 / (1.0 + np.exp(-eta))
+        grad = X.T @ (y - n * mu) - 1e-8 * beta
+        hess = (X * (n * mu * (1 - mu))[:, None]).T @ X + 1e-8 * np.eye(X.shape[1])
+        step = np.linalg.solve(hess, grad)
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return beta
 
 
 def stay_effects(stay: pd.DataFrame) -> pd.Series:
@@ -381,6 +494,34 @@ def stay_effects(stay: pd.DataFrame) -> pd.Series:
         "transition": (rc + uc - rr - ur) / 2,
         "interaction": (rc - rr) - (uc - ur),
     }, name="effect")
+
+
+def stay_effects_by_subject(trials: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """:func:`stay_effects` of each subject (or simulated session), and their mean with a
+    confidence interval across subjects.
+
+    Returns one row per subject (``subject``, ``reward``, ``transition``, ``interaction``) with
+    the summary in ``.attrs["summary"]``: a DataFrame indexed by effect with ``mean``, ``sem``,
+    ``ci_low``, ``ci_high`` (normal interval at ``level``) and ``n`` (subjects with all four
+    cells observed; the others have NaN effects). The interaction is the model-based index of
+    Daw et al. (2011) in probability units: 0 for a model-free learner, > 0 for a model-based one.
+    """
+    if not (isinstance(level, float) and 0.0 < level < 1.0):
+        raise ValueError(f"level must be a float in (0, 1), got {level!r}")
+    df = _require(trials, ["subject", "choice", "reward"], "stay_effects_by_subject")
+    rows = []
+    for subject, g in df.groupby("subject", sort=True):
+        rows.append({"subject": subject, **stay_effects(stay_probabilities(g)).to_dict()})
+    out = pd.DataFrame(rows, columns=["subject", "reward", "transition", "interaction"])
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    eff = out[["reward", "transition", "interaction"]]
+    n = eff.notna().sum()
+    sem = eff.std(ddof=1) / np.sqrt(n)
+    out.attrs["summary"] = pd.DataFrame({
+        "mean": eff.mean(), "sem": sem, "ci_low": eff.mean() - z * sem,
+        "ci_high": eff.mean() + z * sem, "n": n,
+    })
+    return out
 
 
 def setsize_curves(trials: pd.DataFrame) -> pd.DataFrame:

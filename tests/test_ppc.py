@@ -19,12 +19,17 @@ from cogmodels.fits.ppc import (
     reversal_curve,
     setsize_curves,
     stay_effects,
+    stay_effects_by_subject,
     stay_probabilities,
+    stay_regression,
 )
 from cogmodels.models import make_model
 from cogmodels.simulate import simulate
 
 ENV = "cogmodels/ReversalLearning-v0"
+TWO_STEP = "cogmodels/TwoStep-v0"
+#: the two-step task of Wang et al. (2018): the good second-stage state persists, then swaps
+WANG_TASK = {"n_trials": 100, "schedule": "switch", "p_common": 0.8, "reward_bounds": [0.1, 0.9]}
 N_TRIALS = 120
 NAN = np.nan
 
@@ -160,6 +165,115 @@ def test_model_free_table_shows_reward_effect_without_interaction():
 
 
 # -- RLWM set-size curves ---------------------------------------------------------------------------
+def test_stay_effects_by_subject_gives_the_model_based_index_with_a_ci():
+    base = {"alpha2": 0.5, "beta1": 5.0, "beta2": 5.0, "kappa": 0.0}
+    mf = simulate(make_model("two_step_mf"), {**base, "alpha1": 0.5, "lam": 1.0}, TWO_STEP,
+                  n_subjects=30, seed=1, env_kwargs={"n_trials": 201})
+    mb = simulate(make_model("two_step_mb"), base, TWO_STEP, n_subjects=30, seed=1,
+                  env_kwargs={"n_trials": 201})
+    by_mb = stay_effects_by_subject(mb.trials)
+    assert list(by_mb.columns) == ["subject", "reward", "transition", "interaction"]
+    assert len(by_mb) == 30
+    # each row is stay_effects of that subject alone
+    one = mb.trials[mb.trials["subject"] == by_mb["subject"].iloc[3]]
+    assert by_mb.iloc[3][["reward", "transition", "interaction"]].to_dict() == pytest.approx(
+        stay_effects(stay_probabilities(one)).to_dict())
+    s_mb, s_mf = by_mb.attrs["summary"], stay_effects_by_subject(mf.trials).attrs["summary"]
+    assert s_mb.loc["interaction", "ci_low"] > 0.1  # model-based: the interaction
+    assert s_mf.loc["interaction", "ci_low"] < 0 < s_mf.loc["interaction", "ci_high"]
+    assert s_mf.loc["reward", "ci_low"] > 0.1  # model-free: the main effect of reward
+    assert s_mb.loc["interaction", "n"] == 30
+    half = s_mb.loc["interaction", "ci_high"] - s_mb.loc["interaction", "mean"]
+    assert half == pytest.approx(1.959964 * by_mb["interaction"].std(ddof=1) / np.sqrt(30), rel=1e-5)
+    with pytest.raises(ValueError, match="level must be a float in"):
+        stay_effects_by_subject(mb.trials, level=95)
+
+
+def _logistic_stay_table(beta: dict[str, float], n_subjects: int, n_trials: int, seed: int) -> pd.DataFrame:
+    """Two-step-shaped sessions whose stays follow a known logistic model of the previous trial."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n_subjects):
+        choice = int(rng.integers(2))
+        for t in range(n_trials):
+            p = rng.uniform(0.2, 0.8, size=4)
+            common, reward = bool(rng.random() < 0.7), float(rng.random() < 0.5)
+            rows.append({"subject": s, "trial": t, "choice": choice, "reward": reward,
+                         "common": common, **{f"p_reward_{k // 2}{k % 2}": p[k] for k in range(4)}})
+            value = p.reshape(2, 2).max(axis=1)
+            c = np.sign(value[choice] - value[1 - choice])
+            r, tr = (1 if reward else -1), (1 if common else -1)
+            eta = (beta["intercept"] + beta["correct"] * c + beta["reward"] * r
+                   + beta["transition"] * tr + beta["reward:transition"] * r * tr)
+            if rng.random() >= 1 / (1 + np.exp(-eta)):
+                choice = 1 - choice
+    return pd.DataFrame(rows)
+
+
+def test_stay_regression_recovers_known_coefficients():
+    beta = {"intercept": 0.4, "correct": 0.8, "reward": 0.6, "transition": -0.3, "reward:transition": 0.5}
+    table = _logistic_stay_table(beta, n_subjects=100, n_trials=300, seed=0)
+    fit = stay_regression(table, n_boot=200, seed=1)
+    assert list(fit.index) == list(beta) and fit.attrs["n_trials"] == 100 * 299
+    se = 1 / np.sqrt(100 * 299 * 0.2)  # about 0.012: each ±1 predictor, p(1-p) >= 0.2
+    for term, b in beta.items():
+        assert fit.loc[term, "coef"] == pytest.approx(b, abs=4 * se)
+    # the count-based fit is the maximum of the trial-by-trial likelihood: its score is zero there
+    lag = table.groupby("subject").shift(1)
+    keep = lag["choice"].notna().to_numpy()
+    prev, now = lag[keep], table[keep]
+    value = prev[[f"p_reward_{s}{a}" for s in (0, 1) for a in (0, 1)]].to_numpy().reshape(-1, 2, 2).max(2)
+    ch = prev["choice"].to_numpy(dtype=int)
+    r, tr = np.where(prev["reward"] > 0, 1, -1), np.where(prev["common"].astype(bool), 1, -1)
+    X = np.column_stack([np.ones(len(ch)), np.sign(value[np.arange(len(ch)), ch] - value[np.arange(len(ch)), 1 - ch]),
+                         r, tr, r * tr])
+    y = (now["choice"].to_numpy() == ch).astype(float)
+    mu = 1 / (1 + np.exp(-X @ fit["coef"].to_numpy()))
+    assert np.abs(X.T @ (y - mu)).max() < 1e-6
+    # the bootstrap interval is as wide as the asymptotic one from the Fisher information
+    # (sessions are independent and trials given the past are too)
+    se_fisher = np.sqrt(np.diag(np.linalg.inv((X * (mu * (1 - mu))[:, None]).T @ X)))
+    width = (fit["ci_high"] - fit["ci_low"]).to_numpy()
+    np.testing.assert_allclose(width, 2 * 1.96 * se_fisher, rtol=0.25)
+    # without the correct term, the design loses that column
+    assert list(stay_regression(table, correct=False, n_boot=0).columns) == ["coef"]
+    assert "correct" not in stay_regression(table, correct=False, n_boot=0).index
+
+
+def test_stay_regression_removes_the_spurious_model_free_interaction():
+    """Akam, Costa & Dayan (2015): on a task whose good state persists, a pure model-free learner's
+    stay probabilities show a reward x transition interaction; the regression with the 'correct'
+    predictor takes it away, and keeps the model-based learner's."""
+    base = {"alpha2": 0.5, "beta1": 3.0, "beta2": 3.0, "kappa": 0.0}
+    mf = simulate(make_model("two_step_mf", p_common=0.8), {**base, "alpha1": 0.5, "lam": 1.0},
+                  TWO_STEP, n_subjects=300, seed=3, env_kwargs=WANG_TASK, latents=False).trials
+    mb = simulate(make_model("two_step_mb", p_common=0.8), base, TWO_STEP, n_subjects=300,
+                  seed=3, env_kwargs=WANG_TASK, latents=False).trials
+    assert stay_effects(stay_probabilities(mf))["interaction"] > 0.2  # the confound
+    assert stay_regression(mf, correct=False, n_boot=0).loc["reward:transition", "coef"] > 0.2
+    f_mf, f_mb = stay_regression(mf, n_boot=300), stay_regression(mb, n_boot=300)
+    assert f_mf.loc["reward:transition", "ci_low"] < 0 < f_mf.loc["reward:transition", "ci_high"]
+    assert abs(f_mf.loc["reward:transition", "coef"]) < 0.08
+    assert f_mf.loc["reward", "ci_low"] > 0.4  # model-free: the reward effect
+    assert f_mb.loc["reward:transition", "ci_low"] > 0.15  # model-based: the interaction
+    assert abs(f_mb.loc["reward", "coef"]) < 0.1
+
+
+def test_stay_regression_rejects_bad_arguments():
+    table = _logistic_stay_table({"intercept": 0.0, "correct": 0.0, "reward": 0.0, "transition": 0.0,
+                                  "reward:transition": 0.0}, n_subjects=3, n_trials=20, seed=0)
+    with pytest.raises(ValueError, match="level must be a float in"):
+        stay_regression(table, level=95)
+    with pytest.raises(ValueError, match="n_boot must be an integer >= 0, got -1"):
+        stay_regression(table, n_boot=-1)
+    with pytest.raises(ValueError, match="correct must be None, True or False, got 'yes'"):
+        stay_regression(table, correct="yes")
+    with pytest.raises(ValueError, match=r"stay_regression\(correct=True\) needs the columns"):
+        stay_regression(table.drop(columns="p_reward_00"), correct=True)
+    with pytest.raises(ValueError, match="stay_regression needs a 'common'"):
+        stay_regression(table.drop(columns="common"))
+
+
 def test_setsize_curves_exact():
     df = pd.DataFrame({
         "subject": [1] * 10,
