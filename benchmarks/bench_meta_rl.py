@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 import cogmodels  # noqa: F401
-from cogmodels.agents.a2c import A2CConfig, A2CTrainer
+from cogmodels.agents.a2c import BANDIT_SETTINGS, A2CConfig, A2CTrainer
 from cogmodels.agents.bandit_baselines import (
     UCB1,
     BayesOptimal,
@@ -50,20 +50,7 @@ from cogmodels.envs.wrappers import PreviousActionReward
 ENV_ID = "cogmodels/MultiArmedBandit-v0"
 
 #: the tuned trainer settings (see benchmarks/RESULTS.md for the search)
-GRU_CONFIG = dict(
-    num_envs=64,
-    cell="gru",
-    hidden_size=64,
-    gamma=0.9,
-    gae_lambda=1.0,
-    lr=3e-3,
-    lr_end=3e-4,
-    entropy_coef=0.05,
-    entropy_coef_end=0.0,
-    value_coef=0.5,
-    max_grad_norm=1.0,
-    reward_signal="regret",
-)
+GRU_CONFIG = BANDIT_SETTINGS
 
 
 def train_gru(budget: float, seed: int, config: dict[str, Any], progress: bool) -> tuple[A2CTrainer, dict]:
@@ -148,7 +135,7 @@ def train_recurrent_ppo(budget: float, seed: int) -> tuple[Any, dict]:
         batch_size=400,
         n_epochs=4,
         learning_rate=1e-3,
-        gamma=0.9,
+        gamma=0.95,
         gae_lambda=0.95,
         ent_coef=0.01,
         policy_kwargs=dict(lstm_hidden_size=64, net_arch=dict(pi=[], vf=[])),

@@ -44,14 +44,13 @@ def run_unit(config: Config, unit: dict, seed: int) -> dict[str, pd.DataFrame]:
     if name == "gru_a2c":
         import torch
 
-        from cogmodels.agents.a2c import A2CConfig, A2CTrainer
+        from cogmodels.agents.a2c import BANDIT_SETTINGS, A2CConfig, A2CTrainer
 
         torch.set_num_threads(1)  # the same float reductions in every process
-        cfg = A2CConfig(seed=seed, total_updates=config["updates"], cell="gru",
-                        hidden_size=config["hidden_size"], num_envs=config["num_envs"],
-                        env_kwargs={"n_arms": 2}, n_trials=n_trials,
-                        gamma=0.9, lr=3e-3, lr_end=3e-4, entropy_coef=0.05, entropy_coef_end=0.0,
-                        reward_signal=config["reward_signal"])
+        settings = {**BANDIT_SETTINGS, "hidden_size": config["hidden_size"],
+                    "num_envs": config["num_envs"], "reward_signal": config["reward_signal"]}
+        cfg = A2CConfig(seed=seed, total_updates=config["updates"], env_kwargs={"n_arms": 2},
+                        n_trials=n_trials, **settings)
         trainer = A2CTrainer(cfg)
         trainer.train(config["updates"], progress=False)
         policy = trainer.model.as_session_policy(greedy=False)
