@@ -30,64 +30,31 @@
 # likelihood cannot disagree. Set `COGMODELS_QUICK=1` for a small, fast run.
 
 # %%
-import os
-import sys
-import warnings
-from pathlib import Path
+import numpy as np
+from matplotlib.figure import Figure
 
-import matplotlib
-
-if "ipykernel" not in sys.modules:  # run as a script (or by the tests): draw off-screen
-    matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from cogmodels.datasets import load_fontanesi_2019  # noqa: E402
-from cogmodels.fits import (  # noqa: E402
+from cogmodels.datasets import load_fontanesi_2019
+from cogmodels.fits import (
     HierarchicalEM,
     MaximumLikelihood,
     learning_curve,
     plot_ppc,
     posterior_predictive,
 )
-from cogmodels.fits.compare import compare_models  # noqa: E402
-from cogmodels.fits.recovery import model_recovery, parameter_recovery  # noqa: E402
-from cogmodels.models import make_model  # noqa: E402
-from cogmodels.simulate import simulate  # noqa: E402
+from cogmodels.fits.compare import compare_models
+from cogmodels.fits.recovery import model_recovery, parameter_recovery
+from cogmodels.models import make_model
+from cogmodels.simulate import simulate
+from cogmodels.tutorial import setup
 
-QUICK = os.environ.get("COGMODELS_QUICK", "0") == "1"
-if "COGMODELS_NOTEBOOK_OUT" in os.environ:
-    OUT = Path(os.environ["COGMODELS_NOTEBOOK_OUT"])
-elif "__file__" in globals():  # run as a script: notebooks/output/
-    OUT = Path(__file__).resolve().parent / "output"
-else:  # in Jupyter: next to the notebook
-    OUT = Path("output")
-OUT.mkdir(parents=True, exist_ok=True)
-
-# the estimators flag estimates on a bound and unconverged starts in their tables
-# (on_bound_, converged_); keep the output readable
-warnings.filterwarnings("ignore", message=r".*on a parameter bound")
-warnings.filterwarnings("ignore", message=r".*did not converge")
-warnings.filterwarnings("ignore", message=r".*EM stopped after")
-pd.set_option("display.width", 120)
-pd.set_option("display.precision", 3)
-pd.set_option("display.max_columns", 20)
+tutorial = setup(globals().get("__file__"))  # quick mode, output folder, tidy tables
+QUICK, OUT, save = tutorial.quick, tutorial.out, tutorial.save
 
 N_SUBJECTS = 16 if QUICK else 60
 N_TRIALS = 150 if QUICK else 200
 N_STARTS = 2 if QUICK else 10
 ENV = "cogmodels/MultiArmedBandit-v0"
 ENV_KWARGS = {"n_trials": N_TRIALS}  # two Bernoulli arms, p ~ U(0, 1) redrawn every session
-
-
-def save(fig: Figure, name: str) -> Path:
-    path = OUT / f"{name}.png"
-    fig.savefig(path, dpi=120)
-    print(f"figure: {path}")
-    return path
-
 
 print(f"QUICK={QUICK}: {N_SUBJECTS} subjects x {N_TRIALS} trials, {N_STARTS} starts per fit")
 

@@ -32,38 +32,18 @@
 # hybrid to recover each simulated subject's `w`.
 
 # %%
-import os
-import sys
-import warnings
-from pathlib import Path
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-import matplotlib
+from cogmodels.fits import MaximumLikelihood, stay_probabilities
+from cogmodels.fits.ppc import stay_effects
+from cogmodels.models import make_model
+from cogmodels.simulate import simulate
+from cogmodels.tutorial import setup
 
-if "ipykernel" not in sys.modules:  # run as a script (or by the tests): draw off-screen
-    matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from cogmodels.fits import MaximumLikelihood, stay_probabilities  # noqa: E402
-from cogmodels.fits.ppc import stay_effects  # noqa: E402
-from cogmodels.models import make_model  # noqa: E402
-from cogmodels.simulate import simulate  # noqa: E402
-
-QUICK = os.environ.get("COGMODELS_QUICK", "0") == "1"
-if "COGMODELS_NOTEBOOK_OUT" in os.environ:
-    OUT = Path(os.environ["COGMODELS_NOTEBOOK_OUT"])
-elif "__file__" in globals():  # run as a script: notebooks/output/
-    OUT = Path(__file__).resolve().parent / "output"
-else:  # in Jupyter: next to the notebook
-    OUT = Path("output")
-OUT.mkdir(parents=True, exist_ok=True)
-warnings.filterwarnings("ignore", message=r".*on a parameter bound")
-warnings.filterwarnings("ignore", message=r".*did not converge")
-pd.set_option("display.width", 120)
-pd.set_option("display.precision", 3)
-pd.set_option("display.max_columns", 20)
+tutorial = setup(globals().get("__file__"))  # quick mode, output folder, tidy tables
+QUICK, OUT, save = tutorial.quick, tutorial.out, tutorial.save
 
 ENV = "cogmodels/TwoStep-v0"
 N_AGENTS = 20 if QUICK else 100  # simulated subjects per agent type
@@ -71,14 +51,6 @@ N_FIT = 10 if QUICK else 40  # subjects in the fitting exercise
 N_TRIALS = 150 if QUICK else 200
 N_STARTS = 1 if QUICK else 5
 BETA = 5.0
-
-
-def save(fig: Figure, name: str) -> Path:
-    path = OUT / f"{name}.png"
-    fig.savefig(path, dpi=120)
-    print(f"figure: {path}")
-    return path
-
 
 print(f"QUICK={QUICK}: {N_AGENTS} subjects per agent, {N_FIT} fitted, {N_TRIALS} trials")
 

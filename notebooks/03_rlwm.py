@@ -28,51 +28,24 @@
 # reproduces the set-size learning curves when simulated back in `cogmodels/RLWM-v0`.
 
 # %%
-import os
-import sys
-import warnings
-from pathlib import Path
-
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-if "ipykernel" not in sys.modules:  # run as a script (or by the tests): draw off-screen
-    matplotlib.use("Agg")
+from cogmodels.datasets import load_collins_frank_2012
+from cogmodels.fits import compare_models, posterior_predictive, setsize_curves
+from cogmodels.models import make_model
+from cogmodels.tutorial import setup
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from cogmodels.datasets import load_collins_frank_2012  # noqa: E402
-from cogmodels.fits import compare_models, posterior_predictive, setsize_curves  # noqa: E402
-from cogmodels.models import make_model  # noqa: E402
-
-QUICK = os.environ.get("COGMODELS_QUICK", "0") == "1"
-if "COGMODELS_NOTEBOOK_OUT" in os.environ:
-    OUT = Path(os.environ["COGMODELS_NOTEBOOK_OUT"])
-elif "__file__" in globals():  # run as a script: notebooks/output/
-    OUT = Path(__file__).resolve().parent / "output"
-else:  # in Jupyter: next to the notebook
-    OUT = Path("output")
-OUT.mkdir(parents=True, exist_ok=True)
-warnings.filterwarnings("ignore", message=r".*on a parameter bound")
-warnings.filterwarnings("ignore", message=r".*did not converge")
-pd.set_option("display.width", 120)
-pd.set_option("display.precision", 3)
-pd.set_option("display.max_columns", 20)
+tutorial = setup(globals().get("__file__"))  # quick mode, output folder, tidy tables
+QUICK, OUT, save = tutorial.quick, tutorial.out, tutorial.save
 
 N_SUBJECTS = 3 if QUICK else 12
 N_STARTS = 1 if QUICK else 3
 MAX_ITER = 15 if QUICK else 100  # quick mode stops the optimiser early: rough estimates
 N_SIMS = 1 if QUICK else 5
 ENV = "cogmodels/RLWM-v0"
-
-
-def save(fig: Figure, name: str) -> Path:
-    path = OUT / f"{name}.png"
-    fig.savefig(path, dpi=120)
-    print(f"figure: {path}")
-    return path
-
 
 print(f"QUICK={QUICK}: {N_SUBJECTS} subjects, {N_STARTS} start(s), max_iter={MAX_ITER}")
 

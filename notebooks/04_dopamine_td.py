@@ -30,47 +30,22 @@
 # (Fiorillo, Tobler & Schultz 2003).
 
 # %%
-import os
-import sys
-from pathlib import Path
+import gymnasium as gym
+import pandas as pd
+from matplotlib.figure import Figure
 
-import matplotlib
+import cogmodels  # noqa: F401  (registers the environments)
+from cogmodels.agents.features import CompleteSerialCompound
+from cogmodels.agents.plots import DEFAULT_SETTINGS, plot_prediction_errors
+from cogmodels.agents.td import TDCritic, pavlovian_prediction_errors, trial_deltas
+from cogmodels.tutorial import setup
 
-if "ipykernel" not in sys.modules:  # run as a script (or by the tests): draw off-screen
-    matplotlib.use("Agg")
-
-import gymnasium as gym  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-import cogmodels  # noqa: E402, F401  (registers the environments)
-from cogmodels.agents.features import CompleteSerialCompound  # noqa: E402
-from cogmodels.agents.plots import DEFAULT_SETTINGS, plot_prediction_errors  # noqa: E402
-from cogmodels.agents.td import TDCritic, pavlovian_prediction_errors, trial_deltas  # noqa: E402
-
-QUICK = os.environ.get("COGMODELS_QUICK", "0") == "1"
-if "COGMODELS_NOTEBOOK_OUT" in os.environ:
-    OUT = Path(os.environ["COGMODELS_NOTEBOOK_OUT"])
-elif "__file__" in globals():  # run as a script: notebooks/output/
-    OUT = Path(__file__).resolve().parent / "output"
-else:  # in Jupyter: next to the notebook
-    OUT = Path("output")
-OUT.mkdir(parents=True, exist_ok=True)
-pd.set_option("display.width", 120)
-pd.set_option("display.precision", 3)
-pd.set_option("display.max_columns", 20)
+tutorial = setup(globals().get("__file__"))  # quick mode, output folder, tidy tables
+QUICK, OUT, save = tutorial.quick, tutorial.out, tutorial.save
 
 N_TRIALS = 100 if QUICK else 300
 GAMMA, LAM = 0.98, 0.9
 ENV = "cogmodels/PavlovianConditioning-v0"
-
-
-def save(fig: Figure, name: str) -> Path:
-    path = OUT / f"{name}.png"
-    fig.savefig(path, dpi=120)
-    print(f"figure: {path}")
-    return path
-
 
 print(f"QUICK={QUICK}: {N_TRIALS} conditioning trials, gamma={GAMMA}, lambda={LAM}")
 

@@ -31,46 +31,30 @@
 
 # %%
 import copy
-import os
-import sys
-from pathlib import Path
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-if "ipykernel" not in sys.modules:  # run as a script (or by the tests): draw off-screen
-    matplotlib.use("Agg")
-
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from cogmodels.agents.decoders import (  # noqa: E402
+from cogmodels.agents.decoders import (
     RML,
     SmoothBatch,
     SteadyStateKalmanDecoder,
     calibrate,
     run_closed_loop,
 )
-from cogmodels.agents.decoders.drift_study import compare_under_drift  # noqa: E402
-from cogmodels.agents.reward_decoder import RewardDecoder, per_minute  # noqa: E402
-from cogmodels.envs.bci import (  # noqa: E402
+from cogmodels.agents.decoders.drift_study import compare_under_drift
+from cogmodels.agents.reward_decoder import RewardDecoder, per_minute
+from cogmodels.envs.bci import (
     DRIFT_PRESETS,
     CursorBCIVector,
     plot_over_days,
     subspace_similarity,
     summarize,
 )
+from cogmodels.tutorial import setup
 
-QUICK = os.environ.get("COGMODELS_QUICK", "0") == "1"
-if "COGMODELS_NOTEBOOK_OUT" in os.environ:
-    OUT = Path(os.environ["COGMODELS_NOTEBOOK_OUT"])
-elif "__file__" in globals():  # run as a script: notebooks/output/
-    OUT = Path(__file__).resolve().parent / "output"
-else:  # in Jupyter: next to the notebook
-    OUT = Path("output")
-OUT.mkdir(parents=True, exist_ok=True)
-pd.set_option("display.width", 120)
-pd.set_option("display.precision", 3)
-pd.set_option("display.max_columns", 20)
+tutorial = setup(globals().get("__file__"))  # quick mode, output folder, tidy tables
+QUICK, OUT, save = tutorial.quick, tutorial.out, tutorial.save
 
 N_SUBJECTS = 2 if QUICK else 8  # simulated subjects (lanes of the vector environment)
 SESSION_S = 20.0 if QUICK else 120.0  # closed-loop seconds per session
@@ -79,14 +63,6 @@ DAYS = [0, 7] if QUICK else [0, 1, 3, 7, 14, 28]
 LATER = 7 if QUICK else 14  # the later day of sections 2-3
 REWARD_S = 60.0 if QUICK else 600.0  # simulated seconds of reward-only learning
 METRICS = ["n_trials", "success_rate", "successes_per_min", "time_to_target", "bitrate"]
-
-
-def save(fig: Figure, name: str) -> Path:
-    path = OUT / f"{name}.png"
-    fig.savefig(path, dpi=120)
-    print(f"figure: {path}")
-    return path
-
 
 print(f"QUICK={QUICK}: {N_SUBJECTS} subjects, {SESSION_S:g} s sessions, days {DAYS}")
 

@@ -43,8 +43,9 @@ def test_notebook_is_percent_format(path: Path):
     assert markdown, f"{path.name}: no '# %% [markdown]' cell"
     assert code, f"{path.name}: no '# %%' code cell"
     assert text.lstrip().startswith(("# ---", "# %%")), f"{path.name}: text before the first cell"
-    assert 'os.environ.get("COGMODELS_QUICK", "0") == "1"' in text, f"{path.name}: no QUICK flag"
-    assert "COGMODELS_NOTEBOOK_OUT" in text, f"{path.name}: figures not sent to the output folder"
+    # the shared set-up: quick mode and the output folder come from cogmodels.tutorial
+    assert 'tutorial = setup(globals().get("__file__"))' in text, f"{path.name}: no tutorial set-up"
+    assert "QUICK" in text, f"{path.name}: sizes do not depend on quick mode"
     compile(text, str(path), "exec")  # plain Python
 
 
@@ -83,3 +84,22 @@ def test_notebook_runs_in_quick_mode(path: Path, tmp_path: Path):
     assert pngs, f"{path.name} wrote no figure into {out}; stdout (tail):\n{proc.stdout[-2000:]}"
     assert all(p.stat().st_size > 1000 for p in pngs), [(p.name, p.stat().st_size) for p in pngs]
     assert not any(work.iterdir()), f"{path.name} wrote into its working directory: {list(work.iterdir())}"
+
+
+def test_tutorial_setup_reads_the_environment(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from cogmodels.tutorial import setup
+
+    monkeypatch.setenv("COGMODELS_NOTEBOOK_OUT", str(tmp_path / "figs"))
+    monkeypatch.setenv("COGMODELS_QUICK", "1")
+    tut = setup(None)
+    assert tut.quick is True and tut.out == tmp_path / "figs" and tut.out.is_dir()
+    fig = Figure()
+    fig.subplots().plot([0, 1], [1, 0])
+    path = tut.save(fig, "line")
+    assert path == tmp_path / "figs" / "line.png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    monkeypatch.delenv("COGMODELS_NOTEBOOK_OUT")
+    monkeypatch.setenv("COGMODELS_QUICK", "0")
+    tut = setup(str(tmp_path / "nb" / "01_x.py"))
+    assert tut.quick is False and tut.out == (tmp_path / "nb" / "output").resolve()
