@@ -43,8 +43,10 @@ from cogmodels.agents.features import (
     CompleteSerialCompound,
     Microstimulus,
     Representation,
+    TabularOneHot,
     make_representation,
 )
+from cogmodels.model import CognitiveModel
 
 __all__ = [
     "ActorCriticAgent",
@@ -98,6 +100,28 @@ def _make_env(env: gym.Env | str, env_kwargs: Mapping[str, Any] | None) -> gym.E
 
 def _is_scalar(v: Any) -> bool:
     return isinstance(v, bool | int | float | str | np.bool_ | np.integer | np.floating)
+
+
+def _require_trial_level(agent: TDAgent, extra: Mapping[str, tuple[bool, str]]) -> None:
+    """Raise unless ``agent`` is a trial-level learner that a :mod:`cogmodels.models` model
+    reproduces: ``gamma = 0`` (each trial's target is its reward), a tabular representation of
+    the current observation, known actions, and the class's own ``extra`` conditions."""
+    checks = {
+        "gamma": (agent.gamma == 0.0, "0 (each trial's target is its reward)"),
+        "representation": (
+            isinstance(agent.representation, TabularOneHot) and agent.representation.history == 1,
+            "TabularOneHot(history=1)",
+        ),
+        "n_actions": (agent.n_actions is not None, "set (pass n_actions or run the agent once)"),
+        **extra,
+    }
+    for name, (ok, allowed) in checks.items():
+        if not ok:
+            value = getattr(agent, name, None)
+            raise ValueError(
+                f"{type(agent).__name__}.to_model needs {name} = {allowed}, got {value!r}: only a "
+                "trial-level tabular learner has a model of the protocol"
+            )
 
 
 class TDAgent:
@@ -507,6 +531,22 @@ class _ActionValueAgent(TDAgent):
                 self.e[:] = 0.0
         return delta, value
 
+    def to_model(self) -> tuple[CognitiveModel, dict[str, float]]:
+        """This agent as a model of the protocol, with its parameters: ``(model, params)``.
+
+        A softmax learner with ``gamma = 0`` on a single-state task (bandits, reversal learning)
+        is Q-learning without stickiness (``make_model("q_learning", stickiness=False)``, the
+        agent's ``initial_value``) with ``alpha`` and ``beta``: Q-learning and SARSA coincide
+        there. ``cogmodels.fits`` then fits those parameters to the agent's or people's choices,
+        and ``compare_models`` sets it beside the other models. Other settings raise ValueError.
+        """
+        _require_trial_level(self, {"policy_name": (self.policy_name == "softmax", "'softmax'")})
+        from cogmodels.models.q_learning import QLearning
+
+        model = QLearning(self.n_actions, stickiness=False, initial_value=self.initial_value,
+                          beta_max=max(20.0, self.beta))
+        return model, {"alpha": self.alpha, "beta": self.beta}
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({self.representation!r}, n_actions={self.n_actions}, "
@@ -649,6 +689,27 @@ class ActorCriticAgent(TDAgent):
 
     def act(self, x: np.ndarray) -> int:
         return self._draw(self.policy(x))
+
+    def to_model(self, n_states: int = 1) -> tuple[CognitiveModel, dict[str, float]]:
+        """This agent as a model of the protocol, with its parameters: ``(model, params)``.
+
+        With ``gamma = 0``, one-hot states and ``actor_update="direct"`` the agent is the tabular
+        actor-critic of :mod:`cogmodels.models.actor_critic` (``make_model("actor_critic")``
+        with ``beta`` and ``initial_value`` fixed to the agent's; ``n_states``: the number of
+        distinct ``state`` values in the task's trial table) with parameters ``alpha_c`` and
+        ``alpha_a``. ``cogmodels.fits`` then fits them to the agent's or people's choices, and
+        ``compare_models`` sets it beside the other models. Other settings raise ValueError.
+        """
+        _require_trial_level(self, {
+            "actor_update": (self.actor_update == "direct", "'direct'"),
+            "beta": (self.beta > 0, "a number > 0"),
+            "alpha_actor": (self.alpha_actor <= 1.0, "at most 1 (the model's bound)"),
+        })
+        from cogmodels.models.actor_critic import ActorCritic
+
+        model = ActorCritic(self.n_actions, n_states=n_states, beta=self.beta,
+                            initial_value=self.initial_value)
+        return model, {"alpha_c": self.alpha_critic, "alpha_a": self.alpha_actor}
 
     def _step(self, x, a, r, x_next, a_next, terminal, learn) -> tuple[float, float]:
         value = self.value(x)

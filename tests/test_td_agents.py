@@ -276,3 +276,82 @@ def test_dopamine_figure_returns_a_figure():
     assert len(fig.axes) == 4
     labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     assert labels == ["early", "late", "omission"]
+
+
+# -- the agents as models of the protocol ---------------------------------------------------------
+BANDIT_MEANS = {"means": [0.3, 0.7], "n_trials": 10**6}
+
+
+def _trial_by_trial(agent, n_trials: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Play the bandit one trial per call, noting the agent's policy and weights before each
+    trial; return the trial table and what the agent held."""
+    x = np.zeros(agent.n_features)
+    x[0] = 1.0  # the bandit's one observation is the first state the table saw
+    held, steps = [], []
+    for t in range(n_trials):
+        p = agent.policy(x)
+        w = agent.theta[:, 0].copy()
+        step = agent.run("cogmodels/MultiArmedBandit-v0", n_trials=1, seed=t, env_kwargs=BANDIT_MEANS)
+        held.append({"p_choice": p[int(step.action[0])], **{f"w_{i}": w[i] for i in range(w.size)}})
+        steps.append(step)
+    steps = pd.concat(steps, ignore_index=True)
+    trials = pd.DataFrame({"subject": 0, "trial": np.arange(n_trials),
+                           "choice": steps.action, "reward": steps.reward})
+    return trials, pd.concat([pd.DataFrame(held), steps[["delta", "value"]]], axis=1)
+
+
+@pytest.mark.parametrize(
+    "agent, weight",
+    [
+        (ActorCriticAgent(TabularOneHot(4), n_actions=2, gamma=0.0, alpha_critic=0.3, alpha_actor=0.6,
+                          beta=2.5, actor_update="direct", initial_value=0.5, seed=0), "h"),
+        (QLearningAgent(TabularOneHot(4), n_actions=2, gamma=0.0, alpha=0.4, policy="softmax",
+                        beta=4.0, initial_value=0.2, seed=0), "q"),
+        (SarsaAgent(TabularOneHot(4), n_actions=2, gamma=0.0, alpha=0.2, policy="softmax", beta=6.0,
+                    seed=0), "q"),
+    ],
+    ids=["actor_critic", "q_learning", "sarsa"],
+)
+def test_trial_level_agent_is_its_model_of_the_protocol(agent, weight):
+    """to_model(): the model, run over the agent's own choices with the agent's parameters, holds
+    the same weights, prediction errors and choice probabilities, trial by trial."""
+    from cogmodels.likelihood import trial_latents
+
+    trials, held = _trial_by_trial(agent, 120)
+    model, params = agent.to_model()
+    lat = trial_latents(model, params, trials)
+    np.testing.assert_allclose(lat["p_choice"], held["p_choice"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(lat["delta"], held["delta"], rtol=0, atol=1e-12)
+    for i in range(2):
+        np.testing.assert_allclose(lat[f"{weight}_{i}"], held[f"w_{i}"], rtol=0, atol=1e-12)
+    if weight == "h":
+        np.testing.assert_allclose(lat["v"], held["value"], rtol=0, atol=1e-12)
+
+
+def test_fitting_recovers_an_actor_critic_agents_learning_rates():
+    """The fitting module estimates the agent's parameters from its choices alone."""
+    from cogmodels.fits import MaximumLikelihood
+
+    agent = ActorCriticAgent(TabularOneHot(4), gamma=0.0, alpha_critic=0.2, alpha_actor=0.5,
+                             beta=3.0, actor_update="direct", initial_value=0.5, seed=0)
+    steps = agent.run("cogmodels/ReversalLearning-v0", n_trials=3000, seed=1)
+    trials = pd.DataFrame({"subject": 0, "trial": np.arange(len(steps)), "choice": steps.action,
+                           "reward": steps.reward})
+    model, truth = agent.to_model()
+    fit = MaximumLikelihood(model, n_starts=4, seed=0).fit(trials)
+    est = fit.params_.iloc[0]
+    assert est["alpha_c"] == pytest.approx(truth["alpha_c"], abs=0.05)  # measured 0.199
+    assert est["alpha_a"] == pytest.approx(truth["alpha_a"], abs=0.1)  # measured 0.495
+
+
+def test_to_model_names_the_setting_that_has_no_model():
+    with pytest.raises(ValueError, match=r"to_model needs gamma = 0 .*got 0.9"):
+        ActorCriticAgent(TabularOneHot(4), n_actions=2, gamma=0.9, actor_update="direct").to_model()
+    with pytest.raises(ValueError, match=r"to_model needs actor_update = 'direct'.*got 'gradient'"):
+        ActorCriticAgent(TabularOneHot(4), n_actions=2, gamma=0.0).to_model()
+    with pytest.raises(ValueError, match=r"to_model needs policy_name = 'softmax'.*'epsilon_greedy'"):
+        QLearningAgent(TabularOneHot(4), n_actions=2, gamma=0.0).to_model()
+    with pytest.raises(ValueError, match=r"to_model needs representation = TabularOneHot\(history=1\)"):
+        SarsaAgent(CompleteSerialCompound(5), n_actions=2, gamma=0.0, policy="softmax").to_model()
+    with pytest.raises(ValueError, match=r"to_model needs n_actions = set"):
+        SarsaAgent(TabularOneHot(4), gamma=0.0, policy="softmax").to_model()
