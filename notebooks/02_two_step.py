@@ -37,7 +37,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cogmodels.fits import MaximumLikelihood, stay_probabilities
-from cogmodels.fits.ppc import stay_effects
+from cogmodels.fits.ppc import stay_effects, stay_regression
 from cogmodels.models import make_model
 from cogmodels.simulate import simulate
 from cogmodels.tutorial import setup
@@ -115,6 +115,41 @@ save(fig, "02_stay_probabilities")
 fig  # noqa: B018  (shows the figure in Jupyter)
 
 # %% [markdown]
+# ## 2b. The stay regression, and a trap
+#
+# `stay_regression` fits the logistic regression of staying on the previous trial's reward,
+# transition and their interaction (the model-based index) — plus, when the trial table records
+# the reward probabilities, whether the previous choice was the correct one. That last term
+# matters on tasks whose good state persists, like the version of Wang et al. (2018) with one
+# good second-stage state that switches rarely: there a *pure* model-free learner (λ = 1) also
+# shows a raw reward × transition interaction, because its rewarded-rare trials are mostly the
+# ones on which it chose its worse option (Akam, Costa & Dayan 2015, PLoS Comput Biol). The
+# "correct" term absorbs it.
+
+# %%
+WANG = {"n_trials": 100, "schedule": "switch", "p_common": 0.8, "reward_bounds": [0.1, 0.9]}
+rows = []
+for label, name in (("model-free (λ = 1)", "two_step_mf"), ("model-based", "two_step_mb")):
+    agent = make_model(name, p_common=0.8)
+    params = {**agent.default_params(), "beta1": 3.0, "beta2": 3.0}
+    if "lam" in params:
+        params["lam"] = 1.0
+    trials = simulate(agent, params, ENV, n_subjects=5 * N_AGENTS, seed=12, env_kwargs=WANG,
+                      latents=False).trials
+    with_c = stay_regression(trials, n_boot=200 if QUICK else 1000, seed=0)
+    rows.append({
+        "agent": label,
+        "raw interaction": stay_effects(stay_probabilities(trials))["interaction"],
+        "regression, no 'correct' term": stay_regression(trials, correct=False, n_boot=0).loc[
+            "reward:transition", "coef"],
+        "MB index (with 'correct')": with_c.loc["reward:transition", "coef"],
+        "95% CI": f"[{with_c.loc['reward:transition', 'ci_low']:.2f}, "
+                  f"{with_c.loc['reward:transition', 'ci_high']:.2f}]",
+        "reward effect": with_c.loc["reward", "coef"],
+    })
+print(pd.DataFrame(rows).set_index("agent"))
+
+# %% [markdown]
 # ## 3. Fitting the hybrid: how model-based is each subject?
 #
 # Now every simulated subject has its own `w`, drawn uniformly over [0, 1]. We fit the 7-parameter
@@ -174,7 +209,8 @@ save(fig, "02_w_recovery")
 # %% [markdown]
 # **Take-aways.** The stay-probability signature separates the pure agents cleanly (the
 # model-free agent's main effect of reward, the model-based agent's interaction), and the hybrid
-# shows both. The fitted `w` recovers the mixture better than the raw interaction does, because
+# shows both. On tasks whose good state persists the raw interaction misleads; the stay
+# regression with its "correct" term does not. The fitted `w` recovers the mixture better than the raw interaction does, because
 # the model also accounts for each subject's learning rates and temperatures. With 150-200
 # trials per subject the individual `w` still carries a standard error of roughly 0.1-0.3;
 # a hierarchical fit (`cogmodels.fits.HierarchicalEM`, notebook 01) tightens it.
