@@ -102,22 +102,28 @@ def _is_scalar(v: Any) -> bool:
     return isinstance(v, bool | int | float | str | np.bool_ | np.integer | np.floating)
 
 
-def _require_trial_level(agent: TDAgent, extra: Mapping[str, tuple[bool, str]]) -> None:
+def _require_trial_level(
+    agent: TDAgent, n_states: int, extra: Mapping[str, tuple[bool, str, Any]]
+) -> None:
     """Raise unless ``agent`` is a trial-level learner that a :mod:`cogmodels.models` model
     reproduces: ``gamma = 0`` (each trial's target is its reward), a tabular representation of
-    the current observation, known actions, and the class's own ``extra`` conditions."""
+    the current observation that has seen at most ``n_states`` states, known actions, a finite
+    ``beta > 0``, and the class's own ``extra`` conditions (name: (ok, allowed, value))."""
+    rep = agent.representation
+    tabular = isinstance(rep, TabularOneHot) and rep.history == 1
     checks = {
-        "gamma": (agent.gamma == 0.0, "0 (each trial's target is its reward)"),
-        "representation": (
-            isinstance(agent.representation, TabularOneHot) and agent.representation.history == 1,
-            "TabularOneHot(history=1)",
-        ),
-        "n_actions": (agent.n_actions is not None, "set (pass n_actions or run the agent once)"),
+        "gamma": (agent.gamma == 0.0, "0 (each trial's target is its reward)", agent.gamma),
+        "representation": (tabular, "TabularOneHot(history=1)", rep),
+        "n_states": (not tabular or len(rep.states) <= n_states,
+                     f"at least the {len(getattr(rep, 'states', ()))} states the agent has seen",
+                     n_states),
+        "n_actions": (agent.n_actions is not None, "set (pass n_actions or run the agent once)",
+                      agent.n_actions),
+        "beta": (bool(np.isfinite(agent.beta) and agent.beta > 0), "a finite number > 0", agent.beta),
         **extra,
     }
-    for name, (ok, allowed) in checks.items():
+    for name, (ok, allowed, value) in checks.items():
         if not ok:
-            value = getattr(agent, name, None)
             raise ValueError(
                 f"{type(agent).__name__}.to_model needs {name} = {allowed}, got {value!r}: only a "
                 "trial-level tabular learner has a model of the protocol"
@@ -534,17 +540,18 @@ class _ActionValueAgent(TDAgent):
     def to_model(self) -> tuple[CognitiveModel, dict[str, float]]:
         """This agent as a model of the protocol, with its parameters: ``(model, params)``.
 
-        A softmax learner with ``gamma = 0`` on a single-state task (bandits, reversal learning)
-        is Q-learning without stickiness (``make_model("q_learning", stickiness=False)``, the
+        A softmax learner with ``gamma = 0`` on a single-state task (bandits, reversal learning;
+        the agent must have seen one observation at most) is Q-learning without stickiness (``make_model("q_learning", stickiness=False)``, the
         agent's ``initial_value``) with ``alpha`` and ``beta``: Q-learning and SARSA coincide
         there. ``cogmodels.fits`` then fits those parameters to the agent's or people's choices,
         and ``compare_models`` sets it beside the other models. Other settings raise ValueError.
         """
-        _require_trial_level(self, {"policy_name": (self.policy_name == "softmax", "'softmax'")})
+        _require_trial_level(self, 1, {
+            "policy": (self.policy_name == "softmax", "'softmax'", self.policy_name)})
         from cogmodels.models.q_learning import QLearning
 
         model = QLearning(self.n_actions, stickiness=False, initial_value=self.initial_value,
-                          beta_max=max(20.0, self.beta))
+                          beta_max=max(20.0, 2.0 * self.beta))
         return model, {"alpha": self.alpha, "beta": self.beta}
 
     def __repr__(self) -> str:
@@ -700,10 +707,9 @@ class ActorCriticAgent(TDAgent):
         ``alpha_a``. ``cogmodels.fits`` then fits them to the agent's or people's choices, and
         ``compare_models`` sets it beside the other models. Other settings raise ValueError.
         """
-        _require_trial_level(self, {
-            "actor_update": (self.actor_update == "direct", "'direct'"),
-            "beta": (self.beta > 0, "a number > 0"),
-            "alpha_actor": (self.alpha_actor <= 1.0, "at most 1 (the model's bound)"),
+        _require_trial_level(self, n_states, {
+            "actor_update": (self.actor_update == "direct", "'direct'", self.actor_update),
+            "alpha_actor": (self.alpha_actor <= 1.0, "at most 1 (the model's bound)", self.alpha_actor),
         })
         from cogmodels.models.actor_critic import ActorCritic
 

@@ -145,8 +145,11 @@ def main(argv: list[str] | None = None) -> dict:
         cfg["total_updates"] = args.updates
     if args.save_dir and (Path(args.save_dir) / A2CTrainer.CHECKPOINT).is_file():
         trainer = A2CTrainer.resume(args.save_dir)
-        if trainer.config != A2CConfig(seed=args.seed, **cfg):
-            raise SystemExit(f"--save-dir {args.save_dir} holds a run with other settings")
+        saved, asked = trainer.config.to_dict(), A2CConfig(seed=args.seed, **cfg).to_dict()
+        differ = {k: (saved[k], asked[k]) for k in saved if saved[k] != asked[k]}
+        if differ:
+            raise SystemExit(f"--save-dir {args.save_dir} holds a run with other settings "
+                             f"(field: (saved, asked)): {differ}; use another --save-dir")
     else:
         trainer = A2CTrainer(A2CConfig(seed=args.seed, **cfg))
     trainer.train(progress=args.progress, checkpoint_dir=args.save_dir,

@@ -31,7 +31,6 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Mapping
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -424,11 +423,25 @@ def stay_regression(
                          f"(columns present: {list(df.columns)})")
     r = np.where(p["rewarded"], 1, -1)
     t = np.where(p["common"], 1, -1)
+    prev_choice = _num(df, "choice")[p["row"] - 1]
+    if not np.isin(prev_choice, (0.0, 1.0)).all():
+        raise ValueError(
+            "stay_regression needs first-stage choices coded 0 and 1 (action i leads commonly to "
+            f"state i), got {np.unique(prev_choice)[:10].tolist()} in column 'choice'"
+        )
     if use_c:
-        prev_row = p["row"] - 1
-        value = df[_P_REWARD].to_numpy(dtype=float)[prev_row].reshape(-1, 2, 2).max(axis=2)
-        choice = _num(df, "choice")[prev_row].astype(np.int64)  # action i leads commonly to state i
-        c = np.sign(value[np.arange(choice.size), choice] - value[np.arange(choice.size), 1 - choice])
+        prev_p = df[_P_REWARD].to_numpy(dtype=float)[p["row"] - 1]
+        bad = np.isnan(prev_p).any(axis=1)
+        if bad.any():
+            raise ValueError(
+                f"stay_regression: the columns {_P_REWARD} are missing (NaN) on {int(bad.sum())} "
+                f"trials followed by a scored trial (rows {(p['row'] - 1)[bad][:5].tolist()} of the "
+                "ordered table, ...); fill them or pass correct=False"
+            )
+        value = prev_p.reshape(-1, 2, 2).max(axis=2)
+        choice = prev_choice.astype(np.int64)
+        lanes = np.arange(choice.size)
+        c = np.sign(value[lanes, choice] - value[lanes, 1 - choice])
     else:
         c = np.zeros_like(r)
     cell = ((c + 1) * 4 + (r + 1) + (t + 1) // 2).astype(np.int64)  # 12 cells: 3 levels of C x 2 of R x 2 of T
@@ -500,12 +513,16 @@ def stay_effects_by_subject(trials: pd.DataFrame, level: float = 0.95) -> pd.Dat
     """:func:`stay_effects` of each subject (or simulated session), and their mean with a
     confidence interval across subjects.
 
-    Returns one row per subject (``subject``, ``reward``, ``transition``, ``interaction``) with
-    the summary in ``.attrs["summary"]``: a DataFrame indexed by effect with ``mean``, ``sem``,
-    ``ci_low``, ``ci_high`` (normal interval at ``level``) and ``n`` (subjects with all four
-    cells observed; the others have NaN effects). The interaction is the model-based index of
-    Daw et al. (2011) in probability units: 0 for a model-free learner, > 0 for a model-based one.
+    Returns one row per subject (its sessions pooled; ``subject``, ``reward``, ``transition``,
+    ``interaction``) with the summary in ``.attrs["summary"]``: a DataFrame indexed by effect with
+    ``mean``, ``sem``, ``ci_low``, ``ci_high`` (Student-t interval at ``level``, n − 1 degrees of
+    freedom) and ``n`` (subjects with all four cells observed; the others have NaN effects). The
+    interaction is the raw model-based signature of Daw et al. (2011) in probability units: > 0
+    for a model-based learner, 0 for a model-free one on the drifting task; on tasks whose good
+    state persists a model-free learner shows one too (see :func:`stay_regression`).
     """
+    from scipy.stats import t as student_t
+
     if not (isinstance(level, float) and 0.0 < level < 1.0):
         raise ValueError(f"level must be a float in (0, 1), got {level!r}")
     df = _require(trials, ["subject", "choice", "reward"], "stay_effects_by_subject")
@@ -513,13 +530,13 @@ def stay_effects_by_subject(trials: pd.DataFrame, level: float = 0.95) -> pd.Dat
     for subject, g in df.groupby("subject", sort=True):
         rows.append({"subject": subject, **stay_effects(stay_probabilities(g)).to_dict()})
     out = pd.DataFrame(rows, columns=["subject", "reward", "transition", "interaction"])
-    z = NormalDist().inv_cdf(0.5 + level / 2)
     eff = out[["reward", "transition", "interaction"]]
     n = eff.notna().sum()
     sem = eff.std(ddof=1) / np.sqrt(n)
+    q = student_t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
     out.attrs["summary"] = pd.DataFrame({
-        "mean": eff.mean(), "sem": sem, "ci_low": eff.mean() - z * sem,
-        "ci_high": eff.mean() + z * sem, "n": n,
+        "mean": eff.mean(), "sem": sem, "ci_low": eff.mean() - q * sem,
+        "ci_high": eff.mean() + q * sem, "n": n,
     })
     return out
 

@@ -45,7 +45,7 @@ def test_notebook_is_percent_format(path: Path):
     assert text.lstrip().startswith(("# ---", "# %%")), f"{path.name}: text before the first cell"
     # the shared set-up: quick mode and the output folder come from cogmodels.tutorial
     assert 'tutorial = setup(globals().get("__file__"))' in text, f"{path.name}: no tutorial set-up"
-    assert "QUICK" in text, f"{path.name}: sizes do not depend on quick mode"
+    assert re.search(r"\bif QUICK\b|\bQUICK else\b", text), f"{path.name}: sizes do not depend on quick mode"
     compile(text, str(path), "exec")  # plain Python
 
 
@@ -87,19 +87,28 @@ def test_notebook_runs_in_quick_mode(path: Path, tmp_path: Path):
 
 
 def test_tutorial_setup_reads_the_environment(tmp_path, monkeypatch):
+    import warnings
+
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from cogmodels.tutorial import setup
 
-    monkeypatch.setenv("COGMODELS_NOTEBOOK_OUT", str(tmp_path / "figs"))
-    monkeypatch.setenv("COGMODELS_QUICK", "1")
-    tut = setup(None)
-    assert tut.quick is True and tut.out == tmp_path / "figs" and tut.out.is_dir()
-    fig = Figure()
-    fig.subplots().plot([0, 1], [1, 0])
-    path = tut.save(fig, "line")
-    assert path == tmp_path / "figs" / "line.png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    monkeypatch.delenv("COGMODELS_NOTEBOOK_OUT")
-    monkeypatch.setenv("COGMODELS_QUICK", "0")
-    tut = setup(str(tmp_path / "nb" / "01_x.py"))
-    assert tut.quick is False and tut.out == (tmp_path / "nb" / "output").resolve()
+    # setup() sets pandas display options and warning filters: restore both afterwards
+    monkeypatch.setattr(warnings, "filters", list(warnings.filters))
+    shown = ("display.width", "display.precision", "display.max_columns")
+    with pd.option_context(*[x for name in shown for x in (name, pd.get_option(name))]):
+        monkeypatch.setenv("COGMODELS_NOTEBOOK_OUT", str(tmp_path / "figs"))
+        monkeypatch.setenv("COGMODELS_QUICK", "1")
+        tut = setup(None)
+        assert tut.quick is True and tut.out == tmp_path / "figs" and tut.out.is_dir()
+        assert pd.get_option("display.precision") == 3
+        fig = Figure()
+        fig.subplots().plot([0, 1], [1, 0])
+        path = tut.save(fig, "line")
+        assert path == tmp_path / "figs" / "line.png"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        monkeypatch.delenv("COGMODELS_NOTEBOOK_OUT")
+        monkeypatch.setenv("COGMODELS_QUICK", "0")
+        tut = setup(str(tmp_path / "nb" / "01_x.py"))
+        assert tut.quick is False and tut.out == (tmp_path / "nb" / "output").resolve()

@@ -184,7 +184,8 @@ def test_stay_effects_by_subject_gives_the_model_based_index_with_a_ci():
     assert s_mf.loc["reward", "ci_low"] > 0.1  # model-free: the main effect of reward
     assert s_mb.loc["interaction", "n"] == 30
     half = s_mb.loc["interaction", "ci_high"] - s_mb.loc["interaction", "mean"]
-    assert half == pytest.approx(1.959964 * by_mb["interaction"].std(ddof=1) / np.sqrt(30), rel=1e-5)
+    # Student-t with 29 degrees of freedom: 2.04523
+    assert half == pytest.approx(2.045230 * by_mb["interaction"].std(ddof=1) / np.sqrt(30), rel=1e-5)
     with pytest.raises(ValueError, match="level must be a float in"):
         stay_effects_by_subject(mb.trials, level=95)
 
@@ -272,6 +273,13 @@ def test_stay_regression_rejects_bad_arguments():
         stay_regression(table.drop(columns="p_reward_00"), correct=True)
     with pytest.raises(ValueError, match="stay_regression needs a 'common'"):
         stay_regression(table.drop(columns="common"))
+    gap = table.copy()
+    gap.loc[5, "p_reward_10"] = np.nan
+    with pytest.raises(ValueError, match=r"missing \(NaN\) on 1 trials .*rows \[5\].*correct=False"):
+        stay_regression(gap)
+    assert "correct" not in stay_regression(gap, correct=False, n_boot=0).index
+    with pytest.raises(ValueError, match=r"choices coded 0 and 1 .*got \[1.0, 2.0\]"):
+        stay_regression(table.assign(choice=table["choice"] + 1))
 
 
 def test_setsize_curves_exact():

@@ -349,9 +349,21 @@ def test_to_model_names_the_setting_that_has_no_model():
         ActorCriticAgent(TabularOneHot(4), n_actions=2, gamma=0.9, actor_update="direct").to_model()
     with pytest.raises(ValueError, match=r"to_model needs actor_update = 'direct'.*got 'gradient'"):
         ActorCriticAgent(TabularOneHot(4), n_actions=2, gamma=0.0).to_model()
-    with pytest.raises(ValueError, match=r"to_model needs policy_name = 'softmax'.*'epsilon_greedy'"):
+    with pytest.raises(ValueError, match=r"to_model needs policy = 'softmax'.*'epsilon_greedy'"):
         QLearningAgent(TabularOneHot(4), n_actions=2, gamma=0.0).to_model()
     with pytest.raises(ValueError, match=r"to_model needs representation = TabularOneHot\(history=1\)"):
         SarsaAgent(CompleteSerialCompound(5), n_actions=2, gamma=0.0, policy="softmax").to_model()
     with pytest.raises(ValueError, match=r"to_model needs n_actions = set"):
         SarsaAgent(TabularOneHot(4), gamma=0.0, policy="softmax").to_model()
+    with pytest.raises(ValueError, match=r"to_model needs beta = a finite number > 0, got inf"):
+        QLearningAgent(TabularOneHot(4), n_actions=2, gamma=0.0, policy="softmax",
+                       beta=float("inf")).to_model()
+    two_states = SarsaAgent(TabularOneHot(4), gamma=0.0, policy="softmax", seed=0)
+    two_states.run("cogmodels/RLWM-v0", n_trials=30, seed=0, env_kwargs={"set_sizes": [2]})
+    with pytest.raises(ValueError, match=r"to_model needs n_states = at least the [2-9] states the agent has seen, got 1"):
+        two_states.to_model()
+    # a beta above the default bound of 20 still lies inside the model's bounds
+    model, params = QLearningAgent(TabularOneHot(4), n_actions=2, gamma=0.0, policy="softmax",
+                                   beta=30.0).to_model()
+    spec = {s.name: s for s in model.param_specs}["beta"]
+    assert spec.low < params["beta"] < spec.high
