@@ -506,7 +506,7 @@ class _Worker:
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child, os.getpid(), threads),
                                 name="cogmodels-worker")
-        with _sigint_ignored():  # the child starts with SIGINT ignored: no KeyboardInterrupt while it imports
+        with _sigint_ignored():  # inherited: no KeyboardInterrupt in the child while it imports
             self.proc.start()
         child.close()
         self.ready = False
