@@ -54,6 +54,7 @@ from gymnasium import spaces
 from tqdm.auto import tqdm
 
 import cogmodels.envs  # noqa: F401  (registers the environments)
+from cogmodels._threads import check_threads, torch_threads
 from cogmodels.agents.bandit_baselines import RegretResult, evaluate
 from cogmodels.agents.rnn import CELLS, RecurrentPolicy, _atomic_torch_save, _atomic_write_text
 
@@ -98,6 +99,10 @@ class A2CConfig:
     - ``value_coef``, ``max_grad_norm``, ``normalize_advantages``: loss weighting and clipping.
     - ``reward_signal``: one of :data:`REWARD_SIGNALS`.
     - ``seed``: weights, sessions and action sampling.
+    - ``threads``: torch threads while training (:meth:`A2CTrainer.train` sets them and puts the
+      previous setting back); ``None`` keeps the process's setting (torch: one per core). Set 1
+      when anything else runs on the machine: the small networks here gain little from more, and
+      threads fighting over busy cores slow training 10-80x.
     """
 
     env_id: str = "cogmodels/MultiArmedBandit-v0"
@@ -119,8 +124,10 @@ class A2CConfig:
     total_updates: int = 1000
     reward_signal: str = "reward"
     seed: int = 0
+    threads: int | None = None
 
     def __post_init__(self) -> None:
+        check_threads("threads", self.threads)
         for name in ("n_trials", "num_envs", "hidden_size", "total_updates"):
             _check_int(name, getattr(self, name), 1)
         _check_int("seed", self.seed, 0)
@@ -285,7 +292,7 @@ class A2CTrainer:
         past ``n_updates`` to finish the batch; it also stops at the first batch boundary after
         ``time_budget_s`` seconds. With ``checkpoint_dir``, a checkpoint is written every
         ``checkpoint_every`` updates (at batch boundaries) and at the end. ``progress`` shows a
-        tqdm bar.
+        tqdm bar. torch computes with ``config.threads`` threads meanwhile (when set).
         """
         cfg = self.config
         if n_updates is None:
@@ -304,7 +311,8 @@ class A2CTrainer:
         t0 = time.perf_counter()
         elapsed0 = self.elapsed_s_
         last_ckpt = self.update_
-        with tqdm(total=n_updates, disable=not progress, desc="A2C", unit="upd") as bar:
+        with torch_threads(cfg.threads), tqdm(total=n_updates, disable=not progress, desc="A2C",
+                                               unit="upd") as bar:
             while self.update_ < target:
                 if time_budget_s is not None and time.perf_counter() - t0 >= time_budget_s:
                     break

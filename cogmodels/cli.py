@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -202,6 +203,7 @@ def _fit_summary(estimator, args: argparse.Namespace, wall: float) -> dict[str, 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Fit several models to one trial table and compare them."""
+    from cogmodels._threads import set_threads
     from cogmodels.fits import compare_models
     from cogmodels.io import read_trials
     from cogmodels.models import make_model
@@ -215,6 +217,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     cv = args.cv_folds
     cv_folds = int(cv) if cv and cv.isdigit() else cv
     ceilings = _tiny_rnns(args.tiny_rnn, next(iter(models.values())).n_actions)
+    set_threads(args.threads if ceilings else None)  # the tiny GRUs train with torch
     if ceilings and cv_folds is None:
         raise ValueError("--tiny-rnn is scored by cross-validation: give --cv-folds too (e.g. block)")
     result = compare_models(
@@ -272,12 +275,33 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a reproducible experiment from a TOML config into a run folder (resumes it)."""
-    from cogmodels.experiments import load_config, run_experiment
+    try:
+        from cogmodels.experiments import load_config, run_experiment
+        from cogmodels.experiments.runner import RunFolderError, RunInterrupted, WorkerStartError
 
-    config = load_config(args.config, quick=args.quick, seed=args.seed)
-    out = Path(args.out) if args.out else Path("runs") / (config.experiment + ("-quick" if args.quick else ""))
-    result = run_experiment(config, out, executor=args.executor, workers=args.workers,
-                            scheduler=args.scheduler)
+        config = load_config(args.config, quick=args.quick, seed=args.seed)
+        out = Path(args.out) if args.out else Path("runs") / (config.experiment + ("-quick" if args.quick else ""))
+        try:
+            result = run_experiment(config, out, executor=args.executor, workers=args.workers,
+                                    scheduler=args.scheduler, threads=args.threads,
+                                    progress=not args.quiet and sys.stderr.isatty())
+        except RunFolderError as err:
+            print(f"cogmodels run: error: --out {err.path} {err.problem}; {err.fix}", file=sys.stderr)
+            return 2
+        except WorkerStartError as err:
+            print(f"cogmodels run: error: {err}", file=sys.stderr)
+            return 1
+        except RunInterrupted as stop:
+            resume = ["cogmodels", "run", args.config, "--out", str(out)]
+            resume += ["--quick"] if args.quick else []
+            resume += ["--seed", str(args.seed)] if args.seed is not None else []
+            print(f"cogmodels run: interrupted; {stop.done} of {stop.total} units are finished and kept in "
+                  f"{out}; to resume: {shlex.join(resume)}", file=sys.stderr)
+            return 130
+    except KeyboardInterrupt:
+        print("cogmodels run: interrupted before any unit ran; run the same command again to start",
+              file=sys.stderr)
+        return 130
     for uid, err in result.failed.items():
         seed = next(u["seed"] for u in result.manifest["units"] if u["id"] == uid)
         print(f"unit {uid} (seed {seed}) failed:\n{err}", file=sys.stderr)
@@ -287,6 +311,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"{config.experiment}: {len(result.manifest['units']) - n_failed} unit(s) done, {n_failed} failed")
     print(f"run folder: {result.path}")
     return 0 if result.ok else 1
+
+
+def _threads(text: str) -> int:
+    """argparse type of ``--threads``: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -340,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tiny-rnn", default=None, metavar="SIZES",
                    help="also cross-validate tiny GRUs of these sizes trained on the choices, e.g. 1,2,4 "
                         "(a data-driven ceiling; needs --cv-folds)")
+    p.add_argument("--threads", type=_threads, default=1,
+                   help="torch threads for training the --tiny-rnn networks (default 1)")
     p.add_argument("--starts", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder")
@@ -358,16 +395,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_recover)
 
-    p = sub.add_parser("run", help="run a reproducible experiment from a TOML config (see experiments/)")
+    p = sub.add_parser(
+        "run", help="run a reproducible experiment from a TOML config (see experiments/)",
+        description="Run an experiment into a run folder: config.toml, manifest.json, units/, results/, "
+                    "figures/, report.md. Run the same command again to resume: finished units are "
+                    "kept. Ctrl-C stops within seconds (exit status 130) and says how to resume.",
+    )
     p.add_argument("config", help="TOML config: experiment = \"name\", seed, [params]")
     p.add_argument("--out", default=None, help="run folder (default: runs/<experiment>); an existing one resumes")
-    p.add_argument("--quick", action="store_true", help="the experiment's small setting")
+    p.add_argument("--quick", action="store_true",
+                   help="the experiment's small setting; it replaces the values of the config's [params] "
+                        "that it sets and names each one it replaces (values in the config's [quick] "
+                        "table win)")
     p.add_argument("--seed", type=int, default=None, help="overrides the config's seed")
     p.add_argument("--executor", choices=["serial", "local", "dask"], default="local",
                    help="serial (this process), local (processes, default) or dask")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="dask scheduler to connect to (default: a local cluster on 127.0.0.1)")
     p.add_argument("--workers", type=int, default=None, help="processes / dask workers (default: min(2, cpus))")
+    p.add_argument("--threads", type=_threads, default=1,
+                   help="torch threads per worker process (default 1: the units already run in "
+                        "parallel, and more threads on busy cores slow training down)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (there is none either when stderr is not a terminal)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="run every shipped experiment (quick settings) into one report")

@@ -17,6 +17,7 @@ from cogmodels.cli import main
 from cogmodels.experiments import (
     Config,
     Experiment,
+    Range,
     atomic_path,
     atomic_write_text,
     experiment_names,
@@ -27,6 +28,7 @@ from cogmodels.experiments import (
     run_experiment,
     run_suite,
 )
+from cogmodels.experiments.runner import RunInterrupted
 
 CONFIGS = Path(__file__).resolve().parents[1] / "experiments"
 SHIPPED = [n for n in experiment_names() if not n.startswith("test_")]
@@ -161,11 +163,15 @@ def test_dask_local_cluster_gives_the_serial_bytes(serial_dopamine, tmp_path):
 # -- (c) resume: finished units are not recomputed -------------------------------------------------
 def test_a_killed_run_resumes_without_recomputing(tmp_path):
     counter, out = tmp_path / "calls", tmp_path / "run"
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as info:
         run_experiment(_toy(counter, kill_on=2), out, executor="serial", progress=False)
+    assert isinstance(info.value, RunInterrupted)
+    assert (info.value.path, info.value.done, info.value.total) == (out, 2, 4)
     assert _calls(counter) == {0: 1, 1: 1, 2: 1}
     assert sorted(p.name for p in (out / "units").iterdir()) == ["000-0", "001-1"]
-    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted" and manifest["interrupted"]
+    assert [u["status"] for u in manifest["units"]] == ["computed", "computed", "cancelled", "cancelled"]
     res = run_experiment(_toy(counter, kill_on=2), out, executor="serial", progress=False)
     assert res.ok
     assert _calls(counter) == {0: 1, 1: 1, 2: 2, 3: 1}  # 0 and 1 not recomputed, none lost
@@ -267,3 +273,227 @@ def test_run_suite_links_each_report_and_headline_figure(tmp_path):
         assert f"({name}/report.md)" in report and (out / name / "report.md").is_file()
         assert re.search(rf"!\[{name}\]\({name}/figures/\w+\.png\)", report)
     assert json.loads((out / "suite.json").read_text())["dopamine"]["status"] == "ok"
+
+
+# -- (g) declared ranges: out-of-range values fail when the config loads ------------------------------
+def test_every_numeric_parameter_of_a_shipped_experiment_declares_a_range():
+    for name in SHIPPED:
+        exp = get_experiment(name)
+        numeric = [k for k, v in exp.defaults.items()
+                   if not isinstance(v, bool) and isinstance(v, int | float)
+                   or isinstance(v, list) and v and all(isinstance(x, int | float) and not isinstance(x, bool)
+                                                        for x in v)]
+        assert [k for k in numeric if k not in exp.ranges] == [], name
+        resolve_config({"experiment": name})  # the defaults and the quick setting are in range
+        resolve_config({"experiment": name}, quick=True)
+
+
+def test_out_of_range_values_name_the_key_and_the_range(tmp_path, capsys):
+    def err(params, name="two_step", where="params"):
+        with pytest.raises(ValueError) as info:
+            resolve_config({"experiment": name, where: params}, quick=where == "quick")
+        return str(info.value)
+
+    assert err({"n_subjects": -5}) == "n_subjects must be an integer >= 1, got -5"
+    assert err({"n_subjects": -5}, where="quick") == "n_subjects must be an integer >= 1, got -5"
+    assert err({"w": 1.5}) == "w must be a finite number in [0, 1], got 1.5"
+    assert err({"beta": -1}) == "beta must be a finite number in [0, inf), got -1"
+    assert err({"agents": []}) == (
+        "agents must be a non-empty list (like the default ['two_step_mf', 'two_step_mb', "
+        "'two_step_hybrid']), got []")
+    assert err({"session_seconds": 0}, "bci_drift") == "session_seconds must be a finite number in (0, inf), got 0"
+    assert err({"days": [0, -7]}, "bci_drift") == "days[1] must be an integer >= 0, got -7"
+    assert err({"n_subjects": 80}, "rlwm") == "n_subjects must be an integer in [0, 79], got 80"
+    assert err({"gamma": float("nan")}, "dopamine") == "gamma must be a finite number in [0, 1], got nan"
+    # through the CLI: exit status 2, one line naming the key and the range, nothing written
+    bad = tmp_path / "bad.toml"
+    bad.write_text('experiment = "two_step"\n[params]\nn_subjects = -5\n')
+    with pytest.raises(SystemExit) as info:
+        main(["run", str(bad), "--out", str(tmp_path / "x")])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == "cogmodels run: error: n_subjects must be an integer >= 1, got -5\n"
+    assert not (tmp_path / "x").exists()
+
+
+def test_ranges_must_name_parameters_and_be_ranges():
+    kw = dict(name="test_bad", description="", quick={}, units=_toy_units, run_unit=_toy_run_unit,
+              report=_toy_report)
+    with pytest.raises(ValueError, match=r"ranges names unknown parameter\(s\) \['n'\]"):
+        Experiment(defaults={"k": 1}, ranges={"n": (0, None)}, **kw)
+    with pytest.raises(TypeError, match="must be a Range or"):
+        Experiment(defaults={"k": 1}, ranges={"k": [0, 1]}, **kw)
+    exp = Experiment(defaults={"k": 1}, ranges={"k": (0, 3)}, **kw)
+    assert exp.ranges == {"k": Range(0, 3)}
+
+
+# -- (h) --quick replaces [params] values, and says which ------------------------------------------------
+def test_quick_names_the_values_of_params_it_replaces(tmp_path, capsys):
+    raw = {"experiment": "dopamine", "params": {"n_trials": 30, "n_late": 3, "representations": ["csc"]}}
+    cfg = resolve_config(raw, quick=True)
+    assert cfg.params["n_trials"] == 60 and cfg.params["n_late"] == 3
+    assert cfg.quick_replaced == {"n_trials": (30, 60)}
+    assert resolve_config(raw).quick_replaced == {}
+    # a value in the config's [quick] table is used as it is, and is no replacement
+    cfg = resolve_config({**raw, "quick": {"n_trials": 20}}, quick=True)
+    assert cfg.params["n_trials"] == 20 and cfg.quick_replaced == {}
+    # a [params] value equal to the quick one is not replaced
+    assert resolve_config({"experiment": "dopamine", "params": {"n_trials": 60}}, quick=True).quick_replaced == {}
+
+    config = tmp_path / "mine.toml"
+    config.write_text('experiment = "dopamine"\n[params]\nn_trials = 30\nrepresentations = ["csc"]\n')
+    out = tmp_path / "run"
+    assert main(["run", str(config), "--quick", "--out", str(out), "--executor", "serial"]) == 0
+    assert capsys.readouterr().err == (
+        f"dopamine: the quick setting replaces these values of [params] of {config}: n_trials = 30 -> 60 "
+        "(to keep one with --quick, set it in the config's [quick] table too)\n")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["quick_replaced"] == {"n_trials": {"params": 30, "quick": 60}}
+    assert tomllib.loads((out / "config.toml").read_text())["params"]["n_trials"] == 60
+
+
+# -- (i) --out: an existing file or a folder that cannot be written -------------------------------------
+def _toy_config(tmp_path: Path) -> Path:
+    config = tmp_path / "toy.toml"
+    (tmp_path / "calls").mkdir()
+    config.write_text(f'experiment = "test_toy"\n[params]\ncounter_dir = "{tmp_path / "calls"}"\n')
+    return config
+
+
+def test_out_that_is_a_file_fails_with_one_line(tmp_path, capsys):
+    config = _toy_config(tmp_path)
+    target = tmp_path / "results.csv"
+    target.write_text("precious\n")
+    assert main(["run", str(config), "--out", str(target), "--executor", "serial"]) == 2
+    assert capsys.readouterr().err == (
+        f"cogmodels run: error: --out {target} is an existing file, not a folder; give a new folder, or "
+        "the folder of a run to resume\n")
+    assert target.read_text() == "precious\n" and _calls(tmp_path / "calls") == {}
+    assert main(["run", str(config), "--out", str(target / "sub"), "--executor", "serial"]) == 2
+    assert capsys.readouterr().err == (
+        f"cogmodels run: error: --out {target / 'sub'} cannot be written (Not a directory); give a folder "
+        "you can write to\n")
+
+
+def test_out_that_cannot_be_written_fails_with_one_line(tmp_path, capsys, monkeypatch):
+    import os
+    import tempfile
+
+    config = _toy_config(tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anywhere: refuse the write as the file system would
+        def refuse(*args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    try:
+        assert main(["run", str(config), "--out", str(locked), "--executor", "serial"]) == 2
+    finally:
+        locked.chmod(0o755)
+    assert capsys.readouterr().err == (
+        f"cogmodels run: error: --out {locked} cannot be written (Permission denied); give a folder you "
+        "can write to\n")
+    assert list(locked.iterdir()) == [] and _calls(tmp_path / "calls") == {}
+
+
+# -- (j) the progress bar: on a terminal, not with --quiet -------------------------------------------------
+@pytest.mark.parametrize("quiet", [False, True])
+def test_progress_bar_over_units_unless_quiet(quiet, tmp_path, capsys, monkeypatch):
+    import sys
+
+    config = _toy_config(tmp_path)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    args = ["run", str(config), "--out", str(tmp_path / "run"), "--executor", "serial"]
+    assert main(args + (["--quiet"] if quiet else [])) == 0
+    err = capsys.readouterr().err
+    if quiet:
+        assert err == ""
+    else:
+        assert "test_toy: 100%" in err and "4/4" in err
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path, capsys):
+    config = _toy_config(tmp_path)
+    assert main(["run", str(config), "--out", str(tmp_path / "run"), "--executor", "serial"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+# -- (k) torch threads ----------------------------------------------------------------------------------
+def _threads_units(config: Config) -> list[dict]:
+    return [{"i": 0}, {"i": 1}]
+
+
+def _threads_run_unit(config: Config, unit: dict, seed: int) -> dict[str, pd.DataFrame]:
+    import torch
+
+    return {"threads": pd.DataFrame({"i": [unit["i"]], "threads": [torch.get_num_threads()]})}
+
+
+def _no_report(config: Config, tables: dict[str, pd.DataFrame], out: Path):
+    return "", []
+
+
+register(Experiment(name="test_threads", description="Records torch's thread count.", defaults={},
+                    quick={}, units=_threads_units, run_unit=_threads_run_unit, report=_no_report),
+         replace=True)
+
+
+def test_the_runner_runs_units_with_its_threads_and_puts_them_back(tmp_path):
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        res = run_experiment({"experiment": "test_threads"}, tmp_path / "one", executor="serial", progress=False)
+        assert res.manifest["threads"] == 1
+        assert pd.read_csv(tmp_path / "one" / "results" / "threads.csv")["threads"].tolist() == [1, 1]
+        assert torch.get_num_threads() == 2
+        run_experiment({"experiment": "test_threads"}, tmp_path / "none", executor="serial", threads=None,
+                       progress=False)
+        assert pd.read_csv(tmp_path / "none" / "results" / "threads.csv")["threads"].tolist() == [2, 2]
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="threads must be an integer >= 1, got 0"):
+        run_experiment({"experiment": "test_threads"}, tmp_path / "bad", threads=0)
+
+
+def test_cli_threads_option(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    config = tmp_path / "t.toml"
+    config.write_text('experiment = "test_threads"\n')
+    with pytest.raises(SystemExit) as info:
+        main(["run", str(config), "--threads", "0"])
+    assert info.value.code == 2 and "--threads: must be an integer >= 1, got '0'" in capsys.readouterr().err
+    before = torch.get_num_threads()
+    try:
+        assert main(["run", str(config), "--out", str(tmp_path / "run"), "--executor", "serial",
+                     "--threads", "3"]) == 0
+    finally:
+        torch.set_num_threads(before)
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["threads"] == 3
+    assert pd.read_csv(tmp_path / "run" / "results" / "threads.csv")["threads"].tolist() == [3, 3]
+
+
+def test_a2c_trains_with_its_threads_and_puts_them_back():
+    torch = pytest.importorskip("torch")
+    from cogmodels.agents.a2c import A2CConfig, A2CTrainer
+
+    with pytest.raises(ValueError, match="threads must be an integer >= 1, got 0"):
+        A2CConfig(threads=0)
+    assert A2CConfig().threads is None and A2CConfig.from_dict(A2CConfig(threads=1).to_dict()).threads == 1
+    trainer = A2CTrainer(num_envs=4, hidden_size=4, n_trials=5, total_updates=2, threads=1)
+    seen = []
+    step = trainer._train_episode
+
+    def spy():
+        seen.append(torch.get_num_threads())
+        return step()
+
+    trainer._train_episode = spy
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        trainer.train(progress=False)
+        assert seen == [1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

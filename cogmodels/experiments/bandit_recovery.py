@@ -131,4 +131,6 @@ EXPERIMENT = Experiment(
     run_unit=run_unit,
     combine=combine,
     report=report,
+    ranges={"n_repeats": (1, None), "n_subjects": (1, None), "n_subjects_model": (1, None),
+            "n_trials": (1, None), "n_starts": (1, None)},
 )

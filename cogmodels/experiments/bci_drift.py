@@ -21,7 +21,7 @@ from cogmodels.agents.decoders.drift_study import STRATEGIES, compare_under_drif
 from cogmodels.envs.bci.drift import DRIFT_PRESETS
 from cogmodels.envs.bci.metrics import summarize
 from cogmodels.experiments._common import markdown_table, save
-from cogmodels.experiments.registry import Config, Experiment
+from cogmodels.experiments.registry import Config, Experiment, Range
 
 __all__ = ["EXPERIMENT"]
 _KEEP = ["decoder", "subject", "day", "trial", "state", "success", "trial_time", "time_to_target",
@@ -89,4 +89,7 @@ EXPERIMENT = Experiment(
     run_unit=run_unit,
     combine=combine,
     report=report,
+    ranges={"days": (0, None), "n_subjects": (1, None), "session_seconds": Range(0, None, low_open=True),
+            "calibration_seconds": Range(0, None, low_open=True), "reward_warmup": (0, None),
+            "n_targets": (2, None)},
 )

@@ -116,4 +116,5 @@ EXPERIMENT = Experiment(
     run_unit=run_unit,
     combine=combine,
     report=report,
+    ranges={"n_trials": (2, None), "n_late": (0, None), "gamma": (0, 1), "lam": (0, 1)},
 )

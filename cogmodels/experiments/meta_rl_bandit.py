@@ -122,4 +122,6 @@ EXPERIMENT = Experiment(
     units=units,
     run_unit=run_unit,
     report=report,
+    ranges={"n_trials": (1, None), "updates": (1, None), "num_envs": (1, None), "hidden_size": (1, None),
+            "eval_sessions": (1, None), "eval_seed": (0, None)},
 )

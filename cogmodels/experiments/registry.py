@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,9 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["EXPERIMENTS", "Config", "Experiment", "experiment_names", "get_experiment", "register"]
+from cogmodels.validation import check_int, check_number
+
+__all__ = ["EXPERIMENTS", "Config", "Experiment", "Range", "experiment_names", "get_experiment", "register"]
 
 Tables = dict[str, pd.DataFrame]
 
@@ -24,9 +27,37 @@ class Config:
     params: dict[str, Any]
     quick: bool = False
     source: str | None = None
+    #: with ``quick``: the values of the config's ``[params]`` that the experiment's quick setting
+    #: replaced, ``{key: (value in [params], value used)}`` (reported by the runner)
+    quick_replaced: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> Any:
         return self.params[key]
+
+
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of a numeric parameter, or of each item of a list parameter.
+
+    ``low`` .. ``high``, either end ``None`` for unbounded; the ends are included unless
+    ``low_open`` / ``high_open``. An integer parameter's range has integer, included ends.
+    ``Experiment(ranges={"n_subjects": (1, None)})`` is short for ``Range(1, None)``.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def check(self, name: str, value: Any, *, integer: bool) -> Any:
+        """``value`` (already of the parameter's type) if it is in the range, else ``ValueError``
+        naming ``name``, the range and the value."""
+        if integer:
+            return check_int(name, value, None if self.low is None else int(self.low),
+                             None if self.high is None else int(self.high))
+        return check_number(name, value, -math.inf if self.low is None else self.low,
+                            math.inf if self.high is None else self.high,
+                            low_open=self.low_open, high_open=self.high_open)
 
 
 @dataclass(frozen=True)
@@ -36,6 +67,9 @@ class Experiment:
     - ``defaults``: every parameter with its full-size value (this also fixes each one's type);
     - ``quick``: overrides for the small setting (``--quick``, used by the tests);
     - ``choices``: allowed values of a string parameter, or of the items of a list parameter;
+    - ``ranges``: the allowed :class:`Range` (or ``(low, high)``, ends included) of a numeric
+      parameter or of the items of a numeric list; every numeric parameter of a shipped
+      experiment declares one, and a config's value outside it fails when the config loads;
     - ``units(config) -> [unit, ...]``: small JSON-able dicts, one per work unit;
     - ``run_unit(config, unit, seed) -> {table: DataFrame}``: pure; ``seed`` is the unit's integer
       seed from ``SeedSequence(config.seed).spawn``;
@@ -58,6 +92,22 @@ class Experiment:
     report: Callable[[Config, Tables, Path], tuple[str, list[Path]]]
     combine: Callable[[Config, Tables], Tables] | None = None
     choices: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    ranges: Mapping[str, Range | tuple[float | None, float | None]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for what in ("choices", "ranges"):
+            unknown = [k for k in getattr(self, what) if k not in self.defaults]
+            if unknown:
+                raise ValueError(f"experiment {self.name!r}: {what} names unknown parameter(s) {unknown}; "
+                                 f"parameters: {list(self.defaults)}")
+        ranges = {}
+        for key, r in self.ranges.items():
+            if isinstance(r, tuple) and len(r) == 2:
+                r = Range(*r)
+            if not isinstance(r, Range):
+                raise TypeError(f"experiment {self.name!r}: ranges[{key!r}] must be a Range or (low, high), got {r!r}")
+            ranges[key] = r
+        object.__setattr__(self, "ranges", ranges)
 
 
 #: registered experiments by name (the built-in ones are imported on first use)

@@ -108,4 +108,6 @@ EXPERIMENT = Experiment(
     run_unit=run_unit,
     combine=combine,
     report=report,
+    ranges={"n_subjects": (0, 79), "subjects_per_unit": (1, None), "n_starts": (1, None),
+            "max_iter": (1, None), "n_sims": (1, None)},
 )

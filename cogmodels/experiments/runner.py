@@ -8,8 +8,14 @@ A config is a TOML file::
     n_subjects = 100
     [quick]                      # optional overrides of the experiment's quick setting
 
-Resolved parameters: the defaults, then ``[params]``, then (with ``--quick``) the quick setting.
-Unknown keys, experiments and values and values of the wrong type fail with the valid choices.
+Resolved parameters: the defaults, then ``[params]``, then (with ``--quick``) the experiment's
+quick setting, then the config's ``[quick]`` table. Unknown keys, experiments and values, values
+of the wrong type and values outside a parameter's declared range (``Experiment.ranges``) fail
+when the config loads, naming the key and the valid choices or range.
+
+The quick rule: ``--quick`` keeps a quick run small, so the quick setting replaces the values of
+``[params]`` that it sets; the runner names each one it replaces (one line on stderr, and
+``quick_replaced`` in the manifest). A value in the config's ``[quick]`` table is used as it is.
 
 A run of an :class:`~cogmodels.experiments.registry.Experiment` writes one folder::
 
@@ -26,6 +32,16 @@ order in which units finish. A unit's folder is renamed into place only when com
 killed midway and started again on the same folder skips the finished units and computes the
 others. The combined tables are always built from the unit files on disk, so a resumed run and a
 clean run give byte-identical ``results/*.csv``.
+
+Ctrl-C stops a run within seconds with any executor: units not finished are cancelled (the
+``local`` workers ignore SIGINT and are ended by the runner; a local Dask cluster's workers are
+killed), finished units are kept, the manifest's status becomes ``"interrupted"`` and
+:class:`RunInterrupted` is raised (``cogmodels run`` prints how to resume and exits with 130). The
+``local`` workers exit by themselves when the runner's process dies, even by ``kill -9``
+(``PR_SET_PDEATHSIG`` on Linux and a thread polling the parent's pid); Dask's workers do the same.
+
+Each process runs a unit with ``threads`` torch threads (default 1; see
+:mod:`cogmodels._threads`), recorded in the manifest.
 """
 
 from __future__ import annotations
@@ -36,30 +52,38 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
-from multiprocessing import get_context
+from multiprocessing import connection as mp_connection
+from multiprocessing import current_process, get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cogmodels.experiments.registry import Config, Experiment, get_experiment
+from cogmodels._threads import check_threads, torch_threads
+from cogmodels.experiments.registry import Config, Experiment, Range, get_experiment
 
 __all__ = [
     "EXECUTORS",
+    "NO_MAIN_GUARD_MESSAGE",
+    "RunFolderError",
+    "RunInterrupted",
     "RunResult",
+    "WorkerStartError",
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
@@ -168,7 +192,8 @@ def _type_name(value: Any) -> str:
         type(value), type(value).__name__)
 
 
-def _check_scalar(key: str, value: Any, default: Any, choices: Sequence[Any] | None) -> Any:
+def _check_scalar(key: str, value: Any, default: Any, choices: Sequence[Any] | None,
+                  allowed: Range | None) -> Any:
     ok = (
         isinstance(value, bool) if isinstance(default, bool)
         else isinstance(value, int) and not isinstance(value, bool) if isinstance(default, int)
@@ -180,6 +205,8 @@ def _check_scalar(key: str, value: Any, default: Any, choices: Sequence[Any] | N
             f"{key} must be {_type_name(default)} (like the default {default!r}), "
             f"got {value!r} ({_type_name(value)})"
         )
+    if allowed is not None and not isinstance(default, bool):
+        value = allowed.check(key, value, integer=isinstance(default, int))
     if isinstance(default, float):
         value = float(value)
     if choices is not None and value not in choices:
@@ -187,7 +214,8 @@ def _check_scalar(key: str, value: Any, default: Any, choices: Sequence[Any] | N
     return value
 
 
-def _check_param(key: str, value: Any, default: Any, choices: Sequence[Any] | None) -> Any:
+def _check_param(key: str, value: Any, default: Any, choices: Sequence[Any] | None,
+                 allowed: Range | None) -> Any:
     if isinstance(default, list | tuple):
         if not isinstance(value, list | tuple):
             raise ValueError(
@@ -196,8 +224,10 @@ def _check_param(key: str, value: Any, default: Any, choices: Sequence[Any] | No
             )
         if not default:
             return list(value)
-        return [_check_scalar(f"{key}[{i}]", v, default[0], choices) for i, v in enumerate(value)]
-    return _check_scalar(key, value, default, choices)
+        if not value:
+            raise ValueError(f"{key} must be a non-empty list (like the default {list(default)!r}), got []")
+        return [_check_scalar(f"{key}[{i}]", v, default[0], choices, allowed) for i, v in enumerate(value)]
+    return _check_scalar(key, value, default, choices, allowed)
 
 
 def _check_params(experiment: Experiment, params: Any, where: str) -> dict[str, Any]:
@@ -209,7 +239,7 @@ def _check_params(experiment: Experiment, params: Any, where: str) -> dict[str, 
         raise ValueError(
             f"unknown key(s) {unknown} in {where} of experiment {experiment.name!r}; valid keys: {valid}"
         )
-    return {k: _check_param(k, v, experiment.defaults[k], experiment.choices.get(k))
+    return {k: _check_param(k, v, experiment.defaults[k], experiment.choices.get(k), experiment.ranges.get(k))
             for k, v in params.items()}
 
 
@@ -225,8 +255,17 @@ def resolve_config(
     ``raw`` has ``experiment`` (a registered name), optionally ``seed`` (integer, default 0;
     ``seed=`` overrides it), ``description``, a ``params`` table (overrides of the defaults) and a
     ``quick`` table (overrides of the experiment's quick setting). The parameters are the
-    defaults, then ``params``, then, if ``quick``, the quick setting. Unknown keys, experiments
-    or values and values of the wrong type raise ``ValueError`` naming the valid choices.
+    defaults, then ``params``, then, if ``quick``, the experiment's quick setting, then the
+    config's ``quick`` table.
+
+    The quick rule: ``quick`` replaces the ``params`` values that the quick setting sets (a quick
+    run stays small); each value it replaces is listed in :attr:`Config.quick_replaced`, which
+    the runner prints and records in the manifest. To keep a value of your own with ``quick``,
+    put it in the config's ``quick`` table too.
+
+    Unknown keys, experiments or values, values of the wrong type and values outside a
+    parameter's declared range (:attr:`Experiment.ranges`) raise ``ValueError`` naming the key and
+    the valid choices or range.
     """
     where = f" in {source}" if source else ""
     if not isinstance(raw, Mapping):
@@ -243,15 +282,18 @@ def resolve_config(
     base_seed = raw.get("seed", 0) if seed is None else seed
     if isinstance(base_seed, bool) or not isinstance(base_seed, int | np.integer) or base_seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {base_seed!r}")
-    params = dict(experiment.defaults)
-    params.update(_check_params(experiment, raw.get("params", {}), "[params]"))
+    user = _check_params(experiment, raw.get("params", {}), "[params]")
+    own_quick = _check_params(experiment, raw.get("quick", {}), "[quick]")
+    params = {**experiment.defaults, **user}
+    replaced: dict[str, tuple[Any, Any]] = {}
     if quick:
-        params.update(_check_params(experiment, experiment.quick, f"the quick setting of {name}"))
-        params.update(_check_params(experiment, raw.get("quick", {}), "[quick]"))
-    else:
-        _check_params(experiment, raw.get("quick", {}), "[quick]")
+        setting = _check_params(experiment, experiment.quick, f"the quick setting of {name}")
+        replaced = {k: (user[k], v) for k, v in setting.items()
+                    if k in user and k not in own_quick and user[k] != v}
+        params.update(setting)
+        params.update(own_quick)
     params = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
-    return Config(name, int(base_seed), params, bool(quick), source)
+    return Config(name, int(base_seed), params, bool(quick), source, replaced)
 
 
 def load_config(path: str | os.PathLike, *, quick: bool = False, seed: int | None = None) -> Config:
@@ -321,17 +363,20 @@ def _check_units(experiment: Experiment, units: Any) -> list[dict[str, Any]]:
     return units
 
 
-def _execute(experiment: Experiment, config: Config, unit: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Run one unit in the current process; never raises an ``Exception``."""
+def _execute(experiment: Experiment, config: Config, unit: dict[str, Any], seed: int,
+             threads: int | None = None) -> dict[str, Any]:
+    """Run one unit in the current process with torch on ``threads`` threads; never raises an
+    ``Exception`` (nor ``SystemExit``): a failure is returned with its traceback."""
     t0 = time.perf_counter()
     try:
-        tables = experiment.run_unit(config, unit, seed)
+        with torch_threads(threads):
+            tables = experiment.run_unit(config, unit, seed)
         if not isinstance(tables, Mapping) or not all(
             isinstance(k, str) and isinstance(v, pd.DataFrame) for k, v in tables.items()
         ):
             raise TypeError(f"run_unit must return a dict {{table name: DataFrame}}, got {type(tables).__name__}")
         return {"ok": True, "tables": dict(tables), "seconds": time.perf_counter() - t0}
-    except Exception:
+    except (Exception, SystemExit):
         return {"ok": False, "error": traceback.format_exc(), "seconds": time.perf_counter() - t0}
 
 
@@ -370,31 +415,211 @@ def _failure(err: BaseException) -> dict[str, Any]:
     return {"ok": False, "error": "".join(traceback.format_exception(err)), "seconds": float("nan")}
 
 
-def _serial(experiment: Experiment, config: Config, jobs: list[Job], **_: Any) -> Iterator[tuple[int, dict]]:
+def _serial(experiment: Experiment, config: Config, jobs: list[Job], *, threads: int | None = None,
+            **_: Any) -> Iterator[tuple[int, dict]]:
     for i, unit, seed in jobs:
-        yield i, _execute(experiment, config, unit, seed)
+        yield i, _execute(experiment, config, unit, seed, threads)
 
 
-def _local(experiment: Experiment, config: Config, jobs: list[Job], *, workers: int, **_: Any
-           ) -> Iterator[tuple[int, dict]]:
-    if workers == 1 or len(jobs) <= 1:  # nothing to parallelise: no process start-up
-        yield from _serial(experiment, config, jobs)
+#: exit status of a worker process whose start re-ran the calling script up to run_experiment
+_NO_MAIN_GUARD_EXIT = 86
+NO_MAIN_GUARD_MESSAGE = (
+    "the worker processes re-ran the script that started them and stopped: a script that calls "
+    "run_experiment(..., executor=\"local\") must call it under `if __name__ == \"__main__\":` "
+    "(see the README), or use executor=\"serial\""
+)
+
+
+class WorkerStartError(RuntimeError):
+    """A worker process of the local executor died before it could take a unit."""
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT in the body (main thread only; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
         return
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=get_context("spawn"))
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        futures = {pool.submit(_execute, experiment, config, unit, seed): i for i, unit, seed in jobs}
-        for fut in as_completed(futures):
-            try:
-                outcome = fut.result()
-            except Exception as err:  # a worker died (BrokenProcessPool) or pickling failed
-                outcome = _failure(err)
-            yield futures[fut], outcome
+        yield
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        signal.signal(signal.SIGINT, old)
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """In a worker: exit as soon as the process that started it is gone (even by ``kill -9``).
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``; everywhere: a daemon thread that polls
+    ``os.getppid()`` (a dead parent's children are handed to another process).
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.25)
+        os._exit(1)
+
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    threading.Thread(target=watch, name="cogmodels-parent-watch", daemon=True).start()
+
+
+def _worker_main(conn: Any, parent_pid: int, threads: int | None) -> None:
+    """A local worker: take ``(experiment, config, unit, seed)`` jobs from ``conn`` until ``None``."""
+    _exit_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    conn.send("ready")
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        outcome = _execute(*job, threads)
+        try:
+            conn.send(outcome)
+        except Exception as err:  # a table that does not pickle
+            conn.send(_failure(err))
+
+
+def _exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+class _Worker:
+    """One spawned worker process and the pipe to it."""
+
+    def __init__(self, ctx: Any, threads: int | None) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, os.getpid(), threads),
+                                name="cogmodels-worker")
+        with _sigint_ignored():  # inherited: no KeyboardInterrupt in the child while it imports
+            self.proc.start()
+        child.close()
+        self.ready = False
+        self.job: Job | None = None
+
+    def messages(self) -> list[Any]:
+        """What the worker sent; ends with ``None`` if it is gone."""
+        out: list[Any] = []
+        while True:
+            try:
+                if not self.conn.poll():
+                    return out
+                out.append(self.conn.recv())
+            except (EOFError, OSError):
+                return [*out, None]
+            except Exception as err:  # a result that does not unpickle here
+                out.append(_failure(err))
+
+    def give(self, job: Job, experiment: Experiment, config: Config) -> bool:
+        self.job = job
+        try:
+            self.conn.send((experiment, config, job[1], job[2]))
+        except OSError:  # it died meanwhile: its sentinel says so next
+            return False
+        return True
+
+    def stop(self, *, wait: float) -> None:
+        """Ask it to finish (``wait`` > 0) or end it now; it is gone on return."""
+        if wait > 0 and self.proc.is_alive():
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+            self.proc.join(wait)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join(2.0)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(2.0)
+        self.conn.close()
+
+
+def _local(experiment: Experiment, config: Config, jobs: list[Job], *, workers: int,
+           threads: int | None = None, **_: Any) -> Iterator[tuple[int, dict]]:
+    """Units in ``workers`` spawned processes; a worker that dies fails its unit only.
+
+    The workers ignore SIGINT (a Ctrl-C is handled here: closing this generator ends them at
+    once) and exit by themselves if this process dies.
+    """
+    if workers == 1 or len(jobs) <= 1:  # nothing to parallelise: no process start-up
+        yield from _serial(experiment, config, jobs, threads=threads)
+        return
+    ctx = get_context("spawn")
+    todo = deque(jobs)
+    pool: list[_Worker] = []
+    try:
+        for _ in range(min(workers, len(jobs))):
+            pool.append(_Worker(ctx, threads))
+        while pool:
+            ready = mp_connection.wait([w.conn for w in pool] + [w.proc.sentinel for w in pool])
+            for w in [w for w in pool if w.conn in ready or w.proc.sentinel in ready]:
+                done: list[tuple[int, dict]] = []
+                gone = False
+                for msg in w.messages():
+                    if msg is None:
+                        gone = True
+                    elif msg == "ready":
+                        w.ready = True
+                    elif w.job is not None:
+                        done.append((w.job[0], msg))
+                        w.job = None
+                if not gone and w.proc.sentinel in ready:
+                    gone = not w.proc.is_alive()
+                if gone:
+                    w.stop(wait=0)
+                    pool.remove(w)
+                    code = w.proc.exitcode
+                    if not w.ready:
+                        if code == _NO_MAIN_GUARD_EXIT:
+                            raise WorkerStartError(NO_MAIN_GUARD_MESSAGE)
+                        raise WorkerStartError(
+                            f"a worker process could not start ({_exit_text(code)}; its error, if any, is "
+                            "printed above); try executor=\"serial\"")
+                    if w.job is not None:
+                        done.append((w.job[0], {
+                            "ok": False, "seconds": float("nan"),
+                            "error": f"the worker process running this unit died ({_exit_text(code)})\n"}))
+                        w.job = None
+                    if todo:
+                        pool.append(_Worker(ctx, threads))
+                elif w.ready and w.job is None:
+                    if todo:
+                        job = todo.popleft()
+                        if not w.give(job, experiment, config):
+                            todo.appendleft(job)
+                            w.job = None
+                    else:
+                        w.stop(wait=5.0)
+                        pool.remove(w)
+                yield from done
+    finally:
+        for w in pool:  # interrupted (or failed): end the others now
+            w.stop(wait=0)
 
 
 def _dask(experiment: Experiment, config: Config, jobs: list[Job], *, workers: int,
-          scheduler: str | None, **_: Any) -> Iterator[tuple[int, dict]]:
+          scheduler: str | None, threads: int | None = None, **_: Any) -> Iterator[tuple[int, dict]]:
+    """Units on a Dask cluster: a ``LocalCluster`` of ``workers`` processes, or ``scheduler``'s.
+
+    Closed before the end (Ctrl-C), it cancels the units not finished; a local cluster's worker
+    processes are killed rather than waited for.
+    """
     try:
         from dask.distributed import Client, LocalCluster
         from dask.distributed import as_completed as dask_as_completed
@@ -402,28 +627,63 @@ def _dask(experiment: Experiment, config: Config, jobs: list[Job], *, workers: i
         raise ImportError(_DASK_HINT) from None
     import logging
 
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-    else:
-        cluster = LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
-                               host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
-        client = Client(cluster)
+    cluster = client = None
+    futures: dict[Any, int] = {}
+    finished = False
     try:
-        futures = {}
+        if scheduler:
+            client = Client(scheduler)
+        else:
+            try:
+                cluster = LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
+                                       host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+            except Exception as err:
+                main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+                if not main_file:
+                    raise
+                raise WorkerStartError(
+                    f"the Dask worker processes could not start ({err}); they re-import {main_file}: if it "
+                    "calls run_experiment without an `if __name__ == \"__main__\":` guard, add one (see "
+                    "the README)") from err
+            client = Client(cluster)
         for i, unit, seed in jobs:
             key = f"{config.experiment}-{unit_id(i, unit)}-{seed}-{os.getpid()}-{time.time_ns()}"
-            futures[client.submit(_execute, experiment, config, unit, seed, key=key, pure=False)] = i
+            futures[client.submit(_execute, experiment, config, unit, seed, threads, key=key, pure=False)] = i
         for fut in dask_as_completed(list(futures)):
             try:
                 outcome = fut.result()
             except Exception as err:  # a worker died (KilledWorker) or the task could not run
                 outcome = _failure(err)
             yield futures[fut], outcome
+        finished = True
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        if not finished:
+            _dask_abort(cluster, client, list(futures))
+        for part, timeout in ((client, 5), (cluster, 10)):
+            if part is not None:
+                try:
+                    part.close(timeout=timeout)
+                except Exception:
+                    if finished:
+                        raise
+
+
+def _dask_abort(cluster: Any, client: Any, futures: list[Any]) -> None:
+    """Stop the units still running: kill a local cluster's workers, cancel the futures."""
+    if cluster is not None:
+        for nanny in list(getattr(cluster, "workers", {}).values()):
+            proc = getattr(getattr(nanny, "process", None), "process", None)
+            pid = getattr(proc, "pid", None)
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+    if client is not None and futures:
+        try:
+            client.cancel(futures, force=True)
+        except Exception:  # the scheduler is gone already
+            pass
 
 
 _EXECUTOR_FUNCS: dict[str, Callable[..., Iterator[tuple[int, dict]]]] = {
@@ -481,7 +741,7 @@ def _write_json(path: Path, obj: Any) -> None:
 def _as_config(config: Config | Mapping[str, Any] | str | os.PathLike, quick: bool, seed: int | None) -> Config:
     if isinstance(config, Config):
         if seed is not None and seed != config.seed:
-            config = Config(config.experiment, int(seed), dict(config.params), config.quick, config.source)
+            config = replace(config, seed=int(seed), params=dict(config.params))
         return config
     if isinstance(config, Mapping):
         return resolve_config(config, quick=quick, seed=seed)
@@ -529,6 +789,49 @@ def _report_md(experiment: Experiment, config: Config, body: str, results: dict[
     return "\n".join(lines) + "\n"
 
 
+class RunFolderError(ValueError):
+    """The run folder cannot be used: ``path``, what is wrong (``problem``) and the ``fix``."""
+
+    def __init__(self, path: Path, problem: str, fix: str) -> None:
+        self.path, self.problem, self.fix = path, problem, fix
+        super().__init__(f"the run folder {str(path)!r} {problem}; {fix}")
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C: its finished units are kept in ``path``; the same call resumes it.
+
+    ``done`` of ``total`` units are finished; ``manifest`` is what ``manifest.json`` holds
+    (status ``"interrupted"``).
+    """
+
+    def __init__(self, path: Path, done: int, total: int, manifest: dict[str, Any]) -> None:
+        self.path, self.done, self.total, self.manifest = path, done, total, manifest
+        super().__init__(f"interrupted; {done} of {total} units are finished and kept in {path}; "
+                         "run it again with the same config and folder to resume")
+
+
+def _prepare_out(out: Path) -> None:
+    """Create the run folder and check that it can be written, or raise :class:`RunFolderError`."""
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(out, "is an existing file, not a folder",
+                             "give a new folder, or the folder of a run to resume")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise RunFolderError(out, f"cannot be written ({reason})", "give a folder you can write to") from None
+
+
+def _check_not_bootstrapping() -> None:
+    """In a worker process that is re-running its parent's script (no ``__main__`` guard): stop it
+    quietly with a status the parent recognises, before it writes anything."""
+    if getattr(current_process(), "_inheriting", False):
+        raise SystemExit(_NO_MAIN_GUARD_EXIT)
+
+
 def run_experiment(
     config: Config | Mapping[str, Any] | str | os.PathLike,
     out: str | os.PathLike,
@@ -538,19 +841,34 @@ def run_experiment(
     executor: str = "local",
     workers: int | None = None,
     scheduler: str | None = None,
+    threads: int | None = 1,
     progress: bool = True,
 ) -> RunResult:
     """Run an experiment into the folder ``out``, resuming what is there.
 
     ``config``: a resolved :class:`Config`, a config mapping, a TOML path or an experiment name
-    (its defaults). ``quick`` and ``seed`` apply when the config is resolved here. ``executor``:
-    ``"serial"`` (this process), ``"local"`` (``workers`` spawned processes, default
+    (its defaults). ``quick`` and ``seed`` apply when the config is resolved here (the quick rule
+    is :func:`resolve_config`'s; the values it replaces are printed and recorded in the manifest).
+    ``executor``: ``"serial"`` (this process), ``"local"`` (``workers`` spawned processes, default
     ``min(2, cpus)``) or ``"dask"`` (a ``LocalCluster`` of ``workers`` processes on 127.0.0.1, or
-    the scheduler at ``scheduler``). A failing unit is reported (its seed and traceback in the
-    manifest) and the others go on; the results and the report use the units that succeeded.
+    the scheduler at ``scheduler``). ``threads``: torch threads in each process while it runs a
+    unit (default 1: the units already run in parallel; ``None`` leaves torch's setting); with
+    ``"serial"`` a torch first imported by a unit keeps them. A failing unit is reported (its seed
+    and traceback in the manifest) and the others go on; the results and the report use the units
+    that succeeded. ``progress``: a progress bar over the units on stderr.
+
+    With ``"local"``, a script must call this under ``if __name__ == "__main__":`` (the workers
+    re-import it); without the guard the run stops with :class:`WorkerStartError` saying so.
+
+    Ctrl-C stops the run within seconds: the units not finished are cancelled (their processes
+    ended), the finished ones are kept, the manifest's status becomes ``"interrupted"`` and
+    :class:`RunInterrupted` (a ``KeyboardInterrupt``) is raised; the same call resumes. A
+    :class:`RunFolderError` (a ``ValueError``) says when ``out`` is a file or cannot be written.
     """
+    _check_not_bootstrapping()
     cfg = _as_config(config, quick, seed)
     workers = _check_executor(executor, workers, scheduler)
+    threads = check_threads("threads", threads)
     experiment = get_experiment(cfg.experiment)
     out = Path(out)
     units = _check_units(experiment, experiment.units(cfg))
@@ -560,6 +878,7 @@ def run_experiment(
     children = np.random.SeedSequence(cfg.seed).spawn(len(units))
     seeds = [int(c.generate_state(1)[0]) for c in children]
 
+    _prepare_out(out)
     toml_text = config_to_toml(cfg)
     cfg_path = out / "config.toml"
     if cfg_path.exists():
@@ -569,7 +888,12 @@ def run_experiment(
                 f"the run folder {str(out)!r} holds a run of a different config ({cfg_path}); "
                 "resume it with the same config and seed, or give a new --out"
             )
-    out.mkdir(parents=True, exist_ok=True)
+    if cfg.quick_replaced:
+        changes = ", ".join(f"{k} = {_toml_value(k, a)} -> {_toml_value(k, b)}"
+                            for k, (a, b) in cfg.quick_replaced.items())
+        where = f" of {cfg.source}" if cfg.source else ""
+        print(f"{experiment.name}: the quick setting replaces these values of [params]{where}: {changes} "
+              "(to keep one with --quick, set it in the config's [quick] table too)", file=sys.stderr)
     atomic_write_text(cfg_path, toml_text)
     unit_dir = out / "units"
     unit_dir.mkdir(exist_ok=True)
@@ -586,11 +910,13 @@ def run_experiment(
         "experiment": experiment.name,
         "config": str(cfg.source) if cfg.source else None,
         "quick": cfg.quick,
+        "quick_replaced": {k: {"params": a, "quick": b} for k, (a, b) in cfg.quick_replaced.items()},
         "seed": cfg.seed,
         "seed_sequence": {"entropy": str(cfg.seed), "n_children": len(units)},
         "executor": executor,
         "workers": workers if executor != "serial" else 1,
         "scheduler": scheduler,
+        "threads": threads,
         "versions": _versions(),
         "git": _git(),
         "python": sys.version,
@@ -603,16 +929,17 @@ def run_experiment(
         "status": "running",
         "units": rows,
     }
-    _write_json(out / "manifest.json", manifest)
-
     from tqdm.auto import tqdm
 
     jobs = [(i, units[i], seeds[i]) for i, r in enumerate(rows) if r["status"] == "pending"]
     failed: dict[str, str] = {}
     bar = tqdm(total=len(units), initial=len(units) - len(jobs), desc=experiment.name, unit="unit",
                disable=not progress, file=sys.stderr)
+    outcomes = _EXECUTOR_FUNCS[executor](experiment, cfg, jobs, workers=workers, scheduler=scheduler,
+                                         threads=threads)
     try:
-        for i, outcome in _EXECUTOR_FUNCS[executor](experiment, cfg, jobs, workers=workers, scheduler=scheduler):
+        _write_json(out / "manifest.json", manifest)
+        for i, outcome in outcomes:
             row = rows[i]
             row["seconds"] = outcome["seconds"]
             if outcome["ok"]:
@@ -628,14 +955,40 @@ def run_experiment(
                 last = outcome["error"].strip().splitlines()[-1] if outcome["error"].strip() else "?"
                 tqdm.write(f"{experiment.name}: unit {ids[i]} (seed {seeds[i]}) failed: {last}", file=sys.stderr)
             bar.update(1)
-    finally:
         bar.close()
-        if any(r["status"] == "pending" for r in rows):  # interrupted: keep the manifest current
+        _write_results(experiment, cfg, out, [ids[i] for i, r in enumerate(rows)
+                                              if r["status"] in ("computed", "resumed")], rows, manifest)
+    except KeyboardInterrupt:
+        with _sigint_ignored():  # a second Ctrl-C must not break the clean-up
+            outcomes.close()  # ends the workers
+            bar.close()
+            for row in rows:
+                if row["status"] == "pending":
+                    row["status"] = "resumed" if (unit_dir / row["id"] / "unit.json").exists() else "cancelled"
             manifest["status"] = "interrupted"
+            manifest["interrupted"] = _now()
             _write_json(out / "manifest.json", manifest)
+        done = sum(r["status"] in ("computed", "resumed") for r in rows)
+        raise RunInterrupted(out, done, len(rows), manifest) from None
+    except WorkerStartError as err:
+        manifest["status"] = "failed"
+        manifest["error"] = str(err)
+        _write_json(out / "manifest.json", manifest)
+        raise WorkerStartError(str(err)) from None
+    finally:
+        outcomes.close()
+        bar.close()
+    manifest["finished"] = _now()
+    manifest["status"] = "failed" if failed or manifest.get("report_error") else "ok"
+    _write_json(out / "manifest.json", manifest)
+    return RunResult(out, manifest, failed)
 
-    done = [i for i, r in enumerate(rows) if r["status"] in ("computed", "resumed")]
-    results = _combine([_read_unit(unit_dir / ids[i]) for i in done]) if done else {}
+
+def _write_results(experiment: Experiment, cfg: Config, out: Path, done: list[str],
+                   rows: list[dict[str, Any]], manifest: dict[str, Any]) -> None:
+    """results/ from the finished units' files, the figures and report.md; a report that fails
+    is recorded in ``manifest["report_error"]``."""
+    results = _combine([_read_unit(out / "units" / uid) for uid in done]) if done else {}
     body = "No unit succeeded: there are no results."
     if done:
         try:
@@ -656,12 +1009,8 @@ def run_experiment(
             err = traceback.format_exc()
             manifest["report_error"] = err
             body = f"The report failed:\n\n```\n{err}```"
-            tqdm.write(f"{experiment.name}: the report failed: {err.strip().splitlines()[-1]}", file=sys.stderr)
-    atomic_write_text(out / "report.md", _report_md(experiment, cfg, body, results, rows, executor))
-    manifest["finished"] = _now()
-    manifest["status"] = "failed" if failed or manifest.get("report_error") else "ok"
-    _write_json(out / "manifest.json", manifest)
-    return RunResult(out, manifest, failed)
+            print(f"{experiment.name}: the report failed: {err.strip().splitlines()[-1]}", file=sys.stderr)
+    atomic_write_text(out / "report.md", _report_md(experiment, cfg, body, results, rows, manifest["executor"]))
 
 
 def run_suite(
@@ -673,14 +1022,16 @@ def run_suite(
     executor: str = "serial",
     workers: int | None = None,
     scheduler: str | None = None,
+    threads: int | None = 1,
     progress: bool = True,
 ) -> Path:
     """Run several experiments into ``out/<experiment>/`` and write ``out/report.md`` linking them.
 
     ``names`` are experiment names (their defaults) or TOML config paths. Each experiment's
     headline (first) figure is embedded in the suite report; ``out/suite.json`` lists the
-    statuses. Returns ``out``.
+    statuses. Returns ``out``. The other arguments are :func:`run_experiment`'s.
     """
+    _check_not_bootstrapping()
     out = Path(out)
     configs = [_as_config(n, quick, seed) for n in names]
     lines = ["# cogmodels experiments", "",
@@ -688,7 +1039,7 @@ def run_suite(
     status = {}
     for cfg in configs:
         res = run_experiment(cfg, out / cfg.experiment, executor=executor, workers=workers,
-                             scheduler=scheduler, progress=progress)
+                             scheduler=scheduler, threads=threads, progress=progress)
         exp = get_experiment(cfg.experiment)
         status[cfg.experiment] = {"status": res.manifest["status"], "failed_units": sorted(res.failed)}
         lines += [f"## {cfg.experiment}", "", exp.description.strip().splitlines()[0], "",

@@ -107,4 +107,5 @@ EXPERIMENT = Experiment(
     units=units,
     run_unit=run_unit,
     report=report,
+    ranges={"n_subjects": (1, None), "n_trials": (1, None), "w": (0, 1), "beta": (0, None)},
 )
