@@ -84,7 +84,7 @@ def test_bad_csv_error_names_file_column_and_row(tmp_path):
         bad.write_text("subject,trial,choice,reward\n1,1,0,1\n1,2,0,1\n1,3,1,1\n")
         read_trials(bad, n_actions=1)
     (tmp_path / "renamed.csv").write_text("subjID,trial,choice,reward\n1,1,0,1\n")
-    with pytest.raises(ValueError, match=r"renamed\.csv: missing required column 'subject'.*'subjID': 'subject'"):
+    with pytest.raises(ValueError, match=r"renamed\.csv: there is a 'subjID' column but no 'subject': hBayesDM files are tab-separated"):
         read_trials(tmp_path / "renamed.csv", format="csv")
 
 
