@@ -162,7 +162,7 @@ def test_demo_runs_the_suite_and_reports_it(tmp_path, capsys):
         (["simulate", "--env", "cogmodels/MultiArmedBandit-v0", "--model", "q_learning",
           "--param", "alpha", "--out", "{tmp}/x.csv"], "--param takes name=value"),
         (["simulate", "--env", "cogmodels/MultiArmedBandit-v0", "--model", "q_learning",
-          "--param", "alpha=2", "--out", "{tmp}/x.csv"], r"'alpha' must lie in \[0.0, 1.0\]"),
+          "--param", "alpha=2", "--out", "{tmp}/x.csv"], r"--param alpha must be a finite number in \[0, 1\], got 2$"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(argv, match, tmp_path, sim_csv, capsys):
