@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -158,6 +159,17 @@ def _check_writable(folder: Path, out: str) -> None:
         ) from None
 
 
+@contextlib.contextmanager
+def _naming(data: str):
+    """A data error raised while fitting names the data file, as a read error does."""
+    try:
+        yield
+    except ValueError as exc:
+        if str(data) in str(exc):
+            raise
+        raise ValueError(f"{data}: {exc}") from None
+
+
 def _check_n_actions(trials, models: dict[str, Any], data: str) -> None:
     """Choices beyond a model's actions: say which ``--structure n_actions`` fits the data."""
     from cogmodels.models import MODELS, make_model
@@ -250,7 +262,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     kwargs = {"n_starts": args.starts, "seed": args.seed}
     estimator = make_estimator(args.method, model, **kwargs)
     t0 = time.perf_counter()
-    estimator.fit(trials, source=str(args.data))
+    with _naming(args.data):
+        estimator.fit(trials, source=str(args.data))
     wall = time.perf_counter() - t0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -319,10 +332,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     ceilings = _tiny_rnns(args.tiny_rnn, next(iter(models.values())).n_actions)
     if ceilings and cv_folds is None:
         raise ValueError("--tiny-rnn is scored by cross-validation: give --cv-folds too (e.g. block)")
-    result = compare_models(
-        trials, models, method=args.method, cv_folds=cv_folds, n_starts=args.starts, seed=args.seed,
-        bms_on=args.bms_on, ceilings=ceilings,
-    )
+    with _naming(args.data):
+        result = compare_models(
+            trials, models, method=args.method, cv_folds=cv_folds, n_starts=args.starts, seed=args.seed,
+            bms_on=args.bms_on, ceilings=ceilings,
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result.table.to_csv(out / "comparison.csv")

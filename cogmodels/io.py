@@ -357,8 +357,12 @@ def _check_subject_ids(df: pd.DataFrame, column: str, p: Path) -> None:
     lengths = text.map(lambda v: len(v) if v is not None else 0).to_numpy()
     if not (lengths > 0).any():
         return
-    typical = float(np.median(np.unique(lengths[lengths > 0])))
-    too_long = max(64.0, 4 * typical)
+    distinct = np.array([len(v) for v in pd.unique(text.dropna())])
+
+    def typical_length(v: str) -> float:  # of the other ids
+        if len(distinct) == 2:
+            return float(distinct[distinct != len(v)][0]) if (distinct != len(v)).any() else len(v)
+        return float(np.median(distinct))
 
     def problem(v: str | None) -> str | None:
         if v is None:
@@ -371,7 +375,8 @@ def _check_subject_ids(df: pd.DataFrame, column: str, p: Path) -> None:
             return "holds a quote"
         if any(unicodedata.category(ch) == "Cc" for ch in v):
             return "holds a control character"
-        if len(v) > too_long or len(v) > 256:
+        typical = typical_length(v)
+        if len(v) > 256 or (len(distinct) > 1 and len(v) > max(64.0, 4 * typical)):
             return f"is {len(v)} characters long (the typical id: {typical:.0f})"
         return None
 
@@ -724,11 +729,12 @@ def read_rlwm_mat(path: PathLike) -> pd.DataFrame:
 
 
 def _int_column(v: np.ndarray, name: str, p: Path) -> np.ndarray:
-    bad = ~np.isfinite(v) | (v != np.round(v))
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(v) | (v != np.round(v)) | (np.abs(v) >= 2**31)
     if bad.any():
         rows = np.flatnonzero(bad)
         raise ValueError(
-            f"{p}: column {name!r} of 'expe_data' must hold integers; {len(rows)} rows do not "
+            f"{p}: column {name!r} of 'expe_data' must hold integers; {len(rows)} row(s) do not "
             f"(rows {rows[:5].tolist()}: {v[rows[:5]].tolist()})"
         )
     return v.astype(np.int64)
