@@ -305,6 +305,46 @@ def _parse_table(p: Path, text: str, sep: str, **kwargs: Any) -> pd.DataFrame:
 
 
 def _check_structure(p: Path, text: str, sep: str, kind: str) -> None:
+    if '"' not in text and len(sep) == 1:  # no quoting: count the separators on each line
+        n_fields, ragged = _ragged_lines(text, sep)
+        spanning: list[str] = []
+    else:
+        n_fields, ragged, spanning = _csv_records(p, text, sep, kind)
+    if spanning:
+        raise ValueError(
+            f"{p}: a quoted field runs across line breaks in {_listed(spanning)}: a stray "
+            f"quote (\") swallows the lines after it; remove or pair the quote. (A table whose text "
+            f"cells really hold line breaks: read it with pandas.read_csv and pass it to "
+            f"cogmodels.trials.validate_trials.)"
+        )
+    if ragged:
+        raise ValueError(
+            f"{p}: the header has {n_fields} {kind}-separated fields, but {_listed(ragged)}; "
+            f"every line must have one field per column (empty for a missing value): fix those lines"
+        )
+
+
+def _ragged_lines(text: str, sep: str) -> tuple[int | None, list[str]]:
+    """Fields per line of unquoted text (vectorised over the bytes: a separator is ASCII, so it
+    never occurs inside a UTF-8 multi-byte character)."""
+    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    breaks = np.flatnonzero(data == 10)
+    starts, ends = np.append(0, breaks + 1), np.append(breaks, data.size)
+
+    seps = np.flatnonzero(data == ord(sep))
+    counts = np.searchsorted(seps, ends) - np.searchsorted(seps, starts)
+    blank = np.zeros(counts.size, dtype=bool)
+    for i in np.flatnonzero(counts == 0):  # blank lines are skipped, as pandas does
+        blank[i] = not data[starts[i]:ends[i]].tobytes().strip()
+    filled = np.flatnonzero(~blank)
+    if filled.size == 0:
+        return None, []
+    n_fields = int(counts[filled[0]]) + 1
+    bad = filled[counts[filled] + 1 != n_fields]
+    return n_fields, [f"line {i + 1} has {counts[i] + 1}" for i in bad]
+
+
+def _csv_records(p: Path, text: str, sep: str, kind: str) -> tuple[int | None, list[str], list[str]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=False)
     ragged: list[str] = []
     spanning: list[str] = []
@@ -326,18 +366,7 @@ def _check_structure(p: Path, text: str, sep: str, kind: str) -> None:
             f"{p}: cannot read it as a {kind}-separated table: {exc} near line {line} (a stray "
             f"quote?); fix the file"
         ) from None
-    if spanning:
-        raise ValueError(
-            f"{p}: a quoted field runs across line breaks in {_listed(spanning)}: a stray "
-            f"quote (\") swallows the lines after it; remove or pair the quote. (A table whose text "
-            f"cells really hold line breaks: read it with pandas.read_csv and pass it to "
-            f"cogmodels.trials.validate_trials.)"
-        )
-    if ragged:
-        raise ValueError(
-            f"{p}: the header has {n_fields} {kind}-separated fields, but {_listed(ragged)}; "
-            f"every line must have one field per column (empty for a missing value): fix those lines"
-        )
+    return n_fields, ragged, spanning
 
 
 def _listed(items: list[str]) -> str:
@@ -353,20 +382,13 @@ def _check_subject_ids(df: pd.DataFrame, column: str, p: Path) -> None:
     col = df[column]
     if col.dtype != object and not pd.api.types.is_string_dtype(col):
         return
-    text = col.map(lambda v: v if isinstance(v, str) else None)
-    lengths = text.map(lambda v: len(v) if v is not None else 0).to_numpy()
-    if not (lengths > 0).any():
+    ids = [v for v in pd.unique(col) if isinstance(v, str)]
+    if not ids:
         return
-    distinct = np.array([len(v) for v in pd.unique(text.dropna())])
+    lengths = np.array([len(v) for v in ids])
+    median = float(np.median(lengths))
 
-    def typical_length(v: str) -> float:  # of the other ids
-        if len(distinct) == 2:
-            return float(distinct[distinct != len(v)][0]) if (distinct != len(v)).any() else len(v)
-        return float(np.median(distinct))
-
-    def problem(v: str | None) -> str | None:
-        if v is None:
-            return None
+    def problem(v: str) -> str | None:
         if "\n" in v or "\r" in v:
             return "holds a line break"
         if "," in v or "\t" in v:
@@ -375,15 +397,16 @@ def _check_subject_ids(df: pd.DataFrame, column: str, p: Path) -> None:
             return "holds a quote"
         if any(unicodedata.category(ch) == "Cc" for ch in v):
             return "holds a control character"
-        typical = typical_length(v)
-        if len(v) > 256 or (len(distinct) > 1 and len(v) > max(64.0, 4 * typical)):
+        # the typical length of the other ids (with two ids, the other one's)
+        typical = float(lengths[lengths != len(v)][0]) if len(ids) == 2 and len(set(lengths)) == 2 else median
+        if len(v) > 256 or (len(ids) > 1 and len(v) > max(64.0, 4 * typical)):
             return f"is {len(v)} characters long (the typical id: {typical:.0f})"
         return None
 
-    problems = text.map(problem)
-    bad = np.flatnonzero(problems.notna().to_numpy())
-    if bad.size:
-        shown = [f"row {r} ({_short(text.iloc[r])} {problems.iloc[r]})" for r in bad[:_SHOW]]
+    problems = {v: why for v in ids if (why := problem(v)) is not None}
+    if problems:
+        bad = np.flatnonzero(col.isin(list(problems)).to_numpy())
+        shown = [f"row {r} ({_short(col.iloc[r])} {problems[col.iloc[r]]})" for r in bad[:_SHOW]]
         more = f" and {bad.size - _SHOW} more" if bad.size > _SHOW else ""
         raise ValueError(
             f"{p}: column {column!r}: {bad.size} subject id(s) look like parsing accidents, not "
