@@ -324,11 +324,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise ValueError(f"--models takes at least two comma-separated model names, got {args.models!r}")
     structure = _key_values(args.structure, "--structure")
     models = {name: make_model(name, **structure) for name in names}
+    cv = args.cv_folds
+    cv_folds = int(cv) if cv and cv.isdigit() else cv
+    if cv_folds is not None and cv_folds not in ("block", "session") and not (isinstance(cv_folds, int) and cv_folds >= 2):
+        raise ValueError(f"--cv-folds must be 'block', 'session' or a number of folds >= 2, got {cv!r}")
     _check_out_folder(args.out)
     trials = read_trials(args.data)
     _check_n_actions(trials, models, args.data)
-    cv = args.cv_folds
-    cv_folds = int(cv) if cv and cv.isdigit() else cv
     ceilings = _tiny_rnns(args.tiny_rnn, next(iter(models.values())).n_actions)
     if ceilings and cv_folds is None:
         raise ValueError("--tiny-rnn is scored by cross-validation: give --cv-folds too (e.g. block)")

@@ -13,6 +13,15 @@ the file in any error:
 
 Where a file has trial numbers they are kept; where a reader numbers the trials itself it counts
 from 0 within each subject (and session), like :class:`cogmodels.envs.wrappers.RecordTrials`.
+
+Damaged or mistaken files are refused, never read into a wrong table: every failure is a
+``ValueError`` (``FileNotFoundError`` for a missing file) that names the file and what was wrong:
+compression that does not match the name (``.gz``, ``.bz2``, ``.xz``) or is cut short, text that is
+not UTF-8 (UTF-16 with its byte-order mark is read), NUL bytes, an empty file or a header alone,
+lines with more or fewer fields than the header, a quoted field that swallows line breaks (a stray
+quote), subject ids that look like parsing accidents (line breaks, delimiters, quotes or control
+characters inside, or far longer than the other ids), a Parquet file pyarrow cannot read or whose
+page checksums fail (:func:`write_trials` writes them).
 """
 
 from __future__ import annotations
@@ -72,11 +81,22 @@ def read_trials(
     """Read a trial table from ``path`` and validate it.
 
     ``format`` is one of :data:`FORMATS`; by default it follows the extension (``.csv``,
-    ``.parquet``/``.pq``, ``.txt``/``.tsv``, ``.mat``) and, for text files, the header: a
-    ``subjID`` column means hBayesDM, ``choice1``/``choice2`` without ``choice`` the two-step CSV.
-    A file without a known extension is recognised by its first bytes. ``n_actions`` bounds the
-    choices (see :func:`cogmodels.trials.validate_trials`); other keyword arguments go to the
-    reader (``pandas.read_csv``/``read_parquet``, or ``task=`` for hBayesDM).
+    ``.parquet``/``.pq``, ``.txt``/``.tsv``, ``.mat``; text may be compressed: ``.csv.gz``,
+    ``.tsv.bz2`` ...) and, for text files, the header: a tab-separated file with a ``subjID``
+    column is hBayesDM, a comma-separated one with ``choice1``/``choice2`` and no ``choice`` the
+    two-step CSV, and a ``.txt``/``.tsv`` whose header has commas and no tab is read as CSV. A
+    file without a known extension is recognised by its first bytes. ``n_actions`` bounds the
+    choices (see :func:`cogmodels.trials.validate_trials`); ``encoding=`` decodes text that is
+    not UTF-8; other keyword arguments go to the reader (``pandas.read_csv``/``read_parquet``,
+    or ``task=`` for hBayesDM).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` is not a file.
+    ValueError
+        The file cannot be read or is not a valid trial table; the message names the file and
+        what was wrong (see the module docstring).
     """
     p = _existing(path)
     if format is not None and format not in FORMATS:
@@ -593,6 +613,11 @@ def _hbayesdm(p: Path, text: str, task: str | None = None, *, n_actions: int | N
     fmt = HBAYESDM_TASKS[name]
     lower = {c.lower(): c for c in raw.columns}
     missing = [c for c in fmt.columns if c not in lower]
+    if missing and len(raw.columns) == 1 and "," in raw.columns[0]:
+        raise ValueError(
+            f"{p}: the header {raw.columns[0]!r} is comma-separated, but hBayesDM files are "
+            f"tab-separated: save it with tabs between the columns"
+        )
     if missing:
         raise ValueError(
             f"{p}: an hBayesDM {name!r} file needs the columns {list(fmt.columns)} (any case); "

@@ -275,6 +275,8 @@ def test_simulate_names_the_bad_argument(extra, message, tmp_path, capsys):
      "--subjects must be an integer >= 1, got 0"),
     (["run", "{tmp}/none.toml", "--workers", "0"], "--workers must be an integer >= 1, got 0"),
     (["demo", "--seed", "-1"], "--seed must be an integer >= 0, got -1"),
+    (["compare", "{sim}", "--models", "q_learning,wsls", "--cv-folds", "1"],
+     "--cv-folds must be 'block', 'session' or a number of folds >= 2, got '1'"),
 ])
 def test_integer_options_are_range_checked_for_every_command(argv, message, tmp_path, sim_csv, capsys, no_fitting):
     argv = [a.format(sim=sim_csv, tmp=tmp_path) for a in argv]

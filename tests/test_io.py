@@ -404,6 +404,10 @@ def test_a_comma_csv_with_subjid_is_not_taken_for_hbayesdm(tmp_path):
             f"<task>_exampleData.txt to read it as hBayesDM (choices from 1), or rename 'subjID' to "
             f"'subject' and code the choices from 0"
         )
+    hb = _text(tmp_path / "bandit2arm_c.txt", "subjID,trial,choice,outcome\n1,1,1,1\n")
+    assert _err(hb, format="hbayesdm") == (
+        f"{hb}: the header 'subjID,trial,choice,outcome' is comma-separated, but hBayesDM files are "
+        f"tab-separated: save it with tabs between the columns")
     comma_txt = _text(tmp_path / "c.txt", GOOD)  # a comma-separated .txt reads as CSV
     assert len(read_trials(comma_txt)) == 4
 
