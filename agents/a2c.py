@@ -56,7 +56,16 @@ from tqdm.auto import tqdm
 import cogmodels.envs  # noqa: F401  (registers the environments)
 from cogmodels._threads import check_threads, torch_threads
 from cogmodels.agents.bandit_baselines import RegretResult, evaluate
-from cogmodels.agents.rnn import CELLS, RecurrentPolicy, _atomic_torch_save, _atomic_write_text
+from cogmodels.agents.rnn import (
+    CELLS,
+    RecurrentPolicy,
+    _atomic_torch_save,
+    _atomic_write_text,
+    _first_line,
+    _load_checkpoint,
+    _load_json,
+    _short_error,
+)
 
 __all__ = ["A2CConfig", "A2CTrainer", "BANDIT_SETTINGS", "REWARD_SIGNALS"]
 
@@ -530,15 +539,26 @@ class A2CTrainer:
                 f"path_dir must be a folder written by A2CTrainer.save_checkpoint holding "
                 f"{cls.CHECKPOINT} and config.json, got {str(d)!r}"
             )
-        trainer = cls(A2CConfig.from_dict(json.loads((d / "config.json").read_text())))
-        state = torch.load(d / cls.CHECKPOINT, map_location="cpu", weights_only=True)
-        trainer.model.load_state_dict(state["model"])
-        trainer.optimizer.load_state_dict(state["optimizer"])
-        trainer.update_ = int(state["update"])
-        trainer.episode_ = int(state["episode"])
-        trainer.elapsed_s_ = float(state["elapsed_s"])
+        writer = "A2CTrainer.save_checkpoint"
+        cfg = _load_json(d / "config.json", writer)
+        try:
+            trainer = cls(A2CConfig.from_dict(cfg))
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            raise ValueError(f"{d / 'config.json'}: not a valid A2CTrainer config ({_first_line(exc)})") from None
+        state = _load_checkpoint(d / cls.CHECKPOINT, writer)
+        try:
+            trainer.model.load_state_dict(state["model"])
+            trainer.optimizer.load_state_dict(state["optimizer"])
+            trainer.update_ = int(state["update"])
+            trainer.episode_ = int(state["episode"])
+            trainer.elapsed_s_ = float(state["elapsed_s"])
+        except (RuntimeError, TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+            raise ValueError(
+                f"{d / cls.CHECKPOINT}: not a cogmodels A2C checkpoint that fits config.json "
+                f"({_short_error(exc)}); load only folders written by {writer}"
+            ) from None
         if (d / "history.json").is_file():
-            trainer._history = json.loads((d / "history.json").read_text())
+            trainer._history = _load_json(d / "history.json", writer)
         return trainer
 
 

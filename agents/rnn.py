@@ -101,10 +101,24 @@ class RecurrentPolicy(nn.Module):
                 f"path_dir must be a folder written by RecurrentPolicy.save holding config.json and "
                 f"weights.pt, got {str(d)!r}"
             )
-        cfg = json.loads((d / "config.json").read_text())
-        cfg.pop("class", None)
-        model = cls(**cfg)
-        model.load_state_dict(torch.load(d / "weights.pt", map_location="cpu", weights_only=True))
+        cfg = _load_json(d / "config.json", "RecurrentPolicy.save")
+        if not isinstance(cfg, dict) or cfg.pop("class", "RecurrentPolicy") != "RecurrentPolicy":
+            raise ValueError(
+                f"{d / 'config.json'}: not a cogmodels RecurrentPolicy config (written by "
+                f"RecurrentPolicy.save); load only folders that RecurrentPolicy.save wrote"
+            )
+        try:
+            model = cls(**cfg)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{d / 'config.json'}: not a valid RecurrentPolicy config ({exc})") from None
+        state = _load_checkpoint(d / "weights.pt", "RecurrentPolicy.save")
+        try:
+            model.load_state_dict(state)
+        except (RuntimeError, TypeError, AttributeError, KeyError) as exc:
+            raise ValueError(
+                f"{d / 'weights.pt'}: not a cogmodels checkpoint of the network that config.json "
+                f"describes ({_short_error(exc)}); load only folders written by RecurrentPolicy.save"
+            ) from None
         return model
 
     # -- dynamics ---------------------------------------------------------------------------------
@@ -198,6 +212,40 @@ class RecurrentAgent(SessionPolicy):
     def observe(self, actions: np.ndarray, rewards: np.ndarray) -> None:
         self._prev_a = np.asarray(actions)
         self._prev_r = np.asarray(rewards, dtype=np.float32)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _short_error(exc: BaseException, n: int = 160) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _load_checkpoint(path: Path, writer: str) -> Any:
+    """``torch.load(weights_only=True)`` with one message, naming ``path``, for any file that is
+    not a cogmodels checkpoint (tampered, foreign, truncated); never torch's advice to load it
+    with ``weights_only=False``, which would run whatever code a tampered file holds."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError, ... for a foreign file
+        reason = ("not a file of plain tensors that torch loads safely" if "weights_only" in str(exc)
+                  else _first_line(exc))
+        raise ValueError(
+            f"{path}: not a cogmodels checkpoint ({reason}); it was refused unread. Load only "
+            f"files written by {writer}"
+        ) from None
+
+
+def _load_json(path: Path, writer: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"{path}: not a cogmodels config ({_first_line(exc)}); load only files written by {writer}"
+        ) from None
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:

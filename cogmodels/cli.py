@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import re
 import shlex
 import sys
+import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -90,6 +94,111 @@ def _model(args: argparse.Namespace):
     return make_model(args.model, **_key_values(args.structure, "--structure"))
 
 
+def _params(model, items: Sequence[str] | None) -> dict[str, float]:
+    """``--param name=value`` pairs checked against the model's parameters and bounds."""
+    from cogmodels.validation import check_number
+
+    specs = {s.name: s for s in model.param_specs}
+    params = {}
+    for name, value in _key_values(items, "--param").items():
+        if name not in specs:
+            raise ValueError(
+                f"--param {name}: model {model.name!r} has no parameter {name!r}; its parameters "
+                f"are {list(specs)} (`cogmodels models` lists them with their bounds)"
+            )
+        s = specs[name]
+        params[name] = check_number(f"--param {name}", value, s.low, s.high)
+    return params
+
+
+def _check_out_folder(out: str) -> Path:
+    """``--out`` of fit / compare / recover: a folder that exists or can be made, and written to."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ValueError(
+            f"--out {out}: a file of that name exists, but --out is the output folder: give a "
+            f"folder path (it is created if needed), or move the file away"
+        )
+    _check_writable(path, out)
+    return path
+
+
+def _check_out_file(out: str, *others: Path, overwrite: bool = False) -> Path:
+    """``--out`` of simulate: a file path whose folder can be written; existing files are kept."""
+    path = Path(out)
+    if path.is_dir():
+        raise ValueError(
+            f"--out {out}: that is a folder, but --out is the output CSV file: give a file path "
+            f"such as {path / 'trials.csv'}"
+        )
+    for p in (path, *others):
+        if p.exists() and not overwrite:
+            raise ValueError(
+                f"--out {out}: {p} already exists: choose another --out, delete the file, or pass "
+                f"--overwrite to replace it"
+            )
+        if p.is_dir():
+            raise ValueError(f"--out {out}: {p} is a folder, so it cannot be written: choose another --out")
+    _check_writable(path.parent, out)
+    return path
+
+
+def _check_writable(folder: Path, out: str) -> None:
+    """Refuse an ``--out`` that cannot be written, before any long computation starts."""
+    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == Path(p.anchor or "."))
+    if not existing.is_dir():
+        raise ValueError(
+            f"--out {out}: {existing} is a file, so no folder can be made under it: choose another path"
+        )
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise ValueError(
+            f"--out {out}: cannot write in {existing} ({exc.strerror or exc}): choose a folder you "
+            f"can write to, or change its permissions"
+        ) from None
+
+
+@contextlib.contextmanager
+def _naming(data: str):
+    """A data error raised while fitting names the data file, as a read error does."""
+    try:
+        yield
+    except ValueError as exc:
+        if str(data) in str(exc):
+            raise
+        raise ValueError(f"{data}: {exc}") from None
+
+
+def _check_n_actions(trials, models: dict[str, Any], data: str) -> None:
+    """Choices beyond a model's actions: say which ``--structure n_actions`` fits the data."""
+    from cogmodels.models import MODELS, make_model
+
+    for col in ("choice", "choice2"):
+        if col not in trials.columns or trials[col].isna().all():
+            continue
+        top = int(trials[col].max())
+        for name, model in models.items():
+            k = getattr(model, "n_actions", None)
+            if k is None or top < k:
+                continue
+            need = top + 1
+            try:
+                takes = name in MODELS and make_model(name, n_actions=need).n_actions == need
+            except (ValueError, TypeError):
+                takes = False
+            if takes:
+                fix = f"add --structure n_actions={need}"
+            else:
+                fix = f"model {name!r} has a fixed number of actions: choose a model for {need} actions"
+            raise ValueError(
+                f"{data}: column {col!r} holds choices up to {top} ({need} actions), but model "
+                f"{name!r} has n_actions={k} (choices 0..{k - 1}): {fix}, or check that the "
+                f"choices count from 0"
+            )
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     """List the registered models, their parameters with bounds, and the tasks they fit."""
     from cogmodels.models import MODELS
@@ -124,15 +233,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from cogmodels.simulate import simulate
 
     model = _model(args)
-    params = {**model.default_params(), **_key_values(args.param, "--param")}
+    params = {**model.default_params(), **_params(model, args.param)}
     env_kwargs = _key_values(args.env_arg, "--env-arg")
     if args.trials is not None:
         env_kwargs["n_trials"] = args.trials
-    sim = simulate(model, params, args.env, n_subjects=args.subjects, seed=args.seed, env_kwargs=env_kwargs)
     out = Path(args.out)
+    truth = out.with_name(out.stem + "_params.csv")
+    _check_out_file(args.out, truth, overwrite=args.overwrite)
+    sim = simulate(model, params, args.env, n_subjects=args.subjects, seed=args.seed, env_kwargs=env_kwargs)
     out.parent.mkdir(parents=True, exist_ok=True)
     sim.trials.to_csv(out, index=False)
-    truth = out.with_name(out.stem + "_params.csv")
     sim.params.to_csv(truth, index=False)
     print(f"trials: {out} ({len(sim.trials)} rows, {args.subjects} subjects)")
     print(f"true parameters: {truth}")
@@ -147,11 +257,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from cogmodels.io import read_trials
 
     model = _model(args)
+    _check_out_folder(args.out)
     trials = read_trials(args.data)
+    _check_n_actions(trials, {model.name: model}, args.data)
     kwargs = {"n_starts": args.starts, "seed": args.seed}
     estimator = make_estimator(args.method, model, **kwargs)
     t0 = time.perf_counter()
-    estimator.fit(trials, source=str(args.data))
+    with _naming(args.data):
+        estimator.fit(trials, source=str(args.data))
     wall = time.perf_counter() - t0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -213,17 +326,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise ValueError(f"--models takes at least two comma-separated model names, got {args.models!r}")
     structure = _key_values(args.structure, "--structure")
     models = {name: make_model(name, **structure) for name in names}
-    trials = read_trials(args.data)
     cv = args.cv_folds
     cv_folds = int(cv) if cv and cv.isdigit() else cv
+    if cv_folds is not None and cv_folds not in ("block", "session") and not (isinstance(cv_folds, int) and cv_folds >= 2):
+        raise ValueError(f"--cv-folds must be 'block', 'session' or a number of folds >= 2, got {cv!r}")
+    _check_out_folder(args.out)
+    trials = read_trials(args.data)
+    _check_n_actions(trials, models, args.data)
     ceilings = _tiny_rnns(args.tiny_rnn, next(iter(models.values())).n_actions)
     set_threads(args.threads if ceilings else None)  # the tiny GRUs train with torch
     if ceilings and cv_folds is None:
         raise ValueError("--tiny-rnn is scored by cross-validation: give --cv-folds too (e.g. block)")
-    result = compare_models(
-        trials, models, method=args.method, cv_folds=cv_folds, n_starts=args.starts, seed=args.seed,
-        bms_on=args.bms_on, ceilings=ceilings,
-    )
+    with _naming(args.data):
+        result = compare_models(
+            trials, models, method=args.method, cv_folds=cv_folds, n_starts=args.starts, seed=args.seed,
+            bms_on=args.bms_on, ceilings=ceilings,
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result.table.to_csv(out / "comparison.csv")
@@ -256,6 +374,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
     from cogmodels.fits.recovery import parameter_recovery
 
     model = _model(args)
+    _check_out_folder(args.out)
     env_kwargs = _key_values(args.env_arg, "--env-arg")
     if args.trials is not None:
         env_kwargs["n_trials"] = args.trials
@@ -352,7 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subjects", type=int, default=10)
     p.add_argument("--trials", type=int, default=None, help="trials per session (the env's n_trials)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="output CSV")
+    p.add_argument("--out", required=True, help="output CSV (and <name>_params.csv beside it)")
+    p.add_argument("--overwrite", action="store_true", help="replace the output files if they exist")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("fit", help="fit a model to every subject of a trial table")
@@ -431,13 +551,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Integer options and their least value, checked for every subcommand that has them.
+_MINIMUM = {"subjects": 1, "trials": 1, "starts": 1, "seed": 0, "workers": 1}
+
+
+def _check_ranges(args: argparse.Namespace) -> None:
+    from cogmodels.validation import check_int
+
+    for name, least in _MINIMUM.items():
+        value = getattr(args, name, None)
+        if value is not None:
+            check_int(f"--{name}", value, minimum=least)
+
+
+def _warning_line(message: Warning | str, category: type[Warning]) -> str:
+    """A library warning as one plain line: no source line, no pointer to fitted attributes."""
+    text = " ".join(str(message).split())
+    text = re.sub(r"\s*\(see `?\w+_`?\)", "", text)
+    if not issubclass(category, UserWarning):
+        text += f" ({category.__name__})"
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    prefix = f"cogmodels {args.command}"
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
+        print(f"{prefix}: warning: {_warning_line(message, category)}", file=sys.stderr)
+
     try:
-        return args.func(args)
+        _check_ranges(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = show
+            return args.func(args)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:  # bad input: a message, not a traceback
-        parser.exit(2, f"cogmodels {args.command}: error: {err}\n")
+        parser.exit(2, f"{prefix}: error: {err}\n")
+    except OSError as err:  # a file that cannot be read or written
+        where = f"{err.filename}: " if err.filename else ""
+        parser.exit(2, f"{prefix}: error: {where}{err.strerror or err}\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

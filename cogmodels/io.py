@@ -13,12 +13,28 @@ the file in any error:
 
 Where a file has trial numbers they are kept; where a reader numbers the trials itself it counts
 from 0 within each subject (and session), like :class:`cogmodels.envs.wrappers.RecordTrials`.
+
+Damaged or mistaken files are refused, never read into a wrong table: every failure is a
+``ValueError`` (``FileNotFoundError`` for a missing file) that names the file and what was wrong:
+compression that does not match the name (``.gz``, ``.bz2``, ``.xz``) or is cut short, text that is
+not UTF-8 (UTF-16 with its byte-order mark is read), NUL bytes, an empty file or a header alone,
+lines with more or fewer fields than the header, a quoted field that swallows line breaks (a stray
+quote), subject ids that look like parsing accidents (line breaks, delimiters, quotes or control
+characters inside, or far longer than the other ids), a Parquet file pyarrow cannot read or whose
+page checksums fail (:func:`write_trials` writes them).
 """
 
 from __future__ import annotations
 
+import bz2
+import csv
+import gzip
+import io
+import lzma
 import os
 import tempfile
+import unicodedata
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,27 +81,46 @@ def read_trials(
     """Read a trial table from ``path`` and validate it.
 
     ``format`` is one of :data:`FORMATS`; by default it follows the extension (``.csv``,
-    ``.parquet``/``.pq``, ``.txt``/``.tsv``, ``.mat``) and, for text files, the header: a
-    ``subjID`` column means hBayesDM, ``choice1``/``choice2`` without ``choice`` the two-step CSV.
-    A file without a known extension is recognised by its first bytes. ``n_actions`` bounds the
-    choices (see :func:`cogmodels.trials.validate_trials`); other keyword arguments go to the
-    reader (``pandas.read_csv``/``read_parquet``, or ``task=`` for hBayesDM).
+    ``.parquet``/``.pq``, ``.txt``/``.tsv``, ``.mat``; text may be compressed: ``.csv.gz``,
+    ``.tsv.bz2`` ...) and, for text files, the header: a tab-separated file with a ``subjID``
+    column is hBayesDM, a comma-separated one with ``choice1``/``choice2`` and no ``choice`` the
+    two-step CSV, and a ``.txt``/``.tsv`` whose header has commas and no tab is read as CSV. A
+    file without a known extension is recognised by its first bytes. ``n_actions`` bounds the
+    choices (see :func:`cogmodels.trials.validate_trials`); ``encoding=`` decodes text that is
+    not UTF-8; other keyword arguments go to the reader (``pandas.read_csv``/``read_parquet``,
+    or ``task=`` for hBayesDM).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` is not a file.
+    ValueError
+        The file cannot be read or is not a valid trial table; the message names the file and
+        what was wrong (see the module docstring).
     """
     p = _existing(path)
-    fmt = _detect_format(p) if format is None else format
-    if fmt not in FORMATS:
-        raise ValueError(f"{p}: format must be one of {list(FORMATS)}, got {fmt!r}")
+    if format is not None and format not in FORMATS:
+        raise ValueError(f"{p}: format must be one of {list(FORMATS)}, got {format!r}")
+    fmt = format or _format_from_name(p) or _binary_format(p)
+    text = None
+    if fmt is None or fmt in ("csv", "tsv"):
+        text = _read_text(p, kwargs.pop("encoding", None))
+        fmt = fmt or _text_format(p, text)
+        if format is None:
+            fmt = _format_from_header(p, text, fmt)
     if fmt == "hbayesdm":
-        return read_hbayesdm(p, n_actions=n_actions, **kwargs)
+        return _hbayesdm(p, _read_text(p) if text is None else text, n_actions=n_actions, **kwargs)
     if fmt == "rlwm_mat":
         return read_rlwm_mat(p, **kwargs)
     if fmt == "two_step_csv":
-        return read_two_step_csv(p, **kwargs)
+        return _two_step(p, _read_text(p) if text is None else text, **kwargs)
     if fmt == "parquet":
         df = _read_parquet(p, **kwargs)
     else:
-        sep = "\t" if fmt == "tsv" else ","
-        df = pd.read_csv(p, **{"sep": sep, **kwargs})
+        sep = kwargs.pop("sep", "\t" if fmt == "tsv" else ",")
+        df = _parse_table(p, _read_text(p) if text is None else text, sep, **kwargs)
+        _check_subject_ids(df, "subject", p)
+        _check_not_hbayesdm(df, p, sep)
     return validate_trials(df, n_actions=n_actions, source=str(p))
 
 
@@ -112,7 +147,7 @@ def write_trials(df: pd.DataFrame, path: PathLike, *, format: str | None = None)
             table.to_csv(tmp, index=False)
         else:
             _parquet_engine()
-            table.to_parquet(tmp, index=False)
+            table.to_parquet(tmp, index=False, write_page_checksum=True)
         os.replace(tmp, p)
     finally:
         if os.path.exists(tmp):
@@ -127,33 +162,295 @@ def _existing(path: PathLike) -> Path:
     return p
 
 
-def _detect_format(p: Path) -> str:
-    fmt = _EXTENSIONS.get(p.suffix.lower())
-    if fmt is None:
-        with p.open("rb") as fh:
-            head = fh.read(128)
-        if head.startswith(b"PAR1"):
-            return "parquet"
-        if head.startswith(b"MATLAB"):
-            return "rlwm_mat"
-        first = head.split(b"\n", 1)[0]
-        if b"\t" in first:
-            fmt = "tsv"
-        elif b"," in first:
-            fmt = "csv"
-        else:
+#: Compressed text: suffix -> (name, magic bytes, decompress).
+_COMPRESSIONS: dict[str, tuple[str, bytes, Callable[[bytes], bytes]]] = {
+    ".gz": ("gzip", b"\x1f\x8b", gzip.decompress),
+    ".bz2": ("bzip2", b"BZh", bz2.decompress),
+    ".xz": ("xz", b"\xfd7zXZ\x00", lzma.decompress),
+}
+_SHOW = 5  # offending rows or lines named in a message
+
+
+def _format_from_name(p: Path) -> str | None:
+    suffixes = [s.lower() for s in p.suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSIONS:
+        inner = suffixes[-2] if len(suffixes) > 1 else ""
+        fmt = _EXTENSIONS.get(inner)
+        if fmt not in ("csv", "tsv"):
             raise ValueError(
-                f"{p}: cannot tell the format from the extension {p.suffix!r} or the content; "
-                f"pass format= one of {list(FORMATS)}"
+                f"{p}: a compressed ({suffixes[-1]}) trial table must be text named .csv"
+                f"{suffixes[-1]}, .tsv{suffixes[-1]} or .txt{suffixes[-1]}, got {inner or 'no'} "
+                f"extension before {suffixes[-1]}; decompress it or rename it"
             )
-    if fmt in ("csv", "tsv"):
-        columns = pd.read_csv(p, sep="\t" if fmt == "tsv" else ",", nrows=0).columns
-        header = [str(c).strip().lower() for c in columns]
-        if "subjid" in header:
-            return "hbayesdm"
-        if {"choice1", "choice2"} <= set(header) and "choice" not in header:
-            return "two_step_csv"
+        return fmt
+    return _EXTENSIONS.get(suffixes[-1]) if suffixes else None
+
+
+def _compression(p: Path) -> str | None:
+    suffix = p.suffix.lower()
+    return suffix if suffix in _COMPRESSIONS else None
+
+
+def _read_bytes(p: Path) -> bytes:
+    """The file's bytes, decompressed when its name ends in .gz / .bz2 / .xz."""
+    raw = p.read_bytes()
+    suffix = _compression(p)
+    if suffix is None:
+        for other, (name, magic, _) in _COMPRESSIONS.items():
+            if raw.startswith(magic) and (other != ".bz2" or raw[4:10] == b"1AY&SY"):
+                raise ValueError(
+                    f"{p}: the file is {name}-compressed but its name does not end in {other}: "
+                    f"rename it {p.name}{other} (or decompress it)"
+                )
+        return raw
+    name, magic, decompress = _COMPRESSIONS[suffix]
+    if not raw.startswith(magic):
+        raise ValueError(
+            f"{p}: the name ends in {suffix} but the file is not {name}-compressed (it starts "
+            f"with {raw[:8]!r}); if it is plain text, rename it without {suffix}"
+        )
+    try:
+        return decompress(raw)
+    except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
+        raise ValueError(
+            f"{p}: the {name} data is damaged or truncated ({exc}); copy or export the file again"
+        ) from None
+
+
+def _read_text(p: Path, encoding: str | None = None) -> str:
+    """The file as text: decompressed, decoded (UTF-8, or UTF-16 with its byte-order mark), and
+    refused with the file named when it is empty, not text or holds NUL bytes."""
+    raw = _read_bytes(p)
+    if encoding is None:
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            encoding = "utf-16"
+        else:
+            encoding = "utf-8-sig"
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ValueError(
+            f"{p}: not {encoding.replace('-sig', '').upper()} text: byte "
+            f"{raw[exc.start:exc.start + 1].hex(' ')} at line {line}, column {col} cannot be decoded; "
+            f"save the file as UTF-8 (spreadsheet programs call it 'CSV UTF-8'), or pass encoding= "
+            f"(e.g. 'latin-1') to read_trials"
+        ) from None
+    except LookupError:
+        raise ValueError(f"{p}: unknown encoding {encoding!r}; use e.g. 'utf-8' or 'latin-1'") from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise ValueError(
+            f"{p}: line {line} holds a NUL byte: this is not a plain text table (a binary or damaged "
+            f"file, or UTF-16 text without its byte-order mark); export it again as a UTF-8 CSV"
+        )
+    if not text.strip():
+        raise ValueError(
+            f"{p}: the file is empty: a trial table needs a header line (subject, trial, choice, "
+            f"reward ...) and one line per trial"
+        )
+    return text
+
+
+def _binary_format(p: Path) -> str | None:
+    """Parquet or MATLAB by the first bytes (for a file whose extension says nothing)."""
+    with p.open("rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"MATLAB"):
+        return "rlwm_mat"
+    return None
+
+
+def _text_format(p: Path, text: str) -> str:
+    first = text.split("\n", 1)[0]
+    if "\t" in first:
+        return "tsv"
+    if "," in first:
+        return "csv"
+    raise ValueError(
+        f"{p}: cannot tell the format from the extension {p.suffix!r} or the content; "
+        f"pass format= one of {list(FORMATS)}"
+    )
+
+
+def _header(text: str, sep: str) -> list[str]:
+    first = text.lstrip("\r\n").split("\n", 1)[0].rstrip("\r")
+    return [c.strip() for c in next(csv.reader([first], delimiter=sep), [])]
+
+
+def _format_from_header(p: Path, text: str, fmt: str) -> str:
+    """``tsv`` with a ``subjID`` column is hBayesDM; ``csv`` with ``choice1, choice2`` and no
+    ``choice`` the two-step CSV; a ``.txt``/``.tsv`` whose header has commas and no tab is CSV."""
+    first = text.lstrip("\r\n").split("\n", 1)[0]
+    if fmt == "tsv" and "\t" not in first and "," in first:
+        fmt = "csv"
+    header = [c.lower() for c in _header(text, "\t" if fmt == "tsv" else ",")]
+    if fmt == "tsv" and "subjid" in header:
+        return "hbayesdm"
+    if fmt == "csv" and {"choice1", "choice2"} <= set(header) and "choice" not in header:
+        return "two_step_csv"
     return fmt
+
+
+#: read_csv arguments that change how lines split into fields: with them the reader's own
+#: ragged-row check is skipped (pandas' rules then apply).
+_TOKENIZING = {"sep", "delimiter", "quotechar", "quoting", "escapechar", "comment", "skiprows",
+               "header", "names", "lineterminator", "doublequote", "skipfooter", "nrows",
+               "dialect", "delim_whitespace", "skipinitialspace", "engine", "on_bad_lines"}
+
+
+def _parse_table(p: Path, text: str, sep: str, **kwargs: Any) -> pd.DataFrame:
+    """Parse delimited ``text`` (from file ``p``) with pandas, after checking its structure:
+    every line has the header's number of fields and no quoted field spans lines."""
+    kind = {",": "comma", "\t": "tab"}.get(sep, repr(sep))
+    if not _TOKENIZING & set(kwargs):
+        _check_structure(p, text, sep, kind)
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
+        hint = " (a stray quote?)" if "inside string" in str(exc) else ""
+        raise ValueError(
+            f"{p}: cannot read it as a {kind}-separated table: {exc}{hint}; fix the file"
+        ) from None
+    if df.empty:
+        raise ValueError(
+            f"{p}: the file has a header ({', '.join(map(str, df.columns))}) but no rows: a trial "
+            f"table needs one line per trial"
+        )
+    return df
+
+
+def _check_structure(p: Path, text: str, sep: str, kind: str) -> None:
+    if '"' not in text and len(sep) == 1:  # no quoting: count the separators on each line
+        n_fields, ragged = _ragged_lines(text, sep)
+        spanning: list[str] = []
+    else:
+        n_fields, ragged, spanning = _csv_records(p, text, sep, kind)
+    if spanning:
+        raise ValueError(
+            f"{p}: a quoted field runs across line breaks in {_listed(spanning)}: a stray "
+            f"quote (\") swallows the lines after it; remove or pair the quote. (A table whose text "
+            f"cells really hold line breaks: read it with pandas.read_csv and pass it to "
+            f"cogmodels.trials.validate_trials.)"
+        )
+    if ragged:
+        raise ValueError(
+            f"{p}: the header has {n_fields} {kind}-separated fields, but {_listed(ragged)}; "
+            f"every line must have one field per column (empty for a missing value): fix those lines"
+        )
+
+
+def _ragged_lines(text: str, sep: str) -> tuple[int | None, list[str]]:
+    """Fields per line of unquoted text (vectorised over the bytes: a separator is ASCII, so it
+    never occurs inside a UTF-8 multi-byte character)."""
+    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    breaks = np.flatnonzero(data == 10)
+    starts, ends = np.append(0, breaks + 1), np.append(breaks, data.size)
+
+    seps = np.flatnonzero(data == ord(sep))
+    counts = np.searchsorted(seps, ends) - np.searchsorted(seps, starts)
+    blank = np.zeros(counts.size, dtype=bool)
+    for i in np.flatnonzero(counts == 0):  # blank lines are skipped, as pandas does
+        blank[i] = not data[starts[i]:ends[i]].tobytes().strip()
+    filled = np.flatnonzero(~blank)
+    if filled.size == 0:
+        return None, []
+    n_fields = int(counts[filled[0]]) + 1
+    bad = filled[counts[filled] + 1 != n_fields]
+    return n_fields, [f"line {i + 1} has {counts[i] + 1}" for i in bad]
+
+
+def _csv_records(p: Path, text: str, sep: str, kind: str) -> tuple[int | None, list[str], list[str]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=False)
+    ragged: list[str] = []
+    spanning: list[str] = []
+    n_fields = None
+    line = 1
+    try:
+        for record in reader:
+            start, line = line, reader.line_num + 1
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # blank lines are skipped, as pandas does
+            if n_fields is None:
+                n_fields = len(record)
+            elif len(record) != n_fields:
+                ragged.append(f"line {start} has {len(record)}")
+            if line - start > 1:
+                spanning.append(f"lines {start}-{line - 1}")
+    except csv.Error as exc:
+        raise ValueError(
+            f"{p}: cannot read it as a {kind}-separated table: {exc} near line {line} (a stray "
+            f"quote?); fix the file"
+        ) from None
+    return n_fields, ragged, spanning
+
+
+def _listed(items: list[str]) -> str:
+    more = f" and {len(items) - _SHOW} more" if len(items) > _SHOW else ""
+    return ", ".join(items[:_SHOW]) + more
+
+
+def _check_subject_ids(df: pd.DataFrame, column: str, p: Path) -> None:
+    """Refuse subject ids that look like parsing accidents: line breaks, delimiters, quotes or
+    control characters inside them, or a length far beyond the other ids."""
+    if column not in df.columns:
+        return
+    col = df[column]
+    if col.dtype != object and not pd.api.types.is_string_dtype(col):
+        return
+    ids = [v for v in pd.unique(col) if isinstance(v, str)]
+    if not ids:
+        return
+    lengths = np.array([len(v) for v in ids])
+    median = float(np.median(lengths))
+
+    def problem(v: str) -> str | None:
+        if "\n" in v or "\r" in v:
+            return "holds a line break"
+        if "," in v or "\t" in v:
+            return "holds a delimiter"
+        if '"' in v:
+            return "holds a quote"
+        if any(unicodedata.category(ch) == "Cc" for ch in v):
+            return "holds a control character"
+        # the typical length of the other ids (with two ids, the other one's)
+        typical = float(lengths[lengths != len(v)][0]) if len(ids) == 2 and len(set(lengths)) == 2 else median
+        if len(v) > 256 or (len(ids) > 1 and len(v) > max(64.0, 4 * typical)):
+            return f"is {len(v)} characters long (the typical id: {typical:.0f})"
+        return None
+
+    problems = {v: why for v in ids if (why := problem(v)) is not None}
+    if problems:
+        bad = np.flatnonzero(col.isin(list(problems)).to_numpy())
+        shown = [f"row {r} ({_short(col.iloc[r])} {problems[col.iloc[r]]})" for r in bad[:_SHOW]]
+        more = f" and {bad.size - _SHOW} more" if bad.size > _SHOW else ""
+        raise ValueError(
+            f"{p}: column {column!r}: {bad.size} subject id(s) look like parsing accidents, not "
+            f"ids: {'; '.join(shown)}{more}. Look in the file near those rows for a stray quote, a "
+            f"NUL or junk line, fix it, and read the file again"
+        )
+
+
+def _short(v: str) -> str:
+    return repr(v) if len(v) <= 40 else repr(v[:37]) + "..."
+
+
+def _check_not_hbayesdm(df: pd.DataFrame, p: Path, sep: str) -> None:
+    """A comma CSV with ``subjID`` and no ``subject`` is not read as hBayesDM: say what to do."""
+    lower = {str(c).strip().lower(): c for c in df.columns}
+    if "subject" in lower or "subjid" not in lower:
+        return
+    raise ValueError(
+        f"{p}: there is a {lower['subjid']!r} column but no 'subject': hBayesDM files are "
+        f"tab-separated .txt, and this {'comma' if sep == ',' else 'tab'}-separated file is read as a "
+        f"canonical trial table (columns subject, trial, choice, reward; choices counted from 0). "
+        f"Either save it tab-separated as <task>_exampleData.txt to read it as hBayesDM (choices "
+        f"from 1), or rename {lower['subjid']!r} to 'subject' and code the choices from 0"
+    )
 
 
 def _parquet_engine() -> None:
@@ -167,7 +464,26 @@ def _parquet_engine() -> None:
 
 def _read_parquet(p: Path, **kwargs: Any) -> pd.DataFrame:
     _parquet_engine()
-    return pd.read_parquet(p, **kwargs)
+    kwargs.setdefault("page_checksum_verification", True)  # write_trials writes page checksums
+    try:
+        df = pd.read_parquet(p, **kwargs)
+    except Exception as exc:  # pyarrow raises OSError, ArrowInvalid, ... for a damaged file
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ValueError(
+            f"{p}: not a Parquet file pyarrow can read, or a damaged one ({_clip(reason)}); "
+            f"write or copy it again"
+        ) from None
+    if df.empty:
+        raise ValueError(f"{p}: the Parquet file has no rows: a trial table needs one row per trial")
+    return df
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _clip(text: str, n: int = 200) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def _to_seconds(rt: np.ndarray) -> np.ndarray:
@@ -287,12 +603,21 @@ def read_hbayesdm(
     ship with cogmodels; this reader is for files in its format.
     """
     p = _existing(path)
-    raw = pd.read_csv(p, sep="\t")
+    return _hbayesdm(p, _read_text(p), task=task, n_actions=n_actions)
+
+
+def _hbayesdm(p: Path, text: str, task: str | None = None, *, n_actions: int | None = None) -> pd.DataFrame:
+    raw = _parse_table(p, text, "\t")
     raw.columns = [str(c).strip() for c in raw.columns]
     name = _resolve_task(task, p, raw.columns)
     fmt = HBAYESDM_TASKS[name]
     lower = {c.lower(): c for c in raw.columns}
     missing = [c for c in fmt.columns if c not in lower]
+    if missing and len(raw.columns) == 1 and "," in raw.columns[0]:
+        raise ValueError(
+            f"{p}: the header {raw.columns[0]!r} is comma-separated, but hBayesDM files are "
+            f"tab-separated: save it with tabs between the columns"
+        )
     if missing:
         raise ValueError(
             f"{p}: an hBayesDM {name!r} file needs the columns {list(fmt.columns)} (any case); "
@@ -301,6 +626,7 @@ def read_hbayesdm(
     consumed = {*fmt.columns, "choice.rt"}
     canon = raw.rename(columns={lower[c]: c for c in consumed if c in lower})
     _check_numeric(canon, [c for c in consumed if c in canon.columns and c != "subjid"], p)
+    _check_subject_ids(canon, "subjid", p)
     out = fmt.convert(canon)
     for c in raw.columns:  # keep whatever else the file carries
         if c.lower() not in consumed and c not in out.columns:
@@ -308,7 +634,10 @@ def read_hbayesdm(
     return validate_trials(out, n_actions=n_actions or fmt.n_actions, source=str(p))
 
 
-def _check_numeric(raw: pd.DataFrame, columns: list[str], p: Path) -> None:
+def _check_numeric(
+    raw: pd.DataFrame, columns: list[str], p: Path,
+    what: str = "hBayesDM files hold numbers (NA where missing)",
+) -> None:
     for col in columns:
         bad = (pd.to_numeric(raw[col], errors="coerce").isna() & raw[col].notna()).to_numpy()
         if bad.any():
@@ -318,7 +647,7 @@ def _check_numeric(raw: pd.DataFrame, columns: list[str], p: Path) -> None:
             noun = "row" if len(rows) == 1 else "rows"
             raise ValueError(
                 f"{p}: column {col!r}: not a number in {len(rows)} {noun}: {shown}{more}. "
-                f"hBayesDM files hold numbers (NA where missing): fix the file"
+                f"{what}: fix the file"
             )
 
 
@@ -398,11 +727,16 @@ def read_rlwm_mat(path: PathLike) -> pd.DataFrame:
     if "expe_data" not in mat:
         found = sorted(k for k in mat if not k.startswith("__"))
         raise ValueError(f"{p}: not an RLWM data file: no 'expe_data' matrix (variables: {found})")
-    data = np.asarray(mat["expe_data"], dtype=np.float64)
-    if data.ndim != 2 or data.shape[1] < 14:
+    try:
+        data = np.asarray(mat["expe_data"], dtype=np.float64)
+    except (TypeError, ValueError):
         raise ValueError(
-            f"{p}: 'expe_data' must be trials × at least 14 columns ({list(RLWM_COLUMNS[:14])}), "
-            f"got shape {data.shape}"
+            f"{p}: 'expe_data' must be a numeric matrix, got {_clip(repr(mat['expe_data']), 80)}"
+        ) from None
+    if data.ndim != 2 or data.shape[1] < 14 or data.shape[0] == 0:
+        raise ValueError(
+            f"{p}: 'expe_data' must be trials × at least 14 columns ({list(RLWM_COLUMNS[:14])}) "
+            f"with at least one trial, got shape {data.shape}"
         )
     x = dict(zip(RLWM_COLUMNS, data.T, strict=False))
     missing = ~(x["choice"] > 0)
@@ -431,16 +765,24 @@ def read_rlwm_mat(path: PathLike) -> pd.DataFrame:
     for c in ("pcor", "delay", "condition"):
         if c in x and not (c == "condition" and np.isnan(x[c]).all()):
             out[c] = x[c]
-    n_actions = int(max(3, np.nanmax(x["corAseq"]), np.nanmax(np.where(missing, 0, x["choice"]))))
+    chosen = np.where(missing, 0, x["choice"])
+    if not np.isfinite(chosen).all():
+        rows = np.flatnonzero(~np.isfinite(chosen))
+        raise ValueError(
+            f"{p}: column 'choice' of 'expe_data' must hold action numbers from 1 (-1 or 0 when "
+            f"missing); {len(rows)} rows do not (rows {rows[:5].tolist()}: {chosen[rows[:5]].tolist()})"
+        )
+    n_actions = int(max(3, ints["corAseq"].max(), chosen.max()))
     return validate_trials(out, n_actions=n_actions, source=str(p))
 
 
 def _int_column(v: np.ndarray, name: str, p: Path) -> np.ndarray:
-    bad = ~np.isfinite(v) | (v != np.round(v))
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(v) | (v != np.round(v)) | (np.abs(v) >= 2**31)
     if bad.any():
         rows = np.flatnonzero(bad)
         raise ValueError(
-            f"{p}: column {name!r} of 'expe_data' must hold integers; {len(rows)} rows do not "
+            f"{p}: column {name!r} of 'expe_data' must hold integers; {len(rows)} row(s) do not "
             f"(rows {rows[:5].tolist()}: {v[rows[:5]].tolist()})"
         )
     return v.astype(np.int64)
@@ -460,7 +802,12 @@ def read_two_step_csv(path: PathLike) -> pd.DataFrame:
     NaN); its ``state2`` is kept when the second stage was reached. Trials count from 0 per session.
     """
     p = _existing(path)
-    raw = pd.read_csv(p)
+    return _two_step(p, _read_text(p))
+
+
+def _two_step(p: Path, text: str) -> pd.DataFrame:
+    raw = _parse_table(p, text, ",")
+    raw.columns = [str(c).strip() for c in raw.columns]
     needed = ["id", "choice1", "choice2", "state", "money"]
     missing = [c for c in needed if c not in raw.columns]
     if missing:
@@ -468,6 +815,23 @@ def read_two_step_csv(path: PathLike) -> pd.DataFrame:
             f"{p}: a two-step CSV needs the columns {needed}; missing {missing}; columns present: "
             f"{list(raw.columns)}"
         )
+    _check_numeric(raw, needed[1:], p, what="two-step CSV files hold numbers in choice1, choice2, state and money")
+    codes = {"choice1": (0, 1, 2), "choice2": (0, 1, 2), "state": (0, 2, 3)}
+    for col, allowed in codes.items():
+        v = raw[col]
+        bad = (v.notna() & ~v.isin(allowed)).to_numpy()
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            shown = ", ".join(f"row {r} ({_plain(v.iloc[r])!r})" for r in rows[:_SHOW])
+            more = f" and {len(rows) - _SHOW} more" if len(rows) > _SHOW else ""
+            raise ValueError(
+                f"{p}: column {col!r} must hold one of {list(allowed)} (0 for no response or no "
+                f"second stage), got {len(rows)} other value(s): {shown}{more}; fix the file"
+            )
+    if raw["id"].isna().any():
+        rows = np.flatnonzero(raw["id"].isna().to_numpy())
+        raise ValueError(f"{p}: column 'id' is empty in rows {rows[:_SHOW].tolist()}: every trial needs its session id")
+    _check_subject_ids(raw, "id", p)
     ids = raw["id"].astype(str)
     parts = ids.str.split("_", n=1, expand=True)
     ok = ((raw["choice1"] > 0) & (raw["choice2"] > 0) & (raw["state"] > 0)).to_numpy()

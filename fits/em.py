@@ -110,7 +110,8 @@ class HierarchicalEM(SubjectFit):
         else:
             warnings.warn(
                 f"{self.model.name}: EM stopped after max_em_iter={self.max_em_iter} iterations "
-                f"before the group parameters settled (last shift {shift:.2g} > tol={self.tol})",
+                f"before the group parameters settled (last shift {shift:.2g} > tol={self.tol}); "
+                f"raise max_em_iter or loosen tol",
                 ConvergenceWarning,
                 stacklevel=3,
             )

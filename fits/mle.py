@@ -226,7 +226,10 @@ class SubjectFit:
             hits = hits[hits].index.tolist()
             warnings.warn(
                 f"{self.model.name}: {len(hits)} estimate(s) on a parameter bound, e.g. "
-                f"{hits[:5]} (subject, parameter); their standard errors are unreliable",
+                f"{hits[:5]} (subject, parameter); their standard errors are unreliable. A "
+                f"parameter often on its bound is one the data may not identify: check the "
+                f"bounds suit the data, or try the model without it (a structure option) "
+                f"(see on_bound_)",
                 UserWarning,
                 stacklevel=4,
             )
@@ -234,7 +237,8 @@ class SubjectFit:
             bad = self.converged_.index[~self.converged_.to_numpy()].tolist()
             warnings.warn(
                 f"{self.model.name}: the best start did not converge for {len(bad)} subject(s): "
-                f"{bad[:10]} (see converged_); try more starts or max_iter",
+                f"{bad[:10]}; fit again with more random starts (n_starts; --starts on the "
+                f"command line) or more iterations (max_iter) (see converged_)",
                 ConvergenceWarning,
                 stacklevel=4,
             )

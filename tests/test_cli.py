@@ -162,7 +162,7 @@ def test_demo_runs_the_suite_and_reports_it(tmp_path, capsys):
         (["simulate", "--env", "cogmodels/MultiArmedBandit-v0", "--model", "q_learning",
           "--param", "alpha", "--out", "{tmp}/x.csv"], "--param takes name=value"),
         (["simulate", "--env", "cogmodels/MultiArmedBandit-v0", "--model", "q_learning",
-          "--param", "alpha=2", "--out", "{tmp}/x.csv"], r"'alpha' must lie in \[0.0, 1.0\]"),
+          "--param", "alpha=2", "--out", "{tmp}/x.csv"], r"--param alpha must be a finite number in \[0, 1\], got 2$"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(argv, match, tmp_path, sim_csv, capsys):
@@ -173,3 +173,173 @@ def test_bad_input_exits_2_with_a_message(argv, match, tmp_path, sim_csv, capsys
     msg = capsys.readouterr().err
     assert f"cogmodels {argv[0]}: error:" in msg
     assert re.search(match, msg), msg
+
+
+# --- newcomer errors: one line naming the argument or file, the fix, exit 2 -------------------------
+
+
+def _fails(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as err:
+        main([str(a) for a in argv])
+    assert err.value.code == 2
+    msg = capsys.readouterr().err
+    assert msg.count("\n") == 1 and "Traceback" not in msg, msg
+    return msg.rstrip("\n")
+
+
+@pytest.fixture
+def no_fitting(monkeypatch):
+    """Fail the test if any fit starts: the argument checks must come first."""
+    import cogmodels.fits
+    import cogmodels.fits.recovery
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a fit started before the arguments were checked")
+
+    monkeypatch.setattr(cogmodels.fits, "make_estimator", boom)
+    monkeypatch.setattr(cogmodels.fits, "compare_models", boom)
+    monkeypatch.setattr(cogmodels.fits.recovery, "parameter_recovery", boom)
+
+
+@pytest.mark.parametrize("command", ["fit", "compare", "recover"])
+def test_out_that_is_a_file_or_under_a_file_is_refused_before_fitting(command, tmp_path, sim_csv, capsys, no_fitting):
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    head = {"fit": ["fit", sim_csv, "--model", "q_learning"],
+            "compare": ["compare", sim_csv, "--models", "q_learning,wsls"],
+            "recover": ["recover", "--model", "q_learning", "--env", "cogmodels/MultiArmedBandit-v0"]}[command]
+    assert _fails([*head, "--out", taken], capsys) == (
+        f"cogmodels {command}: error: --out {taken}: a file of that name exists, but --out is the output "
+        f"folder: give a folder path (it is created if needed), or move the file away")
+    assert _fails([*head, "--out", taken / "sub"], capsys) == (
+        f"cogmodels {command}: error: --out {taken / 'sub'}: {taken} is a file, so no folder can be made "
+        f"under it: choose another path")
+
+
+def test_an_unwritable_out_folder_is_refused_before_fitting(tmp_path, sim_csv, capsys, monkeypatch, no_fitting):
+    import tempfile
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", denied)  # root ignores chmod: simulate the refusal
+    assert _fails(["fit", sim_csv, "--model", "q_learning", "--out", tmp_path / "new" / "out"], capsys) == (
+        f"cogmodels fit: error: --out {tmp_path / 'new' / 'out'}: cannot write in {tmp_path} (Permission "
+        f"denied): choose a folder you can write to, or change its permissions")
+
+
+def test_simulate_keeps_existing_files_unless_told(tmp_path, capsys):
+    argv = ["simulate", "--env", "cogmodels/MultiArmedBandit-v0", "--model", "q_learning", "--subjects", "1",
+            "--trials", "5", "--out", tmp_path / "s.csv"]
+    assert main([str(a) for a in argv]) == 0
+    capsys.readouterr()
+    assert _fails(argv, capsys) == (
+        f"cogmodels simulate: error: --out {tmp_path / 's.csv'}: {tmp_path / 's.csv'} already exists: "
+        f"choose another --out, delete the file, or pass --overwrite to replace it")
+    assert main([str(a) for a in [*argv, "--overwrite"]]) == 0
+    argv[-1] = tmp_path
+    assert _fails(argv, capsys) == (
+        f"cogmodels simulate: error: --out {tmp_path}: that is a folder, but --out is the output CSV file: "
+        f"give a file path such as {tmp_path / 'trials.csv'}")
+
+
+SIM = ["simulate", "--env", "cogmodels/MultiArmedBandit-v0", "--model", "q_learning"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--structure", "stickyness=false"],
+     "model 'q_learning' has no structure option 'stickyness' (did you mean 'stickiness'?); its options "
+     "are n_actions=2, dual_learning_rates=False, stickiness=True, forgetting=False, free_initial_value=False, "
+     "initial_value=0.5, beta_max=20.0 (shown with their defaults)"),
+    (["--structure", "stickiness=maybe"],
+     "structure option 'stickiness' of model 'q_learning' must be True or False, got 'maybe'"),
+    (["--structure", "n_actions=2.5"],
+     "structure option 'n_actions' of model 'q_learning' must be an integer >= 1, got 2.5"),
+    (["--param", "alpha=abc"], "--param alpha must be a finite number in [0, 1], got 'abc'"),
+    (["--param", "gamma=0.1"],
+     "--param gamma: model 'q_learning' has no parameter 'gamma'; its parameters are ['alpha', 'beta', "
+     "'kappa'] (`cogmodels models` lists them with their bounds)"),
+    (["--subjects", "0"], "--subjects must be an integer >= 1, got 0"),
+    (["--trials", "0"], "--trials must be an integer >= 1, got 0"),
+    (["--seed", "-1"], "--seed must be an integer >= 0, got -1"),
+])
+def test_simulate_names_the_bad_argument(extra, message, tmp_path, capsys):
+    assert _fails([*SIM, *extra, "--out", tmp_path / "x.csv"], capsys) == f"cogmodels simulate: error: {message}"
+    assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fit", "{sim}", "--model", "q_learning", "--starts", "0"], "--starts must be an integer >= 1, got 0"),
+    (["compare", "{sim}", "--models", "q_learning,wsls", "--seed", "-3"], "--seed must be an integer >= 0, got -3"),
+    (["recover", "--model", "q_learning", "--env", "cogmodels/MultiArmedBandit-v0", "--subjects", "0"],
+     "--subjects must be an integer >= 1, got 0"),
+    (["run", "{tmp}/none.toml", "--workers", "0"], "--workers must be an integer >= 1, got 0"),
+    (["demo", "--seed", "-1"], "--seed must be an integer >= 0, got -1"),
+    (["compare", "{sim}", "--models", "q_learning,wsls", "--cv-folds", "1"],
+     "--cv-folds must be 'block', 'session' or a number of folds >= 2, got '1'"),
+])
+def test_integer_options_are_range_checked_for_every_command(argv, message, tmp_path, sim_csv, capsys, no_fitting):
+    argv = [a.format(sim=sim_csv, tmp=tmp_path) for a in argv]
+    if argv[0] in ("fit", "compare", "recover"):
+        argv += ["--out", str(tmp_path / "out")]
+    assert _fails(argv, capsys) == f"cogmodels {argv[0]}: error: {message}"
+
+
+def test_data_files_are_named_in_errors(tmp_path, capsys, no_fitting):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert _fails(["fit", empty, "--model", "q_learning", "--out", tmp_path / "o"], capsys) == (
+        f"cogmodels fit: error: {empty}: the file is empty: a trial table needs a header line (subject, "
+        f"trial, choice, reward ...) and one line per trial")
+    sj = tmp_path / "sj.csv"
+    sj.write_text("subjID,trial,choice,outcome\n1,1,1,1\n")
+    assert _fails(["fit", sj, "--model", "q_learning", "--out", tmp_path / "o"], capsys).startswith(
+        f"cogmodels fit: error: {sj}: there is a 'subjID' column but no 'subject': hBayesDM files are "
+        f"tab-separated .txt")
+
+
+def test_four_armed_data_with_a_two_action_model_suggests_n_actions(tmp_path, capsys, no_fitting):
+    four = tmp_path / "four.csv"
+    pd.DataFrame({"subject": 1, "trial": range(8), "choice": [0, 1, 2, 3] * 2, "reward": 1.0}).to_csv(four, index=False)
+    hint = (f"{four}: column 'choice' holds choices up to 3 (4 actions), but model 'q_learning' has "
+            f"n_actions=2 (choices 0..1): add --structure n_actions=4, or check that the choices count from 0")
+    assert _fails(["fit", four, "--model", "q_learning", "--out", tmp_path / "o"], capsys) == f"cogmodels fit: error: {hint}"
+    assert _fails(["compare", four, "--models", "wsls,q_learning", "--out", tmp_path / "o"], capsys) == (
+        "cogmodels compare: error: " + hint.replace("model 'q_learning'", "model 'wsls'"))
+    assert _fails(["fit", four, "--model", "two_step_mf", "--out", tmp_path / "o"], capsys).endswith(
+        "model 'two_step_mf' has a fixed number of actions: choose a model for 4 actions, or check that the "
+        "choices count from 0")
+
+
+def test_a_fit_error_names_the_data_file(tmp_path, capsys):
+    short = tmp_path / "short.csv"
+    pd.DataFrame({"subject": 1, "trial": range(3), "choice": [0, 1, 0], "reward": 1.0}).to_csv(short, index=False)
+    msg = _fails(["fit", short, "--model", "q_learning", "--out", tmp_path / "o"], capsys)
+    assert msg.startswith(f"cogmodels fit: error: {short}: ") and "min_trials" in msg
+
+
+def test_warnings_print_as_one_plain_line_with_what_to_do(sim_csv, tmp_path, capsys):
+    same = tmp_path / "same.csv"  # always the same choice: the stickiness runs to its bound
+    pd.read_csv(sim_csv).assign(choice=0).to_csv(same, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        assert main(["fit", str(same), "--model", "q_learning", "--starts", "1", "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line]
+    assert lines and all(line.startswith("cogmodels fit: warning: q_learning: ") for line in lines), repr(err)
+    assert "on a parameter bound" in err and "check the bounds suit the data" in err
+    assert "on_bound_" not in err and "warnings.warn" not in err and ".py:" not in err
+
+
+def test_the_convergence_warning_says_what_to_do(sim_csv, tmp_path, capsys, monkeypatch):
+    import cogmodels.fits
+
+    real = cogmodels.fits.make_estimator
+    monkeypatch.setattr(cogmodels.fits, "make_estimator", lambda *a, **k: real(*a, **k, max_iter=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        assert main(["fit", str(sim_csv), "--model", "q_learning", "--starts", "1", "--out", str(tmp_path / "o")]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "converge" in line]
+    assert lines == ["cogmodels fit: warning: q_learning: the best start did not converge for 6 subject(s): "
+                     "[0, 1, 2, 3, 4, 5]; fit again with more random starts (n_starts; --starts on the command "
+                     "line) or more iterations (max_iter)"]

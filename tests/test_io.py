@@ -84,7 +84,7 @@ def test_bad_csv_error_names_file_column_and_row(tmp_path):
         bad.write_text("subject,trial,choice,reward\n1,1,0,1\n1,2,0,1\n1,3,1,1\n")
         read_trials(bad, n_actions=1)
     (tmp_path / "renamed.csv").write_text("subjID,trial,choice,reward\n1,1,0,1\n")
-    with pytest.raises(ValueError, match=r"renamed\.csv: missing required column 'subject'.*'subjID': 'subject'"):
+    with pytest.raises(ValueError, match=r"renamed\.csv: there is a 'subjID' column but no 'subject': hBayesDM files are tab-separated"):
         read_trials(tmp_path / "renamed.csv", format="csv")
 
 
@@ -264,3 +264,177 @@ def test_real_two_step_csv():
     assert set(df["state2"].dropna().unique()) == {0, 1} and df["choice"].isna().sum() == 360
     ok = df["choice"].notna()
     assert (df.loc[ok, "state2"] == df.loc[ok, "choice"]).mean() == pytest.approx(0.7, abs=0.03)
+
+
+# --- damaged and mistaken files: each names the file and what was wrong ------------------------
+
+
+def _err(path: Path, **kwargs) -> str:
+    with pytest.raises(ValueError) as err:
+        read_trials(path, **kwargs)
+    return str(err.value)
+
+
+GOOD = "subject,trial,choice,reward\n1,0,0,1\n1,1,1,0\n2,0,1,1\n2,1,0,0\n"
+
+
+def test_compression_that_does_not_match_the_name(tmp_path):
+    import gzip
+
+    plain = tmp_path / "t.csv.gz"
+    plain.write_text(GOOD)
+    assert _err(plain) == (f"{plain}: the name ends in .gz but the file is not gzip-compressed (it starts "
+                           f"with b'subject,'); if it is plain text, rename it without .gz")
+    hidden = tmp_path / "t.csv"
+    hidden.write_bytes(gzip.compress(GOOD.encode(), mtime=0))
+    assert _err(hidden) == (f"{hidden}: the file is gzip-compressed but its name does not end in .gz: "
+                            f"rename it t.csv.gz (or decompress it)")
+    plain.write_bytes(gzip.compress(GOOD.encode(), mtime=0)[:30])
+    assert _err(plain) == (f"{plain}: the gzip data is damaged or truncated (Compressed file ended "
+                           f"before the end-of-stream marker was reached); copy or export the file again")
+    plain.write_bytes(gzip.compress(GOOD.encode(), mtime=0))
+    pd.testing.assert_frame_equal(read_trials(plain), read_trials(_text(tmp_path / "p.csv", GOOD)))
+    (tmp_path / "t.parquet.gz").write_bytes(b"x")
+    assert "a compressed (.gz) trial table must be text named .csv.gz, .tsv.gz or .txt.gz" in _err(tmp_path / "t.parquet.gz")
+
+
+def _text(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_damaged_parquet_names_the_file(tmp_path):
+    path = write_trials(_table(), tmp_path / "t.parquet")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0xFF  # inside a data page: the page checksum catches it
+    path.write_bytes(bytes(data))
+    assert _err(path).startswith(f"{path}: not a Parquet file pyarrow can read, or a damaged one (")
+    assert _err(path).endswith("); write or copy it again")
+    (tmp_path / "e.parquet").write_bytes(b"")
+    assert _err(tmp_path / "e.parquet").startswith(f"{tmp_path / 'e.parquet'}: not a Parquet file pyarrow can read")
+
+
+def test_text_that_is_not_utf8_or_holds_nul_bytes(tmp_path):
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("subject,trial,choice,reward\nJosé,0,0,1\n".encode("latin-1"))
+    assert _err(latin) == (
+        f"{latin}: not UTF-8 text: byte e9 at line 2, column 4 cannot be decoded; save the file as "
+        f"UTF-8 (spreadsheet programs call it 'CSV UTF-8'), or pass encoding= (e.g. 'latin-1') to read_trials"
+    )
+    assert read_trials(latin, encoding="latin-1")["subject"].tolist() == ["José"]
+    nul = tmp_path / "nul.csv"
+    nul.write_bytes(GOOD.replace("2,0,1,1", "2\x00,0,1,1").encode())
+    assert _err(nul) == (
+        f"{nul}: line 4 holds a NUL byte: this is not a plain text table (a binary or damaged file, or "
+        f"UTF-16 text without its byte-order mark); export it again as a UTF-8 CSV"
+    )
+    utf16 = tmp_path / "u16.csv"
+    utf16.write_bytes(GOOD.encode("utf-16"))  # with its byte-order mark: read as text
+    pd.testing.assert_frame_equal(read_trials(utf16), read_trials(_text(tmp_path / "p.csv", GOOD)))
+
+
+def test_empty_and_header_only_files(tmp_path):
+    for name in ("e.csv", "e.txt", "e.parquet.csv"):
+        (tmp_path / name).write_text("" if name != "e.txt" else "\n  \n")
+        assert _err(tmp_path / name) == (
+            f"{tmp_path / name}: the file is empty: a trial table needs a header line (subject, trial, "
+            f"choice, reward ...) and one line per trial"
+        )
+    head = _text(tmp_path / "h.csv", "subject,trial,choice,reward\n")
+    assert _err(head) == (f"{head}: the file has a header (subject, trial, choice, reward) but no rows: "
+                          f"a trial table needs one line per trial")
+    two = _text(tmp_path / "ts.csv", "id,choice1,choice2,state,money\n")
+    assert _err(two) == (f"{two}: the file has a header (id, choice1, choice2, state, money) but no rows: "
+                         f"a trial table needs one line per trial")
+    hb = _write(tmp_path / "bandit2arm_x.txt", "subjID trial choice outcome\n")
+    assert _err(hb).startswith(f"{hb}: the file has a header (subjID, trial, choice, outcome) but no rows")
+
+
+def test_ragged_rows_are_named_by_line(tmp_path):
+    path = _text(tmp_path / "r.csv", "subject,trial,choice,reward\n1,0,0,1,5,6\n1,1,0,1\n1,2,0\njunk\n")
+    assert _err(path) == (
+        f"{path}: the header has 4 comma-separated fields, but line 2 has 6, line 4 has 3, line 5 has 1; "
+        f"every line must have one field per column (empty for a missing value): fix those lines"
+    )
+    blank_lines = _text(tmp_path / "b.csv", "subject,trial,choice,reward\n\n1,0,0,1\n   \n1,1,0,1\n")
+    assert len(read_trials(blank_lines)) == 2  # blank lines are skipped, as pandas does
+
+
+def test_stray_quotes_that_swallow_rows_are_refused(tmp_path):
+    rows = [f"{s},{t},{t % 2},1" for s in (1, 2) for t in range(12)]
+    rows[2] = '"' + rows[2]
+    rows[22] = rows[22].replace(",", '",', 1)  # the second quote closes a field 20 rows later
+    path = _text(tmp_path / "q.csv", "subject,trial,choice,reward\n" + "\n".join(rows) + "\n")
+    assert _err(path) == (
+        f"{path}: a quoted field runs across line breaks in lines 4-24: a stray quote (\") swallows the "
+        f"lines after it; remove or pair the quote. (A table whose text cells really hold line breaks: "
+        f"read it with pandas.read_csv and pass it to cogmodels.trials.validate_trials.)"
+    )
+    one = _text(tmp_path / "one.csv", "subject,trial,choice,reward\n1,0,0,1\n\"1,1,0,1\n1,2,0,1\n")
+    assert "a quoted field runs across line breaks in lines 3-4" in _err(one)
+
+
+def test_subject_ids_that_look_like_parsing_accidents(tmp_path):
+    def table(ids):
+        return "subject,trial,choice,reward\n" + "".join(f"{s},{t},0,1\n" for t, s in enumerate(ids))
+
+    path = _text(tmp_path / "ids.csv", table(["s01", "s01", '"s0\x01"', "s02", "x" * 80]))
+    assert _err(path) == (
+        f"{path}: column 'subject': 2 subject id(s) look like parsing accidents, not ids: row 2 "
+        f"('s0\\x01' holds a control character); row 4 ('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... is 80 "
+        f"characters long (the typical id: 3)). Look in the file near those rows for a stray quote, a NUL "
+        f"or junk line, fix it, and read the file again"
+    )
+    path = _text(tmp_path / "ids2.csv", table(['"a,b"', '"c""d"']))
+    msg = _err(path)
+    assert "row 0 ('a,b' holds a delimiter); row 1 ('c\"d' holds a quote)" in msg
+    ok = _text(tmp_path / "ok.csv", table(["sub-01", "sub-01", "P 2 (pilot)", "ä_3"]))
+    assert read_trials(ok)["subject"].nunique() == 3
+    hb = _write(tmp_path / "bandit2arm_x.txt", 'subjID trial choice outcome\n"a\x02" 1 1 1\n')
+    assert "column 'subjid': 1 subject id(s) look like parsing accidents" in _err(hb)
+
+
+def test_a_comma_csv_with_subjid_is_not_taken_for_hbayesdm(tmp_path):
+    for name in ("sj.csv", "sj.txt"):
+        path = _text(tmp_path / name, "subjID,trial,choice,outcome\n1,1,1,1\n1,2,2,-1\n")
+        assert _err(path) == (
+            f"{path}: there is a 'subjID' column but no 'subject': hBayesDM files are tab-separated .txt, "
+            f"and this comma-separated file is read as a canonical trial table (columns subject, trial, "
+            f"choice, reward; choices counted from 0). Either save it tab-separated as "
+            f"<task>_exampleData.txt to read it as hBayesDM (choices from 1), or rename 'subjID' to "
+            f"'subject' and code the choices from 0"
+        )
+    hb = _text(tmp_path / "bandit2arm_c.txt", "subjID,trial,choice,outcome\n1,1,1,1\n")
+    assert _err(hb, format="hbayesdm") == (
+        f"{hb}: the header 'subjID,trial,choice,outcome' is comma-separated, but hBayesDM files are "
+        f"tab-separated: save it with tabs between the columns")
+    comma_txt = _text(tmp_path / "c.txt", GOOD)  # a comma-separated .txt reads as CSV
+    assert len(read_trials(comma_txt)) == 4
+
+
+def test_two_step_csv_codes_are_checked(tmp_path):
+    path = _text(tmp_path / "ts.csv", "id,choice1,choice2,state,money\n9_a,1,2,2,1\n9_a,-1,2,5,0\n")
+    assert _err(path) == (
+        f"{path}: column 'choice1' must hold one of [0, 1, 2] (0 for no response or no second stage), "
+        f"got 1 other value(s): row 1 (-1); fix the file"
+    )
+    path.write_text("id,choice1,choice2,state,money\n9_a,1,2,2,1\n9_a,x,2,3,0\n")
+    assert _err(path) == (
+        f"{path}: column 'choice1': not a number in 1 row: row 1 ('x'). two-step CSV files hold numbers "
+        f"in choice1, choice2, state and money: fix the file"
+    )
+
+
+def test_rlwm_mat_with_huge_or_empty_values(tmp_path):
+    savemat(tmp_path / "e.mat", {"expe_data": np.zeros((0, 17))})
+    assert _err(tmp_path / "e.mat") == (
+        f"{tmp_path / 'e.mat'}: 'expe_data' must be trials × at least 14 columns (['subno', 'block', 'ns', "
+        f"'time', 'stimseq', 'imageseq', 'folderseq', 'iterseq', 'corAseq', 'choice', 'key', 'cor', "
+        f"'rew', 'rt']) with at least one trial, got shape (0, 17)"
+    )
+    row = [3, 1, 2, 1, 1, 4, 3, 1, 2, 3, 97, 0, 0, 630, np.nan, 0, np.nan]
+    row[0] = 1e300
+    savemat(tmp_path / "h.mat", {"expe_data": np.array([row], dtype=float)})
+    assert "column 'subno' of 'expe_data' must hold integers; 1 row(s) do not" in _err(tmp_path / "h.mat")
+    savemat(tmp_path / "c.mat", {"expe_data": "text"})
+    assert _err(tmp_path / "c.mat").startswith(f"{tmp_path / 'c.mat'}: 'expe_data' must be a numeric matrix")
