@@ -146,16 +146,25 @@ def _same_kind(value: Any, choice: Any) -> bool:
 def real_array(value: Any) -> np.ndarray | None:
     """``value`` as a numpy array if it holds only real numbers (integers or floats), else ``None``.
 
-    Strings, bytes, booleans, complex numbers, ``None``, ragged sequences and other objects give
-    ``None``: ``np.asarray`` would turn ``"1"`` into a float or ``True`` into 1.
+    Strings, bytes, booleans (also inside a list), complex numbers, ``None``, ragged sequences and
+    other objects give ``None``: ``np.asarray`` would turn ``"1"`` into a float or ``[True, 2]``
+    into ``[1, 2]``.
     """
-    if isinstance(value, str | bytes):
+    if isinstance(value, str | bytes) or (isinstance(value, list | tuple) and _holds_bool(value)):
         return None
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError, OverflowError):  # ragged or unconvertible
         return None
     return arr if arr.dtype.kind in "iuf" else None
+
+
+def _holds_bool(value: Any) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return True
+    if isinstance(value, list | tuple):
+        return any(_holds_bool(v) for v in value)
+    return isinstance(value, np.ndarray) and value.dtype.kind == "b"
 
 
 def check_array(

@@ -99,7 +99,8 @@ def test_check_array():
     assert out.dtype == np.float64 and out.tolist() == [0.0, 0.5]
     assert check_array("m", np.ones((2, 2), dtype=np.int32), (2, 2)).dtype == np.float64
     msg = r"^means must be an array of shape \(2,\) of finite numbers in \[0, 1\], got "
-    for bad in ("abc", b"ab", ["0.1", "0.2"], [True, False], [0.1, math.nan], [0.1, 2.0],
+    for bad in ("abc", b"ab", ["0.1", "0.2"], [True, False], [True, 0], (0, np.bool_(True)),
+                [0.1, math.nan], [0.1, 2.0],
                 [1j, 0], None, [[0.1], [0.2, 0.3]], [0.1, None], [0.1, 0.2, 0.3]):
         with pytest.raises(ValueError, match=msg):
             check_array("means", bad, (2,), 0, 1)
