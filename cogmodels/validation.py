@@ -26,6 +26,7 @@ __all__ = [
     "check_choice",
     "check_int",
     "check_int_pair",
+    "check_ints",
     "check_interval",
     "check_number",
     "check_probability",
@@ -72,6 +73,24 @@ def _int_range(minimum: int | None, maximum: int | None) -> str:
     if maximum is not None:
         return f"an integer <= {maximum}"
     return "an integer"
+
+
+def check_ints(name: str, value: Any, minimum: int, maximum: int) -> tuple[int, ...]:
+    """Return ``value`` as a tuple of ints in ``[minimum, maximum]`` (any iterable but a string).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, the range and the value received.
+    """
+    try:
+        if isinstance(value, str | bytes):
+            raise TypeError
+        return tuple(check_int(name, v, minimum, maximum) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be a sequence of integers in [{minimum}, {maximum}], got {_describe(value)}"
+        ) from None
 
 
 def check_number(

@@ -124,6 +124,16 @@ def _valid_action(space: gym.Space, action: Any) -> Any:
     return a.astype(np.float64)
 
 
+_UNSIGNED = {size: np.dtype(f"u{size}") for size in (1, 2, 4, 8)}
+
+
+def _in_range(a: np.ndarray, n: int) -> bool:
+    """``0 <= a < n`` for an integer array, in one pass: seen as unsigned, negatives are huge."""
+    if a.dtype.isnative:
+        return bool((a.view(_UNSIGNED[a.dtype.itemsize]) < n).all())
+    return bool(a.min() >= 0 and a.max() < n)
+
+
 class TaskEnv(gym.Env):
     """Base class of the single cognitive-task environments.
 
@@ -275,7 +285,7 @@ class TaskVectorEnv(VectorEnv):
         a = actions if type(actions) is np.ndarray else real_array(actions)
         if a is not None and a.shape == self._action_shape:
             if self._discrete:
-                if a.dtype.kind in "iu" and a.min() >= 0 and a.max() < self._n_actions:
+                if a.dtype.kind in "iu" and _in_range(a, self._n_actions):
                     return a
             elif a.dtype.kind in "iuf" and np.isfinite(a).all():
                 return a.astype(np.float64, copy=False)
@@ -299,7 +309,7 @@ class TaskVectorEnv(VectorEnv):
             and mask.shape == (self.num_envs,) and mask.any()
         ):
             raise ValueError(
-                f"{type(self).__name__}.reset: options['reset_mask'] must be a bool array of shape "
+                f'{type(self).__name__}.reset: options["reset_mask"] must be a bool array of shape '
                 f"({self.num_envs},) with at least one True, got {describe(mask)}"
             )
         return mask, options

@@ -20,9 +20,9 @@ from cogmodels.envs.core import (
 from cogmodels.validation import (
     check_int,
     check_int_pair,
+    check_ints,
     check_number,
     check_probability,
-    describe,
 )
 
 __all__ = ["PavlovianConditioning"]
@@ -31,14 +31,7 @@ NO_LICK, LICK = 0, 1
 
 
 def _check_omission_trials(value: Any, n_trials: int, name: str = "omission_trials") -> frozenset[int]:
-    what = f"a sequence of trial indices in [0, {n_trials - 1}]"
-    try:
-        if isinstance(value, str | bytes):
-            raise TypeError
-        trials = [check_int(name, t, 0, n_trials - 1) for t in value]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be {what}, got {describe(value)}") from None
-    return frozenset(trials)
+    return frozenset(check_ints(name, value, 0, n_trials - 1))
 
 
 class PavlovianConditioning(TaskEnv):

@@ -27,6 +27,7 @@ from cogmodels.validation import (
     check_choice,
     check_int,
     check_int_pair,
+    check_ints,
     check_number,
     check_probability,
     describe,
@@ -58,15 +59,12 @@ class _Config:
 
 
 def _check_schedule(schedule: Any, n_trials: int) -> np.ndarray:
-    what = f"a strictly increasing sequence of trial indices in [1, {n_trials - 1}]"
-    try:
-        if isinstance(schedule, str | bytes):
-            raise TypeError
-        trials = [check_int("schedule", t, 1, n_trials - 1) for t in schedule]
-    except (TypeError, ValueError):
-        raise ValueError(f"schedule must be {what}, got {describe(schedule)}") from None
+    trials = check_ints("schedule", schedule, 1, n_trials - 1)
     if any(b <= a for a, b in zip(trials, trials[1:])):
-        raise ValueError(f"schedule must be {what}, got {describe(schedule)}")
+        raise ValueError(
+            f"schedule must be a strictly increasing sequence of integers in [1, {n_trials - 1}], "
+            f"got {describe(schedule)}"
+        )
     return np.asarray(trials, dtype=np.int64)
 
 

@@ -16,7 +16,7 @@ from cogmodels.envs.core import (
     named_arguments,
     named_errors,
 )
-from cogmodels.validation import check_bool, check_int, check_int_pair, describe
+from cogmodels.validation import check_bool, check_int, check_int_pair, check_ints, describe
 
 __all__ = ["RLWM", "DEFAULT_SET_SIZES"]
 
@@ -28,15 +28,12 @@ DEFAULT_SET_SIZES: tuple[int, ...] = (2, 2, 3, 4, 5, 6) * 3
 
 
 def _check_set_sizes(set_sizes: Any, max_set_size: int, name: str = "set_sizes") -> tuple[int, ...]:
-    what = f"a non-empty sequence of integers in [1, {max_set_size}] (one per block)"
-    try:
-        if isinstance(set_sizes, str | bytes):
-            raise TypeError
-        sizes = tuple(check_int(name, s, 1, max_set_size) for s in set_sizes)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be {what}, got {describe(set_sizes)}") from None
+    sizes = check_ints(name, set_sizes, 1, max_set_size)
     if not sizes:
-        raise ValueError(f"{name} must be {what}, got {describe(set_sizes)}")
+        raise ValueError(
+            f"{name} must be a non-empty sequence of integers in [1, {max_set_size}] (one set size "
+            f"per block), got {describe(set_sizes)}"
+        )
     return sizes
 
 

@@ -334,7 +334,9 @@ def test_vector_without_autoreset_refuses_a_finished_copy_until_it_is_reset(env_
         envs.step(zeros)
     envs.reset(options={"reset_mask": term.copy()})
     envs.step(zeros)  # runs again
-    with pytest.raises(ValueError, match=r"options\['reset_mask'\] must be a bool array of shape \(2,\)"):
+    with pytest.raises(
+        ValueError, match=rf'^{name}.reset: options\["reset_mask"\] must be a bool array of shape \(2,\)'
+    ):
         envs.reset(options={"reset_mask": [True, False]})
 
 

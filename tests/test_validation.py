@@ -13,6 +13,7 @@ from cogmodels.validation import (
     check_int,
     check_int_pair,
     check_interval,
+    check_ints,
     check_number,
     check_probability,
     check_seed,
@@ -133,3 +134,11 @@ def test_check_int_pair():
             check_int_pair("c", bad, 1, 10, labels=("k", "n"))
     with pytest.raises(ValueError, match=r"^d must be an integer or a pair \(low, high\)"):
         check_int_pair("d", 11, 0, 10, scalar=True)
+
+
+def test_check_ints():
+    assert check_ints("s", [1, np.int64(2)], 0, 5) == (1, 2)
+    assert check_ints("s", range(3), 0, 5) == (0, 1, 2)
+    for bad in ([1, 6], [1.0], [True], "12", b"12", 3, None, [[1]]):
+        with pytest.raises(ValueError, match=r"^s must be a sequence of integers in \[0, 5\], got "):
+            check_ints("s", bad, 0, 5)

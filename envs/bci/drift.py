@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from cogmodels.envs.bci.encoder import Population, PopulationSpec, draw_population, draw_units
-from cogmodels.validation import check_int, check_number, check_probability, describe
+from cogmodels.validation import check_int, check_ints, check_number, check_probability
 
 __all__ = [
     "DRIFT_PRESETS",
@@ -211,14 +211,7 @@ class ArrayShift(Drift):
     def __post_init__(self) -> None:
         object.__setattr__(self, "fraction", check_probability("fraction", self.fraction))
         object.__setattr__(self, "probability", check_probability("probability", self.probability))
-        what = f"a sequence of integer days in [1, {MAX_DAY}]"
-        try:
-            if isinstance(self.days, str | bytes):
-                raise TypeError
-            days = tuple(check_int("days", d, 1, MAX_DAY) for d in self.days)
-        except (TypeError, ValueError):
-            raise ValueError(f"days must be {what}, got {describe(self.days)}") from None
-        object.__setattr__(self, "days", days)
+        object.__setattr__(self, "days", check_ints("days", self.days, 1, MAX_DAY))
 
     def apply(self, pop, spec, rng, day):
         chance = rng.random() < self.probability
