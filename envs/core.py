@@ -121,7 +121,7 @@ def _valid_action(space: gym.Space, action: Any) -> Any:
     a = real_array(action)
     if a is None or a.shape != space.shape or not np.isfinite(a).all():
         return None
-    return a.astype(np.float64)
+    return a.astype(np.float64, copy=False)
 
 
 _UNSIGNED = {size: np.dtype(f"u{size}") for size in (1, 2, 4, 8)}

@@ -171,12 +171,10 @@ class ClosedLoop:
             for i, seed in zip(lanes[new], seeds.tolist()):
                 self.subjects[i] = NeuralTrajectory(self.cfg.population, self.cfg.drift, seed)
                 self._encoded[i] = -1
-        if days is not None:
-            day = days
-        else:
-            day = np.where(new, 0, self.day[lanes] + self.cfg.days_per_session)
-        self.day[lanes] = day
-        for i in lanes[self._encoded[lanes] != day]:
+        if days is None:
+            days = np.where(new, 0, self.day[lanes] + self.cfg.days_per_session)
+        self.day[lanes] = days
+        for i in lanes[self._encoded[lanes] != days]:
             self.encoder.set_lane(int(i), self.subjects[i].on_day(int(self.day[i])))
             self._encoded[i] = self.day[i]
 
