@@ -228,7 +228,8 @@ class TaskVectorEnv(VectorEnv):
     ended raises :class:`SessionEndedError` until ``reset()`` or
     ``reset(options={"reset_mask": mask})`` (a bool array, the copies to reset) starts it anew.
     All copies share one generator, seeded by ``reset(seed=...)``: the same seed gives the same
-    rollout.
+    rollout. ``num_envs`` is at most ``MAX_ENVS`` (10^5), and ``num_envs`` times the values one copy
+    holds (an n-back stream, a neural population) at most ``MAX_LANE_VALUES`` (10^8).
     """
 
     _AUTORESET = {
