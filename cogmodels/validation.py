@@ -21,19 +21,29 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "check_array",
     "check_bool",
     "check_choice",
     "check_int",
+    "check_int_pair",
+    "check_ints",
+    "check_interval",
     "check_number",
     "check_probability",
     "check_seed",
+    "describe",
     "int_seed",
 ]
 
 
-def _describe(value: Any) -> str:
-    text = repr(value)
+def describe(value: Any) -> str:
+    """A short ``repr`` of a value received, for an error message (one line of at most 80
+    characters)."""
+    text = " ".join(repr(value).split()) if isinstance(value, np.ndarray) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+_describe = describe
 
 
 def check_int(name: str, value: Any, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -63,6 +73,24 @@ def _int_range(minimum: int | None, maximum: int | None) -> str:
     if maximum is not None:
         return f"an integer <= {maximum}"
     return "an integer"
+
+
+def check_ints(name: str, value: Any, minimum: int, maximum: int) -> tuple[int, ...]:
+    """Return ``value`` as a tuple of ints in ``[minimum, maximum]`` (any iterable but a string).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, the range and the value received.
+    """
+    try:
+        if isinstance(value, str | bytes):
+            raise TypeError
+        return tuple(check_int(name, v, minimum, maximum) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be a sequence of integers in [{minimum}, {maximum}], got {_describe(value)}"
+        ) from None
 
 
 def check_number(
@@ -115,14 +143,150 @@ def check_bool(name: str, value: Any) -> bool:
 
 
 def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> Any:
-    """Return ``value`` if it is one of ``allowed``, else raise listing the allowed values."""
+    """Return the member of ``allowed`` that ``value`` equals, else raise listing the allowed values.
+
+    Only a value of the same kind matches (a string for a string, a number but not a bool for a
+    number), so an array or a list never passes for one of its elements.
+    """
+    for choice in allowed:
+        if _same_kind(value, choice) and value == choice:
+            return choice
+    raise ValueError(f"{name} must be one of {list(allowed)}, got {_describe(value)}")
+
+
+def _same_kind(value: Any, choice: Any) -> bool:
+    if isinstance(choice, str):
+        return isinstance(value, str)
+    if isinstance(choice, numbers.Number) and not isinstance(choice, bool):
+        return isinstance(value, numbers.Number) and not isinstance(value, bool | np.bool_)
+    return type(value) is type(choice)
+
+
+def real_array(value: Any) -> np.ndarray | None:
+    """``value`` as a numpy array if it holds only real numbers (integers or floats), else ``None``.
+
+    Strings, bytes, booleans (also inside a list), complex numbers, ``None``, ragged sequences and
+    other objects give ``None``: ``np.asarray`` would turn ``"1"`` into a float or ``[True, 2]``
+    into ``[1, 2]``.
+    """
+    if isinstance(value, str | bytes) or (isinstance(value, list | tuple) and _holds_bool(value)):
+        return None
     try:
-        ok = value in allowed
-    except TypeError:  # unhashable value against a set
-        ok = False
+        arr = np.asarray(value)
+    except (TypeError, ValueError, OverflowError):  # ragged or unconvertible
+        return None
+    return arr if arr.dtype.kind in "iuf" else None
+
+
+def _holds_bool(value: Any) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return True
+    if isinstance(value, list | tuple):
+        return any(_holds_bool(v) for v in value)
+    return isinstance(value, np.ndarray) and value.dtype.kind == "b"
+
+
+def check_array(
+    name: str,
+    value: Any,
+    shape: tuple[int, ...] | None = None,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    finite: bool = True,
+) -> np.ndarray:
+    """Return ``value`` as a float64 array of real numbers in ``[low, high]`` (of ``shape`` if given).
+
+    ``finite`` (default) refuses ±inf; NaN, strings, bytes, booleans, complex numbers, ``None`` and
+    ragged sequences are always refused.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, the shape and interval allowed and the value received.
+    """
+    arr = real_array(value)
+    ok = arr is not None and (shape is None or arr.shape == tuple(shape))
+    if ok:
+        arr = arr.astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            good = (arr >= low) & (arr <= high)  # False for NaN
+        ok = bool(good.all()) and (not finite or bool(np.isfinite(arr).all()))
     if not ok:
-        raise ValueError(f"{name} must be one of {list(allowed)}, got {_describe(value)}")
-    return value
+        what = "an array" if shape is None else f"an array of shape {tuple(shape)}"
+        raise ValueError(
+            f"{name} must be {what} of {'finite ' if finite else ''}numbers in "
+            f"[{low:g}, {high:g}], got {describe(value)}"
+        )
+    return arr
+
+
+def check_interval(
+    name: str,
+    value: Any,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    scalar: bool = False,
+    low_open: bool = False,
+) -> tuple[float, float]:
+    """Return a pair ``(a, b)`` of finite floats with ``low <= a <= b <= high``.
+
+    With ``scalar`` a single number ``x`` is also accepted, as ``(x, x)``; ``low_open`` asks for
+    ``low < a``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, the bounds and the value received.
+    """
+    one = scalar and isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+    arr = real_array([value, value] if one else value)
+    if arr is not None and arr.shape == (2,):
+        a, b = float(arr[0]), float(arr[1])
+        above = low < a if low_open else low <= a
+        if math.isfinite(a) and math.isfinite(b) and above and a <= b <= high:
+            return a, b
+    what = "a number or a pair" if scalar else "a pair"
+    raise ValueError(
+        f"{name} must be {what} (low, high) of finite numbers with {low:g} "
+        f"{'<' if low_open else '<='} low <= high <= {high:g}, got {describe(value)}"
+    )
+
+
+def check_int_pair(
+    name: str,
+    value: Any,
+    minimum: int,
+    maximum: int,
+    *,
+    scalar: bool = False,
+    labels: tuple[str, str] = ("low", "high"),
+) -> tuple[int, int]:
+    """Return a pair ``(a, b)`` of ints with ``minimum <= a <= b <= maximum``.
+
+    With ``scalar`` a single integer ``k`` is also accepted, as ``(k, k)``. ``labels`` name the two
+    members in the message (e.g. ``("k", "n")``).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, the bounds and the value received.
+    """
+    lo, hi = labels
+    what = (
+        f"{'an integer or ' if scalar else ''}a pair ({lo}, {hi}) of integers with "
+        f"{minimum} <= {lo} <= {hi} <= {maximum}"
+    )
+    one = scalar and isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+    try:
+        a, b = (value, value) if one else value
+        a, b = check_int(name, a, minimum, maximum), check_int(name, b, minimum, maximum)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {what}, got {describe(value)}") from None
+    if a > b:
+        raise ValueError(f"{name} must be {what}, got {describe(value)}")
+    return a, b
 
 
 SeedLike = int | np.random.SeedSequence | np.random.Generator | None

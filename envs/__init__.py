@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from gymnasium.envs.registration import register, registry
 
-from cogmodels.envs.core import TaskEnv, TaskVectorEnv
+from cogmodels.envs.core import SessionEndedError, TaskEnv, TaskVectorEnv
 
-__all__ = ["ENV_IDS", "TaskEnv", "TaskVectorEnv", "env_ids"]
+__all__ = ["ENV_IDS", "SessionEndedError", "TaskEnv", "TaskVectorEnv", "env_ids"]
 
 #: name -> (module, has a native vector version)
 _TASKS: dict[str, tuple[str, bool]] = {

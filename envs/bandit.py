@@ -9,10 +9,22 @@ import numpy as np
 from gymnasium import spaces
 
 from cogmodels.envs.core import (
+    MAX_ACTIONS,
+    MAX_MAGNITUDE,
+    MAX_TRIALS,
+    PLAIN_INTS,
     TaskEnv,
     TaskVectorEnv,
+    named_arguments,
+    named_errors,
+)
+from cogmodels.validation import (
+    check_array,
     check_choice,
-    check_positive_int,
+    check_int,
+    check_interval,
+    check_number,
+    real_array,
 )
 
 __all__ = ["MultiArmedBandit", "MultiArmedBanditVector"]
@@ -28,28 +40,23 @@ def _check_config(
     prior: tuple[float, float],
     reward_std: float,
 ) -> tuple[int, int, np.ndarray | None, tuple[float, float], float]:
-    n_arms = check_positive_int("n_arms", n_arms, minimum=2)
-    n_trials = check_positive_int("n_trials", n_trials)
+    n_arms = check_int("n_arms", n_arms, 2, MAX_ACTIONS)
+    n_trials = check_int("n_trials", n_trials, 1, MAX_TRIALS)
     check_choice("reward_type", reward_type, REWARD_TYPES)
-    fixed = None if means is None else _check_means(means, n_arms, reward_type)
-    low, high = (float(v) for v in prior)
-    if not low <= high or (reward_type == "bernoulli" and not 0.0 <= low <= high <= 1.0):
-        raise ValueError(
-            f"prior must be (low, high) with low <= high (within [0, 1] for Bernoulli arms), "
-            f"got {prior!r}"
-        )
-    if not reward_std > 0:
-        raise ValueError(f"reward_std must be > 0, got {reward_std!r}")
-    return n_arms, n_trials, fixed, (low, high), float(reward_std)
+    fixed = None if means is None else _check_means("means", means, n_arms, reward_type)
+    low, high = _mean_range(reward_type)
+    prior = check_interval("prior", prior, low, high)
+    reward_std = check_number("reward_std", reward_std, 0.0, MAX_MAGNITUDE, low_open=True)
+    return n_arms, n_trials, fixed, prior, reward_std
 
 
-def _check_means(means: Any, n_arms: int, reward_type: str) -> np.ndarray:
-    m = np.asarray(means, dtype=np.float64)
-    if m.shape != (n_arms,):
-        raise ValueError(f"means must have one value per arm (n_arms={n_arms}), got {means!r}")
-    if reward_type == "bernoulli" and not ((m >= 0) & (m <= 1)).all():
-        raise ValueError(f"means of Bernoulli arms are reward probabilities in [0, 1], got {means!r}")
-    return m
+def _mean_range(reward_type: str) -> tuple[float, float]:
+    """The arm means allowed: reward probabilities, or Gaussian means up to ``MAX_MAGNITUDE``."""
+    return (0.0, 1.0) if reward_type == "bernoulli" else (-MAX_MAGNITUDE, MAX_MAGNITUDE)
+
+
+def _check_means(name: str, means: Any, n_arms: int, reward_type: str) -> np.ndarray:
+    return check_array(name, means, (n_arms,), *_mean_range(reward_type))
 
 
 class MultiArmedBandit(TaskEnv):
@@ -83,18 +90,24 @@ class MultiArmedBandit(TaskEnv):
     the expected regret of the choice) and ``trial`` (0-based index of the trial just played).
 
     ## Arguments
-    - ``n_arms`` (int, 2): number of arms.
-    - ``n_trials`` (int, 100): trials per session.
+    - ``n_arms`` (int in [2, 1000], 2): number of arms.
+    - ``n_trials`` (int in [1, 10^6], 100): trials per session.
     - ``reward_type`` ("bernoulli" | "gaussian"): reward distribution.
-    - ``means`` (sequence of float | None): fixed arm means; ``None`` draws them each episode.
-    - ``prior`` ((float, float), (0, 1)): bounds of the uniform prior over means.
-    - ``reward_std`` (float, 1.0): standard deviation of Gaussian rewards.
+    - ``means`` (sequence of float | None): fixed arm means, in [0, 1] for Bernoulli arms, in
+      [-10^6, 10^6] for Gaussian ones; ``None`` draws them each episode.
+    - ``prior`` ((float, float), (0, 1)): bounds ``low <= high`` of the uniform prior over means,
+      within the same range as ``means``.
+    - ``reward_std`` (float in (0, 10^6], 1.0): standard deviation of Gaussian rewards.
+
+    Bad arguments raise ``ValueError`` when the task is built; ``step`` refuses anything but an
+    arm index (``ValueError``) and stepping after the session ended (``SessionEndedError``).
 
     ## References
     - Sutton & Barto (2018). Reinforcement Learning: An Introduction, ch. 2.
     - Wang et al. (2018). Prefrontal cortex as a meta-reinforcement learning system. Nat Neurosci.
     """
 
+    @named_arguments
     def __init__(
         self,
         n_arms: int = 2,
@@ -119,7 +132,9 @@ class MultiArmedBandit(TaskEnv):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         if options and options.get("means") is not None:
-            self.means = _check_means(options["means"], self.n_arms, self.reward_type)
+            with named_errors(f"{type(self).__name__}.reset"):
+                self.means = _check_means('options["means"]', options["means"], self.n_arms,
+                                          self.reward_type)
         elif self._fixed_means is not None:
             self.means = self._fixed_means.copy()
         else:
@@ -127,13 +142,13 @@ class MultiArmedBandit(TaskEnv):
         self._best = float(self.means.max())
         self._means_info = tuple(self.means.tolist())  # immutable: safe to hand out every step
         self._t = 0
+        self._done = False
         return self._obs.copy(), {"means": self._means_info, "best_arm": int(self.means.argmax())}
 
     def step(self, action):
-        a = int(action)
-        if not 0 <= a < self.n_arms:
-            raise ValueError(f"action must be an arm index in [0, {self.n_arms - 1}], got {action!r}")
-        mu = self.means[a]
+        if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_arms:
+            action = self._checked_action(action)
+        mu = self.means[action]
         if self._bernoulli:
             reward = 1.0 if self.np_random.random() < mu else 0.0
         else:
@@ -141,7 +156,8 @@ class MultiArmedBandit(TaskEnv):
         trial = self._t
         self._t += 1
         info = {"means": self._means_info, "regret": self._best - mu, "trial": trial}
-        return self._obs.copy(), reward, self._t >= self.n_trials, False, info
+        self._done = terminated = self._t >= self.n_trials
+        return self._obs.copy(), reward, terminated, False, info
 
     def trial_row(self, action: Any, reward: float, info: dict) -> dict:
         row = {"state": 0, "choice": int(action), "reward": float(reward)}
@@ -157,6 +173,7 @@ class MultiArmedBanditVector(TaskVectorEnv):
     ``autoreset_mode``. ``info`` holds ``means`` (num_envs × n_arms) and ``regret``.
     """
 
+    @named_arguments
     def __init__(
         self,
         num_envs: int = 1,
@@ -178,6 +195,7 @@ class MultiArmedBanditVector(TaskVectorEnv):
             spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32),
             spaces.Discrete(self.n_arms),
             autoreset_mode,
+            lane_values=self.n_arms,
         )
         n = self.num_envs
         self.means = np.full((n, self.n_arms), np.nan)
@@ -189,11 +207,11 @@ class MultiArmedBanditVector(TaskVectorEnv):
     def _reset_lanes(self, mask: np.ndarray, options: dict | None) -> None:
         k = int(mask.sum())
         if options and options.get("means") is not None:
-            m = np.asarray(options["means"], dtype=np.float64)
-            m = np.broadcast_to(m, (self.num_envs, self.n_arms)) if m.ndim == 1 else m
-            for row in m:
-                _check_means(row, self.n_arms, self.reward_type)
-            self.means[mask] = m[mask]
+            m = options["means"]
+            per_copy = getattr(real_array(m), "ndim", 1) == 2
+            shape = (self.num_envs, self.n_arms) if per_copy else (self.n_arms,)
+            m = check_array('options["means"]', m, shape, *_mean_range(self.reward_type))
+            self.means[mask] = np.broadcast_to(m, (self.num_envs, self.n_arms))[mask]
         elif self._fixed_means is not None:
             self.means[mask] = self._fixed_means
         else:
@@ -205,10 +223,6 @@ class MultiArmedBanditVector(TaskVectorEnv):
         return self._obs.copy()
 
     def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
-        if actions.min() < 0 or actions.max() >= self.n_arms:
-            raise ValueError(
-                f"actions must be arm indices in [0, {self.n_arms - 1}], got {actions!r}"
-            )
         mu = self.means[self._lanes, actions]
         if self._bernoulli:
             reward = (self.np_random.random(self.num_envs) < mu).astype(np.float64)

@@ -7,79 +7,131 @@ operation and implements Gymnasium's autoreset modes once for all tasks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
+from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from cogmodels.validation import check_choice, check_int, describe, real_array
+
 __all__ = [
+    "MAX_ACTIONS",
+    "MAX_ENVS",
+    "MAX_LANE_VALUES",
+    "MAX_MAGNITUDE",
+    "MAX_STEPS",
+    "MAX_TRIALS",
+    "PLAIN_INTS",
+    "SessionEndedError",
     "TaskEnv",
     "TaskVectorEnv",
-    "check_choice",
-    "check_nonpositive",
-    "check_positive_int",
-    "check_probability",
-    "check_step_range",
+    "named_arguments",
+    "named_errors",
 ]
 
+# Upper limits of the tasks' sizes, so that no argument can ask for absurd memory or time (a
+# typo such as ``n_trials=10**12`` is refused when the environment is built, not when numpy
+# tries to allocate terabytes). Every task documents the limits of its arguments.
+#: trials in one session
+MAX_TRIALS = 1_000_000
+#: time steps of one period of a trial (sample, delay, inter-trial interval, ...)
+MAX_STEPS = 1_000_000
+#: actions, arms, options or stimuli of a task
+MAX_ACTIONS = 1_000
+#: copies of a native vector environment
+MAX_ENVS = 100_000
+#: ``num_envs`` times the values one copy holds (an n-back stream, a neural population)
+MAX_LANE_VALUES = 100_000_000
+#: magnitude of rewards, payoffs and their scales and spreads
+MAX_MAGNITUDE = 1e6
 
-def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    """Return ``value`` as an int, or raise naming the argument, the allowed range and the value."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_probability(name: str, value: Any) -> float:
-    """Return ``value`` as a float in [0, 1], or raise naming the argument and the value."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
-    return v
-
-
-def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    """Return ``value`` if it is one of ``allowed``, else raise listing the allowed values."""
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
-    return value
+#: the action types of the fast path of ``TaskEnv.step`` (checked by ``type(action) in``)
+PLAIN_INTS = frozenset({int, np.int64, np.int32})
 
 
-def check_step_range(name: str, value: Any, minimum: int = 0) -> tuple[int, int]:
-    """A number of time steps: an int ``k`` as ``(k, k)``, or a pair ``(low, high)``.
+class SessionEndedError(ResetNeeded, RuntimeError):
+    """``step`` was called when no session is running: the last one ended, or ``reset`` was never
+    called. A Gymnasium :class:`~gymnasium.error.ResetNeeded` and a ``RuntimeError``."""
 
-    Raises ``ValueError`` naming the argument unless ``minimum <= low <= high`` are integers.
+
+@contextmanager
+def named_errors(owner: Any) -> Iterator[None]:
+    """Prefix the ``ValueError`` / ``TypeError`` raised inside with ``owner``'s class name.
+
+    Wraps an environment's argument checks, so that ``n_trials must be ...`` reads
+    ``ReversalLearning: n_trials must be ...``; nested uses name the outermost owner only.
     """
-    what = (
-        f"an integer >= {minimum} or a pair (low, high) of integers with "
-        f"{minimum} <= low <= high"
+    name = owner if isinstance(owner, str) else type(owner).__name__
+    try:
+        yield
+    except (ValueError, TypeError) as err:
+        if type(err) not in (ValueError, TypeError):
+            raise
+        bare = getattr(err, "bare_message", str(err))
+        named = type(err)(f"{name}: {bare}")
+        named.bare_message = bare
+        raise named from None
+
+
+def named_arguments(init: Callable[..., None]) -> Callable[..., None]:
+    """Decorate an environment's ``__init__`` so that its argument errors name the class
+    (:func:`named_errors` around the whole constructor)."""
+
+    @functools.wraps(init)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        with named_errors(self):
+            init(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _session_ended(env: Any, detail: str = "") -> SessionEndedError:
+    detail = detail or "the last one ended, or reset() was never called"
+    return SessionEndedError(
+        f"{type(env).__name__}.step: no session is running ({detail}): call reset() before step()"
     )
-    pair = (value, value) if isinstance(value, int | np.integer) else value
-    try:
-        low, high = pair
-        low, high = check_positive_int(name, low, minimum), check_positive_int(name, high, minimum)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be {what}, got {value!r}") from None
-    if low > high:
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return low, high
 
 
-def check_nonpositive(name: str, value: Any) -> float:
-    """Return ``value`` as a finite float <= 0 (a penalty), or raise naming the argument."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number <= 0, got {value!r}") from None
-    if not (np.isfinite(v) and v <= 0):
-        raise ValueError(f"{name} must be a finite number <= 0, got {value!r}")
-    return v
+def _allowed(space: gym.Space) -> str:
+    if isinstance(space, spaces.Discrete):
+        return f"an integer in [{int(space.start)}, {int(space.start + space.n - 1)}]"
+    return (
+        f"finite numbers of shape {space.shape} (values outside [{space.low.min():g}, "
+        f"{space.high.max():g}] are clipped)"
+    )
+
+
+def _valid_action(space: gym.Space, action: Any) -> Any:
+    """``action`` in the form the task uses (``int`` or float64 array), or ``None`` if invalid.
+
+    Discrete: ``space.contains`` (Python or numpy integers, 0-d integer arrays) but not ``bool``.
+    Box (continuous control): real numbers of the space's shape, finite; the task clips them.
+    """
+    if isinstance(space, spaces.Discrete):
+        if isinstance(action, bool) or not space.contains(action):
+            return None
+        return int(action)
+    a = real_array(action)
+    if a is None or a.shape != space.shape or not np.isfinite(a).all():
+        return None
+    return a.astype(np.float64, copy=False)
+
+
+_UNSIGNED = {size: np.dtype(f"u{size}") for size in (1, 2, 4, 8)}
+
+
+def _in_range(a: np.ndarray, n: int) -> bool:
+    """``0 <= a < n`` for an integer array, in one pass: seen as unsigned, negatives are huge."""
+    if a.dtype.isnative:
+        return bool((a.view(_UNSIGNED[a.dtype.itemsize]) < n).all())
+    return bool(a.min() >= 0 and a.max() < n)
 
 
 class TaskEnv(gym.Env):
@@ -89,7 +141,21 @@ class TaskEnv(gym.Env):
     configuration in the constructor, per-episode changes through ``reset(options=...)``) and add
     one method, :meth:`trial_row`, which :class:`cogmodels.envs.wrappers.RecordTrials` uses to
     write a session as the canonical trial table.
+
+    Every ``step`` refuses what is not an element of the action space (``ValueError`` naming the
+    task, the action and the space; a ``bool`` is not a discrete action, and continuous actions
+    outside the bounds are clipped) and stepping when no session runs
+    (:class:`SessionEndedError`). ``step`` keeps that cheap with a fast path::
+
+        if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_arms:
+            action = self._checked_action(action)  # raises, or returns a valid action as an int
+
+    ``_done`` is True until ``reset`` and from the step that ends the session on; ``reset`` sets it
+    to False and ``step`` to its ``terminated``.
     """
+
+    #: True when no session is running (before the first reset and once a session has ended)
+    _done: bool = True
 
     metadata: dict[str, Any] = {"render_modes": []}
     #: the range of the reward (used to bound observations that carry it, e.g. meta-RL inputs)
@@ -125,6 +191,20 @@ class TaskEnv(gym.Env):
         """
         return {}
 
+    def _checked_action(self, action: Any) -> Any:
+        """The slow path of ``step``'s checks: raise unless a session runs and ``action`` is an
+        element of the action space; return it as the task uses it (``int``, or a float64 array
+        for continuous actions)."""
+        if self._done:
+            raise _session_ended(self)
+        valid = _valid_action(self.action_space, action)
+        if valid is None:
+            raise ValueError(
+                f"{type(self).__name__}.step: action must be {_allowed(self.action_space)} "
+                f"(action_space {self.action_space}), got {describe(action)}"
+            )
+        return valid
+
 
 class TaskVectorEnv(VectorEnv):
     """Base class of the native vectorised tasks: every copy stepped by one array operation.
@@ -140,9 +220,16 @@ class TaskVectorEnv(VectorEnv):
       and then reset, their results discarded, so ``_step`` must tolerate a copy past its last
       trial (clip indices rather than fail).
 
-    The base class handles seeding and the autoreset mode (``"next_step"``, Gymnasium's default,
-    or ``"same_step"``), so the semantics match ``SyncVectorEnv`` of the single task. All copies
-    share one generator, seeded by ``reset(seed=...)``: the same seed gives the same rollout.
+    The base class handles seeding, the checks of the actions (``ValueError`` naming the task,
+    the actions and the space: integers of shape ``(num_envs,)`` in range for a discrete space,
+    finite real numbers of shape ``(num_envs, *shape)`` for a continuous one) and the autoreset
+    mode: ``"next_step"`` (Gymnasium's default) or ``"same_step"``, so the semantics match
+    ``SyncVectorEnv`` of the single task; or ``"disabled"``, where stepping after a copy's session
+    ended raises :class:`SessionEndedError` until ``reset()`` or
+    ``reset(options={"reset_mask": mask})`` (a bool array, the copies to reset) starts it anew.
+    All copies share one generator, seeded by ``reset(seed=...)``: the same seed gives the same
+    rollout. ``num_envs`` is at most ``MAX_ENVS`` (10^5), and ``num_envs`` times the values one copy
+    holds (an n-back stream, a neural population) at most ``MAX_LANE_VALUES`` (10^8).
     """
 
     _AUTORESET = {
@@ -157,8 +244,17 @@ class TaskVectorEnv(VectorEnv):
         single_observation_space: gym.Space,
         single_action_space: gym.Space,
         autoreset_mode: str = "next_step",
+        lane_values: int = 1,
     ) -> None:
-        self.num_envs = check_positive_int("num_envs", num_envs)
+        """``lane_values``: how many values one copy holds at most (e.g. its n-back stream), so
+        that ``num_envs * lane_values <= MAX_LANE_VALUES`` keeps the copies' memory sane."""
+        self.num_envs = check_int("num_envs", num_envs, 1, MAX_ENVS)
+        if self.num_envs * lane_values > MAX_LANE_VALUES:
+            raise ValueError(
+                f"num_envs must be at most {MAX_LANE_VALUES // lane_values} here (num_envs times "
+                f"the {lane_values} values each copy holds must be <= {MAX_LANE_VALUES}), got "
+                f"{num_envs!r}"
+            )
         check_choice("autoreset_mode", autoreset_mode, tuple(self._AUTORESET))
         self.metadata = {"render_modes": [], "autoreset_mode": self._AUTORESET[autoreset_mode]}
         self._autoreset = autoreset_mode
@@ -166,6 +262,10 @@ class TaskVectorEnv(VectorEnv):
         self.single_action_space = single_action_space
         self.observation_space = batch_space(single_observation_space, self.num_envs)
         self.action_space = batch_space(single_action_space, self.num_envs)
+        self._discrete = isinstance(single_action_space, spaces.Discrete)
+        self._n_actions = int(single_action_space.n) if self._discrete else 0
+        self._action_shape = (self.num_envs, *single_action_space.shape)
+        self._started = False
         self._needs_reset = np.zeros(self.num_envs, dtype=bool)
         self._all = np.ones(self.num_envs, dtype=bool)
         self._false = np.zeros(self.num_envs, dtype=bool)
@@ -180,20 +280,55 @@ class TaskVectorEnv(VectorEnv):
     def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
         raise NotImplementedError
 
+    # -- checks --------------------------------------------------------------------------------
+    def _checked_actions(self, actions: Any) -> np.ndarray:
+        """``actions`` as an array the task can index with, or ``ValueError``."""
+        a = actions if type(actions) is np.ndarray else real_array(actions)
+        if a is not None and a.shape == self._action_shape:
+            if self._discrete:
+                if a.dtype.kind in "iu" and _in_range(a, self._n_actions):
+                    return a
+            elif a.dtype.kind in "iuf" and np.isfinite(a).all():
+                return a.astype(np.float64, copy=False)
+        got = describe(actions)
+        if isinstance(a, np.ndarray):
+            got += f" (shape {a.shape}, dtype {a.dtype})"
+        raise ValueError(
+            f"{type(self).__name__}.step: actions must be an array of shape {self._action_shape}, "
+            f"one action per copy (num_envs={self.num_envs}), each {_allowed(self.single_action_space)} "
+            f"(single_action_space {self.single_action_space}), got {got}"
+        )
+
+    def _reset_mask(self, options: dict | None) -> tuple[np.ndarray, dict | None]:
+        """The copies to reset (``options["reset_mask"]``, else all) and the other options."""
+        if not options or "reset_mask" not in options:
+            return self._all, options
+        options = dict(options)
+        mask = options.pop("reset_mask")
+        if not (
+            isinstance(mask, np.ndarray) and mask.dtype == np.bool_
+            and mask.shape == (self.num_envs,) and mask.any()
+        ):
+            raise ValueError(
+                f'{type(self).__name__}.reset: options["reset_mask"] must be a bool array of shape '
+                f"({self.num_envs},) with at least one True, got {describe(mask)}"
+            )
+        return mask, options
+
     # -- Gymnasium API -------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        mask, options = self._reset_mask(options)
         super().reset(seed=seed)
-        self._reset_lanes(self._all, options)
-        self._needs_reset[:] = False
+        with named_errors(f"{type(self).__name__}.reset"):
+            self._reset_lanes(mask, options)
+        self._needs_reset[mask] = False
+        self._started = True
         return self._observe(), {}
 
     def step(self, actions):
-        actions = np.asarray(actions)
-        if actions.shape[:1] != (self.num_envs,):
-            raise ValueError(
-                f"actions must have a leading axis of length num_envs={self.num_envs}, "
-                f"got shape {actions.shape}"
-            )
+        if not self._started:
+            raise _session_ended(self, "reset() was never called")
+        actions = self._checked_actions(actions)
         if self._autoreset == "next_step" and self._needs_reset.any():
             mask = self._needs_reset.copy()
             if mask.all():
@@ -211,13 +346,21 @@ class TaskVectorEnv(VectorEnv):
             reward = np.where(mask, 0.0, reward)
             terminated = terminated & ~mask
             obs = self._observe()
+        elif self._autoreset == "disabled" and self._needs_reset.any():
+            ended = np.flatnonzero(self._needs_reset).tolist()
+            raise _session_ended(
+                self, f"the sessions of copies {describe(ended)} ended and autoreset_mode="
+                "'disabled'; reset them with reset(options={'reset_mask': mask}) or reset()"
+            )
         else:
             reward, terminated, info = self._step(actions)
             obs = self._observe()
         truncated = self._false.copy()
         if self._autoreset == "next_step":
             self._needs_reset[:] = terminated
-        elif self._autoreset == "same_step" and terminated.any():
+        elif self._autoreset == "disabled":
+            self._needs_reset |= terminated
+        elif terminated.any():  # same_step
             info = dict(info, final_obs=obs.copy(), _final_obs=terminated.copy())
             self._reset_lanes(terminated, None)
             obs = self._observe()

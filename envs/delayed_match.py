@@ -8,20 +8,18 @@ import numpy as np
 from gymnasium import spaces
 
 from cogmodels.envs.core import (
+    MAX_ACTIONS,
+    MAX_MAGNITUDE,
+    MAX_STEPS,
+    MAX_TRIALS,
+    PLAIN_INTS,
     TaskEnv,
     TaskVectorEnv,
-    check_nonpositive,
-    check_positive_int,
-    check_probability,
-    check_step_range,
+    named_arguments,
 )
+from cogmodels.validation import check_int, check_int_pair, check_number, check_probability
 
-__all__ = [
-    "DelayedMatchToSample",
-    "DelayedMatchToSampleVector",
-    "check_nonpositive",
-    "check_step_range",
-]
+__all__ = ["DelayedMatchToSample", "DelayedMatchToSampleVector"]
 
 WAIT, MATCH, NON_MATCH = 0, 1, 2
 
@@ -79,14 +77,18 @@ class DelayedMatchToSample(TaskEnv):
     ``early_responses``.
 
     ## Arguments
-    - ``n_stimuli`` (int >= 2, 4): number of distinct stimuli.
-    - ``n_trials`` (int, 100): trials per session.
-    - ``sample_steps`` (int >= 1, 1): duration of the sample period.
-    - ``delay_steps`` (int >= 0 or (low, high), 2): duration of the delay, drawn uniformly per
-      trial from ``{low, ..., high}`` when a pair.
+    - ``n_stimuli`` (int in [2, 1000], 4): number of distinct stimuli.
+    - ``n_trials`` (int in [1, 10^6], 100): trials per session.
+    - ``sample_steps`` (int in [1, 10^6], 1): duration of the sample period.
+    - ``delay_steps`` (int in [0, 10^6] or (low, high), 2): duration of the delay, drawn
+      uniformly per trial from ``{low, ..., high}`` when a pair.
     - ``p_match`` (float in [0, 1], 0.5): probability that the probe matches the sample.
-    - ``penalty`` (float <= 0, 0): reward of a wrong or missed response at the test step.
-    - ``early_penalty`` (float <= 0, 0): reward of a response before the test step.
+    - ``penalty`` (float in [-10^6, 0], 0): reward of a wrong or missed response at the test
+      step.
+    - ``early_penalty`` (float in [-10^6, 0], 0): reward of a response before the test step.
+
+    Bad arguments raise ``ValueError`` when the task is built; ``step`` refuses anything but 0, 1
+    or 2 (``ValueError``) and stepping after the session ended (``SessionEndedError``).
 
     ## References
     - Miller, E. K., Erickson, C. A. & Desimone, R. (1996). Neural mechanisms of visual working
@@ -100,6 +102,7 @@ class DelayedMatchToSample(TaskEnv):
       neuroscience tasks. PsyArXiv aqc9n.
     """
 
+    @named_arguments
     def __init__(
         self,
         n_stimuli: int = 4,
@@ -110,15 +113,15 @@ class DelayedMatchToSample(TaskEnv):
         penalty: float = 0.0,
         early_penalty: float = 0.0,
     ) -> None:
-        self.n_stimuli = check_positive_int("n_stimuli", n_stimuli, minimum=2)
-        self.n_trials = check_positive_int("n_trials", n_trials)
-        self.sample_steps = check_positive_int("sample_steps", sample_steps)
-        self.delay_steps = check_step_range("delay_steps", delay_steps)
+        self.n_stimuli = check_int("n_stimuli", n_stimuli, 2, MAX_ACTIONS)
+        self.n_trials = check_int("n_trials", n_trials, 1, MAX_TRIALS)
+        self.sample_steps = check_int("sample_steps", sample_steps, 1, MAX_STEPS)
+        self.delay_steps = check_int_pair("delay_steps", delay_steps, 0, MAX_STEPS, scalar=True)
+        self.p_match = check_probability("p_match", p_match)
+        self.penalty = check_number("penalty", penalty, -MAX_MAGNITUDE, 0.0)
+        self.early_penalty = check_number("early_penalty", early_penalty, -MAX_MAGNITUDE, 0.0)
         low, high = self.delay_steps  # sample, delay, one test step; None when the delay varies
         self.steps_per_trial = self.sample_steps + low + 1 if low == high else None
-        self.p_match = check_probability("p_match", p_match)
-        self.penalty = check_nonpositive("penalty", penalty)
-        self.early_penalty = check_nonpositive("early_penalty", early_penalty)
         self.action_space = spaces.Discrete(3)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(self.n_stimuli + 1,), dtype=np.float32)
         self._trial = self._t = self._sample = self._probe = self._delay = self._early = 0
@@ -168,14 +171,13 @@ class DelayedMatchToSample(TaskEnv):
         super().reset(seed=seed)
         self._trial = 0
         self._new_trial()
+        self._done = False
         return self._observe(), self._info()
 
     def step(self, action):
+        if self._done or type(action) not in PLAIN_INTS or not 0 <= action <= NON_MATCH:
+            action = self._checked_action(action)
         a = int(action)
-        if a not in (WAIT, MATCH, NON_MATCH):
-            raise ValueError(
-                f"action must be 0 (wait), 1 (match) or 2 (non-match), got {action!r}"
-            )
         test = self._period() == "test"
         if test:
             reward = 1.0 if a == (MATCH if self._match else NON_MATCH) else self.penalty
@@ -187,7 +189,7 @@ class DelayedMatchToSample(TaskEnv):
         terminated = False
         if test:
             self._trial += 1
-            terminated = self._trial >= self.n_trials
+            self._done = terminated = self._trial >= self.n_trials
             if not terminated:
                 self._new_trial()
         obs = np.zeros(self.n_stimuli + 1, dtype=np.float32) if terminated else self._observe()
@@ -221,6 +223,7 @@ class DelayedMatchToSampleVector(TaskVectorEnv):
     ``correct_action``, ``delay``, ``early_responses`` and ``trial``.
     """
 
+    @named_arguments
     def __init__(
         self,
         num_envs: int = 1,
@@ -290,11 +293,7 @@ class DelayedMatchToSampleVector(TaskVectorEnv):
         return obs
 
     def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
-        if actions.min() < 0 or actions.max() > NON_MATCH:
-            raise ValueError(
-                f"actions must be 0 (wait), 1 (match) or 2 (non-match), got {actions!r}"
-            )
-        actions = actions.astype(np.int64)
+        actions = actions.astype(np.int64, copy=False)
         live = ~self._done
         sample, test = self._periods()
         correct_action = np.where(self._match, MATCH, NON_MATCH)

@@ -7,7 +7,16 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from cogmodels.envs.core import TaskEnv, TaskVectorEnv, check_positive_int, check_probability
+from cogmodels.envs.core import (
+    MAX_ACTIONS,
+    MAX_STEPS,
+    MAX_TRIALS,
+    PLAIN_INTS,
+    TaskEnv,
+    TaskVectorEnv,
+    named_arguments,
+)
+from cogmodels.validation import check_int, check_probability
 
 __all__ = ["NBack", "NBackVector", "nback_stream", "nback_streams"]
 
@@ -89,12 +98,15 @@ class NBack(TaskEnv):
     ``choice``, ``reward``, ``match`` and ``correct_action``.
 
     ## Arguments
-    - ``n_stimuli`` (int >= 2, 4): number of distinct stimuli.
-    - ``n`` (int >= 1, 2): how many items back to compare with.
-    - ``n_trials`` (int, 100): items per session.
-    - ``stimulus_steps`` (int >= 1, 1): steps each item is shown.
-    - ``delay_steps`` (int >= 0, 0): blank steps after each item.
+    - ``n_stimuli`` (int in [2, 1000], 4): number of distinct stimuli.
+    - ``n`` (int in [1, 10^6], 2): how many items back to compare with.
+    - ``n_trials`` (int in [1, 10^6], 100): items per session.
+    - ``stimulus_steps`` (int in [1, 10^6], 1): steps each item is shown.
+    - ``delay_steps`` (int in [0, 10^6], 0): blank steps after each item.
     - ``p_match`` (float in [0, 1], 1/3): match probability of items ``i >= n``.
+
+    Bad arguments raise ``ValueError`` when the task is built; ``step`` refuses anything but 0 or
+    1 (``ValueError``) and stepping after the session ended (``SessionEndedError``).
 
     ## References
     - Kirchner, W. K. (1958). Age differences in short-term retention of rapidly changing
@@ -104,6 +116,7 @@ class NBack(TaskEnv):
       Mapping 25, 46–59.
     """
 
+    @named_arguments
     def __init__(
         self,
         n_stimuli: int = 4,
@@ -113,11 +126,11 @@ class NBack(TaskEnv):
         delay_steps: int = 0,
         p_match: float = 1.0 / 3.0,
     ) -> None:
-        self.n_stimuli = check_positive_int("n_stimuli", n_stimuli, minimum=2)
-        self.n = check_positive_int("n", n)
-        self.n_trials = check_positive_int("n_trials", n_trials)
-        self.stimulus_steps = check_positive_int("stimulus_steps", stimulus_steps)
-        self.delay_steps = check_positive_int("delay_steps", delay_steps, minimum=0)
+        self.n_stimuli = check_int("n_stimuli", n_stimuli, 2, MAX_ACTIONS)
+        self.n = check_int("n", n, 1, MAX_TRIALS)
+        self.n_trials = check_int("n_trials", n_trials, 1, MAX_TRIALS)
+        self.stimulus_steps = check_int("stimulus_steps", stimulus_steps, 1, MAX_STEPS)
+        self.delay_steps = check_int("delay_steps", delay_steps, 0, MAX_STEPS)
         self.p_match = check_probability("p_match", p_match)
         self.action_space = spaces.Discrete(2)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(self.n_stimuli + 1,), dtype=np.float32)
@@ -158,18 +171,18 @@ class NBack(TaskEnv):
             self.np_random, self.n_trials, self.n_stimuli, self.n, self.p_match
         )
         self._trial = self._t = 0
+        self._done = False
         return self._observe(), self._info()
 
     def step(self, action):
-        a = int(action)
-        if a not in (NO_MATCH, MATCH):
-            raise ValueError(f"action must be 0 (no match) or 1 (match), got {action!r}")
+        if self._done or type(action) not in PLAIN_INTS or not 0 <= action <= MATCH:
+            action = self._checked_action(action)
         info = self._info()
-        reward = float(a == info["correct_action"]) if info["respond"] else 0.0
+        reward = float(action == info["correct_action"]) if info["respond"] else 0.0
         self._t += 1
         terminated = False
         if self._t == self._trial_steps:
-            terminated = self._trial + 1 >= self.n_trials
+            self._done = terminated = self._trial + 1 >= self.n_trials
             if not terminated:
                 self._trial += 1
                 self._t = 0
@@ -199,6 +212,7 @@ class NBackVector(TaskVectorEnv):
     ``respond`` and ``time_in_trial``.
     """
 
+    @named_arguments
     def __init__(
         self,
         num_envs: int = 1,
@@ -216,7 +230,8 @@ class NBackVector(TaskVectorEnv):
         self.p_match = single.p_match
         self.steps_per_trial = single.steps_per_trial
         self.steps_per_session = single.steps_per_session
-        super().__init__(num_envs, single.observation_space, spaces.Discrete(2), autoreset_mode)
+        super().__init__(num_envs, single.observation_space, spaces.Discrete(2), autoreset_mode,
+                         lane_values=self.n_trials)
         k = self.num_envs
         self._trial_steps = self.stimulus_steps + self.delay_steps
         self._lanes = np.arange(k)
@@ -244,8 +259,6 @@ class NBackVector(TaskVectorEnv):
         return obs
 
     def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
-        if actions.min() < 0 or actions.max() > MATCH:
-            raise ValueError(f"actions must be 0 (no match) or 1 (match), got {actions!r}")
         live = ~self._done
         i = self._trial
         match = self._match[self._lanes, i]

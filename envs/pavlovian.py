@@ -8,32 +8,30 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from cogmodels.envs.core import TaskEnv, check_positive_int, check_probability, check_step_range
+from cogmodels.envs.core import (
+    MAX_MAGNITUDE,
+    MAX_STEPS,
+    MAX_TRIALS,
+    PLAIN_INTS,
+    TaskEnv,
+    named_arguments,
+    named_errors,
+)
+from cogmodels.validation import (
+    check_int,
+    check_int_pair,
+    check_ints,
+    check_number,
+    check_probability,
+)
 
 __all__ = ["PavlovianConditioning"]
 
 NO_LICK, LICK = 0, 1
 
 
-def _check_omission_trials(value: Any, n_trials: int) -> frozenset[int]:
-    what = f"a sequence of trial indices in [0, {n_trials - 1}]"
-    try:
-        trials = [check_positive_int("omission_trials", t, minimum=0) for t in value]
-    except (TypeError, ValueError):
-        raise ValueError(f"omission_trials must be {what}, got {value!r}") from None
-    if any(t >= n_trials for t in trials):
-        raise ValueError(f"omission_trials must be {what}, got {value!r}")
-    return frozenset(trials)
-
-
-def _check_finite(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = np.nan
-    if not np.isfinite(v):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return v
+def _check_omission_trials(value: Any, n_trials: int, name: str = "omission_trials") -> frozenset[int]:
+    return frozenset(check_ints(name, value, 0, n_trials - 1))
 
 
 class PavlovianConditioning(TaskEnv):
@@ -92,19 +90,22 @@ class PavlovianConditioning(TaskEnv):
     reward delivered in the trial), ``omitted``, ``anticipatory_licks`` and ``iti``.
 
     ## Arguments
-    - ``n_trials`` (int, 100): trials per session.
-    - ``trial_steps`` (int >= 2, 20): steps of a trial before its ITI.
+    - ``n_trials`` (int in [1, 10^6], 100): trials per session.
+    - ``trial_steps`` (int in [2, 10^6], 20): steps of a trial before its ITI.
     - ``cue_step`` (int >= 0, 5): step of cue onset.
     - ``delay`` (int >= 1, 10): steps from cue onset to reward; ``cue_step + delay`` must be
       ``< trial_steps``.
     - ``cue_duration`` (int >= 1, 1): steps the cue stays on (``delay`` or more: delay
       conditioning; fewer: trace conditioning); ``cue_step + cue_duration <= trial_steps``.
-    - ``reward_size`` (float, 1): magnitude of the reward (US).
+    - ``reward_size`` (float in [-10^6, 10^6], 1): magnitude of the reward (US).
     - ``p_omission`` (float in [0, 1], 0): probability that a trial's reward is omitted.
     - ``omission_trials`` (sequence of int, ()): trials whose reward is always omitted;
       ``reset(options={"omission_trials": [...]})`` replaces them for one session.
-    - ``iti_steps`` (int >= 0 or (low, high), (0, 10)): blank steps after each trial, drawn
-      uniformly per trial when a pair.
+    - ``iti_steps`` (int in [0, 10^6] or (low, high), (0, 10)): blank steps after each trial,
+      drawn uniformly per trial when a pair.
+
+    Bad arguments raise ``ValueError`` when the task is built; ``step`` refuses anything but 0 or
+    1 (``ValueError``) and stepping after the session ended (``SessionEndedError``).
 
     ## References
     - Schultz, W., Dayan, P. & Montague, P. R. (1997). A neural substrate of prediction and
@@ -118,6 +119,7 @@ class PavlovianConditioning(TaskEnv):
       581–589.
     """
 
+    @named_arguments
     def __init__(
         self,
         n_trials: int = 100,
@@ -130,25 +132,25 @@ class PavlovianConditioning(TaskEnv):
         omission_trials: Iterable[int] = (),
         iti_steps: int | tuple[int, int] = (0, 10),
     ) -> None:
-        self.n_trials = check_positive_int("n_trials", n_trials)
-        self.trial_steps = check_positive_int("trial_steps", trial_steps, minimum=2)
-        self.cue_step = check_positive_int("cue_step", cue_step, minimum=0)
-        self.delay = check_positive_int("delay", delay)
+        self.n_trials = check_int("n_trials", n_trials, 1, MAX_TRIALS)
+        self.trial_steps = check_int("trial_steps", trial_steps, 2, MAX_STEPS)
+        self.cue_step = check_int("cue_step", cue_step, 0, MAX_STEPS)
+        self.delay = check_int("delay", delay, 1, MAX_STEPS)
         if self.cue_step + self.delay >= self.trial_steps:
             raise ValueError(
                 f"the reward must fall inside the trial: cue_step + delay must be < trial_steps="
                 f"{self.trial_steps}, got cue_step={cue_step!r} and delay={delay!r}"
             )
-        self.cue_duration = check_positive_int("cue_duration", cue_duration)
+        self.cue_duration = check_int("cue_duration", cue_duration, 1, MAX_STEPS)
         if self.cue_step + self.cue_duration > self.trial_steps:
             raise ValueError(
                 f"cue_duration must be <= trial_steps - cue_step = "
                 f"{self.trial_steps - self.cue_step}, got {cue_duration!r}"
             )
-        self.reward_size = _check_finite("reward_size", reward_size)
+        self.reward_size = check_number("reward_size", reward_size, -MAX_MAGNITUDE, MAX_MAGNITUDE)
         self.p_omission = check_probability("p_omission", p_omission)
         self.omission_trials = _check_omission_trials(omission_trials, self.n_trials)
-        self.iti_steps = check_step_range("iti_steps", iti_steps)
+        self.iti_steps = check_int_pair("iti_steps", iti_steps, 0, MAX_STEPS, scalar=True)
         low, high = self.iti_steps  # None when the ITI varies
         self.steps_per_trial = self.trial_steps + low if low == high else None
         self.reward_time = self.cue_step + self.delay
@@ -190,23 +192,27 @@ class PavlovianConditioning(TaskEnv):
         super().reset(seed=seed)
         self._forced = self.omission_trials
         if options and options.get("omission_trials") is not None:
-            self._forced = _check_omission_trials(options["omission_trials"], self.n_trials)
+            with named_errors(f"{type(self).__name__}.reset"):
+                self._forced = _check_omission_trials(
+                    options["omission_trials"], self.n_trials, 'options["omission_trials"]'
+                )
         self._trial = 0
         self._new_trial()
+        self._done = False
         return self._observe(), self._info()
 
     def step(self, action):
-        a = int(action)
-        if a not in (NO_LICK, LICK):
-            raise ValueError(f"action must be 0 (no lick) or 1 (lick), got {action!r}")
-        self._licks += a == LICK and self.cue_step <= self._t < self.reward_time
+        if self._done or type(action) not in PLAIN_INTS or not 0 <= action <= LICK:
+            action = self._checked_action(action)
+        if action == LICK and self.cue_step <= self._t < self.reward_time:
+            self._licks += 1
         info = self._info()
         reward = self.reward_size if info["us"] else 0.0
         self._t += 1
         terminated = False
         if self._t == self.trial_steps + self._iti:
             self._trial += 1
-            terminated = self._trial >= self.n_trials
+            self._done = terminated = self._trial >= self.n_trials
             if not terminated:
                 self._new_trial()
         obs = np.zeros(2, dtype=np.float32) if terminated else self._observe()

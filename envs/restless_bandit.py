@@ -8,7 +8,16 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from cogmodels.envs.core import TaskEnv, check_positive_int
+from cogmodels.envs.core import (
+    MAX_ACTIONS,
+    MAX_MAGNITUDE,
+    MAX_TRIALS,
+    PLAIN_INTS,
+    TaskEnv,
+    named_arguments,
+    named_errors,
+)
+from cogmodels.validation import check_array, check_bool, check_int, check_interval, check_number
 
 __all__ = ["RestlessBandit", "stationary_moments"]
 
@@ -21,38 +30,8 @@ def stationary_moments(decay: float, decay_center: float, diffusion_std: float) 
     return float(decay_center), float(diffusion_std) ** 2 / (1.0 - float(decay) ** 2)
 
 
-def _check_nonnegative(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}") from None
-    if not v >= 0:  # also rejects NaN
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-    return v
-
-
-def _check_initial_means(initial_means: Any, n_arms: int) -> np.ndarray:
-    m = np.asarray(initial_means, dtype=np.float64)
-    if m.shape != (n_arms,) or not np.isfinite(m).all():
-        raise ValueError(
-            f"initial_means must hold one finite value per arm (n_arms={n_arms}), "
-            f"got {initial_means!r}"
-        )
-    return m
-
-
-def _check_bounds(payoff_bounds: Any) -> tuple[float, float] | None:
-    if payoff_bounds is None:
-        return None
-    try:
-        low, high = (float(v) for v in payoff_bounds)
-    except (TypeError, ValueError):
-        low, high = np.nan, np.nan
-    if not low <= high:
-        raise ValueError(
-            f"payoff_bounds must be None or (low, high) with low <= high, got {payoff_bounds!r}"
-        )
-    return low, high
+def _check_initial_means(name: str, initial_means: Any, n_arms: int) -> np.ndarray:
+    return check_array(name, initial_means, (n_arms,), -MAX_MAGNITUDE, MAX_MAGNITUDE)
 
 
 class RestlessBandit(TaskEnv):
@@ -100,18 +79,23 @@ class RestlessBandit(TaskEnv):
     Means and regret are in reward units (points × ``reward_scale``).
 
     ## Arguments
-    - ``n_arms`` (int, 4): number of arms.
-    - ``n_trials`` (int, 300): trials per session.
+    - ``n_arms`` (int in [2, 1000], 4): number of arms.
+    - ``n_trials`` (int in [1, 10^6], 300): trials per session.
     - ``decay`` (float in [0, 1), 0.9836): ``lambda``, the decay of the means toward the centre.
-    - ``decay_center`` (float, 50): ``theta``, the centre of the walk, in points.
-    - ``diffusion_std`` (float >= 0, 2.8): ``sigma_d``, the standard deviation of the diffusion.
-    - ``payoff_std`` (float >= 0, 4): ``sigma_o``, the standard deviation of the payoff noise.
-    - ``initial_means`` (sequence of float | None): fixed means on trial 0, in points; ``None``
-      draws them from the stationary law at every reset.
+    - ``decay_center`` (float in [-10^6, 10^6], 50): ``theta``, the centre of the walk, in points.
+    - ``diffusion_std`` (float in [0, 10^6], 2.8): ``sigma_d``, the standard deviation of the
+      diffusion.
+    - ``payoff_std`` (float in [0, 10^6], 4): ``sigma_o``, the standard deviation of the payoff
+      noise.
+    - ``initial_means`` (sequence of float in [-10^6, 10^6] | None): fixed means on trial 0, in
+      points; ``None`` draws them from the stationary law at every reset.
     - ``rounded`` (bool, True): round payoffs to whole points.
-    - ``payoff_bounds`` ((float, float) | None, (1, 100)): clip payoffs to this range, in points;
-      ``None`` leaves them unbounded.
-    - ``reward_scale`` (float > 0, 1): multiplies the payoff (and the means in ``info``).
+    - ``payoff_bounds`` ((float, float) | None, (1, 100)): clip payoffs to this range
+      ``low <= high`` within [-10^6, 10^6], in points; ``None`` leaves them unbounded.
+    - ``reward_scale`` (float in (0, 10^6], 1): multiplies the payoff (and the means in ``info``).
+
+    Bad arguments raise ``ValueError`` when the task is built; ``step`` refuses anything but an
+    arm index (``ValueError``) and stepping after the session ended (``SessionEndedError``).
 
     ## References
     - Daw, N. D., O'Doherty, J. P., Dayan, P., Seymour, B. & Dolan, R. J. (2006). Cortical
@@ -120,6 +104,7 @@ class RestlessBandit(TaskEnv):
       bandit problem. Topics in Cognitive Science 7, 351–367.
     """
 
+    @named_arguments
     def __init__(
         self,
         n_arms: int = 4,
@@ -133,26 +118,24 @@ class RestlessBandit(TaskEnv):
         payoff_bounds: tuple[float, float] | None = (1.0, 100.0),
         reward_scale: float = 1.0,
     ) -> None:
-        self.n_arms = check_positive_int("n_arms", n_arms, minimum=2)
-        self.n_trials = check_positive_int("n_trials", n_trials)
-        self.decay = _check_nonnegative("decay", decay)
-        if not self.decay < 1.0:
-            raise ValueError(f"decay must be in [0, 1) (lambda of the walk), got {decay!r}")
-        self.decay_center = float(decay_center)
-        if not np.isfinite(self.decay_center):
-            raise ValueError(f"decay_center must be a finite number, got {decay_center!r}")
-        self.diffusion_std = _check_nonnegative("diffusion_std", diffusion_std)
-        self.payoff_std = _check_nonnegative("payoff_std", payoff_std)
-        self._fixed_means = (
-            None if initial_means is None else _check_initial_means(initial_means, self.n_arms)
+        self.n_arms = check_int("n_arms", n_arms, 2, MAX_ACTIONS)
+        self.n_trials = check_int("n_trials", n_trials, 1, MAX_TRIALS)
+        self.decay = check_number("decay", decay, 0.0, 1.0, high_open=True)
+        self.decay_center = check_number(
+            "decay_center", decay_center, -MAX_MAGNITUDE, MAX_MAGNITUDE
         )
-        if not isinstance(rounded, bool | np.bool_):
-            raise ValueError(f"rounded must be True or False, got {rounded!r}")
-        self.rounded = bool(rounded)
-        self.payoff_bounds = _check_bounds(payoff_bounds)
-        self.reward_scale = _check_nonnegative("reward_scale", reward_scale)
-        if self.reward_scale == 0:
-            raise ValueError(f"reward_scale must be > 0, got {reward_scale!r}")
+        self.diffusion_std = check_number("diffusion_std", diffusion_std, 0.0, MAX_MAGNITUDE)
+        self.payoff_std = check_number("payoff_std", payoff_std, 0.0, MAX_MAGNITUDE)
+        self._fixed_means = None if initial_means is None else _check_initial_means(
+            "initial_means", initial_means, self.n_arms
+        )
+        self.rounded = check_bool("rounded", rounded)
+        self.payoff_bounds = None if payoff_bounds is None else check_interval(
+            "payoff_bounds", payoff_bounds, -MAX_MAGNITUDE, MAX_MAGNITUDE
+        )
+        self.reward_scale = check_number(
+            "reward_scale", reward_scale, 0.0, MAX_MAGNITUDE, low_open=True
+        )
         self.action_space = spaces.Discrete(self.n_arms)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
         self._obs = np.ones(1, dtype=np.float32)
@@ -162,13 +145,17 @@ class RestlessBandit(TaskEnv):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         if options and options.get("initial_means") is not None:
-            self.means = _check_initial_means(options["initial_means"], self.n_arms)
+            with named_errors(f"{type(self).__name__}.reset"):
+                self.means = _check_initial_means(
+                    'options["initial_means"]', options["initial_means"], self.n_arms
+                )
         elif self._fixed_means is not None:
             self.means = self._fixed_means.copy()
         else:
             mean, var = stationary_moments(self.decay, self.decay_center, self.diffusion_std)
             self.means = mean + np.sqrt(var) * self.np_random.standard_normal(self.n_arms)
         self._t = 0
+        self._done = False
         return self._obs.copy(), {"means": self._means_info(), "best_arm": int(self.means.argmax())}
 
     def _means_info(self) -> tuple[float, ...]:
@@ -187,20 +174,20 @@ class RestlessBandit(TaskEnv):
         self.means = self.decay * self.means + (1.0 - self.decay) * self.decay_center + noise
 
     def step(self, action):
-        a = int(action)
-        if not 0 <= a < self.n_arms:
-            raise ValueError(f"action must be an arm index in [0, {self.n_arms - 1}], got {action!r}")
+        if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_arms:
+            action = self._checked_action(action)
         mu = self.means
-        reward = self.reward_scale * self._payoff(float(mu[a]))
+        reward = self.reward_scale * self._payoff(float(mu[action]))
         info = {
             "means": self._means_info(),
             "best_arm": int(mu.argmax()),
-            "regret": self.reward_scale * float(mu.max() - mu[a]),
+            "regret": self.reward_scale * float(mu.max() - mu[action]),
             "trial": self._t,
         }
         self._diffuse()
         self._t += 1
-        return self._obs.copy(), reward, self._t >= self.n_trials, False, info
+        self._done = terminated = self._t >= self.n_trials
+        return self._obs.copy(), reward, terminated, False, info
 
     def trial_row(self, action: Any, reward: float, info: dict) -> dict:
         row = {"state": 0, "choice": int(action), "reward": float(reward)}

@@ -15,11 +15,22 @@ import numpy as np
 from gymnasium import spaces
 
 from cogmodels.envs.core import (
+    MAX_ACTIONS,
+    MAX_TRIALS,
+    PLAIN_INTS,
     TaskEnv,
     TaskVectorEnv,
+    named_arguments,
+    named_errors,
+)
+from cogmodels.validation import (
     check_choice,
-    check_positive_int,
+    check_int,
+    check_int_pair,
+    check_ints,
+    check_number,
     check_probability,
+    describe,
 )
 
 __all__ = ["ReversalLearning", "ReversalLearningVector"]
@@ -27,6 +38,8 @@ __all__ = ["ReversalLearning", "ReversalLearningVector"]
 MODES = ("schedule", "criterion")
 DEFAULT_EVERY = 40
 DEFAULT_CRITERION = (8, 10)
+#: the longest criterion window (``n`` of ``criterion=(k, n)``), in trials
+MAX_WINDOW = 1_000
 
 
 @dataclass(frozen=True)
@@ -45,35 +58,23 @@ class _Config:
     initial_correct: int | None
 
 
-def _check_int_pair(name: str, value: Any, minimum: int, what: str) -> tuple[int, int]:
-    try:
-        a, b = value
-        a = check_positive_int(name, a, minimum)
-        b = check_positive_int(name, b, minimum)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be {what}, got {value!r}") from None
-    if a > b:
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return a, b
-
-
 def _check_schedule(schedule: Any, n_trials: int) -> np.ndarray:
-    what = f"a strictly increasing sequence of trial indices in [1, {n_trials - 1}]"
-    try:
-        trials = [check_positive_int("schedule", t) for t in schedule]
-    except (TypeError, ValueError):
-        raise ValueError(f"schedule must be {what}, got {schedule!r}") from None
-    if any(b <= a for a, b in zip(trials, trials[1:])) or any(t >= n_trials for t in trials):
-        raise ValueError(f"schedule must be {what}, got {schedule!r}")
+    trials = check_ints("schedule", schedule, 1, n_trials - 1)
+    if any(b <= a for a, b in zip(trials, trials[1:])):
+        raise ValueError(
+            f"schedule must be a strictly increasing sequence of integers in [1, {n_trials - 1}], "
+            f"got {describe(schedule)}"
+        )
     return np.asarray(trials, dtype=np.int64)
 
 
 def _check_initial_correct(value: Any, n_options: int, name: str = "initial_correct") -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not (
-        0 <= value < n_options
-    ):
-        raise ValueError(f"{name} must be an option index in [0, {n_options - 1}], got {value!r}")
-    return int(value)
+    try:
+        return check_int(name, value, 0, n_options - 1)
+    except ValueError:
+        raise ValueError(
+            f"{name} must be an option index in [0, {n_options - 1}], got {describe(value)}"
+        ) from None
 
 
 _MODE_DEFAULTS: dict[str, Any] = {
@@ -104,8 +105,8 @@ def _schedule_trials(reversal_every: Any, schedule: Any, n_trials: int) -> np.nd
         )
     if schedule is not None:
         return _check_schedule(schedule, n_trials)
-    every = check_positive_int(
-        "reversal_every", DEFAULT_EVERY if reversal_every is None else reversal_every
+    every = check_int(
+        "reversal_every", DEFAULT_EVERY if reversal_every is None else reversal_every, 1, MAX_TRIALS
     )
     return np.arange(every, n_trials, every)
 
@@ -123,8 +124,8 @@ def _check_config(
     p_reversal: float,
     initial_correct: int | None,
 ) -> _Config:
-    n_options = check_positive_int("n_options", n_options, minimum=2)
-    n_trials = check_positive_int("n_trials", n_trials)
+    n_options = check_int("n_options", n_options, 2, MAX_ACTIONS)
+    n_trials = check_int("n_trials", n_trials, 1, MAX_TRIALS)
     p_reward = check_probability("p_reward", p_reward)
     p_low = round(1.0 - p_reward, 12) if p_low is None else check_probability("p_low", p_low)
     if p_low > p_reward:
@@ -132,12 +133,8 @@ def _check_config(
             f"p_low must be <= p_reward={p_reward} (the correct option pays more), got {p_low!r}"
         )
     check_choice("mode", mode, MODES)
-    delay = _check_int_pair(
-        "criterion_delay", criterion_delay, 0, "(low, high) with 0 <= low <= high"
-    )
-    p_reversal = check_probability("p_reversal", p_reversal)
-    if p_reversal == 0:
-        raise ValueError(f"p_reversal must be in (0, 1] (0 never reverses), got {p_reversal!r}")
+    delay = check_int_pair("criterion_delay", criterion_delay, 0, MAX_TRIALS)
+    p_reversal = check_number("p_reversal", p_reversal, 0.0, 1.0, low_open=True)
     if mode == "schedule":
         _reject_other_mode("criterion", criterion=criterion, criterion_delay=delay,
                            p_reversal=p_reversal)
@@ -146,11 +143,12 @@ def _check_config(
     else:
         _reject_other_mode("schedule", reversal_every=reversal_every, schedule=schedule)
         trials = np.zeros(0, dtype=np.int64)
-        criterion = _check_int_pair(
+        criterion = check_int_pair(
             "criterion",
             DEFAULT_CRITERION if criterion is None else criterion,
             1,
-            "(k, n): k correct of the last n, 1 <= k <= n",
+            MAX_WINDOW,
+            labels=("k", "n"),
         )
     reverse_at = np.zeros(n_trials + 1, dtype=bool)
     reverse_at[trials] = True
@@ -193,7 +191,9 @@ class _Contingencies:
         if first is None:
             self.correct[mask] = rng.integers(0, self.cfg.n_options, size=k)
         else:
-            self.correct[mask] = _check_initial_correct(first, self.cfg.n_options, "correct_action")
+            self.correct[mask] = _check_initial_correct(
+                first, self.cfg.n_options, 'options["correct_action"]'
+            )
         self.t[mask] = 0
         self.block[mask] = 0
         self.reversal[mask] = False
@@ -307,18 +307,23 @@ class ReversalLearning(TaskEnv):
     ``trial`` (0-based).
 
     ## Arguments
-    - ``n_options`` (int, 2): number of options.
-    - ``n_trials`` (int, 200): trials per session.
+    - ``n_options`` (int in [2, 1000], 2): number of options.
+    - ``n_trials`` (int in [1, 10^6], 200): trials per session.
     - ``p_reward`` (float, 0.8): reward probability of the correct option.
     - ``p_low`` (float | None): reward probability of the other options; ``None`` is ``1 - p_reward``.
     - ``mode`` ("schedule" | "criterion"): what triggers a reversal.
     - ``reversal_every`` (int | None): schedule mode, period of the reversals (default 40).
     - ``schedule`` (sequence of int | None): schedule mode, the trials that start a new contingency.
-    - ``criterion`` ((int, int) | None): criterion mode, ``(k, n)`` (default ``(8, 10)``).
-    - ``criterion_delay`` ((int, int), (0, 0)): criterion mode, bounds of the extra uniform delay.
+    - ``criterion`` ((int, int) | None): criterion mode, ``(k, n)`` with
+      ``1 <= k <= n <= 1000`` (default ``(8, 10)``).
+    - ``criterion_delay`` ((int, int), (0, 0)): criterion mode, bounds ``0 <= low <= high <=
+      10^6`` of the extra uniform delay.
     - ``p_reversal`` (float in (0, 1], 1): criterion mode, per-trial reversal probability after
       the criterion and the delay.
     - ``initial_correct`` (int | None): the first correct option; ``None`` draws it.
+
+    Bad arguments raise ``ValueError`` when the task is built; ``step`` refuses anything but an
+    option index (``ValueError``) and stepping after the session ended (``SessionEndedError``).
 
     ## References
     - Cools, R., Clark, L., Owen, A. M. & Robbins, T. W. (2002). Defining the neural mechanisms
@@ -331,6 +336,7 @@ class ReversalLearning(TaskEnv):
       basis of reversal learning: an updated perspective. Neuroscience 345, 12–26.
     """
 
+    @named_arguments
     def __init__(
         self,
         n_options: int = 2,
@@ -361,21 +367,20 @@ class ReversalLearning(TaskEnv):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        self._task.reset(np.ones(1, dtype=bool), self.np_random, options)
+        with named_errors(f"{type(self).__name__}.reset"):
+            self._task.reset(np.ones(1, dtype=bool), self.np_random, options)
         info = {
             "correct_action": self.correct_action,
             "p_reward": tuple(self._task.p_reward()[0].tolist()),
             "block": 0,
         }
+        self._done = False
         return self._obs.copy(), info
 
     def step(self, action):
-        a = int(action)
-        if not 0 <= a < self.n_options:
-            raise ValueError(
-                f"action must be an option index in [0, {self.n_options - 1}], got {action!r}"
-            )
-        reward, latents = self._task.step(np.array([a]), self.np_random)
+        if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_options:
+            action = self._checked_action(action)
+        reward, latents = self._task.step(np.array([action]), self.np_random)
         info = {
             "correct_action": int(latents["correct_action"][0]),
             "reversal": bool(latents["reversal"][0]),
@@ -383,7 +388,7 @@ class ReversalLearning(TaskEnv):
             "p_reward": tuple(latents["p_reward"][0].tolist()),
             "trial": int(latents["trial"][0]),
         }
-        terminated = bool(self._task.t[0] >= self.n_trials)
+        self._done = terminated = bool(self._task.t[0] >= self.n_trials)
         return self._obs.copy(), float(reward[0]), terminated, False, info
 
     def trial_row(self, action: Any, reward: float, info: dict) -> dict:
@@ -407,6 +412,7 @@ class ReversalLearningVector(TaskVectorEnv):
     accepts ``correct_action`` (one option for every copy).
     """
 
+    @named_arguments
     def __init__(
         self,
         num_envs: int = 1,
@@ -432,6 +438,7 @@ class ReversalLearningVector(TaskVectorEnv):
             spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32),
             spaces.Discrete(self.n_options),
             autoreset_mode,
+            lane_values=self.n_options + self.config.criterion[1],
         )
         self._task = _Contingencies(self.config, self.num_envs)
         self._obs = np.ones((self.num_envs, 1), dtype=np.float32)
@@ -448,10 +455,6 @@ class ReversalLearningVector(TaskVectorEnv):
         return self._obs.copy()
 
     def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
-        if actions.min() < 0 or actions.max() >= self.n_options:
-            raise ValueError(
-                f"actions must be option indices in [0, {self.n_options - 1}], got {actions!r}"
-            )
         reward, latents = self._task.step(actions.astype(np.int64), self.np_random)
         terminated = self._task.t >= self.n_trials
         info: dict[str, np.ndarray] = {}

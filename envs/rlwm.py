@@ -8,47 +8,33 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from cogmodels.envs.core import TaskEnv, check_positive_int
+from cogmodels.envs.core import (
+    MAX_ACTIONS,
+    MAX_TRIALS,
+    PLAIN_INTS,
+    TaskEnv,
+    named_arguments,
+    named_errors,
+)
+from cogmodels.validation import check_bool, check_int, check_int_pair, check_ints, describe
 
 __all__ = ["RLWM", "DEFAULT_SET_SIZES"]
 
 MAX_SET_SIZE = 6
+#: the longest criterion window (``n`` of ``criterion=(k, n)``), in presentations
+MAX_WINDOW = 1_000
 #: the 18 blocks of Collins & Frank (2012), experiment 1: six of set size 2, three of each of 3-6
 DEFAULT_SET_SIZES: tuple[int, ...] = (2, 2, 3, 4, 5, 6) * 3
 
 
-def _check_set_sizes(set_sizes: Any, max_set_size: int) -> tuple[int, ...]:
-    what = f"a non-empty sequence of integers in [1, {max_set_size}] (one per block)"
-    try:
-        sizes = tuple(check_positive_int("set_sizes", s) for s in set_sizes)
-    except (TypeError, ValueError):
-        raise ValueError(f"set_sizes must be {what}, got {set_sizes!r}") from None
-    if not sizes or max(sizes) > max_set_size:
-        raise ValueError(f"set_sizes must be {what}, got {set_sizes!r}")
+def _check_set_sizes(set_sizes: Any, max_set_size: int, name: str = "set_sizes") -> tuple[int, ...]:
+    sizes = check_ints(name, set_sizes, 1, max_set_size)
+    if not sizes:
+        raise ValueError(
+            f"{name} must be a non-empty sequence of integers in [1, {max_set_size}] (one set size "
+            f"per block), got {describe(set_sizes)}"
+        )
     return sizes
-
-
-def _check_iterations(iterations: Any) -> tuple[int, int]:
-    what = "an integer >= 1 or a pair (minimum, maximum) with 1 <= minimum <= maximum"
-    pair = (iterations, iterations) if isinstance(iterations, int | np.integer) else iterations
-    try:
-        low, high = (check_positive_int("iterations", v) for v in pair)
-    except (TypeError, ValueError):
-        raise ValueError(f"iterations must be {what}, got {iterations!r}") from None
-    if low > high:
-        raise ValueError(f"iterations must be {what}, got {iterations!r}")
-    return low, high
-
-
-def _check_criterion(criterion: Any) -> tuple[int, int]:
-    what = "a pair (k, n): k correct of the last n presentations, 1 <= k <= n"
-    try:
-        k, n = (check_positive_int("criterion", v) for v in criterion)
-    except (TypeError, ValueError):
-        raise ValueError(f"criterion must be {what}, got {criterion!r}") from None
-    if k > n:
-        raise ValueError(f"criterion must be {what}, got {criterion!r}")
-    return k, n
 
 
 class RLWM(TaskEnv):
@@ -90,13 +76,19 @@ class RLWM(TaskEnv):
     (presentation number of the stimulus in its block, from 1), ``correct`` and ``trial``.
 
     ## Arguments
-    - ``set_sizes`` (sequence of int, ``DEFAULT_SET_SIZES``): the blocks' set sizes.
-    - ``n_actions`` (int, 3): number of actions.
+    - ``set_sizes`` (sequence of int in [1, max_set_size], ``DEFAULT_SET_SIZES``): the blocks'
+      set sizes.
+    - ``n_actions`` (int in [2, 1000], 3): number of actions.
     - ``iterations`` (int | (int, int), (9, 15)): minimum and maximum presentations per stimulus;
-      an int fixes both.
-    - ``criterion`` ((int, int), (3, 4)): ``(k, n)`` that ends a block early after the minimum.
+      an int fixes both. A session lasts at most ``sum(set_sizes) * iterations[1]`` trials,
+      which must be <= 10^6.
+    - ``criterion`` ((int, int), (3, 4)): ``(k, n)``, ``1 <= k <= n <= 1000``, that ends a block
+      early after the minimum.
     - ``shuffle_blocks`` (bool, True): shuffle the block order each session.
-    - ``max_set_size`` (int, 6): size of the stimulus one-hot.
+    - ``max_set_size`` (int in [1, 1000], 6): size of the stimulus one-hot.
+
+    Bad arguments raise ``ValueError`` when the task is built; ``step`` refuses anything but an
+    action index (``ValueError``) and stepping after the session ended (``SessionEndedError``).
 
     ## References
     - Collins, A. G. E. & Frank, M. J. (2012). How much of reinforcement learning is working
@@ -106,6 +98,7 @@ class RLWM(TaskEnv):
       learning and working memory. Journal of Cognitive Neuroscience 30, 1422–1432.
     """
 
+    @named_arguments
     def __init__(
         self,
         set_sizes: Sequence[int] = DEFAULT_SET_SIZES,
@@ -115,13 +108,21 @@ class RLWM(TaskEnv):
         shuffle_blocks: bool = True,
         max_set_size: int = MAX_SET_SIZE,
     ) -> None:
-        self.max_set_size = check_positive_int("max_set_size", max_set_size)
+        self.max_set_size = check_int("max_set_size", max_set_size, 1, MAX_ACTIONS)
         self.set_sizes = _check_set_sizes(set_sizes, self.max_set_size)
-        self.n_actions = check_positive_int("n_actions", n_actions, minimum=2)
-        self.iterations = _check_iterations(iterations)
-        self.criterion = _check_criterion(criterion)
-        self.shuffle_blocks = bool(shuffle_blocks)
+        self.n_actions = check_int("n_actions", n_actions, 2, MAX_ACTIONS)
+        self.iterations = check_int_pair(
+            "iterations", iterations, 1, MAX_TRIALS, scalar=True, labels=("minimum", "maximum")
+        )
+        self.criterion = check_int_pair("criterion", criterion, 1, MAX_WINDOW, labels=("k", "n"))
+        self.shuffle_blocks = check_bool("shuffle_blocks", shuffle_blocks)
         self.n_trials = sum(self.set_sizes) * self.iterations[1]  # the most a session can last
+        if self.n_trials > MAX_TRIALS:
+            raise ValueError(
+                f"set_sizes and iterations must give sessions of at most {MAX_TRIALS} trials "
+                f"(sum(set_sizes) * iterations[1]), got {self.n_trials} (set_sizes="
+                f"{describe(set_sizes)}, iterations={describe(iterations)})"
+            )
         self.fixed_length = self.iterations[0] == self.iterations[1]
         self.reward_bounds = (0.0, 1.0)
         self.action_space = spaces.Discrete(self.n_actions)
@@ -130,7 +131,6 @@ class RLWM(TaskEnv):
         )
         self._order: tuple[int, ...] = self.set_sizes
         self._block = 0
-        self._done = False
 
     # -- block dynamics --------------------------------------------------------------------------
     def _start_block(self, b: int) -> None:
@@ -162,7 +162,10 @@ class RLWM(TaskEnv):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         if options and options.get("set_sizes") is not None:
-            self._order = _check_set_sizes(options["set_sizes"], self.max_set_size)
+            with named_errors(f"{type(self).__name__}.reset"):
+                self._order = _check_set_sizes(
+                    options["set_sizes"], self.max_set_size, 'options["set_sizes"]'
+                )
         elif self.shuffle_blocks:
             self._order = tuple(int(s) for s in self.np_random.permutation(self.set_sizes))
         else:
@@ -181,15 +184,10 @@ class RLWM(TaskEnv):
         return obs
 
     def step(self, action):
-        a = int(action)
-        if not 0 <= a < self.n_actions:
-            raise ValueError(
-                f"action must be an action index in [0, {self.n_actions - 1}], got {action!r}"
-            )
-        if self._done:
-            raise RuntimeError("the session is over: call reset() before step()")
+        if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_actions:
+            action = self._checked_action(action)
         s = self._stim
-        correct = a == int(self._correct[s])
+        correct = bool(action == self._correct[s])
         self._shown[s] += 1
         self._history[s].append(correct)
         info = {

@@ -14,10 +14,19 @@ import numpy as np
 from gymnasium import spaces
 
 from cogmodels.envs.core import (
+    MAX_TRIALS,
+    PLAIN_INTS,
     TaskEnv,
     TaskVectorEnv,
+    named_arguments,
+    named_errors,
+)
+from cogmodels.validation import (
+    check_array,
     check_choice,
-    check_positive_int,
+    check_int,
+    check_interval,
+    check_number,
     check_probability,
 )
 
@@ -48,14 +57,8 @@ class _Config:
 
 
 def _check_probabilities(name: str, value: Any, bounds: tuple[float, float]) -> np.ndarray:
-    p = np.asarray(value, dtype=np.float64)
-    low, high = bounds
-    if p.shape != (2, 2) or not ((p >= low) & (p <= high)).all():
-        raise ValueError(
-            f"{name} must be a 2 x 2 array of probabilities (second-stage state x action) within "
-            f"reward_bounds=[{low}, {high}], got {value!r}"
-        )
-    return p
+    """A 2 x 2 array of reward probabilities (second-stage state x action) within ``bounds``."""
+    return check_array(name, value, (2, 2), *bounds)
 
 
 def _check_config(
@@ -67,24 +70,12 @@ def _check_config(
     schedule: str = "drift",
     p_switch: float = 0.025,
 ) -> _Config:
-    n_trials = check_positive_int("n_trials", n_trials)
+    n_trials = check_int("n_trials", n_trials, 1, MAX_TRIALS)
     check_choice("schedule", schedule, SCHEDULES)
     p_switch = check_probability("p_switch", p_switch)
     p_common = check_probability("p_common", p_common)
-    try:
-        sd = float(drift_std)
-    except (TypeError, ValueError):
-        sd = np.nan
-    if not sd >= 0:
-        raise ValueError(f"drift_std must be a number >= 0, got {drift_std!r}")
-    try:
-        low, high = (check_probability("reward_bounds", v) for v in reward_bounds)
-    except (TypeError, ValueError):
-        low, high = 1.0, 0.0
-    if not low <= high:
-        raise ValueError(
-            f"reward_bounds must be (low, high) with 0 <= low <= high <= 1, got {reward_bounds!r}"
-        )
+    sd = check_number("drift_std", drift_std, 0.0, 1.0)
+    low, high = check_interval("reward_bounds", reward_bounds, 0.0, 1.0)
     initial = None
     if reward_probabilities is not None:
         initial = _check_probabilities("reward_probabilities", reward_probabilities, (low, high))
@@ -120,7 +111,7 @@ class _TwoStepTask:
         cfg = self.cfg
         given = (options or {}).get("reward_probabilities")
         if given is not None:
-            self.p[mask] = _check_probabilities("reward_probabilities", given, cfg.bounds)
+            self.p[mask] = _check_probabilities('options["reward_probabilities"]', given, cfg.bounds)
         elif cfg.initial is not None:
             self.p[mask] = cfg.initial
         elif cfg.schedule == "switch":  # one good second-stage state, chosen at random
@@ -226,15 +217,20 @@ class TwoStep(TaskEnv):
     applied on this trial, before the drift) and ``trial`` (0-based).
 
     ## Arguments
-    - ``n_trials`` (int, 201): trials per session (Daw et al. 2011 ran 201).
-    - ``p_common`` (float, 0.7): probability of the common transition.
-    - ``drift_std`` (float, 0.025): s.d. of the Gaussian random walk of each reward probability.
-    - ``reward_bounds`` ((float, float), (0.25, 0.75)): reflecting bounds of the walk.
+    - ``n_trials`` (int in [1, 10^6], 201): trials per session (Daw et al. 2011 ran 201).
+    - ``p_common`` (float in [0, 1], 0.7): probability of the common transition.
+    - ``drift_std`` (float in [0, 1], 0.025): s.d. of the Gaussian random walk of each reward
+      probability.
+    - ``reward_bounds`` ((float, float), (0.25, 0.75)): reflecting bounds of the walk,
+      ``0 <= low <= high <= 1``.
     - ``reward_probabilities`` (2 × 2 array | None): fixed starting probabilities; ``None`` draws
       them.
     - ``schedule`` ("drift" | "switch", "drift"): how the reward probabilities change.
-    - ``p_switch`` (float, 0.025): with ``schedule="switch"``, the per-trial probability that the
-      good and the bad second-stage state swap.
+    - ``p_switch`` (float in [0, 1], 0.025): with ``schedule="switch"``, the per-trial probability
+      that the good and the bad second-stage state swap.
+
+    Bad arguments raise ``ValueError`` when the task is built; ``step`` refuses anything but 0 or
+    1 (``ValueError``) and stepping after the session ended (``SessionEndedError``).
 
     ## References
     - Daw, N. D., Gershman, S. J., Seymour, B., Dayan, P. & Dolan, R. J. (2011). Model-based
@@ -243,6 +239,7 @@ class TwoStep(TaskEnv):
       Neuroscience 21, 860–868.
     """
 
+    @named_arguments
     def __init__(
         self,
         n_trials: int = 201,
@@ -269,15 +266,16 @@ class TwoStep(TaskEnv):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        self._task.reset(np.ones(1, dtype=bool), self.np_random, options)
+        with named_errors(f"{type(self).__name__}.reset"):
+            self._task.reset(np.ones(1, dtype=bool), self.np_random, options)
         info = {"reward_probabilities": tuple(self._task.p[0].reshape(-1).tolist())}
+        self._done = False
         return self._task.observe()[0], info
 
     def step(self, action):
-        a = int(action)
-        if not 0 <= a < 2:
-            raise ValueError(f"action must be 0 or 1, got {action!r}")
-        reward, lat = self._task.step(np.array([a]), self.np_random)
+        if self._done or type(action) not in PLAIN_INTS or not 0 <= action < 2:
+            action = self._checked_action(action)
+        reward, lat = self._task.step(np.array([action]), self.np_random)
         info = {
             "stage": int(lat["stage"][0]),
             "state2": int(lat["state2"][0]),
@@ -287,7 +285,7 @@ class TwoStep(TaskEnv):
         }
         if info["stage"] == 1:
             info["choice1"] = int(lat["choice1"][0])
-        terminated = bool(self._task.t[0] >= self.n_trials)
+        self._done = terminated = bool(self._task.t[0] >= self.n_trials)
         return self._task.observe()[0], float(reward[0]), terminated, False, info
 
     def trial_context(self) -> dict[str, Any]:
@@ -318,6 +316,7 @@ class TwoStepVector(TaskVectorEnv):
     ``trial`` and ``reward_probabilities`` (num_envs × 4), each with its ``_key`` mask.
     """
 
+    @named_arguments
     def __init__(
         self,
         num_envs: int = 1,
@@ -348,8 +347,6 @@ class TwoStepVector(TaskVectorEnv):
         return self._task.observe()
 
     def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
-        if actions.min() < 0 or actions.max() > 1:
-            raise ValueError(f"actions must be 0 or 1, got {actions!r}")
         reward, lat = self._task.step(actions.astype(np.int64), self.np_random)
         terminated = self._task.t >= self.n_trials
         info: dict[str, np.ndarray] = {}

@@ -13,6 +13,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 import cogmodels  # noqa: F401  (registers the environments)
 from cogmodels.envs.bci import (
     CursorBCI,
+    CursorBCIRandomTargets,
     CursorBCIVector,
     PopulationSpec,
     UserSpec,
@@ -147,19 +148,24 @@ def test_bad_arguments_raise():
     bad = [
         ({"task": "maze"}, "task must be one of"),
         ({"n_trials": 0}, "n_trials"),
-        ({"dt": 0.005}, r"dt must be a bin width in \[0.01, 0.05\]"),
+        ({"dt": 0.005}, r"dt must be a finite number in \[0.01, 0.05\], got 0.005"),
         ({"dt": 0.1}, "dt must be"),
         ({"target_distance": -1}, "target_distance"),
         ({"target_distance": 0.45}, "fit in the workspace"),
         ({"target_radius": 0.0}, "target_radius"),
         ({"target_radius": (0.1, 0.05)}, "target_radius"),
-        ({"task": "random_targets", "target_radius": 0.3}, "target_radius must be below"),
+        ({"task": "random_targets", "target_radius": 0.3}, r"target_radius must be at most \(workspace - MIN_GAP\) / 3 = 0.15"),
+        ({"task": "random_targets", "workspace": 0.2}, "target_radius must be at most"),
         ({"hold_time": -0.1}, "hold_time"),
         ({"timeout": 0.4}, "timeout must be longer than hold_time"),
         ({"return_to_center": "yes"}, "return_to_center"),
         ({"workspace": 0}, "workspace"),
         ({"v_max": 0}, "v_max"),
         ({"n_units": 0}, "n_units"),
+        ({"n_units": 10**6}, r"n_units must be an integer in \[1, 10000\]"),
+        ({"timeout": float("inf")}, "timeout"),
+        ({"v_max": float("inf")}, "v_max"),
+        ({"user": UserSpec(delay=2.0), "dt": 0.01}, None),
         ({"tuning": "gaussian"}, "tuning must be one of"),
         ({"baseline_rate": (0.0, 10.0)}, "baseline_rate"),
         ({"modulation_depth": (-1.0, 3.0)}, "modulation_depth"),
@@ -169,29 +175,41 @@ def test_bad_arguments_raise():
         ({"drift": "wild"}, "drift must be one of the presets"),
         ({"drift": [1, 2]}, "drift processes must be Drift instances"),
         ({"days_per_session": -1}, "days_per_session"),
+        ({"days_per_session": 10**9}, r"days_per_session must be an integer in \[0, 1000\]"),
         ({"error_signal": (1.2, 0.1)}, "hit_rate"),
         ({"error_signal": (0.8,)}, "error_signal must be None or"),
         ({"error_interval": 0.0}, "error_interval"),
     ]
     for kwargs, match in bad:
-        with pytest.raises(ValueError, match=match):
+        if match is None:  # at the limits: accepted
+            CursorBCI(**kwargs).reset(seed=0)
+            continue
+        with pytest.raises(ValueError, match="^CursorBCI: .*" + match):
             CursorBCI(**kwargs)
-        with pytest.raises(ValueError, match=match):
+        with pytest.raises(ValueError, match="^CursorBCIVector: .*" + match):
             CursorBCIVector(num_envs=2, **kwargs)
+    with pytest.raises(ValueError, match=r"^CursorBCIRandomTargets: n_trials must be"):
+        CursorBCIRandomTargets(n_trials=0)
     with pytest.raises(ValueError, match="delay"):
         UserSpec(delay=-0.2)
+    with pytest.raises(ValueError, match=r"delay must be a finite number in \[0, 2\], got 1000.0"):
+        UserSpec(delay=1e3)
     with pytest.raises(ValueError, match="max_speed"):
         UserSpec(max_speed=0)
     env = CursorBCI()
     env.reset(seed=0)
-    for action in (np.zeros(3), np.array([np.nan, 0.0]), 0):
-        with pytest.raises(ValueError, match="action must be a finite 2-D velocity"):
+    for action in (np.zeros(3), np.array([np.nan, 0.0]), 0, ["0.1", "0.2"], [True, False], None):
+        with pytest.raises(
+            ValueError,
+            match=r"^CursorBCI.step: action must be finite numbers of shape \(2,\) \(values outside "
+            r"\[-1, 1\] are clipped\) \(action_space Box\(-1.0, 1.0, \(2,\), float32\)\), got ",
+        ):
             env.step(action)
-    with pytest.raises(ValueError, match="day must be an integer >= 0"):
+    with pytest.raises(ValueError, match=r"^CursorBCI.reset: options\[\"day\"\] must be an integer in \[0, 10000\]"):
         env.reset(options={"day": -1})
     envs = CursorBCIVector(num_envs=3)
     envs.reset(seed=0)
-    with pytest.raises(ValueError, match=r"shape \(3, 2\)"):
+    with pytest.raises(ValueError, match=r"^CursorBCIVector.step: actions must be an array of shape \(3, 2\)"):
         envs.step(np.zeros((3, 3)))
     with pytest.raises(ValueError, match="one per copy"):
         envs.reset(options={"day": [1, 2]})

@@ -220,21 +220,23 @@ def test_same_seed_same_rollout():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"n_trials": 0}, "n_trials must be an integer >= 1, got 0"),
-        ({"trial_steps": 1}, "trial_steps must be an integer >= 2, got 1"),
-        ({"cue_step": -1}, "cue_step must be an integer >= 0, got -1"),
-        ({"delay": 0}, "delay must be an integer >= 1, got 0"),
+        ({"n_trials": 0}, r"^PavlovianConditioning: n_trials must be an integer in \[1, 1000000\], got 0$"),
+        ({"trial_steps": 1}, r"trial_steps must be an integer in \[2, 1000000\], got 1"),
+        ({"cue_step": -1}, r"cue_step must be an integer in \[0, 1000000\], got -1"),
+        ({"delay": 0}, r"delay must be an integer in \[1, 1000000\], got 0"),
         ({"cue_step": 5, "delay": 15}, "cue_step \\+ delay must be < trial_steps=20"),
-        ({"cue_duration": 0}, "cue_duration must be an integer >= 1, got 0"),
+        ({"cue_duration": 0}, r"cue_duration must be an integer in \[1, 1000000\], got 0"),
         ({"cue_duration": 16}, "cue_duration must be <= trial_steps - cue_step = 15, got 16"),
-        ({"reward_size": float("nan")}, "reward_size must be a finite number, got nan"),
-        ({"reward_size": "big"}, "reward_size must be a finite number, got 'big'"),
-        ({"p_omission": 1.2}, r"p_omission must be a probability in \[0, 1\], got 1.2"),
+        ({"reward_size": float("nan")}, r"reward_size must be a finite number in \[-1e\+06, 1e\+06\], got nan"),
+        ({"reward_size": "big"}, "reward_size must be a finite number .*, got 'big'"),
+        ({"reward_size": 1e7}, "reward_size must be .*, got 10000000.0"),
+        ({"p_omission": 1.2}, r"p_omission must be a finite number in \[0, 1\], got 1.2"),
         ({"omission_trials": [100]}, r"omission_trials must be .* in \[0, 99\], got \[100\]"),
         ({"omission_trials": [-1]}, r"omission_trials must be .*, got \[-1\]"),
         ({"omission_trials": 3}, "omission_trials must be .*, got 3"),
-        ({"iti_steps": (5, 2)}, r"iti_steps must be .*low <= high, got \(5, 2\)"),
-        ({"iti_steps": -1}, "iti_steps must be an integer >= 0 or a pair"),
+        ({"iti_steps": (5, 2)}, r"iti_steps must be .*low <= high <= 1000000, got \(5, 2\)"),
+        ({"iti_steps": -1}, r"iti_steps must be an integer or a pair \(low, high\) of integers with 0 <= low <= high <= 1000000, got -1"),
+        ({"iti_steps": 10**7}, "iti_steps must be .*, got 10000000"),
     ],
 )
 def test_bad_arguments(kwargs, match):
@@ -244,8 +246,14 @@ def test_bad_arguments(kwargs, match):
 
 def test_bad_reset_option_and_action():
     env = PavlovianConditioning(n_trials=10)
-    with pytest.raises(ValueError, match=r"omission_trials must be .* \[0, 9\], got \[10\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"^PavlovianConditioning.reset: options\[\"omission_trials\"\] must be .* \[0, 9\], got \[10\]$",
+    ):
         env.reset(seed=0, options={"omission_trials": [10]})
     env.reset(seed=0)
-    with pytest.raises(ValueError, match=r"action must be 0 \(no lick\) or 1 \(lick\), got 2"):
+    with pytest.raises(
+        ValueError,
+        match=r"^PavlovianConditioning.step: action must be an integer in \[0, 1\] \(action_space Discrete\(2\)\), got 2$",
+    ):
         env.step(2)

@@ -258,29 +258,33 @@ def test_trial_row_and_recorded_table():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"n_options": 1}, "n_options must be an integer >= 2, got 1"),
-        ({"n_trials": 0}, "n_trials must be an integer >= 1, got 0"),
-        ({"p_reward": 1.5}, r"p_reward must be a probability in \[0, 1\], got 1.5"),
+        ({"n_options": 1}, r"n_options must be an integer in \[2, 1000\], got 1"),
+        ({"n_trials": 0}, r"n_trials must be an integer in \[1, 1000000\], got 0"),
+        ({"n_trials": 10**12}, r"n_trials must be an integer in \[1, 1000000\], got 1000000000000$"),
+        ({"p_reward": 1.5}, r"p_reward must be a finite number in \[0, 1\], got 1.5"),
         ({"p_low": 0.9}, "p_low must be <= p_reward=0.8"),
-        ({"p_low": -0.1}, r"p_low must be a probability in \[0, 1\]"),
+        ({"p_low": -0.1}, r"p_low must be a finite number in \[0, 1\]"),
         ({"mode": "random"}, r"mode must be one of \['schedule', 'criterion'\], got 'random'"),
-        ({"reversal_every": 0}, "reversal_every must be an integer >= 1, got 0"),
-        ({"schedule": [30, 10]}, "schedule must be a strictly increasing sequence"),
-        ({"schedule": [0, 10]}, "schedule must be a strictly increasing sequence"),
-        ({"schedule": [10, 200]}, r"trial indices in \[1, 199\], got \[10, 200\]"),
-        ({"schedule": 5}, "schedule must be a strictly increasing sequence"),
+        ({"reversal_every": 0}, r"reversal_every must be an integer in \[1, 1000000\], got 0"),
+        ({"schedule": [30, 10]}, r"schedule must be a strictly increasing sequence of integers in \[1, 199\], got \[30, 10\]"),
+        ({"schedule": [0, 10]}, r"schedule must be a sequence of integers in \[1, 199\], got \[0, 10\]"),
+        ({"schedule": [10, 200]}, r"integers in \[1, 199\], got \[10, 200\]"),
+        ({"schedule": [10, 20.5]}, r"integers in \[1, 199\], got \[10, 20.5\]"),
+        ({"schedule": 5}, "schedule must be a sequence of integers"),
+        ({"schedule": "15"}, "schedule must be a sequence of integers"),
         ({"schedule": [10], "reversal_every": 5}, "give one of reversal_every or schedule"),
         ({"criterion": (3, 5)}, "criterion applies only to mode='criterion'"),
         ({"criterion_delay": (1, 2)}, "criterion_delay applies only to mode='criterion'"),
         ({"p_reversal": 0.5}, "p_reversal applies only to mode='criterion'"),
         ({"mode": "criterion", "reversal_every": 5}, "reversal_every applies only to mode='schedule'"),
         ({"mode": "criterion", "schedule": [5]}, "schedule applies only to mode='schedule'"),
-        ({"mode": "criterion", "criterion": (5, 3)}, r"criterion must be \(k, n\).*got \(5, 3\)"),
-        ({"mode": "criterion", "criterion": (0, 3)}, r"criterion must be \(k, n\)"),
-        ({"mode": "criterion", "criterion": 5}, r"criterion must be \(k, n\)"),
-        ({"mode": "criterion", "criterion_delay": (3, 1)}, r"criterion_delay must be \(low, high\)"),
-        ({"mode": "criterion", "criterion_delay": (-1, 2)}, r"criterion_delay must be \(low, high\)"),
-        ({"mode": "criterion", "p_reversal": 0}, r"p_reversal must be in \(0, 1\]"),
+        ({"mode": "criterion", "criterion": (5, 3)}, r"criterion must be a pair \(k, n\) of integers with 1 <= k <= n <= 1000, got \(5, 3\)"),
+        ({"mode": "criterion", "criterion": (0, 3)}, r"criterion must be a pair \(k, n\)"),
+        ({"mode": "criterion", "criterion": 5}, r"criterion must be a pair \(k, n\)"),
+        ({"mode": "criterion", "criterion": (1, 10**9)}, r"criterion must be a pair \(k, n\).*<= 1000, got"),
+        ({"mode": "criterion", "criterion_delay": (3, 1)}, r"criterion_delay must be a pair \(low, high\)"),
+        ({"mode": "criterion", "criterion_delay": (-1, 2)}, r"criterion_delay must be a pair \(low, high\)"),
+        ({"mode": "criterion", "p_reversal": 0}, r"p_reversal must be a finite number in \(0, 1\], got 0"),
         ({"initial_correct": 2}, r"initial_correct must be an option index in \[0, 1\], got 2"),
     ],
 )
@@ -294,13 +298,22 @@ def test_bad_arguments_raise(kwargs, match):
 def test_bad_action_and_bad_reset_option_raise():
     env = gym.make(ENV_ID).unwrapped
     env.reset(seed=0)
-    with pytest.raises(ValueError, match=r"action must be an option index in \[0, 1\], got 2"):
+    with pytest.raises(ValueError, match=r"^ReversalLearning.step: action must be an integer in \[0, 1\]"):
         env.step(2)
-    with pytest.raises(ValueError, match=r"correct_action must be an option index in \[0, 1\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"^ReversalLearning.reset: options\[\"correct_action\"\] must be an option index in \[0, 1\]",
+    ):
         env.reset(options={"correct_action": 5})
     vec = make_vec(3)
+    with pytest.raises(
+        ValueError, match=r"^ReversalLearningVector.reset: options\[\"correct_action\"\] must be"
+    ):
+        vec.reset(options={"correct_action": 5})
     vec.reset(seed=0)
-    with pytest.raises(ValueError, match=r"actions must be option indices in \[0, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"^ReversalLearningVector.step: actions must be .* each an integer in \[0, 1\]"
+    ):
         vec.step(np.array([0, 1, 2]))
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import cogmodels  # noqa: F401  (registers the environments)
+from cogmodels.envs import SessionEndedError
 from cogmodels.envs.rlwm import DEFAULT_SET_SIZES, RLWM
 from cogmodels.envs.wrappers import record_session
 from cogmodels.fits import setsize_curves
@@ -111,7 +112,7 @@ def test_step_after_the_session_ends_raises():
     env.reset(seed=0)
     *_, term, _, _ = env.step(0)
     assert term
-    with pytest.raises(RuntimeError, match="call reset"):
+    with pytest.raises(SessionEndedError, match=r"^RLWM.step: no session is running .*call reset"):
         env.step(0)
 
 
@@ -123,7 +124,11 @@ def test_step_after_the_session_ends_raises():
         ({"iterations": (15, 9)}, r"iterations must be .* got \(15, 9\)"),
         ({"iterations": 0}, "iterations must be"),
         ({"criterion": (5, 4)}, r"criterion must be a pair \(k, n\).* got \(5, 4\)"),
-        ({"n_actions": 1}, "n_actions must be an integer >= 2, got 1"),
+        ({"n_actions": 1}, r"^RLWM: n_actions must be an integer in \[2, 1000\], got 1$"),
+        ({"max_set_size": 10**12}, r"max_set_size must be an integer in \[1, 1000\], got 1000000000000"),
+        ({"iterations": (1, 10**9)}, "iterations must be an integer or a pair"),
+        ({"set_sizes": (6,) * 1000, "iterations": 1000}, "must give sessions of at most 1000000 trials"),
+        ({"shuffle_blocks": "false"}, "shuffle_blocks must be True or False, got 'false'"),
     ],
 )
 def test_bad_arguments(kwargs, match):
@@ -134,7 +139,7 @@ def test_bad_arguments(kwargs, match):
 def test_bad_action():
     env = RLWM()
     env.reset(seed=0)
-    with pytest.raises(ValueError, match=r"action must be an action index in \[0, 2\], got 3"):
+    with pytest.raises(ValueError, match=r"^RLWM.step: action must be an integer in \[0, 2\] \(action_space Discrete\(3\)\), got 3$"):
         env.step(3)
 
 

@@ -227,16 +227,16 @@ def test_dms_same_seed_same_rollout():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"n_stimuli": 1}, "n_stimuli must be an integer >= 2, got 1"),
-        ({"n_trials": 0}, "n_trials must be an integer >= 1, got 0"),
-        ({"sample_steps": 0}, "sample_steps must be an integer >= 1, got 0"),
-        ({"delay_steps": -1}, r"delay_steps must be an integer >= 0 or a pair .* got -1"),
-        ({"delay_steps": (3, 1)}, r"delay_steps must be .*low <= high, got \(3, 1\)"),
+        ({"n_stimuli": 1}, r"^DelayedMatchToSample: n_stimuli must be an integer in \[2, 1000\], got 1$"),
+        ({"n_trials": 0}, r"n_trials must be an integer in \[1, 1000000\], got 0"),
+        ({"sample_steps": 0}, r"sample_steps must be an integer in \[1, 1000000\], got 0"),
+        ({"delay_steps": -1}, r"delay_steps must be an integer or a pair .* got -1"),
+        ({"delay_steps": (3, 1)}, r"delay_steps must be .*low <= high <= 1000000, got \(3, 1\)"),
         ({"delay_steps": (1, 2, 3)}, r"delay_steps must be .* got \(1, 2, 3\)"),
         ({"delay_steps": 1.5}, r"delay_steps must be .* got 1.5"),
-        ({"p_match": 1.5}, r"p_match must be a probability in \[0, 1\], got 1.5"),
-        ({"penalty": 0.5}, "penalty must be a finite number <= 0, got 0.5"),
-        ({"early_penalty": "x"}, "early_penalty must be a finite number <= 0, got 'x'"),
+        ({"p_match": 1.5}, r"p_match must be a finite number in \[0, 1\], got 1.5"),
+        ({"penalty": 0.5}, r"penalty must be a finite number in \[-1e\+06, 0\], got 0.5"),
+        ({"early_penalty": "x"}, "early_penalty must be a finite number .*, got 'x'"),
     ],
 )
 def test_dms_bad_arguments(kwargs, match):
@@ -247,7 +247,7 @@ def test_dms_bad_arguments(kwargs, match):
 def test_dms_invalid_action():
     env = DelayedMatchToSample()
     env.reset(seed=0)
-    with pytest.raises(ValueError, match=r"action must be 0 \(wait\), 1 \(match\) or 2"):
+    with pytest.raises(ValueError, match=r"^DelayedMatchToSample.step: action must be an integer in \[0, 2\]"):
         env.step(3)
 
 
@@ -370,12 +370,12 @@ def test_nback_same_seed_same_rollout():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"n_stimuli": 1}, "n_stimuli must be an integer >= 2, got 1"),
-        ({"n": 0}, "n must be an integer >= 1, got 0"),
-        ({"n_trials": 0}, "n_trials must be an integer >= 1, got 0"),
-        ({"stimulus_steps": 0}, "stimulus_steps must be an integer >= 1, got 0"),
-        ({"delay_steps": -1}, "delay_steps must be an integer >= 0, got -1"),
-        ({"p_match": -0.1}, r"p_match must be a probability in \[0, 1\], got -0.1"),
+        ({"n_stimuli": 1}, r"^NBack: n_stimuli must be an integer in \[2, 1000\], got 1$"),
+        ({"n": 0}, r"n must be an integer in \[1, 1000000\], got 0"),
+        ({"n_trials": 0}, r"n_trials must be an integer in \[1, 1000000\], got 0"),
+        ({"stimulus_steps": 0}, r"stimulus_steps must be an integer in \[1, 1000000\], got 0"),
+        ({"delay_steps": -1}, r"delay_steps must be an integer in \[0, 1000000\], got -1"),
+        ({"p_match": -0.1}, r"p_match must be a finite number in \[0, 1\], got -0.1"),
     ],
 )
 def test_nback_bad_arguments(kwargs, match):
@@ -386,7 +386,7 @@ def test_nback_bad_arguments(kwargs, match):
 def test_nback_invalid_action():
     env = NBack()
     env.reset(seed=0)
-    with pytest.raises(ValueError, match=r"action must be 0 \(no match\) or 1 \(match\), got 2"):
+    with pytest.raises(ValueError, match=r"^NBack.step: action must be an integer in \[0, 1\] .*, got 2$"):
         env.step(2)
 
 
@@ -499,13 +499,19 @@ def test_nback_vector_target_rate_and_rewards():
 def test_vector_invalid_actions():
     dms = DelayedMatchToSampleVector(2)
     dms.reset(seed=0)
-    with pytest.raises(ValueError, match=r"actions must be 0 \(wait\), 1 \(match\) or 2"):
+    with pytest.raises(ValueError, match=r"^DelayedMatchToSampleVector.step: actions must be .* each an integer in \[0, 2\]"):
         dms.step(np.array([0, 3]))
+    with pytest.raises(ValueError, match=r"^DelayedMatchToSampleVector.step: actions must be"):
+        dms.step(np.array([0, np.nan]))
     nb = NBackVector(2)
     nb.reset(seed=0)
-    with pytest.raises(ValueError, match=r"actions must be 0 \(no match\) or 1 \(match\)"):
+    with pytest.raises(ValueError, match=r"^NBackVector.step: actions must be .* each an integer in \[0, 1\]"):
         nb.step(np.array([2, 0]))
-    with pytest.raises(ValueError, match="n_stimuli must be an integer >= 2, got 1"):
+    with pytest.raises(ValueError, match=r"^NBackVector.step: actions must be"):
+        nb.step(np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match=r"^DelayedMatchToSampleVector: n_stimuli must be an integer in \[2, 1000\], got 1$"):
         DelayedMatchToSampleVector(2, n_stimuli=1)
-    with pytest.raises(ValueError, match="n must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"^NBackVector: n must be an integer in \[1, 1000000\], got 0$"):
         NBackVector(2, n=0)
+    with pytest.raises(ValueError, match=r"^NBackVector: num_envs must be at most 100 here"):
+        NBackVector(101, n_trials=10**6)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import gymnasium as gym
@@ -12,7 +13,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import cogmodels  # noqa: F401
-from cogmodels.envs import ENV_IDS
+from cogmodels.envs import ENV_IDS, SessionEndedError
 from cogmodels.envs.wrappers import PreviousActionReward, RecordTrials, record_session
 
 SECTIONS = (
@@ -237,3 +238,145 @@ def test_steps_per_session_counts_the_steps_of_a_session(env_id, kwargs):
                           "cogmodels/RLWM-v0", *SHORT) and not kwargs.get("iterations")
     else:
         assert steps == expected
+
+
+# -- bad input never becomes a wrong answer (issue 16) ---------------------------------------------
+DISCRETE_MSG = "MultiArmedBandit.step: action must be an integer in [0, 1] (action_space Discrete(2)), got "
+
+
+@pytest.mark.parametrize("action", [1.5, "1", b"1", None, True, np.float64(1.0), np.array([1]), -1, 2])
+def test_bandit_refuses_what_is_not_an_arm(action):
+    env = gym.make("cogmodels/MultiArmedBandit-v0").unwrapped
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="^" + re.escape(DISCRETE_MSG + repr(action)) + "$"):
+        env.step(action)
+
+
+@pytest.mark.parametrize("action", [1, np.int64(1), np.int32(1), np.uint8(1), np.array(1)])
+def test_bandit_takes_python_and_numpy_integers(action):
+    env = gym.make("cogmodels/MultiArmedBandit-v0", means=[0.0, 1.0]).unwrapped
+    env.reset(seed=0)
+    assert env.step(action)[1] == 1.0
+
+
+@pytest.mark.parametrize("env_id", ["cogmodels/NBack-v0", "cogmodels/DelayedMatchToSample-v0"])
+def test_vector_working_memory_refuses_nan_actions(env_id):
+    envs = _make_vec(env_id, 2)
+    envs.reset(seed=0)
+    name = type(envs).__name__
+    n = envs.single_action_space.n
+    with pytest.raises(ValueError, match="^" + re.escape(
+        f"{name}.step: actions must be an array of shape (2,), one action per copy (num_envs=2), "
+        f"each an integer in [0, {n - 1}] (single_action_space Discrete({n})), got "
+        "array([ 0., nan]) (shape (2,), dtype float64)") + "$"):
+        envs.step(np.array([0, np.nan]))
+
+
+@pytest.mark.parametrize("shape", [(2, 1), (2, 2), (3,), ()])
+def test_vector_refuses_actions_of_the_wrong_shape(shape):
+    envs = _make_vec("cogmodels/MultiArmedBandit-v0", 2)
+    envs.reset(seed=0)
+    with pytest.raises(ValueError, match=re.escape(
+        "MultiArmedBanditVector.step: actions must be an array of shape (2,), one action per copy "
+        "(num_envs=2), each an integer in [0, 1] (single_action_space Discrete(2)), got array(")
+        + ".*" + re.escape(f"(shape {shape}, dtype int64)")):
+        envs.step(np.zeros(shape, dtype=np.int64))
+
+
+def _finish(env: gym.Env) -> None:
+    """Play one session to its end with valid actions."""
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    for _ in range(100_000):
+        if env.step(env.action_space.sample())[2]:
+            return
+    raise AssertionError("the session did not end")
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_stepping_a_finished_session_raises(env_id):
+    env = _make(env_id, n_trials=2).unwrapped if "RLWM" not in env_id else _make(
+        env_id, set_sizes=(1,), iterations=1).unwrapped
+    name = type(env).__name__
+    msg = (f"{name}.step: no session is running (the last one ended, or reset() was never called): "
+           "call reset() before step()")
+    fresh = type(env)(**({"set_sizes": (1,), "iterations": 1} if "RLWM" in env_id else {}))
+    with pytest.raises(SessionEndedError, match="^" + re.escape(msg) + "$"):
+        fresh.step(_null_actions(fresh.action_space))
+    _finish(env)
+    for _ in range(2):
+        with pytest.raises(SessionEndedError, match="^" + re.escape(msg) + "$"):
+            env.step(_null_actions(env.action_space))
+    assert isinstance(SessionEndedError(msg), RuntimeError | gym.error.ResetNeeded)
+    env.reset()
+    env.step(_null_actions(env.action_space))  # a new session runs
+
+
+@pytest.mark.parametrize("env_id", VECTOR_IDS)
+def test_vector_without_autoreset_refuses_a_finished_copy_until_it_is_reset(env_id):
+    kwargs = {**SHORT.get(env_id, {}), "n_trials": 1}
+    envs = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point",
+                        autoreset_mode="disabled", **kwargs)
+    name = type(envs).__name__
+    with pytest.raises(SessionEndedError, match=re.escape(f"{name}.step: no session is running "
+                                                          "(reset() was never called)")):
+        envs.step(envs.action_space.sample())
+    envs.reset(seed=0)
+    zeros = _null_actions(envs.single_action_space, 2)
+    term = np.zeros(2, dtype=bool)
+    while not term.any():
+        *_, term, _, _ = envs.step(zeros)
+    ended = np.flatnonzero(term).tolist()
+    with pytest.raises(SessionEndedError, match="^" + re.escape(
+        f"{name}.step: no session is running (the sessions of copies {ended} ended and "
+        "autoreset_mode='disabled'; reset them with reset(options={'reset_mask': mask}) or "
+        "reset()): call reset() before step()") + "$"):
+        envs.step(zeros)
+    envs.reset(options={"reset_mask": term.copy()})
+    envs.step(zeros)  # runs again
+    with pytest.raises(
+        ValueError, match=rf'^{name}.reset: options\["reset_mask"\] must be a bool array of shape \(2,\)'
+    ):
+        envs.reset(options={"reset_mask": [True, False]})
+
+
+@pytest.mark.parametrize(
+    ("env_id", "kwargs", "message"),
+    [
+        ("TwoStep", {"drift_std": np.inf}, "TwoStep: drift_std must be a finite number in [0, 1], got inf"),
+        ("RestlessBandit", {"reward_scale": np.inf},
+         "RestlessBandit: reward_scale must be a finite number in (0, 1e+06], got inf"),
+        ("RestlessBandit", {"payoff_bounds": (np.inf, np.inf)},
+         "RestlessBandit: payoff_bounds must be a pair (low, high) of finite numbers with "
+         "-1e+06 <= low <= high <= 1e+06, got (inf, inf)"),
+        ("RestlessBandit", {"payoff_std": np.inf},
+         "RestlessBandit: payoff_std must be a finite number in [0, 1e+06], got inf"),
+        *[("RLWM", {"shuffle_blocks": v}, f"RLWM: shuffle_blocks must be True or False, got {v!r}")
+          for v in ("false", "yes", [True], np.nan)],
+        ("RLWM", {"max_set_size": 10**12},
+         "RLWM: max_set_size must be an integer in [1, 1000], got 1000000000000"),
+        ("ReversalLearning", {"n_trials": 10**12},
+         "ReversalLearning: n_trials must be an integer in [1, 1000000], got 1000000000000"),
+        ("MultiArmedBandit", {"means": "abc"},
+         "MultiArmedBandit: means must be an array of shape (2,) of finite numbers in [0, 1], "
+         "got 'abc'"),
+    ],
+)
+def test_constructor_values_that_would_break_the_task_later_are_refused(env_id, kwargs, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        gym.make(f"cogmodels/{env_id}-v0", **kwargs)
+    if gym.spec(f"cogmodels/{env_id}-v0").vector_entry_point is not None:
+        with pytest.raises(ValueError, match="^" + re.escape(message.replace(": ", "Vector: ", 1)) + "$"):
+            gym.make_vec(f"cogmodels/{env_id}-v0", num_envs=2,
+                         vectorization_mode="vector_entry_point", **kwargs)
+
+
+def test_vector_sizes_are_bounded():
+    with pytest.raises(ValueError, match=re.escape(
+            "MultiArmedBanditVector: num_envs must be an integer in [1, 100000], got 1000000")):
+        _make_vec("cogmodels/MultiArmedBandit-v0", 10**6)
+    with pytest.raises(ValueError, match=re.escape(
+            "CursorBCIVector: num_envs must be at most 10000 here (num_envs times the 10000 values "
+            "each copy holds must be <= 100000000), got 20000")):
+        gym.make_vec("cogmodels/CursorBCI-v0", num_envs=20_000, n_units=10_000,
+                     vectorization_mode="vector_entry_point")

@@ -26,10 +26,11 @@ from typing import Any
 import numpy as np
 
 from cogmodels.envs.bci.encoder import Population, PopulationSpec, draw_population, draw_units
-from cogmodels.envs.core import check_probability
+from cogmodels.validation import check_int, check_ints, check_number, check_probability
 
 __all__ = [
     "DRIFT_PRESETS",
+    "MAX_DAY",
     "ArrayShift",
     "BaselineWalk",
     "Drift",
@@ -46,14 +47,14 @@ __all__ = [
 ]
 
 
+#: the last day a subject's drift can be simulated to (about 27 years of daily sessions)
+MAX_DAY = 10_000
+#: the largest standard deviation of a daily log-normal step
+MAX_SD = 1.0
+
+
 def _check_sd(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}") from None
-    if not (np.isfinite(v) and v >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return v
+    return check_number(name, value, 0.0, MAX_SD)
 
 
 def subspace_similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -89,9 +90,8 @@ class TuningRotation(Drift):
     similarity: float = 0.91
 
     def __post_init__(self) -> None:
-        s = check_probability("similarity", self.similarity)
-        if s == 0.0:
-            raise ValueError(f"similarity must be in (0, 1], got {self.similarity!r}")
+        s = check_number("similarity", self.similarity, 0.0, 1.0, low_open=True)
+        object.__setattr__(self, "similarity", s)
 
     def apply(self, pop, spec, rng, day):
         u, r = np.linalg.qr(pop.tuning)
@@ -150,10 +150,9 @@ class SNRStep(Drift):
     factor: float = 0.5
 
     def __post_init__(self) -> None:
-        if isinstance(self.day, bool) or not isinstance(self.day, int | np.integer) or self.day < 1:
-            raise ValueError(f"day must be an integer >= 1, got {self.day!r}")
-        if not (np.isfinite(self.factor) and self.factor > 0):
-            raise ValueError(f"factor must be a finite number > 0, got {self.factor!r}")
+        object.__setattr__(self, "day", check_int("day", self.day, 1, MAX_DAY))
+        factor = check_number("factor", self.factor, 0.0, 1e3, low_open=True)
+        object.__setattr__(self, "factor", factor)
 
     def apply(self, pop, spec, rng, day):
         if day == self.day:
@@ -210,15 +209,9 @@ class ArrayShift(Drift):
     probability: float = 0.0
 
     def __post_init__(self) -> None:
-        check_probability("fraction", self.fraction)
-        check_probability("probability", self.probability)
-        try:
-            days = tuple(int(d) for d in self.days)
-        except (TypeError, ValueError):
-            raise ValueError(f"days must be a sequence of integer days >= 1, got {self.days!r}") from None
-        if any(d < 1 for d in days):
-            raise ValueError(f"days must be a sequence of integer days >= 1, got {self.days!r}")
-        object.__setattr__(self, "days", days)
+        object.__setattr__(self, "fraction", check_probability("fraction", self.fraction))
+        object.__setattr__(self, "probability", check_probability("probability", self.probability))
+        object.__setattr__(self, "days", check_ints("days", self.days, 1, MAX_DAY))
 
     def apply(self, pop, spec, rng, day):
         chance = rng.random() < self.probability
@@ -311,9 +304,8 @@ def make_drift(drift: Any) -> DriftModel:
 
 
 def check_day(value: Any, name: str = "day") -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-    return int(value)
+    """A day of a subject's drift: an integer in ``[0, MAX_DAY]``."""
+    return check_int(name, value, 0, MAX_DAY)
 
 
 class NeuralTrajectory:
@@ -336,7 +328,7 @@ class NeuralTrajectory:
 
     def on_day(self, day: int) -> Population:
         """The population on ``day`` (a fresh copy, free to modify)."""
-        day = check_day(day)
+        day = check_int("day", day, 0)  # sessions may move on past MAX_DAY
         if not self.drift:
             return self._cache[0].copy()
         if self._last[0] <= day:

@@ -25,11 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from cogmodels.envs.core import check_choice, check_positive_int
+from cogmodels.validation import check_choice, check_int, check_interval
 
 __all__ = [
     "MAX_COUNT",
+    "MAX_DEPTH",
     "MAX_RATE",
+    "MAX_UNITS",
     "NOISE_MODELS",
     "TUNING_MODELS",
     "EncoderArrays",
@@ -49,20 +51,18 @@ MAX_RATE = 1000.0
 #: counts per bin are capped here (the bound of the observation space); with rates capped at
 #: ``MAX_RATE`` and bins of at most 50 ms, a Poisson count exceeds it with probability < 1e-100
 MAX_COUNT = 255
+#: the most units a population may have
+MAX_UNITS = 10_000
+#: the largest modulation depth (Hz per workspace-width/s)
+MAX_DEPTH = 1e4
 
 
-def check_range(name: str, value: Any, low_bound: float = 0.0, strict: bool = True) -> tuple[float, float]:
-    """A number or a pair ``(low, high)`` with ``low_bound < low <= high`` (or ``<=`` if not strict)."""
-    what = f"a number or a pair (low, high) with {low_bound} {'<' if strict else '<='} low <= high"
-    pair = (value, value) if isinstance(value, int | float | np.integer | np.floating) else value
-    try:
-        low, high = (float(v) for v in pair)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be {what}, got {value!r}") from None
-    ok_low = low > low_bound if strict else low >= low_bound
-    if not (ok_low and low <= high and np.isfinite(high)):
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return low, high
+def check_range(
+    name: str, value: Any, low_bound: float = 0.0, strict: bool = True, high_bound: float = np.inf
+) -> tuple[float, float]:
+    """A number or a pair ``(low, high)`` of finite numbers with ``low_bound < low <= high <=
+    high_bound`` (``low_bound <= low`` if not ``strict``)."""
+    return check_interval(name, value, low_bound, high_bound, scalar=True, low_open=strict)
 
 
 @dataclass(frozen=True)
@@ -81,11 +81,13 @@ class PopulationSpec:
     noise: str = "poisson"
 
     def __post_init__(self) -> None:
-        check_positive_int("n_units", self.n_units)
+        object.__setattr__(self, "n_units", check_int("n_units", self.n_units, 1, MAX_UNITS))
         check_choice("tuning", self.tuning, TUNING_MODELS)
         check_choice("noise", self.noise, NOISE_MODELS)
-        object.__setattr__(self, "baseline", check_range("baseline_rate", self.baseline))
-        object.__setattr__(self, "depth", check_range("modulation_depth", self.depth, strict=False))
+        baseline = check_range("baseline_rate", self.baseline, high_bound=MAX_RATE)
+        object.__setattr__(self, "baseline", baseline)
+        depth = check_range("modulation_depth", self.depth, strict=False, high_bound=MAX_DEPTH)
+        object.__setattr__(self, "depth", depth)
 
 
 def draw_units(spec: PopulationSpec, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:

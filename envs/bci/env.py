@@ -10,7 +10,7 @@ from gymnasium import spaces
 from cogmodels.envs.bci.encoder import MAX_COUNT
 from cogmodels.envs.bci.loop import BCIConfig, ClosedLoop, make_config
 from cogmodels.envs.bci.user import UserSpec
-from cogmodels.envs.core import TaskEnv
+from cogmodels.envs.core import TaskEnv, named_arguments, named_errors
 
 __all__ = ["CursorBCI", "CursorBCIRandomTargets", "spaces_of", "trial_result"]
 
@@ -83,8 +83,10 @@ class CursorBCI(TaskEnv):
     step (or of the reset), which is the velocity encoded in the current observation.
 
     ## Action Space
-    ``Box(-v_max, v_max, (2,), float32)``: the decoded cursor velocity (workspace widths/s);
-    clipped to the bounds. A wrong shape or a non-finite value raises ``ValueError``.
+    ``Box(-v_max, v_max, (2,), float32)``: the decoded cursor velocity (workspace widths/s). Any
+    two real numbers (a list, a tuple or an integer or float array of shape ``(2,)``) are
+    accepted and clipped to the bounds, as a cursor's speed limit would; a wrong shape, a
+    non-finite value, booleans, strings or other objects raise ``ValueError``.
 
     ## Observation Space
     ``Box(0, 255, (n_units,), float32)``: the spike counts of the bin (capped at 255, which a
@@ -118,19 +120,28 @@ class CursorBCI(TaskEnv):
     trial, ``trial_result``: the trial-table row (see :meth:`trial_row`). Never the observation.
 
     ## Arguments
-    - ``task`` ("center_out" | "random_targets"), ``n_trials`` (int, 64): targets per session.
+    - ``task`` ("center_out" | "random_targets"), ``n_trials`` (int in [1, 10^6], 64): targets
+      per session.
     - ``dt`` (float, 0.02): bin width in seconds, in [0.01, 0.05].
-    - ``target_distance`` (float, 0.35): centre-out radius; ``target_radius`` (float or (low,
-      high), None → 0.075 centre-out, (0.04, 0.1) random targets).
-    - ``hold_time`` (0.5 s), ``timeout`` (10 s), ``return_to_center`` (False), ``workspace`` (0.5).
-    - ``v_max`` (float, 1.0): bound of the action (widths/s).
-    - ``n_units`` (192), ``tuning`` ("cosine" | "log_linear" | "mixed"), ``baseline_rate``
-      ((5, 30) Hz), ``modulation_depth`` ((2, 10) Hz per width/s), ``noise`` ("poisson" |
-      "gaussian").
+    - ``target_distance`` (float, 0.35): centre-out radius; ``target_radius``
+      (float or (low, high) with ``0 < low <= high``, None → 0.075 centre-out, (0.04, 0.1) random
+      targets); centre-out targets must fit in the workspace, random ones at most
+      ``(workspace - 0.05) / 3``.
+    - ``hold_time`` (0.5 s, in [0, 3600]), ``timeout`` (10 s, in (0, 3600], longer than
+      ``hold_time``), ``return_to_center`` (bool, False), ``workspace`` (0.5, in (0, 100]).
+    - ``v_max`` (float in (0, 1000], 1.0): bound of the action (widths/s).
+    - ``n_units`` (int in [1, 10^4], 192), ``tuning`` ("cosine" | "log_linear" | "mixed"),
+      ``baseline_rate`` ((5, 30) Hz, within (0, 1000]), ``modulation_depth`` ((2, 10) Hz per
+      width/s, within [0, 10^4]), ``noise`` ("poisson" | "gaussian").
     - ``user`` ("feedback" | "lqr" | :class:`~cogmodels.envs.bci.user.UserSpec` for delay, speed,
       forward model and controller parameters).
-    - ``drift`` (preset name, Drift process(es) or None, "none"), ``days_per_session`` (int, 0).
-    - ``error_signal`` ((hit_rate, false_alarm_rate) or None), ``error_interval`` (0.2 s).
+    - ``drift`` (preset name, Drift process(es) or None, "none"), ``days_per_session`` (int in
+      [0, 1000], 0).
+    - ``error_signal`` ((hit_rate, false_alarm_rate) or None), ``error_interval`` (0.2 s, in
+      [dt, 3600]).
+
+    Bad arguments raise ``ValueError`` when the environment is built; stepping after the session
+    ended raises ``SessionEndedError``.
 
     ## References
     - Willett et al. (2019). Principled BCI decoder design and parameter selection using a feedback
@@ -152,6 +163,7 @@ class CursorBCI(TaskEnv):
     fixed_length = False  # a trial lasts until success or timeout
     steps_per_trial = None
 
+    @named_arguments
     def __init__(
         self,
         task: str = "center_out",
@@ -202,13 +214,13 @@ class CursorBCI(TaskEnv):
         super().reset(seed=seed)
         if seed is not None:
             options = {**(options or {}), "new_subject": True}
-        self._loop.reset(self._lane, self.np_random, options)
+        with named_errors(f"{type(self).__name__}.reset"):
+            self._loop.reset(self._lane, self.np_random, options)
+        self._done = False
         return self._loop.obs[0].copy(), self._info()
 
     def step(self, action):
-        a = np.asarray(action, dtype=np.float64)
-        if a.shape != (2,) or not np.isfinite(a).all():
-            raise ValueError(f"action must be a finite 2-D velocity of shape (2,), got {action!r}")
+        a = self._checked_action(action)
         reward, terminated, _, results, signal = self._loop.step(a[None], self.np_random)
         info = self._info()
         if results is not None:
@@ -216,7 +228,8 @@ class CursorBCI(TaskEnv):
         if signal is not None:
             info["error_signal"] = int(signal["error_signal"][0])
             info["movement_error"] = bool(signal["movement_error"][0])
-        return self._loop.obs[0].copy(), float(reward[0]), bool(terminated[0]), False, info
+        self._done = done = bool(terminated[0])
+        return self._loop.obs[0].copy(), float(reward[0]), done, False, info
 
     def _info(self) -> dict[str, Any]:
         lp = self._loop

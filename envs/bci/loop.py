@@ -22,18 +22,23 @@ from typing import Any
 
 import numpy as np
 
-from cogmodels.envs.bci.drift import DriftModel, NeuralTrajectory, check_day, make_drift
+from cogmodels.envs.bci.drift import MAX_DAY, DriftModel, NeuralTrajectory, check_day, make_drift
 from cogmodels.envs.bci.encoder import (
     EncoderArrays,
     PoissonCounter,
     PopulationSpec,
     gaussian_counts,
 )
-from cogmodels.envs.bci.task import TargetSchedule, TaskSpec
+from cogmodels.envs.bci.task import MAX_TIMEOUT, TargetSchedule, TaskSpec
 from cogmodels.envs.bci.user import USER_MODELS, User, UserSpec
-from cogmodels.envs.core import check_probability
+from cogmodels.validation import check_array, check_int, check_number, describe
 
-__all__ = ["BCIConfig", "ClosedLoop", "make_config"]
+__all__ = ["MAX_DAYS_PER_SESSION", "MAX_V", "BCIConfig", "ClosedLoop", "make_config"]
+
+#: the largest bound of the decoded velocity (workspace widths/s)
+MAX_V = 1e3
+#: the most days one session may move a subject's drift on
+MAX_DAYS_PER_SESSION = 1_000
 
 #: what a completed trial reports (vector info keys, masked by ``trial_completed``)
 RESULT_KEYS = ("success", "timed_out", "time_to_target", "dial_in_time", "trial_time",
@@ -83,44 +88,35 @@ def make_config(
     if isinstance(user, str):
         user = UserSpec(model=user)
     elif not isinstance(user, UserSpec):
-        raise ValueError(f"user must be one of {list(USER_MODELS)} or a UserSpec, got {user!r}")
-    try:
-        v_max = float(v_max)
-    except (TypeError, ValueError):
-        v_max = np.nan
-    if not (np.isfinite(v_max) and v_max > 0):
-        raise ValueError(f"v_max must be a finite number > 0, got {v_max!r}")
-    if isinstance(days_per_session, bool) or not isinstance(days_per_session, int | np.integer) or (
-        days_per_session < 0
-    ):
-        raise ValueError(f"days_per_session must be an integer >= 0, got {days_per_session!r}")
+        raise ValueError(
+            f"user must be one of {list(USER_MODELS)} or a UserSpec, got {describe(user)}"
+        )
+    v_max = check_number("v_max", v_max, 0.0, MAX_V, low_open=True)
+    days_per_session = check_int("days_per_session", days_per_session, 0, MAX_DAYS_PER_SESSION)
     if error_signal is not None:
         try:
-            hit, fa = error_signal
-        except (TypeError, ValueError):
+            hit, fa = check_array("error_signal", error_signal, (2,), 0.0, 1.0).tolist()
+        except ValueError:
             raise ValueError(
-                f"error_signal must be None or (hit_rate, false_alarm_rate), got {error_signal!r}"
+                "error_signal must be None or a pair (hit_rate, false_alarm_rate) of "
+                f"probabilities, got {describe(error_signal)}"
             ) from None
-        error_signal = (check_probability("error_signal hit_rate", hit),
-                        check_probability("error_signal false_alarm_rate", fa))
-    try:
-        interval = float(error_interval)
-    except (TypeError, ValueError):
-        interval = np.nan
-    if not (np.isfinite(interval) and interval >= spec.dt):
-        raise ValueError(f"error_interval must be a number of seconds >= dt, got {error_interval!r}")
-    return BCIConfig(spec, pop, user, make_drift(drift), v_max, int(days_per_session),
+        error_signal = (hit, fa)
+    interval = check_number("error_interval", error_interval, spec.dt, MAX_TIMEOUT)
+    return BCIConfig(spec, pop, user, make_drift(drift), v_max, days_per_session,
                      error_signal, int(round(interval / spec.dt)))
 
 
 def _lane_values(value: Any, n: int, name: str) -> np.ndarray:
     """An option given once for every lane or once per lane."""
-    arr = np.asarray(value)
-    if arr.ndim == 0:
+    if not isinstance(value, list | tuple | np.ndarray) or getattr(value, "ndim", 1) == 0:
         return np.full(n, check_day(value, name), dtype=np.int64)
-    if arr.shape != (n,):
-        raise ValueError(f"{name} must be one integer or one per copy ({n}), got {value!r}")
-    return np.array([check_day(v, name) for v in arr.tolist()], dtype=np.int64)
+    if len(value) != n:
+        raise ValueError(
+            f"{name} must be one integer in [0, {MAX_DAY}] or one per copy ({n}), got "
+            f"{describe(value)}"
+        )
+    return np.array([check_day(v, name) for v in value], dtype=np.int64)
 
 
 class ClosedLoop:
@@ -164,6 +160,9 @@ class ClosedLoop:
         """
         options = options or {}
         lanes = mask.nonzero()[0]
+        days = None  # checked before anything changes
+        if options.get("day") is not None:
+            days = _lane_values(options["day"], self.n, 'options["day"]')[lanes]
         new = np.array([self.subjects[i] is None for i in lanes], dtype=bool)
         if options.get("new_subject"):
             new[:] = True
@@ -172,12 +171,10 @@ class ClosedLoop:
             for i, seed in zip(lanes[new], seeds.tolist()):
                 self.subjects[i] = NeuralTrajectory(self.cfg.population, self.cfg.drift, seed)
                 self._encoded[i] = -1
-        if options.get("day") is not None:
-            day = _lane_values(options["day"], self.n, "day")[lanes]
-        else:
-            day = np.where(new, 0, self.day[lanes] + self.cfg.days_per_session)
-        self.day[lanes] = day
-        for i in lanes[self._encoded[lanes] != day]:
+        if days is None:
+            days = np.where(new, 0, self.day[lanes] + self.cfg.days_per_session)
+        self.day[lanes] = days
+        for i in lanes[self._encoded[lanes] != days]:
             self.encoder.set_lane(int(i), self.subjects[i].on_day(int(self.day[i])))
             self._encoded[i] = self.day[i]
 

@@ -24,25 +24,27 @@ from typing import Any
 import numpy as np
 
 from cogmodels.envs.bci.encoder import check_range
-from cogmodels.envs.core import check_choice, check_positive_int
+from cogmodels.envs.core import MAX_TRIALS
+from cogmodels.validation import check_bool, check_choice, check_int, check_number
 
-__all__ = ["MIN_GAP", "TASKS", "TargetSchedule", "TaskSpec", "center_out_positions"]
+__all__ = [
+    "MAX_TIMEOUT",
+    "MAX_WORKSPACE",
+    "MIN_GAP",
+    "TASKS",
+    "TargetSchedule",
+    "TaskSpec",
+    "center_out_positions",
+]
 
 TASKS = ("center_out", "random_targets")
 #: smallest edge-to-edge gap between consecutive random targets (workspace widths)
 MIN_GAP = 0.05
 DEFAULT_RADIUS = {"center_out": 0.075, "random_targets": (0.04, 0.1)}
-
-
-def _check_positive(name: str, value: Any, allow_zero: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = np.nan
-    ok = np.isfinite(v) and (v >= 0 if allow_zero else v > 0)
-    if not ok:
-        raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
-    return v
+#: the largest half-width of the workspace (workspace widths)
+MAX_WORKSPACE = 100.0
+#: the longest trial timeout and hold time (s)
+MAX_TIMEOUT = 3600.0
 
 
 @dataclass(frozen=True)
@@ -73,27 +75,30 @@ class TaskSpec:
         timeout: float,
         return_to_center: bool,
     ) -> TaskSpec:
-        check_choice("task", task, TASKS)
-        n_trials = check_positive_int("n_trials", n_trials)
-        dt = _check_positive("dt", dt)
-        if not 0.01 <= dt <= 0.05:
-            raise ValueError(f"dt must be a bin width in [0.01, 0.05] seconds, got {dt!r}")
-        workspace = _check_positive("workspace", workspace)
+        task = check_choice("task", task, TASKS)
+        n_trials = check_int("n_trials", n_trials, 1, MAX_TRIALS)
+        dt = check_number("dt", dt, 0.01, 0.05)
+        workspace = check_number("workspace", workspace, 0.0, MAX_WORKSPACE, low_open=True)
         radius = check_range(
-            "target_radius", DEFAULT_RADIUS[task] if target_radius is None else target_radius
+            "target_radius", DEFAULT_RADIUS[task] if target_radius is None else target_radius,
+            high_bound=workspace,
         )
-        target_distance = _check_positive("target_distance", target_distance)
+        target_distance = check_number(
+            "target_distance", target_distance, 0.0, MAX_WORKSPACE, low_open=True
+        )
         if task == "center_out" and target_distance + radius[1] > workspace:
             raise ValueError(
                 f"target_distance + target_radius must fit in the workspace ({workspace}), got "
                 f"target_distance={target_distance!r}, target_radius={target_radius!r}"
             )
-        if task == "random_targets" and 2 * radius[1] >= workspace:
+        room = (workspace - MIN_GAP) / 3  # two targets MIN_GAP apart always fit in the workspace
+        if task == "random_targets" and radius[1] > room:
             raise ValueError(
-                f"target_radius must be below workspace / 2 = {workspace / 2}, got {target_radius!r}"
+                f"target_radius must be at most (workspace - MIN_GAP) / 3 = {room:g} with random "
+                f"targets (room for the next target), got {target_radius!r}"
             )
-        hold = _check_positive("hold_time", hold_time, allow_zero=True)
-        timeout_s = _check_positive("timeout", timeout)
+        hold = check_number("hold_time", hold_time, 0.0, MAX_TIMEOUT)
+        timeout_s = check_number("timeout", timeout, 0.0, MAX_TIMEOUT, low_open=True)
         hold_steps = int(round(hold / dt))
         timeout_steps = int(round(timeout_s / dt))
         if timeout_steps <= hold_steps:
@@ -101,10 +106,8 @@ class TaskSpec:
                 f"timeout must be longer than hold_time, got timeout={timeout!r}, "
                 f"hold_time={hold_time!r}"
             )
-        if not isinstance(return_to_center, bool | np.bool_):
-            raise ValueError(f"return_to_center must be True or False, got {return_to_center!r}")
         return cls(task, n_trials, dt, workspace, target_distance, radius, hold_steps,
-                   timeout_steps, bool(return_to_center))
+                   timeout_steps, check_bool("return_to_center", return_to_center))
 
     @property
     def center_out(self) -> bool:

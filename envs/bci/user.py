@@ -29,26 +29,28 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import solve_discrete_are
 
-from cogmodels.envs.core import check_choice
+from cogmodels.validation import check_choice, check_number
 
 __all__ = ["USER_MODELS", "User", "UserSpec", "lqr_gain"]
 
 USER_MODELS = ("feedback", "lqr")
 
 
-def _check_nonneg(name: str, value: float, positive: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = np.nan
-    if not (np.isfinite(v) and (v > 0 if positive else v >= 0)):
-        raise ValueError(f"{name} must be a finite number {'>' if positive else '>='} 0, got {value!r}")
-    return v
+#: the longest sensory delay of the user (s): the delay line holds ``delay / dt`` bins
+MAX_DELAY = 2.0
+#: bound of the speeds, the saturation, the forward-model time constant and gain
+MAX_USER_VALUE = 1e3
+#: bounds of the LQR effort cost (the Riccati equation stays well conditioned within them)
+EFFORT_RANGE = (1e-6, 1e6)
 
 
 @dataclass(frozen=True)
 class UserSpec:
-    """The user's control model (see the module docstring); times in s, speeds in widths/s."""
+    """The user's control model (see the module docstring); times in s, speeds in widths/s.
+
+    ``delay`` in [0, 2] s; ``max_speed``, ``saturation`` and ``forward_gain`` in (0, 1000];
+    ``forward_tau`` in [0, 1000] s; ``effort`` in [1e-6, 1e6].
+    """
 
     model: str = "feedback"
     delay: float = 0.2
@@ -60,10 +62,17 @@ class UserSpec:
 
     def __post_init__(self) -> None:
         check_choice("user", self.model, USER_MODELS)
-        _check_nonneg("delay", self.delay)
-        for name in ("max_speed", "saturation", "effort", "forward_gain"):
-            _check_nonneg(name, getattr(self, name), positive=True)
-        _check_nonneg("forward_tau", self.forward_tau)
+        limits = {
+            "delay": (0.0, MAX_DELAY, False),
+            "max_speed": (0.0, MAX_USER_VALUE, True),
+            "saturation": (0.0, MAX_USER_VALUE, True),
+            "effort": (*EFFORT_RANGE, False),
+            "forward_tau": (0.0, MAX_USER_VALUE, False),
+            "forward_gain": (0.0, MAX_USER_VALUE, True),
+        }
+        for name, (low, high, low_open) in limits.items():
+            value = check_number(name, getattr(self, name), low, high, low_open=low_open)
+            object.__setattr__(self, name, value)
 
 
 def forward_model(spec: UserSpec, dt: float) -> tuple[float, np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ import numpy as np
 from cogmodels.envs.bci.env import spaces_of
 from cogmodels.envs.bci.loop import RESULT_KEYS, ClosedLoop, make_config
 from cogmodels.envs.bci.user import UserSpec
-from cogmodels.envs.core import TaskVectorEnv
+from cogmodels.envs.core import TaskVectorEnv, named_arguments
 
 __all__ = ["CursorBCIRandomTargetsVector", "CursorBCIVector"]
 
@@ -37,6 +37,7 @@ class CursorBCIVector(TaskVectorEnv):
     ``movement_error``.
     """
 
+    @named_arguments
     def __init__(
         self,
         num_envs: int = 1,
@@ -69,7 +70,8 @@ class CursorBCIVector(TaskVectorEnv):
         )
         self.n_trials = self.config.task.n_trials
         obs_space, act_space = spaces_of(self.config)
-        super().__init__(num_envs, obs_space, act_space, autoreset_mode)
+        super().__init__(num_envs, obs_space, act_space, autoreset_mode,
+                         lane_values=self.config.population.n_units)
         self._loop = ClosedLoop(self.config, self.num_envs)
 
     @property
@@ -105,13 +107,7 @@ class CursorBCIVector(TaskVectorEnv):
         return self._loop.obs
 
     def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
-        a = np.asarray(actions, dtype=np.float64)
-        if a.shape != (self.num_envs, 2) or not np.isfinite(a).all():
-            raise ValueError(
-                f"actions must be finite velocities of shape ({self.num_envs}, 2), got shape "
-                f"{np.shape(actions)}"
-            )
-        reward, terminated, done, results, signal = self._loop.step(a, self.np_random)
+        reward, terminated, done, results, signal = self._loop.step(actions, self.np_random)
         info = self._latents()
         info["trial_completed"], info["_trial_completed"] = done, self._all.copy()
         for key, value in (signal or {}).items():
