@@ -580,7 +580,6 @@ def compare_models(
             bar.update(k)
     per_subject = pd.concat(frames, ignore_index=True)
 
-
     names = list(resolved)
     wide = per_subject.pivot(index="subject", columns="model", values="log_evidence")
     order = pd.Index(frames[0]["subject"]).append(pd.Index(per_subject["subject"])).unique()
