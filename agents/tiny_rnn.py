@@ -28,6 +28,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from cogmodels.progress import progress_bar
+from cogmodels.validation import check_bool
+
 __all__ = ["TinyRNN"]
 
 _CELLS = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}
@@ -178,12 +181,14 @@ class TinyRNN:
         logits = net(data.inputs)
         return torch.log_softmax(logits, dim=-1).gather(-1, data.targets[..., None])[..., 0]
 
-    def fit(self, trials: pd.DataFrame, mask: np.ndarray | None = None) -> TinyRNN:
+    def fit(self, trials: pd.DataFrame, mask: np.ndarray | None = None, *, progress: bool = True) -> TinyRNN:
         """Fit the network to the choices of ``trials`` (only the rows where ``mask`` is True).
 
         The network still reads every trial's choice and reward as input; ``mask`` only selects
         which choices it is trained to predict (the training trials of a cross-validation fold).
+        ``progress`` draws a bar of the training epochs (on a terminal only).
         """
+        progress = check_bool("progress", progress)
         data = self._sequences(trials)
         train_rows = np.ones(len(trials), dtype=bool) if mask is None else np.asarray(mask, bool)
         if train_rows.shape != (len(trials),):
@@ -205,22 +210,26 @@ class TinyRNN:
         opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         best, best_state, since, history = np.inf, copy.deepcopy(net.state_dict()), 0, []
         n_fit = max(int(fit_mask.sum()), 1)
-        for epoch in range(self.max_epochs):
-            opt.zero_grad()
-            logp = self._logp(net, data)
-            loss = -(logp * fit_mask).sum() / n_fit
-            loss.backward()
-            opt.step()
-            lp = logp.detach()
-            train = loss.item()
-            val = (-(lp * val_mask).sum() / max(int(val_mask.sum()), 1)).item() if hold.any() else train
-            history.append({"epoch": epoch, "train_loss": train, "validation_loss": val})
-            if val < best - 1e-6:
-                best, best_state, since = val, copy.deepcopy(net.state_dict()), 0
-            else:
-                since += 1
-                if since >= self.patience:
-                    break
+        with progress_bar(progress, total=self.max_epochs, unit="epoch", desc=f"{self.name} fit") as bar:
+            for epoch in range(self.max_epochs):
+                bar.update()
+                opt.zero_grad()
+                logp = self._logp(net, data)
+                loss = -(logp * fit_mask).sum() / n_fit
+                loss.backward()
+                opt.step()
+                lp = logp.detach()
+                train = loss.item()
+                val = (-(lp * val_mask).sum() / max(int(val_mask.sum()), 1)).item() if hold.any() else train
+                history.append({"epoch": epoch, "train_loss": train, "validation_loss": val})
+                if val < best - 1e-6:
+                    best, best_state, since = val, copy.deepcopy(net.state_dict()), 0
+                else:
+                    since += 1
+                    if since >= self.patience:
+                        bar.total = bar.n  # stopped early: the bar ends full
+                        bar.refresh()
+                        break
         net.load_state_dict(best_state)
         net.eval()
         self.network_ = net
@@ -252,15 +261,17 @@ class TinyRNN:
         return float(np.nansum(ll))
 
     def cross_validate(self, trials: pd.DataFrame, *, folds: int | str = "block",
-                       n_folds: int | None = None, seed: int | None = None):
+                       n_folds: int | None = None, seed: int | None = None, progress: bool = True):
         """k-fold held-out log-likelihood, as :func:`cogmodels.fits.cross_validate` computes it.
 
         Each fold trains a fresh copy of this network on the other folds' choices (seeded from
         ``SeedSequence(seed)``, default this network's seed) and scores the held-out ones. Returns a
-        :class:`cogmodels.fits.CVResult` (``estimators`` holds the fitted networks).
+        :class:`cogmodels.fits.CVResult` (``estimators`` holds the fitted networks). ``progress``
+        draws a bar of the folds (on a terminal only).
         """
         from cogmodels.fits.compare import CVResult, fold_labels
 
+        progress = check_bool("progress", progress)
         fold_row, k = fold_labels(trials, folds, n_folds)
         seeds = np.random.SeedSequence(self.seed if seed is None else seed).spawn(k)
         trial_ll = np.full(len(trials), np.nan)
@@ -269,11 +280,13 @@ class TinyRNN:
         subjects = pd.Index(pd.unique(trials["subject"]))
         code = subjects.get_indexer(trials["subject"])
         rows, nets = [], []
+        bar = progress_bar(progress, total=k, unit="fold", desc=f"{self.name} cross-validation")
         for f in range(k):
             test = fold_row == f
             net = copy.copy(self)
             net.seed = int(seeds[f].generate_state(1)[0])
-            net.fit(trials, mask=~test)
+            net.fit(trials, mask=~test, progress=False)
+            bar.update()
             nets.append(net)
             ll = net.trial_loglik(trials)
             trial_ll[test] = ll[test]
@@ -287,6 +300,7 @@ class TinyRNN:
                 "train_loglik": np.bincount(code[train], weights=ll[train], minlength=len(subjects)),
                 "loglik": np.bincount(code[held], weights=ll[held], minlength=len(subjects)),
             }))
+        bar.close()
         table = pd.concat(rows, ignore_index=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             table["mean_loglik"] = table["loglik"] / table["n_test"]

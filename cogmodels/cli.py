@@ -264,7 +264,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     estimator = make_estimator(args.method, model, **kwargs)
     t0 = time.perf_counter()
     with _naming(args.data):
-        estimator.fit(trials, source=str(args.data))
+        estimator.fit(trials, source=str(args.data), progress=not args.quiet)
     wall = time.perf_counter() - t0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -340,7 +340,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     with _naming(args.data):
         result = compare_models(
             trials, models, method=args.method, cv_folds=cv_folds, n_starts=args.starts, seed=args.seed,
-            bms_on=args.bms_on, ceilings=ceilings,
+            bms_on=args.bms_on, ceilings=ceilings, progress=not args.quiet,
         )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -380,7 +380,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
         env_kwargs["n_trials"] = args.trials
     result = parameter_recovery(
         model, args.env, n_subjects=args.subjects, env_kwargs=env_kwargs, method=args.method,
-        n_starts=args.starts, seed=args.seed,
+        n_starts=args.starts, seed=args.seed, progress=not args.quiet,
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -483,6 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--starts", type=int, default=10, help="random starts per subject")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("compare", help="fit several models and compare them (AIC, BIC, CV, BMS)")
@@ -500,6 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--starts", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("recover", help="parameter recovery: simulate, refit, compare")
@@ -513,6 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--starts", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_recover)
 
     p = sub.add_parser(

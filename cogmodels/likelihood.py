@@ -9,7 +9,7 @@ leave the state unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +17,25 @@ import numpy as np
 import pandas as pd
 
 from cogmodels.model import CognitiveModel, merge_state, pick
+from cogmodels.trials import (
+    _coerce,
+    _numbers,
+    _rows,
+    _shown,
+    _validate,
+    _where,
+    action_fix,
+    require_answered,
+)
 
-__all__ = ["TrialArrays", "log_likelihood", "trial_arrays", "trial_latents"]
+__all__ = [
+    "CheckedTrials",
+    "TrialArrays",
+    "log_likelihood",
+    "prepare_trials",
+    "trial_arrays",
+    "trial_latents",
+]
 
 @dataclass
 class TrialArrays:
@@ -65,48 +82,202 @@ class TrialArrays:
         )
 
 
-def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
-    return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+@dataclass(frozen=True, eq=False)
+class CheckedTrials:
+    """A trial table validated once, for the models in ``models``: see :func:`prepare_trials`.
 
-
-def trial_arrays(df: pd.DataFrame, model: CognitiveModel, *, source: str | None = None) -> TrialArrays:
-    """Check that ``model`` can explain ``df`` and pad it into arrays.
-
-    Raises ``ValueError`` before any optimisation when a column the model needs is missing or a
-    choice lies outside the model's actions.
+    ``table`` is the validated copy (canonical dtypes), its rows sorted into sequence order when
+    they were not; ``order[i]`` is the position in the caller's table of row ``i`` of ``table``
+    (None when the rows kept their order). Entry points validate once and hand this on, so inner
+    calls (a fit per model, a fit per fold) do not validate again.
     """
-    where = f"{source}: " if source else ""
+
+    table: pd.DataFrame
+    order: np.ndarray | None = None
+    source: str | None = None
+    models: tuple[CognitiveModel, ...] = ()
+
+    @property
+    def positions(self) -> np.ndarray:
+        """The caller's row position of each row of ``table``."""
+        return np.arange(len(self.table)) if self.order is None else self.order
+
+    def to_caller(self, values: np.ndarray) -> np.ndarray:
+        """``values`` aligned with the rows of ``table``, put in the caller's row order."""
+        if self.order is None:
+            return values
+        out = np.empty_like(values)
+        out[self.order] = values
+        return out
+
+    def caller_index(self) -> pd.Index:
+        """The caller's index labels, in the caller's row order."""
+        if self.order is None:
+            return self.table.index
+        return self.table.index.take(np.argsort(self.order))
+
+    def checked_for(self, model: CognitiveModel) -> bool:
+        return any(m is model for m in self.models)
+
+
+def prepare_trials(
+    df: pd.DataFrame,
+    models: CognitiveModel | Sequence[CognitiveModel],
+    *,
+    source: str | None = None,
+    validated: bool = False,
+) -> CheckedTrials:
+    """Validate a trial table once for ``models``: the door of every fit and likelihood.
+
+    1. the columns each model reads are present (``choice_columns``, ``reward``,
+       ``observation_columns``, ``block`` where the model resets at block boundaries);
+    2. :func:`cogmodels.trials.validate_trials` (skipped when ``validated``, for a table an
+       outer call has just validated, e.g. a simulation's), sorting rows that are out of trial
+       order with a warning;
+    3. each model's own needs: choices within its ``n_actions`` (with the ``n_actions`` to use
+       when the table has more options), its observation columns numbers present on every
+       answered trial, and index columns (``state``, ``state2``, ``set_size``) integers within
+       the model's range.
+
+    Raises ``ValueError`` / ``TypeError`` naming the file (``source``), column and rows.
+    """
+    if isinstance(models, CognitiveModel):
+        models = (models,)
+    models = tuple(models)
     if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"data must be a pandas DataFrame (a trial table), got {type(df).__name__}")
+        raise TypeError(
+            f"data must be a pandas DataFrame (a trial table), got {type(df).__name__}; build one with "
+            "pd.DataFrame(...) or read a file with cogmodels.io.read_trials(path)"
+        )
+    for model in models:
+        _check_model_columns(df, model, source)
+    if validated:
+        out, order = df, None
+    else:
+        out, order = _validate(df, None, source, (), True, stacklevel=5)
+    for model in models:
+        _check_model_values(out, model, source)
+    if order is not None:
+        out = out.iloc[order]
+    return CheckedTrials(out, order, source, models)
+
+
+def _model_columns(model: CognitiveModel) -> list[str]:
     needed = ["subject", *model.choice_columns, "reward", *model.observation_columns]
     if model.reset_on_block:
         needed.append("block")
-    missing = [c for c in dict.fromkeys(needed) if c not in df.columns]
+    return list(dict.fromkeys(needed))
+
+
+def _check_model_columns(df: pd.DataFrame, model: CognitiveModel, source: str | None) -> None:
+    needed = _model_columns(model)
+    missing = [c for c in needed if c not in df.columns]
     if missing:
         raise ValueError(
-            f"{where}model {model.name!r} needs columns {list(dict.fromkeys(needed))}; missing "
-            f"{missing} (columns present: {list(df.columns)})"
+            f"{_where(source)}model {model.name!r} needs columns {needed}; missing {missing} "
+            f"(columns present: {[str(c) for c in df.columns]})"
         )
-    stage_choices = []
+
+
+def _observation_limits(model: CognitiveModel) -> dict[str, tuple[int, int | None, str | None]]:
+    """``column -> (low, high, structure argument)``: the integer range ``[low, high)`` of the
+    observation columns a model uses as indices, and the argument that sets ``high``.
+
+    A model may declare ``observation_limits`` (a mapping ``column -> (low, high)``); otherwise
+    the canonical columns follow the model's structure: ``state`` below ``n_states`` (or
+    ``max_set_size``), ``state2`` below ``n_actions`` (two-step: one second-stage state per
+    first-stage action), ``set_size`` in ``1 .. max_set_size``.
+    """
+    declared = getattr(model, "observation_limits", None)
+    if declared is not None:
+        return {c: (int(lo), None if hi is None else int(hi), None) for c, (lo, hi) in dict(declared).items()}
+    n_states = getattr(model, "n_states", None)
+    max_set = getattr(model, "max_set_size", None)
+    out: dict[str, tuple[int, int | None, str | None]] = {}
+    for col in model.observation_columns:
+        if col == "state":
+            if isinstance(n_states, int):
+                out[col] = (0, n_states, "n_states")
+            elif isinstance(max_set, int):
+                out[col] = (0, max_set, "max_set_size")
+            else:
+                out[col] = (0, None, None)
+        elif col == "state2":
+            out[col] = (0, model.n_actions, None)
+        elif col == "set_size":
+            out[col] = (1, max_set + 1 if isinstance(max_set, int) else None, "max_set_size")
+    return out
+
+
+def _check_model_values(df: pd.DataFrame, model: CognitiveModel, source: str | None) -> None:
+    """The model's own needs, on a table already checked by ``validate_trials``."""
+    where, name, n = _where(source), model.name, model.n_actions
+    answered = np.zeros(len(df), dtype=bool)
     for col in model.choice_columns:
-        c = _numeric(df, col)
-        ok = np.isnan(c) | ((c >= 0) & (c < model.n_actions) & (c == np.round(c)))
-        if not ok.all():
-            rows = np.flatnonzero(~ok)
+        values, not_number = _coerce(df[col])
+        if not_number.any():  # a choice column the schema does not know
+            raise ValueError(f"{where}column {col!r}: not an action index in "
+                             f"{_rows(df, not_number, _shown(df[col]))}")
+        answered |= ~np.isnan(values)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isnan(values) & ((values >= n) | (values < 0) | (values != np.round(values)))
+        if bad.any():
+            more = (f"use n_actions={{n}} (make_model({name!r}, n_actions={{n}}); on the command "
+                    f"line --structure n_actions={{n}})")
             raise ValueError(
-                f"{where}column {col!r}: rows {rows[:10].tolist()} hold {c[rows[:10]].tolist()}, "
-                f"outside the {model.n_actions} actions of model {model.name!r} "
-                f"(0..{model.n_actions - 1}); fix the coding or choose a model with more actions"
+                f"{where}column {col!r}: outside the {n} actions of model {name!r} (0..{n - 1}) in "
+                f"{_rows(df, bad, _shown(df[col]))}. Fix: "
+                f"{action_fix(col, values[~np.isnan(values)], n, more)}"
             )
-        stage_choices.append(c)
-    reward = _numeric(df, "reward")
+    limits = _observation_limits(model)
+    for col in model.observation_columns:
+        values = _numbers(df, col, source)
+        require_answered(df, col, values, answered, source, "missing or not finite on an answered trial",
+                         f"Model {name!r} reads {col!r} on every trial with a choice. Fix: fill it in, "
+                         f"or set the choices of those trials to NaN")
+        if col not in limits:
+            continue
+        low, high, arg = limits[col]
+        with np.errstate(invalid="ignore"):
+            bad = np.isfinite(values) & ((values != np.round(values)) | (values < low))
+            if high is not None:
+                bad |= values >= high
+            bad |= np.isinf(values)
+        if bad.any():
+            span = f"[{low}, {high - 1}]" if high is not None else f"[{low}, ...)"
+            build = f", or build the model for larger ones (its {arg} argument)" if arg else ""
+            what = "counts" if low else "0-based indices"
+            raise ValueError(
+                f"{where}column {col!r} must hold integers in {span} for model {name!r}; not so in "
+                f"{_rows(df, bad, _shown(df[col]))}. Fix: code {col!r} as {what} in {span}{build}"
+            )
+
+
+def trial_arrays(
+    df: pd.DataFrame | CheckedTrials, model: CognitiveModel, *, source: str | None = None
+) -> TrialArrays:
+    """Validate ``df`` for ``model`` (:func:`prepare_trials`) and pad it into arrays.
+
+    Raises ``ValueError`` before any optimisation when the table breaks the trial-table schema,
+    a column the model needs is missing, or a choice lies outside the model's actions. Rows out
+    of trial order are sorted (with a warning); ``row_index`` refers to the caller's rows. A
+    :class:`CheckedTrials` is not validated again.
+    """
+    if isinstance(df, CheckedTrials):
+        checked = df
+        if not checked.checked_for(model):
+            checked = prepare_trials(checked.table, model, source=checked.source, validated=True)
+            checked = CheckedTrials(checked.table, df.order, df.source, (*df.models, model))
+    else:
+        checked = prepare_trials(df, model, source=source)
+    return _pad(checked, model)
+
+
+def _pad(checked: CheckedTrials, model: CognitiveModel) -> TrialArrays:
+    df = checked.table
+    stage_choices = [_coerce(df[col])[0] for col in model.choice_columns]
+    reward = df["reward"].to_numpy(dtype=np.float64, na_value=np.nan)
     valid_rows = ~np.isnan(stage_choices[0])
-    bad_reward = valid_rows & ~np.isfinite(reward)
-    if bad_reward.any():
-        rows = np.flatnonzero(bad_reward)
-        raise ValueError(
-            f"{where}column 'reward': rows {rows[:10].tolist()} have a choice but no finite reward"
-        )
     codes, subjects = pd.factorize(df["subject"], sort=False)
     n_sub = len(subjects)
     t_max = int(np.bincount(codes, minlength=n_sub).max()) if n_sub else 0
@@ -120,8 +291,9 @@ def trial_arrays(df: pd.DataFrame, model: CognitiveModel, *, source: str | None 
 
     choices = np.stack([scatter(np.nan_to_num(c, nan=-1), -1, np.int64) for c in stage_choices])
     valid = choices >= 0
-    obs = {col: scatter(np.nan_to_num(_numeric(df, col)), 0.0, np.float64) for col in model.observation_columns}
-    idx = scatter(np.arange(len(df)), -1, np.int64)
+    obs = {col: scatter(np.nan_to_num(_coerce(df[col])[0]), 0.0, np.float64) for col in model.observation_columns}
+    idx = scatter(checked.positions, -1, np.int64)
+
     def starts(cols: list[str]) -> np.ndarray:
         out = np.zeros(shape, dtype=bool)
         if all(c in df.columns for c in cols):
@@ -130,7 +302,6 @@ def trial_arrays(df: pd.DataFrame, model: CognitiveModel, *, source: str | None 
             out[1:] = (g[1:] != g[:-1]) & (idx[1:] >= 0)
         return out
 
-    session_cols = ["session"]
     return TrialArrays(
         np.asarray(subjects),
         choices,
@@ -138,7 +309,7 @@ def trial_arrays(df: pd.DataFrame, model: CognitiveModel, *, source: str | None 
         scatter(np.where(valid_rows, reward, 0.0), 0.0, np.float64),
         obs,
         starts(["session", "block"] if "session" in df.columns else ["block"]),
-        starts(session_cols),
+        starts(["session"]),
         idx,
     )
 
@@ -146,14 +317,15 @@ def trial_arrays(df: pd.DataFrame, model: CognitiveModel, *, source: str | None 
 def log_likelihood(
     model: CognitiveModel,
     params: Mapping[str, Any],
-    data: TrialArrays,
+    data: TrialArrays | pd.DataFrame,
     lanes: np.ndarray | None = None,
     *,
     trialwise: bool = False,
 ) -> np.ndarray:
     """Summed log-probability of each lane's choices.
 
-    ``lanes`` maps each lane to a subject of ``data`` (default: one lane per subject), so one
+    ``data`` is a trial table (validated by :func:`trial_arrays`, subjects in order of first
+    appearance) or the :class:`TrialArrays` it returns. ``lanes`` maps each lane to a subject of ``data`` (default: one lane per subject), so one
     call can score subjects × parameter sets × starts. With ``trialwise=True`` returns the
     ``(lanes, trials)`` log-probabilities instead (0 for skipped trials; the stages of a
     multi-stage trial are summed).
@@ -162,6 +334,8 @@ def log_likelihood(
     each stage with ``observation["stage"] = j`` and the trial's earlier choices in
     ``observation["choices"]``; ``update`` then receives the ``(lanes, stages)`` choices.
     """
+    if not isinstance(data, TrialArrays):
+        data = trial_arrays(data, model)
     with np.errstate(divide="ignore"):  # log(0) = -inf is a valid answer, checked by the caller
         return _log_likelihood(model, params, data, lanes, trialwise)[0]
 

@@ -12,6 +12,9 @@ import pandas as pd
 
 from cogmodels.envs.wrappers import RecordTrials
 from cogmodels.model import CognitiveModel, merge_state, pick
+from cogmodels.progress import progress_bar
+from cogmodels.trials import validate_trials
+from cogmodels.validation import check_bool, check_int, check_seed, int_seed
 
 __all__ = ["Simulation", "simulate"]
 
@@ -36,10 +39,11 @@ def simulate(
     env: str,
     *,
     n_subjects: int | None = None,
-    seed: int | None = None,
+    seed: int | np.random.SeedSequence | np.random.Generator | None = None,
     env_kwargs: Mapping[str, Any] | None = None,
     latents: bool = True,
     record_probabilities: bool = False,
+    progress: bool = True,
 ) -> Simulation:
     """Play ``model`` with ``params`` in environment ``env`` (a registered id), one subject a lane.
 
@@ -49,16 +53,31 @@ def simulate(
     advanced by ``model.update``: the same code that scores choices when fitting.
     ``latents=True`` adds the model's trial-wise latents as columns; ``record_probabilities=True``
     adds ``p_choice``, the probability with which each trial's choices were drawn (the product
-    over stages).
+    over stages). ``progress`` draws a bar of the trials played (on a terminal only).
+
+    The trial table is checked against the schema (:func:`cogmodels.trials.validate_trials`)
+    before it is returned, so fits may take it as validated.
     """
-    if env not in gym.registry:
+    if not isinstance(model, CognitiveModel):
+        raise TypeError(f"model must be a CognitiveModel (e.g. make_model('q_learning')), got {type(model).__name__}")
+    if not isinstance(env, str) or env not in gym.registry:
         raise ValueError(f"env must be a registered environment id, got {env!r}")
     spec_tasks = getattr(model, "tasks", ())
     if spec_tasks and env not in spec_tasks:
         raise ValueError(f"model {model.name!r} fits tasks {list(spec_tasks)}, not {env!r}")
-    lanes = n_subjects or max(np.size(v) for v in params.values())
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a mapping {{parameter: value(s)}} for {list(model.param_names)}, "
+                        f"got {params!r}")
+    if env_kwargs is not None and not isinstance(env_kwargs, Mapping):
+        raise TypeError(f"env_kwargs must be a mapping of environment arguments or None, got {env_kwargs!r}")
+    latents = check_bool("latents", latents)
+    record_probabilities = check_bool("record_probabilities", record_probabilities)
+    progress = check_bool("progress", progress)
+    if n_subjects is not None:
+        n_subjects = check_int("n_subjects", n_subjects, minimum=1)
+    lanes = n_subjects or max((np.size(v) for v in params.values()), default=1)
     p = model.check_params(params, n_lanes=lanes)
-    seeds = np.random.SeedSequence(seed).spawn(lanes + 1)
+    seeds = _seed_sequence(seed).spawn(lanes + 1)
     rng = np.random.default_rng(seeds[0])
     envs = [RecordTrials(gym.make(env, **dict(env_kwargs or {})), subject=i) for i in range(lanes)]
     n_act = envs[0].action_space.n
@@ -67,7 +86,7 @@ def simulate(
             f"model {model.name!r} has n_actions={model.n_actions} but {env} has {n_act} actions"
         )
     for e, s in zip(envs, seeds[1:]):
-        e.reset(seed=int(s.generate_state(1)[0]))
+        e.reset(seed=int_seed(s))
     state = model.initial_state(p)
     init = state if model.reset_on_block else None
     cols = model.observation_columns
@@ -76,7 +95,9 @@ def simulate(
     lat_rows: list[dict[str, np.ndarray]] = []
     done = np.zeros(lanes, dtype=bool)
     n_stages = len(model.choice_columns)
+    bar = progress_bar(progress, unit="trial", desc=f"simulate {model.name}")
     while not done.all():
+        bar.update()
         stage_actions = []
         reward = np.zeros(lanes)
         p_choice = np.ones(lanes)
@@ -113,11 +134,22 @@ def simulate(
             if changed.any():
                 state = merge_state(changed, init, state)
             block = new_block
-    trials = pd.concat([e.table() for e in envs], ignore_index=True)
+    bar.close()
+    trials = validate_trials(pd.concat([e.table() for e in envs], ignore_index=True),
+                             n_actions=model.n_actions, source=f"simulate({model.name!r}, {env!r})")
     if lat_rows:
         trials = _attach_latents(trials, lat_rows, lanes)
     truth = pd.DataFrame({"subject": np.arange(lanes), **{k: v for k, v in p.items()}})
     return Simulation(trials, truth)
+
+
+def _seed_sequence(seed: Any) -> np.random.SeedSequence:
+    seed = check_seed("seed", seed)
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(int(seed.integers(2**63)))
+    return np.random.SeedSequence(seed)
 
 
 def _context(envs: list[gym.Env], cols: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -27,6 +27,8 @@ dtypes. Each error names the file (when known), the column, the offending rows a
 from __future__ import annotations
 
 import difflib
+import numbers
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -77,6 +79,7 @@ def validate_trials(
     n_actions: int | None = None,
     source: str | None = None,
     extra_required: Sequence[str] = (),
+    sort: bool = False,
 ) -> pd.DataFrame:
     """Check ``df`` against the canonical trial table; return a copy with canonical dtypes.
 
@@ -91,24 +94,44 @@ def validate_trials(
         Where the table came from (a file name); error messages start with it.
     extra_required
         Further columns the caller needs, e.g. ``("state", "set_size")``.
+    sort
+        When the only fault is the order of the rows (trials not increasing within a subject and
+        session, or a subject's sessions interleaved), return the rows sorted by subject (in order
+        of first appearance), session (likewise) and ``trial`` with a ``UserWarning`` saying so,
+        instead of raising. The fits sort this way: the order is unambiguous by ``trial``.
 
     Returns
     -------
     pandas.DataFrame
-        A copy with the same index and column order; ``choice``/``choice2`` nullable ``Int64``,
-        ``reward``/``rt`` ``float64``, ``trial`` ``int64``. Other columns are unchanged.
+        A copy with the same index labels and column order; ``choice``/``choice2`` nullable
+        ``Int64``, ``reward``/``rt`` ``float64``, ``trial`` ``int64``. Other columns are unchanged.
+        With ``sort=True`` the rows may be reordered (their index labels travel with them).
 
     Raises
     ------
     TypeError
         ``df`` is not a DataFrame; ``n_actions`` is not an integer; ``extra_required`` is not a
-        sequence of names.
+        sequence of names; ``sort`` is not a bool.
     ValueError
-        A required column is missing or duplicated; a choice is not an integer or out of range;
-        a reward, trial or rt is not a number; an answered trial has no finite reward; an rt is
-        negative; a subject id is missing; a ``(subject, [session,] trial)`` repeats; or trials
-        are not strictly increasing in row order within a subject (and session). Missing
-        responses (NaN choice) are allowed and kept.
+        A required or canonical optional column is missing or duplicated; a choice is not an
+        integer or out of range; a reward, trial or rt is not a number (complex numbers, dates
+        and durations are not numbers); an answered trial has no finite reward; an rt is
+        negative; a subject id is missing, or a subject, session or block id is not hashable (a
+        list); a ``(subject, [session,] trial)`` repeats (duplicated rows, or two subjects
+        sharing an id); or trials are not strictly increasing in row order within a subject (and
+        session) and ``sort`` is False. Missing responses (NaN choice) are allowed and kept.
+    """
+    out, order = _validate(df, n_actions, source, extra_required, sort)
+    return out if order is None else out.iloc[order]
+
+
+def _validate(df: pd.DataFrame, n_actions: int | None = None, source: str | None = None,
+              extra_required: Sequence[str] = (), sort: bool = False,
+              stacklevel: int = 3) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """:func:`validate_trials` without the final reordering: the checked copy in the rows' order
+    and, when ``sort`` found them out of order, the permutation that sorts them (``order[i]`` is
+    the position in ``df`` of row ``i`` of the sorted table; None when no sorting is needed).
+    Callers run further checks on the copy, whose row positions are ``df``'s, then reorder it.
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(
@@ -118,6 +141,8 @@ def validate_trials(
     n_actions = _check_n_actions(n_actions)
     if isinstance(extra_required, str) or not all(isinstance(c, str) for c in extra_required):
         raise TypeError(f"extra_required must be a sequence of column names, got {extra_required!r}")
+    if not isinstance(sort, bool | np.bool_):
+        raise TypeError(f"sort must be True or False, got {sort!r}")
     _check_columns(df, [*REQUIRED_COLUMNS, *extra_required], source)
 
     out = df.copy()
@@ -129,8 +154,7 @@ def validate_trials(
         out["rt"] = _reaction_times(out, source)
     _check_subjects(out, source)
     out["trial"] = _trial_numbers(out, source)
-    _check_order(out, source)
-    return out
+    return out, _check_order(out, source, bool(sort), stacklevel + 1)
 
 
 def n_valid_trials(df: pd.DataFrame) -> pd.Series:
@@ -161,7 +185,8 @@ def _check_n_actions(n_actions: Any) -> int | None:
 
 def _check_columns(df: pd.DataFrame, required: Sequence[str], source: str | None) -> None:
     present = [str(c) for c in df.columns]
-    dupes = [c for c in dict.fromkeys(required) if (df.columns == c).sum() > 1]
+    repeated = set(df.columns[df.columns.duplicated()])
+    dupes = [c for c in dict.fromkeys([*required, *OPTIONAL_COLUMNS]) if c in repeated]
     if dupes:
         raise ValueError(
             f"{_where(source)}column(s) {dupes} appear more than once (columns present: "
@@ -214,11 +239,8 @@ def _actions(df: pd.DataFrame, col: str, n_actions: int | None, source: str | No
         out_of_range = (values < 0) | (values >= upper)
     if out_of_range.any():
         answered = values[~np.isnan(values)]
-        one_based = n_actions is not None and answered.min() >= 1 and answered.max() <= n_actions
-        if one_based:
-            fix = f"the choices look 1-based: use df[{col!r}] = df[{col!r}] - 1"
-        elif n_actions is not None:
-            fix = "recode the choices as 0-based action indices, or pass the right n_actions"
+        if n_actions is not None:
+            fix = action_fix(col, answered, n_actions, "pass n_actions={n}")
         else:
             fix = "recode the choices as 0-based action indices (missing responses as NaN)"
         raise ValueError(
@@ -230,20 +252,40 @@ def _actions(df: pd.DataFrame, col: str, n_actions: int | None, source: str | No
     return pd.Series(pd.arrays.IntegerArray(ints, missing), index=df.index, name=col)
 
 
+def action_fix(col: str, answered: np.ndarray, n_actions: int, more: str) -> str:
+    """The fix for choices outside ``0 .. n_actions - 1``: 1-based coding, or more actions.
+
+    ``more`` is how to ask for ``{n}`` actions, e.g. ``"pass n_actions={n}"``.
+    """
+    lo, hi = answered.min(), answered.max()
+    if lo >= 1 and hi <= n_actions:
+        return f"the choices look 1-based: use df[{col!r}] = df[{col!r}] - 1"
+    if lo >= 0:
+        n = int(hi) + 1
+        return (f"the table has choices up to {int(hi)}: if the task has {n} options, "
+                f"{more.format(n=n)}; otherwise recode the choices as 0-based action indices")
+    return "recode the choices as 0-based action indices (missing responses as NaN)"
+
+
 def _rewards(df: pd.DataFrame, source: str | None) -> np.ndarray:
     reward = _numbers(df, "reward", source)
     answered = df["choice"].notna().to_numpy()
     if "choice2" in df.columns:
         answered = answered | df["choice2"].notna().to_numpy()
-    no_reward = answered & ~np.isfinite(reward)
-    if no_reward.any():
-        raise ValueError(
-            f"{_where(source)}column 'reward': no finite reward for an answered trial in "
-            f"{_rows(df, no_reward, _shown(df['reward']))}. Every trial with a choice needs its "
-            f"outcome (a missing response is a NaN choice, and then the reward may be NaN). Fix: "
-            f"fill in those rewards, or set the choices of trials without feedback to NaN"
-        )
+    require_answered(df, "reward", reward, answered, source, "no finite reward for an answered trial",
+                     "Every trial with a choice needs its outcome (a missing response is a NaN choice, "
+                     "and then the reward may be NaN). Fix: fill in those rewards, or set the choices "
+                     "of trials without feedback to NaN")
     return reward
+
+
+def require_answered(df: pd.DataFrame, col: str, values: np.ndarray, answered: np.ndarray,
+                     source: str | None, problem: str, explanation: str) -> None:
+    """Raise when ``values`` (column ``col``) is not finite on an answered trial."""
+    absent = answered & ~np.isfinite(values)
+    if absent.any():
+        raise ValueError(f"{_where(source)}column {col!r}: {problem} in "
+                         f"{_rows(df, absent, _shown(df[col]))}. {explanation}")
 
 
 def _reaction_times(df: pd.DataFrame, source: str | None) -> np.ndarray:
@@ -261,12 +303,46 @@ def _reaction_times(df: pd.DataFrame, source: str | None) -> np.ndarray:
 
 
 def _check_subjects(df: pd.DataFrame, source: str | None) -> None:
+    for col in _KEY_COLUMNS:
+        if col in df.columns:
+            _check_hashable(df, col, source)
     missing = df["subject"].isna().to_numpy()
     if missing.any():
         raise ValueError(
             f"{_where(source)}column 'subject': no subject id in {_rows(df, missing)}. Every "
             f"trial must say whose it is. Fix: fill in the ids or drop those rows"
         )
+
+
+#: Columns that group the trials: their values must be hashable ids.
+_KEY_COLUMNS: tuple[str, ...] = ("subject", "session", "block")
+#: ``pd.api.types.infer_dtype`` kinds of object columns that hold only hashable scalars.
+_SCALAR_KINDS = frozenset({
+    "string", "bytes", "integer", "floating", "mixed-integer-float", "decimal", "boolean", "empty",
+    "datetime", "datetime64", "date", "time", "timedelta", "timedelta64", "period", "categorical",
+})
+
+
+def _check_hashable(df: pd.DataFrame, col: str, source: str | None) -> None:
+    series = df[col]
+    if not pd.api.types.is_object_dtype(series.dtype) or pd.api.types.infer_dtype(series, skipna=True) in _SCALAR_KINDS:
+        return
+    bad = np.array([not _is_hashable(v) for v in series], dtype=bool)
+    if bad.any():
+        kinds = sorted({type(v).__name__ for v in series[bad]})
+        raise ValueError(
+            f"{_where(source)}column {col!r}: not a usable id in {_rows(df, bad, _shown(series))}. "
+            f"Ids must be hashable values such as numbers or strings, got {', '.join(kinds)}. Fix: "
+            f"turn them into strings or numbers, e.g. df[{col!r}] = df[{col!r}].map(str)"
+        )
+
+
+def _is_hashable(v: Any) -> bool:
+    try:
+        hash(v)
+    except TypeError:
+        return False
+    return True
 
 
 def _trial_numbers(df: pd.DataFrame, source: str | None) -> np.ndarray:
@@ -283,36 +359,94 @@ def _trial_numbers(df: pd.DataFrame, source: str | None) -> np.ndarray:
     return values.astype(np.int64)
 
 
-def _check_order(df: pd.DataFrame, source: str | None) -> None:
+def _check_order(df: pd.DataFrame, source: str | None, sort: bool = False,
+                 stacklevel: int = 4) -> np.ndarray | None:
+    """Refuse repeated trials; refuse (or, with ``sort``, sort) rows out of trial order.
+
+    Returns the sorting permutation, or None when the rows are in order.
+    """
     keys = ["subject", "session"] if "session" in df.columns else ["subject"]
     within = " and ".join(keys)
-    group = df.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+    subject = pd.factorize(df["subject"])[0]
+    group = subject
+    if len(keys) > 1:  # (subject, session) pairs numbered in order of first appearance
+        session = pd.factorize(df["session"], use_na_sentinel=False)[0]
+        group = pd.factorize(subject * (int(session.max(initial=0)) + 1) + session)[0]
     trial = df["trial"].to_numpy()
     cols = [*keys, "trial"]
 
     def where(p: int) -> str:
         return ", ".join(f"{c} {_plain(df[c].iloc[p])!r}" for c in cols)
 
-    dup = pd.DataFrame({"g": group, "t": trial}).duplicated(keep=False).to_numpy()
+    by_trial = np.lexsort((trial, group))
+    same = (group[by_trial][1:] == group[by_trial][:-1]) & (trial[by_trial][1:] == trial[by_trial][:-1])
+    dup = np.zeros(len(trial), dtype=bool)
+    dup[by_trial[1:][same]] = dup[by_trial[:-1][same]] = True
     if dup.any():
         raise ValueError(
             f"{_where(source)}column 'trial': the same ({', '.join(cols)}) repeats in "
-            f"{_rows(df, dup, where)}. Each trial appears once per {within}. Fix: drop the "
-            f"duplicates (df.drop_duplicates({cols!r})) or renumber the trials"
+            f"{_rows(df, dup, where)}. Each trial appears once per {within}: a repeat is a "
+            f"duplicated row, or two {keys[-1]}s sharing an id. Fix: drop the duplicates "
+            f"(df.drop_duplicates({cols!r})), give each {keys[-1]} its own id, or renumber the trials"
         )
-    step = pd.Series(trial).groupby(group).diff().to_numpy()
+    by_group = np.argsort(group, kind="stable")  # each group's rows, in row order
+    g = group[by_group]
+    step = np.full(len(trial), np.nan)
+    step[by_group[1:]] = np.where(g[1:] == g[:-1], np.diff(trial[by_group]), np.nan)
     with np.errstate(invalid="ignore"):
         backwards = step < 0  # NaN (the first trial of a group) compares False
 
     def after(p: int) -> str:
         return f"{where(p)} after trial {int(trial[p] - step[p])}"
 
-    if backwards.any():
+    if backwards.any() and not sort:
         raise ValueError(
             f"{_where(source)}column 'trial': trials out of order in {_rows(df, backwards, after)}. "
             f"Trials must be strictly increasing in row order within each {within}. Fix: sort the "
             f"table, df = df.sort_values({cols!r}, kind='stable')"
         )
+    if not sort:
+        return None
+    interleaved = _interleaved_sessions(subject, group) if len(keys) > 1 else None
+    if not backwards.any() and interleaved is None:
+        return None
+    order = np.lexsort((trial, group, subject))  # (group, trial) is unique: no ties
+    if backwards.any():
+        reason = f"trials out of order in {_rows(df, backwards, after)}"
+    else:
+        reason = f"the sessions of subject {_plain(df['subject'].iloc[interleaved])!r} are interleaved"
+    moved = int((order != np.arange(len(order))).sum())
+    warnings.warn(
+        f"{_where(source)}the rows were not in trial order within each {within} ({reason}); "
+        f"sorted them by ({', '.join(cols)}), the subjects and sessions in order of first "
+        f"appearance ({moved} rows moved). To silence this, sort the table first: "
+        f"df = df.sort_values({cols!r}, kind='stable')",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+    return order
+
+
+def _interleaved_sessions(subject: np.ndarray, group: np.ndarray) -> int | None:
+    """Position of a row that resumes a session of its subject after another session, or None.
+
+    Trials of a session are contiguous within the subject's rows when the number of runs of
+    equal ``group`` along each subject's rows equals the number of groups.
+    """
+    if len(subject) == 0:
+        return None
+    by_subject = np.arange(len(subject)) if np.all(subject[1:] >= subject[:-1]) else \
+        np.argsort(subject, kind="stable")
+    s, g = subject[by_subject], group[by_subject]
+    run_start = np.r_[True, (s[1:] != s[:-1]) | (g[1:] != g[:-1])]
+    if run_start.sum() == group.max() + 1:
+        return None
+    seen = np.zeros(group.max() + 1, dtype=bool)
+    for i in np.flatnonzero(run_start):  # only on the rare interleaved table
+        if seen[g[i]]:
+            return int(by_subject[i])
+        seen[g[i]] = True
+    return None  # pragma: no cover (a repeated run always resumes a seen group)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,11 +463,34 @@ def _coerce(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return np.full(len(series), np.nan), present
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
         return series.to_numpy(dtype=np.float64, na_value=np.nan), np.zeros(len(series), dtype=bool)
+    complex_ = None
+    if pd.api.types.is_object_dtype(dtype) and pd.api.types.infer_dtype(series, skipna=True) not in _REAL_KINDS:
+        # pandas would drop the imaginary part of a complex number (with a ComplexWarning)
+        complex_ = np.array([isinstance(v, complex | np.complexfloating) for v in series], dtype=bool)
+        if complex_.any():
+            series = series.where(~complex_, np.nan)
     try:
-        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError, OverflowError):
         values = np.array([_to_float(v) for v in series], dtype=np.float64)
-    return values, present & np.isnan(values)
+    bad = present & np.isnan(values)
+    if bad.any():  # pandas coerces some real numbers (a Fraction first in the column) to NaN
+        values = values.copy()
+        for p in np.flatnonzero(bad):
+            v = series.iloc[p]
+            if isinstance(v, numbers.Real) and not (complex_ is not None and complex_[p]):
+                values[p] = float(v)
+        bad = present & np.isnan(values)
+    if complex_ is not None:
+        bad |= complex_
+    return values, bad
+
+
+#: ``pd.api.types.infer_dtype`` kinds of object columns that cannot hold a complex number.
+_REAL_KINDS = frozenset({"string", "integer", "floating", "mixed-integer-float", "decimal", "boolean",
+                         "empty"})
 
 
 def _to_float(v: Any) -> float:

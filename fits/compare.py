@@ -20,6 +20,7 @@ evidence ``-BIC/2``, ``-AIC/2`` or the Laplace evidence. See Wilson & Collins (2
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,10 +33,18 @@ from matplotlib.figure import Figure
 from cogmodels.fits.bms import BMSResult, bms
 from cogmodels.fits.em import HierarchicalEM
 from cogmodels.fits.mle import MaximumAPosteriori, MaximumLikelihood, SubjectFit
-from cogmodels.likelihood import TrialArrays, log_likelihood, trial_arrays
+from cogmodels.likelihood import (
+    CheckedTrials,
+    TrialArrays,
+    log_likelihood,
+    prepare_trials,
+    trial_arrays,
+)
 from cogmodels.model import CognitiveModel
 from cogmodels.models import make_model
 from cogmodels.parameters import unpack
+from cogmodels.progress import progress_bar
+from cogmodels.validation import check_bool, int_seed
 
 __all__ = ["CVResult", "Comparison", "compare_models", "cross_validate", "fold_labels"]
 
@@ -53,10 +62,6 @@ def _check_method(method: str) -> type[SubjectFit]:
     if method not in _ESTIMATORS:
         raise ValueError(f"method must be one of {sorted(_ESTIMATORS)}, got {method!r}")
     return _ESTIMATORS[method]
-
-
-def _child_seed(ss: np.random.SeedSequence) -> int:
-    return int(ss.generate_state(1)[0])
 
 
 # -- training on part of the trials -----------------------------------------------------------
@@ -246,6 +251,7 @@ def cross_validate(
     n_folds: int | None = None,
     n_starts: int = 10,
     seed: int | None = None,
+    progress: bool = True,
     **estimator_kwargs: Any,
 ) -> CVResult:
     """k-fold held-out log-likelihood of ``model`` on ``trials``.
@@ -256,18 +262,44 @@ def cross_validate(
     sequence: training counts only the training trials' choices, scoring only the held-out
     ones, so the model's state on a held-out trial reflects everything the subject saw before.
     ``estimator_kwargs`` go to the estimator (e.g. ``priors`` for MAP, ``min_trials``).
-    Fold ``f`` is fitted with a seed spawned from ``SeedSequence(seed)``.
+    Fold ``f`` is fitted with a seed spawned from ``SeedSequence(seed)``. The table is validated
+    first as by the estimators (rows out of trial order are sorted, with a warning; folds are
+    then cut in trial order). ``progress`` draws a bar of the folds (on a terminal only).
     """
     if not isinstance(model, CognitiveModel):
         raise TypeError(f"model must be a CognitiveModel, got {type(model).__name__}")
     _check_method(method)
-    data = trial_arrays(trials, model)
-    fold_row, k = fold_labels(trials, folds, n_folds)
+    progress = check_bool("progress", progress)
+    checked = trials if isinstance(trials, CheckedTrials) else prepare_trials(trials, model)
+    data = trial_arrays(checked, model)
+    fold_row, k = fold_labels(checked.table, folds, n_folds)  # in trial order
+    with progress_bar(progress, total=k, unit="fold", desc=f"{model.name} cross-validation") as bar:
+        return _cross_validate(model, checked, data, fold_row, k, method=method, n_starts=n_starts,
+                               seed=seed, bar=bar, **estimator_kwargs)
+
+
+def _cross_validate(
+    model: CognitiveModel,
+    checked: CheckedTrials,
+    data: TrialArrays,
+    fold_labels_: np.ndarray,
+    k: int,
+    *,
+    method: str,
+    n_starts: int,
+    seed: int | None,
+    bar: Any,
+    **estimator_kwargs: Any,
+) -> CVResult:
+    """:func:`cross_validate` of a validated table, its arrays and the fold of each of its rows,
+    advancing ``bar`` per fold."""
+    fold_row = checked.to_caller(fold_labels_)  # ``data.row_index`` is in the caller's rows
+    n_rows = len(fold_row)
     present = data.row_index >= 0
     fold_ts = np.where(present, fold_row[np.where(present, data.row_index, 0)], -1)
     valid = data.valid[0]
     seeds = np.random.SeedSequence(seed).spawn(k)
-    trial_ll = np.full(len(trials), np.nan)
+    trial_ll = np.full(n_rows, np.nan)
     rows: list[pd.DataFrame] = []
     prob_sum = np.zeros(data.n_subjects)
     estimators: list[SubjectFit] = []
@@ -276,12 +308,14 @@ def cross_validate(
         test = fold_ts == f
         train = present & ~test
         est = _training_estimator(
-            method, model, train, n_starts=n_starts, seed=_child_seed(seeds[f]), **estimator_kwargs
+            method, model, train, n_starts=n_starts, seed=int_seed(seeds[f]), **estimator_kwargs
         )
+        bar.set_postfix_str(f"{model.name} fold {f + 1}/{k}", refresh=False)
         with warnings.catch_warnings():
             # subjects without enough training trials are reported per fold below
             warnings.filterwarnings("ignore", message="skipping .* subject", category=UserWarning)
-            est.fit(data)
+            est.fit(data, progress=False)
+        bar.update()
         estimators.append(est)
         cols = all_subjects.get_indexer(est.params_.index)
         params = {p: est.params_[p].to_numpy() for p in est.params_.columns}
@@ -330,7 +364,9 @@ def cross_validate(
         per_subject["mean_probability"] = np.where(total.notna(), prob_sum / n.to_numpy(), np.nan)
     per_subject.index.name = "subject"
     trialwise = pd.DataFrame(
-        {"subject": trials["subject"].to_numpy(), "fold": fold_row, "loglik": trial_ll}, index=trials.index
+        {"subject": checked.to_caller(checked.table["subject"].to_numpy()), "fold": fold_row,
+         "loglik": trial_ll},
+        index=checked.caller_index(),
     )
     return CVResult(model.name, method, k, fold_table, per_subject, trialwise, estimators)
 
@@ -458,6 +494,7 @@ def compare_models(
     bms_on: str = "bic",
     bms_samples: int = 1_000_000,
     ceilings: Mapping[str, Any] | None = None,
+    progress: bool = True,
     **estimator_kwargs: Any,
 ) -> Comparison:
     """Fit every model in ``models`` to ``trials`` and compare them.
@@ -481,11 +518,18 @@ def compare_models(
         gets a row with its held-out ``cv_loglik`` and ``cv_mean_likelihood`` (and its
         ``n_params``, the network's weights) beside the cognitive models; the information
         criteria and BMS cover the cognitive models only.
+    progress : draw a bar of the fits (one per model and per cross-validation fold; on a
+        terminal only).
     estimator_kwargs : passed to every estimator.
+
+    The table is validated once for all the models (:func:`cogmodels.likelihood.prepare_trials`:
+    the trial-table schema and each model's columns and actions) before anything is fitted;
+    rows out of trial order are sorted, with a warning.
     """
     if not isinstance(trials, pd.DataFrame):
         raise TypeError(f"trials must be a pandas DataFrame (a trial table), got {type(trials).__name__}")
     cls = _check_method(method)
+    progress = check_bool("progress", progress)
     if bms_on not in _BMS_ON:
         raise ValueError(f"bms_on must be one of {list(_BMS_ON)}, got {bms_on!r}")
     if bms_on == "laplace" and method != "em":
@@ -503,39 +547,37 @@ def compare_models(
                             f"got {type(c).__name__}")
         if name in resolved:
             raise ValueError(f"ceilings[{name!r}] has the name of a model; give it another name")
-    if cv_folds is not None:
-        fold_labels(trials, cv_folds)  # check the folds before any fitting
+    # validate once, for every model, before any fitting
+    checked = prepare_trials(trials, list(resolved.values()))
+    arrays = {name: trial_arrays(checked, model) for name, model in resolved.items()}
+    fold_row, k = fold_labels(checked.table, cv_folds) if cv_folds is not None else (None, 0)
     *seeds, bms_seed, ceiling_seed = np.random.SeedSequence(seed).spawn(len(resolved) + 2)
     fits: dict[str, SubjectFit] = {}
     cvs: dict[str, CVResult] = {}
     frames = []
-    for (name, model), ss in zip(resolved.items(), seeds):
-        fit_seed, cv_seed = ss.spawn(2)
-        est = cls(model, n_starts=n_starts, seed=_child_seed(fit_seed), **estimator_kwargs)
-        est.fit(trials, source=None)
-        fits[name] = est
-        part = pd.DataFrame(
-            {
-                "subject": est.params_.index.to_numpy(),
-                "model": name,
-                "n_params": model.n_params,
-                "n_trials": est.n_trials_.to_numpy(),
-                "loglik": est.loglik_.to_numpy(),
-                "aic": est.aic_.to_numpy(),
-                "bic": est.bic_.to_numpy(),
-            }
-        )
-        if method == "em":
-            part["laplace"] = est.log_evidence_.to_numpy()
-        part["log_evidence"] = part["laplace"] if bms_on == "laplace" else -part[bms_on] / 2
-        if cv_folds is not None:
-            cv = cross_validate(
-                model, trials, method=method, folds=cv_folds, n_starts=n_starts,
-                seed=_child_seed(cv_seed), **estimator_kwargs,
-            )
-            cvs[name] = cv
-            part["cv_loglik"] = cv.per_subject["loglik"].reindex(est.params_.index).to_numpy()
-        frames.append(part)
+    bar = progress_bar(progress, total=len(resolved) * (1 + k) + len(ceilings) * k, unit="fit",
+                       desc="compare")
+    with bar:
+        for (name, model), ss in zip(resolved.items(), seeds):
+            fit_seed, cv_seed = ss.spawn(2)
+            bar.set_postfix_str(f"{name} fit", refresh=False)
+            est = cls(model, n_starts=n_starts, seed=int_seed(fit_seed), **estimator_kwargs)
+            est.fit(arrays[name], progress=False)
+            bar.update()
+            fits[name] = est
+            frames.append(_model_rows(est, name, method, bms_on))
+            if cv_folds is not None:
+                cv = _cross_validate(
+                    model, checked, arrays[name], fold_row, k, method=method, n_starts=n_starts,
+                    seed=int_seed(cv_seed), bar=bar, **estimator_kwargs,
+                )
+                cvs[name] = cv
+                frames[-1]["cv_loglik"] = cv.per_subject["loglik"].reindex(est.params_.index).to_numpy()
+        ceiling_cvs = {}
+        for (name, c), ss in zip(ceilings.items(), ceiling_seed.spawn(len(ceilings))):
+            bar.set_postfix_str(f"{name} cross-validation", refresh=False)
+            ceiling_cvs[name] = _ceiling_cv(c, checked, cv_folds, int_seed(ss), progress)
+            bar.update(k)
     per_subject = pd.concat(frames, ignore_index=True)
 
     names = list(resolved)
@@ -552,7 +594,7 @@ def compare_models(
         )
     if common.empty:
         raise ValueError("no subject was fitted by every model, so BMS has nothing to compare")
-    result = bms(common, n_samples=bms_samples, seed=_child_seed(bms_seed))
+    result = bms(common, n_samples=bms_samples, seed=int_seed(bms_seed))
 
     g = per_subject.groupby("model", sort=False)
     table = pd.DataFrame(
@@ -578,11 +620,38 @@ def compare_models(
         table[col] = bms_frame[col].reindex(names).to_numpy()
     table["bor"] = result.bor
     if ceilings:
-        for (name, c), ss in zip(ceilings.items(), ceiling_seed.spawn(len(ceilings))):
-            cv = c.cross_validate(trials, folds=cv_folds, seed=_child_seed(ss))
-            cvs[name] = cv
+        for name, c in ceilings.items():
+            cv = cvs[name] = ceiling_cvs[name]
             n_weights = c.n_weights() if callable(getattr(c, "n_weights", None)) else np.nan
             table.loc[name, ["n_params", "n_subjects", "n_trials", "cv_loglik", "cv_mean_likelihood"]] = [
                 n_weights, len(cv.per_subject), cv.n_trials, cv.loglik, cv.mean_likelihood]
     table.index.name = "model"
     return Comparison(table, per_subject, fits, result, cvs, bms_on)
+
+
+def _model_rows(est: SubjectFit, name: str, method: str, bms_on: str) -> pd.DataFrame:
+    """The per-subject rows of one fitted model in :attr:`Comparison.per_subject`."""
+    part = pd.DataFrame(
+        {
+            "subject": est.params_.index.to_numpy(),
+            "model": name,
+            "n_params": est.model.n_params,
+            "n_trials": est.n_trials_.to_numpy(),
+            "loglik": est.loglik_.to_numpy(),
+            "aic": est.aic_.to_numpy(),
+            "bic": est.bic_.to_numpy(),
+        }
+    )
+    if method == "em":
+        part["laplace"] = est.log_evidence_.to_numpy()
+    part["log_evidence"] = part["laplace"] if bms_on == "laplace" else -part[bms_on] / 2
+    return part
+
+
+def _ceiling_cv(ceiling: Any, checked: CheckedTrials, folds: int | str, seed: int, progress: bool) -> CVResult:
+    """A ceiling's cross-validation on the validated table, its trialwise rows in the caller's order."""
+    kwargs = {"progress": progress} if "progress" in inspect.signature(ceiling.cross_validate).parameters else {}
+    cv = ceiling.cross_validate(checked.table, folds=folds, seed=seed, **kwargs)
+    if checked.order is not None and isinstance(getattr(cv, "trialwise", None), pd.DataFrame):
+        cv = dataclasses.replace(cv, trialwise=cv.trialwise.iloc[np.argsort(checked.order)])
+    return cv

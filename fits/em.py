@@ -72,7 +72,11 @@ class HierarchicalEM(SubjectFit):
         mu, var = self._mu, self._var
         return -0.5 * (((z - mu) ** 2) / var + np.log(var) + _LOG2PI).sum(axis=1)
 
-    def _run(self, data: TrialArrays) -> None:
+    def _run(self, data: TrialArrays, progress: bool = False) -> None:
+        with self._bar(progress, self.max_em_iter, unit="EM iteration") as bar:
+            self._em(data, bar)
+
+    def _em(self, data: TrialArrays, bar) -> None:
         specs = self.model.param_specs
         n_sub, k = data.n_subjects, self.model.n_params
         rng = np.random.default_rng(self.seed)
@@ -105,7 +109,11 @@ class HierarchicalEM(SubjectFit):
                             **{f"var_{s.name}": v for s, v in zip(specs, var_new)}})
             shift = max(np.abs(mu_new - self._mu).max(), np.abs(np.log(var_new / self._var)).max())
             self._mu, self._var = mu_new, var_new
+            bar.update()
+            bar.set_postfix_str(f"shift {shift:.2g} (tol {self.tol:g})", refresh=False)
             if shift < self.tol:
+                bar.total = bar.n  # converged: the bar ends full
+                bar.refresh()
                 break
         else:
             warnings.warn(
@@ -113,7 +121,7 @@ class HierarchicalEM(SubjectFit):
                 f"before the group parameters settled (last shift {shift:.2g} > tol={self.tol}); "
                 f"raise max_em_iter or loosen tol",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         # final E-step under the settled prior
         every = np.arange(n_sub)

@@ -23,9 +23,11 @@ import numpy as np
 import pandas as pd
 
 from cogmodels.fits.optimize import finite_difference_hessian, minimize_batched
-from cogmodels.likelihood import TrialArrays, log_likelihood, trial_arrays
+from cogmodels.likelihood import CheckedTrials, TrialArrays, log_likelihood, trial_arrays
 from cogmodels.model import CognitiveModel
 from cogmodels.parameters import ParamSpec, unpack
+from cogmodels.progress import progress_bar
+from cogmodels.validation import check_bool
 
 __all__ = [
     "ConvergenceWarning",
@@ -124,7 +126,7 @@ class SubjectFit:
         return fun
 
     # -- fitting ----------------------------------------------------------------------------
-    def _prepare(self, trials: pd.DataFrame | TrialArrays, source: str | None) -> TrialArrays:
+    def _prepare(self, trials: pd.DataFrame | CheckedTrials | TrialArrays, source: str | None) -> TrialArrays:
         data = trials if isinstance(trials, TrialArrays) else trial_arrays(trials, self.model, source=source)
         n_valid = data.n_valid
         few = n_valid < self.min_trials
@@ -149,21 +151,40 @@ class SubjectFit:
             )
         return data.subset(np.flatnonzero(~few))
 
-    def fit(self, trials: pd.DataFrame | TrialArrays, *, source: str | None = None) -> SubjectFit:
-        """Fit every subject of a trial table. Returns ``self`` with the fitted attributes."""
+    def fit(
+        self,
+        trials: pd.DataFrame | CheckedTrials | TrialArrays,
+        *,
+        source: str | None = None,
+        progress: bool = True,
+    ) -> SubjectFit:
+        """Fit every subject of a trial table. Returns ``self`` with the fitted attributes.
+
+        The table is validated first (:func:`cogmodels.likelihood.trial_arrays`: the schema of
+        :func:`cogmodels.trials.validate_trials` and the model's columns and actions); rows out
+        of trial order are sorted with a warning. ``source`` (a file name) starts the error
+        messages. ``progress`` draws a bar of the subjects fitted (on a terminal only).
+        """
+        progress = check_bool("progress", progress)
         data = self._prepare(trials, source)
         self.data_ = data
-        self._run(data)
+        self._run(data, progress)
         return self
 
-    def _run(self, data: TrialArrays) -> None:
+    def _bar(self, progress: bool, total: int, unit: str = "subject"):
+        return progress_bar(progress, total=total, unit=unit, desc=f"{self.model.name} {self.method}")
+
+    def _run(self, data: TrialArrays, progress: bool = False) -> None:
         model, specs = self.model, self.model.param_specs
         n_sub = data.n_subjects
         rng = np.random.default_rng(self.seed)
         subject_of_lane = np.repeat(np.arange(n_sub), self.n_starts)
         z0 = start_points(specs, n_sub * self.n_starts, rng)
         fun = self._objective(data, subject_of_lane)
-        res = minimize_batched(fun, z0, max_iter=self.max_iter, gtol=self.gtol, groups=subject_of_lane)
+        with self._bar(progress, n_sub) as bar:
+            res = minimize_batched(fun, z0, max_iter=self.max_iter, gtol=self.gtol, groups=subject_of_lane,
+                                   callback=_subjects_done(bar, subject_of_lane))
+            bar.update(n_sub - bar.n)
         f = res.fun.reshape(n_sub, self.n_starts)
         best = np.argmin(f, axis=1)
         pick_lane = np.arange(n_sub) * self.n_starts + best
@@ -274,6 +295,20 @@ class SubjectFit:
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
             raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(trials) first")
+
+
+def _subjects_done(bar, subject_of_lane: np.ndarray):
+    """A ``minimize_batched`` callback advancing ``bar`` to the subjects whose starts all stopped."""
+    if bar.disable:
+        return None
+    n_sub = int(subject_of_lane.max()) + 1 if subject_of_lane.size else 0
+
+    def callback(active: np.ndarray) -> None:
+        done = n_sub - np.unique(subject_of_lane[active]).size
+        if done > bar.n:
+            bar.update(done - bar.n)
+
+    return callback
 
 
 class MaximumLikelihood(SubjectFit):

@@ -91,6 +91,7 @@ def minimize_batched(
     groups: np.ndarray | None = None,
     merge_tol: float = 1e-3,
     max_step: float = 2.0,
+    callback: Callable[[np.ndarray], None] | None = None,
 ) -> BatchResult:
     """Minimise ``fun`` independently for every row of ``z0``.
 
@@ -110,6 +111,9 @@ def minimize_batched(
     A search direction longer than ``max_step`` in any coordinate is shortened to it, so a steep
     start (a tight prior, a saturating transform) cannot throw a lane to the edge of the box
     where the transform's vanishing slope would stall it.
+
+    ``callback(active)``, when given, is called after every iteration with the lanes still
+    active (e.g. to advance a progress bar); it must not modify them.
     """
     z = np.clip(np.array(z0, dtype=np.float64, copy=True), -box, box)
     n, k = z.shape
@@ -186,6 +190,8 @@ def minimize_batched(
             dup = _duplicates(z, f, groups, active, converged, merge_tol)
             message[dup] = "merged with another start"
             active = np.setdiff1d(active, dup, assume_unique=True)
+        if callback is not None:
+            callback(active)
     return BatchResult(z, f, g, converged, n_iter, message)
 
 

@@ -41,6 +41,8 @@ from matplotlib.ticker import MaxNLocator
 from cogmodels.model import CognitiveModel
 from cogmodels.parameters import unpack
 from cogmodels.simulate import simulate
+from cogmodels.trials import validate_trials
+from cogmodels.validation import check_bool, int_seed
 
 __all__ = [
     "CURVES",
@@ -108,6 +110,7 @@ def posterior_predictive(
     seed: int | None = None,
     draw: str = "point",
     latents: bool = False,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Simulate every fitted subject ``n_sims`` times in ``env``: the predicted trial table.
 
@@ -119,9 +122,11 @@ def posterior_predictive(
 
     The table has the columns of :func:`cogmodels.simulate.simulate` with ``subject`` the
     fitted subject's id and a ``sim`` column (0 .. n_sims-1). Every (subject, sim) is a
-    separate sequence: fit it per (subject, sim), not per subject.
+    separate sequence: fit it per (subject, sim), not per subject. ``progress`` draws a bar of
+    the trials simulated (on a terminal only).
     """
     model, params = _check_fit(fit)
+    progress = check_bool("progress", progress)
     if isinstance(n_sims, bool) or not isinstance(n_sims, int | np.integer) or n_sims < 1:
         raise ValueError(f"n_sims must be an integer >= 1, got {n_sims!r}")
     if draw not in _DRAWS:
@@ -135,8 +140,8 @@ def posterior_predictive(
         x = unpack(model.param_specs, _laplace_draws(fit, int(n_sims), np.random.default_rng(ss_draw)))
     else:
         x = {k: np.repeat(params[k].to_numpy(float), n_sims) for k in model.param_names}
-    sim = simulate(model, x, env, n_subjects=lanes, seed=int(ss_sim.generate_state(1)[0]),
-                   env_kwargs=env_kwargs, latents=latents)
+    sim = simulate(model, x, env, n_subjects=lanes, seed=int_seed(ss_sim), env_kwargs=env_kwargs,
+                   latents=latents, progress=progress)
     trials = sim.trials
     lane = trials["subject"].to_numpy(dtype=np.int64)
     trials["subject"] = subjects[lane // n_sims]
@@ -664,18 +669,26 @@ def check(
     env_kwargs: Mapping[str, Any] | None = None,
     seed: int | None = None,
     draw: str = "point",
+    progress: bool = True,
     **curve_kwargs: Any,
 ) -> tuple[pd.DataFrame, pd.DataFrame, Figure]:
     """One posterior predictive check: the ``kind`` curve of ``trials`` and of ``n_sims``
     simulations per fitted subject (:func:`posterior_predictive`), and their overlay.
 
+    ``trials`` is validated first (:func:`cogmodels.trials.validate_trials` with the fitted
+    model's ``n_actions``; rows out of trial order are sorted, with a warning).
     ``curve_kwargs`` go to the curve function (e.g. ``window=`` for ``kind="reversal"``).
+    ``progress`` draws a bar of the simulated trials (on a terminal only).
     Returns ``(data_curve, sim_curve, figure)``.
     """
     if kind not in CURVES:
         raise ValueError(f"kind must be one of {list(CURVES)}, got {kind!r}")
+    model, _ = _check_fit(fit)
+    progress = check_bool("progress", progress)
+    trials = validate_trials(trials, n_actions=model.n_actions, sort=True)
     curve = CURVES[kind][0]
     data_curve = curve(trials, **curve_kwargs)
-    sims = posterior_predictive(fit, env, n_sims=n_sims, env_kwargs=env_kwargs, seed=seed, draw=draw)
+    sims = posterior_predictive(fit, env, n_sims=n_sims, env_kwargs=env_kwargs, seed=seed, draw=draw,
+                                progress=progress)
     sim_curve = curve(sims, **curve_kwargs)
     return data_curve, sim_curve, plot_ppc(data_curve, sim_curve, kind)

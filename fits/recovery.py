@@ -33,9 +33,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cogmodels.fits.mle import SubjectFit
+from cogmodels.likelihood import CheckedTrials, prepare_trials
 from cogmodels.model import CognitiveModel
 from cogmodels.parameters import ParamSpec
+from cogmodels.progress import progress_bar
 from cogmodels.simulate import simulate
+from cogmodels.validation import check_bool, check_int, int_seed
 
 __all__ = [
     "ModelRecoveryResult",
@@ -75,12 +78,6 @@ def _check_model(model: Any, name: str = "model") -> CognitiveModel:
     if model.n_params == 0:
         raise ValueError(f"{name} {model.name!r} has no free parameters to recover")
     return model
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_ranges(model: CognitiveModel, ranges: Mapping[str, Any] | None, *, strict: bool = True) -> dict:
@@ -134,7 +131,7 @@ def sample_parameters(
     Returns a DataFrame with one column per parameter in the model's order.
     """
     model = _check_model(model)
-    n = _check_int("n", n, 1)
+    n = check_int("n", n, minimum=1)
     if how not in _HOWS:
         raise ValueError(f"how must be one of {list(_HOWS)}, got {how!r}")
     user = _check_ranges(model, ranges)
@@ -292,10 +289,6 @@ def _estimator(method: str, model: CognitiveModel, n_starts: int, seed: int, fit
     return make_estimator(method, model, n_starts=n_starts, seed=seed, **kw)
 
 
-def _child_int(ss: np.random.SeedSequence) -> int:
-    return int(ss.generate_state(1)[0])
-
-
 def _check_env(env: Any) -> str:
     if not isinstance(env, str) or env not in gym.registry:
         raise ValueError(
@@ -304,11 +297,11 @@ def _check_env(env: Any) -> str:
     return env
 
 
-def _fit_quietly(est: SubjectFit, trials: pd.DataFrame) -> SubjectFit:
+def _fit_quietly(est: SubjectFit, trials: CheckedTrials, progress: bool = False) -> SubjectFit:
     """Fit, silencing the per-fit bound/convergence warnings (reported as table columns)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return est.fit(trials)
+        return est.fit(trials, progress=progress)
 
 
 def parameter_recovery(
@@ -324,6 +317,7 @@ def parameter_recovery(
     how: str = "uniform",
     ranges: Mapping[str, tuple[float, float]] | None = None,
     fit_kwargs: Mapping[str, Any] | None = None,
+    progress: bool = True,
 ) -> RecoveryResult:
     """Simulate ``model`` with known parameters in ``env``, refit it, compare (Wilson & Collins 2019).
 
@@ -334,7 +328,7 @@ def parameter_recovery(
     :func:`cogmodels.simulate.simulate` with ``env_kwargs`` and are fitted by
     ``make_estimator(method, model, n_starts=n_starts, **fit_kwargs)``. The estimator's bound
     and convergence warnings are silenced and reported in ``table`` (``on_bound``,
-    ``converged``).
+    ``converged``). ``progress`` draws the fit's bar of subjects (on a terminal only).
 
     Example::
 
@@ -346,16 +340,17 @@ def parameter_recovery(
     """
     model = _check_model(model)
     env = _check_env(env)
-    n_subjects = _check_int("n_subjects", n_subjects, 2 if params is None else 1)
-    n_starts = _check_int("n_starts", n_starts, 1)
+    n_subjects = check_int("n_subjects", n_subjects, minimum=2 if params is None else 1)
+    n_starts = check_int("n_starts", n_starts, minimum=1)
+    progress = check_bool("progress", progress)
     ss_sample, ss_sim, ss_fit = np.random.SeedSequence(seed).spawn(3)
-    est = _estimator(method, model, n_starts, _child_int(ss_fit), fit_kwargs)
+    est = _estimator(method, model, n_starts, int_seed(ss_fit), fit_kwargs)
     truth = _true_params(model, params, n_subjects, how=how, ranges=ranges, seed=ss_sample)
     if len(truth) < 2:
         raise ValueError(f"parameter recovery needs at least 2 subjects, got {len(truth)} rows of params")
     sim = simulate(model, {c: truth[c].to_numpy() for c in truth.columns}, env, n_subjects=len(truth),
-                   seed=_child_int(ss_sim), env_kwargs=env_kwargs, latents=False)
-    _fit_quietly(est, sim.trials)
+                   seed=int_seed(ss_sim), env_kwargs=env_kwargs, latents=False, progress=False)
+    _fit_quietly(est, prepare_trials(sim.trials, model, validated=True), progress)
     truth.index = pd.Index(np.arange(len(truth)), name="subject")
     fitted = est.params_.reindex(truth.index)
     se = est.se_.reindex(truth.index)
@@ -467,6 +462,7 @@ def model_recovery(
     how: str = "uniform",
     ranges: Mapping[str, tuple[float, float]] | None = None,
     fit_kwargs: Mapping[str, Any] | None = None,
+    progress: bool = True,
 ) -> ModelRecoveryResult:
     """Confusion and inversion matrices of a model comparison (Wilson & Collins 2019, Fig. 5).
 
@@ -478,12 +474,14 @@ def model_recovery(
     ``criterion`` (``"bic"`` or ``"aic"``, the estimator's ``bic_``/``aic_``).
 
     ``models`` is a dict ``{label: model}`` or a list (labelled by model name, or by name and
-    parameters when names repeat, e.g. ``q_learning(alpha, beta, kappa)``).
+    parameters when names repeat, e.g. ``q_learning(alpha, beta, kappa)``). ``progress`` draws
+    a bar of the (simulated, fitted) model pairs (on a terminal only).
     """
     labelled = _labelled(models)
     env = _check_env(env)
-    n_subjects = _check_int("n_subjects", n_subjects, 1)
-    n_starts = _check_int("n_starts", n_starts, 1)
+    n_subjects = check_int("n_subjects", n_subjects, minimum=1)
+    n_starts = check_int("n_starts", n_starts, minimum=1)
+    progress = check_bool("progress", progress)
     if criterion not in _CRITERIA:
         raise ValueError(f"criterion must be one of {list(_CRITERIA)}, got {criterion!r}")
     if how not in _HOWS:
@@ -508,30 +506,33 @@ def model_recovery(
     children = np.random.SeedSequence(seed).spawn(len(labels))
     truths: dict[str, pd.DataFrame] = {}
     score_rows = []
-    for gen, ss in zip(labels, children):
-        gmodel = labelled[gen]
-        ss_sample, ss_sim, *ss_fits = ss.spawn(2 + len(labels))
-        gr = {k: v for k, v in (ranges or {}).items() if k in gmodel.param_names}
-        truth = _true_params(gmodel, params.get(gen), n_subjects, how=how, ranges=gr, seed=ss_sample,
-                             name=f"params[{gen!r}]")
-        truths[gen] = truth
-        sim = simulate(gmodel, {c: truth[c].to_numpy() for c in truth.columns}, env, n_subjects=len(truth),
-                       seed=_child_int(ss_sim), env_kwargs=env_kwargs, latents=False)
-        crit = {}
-        for fit_label, ssf in zip(labels, ss_fits):
-            est = _fit_quietly(_estimator(method, labelled[fit_label], n_starts, _child_int(ssf), fit_kwargs),
-                               sim.trials)
-            crit[fit_label] = getattr(est, f"{criterion}_").reindex(np.arange(len(truth)))
-        crit = pd.DataFrame(crit)
-        crit.index.name = "subject"
-        crit = crit.dropna()  # a subject skipped by any fit cannot be assigned
-        winner = crit.idxmin(axis=1)
-        delta = crit.sub(crit.min(axis=1), axis=0)
-        long = crit.stack().rename("criterion").reset_index().rename(columns={"level_1": "fitted"})
-        long["delta"] = delta.stack().to_numpy()
-        long["best"] = long["fitted"].to_numpy() == winner.reindex(long["subject"]).to_numpy()
-        long.insert(0, "simulated", gen)
-        score_rows.append(long)
+    with progress_bar(progress, total=len(labels) ** 2, unit="fit", desc="model recovery") as bar:
+        for gen, ss in zip(labels, children):
+            gmodel = labelled[gen]
+            ss_sample, ss_sim, *ss_fits = ss.spawn(2 + len(labels))
+            gr = {k: v for k, v in (ranges or {}).items() if k in gmodel.param_names}
+            truth = _true_params(gmodel, params.get(gen), n_subjects, how=how, ranges=gr, seed=ss_sample,
+                                 name=f"params[{gen!r}]")
+            truths[gen] = truth
+            sim = simulate(gmodel, {c: truth[c].to_numpy() for c in truth.columns}, env, n_subjects=len(truth),
+                           seed=int_seed(ss_sim), env_kwargs=env_kwargs, latents=False, progress=False)
+            checked = prepare_trials(sim.trials, list(labelled.values()), validated=True)
+            crit = {}
+            for fit_label, ssf in zip(labels, ss_fits):
+                bar.set_postfix_str(f"{gen} -> {fit_label}", refresh=False)
+                est = _fit_quietly(_estimator(method, labelled[fit_label], n_starts, int_seed(ssf), fit_kwargs), checked)
+                bar.update()
+                crit[fit_label] = getattr(est, f"{criterion}_").reindex(np.arange(len(truth)))
+            crit = pd.DataFrame(crit)
+            crit.index.name = "subject"
+            crit = crit.dropna()  # a subject skipped by any fit cannot be assigned
+            winner = crit.idxmin(axis=1)
+            delta = crit.sub(crit.min(axis=1), axis=0)
+            long = crit.stack().rename("criterion").reset_index().rename(columns={"level_1": "fitted"})
+            long["delta"] = delta.stack().to_numpy()
+            long["best"] = long["fitted"].to_numpy() == winner.reindex(long["subject"]).to_numpy()
+            long.insert(0, "simulated", gen)
+            score_rows.append(long)
     scores = pd.concat(score_rows, ignore_index=True)
     best = scores[scores["best"]]
     counts = (

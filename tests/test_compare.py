@@ -286,3 +286,35 @@ def test_best_rejects_unknown_criteria(comparison):
         comparison.best("waic")
     with pytest.raises(ValueError, match="by must be one of"):
         comparison.best("ibic")  # only with method="em"
+
+
+# -- issue 16: one validation at the door -------------------------------------------------------
+def _shuffled(trials: pd.DataFrame) -> pd.DataFrame:
+    """Rows shuffled within each subject (the subjects keep their order of first appearance)."""
+    rng = np.random.default_rng(1)
+    return pd.concat([g.iloc[rng.permutation(len(g))] for _, g in trials.groupby("subject", sort=False)])
+
+
+def test_cross_validation_of_shuffled_rows_is_that_of_the_ordered_table(sticky_data, cv_sticky):
+    two = sticky_data[sticky_data["subject"] < 2]
+    shuffled = _shuffled(two)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*parameter bound")
+        ordered = cross_validate(MODELS["sticky"], two, folds=2, n_starts=2, seed=2, progress=False)
+        with pytest.warns(UserWarning, match="sorted them by"):
+            cv = cross_validate(MODELS["sticky"], shuffled, folds=2, n_starts=2, seed=2, progress=False)
+    pd.testing.assert_frame_equal(cv.per_subject, ordered.per_subject)
+    # folds are cut in trial order, and the trial-wise table follows the caller's rows
+    assert cv.trialwise.index.equals(shuffled.index)
+    pd.testing.assert_frame_equal(cv.trialwise, ordered.trialwise.loc[shuffled.index])
+
+
+def test_compare_models_refuses_a_table_one_model_cannot_explain(sticky_data):
+    three = sticky_data.assign(choice=sticky_data["choice"].where(sticky_data.index != 3, 2))
+    models = {"q3": make_model("q_learning", n_actions=3), "q2": make_model("q_learning")}
+    with pytest.raises(ValueError, match=r"column 'choice': outside the 2 actions of model 'q_learning' \(0\.\.1\) in "
+                                         r"1 row: row 3 \(2\)\. Fix: the table has choices up to 2: if the task has 3 "
+                                         r"options, use n_actions=3"):
+        compare_models(three, models, n_starts=1, progress=False)
+    with pytest.raises(ValueError, match=r"model 'two_step_hybrid' needs columns .* missing \['choice2', 'state2'\]"):
+        compare_models(sticky_data, ["q_learning", "two_step_hybrid"], n_starts=1, progress=False)

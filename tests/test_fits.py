@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -196,3 +197,184 @@ def test_make_estimator_and_bad_arguments():
         MaximumLikelihood(model, n_starts=0)
     with pytest.raises(TypeError, match="model must be a CognitiveModel"):
         MaximumLikelihood("q_learning")
+
+
+# --- issue 16: the fits validate their input ----------------------------------------------------
+
+ESTIMATOR_CLASSES = {
+    "mle": lambda m: MaximumLikelihood(m, n_starts=2, seed=0),
+    "map": lambda m: MaximumAPosteriori(m, n_starts=2, seed=0, priors={"beta": stats.gamma(2.0, scale=2.0)}),
+    "em": lambda m: HierarchicalEM(m, n_starts=2, max_em_iter=3, seed=0),
+}
+
+
+@pytest.fixture(scope="module")
+def small():
+    model = make_model("q_learning")
+    sim = simulate(model, {"alpha": [0.2, 0.5, 0.7], "beta": [3.0, 5.0, 2.0], "kappa": [0.3, -0.2, 0.5]}, ENV,
+                   seed=3, env_kwargs={"n_trials": 40}, latents=False)
+    return sim.trials
+
+
+def _shuffled_within_subjects(trials: pd.DataFrame) -> pd.DataFrame:
+    """Rows shuffled; each subject's first row still comes before the next subject's."""
+    rng = np.random.default_rng(0)
+    parts = [g.iloc[rng.permutation(len(g))] for _, g in trials.groupby("subject", sort=False)]
+    return pd.concat(parts)
+
+
+def test_shuffled_rows_give_exactly_the_log_likelihood_of_the_ordered_table(small):
+    model = make_model("q_learning")
+    params = {"alpha": 0.3, "beta": 4.0, "kappa": 0.2}
+    shuffled = _shuffled_within_subjects(small)
+    ordered = log_likelihood(model, params, small)
+    with pytest.warns(UserWarning, match=r"the rows were not in trial order within each subject and session .*"
+                                         r"sorted them by \(subject, session, trial\)"):
+        ll = log_likelihood(model, params, shuffled)
+    np.testing.assert_array_equal(ll, ordered)
+    # the trial-wise latents come back aligned with the caller's rows
+    from cogmodels.likelihood import trial_latents
+
+    with pytest.warns(UserWarning, match="sorted"):
+        lat = trial_latents(model, params, shuffled)
+    pd.testing.assert_frame_equal(lat, trial_latents(model, params, small).loc[shuffled.index])
+
+
+@pytest.mark.parametrize("method", sorted(ESTIMATOR_CLASSES))
+def test_every_estimator_sorts_shuffled_rows_to_the_ordered_fit(small, method):
+    model = make_model("q_learning")
+    shuffled = _shuffled_within_subjects(small)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", message=".*on a parameter bound", category=UserWarning)
+        ordered = ESTIMATOR_CLASSES[method](model).fit(small, progress=False)
+        with pytest.warns(UserWarning, match="sorted them by"):
+            fit = ESTIMATOR_CLASSES[method](model).fit(shuffled, progress=False)
+    pd.testing.assert_frame_equal(fit.params_, ordered.params_)
+    pd.testing.assert_series_equal(fit.loglik_, ordered.loglik_)
+    with pytest.warns(UserWarning, match="sorted them by"):
+        pd.testing.assert_series_equal(fit.score_subjects(shuffled), ordered.score_subjects(small))
+
+
+@pytest.mark.parametrize("method", sorted(ESTIMATOR_CLASSES))
+def test_every_estimator_refuses_what_validate_trials_refuses(small, method):
+    model = make_model("q_learning")
+    est = ESTIMATOR_CLASSES[method](model)
+    # two subjects sharing an id: the trial numbers repeat, never one 80-trial subject
+    shared = small.assign(subject=small["subject"].replace({1: 0}))
+    with pytest.raises(ValueError, match=r"^data\.csv: column 'trial': the same \(subject, session, trial\) repeats "
+                                         r"in 80 rows: row 0 \(subject 0, session 0, trial 0\), row 1 .* and 75 more\. "
+                                         r"Each trial appears once per subject and session: a repeat is a "
+                                         r"duplicated row, or two sessions sharing an id"):
+        est.fit(shared, source="data.csv", progress=False)
+    # duplicated rows are not fitted twice
+    with pytest.raises(ValueError, match=r"column 'trial': the same \(subject, session, trial\) repeats in 2 rows: "
+                                         r"row 5 \[index 5\] \(subject 0, session 0, trial 5\), row 120 \[index 5\]"):
+        est.fit(pd.concat([small, small.iloc[[5]]]), progress=False)
+    # a Timestamp choice is not a missing response
+    bad = small.astype({"choice": object})
+    bad.at[3, "choice"] = pd.Timestamp("2024-05-01")
+    with pytest.raises(ValueError, match=r"column 'choice': not an integer action index in 1 row: row 3 "
+                                         r"\(Timestamp\('2024-05-01 00:00:00'\)\)"):
+        est.fit(bad, progress=False)
+    # nor a Fraction(1, 2)
+    bad.at[3, "choice"] = Fraction(1, 2)
+    with pytest.raises(ValueError, match=r"not an integer action index in 1 row: row 3 \(Fraction\(1, 2\)\)"):
+        est.fit(bad, progress=False)
+    # durations are not rewards (they used to enter the model as 1,000,000)
+    slow = small.assign(reward=pd.to_timedelta(small["reward"], unit="ms"))
+    with pytest.raises(ValueError, match=r"column 'reward': not a number in 120 rows: row 0 \(Timedelta\("):
+        est.fit(slow, progress=False)
+    with pytest.raises(ValueError, match=r"column 'choice': outside the 2 actions of model 'q_learning' \(0\.\.1\) in "
+                                         r"1 row: row 7 \(3\)\. Fix: the table has choices up to 3: if the task has "
+                                         r"4 options, use n_actions=4 \(make_model\('q_learning', n_actions=4\); on "
+                                         r"the command line --structure n_actions=4\)"):
+        est.fit(small.assign(choice=small["choice"].where(small.index != 7, 3)), progress=False)
+
+
+def test_a_whole_number_fraction_is_that_choice(small):
+    model = make_model("q_learning")
+    params = {"alpha": 0.3, "beta": 4.0, "kappa": 0.2}
+    written = small.astype({"choice": object})
+    written["choice"] = [Fraction(int(c)) for c in small["choice"]]
+    np.testing.assert_array_equal(log_likelihood(model, params, written), log_likelihood(model, params, small))
+
+
+TWO_STEP_TABLE = pd.DataFrame({"subject": 0, "trial": range(4), "choice": [0, 1, 0, 1], "state2": [0, 1, 1, 0],
+                               "choice2": [1, 0, 1, 1], "reward": [1.0, 0.0, 1.0, 0.0]})
+RLWM_TABLE = pd.DataFrame({"subject": 0, "trial": range(4), "block": 0, "set_size": 2, "state": [0, 1, 0, 1],
+                           "choice": [0, 2, 1, 0], "reward": [1.0, 0.0, 1.0, 0.0]})
+
+
+@pytest.mark.parametrize(
+    "name, table, change, match",
+    [
+        ("two_step_hybrid", TWO_STEP_TABLE, {"state2": [0, 1, 2, 0]},
+         r"^column 'state2' must hold integers in \[0, 1\] for model 'two_step_hybrid'; not so in 1 row: row 2 "
+         r"\(2\)\. Fix: code 'state2' as 0-based indices in \[0, 1\]$"),
+        ("two_step_hybrid", TWO_STEP_TABLE, {"state2": [0, np.nan, 1, 0]},
+         r"^column 'state2': missing or not finite on an answered trial in 1 row: row 1 \(nan\)\. Model "
+         r"'two_step_hybrid' reads 'state2' on every trial with a choice\. Fix: fill it in, or set the choices of "
+         r"those trials to NaN$"),
+        ("two_step_hybrid", TWO_STEP_TABLE, {"choice2": [0, 1, 2, 1]},
+         r"column 'choice2': outside the 2 actions of model 'two_step_hybrid'"),
+        ("two_step_hybrid", TWO_STEP_TABLE.drop(columns="choice2"), {},
+         r"model 'two_step_hybrid' needs columns \['subject', 'choice', 'choice2', 'reward', 'state2'\]; missing "
+         r"\['choice2'\]"),
+        ("rlwm", RLWM_TABLE, {"set_size": [2, 2, 7, 2]},
+         r"^column 'set_size' must hold integers in \[1, 6\] for model 'rlwm'; not so in 1 row: row 2 \(7\)\. Fix: "
+         r"code 'set_size' as counts in \[1, 6\], or build the model for larger ones \(its max_set_size argument\)$"),
+        ("rlwm", RLWM_TABLE, {"state": [0, 1, 0, 6]},
+         r"column 'state' must hold integers in \[0, 5\] for model 'rlwm'; not so in 1 row: row 3 \(6\)"),
+        ("rlwm", RLWM_TABLE, {"choice": [0, 1, 3, 0]},
+         r"column 'choice': outside the 3 actions of model 'rlwm' \(0\.\.2\) .*use n_actions=4"),
+    ],
+)
+def test_model_specific_columns_are_checked(name, table, change, match):
+    with pytest.raises(ValueError, match=match):
+        trial_arrays(table.assign(**change), make_model(name))
+
+
+def test_a_missing_response_needs_no_stimulus():
+    ok = RLWM_TABLE.assign(state=[0, 1, np.nan, 1], choice=[0, 2, np.nan, 0])
+    assert trial_arrays(ok, make_model("rlwm")).n_valid.tolist() == [3]
+
+
+def test_validation_runs_once_per_entry_point(small, monkeypatch):
+    import cogmodels.likelihood as likelihood
+    import cogmodels.trials as trials_module
+    from cogmodels.fits import compare_models, parameter_recovery
+
+    calls = []
+    original = trials_module._validate
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(trials_module, "_validate", counting)
+    monkeypatch.setattr(likelihood, "_validate", counting)
+    model = make_model("q_learning")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        MaximumLikelihood(model, n_starts=1, max_iter=3).fit(small, progress=False)
+        assert len(calls) == 1
+        compare_models(small, {"q": model, "wsls": make_model("wsls")}, cv_folds=2, n_starts=1, max_iter=3,
+                       bms_samples=1000, progress=False)
+        assert len(calls) == 2  # one validation for 2 models x (1 fit + 2 folds)
+        parameter_recovery(model, ENV, n_subjects=2, env_kwargs={"n_trials": 20}, n_starts=1,
+                           fit_kwargs={"max_iter": 3}, progress=False)
+        assert len(calls) == 3  # the simulation's; the fit takes the simulated table as validated
+
+
+def test_cli_fit_names_the_n_actions_to_use(tmp_path, small, capsys):
+    from cogmodels.cli import main
+
+    path = tmp_path / "four_options.csv"
+    small.assign(choice=small["choice"].where(small.index != 7, 3)).to_csv(path, index=False)
+    with pytest.raises(SystemExit) as info:
+        main(["fit", str(path), "--model", "q_learning", "--starts", "1", "--out", str(tmp_path / "out"), "--quiet"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{path}: column 'choice': outside the 2 actions of model 'q_learning'" in err
+    assert "--structure n_actions=4" in err

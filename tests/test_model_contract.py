@@ -149,9 +149,10 @@ def test_q_learning_matches_reference_simulator_likelihood():
 @pytest.mark.parametrize(
     "df, match",
     [
-        (pd.DataFrame({"subject": [0], "choice": [2], "reward": [1.0]}), r"outside the 2 actions"),
-        (pd.DataFrame({"subject": [0], "choice": [0]}), r"missing \['reward'\]"),
-        (pd.DataFrame({"subject": [0, 0], "choice": [0, 1], "reward": [1.0, np.nan]}), "no finite reward"),
+        (pd.DataFrame({"subject": [0], "trial": [0], "choice": [2], "reward": [1.0]}), r"outside the 2 actions"),
+        (pd.DataFrame({"subject": [0], "trial": [0], "choice": [0]}), r"missing \['reward'\]"),
+        (pd.DataFrame({"subject": [0, 0], "trial": [0, 1], "choice": [0, 1], "reward": [1.0, np.nan]}),
+         "no finite reward"),
     ],
 )
 def test_data_the_model_cannot_explain_fails_before_fitting(df, match):

@@ -424,3 +424,14 @@ def test_posterior_predictive_and_plots_reject_bad_input(fitted):
         plot_ppc(learning_curve(data), None, "psychometric")
     with pytest.raises(ValueError, match="got neither"):
         plot_ppc(None, None)
+
+
+def test_check_validates_the_data_table(fitted):
+    fit, data = fitted
+    doubled = pd.concat([data, data.iloc[[4]]])
+    with pytest.raises(ValueError, match=r"column 'trial': the same \(subject, session, trial\) repeats in 2 rows: "
+                                         r"row 4 \[index 4\] \(subject 's00', session 0, trial 4\)"):
+        check(fit, doubled, ENV, n_sims=1, progress=False)
+    with pytest.raises(ValueError, match=r"column 'choice': out of range in 1 row: row 2 \(2\)\. Expected integers "
+                                         r"0\.\.1"):
+        check(fit, data.assign(choice=data["choice"].where(data.index != 2, 2)), ENV, n_sims=1, progress=False)

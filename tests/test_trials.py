@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import time
+import warnings
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -232,3 +236,116 @@ def test_fuzz_validator_only_raises_value_or_type_errors(df, n_actions):
     keys = ["subject", "session"] if "session" in out.columns else ["subject"]
     steps = out.groupby(keys, dropna=False, sort=False)["trial"].diff().dropna()
     assert (steps > 0).all()
+
+
+# --- issue 16: what fuzzing found -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("column", ["session", "rt", "block", "trial"])
+def test_a_duplicated_optional_column_is_refused(column):
+    df = _table(session=0, rt=0.5, block=1)
+    df = pd.concat([df, df[[column]]], axis=1)
+    with pytest.raises(ValueError, match=rf"^f\.csv: column\(s\) \['{column}'\] appear more than once \(columns "
+                                         rf"present: \[.*'{column}'.*'{column}'\]\); keep one of each"):
+        validate_trials(df, source="f.csv")
+
+
+@pytest.mark.parametrize("column", ["subject", "session", "block"])
+def test_a_list_as_an_id_is_refused(column):
+    values = [[1], [1], 1, 2, 2] if column == "subject" else [0, [0, 1], 0, 0, 0]
+    rows = r"2 rows: row 0 \(\[1\]\), row 1 \(\[1\]\)" if column == "subject" else r"1 row: row 1 \(\[0, 1\]\)"
+    with pytest.raises(ValueError, match=rf"^column '{column}': not a usable id in {rows}\. Ids must be hashable "
+                                         rf"values such as numbers or strings, got list\. Fix: .*\.map\(str\)"):
+        validate_trials(_table(**{column: pd.Series(values, dtype=object)}))
+
+
+@pytest.mark.parametrize(
+    "column, value, match",
+    [
+        ("reward", 1 + 2j, r"column 'reward': not a number in 1 row: row 1 \(\(1\+2j\)\)"),
+        ("reward", 1 + 0j, r"column 'reward': not a number in 1 row: row 1 \(\(1\+0j\)\)"),
+        ("choice", 1 + 0j, r"column 'choice': not an integer action index in 1 row: row 1 \(\(1\+0j\)\)"),
+        ("trial", np.complex128(1), r"column 'trial': not an integer trial number in 1 row: row 1 \(\(1\+0j\)\)"),
+        ("rt", 0.5j, r"column 'rt': not a number in 1 row: row 1 \(0\.5j\)"),
+    ],
+)
+def test_complex_numbers_in_an_object_column_are_refused_not_truncated(column, value, match):
+    values = _table()[column].astype(object).tolist() if column != "rt" else [0.4] * 5
+    values[1] = value
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning: nothing is cast
+        with pytest.raises(ValueError, match=match):
+            validate_trials(_table(**{column: pd.Series(values, dtype=object)}))
+
+
+def test_timestamps_fractions_and_durations():
+    with pytest.raises(ValueError, match=r"column 'choice': not an integer action index in 1 row: row 1 "
+                                         r"\(Timestamp\('2020-01-01 00:00:00'\)\)"):
+        validate_trials(_table(choice=pd.Series([0, pd.Timestamp("2020-01-01"), 1, 0, 1], dtype=object)))
+    with pytest.raises(ValueError, match=r"column 'choice': not an integer action index in 1 row: row 0 "
+                                         r"\(Fraction\(1, 2\)\)"):
+        validate_trials(_table(choice=pd.Series([Fraction(1, 2), 1, 1, 0, 1], dtype=object)))
+    with pytest.raises(ValueError, match=r"column 'reward': not a number in 5 rows: row 0 \(Timedelta\("):
+        validate_trials(_table(reward=pd.to_timedelta([1, 2, 3, 4, 5], unit="s")))
+    with pytest.raises(ValueError, match=r"column 'reward': not a number in 1 row: row 2 \(datetime.timedelta"):
+        validate_trials(_table(reward=pd.Series([1.0, 0.0, datetime.timedelta(seconds=1), 0, 1], dtype=object)))
+    # a Fraction, Decimal or numeric string that is a whole number is that number, wherever it stands
+    for first in (Fraction(1), decimal.Decimal(1), "1"):
+        out = validate_trials(_table(choice=pd.Series([first, Fraction(1), 1, 0, 1], dtype=object)))
+        assert out["choice"].tolist() == [1, 1, 1, 0, 1]
+
+
+def test_out_of_range_choices_say_which_n_actions_to_use():
+    with pytest.raises(ValueError, match=r"column 'choice': out of range in 1 row: row 2 \(3\)\. Expected integers "
+                                         r"0\.\.1 .*Fix: the table has choices up to 3: if the task has 4 options, "
+                                         r"pass n_actions=4; otherwise recode"):
+        validate_trials(_table(choice=[0, 1, 3, 0, 1]), n_actions=2)
+
+
+def test_a_repeated_trial_names_the_rows_and_the_shared_id():
+    # subject 2's trials recorded under subject 1's id: its trial numbers repeat
+    df = _table(subject=[1, 1, 1, 1, 1], trial=[0, 1, 2, 0, 1])
+    with pytest.raises(ValueError, match=r"^column 'trial': the same \(subject, trial\) repeats in 4 rows: row 0 "
+                                         r"\(subject 1, trial 0\), row 1 \(subject 1, trial 1\), row 3 \(subject 1, "
+                                         r"trial 0\), row 4 \(subject 1, trial 1\)\. Each trial appears once per "
+                                         r"subject: a repeat is a duplicated row, or two subjects sharing an id\. "
+                                         r"Fix: drop the duplicates .*give each subject its own id"):
+        validate_trials(df, sort=True)  # never sorted away
+
+
+def test_sort_puts_shuffled_rows_in_trial_order_with_a_warning():
+    df = _table(trial=[0, 2, 1, 0, 1], extra=list("abcde"))
+    df.index = [10, 11, 12, 13, 14]
+    with pytest.raises(ValueError, match="trials out of order"):
+        validate_trials(df)
+    with pytest.warns(UserWarning, match=r"^f\.csv: the rows were not in trial order within each subject \(trials "
+                                         r"out of order in 1 row: row 2 \[index 12\] \(subject 1, trial 1 after "
+                                         r"trial 2\)\); sorted them by \(subject, trial\), the subjects and sessions "
+                                         r"in order of first appearance \(2 rows moved\)\. To silence this, sort "
+                                         r"the table first: df = df\.sort_values\(\['subject', 'trial'\], "
+                                         r"kind='stable'\)$"):
+        out = validate_trials(df, sort=True, source="f.csv")
+    assert out.index.tolist() == [10, 12, 11, 13, 14] and out["extra"].tolist() == list("acbde")
+    assert out["trial"].tolist() == [0, 1, 2, 0, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # in order: no warning, same rows
+        pd.testing.assert_frame_equal(validate_trials(out, sort=True), validate_trials(out))
+
+
+def test_sort_makes_a_subjects_sessions_contiguous():
+    # valid as a table, but a model would restart at every switch between the sessions
+    df = _table(subject=[1, 1, 1, 1, 2], session=["a", "b", "a", "b", "a"], trial=[0, 0, 1, 1, 0])
+    assert validate_trials(df).index.tolist() == [0, 1, 2, 3, 4]
+    with pytest.warns(UserWarning, match=r"within each subject and session \(the sessions of subject 1 are "
+                                         r"interleaved\); sorted them by \(subject, session, trial\)"):
+        out = validate_trials(df, sort=True)
+    assert out.index.tolist() == [0, 2, 1, 3, 4]
+
+
+def test_sort_keeps_interleaved_subjects_in_place():
+    df = _table(subject=[1, 2, 1, 2, 1], trial=[0, 0, 1, 1, 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert validate_trials(df, sort=True).index.tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(TypeError, match="sort must be True or False, got 'yes'"):
+        validate_trials(df, sort="yes")
