@@ -52,7 +52,7 @@ def combine(config: Config, tables: dict[str, pd.DataFrame]) -> dict[str, pd.Dat
 
 #: legend labels: each decoder with what it learns from
 DECODER_LABELS = {
-    "fixed": "fixed (calibrated on day 0)",
+    "fixed": "fixed (supervised calibration, day 0)",
     "daily_recalibration": "recalibrated daily (supervised)",
     "refit_rml": "ReFIT-RML (supervised adaptation)",
     "rti_rml": "RTI-RML (unsupervised adaptation)",
