@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 
 from cogmodels.agents.td import pavlovian_prediction_errors
@@ -20,6 +19,12 @@ PALETTE = {"early": "#4C72B0", "late": "#DD8452", "omission": "#C44E52"}
 DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
     "csc": {"alpha": 0.1},
     "microstimulus": {"alpha": 0.3, "representation_kwargs": {"n_microstimuli": 20, "decay": 0.85}},
+}
+#: line style per phase: "late" wide and pale under the dashed "omission" (equal before the reward)
+_PHASE_STYLE: dict[str, dict[str, Any]] = {
+    "early": {"lw": 1.5, "ms": 3, "zorder": 3},
+    "late": {"lw": 4.0, "ms": 6, "alpha": 0.5, "zorder": 2},
+    "omission": {"lw": 1.5, "ms": 3, "ls": (0, (4, 2)), "zorder": 4},
 }
 TITLES = {"csc": "Complete serial compound", "microstimulus": "Microstimulus",
           "presence": "Presence"}
@@ -55,7 +60,7 @@ def plot_prediction_errors(
         last = last - trials["iti"].first()
     data = data[data["time_in_trial"] <= int(last.min())]
     rows = 2 if value else 1
-    fig = figure if figure is not None else Figure(figsize=(4.2 * len(reps), 3.0 * rows + 0.4),
+    fig = figure if figure is not None else Figure(figsize=(4.2 * len(reps) + 1.3, 3.0 * rows + 0.4),
                                                     layout="constrained")
     axes = np.asarray(fig.subplots(rows, len(reps), sharex=True, squeeze=False))
     cue_step = reward_time = None
@@ -63,16 +68,20 @@ def plot_prediction_errors(
         cue_step = int(data.loc[data["cue"].astype(bool), "time_in_trial"].min())
     if "reward_time" in data.columns:
         reward_time = int(data["reward_time"].iloc[0])
-    palette = {p: PALETTE.get(p, None) for p in phases}
-    dashes = {p: (4, 2) if p == "omission" else "" for p in phases}
     for j, rep in enumerate(reps):
         sub = data[data["representation"] == rep]
-        for i, (col, label) in enumerate([("delta", "prediction error δ"), ("value", "value V")][:rows]):
+        for i, (col, label) in enumerate([("delta", "prediction error δ (reward units)"),
+                                          ("value", "value V (reward units)")][:rows]):
             ax = axes[i, j]
-            sns.lineplot(data=sub, x="time_in_trial", y=col, hue="phase", hue_order=list(phases),
-                         style="phase", style_order=list(phases), dashes=dashes,
-                         palette=palette, errorbar=None, marker="o", markersize=3, ax=ax,
-                         legend=(i == 0 and j == len(reps) - 1))
+            for phase in phases:
+                curve = sub[sub["phase"] == phase].groupby("time_in_trial")[col].mean()
+                if curve.empty:
+                    continue
+                # "late" and "omission" coincide up to the reward: late is drawn wide and pale
+                # underneath, the dashed omission line on top, so both stay visible
+                style = _PHASE_STYLE.get(phase, {})
+                ax.plot(curve.index, curve.to_numpy(), label=phase, color=PALETTE.get(phase),
+                        marker="o", **style)
             ax.axhline(0.0, color="0.6", lw=0.8)
             for t, name in ((cue_step, "cue"), (reward_time, "reward")):
                 if t is not None:
@@ -80,10 +89,12 @@ def plot_prediction_errors(
                     if i == 0:
                         ax.text(t, 1.02, name, transform=ax.get_xaxis_transform(),
                                 ha="center", va="bottom", fontsize=8, color="0.3")
-            ax.set_ylabel(label if j == 0 else "")
+            ax.set_ylabel(label)
             ax.set_xlabel("time in trial (steps)" if i == rows - 1 else "")
             if i == 0:
                 ax.set_title(TITLES.get(rep, rep), pad=14)
+    # one legend, outside the data (on the right of the top-right panel)
+    axes[0, -1].legend(title="phase", loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig
 
 

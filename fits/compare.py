@@ -423,30 +423,41 @@ class Comparison:
 
         t = self.table.reset_index()
         crit = {"bic": "bic", "aic": "aic", "laplace": "ibic"}[self.bms_on]
+        name = crit.upper() if crit != "ibic" else "iBIC"
         panels = 3 if "cv_mean_likelihood" in t.columns else 2
-        fig = Figure(figsize=figsize or (3.4 * panels, 3.2), layout="constrained")
+        fig = Figure(figsize=figsize or (3.6 * panels, 3.6), layout="constrained")
         axes = fig.subplots(1, panels)
         t["delta"] = t[crit] - t[crit].min()
         sns.barplot(data=t, x="model", y="delta", ax=axes[0], color="C0")
-        axes[0].set_ylabel(f"Δ{crit.upper() if crit != 'ibic' else 'iBIC'} (lower is better)")
-        axes[0].set_title(f"summed {crit.upper() if crit != 'ibic' else 'iBIC'} − best")
+        axes[0].set_ylabel(f"Δ{name} (lower is better)")
+        axes[0].set_title(f"summed {name}\nminus the best model's")
         sns.barplot(data=t, x="model", y="pxp", ax=axes[1], color="C1")
-        axes[1].axhline(1.0 / len(t), color="0.4", linestyle="--", linewidth=1)
+        axes[1].axhline(1.0 / len(t), color="0.4", linestyle="--", linewidth=1,
+                        label=f"chance, 1/{len(t)} models (BMS)")
         axes[1].set_ylim(0, 1)
         axes[1].set_ylabel("protected exceedance probability")
-        axes[1].set_title(f"random-effects BMS (BOR = {self.bor:.2g})")
+        axes[1].set_title(f"random-effects BMS\n(BOR = {self.bor:.2g})")
         if panels == 3:
             sns.barplot(data=t, x="model", y="cv_mean_likelihood", ax=axes[2], color="C2")
             axes[2].set_ylabel("held-out likelihood per choice")
-            axes[2].set_title("cross-validation")
+            axes[2].set_title("cross-validation\n(held-out choices)")
             axes[2].set_ylim(0, 1)
             n_actions = {m.n_actions for m in (f.model for f in self.fits.values())}
             single = all(len(f.model.choice_columns) == 1 for f in self.fits.values())
             if single and len(n_actions) == 1:  # chance level of a one-stage choice
-                axes[2].axhline(1.0 / n_actions.pop(), color="0.4", linestyle="--", linewidth=1)
+                k = n_actions.pop()
+                axes[2].axhline(1.0 / k, color="0.4", linestyle="--", linewidth=1,
+                                label=f"chance, 1/{k} actions (held-out)")
+        handles, labels = [], []
         for ax in axes:
             ax.tick_params(axis="x", labelrotation=30)
-            ax.set_xlabel("")
+            ax.set_xlabel("model")
+            h, lab = ax.get_legend_handles_labels()
+            handles += h
+            labels += lab
+        if handles:  # below the panels, where it hides no bar
+            fig.legend(handles, labels, loc="outside lower center", ncols=len(handles), frameon=False,
+                       fontsize="small")
         return fig
 
 

@@ -626,6 +626,7 @@ def plot_ppc(
     xcats = _REWARD_LEVELS if categorical else None
     fig = Figure(figsize=figsize, layout="constrained")
     ax = fig.subplots()
+    entries: list[tuple[Any, str]] = []
     for j, (level, color) in enumerate(zip(levels, colors)):
         if level is None:
             suffix = ""
@@ -640,11 +641,12 @@ def plot_ppc(
             ys, se = part[y].to_numpy(float), np.nan_to_num(part["sem"].to_numpy(float))
             if i == 0:
                 dodge = 0.06 * (j - (len(levels) - 1) / 2) if categorical else 0.0
-                ax.errorbar(xs + dodge, ys, yerr=se, fmt="o", ms=4, capsize=2, color=color,
-                            label=labels[0] + suffix)
+                handle = ax.errorbar(xs + dodge, ys, yerr=se, fmt="o", ms=4, capsize=2, color=color,
+                                     label=labels[0] + suffix)
             else:
-                ax.plot(xs, ys, "-", color=color, lw=1.5, label=labels[1] + suffix)
+                (handle,) = ax.plot(xs, ys, "-", color=color, lw=1.5, label=labels[1] + suffix)
                 ax.fill_between(xs, ys - se, ys + se, color=color, alpha=0.25, lw=0)
+            entries.append((handle, handle.get_label()))
     if categorical:
         ax.set_xticks(range(len(xcats)), xcats)
         ax.set_xlim(-0.5, len(xcats) - 0.5)
@@ -652,11 +654,18 @@ def plot_ppc(
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if kind == "reversal":
         ax.axvline(-0.5, color="0.5", ls=":", lw=1)
-    ax.set_xlabel(x.replace("_", " "))
-    ax.set_ylabel(ylabel)
+    ax.set_xlabel(_XLABELS.get(x, x.replace("_", " ")))
+    ax.set_ylabel(f"{ylabel}, mean ± s.e.m.")
     ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize="small", frameon=False)
+    # outside the axes, where it hides no data; data then model for each level
+    ax.legend(*zip(*entries), fontsize="small", frameon=False, loc="upper left",
+              bbox_to_anchor=(1.02, 1.0))
     return fig
+
+
+#: x-axis labels of the curves, with their unit
+_XLABELS = {"trial": "trial", "lag": "trials since the reversal",
+            "previous_reward": "previous outcome", "iteration": "presentations of the stimulus"}
 
 
 def check(

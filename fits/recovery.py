@@ -259,23 +259,30 @@ class RecoveryResult:
         """True (x) against fitted (y) for every parameter, with the identity line and ``r``.
 
         One axis per parameter, in the model's order; estimates on a bound are drawn as crosses.
+        One legend, right of the last axis, names the markers and the line.
         """
-        import seaborn as sns
-
         names = list(self.true_params.columns)
         k = len(names)
-        fig = Figure(figsize=figsize or (3.2 * k, 3.3), layout="constrained")
+        fig = Figure(figsize=figsize or (3.2 * k + 1.6, 3.3), layout="constrained")
         axes = fig.subplots(1, k, squeeze=False)[0]
+        handles: dict[str, Any] = {}
         for ax, name in zip(axes, names):
             g = self.table[self.table["param"] == name].dropna(subset=["fitted"])
-            sns.scatterplot(data=g, x="true", y="fitted", style="on_bound", markers={False: "o", True: "X"},
-                            legend=False, s=18, ax=ax)
+            bound = g["on_bound"].astype(bool).to_numpy() if "on_bound" in g else np.zeros(len(g), bool)
+            for mask, marker, label in ((~bound, "o", "estimate"), (bound, "X", "estimate on a bound")):
+                if mask.any():
+                    handles[label] = ax.scatter(g["true"][mask], g["fitted"][mask], s=18, marker=marker,
+                                                color="C0", label=label)
             vals = np.concatenate([g["true"].to_numpy(float), g["fitted"].to_numpy(float)])
             lo, hi = (float(vals.min()), float(vals.max())) if vals.size else (0.0, 1.0)
-            ax.plot([lo, hi], [lo, hi], color="0.4", ls="--", lw=1)
+            (handles["identity (fitted = true)"],) = ax.plot(
+                [lo, hi], [lo, hi], color="0.4", ls="--", lw=1, label="identity (fitted = true)")
             ax.set_title(f"{name}: r = {self.stats.loc[name, 'r']:.2f}")
             ax.set_xlabel(f"true {name}")
             ax.set_ylabel(f"fitted {name}")
+        order = [lab for lab in ("estimate", "estimate on a bound", "identity (fitted = true)") if lab in handles]
+        axes[-1].legend([handles[lab] for lab in order], order, loc="upper left",
+                        bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize="small")
         return fig
 
 
@@ -443,7 +450,7 @@ class ModelRecoveryResult:
             sns.heatmap(mat.astype(float), vmin=0, vmax=1, cmap=cmap, annot=True, fmt=".2f",
                         cbar=False, square=True, ax=ax)
             ax.set_title(f"{title}, {self.criterion.upper()}")
-            ax.set_xlabel("fit model")
+            ax.set_xlabel("fitted model")
             ax.set_ylabel("simulated model")
         return fig
 

@@ -229,7 +229,8 @@ def test_plot_over_days():
                          for d in range(3) for name in ("kf", "rnn")], ignore_index=True)
     fig = plot_over_days(summary, hue="decoder")
     assert isinstance(fig, Figure) and len(fig.axes) == 3
-    assert [a.get_ylabel() for a in fig.axes] == ["successes_per_min", "time_to_target", "bitrate"]
+    assert [a.get_ylabel() for a in fig.axes] == ["successes per minute", "time to target (s)",
+                                                  "bitrate (bits/s)"]
     assert fig.axes[-1].get_legend() is not None and fig.axes[0].get_legend() is None
     one = plot_over_days(summary, metrics=["fitts_throughput"])
     assert len(one.axes) == 1

@@ -28,6 +28,7 @@ from cogmodels.experiments import (
     run_experiment,
     run_suite,
 )
+from cogmodels.experiments._common import TOO_SHORT
 from cogmodels.experiments.runner import RunInterrupted
 
 CONFIGS = Path(__file__).resolve().parents[1] / "experiments"
@@ -114,6 +115,9 @@ def test_every_experiment_runs_quick_through_the_cli(name, tmp_path, capsys):
     report = (out / "report.md").read_text()
     for png in (out / "figures").glob("*.png"):
         assert f"figures/{png.name}" in report
+    assert TOO_SHORT not in report  # the quick setting shows its effect (here with seed 1)
+    if name == "bci_drift":  # every decoder hits targets, the reward-only one too
+        assert (pd.read_csv(out / "results" / "metrics.csv")["n_success"] > 0).all()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "ok" and manifest["seed"] == 1 and manifest["quick"]
     assert {"cogmodels", "numpy", "pandas"} <= set(manifest["versions"])

@@ -13,7 +13,10 @@ import pandas as pd
 
 from cogmodels.experiments.runner import save_figure
 
-__all__ = ["markdown_table", "quiet", "save", "sem_summary"]
+__all__ = ["TOO_SHORT", "markdown_table", "quiet", "save", "sem_summary", "setting_note"]
+
+#: the label of a figure element whose run was too short to show the effect (a quick setting)
+TOO_SHORT = "too short to learn; see the full run"
 
 
 def markdown_table(df: pd.DataFrame, *, digits: int = 3, index: bool = False) -> str:
@@ -31,8 +34,14 @@ def markdown_table(df: pd.DataFrame, *, digits: int = 3, index: bool = False) ->
 
 
 def save(fig: Any, out: Path, name: str) -> Path:
-    """Save ``fig`` as ``out/figures/<name>.png``."""
-    return save_figure(fig, Path(out) / "figures" / f"{name}.png")
+    """Save ``fig`` as ``out/figures/<name>.png``; returns its absolute path (the runner records
+    it relative to the run folder, whatever ``out`` was)."""
+    return save_figure(fig, Path(out) / "figures" / f"{name}.png").resolve()
+
+
+def setting_note(config: Any) -> str:
+    """`` (quick setting)`` for a quick run, else ``""``: for figure titles."""
+    return " (quick setting)" if getattr(config, "quick", False) else ""
 
 
 def sem_summary(df: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:

@@ -58,21 +58,20 @@ def combine(config: Config, tables: dict[str, pd.DataFrame]) -> dict[str, pd.Dat
 
 
 def _transfer_figure(deltas: pd.DataFrame):
-    import seaborn as sns
     from matplotlib.figure import Figure
 
     reps = list(dict.fromkeys(deltas["representation"]))
-    fig = Figure(figsize=(4.2 * len(reps), 3.2), layout="constrained")
+    fig = Figure(figsize=(4.2 * len(reps) + 1.4, 3.3), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(reps), squeeze=False)[0])
     for ax, rep in zip(axes, reps):
         d = deltas[(deltas["representation"] == rep) & ~deltas["omitted"].astype(bool)]
-        long = d.melt(id_vars=["trial"], value_vars=["delta_cue", "delta_us"], var_name="time",
-                      value_name="delta")
-        long["time"] = long["time"].map({"delta_cue": "at the cue", "delta_us": "at the reward"})
-        sns.lineplot(data=long, x="trial", y="delta", hue="time", ax=ax)
+        for col, label, color in (("delta_cue", "at the cue", "C0"), ("delta_us", "at the reward", "C1")):
+            ax.plot(d["trial"], d[col], color=color, label=label)
         ax.axhline(0.0, color="0.6", lw=0.8)
         ax.set_title(rep)
-        ax.set_ylabel("prediction error δ")
+        ax.set_xlabel("conditioning trial")
+        ax.set_ylabel("prediction error δ (reward units)")
+    axes[-1].legend(title="δ", loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     fig.suptitle("Transfer of δ from the reward to the cue over learning (rewarded trials)")
     return fig
 

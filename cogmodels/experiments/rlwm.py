@@ -75,7 +75,7 @@ def report(config: Config, tables: dict[str, pd.DataFrame], out: Path) -> tuple[
 
     curves = tables["setsize_curves"]
     data, sim = (curves[curves["source"] == s].drop(columns="source") for s in ("data", "model"))
-    fig = plot_ppc(data, sim, kind="setsize", figsize=(6.0, 4.0))
+    fig = plot_ppc(data, sim, kind="setsize", figsize=(7.6, 4.0))
     fig.suptitle("Collins & Frank (2012): accuracy by set size, data vs fitted RLWM")
     path = save(fig, out, "setsize_curves")
     fits = tables["fits"]

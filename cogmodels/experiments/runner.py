@@ -1047,7 +1047,14 @@ def run_suite(
                   f"({cfg.experiment}/report.md).", ""]
         figures = res.manifest.get("figures") or []
         if figures:
-            lines += [f"![{cfg.experiment}]({cfg.experiment}/{figures[0]})", ""]
+            # a figure path as the experiment gave it: absolute, relative to its run folder, or
+            # relative to the working directory (a relative ``out``); the link is relative to
+            # the suite report, whatever ``out`` was
+            first = Path(figures[0])
+            if not first.is_absolute():
+                first = res.path / first if (res.path / first).exists() else Path.cwd() / first
+            link = Path(os.path.relpath(first.resolve(), out.resolve())).as_posix()
+            lines += [f"![{cfg.experiment}]({link})", ""]
     atomic_write_text(out / "report.md", "\n".join(lines))
     _write_json(out / "suite.json", status)
     return out

@@ -58,7 +58,7 @@ def _figure(stay: pd.DataFrame):
     from matplotlib.figure import Figure
 
     agents = list(dict.fromkeys(stay["agent"]))
-    fig = Figure(figsize=(3.3 * len(agents), 3.2), layout="constrained")
+    fig = Figure(figsize=(3.3 * len(agents) + 1.2, 3.2), layout="constrained")
     axes = fig.subplots(1, len(agents), sharey=True, squeeze=False)[0]
     colors = sns.color_palette("colorblind", 2)
     for ax, agent in zip(axes, agents):
@@ -73,8 +73,9 @@ def _figure(stay: pd.DataFrame):
         ax.set_ylim(0.0, 1.0)
         ax.set_title(agent.replace("two_step_", "").upper() if agent != "two_step_hybrid" else "hybrid")
         ax.set_xlabel("previous outcome")
-    axes[0].set_ylabel("P(stay)")
-    axes[-1].legend(title="transition", frameon=False)
+    axes[0].set_ylabel("P(stay), mean ± s.e.m.")
+    axes[-1].legend(title="previous\ntransition", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                    frameon=False)
     return fig
 
 

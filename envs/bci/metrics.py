@@ -43,14 +43,22 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["CENTER_OUT_TARGETS", "METRICS", "bitrate", "fitts_throughput", "plot_over_days",
-           "summarize"]
+__all__ = ["CENTER_OUT_TARGETS", "METRICS", "METRIC_LABELS", "bitrate", "fitts_throughput",
+           "plot_over_days", "summarize"]
 
 #: number of possible targets N of the centre-out task (the bitrate's default)
 CENTER_OUT_TARGETS = 8
 #: the columns of :func:`summarize`'s output after the group columns
 METRICS = ("n_trials", "n_success", "success_rate", "successes_per_min", "time_to_target",
            "time_to_target_sem", "path_efficiency", "dial_in_time", "bitrate", "fitts_throughput")
+#: axis labels (with units) of the metrics
+METRIC_LABELS = {
+    "n_trials": "trials", "n_success": "successes", "success_rate": "success rate",
+    "successes_per_min": "successes per minute", "time_to_target": "time to target (s)",
+    "time_to_target_sem": "s.e.m. of time to target (s)", "path_efficiency": "path efficiency",
+    "dial_in_time": "dial-in time (s)", "bitrate": "bitrate (bits/s)",
+    "fitts_throughput": "Fitts throughput (bits/s)",
+}
 _REQUIRED = ("success", "trial_time", "index_of_difficulty", "path_efficiency", "dial_in_time")
 
 
@@ -218,7 +226,9 @@ def plot_over_days(
     ax: Any = None,
 ) -> Figure:
     """Line plots of ``metrics`` (one panel each) against ``day``, split by ``hue`` (e.g. a
-    ``"decoder"`` column); several rows per day and hue are drawn as mean ± 1 s.e.m.
+    ``"decoder"`` column); several rows per day and hue are drawn as mean ± 1 s.e.m. Axes are
+    labelled with units (:data:`METRIC_LABELS`); the legend of ``hue`` sits right of the last
+    panel.
 
     ``summary``: the output of :func:`summarize` (grouped by ``day``, possibly with more keys).
     ``ax``: one matplotlib Axes per metric to draw into (None: a new figure, made without pyplot,
@@ -237,7 +247,8 @@ def plot_over_days(
             f"summary lacks the columns {missing}; present columns: {list(summary.columns)}"
         )
     if ax is None:
-        fig = Figure(figsize=(3.6 * len(metrics), 3.2), layout="constrained")
+        fig = Figure(figsize=(3.6 * len(metrics) + (1.8 if hue is not None else 0.0), 3.2),
+                     layout="constrained")
         axes = list(fig.subplots(1, len(metrics), squeeze=False)[0])
     else:
         axes = list(np.atleast_1d(ax).ravel())
@@ -247,10 +258,14 @@ def plot_over_days(
             )
         fig = axes[0].figure
     for panel, metric in zip(axes, metrics):
-        sns.lineplot(data=summary, x="day", y=metric, hue=hue, marker="o", errorbar="se",
-                     ax=panel)
-        panel.set_title(metric.replace("_", " "))
+        # a marker per hue level too: lines that coincide stay told apart
+        style = {"style": hue, "markers": True, "dashes": False} if hue is not None else {"marker": "o"}
+        sns.lineplot(data=summary, x="day", y=metric, hue=hue, errorbar="se", ax=panel, **style)
+        panel.set_xlabel("day of drift")
+        panel.set_ylabel(METRIC_LABELS.get(metric, metric.replace("_", " ")))
         legend = panel.get_legend()
-        if legend is not None and panel is not axes[-1]:
+        if legend is not None:
             legend.remove()
+    if hue is not None:  # one legend, right of the last panel, where it hides no data
+        axes[-1].legend(title=str(hue), loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig
