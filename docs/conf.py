@@ -305,7 +305,7 @@ def _preprocess_docstring(app, what, name, obj, options, lines: list[str]) -> No
     drop it with its content), except the aliases above, renamed to their numpydoc section.
     """
     out: list[str] = []
-    section = None
+    section, section_indent = None, ""
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -320,7 +320,7 @@ def _preprocess_docstring(app, what, name, obj, options, lines: list[str]) -> No
             title = SECTION_ALIASES.get(title, title)
             if title in NUMPYDOC_SECTIONS:
                 out += [indent + title, indent + "-" * len(title)]
-                section = title
+                section, section_indent = title, indent
             else:
                 out += ["", f"{indent}.. rubric:: {title}", ""]
                 section = None
@@ -328,10 +328,23 @@ def _preprocess_docstring(app, what, name, obj, options, lines: list[str]) -> No
         elif section in PARAM_SECTIONS and (e := _ENTRY.match(line)) and _is_prose(e.group(3)):
             # "name : what it is, in words" -> the words are the description, not a type
             out += [f"{e.group(1)}{e.group(2)}", f"{e.group(1)}    {e.group(3)}"]
+        elif (section in PARAM_SECTIONS and not (out and out[-1].strip()) and "Notes" not in lines
+              and _is_paragraph(line, section_indent)):
+            # a paragraph after the entries would be read as one more entry: it is a note
+            out += [section_indent + "Notes", section_indent + "-----", line]
+            section = "Notes"
         else:
             out.append(line)
         i += 1
     lines[:] = out
+
+
+def _is_paragraph(line: str, indent: str) -> bool:
+    """A line at the entries' indentation that is a sentence, not "name" or "name : type"."""
+    if not line.startswith(indent) or line[len(indent):len(indent) + 1].isspace() or not line.strip():
+        return False
+    text = line.strip()
+    return not _ENTRY.match(line) and not re.fullmatch(r"\*{0,2}[\w.]+(\s*,\s*\*{0,2}[\w.]+)*", text)
 
 
 def _is_prose(text: str) -> bool:
