@@ -58,7 +58,8 @@ html_theme_options = {
     "navbar_align": "left",
     "secondary_sidebar_items": ["page-toc"],
 }
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["cogmodels.css"]
 html_show_sourcelink = False
 
 # -- autodoc / numpydoc -------------------------------------------------------------------------
