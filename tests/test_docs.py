@@ -138,6 +138,8 @@ def _run_block(lang: str, code: str, where: str, namespace: dict) -> None:
             if not line.startswith("$ cogmodels "):
                 continue
             argv = shlex.split(line[len("$ cogmodels "):], comments=True)
+            if "dask" in argv:
+                pytest.importorskip("dask.distributed", reason="dask is not installed (the cluster extra)")
             with contextlib.redirect_stdout(io.StringIO()) as printed:
                 status = main(argv)
             assert status == 0, f"{where}: `cogmodels {shlex.join(argv)}` exited {status}:\n{printed.getvalue()}"
