@@ -6,13 +6,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cogmodels-installed
 PIP_FLAGS ?= --disable-pip-version-check
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench docs install clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install $(PIP_FLAGS) -q -c constraints.txt -e '.[dev,cluster]'
+	$(BIN)/python -m pip install $(PIP_FLAGS) -q -c constraints.txt -e '.[dev,cluster,docs]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -28,5 +28,12 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_envs.py
 
+# The documentation site, into docs/_build/html; warnings fail the build. The tutorials run in
+# quick mode (COGMODELS_QUICK=1, about two minutes); `make docs DOCS_EXECUTE=off` skips them.
+DOCS_EXECUTE ?= force
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -b html -W --keep-going -D nb_execution_mode=$(DOCS_EXECUTE) docs docs/_build/html
+	@echo "documentation: docs/_build/html/index.html"
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info demo-output
+	rm -rf $(VENV) build dist *.egg-info demo-output docs/_build

@@ -28,12 +28,22 @@ episode counters; ``config.json``; ``history.json``) is therefore all the state 
 training resumed from one reproduces uninterrupted training bit for bit (same torch build and
 thread count). Checkpoints load with ``torch.load(weights_only=True)``.
 
-Example::
+Examples
+--------
+A tiny run (a real one: ``A2CConfig(num_envs=256, hidden_size=64, total_updates=5000)`` and
+``train(time_budget_s=600, checkpoint_dir=...)``), checkpointed, evaluated and resumed:
 
-    trainer = A2CTrainer(A2CConfig(num_envs=256, hidden_size=64, total_updates=5000, seed=0))
-    trainer.train(time_budget_s=600, checkpoint_dir="runs/gru")
-    trainer.evaluate(10_000, seed=1)          # RegretResult(mean=..., ci=...)
-    trainer = A2CTrainer.resume("runs/gru")   # later: carry on
+>>> import tempfile
+>>> from cogmodels.agents.a2c import A2CConfig, A2CTrainer
+>>> run = tempfile.mkdtemp()
+>>> config = A2CConfig(num_envs=16, n_trials=20, hidden_size=8, total_updates=4, seed=0)
+>>> trainer = A2CTrainer(config).train(progress=False, checkpoint_dir=run)
+>>> trainer.update_
+4
+>>> trainer.evaluate(200, seed=1)  # doctest: +ELLIPSIS
+RegretResult(mean=..., ci=(..., ...), sem=..., n_episodes=200)
+>>> A2CTrainer.resume(run).update_  # later: carry on from the checkpoint
+4
 """
 
 from __future__ import annotations

@@ -6,11 +6,22 @@ critic's TD error (Williams 1992; Sutton & Barto 2018, §13.7; the reinforcement
 decoders of DiGiovanna et al. 2009, IEEE TBME 56, 54–64, and Pohlmeyer et al. 2014, PLoS ONE 9,
 e87253).
 
-Example::
+Examples
+--------
+A one-step task: the reward is highest at the action ``[0.5, -0.5]``, and the policy's mean moves
+there while its exploration noise shrinks.
 
-    agent = GaussianActorCritic(n_features=20, action_dim=2, alpha_actor=0.02, seed=0)
-    a = agent.act(x)                      # a ~ N(W [x, 1], diag(σ²))
-    delta = agent.update(x, a, reward)    # one-step task: δ = r - V(x)
+>>> import numpy as np
+>>> from cogmodels.agents.continuous import GaussianActorCritic
+>>> agent = GaussianActorCritic(n_features=2, action_dim=2, alpha_actor=0.05, seed=0)
+>>> x, best = np.array([1.0, 0.0]), np.array([0.5, -0.5])
+>>> for _ in range(1000):
+...     a = agent.act(x)                                    # a ~ N(W [x, 1], diag(σ²))
+...     delta = agent.update(x, a, -np.sum((a - best) ** 2))  # one-step task: δ = r - V(x)
+>>> agent.mean(x).round(1)
+array([ 0.5, -0.5])
+>>> bool((agent.std < 0.5).all())
+True
 """
 
 from __future__ import annotations

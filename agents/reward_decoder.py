@@ -50,13 +50,23 @@ References:
   Teaching brain-machine interfaces as an alternative paradigm to neuroprosthetics control.
   Sci Rep 5, 13893.
 
-Example::
+Examples
+--------
+Two simulated minutes of learning (20 s of them to calibrate the features; learning takes
+several minutes, see :class:`RewardDecoder`), then a greedy evaluation:
 
-    env = CursorBCI(n_trials=10**6, error_signal=(0.9, 0.1))
-    dec = RewardDecoder(n_units=192, seed=0)
-    hist = dec.train(env, n_seconds=600, seed=0)       # a per-trial table
-    test = dec.evaluate(env, n_seconds=120)            # greedy, no learning, same subject
-    per_minute(hist)                                   # success rate / successes per minute
+>>> from cogmodels.agents.reward_decoder import RewardDecoder, per_minute
+>>> from cogmodels.envs.bci import CursorBCI
+>>> env = CursorBCI(n_trials=10**6, error_signal=(0.9, 0.1))
+>>> dec = RewardDecoder(n_units=192, calibration_s=20, seed=0)
+>>> hist = dec.train(env, n_seconds=120, seed=0)     # a per-trial table
+>>> per_minute(hist)[["minute", "n_trials", "success_rate"]].round(2)
+   minute  n_trials  success_rate
+0     0.0         7          0.29
+1     1.0         7          0.57
+>>> test = dec.evaluate(env, n_seconds=30)           # greedy, no learning, same subject
+>>> sorted(test.columns)[:4]
+['calibrating', 'day', 'dial_in_time', 'distance']
 """
 
 from __future__ import annotations

@@ -15,12 +15,23 @@ absorbs how much more or less deterministic a subject is than the network. The w
 frozen: the network's within-session learning is all in its hidden state (Wang et al. 2018, Nat
 Neurosci).
 
-Example::
+Examples
+--------
+A network meta-trained on the two-armed bandit (here barely: ``A2CTrainer(seed=0).train(300)``
+for a real one) becomes a model with one parameter, fitted per subject like any other and
+comparable with them (``compare_models(trials, {"q": make_model("q_learning"), "rnn": model})``):
 
-    trainer = A2CTrainer(seed=0).train(300)                  # meta-RL on the two-armed bandit
-    model = RecurrentModel(trainer.model)
-    fit = MaximumLikelihood(model, n_starts=2).fit(trials)   # beta per subject
-    compare_models(trials, {"q": make_model("q_learning"), "rnn": model})
+>>> from cogmodels.agents.a2c import A2CTrainer
+>>> from cogmodels.agents.rnn_model import RecurrentModel
+>>> from cogmodels.fits import MaximumLikelihood
+>>> trainer = A2CTrainer(num_envs=8, n_trials=20, hidden_size=8, seed=0).train(2, progress=False)
+>>> model = RecurrentModel(trainer.model)
+>>> model.name, model.param_names
+('rnn_gru8', ('beta',))
+>>> trials = trainer.play(2, seed=1)             # or people's choices in the same task
+>>> fit = MaximumLikelihood(model, n_starts=1, seed=0).fit(trials)
+>>> fit.params_.columns.tolist()                 # beta per subject
+['beta']
 """
 
 from __future__ import annotations

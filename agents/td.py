@@ -17,15 +17,21 @@ of :meth:`TDAgent.run`, which plays a task and returns a tidy table (one row per
 ``info`` entries of the task). Randomness (action draws and the environment's seed) comes only
 from ``np.random.default_rng(seed)``: the same seed gives the same table.
 
-Example::
+Examples
+--------
+A TD(λ) critic learns to predict a reward that follows a cue; its error δ moves from the reward
+(trial 0) to the cue (trial 98), and dips below zero when the reward is omitted (trial 99):
 
-    from cogmodels.agents.features import CompleteSerialCompound
-    from cogmodels.agents.td import TDCritic
-
-    critic = TDCritic(CompleteSerialCompound(15), alpha=0.1, gamma=0.98, lam=0.9)
-    steps = critic.run("cogmodels/PavlovianConditioning-v0", seed=0,
-                       env_kwargs={"n_trials": 100, "omission_trials": [99]})
-    steps.pivot_table("delta", "trial", "time_in_trial")   # δ moves from the reward to the cue
+>>> from cogmodels.agents.features import CompleteSerialCompound
+>>> from cogmodels.agents.td import TDCritic, trial_deltas
+>>> critic = TDCritic(CompleteSerialCompound(15), alpha=0.1, gamma=0.98, lam=0.9)
+>>> steps = critic.run("cogmodels/PavlovianConditioning-v0", seed=0,
+...                    env_kwargs={"n_trials": 100, "omission_trials": [99]})
+>>> trial_deltas(steps).iloc[[0, 98, 99]].round(2)
+    trial  delta_cue  delta_us  omitted
+0       0       0.00       1.0    False
+98     98       0.82       0.0    False
+99     99       0.82      -1.0     True
 """
 
 from __future__ import annotations

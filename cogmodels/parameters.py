@@ -81,7 +81,7 @@ class ParamSpec:
         return z.copy()
 
     def log_jacobian(self, z: Any) -> np.ndarray:
-        """log |dx/dz|: turns a density over x into one over z."""
+        """log ``|dx/dz|``: turns a density over x into one over z."""
         z = np.asarray(z, dtype=np.float64)
         if self.kind == "logit":
             return np.log(self.high - self.low) - np.logaddexp(0.0, z) - np.logaddexp(0.0, -z)

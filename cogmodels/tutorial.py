@@ -37,10 +37,18 @@ class Tutorial:
     out: Path
 
     def save(self, fig: Figure, name: str) -> Path:
-        """Write ``fig`` to ``out/name.png`` (120 dpi), print and return the path."""
+        """Write ``fig`` to ``out/name.png`` (120 dpi), print and return the path.
+
+        In Jupyter (and when the documentation site runs the tutorials) the figure is also
+        shown in the notebook, as the PNG written.
+        """
         path = self.out / f"{name}.png"
         fig.savefig(path, dpi=120)
         print(f"figure: {path}")
+        if "ipykernel" in sys.modules:
+            from IPython.display import Image, display
+
+            display(Image(filename=str(path)))
         return path
 
 

@@ -73,12 +73,20 @@ class RecordTrials(gym.Wrapper, gym.utils.RecordConstructorArgs):
     within the session) and the task's own fields from :meth:`TaskEnv.trial_row`. ``table()``
     returns everything recorded so far as a DataFrame.
 
-    Example::
-
-        env = RecordTrials(gym.make("cogmodels/ReversalLearning-v0"), subject="s01")
-        obs, info = env.reset(seed=0)
-        ...  # play
-        df = env.table()
+    Examples
+    --------
+    >>> import gymnasium as gym
+    >>> from cogmodels.envs.wrappers import RecordTrials
+    >>> env = RecordTrials(gym.make("cogmodels/ReversalLearning-v0", n_trials=4), subject="s01")
+    >>> obs, info = env.reset(seed=0)
+    >>> for action in [0, 0, 1, 1]:
+    ...     obs, reward, terminated, truncated, info = env.step(action)
+    >>> env.table()[["subject", "session", "trial", "choice", "reward"]]
+      subject  session  trial  choice  reward
+    0     s01        0      0       0     0.0
+    1     s01        0      1       0     1.0
+    2     s01        0      2       1     1.0
+    3     s01        0      3       1     0.0
     """
 
     def __init__(self, env: gym.Env, subject: Hashable = 0) -> None:
