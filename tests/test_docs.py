@@ -150,9 +150,14 @@ def _run_block(lang: str, code: str, where: str, namespace: dict) -> None:
 def test_guide_code_runs(guide: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import pandas as pd
 
+    from cogmodels.experiments import registry
+
     shutil.copytree(ROOT / "experiments", tmp_path / "experiments")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # a reader's fresh process: only the shipped experiments, not the ones other tests register
+    monkeypatch.setattr(registry, "EXPERIMENTS", {k: v for k, v in registry.EXPERIMENTS.items()
+                                                  if k in registry._BUILTIN})
     namespace: dict = {"__name__": f"guide_{guide.stem}"}
     with pd.option_context("display.width", 88, "display.max_columns", 12, "display.precision", 6), \
             warnings.catch_warnings():

@@ -376,5 +376,5 @@ def test_cli_fit_names_the_n_actions_to_use(tmp_path, small, capsys):
         main(["fit", str(path), "--model", "q_learning", "--starts", "1", "--out", str(tmp_path / "out"), "--quiet"])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert f"{path}: column 'choice': outside the 2 actions of model 'q_learning'" in err
+    assert f"{path}: column 'choice' holds choices up to 3 (4 actions), but model 'q_learning' has n_actions=2" in err
     assert "--structure n_actions=4" in err
