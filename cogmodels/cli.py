@@ -10,7 +10,7 @@ import shlex
 import sys
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +59,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from cogmodels.demo import DEMO_EXPERIMENTS, run_demo
 
     experiments = tuple(args.only.split(",")) if args.only else DEMO_EXPERIMENTS
-    report = run_demo(args.out, seed=args.seed, full=args.full, executor=args.executor,
-                      experiments=experiments)
+    resume = ["cogmodels", "demo", "--out", str(args.out), "--seed", str(args.seed)]
+    resume += ["--full"] if args.full else []
+    resume += ["--only", args.only] if args.only else []
+    status, report = _guarded_run(
+        "demo", resume,
+        lambda: run_demo(args.out, seed=args.seed, full=args.full, executor=args.executor,
+                         experiments=experiments, threads=args.threads,
+                         progress=not args.quiet and sys.stderr.isatty()))
+    if status is not None:
+        return status
     print(f"report: {report}")
     print(f"run folders: {report.parent}/<experiment>/ (config, manifest, results, figures)")
     return 0
@@ -392,35 +400,48 @@ def cmd_recover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _guarded_run(command: str, resume: list[str], call: Callable[[], Any]) -> tuple[int | None, Any]:
+    """``(None, call())``, or ``(exit status, None)`` after one line on stderr when the run
+    folder is unusable (2), a worker cannot start (1) or Ctrl-C stops it (130, with the command
+    that resumes it)."""
+    from cogmodels.experiments.runner import RunFolderError, RunInterrupted, WorkerStartError
+
+    try:
+        return None, call()
+    except RunFolderError as err:
+        print(f"cogmodels {command}: error: --out {err.path} {err.problem}; {err.fix}", file=sys.stderr)
+        return 2, None
+    except WorkerStartError as err:
+        print(f"cogmodels {command}: error: {err}", file=sys.stderr)
+        return 1, None
+    except RunInterrupted as stop:
+        print(f"cogmodels {command}: interrupted; {stop.done} of {stop.total} units are finished and "
+              f"kept in {stop.path}; to resume: {shlex.join(resume)}", file=sys.stderr)
+        return 130, None
+    except KeyboardInterrupt:
+        print(f"cogmodels {command}: interrupted before any unit ran; run the same command again to "
+              "start", file=sys.stderr)
+        return 130, None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a reproducible experiment from a TOML config into a run folder (resumes it)."""
-    try:
-        from cogmodels.experiments import load_config, run_experiment
-        from cogmodels.experiments.runner import RunFolderError, RunInterrupted, WorkerStartError
+    from cogmodels.experiments import load_config, run_experiment
 
-        config = load_config(args.config, quick=args.quick, seed=args.seed)
-        out = Path(args.out) if args.out else Path("runs") / (config.experiment + ("-quick" if args.quick else ""))
-        try:
-            result = run_experiment(config, out, executor=args.executor, workers=args.workers,
-                                    scheduler=args.scheduler, threads=args.threads,
-                                    progress=not args.quiet and sys.stderr.isatty())
-        except RunFolderError as err:
-            print(f"cogmodels run: error: --out {err.path} {err.problem}; {err.fix}", file=sys.stderr)
-            return 2
-        except WorkerStartError as err:
-            print(f"cogmodels run: error: {err}", file=sys.stderr)
-            return 1
-        except RunInterrupted as stop:
-            resume = ["cogmodels", "run", args.config, "--out", str(out)]
-            resume += ["--quick"] if args.quick else []
-            resume += ["--seed", str(args.seed)] if args.seed is not None else []
-            print(f"cogmodels run: interrupted; {stop.done} of {stop.total} units are finished and kept in "
-                  f"{out}; to resume: {shlex.join(resume)}", file=sys.stderr)
-            return 130
-    except KeyboardInterrupt:
-        print("cogmodels run: interrupted before any unit ran; run the same command again to start",
-              file=sys.stderr)
-        return 130
+    status, config = _guarded_run("run", [], lambda: load_config(args.config, quick=args.quick, seed=args.seed))
+    if status is not None:
+        return status
+    out = Path(args.out) if args.out else Path("runs") / (config.experiment + ("-quick" if args.quick else ""))
+    resume = ["cogmodels", "run", args.config, "--out", str(out)]
+    resume += ["--quick"] if args.quick else []
+    resume += ["--seed", str(args.seed)] if args.seed is not None else []
+    status, result = _guarded_run(
+        "run", resume,
+        lambda: run_experiment(config, out, executor=args.executor, workers=args.workers,
+                               scheduler=args.scheduler, threads=args.threads,
+                               progress=not args.quiet and sys.stderr.isatty()))
+    if status is not None:
+        return status
     for uid, err in result.failed.items():
         seed = next(u["seed"] for u in result.manifest["units"] if u["id"] == uid)
         print(f"unit {uid} (seed {seed}) failed:\n{err}", file=sys.stderr)
@@ -550,6 +571,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", default=None, help="comma-separated experiments (default: all)")
     p.add_argument("--executor", choices=["serial", "local", "dask"], default="local",
                    help="serial, local processes (default) or dask")
+    p.add_argument("--threads", type=_threads, default=1,
+                   help="torch threads per work unit (default 1: units run side by side)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)
     return parser
 

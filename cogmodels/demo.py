@@ -22,11 +22,13 @@ DEMO_EXPERIMENTS = ("bandit_recovery", "two_step", "rlwm", "dopamine", "meta_rl_
 
 
 def run_demo(out: str | Path = "demo-output", *, seed: int = 0, full: bool = False,
-             executor: str = "local", experiments: tuple[str, ...] = DEMO_EXPERIMENTS) -> Path:
+             executor: str = "local", experiments: tuple[str, ...] = DEMO_EXPERIMENTS,
+             threads: int | None = 1, progress: bool = True) -> Path:
     """Run ``experiments`` (quick settings unless ``full``) into ``out``; returns the path of
-    the suite report."""
+    the suite report. ``threads`` and ``progress`` are :func:`run_suite`'s."""
     unknown = [e for e in experiments if e not in experiment_names()]
     if unknown:
         raise ValueError(f"experiments must be among {experiment_names()}, got {unknown}")
-    folder = run_suite(list(experiments), out, quick=not full, seed=seed, executor=executor)
+    folder = run_suite(list(experiments), out, quick=not full, seed=seed, executor=executor,
+                       threads=threads, progress=progress)
     return Path(folder) / "report.md"

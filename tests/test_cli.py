@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -142,6 +143,27 @@ def test_demo_runs_the_suite_and_reports_it(tmp_path, capsys):
     with pytest.raises(SystemExit) as err:
         main(["demo", "--out", str(tmp_path), "--only", "nope"])
     assert err.value.code == 2
+
+
+def test_demo_stops_with_one_line_on_a_bad_out_and_on_ctrl_c(tmp_path, capsys, monkeypatch):
+    from cogmodels import demo
+    from cogmodels.experiments.runner import RunInterrupted
+
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert main(["demo", "--out", str(afile), "--only", "dopamine", "--executor", "serial"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"cogmodels demo: error: --out {afile / 'dopamine'} cannot be written (Not a directory); " \
+                  "give a folder you can write to\n"
+
+    def interrupted(out, **kwargs):
+        raise RunInterrupted(Path(out) / "two_step", 3, 8, {})
+
+    monkeypatch.setattr(demo, "run_demo", interrupted)
+    assert main(["demo", "--out", str(tmp_path / "d"), "--only", "two_step", "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert err == (f"cogmodels demo: interrupted; 3 of 8 units are finished and kept in {tmp_path / 'd' / 'two_step'}; "
+                   f"to resume: cogmodels demo --out {tmp_path / 'd'} --seed 0 --only two_step\n")
 
 
 @pytest.mark.parametrize(
