@@ -178,10 +178,12 @@ class A2CConfig:
             raise ValueError("env_kwargs must not hold n_trials or num_envs: set them on A2CConfig")
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the configuration as a plain dict (what checkpoints store)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> A2CConfig:
+        """Build a configuration from :meth:`to_dict`'s dict; unknown keys are a ``ValueError``."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -202,10 +204,18 @@ class A2CTrainer:
     the network, the Adam optimiser and ``config.num_envs`` copies of the task. :meth:`train` runs
     updates; :meth:`save_checkpoint` / :meth:`resume` persist and restore everything.
 
-    Fitted attributes: ``model`` (the network), ``update_`` and ``episode_`` (counters),
-    ``env_steps_``, ``history_`` (a DataFrame, one row per batch of sessions: update, env_steps,
-    mean return and pseudo-regret per session of the training batch where the task reports it,
-    entropy, losses, gradient norm, lr, entropy weight, elapsed seconds).
+    Attributes
+    ----------
+    model : RecurrentPolicy
+        The network.
+    update_, episode_ : int
+        Updates run and batches of sessions played so far.
+    env_steps_ : int
+        Environment steps taken so far, over all copies.
+    history_ : pandas.DataFrame
+        One row per batch of sessions: update, env_steps, mean return and pseudo-regret per
+        session of the training batch where the task reports it, entropy, losses, gradient
+        norm, lr, entropy weight, elapsed seconds.
     """
 
     CHECKPOINT = "checkpoint.pt"
@@ -272,16 +282,19 @@ class A2CTrainer:
         return min(1.0, self.update_ / self.config.total_updates)
 
     def current_lr(self) -> float:
+        """Return the learning rate now: linear from ``lr`` to ``lr_end`` over the updates."""
         cfg = self.config
         end = cfg.lr if cfg.lr_end is None else cfg.lr_end
         return cfg.lr + (end - cfg.lr) * self._progress()
 
     def current_entropy_coef(self) -> float:
+        """Return the entropy weight now: linear from ``entropy_coef`` to ``entropy_coef_end``."""
         cfg = self.config
         return cfg.entropy_coef + (cfg.entropy_coef_end - cfg.entropy_coef) * self._progress()
 
     @property
     def env_steps_(self) -> int:
+        """Environment steps taken so far, over all copies."""
         cfg = self.config
         return self.update_ * cfg.num_envs * (cfg.rollout_len or self.steps_per_session)
 
@@ -293,6 +306,7 @@ class A2CTrainer:
 
     @property
     def history_(self) -> pd.DataFrame:
+        """Training history, one row per batch of sessions."""
         return pd.DataFrame.from_records(self._history)
 
     # -- training ---------------------------------------------------------------------------------
@@ -478,8 +492,10 @@ class A2CTrainer:
     def evaluate(
         self, n_episodes: int = 10_000, *, seed: int = 1, greedy: bool = True, **kwargs: Any
     ) -> RegretResult:
-        """Mean pseudo-regret of the current network on fresh bandit sessions (see
-        :func:`cogmodels.agents.bandit_baselines.evaluate`); ``greedy`` picks argmax actions."""
+        """Return the mean pseudo-regret of the current network on fresh bandit sessions.
+
+        See :func:`cogmodels.agents.bandit_baselines.evaluate`; ``greedy`` picks argmax actions.
+        """
         env_kwargs = {k: v for k, v in self.config.env_kwargs.items() if k != "n_arms"}
         return evaluate(
             self.model.as_session_policy(greedy=greedy),
@@ -493,11 +509,13 @@ class A2CTrainer:
 
     @torch.no_grad()
     def play(self, n_sessions: int = 100, *, seed: int = 1, greedy: bool = False) -> pd.DataFrame:
-        """Play ``n_sessions`` fresh sessions of the training task with the current network and
-        return them as the canonical trial table (``subject`` = session, as
-        :class:`~cogmodels.envs.wrappers.RecordTrials` writes it), for the analyses of behaviour
-        (stay probabilities, learning curves, accuracy). ``greedy`` takes argmax actions, else
-        actions are sampled; session ``i`` is seeded from ``SeedSequence(seed)``."""
+        """Play ``n_sessions`` fresh sessions of the training task; return their trial table.
+
+        The canonical trial table (``subject`` = session, as
+        :class:`~cogmodels.envs.wrappers.RecordTrials` writes it) serves the analyses of
+        behaviour (stay probabilities, learning curves, accuracy). ``greedy`` takes argmax
+        actions, else actions are sampled; session ``i`` is seeded from ``SeedSequence(seed)``.
+        """
         from cogmodels.envs.wrappers import RecordTrials
 
         n_sessions = _check_int("n_sessions", n_sessions, 1)
@@ -588,8 +606,11 @@ def _sample(logits: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 def _gae(
     rewards: torch.Tensor, values: torch.Tensor, v_boot: torch.Tensor, gamma: float, lam: float
 ) -> torch.Tensor:
-    """Generalised advantage estimates over a ``(time, batch)`` rollout with no episode ends
-    inside it (``v_boot``: value after the last step, 0 at the end of the session)."""
+    """Return generalised advantage estimates over a ``(time, batch)`` rollout.
+
+    The rollout has no episode end inside it; ``v_boot`` is the value after the last step (0 at
+    the end of the session).
+    """
     T = rewards.shape[0]
     adv = torch.empty_like(rewards)
     nxt = v_boot

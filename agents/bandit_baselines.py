@@ -89,12 +89,15 @@ class SessionPolicy:
     name = "policy"
 
     def start(self, n_sessions: int, n_arms: int) -> None:
+        """Begin ``n_sessions`` new sessions of an ``n_arms``-armed bandit."""
         raise NotImplementedError
 
     def choose(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return one action per session for the observations ``obs``."""
         raise NotImplementedError
 
     def observe(self, actions: np.ndarray, rewards: np.ndarray) -> None:
+        """Feed back the actions taken and the rewards they earned, one per session."""
         raise NotImplementedError
 
 
@@ -109,18 +112,22 @@ class CountPolicy(SessionPolicy):
     n_arms: int | None = None  # None: any number of arms
 
     def act(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return one action per session from ``counts`` ``(sessions, n_arms, 2)``."""
         raise NotImplementedError
 
     def start(self, n_sessions: int, n_arms: int) -> None:
+        """Begin new sessions with all counts at zero."""
         if self.n_arms is not None and n_arms != self.n_arms:
             raise ValueError(f"{type(self).__name__} plays {self.n_arms} arms, got n_arms={n_arms}")
         self._counts = np.zeros((n_sessions, n_arms, 2), dtype=np.int64)
         self._lanes = np.arange(n_sessions)
 
     def choose(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return :meth:`act` on the counts so far (the observation carries nothing)."""
         return self.act(self._counts, rng)
 
     def observe(self, actions: np.ndarray, rewards: np.ndarray) -> None:
+        """Count each reward as a success (1) or a failure (0) of the arm pulled."""
         r = np.asarray(rewards)
         if not np.isin(r, (0.0, 1.0)).all():
             raise ValueError(f"{type(self).__name__} needs Bernoulli (0/1) rewards, got {r[:8]!r}")
@@ -137,6 +144,7 @@ class RandomPolicy(CountPolicy):
     name = "random"
 
     def act(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return a uniformly random arm per session."""
         c = _check_counts(counts)
         return rng.integers(0, c.shape[1], size=c.shape[0])
 
@@ -151,6 +159,7 @@ class Greedy(CountPolicy):
     name = "greedy"
 
     def act(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return the arm with the largest posterior mean per session (ties at random)."""
         c = _check_counts(counts)
         mean = (c[..., 0] + 1.0) / (c.sum(axis=2) + 2.0)
         return _argmax_random_ties(mean, rng, tol=1e-12)
@@ -169,6 +178,7 @@ class ThompsonSampling(CountPolicy):
         self.prior = _check_beta_prior(prior)
 
     def act(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return the arm with the largest posterior draw per session."""
         c = _check_counts(counts)
         draw = rng.beta(c[..., 0] + self.prior[0], c[..., 1] + self.prior[1])
         return draw.argmax(axis=1)
@@ -178,7 +188,9 @@ class ThompsonSampling(CountPolicy):
 
 
 class UCB1(CountPolicy):
-    """UCB1 (Auer, Cesa-Bianchi & Fischer 2002): pull each arm once, then maximise
+    """UCB1 (Auer, Cesa-Bianchi & Fischer 2002): pull each arm once, then maximise a bound.
+
+    The upper confidence bound of arm ``i`` is
 
         mean_i + sqrt(c · ln t / n_i),
 
@@ -194,6 +206,7 @@ class UCB1(CountPolicy):
         self.c = float(c)
 
     def act(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return an unpulled arm, else the arm with the largest upper bound, per session."""
         c = _check_counts(counts)
         n = c.sum(axis=2)
         t = n.sum(axis=1, keepdims=True)
@@ -303,6 +316,7 @@ class BayesOptimal(CountPolicy):
         return float(v_next[0])
 
     def act(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return the Bayes-optimal arm per session from the solved policy (ties at random)."""
         c = _check_counts(counts, n_arms=2)
         n = c.sum(axis=2)
         t = n.sum(axis=1)
@@ -341,6 +355,7 @@ class RegretResult:
     regrets: np.ndarray = field(repr=False)
 
     def as_dict(self) -> dict[str, float | int]:
+        """Return the summary as a flat dict (``mean_regret``, ``ci_low``, ``ci_high``, ...)."""
         return {
             "mean_regret": self.mean,
             "ci_low": self.ci[0],

@@ -194,13 +194,13 @@ class GaussianActorCritic:
         return a2, single
 
     def mean(self, x: Any) -> np.ndarray:
-        """The policy's mean action ``W x̃`` (the greedy decoder output)."""
+        """Return the policy's mean action ``W x̃`` (the greedy decoder output)."""
         xt, single = self._inputs(x)
         m = xt @ self.W.T
         return m[0] if single else m
 
     def value(self, x: Any) -> float | np.ndarray:
-        """The critic's ``V(x) = w · x̃``."""
+        """Return the critic's ``V(x) = w · x̃``."""
         xt, single = self._inputs(x)
         v = xt @ self.w
         return float(v[0]) if single else v

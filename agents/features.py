@@ -66,7 +66,7 @@ class Representation:
         """Forget the episode so far (call at every ``env.reset``)."""
 
     def observe(self, obs: Any) -> np.ndarray:
-        """The ``(n_features,)`` float64 features of the step whose observation is ``obs``."""
+        """Return the ``(n_features,)`` float64 features of the step that observed ``obs``."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -119,6 +119,7 @@ class TimeRepresentation(Representation):
         return self._timer.elapsed
 
     def reset(self) -> None:
+        """Forget the latest cue onset (call at every ``env.reset``)."""
         self._timer.reset()
 
     def features(self, elapsed: Any) -> np.ndarray:
@@ -126,6 +127,7 @@ class TimeRepresentation(Representation):
         raise NotImplementedError
 
     def observe(self, obs: Any) -> np.ndarray:
+        """Return the features of the time since the cue's latest onset, ``obs`` included."""
         flat = np.asarray(obs, dtype=np.float64).reshape(-1)
         return self.features(self._timer.observe(flat))
 
@@ -151,6 +153,7 @@ class CompleteSerialCompound(TimeRepresentation):
         super().__init__(cue_index=cue_index, threshold=threshold)
 
     def features(self, elapsed: Any) -> np.ndarray:
+        """Return the one-hot of ``elapsed`` over ``n_steps`` (zeros before the cue and after)."""
         e = np.asarray(elapsed)
         out = (np.arange(self.n_steps) == e[..., None]).astype(np.float64)
         return out
@@ -214,17 +217,18 @@ class Microstimulus(TimeRepresentation):
         self.n_features = per_stimulus * (1 if self.us_index is None else 2)
 
     def reset(self) -> None:
+        """Forget the latest cue and US onsets (call at every ``env.reset``)."""
         super().reset()
         if self._us_timer is not None:
             self._us_timer.reset()
 
     def trace(self, elapsed: Any) -> np.ndarray:
-        """The memory trace height ``d ** elapsed`` (0 before the first onset)."""
+        """Return the memory trace height ``d ** elapsed`` (0 before the first onset)."""
         e = np.asarray(elapsed, dtype=np.float64)
         return np.where(e >= 0, self.decay ** np.maximum(e, 0.0), 0.0)
 
     def features(self, elapsed: Any) -> np.ndarray:
-        """The cue's microstimuli (and presence at the onset) for elapsed time(s) ``elapsed``."""
+        """Return the cue's microstimuli (and presence at the onset) for time(s) ``elapsed``."""
         y = self.trace(elapsed)[..., None]
         g = np.exp(-((y - self.centres) ** 2) / (2.0 * self.sigma**2)) / np.sqrt(2.0 * np.pi)
         x = g * y
@@ -234,6 +238,7 @@ class Microstimulus(TimeRepresentation):
         return x
 
     def observe(self, obs: Any) -> np.ndarray:
+        """Return the cue's (and with ``us_index`` the US's) microstimuli at this step."""
         flat = np.asarray(obs, dtype=np.float64).reshape(-1)
         x = self.features(self._timer.observe(flat))
         if self.presence:
@@ -267,6 +272,7 @@ class Presence(Representation):
         self.n_features = 1 + int(self.bias)
 
     def observe(self, obs: Any) -> np.ndarray:
+        """Return 1 while the cue is above ``threshold``, else 0 (and a 1 with ``bias``)."""
         flat = np.asarray(obs, dtype=np.float64).reshape(-1)
         if self.cue_index >= flat.size:
             raise ValueError(
@@ -299,9 +305,11 @@ class TabularOneHot(Representation):
         self.reset()
 
     def reset(self) -> None:
+        """Forget the episode's recent observations (the state indices are kept)."""
         self._recent: deque[tuple] = deque([()] * self.history, maxlen=self.history)
 
     def observe(self, obs: Any) -> np.ndarray:
+        """Return the one-hot of this step's key, assigning it the next index if it is new."""
         flat = np.round(np.asarray(obs, dtype=np.float64).reshape(-1), self.decimals)
         self._recent.append(tuple(flat.tolist()))
         key = tuple(self._recent)

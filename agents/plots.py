@@ -106,7 +106,7 @@ def dopamine_figure(
     env_kwargs: Mapping[str, Any] | None = None,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Figure:
-    """The Schultz, Dayan & Montague (1997) figure for TD(λ) critics with each representation.
+    """Draw the Schultz, Dayan & Montague (1997) figure for TD(λ) critics per representation.
 
     Trains a :class:`~cogmodels.agents.td.TDCritic` per representation on one session of
     ``cogmodels/PavlovianConditioning-v0`` whose last trial omits the reward, and plots δ and V

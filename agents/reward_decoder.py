@@ -37,8 +37,8 @@ reward: traces with ``γ = λ = 1`` that are cleared at each nonzero reward (the
 (``δ̂``: δ over its running RMS). Window boundaries come from the reward stream itself (a
 detector's output arrives at known times); nothing about the target is used.
 
-References:
-
+References
+----------
 - Williams, R. J. (1992). Simple statistical gradient-following algorithms for connectionist
   reinforcement learning. Machine Learning 8, 229–256.
 - DiGiovanna, J., Mahmoudi, B., Fortes, J., Principe, J. C., & Sanchez, J. C. (2009).
@@ -165,6 +165,7 @@ class SpikeFeatures:
             self._started[lanes] = False
 
     def __call__(self, counts: np.ndarray) -> np.ndarray:
+        """Return the features ``(n_lanes, n_features)`` of one bin (zeros while calibrating)."""
         c = np.asarray(counts, dtype=np.float64).reshape(self.n_lanes, self.n_units)
         s = self.smoothed
         fresh = ~self._started
@@ -217,8 +218,10 @@ _OUTCOMES = ("success", "time_to_target", "dial_in_time", "trial_time", "path_ef
 
 
 class RewardDecoder:
-    """A reward-trained cursor decoder: :class:`SpikeFeatures` into one
-    :class:`~cogmodels.agents.continuous.GaussianActorCritic` per lane (per subject).
+    """A reward-trained cursor decoder: spike features into one actor-critic per lane.
+
+    :class:`SpikeFeatures` feed one :class:`~cogmodels.agents.continuous.GaussianActorCritic`
+    per lane (per subject).
 
     Works with :class:`~cogmodels.envs.bci.CursorBCI` (one lane) and
     :class:`~cogmodels.envs.bci.CursorBCIVector` (``n_lanes = num_envs``: each copy is its own
@@ -294,7 +297,7 @@ class RewardDecoder:
 
     # -- decoding -------------------------------------------------------------------------------
     def weights(self) -> np.ndarray:
-        """The policies' mean weights ``W``, ``(n_lanes, 2, n_features + 1)``."""
+        """Return the policies' mean weights ``W``, ``(n_lanes, 2, n_features + 1)``."""
         return np.stack([a.W for a in self.agents])
 
     def _act(self, y: np.ndarray, greedy: bool) -> np.ndarray:
@@ -334,10 +337,11 @@ class RewardDecoder:
         progress: Callable[[dict], None] | None = None,
         progress_every_s: float = 60.0,
     ) -> pd.DataFrame:
-        """Play ``n_bins`` bins (or ``n_seconds`` of simulated time) in ``env``, starting a new
-        session (``env.reset(seed=seed)``: ``seed`` draws a new subject; None keeps the current
-        one, e.g. to evaluate on the subject just trained on; ``options`` go to ``env.reset``,
-        e.g. ``{"day": 14}``).
+        """Play ``n_bins`` bins (or ``n_seconds`` of simulated time) in ``env`` from a new session.
+
+        The session starts with ``env.reset(seed=seed)``: ``seed`` draws a new subject; None
+        keeps the current one, e.g. to evaluate on the subject just trained on; ``options`` go to
+        ``env.reset``, e.g. ``{"day": 14}``.
 
         Returns the per-trial table: ``lane``, ``trial``, ``time_s`` (simulated seconds since
         the start of this call at the trial's end), ``calibrating``, ``day`` and the outcome
@@ -446,9 +450,11 @@ class RewardDecoder:
 
 
 def per_minute(history: pd.DataFrame, minutes: float = 1.0) -> pd.DataFrame:
-    """Bin a trial table into stretches of ``minutes`` simulated minutes (per lane summed):
-    ``minute`` (start of the stretch), ``n_trials``, ``success_rate``, ``successes_per_min``
-    (per lane), ``time_to_target`` (median over successes)."""
+    """Bin a trial table into stretches of ``minutes`` simulated minutes, lanes summed.
+
+    The columns are ``minute`` (start of the stretch), ``n_trials``, ``success_rate``,
+    ``successes_per_min`` (per lane) and ``time_to_target`` (median over successes).
+    """
     minutes = _check_number("minutes", minutes, 0.0, low_open=True)
     n_lanes = max(1, int(history["lane"].nunique())) if len(history) else 1
     b = np.floor(history["time_s"] / (60.0 * minutes)) * minutes

@@ -45,11 +45,17 @@ class RecurrentPolicy(nn.Module):
 
     Parameters
     ----------
-    n_actions : number of discrete actions (2 for the two-armed bandit).
-    obs_dim : size of the task observation (1 for the bandit's constant ``[1.0]``).
-    hidden_size : units of the recurrent cell.
-    cell : ``"rnn"`` (tanh Elman), ``"gru"`` or ``"lstm"``.
+    n_actions : int, default 2
+        Number of discrete actions (2 for the two-armed bandit).
+    obs_dim : int, default 1
+        Size of the task observation (1 for the bandit's constant ``[1.0]``).
+    hidden_size : int, default 64
+        Units of the recurrent cell.
+    cell : {"gru", "rnn", "lstm"}
+        ``"gru"`` (default), ``"rnn"`` (tanh Elman) or ``"lstm"``.
 
+    Notes
+    -----
     The input size is ``obs_dim + n_actions + 1``. Shapes: :meth:`step` takes ``(batch, input)``,
     :meth:`forward` a time-major ``(time, batch, input)`` sequence; the hidden state is a
     ``(1, batch, hidden)`` tensor, a pair of them for the LSTM.
@@ -164,15 +170,18 @@ class RecurrentPolicy(nn.Module):
     def forward(
         self, x: torch.Tensor, h: Hidden | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, Hidden]:
-        """A time-major sequence ``(time, batch, input)`` -> logits ``(time, batch, actions)``,
-        values ``(time, batch)`` and the final hidden state."""
+        """Run a time-major sequence ``(time, batch, input)`` through the network.
+
+        Returns logits ``(time, batch, actions)``, values ``(time, batch)`` and the final hidden
+        state.
+        """
         if h is None:
             h = self.initial_state(x.shape[1])
         out, h = self.core(x, h)
         return self.policy_head(out), self.value_head(out).squeeze(-1), h
 
     def as_session_policy(self, greedy: bool = True) -> RecurrentAgent:
-        """This network as a :class:`~cogmodels.agents.bandit_baselines.SessionPolicy`."""
+        """Return the network as a :class:`~cogmodels.agents.bandit_baselines.SessionPolicy`."""
         return RecurrentAgent(self, greedy=greedy)
 
 
@@ -191,6 +200,7 @@ class RecurrentAgent(SessionPolicy):
         self.name = f"{model.cell}{model.hidden_size}-{'greedy' if greedy else 'sampled'}"
 
     def start(self, n_sessions: int, n_arms: int) -> None:
+        """Begin ``n_sessions`` sessions from the network's initial hidden state."""
         if n_arms != self.model.n_actions:
             raise ValueError(
                 f"the network has {self.model.n_actions} actions, the task n_arms={n_arms}"
@@ -201,6 +211,7 @@ class RecurrentAgent(SessionPolicy):
 
     @torch.no_grad()
     def choose(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Step the network and return one action per session (argmax or sampled)."""
         x = self.model.make_input(obs, self._prev_a, self._prev_r)
         logits, _, self._h = self.model.step(x, self._h)
         if self.greedy:
@@ -210,6 +221,7 @@ class RecurrentAgent(SessionPolicy):
         return np.minimum((u > np.cumsum(p, axis=1)).sum(axis=1), p.shape[1] - 1)
 
     def observe(self, actions: np.ndarray, rewards: np.ndarray) -> None:
+        """Keep the actions and rewards: the next step's input."""
         self._prev_a = np.asarray(actions)
         self._prev_r = np.asarray(rewards, dtype=np.float32)
 
@@ -225,9 +237,12 @@ def _short_error(exc: BaseException, n: int = 160) -> str:
 
 
 def _load_checkpoint(path: Path, writer: str) -> Any:
-    """``torch.load(weights_only=True)`` with one message, naming ``path``, for any file that is
-    not a cogmodels checkpoint (tampered, foreign, truncated); never torch's advice to load it
-    with ``weights_only=False``, which would run whatever code a tampered file holds."""
+    """Load a checkpoint with ``torch.load(weights_only=True)``, refusing any other file.
+
+    Any file that is not a cogmodels checkpoint (tampered, foreign, truncated) gets one message
+    naming ``path``; never torch's advice to load it with ``weights_only=False``, which would
+    run whatever code a tampered file holds.
+    """
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError, RuntimeError, EOFError, ... for a foreign file

@@ -1,4 +1,4 @@
-"""A frozen recurrent policy as a model of choices: its state is the network's hidden state.
+r"""A frozen recurrent policy as a model of choices: its state is the network's hidden state.
 
 :class:`RecurrentModel` wraps a trained :class:`~cogmodels.agents.rnn.RecurrentPolicy` in the
 model protocol of :mod:`cogmodels.model`, so the network is simulated, scored, fitted and
@@ -8,7 +8,7 @@ state and gives logits ``z_t``; the model's choice probabilities are
 
 .. math::
 
-    P(a_t = a) \\propto \\exp(\\beta\\, z_t(a)),
+    P(a_t = a) \propto \exp(\beta\, z_t(a)),
 
 with one free parameter, the inverse temperature ``beta`` (1 is the network as trained), which
 absorbs how much more or less deterministic a subject is than the network. The weights stay
@@ -53,11 +53,16 @@ class RecurrentModel(CognitiveModel):
 
     Parameters
     ----------
-    policy : the trained network; tasks without a stimulus need ``obs_dim = 1`` (the constant
+    policy : RecurrentPolicy
+        The trained network; tasks without a stimulus need ``obs_dim = 1`` (the constant
         observation ``[1.0]`` of the bandit and reversal tasks).
-    beta_max : upper bound of the inverse temperature ``beta``.
-    name : the model's name in comparisons (default ``"rnn_<cell><hidden_size>"``).
+    beta_max : float, default 10.0
+        Upper bound of the inverse temperature ``beta``.
+    name : str, optional
+        The model's name in comparisons (default ``"rnn_<cell><hidden_size>"``).
 
+    Notes
+    -----
     Latents: ``h_0 ... h_{H-1}``, the hidden units on the trial (before its choice; for an LSTM
     the cell state follows as ``c_0 ...``).
     """
@@ -104,19 +109,23 @@ class RecurrentModel(CognitiveModel):
         return {"h": self._to_numpy(h_out), "logits": logits.numpy().astype(np.float64)}
 
     def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
+        """Return the network's state after its first step from the initial hidden state."""
         lanes = params["beta"].shape[0]
         return {"params": params, **self._step(None, lanes, None, None)}
 
     def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Return ``softmax(beta * logits)`` of the network's current logits."""
         return softmax(state["params"]["beta"][:, None] * state["logits"])
 
     def update(self, state, observation, action, reward, next_observation) -> State:
+        """Step the network with the trial's action and reward."""
         lanes = state["logits"].shape[0]
         nxt = self._step(state["h"], lanes, np.asarray(action, dtype=np.int64),
                          np.asarray(reward, dtype=np.float32))
         return {"params": state["params"], **nxt}
 
     def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+        """Return the hidden units ``h_i`` (and an LSTM's cell state ``c_i``) before the choice."""
         h = state["h"]
         n = self.policy.hidden_size
         out = {f"h_{i}": h[:, i].copy() for i in range(n)}

@@ -111,10 +111,12 @@ def _is_scalar(v: Any) -> bool:
 def _require_trial_level(
     agent: TDAgent, n_states: int, extra: Mapping[str, tuple[bool, str, Any]]
 ) -> None:
-    """Raise unless ``agent`` is a trial-level learner that a :mod:`cogmodels.models` model
-    reproduces: ``gamma = 0`` (each trial's target is its reward), a tabular representation of
-    the current observation that has seen at most ``n_states`` states, known actions, a finite
-    ``beta > 0``, and the class's own ``extra`` conditions (name: (ok, allowed, value))."""
+    """Raise unless a :mod:`cogmodels.models` model reproduces the trial-level learner ``agent``.
+
+    That is: ``gamma = 0`` (each trial's target is its reward), a tabular representation of the
+    current observation that has seen at most ``n_states`` states, known actions, a finite
+    ``beta > 0``, and the class's own ``extra`` conditions (name: (ok, allowed, value)).
+    """
     rep = agent.representation
     tabular = isinstance(rep, TabularOneHot) and rep.history == 1
     checks = {
@@ -195,10 +197,10 @@ class TDAgent:
         raise NotImplementedError
 
     def _end_episode(self, x_last: np.ndarray | None, terminal: bool, learn: bool) -> None:
-        """Hook called when an episode ends."""
+        """Finish an episode (a hook for subclasses; nothing by default)."""
 
     def _end_trial(self) -> None:
-        """Hook called when a trial ends (with ``trace_reset="trial"``)."""
+        """Finish a trial (with ``trace_reset="trial"``): clear the eligibility traces."""
         self.clear_traces()
 
     # -- shared ---------------------------------------------------------------------------------
@@ -398,6 +400,7 @@ class TDCritic(TDAgent):
         self._x_prev = np.zeros(self.n_features)
 
     def clear_traces(self) -> None:
+        """Zero the eligibility traces."""
         self.e[:] = 0.0
         self._clear_pending = False
 
@@ -410,6 +413,7 @@ class TDCritic(TDAgent):
         return float(self.w @ x)
 
     def act(self, x: np.ndarray) -> int:
+        """Return 1 (lick) when ``V(x) > lick_threshold``, else 0 (always 0 without a threshold)."""
         if self.lick_threshold is None:
             return 0
         return int(self.value(x) > self.lick_threshold)
@@ -502,16 +506,17 @@ class _ActionValueAgent(TDAgent):
         self.e[:] = 0.0
 
     def clear_traces(self) -> None:
+        """Zero the eligibility traces."""
         self.e[:] = 0.0
 
     def q(self, x: np.ndarray) -> np.ndarray:
-        """Action values ``Q(x, ·)``."""
+        """Return the action values ``Q(x, ·)``."""
         if self.n_actions is None:
             raise ValueError(f"{type(self).__name__} has no actions yet: pass n_actions or run it")
         return self.theta @ x
 
     def policy(self, x: np.ndarray) -> np.ndarray:
-        """Action probabilities: ε-greedy (ties split evenly) or softmax ``exp(β Q)``."""
+        """Return action probabilities: ε-greedy (ties split evenly) or softmax ``exp(β Q)``."""
         q = self.q(x)
         if self.policy_name == "softmax":
             return _softmax(self.beta * q)
@@ -544,7 +549,7 @@ class _ActionValueAgent(TDAgent):
         return delta, value
 
     def to_model(self) -> tuple[CognitiveModel, dict[str, float]]:
-        """This agent as a model of the protocol, with its parameters: ``(model, params)``.
+        """Return this agent as a model of the protocol with its parameters: ``(model, params)``.
 
         A softmax learner with ``gamma = 0`` on a single-state task (bandits, reversal learning;
         the agent must have seen one observation at most) is Q-learning without stickiness (``make_model("q_learning", stickiness=False)``, the
@@ -683,15 +688,16 @@ class ActorCriticAgent(TDAgent):
         self.clear_traces()
 
     def clear_traces(self) -> None:
+        """Zero the critic's and the actor's eligibility traces."""
         self.e_w[:] = 0.0
         self.e_theta[:] = 0.0
 
     def value(self, x: np.ndarray) -> float:
-        """The critic's ``V(x) = w · x``."""
+        """Return the critic's ``V(x) = w · x``."""
         return float(self.w @ x)
 
     def preferences(self, x: np.ndarray) -> np.ndarray:
-        """The actor's preferences ``H(x, ·) = θ x``."""
+        """Return the actor's preferences ``H(x, ·) = θ x``."""
         if self.n_actions is None:
             raise ValueError("ActorCriticAgent has no actions yet: pass n_actions or run it")
         return self.theta @ x
@@ -701,10 +707,11 @@ class ActorCriticAgent(TDAgent):
         return _softmax(self.beta * self.preferences(x))
 
     def act(self, x: np.ndarray) -> int:
+        """Draw an action from ``π(· | x)``."""
         return self._draw(self.policy(x))
 
     def to_model(self, n_states: int = 1) -> tuple[CognitiveModel, dict[str, float]]:
-        """This agent as a model of the protocol, with its parameters: ``(model, params)``.
+        """Return this agent as a model of the protocol with its parameters: ``(model, params)``.
 
         With ``gamma = 0``, one-hot states and ``actor_update="direct"`` the agent is the tabular
         actor-critic of :mod:`cogmodels.models.actor_critic` (``make_model("actor_critic")``

@@ -71,20 +71,41 @@ class TinyRNN:
 
     Parameters
     ----------
-    hidden_size : units (1-4 in Ji-An et al. 2025).
-    n_actions : number of choice options.
-    cell : "gru", "lstm" or "rnn".
-    n_states : when given, the one-hot of the trial's ``state`` column is part of the input.
-    reset_on_block : restart the hidden state at each block (tasks with new stimuli per block);
-        it always restarts at each session.
-    max_epochs, lr, weight_decay : full-batch Adam on the summed negative log-likelihood.
-    validation_fraction, patience : early stopping on a random share of the training trials
-        (their loss is not trained on); the weights of the best validation epoch are kept.
-    seed : weights and the validation split.
+    hidden_size : int, default 2
+        Units (1-4 in Ji-An et al. 2025).
+    n_actions : int, default 2
+        Number of choice options.
+    cell : {"gru", "lstm", "rnn"}
+        The recurrent cell.
+    n_states : int, optional
+        When given, the one-hot of the trial's ``state`` column is part of the input.
+    reset_on_block : bool, default False
+        Restart the hidden state at each block (tasks with new stimuli per block); it always
+        restarts at each session.
+    max_epochs : int, default 1000
+        Epochs at most of full-batch Adam on the summed negative log-likelihood.
+    lr, weight_decay : float
+        Adam's learning rate (default 0.05) and weight decay (default 0).
+    validation_fraction : float, default 0.1
+        Random share of the training trials held out for early stopping (their loss is not
+        trained on); the weights of the best validation epoch are kept.
+    patience : int, default 50
+        Epochs without a better validation loss before training stops.
+    seed : int or None
+        Seeds the weights and the validation split (default 0).
 
-    Fitted attributes: ``network_`` (the torch module), ``loglik_`` (summed log-likelihood of the
-    training trials), ``n_trials_``, ``epochs_`` and ``history_`` (train and validation loss per
-    epoch).
+    Attributes
+    ----------
+    network_ : torch.nn.Module
+        The fitted network.
+    loglik_ : float
+        Summed log-likelihood of the training trials.
+    n_trials_ : int
+        Training trials with a valid choice.
+    epochs_ : int
+        Epochs run.
+    history_ : pandas.DataFrame
+        Train and validation loss per epoch.
     """
 
     def __init__(
@@ -124,10 +145,11 @@ class TinyRNN:
 
     @property
     def input_size(self) -> int:
+        """Inputs per trial: one-hot previous action, previous reward, one-hot state if any."""
         return self.n_actions + 1 + (self.n_states or 0)
 
     def n_weights(self) -> int:
-        """Number of trained weights (the network's size, for the comparison table)."""
+        """Return the number of trained weights (the network's size, for the comparison table)."""
         net = self._build()
         return sum(p.numel() for p in net.parameters())
 
@@ -267,7 +289,7 @@ class TinyRNN:
         return out
 
     def score(self, trials: pd.DataFrame, mask: np.ndarray | None = None) -> float:
-        """Summed log-likelihood of the choices of ``trials`` (the rows where ``mask`` is True)."""
+        """Return the summed log-likelihood of the choices of ``trials`` (rows where ``mask``)."""
         ll = self.trial_loglik(trials)
         if mask is not None:
             ll = np.where(np.asarray(mask, bool), ll, np.nan)

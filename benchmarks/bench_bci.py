@@ -49,8 +49,11 @@ def calibrate(env: CursorBCIVector, bins: int) -> SteadyStateKalmanDecoder:
 
 
 def closed_loop(env: CursorBCIVector, decoder: SteadyStateKalmanDecoder, bins: int) -> dict[str, float]:
-    """Run ``bins`` bins with the decoder from a fresh session: success rate, successes per
-    simulated minute, mean time to target (s) of the successes, and the wall time."""
+    """Run ``bins`` bins with the decoder from a fresh session; return the closed-loop measures.
+
+    Those are the success rate, successes per simulated minute, mean time to target (s) of the
+    successes, and the wall time.
+    """
     obs, _ = env.reset(options={"day": env.day})
     decoder.reset()
     ok = done = 0
@@ -74,7 +77,7 @@ def closed_loop(env: CursorBCIVector, decoder: SteadyStateKalmanDecoder, bins: i
 # -- the plain numpy reference loop -----------------------------------------------------------
 def reference_loop(baseline, tuning, decoder: SteadyStateKalmanDecoder, targets, bins: int,
                    seed: int):
-    """The same closed loop written plainly: ``(success rate, seconds)``.
+    """Run the same closed loop written plainly; return ``(success rate, seconds)``.
 
     ``baseline (n, N)`` Hz and ``tuning (n, N, 2)`` per session; ``targets (n, T, 2)``. Cosine
     units, ``Generator.poisson``, a list as the 200 ms delay buffer, the same Kalman filter.
@@ -123,7 +126,7 @@ def reference_loop(baseline, tuning, decoder: SteadyStateKalmanDecoder, targets,
 
 # -- measurements -----------------------------------------------------------------------------
 def poisson_rates(repeats: int) -> dict[str, float]:
-    """Samples per second of three exact Poisson samplers at 1,024 x 192 units."""
+    """Measure the samples per second of three exact Poisson samplers at 1,024 x 192 units."""
     rng = np.random.default_rng(0)
     shape = (1024, N_UNITS)
     lam = rng.uniform(5, 45, size=shape).astype(np.float32) * DT
@@ -172,7 +175,8 @@ def poisson_rates(repeats: int) -> dict[str, float]:
 def _timed_rate(num_envs: int, bins: int, seed: int, barrier=None, queue=None):
     """``CursorBCIVector`` + decoder: wall-clock start and end of the closed loop, success rate.
 
-    With a ``barrier`` the closed loops of several processes start together."""
+    With a ``barrier`` the closed loops of several processes start together.
+    """
     env = CursorBCIVector(num_envs=num_envs, n_trials=10**6)
     env.reset(seed=seed)
     decoder = calibrate(env, 1500)
@@ -232,8 +236,11 @@ def reference_rate(num_envs: int, bins: int, seed: int) -> tuple[float, float]:
 
 
 def drift_sweep(days: int, subjects: int, session_bins: int) -> dict:
-    """Each day: a session with the day-0 decoder, then a calibration block and a session with
-    a decoder recalibrated on it; successes per minute and time to target per day, wall time."""
+    """Compare a day-0 decoder with one recalibrated each day, over ``days`` days of drift.
+
+    Each day: a session with the day-0 decoder, then a calibration block and a session with a
+    decoder recalibrated on it; successes per minute and time to target per day, wall time.
+    """
     env = CursorBCIVector(num_envs=subjects, drift="typical", n_trials=10**6)
     t0 = time.perf_counter()
     env.reset(seed=0, options={"day": 0})

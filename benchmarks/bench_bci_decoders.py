@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""BCI decoders under 0.91/day tuning drift: fixed, recalibrated, adapted (supervised and
-unsupervised) and reward-only, on the same subjects, drift trajectories and seeds.
+"""Compare BCI decoders under 0.91/day tuning drift, on the same subjects, drifts and seeds.
+
+Fixed, recalibrated, adapted (supervised and unsupervised) and reward-only decoders.
 
 Each strategy starts from a steady-state Kalman filter calibrated on day 0 and plays one
 closed-loop session on each listed day ("typical" drift preset: consecutive-day tuning-subspace
@@ -62,7 +63,7 @@ def main() -> None:
 
 
 def markdown(table) -> str:
-    """A markdown table, floats with 2 decimals (pandas' to_markdown needs tabulate)."""
+    """Return a markdown table, floats with 2 decimals (pandas' to_markdown needs tabulate)."""
     def cell(v) -> str:
         return f"{v:.2f}" if isinstance(v, float) else str(v)
 

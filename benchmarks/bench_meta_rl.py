@@ -54,8 +54,11 @@ GRU_CONFIG = BANDIT_SETTINGS
 
 
 def train_gru(budget: float, seed: int, config: dict[str, Any], progress: bool) -> tuple[A2CTrainer, dict]:
-    """Calibrate the update rate on a throw-away trainer, size the schedules to ~90% of the
-    budget, then train until the budget (calibration included) is spent."""
+    """Train a GRU on the bandit within a wall-clock budget.
+
+    Calibrate the update rate on a throw-away trainer, size the schedules to ~90% of the budget,
+    then train until the budget (calibration included) is spent.
+    """
     t0 = time.perf_counter()
     probe = A2CTrainer(A2CConfig(seed=seed + 1, total_updates=10_000, **config))
     probe.train(3, progress=False)  # warm-up

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Meta-RL on the two-step task: does a GRU trained by A2C show the model-based stay pattern?
+"""Meta-RL on the two-step task: whether a GRU trained by A2C shows the model-based stay pattern.
 
 Task (Wang et al. 2018, Nat Neurosci, Fig. 5): ``cogmodels/TwoStep-v0`` with
 ``schedule="switch"``: the first-stage action leads to its common second-stage state with
@@ -76,8 +76,11 @@ def _rounded(table: pd.DataFrame) -> dict[str, dict[str, float]]:
 
 
 def behaviour(trials: pd.DataFrame) -> dict[str, Any]:
-    """Stay probabilities, per-session effects (mean and 95 % CI), the stay regression with its
-    bootstrap CI and the reward rate."""
+    """Return the behavioural signatures of a trial table.
+
+    Stay probabilities, per-session effects (mean and 95 % CI), the stay regression with its
+    bootstrap CI and the reward rate.
+    """
     stay = stay_probabilities(trials)
     effects = stay_effects_by_subject(trials).attrs["summary"]
     regression = stay_regression(trials, n_boot=1000, seed=0)

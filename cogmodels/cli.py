@@ -170,7 +170,7 @@ def _check_writable(folder: Path, out: str) -> None:
 
 @contextlib.contextmanager
 def _naming(data: str):
-    """A data error raised while fitting names the data file, as a read error does."""
+    """Make a data error raised while fitting name the data file, as a read error does."""
     try:
         yield
     except ValueError as exc:
@@ -454,7 +454,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _threads(text: str) -> int:
-    """argparse type of ``--threads``: an integer >= 1."""
+    """Parse ``--threads`` (an argparse type): an integer >= 1."""
     try:
         value = int(text)
     except ValueError:
@@ -592,7 +592,7 @@ def _check_ranges(args: argparse.Namespace) -> None:
 
 
 def _warning_line(message: Warning | str, category: type[Warning]) -> str:
-    """A library warning as one plain line: no source line, no pointer to fitted attributes."""
+    """Format a library warning as one plain line (no source line, no pointer to attributes)."""
     text = " ".join(str(message).split())
     text = re.sub(r"\s*\(see `?\w+_`?\)", "", text)
     if not issubclass(category, UserWarning):
@@ -601,6 +601,11 @@ def _warning_line(message: Warning | str, category: type[Warning]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``cogmodels`` command line with ``argv`` (default ``sys.argv[1:]``).
+
+    Returns the exit status; bad input ends with a one-line error message and status 2, not a
+    traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     prefix = f"cogmodels {args.command}"

@@ -21,7 +21,7 @@ _FONTANESI_2019 = "fontanesi_2019_data_experiment.csv"
 
 
 def load_collins_frank_2012() -> pd.DataFrame:
-    """The RLWM experiment of Collins & Frank (2012): 79 subjects, 53,573 trials, 3 actions.
+    """Load the RLWM experiment of Collins & Frank (2012): 79 subjects, 53,573 trials, 3 actions.
 
     Each subject did 18 blocks; a block has a set size of 2-6 new stimuli, each with one correct
     action of three, and deterministic feedback (reward 1 for the correct action, else 0). 484
@@ -46,7 +46,7 @@ FONTANESI_PAIRS: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 3), (2, 3))
 
 
 def load_fontanesi_2019() -> pd.DataFrame:
-    """The value-based learning task of Fontanesi et al. (2019): 27 participants, 6,464 choices.
+    """Load the value-based learning task of Fontanesi et al. (2019): 27 people, 6,464 choices.
 
     Three blocks of (up to) 80 trials. Four options pay noisy points around different means
     (about 36, 40, 50, 54 for options 1-4); on each trial two of them are shown, one of the four

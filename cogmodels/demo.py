@@ -24,8 +24,10 @@ DEMO_EXPERIMENTS = ("bandit_recovery", "two_step", "rlwm", "dopamine", "meta_rl_
 def run_demo(out: str | Path = "demo-output", *, seed: int = 0, full: bool = False,
              executor: str = "local", experiments: tuple[str, ...] = DEMO_EXPERIMENTS,
              threads: int | None = 1, progress: bool = True) -> Path:
-    """Run ``experiments`` (quick settings unless ``full``) into ``out``; returns the path of
-    the suite report. ``threads`` and ``progress`` are :func:`run_suite`'s."""
+    """Run ``experiments`` (quick unless ``full``) into ``out``; return the suite report's path.
+
+    ``threads`` and ``progress`` are :func:`run_suite`'s.
+    """
     unknown = [e for e in experiments if e not in experiment_names()]
     if unknown:
         raise ValueError(f"experiments must be among {experiment_names()}, got {unknown}")

@@ -192,7 +192,7 @@ def _compression(p: Path) -> str | None:
 
 
 def _read_bytes(p: Path) -> bytes:
-    """The file's bytes, decompressed when its name ends in .gz / .bz2 / .xz."""
+    """Return the file's bytes, decompressed when its name ends in .gz / .bz2 / .xz."""
     raw = p.read_bytes()
     suffix = _compression(p)
     if suffix is None:
@@ -218,8 +218,10 @@ def _read_bytes(p: Path) -> bytes:
 
 
 def _read_text(p: Path, encoding: str | None = None) -> str:
-    """The file as text: decompressed, decoded (UTF-8, or UTF-16 with its byte-order mark), and
-    refused with the file named when it is empty, not text or holds NUL bytes."""
+    """Return the file as text: decompressed and decoded (UTF-8, or UTF-16 with its BOM).
+
+    The file is refused, and named, when it is empty, not text or holds NUL bytes.
+    """
     raw = _read_bytes(p)
     if encoding is None:
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -283,8 +285,11 @@ def _header(text: str, sep: str) -> list[str]:
 
 
 def _format_from_header(p: Path, text: str, fmt: str) -> str:
-    """``tsv`` with a ``subjID`` column is hBayesDM; ``csv`` with ``choice1, choice2`` and no
-    ``choice`` the two-step CSV; a ``.txt``/``.tsv`` whose header has commas and no tab is CSV."""
+    """Return the format the header shows, else ``fmt``.
+
+    ``tsv`` with a ``subjID`` column is hBayesDM; ``csv`` with ``choice1, choice2`` and no
+    ``choice`` the two-step CSV; a ``.txt``/``.tsv`` whose header has commas and no tab is CSV.
+    """
     first = text.lstrip("\r\n").split("\n", 1)[0]
     if fmt == "tsv" and "\t" not in first and "," in first:
         fmt = "csv"
@@ -304,8 +309,10 @@ _TOKENIZING = {"sep", "delimiter", "quotechar", "quoting", "escapechar", "commen
 
 
 def _parse_table(p: Path, text: str, sep: str, **kwargs: Any) -> pd.DataFrame:
-    """Parse delimited ``text`` (from file ``p``) with pandas, after checking its structure:
-    every line has the header's number of fields and no quoted field spans lines."""
+    """Parse delimited ``text`` (from file ``p``) with pandas, after checking its structure.
+
+    Every line must have the header's number of fields, and no quoted field may span lines.
+    """
     kind = {",": "comma", "\t": "tab"}.get(sep, repr(sep))
     if not _TOKENIZING & set(kwargs):
         _check_structure(p, text, sep, kind)
@@ -345,8 +352,11 @@ def _check_structure(p: Path, text: str, sep: str, kind: str) -> None:
 
 
 def _ragged_lines(text: str, sep: str) -> tuple[int | None, list[str]]:
-    """Fields per line of unquoted text (vectorised over the bytes: a separator is ASCII, so it
-    never occurs inside a UTF-8 multi-byte character)."""
+    """Return the fields of the first line of unquoted text and the lines that differ.
+
+    Vectorised over the bytes: a separator is ASCII, so it never occurs inside a UTF-8 multi-byte
+    character.
+    """
     data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     breaks = np.flatnonzero(data == 10)
     starts, ends = np.append(0, breaks + 1), np.append(breaks, data.size)
@@ -395,8 +405,11 @@ def _listed(items: list[str]) -> str:
 
 
 def _check_subject_ids(df: pd.DataFrame, column: str, p: Path) -> None:
-    """Refuse subject ids that look like parsing accidents: line breaks, delimiters, quotes or
-    control characters inside them, or a length far beyond the other ids."""
+    """Refuse subject ids that look like parsing accidents.
+
+    Those are ids with line breaks, delimiters, quotes or control characters inside them, or a
+    length far beyond the other ids.
+    """
     if column not in df.columns:
         return
     col = df[column]
@@ -440,7 +453,7 @@ def _short(v: str) -> str:
 
 
 def _check_not_hbayesdm(df: pd.DataFrame, p: Path, sep: str) -> None:
-    """A comma CSV with ``subjID`` and no ``subject`` is not read as hBayesDM: say what to do."""
+    """Refuse a comma CSV with ``subjID`` but no ``subject`` (not hBayesDM); say what to do."""
     lower = {str(c).strip().lower(): c for c in df.columns}
     if "subject" in lower or "subjid" not in lower:
         return
@@ -540,8 +553,11 @@ def _two_step(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def _subject_block_trial(raw: pd.DataFrame) -> pd.DataFrame:
-    """``subject``, ``block`` (if any) and ``trial``: the file's trial numbers, or counted from 0
-    within subject when the file restarts them per block (kept as ``trial_in_block``) or has none."""
+    """Return ``subject``, ``block`` (if any) and ``trial`` of an hBayesDM table.
+
+    ``trial`` is the file's trial numbers, or counted from 0 within subject when the file restarts
+    them per block (kept as ``trial_in_block``) or has none.
+    """
     out = pd.DataFrame({"subject": raw["subjid"]})
     if "block" in raw.columns:
         out["block"] = raw["block"]
@@ -683,7 +699,7 @@ def _resolve_task(task: str | None, p: Path, columns: pd.Index) -> str:
 
 
 def _task_from_name(name: str) -> str | None:
-    """The data format of an hBayesDM task or model name, or None when it names no task."""
+    """Return the data format of an hBayesDM task or model name, or None when it names no task."""
     if name.startswith("prl") and name.endswith("multipleB"):
         return "prl_multipleB"
     parts = name.split("_")

@@ -57,10 +57,12 @@ class TrialArrays:
 
     @property
     def n_subjects(self) -> int:
+        """Number of subjects."""
         return self.choices.shape[2]
 
     @property
     def n_trials(self) -> int:
+        """Trials per subject (the longest subject's; shorter ones are padded)."""
         return self.choices.shape[1]
 
     @property
@@ -69,7 +71,7 @@ class TrialArrays:
         return self.valid[0].sum(axis=0)
 
     def subset(self, subjects: np.ndarray) -> TrialArrays:
-        """The arrays of the subjects at positions ``subjects``."""
+        """Return the arrays of the subjects at positions ``subjects``."""
         return TrialArrays(
             self.subjects[subjects],
             self.choices[:, :, subjects],
@@ -111,12 +113,13 @@ class CheckedTrials:
         return out
 
     def caller_index(self) -> pd.Index:
-        """The caller's index labels, in the caller's row order."""
+        """Return the caller's index labels, in the caller's row order."""
         if self.order is None:
             return self.table.index
         return self.table.index.take(np.argsort(self.order))
 
     def checked_for(self, model: CognitiveModel) -> bool:
+        """Whether ``model``'s own checks already ran on this table."""
         return any(m is model for m in self.models)
 
 
@@ -180,8 +183,10 @@ def _check_model_columns(df: pd.DataFrame, model: CognitiveModel, source: str | 
 
 
 def _observation_limits(model: CognitiveModel) -> dict[str, tuple[int, int | None, str | None]]:
-    """``column -> (low, high, structure argument)``: the integer range ``[low, high)`` of the
-    observation columns a model uses as indices, and the argument that sets ``high``.
+    """Return ``column -> (low, high, structure argument)`` for a model's index columns.
+
+    ``[low, high)`` is the integer range of an observation column the model uses as an index, and
+    the structure argument is the one that sets ``high``.
 
     A model may declare ``observation_limits`` (a mapping ``column -> (low, high)``); otherwise
     the canonical columns follow the model's structure: ``state`` below ``n_states`` (or
@@ -210,7 +215,7 @@ def _observation_limits(model: CognitiveModel) -> dict[str, tuple[int, int | Non
 
 
 def _check_model_values(df: pd.DataFrame, model: CognitiveModel, source: str | None) -> None:
-    """The model's own needs, on a table already checked by ``validate_trials``."""
+    """Check the model's own needs on a table already checked by ``validate_trials``."""
     where, name, n = _where(source), model.name, model.n_actions
     answered = np.zeros(len(df), dtype=bool)
     for col in model.choice_columns:
@@ -322,7 +327,7 @@ def log_likelihood(
     *,
     trialwise: bool = False,
 ) -> np.ndarray:
-    """Summed log-probability of each lane's choices.
+    """Return the summed log-probability of each lane's choices.
 
     ``data`` is a trial table (validated by :func:`trial_arrays`, subjects in order of first
     appearance) or the :class:`TrialArrays` it returns. ``lanes`` maps each lane to a subject of ``data`` (default: one lane per subject), so one
@@ -343,7 +348,7 @@ def log_likelihood(
 def trial_latents(
     model: CognitiveModel, params: Mapping[str, Any], trials: pd.DataFrame
 ) -> pd.DataFrame:
-    """The model's trial-wise latents (values, prediction errors, WM weight...) for a table.
+    """Return the model's trial-wise latents (values, prediction errors, WM weight...) for a table.
 
     Runs the model over each subject's observed choices with that subject's parameters
     (``params`` maps each parameter to one value per subject, in order of first appearance, or

@@ -108,19 +108,23 @@ class CognitiveModel:
     # -- parameters ---------------------------------------------------------------------------
     @property
     def param_names(self) -> tuple[str, ...]:
+        """The parameter names, in the order of ``param_specs``."""
         return tuple(s.name for s in self.param_specs)
 
     @property
     def n_params(self) -> int:
+        """The number of free parameters."""
         return len(self.param_specs)
 
     def spec(self, name: str) -> ParamSpec:
+        """Return the :class:`ParamSpec` of parameter ``name`` (``ValueError`` if there is none)."""
         for s in self.param_specs:
             if s.name == name:
                 return s
         raise ValueError(f"{self.name} has no parameter {name!r}; parameters: {list(self.param_names)}")
 
     def default_params(self) -> dict[str, float]:
+        """Return each parameter's default value."""
         return {s.name: s.default for s in self.param_specs}
 
     def check_params(self, params: Mapping[str, Any], n_lanes: int | None = None) -> dict[str, np.ndarray]:
@@ -148,9 +152,11 @@ class CognitiveModel:
 
     # -- dynamics (to implement) --------------------------------------------------------------
     def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
+        """Return the state before the first trial, for ``params`` of shape ``(lanes,)`` each."""
         raise NotImplementedError
 
     def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Return the ``(lanes, n_actions)`` choice probabilities of the coming trial."""
         raise NotImplementedError
 
     def update(
@@ -161,6 +167,7 @@ class CognitiveModel:
         reward: np.ndarray,
         next_observation: Mapping[str, np.ndarray],
     ) -> State:
+        """Return the state after a trial with ``action`` and ``reward`` (``(lanes,)`` each)."""
         raise NotImplementedError
 
     def latents(

@@ -54,6 +54,7 @@ class ParamSpec:
 
     @property
     def bounds(self) -> tuple[float, float]:
+        """The range ``(low, high)`` on the natural scale."""
         return (self.low, self.high)
 
     def to_unconstrained(self, x: Any) -> np.ndarray:
@@ -81,7 +82,7 @@ class ParamSpec:
         return z.copy()
 
     def log_jacobian(self, z: Any) -> np.ndarray:
-        """log ``|dx/dz|``: turns a density over x into one over z."""
+        """Return log ``|dx/dz|``, which turns a density over x into one over z."""
         z = np.asarray(z, dtype=np.float64)
         if self.kind == "logit":
             return np.log(self.high - self.low) - np.logaddexp(0.0, z) - np.logaddexp(0.0, -z)
@@ -90,7 +91,7 @@ class ParamSpec:
         return np.zeros_like(z)
 
     def on_bound(self, x: Any, rtol: float = 1e-3) -> np.ndarray:
-        """True where ``x`` lies within ``rtol`` of the range's width of a finite bound."""
+        """Return True where ``x`` lies within ``rtol`` of the range's width of a finite bound."""
         x = np.asarray(x, dtype=np.float64)
         width = self.high - self.low if self.kind == "logit" else max(1.0, abs(x).max(initial=1.0))
         tol = rtol * width

@@ -17,7 +17,7 @@ __all__ = ["progress_bar"]
 
 
 def progress_bar(progress: bool, **kwargs: Any) -> tqdm:
-    """A ``tqdm`` bar, disabled when ``progress`` is False or standard error is not a terminal.
+    """Return a ``tqdm`` bar, disabled when ``progress`` is False or stderr is not a terminal.
 
     ``kwargs`` go to ``tqdm`` (``total``, ``desc``, ``unit``, ``leave``...). Use it as a context
     manager, or close it.

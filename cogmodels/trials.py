@@ -128,10 +128,12 @@ def validate_trials(
 def _validate(df: pd.DataFrame, n_actions: int | None = None, source: str | None = None,
               extra_required: Sequence[str] = (), sort: bool = False,
               stacklevel: int = 3) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """:func:`validate_trials` without the final reordering: the checked copy in the rows' order
-    and, when ``sort`` found them out of order, the permutation that sorts them (``order[i]`` is
-    the position in ``df`` of row ``i`` of the sorted table; None when no sorting is needed).
-    Callers run further checks on the copy, whose row positions are ``df``'s, then reorder it.
+    """Run :func:`validate_trials` without the final reordering.
+
+    Returns the checked copy in the rows' order and, when ``sort`` found them out of order, the
+    permutation that sorts them (``order[i]`` is the position in ``df`` of row ``i`` of the sorted
+    table; None when no sorting is needed). Callers run further checks on the copy, whose row
+    positions are ``df``'s, then reorder it.
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(
@@ -253,7 +255,7 @@ def _actions(df: pd.DataFrame, col: str, n_actions: int | None, source: str | No
 
 
 def action_fix(col: str, answered: np.ndarray, n_actions: int, more: str) -> str:
-    """The fix for choices outside ``0 .. n_actions - 1``: 1-based coding, or more actions.
+    """Return the fix for choices outside ``0 .. n_actions - 1``: 1-based coding, or more actions.
 
     ``more`` is how to ask for ``{n}`` actions, e.g. ``"pass n_actions={n}"``.
     """

@@ -53,8 +53,11 @@ class Tutorial:
 
 
 def setup(script: str | None = None) -> Tutorial:
-    """Configure a tutorial run; ``script`` is the tutorial's ``__file__`` when it runs as a
-    script (``globals().get("__file__")``: ``None`` in Jupyter)."""
+    """Configure a tutorial run.
+
+    ``script`` is the tutorial's ``__file__`` when it runs as a script
+    (``globals().get("__file__")``: ``None`` in Jupyter).
+    """
     if "ipykernel" not in sys.modules:
         matplotlib.use("Agg")
     if "COGMODELS_NOTEBOOK_OUT" in os.environ:

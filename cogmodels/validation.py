@@ -5,10 +5,10 @@ where the value is of a kind that can never be right) with one message that name
 the allowed values and the value received, so a user's mistake is refused where it is made and
 never reaches a result. Use these instead of writing a local ``_check_int``.
 
-Seeds
+Notes
 -----
-:func:`int_seed` turns a ``SeedSequence`` into one integer seed (for ``env.reset(seed=...)`` or
-``torch.manual_seed``), the one way the package does it.
+Seeds: :func:`int_seed` turns a ``SeedSequence`` into one integer seed (for
+``env.reset(seed=...)`` or ``torch.manual_seed``), the one way the package does it.
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ __all__ = [
 
 
 def describe(value: Any) -> str:
-    """A short ``repr`` of a value received, for an error message (one line of at most 80
-    characters)."""
+    """Return a short ``repr`` of a value received, for an error message (one line, <= 80 chars)."""
     text = " ".join(repr(value).split()) if isinstance(value, np.ndarray) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 

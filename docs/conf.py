@@ -341,7 +341,7 @@ def _preprocess_docstring(app, what, name, obj, options, lines: list[str]) -> No
 
 
 def _is_paragraph(line: str, indent: str) -> bool:
-    """A line at the entries' indentation that is a sentence, not "name" or "name : type"."""
+    """Return whether a line at the entries' indentation is a sentence, not "name" or "name : type"."""
     if not line.startswith(indent) or line[len(indent):len(indent) + 1].isspace() or not line.strip():
         return False
     text = line.strip()

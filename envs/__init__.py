@@ -47,7 +47,7 @@ def _register() -> None:
 
 
 def env_ids() -> list[str]:
-    """The registered cogmodels environment ids."""
+    """Return the registered cogmodels environment ids."""
     return list(ENV_IDS)
 
 

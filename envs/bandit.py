@@ -51,7 +51,7 @@ def _check_config(
 
 
 def _mean_range(reward_type: str) -> tuple[float, float]:
-    """The arm means allowed: reward probabilities, or Gaussian means up to ``MAX_MAGNITUDE``."""
+    """Return the arm means allowed: probabilities, or Gaussian means up to ``MAX_MAGNITUDE``."""
     return (0.0, 1.0) if reward_type == "bernoulli" else (-MAX_MAGNITUDE, MAX_MAGNITUDE)
 
 
@@ -130,6 +130,10 @@ class MultiArmedBandit(TaskEnv):
         self._t = 0
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a session: arm means from ``options["means"]``, the constructor or the prior.
+
+        Returns the observation and an ``info`` with ``means`` and ``best_arm``.
+        """
         super().reset(seed=seed)
         if options and options.get("means") is not None:
             with named_errors(f"{type(self).__name__}.reset"):
@@ -146,6 +150,7 @@ class MultiArmedBandit(TaskEnv):
         return self._obs.copy(), {"means": self._means_info, "best_arm": int(self.means.argmax())}
 
     def step(self, action):
+        """Pull arm ``action``; ``info`` holds ``means``, ``regret`` and ``trial``."""
         if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_arms:
             action = self._checked_action(action)
         mu = self.means[action]
@@ -160,6 +165,7 @@ class MultiArmedBandit(TaskEnv):
         return self._obs.copy(), reward, terminated, False, info
 
     def trial_row(self, action: Any, reward: float, info: dict) -> dict:
+        """Return the trial's ``state``, ``choice``, ``reward``, ``mean_<arm>`` and ``regret``."""
         row = {"state": 0, "choice": int(action), "reward": float(reward)}
         row.update({f"mean_{i}": float(m) for i, m in enumerate(info["means"])})
         row["regret"] = float(info["regret"])

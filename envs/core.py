@@ -57,8 +57,11 @@ PLAIN_INTS = frozenset({int, np.int64, np.int32})
 
 
 class SessionEndedError(ResetNeeded, RuntimeError):
-    """``step`` was called when no session is running: the last one ended, or ``reset`` was never
-    called. A Gymnasium :class:`~gymnasium.error.ResetNeeded` and a ``RuntimeError``."""
+    """Raised by ``step`` when no session is running.
+
+    The last session ended, or ``reset`` was never called. A Gymnasium
+    :class:`~gymnasium.error.ResetNeeded` and a ``RuntimeError``.
+    """
 
 
 @contextmanager
@@ -81,8 +84,10 @@ def named_errors(owner: Any) -> Iterator[None]:
 
 
 def named_arguments(init: Callable[..., None]) -> Callable[..., None]:
-    """Decorate an environment's ``__init__`` so that its argument errors name the class
-    (:func:`named_errors` around the whole constructor)."""
+    """Decorate an environment's ``__init__`` so that its argument errors name the class.
+
+    :func:`named_errors` is wrapped around the whole constructor.
+    """
 
     @functools.wraps(init)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -109,7 +114,7 @@ def _allowed(space: gym.Space) -> str:
 
 
 def _valid_action(space: gym.Space, action: Any) -> Any:
-    """``action`` in the form the task uses (``int`` or float64 array), or ``None`` if invalid.
+    """Return ``action`` as the task uses it (``int`` or float64 array), or ``None`` if invalid.
 
     Discrete: ``space.contains`` (Python or numpy integers, 0-d integer arrays) but not ``bool``.
     Box (continuous control): real numbers of the space's shape, finite; the task clips them.
@@ -174,7 +179,7 @@ class TaskEnv(gym.Env):
         return int(n_trials) * int(self.steps_per_trial)
 
     def trial_row(self, action: Any, reward: float, info: Mapping[str, Any]) -> dict | None:
-        """The canonical trial-table fields of the trial that this step completed, else ``None``.
+        """Return the trial-table fields of the trial this step completed, else ``None``.
 
         Called right after :meth:`step` with its action, reward and info. The row holds
         ``state``, ``choice``, ``reward`` and the task's own columns and latents; the recorder adds
@@ -192,9 +197,11 @@ class TaskEnv(gym.Env):
         return {}
 
     def _checked_action(self, action: Any) -> Any:
-        """The slow path of ``step``'s checks: raise unless a session runs and ``action`` is an
-        element of the action space; return it as the task uses it (``int``, or a float64 array
-        for continuous actions)."""
+        """Return ``action`` as the task uses it, or raise: the slow path of ``step``'s checks.
+
+        Raises unless a session runs and ``action`` is an element of the action space; returns an
+        ``int``, or a float64 array for continuous actions.
+        """
         if self._done:
             raise _session_ended(self)
         valid = _valid_action(self.action_space, action)
@@ -246,8 +253,11 @@ class TaskVectorEnv(VectorEnv):
         autoreset_mode: str = "next_step",
         lane_values: int = 1,
     ) -> None:
-        """``lane_values``: how many values one copy holds at most (e.g. its n-back stream), so
-        that ``num_envs * lane_values <= MAX_LANE_VALUES`` keeps the copies' memory sane."""
+        """Check ``num_envs`` and ``autoreset_mode`` and build the batched spaces.
+
+        ``lane_values``: how many values one copy holds at most (e.g. its n-back stream), so that
+        ``num_envs * lane_values <= MAX_LANE_VALUES`` keeps the copies' memory sane.
+        """
         self.num_envs = check_int("num_envs", num_envs, 1, MAX_ENVS)
         if self.num_envs * lane_values > MAX_LANE_VALUES:
             raise ValueError(
@@ -300,7 +310,7 @@ class TaskVectorEnv(VectorEnv):
         )
 
     def _reset_mask(self, options: dict | None) -> tuple[np.ndarray, dict | None]:
-        """The copies to reset (``options["reset_mask"]``, else all) and the other options."""
+        """Return the copies to reset (``options["reset_mask"]``, else all), other options."""
         if not options or "reset_mask" not in options:
             return self._all, options
         options = dict(options)
@@ -317,6 +327,7 @@ class TaskVectorEnv(VectorEnv):
 
     # -- Gymnasium API -------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start new sessions in all copies, or in those of ``options["reset_mask"]``."""
         mask, options = self._reset_mask(options)
         super().reset(seed=seed)
         with named_errors(f"{type(self).__name__}.reset"):
@@ -326,6 +337,7 @@ class TaskVectorEnv(VectorEnv):
         return self._observe(), {}
 
     def step(self, actions):
+        """Step every copy with its action; finished copies reset per ``autoreset_mode``."""
         if not self._started:
             raise _session_ended(self, "reset() was never called")
         actions = self._checked_actions(actions)

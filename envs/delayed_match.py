@@ -168,6 +168,7 @@ class DelayedMatchToSample(TaskEnv):
 
     # -- Gymnasium API ---------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a session with the first trial's sample period."""
         super().reset(seed=seed)
         self._trial = 0
         self._new_trial()
@@ -175,6 +176,10 @@ class DelayedMatchToSample(TaskEnv):
         return self._observe(), self._info()
 
     def step(self, action):
+        """Take one time step; the response in the test period is rewarded (1) or penalised.
+
+        Responding before the test period costs ``early_penalty``.
+        """
         if self._done or type(action) not in PLAIN_INTS or not 0 <= action <= NON_MATCH:
             action = self._checked_action(action)
         a = int(action)
@@ -196,6 +201,7 @@ class DelayedMatchToSample(TaskEnv):
         return obs, reward, terminated, False, info
 
     def trial_row(self, action: Any, reward: float, info: dict) -> dict | None:
+        """Return the trial's row on its test step (sample, probe, choice, ...), else ``None``."""
         if info["period"] != "test":
             return None
         a = int(action)

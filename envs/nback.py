@@ -166,6 +166,7 @@ class NBack(TaskEnv):
         }
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a session with a new stimulus stream."""
         super().reset(seed=seed)
         self._stimuli, self._match = nback_stream(
             self.np_random, self.n_trials, self.n_stimuli, self.n, self.p_match
@@ -175,6 +176,7 @@ class NBack(TaskEnv):
         return self._observe(), self._info()
 
     def step(self, action):
+        """Take one time step; a correct match / non-match response is rewarded with 1."""
         if self._done or type(action) not in PLAIN_INTS or not 0 <= action <= MATCH:
             action = self._checked_action(action)
         info = self._info()
@@ -190,6 +192,7 @@ class NBack(TaskEnv):
         return obs, reward, terminated, False, info
 
     def trial_row(self, action: Any, reward: float, info: dict) -> dict | None:
+        """Return the trial's row on its response step (stimulus, choice, ...), else ``None``."""
         if not info["respond"]:
             return None
         return {

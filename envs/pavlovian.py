@@ -189,6 +189,7 @@ class PavlovianConditioning(TaskEnv):
         }
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a session; ``options["omission_trials"]`` overrides the omitted trials."""
         super().reset(seed=seed)
         self._forced = self.omission_trials
         if options and options.get("omission_trials") is not None:
@@ -202,6 +203,7 @@ class PavlovianConditioning(TaskEnv):
         return self._observe(), self._info()
 
     def step(self, action):
+        """Take one time step: count anticipatory licks, deliver the reward at its time."""
         if self._done or type(action) not in PLAIN_INTS or not 0 <= action <= LICK:
             action = self._checked_action(action)
         if action == LICK and self.cue_step <= self._t < self.reward_time:
@@ -219,6 +221,7 @@ class PavlovianConditioning(TaskEnv):
         return obs, reward, terminated, False, info
 
     def trial_row(self, action: Any, reward: float, info: dict) -> dict | None:
+        """Return the trial's row on its last step (licks, omission, ITI), else ``None``."""
         if info["time_in_trial"] != self.trial_steps + info["iti"] - 1:
             return None
         return {

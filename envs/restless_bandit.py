@@ -143,6 +143,10 @@ class RestlessBandit(TaskEnv):
         self._t = 0
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a session; means from ``options["initial_means"]``, the constructor or at random.
+
+        Random initial means are drawn from the stationary distribution of the diffusion.
+        """
         super().reset(seed=seed)
         if options and options.get("initial_means") is not None:
             with named_errors(f"{type(self).__name__}.reset"):
@@ -174,6 +178,7 @@ class RestlessBandit(TaskEnv):
         self.means = self.decay * self.means + (1.0 - self.decay) * self.decay_center + noise
 
     def step(self, action):
+        """Pull arm ``action``, then let the means diffuse; ``info`` holds means and regret."""
         if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_arms:
             action = self._checked_action(action)
         mu = self.means
@@ -190,6 +195,7 @@ class RestlessBandit(TaskEnv):
         return self._obs.copy(), reward, terminated, False, info
 
     def trial_row(self, action: Any, reward: float, info: dict) -> dict:
+        """Return the trial's ``state``, ``choice``, ``reward``, ``mean_<arm>`` and ``regret``."""
         row = {"state": 0, "choice": int(action), "reward": float(reward)}
         row.update({f"mean_{i}": float(m) for i, m in enumerate(info["means"])})
         row["regret"] = float(info["regret"])

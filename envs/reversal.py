@@ -97,7 +97,7 @@ def _reject_other_mode(owner: str, **values: Any) -> None:
 
 
 def _schedule_trials(reversal_every: Any, schedule: Any, n_trials: int) -> np.ndarray:
-    """The trials that start a new contingency in schedule mode."""
+    """Return the trials that start a new contingency in schedule mode."""
     if reversal_every is not None and schedule is not None:
         raise ValueError(
             "give one of reversal_every or schedule, not both, got "
@@ -366,6 +366,7 @@ class ReversalLearning(TaskEnv):
         return int(self._task.correct[0])
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a session; ``info`` holds ``correct_action``, ``p_reward`` and ``block``."""
         super().reset(seed=seed)
         with named_errors(f"{type(self).__name__}.reset"):
             self._task.reset(np.ones(1, dtype=bool), self.np_random, options)
@@ -378,6 +379,7 @@ class ReversalLearning(TaskEnv):
         return self._obs.copy(), info
 
     def step(self, action):
+        """Choose option ``action``; ``info`` says whether the contingency then reversed."""
         if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_options:
             action = self._checked_action(action)
         reward, latents = self._task.step(np.array([action]), self.np_random)
@@ -392,6 +394,7 @@ class ReversalLearning(TaskEnv):
         return self._obs.copy(), float(reward[0]), terminated, False, info
 
     def trial_row(self, action: Any, reward: float, info: dict) -> dict:
+        """Return the trial's block, choice, reward, ``correct_action`` and ``reversal``."""
         return {
             "block": int(info["block"]),
             "state": 0,

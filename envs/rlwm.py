@@ -38,8 +38,9 @@ def _check_set_sizes(set_sizes: Any, max_set_size: int, name: str = "set_sizes")
 
 
 class RLWM(TaskEnv):
-    """Learn, by trial and error, the correct one of three actions for each of ``n_s`` stimuli, in
-    blocks whose set size ``n_s`` varies (Collins & Frank 2012).
+    """Learn, by trial and error, the correct one of three actions for each of ``n_s`` stimuli.
+
+    The set size ``n_s`` varies from block to block (Collins & Frank 2012).
 
     ## Description
     A session is a sequence of blocks, each with a set size ``n_s`` from ``set_sizes`` (shuffled
@@ -160,6 +161,7 @@ class RLWM(TaskEnv):
 
     # -- Gymnasium API ---------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a session; ``options["set_sizes"]`` overrides the order of the blocks."""
         super().reset(seed=seed)
         if options and options.get("set_sizes") is not None:
             with named_errors(f"{type(self).__name__}.reset"):
@@ -184,6 +186,7 @@ class RLWM(TaskEnv):
         return obs
 
     def step(self, action):
+        """Answer the current stimulus with ``action``: reward 1 if correct, else 0."""
         if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_actions:
             action = self._checked_action(action)
         s = self._stim
@@ -210,9 +213,11 @@ class RLWM(TaskEnv):
         return self._observe(), float(correct), self._done, False, info
 
     def trial_context(self) -> dict[str, Any]:
+        """Return the upcoming trial's ``state`` (stimulus), ``set_size`` and ``block``."""
         return {"state": self._stim, "set_size": self._ns, "block": self._block}
 
     def trial_row(self, action: Any, reward: float, info: dict) -> dict:
+        """Return the trial's ``block``, ``set_size``, ``state``, ``choice``, ``reward``, ..."""
         return {
             "block": int(info["block"]),
             "set_size": int(info["set_size"]),

@@ -57,7 +57,7 @@ class _Config:
 
 
 def _check_probabilities(name: str, value: Any, bounds: tuple[float, float]) -> np.ndarray:
-    """A 2 x 2 array of reward probabilities (second-stage state x action) within ``bounds``."""
+    """Check a 2 x 2 array of reward probabilities (state2 x action) within ``bounds``."""
     return check_array(name, value, (2, 2), *bounds)
 
 
@@ -172,8 +172,10 @@ class _TwoStepTask:
 
 
 class TwoStep(TaskEnv):
-    """The two-step task: a first-stage choice leads, probabilistically, to one of two second-stage
-    states, where a second choice is rewarded with a slowly drifting probability.
+    """The two-step task: a first-stage choice leads, probabilistically, to a second-stage state.
+
+    In each of the two second-stage states a second choice is rewarded with a slowly drifting
+    probability.
 
     ## Description
     Each trial has two steps. In the first stage choose action ``a1 ∈ {0, 1}``; it leads to the
@@ -265,6 +267,7 @@ class TwoStep(TaskEnv):
         return int(self._task.stage[0])
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a session; ``info`` holds the initial ``reward_probabilities``."""
         super().reset(seed=seed)
         with named_errors(f"{type(self).__name__}.reset"):
             self._task.reset(np.ones(1, dtype=bool), self.np_random, options)
@@ -273,6 +276,7 @@ class TwoStep(TaskEnv):
         return self._task.observe()[0], info
 
     def step(self, action):
+        """Take the choice of the current stage; the second-stage choice is rewarded."""
         if self._done or type(action) not in PLAIN_INTS or not 0 <= action < 2:
             action = self._checked_action(action)
         reward, lat = self._task.step(np.array([action]), self.np_random)
@@ -289,11 +293,13 @@ class TwoStep(TaskEnv):
         return self._task.observe()[0], float(reward[0]), terminated, False, info
 
     def trial_context(self) -> dict[str, Any]:
+        """Return ``state``, and ``state2`` before a second-stage choice."""
         if self.stage == 1:
             return {"state": 0, "state2": int(self._task.state2[0])}
         return {"state": 0}
 
     def trial_row(self, action: Any, reward: float, info: dict) -> dict | None:
+        """Return the trial's row on its second-stage step (choices, common, ...), else ``None``."""
         if info["stage"] == 0:
             return None
         p = info["reward_probabilities"]

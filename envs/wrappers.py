@@ -58,10 +58,12 @@ class PreviousActionReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return out
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Reset the task; the observation carries no previous action or reward."""
         obs, info = self.env.reset(seed=seed, options=options)
         return self._augment(obs, None, 0.0), info
 
     def step(self, action):
+        """Step the task; the observation carries this step's action (one-hot) and reward."""
         obs, reward, terminated, truncated, info = self.env.step(action)
         return self._augment(obs, action, float(reward)), reward, terminated, truncated, info
 
@@ -102,11 +104,13 @@ class RecordTrials(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._trial = 0
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Reset the task and start a new ``session``."""
         self._session += 1
         self._trial = 0
         return self.env.reset(seed=seed, options=options)
 
     def step(self, action):
+        """Step the task and record the trial it completed, if any."""
         obs, reward, terminated, truncated, info = self.env.step(action)
         row = self.env.unwrapped.trial_row(action, reward, info)
         if row is not None:

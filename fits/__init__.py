@@ -60,7 +60,7 @@ ESTIMATORS = {"mle": MaximumLikelihood, "map": MaximumAPosteriori, "em": Hierarc
 
 
 def make_estimator(method: str, model, **kwargs) -> SubjectFit:
-    """The estimator for ``method`` in {"mle", "map", "em"}."""
+    """Return the estimator for ``method`` in {"mle", "map", "em"}, built with ``kwargs``."""
     if method not in ESTIMATORS:
         raise ValueError(f"method must be one of {sorted(ESTIMATORS)}, got {method!r}")
     return ESTIMATORS[method](model, **kwargs)

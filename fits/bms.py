@@ -59,18 +59,30 @@ class BMSResult:
 
     Attributes
     ----------
-    models : the model names (length ``K``).
-    alpha : (K,) Dirichlet parameters of the posterior over model frequencies.
-    alpha0 : (K,) prior Dirichlet parameters.
-    expected_frequency : (K,) posterior mean frequencies ``alpha / sum(alpha)``.
-    xp : (K,) exceedance probabilities.
-    pxp : (K,) protected exceedance probabilities ``xp (1 - bor) + bor / K``.
-    bor : Bayesian omnibus risk, the posterior probability that all models are equally frequent.
-    g : DataFrame (subjects × models) of each subject's posterior model probabilities.
-    free_energy : ``F1``, the variational lower bound on ``log p(L | H1)``.
-    free_energy_null : ``F0 = log p(L | H0)``.
-    n_iter : variational iterations used.
-    xp_method : "exact" (two models, Beta CDF) or "sampling".
+    models : tuple of str
+        The model names (length ``K``).
+    alpha : numpy.ndarray
+        ``(K,)`` Dirichlet parameters of the posterior over model frequencies.
+    alpha0 : numpy.ndarray
+        ``(K,)`` prior Dirichlet parameters.
+    expected_frequency : numpy.ndarray
+        ``(K,)`` posterior mean frequencies ``alpha / sum(alpha)``.
+    xp : numpy.ndarray
+        ``(K,)`` exceedance probabilities.
+    pxp : numpy.ndarray
+        ``(K,)`` protected exceedance probabilities ``xp (1 - bor) + bor / K``.
+    bor : float
+        Bayesian omnibus risk, the posterior probability that all models are equally frequent.
+    g : pandas.DataFrame
+        Subjects × models: each subject's posterior model probabilities.
+    free_energy : float
+        ``F1``, the variational lower bound on ``log p(L | H1)``.
+    free_energy_null : float
+        ``F0 = log p(L | H0)``.
+    n_iter : int
+        Variational iterations used.
+    xp_method : {"exact", "sampling"}
+        "exact" (two models, Beta CDF) or "sampling" (Dirichlet draws).
     """
 
     models: tuple[str, ...]
@@ -203,18 +215,27 @@ def bms(
 
     Parameters
     ----------
-    log_evidence : (subjects × models) log model evidence, e.g. ``-BIC/2`` or a Laplace
-        approximation; a DataFrame's columns name the models and its index the subjects.
-    prior : Dirichlet prior counts ``alpha0``, a positive scalar or one per model (default 1:
+    log_evidence : array_like or pandas.DataFrame
+        ``(subjects, models)`` log model evidence, e.g. ``-BIC/2`` or a Laplace approximation;
+        a DataFrame's columns name the models and its index the subjects.
+    prior : float or array_like
+        Dirichlet prior counts ``alpha0``, a positive scalar or one per model (default 1:
         uniform over frequencies).
-    n_samples : Dirichlet draws for the exceedance probabilities of more than two models.
-    seed : seeds those draws (two models are exact and draw nothing).
-    models : model names, overriding a DataFrame's columns.
-    tol, max_iter : the variational iteration stops when ``||alpha_new - alpha|| < tol``.
+    n_samples : int, default 1_000_000
+        Dirichlet draws for the exceedance probabilities of more than two models.
+    seed : int, numpy.random.Generator or None
+        Seeds those draws (two models are exact and draw nothing).
+    models : sequence of str, optional
+        Model names, overriding a DataFrame's columns.
+    tol : float, default 1e-10
+        The variational iteration stops when ``||alpha_new - alpha|| < tol``.
+    max_iter : int, default 10_000
+        Variational iterations at most.
 
     Returns
     -------
-    BMSResult with ``alpha``, ``expected_frequency``, ``xp``, ``pxp``, ``bor`` and ``g``.
+    BMSResult
+        With ``alpha``, ``expected_frequency``, ``xp``, ``pxp``, ``bor`` and ``g``.
     """
     L, names, subjects = _check_log_evidence(log_evidence, models)
     n, k = L.shape

@@ -126,7 +126,7 @@ def _training_estimator(method: str, model: CognitiveModel, train: np.ndarray, *
 
 # -- folds --------------------------------------------------------------------------------------
 def fold_labels(trials: pd.DataFrame, folds: int | str = "block", n_folds: int | None = None) -> tuple[np.ndarray, int]:
-    """The cross-validation fold of every row of ``trials`` and the number of folds.
+    """Return the cross-validation fold of every row of ``trials`` and the number of folds.
 
     - ``folds=k`` (an integer >= 2): each subject's rows, in table order, are cut into ``k``
       contiguous chunks of nearly equal length; chunk ``j`` of every subject is fold ``j``.
@@ -204,19 +204,24 @@ class CVResult:
 
     Attributes
     ----------
-    model, method : the model's name and the estimator used on each training set.
-    n_folds : number of folds.
-    folds : long DataFrame, one row per (subject, fold): ``n_train``, ``n_test`` (valid trials),
+    model, method : str
+        The model's name and the estimator used on each training set.
+    n_folds : int
+        Number of folds.
+    folds : pandas.DataFrame
+        Long table, one row per (subject, fold): ``n_train``, ``n_test`` (valid trials),
         ``train_loglik`` (at the training fit), ``loglik`` (held-out), ``mean_loglik`` (held-out,
         per trial). Subjects skipped in a fold (too few training trials) have NaN.
-    per_subject : DataFrame indexed by subject: held-out ``loglik`` summed over folds,
-        ``n_trials``, ``mean_loglik``, ``mean_likelihood`` (the geometric mean held-out
-        probability of the observed choices, ``exp(mean_loglik)``) and ``mean_probability``
-        (their arithmetic mean).
-    trialwise : DataFrame aligned with the trial table's index: ``subject``, ``fold`` (the fold
-        holding the row out) and ``loglik`` (its held-out log-probability; NaN where the choice
-        is missing or the subject was skipped).
-    estimators : the fitted training estimator of each fold.
+    per_subject : pandas.DataFrame
+        Indexed by subject: held-out ``loglik`` summed over folds, ``n_trials``,
+        ``mean_loglik``, ``mean_likelihood`` (the geometric mean held-out probability of the
+        observed choices, ``exp(mean_loglik)``) and ``mean_probability`` (their arithmetic mean).
+    trialwise : pandas.DataFrame
+        Aligned with the trial table's index: ``subject``, ``fold`` (the fold holding the row
+        out) and ``loglik`` (its held-out log-probability; NaN where the choice is missing or the
+        subject was skipped).
+    estimators : list of SubjectFit
+        The fitted training estimator of each fold.
     """
 
     model: str
@@ -234,6 +239,7 @@ class CVResult:
 
     @property
     def n_trials(self) -> int:
+        """Held-out trials of the subjects with a held-out log-likelihood."""
         return int(self.per_subject.loc[self.per_subject["loglik"].notna(), "n_trials"].sum())
 
     @property
@@ -291,8 +297,10 @@ def _cross_validate(
     bar: Any,
     **estimator_kwargs: Any,
 ) -> CVResult:
-    """:func:`cross_validate` of a validated table, its arrays and the fold of each of its rows,
-    advancing ``bar`` per fold."""
+    """Run :func:`cross_validate` on a validated table and its arrays, advancing ``bar`` per fold.
+
+    ``fold`` gives the fold of each row of the table.
+    """
     fold_row = checked.to_caller(fold_labels_)  # ``data.row_index`` is in the caller's rows
     n_rows = len(fold_row)
     present = data.row_index >= 0
@@ -378,18 +386,24 @@ class Comparison:
 
     Attributes
     ----------
-    table : one row per model (index ``model``): ``n_params``, ``n_subjects``, ``n_trials``,
+    table : pandas.DataFrame
+        One row per model (index ``model``): ``n_params``, ``n_subjects``, ``n_trials``,
         summed ``loglik``, ``aic``, ``bic``, ``delta_aic``, ``delta_bic`` (relative to the
         best), with EM also ``log_evidence`` (summed Laplace evidence) and ``ibic``; with
         cross-validation ``cv_loglik`` and ``cv_mean_likelihood``; then the BMS ``alpha``,
         ``expected_frequency``, ``xp``, ``pxp`` and ``bor``.
-    per_subject : long DataFrame, one row per (subject, model): ``n_params``, ``n_trials``,
-        ``loglik``, ``aic``, ``bic``, ``log_evidence`` (what BMS used: ``-bic/2``, ``-aic/2``
-        or the Laplace evidence), with EM ``laplace``, with cross-validation ``cv_loglik``.
-    fits : model name -> fitted estimator.
-    bms : the :class:`BMSResult` over the subjects fitted by every model.
-    cv : model name -> :class:`CVResult` (empty without cross-validation).
-    bms_on : "bic", "aic" or "laplace".
+    per_subject : pandas.DataFrame
+        Long table, one row per (subject, model): ``n_params``, ``n_trials``, ``loglik``,
+        ``aic``, ``bic``, ``log_evidence`` (what BMS used: ``-bic/2``, ``-aic/2`` or the Laplace
+        evidence), with EM ``laplace``, with cross-validation ``cv_loglik``.
+    fits : dict[str, SubjectFit]
+        Model name -> fitted estimator.
+    bms : BMSResult
+        The random-effects BMS over the subjects fitted by every model.
+    cv : dict[str, CVResult]
+        Model name -> cross-validation result (empty without cross-validation).
+    bms_on : {"bic", "aic", "laplace"}
+        The per-subject log evidence BMS used.
     """
 
     table: pd.DataFrame
@@ -405,8 +419,11 @@ class Comparison:
         return self.bms.bor
 
     def best(self, by: str = "pxp") -> str:
-        """The best model by ``by``: "pxp", "xp", "expected_frequency", "cv_loglik",
-        "log_evidence" (higher is better) or "bic", "aic", "ibic" (lower is better)."""
+        """Return the name of the best model by the column ``by`` of :attr:`table`.
+
+        Higher is better for "pxp", "xp", "expected_frequency", "cv_loglik", "log_evidence" and
+        "loglik"; lower is better for "bic", "aic" and "ibic".
+        """
         higher = ("pxp", "xp", "expected_frequency", "cv_loglik", "log_evidence", "loglik")
         lower = ("bic", "aic", "ibic")
         if by not in higher + lower or by not in self.table.columns:
@@ -416,9 +433,12 @@ class Comparison:
         return str(col.idxmax() if by in higher else col.idxmin())
 
     def plot(self, *, figsize: tuple[float, float] | None = None) -> Figure:
-        """Δ criterion (BIC, AIC or iBIC, as used for BMS) relative to the best model, the
-        protected exceedance probabilities and, with cross-validation, the held-out mean
-        likelihood per choice."""
+        """Plot the comparison: Δ criterion, protected exceedance probabilities, held-out fit.
+
+        The panels show the criterion BMS used (BIC, AIC or iBIC) relative to the best model,
+        the protected exceedance probabilities and, with cross-validation, the held-out mean
+        likelihood per choice.
+        """
         import seaborn as sns
 
         t = self.table.reset_index()
@@ -512,27 +532,45 @@ def compare_models(
 
     Parameters
     ----------
-    trials : the trial table.
-    models : a dict name -> model (or registered name), or a list of models / registered names
+    trials : pandas.DataFrame
+        The trial table.
+    models : dict or sequence
+        A dict name -> model (or registered name), or a list of models / registered names
         (named by ``model.name``).
-    method : "mle", "map" or "em" (hierarchical EM adds the Laplace evidence and iBIC).
-    cv_folds : when given, also cross-validate each model with ``folds=cv_folds`` (see
+    method : {"mle", "map", "em"}
+        The estimator (hierarchical EM adds the Laplace evidence and iBIC).
+    cv_folds : int, str or None
+        When given, also cross-validate each model with ``folds=cv_folds`` (see
         :func:`cross_validate`).
-    n_starts, seed : random starts per subject; model ``j`` is fitted (and cross-validated)
-        with seeds spawned from ``SeedSequence(seed)``.
-    bms_on : the per-subject log evidence for random-effects BMS: "bic" (``-BIC/2``), "aic"
-        (``-AIC/2``) or "laplace" (the EM Laplace evidence; needs ``method="em"``).
-    bms_samples : Dirichlet draws for the exceedance probabilities of more than two models.
-    ceilings : name -> a data-driven benchmark with a ``cross_validate(trials, folds=...,
-        n_folds=..., seed=...)`` method returning a :class:`CVResult`, e.g.
+    n_starts : int, default 10
+        Random starts per subject.
+    seed : int or None
+        Model ``j`` is fitted (and cross-validated) with seeds spawned from
+        ``SeedSequence(seed)``.
+    bms_on : {"bic", "aic", "laplace"}
+        The per-subject log evidence for random-effects BMS: ``-BIC/2``, ``-AIC/2`` or the EM
+        Laplace evidence (needs ``method="em"``).
+    bms_samples : int, default 1_000_000
+        Dirichlet draws for the exceedance probabilities of more than two models.
+    ceilings : mapping or None
+        Name -> a data-driven benchmark with a ``cross_validate(trials, folds=..., n_folds=...,
+        seed=...)`` method returning a :class:`CVResult`, e.g.
         :class:`cogmodels.agents.tiny_rnn.TinyRNN` (Ji-An et al. 2025). Needs ``cv_folds``; each
         gets a row with its held-out ``cv_loglik`` and ``cv_mean_likelihood`` (and its
         ``n_params``, the network's weights) beside the cognitive models; the information
         criteria and BMS cover the cognitive models only.
-    progress : draw a bar of the fits (one per model and per cross-validation fold; on a
-        terminal only).
-    estimator_kwargs : passed to every estimator.
+    progress : bool, default True
+        Draw a bar of the fits (one per model and per cross-validation fold; on a terminal only).
+    **estimator_kwargs
+        Passed to every estimator.
 
+    Returns
+    -------
+    Comparison
+        The fitted estimators, the comparison table, BMS and cross-validation results.
+
+    Notes
+    -----
     The table is validated once for all the models (:func:`cogmodels.likelihood.prepare_trials`:
     the trial-table schema and each model's columns and actions) before anything is fitted;
     rows out of trial order are sorted, with a warning.
@@ -641,7 +679,7 @@ def compare_models(
 
 
 def _model_rows(est: SubjectFit, name: str, method: str, bms_on: str) -> pd.DataFrame:
-    """The per-subject rows of one fitted model in :attr:`Comparison.per_subject`."""
+    """Return the per-subject rows of one fitted model in :attr:`Comparison.per_subject`."""
     part = pd.DataFrame(
         {
             "subject": est.params_.index.to_numpy(),
@@ -660,7 +698,7 @@ def _model_rows(est: SubjectFit, name: str, method: str, bms_on: str) -> pd.Data
 
 
 def _ceiling_cv(ceiling: Any, checked: CheckedTrials, folds: int | str, seed: int, progress: bool) -> CVResult:
-    """A ceiling's cross-validation on the validated table, its trialwise rows in the caller's order."""
+    """Cross-validate a ceiling on the validated table; its trialwise rows in the caller's order."""
     kwargs = {"progress": progress} if "progress" in inspect.signature(ceiling.cross_validate).parameters else {}
     cv = ceiling.cross_validate(checked.table, folds=folds, seed=seed, **kwargs)
     if checked.order is not None and isinstance(getattr(cv, "trialwise", None), pd.DataFrame):

@@ -45,10 +45,41 @@ def _regularised_inverse(h: np.ndarray, floor: float = 1e-6) -> tuple[np.ndarray
 class HierarchicalEM(SubjectFit):
     """Empirical-Bayes group fit (Huys et al. 2011): group prior plus individual MAP estimates.
 
-    Fitted attributes, beside those of :class:`SubjectFit` (``params_`` are the individual MAP
-    estimates): ``group_mean_`` and ``group_var_`` (unconstrained space, Series by parameter),
-    ``group_params_`` (the group mean mapped to the natural scale), ``log_evidence_`` (per-subject
-    Laplace evidence under the group prior), ``ibic_``, ``n_em_iter_``, ``history_``.
+    Parameters
+    ----------
+    model : CognitiveModel
+        The model to fit.
+    n_starts : int, default 3
+        Random starts per subject in the first E-step (later E-steps start from the last
+        estimates).
+    max_em_iter : int, default 100
+        EM iterations at most (a ``ConvergenceWarning`` if the group parameters have not settled).
+    tol : float, default 1e-3
+        EM stops when the group means and log-variances move by less than ``tol``.
+    initial_var : float, default 10.0
+        Variance of the initial group prior, in the unconstrained space.
+    **kwargs
+        ``seed``, ``min_trials``, ``max_iter``, ``gtol`` of :class:`SubjectFit`.
+
+    Attributes
+    ----------
+    group_mean_, group_var_ : pandas.Series
+        Group prior mean and variance per parameter, in the unconstrained space.
+    group_params_ : pandas.Series
+        The group mean mapped to the natural scale.
+    log_evidence_ : pandas.Series
+        Per-subject Laplace evidence under the group prior.
+    ibic_ : float
+        Integrated BIC: ``-2 sum(log_evidence_) + 2 k log(n_trials)``.
+    n_em_iter_ : int
+        EM iterations run.
+    history_ : pandas.DataFrame
+        Summed log evidence and group parameters at each iteration.
+
+    Notes
+    -----
+    The attributes of :class:`SubjectFit` are set as well; ``params_`` are the individual MAP
+    estimates under the fitted group prior.
     """
 
     method = "em"
@@ -144,6 +175,7 @@ class HierarchicalEM(SubjectFit):
         self.ibic_ = float(-2 * evidence.sum() + 2 * k * np.log(n_total))
 
     def summary(self) -> pd.DataFrame:
+        """Return :meth:`SubjectFit.summary` with each subject's ``log_evidence`` added."""
         out = super().summary()
         out["log_evidence"] = self.log_evidence_.to_numpy()
         return out

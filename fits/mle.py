@@ -68,21 +68,37 @@ class SubjectFit:
 
     Parameters
     ----------
-    model : the model to fit.
-    n_starts : random starts per subject (the best is kept).
-    seed : seeds the starting points.
-    min_trials : subjects with fewer valid trials are skipped and listed in ``skipped_``.
-    max_iter, gtol : optimiser settings.
+    model : CognitiveModel
+        The model to fit.
+    n_starts : int, default 10
+        Random starts per subject (the best is kept).
+    seed : int or None
+        Seeds the starting points.
+    min_trials : int, default 10
+        Subjects with fewer valid trials are skipped and listed in ``skipped_``.
+    max_iter : int, default 100
+        Iteration limit of :func:`~cogmodels.fits.optimize.minimize_batched` per start.
+    gtol : float, default 1e-3
+        A start converges when its gradient's largest entry is below ``gtol``.
 
-    Fitted attributes
-    -----------------
-    params_ : DataFrame, one row per subject, one column per parameter (natural scale).
-    se_ : DataFrame of standard errors (NaN where the Hessian is not positive definite).
-    loglik_, n_trials_, aic_, bic_ : Series indexed by subject.
-    converged_, on_bound_ : per-subject flags (``on_bound_`` is a DataFrame per parameter).
-    hessians_ : (subjects, k, k) Hessians of the objective in the unconstrained space.
-    z_ : (subjects, k) unconstrained estimates.
-    skipped_ : DataFrame of subjects left out (subject, n_valid, reason).
+    Attributes
+    ----------
+    params_ : pandas.DataFrame
+        One row per subject, one column per parameter (natural scale).
+    se_ : pandas.DataFrame
+        Standard errors (NaN where the Hessian is not positive definite).
+    loglik_, n_trials_, aic_, bic_ : pandas.Series
+        Indexed by subject.
+    converged_ : pandas.Series
+        Whether each subject's optimisation converged.
+    on_bound_ : pandas.DataFrame
+        Per subject and parameter, whether the estimate sits on a bound of its range.
+    hessians_ : numpy.ndarray
+        ``(subjects, k, k)`` Hessians of the objective in the unconstrained space.
+    z_ : numpy.ndarray
+        ``(subjects, k)`` unconstrained estimates.
+    skipped_ : pandas.DataFrame
+        Subjects left out (``subject``, ``n_valid``, ``reason``).
     """
 
     method = "mle"
@@ -278,7 +294,7 @@ class SubjectFit:
         return out.reset_index()
 
     def score(self, trials: pd.DataFrame | TrialArrays) -> float:
-        """Summed log-likelihood of (held-out) trials under each subject's fitted parameters."""
+        """Return the summed log-likelihood of (held-out) trials under the fitted parameters."""
         return float(self.score_subjects(trials).sum())
 
     def score_subjects(self, trials: pd.DataFrame | TrialArrays) -> pd.Series:
@@ -298,7 +314,7 @@ class SubjectFit:
 
 
 def _subjects_done(bar, subject_of_lane: np.ndarray):
-    """A ``minimize_batched`` callback advancing ``bar`` to the subjects whose starts all stopped."""
+    """Return a ``minimize_batched`` callback advancing ``bar`` as subjects' starts all stop."""
     if bar.disable:
         return None
     n_sub = int(subject_of_lane.max()) + 1 if subject_of_lane.size else 0

@@ -324,9 +324,11 @@ _TRANSITION_LEVELS = ["common", "rare"]
 
 
 def _previous_trials(trials: pd.DataFrame, fn: str) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """The two-step table in trial order and, for every trial with a valid previous trial of the
-    same sequence, the arrays ``row`` (its index), ``stay``, ``rewarded`` and ``common`` (of the
-    previous trial)."""
+    """Return the two-step table in trial order and the previous-trial arrays.
+
+    For every trial with a valid previous trial of the same sequence: ``row`` (its index),
+    ``stay``, ``rewarded`` and ``common`` (of the previous trial).
+    """
     df = _require(trials, ["subject", "choice", "reward"], fn)
     if "common" not in df.columns and "state2" not in df.columns:
         raise ValueError(
@@ -474,9 +476,12 @@ def stay_regression(
 
 
 def _logistic_counts(X: np.ndarray, y: np.ndarray, n: np.ndarray, max_iter: int = 100) -> np.ndarray:
-    """Maximum-likelihood logistic regression on binomial counts (``y`` successes of ``n`` per
-    row of ``X``) by Newton's method; empty rows are dropped. A tiny ridge (1e-8) keeps the
-    Hessian invertible; with complete separation the coefficients stop growing at ``max_iter``."""
+    """Fit a maximum-likelihood logistic regression on binomial counts by Newton's method.
+
+    ``y`` successes of ``n`` per row of ``X``; empty rows are dropped. A tiny ridge (1e-8) keeps
+    the Hessian invertible; with complete separation the coefficients stop growing at
+    ``max_iter``.
+    """
     keep = n > 0
     X, y, n = X[keep], y[keep], n[keep]
     beta = np.zeros(X.shape[1])
@@ -493,7 +498,9 @@ def _logistic_counts(X: np.ndarray, y: np.ndarray, n: np.ndarray, max_iter: int 
 
 
 def stay_effects(stay: pd.DataFrame) -> pd.Series:
-    """Main effects and interaction of a :func:`stay_probabilities` table (differences of P(stay)).
+    """Return the main effects and interaction of a :func:`stay_probabilities` table.
+
+    They are differences of P(stay):
 
     ``reward = (rc + rr - uc - ur) / 2``, ``transition = (rc + uc - rr - ur) / 2``,
     ``interaction = (rc - rr) - (uc - ur)`` with ``r``/``u`` rewarded/unrewarded and
@@ -515,8 +522,9 @@ def stay_effects(stay: pd.DataFrame) -> pd.Series:
 
 
 def stay_effects_by_subject(trials: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """:func:`stay_effects` of each subject (or simulated session), and their mean with a
-    confidence interval across subjects.
+    """Return :func:`stay_effects` of each subject, and their mean with a confidence interval.
+
+    Each subject (or simulated session) gives one row; the mean is across subjects.
 
     Returns one row per subject (its sessions pooled; ``subject``, ``reward``, ``transition``,
     ``interaction``) with the summary in ``.attrs["summary"]``: a DataFrame indexed by effect with
@@ -599,9 +607,11 @@ def plot_ppc(
     labels: tuple[str, str] = ("data", "model"),
     figsize: tuple[float, float] = (5.0, 3.5),
 ) -> Figure:
-    """Overlay a signature curve of the data (points, ±SEM error bars) and of the simulations
-    (line, ±SEM band) on one axis. ``kind`` is one of :data:`CURVES` (inferred from the columns
-    when omitted); curves with a hue (stay, set size) get one colour per level.
+    """Overlay a signature curve of the data and of the simulations on one axis.
+
+    The data are points with ±SEM error bars, the simulations a line with a ±SEM band. ``kind``
+    is one of :data:`CURVES` (inferred from the columns when omitted); curves with a hue (stay,
+    set size) get one colour per level.
     """
     import seaborn as sns
 
@@ -681,8 +691,10 @@ def check(
     progress: bool = True,
     **curve_kwargs: Any,
 ) -> tuple[pd.DataFrame, pd.DataFrame, Figure]:
-    """One posterior predictive check: the ``kind`` curve of ``trials`` and of ``n_sims``
-    simulations per fitted subject (:func:`posterior_predictive`), and their overlay.
+    """Run one posterior predictive check: the ``kind`` curve of data and simulations.
+
+    The curve of ``trials`` and of ``n_sims`` simulations per fitted subject
+    (:func:`posterior_predictive`), and their overlay.
 
     ``trials`` is validated first (:func:`cogmodels.trials.validate_trials` with the fitted
     model's ``n_actions``; rows out of trial order are sorted, with a warning).

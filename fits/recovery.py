@@ -57,7 +57,7 @@ _INNER = 0.1
 
 # -- sampling true parameters -------------------------------------------------------------------
 def _inner_range(spec: ParamSpec) -> tuple[float, float]:
-    """The default sampling range of a parameter on the natural scale.
+    """Return the default sampling range of a parameter on the natural scale.
 
     Finite bounds: the middle 80 % of ``[low, high]``. Open ranges: the unconstrained value
     within ±1 of the default's (0 where the default sits on the bound), mapped back.
@@ -256,7 +256,7 @@ class RecoveryResult:
     fit: SubjectFit = field(repr=False)
 
     def plot(self, *, figsize: tuple[float, float] | None = None) -> Figure:
-        """True (x) against fitted (y) for every parameter, with the identity line and ``r``.
+        """Plot true (x) against fitted (y) for every parameter, with the identity line and ``r``.
 
         One axis per parameter, in the model's order; estimates on a bound are drawn as crosses.
         One legend, right of the last axis, names the markers and the line.

@@ -12,9 +12,11 @@ __all__ = ["Decoder", "check_calibration"]
 
 
 def check_calibration(counts: Any, velocity: Any) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Counts ``(T, N)``/``(T, L, N)`` and velocities ``(T, 2)``/``(T, L, 2)`` with matching
-    ``T`` and ``L``, finite, at least 3 bins; returns them with a lane axis, and the flag that
-    one was added."""
+    """Check a calibration block; return it with a lane axis and whether one was added.
+
+    Counts ``(T, N)``/``(T, L, N)`` and velocities ``(T, 2)``/``(T, L, 2)`` must have matching
+    ``T`` and ``L``, be finite and have at least 3 bins.
+    """
     y, single = as_lanes(counts, "counts")
     x, _ = as_lanes(velocity, "velocity")
     if x.shape[:2] != y.shape[:2] or x.shape[2] != 2:
@@ -41,6 +43,7 @@ class Decoder:
     velocity_: np.ndarray
 
     def fit(self, counts: Any, velocity: Any) -> Decoder:  # pragma: no cover - abstract
+        """Fit on a calibration block of counts and intended velocities; return ``self``."""
         raise NotImplementedError
 
     def _fitted(self, n_lanes: int, n_units: int, single: bool) -> None:
@@ -65,8 +68,10 @@ class Decoder:
         """Extra state of a subclass (the Kalman covariance); nothing by default."""
 
     def step(self, counts: Any) -> np.ndarray:
-        """One bin: counts ``(N,)`` (a one-lane decoder) or ``(L, N)``; the velocity ``(2,)`` or
-        ``(L, 2)`` (a view of the state: copy it to keep it)."""
+        """Decode one bin: counts ``(N,)`` (a one-lane decoder) or ``(L, N)`` to a velocity.
+
+        The velocity, ``(2,)`` or ``(L, 2)``, is a view of the state: copy it to keep it.
+        """
         self._check_fitted()
         y = np.asarray(counts)
         one = y.ndim == 1
@@ -82,8 +87,11 @@ class Decoder:
         raise NotImplementedError
 
     def decode(self, counts: Any) -> np.ndarray:
-        """Decode a block offline from a reset state: ``(T, N)`` → ``(T, 2)``, ``(T, L, N)`` →
-        ``(T, L, 2)``. The state is reset before and left at the block's end."""
+        """Decode a block offline from a reset state.
+
+        ``(T, N)`` → ``(T, 2)``, ``(T, L, N)`` → ``(T, L, 2)``. The state is reset before and
+        left at the block's end.
+        """
         self._check_fitted()
         y, single = as_lanes(counts)
         self.reset()

@@ -38,9 +38,12 @@ __all__ = ["RML", "SmoothBatch", "refit_intention"]
 
 def refit_intention(velocity: np.ndarray, cursor: np.ndarray, target: np.ndarray,
                     radius: np.ndarray | float) -> np.ndarray:
-    """ReFIT intention estimate ``(L, 2)``: the decoded ``velocity`` rotated to point from
-    ``cursor`` to ``target`` with its speed kept, and zero where the cursor is within ``radius``
-    of the target (the user is holding still)."""
+    """Return the ReFIT intention estimate ``(L, 2)`` of decoded velocities.
+
+    The decoded ``velocity`` is rotated to point from ``cursor`` to ``target`` with its speed
+    kept, and zeroed where the cursor is within ``radius`` of the target (the user is holding
+    still).
+    """
     v = np.asarray(velocity, dtype=np.float64)
     err = np.asarray(target, dtype=np.float64) - np.asarray(cursor, dtype=np.float64)
     dist = np.hypot(err[..., 0], err[..., 1])
@@ -90,9 +93,11 @@ class _Adaptation:
 
     def observe(self, counts: np.ndarray, intention: np.ndarray, lanes: np.ndarray | None = None,
                 weight: np.ndarray | None = None) -> None:
-        """Add bins of counts and intention estimates: ``(l, N)``, ``(l, 2)`` for one bin of the
-        lanes ``lanes`` (all when None), or blocks ``(T, l, N)``, ``(T, l, 2)``; ``weight``
-        (``(l,)`` or ``(T, l)``, 0 to skip a bin)."""
+        """Add bins of counts and intention estimates to the statistics.
+
+        ``(l, N)``, ``(l, 2)`` for one bin of the lanes ``lanes`` (all when None), or blocks
+        ``(T, l, N)``, ``(T, l, 2)``; ``weight`` is ``(l,)`` or ``(T, l)`` (0 skips a bin).
+        """
         self.stats.add(counts, intention, lanes, weight)
 
     def tick(self) -> bool:
@@ -122,6 +127,7 @@ class SmoothBatch(_Adaptation):
         self.alpha = 0.5 ** (self.batch_seconds / self.half_life)
 
     def tick(self) -> bool:
+        """Count a bin; at the end of a batch, blend the batch's fit into the decoder."""
         self._clock += 1
         if self._clock < self.batch_bins:
             return False
@@ -158,6 +164,7 @@ class RML(_Adaptation):
             self.stats.decay(np.minimum(1.0, memory / np.maximum(seed.n, 1e-12)))
 
     def tick(self) -> bool:
+        """Forget by ``λ`` per bin; every ``update_seconds``, re-solve the decoder."""
         self.stats.decay(self.forget)
         self._clock += 1
         if self._clock < self.update_bins:

@@ -40,7 +40,7 @@ Strategy = Callable[[CursorBCIVector, list[int], float, dict[str, Any]], pd.Data
 
 
 def _kalman(mode: str) -> Strategy:
-    """A day-0 steady-state Kalman filter, then ``mode`` between and during sessions."""
+    """Return the strategy: a day-0 steady-state Kalman filter, then ``mode`` across sessions."""
 
     def play(env: CursorBCIVector, days: list[int], seconds: float, opts: dict) -> pd.DataFrame:
         dec = calibrate(env, SteadyStateKalmanDecoder(), opts["calibration_seconds"], day=0)
@@ -97,9 +97,12 @@ def compare_under_drift(
     progress: bool = False,
     **env_kwargs: Any,
 ) -> pd.DataFrame:
-    """Trial table of every strategy on every day: column ``decoder`` plus the columns of
+    """Return the trial table of every strategy on every day.
+
+    Column ``decoder`` plus the columns of
     :func:`~cogmodels.agents.decoders.session.run_closed_loop` that
-    :func:`cogmodels.envs.bci.metrics.summarize` reads (``subject`` is the lane)."""
+    :func:`cogmodels.envs.bci.metrics.summarize` reads (``subject`` is the lane).
+    """
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
         raise ValueError(f"strategies must be among {list(STRATEGIES)}, got {unknown}")

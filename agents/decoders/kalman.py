@@ -39,8 +39,11 @@ __all__ = ["KalmanDecoder", "SteadyStateKalmanDecoder", "solve_riccati"]
 
 def solve_riccati(A: np.ndarray, W: np.ndarray, info: np.ndarray, P: np.ndarray | None = None,
                   tol: float = 1e-12, max_iter: int = 1000) -> np.ndarray:
-    """The steady-state posterior covariance ``P (L, 2, 2)`` of the filter, by iterating the
-    recursion from ``P`` (identity when None) until it changes by less than ``tol``."""
+    """Return the steady-state posterior covariance ``P (L, 2, 2)`` of the filter.
+
+    The Riccati recursion is iterated from ``P`` (identity when None) until it changes by less
+    than ``tol``.
+    """
     P = np.broadcast_to(np.eye(2), info.shape).copy() if P is None else P.copy()
     for _ in range(max_iter):
         prior = A @ P @ np.swapaxes(A, 1, 2) + W
@@ -54,9 +57,17 @@ def solve_riccati(A: np.ndarray, W: np.ndarray, info: np.ndarray, P: np.ndarray 
 class KalmanDecoder(EncodingDecoder):
     """Velocity Kalman filter (see the module docstring), batched over lanes.
 
-    Fitted: ``A_``, ``W_`` (``(L, 2, 2)``), ``H_``, ``d_``, ``q_`` (the encoding model),
-    ``P_`` (the current posterior covariance, zero at a session start: the cursor is at rest).
     ``ridge`` regularises both regressions.
+
+    Attributes
+    ----------
+    A_, W_ : numpy.ndarray
+        ``(L, 2, 2)`` kinematic prior: velocity transition and its noise covariance.
+    H_, d_, q_ : numpy.ndarray
+        The encoding model (see :class:`~cogmodels.agents.decoders.linear.EncodingDecoder`).
+    P_ : numpy.ndarray
+        ``(L, 2, 2)`` current posterior covariance, zero at a session start (the cursor is at
+        rest).
     """
 
     steady_state = False
@@ -91,8 +102,10 @@ class KalmanDecoder(EncodingDecoder):
         return v_prior + np.einsum("lij,ljn,ln->li", self.P_, self._hq, innov)
 
     def steady_gain(self) -> np.ndarray:
-        """``G = (I - M)^{-1} K_∞ H`` with the steady-state gain: ``E[v] = G u`` for a constant
-        intended velocity ``u``."""
+        """Return ``G = (I - M)^{-1} K_∞ H`` with the steady-state gain ``K_∞``.
+
+        ``E[v] = G u`` for a constant intended velocity ``u``.
+        """
         self._check_fitted()
         P = solve_riccati(self.A_, self.W_, self._info, getattr(self, "_P_ss", None))
         self._P_ss = P
@@ -108,10 +121,20 @@ class KalmanDecoder(EncodingDecoder):
 
 
 class SteadyStateKalmanDecoder(KalmanDecoder):
-    """The Kalman filter with its gain fixed at the Riccati fixed point (module docstring):
-    ``v_t = M_ v_{t-1} + K_ (y_t - d_)``. Fitted in addition: ``K_ (L, 2, N)`` float32,
-    ``M_ (L, 2, 2)``, ``P_`` the steady-state posterior covariance. :meth:`set_encoding`
-    re-solves the Riccati equation from the previous fixed point."""
+    """The Kalman filter with its gain fixed at the Riccati fixed point (module docstring).
+
+    It decodes ``v_t = M_ v_{t-1} + K_ (y_t - d_)``; :meth:`set_encoding` re-solves the Riccati
+    equation from the previous fixed point.
+
+    Attributes
+    ----------
+    K_ : numpy.ndarray
+        ``(L, 2, N)`` float32 steady-state gain.
+    M_ : numpy.ndarray
+        ``(L, 2, 2)`` state transition of the decoded velocity.
+    P_ : numpy.ndarray
+        ``(L, 2, 2)`` steady-state posterior covariance.
+    """
 
     steady_state = True
 
@@ -127,7 +150,7 @@ class SteadyStateKalmanDecoder(KalmanDecoder):
         self._Kd = np.einsum("lkn,ln->lk", K, self.d_)  # K d, so a bin costs one product
 
     def _reset_state(self, mask: np.ndarray | None) -> None:
-        """The steady-state filter has no covariance to reset."""
+        """Reset nothing: the steady-state filter has no covariance to reset."""
 
     def _step(self, y: np.ndarray) -> np.ndarray:
         innov = np.einsum("lkn,ln->lk", self.K_, y.astype(np.float32, copy=False))

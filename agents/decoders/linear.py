@@ -42,17 +42,27 @@ class EncodingDecoder(Decoder):
     """A decoder derived from the fitted encoding model ``y = H v + d + q`` (per lane).
 
     :meth:`fit` regresses the counts on the calibration velocities; :meth:`set_encoding`
-    replaces the model (what closed-loop adaptation does) and recomputes the readout. Fitted:
-    ``H_ (L, N, 2)``, ``d_ (L, N)``, ``q_ (L, N)`` (residual variance), ``stats_`` (the
-    calibration's :class:`~cogmodels.agents.decoders.stats.RegressionStats`).
+    replaces the model (what closed-loop adaptation does) and recomputes the readout.
+
+    Attributes
+    ----------
+    H_ : numpy.ndarray
+        ``(L, N, 2)`` tuning of each unit to the velocity.
+    d_, q_ : numpy.ndarray
+        ``(L, N)`` baseline counts and residual variance.
+    stats_ : RegressionStats
+        The calibration's :class:`~cogmodels.agents.decoders.stats.RegressionStats`.
     """
 
     def __init__(self, ridge: float = 1e-3) -> None:
         self.ridge = _check_nonneg("ridge", ridge)
 
     def fit(self, counts: Any, velocity: Any) -> EncodingDecoder:
-        """Fit on a calibration block: counts ``(T, N)`` or ``(T, L, N)`` and the velocities the
-        user intended, ``(T, 2)`` or ``(T, L, 2)``."""
+        """Fit the encoding model on a calibration block; return ``self``.
+
+        The block holds counts ``(T, N)`` or ``(T, L, N)`` and the velocities the user intended,
+        ``(T, 2)`` or ``(T, L, 2)``.
+        """
         y, x, single = check_calibration(counts, velocity)
         stats = RegressionStats(y.shape[1], y.shape[2])
         stats.add(y, x)
@@ -83,9 +93,12 @@ class EncodingDecoder(Decoder):
         raise NotImplementedError
 
     def steady_gain(self) -> np.ndarray:
-        """``G (L, 2, 2)``: the decoded velocity of a constant intended velocity ``u`` in the
-        long run, ``E[v] = G u``, under the decoder's own encoding model (``M H`` for the
-        linear readouts; below 1 for the Kalman filter, whose estimate shrinks toward rest)."""
+        """Return ``G (L, 2, 2)``, the long-run decoded velocity per intended velocity.
+
+        ``E[v] = G u`` for a constant intended velocity ``u``, under the decoder's own encoding
+        model (``M H`` for the linear readouts; below 1 for the Kalman filter, whose estimate
+        shrinks toward rest).
+        """
         self._check_fitted()
         return self.M_ @ self.H_
 
@@ -125,8 +138,9 @@ class PopulationVector(_SmoothedLinear):
 
 
 class OptimalLinearEstimator(_SmoothedLinear):
-    r"""The optimal linear estimator: the weighted least-squares inverse of the encoding model
-    (Salinas & Abbott 1994, J Comput Neurosci 1:89; Chase, Schwartz & Kass 2009, Neural Netw
+    r"""The optimal linear estimator: the weighted least-squares inverse of the encoding model.
+
+    Salinas & Abbott (1994, J Comput Neurosci 1:89); Chase, Schwartz & Kass (2009, Neural Netw
     22:1203):
 
     .. math::
@@ -144,15 +158,21 @@ class OptimalLinearEstimator(_SmoothedLinear):
 
 
 class RidgeDecoder(Decoder):
-    r"""Ridge regression of the velocity on the counts (the zero-lag Wiener filter; Carmena et
-    al. 2003; Hochberg et al. 2006): ``v̂ = Wᵀ [y, 1]`` with
+    r"""Ridge regression of the velocity on the counts: ``v̂ = Wᵀ [y, 1]``.
+
+    The zero-lag Wiener filter (Carmena et al. 2003; Hochberg et al. 2006), with
 
     .. math::
 
         W = (Yᵀ Y + λ I)^{-1} Yᵀ V
 
     (``Y`` the counts with a column of ones, ``λ = alpha`` times the mean of ``diag(Yᵀ Y)``, the
-    intercept unpenalised), smoothed like the other linear decoders. Fitted: ``W_ (L, N + 1, 2)``.
+    intercept unpenalised), smoothed like the other linear decoders.
+
+    Attributes
+    ----------
+    W_ : numpy.ndarray
+        ``(L, N + 1, 2)`` regression weights, the intercept last.
     """
 
     def __init__(self, alpha: float = 1e-2, smoothing: float = 0.8) -> None:
@@ -160,6 +180,7 @@ class RidgeDecoder(Decoder):
         self.smoothing = _check_unit_interval("smoothing", smoothing)
 
     def fit(self, counts: Any, velocity: Any) -> RidgeDecoder:
+        """Fit ``W_`` on a calibration block of counts and intended velocities; return ``self``."""
         y, x, single = check_calibration(counts, velocity)
         t, n_lanes, n = y.shape
         z = np.concatenate([y.astype(np.float64), np.ones((t, n_lanes, 1))], axis=2)

@@ -64,8 +64,10 @@ class RetrospectiveTargetInference:
 
     def end_trials(self, done: np.ndarray, success: np.ndarray, end_cursor: np.ndarray,
                    radius: np.ndarray) -> None:
-        """Trials ended in the lanes of ``done``; those with ``success`` ended at ``end_cursor``
-        (``(L, 2)``), on a target of ``radius``: their bins are labelled and handed over."""
+        """End the trials in the lanes of ``done``; label and hand over the successful ones' bins.
+
+        Trials with ``success`` ended at ``end_cursor`` (``(L, 2)``), on a target of ``radius``.
+        """
         for lane in np.flatnonzero(success & done):
             n = int(self._len[lane])
             if n >= 3:

@@ -56,9 +56,12 @@ def _rotate(v: np.ndarray, degrees: float) -> np.ndarray:
 
 def calibration_block(env: Any, seconds: float = 60.0, *, day: Any = None,
                       label_rotation: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """An open-loop block from a new session (on ``day``: one int or one per lane; the lanes'
-    current days when None): counts ``(T, L, N)`` (uint8 for Poisson counts) and the user's intended velocities
-    ``(T, L, 2)``, rotated by ``label_rotation`` degrees (a deliberately wrong seed)."""
+    """Record an open-loop calibration block from a new session; return counts and velocities.
+
+    The session is on ``day`` (one int or one per lane; the lanes' current days when None).
+    Returns counts ``(T, L, N)`` (uint8 for Poisson counts) and the user's intended velocities
+    ``(T, L, 2)``, rotated by ``label_rotation`` degrees (a deliberately wrong seed).
+    """
     env = _check_env(env)
     n = _n_bins(env, seconds)
     obs, info = env.reset(options={"day": env.day if day is None else day})
@@ -90,7 +93,7 @@ def run_closed_loop(
     debias: bool = True,
     progress: bool = False,
 ) -> pd.DataFrame:
-    """The decoder drives the cursor for ``seconds`` from a new session in every lane.
+    """Let the decoder drive the cursor for ``seconds`` from a new session in every lane.
 
     With ``adaptation`` (:class:`~cogmodels.agents.decoders.clda.SmoothBatch` or
     :class:`~cogmodels.agents.decoders.clda.RML` on ``decoder``) every bin is labelled by

@@ -1,4 +1,4 @@
-"""Sufficient statistics of the linear encoding model ``y = H x + d + noise``, per lane.
+r"""Sufficient statistics of the linear encoding model ``y = H x + d + noise``, per lane.
 
 The observation model of every decoder here is a regression of the counts ``y`` (``N`` units) on
 the kinematics ``x`` (``k = 2``: velocity) plus an intercept. With ``z = [x, 1]`` its sufficient
@@ -9,8 +9,8 @@ SmoothBatch's batch estimate (Orsborn et al. 2012). The fit is ridge-regularised
 
 .. math::
 
-    [H, d]ᵀ = (S_{zz} + ρ I)^{-1} S_{zy}, \\qquad
-    q = (S_{yy} - 2\\,\\mathrm{diag}(Bᵀ S_{zy}) + \\mathrm{diag}(Bᵀ S_{zz} B)) / n
+    [H, d]ᵀ = (S_{zz} + ρ I)^{-1} S_{zy}, \qquad
+    q = (S_{yy} - 2\,\mathrm{diag}(Bᵀ S_{zy}) + \mathrm{diag}(Bᵀ S_{zz} B)) / n
 
 with ``B = [H, d]ᵀ`` and ``q`` the per-unit residual variance.
 """
@@ -26,8 +26,10 @@ MIN_VARIANCE = 1e-3
 
 
 def as_lanes(counts: np.ndarray, name: str = "counts") -> tuple[np.ndarray, bool]:
-    """``(T, N)`` or ``(T, L, N)`` as ``(T, L, N)`` (float32/64 or integer counts kept as they
-    are, anything else as float64); the flag says a lane axis was added."""
+    """Return ``(T, N)`` or ``(T, L, N)`` as ``(T, L, N)``, and whether a lane axis was added.
+
+    float32/64 and integer counts are kept as they are, anything else becomes float64.
+    """
     a = np.asarray(counts)
     if a.dtype not in (np.float32, np.float64, np.uint8, np.int32, np.int64):
         a = a.astype(np.float64)
@@ -67,8 +69,11 @@ class RegressionStats:
 
     def add(self, y: np.ndarray, x: np.ndarray, lanes: np.ndarray | None = None,
             weight: np.ndarray | None = None) -> None:
-        """Add bins ``y (T, l, N)``, ``x (T, l, k)`` (or one bin, ``(l, N)``, ``(l, k)``) to the
-        lanes ``lanes`` (``l`` of them; all when None), each bin with ``weight (T, l)`` (1)."""
+        """Add bins ``y (T, l, N)``, ``x (T, l, k)`` (or one bin, ``(l, N)``, ``(l, k)``).
+
+        They go to the lanes ``lanes`` (``l`` of them; all when None), each bin with
+        ``weight (T, l)`` (default 1).
+        """
         y, x = np.asarray(y), np.asarray(x, dtype=np.float64)
         if y.ndim == 2:
             y, x = y[None], x[None]
@@ -87,6 +92,7 @@ class RegressionStats:
             self.n[sl] += w.sum(axis=0)
 
     def copy(self) -> RegressionStats:
+        """Return an independent copy of the statistics."""
         out = RegressionStats(self.n_lanes, self.n_units, self.n_inputs)
         out.zz, out.zy, out.yy, out.n = (self.zz.copy(), self.zy.copy(), self.yy.copy(),
                                          self.n.copy())

@@ -20,7 +20,7 @@ TOO_SHORT = "too short to learn; see the full run"
 
 
 def markdown_table(df: pd.DataFrame, *, digits: int = 3, index: bool = False) -> str:
-    """A GitHub-flavoured markdown table of ``df`` (floats rounded to ``digits``)."""
+    """Return a GitHub-flavoured markdown table of ``df`` (floats rounded to ``digits``)."""
     if index:
         df = df.reset_index()
 
@@ -34,8 +34,10 @@ def markdown_table(df: pd.DataFrame, *, digits: int = 3, index: bool = False) ->
 
 
 def save(fig: Any, out: Path, name: str) -> Path:
-    """Save ``fig`` as ``out/figures/<name>.png``; returns its absolute path (the runner records
-    it relative to the run folder, whatever ``out`` was)."""
+    """Save ``fig`` as ``out/figures/<name>.png`` and return its absolute path.
+
+    The runner records it relative to the run folder, whatever ``out`` was.
+    """
     return save_figure(fig, Path(out) / "figures" / f"{name}.png").resolve()
 
 

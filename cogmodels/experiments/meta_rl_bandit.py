@@ -1,5 +1,7 @@
-"""Meta-RL on the two-armed bandit: a GRU trained by batched A2C against the Bayes-optimal policy,
-Thompson sampling, UCB1, greedy and random choice (Wang et al. 2018).
+"""Meta-RL on the two-armed bandit: a GRU trained by batched A2C against classical policies.
+
+The GRU meets the Bayes-optimal policy, Thompson sampling, UCB1, greedy and random choice (Wang
+et al. 2018).
 
 Task: two Bernoulli arms with probabilities drawn from U(0, 1) each session, ``n_trials``
 trials. Score: the mean pseudo-regret per session, ``Σ_t (max p − p_{a_t})``, on the same
@@ -88,8 +90,10 @@ AGENT_LABELS = {"gru_a2c": "GRU, A2C", "bayes_optimal": "Bayes-optimal", "thomps
 
 
 def _random_level(regret: pd.DataFrame, n_trials: int) -> float:
-    """The regret of random choice: its evaluated CI's lower end, else the expectation
-    ``n_trials / 6`` (``E|p1 - p2| / 2`` per trial for two U(0, 1) arms)."""
+    """Return the regret of random choice: its evaluated CI's lower end, else its expectation.
+
+    The expectation is ``n_trials / 6`` (``E|p1 - p2| / 2`` per trial for two U(0, 1) arms).
+    """
     hit = regret.loc[regret["agent"] == "random", "ci_low"]
     return float(hit.iloc[0]) if len(hit) else n_trials / 6.0
 

@@ -50,8 +50,10 @@ class Range:
     high_open: bool = False
 
     def check(self, name: str, value: Any, *, integer: bool) -> Any:
-        """``value`` (already of the parameter's type) if it is in the range, else ``ValueError``
-        naming ``name``, the range and the value."""
+        """Return ``value`` (already of the parameter's type) if it is in the range.
+
+        Otherwise raise ``ValueError`` naming ``name``, the range and the value.
+        """
         if integer:
             return check_int(name, value, None if self.low is None else int(self.low),
                              None if self.high is None else int(self.high))
@@ -135,12 +137,12 @@ def register(experiment: Experiment, *, replace: bool = False) -> Experiment:
 
 
 def experiment_names() -> list[str]:
-    """The names of the built-in and registered experiments, sorted."""
+    """Return the names of the built-in and registered experiments, sorted."""
     return sorted(set(_BUILTIN) | set(EXPERIMENTS))
 
 
 def get_experiment(name: str) -> Experiment:
-    """The experiment registered as ``name`` (imports a built-in one on first use)."""
+    """Return the experiment registered as ``name`` (imports a built-in one on first use)."""
     if name not in EXPERIMENTS and name in _BUILTIN:
         register(importlib.import_module(_BUILTIN[name]).EXPERIMENT)
     if name not in EXPERIMENTS:

@@ -329,7 +329,7 @@ def _toml_value(key: str, value: Any) -> str:
 
 
 def config_to_toml(config: Config) -> str:
-    """The resolved config as TOML (the quick setting already applied)."""
+    """Return the resolved config as TOML (the quick setting already applied)."""
     lines = [
         "# resolved config written by cogmodels run" + (" --quick" if config.quick else ""),
         f"experiment = {_toml_value('experiment', config.experiment)}",
@@ -343,7 +343,7 @@ def config_to_toml(config: Config) -> str:
 
 # -- units -----------------------------------------------------------------------------------------
 def unit_id(index: int, unit: Mapping[str, Any]) -> str:
-    """A file-name-safe id for unit ``index``: its number, then its values."""
+    """Return a file-name-safe id for unit ``index``: its number, then its values."""
     label = "_".join(str(v) for v in unit.values() if not isinstance(v, list | dict))
     label = re.sub(r"[^A-Za-z0-9.=+-]+", "-", label).strip("-")[:48]
     return f"{index:03d}" + (f"-{label}" if label else "")
@@ -365,8 +365,11 @@ def _check_units(experiment: Experiment, units: Any) -> list[dict[str, Any]]:
 
 def _execute(experiment: Experiment, config: Config, unit: dict[str, Any], seed: int,
              threads: int | None = None) -> dict[str, Any]:
-    """Run one unit in the current process with torch on ``threads`` threads; never raises an
-    ``Exception`` (nor ``SystemExit``): a failure is returned with its traceback."""
+    """Run one unit in the current process with torch on ``threads`` threads.
+
+    It never raises an ``Exception`` (nor ``SystemExit``): a failure is returned with its
+    traceback.
+    """
     t0 = time.perf_counter()
     try:
         with torch_threads(threads):
@@ -472,7 +475,10 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 def _worker_main(conn: Any, parent_pid: int, threads: int | None) -> None:
-    """A local worker: take ``(experiment, config, unit, seed)`` jobs from ``conn`` until ``None``."""
+    """Serve as a local worker: run the jobs ``conn`` sends until ``None``.
+
+    A job is ``(experiment, config, unit, seed)``.
+    """
     _exit_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     conn.send("ready")
@@ -513,7 +519,7 @@ class _Worker:
         self.job: Job | None = None
 
     def messages(self) -> list[Any]:
-        """What the worker sent; ends with ``None`` if it is gone."""
+        """Return what the worker sent; it ends with ``None`` if the worker is gone."""
         out: list[Any] = []
         while True:
             try:
@@ -730,6 +736,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
+        """Whether every unit succeeded and the report was written."""
         return not self.failed and not self.manifest.get("report_error")
 
 
@@ -826,8 +833,10 @@ def _prepare_out(out: Path) -> None:
 
 
 def _check_not_bootstrapping() -> None:
-    """In a worker process that is re-running its parent's script (no ``__main__`` guard): stop it
-    quietly with a status the parent recognises, before it writes anything."""
+    """Stop a worker process that is re-running its parent's script (no ``__main__`` guard).
+
+    It stops quietly, before it writes anything, with a status the parent recognises.
+    """
     if getattr(current_process(), "_inheriting", False):
         raise SystemExit(_NO_MAIN_GUARD_EXIT)
 
@@ -986,8 +995,10 @@ def run_experiment(
 
 def _write_results(experiment: Experiment, cfg: Config, out: Path, done: list[str],
                    rows: list[dict[str, Any]], manifest: dict[str, Any]) -> None:
-    """results/ from the finished units' files, the figures and report.md; a report that fails
-    is recorded in ``manifest["report_error"]``."""
+    """Write results/ from the finished units' files, the figures and report.md.
+
+    A report that fails is recorded in ``manifest["report_error"]``.
+    """
     results = _combine([_read_unit(out / "units" / uid) for uid in done]) if done else {}
     body = "No unit succeeded: there are no results."
     if done:

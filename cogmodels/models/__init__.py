@@ -84,7 +84,7 @@ def make_model(name: str, **structure: Any) -> CognitiveModel:
 
 
 def structure_options(name: str) -> dict[str, Any]:
-    """The structure options of the registered model ``name`` and their defaults."""
+    """Return the structure options of the registered model ``name`` and their defaults."""
     params = inspect.signature(MODELS[name].__init__).parameters.values()
     return {
         p.name: p.default for p in params

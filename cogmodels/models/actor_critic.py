@@ -97,7 +97,7 @@ class ActorCritic(CognitiveModel):
         return s
 
     def _current(self, state: State, observation) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """The value ``(lanes,)`` and preferences ``(lanes, actions)`` of this trial's state."""
+        """Return the value ``(lanes,)`` and preferences ``(lanes, actions)`` of the state."""
         lanes = state["prev"].shape[0]
         s = self._state_index(observation, lanes)
         if s is None:
@@ -107,6 +107,7 @@ class ActorCritic(CognitiveModel):
 
     # -- protocol -----------------------------------------------------------------------------
     def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
+        """Start with values ``initial_value``, zero preferences and no previous choice."""
         lanes = params["alpha_c"].shape[0]
         prev = np.zeros((lanes, self.n_actions), order="F")
         if self.n_states == 1:
@@ -118,6 +119,7 @@ class ActorCritic(CognitiveModel):
         return {"params": params, "v": v, "h": h, "prev": prev}
 
     def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Return ``softmax(beta H(s, ·) + kappa prev)`` of the current state's preferences."""
         p = state["params"]
         _, h, _ = self._current(state, observation)
         beta = self._beta(p)
@@ -127,6 +129,7 @@ class ActorCritic(CognitiveModel):
         return softmax(logits)
 
     def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+        """Return the value ``v``, preferences ``h_i`` and prediction error ``delta = r - v``."""
         v, h, _ = self._current(state, observation)
         out = {"v": v.copy()}
         out.update({f"h_{i}": h[:, i].copy() for i in range(self.n_actions)})
@@ -134,6 +137,7 @@ class ActorCritic(CognitiveModel):
         return out
 
     def update(self, state, observation, action, reward, next_observation) -> State:
+        """Update the critic by ``alpha_c delta`` and the chosen preference by ``alpha_a delta``."""
         p = state["params"]
         v, h, s = self._current(state, observation)
         chosen = onehot(action, self.n_actions)

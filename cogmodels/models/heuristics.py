@@ -37,6 +37,7 @@ class RandomBias(CognitiveModel):
         )
 
     def initial_state(self, params) -> State:
+        """Return the fixed choice probabilities ``softmax(0, bias_1, ...)``."""
         lanes = next(iter(params.values())).shape[0]
         logits = np.zeros((self.n_actions, lanes))
         for i in range(1, self.n_actions):
@@ -44,9 +45,11 @@ class RandomBias(CognitiveModel):
         return {"params": params, "p": softmax(logits.T)}
 
     def action_probabilities(self, state, observation) -> np.ndarray:
+        """Return the fixed choice probabilities."""
         return state["p"]
 
     def update(self, state, observation, action, reward, next_observation) -> State:
+        """Return ``state`` unchanged: the choice ignores outcomes."""
         return state
 
 
@@ -74,14 +77,17 @@ class WinStayLoseShift(CognitiveModel):
         self.param_specs = (ParamSpec("epsilon", 0.0, 1.0, 0.1, description="lapse rate"),)
 
     def initial_state(self, params) -> State:
+        """Start with uniform choice probabilities."""
         lanes = params["epsilon"].shape[0]
         uniform = np.full((lanes, self.n_actions), 1.0 / self.n_actions, order="F")
         return {"params": params, "p": uniform}
 
     def action_probabilities(self, state, observation) -> np.ndarray:
+        """Return the probabilities set by the last outcome."""
         return state["p"]
 
     def update(self, state, observation, action, reward, next_observation) -> State:
+        """Stay after a win, shift after a loss, with lapse ``epsilon``."""
         eps = state["params"]["epsilon"][:, None]
         k = self.n_actions
         chosen = onehot(action, k)

@@ -64,6 +64,7 @@ class KalmanFilter(CognitiveModel):
         self.param_specs = tuple(specs)
 
     def initial_state(self, params) -> State:
+        """Start every arm at ``initial_mean`` with variance ``initial_var``."""
         lanes = params["beta"].shape[0]
         shape = (self.n_actions, lanes)
         return {
@@ -74,6 +75,7 @@ class KalmanFilter(CognitiveModel):
         }
 
     def action_probabilities(self, state, observation) -> np.ndarray:
+        """Return ``softmax(beta mu + phi sd + kappa prev)`` (bonus and stickiness when enabled)."""
         p = state["params"]
         logits = p["beta"][:, None] * state["mu"]
         if self.exploration_bonus:
@@ -83,6 +85,7 @@ class KalmanFilter(CognitiveModel):
         return softmax(logits)
 
     def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+        """Return the arms' posterior means ``mu_i``, sds ``sd_i`` and the choice's ``delta``."""
         out = {f"mu_{i}": state["mu"][:, i].copy() for i in range(self.n_actions)}
         out.update({f"sd_{i}": np.sqrt(state["var"][:, i]) for i in range(self.n_actions)})
         chosen = onehot(action, self.n_actions)
@@ -90,6 +93,7 @@ class KalmanFilter(CognitiveModel):
         return out
 
     def update(self, state, observation, action, reward, next_observation) -> State:
+        """Update the chosen arm with the Kalman gain, then let every arm diffuse."""
         chosen = onehot(action, self.n_actions)
         mu, var = state["mu"], state["var"]
         gain = np.where(chosen, var / (var + self.payoff_var), 0.0)

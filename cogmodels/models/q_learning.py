@@ -81,12 +81,14 @@ class QLearning(CognitiveModel):
         return params["q0"] if self.free_initial_value else np.full_like(params["beta"], self.initial_value)
 
     def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
+        """Start every action at the initial value and with no previous choice."""
         lanes = params["beta"].shape[0]
         q = np.repeat(self._q0(params)[None, :], self.n_actions, axis=0).T  # Fortran order
         prev = np.zeros((lanes, self.n_actions), order="F")  # one-hot of the previous choice
         return {"params": params, "q": q, "prev": prev}
 
     def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Return ``softmax(beta Q + kappa prev)`` (stickiness when enabled)."""
         p = state["params"]
         logits = p["beta"][:, None] * state["q"]
         if self.stickiness:
@@ -98,11 +100,13 @@ class QLearning(CognitiveModel):
         return onehot(action, self.n_actions), pick(state["q"], action)
 
     def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+        """Return the values ``q_i`` and the prediction error ``delta = r - Q(a)``."""
         out = {f"q_{i}": state["q"][:, i].copy() for i in range(self.n_actions)}
         out["delta"] = reward - self._chosen(state, action)[1]
         return out
 
     def update(self, state, observation, action, reward, next_observation) -> State:
+        """Move ``Q(a)`` by ``alpha delta`` (with forgetting, the others decay toward ``q0``)."""
         p = state["params"]
         chosen, q_chosen = self._chosen(state, action)
         delta = reward - q_chosen

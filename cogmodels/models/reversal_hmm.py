@@ -62,12 +62,14 @@ class ReversalHMM(CognitiveModel):
         return params["p_reward"] if self.free_p_reward else np.full_like(params["beta"], self.p_reward)
 
     def initial_state(self, params) -> State:
+        """Start with a uniform belief over which option is the correct one."""
         lanes = params["beta"].shape[0]
         shape = (self.n_actions, lanes)
         return {"params": params, "belief": np.full(shape, 1.0 / self.n_actions).T,
                 "prev": np.zeros(shape).T}
 
     def action_probabilities(self, state, observation) -> np.ndarray:
+        """Return ``softmax(beta E[p(reward)] + kappa prev)`` under the current belief."""
         params = state["params"]
         p = self._p(params)[:, None]
         value = state["belief"] * p + (1.0 - state["belief"]) * (1.0 - p)
@@ -77,9 +79,11 @@ class ReversalHMM(CognitiveModel):
         return softmax(logits)
 
     def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+        """Return the belief ``belief_i`` that option ``i`` is the correct one."""
         return {f"belief_{i}": state["belief"][:, i].copy() for i in range(self.n_actions)}
 
     def update(self, state, observation, action, reward, next_observation) -> State:
+        """Update the belief by Bayes' rule on the outcome, then apply the reversal ``hazard``."""
         params = state["params"]
         p = self._p(params)[:, None]
         chosen = onehot(action, self.n_actions)

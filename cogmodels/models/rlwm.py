@@ -89,6 +89,7 @@ class RLWM(CognitiveModel):
         return params["beta"] if self.free_beta else np.full_like(params["alpha"], self.beta)
 
     def initial_state(self, params) -> State:
+        """Start the RL (and WM) values of every stimulus at ``1 / n_actions``."""
         lanes = params["alpha"].shape[0]
         v0 = 1.0 / self.n_actions
         state = {
@@ -114,6 +115,7 @@ class RLWM(CognitiveModel):
         return base[:, None] + np.arange(self.n_actions)
 
     def action_probabilities(self, state, observation) -> np.ndarray:
+        """Return the lapse-mixed RL (and WM-weighted) softmax policy for the current stimulus."""
         params = state["params"]
         rows = self._rows(observation)
         beta = self._beta(params)[:, None]
@@ -126,6 +128,7 @@ class RLWM(CognitiveModel):
         return (1.0 - eps) * pol + eps / self.n_actions
 
     def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+        """Return the prediction errors ``delta_rl`` (and ``delta_wm``, ``wm_weight``)."""
         params = state["params"]
         s = observation["state"].astype(np.int64)
         lanes = np.arange(s.shape[0])
@@ -136,6 +139,7 @@ class RLWM(CognitiveModel):
         return out
 
     def update(self, state, observation, action, reward, next_observation) -> State:
+        """Update the chosen action's RL value (and WM, after its decay toward 1 / n_actions)."""
         params = state["params"]
         cell = self._rows(observation)[:, 0] + action  # flat index of (lane, stimulus, action)
         negative = reward <= 0

@@ -72,6 +72,7 @@ class TwoStepHybrid(CognitiveModel):
         return np.full_like(params["beta1"], 1.0 if self.weighting == "model_based" else 0.0)
 
     def initial_state(self, params) -> State:
+        """Start all model-free and second-stage values at 0."""
         lanes = params["beta1"].shape[0]
         return {
             "params": params,
@@ -86,6 +87,7 @@ class TwoStepHybrid(CognitiveModel):
         return np.stack([p * best[:, 0] + (1 - p) * best[:, 1], p * best[:, 1] + (1 - p) * best[:, 0]], axis=0).T
 
     def action_probabilities(self, state, observation) -> np.ndarray:
+        """Return the current stage's policy: hybrid first-stage or second-stage values."""
         params = state["params"]
         if observation["stage"] == 0:
             w = self._w(params)[:, None]
@@ -108,12 +110,14 @@ class TwoStepHybrid(CognitiveModel):
         return a1, a2, s2, lanes, d1, d2
 
     def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+        """Return the errors ``delta1``, ``delta2`` and the MF and MB first-stage values."""
         *_, d1, d2 = self._deltas(state, observation, action, reward)
         q_mb = self._q_mb(state)
         return {"delta1": d1, "delta2": d2, "q_mf_0": state["q_mf"][:, 0].copy(),
                 "q_mf_1": state["q_mf"][:, 1].copy(), "q_mb_0": q_mb[:, 0], "q_mb_1": q_mb[:, 1]}
 
     def update(self, state, observation, action, reward, next_observation) -> State:
+        """Update the stage-2 value by ``alpha2 delta2`` and the stage-1 MF value by SARSA(λ)."""
         params = state["params"]
         a1, a2, s2, lanes, d1, d2 = self._deltas(state, observation, action, reward)
         chosen1 = onehot(a1, 2)

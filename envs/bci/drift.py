@@ -75,6 +75,7 @@ class Drift:
     def apply(
         self, pop: Population, spec: PopulationSpec, rng: np.random.Generator, day: int
     ) -> None:
+        """Change ``pop`` in place for the step to day ``day``, drawing from ``rng``."""
         raise NotImplementedError
 
 
@@ -94,6 +95,7 @@ class TuningRotation(Drift):
         object.__setattr__(self, "similarity", s)
 
     def apply(self, pop, spec, rng, day):
+        """Rotate ``pop``'s tuning subspace by the day's random rotation."""
         u, r = np.linalg.qr(pop.tuning)
         g = rng.standard_normal(pop.tuning.shape)
         g -= u @ (u.T @ g)
@@ -112,6 +114,7 @@ class BaselineWalk(Drift):
         _check_sd("sd", self.sd)
 
     def apply(self, pop, spec, rng, day):
+        """Multiply each unit's baseline by ``exp(sd z)``."""
         pop.baseline = pop.baseline * np.exp(self.sd * rng.standard_normal(pop.n_units))
 
 
@@ -125,13 +128,16 @@ class GainWalk(Drift):
         _check_sd("sd", self.sd)
 
     def apply(self, pop, spec, rng, day):
+        """Multiply each unit's modulation depth by ``exp(sd z)``."""
         pop.tuning = pop.tuning * np.exp(self.sd * rng.standard_normal(pop.n_units))[:, None]
 
 
 @dataclass(frozen=True)
 class SNRWalk(Drift):
-    """The whole population's signal-to-noise ratio (a common gain on all tuning) takes a
-    multiplicative random walk: ``gain <- gain exp(sd N(0, 1))``."""
+    """Random walk of the population's signal-to-noise ratio: ``gain <- gain exp(sd N(0, 1))``.
+
+    The gain is common to all tuning, so the walk scales every unit's modulation alike.
+    """
 
     sd: float = 0.02
 
@@ -139,6 +145,7 @@ class SNRWalk(Drift):
         _check_sd("sd", self.sd)
 
     def apply(self, pop, spec, rng, day):
+        """Multiply the population's gain by ``exp(sd z)``."""
         pop.gain = float(pop.gain * np.exp(self.sd * rng.standard_normal()))
 
 
@@ -155,6 +162,7 @@ class SNRStep(Drift):
         object.__setattr__(self, "factor", factor)
 
     def apply(self, pop, spec, rng, day):
+        """Multiply the population's gain by ``factor`` on day ``day``."""
         if day == self.day:
             pop.gain = float(pop.gain * self.factor)
 
@@ -169,6 +177,7 @@ class Dropout(Drift):
         check_probability("rate", self.rate)
 
     def apply(self, pop, spec, rng, day):
+        """Silence each live channel with probability ``rate``."""
         lost = pop.alive & (rng.random(pop.n_units) < self.rate)
         pop.alive = pop.alive & ~lost
         pop.dropped += int(lost.sum())
@@ -176,8 +185,11 @@ class Dropout(Drift):
 
 @dataclass(frozen=True)
 class Turnover(Drift):
-    """Each channel loses its unit and records a new one (fresh baseline, direction and depth drawn
-    as on day 0) with probability ``rate`` per day; a silent channel replaced this way comes back."""
+    """Unit turnover: each channel records a new unit with probability ``rate`` per day.
+
+    The new unit's baseline, direction and depth are drawn as on day 0; a silent channel replaced
+    this way comes back.
+    """
 
     rate: float = 0.005
 
@@ -185,6 +197,7 @@ class Turnover(Drift):
         check_probability("rate", self.rate)
 
     def apply(self, pop, spec, rng, day):
+        """Replace each channel's unit with probability ``rate`` by one drawn as on day 0."""
         new = rng.random(pop.n_units) < self.rate
         k = int(new.sum())
         if k:
@@ -200,9 +213,11 @@ class Turnover(Drift):
 
 @dataclass(frozen=True)
 class ArrayShift(Drift):
-    """An abrupt array shift: a fraction ``fraction`` of the channels, chosen at random, swap their
-    units among themselves (a random permutation), on each day in ``days`` and otherwise with
-    probability ``probability`` per day."""
+    """Abrupt array shift: a random fraction ``fraction`` of the channels swap their units.
+
+    The units are permuted among the chosen channels on each day in ``days``, and otherwise with
+    probability ``probability`` per day.
+    """
 
     fraction: float = 0.25
     days: tuple[int, ...] = ()
@@ -214,6 +229,7 @@ class ArrayShift(Drift):
         object.__setattr__(self, "days", check_ints("days", self.days, 1, MAX_DAY))
 
     def apply(self, pop, spec, rng, day):
+        """Permute the units of a random ``fraction`` of channels if a shift falls on ``day``."""
         chance = rng.random() < self.probability
         if not (day in self.days or chance):
             return
@@ -280,7 +296,7 @@ class DriftModel:
 
 
 def make_drift(drift: Any) -> DriftModel:
-    """A :class:`DriftModel` from a preset name, a process, a sequence of processes, or ``None``."""
+    """Return a :class:`DriftModel` from a preset name, process(es) or ``None``."""
     if drift is None:
         return DriftModel()
     if isinstance(drift, DriftModel):
@@ -304,7 +320,7 @@ def make_drift(drift: Any) -> DriftModel:
 
 
 def check_day(value: Any, name: str = "day") -> int:
-    """A day of a subject's drift: an integer in ``[0, MAX_DAY]``."""
+    """Check a day of a subject's drift: an integer in ``[0, MAX_DAY]``."""
     return check_int(name, value, 0, MAX_DAY)
 
 
@@ -327,7 +343,7 @@ class NeuralTrajectory:
         self._last = (0, self._cache[0])
 
     def on_day(self, day: int) -> Population:
-        """The population on ``day`` (a fresh copy, free to modify)."""
+        """Return the population on ``day`` (a fresh copy, free to modify)."""
         day = check_int("day", day, 0)  # sessions may move on past MAX_DAY
         if not self.drift:
             return self._cache[0].copy()

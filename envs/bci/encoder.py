@@ -60,8 +60,11 @@ MAX_DEPTH = 1e4
 def check_range(
     name: str, value: Any, low_bound: float = 0.0, strict: bool = True, high_bound: float = np.inf
 ) -> tuple[float, float]:
-    """A number or a pair ``(low, high)`` of finite numbers with ``low_bound < low <= high <=
-    high_bound`` (``low_bound <= low`` if not ``strict``)."""
+    """Check a number or a pair ``(low, high)`` of finite numbers within the bounds.
+
+    The pair must satisfy ``low_bound < low <= high <= high_bound`` (``low_bound <= low`` if not
+    ``strict``).
+    """
     return check_interval(name, value, low_bound, high_bound, scalar=True, low_open=strict)
 
 
@@ -123,9 +126,11 @@ class Population:
 
     @property
     def n_units(self) -> int:
+        """Number of recording channels (units, live or silent)."""
         return int(self.baseline.shape[0])
 
     def copy(self) -> Population:
+        """Return a copy whose arrays can be changed without touching this population."""
         return replace(
             self,
             baseline=self.baseline.copy(),
@@ -135,7 +140,7 @@ class Population:
         )
 
     def effective_tuning(self) -> np.ndarray:
-        """The tuning the channels express: ``gain * w_i`` on live channels, 0 on silent ones."""
+        """Return the expressed tuning: ``gain * w_i`` on live channels, 0 on silent ones."""
         return self.gain * self.tuning * self.alive[:, None]
 
     def preferred_directions(self) -> np.ndarray:
@@ -143,7 +148,7 @@ class Population:
         return np.arctan2(self.tuning[:, 1], self.tuning[:, 0])
 
     def rates(self, velocity: np.ndarray) -> np.ndarray:
-        """Firing rates (Hz) for intended velocities ``(..., 2)``; shape ``(..., n_units)``."""
+        """Return rates (Hz) for intended velocities ``(..., 2)``, shape ``(..., n_units)``."""
         v = np.asarray(velocity, dtype=np.float64)
         drive = v @ (self.gain * self.tuning).T
         lin = self.baseline + drive
@@ -152,7 +157,7 @@ class Population:
 
 
 def draw_population(spec: PopulationSpec, rng: np.random.Generator) -> Population:
-    """A new subject's units, day 0."""
+    """Draw a new subject's units, day 0."""
     baseline, tuning, log_linear = draw_units(spec, rng, spec.n_units)
     return Population(baseline, tuning, log_linear, np.ones(spec.n_units, dtype=bool))
 
@@ -178,6 +183,7 @@ class EncoderArrays:
         self._any_log = self._all_log = False
 
     def set_lane(self, lane: int, pop: Population) -> None:
+        """Write ``pop``'s coefficients into lane ``lane``."""
         dt = self.dt
         g = pop.gain * pop.alive
         loglin = pop.log_linear & pop.alive
@@ -189,7 +195,7 @@ class EncoderArrays:
         self._kinds_known = False
 
     def expected_counts(self, velocity: np.ndarray, lanes: np.ndarray | None = None) -> np.ndarray:
-        """Expected counts per bin, ``(n_lanes, n_units)`` float32 (or for ``lanes`` only)."""
+        """Return expected counts per bin, ``(n_lanes, n_units)`` float32 (or ``lanes`` only)."""
         if lanes is None:
             u, coef, loglin = self._u, self.coef, self.log_linear
         else:
@@ -234,7 +240,7 @@ class PoissonCounter:
     def sample(
         self, expected: np.ndarray, rng: np.random.Generator, lanes: np.ndarray | None = None
     ) -> np.ndarray:
-        """Counts for one bin with the given expected counts (for ``lanes`` only if given)."""
+        """Draw counts for one bin with the given expected counts (for ``lanes`` only if given)."""
         if self.direct:
             return np.minimum(rng.poisson(expected), MAX_COUNT).astype(np.float32)
         if lanes is None:
@@ -271,8 +277,10 @@ def _drain(r: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def gaussian_counts(
     expected: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """Gaussian counts with the Poisson mean and variance, ``lambda + sqrt(lambda) N(0, 1)``,
-    within ``[-MAX_COUNT, MAX_COUNT]``."""
+    """Draw Gaussian counts with the Poisson mean and variance, ``lambda + sqrt(lambda) N(0, 1)``.
+
+    The counts are kept within ``[-MAX_COUNT, MAX_COUNT]``.
+    """
     z = rng.standard_normal(expected.shape, dtype=np.float32)
     z *= np.sqrt(expected)
     z += expected

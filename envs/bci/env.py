@@ -24,8 +24,10 @@ def spaces_of(cfg: BCIConfig) -> tuple[spaces.Box, spaces.Box]:
 
 
 def trial_result(cfg: BCIConfig, info: dict[str, Any], lane: int, day: int) -> dict[str, Any]:
-    """The trial-table fields of the trial that lane ``lane`` just completed (``info``: the
-    ``results`` of :meth:`ClosedLoop.step`)."""
+    """Return the trial-table fields of the trial that lane ``lane`` just completed.
+
+    ``info`` is the ``results`` of :meth:`ClosedLoop.step`.
+    """
     index = int(info["state"][lane])
     target = info["completed_target"][lane]
     start = info["start"][lane]
@@ -204,13 +206,17 @@ class CursorBCI(TaskEnv):
         return int(self._loop.day[0])
 
     def population(self):
-        """The current subject's population on the current day (a copy)."""
+        """Return the current subject's population on the current day (a copy)."""
         sub = self._loop.subjects[0]
         if sub is None:
             raise RuntimeError("call reset() first")
         return sub.on_day(self.day)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a session; a ``seed`` also draws a new subject (``options["new_subject"]``).
+
+        Returns the observation and an ``info`` with the cursor, target, intended velocity and day.
+        """
         super().reset(seed=seed)
         if seed is not None:
             options = {**(options or {}), "new_subject": True}
@@ -220,6 +226,11 @@ class CursorBCI(TaskEnv):
         return self._loop.obs[0].copy(), self._info()
 
     def step(self, action):
+        """Advance the closed loop by one bin with decoded velocity ``action``.
+
+        ``info`` holds the loop's state, ``trial_result`` when a trial ended and the error
+        signal when one fired.
+        """
         a = self._checked_action(action)
         reward, terminated, _, results, signal = self._loop.step(a[None], self.np_random)
         info = self._info()
@@ -245,12 +256,14 @@ class CursorBCI(TaskEnv):
         }
 
     def trial_row(self, action: Any, reward: float, info: dict) -> dict | None:
-        """The trial that this step completed: ``state`` (target direction 0-7, 8 for the centre,
-        NaN for random targets), ``choice`` (NaN: no discrete choice), ``reward`` (1 on success),
-        ``rt`` (time to target, s), then ``day``, target and start positions, ``distance``,
-        ``index_of_difficulty`` (log2(1 + D / 2r)), ``is_center``, ``success``, ``timed_out``,
-        ``time_to_target``, ``dial_in_time``, ``trial_time``, ``path_length``,
-        ``path_efficiency`` and ``n_entries``; ``None`` on other steps."""
+        """Return the trial that this step completed, or ``None`` on other steps.
+
+        The row holds ``state`` (target direction 0-7, 8 for the centre, NaN for random targets),
+        ``choice`` (NaN: no discrete choice), ``reward`` (1 on success), ``rt`` (time to target, s),
+        then ``day``, target and start positions, ``distance``, ``index_of_difficulty``
+        (log2(1 + D / 2r)), ``is_center``, ``success``, ``timed_out``, ``time_to_target``,
+        ``dial_in_time``, ``trial_time``, ``path_length``, ``path_efficiency`` and ``n_entries``.
+        """
         result = info.get("trial_result")
         if result is None:
             return None
@@ -260,6 +273,7 @@ class CursorBCI(TaskEnv):
         return row
 
     def trial_context(self) -> dict[str, Any]:
+        """Return the target: ``state`` (index; NaN for random targets), position, radius."""
         lp = self._loop
         index = int(lp.index[0])
         return {"state": float("nan") if index < 0 else index,
@@ -267,7 +281,7 @@ class CursorBCI(TaskEnv):
                 "target_radius": float(lp.radius[0])}
 
 
-class CursorBCIRandomTargets(CursorBCI):
+class CursorBCIRandomTargets(CursorBCI):  # noqa: D101 (its __doc__ is assigned below)
     # docstring: below (CursorBCI's sections)
 
     def __init__(self, task: str = "random_targets", **kwargs: Any) -> None:

@@ -108,7 +108,7 @@ def make_config(
 
 
 def _lane_values(value: Any, n: int, name: str) -> np.ndarray:
-    """An option given once for every lane or once per lane."""
+    """Return one checked day per lane from an option given once for every lane or once per lane."""
     if not isinstance(value, list | tuple | np.ndarray) or getattr(value, "ndim", 1) == 0:
         return np.full(n, check_day(value, name), dtype=np.int64)
     if len(value) != n:
@@ -309,7 +309,7 @@ class ClosedLoop:
         return self._results(no, no)
 
     def latents(self) -> dict[str, np.ndarray]:
-        """What the experimenter knows now: cursor, target, intended velocity, ..."""
+        """Return what the experimenter knows now: cursor, target, intended velocity, ..."""
         return {
             "cursor": self.cursor.copy(),
             "cursor_velocity": self.velocity.copy(),

@@ -184,8 +184,9 @@ def summarize(
     n_targets: int | None = None,
     hold_time: float | None = None,
 ) -> pd.DataFrame:
-    """One row per group of ``by`` (None: one row for the whole table) with the columns
-    :data:`METRICS` after the group columns:
+    """Summarise a trial table: one row per group of ``by`` with the columns :data:`METRICS`.
+
+    ``by=None`` gives one row for the whole table. The metrics follow the group columns:
 
     - ``n_trials``, ``n_success``, ``success_rate``;
     - ``successes_per_min``: successes / (sum of ``trial_time`` / 60);
@@ -225,10 +226,11 @@ def plot_over_days(
     hue: str | None = None,
     ax: Any = None,
 ) -> Figure:
-    """Line plots of ``metrics`` (one panel each) against ``day``, split by ``hue`` (e.g. a
-    ``"decoder"`` column); several rows per day and hue are drawn as mean ± 1 s.e.m. Axes are
-    labelled with units (:data:`METRIC_LABELS`); the legend of ``hue`` sits right of the last
-    panel.
+    """Plot ``metrics`` (one panel each) against ``day``, split by ``hue``.
+
+    ``hue`` is e.g. a ``"decoder"`` column; several rows per day and hue are drawn as mean ± 1
+    s.e.m. Axes are labelled with units (:data:`METRIC_LABELS`); the legend of ``hue`` sits right
+    of the last panel.
 
     ``summary``: the output of :func:`summarize` (grouped by ``day``, possibly with more keys).
     ``ax``: one matplotlib Axes per metric to draw into (None: a new figure, made without pyplot,

@@ -75,6 +75,7 @@ class TaskSpec:
         timeout: float,
         return_to_center: bool,
     ) -> TaskSpec:
+        """Check the task's arguments and convert times (s) to steps of ``dt``."""
         task = check_choice("task", task, TASKS)
         n_trials = check_int("n_trials", n_trials, 1, MAX_TRIALS)
         dt = check_number("dt", dt, 0.01, 0.05)
@@ -111,6 +112,7 @@ class TaskSpec:
 
     @property
     def center_out(self) -> bool:
+        """Whether the targets are the centre-out ones (else random targets)."""
         return self.task == "center_out"
 
     @property
@@ -146,7 +148,7 @@ class TargetSchedule:
         self.index = np.zeros(n, dtype=np.int64)
 
     def start(self, lanes: np.ndarray, rng: np.random.Generator) -> None:
-        """New sessions in ``lanes``: the first target (the previous 'target' is the centre)."""
+        """Start new sessions in ``lanes`` with their first target (the previous: the centre)."""
         self.n_out[lanes] = 0
         self.pos[lanes] = 0.0
         self.radius[lanes] = 0.0

@@ -76,15 +76,17 @@ class UserSpec:
 
 
 def forward_model(spec: UserSpec, dt: float) -> tuple[float, np.ndarray, np.ndarray]:
-    """Smoothing ``a`` and the per-axis matrices ``A, B`` of state ``(p, v)`` under the user's
-    forward model ``v' = a v + (1 - a) g u``, ``p' = p + dt v'``."""
+    """Return the user's forward model: smoothing ``a`` and per-axis matrices ``A, B``.
+
+    The model of state ``(p, v)`` is ``v' = a v + (1 - a) g u``, ``p' = p + dt v'``.
+    """
     a = float(np.exp(-dt / spec.forward_tau)) if spec.forward_tau > 0 else 0.0
     b = (1.0 - a) * spec.forward_gain
     return a, np.array([[1.0, dt * a], [0.0, a]]), np.array([[dt * b], [b]])
 
 
 def lqr_gain(spec: UserSpec, dt: float) -> np.ndarray:
-    """The LQR feedback gain ``(k_p, k_v)``: ``u = -k_p (p - target) - k_v v`` per axis."""
+    """Return the LQR feedback gain ``(k_p, k_v)``: ``u = -k_p (p - target) - k_v v`` per axis."""
     _, a_mat, b_mat = forward_model(spec, dt)
     q = np.diag([1.0, 0.0])
     r = np.array([[spec.effort]])

@@ -87,6 +87,7 @@ class CursorBCIVector(TaskVectorEnv):
         return sub.on_day(int(self._loop.day[index]))
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start sessions; a ``seed`` also draws new subjects. ``info`` holds the loop's latents."""
         if seed is not None:
             options = {**(options or {}), "new_subject": True}
         obs, _ = super().reset(seed=seed, options=options)
