@@ -654,7 +654,7 @@ def _model_rows(est: SubjectFit, name: str, method: str, bms_on: str) -> pd.Data
         }
     )
     if method == "em":
-        part["laplace"] = est.log_evidence_.to_numpy()
+        part["laplace"] = est.laplace_log_evidence_.to_numpy()
     part["log_evidence"] = part["laplace"] if bms_on == "laplace" else -part[bms_on] / 2
     return part
 
