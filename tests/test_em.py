@@ -101,17 +101,26 @@ def test_map_reports_nan_standard_errors_for_an_unidentified_parameter():
     assert fit.on_bound_["alpha1"].all()
     assert nan["alpha1"].all() and nan["lam"].all()
     assert not (nan.any(axis=1) & ~fit.on_bound_.any(axis=1)).any()
-    assert fit.se_[~nan].stack().between(0, 50).all()
+    se = fit.se_.to_numpy()[~nan.to_numpy()]
+    assert ((se > 0) & (se < 50)).all()
     # and the fit is kept whole
     assert np.isfinite(fit.params_.to_numpy()).all() and np.isfinite(fit.loglik_).all()
-    quick = MaximumAPosteriori(model, priors=priors, n_starts=2, seed=0, standard_errors=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quick.fit(trials, progress=False)
-    assert quick.se_.isna().to_numpy().all()
-    np.testing.assert_allclose(quick.params_, fit.params_)
     with pytest.raises(ValueError, match="standard_errors must be True or False, got 'no'"):
         MaximumAPosteriori(model, priors=priors, standard_errors="no")
+
+
+@needs_raw
+def test_standard_errors_can_be_skipped():
+    trials = _hbayesdm("bandit2arm", 3)
+    model = make_model("q_learning")
+    priors = {"beta": stats.gamma(2, scale=3)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = MaximumAPosteriori(model, priors=priors, n_starts=2, seed=0).fit(trials, progress=False)
+        quick = MaximumAPosteriori(model, priors=priors, n_starts=2, seed=0, standard_errors=False).fit(
+            trials, progress=False)
+    assert np.isfinite(full.se_.to_numpy()).all() and quick.se_.isna().to_numpy().all()
+    np.testing.assert_allclose(quick.params_, full.params_)
 
 
 # --- EM stops on the evidence ---------------------------------------------------------------------
@@ -151,29 +160,33 @@ def test_em_settings_are_checked():
 
 @needs_raw
 def test_ibic_integrates_the_likelihood_over_the_group_prior():
+    # one E-step under the broad initial prior N(defaults, 10 I): there the Laplace evidence at
+    # each subject's MAP is far from the integral that the iBIC needs (Huys et al. 2011)
     trials = _hbayesdm("bandit2arm", 4)
     model = make_model("q_learning")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        em = HierarchicalEM(model, covariance="full", n_samples=2000, max_em_iter=5, seed=0).fit(
+        em = HierarchicalEM(model, covariance="full", n_samples=2000, max_em_iter=1, seed=0).fit(
             trials, progress=False)
-    # an independent Monte-Carlo estimate of log p(D_i | mu, Σ) (other seed, more samples)
+    # an independent Monte-Carlo estimate of log p(D_i | mu, Σ) (other seed, 4x the samples)
     rng = np.random.default_rng(123)
     n_samples = 8000
     z = rng.multivariate_normal(em.group_mean_.to_numpy(), em.group_cov_.to_numpy(), size=n_samples)
     k = model.n_params
     for i, subject in enumerate(em.params_.index):
-        lanes = np.full(n_samples, i)
-        ll = log_likelihood(model, unpack(model.param_specs, z), em.data_, lanes)
+        ll = log_likelihood(model, unpack(model.param_specs, z), em.data_, np.full(n_samples, i))
         reference = logsumexp(ll) - np.log(n_samples)
-        assert em.integrated_loglik_[subject] == pytest.approx(reference, abs=0.1)
+        w = np.exp(ll - ll.max())
+        se = w.std() / w.mean() / np.sqrt(n_samples)  # delta method: sd of log(mean w)
+        # the estimate's own error is 2x the reference's (4x fewer samples)
+        assert abs(em.integrated_loglik_[subject] - reference) < 4 * se * np.sqrt(5), subject
         # the integral lies below the best fit of the subject's own parameters
         assert em.integrated_loglik_[subject] < em.loglik_[subject]
     n_group = k + k * (k + 1) // 2
     expected = -2 * em.integrated_loglik_.sum() + n_group * np.log(em.n_trials_.sum())
     assert em.ibic_ == pytest.approx(expected)
-    # the Laplace evidence keeps its own name (here, with 200 trials a subject, it is close)
-    np.testing.assert_allclose(em.laplace_log_evidence_, em.integrated_loglik_, atol=1.0)
+    # the Laplace evidence keeps its own name, and is not what the iBIC sums
+    assert abs(em.laplace_log_evidence_.sum() - em.integrated_loglik_.sum()) > 1.0
     assert {"laplace_log_evidence", "integrated_loglik"} <= set(em.summary().columns)
 
 
