@@ -49,7 +49,7 @@ from cogmodels.fits.mle import (
     start_points,
 )
 from cogmodels.fits.optimize import finite_difference_hessian, minimize_batched
-from cogmodels.likelihood import TrialArrays, log_likelihood
+from cogmodels.likelihood import TrialArrays
 from cogmodels.model import CognitiveModel
 from cogmodels.parameters import unpack
 from cogmodels.validation import check_choice, check_int, check_number
@@ -255,12 +255,14 @@ class HierarchicalEM(SubjectFit):
         chol = np.linalg.cholesky(self._cov)
         z = self._mu + rng.standard_normal((n_sub * n_samp, k)) @ chol.T
         subject_of_lane = np.repeat(np.arange(n_sub), n_samp)
+        # the objective less the prior: the log-likelihood as the estimator scores it (a
+        # cross-validation fold scores its training trials only)
+        fun = self._objective(data, subject_of_lane)
         ll = np.empty(n_sub * n_samp)
         for lo in range(0, ll.size, _SAMPLE_CHUNK):
-            part = slice(lo, lo + _SAMPLE_CHUNK)
+            lanes = np.arange(lo, min(lo + _SAMPLE_CHUNK, ll.size))
             with np.errstate(all="ignore"):
-                ll[part] = log_likelihood(self.model, unpack(self.model.param_specs, z[part]), data,
-                                          subject_of_lane[part])
+                ll[lanes] = -fun(z[lanes], lanes) - self._log_prior_z(z[lanes], subject_of_lane[lanes])
         ll = np.where(np.isnan(ll), -np.inf, ll).reshape(n_sub, n_samp)
         return logsumexp(ll, axis=1) - np.log(n_samp)
 
