@@ -268,7 +268,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     _check_out_folder(args.out)
     trials = read_trials(args.data)
     _check_n_actions(trials, {model.name: model}, args.data)
-    kwargs = {"n_starts": args.starts, "seed": args.seed}
+    kwargs = {"n_starts": args.starts, "seed": args.seed, **_em_options(args)}
     estimator = make_estimator(args.method, model, **kwargs)
     t0 = time.perf_counter()
     with _naming(args.data):
@@ -285,10 +285,27 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print(f"{model.name} ({args.method}) on {args.data}: {summary['n_subjects']} subjects, "
           f"total loglik {summary['total_loglik']:.2f}, AIC {summary['total_aic']:.1f}, "
           f"BIC {summary['total_bic']:.1f}, {wall:.2f} s")
+    if args.method == "em":
+        state = "converged" if summary["em_converged"] else "not converged"
+        print(f"  EM: {summary['n_em_iter']} iterations ({state}), iBIC {summary['ibic']:.1f}, "
+              f"Laplace log evidence {summary['total_laplace_log_evidence']:.2f}")
     for name, stats in summary["parameters"].items():
         print(f"  {name}: median {stats['median']:.3g} (IQR {stats['q25']:.3g}-{stats['q75']:.3g})")
     print(f"wrote {out / 'fits.csv'}, {out / 'fits_detail.csv'}, {out / 'summary.json'}")
     return 0
+
+
+def _em_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--max-iter``, ``--tol``, ``--covariance`` of ``fit``: hierarchical EM settings only."""
+    given = {flag: value for flag, value in (("--max-iter", args.max_iter), ("--tol", args.tol),
+                                             ("--covariance", args.covariance)) if value is not None}
+    if args.method != "em":
+        if given:
+            raise ValueError(f"{', '.join(given)} set(s) the hierarchical EM fit: use them with --method em, "
+                             f"got --method {args.method}")
+        return {}
+    names = {"--max-iter": "max_em_iter", "--tol": "tol", "--covariance": "covariance"}
+    return {names[flag]: value for flag, value in given.items()}
 
 
 def _fit_summary(estimator, args: argparse.Namespace, wall: float) -> dict[str, Any]:
@@ -318,7 +335,12 @@ def _fit_summary(estimator, args: argparse.Namespace, wall: float) -> dict[str, 
         summary["group_params"] = estimator.group_params_.to_dict()
         summary["group_mean_unconstrained"] = estimator.group_mean_.to_dict()
         summary["group_var_unconstrained"] = estimator.group_var_.to_dict()
+        summary["group_cov_unconstrained"] = estimator.group_cov_.to_dict()
+        summary["covariance"] = estimator.covariance
+        summary["n_em_iter"] = estimator.n_em_iter_
+        summary["em_converged"] = estimator.em_converged_
         summary["ibic"] = estimator.ibic_
+        summary["total_laplace_log_evidence"] = float(estimator.laplace_log_evidence_.sum())
     return summary
 
 
@@ -502,6 +524,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="a model option")
     p.add_argument("--method", choices=["mle", "map", "em"], default="mle")
     p.add_argument("--starts", type=int, default=10, help="random starts per subject")
+    p.add_argument("--max-iter", type=int, default=None,
+                   help="--method em: most EM iterations (default 100)")
+    p.add_argument("--tol", type=float, default=None,
+                   help="--method em: stop when the summed log evidence changes by less (default 0.01)")
+    p.add_argument("--covariance", choices=["diagonal", "full"], default=None,
+                   help="--method em: the group prior's covariance (default diagonal)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -579,7 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Integer options and their least value, checked for every subcommand that has them.
-_MINIMUM = {"subjects": 1, "trials": 1, "starts": 1, "seed": 0, "workers": 1}
+_MINIMUM = {"subjects": 1, "trials": 1, "starts": 1, "seed": 0, "workers": 1, "max_iter": 1}
 
 
 def _check_ranges(args: argparse.Namespace) -> None:
@@ -588,7 +616,7 @@ def _check_ranges(args: argparse.Namespace) -> None:
     for name, least in _MINIMUM.items():
         value = getattr(args, name, None)
         if value is not None:
-            check_int(f"--{name}", value, minimum=least)
+            check_int(f"--{name.replace('_', '-')}", value, minimum=least)
 
 
 def _warning_line(message: Warning | str, category: type[Warning]) -> str:

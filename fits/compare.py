@@ -98,8 +98,11 @@ class _TrainingMask:
 
         return fun
 
-    def _finish(self, data: TrialArrays, z: np.ndarray, objective: np.ndarray, converged: np.ndarray) -> None:
-        super()._finish(data, z, objective, converged)
+    def _finish(
+        self, data: TrialArrays, z: np.ndarray, objective: np.ndarray, converged: np.ndarray,
+        hess: np.ndarray | None = None,
+    ) -> None:
+        super()._finish(data, z, objective, converged, hess)
         params = {k: self.params_[k].to_numpy() for k in self.params_.columns}
         lp = log_likelihood(self.model, params, data, trialwise=True)
         ll = np.where(self._train_kept.T, lp, 0.0).sum(axis=1)
@@ -692,7 +695,7 @@ def _model_rows(est: SubjectFit, name: str, method: str, bms_on: str) -> pd.Data
         }
     )
     if method == "em":
-        part["laplace"] = est.log_evidence_.to_numpy()
+        part["laplace"] = est.laplace_log_evidence_.to_numpy()
     part["log_evidence"] = part["laplace"] if bms_on == "laplace" else -part[bms_on] / 2
     return part
 

@@ -8,8 +8,11 @@ by name). Every subject and start is a lane of one batched quasi-Newton run
 all of them in one vectorised pass per iteration.
 
 Standard errors come from the finite-difference Hessian of the negative log-likelihood (or
-posterior) at the optimum, mapped to the natural scale by the delta method. Estimates on a
-bound raise a warning; subjects whose best start did not converge raise a
+posterior) at the optimum, mapped to the natural scale by the delta method. A parameter the data
+do not identify at the estimate (a non-finite Hessian row, or a flat direction of the Hessian: an
+eigenvalue below ``1e-6`` times the largest) gets a NaN standard error and a warning naming the
+subject and the parameter; the fit itself is always kept (``standard_errors=False`` skips them).
+Estimates on a bound raise a warning; subjects whose best start did not converge raise a
 :class:`ConvergenceWarning`; subjects with too few valid trials are reported in ``skipped_``.
 """
 
@@ -35,6 +38,8 @@ __all__ = [
     "MaximumAPosteriori",
     "MaximumLikelihood",
     "SubjectFit",
+    "interior_start",
+    "laplace_variances",
     "start_points",
 ]
 
@@ -47,11 +52,26 @@ class FitError(ValueError):
     """A fit could not produce a valid estimate (e.g. a non-finite likelihood)."""
 
 
+def interior_start(spec: ParamSpec) -> float:
+    """The parameter's default in the unconstrained space, moved off its bounds so it is finite.
+
+    A default on a bound (``neg_rl = 0`` on ``[0, 1]``) maps to ``±inf``. Finite ranges: the
+    default is clipped into the middle 90 % of the range; half-open ranges: a default on the bound
+    is moved 1 inside it (``z = 0``).
+    """
+    x = float(spec.default)
+    if spec.kind == "logit":
+        width = spec.high - spec.low
+        x = min(max(x, spec.low + 0.05 * width), spec.high - 0.05 * width)
+    z = float(spec.to_unconstrained(x))
+    return z if np.isfinite(z) else 0.0
+
+
 def start_points(specs: tuple[ParamSpec, ...], n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` random starting points in the unconstrained space.
+    """``n`` random starting points in the unconstrained space, all finite.
 
     Finite ranges: uniform over the middle 90 % of the natural range. Open ranges: the default
-    plus a standard normal in the unconstrained space.
+    (:func:`interior_start`) plus a standard normal in the unconstrained space.
     """
     cols = []
     for s in specs:
@@ -59,8 +79,55 @@ def start_points(specs: tuple[ParamSpec, ...], n: int, rng: np.random.Generator)
             lo, hi = s.low + 0.05 * (s.high - s.low), s.high - 0.05 * (s.high - s.low)
             cols.append(s.to_unconstrained(rng.uniform(lo, hi, n)))
         else:
-            cols.append(s.to_unconstrained(s.default) + rng.standard_normal(n))
+            cols.append(interior_start(s) + rng.standard_normal(n))
     return np.stack(cols, axis=1) if cols else np.zeros((n, 0))
+
+
+def laplace_variances(hess: np.ndarray, rtol: float = 1e-6, max_loading: float = 1e-2) -> np.ndarray:
+    """Diagonal of the inverse Hessian of each lane, NaN where the Hessian does not identify it.
+
+    Parameters
+    ----------
+    hess : ndarray
+        ``(lanes, k, k)`` Hessians of a negative log-likelihood or posterior at its optimum.
+    rtol : float
+        An eigenvalue at most ``rtol`` times the largest (or not positive) spans a flat direction:
+        finite-difference Hessians carry noise of about ``1e-6`` in absolute terms, so such a
+        direction is not identified, even when its eigenvalue happens to be positive.
+    max_loading : float
+        A parameter whose squared loadings on the flat directions sum above this is unidentified.
+
+    Returns
+    -------
+    var : ndarray
+        ``(lanes, k)``: the Laplace variances ``diag(H^+)`` in the unconstrained space, the
+        pseudo-inverse taken over the identified directions; NaN for a parameter with a
+        non-finite Hessian row or loading on a flat direction.
+    """
+    n, k = hess.shape[:2]
+    var = np.full((n, k), np.nan)
+    for i, h in enumerate(hess):
+        rows = finite_block(h)
+        if not rows.any():
+            continue
+        sub = h[np.ix_(rows, rows)]
+        w, v = np.linalg.eigh(0.5 * (sub + sub.T))
+        flat = w <= rtol * max(w.max(), 0.0)
+        loading = (v[:, flat] ** 2).sum(axis=1)
+        ok = loading <= max_loading
+        idx = np.flatnonzero(rows)
+        var[i, idx[ok]] = (v[ok][:, ~flat] ** 2 / w[~flat]).sum(axis=1)
+    return var
+
+
+def finite_block(h: np.ndarray) -> np.ndarray:
+    """The parameters left once those with non-finite Hessian entries are dropped, worst first."""
+    keep = np.ones(h.shape[0], dtype=bool)
+    bad = ~np.isfinite(h)
+    while (bad[np.ix_(keep, keep)]).any():
+        count = np.where(keep, (bad & keep[None, :]).sum(axis=1), -1)
+        keep[np.argmax(count)] = False
+    return keep
 
 
 class SubjectFit:
@@ -80,13 +147,17 @@ class SubjectFit:
         Iteration limit of :func:`~cogmodels.fits.optimize.minimize_batched` per start.
     gtol : float, default 1e-3
         A start converges when its gradient's largest entry is below ``gtol``.
+    standard_errors : bool, default True
+        Compute the Hessians and standard errors at the estimates (``False``: skip them;
+        ``se_`` and ``hessians_`` are then NaN).
 
     Attributes
     ----------
     params_ : pandas.DataFrame
         One row per subject, one column per parameter (natural scale).
     se_ : pandas.DataFrame
-        Standard errors (NaN where the Hessian is not positive definite).
+        Standard errors (NaN where the Hessian does not identify the parameter, see
+        :func:`laplace_variances`).
     loglik_, n_trials_, aic_, bic_ : pandas.Series
         Indexed by subject.
     converged_ : pandas.Series
@@ -112,6 +183,7 @@ class SubjectFit:
         min_trials: int = 10,
         max_iter: int = 100,
         gtol: float = 1e-3,
+        standard_errors: bool = True,
     ) -> None:
         if not isinstance(model, CognitiveModel):
             raise TypeError(f"model must be a CognitiveModel, got {type(model).__name__}")
@@ -123,6 +195,7 @@ class SubjectFit:
         self.min_trials = min_trials
         self.max_iter = max_iter
         self.gtol = gtol
+        self.standard_errors = check_bool("standard_errors", standard_errors)
 
     # -- objective --------------------------------------------------------------------------
     def _log_prior_z(self, z: np.ndarray, lanes: np.ndarray) -> np.ndarray:
@@ -216,12 +289,21 @@ class SubjectFit:
             )
         self._finish(data, z, fbest, res.converged[pick_lane])
 
-    def _finish(self, data: TrialArrays, z: np.ndarray, objective: np.ndarray, converged: np.ndarray) -> None:
+    def _finish(
+        self,
+        data: TrialArrays,
+        z: np.ndarray,
+        objective: np.ndarray,
+        converged: np.ndarray,
+        hess: np.ndarray | None = None,
+    ) -> None:
         model, specs = self.model, self.model.param_specs
         subjects = pd.Index(data.subjects, name="subject")
-        lanes = np.arange(data.n_subjects)
-        fun = self._objective(data, lanes)
-        hess = finite_difference_hessian(fun, z)
+        if hess is None:
+            if self.standard_errors:
+                hess = finite_difference_hessian(self._objective(data, np.arange(data.n_subjects)), z)
+            else:
+                hess = np.full((z.shape[0], z.shape[1], z.shape[1]), np.nan)
         x = unpack(specs, z)
         ll = log_likelihood(model, x, data)
         if not np.isfinite(ll).all():
@@ -240,17 +322,30 @@ class SubjectFit:
         self.n_trials_ = pd.Series(n.astype(int), index=subjects, name="n_trials")
         self.aic_ = pd.Series(2 * k - 2 * ll, index=subjects, name="aic")
         self.bic_ = pd.Series(k * np.log(n) - 2 * ll, index=subjects, name="bic")
-        self.se_ = pd.DataFrame(self._standard_errors(z, hess), index=subjects)
+        self.se_ = pd.DataFrame(self._standard_errors(z, hess, subjects), index=subjects)
         self.converged_ = pd.Series(converged, index=subjects, name="converged")
         self.on_bound_ = pd.DataFrame({s.name: s.on_bound(x[s.name]) for s in specs}, index=subjects)
         self._warn()
 
-    def _standard_errors(self, z: np.ndarray, hess: np.ndarray) -> dict[str, np.ndarray]:
+    def _standard_errors(self, z: np.ndarray, hess: np.ndarray, subjects: pd.Index) -> dict[str, np.ndarray]:
+        """Delta-method standard errors on the natural scale; NaN (with a warning) where unidentified."""
         specs = self.model.param_specs
         var = np.full(z.shape, np.nan)
-        for i, h in enumerate(hess):
-            if np.all(np.isfinite(h)) and np.all(np.linalg.eigvalsh(h) > 0):
-                var[i] = np.diag(np.linalg.inv(h))
+        if self.standard_errors:
+            var = laplace_variances(hess)
+            bad = np.argwhere(np.isnan(var))
+            if bad.size:
+                ids = subjects.tolist()
+                pairs = [(ids[i], specs[j].name) for i, j in bad]
+                warnings.warn(
+                    f"{self.model.name}: {len(pairs)} standard error(s) are NaN because the Hessian "
+                    f"at the estimate does not identify the parameter (a flat or non-finite "
+                    f"direction), e.g. {pairs[:10]} (subject, parameter); the estimates are kept. "
+                    f"Such a parameter has no effect on the subject's choices at the other "
+                    f"estimates (see se_)",
+                    UserWarning,
+                    stacklevel=5,
+                )
         out = {}
         for j, s in enumerate(specs):
             jac = np.exp(s.log_jacobian(z[:, j]))
@@ -328,13 +423,22 @@ def _subjects_done(bar, subject_of_lane: np.ndarray):
 
 
 class MaximumLikelihood(SubjectFit):
-    """Per-subject maximum-likelihood estimates (see :class:`SubjectFit`)."""
+    """Per-subject maximum-likelihood estimates (see :class:`SubjectFit`).
+
+    Each subject's ``argmax_θ Σ_t log p(c_t | θ, history)``, as in Daw (2011), "Trial-by-trial
+    data analysis using computational models", in *Decision Making, Affect, and Learning*
+    (Attention and Performance XXIII), Oxford University Press.
+    """
 
     method = "mle"
 
 
 class MaximumAPosteriori(SubjectFit):
     """Per-subject MAP estimates under the parameters' priors.
+
+    Each subject's ``argmax_θ [log p(D | θ) + log p(θ)]`` with fixed (not fitted) priors, as in
+    Daw (2011) and Gershman (2016), "Empirical priors for reinforcement learning models",
+    *J. Math. Psychol.* 71, 1-6. Standard errors: see :class:`SubjectFit` (``standard_errors``).
 
     ``priors`` maps parameter names to frozen ``scipy.stats`` distributions over the natural
     scale and overrides the :class:`ParamSpec` priors; a parameter with neither is flat. The

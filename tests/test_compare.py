@@ -180,7 +180,7 @@ def test_cross_validate_with_hierarchical_em(sticky_data):
     for f, est in enumerate(cv.estimators):
         n_train = cv.folds[cv.folds["fold"] == f].set_index("subject")["n_train"]
         np.testing.assert_array_equal(est.n_trials_.to_numpy(), n_train.loc[est.n_trials_.index].to_numpy())
-        assert np.isfinite(est.log_evidence_).all()
+        assert np.isfinite(est.laplace_log_evidence_).all()
     assert np.isfinite(cv.per_subject["loglik"]).all()
 
 
