@@ -94,21 +94,66 @@ def _model(args: argparse.Namespace):
     return make_model(args.model, **_key_values(args.structure, "--structure"))
 
 
-def _params(model, items: Sequence[str] | None) -> dict[str, float]:
+def _params(model, items: Sequence[str] | None, flag: str = "--param") -> dict[str, float]:
     """``--param name=value`` pairs checked against the model's parameters and bounds."""
     from cogmodels.validation import check_number
 
     specs = {s.name: s for s in model.param_specs}
     params = {}
-    for name, value in _key_values(items, "--param").items():
-        if name not in specs:
-            raise ValueError(
-                f"--param {name}: model {model.name!r} has no parameter {name!r}; its parameters "
-                f"are {list(specs)} (`cogmodels models` lists them with their bounds)"
-            )
+    for name, value in _key_values(items, flag).items():
+        _check_param_name(model, name, flag)
         s = specs[name]
-        params[name] = check_number(f"--param {name}", value, s.low, s.high)
+        params[name] = check_number(f"{flag} {name}", value, s.low, s.high)
     return params
+
+
+def _check_param_name(model, name: str, flag: str) -> None:
+    if name not in model.param_names:
+        raise ValueError(
+            f"{flag} {name}: model {model.name!r} has no parameter {name!r}; its parameters "
+            f"are {list(model.param_names)} (`cogmodels models` lists them with their bounds)"
+        )
+
+
+def _constrained(model, args: argparse.Namespace, trials):
+    """The model with ``--fix name=value``, ``--tie a=b[=c]`` and ``--by name:column`` applied."""
+    from cogmodels.constrain import constrain
+
+    fix = _params(model, args.fix, "--fix")
+    tie = []
+    for item in args.tie or ():
+        group = [n.strip() for n in item.split("=")]
+        if len(group) < 2 or not all(group):
+            raise ValueError(f"--tie takes two or more parameter names joined by '=', e.g. "
+                             f"alpha1=alpha2; got {item!r}")
+        for name in group:
+            _check_param_name(model, name, "--tie")
+        tie.append(group)
+    by = {}
+    for item in args.by or ():
+        name, sep, column = (x.strip() for x in item.partition(":"))
+        if not sep or not name or not column:
+            raise ValueError(f"--by takes parameter:column, e.g. w:stakes; got {item!r}")
+        _check_param_name(model, name, "--by")
+        by[name] = column
+    return constrain(model, fix=fix, tie=tie, by=by, data=trials)
+
+
+def _priors(model, args: argparse.Namespace) -> dict[str, Any]:
+    """``--prior name=family(args)`` as frozen scipy.stats distributions (MAP only)."""
+    from cogmodels.priors import parse_prior
+
+    if args.prior and args.method != "map":
+        raise ValueError(f"--prior applies to --method map only (maximum likelihood uses no prior and "
+                         f"em estimates its group prior), got --method {args.method}")
+    out = {}
+    for item in args.prior or ():
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--prior takes name=family(arguments), e.g. beta=gamma(2,1); got {item!r}")
+        _check_param_name(model, name, "--prior")
+        out[name] = parse_prior(text, flag=f"--prior {name}")
+    return out
 
 
 def _check_out_folder(out: str) -> Path:
@@ -200,8 +245,9 @@ def _check_n_actions(trials, models: dict[str, Any], data: str) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    """List the registered models, their parameters with bounds, and the tasks they fit."""
+    """List the registered models, their parameters with bounds and priors, and their tasks."""
     from cogmodels.models import MODELS
+    from cogmodels.priors import describe_prior
 
     rows = []
     for name, cls in sorted(MODELS.items()):
@@ -211,7 +257,8 @@ def cmd_models(args: argparse.Namespace) -> int:
                 "name": name,
                 "description": _first_line(cls.__doc__),
                 "parameters": [
-                    {"name": s.name, "low": s.low, "high": s.high, "default": s.default}
+                    {"name": s.name, "low": s.low, "high": s.high, "default": s.default,
+                     "prior": describe_prior(s.prior)}
                     for s in model.param_specs
                 ],
                 "tasks": list(cls.tasks),
@@ -222,7 +269,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     for r in rows:
-        params = ", ".join(f"{p['name']} [{p['low']:g}, {p['high']:g}]" for p in r["parameters"])
+        params = ", ".join(f"{p['name']} [{p['low']:g}, {p['high']:g}] ~ {p['prior']}" for p in r["parameters"])
         tasks = ", ".join(t.split("/")[-1] for t in r["tasks"])
         print(f"{r['name']}: {r['description']}\n    parameters: {params}\n    tasks: {tasks}")
     return 0
@@ -260,7 +307,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     _check_out_folder(args.out)
     trials = read_trials(args.data)
     _check_n_actions(trials, {model.name: model}, args.data)
-    kwargs = {"n_starts": args.starts, "seed": args.seed}
+    model = _constrained(model, args, trials)
+    kwargs: dict[str, Any] = {"n_starts": args.starts, "seed": args.seed}
+    priors = _priors(model, args)
+    if priors:
+        kwargs["priors"] = priors
     estimator = make_estimator(args.method, model, **kwargs)
     t0 = time.perf_counter()
     with _naming(args.data):
@@ -274,7 +325,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     table.to_csv(out / "fits_detail.csv", index=False)
     summary = _fit_summary(estimator, args, wall)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
-    print(f"{model.name} ({args.method}) on {args.data}: {summary['n_subjects']} subjects, "
+    print(f"{model.name} ({args.method}, {model.n_params} free parameters) on {args.data}: "
+          f"{summary['n_subjects']} subjects, "
           f"total loglik {summary['total_loglik']:.2f}, AIC {summary['total_aic']:.1f}, "
           f"BIC {summary['total_bic']:.1f}, {wall:.2f} s")
     for name, stats in summary["parameters"].items():
@@ -289,6 +341,9 @@ def _fit_summary(estimator, args: argparse.Namespace, wall: float) -> dict[str, 
         "model": estimator.model.name,
         "method": args.method,
         "data": str(args.data),
+        "n_params": int(estimator.model.n_params),
+        "constraints": {"fix": list(args.fix or []), "tie": list(args.tie or []), "by": list(args.by or [])},
+        "priors": {k: v for k, v in (p.partition("=")[::2] for p in args.prior or [])},
         "n_subjects": int(len(params)),
         "n_trials": int(estimator.n_trials_.sum()),
         "total_loglik": float(estimator.loglik_.sum()),
@@ -480,6 +535,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="a model option")
     p.add_argument("--method", choices=["mle", "map", "em"], default="mle")
+    p.add_argument("--fix", action="append", metavar="NAME=VALUE",
+                   help="fix a parameter to a value, not fitted (repeatable), e.g. beta=3")
+    p.add_argument("--tie", action="append", metavar="A=B",
+                   help="one free parameter, named A, for A and B (repeatable), e.g. alpha1=alpha2")
+    p.add_argument("--by", action="append", metavar="NAME:COLUMN",
+                   help="one parameter per level of a numeric column of the table (repeatable), "
+                        "e.g. w:stakes gives w_1, w_5 for stakes 1 and 5")
+    p.add_argument("--prior", action="append", metavar="NAME=FAMILY(ARGS)",
+                   help="with --method map: a prior replacing the default one (repeatable), e.g. "
+                        "beta=gamma(2,1); families: beta(a,b), gamma(shape,scale), norm(mean,sd), "
+                        "lognorm(sigma,median), uniform(low,high), expon(scale), flat()")
     p.add_argument("--starts", type=int, default=10, help="random starts per subject")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder")

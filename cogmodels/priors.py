@@ -38,7 +38,14 @@ from typing import Any
 
 from scipy import stats
 
-__all__ = ["PRIOR_FAMILIES", "inverse_temperature_prior", "parse_prior", "rate_prior", "signed_prior"]
+__all__ = [
+    "PRIOR_FAMILIES",
+    "describe_prior",
+    "inverse_temperature_prior",
+    "parse_prior",
+    "rate_prior",
+    "signed_prior",
+]
 
 
 def rate_prior(low: float = 0.0, high: float = 1.0) -> Any:
@@ -87,6 +94,30 @@ def signed_prior(low: float, high: float) -> Any:
         ``scipy.stats.norm(loc=(low + high) / 2, scale=(high - low) / 4)``.
     """
     return stats.norm(loc=0.5 * (low + high), scale=0.25 * (high - low))
+
+
+def describe_prior(prior: Any) -> str:
+    """A prior as short text: ``"beta(1.1, 1.1, loc=0, scale=1)"``, ``"flat"`` for ``None``.
+
+    Parameters
+    ----------
+    prior : scipy.stats frozen distribution or None
+        The prior.
+
+    Returns
+    -------
+    text : str
+        The family and its scipy arguments (``"flat"`` for no prior, the ``repr`` of an object
+        that is not a frozen scipy distribution).
+    """
+    if prior is None:
+        return "flat"
+    dist = getattr(prior, "dist", None)
+    if dist is None:
+        return repr(prior)
+    args = [f"{float(a):g}" for a in prior.args]
+    args += [f"{k}={float(v):g}" for k, v in prior.kwds.items()]
+    return f"{dist.name}({', '.join(args)})"
 
 
 #: family -> its arguments, in order (see :func:`parse_prior`)
