@@ -372,6 +372,7 @@ def _fit_summary(estimator, args: argparse.Namespace, wall: float) -> dict[str, 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Fit several models to one trial table and compare them."""
     from cogmodels._threads import set_threads
+    from cogmodels.constrain import model_from_name
     from cogmodels.fits import compare_models
     from cogmodels.io import read_trials
     from cogmodels.models import make_model
@@ -380,7 +381,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if len(names) < 2:
         raise ValueError(f"--models takes at least two comma-separated model names, got {args.models!r}")
     structure = _key_values(args.structure, "--structure")
-    models = {name: make_model(name, **structure) for name in names}
+    models = {name: make_model(name.partition("|")[0].strip(), **structure) for name in names}
     cv = args.cv_folds
     cv_folds = int(cv) if cv and cv.isdigit() else cv
     if cv_folds is not None and cv_folds not in ("block", "session") and not (isinstance(cv_folds, int) and cv_folds >= 2):
@@ -388,6 +389,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _check_out_folder(args.out)
     trials = read_trials(args.data)
     _check_n_actions(trials, models, args.data)
+    # a name may carry constraints, as the fitted tables print them: q_learning|kappa=0, two_step_hybrid|w~stakes
+    models = {name: model_from_name(name, data=trials, **structure) for name in names}
     ceilings = _tiny_rnns(args.tiny_rnn, next(iter(models.values())).n_actions)
     set_threads(args.threads if ceilings else None)  # the tiny GRUs train with torch
     if ceilings and cv_folds is None:
@@ -402,7 +405,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     result.table.to_csv(out / "comparison.csv")
     result.per_subject.to_csv(out / "per_subject.csv", index=False)
     for name, fit in result.fits.items():
-        fit.summary().to_csv(out / f"fits_{name}.csv", index=False)
+        fit.summary().to_csv(out / f"fits_{re.sub(r'[^A-Za-z0-9_.=~-]', '_', name)}.csv", index=False)
     result.plot().savefig(out / "comparison.png", dpi=120)
     print(result.table.round(3).to_string())
     print(f"wrote {out / 'comparison.csv'}, {out / 'per_subject.csv'}, {out / 'comparison.png'}")
@@ -554,7 +557,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="fit several models and compare them (AIC, BIC, CV, BMS)")
     p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt or RLWM .mat")
-    p.add_argument("--models", required=True, help="comma-separated model names")
+    p.add_argument("--models", required=True,
+                   help="comma-separated model names; a name may fix, tie or split parameters after "
+                        "'|', e.g. two_step_hybrid,two_step_hybrid|lam=1|w~stakes")
     p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="an option for every model")
     p.add_argument("--method", choices=["mle", "map", "em"], default="mle")
     p.add_argument("--cv-folds", default=None, help="'block', 'session' or a number of folds")

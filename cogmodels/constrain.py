@@ -38,7 +38,7 @@ from cogmodels.model import CognitiveModel, State
 from cogmodels.parameters import ParamSpec
 from cogmodels.validation import check_number, describe
 
-__all__ = ["ConstrainedModel", "constrain", "condition_levels"]
+__all__ = ["ConstrainedModel", "condition_levels", "constrain", "model_from_name"]
 
 
 def _label(level: float) -> str:
@@ -127,7 +127,7 @@ class ConstrainedModel(CognitiveModel):
         self.param_specs = self._free_specs()
 
     def _suffixes(self) -> list[str]:
-        out = [f"|{k}={v:g}" for k, v in self.fixed.items()]
+        out = [f"|{k}={_label(v)}" for k, v in self.fixed.items()]
         groups: dict[str, list[str]] = {}
         for inner, free in self.source.items():
             groups.setdefault(free, []).append(inner)
@@ -419,3 +419,68 @@ def constrain(
             )
         split[name] = (column, lv)
     return ConstrainedModel(model, fixed, source, split)
+
+
+def model_from_name(
+    text: str, *, data: pd.DataFrame | None = None, **structure: Any
+) -> CognitiveModel:
+    """A model from its name, constraints included: the inverse of ``ConstrainedModel.name``.
+
+    ``"two_step_hybrid|lam=1|alpha1=alpha2|w~stakes"`` is ``make_model("two_step_hybrid")`` with
+    ``lam`` fixed at 1, ``alpha1`` and ``alpha2`` tied and ``w`` split by ``stakes``: after the
+    registered name, each ``|``-separated part is ``name=value`` (fix), ``a=b[=c]`` (tie, all
+    parameter names) or ``name~column`` (by).
+
+    Parameters
+    ----------
+    text : str
+        The name, e.g. ``"q_learning|kappa=0"``.
+    data : pandas.DataFrame, optional
+        The trial table, for the levels of ``by`` columns.
+    **structure
+        Structure options of the registered model (:func:`cogmodels.models.make_model`).
+
+    Returns
+    -------
+    model : CognitiveModel
+        The (constrained) model.
+
+    Raises
+    ------
+    ValueError
+        Naming the part that is none of the three forms, and the forms.
+
+    Examples
+    --------
+    >>> from cogmodels.constrain import model_from_name
+    >>> model_from_name("q_learning|kappa=0").param_names
+    ('alpha', 'beta')
+    """
+    from cogmodels.models import make_model
+
+    if not isinstance(text, str):
+        raise TypeError(f"a model name must be a str, got {type(text).__name__}")
+    base, *parts = (p.strip() for p in text.split("|"))
+    model = make_model(base, **structure)
+    fix: dict[str, float] = {}
+    tie: list[list[str]] = []
+    by: dict[str, str] = {}
+    for part in parts:
+        name, sep, column = (x.strip() for x in part.partition("~"))
+        names = [x.strip() for x in part.split("=")]
+        if sep:
+            by[name] = column
+        elif len(names) >= 2 and all(n in model.param_names for n in names):
+            tie.append(names)
+        elif len(names) == 2 and names[0]:
+            try:
+                fix[names[0]] = float(names[1])
+            except ValueError:
+                raise ValueError(f"model {text!r}: {part!r} fixes {names[0]!r} to {names[1]!r}, "
+                                 "which is not a number") from None
+        else:
+            raise ValueError(
+                f"model {text!r}: {part!r} is not a constraint; after {base!r}, each '|' part is "
+                "name=value (fix), a=b (tie) or name~column (by), e.g. 'two_step_hybrid|lam=1|w~stakes'"
+            )
+    return constrain(model, fix=fix, tie=tie, by=by, data=data)

@@ -80,3 +80,15 @@ def test_bad_constraints_exit_2_naming_the_flag(csv, tmp_path, capsys, extra, ma
     msg = capsys.readouterr().err
     assert "cogmodels fit: error:" in msg
     assert re.search(match, msg), msg
+
+
+@pytest.mark.slow
+def test_compare_takes_constrained_names(csv, tmp_path):
+    out = tmp_path / "cmp"
+    assert main(["compare", str(csv), "--models", "q_learning,q_learning|kappa=0.2|beta~stakes",
+                 "--starts", "1", "--quiet", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "comparison.csv", index_col=0)
+    assert table.loc["q_learning", "n_params"] == 3
+    assert table.loc["q_learning|kappa=0.2|beta~stakes", "n_params"] == 3  # alpha, beta_1, beta_5
+    fits = pd.read_csv(out / "fits_q_learning_kappa=0.2_beta~stakes.csv")
+    assert {"beta_1", "beta_5"} <= set(fits.columns)

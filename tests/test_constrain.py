@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cogmodels.constrain import constrain
+from cogmodels.constrain import constrain, model_from_name
 from cogmodels.fits import MaximumLikelihood, compare_models
 from cogmodels.likelihood import log_likelihood
 from cogmodels.models import make_model
@@ -123,3 +123,16 @@ def test_by_refuses_a_parameter_of_the_initial_state_and_unknown_levels():
         log_likelihood(m, {**TRUE, "w_1": 0.5, "w_5": 0.5}, df)
     with pytest.raises(ValueError, match=r"condition column 'stakes' must hold numbers"):
         constrain(make_model("two_step_hybrid"), by={"w": "stakes"}, data=df.assign(stakes="high"))
+
+
+def test_a_constrained_name_builds_the_same_model():
+    df = pd.DataFrame({"stakes": [1, 5, 5]})
+    m = constrain(make_model("two_step_hybrid"), fix={"lam": 1.0}, tie=[("alpha1", "alpha2")],
+                  by={"w": "stakes"}, data=df)
+    again = model_from_name(m.name, data=df)
+    assert again.name == m.name == "two_step_hybrid|lam=1|alpha1=alpha2|w~stakes"
+    assert again.param_names == m.param_names
+    for text, match in [("q_learning|kappa", r"'kappa' is not a constraint; after 'q_learning'"),
+                        ("q_learning|kappa=x", r"'kappa=x' fixes 'kappa' to 'x', which is not a number")]:
+        with pytest.raises(ValueError, match=match):
+            model_from_name(text)
