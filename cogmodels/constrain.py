@@ -124,6 +124,7 @@ class ConstrainedModel(CognitiveModel):
         columns = [col for col, _ in self.split.values()]
         self.observation_columns = tuple(dict.fromkeys((*model.observation_columns, *columns)))
         self._levels = {k: np.asarray(lv, dtype=np.float64) for k, (_, lv) in self.split.items()}
+        self._members = {k: [n for n, f in self.source.items() if f == k] for k in self.split}
         self.param_specs = self._free_specs()
 
     def _suffixes(self) -> list[str]:
@@ -185,9 +186,8 @@ class ConstrainedModel(CognitiveModel):
             # levels were checked on answered trials; padding and skipped trials map anywhere
             idx = np.minimum(np.searchsorted(levels, observation[col]), levels.size - 1)
             value = table[np.arange(table.shape[0]), idx]
-            for inner, f in self.source.items():
-                if f == free:
-                    out[inner] = value
+            for inner in self._members[free]:
+                out[inner] = value
         return out
 
     def inner_params(self, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -337,6 +337,14 @@ def constrain(
         Naming the argument (``fix``, ``tie``, ``by``, ``levels``), the model's parameters and
         the value received: an unknown parameter, one named twice, a value out of bounds, tied
         ranges that do not overlap, a condition column without levels.
+
+    Notes
+    -----
+    :func:`cogmodels.simulate.simulate` reads a split parameter's condition from the task's
+    ``trial_context``; in a task that does not give that column, every trial takes the first
+    level. To simulate a design the task lacks (e.g. stakes in the two-step task), simulate each
+    condition as its own session and add the column to the table (the state restarts at each
+    session, as the likelihood assumes).
 
     Examples
     --------
