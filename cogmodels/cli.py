@@ -130,7 +130,7 @@ def _constrained(model, args: argparse.Namespace, trials):
             _check_param_name(model, name, "--tie")
         tie.append(group)
     by = {}
-    for item in args.by or ():
+    for item in getattr(args, "by", None) or ():
         name, sep, column = (x.strip() for x in item.partition(":"))
         if not sep or not name or not column:
             raise ValueError(f"--by takes parameter:column, e.g. w:stakes; got {item!r}")
@@ -431,7 +431,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
     """Parameter recovery: simulate across the parameter range, refit, compare."""
     from cogmodels.fits.recovery import parameter_recovery
 
-    model = _model(args)
+    model = _constrained(_model(args), args, None)
     _check_out_folder(args.out)
     env_kwargs = _key_values(args.env_arg, "--env-arg")
     if args.trials is not None:
@@ -580,6 +580,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="a model option")
     p.add_argument("--env", required=True, help="environment id")
     p.add_argument("--env-arg", action="append", metavar="NAME=VALUE", help="an environment argument")
+    p.add_argument("--fix", action="append", metavar="NAME=VALUE",
+                   help="fix a parameter to a value in simulation and fit (repeatable), e.g. kappa=0")
+    p.add_argument("--tie", action="append", metavar="A=B",
+                   help="one parameter, named A, for A and B (repeatable), e.g. alpha1=alpha2")
     p.add_argument("--subjects", type=int, default=50)
     p.add_argument("--trials", type=int, default=None, help="trials per session (the env's n_trials)")
     p.add_argument("--method", choices=["mle", "map", "em"], default="mle")

@@ -92,3 +92,11 @@ def test_compare_takes_constrained_names(csv, tmp_path):
     assert table.loc["q_learning|kappa=0.2|beta~stakes", "n_params"] == 3  # alpha, beta_1, beta_5
     fits = pd.read_csv(out / "fits_q_learning_kappa=0.2_beta~stakes.csv")
     assert {"beta_1", "beta_5"} <= set(fits.columns)
+
+
+@pytest.mark.slow
+def test_recover_with_a_fixed_parameter(tmp_path):
+    out = tmp_path / "rec"
+    assert main(["recover", "--model", "q_learning", "--env", "cogmodels/MultiArmedBandit-v0", "--fix", "kappa=0",
+                 "--subjects", "4", "--trials", "40", "--starts", "1", "--quiet", "--out", str(out)]) == 0
+    assert set(pd.read_csv(out / "recovery.csv")["param"]) == {"alpha", "beta"}
