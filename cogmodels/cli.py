@@ -88,10 +88,12 @@ def _key_values(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
     return out
 
 
-def _model(args: argparse.Namespace):
-    from cogmodels.models import make_model
+def _model(args: argparse.Namespace, trials=None):
+    """``--model``, which may carry constraints as the fitted tables print them (``q_learning|kappa=0``,
+    :func:`cogmodels.constrain.model_from_name`; the levels of ``name~column`` from ``trials``)."""
+    from cogmodels.constrain import model_from_name
 
-    return make_model(args.model, **_key_values(args.structure, "--structure"))
+    return model_from_name(args.model, data=trials, **_key_values(args.structure, "--structure"))
 
 
 def _params(model, items: Sequence[str] | None, flag: str = "--param") -> dict[str, float]:
@@ -302,12 +304,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     from cogmodels.fits import make_estimator
     from cogmodels.io import read_trials
+    from cogmodels.models import make_model
 
-    model = _model(args)
+    model = make_model(args.model.partition("|")[0].strip(), **_key_values(args.structure, "--structure"))
     _check_out_folder(args.out)
     trials = read_trials(args.data)
     _check_n_actions(trials, {model.name: model}, args.data)
-    model = _constrained(model, args, trials)
+    model = _constrained(_model(args, trials), args, trials)
     kwargs: dict[str, Any] = {"n_starts": args.starts, "seed": args.seed}
     priors = _priors(model, args)
     if priors:

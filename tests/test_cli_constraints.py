@@ -100,3 +100,10 @@ def test_recover_with_a_fixed_parameter(tmp_path):
     assert main(["recover", "--model", "q_learning", "--env", "cogmodels/MultiArmedBandit-v0", "--fix", "kappa=0",
                  "--subjects", "4", "--trials", "40", "--starts", "1", "--quiet", "--out", str(out)]) == 0
     assert set(pd.read_csv(out / "recovery.csv")["param"]) == {"alpha", "beta"}
+
+
+def test_fit_takes_a_constrained_name_as_printed(csv, tmp_path):
+    fits, summary = _fit(csv, tmp_path, "--by", "beta:stakes")
+    again, summary2 = _fit(csv, tmp_path, "--model", "q_learning|beta~stakes")
+    assert summary2["model"] == summary["model"] == "q_learning|beta~stakes"
+    pd.testing.assert_frame_equal(fits, again)
