@@ -96,27 +96,74 @@ def _key_values(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
     return out
 
 
-def _model(args: argparse.Namespace):
-    from cogmodels.models import make_model
+def _model(args: argparse.Namespace, trials=None):
+    """``--model``, which may carry constraints as the fitted tables print them (``q_learning|kappa=0``,
+    :func:`cogmodels.constrain.model_from_name`; the levels of ``name~column`` from ``trials``)."""
+    from cogmodels.constrain import model_from_name
 
-    return make_model(args.model, **_key_values(args.structure, "--structure"))
+    return model_from_name(args.model, data=trials, **_key_values(args.structure, "--structure"))
 
 
-def _params(model, items: Sequence[str] | None) -> dict[str, float]:
+def _params(model, items: Sequence[str] | None, flag: str = "--param") -> dict[str, float]:
     """``--param name=value`` pairs checked against the model's parameters and bounds."""
     from cogmodels.validation import check_number
 
     specs = {s.name: s for s in model.param_specs}
     params = {}
-    for name, value in _key_values(items, "--param").items():
-        if name not in specs:
-            raise ValueError(
-                f"--param {name}: model {model.name!r} has no parameter {name!r}; its parameters "
-                f"are {list(specs)} (`cogmodels models` lists them with their bounds)"
-            )
+    for name, value in _key_values(items, flag).items():
+        _check_param_name(model, name, flag)
         s = specs[name]
-        params[name] = check_number(f"--param {name}", value, s.low, s.high)
+        params[name] = check_number(f"{flag} {name}", value, s.low, s.high)
     return params
+
+
+def _check_param_name(model, name: str, flag: str) -> None:
+    if name not in model.param_names:
+        raise ValueError(
+            f"{flag} {name}: model {model.name!r} has no parameter {name!r}; its parameters "
+            f"are {list(model.param_names)} (`cogmodels models` lists them with their bounds)"
+        )
+
+
+def _constrained(model, args: argparse.Namespace, trials):
+    """The model with ``--fix name=value``, ``--tie a=b[=c]`` and ``--by name:column`` applied."""
+    from cogmodels.constrain import constrain
+
+    fix = _params(model, args.fix, "--fix")
+    tie = []
+    for item in args.tie or ():
+        group = [n.strip() for n in item.split("=")]
+        if len(group) < 2 or not all(group):
+            raise ValueError(f"--tie takes two or more parameter names joined by '=', e.g. "
+                             f"alpha1=alpha2; got {item!r}")
+        for name in group:
+            _check_param_name(model, name, "--tie")
+        tie.append(group)
+    by = {}
+    for item in getattr(args, "by", None) or ():
+        name, sep, column = (x.strip() for x in item.partition(":"))
+        if not sep or not name or not column:
+            raise ValueError(f"--by takes parameter:column, e.g. w:stakes; got {item!r}")
+        _check_param_name(model, name, "--by")
+        by[name] = column
+    return constrain(model, fix=fix, tie=tie, by=by, data=trials)
+
+
+def _priors(model, args: argparse.Namespace) -> dict[str, Any]:
+    """``--prior name=family(args)`` as frozen scipy.stats distributions (MAP only)."""
+    from cogmodels.priors import parse_prior
+
+    if args.prior and args.method != "map":
+        raise ValueError(f"--prior applies to --method map only (maximum likelihood uses no prior and "
+                         f"em estimates its group prior), got --method {args.method}")
+    out = {}
+    for item in args.prior or ():
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--prior takes name=family(arguments), e.g. beta=gamma(2,1); got {item!r}")
+        _check_param_name(model, name, "--prior")
+        out[name] = parse_prior(text, flag=f"--prior {name}")
+    return out
 
 
 def _check_out_folder(out: str) -> Path:
@@ -208,8 +255,9 @@ def _check_n_actions(trials, models: dict[str, Any], data: str) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    """List the registered models, their parameters with bounds, and the tasks they fit."""
+    """List the registered models, their parameters with bounds and priors, and their tasks."""
     from cogmodels.models import MODELS
+    from cogmodels.priors import describe_prior
 
     rows = []
     for name, cls in sorted(MODELS.items()):
@@ -219,7 +267,8 @@ def cmd_models(args: argparse.Namespace) -> int:
                 "name": name,
                 "description": _first_line(cls.__doc__),
                 "parameters": [
-                    {"name": s.name, "low": s.low, "high": s.high, "default": s.default}
+                    {"name": s.name, "low": s.low, "high": s.high, "default": s.default,
+                     "prior": describe_prior(s.prior)}
                     for s in model.param_specs
                 ],
                 "tasks": list(cls.tasks),
@@ -230,7 +279,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     for r in rows:
-        params = ", ".join(f"{p['name']} [{p['low']:g}, {p['high']:g}]" for p in r["parameters"])
+        params = ", ".join(f"{p['name']} [{p['low']:g}, {p['high']:g}] ~ {p['prior']}" for p in r["parameters"])
         tasks = ", ".join(t.split("/")[-1] for t in r["tasks"])
         print(f"{r['name']}: {r['description']}\n    parameters: {params}\n    tasks: {tasks}")
     return 0
@@ -263,12 +312,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     from cogmodels.fits import make_estimator
     from cogmodels.io import read_trials
+    from cogmodels.models import make_model
 
-    model = _model(args)
+    model = make_model(args.model.partition("|")[0].strip(), **_key_values(args.structure, "--structure"))
     _check_out_folder(args.out)
     trials = read_trials(args.data)
     _check_n_actions(trials, {model.name: model}, args.data)
-    kwargs = {"n_starts": args.starts, "seed": args.seed, **_em_options(args)}
+    model = _constrained(_model(args, trials), args, trials)
+    kwargs: dict[str, Any] = {"n_starts": args.starts, "seed": args.seed, **_em_options(args)}
+    priors = _priors(model, args)
+    if priors:
+        kwargs["priors"] = priors
     estimator = make_estimator(args.method, model, **kwargs)
     t0 = time.perf_counter()
     with _naming(args.data):
@@ -282,7 +336,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     table.to_csv(out / "fits_detail.csv", index=False)
     summary = _fit_summary(estimator, args, wall)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
-    print(f"{model.name} ({args.method}) on {args.data}: {summary['n_subjects']} subjects, "
+    print(f"{model.name} ({args.method}, {model.n_params} free parameters) on {args.data}: "
+          f"{summary['n_subjects']} subjects, "
           f"total loglik {summary['total_loglik']:.2f}, AIC {summary['total_aic']:.1f}, "
           f"BIC {summary['total_bic']:.1f}, {wall:.2f} s")
     if args.method == "em":
@@ -314,6 +369,9 @@ def _fit_summary(estimator, args: argparse.Namespace, wall: float) -> dict[str, 
         "model": estimator.model.name,
         "method": args.method,
         "data": str(args.data),
+        "n_params": int(estimator.model.n_params),
+        "constraints": {"fix": list(args.fix or []), "tie": list(args.tie or []), "by": list(args.by or [])},
+        "priors": {k: v for k, v in (p.partition("=")[::2] for p in args.prior or [])},
         "n_subjects": int(len(params)),
         "n_trials": int(estimator.n_trials_.sum()),
         "total_loglik": float(estimator.loglik_.sum()),
@@ -347,6 +405,7 @@ def _fit_summary(estimator, args: argparse.Namespace, wall: float) -> dict[str, 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Fit several models to one trial table and compare them."""
     from cogmodels._threads import set_threads
+    from cogmodels.constrain import model_from_name
     from cogmodels.fits import compare_models
     from cogmodels.io import read_trials
     from cogmodels.models import make_model
@@ -355,7 +414,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if len(names) < 2:
         raise ValueError(f"--models takes at least two comma-separated model names, got {args.models!r}")
     structure = _key_values(args.structure, "--structure")
-    models = {name: make_model(name, **structure) for name in names}
+    models = {name: make_model(name.partition("|")[0].strip(), **structure) for name in names}
     cv = args.cv_folds
     cv_folds = int(cv) if cv and cv.isdigit() else cv
     if cv_folds is not None and cv_folds not in ("block", "session") and not (isinstance(cv_folds, int) and cv_folds >= 2):
@@ -363,6 +422,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _check_out_folder(args.out)
     trials = read_trials(args.data)
     _check_n_actions(trials, models, args.data)
+    # a name may carry constraints, as the fitted tables print them: q_learning|kappa=0, two_step_hybrid|w~stakes
+    models = {name: model_from_name(name, data=trials, **structure) for name in names}
     ceilings = _tiny_rnns(args.tiny_rnn, next(iter(models.values())).n_actions)
     set_threads(args.threads if ceilings else None)  # the tiny GRUs train with torch
     if ceilings and cv_folds is None:
@@ -377,7 +438,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     result.table.to_csv(out / "comparison.csv")
     result.per_subject.to_csv(out / "per_subject.csv", index=False)
     for name, fit in result.fits.items():
-        fit.summary().to_csv(out / f"fits_{name}.csv", index=False)
+        fit.summary().to_csv(out / f"fits_{re.sub(r'[^A-Za-z0-9_.=~-]', '_', name)}.csv", index=False)
     result.plot().savefig(out / "comparison.png", dpi=120)
     print(result.table.round(3).to_string())
     print(f"wrote {out / 'comparison.csv'}, {out / 'per_subject.csv'}, {out / 'comparison.png'}")
@@ -403,7 +464,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
     """Parameter recovery: simulate across the parameter range, refit, compare."""
     from cogmodels.fits.recovery import parameter_recovery
 
-    model = _model(args)
+    model = _constrained(_model(args), args, None)
     _check_out_folder(args.out)
     env_kwargs = _key_values(args.env_arg, "--env-arg")
     if args.trials is not None:
@@ -523,6 +584,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="a model option")
     p.add_argument("--method", choices=["mle", "map", "em"], default="mle")
+    p.add_argument("--fix", action="append", metavar="NAME=VALUE",
+                   help="fix a parameter to a value, not fitted (repeatable), e.g. beta=3")
+    p.add_argument("--tie", action="append", metavar="A=B",
+                   help="one free parameter, named A, for A and B (repeatable), e.g. alpha1=alpha2")
+    p.add_argument("--by", action="append", metavar="NAME:COLUMN",
+                   help="one parameter per level of a numeric column of the table (repeatable), "
+                        "e.g. w:stakes gives w_1, w_5 for stakes 1 and 5")
+    p.add_argument("--prior", action="append", metavar="NAME=FAMILY(ARGS)",
+                   help="with --method map: a prior replacing the default one (repeatable), e.g. "
+                        "beta=gamma(2,1); families: beta(a,b), gamma(shape,scale), norm(mean,sd), "
+                        "lognorm(sigma,median), uniform(low,high), expon(scale), flat()")
     p.add_argument("--starts", type=int, default=10, help="random starts per subject")
     p.add_argument("--max-iter", type=int, default=None,
                    help="--method em: most EM iterations (default 100)")
@@ -537,7 +609,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="fit several models and compare them (AIC, BIC, CV, BMS)")
     p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt or RLWM .mat")
-    p.add_argument("--models", required=True, help="comma-separated model names")
+    p.add_argument("--models", required=True,
+                   help="comma-separated model names; a name may fix, tie or split parameters after "
+                        "'|', e.g. two_step_hybrid,two_step_hybrid|lam=1|w~stakes")
     p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="an option for every model")
     p.add_argument("--method", choices=["mle", "map", "em"], default="mle")
     p.add_argument("--cv-folds", default=None, help="'block', 'session' or a number of folds")
@@ -558,6 +632,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="a model option")
     p.add_argument("--env", required=True, help="environment id")
     p.add_argument("--env-arg", action="append", metavar="NAME=VALUE", help="an environment argument")
+    p.add_argument("--fix", action="append", metavar="NAME=VALUE",
+                   help="fix a parameter to a value in simulation and fit (repeatable), e.g. kappa=0")
+    p.add_argument("--tie", action="append", metavar="A=B",
+                   help="one parameter, named A, for A and B (repeatable), e.g. alpha1=alpha2")
     p.add_argument("--subjects", type=int, default=50)
     p.add_argument("--trials", type=int, default=None, help="trials per session (the env's n_trials)")
     p.add_argument("--method", choices=["mle", "map", "em"], default="mle")

@@ -235,11 +235,20 @@ def _check_model_values(df: pd.DataFrame, model: CognitiveModel, source: str | N
                 f"{action_fix(col, values[~np.isnan(values)], n, more)}"
             )
     limits = _observation_limits(model)
+    levels = dict(getattr(model, "observation_levels", None) or {})
     for col in model.observation_columns:
         values = _numbers(df, col, source)
         require_answered(df, col, values, answered, source, "missing or not finite on an answered trial",
                          f"Model {name!r} reads {col!r} on every trial with a choice. Fix: fill it in, "
                          f"or set the choices of those trials to NaN")
+        if col in levels:  # a condition column: only its declared levels
+            bad = answered & np.isfinite(values) & ~np.isin(values, levels[col])
+            if bad.any():
+                raise ValueError(
+                    f"{where}column {col!r} must hold one of the levels {list(levels[col])} of model "
+                    f"{name!r} on answered trials; not so in {_rows(df, bad, _shown(df[col]))}. Fix: "
+                    f"build the model with the table's levels (constrain(..., data=table))"
+                )
         if col not in limits:
             continue
         low, high, arg = limits[col]

@@ -28,7 +28,9 @@ class ParamSpec:
     """One free parameter: its name, bounds, default and optional prior.
 
     ``prior`` is any object with a ``logpdf`` method over the natural scale (a frozen
-    ``scipy.stats`` distribution) or ``None`` (flat). ``description`` is a short human text.
+    ``scipy.stats`` distribution) or ``None`` (flat); only MAP fits use it. The models of the zoo
+    take the documented weak defaults of :mod:`cogmodels.priors`. ``description`` is a short
+    human text.
     """
 
     name: str

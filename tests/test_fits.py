@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from fractions import Fraction
 
@@ -159,8 +160,10 @@ def test_map_shrinks_toward_prior(population):
     fit = MaximumAPosteriori(make_model("q_learning"), priors=tight, n_starts=3, seed=0).fit(sub)
     assert (np.abs(fit.params_["beta"] - 2.0) < 0.2).all()
     assert (fit.loglik_ <= mle.loglik_ + 1e-6).all()
+    flat = make_model("q_learning")  # a model whose parameters have no prior
+    flat.param_specs = tuple(dataclasses.replace(s, prior=None) for s in flat.param_specs)
     with pytest.raises(ValueError, match="MAP needs a prior"):
-        MaximumAPosteriori(make_model("q_learning"))
+        MaximumAPosteriori(flat)
     with pytest.raises(ValueError, match=r"priors for unknown parameters \['gamma'\]"):
         MaximumAPosteriori(make_model("q_learning"), priors={"gamma": stats.norm()})
 

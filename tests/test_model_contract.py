@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import cogmodels  # noqa: F401
+from cogmodels.constrain import constrain
 from cogmodels.likelihood import log_likelihood, trial_arrays
 from cogmodels.models import MODELS, make_model
 from cogmodels.parameters import pack, unpack
@@ -33,6 +34,20 @@ CASES = [(name, {}) for name in sorted(MODELS)] + [
 ]
 CASE_IDS = [f"{n}-{'-'.join(k for k in s) or 'default'}" for n, s in CASES]
 
+# models wrapped by constrain(): fixed, tied, and split by a condition column the task gives
+WRAPPED = {
+    "q_learning-fix": lambda: constrain(make_model("q_learning"), fix={"kappa": 0.5}),
+    "two_step-fix-tie": lambda: constrain(
+        make_model("two_step_hybrid"), fix={"lam": 1.0}, tie=[("alpha1", "alpha2"), ("beta1", "beta2")]
+    ),
+    "rlwm-by-set_size": lambda: constrain(
+        make_model("rlwm"), by={"alpha": "set_size", "epsilon": "set_size"},
+        levels={"set_size": range(1, 7)}, tie=[("neg_rl", "neg_wm")]
+    ),
+}
+MODEL_CASES = [pytest.param(lambda n=n, s=s: make_model(n, **s), id=i) for (n, s), i in zip(CASES, CASE_IDS)]
+MODEL_CASES += [pytest.param(build, id=f"constrained-{i}") for i, build in WRAPPED.items()]
+
 
 def _env_kwargs(model, env):
     kwargs = dict(SMALL.get(env, {}))
@@ -52,9 +67,9 @@ def _random_params(model, n, rng):
     return out
 
 
-@pytest.mark.parametrize(("name", "structure"), CASES, ids=CASE_IDS)
-def test_likelihood_of_simulated_choices_equals_product_of_draw_probabilities(name, structure):
-    model = make_model(name, **structure)
+@pytest.mark.parametrize("build", MODEL_CASES)
+def test_likelihood_of_simulated_choices_equals_product_of_draw_probabilities(build):
+    model = build()
     rng = np.random.default_rng(0)
     env = model.tasks[0]
     params = _random_params(model, 4, rng)
@@ -69,18 +84,18 @@ def test_likelihood_of_simulated_choices_equals_product_of_draw_probabilities(na
     )
 
 
-@pytest.mark.parametrize(("name", "structure"), CASES, ids=CASE_IDS)
-def test_transforms_round_trip(name, structure):
-    model = make_model(name, **structure)
+@pytest.mark.parametrize("build", MODEL_CASES)
+def test_transforms_round_trip(build):
+    model = build()
     params = _random_params(model, 5, np.random.default_rng(2))
     back = unpack(model.param_specs, pack(model.param_specs, params))
     for k, v in params.items():
         np.testing.assert_allclose(back[k], v, rtol=1e-9)
 
 
-@pytest.mark.parametrize(("name", "structure"), CASES, ids=CASE_IDS)
-def test_probabilities_are_distributions(name, structure):
-    model = make_model(name, **structure)
+@pytest.mark.parametrize("build", MODEL_CASES)
+def test_probabilities_are_distributions(build):
+    model = build()
     params = model.check_params(_random_params(model, 7, np.random.default_rng(3)))
     state = model.initial_state(params)
     obs = {c: np.zeros(7) for c in model.observation_columns}

@@ -8,6 +8,7 @@ import numpy as np
 
 from cogmodels.model import CognitiveModel, State, onehot, softmax
 from cogmodels.parameters import ParamSpec
+from cogmodels.priors import inverse_temperature_prior, rate_prior, signed_prior
 
 __all__ = ["ActorCritic"]
 
@@ -70,15 +71,16 @@ class ActorCritic(CognitiveModel):
         self.initial_value = float(initial_value)
         self.observation_columns = ("state",) if self.n_states > 1 else ()
         specs = [
-            ParamSpec("alpha_c", 0.0, 1.0, 0.3, description="critic learning rate"),
-            ParamSpec("alpha_a", 0.0, 1.0, 0.3, description="actor learning rate"),
+            ParamSpec("alpha_c", 0.0, 1.0, 0.3, rate_prior(), description="critic learning rate"),
+            ParamSpec("alpha_a", 0.0, 1.0, 0.3, rate_prior(), description="actor learning rate"),
         ]
         if self.free_beta:
-            specs.append(ParamSpec("beta", 0.0, float(beta_max), 3.0, description="inverse temperature"))
+            specs.append(ParamSpec("beta", 0.0, float(beta_max), 3.0, inverse_temperature_prior(float(beta_max)),
+                                   description="inverse temperature"))
         if self.stickiness:
-            specs.append(ParamSpec("kappa", -5.0, 5.0, 0.0, description="choice stickiness"))
+            specs.append(ParamSpec("kappa", -5.0, 5.0, 0.0, signed_prior(-5.0, 5.0), description="choice stickiness"))
         if self.forgetting:
-            specs.append(ParamSpec("phi", 0.0, 1.0, 0.1, description="decay of unchosen preferences"))
+            specs.append(ParamSpec("phi", 0.0, 1.0, 0.1, rate_prior(), description="decay of unchosen preferences"))
         self.param_specs = tuple(specs)
 
     # -- helpers ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import numpy as np
 
 from cogmodels.model import CognitiveModel, State, onehot, softmax
 from cogmodels.parameters import ParamSpec
+from cogmodels.priors import rate_prior, signed_prior
 
 __all__ = ["RandomBias", "WinStayLoseShift"]
 
@@ -32,7 +33,7 @@ class RandomBias(CognitiveModel):
     def __init__(self, n_actions: int = 2) -> None:
         super().__init__(n_actions)
         self.param_specs = tuple(
-            ParamSpec(f"bias_{i}", -10.0, 10.0, 0.0, description=f"logit of action {i} vs 0")
+            ParamSpec(f"bias_{i}", -10.0, 10.0, 0.0, signed_prior(-10.0, 10.0), description=f"logit of action {i} vs 0")
             for i in range(1, self.n_actions)
         )
 
@@ -74,7 +75,7 @@ class WinStayLoseShift(CognitiveModel):
     def __init__(self, n_actions: int = 2, *, win_threshold: float = 0.0) -> None:
         super().__init__(n_actions)
         self.win_threshold = float(win_threshold)
-        self.param_specs = (ParamSpec("epsilon", 0.0, 1.0, 0.1, description="lapse rate"),)
+        self.param_specs = (ParamSpec("epsilon", 0.0, 1.0, 0.1, rate_prior(), description="lapse rate"),)
 
     def initial_state(self, params) -> State:
         """Start with uniform choice probabilities."""

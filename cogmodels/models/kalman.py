@@ -6,6 +6,7 @@ import numpy as np
 
 from cogmodels.model import CognitiveModel, State, onehot, softmax
 from cogmodels.parameters import ParamSpec
+from cogmodels.priors import inverse_temperature_prior, signed_prior
 
 __all__ = ["KalmanFilter"]
 
@@ -56,11 +57,11 @@ class KalmanFilter(CognitiveModel):
         self.decay, self.decay_center = float(decay), float(decay_center)
         self.diffusion_var, self.payoff_var = float(diffusion_std) ** 2, float(payoff_std) ** 2
         self.initial_mean, self.initial_var = float(initial_mean), float(initial_std) ** 2
-        specs = [ParamSpec("beta", 0.0, 5.0, 0.2, description="inverse temperature (per point)")]
+        specs = [ParamSpec("beta", 0.0, 5.0, 0.2, inverse_temperature_prior(5.0), description="inverse temperature (per point)")]
         if self.exploration_bonus:
-            specs.append(ParamSpec("phi", -5.0, 5.0, 0.0, description="bonus per sd of uncertainty"))
+            specs.append(ParamSpec("phi", -5.0, 5.0, 0.0, signed_prior(-5.0, 5.0), description="bonus per sd of uncertainty"))
         if self.stickiness:
-            specs.append(ParamSpec("kappa", -5.0, 5.0, 0.0, description="choice stickiness"))
+            specs.append(ParamSpec("kappa", -5.0, 5.0, 0.0, signed_prior(-5.0, 5.0), description="choice stickiness"))
         self.param_specs = tuple(specs)
 
     def initial_state(self, params) -> State:

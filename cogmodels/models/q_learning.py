@@ -8,6 +8,7 @@ import numpy as np
 
 from cogmodels.model import CognitiveModel, State, onehot, pick, softmax
 from cogmodels.parameters import ParamSpec
+from cogmodels.priors import inverse_temperature_prior, rate_prior, signed_prior
 
 __all__ = ["QLearning"]
 
@@ -62,19 +63,20 @@ class QLearning(CognitiveModel):
         self.initial_value = float(initial_value)
         specs = (
             [
-                ParamSpec("alpha_pos", 0.0, 1.0, 0.3, description="learning rate, delta > 0"),
-                ParamSpec("alpha_neg", 0.0, 1.0, 0.3, description="learning rate, delta <= 0"),
+                ParamSpec("alpha_pos", 0.0, 1.0, 0.3, rate_prior(), description="learning rate, delta > 0"),
+                ParamSpec("alpha_neg", 0.0, 1.0, 0.3, rate_prior(), description="learning rate, delta <= 0"),
             ]
             if self.dual_learning_rates
-            else [ParamSpec("alpha", 0.0, 1.0, 0.3, description="learning rate")]
+            else [ParamSpec("alpha", 0.0, 1.0, 0.3, rate_prior(), description="learning rate")]
         )
-        specs.append(ParamSpec("beta", 0.0, float(beta_max), 3.0, description="inverse temperature"))
+        specs.append(ParamSpec("beta", 0.0, float(beta_max), 3.0, inverse_temperature_prior(float(beta_max)),
+                               description="inverse temperature"))
         if self.stickiness:
-            specs.append(ParamSpec("kappa", -5.0, 5.0, 0.0, description="choice stickiness"))
+            specs.append(ParamSpec("kappa", -5.0, 5.0, 0.0, signed_prior(-5.0, 5.0), description="choice stickiness"))
         if self.forgetting:
-            specs.append(ParamSpec("phi", 0.0, 1.0, 0.1, description="forgetting rate"))
+            specs.append(ParamSpec("phi", 0.0, 1.0, 0.1, rate_prior(), description="forgetting rate"))
         if self.free_initial_value:
-            specs.append(ParamSpec("q0", -1.0, 2.0, 0.5, description="initial value"))
+            specs.append(ParamSpec("q0", -1.0, 2.0, 0.5, signed_prior(-1.0, 2.0), description="initial value"))
         self.param_specs = tuple(specs)
 
     def _q0(self, params: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -6,6 +6,7 @@ import numpy as np
 
 from cogmodels.model import CognitiveModel, State, onehot, softmax
 from cogmodels.parameters import ParamSpec
+from cogmodels.priors import inverse_temperature_prior, rate_prior, signed_prior
 
 __all__ = ["ReversalHMM"]
 
@@ -49,13 +50,13 @@ class ReversalHMM(CognitiveModel):
         self.p_reward = float(p_reward)
         self.stickiness = bool(stickiness)
         specs = [
-            ParamSpec("hazard", 0.0, 0.5, 0.05, description="reversal probability per trial"),
-            ParamSpec("beta", 0.0, 20.0, 5.0, description="inverse temperature"),
+            ParamSpec("hazard", 0.0, 0.5, 0.05, rate_prior(0.0, 0.5), description="reversal probability per trial"),
+            ParamSpec("beta", 0.0, 20.0, 5.0, inverse_temperature_prior(20.0), description="inverse temperature"),
         ]
         if self.free_p_reward:
-            specs.append(ParamSpec("p_reward", 0.5, 1.0, 0.8, description="believed reward rate"))
+            specs.append(ParamSpec("p_reward", 0.5, 1.0, 0.8, rate_prior(0.5, 1.0), description="believed reward rate"))
         if self.stickiness:
-            specs.append(ParamSpec("kappa", -5.0, 5.0, 0.0, description="choice stickiness"))
+            specs.append(ParamSpec("kappa", -5.0, 5.0, 0.0, signed_prior(-5.0, 5.0), description="choice stickiness"))
         self.param_specs = tuple(specs)
 
     def _p(self, params) -> np.ndarray:

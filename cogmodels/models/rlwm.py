@@ -8,6 +8,7 @@ import numpy as np
 
 from cogmodels.model import CognitiveModel, State, onehot, softmax
 from cogmodels.parameters import ParamSpec
+from cogmodels.priors import inverse_temperature_prior, rate_prior, signed_prior
 
 __all__ = ["RLWM", "StimulusRL"]
 
@@ -67,22 +68,23 @@ class RLWM(CognitiveModel):
         self.stickiness = bool(stickiness)
         self.negative_feedback_bias = bool(negative_feedback_bias)
         self.max_set_size = int(max_set_size)
-        specs = [ParamSpec("alpha", 0.0, 1.0, 0.1, description="RL learning rate")]
+        specs = [ParamSpec("alpha", 0.0, 1.0, 0.1, rate_prior(), description="RL learning rate")]
         if self.free_beta:
-            specs.append(ParamSpec("beta", 0.0, 100.0, 25.0, description="inverse temperature"))
+            specs.append(ParamSpec("beta", 0.0, 100.0, 25.0, inverse_temperature_prior(100.0), description="inverse temperature"))
         if self.working_memory:
             specs += [
-                ParamSpec("rho", 0.0, 1.0, 0.8, description="working-memory reliance"),
-                ParamSpec("K", 1.0, float(self.max_set_size), 3.0, description="WM capacity"),
-                ParamSpec("phi", 0.0, 1.0, 0.1, description="WM decay"),
+                ParamSpec("rho", 0.0, 1.0, 0.8, rate_prior(), description="working-memory reliance"),
+                ParamSpec("K", 1.0, float(self.max_set_size), 3.0, rate_prior(1.0, float(self.max_set_size)),
+                          description="WM capacity"),
+                ParamSpec("phi", 0.0, 1.0, 0.1, rate_prior(), description="WM decay"),
             ]
-        specs.append(ParamSpec("epsilon", 0.0, 1.0, 0.01, description="lapse rate"))
+        specs.append(ParamSpec("epsilon", 0.0, 1.0, 0.01, rate_prior(), description="lapse rate"))
         if self.stickiness:
-            specs.append(ParamSpec("kappa", -1.0, 1.0, 0.0, description="stickiness (in value units)"))
+            specs.append(ParamSpec("kappa", -1.0, 1.0, 0.0, signed_prior(-1.0, 1.0), description="stickiness (in value units)"))
         if self.negative_feedback_bias:
-            specs.append(ParamSpec("neg_rl", 0.0, 1.0, 0.0, description="RL neglect of negative feedback"))
+            specs.append(ParamSpec("neg_rl", 0.0, 1.0, 0.0, rate_prior(), description="RL neglect of negative feedback"))
             if self.working_memory:
-                specs.append(ParamSpec("neg_wm", 0.0, 1.0, 0.0, description="WM neglect of negative feedback"))
+                specs.append(ParamSpec("neg_wm", 0.0, 1.0, 0.0, rate_prior(), description="WM neglect of negative feedback"))
         self.param_specs = tuple(specs)
 
     def _beta(self, params) -> np.ndarray:

@@ -8,6 +8,7 @@ import numpy as np
 
 from cogmodels.model import CognitiveModel, State, onehot, pick, softmax
 from cogmodels.parameters import ParamSpec
+from cogmodels.priors import inverse_temperature_prior, rate_prior, signed_prior
 
 __all__ = ["TwoStepHybrid", "TwoStepModelBased", "TwoStepModelFree"]
 
@@ -54,16 +55,16 @@ class TwoStepHybrid(CognitiveModel):
         self.stickiness = bool(stickiness)
         specs = []
         if self.weighting != "model_based":
-            specs.append(ParamSpec("alpha1", 0.0, 1.0, 0.5, description="first-stage learning rate"))
-        specs.append(ParamSpec("alpha2", 0.0, 1.0, 0.5, description="second-stage learning rate"))
-        specs.append(ParamSpec("beta1", 0.0, 20.0, 3.0, description="first-stage inverse temperature"))
-        specs.append(ParamSpec("beta2", 0.0, 20.0, 3.0, description="second-stage inverse temperature"))
+            specs.append(ParamSpec("alpha1", 0.0, 1.0, 0.5, rate_prior(), description="first-stage learning rate"))
+        specs.append(ParamSpec("alpha2", 0.0, 1.0, 0.5, rate_prior(), description="second-stage learning rate"))
+        specs.append(ParamSpec("beta1", 0.0, 20.0, 3.0, inverse_temperature_prior(20.0), description="first-stage inverse temperature"))
+        specs.append(ParamSpec("beta2", 0.0, 20.0, 3.0, inverse_temperature_prior(20.0), description="second-stage inverse temperature"))
         if self.weighting != "model_based":
-            specs.append(ParamSpec("lam", 0.0, 1.0, 0.5, description="eligibility trace"))
+            specs.append(ParamSpec("lam", 0.0, 1.0, 0.5, rate_prior(), description="eligibility trace"))
         if self.weighting == "hybrid":
-            specs.append(ParamSpec("w", 0.0, 1.0, 0.5, description="model-based weight"))
+            specs.append(ParamSpec("w", 0.0, 1.0, 0.5, rate_prior(), description="model-based weight"))
         if self.stickiness:
-            specs.append(ParamSpec("kappa", -5.0, 5.0, 0.0, description="first-stage stickiness"))
+            specs.append(ParamSpec("kappa", -5.0, 5.0, 0.0, signed_prior(-5.0, 5.0), description="first-stage stickiness"))
         self.param_specs = tuple(specs)
 
     def _w(self, params) -> np.ndarray:

@@ -1,0 +1,109 @@
+"""``cogmodels fit`` with --fix, --tie, --by and --prior: free parameters counted, errors named."""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cogmodels.cli import main
+from cogmodels.models import make_model
+from cogmodels.simulate import simulate
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+@pytest.fixture(scope="module")
+def csv(tmp_path_factory):
+    sim = simulate(make_model("q_learning"), {"alpha": 0.3, "beta": 4.0, "kappa": 0.2},
+                   "cogmodels/MultiArmedBandit-v0", n_subjects=3, seed=0, env_kwargs={"n_trials": 60},
+                   latents=False, progress=False)
+    path = tmp_path_factory.mktemp("data") / "bandit.csv"
+    sim.trials.assign(stakes=np.where(sim.trials["trial"] % 2 == 0, 1, 5)).to_csv(path, index=False)
+    return path
+
+
+def _fit(csv, tmp_path, *extra):
+    out = tmp_path / "out"
+    assert main(["fit", str(csv), "--model", "q_learning", "--starts", "1", "--quiet", "--out", str(out),
+                 *extra]) == 0
+    return pd.read_csv(out / "fits.csv"), json.loads((out / "summary.json").read_text())
+
+
+def test_fix_and_by_count_the_free_parameters(csv, tmp_path, capsys):
+    fits, summary = _fit(csv, tmp_path, "--fix", "kappa=0.2", "--by", "beta:stakes")
+    assert list(fits.columns) == ["subject", "alpha", "beta_1", "beta_5", "loglik", "n_trials", "aic", "bic"]
+    assert summary["n_params"] == 3
+    assert summary["model"] == "q_learning|kappa=0.2|beta~stakes"
+    assert summary["constraints"] == {"fix": ["kappa=0.2"], "tie": [], "by": ["beta:stakes"]}
+    np.testing.assert_allclose(fits["aic"], 2 * 3 - 2 * fits["loglik"])
+    np.testing.assert_allclose(fits["bic"], 3 * np.log(60) - 2 * fits["loglik"])
+    assert "3 free parameters" in capsys.readouterr().out
+
+
+def test_map_runs_on_default_priors_and_takes_overrides(csv, tmp_path):
+    fits, summary = _fit(csv, tmp_path, "--method", "map", "--fix", "kappa=0.2")
+    assert summary["priors"] == {} and list(fits.columns)[1:3] == ["alpha", "beta"]
+    tight, summary = _fit(csv, tmp_path, "--method", "map", "--fix", "kappa=0.2", "--prior", "beta=norm(2, 0.01)")
+    assert summary["priors"] == {"beta": "norm(2, 0.01)"}
+    np.testing.assert_allclose(tight["beta"], 2.0, atol=0.05)
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--fix", "gamma=1"], r"--fix gamma: model 'q_learning' has no parameter 'gamma'; its parameters are \['alpha', 'beta', 'kappa'\]"),
+        (["--fix", "beta=30"], r"--fix beta must be a finite number in \[0, 20\], got 30"),
+        (["--tie", "alpha"], r"--tie takes two or more parameter names joined by '=', e.g. alpha1=alpha2; got 'alpha'"),
+        (["--by", "beta"], r"--by takes parameter:column, e.g. w:stakes; got 'beta'"),
+        (["--by", "beta:nope"], r"by: the condition column 'nope' is not in the trial table"),
+        (["--prior", "beta=gamma(2,1)"], r"--prior applies to --method map only"),
+        (["--method", "map", "--prior", "beta=cauchy(0,1)"],
+         r"--prior beta: unknown family 'cauchy'; got 'cauchy\(0,1\)'\. Allowed priors: beta\(a, b\), gamma\(shape, scale\)"),
+        (["--method", "map", "--by", "beta:stakes", "--prior", "beta=gamma(2,1)"],
+         r"--prior beta: model 'q_learning\|beta~stakes' has no parameter 'beta'; its parameters are \['alpha', 'beta_1', 'beta_5', 'kappa'\]"),
+    ],
+)
+def test_bad_constraints_exit_2_naming_the_flag(csv, tmp_path, capsys, extra, match):
+    with pytest.raises(SystemExit) as err:
+        main(["fit", str(csv), "--model", "q_learning", "--out", str(tmp_path / "o"), *extra])
+    assert err.value.code == 2
+    msg = capsys.readouterr().err
+    assert "cogmodels fit: error:" in msg
+    assert re.search(match, msg), msg
+
+
+@pytest.mark.slow
+def test_compare_takes_constrained_names(csv, tmp_path):
+    out = tmp_path / "cmp"
+    assert main(["compare", str(csv), "--models", "q_learning,q_learning|kappa=0.2|beta~stakes",
+                 "--starts", "1", "--quiet", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "comparison.csv", index_col=0)
+    assert table.loc["q_learning", "n_params"] == 3
+    assert table.loc["q_learning|kappa=0.2|beta~stakes", "n_params"] == 3  # alpha, beta_1, beta_5
+    fits = pd.read_csv(out / "fits_q_learning_kappa=0.2_beta~stakes.csv")
+    assert {"beta_1", "beta_5"} <= set(fits.columns)
+
+
+@pytest.mark.slow
+def test_recover_with_a_fixed_parameter(tmp_path):
+    out = tmp_path / "rec"
+    assert main(["recover", "--model", "q_learning", "--env", "cogmodels/MultiArmedBandit-v0", "--fix", "kappa=0",
+                 "--subjects", "4", "--trials", "40", "--starts", "1", "--quiet", "--out", str(out)]) == 0
+    assert set(pd.read_csv(out / "recovery.csv")["param"]) == {"alpha", "beta"}
+
+
+def test_fit_takes_a_constrained_name_as_printed(csv, tmp_path):
+    fits, summary = _fit(csv, tmp_path, "--by", "beta:stakes")
+    again, summary2 = _fit(csv, tmp_path, "--model", "q_learning|beta~stakes")
+    assert summary2["model"] == summary["model"] == "q_learning|beta~stakes"
+    pd.testing.assert_frame_equal(fits, again)
