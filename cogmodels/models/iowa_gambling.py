@@ -10,7 +10,12 @@ from scipy import stats
 from cogmodels.model import CognitiveModel, State, onehot, pick, softmax
 from cogmodels.parameters import ParamSpec
 
-__all__ = ["PVLDelta"]
+__all__ = ["MIN_PROBABILITY", "PVLDelta"]
+
+#: floor of a choice probability: with ``theta`` up to 3^5 - 1 and losses of 12.5 payscale units
+#: a softmax probability underflows to 0, and its log to -inf, where Stan's ``categorical_logit``
+#: (on the log scale) stays finite; the floor keeps the likelihood finite for the optimisers
+MIN_PROBABILITY = 1e-300
 
 
 class PVLDelta(CognitiveModel):
@@ -31,7 +36,8 @@ class PVLDelta(CognitiveModel):
     As hBayesDM's ``igt_pvl_delta`` (``commons/stan_files/igt_pvl_delta.stan``; Ahn et al. 2008):
     ``A`` in [0, 1], ``alpha`` in [0, 2], ``cons`` (:math:`c`) in [0, 5], ``lambda`` in [0, 10],
     each with the uniform prior over its range (hBayesDM's ``Phi_approx(N(0, 1))`` scaled to the
-    range), and ``payscale`` = 100.
+    range), and ``payscale`` = 100. Choice probabilities are floored at :data:`MIN_PROBABILITY`
+    (the likelihood differs from hBayesDM's only where a choice's probability is below it).
 
     References
     ----------
@@ -67,7 +73,8 @@ class PVLDelta(CognitiveModel):
 
     def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
         theta = 3.0 ** state["params"]["cons"] - 1.0
-        return softmax(theta[:, None] * state["ev"])
+        probs = np.maximum(softmax(theta[:, None] * state["ev"]), MIN_PROBABILITY)
+        return probs / probs.sum(axis=1, keepdims=True)
 
     def utility(self, params: Mapping[str, np.ndarray], reward: np.ndarray) -> np.ndarray:
         """The prospect utility of the outcome ``reward / payscale``."""
