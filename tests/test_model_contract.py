@@ -21,6 +21,7 @@ SMALL = {
     "cogmodels/RestlessBandit-v0": {"n_trials": 60},
     "cogmodels/TwoStep-v0": {"n_trials": 60},
     "cogmodels/RLWM-v0": {},
+    "cogmodels/GoNoGo-v0": {"n_trials": 60},
 }
 
 

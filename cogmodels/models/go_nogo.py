@@ -21,8 +21,8 @@ from cogmodels.parameters import ParamSpec
 __all__ = ["GoNoGo", "GoNoGoM1", "GoNoGoM2", "GoNoGoM3", "GoNoGoM4"]
 
 NO_GO, GO = 0, 1
-#: the four cues of the orthogonalised task: go to win, go to avoid losing, no-go to win, no-go
-#: to avoid losing (hBayesDM codes them 1-4; the trial table's ``state`` is 0-3)
+#: the four cues of the orthogonalised task (:data:`cogmodels.envs.go_nogo.CUES`): go to win,
+#: no-go to win, go to avoid losing, no-go to avoid losing (hBayesDM's ``cue`` 1-4; ``state`` 0-3)
 N_CUES = 4
 _KIND_OFFSETS = np.arange(3) * N_CUES
 
@@ -86,7 +86,7 @@ class GoNoGo(CognitiveModel):
     """
 
     name = "gng"
-    tasks = ()
+    tasks = ("cogmodels/GoNoGo-v0",)
     observation_columns = ("state",)
     n_states: ClassVar[int] = N_CUES
 
