@@ -537,7 +537,7 @@ def _choice_outcome(raw: pd.DataFrame) -> pd.DataFrame:
 def _gain_loss(raw: pd.DataFrame) -> pd.DataFrame:
     out = _subject_block_trial(raw)
     out["choice"] = raw["choice"] - 1
-    out["reward"] = (raw["gain"] + raw["loss"]).astype(np.float64)
+    out["reward"] = (raw["gain"] - raw["loss"].abs()).astype(np.float64)
     out["gain"], out["loss"] = raw["gain"], raw["loss"]
     return out
 
@@ -566,9 +566,69 @@ def _subject_block_trial(raw: pd.DataFrame) -> pd.DataFrame:
             out["trial_in_block"] = raw["trial"]
     elif "trial" in raw.columns:
         out["trial"] = raw["trial"]
+    elif "trialnum" in raw.columns:  # gng files number their trials in ``trialNum``
+        out["trial"] = raw["trialnum"]
     else:
         out["trial"] = _numbered(raw["subjid"])
     return out
+
+
+def _go_nogo(raw: pd.DataFrame) -> pd.DataFrame:
+    out = _subject_block_trial(raw)
+    out["state"] = raw["cue"] - 1
+    out["choice"] = raw["keypressed"]
+    out["reward"] = raw["outcome"].astype(np.float64)
+    return out
+
+
+def _probabilistic_selection(raw: pd.DataFrame) -> pd.DataFrame:
+    out = _subject_block_trial(raw)
+    pair = raw["type"].to_numpy(dtype=np.float64)
+    out["option1"] = pd.array(np.where(np.isnan(pair), np.nan, pair // 10 - 1), dtype="Int64")
+    out["option2"] = pd.array(np.where(np.isnan(pair), np.nan, pair % 10 - 1), dtype="Int64")
+    out["choice"] = 1 - raw["choice"]  # the file's 1 = option1 (the left digit) chosen
+    out["reward"] = raw["reward"].astype(np.float64)
+    return out
+
+
+#: The delay-discounting columns, kept under these names (lower case, as hBayesDM matches them).
+_DD_COLUMNS = ("delay_later", "amount_later", "delay_sooner", "amount_sooner")
+
+
+def _delay_discounting(raw: pd.DataFrame) -> pd.DataFrame:
+    out = _subject_block_trial(raw)
+    out["choice"] = raw["choice"]
+    out["reward"] = np.where(raw["choice"] == 1, raw["amount_later"], raw["amount_sooner"])
+    out["reward"] = out["reward"].where(raw["choice"].notna())
+    for c in _DD_COLUMNS:
+        out[c] = raw[c].astype(np.float64)
+    return out
+
+
+def _check_codes(p: Path, raw: pd.DataFrame, task: str) -> None:
+    """Refuse values outside the codes an hBayesDM format allows (NA is always allowed)."""
+    for col, allowed, meaning in _CODES.get(task, ()):
+        v = raw[col]
+        bad = (v.notna() & ~v.isin(allowed)).to_numpy()
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            shown = ", ".join(f"row {r} ({_plain(v.iloc[r])!r})" for r in rows[:_SHOW])
+            more = f" and {len(rows) - _SHOW} more" if len(rows) > _SHOW else ""
+            raise ValueError(
+                f"{p}: column {col!r} of an hBayesDM {task!r} file must hold one of "
+                f"{list(allowed)} ({meaning}), got {len(rows)} other value(s): {shown}{more}; "
+                f"fix the file"
+            )
+
+
+#: Coded columns: task -> (column, allowed values, meaning).
+_CODES: dict[str, tuple[tuple[str, tuple[int, ...], str], ...]] = {
+    "gng": (("cue", (1, 2, 3, 4), "the four cues"), ("keypressed", (0, 1), "1 = go, 0 = no-go")),
+    "pst": (("type", tuple(10 * a + b for a in range(1, 10) for b in range(1, 10) if a != b),
+             "two different stimulus digits 1-9, e.g. 12, 34, 56"),
+            ("choice", (0, 1), "1 = the left digit's stimulus chosen, 0 = the right one's")),
+    "dd": (("choice", (0, 1), "1 = the later option chosen, 0 = the sooner one"),),
+}
 
 
 _CHOICE_OUTCOME = ("subjid", "trial", "choice", "outcome")
@@ -587,11 +647,15 @@ HBAYESDM_TASKS: dict[str, _HBayesDMFormat] = {
     "ts": _HBayesDMFormat(
         ("subjid", "trial", "level1_choice", "level2_choice", "reward"), 2, _two_step, False
     ),
+    "gng": _HBayesDMFormat(("subjid", "cue", "keypressed", "outcome"), 2, _go_nogo, False),
+    "igt": _HBayesDMFormat(_GAIN_LOSS, 4, _gain_loss, True),
+    "pst": _HBayesDMFormat(("subjid", "type", "choice", "reward"), 2, _probabilistic_selection, False),
+    "dd": _HBayesDMFormat(("subjid", "choice", *_DD_COLUMNS), 2, _delay_discounting, False),
 }
 
 #: Other hBayesDM tasks (recognised in file names so they are not mistaken for a supported one).
-_HBAYESDM_OTHER = ("alt", "bart", "cgt", "choiceRT", "cra", "dbdm", "dd", "gng", "hgf_ibrb", "igt",
-                   "peer", "pst", "pstRT", "ra", "rdt", "task2AFC", "ug", "wcs")
+_HBAYESDM_OTHER = ("alt", "bart", "cgt", "choiceRT", "cra", "dbdm", "hgf_ibrb", "peer", "pstRT", "ra",
+                   "rdt", "task2AFC", "ug", "wcs")
 
 
 def read_hbayesdm(
@@ -608,12 +672,29 @@ def read_hbayesdm(
     - ``prl_multipleB``: as ``prl`` plus ``block``; the file restarts ``trial`` in each block, so
       ``trial`` counts from 0 within subject and the file's number is kept as ``trial_in_block``;
       ``choice.RT`` (ms) becomes ``rt`` in seconds;
-    - ``bandit4arm``, ``banditNarm``: ``subjID, choice, gain, loss`` -> ``reward = gain + loss``
-      (loss <= 0), ``gain`` and ``loss`` kept, trials counted from 0;
+    - ``bandit4arm``, ``banditNarm``, ``igt`` (Iowa gambling task, four decks): ``subjID,
+      choice, gain, loss`` -> ``reward = gain - |loss|`` (hBayesDM takes the loss's magnitude,
+      whatever its sign), ``gain`` and ``loss`` kept; trials counted from 0 where the file has
+      no ``trial`` column;
     - ``bandit4arm2``: ``subjID, choice (1-4), outcome``, trials counted from 0;
     - ``ts`` (two-step, Daw et al. 2011): ``level1_choice`` (1-2) -> ``choice``; ``level2_choice``
       (1-4) -> ``state2`` = 0 for options 1-2 and 1 for 3-4, ``choice2 = (level2_choice - 1) mod 2``;
-      ``reward`` as given; the drifting reward probabilities (``A1prob`` ...) are kept.
+      ``reward`` as given; the drifting reward probabilities (``A1prob`` ...) are kept;
+    - ``gng`` (orthogonalised go/no-go, Guitart-Masip et al. 2012): ``subjID, cue (1-4),
+      keyPressed (0/1), outcome`` -> ``state = cue - 1``, ``choice = keyPressed`` (1 = go,
+      0 = no-go), ``reward`` = outcome (1, 0, -1); ``trialNum``, where present, gives ``trial``;
+    - ``pst`` (probabilistic selection, Frank et al. 2004): ``subjID, type, choice, reward``,
+      ``type`` a two-digit pair such as 12 whose digits are the stimuli shown as option 1 (left
+      digit) and option 2 -> ``option1``, ``option2`` (0-based stimulus ids, ``Int64``) and
+      ``choice`` = 0 when option 1 was chosen (the file's ``choice = 1``), 1 when option 2 was;
+      ``reward`` as given; trials counted from 0;
+    - ``dd`` (delay discounting): ``subjID, delay_later, amount_later, delay_sooner,
+      amount_sooner, choice`` -> ``choice`` as given (1 = later, 0 = sooner), the four option
+      columns kept under those names, and ``reward`` = the amount of the chosen option (the task
+      gives no feedback; no discounting model reads it).
+
+    Coded columns are checked: ``cue`` in 1-4 and ``keyPressed`` in 0/1 (gng), ``type`` two
+    different digits and ``choice`` 0/1 (pst), ``choice`` 0/1 (dd).
 
     Other columns of the file are kept as they are. hBayesDM's own files are GPL-3.0 and do not
     ship with cogmodels; this reader is for files in its format.
@@ -639,10 +720,11 @@ def _hbayesdm(p: Path, text: str, task: str | None = None, *, n_actions: int | N
             f"{p}: an hBayesDM {name!r} file needs the columns {list(fmt.columns)} (any case); "
             f"missing {missing}; columns present: {list(raw.columns)}"
         )
-    consumed = {*fmt.columns, "choice.rt"}
+    consumed = {*fmt.columns, "choice.rt"} | ({"trialnum"} if "trial" not in lower else set())
     canon = raw.rename(columns={lower[c]: c for c in consumed if c in lower})
     _check_numeric(canon, [c for c in consumed if c in canon.columns and c != "subjid"], p)
     _check_subject_ids(canon, "subjid", p)
+    _check_codes(p, canon, name)
     out = fmt.convert(canon)
     for c in raw.columns:  # keep whatever else the file carries
         if c.lower() not in consumed and c not in out.columns:

@@ -18,6 +18,12 @@ column                     meaning
 ``choice2``, ``state2``    two-step task: second-stage choice and state
 ``set_size``,              RLWM task: stimuli in the block, rewarded action (0-based)
 ``correct_action``
+``option1``, ``option2``   probabilistic selection (hBayesDM ``pst``): the 0-based ids of the
+                           two stimuli shown; ``choice`` 0 = option1, 1 = option2
+``delay_later``,           delay discounting (hBayesDM ``dd``): delay and amount of the later
+``amount_later``,          and the sooner option; ``choice`` 1 = later, 0 = sooner
+``delay_sooner``,
+``amount_sooner``
 =========================  =================================================================
 
 :func:`validate_trials` checks a table against this schema and returns a copy with canonical
@@ -53,6 +59,12 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "state2",
     "set_size",
     "correct_action",
+    "option1",
+    "option2",
+    "delay_later",
+    "amount_later",
+    "delay_sooner",
+    "amount_sooner",
 )
 #: Columns of 0-based action indices, nullable (NaN = no response): checked and cast to ``Int64``.
 ACTION_COLUMNS: tuple[str, ...] = ("choice", "choice2")

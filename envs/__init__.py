@@ -27,6 +27,7 @@ _TASKS: dict[str, tuple[str, bool]] = {
     "DelayedMatchToSample": ("delayed_match", True),
     "NBack": ("nback", True),
     "PavlovianConditioning": ("pavlovian", False),
+    "GoNoGo": ("go_nogo", False),
     "CursorBCI": ("bci", True),
     "CursorBCIRandomTargets": ("bci", True),
 }

@@ -137,18 +137,58 @@ def test_hbayesdm_blocks_gain_loss_and_case(tmp_path):
 
 
 def test_hbayesdm_errors_list_the_supported_tasks(tmp_path):
-    supported = r"supported tasks: \['bandit2arm', 'bandit4arm', 'bandit4arm2', 'banditNarm', 'prl', 'prl_multipleB', 'ts'\]"
-    assert sorted(HBAYESDM_TASKS) == ["bandit2arm", "bandit4arm", "bandit4arm2", "banditNarm", "prl", "prl_multipleB", "ts"]
-    igt = _write(tmp_path / "igt_exampleData.txt", "trial choice gain loss subjID\n1 1 100 0 1\n")
-    with pytest.raises(ValueError, match=rf"igt_exampleData\.txt: the file name says hBayesDM task 'igt'.*{supported}"):
-        read_hbayesdm(igt)
+    tasks = ["bandit2arm", "bandit4arm", "bandit4arm2", "banditNarm", "dd", "gng", "igt", "prl", "prl_multipleB", "pst", "ts"]
+    supported = r"supported tasks: \[" + ", ".join(f"'{t}'" for t in tasks) + r"\]"
+    assert sorted(HBAYESDM_TASKS) == tasks
+    bart = _write(tmp_path / "bart_exampleData.txt", "subjID group trial reward pumps explosion\n1 0 1 1 14 1\n")
+    with pytest.raises(ValueError, match=rf"bart_exampleData\.txt: the file name says hBayesDM task 'bart'.*{supported}"):
+        read_hbayesdm(bart)
     odd = _write(tmp_path / "odd.txt", "subjID deck\n1 1\n")
     with pytest.raises(ValueError, match=rf"odd\.txt: cannot tell the hBayesDM task.*{supported}"):
         read_hbayesdm(odd)
-    with pytest.raises(ValueError, match=rf"unsupported hBayesDM task 'gng'; {supported}"):
-        read_hbayesdm(odd, task="gng")
+    with pytest.raises(ValueError, match=rf"unsupported hBayesDM task 'bart'; {supported}"):
+        read_hbayesdm(odd, task="bart")
     with pytest.raises(ValueError, match=r"odd\.txt: an hBayesDM 'ts' file needs the columns .*missing \['trial', 'level1_choice'"):
         read_hbayesdm(odd, task="ts")
+
+
+def test_hbayesdm_go_nogo_mapping(tmp_path):
+    p = _write(tmp_path / "gng_mine.txt", "trialNum cue keyPressed success outcome subjID\n"
+                                          "1 1 1 1 1 4\n2 3 0 1 0 4\n3 4 NA 0 -1 4\n1 2 0 1 1 5\n")
+    df = read_hbayesdm(p)
+    assert df["trial"].tolist() == [1, 2, 3, 1]  # trialNum
+    assert df["state"].tolist() == [0, 2, 3, 1] and df["reward"].tolist() == [1.0, 0.0, -1.0, 1.0]
+    assert df["choice"].tolist()[:2] == [1, 0] and df["choice"].isna().tolist() == [False, False, True, False]
+    assert df["success"].tolist() == [1, 1, 0, 1]  # other columns kept
+    assert read_hbayesdm(p, task="gng_m4")["state"].tolist() == [0, 2, 3, 1]  # a model name
+    _write(p, "cue keyPressed outcome subjID\n5 1 1 4\n")
+    with pytest.raises(ValueError, match=rf"{p}: column 'cue' of an hBayesDM 'gng' file must hold one of \[1, 2, 3, 4\] \(the four cues\), got 1 other value\(s\): row 0 \(5\)"):
+        read_hbayesdm(p)
+    _write(p, "cue keyPressed outcome subjID\n1 2 1 4\n")
+    with pytest.raises(ValueError, match=r"column 'keypressed' of an hBayesDM 'gng' file must hold one of \[0, 1\]"):
+        read_hbayesdm(p)
+
+
+def test_hbayesdm_igt_pst_dd_mapping(tmp_path):
+    igt = _write(tmp_path / "igt_mine.txt", "trial choice gain loss subjID\n1 3 50 0 9\n2 1 100 -250 9\n3 2 100 250 9\n")
+    df = read_hbayesdm(igt)
+    assert df["choice"].tolist() == [2, 0, 1] and df["reward"].tolist() == [50.0, -150.0, -150.0]  # gain - |loss|
+    pst = _write(tmp_path / "pst_mine.txt", "subjID type choice reward\n1 12 1 1\n1 56 0 0\n1 43 1 1\n")
+    df = read_hbayesdm(pst)
+    assert df["option1"].tolist() == [0, 4, 3] and df["option2"].tolist() == [1, 5, 2]
+    assert df["choice"].tolist() == [0, 1, 0]  # 0 = option1 chosen (the file's 1)
+    assert df["trial"].tolist() == [0, 1, 2] and df["reward"].tolist() == [1.0, 0.0, 1.0]
+    _write(pst, "subjID type choice reward\n1 11 1 1\n")
+    with pytest.raises(ValueError, match=r"column 'type' of an hBayesDM 'pst' file must hold one of .*two different stimulus digits"):
+        read_hbayesdm(pst)
+    dd = _write(tmp_path / "dd_mine.txt", "subjID trial delay_later amount_later delay_sooner amount_sooner choice\n"
+                                          "2 1 6 10.5 0 10 1\n2 2 170 38.3 0 10 0\n2 3 28 13.4 0 10 NA\n")
+    df = read_hbayesdm(dd)
+    assert df["choice"].tolist()[:2] == [1, 0] and df["choice"].isna().tolist() == [False, False, True]
+    np.testing.assert_array_equal(df["reward"], [10.5, 10.0, np.nan])  # the amount chosen
+    assert df["delay_later"].tolist() == [6.0, 170.0, 28.0] and df["amount_sooner"].tolist() == [10.0] * 3
+    odd = _write(tmp_path / "choices.txt", "subjID trial delay_later amount_later delay_sooner amount_sooner choice\n1 1 6 10.5 0 10 1\n")
+    assert read_hbayesdm(odd)["choice"].tolist() == [1]  # the columns say dd
 
 
 # --- RLWM .mat and the two-step CSV ---------------------------------------------------------------
@@ -226,6 +266,44 @@ def test_real_hbayesdm_multiple_blocks_and_four_arms():
     four = read_hbayesdm(RAW / "hBayesDM" / "bandit4arm_exampleData.txt")
     assert four["subject"].nunique() == 10 and len(four) == 2000
     assert set(four["choice"].unique()) == {0, 1, 2, 3} and set(four["reward"].unique()) <= {-1.0, 0.0, 1.0}
+
+
+@needs_raw
+def test_real_hbayesdm_go_nogo():
+    df = read_trials(RAW / "hBayesDM" / "gng_exampleData.txt")
+    assert df["subject"].nunique() == 10 and df.groupby("subject").size().eq(240).all()
+    assert set(df["state"].unique()) == {0, 1, 2, 3} and set(df["choice"].unique()) == {0, 1}
+    # go-to-win and no-go-to-win cues (0, 1) never punish; the avoid cues (2, 3) never reward
+    assert df.loc[df["state"] < 2, "reward"].isin([0.0, 1.0]).all()
+    assert df.loc[df["state"] >= 2, "reward"].isin([-1.0, 0.0]).all()
+    # feedback is 80 % valid: 'success' (the response the cue asks for) is followed by the
+    # better outcome of its cue 80 % of the time (binomial 3 SE)
+    good = np.where(df["state"] < 2, df["reward"] == 1, df["reward"] == 0)
+    ok = df["success"] == 1
+    assert abs(good[ok].mean() - 0.8) < 3 * np.sqrt(0.16 / ok.sum())
+
+
+@needs_raw
+def test_real_hbayesdm_igt_pst_dd():
+    igt = read_trials(RAW / "hBayesDM" / "igt_exampleData.txt")
+    assert igt["subject"].nunique() == 4 and len(igt) == 400 and set(igt["choice"].unique()) == {0, 1, 2, 3}
+    # Bechara et al. (1994): decks A, B (0, 1) win 100, decks C, D (2, 3) win 50
+    assert igt.groupby("choice")["gain"].unique().map(set).tolist() == [{100}, {100}, {50}, {50}]
+    pst = read_trials(RAW / "hBayesDM" / "pst_exampleData.txt")
+    assert pst["subject"].nunique() == 5 and len(pst) == 1020
+    pairs = set(zip(pst["option1"], pst["option2"]))
+    assert pairs == {(0, 1), (2, 3), (4, 5)}  # the pairs AB, CD, EF
+    chosen = np.where(pst["choice"] == 0, pst["option1"], pst["option2"])
+    # stimuli A, C, E reward with p = .8, .7, .6; B, D, F with .2, .3, .4 (Frank et al. 2004)
+    rate = pst.groupby(chosen)["reward"].mean()
+    n = pst.groupby(chosen).size()
+    expected = pd.Series([0.8, 0.2, 0.7, 0.3, 0.6, 0.4])
+    assert (abs(rate - expected) < 3 * np.sqrt(expected * (1 - expected) / n)).all()
+    dd = read_trials(RAW / "hBayesDM" / "dd_exampleData.txt")
+    assert dd["subject"].nunique() == 20 and len(dd) == 2160 and set(dd["choice"].unique()) == {0, 1}
+    assert (dd["delay_later"] > dd["delay_sooner"]).all() and (dd["amount_later"] > dd["amount_sooner"]).all()
+    # the larger the later amount, the more often it is chosen
+    assert dd.loc[dd["amount_later"] > 30, "choice"].mean() > dd.loc[dd["amount_later"] < 15, "choice"].mean()
 
 
 @needs_raw

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,6 +22,7 @@ SMALL = {
     "cogmodels/RestlessBandit-v0": {"n_trials": 60},
     "cogmodels/TwoStep-v0": {"n_trials": 60},
     "cogmodels/RLWM-v0": {},
+    "cogmodels/GoNoGo-v0": {"n_trials": 60},
 }
 
 
@@ -31,6 +34,8 @@ CASES = [(name, {}) for name in sorted(MODELS)] + [
     ("reversal_hmm", {"free_p_reward": True, "stickiness": True}),
     ("wsls", {"n_actions": 3}),
     ("random", {"n_actions": 4}),
+    ("gng", {"go_bias": False, "separate_sensitivities": False}),  # Pavlovian bias alone
+    ("igt_pvl_delta", {"n_actions": 2, "payscale": 1.0}),
 ]
 CASE_IDS = [f"{n}-{'-'.join(k for k in s) or 'default'}" for n, s in CASES]
 
@@ -67,13 +72,58 @@ def _random_params(model, n, rng):
     return out
 
 
+def _observation(model, col, n, rng):
+    """Random values of an observation column for models without an environment (hBayesDM tasks)."""
+    if col == "state":
+        return rng.integers(0, model.n_states, n).astype(float)
+    if col in ("option1", "option2"):  # two different stimuli; option2 drawn with option1
+        return None
+    if col.startswith("delay_"):
+        return np.zeros(n) if col.endswith("sooner") else rng.uniform(1, 180, n)
+    if col.startswith("amount_"):
+        return np.full(n, 10.0) if col.endswith("sooner") else rng.uniform(10.5, 50, n)
+    raise AssertionError(f"no generator for observation column {col!r}")
+
+
+def _play_without_env(model, params, n_trials, rng):
+    """Draw each lane's choices from ``model.action_probabilities`` on random observations and
+    random outcomes (the same draw-then-update loop as :func:`simulate`, without a task env)."""
+    p = model.check_params(params)
+    lanes = next(iter(p.values())).shape[0]
+    rows = []
+    for lane in range(lanes):
+        obs = {c: _observation(model, c, n_trials, rng) for c in model.observation_columns}
+        if "option1" in obs:
+            pairs = np.array([rng.choice(model.n_stimuli, 2, replace=False) for _ in range(n_trials)])
+            obs["option1"], obs["option2"] = pairs[:, 0].astype(float), pairs[:, 1].astype(float)
+        rows.append(pd.DataFrame({"subject": lane, "trial": np.arange(n_trials),
+                                  "reward": rng.choice([-250.0, -1.0, 0.0, 1.0, 100.0], n_trials), **obs}))
+    table = pd.concat(rows, ignore_index=True)
+    n = table.groupby("subject").size().iloc[0]
+    state = model.initial_state(p)
+    choice = np.zeros((lanes, n), dtype=int)
+    p_choice = np.zeros((lanes, n))
+    for t in range(n):
+        obs_t = {c: table[c].to_numpy()[t::n] for c in model.observation_columns}
+        probs = model.action_probabilities(state, obs_t)
+        choice[:, t] = [rng.choice(model.n_actions, p=probs[i] / probs[i].sum()) for i in range(lanes)]
+        p_choice[:, t] = probs[np.arange(lanes), choice[:, t]]
+        state = model.update(state, obs_t, choice[:, t], table["reward"].to_numpy()[t::n], obs_t)
+    table["choice"] = choice.reshape(-1)
+    table["p_choice"] = p_choice.reshape(-1)
+    return table
+
+
 @pytest.mark.parametrize("build", MODEL_CASES)
 def test_likelihood_of_simulated_choices_equals_product_of_draw_probabilities(build):
     model = build()
     rng = np.random.default_rng(0)
-    env = model.tasks[0]
     params = _random_params(model, 4, rng)
-    sim = simulate(model, params, env, seed=1, env_kwargs=_env_kwargs(model, env), record_probabilities=True)
+    if model.tasks:
+        env = model.tasks[0]
+        sim = simulate(model, params, env, seed=1, env_kwargs=_env_kwargs(model, env), record_probabilities=True)
+    else:  # hBayesDM's tasks have no environment (yet): play the model on random observations
+        sim = SimpleNamespace(trials=_play_without_env(model, params, 60, rng))
     data = trial_arrays(sim.trials, model)
     ll_trials = log_likelihood(model, params, data, trialwise=True)
     for i, subject in enumerate(data.subjects):

@@ -8,8 +8,12 @@ from typing import Any
 
 from cogmodels.model import CognitiveModel
 from cogmodels.models.actor_critic import ActorCritic
+from cogmodels.models.delay_discounting import HyperbolicDiscounting
+from cogmodels.models.go_nogo import GoNoGo, GoNoGoM1, GoNoGoM2, GoNoGoM3, GoNoGoM4
 from cogmodels.models.heuristics import RandomBias, WinStayLoseShift
+from cogmodels.models.iowa_gambling import PVLDelta
 from cogmodels.models.kalman import KalmanFilter
+from cogmodels.models.probabilistic_selection import GainLossQ
 from cogmodels.models.q_learning import QLearning
 from cogmodels.models.reversal_hmm import ReversalHMM
 from cogmodels.models.rlwm import RLWM, StimulusRL
@@ -18,7 +22,15 @@ from cogmodels.models.two_step import TwoStepHybrid, TwoStepModelBased, TwoStepM
 __all__ = [
     "MODELS",
     "ActorCritic",
+    "GainLossQ",
+    "GoNoGo",
+    "GoNoGoM1",
+    "GoNoGoM2",
+    "GoNoGoM3",
+    "GoNoGoM4",
+    "HyperbolicDiscounting",
     "KalmanFilter",
+    "PVLDelta",
     "QLearning",
     "RLWM",
     "RandomBias",
@@ -47,6 +59,14 @@ MODELS: dict[str, type[CognitiveModel]] = {
         TwoStepHybrid,
         StimulusRL,
         RLWM,
+        GoNoGo,
+        GoNoGoM1,
+        GoNoGoM2,
+        GoNoGoM3,
+        GoNoGoM4,
+        PVLDelta,
+        GainLossQ,
+        HyperbolicDiscounting,
     )
 }
 
