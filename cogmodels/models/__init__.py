@@ -13,7 +13,12 @@ from cogmodels.models.kalman import KalmanFilter
 from cogmodels.models.q_learning import QLearning
 from cogmodels.models.reversal_hmm import ReversalHMM
 from cogmodels.models.rlwm import RLWM, StimulusRL
-from cogmodels.models.two_step import TwoStepHybrid, TwoStepModelBased, TwoStepModelFree
+from cogmodels.models.two_step import (
+    TwoStepHybrid,
+    TwoStepModelBased,
+    TwoStepModelFree,
+    TwoStepStakes,
+)
 
 __all__ = [
     "MODELS",
@@ -27,6 +32,7 @@ __all__ = [
     "TwoStepHybrid",
     "TwoStepModelBased",
     "TwoStepModelFree",
+    "TwoStepStakes",
     "WinStayLoseShift",
     "make_model",
     "structure_options",
@@ -45,6 +51,7 @@ MODELS: dict[str, type[CognitiveModel]] = {
         TwoStepModelFree,
         TwoStepModelBased,
         TwoStepHybrid,
+        TwoStepStakes,
         StimulusRL,
         RLWM,
     )
