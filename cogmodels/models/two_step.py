@@ -10,7 +10,35 @@ from cogmodels.model import CognitiveModel, State, onehot, pick, softmax
 from cogmodels.parameters import ParamSpec
 from cogmodels.validation import check_bool, check_number, check_probability
 
-__all__ = ["TwoStepHybrid", "TwoStepModelBased", "TwoStepModelFree", "TwoStepStakes"]
+__all__ = [
+    "TwoStepHybrid",
+    "TwoStepModelBased",
+    "TwoStepModelFree",
+    "TwoStepStakes",
+    "stake_weight",
+    "sticky_logits",
+    "unscaled_outcome",
+]
+
+
+def stake_weight(params, stakes: np.ndarray, high_stakes: float) -> np.ndarray:
+    """The model-based weight of each lane on a trial with ``stakes``: ``w_high`` where the stake
+    is ``high_stakes``, else ``w_low`` (Kool, Gershman & Cushman 2017)."""
+    return np.where(stakes == high_stakes, params["w_high"], params["w_low"])
+
+
+def unscaled_outcome(reward: np.ndarray, stakes: np.ndarray) -> np.ndarray:
+    """``reward / stakes``: the outcome before the stake multiplied it (0 where ``stakes`` is 0,
+    i.e. on padding)."""
+    return np.divide(reward, stakes, out=np.zeros_like(reward, dtype=np.float64), where=stakes > 0)
+
+
+def sticky_logits(beta: np.ndarray, q: np.ndarray, sticky: np.ndarray | None, value_units: bool) -> np.ndarray:
+    """``β Q + κ·prev`` (stickiness in logit units) or ``β (Q + κ·prev)`` (in value units);
+    ``sticky`` is ``κ·prev`` or None without stickiness. ``beta`` is ``(lanes, 1)``."""
+    if sticky is None:
+        return beta * q
+    return beta * (q + sticky) if value_units else beta * q + sticky
 
 
 class TwoStepHybrid(CognitiveModel):
@@ -150,11 +178,8 @@ class TwoStepHybrid(CognitiveModel):
         if observation["stage"] == 0:
             w = self._w(params, observation)[:, None]
             q = w * self._q_mb(state) + (1.0 - w) * state["q_mf"]
-            beta = self._beta(params, 1)[:, None]
-            if not self.stickiness:
-                return softmax(beta * q)
-            sticky = params["kappa"][:, None] * state["prev"]
-            return softmax(beta * (q + sticky) if self.value_stickiness else beta * q + sticky)
+            sticky = params["kappa"][:, None] * state["prev"] if self.stickiness else None
+            return softmax(sticky_logits(self._beta(params, 1)[:, None], q, sticky, self.value_stickiness))
         s2 = observation["state2"].astype(np.int64)
         q2 = state["q2"][np.arange(s2.shape[0]), s2]
         return softmax(self._beta(params, 2)[:, None] * q2)
@@ -255,8 +280,7 @@ class TwoStepStakes(TwoStepHybrid):
                 ParamSpec("w_high", 0.0, 1.0, 0.5, description="model-based weight, high stakes")]
 
     def _w(self, params, observation) -> np.ndarray:
-        return np.where(observation["stakes"] == self.high_stakes, params["w_high"], params["w_low"])
+        return stake_weight(params, observation["stakes"], self.high_stakes)
 
     def _outcome(self, reward: np.ndarray, observation) -> np.ndarray:
-        stakes = observation["stakes"]
-        return np.divide(reward, stakes, out=np.zeros_like(reward, dtype=np.float64), where=stakes > 0)
+        return unscaled_outcome(reward, observation["stakes"])
