@@ -19,6 +19,7 @@ SMALL = {
     "cogmodels/RestlessBandit-v0": {"n_trials": 60},
     "cogmodels/TwoStep-v0": {"n_trials": 60},
     "cogmodels/TwoStepStakes-v0": {"n_trials": 60},
+    "cogmodels/KoolTwoStep-v0": {"n_trials": 60},
     "cogmodels/RLWM-v0": {},
 }
 
@@ -33,6 +34,7 @@ CASES = [(name, {}) for name in sorted(MODELS)] + [
     ("two_step_hybrid", {"value_stickiness": True}),
     ("two_step_mb", {"shared_alpha_beta": True, "value_stickiness": True}),
     ("two_step_stakes", {"shared_alpha_beta": False, "value_stickiness": False}),
+    ("kool_two_step", {"value_stickiness": False, "initial_value": 0.0}),
     ("wsls", {"n_actions": 3}),
     ("random", {"n_actions": 4}),
 ]

@@ -10,6 +10,7 @@ from cogmodels.model import CognitiveModel
 from cogmodels.models.actor_critic import ActorCritic
 from cogmodels.models.heuristics import RandomBias, WinStayLoseShift
 from cogmodels.models.kalman import KalmanFilter
+from cogmodels.models.kool_two_step import KoolTwoStep
 from cogmodels.models.q_learning import QLearning
 from cogmodels.models.reversal_hmm import ReversalHMM
 from cogmodels.models.rlwm import RLWM, StimulusRL
@@ -24,6 +25,7 @@ __all__ = [
     "MODELS",
     "ActorCritic",
     "KalmanFilter",
+    "KoolTwoStep",
     "QLearning",
     "RLWM",
     "RandomBias",
@@ -52,6 +54,7 @@ MODELS: dict[str, type[CognitiveModel]] = {
         TwoStepModelBased,
         TwoStepHybrid,
         TwoStepStakes,
+        KoolTwoStep,
         StimulusRL,
         RLWM,
     )
