@@ -31,7 +31,7 @@ CASES = [(name, {}) for name in sorted(MODELS)] + [
     ("kalman", {"exploration_bonus": True, "stickiness": True}),
     ("reversal_hmm", {"free_p_reward": True, "stickiness": True}),
     ("two_step_hybrid", {"shared_alpha_beta": True}),
-    ("two_step_hybrid", {"value_stickiness": True}),
+    ("two_step_hybrid", {"value_stickiness": True, "initial_value": 0.5}),
     ("two_step_mb", {"shared_alpha_beta": True, "value_stickiness": True}),
     ("two_step_stakes", {"shared_alpha_beta": False, "value_stickiness": False}),
     ("kool_two_step", {"value_stickiness": False, "initial_value": 0.0}),

@@ -139,7 +139,7 @@ def test_value_stickiness_needs_stickiness():
 def test_stakes_model_uses_w_of_the_stake_and_learns_from_the_win(two_step_trials):
     stakes = make_model("two_step_stakes")
     assert stakes.param_names == ("alpha", "beta", "lam", "w_low", "w_high", "kappa")
-    hybrid = make_model("two_step_hybrid", shared_alpha_beta=True, value_stickiness=True)
+    hybrid = make_model("two_step_hybrid", shared_alpha_beta=True, value_stickiness=True, initial_value=0.5)
     p = {"alpha": 0.4, "beta": 4.0, "lam": 0.5, "kappa": 0.2}
     for stake, w in ((1.0, "w_low"), (5.0, "w_high")):
         points = two_step_trials.assign(stakes=stake, reward=two_step_trials["reward"] * stake)

@@ -73,7 +73,9 @@ class TwoStepHybrid(CognitiveModel):
     - ``value_stickiness``: the stickiness is in value units, inside the softmax's product with
       β, ``P(a_1) ∝ exp(β_1 [w Q_{MB} + (1-w) Q_{MF} + κ [a_1 = a_1^{prev}]])`` (Kool et al.
       2016, 2017), instead of in logit units (Daw et al. 2011); with it ``κ`` is comparable
-      across subjects with different β.
+      across subjects with different β;
+    - ``initial_value``: the value every ``Q_{MF}`` and ``Q_2`` starts from (0; Kool et al.'s
+      code starts at 0.5, the middle of the 0/1 rewards).
 
     Missing responses: a trial whose first-stage choice was made but whose second-stage choice
     was missed (``choice2`` NaN) counts its first-stage choice in the likelihood and nothing for
@@ -102,6 +104,7 @@ class TwoStepHybrid(CognitiveModel):
         stickiness: bool = True,
         shared_alpha_beta: bool = False,
         value_stickiness: bool = False,
+        initial_value: float = 0.0,
     ) -> None:
         if n_actions != 2:
             raise ValueError(f"the two-step task has n_actions=2 in each stage, got {n_actions!r}")
@@ -110,6 +113,7 @@ class TwoStepHybrid(CognitiveModel):
         self.stickiness = check_bool("stickiness", stickiness)
         self.shared_alpha_beta = check_bool("shared_alpha_beta", shared_alpha_beta)
         self.value_stickiness = check_bool("value_stickiness", value_stickiness)
+        self.initial_value = check_number("initial_value", initial_value)
         if self.value_stickiness and not self.stickiness:
             raise ValueError(
                 "value_stickiness=True puts the stickiness in value units, which needs stickiness=True; "
@@ -163,8 +167,8 @@ class TwoStepHybrid(CognitiveModel):
         lanes = next(iter(params.values())).shape[0]
         return {
             "params": params,
-            "q_mf": np.zeros((2, lanes)).T,
-            "q2": np.zeros((lanes, 2, 2)),
+            "q_mf": np.full((2, lanes), self.initial_value).T,
+            "q2": np.full((lanes, 2, 2), self.initial_value),
             "prev": np.zeros((2, lanes)).T,
         }
 
@@ -246,8 +250,8 @@ class TwoStepStakes(TwoStepHybrid):
 
     and the values learn from the unscaled outcome ``r_t = reward_t / stakes_t`` (the win, 0 or
     1, of the trial table's ``reward`` in points), as in the authors' model code. The defaults
-    are their model: ``shared_alpha_beta=True`` (one α, one β) and ``value_stickiness=True``
-    (their response stickiness, repeating the same key, is not included). It reads the trial
+    are their model: ``shared_alpha_beta=True`` (one α, one β), ``value_stickiness=True`` and
+    ``initial_value=0.5`` (their response stickiness, repeating the same key, is not included). It reads the trial
     table's ``stakes`` column (:func:`cogmodels.io.read_kool_arbitration`, or the environment
     ``cogmodels/TwoStepStakes-v0``).
 
@@ -269,11 +273,13 @@ class TwoStepStakes(TwoStepHybrid):
         stickiness: bool = True,
         shared_alpha_beta: bool = True,
         value_stickiness: bool = True,
+        initial_value: float = 0.5,
         high_stakes: float = 5.0,
     ) -> None:
         self.high_stakes = check_number("high_stakes", high_stakes, 0.0, low_open=True)
         super().__init__(n_actions, p_common=p_common, stickiness=stickiness,
-                         shared_alpha_beta=shared_alpha_beta, value_stickiness=value_stickiness)
+                         shared_alpha_beta=shared_alpha_beta, value_stickiness=value_stickiness,
+                         initial_value=initial_value)
 
     def _weight_specs(self) -> list[ParamSpec]:
         return [ParamSpec("w_low", 0.0, 1.0, 0.5, description="model-based weight, low stakes"),
