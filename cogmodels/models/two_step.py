@@ -81,9 +81,11 @@ class TwoStepHybrid(CognitiveModel):
     was missed (``choice2`` NaN) counts its first-stage choice in the likelihood and nothing for
     the second stage, and the state is left unchanged. Without ``a_2`` and ``r`` neither
     ``δ_1`` (SARSA: it needs ``Q_2(s_2, a_2)``) nor ``δ_2`` exists, so no value is updated and
-    the stickiness keeps the previous completed trial's choice: missed trials are left out of
-    learning as in Daw et al. (2011) and in Kool et al.'s model code, which also leave them out
-    of the likelihood; scoring the first-stage choice that was made only adds evidence.
+    the stickiness keeps the previous completed trial's choice. Missed trials are thus left out of
+    learning, as in the analyses of Daw et al. (2011), which leave out trials with a missed
+    response, and in Kool et al.'s released model code (``if choice1 == -1 || choice2 == -1:
+    continue``); those also leave the first-stage choice out of the likelihood, while here the
+    choice that was made is scored: it depends only on values learnt before the trial.
 
     References: Daw, Gershman, Seymour, Dayan & Dolan (2011), Neuron 69, 1204-1215,
     "Model-based influences on humans' choices and striatal prediction errors"; Kool, Cushman &
