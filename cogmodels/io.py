@@ -50,6 +50,7 @@ __all__ = [
     "FORMATS",
     "HBAYESDM_TASKS",
     "KOOL_COLUMNS",
+    "KOOL_NOVEL_COLUMNS",
     "RLWM_COLUMNS",
     "read_hbayesdm",
     "read_rlwm_mat",
@@ -857,37 +858,48 @@ def _two_step(p: Path, text: str) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # Kool et al. (2017) two-step task with stakes (.mat)
 
-#: Columns 2-22 of the ``data`` cell array of wkool/arbitration (``make_raw_data.m``); column 1
-#: is the subject id.
+#: Columns 2-22 of the ``data`` cell array of wkool/arbitration ``data/daw_2step_stakes``
+#: (Experiment 1, the Daw task; ``make_raw_data.m``); column 1 is the subject id.
 KOOL_COLUMNS: tuple[str, ...] = (
     "stim_1_left", "stim_1_right", "rt_1", "choice1", "response1", "stim_2_left", "stim_2_right",
     "rt_2", "choice2", "response2", "win", "state2", "stake", "score", "practice", "ps1a1",
     "ps1a2", "ps2a1", "ps2a2", "trial", "time_elapsed",
 )
 
+#: Columns 2-17 of ``data/novel_2step_stakes`` (Experiment 2, the Kool et al. 2016 task).
+KOOL_NOVEL_COLUMNS: tuple[str, ...] = (
+    "state1", "stim_left", "stim_right", "rt_1", "choice1", "response1", "rt_2", "points",
+    "state2", "stake", "score", "practice", "rews1", "rews2", "trial", "time_elapsed",
+)
+
 
 def read_kool_arbitration(path: PathLike) -> pd.DataFrame:
-    """Read the two-step task with stakes of Kool, Gershman & Cushman (2017) as a trial table.
+    """Read the two-step tasks with stakes of Kool, Gershman & Cushman (2017) as a trial table.
 
-    ``path`` is the ``data.mat`` of wkool/arbitration (``data/daw_2step_stakes``): a cell array
-    ``data``, one row per trial, the subject id (``Sub1`` ...) then the columns
-    :data:`KOOL_COLUMNS` (the authors' ``make_raw_data.m``): choices and second-stage states 1-2,
-    ``-1`` when the first-stage response was missed, response times in ms with ``-1`` for a missed
-    response, ``win`` 0/1, ``stake`` (1 or 5 points a win), ``practice`` 1 on the practice trials
-    that precede the 200 trials of the task. Columns returned:
+    ``path`` is a ``data.mat`` of wkool/arbitration: a cell array ``data``, one row per trial,
+    the subject id (``Sub1`` ...) then the columns of the authors' ``make_raw_data.m``. Response
+    times are in ms with ``-1`` for a missed response, ``stake`` is 1 or 5 (the points of the
+    trial are multiplied by it), ``practice`` is 1 on the practice trials that precede the 200
+    trials of the task. The layout is recognised by its width:
 
-    - ``subject`` (the file's id), ``trial`` (order within subject, from 0, practice included),
-      ``practice`` (bool), ``stakes``;
-    - ``choice``, ``state2``, ``choice2`` (0-based), ``common`` (``state2 == choice``);
-    - ``reward``: the points won, ``win × stakes`` (:class:`cogmodels.models.TwoStepStakes` learns
-      from ``reward / stakes``, the win);
-    - ``rt``, ``rt2``: the response times of the two stages in seconds;
-    - ``p_reward_00`` ... ``p_reward_11``: the reward probabilities of the second-stage options.
+    - Experiment 1, ``data/daw_2step_stakes`` (:data:`KOOL_COLUMNS`): the Daw two-step task, for
+      :class:`cogmodels.models.TwoStepStakes`. Columns ``choice``, ``state2``, ``choice2``
+      (0-based), ``common`` (``state2 == choice``), ``reward`` = ``win × stakes`` (the model learns
+      from ``reward / stakes``, the win), ``rt``, ``rt2`` (seconds), ``p_reward_00`` ...
+      ``p_reward_11``. A missed first-stage response is a missing trial (``choice``, ``state2``,
+      ``choice2``, ``reward`` NaN); a missed second-stage response (``rt_2 = -1``; the file still
+      holds a ``choice2`` and a ``win`` there) keeps ``choice`` and ``state2`` and has ``choice2``
+      and ``reward`` NaN.
+    - Experiment 2, ``data/novel_2step_stakes`` (:data:`KOOL_NOVEL_COLUMNS`): the task of Kool et
+      al. (2016), for :class:`cogmodels.models.KoolTwoStep`. Columns ``state`` (first-stage
+      state, 0-based), ``choice`` (the action within that state, 0-1: the file's ``choice1`` is
+      1-4, 3-4 in the second state), ``state2``, ``reward`` = ``points × stakes``, ``rt``,
+      ``rt2``, ``points_0``, ``points_1``. A trial with either response missed is missing
+      (``choice`` and ``reward`` NaN), as in the authors' analyses.
 
-    A missed first-stage response is a missing trial (``choice``, ``state2``, ``choice2``,
-    ``reward`` NaN); a missed second-stage response (``rt_2 = -1``; the file still holds a
-    ``choice2`` and a ``win`` there) keeps ``choice`` and ``state2`` and has ``choice2`` and
-    ``reward`` NaN. Kool et al. analyse the non-practice trials: ``df[~df["practice"]]``.
+    Both have ``subject`` (the file's id), ``trial`` (order within subject, from 0, practice
+    included), ``practice`` (bool) and ``stakes``. Kool et al. analyse the non-practice trials:
+    ``df[~df["practice"]]``.
     """
     from scipy.io import loadmat
 
@@ -897,50 +909,62 @@ def read_kool_arbitration(path: PathLike) -> pd.DataFrame:
     except Exception as exc:  # scipy raises several types for a file that is not a .mat
         raise ValueError(f"{p}: not a MATLAB .mat file scipy can read ({exc})") from None
     cells = mat.get("data")
-    width = len(KOOL_COLUMNS) + 1
-    if cells is None or getattr(cells, "ndim", 0) != 2 or cells.shape[1] != width or not cells.shape[0]:
+    if isinstance(cells, np.ndarray) and cells.ndim == 1 and cells.dtype == object:
+        cells = cells.reshape(1, -1)  # squeeze_me made a one-trial file a vector
+    layouts = {len(KOOL_COLUMNS) + 1: KOOL_COLUMNS, len(KOOL_NOVEL_COLUMNS) + 1: KOOL_NOVEL_COLUMNS}
+    if cells is None or getattr(cells, "ndim", 0) != 2 or cells.shape[1] not in layouts or not cells.shape[0]:
         found = sorted(k for k in mat if not k.startswith("__"))
         shape = getattr(cells, "shape", None)
         raise ValueError(
             f"{p}: not a Kool et al. two-step-with-stakes file: it needs a 'data' cell array of "
-            f"trials × {width} columns (subject id, then {list(KOOL_COLUMNS)}); variables "
-            f"{found}, 'data' shape {shape}"
+            f"trials × {len(KOOL_COLUMNS) + 1} columns (subject id, then {list(KOOL_COLUMNS)}) or "
+            f"× {len(KOOL_NOVEL_COLUMNS) + 1} (subject id, then {list(KOOL_NOVEL_COLUMNS)}); "
+            f"variables {found}, 'data' shape {shape}"
         )
+    columns = layouts[cells.shape[1]]
     subject = _cell_text(cells[:, 0], p)
-    x = {name: _cell_numbers(cells[:, k + 1], name, p) for k, name in enumerate(KOOL_COLUMNS)}
-    codes = {"choice1": (-1, 1, 2), "state2": (-1, 1, 2), "choice2": (1, 2), "win": (0, 1),
-             "practice": (0, 1)}
-    for col, allowed in codes.items():
-        bad = ~np.isin(x[col], allowed)
+    x = {name: _cell_numbers(cells[:, k + 1], name, p) for k, name in enumerate(columns)}
+    novel = columns is KOOL_NOVEL_COLUMNS
+    codes = ({"state1": (1, 2), "choice1": (-1, 1, 2, 3, 4), "state2": (-1, 1, 2)} if novel else
+             {"choice1": (-1, 1, 2), "state2": (-1, 1, 2), "choice2": (1, 2), "win": (0, 1)})
+    for col, allowed in {**codes, "stake": None, "practice": (0, 1)}.items():
+        bad = ~(x[col] > 0) if allowed is None else ~np.isin(x[col], allowed)
         if bad.any():
             rows = np.flatnonzero(bad)
+            what = "positive numbers" if allowed is None else f"one of {list(allowed)}"
             raise ValueError(
-                f"{p}: column {col!r} of 'data' must hold one of {list(allowed)}; {len(rows)} row(s) "
-                f"do not (rows {rows[:_SHOW].tolist()}: {x[col][rows[:_SHOW]].tolist()})"
+                f"{p}: column {col!r} of 'data' must hold {what}; {len(rows)} row(s) do not "
+                f"(rows {rows[:_SHOW].tolist()}: {x[col][rows[:_SHOW]].tolist()})"
             )
+    stakes = x["stake"]
     first = (x["rt_1"] != -1) & (x["choice1"] > 0) & (x["state2"] > 0)
     both = first & (x["rt_2"] != -1)
-    stakes = x["stake"]
 
     def when(ok: np.ndarray, v: np.ndarray) -> np.ndarray:
         return np.where(ok, v, np.nan)
 
-    out = pd.DataFrame(
-        {
-            "subject": subject,
-            "trial": _numbered(pd.Series(subject)),
-            "practice": x["practice"] == 1,
-            "stakes": stakes,
-            "choice": when(first, x["choice1"] - 1),
-            "state2": when(first, x["state2"] - 1),
-            "choice2": when(both, x["choice2"] - 1),
-            "reward": when(both, x["win"] * stakes),
-            "common": pd.array(np.where(first, x["state2"] == x["choice1"], pd.NA), dtype="boolean"),
-            "rt": when(first, x["rt_1"] / 1000.0),
-            "rt2": when(both, x["rt_2"] / 1000.0),
-            **{f"p_reward_{s}{a}": x[f"ps{s + 1}a{a + 1}"] for s in (0, 1) for a in (0, 1)},
-        }
-    )
+    out = pd.DataFrame({"subject": subject, "trial": _numbered(pd.Series(subject)),
+                        "practice": x["practice"] == 1, "stakes": stakes})
+    if novel:
+        state = x["state1"] - 1
+        out["state"] = state.astype(np.int64)
+        out["choice"] = when(both, x["choice1"] - 1 - 2 * state)
+        out["state2"] = when(both, x["state2"] - 1)
+        out["reward"] = when(both, x["points"] * stakes)
+        out["rt"] = when(both, x["rt_1"] / 1000.0)
+        out["rt2"] = when(both, x["rt_2"] / 1000.0)
+        out["points_0"], out["points_1"] = x["rews1"], x["rews2"]
+        return validate_trials(out, n_actions=2, source=str(p))
+    out["choice"] = when(first, x["choice1"] - 1)
+    out["state2"] = when(first, x["state2"] - 1)
+    out["choice2"] = when(both, x["choice2"] - 1)
+    out["reward"] = when(both, x["win"] * stakes)
+    out["common"] = pd.array(np.where(first, x["state2"] == x["choice1"], pd.NA), dtype="boolean")
+    out["rt"] = when(first, x["rt_1"] / 1000.0)
+    out["rt2"] = when(both, x["rt_2"] / 1000.0)
+    for s_ in (0, 1):
+        for a in (0, 1):
+            out[f"p_reward_{s_}{a}"] = x[f"ps{s_ + 1}a{a + 1}"]
     return validate_trials(out, n_actions=2, source=str(p))
 
 

@@ -240,3 +240,36 @@ def test_kool_two_step_recovers_w_low_below_w_high():
     assert (fitted["w_high"] - fitted["w_low"]).mean() > 0.3
     assert fitted["alpha"].mean() == pytest.approx(0.5, abs=0.1)
     assert fitted["beta"].mean() == pytest.approx(1.0, abs=0.25)
+
+
+def _kool_mat(path: Path, rows: list[list]) -> Path:
+    from scipy.io import savemat
+
+    cells = np.empty((len(rows), len(rows[0])), dtype=object)
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row):
+            cells[i, j] = v
+    savemat(path, {"data": cells})
+    return path
+
+
+def test_kool_novel_task_layout(tmp_path):
+    # id, state1, stim_left, stim_right, rt_1, choice1, response1, rt_2, points, state2, stake,
+    # score, practice, rews1, rews2, trial, time_elapsed
+    p = _kool_mat(tmp_path / "data.mat", [
+        ["Sub1", 2, 4, 3, 717, 4, 70, 496, 4, 2, 1, 4, 1, 7, 4, 0, 1000],
+        ["Sub1", 1, 1, 2, 500, 1, 70, 300, 7, 1, 5, 39, 0, 7, 4, 0, 2000],
+        ["Sub1", 1, 2, 1, -1, -1, -1, -1, 0, -1, 5, 39, 0, 6, 5, 1, 3000],
+        ["Sub2", 2, 3, 4, 650, 3, 74, -1, 0, 1, 1, 0, 0, 3, 2, 0, 1000],
+    ])
+    df = read_kool_arbitration(p)
+    assert df["state"].tolist() == [1, 0, 0, 1] and df["practice"].tolist() == [True, False, False, False]
+    assert df["choice"].tolist()[:2] == [1, 0] and df["choice"].isna().tolist() == [False, False, True, True]
+    assert df["reward"].tolist()[:2] == [4.0, 35.0] and df["stakes"].tolist() == [1.0, 5.0, 5.0, 1.0]
+    assert df["trial"].tolist() == [0, 1, 2, 0] and df["rt"].tolist()[:2] == [0.717, 0.5]
+    bad = _kool_mat(tmp_path / "bad.mat", [["Sub1", 3, 4, 3, 717, 4, 70, 496, 4, 2, 1, 4, 1, 7, 4, 0, 1000]])
+    with pytest.raises(ValueError, match=r"bad\.mat: column 'state1' of 'data' must hold one of \[1, 2\]; 1 row\(s\) do not"):
+        read_kool_arbitration(bad)
+    short = _kool_mat(tmp_path / "short.mat", [["Sub1", 1, 2, 3]])
+    with pytest.raises(ValueError, match=r"short\.mat: not a Kool et al\. two-step-with-stakes file: .* shape \(1, 4\)"):
+        read_kool_arbitration(short)
