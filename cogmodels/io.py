@@ -9,7 +9,8 @@ the file in any error:
 - :func:`write_trials` writes CSV or Parquet, and :func:`read_trials` reads it back identically;
 - :func:`read_hbayesdm` reads the hBayesDM example-data formats (:data:`HBAYESDM_TASKS`);
 - :func:`read_rlwm_mat` reads the ``expe_data`` matrix of Collins' RLWM data sets;
-- :func:`read_two_step_csv` reads the two-step format ``id, choice1, choice2, state, money``.
+- :func:`read_two_step_csv` reads the two-step format ``id, choice1, choice2, state, money``;
+- :func:`read_kool_arbitration` reads the two-step-with-stakes ``data.mat`` of Kool et al. (2017).
 
 Where a file has trial numbers they are kept; where a reader numbers the trials itself it counts
 from 0 within each subject (and session), like :class:`cogmodels.envs.wrappers.RecordTrials`.
@@ -48,10 +49,13 @@ from cogmodels.trials import validate_trials
 __all__ = [
     "FORMATS",
     "HBAYESDM_TASKS",
+    "KOOL_COLUMNS",
+    "KOOL_NOVEL_COLUMNS",
     "RLWM_COLUMNS",
     "read_hbayesdm",
     "read_rlwm_mat",
     "read_trials",
+    "read_kool_arbitration",
     "read_two_step_csv",
     "write_trials",
 ]
@@ -874,13 +878,13 @@ def read_rlwm_mat(path: PathLike) -> pd.DataFrame:
     return validate_trials(out, n_actions=n_actions, source=str(p))
 
 
-def _int_column(v: np.ndarray, name: str, p: Path) -> np.ndarray:
+def _int_column(v: np.ndarray, name: str, p: Path, matrix: str = "expe_data") -> np.ndarray:
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(v) | (v != np.round(v)) | (np.abs(v) >= 2**31)
     if bad.any():
         rows = np.flatnonzero(bad)
         raise ValueError(
-            f"{p}: column {name!r} of 'expe_data' must hold integers; {len(rows)} row(s) do not "
+            f"{p}: column {name!r} of {matrix!r} must hold integers; {len(rows)} row(s) do not "
             f"(rows {rows[:5].tolist()}: {v[rows[:5]].tolist()})"
         )
     return v.astype(np.int64)
@@ -895,9 +899,12 @@ def read_two_step_csv(path: PathLike) -> pd.DataFrame:
 
     ``choice1``/``choice2`` are 1-2 with 0 for no response, ``state`` is the second-stage state
     2-3 (0 when none was reached), ``money`` the reward. Each ``id`` is one session: an id
-    ``subject_session`` (e.g. ``11734_20220919``) gives ``subject`` and ``session``. A trial with a
-    missing response at either stage is a missing trial (``choice``, ``choice2`` and ``reward``
-    NaN); its ``state2`` is kept when the second stage was reached. Trials count from 0 per session.
+    ``subject_session`` (e.g. ``11734_20220919``) gives ``subject`` and ``session``. A missed
+    first-stage response is a missing trial (``choice``, ``choice2`` and ``reward`` NaN). A
+    first-stage choice followed by a missed second-stage response keeps its ``choice`` and
+    ``state2`` and has ``choice2`` and ``reward`` NaN: the two-step models score its first-stage
+    choice and skip the rest (see :class:`cogmodels.models.TwoStepHybrid`). Trials count from 0
+    per session.
     """
     p = _existing(path)
     return _two_step(p, _read_text(p))
@@ -932,14 +939,156 @@ def _two_step(p: Path, text: str) -> pd.DataFrame:
     _check_subject_ids(raw, "id", p)
     ids = raw["id"].astype(str)
     parts = ids.str.split("_", n=1, expand=True)
-    ok = ((raw["choice1"] > 0) & (raw["choice2"] > 0) & (raw["state"] > 0)).to_numpy()
     state = raw["state"].to_numpy(dtype=np.float64)
+    first = ((raw["choice1"] > 0) & (raw["state"] > 0)).to_numpy()
+    both = first & (raw["choice2"] > 0).to_numpy()
     out = pd.DataFrame({"subject": parts[0]})
     if parts.shape[1] > 1:
         out["session"] = parts[1].fillna("")
     out["trial"] = _numbered(ids)
-    out["choice"] = np.where(ok, raw["choice1"] - 1, np.nan)
+    out["choice"] = np.where(first, raw["choice1"] - 1, np.nan)
     out["state2"] = pd.array(np.where(state > 0, state - 2, np.nan), dtype="Int64")
-    out["choice2"] = np.where(ok, raw["choice2"] - 1, np.nan)
-    out["reward"] = np.where(ok, raw["money"], np.nan).astype(np.float64)
+    out["choice2"] = np.where(both, raw["choice2"] - 1, np.nan)
+    out["reward"] = np.where(both, raw["money"], np.nan).astype(np.float64)
     return validate_trials(out, n_actions=2, source=str(p))
+
+
+# ---------------------------------------------------------------------------------------------
+# Kool et al. (2017) two-step task with stakes (.mat)
+
+#: Columns 2-22 of the ``data`` cell array of wkool/arbitration ``data/daw_2step_stakes``
+#: (Experiment 1, the Daw task; ``make_raw_data.m``); column 1 is the subject id.
+KOOL_COLUMNS: tuple[str, ...] = (
+    "stim_1_left", "stim_1_right", "rt_1", "choice1", "response1", "stim_2_left", "stim_2_right",
+    "rt_2", "choice2", "response2", "win", "state2", "stake", "score", "practice", "ps1a1",
+    "ps1a2", "ps2a1", "ps2a2", "trial", "time_elapsed",
+)
+
+#: Columns 2-17 of ``data/novel_2step_stakes`` (Experiment 2, the Kool et al. 2016 task).
+KOOL_NOVEL_COLUMNS: tuple[str, ...] = (
+    "state1", "stim_left", "stim_right", "rt_1", "choice1", "response1", "rt_2", "points",
+    "state2", "stake", "score", "practice", "rews1", "rews2", "trial", "time_elapsed",
+)
+
+
+def read_kool_arbitration(path: PathLike) -> pd.DataFrame:
+    """Read the two-step tasks with stakes of Kool, Gershman & Cushman (2017) as a trial table.
+
+    ``path`` is a ``data.mat`` of wkool/arbitration: a cell array ``data``, one row per trial,
+    the subject id (``Sub1`` ...) then the columns of the authors' ``make_raw_data.m``. Response
+    times are in ms with ``-1`` for a missed response, ``stake`` is 1 or 5 (the points of the
+    trial are multiplied by it), ``practice`` is 1 on the practice trials that precede the 200
+    trials of the task. The layout is recognised by its width:
+
+    - Experiment 1, ``data/daw_2step_stakes`` (:data:`KOOL_COLUMNS`): the Daw two-step task, for
+      :class:`cogmodels.models.TwoStepStakes`. Columns ``choice``, ``state2``, ``choice2``
+      (0-based), ``common`` (``state2 == choice``), ``reward`` = ``win × stakes`` (the model learns
+      from ``reward / stakes``, the win), ``rt``, ``rt2`` (seconds), ``p_reward_00`` ...
+      ``p_reward_11``. A missed first-stage response is a missing trial (``choice``, ``state2``,
+      ``choice2``, ``reward`` NaN); a missed second-stage response (``rt_2 = -1``; the file still
+      holds a ``choice2`` and a ``win`` there) keeps ``choice`` and ``state2`` and has ``choice2``
+      and ``reward`` NaN.
+    - Experiment 2, ``data/novel_2step_stakes`` (:data:`KOOL_NOVEL_COLUMNS`): the task of Kool et
+      al. (2016), for :class:`cogmodels.models.KoolTwoStep`. Columns ``state`` (first-stage
+      state, 0-based), ``choice`` (the action within that state, 0-1: the file's ``choice1`` is
+      1-4, 3-4 in the second state), ``state2``, ``reward`` = ``points × stakes``, ``rt``,
+      ``rt2``, ``points_0``, ``points_1``. A trial with either response missed is missing
+      (``choice`` and ``reward`` NaN), as in the authors' analyses.
+
+    Both have ``subject`` (the file's id), ``trial`` (order within subject, from 0, practice
+    included), ``practice`` (bool) and ``stakes``. Kool et al. analyse the non-practice trials:
+    ``df[~df["practice"]]``.
+    """
+    from scipy.io import loadmat
+
+    p = _existing(path)
+    try:
+        mat = loadmat(p, squeeze_me=True)
+    except Exception as exc:  # scipy raises several types for a file that is not a .mat
+        raise ValueError(f"{p}: not a MATLAB .mat file scipy can read ({exc})") from None
+    cells = mat.get("data")
+    if isinstance(cells, np.ndarray) and cells.ndim == 1 and cells.dtype == object:
+        cells = cells.reshape(1, -1)  # squeeze_me made a one-trial file a vector
+    layouts = {len(KOOL_COLUMNS) + 1: KOOL_COLUMNS, len(KOOL_NOVEL_COLUMNS) + 1: KOOL_NOVEL_COLUMNS}
+    if cells is None or getattr(cells, "ndim", 0) != 2 or cells.shape[1] not in layouts or not cells.shape[0]:
+        found = sorted(k for k in mat if not k.startswith("__"))
+        shape = getattr(cells, "shape", None)
+        raise ValueError(
+            f"{p}: not a Kool et al. two-step-with-stakes file: it needs a 'data' cell array of "
+            f"trials × {len(KOOL_COLUMNS) + 1} columns (subject id, then {list(KOOL_COLUMNS)}) or "
+            f"× {len(KOOL_NOVEL_COLUMNS) + 1} (subject id, then {list(KOOL_NOVEL_COLUMNS)}); "
+            f"variables {found}, 'data' shape {shape}"
+        )
+    columns = layouts[cells.shape[1]]
+    subject = _cell_text(cells[:, 0], p)
+    x = {name: _cell_numbers(cells[:, k + 1], name, p) for k, name in enumerate(columns)}
+    novel = columns is KOOL_NOVEL_COLUMNS
+    codes = ({"state1": (1, 2), "choice1": (-1, 1, 2, 3, 4), "state2": (-1, 1, 2)} if novel else
+             {"choice1": (-1, 1, 2), "state2": (-1, 1, 2), "choice2": (1, 2), "win": (0, 1)})
+    for col, allowed in {**codes, "stake": None, "practice": (0, 1)}.items():
+        bad = ~(x[col] > 0) if allowed is None else ~np.isin(x[col], allowed)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            what = "positive numbers" if allowed is None else f"one of {list(allowed)}"
+            raise ValueError(
+                f"{p}: column {col!r} of 'data' must hold {what}; {len(rows)} row(s) do not "
+                f"(rows {rows[:_SHOW].tolist()}: {x[col][rows[:_SHOW]].tolist()})"
+            )
+    stakes = x["stake"]
+    first = (x["rt_1"] != -1) & (x["choice1"] > 0) & (x["state2"] > 0)
+    both = first & (x["rt_2"] != -1)
+
+    def when(ok: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return np.where(ok, v, np.nan)
+
+    out = pd.DataFrame({"subject": subject, "trial": _numbered(pd.Series(subject)),
+                        "practice": x["practice"] == 1, "stakes": stakes})
+    if novel:
+        state = x["state1"] - 1
+        out["state"] = state.astype(np.int64)
+        out["choice"] = when(both, x["choice1"] - 1 - 2 * state)
+        out["state2"] = when(both, x["state2"] - 1)
+        out["reward"] = when(both, x["points"] * stakes)
+        out["rt"] = when(both, x["rt_1"] / 1000.0)
+        out["rt2"] = when(both, x["rt_2"] / 1000.0)
+        out["points_0"], out["points_1"] = x["rews1"], x["rews2"]
+        return validate_trials(out, n_actions=2, source=str(p))
+    out["choice"] = when(first, x["choice1"] - 1)
+    out["state2"] = when(first, x["state2"] - 1)
+    out["choice2"] = when(both, x["choice2"] - 1)
+    out["reward"] = when(both, x["win"] * stakes)
+    out["common"] = pd.array(np.where(first, x["state2"] == x["choice1"], pd.NA), dtype="boolean")
+    out["rt"] = when(first, x["rt_1"] / 1000.0)
+    out["rt2"] = when(both, x["rt_2"] / 1000.0)
+    for s_ in (0, 1):
+        for a in (0, 1):
+            out[f"p_reward_{s_}{a}"] = x[f"ps{s_ + 1}a{a + 1}"]
+    return validate_trials(out, n_actions=2, source=str(p))
+
+
+def _cell_text(cells: np.ndarray, p: Path) -> np.ndarray:
+    """The subject ids of the first column (``loadmat(squeeze_me=True)`` cells)."""
+    bad = [r for r, c in enumerate(cells) if not isinstance(c, str) or not c]
+    if bad:
+        raise ValueError(
+            f"{p}: every row of 'data' must start with a subject id (text); {len(bad)} row(s) do not "
+            f"(rows {bad[:_SHOW]}: {[_clip(repr(cells[r]), 40) for r in bad[:_SHOW]]})"
+        )
+    return cells.astype(object)
+
+
+def _cell_numbers(cells: np.ndarray, name: str, p: Path) -> np.ndarray:
+    """One float per ``loadmat(squeeze_me=True)`` cell: a cell holding anything but one number
+    (an empty or longer array, text) is refused with its rows."""
+    scalar = np.array([isinstance(c, int | float | np.number) and not isinstance(c, bool) for c in cells])
+    out = np.full(len(cells), np.nan)
+    if scalar.any():
+        out[scalar] = np.array(cells[scalar].tolist(), dtype=np.float64)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(
+            f"{p}: column {name!r} of 'data' must hold one number per trial; {len(rows)} row(s) do "
+            f"not (rows {rows[:_SHOW].tolist()})"
+        )
+    return out

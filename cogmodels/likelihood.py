@@ -291,7 +291,7 @@ def _pad(checked: CheckedTrials, model: CognitiveModel) -> TrialArrays:
     df = checked.table
     stage_choices = [_coerce(df[col])[0] for col in model.choice_columns]
     reward = df["reward"].to_numpy(dtype=np.float64, na_value=np.nan)
-    valid_rows = ~np.isnan(stage_choices[0])
+    valid_rows = ~np.isnan(np.sum(stage_choices, axis=0))  # every stage answered: the outcome exists
     codes, subjects = pd.factorize(df["subject"], sort=False)
     n_sub = len(subjects)
     t_max = int(np.bincount(codes, minlength=n_sub).max()) if n_sub else 0

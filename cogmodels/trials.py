@@ -283,13 +283,15 @@ def action_fix(col: str, answered: np.ndarray, n_actions: int, more: str) -> str
 
 def _rewards(df: pd.DataFrame, source: str | None) -> np.ndarray:
     reward = _numbers(df, "reward", source)
-    answered = df["choice"].notna().to_numpy()
-    if "choice2" in df.columns:
-        answered = answered | df["choice2"].notna().to_numpy()
+    # the outcome follows the last choice of a trial: in the two-step task the second-stage one,
+    # so a trial whose second-stage response was missed has a first-stage choice and no reward
+    last = "choice2" if "choice2" in df.columns else "choice"
+    answered = df[last].notna().to_numpy()
     require_answered(df, "reward", reward, answered, source, "no finite reward for an answered trial",
                      "Every trial with a choice needs its outcome (a missing response is a NaN choice, "
-                     "and then the reward may be NaN). Fix: fill in those rewards, or set the choices "
-                     "of trials without feedback to NaN")
+                     "and then the reward may be NaN; in the two-step task the outcome follows "
+                     "'choice2'). Fix: fill in those rewards, or set the choices of trials without "
+                     "feedback to NaN")
     return reward
 
 

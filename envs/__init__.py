@@ -23,6 +23,8 @@ _TASKS: dict[str, tuple[str, bool]] = {
     "RestlessBandit": ("restless_bandit", False),
     "ReversalLearning": ("reversal", True),
     "TwoStep": ("two_step", True),
+    "TwoStepStakes": ("two_step_stakes", False),
+    "KoolTwoStep": ("kool_two_step", False),
     "RLWM": ("rlwm", False),
     "DelayedMatchToSample": ("delayed_match", True),
     "NBack": ("nback", True),

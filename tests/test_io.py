@@ -226,9 +226,11 @@ def test_two_step_csv_format(tmp_path):
     df = read_trials(p)  # choice1/choice2 columns mean the two-step CSV
     assert df["subject"].tolist() == ["9"] * 5 and df["session"].tolist() == ["d1"] * 4 + ["d2"]
     assert df["trial"].tolist() == [0, 1, 2, 3, 0]
-    assert df["choice"].tolist()[:2] == [0, 1] and df["choice"].isna().tolist() == [False, False, True, True, False]
+    # row 2 missed the second stage only: its first-stage choice is kept, choice2 and reward NaN
+    assert df["choice"].tolist()[:3] == [0, 1, 1] and df["choice"].isna().tolist() == [False] * 3 + [True, False]
     assert df["state2"].tolist()[:3] == [0, 1, 1] and df["state2"].isna().tolist() == [False] * 3 + [True, False]
     assert df["choice2"].tolist()[:2] == [1, 0] and df["reward"].tolist()[:2] == [1.0, 0.0]
+    assert df["choice2"].isna().tolist() == df["reward"].isna().tolist() == [False, False, True, True, False]
 
 
 # --- the real files in ../shared/data/raw --------------------------------------------------------
@@ -339,7 +341,7 @@ def test_real_two_step_csv():
     df = read_two_step_csv(RAW / "daw" / "luna_habit.csv")
     assert len(df) == 23200 and df["subject"].nunique() == 116
     assert df.groupby(["subject", "session"]).size().eq(200).all()
-    assert set(df["state2"].dropna().unique()) == {0, 1} and df["choice"].isna().sum() == 360
+    assert set(df["state2"].dropna().unique()) == {0, 1} and df["choice"].isna().sum() == 234
     ok = df["choice"].notna()
     assert (df.loc[ok, "state2"] == df.loc[ok, "choice"]).mean() == pytest.approx(0.7, abs=0.03)
 

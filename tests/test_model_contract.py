@@ -21,6 +21,8 @@ SMALL = {
     "cogmodels/ReversalLearning-v0": {"n_trials": 60},
     "cogmodels/RestlessBandit-v0": {"n_trials": 60},
     "cogmodels/TwoStep-v0": {"n_trials": 60},
+    "cogmodels/TwoStepStakes-v0": {"n_trials": 60},
+    "cogmodels/KoolTwoStep-v0": {"n_trials": 60},
     "cogmodels/RLWM-v0": {},
     "cogmodels/GoNoGo-v0": {"n_trials": 60},
 }
@@ -32,6 +34,11 @@ CASES = [(name, {}) for name in sorted(MODELS)] + [
     ("q_learning", {"stickiness": False, "n_actions": 3}),
     ("kalman", {"exploration_bonus": True, "stickiness": True}),
     ("reversal_hmm", {"free_p_reward": True, "stickiness": True}),
+    ("two_step_hybrid", {"shared_alpha_beta": True}),
+    ("two_step_hybrid", {"value_stickiness": True, "initial_value": 0.5}),
+    ("two_step_mb", {"shared_alpha_beta": True, "value_stickiness": True}),
+    ("two_step_stakes", {"shared_alpha_beta": False, "value_stickiness": False}),
+    ("kool_two_step", {"value_stickiness": False, "initial_value": 0.0}),
     ("wsls", {"n_actions": 3}),
     ("random", {"n_actions": 4}),
     ("gng", {"go_bias": False, "separate_sensitivities": False}),  # Pavlovian bias alone

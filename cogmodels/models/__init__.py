@@ -13,11 +13,17 @@ from cogmodels.models.go_nogo import GoNoGo, GoNoGoM1, GoNoGoM2, GoNoGoM3, GoNoG
 from cogmodels.models.heuristics import RandomBias, WinStayLoseShift
 from cogmodels.models.iowa_gambling import PVLDelta
 from cogmodels.models.kalman import KalmanFilter
+from cogmodels.models.kool_two_step import KoolTwoStep
 from cogmodels.models.probabilistic_selection import GainLossQ
 from cogmodels.models.q_learning import QLearning
 from cogmodels.models.reversal_hmm import ReversalHMM
 from cogmodels.models.rlwm import RLWM, StimulusRL
-from cogmodels.models.two_step import TwoStepHybrid, TwoStepModelBased, TwoStepModelFree
+from cogmodels.models.two_step import (
+    TwoStepHybrid,
+    TwoStepModelBased,
+    TwoStepModelFree,
+    TwoStepStakes,
+)
 
 __all__ = [
     "MODELS",
@@ -31,6 +37,7 @@ __all__ = [
     "HyperbolicDiscounting",
     "KalmanFilter",
     "PVLDelta",
+    "KoolTwoStep",
     "QLearning",
     "RLWM",
     "RandomBias",
@@ -39,6 +46,7 @@ __all__ = [
     "TwoStepHybrid",
     "TwoStepModelBased",
     "TwoStepModelFree",
+    "TwoStepStakes",
     "WinStayLoseShift",
     "make_model",
     "structure_options",
@@ -57,6 +65,8 @@ MODELS: dict[str, type[CognitiveModel]] = {
         TwoStepModelFree,
         TwoStepModelBased,
         TwoStepHybrid,
+        TwoStepStakes,
+        KoolTwoStep,
         StimulusRL,
         RLWM,
         GoNoGo,

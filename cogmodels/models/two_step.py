@@ -9,8 +9,37 @@ import numpy as np
 from cogmodels.model import CognitiveModel, State, onehot, pick, softmax
 from cogmodels.parameters import ParamSpec
 from cogmodels.priors import inverse_temperature_prior, rate_prior, signed_prior
+from cogmodels.validation import check_bool, check_number, check_probability
 
-__all__ = ["TwoStepHybrid", "TwoStepModelBased", "TwoStepModelFree"]
+__all__ = [
+    "TwoStepHybrid",
+    "TwoStepModelBased",
+    "TwoStepModelFree",
+    "TwoStepStakes",
+    "stake_weight",
+    "sticky_logits",
+    "unscaled_outcome",
+]
+
+
+def stake_weight(params, stakes: np.ndarray, high_stakes: float) -> np.ndarray:
+    """The model-based weight of each lane on a trial with ``stakes``: ``w_high`` where the stake
+    is ``high_stakes``, else ``w_low`` (Kool, Gershman & Cushman 2017)."""
+    return np.where(stakes == high_stakes, params["w_high"], params["w_low"])
+
+
+def unscaled_outcome(reward: np.ndarray, stakes: np.ndarray) -> np.ndarray:
+    """``reward / stakes``: the outcome before the stake multiplied it (0 where ``stakes`` is 0,
+    i.e. on padding)."""
+    return np.divide(reward, stakes, out=np.zeros_like(reward, dtype=np.float64), where=stakes > 0)
+
+
+def sticky_logits(beta: np.ndarray, q: np.ndarray, sticky: np.ndarray | None, value_units: bool) -> np.ndarray:
+    """``β Q + κ·prev`` (stickiness in logit units) or ``β (Q + κ·prev)`` (in value units);
+    ``sticky`` is ``κ·prev`` or None without stickiness. ``beta`` is ``(lanes, 1)``."""
+    if sticky is None:
+        return beta * q
+    return beta * (q + sticky) if value_units else beta * q + sticky
 
 
 class TwoStepHybrid(CognitiveModel):
@@ -37,8 +66,31 @@ class TwoStepHybrid(CognitiveModel):
     Parameters ``alpha1, alpha2, beta1, beta2, lam, w, kappa``. The model-free variant fixes
     ``w = 0`` (SARSA(λ)); the model-based one fixes ``w = 1`` (``alpha1`` and ``lam`` drop out).
 
-    Reference: Daw, Gershman, Seymour, Dayan & Dolan (2011), Neuron, "Model-based influences on
-    humans' choices and striatal prediction errors".
+    Structure options:
+
+    - ``shared_alpha_beta``: one learning rate ``alpha`` and one inverse temperature ``beta`` for
+      both stages (``alpha1 = alpha2``, ``beta1 = beta2``): the reduced form of Daw et al.'s
+      model that Kool, Cushman & Gershman (2016) and Kool, Gershman & Cushman (2017) fit;
+    - ``value_stickiness``: the stickiness is in value units, inside the softmax's product with
+      β, ``P(a_1) ∝ exp(β_1 [w Q_{MB} + (1-w) Q_{MF} + κ [a_1 = a_1^{prev}]])`` (Kool et al.
+      2016, 2017), instead of in logit units (Daw et al. 2011); with it ``κ`` is comparable
+      across subjects with different β;
+    - ``initial_value``: the value every ``Q_{MF}`` and ``Q_2`` starts from (0; Kool et al.'s
+      code starts at 0.5, the middle of the 0/1 rewards).
+
+    Missing responses: a trial whose first-stage choice was made but whose second-stage choice
+    was missed (``choice2`` NaN) counts its first-stage choice in the likelihood and nothing for
+    the second stage, and the state is left unchanged. Without ``a_2`` and ``r`` neither
+    ``δ_1`` (SARSA: it needs ``Q_2(s_2, a_2)``) nor ``δ_2`` exists, so no value is updated and
+    the stickiness keeps the previous completed trial's choice. Missed trials are thus left out of
+    learning, as in the analyses of Daw et al. (2011), which leave out trials with a missed
+    response, and in Kool et al.'s released model code (``if choice1 == -1 || choice2 == -1:
+    continue``); those also leave the first-stage choice out of the likelihood, while here the
+    choice that was made is scored: it depends only on values learnt before the trial.
+
+    References: Daw, Gershman, Seymour, Dayan & Dolan (2011), Neuron 69, 1204-1215,
+    "Model-based influences on humans' choices and striatal prediction errors"; Kool, Cushman &
+    Gershman (2016), PLoS Comput Biol 12, e1005090, "When does model-based control pay off?".
     """
 
     name = "two_step_hybrid"
@@ -47,38 +99,80 @@ class TwoStepHybrid(CognitiveModel):
     choice_columns = ("choice", "choice2")
     weighting: ClassVar[str] = "hybrid"
 
-    def __init__(self, n_actions: int = 2, *, p_common: float = 0.7, stickiness: bool = True) -> None:
+    def __init__(
+        self,
+        n_actions: int = 2,
+        *,
+        p_common: float = 0.7,
+        stickiness: bool = True,
+        shared_alpha_beta: bool = False,
+        value_stickiness: bool = False,
+        initial_value: float = 0.0,
+    ) -> None:
         if n_actions != 2:
             raise ValueError(f"the two-step task has n_actions=2 in each stage, got {n_actions!r}")
         super().__init__(n_actions)
-        self.p_common = float(p_common)
-        self.stickiness = bool(stickiness)
-        specs = []
-        if self.weighting != "model_based":
-            specs.append(ParamSpec("alpha1", 0.0, 1.0, 0.5, rate_prior(), description="first-stage learning rate"))
-        specs.append(ParamSpec("alpha2", 0.0, 1.0, 0.5, rate_prior(), description="second-stage learning rate"))
-        specs.append(ParamSpec("beta1", 0.0, 20.0, 3.0, inverse_temperature_prior(20.0), description="first-stage inverse temperature"))
-        specs.append(ParamSpec("beta2", 0.0, 20.0, 3.0, inverse_temperature_prior(20.0), description="second-stage inverse temperature"))
-        if self.weighting != "model_based":
-            specs.append(ParamSpec("lam", 0.0, 1.0, 0.5, rate_prior(), description="eligibility trace"))
-        if self.weighting == "hybrid":
-            specs.append(ParamSpec("w", 0.0, 1.0, 0.5, rate_prior(), description="model-based weight"))
-        if self.stickiness:
-            specs.append(ParamSpec("kappa", -5.0, 5.0, 0.0, signed_prior(-5.0, 5.0), description="first-stage stickiness"))
-        self.param_specs = tuple(specs)
+        self.p_common = check_probability("p_common", p_common)
+        self.stickiness = check_bool("stickiness", stickiness)
+        self.shared_alpha_beta = check_bool("shared_alpha_beta", shared_alpha_beta)
+        self.value_stickiness = check_bool("value_stickiness", value_stickiness)
+        self.initial_value = check_number("initial_value", initial_value)
+        if self.value_stickiness and not self.stickiness:
+            raise ValueError(
+                "value_stickiness=True puts the stickiness in value units, which needs stickiness=True; "
+                "got stickiness=False"
+            )
+        self.param_specs = tuple(self._specs())
 
-    def _w(self, params) -> np.ndarray:
+    def _specs(self) -> list[ParamSpec]:
+        free = self.weighting != "model_based"  # the model-free values and their trace
+        specs = []
+        if self.shared_alpha_beta:
+            specs.append(ParamSpec("alpha", 0.0, 1.0, 0.5, rate_prior(), description="learning rate of both stages"))
+            specs.append(ParamSpec("beta", 0.0, 20.0, 3.0, inverse_temperature_prior(20.0), description="inverse temperature of both stages"))
+        else:
+            if free:
+                specs.append(ParamSpec("alpha1", 0.0, 1.0, 0.5, rate_prior(), description="first-stage learning rate"))
+            specs.append(ParamSpec("alpha2", 0.0, 1.0, 0.5, rate_prior(), description="second-stage learning rate"))
+            specs.append(ParamSpec("beta1", 0.0, 20.0, 3.0, inverse_temperature_prior(20.0), description="first-stage inverse temperature"))
+            specs.append(ParamSpec("beta2", 0.0, 20.0, 3.0, inverse_temperature_prior(20.0), description="second-stage inverse temperature"))
+        if free:
+            specs.append(ParamSpec("lam", 0.0, 1.0, 0.5, rate_prior(), description="eligibility trace"))
+        specs.extend(self._weight_specs())
+        if self.stickiness:
+            units = "value units (multiplied by beta)" if self.value_stickiness else "logit units"
+            specs.append(ParamSpec("kappa", -5.0, 5.0, 0.0, signed_prior(-5.0, 5.0), description=f"first-stage stickiness, {units}"))
+        return specs
+
+    def _weight_specs(self) -> list[ParamSpec]:
+        if self.weighting == "hybrid":
+            return [ParamSpec("w", 0.0, 1.0, 0.5, rate_prior(), description="model-based weight")]
+        return []
+
+    def _alpha(self, params, stage: int) -> np.ndarray:
+        return params["alpha" if self.shared_alpha_beta else f"alpha{stage}"]
+
+    def _beta(self, params, stage: int) -> np.ndarray:
+        return params["beta" if self.shared_alpha_beta else f"beta{stage}"]
+
+    def _w(self, params, observation) -> np.ndarray:
+        """The model-based weight of each lane on this trial."""
         if self.weighting == "hybrid":
             return params["w"]
-        return np.full_like(params["beta1"], 1.0 if self.weighting == "model_based" else 0.0)
+        lanes = next(iter(params.values())).shape[0]
+        return np.full(lanes, 1.0 if self.weighting == "model_based" else 0.0)
+
+    def _outcome(self, reward: np.ndarray, observation) -> np.ndarray:
+        """The outcome the values learn from: the reward as it is."""
+        return reward
 
     def initial_state(self, params) -> State:
-        """Start all model-free and second-stage values at 0."""
-        lanes = params["beta1"].shape[0]
+        """Start all model-free and second-stage values at ``initial_value``."""
+        lanes = next(iter(params.values())).shape[0]
         return {
             "params": params,
-            "q_mf": np.zeros((2, lanes)).T,
-            "q2": np.zeros((lanes, 2, 2)),
+            "q_mf": np.full((2, lanes), self.initial_value).T,
+            "q2": np.full((lanes, 2, 2), self.initial_value),
             "prev": np.zeros((2, lanes)).T,
         }
 
@@ -91,15 +185,13 @@ class TwoStepHybrid(CognitiveModel):
         """Return the current stage's policy: hybrid first-stage or second-stage values."""
         params = state["params"]
         if observation["stage"] == 0:
-            w = self._w(params)[:, None]
+            w = self._w(params, observation)[:, None]
             q = w * self._q_mb(state) + (1.0 - w) * state["q_mf"]
-            logits = params["beta1"][:, None] * q
-            if self.stickiness:
-                logits = logits + params["kappa"][:, None] * state["prev"]
-            return softmax(logits)
+            sticky = params["kappa"][:, None] * state["prev"] if self.stickiness else None
+            return softmax(sticky_logits(self._beta(params, 1)[:, None], q, sticky, self.value_stickiness))
         s2 = observation["state2"].astype(np.int64)
         q2 = state["q2"][np.arange(s2.shape[0]), s2]
-        return softmax(params["beta2"][:, None] * q2)
+        return softmax(self._beta(params, 2)[:, None] * q2)
 
     def _deltas(self, state: State, observation, action, reward):
         a1, a2 = action[:, 0], action[:, 1]
@@ -107,7 +199,7 @@ class TwoStepHybrid(CognitiveModel):
         lanes = np.arange(a1.shape[0])
         q2_chosen = state["q2"][lanes, s2, a2]
         d1 = q2_chosen - pick(state["q_mf"], a1)
-        d2 = reward - q2_chosen
+        d2 = self._outcome(reward, observation) - q2_chosen
         return a1, a2, s2, lanes, d1, d2
 
     def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
@@ -124,10 +216,10 @@ class TwoStepHybrid(CognitiveModel):
         chosen1 = onehot(a1, 2)
         q_mf = state["q_mf"]
         if self.weighting != "model_based":
-            step = params["alpha1"] * (d1 + params["lam"] * d2)
+            step = self._alpha(params, 1) * (d1 + params["lam"] * d2)
             q_mf = q_mf + chosen1 * step[:, None]
         q2 = state["q2"].copy()
-        q2[lanes, s2, a2] += params["alpha2"] * d2
+        q2[lanes, s2, a2] += self._alpha(params, 2) * d2
         return {"params": params, "q_mf": q_mf, "q2": q2, "prev": chosen1.astype(float)}
 
 
@@ -149,3 +241,59 @@ class TwoStepModelBased(TwoStepHybrid):
 
     name = "two_step_mb"
     weighting = "model_based"
+
+
+class TwoStepStakes(TwoStepHybrid):
+    r"""The hybrid learner of the two-step task with stakes: a model-based weight per stake.
+
+    Kool, Gershman & Cushman (2017) announced before each trial of the Daw two-step task whether
+    its points were multiplied by 1 (low stakes) or by 5 (high stakes) and asked whether people
+    rely more on model-based control when more is at stake. The model is
+    :class:`TwoStepHybrid` with ``w`` replaced by ``w_low`` and ``w_high``:
+
+    .. math::
+
+        w_t = w_{high} \text{ if } stakes_t = high\_stakes \text{ else } w_{low}
+
+    and the values learn from the unscaled outcome ``r_t = reward_t / stakes_t`` (the win, 0 or
+    1, of the trial table's ``reward`` in points), as in the authors' model code. The defaults
+    are their model: ``shared_alpha_beta=True`` (one α, one β), ``value_stickiness=True`` and
+    ``initial_value=0.5`` (their response stickiness, repeating the same key, is not included). It reads the trial
+    table's ``stakes`` column (:func:`cogmodels.io.read_kool_arbitration`, or the environment
+    ``cogmodels/TwoStepStakes-v0``).
+
+    References: Kool, Gershman & Cushman (2017), Psychological Science 28, 1321-1333,
+    "Cost-benefit arbitration between multiple reinforcement-learning systems"; Kool, Cushman &
+    Gershman (2016), PLoS Comput Biol 12, e1005090; code and data: github.com/wkool/arbitration.
+    """
+
+    name = "two_step_stakes"
+    tasks = ("cogmodels/TwoStepStakes-v0",)
+    observation_columns = ("state2", "stakes")
+    weighting = "stakes"
+
+    def __init__(
+        self,
+        n_actions: int = 2,
+        *,
+        p_common: float = 0.7,
+        stickiness: bool = True,
+        shared_alpha_beta: bool = True,
+        value_stickiness: bool = True,
+        initial_value: float = 0.5,
+        high_stakes: float = 5.0,
+    ) -> None:
+        self.high_stakes = check_number("high_stakes", high_stakes, 0.0, low_open=True)
+        super().__init__(n_actions, p_common=p_common, stickiness=stickiness,
+                         shared_alpha_beta=shared_alpha_beta, value_stickiness=value_stickiness,
+                         initial_value=initial_value)
+
+    def _weight_specs(self) -> list[ParamSpec]:
+        return [ParamSpec("w_low", 0.0, 1.0, 0.5, rate_prior(), description="model-based weight, low stakes"),
+                ParamSpec("w_high", 0.0, 1.0, 0.5, rate_prior(), description="model-based weight, high stakes")]
+
+    def _w(self, params, observation) -> np.ndarray:
+        return stake_weight(params, observation["stakes"], self.high_stakes)
+
+    def _outcome(self, reward: np.ndarray, observation) -> np.ndarray:
+        return unscaled_outcome(reward, observation["stakes"])
