@@ -829,6 +829,6 @@ def label_replay(fig: Figure, sims: pd.DataFrame) -> None:
 
     src = sims["reward_source"].value_counts(normalize=True) if "reward_source" in sims.columns else pd.Series()
     unobserved = 1.0 - float(src.get("observed", 0.0))
-    fig.supxlabel(f"model: replay of the observed sequences; {unobserved:.0%} of its outcomes not observed "
-                  "(schedule or estimate)", fontsize="x-small", color="0.35")
+    fig.supxlabel(f"model replayed on the data's trial sequences\n{unobserved:.0%} of its outcomes not observed "
+                  "(from the schedule or estimated)", fontsize="x-small", color="0.35")
     fig.replay_outcomes = REPLAY_OUTCOMES  # for savefig(metadata={"Description": ...})
