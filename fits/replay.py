@@ -176,10 +176,31 @@ def replay_subjects(
     latents: bool = False,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """The engine of :func:`replay`, for callers that already hold a checked table and one
-    parameter set per lane: ``lane_params[k]`` has ``n_subjects * n_sims`` values, subject-major
-    (lane ``i * n_sims + j`` is simulation ``j`` of the ``i``-th subject of ``checked.table`` in
-    order of first appearance), e.g. draws from a posterior.
+    """The engine of :func:`replay`, for callers that hold a checked table and one parameter
+    set per lane (e.g. draws from a posterior, as :func:`cogmodels.fits.ppc.posterior_predictive`).
+
+    Parameters
+    ----------
+    model : CognitiveModel
+        The model.
+    lane_params : mapping
+        ``{parameter: (n_subjects * n_sims,) array}``, subject-major: lane ``i * n_sims + j`` is
+        simulation ``j`` of the ``i``-th subject of ``checked.table`` in order of first appearance.
+    checked : CheckedTrials
+        The observed table, validated for ``model`` (:func:`cogmodels.likelihood.prepare_trials`).
+    n_sims : int
+        Replays per subject.
+    seed : int, SeedSequence, Generator or None
+        The same seed gives the same table.
+    latents : bool
+        Add the model's trial-wise latents as columns.
+    progress : bool
+        Draw a bar of the trials replayed (on a terminal only).
+
+    Returns
+    -------
+    DataFrame
+        The replayed trial table, as :func:`replay` returns it.
     """
     latents = check_bool("latents", latents)
     progress = check_bool("progress", progress)
@@ -244,13 +265,13 @@ class _Grid:
     """The checked table as padded ``(trials, subjects)`` arrays (the layout of the likelihood)."""
 
     def __init__(self, table: pd.DataFrame, codes: np.ndarray, pos: np.ndarray, n_sub: int) -> None:
-        self.table, self.codes, self.pos = table, codes, pos
+        self.table, self.codes, self.pos, self.n_sub = table, codes, pos, n_sub
         self.n_trials = int(pos.max()) + 1 if len(pos) else 0
         self.rows = self.scatter(np.arange(len(table)), -1, np.int64)
         self._cache: dict[str, np.ndarray] = {}
 
     def scatter(self, values: np.ndarray, fill: Any, dtype: Any) -> np.ndarray:
-        a = np.full((self.n_trials, int(self.codes.max()) + 1), fill, dtype=dtype)
+        a = np.full((self.n_trials, self.n_sub), fill, dtype=dtype)
         a[self.pos, self.codes] = values
         return a
 
@@ -349,7 +370,7 @@ class _Task:
         answered_rewards = row_reward[np.isfinite(row_reward)]
         self.binary = bool(np.isin(answered_rewards, (0.0, 1.0)).all())
         context = [c for c in ("subject", "session", "block", "state") if c in table.columns]
-        frame = table[[c for c in ("subject", "session", "block", "state") if c in table.columns]].reset_index(drop=True)
+        frame = table[context].reset_index(drop=True)
         if self.two_step:
             self._two_step_setup(table, grid, row_choice, row_answered, row_reward, frame)
             return
@@ -458,6 +479,14 @@ def _levels(keys: list[str]) -> list[tuple[list[str], bool]]:
     return [*levels, ([], True), ([], False)]
 
 
+def _actions(values: np.ndarray) -> np.ndarray | pd.arrays.IntegerArray:
+    """Action indices as int64, or as nullable Int64 where some are missing (the schema's dtypes)."""
+    missing = np.isnan(values)
+    if not missing.any():
+        return values.astype(np.int64)
+    return pd.array(values, dtype="Float64").astype("Int64")  # NaN -> <NA>
+
+
 def _table(model, task, grid, subjects, n_sims, choice, reward, source, state2, lat) -> pd.DataFrame:
     table = grid.table
     keep = [c for c in table.columns
@@ -474,10 +503,10 @@ def _table(model, task, grid, subjects, n_sims, choice, reward, source, state2, 
     answered = task.answered[t, codes]
     names = list(model.choice_columns)
     for j, name in enumerate(names):
-        out[name] = pd.array(np.where(answered, choice[j, t, lane], np.nan), dtype="Float64").astype("Int64")
+        out[name] = _actions(np.where(answered, choice[j, t, lane], np.nan))
     if state2 is not None:
         s2 = np.where(answered, state2[t, lane], np.nan)
-        out["state2"] = pd.array(s2, dtype="Float64").astype("Int64")
+        out["state2"] = _actions(s2)
         c1 = choice[0, t, lane]
         dest = task.common_state[np.nan_to_num(c1).astype(np.int64)]
         out["common"] = pd.array(np.where(answered, s2 == dest, pd.NA), dtype="boolean")
