@@ -18,7 +18,8 @@ the table it returns and in the ``reward_source`` column):
 3. ``schedule``: the table holds the task's reward schedule: per-option mean payoffs
    ``mean_<a>`` (the bandits; Bernoulli draws when every observed reward is 0 or 1, otherwise
    ``mean_<a>`` plus a residual ``reward - mean_<choice>`` resampled from the subject's own
-   trials) or the two-step reward probabilities ``p_reward_<state2><choice2>`` (Bernoulli);
+   trials) or the two-step reward probabilities ``p_reward_<state2><choice2>`` (Bernoulli;
+   hBayesDM's ``A1prob, A2prob, B1prob, B2prob`` are read as ``p_reward_00, _01, _10, _11``);
 4. ``estimate``: otherwise the outcome is unknown and is resampled from the subject's observed
    outcomes of the same option in the same context (``session``, ``block``, ``state`` where
    the table has them). Where a ``correct_action`` column exists, "option" means correct or
@@ -76,7 +77,11 @@ REWARD_SOURCES = ("observed", "unchosen", "schedule", "estimate")
 #: columns of the observed table that describe the task (kept in the replayed table)
 _TASK_COLUMNS = ("subject", "session", "block", "trial", "trial_in_block", "state", "set_size",
                  "correct_action", "iteration", "reversal", "delay")
-_SCHEDULE_PATTERN = re.compile(r"(mean_\d+|p_reward_\d\d)")
+#: the two-step reward probabilities of hBayesDM's ``ts`` files (kept by
+#: :func:`cogmodels.io.read_trials`), in the order p_reward_00, _01, _10, _11: options 1-2 are
+#: the choices of second-stage state 0 (A), options 3-4 those of state 1 (B)
+_HBAYESDM_TWO_STEP = ("A1prob", "A2prob", "B1prob", "B2prob")
+_SCHEDULE_PATTERN = re.compile(r"(mean_\d+|p_reward_\d\d|[AB][12]prob)")
 
 
 def replay(
@@ -409,6 +414,8 @@ class _Task:
         self.transition = counts / counts.sum(axis=1, keepdims=True)  # P(state2 | choice)
         self.common_state = self.transition.argmax(axis=1)
         cols = [f"p_reward_{s}{a}" for s in range(n) for a in range(n)]
+        if not all(c in table.columns for c in cols) and all(c in table.columns for c in _HBAYESDM_TWO_STEP):
+            cols = list(_HBAYESDM_TWO_STEP)
         self.p_reward = (np.stack([grid.numeric(c) for c in cols], axis=-1)
                          if all(c in table.columns for c in cols) else None)
         option = np.where(ok, s2_rows * n + row_choice[1], np.nan)

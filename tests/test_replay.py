@@ -166,6 +166,14 @@ def test_two_step_replay_same_bytes_and_transitions():
     assert stay_probabilities(rep)["n"].gt(0).all()
     again = replay(model, params, data, n_sims=15, seed=1, progress=False)
     assert rep.to_csv(index=False).encode() == again.to_csv(index=False).encode()
+    # hBayesDM's names of the schedule (A1prob = p_reward_00 ... B2prob = p_reward_11); here
+    # deterministic: only option A2 (state 0, choice 1) pays
+    hb = data.drop(columns=[c for c in data.columns if c.startswith("p_reward_")]).assign(
+        A1prob=0.0, A2prob=1.0, B1prob=0.0, B2prob=0.0)
+    rep = replay(model, params, hb, n_sims=3, seed=1, progress=False)
+    sched = rep[rep["reward_source"] == "schedule"]
+    assert len(sched) > 300
+    assert (sched["reward"] == ((sched["state2"] == 0) & (sched["choice2"] == 1))).all()
 
 
 # -- through the predictive-check functions ---------------------------------------------------------
