@@ -413,14 +413,14 @@ def _read_params(path: str, model, trials):
     """``--params fits.csv``: one row per subject of the data, one column per parameter."""
     import pandas as pd
 
-    table = pd.read_csv(path)
+    table = pd.read_csv(path, dtype={"subject": str})  # ids as written: "01" stays "01"
     need = ["subject", *model.param_names]
     missing = [c for c in need if c not in table.columns]
     if missing:
         raise ValueError(f"--params {path}: model {model.name!r} needs the columns {need}; missing {missing} "
                          f"(columns present: {list(table.columns)}): pass the fits.csv of `cogmodels fit` "
                          f"for the same model and --structure")
-    table.index = table["subject"].astype(str)
+    table.index = pd.Index(table["subject"].astype(str))
     if table.index.duplicated().any():
         raise ValueError(f"--params {path}: subject {table.index[table.index.duplicated()][0]!r} has two rows")
     subjects = pd.unique(trials["subject"])
