@@ -636,8 +636,8 @@ def stay_by_reward(trials: pd.DataFrame) -> pd.DataFrame:
 
     The win-stay / lose-shift signature of one-stage tasks (bandits, reversal learning): a
     reinforcement learner stays more after a reward than after none, by an amount that grows
-    with its learning rate and inverse temperature (e.g. Wilson & Collins 2019, eLife, Fig. 2).
-    Rewarded means ``reward > 0``. A pair of trials counts when both are answered and follow
+    with its learning rate and inverse temperature (Wilson & Collins 2019, eLife, tell their
+    five bandit models apart with it). Rewarded means ``reward > 0``. A pair of trials counts when both are answered and follow
     each other in one sequence (``subject``, ``sim``, ``session``). Columns
     ``previous_reward`` (``rewarded``, ``unrewarded``), ``p_stay``, ``sem``, ``n``.
     """
