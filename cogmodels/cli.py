@@ -330,10 +330,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    table = estimator.summary()
-    cols = ["subject", *model.param_names, "loglik", "n_trials", "aic", "bic"]
-    table[cols].to_csv(out / "fits.csv", index=False)
-    table.to_csv(out / "fits_detail.csv", index=False)
+    _write_fits(estimator, out)
     summary = _fit_summary(estimator, args, wall)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
     print(f"{model.name} ({args.method}, {model.n_params} free parameters) on {args.data}: "
@@ -443,6 +440,173 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(result.table.round(3).to_string())
     print(f"wrote {out / 'comparison.csv'}, {out / 'per_subject.csv'}, {out / 'comparison.png'}")
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Predictive check without an environment: replay the fitted model on the data's trial
+    sequences and write the signature figures, data against model."""
+    from cogmodels.fits.ppc import CURVES, signature_kinds
+    from cogmodels.fits.replay import REPLAY_OUTCOMES, replay
+    from cogmodels.io import read_trials
+
+    model = _model(args)
+    kinds = _kinds(args.kind, list(CURVES))
+    _check_out_folder(args.out)
+    if args.params is not None and not Path(args.params).is_file():
+        raise FileNotFoundError(f"--params {args.params}: no such file (a fits.csv written by `cogmodels fit`)")
+    trials = read_trials(args.data)
+    _check_n_actions(trials, {model.name: model}, args.data)
+    out = Path(args.out)
+    if args.params is not None:
+        params, origin = _read_params(args.params, model, trials), str(args.params)
+    else:
+        from cogmodels.fits import make_estimator
+
+        estimator = make_estimator(args.method, model, n_starts=args.starts, seed=args.seed)
+        with _naming(args.data):
+            estimator.fit(trials, source=str(args.data), progress=not args.quiet)
+        params, origin = estimator.params_, f"fitted here ({args.method}, {args.starts} starts): fits.csv"
+        out.mkdir(parents=True, exist_ok=True)
+        _write_fits(estimator, out)
+    kinds = kinds or signature_kinds(model, trials)
+    with _naming(args.data):
+        sims = replay(model, params, trials, n_sims=args.n_sims, seed=args.seed, progress=not args.quiet)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, written = [], []
+    for kind in kinds:
+        row, files = _check_kind(kind, trials, sims, out, REPLAY_OUTCOMES)
+        rows.append(row)
+        written += files
+    summary = _check_summary(rows)
+    summary.to_csv(out / "check_summary.csv", index=False)
+    sources = sims.attrs["replay"]["reward_sources"]
+    report = _check_report(args, model, origin, summary, sources, kinds, REPLAY_OUTCOMES)
+    (out / "check_summary.md").write_text(report)
+    print(f"{model.name} on {args.data}: {args.n_sims} replay(s) per subject; outcomes not observed: "
+          f"{_unobserved(sources):.0%} (see check_summary.md)")
+    print(summary.round(3).to_string(index=False))
+    print(f"wrote {', '.join(str(f) for f in written)}, {out / 'check_summary.csv'}, {out / 'check_summary.md'}")
+    return 0
+
+
+def _kinds(text: str | None, allowed: list[str]) -> list[str]:
+    """``--kind learning,winstay`` -> ["learning", "winstay"]; None: the model's own."""
+    if text is None:
+        return []
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in allowed]
+    if bad or not kinds:
+        raise ValueError(f"--kind takes comma-separated curves among {allowed}, got {text!r}")
+    return kinds
+
+
+def _read_params(path: str, model, trials):
+    """``--params fits.csv``: one row per subject of the data, one column per parameter."""
+    import pandas as pd
+
+    table = pd.read_csv(path, dtype={"subject": str})  # ids as written: "01" stays "01"
+    need = ["subject", *model.param_names]
+    missing = [c for c in need if c not in table.columns]
+    if missing:
+        raise ValueError(f"--params {path}: model {model.name!r} needs the columns {need}; missing {missing} "
+                         f"(columns present: {list(table.columns)}): pass the fits.csv of `cogmodels fit` "
+                         f"for the same model and --structure")
+    table.index = pd.Index(table["subject"].astype(str))
+    if table.index.duplicated().any():
+        raise ValueError(f"--params {path}: subject {table.index[table.index.duplicated()][0]!r} has two rows")
+    subjects = pd.unique(trials["subject"])
+    absent = [s for s in subjects if str(s) not in table.index]
+    if absent:
+        raise ValueError(f"--params {path}: no parameters for {len(absent)} subject(s) of the data, e.g. "
+                         f"{[str(s) for s in absent[:5]]}: fit them (`cogmodels fit`), or leave --params out "
+                         f"to fit here")
+    params = table.loc[[str(s) for s in subjects], list(model.param_names)]
+    params.index = pd.Index(subjects, name="subject")
+    for name in model.param_names:
+        spec = model.spec(name)
+        values = pd.to_numeric(params[name], errors="coerce")
+        bad = ~values.between(spec.low, spec.high)
+        if bad.any():
+            raise ValueError(f"--params {path}: column {name!r} must hold numbers in [{spec.low:g}, {spec.high:g}], "
+                             f"got {params.loc[bad, name].iloc[0]} for subject {params.index[bad][0]}")
+        params[name] = values.astype(float)
+    return params
+
+
+def _check_kind(kind: str, trials, sims, out: Path, outcomes: str) -> tuple[dict[str, Any], list[Path]]:
+    """One signature curve of the data and of the replay: its CSV, its figure, its numbers."""
+    import numpy as np
+    import pandas as pd
+
+    from cogmodels.fits.ppc import CURVES, label_replay, plot_ppc
+
+    curve, x, y, hue, _ = CURVES[kind]
+    kwargs = {}
+    if kind == "learning":  # about 20 points: bins of trials
+        longest = int(trials.groupby([c for c in ("subject", "session") if c in trials.columns]).size().max())
+        kwargs["bin_size"] = max(1, round(longest / 20))
+    data_curve, model_curve = curve(trials, **kwargs), curve(sims, **kwargs)
+    table = pd.concat([data_curve.assign(source="data"), model_curve.assign(source="model")], ignore_index=True)
+    table.to_csv(out / f"check_{kind}.csv", index=False)
+    fig = plot_ppc(data_curve, model_curve, kind)
+    label_replay(fig, sims)
+    fig.savefig(out / f"check_{kind}.png", dpi=120, metadata={"Description": outcomes})
+    keys = [x] + ([hue] if hue else [])
+    both = data_curve.merge(model_curve, on=keys, suffixes=("_data", "_model")).dropna(subset=[f"{y}_data", f"{y}_model"])
+    diff = (both[f"{y}_model"] - both[f"{y}_data"]).to_numpy(float)
+    se = np.hypot(both["sem_data"].to_numpy(float), both["sem_model"].to_numpy(float))
+    scored = np.isfinite(se) & (se > 0)
+    row = {
+        "kind": kind, "points": len(both),
+        "mean_abs_diff": float(np.abs(diff).mean()) if len(diff) else float("nan"),
+        "max_abs_diff": float(np.abs(diff).max()) if len(diff) else float("nan"),
+        "within_2sem": float((np.abs(diff[scored]) <= 2 * se[scored]).mean()) if scored.any() else float("nan"),
+    }
+    return row, [out / f"check_{kind}.png", out / f"check_{kind}.csv"]
+
+
+def _check_summary(rows: list[dict[str, Any]]):
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=["kind", "points", "mean_abs_diff", "max_abs_diff", "within_2sem"])
+
+
+def _unobserved(sources: dict[str, int]) -> float:
+    total = sum(sources.values())
+    return 1.0 - sources.get("observed", 0) / total if total else 0.0
+
+
+def _check_report(args, model, origin, summary, sources, kinds, outcomes) -> str:
+    total = sum(sources.values()) or 1
+    lines = [
+        f"# Predictive check: {model.name} on {args.data}",
+        "",
+        f"- parameters: {origin}",
+        f"- simulations: {args.n_sims} replay(s) per subject, seed {args.seed}",
+        "- outcomes of the replayed trials: "
+        + ", ".join(f"{k} {v} ({v / total:.0%})" for k, v in sources.items()),
+        "",
+        "## How the model was simulated",
+        "",
+        outcomes,
+        "",
+        "## Curves (model minus data)",
+        "",
+        "| kind | points | mean abs. difference | max abs. difference | share within 2 s.e.m. |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in summary.itertuples(index=False):
+        lines.append(f"| {r.kind} | {r.points} | {r.mean_abs_diff:.3f} | {r.max_abs_diff:.3f} | {r.within_2sem:.2f} |")
+    lines += ["", *(f"![{k}](check_{k}.png)" for k in kinds), ""]
+    return "\n".join(lines)
+
+
+def _write_fits(estimator, out: Path) -> None:
+    """``fits.csv`` (subject, parameters, fit statistics) and ``fits_detail.csv``."""
+    table = estimator.summary()
+    cols = ["subject", *estimator.model.param_names, "loglik", "n_trials", "aic", "bic"]
+    table[cols].to_csv(out / "fits.csv", index=False)
+    table.to_csv(out / "fits_detail.csv", index=False)
 
 
 def _tiny_rnns(spec: str | None, n_actions: int) -> dict[str, Any]:
@@ -627,6 +791,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_compare)
 
+    p = sub.add_parser(
+        "check", help="predictive check without an environment: replay the model on the data, plot signatures",
+        description="Replay the model on every subject's observed trial sequence (stimuli, set sizes, "
+                    "schedule) with its fitted parameters, and write the signature figures of the task "
+                    "(learning curves and win-stay/lose-shift for bandits, reversal curves, two-step stay "
+                    "probabilities, RLWM set-size curves), data against model, with check_summary.csv/.md. "
+                    "Outcomes of choices the subject did not make come from the table's schedule columns "
+                    "or are estimated from the subject's observed outcomes; the summary says how many.",
+    )
+    p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt or RLWM .mat")
+    p.add_argument("--model", required=True)
+    p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="a model option")
+    p.add_argument("--params", default=None, metavar="FITS_CSV",
+                   help="fitted parameters, one row per subject (fits.csv of `cogmodels fit`); "
+                        "default: fit here first")
+    p.add_argument("--method", choices=["mle", "map", "em"], default="mle", help="how to fit without --params")
+    p.add_argument("--starts", type=int, default=10, help="random starts per subject when fitting")
+    p.add_argument("--kind", default=None, metavar="KINDS",
+                   help="comma-separated curves among learning, reversal, stay, setsize, winstay "
+                        "(default: those of the task)")
+    p.add_argument("--n-sims", type=int, default=5, help="replays per subject (default 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_check)
+
     p = sub.add_parser("recover", help="parameter recovery: simulate, refit, compare")
     p.add_argument("--model", required=True)
     p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="a model option")
@@ -685,7 +875,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Integer options and their least value, checked for every subcommand that has them.
-_MINIMUM = {"subjects": 1, "trials": 1, "starts": 1, "seed": 0, "workers": 1, "max_iter": 1}
+_MINIMUM = {"subjects": 1, "trials": 1, "starts": 1, "seed": 0, "workers": 1, "max_iter": 1, "n_sims": 1}
 
 
 def _check_ranges(args: argparse.Namespace) -> None:

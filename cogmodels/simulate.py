@@ -29,7 +29,11 @@ class Simulation:
 
 def _draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One categorical draw per row of ``probs`` by inverting the cumulative distribution."""
-    u = rng.random(probs.shape[0])
+    return inverse_cdf(probs, rng.random(probs.shape[0]))
+
+
+def inverse_cdf(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The category of each row of ``probs`` that the uniform ``u`` (one per row) falls in."""
     return np.minimum((probs.cumsum(axis=1) <= u[:, None]).sum(axis=1), probs.shape[1] - 1)
 
 

@@ -24,9 +24,11 @@ from cogmodels.fits.ppc import (
     posterior_predictive,
     reversal_curve,
     setsize_curves,
+    stay_by_reward,
     stay_probabilities,
 )
 from cogmodels.fits.recovery import model_recovery, parameter_recovery, sample_parameters
+from cogmodels.fits.replay import replay
 
 __all__ = [
     "BMSResult",
@@ -50,9 +52,11 @@ __all__ = [
     "parameter_recovery",
     "plot_ppc",
     "posterior_predictive",
+    "replay",
     "reversal_curve",
     "sample_parameters",
     "setsize_curves",
+    "stay_by_reward",
     "stay_probabilities",
 ]
 

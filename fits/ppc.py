@@ -16,7 +16,13 @@ real and simulated data:
 - :func:`stay_probabilities`: two-step P(repeat the first-stage choice) by the previous
   reward × transition (Daw et al. 2011, Neuron), with :func:`stay_effects`;
 - :func:`setsize_curves`: RLWM accuracy by set size × stimulus iteration (Collins & Frank 2012,
-  Eur J Neurosci).
+  Eur J Neurosci);
+- :func:`stay_by_reward`: P(repeat the previous choice) after reward and after no reward
+  (win-stay / lose-shift) in one-stage tasks.
+
+The simulations play the model in the task environment (``source="env"``) or, for a task
+without one, replay each subject's observed trial sequence (``source="replay"``,
+:mod:`cogmodels.fits.replay`).
 
 Every curve first averages within subject (over trials, reversals and simulations of that
 subject), then across subjects: the value is the mean of the subject means, ``sem`` their
@@ -47,11 +53,14 @@ from cogmodels.validation import check_bool, int_seed
 __all__ = [
     "CURVES",
     "check",
+    "label_replay",
     "learning_curve",
     "plot_ppc",
     "posterior_predictive",
     "reversal_curve",
     "setsize_curves",
+    "signature_kinds",
+    "stay_by_reward",
     "stay_effects",
     "stay_effects_by_subject",
     "stay_probabilities",
@@ -103,7 +112,7 @@ def _laplace_draws(fit: Any, n_sims: int, rng: np.random.Generator) -> np.ndarra
 
 def posterior_predictive(
     fit: Any,
-    env: str,
+    env: str | None = None,
     *,
     n_sims: int = 1,
     env_kwargs: Mapping[str, Any] | None = None,
@@ -111,8 +120,17 @@ def posterior_predictive(
     draw: str = "point",
     latents: bool = False,
     progress: bool = True,
+    source: str = "env",
+    trials: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Simulate every fitted subject ``n_sims`` times in ``env``: the predicted trial table.
+
+    ``source="env"`` (the default) plays the model in the environment ``env``;
+    ``source="replay"`` needs no environment: it replays each subject's observed trial sequence
+    ``trials`` (:func:`cogmodels.fits.replay.replay`; the outcomes of choices the subject did
+    not make come from the table's schedule columns or are estimated from the observed
+    outcomes: see that module, the ``reward_source`` column and ``attrs["replay"]``). Only the
+    subjects of ``trials`` are replayed.
 
     ``fit`` is a fitted estimator of :mod:`cogmodels.fits` (MLE, MAP or hierarchical EM).
     ``draw="point"`` plays each subject's estimate ``fit.params_`` (a plug-in predictive);
@@ -131,6 +149,7 @@ def posterior_predictive(
         raise ValueError(f"n_sims must be an integer >= 1, got {n_sims!r}")
     if draw not in _DRAWS:
         raise ValueError(f"draw must be one of {list(_DRAWS)}, got {draw!r}")
+    _check_source(source, env, trials, env_kwargs)
     if params.empty:
         raise ValueError("fit.params_ has no subject to simulate")
     ss_draw, ss_sim = np.random.SeedSequence(seed).spawn(2)
@@ -140,6 +159,8 @@ def posterior_predictive(
         x = unpack(model.param_specs, _laplace_draws(fit, int(n_sims), np.random.default_rng(ss_draw)))
     else:
         x = {k: np.repeat(params[k].to_numpy(float), n_sims) for k in model.param_names}
+    if source == "replay":
+        return _replay_fit(model, params, x, trials, int(n_sims), int_seed(ss_sim), latents, progress)
     sim = simulate(model, x, env, n_subjects=lanes, seed=int_seed(ss_sim), env_kwargs=env_kwargs,
                    latents=latents, progress=progress)
     trials = sim.trials
@@ -147,6 +168,42 @@ def posterior_predictive(
     trials["subject"] = subjects[lane // n_sims]
     trials.insert(1, "sim", lane % n_sims)
     return trials
+
+
+_SOURCES = ("env", "replay")
+
+
+def _check_source(source: Any, env: Any, trials: Any, env_kwargs: Any) -> None:
+    if source not in _SOURCES:
+        raise ValueError(f"source must be one of {list(_SOURCES)}, got {source!r}")
+    if source == "env" and env is None:
+        raise ValueError("source='env' needs env, a registered environment id; or pass source='replay' "
+                         "and trials= to replay the observed trial sequences")
+    if source == "replay":
+        if env is not None or env_kwargs is not None:
+            raise ValueError(f"source='replay' uses no environment: drop env={env!r} and env_kwargs, "
+                             "or pass source='env'")
+        if trials is None:
+            raise ValueError("source='replay' needs trials=, the observed trial table to replay")
+
+
+def _replay_fit(model: CognitiveModel, params: pd.DataFrame, x: dict[str, np.ndarray], trials: pd.DataFrame,
+                n_sims: int, seed: int, latents: bool, progress: bool) -> pd.DataFrame:
+    """Replay ``trials`` with the lane parameters ``x`` (fit order, subject-major)."""
+    from cogmodels.fits.replay import replay_subjects
+    from cogmodels.likelihood import prepare_trials
+
+    checked = prepare_trials(trials, model)
+    data_subjects = pd.unique(checked.table["subject"])
+    where = pd.Index(params.index).get_indexer(data_subjects)
+    if (where < 0).any():
+        absent = data_subjects[where < 0]
+        raise ValueError(f"trials has {len(absent)} subject(s) that the fit has no parameters for, e.g. "
+                         f"{list(absent[:5])}: fit those subjects, or replay only the fitted ones")
+    lanes = (where[:, None] * n_sims + np.arange(n_sims)).reshape(-1)
+    lane_params = {k: np.asarray(v)[lanes] for k, v in x.items()}
+    return replay_subjects(model, lane_params, checked, n_sims=n_sims, seed=seed, latents=latents,
+                           progress=progress)
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -582,13 +639,65 @@ def setsize_curves(trials: pd.DataFrame) -> pd.DataFrame:
     return _summarise(tab, ["set_size", "iteration"], "p_correct")
 
 
+def stay_by_reward(trials: pd.DataFrame) -> pd.DataFrame:
+    """P(repeat the previous choice) after a rewarded and after an unrewarded trial.
+
+    The win-stay / lose-shift signature of one-stage tasks (bandits, reversal learning): a
+    reinforcement learner stays more after a reward than after none, by an amount that grows
+    with its learning rate and inverse temperature (Wilson & Collins 2019, eLife, tell their
+    five bandit models apart with it). Rewarded means ``reward > 0``. A pair of trials counts when both are answered and follow
+    each other in one sequence (``subject``, ``sim``, ``session``). Columns
+    ``previous_reward`` (``rewarded``, ``unrewarded``), ``p_stay``, ``sem``, ``n``.
+    """
+    df = _ordered(_require(trials, ["subject", "choice", "reward"], "stay_by_reward"))
+    choice, reward = _num(df, "choice"), _num(df, "reward")
+    seq = _sequence_id(df)
+    first = np.r_[True, seq[1:] != seq[:-1]]
+    p_choice, p_reward = np.r_[np.nan, choice[:-1]], np.r_[np.nan, reward[:-1]]
+    ok = ~first & ~np.isnan(choice) & ~np.isnan(p_choice) & ~np.isnan(p_reward)
+    tab = pd.DataFrame({
+        "subject": df["subject"].to_numpy()[ok],
+        "previous_reward": pd.Categorical(np.where(p_reward[ok] > 0, "rewarded", "unrewarded"),
+                                          categories=_REWARD_LEVELS),
+        "p_stay": (choice[ok] == p_choice[ok]).astype(float),
+    })
+    out = _summarise(tab, ["previous_reward"], "p_stay").set_index("previous_reward")
+    out = out.reindex(pd.Index(_REWARD_LEVELS, name="previous_reward")).reset_index()
+    out["n"] = out["n"].fillna(0).astype(np.int64)
+    out["previous_reward"] = out["previous_reward"].astype(str)
+    return out
+
+
 #: kind -> (curve function, x column, y column, hue column, y label)
 CURVES: dict[str, tuple[Any, str, str, str | None, str]] = {
     "learning": (learning_curve, "trial", "p_correct", None, "P(best choice)"),
     "reversal": (reversal_curve, "lag", "p_pre", None, "P(pre-reversal option)"),
     "stay": (stay_probabilities, "previous_reward", "p_stay", "previous_transition", "P(stay)"),
     "setsize": (setsize_curves, "iteration", "p_correct", "set_size", "P(correct)"),
+    "winstay": (stay_by_reward, "previous_reward", "p_stay", None, "P(stay)"),
 }
+
+#: kinds whose x axis is the categories rewarded / unrewarded
+_CATEGORICAL = ("stay", "winstay")
+
+
+def signature_kinds(model: CognitiveModel, trials: pd.DataFrame) -> list[str]:
+    """The signature curves (keys of :data:`CURVES`) that fit a model and its task.
+
+    Two-step models (a ``choice2`` stage): ``stay``. Tables with ``set_size`` (RLWM):
+    ``setsize``. Tables with a ``reversal`` column: ``learning``, ``reversal``, ``winstay``.
+    Otherwise (bandits): ``learning``, ``winstay``.
+    """
+    if not isinstance(model, CognitiveModel):
+        raise TypeError(f"model must be a CognitiveModel, got {type(model).__name__}")
+    _require(trials, ["subject", "choice"], "signature_kinds")
+    if "choice2" in model.choice_columns:
+        return ["stay"]
+    if "set_size" in trials.columns:
+        return ["setsize"]
+    if "reversal" in trials.columns:
+        return ["learning", "reversal", "winstay"]
+    return ["learning", "winstay"]
 
 
 def _infer_kind(curve: pd.DataFrame) -> str:
@@ -628,7 +737,7 @@ def plot_ppc(
     _, x, y, hue, ylabel = CURVES[kind]
     for c in curves:
         _require(c, [x, y, "sem"] + ([hue] if hue else []), f"plot_ppc(kind={kind!r})")
-    categorical = kind == "stay"
+    categorical = kind in _CATEGORICAL
     levels = [None] if hue is None else list(pd.unique(pd.concat([c[hue] for c in curves])))
     if hue is not None and not categorical:
         levels = sorted(levels)
@@ -681,7 +790,7 @@ _XLABELS = {"trial": "trial", "lag": "trials since the reversal",
 def check(
     fit: Any,
     trials: pd.DataFrame,
-    env: str,
+    env: str | None = None,
     kind: str = "learning",
     *,
     n_sims: int = 5,
@@ -689,12 +798,16 @@ def check(
     seed: int | None = None,
     draw: str = "point",
     progress: bool = True,
+    source: str = "env",
     **curve_kwargs: Any,
 ) -> tuple[pd.DataFrame, pd.DataFrame, Figure]:
     """Run one posterior predictive check: the ``kind`` curve of data and simulations.
 
     The curve of ``trials`` and of ``n_sims`` simulations per fitted subject
     (:func:`posterior_predictive`), and their overlay.
+
+    ``source="env"`` simulates in ``env``; ``source="replay"`` replays the sequences of
+    ``trials`` instead (no environment needed; the figure then says so below the axis).
 
     ``trials`` is validated first (:func:`cogmodels.trials.validate_trials` with the fitted
     model's ``n_actions``; rows out of trial order are sorted, with a warning).
@@ -710,6 +823,24 @@ def check(
     curve = CURVES[kind][0]
     data_curve = curve(trials, **curve_kwargs)
     sims = posterior_predictive(fit, env, n_sims=n_sims, env_kwargs=env_kwargs, seed=seed, draw=draw,
-                                progress=progress)
+                                progress=progress, source=source,
+                                trials=trials if source == "replay" else None)
     sim_curve = curve(sims, **curve_kwargs)
-    return data_curve, sim_curve, plot_ppc(data_curve, sim_curve, kind)
+    fig = plot_ppc(data_curve, sim_curve, kind)
+    if source == "replay":
+        label_replay(fig, sims)
+    return data_curve, sim_curve, fig
+
+
+def label_replay(fig: Figure, sims: pd.DataFrame) -> None:
+    """Say on a figure (a footnote) that the model curve is a replay, with the share of outcomes
+    that were not observed (``reward_source`` of the replayed table); ``fig.replay_outcomes``
+    holds the assumption (:data:`cogmodels.fits.replay.REPLAY_OUTCOMES`) for the metadata of a
+    saved file."""
+    from cogmodels.fits.replay import REPLAY_OUTCOMES
+
+    src = sims["reward_source"].value_counts(normalize=True) if "reward_source" in sims.columns else pd.Series()
+    unobserved = 1.0 - float(src.get("observed", 0.0))
+    fig.supxlabel(f"model replayed on the data's trial sequences\n{unobserved:.0%} of its outcomes not observed "
+                  "(from the schedule or estimated)", fontsize="x-small", color="0.35")
+    fig.replay_outcomes = REPLAY_OUTCOMES  # for savefig(metadata={"Description": ...})
