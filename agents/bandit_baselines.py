@@ -38,13 +38,16 @@ import numpy as np
 from scipy import integrate, stats
 
 import cogmodels.envs  # noqa: F401  (registers the environments)
+from cogmodels.validation import check_int
 
 __all__ = [
     "BayesOptimal",
+    "CountAgent",
     "CountPolicy",
     "Greedy",
     "RandomPolicy",
     "RegretResult",
+    "SessionAgent",
     "SessionPolicy",
     "ThompsonSampling",
     "UCB1",
@@ -97,6 +100,94 @@ class SessionPolicy:
     def observe(self, actions: np.ndarray, rewards: np.ndarray) -> None:
         raise NotImplementedError
 
+    def as_agent(self, n_actions: int = 2) -> SessionAgent:
+        """This policy as an :class:`~cogmodels.agent.Agent` of ``n_actions`` arms, to play with
+        :func:`cogmodels.rollout.rollout`."""
+        return SessionAgent(self, n_actions)
+
+
+class SessionAgent:
+    """A :class:`SessionPolicy` as an :class:`~cogmodels.agent.Agent`.
+
+    The policy keeps its own state (``start`` / ``choose`` / ``observe``); the agent state is the
+    number of lanes. ``act`` passes ``observation["obs"]`` to ``choose``; ``learn`` feeds the
+    lanes' actions and rewards to ``observe``.
+
+    Parameters
+    ----------
+    policy : SessionPolicy
+        The policy to drive.
+    n_actions : int
+        Arms of the task.
+    """
+
+    def __init__(self, policy: SessionPolicy, n_actions: int = 2) -> None:
+        if not isinstance(policy, SessionPolicy):
+            raise TypeError(f"policy must be a SessionPolicy (start/choose/observe), got {type(policy).__name__}")
+        self.policy = policy
+        self.n_actions = check_int("n_actions", n_actions, 2)
+        self.name = policy.name
+
+    def initial_state(self, n_lanes: int) -> int:
+        self.policy.start(n_lanes, self.n_actions)
+        return n_lanes
+
+    def act(self, observation: Any, state: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        return np.asarray(self.policy.choose(observation["obs"], rng), dtype=np.int64), state
+
+    def learn(self, transition: Any) -> int:
+        self.policy.observe(transition.action, transition.reward)
+        return transition.state
+
+
+class CountAgent:
+    """A :class:`CountPolicy` as an :class:`~cogmodels.agent.Agent` whose state is the counts.
+
+    The state is ``(lanes, n_actions, 2)`` integer counts of (successes, failures) per arm; ``act``
+    is the policy's choice from the counts and ``learn`` adds each stepped lane's outcome (rewards
+    must be 0 or 1). The policy itself is not modified, so one policy can drive many rollouts.
+
+    Parameters
+    ----------
+    policy : CountPolicy
+        The policy.
+    n_actions : int
+        Arms of the task.
+    """
+
+    def __init__(self, policy: CountPolicy, n_actions: int = 2) -> None:
+        if not isinstance(policy, CountPolicy):
+            raise TypeError(f"policy must be a CountPolicy, got {type(policy).__name__}")
+        n_actions = check_int("n_actions", n_actions, 2)
+        if policy.n_arms is not None and n_actions != policy.n_arms:
+            raise ValueError(f"{type(policy).__name__} plays {policy.n_arms} arms, got n_actions={n_actions}")
+        self.policy = policy
+        self.n_actions = n_actions
+        self.name = policy.name
+
+    def initial_state(self, n_lanes: int) -> np.ndarray:
+        return np.zeros((n_lanes, self.n_actions, 2), dtype=np.int64)
+
+    def act(self, observation: Any, state: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(self.policy.act(state, rng), dtype=np.int64), state
+
+    def learn(self, transition: Any) -> np.ndarray:
+        counts, stepped = transition.state, transition.stepped
+        _add_outcomes(counts, np.flatnonzero(stepped), transition.action[stepped],
+                      transition.reward[stepped], type(self.policy).__name__)
+        return counts
+
+    def __repr__(self) -> str:
+        return f"CountAgent({self.policy!r}, n_actions={self.n_actions})"
+
+
+def _add_outcomes(counts: np.ndarray, lanes: np.ndarray, actions: np.ndarray, rewards: Any, who: str) -> None:
+    """Add one success (reward 1) or failure (reward 0) to ``counts[lane, action]`` per lane."""
+    r = np.asarray(rewards)
+    if not np.isin(r, (0.0, 1.0)).all():
+        raise ValueError(f"{who} needs Bernoulli (0/1) rewards, got {r[:8]!r}")
+    np.add.at(counts, (lanes, np.asarray(actions), (r == 0).astype(np.int64)), 1)
+
 
 class CountPolicy(SessionPolicy):
     """A Bernoulli-bandit policy that reads only the counts of successes and failures per arm.
@@ -121,11 +212,12 @@ class CountPolicy(SessionPolicy):
         return self.act(self._counts, rng)
 
     def observe(self, actions: np.ndarray, rewards: np.ndarray) -> None:
-        r = np.asarray(rewards)
-        if not np.isin(r, (0.0, 1.0)).all():
-            raise ValueError(f"{type(self).__name__} needs Bernoulli (0/1) rewards, got {r[:8]!r}")
-        fail = (r == 0).astype(np.int64)
-        np.add.at(self._counts, (self._lanes, np.asarray(actions), fail), 1)
+        _add_outcomes(self._counts, self._lanes, actions, rewards, type(self).__name__)
+
+    def as_agent(self, n_actions: int = 2) -> CountAgent:
+        """This policy as an :class:`~cogmodels.agent.Agent` whose state is the counts
+        (:class:`CountAgent`), to play with :func:`cogmodels.rollout.rollout`."""
+        return CountAgent(self, n_actions)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
