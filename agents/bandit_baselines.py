@@ -38,6 +38,7 @@ import numpy as np
 from scipy import integrate, stats
 
 import cogmodels.envs  # noqa: F401  (registers the environments)
+from cogmodels.rollout import rollout
 from cogmodels.validation import check_int
 
 __all__ = [
@@ -454,12 +455,14 @@ def evaluate(
 ) -> RegretResult:
     """Play ``n_episodes`` sessions of the vector bandit and return the mean pseudo-regret.
 
-    Runs :class:`~cogmodels.envs.bandit.MultiArmedBanditVector` (``batch_size`` copies at a time,
-    seeded by ``reset(seed=...)`` from ``seed``) with ``policy`` and sums ``info["regret"]`` over
-    each session. The environment draws the same arm probabilities and the same reward uniforms
-    whatever the actions, so every policy evaluated with the same ``seed``, ``n_episodes`` and
-    ``batch_size`` faces the same sessions (common random numbers). The policy's own randomness
-    (ties, sampling) comes from a generator spawned from the same seed.
+    Plays ``policy`` (as an agent, :meth:`SessionPolicy.as_agent`) with
+    :func:`cogmodels.rollout.rollout` in :class:`~cogmodels.envs.bandit.MultiArmedBanditVector`
+    (``batch_size`` copies at a time, one session each; batch ``b`` seeded by the ``b``-th child of
+    ``SeedSequence(seed)``) and sums the ``regret`` column over each session. The environment draws
+    the same arm probabilities and the same reward uniforms whatever the actions, so every policy
+    evaluated with the same ``seed``, ``n_episodes`` and ``batch_size`` faces the same sessions
+    (common random numbers). The policy's own randomness (ties, sampling) comes from a generator
+    spawned from the same seed.
 
     Returns a :class:`RegretResult`: mean, 95% CI ``mean ± 1.96·sd/sqrt(n)``, SEM, per-session
     regrets.
@@ -473,8 +476,7 @@ def evaluate(
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    env_ss, policy_ss = ss.spawn(2)
-    rng = np.random.default_rng(policy_ss)
+    agent = policy.as_agent(n_arms)
     batch = min(int(batch_size), int(n_episodes))
     env = gym.make_vec(
         ENV_ID,
@@ -482,25 +484,13 @@ def evaluate(
         vectorization_mode="vector_entry_point",
         n_arms=n_arms,
         n_trials=n_trials,
+        autoreset_mode="same_step",
         **(env_kwargs or {}),
     )
     regrets = []
-    n_batches = math.ceil(n_episodes / batch)
-    obs, _ = env.reset(seed=int(env_ss.generate_state(1)[0]))
-    for b in range(n_batches):
-        if b:
-            obs, _ = env.reset()
-        policy.start(batch, n_arms)
-        total = np.zeros(batch)
-        for t in range(n_trials):
-            actions = np.asarray(policy.choose(obs, rng), dtype=np.int64)
-            obs, reward, terminated, _, info = env.step(actions)
-            total += info["regret"]
-            if t < n_trials - 1:
-                policy.observe(actions, reward)
-        if not terminated.all():  # pragma: no cover - the env's contract
-            raise RuntimeError("the bandit sessions did not end after n_trials steps")
-        regrets.append(total)
+    for batch_seed in ss.spawn(math.ceil(n_episodes / batch)):
+        table = rollout(agent, env, seed=batch_seed)  # one session per copy
+        regrets.append(table.groupby("subject", sort=False)["regret"].sum().to_numpy())
     env.close()
     r = np.concatenate(regrets)[:n_episodes]
     mean = float(r.mean())

@@ -108,7 +108,8 @@ def rollout(
             f"agent {name!r} has n_actions={n_agent} but the "
             f"environment has {int(action_space.n)} actions"
         )
-    seeds = seed_sequence(seed).spawn(lanes + 1)
+    # children by index: the agent's and the first lane's seeds are the same for both kinds of env
+    seeds = seed_sequence(seed).spawn(2 if vector is not None else lanes + 1)
     rng = np.random.default_rng(seeds[0])
     bar = progress_bar(progress, unit="step", desc=description or f"rollout {name}")
     if vector is not None:
@@ -298,7 +299,7 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar):
     playing = np.ones(lanes, dtype=bool)
     obs = {"obs": first}
     state = agent.initial_state(lanes)
-    rows: list[dict[str, np.ndarray]] = []
+    rows: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []  # (lanes with a trial, fields)
     columns: list[tuple[np.ndarray, Mapping[str, np.ndarray]]] = []
     while playing.any():
         bar.update()
@@ -308,10 +309,8 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar):
         made, fields = base.trial_rows(np.asarray(action), reward, info)
         made = made & stepped
         if made.any():
-            idx = np.flatnonzero(made)
-            rows.append({"subject": idx, "session": session[idx], "trial": trial[idx],
-                         **{k: np.asarray(v)[idx] for k, v in fields.items()}})
-            trial[idx] += 1
+            rows.append((made, {"session": session.copy(), "trial": trial.copy(), **fields}))
+            trial += made
         ended = (terminated | truncated) & stepped
         used += {"trials": made, "steps": stepped}.get(kind, ended)
         session[ended] += 1
@@ -329,12 +328,13 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar):
         obs = nxt
     if not rows:
         return pd.DataFrame(columns=["subject", "session", "trial", "choice", "reward"]), columns
-    table = pd.DataFrame({k: np.concatenate([r[k] for r in rows]) for k in rows[0]})
-    order = np.lexsort((np.arange(len(table)), table["subject"].to_numpy()))
-    table = table.iloc[order].reset_index(drop=True)
+    mask = np.stack([m for m, _ in rows], axis=1)  # (lanes, steps with trials): lane-major order
+    lane = np.broadcast_to(np.arange(lanes)[:, None], mask.shape)[mask]
     ids = np.asarray(subjects, dtype=object)
-    table["subject"] = ids[table["subject"].to_numpy()] if not _is_range(subjects) else table["subject"]
-    return table, columns
+    table = {"subject": lane if _is_range(subjects) else ids[lane]}
+    for key in rows[0][1]:
+        table[key] = np.stack([np.asarray(f[key]) for _, f in rows], axis=1)[mask]
+    return pd.DataFrame(table), columns
 
 
 def _is_range(subjects: list[Hashable]) -> bool:
