@@ -508,3 +508,11 @@ class ReversalLearningVector(TaskVectorEnv):
             info[key] = value
             info[f"_{key}"] = self._all.copy()
         return reward, terminated, info
+
+    def trial_rows(self, actions: np.ndarray, reward: np.ndarray, info: dict) -> tuple[np.ndarray, dict]:
+        """The columns of :meth:`ReversalLearning.trial_row` for every copy (a trial is one step)."""
+        return self._all, {
+            "block": info["block"], "state": np.zeros(self.num_envs, dtype=np.int64),
+            "choice": actions, "reward": np.asarray(reward, dtype=np.float64),
+            "correct_action": info["correct_action"], "reversal": info["reversal"],
+        }

@@ -349,7 +349,8 @@ class TwoStepVector(TaskVectorEnv):
 
     Same arguments and semantics as the single task (see its docstring), plus ``num_envs`` and
     ``autoreset_mode``. ``info`` holds arrays over the copies: ``stage``, ``state2``, ``common``,
-    ``trial`` and ``reward_probabilities`` (num_envs × 4), each with its ``_key`` mask.
+    ``trial``, ``choice1`` (the first-stage choice of the trial) and ``reward_probabilities``
+    (num_envs × 4), each with its ``_key`` mask.
     """
 
     @named_arguments
@@ -386,7 +387,17 @@ class TwoStepVector(TaskVectorEnv):
         reward, lat = self._task.step(actions.astype(np.int64), self.np_random)
         terminated = self._task.t >= self.n_trials
         info: dict[str, np.ndarray] = {}
-        for key in ("stage", "state2", "common", "reward_probabilities", "trial"):
+        for key in ("stage", "state2", "common", "reward_probabilities", "trial", "choice1"):
             info[key] = lat[key]
             info[f"_{key}"] = self._all.copy()
         return reward, terminated, info
+
+    def trial_rows(self, actions: np.ndarray, reward: np.ndarray, info: dict) -> tuple[np.ndarray, dict]:
+        """The columns of :meth:`TwoStep.trial_row` for every copy; a trial ends at its second
+        stage (``info["stage"] == 1``)."""
+        p = info["reward_probabilities"]
+        fields = {"state": np.zeros(self.num_envs, dtype=np.int64), "choice": info["choice1"],
+                  "state2": info["state2"], "choice2": actions,
+                  "reward": np.asarray(reward, dtype=np.float64), "common": info["common"]}
+        fields.update({f"p_reward_{s}{a}": p[:, 2 * s + a] for s in (0, 1) for a in (0, 1)})
+        return info["stage"] == 1, fields

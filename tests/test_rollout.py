@@ -116,3 +116,29 @@ def test_refuses_what_is_not_an_agent_or_an_environment():
         rollout(RandomPolicy().as_agent(), 3)
     with pytest.raises(ValueError, match="autoreset_mode='same_step'"):
         rollout(RandomPolicy().as_agent(), gym.make_vec(BANDIT, num_envs=2, vectorization_mode="vector_entry_point"))
+
+
+@pytest.mark.parametrize(
+    ("env_id", "kwargs"),
+    [(BANDIT, {"n_trials": 30}), ("cogmodels/ReversalLearning-v0", {"n_trials": 30, "reversal_every": 7}),
+     (TWO_STEP, {"n_trials": 15})],
+)
+def test_one_copy_of_a_vector_env_gives_the_single_env_table(env_id, kwargs):
+    """The vector task with one copy draws what the single task draws, and rollout seeds both
+    from the same child seed: the same trial table, byte for byte, over several sessions."""
+    single = rollout(ThompsonSampling().as_agent(), env_id, seed=3, n_trials=40, env_kwargs=kwargs)
+    vec = gym.make_vec(env_id, num_envs=1, vectorization_mode="vector_entry_point",
+                       autoreset_mode="same_step", **kwargs)
+    vector = rollout(ThompsonSampling().as_agent(), vec, seed=3, n_trials=40)
+    pd.testing.assert_frame_equal(vector[single.columns], single, check_exact=True)
+    assert single["session"].max() >= 1
+
+
+def test_model_agent_on_the_vector_bandit_matches_simulate():
+    model = make_model("q_learning")
+    params = {"alpha": 0.4, "beta": 5.0, "kappa": 0.0}
+    vec = gym.make_vec(BANDIT, num_envs=1, vectorization_mode="vector_entry_point",
+                       autoreset_mode="same_step", n_trials=25)
+    table = rollout(model.as_agent(params), vec, seed=2)
+    sim = simulate(model, params, BANDIT, seed=2, env_kwargs={"n_trials": 25}, progress=False)
+    pd.testing.assert_frame_equal(table[sim.trials.columns], sim.trials, check_exact=True)
