@@ -5,7 +5,7 @@ each recorded by :class:`~cogmodels.envs.wrappers.RecordTrials`) or in a native 
 (one copy per lane), until each lane has played one session, ``n_trials`` trials, ``n_steps``
 steps or ``seconds`` of task time, and returns the canonical trial table (``subject``,
 ``session``, ``trial``, ``choice``, ``reward`` and the task's own columns) with the agent's
-:meth:`~cogmodels.agent.Agent.trial_columns` appended.
+``trial_columns(state)`` appended.
 """
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ def rollout(
     env : str, gymnasium.Env, sequence of gymnasium.Env or TaskVectorEnv
         A registered id (``n_subjects`` single environments built with ``env_kwargs``), one
         cogmodels task environment (one lane), several (one lane each), or a native vector
-        environment (one lane per copy; it must record trials, see :meth:`TaskVectorEnv.trial_rows`).
+        environment (one lane per copy), built with ``autoreset_mode="same_step"``, of a task
+        whose vector class records trials (``trial_rows``: the bandit, reversal learning and the
+        two-step task).
     n_trials, n_steps, seconds : int, int, float, optional
         The budget of each lane, at most one of them: trials completed, environment steps, or
         seconds of task time (``steps = round(seconds / dt)``, for tasks with a bin width ``dt``).
@@ -215,6 +217,12 @@ class _Observation(dict):
         return obs
 
 
+def _constant(a: np.ndarray) -> np.ndarray:
+    """``a`` made read-only, to hand out every step without copying."""
+    a.flags.writeable = False
+    return a
+
+
 def _single_loop(agent, envs, budget, seeds, rng, subjects, bar):
     lanes = len(envs)
     recorders = [RecordTrials(e, subject=s) for e, s in zip(envs, subjects)]
@@ -231,12 +239,14 @@ def _single_loop(agent, envs, budget, seeds, rng, subjects, bar):
     obs = _Observation(raw, _context(bases, cols))
     state = agent.initial_state(lanes)
     columns: list[tuple[np.ndarray, Mapping[str, np.ndarray]]] = []
+    every, none = _constant(np.ones(lanes, dtype=bool)), _constant(np.zeros(lanes, dtype=bool))
     while playing:
         bar.update()
         action, state = agent.act(obs, state, rng)
         reward = [0.0] * lanes
         terminated = [False] * lanes
         truncated = [False] * lanes
+        session_ended = False
         new_rows = [False] * lanes
         infos: list[dict] = [{}] * lanes
         raw = list(raw)
@@ -254,6 +264,7 @@ def _single_loop(agent, envs, budget, seeds, rng, subjects, bar):
                 used[i] += 1
             if term or trunc:
                 terminated[i], truncated[i] = term, trunc
+                session_ended = True
                 if used[i] < limit:
                     o, _ = recorders[i].reset()
             if used[i] < limit:
@@ -262,10 +273,15 @@ def _single_loop(agent, envs, budget, seeds, rng, subjects, bar):
         nxt = _Observation(raw, _context(bases, cols))
         made_rows = np.array(new_rows)
         if learn is not None:
-            mask = np.zeros(lanes, dtype=bool)
-            mask[stepped] = True
-            state = learn(Transition(obs, state, action, np.array(reward), nxt, np.array(terminated),
-                                     np.array(truncated), mask, infos))
+            if len(stepped) == lanes:
+                mask = every
+            else:
+                mask = np.zeros(lanes, dtype=bool)
+                mask[stepped] = True
+            term_mask, trunc_mask = ((np.array(terminated), np.array(truncated)) if session_ended
+                                     else (none, none))
+            state = learn(Transition(obs, state, action, np.array(reward), nxt, term_mask, trunc_mask,
+                                     mask, infos))
         if trial_columns is not None and made_rows.any():
             extra = trial_columns(state)
             if extra:

@@ -170,19 +170,14 @@ class RestlessBandit(TaskEnv):
         scale = self.reward_scale
         return tuple([scale * m for m in self._mu])
 
-    def _payoff(self, mu: float) -> float:
-        x = mu + self.payoff_std * self.np_random.standard_normal()
+    def _payoff(self, mu: float, e: float) -> float:
+        """The payoff ``mu + payoff_std e`` (``e ~ N(0, 1)``), rounded and clipped as configured."""
+        x = mu + self.payoff_std * e
         if self.rounded:
             x = np.rint(x)
         if self.payoff_bounds is not None:
             x = min(max(x, self.payoff_bounds[0]), self.payoff_bounds[1])
         return float(x)
-
-    def _diffuse(self) -> None:
-        """``mu <- decay mu + (1 - decay) center + diffusion_std e``, ``e ~ N(0, I)``."""
-        d, c, sd = self.decay, self._drift, self.diffusion_std
-        noise = self.np_random.standard_normal(self.n_arms).tolist()
-        self._mu = [d * m + c + sd * e for m, e in zip(self._mu, noise)]
 
     def step(self, action):
         if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_arms:
@@ -190,14 +185,22 @@ class RestlessBandit(TaskEnv):
         mu = self._mu
         chosen = mu[action]
         best = max(mu)
-        reward = self.reward_scale * self._payoff(chosen)
+        scale = self.reward_scale
+        # one draw for the payoff, then one per arm for the diffusion, in a single call
+        e, *noise = self.np_random.standard_normal(self.n_arms + 1).tolist()
+        if self.rounded or self.payoff_bounds is not None:
+            reward = scale * self._payoff(chosen, e)
+        else:
+            reward = scale * (chosen + self.payoff_std * e)
         info = {
-            "means": self._means_info(),
+            "means": tuple(mu) if scale == 1.0 else tuple([scale * m for m in mu]),
             "best_arm": mu.index(best),
-            "regret": self.reward_scale * (best - chosen),
+            "regret": scale * (best - chosen),
             "trial": self._t,
         }
-        self._diffuse()
+        # the diffusion: mu <- decay mu + (1 - decay) center + diffusion_std e, e ~ N(0, I)
+        d, c, sd = self.decay, self._drift, self.diffusion_std
+        self._mu = [d * m + c + sd * x for m, x in zip(mu, noise)]
         self._t += 1
         self._done = terminated = self._t >= self.n_trials
         return self._obs.copy(), reward, terminated, False, info
