@@ -46,7 +46,11 @@ def simulate(
     advanced by ``model.update``: the same code that scores choices when fitting.
     ``latents=True`` adds the model's trial-wise latents as columns; ``record_probabilities=True``
     adds ``p_choice``, the probability with which each trial's choices were drawn (the product
-    over stages). ``progress`` draws a bar of the trials played (on a terminal only).
+    over stages). ``progress`` draws a bar of the steps played (on a terminal only).
+
+    It is the rollout of the model as an agent, ``rollout(model.as_agent(params), env, ...)``
+    (:func:`cogmodels.rollout.rollout`, :class:`cogmodels.agent.ModelAgent`), with the model's
+    checks and the true parameters added.
 
     The trial table is checked against the schema (:func:`cogmodels.trials.validate_trials`)
     before it is returned, so fits may take it as validated.
