@@ -38,13 +38,17 @@ import numpy as np
 from scipy import integrate, stats
 
 import cogmodels.envs  # noqa: F401  (registers the environments)
+from cogmodels.rollout import rollout
+from cogmodels.validation import check_int
 
 __all__ = [
     "BayesOptimal",
+    "CountAgent",
     "CountPolicy",
     "Greedy",
     "RandomPolicy",
     "RegretResult",
+    "SessionAgent",
     "SessionPolicy",
     "ThompsonSampling",
     "UCB1",
@@ -100,6 +104,95 @@ class SessionPolicy:
         """Feed back the actions taken and the rewards they earned, one per session."""
         raise NotImplementedError
 
+    def as_agent(self, n_actions: int = 2) -> SessionAgent:
+        """This policy as an :class:`~cogmodels.agent.Agent` of ``n_actions`` arms, to play with
+        :func:`cogmodels.rollout.rollout`.
+        """
+        return SessionAgent(self, n_actions)
+
+
+class SessionAgent:
+    """A :class:`SessionPolicy` as an :class:`~cogmodels.agent.Agent`.
+
+    The policy keeps its own state (``start`` / ``choose`` / ``observe``); the agent state is the
+    number of lanes. ``act`` passes ``observation["obs"]`` to ``choose``; ``learn`` feeds the
+    lanes' actions and rewards to ``observe``.
+
+    Parameters
+    ----------
+    policy : SessionPolicy
+        The policy to drive.
+    n_actions : int
+        Arms of the task.
+    """
+
+    def __init__(self, policy: SessionPolicy, n_actions: int = 2) -> None:
+        if not isinstance(policy, SessionPolicy):
+            raise TypeError(f"policy must be a SessionPolicy (start/choose/observe), got {type(policy).__name__}")
+        self.policy = policy
+        self.n_actions = check_int("n_actions", n_actions, 2)
+        self.name = policy.name
+
+    def initial_state(self, n_lanes: int) -> int:
+        self.policy.start(n_lanes, self.n_actions)
+        return n_lanes
+
+    def act(self, observation: Any, state: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        return np.asarray(self.policy.choose(observation["obs"], rng), dtype=np.int64), state
+
+    def learn(self, transition: Any) -> int:
+        self.policy.observe(transition.action, transition.reward)
+        return transition.state
+
+
+class CountAgent:
+    """A :class:`CountPolicy` as an :class:`~cogmodels.agent.Agent` whose state is the counts.
+
+    The state is ``(lanes, n_actions, 2)`` integer counts of (successes, failures) per arm; ``act``
+    is the policy's choice from the counts and ``learn`` adds each stepped lane's outcome (rewards
+    must be 0 or 1). The policy itself is not modified, so one policy can drive many rollouts.
+
+    Parameters
+    ----------
+    policy : CountPolicy
+        The policy.
+    n_actions : int
+        Arms of the task.
+    """
+
+    def __init__(self, policy: CountPolicy, n_actions: int = 2) -> None:
+        if not isinstance(policy, CountPolicy):
+            raise TypeError(f"policy must be a CountPolicy, got {type(policy).__name__}")
+        n_actions = check_int("n_actions", n_actions, 2)
+        if policy.n_arms is not None and n_actions != policy.n_arms:
+            raise ValueError(f"{type(policy).__name__} plays {policy.n_arms} arms, got n_actions={n_actions}")
+        self.policy = policy
+        self.n_actions = n_actions
+        self.name = policy.name
+
+    def initial_state(self, n_lanes: int) -> np.ndarray:
+        return np.zeros((n_lanes, self.n_actions, 2), dtype=np.int64)
+
+    def act(self, observation: Any, state: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(self.policy.act(state, rng), dtype=np.int64), state
+
+    def learn(self, transition: Any) -> np.ndarray:
+        counts, stepped = transition.state, transition.stepped
+        _add_outcomes(counts, np.flatnonzero(stepped), transition.action[stepped],
+                      transition.reward[stepped], type(self.policy).__name__)
+        return counts
+
+    def __repr__(self) -> str:
+        return f"CountAgent({self.policy!r}, n_actions={self.n_actions})"
+
+
+def _add_outcomes(counts: np.ndarray, lanes: np.ndarray, actions: np.ndarray, rewards: Any, who: str) -> None:
+    """Add one success (reward 1) or failure (reward 0) to ``counts[lane, action]`` per lane."""
+    r = np.asarray(rewards)
+    if not np.isin(r, (0.0, 1.0)).all():
+        raise ValueError(f"{who} needs Bernoulli (0/1) rewards, got {r[:8]!r}")
+    np.add.at(counts, (lanes, np.asarray(actions), (r == 0).astype(np.int64)), 1)
+
 
 class CountPolicy(SessionPolicy):
     """A Bernoulli-bandit policy that reads only the counts of successes and failures per arm.
@@ -128,11 +221,13 @@ class CountPolicy(SessionPolicy):
 
     def observe(self, actions: np.ndarray, rewards: np.ndarray) -> None:
         """Count each reward as a success (1) or a failure (0) of the arm pulled."""
-        r = np.asarray(rewards)
-        if not np.isin(r, (0.0, 1.0)).all():
-            raise ValueError(f"{type(self).__name__} needs Bernoulli (0/1) rewards, got {r[:8]!r}")
-        fail = (r == 0).astype(np.int64)
-        np.add.at(self._counts, (self._lanes, np.asarray(actions), fail), 1)
+        _add_outcomes(self._counts, self._lanes, actions, rewards, type(self).__name__)
+
+    def as_agent(self, n_actions: int = 2) -> CountAgent:
+        """This policy as an :class:`~cogmodels.agent.Agent` whose state is the counts
+        (:class:`CountAgent`), to play with :func:`cogmodels.rollout.rollout`.
+        """
+        return CountAgent(self, n_actions)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -377,12 +472,14 @@ def evaluate(
 ) -> RegretResult:
     """Play ``n_episodes`` sessions of the vector bandit and return the mean pseudo-regret.
 
-    Runs :class:`~cogmodels.envs.bandit.MultiArmedBanditVector` (``batch_size`` copies at a time,
-    seeded by ``reset(seed=...)`` from ``seed``) with ``policy`` and sums ``info["regret"]`` over
-    each session. The environment draws the same arm probabilities and the same reward uniforms
-    whatever the actions, so every policy evaluated with the same ``seed``, ``n_episodes`` and
-    ``batch_size`` faces the same sessions (common random numbers). The policy's own randomness
-    (ties, sampling) comes from a generator spawned from the same seed.
+    Plays ``policy`` (as an agent, :meth:`SessionPolicy.as_agent`) with
+    :func:`cogmodels.rollout.rollout` in :class:`~cogmodels.envs.bandit.MultiArmedBanditVector`
+    (``batch_size`` copies at a time, one session each; batch ``b`` seeded by the ``b``-th child of
+    ``SeedSequence(seed)``) and sums the ``regret`` column over each session. The environment draws
+    the same arm probabilities and the same reward uniforms whatever the actions, so every policy
+    evaluated with the same ``seed``, ``n_episodes`` and ``batch_size`` faces the same sessions
+    (common random numbers). The policy's own randomness (ties, sampling) comes from a generator
+    spawned from the same seed.
 
     Returns a :class:`RegretResult`: mean, 95% CI ``mean ± 1.96·sd/sqrt(n)``, SEM, per-session
     regrets.
@@ -396,8 +493,7 @@ def evaluate(
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    env_ss, policy_ss = ss.spawn(2)
-    rng = np.random.default_rng(policy_ss)
+    agent = policy.as_agent(n_arms)
     batch = min(int(batch_size), int(n_episodes))
     env = gym.make_vec(
         ENV_ID,
@@ -405,25 +501,13 @@ def evaluate(
         vectorization_mode="vector_entry_point",
         n_arms=n_arms,
         n_trials=n_trials,
+        autoreset_mode="same_step",
         **(env_kwargs or {}),
     )
     regrets = []
-    n_batches = math.ceil(n_episodes / batch)
-    obs, _ = env.reset(seed=int(env_ss.generate_state(1)[0]))
-    for b in range(n_batches):
-        if b:
-            obs, _ = env.reset()
-        policy.start(batch, n_arms)
-        total = np.zeros(batch)
-        for t in range(n_trials):
-            actions = np.asarray(policy.choose(obs, rng), dtype=np.int64)
-            obs, reward, terminated, _, info = env.step(actions)
-            total += info["regret"]
-            if t < n_trials - 1:
-                policy.observe(actions, reward)
-        if not terminated.all():  # pragma: no cover - the env's contract
-            raise RuntimeError("the bandit sessions did not end after n_trials steps")
-        regrets.append(total)
+    for batch_seed in ss.spawn(math.ceil(n_episodes / batch)):
+        table = rollout(agent, env, seed=batch_seed)  # one session per copy
+        regrets.append(table.groupby("subject", sort=False)["regret"].sum().to_numpy())
     env.close()
     r = np.concatenate(regrets)[:n_episodes]
     mean = float(r.mean())

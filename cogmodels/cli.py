@@ -98,7 +98,8 @@ def _key_values(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
 
 def _model(args: argparse.Namespace, trials=None):
     """``--model``, which may carry constraints as the fitted tables print them (``q_learning|kappa=0``,
-    :func:`cogmodels.constrain.model_from_name`; the levels of ``name~column`` from ``trials``)."""
+    :func:`cogmodels.constrain.model_from_name`; the levels of ``name~column`` from ``trials``).
+    """
     from cogmodels.constrain import model_from_name
 
     return model_from_name(args.model, data=trials, **_key_values(args.structure, "--structure"))
@@ -444,7 +445,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Predictive check without an environment: replay the fitted model on the data's trial
-    sequences and write the signature figures, data against model."""
+    sequences and write the signature figures, data against model.
+    """
     from cogmodels.fits.ppc import CURVES, signature_kinds
     from cogmodels.fits.replay import REPLAY_OUTCOMES, replay
     from cogmodels.io import read_trials
@@ -650,7 +652,8 @@ def cmd_recover(args: argparse.Namespace) -> int:
 def _guarded_run(command: str, resume: list[str], call: Callable[[], Any]) -> tuple[int | None, Any]:
     """``(None, call())``, or ``(exit status, None)`` after one line on stderr when the run
     folder is unusable (2), a worker cannot start (1) or Ctrl-C stops it (130, with the command
-    that resumes it)."""
+    that resumes it).
+    """
     from cogmodels.experiments.runner import RunFolderError, RunInterrupted, WorkerStartError
 
     try:

@@ -159,7 +159,8 @@ class ConstrainedModel(CognitiveModel):
     # -- parameters of the model inside -----------------------------------------------------
     def _inner_params(self, params: Mapping[str, np.ndarray]) -> dict[str, Any]:
         """The record kept in the state: inner parameters that do not change by trial, plus a
-        ``(lanes, levels)`` table for each split parameter (under its free name)."""
+        ``(lanes, levels)`` table for each split parameter (under its free name).
+        """
         lanes = next(iter(params.values())).shape[0] if params else 1
         base: dict[str, np.ndarray] = {}
         tables: dict[str, np.ndarray] = {}

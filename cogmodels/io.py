@@ -1079,7 +1079,8 @@ def _cell_text(cells: np.ndarray, p: Path) -> np.ndarray:
 
 def _cell_numbers(cells: np.ndarray, name: str, p: Path) -> np.ndarray:
     """One float per ``loadmat(squeeze_me=True)`` cell: a cell holding anything but one number
-    (an empty or longer array, text) is refused with its rows."""
+    (an empty or longer array, text) is refused with its rows.
+    """
     scalar = np.array([isinstance(c, int | float | np.number) and not isinstance(c, bool) for c in cells])
     out = np.full(len(cells), np.nan)
     if scalar.any():

@@ -176,5 +176,15 @@ class CognitiveModel:
         """Trial-wise latent variables (values, prediction errors...) before the update."""
         return {}
 
+    # -- acting --------------------------------------------------------------------------------
+    def as_agent(self, params: Mapping[str, Any], *, latents: bool = True,
+                 record_probabilities: bool = False) -> Any:
+        """This model with ``params`` as an :class:`~cogmodels.agent.Agent`
+        (:class:`~cogmodels.agent.ModelAgent`), to play with :func:`cogmodels.rollout.rollout`.
+        """
+        from cogmodels.agent import ModelAgent  # the agent module builds on this one
+
+        return ModelAgent(self, params, latents=latents, record_probabilities=record_probabilities)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n_actions={self.n_actions})"

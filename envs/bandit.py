@@ -239,3 +239,14 @@ class MultiArmedBanditVector(TaskVectorEnv):
         info = {"means": self.means.copy(), "_means": self._all.copy(),
                 "regret": self._best - mu, "_regret": self._all.copy()}
         return reward, terminated, info
+
+    def trial_rows(self, actions: np.ndarray, reward: np.ndarray, info: dict) -> tuple[np.ndarray, dict]:
+        """The trial-table fields of the step just played, one value per copy, and the copies that
+        completed a trial (all of them: a trial is one step): the columns of
+        :meth:`MultiArmedBandit.trial_row`.
+        """
+        fields = {"state": np.zeros(self.num_envs, dtype=np.int64), "choice": actions,
+                  "reward": np.asarray(reward, dtype=np.float64)}
+        fields.update({f"mean_{i}": info["means"][:, i] for i in range(self.n_arms)})
+        fields["regret"] = info["regret"]
+        return self._all, fields

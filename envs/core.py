@@ -222,7 +222,11 @@ class TaskVectorEnv(VectorEnv):
     - ``_reset_lanes(mask, options)``: start a new session in the copies where ``mask`` is True,
       drawing from ``self.np_random``;
     - ``_observe()``: the batch of current observations;
-    - ``_step(actions)``: advance every copy one step, return ``(reward, terminated, info)``.
+    - ``_step(actions)``: advance every copy one step, return ``(reward, terminated, info)``;
+    - optionally ``trial_rows(actions, reward, info) -> (mask, fields)``: the copies that completed
+      a trial on the step just played and the trial-table fields of that step (one array per
+      column, over all copies), the vector form of :meth:`TaskEnv.trial_row` that
+      :func:`cogmodels.rollout.rollout` records.
       Under ``"next_step"`` autoreset, copies that finished on the previous step are stepped too
       and then reset, their results discarded, so ``_step`` must tolerate a copy past its last
       trial (clip indices rather than fail).

@@ -48,9 +48,17 @@ def nback_streams(
     shift = 1 + rng.integers(n_stimuli - 1, size=(k, n_items))
     match = np.zeros((k, n_items), dtype=bool)
     match[:, n:] = u[:, n:] < p_match
-    x = base.copy()
-    for i in range(n, n_items):
-        x[:, i] = np.where(match[:, i], x[:, i - n], (x[:, i - n] + shift[:, i]) % n_stimuli)
+    # x_i = x_{i-n} if match else (x_{i-n} + shift_i) mod n_stimuli, for i >= n: along each chain
+    # i = r, r + n, r + 2n, ... that is x_r plus the running sum of the shifts of the non-matches
+    step = np.where(match, 0, shift)
+    step[:, :n] = 0
+    rows = -(-n_items // n)
+    padded = np.zeros((k, rows * n), dtype=np.int64)
+    padded[:, :n_items] = step
+    first = np.zeros((k, 1, n), dtype=np.int64)
+    first[:, 0, : min(n, n_items)] = base[:, :n]
+    chains = padded.reshape(k, rows, n).cumsum(axis=1) + first
+    x = (chains % n_stimuli).reshape(k, rows * n)[:, :n_items]
     return x, match
 
 
@@ -138,26 +146,34 @@ class NBack(TaskEnv):
         self.steps_per_trial = self._trial_steps
         self._stimuli = np.zeros(self.n_trials, dtype=np.int64)
         self._match = np.zeros(self.n_trials, dtype=bool)
+        self._items, self._matches = self._stimuli.tolist(), self._match.tolist()
+        self._obs_cache: dict[tuple[int, bool], np.ndarray] = {}
         self._trial = self._t = 0
 
     def _respond(self) -> bool:
         return self._t == self.stimulus_steps - 1
 
     def _observe(self) -> np.ndarray:
-        obs = np.zeros(self.n_stimuli + 1, dtype=np.float32)
-        if self._t < self.stimulus_steps:
-            obs[self._stimuli[self._trial]] = 1.0
-            obs[-1] = float(self._respond())
-        return obs
+        shown = self._t < self.stimulus_steps
+        key = (self._items[self._trial] if shown else -1, self._respond())
+        obs = self._obs_cache.get(key)
+        if obs is None:  # at most 2 (n_stimuli + 1) distinct observations
+            obs = np.zeros(self.n_stimuli + 1, dtype=np.float32)
+            if shown:
+                obs[key[0]] = 1.0
+                obs[-1] = float(key[1])
+            self._obs_cache[key] = obs
+        return obs.copy()
 
     def _info(self) -> dict[str, Any]:
         i = self._trial
-        match = bool(self._match[i])
+        match = self._matches[i]
+        items = self._items
         return {
             "item": i,
             "trial": i,
-            "stimulus": int(self._stimuli[i]),
-            "n_back_stimulus": int(self._stimuli[i - self.n]) if i >= self.n else -1,
+            "stimulus": items[i],
+            "n_back_stimulus": items[i - self.n] if i >= self.n else -1,
             "match": match,
             "correct_action": MATCH if match else NO_MATCH,
             "period": "stimulus" if self._t < self.stimulus_steps else "delay",
@@ -171,6 +187,8 @@ class NBack(TaskEnv):
         self._stimuli, self._match = nback_stream(
             self.np_random, self.n_trials, self.n_stimuli, self.n, self.p_match
         )
+        # the stream as Python ints and bools for step: numpy scalars cost more than the task
+        self._items, self._matches = self._stimuli.tolist(), self._match.tolist()
         self._trial = self._t = 0
         self._done = False
         return self._observe(), self._info()

@@ -139,8 +139,15 @@ class RestlessBandit(TaskEnv):
         self.action_space = spaces.Discrete(self.n_arms)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
         self._obs = np.ones(1, dtype=np.float32)
-        self.means = np.full(self.n_arms, np.nan)
+        # the arms' means as Python floats: with a few arms, numpy calls cost more than the task
+        self._mu: list[float] = [float("nan")] * self.n_arms
+        self._drift = (1.0 - self.decay) * self.decay_center
         self._t = 0
+
+    @property
+    def means(self) -> np.ndarray:
+        """The arms' current mean payoffs (before ``reward_scale``), a fresh array."""
+        return np.array(self._mu)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start a session; means from ``options["initial_means"]``, the constructor or at random.
@@ -150,46 +157,55 @@ class RestlessBandit(TaskEnv):
         super().reset(seed=seed)
         if options and options.get("initial_means") is not None:
             with named_errors(f"{type(self).__name__}.reset"):
-                self.means = _check_initial_means(
+                means = _check_initial_means(
                     'options["initial_means"]', options["initial_means"], self.n_arms
                 )
         elif self._fixed_means is not None:
-            self.means = self._fixed_means.copy()
+            means = self._fixed_means.copy()
         else:
             mean, var = stationary_moments(self.decay, self.decay_center, self.diffusion_std)
-            self.means = mean + np.sqrt(var) * self.np_random.standard_normal(self.n_arms)
+            means = mean + np.sqrt(var) * self.np_random.standard_normal(self.n_arms)
+        self._mu = means.tolist()
         self._t = 0
         self._done = False
-        return self._obs.copy(), {"means": self._means_info(), "best_arm": int(self.means.argmax())}
+        return self._obs.copy(), {"means": self._means_info(), "best_arm": int(means.argmax())}
 
     def _means_info(self) -> tuple[float, ...]:
-        return tuple((self.reward_scale * self.means).tolist())
+        scale = self.reward_scale
+        return tuple([scale * m for m in self._mu])
 
-    def _payoff(self, mu: float) -> float:
-        x = mu + self.payoff_std * self.np_random.standard_normal()
+    def _payoff(self, mu: float, e: float) -> float:
+        """The payoff ``mu + payoff_std e`` (``e ~ N(0, 1)``), rounded and clipped as configured."""
+        x = mu + self.payoff_std * e
         if self.rounded:
             x = np.rint(x)
         if self.payoff_bounds is not None:
             x = min(max(x, self.payoff_bounds[0]), self.payoff_bounds[1])
         return float(x)
 
-    def _diffuse(self) -> None:
-        noise = self.diffusion_std * self.np_random.standard_normal(self.n_arms)
-        self.means = self.decay * self.means + (1.0 - self.decay) * self.decay_center + noise
-
     def step(self, action):
         """Pull arm ``action``, then let the means diffuse; ``info`` holds means and regret."""
         if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_arms:
             action = self._checked_action(action)
-        mu = self.means
-        reward = self.reward_scale * self._payoff(float(mu[action]))
+        mu = self._mu
+        chosen = mu[action]
+        best = max(mu)
+        scale = self.reward_scale
+        # one draw for the payoff, then one per arm for the diffusion, in a single call
+        e, *noise = self.np_random.standard_normal(self.n_arms + 1).tolist()
+        if self.rounded or self.payoff_bounds is not None:
+            reward = scale * self._payoff(chosen, e)
+        else:
+            reward = scale * (chosen + self.payoff_std * e)
         info = {
-            "means": self._means_info(),
-            "best_arm": int(mu.argmax()),
-            "regret": self.reward_scale * float(mu.max() - mu[action]),
+            "means": tuple(mu) if scale == 1.0 else tuple([scale * m for m in mu]),
+            "best_arm": mu.index(best),
+            "regret": scale * (best - chosen),
             "trial": self._t,
         }
-        self._diffuse()
+        # the diffusion: mu <- decay mu + (1 - decay) center + diffusion_std e, e ~ N(0, I)
+        d, c, sd = self.decay, self._drift, self.diffusion_std
+        self._mu = [d * m + c + sd * x for m, x in zip(mu, noise)]
         self._t += 1
         self._done = terminated = self._t >= self.n_trials
         return self._obs.copy(), reward, terminated, False, info

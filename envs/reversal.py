@@ -358,40 +358,88 @@ class ReversalLearning(TaskEnv):
         self.action_space = spaces.Discrete(self.n_options)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
         self._obs = np.ones(1, dtype=np.float32)
-        self._task = _Contingencies(self.config, 1)
+        self._task = _Contingencies(self.config, 1)  # starts the sessions (reset)
+        # the scalar state of the session, as in _Contingencies (see step)
+        self._t = self._correct = self._block = self._since = 0
+        self._countdown = -1
+        self._reversal = False
+        self._window = [False] * self.config.criterion[1]
+        self._p_info: tuple[float, ...] = ()
 
     @property
     def correct_action(self) -> int:
         """The option that is correct on the coming trial."""
-        return int(self._task.correct[0])
+        return self._correct
+
+    def _set_correct(self, correct: int) -> None:
+        self._correct = correct
+        p = [self.config.p_low] * self.n_options
+        p[correct] = self.config.p_reward
+        self._p_info = tuple(p)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start a session; ``info`` holds ``correct_action``, ``p_reward`` and ``block``."""
         super().reset(seed=seed)
         with named_errors(f"{type(self).__name__}.reset"):
             self._task.reset(np.ones(1, dtype=bool), self.np_random, options)
-        info = {
-            "correct_action": self.correct_action,
-            "p_reward": tuple(self._task.p_reward()[0].tolist()),
-            "block": 0,
-        }
+        self._set_correct(int(self._task.correct[0]))
+        self._t = self._block = 0
+        self._reversal = False
+        self._clear_window()
         self._done = False
+        info = {"correct_action": self._correct, "p_reward": self._p_info, "block": 0}
         return self._obs.copy(), info
 
+    def _clear_window(self) -> None:
+        self._window = [False] * self.config.criterion[1]
+        self._since = 0
+        self._countdown = -1
+
     def step(self, action):
-        """Choose option ``action``; ``info`` says whether the contingency then reversed."""
+        """Choose option ``action``; ``info`` says whether the contingency then reversed.
+
+        A scalar transcription of ``_Contingencies.step`` (numpy calls on one-lane arrays cost
+        more than the task): the same random numbers, drawn in the same order.
+        """
         if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_options:
             action = self._checked_action(action)
-        reward, latents = self._task.step(np.array([action]), self.np_random)
-        info = {
-            "correct_action": int(latents["correct_action"][0]),
-            "reversal": bool(latents["reversal"][0]),
-            "block": int(latents["block"][0]),
-            "p_reward": tuple(latents["p_reward"][0].tolist()),
-            "trial": int(latents["trial"][0]),
-        }
-        self._done = terminated = bool(self._task.t[0] >= self.n_trials)
-        return self._obs.copy(), float(reward[0]), terminated, False, info
+        cfg = self.config
+        rng = self.np_random
+        correct = self._correct
+        p = cfg.p_reward if action == correct else cfg.p_low
+        reward = 1.0 if rng.random() < p else 0.0
+        info = {"correct_action": correct, "reversal": self._reversal, "block": self._block,
+                "p_reward": self._p_info, "trial": self._t}
+        self._t += 1
+        if cfg.mode == "schedule":
+            flip = bool(cfg.reverse_at[min(self._t, cfg.n_trials)])
+        else:
+            flip = self._criterion(action == correct, rng)
+        if flip:
+            n = cfg.n_options
+            shift = 1 + (int(rng.integers(0, n - 1)) if n > 2 else 0)
+            self._set_correct((correct + shift) % n)
+            self._block += 1
+            self._clear_window()
+        self._reversal = flip
+        self._done = terminated = self._t >= self.n_trials
+        return self._obs.copy(), reward, terminated, False, info
+
+    def _criterion(self, correct: bool, rng: np.random.Generator) -> bool:
+        """``_Contingencies._criterion`` for one lane: whether the contingency reverses now."""
+        cfg = self.config
+        k, n = cfg.criterion
+        self._window[self._since % n] = correct
+        self._since += 1
+        if self._countdown < 0 and sum(self._window) >= k:
+            low, high = cfg.criterion_delay
+            self._countdown = int(rng.integers(low, high + 1)) if high > low else low
+        flip = due = self._countdown == 0
+        if due and cfg.p_reversal < 1.0:
+            flip = rng.random() < cfg.p_reversal
+        if self._countdown > 0:
+            self._countdown -= 1
+        return flip
 
     def trial_row(self, action: Any, reward: float, info: dict) -> dict:
         """Return the trial's block, choice, reward, ``correct_action`` and ``reversal``."""
@@ -465,3 +513,11 @@ class ReversalLearningVector(TaskVectorEnv):
             info[key] = value
             info[f"_{key}"] = self._all.copy()
         return reward, terminated, info
+
+    def trial_rows(self, actions: np.ndarray, reward: np.ndarray, info: dict) -> tuple[np.ndarray, dict]:
+        """The columns of :meth:`ReversalLearning.trial_row` for every copy (a trial is one step)."""
+        return self._all, {
+            "block": info["block"], "state": np.zeros(self.num_envs, dtype=np.int64),
+            "choice": actions, "reward": np.asarray(reward, dtype=np.float64),
+            "correct_action": info["correct_action"], "reversal": info["reversal"],
+        }

@@ -132,16 +132,18 @@ class RLWM(TaskEnv):
         )
         self._order: tuple[int, ...] = self.set_sizes
         self._block = 0
+        self._obs_cache: dict[tuple[int, int, bool], np.ndarray] = {}
 
     # -- block dynamics --------------------------------------------------------------------------
     def _start_block(self, b: int) -> None:
+        # the block's state as Python lists and ints: numpy scalars cost more than the task
         rng = self.np_random
         ns = self._order[b]
         self._block = b
         self._ns = ns
-        self._correct = rng.integers(0, self.n_actions, size=ns)
-        self._queue = list(rng.permutation(np.repeat(np.arange(ns), self.iterations[0])))
-        self._shown = np.zeros(ns, dtype=np.int64)
+        self._correct: list[int] = rng.integers(0, self.n_actions, size=ns).tolist()
+        self._queue: list[int] = rng.permutation(np.repeat(np.arange(ns), self.iterations[0])).tolist()
+        self._shown = [0] * ns
         self._history: list[list[bool]] = [[] for _ in range(ns)]
         self._first = True
 
@@ -152,11 +154,12 @@ class RLWM(TaskEnv):
     def _next_stimulus(self) -> bool:
         """Set up the next trial of the block; return False when the block is over."""
         if not self._queue:
-            if self._criterion_met() or (self._shown >= self.iterations[1]).all():
+            most = self.iterations[1]
+            if self._criterion_met() or all(n >= most for n in self._shown):
                 return False
-            left = np.flatnonzero(self._shown < self.iterations[1])
-            self._queue = list(self.np_random.permutation(left))
-        self._stim = int(self._queue.pop(0))
+            left = [i for i, n in enumerate(self._shown) if n < most]
+            self._queue = self.np_random.permutation(np.array(left, dtype=np.int64)).tolist()
+        self._stim = self._queue.pop(0)
         return True
 
     # -- Gymnasium API ---------------------------------------------------------------------------
@@ -179,27 +182,31 @@ class RLWM(TaskEnv):
         return self._observe(), {"set_sizes": self._order}
 
     def _observe(self) -> np.ndarray:
-        obs = np.zeros(self.max_set_size + 2, dtype=np.float32)
-        obs[self._stim] = 1.0
-        obs[-2] = self._ns / self.max_set_size
-        obs[-1] = 1.0 if self._first else 0.0
-        return obs
+        key = (self._stim, self._ns, self._first)
+        obs = self._obs_cache.get(key)
+        if obs is None:  # at most max_set_size x set sizes x 2 distinct observations
+            obs = np.zeros(self.max_set_size + 2, dtype=np.float32)
+            obs[self._stim] = 1.0
+            obs[-2] = self._ns / self.max_set_size
+            obs[-1] = 1.0 if self._first else 0.0
+            self._obs_cache[key] = obs
+        return obs.copy()
 
     def step(self, action):
         """Answer the current stimulus with ``action``: reward 1 if correct, else 0."""
         if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_actions:
             action = self._checked_action(action)
         s = self._stim
-        correct = bool(action == self._correct[s])
+        correct = action == self._correct[s]
         self._shown[s] += 1
         self._history[s].append(correct)
         info = {
             "block": self._block,
             "set_size": self._ns,
             "stimulus": s,
-            "correct_action": int(self._correct[s]),
-            "iteration": int(self._shown[s]),
-            "correct": bool(correct),
+            "correct_action": self._correct[s],
+            "iteration": self._shown[s],
+            "correct": correct,
             "trial": self._t,
         }
         self._t += 1

@@ -1,8 +1,10 @@
 """The two-step task of Daw et al. (2011), single and natively vectorised.
 
-Both classes run the same array code (:class:`_TwoStepTask`, over a leading lane axis; the single
-task is one lane), so their semantics cannot drift apart, and with ``num_envs=1`` the vector task
-reproduces the single task's rollout for the same seed.
+The vector task runs array code over a leading lane axis (:class:`_TwoStepTask`). The single task
+starts its sessions with the same code (one lane) and steps with a scalar transcription of it
+(:meth:`TwoStep.step`: numpy calls on one-element arrays cost more than the task itself), which
+draws the same random numbers in the same order, so with ``num_envs=1`` the vector task reproduces
+the single task's rollout for the same seed (a test checks it).
 """
 
 from __future__ import annotations
@@ -43,6 +45,15 @@ def reflect(x: np.ndarray, low: float, high: float) -> np.ndarray:
         return np.full_like(x, low)
     y = np.mod(x - low, 2.0 * width)
     return low + np.where(y > width, 2.0 * width - y, y)
+
+
+def _reflect_scalar(x: float, low: float, high: float) -> float:
+    """:func:`reflect` of one float, with the same floating-point operations."""
+    width = high - low
+    if width == 0:
+        return low
+    y = (x - low) % (2.0 * width)  # Python's float % is numpy's np.mod (a floored modulo)
+    return low + (2.0 * width - y if y > width else y)
 
 
 @dataclass(frozen=True)
@@ -259,43 +270,68 @@ class TwoStep(TaskEnv):
         self.reward_bounds = (0.0, 1.0)
         self.action_space = spaces.Discrete(2)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(3,), dtype=np.float32)
-        self._task = _TwoStepTask(self.config, 1)
+        self._task = _TwoStepTask(self.config, 1)  # starts the sessions (reset)
+        # the scalar state of the session: trial, stage, second-stage state, common, first choice
+        # and the reward probabilities p[2 * state2 + action] as a tuple of floats
+        self._t = self._stage = self._state2 = self._choice1 = 0
+        self._common = False
+        self._p: tuple[float, ...] = (0.5,) * 4
+        self._obs = np.eye(3, dtype=np.float32)  # row k: the one-hot observation of state k
 
     @property
     def stage(self) -> int:
         """The stage of the coming step: 0 (first-stage choice) or 1 (second-stage choice)."""
-        return int(self._task.stage[0])
+        return self._stage
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start a session; ``info`` holds the initial ``reward_probabilities``."""
         super().reset(seed=seed)
         with named_errors(f"{type(self).__name__}.reset"):
             self._task.reset(np.ones(1, dtype=bool), self.np_random, options)
-        info = {"reward_probabilities": tuple(self._task.p[0].reshape(-1).tolist())}
+        self._p = tuple(self._task.p[0].reshape(-1).tolist())
+        self._t = self._stage = self._state2 = self._choice1 = 0
+        self._common = False
         self._done = False
-        return self._task.observe()[0], info
+        return self._obs[0].copy(), {"reward_probabilities": self._p}
 
     def step(self, action):
         """Take the choice of the current stage; the second-stage choice is rewarded."""
         if self._done or type(action) not in PLAIN_INTS or not 0 <= action < 2:
             action = self._checked_action(action)
-        reward, lat = self._task.step(np.array([action]), self.np_random)
-        info = {
-            "stage": int(lat["stage"][0]),
-            "state2": int(lat["state2"][0]),
-            "common": bool(lat["common"][0]),
-            "reward_probabilities": tuple(lat["reward_probabilities"][0].tolist()),
-            "trial": int(lat["trial"][0]),
-        }
-        if info["stage"] == 1:
-            info["choice1"] = int(lat["choice1"][0])
-        self._done = terminated = bool(self._task.t[0] >= self.n_trials)
-        return self._task.observe()[0], float(reward[0]), terminated, False, info
+        action = int(action)
+        cfg = self.config
+        rng = self.np_random
+        u = rng.random()
+        p = self._p
+        if self._stage == 0:  # the transition: common (state2 = action) with probability p_common
+            self._common = common = u < cfg.p_common
+            self._state2 = state2 = action if common else 1 - action
+            self._choice1 = action
+            self._stage = 1
+            info = {"stage": 0, "state2": state2, "common": common, "reward_probabilities": p,
+                    "trial": self._t}
+            return self._obs[1 + state2].copy(), 0.0, False, False, info
+        state2 = self._state2
+        reward = 1.0 if u < p[2 * state2 + action] else 0.0
+        info = {"stage": 1, "state2": state2, "common": self._common, "reward_probabilities": p,
+                "trial": self._t, "choice1": self._choice1}
+        if cfg.schedule == "switch":  # the good and the bad second-stage state swap
+            if rng.random() < cfg.p_switch:
+                self._p = (p[2], p[3], p[0], p[1])
+        elif cfg.drift_std > 0:  # every probability takes a Gaussian step, reflected at the bounds
+            low, high = cfg.bounds
+            sd = cfg.drift_std
+            steps = rng.standard_normal(4).tolist()
+            self._p = tuple(_reflect_scalar(x + sd * e, low, high) for x, e in zip(p, steps))
+        self._t += 1
+        self._stage = 0
+        self._done = terminated = self._t >= self.n_trials
+        return self._obs[0].copy(), reward, terminated, False, info
 
     def trial_context(self) -> dict[str, Any]:
         """Return ``state``, and ``state2`` before a second-stage choice."""
-        if self.stage == 1:
-            return {"state": 0, "state2": int(self._task.state2[0])}
+        if self._stage == 1:
+            return {"state": 0, "state2": self._state2}
         return {"state": 0}
 
     def trial_row(self, action: Any, reward: float, info: dict) -> dict | None:
@@ -319,7 +355,8 @@ class TwoStepVector(TaskVectorEnv):
 
     Same arguments and semantics as the single task (see its docstring), plus ``num_envs`` and
     ``autoreset_mode``. ``info`` holds arrays over the copies: ``stage``, ``state2``, ``common``,
-    ``trial`` and ``reward_probabilities`` (num_envs × 4), each with its ``_key`` mask.
+    ``trial``, ``choice1`` (the first-stage choice of the trial) and ``reward_probabilities``
+    (num_envs × 4), each with its ``_key`` mask.
     """
 
     @named_arguments
@@ -356,7 +393,18 @@ class TwoStepVector(TaskVectorEnv):
         reward, lat = self._task.step(actions.astype(np.int64), self.np_random)
         terminated = self._task.t >= self.n_trials
         info: dict[str, np.ndarray] = {}
-        for key in ("stage", "state2", "common", "reward_probabilities", "trial"):
+        for key in ("stage", "state2", "common", "reward_probabilities", "trial", "choice1"):
             info[key] = lat[key]
             info[f"_{key}"] = self._all.copy()
         return reward, terminated, info
+
+    def trial_rows(self, actions: np.ndarray, reward: np.ndarray, info: dict) -> tuple[np.ndarray, dict]:
+        """The columns of :meth:`TwoStep.trial_row` for every copy; a trial ends at its second
+        stage (``info["stage"] == 1``).
+        """
+        p = info["reward_probabilities"]
+        fields = {"state": np.zeros(self.num_envs, dtype=np.int64), "choice": info["choice1"],
+                  "state2": info["state2"], "choice2": actions,
+                  "reward": np.asarray(reward, dtype=np.float64), "common": info["common"]}
+        fields.update({f"p_reward_{s}{a}": p[:, 2 * s + a] for s in (0, 1) for a in (0, 1)})
+        return info["stage"] == 1, fields

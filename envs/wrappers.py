@@ -12,7 +12,7 @@ from gymnasium import spaces
 
 from cogmodels.envs.core import TaskEnv
 
-__all__ = ["PreviousActionReward", "RecordTrials", "record_session"]
+__all__ = ["PreviousActionReward", "RecordTrials", "record_session", "trial_table"]
 
 
 def _augmented_space(obs_space: gym.Space, n_actions: int, reward_bounds: tuple[float, float]) -> spaces.Box:
@@ -99,6 +99,7 @@ class RecordTrials(gym.Wrapper, gym.utils.RecordConstructorArgs):
                 f"RecordTrials needs a cogmodels task environment, got {type(env.unwrapped).__name__}"
             )
         self.subject = subject
+        self._base = env.unwrapped
         self._rows: list[dict[str, Any]] = []
         self._session = -1
         self._trial = 0
@@ -112,22 +113,41 @@ class RecordTrials(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def step(self, action):
         """Step the task and record the trial it completed, if any."""
         obs, reward, terminated, truncated, info = self.env.step(action)
-        row = self.env.unwrapped.trial_row(action, reward, info)
-        if row is not None:
-            self._rows.append(
-                {"subject": self.subject, "session": self._session, "trial": self._trial, **row}
-            )
-            self._trial += 1
+        self.record(action, reward, info)
         return obs, reward, terminated, truncated, info
+
+    def record(self, action: Any, reward: float, info: dict) -> bool:
+        """Record the trial that a step of the wrapped task just completed, if any; return
+        whether it completed one. :meth:`step` calls it; a loop that steps the task itself (as
+        :func:`cogmodels.rollout.rollout` does) calls it after each step.
+        """
+        row = self._base.trial_row(action, reward, info)
+        if row is None:
+            return False
+        self._rows.append({"subject": self.subject, "session": self._session, "trial": self._trial, **row})
+        self._trial += 1
+        return True
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows recorded so far, one dict per trial (the list itself: do not modify it)."""
+        return self._rows
 
     def table(self) -> pd.DataFrame:
         """All trials recorded so far, in order, as the canonical trial table."""
-        df = pd.DataFrame.from_records(self._rows)
-        if not df.empty:
-            for col in ("choice", "choice2"):
-                if col in df:
-                    df[col] = df[col].astype("Int64")
-        return df
+        return trial_table(self._rows)
+
+
+def trial_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The trial table of recorded rows (:meth:`RecordTrials.rows`, of one or several recorders):
+    a DataFrame in the rows' order with ``choice`` and ``choice2`` as nullable ``Int64``.
+    """
+    df = pd.DataFrame.from_records(rows)
+    if not df.empty:
+        for col in ("choice", "choice2"):
+            if col in df:
+                df[col] = df[col].astype("Int64")
+    return df
 
 
 def record_session(

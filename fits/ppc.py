@@ -836,7 +836,8 @@ def label_replay(fig: Figure, sims: pd.DataFrame) -> None:
     """Say on a figure (a footnote) that the model curve is a replay, with the share of outcomes
     that were not observed (``reward_source`` of the replayed table); ``fig.replay_outcomes``
     holds the assumption (:data:`cogmodels.fits.replay.REPLAY_OUTCOMES`) for the metadata of a
-    saved file."""
+    saved file.
+    """
     from cogmodels.fits.replay import REPLAY_OUTCOMES
 
     src = sims["reward_source"].value_counts(normalize=True) if "reward_source" in sims.columns else pd.Series()

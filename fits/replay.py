@@ -51,10 +51,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cogmodels.agent import inverse_cdf
 from cogmodels.likelihood import CheckedTrials, prepare_trials
 from cogmodels.model import CognitiveModel, merge_state, pick
 from cogmodels.progress import progress_bar
-from cogmodels.simulate import _seed_sequence, inverse_cdf
+from cogmodels.rollout import seed_sequence
 from cogmodels.validation import check_bool, check_int
 
 __all__ = ["REPLAY_OUTCOMES", "REWARD_SOURCES", "replay", "replay_subjects"]
@@ -218,7 +219,7 @@ def replay_subjects(
     grid = _Grid(table, codes, pos, n_sub)
     task = _Task(model, table, grid)
     subj = np.repeat(np.arange(n_sub), n_sims)
-    rng = np.random.default_rng(_seed_sequence(seed))
+    rng = np.random.default_rng(seed_sequence(seed))
     n_stages = len(model.choice_columns)
     T = grid.n_trials
     out_choice = np.full((n_stages, T, lanes), np.nan)
@@ -479,7 +480,8 @@ class _Task:
 
 def _levels(keys: list[str]) -> list[tuple[list[str], bool]]:
     """Context levels for :class:`_Pools`: the full context, the subject, everyone; by option,
-    and finally every observed outcome."""
+    and finally every observed outcome.
+    """
     levels = [(keys, True)]
     if keys != ["subject"] and "subject" in keys:
         levels.append((["subject"], True))

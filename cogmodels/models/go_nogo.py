@@ -28,7 +28,7 @@ _KIND_OFFSETS = np.arange(3) * N_CUES
 
 
 def _probit_uniform() -> stats.rv_continuous:
-    """hBayesDM's prior on a [0, 1] parameter, ``Phi(N(0, 1))``: the uniform distribution."""
+    """HBayesDM's prior on a [0, 1] parameter, ``Phi(N(0, 1))``: the uniform distribution."""
     return stats.uniform(0.0, 1.0)
 
 
@@ -173,8 +173,9 @@ class GoNoGo(CognitiveModel):
         return params["rho"]
 
     def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
-        """hBayesDM's model regressors: ``q_go``, ``q_nogo``, ``w_go``, ``w_nogo`` (and ``sv``)
-        of the trial's cue, before the update."""
+        """HBayesDM's model regressors: ``q_go``, ``q_nogo``, ``w_go``, ``w_nogo`` (and ``sv``)
+        of the trial's cue, before the update.
+        """
         v = self._cue_values(state, observation)[1]
         w_go, w_nogo = self._weights(state["params"], v)
         out = {"q_go": v[:, 0], "q_nogo": v[:, 1], "w_go": w_go, "w_nogo": w_nogo}
@@ -221,7 +222,8 @@ class GoNoGoM2(GoNoGo):
 
 class GoNoGoM3(GoNoGo):
     """hBayesDM's ``gng_m3``: RW + noise + go bias + Pavlovian bias (``xi``, ``ep``, ``b``, ``pi``,
-    ``rho``); see :class:`GoNoGo`."""
+    ``rho``); see :class:`GoNoGo`.
+    """
 
     name = "gng_m3"
 
@@ -231,7 +233,8 @@ class GoNoGoM3(GoNoGo):
 
 class GoNoGoM4(GoNoGo):
     """hBayesDM's ``gng_m4``: as ``gng_m3`` with separate reward and punishment sensitivities
-    (``xi``, ``ep``, ``b``, ``pi``, ``rho_rew``, ``rho_pun``); see :class:`GoNoGo`."""
+    (``xi``, ``ep``, ``b``, ``pi``, ``rho_rew``, ``rho_pun``); see :class:`GoNoGo`.
+    """
 
     name = "gng_m4"
 

@@ -24,19 +24,22 @@ __all__ = [
 
 def stake_weight(params, stakes: np.ndarray, high_stakes: float) -> np.ndarray:
     """The model-based weight of each lane on a trial with ``stakes``: ``w_high`` where the stake
-    is ``high_stakes``, else ``w_low`` (Kool, Gershman & Cushman 2017)."""
+    is ``high_stakes``, else ``w_low`` (Kool, Gershman & Cushman 2017).
+    """
     return np.where(stakes == high_stakes, params["w_high"], params["w_low"])
 
 
 def unscaled_outcome(reward: np.ndarray, stakes: np.ndarray) -> np.ndarray:
     """``reward / stakes``: the outcome before the stake multiplied it (0 where ``stakes`` is 0,
-    i.e. on padding)."""
+    i.e. on padding).
+    """
     return np.divide(reward, stakes, out=np.zeros_like(reward, dtype=np.float64), where=stakes > 0)
 
 
 def sticky_logits(beta: np.ndarray, q: np.ndarray, sticky: np.ndarray | None, value_units: bool) -> np.ndarray:
     """``β Q + κ·prev`` (stickiness in logit units) or ``β (Q + κ·prev)`` (in value units);
-    ``sticky`` is ``κ·prev`` or None without stickiness. ``beta`` is ``(lanes, 1)``."""
+    ``sticky`` is ``κ·prev`` or None without stickiness. ``beta`` is ``(lanes, 1)``.
+    """
     if sticky is None:
         return beta * q
     return beta * (q + sticky) if value_units else beta * q + sticky

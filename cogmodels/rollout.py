@@ -1,0 +1,378 @@
+"""One loop that drives any agent in any cognitive task and returns the trial table.
+
+:func:`rollout` plays an :class:`~cogmodels.agent.Agent` in single environments (one per lane,
+each recorded by :class:`~cogmodels.envs.wrappers.RecordTrials`) or in a native vector environment
+(one copy per lane), until each lane has played one session, ``n_trials`` trials, ``n_steps``
+steps or ``seconds`` of task time, and returns the canonical trial table (``subject``,
+``session``, ``trial``, ``choice``, ``reward`` and the task's own columns) with the agent's
+``trial_columns(state)`` appended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+from gymnasium import spaces
+
+from cogmodels.agent import Agent, Transition
+from cogmodels.envs.core import TaskEnv, TaskVectorEnv
+from cogmodels.envs.wrappers import RecordTrials, trial_table
+from cogmodels.progress import progress_bar
+from cogmodels.trials import validate_trials
+from cogmodels.validation import check_bool, check_int, check_number, check_seed, describe, int_seed
+
+__all__ = ["rollout", "seed_sequence"]
+
+
+def seed_sequence(seed: Any, name: str = "seed") -> np.random.SeedSequence:
+    """The ``SeedSequence`` of a seed argument (int, ``SeedSequence``, ``Generator`` or ``None``)."""
+    seed = check_seed(name, seed)
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(int(seed.integers(2**63)))
+    return np.random.SeedSequence(seed)
+
+
+def rollout(
+    agent: Agent,
+    env: str | gym.Env | Sequence[gym.Env] | TaskVectorEnv,
+    *,
+    n_trials: int | None = None,
+    n_steps: int | None = None,
+    seconds: float | None = None,
+    seed: int | np.random.SeedSequence | np.random.Generator | None = None,
+    n_subjects: int | None = None,
+    subjects: Sequence[Hashable] | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
+    progress: bool = False,
+    description: str | None = None,
+) -> pd.DataFrame:
+    """Play ``agent`` in ``env`` and return the canonical trial table, one subject per lane.
+
+    Each step the agent acts on every lane (``agent.act(observation, state, rng)``), every lane
+    still playing is stepped, and a learner sees the outcome (``agent.learn(transition)``). A lane
+    whose session ends before its budget is spent starts a new session (``session`` + 1).
+
+    Parameters
+    ----------
+    agent : Agent
+        Anything with ``initial_state(n_lanes)`` and ``act(observation, state, rng)``; optionally
+        ``learn(transition)``, ``trial_columns(state)`` and ``observation_columns``.
+    env : str, gymnasium.Env, sequence of gymnasium.Env or TaskVectorEnv
+        A registered id (``n_subjects`` single environments built with ``env_kwargs``), one
+        cogmodels task environment (one lane), several (one lane each), or a native vector
+        environment (one lane per copy), built with ``autoreset_mode="same_step"``, of a task
+        whose vector class records trials (``trial_rows``: the bandit, reversal learning and the
+        two-step task).
+    n_trials, n_steps, seconds : int, int, float, optional
+        The budget of each lane, at most one of them: trials completed, environment steps, or
+        seconds of task time (``steps = round(seconds / dt)``, for tasks with a bin width ``dt``).
+        None of them: one session per lane.
+    seed : int, SeedSequence, Generator or None
+        ``SeedSequence(seed).spawn(lanes + 1)``: the first child seeds the agent's generator, the
+        others the lanes' environments (a vector environment is seeded by the second).
+    n_subjects : int, optional
+        Lanes when ``env`` is an id (default 1); else it must match the number of environments.
+    subjects : sequence of hashable, optional
+        The ``subject`` of each lane (default ``0 .. lanes - 1``).
+    env_kwargs : Mapping, optional
+        Arguments of the environment when ``env`` is an id.
+    progress : bool
+        Draw a bar of the steps played (on a terminal only).
+    description : str, optional
+        The bar's label (default ``"rollout <agent name>"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The trial table, validated (:func:`cogmodels.trials.validate_trials`), rows ordered by
+        subject then time, with the agent's trial columns appended.
+    """
+    if not (callable(getattr(agent, "act", None)) and callable(getattr(agent, "initial_state", None))):
+        raise TypeError(
+            "agent must be an Agent with initial_state(n_lanes) and act(observation, state, rng) "
+            f"(e.g. model.as_agent(params)), got {type(agent).__name__}"
+        )
+    progress = check_bool("progress", progress)
+    name = getattr(agent, "name", type(agent).__name__)
+    envs, vector, lanes = _environments(env, n_subjects, env_kwargs)
+    subjects = _subjects(subjects, lanes)
+    budget = _budget(n_trials, n_steps, seconds, envs[0] if vector is None else vector)
+    action_space = vector.single_action_space if vector is not None else envs[0].action_space
+    n_agent = getattr(agent, "n_actions", None)
+    if isinstance(action_space, spaces.Discrete) and n_agent is not None and n_agent != action_space.n:
+        raise ValueError(
+            f"agent {name!r} has n_actions={n_agent} but the "
+            f"environment has {int(action_space.n)} actions"
+        )
+    # children by index: the agent's and the first lane's seeds are the same for both kinds of env
+    seeds = seed_sequence(seed).spawn(2 if vector is not None else lanes + 1)
+    rng = np.random.default_rng(seeds[0])
+    bar = progress_bar(progress, unit="step", desc=description or f"rollout {name}")
+    if vector is not None:
+        table, columns = _vector_loop(agent, vector, lanes, budget, seeds[1], rng, subjects, bar)
+    else:
+        table, columns = _single_loop(agent, envs, budget, seeds[1:], rng, subjects, bar)
+    bar.close()
+    n_actions = int(action_space.n) if isinstance(action_space, spaces.Discrete) else None
+    table = validate_trials(table, n_actions=n_actions, source=f"rollout({name!r})")
+    return _attach_columns(table, columns, lanes)
+
+
+# -- arguments ----------------------------------------------------------------------------------
+
+def _environments(env: Any, n_subjects: int | None, env_kwargs: Mapping[str, Any] | None):
+    """``(single envs, vector env or None, lanes)``."""
+    if env_kwargs is not None and not isinstance(env_kwargs, Mapping):
+        raise TypeError(f"env_kwargs must be a mapping of environment arguments or None, got {env_kwargs!r}")
+    if n_subjects is not None:
+        n_subjects = check_int("n_subjects", n_subjects, minimum=1)
+    if isinstance(env, str):
+        if env not in gym.registry:
+            raise ValueError(f"env must be a registered environment id, got {env!r}")
+        lanes = n_subjects or 1
+        # the bare task: its own step checks the order of calls and the actions, so the
+        # order-enforcing and checking wrappers of gym.make would only add overhead
+        return [gym.make(env, **dict(env_kwargs or {})).unwrapped for _ in range(lanes)], None, lanes
+    if env_kwargs:
+        raise ValueError(f"env_kwargs applies only when env is an id, got env={describe(env)}")
+    if isinstance(env, gym.vector.VectorEnv):
+        if not isinstance(env.unwrapped, TaskVectorEnv):
+            raise TypeError(f"env must be a cogmodels native vector environment, got {type(env).__name__}")
+        lanes = env.num_envs
+        envs: list[gym.Env] = []
+        vector = env
+    else:
+        envs = [env] if isinstance(env, gym.Env) else list(env) if isinstance(env, Sequence) else []
+        if not envs or not all(isinstance(e, gym.Env) and isinstance(e.unwrapped, TaskEnv) for e in envs):
+            raise TypeError(
+                "env must be a registered id, a cogmodels task environment, a sequence of them or a "
+                f"native vector environment, got {describe(env)}"
+            )
+        lanes, vector = len(envs), None
+    if n_subjects is not None and n_subjects != lanes:
+        raise ValueError(f"n_subjects must match the {lanes} environment copies given, got {n_subjects}")
+    return envs, vector, lanes
+
+
+def _subjects(subjects: Sequence[Hashable] | None, lanes: int) -> list[Hashable]:
+    if subjects is None:
+        return list(range(lanes))
+    subjects = list(subjects)
+    if len(subjects) != lanes or len(set(subjects)) != lanes:
+        raise ValueError(f"subjects must be {lanes} distinct ids, one per lane, got {describe(subjects)}")
+    return subjects
+
+
+def _budget(n_trials: Any, n_steps: Any, seconds: Any, env: Any) -> tuple[str, int]:
+    given = {k: v for k, v in (("n_trials", n_trials), ("n_steps", n_steps), ("seconds", seconds))
+             if v is not None}
+    if len(given) > 1:
+        raise ValueError(f"give at most one of n_trials, n_steps and seconds, got {sorted(given)}")
+    if not given:
+        return "session", 1
+    if n_trials is not None:
+        return "trials", check_int("n_trials", n_trials, minimum=1)
+    if n_steps is not None:
+        return "steps", check_int("n_steps", n_steps, minimum=1)
+    dt = getattr(env.unwrapped, "dt", None)
+    if dt is None:
+        raise ValueError(
+            f"seconds needs a task with a bin width dt (e.g. CursorBCI); {type(env.unwrapped).__name__} "
+            "has none: give n_trials or n_steps"
+        )
+    seconds = check_number("seconds", seconds, 0.0, low_open=True)
+    return "steps", max(1, round(seconds / float(dt)))
+
+
+# -- loops --------------------------------------------------------------------------------------
+
+def _context(envs: list[gym.Env], cols: tuple[str, ...]) -> dict[str, np.ndarray]:
+    if not cols:
+        return {}
+    ctx = [e.trial_context() for e in envs]
+    return {c: np.array([x.get(c, 0) for x in ctx], dtype=np.float64) for c in cols}
+
+
+class _Observation(dict):
+    """The observation handed to an agent: its trial columns, and ``"obs"`` (the environments'
+    observations stacked over lanes) built only when first read, so agents that never read it
+    do not pay for it.
+    """
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: list[Any], columns: dict[str, np.ndarray]) -> None:
+        super().__init__(columns)
+        self._raw = raw
+
+    def __missing__(self, key: str) -> np.ndarray:
+        if key != "obs":
+            raise KeyError(key)
+        self["obs"] = obs = np.stack(self._raw)
+        return obs
+
+
+def _constant(a: np.ndarray) -> np.ndarray:
+    """``a`` made read-only, to hand out every step without copying."""
+    a.flags.writeable = False
+    return a
+
+
+def _single_loop(agent, envs, budget, seeds, rng, subjects, bar):
+    lanes = len(envs)
+    recorders = [RecordTrials(e, subject=s) for e, s in zip(envs, subjects)]
+    steps = [e.step for e in envs]
+    bases = [e.unwrapped for e in envs]
+    raw = [r.reset(seed=int_seed(s))[0] for r, s in zip(recorders, seeds)]
+    cols = tuple(getattr(agent, "observation_columns", ()))
+    learn = getattr(agent, "learn", None)
+    trial_columns = getattr(agent, "trial_columns", None)
+    discrete = isinstance(envs[0].action_space, spaces.Discrete)
+    kind, limit = budget
+    used = [0] * lanes  # sessions, trials or steps spent
+    playing = list(range(lanes))
+    obs = _Observation(raw, _context(bases, cols))
+    state = agent.initial_state(lanes)
+    columns: list[tuple[np.ndarray, Mapping[str, np.ndarray]]] = []
+    every, none = _constant(np.ones(lanes, dtype=bool)), _constant(np.zeros(lanes, dtype=bool))
+    while playing:
+        bar.update()
+        action, state = agent.act(obs, state, rng)
+        reward = [0.0] * lanes
+        terminated = [False] * lanes
+        truncated = [False] * lanes
+        session_ended = False
+        new_rows = [False] * lanes
+        infos: list[dict] = [{}] * lanes
+        raw = list(raw)
+        acts = action.tolist() if discrete else action
+        stepped = playing
+        playing = []
+        for i in stepped:
+            a = acts[i]
+            o, r, term, trunc, info = steps[i](a)
+            reward[i], infos[i] = r, info
+            made = new_rows[i] = recorders[i].record(a, r, info)
+            if kind == "trials":
+                used[i] += made
+            elif kind == "steps" or term or trunc:
+                used[i] += 1
+            if term or trunc:
+                terminated[i], truncated[i] = term, trunc
+                session_ended = True
+                if used[i] < limit:
+                    o, _ = recorders[i].reset()
+            if used[i] < limit:
+                playing.append(i)
+            raw[i] = o
+        nxt = _Observation(raw, _context(bases, cols))
+        made_rows = np.array(new_rows)
+        if learn is not None:
+            if len(stepped) == lanes:
+                mask = every
+            else:
+                mask = np.zeros(lanes, dtype=bool)
+                mask[stepped] = True
+            term_mask, trunc_mask = ((np.array(terminated), np.array(truncated)) if session_ended
+                                     else (none, none))
+            state = learn(Transition(obs, state, action, np.array(reward), nxt, term_mask, trunc_mask,
+                                     mask, infos))
+        if trial_columns is not None and made_rows.any():
+            extra = trial_columns(state)
+            if extra:
+                columns.append((made_rows, extra))
+        obs = nxt
+    return trial_table([row for r in recorders for row in r.rows]), columns
+
+
+def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar):
+    base = env.unwrapped
+    if base._autoreset != "same_step":
+        raise ValueError(
+            f"rollout needs a vector environment built with autoreset_mode='same_step' (each copy "
+            f"starts its next session on the step that ends the last), got {base._autoreset!r}"
+        )
+    if not callable(getattr(base, "trial_rows", None)):
+        raise TypeError(f"{type(base).__name__} does not record trials (no trial_rows method)")
+    first, _ = env.reset(seed=int_seed(seed))
+    cols = tuple(getattr(agent, "observation_columns", ()))
+    if cols:
+        raise ValueError(
+            f"agent reads trial columns {list(cols)} that vector environments do not provide; "
+            "roll it out in single environments (env as an id)"
+        )
+    learn = getattr(agent, "learn", None)
+    trial_columns = getattr(agent, "trial_columns", None)
+    kind, limit = budget
+    used = np.zeros(lanes, dtype=np.int64)
+    session = np.zeros(lanes, dtype=np.int64)
+    trial = np.zeros(lanes, dtype=np.int64)
+    playing = np.ones(lanes, dtype=bool)
+    obs = {"obs": first}
+    state = agent.initial_state(lanes)
+    rows: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []  # (lanes with a trial, fields)
+    columns: list[tuple[np.ndarray, Mapping[str, np.ndarray]]] = []
+    while playing.any():
+        bar.update()
+        action, state = agent.act(obs, state, rng)
+        o, reward, terminated, truncated, info = env.step(np.asarray(action))
+        stepped = playing.copy()
+        made, fields = base.trial_rows(np.asarray(action), reward, info)
+        made = made & stepped
+        if made.any():
+            rows.append((made, {"session": session.copy(), "trial": trial.copy(), **fields}))
+            trial += made
+        ended = (terminated | truncated) & stepped
+        used += {"trials": made, "steps": stepped}.get(kind, ended)
+        session[ended] += 1
+        trial[ended] = 0
+        playing &= used < limit
+        reward = np.where(stepped, reward, 0.0)
+        nxt = {"obs": o}
+        if learn is not None:
+            state = learn(Transition(obs, state, action, reward, nxt, terminated & stepped,
+                                     truncated & stepped, stepped, info))
+        if trial_columns is not None and made.any():
+            extra = trial_columns(state)
+            if extra:
+                columns.append((made, extra))
+        obs = nxt
+    if not rows:
+        return pd.DataFrame(columns=["subject", "session", "trial", "choice", "reward"]), columns
+    mask = np.stack([m for m, _ in rows], axis=1)  # (lanes, steps with trials): lane-major order
+    lane = np.broadcast_to(np.arange(lanes)[:, None], mask.shape)[mask]
+    ids = np.asarray(subjects, dtype=object)
+    table = {"subject": lane if _is_range(subjects) else ids[lane]}
+    for key in rows[0][1]:
+        table[key] = np.stack([np.asarray(f[key]) for _, f in rows], axis=1)[mask]
+    return pd.DataFrame(table), columns
+
+
+def _is_range(subjects: list[Hashable]) -> bool:
+    return all(isinstance(s, int) and s == i for i, s in enumerate(subjects))
+
+
+def _attach_columns(table: pd.DataFrame, columns: list[tuple[np.ndarray, Mapping[str, np.ndarray]]],
+                    lanes: int) -> pd.DataFrame:
+    """Append the agent's trial columns: each lane's values in the order of its trials."""
+    if not columns:
+        return table
+    mask = np.stack([m for m, _ in columns])  # (steps with rows, lanes)
+    lane_of_value = np.broadcast_to(np.arange(lanes), mask.shape)[mask]
+    # the values of lane 0's trials first, then lane 1's...: the table's row order
+    order = np.argsort(lane_of_value, kind="stable")
+    if order.size != len(table):
+        raise RuntimeError(  # pragma: no cover - an agent reporting columns on steps without trials
+            f"the agent reported trial columns for {order.size} trials but the table has {len(table)}"
+        )
+    out = table.copy()
+    for key in columns[0][1]:
+        values = np.stack([np.asarray(c[key]) for _, c in columns])[mask]
+        out[key] = values[order]
+    return out
