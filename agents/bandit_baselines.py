@@ -105,8 +105,9 @@ class SessionPolicy:
         raise NotImplementedError
 
     def as_agent(self, n_actions: int = 2) -> SessionAgent:
-        """This policy as an :class:`~cogmodels.agent.Agent` of ``n_actions`` arms, to play with
-        :func:`cogmodels.rollout.rollout`.
+        """Return this policy as an :class:`~cogmodels.agent.Agent` of ``n_actions`` arms.
+
+        The agent (:class:`SessionAgent`) plays with :func:`cogmodels.rollout.rollout`.
         """
         return SessionAgent(self, n_actions)
 
@@ -134,13 +135,16 @@ class SessionAgent:
         self.name = policy.name
 
     def initial_state(self, n_lanes: int) -> int:
+        """Start ``n_lanes`` sessions of the policy and return the number of lanes as the state."""
         self.policy.start(n_lanes, self.n_actions)
         return n_lanes
 
     def act(self, observation: Any, state: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        """Return the policy's choice for ``observation["obs"]`` and the unchanged state."""
         return np.asarray(self.policy.choose(observation["obs"], rng), dtype=np.int64), state
 
     def learn(self, transition: Any) -> int:
+        """Feed the step's actions and rewards to the policy and return the unchanged state."""
         self.policy.observe(transition.action, transition.reward)
         return transition.state
 
@@ -171,12 +175,15 @@ class CountAgent:
         self.name = policy.name
 
     def initial_state(self, n_lanes: int) -> np.ndarray:
+        """Return zero counts of shape ``(n_lanes, n_actions, 2)``."""
         return np.zeros((n_lanes, self.n_actions, 2), dtype=np.int64)
 
     def act(self, observation: Any, state: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Return the policy's choice from the counts ``state`` and the unchanged counts."""
         return np.asarray(self.policy.act(state, rng), dtype=np.int64), state
 
     def learn(self, transition: Any) -> np.ndarray:
+        """Add each stepped lane's success or failure to its arm's counts and return them."""
         counts, stepped = transition.state, transition.stepped
         _add_outcomes(counts, np.flatnonzero(stepped), transition.action[stepped],
                       transition.reward[stepped], type(self.policy).__name__)
@@ -224,8 +231,9 @@ class CountPolicy(SessionPolicy):
         _add_outcomes(self._counts, self._lanes, actions, rewards, type(self).__name__)
 
     def as_agent(self, n_actions: int = 2) -> CountAgent:
-        """This policy as an :class:`~cogmodels.agent.Agent` whose state is the counts
-        (:class:`CountAgent`), to play with :func:`cogmodels.rollout.rollout`.
+        """Return this policy as an :class:`~cogmodels.agent.Agent` whose state is the counts.
+
+        The agent (:class:`CountAgent`) plays with :func:`cogmodels.rollout.rollout`.
         """
         return CountAgent(self, n_actions)
 

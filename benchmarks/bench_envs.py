@@ -56,7 +56,7 @@ def _actions(space: gym.Space, n: int) -> list:
 
 
 def single_rate(env: gym.Env, min_time: float, sample: bool = False, chunk: int = 2000) -> float:
-    """Steps per second of ``env``, stepped in chunks until ``min_time`` seconds have passed."""
+    """Return the steps per second of ``env``, stepped in chunks until ``min_time`` seconds pass."""
     env.reset(seed=0)
     env.action_space.seed(0)
     actions = _actions(env.action_space, chunk)

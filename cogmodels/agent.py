@@ -39,16 +39,22 @@ Observation = Mapping[str, np.ndarray]
 class Agent(Protocol):
     """Anything that acts: ``initial_state(n_lanes)`` and ``act(observation, state, rng)``."""
 
-    def initial_state(self, n_lanes: int) -> Any: ...
+    def initial_state(self, n_lanes: int) -> Any:
+        """Return the agent's state at the start of a rollout of ``n_lanes`` lanes."""
+        ...
 
-    def act(self, observation: Observation, state: Any, rng: np.random.Generator) -> tuple[np.ndarray, Any]: ...
+    def act(self, observation: Observation, state: Any, rng: np.random.Generator) -> tuple[np.ndarray, Any]:
+        """Return one action per lane for ``observation``, and the new state."""
+        ...
 
 
 @runtime_checkable
 class Learner(Agent, Protocol):
     """An agent that also learns from the outcome of each step: ``learn(transition) -> state``."""
 
-    def learn(self, transition: Transition) -> Any: ...
+    def learn(self, transition: Transition) -> Any:
+        """Return the state after the outcome of a step, ``transition``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +157,7 @@ class ModelAgent:
 
     @property
     def name(self) -> str:
+        """The model's name."""
         return self.model.name
 
     @property
@@ -177,6 +184,7 @@ class ModelAgent:
         return {c: observation[c] for c in self._cols}
 
     def act(self, observation: Observation, state: dict[str, Any], rng: np.random.Generator):
+        """Draw one action per lane from the model's choice probabilities at the current stage."""
         j = state["stage"]
         if self._n_stages == 1:
             obs = trial_obs = self._model_observation(observation)
@@ -198,6 +206,12 @@ class ModelAgent:
         return action, state
 
     def learn(self, transition: Transition) -> dict[str, Any]:
+        """Update the model state once the trial's last stage is done; return the state.
+
+        Before the last stage only the stage and the summed reward advance. After it the trial's
+        latents (and ``p_choice``) are kept for :meth:`trial_columns`, the model learns from the
+        trial, and its state is reset where the block changes (``reset_on_block``).
+        """
         state = transition.state
         j = state["stage"]
         state["reward"] = transition.reward if j == 0 else state["reward"] + transition.reward
@@ -223,7 +237,7 @@ class ModelAgent:
         return state
 
     def trial_columns(self, state: dict[str, Any]) -> Mapping[str, np.ndarray]:
-        """The latents (and ``p_choice``) of the trial completed on the last step, else ``{}``."""
+        """Return the latents (and ``p_choice``) of the trial the last step completed, or ``{}``."""
         return state["columns"]
 
     def __repr__(self) -> str:

@@ -97,7 +97,9 @@ def _key_values(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
 
 
 def _model(args: argparse.Namespace, trials=None):
-    """``--model``, which may carry constraints as the fitted tables print them (``q_learning|kappa=0``,
+    """Return the model of ``--model``, constraints included.
+
+    ``--model`` may carry constraints as the fitted tables print them (``q_learning|kappa=0``,
     :func:`cogmodels.constrain.model_from_name`; the levels of ``name~column`` from ``trials``).
     """
     from cogmodels.constrain import model_from_name
@@ -127,7 +129,7 @@ def _check_param_name(model, name: str, flag: str) -> None:
 
 
 def _constrained(model, args: argparse.Namespace, trials):
-    """The model with ``--fix name=value``, ``--tie a=b[=c]`` and ``--by name:column`` applied."""
+    """Apply ``--fix name=value``, ``--tie a=b[=c]`` and ``--by name:column`` to the model."""
     from cogmodels.constrain import constrain
 
     fix = _params(model, args.fix, "--fix")
@@ -444,8 +446,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Predictive check without an environment: replay the fitted model on the data's trial
-    sequences and write the signature figures, data against model.
+    """Run a predictive check without an environment.
+
+    Replay the fitted model on the data's trial sequences and write the signature figures, data
+    against model.
     """
     from cogmodels.fits.ppc import CURVES, signature_kinds
     from cogmodels.fits.replay import REPLAY_OUTCOMES, replay
@@ -650,9 +654,10 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 
 def _guarded_run(command: str, resume: list[str], call: Callable[[], Any]) -> tuple[int | None, Any]:
-    """``(None, call())``, or ``(exit status, None)`` after one line on stderr when the run
-    folder is unusable (2), a worker cannot start (1) or Ctrl-C stops it (130, with the command
-    that resumes it).
+    """Run ``call`` and return ``(None, call())``, or ``(exit status, None)`` if the run fails.
+
+    The exit status follows one line on stderr when the run folder is unusable (2), a worker
+    cannot start (1) or Ctrl-C stops it (130, with the command that resumes it).
     """
     from cogmodels.experiments.runner import RunFolderError, RunInterrupted, WorkerStartError
 

@@ -42,12 +42,12 @@ __all__ = ["ConstrainedModel", "condition_levels", "constrain", "model_from_name
 
 
 def _label(level: float) -> str:
-    """The suffix of a split parameter's name for one level: ``1`` for 1.0, ``0.5`` for 0.5."""
+    """Return a split parameter's name suffix for one level: ``1`` for 1.0, ``0.5`` for 0.5."""
     return str(int(level)) if float(level).is_integer() else repr(float(level))
 
 
 def condition_levels(data: pd.DataFrame, column: str) -> tuple[float, ...]:
-    """The sorted distinct numbers of ``data[column]`` (missing values left out).
+    """Return the sorted distinct numbers of ``data[column]`` (missing values left out).
 
     Parameters
     ----------
@@ -158,8 +158,10 @@ class ConstrainedModel(CognitiveModel):
 
     # -- parameters of the model inside -----------------------------------------------------
     def _inner_params(self, params: Mapping[str, np.ndarray]) -> dict[str, Any]:
-        """The record kept in the state: inner parameters that do not change by trial, plus a
-        ``(lanes, levels)`` table for each split parameter (under its free name).
+        """Return the parameter record kept in the state.
+
+        The record holds the inner parameters that do not change by trial (``"base"``), plus a
+        ``(lanes, levels)`` table for each split parameter under its free name (``"tables"``).
         """
         lanes = next(iter(params.values())).shape[0] if params else 1
         base: dict[str, np.ndarray] = {}
@@ -176,7 +178,7 @@ class ConstrainedModel(CognitiveModel):
         return {"base": base, "tables": tables}
 
     def _trial_params(self, record: Mapping[str, Any], observation: Mapping[str, np.ndarray]) -> dict:
-        """The inner parameters of this trial: each split parameter at the trial's level."""
+        """Return the inner parameters of this trial: each split parameter at the trial's level."""
         tables = record["tables"]
         if not tables:
             return record["base"]
@@ -192,7 +194,7 @@ class ConstrainedModel(CognitiveModel):
         return out
 
     def inner_params(self, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """The inner model's parameters of ``params`` that do not vary by trial.
+        """Return the inner model's parameters of ``params`` that do not vary by trial.
 
         Parameters
         ----------
@@ -214,19 +216,23 @@ class ConstrainedModel(CognitiveModel):
         return {**state, "params": self._trial_params(state["params"], observation)}
 
     def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
+        """Return the inner model's initial state, with the parameter record under ``"params"``."""
         record = self._inner_params(params)
         state = self.model.initial_state(record["base"])
         return {**state, "params": record}
 
     def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Return the inner model's choice probabilities under this trial's parameters."""
         return self.model.action_probabilities(self._inner_state(state, observation), observation)
 
     def update(self, state, observation, action, reward, next_observation) -> State:
+        """Return the inner model's next state under this trial's parameters, record kept."""
         new = self.model.update(self._inner_state(state, observation), observation, action, reward,
                                 next_observation)
         return {**new, "params": state["params"]}
 
     def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+        """Return the inner model's latent variables under this trial's parameters."""
         return self.model.latents(self._inner_state(state, observation), observation, action, reward)
 
     @property
@@ -293,7 +299,7 @@ def constrain(
     levels: Mapping[str, Sequence[float]] | None = None,
     data: pd.DataFrame | None = None,
 ) -> CognitiveModel:
-    r"""The model with parameters fixed, tied, or split by a condition column.
+    r"""Return the model with parameters fixed, tied, or split by a condition column.
 
     For inner parameter :math:`\theta_j` the wrapped model uses, on trial :math:`t`,
 
@@ -433,7 +439,7 @@ def constrain(
 def model_from_name(
     text: str, *, data: pd.DataFrame | None = None, **structure: Any
 ) -> CognitiveModel:
-    """A model from its name, constraints included: the inverse of ``ConstrainedModel.name``.
+    """Make a model from its name, constraints included: the inverse of ``ConstrainedModel.name``.
 
     ``"two_step_hybrid|lam=1|alpha1=alpha2|w~stakes"`` is ``make_model("two_step_hybrid")`` with
     ``lam`` fixed at 1, ``alpha1`` and ``alpha2`` tied and ``w`` split by ``stakes``: after the

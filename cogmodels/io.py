@@ -1067,7 +1067,7 @@ def read_kool_arbitration(path: PathLike) -> pd.DataFrame:
 
 
 def _cell_text(cells: np.ndarray, p: Path) -> np.ndarray:
-    """The subject ids of the first column (``loadmat(squeeze_me=True)`` cells)."""
+    """Return the subject ids of the first column (``loadmat(squeeze_me=True)`` cells)."""
     bad = [r for r, c in enumerate(cells) if not isinstance(c, str) or not c]
     if bad:
         raise ValueError(
@@ -1078,8 +1078,10 @@ def _cell_text(cells: np.ndarray, p: Path) -> np.ndarray:
 
 
 def _cell_numbers(cells: np.ndarray, name: str, p: Path) -> np.ndarray:
-    """One float per ``loadmat(squeeze_me=True)`` cell: a cell holding anything but one number
-    (an empty or longer array, text) is refused with its rows.
+    """Return one float per ``loadmat(squeeze_me=True)`` cell.
+
+    A cell holding anything but one number (an empty or longer array, text) is refused with its
+    rows.
     """
     scalar = np.array([isinstance(c, int | float | np.number) and not isinstance(c, bool) for c in cells])
     out = np.full(len(cells), np.nan)

@@ -179,8 +179,10 @@ class CognitiveModel:
     # -- acting --------------------------------------------------------------------------------
     def as_agent(self, params: Mapping[str, Any], *, latents: bool = True,
                  record_probabilities: bool = False) -> Any:
-        """This model with ``params`` as an :class:`~cogmodels.agent.Agent`
-        (:class:`~cogmodels.agent.ModelAgent`), to play with :func:`cogmodels.rollout.rollout`.
+        """Return the model with ``params`` as an :class:`~cogmodels.agent.Agent`.
+
+        The agent (:class:`~cogmodels.agent.ModelAgent`) plays with
+        :func:`cogmodels.rollout.rollout`.
         """
         from cogmodels.agent import ModelAgent  # the agent module builds on this one
 

@@ -97,7 +97,7 @@ def signed_prior(low: float, high: float) -> Any:
 
 
 def describe_prior(prior: Any) -> str:
-    """A prior as short text: ``"beta(1.1, 1.1, loc=0, scale=1)"``, ``"flat"`` for ``None``.
+    """Describe a prior in short text: ``"beta(1.1, 1.1, loc=0, scale=1)"``; ``"flat"`` if None.
 
     Parameters
     ----------
@@ -157,7 +157,7 @@ _CALL = re.compile(r"^\s*([A-Za-z_]\w*)\s*\((.*)\)\s*$", re.S)
 
 
 def parse_prior(text: str, *, flag: str = "prior") -> Any:
-    """A prior written as text, e.g. ``"gamma(2, 1)"``, as a frozen ``scipy.stats`` distribution.
+    """Parse a prior from text, e.g. ``"gamma(2, 1)"``, into a frozen ``scipy.stats`` distribution.
 
     The families and their arguments, by position or by name (``gamma(shape=2, scale=1)``):
     ``beta(a, b)`` on [0, 1]; ``gamma(shape, scale)``; ``norm(mean, sd)``;

@@ -29,7 +29,7 @@ __all__ = ["rollout", "seed_sequence"]
 
 
 def seed_sequence(seed: Any, name: str = "seed") -> np.random.SeedSequence:
-    """The ``SeedSequence`` of a seed argument (int, ``SeedSequence``, ``Generator`` or ``None``)."""
+    """Return the ``SeedSequence`` of a seed (int, ``SeedSequence``, ``Generator`` or ``None``)."""
     seed = check_seed(name, seed)
     if isinstance(seed, np.random.SeedSequence):
         return seed
@@ -200,9 +200,10 @@ def _context(envs: list[gym.Env], cols: tuple[str, ...]) -> dict[str, np.ndarray
 
 
 class _Observation(dict):
-    """The observation handed to an agent: its trial columns, and ``"obs"`` (the environments'
-    observations stacked over lanes) built only when first read, so agents that never read it
-    do not pay for it.
+    """The observation handed to an agent: its trial columns, and ``"obs"`` built when first read.
+
+    ``"obs"`` (the environments' observations stacked over lanes) is built only when first read,
+    so agents that never read it do not pay for it.
     """
 
     __slots__ = ("_raw",)
@@ -219,7 +220,7 @@ class _Observation(dict):
 
 
 def _constant(a: np.ndarray) -> np.ndarray:
-    """``a`` made read-only, to hand out every step without copying."""
+    """Make ``a`` read-only and return it, to hand out every step without copying."""
     a.flags.writeable = False
     return a
 

@@ -241,9 +241,10 @@ class MultiArmedBanditVector(TaskVectorEnv):
         return reward, terminated, info
 
     def trial_rows(self, actions: np.ndarray, reward: np.ndarray, info: dict) -> tuple[np.ndarray, dict]:
-        """The trial-table fields of the step just played, one value per copy, and the copies that
-        completed a trial (all of them: a trial is one step): the columns of
-        :meth:`MultiArmedBandit.trial_row`.
+        """Return the copies that completed a trial and the trial fields of the step just played.
+
+        Every copy completes a trial (a trial is one step); the fields, one value per copy, are the
+        columns of :meth:`MultiArmedBandit.trial_row`.
         """
         fields = {"state": np.zeros(self.num_envs, dtype=np.int64), "choice": actions,
                   "reward": np.asarray(reward, dtype=np.float64)}

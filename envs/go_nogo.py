@@ -86,6 +86,7 @@ class GoNoGo(TaskEnv):
         self._t = 0
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a session: ``n_trials`` cues, the four equally often, in a random order."""
         super().reset(seed=seed)
         self._order = self.np_random.permutation(np.resize(np.arange(len(CUES)), self.n_trials))
         self._t = 0
@@ -98,6 +99,7 @@ class GoNoGo(TaskEnv):
         return obs
 
     def step(self, action):
+        """Answer the cue with ``action`` (go or no-go); ``info`` holds the cue and the outcome."""
         if self._done or type(action) not in PLAIN_INTS or not 0 <= action < 2:
             action = self._checked_action(action)
         cue = int(self._order[self._t])
@@ -112,9 +114,11 @@ class GoNoGo(TaskEnv):
         return self._observe(), reward, self._done, False, info
 
     def trial_context(self) -> dict[str, Any]:
+        """Return the upcoming trial's cue as ``state``."""
         return {"state": int(self._order[min(self._t, self.n_trials - 1)])}
 
     def trial_row(self, action: Any, reward: float, info: dict) -> dict:
+        """Return the trial's ``state``, ``choice``, ``reward``, ``correct_action``, ``success``."""
         return {
             "state": int(info["cue"]),
             "choice": int(action),

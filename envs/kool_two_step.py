@@ -129,6 +129,7 @@ class KoolTwoStep(TaskEnv):
         return np.array([above, below] if u[2] < 0.5 else [below, above])
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a session: points from ``options["points"]``, the constructor or a random draw."""
         super().reset(seed=seed)
         given = (options or {}).get("points")
         if given is not None:
@@ -145,6 +146,11 @@ class KoolTwoStep(TaskEnv):
         return self._observe(), info
 
     def step(self, action):
+        """Choose ``action`` and reach second-stage state ``action``, which pays its points.
+
+        The reward is the points times the trial's stakes; the points then drift. ``info`` holds
+        ``state``, ``state2``, ``stakes``, ``points`` and ``trial``.
+        """
         if self._done or type(action) not in PLAIN_INTS or not 0 <= action < 2:
             action = self._checked_action(action)
         points = self.points.copy()
@@ -159,9 +165,15 @@ class KoolTwoStep(TaskEnv):
         return self._observe(), reward, terminated, False, info
 
     def trial_context(self) -> dict[str, Any]:
+        """Return the upcoming trial's first-stage ``state`` and ``stakes``."""
         return {"state": self._state, "stakes": self._stakes}
 
     def trial_row(self, action: Any, reward: float, info: dict) -> dict:
+        """Return the trial's row, with the points of both second-stage states.
+
+        Its columns are ``state``, ``choice``, ``state2``, ``reward``, ``stakes``, ``points_0``
+        and ``points_1``.
+        """
         return {
             "state": int(info["state"]),
             "choice": int(action),

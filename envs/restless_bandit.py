@@ -175,7 +175,7 @@ class RestlessBandit(TaskEnv):
         return tuple([scale * m for m in self._mu])
 
     def _payoff(self, mu: float, e: float) -> float:
-        """The payoff ``mu + payoff_std e`` (``e ~ N(0, 1)``), rounded and clipped as configured."""
+        """Return the payoff ``mu + payoff_std e`` (``e ~ N(0, 1)``), rounded and clipped as set."""
         x = mu + self.payoff_std * e
         if self.rounded:
             x = np.rint(x)

@@ -515,7 +515,10 @@ class ReversalLearningVector(TaskVectorEnv):
         return reward, terminated, info
 
     def trial_rows(self, actions: np.ndarray, reward: np.ndarray, info: dict) -> tuple[np.ndarray, dict]:
-        """The columns of :meth:`ReversalLearning.trial_row` for every copy (a trial is one step)."""
+        """Return every copy and its columns of :meth:`ReversalLearning.trial_row`.
+
+        A trial is one step, so every copy completes one.
+        """
         return self._all, {
             "block": info["block"], "state": np.zeros(self.num_envs, dtype=np.int64),
             "choice": actions, "reward": np.asarray(reward, dtype=np.float64),

@@ -399,8 +399,9 @@ class TwoStepVector(TaskVectorEnv):
         return reward, terminated, info
 
     def trial_rows(self, actions: np.ndarray, reward: np.ndarray, info: dict) -> tuple[np.ndarray, dict]:
-        """The columns of :meth:`TwoStep.trial_row` for every copy; a trial ends at its second
-        stage (``info["stage"] == 1``).
+        """Return the copies that completed a trial and the columns of :meth:`TwoStep.trial_row`.
+
+        A trial ends at its second stage (``info["stage"] == 1``).
         """
         p = info["reward_probabilities"]
         fields = {"state": np.zeros(self.num_envs, dtype=np.int64), "choice": info["choice1"],

@@ -95,11 +95,16 @@ class TwoStepStakes(TwoStep):
         return np.append(base, np.float32(self._stakes)).astype(np.float32)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a session as the parent task does and draw the first trial's stakes."""
         obs, info = super().reset(seed=seed, options=options)
         self._draw_stakes()
         return self._observation(obs), {**info, "stakes": self._stakes}
 
     def step(self, action):
+        """Take one stage as the parent task does, the win multiplied by the trial's stakes.
+
+        The next trial's stakes are drawn when the second stage ends; ``info`` adds ``stakes``.
+        """
         if self._done or type(action) not in PLAIN_INTS or not 0 <= action < 2:
             action = self._checked_action(action)
         stakes = self._stakes
@@ -109,8 +114,10 @@ class TwoStepStakes(TwoStep):
         return self._observation(obs), win * stakes, terminated, truncated, {**info, "stakes": stakes}
 
     def trial_context(self) -> dict[str, Any]:
+        """Return the parent task's trial context with the upcoming trial's ``stakes``."""
         return {**super().trial_context(), "stakes": self._stakes}
 
     def trial_row(self, action: Any, reward: float, info: dict) -> dict | None:
+        """Return the parent task's trial row with the trial's ``stakes``, or None mid-trial."""
         row = super().trial_row(action, reward, info)
         return None if row is None else {**row, "stakes": float(info["stakes"])}

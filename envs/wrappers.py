@@ -117,9 +117,10 @@ class RecordTrials(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return obs, reward, terminated, truncated, info
 
     def record(self, action: Any, reward: float, info: dict) -> bool:
-        """Record the trial that a step of the wrapped task just completed, if any; return
-        whether it completed one. :meth:`step` calls it; a loop that steps the task itself (as
-        :func:`cogmodels.rollout.rollout` does) calls it after each step.
+        """Record the trial that a step of the wrapped task just completed, if any.
+
+        Return whether the step completed one. :meth:`step` calls it; a loop that steps the task
+        itself (as :func:`cogmodels.rollout.rollout` does) calls it after each step.
         """
         row = self._base.trial_row(action, reward, info)
         if row is None:
@@ -139,8 +140,10 @@ class RecordTrials(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
 
 def trial_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """The trial table of recorded rows (:meth:`RecordTrials.rows`, of one or several recorders):
-    a DataFrame in the rows' order with ``choice`` and ``choice2`` as nullable ``Int64``.
+    """Return the trial table of recorded rows (:meth:`RecordTrials.rows` of one or more recorders).
+
+    The table is a DataFrame in the rows' order with ``choice`` and ``choice2`` as nullable
+    ``Int64``.
     """
     df = pd.DataFrame.from_records(rows)
     if not df.empty:

@@ -53,7 +53,7 @@ class FitError(ValueError):
 
 
 def interior_start(spec: ParamSpec) -> float:
-    """The parameter's default in the unconstrained space, moved off its bounds so it is finite.
+    """Return the parameter's default in the unconstrained space, moved off its bounds (finite).
 
     A default on a bound (``neg_rl = 0`` on ``[0, 1]``) maps to ``±inf``. Finite ranges: the
     default is clipped into the middle 90 % of the range; half-open ranges: a default on the bound
@@ -121,7 +121,10 @@ def laplace_variances(hess: np.ndarray, rtol: float = 1e-6, max_loading: float =
 
 
 def finite_block(h: np.ndarray) -> np.ndarray:
-    """The parameters left once those with non-finite Hessian entries are dropped, worst first."""
+    """Return the mask of parameters kept once those with non-finite Hessian entries are dropped.
+
+    Parameters are dropped worst first (the most non-finite entries among those still kept).
+    """
     keep = np.ones(h.shape[0], dtype=bool)
     bad = ~np.isfinite(h)
     while (bad[np.ix_(keep, keep)]).any():

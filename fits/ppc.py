@@ -682,7 +682,7 @@ _CATEGORICAL = ("stay", "winstay")
 
 
 def signature_kinds(model: CognitiveModel, trials: pd.DataFrame) -> list[str]:
-    """The signature curves (keys of :data:`CURVES`) that fit a model and its task.
+    """Return the signature curves (keys of :data:`CURVES`) that fit a model and its task.
 
     Two-step models (a ``choice2`` stage): ``stay``. Tables with ``set_size`` (RLWM):
     ``setsize``. Tables with a ``reversal`` column: ``learning``, ``reversal``, ``winstay``.
@@ -833,10 +833,11 @@ def check(
 
 
 def label_replay(fig: Figure, sims: pd.DataFrame) -> None:
-    """Say on a figure (a footnote) that the model curve is a replay, with the share of outcomes
-    that were not observed (``reward_source`` of the replayed table); ``fig.replay_outcomes``
-    holds the assumption (:data:`cogmodels.fits.replay.REPLAY_OUTCOMES`) for the metadata of a
-    saved file.
+    """Say on a figure, in a footnote, that the model curve is a replay.
+
+    The footnote gives the share of outcomes that were not observed (``reward_source`` of the
+    replayed table); ``fig.replay_outcomes`` holds the assumption
+    (:data:`cogmodels.fits.replay.REPLAY_OUTCOMES`) for the metadata of a saved file.
     """
     from cogmodels.fits.replay import REPLAY_OUTCOMES
 

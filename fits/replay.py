@@ -182,8 +182,10 @@ def replay_subjects(
     latents: bool = False,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """The engine of :func:`replay`, for callers that hold a checked table and one parameter
-    set per lane (e.g. draws from a posterior, as :func:`cogmodels.fits.ppc.posterior_predictive`).
+    """Replay a checked table with one parameter set per lane: the engine of :func:`replay`.
+
+    The lanes' parameter sets can be, e.g., draws from a posterior, as in
+    :func:`cogmodels.fits.ppc.posterior_predictive`.
 
     Parameters
     ----------
@@ -292,7 +294,7 @@ class _Grid:
         return np.nan_to_num(self.numeric(col)[t])
 
     def starts(self, cols: list[str]) -> np.ndarray:
-        """True where the value of ``cols`` changes from the previous trial (t > 0)."""
+        """Return True where the value of ``cols`` changes from the previous trial (t > 0)."""
         cols = [c for c in cols if c in self.table.columns]
         out = np.zeros(self.rows.shape, dtype=bool)
         if cols:
@@ -479,8 +481,10 @@ class _Task:
 
 
 def _levels(keys: list[str]) -> list[tuple[list[str], bool]]:
-    """Context levels for :class:`_Pools`: the full context, the subject, everyone; by option,
-    and finally every observed outcome.
+    """Return the context levels for :class:`_Pools`, narrowest first.
+
+    The levels are the full context, the subject and everyone, each by option, and finally every
+    observed outcome whatever the option.
     """
     levels = [(keys, True)]
     if keys != ["subject"] and "subject" in keys:
@@ -489,7 +493,7 @@ def _levels(keys: list[str]) -> list[tuple[list[str], bool]]:
 
 
 def _actions(values: np.ndarray) -> np.ndarray | pd.arrays.IntegerArray:
-    """Action indices as int64, or as nullable Int64 where some are missing (the schema's dtypes)."""
+    """Return action indices as int64, or nullable Int64 where some are missing (schema dtypes)."""
     missing = np.isnan(values)
     if not missing.any():
         return values.astype(np.int64)

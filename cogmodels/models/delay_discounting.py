@@ -16,8 +16,9 @@ SOONER, LATER = 0, 1
 
 
 class HyperbolicDiscounting(CognitiveModel):
-    r"""Hyperbolic discounting (Mazur 1987): a reward :math:`A` after delay :math:`D` is worth
-    :math:`A / (1 + k D)`, and
+    r"""Hyperbolic discounting of delayed rewards (Mazur 1987).
+
+    A reward :math:`A` after delay :math:`D` is worth :math:`A / (1 + k D)`, and
 
     .. math::
 
@@ -47,6 +48,7 @@ class HyperbolicDiscounting(CognitiveModel):
         )
 
     def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
+        """Return a state that holds only the parameters: nothing is learned."""
         return {"params": params}
 
     def values(self, params: Mapping[str, np.ndarray], observation: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -58,12 +60,15 @@ class HyperbolicDiscounting(CognitiveModel):
         ], axis=1)
 
     def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Return ``softmax(beta V)`` of the sooner and the later option's discounted values."""
         p = state["params"]
         return softmax(p["beta"][:, None] * self.values(p, observation))
 
     def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+        """Return the discounted values ``value_sooner`` and ``value_later``."""
         v = self.values(state["params"], observation)
         return {"value_sooner": v[:, SOONER], "value_later": v[:, LATER]}
 
     def update(self, state, observation, action, reward, next_observation) -> State:
+        """Return ``state`` unchanged: nothing is learned from trial to trial."""
         return state

@@ -133,6 +133,7 @@ class GoNoGo(CognitiveModel):
         return 3 if self.pavlovian_bias else 2
 
     def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
+        """Start every cue's go, no-go (and cue) values at zero."""
         lanes = params["xi"].shape[0]
         return {"params": params, "values": np.zeros((lanes, self._kinds, N_CUES))}
 
@@ -157,6 +158,7 @@ class GoNoGo(CognitiveModel):
         return index, values.reshape(-1)[index]
 
     def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Return ``P(go) = (1 - xi) sigma(W(s, go) - W(s, no-go)) + xi / 2`` and ``P(no-go)``."""
         params = state["params"]
         xi = params["xi"]
         w_go, w_nogo = self._weights(params, self._cue_values(state, observation)[1])
@@ -173,8 +175,9 @@ class GoNoGo(CognitiveModel):
         return params["rho"]
 
     def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
-        """HBayesDM's model regressors: ``q_go``, ``q_nogo``, ``w_go``, ``w_nogo`` (and ``sv``)
-        of the trial's cue, before the update.
+        """Return hBayesDM's model regressors of the trial's cue, before the update.
+
+        These are ``q_go``, ``q_nogo``, ``w_go``, ``w_nogo`` (and ``sv`` with the Pavlovian bias).
         """
         v = self._cue_values(state, observation)[1]
         w_go, w_nogo = self._weights(state["params"], v)
@@ -184,6 +187,7 @@ class GoNoGo(CognitiveModel):
         return out
 
     def update(self, state, observation, action, reward, next_observation) -> State:
+        """Move the cue's chosen-action value (and cue value) toward ``rho r`` at rate ``ep``."""
         params = state["params"]
         index, v = self._cue_values(state, observation)
         target = self._sensitivity(params, reward) * reward
@@ -221,8 +225,9 @@ class GoNoGoM2(GoNoGo):
 
 
 class GoNoGoM3(GoNoGo):
-    """hBayesDM's ``gng_m3``: RW + noise + go bias + Pavlovian bias (``xi``, ``ep``, ``b``, ``pi``,
-    ``rho``); see :class:`GoNoGo`.
+    """hBayesDM's ``gng_m3``: RW + noise + go bias + Pavlovian bias; see :class:`GoNoGo`.
+
+    Its parameters are ``xi``, ``ep``, ``b``, ``pi`` and ``rho``.
     """
 
     name = "gng_m3"
@@ -232,8 +237,10 @@ class GoNoGoM3(GoNoGo):
 
 
 class GoNoGoM4(GoNoGo):
-    """hBayesDM's ``gng_m4``: as ``gng_m3`` with separate reward and punishment sensitivities
-    (``xi``, ``ep``, ``b``, ``pi``, ``rho_rew``, ``rho_pun``); see :class:`GoNoGo`.
+    """hBayesDM's ``gng_m4``: as ``gng_m3`` with separate reward and punishment sensitivities.
+
+    Its parameters are ``xi``, ``ep``, ``b``, ``pi``, ``rho_rew`` and ``rho_pun``; see
+    :class:`GoNoGo`.
     """
 
     name = "gng_m4"

@@ -68,26 +68,30 @@ class PVLDelta(CognitiveModel):
         )
 
     def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
+        """Start every deck's expectancy at zero."""
         lanes = params["A"].shape[0]
         return {"params": params, "ev": np.zeros((lanes, self.n_actions), order="F")}
 
     def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Return ``softmax(theta ev)``, ``theta = 3^cons - 1``, floored at ``MIN_PROBABILITY``."""
         theta = 3.0 ** state["params"]["cons"] - 1.0
         probs = np.maximum(softmax(theta[:, None] * state["ev"]), MIN_PROBABILITY)
         return probs / probs.sum(axis=1, keepdims=True)
 
     def utility(self, params: Mapping[str, np.ndarray], reward: np.ndarray) -> np.ndarray:
-        """The prospect utility of the outcome ``reward / payscale``."""
+        """Return the prospect utility of the outcome ``reward / payscale``."""
         x = np.asarray(reward, dtype=np.float64) / self.payscale
         magnitude = np.abs(x) ** params["alpha"]
         return np.where(x >= 0, magnitude, -params["lambda"] * magnitude)
 
     def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+        """Return the decks' expectancies ``ev_i`` and the outcome's ``utility``."""
         out = {f"ev_{i}": state["ev"][:, i].copy() for i in range(self.n_actions)}
         out["utility"] = self.utility(state["params"], reward)
         return out
 
     def update(self, state, observation, action, reward, next_observation) -> State:
+        """Move the chosen deck's expectancy by ``A (u - ev)``, ``u`` the outcome's utility."""
         p = state["params"]
         ev = state["ev"]
         step = p["A"] * (self.utility(p, reward) - pick(ev, action))

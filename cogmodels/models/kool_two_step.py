@@ -85,6 +85,7 @@ class KoolTwoStep(CognitiveModel):
         self.param_specs = tuple(specs)
 
     def initial_state(self, params) -> State:
+        """Start every value at ``initial_value`` and with no previous choice."""
         lanes = params["alpha"].shape[0]
         return {
             "params": params,
@@ -94,6 +95,7 @@ class KoolTwoStep(CognitiveModel):
         }
 
     def action_probabilities(self, state, observation) -> np.ndarray:
+        """Return the softmax of the stake's mix ``w_t Q_MB + (1 - w_t) Q_MF`` (with stickiness)."""
         params = state["params"]
         s1 = observation["state"].astype(np.int64)
         lanes = np.arange(s1.shape[0])
@@ -111,12 +113,14 @@ class KoolTwoStep(CognitiveModel):
         return s1, lanes, d1, d2
 
     def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+        """Return ``delta1``, ``delta2`` and the state's values ``q_mf_i`` and ``q_mb_i``."""
         s1, lanes, d1, d2 = self._deltas(state, observation, action, reward)
         q_mf = state["q_mf"][lanes, s1]
         return {"delta1": d1, "delta2": d2, "q_mf_0": q_mf[:, 0], "q_mf_1": q_mf[:, 1],
                 "q_mb_0": state["q2"][:, 0].copy(), "q_mb_1": state["q2"][:, 1].copy()}
 
     def update(self, state, observation, action, reward, next_observation) -> State:
+        """Move ``Q_MF`` by ``alpha (delta1 + lam delta2)`` and ``Q_2`` by ``alpha delta2``."""
         params = state["params"]
         s1, lanes, d1, d2 = self._deltas(state, observation, action, reward)
         alpha = params["alpha"]

@@ -67,6 +67,7 @@ class GainLossQ(CognitiveModel):
         return {"option1": (0, self.n_stimuli), "option2": (0, self.n_stimuli)}
 
     def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
+        """Start every stimulus value at zero."""
         lanes = params["beta"].shape[0]
         return {"params": params, "ev": np.zeros((lanes, self.n_stimuli), order="F")}
 
@@ -76,16 +77,19 @@ class GainLossQ(CognitiveModel):
                         axis=1).astype(np.intp)
 
     def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Return ``softmax(beta E)`` of the two stimuli shown."""
         shown = self._shown(observation)
         ev = state["ev"]
         values = np.stack([pick(ev, shown[:, 0]), pick(ev, shown[:, 1])], axis=1)
         return softmax(state["params"]["beta"][:, None] * values)
 
     def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+        """Return the chosen stimulus's value ``ev_chosen`` and the prediction error ``delta``."""
         chosen = pick(self._shown(observation), np.asarray(action))
         return {"ev_chosen": pick(state["ev"], chosen), "delta": reward - pick(state["ev"], chosen)}
 
     def update(self, state, observation, action, reward, next_observation) -> State:
+        """Move the chosen stimulus's value by ``alpha_pos delta`` or ``alpha_neg delta``."""
         p = state["params"]
         ev = state["ev"]
         chosen = pick(self._shown(observation), np.asarray(action))

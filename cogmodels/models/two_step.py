@@ -23,22 +23,26 @@ __all__ = [
 
 
 def stake_weight(params, stakes: np.ndarray, high_stakes: float) -> np.ndarray:
-    """The model-based weight of each lane on a trial with ``stakes``: ``w_high`` where the stake
-    is ``high_stakes``, else ``w_low`` (Kool, Gershman & Cushman 2017).
+    """Return the model-based weight of each lane on a trial with ``stakes``.
+
+    The weight is ``w_high`` where the stake is ``high_stakes``, else ``w_low`` (Kool, Gershman &
+    Cushman 2017).
     """
     return np.where(stakes == high_stakes, params["w_high"], params["w_low"])
 
 
 def unscaled_outcome(reward: np.ndarray, stakes: np.ndarray) -> np.ndarray:
-    """``reward / stakes``: the outcome before the stake multiplied it (0 where ``stakes`` is 0,
-    i.e. on padding).
+    """Return ``reward / stakes``, the outcome before the stake multiplied it.
+
+    The outcome is 0 where ``stakes`` is 0, i.e. on padding.
     """
     return np.divide(reward, stakes, out=np.zeros_like(reward, dtype=np.float64), where=stakes > 0)
 
 
 def sticky_logits(beta: np.ndarray, q: np.ndarray, sticky: np.ndarray | None, value_units: bool) -> np.ndarray:
-    """``β Q + κ·prev`` (stickiness in logit units) or ``β (Q + κ·prev)`` (in value units);
-    ``sticky`` is ``κ·prev`` or None without stickiness. ``beta`` is ``(lanes, 1)``.
+    """Return the logits ``β Q + κ·prev`` (logit units) or ``β (Q + κ·prev)`` (value units).
+
+    ``sticky`` is ``κ·prev``, or None without stickiness. ``beta`` is ``(lanes, 1)``.
     """
     if sticky is None:
         return beta * q
@@ -159,14 +163,14 @@ class TwoStepHybrid(CognitiveModel):
         return params["beta" if self.shared_alpha_beta else f"beta{stage}"]
 
     def _w(self, params, observation) -> np.ndarray:
-        """The model-based weight of each lane on this trial."""
+        """Return the model-based weight of each lane on this trial."""
         if self.weighting == "hybrid":
             return params["w"]
         lanes = next(iter(params.values())).shape[0]
         return np.full(lanes, 1.0 if self.weighting == "model_based" else 0.0)
 
     def _outcome(self, reward: np.ndarray, observation) -> np.ndarray:
-        """The outcome the values learn from: the reward as it is."""
+        """Return the outcome the values learn from: the reward as it is."""
         return reward
 
     def initial_state(self, params) -> State:
