@@ -88,7 +88,8 @@ def test_map_reports_nan_standard_errors_for_an_unidentified_parameter():
     # parameter on its bound have no effect; today the fit reported finite standard errors there
     trials = _hbayesdm("ts", 2)
     model = make_model("two_step_hybrid")
-    priors = {"alpha1": stats.beta(0.2, 1.0), "beta1": stats.gamma(2, scale=3), "beta2": stats.gamma(2, scale=3)}
+    priors = {name: None for name in model.param_names}  # flat, but for these three:
+    priors |= {"alpha1": stats.beta(0.2, 1.0), "beta1": stats.gamma(2, scale=3), "beta2": stats.gamma(2, scale=3)}
     with pytest.warns(UserWarning, match=r"standard error\(s\) are NaN .* \(subject, parameter\)") as record:
         fit = MaximumAPosteriori(model, priors=priors, n_starts=2, seed=0).fit(trials, progress=False)
     message = next(str(w.message) for w in record if "are NaN" in str(w.message))

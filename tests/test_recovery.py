@@ -79,6 +79,7 @@ def test_prior_sampling_uses_spec_priors_inside_bounds():
     model = make_model("q_learning")
     specs = list(model.param_specs)
     specs[0] = dataclasses.replace(specs[0], prior=stats.beta(2, 6))  # alpha, mean 0.25
+    specs[1] = dataclasses.replace(specs[1], prior=None)  # beta: no prior, the uniform rule
     specs[2] = dataclasses.replace(specs[2], prior=stats.norm(0, 4))  # kappa, truncated to [-5, 5]
     model.param_specs = tuple(specs)
     df = sample_parameters(model, 4000, how="prior", seed=0)
