@@ -9,6 +9,7 @@ from __future__ import annotations
 from cogmodels.fits.bms import BMSResult, bms
 from cogmodels.fits.compare import Comparison, CVResult, compare_models, cross_validate, fold_labels
 from cogmodels.fits.em import HierarchicalEM
+from cogmodels.fits.identifiability import IdentifiabilityWarning, uninformed_parameters
 from cogmodels.fits.mle import (
     ConvergenceWarning,
     FitError,
@@ -35,6 +36,7 @@ __all__ = [
     "ConvergenceWarning",
     "FitError",
     "HierarchicalEM",
+    "IdentifiabilityWarning",
     "MaximumAPosteriori",
     "MaximumLikelihood",
     "SubjectFit",
@@ -54,6 +56,7 @@ __all__ = [
     "sample_parameters",
     "setsize_curves",
     "stay_probabilities",
+    "uninformed_parameters",
 ]
 
 ESTIMATORS = {"mle": MaximumLikelihood, "map": MaximumAPosteriori, "em": HierarchicalEM}
