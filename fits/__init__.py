@@ -6,7 +6,7 @@ attributes ending in ``_``; ``score(trials)`` gives the summed log-likelihood of
 
 from __future__ import annotations
 
-from cogmodels.fits.bms import BMSResult, bms
+from cogmodels.fits.bms import BetweenGroupsBMS, BMSResult, bms, bms_between_groups
 from cogmodels.fits.compare import Comparison, CVResult, compare_models, cross_validate, fold_labels
 from cogmodels.fits.em import HierarchicalEM
 from cogmodels.fits.identifiability import IdentifiabilityWarning, uninformed_parameters
@@ -31,6 +31,7 @@ from cogmodels.fits.recovery import model_recovery, parameter_recovery, sample_p
 
 __all__ = [
     "BMSResult",
+    "BetweenGroupsBMS",
     "CVResult",
     "Comparison",
     "ConvergenceWarning",
@@ -41,6 +42,7 @@ __all__ = [
     "MaximumLikelihood",
     "SubjectFit",
     "bms",
+    "bms_between_groups",
     "check",
     "compare_models",
     "cross_validate",
