@@ -170,6 +170,7 @@ class CaseResult:
     problems: list[str] = field(default_factory=list)
     n_em_iter: int | None = None
     max_group_var: float | None = None
+    uninformed: list[str] = field(default_factory=list)  # parameters no trial informs (reported only)
 
     @property
     def ok(self) -> bool:
@@ -216,6 +217,8 @@ def run_case(dataset: Dataset, label: str, method: str, *, trials: pd.DataFrame 
     result.seconds = time.perf_counter() - t0
     if fit is not None:
         result.problems += check_fit(fit, caught)
+        flagged = fit.uninformed_.any(axis=0)
+        result.uninformed = flagged.index[flagged.to_numpy()].tolist()
         if method == "em":
             result.n_em_iter = int(fit.n_em_iter_)
             result.max_group_var = float(fit.group_var_.max())
@@ -253,8 +256,9 @@ def main() -> None:
                              n_starts=args.starts)
                 rows.append(r)
                 em = f" em_iter={r.n_em_iter} max_var={r.max_group_var:.3g}" if r.n_em_iter is not None else ""
+                note = f" uninformed: {r.uninformed}" if r.uninformed else ""
                 print(f"  {d.name:24s} {label:16s} {method:4s} {r.seconds:8.1f} s  "
-                      f"{'ok' if r.ok else 'FAIL'}{em}", flush=True)
+                      f"{'ok' if r.ok else 'FAIL'}{em}{note}", flush=True)
                 if not r.ok:
                     failed.append(r)
                     for p in r.problems:
