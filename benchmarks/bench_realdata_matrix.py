@@ -95,6 +95,11 @@ def fontanesi_pairs(real: pd.DataFrame) -> pd.DataFrame:
                        set_size=real["state"].nunique())
 
 
+def scaled_points(trials: pd.DataFrame) -> pd.DataFrame:
+    """Points 0-100 as rewards in [0, 1]."""
+    return trials.assign(reward=trials["reward"] / 100.0)
+
+
 _BANDIT2 = {"random": {}, "wsls": {}, "q_learning": {}, "actor_critic": {}}
 _BANDIT4 = {k: {"n_actions": 4} for k in _BANDIT2}
 _REVERSAL = {**_BANDIT2, "reversal_hmm": {}}
@@ -107,8 +112,13 @@ DATASETS: tuple[Dataset, ...] = (
     Dataset("hbayesdm_prl_multipleB", "hBayesDM/prl_multipleB_exampleData.txt", _REVERSAL),
     Dataset("hbayesdm_bandit4arm", "hBayesDM/bandit4arm_exampleData.txt", _BANDIT4),
     Dataset("hbayesdm_banditNarm", "hBayesDM/banditNarm_exampleData.txt", _BANDIT4),
+    # points 1-100, the scale of the Kalman filter's noise (Daw et al. 2006); Q-learning's beta
+    # range [0, 20] is for rewards in [0, 1] (on raw points every start gives some choice a
+    # probability of exactly 0), so it reads the points / 100
     Dataset("hbayesdm_bandit4arm2", "hBayesDM/bandit4arm2_exampleData.txt",
-            {"random": {"n_actions": 4}, "q_learning": {"n_actions": 4}, "kalman": {}}),
+            {"random": {"n_actions": 4}, "kalman": {}}),
+    Dataset("hbayesdm_bandit4arm2_scaled", "hBayesDM/bandit4arm2_exampleData.txt",
+            {"wsls": {"n_actions": 4}, "q_learning": {"n_actions": 4}}, coding=scaled_points),
     Dataset("hbayesdm_ts", "hBayesDM/ts_exampleData.txt", _TWO_STEP),
     Dataset("daw_luna_habit", "daw/luna_habit.csv", _TWO_STEP),
     Dataset("wmh_expe1", "WMH/Expe1.mat", _RLWM),
