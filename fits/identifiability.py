@@ -20,9 +20,11 @@ with ``l_i`` the subject's log-likelihood and ``h`` a step in the unconstrained 
 point where both values are finite: the likelihood does not depend on it anywhere the probe
 looked. This is the practical form of the structural (non-)identifiability checks of the
 modelling literature (Wilson & Collins 2019, eLife, "Ten simple rules for the computational
-modeling of behavioral data", rule 5 on parameter recovery; Raue et al. 2009, Bioinformatics,
+modeling of behavioral data", on parameter recovery; Raue et al. 2009, Bioinformatics,
 profile-likelihood identifiability: a flat profile). A parameter the data inform only weakly is
-not flagged: check it with parameter recovery (:func:`cogmodels.fits.parameter_recovery`).
+not flagged: check it with parameter recovery (:func:`cogmodels.fits.parameter_recovery`). One
+that acts only in a corner of the parameter space that no probe point reaches would be flagged:
+raise ``n_points`` when in doubt.
 """
 
 from __future__ import annotations
