@@ -245,6 +245,7 @@ def main() -> None:
     ap.add_argument("--subjects", type=int, default=None, help="first N subjects of each dataset (default: all)")
     ap.add_argument("--trials", type=int, default=None, help="first N trials of each subject (default: all)")
     ap.add_argument("--method", action="append", choices=METHODS, help="only these methods")
+    ap.add_argument("--model", action="append", help="only these model labels")
     ap.add_argument("--starts", type=int, default=None, help="random starts (default: each estimator's)")
     ap.add_argument("--dataset", action="append", choices=sorted(DATASETS_BY_NAME), help="only these datasets")
     args = ap.parse_args()
@@ -261,6 +262,8 @@ def main() -> None:
         t0 = time.perf_counter()
         trials = d.load()
         for label in d.models:
+            if args.model and label not in args.model:
+                continue
             for method in args.method or METHODS:
                 r = run_case(d, label, method, trials=trials, n_subjects=args.subjects, max_trials=args.trials,
                              n_starts=args.starts)
