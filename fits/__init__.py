@@ -6,9 +6,10 @@ attributes ending in ``_``; ``score(trials)`` gives the summed log-likelihood of
 
 from __future__ import annotations
 
-from cogmodels.fits.bms import BMSResult, bms
+from cogmodels.fits.bms import BetweenGroupsBMS, BMSResult, bms, bms_between_groups
 from cogmodels.fits.compare import Comparison, CVResult, compare_models, cross_validate, fold_labels
 from cogmodels.fits.em import HierarchicalEM
+from cogmodels.fits.identifiability import IdentifiabilityWarning, uninformed_parameters
 from cogmodels.fits.mle import (
     ConvergenceWarning,
     FitError,
@@ -32,15 +33,18 @@ from cogmodels.fits.replay import replay
 
 __all__ = [
     "BMSResult",
+    "BetweenGroupsBMS",
     "CVResult",
     "Comparison",
     "ConvergenceWarning",
     "FitError",
     "HierarchicalEM",
+    "IdentifiabilityWarning",
     "MaximumAPosteriori",
     "MaximumLikelihood",
     "SubjectFit",
     "bms",
+    "bms_between_groups",
     "check",
     "compare_models",
     "cross_validate",
@@ -58,6 +62,7 @@ __all__ = [
     "setsize_curves",
     "stay_by_reward",
     "stay_probabilities",
+    "uninformed_parameters",
 ]
 
 ESTIMATORS = {"mle": MaximumLikelihood, "map": MaximumAPosteriori, "em": HierarchicalEM}

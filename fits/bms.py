@@ -35,12 +35,16 @@ of the null "all model frequencies are equal", ``bor = 1 / (1 + exp(F1 - F0))`` 
 
 (the variational free energy of the alternative, Eq. A.20), ``E[log r_k] = psi(alpha_k) -
 psi(alpha_.)``. Protected exceedance probabilities are ``pxp = xp (1 - bor) + bor / K`` (Eq. 7).
+
+:func:`bms_between_groups` asks whether groups of subjects (patients and controls, say) share the
+same model frequencies: the free energy of one RFX-BMS of all subjects pooled against the sum of
+those of one RFX-BMS per group (Rigoux et al. 2014, "between-groups comparisons").
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +52,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betainc, digamma, expit, gammaln, logsumexp, softmax, xlogy
 
-__all__ = ["BMSResult", "bms", "dirichlet_exceedance"]
+__all__ = ["BMSResult", "BetweenGroupsBMS", "bms", "bms_between_groups", "dirichlet_exceedance"]
 
 _CHUNK = 1 << 17
 
@@ -201,6 +205,47 @@ def _free_energy_null(L: np.ndarray) -> float:
     return float((logsumexp(L, axis=1) - np.log(L.shape[1])).sum())
 
 
+def _check_prior(prior: Any, k: int) -> np.ndarray:
+    """Check the Dirichlet prior counts ``alpha0``: one positive number per model."""
+    try:
+        alpha0 = np.array(prior, dtype=np.float64)
+    except (TypeError, ValueError):
+        alpha0 = np.full(0, np.nan)
+    if alpha0.ndim == 0:
+        alpha0 = np.full(k, float(alpha0))
+    if alpha0.shape != (k,) or not np.all(np.isfinite(alpha0)) or np.any(alpha0 <= 0):
+        raise ValueError(
+            f"prior must be a positive number or {k} positive numbers (one per model), got {prior!r}"
+        )
+    return alpha0
+
+
+def _variational_bms(
+    L: np.ndarray, alpha0: np.ndarray, tol: float, max_iter: int, caller: str
+) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """Run the variational iteration of the module docstring.
+
+    Returns ``alpha``, ``g``, the iterations used and the free energy ``F1`` at the end.
+    """
+    alpha = alpha0.copy()
+    n_iter, step = 0, np.inf
+    while n_iter < max_iter and step >= tol:
+        g = _posterior(L, alpha)
+        new = alpha0 + g.sum(axis=0)
+        step = float(np.linalg.norm(new - alpha))
+        alpha = new
+        n_iter += 1
+    if step >= tol:
+        warnings.warn(
+            f"{caller}: the variational iteration did not settle in max_iter={max_iter} iterations "
+            f"(last change {step:.2g} > tol={tol})",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    g = _posterior(L, alpha)
+    return alpha, g, n_iter, _free_energy(L, alpha, g, alpha0)
+
+
 def bms(
     log_evidence: np.ndarray | pd.DataFrame,
     *,
@@ -239,35 +284,10 @@ def bms(
     """
     L, names, subjects = _check_log_evidence(log_evidence, models)
     n, k = L.shape
-    try:
-        alpha0 = np.array(prior, dtype=np.float64)
-    except (TypeError, ValueError):
-        alpha0 = np.full(0, np.nan)
-    if alpha0.ndim == 0:
-        alpha0 = np.full(k, float(alpha0))
-    if alpha0.shape != (k,) or not np.all(np.isfinite(alpha0)) or np.any(alpha0 <= 0):
-        raise ValueError(
-            f"prior must be a positive number or {k} positive numbers (one per model), got {prior!r}"
-        )
+    alpha0 = _check_prior(prior, k)
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
-
-    alpha = alpha0.copy()
-    n_iter, step = 0, np.inf
-    while n_iter < max_iter and step >= tol:
-        g = _posterior(L, alpha)
-        new = alpha0 + g.sum(axis=0)
-        step = float(np.linalg.norm(new - alpha))
-        alpha = new
-        n_iter += 1
-    if step >= tol:
-        warnings.warn(
-            f"bms: the variational iteration did not settle in max_iter={max_iter} iterations "
-            f"(last change {step:.2g} > tol={tol})",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    g = _posterior(L, alpha)
+    alpha, g, n_iter, f1 = _variational_bms(L, alpha0, tol, max_iter, "bms")
 
     if k == 2:
         # P(r_1 > 1/2), r_1 ~ Beta(a1, a2), equals P(r_2 < 1/2) = I_{1/2}(a2, a1)
@@ -277,7 +297,6 @@ def bms(
         xp = dirichlet_exceedance(alpha, n_samples, seed)
         xp_method = "sampling"
 
-    f1 = _free_energy(L, alpha, g, alpha0)
     f0 = _free_energy_null(L)
     bor = float(expit(f0 - f1))
     pxp = xp * (1 - bor) + bor / k
@@ -294,4 +313,131 @@ def bms(
         free_energy_null=f0,
         n_iter=n_iter,
         xp_method=xp_method,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class BetweenGroupsBMS:
+    """Between-group random-effects BMS: whether the groups share the same model frequencies.
+
+    Attributes
+    ----------
+    p_same : float
+        Posterior probability that all groups share one vector of model frequencies (equal prior
+        odds), ``1 / (1 + exp(F_different - F_same))``.
+    free_energy_same : float
+        ``F_same``: the free energy of one RFX-BMS of all subjects pooled.
+    free_energy_different : float
+        ``F_different``: the sum of the free energies of one RFX-BMS per group.
+    frequencies : pandas.DataFrame
+        Posterior mean model frequencies ``alpha / sum(alpha)``, one row per group and a last row
+        ``"pooled"``, one column per model.
+    groups : tuple
+        The group names (the mapping's keys, else 0, 1, ...).
+    models : tuple
+        The model names.
+    """
+
+    p_same: float
+    free_energy_same: float
+    free_energy_different: float
+    frequencies: pd.DataFrame
+    groups: tuple[Any, ...]
+    models: tuple[str, ...]
+
+    @property
+    def different(self) -> bool:
+        """The test's decision at the VBA toolbox's threshold: ``p_same < 0.05``."""
+        return self.p_same < 0.05
+
+
+def bms_between_groups(
+    log_evidence: Sequence[np.ndarray | pd.DataFrame] | Mapping[Any, np.ndarray | pd.DataFrame],
+    *,
+    prior: float | Sequence[float] | np.ndarray = 1.0,
+    models: Sequence[str] | None = None,
+    tol: float = 1e-10,
+    max_iter: int = 10_000,
+) -> BetweenGroupsBMS:
+    r"""Test whether groups of subjects share the same model frequencies (Rigoux et al. 2014).
+
+    Rigoux, Stephan, Friston & Daunizeau (2014), NeuroImage 84:971-985, section "Between-groups
+    and between-conditions comparisons": the hypothesis ``H=`` that all groups draw their
+    subjects' models from one frequency vector ``r`` against ``H≠`` that each group ``g`` has its
+    own ``r_g``. Under ``H=`` the groups are one population, so its evidence is that of one
+    random-effects BMS of all subjects pooled; under ``H≠`` the groups are independent, so its
+    evidence is the product of the evidences of one RFX-BMS per group. With the variational free
+    energies ``F`` of :func:`bms` (Eq. A.20) in place of the log evidences and equal prior odds,
+
+    .. math::
+
+        P(H_= \mid L) = \frac{1}{1 + \exp(F_{\neq} - F_=)}, \qquad
+        F_= = F(L_1 \cup \dots \cup L_G), \quad F_{\neq} = \sum_g F(L_g),
+
+    as the VBA toolbox's ``VBA_groupBMC_btwGroups`` computes it (Daunizeau, Adam & Rigoux 2014,
+    PLoS Comput Biol), with :func:`bms`'s iteration (SPM's ``spm_BMS``) for each ``F``.
+
+    Parameters
+    ----------
+    log_evidence : sequence or mapping of (subjects × models) arrays or DataFrames
+        One log-evidence table per group (at least two), with the same models: DataFrames are
+        matched by their column names, arrays by column position. A mapping names the groups.
+    prior : float or sequence of float
+        Dirichlet prior counts ``alpha0`` of every RFX-BMS (default 1: uniform frequencies).
+    models : sequence of str, optional
+        Model names, overriding the DataFrames' columns.
+    tol, max_iter : float, int
+        The stopping rule of each variational iteration (see :func:`bms`).
+
+    Returns
+    -------
+    BetweenGroupsBMS
+        ``p_same``, the two free energies and the posterior mean frequencies per group and pooled.
+    """
+    if isinstance(log_evidence, Mapping):
+        names, tables = tuple(log_evidence), list(log_evidence.values())
+    elif isinstance(log_evidence, Sequence) and not isinstance(log_evidence, str):
+        names, tables = tuple(range(len(log_evidence))), list(log_evidence)
+    else:
+        raise TypeError(
+            "log_evidence must be a list (or dict) of per-group (subjects × models) log-evidence "
+            f"tables, got {type(log_evidence).__name__}"
+        )
+    if len(tables) < 2:
+        raise ValueError(f"log_evidence needs at least 2 groups, got {len(tables)}")
+    checked = [_check_log_evidence(t, models) for t in tables]
+    model_names = checked[0][1]
+    values = []
+    for name, table, (L, cols, _) in zip(names, tables, checked, strict=True):
+        if L.shape[1] != len(model_names):
+            raise ValueError(
+                f"every group needs the same {len(model_names)} models; group {name!r} has "
+                f"{L.shape[1]} columns"
+            )
+        if isinstance(table, pd.DataFrame) and models is None and cols != model_names:
+            if set(cols) != set(model_names):
+                raise ValueError(
+                    f"every group needs the same models {list(model_names)}; group {name!r} has "
+                    f"{list(cols)}"
+                )
+            L = L[:, [cols.index(m) for m in model_names]]
+        values.append(L)
+    alpha0 = _check_prior(prior, len(model_names))
+    caller = "bms_between_groups"
+    fits = [_variational_bms(L, alpha0, tol, max_iter, caller) for L in values]
+    pooled = _variational_bms(np.concatenate(values), alpha0, tol, max_iter, caller)
+    f_same, f_diff = pooled[3], float(sum(f[3] for f in fits))
+    alphas = [f[0] for f in fits] + [pooled[0]]
+    frequencies = pd.DataFrame(
+        [a / a.sum() for a in alphas],
+        index=pd.Index([*names, "pooled"], name="group"),
+        columns=pd.Index(list(model_names), name="model"),
+    )
+    return BetweenGroupsBMS(
+        p_same=float(expit(f_same - f_diff)),
+        free_energy_same=f_same,
+        free_energy_different=f_diff,
+        frequencies=frequencies,
+        groups=names,
+        models=model_names,
     )

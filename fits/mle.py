@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cogmodels.fits.identifiability import uninformed_parameters, warn_uninformed
 from cogmodels.fits.optimize import finite_difference_hessian, minimize_batched
 from cogmodels.likelihood import CheckedTrials, TrialArrays, log_likelihood, trial_arrays
 from cogmodels.model import CognitiveModel
@@ -173,6 +174,10 @@ class SubjectFit:
         ``(subjects, k)`` unconstrained estimates.
     skipped_ : pandas.DataFrame
         Subjects left out (``subject``, ``n_valid``, ``reason``).
+    uninformed_ : pandas.DataFrame
+        Subjects × parameters: the parameters no trial of the subject informs
+        (:func:`cogmodels.fits.identifiability.uninformed_parameters`); a fit with any warns
+        with an ``IdentifiabilityWarning``.
     """
 
     method = "mle"
@@ -261,6 +266,8 @@ class SubjectFit:
         data = self._prepare(trials, source)
         self.data_ = data
         self._run(data, progress)
+        self.uninformed_ = uninformed_parameters(self.model, data, seed=self.seed)
+        warn_uninformed(self.uninformed_, self.model.name, stacklevel=2)
         return self
 
     def _bar(self, progress: bool, total: int, unit: str = "subject"):

@@ -27,7 +27,8 @@ without one, replay each subject's observed trial sequence (``source="replay"``,
 Every curve first averages within subject (over trials, reversals and simulations of that
 subject), then across subjects: the value is the mean of the subject means, ``sem`` their
 standard error (``std(ddof=1) / sqrt(n)``, NaN with one subject) and ``n`` the number of
-subjects. Trials with a missing choice count as presented but are left out of the averages.
+subjects (:func:`stay_probabilities` can pool all trials instead: ``pooled=True``). Trials
+with a missing choice count as presented but are left out of the averages.
 Sequences (for lags, previous trials and presentation counts) are the rows of one ``subject``
 (and ``sim``, ``session`` where present), in ``trial`` order.
 """
@@ -239,9 +240,17 @@ def _sequence_id(df: pd.DataFrame) -> np.ndarray:
     return df.groupby(_seq_keys(df), sort=False).ngroup().to_numpy()
 
 
-def _summarise(df: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
-    """Mean within subject, then mean, SEM and count across subjects, by ``keys``."""
+def _summarise(df: pd.DataFrame, keys: list[str], value: str, *, pooled: bool = False) -> pd.DataFrame:
+    """Mean within subject, then mean, SEM and count across subjects, by ``keys``.
+
+    ``pooled=True`` skips the subject level: the mean over all rows of a cell, the binomial
+    standard error ``sqrt(p (1 - p) / n)`` (``value`` is 0/1) and ``n`` the number of rows.
+    """
     df = df.dropna(subset=[value])
+    if pooled:
+        g = df.groupby(keys, observed=True, sort=True)[value]
+        p, n = g.mean(), g.size()
+        return pd.DataFrame({value: p, "sem": np.sqrt(p * (1.0 - p) / n), "n": n}).reset_index()
     per_subject = df.groupby(["subject", *keys], observed=True, sort=True)[value].mean()
     g = per_subject.groupby(level=list(range(1, len(keys) + 1)), observed=True, sort=True)
     out = pd.DataFrame({value: g.mean(), "sem": g.std(ddof=1) / np.sqrt(g.size()), "n": g.size()})
@@ -411,18 +420,42 @@ def _previous_trials(trials: pd.DataFrame, fn: str) -> tuple[pd.DataFrame, dict[
     }
 
 
-def stay_probabilities(trials: pd.DataFrame) -> pd.DataFrame:
-    """Two-step stay probabilities (Daw et al. 2011, Neuron, Fig. 2).
+def stay_probabilities(trials: pd.DataFrame, *, pooled: bool = False) -> pd.DataFrame:
+    r"""Two-step stay probabilities (Daw et al. 2011, Neuron, Fig. 2).
 
     P(repeat the previous first-stage ``choice``) by the previous trial's outcome
     (``rewarded`` when ``reward > 0``) and transition (``common`` column when present, else
     ``state2 == choice``: second-stage state ``i`` is the common destination of action ``i``).
-    Columns ``previous_reward``, ``previous_transition``, ``p_stay``, ``sem``, ``n``; one row per
-    cell in the order rewarded/common, rewarded/rare, unrewarded/common, unrewarded/rare.
     Model-free learners show a main effect of reward; model-based ones a reward × transition
     interaction (see :func:`stay_effects`, and :func:`stay_regression` for tasks where a
     model-free learner mimics it).
+
+    Parameters
+    ----------
+    trials : pandas.DataFrame
+        A two-step trial table: ``subject``, ``choice``, ``reward`` and ``common`` or ``state2``.
+    pooled : bool
+        How subjects are combined in each cell ``c``. ``False`` (the default, as every curve of
+        this module): the mean of the subject means,
+
+        .. math:: \hat p_c = \frac{1}{S_c} \sum_s \frac{k_{sc}}{n_{sc}}, \qquad
+                  \mathrm{sem} = \frac{\mathrm{sd}_s(k_{sc}/n_{sc})}{\sqrt{S_c}},
+
+        with ``k_sc`` the stays among the ``n_sc`` trials of subject ``s`` in cell ``c`` and
+        ``S_c`` the subjects with at least one such trial: every subject weighs the same, as in
+        the group figures of Daw et al. (2011). ``True``: all trials pooled,
+        ``p_c = sum_s k_sc / sum_s n_sc`` with the binomial ``sem = sqrt(p (1 - p) / n)``: every
+        trial weighs the same (subjects with more trials in a cell count more), the estimate for
+        a single long sequence or a simulation whose subjects are exchangeable.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``previous_reward``, ``previous_transition``, ``p_stay``, ``sem``, ``n`` (the
+        number of subjects, or of trials when ``pooled``); one row per cell in the order
+        rewarded/common, rewarded/rare, unrewarded/common, unrewarded/rare.
     """
+    pooled = check_bool("pooled", pooled)
     df, p = _previous_trials(trials, "stay_probabilities")
     tab = pd.DataFrame({
         "subject": df["subject"].to_numpy()[p["row"]],
@@ -432,7 +465,7 @@ def stay_probabilities(trials: pd.DataFrame) -> pd.DataFrame:
                                               categories=_TRANSITION_LEVELS),
         "p_stay": p["stay"],
     })
-    out = _summarise(tab, ["previous_reward", "previous_transition"], "p_stay")
+    out = _summarise(tab, ["previous_reward", "previous_transition"], "p_stay", pooled=pooled)
     full = pd.MultiIndex.from_product([_REWARD_LEVELS, _TRANSITION_LEVELS],
                                       names=["previous_reward", "previous_transition"])
     out = out.set_index(["previous_reward", "previous_transition"]).reindex(full).reset_index()

@@ -10,7 +10,13 @@ import pytest
 from scipy import integrate, stats
 from scipy.special import digamma, expit, gammaln, logsumexp, softmax
 
-from cogmodels.fits.bms import BMSResult, _free_energy, bms, dirichlet_exceedance
+from cogmodels.fits.bms import (
+    BMSResult,
+    _free_energy,
+    bms,
+    bms_between_groups,
+    dirichlet_exceedance,
+)
 
 
 def _exceedance_quadrature(alpha: np.ndarray) -> np.ndarray:
@@ -205,3 +211,68 @@ def test_dataframe_names_to_frame_and_seeding():
 def test_bad_inputs_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         bms(**kwargs)
+
+
+# -- between-group comparison (Rigoux et al. 2014) ------------------------------------------------
+def _certain(counts, gap=60.0) -> np.ndarray:
+    """Log evidences of subjects each certainly of one model: ``counts[k]`` subjects of model k."""
+    rows = [np.where(np.arange(len(counts)) == k, 0.0, -gap) for k, c in enumerate(counts) for _ in range(c)]
+    return np.array(rows) - 100.0
+
+
+def _log_beta(a) -> float:
+    a = np.asarray(a, dtype=float)
+    return float(gammaln(a).sum() - gammaln(a.sum()))
+
+
+@pytest.mark.parametrize("counts", [((5, 5), (5, 5)), ((10, 0), (0, 10)), ((4, 1, 0), (0, 2, 6)), ((3, 3, 3), (3, 3, 3))])
+def test_between_groups_exact_when_every_subject_is_certain(counts):
+    """With one-hot posteriors the free energy is exact: ``F = sum_i L_{i m_i} + log B(alpha0 + n)
+    - log B(alpha0)`` (the Dirichlet-multinomial evidence of the counts), so
+    ``logit P(same) = log B(1 + n1 + n2) - log B(1 + n1) - log B(1 + n2) + log B(1)``."""
+    n1, n2 = (np.array(c) for c in counts)
+    res = bms_between_groups([_certain(n1), _certain(n2)])
+    ones = np.ones(len(n1))
+    logit = _log_beta(ones + n1 + n2) - _log_beta(ones + n1) - _log_beta(ones + n2) + _log_beta(ones)
+    assert res.p_same == pytest.approx(expit(logit), rel=1e-6)
+    assert res.free_energy_same - res.free_energy_different == pytest.approx(logit, abs=1e-6)
+    np.testing.assert_allclose(res.frequencies.loc[0], (1 + n1) / (1 + n1).sum(), atol=1e-9)
+    np.testing.assert_allclose(res.frequencies.loc["pooled"], (1 + n1 + n2) / (1 + n1 + n2).sum(), atol=1e-9)
+
+
+def test_between_groups_same_frequencies_favour_same_different_ones_reject_it():
+    # identical composition: (5, 5) twice: P(same) = expit(log B(11, 11) - 2 log B(6, 6)) = 0.664
+    same = bms_between_groups([_certain((5, 5)), _certain((5, 5))])
+    assert same.p_same == pytest.approx(0.6644, abs=1e-3) and not same.different
+    # opposite groups: P(same) = expit(log B(11, 11) - 2 log B(11, 1)) = 3.1e-5
+    diff = bms_between_groups([_certain((10, 0)), _certain((0, 10))])
+    assert diff.p_same == pytest.approx(3.13e-5, rel=1e-2) and diff.different
+    # noisy evidences: 30 subjects per group, each's true model drawn from the group's frequencies
+    rng = np.random.default_rng(0)
+
+    def group(freq, n=30):
+        m = rng.choice(len(freq), size=n, p=freq)
+        L = rng.normal(0.0, 1.0, (n, len(freq)))
+        L[np.arange(n), m] += 4.0  # each subject's evidence favours its model by about 4 nats
+        return L
+
+    assert bms_between_groups([group([0.5, 0.3, 0.2]), group([0.5, 0.3, 0.2])]).p_same > 0.5
+    assert bms_between_groups([group([0.8, 0.1, 0.1]), group([0.1, 0.1, 0.8])]).p_same < 1e-3
+
+
+def test_between_groups_names_order_and_errors():
+    a = pd.DataFrame(_certain((4, 1)), columns=["rl", "wm"])
+    b = pd.DataFrame(_certain((1, 4)), columns=["rl", "wm"])
+    named = bms_between_groups({"patients": a, "controls": b[["wm", "rl"]]})  # matched by name
+    assert named.groups == ("patients", "controls") and named.models == ("rl", "wm")
+    assert named.frequencies.index.tolist() == ["patients", "controls", "pooled"]
+    assert named.p_same == pytest.approx(bms_between_groups([b, a]).p_same, rel=1e-9)  # symmetric
+    assert named.frequencies.loc["controls", "wm"] == pytest.approx(5 / 7)
+    with pytest.raises(ValueError, match="needs at least 2 groups, got 1"):
+        bms_between_groups([a])
+    with pytest.raises(ValueError, match=r"every group needs the same models \['rl', 'wm'\]; group 1 has"):
+        bms_between_groups([a, b.rename(columns={"wm": "hmm"})])
+    with pytest.raises(ValueError, match="every group needs the same 2 models; group 1 has 3 columns"):
+        bms_between_groups([_certain((1, 1)), _certain((1, 1, 1))])
+    with pytest.raises(TypeError, match="log_evidence must be a list"):
+        bms_between_groups(a.to_numpy())

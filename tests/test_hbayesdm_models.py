@@ -173,7 +173,6 @@ def test_gng_comparison_ranks_m4_best_as_hbayesdm_looic(gng_comparison):
 @needs_raw
 @pytest.mark.slow
 @pytest.mark.realdata
-@pytest.mark.xfail(reason="EM fix in branch em", strict=False)
 def test_gng_em_fits_converge(gng_comparison):
     cmp, caught = gng_comparison
     assert not caught, [str(w.message) for w in caught]

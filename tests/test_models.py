@@ -132,3 +132,29 @@ def test_rl_only_reduction_has_no_working_memory():
     model = make_model("rl_stimulus")
     assert not {"rho", "K", "phi", "neg_wm"} & set(model.param_names)
     assert model.reset_on_block and model.observation_columns == ("state", "set_size")
+
+
+@pytest.mark.parametrize("name", ["rl_stimulus", "rlwm"])
+def test_negative_feedback_bias_follows_the_prediction_error(name):
+    """``neg_rl`` (and ``neg_wm``) scale the update on a negative prediction error, not on a
+    reward <= 0: with graded, all-positive rewards they still act (Collins 2018)."""
+    model = make_model(name)
+    base = {"alpha": 0.5, "epsilon": 0.0, "kappa": 0.0, "neg_rl": 1.0,
+            "rho": 0.5, "K": 3.0, "phi": 0.0, "neg_wm": 1.0}
+    params = {k: np.array([v]) for k, v in base.items() if k in model.param_names}
+    obs = {"state": np.array([0.0]), "set_size": np.array([2.0])}
+    state = model.initial_state(params)
+    # Q = W = 1/3; reward 0.2 > 0 but below the values: a negative prediction error, neglected
+    state = model.update(state, obs, np.array([1]), np.array([0.2]), obs)
+    np.testing.assert_allclose(state["q"][0, 0], [1 / 3] * 3)
+    if "wm" in state:
+        np.testing.assert_allclose(state["wm"][0, 0], [1 / 3] * 3)
+    # reward 0.9: positive prediction error, learned at alpha (and 1 for WM)
+    state = model.update(state, obs, np.array([1]), np.array([0.9]), obs)
+    np.testing.assert_allclose(state["q"][0, 0, 1], 1 / 3 + 0.5 * (0.9 - 1 / 3))
+    if "wm" in state:
+        np.testing.assert_allclose(state["wm"][0, 0, 1], 0.9)
+    # without the neglect the first update counts: Q = 1/3 + 0.5 (0.2 - 1/3)
+    params["neg_rl"] = np.array([0.0])
+    state = model.update(model.initial_state(params), obs, np.array([1]), np.array([0.2]), obs)
+    np.testing.assert_allclose(state["q"][0, 0, 1], 1 / 3 + 0.5 * (0.2 - 1 / 3))

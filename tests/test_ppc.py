@@ -139,6 +139,28 @@ def test_stay_probabilities_exact():
     assert (st2["n"] == 2).all() and (st2["sem"] == 0).all()
 
 
+def test_stay_probabilities_per_subject_mean_or_pooled_by_hand():
+    # subject "s" (STAY): rewarded/common stays 1, 1, 0 (3 trials), rewarded/rare 1,
+    # unrewarded/common 0, unrewarded/rare 0, 1; subject "t": two rewarded/common stays, 1, 1
+    short = pd.DataFrame({"subject": "t", "trial": range(3), "choice": [1, 1, 1],
+                          "state2": [1, 1, 1], "reward": [1, 1, 0]})
+    two = pd.concat([STAY, short], ignore_index=True)
+    by_subject = stay_probabilities(two)  # the default: every subject weighs the same
+    np.testing.assert_allclose(by_subject["p_stay"], [(2 / 3 + 1) / 2, 1.0, 0.0, 0.5])
+    # sd of (2/3, 1) with ddof=1 is (1/3)/sqrt(2); over sqrt(2) subjects: 1/6
+    np.testing.assert_allclose(by_subject["sem"], [1 / 6, NAN, NAN, NAN])
+    assert by_subject["n"].tolist() == [2, 1, 1, 1]  # subjects
+    pooled = stay_probabilities(two, pooled=True)  # every trial weighs the same
+    np.testing.assert_allclose(pooled["p_stay"], [(2 + 2) / (3 + 2), 1.0, 0.0, 0.5])
+    np.testing.assert_allclose(pooled["sem"], [np.sqrt(0.8 * 0.2 / 5), 0.0, 0.0, np.sqrt(0.25 / 2)])
+    assert pooled["n"].tolist() == [5, 1, 1, 2]  # trials
+    assert list(pooled.columns) == list(by_subject.columns)
+    # one subject: both definitions give the same probabilities
+    np.testing.assert_allclose(stay_probabilities(STAY, pooled=True)["p_stay"], stay_probabilities(STAY)["p_stay"])
+    with pytest.raises(ValueError, match="pooled must be True or False, got"):
+        stay_probabilities(STAY, pooled="yes")
+
+
 def _two_step_table(rule, n_subjects=20, n_trials=200, seed=0) -> pd.DataFrame:
     """Synthetic two-step choices: P(stay) = rule(prev rewarded, prev common)."""
     rng = np.random.default_rng(seed)

@@ -27,8 +27,13 @@ class RLWM(CognitiveModel):
         W(s,a) \mathrel{+}= \alpha^{WM}_r (r - W(s,a)), \qquad
         W \leftarrow W + \phi (1/n_A - W)
 
-    with ``alpha_r = alpha`` and ``alpha^WM_r = 1`` after positive feedback, scaled by
-    ``1 - neg_rl`` and ``1 - neg_wm`` after negative feedback (the negative-feedback biases).
+    with ``alpha_r = alpha`` and ``alpha^WM_r = 1`` for a non-negative prediction error, scaled
+    by ``1 - neg_rl`` when the module's own prediction error is negative (``r < Q(s,a)``) and by
+    ``1 - neg_wm`` when ``r < W(s,a)`` (the negative-feedback biases; ``W`` after its decay).
+    With the task's binary feedback (``r`` in {0, 1}, values in [0, 1]) this is the rule of
+    Collins' code, which scales on ``r = 0``; with graded rewards (points scaled to [0, 1], say)
+    the prediction error decides, as for :class:`~cogmodels.models.QLearning`'s ``alpha_neg``,
+    so that ``neg_rl`` stays identifiable when every reward is positive.
     The policy mixes the two modules with the working-memory weight
     ``w = rho * min(1, K / n_s)``:
 
@@ -43,7 +48,8 @@ class RLWM(CognitiveModel):
     References: Collins & Frank (2012), Eur J Neurosci, "How much of reinforcement learning is
     working memory, not reinforcement learning?"; Collins & Frank (2018), PNAS, "Within- and
     across-trial dynamics of human EEG reveal cooperative interplay between reinforcement learning
-    and working memory" (negative-feedback biases).
+    and working memory" (negative-feedback biases); Collins (2018), J Cogn Neurosci, "The
+    tortoise and the hare: interactions between reinforcement learning and working memory".
     """
 
     name = "rlwm"
@@ -82,9 +88,9 @@ class RLWM(CognitiveModel):
         if self.stickiness:
             specs.append(ParamSpec("kappa", -1.0, 1.0, 0.0, signed_prior(-1.0, 1.0), description="stickiness (in value units)"))
         if self.negative_feedback_bias:
-            specs.append(ParamSpec("neg_rl", 0.0, 1.0, 0.0, rate_prior(), description="RL neglect of negative feedback"))
+            specs.append(ParamSpec("neg_rl", 0.0, 1.0, 0.0, rate_prior(), description="RL neglect of negative prediction errors"))
             if self.working_memory:
-                specs.append(ParamSpec("neg_wm", 0.0, 1.0, 0.0, rate_prior(), description="WM neglect of negative feedback"))
+                specs.append(ParamSpec("neg_wm", 0.0, 1.0, 0.0, rate_prior(), description="WM neglect of negative prediction errors"))
         self.param_specs = tuple(specs)
 
     def _beta(self, params) -> np.ndarray:
@@ -144,22 +150,23 @@ class RLWM(CognitiveModel):
         """Update the chosen action's RL value (and WM, after its decay toward 1 / n_actions)."""
         params = state["params"]
         cell = self._rows(observation)[:, 0] + action  # flat index of (lane, stimulus, action)
-        negative = reward <= 0
-        alpha = params["alpha"]
-        if self.negative_feedback_bias:
-            alpha = np.where(negative, alpha * (1.0 - params["neg_rl"]), alpha)
         q = state["q"].copy()
         flat = q.reshape(-1)
-        flat[cell] += alpha * (reward - flat[cell])
+        delta = reward - flat[cell]
+        alpha = params["alpha"]
+        if self.negative_feedback_bias:
+            alpha = np.where(delta < 0, alpha * (1.0 - params["neg_rl"]), alpha)
+        flat[cell] += alpha * delta
         out = {"params": params, "q": q, "prev": onehot(action, self.n_actions).astype(float)}
         if self.working_memory:
             v0 = 1.0 / self.n_actions
             wm = state["wm"] + params["phi"][:, None, None] * (v0 - state["wm"])
+            flat = wm.reshape(-1)
+            delta = reward - flat[cell]
             a_wm = np.ones_like(alpha)
             if self.negative_feedback_bias:
-                a_wm = np.where(negative, 1.0 - params["neg_wm"], 1.0)
-            flat = wm.reshape(-1)
-            flat[cell] += a_wm * (reward - flat[cell])
+                a_wm = np.where(delta < 0, 1.0 - params["neg_wm"], 1.0)
+            flat[cell] += a_wm * delta
             out["wm"] = wm
         return out
 
@@ -168,8 +175,8 @@ class StimulusRL(RLWM):
     """The RL-only reduction of :class:`RLWM` (no working memory: ``w = 0``).
 
     Per-stimulus Q-learning with a fixed ``beta`` of 25, lapse, stickiness and a
-    negative-feedback bias — the baseline the RLWM model must beat (Collins & Frank 2012,
-    Eur J Neurosci).
+    negative-feedback bias ``neg_rl`` (on a negative prediction error, as in :class:`RLWM`) — the
+    baseline the RLWM model must beat (Collins & Frank 2012, Eur J Neurosci).
     """
 
     name = "rl_stimulus"
