@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from cogmodels.progress import progress_bar
+from cogmodels.trials import validate_trials
 from cogmodels.validation import check_bool
 
 __all__ = ["TinyRNN"]
@@ -163,6 +164,9 @@ class TinyRNN:
         if missing:
             raise ValueError(f"{self.name} needs columns {need}; missing {missing} "
                              f"(columns present: {list(trials.columns)})")
+        # the sequences follow the row order: refuse what the fits refuse (shuffled rows, shared
+        # subject ids, repeated trials, values that are not numbers), naming the rows
+        validate_trials(trials, extra_required=need)
         choice = pd.to_numeric(trials["choice"], errors="coerce").to_numpy(float, na_value=np.nan)
         ok = np.isnan(choice) | ((choice >= 0) & (choice < self.n_actions) & (choice == np.round(choice)))
         if not ok.all():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -147,3 +148,14 @@ def test_tiny_rnn_bad_input(q_data):
         TinyRNN().fit(q_data.drop(columns="reward"))
     with pytest.raises(ValueError, match="mask must be a boolean array"):
         TinyRNN().fit(q_data, mask=[True])
+
+
+def test_tiny_rnn_refuses_shuffled_rows_and_shared_subject_ids():
+    table = pd.DataFrame({"subject": [0] * 4 + [1] * 4, "trial": [0, 1, 2, 3] * 2,
+                          "choice": [0, 1, 1, 0, 1, 1, 0, 0], "reward": [1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0]})
+    net = TinyRNN(hidden_size=1, max_epochs=1, seed=0)
+    with pytest.raises(ValueError, match="trial"):
+        net.fit(table.iloc[[1, 0, 2, 3, 4, 5, 6, 7]], progress=False)
+    with pytest.raises(ValueError, match="subject"):
+        net.fit(table.assign(subject=0), progress=False)
+    assert np.isfinite(net.fit(table, progress=False).score(table))
