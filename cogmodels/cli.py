@@ -510,7 +510,11 @@ def _read_params(path: str, model, trials):
     """``--params fits.csv``: one row per subject of the data, one column per parameter."""
     import pandas as pd
 
-    table = pd.read_csv(path, dtype={"subject": str})  # ids as written: "01" stays "01"
+    try:
+        table = pd.read_csv(path, dtype={"subject": str})  # ids as written: "01" stays "01"
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ValueError(f"--params {path}: not a readable CSV ({str(err).strip()}): pass the fits.csv "
+                         f"written by `cogmodels fit`") from None
     need = ["subject", *model.param_names]
     missing = [c for c in need if c not in table.columns]
     if missing:
@@ -927,6 +931,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:  # a file that cannot be read or written
         where = f"{err.filename}: " if err.filename else ""
         parser.exit(2, f"{prefix}: error: {where}{err.strerror or err}\n")
+    except KeyboardInterrupt:  # Ctrl-C in a command without its own handling (run and demo resume)
+        print(f"{prefix}: interrupted; run the same command again to start over", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

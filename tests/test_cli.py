@@ -365,3 +365,31 @@ def test_the_convergence_warning_says_what_to_do(sim_csv, tmp_path, capsys, monk
     assert lines == ["cogmodels fit: warning: q_learning: the best start did not converge for 6 subject(s): "
                      "[0, 1, 2, 3, 4, 5]; fit again with more random starts (n_starts; --starts on the command "
                      "line) or more iterations (max_iter)"]
+
+
+def test_ctrl_c_in_any_command_is_one_line_and_status_130(tmp_path, capsys, monkeypatch):
+    import cogmodels.fits
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    sim = tmp_path / "sim.csv"
+    assert main(["simulate", "--env", "cogmodels/MultiArmedBandit-v0", "--model", "q_learning", "--subjects", "2",
+                 "--trials", "20", "--seed", "0", "--out", str(sim)]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(cogmodels.fits, "make_estimator", interrupted)
+    assert main(["fit", str(sim), "--model", "q_learning", "--out", str(tmp_path / "fit"), "--quiet"]) == 130
+    assert capsys.readouterr().err == "cogmodels fit: interrupted; run the same command again to start over\n"
+
+
+def test_check_names_an_unreadable_params_file(tmp_path, capsys):
+    sim = tmp_path / "sim.csv"
+    assert main(["simulate", "--env", "cogmodels/MultiArmedBandit-v0", "--model", "q_learning", "--subjects", "2",
+                 "--trials", "20", "--seed", "0", "--out", str(sim)]) == 0
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(SystemExit) as info:
+        main(["check", str(sim), "--model", "q_learning", "--params", str(empty), "--out", str(tmp_path / "c")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--params {empty}: not a readable CSV" in err and "fits.csv" in err
