@@ -612,17 +612,19 @@ def _delay_discounting(raw: pd.DataFrame) -> pd.DataFrame:
 def _check_codes(p: Path, raw: pd.DataFrame, task: str) -> None:
     """Refuse values outside the codes an hBayesDM format allows (NA is always allowed)."""
     for col, allowed, meaning in _CODES.get(task, ()):
-        v = raw[col]
-        bad = (v.notna() & ~v.isin(allowed)).to_numpy()
-        if bad.any():
-            rows = np.flatnonzero(bad)
-            shown = ", ".join(f"row {r} ({_plain(v.iloc[r])!r})" for r in rows[:_SHOW])
-            more = f" and {len(rows) - _SHOW} more" if len(rows) > _SHOW else ""
-            raise ValueError(
-                f"{p}: column {col!r} of an hBayesDM {task!r} file must hold one of "
-                f"{list(allowed)} ({meaning}), got {len(rows)} other value(s): {shown}{more}; "
-                f"fix the file"
-            )
+        _refuse_other_codes(raw[col], allowed, f"{p}: column {col!r} of an hBayesDM {task!r} file",
+                            f"({meaning})")
+
+
+def _refuse_other_codes(v: pd.Series, allowed: tuple, where: str, meaning: str) -> None:
+    """Raise naming the rows of ``v`` (NA aside) that hold none of the ``allowed`` codes."""
+    bad = (v.notna() & ~v.isin(allowed)).to_numpy()
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        shown = ", ".join(f"row {r} ({_plain(v.iloc[r])!r})" for r in rows[:_SHOW])
+        more = f" and {len(rows) - _SHOW} more" if len(rows) > _SHOW else ""
+        raise ValueError(f"{where} must hold one of {list(allowed)} {meaning}, got {len(rows)} other "
+                         f"value(s): {shown}{more}; fix the file")
 
 
 #: Coded columns: task -> (column, allowed values, meaning).
@@ -923,16 +925,7 @@ def _two_step(p: Path, text: str) -> pd.DataFrame:
     _check_numeric(raw, needed[1:], p, what="two-step CSV files hold numbers in choice1, choice2, state and money")
     codes = {"choice1": (0, 1, 2), "choice2": (0, 1, 2), "state": (0, 2, 3)}
     for col, allowed in codes.items():
-        v = raw[col]
-        bad = (v.notna() & ~v.isin(allowed)).to_numpy()
-        if bad.any():
-            rows = np.flatnonzero(bad)
-            shown = ", ".join(f"row {r} ({_plain(v.iloc[r])!r})" for r in rows[:_SHOW])
-            more = f" and {len(rows) - _SHOW} more" if len(rows) > _SHOW else ""
-            raise ValueError(
-                f"{p}: column {col!r} must hold one of {list(allowed)} (0 for no response or no "
-                f"second stage), got {len(rows)} other value(s): {shown}{more}; fix the file"
-            )
+        _refuse_other_codes(raw[col], allowed, f"{p}: column {col!r}", "(0 for no response or no second stage)")
     if raw["id"].isna().any():
         rows = np.flatnonzero(raw["id"].isna().to_numpy())
         raise ValueError(f"{p}: column 'id' is empty in rows {rows[:_SHOW].tolist()}: every trial needs its session id")

@@ -9,6 +9,7 @@ from scipy import stats
 
 from cogmodels.model import CognitiveModel, State, onehot, pick, softmax
 from cogmodels.parameters import ParamSpec
+from cogmodels.validation import check_number
 
 __all__ = ["MIN_PROBABILITY", "PVLDelta"]
 
@@ -54,9 +55,7 @@ class PVLDelta(CognitiveModel):
 
     def __init__(self, n_actions: int = 4, *, payscale: float = 100.0) -> None:
         super().__init__(n_actions)
-        if not np.isfinite(payscale) or payscale <= 0:
-            raise ValueError(f"payscale must be a positive number, got {payscale!r}")
-        self.payscale = float(payscale)
+        self.payscale = check_number("payscale", payscale, 0.0, low_open=True)
         self.param_specs = (
             ParamSpec("A", 0.0, 1.0, 0.5, prior=stats.uniform(0.0, 1.0), description="learning rate"),
             ParamSpec("alpha", 0.0, 2.0, 0.5, prior=stats.uniform(0.0, 2.0),

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from cogmodels.model import CognitiveModel, State, onehot, pick, softmax
-from cogmodels.models.two_step import stake_weight, sticky_logits, unscaled_outcome
+from cogmodels.models.two_step import (
+    check_value_stickiness,
+    stake_weight,
+    sticky_logits,
+    unscaled_outcome,
+)
 from cogmodels.parameters import ParamSpec
 from cogmodels.priors import inverse_temperature_prior, rate_prior, signed_prior
 from cogmodels.validation import check_bool, check_number
@@ -64,12 +69,7 @@ class KoolTwoStep(CognitiveModel):
         super().__init__(n_actions)
         self.n_states = 2
         self.stickiness = check_bool("stickiness", stickiness)
-        self.value_stickiness = check_bool("value_stickiness", value_stickiness)
-        if self.value_stickiness and not self.stickiness:
-            raise ValueError(
-                "value_stickiness=True puts the stickiness in value units, which needs stickiness=True; "
-                "got stickiness=False"
-            )
+        self.value_stickiness = check_value_stickiness(value_stickiness, self.stickiness)
         self.initial_value = check_number("initial_value", initial_value)
         self.high_stakes = check_number("high_stakes", high_stakes, 0.0, low_open=True)
         specs = [

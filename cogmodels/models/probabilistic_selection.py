@@ -10,6 +10,7 @@ from scipy import stats
 
 from cogmodels.model import CognitiveModel, State, onehot, pick, softmax
 from cogmodels.parameters import ParamSpec
+from cogmodels.validation import check_int
 
 __all__ = ["GainLossQ"]
 
@@ -49,9 +50,7 @@ class GainLossQ(CognitiveModel):
 
     def __init__(self, *, n_stimuli: int = 6) -> None:
         super().__init__(2)
-        if isinstance(n_stimuli, bool) or not isinstance(n_stimuli, int | np.integer) or n_stimuli < 2:
-            raise ValueError(f"n_stimuli must be an integer >= 2, got {n_stimuli!r}")
-        self.n_stimuli = int(n_stimuli)
+        self.n_stimuli = check_int("n_stimuli", n_stimuli, 2)
         self.param_specs = (
             ParamSpec("alpha_pos", 0.0, 1.0, 0.5, prior=stats.uniform(0.0, 1.0),
                       description="learning rate, prediction error >= 0"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -16,6 +16,7 @@ __all__ = [
     "TwoStepModelBased",
     "TwoStepModelFree",
     "TwoStepStakes",
+    "check_value_stickiness",
     "stake_weight",
     "sticky_logits",
     "unscaled_outcome",
@@ -37,6 +38,17 @@ def unscaled_outcome(reward: np.ndarray, stakes: np.ndarray) -> np.ndarray:
     The outcome is 0 where ``stakes`` is 0, i.e. on padding.
     """
     return np.divide(reward, stakes, out=np.zeros_like(reward, dtype=np.float64), where=stakes > 0)
+
+
+def check_value_stickiness(value_stickiness: Any, stickiness: bool) -> bool:
+    """Check ``value_stickiness``: a bool, and ``True`` only with stickiness to put in value units."""
+    value_stickiness = check_bool("value_stickiness", value_stickiness)
+    if value_stickiness and not stickiness:
+        raise ValueError(
+            "value_stickiness=True puts the stickiness in value units, which needs stickiness=True; "
+            "got stickiness=False"
+        )
+    return value_stickiness
 
 
 def sticky_logits(beta: np.ndarray, q: np.ndarray, sticky: np.ndarray | None, value_units: bool) -> np.ndarray:
@@ -122,13 +134,8 @@ class TwoStepHybrid(CognitiveModel):
         self.p_common = check_probability("p_common", p_common)
         self.stickiness = check_bool("stickiness", stickiness)
         self.shared_alpha_beta = check_bool("shared_alpha_beta", shared_alpha_beta)
-        self.value_stickiness = check_bool("value_stickiness", value_stickiness)
+        self.value_stickiness = check_value_stickiness(value_stickiness, self.stickiness)
         self.initial_value = check_number("initial_value", initial_value)
-        if self.value_stickiness and not self.stickiness:
-            raise ValueError(
-                "value_stickiness=True puts the stickiness in value units, which needs stickiness=True; "
-                "got stickiness=False"
-            )
         self.param_specs = tuple(self._specs())
 
     def _specs(self) -> list[ParamSpec]:
