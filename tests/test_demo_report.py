@@ -189,8 +189,8 @@ def test_meta_rl_figure_says_when_the_gru_has_not_learned(gru, tmp_path):
     (fig,) = figs
     assert figure_problems(fig) == []
     text = figure_texts(fig)
-    # the training signal is named: the latent regret is privileged information
-    assert "latent regret signal" in text and "latent regret signal" in md
+    # the training signal is named: the quick setting trains on the sampled reward (no hidden state)
+    assert "the sampled reward" in text and "the sampled reward" in md
     assert (TOO_SHORT in text) == (gru > 15.0) == (TOO_SHORT in md)
 
 
@@ -322,4 +322,4 @@ def test_quick_meta_rl_gru_beats_random_choice(tmp_path):
     assert gru_learned(regret, get_experiment("meta_rl_bandit").defaults["n_trials"])
     gru, rnd = (regret.set_index("agent").loc[a, "mean_regret"] for a in ("gru_a2c", "random"))
     assert gru < rnd - 3.0
-    assert TOO_SHORT not in md and "latent regret signal" in md
+    assert TOO_SHORT not in md and "the sampled reward" in md
