@@ -76,6 +76,7 @@ from cogmodels.agents.rnn import (
     _load_json,
     _short_error,
 )
+from cogmodels.validation import check_int, int_seed
 
 __all__ = ["A2CConfig", "A2CTrainer", "BANDIT_SETTINGS", "REWARD_SIGNALS"]
 
@@ -148,10 +149,10 @@ class A2CConfig:
     def __post_init__(self) -> None:
         check_threads("threads", self.threads)
         for name in ("n_trials", "num_envs", "hidden_size", "total_updates"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("seed", self.seed, 0)
+            check_int(name, getattr(self, name), 1)
+        check_int("seed", self.seed, 0)
         if self.rollout_len is not None:
-            _check_int("rollout_len", self.rollout_len, 1)
+            check_int("rollout_len", self.rollout_len, 1)
         if self.cell not in CELLS:
             raise ValueError(f"cell must be one of {list(CELLS)}, got {self.cell!r}")
         if self.reward_signal not in REWARD_SIGNALS:
@@ -189,12 +190,6 @@ class A2CConfig:
         if unknown:
             raise ValueError(f"unknown A2CConfig fields {unknown}; allowed: {sorted(known)}")
         return cls(**d)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 class A2CTrainer:
@@ -331,13 +326,13 @@ class A2CTrainer:
         if n_updates is None:
             n_updates = max(0, cfg.total_updates - self.update_)
         else:
-            _check_int("n_updates", n_updates, 0)
+            check_int("n_updates", n_updates, 0)
         if time_budget_s is not None and not (
             isinstance(time_budget_s, int | float) and time_budget_s > 0
         ):
             raise ValueError(f"time_budget_s must be a positive number of seconds, got {time_budget_s!r}")
         if checkpoint_every is not None:
-            _check_int("checkpoint_every", checkpoint_every, 1)
+            check_int("checkpoint_every", checkpoint_every, 1)
             if checkpoint_dir is None:
                 raise ValueError("checkpoint_every needs checkpoint_dir (where to write them)")
         target = self.update_ + n_updates
@@ -518,13 +513,13 @@ class A2CTrainer:
         """
         from cogmodels.envs.wrappers import RecordTrials
 
-        n_sessions = _check_int("n_sessions", n_sessions, 1)
+        n_sessions = check_int("n_sessions", n_sessions, 1)
         cfg, model = self.config, self.model
         envs = [RecordTrials(gym.make(cfg.env_id, n_trials=cfg.n_trials, **cfg.env_kwargs), subject=i)
                 for i in range(n_sessions)]
         seeds = np.random.SeedSequence(seed).spawn(n_sessions + 1)
-        gen = torch.Generator().manual_seed(int(seeds[0].generate_state(1)[0]))
-        obs = np.stack([e.reset(seed=int(s.generate_state(1)[0]))[0] for e, s in zip(envs, seeds[1:])])
+        gen = torch.Generator().manual_seed(int_seed(seeds[0]))
+        obs = np.stack([e.reset(seed=int_seed(s))[0] for e, s in zip(envs, seeds[1:])])
         h = model.initial_state(n_sessions)
         prev_a = prev_r = None
         for _ in range(self.steps_per_session):

@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 from gymnasium import spaces
 
+from cogmodels.validation import check_number, int_seed
+
 __all__ = ["GaussianActorCritic", "linear_schedule"]
 
 Schedule = Callable[[int], Any]
@@ -51,16 +53,6 @@ def linear_schedule(start: float, end: float, n_steps: int) -> Schedule:
         return start + (end - start) * f
 
     return schedule
-
-
-def _check_nonneg(name: str, value: Any, high: float = np.inf) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = np.nan
-    if not 0.0 <= v <= high:
-        raise ValueError(f"{name} must be a number in [0, {high}], got {value!r}")
-    return v
 
 
 class GaussianActorCritic:
@@ -126,11 +118,11 @@ class GaussianActorCritic:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         self.n_features = int(n_features)
         self.action_dim = int(action_dim)
-        self.alpha_actor = _check_nonneg("alpha_actor", alpha_actor)
-        self.alpha_critic = _check_nonneg("alpha_critic", alpha_critic)
-        self.alpha_std = _check_nonneg("alpha_std", alpha_std)
-        self.gamma = _check_nonneg("gamma", gamma, 1.0)
-        self.lam = _check_nonneg("lam", lam, 1.0)
+        self.alpha_actor = check_number("alpha_actor", alpha_actor, 0.0)
+        self.alpha_critic = check_number("alpha_critic", alpha_critic, 0.0)
+        self.alpha_std = check_number("alpha_std", alpha_std, 0.0)
+        self.gamma = check_number("gamma", gamma, 0.0, 1.0)
+        self.lam = check_number("lam", lam, 0.0, 1.0)
         if not 0 < min_std <= max_std:
             raise ValueError(f"need 0 < min_std <= max_std, got min_std={min_std!r}, max_std={max_std!r}")
         self.min_std, self.max_std = float(min_std), float(max_std)
@@ -145,7 +137,7 @@ class GaussianActorCritic:
         self.fit_intercept = bool(fit_intercept)
         self.scale_by_variance = bool(scale_by_variance)
         self.normalize_delta = bool(normalize_delta)
-        self.normalize_rate = _check_nonneg("normalize_rate", normalize_rate, 1.0)
+        self.normalize_rate = check_number("normalize_rate", normalize_rate, 0.0, 1.0)
         self.rng = np.random.default_rng(seed)
         self.reset()
 
@@ -318,7 +310,7 @@ class GaussianActorCritic:
         if seed is not None:
             env_ss, agent_ss = np.random.SeedSequence(seed).spawn(2)
             self.rng = np.random.default_rng(agent_ss)
-            env_seed = int(env_ss.generate_state(1)[0])
+            env_seed = int_seed(env_ss)
         else:
             env_seed = int(self.rng.integers(2**32))
         rows: dict[str, list] = {k: [] for k in ("episode", "step", "reward", "delta", "value")}

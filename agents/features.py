@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from cogmodels.validation import check_int, check_number
+
 __all__ = [
     "CompleteSerialCompound",
     "Microstimulus",
@@ -37,24 +39,6 @@ __all__ = [
     "TimeRepresentation",
     "make_representation",
 ]
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_float(name: str, value: Any, low: float, high: float, *, open_low: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = np.nan
-    ok = (low < v if open_low else low <= v) and v <= high
-    if not ok:
-        bracket = "(" if open_low else "["
-        raise ValueError(f"{name} must be a number in {bracket}{low}, {high}], got {value!r}")
-    return v
 
 
 class Representation:
@@ -109,7 +93,7 @@ class TimeRepresentation(Representation):
     """
 
     def __init__(self, *, cue_index: int = 0, threshold: float = 0.5) -> None:
-        self.cue_index = _check_int("cue_index", cue_index, 0)
+        self.cue_index = check_int("cue_index", cue_index, 0)
         self.threshold = float(threshold)
         self._timer = _OnsetTimer(self.cue_index, self.threshold)
 
@@ -148,7 +132,7 @@ class CompleteSerialCompound(TimeRepresentation):
     """
 
     def __init__(self, n_steps: int, *, cue_index: int = 0, threshold: float = 0.5) -> None:
-        self.n_steps = _check_int("n_steps", n_steps, 1)
+        self.n_steps = check_int("n_steps", n_steps, 1)
         self.n_features = self.n_steps
         super().__init__(cue_index=cue_index, threshold=threshold)
 
@@ -201,15 +185,15 @@ class Microstimulus(TimeRepresentation):
         us_index: int | None = None,
         threshold: float = 0.5,
     ) -> None:
-        self.n_microstimuli = _check_int("n_microstimuli", n_microstimuli, 1)
-        self.sigma = _check_float("sigma", sigma, 0.0, np.inf, open_low=True)
-        self.decay = _check_float("decay", decay, 0.0, 1.0, open_low=True)
+        self.n_microstimuli = check_int("n_microstimuli", n_microstimuli, 1)
+        self.sigma = check_number("sigma", sigma, 0.0, low_open=True)
+        self.decay = check_number("decay", decay, 0.0, 1.0, low_open=True)
         if self.decay == 1.0:
             raise ValueError(f"decay must be a number in (0, 1), got {decay!r}")
         self.presence = bool(presence)
         self.centres = np.arange(1, self.n_microstimuli + 1) / self.n_microstimuli
         super().__init__(cue_index=cue_index, threshold=threshold)
-        self.us_index = None if us_index is None else _check_int("us_index", us_index, 0)
+        self.us_index = None if us_index is None else check_int("us_index", us_index, 0)
         if self.us_index is not None and self.us_index == self.cue_index:
             raise ValueError(f"us_index must differ from cue_index={self.cue_index}, got {us_index!r}")
         self._us_timer = None if self.us_index is None else _OnsetTimer(self.us_index, self.threshold)
@@ -266,7 +250,7 @@ class Presence(Representation):
     """
 
     def __init__(self, *, cue_index: int = 0, threshold: float = 0.5, bias: bool = False) -> None:
-        self.cue_index = _check_int("cue_index", cue_index, 0)
+        self.cue_index = check_int("cue_index", cue_index, 0)
         self.threshold = float(threshold)
         self.bias = bool(bias)
         self.n_features = 1 + int(self.bias)
@@ -296,9 +280,9 @@ class TabularOneHot(Representation):
     """
 
     def __init__(self, max_states: int = 256, *, history: int = 1, decimals: int = 6) -> None:
-        self.max_states = _check_int("max_states", max_states, 1)
-        self.history = _check_int("history", history, 1)
-        self.decimals = _check_int("decimals", decimals, 0)
+        self.max_states = check_int("max_states", max_states, 1)
+        self.history = check_int("history", history, 1)
+        self.decimals = check_int("decimals", decimals, 0)
         self.n_features = self.max_states
         self.states: dict[tuple, int] = {}
         self.index = -1

@@ -79,27 +79,9 @@ import numpy as np
 import pandas as pd
 
 from cogmodels.agents.continuous import GaussianActorCritic
+from cogmodels.validation import check_int, check_number, int_seed
 
 __all__ = ["RewardDecoder", "SpikeFeatures", "per_minute"]
-
-
-def _check_number(name: str, value: Any, low: float, high: float = np.inf, *,
-                  low_open: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = np.nan
-    ok = (v > low if low_open else v >= low) and v <= high and np.isfinite(v)
-    if isinstance(value, bool) or not ok:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name} must be a number in {bracket}{low}, {high}], got {value!r}")
-    return v
-
-
-def _check_int(name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 class SpikeFeatures:
@@ -122,19 +104,19 @@ class SpikeFeatures:
         dt: float = 0.02,
         calibration_bins: int = 3000,
     ) -> None:
-        self.n_units = _check_int("n_units", n_units)
-        self.n_lanes = _check_int("n_lanes", n_lanes)
+        self.n_units = check_int("n_units", n_units, 1)
+        self.n_lanes = check_int("n_lanes", n_lanes, 1)
         if n_components is not None:
-            n_components = _check_int("n_components", n_components)
+            n_components = check_int("n_components", n_components, 1)
             if n_components > self.n_units:
                 raise ValueError(
                     f"n_components must be an integer in [1, n_units={self.n_units}] or None, "
                     f"got {n_components!r}"
                 )
         self.n_components = n_components
-        self.tau = _check_number("tau", tau, 0.0)
-        self.dt = _check_number("dt", dt, 0.0, low_open=True)
-        self.calibration_bins = _check_int("calibration_bins", calibration_bins, 2)
+        self.tau = check_number("tau", tau, 0.0)
+        self.dt = check_number("dt", dt, 0.0, low_open=True)
+        self.calibration_bins = check_int("calibration_bins", calibration_bins, 2)
         self.rho = float(np.exp(-self.dt / self.tau)) if self.tau > 0 else 0.0
         self.n_features = self.n_components or self.n_units
         self.reset()
@@ -268,19 +250,19 @@ class RewardDecoder:
         if credit not in self.CREDITS:
             raise ValueError(f"credit must be one of {list(self.CREDITS)}, got {credit!r}")
         self.credit = credit
-        calibration_s = _check_number("calibration_s", calibration_s, 0.0, low_open=True)
-        dt = _check_number("dt", dt, 0.0, low_open=True)
+        calibration_s = check_number("calibration_s", calibration_s, 0.0, low_open=True)
+        dt = check_number("dt", dt, 0.0, low_open=True)
         self.features = SpikeFeatures(
             n_units, n_lanes, n_components=n_components, tau=tau, dt=dt,
             calibration_bins=max(2, int(round(calibration_s / dt))),
         )
         self.n_lanes, self.dt = self.features.n_lanes, dt
-        _check_number("std", std, 0.0, low_open=True)
+        check_number("std", std, 0.0, low_open=True)
         n_inputs = self.features.n_features + 1
-        self.alpha_actor = _check_number("alpha_actor", alpha_actor, 0.0)
-        self.alpha_critic = _check_number("alpha_critic", alpha_critic, 0.0)
+        self.alpha_actor = check_number("alpha_actor", alpha_actor, 0.0)
+        self.alpha_critic = check_number("alpha_critic", alpha_critic, 0.0)
         self.max_window = max(1, int(round(
-            _check_number("max_window_s", max_window_s, 0.0, low_open=True) / dt)))
+            check_number("max_window_s", max_window_s, 0.0, low_open=True) / dt)))
         kw: dict[str, Any] = {
             "alpha_actor": self.alpha_actor / n_inputs,
             "alpha_critic": self.alpha_critic / n_inputs, "std": std,
@@ -356,9 +338,9 @@ class RewardDecoder:
             raise ValueError(f"give exactly one of n_seconds and n_bins, got n_seconds={n_seconds!r}, "
                              f"n_bins={n_bins!r}")
         if n_bins is None:
-            n_bins = max(1, int(round(_check_number("n_seconds", n_seconds, 0.0, low_open=True)
+            n_bins = max(1, int(round(check_number("n_seconds", n_seconds, 0.0, low_open=True)
                                       / self.dt)))
-        n_bins = _check_int("n_bins", n_bins)
+        n_bins = check_int("n_bins", n_bins, 1)
         vector = hasattr(env, "num_envs")
         n_env = int(env.num_envs) if vector else 1
         if n_env != self.n_lanes:
@@ -370,7 +352,7 @@ class RewardDecoder:
         if not np.isclose(env_dt, self.dt):
             raise ValueError(f"env dt={env_dt} but the decoder dt={self.dt}")
         if seed is not None:
-            env_seed = int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
+            env_seed = int_seed(np.random.SeedSequence([seed, 1]))
             lane_ss = np.random.SeedSequence([seed, 2]).spawn(self.n_lanes)
             for a, s in zip(self.agents, lane_ss):
                 a.rng = np.random.default_rng(s)
@@ -455,7 +437,7 @@ def per_minute(history: pd.DataFrame, minutes: float = 1.0) -> pd.DataFrame:
     The columns are ``minute`` (start of the stretch), ``n_trials``, ``success_rate``,
     ``successes_per_min`` (per lane) and ``time_to_target`` (median over successes).
     """
-    minutes = _check_number("minutes", minutes, 0.0, low_open=True)
+    minutes = check_number("minutes", minutes, 0.0, low_open=True)
     n_lanes = max(1, int(history["lane"].nunique())) if len(history) else 1
     b = np.floor(history["time_s"] / (60.0 * minutes)) * minutes
     g = history.assign(minute=b).groupby("minute")

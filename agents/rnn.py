@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from cogmodels.agents.bandit_baselines import SessionPolicy
+from cogmodels.validation import check_int
 
 __all__ = ["CELLS", "RecurrentAgent", "RecurrentPolicy"]
 
@@ -32,12 +33,6 @@ CELLS = ("rnn", "gru", "lstm")
 _CORES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 class RecurrentPolicy(nn.Module):
@@ -67,9 +62,9 @@ class RecurrentPolicy(nn.Module):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {list(CELLS)}, got {cell!r}")
-        self.n_actions = _check_int("n_actions", n_actions, 2)
-        self.obs_dim = _check_int("obs_dim", obs_dim, 0)
-        self.hidden_size = _check_int("hidden_size", hidden_size, 1)
+        self.n_actions = check_int("n_actions", n_actions, 2)
+        self.obs_dim = check_int("obs_dim", obs_dim, 0)
+        self.hidden_size = check_int("hidden_size", hidden_size, 1)
         self.cell = cell
         self.input_size = self.obs_dim + self.n_actions + 1
         self.core = _CORES[cell](self.input_size, self.hidden_size)
@@ -130,7 +125,7 @@ class RecurrentPolicy(nn.Module):
     # -- dynamics ---------------------------------------------------------------------------------
     def initial_state(self, batch: int) -> Hidden:
         """Zero hidden state for ``batch`` sessions."""
-        batch = _check_int("batch", batch, 1)
+        batch = check_int("batch", batch, 1)
         p = self.policy_head.weight
         h = torch.zeros(1, batch, self.hidden_size, dtype=p.dtype, device=p.device)
         return (h, torch.zeros_like(h)) if self.cell == "lstm" else h

@@ -53,6 +53,7 @@ from cogmodels.agents.features import (
     make_representation,
 )
 from cogmodels.model import CognitiveModel
+from cogmodels.validation import check_number, int_seed
 
 __all__ = [
     "ActorCriticAgent",
@@ -67,16 +68,6 @@ __all__ = [
 PAVLOVIAN = "cogmodels/PavlovianConditioning-v0"
 #: columns every step table has (info entries with these names are prefixed ``info_``)
 STEP_COLUMNS = ("episode", "step", "trial", "time_in_trial", "action", "reward", "delta", "value")
-
-
-def _check_rate(name: str, value: Any, low: float = 0.0, high: float = 1.0) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = np.nan
-    if not low <= v <= high:
-        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
-    return v
 
 
 def _check_limit(name: str, value: Any) -> int | None:
@@ -167,8 +158,8 @@ class TDAgent:
             )
         self.representation = representation
         self.n_features = int(representation.n_features)
-        self.gamma = _check_rate("gamma", gamma)
-        self.lam = _check_rate("lam", lam)
+        self.gamma = check_number("gamma", gamma, 0.0, 1.0)
+        self.lam = check_number("lam", lam, 0.0, 1.0)
         if trace_reset not in self.TRACE_RESETS:
             raise ValueError(
                 f"trace_reset must be one of {list(self.TRACE_RESETS)}, got {trace_reset!r}"
@@ -229,7 +220,7 @@ class TDAgent:
         if seed is not None:
             env_ss, agent_ss = np.random.SeedSequence(seed).spawn(2)
             self.rng = np.random.default_rng(agent_ss)
-            return int(env_ss.generate_state(1)[0])
+            return int_seed(env_ss)
         return int(self.rng.integers(2**32))
 
     def run(
@@ -379,7 +370,7 @@ class TDCritic(TDAgent):
         seed: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__(representation, gamma=gamma, lam=lam, trace_reset=trace_reset, seed=seed)
-        self.alpha = _check_rate("alpha", alpha)
+        self.alpha = check_number("alpha", alpha, 0.0, 1.0)
         self.initial_weight = float(initial_weight)
         self.lick_threshold = None if lick_threshold is None else float(lick_threshold)
         self.reset()
@@ -478,12 +469,12 @@ class _ActionValueAgent(TDAgent):
         seed: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__(representation, gamma=gamma, lam=lam, trace_reset=trace_reset, seed=seed)
-        self.alpha = _check_rate("alpha", alpha)
+        self.alpha = check_number("alpha", alpha, 0.0, 1.0)
         if policy not in self.POLICIES:
             raise ValueError(f"policy must be one of {list(self.POLICIES)}, got {policy!r}")
         self.policy_name = policy
-        self.epsilon = _check_rate("epsilon", epsilon)
-        self.beta = _check_rate("beta", beta, 0.0, np.inf)
+        self.epsilon = check_number("epsilon", epsilon, 0.0, 1.0)
+        self.beta = check_number("beta", beta, 0.0, finite=False)
         self.initial_value = float(initial_value)
         if n_actions is not None:
             if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions < 2:
@@ -657,9 +648,9 @@ class ActorCriticAgent(TDAgent):
         seed: int | np.random.Generator | None = None,
     ) -> None:
         super().__init__(representation, gamma=gamma, lam=lam, trace_reset=trace_reset, seed=seed)
-        self.alpha_critic = _check_rate("alpha_critic", alpha_critic)
-        self.alpha_actor = _check_rate("alpha_actor", alpha_actor, 0.0, np.inf)
-        self.beta = _check_rate("beta", beta, 0.0, np.inf)
+        self.alpha_critic = check_number("alpha_critic", alpha_critic, 0.0, 1.0)
+        self.alpha_actor = check_number("alpha_actor", alpha_actor, 0.0, finite=False)
+        self.beta = check_number("beta", beta, 0.0, finite=False)
         if actor_update not in self.ACTOR_UPDATES:
             raise ValueError(
                 f"actor_update must be one of {list(self.ACTOR_UPDATES)}, got {actor_update!r}"

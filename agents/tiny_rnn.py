@@ -43,7 +43,7 @@ from torch import nn
 
 from cogmodels.progress import progress_bar
 from cogmodels.trials import validate_trials
-from cogmodels.validation import check_bool
+from cogmodels.validation import check_bool, check_int, check_is_fitted, int_seed
 
 __all__ = ["TinyRNN"]
 
@@ -59,12 +59,6 @@ class _Sequences:
     valid: np.ndarray  # (T, N) bool: a choice to predict
     row: np.ndarray  # (T, N) int64 position in the table, -1 for padding
     subject: np.ndarray  # (N,) the subject of each sequence
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 class TinyRNN:
@@ -124,15 +118,15 @@ class TinyRNN:
         patience: int = 50,
         seed: int | None = 0,
     ) -> None:
-        self.hidden_size = _check_int("hidden_size", hidden_size, 1)
-        self.n_actions = _check_int("n_actions", n_actions, 2)
+        self.hidden_size = check_int("hidden_size", hidden_size, 1)
+        self.n_actions = check_int("n_actions", n_actions, 2)
         if cell not in _CELLS:
             raise ValueError(f"cell must be one of {list(_CELLS)}, got {cell!r}")
         self.cell = cell
-        self.n_states = None if n_states is None else _check_int("n_states", n_states, 1)
+        self.n_states = None if n_states is None else check_int("n_states", n_states, 1)
         self.reset_on_block = bool(reset_on_block)
-        self.max_epochs = _check_int("max_epochs", max_epochs, 1)
-        self.patience = _check_int("patience", patience, 1)
+        self.max_epochs = check_int("max_epochs", max_epochs, 1)
+        self.patience = check_int("patience", patience, 1)
         if not (isinstance(lr, int | float) and lr > 0):
             raise ValueError(f"lr must be a positive number, got {lr!r}")
         if not (isinstance(weight_decay, int | float) and weight_decay >= 0):
@@ -242,7 +236,7 @@ class TinyRNN:
         hold = in_train & (rng.random(in_train.shape) < self.validation_fraction)
         fit_mask = torch.from_numpy(in_train & ~hold)
         val_mask = torch.from_numpy(hold)
-        torch_seed = int(np.random.SeedSequence(self.seed).generate_state(1)[0])
+        torch_seed = int_seed(self.seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(torch_seed)
             net = self._build()
@@ -282,8 +276,7 @@ class TinyRNN:
 
     def trial_loglik(self, trials: pd.DataFrame) -> np.ndarray:
         """Log-probability of each row's choice under the fitted network (NaN where missing)."""
-        if not hasattr(self, "network_"):
-            raise ValueError(f"this {self.name} is not fitted yet: call fit(trials) first")
+        check_is_fitted(self, "network_")
         data = self._sequences(trials)
         with torch.no_grad():
             lp = self._logp(self.network_, data).numpy().astype(np.float64)
@@ -323,7 +316,7 @@ class TinyRNN:
         for f in range(k):
             test = fold_row == f
             net = copy.copy(self)
-            net.seed = int(seeds[f].generate_state(1)[0])
+            net.seed = int_seed(seeds[f])
             net.fit(trials, mask=~test, progress=False)
             bar.update()
             nets.append(net)

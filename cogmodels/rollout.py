@@ -23,19 +23,16 @@ from cogmodels.envs.core import TaskEnv, TaskVectorEnv
 from cogmodels.envs.wrappers import RecordTrials, trial_table
 from cogmodels.progress import progress_bar
 from cogmodels.trials import validate_trials
-from cogmodels.validation import check_bool, check_int, check_number, check_seed, describe, int_seed
+from cogmodels.validation import (
+    check_bool,
+    check_int,
+    check_number,
+    describe,
+    int_seed,
+    seed_sequence,
+)
 
 __all__ = ["rollout", "seed_sequence"]
-
-
-def seed_sequence(seed: Any, name: str = "seed") -> np.random.SeedSequence:
-    """Return the ``SeedSequence`` of a seed (int, ``SeedSequence``, ``Generator`` or ``None``)."""
-    seed = check_seed(name, seed)
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, np.random.Generator):
-        return np.random.SeedSequence(int(seed.integers(2**63)))
-    return np.random.SeedSequence(seed)
 
 
 def rollout(

@@ -7,8 +7,11 @@ never reaches a result. Use these instead of writing a local ``_check_int``.
 
 Notes
 -----
-Seeds: :func:`int_seed` turns a ``SeedSequence`` into one integer seed (for
-``env.reset(seed=...)`` or ``torch.manual_seed``), the one way the package does it.
+Seeds: every ``seed`` argument accepts :data:`SeedLike` (``None``, an int >= 0, a
+``SeedSequence`` or a ``Generator``), checked by :func:`check_seed`; :func:`seed_sequence` gives the
+root to spawn child seeds from, :func:`as_generator` the generator to draw from and :func:`int_seed`
+one integer seed (for ``env.reset(seed=...)`` or ``torch.manual_seed``), the one way the package
+does each.
 """
 
 from __future__ import annotations
@@ -20,19 +23,25 @@ from typing import Any
 
 import numpy as np
 
+from cogmodels.exceptions import NotFittedError
+
 __all__ = [
     "check_array",
     "check_bool",
     "check_choice",
     "check_int",
+    "check_is_fitted",
     "check_int_pair",
     "check_ints",
     "check_interval",
     "check_number",
     "check_probability",
+    "as_generator",
     "check_seed",
     "describe",
     "int_seed",
+    "seed_sequence",
+    "SeedLike",
 ]
 
 
@@ -288,17 +297,111 @@ def check_int_pair(
     return a, b
 
 
+def check_is_fitted(obj: Any, attribute: str, how: str = "fit(trials)") -> None:
+    """Raise :class:`~cogmodels.exceptions.NotFittedError` unless ``obj`` has ``attribute``.
+
+    The one "not fitted yet" check of the package (estimators, fitted networks, decoders).
+
+    Parameters
+    ----------
+    obj : object
+        The estimator, network or decoder.
+    attribute : str
+        A fitted attribute that ``fit`` sets (name ending in ``_``, scikit-learn's convention).
+    how : str, default "fit(trials)"
+        The call that fits ``obj``, for the message.
+
+    Raises
+    ------
+    NotFittedError
+        ``this <name> is not fitted yet: call <how> first``.
+    """
+    if not hasattr(obj, attribute):
+        name = getattr(obj, "name", None)
+        name = name if isinstance(name, str) else type(obj).__name__
+        raise NotFittedError(f"this {name} is not fitted yet: call {how} first")
+
+
+# -- seeds -----------------------------------------------------------------------------------------
 SeedLike = int | np.random.SeedSequence | np.random.Generator | None
+"""What every ``seed`` argument of the package accepts (see the glossary in the developer docs)."""
 
 
 def check_seed(name: str, value: Any) -> SeedLike:
-    """Return ``value`` if it is a valid seed: ``None``, an int >= 0, a ``SeedSequence`` or a ``Generator``."""
+    """Return ``value`` if it is a valid seed: ``None``, an int >= 0, a ``SeedSequence`` or a ``Generator``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, the seed types allowed and the value received.
+    """
     if value is None or isinstance(value, np.random.SeedSequence | np.random.Generator):
         return value
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise ValueError(
+            f"{name} must be None, an integer >= 0, a numpy SeedSequence or a numpy Generator, "
+            f"got {_describe(value)}"
+        )
     return check_int(name, value, minimum=0)
 
 
-def int_seed(seed: np.random.SeedSequence | int | None) -> int:
-    """One 32-bit integer seed drawn from a ``SeedSequence`` (or built from an int / ``None``)."""
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    return int(ss.generate_state(1)[0])
+def seed_sequence(seed: Any, name: str = "seed") -> np.random.SeedSequence:
+    """Return the ``SeedSequence`` of a seed, the root from which parallel work spawns child seeds.
+
+    Parameters
+    ----------
+    seed : int, SeedSequence, Generator or None
+        An int >= 0 or ``None`` gives ``SeedSequence(seed)`` (so ``default_rng(seed_sequence(s))``
+        draws what ``default_rng(s)`` draws); a ``SeedSequence`` is returned as it is; a
+        ``Generator`` gives ``SeedSequence(g.integers(2**63))`` (one draw from it).
+    name : str, default "seed"
+        The argument's name, for the error message.
+
+    Returns
+    -------
+    seed_sequence : numpy.random.SeedSequence
+    """
+    seed = check_seed(name, seed)
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(int(seed.integers(2**63)))
+    return np.random.SeedSequence(seed)
+
+
+def as_generator(seed: Any, name: str = "seed") -> np.random.Generator:
+    """Return a ``numpy.random.Generator`` for a seed; a ``Generator`` passed in is used as it is.
+
+    Parameters
+    ----------
+    seed : int, SeedSequence, Generator or None
+        As ``numpy.random.default_rng`` takes it, after :func:`check_seed`.
+    name : str, default "seed"
+        The argument's name, for the error message.
+
+    Returns
+    -------
+    rng : numpy.random.Generator
+    """
+    return np.random.default_rng(check_seed(name, seed))
+
+
+def int_seed(seed: Any, name: str = "seed") -> int:
+    """One 32-bit integer seed from a seed, for ``env.reset(seed=...)`` or ``torch.manual_seed``.
+
+    It is ``int(seed_sequence(seed).generate_state(1)[0])``: the one way the package turns a seed
+    (an int, a ``SeedSequence`` such as a spawned child, a ``Generator`` or ``None``) into an int.
+
+    Parameters
+    ----------
+    seed : int, SeedSequence, Generator or None
+        See :func:`seed_sequence`.
+    name : str, default "seed"
+        The argument's name, for the error message.
+
+    Returns
+    -------
+    seed : int
+        In ``[0, 2**32)``.
+    """
+    return int(seed_sequence(seed, name).generate_state(1)[0])

@@ -31,7 +31,7 @@ from cogmodels.likelihood import CheckedTrials, TrialArrays, log_likelihood, tri
 from cogmodels.model import CognitiveModel
 from cogmodels.parameters import ParamSpec, unpack
 from cogmodels.progress import progress_bar
-from cogmodels.validation import check_bool
+from cogmodels.validation import check_bool, check_is_fitted
 
 __all__ = [
     "ConvergenceWarning",
@@ -414,8 +414,7 @@ class SubjectFit:
         return pd.Series(log_likelihood(self.model, params, data), index=subjects, name="loglik")
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "params_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(trials) first")
+        check_is_fitted(self, "params_")
 
 
 def _subjects_done(bar, subject_of_lane: np.ndarray):

@@ -49,7 +49,7 @@ from cogmodels.model import CognitiveModel
 from cogmodels.parameters import unpack
 from cogmodels.simulate import simulate
 from cogmodels.trials import validate_trials
-from cogmodels.validation import check_bool, int_seed
+from cogmodels.validation import check_bool, check_is_fitted, int_seed
 
 __all__ = [
     "CURVES",
@@ -79,8 +79,7 @@ def _check_fit(fit: Any) -> tuple[CognitiveModel, pd.DataFrame]:
             f"fit must be a fitted estimator from cogmodels.fits (e.g. MaximumLikelihood(model).fit(trials)), "
             f"got {type(fit).__name__}"
         )
-    if not hasattr(fit, "params_"):
-        raise ValueError(f"this {type(fit).__name__} is not fitted yet: call fit(trials) first")
+    check_is_fitted(fit, "params_")
     return model, fit.params_
 
 

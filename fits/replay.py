@@ -55,8 +55,7 @@ from cogmodels.agent import inverse_cdf
 from cogmodels.likelihood import CheckedTrials, prepare_trials
 from cogmodels.model import CognitiveModel, merge_state, pick
 from cogmodels.progress import progress_bar
-from cogmodels.rollout import seed_sequence
-from cogmodels.validation import check_bool, check_int
+from cogmodels.validation import check_bool, check_int, seed_sequence
 
 __all__ = ["REPLAY_OUTCOMES", "REWARD_SOURCES", "replay", "replay_subjects"]
 

@@ -115,11 +115,11 @@ def test_decoder_errors(block):
     dec = SteadyStateKalmanDecoder().fit(counts, velocity)
     with pytest.raises(ValueError, match=r"counts must have shape \(4, 192\), got shape \(192,\)"):
         dec.step(counts[0, 0])
-    with pytest.raises(ValueError, match=r"smoothing must be a number in \[0, 1\), got 1.0"):
+    with pytest.raises(ValueError, match=r"smoothing must be a finite number in \[0, 1\), got 1.0"):
         PopulationVector(smoothing=1.0)
-    with pytest.raises(ValueError, match="ridge must be a finite number >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"ridge must be a finite number in \[0, inf\), got -1"):
         KalmanDecoder(ridge=-1)
-    with pytest.raises(ValueError, match="alpha must be a finite number >= 0"):
+    with pytest.raises(ValueError, match=r"alpha must be a finite number in \[0, inf\)"):
         RidgeDecoder(alpha="x")
     with pytest.raises(ValueError, match="H, d, q must have shapes"):
         dec.set_encoding(dec.H_[:, :3], dec.d_, dec.q_)

@@ -256,7 +256,7 @@ def test_same_seed_same_table_and_input_errors():
         QLearningAgent("tabular")
     with pytest.raises(ValueError, match="policy must be one of"):
         QLearningAgent(TabularOneHot(2), policy="greedy")
-    with pytest.raises(ValueError, match="gamma must be a number in"):
+    with pytest.raises(ValueError, match="gamma must be a finite number in"):
         SarsaAgent(TabularOneHot(2), gamma=1.5)
     agent = QLearningAgent(TabularOneHot(2), n_actions=3)
     with pytest.raises(ValueError, match="built for n_actions=3"):

@@ -6,7 +6,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from cogmodels.exceptions import NotFittedError
 from cogmodels.validation import (
+    as_generator,
     check_array,
     check_bool,
     check_choice,
@@ -14,11 +16,13 @@ from cogmodels.validation import (
     check_int_pair,
     check_interval,
     check_ints,
+    check_is_fitted,
     check_number,
     check_probability,
     check_seed,
     describe,
     int_seed,
+    seed_sequence,
 )
 
 
@@ -142,3 +146,52 @@ def test_check_ints():
     for bad in ([1, 6], [1.0], [True], "12", b"12", 3, None, [[1]]):
         with pytest.raises(ValueError, match=r"^s must be a sequence of integers in \[0, 5\], got "):
             check_ints("s", bad, 0, 5)
+
+
+# -- seeds: one set of accepted types, one way to turn each into what the code needs ------------
+@pytest.mark.parametrize("bad", [1.5, "3", True, [1, 2], np.float64(2)])
+def test_check_seed_names_every_accepted_type(bad):
+    with pytest.raises(ValueError, match=r"^seed must be None, an integer >= 0, a numpy SeedSequence "
+                                         r"or a numpy Generator, got "):
+        check_seed("seed", bad)
+
+
+def test_seed_sequence_keeps_the_draws_of_an_int_seed():
+    # default_rng(n) seeds PCG64 with SeedSequence(n): going through seed_sequence changes nothing
+    a = np.random.default_rng(seed_sequence(7)).random(3)
+    np.testing.assert_array_equal(a, np.random.default_rng(7).random(3))
+    ss = np.random.SeedSequence(1)
+    assert seed_sequence(ss) is ss
+    assert seed_sequence(None).entropy != seed_sequence(None).entropy  # fresh OS entropy
+
+
+def test_a_generator_seed_is_one_draw_from_it():
+    g1, g2 = np.random.default_rng(3), np.random.default_rng(3)
+    assert seed_sequence(g1).entropy == int(g2.integers(2**63))
+    draw = int(np.random.default_rng(3).integers(2**63))
+    assert int_seed(np.random.default_rng(3)) == int_seed(np.random.SeedSequence(draw))
+    g = np.random.default_rng(0)
+    assert as_generator(g) is g  # a Generator passed in is used, as numpy's default_rng does
+    with pytest.raises(ValueError, match="rng must be None, an integer >= 0"):
+        as_generator(0.5, "rng")
+
+
+def test_int_seed_is_a_32_bit_integer():
+    seeds = [int_seed(s) for s in np.random.SeedSequence(0).spawn(100)]
+    assert all(type(s) is int and 0 <= s < 2**32 for s in seeds) and len(set(seeds)) == 100
+
+
+# -- not fitted: one exception class, caught by the except clauses of every former variant -------
+class _Estimator:
+    pass
+
+
+def test_check_is_fitted_raises_the_one_not_fitted_error():
+    est = _Estimator()
+    with pytest.raises(NotFittedError, match=r"^this _Estimator is not fitted yet: call fit\(trials\) first$"):
+        check_is_fitted(est, "params_")
+    for former in (ValueError, RuntimeError, AttributeError):
+        with pytest.raises(former):
+            check_is_fitted(est, "params_", "fit()")
+    est.params_ = 1
+    assert check_is_fitted(est, "params_") is None

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from cogmodels.agents.decoders.stats import as_lanes
+from cogmodels.validation import check_is_fitted
 
 __all__ = ["Decoder", "check_calibration"]
 
@@ -51,8 +52,7 @@ class Decoder:
         self.velocity_ = np.zeros((n_lanes, 2))
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "n_units_"):
-            raise RuntimeError(f"this {type(self).__name__} is not fitted yet: call fit() first")
+        check_is_fitted(self, "n_units_", "fit()")
 
     def reset(self, mask: np.ndarray | None = None) -> Decoder:
         """Zero the decoder's state (in the lanes of ``mask``, or all): a session starts."""

@@ -13,29 +13,9 @@ import numpy as np
 
 from cogmodels.agents.decoders.base import Decoder, check_calibration
 from cogmodels.agents.decoders.stats import RegressionStats
+from cogmodels.validation import check_number
 
 __all__ = ["EncodingDecoder", "OptimalLinearEstimator", "PopulationVector", "RidgeDecoder"]
-
-
-def _check_unit_interval(name: str, value: Any, *, closed: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = np.nan
-    if not (0.0 <= v <= 1.0 if closed else 0.0 <= v < 1.0):
-        interval = "[0, 1]" if closed else "[0, 1)"
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
-    return v
-
-
-def _check_nonneg(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = np.nan
-    if not (np.isfinite(v) and v >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return v
 
 
 class EncodingDecoder(Decoder):
@@ -55,7 +35,7 @@ class EncodingDecoder(Decoder):
     """
 
     def __init__(self, ridge: float = 1e-3) -> None:
-        self.ridge = _check_nonneg("ridge", ridge)
+        self.ridge = check_number("ridge", ridge, 0.0)
 
     def fit(self, counts: Any, velocity: Any) -> EncodingDecoder:
         """Fit the encoding model on a calibration block; return ``self``.
@@ -108,7 +88,7 @@ class _SmoothedLinear(EncodingDecoder):
 
     def __init__(self, smoothing: float = 0.8, ridge: float = 1e-3) -> None:
         super().__init__(ridge)
-        self.smoothing = _check_unit_interval("smoothing", smoothing)
+        self.smoothing = check_number("smoothing", smoothing, 0.0, 1.0, high_open=True)
 
     def _step(self, y: np.ndarray) -> np.ndarray:
         a = self.smoothing
@@ -176,8 +156,8 @@ class RidgeDecoder(Decoder):
     """
 
     def __init__(self, alpha: float = 1e-2, smoothing: float = 0.8) -> None:
-        self.alpha = _check_nonneg("alpha", alpha)
-        self.smoothing = _check_unit_interval("smoothing", smoothing)
+        self.alpha = check_number("alpha", alpha, 0.0)
+        self.smoothing = check_number("smoothing", smoothing, 0.0, 1.0, high_open=True)
 
     def fit(self, counts: Any, velocity: Any) -> RidgeDecoder:
         """Fit ``W_`` on a calibration block of counts and intended velocities; return ``self``."""

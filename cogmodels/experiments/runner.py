@@ -76,6 +76,7 @@ import pandas as pd
 
 from cogmodels._threads import check_threads, torch_threads
 from cogmodels.experiments.registry import Config, Experiment, Range, get_experiment
+from cogmodels.validation import int_seed
 
 __all__ = [
     "EXECUTORS",
@@ -885,7 +886,7 @@ def run_experiment(
     if len(set(ids)) != len(ids):
         raise ValueError(f"experiment {experiment.name!r}: unit ids are not unique: {ids}")
     children = np.random.SeedSequence(cfg.seed).spawn(len(units))
-    seeds = [int(c.generate_state(1)[0]) for c in children]
+    seeds = [int_seed(c) for c in children]
 
     _prepare_out(out)
     toml_text = config_to_toml(cfg)
