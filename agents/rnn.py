@@ -25,6 +25,8 @@ import torch
 from torch import nn
 
 from cogmodels.agents.bandit_baselines import SessionPolicy
+from cogmodels.atomic import atomic_path
+from cogmodels.atomic import atomic_write_text as _atomic_write_text
 from cogmodels.validation import check_int
 
 __all__ = ["CELLS", "RecurrentAgent", "RecurrentPolicy"]
@@ -259,12 +261,5 @@ def _load_json(path: Path, writer: str) -> Any:
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)

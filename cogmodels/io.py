@@ -33,7 +33,6 @@ import gzip
 import io
 import lzma
 import os
-import tempfile
 import unicodedata
 import zlib
 from collections.abc import Callable
@@ -44,6 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cogmodels.atomic import atomic_path
 from cogmodels.trials import validate_trials
 
 __all__ = [
@@ -143,19 +143,12 @@ def write_trials(df: pd.DataFrame, path: PathLike, *, format: str | None = None)
             f"{'format ' + repr(format) if format else 'the extension ' + repr(p.suffix)}"
         )
     table = validate_trials(df, source=str(p))
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    os.close(fd)
-    try:
+    with atomic_path(p) as tmp:
         if fmt == "csv":
             table.to_csv(tmp, index=False)
         else:
             _parquet_engine()
             table.to_parquet(tmp, index=False, write_page_checksum=True)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return p
 
 

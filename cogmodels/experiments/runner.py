@@ -75,6 +75,7 @@ import numpy as np
 import pandas as pd
 
 from cogmodels._threads import check_threads, torch_threads
+from cogmodels.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from cogmodels.experiments.registry import Config, Experiment, Range, get_experiment
 from cogmodels.validation import int_seed
 
@@ -109,41 +110,7 @@ _VERSIONED = ("numpy", "scipy", "pandas", "torch", "gymnasium", "stable-baseline
               "matplotlib", "seaborn", "tqdm", "pyarrow", "dask", "distributed")
 
 
-# -- atomic writes ---------------------------------------------------------------------------------
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success rename it onto ``path``.
-
-    If the body raises, the temporary file is removed and ``path`` is left as it was: a reader
-    never sees a partial file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename)."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    return Path(path)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
+# -- atomic writes: cogmodels.atomic (files); a run's unit folders below ------------------------
 @contextmanager
 def _atomic_dir(path: Path) -> Iterator[Path]:
     """Yield a temporary folder next to ``path``; on success rename it onto ``path``."""
