@@ -9,6 +9,7 @@ from __future__ import annotations
 from cogmodels.fits.bms import BetweenGroupsBMS, BMSResult, bms, bms_between_groups
 from cogmodels.fits.compare import Comparison, CVResult, compare_models, cross_validate, fold_labels
 from cogmodels.fits.em import HierarchicalEM
+from cogmodels.fits.estimators import ESTIMATORS, estimator_class, make_estimator
 from cogmodels.fits.identifiability import IdentifiabilityWarning, uninformed_parameters
 from cogmodels.fits.mle import (
     ConvergenceWarning,
@@ -32,6 +33,7 @@ from cogmodels.fits.recovery import model_recovery, parameter_recovery, sample_p
 from cogmodels.fits.replay import replay
 
 __all__ = [
+    "ESTIMATORS",
     "BMSResult",
     "BetweenGroupsBMS",
     "CVResult",
@@ -48,6 +50,7 @@ __all__ = [
     "check",
     "compare_models",
     "cross_validate",
+    "estimator_class",
     "fold_labels",
     "learning_curve",
     "make_estimator",
@@ -64,12 +67,3 @@ __all__ = [
     "stay_probabilities",
     "uninformed_parameters",
 ]
-
-ESTIMATORS = {"mle": MaximumLikelihood, "map": MaximumAPosteriori, "em": HierarchicalEM}
-
-
-def make_estimator(method: str, model, **kwargs) -> SubjectFit:
-    """Return the estimator for ``method`` in {"mle", "map", "em"}, built with ``kwargs``."""
-    if method not in ESTIMATORS:
-        raise ValueError(f"method must be one of {sorted(ESTIMATORS)}, got {method!r}")
-    return ESTIMATORS[method](model, **kwargs)

@@ -31,8 +31,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cogmodels.fits.bms import BMSResult, bms
-from cogmodels.fits.em import HierarchicalEM
-from cogmodels.fits.mle import MaximumAPosteriori, MaximumLikelihood, SubjectFit
+from cogmodels.fits.estimators import estimator_class
+from cogmodels.fits.mle import SubjectFit
 from cogmodels.likelihood import (
     CheckedTrials,
     TrialArrays,
@@ -48,20 +48,7 @@ from cogmodels.validation import check_bool, int_seed
 
 __all__ = ["CVResult", "Comparison", "compare_models", "cross_validate", "fold_labels"]
 
-# the estimators by method name (as ``cogmodels.fits.make_estimator``; listed here so that
-# ``cogmodels.fits`` can import this module without a cycle)
-_ESTIMATORS: dict[str, type[SubjectFit]] = {
-    "mle": MaximumLikelihood,
-    "map": MaximumAPosteriori,
-    "em": HierarchicalEM,
-}
 _BMS_ON = ("bic", "aic", "laplace")
-
-
-def _check_method(method: str) -> type[SubjectFit]:
-    if method not in _ESTIMATORS:
-        raise ValueError(f"method must be one of {sorted(_ESTIMATORS)}, got {method!r}")
-    return _ESTIMATORS[method]
 
 
 # -- training on part of the trials -----------------------------------------------------------
@@ -119,7 +106,7 @@ _TRAINING_CLASSES: dict[type[SubjectFit], type[SubjectFit]] = {}
 
 
 def _training_estimator(method: str, model: CognitiveModel, train: np.ndarray, **kwargs: Any) -> SubjectFit:
-    base = _check_method(method)
+    base = estimator_class(method)
     if base not in _TRAINING_CLASSES:
         _TRAINING_CLASSES[base] = type(f"Training{base.__name__}", (_TrainingMask, base), {})
     est = _TRAINING_CLASSES[base](model, **kwargs)
@@ -277,7 +264,7 @@ def cross_validate(
     """
     if not isinstance(model, CognitiveModel):
         raise TypeError(f"model must be a CognitiveModel, got {type(model).__name__}")
-    _check_method(method)
+    estimator_class(method)
     progress = check_bool("progress", progress)
     checked = trials if isinstance(trials, CheckedTrials) else prepare_trials(trials, model)
     data = trial_arrays(checked, model)
@@ -580,7 +567,7 @@ def compare_models(
     """
     if not isinstance(trials, pd.DataFrame):
         raise TypeError(f"trials must be a pandas DataFrame (a trial table), got {type(trials).__name__}")
-    cls = _check_method(method)
+    cls = estimator_class(method)
     progress = check_bool("progress", progress)
     if bms_on not in _BMS_ON:
         raise ValueError(f"bms_on must be one of {list(_BMS_ON)}, got {bms_on!r}")
