@@ -43,7 +43,14 @@ from torch import nn
 
 from cogmodels.progress import progress_bar
 from cogmodels.trials import validate_trials
-from cogmodels.validation import check_bool, check_int, check_is_fitted, int_seed
+from cogmodels.validation import (
+    SeedLike,
+    check_bool,
+    check_int,
+    check_is_fitted,
+    int_seed,
+    seed_sequence,
+)
 
 __all__ = ["TinyRNN"]
 
@@ -86,7 +93,7 @@ class TinyRNN:
         trained on); the weights of the best validation epoch are kept.
     patience : int, default 50
         Epochs without a better validation loss before training stops.
-    seed : int or None
+    seed : int, SeedSequence, Generator or None
         Seeds the weights and the validation split (default 0).
 
     Attributes
@@ -116,7 +123,7 @@ class TinyRNN:
         weight_decay: float = 0.0,
         validation_fraction: float = 0.1,
         patience: int = 50,
-        seed: int | None = 0,
+        seed: SeedLike = 0,
     ) -> None:
         self.hidden_size = check_int("hidden_size", hidden_size, 1)
         self.n_actions = check_int("n_actions", n_actions, 2)
@@ -293,7 +300,7 @@ class TinyRNN:
         return float(np.nansum(ll))
 
     def cross_validate(self, trials: pd.DataFrame, *, folds: int | str = "block",
-                       n_folds: int | None = None, seed: int | None = None, progress: bool = True):
+                       n_folds: int | None = None, seed: SeedLike = None, progress: bool = True):
         """k-fold held-out log-likelihood, as :func:`cogmodels.fits.cross_validate` computes it.
 
         Each fold trains a fresh copy of this network on the other folds' choices (seeded from
@@ -305,7 +312,7 @@ class TinyRNN:
 
         progress = check_bool("progress", progress)
         fold_row, k = fold_labels(trials, folds, n_folds)
-        seeds = np.random.SeedSequence(self.seed if seed is None else seed).spawn(k)
+        seeds = seed_sequence(self.seed if seed is None else seed).spawn(k)
         trial_ll = np.full(len(trials), np.nan)
         choice = pd.to_numeric(trials["choice"], errors="coerce").to_numpy(float, na_value=np.nan)
         answered = ~np.isnan(choice)

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cogmodels.parameters import ParamSpec
+from cogmodels.validation import check_int
 
 __all__ = ["CognitiveModel", "State", "merge_state", "onehot", "pick", "softmax"]
 
@@ -100,9 +101,7 @@ class CognitiveModel:
     reset_on_block: ClassVar[bool] = False
 
     def __init__(self, n_actions: int = 2) -> None:
-        if isinstance(n_actions, bool) or not isinstance(n_actions, int | np.integer) or n_actions < 2:
-            raise ValueError(f"n_actions must be an integer >= 2, got {n_actions!r}")
-        self.n_actions = int(n_actions)
+        self.n_actions = check_int("n_actions", n_actions, 2)
         self.param_specs: tuple[ParamSpec, ...] = ()
 
     # -- parameters ---------------------------------------------------------------------------

@@ -52,6 +52,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import betainc, digamma, expit, gammaln, logsumexp, softmax, xlogy
 
+from cogmodels.validation import SeedLike, as_generator, check_int
+
 __all__ = ["BMSResult", "BetweenGroupsBMS", "bms", "bms_between_groups", "dirichlet_exceedance"]
 
 _CHUNK = 1 << 17
@@ -162,7 +164,7 @@ def _check_log_evidence(
 
 
 def dirichlet_exceedance(
-    alpha: np.ndarray, n_samples: int = 1_000_000, seed: int | np.random.Generator | None = None
+    alpha: np.ndarray, n_samples: int = 1_000_000, seed: SeedLike = None
 ) -> np.ndarray:
     """``P(r_k > r_j for all j != k)`` for ``r ~ Dir(alpha)``, by sampling (``spm_dirichlet_exceedance``).
 
@@ -170,7 +172,7 @@ def dirichlet_exceedance(
     ``Gamma(alpha_k, 1)`` draw; the normalisation is skipped. Drawn in chunks to bound memory.
     """
     alpha = np.asarray(alpha, dtype=np.float64)
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     counts = np.zeros(alpha.size, dtype=np.int64)
     left = int(n_samples)
     while left > 0:
@@ -251,7 +253,7 @@ def bms(
     *,
     prior: float | Sequence[float] | np.ndarray = 1.0,
     n_samples: int = 1_000_000,
-    seed: int | np.random.Generator | None = None,
+    seed: SeedLike = None,
     models: Sequence[str] | None = None,
     tol: float = 1e-10,
     max_iter: int = 10_000,
@@ -268,7 +270,7 @@ def bms(
         uniform over frequencies).
     n_samples : int, default 1_000_000
         Dirichlet draws for the exceedance probabilities of more than two models.
-    seed : int, numpy.random.Generator or None
+    seed : int, SeedSequence, Generator or None
         Seeds those draws (two models are exact and draw nothing).
     models : sequence of str, optional
         Model names, overriding a DataFrame's columns.
@@ -285,8 +287,7 @@ def bms(
     L, names, subjects = _check_log_evidence(log_evidence, models)
     n, k = L.shape
     alpha0 = _check_prior(prior, k)
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
+    n_samples = check_int("n_samples", n_samples, 1)
     alpha, g, n_iter, f1 = _variational_bms(L, alpha0, tol, max_iter, "bms")
 
     if k == 2:

@@ -44,7 +44,7 @@ from cogmodels.model import CognitiveModel
 from cogmodels.models import make_model
 from cogmodels.parameters import unpack
 from cogmodels.progress import progress_bar
-from cogmodels.validation import check_bool, int_seed
+from cogmodels.validation import SeedLike, check_bool, int_seed, seed_sequence
 
 __all__ = ["CVResult", "Comparison", "compare_models", "cross_validate", "fold_labels"]
 
@@ -246,7 +246,7 @@ def cross_validate(
     folds: int | str = "block",
     n_folds: int | None = None,
     n_starts: int = 10,
-    seed: int | None = None,
+    seed: SeedLike = None,
     progress: bool = True,
     **estimator_kwargs: Any,
 ) -> CVResult:
@@ -296,7 +296,7 @@ def _cross_validate(
     present = data.row_index >= 0
     fold_ts = np.where(present, fold_row[np.where(present, data.row_index, 0)], -1)
     valid = data.valid[0]
-    seeds = np.random.SeedSequence(seed).spawn(k)
+    seeds = seed_sequence(seed).spawn(k)
     trial_ll = np.full(n_rows, np.nan)
     rows: list[pd.DataFrame] = []
     prob_sum = np.zeros(data.n_subjects)
@@ -511,7 +511,7 @@ def compare_models(
     method: str = "mle",
     cv_folds: int | str | None = None,
     n_starts: int = 10,
-    seed: int | None = None,
+    seed: SeedLike = None,
     bms_on: str = "bic",
     bms_samples: int = 1_000_000,
     ceilings: Mapping[str, Any] | None = None,
@@ -534,7 +534,7 @@ def compare_models(
         :func:`cross_validate`).
     n_starts : int, default 10
         Random starts per subject.
-    seed : int or None
+    seed : int, SeedSequence, Generator or None
         Model ``j`` is fitted (and cross-validated) with seeds spawned from
         ``SeedSequence(seed)``.
     bms_on : {"bic", "aic", "laplace"}
@@ -590,7 +590,7 @@ def compare_models(
     checked = prepare_trials(trials, list(resolved.values()))
     arrays = {name: trial_arrays(checked, model) for name, model in resolved.items()}
     fold_row, k = fold_labels(checked.table, cv_folds) if cv_folds is not None else (None, 0)
-    *seeds, bms_seed, ceiling_seed = np.random.SeedSequence(seed).spawn(len(resolved) + 2)
+    *seeds, bms_seed, ceiling_seed = seed_sequence(seed).spawn(len(resolved) + 2)
     fits: dict[str, SubjectFit] = {}
     cvs: dict[str, CVResult] = {}
     frames = []

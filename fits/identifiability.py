@@ -37,7 +37,7 @@ import pandas as pd
 from cogmodels.likelihood import TrialArrays, log_likelihood, trial_arrays
 from cogmodels.model import CognitiveModel
 from cogmodels.parameters import unpack
-from cogmodels.validation import check_int, check_number
+from cogmodels.validation import as_generator, check_int, check_number
 
 __all__ = ["IdentifiabilityWarning", "uninformed_parameters", "warn_uninformed"]
 
@@ -89,7 +89,7 @@ def uninformed_parameters(
         raise ValueError(f"step must be a non-zero number, got {step!r}")
     data = trials if isinstance(trials, TrialArrays) else trial_arrays(trials, model)
     specs, k, n_sub = model.param_specs, model.n_params, data.n_subjects
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     z = start_points(specs, n_sub * n_points, rng)  # (subjects * points, k), subject-major
     # every point once as drawn (variant 0) and once with parameter j moved (variant j + 1)
     variants = np.repeat(z[:, None, :], k + 1, axis=1)

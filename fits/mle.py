@@ -31,7 +31,7 @@ from cogmodels.likelihood import CheckedTrials, TrialArrays, log_likelihood, tri
 from cogmodels.model import CognitiveModel
 from cogmodels.parameters import ParamSpec, unpack
 from cogmodels.progress import progress_bar
-from cogmodels.validation import check_bool, check_is_fitted
+from cogmodels.validation import SeedLike, check_bool, check_int, check_is_fitted, check_seed
 
 __all__ = [
     "ConvergenceWarning",
@@ -143,7 +143,7 @@ class SubjectFit:
         The model to fit.
     n_starts : int, default 10
         Random starts per subject (the best is kept).
-    seed : int or None
+    seed : int, SeedSequence, Generator or None
         Seeds the starting points.
     min_trials : int, default 10
         Subjects with fewer valid trials are skipped and listed in ``skipped_``.
@@ -187,7 +187,7 @@ class SubjectFit:
         model: CognitiveModel,
         *,
         n_starts: int = 10,
-        seed: int | None = None,
+        seed: SeedLike = None,
         min_trials: int = 10,
         max_iter: int = 100,
         gtol: float = 1e-3,
@@ -195,11 +195,9 @@ class SubjectFit:
     ) -> None:
         if not isinstance(model, CognitiveModel):
             raise TypeError(f"model must be a CognitiveModel, got {type(model).__name__}")
-        if isinstance(n_starts, bool) or not isinstance(n_starts, int) or n_starts < 1:
-            raise ValueError(f"n_starts must be an integer >= 1, got {n_starts!r}")
         self.model = model
-        self.n_starts = n_starts
-        self.seed = seed
+        self.n_starts = check_int("n_starts", n_starts, 1)
+        self.seed = check_seed("seed", seed)
         self.min_trials = min_trials
         self.max_iter = max_iter
         self.gtol = gtol

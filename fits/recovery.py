@@ -38,7 +38,14 @@ from cogmodels.model import CognitiveModel
 from cogmodels.parameters import ParamSpec
 from cogmodels.progress import progress_bar
 from cogmodels.simulate import simulate
-from cogmodels.validation import check_bool, check_int, int_seed
+from cogmodels.validation import (
+    SeedLike,
+    as_generator,
+    check_bool,
+    check_int,
+    int_seed,
+    seed_sequence,
+)
 
 __all__ = [
     "ModelRecoveryResult",
@@ -115,7 +122,7 @@ def sample_parameters(
     n: int,
     *,
     how: str = "uniform",
-    seed: int | np.random.SeedSequence | None = None,
+    seed: SeedLike = None,
     ranges: Mapping[str, tuple[float, float]] | None = None,
 ) -> pd.DataFrame:
     """Draw true parameter values for a recovery study: one row per simulated subject.
@@ -140,7 +147,7 @@ def sample_parameters(
         axes = [np.linspace(*lims[s.name], n) for s in model.param_specs]
         rows = np.array(list(product(*axes)), dtype=np.float64).reshape(-1, model.n_params)
         return pd.DataFrame(rows, columns=list(model.param_names))
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     out = {}
     for s in model.param_specs:
         if how == "prior" and s.prior is not None and s.name not in user:
@@ -319,7 +326,7 @@ def parameter_recovery(
     env_kwargs: Mapping[str, Any] | None = None,
     method: str = "mle",
     n_starts: int = 5,
-    seed: int | None = None,
+    seed: SeedLike = None,
     params: pd.DataFrame | Mapping[str, Any] | None = None,
     how: str = "uniform",
     ranges: Mapping[str, tuple[float, float]] | None = None,
@@ -356,7 +363,7 @@ def parameter_recovery(
     n_subjects = check_int("n_subjects", n_subjects, minimum=2 if params is None else 1)
     n_starts = check_int("n_starts", n_starts, minimum=1)
     progress = check_bool("progress", progress)
-    ss_sample, ss_sim, ss_fit = np.random.SeedSequence(seed).spawn(3)
+    ss_sample, ss_sim, ss_fit = seed_sequence(seed).spawn(3)
     est = _estimator(method, model, n_starts, int_seed(ss_fit), fit_kwargs)
     truth = _true_params(model, params, n_subjects, how=how, ranges=ranges, seed=ss_sample)
     if len(truth) < 2:
@@ -470,7 +477,7 @@ def model_recovery(
     method: str = "mle",
     criterion: str = "bic",
     n_starts: int = 5,
-    seed: int | None = None,
+    seed: SeedLike = None,
     params: Mapping[str, pd.DataFrame | Mapping[str, Any]] | None = None,
     how: str = "uniform",
     ranges: Mapping[str, tuple[float, float]] | None = None,
@@ -516,7 +523,7 @@ def model_recovery(
         _estimator(method, m, n_starts, 0, fit_kwargs)
 
     labels = list(labelled)
-    children = np.random.SeedSequence(seed).spawn(len(labels))
+    children = seed_sequence(seed).spawn(len(labels))
     truths: dict[str, pd.DataFrame] = {}
     score_rows = []
     with progress_bar(progress, total=len(labels) ** 2, unit="fit", desc="model recovery") as bar:

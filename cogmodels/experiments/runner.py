@@ -77,7 +77,7 @@ import pandas as pd
 from cogmodels._threads import check_threads, torch_threads
 from cogmodels.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from cogmodels.experiments.registry import Config, Experiment, Range, get_experiment
-from cogmodels.validation import int_seed
+from cogmodels.validation import check_int, int_seed
 
 __all__ = [
     "EXECUTORS",
@@ -248,8 +248,7 @@ def resolve_config(
         raise ValueError(f"experiment must be a string{where}, got {name!r}")
     experiment = get_experiment(name)
     base_seed = raw.get("seed", 0) if seed is None else seed
-    if isinstance(base_seed, bool) or not isinstance(base_seed, int | np.integer) or base_seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {base_seed!r}")
+    base_seed = check_int("seed", base_seed, 0)
     user = _check_params(experiment, raw.get("params", {}), "[params]")
     own_quick = _check_params(experiment, raw.get("quick", {}), "[quick]")
     params = {**experiment.defaults, **user}
@@ -733,8 +732,7 @@ def _check_executor(executor: str, workers: int | None, scheduler: str | None) -
         raise ValueError(f"executor must be one of {list(EXECUTORS)}, got {executor!r}")
     if workers is None:
         workers = max(1, min(2, os.cpu_count() or 1))
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    workers = check_int("workers", workers, 1)
     if scheduler is not None and executor != "dask":
         raise ValueError(f"scheduler is for executor='dask', got executor={executor!r}")
     return workers

@@ -9,6 +9,7 @@ import numpy as np
 from cogmodels.model import CognitiveModel, State, onehot, softmax
 from cogmodels.parameters import ParamSpec
 from cogmodels.priors import inverse_temperature_prior, rate_prior, signed_prior
+from cogmodels.validation import check_int
 
 __all__ = ["ActorCritic"]
 
@@ -59,9 +60,7 @@ class ActorCritic(CognitiveModel):
         beta_max: float = 20.0,
     ) -> None:
         super().__init__(n_actions)
-        if isinstance(n_states, bool) or not isinstance(n_states, int | np.integer) or n_states < 1:
-            raise ValueError(f"n_states must be an integer >= 1, got {n_states!r}")
-        self.n_states = int(n_states)
+        self.n_states = check_int("n_states", n_states, 1)
         self.forgetting = bool(forgetting)
         self.stickiness = bool(stickiness)
         self.free_beta = bool(free_beta)
