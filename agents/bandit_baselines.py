@@ -507,7 +507,7 @@ def evaluate(
         ENV_ID,
         num_envs=batch,
         vectorization_mode="vector_entry_point",
-        n_arms=n_arms,
+        n_actions=n_arms,
         n_trials=n_trials,
         autoreset_mode="same_step",
         **(env_kwargs or {}),

@@ -130,7 +130,7 @@ def train_recurrent_ppo(budget: float, seed: int) -> tuple[Any, dict]:
     t0 = time.perf_counter()
     n_envs = 16
     venv = DummyVecEnv(
-        [lambda: PreviousActionReward(gym.make(ENV_ID, n_arms=2, n_trials=100))] * n_envs
+        [lambda: PreviousActionReward(gym.make(ENV_ID, n_actions=2, n_trials=100))] * n_envs
     )
     venv.seed(seed)
     settings = dict(

@@ -4,7 +4,7 @@ Importing ``cogmodels`` (or ``cogmodels.envs``) registers every id::
 
     import gymnasium as gym
     import cogmodels  # noqa: F401
-    env = gym.make("cogmodels/MultiArmedBandit-v0", n_arms=2, n_trials=100)
+    env = gym.make("cogmodels/MultiArmedBandit-v0", n_actions=2, n_trials=100)
     envs = gym.make_vec("cogmodels/MultiArmedBandit-v0", num_envs=1024,
                         vectorization_mode="vector_entry_point")
 """

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from cogmodels.deprecation import renamed_arguments, renamed_attribute
 from cogmodels.envs.core import (
     MAX_ACTIONS,
     MAX_MAGNITUDE,
@@ -33,21 +34,21 @@ REWARD_TYPES = ("bernoulli", "gaussian")
 
 
 def _check_config(
-    n_arms: int,
+    n_actions: int,
     n_trials: int,
     reward_type: str,
     means: Sequence[float] | None,
     prior: tuple[float, float],
     reward_std: float,
 ) -> tuple[int, int, np.ndarray | None, tuple[float, float], float]:
-    n_arms = check_int("n_arms", n_arms, 2, MAX_ACTIONS)
+    n_actions = check_int("n_actions", n_actions, 2, MAX_ACTIONS)
     n_trials = check_int("n_trials", n_trials, 1, MAX_TRIALS)
     check_choice("reward_type", reward_type, REWARD_TYPES)
-    fixed = None if means is None else _check_means("means", means, n_arms, reward_type)
+    fixed = None if means is None else _check_means("means", means, n_actions, reward_type)
     low, high = _mean_range(reward_type)
     prior = check_interval("prior", prior, low, high)
     reward_std = check_number("reward_std", reward_std, 0.0, MAX_MAGNITUDE, low_open=True)
-    return n_arms, n_trials, fixed, prior, reward_std
+    return n_actions, n_trials, fixed, prior, reward_std
 
 
 def _mean_range(reward_type: str) -> tuple[float, float]:
@@ -55,8 +56,8 @@ def _mean_range(reward_type: str) -> tuple[float, float]:
     return (0.0, 1.0) if reward_type == "bernoulli" else (-MAX_MAGNITUDE, MAX_MAGNITUDE)
 
 
-def _check_means(name: str, means: Any, n_arms: int, reward_type: str) -> np.ndarray:
-    return check_array(name, means, (n_arms,), *_mean_range(reward_type))
+def _check_means(name: str, means: Any, n_actions: int, reward_type: str) -> np.ndarray:
+    return check_array(name, means, (n_actions,), *_mean_range(reward_type))
 
 
 class MultiArmedBandit(TaskEnv):
@@ -70,7 +71,7 @@ class MultiArmedBandit(TaskEnv):
     Wang et al. (2018), whose Bayes-optimal regret over 100 trials is about 1.75.
 
     ## Action Space
-    ``Discrete(n_arms)``: the arm chosen.
+    ``Discrete(n_actions)``: the arm chosen.
 
     ## Observation Space
     ``Box(0, 1, (1,), float32)``, always ``[1.0]``: the task has no stimulus; a recurrent agent
@@ -90,7 +91,7 @@ class MultiArmedBandit(TaskEnv):
     the expected regret of the choice) and ``trial`` (0-based index of the trial just played).
 
     ## Arguments
-    - ``n_arms`` (int in [2, 1000], 2): number of arms.
+    - ``n_actions`` (int in [2, 1000], 2): number of arms (``n_arms``: deprecated spelling).
     - ``n_trials`` (int in [1, 10^6], 100): trials per session.
     - ``reward_type`` ("bernoulli" | "gaussian"): reward distribution.
     - ``means`` (sequence of float | None): fixed arm means, in [0, 1] for Bernoulli arms, in
@@ -107,26 +108,29 @@ class MultiArmedBandit(TaskEnv):
     - Wang et al. (2018). Prefrontal cortex as a meta-reinforcement learning system. Nat Neurosci.
     """
 
+    n_arms = renamed_attribute("n_arms", "n_actions")
+
+    @renamed_arguments(n_arms="n_actions")
     @named_arguments
     def __init__(
         self,
-        n_arms: int = 2,
+        n_actions: int = 2,
         n_trials: int = 100,
         reward_type: str = "bernoulli",
         means: Sequence[float] | None = None,
         prior: tuple[float, float] = (0.0, 1.0),
         reward_std: float = 1.0,
     ) -> None:
-        (self.n_arms, self.n_trials, self._fixed_means, self.prior, self.reward_std) = (
-            _check_config(n_arms, n_trials, reward_type, means, prior, reward_std)
+        (self.n_actions, self.n_trials, self._fixed_means, self.prior, self.reward_std) = (
+            _check_config(n_actions, n_trials, reward_type, means, prior, reward_std)
         )
         self.reward_type = reward_type
         self._bernoulli = reward_type == "bernoulli"
         self.reward_bounds = (0.0, 1.0) if self._bernoulli else (-np.inf, np.inf)
-        self.action_space = spaces.Discrete(self.n_arms)
+        self.action_space = spaces.Discrete(self.n_actions)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
         self._obs = np.ones(1, dtype=np.float32)
-        self.means = np.full(self.n_arms, np.nan)
+        self.means = np.full(self.n_actions, np.nan)
         self._t = 0
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -137,12 +141,12 @@ class MultiArmedBandit(TaskEnv):
         super().reset(seed=seed)
         if options and options.get("means") is not None:
             with named_errors(f"{type(self).__name__}.reset"):
-                self.means = _check_means('options["means"]', options["means"], self.n_arms,
+                self.means = _check_means('options["means"]', options["means"], self.n_actions,
                                           self.reward_type)
         elif self._fixed_means is not None:
             self.means = self._fixed_means.copy()
         else:
-            self.means = self.np_random.uniform(*self.prior, size=self.n_arms)
+            self.means = self.np_random.uniform(*self.prior, size=self.n_actions)
         self._best = float(self.means.max())
         self._means_info = tuple(self.means.tolist())  # immutable: safe to hand out every step
         self._t = 0
@@ -151,7 +155,7 @@ class MultiArmedBandit(TaskEnv):
 
     def step(self, action):
         """Pull arm ``action``; ``info`` holds ``means``, ``regret`` and ``trial``."""
-        if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_arms:
+        if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_actions:
             action = self._checked_action(action)
         mu = self.means[action]
         if self._bernoulli:
@@ -176,14 +180,17 @@ class MultiArmedBanditVector(TaskVectorEnv):
     """``num_envs`` copies of :class:`MultiArmedBandit` stepped as one array operation.
 
     Same arguments and semantics as the single task (see its docstring), plus ``num_envs`` and
-    ``autoreset_mode``. ``info`` holds ``means`` (num_envs × n_arms) and ``regret``.
+    ``autoreset_mode``. ``info`` holds ``means`` (num_envs × n_actions) and ``regret``.
     """
 
+    n_arms = renamed_attribute("n_arms", "n_actions")
+
+    @renamed_arguments(n_arms="n_actions")
     @named_arguments
     def __init__(
         self,
         num_envs: int = 1,
-        n_arms: int = 2,
+        n_actions: int = 2,
         n_trials: int = 100,
         reward_type: str = "bernoulli",
         means: Sequence[float] | None = None,
@@ -191,20 +198,20 @@ class MultiArmedBanditVector(TaskVectorEnv):
         reward_std: float = 1.0,
         autoreset_mode: str = "next_step",
     ) -> None:
-        (self.n_arms, self.n_trials, self._fixed_means, self.prior, self.reward_std) = (
-            _check_config(n_arms, n_trials, reward_type, means, prior, reward_std)
+        (self.n_actions, self.n_trials, self._fixed_means, self.prior, self.reward_std) = (
+            _check_config(n_actions, n_trials, reward_type, means, prior, reward_std)
         )
         self.reward_type = reward_type
         self._bernoulli = reward_type == "bernoulli"
         super().__init__(
             num_envs,
             spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32),
-            spaces.Discrete(self.n_arms),
+            spaces.Discrete(self.n_actions),
             autoreset_mode,
-            lane_values=self.n_arms,
+            lane_values=self.n_actions,
         )
         n = self.num_envs
-        self.means = np.full((n, self.n_arms), np.nan)
+        self.means = np.full((n, self.n_actions), np.nan)
         self._best = np.full(n, np.nan)
         self._t = np.zeros(n, dtype=np.int64)
         self._lanes = np.arange(n)
@@ -215,13 +222,13 @@ class MultiArmedBanditVector(TaskVectorEnv):
         if options and options.get("means") is not None:
             m = options["means"]
             per_copy = getattr(real_array(m), "ndim", 1) == 2
-            shape = (self.num_envs, self.n_arms) if per_copy else (self.n_arms,)
+            shape = (self.num_envs, self.n_actions) if per_copy else (self.n_actions,)
             m = check_array('options["means"]', m, shape, *_mean_range(self.reward_type))
-            self.means[mask] = np.broadcast_to(m, (self.num_envs, self.n_arms))[mask]
+            self.means[mask] = np.broadcast_to(m, (self.num_envs, self.n_actions))[mask]
         elif self._fixed_means is not None:
             self.means[mask] = self._fixed_means
         else:
-            self.means[mask] = self.np_random.uniform(*self.prior, size=(k, self.n_arms))
+            self.means[mask] = self.np_random.uniform(*self.prior, size=(k, self.n_actions))
         self._best[mask] = self.means[mask].max(axis=1)
         self._t[mask] = 0
 
@@ -248,6 +255,6 @@ class MultiArmedBanditVector(TaskVectorEnv):
         """
         fields = {"state": np.zeros(self.num_envs, dtype=np.int64), "choice": actions,
                   "reward": np.asarray(reward, dtype=np.float64)}
-        fields.update({f"mean_{i}": info["means"][:, i] for i in range(self.n_arms)})
+        fields.update({f"mean_{i}": info["means"][:, i] for i in range(self.n_actions)})
         fields["regret"] = info["regret"]
         return self._all, fields

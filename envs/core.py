@@ -152,7 +152,7 @@ class TaskEnv(gym.Env):
     outside the bounds are clipped) and stepping when no session runs
     (:class:`SessionEndedError`). ``step`` keeps that cheap with a fast path::
 
-        if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_arms:
+        if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_actions:
             action = self._checked_action(action)  # raises, or returns a valid action as an int
 
     ``_done`` is True until ``reset`` and from the step that ends the session on; ``reset`` sets it

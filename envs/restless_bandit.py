@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from cogmodels.deprecation import renamed_arguments, renamed_attribute
 from cogmodels.envs.core import (
     MAX_ACTIONS,
     MAX_MAGNITUDE,
@@ -30,8 +31,8 @@ def stationary_moments(decay: float, decay_center: float, diffusion_std: float) 
     return float(decay_center), float(diffusion_std) ** 2 / (1.0 - float(decay) ** 2)
 
 
-def _check_initial_means(name: str, initial_means: Any, n_arms: int) -> np.ndarray:
-    return check_array(name, initial_means, (n_arms,), -MAX_MAGNITUDE, MAX_MAGNITUDE)
+def _check_initial_means(name: str, initial_means: Any, n_actions: int) -> np.ndarray:
+    return check_array(name, initial_means, (n_actions,), -MAX_MAGNITUDE, MAX_MAGNITUDE)
 
 
 class RestlessBandit(TaskEnv):
@@ -51,7 +52,7 @@ class RestlessBandit(TaskEnv):
     exploring.
 
     ## Action Space
-    ``Discrete(n_arms)``: the arm chosen.
+    ``Discrete(n_actions)``: the arm chosen.
 
     ## Observation Space
     ``Box(0, 1, (1,), float32)``, always ``[1.0]``: the task has no stimulus; a recurrent agent
@@ -79,7 +80,7 @@ class RestlessBandit(TaskEnv):
     Means and regret are in reward units (points × ``reward_scale``).
 
     ## Arguments
-    - ``n_arms`` (int in [2, 1000], 4): number of arms.
+    - ``n_actions`` (int in [2, 1000], 4): number of arms (``n_arms``: deprecated spelling).
     - ``n_trials`` (int in [1, 10^6], 300): trials per session.
     - ``decay`` (float in [0, 1), 0.9836): ``lambda``, the decay of the means toward the centre.
     - ``decay_center`` (float in [-10^6, 10^6], 50): ``theta``, the centre of the walk, in points.
@@ -104,10 +105,13 @@ class RestlessBandit(TaskEnv):
       bandit problem. Topics in Cognitive Science 7, 351–367.
     """
 
+    n_arms = renamed_attribute("n_arms", "n_actions")
+
+    @renamed_arguments(n_arms="n_actions")
     @named_arguments
     def __init__(
         self,
-        n_arms: int = 4,
+        n_actions: int = 4,
         n_trials: int = 300,
         decay: float = 0.9836,
         decay_center: float = 50.0,
@@ -118,7 +122,7 @@ class RestlessBandit(TaskEnv):
         payoff_bounds: tuple[float, float] | None = (1.0, 100.0),
         reward_scale: float = 1.0,
     ) -> None:
-        self.n_arms = check_int("n_arms", n_arms, 2, MAX_ACTIONS)
+        self.n_actions = check_int("n_actions", n_actions, 2, MAX_ACTIONS)
         self.n_trials = check_int("n_trials", n_trials, 1, MAX_TRIALS)
         self.decay = check_number("decay", decay, 0.0, 1.0, high_open=True)
         self.decay_center = check_number(
@@ -127,7 +131,7 @@ class RestlessBandit(TaskEnv):
         self.diffusion_std = check_number("diffusion_std", diffusion_std, 0.0, MAX_MAGNITUDE)
         self.payoff_std = check_number("payoff_std", payoff_std, 0.0, MAX_MAGNITUDE)
         self._fixed_means = None if initial_means is None else _check_initial_means(
-            "initial_means", initial_means, self.n_arms
+            "initial_means", initial_means, self.n_actions
         )
         self.rounded = check_bool("rounded", rounded)
         self.payoff_bounds = None if payoff_bounds is None else check_interval(
@@ -136,11 +140,11 @@ class RestlessBandit(TaskEnv):
         self.reward_scale = check_number(
             "reward_scale", reward_scale, 0.0, MAX_MAGNITUDE, low_open=True
         )
-        self.action_space = spaces.Discrete(self.n_arms)
+        self.action_space = spaces.Discrete(self.n_actions)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
         self._obs = np.ones(1, dtype=np.float32)
         # the arms' means as Python floats: with a few arms, numpy calls cost more than the task
-        self._mu: list[float] = [float("nan")] * self.n_arms
+        self._mu: list[float] = [float("nan")] * self.n_actions
         self._drift = (1.0 - self.decay) * self.decay_center
         self._t = 0
 
@@ -158,13 +162,13 @@ class RestlessBandit(TaskEnv):
         if options and options.get("initial_means") is not None:
             with named_errors(f"{type(self).__name__}.reset"):
                 means = _check_initial_means(
-                    'options["initial_means"]', options["initial_means"], self.n_arms
+                    'options["initial_means"]', options["initial_means"], self.n_actions
                 )
         elif self._fixed_means is not None:
             means = self._fixed_means.copy()
         else:
             mean, var = stationary_moments(self.decay, self.decay_center, self.diffusion_std)
-            means = mean + np.sqrt(var) * self.np_random.standard_normal(self.n_arms)
+            means = mean + np.sqrt(var) * self.np_random.standard_normal(self.n_actions)
         self._mu = means.tolist()
         self._t = 0
         self._done = False
@@ -185,14 +189,14 @@ class RestlessBandit(TaskEnv):
 
     def step(self, action):
         """Pull arm ``action``, then let the means diffuse; ``info`` holds means and regret."""
-        if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_arms:
+        if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_actions:
             action = self._checked_action(action)
         mu = self._mu
         chosen = mu[action]
         best = max(mu)
         scale = self.reward_scale
         # one draw for the payoff, then one per arm for the diffusion, in a single call
-        e, *noise = self.np_random.standard_normal(self.n_arms + 1).tolist()
+        e, *noise = self.np_random.standard_normal(self.n_actions + 1).tolist()
         if self.rounded or self.payoff_bounds is not None:
             reward = scale * self._payoff(chosen, e)
         else:

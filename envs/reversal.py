@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from cogmodels.deprecation import renamed_arguments, renamed_attribute
 from cogmodels.envs.core import (
     MAX_ACTIONS,
     MAX_TRIALS,
@@ -46,7 +47,7 @@ MAX_WINDOW = 1_000
 class _Config:
     """Validated static configuration shared by the single and the vector task."""
 
-    n_options: int
+    n_actions: int
     n_trials: int
     p_reward: float
     p_low: float
@@ -68,12 +69,12 @@ def _check_schedule(schedule: Any, n_trials: int) -> np.ndarray:
     return np.asarray(trials, dtype=np.int64)
 
 
-def _check_initial_correct(value: Any, n_options: int, name: str = "initial_correct") -> int:
+def _check_initial_correct(value: Any, n_actions: int, name: str = "initial_correct") -> int:
     try:
-        return check_int(name, value, 0, n_options - 1)
+        return check_int(name, value, 0, n_actions - 1)
     except ValueError:
         raise ValueError(
-            f"{name} must be an option index in [0, {n_options - 1}], got {describe(value)}"
+            f"{name} must be an option index in [0, {n_actions - 1}], got {describe(value)}"
         ) from None
 
 
@@ -112,7 +113,7 @@ def _schedule_trials(reversal_every: Any, schedule: Any, n_trials: int) -> np.nd
 
 
 def _check_config(
-    n_options: int,
+    n_actions: int,
     n_trials: int,
     p_reward: float,
     p_low: float | None,
@@ -124,7 +125,7 @@ def _check_config(
     p_reversal: float,
     initial_correct: int | None,
 ) -> _Config:
-    n_options = check_int("n_options", n_options, 2, MAX_ACTIONS)
+    n_actions = check_int("n_actions", n_actions, 2, MAX_ACTIONS)
     n_trials = check_int("n_trials", n_trials, 1, MAX_TRIALS)
     p_reward = check_probability("p_reward", p_reward)
     p_low = round(1.0 - p_reward, 12) if p_low is None else check_probability("p_low", p_low)
@@ -153,8 +154,8 @@ def _check_config(
     reverse_at = np.zeros(n_trials + 1, dtype=bool)
     reverse_at[trials] = True
     if initial_correct is not None:
-        initial_correct = _check_initial_correct(initial_correct, n_options)
-    return _Config(n_options, n_trials, p_reward, p_low, mode, reverse_at, criterion, delay,
+        initial_correct = _check_initial_correct(initial_correct, n_actions)
+    return _Config(n_actions, n_trials, p_reward, p_low, mode, reverse_at, criterion, delay,
                    p_reversal, initial_correct)
 
 
@@ -180,8 +181,8 @@ class _Contingencies:
         self.countdown = np.full(n, -1, dtype=np.int64)
 
     def p_reward(self) -> np.ndarray:
-        """Reward probability of every option in every lane, (n, n_options)."""
-        p = np.full((self.lanes.size, self.cfg.n_options), self.cfg.p_low)
+        """Reward probability of every option in every lane, (n, n_actions)."""
+        p = np.full((self.lanes.size, self.cfg.n_actions), self.cfg.p_low)
         p[self.lanes, self.correct] = self.cfg.p_reward
         return p
 
@@ -189,10 +190,10 @@ class _Contingencies:
         k = int(mask.sum())
         first = (options or {}).get("correct_action", self.cfg.initial_correct)
         if first is None:
-            self.correct[mask] = rng.integers(0, self.cfg.n_options, size=k)
+            self.correct[mask] = rng.integers(0, self.cfg.n_actions, size=k)
         else:
             self.correct[mask] = _check_initial_correct(
-                first, self.cfg.n_options, 'options["correct_action"]'
+                first, self.cfg.n_actions, 'options["correct_action"]'
             )
         self.t[mask] = 0
         self.block[mask] = 0
@@ -252,9 +253,9 @@ class _Contingencies:
         """Make another option correct in the lanes ``flip`` (uniformly among the others)."""
         m = int(flip.sum())
         if m:
-            n = self.cfg.n_options
+            n = self.cfg.n_actions
             shift = 1 + (rng.integers(0, n - 1, size=m) if n > 2 else 0)
-            self.correct[flip] = (self.correct[flip] + shift) % self.cfg.n_options
+            self.correct[flip] = (self.correct[flip] + shift) % self.cfg.n_actions
             self.block[flip] += 1
             self._clear_window(flip)
         self.reversal = flip.copy()
@@ -264,7 +265,7 @@ class ReversalLearning(TaskEnv):
     """Probabilistic reversal learning: the rewarded option switches during the session.
 
     ## Description
-    On each trial choose one of ``n_options`` options (2 in the classic task). The correct option
+    On each trial choose one of ``n_actions`` options (2 in the classic task). The correct option
     pays 1 with probability ``p_reward`` (0.8), every other option with ``p_low`` (``1 -
     p_reward`` unless given); so feedback is misleading on some trials and a single loss is weak
     evidence of a reversal. The correct option changes (to one of the others, uniformly) either
@@ -282,7 +283,7 @@ class ReversalLearning(TaskEnv):
       choice, not the (probabilistic) outcome, and the count restarts at every reversal.
 
     ## Action Space
-    ``Discrete(n_options)``: the option chosen.
+    ``Discrete(n_actions)``: the option chosen.
 
     ## Observation Space
     ``Box(0, 1, (1,), float32)``, always ``[1.0]``: no stimulus; a recurrent agent learns from the
@@ -307,7 +308,7 @@ class ReversalLearning(TaskEnv):
     ``trial`` (0-based).
 
     ## Arguments
-    - ``n_options`` (int in [2, 1000], 2): number of options.
+    - ``n_actions`` (int in [2, 1000], 2): number of options (``n_options``: deprecated spelling).
     - ``n_trials`` (int in [1, 10^6], 200): trials per session.
     - ``p_reward`` (float, 0.8): reward probability of the correct option.
     - ``p_low`` (float | None): reward probability of the other options; ``None`` is ``1 - p_reward``.
@@ -336,10 +337,13 @@ class ReversalLearning(TaskEnv):
       basis of reversal learning: an updated perspective. Neuroscience 345, 12–26.
     """
 
+    n_options = renamed_attribute("n_options", "n_actions")
+
+    @renamed_arguments(n_options="n_actions")
     @named_arguments
     def __init__(
         self,
-        n_options: int = 2,
+        n_actions: int = 2,
         n_trials: int = 200,
         p_reward: float = 0.8,
         p_low: float | None = None,
@@ -351,11 +355,11 @@ class ReversalLearning(TaskEnv):
         p_reversal: float = 1.0,
         initial_correct: int | None = None,
     ) -> None:
-        self.config = _check_config(n_options, n_trials, p_reward, p_low, mode, reversal_every,
+        self.config = _check_config(n_actions, n_trials, p_reward, p_low, mode, reversal_every,
                                     schedule, criterion, criterion_delay, p_reversal, initial_correct)
-        self.n_options, self.n_trials, self.mode = (
-            self.config.n_options, self.config.n_trials, self.config.mode)
-        self.action_space = spaces.Discrete(self.n_options)
+        self.n_actions, self.n_trials, self.mode = (
+            self.config.n_actions, self.config.n_trials, self.config.mode)
+        self.action_space = spaces.Discrete(self.n_actions)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
         self._obs = np.ones(1, dtype=np.float32)
         self._task = _Contingencies(self.config, 1)  # starts the sessions (reset)
@@ -373,7 +377,7 @@ class ReversalLearning(TaskEnv):
 
     def _set_correct(self, correct: int) -> None:
         self._correct = correct
-        p = [self.config.p_low] * self.n_options
+        p = [self.config.p_low] * self.n_actions
         p[correct] = self.config.p_reward
         self._p_info = tuple(p)
 
@@ -401,7 +405,7 @@ class ReversalLearning(TaskEnv):
         A scalar transcription of ``_Contingencies.step`` (numpy calls on one-lane arrays cost
         more than the task): the same random numbers, drawn in the same order.
         """
-        if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_options:
+        if self._done or type(action) not in PLAIN_INTS or not 0 <= action < self.n_actions:
             action = self._checked_action(action)
         cfg = self.config
         rng = self.np_random
@@ -416,7 +420,7 @@ class ReversalLearning(TaskEnv):
         else:
             flip = self._criterion(action == correct, rng)
         if flip:
-            n = cfg.n_options
+            n = cfg.n_actions
             shift = 1 + (int(rng.integers(0, n - 1)) if n > 2 else 0)
             self._set_correct((correct + shift) % n)
             self._block += 1
@@ -459,15 +463,18 @@ class ReversalLearningVector(TaskVectorEnv):
     Same arguments and semantics as the single task (see its docstring), plus ``num_envs`` and
     ``autoreset_mode``; the criterion is tracked per copy in an (num_envs, n) ring buffer.
     ``info`` holds arrays over the copies: ``correct_action``, ``reversal``, ``block``, ``trial``
-    and ``p_reward`` (num_envs × n_options), each with its ``_key`` mask. ``reset(options=...)``
+    and ``p_reward`` (num_envs × n_actions), each with its ``_key`` mask. ``reset(options=...)``
     accepts ``correct_action`` (one option for every copy).
     """
 
+    n_options = renamed_attribute("n_options", "n_actions")
+
+    @renamed_arguments(n_options="n_actions")
     @named_arguments
     def __init__(
         self,
         num_envs: int = 1,
-        n_options: int = 2,
+        n_actions: int = 2,
         n_trials: int = 200,
         p_reward: float = 0.8,
         p_low: float | None = None,
@@ -480,16 +487,16 @@ class ReversalLearningVector(TaskVectorEnv):
         initial_correct: int | None = None,
         autoreset_mode: str = "next_step",
     ) -> None:
-        self.config = _check_config(n_options, n_trials, p_reward, p_low, mode, reversal_every,
+        self.config = _check_config(n_actions, n_trials, p_reward, p_low, mode, reversal_every,
                                     schedule, criterion, criterion_delay, p_reversal, initial_correct)
-        self.n_options, self.n_trials, self.mode = (
-            self.config.n_options, self.config.n_trials, self.config.mode)
+        self.n_actions, self.n_trials, self.mode = (
+            self.config.n_actions, self.config.n_trials, self.config.mode)
         super().__init__(
             num_envs,
             spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32),
-            spaces.Discrete(self.n_options),
+            spaces.Discrete(self.n_actions),
             autoreset_mode,
-            lane_values=self.n_options + self.config.criterion[1],
+            lane_values=self.n_actions + self.config.criterion[1],
         )
         self._task = _Contingencies(self.config, self.num_envs)
         self._obs = np.ones((self.num_envs, 1), dtype=np.float32)

@@ -58,9 +58,8 @@ def _reference_loglik(choices, rewards, states, p, n_actions, n_states=1, forget
 def test_likelihood_of_simulated_choices_equals_product_of_draw_probabilities(structure, env):
     model = ActorCritic(**structure)
     params = _params(model, 4, np.random.default_rng(0))
-    key = "n_arms" if env == BANDIT else "n_options"
     sim = simulate(model, params, env, seed=1, record_probabilities=True,
-                   env_kwargs={"n_trials": 80, key: model.n_actions})
+                   env_kwargs={"n_trials": 80, "n_actions": model.n_actions})
     data = trial_arrays(sim.trials, model)
     ll = log_likelihood(model, params, data, trialwise=True)
     for i, subject in enumerate(data.subjects):

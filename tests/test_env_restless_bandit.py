@@ -25,7 +25,7 @@ def rollout(env: gym.Env, seed: int, n: int | None = None) -> tuple[np.ndarray, 
     means, choices, rewards, regrets = [], [], [], []
     done, t = False, 0
     while not done and (n is None or t < n):
-        a = t % env.n_arms
+        a = t % env.n_actions
         _, r, done, truncated, info = env.step(a)
         assert truncated is False
         means.append(info["means"])
@@ -46,7 +46,7 @@ def long_walk() -> np.ndarray:
 @pytest.mark.parametrize(
     "kwargs",
     [{}, {"initial_means": [20, 40, 60, 80], "rounded": False, "payoff_bounds": None},
-     {"n_arms": 2, "reward_scale": 0.01}],
+     {"n_actions": 2, "reward_scale": 0.01}],
 )
 def test_env_checkers_pass_without_warnings(kwargs):
     env = gym.make(ENV_ID, **kwargs)
@@ -59,7 +59,7 @@ def test_env_checkers_pass_without_warnings(kwargs):
 def test_defaults_are_daws():
     env = gym.make(ENV_ID).unwrapped
     assert isinstance(env, RestlessBandit)
-    assert (env.n_arms, env.n_trials) == (4, 300)
+    assert (env.n_actions, env.n_trials) == (4, 300)
     assert (env.decay, env.decay_center, env.diffusion_std, env.payoff_std) == (
         LAMBDA, THETA, SIGMA_D, SIGMA_O)
     assert env.action_space == gym.spaces.Discrete(4)
@@ -199,7 +199,7 @@ def test_trial_row_and_recorded_table():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"n_arms": 1}, r"^RestlessBandit: n_arms must be an integer in \[2, 1000\], got 1$"),
+        ({"n_actions": 1}, r"^RestlessBandit: n_actions must be an integer in \[2, 1000\], got 1$"),
         ({"n_trials": 0}, r"n_trials must be an integer in \[1, 1000000\], got 0"),
         ({"decay": 1.0}, r"decay must be a finite number in \[0, 1\), got 1.0"),
         ({"decay": -0.1}, r"decay must be a finite number in \[0, 1\), got -0.1"),

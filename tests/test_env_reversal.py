@@ -59,7 +59,7 @@ CONFIGS = [
     {},
     {"schedule": [10, 30, 31]},
     {"mode": "criterion"},
-    {"mode": "criterion", "n_options": 3, "criterion": (3, 3), "criterion_delay": (1, 4),
+    {"mode": "criterion", "n_actions": 3, "criterion": (3, 3), "criterion_delay": (1, 4),
      "p_reversal": 0.5, "p_low": 0.1},
 ]
 
@@ -89,7 +89,7 @@ def test_spaces_defaults_and_reset_info():
 
 @pytest.mark.parametrize("kwargs", CONFIGS)
 def test_same_seed_same_rollout(kwargs):
-    policy = random_policy if kwargs.get("n_options", 2) == 2 else (lambda c, t, rng: t % 3)
+    policy = random_policy if kwargs.get("n_actions", 2) == 2 else (lambda c, t, rng: t % 3)
     a = play(gym.make(ENV_ID, **kwargs).unwrapped, policy, seed=11)
     b = play(gym.make(ENV_ID, **kwargs).unwrapped, policy, seed=11)
     assert a == b
@@ -110,7 +110,7 @@ def test_first_correct_option_from_argument_option_or_draw():
 
 
 # -- schedule mode -------------------------------------------------------------------------------
-def check_schedule(rows: list[dict], starts: list[int], n_options: int = 2) -> None:
+def check_schedule(rows: list[dict], starts: list[int], n_actions: int = 2) -> None:
     """Reversal flags exactly on ``starts``; the correct option constant within, new across."""
     assert reversal_trials(rows) == starts
     correct = np.array([r["correct_action"] for r in rows])
@@ -121,7 +121,7 @@ def check_schedule(rows: list[dict], starts: list[int], n_options: int = 2) -> N
     assert changed.tolist() == starts  # a reversal always changes the correct option
     assert all(r["p_reward"][r["correct_action"]] == max(r["p_reward"]) for r in rows)
     assert all(r["trial"] == t for t, r in enumerate(rows))
-    assert set(correct) <= set(range(n_options))
+    assert set(correct) <= set(range(n_actions))
 
 
 def test_reversal_every_happens_exactly_on_schedule():
@@ -134,13 +134,13 @@ def test_reversal_every_happens_exactly_on_schedule():
 
 
 def test_explicit_schedule_happens_exactly_on_schedule():
-    env = gym.make(ENV_ID, n_trials=90, schedule=[10, 37, 38, 80], n_options=4).unwrapped
+    env = gym.make(ENV_ID, n_trials=90, schedule=[10, 37, 38, 80], n_actions=4).unwrapped
     for seed in range(5):
-        check_schedule(play(env, oracle, seed=seed), [10, 37, 38, 80], n_options=4)
+        check_schedule(play(env, oracle, seed=seed), [10, 37, 38, 80], n_actions=4)
 
 
 def test_new_correct_option_uniform_among_the_others():
-    env = gym.make(ENV_ID, n_options=3, n_trials=3000, reversal_every=1).unwrapped
+    env = gym.make(ENV_ID, n_actions=3, n_trials=3000, reversal_every=1).unwrapped
     rows = play(env, oracle)
     correct = np.array([r["correct_action"] for r in rows])
     steps = (np.diff(correct) % 3)  # 1 or 2: which of the two other options
@@ -151,11 +151,11 @@ def test_new_correct_option_uniform_among_the_others():
 # -- reward probabilities ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("kwargs", "p_hi", "p_lo"),
-    [({}, 0.8, 0.2), ({"n_options": 3, "p_reward": 0.7, "p_low": 0.1}, 0.7, 0.1)],
+    [({}, 0.8, 0.2), ({"n_actions": 3, "p_reward": 0.7, "p_low": 0.1}, 0.7, 0.1)],
 )
 def test_reward_rates_match_p_reward(kwargs, p_hi, p_lo):
     env = gym.make(ENV_ID, n_trials=10_000, reversal_every=30, **kwargs).unwrapped
-    n = env.n_options
+    n = env.n_actions
     rows = play(env, lambda c, t, rng: int(rng.integers(n)))
     hit = np.array([r["action"] == r["correct_action"] for r in rows])
     reward = np.array([r["reward"] for r in rows])
@@ -258,7 +258,7 @@ def test_trial_row_and_recorded_table():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"n_options": 1}, r"n_options must be an integer in \[2, 1000\], got 1"),
+        ({"n_actions": 1}, r"n_actions must be an integer in \[2, 1000\], got 1"),
         ({"n_trials": 0}, r"n_trials must be an integer in \[1, 1000000\], got 0"),
         ({"n_trials": 10**12}, r"n_trials must be an integer in \[1, 1000000\], got 1000000000000$"),
         ({"p_reward": 1.5}, r"p_reward must be a finite number in \[0, 1\], got 1.5"),
@@ -319,7 +319,7 @@ def test_bad_action_and_bad_reset_option_raise():
 
 # -- vector version ------------------------------------------------------------------------------
 def test_make_vec_returns_the_native_vector_env():
-    vec = make_vec(4, n_options=3)
+    vec = make_vec(4, n_actions=3)
     assert isinstance(vec, ReversalLearningVector)
     assert vec.single_action_space == gym.spaces.Discrete(3)
     assert vec.single_observation_space == gym.spaces.Box(0, 1, (1,), np.float32)
@@ -330,10 +330,10 @@ def test_make_vec_returns_the_native_vector_env():
 @pytest.mark.parametrize("kwargs", CONFIGS)
 def test_vector_with_one_copy_reproduces_the_single_rollout(kwargs):
     """Both run the same array code: one copy and the same seed give the same session."""
-    n_options = kwargs.get("n_options", 2)
+    n_actions = kwargs.get("n_actions", 2)
 
     def policy(c, t, rng):
-        return c if rng.random() < 0.8 else int(rng.integers(n_options))
+        return c if rng.random() < 0.8 else int(rng.integers(n_actions))
 
     single = play(gym.make(ENV_ID, **kwargs).unwrapped, policy, seed=5)
     vec = make_vec(1, **kwargs)

@@ -63,10 +63,8 @@ MODEL_CASES += [pytest.param(build, id=f"constrained-{i}") for i, build in WRAPP
 
 def _env_kwargs(model, env):
     kwargs = dict(SMALL.get(env, {}))
-    if env in ("cogmodels/MultiArmedBandit-v0", "cogmodels/RestlessBandit-v0"):
-        kwargs["n_arms"] = model.n_actions
-    if env == "cogmodels/ReversalLearning-v0":
-        kwargs["n_options"] = model.n_actions
+    if env in ("cogmodels/MultiArmedBandit-v0", "cogmodels/RestlessBandit-v0", "cogmodels/ReversalLearning-v0"):
+        kwargs["n_actions"] = model.n_actions
     return kwargs
 
 

@@ -100,7 +100,7 @@ def test_count_agent_keeps_state_out_of_the_policy():
         ({"n_trials": 3, "n_steps": 3}, ValueError, r"at most one of n_trials, n_steps and seconds"),
         ({"seconds": 1.0}, ValueError, r"seconds needs a task with a bin width dt"),
         ({"n_trials": 0}, ValueError, r"n_trials must be"),
-        ({"env_kwargs": {"n_arms": 3}}, ValueError, r"has n_actions=2 but the environment has 3 actions"),
+        ({"env_kwargs": {"n_actions": 3}}, ValueError, r"has n_actions=2 but the environment has 3 actions"),
         ({"subjects": ["a", "a"], "n_subjects": 2}, ValueError, r"subjects must be 2 distinct ids"),
     ],
 )

@@ -42,7 +42,7 @@ def units(config: Config) -> list[dict]:
 
 
 def _env_kwargs(config: Config) -> dict:
-    return {"n_arms": 2, "n_trials": config["n_trials"]}
+    return {"n_actions": 2, "n_trials": config["n_trials"]}
 
 
 def run_unit(config: Config, unit: dict, seed: int) -> dict[str, pd.DataFrame]:

@@ -1,0 +1,101 @@
+"""The glossary's names at the boundaries: one spelling, the old ones kept as warning aliases."""
+
+import gymnasium as gym
+import pytest
+
+import cogmodels.envs  # noqa: F401  (registers the environments)
+from cogmodels.deprecation import renamed_arguments
+from cogmodels.envs.bandit import MultiArmedBandit, MultiArmedBanditVector
+from cogmodels.envs.restless_bandit import RestlessBandit
+from cogmodels.envs.reversal import ReversalLearning, ReversalLearningVector
+
+OLD_SPELLINGS = [
+    (MultiArmedBandit, "n_arms"),
+    (MultiArmedBanditVector, "n_arms"),
+    (RestlessBandit, "n_arms"),
+    (ReversalLearning, "n_options"),
+    (ReversalLearningVector, "n_options"),
+]
+
+
+@pytest.mark.parametrize(("cls", "old"), OLD_SPELLINGS, ids=lambda x: getattr(x, "__name__", x))
+def test_the_old_spelling_of_n_actions_still_builds_the_task_and_warns(cls, old):
+    with pytest.warns(DeprecationWarning, match=rf"^{old} is deprecated and will be removed; use n_actions instead$"):
+        env = cls(**{old: 3})
+    assert env.n_actions == 3
+    assert env.single_action_space.n == 3 if hasattr(env, "single_action_space") else env.action_space.n == 3
+    with pytest.warns(DeprecationWarning, match="use n_actions"):
+        assert getattr(env, old) == 3
+    with pytest.raises(TypeError, match=rf"got both n_actions=3 and its deprecated spelling {old}=3: pass n_actions only"):
+        cls(n_actions=3, **{old: 3})
+
+
+def test_the_new_spelling_does_not_warn(recwarn):
+    env = gym.make("cogmodels/ReversalLearning-v0", n_actions=3, n_trials=10)
+    assert env.unwrapped.n_actions == 3
+    assert not [w for w in recwarn if issubclass(w.category, DeprecationWarning)
+                and "n_actions" in str(w.message)]
+
+
+def test_gym_make_passes_the_old_spelling_through_the_alias():
+    with pytest.warns(DeprecationWarning, match="n_arms is deprecated"):
+        env = gym.make("cogmodels/MultiArmedBandit-v0", n_arms=4, n_trials=5)
+    assert env.action_space.n == 4
+
+
+def test_an_error_in_the_renamed_argument_names_the_new_spelling():
+    with pytest.warns(DeprecationWarning), pytest.raises(
+        ValueError, match=r"^MultiArmedBandit: n_actions must be an integer in \[2, 1000\], got 1$"
+    ):
+        MultiArmedBandit(n_arms=1)
+
+
+def test_the_warning_points_at_the_caller():
+    @renamed_arguments(old="new")
+    def f(new=0):
+        return new
+
+    with pytest.warns(DeprecationWarning) as record:
+        assert f(old=2) == 2
+    assert record[0].filename == __file__
+
+
+def test_one_estimator_registry():
+    import cogmodels.fits as fits
+    from cogmodels.fits import compare
+
+    assert compare.estimator_class is fits.estimator_class
+    assert fits.estimator_class("map") is fits.ESTIMATORS["map"] is fits.MaximumAPosteriori
+    for bad in ("bayes", ["mle"], None):
+        with pytest.raises(ValueError, match=r"^method must be one of \['em', 'map', 'mle'\], got "):
+            fits.estimator_class(bad)
+
+
+# -- seed: the same types everywhere, checked in one place ---------------------------------------
+def _seeded_calls():
+    import numpy as np
+
+    from cogmodels.fits import MaximumLikelihood, sample_parameters
+    from cogmodels.fits.bms import dirichlet_exceedance
+    from cogmodels.models import make_model
+
+    model = make_model("q_learning")
+    alpha = np.array([3.0, 1.0])
+    return {
+        "sample_parameters": lambda seed: sample_parameters(model, 4, seed=seed).to_numpy(),
+        "dirichlet_exceedance": lambda seed: dirichlet_exceedance(alpha, 1000, seed=seed),
+        "MaximumLikelihood": lambda seed: MaximumLikelihood(model, seed=seed).seed,
+    }
+
+
+@pytest.mark.parametrize("name", ["sample_parameters", "dirichlet_exceedance", "MaximumLikelihood"])
+def test_every_seed_argument_takes_the_same_types(name):
+    import numpy as np
+
+    call = _seeded_calls()[name]
+    for seed in (None, 0, np.random.SeedSequence(0), np.random.default_rng(0)):
+        call(seed)
+    if name != "MaximumLikelihood":  # the estimator keeps the seed; the others draw from it
+        np.testing.assert_array_equal(call(5), call(np.random.SeedSequence(5)))
+    with pytest.raises(ValueError, match=r"^seed must be None, an integer >= 0, a numpy SeedSequence or a numpy Generator, got 1.5$"):
+        call(1.5)
