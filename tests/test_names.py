@@ -99,3 +99,34 @@ def test_every_seed_argument_takes_the_same_types(name):
         np.testing.assert_array_equal(call(5), call(np.random.SeedSequence(5)))
     with pytest.raises(ValueError, match=r"^seed must be None, an integer >= 0, a numpy SeedSequence or a numpy Generator, got 1.5$"):
         call(1.5)
+
+
+# -- not fitted: the estimators, a fitted network and a decoder raise the one class -------------
+def test_every_not_fitted_error_is_the_one_class():
+    import numpy as np
+    import pandas as pd
+
+    from cogmodels.agents.decoders import KalmanDecoder
+    from cogmodels.agents.tiny_rnn import TinyRNN
+    from cogmodels.exceptions import NotFittedError
+    from cogmodels.fits import (
+        HierarchicalEM,
+        MaximumAPosteriori,
+        MaximumLikelihood,
+        posterior_predictive,
+    )
+    from cogmodels.models import make_model
+
+    model = make_model("q_learning")
+    table = pd.DataFrame({"subject": [0, 0], "trial": [0, 1], "choice": [0, 1], "reward": [1.0, 0.0]})
+    calls = {
+        "MaximumLikelihood": lambda: MaximumLikelihood(model).summary(),
+        "MaximumAPosteriori": lambda: MaximumAPosteriori(model).score(table),
+        "HierarchicalEM": lambda: HierarchicalEM(model).summary(),
+        "posterior_predictive": lambda: posterior_predictive(MaximumLikelihood(model), "cogmodels/MultiArmedBandit-v0"),
+        "TinyRNN": lambda: TinyRNN().trial_loglik(table),
+        "KalmanDecoder": lambda: KalmanDecoder().step(np.zeros(4)),
+    }
+    for call in calls.values():
+        with pytest.raises(NotFittedError, match=r"^this \w+ is not fitted yet: call fit(\(trials\)|\(\)) first$"):
+            call()
