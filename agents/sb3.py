@@ -73,7 +73,7 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.policies import BaseModel, BasePolicy
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from cogmodels.agent import Observation, Transition, draw_categorical
@@ -413,9 +413,10 @@ class SB3Trainer:
     vector : {"auto", "native", "dummy"}
         Which vector environment (:func:`make_vec_env`).
     seed : int, SeedSequence, Generator or None
-        One integer seed is drawn from it (:func:`cogmodels.validation.int_seed`) and given to
-        the algorithm, which seeds torch, the environments and the action space with it: the same
-        seed gives the same weights, byte for byte. ``None`` draws a fresh one, recorded in
+        One integer seed is drawn from it (:func:`cogmodels.validation.int_seed`); it seeds the
+        initial weights and, with the steps done, each call of :meth:`train` (torch, numpy, the
+        environments and the action space, which SB3 seeds globally): the same seed and the same
+        calls give the same weights, byte for byte. ``None`` draws a fresh one, recorded in
         :attr:`config`.
     checkpoint_dir : str or Path, optional
         Where :meth:`train` writes checkpoints (:meth:`save`): every ``checkpoint_every`` steps
@@ -437,6 +438,9 @@ class SB3Trainer:
     goes on from ``steps_done`` (learning-rate schedules included). The environments and SB3's
     rollout or replay buffers restart (seeded from ``seed`` and ``steps_done``), so a resumed run
     is reproducible but not identical to one that was never interrupted.
+
+    SB3 itself seeds the global ``random``, numpy and torch generators (``set_random_seed``);
+    train in a separate process where that matters.
     """
 
     def __init__(
@@ -544,6 +548,10 @@ class SB3Trainer:
         remaining = total - self.steps_done_
         if remaining <= 0:
             return self
+        # SB3 draws from the global torch and numpy generators: seed them (and the environments,
+        # at their next reset) here, from the run's seed and the steps done, so that each call
+        # is reproducible whatever ran in the process before it
+        self.model_.set_random_seed(int_seed(np.random.SeedSequence([self.seed, self.steps_done_])))
         desc = f"{self.algorithm.__name__} {self.env_id}"
         with progress_bar(progress, total=total, initial=self.steps_done_, unit="step", desc=desc) as bar:
             self.model_.learn(remaining, callback=_TrainingCallback(self, bar), reset_num_timesteps=False)
@@ -616,10 +624,7 @@ class SB3Trainer:
         except (KeyError, RuntimeError, ValueError) as exc:
             raise ValueError(f"{path / _POLICY_FILE}: the weights do not fit the policy of "
                              f"{path / _CONFIG_FILE} ({str(exc).splitlines()[0]})") from None
-        steps = check_int(f"{path / _CONFIG_FILE}: steps_done", config["steps_done"], 0)
-        model.num_timesteps = steps
-        # the continuation's randomness: fixed by the run's seed and the steps done
-        model.set_random_seed(int_seed(np.random.SeedSequence([trainer.seed, steps])))
+        model.num_timesteps = check_int(f"{path / _CONFIG_FILE}: steps_done", config["steps_done"], 0)
         return trainer
 
     # -- the trained policy -----------------------------------------------------------------
@@ -780,23 +785,30 @@ class _PolicyNetwork:
 
     @torch.no_grad()
     def step(self, x: np.ndarray, hidden: np.ndarray | None) -> tuple[Any, np.ndarray | None]:
-        """Return the step's output (logits, or ``(mean, std)``) and the next hidden state."""
+        """Return the step's output (logits, or ``(mean, std)``) and the next hidden state.
+
+        Categorical policies are evaluated as SB3's ``get_distribution`` does (features of the
+        actor, the LSTM, the actor's layers, ``action_net``) without building a torch
+        distribution, which costs as much as the network itself; a test checks the result
+        against ``get_distribution``.
+        """
         obs = torch.as_tensor(np.asarray(x, dtype=np.float32))
         policy = self.policy
-        if self.recurrent:
-            h = torch.from_numpy(np.ascontiguousarray(hidden.transpose(1, 2, 0, 3)))  # (2, layers, lanes, H)
-            dist, (h_out, c_out) = policy.get_distribution(obs, (h[0], h[1]), torch.zeros(obs.shape[0]))
-            hidden = torch.stack([h_out, c_out]).numpy().transpose(2, 0, 1, 3).copy()
-        elif self.kind == "q":
+        if self.kind == "q":
             if hasattr(policy, "q_net"):
                 return policy.q_net(obs).double().numpy(), None
             return policy.quantile_net(obs).mean(dim=1).double().numpy(), None
-        else:
-            dist = policy.get_distribution(obs)
-        if self.kind == "categorical":
-            return dist.distribution.logits.double().numpy(), hidden
-        d = dist.distribution
-        return (d.mean.double().numpy(), d.stddev.double().numpy()), hidden
+        if self.kind == "gaussian":
+            d = policy.get_distribution(obs).distribution
+            return (d.mean.double().numpy(), d.stddev.double().numpy()), None
+        features = BaseModel.extract_features(policy, obs, policy.pi_features_extractor)
+        if self.recurrent:
+            h = torch.from_numpy(np.ascontiguousarray(hidden.transpose(1, 2, 0, 3)))  # (2, layers, lanes, H)
+            features, (h_out, c_out) = policy._process_sequence(
+                features, (h[0], h[1]), torch.zeros(obs.shape[0]), policy.lstm_actor)
+            hidden = torch.stack([h_out, c_out]).numpy().transpose(2, 0, 1, 3).copy()
+        logits = policy.action_net(policy.mlp_extractor.forward_actor(features))
+        return torch.log_softmax(logits.double(), dim=1).numpy(), hidden
 
 
 # -- the agent ------------------------------------------------------------------------------------
