@@ -175,6 +175,27 @@ def test_the_agent_and_the_model_draw_the_same_choices(two_step):
     assert by_agent.session.max() == 1  # across a session boundary
 
 
+def test_the_agent_drives_continuous_actions():
+    """A Gaussian PPO policy on the cursor BCI: actions N(mu, sigma^2) drawn with the rollout's
+    generator and clipped to the action space; deterministic=True plays the mean."""
+    trainer = SB3Trainer("PPO", "cogmodels/CursorBCI-v0", env_kwargs={"n_trials": 2, "timeout": 1.0},
+                         num_envs=1, seed=0, policy_kwargs={"net_arch": [8], "log_std_init": 1.0})
+    assert isinstance(trainer.model_.get_env(), sb3.TaskVecEnv)
+    agent = trainer.as_agent()
+    observation = {"obs": np.random.default_rng(0).poisson(1.0, (3, 192)).astype(np.float32)}
+    action, _ = agent.act(observation, agent.initial_state(3), np.random.default_rng(0))
+    with torch.no_grad():
+        dist = trainer.model_.policy.get_distribution(torch.as_tensor(observation["obs"])).distribution
+    noise = np.random.default_rng(0).standard_normal((3, 2))
+    np.testing.assert_allclose(action, np.clip(dist.mean.numpy() + dist.stddev.numpy() * noise, -1, 1), rtol=1e-6)
+    mean, _ = trainer.as_agent(deterministic=True).act(observation, agent.initial_state(3), None)
+    np.testing.assert_allclose(mean, np.clip(dist.mean.numpy(), -1, 1), rtol=1e-6)
+    kwargs = dict(env_kwargs={"n_trials": 2, "timeout": 1.0}, n_steps=100, n_subjects=2, seed=0)
+    table = rollout(agent, "cogmodels/CursorBCI-v0", **kwargs)
+    assert table.subject.nunique() == 2
+    pd.testing.assert_frame_equal(table, rollout(agent, "cogmodels/CursorBCI-v0", **kwargs))
+
+
 # -- the cognitive model -------------------------------------------------------------------------
 
 def _play_with_sb3(trainer: SB3Trainer, n_subjects: int) -> tuple[pd.DataFrame, np.ndarray]:
