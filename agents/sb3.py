@@ -245,7 +245,7 @@ class TaskVecEnv(VecEnv):
         """Keep the actions for :meth:`step_wait`."""
         self._actions = np.asarray(actions)
 
-    def step_wait(self):
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
         """Step every copy; ``infos`` carry the final observation of the sessions that ended."""
         actions = self._actions
         obs, reward, terminated, truncated, info = self.venv.step(actions)
@@ -613,6 +613,9 @@ class SB3Trainer:
         state = _read_weights(path / _POLICY_FILE)
         keys = ("env_kwargs", "policy", "policy_kwargs", "hyperparameters", "num_envs",
                 "previous_action_reward", "vector", "seed")
+        missing = [k for k in ("algorithm", "env_id", *keys, "steps_done") if k not in config]
+        if missing:
+            raise ValueError(f"{path / _CONFIG_FILE}: a checkpoint config needs the keys {missing}")
         trainer = cls(config["algorithm"], config["env_id"], **{k: config[k] for k in keys},
                       checkpoint_dir=path if checkpoint_dir is None else checkpoint_dir,
                       checkpoint_every=checkpoint_every)

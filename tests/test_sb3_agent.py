@@ -240,6 +240,20 @@ def test_the_log_likelihood_is_the_sum_of_log_policy_probabilities(task, request
     np.testing.assert_allclose(log_likelihood(model, {"beta": 0.0}, table), choices * np.log(0.5))
 
 
+def test_a_q_network_chooses_by_the_softmax_of_its_q_values():
+    """DQN: P(a) = softmax(beta Q(x, .)); the bandit's observation is constant, so is Q."""
+    dqn = SB3Trainer("DQN", BANDIT, env_kwargs=BANDIT_KWARGS, num_envs=1, seed=0,
+                     policy_kwargs={"net_arch": [8]})
+    model = dqn.as_model()
+    table = rollout(dqn.as_agent(beta=3.0), BANDIT, env_kwargs=BANDIT_KWARGS, n_subjects=2, n_trials=20, seed=0)
+    with torch.no_grad():
+        q = dqn.model_.policy.q_net(torch.ones(1, 1)).double().numpy()[0]
+    log_p = 3.0 * q - np.log(np.exp(3.0 * q).sum())
+    expected = [log_p[table.choice[table.subject == s].to_numpy(dtype=int)].sum() for s in (0, 1)]
+    np.testing.assert_allclose(log_likelihood(model, {"beta": 3.0}, table), expected, rtol=1e-9)
+    assert abs(q[0] - q[1]) > 1e-3  # the test tells the two actions apart
+
+
 BETA = 0.5  # the policy's log-odds of arm 0 are about 6: halved, still clear of 0 and 1
 
 
@@ -251,6 +265,7 @@ def simulated(bandit) -> pd.DataFrame:
                    env_kwargs={**BANDIT_KWARGS, "n_trials": 100}, n_subjects=8, n_trials=100, seed=0)
 
 
+@pytest.mark.slow  # 8 subjects fitted: ~1.5 s
 def test_the_temperature_is_recovered_from_simulated_choices(bandit, simulated):
     fit = MaximumLikelihood(bandit.as_model(), n_starts=2, seed=0).fit(simulated, progress=False)
     beta, se = fit.params_["beta"].to_numpy(), fit.se_["beta"].to_numpy()
@@ -262,6 +277,7 @@ def test_the_temperature_is_recovered_from_simulated_choices(bandit, simulated):
     assert pooled_se < 0.05
 
 
+@pytest.mark.slow  # two models fitted with standard errors and BMS: ~3 s
 def test_the_model_is_compared_beside_q_learning(bandit, simulated):
     model, q_learning = bandit.as_model(), make_model("q_learning")
     simulated = simulated[simulated.subject < 4]
