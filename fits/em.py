@@ -151,7 +151,9 @@ class HierarchicalEM(SubjectFit):
     integrated_loglik_ : pandas.Series
         Per-subject sampled ``log p(D_i | mu, Σ)``.
     ibic_ : float
-        Integrated BIC (Huys et al. 2011) from ``integrated_loglik_``.
+        Integrated BIC (Huys et al. 2011) from ``integrated_loglik_``, penalised by
+        ``m log N`` with ``m = 2k`` (diagonal ``Σ``) or ``k + k(k+1)/2`` (full ``Σ``; emfit.m
+        counts ``2k`` for both) plus the number of regression coefficients.
     n_em_iter_ : int
         EM iterations run.
     em_converged_ : bool
