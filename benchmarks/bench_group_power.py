@@ -27,7 +27,9 @@ Estimators, each giving an estimate of Δ, a 95 % interval and a two-sided test 
   ``T ~ t_{2n-2}(d \sqrt{n/2})`` (0.60 at d = 0.5, n = 40; 0.80 at n = 64).
 
 Reported per design and estimator: power (share of p < 0.05), coverage of Δ by the 95 %
-interval, bias and RMSE of the estimate of Δ, each with its Monte-Carlo standard error.
+interval, bias and RMSE of the estimate of Δ, each with its Monte-Carlo standard error, and the
+mean standard error beside the SD of the estimates over the studies (calibration; for the
+t-tests the half-width of the interval over 1.96, slightly above their standard error).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_group_power.py --studies 200 --n 40 64 --workers 2
     python benchmarks/bench_group_power.py --quick   # 4 studies of 2 x 10 subjects, seconds
@@ -136,6 +138,9 @@ def summarise(rows: pd.DataFrame, d: float) -> pd.DataFrame:
             "coverage": cov.mean(), "coverage_se": np.sqrt(cov.mean() * (1 - cov.mean()) / k),
             "bias": err.mean(), "bias_se": err.std(ddof=1) / np.sqrt(k),
             "rmse": float(np.sqrt((err ** 2).mean())),
+            # calibration: the mean standard error against the spread of the estimates
+            "mean_se": float(((part["ci_high"] - part["ci_low"]) / (2 * stats.norm.ppf(0.975))).mean()),
+            "sd_estimate": part["estimate"].std(ddof=1),
             "theory_power": oracle_power(d, n) if name == "oracle_ttest" else np.nan,
             "seconds_per_fit": part["seconds"].mean(),
         })
