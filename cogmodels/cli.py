@@ -128,28 +128,71 @@ def _check_param_name(model, name: str, flag: str) -> None:
         )
 
 
-def _constrained(model, args: argparse.Namespace, trials):
-    """Apply ``--fix name=value``, ``--tie a=b[=c]`` and ``--by name:column`` to the model."""
-    from cogmodels.constrain import constrain
+def _constrained(name: str, args: argparse.Namespace, trials):
+    """Return the model named ``name`` with ``--fix``, ``--tie`` and ``--by`` added to its constraints.
 
-    fix = _params(model, args.fix, "--fix")
-    tie = []
+    The flags are checked against the registered model's parameters (errors name the flag), then
+    appended to the name's own ``|`` constraints (``--by w:stakes`` is ``|w~stakes``), so a model
+    is constrained once, whether its constraints come from its name, the flags, or both.
+    """
+    from cogmodels.constrain import model_from_name
+    from cogmodels.models import make_model
+
+    structure = _key_values(args.structure, "--structure")
+    base = make_model(name.partition("|")[0].strip(), **structure)
+    parts = [f"{k}={v!r}" for k, v in _params(base, args.fix, "--fix").items()]
     for item in args.tie or ():
         group = [n.strip() for n in item.split("=")]
         if len(group) < 2 or not all(group):
             raise ValueError(f"--tie takes two or more parameter names joined by '=', e.g. "
                              f"alpha1=alpha2; got {item!r}")
-        for name in group:
-            _check_param_name(model, name, "--tie")
-        tie.append(group)
-    by = {}
+        for member in group:
+            _check_param_name(base, member, "--tie")
+        parts.append("=".join(group))
     for item in getattr(args, "by", None) or ():
-        name, sep, column = (x.strip() for x in item.partition(":"))
-        if not sep or not name or not column:
+        param, sep, column = (x.strip() for x in item.partition(":"))
+        if not sep or not param or not column:
             raise ValueError(f"--by takes parameter:column, e.g. w:stakes; got {item!r}")
-        _check_param_name(model, name, "--by")
-        by[name] = column
-    return constrain(model, fix=fix, tie=tie, by=by, data=trials)
+        _check_param_name(base, param, "--by")
+        parts.append(f"{param}~{column}")
+    return model_from_name("|".join([name, *parts]), data=trials, **structure)
+
+
+def _prior_option(model, args: argparse.Namespace) -> dict[str, Any]:
+    """``{"priors": ...}`` for the estimator from ``--prior`` (empty without it)."""
+    priors = _priors(model, args)
+    return {"priors": priors} if priors else {}
+
+
+def _regression_options(model, args: argparse.Namespace) -> dict[str, Any]:
+    """``--covariates``, ``--regress name:col+col`` and ``--reference col=level`` (``fit --method em``)."""
+    given = [flag for flag, value in (("--covariates", args.covariates), ("--regress", args.regress),
+                                      ("--reference", args.reference)) if value]
+    if not given:
+        return {}
+    if args.method != "em":
+        raise ValueError(f"{', '.join(given)}: group-level regressors are part of the hierarchical fit: use "
+                         f"--method em, got --method {args.method}")
+    if not args.covariates or not args.regress:
+        raise ValueError("--covariates (the subject table) and --regress (e.g. alpha:group+age) go together")
+    regressors: dict[str, list[str]] = {}
+    for item in args.regress:
+        name, sep, columns = (x.strip() for x in item.partition(":"))
+        cols = [c.strip() for c in columns.split("+")]
+        if not sep or not name or not all(cols):
+            raise ValueError(f"--regress takes parameter:covariate[+covariate...], e.g. alpha:group+age; "
+                             f"got {item!r}")
+        _check_param_name(model, name, "--regress")
+        if name in regressors:
+            raise ValueError(f"--regress names {name!r} twice: join its covariates with '+', e.g. {name}:group+age")
+        regressors[name] = cols
+    reference = {}
+    for item in args.reference or ():
+        column, sep, level = (x.strip() for x in item.partition("="))
+        if not sep or not column or not level:
+            raise ValueError(f"--reference takes column=level, e.g. group=control; got {item!r}")
+        reference[column] = level
+    return {"covariates": args.covariates, "regressors": regressors, "reference": reference or None}
 
 
 def _priors(model, args: argparse.Namespace) -> dict[str, Any]:
@@ -321,11 +364,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     _check_out_folder(args.out)
     trials = read_trials(args.data)
     _check_n_actions(trials, {model.name: model}, args.data)
-    model = _constrained(_model(args, trials), args, trials)
-    kwargs: dict[str, Any] = {"n_starts": args.starts, "seed": args.seed, **_em_options(args)}
-    priors = _priors(model, args)
-    if priors:
-        kwargs["priors"] = priors
+    model = _constrained(args.model, args, trials)
+    kwargs: dict[str, Any] = {"n_starts": args.starts, "seed": args.seed, **_em_options(args),
+                              **_prior_option(model, args), **_regression_options(model, args)}
     estimator = make_estimator(args.method, model, **kwargs)
     t0 = time.perf_counter()
     with _naming(args.data):
@@ -334,6 +375,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     _write_fits(estimator, out)
+    written = [out / "fits.csv", out / "fits_detail.csv", out / "summary.json"]
+    coefficients = getattr(estimator, "coefficients_", None) if args.method == "em" else None
+    if coefficients is not None:
+        coefficients.to_csv(out / "coefficients.csv", index=False)
+        written.append(out / "coefficients.csv")
     summary = _fit_summary(estimator, args, wall)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
     print(f"{model.name} ({args.method}, {model.n_params} free parameters) on {args.data}: "
@@ -346,7 +392,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
               f"Laplace log evidence {summary['total_laplace_log_evidence']:.2f}")
     for name, stats in summary["parameters"].items():
         print(f"  {name}: median {stats['median']:.3g} (IQR {stats['q25']:.3g}-{stats['q75']:.3g})")
-    print(f"wrote {out / 'fits.csv'}, {out / 'fits_detail.csv'}, {out / 'summary.json'}")
+    if coefficients is not None:
+        print("  group-level regression (unconstrained space; Wald z, 95 % CI):")
+        for row in coefficients.itertuples():
+            print(f"    {row.parameter} ~ {row.covariate}: {row.estimate:.3g} (se {row.se:.2g}, z {row.z:.2f}, "
+                  f"p {row.p_value:.2g}, CI {row.ci_low:.3g} to {row.ci_high:.3g})")
+    print(f"wrote {', '.join(str(p) for p in written)}")
     return 0
 
 
@@ -399,13 +450,15 @@ def _fit_summary(estimator, args: argparse.Namespace, wall: float) -> dict[str, 
         summary["em_converged"] = estimator.em_converged_
         summary["ibic"] = estimator.ibic_
         summary["total_laplace_log_evidence"] = float(estimator.laplace_log_evidence_.sum())
+        if getattr(estimator, "coefficients_", None) is not None:
+            summary["regressors"] = estimator.regressors
+            summary["coefficients"] = estimator.coefficients_.to_dict(orient="records")
     return summary
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Fit several models to one trial table and compare them."""
     from cogmodels._threads import set_threads
-    from cogmodels.constrain import model_from_name
     from cogmodels.fits import compare_models
     from cogmodels.io import read_trials
     from cogmodels.models import make_model
@@ -423,7 +476,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     trials = read_trials(args.data)
     _check_n_actions(trials, models, args.data)
     # a name may carry constraints, as the fitted tables print them: q_learning|kappa=0, two_step_hybrid|w~stakes
-    models = {name: model_from_name(name, data=trials, **structure) for name in names}
+    models = {name: _constrained(name, args, trials) for name in names}
+    priors = {}
+    for model in models.values():  # every model must have each --prior parameter, as for --fix
+        priors = _prior_option(model, args)
     ceilings = _tiny_rnns(args.tiny_rnn, next(iter(models.values())).n_actions)
     set_threads(args.threads if ceilings else None)  # the tiny GRUs train with torch
     if ceilings and cv_folds is None:
@@ -431,7 +487,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     with _naming(args.data):
         result = compare_models(
             trials, models, method=args.method, cv_folds=cv_folds, n_starts=args.starts, seed=args.seed,
-            bms_on=args.bms_on, ceilings=ceilings, progress=not args.quiet,
+            bms_on=args.bms_on, ceilings=ceilings, progress=not args.quiet, **priors,
         )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -638,7 +694,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
     """Parameter recovery: simulate across the parameter range, refit, compare."""
     from cogmodels.fits.recovery import parameter_recovery
 
-    model = _constrained(_model(args), args, None)
+    model = _constrained(args.model, args, None)
     _check_out_folder(args.out)
     env_kwargs = _key_values(args.env_arg, "--env-arg")
     if args.trials is not None:
@@ -723,6 +779,21 @@ def _threads(text: str) -> int:
     return value
 
 
+def _add_model_arguments(p: argparse.ArgumentParser, scope: str) -> None:
+    """``--fix``, ``--tie``, ``--by`` and ``--prior`` of ``fit`` and ``compare`` (``scope`` ends the help)."""
+    p.add_argument("--fix", action="append", metavar="NAME=VALUE",
+                   help=f"fix a parameter{scope} to a value, not fitted (repeatable), e.g. beta=3")
+    p.add_argument("--tie", action="append", metavar="A=B",
+                   help=f"one free parameter, named A, for A and B{scope} (repeatable), e.g. alpha1=alpha2")
+    p.add_argument("--by", action="append", metavar="NAME:COLUMN",
+                   help=f"one parameter{scope} per level of a numeric column of the table (repeatable), "
+                        "e.g. w:stakes gives w_1, w_5 for stakes 1 and 5")
+    p.add_argument("--prior", action="append", metavar="NAME=FAMILY(ARGS)",
+                   help=f"with --method map: a prior{scope} replacing the default one (repeatable), e.g. "
+                        "beta=gamma(2,1); families: beta(a,b), gamma(shape,scale), norm(mean,sd), "
+                        "lognorm(sigma,median), uniform(low,high), expon(scale), flat()")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from cogmodels import __version__
 
@@ -760,17 +831,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="a model option")
     p.add_argument("--method", choices=["mle", "map", "em"], default="mle")
-    p.add_argument("--fix", action="append", metavar="NAME=VALUE",
-                   help="fix a parameter to a value, not fitted (repeatable), e.g. beta=3")
-    p.add_argument("--tie", action="append", metavar="A=B",
-                   help="one free parameter, named A, for A and B (repeatable), e.g. alpha1=alpha2")
-    p.add_argument("--by", action="append", metavar="NAME:COLUMN",
-                   help="one parameter per level of a numeric column of the table (repeatable), "
-                        "e.g. w:stakes gives w_1, w_5 for stakes 1 and 5")
-    p.add_argument("--prior", action="append", metavar="NAME=FAMILY(ARGS)",
-                   help="with --method map: a prior replacing the default one (repeatable), e.g. "
-                        "beta=gamma(2,1); families: beta(a,b), gamma(shape,scale), norm(mean,sd), "
-                        "lognorm(sigma,median), uniform(low,high), expon(scale), flat()")
+    _add_model_arguments(p, "")
     p.add_argument("--starts", type=int, default=10, help="random starts per subject")
     p.add_argument("--max-iter", type=int, default=None,
                    help="--method em: most EM iterations (default 100)")
@@ -778,6 +839,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--method em: stop when the summed log evidence changes by less (default 0.01)")
     p.add_argument("--covariance", choices=["diagonal", "full"], default=None,
                    help="--method em: the group prior's covariance (default diagonal)")
+    p.add_argument("--covariates", default=None, metavar="SUBJECTS_CSV",
+                   help="--method em: a subject table (a 'subject' column and covariates) for --regress")
+    p.add_argument("--regress", action="append", metavar="NAME:COL+COL",
+                   help="--method em: the group mean of a parameter as a linear function of covariates "
+                        "of --covariates (repeatable), e.g. alpha:group+age; writes coefficients.csv")
+    p.add_argument("--reference", action="append", metavar="COLUMN=LEVEL",
+                   help="the reference level of a categorical covariate (default: the first in sorted "
+                        "order); a numeric column named here is categorical, e.g. group=control")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -790,6 +859,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "'|', e.g. two_step_hybrid,two_step_hybrid|lam=1|w~stakes")
     p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="an option for every model")
     p.add_argument("--method", choices=["mle", "map", "em"], default="mle")
+    _add_model_arguments(p, " of every model (a constraint of one model goes in its name)")
     p.add_argument("--cv-folds", default=None, help="'block', 'session' or a number of folds")
     p.add_argument("--bms-on", choices=["bic", "aic", "laplace"], default="bic")
     p.add_argument("--tiny-rnn", default=None, metavar="SIZES",

@@ -539,7 +539,7 @@ def _gain_loss(raw: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _two_step(raw: pd.DataFrame) -> pd.DataFrame:
+def _hbayesdm_two_step(raw: pd.DataFrame) -> pd.DataFrame:
     out = _subject_block_trial(raw)
     level2 = raw["level2_choice"].to_numpy(dtype=np.float64)
     out["choice"] = raw["level1_choice"] - 1
@@ -644,7 +644,7 @@ HBAYESDM_TASKS: dict[str, _HBayesDMFormat] = {
     "banditNarm": _HBayesDMFormat(_GAIN_LOSS, None, _gain_loss, True),
     "bandit4arm2": _HBayesDMFormat(("subjid", "choice", "outcome"), 4, _choice_outcome, True),
     "ts": _HBayesDMFormat(
-        ("subjid", "trial", "level1_choice", "level2_choice", "reward"), 2, _two_step, False
+        ("subjid", "trial", "level1_choice", "level2_choice", "reward"), 2, _hbayesdm_two_step, False
     ),
     "gng": _HBayesDMFormat(("subjid", "cue", "keypressed", "outcome"), 2, _go_nogo, False),
     "igt": _HBayesDMFormat(_GAIN_LOSS, 4, _gain_loss, True),

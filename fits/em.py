@@ -25,22 +25,44 @@ The Laplace evidence of subject ``i`` under the group prior is
 MAP). EM stops, as emfit does, when the summed evidence changes by less than ``tol`` between
 iterations (a variance shrinking toward 0 keeps moving in log space while the evidence does not).
 
+Group-level regressors (emfit.m's ``reg``; ``covariates=`` and ``regressors=``): the prior mean
+of subject ``i`` becomes ``W_i θ``, each parameter's group mean plus a linear function of the
+subject's covariates (group, age, a questionnaire score), estimated in the M-step by generalised
+least squares, with standard errors from the observed information of the marginal likelihood
+(Louis 1982): see :mod:`cogmodels.fits.covariates`. Without regressors the M-step is the plain
+mean above (no extra work per iteration).
+
 The integrated BIC (Huys et al. 2011, Methods) integrates each subject's likelihood over the
 fitted group prior by sampling, ``log p(D_i | mu, Σ) ≈ log (1/K) Σ_j p(D_i | z_j)``,
-``z_j ~ N(mu, Σ)``, and penalises the group parameters:
+``z_j ~ N(mu_i, Σ)`` (``mu_i = W_i θ`` with regressors), and penalises the group parameters:
 ``iBIC = -2 Σ_i log p(D_i | mu, Σ) + m log N`` with ``N`` the total number of trials and ``m``
-the number of group parameters (``2k`` with a diagonal ``Σ``; ``k + k(k+1)/2`` with a full one).
+the number of group parameters actually estimated: ``k`` means, plus the ``k`` variances of a
+diagonal ``Σ`` or the ``k(k+1)/2`` free entries of a full one, plus the regression coefficients
+(the entries of ``B``). emfit.m penalises ``2k`` whatever the covariance; counting the
+covariances of a full ``Σ`` makes iBIC compare a full-covariance fit with a diagonal one (and a
+fit with regressors with one without) on the parameters each estimates.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
+from cogmodels.fits.covariates import (
+    GroupDesign,
+    check_regressors,
+    coefficient_table,
+    gls_coefficients,
+    group_design,
+    marginal_information,
+    read_covariates,
+)
 from cogmodels.fits.mle import (
     ConvergenceWarning,
     SubjectFit,
@@ -92,6 +114,16 @@ class HierarchicalEM(SubjectFit):
         (``s0²``); ``hyper_dof=0`` switches it off.
     n_samples : int, default 2000
         Samples from the group prior per subject for the iBIC (seeded by ``seed``).
+    covariates : pandas.DataFrame or path, optional
+        The subject table for group-level regressors: one row per subject, a ``subject`` column
+        and the covariates (a CSV file is read). Needs ``regressors``.
+    regressors : mapping of str to list of str, optional
+        Parameter -> covariates entering its group mean, e.g. ``{"alpha": ["group", "age"]}``:
+        ``mean_i(alpha) = mu_alpha + b_group x_i,group + b_age (age_i - mean age)`` in the
+        unconstrained space. Numeric covariates are centred; categorical ones (text, boolean, or
+        named in ``reference``) dummy-coded against a reference level.
+    reference : mapping, optional
+        Categorical covariate -> its reference level (default: the first level in sorted order).
     **kwargs
         ``seed``, ``min_trials``, ``max_iter``, ``gtol``, ``standard_errors``: see
         :class:`SubjectFit`.
@@ -105,12 +137,23 @@ class HierarchicalEM(SubjectFit):
         Group covariance in the unconstrained space.
     group_params_ : pandas.Series
         The group mean mapped to the natural scale.
+    coefficients_ : pandas.DataFrame
+        With regressors: one row per intercept and coefficient (``parameter, covariate,
+        estimate, se, z, p_value, ci_low, ci_high``, unconstrained space; Wald test and 95 %
+        interval, see :mod:`cogmodels.fits.covariates`). The intercepts are ``group_mean_``:
+        the group mean at the reference levels and the mean of the numeric covariates.
+    coefficient_cov_ : pandas.DataFrame
+        With regressors: the covariance of the estimates, the inverse observed information.
+    subject_means_ : pandas.DataFrame
+        With regressors: each subject's prior mean ``W_i θ`` (unconstrained).
     laplace_log_evidence_ : pandas.Series
         Per-subject Laplace evidence under the group prior.
     integrated_loglik_ : pandas.Series
         Per-subject sampled ``log p(D_i | mu, Σ)``.
     ibic_ : float
-        Integrated BIC (Huys et al. 2011) from ``integrated_loglik_``.
+        Integrated BIC (Huys et al. 2011) from ``integrated_loglik_``, penalised by
+        ``m log N`` with ``m = 2k`` (diagonal ``Σ``) or ``k + k(k+1)/2`` (full ``Σ``; emfit.m
+        counts ``2k`` for both) plus the number of regression coefficients.
     n_em_iter_ : int
         EM iterations run.
     em_converged_ : bool
@@ -138,6 +181,9 @@ class HierarchicalEM(SubjectFit):
         hyper_dof: float = 1.0,
         hyper_var: float = 1.0,
         n_samples: int = 2000,
+        covariates: pd.DataFrame | str | os.PathLike | None = None,
+        regressors: Mapping[str, Sequence[str]] | None = None,
+        reference: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(model, n_starts=n_starts, **kwargs)
@@ -148,25 +194,44 @@ class HierarchicalEM(SubjectFit):
         self.hyper_dof = check_number("hyper_dof", hyper_dof, 0.0)
         self.hyper_var = check_number("hyper_var", hyper_var, 0.0, low_open=True)
         self.n_samples = check_int("n_samples", n_samples, minimum=1)
+        if (covariates is None) != (regressors is None):
+            given, needed = ("covariates", "regressors") if regressors is None else ("regressors", "covariates")
+            raise ValueError(f"{given} needs {needed} too: covariates= is the subject table, regressors= "
+                             f"maps parameters to its columns, e.g. {{'alpha': ['group']}}")
+        if reference is not None and regressors is None:
+            raise ValueError("reference names reference levels of covariates: give covariates= and regressors=")
+        self.covariates, self.regressors, self.reference = covariates, regressors, reference
+        self._covariates_table = None
+        if covariates is not None:  # check the names now, not after a long fit
+            self._covariates_table = read_covariates(covariates)
+            check_regressors(self._covariates_table, regressors, model.param_names, reference)
 
     # -- the group prior ------------------------------------------------------------------------
-    def _set_prior(self, mu: np.ndarray, cov: np.ndarray) -> None:
-        self._mu, self._cov = mu, cov
+    def _set_prior(self, mu: np.ndarray, cov: np.ndarray, theta: np.ndarray | None = None) -> None:
+        """Set the group prior; with regressors, ``theta`` gives each subject's mean ``W_i θ``."""
+        self._mu, self._cov, self._theta = mu, cov, theta
+        self._means = None if theta is None else self._design.weights @ theta
         w, v = np.linalg.eigh(cov)
         self._prec = np.einsum("ij,j,kj->ik", v, 1.0 / w, v)
         self._logdet = float(np.log(w).sum())
         self._min_prec = float(1.0 / w.max())
 
     def _log_prior_z(self, z: np.ndarray, lanes: np.ndarray) -> np.ndarray:
-        d = z - self._mu
+        d = z - (self._mu if self._means is None else self._means[lanes])
         quad = np.einsum("li,ij,lj->l", d, self._prec, d)
         return -0.5 * (quad + self._logdet + z.shape[1] * _LOG2PI)
 
-    def _m_step(self, z: np.ndarray, post_cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Group mean and the posterior mode of the group covariance (module docstring)."""
+    def _m_step(self, z: np.ndarray, post_cov: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Group mean (or GLS coefficients), then the posterior mode of the covariance (module docstring)."""
         n, k = z.shape
-        mu = z.mean(axis=0)
-        d = z - mu
+        theta = None
+        if self._design is None:
+            mu = z.mean(axis=0)
+            d = z - mu
+        else:
+            theta = gls_coefficients(z, self._design, self._prec)
+            mu = theta[:k]
+            d = z - self._design.weights @ theta
         scatter = d.T @ d + post_cov.sum(axis=0) + self.hyper_dof * self.hyper_var * np.eye(k)
         if self.covariance == "full":
             cov = scatter / (n + self.hyper_dof + 2 * k)
@@ -174,7 +239,7 @@ class HierarchicalEM(SubjectFit):
             cov = np.diag(np.diag(scatter) / (n + self.hyper_dof + 2))
         # a degenerate variance (no hyperprior, identical estimates) stays positive definite
         cov = cov + 1e-8 * np.eye(k)
-        return mu, cov
+        return mu, cov, theta
 
     def _posterior_hessians(self, data: TrialArrays, z: np.ndarray) -> np.ndarray:
         """Hessians of the negative log posterior; non-finite rows replaced by the prior's."""
@@ -208,7 +273,14 @@ class HierarchicalEM(SubjectFit):
         names = list(self.model.param_names)
         every = np.arange(n_sub)
         rng = np.random.default_rng(self.seed)
-        self._set_prior(np.array([interior_start(s) for s in specs]), np.eye(k) * self.initial_var)
+        self._design: GroupDesign | None = None
+        start = np.array([interior_start(s) for s in specs])
+        theta0 = None
+        if self.regressors is not None:
+            self._design = group_design(self._covariates_table, self.regressors, names, data.subjects,
+                                        self.reference)
+            theta0 = np.concatenate([start, np.zeros(self._design.n_coefficients)])
+        self._set_prior(start, np.eye(k) * self.initial_var, theta0)
         # first E-step: several random starts per subject
         lanes = np.repeat(every, self.n_starts)
         z0 = start_points(specs, n_sub * self.n_starts, rng)
@@ -262,6 +334,13 @@ class HierarchicalEM(SubjectFit):
         self.integrated_loglik_ = pd.Series(self._integrated_loglik(data, rng), index=subjects,
                                             name="integrated_loglik")
         n_group = k + (k * (k + 1) // 2 if self.covariance == "full" else k)
+        if self._design is not None:
+            n_group += self._design.n_coefficients
+            info = marginal_information(self._design, self._prec, post_cov)
+            self.coefficients_ = coefficient_table(self._design, self._theta, info)
+            labels = [f"{p}:{t}" for p, t in self._design.names]
+            self.coefficient_cov_ = pd.DataFrame(np.linalg.pinv(info), index=labels, columns=labels)
+            self.subject_means_ = pd.DataFrame(self._means, index=subjects, columns=names)
         n_total = float(self.n_trials_.sum())
         self.ibic_ = float(-2 * self.integrated_loglik_.sum() + n_group * np.log(n_total))
 
@@ -269,8 +348,9 @@ class HierarchicalEM(SubjectFit):
         """``log (1/K) Σ_j p(D_i | z_ij)`` with ``z_ij ~ N(mu, Σ)``, K = ``n_samples`` per subject."""
         n_sub, k, n_samp = data.n_subjects, self.model.n_params, self.n_samples
         chol = np.linalg.cholesky(self._cov)
-        z = self._mu + rng.standard_normal((n_sub * n_samp, k)) @ chol.T
         subject_of_lane = np.repeat(np.arange(n_sub), n_samp)
+        mean = self._mu if self._means is None else self._means[subject_of_lane]
+        z = mean + rng.standard_normal((n_sub * n_samp, k)) @ chol.T
         # the objective less the prior: the log-likelihood as the estimator scores it (a
         # cross-validation fold scores its training trials only)
         fun = self._objective(data, subject_of_lane)
