@@ -17,21 +17,21 @@ of :meth:`TDAgent.run`, which plays a task and returns a tidy table (one row per
 ``info`` entries of the task). Randomness (action draws and the environment's seed) comes only
 from ``np.random.default_rng(seed)``: the same seed gives the same table.
 
+The Pavlovian-conditioning study that trains :class:`TDCritic` (``pavlovian_prediction_errors``,
+``trial_deltas``) lives in :mod:`cogmodels.experiments.dopamine`; the old import path from this
+module still works.
+
 Examples
 --------
-A TD(λ) critic learns to predict a reward that follows a cue; its error δ moves from the reward
-(trial 0) to the cue (trial 98), and dips below zero when the reward is omitted (trial 99):
+A TD(λ) critic learns the discounted value of each step between a cue and the reward that
+follows it 10 steps later, ``γ^(9 - k)`` ``k`` steps after the cue:
 
 >>> from cogmodels.agents.features import CompleteSerialCompound
->>> from cogmodels.agents.td import TDCritic, trial_deltas
->>> critic = TDCritic(CompleteSerialCompound(15), alpha=0.1, gamma=0.98, lam=0.9)
->>> steps = critic.run("cogmodels/PavlovianConditioning-v0", seed=0,
-...                    env_kwargs={"n_trials": 100, "omission_trials": [99]})
->>> trial_deltas(steps).iloc[[0, 98, 99]].round(2)
-    trial  delta_cue  delta_us  omitted
-0       0       0.00       1.0    False
-98     98       0.82       0.0    False
-99     99       0.82      -1.0     True
+>>> from cogmodels.agents.td import TDCritic
+>>> critic = TDCritic(CompleteSerialCompound(15), alpha=0.2, gamma=0.9, lam=0.5)
+>>> steps = critic.run("cogmodels/PavlovianConditioning-v0", seed=0, env_kwargs={"n_trials": 300})
+>>> critic.w[:10].round(2)
+array([0.39, 0.43, 0.48, 0.53, 0.59, 0.66, 0.73, 0.81, 0.9 , 1.  ])
 """
 
 from __future__ import annotations
@@ -46,11 +46,8 @@ from gymnasium import spaces
 
 import cogmodels.envs  # noqa: F401  (registers the environments)
 from cogmodels.agents.features import (
-    CompleteSerialCompound,
-    Microstimulus,
     Representation,
     TabularOneHot,
-    make_representation,
 )
 from cogmodels.model import CognitiveModel
 
@@ -60,9 +57,20 @@ __all__ = [
     "SarsaAgent",
     "TDAgent",
     "TDCritic",
-    "pavlovian_prediction_errors",
-    "trial_deltas",
 ]
+
+#: names that moved to :mod:`cogmodels.experiments.dopamine`, still importable from here
+_MOVED = {"pavlovian_prediction_errors": "cogmodels.experiments.dopamine",
+          "trial_deltas": "cogmodels.experiments.dopamine"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the names that moved to :mod:`cogmodels.experiments.dopamine` from their new home."""
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 PAVLOVIAN = "cogmodels/PavlovianConditioning-v0"
 #: columns every step table has (info entries with these names are prefixed ``info_``)
@@ -752,101 +760,3 @@ class ActorCriticAgent(TDAgent):
                 self.e_w[:] = 0.0
                 self.e_theta[:] = 0.0
         return delta, value
-
-
-# -- Pavlovian conditioning: the dopamine experiment ------------------------------------------
-
-
-def _pavlovian_representation(spec: str | Representation, env: gym.Env,
-                              kwargs: Mapping[str, Any] | None) -> Representation:
-    if isinstance(spec, Representation):
-        return spec
-    kwargs = dict(kwargs or {})
-    task = env.unwrapped
-    if spec == "csc":
-        kwargs.setdefault("n_steps", task.trial_steps - task.cue_step)
-        return CompleteSerialCompound(**kwargs)
-    if spec == "microstimulus":
-        kwargs.setdefault("n_microstimuli", 10)
-        kwargs.setdefault("decay", 0.85)
-        kwargs.setdefault("us_index", 1)
-        return Microstimulus(**kwargs)
-    return make_representation(spec, **kwargs)
-
-
-def pavlovian_prediction_errors(
-    representation: str | Representation = "csc",
-    *,
-    n_trials: int = 150,
-    omission_trials: Sequence[int] | None = None,
-    n_late: int = 5,
-    alpha: float = 0.1,
-    gamma: float = 0.98,
-    lam: float = 0.9,
-    seed: int | None = 0,
-    env_kwargs: Mapping[str, Any] | None = None,
-    representation_kwargs: Mapping[str, Any] | None = None,
-) -> pd.DataFrame:
-    """Train a :class:`TDCritic` on Pavlovian conditioning and return its step table.
-
-    One session of ``n_trials`` trials of ``cogmodels/PavlovianConditioning-v0`` (``env_kwargs``
-    passed on) in which the trials ``omission_trials`` (default: the last one) are probe trials
-    without reward. ``representation`` is ``"csc"`` (length ``trial_steps - cue_step``),
-    ``"microstimulus"`` (10 microstimuli, decay 0.9 per step), ``"presence"`` or a
-    :class:`~cogmodels.agents.features.Representation`; ``representation_kwargs`` override
-    those defaults.
-
-    The table (see :meth:`TDAgent.run`) gets a ``phase`` column: ``"early"`` (the first trial),
-    ``"late"`` (the ``n_late`` rewarded trials before the first omission), ``"omission"`` and
-    ``"training"`` (the rest), and a ``representation`` column. The classic result (Schultz,
-    Dayan & Montague 1997): early, δ at the reward; late, δ at the cue; omission, a dip below 0
-    at the time of the expected reward.
-    """
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 2:
-        raise ValueError(f"n_trials must be an integer >= 2, got {n_trials!r}")
-    omitted = [n_trials - 1] if omission_trials is None else sorted(int(t) for t in omission_trials)
-    kwargs = {**dict(env_kwargs or {}), "n_trials": n_trials, "omission_trials": omitted}
-    env = gym.make(PAVLOVIAN, **kwargs)
-    rep = _pavlovian_representation(representation, env, representation_kwargs)
-    critic = TDCritic(rep, alpha=alpha, gamma=gamma, lam=lam)
-    df = critic.run(env, seed=seed)
-    first = omitted[0] if omitted else n_trials
-    late = [t for t in range(first) if t not in omitted][-n_late:] if n_late else []
-    phase = np.full(len(df), "training", dtype=object)
-    phase[df["trial"].isin(late).to_numpy()] = "late"
-    phase[df["trial"].isin(omitted).to_numpy()] = "omission"
-    phase[(df["trial"] == 0).to_numpy()] = "early"
-    df["phase"] = pd.Categorical(phase, categories=["early", "training", "late", "omission"])
-    name = representation if isinstance(representation, str) else type(representation).__name__
-    df["representation"] = name
-    return df
-
-
-def trial_deltas(steps: pd.DataFrame, *, cue_step: int | None = None,
-                 reward_time: int | None = None) -> pd.DataFrame:
-    """δ at the cue and at the (expected) reward in every trial of a Pavlovian step table.
-
-    ``cue_step`` defaults to the first ``time_in_trial`` with the cue on, ``reward_time`` to the
-    table's ``reward_time`` column. Returns one row per trial: ``trial``, ``delta_cue``,
-    ``delta_us``, ``omitted`` (if recorded).
-    """
-    for col in ("trial", "time_in_trial", "delta"):
-        if col not in steps.columns:
-            raise ValueError(f"steps must be a step table from TDAgent.run; missing column {col!r}")
-    if cue_step is None:
-        if "cue" not in steps.columns or not steps["cue"].astype(bool).any():
-            raise ValueError("cue_step is needed: the table has no 'cue' column with a cue")
-        cue_step = int(steps.loc[steps["cue"].astype(bool), "time_in_trial"].min())
-    if reward_time is None:
-        if "reward_time" not in steps.columns:
-            raise ValueError("reward_time is needed: the table has no 'reward_time' column")
-        reward_time = int(steps["reward_time"].iloc[0])
-    by = steps.pivot_table("delta", "trial", "time_in_trial", aggfunc="first")
-    out = pd.DataFrame({
-        "trial": by.index.to_numpy(),
-        "delta_cue": by[cue_step].to_numpy(),
-        "delta_us": by[reward_time].to_numpy(),
-    })
-    if "omitted" in steps.columns:
-        out["omitted"] = steps.groupby("trial")["omitted"].first().reindex(by.index).to_numpy()
-    return out

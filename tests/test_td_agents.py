@@ -16,12 +16,14 @@ from cogmodels.agents.features import (
     TabularOneHot,
     make_representation,
 )
-from cogmodels.agents.plots import dopamine_figure
 from cogmodels.agents.td import (
     ActorCriticAgent,
     QLearningAgent,
     SarsaAgent,
     TDCritic,
+)
+from cogmodels.experiments.dopamine import (
+    dopamine_figure,
     pavlovian_prediction_errors,
     trial_deltas,
 )
@@ -270,6 +272,19 @@ def test_same_seed_same_table_and_input_errors():
         QLearningAgent(TabularOneHot(2)).run(Cont())
 
 
+def test_the_pavlovian_study_keeps_its_old_import_paths():
+    """The study moved to cogmodels.experiments.dopamine; notebooks import it from agents/."""
+    from cogmodels.agents import plots, td
+    from cogmodels.experiments import dopamine
+
+    for module, names in ((td, ["pavlovian_prediction_errors", "trial_deltas"]),
+                          (plots, ["DEFAULT_SETTINGS", "dopamine_figure"])):
+        for name in names:
+            assert getattr(module, name) is getattr(dopamine, name)
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        td.nope  # noqa: B018
+
+
 def test_dopamine_figure_returns_a_figure():
     fig = dopamine_figure(n_trials=40)
     assert isinstance(fig, Figure)
@@ -367,3 +382,26 @@ def test_to_model_names_the_setting_that_has_no_model():
                                    beta=30.0).to_model()
     spec = {s.name: s for s in model.param_specs}["beta"]
     assert spec.low < params["beta"] < spec.high
+
+
+def test_agents_package_is_a_table_of_contents_that_imports_lazily():
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    import cogmodels.agents as agents
+    from cogmodels.agents import td
+
+    assert agents.TDCritic is td.TDCritic
+    assert "GaussianActorCritic" in dir(agents)
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        agents.Nope  # noqa: B018
+    # every listed name is defined in its module (read, not imported: the RNN ones need torch)
+    for name, module in agents._CONTENTS.items():
+        path = Path(importlib.util.find_spec(f"cogmodels.agents.{module}").origin)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+        defined |= {t.id for n in tree.body if isinstance(n, ast.Assign | ast.AnnAssign)
+                    for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                    if isinstance(t, ast.Name)}
+        assert name in defined, (name, module)
