@@ -12,10 +12,11 @@ tabular learning):
   softmax (Sutton & Barto 2018, ch. 6 and 12).
 
 Every agent exposes the TD error of its latest step as ``last_delta`` and records it at every step
-of :meth:`TDAgent.run`, which plays a task and returns a tidy table (one row per step: ``episode``,
-``step``, ``trial``, ``time_in_trial``, ``action``, ``reward``, ``delta``, ``value`` and the scalar
-``info`` entries of the task). Randomness (action draws and the environment's seed) comes only
-from ``np.random.default_rng(seed)``: the same seed gives the same table.
+of :meth:`TDAgent.run`, which plays a task with :func:`cogmodels.rollout.rollout` (the agent as a
+protocol :class:`~cogmodels.agent.Agent`: :meth:`TDAgent.as_agent`) and returns a tidy table (one
+row per step: ``episode``, ``step``, ``trial``, ``time_in_trial``, ``action``, ``reward``,
+``delta``, ``value`` and the scalar ``info`` entries of the task). Randomness (action draws and
+the environment's seed) comes only from the seed: the same seed gives the same table.
 
 The Pavlovian-conditioning study that trains :class:`TDCritic` (``pavlovian_prediction_errors``,
 ``trial_deltas``) lives in :mod:`cogmodels.experiments.dopamine`; the old import path from this
@@ -57,6 +58,7 @@ __all__ = [
     "SarsaAgent",
     "TDAgent",
     "TDCritic",
+    "TDRolloutAgent",
 ]
 
 #: names that moved to :mod:`cogmodels.experiments.dopamine`, still importable from here
@@ -104,16 +106,12 @@ def _make_env(env: gym.Env | str, env_kwargs: Mapping[str, Any] | None) -> gym.E
     if isinstance(env, str):
         if env not in gym.registry:
             raise ValueError(f"env must be a gymnasium.Env or a registered environment id, got {env!r}")
-        return gym.make(env, **dict(env_kwargs or {}))
+        return gym.make(env, **dict(env_kwargs or {})).unwrapped  # rollout's bare task
     if not isinstance(env, gym.Env):
         raise TypeError(f"env must be a gymnasium.Env or a registered id, got {type(env).__name__}")
     if env_kwargs:
         raise ValueError("env_kwargs applies only when env is an environment id, got an env instance")
     return env
-
-
-def _is_scalar(v: Any) -> bool:
-    return isinstance(v, bool | int | float | str | np.bool_ | np.integer | np.floating)
 
 
 def _require_trial_level(
@@ -232,13 +230,13 @@ class TDAgent:
                     f"has {n} actions"
                 )
 
-    def _seeds(self, seed: int | None) -> int:
-        """Reseed the agent's generator from ``seed`` and return the environment's seed."""
-        if seed is not None:
-            env_ss, agent_ss = np.random.SeedSequence(seed).spawn(2)
-            self.rng = np.random.default_rng(agent_ss)
-            return int(env_ss.generate_state(1)[0])
-        return int(self.rng.integers(2**32))
+    def as_agent(self, *, learn: bool = True) -> TDRolloutAgent:
+        """Return this learner as an :class:`~cogmodels.agent.Agent` (:class:`TDRolloutAgent`).
+
+        It plays one lane of :func:`cogmodels.rollout.rollout` with ``record="steps"`` and keeps
+        learning in this object's weights (``learn=False``: only the prediction errors).
+        """
+        return TDRolloutAgent(self, learn=learn)
 
     def run(
         self,
@@ -262,84 +260,129 @@ class TDAgent:
         ``learn=False`` evaluates the prediction errors without changing the weights. With
         ``trace_reset="trial"`` the eligibility traces are cleared at the end of every trial.
 
-        Columns: ``episode``, ``step`` (within the run), ``trial`` (trials completed before this
-        step, within the run), ``time_in_trial`` (from ``info``, else 0), ``action``, ``reward``,
-        ``delta`` (the TD error of this step), ``value`` (the agent's value of this step's state,
-        before its update) and the task's scalar ``info`` entries (or those in ``info_keys``).
+        It is the step table of :func:`cogmodels.rollout.rollout` (``record="steps"``) of
+        :meth:`as_agent`, with the columns named as before the rollout existed: ``episode``,
+        ``step`` (within the run), ``trial`` (trials completed before this step, within the run),
+        ``time_in_trial`` (from ``info``, else 0), ``action``, ``reward``, ``delta`` (the TD
+        error of this step), ``value`` (the agent's value of this step's state, before its
+        update) and the task's scalar ``info`` entries (or those in ``info_keys``).
         """
+        from cogmodels.rollout import STEP_COLUMNS as ROLLOUT_COLUMNS
+        from cogmodels.rollout import rollout
+
         n_trials = _check_limit("n_trials", n_trials)
         n_steps = _check_limit("n_steps", n_steps)
         env = _make_env(env, env_kwargs)
         self._prepare(env)
-        rep = self.representation
-        trial_row = getattr(env.unwrapped, "trial_row", None)
-        rows: dict[str, list] = {c: [] for c in STEP_COLUMNS}
-        extras: dict[str, list] = {}
-        episode = step = trials_done = 0
-        obs, _ = env.reset(seed=self._seeds(seed))
-        rep.reset()
-        self._begin_episode()
-        x = rep.observe(obs)
-        a = self.act(x)
-        while True:
-            obs, r, terminated, truncated, info = env.step(a)
-            r = float(r)
-            x_next = a_next = None
-            if not terminated:
-                x_next = rep.observe(obs)
-                if self._needs_next_action:  # SARSA's target: the next action, chosen first
-                    a_next = self.act(x_next)
-            delta, value = self._step(x, a, r, x_next, a_next, terminated, learn)
-            if x_next is not None and a_next is None:  # else act on what was just learnt
-                a_next = self.act(x_next)
-            self.last_delta = float(delta)
-            for k, v in zip(
-                STEP_COLUMNS,
-                (episode, step, trials_done, info.get("time_in_trial", 0), a, r, delta, value),
-            ):
-                rows[k].append(v)
-            self._record_info(info, extras, step, info_keys)
-            step += 1
-            if trial_row is None or trial_row(a, r, info) is not None:
-                trials_done += 1
-                if self.trace_reset == "trial":
-                    self._end_trial()
-            done = terminated or truncated
-            if done:
-                self._end_episode(x_next if truncated else x, terminated, learn)
-            if (n_trials is not None and trials_done >= n_trials) or (
-                n_steps is not None and step >= n_steps
-            ) or (done and n_trials is None and n_steps is None):
-                break
-            if done:
-                episode += 1
-                obs, _ = env.reset()
-                rep.reset()
-                self._begin_episode()
-                x_next = rep.observe(obs)
-                a_next = self.act(x_next)
-            x, a = x_next, a_next
-        df = pd.DataFrame(rows)
-        for k, v in extras.items():
-            df[k] = v
+        table = rollout(self.as_agent(learn=learn), env, n_trials=n_trials, n_steps=n_steps,
+                        seed=self.rng if seed is None else seed, record="steps")
+        df = pd.DataFrame({
+            "episode": table["session"].to_numpy(),
+            "step": np.arange(len(table)),
+            "trial": table["run_trial"].to_numpy(),
+            "time_in_trial": table["time_in_trial"].to_numpy() if "time_in_trial" in table else 0,
+            "action": table["action"].to_numpy(),
+            "reward": table["reward"].to_numpy(),
+            "delta": table["delta"].to_numpy(),
+            "value": table["value"].to_numpy(),
+        })
+        known = {*ROLLOUT_COLUMNS, "subject", *TDRolloutAgent.COLUMNS}
+        for col in table.columns:
+            if col in known:
+                continue
+            key = col[5:] if col.startswith("info_") and col[5:] in known else col
+            if key in ("trial", "time_in_trial") or (info_keys is not None and key not in info_keys):
+                continue
+            df[f"info_{key}" if key in STEP_COLUMNS else key] = table[col].to_numpy()
         return df
 
-    @staticmethod
-    def _record_info(info: Mapping[str, Any], extras: dict[str, list], step: int,
-                     keys: Sequence[str] | None) -> None:
-        for k, v in info.items():
-            if k in ("trial", "time_in_trial") or (keys is not None and k not in keys):
-                continue
-            if not _is_scalar(v):
-                continue
-            name = f"info_{k}" if k in STEP_COLUMNS else k
-            col = extras.get(name)
-            if col is None:
-                col = extras[name] = [None] * step
-            col.append(v.item() if isinstance(v, np.generic) else v)
-        for col in extras.values():  # keys missing at this step
-            if len(col) < step + 1:
-                col.append(None)
+
+class TDRolloutAgent:
+    """A :class:`TDAgent` as an :class:`~cogmodels.agent.Agent`: one lane, learning every step.
+
+    ``act`` returns the learner's action for the current features (``representation.observe``
+    of each observation, once, in order); ``learn`` is the learner's TD update of the transition
+    (``TDAgent._step``), clears the traces at trial ends (``trace_reset="trial"``) and starts a
+    new episode (representation and traces reset) where the rollout started a new session. The
+    weights are the learner's own, so they persist across rollouts. Reports ``delta`` (the step's
+    TD error), ``value`` (the value of the step's state before the update) and ``run_trial``
+    (trials completed before the step, over the whole rollout) after every step.
+
+    Parameters
+    ----------
+    agent : TDAgent
+        The learner.
+    learn : bool
+        Update the weights (False: only compute the prediction errors).
+    """
+
+    #: the columns it reports after every step
+    COLUMNS = ("delta", "value", "run_trial")
+
+    def __init__(self, agent: TDAgent, *, learn: bool = True) -> None:
+        if not isinstance(agent, TDAgent):
+            raise TypeError(f"agent must be a TDAgent (e.g. TDCritic, QLearningAgent), got {type(agent).__name__}")
+        self.agent = agent
+        self.learn_weights = bool(learn)
+        self.name = type(agent).__name__
+        self.n_actions = agent.n_actions
+
+    def initial_state(self, n_lanes: int) -> dict[str, Any]:
+        """Return the state of a rollout; a TD learner holds one set of weights: one lane."""
+        if n_lanes != 1:
+            raise ValueError(f"{self.name} learns one set of weights: roll it out in one lane, got n_lanes={n_lanes}")
+        return {"x": None, "a": None, "trials": 0, "columns": {}}
+
+    def _begin_episode(self, obs: Any) -> np.ndarray:
+        self.agent.representation.reset()
+        self.agent._begin_episode()
+        return self.agent.representation.observe(obs)
+
+    def act(self, observation: Any, state: dict[str, Any], rng: np.random.Generator):
+        """Return the learner's action (drawn from ``rng``) for the current observation."""
+        agent = self.agent
+        agent.rng = rng
+        if state["x"] is None:  # the rollout's first step
+            state["x"] = self._begin_episode(observation["obs"][0])
+            state["a"] = agent.act(state["x"])
+        return np.array([state["a"]]), state
+
+    def learn(self, transition: Any) -> dict[str, Any]:
+        """Learn from the step's outcome, choose the next action, start a new episode if needed."""
+        agent, state = self.agent, transition.state
+        x, a = state["x"], state["a"]
+        info = transition.info[0]
+        reset = "final_obs" in info
+        terminal, truncated = bool(transition.terminated[0]), bool(transition.truncated[0])
+        x_next = a_next = None
+        if not terminal:
+            x_next = agent.representation.observe(info["final_obs"] if reset else transition.next_observation["obs"][0])
+            if agent._needs_next_action:  # SARSA's target: the next action, chosen first
+                a_next = agent.act(x_next)
+        delta, value = agent._step(x, a, float(transition.reward[0]), x_next, a_next, terminal, self.learn_weights)
+        if x_next is not None and a_next is None:  # else act on what was just learnt
+            a_next = agent.act(x_next)
+        agent.last_delta = float(delta)
+        # one-lane tuples: array-like for the rollout, cheaper to build than arrays every step
+        state["columns"] = {"delta": (float(delta),), "value": (float(value),), "run_trial": (state["trials"],)}
+        if transition.trial_end is None or transition.trial_end[0]:
+            state["trials"] += 1
+            if agent.trace_reset == "trial":
+                agent._end_trial()
+        if terminal or truncated:
+            agent._end_episode(x_next if truncated else x, terminal, self.learn_weights)
+        if reset:
+            x_next = self._begin_episode(transition.next_observation["obs"][0])
+            a_next = agent.act(x_next)
+        state["x"], state["a"] = x_next, a_next
+        return state
+
+    def trial_columns(self, state: dict[str, Any]) -> dict[str, np.ndarray]:
+        """Return ``delta``, ``value`` and ``run_trial`` of the step just played."""
+        return state["columns"]
+
+    def __repr__(self) -> str:
+        return f"TDRolloutAgent({self.agent!r})"
 
 
 class TDCritic(TDAgent):

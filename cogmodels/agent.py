@@ -90,6 +90,11 @@ class Transition:
         ``(lanes,)`` bool: the lane was stepped (False once its rollout has finished).
     info : Any
         The environments' ``info``: a list of dicts (single environments) or the vector info dict.
+        Where a session ended and the next began on this step, the observation that ended it is
+        ``info[lane]["final_obs"]`` (single environments; ``info["final_obs"]`` for vector ones).
+    trial_end : numpy.ndarray or None
+        ``(lanes,)`` bool: the step completed a trial (a row of the trial table; every step of
+        an environment that is not a cogmodels task). None where the caller does not know.
     """
 
     observation: Observation
@@ -101,6 +106,7 @@ class Transition:
     truncated: np.ndarray
     stepped: np.ndarray
     info: Any
+    trial_end: np.ndarray | None = None
 
 
 def draw_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
