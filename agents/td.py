@@ -11,6 +11,15 @@ tabular learning):
 - :class:`QLearningAgent` (Watkins's Q(λ)) and :class:`SarsaAgent` (SARSA(λ)), ε-greedy or
   softmax (Sutton & Barto 2018, ch. 6 and 12).
 
+Where a learning rule is already a model of :mod:`cogmodels.models` it is not written again: a
+trial-level tabular learner (``gamma = 0``, :class:`~cogmodels.agents.features.TabularOneHot`
+states, softmax choices) takes its choice probabilities and its update, state by state, from
+:class:`~cogmodels.models.q_learning.QLearning` (:class:`QLearningAgent`, :class:`SarsaAgent`) or
+:class:`~cogmodels.models.actor_critic.ActorCritic` (:class:`ActorCriticAgent` with
+``actor_update="direct"``), the same code that scores choices when fitting (:meth:`to_model`
+returns that model). The TD(λ) code here is the rule of the other settings (bootstrapping,
+eligibility traces, features, ε-greedy choices).
+
 Every agent exposes the TD error of its latest step as ``last_delta`` and records it at every step
 of :meth:`TDAgent.run`, which plays a task with :func:`cogmodels.rollout.rollout` (the agent as a
 protocol :class:`~cogmodels.agent.Agent`: :meth:`TDAgent.as_agent`) and returns a tidy table (one
@@ -114,21 +123,23 @@ def _make_env(env: gym.Env | str, env_kwargs: Mapping[str, Any] | None) -> gym.E
     return env
 
 
-def _require_trial_level(
-    agent: TDAgent, n_states: int, extra: Mapping[str, tuple[bool, str, Any]]
-) -> None:
-    """Raise unless a :mod:`cogmodels.models` model reproduces the trial-level learner ``agent``.
+def _trial_level_failure(
+    agent: TDAgent, n_states: int | None, extra: Mapping[str, tuple[bool, str, Any]]
+) -> tuple[str, str, Any] | None:
+    """Return the first condition under which no :mod:`cogmodels.models` model is ``agent``.
 
-    That is: ``gamma = 0`` (each trial's target is its reward), a tabular representation of the
-    current observation that has seen at most ``n_states`` states, known actions, a finite
-    ``beta > 0``, and the class's own ``extra`` conditions (name: (ok, allowed, value)).
+    That is ``(name, allowed, value)`` of the first failing condition, or None when a model
+    reproduces the trial-level learner: ``gamma = 0`` (each trial's target is its reward), a
+    tabular representation of the current observation (that has seen at most ``n_states``
+    states, unless ``n_states`` is None), known actions, a finite ``beta > 0``, and the class's
+    own ``extra`` conditions (name: (ok, allowed, value)).
     """
     rep = agent.representation
     tabular = isinstance(rep, TabularOneHot) and rep.history == 1
     checks = {
         "gamma": (agent.gamma == 0.0, "0 (each trial's target is its reward)", agent.gamma),
         "representation": (tabular, "TabularOneHot(history=1)", rep),
-        "n_states": (not tabular or len(rep.states) <= n_states,
+        "n_states": (n_states is None or not tabular or len(rep.states) <= n_states,
                      f"at least the {len(getattr(rep, 'states', ()))} states the agent has seen",
                      n_states),
         "n_actions": (agent.n_actions is not None, "set (pass n_actions or run the agent once)",
@@ -138,10 +149,44 @@ def _require_trial_level(
     }
     for name, (ok, allowed, value) in checks.items():
         if not ok:
-            raise ValueError(
-                f"{type(agent).__name__}.to_model needs {name} = {allowed}, got {value!r}: only a "
-                "trial-level tabular learner has a model of the protocol"
-            )
+            return name, allowed, value
+    return None
+
+
+def _require_trial_level(
+    agent: TDAgent, n_states: int, extra: Mapping[str, tuple[bool, str, Any]]
+) -> None:
+    """Raise unless a :mod:`cogmodels.models` model reproduces the trial-level learner ``agent``."""
+    failure = _trial_level_failure(agent, n_states, extra)
+    if failure is not None:
+        name, allowed, value = failure
+        raise ValueError(
+            f"{type(agent).__name__}.to_model needs {name} = {allowed}, got {value!r}: only a "
+            "trial-level tabular learner has a model of the protocol"
+        )
+
+
+class _ModelRule:
+    """The learning rule of a :mod:`cogmodels.models` model applied to one state of a tabular learner.
+
+    A trial-level tabular learner (``gamma = 0``, one-hot states) learns each state's values by
+    the rule of a bandit model, independently of the other states: the learner hands the model
+    the weights of the current state (``slice_state``) and writes its update back. So the rule
+    is written once, in :mod:`cogmodels.models`, and the learner is a thin adapter over it.
+    """
+
+    def __init__(self, model: CognitiveModel, params: Mapping[str, float]) -> None:
+        self.model = model
+        self.params = model.check_params(params, n_lanes=1)
+        self.no_choice = np.zeros((1, model.n_actions))  # no previous choice: no stickiness
+
+    def probabilities(self, state: dict[str, Any]) -> np.ndarray:
+        """Return the model's choice probabilities in the sliced state, ``(n_actions,)``."""
+        return self.model.action_probabilities(state, {})[0]
+
+    def update(self, state: dict[str, Any], action: int, reward: float) -> dict[str, Any]:
+        """Return the model's state after choosing ``action`` and receiving ``reward``."""
+        return self.model.update(state, {}, np.array([action]), np.array([reward]), {})
 
 
 class TDAgent:
@@ -183,6 +228,30 @@ class TDAgent:
         self.rng = np.random.default_rng(seed)
         self.last_delta = float("nan")
         self.n_actions: int | None = None
+        self._rule_cache: tuple[tuple, _ModelRule | None] = ((), None)
+
+    # -- the model rule of trial-level learners ------------------------------------------------
+    def _trial_checks(self) -> dict[str, tuple[bool, str, Any]]:
+        """Return the class's own conditions for a trial-level model (name: (ok, allowed, value))."""
+        return {"model": (False, "a class with a trial-level model", type(self).__name__)}
+
+    def _trial_model(self, n_states: int = 1) -> tuple[CognitiveModel, dict[str, float]]:
+        """Return the :mod:`cogmodels.models` model and parameters of the trial-level learner."""
+        raise NotImplementedError
+
+    def _rule_key(self) -> tuple:
+        return (self.gamma, id(self.representation), self.n_actions, getattr(self, "beta", None),
+                getattr(self, "initial_value", None))
+
+    def _rule(self) -> _ModelRule | None:
+        """Return the model rule this learner follows now (trial-level tabular settings), else None."""
+        key = self._rule_key()
+        if key != self._rule_cache[0]:
+            rule = None
+            if _trial_level_failure(self, None, self._trial_checks()) is None:
+                rule = _ModelRule(*self._trial_model())
+            self._rule_cache = (key, rule)
+        return self._rule_cache[1]
 
     # -- to implement ---------------------------------------------------------------------------
     def _allocate(self, n_actions: int) -> None:
@@ -566,8 +635,30 @@ class _ActionValueAgent(TDAgent):
             raise ValueError(f"{type(self).__name__} has no actions yet: pass n_actions or run it")
         return self.theta @ x
 
+    def _trial_checks(self) -> dict[str, tuple[bool, str, Any]]:
+        return {"policy": (self.policy_name == "softmax", "'softmax'", self.policy_name)}
+
+    def _rule_key(self) -> tuple:
+        return (*super()._rule_key(), self.alpha, self.policy_name)
+
+    def _trial_model(self, n_states: int = 1) -> tuple[CognitiveModel, dict[str, float]]:
+        from cogmodels.models.q_learning import QLearning
+
+        model = QLearning(self.n_actions, stickiness=False, initial_value=self.initial_value,
+                          beta_max=max(20.0, 2.0 * self.beta))
+        return model, {"alpha": self.alpha, "beta": self.beta}
+
+    def _model_state(self, rule: _ModelRule, s: int) -> dict[str, Any]:
+        return {"params": rule.params, "q": self.theta[:, s][None, :], "prev": rule.no_choice}
+
     def policy(self, x: np.ndarray) -> np.ndarray:
-        """Return action probabilities: ε-greedy (ties split evenly) or softmax ``exp(β Q)``."""
+        """Return action probabilities: ε-greedy (ties split evenly) or softmax ``exp(β Q)``.
+
+        A trial-level softmax learner takes them from :class:`~cogmodels.models.q_learning.QLearning`.
+        """
+        rule = self._rule()
+        if rule is not None:
+            return rule.probabilities(self._model_state(rule, int(x.argmax())))
         q = self.q(x)
         if self.policy_name == "softmax":
             return _softmax(self.beta * q)
@@ -587,6 +678,13 @@ class _ActionValueAgent(TDAgent):
         self.e *= self.gamma * self.lam
 
     def _step(self, x, a, r, x_next, a_next, terminal, learn) -> tuple[float, float]:
+        rule = self._rule()
+        if rule is not None:  # trial-level: the rule of cogmodels.models.QLearning, state by state
+            s = int(x.argmax())
+            value = float(self.theta[a, s])
+            if learn:
+                self.theta[:, s] = rule.update(self._model_state(rule, s), a, r)["q"][0]
+            return r - value, value
         value = float(self.theta[a] @ x)
         q_next = None if x_next is None else self.theta @ x_next
         target = r if terminal or self.gamma == 0 else r + self.gamma * self._target(q_next, a_next)
@@ -608,13 +706,8 @@ class _ActionValueAgent(TDAgent):
         there. ``cogmodels.fits`` then fits those parameters to the agent's or people's choices,
         and ``compare_models`` sets it beside the other models. Other settings raise ValueError.
         """
-        _require_trial_level(self, 1, {
-            "policy": (self.policy_name == "softmax", "'softmax'", self.policy_name)})
-        from cogmodels.models.q_learning import QLearning
-
-        model = QLearning(self.n_actions, stickiness=False, initial_value=self.initial_value,
-                          beta_max=max(20.0, 2.0 * self.beta))
-        return model, {"alpha": self.alpha, "beta": self.beta}
+        _require_trial_level(self, 1, self._trial_checks())
+        return self._trial_model()
 
     def __repr__(self) -> str:
         return (
@@ -753,8 +846,34 @@ class ActorCriticAgent(TDAgent):
             raise ValueError("ActorCriticAgent has no actions yet: pass n_actions or run it")
         return self.theta @ x
 
+    def _trial_checks(self) -> dict[str, tuple[bool, str, Any]]:
+        return {
+            "actor_update": (self.actor_update == "direct", "'direct'", self.actor_update),
+            "alpha_actor": (self.alpha_actor <= 1.0, "at most 1 (the model's bound)", self.alpha_actor),
+        }
+
+    def _rule_key(self) -> tuple:
+        return (*super()._rule_key(), self.alpha_critic, self.alpha_actor, self.actor_update)
+
+    def _trial_model(self, n_states: int = 1) -> tuple[CognitiveModel, dict[str, float]]:
+        from cogmodels.models.actor_critic import ActorCritic
+
+        model = ActorCritic(self.n_actions, n_states=n_states, beta=self.beta,
+                            initial_value=self.initial_value)
+        return model, {"alpha_c": self.alpha_critic, "alpha_a": self.alpha_actor}
+
+    def _model_state(self, rule: _ModelRule, s: int) -> dict[str, Any]:
+        return {"params": rule.params, "v": self.w[s : s + 1], "h": self.theta[:, s][None, :],
+                "prev": rule.no_choice}
+
     def policy(self, x: np.ndarray) -> np.ndarray:
-        """``π(· | x) = softmax(β H(x, ·))``."""
+        """``π(· | x) = softmax(β H(x, ·))``.
+
+        A trial-level learner takes them from :class:`~cogmodels.models.actor_critic.ActorCritic`.
+        """
+        rule = self._rule()
+        if rule is not None:
+            return rule.probabilities(self._model_state(rule, int(x.argmax())))
         return _softmax(self.beta * self.preferences(x))
 
     def act(self, x: np.ndarray) -> int:
@@ -771,17 +890,18 @@ class ActorCriticAgent(TDAgent):
         ``alpha_a``. ``cogmodels.fits`` then fits them to the agent's or people's choices, and
         ``compare_models`` sets it beside the other models. Other settings raise ValueError.
         """
-        _require_trial_level(self, n_states, {
-            "actor_update": (self.actor_update == "direct", "'direct'", self.actor_update),
-            "alpha_actor": (self.alpha_actor <= 1.0, "at most 1 (the model's bound)", self.alpha_actor),
-        })
-        from cogmodels.models.actor_critic import ActorCritic
-
-        model = ActorCritic(self.n_actions, n_states=n_states, beta=self.beta,
-                            initial_value=self.initial_value)
-        return model, {"alpha_c": self.alpha_critic, "alpha_a": self.alpha_actor}
+        _require_trial_level(self, n_states, self._trial_checks())
+        return self._trial_model(n_states)
 
     def _step(self, x, a, r, x_next, a_next, terminal, learn) -> tuple[float, float]:
+        rule = self._rule()
+        if rule is not None:  # trial-level: the rule of cogmodels.models.ActorCritic, state by state
+            s = int(x.argmax())
+            value = float(self.w[s])
+            if learn:
+                new = rule.update(self._model_state(rule, s), a, r)
+                self.w[s], self.theta[:, s] = new["v"][0], new["h"][0]
+            return r - value, value
         value = self.value(x)
         v_next = 0.0 if terminal else self.value(x_next)
         delta = r + self.gamma * v_next - value
