@@ -136,6 +136,7 @@ def _trial_level_failure(
     """
     rep = agent.representation
     tabular = isinstance(rep, TabularOneHot) and rep.history == 1
+    beta = getattr(agent, "beta", float("nan"))  # a critic has no policy
     checks = {
         "gamma": (agent.gamma == 0.0, "0 (each trial's target is its reward)", agent.gamma),
         "representation": (tabular, "TabularOneHot(history=1)", rep),
@@ -144,7 +145,7 @@ def _trial_level_failure(
                      n_states),
         "n_actions": (agent.n_actions is not None, "set (pass n_actions or run the agent once)",
                       agent.n_actions),
-        "beta": (bool(np.isfinite(agent.beta) and agent.beta > 0), "a finite number > 0", agent.beta),
+        "beta": (bool(np.isfinite(beta) and beta > 0), "a finite number > 0", beta),
         **extra,
     }
     for name, (ok, allowed, value) in checks.items():
@@ -164,6 +165,10 @@ def _require_trial_level(
             f"{type(agent).__name__}.to_model needs {name} = {allowed}, got {value!r}: only a "
             "trial-level tabular learner has a model of the protocol"
         )
+
+
+#: no rule fixed for a run (see ``TDAgent._rule``)
+_NO_RULE = object()
 
 
 class _ModelRule:
@@ -229,6 +234,7 @@ class TDAgent:
         self.last_delta = float("nan")
         self.n_actions: int | None = None
         self._rule_cache: tuple[tuple, _ModelRule | None] = ((), None)
+        self._run_rule: Any = _NO_RULE
 
     # -- the model rule of trial-level learners ------------------------------------------------
     def _trial_checks(self) -> dict[str, tuple[bool, str, Any]]:
@@ -245,6 +251,8 @@ class TDAgent:
 
     def _rule(self) -> _ModelRule | None:
         """Return the model rule this learner follows now (trial-level tabular settings), else None."""
+        if self._run_rule is not _NO_RULE:  # fixed for the length of a run
+            return self._run_rule
         key = self._rule_key()
         if key != self._rule_cache[0]:
             rule = None
@@ -343,8 +351,12 @@ class TDAgent:
         n_steps = _check_limit("n_steps", n_steps)
         env = _make_env(env, env_kwargs)
         self._prepare(env)
-        table = rollout(self.as_agent(learn=learn), env, n_trials=n_trials, n_steps=n_steps,
-                        seed=self.rng if seed is None else seed, record="steps")
+        self._run_rule = self._rule()  # the settings do not change during the run
+        try:
+            table = rollout(self.as_agent(learn=learn), env, n_trials=n_trials, n_steps=n_steps,
+                            seed=self.rng if seed is None else seed, record="steps")
+        finally:
+            self._run_rule = _NO_RULE
         df = pd.DataFrame({
             "episode": table["session"].to_numpy(),
             "step": np.arange(len(table)),

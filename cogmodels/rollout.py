@@ -271,11 +271,13 @@ def _constant(a: np.ndarray) -> np.ndarray:
 def _single_loop(agent, envs, budget, seeds, rng, subjects, bar, steps=False):
     lanes = len(envs)
     bases = [e.unwrapped for e in envs]
-    # a step of an environment that is not a cogmodels task (record="steps" only) is one trial
-    recorders = ([RecordTrials(e, subject=s) for e, s in zip(envs, subjects)]
-                 if all(isinstance(b, TaskEnv) for b in bases) else None)
+    tasks = all(isinstance(b, TaskEnv) for b in bases)
+    # trials: recorded rows; steps: whether a step completed a trial (every step of an environment
+    # that is not a cogmodels task)
+    recorders = None if steps else [RecordTrials(e, subject=s) for e, s in zip(envs, subjects)]
     resets = [r.reset for r in recorders] if recorders is not None else [e.reset for e in envs]
     records = [r.record for r in recorders] if recorders is not None else None
+    trial_rows = [b.trial_row for b in bases] if steps and tasks else None
     step_fns = [e.step for e in envs]
     raw = [reset(seed=int_seed(s))[0] for reset, s in zip(resets, seeds)]
     cols = tuple(getattr(agent, "observation_columns", ()))
@@ -307,7 +309,10 @@ def _single_loop(agent, envs, budget, seeds, rng, subjects, bar, steps=False):
             a = acts[i]
             o, r, term, trunc, info = step_fns[i](a)
             reward[i], infos[i] = r, info
-            made = new_rows[i] = records[i](a, r, info) if records is not None else True
+            if records is not None:
+                made = new_rows[i] = records[i](a, r, info)
+            else:
+                made = new_rows[i] = trial_rows is None or trial_rows[i](a, r, info) is not None
             if log is not None:
                 log.add(i, a, r, term, trunc, info, made)
             if kind == "trials":
