@@ -416,28 +416,32 @@ class GaussianRolloutAgent:
         """Update from the stepped lanes' outcomes; start new sessions' lanes with clear traces."""
         agent, state = self.agent, transition.state
         x, a = state["x"], state["a"]
-        nxt = np.asarray(transition.next_observation["obs"])
-        info = transition.info
-        reset = np.array([isinstance(i, Mapping) and "final_obs" in i for i in info]) if isinstance(info, list) \
-            else np.zeros(len(x), dtype=bool)
-        last = nxt.copy() if reset.any() else nxt
-        for lane in np.flatnonzero(reset):
-            last[lane] = info[lane]["final_obs"]
-        x_last = self._features(last)
+        nxt = transition.next_observation["obs"]
         terminal = np.asarray(transition.terminated, dtype=bool)
-        value = np.atleast_1d(agent.value(self._inputs(x, state)))
+        info = transition.info
+        # lanes whose session ended and restarted: their last observation is in info["final_obs"]
+        reset = [i for i, d in enumerate(info) if "final_obs" in d] if isinstance(info, list) else []
+        x_last = None
+        if not terminal.all():  # bootstrap from the last observation of the lanes still going
+            last = np.array(nxt, copy=True)
+            for lane in reset:
+                last[lane] = info[lane]["final_obs"]
+            x_last = self._features(last)
         stepped = np.asarray(transition.stepped, dtype=bool)
-        if stepped.all() and state["lanes"] == 1:
-            x_next = None if terminal[0] else x_last[0]
-            delta = np.atleast_1d(self._delta(x[0], a[0], float(transition.reward[0]), x_next, terminal[0], value[0]))
+        if state["lanes"] == 1:  # one sample, as GaussianActorCritic.update treats it
+            value = np.array([agent.value(x[0])])
+            delta = np.array([self._delta(x[0], a[0], float(transition.reward[0]),
+                                          None if x_last is None else x_last[0], terminal[0], value[0])])
         else:
+            value = agent.value(x)
             delta = np.full(len(x), np.nan)
-            delta[stepped] = self._delta(x[stepped], a[stepped], transition.reward[stepped], x_last[stepped],
-                                         terminal[stepped], value[stepped])
+            m = stepped
+            delta[m] = self._delta(x[m], a[m], transition.reward[m], None if x_last is None else x_last[m],
+                                   terminal[m], value[m])
         state["columns"] = {"delta": delta, "value": value, **{f"a_{j}": a[:, j] for j in range(agent.action_dim)}}
-        if reset.any():  # a new session: clear the traces, as at the start of a rollout
+        if reset:  # a new session: clear the traces, as at the start of a rollout
             agent.clear_traces()
-        state["x"] = self._features(nxt) if reset.any() else x_last
+        state["x"] = self._features(nxt) if reset or x_last is None else x_last
         return state
 
     def _delta(self, x, a, r, x_next, terminal, value):

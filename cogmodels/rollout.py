@@ -353,33 +353,56 @@ def _single_loop(agent, envs, budget, seeds, rng, subjects, bar, steps=False):
 
 
 class _StepLog:
-    """The rows of a step table (``record="steps"``), one list per lane."""
+    """The columns of a step table (``record="steps"``), one dict of lists per lane.
+
+    Columns, not a dict per row: a long rollout then keeps lists of numbers, not thousands of
+    small containers for the garbage collector to walk.
+    """
 
     def __init__(self, lanes: int, subjects: list[Hashable], env: gym.Env, discrete: bool) -> None:
-        self.rows: list[list[dict[str, Any]]] = [[] for _ in range(lanes)]
-        self.subjects = subjects
         dt = getattr(env, "dt", None)
         self.dt = None if dt is None else float(dt)
         self.discrete = discrete
+        self.subjects = subjects
+        self.columns: list[dict[str, list]] = [{} for _ in range(lanes)]
+        self.n = [0] * lanes  # rows of each lane
         self.session = [0] * lanes
         self.step = [0] * lanes
         self.trial = [0] * lanes
         self._names: dict[str, str] = {}  # info key -> column
         self._kinds: dict[type, int] = {}  # type of an info value -> _kind
+        self.n_fixed = 0  # columns every row has (the step's own, before the info entries)
+
+    def _column(self, i: int, name: str) -> list:
+        """Return the column ``name`` of lane ``i``, created with None in the rows before."""
+        col = self.columns[i].get(name)
+        if col is None:
+            col = self.columns[i][name] = [None] * self.n[i]
+        return col
 
     def add(self, i: int, action: Any, reward: float, terminated: bool, truncated: bool,
             info: Mapping[str, Any], made: bool) -> None:
-        row: dict[str, Any] = {"subject": self.subjects[i], "session": self.session[i],
-                               "step": self.step[i], "trial": self.trial[i]}
+        c = self.columns[i]
+        if not c:
+            for name in ("session", "step", "trial", *(("time",) if self.dt is not None else ()),
+                         *(("action",) if self.discrete else ()), "reward", "terminated", "truncated"):
+                c[name] = []
+        step = self.step[i]
+        c["session"].append(self.session[i])
+        c["step"].append(step)
+        c["trial"].append(self.trial[i])
         if self.dt is not None:
-            row["time"] = self.step[i] * self.dt
+            c["time"].append(step * self.dt)
         if self.discrete:
-            row["action"] = action
+            c["action"].append(action)
         else:
-            row.update((f"action_{j}", float(v)) for j, v in enumerate(np.ravel(action)))
-        row["reward"] = float(reward)
-        row["terminated"] = bool(terminated)
-        row["truncated"] = bool(truncated)
+            for j, v in enumerate(np.ravel(action).tolist()):
+                self._column(i, f"action_{j}").append(v)
+        c["reward"].append(float(reward))
+        c["terminated"].append(bool(terminated))
+        c["truncated"].append(bool(truncated))
+        appended = self.n_fixed or len(c)  # the fixed columns (known after the first step)
+        self.n_fixed = appended
         names, kinds = self._names, self._kinds
         for k, v in info.items():
             kind = kinds.get(type(v))
@@ -388,10 +411,18 @@ class _StepLog:
             if kind:
                 name = names.get(k)
                 if name is None:
-                    name = names[k] = f"info_{k}" if k in row or k in STEP_COLUMNS else k
-                row[name] = v.item() if kind == 2 else v
-        self.rows[i].append(row)
-        self.step[i] += 1
+                    name = names[k] = f"info_{k}" if k in STEP_COLUMNS or k.startswith("action_") else k
+                col = c.get(name)
+                if col is None:
+                    col = self._column(i, name)
+                col.append(v.item() if kind == 2 else v)
+                appended += 1
+        self.n[i] += 1
+        if appended != len(c):  # an info entry missing at this step
+            for col in c.values():
+                if len(col) < self.n[i]:
+                    col.append(None)
+        self.step[i] = step + 1
         self.trial[i] += made
 
     def new_session(self, i: int) -> None:
@@ -399,7 +430,9 @@ class _StepLog:
         self.step[i] = self.trial[i] = 0
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame.from_records([row for rows in self.rows for row in rows])
+        parts = [pd.DataFrame({"subject": [s] * n, **cols})
+                 for s, n, cols in zip(self.subjects, self.n, self.columns) if n]
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def _kind(value: Any) -> int:
