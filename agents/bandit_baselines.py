@@ -21,10 +21,11 @@ Policies (vectorised over sessions with numpy; all read the Beta posterior count
 - :class:`Greedy`: the largest posterior mean ``(s_i + 1) / (n_i + 2)``, ties broken at random.
 - :class:`RandomPolicy`: uniform choices; expected regret ``T·E|p_0 - p_1| / 2 = T/6``.
 
-Every policy follows one small session protocol, :class:`SessionPolicy`
-(``start`` / ``choose`` / ``observe``), which :func:`evaluate` drives on the real vector
-environment; recurrent agents (:meth:`cogmodels.agents.rnn.RecurrentPolicy.as_session_policy`)
-follow it too, so baselines and networks are scored by the same code on the same sessions.
+Every policy follows the session protocol :class:`cogmodels.agent.SessionPolicy`
+(``start`` / ``choose`` / ``observe``; re-exported here), and :func:`evaluate` plays it as an
+agent with :func:`cogmodels.rollout.rollout` on the real vector environment; recurrent agents
+(:meth:`cogmodels.agents.rnn.RecurrentPolicy.as_session_policy`) follow it too, so baselines and
+networks are scored by the same code on the same sessions.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ import numpy as np
 from scipy import integrate, stats
 
 import cogmodels.envs  # noqa: F401  (registers the environments)
+from cogmodels.agent import (  # re-exported: their import path before the move
+    SessionAgent,
+    SessionPolicy,
+)
 from cogmodels.rollout import rollout
 from cogmodels.validation import check_int
 
@@ -80,73 +85,6 @@ def _argmax_random_ties(x: np.ndarray, rng: np.random.Generator, tol: float = 0.
     # a random key per candidate, -1 for non-candidates: the argmax is a uniform tied arm
     key = np.where(tied, rng.random(x.shape), -1.0)
     return key.argmax(axis=1)
-
-
-class SessionPolicy:
-    """A policy that plays a batch of bandit sessions in lockstep.
-
-    ``start(n_sessions, n_arms)`` begins new sessions, ``choose(obs, rng)`` returns one action per
-    session and ``observe(actions, rewards)`` feeds back the outcomes. :func:`evaluate` calls them
-    in this order, once per trial.
-    """
-
-    name = "policy"
-
-    def start(self, n_sessions: int, n_arms: int) -> None:
-        """Begin ``n_sessions`` new sessions of an ``n_arms``-armed bandit."""
-        raise NotImplementedError
-
-    def choose(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Return one action per session for the observations ``obs``."""
-        raise NotImplementedError
-
-    def observe(self, actions: np.ndarray, rewards: np.ndarray) -> None:
-        """Feed back the actions taken and the rewards they earned, one per session."""
-        raise NotImplementedError
-
-    def as_agent(self, n_actions: int = 2) -> SessionAgent:
-        """Return this policy as an :class:`~cogmodels.agent.Agent` of ``n_actions`` arms.
-
-        The agent (:class:`SessionAgent`) plays with :func:`cogmodels.rollout.rollout`.
-        """
-        return SessionAgent(self, n_actions)
-
-
-class SessionAgent:
-    """A :class:`SessionPolicy` as an :class:`~cogmodels.agent.Agent`.
-
-    The policy keeps its own state (``start`` / ``choose`` / ``observe``); the agent state is the
-    number of lanes. ``act`` passes ``observation["obs"]`` to ``choose``; ``learn`` feeds the
-    lanes' actions and rewards to ``observe``.
-
-    Parameters
-    ----------
-    policy : SessionPolicy
-        The policy to drive.
-    n_actions : int
-        Arms of the task.
-    """
-
-    def __init__(self, policy: SessionPolicy, n_actions: int = 2) -> None:
-        if not isinstance(policy, SessionPolicy):
-            raise TypeError(f"policy must be a SessionPolicy (start/choose/observe), got {type(policy).__name__}")
-        self.policy = policy
-        self.n_actions = check_int("n_actions", n_actions, 2)
-        self.name = policy.name
-
-    def initial_state(self, n_lanes: int) -> int:
-        """Start ``n_lanes`` sessions of the policy and return the number of lanes as the state."""
-        self.policy.start(n_lanes, self.n_actions)
-        return n_lanes
-
-    def act(self, observation: Any, state: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-        """Return the policy's choice for ``observation["obs"]`` and the unchanged state."""
-        return np.asarray(self.policy.choose(observation["obs"], rng), dtype=np.int64), state
-
-    def learn(self, transition: Any) -> int:
-        """Feed the step's actions and rewards to the policy and return the unchanged state."""
-        self.policy.observe(transition.action, transition.reward)
-        return transition.state
 
 
 class CountAgent:

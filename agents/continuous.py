@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 from gymnasium import spaces
 
-from cogmodels.validation import check_number, int_seed
+from cogmodels.validation import check_number
 
-__all__ = ["GaussianActorCritic", "linear_schedule"]
+__all__ = ["GaussianActorCritic", "GaussianRolloutAgent", "linear_schedule"]
 
 Schedule = Callable[[int], Any]
 
@@ -276,6 +276,21 @@ class GaussianActorCritic:
         return self.last_delta
 
     # -- acting in an environment ---------------------------------------------------------------
+    def as_agent(
+        self,
+        action_space: spaces.Box,
+        *,
+        features: Callable[[np.ndarray], np.ndarray] | None = None,
+        learn: bool = True,
+        greedy: bool = False,
+    ) -> GaussianRolloutAgent:
+        """Return this actor-critic as an :class:`~cogmodels.agent.Agent` (:class:`GaussianRolloutAgent`).
+
+        It plays :func:`cogmodels.rollout.rollout` in tasks with the ``Box`` ``action_space``,
+        learning in this object's weights (``learn=False``: only the prediction errors).
+        """
+        return GaussianRolloutAgent(self, action_space, features=features, learn=learn, greedy=greedy)
+
     def run(
         self,
         env: gym.Env | str,
@@ -292,56 +307,25 @@ class GaussianActorCritic:
         ``features(obs)`` maps an observation to the feature vector (default: the flattened
         observation). Actions are clipped to a ``Box`` action space's bounds before they reach the
         environment; the policy learns from the sampled (unclipped) action. ``seed`` seeds the
-        environment and the action noise. Returns one row per step: ``episode``, ``step``,
-        ``reward``, ``delta``, ``value``, ``a_0 ... a_{d-1}``.
+        environment and the action noise (``None``: both from the agent's generator). Returns one
+        row per step: ``episode``, ``step``, ``reward``, ``delta``, ``value``, ``a_0 ... a_{d-1}``.
+
+        It is the step table of :func:`cogmodels.rollout.rollout` (``record="steps"``) of
+        :meth:`as_agent` in one lane, with the columns named as before the rollout existed.
         """
+        from cogmodels.rollout import rollout
+
         if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
             raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
         if isinstance(env, str):
             env = gym.make(env, **dict(env_kwargs or {}))
         elif env_kwargs:
             raise ValueError("env_kwargs applies only when env is an environment id")
-        space = env.action_space
-        if not isinstance(space, spaces.Box) or space.shape != (self.action_dim,):
-            raise ValueError(
-                f"env must have a Box action space of shape ({self.action_dim},), got {space!r}"
-            )
-        feat = features if features is not None else (lambda o: np.asarray(o, dtype=np.float64).ravel())
-        if seed is not None:
-            env_ss, agent_ss = np.random.SeedSequence(seed).spawn(2)
-            self.rng = np.random.default_rng(agent_ss)
-            env_seed = int_seed(env_ss)
-        else:
-            env_seed = int(self.rng.integers(2**32))
-        rows: dict[str, list] = {k: [] for k in ("episode", "step", "reward", "delta", "value")}
-        actions = np.zeros((n_steps, self.action_dim))
-        obs, _ = env.reset(seed=env_seed)
-        self.clear_traces()
-        x = feat(obs)
-        episode = 0
-        for step in range(n_steps):
-            a = self.act(x, greedy=greedy)
-            obs, r, terminated, truncated, _ = env.step(np.clip(a, space.low, space.high).astype(space.dtype))
-            x_next = None if terminated else feat(obs)
-            value = self.value(x)
-            if learn:
-                delta = self.update(x, a, float(r), x_next, terminal=terminated)
-            else:
-                v_next = 0.0 if x_next is None else self.value(x_next)
-                delta = self.last_delta = float(r) + self.gamma * v_next - value
-            for k, v in zip(rows, (episode, step, float(r), float(delta), value)):
-                rows[k].append(v)
-            actions[step] = a
-            if terminated or truncated:
-                episode += 1
-                obs, _ = env.reset()
-                self.clear_traces()
-                x = feat(obs)
-            else:
-                x = x_next
-        df = pd.DataFrame(rows)
-        for j in range(self.action_dim):
-            df[f"a_{j}"] = actions[:, j]
+        agent = self.as_agent(env.action_space, features=features, learn=learn, greedy=greedy)
+        table = rollout(agent, env, n_steps=n_steps, seed=self.rng if seed is None else seed, record="steps")
+        df = pd.DataFrame({"episode": table["session"].to_numpy(), "step": np.arange(len(table))})
+        for col in ("reward", "delta", "value", *(f"a_{j}" for j in range(self.action_dim))):
+            df[col] = table[col].to_numpy()
         return df
 
     def __repr__(self) -> str:
@@ -350,3 +334,120 @@ class GaussianActorCritic:
             f"alpha_actor={self.alpha_actor}, alpha_critic={self.alpha_critic}, gamma={self.gamma}, "
             f"lam={self.lam})"
         )
+
+
+class GaussianRolloutAgent:
+    """A :class:`GaussianActorCritic` as an :class:`~cogmodels.agent.Agent`, batched over lanes.
+
+    ``act`` draws ``a ~ N(W x̃, σ²)`` for each lane's features (the mean when ``greedy``) and hands
+    the environment the action clipped to the ``Box`` bounds; ``learn`` is the actor-critic update
+    of the sampled (unclipped) action (:meth:`GaussianActorCritic.update`, one batch over the
+    lanes that stepped, bootstrapping from the observation that ended a session where one
+    ended), and clears the traces where a new session began. The weights are the actor-critic's
+    own, shared by all lanes, so they persist across rollouts. Reports ``delta``, ``value`` (the
+    critic's value of the step's state before the update) and the sampled action ``a_0 ...``
+    after every step.
+
+    Parameters
+    ----------
+    agent : GaussianActorCritic
+        The actor-critic.
+    action_space : gymnasium.spaces.Box
+        The task's action space, of shape ``(agent.action_dim,)``.
+    features : callable, optional
+        ``features(obs) -> (n_features,)`` of one lane's observation (default: flattened).
+    learn : bool
+        Update the weights (False: only compute the prediction errors).
+    greedy : bool
+        Act with the policy's mean instead of a draw.
+    """
+
+    def __init__(self, agent: GaussianActorCritic, action_space: spaces.Space, *,
+                 features: Callable[[np.ndarray], np.ndarray] | None = None, learn: bool = True,
+                 greedy: bool = False) -> None:
+        if not isinstance(agent, GaussianActorCritic):
+            raise TypeError(f"agent must be a GaussianActorCritic, got {type(agent).__name__}")
+        if not isinstance(action_space, spaces.Box) or action_space.shape != (agent.action_dim,):
+            raise ValueError(
+                f"env must have a Box action space of shape ({agent.action_dim},), got {action_space!r}"
+            )
+        if features is not None and not callable(features):
+            raise TypeError(f"features must be callable(obs) -> features or None, got {type(features).__name__}")
+        self.agent = agent
+        self.space = action_space
+        self.features = features
+        self.learn_weights = bool(learn)
+        self.greedy = bool(greedy)
+        self.name = "GaussianActorCritic"
+
+    def _features(self, observations: np.ndarray) -> np.ndarray:
+        if self.features is None:
+            return np.asarray(observations, dtype=np.float64).reshape(len(observations), -1)
+        return np.stack([np.asarray(self.features(o), dtype=np.float64) for o in observations])
+
+    def initial_state(self, n_lanes: int) -> dict[str, Any]:
+        """Clear the traces; return the state (the lanes' features and sampled actions)."""
+        self.agent.clear_traces()
+        return {"x": None, "a": None, "lanes": n_lanes, "columns": {}}
+
+    def _inputs(self, x: np.ndarray, state: dict[str, Any]) -> np.ndarray:
+        """One lane: the unbatched vector, as :meth:`GaussianActorCritic.update` treats one sample."""
+        return x[0] if state["lanes"] == 1 else x
+
+    def act(self, observation: Any, state: dict[str, Any], rng: np.random.Generator):
+        """Draw each lane's action (the policy's, from ``rng``); return it clipped to the bounds."""
+        agent = self.agent
+        agent.rng = rng
+        if state["x"] is None:
+            state["x"] = self._features(observation["obs"])
+        a = agent.act(self._inputs(state["x"], state), greedy=self.greedy)
+        state["a"] = a = np.asarray(a).reshape(state["lanes"], agent.action_dim)
+        return np.clip(a, self.space.low, self.space.high).astype(self.space.dtype), state
+
+    def learn(self, transition: Any) -> dict[str, Any]:
+        """Update from the stepped lanes' outcomes; start new sessions' lanes with clear traces."""
+        agent, state = self.agent, transition.state
+        x, a = state["x"], state["a"]
+        nxt = transition.next_observation["obs"]
+        terminal = np.asarray(transition.terminated, dtype=bool)
+        info = transition.info
+        # lanes whose session ended and restarted: their last observation is in info["final_obs"]
+        reset = [i for i, d in enumerate(info) if "final_obs" in d] if isinstance(info, list) else []
+        x_last = None
+        if not terminal.all():  # bootstrap from the last observation of the lanes still going
+            last = np.array(nxt, copy=True)
+            for lane in reset:
+                last[lane] = info[lane]["final_obs"]
+            x_last = self._features(last)
+        stepped = np.asarray(transition.stepped, dtype=bool)
+        if state["lanes"] == 1:  # one sample, as GaussianActorCritic.update treats it
+            value = np.array([agent.value(x[0])])
+            delta = np.array([self._delta(x[0], a[0], float(transition.reward[0]),
+                                          None if x_last is None else x_last[0], terminal[0], value[0])])
+        else:
+            value = agent.value(x)
+            delta = np.full(len(x), np.nan)
+            m = stepped
+            delta[m] = self._delta(x[m], a[m], transition.reward[m], None if x_last is None else x_last[m],
+                                   terminal[m], value[m])
+        state["columns"] = {"delta": delta, "value": value, **{f"a_{j}": a[:, j] for j in range(agent.action_dim)}}
+        if reset:  # a new session: clear the traces, as at the start of a rollout
+            agent.clear_traces()
+        state["x"] = self._features(nxt) if reset or x_last is None else x_last
+        return state
+
+    def _delta(self, x, a, r, x_next, terminal, value):
+        agent = self.agent
+        if self.learn_weights:
+            return agent.update(x, a, r, x_next, terminal=terminal)
+        v_next = 0.0 if x_next is None else np.where(terminal, 0.0, agent.value(x_next))
+        delta = r + agent.gamma * v_next - value
+        agent.last_delta = float(delta) if np.ndim(delta) == 0 else delta
+        return agent.last_delta
+
+    def trial_columns(self, state: dict[str, Any]) -> dict[str, np.ndarray]:
+        """Return ``delta``, ``value`` and the sampled actions ``a_j`` of the step just played."""
+        return state["columns"]
+
+    def __repr__(self) -> str:
+        return f"GaussianRolloutAgent({self.agent!r})"

@@ -1,25 +1,36 @@
-"""Figures of the TD agents: the dopamine prediction error within a conditioning trial."""
+"""Figures of the TD agents: the dopamine prediction error within a conditioning trial.
+
+The study that produces the step tables (``pavlovian_prediction_errors``, ``dopamine_figure``,
+``DEFAULT_SETTINGS``) lives in :mod:`cogmodels.experiments.dopamine`; the old import path from
+this module still works.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from cogmodels.agents.td import pavlovian_prediction_errors
+__all__ = ["plot_prediction_errors"]
 
-__all__ = ["dopamine_figure", "plot_prediction_errors"]
+#: names that moved to :mod:`cogmodels.experiments.dopamine` (the study), still importable here
+_MOVED = ("DEFAULT_SETTINGS", "dopamine_figure")
+
+
+def __getattr__(name: str) -> Any:
+    """Import the names that moved to :mod:`cogmodels.experiments.dopamine` from their new home."""
+    if name in _MOVED:
+        from cogmodels.experiments import dopamine
+
+        return getattr(dopamine, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 PHASES = ("early", "late", "omission")
 PALETTE = {"early": "#4C72B0", "late": "#DD8452", "omission": "#C44E52"}
-#: settings per representation used by :func:`dopamine_figure`
-DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
-    "csc": {"alpha": 0.1},
-    "microstimulus": {"alpha": 0.3, "representation_kwargs": {"n_microstimuli": 20, "decay": 0.85}},
-}
 #: line style per phase: "late" wide and pale under the dashed "omission" (equal before the reward)
 _PHASE_STYLE: dict[str, dict[str, Any]] = {
     "early": {"lw": 1.5, "ms": 3, "zorder": 3},
@@ -39,7 +50,8 @@ def plot_prediction_errors(
 ) -> Figure:
     """δ (and V) over the time within a trial, one line per phase, one column per representation.
 
-    ``steps`` is one or more tables of :func:`~cogmodels.agents.td.pavlovian_prediction_errors`
+    ``steps`` is one or more tables of
+    :func:`~cogmodels.experiments.dopamine.pavlovian_prediction_errors`
     concatenated (columns ``representation``, ``phase``, ``time_in_trial``, ``delta``, ``value``,
     ``cue``, ``reward_time``). Trials are cut at the end of the shortest trial (the ITI is
     dropped); phases with several trials show their mean. Dotted lines mark the cue and the
@@ -95,36 +107,4 @@ def plot_prediction_errors(
                 ax.set_title(TITLES.get(rep, rep), pad=14)
     # one legend, outside the data (on the right of the top-right panel)
     axes[0, -1].legend(title="phase", loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
-    return fig
-
-
-def dopamine_figure(
-    representations: Sequence[str] = ("csc", "microstimulus"),
-    *,
-    n_trials: int = 200,
-    seed: int | None = 0,
-    env_kwargs: Mapping[str, Any] | None = None,
-    settings: Mapping[str, Mapping[str, Any]] | None = None,
-) -> Figure:
-    """Draw the Schultz, Dayan & Montague (1997) figure for TD(λ) critics per representation.
-
-    Trains a :class:`~cogmodels.agents.td.TDCritic` per representation on one session of
-    ``cogmodels/PavlovianConditioning-v0`` whose last trial omits the reward, and plots δ and V
-    within the first trial (early), the last rewarded trials (late) and the omission trial.
-    ``settings`` maps a representation to keyword arguments of
-    :func:`~cogmodels.agents.td.pavlovian_prediction_errors` (defaults in ``DEFAULT_SETTINGS``).
-
-    With the CSC the response moves entirely from the reward to the cue (``δ ≈ γ^delay`` at the
-    cue, 0 at the reward, ``-1`` at an omitted reward). With microstimuli of the cue and the
-    reward (Ludvig, Sutton & Kehoe 2008) the reward response shrinks but does not vanish and the
-    omission dip is shallower and spread in time; the value before the cue is not 0 because the
-    trace of the previous trial's reward lasts into the next trial.
-    """
-    tables = []
-    for rep in representations:
-        kw = {**DEFAULT_SETTINGS.get(rep, {}), **dict((settings or {}).get(rep, {}))}
-        tables.append(pavlovian_prediction_errors(rep, n_trials=n_trials, seed=seed,
-                                                  env_kwargs=env_kwargs, **kw))
-    fig = plot_prediction_errors(pd.concat(tables, ignore_index=True))
-    fig.suptitle("TD(λ) prediction errors: transfer from reward to cue, dip at omission")
     return fig

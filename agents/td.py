@@ -11,27 +11,37 @@ tabular learning):
 - :class:`QLearningAgent` (Watkins's Q(λ)) and :class:`SarsaAgent` (SARSA(λ)), ε-greedy or
   softmax (Sutton & Barto 2018, ch. 6 and 12).
 
+Where a learning rule is already a model of :mod:`cogmodels.models` it is not written again: a
+trial-level tabular learner (``gamma = 0``, :class:`~cogmodels.agents.features.TabularOneHot`
+states, softmax choices) takes its choice probabilities and its update, state by state, from
+:class:`~cogmodels.models.q_learning.QLearning` (:class:`QLearningAgent`, :class:`SarsaAgent`) or
+:class:`~cogmodels.models.actor_critic.ActorCritic` (:class:`ActorCriticAgent` with
+``actor_update="direct"``), the same code that scores choices when fitting (:meth:`to_model`
+returns that model). The TD(λ) code here is the rule of the other settings (bootstrapping,
+eligibility traces, features, ε-greedy choices).
+
 Every agent exposes the TD error of its latest step as ``last_delta`` and records it at every step
-of :meth:`TDAgent.run`, which plays a task and returns a tidy table (one row per step: ``episode``,
-``step``, ``trial``, ``time_in_trial``, ``action``, ``reward``, ``delta``, ``value`` and the scalar
-``info`` entries of the task). Randomness (action draws and the environment's seed) comes only
-from ``np.random.default_rng(seed)``: the same seed gives the same table.
+of :meth:`TDAgent.run`, which plays a task with :func:`cogmodels.rollout.rollout` (the agent as a
+protocol :class:`~cogmodels.agent.Agent`: :meth:`TDAgent.as_agent`) and returns a tidy table (one
+row per step: ``episode``, ``step``, ``trial``, ``time_in_trial``, ``action``, ``reward``,
+``delta``, ``value`` and the scalar ``info`` entries of the task). Randomness (action draws and
+the environment's seed) comes only from the seed: the same seed gives the same table.
+
+The Pavlovian-conditioning study that trains :class:`TDCritic` (``pavlovian_prediction_errors``,
+``trial_deltas``) lives in :mod:`cogmodels.experiments.dopamine`; the old import path from this
+module still works.
 
 Examples
 --------
-A TD(λ) critic learns to predict a reward that follows a cue; its error δ moves from the reward
-(trial 0) to the cue (trial 98), and dips below zero when the reward is omitted (trial 99):
+A TD(λ) critic learns the discounted value of each step between a cue and the reward that
+follows it 10 steps later, ``γ^(9 - k)`` ``k`` steps after the cue:
 
 >>> from cogmodels.agents.features import CompleteSerialCompound
->>> from cogmodels.agents.td import TDCritic, trial_deltas
->>> critic = TDCritic(CompleteSerialCompound(15), alpha=0.1, gamma=0.98, lam=0.9)
->>> steps = critic.run("cogmodels/PavlovianConditioning-v0", seed=0,
-...                    env_kwargs={"n_trials": 100, "omission_trials": [99]})
->>> trial_deltas(steps).iloc[[0, 98, 99]].round(2)
-    trial  delta_cue  delta_us  omitted
-0       0       0.00       1.0    False
-98     98       0.82       0.0    False
-99     99       0.82      -1.0     True
+>>> from cogmodels.agents.td import TDCritic
+>>> critic = TDCritic(CompleteSerialCompound(15), alpha=0.2, gamma=0.9, lam=0.5)
+>>> steps = critic.run("cogmodels/PavlovianConditioning-v0", seed=0, env_kwargs={"n_trials": 300})
+>>> critic.w[:10].round(2)
+array([0.39, 0.43, 0.48, 0.53, 0.59, 0.66, 0.73, 0.81, 0.9 , 1.  ])
 """
 
 from __future__ import annotations
@@ -46,14 +56,11 @@ from gymnasium import spaces
 
 import cogmodels.envs  # noqa: F401  (registers the environments)
 from cogmodels.agents.features import (
-    CompleteSerialCompound,
-    Microstimulus,
     Representation,
     TabularOneHot,
-    make_representation,
 )
 from cogmodels.model import CognitiveModel
-from cogmodels.validation import check_number, int_seed
+from cogmodels.validation import check_number
 
 __all__ = [
     "ActorCriticAgent",
@@ -61,9 +68,21 @@ __all__ = [
     "SarsaAgent",
     "TDAgent",
     "TDCritic",
-    "pavlovian_prediction_errors",
-    "trial_deltas",
+    "TDRolloutAgent",
 ]
+
+#: names that moved to :mod:`cogmodels.experiments.dopamine`, still importable from here
+_MOVED = {"pavlovian_prediction_errors": "cogmodels.experiments.dopamine",
+          "trial_deltas": "cogmodels.experiments.dopamine"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the names that moved to :mod:`cogmodels.experiments.dopamine` from their new home."""
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 PAVLOVIAN = "cogmodels/PavlovianConditioning-v0"
 #: columns every step table has (info entries with these names are prefixed ``info_``)
@@ -87,7 +106,7 @@ def _make_env(env: gym.Env | str, env_kwargs: Mapping[str, Any] | None) -> gym.E
     if isinstance(env, str):
         if env not in gym.registry:
             raise ValueError(f"env must be a gymnasium.Env or a registered environment id, got {env!r}")
-        return gym.make(env, **dict(env_kwargs or {}))
+        return gym.make(env, **dict(env_kwargs or {})).unwrapped  # rollout's bare task
     if not isinstance(env, gym.Env):
         raise TypeError(f"env must be a gymnasium.Env or a registered id, got {type(env).__name__}")
     if env_kwargs:
@@ -95,38 +114,75 @@ def _make_env(env: gym.Env | str, env_kwargs: Mapping[str, Any] | None) -> gym.E
     return env
 
 
-def _is_scalar(v: Any) -> bool:
-    return isinstance(v, bool | int | float | str | np.bool_ | np.integer | np.floating)
+def _trial_level_failure(
+    agent: TDAgent, n_states: int | None, extra: Mapping[str, tuple[bool, str, Any]]
+) -> tuple[str, str, Any] | None:
+    """Return the first condition under which no :mod:`cogmodels.models` model is ``agent``.
+
+    That is ``(name, allowed, value)`` of the first failing condition, or None when a model
+    reproduces the trial-level learner: ``gamma = 0`` (each trial's target is its reward), a
+    tabular representation of the current observation (that has seen at most ``n_states``
+    states, unless ``n_states`` is None), known actions, a finite ``beta > 0``, and the class's
+    own ``extra`` conditions (name: (ok, allowed, value)).
+    """
+    rep = agent.representation
+    tabular = isinstance(rep, TabularOneHot) and rep.history == 1
+    beta = getattr(agent, "beta", float("nan"))  # a critic has no policy
+    checks = {
+        "gamma": (agent.gamma == 0.0, "0 (each trial's target is its reward)", agent.gamma),
+        "representation": (tabular, "TabularOneHot(history=1)", rep),
+        "n_states": (n_states is None or not tabular or len(rep.states) <= n_states,
+                     f"at least the {len(getattr(rep, 'states', ()))} states the agent has seen",
+                     n_states),
+        "n_actions": (agent.n_actions is not None, "set (pass n_actions or run the agent once)",
+                      agent.n_actions),
+        "beta": (bool(np.isfinite(beta) and beta > 0), "a finite number > 0", beta),
+        **extra,
+    }
+    for name, (ok, allowed, value) in checks.items():
+        if not ok:
+            return name, allowed, value
+    return None
 
 
 def _require_trial_level(
     agent: TDAgent, n_states: int, extra: Mapping[str, tuple[bool, str, Any]]
 ) -> None:
-    """Raise unless a :mod:`cogmodels.models` model reproduces the trial-level learner ``agent``.
+    """Raise unless a :mod:`cogmodels.models` model reproduces the trial-level learner ``agent``."""
+    failure = _trial_level_failure(agent, n_states, extra)
+    if failure is not None:
+        name, allowed, value = failure
+        raise ValueError(
+            f"{type(agent).__name__}.to_model needs {name} = {allowed}, got {value!r}: only a "
+            "trial-level tabular learner has a model of the protocol"
+        )
 
-    That is: ``gamma = 0`` (each trial's target is its reward), a tabular representation of the
-    current observation that has seen at most ``n_states`` states, known actions, a finite
-    ``beta > 0``, and the class's own ``extra`` conditions (name: (ok, allowed, value)).
+
+#: no rule fixed for a run (see ``TDAgent._rule``)
+_NO_RULE = object()
+
+
+class _ModelRule:
+    """The learning rule of a :mod:`cogmodels.models` model applied to one state of a tabular learner.
+
+    A trial-level tabular learner (``gamma = 0``, one-hot states) learns each state's values by
+    the rule of a bandit model, independently of the other states: the learner hands the model
+    the weights of the current state (``slice_state``) and writes its update back. So the rule
+    is written once, in :mod:`cogmodels.models`, and the learner is a thin adapter over it.
     """
-    rep = agent.representation
-    tabular = isinstance(rep, TabularOneHot) and rep.history == 1
-    checks = {
-        "gamma": (agent.gamma == 0.0, "0 (each trial's target is its reward)", agent.gamma),
-        "representation": (tabular, "TabularOneHot(history=1)", rep),
-        "n_states": (not tabular or len(rep.states) <= n_states,
-                     f"at least the {len(getattr(rep, 'states', ()))} states the agent has seen",
-                     n_states),
-        "n_actions": (agent.n_actions is not None, "set (pass n_actions or run the agent once)",
-                      agent.n_actions),
-        "beta": (bool(np.isfinite(agent.beta) and agent.beta > 0), "a finite number > 0", agent.beta),
-        **extra,
-    }
-    for name, (ok, allowed, value) in checks.items():
-        if not ok:
-            raise ValueError(
-                f"{type(agent).__name__}.to_model needs {name} = {allowed}, got {value!r}: only a "
-                "trial-level tabular learner has a model of the protocol"
-            )
+
+    def __init__(self, model: CognitiveModel, params: Mapping[str, float]) -> None:
+        self.model = model
+        self.params = model.check_params(params, n_lanes=1)
+        self.no_choice = np.zeros((1, model.n_actions))  # no previous choice: no stickiness
+
+    def probabilities(self, state: dict[str, Any]) -> np.ndarray:
+        """Return the model's choice probabilities in the sliced state, ``(n_actions,)``."""
+        return self.model.action_probabilities(state, {})[0]
+
+    def update(self, state: dict[str, Any], action: int, reward: float) -> dict[str, Any]:
+        """Return the model's state after choosing ``action`` and receiving ``reward``."""
+        return self.model.update(state, {}, np.array([action]), np.array([reward]), {})
 
 
 class TDAgent:
@@ -168,6 +224,33 @@ class TDAgent:
         self.rng = np.random.default_rng(seed)
         self.last_delta = float("nan")
         self.n_actions: int | None = None
+        self._rule_cache: tuple[tuple, _ModelRule | None] = ((), None)
+        self._run_rule: Any = _NO_RULE
+
+    # -- the model rule of trial-level learners ------------------------------------------------
+    def _trial_checks(self) -> dict[str, tuple[bool, str, Any]]:
+        """Return the class's own conditions for a trial-level model (name: (ok, allowed, value))."""
+        return {"model": (False, "a class with a trial-level model", type(self).__name__)}
+
+    def _trial_model(self, n_states: int = 1) -> tuple[CognitiveModel, dict[str, float]]:
+        """Return the :mod:`cogmodels.models` model and parameters of the trial-level learner."""
+        raise NotImplementedError
+
+    def _rule_key(self) -> tuple:
+        return (self.gamma, id(self.representation), self.n_actions, getattr(self, "beta", None),
+                getattr(self, "initial_value", None))
+
+    def _rule(self) -> _ModelRule | None:
+        """Return the model rule this learner follows now (trial-level tabular settings), else None."""
+        if self._run_rule is not _NO_RULE:  # fixed for the length of a run
+            return self._run_rule
+        key = self._rule_key()
+        if key != self._rule_cache[0]:
+            rule = None
+            if _trial_level_failure(self, None, self._trial_checks()) is None:
+                rule = _ModelRule(*self._trial_model())
+            self._rule_cache = (key, rule)
+        return self._rule_cache[1]
 
     # -- to implement ---------------------------------------------------------------------------
     def _allocate(self, n_actions: int) -> None:
@@ -215,13 +298,13 @@ class TDAgent:
                     f"has {n} actions"
                 )
 
-    def _seeds(self, seed: int | None) -> int:
-        """Reseed the agent's generator from ``seed`` and return the environment's seed."""
-        if seed is not None:
-            env_ss, agent_ss = np.random.SeedSequence(seed).spawn(2)
-            self.rng = np.random.default_rng(agent_ss)
-            return int_seed(env_ss)
-        return int(self.rng.integers(2**32))
+    def as_agent(self, *, learn: bool = True) -> TDRolloutAgent:
+        """Return this learner as an :class:`~cogmodels.agent.Agent` (:class:`TDRolloutAgent`).
+
+        It plays one lane of :func:`cogmodels.rollout.rollout` with ``record="steps"`` and keeps
+        learning in this object's weights (``learn=False``: only the prediction errors).
+        """
+        return TDRolloutAgent(self, learn=learn)
 
     def run(
         self,
@@ -245,84 +328,133 @@ class TDAgent:
         ``learn=False`` evaluates the prediction errors without changing the weights. With
         ``trace_reset="trial"`` the eligibility traces are cleared at the end of every trial.
 
-        Columns: ``episode``, ``step`` (within the run), ``trial`` (trials completed before this
-        step, within the run), ``time_in_trial`` (from ``info``, else 0), ``action``, ``reward``,
-        ``delta`` (the TD error of this step), ``value`` (the agent's value of this step's state,
-        before its update) and the task's scalar ``info`` entries (or those in ``info_keys``).
+        It is the step table of :func:`cogmodels.rollout.rollout` (``record="steps"``) of
+        :meth:`as_agent`, with the columns named as before the rollout existed: ``episode``,
+        ``step`` (within the run), ``trial`` (trials completed before this step, within the run),
+        ``time_in_trial`` (from ``info``, else 0), ``action``, ``reward``, ``delta`` (the TD
+        error of this step), ``value`` (the agent's value of this step's state, before its
+        update) and the task's scalar ``info`` entries (or those in ``info_keys``).
         """
+        from cogmodels.rollout import STEP_COLUMNS as ROLLOUT_COLUMNS
+        from cogmodels.rollout import rollout
+
         n_trials = _check_limit("n_trials", n_trials)
         n_steps = _check_limit("n_steps", n_steps)
         env = _make_env(env, env_kwargs)
         self._prepare(env)
-        rep = self.representation
-        trial_row = getattr(env.unwrapped, "trial_row", None)
-        rows: dict[str, list] = {c: [] for c in STEP_COLUMNS}
-        extras: dict[str, list] = {}
-        episode = step = trials_done = 0
-        obs, _ = env.reset(seed=self._seeds(seed))
-        rep.reset()
-        self._begin_episode()
-        x = rep.observe(obs)
-        a = self.act(x)
-        while True:
-            obs, r, terminated, truncated, info = env.step(a)
-            r = float(r)
-            x_next = a_next = None
-            if not terminated:
-                x_next = rep.observe(obs)
-                if self._needs_next_action:  # SARSA's target: the next action, chosen first
-                    a_next = self.act(x_next)
-            delta, value = self._step(x, a, r, x_next, a_next, terminated, learn)
-            if x_next is not None and a_next is None:  # else act on what was just learnt
-                a_next = self.act(x_next)
-            self.last_delta = float(delta)
-            for k, v in zip(
-                STEP_COLUMNS,
-                (episode, step, trials_done, info.get("time_in_trial", 0), a, r, delta, value),
-            ):
-                rows[k].append(v)
-            self._record_info(info, extras, step, info_keys)
-            step += 1
-            if trial_row is None or trial_row(a, r, info) is not None:
-                trials_done += 1
-                if self.trace_reset == "trial":
-                    self._end_trial()
-            done = terminated or truncated
-            if done:
-                self._end_episode(x_next if truncated else x, terminated, learn)
-            if (n_trials is not None and trials_done >= n_trials) or (
-                n_steps is not None and step >= n_steps
-            ) or (done and n_trials is None and n_steps is None):
-                break
-            if done:
-                episode += 1
-                obs, _ = env.reset()
-                rep.reset()
-                self._begin_episode()
-                x_next = rep.observe(obs)
-                a_next = self.act(x_next)
-            x, a = x_next, a_next
-        df = pd.DataFrame(rows)
-        for k, v in extras.items():
-            df[k] = v
+        self._run_rule = self._rule()  # the settings do not change during the run
+        try:
+            table = rollout(self.as_agent(learn=learn), env, n_trials=n_trials, n_steps=n_steps,
+                            seed=self.rng if seed is None else seed, record="steps")
+        finally:
+            self._run_rule = _NO_RULE
+        df = pd.DataFrame({
+            "episode": table["session"].to_numpy(),
+            "step": np.arange(len(table)),
+            "trial": table["run_trial"].to_numpy(),
+            "time_in_trial": table["time_in_trial"].to_numpy() if "time_in_trial" in table else 0,
+            "action": table["action"].to_numpy(),
+            "reward": table["reward"].to_numpy(),
+            "delta": table["delta"].to_numpy(),
+            "value": table["value"].to_numpy(),
+        })
+        known = {*ROLLOUT_COLUMNS, "subject", *TDRolloutAgent.COLUMNS}
+        for col in table.columns:
+            if col in known:
+                continue
+            key = col[5:] if col.startswith("info_") and col[5:] in known else col
+            if key in ("trial", "time_in_trial") or (info_keys is not None and key not in info_keys):
+                continue
+            df[f"info_{key}" if key in STEP_COLUMNS else key] = table[col].to_numpy()
         return df
 
-    @staticmethod
-    def _record_info(info: Mapping[str, Any], extras: dict[str, list], step: int,
-                     keys: Sequence[str] | None) -> None:
-        for k, v in info.items():
-            if k in ("trial", "time_in_trial") or (keys is not None and k not in keys):
-                continue
-            if not _is_scalar(v):
-                continue
-            name = f"info_{k}" if k in STEP_COLUMNS else k
-            col = extras.get(name)
-            if col is None:
-                col = extras[name] = [None] * step
-            col.append(v.item() if isinstance(v, np.generic) else v)
-        for col in extras.values():  # keys missing at this step
-            if len(col) < step + 1:
-                col.append(None)
+
+class TDRolloutAgent:
+    """A :class:`TDAgent` as an :class:`~cogmodels.agent.Agent`: one lane, learning every step.
+
+    ``act`` returns the learner's action for the current features (``representation.observe``
+    of each observation, once, in order); ``learn`` is the learner's TD update of the transition
+    (``TDAgent._step``), clears the traces at trial ends (``trace_reset="trial"``) and starts a
+    new episode (representation and traces reset) where the rollout started a new session. The
+    weights are the learner's own, so they persist across rollouts. Reports ``delta`` (the step's
+    TD error), ``value`` (the value of the step's state before the update) and ``run_trial``
+    (trials completed before the step, over the whole rollout) after every step.
+
+    Parameters
+    ----------
+    agent : TDAgent
+        The learner.
+    learn : bool
+        Update the weights (False: only compute the prediction errors).
+    """
+
+    #: the columns it reports after every step
+    COLUMNS = ("delta", "value", "run_trial")
+
+    def __init__(self, agent: TDAgent, *, learn: bool = True) -> None:
+        if not isinstance(agent, TDAgent):
+            raise TypeError(f"agent must be a TDAgent (e.g. TDCritic, QLearningAgent), got {type(agent).__name__}")
+        self.agent = agent
+        self.learn_weights = bool(learn)
+        self.name = type(agent).__name__
+        self.n_actions = agent.n_actions
+
+    def initial_state(self, n_lanes: int) -> dict[str, Any]:
+        """Return the state of a rollout; a TD learner holds one set of weights: one lane."""
+        if n_lanes != 1:
+            raise ValueError(f"{self.name} learns one set of weights: roll it out in one lane, got n_lanes={n_lanes}")
+        return {"x": None, "a": None, "trials": 0, "columns": {}}
+
+    def _begin_episode(self, obs: Any) -> np.ndarray:
+        self.agent.representation.reset()
+        self.agent._begin_episode()
+        return self.agent.representation.observe(obs)
+
+    def act(self, observation: Any, state: dict[str, Any], rng: np.random.Generator):
+        """Return the learner's action (drawn from ``rng``) for the current observation."""
+        agent = self.agent
+        agent.rng = rng
+        if state["x"] is None:  # the rollout's first step
+            state["x"] = self._begin_episode(observation["obs"][0])
+            state["a"] = agent.act(state["x"])
+        return np.array([state["a"]]), state
+
+    def learn(self, transition: Any) -> dict[str, Any]:
+        """Learn from the step's outcome, choose the next action, start a new episode if needed."""
+        agent, state = self.agent, transition.state
+        x, a = state["x"], state["a"]
+        info = transition.info[0]
+        reset = "final_obs" in info
+        terminal, truncated = bool(transition.terminated[0]), bool(transition.truncated[0])
+        x_next = a_next = None
+        if not terminal:
+            x_next = agent.representation.observe(info["final_obs"] if reset else transition.next_observation["obs"][0])
+            if agent._needs_next_action:  # SARSA's target: the next action, chosen first
+                a_next = agent.act(x_next)
+        delta, value = agent._step(x, a, float(transition.reward[0]), x_next, a_next, terminal, self.learn_weights)
+        if x_next is not None and a_next is None:  # else act on what was just learnt
+            a_next = agent.act(x_next)
+        agent.last_delta = float(delta)
+        # one-lane tuples: array-like for the rollout, cheaper to build than arrays every step
+        state["columns"] = {"delta": (float(delta),), "value": (float(value),), "run_trial": (state["trials"],)}
+        if transition.trial_end is None or transition.trial_end[0]:
+            state["trials"] += 1
+            if agent.trace_reset == "trial":
+                agent._end_trial()
+        if terminal or truncated:
+            agent._end_episode(x_next if truncated else x, terminal, self.learn_weights)
+        if reset:
+            x_next = self._begin_episode(transition.next_observation["obs"][0])
+            a_next = agent.act(x_next)
+        state["x"], state["a"] = x_next, a_next
+        return state
+
+    def trial_columns(self, state: dict[str, Any]) -> dict[str, np.ndarray]:
+        """Return ``delta``, ``value`` and ``run_trial`` of the step just played."""
+        return state["columns"]
+
+    def __repr__(self) -> str:
+        return f"TDRolloutAgent({self.agent!r})"
 
 
 class TDCritic(TDAgent):
@@ -506,8 +638,30 @@ class _ActionValueAgent(TDAgent):
             raise ValueError(f"{type(self).__name__} has no actions yet: pass n_actions or run it")
         return self.theta @ x
 
+    def _trial_checks(self) -> dict[str, tuple[bool, str, Any]]:
+        return {"policy": (self.policy_name == "softmax", "'softmax'", self.policy_name)}
+
+    def _rule_key(self) -> tuple:
+        return (*super()._rule_key(), self.alpha, self.policy_name)
+
+    def _trial_model(self, n_states: int = 1) -> tuple[CognitiveModel, dict[str, float]]:
+        from cogmodels.models.q_learning import QLearning
+
+        model = QLearning(self.n_actions, stickiness=False, initial_value=self.initial_value,
+                          beta_max=max(20.0, 2.0 * self.beta))
+        return model, {"alpha": self.alpha, "beta": self.beta}
+
+    def _model_state(self, rule: _ModelRule, s: int) -> dict[str, Any]:
+        return {"params": rule.params, "q": self.theta[:, s][None, :], "prev": rule.no_choice}
+
     def policy(self, x: np.ndarray) -> np.ndarray:
-        """Return action probabilities: ε-greedy (ties split evenly) or softmax ``exp(β Q)``."""
+        """Return action probabilities: ε-greedy (ties split evenly) or softmax ``exp(β Q)``.
+
+        A trial-level softmax learner takes them from :class:`~cogmodels.models.q_learning.QLearning`.
+        """
+        rule = self._rule()
+        if rule is not None:
+            return rule.probabilities(self._model_state(rule, int(x.argmax())))
         q = self.q(x)
         if self.policy_name == "softmax":
             return _softmax(self.beta * q)
@@ -527,6 +681,13 @@ class _ActionValueAgent(TDAgent):
         self.e *= self.gamma * self.lam
 
     def _step(self, x, a, r, x_next, a_next, terminal, learn) -> tuple[float, float]:
+        rule = self._rule()
+        if rule is not None:  # trial-level: the rule of cogmodels.models.QLearning, state by state
+            s = int(x.argmax())
+            value = float(self.theta[a, s])
+            if learn:
+                self.theta[:, s] = rule.update(self._model_state(rule, s), a, r)["q"][0]
+            return r - value, value
         value = float(self.theta[a] @ x)
         q_next = None if x_next is None else self.theta @ x_next
         target = r if terminal or self.gamma == 0 else r + self.gamma * self._target(q_next, a_next)
@@ -548,13 +709,8 @@ class _ActionValueAgent(TDAgent):
         there. ``cogmodels.fits`` then fits those parameters to the agent's or people's choices,
         and ``compare_models`` sets it beside the other models. Other settings raise ValueError.
         """
-        _require_trial_level(self, 1, {
-            "policy": (self.policy_name == "softmax", "'softmax'", self.policy_name)})
-        from cogmodels.models.q_learning import QLearning
-
-        model = QLearning(self.n_actions, stickiness=False, initial_value=self.initial_value,
-                          beta_max=max(20.0, 2.0 * self.beta))
-        return model, {"alpha": self.alpha, "beta": self.beta}
+        _require_trial_level(self, 1, self._trial_checks())
+        return self._trial_model()
 
     def __repr__(self) -> str:
         return (
@@ -693,8 +849,34 @@ class ActorCriticAgent(TDAgent):
             raise ValueError("ActorCriticAgent has no actions yet: pass n_actions or run it")
         return self.theta @ x
 
+    def _trial_checks(self) -> dict[str, tuple[bool, str, Any]]:
+        return {
+            "actor_update": (self.actor_update == "direct", "'direct'", self.actor_update),
+            "alpha_actor": (self.alpha_actor <= 1.0, "at most 1 (the model's bound)", self.alpha_actor),
+        }
+
+    def _rule_key(self) -> tuple:
+        return (*super()._rule_key(), self.alpha_critic, self.alpha_actor, self.actor_update)
+
+    def _trial_model(self, n_states: int = 1) -> tuple[CognitiveModel, dict[str, float]]:
+        from cogmodels.models.actor_critic import ActorCritic
+
+        model = ActorCritic(self.n_actions, n_states=n_states, beta=self.beta,
+                            initial_value=self.initial_value)
+        return model, {"alpha_c": self.alpha_critic, "alpha_a": self.alpha_actor}
+
+    def _model_state(self, rule: _ModelRule, s: int) -> dict[str, Any]:
+        return {"params": rule.params, "v": self.w[s : s + 1], "h": self.theta[:, s][None, :],
+                "prev": rule.no_choice}
+
     def policy(self, x: np.ndarray) -> np.ndarray:
-        """``π(· | x) = softmax(β H(x, ·))``."""
+        """``π(· | x) = softmax(β H(x, ·))``.
+
+        A trial-level learner takes them from :class:`~cogmodels.models.actor_critic.ActorCritic`.
+        """
+        rule = self._rule()
+        if rule is not None:
+            return rule.probabilities(self._model_state(rule, int(x.argmax())))
         return _softmax(self.beta * self.preferences(x))
 
     def act(self, x: np.ndarray) -> int:
@@ -711,17 +893,18 @@ class ActorCriticAgent(TDAgent):
         ``alpha_a``. ``cogmodels.fits`` then fits them to the agent's or people's choices, and
         ``compare_models`` sets it beside the other models. Other settings raise ValueError.
         """
-        _require_trial_level(self, n_states, {
-            "actor_update": (self.actor_update == "direct", "'direct'", self.actor_update),
-            "alpha_actor": (self.alpha_actor <= 1.0, "at most 1 (the model's bound)", self.alpha_actor),
-        })
-        from cogmodels.models.actor_critic import ActorCritic
-
-        model = ActorCritic(self.n_actions, n_states=n_states, beta=self.beta,
-                            initial_value=self.initial_value)
-        return model, {"alpha_c": self.alpha_critic, "alpha_a": self.alpha_actor}
+        _require_trial_level(self, n_states, self._trial_checks())
+        return self._trial_model(n_states)
 
     def _step(self, x, a, r, x_next, a_next, terminal, learn) -> tuple[float, float]:
+        rule = self._rule()
+        if rule is not None:  # trial-level: the rule of cogmodels.models.ActorCritic, state by state
+            s = int(x.argmax())
+            value = float(self.w[s])
+            if learn:
+                new = rule.update(self._model_state(rule, s), a, r)
+                self.w[s], self.theta[:, s] = new["v"][0], new["h"][0]
+            return r - value, value
         value = self.value(x)
         v_next = 0.0 if terminal else self.value(x_next)
         delta = r + self.gamma * v_next - value
@@ -743,101 +926,3 @@ class ActorCriticAgent(TDAgent):
                 self.e_w[:] = 0.0
                 self.e_theta[:] = 0.0
         return delta, value
-
-
-# -- Pavlovian conditioning: the dopamine experiment ------------------------------------------
-
-
-def _pavlovian_representation(spec: str | Representation, env: gym.Env,
-                              kwargs: Mapping[str, Any] | None) -> Representation:
-    if isinstance(spec, Representation):
-        return spec
-    kwargs = dict(kwargs or {})
-    task = env.unwrapped
-    if spec == "csc":
-        kwargs.setdefault("n_steps", task.trial_steps - task.cue_step)
-        return CompleteSerialCompound(**kwargs)
-    if spec == "microstimulus":
-        kwargs.setdefault("n_microstimuli", 10)
-        kwargs.setdefault("decay", 0.85)
-        kwargs.setdefault("us_index", 1)
-        return Microstimulus(**kwargs)
-    return make_representation(spec, **kwargs)
-
-
-def pavlovian_prediction_errors(
-    representation: str | Representation = "csc",
-    *,
-    n_trials: int = 150,
-    omission_trials: Sequence[int] | None = None,
-    n_late: int = 5,
-    alpha: float = 0.1,
-    gamma: float = 0.98,
-    lam: float = 0.9,
-    seed: int | None = 0,
-    env_kwargs: Mapping[str, Any] | None = None,
-    representation_kwargs: Mapping[str, Any] | None = None,
-) -> pd.DataFrame:
-    """Train a :class:`TDCritic` on Pavlovian conditioning and return its step table.
-
-    One session of ``n_trials`` trials of ``cogmodels/PavlovianConditioning-v0`` (``env_kwargs``
-    passed on) in which the trials ``omission_trials`` (default: the last one) are probe trials
-    without reward. ``representation`` is ``"csc"`` (length ``trial_steps - cue_step``),
-    ``"microstimulus"`` (10 microstimuli, decay 0.9 per step), ``"presence"`` or a
-    :class:`~cogmodels.agents.features.Representation`; ``representation_kwargs`` override
-    those defaults.
-
-    The table (see :meth:`TDAgent.run`) gets a ``phase`` column: ``"early"`` (the first trial),
-    ``"late"`` (the ``n_late`` rewarded trials before the first omission), ``"omission"`` and
-    ``"training"`` (the rest), and a ``representation`` column. The classic result (Schultz,
-    Dayan & Montague 1997): early, δ at the reward; late, δ at the cue; omission, a dip below 0
-    at the time of the expected reward.
-    """
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 2:
-        raise ValueError(f"n_trials must be an integer >= 2, got {n_trials!r}")
-    omitted = [n_trials - 1] if omission_trials is None else sorted(int(t) for t in omission_trials)
-    kwargs = {**dict(env_kwargs or {}), "n_trials": n_trials, "omission_trials": omitted}
-    env = gym.make(PAVLOVIAN, **kwargs)
-    rep = _pavlovian_representation(representation, env, representation_kwargs)
-    critic = TDCritic(rep, alpha=alpha, gamma=gamma, lam=lam)
-    df = critic.run(env, seed=seed)
-    first = omitted[0] if omitted else n_trials
-    late = [t for t in range(first) if t not in omitted][-n_late:] if n_late else []
-    phase = np.full(len(df), "training", dtype=object)
-    phase[df["trial"].isin(late).to_numpy()] = "late"
-    phase[df["trial"].isin(omitted).to_numpy()] = "omission"
-    phase[(df["trial"] == 0).to_numpy()] = "early"
-    df["phase"] = pd.Categorical(phase, categories=["early", "training", "late", "omission"])
-    name = representation if isinstance(representation, str) else type(representation).__name__
-    df["representation"] = name
-    return df
-
-
-def trial_deltas(steps: pd.DataFrame, *, cue_step: int | None = None,
-                 reward_time: int | None = None) -> pd.DataFrame:
-    """δ at the cue and at the (expected) reward in every trial of a Pavlovian step table.
-
-    ``cue_step`` defaults to the first ``time_in_trial`` with the cue on, ``reward_time`` to the
-    table's ``reward_time`` column. Returns one row per trial: ``trial``, ``delta_cue``,
-    ``delta_us``, ``omitted`` (if recorded).
-    """
-    for col in ("trial", "time_in_trial", "delta"):
-        if col not in steps.columns:
-            raise ValueError(f"steps must be a step table from TDAgent.run; missing column {col!r}")
-    if cue_step is None:
-        if "cue" not in steps.columns or not steps["cue"].astype(bool).any():
-            raise ValueError("cue_step is needed: the table has no 'cue' column with a cue")
-        cue_step = int(steps.loc[steps["cue"].astype(bool), "time_in_trial"].min())
-    if reward_time is None:
-        if "reward_time" not in steps.columns:
-            raise ValueError("reward_time is needed: the table has no 'reward_time' column")
-        reward_time = int(steps["reward_time"].iloc[0])
-    by = steps.pivot_table("delta", "trial", "time_in_trial", aggfunc="first")
-    out = pd.DataFrame({
-        "trial": by.index.to_numpy(),
-        "delta_cue": by[cue_step].to_numpy(),
-        "delta_us": by[reward_time].to_numpy(),
-    })
-    if "omitted" in steps.columns:
-        out["omitted"] = steps.groupby("trial")["omitted"].first().reindex(by.index).to_numpy()
-    return out

@@ -17,8 +17,12 @@ import json
 
 import pandas as pd
 
-from cogmodels.agents.plots import DEFAULT_SETTINGS, dopamine_figure
-from cogmodels.agents.td import pavlovian_prediction_errors, trial_deltas
+from cogmodels.experiments.dopamine import (
+    DEFAULT_SETTINGS,
+    dopamine_figure,
+    pavlovian_prediction_errors,
+    trial_deltas,
+)
 
 
 def summary(n_trials: int, seed: int) -> dict[str, dict[str, dict[str, float]]]:

@@ -21,15 +21,23 @@ are all agents; a :class:`~cogmodels.model.CognitiveModel` becomes one with its 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
 from cogmodels.model import CognitiveModel, merge_state, pick
-from cogmodels.validation import check_bool
+from cogmodels.validation import check_bool, check_int
 
-__all__ = ["Agent", "Learner", "ModelAgent", "Observation", "Transition", "draw_categorical"]
+__all__ = [
+    "Agent",
+    "Learner",
+    "ModelAgent",
+    "Observation",
+    "SessionAgent",
+    "SessionPolicy",
+    "Transition",
+    "draw_categorical",
+]
 
 #: what an agent sees each step: ``"obs"`` (lanes, ...) plus its ``observation_columns`` (lanes,)
 Observation = Mapping[str, np.ndarray]
@@ -57,9 +65,11 @@ class Learner(Agent, Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
+class Transition(NamedTuple):
     """One environment step of every lane, handed to :meth:`Learner.learn`.
+
+    An immutable named tuple (built every step: a tuple is several times cheaper to build than a
+    frozen dataclass).
 
     Attributes
     ----------
@@ -81,6 +91,11 @@ class Transition:
         ``(lanes,)`` bool: the lane was stepped (False once its rollout has finished).
     info : Any
         The environments' ``info``: a list of dicts (single environments) or the vector info dict.
+        Where a session ended and the next began on this step, the observation that ended it is
+        ``info[lane]["final_obs"]`` (single environments; ``info["final_obs"]`` for vector ones).
+    trial_end : numpy.ndarray or None
+        ``(lanes,)`` bool: the step completed a trial (a row of the trial table; every step of
+        an environment that is not a cogmodels task). None where the caller does not know.
     """
 
     observation: Observation
@@ -92,6 +107,7 @@ class Transition:
     truncated: np.ndarray
     stepped: np.ndarray
     info: Any
+    trial_end: np.ndarray | None = None
 
 
 def draw_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -242,3 +258,72 @@ class ModelAgent:
 
     def __repr__(self) -> str:
         return f"ModelAgent({self.model!r})"
+
+
+class SessionPolicy:
+    """A policy that keeps its own state and plays a batch of sessions in lockstep.
+
+    ``start(n_sessions, n_arms)`` begins new sessions, ``choose(obs, rng)`` returns one action per
+    session and ``observe(actions, rewards)`` feeds back the outcomes, once per step in this
+    order. The older, stateful interface of the bandit baselines
+    (:mod:`cogmodels.agents.bandit_baselines`) and of recurrent policies; :meth:`as_agent` turns it
+    into an :class:`Agent` for :func:`cogmodels.rollout.rollout`.
+    """
+
+    name = "policy"
+
+    def start(self, n_sessions: int, n_arms: int) -> None:
+        """Begin ``n_sessions`` new sessions of an ``n_arms``-armed bandit."""
+        raise NotImplementedError
+
+    def choose(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return one action per session for the observations ``obs``."""
+        raise NotImplementedError
+
+    def observe(self, actions: np.ndarray, rewards: np.ndarray) -> None:
+        """Feed back the actions taken and the rewards they earned, one per session."""
+        raise NotImplementedError
+
+    def as_agent(self, n_actions: int = 2) -> SessionAgent:
+        """Return this policy as an :class:`~cogmodels.agent.Agent` of ``n_actions`` arms.
+
+        The agent (:class:`SessionAgent`) plays with :func:`cogmodels.rollout.rollout`.
+        """
+        return SessionAgent(self, n_actions)
+
+
+class SessionAgent:
+    """A :class:`SessionPolicy` as an :class:`~cogmodels.agent.Agent`.
+
+    The policy keeps its own state (``start`` / ``choose`` / ``observe``); the agent state is the
+    number of lanes. ``act`` passes ``observation["obs"]`` to ``choose``; ``learn`` feeds the
+    lanes' actions and rewards to ``observe``.
+
+    Parameters
+    ----------
+    policy : SessionPolicy
+        The policy to drive.
+    n_actions : int
+        Arms of the task.
+    """
+
+    def __init__(self, policy: SessionPolicy, n_actions: int = 2) -> None:
+        if not isinstance(policy, SessionPolicy):
+            raise TypeError(f"policy must be a SessionPolicy (start/choose/observe), got {type(policy).__name__}")
+        self.policy = policy
+        self.n_actions = check_int("n_actions", n_actions, 2)
+        self.name = policy.name
+
+    def initial_state(self, n_lanes: int) -> int:
+        """Start ``n_lanes`` sessions of the policy and return the number of lanes as the state."""
+        self.policy.start(n_lanes, self.n_actions)
+        return n_lanes
+
+    def act(self, observation: Any, state: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        """Return the policy's choice for ``observation["obs"]`` and the unchanged state."""
+        return np.asarray(self.policy.choose(observation["obs"], rng), dtype=np.int64), state
+
+    def learn(self, transition: Any) -> int:
+        """Feed the step's actions and rewards to the policy and return the unchanged state."""
+        self.policy.observe(transition.action, transition.reward)
+        return transition.state

@@ -5,7 +5,10 @@ each recorded by :class:`~cogmodels.envs.wrappers.RecordTrials`) or in a native 
 (one copy per lane), until each lane has played one session, ``n_trials`` trials, ``n_steps``
 steps or ``seconds`` of task time, and returns the canonical trial table (``subject``,
 ``session``, ``trial``, ``choice``, ``reward`` and the task's own columns) with the agent's
-``trial_columns(state)`` appended.
+``trial_columns(state)`` appended. ``record="steps"`` returns one row per environment step
+instead (``subject``, ``session``, ``step``, ``trial``, ``time``, ``action``, ``reward``, the
+step's scalar ``info`` entries), for step-level tasks and learners such as TD(λ) (Pavlovian
+conditioning, continuous control); it plays any Gymnasium environment, not only cogmodels tasks.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from cogmodels.progress import progress_bar
 from cogmodels.trials import validate_trials
 from cogmodels.validation import (
     check_bool,
+    check_choice,
     check_int,
     check_number,
     describe,
@@ -32,7 +36,13 @@ from cogmodels.validation import (
     seed_sequence,
 )
 
-__all__ = ["rollout", "seed_sequence"]
+__all__ = ["RECORDS", "STEP_COLUMNS", "rollout", "seed_sequence"]
+
+#: what a row of the returned table is: a completed trial, or an environment step
+RECORDS = ("trials", "steps")
+#: the leading columns of a step table (``record="steps"``); ``time`` only for tasks with a ``dt``
+STEP_COLUMNS = ("subject", "session", "step", "trial", "time", "action", "reward", "terminated",
+                "truncated")
 
 
 def rollout(
@@ -48,12 +58,16 @@ def rollout(
     env_kwargs: Mapping[str, Any] | None = None,
     progress: bool = False,
     description: str | None = None,
+    record: str = "trials",
 ) -> pd.DataFrame:
     """Play ``agent`` in ``env`` and return the canonical trial table, one subject per lane.
 
     Each step the agent acts on every lane (``agent.act(observation, state, rng)``), every lane
-    still playing is stepped, and a learner sees the outcome (``agent.learn(transition)``). A lane
-    whose session ends before its budget is spent starts a new session (``session`` + 1).
+    still playing is stepped, and a learner sees the outcome (``agent.learn(transition)``, where
+    ``transition.trial_end`` says which lanes completed a trial). A lane whose session ends before
+    its budget is spent starts a new session (``session`` + 1); the observation that ended the
+    old session is then in ``transition.info[lane]["final_obs"]`` (single environments), as in
+    Gymnasium's vector environments.
 
     Parameters
     ----------
@@ -83,12 +97,23 @@ def rollout(
         Draw a bar of the steps played (on a terminal only).
     description : str, optional
         The bar's label (default ``"rollout <agent name>"``).
+    record : {"trials", "steps"}
+        ``"trials"``: one row per completed trial (the canonical trial table). ``"steps"``: one
+        row per environment step of each lane, in single environments (any
+        :class:`gymnasium.Env`; a step of an environment that is not a cogmodels task completes
+        one trial): ``subject``, ``session``, ``step`` and ``trial`` (0-based within the
+        session; ``trial`` counts the trials completed before the step), ``time`` (the step's
+        start in seconds, ``step * dt``, for tasks with a bin width ``dt``), ``action`` (or
+        ``action_0 ...`` for vector actions), ``reward``, ``terminated``, ``truncated``, then the
+        step's scalar ``info`` entries (prefixed ``info_`` where a name is taken) and the
+        agent's ``trial_columns(state)``, which it then reports after every step.
 
     Returns
     -------
     pandas.DataFrame
-        The trial table, validated (:func:`cogmodels.trials.validate_trials`), rows ordered by
-        subject then time, with the agent's trial columns appended.
+        The trial table, validated (:func:`cogmodels.trials.validate_trials`), or the step table
+        (``record="steps"``); rows ordered by subject then time, with the agent's columns
+        appended.
     """
     if not (callable(getattr(agent, "act", None)) and callable(getattr(agent, "initial_state", None))):
         raise TypeError(
@@ -96,8 +121,12 @@ def rollout(
             f"(e.g. model.as_agent(params)), got {type(agent).__name__}"
         )
     progress = check_bool("progress", progress)
+    steps = check_choice("record", record, RECORDS) == "steps"
     name = getattr(agent, "name", type(agent).__name__)
-    envs, vector, lanes = _environments(env, n_subjects, env_kwargs)
+    envs, vector, lanes = _environments(env, n_subjects, env_kwargs, any_env=steps)
+    if steps and vector is not None:
+        raise ValueError("record='steps' plays single environments: pass an id or environments, "
+                         "not a vector environment")
     subjects = _subjects(subjects, lanes)
     budget = _budget(n_trials, n_steps, seconds, envs[0] if vector is None else vector)
     action_space = vector.single_action_space if vector is not None else envs[0].action_space
@@ -114,8 +143,10 @@ def rollout(
     if vector is not None:
         table, columns = _vector_loop(agent, vector, lanes, budget, seeds[1], rng, subjects, bar)
     else:
-        table, columns = _single_loop(agent, envs, budget, seeds[1:], rng, subjects, bar)
+        table, columns = _single_loop(agent, envs, budget, seeds[1:], rng, subjects, bar, steps)
     bar.close()
+    if steps:
+        return _attach_columns(table, columns, lanes)
     n_actions = int(action_space.n) if isinstance(action_space, spaces.Discrete) else None
     table = validate_trials(table, n_actions=n_actions, source=f"rollout({name!r})")
     return _attach_columns(table, columns, lanes)
@@ -123,8 +154,9 @@ def rollout(
 
 # -- arguments ----------------------------------------------------------------------------------
 
-def _environments(env: Any, n_subjects: int | None, env_kwargs: Mapping[str, Any] | None):
-    """``(single envs, vector env or None, lanes)``."""
+def _environments(env: Any, n_subjects: int | None, env_kwargs: Mapping[str, Any] | None,
+                  any_env: bool = False):
+    """``(single envs, vector env or None, lanes)``; ``any_env``: not only cogmodels tasks."""
     if env_kwargs is not None and not isinstance(env_kwargs, Mapping):
         raise TypeError(f"env_kwargs must be a mapping of environment arguments or None, got {env_kwargs!r}")
     if n_subjects is not None:
@@ -146,9 +178,11 @@ def _environments(env: Any, n_subjects: int | None, env_kwargs: Mapping[str, Any
         vector = env
     else:
         envs = [env] if isinstance(env, gym.Env) else list(env) if isinstance(env, Sequence) else []
-        if not envs or not all(isinstance(e, gym.Env) and isinstance(e.unwrapped, TaskEnv) for e in envs):
+        if not envs or not all(isinstance(e, gym.Env) and (any_env or isinstance(e.unwrapped, TaskEnv))
+                               for e in envs):
+            kind = "a gymnasium environment" if any_env else "a cogmodels task environment"
             raise TypeError(
-                "env must be a registered id, a cogmodels task environment, a sequence of them or a "
+                f"env must be a registered id, {kind}, a sequence of them or a "
                 f"native vector environment, got {describe(env)}"
             )
         lanes, vector = len(envs), None
@@ -212,7 +246,9 @@ class _Observation(dict):
     def __missing__(self, key: str) -> np.ndarray:
         if key != "obs":
             raise KeyError(key)
-        self["obs"] = obs = np.stack(self._raw)
+        raw = self._raw
+        # one lane: a view with a lane axis (np.stack costs more than the step of a small task)
+        self["obs"] = obs = np.asarray(raw[0])[None] if len(raw) == 1 else np.stack(raw)
         return obs
 
 
@@ -222,12 +258,18 @@ def _constant(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _single_loop(agent, envs, budget, seeds, rng, subjects, bar):
+def _single_loop(agent, envs, budget, seeds, rng, subjects, bar, steps=False):
     lanes = len(envs)
-    recorders = [RecordTrials(e, subject=s) for e, s in zip(envs, subjects)]
-    steps = [e.step for e in envs]
     bases = [e.unwrapped for e in envs]
-    raw = [r.reset(seed=int_seed(s))[0] for r, s in zip(recorders, seeds)]
+    tasks = all(isinstance(b, TaskEnv) for b in bases)
+    # trials: recorded rows; steps: whether a step completed a trial (every step of an environment
+    # that is not a cogmodels task)
+    recorders = None if steps else [RecordTrials(e, subject=s) for e, s in zip(envs, subjects)]
+    resets = [r.reset for r in recorders] if recorders is not None else [e.reset for e in envs]
+    records = [r.record for r in recorders] if recorders is not None else None
+    trial_rows = [b.trial_row for b in bases] if steps and tasks else None
+    step_fns = [e.step for e in envs]
+    raw = [reset(seed=int_seed(s))[0] for reset, s in zip(resets, seeds)]
     cols = tuple(getattr(agent, "observation_columns", ()))
     learn = getattr(agent, "learn", None)
     trial_columns = getattr(agent, "trial_columns", None)
@@ -239,6 +281,7 @@ def _single_loop(agent, envs, budget, seeds, rng, subjects, bar):
     state = agent.initial_state(lanes)
     columns: list[tuple[np.ndarray, Mapping[str, np.ndarray]]] = []
     every, none = _constant(np.ones(lanes, dtype=bool)), _constant(np.zeros(lanes, dtype=bool))
+    log = _StepLog(lanes, subjects, bases[0], discrete) if steps else None
     while playing:
         bar.update()
         action, state = agent.act(obs, state, rng)
@@ -254,9 +297,14 @@ def _single_loop(agent, envs, budget, seeds, rng, subjects, bar):
         playing = []
         for i in stepped:
             a = acts[i]
-            o, r, term, trunc, info = steps[i](a)
+            o, r, term, trunc, info = step_fns[i](a)
             reward[i], infos[i] = r, info
-            made = new_rows[i] = recorders[i].record(a, r, info)
+            if records is not None:
+                made = new_rows[i] = records[i](a, r, info)
+            else:
+                made = new_rows[i] = trial_rows is None or trial_rows[i](a, r, info) is not None
+            if log is not None:
+                log.add(i, a, r, term, trunc, info, made)
             if kind == "trials":
                 used[i] += made
             elif kind == "steps" or term or trunc:
@@ -265,28 +313,123 @@ def _single_loop(agent, envs, budget, seeds, rng, subjects, bar):
                 terminated[i], truncated[i] = term, trunc
                 session_ended = True
                 if used[i] < limit:
-                    o, _ = recorders[i].reset()
+                    infos[i] = {**info, "final_obs": o}
+                    o, _ = resets[i]()
+                    if log is not None:
+                        log.new_session(i)
             if used[i] < limit:
                 playing.append(i)
             raw[i] = o
         nxt = _Observation(raw, _context(bases, cols))
+        if len(stepped) == lanes:
+            mask = every
+        else:
+            mask = np.zeros(lanes, dtype=bool)
+            mask[stepped] = True
         made_rows = np.array(new_rows)
         if learn is not None:
-            if len(stepped) == lanes:
-                mask = every
-            else:
-                mask = np.zeros(lanes, dtype=bool)
-                mask[stepped] = True
             term_mask, trunc_mask = ((np.array(terminated), np.array(truncated)) if session_ended
                                      else (none, none))
             state = learn(Transition(obs, state, action, np.array(reward), nxt, term_mask, trunc_mask,
-                                     mask, infos))
-        if trial_columns is not None and made_rows.any():
+                                     mask, infos, made_rows))
+        if trial_columns is not None and (log is not None or True in new_rows):
             extra = trial_columns(state)
             if extra:
-                columns.append((made_rows, extra))
+                columns.append((mask if log is not None else made_rows, extra))
         obs = nxt
+    if log is not None:
+        return log.table(), columns
     return trial_table([row for r in recorders for row in r.rows]), columns
+
+
+class _StepLog:
+    """The columns of a step table (``record="steps"``), one dict of lists per lane.
+
+    Columns, not a dict per row: a long rollout then keeps lists of numbers, not thousands of
+    small containers for the garbage collector to walk.
+    """
+
+    def __init__(self, lanes: int, subjects: list[Hashable], env: gym.Env, discrete: bool) -> None:
+        dt = getattr(env, "dt", None)
+        self.dt = None if dt is None else float(dt)
+        self.discrete = discrete
+        self.subjects = subjects
+        self.columns: list[dict[str, list]] = [{} for _ in range(lanes)]
+        self.n = [0] * lanes  # rows of each lane
+        self.session = [0] * lanes
+        self.step = [0] * lanes
+        self.trial = [0] * lanes
+        self._names: dict[str, str] = {}  # info key -> column
+        self._kinds: dict[type, int] = {}  # type of an info value -> _kind
+        self.n_fixed = 0  # columns every row has (the step's own, before the info entries)
+
+    def _column(self, i: int, name: str) -> list:
+        """Return the column ``name`` of lane ``i``, created with None in the rows before."""
+        col = self.columns[i].get(name)
+        if col is None:
+            col = self.columns[i][name] = [None] * self.n[i]
+        return col
+
+    def add(self, i: int, action: Any, reward: float, terminated: bool, truncated: bool,
+            info: Mapping[str, Any], made: bool) -> None:
+        c = self.columns[i]
+        if not c:
+            for name in ("session", "step", "trial", *(("time",) if self.dt is not None else ()),
+                         *(("action",) if self.discrete else ()), "reward", "terminated", "truncated"):
+                c[name] = []
+        step = self.step[i]
+        c["session"].append(self.session[i])
+        c["step"].append(step)
+        c["trial"].append(self.trial[i])
+        if self.dt is not None:
+            c["time"].append(step * self.dt)
+        if self.discrete:
+            c["action"].append(action)
+        else:
+            for j, v in enumerate(np.ravel(action).tolist()):
+                self._column(i, f"action_{j}").append(v)
+        c["reward"].append(float(reward))
+        c["terminated"].append(bool(terminated))
+        c["truncated"].append(bool(truncated))
+        appended = self.n_fixed or len(c)  # the fixed columns (known after the first step)
+        self.n_fixed = appended
+        names, kinds = self._names, self._kinds
+        for k, v in info.items():
+            kind = kinds.get(type(v))
+            if kind is None:
+                kind = kinds[type(v)] = _kind(v)
+            if kind:
+                name = names.get(k)
+                if name is None:
+                    name = names[k] = f"info_{k}" if k in STEP_COLUMNS or k.startswith("action_") else k
+                col = c.get(name)
+                if col is None:
+                    col = self._column(i, name)
+                col.append(v.item() if kind == 2 else v)
+                appended += 1
+        self.n[i] += 1
+        if appended != len(c):  # an info entry missing at this step
+            for col in c.values():
+                if len(col) < self.n[i]:
+                    col.append(None)
+        self.step[i] = step + 1
+        self.trial[i] += made
+
+    def new_session(self, i: int) -> None:
+        self.session[i] += 1
+        self.step[i] = self.trial[i] = 0
+
+    def table(self) -> pd.DataFrame:
+        parts = [pd.DataFrame({"subject": [s] * n, **cols})
+                 for s, n, cols in zip(self.subjects, self.n, self.columns) if n]
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _kind(value: Any) -> int:
+    """How a step table keeps an ``info`` value: 0 not (not a scalar), 1 as it is, 2 as ``.item()``."""
+    if isinstance(value, np.bool_ | np.integer | np.floating):
+        return 2
+    return int(isinstance(value, bool | int | float | str))
 
 
 def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar):
@@ -335,7 +478,7 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar):
         nxt = {"obs": o}
         if learn is not None:
             state = learn(Transition(obs, state, action, reward, nxt, terminated & stepped,
-                                     truncated & stepped, stepped, info))
+                                     truncated & stepped, stepped, info, made))
         if trial_columns is not None and made.any():
             extra = trial_columns(state)
             if extra:
@@ -371,6 +514,6 @@ def _attach_columns(table: pd.DataFrame, columns: list[tuple[np.ndarray, Mapping
         )
     out = table.copy()
     for key in columns[0][1]:
-        values = np.stack([np.asarray(c[key]) for _, c in columns])[mask]
+        values = np.array([c[key] for _, c in columns])[mask]  # one C call for the (steps, lanes) stack
         out[key] = values[order]
     return out

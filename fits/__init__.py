@@ -1,5 +1,8 @@
 """Fitting models of behaviour: MLE, MAP, hierarchical EM, comparison, recovery, predictive checks.
 
+Behavioural signatures (learning, reversal, two-step stay, set-size curves) live in
+:mod:`cogmodels.fits.signatures`; posterior predictive checks in :mod:`cogmodels.fits.ppc`.
+
 Estimators follow scikit-learn's vocabulary: ``fit(trials)`` returns the estimator with fitted
 attributes ending in ``_``; ``score(trials)`` gives the summed log-likelihood of (held-out) trials.
 """
@@ -19,18 +22,16 @@ from cogmodels.fits.mle import (
     SubjectFit,
 )
 from cogmodels.fits.optimize import minimize_batched
-from cogmodels.fits.ppc import (
-    check,
+from cogmodels.fits.ppc import check, plot_ppc, posterior_predictive
+from cogmodels.fits.recovery import model_recovery, parameter_recovery, sample_parameters
+from cogmodels.fits.replay import replay
+from cogmodels.fits.signatures import (
     learning_curve,
-    plot_ppc,
-    posterior_predictive,
     reversal_curve,
     setsize_curves,
     stay_by_reward,
     stay_probabilities,
 )
-from cogmodels.fits.recovery import model_recovery, parameter_recovery, sample_parameters
-from cogmodels.fits.replay import replay
 
 __all__ = [
     "ESTIMATORS",

@@ -36,8 +36,13 @@ from matplotlib.figure import Figure
 
 import cogmodels  # noqa: F401  (registers the environments)
 from cogmodels.agents.features import CompleteSerialCompound
-from cogmodels.agents.plots import DEFAULT_SETTINGS, plot_prediction_errors
-from cogmodels.agents.td import TDCritic, pavlovian_prediction_errors, trial_deltas
+from cogmodels.agents.plots import plot_prediction_errors
+from cogmodels.agents.td import TDCritic
+from cogmodels.experiments.dopamine import (
+    DEFAULT_SETTINGS,
+    pavlovian_prediction_errors,
+    trial_deltas,
+)
 from cogmodels.tutorial import setup
 
 tutorial = setup(globals().get("__file__"))  # quick mode, output folder, tidy tables

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cogmodels.agent import SessionPolicy
 from cogmodels.agents.bandit_baselines import (
     UCB1,
     BayesOptimal,
     Greedy,
     RandomPolicy,
-    SessionPolicy,
     ThompsonSampling,
     bayes_optimal_regret,
     evaluate,
@@ -122,3 +122,14 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="plays 2 arms"):
         evaluate(BayesOptimal(10), 10, n_trials=10, n_arms=3)
     assert isinstance(Greedy(), SessionPolicy)
+
+
+def test_session_policy_lives_in_the_agent_module_and_keeps_its_old_path():
+    from cogmodels import agent
+    from cogmodels.agents import bandit_baselines
+
+    assert bandit_baselines.SessionPolicy is agent.SessionPolicy
+    assert bandit_baselines.SessionAgent is agent.SessionAgent
+    assert isinstance(Greedy().as_agent(), agent.Agent)
+    with pytest.raises(TypeError, match="policy must be a SessionPolicy"):
+        agent.SessionAgent(Greedy.act, 2)

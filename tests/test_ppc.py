@@ -10,12 +10,10 @@ import pytest
 from matplotlib.figure import Figure
 
 import cogmodels  # noqa: F401
-from cogmodels.fits import MaximumLikelihood
-from cogmodels.fits.ppc import (
-    check,
+from cogmodels.fits import MaximumLikelihood, ppc, signatures
+from cogmodels.fits.ppc import check, plot_ppc, posterior_predictive
+from cogmodels.fits.signatures import (
     learning_curve,
-    plot_ppc,
-    posterior_predictive,
     reversal_curve,
     setsize_curves,
     stay_effects,
@@ -32,6 +30,13 @@ TWO_STEP = "cogmodels/TwoStep-v0"
 WANG_TASK = {"n_trials": 100, "schedule": "switch", "p_common": 0.8, "reward_bounds": [0.1, 0.9]}
 N_TRIALS = 120
 NAN = np.nan
+
+
+def test_signatures_keep_their_old_import_path_in_ppc():
+    """The signatures moved to cogmodels.fits.signatures; notebooks import them from ppc."""
+    for name in signatures.__all__:
+        assert getattr(ppc, name) is getattr(signatures, name), name
+        assert name in ppc.__all__, name
 
 
 def _curve(df: pd.DataFrame, x: str, y: str) -> dict:
