@@ -362,8 +362,9 @@ class A2CTrainer:
                 f"env_id must be a task with Discrete actions or a bounded 1-d Box of actions, and "
                 f"a flat Box observation, got {cfg.env_id!r} with {act_space!r} / {obs_space!r}"
             )
-        policy_kwargs: dict[str, Any] = {"n_actions": int(act_space.n)}
-        if box_actions:
+        if not box_actions:
+            policy_kwargs: dict[str, Any] = {"n_actions": int(act_space.n)}
+        else:
             policy_kwargs = {
                 "n_actions": int(act_space.shape[0]), "action_kind": "gaussian",
                 "action_low": act_space.low.tolist(), "action_high": act_space.high.tolist(),
