@@ -296,3 +296,19 @@ def test_a2c_trains_a_gru_decoder_on_the_cursor_bci():
     assert ret.tail(5).mean() > ret.head(5).mean() + 3.0, ret.round(2).tolist()
     after = trainer.play(32, seed=5, greedy=True)
     assert after["success"].mean() > before["success"].mean(), (before.success.mean(), after.success.mean())
+
+
+def test_one_linear_schedule_for_updates_and_seconds():
+    from cogmodels.agents.continuous import linear_schedule as std_schedule
+    from cogmodels.agents.schedules import LinearSchedule, linear_schedule, run_fraction
+
+    s = LinearSchedule(1.0, 0.0)
+    assert s(run_fraction(updates=3, total_updates=4)) == pytest.approx(0.25)
+    assert s(run_fraction(seconds=30.0, total_seconds=60.0)) == pytest.approx(0.5)
+    assert s(run_fraction(seconds=90.0, total_seconds=60.0)) == 0.0  # held at the end value
+    # the continuous actor-critic's exploration schedule gives the same values
+    assert [linear_schedule(0.5, 0.1, 4)(t) for t in range(6)] == [std_schedule(0.5, 0.1, 4)(t) for t in range(6)]
+    with pytest.raises(ValueError, match="total_seconds must be a finite number in \\(0, inf\\), got -1"):
+        run_fraction(seconds=1.0, total_seconds=-1)
+    with pytest.raises(ValueError, match="n_steps must be an integer >= 1, got 0"):
+        linear_schedule(1.0, 0.0, 0)
