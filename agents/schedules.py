@@ -18,7 +18,7 @@ Examples
 >>> lr = LinearSchedule(3e-3, 3e-4)
 >>> round(lr(run_fraction(updates=50, total_updates=100)), 6)
 0.00165
->>> lr(run_fraction(seconds=700.0, total_seconds=600.0))   # past the end: held at the end value
+>>> round(lr(run_fraction(seconds=700.0, total_seconds=600.0)), 6)  # past the end: held at the end
 0.0003
 >>> linear_schedule(0.5, 0.1, 4)(2)                          # a function of the update count
 0.3
