@@ -383,6 +383,7 @@ class A2CTrainer:
         self.update_ = 0
         self.episode_ = 0
         self.elapsed_s_ = 0.0
+        self._clock = lambda: self.elapsed_s_
         self.env_steps_ = 0
         self._history: list[dict[str, float]] = []
 
@@ -463,7 +464,8 @@ class A2CTrainer:
                 if time_budget_s is not None and time.perf_counter() - t0 >= time_budget_s:
                     break
                 before = self.update_
-                row = self._train_episode(lambda: elapsed0 + time.perf_counter() - t0)
+                self._clock = lambda: elapsed0 + time.perf_counter() - t0  # noqa: B023
+                row = self._train_episode()
                 row["elapsed_s"] = self.elapsed_s_
                 self._history.append(row)
                 bar.update(self.update_ - before)
@@ -480,10 +482,10 @@ class A2CTrainer:
         env_seed, torch_seed = np.random.SeedSequence([self.config.seed, self.episode_]).generate_state(2)
         return int(env_seed), int(torch_seed)
 
-    def _train_episode(self, clock: Any) -> dict[str, float]:
+    def _train_episode(self) -> dict[str, float]:
         """Play one batch of sessions, updating after every rollout; return its statistics.
 
-        ``clock()`` gives the seconds of training so far (for the schedules by time).
+        ``self._clock()`` gives the seconds of training so far (for the schedules by time).
         """
         cfg = self.config
         env_seed, torch_seed = self._episode_seeds()
@@ -497,7 +499,7 @@ class A2CTrainer:
             for k, v in self._update(buffer).items():
                 stats[k].append(v)
             self.update_ += 1
-            self.elapsed_s_ = clock()
+            self.elapsed_s_ = self._clock()
         self.episode_ += 1
         row: dict[str, float] = {
             "update": self.update_,
