@@ -3,8 +3,17 @@
 A lean synchronous version of A3C (Mnih et al. 2016, ICML) as used for meta-RL by Wang et al.
 (2016, arXiv:1611.05763; 2018, Nat Neurosci, "Prefrontal cortex as a meta-reinforcement learning
 system"): ``num_envs`` sessions of a task run in lockstep on the native vector environment; a
-:class:`~cogmodels.agents.rnn.RecurrentPolicy` sees ``[obs, onehot(a_{t-1}), r_{t-1}]`` and is
-trained across sessions, so that within a session its hidden state does the learning.
+:class:`~cogmodels.agents.rnn.RecurrentPolicy` sees ``[obs, a_{t-1}, r_{t-1}]`` and is
+trained across sessions, so that within a session its hidden state does the learning. Actions are
+discrete (a softmax) or continuous (a Gaussian squashed or clipped into the task's ``Box``, e.g.
+a BCI decoder's cursor velocity); sessions may end at different steps across lanes (the cursor
+BCI's trials last until success or timeout), masked out of the loss, the returns and the
+recurrent state (:mod:`cogmodels.agents.rollout_buffer`).
+
+The pieces, as in Stable-Baselines3 and CleanRL: the policy in :mod:`cogmodels.agents.rnn`, the
+rollout collection in :mod:`cogmodels.agents.rollout_buffer`, the schedules in
+:mod:`cogmodels.agents.schedules`, the checkpoint files in :mod:`cogmodels.agents.checkpoint`;
+this module holds the algorithm (the loss and the update) and the training loop.
 
 One *update* processes a rollout of ``rollout_len`` environment steps of every session (one step a
 trial in the bandit and reversal tasks, two in the two-step task, several in the working-memory
@@ -16,11 +25,17 @@ the network is then re-run over the recorded inputs as one sequence, and the los
 
 with generalised advantage estimates (Schulman et al. 2016, ICLR)
 ``δ_t = r_t + γ V_{t+1} - V_t``, ``A_t = Σ_k (γλ)^k δ_{t+k}``, ``G_t = A_t + V_t``
-(``λ = 1``: n-step returns; value 0 after the last trial, bootstrapped at a truncation). The entropy
-weight ``c_e`` and the learning rate decay linearly from their start to their end values over
-``total_updates``; Adam (Kingma & Ba 2015) with gradient-norm clipping.
+(``λ = 1``: n-step returns; value 0 after the last trial, bootstrapped at a truncation); with
+sessions of varying length the means run over the steps inside a session. ``r_t`` is the training
+signal, ``reward_signal``: the sampled reward (``"sampled"``, the default, as Wang et al. 2018
+and RL², Duan et al. 2016), or on the bandit the *expected* reward of the choice from the task's
+hidden arm probabilities (``"expected"``, minus the pseudo-regret: a labelled variant that no
+real learner has; the network's inputs are the sampled rewards either way). The entropy weight
+``c_e`` and the learning rate decay linearly from their start to their end values over the run,
+measured in updates (``total_updates``, reproducible) or in seconds (``total_seconds``, a
+wall-clock budget the schedules end with); Adam (Kingma & Ba 2015) with gradient-norm clipping.
 
-Reproducibility: everything random in a batch of sessions (the environment's reset seed and the
+Reproducibility (with ``schedule_unit="updates"``): everything random in a batch of sessions (the environment's reset seed and the
 torch generator that samples actions) is derived from ``(seed, episode index)`` through
 :class:`numpy.random.SeedSequence`, and the initial weights from ``seed``; the global torch RNG is
 never touched. A checkpoint (``checkpoint.pt``: model and optimiser ``state_dict``, update and
@@ -30,8 +45,8 @@ thread count). Checkpoints load with ``torch.load(weights_only=True)``.
 
 Examples
 --------
-A tiny run (a real one: ``A2CConfig(num_envs=256, hidden_size=64, total_updates=5000)`` and
-``train(time_budget_s=600, checkpoint_dir=...)``), checkpointed, evaluated and resumed:
+A tiny run (a real one: ``A2CConfig(**BANDIT_SETTINGS, schedule_unit="seconds",
+total_seconds=600)`` and ``train(checkpoint_dir=...)``), checkpointed, evaluated and resumed:
 
 >>> import tempfile
 >>> from cogmodels.agents.a2c import A2CConfig, A2CTrainer
@@ -48,10 +63,10 @@ RegretResult(mean=..., ci=(..., ...), sem=..., n_episodes=200)
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -66,30 +81,28 @@ from tqdm.auto import tqdm
 import cogmodels.envs  # noqa: F401  (registers the environments)
 from cogmodels._threads import check_threads, torch_threads
 from cogmodels.agents.bandit_baselines import RegretResult, evaluate
-from cogmodels.agents.rnn import (
-    CELLS,
-    RecurrentPolicy,
-    _atomic_torch_save,
-    _atomic_write_text,
-    _first_line,
-    _load_checkpoint,
-    _load_json,
-    _short_error,
-)
-from cogmodels.validation import check_int, int_seed
+from cogmodels.agents.checkpoint import first_line, read_checkpoint, short_error, write_checkpoint
+from cogmodels.agents.rnn import CELLS, LOG_STDS, SQUASHES, RecurrentPolicy
+from cogmodels.agents.rollout_buffer import RolloutBuffer, SessionBatch, gae
+from cogmodels.agents.schedules import SCHEDULE_UNITS, LinearSchedule, run_fraction
+from cogmodels.validation import check_choice, check_int, check_number
 
-__all__ = ["A2CConfig", "A2CTrainer", "BANDIT_SETTINGS", "REWARD_SIGNALS"]
+__all__ = ["A2CConfig", "A2CTrainer", "BANDIT_SETTINGS", "REWARD_SIGNALS", "a2c_loss"]
 
-#: what the learner is trained on: the sampled reward, the mean reward of the chosen arm
-#: (bandit only, ``info["means"]``) or minus the pseudo-regret (bandit only, ``info["regret"]``).
-#: The network's *input* is always the sampled reward.
-REWARD_SIGNALS = ("reward", "mean", "regret")
+#: what the learner is trained on: ``"sampled"``, the reward the task paid (the default, all a
+#: real learner has), or ``"expected"``, minus the pseudo-regret of the choice (bandit only,
+#: ``info["regret"]``: computed from the hidden arm probabilities; a labelled variant, never a
+#: headline). The network's *input* is always the sampled reward.
+REWARD_SIGNALS = ("sampled", "expected")
+#: the names of earlier releases, still accepted (with a DeprecationWarning)
+_SIGNAL_ALIASES = {"reward": "sampled", "regret": "expected"}
 
 
-#: the settings tuned for the two-armed Bernoulli bandit with p ~ U(0, 1) and 100 trials
-#: (Wang et al. 2018): mean regret 1.88 on held-out sessions after 10 minutes on 2 CPU cores;
-#: the search (γ 0.9 / 0.95 / 0.98, the reward or the regret as the signal) is in
-#: benchmarks/RESULTS.md. Use as ``A2CConfig(**BANDIT_SETTINGS, total_updates=..., seed=...)``.
+#: the settings for the two-armed Bernoulli bandit with p ~ U(0, 1) and 100 trials (Wang et al.
+#: 2018), trained on the sampled reward: mean regret 5.22 on held-out sessions after 10 minutes
+#: on 2 CPU cores (1.88 with ``reward_signal="expected"``, the latent signal); the searches are
+#: in benchmarks/RESULTS.md. Use as ``A2CConfig(**BANDIT_SETTINGS, schedule_unit="seconds",
+#: total_seconds=600, seed=...)`` or with ``total_updates``.
 BANDIT_SETTINGS: dict[str, Any] = {
     "num_envs": 64,
     "cell": "gru",
@@ -102,7 +115,7 @@ BANDIT_SETTINGS: dict[str, Any] = {
     "entropy_coef_end": 0.0,
     "value_coef": 0.5,
     "max_grad_norm": 1.0,
-    "reward_signal": "regret",
+    "reward_signal": "sampled",
 }
 
 
@@ -111,13 +124,22 @@ class A2CConfig:
     """Settings of :class:`A2CTrainer` (all JSON-serialisable).
 
     - ``env_id``, ``env_kwargs``, ``n_trials``, ``num_envs``: the task, sessions per batch.
-    - ``cell``, ``hidden_size``: the :class:`RecurrentPolicy`.
-    - ``rollout_len``: trials per update (``None``: the whole session); must divide ``n_trials``.
+    - ``cell``, ``hidden_size``: the :class:`RecurrentPolicy`; for a task with a ``Box`` action
+      space its Gaussian: ``squash`` (``"tanh"`` or ``"clip"`` into the box), ``log_std``
+      (``"parameter"``: independent of the state; ``"state"``: read out of the hidden state),
+      ``log_std_init``.
+    - ``rollout_len``: steps per update (``None``: the whole session); with sessions of fixed
+      length it must divide the session's steps.
+    - ``max_session_steps``: sessions of varying length end at this step at the latest
+      (truncated, bootstrapped from their value); ``None``: when the task ends them.
     - ``gamma``, ``gae_lambda``: discount and GAE parameter.
-    - ``lr`` -> ``lr_end``, ``entropy_coef`` -> ``entropy_coef_end``: linear schedules over
-      ``total_updates`` (``lr_end=None`` keeps ``lr`` constant).
+    - ``lr`` -> ``lr_end``, ``entropy_coef`` -> ``entropy_coef_end``: linear schedules
+      (:mod:`cogmodels.agents.schedules`) over the run: ``total_updates`` updates
+      (``schedule_unit="updates"``, reproducible) or ``total_seconds`` seconds of training
+      (``schedule_unit="seconds"``: a wall-clock budget; :meth:`A2CTrainer.train` then stops
+      when it is spent). ``lr_end=None`` keeps ``lr`` constant.
     - ``value_coef``, ``max_grad_norm``, ``normalize_advantages``: loss weighting and clipping.
-    - ``reward_signal``: one of :data:`REWARD_SIGNALS`.
+    - ``reward_signal``: one of :data:`REWARD_SIGNALS` (``"sampled"``: the reward paid).
     - ``seed``: weights, sessions and action sampling.
     - ``threads``: torch threads while training (:meth:`A2CTrainer.train` sets them and puts the
       previous setting back); ``None`` keeps the process's setting (torch: one per core). Set 1
@@ -126,7 +148,7 @@ class A2CConfig:
     """
 
     env_id: str = "cogmodels/MultiArmedBandit-v0"
-    env_kwargs: dict[str, Any] = field(default_factory=lambda: {"n_arms": 2})
+    env_kwargs: dict[str, Any] = field(default_factory=lambda: {"n_actions": 2})
     n_trials: int = 100
     num_envs: int = 256
     cell: str = "gru"
@@ -142,23 +164,44 @@ class A2CConfig:
     max_grad_norm: float = 1.0
     normalize_advantages: bool = False
     total_updates: int = 1000
-    reward_signal: str = "reward"
+    reward_signal: str = "sampled"
     seed: int = 0
     threads: int | None = None
+    schedule_unit: str = "updates"
+    total_seconds: float | None = None
+    max_session_steps: int | None = None
+    squash: str = "tanh"
+    log_std: str = "parameter"
+    log_std_init: float = -0.5
 
     def __post_init__(self) -> None:
         check_threads("threads", self.threads)
         for name in ("n_trials", "num_envs", "hidden_size", "total_updates"):
             check_int(name, getattr(self, name), 1)
         check_int("seed", self.seed, 0)
-        if self.rollout_len is not None:
-            check_int("rollout_len", self.rollout_len, 1)
+        for name in ("rollout_len", "max_session_steps"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), 1)
         if self.cell not in CELLS:
             raise ValueError(f"cell must be one of {list(CELLS)}, got {self.cell!r}")
+        if self.reward_signal in _SIGNAL_ALIASES:
+            new = _SIGNAL_ALIASES[self.reward_signal]
+            warnings.warn(f"reward_signal={self.reward_signal!r} is now called {new!r}",
+                          DeprecationWarning, stacklevel=3)
+            self.reward_signal = new
         if self.reward_signal not in REWARD_SIGNALS:
             raise ValueError(
                 f"reward_signal must be one of {list(REWARD_SIGNALS)}, got {self.reward_signal!r}"
             )
+        check_choice("schedule_unit", self.schedule_unit, SCHEDULE_UNITS)
+        if self.schedule_unit == "seconds" and self.total_seconds is None:
+            raise ValueError("schedule_unit='seconds' needs total_seconds (the run's length in s), "
+                             "got total_seconds=None")
+        if self.total_seconds is not None:
+            check_number("total_seconds", self.total_seconds, 0.0, low_open=True)
+        check_choice("squash", self.squash, SQUASHES)
+        check_choice("log_std", self.log_std, LOG_STDS)
+        check_number("log_std_init", self.log_std_init, -20.0, 5.0)
         for name in ("gamma", "gae_lambda"):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and 0.0 <= v <= 1.0):
@@ -192,6 +235,66 @@ class A2CConfig:
         return cls(**d)
 
 
+def a2c_loss(
+    model: RecurrentPolicy,
+    buffer: RolloutBuffer,
+    *,
+    gamma: float,
+    gae_lambda: float,
+    value_coef: float,
+    entropy_coef: float,
+    normalize_advantages: bool = False,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Return the A2C loss of a rollout and its parts (module docstring).
+
+    Parameters
+    ----------
+    model : RecurrentPolicy
+        The network, re-run over ``buffer.inputs`` from ``buffer.h0`` with gradients.
+    buffer : RolloutBuffer
+        The rollout (:class:`~cogmodels.agents.rollout_buffer.SessionBatch.collect`).
+    gamma, gae_lambda : float
+        Discount and GAE parameter.
+    value_coef, entropy_coef : float
+        Weights ``c_v`` and ``c_e`` of the value loss and the entropy bonus.
+    normalize_advantages : bool
+        Standardise the advantages over the rollout's steps inside a session.
+
+    Returns
+    -------
+    loss : torch.Tensor
+        ``-mean(A log pi) + c_v mean((G - V)^2 / 2) - c_e mean(H)``, means over the steps inside a
+        session.
+    parts : dict of str to torch.Tensor
+        ``policy_loss``, ``value_loss`` and ``entropy`` (detached).
+    """
+    alive = buffer.alive
+    out, values, _ = model(buffer.inputs, buffer.h0, alive)
+    logp, entropy = model.log_prob_entropy(out, buffer.actions)
+    with torch.no_grad():
+        adv = gae(buffer.signals, values.detach(), buffer.v_boot, gamma, gae_lambda, alive,
+                  buffer.alive_after)
+        returns = adv + values.detach()
+        if normalize_advantages:
+            if alive is None:
+                mean, std = adv.mean(), adv.std()
+            else:
+                mean = _mean(adv, alive)
+                std = _mean((adv - mean) ** 2, alive).sqrt()
+            adv = (adv - mean) / (std + 1e-8)
+    entropy = _mean(entropy, alive)
+    policy_loss = -_mean(logp * adv, alive)
+    value_loss = 0.5 * _mean((returns - values).pow(2), alive)
+    loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
+    return loss, {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(),
+                  "entropy": entropy.detach()}
+
+
+def _mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Return the mean of ``x`` over the entries where ``mask`` is 1 (all entries: ``mask=None``)."""
+    return x.mean() if mask is None else (x * mask).sum() / mask.sum().clamp(min=1.0)
+
+
 class A2CTrainer:
     """Train a :class:`RecurrentPolicy` with batched A2C on a cognitive task's vector environment.
 
@@ -206,11 +309,12 @@ class A2CTrainer:
     update_, episode_ : int
         Updates run and batches of sessions played so far.
     env_steps_ : int
-        Environment steps taken so far, over all copies.
+        Environment steps taken so far, over all copies (padding after a session's end
+        included).
     history_ : pandas.DataFrame
         One row per batch of sessions: update, env_steps, mean return and pseudo-regret per
-        session of the training batch where the task reports it, entropy, losses, gradient
-        norm, lr, entropy weight, elapsed seconds.
+        session of the training batch where the task reports it (and the mean session length
+        when sessions vary), entropy, losses, gradient norm, lr, entropy weight, elapsed seconds.
     """
 
     CHECKPOINT = "checkpoint.pt"
@@ -227,16 +331,10 @@ class A2CTrainer:
             raise ValueError(f"env_id must be a registered environment id, got {cfg.env_id!r}")
         single = gym.make(cfg.env_id, n_trials=cfg.n_trials, **cfg.env_kwargs).unwrapped
         steps = getattr(single, "steps_per_session", None)
-        if steps is None:
-            raise ValueError(
-                f"{cfg.env_id} with env_kwargs={cfg.env_kwargs} has sessions of varying length "
-                "(a delay or interval drawn per trial, or a performance criterion); the A2C trainer "
-                "runs sessions in lockstep and needs a fixed number of steps per session: fix the "
-                "varying argument (e.g. delay_steps=2)"
-            )
-        #: environment steps per session; every session of a batch ends on the same step
-        self.steps_per_session = int(steps)
-        if cfg.rollout_len is not None and self.steps_per_session % cfg.rollout_len:
+        #: environment steps per session, or None when sessions end at different steps
+        self.steps_per_session = None if steps is None else int(steps)
+        if (cfg.rollout_len is not None and self.steps_per_session is not None
+                and self.steps_per_session % cfg.rollout_len):
             raise ValueError(
                 f"rollout_len must divide the {self.steps_per_session} steps of a session "
                 f"(sessions end together), got {cfg.rollout_len!r}"
@@ -250,54 +348,62 @@ class A2CTrainer:
             **cfg.env_kwargs,
         )
         act_space, obs_space = self.env.single_action_space, self.env.single_observation_space
-        if not isinstance(act_space, spaces.Discrete) or not (
+        box_actions = (isinstance(act_space, spaces.Box) and len(act_space.shape) == 1
+                       and bool(np.isfinite(act_space.low).all() and np.isfinite(act_space.high).all()))
+        if not (isinstance(act_space, spaces.Discrete) or box_actions) or not (
             isinstance(obs_space, spaces.Box) and len(obs_space.shape) == 1
         ):
             raise ValueError(
-                f"env_id must be a task with Discrete actions and a flat Box observation, got "
-                f"{cfg.env_id!r} with {act_space!r} / {obs_space!r}"
+                f"env_id must be a task with Discrete actions or a bounded 1-d Box of actions, and "
+                f"a flat Box observation, got {cfg.env_id!r} with {act_space!r} / {obs_space!r}"
             )
+        if not box_actions:
+            policy_kwargs: dict[str, Any] = {"n_actions": int(act_space.n)}
+        else:
+            policy_kwargs = {
+                "n_actions": int(act_space.shape[0]), "action_kind": "gaussian",
+                "action_low": act_space.low.tolist(), "action_high": act_space.high.tolist(),
+                "squash": cfg.squash, "log_std": cfg.log_std, "log_std_init": cfg.log_std_init,
+            }
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             self.model = RecurrentPolicy(
-                n_actions=int(act_space.n),
-                obs_dim=int(obs_space.shape[0]),
-                hidden_size=cfg.hidden_size,
-                cell=cfg.cell,
+                obs_dim=int(obs_space.shape[0]), hidden_size=cfg.hidden_size, cell=cfg.cell,
+                **policy_kwargs,
             )
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-        self._gen = torch.Generator()
+        self.lr_schedule = LinearSchedule(cfg.lr, cfg.lr if cfg.lr_end is None else cfg.lr_end)
+        self.entropy_schedule = LinearSchedule(cfg.entropy_coef, cfg.entropy_coef_end)
         self.update_ = 0
         self.episode_ = 0
         self.elapsed_s_ = 0.0
+        self._clock = lambda: self.elapsed_s_
+        self.env_steps_ = 0
         self._history: list[dict[str, float]] = []
 
     # -- schedules --------------------------------------------------------------------------------
-    def _progress(self) -> float:
-        return min(1.0, self.update_ / self.config.total_updates)
+    def run_fraction(self) -> float:
+        """Return the fraction of the run done, in updates or in seconds (``schedule_unit``)."""
+        cfg = self.config
+        if cfg.schedule_unit == "seconds":
+            return run_fraction(seconds=self.elapsed_s_, total_seconds=cfg.total_seconds)
+        return run_fraction(updates=self.update_, total_updates=cfg.total_updates)
 
     def current_lr(self) -> float:
-        """Return the learning rate now: linear from ``lr`` to ``lr_end`` over the updates."""
-        cfg = self.config
-        end = cfg.lr if cfg.lr_end is None else cfg.lr_end
-        return cfg.lr + (end - cfg.lr) * self._progress()
+        """Return the learning rate now: linear from ``lr`` to ``lr_end`` over the run."""
+        return self.lr_schedule(self.run_fraction())
 
     def current_entropy_coef(self) -> float:
         """Return the entropy weight now: linear from ``entropy_coef`` to ``entropy_coef_end``."""
-        cfg = self.config
-        return cfg.entropy_coef + (cfg.entropy_coef_end - cfg.entropy_coef) * self._progress()
+        return self.entropy_schedule(self.run_fraction())
 
     @property
-    def env_steps_(self) -> int:
-        """Environment steps taken so far, over all copies."""
-        cfg = self.config
-        return self.update_ * cfg.num_envs * (cfg.rollout_len or self.steps_per_session)
-
-    @property
-    def rollouts_per_episode(self) -> int:
-        """Updates per batch of sessions: the session's steps over ``rollout_len``."""
+    def rollouts_per_episode(self) -> int | None:
+        """Updates per batch of sessions (``None`` when sessions vary in length)."""
         rl = self.config.rollout_len
-        return 1 if rl is None else self.steps_per_session // rl
+        if rl is None:
+            return 1
+        return None if self.steps_per_session is None else self.steps_per_session // rl
 
     @property
     def history_(self) -> pd.DataFrame:
@@ -314,23 +420,29 @@ class A2CTrainer:
         checkpoint_dir: str | os.PathLike | None = None,
         checkpoint_every: int | None = None,
     ) -> A2CTrainer:
-        """Run ``n_updates`` more updates (default: up to ``config.total_updates``).
+        """Run ``n_updates`` more updates (default: to the end of the run).
 
-        Training stops at the end of a batch of sessions, so with truncated rollouts it may run
-        past ``n_updates`` to finish the batch; it also stops at the first batch boundary after
+        The end of the run is ``config.total_updates`` updates, or with
+        ``schedule_unit="seconds"`` ``config.total_seconds`` seconds of training. Training stops
+        at the end of a batch of sessions, so with truncated rollouts it may run past
+        ``n_updates`` to finish the batch; it also stops at the first batch boundary after
         ``time_budget_s`` seconds. With ``checkpoint_dir``, a checkpoint is written every
         ``checkpoint_every`` updates (at batch boundaries) and at the end. ``progress`` shows a
         tqdm bar. torch computes with ``config.threads`` threads meanwhile (when set).
         """
         cfg = self.config
+        by_time = cfg.schedule_unit == "seconds"
         if n_updates is None:
-            n_updates = max(0, cfg.total_updates - self.update_)
+            n_updates = 10**12 if by_time else max(0, cfg.total_updates - self.update_)
         else:
             check_int("n_updates", n_updates, 0)
         if time_budget_s is not None and not (
             isinstance(time_budget_s, int | float) and time_budget_s > 0
         ):
             raise ValueError(f"time_budget_s must be a positive number of seconds, got {time_budget_s!r}")
+        if by_time:
+            left = cfg.total_seconds - self.elapsed_s_
+            time_budget_s = left if time_budget_s is None else min(time_budget_s, left)
         if checkpoint_every is not None:
             check_int("checkpoint_every", checkpoint_every, 1)
             if checkpoint_dir is None:
@@ -339,14 +451,15 @@ class A2CTrainer:
         t0 = time.perf_counter()
         elapsed0 = self.elapsed_s_
         last_ckpt = self.update_
-        with torch_threads(cfg.threads), tqdm(total=n_updates, disable=not progress, desc="A2C",
+        bar_total = None if by_time and n_updates == 10**12 else n_updates
+        with torch_threads(cfg.threads), tqdm(total=bar_total, disable=not progress, desc="A2C",
                                                unit="upd") as bar:
             while self.update_ < target:
                 if time_budget_s is not None and time.perf_counter() - t0 >= time_budget_s:
                     break
                 before = self.update_
+                self._clock = lambda: elapsed0 + time.perf_counter() - t0  # noqa: B023
                 row = self._train_episode()
-                self.elapsed_s_ = elapsed0 + time.perf_counter() - t0
                 row["elapsed_s"] = self.elapsed_s_
                 self._history.append(row)
                 bar.update(self.update_ - before)
@@ -364,109 +477,54 @@ class A2CTrainer:
         return int(env_seed), int(torch_seed)
 
     def _train_episode(self) -> dict[str, float]:
-        """Play one batch of sessions, updating after every rollout; return its statistics."""
-        cfg, model, env = self.config, self.model, self.env
-        B, n_obs = cfg.num_envs, model.obs_dim
-        L = cfg.rollout_len or self.steps_per_session
+        """Play one batch of sessions, updating after every rollout; return its statistics.
+
+        ``self._clock()`` gives the seconds of training so far (for the schedules by time).
+        """
+        cfg = self.config
         env_seed, torch_seed = self._episode_seeds()
-        obs, _ = env.reset(seed=env_seed)
-        self._gen.manual_seed(torch_seed)
-        lanes = torch.arange(B)
-        h = model.initial_state(B)
-        prev_a: torch.Tensor | None = None
-        prev_r: torch.Tensor | None = None
-        total_reward = torch.zeros(B, dtype=torch.float64)
-        total_regret = np.zeros(B)
-        has_regret = True
+        batch = SessionBatch(self.env, self.model, self._signal, env_seed=env_seed,
+                             torch_seed=torch_seed, fixed_steps=self.steps_per_session,
+                             max_steps=cfg.max_session_steps)
         stats: dict[str, list[float]] = {k: [] for k in ("entropy", "policy_loss", "value_loss", "grad_norm")}
-        n_chunks = self.rollouts_per_episode
-        for chunk in range(n_chunks):
-            h0 = _detach(h)
-            xs = torch.zeros(L, B, model.input_size)
-            actions = torch.empty(L, B, dtype=torch.long)
-            signal = torch.empty(L, B)
-            with torch.no_grad():
-                for t in range(L):
-                    x = xs[t]
-                    x[:, :n_obs] = torch.from_numpy(np.asarray(obs, dtype=np.float32))
-                    if prev_a is not None:
-                        x[lanes, n_obs + prev_a] = 1.0
-                        x[:, -1] = prev_r
-                    logits, _, h = model.step(x, h)
-                    a = _sample(logits, self._gen)
-                    obs, reward, _, _, info = env.step(a.numpy())
-                    actions[t] = a
-                    r = torch.from_numpy(np.asarray(reward, dtype=np.float32))
-                    total_reward += r
-                    if "regret" in info:
-                        total_regret += info["regret"]
-                    else:
-                        has_regret = False
-                    signal[t] = self._signal(r, a.numpy(), info)
-                    prev_a, prev_r = a, r
-                if chunk < n_chunks - 1:  # bootstrap from the value of the next trial's input
-                    x = torch.zeros(B, model.input_size)
-                    x[:, :n_obs] = torch.from_numpy(np.asarray(obs, dtype=np.float32))
-                    x[lanes, n_obs + prev_a] = 1.0
-                    x[:, -1] = prev_r
-                    _, v_boot, _ = model.step(x, h)
-                else:
-                    v_boot = torch.zeros(B)
-            s = self._update(xs, h0, actions, signal, v_boot)
-            for k, v in s.items():
+        while not batch.done:
+            buffer = batch.collect(cfg.rollout_len)
+            self.env_steps_ += buffer.n_steps * cfg.num_envs
+            for k, v in self._update(buffer).items():
                 stats[k].append(v)
             self.update_ += 1
+            self.elapsed_s_ = self._clock()
         self.episode_ += 1
         row: dict[str, float] = {
             "update": self.update_,
             "episode": self.episode_,
             "env_steps": self.env_steps_,
-            "return": float(total_reward.mean()),
+            "return": float(batch.total_reward.mean()),
         }
-        if has_regret:
-            row["regret"] = float(total_regret.mean())
+        if batch.total_regret is not None:
+            row["regret"] = float(batch.total_regret.mean())
+        if self.steps_per_session is None:
+            row["length"] = float(batch.lengths.mean())
         row.update({k: float(np.mean(v)) for k, v in stats.items()})
         row["lr"] = self.current_lr()
         row["entropy_coef"] = self.current_entropy_coef()
         return row
 
     def _signal(self, reward: torch.Tensor, actions: np.ndarray, info: dict) -> torch.Tensor:
-        kind = self.config.reward_signal
-        if kind == "reward":
+        if self.config.reward_signal == "sampled":
             return reward
-        if kind == "regret":
-            if "regret" not in info:
-                raise ValueError(f"reward_signal='regret' needs info['regret'] from {self.config.env_id}")
-            return torch.from_numpy(-np.asarray(info["regret"], dtype=np.float32))
-        if "means" not in info:
-            raise ValueError(f"reward_signal='mean' needs info['means'] from {self.config.env_id}")
-        means = np.asarray(info["means"])
-        return torch.from_numpy(means[np.arange(means.shape[0]), actions].astype(np.float32))
+        if "regret" not in info:
+            raise ValueError(f"reward_signal='expected' needs info['regret'] from {self.config.env_id}")
+        return torch.from_numpy(-np.asarray(info["regret"], dtype=np.float32))
 
-    def _update(
-        self,
-        xs: torch.Tensor,
-        h0: Any,
-        actions: torch.Tensor,
-        rewards: torch.Tensor,
-        v_boot: torch.Tensor,
-    ) -> dict[str, float]:
+    def _update(self, buffer: RolloutBuffer) -> dict[str, float]:
         cfg = self.config
         lr, c_e = self.current_lr(), self.current_entropy_coef()
         for g in self.optimizer.param_groups:
             g["lr"] = lr
-        logits, values, _ = self.model(xs, h0)
-        logp_all = torch.log_softmax(logits, dim=-1)
-        logp = logp_all.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-        entropy = -(logp_all.exp() * logp_all).sum(-1).mean()
-        with torch.no_grad():
-            adv = _gae(rewards, values.detach(), v_boot, cfg.gamma, cfg.gae_lambda)
-            returns = adv + values.detach()
-            if cfg.normalize_advantages:
-                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        policy_loss = -(logp * adv).mean()
-        value_loss = 0.5 * (returns - values).pow(2).mean()
-        loss = policy_loss + cfg.value_coef * value_loss - c_e * entropy
+        loss, parts = a2c_loss(self.model, buffer, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
+                               value_coef=cfg.value_coef, entropy_coef=c_e,
+                               normalize_advantages=cfg.normalize_advantages)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.max_grad_norm > 0:
@@ -477,9 +535,9 @@ class A2CTrainer:
             )
         self.optimizer.step()
         return {
-            "entropy": float(entropy.detach()),
-            "policy_loss": float(policy_loss.detach()),
-            "value_loss": float(value_loss.detach()),
+            "entropy": float(parts["entropy"]),
+            "policy_loss": float(parts["policy_loss"]),
+            "value_loss": float(parts["value_loss"]),
             "grad_norm": float(grad_norm),
         }
 
@@ -491,7 +549,7 @@ class A2CTrainer:
 
         See :func:`cogmodels.agents.bandit_baselines.evaluate`; ``greedy`` picks argmax actions.
         """
-        env_kwargs = {k: v for k, v in self.config.env_kwargs.items() if k != "n_arms"}
+        env_kwargs = {k: v for k, v in self.config.env_kwargs.items() if k not in ("n_arms", "n_actions")}
         return evaluate(
             self.model.as_session_policy(greedy=greedy),
             n_episodes,
@@ -508,8 +566,10 @@ class A2CTrainer:
 
         The canonical trial table (``subject`` = session, as
         :class:`~cogmodels.envs.wrappers.RecordTrials` writes it) serves the analyses of
-        behaviour (stay probabilities, learning curves, accuracy). ``greedy`` takes argmax
-        actions, else actions are sampled; session ``i`` is seeded from ``SeedSequence(seed)``.
+        behaviour (stay probabilities, learning curves, accuracy; success and time to target in
+        the cursor BCI). ``greedy`` takes the most probable action (the Gaussian's mean), else
+        actions are sampled; session ``i`` is seeded from ``SeedSequence(seed)``. Sessions of
+        varying length each play to their end.
         """
         from cogmodels.envs.wrappers import RecordTrials
 
@@ -518,17 +578,24 @@ class A2CTrainer:
         envs = [RecordTrials(gym.make(cfg.env_id, n_trials=cfg.n_trials, **cfg.env_kwargs), subject=i)
                 for i in range(n_sessions)]
         seeds = np.random.SeedSequence(seed).spawn(n_sessions + 1)
-        gen = torch.Generator().manual_seed(int_seed(seeds[0]))
-        obs = np.stack([e.reset(seed=int_seed(s))[0] for e, s in zip(envs, seeds[1:])])
+        gen = torch.Generator().manual_seed(int(seeds[0].generate_state(1)[0]))
+        obs = np.stack([e.reset(seed=int(s.generate_state(1)[0]))[0] for e, s in zip(envs, seeds[1:])])
         h = model.initial_state(n_sessions)
         prev_a = prev_r = None
-        for _ in range(self.steps_per_session):
+        running = np.ones(n_sessions, dtype=bool)
+        step = 0
+        while running.any() and (self.steps_per_session is None or step < self.steps_per_session):
             x = model.make_input(obs, prev_a, prev_r)
-            logits, _, h = model.step(x, h)
-            a = logits.argmax(dim=1) if greedy else _sample(logits, gen)
-            out = [e.step(int(ai)) for e, ai in zip(envs, a.tolist())]
-            obs = np.stack([o[0] for o in out])
-            prev_a, prev_r = a, torch.tensor([o[1] for o in out], dtype=torch.float32)
+            out, _, h = model.step(x, h)
+            a = model.env_action(model.sample(out, gen, greedy=greedy))
+            rewards = np.zeros(n_sessions, dtype=np.float32)
+            obs = obs.copy()
+            for i in np.flatnonzero(running):
+                act = a[i].numpy() if model.action_kind == "gaussian" else int(a[i])
+                obs[i], rewards[i], terminated, truncated, _ = envs[i].step(act)
+                running[i] = not (terminated or truncated)
+            prev_a, prev_r = a, torch.from_numpy(rewards)
+            step += 1
         return pd.concat([e.table() for e in envs], ignore_index=True)
 
     # -- persistence ------------------------------------------------------------------------------
@@ -536,20 +603,18 @@ class A2CTrainer:
         """Write ``checkpoint.pt``, ``config.json`` and ``history.json`` into ``path_dir``.
 
         The network alone also goes to ``path_dir/model`` (:meth:`RecurrentPolicy.save`).
-        Each file is written to a temporary name and renamed, so a crash never leaves a torn file.
+        Each file is written to a temporary name and renamed, so a crash never leaves a torn file
+        (:mod:`cogmodels.agents.checkpoint`).
         """
-        d = Path(path_dir)
-        d.mkdir(parents=True, exist_ok=True)
-        _atomic_write_text(d / "config.json", json.dumps(self.config.to_dict(), indent=2))
-        _atomic_write_text(d / "history.json", json.dumps(self._history))
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "update": self.update_,
             "episode": self.episode_,
             "elapsed_s": self.elapsed_s_,
+            "env_steps": self.env_steps_,
         }
-        _atomic_torch_save(state, d / self.CHECKPOINT)
+        d = write_checkpoint(path_dir, self.config.to_dict(), self._history, state)
         self.model.save(d / "model")
         return d
 
@@ -557,62 +622,25 @@ class A2CTrainer:
     def resume(cls, path_dir: str | os.PathLike) -> A2CTrainer:
         """Rebuild a trainer from :meth:`save_checkpoint`'s folder, ready to :meth:`train` on."""
         d = Path(path_dir)
-        if not (d / cls.CHECKPOINT).is_file() or not (d / "config.json").is_file():
-            raise ValueError(
-                f"path_dir must be a folder written by A2CTrainer.save_checkpoint holding "
-                f"{cls.CHECKPOINT} and config.json, got {str(d)!r}"
-            )
         writer = "A2CTrainer.save_checkpoint"
-        cfg = _load_json(d / "config.json", writer)
+        cfg, history, state = read_checkpoint(d, writer)
         try:
             trainer = cls(A2CConfig.from_dict(cfg))
         except (TypeError, ValueError, AttributeError, KeyError) as exc:
-            raise ValueError(f"{d / 'config.json'}: not a valid A2CTrainer config ({_first_line(exc)})") from None
-        state = _load_checkpoint(d / cls.CHECKPOINT, writer)
+            raise ValueError(f"{d / 'config.json'}: not a valid A2CTrainer config ({first_line(exc)})") from None
         try:
             trainer.model.load_state_dict(state["model"])
             trainer.optimizer.load_state_dict(state["optimizer"])
             trainer.update_ = int(state["update"])
             trainer.episode_ = int(state["episode"])
             trainer.elapsed_s_ = float(state["elapsed_s"])
+            # checkpoints of earlier releases: sessions of fixed length, steps from the updates
+            trainer.env_steps_ = int(state.get("env_steps", trainer.update_ * trainer.config.num_envs * (
+                trainer.config.rollout_len or trainer.steps_per_session or 0)))
         except (RuntimeError, TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
             raise ValueError(
                 f"{d / cls.CHECKPOINT}: not a cogmodels A2C checkpoint that fits config.json "
-                f"({_short_error(exc)}); load only folders written by {writer}"
+                f"({short_error(exc)}); load only folders written by {writer}"
             ) from None
-        if (d / "history.json").is_file():
-            trainer._history = _load_json(d / "history.json", writer)
+        trainer._history = history
         return trainer
-
-
-def _detach(h: Any) -> Any:
-    return tuple(x.detach() for x in h) if isinstance(h, tuple) else h.detach()
-
-
-def _sample(logits: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Draw one action per row of ``logits`` by inverting the CDF with ``gen``'s uniforms."""
-    p = torch.softmax(logits, dim=-1)
-    u = torch.rand(p.shape[0], generator=gen)
-    if p.shape[1] == 2:
-        return (u >= p[:, 0]).long()
-    return (u[:, None] >= p.cumsum(-1)).sum(-1).clamp_(max=p.shape[1] - 1)
-
-
-def _gae(
-    rewards: torch.Tensor, values: torch.Tensor, v_boot: torch.Tensor, gamma: float, lam: float
-) -> torch.Tensor:
-    """Return generalised advantage estimates over a ``(time, batch)`` rollout.
-
-    The rollout has no episode end inside it; ``v_boot`` is the value after the last step (0 at
-    the end of the session).
-    """
-    T = rewards.shape[0]
-    adv = torch.empty_like(rewards)
-    nxt = v_boot
-    last = torch.zeros_like(v_boot)
-    for t in range(T - 1, -1, -1):
-        delta = rewards[t] + gamma * nxt - values[t]
-        last = delta + gamma * lam * last
-        adv[t] = last
-        nxt = values[t]
-    return adv
