@@ -123,11 +123,17 @@ def test_array_shift_permutes_a_fraction_of_channels_on_its_day():
 
 
 def test_baseline_gain_and_snr_walks():
+    """The walks are log-normal with variance sd^2 per day and mean-preserving: the factor
+    after d days has mean 1 (log mean -d sd^2 / 2, variance of the factor exp(d sd^2) - 1)."""
     days, sd = 25, 0.1
     pops = [trajectory(BaselineWalk(sd), s) for s in range(4)]
     steps = np.concatenate([np.log(p.on_day(days).baseline / p.on_day(0).baseline) for p in pops])
     assert steps.std() == pytest.approx(sd * np.sqrt(days), rel=0.15)
-    assert abs(steps.mean()) < Z * sd * np.sqrt(days / steps.size)
+    assert abs(steps.mean() + days * sd**2 / 2) < Z * sd * np.sqrt(days / steps.size)
+    factor_sd = np.sqrt(np.expm1(days * sd**2))
+    assert abs(np.exp(steps).mean() - 1.0) < Z * factor_sd / np.sqrt(steps.size)
+    many = [trajectory(SNRWalk(0.3), s).on_day(10).gain for s in range(400)]  # E = 1, not 1.57
+    assert abs(np.mean(many) - 1.0) < Z * np.sqrt(np.expm1(10 * 0.09) / 400)
     g = trajectory(GainWalk(sd), 1)
     ratio = np.hypot(*g.on_day(days).tuning.T) / np.hypot(*g.on_day(0).tuning.T)
     assert np.log(ratio).std() == pytest.approx(sd * np.sqrt(days), rel=0.25)

@@ -8,8 +8,7 @@ import numpy as np
 from gymnasium import spaces
 
 from cogmodels.envs.bci.encoder import MAX_COUNT
-from cogmodels.envs.bci.loop import BCIConfig, ClosedLoop, make_config
-from cogmodels.envs.bci.user import UserSpec
+from cogmodels.envs.bci.loop import BCIConfig, ClosedLoop, config_signature, make_config
 from cogmodels.envs.core import TaskEnv, named_arguments, named_errors
 
 __all__ = ["CursorBCI", "CursorBCIRandomTargets", "spaces_of", "trial_result"]
@@ -166,34 +165,8 @@ class CursorBCI(TaskEnv):
     steps_per_trial = None
 
     @named_arguments
-    def __init__(
-        self,
-        task: str = "center_out",
-        n_trials: int = 64,
-        dt: float = 0.02,
-        target_distance: float = 0.35,
-        target_radius: float | tuple[float, float] | None = None,
-        hold_time: float = 0.5,
-        timeout: float = 10.0,
-        return_to_center: bool = False,
-        workspace: float = 0.5,
-        v_max: float = 1.0,
-        n_units: int = 192,
-        tuning: str = "cosine",
-        baseline_rate: float | tuple[float, float] = (5.0, 30.0),
-        modulation_depth: float | tuple[float, float] = (2.0, 10.0),
-        noise: str = "poisson",
-        user: str | UserSpec = "feedback",
-        drift: Any = "none",
-        days_per_session: int = 0,
-        error_signal: tuple[float, float] | None = None,
-        error_interval: float = 0.2,
-    ) -> None:
-        self.config = make_config(
-            task, n_trials, dt, target_distance, target_radius, hold_time, timeout,
-            return_to_center, workspace, v_max, n_units, tuning, baseline_rate, modulation_depth,
-            noise, user, drift, days_per_session, error_signal, error_interval,
-        )
+    def __init__(self, **config: Any) -> None:
+        self.config = make_config(**config)
         self.n_trials = self.config.task.n_trials
         self.observation_space, self.action_space = spaces_of(self.config)
         self.reward_bounds = (-1.0, 2.0) if self.config.error_signal else (0.0, 1.0)
@@ -281,11 +254,18 @@ class CursorBCI(TaskEnv):
                 "target_radius": float(lp.radius[0])}
 
 
+CursorBCI.__init__.__signature__ = config_signature()
+
+
 class CursorBCIRandomTargets(CursorBCI):  # noqa: D101 (its __doc__ is assigned below)
     # docstring: below (CursorBCI's sections)
 
-    def __init__(self, task: str = "random_targets", **kwargs: Any) -> None:
-        super().__init__(task=task, **kwargs)
+    def __init__(self, **config: Any) -> None:
+        super().__init__(**{"task": "random_targets", **config})
+
+
+CursorBCIRandomTargets.__init__.__signature__ = config_signature(
+    defaults={"task": "random_targets"})
 
 
 CursorBCIRandomTargets.__doc__ = (
