@@ -28,6 +28,7 @@ from cogmodels.agents.decoders.clda import _Adaptation, refit_intention
 from cogmodels.agents.decoders.recalibration import RetrospectiveTargetInference, refit
 from cogmodels.envs.bci.loop import CALIBRATION_PARADIGMS, CUE_TIME, RESULT_KEYS
 from cogmodels.envs.bci.vector import CursorBCIVector
+from cogmodels.validation import check_number
 
 __all__ = ["INTENTIONS", "PARADIGMS", "calibrate", "calibration_block", "closed_loop_block",
            "refit_decoder", "run_closed_loop"]
@@ -64,7 +65,7 @@ def _rotate(v: np.ndarray, degrees: float) -> np.ndarray:
 
 def calibration_block(env: Any, seconds: float = 60.0, *, day: Any = None,
                       label_rotation: float = 0.0, paradigm: str = "intention",
-                      cue_time: float = CUE_TIME) -> tuple[np.ndarray, np.ndarray]:
+                      cue_time: float = CUE_TIME, lag: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Record a calibration block from a new session; return counts and velocity labels.
 
     Parameters
@@ -86,6 +87,11 @@ def calibration_block(env: Any, seconds: float = 60.0, *, day: Any = None,
         the label, with the closed-loop code.
     cue_time : float
         Seconds of each automatic movement (open-loop paradigms).
+    lag : float
+        Seconds by which the counts lag their labels (the experimenter's alignment: counts of
+        bin ``t + lag / dt`` paired with the label of bin ``t``; the block then has ``lag / dt``
+        fewer bins). An observer's activity follows the cue ``delay`` late, so aligning by the
+        user's delay is the offline-optimal choice; 0 pairs each bin with its own label.
 
     Returns
     -------
@@ -98,6 +104,7 @@ def calibration_block(env: Any, seconds: float = 60.0, *, day: Any = None,
     if paradigm not in PARADIGMS:
         raise ValueError(f"paradigm must be one of {list(PARADIGMS)}, got {paradigm!r}")
     n = _n_bins(env, seconds)
+    shift = int(round(check_number("lag", lag, 0.0, seconds / 2) / env.config.task.dt))
     options = {"day": env.day if day is None else day}
     if paradigm != "intention":
         options.update(calibration=paradigm, cue_time=cue_time)
@@ -111,15 +118,17 @@ def calibration_block(env: Any, seconds: float = 60.0, *, day: Any = None,
         counts[t], labels[t] = obs, u
         obs, _, _, _, info = env.step(info["intended_velocity"])
         u = info[key]
+    if shift:
+        counts, labels = counts[shift:], labels[:-shift]
     return counts, _rotate(labels, label_rotation) if label_rotation else labels
 
 
 def calibrate(env: Any, decoder: Decoder, seconds: float = 60.0, *, day: Any = None,
               label_rotation: float = 0.0, paradigm: str = "intention",
-              cue_time: float = CUE_TIME) -> Decoder:
+              cue_time: float = CUE_TIME, lag: float = 0.0) -> Decoder:
     """Fit ``decoder`` on a :func:`calibration_block` (same arguments) and return it."""
     return decoder.fit(*calibration_block(env, seconds, day=day, label_rotation=label_rotation,
-                                          paradigm=paradigm, cue_time=cue_time))
+                                          paradigm=paradigm, cue_time=cue_time, lag=lag))
 
 
 def closed_loop_block(env: Any, decoder: Decoder, seconds: float, *,
