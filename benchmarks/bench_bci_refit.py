@@ -94,19 +94,24 @@ def main() -> None:
     ap.add_argument("--refit", type=float, default=60.0)
     ap.add_argument("--session", type=float, default=120.0)
     ap.add_argument("--out", type=Path, default=HERE / "figures")
+    ap.add_argument("--replot", action="store_true",
+                    help="redraw the table and figure from the CSV of a previous run")
     args = ap.parse_args()
     t0 = time.perf_counter()
     seconds = (args.calibration, args.refit, args.session)
-    parts = []
-    for cond, (over, paradigm, lag) in CONDITIONS.items():
-        for seed in range(args.seeds):
-            part = run_condition(over, paradigm, lag, args.subjects, seed, seconds)
-            part["condition"] = cond
-            parts.append(part)
-    table = pd.concat(parts, ignore_index=True)
+    if args.replot:
+        table = pd.read_csv(args.out / "bci_refit.csv")
+    else:
+        parts = []
+        for cond, (over, paradigm, lag) in CONDITIONS.items():
+            for seed in range(args.seeds):
+                part = run_condition(over, paradigm, lag, args.subjects, seed, seconds)
+                part["condition"] = cond
+                parts.append(part)
+        table = pd.concat(parts, ignore_index=True)
+        args.out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out / "bci_refit.csv", index=False)
     wall = time.perf_counter() - t0
-    args.out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out / "bci_refit.csv", index=False)
     rng = np.random.default_rng(0)
     print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python "
           f"{platform.python_version()}; wall {wall:.0f} s; {args.seeds} seeds x "
@@ -141,7 +146,7 @@ def figure(summary: dict[str, tuple[np.ndarray, np.ndarray, float]]):
         ax.set_xlim(-0.3, 1.3)
     np.atleast_1d(axes)[0].set_ylabel("time to target (s)")
     fig.suptitle("Gilja et al. 2012 in simulation: ReFIT-KF vs the open-loop KF (same subjects)",
-                 fontsize=9)
+                 fontsize=9, y=1.06)
     return fig
 
 
