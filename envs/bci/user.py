@@ -155,8 +155,9 @@ class User:
         self.k = int(round(spec.delay / dt))
         self.a, _, _ = forward_model(spec, dt)
         self._gain = lqr_gain(spec, dt) if spec.model == "lqr" else None
-        self._seen_pos = np.zeros((self.k + 1, n_lanes, 2))
-        self._seen_target = np.zeros((self.k + 1, n_lanes, 2))
+        # the views of the last k + 2 bins: the oldest two give the move the user sees now
+        self._seen_pos = np.zeros((self.k + 2, n_lanes, 2))
+        self._seen_target = np.zeros((self.k + 2, n_lanes, 2))
         self._ptr = 0
         self._disp = np.zeros((max(self.k, 1), n_lanes, 2))  # forward-model moves not yet seen
         self._disp_sum = np.zeros((n_lanes, 2))
@@ -166,6 +167,7 @@ class User:
         self.gain_belief = np.full(n_lanes, spec.forward_gain)
         self._noise = np.zeros((n_lanes, 2))
         self._noise_r = float(np.exp(-dt / spec.noise_tau)) if spec.noise_tau > 0 else 0.0
+        self._noise_scale = float(np.sqrt(1.0 - self._noise_r**2) * spec.noise_sd)
         self._adapt = spec.adaptation_time > 0
         if self._adapt:
             self._forget = float(np.exp(-dt / spec.adaptation_time))
@@ -196,15 +198,13 @@ class User:
     def act(self, cursor: np.ndarray, target: np.ndarray,
             rng: np.random.Generator | None = None) -> np.ndarray:
         """Intended velocities for the next bin (also kept in :attr:`intended`)."""
-        n = self.k + 1
+        n = self.k + 2
         self._ptr = (self._ptr + 1) % n
-        if self._adapt:  # the view of k + 1 bins ago, about to be overwritten
-            before = (self._seen_pos[self._ptr].copy(), self._seen_target[self._ptr].copy())
         self._seen_pos[self._ptr] = cursor
         self._seen_target[self._ptr] = target
-        old = (self._ptr + 1) % n
+        old = (self._ptr + 2) % n  # the view of k bins ago
         if self._adapt:
-            self._learn_gain(old, *before)
+            self._learn_gain(old, (self._ptr + 1) % n)
         error = self._seen_target[old] - self._seen_pos[old] - self._disp_sum
         u = self._policy(error, self._v, self.gain_belief)
         u = self._add_noise(u, rng)
@@ -233,26 +233,30 @@ class User:
         s = self.spec
         if s.noise_sd <= 0 or rng is None:
             return u
-        r = self._noise_r
-        self._noise *= r
-        self._noise += np.sqrt(1.0 - r * r) * s.noise_sd * rng.standard_normal(u.shape)
+        z = rng.standard_normal(u.shape)
+        z *= self._noise_scale
+        self._noise *= self._noise_r
+        self._noise += z
         return u + self._noise
 
-    def _learn_gain(self, old: int, seen_before: np.ndarray, target_before: np.ndarray) -> None:
+    def _learn_gain(self, old: int, before: int) -> None:
         """Update the gain belief from the displacement seen now and the command that caused it.
 
         The seen move ``p_{t-k} - p_{t-k-1}`` is the decoder's answer to the command of bin
         ``t - k - 1``; bins whose seen target changed (a new trial: the cursor may have jumped)
         and lanes not in control (:attr:`adapting` False) are skipped.
         """
-        moved = self._seen_pos[old] - seen_before
-        same = np.all(self._seen_target[old] == target_before, axis=1)
-        use = same & self.adapting
-        cmd = self._commands[(self._cptr + 2) % (self.k + 2)] * self.dt  # k + 1 calls ago
-        f = self._forget
-        self._s_uu = np.where(use, f * self._s_uu + np.einsum("li,li->l", cmd, cmd), self._s_uu)
-        self._s_du = np.where(use, f * self._s_du + np.einsum("li,li->l", moved, cmd), self._s_du)
-        self.gain_belief = np.clip(self._s_du / self._s_uu, 0.05, MAX_USER_VALUE)
+        pos, tgt = self._seen_pos, self._seen_target
+        moved = pos[old] - pos[before]
+        use = ((tgt[old, :, 0] == tgt[before, :, 0]) & (tgt[old, :, 1] == tgt[before, :, 1])
+               & self.adapting)
+        cmd = self._commands[(self._cptr + 2) % (self.k + 2)]  # dt u of k + 1 calls ago
+        decay = np.where(use, self._forget, 1.0)
+        self._s_uu *= decay
+        self._s_uu += use * (cmd[:, 0] * cmd[:, 0] + cmd[:, 1] * cmd[:, 1])
+        self._s_du *= decay
+        self._s_du += use * (moved[:, 0] * cmd[:, 0] + moved[:, 1] * cmd[:, 1])
+        self.gain_belief = np.minimum(np.maximum(self._s_du / self._s_uu, 0.05), MAX_USER_VALUE)
 
     def _keep_command(self, u: np.ndarray, lanes: np.ndarray | slice) -> None:
         """Keep this bin's command (what the decoder will answer) for the gain belief.
@@ -263,7 +267,7 @@ class User:
             return
         if isinstance(lanes, slice):
             self._cptr = (self._cptr + 1) % (self.k + 2)
-        self._commands[self._cptr, lanes] = u
+        self._commands[self._cptr, lanes] = self.dt * u
 
     def start(self, lanes: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         """Intended velocities of the users in ``lanes`` (just reset) for a session's first bin."""
