@@ -66,9 +66,11 @@ def test_presets_consecutive_day_similarity():
     typical = consecutive_similarity("typical", days=20, seeds=5)
     assert typical.mean() == pytest.approx(0.91, abs=0.01)  # Wilson et al. (2023)
     assert consecutive_similarity("stable", 10, 2).mean() == pytest.approx(0.98, abs=0.005)
+    assert consecutive_similarity("stable_implant", 10, 2).mean() == pytest.approx(0.996,
+                                                                                    abs=0.002)
     assert consecutive_similarity("severe", 10, 2).mean() < 0.85
     np.testing.assert_allclose(consecutive_similarity("none", 3, 1), 1.0)
-    assert set(DRIFT_PRESETS) == {"none", "stable", "typical", "severe"}
+    assert set(DRIFT_PRESETS) == {"none", "stable", "stable_implant", "typical", "severe"}
 
 
 def test_similarity_decays_over_days():
