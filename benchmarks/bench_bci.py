@@ -12,7 +12,9 @@ the whole batch and its real-time factor (bins/s x 0.02 s).
 - ``reference``: a plain numpy loop (the code one would write first: arrays over sessions, a
   list as the delay buffer, ``Generator.poisson``), batched and for one session.
 - ``ours``: ``CursorBCIVector`` plus the same decoder, in one process and in two processes at once
-  (two cores), reported as a ratio to the batched reference measured in the same run.
+  (two cores), reported as a ratio to the batched reference measured in the same run; then the
+  same with the realism of issue 14 on (Willett et al.'s user with damping, intention noise and
+  a gain-learning forward model; the decoder calibrated on an open-loop observation block).
 - ``sweep``: a drift sweep, 60 days x 100 subjects on the "typical" preset: each day a session
   with the day-0 decoder and one with a decoder recalibrated that day.
 
@@ -37,14 +39,22 @@ from cogmodels.agents import decoders
 from cogmodels.agents.decoders import SteadyStateKalmanDecoder
 from cogmodels.envs.bci import CursorBCI, CursorBCIVector, center_out_positions
 from cogmodels.envs.bci.encoder import PoissonCounter
+from cogmodels.envs.bci.user import WILLETT_USER
 
 DT = 0.02
 N_UNITS = 192
 
 
 # -- the Kalman filter decoder: cogmodels.agents.decoders.SteadyStateKalmanDecoder -------------
-def calibrate(env: CursorBCIVector, bins: int) -> SteadyStateKalmanDecoder:
-    """Fit a decoder on ``bins`` bins in which the cursor follows the user's intention."""
+def calibrate(env: CursorBCIVector, bins: int, realistic: bool = False) -> SteadyStateKalmanDecoder:
+    """Fit a decoder on ``bins`` bins in which the cursor follows the user's intention.
+
+    ``realistic``: on an open-loop observation block (automatic cursor, cued labels aligned by
+    the user's delay, open-loop neural code) instead.
+    """
+    if realistic:
+        return decoders.calibrate(env, SteadyStateKalmanDecoder(), bins * DT,
+                                  paradigm="observation", lag=0.2)
     return decoders.calibrate(env, SteadyStateKalmanDecoder(), bins * DT)
 
 
@@ -172,14 +182,18 @@ def poisson_rates(repeats: int) -> dict[str, float]:
     return out
 
 
-def _timed_rate(num_envs: int, bins: int, seed: int, barrier=None, queue=None):
+def _timed_rate(num_envs: int, bins: int, seed: int, barrier=None, queue=None,
+                realistic: bool = False):
     """``CursorBCIVector`` + decoder: wall-clock start and end of the closed loop, success rate.
 
-    With a ``barrier`` the closed loops of several processes start together.
+    With a ``barrier`` the closed loops of several processes start together. ``realistic``:
+    Willett et al.'s user (damping, intention noise, gain-learning forward model) and a decoder
+    calibrated on an open-loop observation block.
     """
-    env = CursorBCIVector(num_envs=num_envs, n_trials=10**6)
+    user = WILLETT_USER if realistic else "feedback"
+    env = CursorBCIVector(num_envs=num_envs, n_trials=10**6, user=user)
     env.reset(seed=seed)
-    decoder = calibrate(env, 1500)
+    decoder = calibrate(env, 1500, realistic)
     if barrier is not None:
         barrier.wait()
     start = time.time()
@@ -190,14 +204,16 @@ def _timed_rate(num_envs: int, bins: int, seed: int, barrier=None, queue=None):
     return out
 
 
-def our_rate(num_envs: int, bins: int, seed: int, processes: int = 1) -> tuple[float, float]:
+def our_rate(num_envs: int, bins: int, seed: int, processes: int = 1,
+             realistic: bool = False) -> tuple[float, float]:
     """Bins per second over all copies (``processes`` running at once) and the success rate."""
     if processes == 1:
-        start, end, success = _timed_rate(num_envs, bins, seed)
+        start, end, success = _timed_rate(num_envs, bins, seed, realistic=realistic)
         return num_envs * bins / (end - start), success
     ctx = mp.get_context("spawn")
     barrier, queue = ctx.Barrier(processes), ctx.Queue()
-    procs = [ctx.Process(target=_timed_rate, args=(num_envs, bins, seed + i, barrier, queue))
+    procs = [ctx.Process(target=_timed_rate,
+                         args=(num_envs, bins, seed + i, barrier, queue, realistic))
              for i in range(processes)]
     for p in procs:
         p.start()
@@ -292,6 +308,12 @@ def main() -> None:
             single_rate(args.bins * 4, s) for s in range(args.repeats))
         two = [our_rate(args.num_envs, args.bins, 10 * s, processes=2) for s in range(args.repeats)]
         res["ours_2proc_bins_per_s"] = statistics.median(t[0] for t in two)
+        real = [our_rate(args.num_envs, args.bins, s, realistic=True) for s in range(args.repeats)]
+        res["ours_realistic_1proc_bins_per_s"] = statistics.median(o[0] for o in real)
+        res["ours_realistic_success"] = statistics.mean(o[1] for o in real)
+        two = [our_rate(args.num_envs, args.bins, 10 * s, processes=2, realistic=True)
+               for s in range(args.repeats)]
+        res["ours_realistic_2proc_bins_per_s"] = statistics.median(t[0] for t in two)
     for key in [k for k in res if k.endswith("bins_per_s")]:
         res[key.replace("bins_per_s", "realtime_x")] = res[key] * DT
     if "reference_batched_bins_per_s" in res and "ours_1proc_bins_per_s" in res:
@@ -299,6 +321,8 @@ def main() -> None:
             res["ours_1proc_bins_per_s"] / res["reference_batched_bins_per_s"])
         res["ratio_2proc_vs_reference_batched"] = (
             res["ours_2proc_bins_per_s"] / res["reference_batched_bins_per_s"])
+        res["ratio_realistic_2proc_vs_reference_batched"] = (
+            res["ours_realistic_2proc_bins_per_s"] / res["reference_batched_bins_per_s"])
         res["ratio_single_vs_reference_single"] = (
             res["ours_single_bins_per_s"] / res["reference_single_bins_per_s"])
     if "sweep" not in args.skip:

@@ -66,9 +66,11 @@ def test_presets_consecutive_day_similarity():
     typical = consecutive_similarity("typical", days=20, seeds=5)
     assert typical.mean() == pytest.approx(0.91, abs=0.01)  # Wilson et al. (2023)
     assert consecutive_similarity("stable", 10, 2).mean() == pytest.approx(0.98, abs=0.005)
+    assert consecutive_similarity("stable_implant", 10, 2).mean() == pytest.approx(0.996,
+                                                                                    abs=0.002)
     assert consecutive_similarity("severe", 10, 2).mean() < 0.85
     np.testing.assert_allclose(consecutive_similarity("none", 3, 1), 1.0)
-    assert set(DRIFT_PRESETS) == {"none", "stable", "typical", "severe"}
+    assert set(DRIFT_PRESETS) == {"none", "stable", "stable_implant", "typical", "severe"}
 
 
 def test_similarity_decays_over_days():
@@ -123,11 +125,17 @@ def test_array_shift_permutes_a_fraction_of_channels_on_its_day():
 
 
 def test_baseline_gain_and_snr_walks():
+    """The walks are log-normal with variance sd^2 per day and mean-preserving: the factor
+    after d days has mean 1 (log mean -d sd^2 / 2, variance of the factor exp(d sd^2) - 1)."""
     days, sd = 25, 0.1
     pops = [trajectory(BaselineWalk(sd), s) for s in range(4)]
     steps = np.concatenate([np.log(p.on_day(days).baseline / p.on_day(0).baseline) for p in pops])
     assert steps.std() == pytest.approx(sd * np.sqrt(days), rel=0.15)
-    assert abs(steps.mean()) < Z * sd * np.sqrt(days / steps.size)
+    assert abs(steps.mean() + days * sd**2 / 2) < Z * sd * np.sqrt(days / steps.size)
+    factor_sd = np.sqrt(np.expm1(days * sd**2))
+    assert abs(np.exp(steps).mean() - 1.0) < Z * factor_sd / np.sqrt(steps.size)
+    many = [trajectory(SNRWalk(0.3), s).on_day(10).gain for s in range(400)]  # E = 1, not 1.57
+    assert abs(np.mean(many) - 1.0) < Z * np.sqrt(np.expm1(10 * 0.09) / 400)
     g = trajectory(GainWalk(sd), 1)
     ratio = np.hypot(*g.on_day(days).tuning.T) / np.hypot(*g.on_day(0).tuning.T)
     assert np.log(ratio).std() == pytest.approx(sd * np.sqrt(days), rel=0.25)
@@ -201,3 +209,27 @@ def test_bad_drift_arguments_raise():
             make()
     with pytest.raises(ValueError, match="day must be an integer >= 0"):
         trajectory("typical").on_day(-2)
+
+
+@pytest.mark.slow
+def test_stable_implant_keeps_a_fixed_decoders_bitrate_for_a_month():
+    """Nuyujukian et al. (2014): on a stable array a fixed decoder holds its performance for a
+    month: >= 80 % of the day-0 bitrate on day 30; the "typical" preset (0.91/day) does not."""
+    import pandas as pd
+
+    from cogmodels.agents.decoders import SteadyStateKalmanDecoder
+    from cogmodels.agents.decoders.session import calibrate, run_closed_loop
+    from cogmodels.envs.bci import CursorBCIVector
+    from cogmodels.envs.bci.metrics import summarize
+
+    kept = {}
+    for preset in ("stable_implant", "typical"):
+        env = CursorBCIVector(num_envs=4, n_trials=10**6, drift=preset)
+        env.reset(seed=0, options={"day": 0})
+        fixed = calibrate(env, SteadyStateKalmanDecoder(), 20.0, day=0)
+        trials = pd.concat([run_closed_loop(env, fixed, 15.0, day=d) for d in (0, 30)])
+        trials["session"] = trials["day"]
+        rate = summarize(trials, by=["day"]).set_index("day")["bitrate"]
+        kept[preset] = rate[30] / rate[0]
+    assert kept["stable_implant"] >= 0.8
+    assert kept["typical"] < 0.5

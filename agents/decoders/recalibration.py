@@ -1,4 +1,14 @@
-r"""Unsupervised recalibration by retrospective target inference (Jarosiewicz et al. 2015).
+r"""Closed-loop recalibration: ReFIT (Gilja et al. 2012) and retrospective target inference.
+
+**ReFIT** (:func:`refit`; recalibrated feedback intention-trained): a decoder calibrated in open
+loop drives the cursor for a block; each bin's decoded velocity is then rotated to point at the
+target with its speed kept, and set to zero while the cursor is on the target
+(:func:`~cogmodels.agents.decoders.clda.refit_intention`) — the user is assumed to want to go
+straight to the target and to hold still on it — and a new decoder is fit on the block's counts
+against those labels. Gilja et al. (2012, Nat Neurosci 15:1752) report that a ReFIT Kalman filter
+acquires targets in about half the time of a Kalman filter fit on the open-loop block.
+
+**Retrospective target inference** (Jarosiewicz et al. 2015):
 
 In a clinical session nobody tells the decoder where the user was aiming. But when a trial ends
 in a success (the reward), the place the cursor ended is, in hindsight, where the user wanted to
@@ -24,11 +34,40 @@ used.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from cogmodels.agents.decoders.clda import _Adaptation, refit_intention
+from cogmodels.agents.decoders.linear import EncodingDecoder
 
-__all__ = ["RetrospectiveTargetInference"]
+__all__ = ["RetrospectiveTargetInference", "refit"]
+
+
+def refit(decoder: EncodingDecoder, counts: np.ndarray, velocity: np.ndarray, cursor: np.ndarray,
+          target: np.ndarray, radius: np.ndarray) -> EncodingDecoder:
+    """Return a copy of ``decoder`` fit on a closed-loop block with ReFIT intention labels.
+
+    Parameters
+    ----------
+    decoder : EncodingDecoder
+        The decoder that drove the block (its class and settings are kept; it is not changed).
+    counts : numpy.ndarray
+        ``(T, L, N)`` counts of the block.
+    velocity, cursor, target : numpy.ndarray
+        ``(T, L, 2)``: each bin's decoded velocity, the cursor it moved from, the target shown.
+    radius : numpy.ndarray
+        ``(T, L)`` target radii.
+
+    Returns
+    -------
+    EncodingDecoder
+        The re-fit decoder: encoding model and (for Kalman filters) kinematic prior fit on the
+        labels ``refit_intention(velocity, cursor, target, radius)``.
+    """
+    labels = refit_intention(velocity, cursor, target, radius)
+    fresh = copy.deepcopy(decoder)
+    return fresh.fit(counts, labels)
 
 
 class RetrospectiveTargetInference:

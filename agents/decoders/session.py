@@ -1,7 +1,12 @@
 """Calibration blocks and closed-loop sessions of a decoder on ``CursorBCIVector``.
 
-:func:`calibrate` runs an open-loop block (the cursor follows the user's intention, as in an
-observation or "assisted" calibration block) and fits the decoder on it; :func:`run_closed_loop`
+:func:`calibrate` runs a calibration block and fits the decoder on it: an open-loop block as
+calibration is done (``paradigm="observation"`` or ``"attempt"``: the cursor moves by itself to
+cued targets, the labels are the cued kinematics and the units fire with their open-loop code;
+Hochberg et al. 2006, Gilja et al. 2012, Jarosiewicz et al. 2013), or the idealised block of
+``paradigm="intention"`` (the cursor follows the user's intention, which is the label, and the
+code is the closed-loop one). :func:`closed_loop_block` records a session under a decoder for a
+closed-loop recalibration (:func:`refit_decoder`, ReFIT); :func:`run_closed_loop`
 lets the decoder drive the cursor, optionally adapting it every bin, and returns the trial table
 (one row per completed trial per lane: ``subject`` (the lane), ``day``, ``trial``, ``time``
 (the seconds into the run at which the trial ended), ``state`` (target index), the outcome
@@ -20,14 +25,18 @@ from tqdm.auto import tqdm
 
 from cogmodels.agents.decoders.base import Decoder
 from cogmodels.agents.decoders.clda import _Adaptation, refit_intention
-from cogmodels.agents.decoders.recalibration import RetrospectiveTargetInference
-from cogmodels.envs.bci.loop import RESULT_KEYS
+from cogmodels.agents.decoders.recalibration import RetrospectiveTargetInference, refit
+from cogmodels.envs.bci.loop import CALIBRATION_PARADIGMS, CUE_TIME, RESULT_KEYS
 from cogmodels.envs.bci.vector import CursorBCIVector
+from cogmodels.validation import check_number
 
-__all__ = ["INTENTIONS", "calibrate", "calibration_block", "run_closed_loop"]
+__all__ = ["INTENTIONS", "PARADIGMS", "calibrate", "calibration_block", "closed_loop_block",
+           "refit_decoder", "run_closed_loop"]
 
 #: how :func:`run_closed_loop` labels the bins it adapts on
 INTENTIONS = ("refit", "intended", "rti")
+#: calibration blocks: idealised (labels = the user's intention, closed-loop code) or open loop
+PARADIGMS = ("intention", *CALIBRATION_PARADIGMS)
 
 
 def _check_env(env: Any) -> CursorBCIVector:
@@ -55,31 +64,112 @@ def _rotate(v: np.ndarray, degrees: float) -> np.ndarray:
 
 
 def calibration_block(env: Any, seconds: float = 60.0, *, day: Any = None,
-                      label_rotation: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Record an open-loop calibration block from a new session; return counts and velocities.
+                      label_rotation: float = 0.0, paradigm: str = "intention",
+                      cue_time: float = CUE_TIME, lag: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Record a calibration block from a new session; return counts and velocity labels.
 
-    The session is on ``day`` (one int or one per lane; the lanes' current days when None).
-    Returns counts ``(T, L, N)`` (uint8 for Poisson counts) and the user's intended velocities
-    ``(T, L, 2)``, rotated by ``label_rotation`` degrees (a deliberately wrong seed).
+    Parameters
+    ----------
+    env : CursorBCIVector
+        The environment (each lane a subject).
+    seconds : float
+        Duration of the block.
+    day : int or sequence of int, optional
+        The session's day (one int or one per lane; the lanes' current days when None).
+    label_rotation : float
+        Degrees by which the labels are rotated (a deliberately wrong seed).
+    paradigm : {"intention", "observation", "attempt"}
+        ``"observation"`` / ``"attempt"``: an open-loop block (the cursor moves by itself along
+        minimum-jerk paths of ``cue_time`` seconds to the cued targets; the user watches or
+        attempts the movement; the units fire with their open-loop code) labelled with the cued
+        cursor velocity, as calibration is done (Hochberg et al. 2006; Jarosiewicz et al. 2013).
+        ``"intention"``: the idealised block — the cursor follows the user's intention, which is
+        the label, with the closed-loop code.
+    cue_time : float
+        Seconds of each automatic movement (open-loop paradigms).
+    lag : float
+        Seconds by which the counts lag their labels (the experimenter's alignment: counts of
+        bin ``t + lag / dt`` paired with the label of bin ``t``; the block then has ``lag / dt``
+        fewer bins). An observer's activity follows the cue ``delay`` late, so aligning by the
+        user's delay is the offline-optimal choice; 0 pairs each bin with its own label.
+
+    Returns
+    -------
+    counts : numpy.ndarray
+        ``(T, L, N)`` (uint8 for Poisson counts).
+    labels : numpy.ndarray
+        ``(T, L, 2)`` velocities paired with the counts.
     """
     env = _check_env(env)
+    if paradigm not in PARADIGMS:
+        raise ValueError(f"paradigm must be one of {list(PARADIGMS)}, got {paradigm!r}")
     n = _n_bins(env, seconds)
-    obs, info = env.reset(options={"day": env.day if day is None else day})
+    shift = int(round(check_number("lag", lag, 0.0, seconds / 2) / env.config.task.dt))
+    options = {"day": env.day if day is None else day}
+    if paradigm != "intention":
+        options.update(calibration=paradigm, cue_time=cue_time)
+    obs, info = env.reset(options=options)
     poisson = env.config.population.noise == "poisson"  # counts 0..255: a byte each
     counts = np.empty((n, env.num_envs, obs.shape[1]), dtype=np.uint8 if poisson else np.float32)
     labels = np.empty((n, env.num_envs, 2))
-    u = info["intended_velocity"]
+    key = "intended_velocity" if paradigm == "intention" else "cursor_velocity"
+    u = info[key]
     for t in range(n):
         counts[t], labels[t] = obs, u
-        obs, _, _, _, info = env.step(u)
-        u = info["intended_velocity"]
+        obs, _, _, _, info = env.step(info["intended_velocity"])
+        u = info[key]
+    if shift:
+        counts, labels = counts[shift:], labels[:-shift]
     return counts, _rotate(labels, label_rotation) if label_rotation else labels
 
 
 def calibrate(env: Any, decoder: Decoder, seconds: float = 60.0, *, day: Any = None,
-              label_rotation: float = 0.0) -> Decoder:
-    """Fit ``decoder`` on a :func:`calibration_block` and return it."""
-    return decoder.fit(*calibration_block(env, seconds, day=day, label_rotation=label_rotation))
+              label_rotation: float = 0.0, paradigm: str = "intention",
+              cue_time: float = CUE_TIME, lag: float = 0.0) -> Decoder:
+    """Fit ``decoder`` on a :func:`calibration_block` (same arguments) and return it."""
+    return decoder.fit(*calibration_block(env, seconds, day=day, label_rotation=label_rotation,
+                                          paradigm=paradigm, cue_time=cue_time, lag=lag))
+
+
+def closed_loop_block(env: Any, decoder: Decoder, seconds: float, *,
+                      day: Any = None) -> dict[str, np.ndarray]:
+    """Let ``decoder`` drive the cursor from a new session and record what ReFIT needs.
+
+    Returns
+    -------
+    dict
+        ``counts (T, L, N)``, the decoded ``velocity (T, L, 2)`` of each bin, the ``cursor``
+        it moved from and the shown ``target`` ``(T, L, 2)``, and ``radius (T, L)``: the
+        arguments of :func:`~cogmodels.agents.decoders.recalibration.refit` after the decoder.
+    """
+    env = _check_env(env)
+    n = _n_bins(env, seconds)
+    obs, info = env.reset(options={"day": env.day if day is None else day})
+    decoder.reset()
+    poisson = env.config.population.noise == "poisson"
+    lanes, units = env.num_envs, obs.shape[1]
+    rec = {"counts": np.empty((n, lanes, units), dtype=np.uint8 if poisson else np.float32),
+           "velocity": np.empty((n, lanes, 2)), "cursor": np.empty((n, lanes, 2)),
+           "target": np.empty((n, lanes, 2)), "radius": np.empty((n, lanes))}
+    for t in range(n):
+        v = decoder.step(obs)
+        rec["counts"][t], rec["velocity"][t] = obs, v
+        rec["cursor"][t], rec["target"][t] = info["cursor"], info["target"]
+        rec["radius"][t] = info["target_radius"]
+        obs, _, term, _, info = env.step(v)
+        if term.any():
+            decoder.reset(term)
+    return rec
+
+
+def refit_decoder(env: Any, decoder: Decoder, seconds: float = 60.0, *,
+                  day: Any = None) -> Decoder:
+    """ReFIT (Gilja et al. 2012): a copy of ``decoder`` re-fit on a closed-loop block it drove.
+
+    The block (:func:`closed_loop_block`) is relabelled by intention re-estimation
+    (:func:`~cogmodels.agents.decoders.recalibration.refit`); ``decoder`` is not changed.
+    """
+    return refit(decoder, **closed_loop_block(env, decoder, seconds, day=day))
 
 
 def run_closed_loop(

@@ -37,11 +37,12 @@ from cogmodels.envs.bci.encoder import Population, PopulationSpec, draw_populati
 from cogmodels.envs.bci.env import CursorBCI, CursorBCIRandomTargets
 from cogmodels.envs.bci.metrics import bitrate, fitts_throughput, plot_over_days, summarize
 from cogmodels.envs.bci.task import TaskSpec, center_out_positions
-from cogmodels.envs.bci.user import User, UserSpec, lqr_gain
+from cogmodels.envs.bci.user import WILLETT_USER, User, UserSpec, lqr_gain
 from cogmodels.envs.bci.vector import CursorBCIRandomTargetsVector, CursorBCIVector
 
 __all__ = [
     "DRIFT_PRESETS",
+    "WILLETT_USER",
     "ArrayShift",
     "BaselineWalk",
     "CursorBCI",

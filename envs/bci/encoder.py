@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from cogmodels.validation import check_choice, check_int, check_interval
+from cogmodels.validation import check_choice, check_int, check_interval, check_number
 
 __all__ = [
     "MAX_COUNT",
@@ -55,6 +55,8 @@ MAX_COUNT = 255
 MAX_UNITS = 10_000
 #: the largest modulation depth (Hz per workspace-width/s)
 MAX_DEPTH = 1e4
+#: the largest open-loop / closed-loop modulation ratio
+MAX_CONTEXT_GAIN = 10.0
 
 
 def check_range(
@@ -75,6 +77,19 @@ class PopulationSpec:
     ``baseline`` and ``depth`` are uniform ranges (Hz, and Hz per workspace-width/s); preferred
     directions are uniform on the circle; ``tuning`` is ``"cosine"``, ``"log_linear"`` or
     ``"mixed"`` (each unit log-linear with probability 1/2).
+
+    The code differs between an open-loop calibration block (the user watches the cursor move
+    by itself, or attempts the movement) and closed-loop control (:meth:`Population.in_context`):
+    in open loop every unit's modulation is scaled by ``observation_gain``, its preferred
+    direction turned by ``N(0, observation_rotation)`` degrees and its baseline shifted by
+    ``N(0, observation_offset)`` Hz, per unit, drawn once per subject. Jarosiewicz et al. (2013)
+    found closed-loop-calibrated tuning models stronger and more accurate than open-loop ones on
+    the same people and days (so open-loop modulation is weaker and partly differently tuned);
+    Tkach et al. (2007) found observation-evoked M1 responses congruent with but weaker than
+    active ones; Gilja et al. (2012) attribute part of ReFIT's gain to this change of context.
+    Neither reports one population number; the defaults (gain 0.6, 20 degrees, 2 Hz) are chosen
+    within those reports, not fitted. ``observation_gain=1`` with the other two 0 makes the
+    contexts identical.
     """
 
     n_units: int = 192
@@ -82,8 +97,14 @@ class PopulationSpec:
     baseline: tuple[float, float] = (5.0, 30.0)
     depth: tuple[float, float] = (2.0, 10.0)
     noise: str = "poisson"
+    observation_gain: float = 0.6
+    observation_rotation: float = 20.0
+    observation_offset: float = 2.0
 
     def __post_init__(self) -> None:
+        for name, high in (("observation_gain", MAX_CONTEXT_GAIN),
+                           ("observation_rotation", 180.0), ("observation_offset", MAX_RATE)):
+            object.__setattr__(self, name, check_number(name, getattr(self, name), 0.0, high))
         object.__setattr__(self, "n_units", check_int("n_units", self.n_units, 1, MAX_UNITS))
         check_choice("tuning", self.tuning, TUNING_MODELS)
         check_choice("noise", self.noise, NOISE_MODELS)
@@ -138,6 +159,19 @@ class Population:
             log_linear=self.log_linear.copy(),
             alive=self.alive.copy(),
         )
+
+    def in_context(self, gain: float, rotation: np.ndarray, offset: np.ndarray) -> Population:
+        """Return this population as it fires in open loop (a copy; see :class:`PopulationSpec`).
+
+        Tuning ``w_i`` becomes ``gain R(rotation_i) w_i`` (``rotation`` in radians, per unit) and
+        baseline ``b_i`` becomes ``max(b_i + offset_i, 0.1)`` Hz.
+        """
+        pop = self.copy()
+        c, s = np.cos(rotation), np.sin(rotation)
+        w = self.tuning
+        pop.tuning = gain * np.stack([c * w[:, 0] - s * w[:, 1], s * w[:, 0] + c * w[:, 1]], axis=1)
+        pop.baseline = np.maximum(self.baseline + offset, 0.1)
+        return pop
 
     def effective_tuning(self) -> np.ndarray:
         """Return the expressed tuning: ``gain * w_i`` on live channels, 0 on silent ones."""

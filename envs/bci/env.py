@@ -8,8 +8,7 @@ import numpy as np
 from gymnasium import spaces
 
 from cogmodels.envs.bci.encoder import MAX_COUNT
-from cogmodels.envs.bci.loop import BCIConfig, ClosedLoop, make_config
-from cogmodels.envs.bci.user import UserSpec
+from cogmodels.envs.bci.loop import BCIConfig, ClosedLoop, config_signature, make_config
 from cogmodels.envs.core import TaskEnv, named_arguments, named_errors
 
 __all__ = ["CursorBCI", "CursorBCIRandomTargets", "spaces_of", "trial_result"]
@@ -122,25 +121,37 @@ class CursorBCI(TaskEnv):
     trial, ``trial_result``: the trial-table row (see :meth:`trial_row`). Never the observation.
 
     ## Arguments
-    - ``task`` ("center_out" | "random_targets"), ``n_trials`` (int in [1, 10^6], 64): targets
-      per session.
-    - ``dt`` (float, 0.02): bin width in seconds, in [0.01, 0.05].
-    - ``target_distance`` (float, 0.35): centre-out radius; ``target_radius``
-      (float or (low, high) with ``0 < low <= high``, None → 0.075 centre-out, (0.04, 0.1) random
-      targets); centre-out targets must fit in the workspace, random ones at most
-      ``(workspace - 0.05) / 3``.
-    - ``hold_time`` (0.5 s, in [0, 3600]), ``timeout`` (10 s, in (0, 3600], longer than
-      ``hold_time``), ``return_to_center`` (bool, False), ``workspace`` (0.5, in (0, 100]).
-    - ``v_max`` (float in (0, 1000], 1.0): bound of the action (widths/s).
-    - ``n_units`` (int in [1, 10^4], 192), ``tuning`` ("cosine" | "log_linear" | "mixed"),
+    All keyword-only, one signature for the single and the vector environments (that of
+    :func:`~cogmodels.envs.bci.loop.make_config`): the frozen specs, each field of which a keyword
+    override replaces (None: the spec's value).
+
+    - ``task``: a :class:`~cogmodels.envs.bci.task.TaskSpec` (``TaskSpec.create(...)``) or a task
+      name, "center_out" | "random_targets". Overrides: ``n_trials`` (int in [1, 10^6], 64):
+      targets per session; ``dt`` (0.02 s, in [0.01, 0.05]); ``target_distance`` (0.35);
+      ``target_radius`` (float or (low, high), None → 0.075 centre-out, (0.04, 0.1) random
+      targets; centre-out targets must fit in the workspace, random ones at most
+      ``(workspace - 0.05) / 3``); ``hold_time`` (0.5 s, in [0, 3600]); ``timeout`` (10 s, in
+      (0, 3600], longer than ``hold_time``); ``return_to_center`` (False); ``workspace`` (0.5,
+      in (0, 100]).
+    - ``population``: a :class:`~cogmodels.envs.bci.encoder.PopulationSpec` or None. Overrides:
+      ``n_units`` (int in [1, 10^4], 192), ``tuning`` ("cosine" | "log_linear" | "mixed"),
       ``baseline_rate`` ((5, 30) Hz, within (0, 1000]), ``modulation_depth`` ((2, 10) Hz per
-      width/s, within [0, 10^4]), ``noise`` ("poisson" | "gaussian").
+      width/s, within [0, 10^4]), ``noise`` ("poisson" | "gaussian"), and the open-loop code of
+      calibration blocks, ``observation_gain`` (0.6, in [0, 10]), ``observation_rotation``
+      (20 degrees, in [0, 180]) and ``observation_offset`` (2 Hz, in [0, 1000]).
     - ``user`` ("feedback" | "lqr" | :class:`~cogmodels.envs.bci.user.UserSpec` for delay, speed,
-      forward model and controller parameters).
-    - ``drift`` (preset name, Drift process(es) or None, "none"), ``days_per_session`` (int in
-      [0, 1000], 0).
+      damping, intention noise, forward model and its gain learning;
+      :data:`~cogmodels.envs.bci.user.WILLETT_USER` switches all of Willett et al.'s pieces on).
+    - ``drift`` (preset name — "none", "stable", "stable_implant", "typical", "severe" — Drift
+      process(es) or None; "none"), ``days_per_session`` (int in [0, 1000], 0).
+    - ``v_max`` (float in (0, 1000], 1.0): bound of the action (widths/s).
     - ``error_signal`` ((hit_rate, false_alarm_rate) or None), ``error_interval`` (0.2 s, in
       [dt, 3600]).
+
+    ``reset(options={"calibration": "observation" | "attempt", "cue_time": 1.0})`` starts an
+    open-loop calibration block instead of a closed-loop session (see
+    :mod:`cogmodels.envs.bci.loop`): the cursor moves by itself to the cued targets and ignores
+    the action; ``info["cursor_velocity"]`` is the cued label.
 
     Bad arguments raise ``ValueError`` when the environment is built; stepping after the session
     ended raises ``SessionEndedError``.
@@ -152,6 +163,13 @@ class CursorBCI(TaskEnv):
       2023.02.03.527022.
     - Gilja et al. (2012). A high-performance neural prosthesis enabled by control algorithm
       design. Nat Neurosci 15:1752–1757.
+    - Jarosiewicz et al. (2013). Advantages of closed-loop calibration in intracortical
+      brain-computer interfaces for people with tetraplegia. J Neural Eng 10:046012.
+    - Tkach, Reimer & Hatsopoulos (2007). Congruent activity during action and action
+      observation in motor cortex. J Neurosci 27:13241–13250.
+    - Flash & Hogan (1985). The coordination of arm movements. J Neurosci 5:1688–1703.
+    - Nuyujukian et al. (2014). Performance sustaining intracortical neural prostheses.
+      J Neural Eng 11:066003.
     - Degenhart et al. (2020). Stabilization of a brain–computer interface via the alignment of
       low-dimensional spaces of neural activity. Nat Biomed Eng 4:672–685.
     - Georgopoulos et al. (1986). Neuronal population coding of movement direction. Science.
@@ -166,34 +184,8 @@ class CursorBCI(TaskEnv):
     steps_per_trial = None
 
     @named_arguments
-    def __init__(
-        self,
-        task: str = "center_out",
-        n_trials: int = 64,
-        dt: float = 0.02,
-        target_distance: float = 0.35,
-        target_radius: float | tuple[float, float] | None = None,
-        hold_time: float = 0.5,
-        timeout: float = 10.0,
-        return_to_center: bool = False,
-        workspace: float = 0.5,
-        v_max: float = 1.0,
-        n_units: int = 192,
-        tuning: str = "cosine",
-        baseline_rate: float | tuple[float, float] = (5.0, 30.0),
-        modulation_depth: float | tuple[float, float] = (2.0, 10.0),
-        noise: str = "poisson",
-        user: str | UserSpec = "feedback",
-        drift: Any = "none",
-        days_per_session: int = 0,
-        error_signal: tuple[float, float] | None = None,
-        error_interval: float = 0.2,
-    ) -> None:
-        self.config = make_config(
-            task, n_trials, dt, target_distance, target_radius, hold_time, timeout,
-            return_to_center, workspace, v_max, n_units, tuning, baseline_rate, modulation_depth,
-            noise, user, drift, days_per_session, error_signal, error_interval,
-        )
+    def __init__(self, **config: Any) -> None:
+        self.config = make_config(**config)
         self.n_trials = self.config.task.n_trials
         self.observation_space, self.action_space = spaces_of(self.config)
         self.reward_bounds = (-1.0, 2.0) if self.config.error_signal else (0.0, 1.0)
@@ -281,11 +273,18 @@ class CursorBCI(TaskEnv):
                 "target_radius": float(lp.radius[0])}
 
 
+CursorBCI.__init__.__signature__ = config_signature()
+
+
 class CursorBCIRandomTargets(CursorBCI):  # noqa: D101 (its __doc__ is assigned below)
     # docstring: below (CursorBCI's sections)
 
-    def __init__(self, task: str = "random_targets", **kwargs: Any) -> None:
-        super().__init__(task=task, **kwargs)
+    def __init__(self, **config: Any) -> None:
+        super().__init__(**{"task": "random_targets", **config})
+
+
+CursorBCIRandomTargets.__init__.__signature__ = config_signature(
+    defaults={"task": "random_targets"})
 
 
 CursorBCIRandomTargets.__doc__ = (

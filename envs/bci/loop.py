@@ -13,11 +13,26 @@ One bin of ``dt`` seconds, in every lane at once:
 
 The single environment is one lane, so both run the same code and draw from their generator in
 the same order: with ``num_envs=1`` the vector environment reproduces the single one.
+
+**Open-loop calibration blocks** (``reset(options={"calibration": "observation" | "attempt"})``),
+as calibration is done in people (Hochberg et al. 2006; Jarosiewicz et al. 2013) and as the
+experimenter records it: the decoder's action is ignored and the cursor moves by itself to each
+cued target along a minimum-jerk path (Flash & Hogan 1985) of ``cue_time`` seconds (option, 1 s),
+``p(t) = p_0 + (g - p_0)(10 s^3 - 15 s^4 + 6 s^5)``, ``s = min(t / cue_time, 1)``, then holds on
+it; the experimenter's labels are these cued kinematics (``info["cursor_velocity"]``), never the
+user's intention. With ``"observation"`` the user watches and imagines the movement it sees: its
+intended velocity is the cued velocity of ``delay`` seconds before (what it has seen so far), plus
+its intention noise. With ``"attempt"`` the user attempts the movement with its own controller
+toward the target (it still sees the automatic cursor). In both the units fire with their
+open-loop code (:meth:`~cogmodels.envs.bci.encoder.Population.in_context`: weaker modulation,
+turned preferred directions, shifted baselines), and the user's forward model does not learn
+from the automatic cursor.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -31,9 +46,15 @@ from cogmodels.envs.bci.encoder import (
 )
 from cogmodels.envs.bci.task import MAX_TIMEOUT, TargetSchedule, TaskSpec
 from cogmodels.envs.bci.user import USER_MODELS, User, UserSpec
-from cogmodels.validation import check_array, check_int, check_number, describe
+from cogmodels.validation import check_array, check_choice, check_int, check_number, describe
 
-__all__ = ["MAX_DAYS_PER_SESSION", "MAX_V", "BCIConfig", "ClosedLoop", "make_config"]
+__all__ = ["MAX_DAYS_PER_SESSION", "MAX_V", "BCIConfig", "ClosedLoop", "config_signature",
+           "make_config"]
+
+#: the open-loop calibration paradigms (``reset(options={"calibration": ...})``)
+CALIBRATION_PARADIGMS = ("observation", "attempt")
+#: the default duration of an automatic movement to a cued target (s)
+CUE_TIME = 1.0
 
 #: the largest bound of the decoded velocity (workspace widths/s)
 MAX_V = 1e3
@@ -59,32 +80,71 @@ class BCIConfig:
     error_steps: int
 
 
+#: keyword overrides of the :class:`TaskSpec` (its :meth:`TaskSpec.create` arguments)
+TASK_OVERRIDES = ("n_trials", "dt", "target_distance", "target_radius", "hold_time", "timeout",
+                  "return_to_center", "workspace")
+#: keyword overrides of the :class:`PopulationSpec`: environment name -> field
+POPULATION_OVERRIDES = {"n_units": "n_units", "tuning": "tuning", "baseline_rate": "baseline",
+                        "modulation_depth": "depth", "noise": "noise",
+                        "observation_gain": "observation_gain",
+                        "observation_rotation": "observation_rotation",
+                        "observation_offset": "observation_offset"}
+
+
 def make_config(
-    task: str,
-    n_trials: int,
-    dt: float,
-    target_distance: float,
-    target_radius: Any,
-    hold_time: float,
-    timeout: float,
-    return_to_center: bool,
-    workspace: float,
-    v_max: float,
-    n_units: int,
-    tuning: str,
-    baseline_rate: Any,
-    modulation_depth: Any,
-    noise: str,
-    user: str | UserSpec,
-    drift: Any,
-    days_per_session: int,
-    error_signal: tuple[float, float] | None,
-    error_interval: float,
+    *,
+    task: str | TaskSpec = "center_out",
+    population: PopulationSpec | None = None,
+    user: str | UserSpec = "feedback",
+    drift: Any = "none",
+    n_trials: int | None = None,
+    dt: float | None = None,
+    target_distance: float | None = None,
+    target_radius: float | tuple[float, float] | None = None,
+    hold_time: float | None = None,
+    timeout: float | None = None,
+    return_to_center: bool | None = None,
+    workspace: float | None = None,
+    n_units: int | None = None,
+    tuning: str | None = None,
+    baseline_rate: float | tuple[float, float] | None = None,
+    modulation_depth: float | tuple[float, float] | None = None,
+    noise: str | None = None,
+    observation_gain: float | None = None,
+    observation_rotation: float | None = None,
+    observation_offset: float | None = None,
+    v_max: float = 1.0,
+    days_per_session: int = 0,
+    error_signal: tuple[float, float] | None = None,
+    error_interval: float = 0.2,
 ) -> BCIConfig:
-    """Check every argument of the environments (``ValueError`` naming the bad one)."""
-    spec = TaskSpec.create(task, n_trials, dt, workspace, target_distance, target_radius,
-                           hold_time, timeout, return_to_center)
-    pop = PopulationSpec(n_units, tuning, baseline_rate, modulation_depth, noise)
+    """Build the closed loop's configuration from the specs and keyword overrides.
+
+    ``task`` is a :class:`TaskSpec` or a task name (``"center_out"``, ``"random_targets"``),
+    ``population`` a :class:`PopulationSpec` (None: the defaults), ``user`` a :class:`UserSpec` or
+    a model name, ``drift`` a preset name or drift processes. Each override that is not None
+    replaces that field of its spec (``baseline_rate`` and ``modulation_depth`` are the
+    population's ``baseline`` and ``depth``). Every value is checked: ``ValueError`` names the
+    bad argument.
+
+    Returns
+    -------
+    BCIConfig
+        The validated configuration.
+    """
+    given = locals()
+    task_over = {k: given[k] for k in TASK_OVERRIDES if given[k] is not None}
+    if isinstance(task, TaskSpec):
+        spec = task.replace(**task_over) if task_over else task
+    else:
+        spec = TaskSpec.create(task=task, **task_over)
+    pop_over = {f: given[k] for k, f in POPULATION_OVERRIDES.items() if given[k] is not None}
+    if population is None:
+        pop = PopulationSpec(**pop_over)
+    elif isinstance(population, PopulationSpec):
+        pop = replace(population, **pop_over) if pop_over else population
+    else:
+        raise ValueError(f"population must be a PopulationSpec or None, got {describe(population)}")
     if isinstance(user, str):
         user = UserSpec(model=user)
     elif not isinstance(user, UserSpec):
@@ -105,6 +165,21 @@ def make_config(
     interval = check_number("error_interval", error_interval, spec.dt, MAX_TIMEOUT)
     return BCIConfig(spec, pop, user, make_drift(drift), v_max, days_per_session,
                      error_signal, int(round(interval / spec.dt)))
+
+
+def config_signature(*leading: inspect.Parameter, trailing: tuple[inspect.Parameter, ...] = (),
+                     defaults: dict[str, Any] | None = None) -> inspect.Signature:
+    """Return the signature of an environment built by :func:`make_config`.
+
+    ``self`` and ``leading`` first, then every argument of :func:`make_config` (keyword only,
+    with ``defaults`` replacing some defaults), then ``trailing``: the one signature that the
+    single and vector environments share.
+    """
+    self_ = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    defaults = defaults or {}
+    params = [p.replace(default=defaults.get(p.name, p.default))
+              for p in inspect.signature(make_config).parameters.values()]
+    return inspect.Signature([self_, *leading, *params, *trailing])
 
 
 def _lane_values(value: Any, n: int, name: str) -> np.ndarray:
@@ -150,19 +225,32 @@ class ClosedLoop:
         self.start = np.zeros((n, 2))
         self.distance = np.zeros(n)
         self.ref_distance = np.zeros(n)  # distance at the last error-signal evaluation
+        self.open_loop = np.zeros(n, dtype=bool)  # lanes in an open-loop calibration block
+        self.observing = np.zeros(n, dtype=bool)  # ... of the observation paradigm
+        self.cue_steps = np.ones(n)  # bins of an automatic movement
+        self._any_open = False
+        self._context = np.zeros(n, dtype=bool)  # whether the lane's encoder is the open-loop one
 
     # -- sessions ----------------------------------------------------------------------------
     def reset(self, mask: np.ndarray, rng: np.random.Generator, options: dict | None) -> None:
         """Start a new session in the lanes of ``mask``.
 
-        Options: ``new_subject`` (draw new populations), ``day`` (one int or one per lane).
-        Without ``day`` a lane moves on by ``days_per_session``; a new subject starts on day 0.
+        Options: ``new_subject`` (draw new populations), ``day`` (one int or one per lane),
+        ``calibration`` (None: closed loop; ``"observation"`` or ``"attempt"``: an open-loop
+        calibration block, see the module docstring) and ``cue_time`` (s, the automatic
+        movement's duration, in [dt, 3600]). Without ``day`` a lane moves on by
+        ``days_per_session``; a new subject starts on day 0.
         """
         options = options or {}
         lanes = mask.nonzero()[0]
         days = None  # checked before anything changes
         if options.get("day") is not None:
             days = _lane_values(options["day"], self.n, 'options["day"]')[lanes]
+        paradigm = options.get("calibration")
+        if paradigm is not None:
+            paradigm = check_choice('options["calibration"]', paradigm, CALIBRATION_PARADIGMS)
+        cue = check_number('options["cue_time"]', options.get("cue_time", CUE_TIME), self.dt,
+                           MAX_TIMEOUT)
         new = np.array([self.subjects[i] is None for i in lanes], dtype=bool)
         if options.get("new_subject"):
             new[:] = True
@@ -174,9 +262,17 @@ class ClosedLoop:
         if days is None:
             days = np.where(new, 0, self.day[lanes] + self.cfg.days_per_session)
         self.day[lanes] = days
-        for i in lanes[self._encoded[lanes] != days]:
-            self.encoder.set_lane(int(i), self.subjects[i].on_day(int(self.day[i])))
-            self._encoded[i] = self.day[i]
+        self.open_loop[lanes] = paradigm is not None
+        self.observing[lanes] = paradigm == "observation"
+        self.cue_steps[lanes] = cue / self.dt
+        self._any_open = bool(self.open_loop.any())
+        self.user.adapting[lanes] = paradigm is None
+        stale = (self._encoded[lanes] != days) | (self._context[lanes] != self.open_loop[lanes])
+        for i in lanes[stale]:
+            sub, day = self.subjects[i], int(self.day[i])
+            pop = sub.open_loop(day) if self.open_loop[i] else sub.on_day(day)
+            self.encoder.set_lane(int(i), pop)
+            self._encoded[i], self._context[i] = day, self.open_loop[i]
 
         self.trial[lanes] = 0
         self.cursor[lanes] = 0.0
@@ -184,9 +280,11 @@ class ClosedLoop:
         self.targets.start(lanes, rng)
         self._show_target(lanes)
         self._start_trial(lanes)
-        self.user.reset(lanes, self.cursor[lanes], self.target[lanes])
+        self.user.reset(lanes, self.cursor[lanes], self.target[lanes], rng)
         self.spikes.reset(lanes, rng)
-        u = self.user.start(lanes)
+        u = self.user.start(lanes, rng)
+        if self._any_open:
+            u = self.user.imagine(lanes[self.observing[lanes]], 0.0)[lanes]
         self.obs[lanes] = self._fire(u, rng, lanes)
 
     def _show_target(self, lanes: np.ndarray) -> None:
@@ -227,6 +325,8 @@ class ClosedLoop:
         """
         cfg, spec = self.cfg, self.cfg.task
         a = np.minimum(np.maximum(actions, -cfg.v_max), cfg.v_max)
+        if self._any_open:  # the automatic cursor of a calibration block ignores the decoder
+            a = np.where(self.open_loop[:, None], self.cued_velocity(self.steps + 1), a)
         before = self.cursor
         cursor = np.minimum(np.maximum(before + self.dt * a, -spec.workspace), spec.workspace)
         moved = cursor - before
@@ -261,9 +361,26 @@ class ClosedLoop:
                 self.cursor[lanes] = 0.0
             self._start_trial(lanes)
         terminated = self.trial >= spec.n_trials
-        u = self.user.act(self.cursor, self.target)
+        u = self.user.act(self.cursor, self.target, rng)
+        if self._any_open:  # observers imagine the cued movement they have seen so far
+            watch = self.observing.nonzero()[0]
+            u = self.user.imagine(watch, self.cued_velocity(self.steps - self.user.k)[watch])
         self.obs = self._fire(u, rng)
         return reward, terminated, done, results, signal
+
+    def cued_velocity(self, bins: np.ndarray) -> np.ndarray:
+        """Return the automatic cursor's velocity ``(n, 2)`` in bin ``bins`` of each lane's trial.
+
+        The minimum-jerk path from the trial's start to its target (module docstring) moved on by
+        one bin, divided by ``dt``; 0 before the trial's first bin and after the movement ended.
+        """
+        def phase(b: np.ndarray) -> np.ndarray:
+            s = np.clip(b / self.cue_steps, 0.0, 1.0)
+            return s**3 * (10.0 - 15.0 * s + 6.0 * s * s)
+
+        b = np.asarray(bins, dtype=np.float64)
+        moved = phase(b) - phase(b - 1.0)
+        return (self.target - self.start) * (moved / self.dt)[:, None]
 
     def _error_signal(
         self, dist: np.ndarray, done: np.ndarray, rng: np.random.Generator

@@ -65,17 +65,20 @@ class TaskSpec:
     @classmethod
     def create(
         cls,
-        task: str,
-        n_trials: int,
-        dt: float,
-        workspace: float,
-        target_distance: float,
-        target_radius: Any,
-        hold_time: float,
-        timeout: float,
-        return_to_center: bool,
+        task: str = "center_out",
+        n_trials: int = 64,
+        dt: float = 0.02,
+        workspace: float = 0.5,
+        target_distance: float = 0.35,
+        target_radius: Any = None,
+        hold_time: float = 0.5,
+        timeout: float = 10.0,
+        return_to_center: bool = False,
     ) -> TaskSpec:
-        """Check the task's arguments and convert times (s) to steps of ``dt``."""
+        """Check the task's arguments and convert times (s) to steps of ``dt``.
+
+        ``target_radius`` None is 0.075 for centre-out targets and (0.04, 0.1) for random ones.
+        """
         task = check_choice("task", task, TASKS)
         n_trials = check_int("n_trials", n_trials, 1, MAX_TRIALS)
         dt = check_number("dt", dt, 0.01, 0.05)
@@ -109,6 +112,17 @@ class TaskSpec:
             )
         return cls(task, n_trials, dt, workspace, target_distance, radius, hold_steps,
                    timeout_steps, check_bool("return_to_center", return_to_center))
+
+    def arguments(self) -> dict[str, Any]:
+        """Return the arguments of :meth:`create` that give this spec (times back in seconds)."""
+        return {"task": self.task, "n_trials": self.n_trials, "dt": self.dt,
+                "workspace": self.workspace, "target_distance": self.target_distance,
+                "target_radius": self.target_radius, "hold_time": self.hold_steps * self.dt,
+                "timeout": self.timeout_steps * self.dt, "return_to_center": self.return_to_center}
+
+    def replace(self, **overrides: Any) -> TaskSpec:
+        """Return this spec with some :meth:`create` arguments changed (checked again)."""
+        return type(self).create(**{**self.arguments(), **overrides})
 
     @property
     def center_out(self) -> bool:

@@ -12,12 +12,36 @@ where ``u`` is the user's intended velocity, ``g`` (``forward_gain``) and ``a = 
 (``forward_tau``) the user's belief about the decoder's gain and smoothing (``tau = 0``: the
 cursor moves as intended). From the error ``e = target_seen - p_hat`` the intended velocity is
 
-- ``"feedback"`` (Willett's saturating push): ``u = f(|e|) e / |e|`` with
-  ``f(d) = max_speed tanh(d / saturation)``, a smooth stand-in for their fitted piecewise-linear
-  ``f_targ``;
+- ``"feedback"`` (Willett's control policy, their Fig. 2B): a push toward the target plus a
+  damping term along the cursor's estimated heading,
+
+      u = f_targ(|e|) e / |e| + f_vel(|v_hat|) v_hat / |v_hat|,
+      f_targ(d) = max_speed tanh(d / saturation),   f_vel(s) = -damping s,
+
+  with ``f_targ`` a smooth stand-in for their fitted piecewise-linear push and ``f_vel`` their
+  negative (braking) velocity term made linear; ``v_hat`` is the forward model's estimate of the
+  current cursor velocity, ``g`` times the smoothed past commands. The command then feeds back on
+  itself through ``v_hat`` with the factor ``-damping g`` per bin, so the braking is capped at
+  ``damping g <= 0.9`` (a user never brakes harder than it pushes);
 - ``"lqr"``: the discrete-time LQR of the same forward model, per axis, state ``(p - target, v)``,
   cost ``sum (p - target)^2 + effort u^2`` (gain from ``scipy.linalg.solve_discrete_are``), the
   command then limited to ``|u| <= max_speed``.
+
+Two further pieces of Willett et al.'s model (both off by default, so the ideal decoder
+reproduces the noiseless controller; :data:`WILLETT_USER` switches them on):
+
+- **intention noise**: their model adds autoregressive noise to the control vector (fitted per
+  participant, correlated over ~100 ms). Here ``u + n_t`` with
+  ``n_t = r n_{t-1} + sqrt(1 - r^2) noise_sd z_t``, ``r = exp(-dt / noise_tau)``, ``z ~ N(0, I)``:
+  stationary standard deviation ``noise_sd`` per axis.
+- **a forward model that adapts to the decoder's gain**: the user's belief ``g`` about how far
+  the cursor moves per unit of command is the recursive least-squares slope, with forgetting
+  time constant ``adaptation_time`` (s), of the cursor displacement it sees on the command it gave
+  ``k + 1`` bins before (``g = S_du / S_uu``, both sums decaying by ``exp(-dt / adaptation_time)``
+  per bin and starting from ``forward_gain`` with one time constant's weight of unit commands;
+  bins across a trial boundary, where the cursor may jump, are skipped). Users re-learn a new
+  gain within seconds (Willett et al. 2019 re-fit their model per gain block; Chase et al. 2009
+  show compensation for a changed mapping within a session); 2 s is the value used here.
 
 Everything is vectorised over a leading axis of lanes (independent users).
 """
@@ -31,7 +55,7 @@ from scipy.linalg import solve_discrete_are
 
 from cogmodels.validation import check_choice, check_number
 
-__all__ = ["USER_MODELS", "User", "UserSpec", "lqr_gain"]
+__all__ = ["USER_MODELS", "WILLETT_USER", "User", "UserSpec", "lqr_gain"]
 
 USER_MODELS = ("feedback", "lqr")
 
@@ -40,6 +64,8 @@ USER_MODELS = ("feedback", "lqr")
 MAX_DELAY = 2.0
 #: bound of the speeds, the saturation, the forward-model time constant and gain
 MAX_USER_VALUE = 1e3
+#: the largest braking slope (the command's feedback through the forward model stays stable)
+MAX_DAMPING = 0.99
 #: bounds of the LQR effort cost (the Riccati equation stays well conditioned within them)
 EFFORT_RANGE = (1e-6, 1e6)
 
@@ -49,7 +75,9 @@ class UserSpec:
     """The user's control model (see the module docstring); times in s, speeds in widths/s.
 
     ``delay`` in [0, 2] s; ``max_speed``, ``saturation`` and ``forward_gain`` in (0, 1000];
-    ``forward_tau`` in [0, 1000] s; ``effort`` in [1e-6, 1e6].
+    ``forward_tau`` in [0, 1000] s; ``effort`` in [1e-6, 1e6]; ``damping`` (the slope of
+    ``-f_vel``, dimensionless) in [0, 1); ``noise_sd`` (widths/s), ``noise_tau`` and
+    ``adaptation_time`` (s; 0: no adaptation) in [0, 1000].
     """
 
     model: str = "feedback"
@@ -59,6 +87,10 @@ class UserSpec:
     effort: float = 0.015
     forward_tau: float = 0.0
     forward_gain: float = 1.0
+    damping: float = 0.0
+    noise_sd: float = 0.0
+    noise_tau: float = 0.1
+    adaptation_time: float = 0.0
 
     def __post_init__(self) -> None:
         check_choice("user", self.model, USER_MODELS)
@@ -69,6 +101,10 @@ class UserSpec:
             "effort": (*EFFORT_RANGE, False),
             "forward_tau": (0.0, MAX_USER_VALUE, False),
             "forward_gain": (0.0, MAX_USER_VALUE, True),
+            "damping": (0.0, MAX_DAMPING, False),
+            "noise_sd": (0.0, MAX_USER_VALUE, False),
+            "noise_tau": (0.0, MAX_USER_VALUE, False),
+            "adaptation_time": (0.0, MAX_USER_VALUE, False),
         }
         for name, (low, high, low_open) in limits.items():
             value = check_number(name, getattr(self, name), low, high, low_open=low_open)
@@ -95,74 +131,169 @@ def lqr_gain(spec: UserSpec, dt: float) -> np.ndarray:
     return k[0]
 
 
+#: Willett et al. (2019)'s user with every piece switched on: damping, intention noise and a
+#: forward model that re-learns the decoder's gain. Their fits differ per participant and are
+#: given in their units (screen fractions, per-second control vectors); these values are set on
+#: this workspace, not fitted: braking ``damping`` 0.3 (their ``f_vel`` is negative and smaller
+#: than the push), noise 0.1 widths/s per axis (1/8 of the top push 0.8; their AR noise is a
+#: sizeable fraction of the push) correlated over 100 ms, the gain re-learnt over 2 s. With the
+#: ideal decoder this user reaches a 0.35 target in about 1 s, as their participants did in
+#: 1-2 s with optimised decoders.
+WILLETT_USER = UserSpec(damping=0.3, noise_sd=0.1, noise_tau=0.1, adaptation_time=2.0)
+
+
 class User:
     """``n_lanes`` simulated users stepped together (see the module docstring).
 
     :meth:`act` takes the true cursor and target of this bin, stores them as seen ``k`` bins later,
     and returns the intended velocities ``(n_lanes, 2)`` from the delayed view and the forward model.
+    ``gain_belief`` holds each user's current belief ``g`` about the decoder's gain.
     """
 
     def __init__(self, spec: UserSpec, dt: float, n_lanes: int) -> None:
         self.spec, self.dt = spec, dt
         self.k = int(round(spec.delay / dt))
         self.a, _, _ = forward_model(spec, dt)
-        self._g = (1.0 - self.a) * spec.forward_gain
         self._gain = lqr_gain(spec, dt) if spec.model == "lqr" else None
-        self._seen_pos = np.zeros((self.k + 1, n_lanes, 2))
-        self._seen_target = np.zeros((self.k + 1, n_lanes, 2))
+        # the views of the last k + 2 bins: the oldest two give the move the user sees now
+        self._seen_pos = np.zeros((self.k + 2, n_lanes, 2))
+        self._seen_target = np.zeros((self.k + 2, n_lanes, 2))
         self._ptr = 0
         self._disp = np.zeros((max(self.k, 1), n_lanes, 2))  # forward-model moves not yet seen
         self._disp_sum = np.zeros((n_lanes, 2))
         self._dptr = 0
         self._v = np.zeros((n_lanes, 2))
         self.intended = np.zeros((n_lanes, 2))
+        self.gain_belief = np.full(n_lanes, spec.forward_gain)
+        self._noise = np.zeros((n_lanes, 2))
+        self._noise_r = float(np.exp(-dt / spec.noise_tau)) if spec.noise_tau > 0 else 0.0
+        self._noise_scale = float(np.sqrt(1.0 - self._noise_r**2) * spec.noise_sd)
+        self._adapt = spec.adaptation_time > 0
+        if self._adapt:
+            self._forget = float(np.exp(-dt / spec.adaptation_time))
+            self._prior = (spec.adaptation_time / dt) * dt**2  # one time constant of unit commands
+            self._s_uu = np.full(n_lanes, self._prior)
+            self._s_du = self._s_uu * spec.forward_gain
+            self._commands = np.zeros((self.k + 2, n_lanes, 2))  # u of the last k + 2 bins
+            self._cptr = 0
+        self.adapting = np.ones(n_lanes, dtype=bool)  # lanes whose user is in control
 
-    def reset(self, lanes: np.ndarray, cursor: np.ndarray, target: np.ndarray) -> None:
-        """Users in ``lanes`` start a session having seen ``cursor`` and ``target`` for long."""
+    def reset(self, lanes: np.ndarray, cursor: np.ndarray, target: np.ndarray,
+              rng: np.random.Generator | None = None) -> None:
+        """Users in ``lanes`` start a session having seen ``cursor`` and ``target`` for long.
+
+        Their belief about the decoder's gain is kept (the same user, a new session).
+        """
         self._seen_pos[:, lanes] = cursor
         self._seen_target[:, lanes] = target
         self._disp[:, lanes] = 0.0
         self._disp_sum[lanes] = 0.0
         self._v[lanes] = 0.0
         self.intended[lanes] = 0.0
+        if self.spec.noise_sd > 0 and rng is not None:
+            self._noise[lanes] = self.spec.noise_sd * rng.standard_normal((len(lanes), 2))
+        if self._adapt:
+            self._commands[:, lanes] = 0.0
 
-    def act(self, cursor: np.ndarray, target: np.ndarray) -> np.ndarray:
+    def act(self, cursor: np.ndarray, target: np.ndarray,
+            rng: np.random.Generator | None = None) -> np.ndarray:
         """Intended velocities for the next bin (also kept in :attr:`intended`)."""
-        n = self.k + 1
+        n = self.k + 2
         self._ptr = (self._ptr + 1) % n
         self._seen_pos[self._ptr] = cursor
         self._seen_target[self._ptr] = target
-        old = (self._ptr + 1) % n
+        old = (self._ptr + 2) % n  # the view of k bins ago
+        if self._adapt:
+            self._learn_gain(old, (self._ptr + 1) % n)
         error = self._seen_target[old] - self._seen_pos[old] - self._disp_sum
-        u = self._policy(error, self._v)
+        u = self._policy(error, self._v, self.gain_belief)
+        u = self._add_noise(u, rng)
         self._v *= self.a
-        self._v += self._g * u
+        self._v += ((1.0 - self.a) * self.gain_belief)[:, None] * u
         if self.k:
             step = self.dt * self._v
             self._disp_sum += step - self._disp[self._dptr]
             self._disp[self._dptr] = step
             self._dptr = (self._dptr + 1) % self.k
+        self._keep_command(u, slice(None))
         self.intended = u
         return u
 
-    def start(self, lanes: np.ndarray) -> np.ndarray:
+    def imagine(self, lanes: np.ndarray, velocity: np.ndarray | float) -> np.ndarray:
+        """Users in ``lanes`` intend ``velocity`` (plus their intention noise) instead.
+
+        What an observer of an automatic cursor does; returns :attr:`intended`, all lanes.
+        """
+        if len(lanes):
+            noise = self._noise[lanes] if self.spec.noise_sd > 0 else 0.0
+            self.intended[lanes] = velocity + noise
+        return self.intended
+
+    def _add_noise(self, u: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        s = self.spec
+        if s.noise_sd <= 0 or rng is None:
+            return u
+        z = rng.standard_normal(u.shape)
+        z *= self._noise_scale
+        self._noise *= self._noise_r
+        self._noise += z
+        return u + self._noise
+
+    def _learn_gain(self, old: int, before: int) -> None:
+        """Update the gain belief from the displacement seen now and the command that caused it.
+
+        The seen move ``p_{t-k} - p_{t-k-1}`` is the decoder's answer to the command of bin
+        ``t - k - 1``; bins whose seen target changed (a new trial: the cursor may have jumped)
+        and lanes not in control (:attr:`adapting` False) are skipped.
+        """
+        pos, tgt = self._seen_pos, self._seen_target
+        moved = pos[old] - pos[before]
+        use = ((tgt[old, :, 0] == tgt[before, :, 0]) & (tgt[old, :, 1] == tgt[before, :, 1])
+               & self.adapting)
+        cmd = self._commands[(self._cptr + 2) % (self.k + 2)]  # dt u of k + 1 calls ago
+        decay = np.where(use, self._forget, 1.0)
+        self._s_uu *= decay
+        self._s_uu += use * (cmd[:, 0] * cmd[:, 0] + cmd[:, 1] * cmd[:, 1])
+        self._s_du *= decay
+        self._s_du += use * (moved[:, 0] * cmd[:, 0] + moved[:, 1] * cmd[:, 1])
+        self.gain_belief = np.minimum(np.maximum(self._s_du / self._s_uu, 0.05), MAX_USER_VALUE)
+
+    def _keep_command(self, u: np.ndarray, lanes: np.ndarray | slice) -> None:
+        """Keep this bin's command (what the decoder will answer) for the gain belief.
+
+        The ring advances once per :meth:`act`; :meth:`start` writes into the newest slot.
+        """
+        if not self._adapt:
+            return
+        if isinstance(lanes, slice):
+            self._cptr = (self._cptr + 1) % (self.k + 2)
+        self._commands[self._cptr, lanes] = self.dt * u
+
+    def start(self, lanes: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         """Intended velocities of the users in ``lanes`` (just reset) for a session's first bin."""
         error = self._seen_target[self._ptr, lanes] - self._seen_pos[self._ptr, lanes]
-        u = self._policy(error, self._v[lanes])
-        self._v[lanes] = self._g * u
+        u = self._policy(error, self._v[lanes], self.gain_belief[lanes])
+        if self.spec.noise_sd > 0 and rng is not None:
+            u = u + self._noise[lanes]
+        self._v[lanes] = ((1.0 - self.a) * self.gain_belief[lanes])[:, None] * u
         if self.k:
             step = self.dt * self._v[lanes]
             self._disp[(self._dptr - 1) % self.k, lanes] = step  # the newest forward-model move
             self._disp_sum[lanes] = step
+        self._keep_command(u, lanes)
         self.intended[lanes] = u
         return u
 
-    def _policy(self, error: np.ndarray, v: np.ndarray) -> np.ndarray:
+    def _policy(self, error: np.ndarray, v: np.ndarray, gain: np.ndarray) -> np.ndarray:
         s = self.spec
         dist = np.hypot(error[:, 0], error[:, 1])
         if self._gain is None:
             scale = s.max_speed * np.tanh(dist / s.saturation) / (dist + 1e-12)
-            return error * scale[:, None]
+            u = error * scale[:, None]
+            if s.damping > 0:  # f_vel(|v|) v / |v| with f_vel(s) = -damping s, damping g <= 0.9
+                brake = np.minimum(s.damping, 0.9 / gain)
+                u -= brake[:, None] * v
+            return u
         u = self._gain[0] * error - self._gain[1] * v
         speed = np.hypot(u[:, 0], u[:, 1])
         return u * np.minimum(1.0, s.max_speed / np.maximum(speed, 1e-12))[:, None]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
 
 from cogmodels.envs.bci.env import spaces_of
-from cogmodels.envs.bci.loop import RESULT_KEYS, ClosedLoop, make_config
-from cogmodels.envs.bci.user import UserSpec
+from cogmodels.envs.bci.loop import RESULT_KEYS, ClosedLoop, config_signature, make_config
 from cogmodels.envs.core import TaskVectorEnv, named_arguments
 
 __all__ = ["CursorBCIRandomTargetsVector", "CursorBCIVector"]
@@ -38,36 +38,9 @@ class CursorBCIVector(TaskVectorEnv):
     """
 
     @named_arguments
-    def __init__(
-        self,
-        num_envs: int = 1,
-        task: str = "center_out",
-        n_trials: int = 64,
-        dt: float = 0.02,
-        target_distance: float = 0.35,
-        target_radius: float | tuple[float, float] | None = None,
-        hold_time: float = 0.5,
-        timeout: float = 10.0,
-        return_to_center: bool = False,
-        workspace: float = 0.5,
-        v_max: float = 1.0,
-        n_units: int = 192,
-        tuning: str = "cosine",
-        baseline_rate: float | tuple[float, float] = (5.0, 30.0),
-        modulation_depth: float | tuple[float, float] = (2.0, 10.0),
-        noise: str = "poisson",
-        user: str | UserSpec = "feedback",
-        drift: Any = "none",
-        days_per_session: int = 0,
-        error_signal: tuple[float, float] | None = None,
-        error_interval: float = 0.2,
-        autoreset_mode: str = "next_step",
-    ) -> None:
-        self.config = make_config(
-            task, n_trials, dt, target_distance, target_radius, hold_time, timeout,
-            return_to_center, workspace, v_max, n_units, tuning, baseline_rate, modulation_depth,
-            noise, user, drift, days_per_session, error_signal, error_interval,
-        )
+    def __init__(self, num_envs: int = 1, autoreset_mode: str = "next_step",
+                 **config: Any) -> None:
+        self.config = make_config(**config)
         self.n_trials = self.config.task.n_trials
         obs_space, act_space = spaces_of(self.config)
         super().__init__(num_envs, obs_space, act_space, autoreset_mode,
@@ -123,8 +96,19 @@ class CursorBCIVector(TaskVectorEnv):
         return reward, terminated, info
 
 
+_NUM_ENVS = inspect.Parameter("num_envs", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=1,
+                              annotation="int")
+_AUTORESET = (inspect.Parameter("autoreset_mode", inspect.Parameter.KEYWORD_ONLY,
+                                default="next_step", annotation="str"),)
+CursorBCIVector.__init__.__signature__ = config_signature(_NUM_ENVS, trailing=_AUTORESET)
+
+
 class CursorBCIRandomTargetsVector(CursorBCIVector):
     """:class:`CursorBCIVector` with ``task="random_targets"`` by default."""
 
-    def __init__(self, num_envs: int = 1, task: str = "random_targets", **kwargs: Any) -> None:
-        super().__init__(num_envs=num_envs, task=task, **kwargs)
+    def __init__(self, num_envs: int = 1, **config: Any) -> None:
+        super().__init__(num_envs, **{"task": "random_targets", **config})
+
+
+CursorBCIRandomTargetsVector.__init__.__signature__ = config_signature(
+    _NUM_ENVS, trailing=_AUTORESET, defaults={"task": "random_targets"})

@@ -1,0 +1,154 @@
+#!/usr/bin/env python
+"""Gilja et al. (2012) in simulation: ReFIT-KF against the KF calibrated on the open-loop block.
+
+For each subject (a lane of ``CursorBCIVector``; ``--subjects`` per seed, ``--seeds`` seeds):
+
+1. an open-loop calibration block (``--calibration`` s): the cursor moves by itself along
+   minimum-jerk paths to the cued centre-out targets, the user watches (``paradigm``), the units
+   fire with their open-loop code; a steady-state Kalman filter is fit on the cued kinematics;
+2. that KF drives the cursor for a closed-loop block (``--refit`` s); ReFIT-KF is fit on it with
+   intention re-estimation (decoded velocity turned toward the target, zero on it);
+3. each decoder plays a closed-loop session (``--session`` s) on the same subject; the time to
+   target (s, successes) and the success rate are scored per subject.
+
+The ratio ReFIT / KF of the mean time to target is given with a 95 % bootstrap CI over subjects
+(paired). Conditions: the realistic setting (Willett et al. 2019's user with damping, intention
+noise and a gain-learning forward model; observation block aligned by the user's 0.2 s delay),
+then one change each — labels not lag-aligned, the same neural code in open and closed loop,
+an attempted-movement block, and the idealised calibration the simulator used before issue 14
+(the cursor follows the user's true intention, which is the label; plain user). Figure:
+``benchmarks/figures/bci_refit.png``.
+
+    python benchmarks/bench_bci_refit.py --subjects 8 --seeds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import cogmodels  # noqa: E402,F401
+from cogmodels.agents.decoders import SteadyStateKalmanDecoder  # noqa: E402
+from cogmodels.agents.decoders.session import (  # noqa: E402
+    calibrate,
+    refit_decoder,
+    run_closed_loop,
+)
+from cogmodels.envs.bci import CursorBCIVector  # noqa: E402
+from cogmodels.envs.bci.user import WILLETT_USER  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+SAME_CODE = {"observation_gain": 1.0, "observation_rotation": 0.0, "observation_offset": 0.0}
+#: condition -> (environment overrides, calibration paradigm, label lag in s)
+CONDITIONS: dict[str, tuple[dict, str, float]] = {
+    "realistic (observation, lag-aligned)": ({"user": WILLETT_USER}, "observation", 0.2),
+    "labels not lag-aligned": ({"user": WILLETT_USER}, "observation", 0.0),
+    "same code open / closed loop": ({"user": WILLETT_USER, **SAME_CODE}, "observation", 0.2),
+    "attempted movement block": ({"user": WILLETT_USER}, "attempt", 0.0),
+    "idealised (before issue 14)": ({"user": "feedback"}, "intention", 0.0),
+}
+
+
+def run_condition(overrides: dict, paradigm: str, lag: float, subjects: int, seed: int,
+                  seconds: tuple[float, float, float]) -> pd.DataFrame:
+    """Per-subject time to target and success rate of the open-loop KF and of ReFIT-KF."""
+    calibration, refit_s, session = seconds
+    env = CursorBCIVector(num_envs=subjects, n_trials=10**6, **overrides)
+    env.reset(seed=seed, options={"day": 0})
+    kf = calibrate(env, SteadyStateKalmanDecoder(), calibration, paradigm=paradigm, lag=lag)
+    refit = refit_decoder(env, kf, refit_s)
+    rows = []
+    for name, dec in (("KF (open-loop block)", kf), ("ReFIT-KF", refit)):
+        tab = run_closed_loop(env, dec, session)
+        per = tab.groupby("subject").agg(time_to_target=("time_to_target", "mean"),
+                                         success_rate=("success", "mean"))
+        per["decoder"], per["seed"] = name, seed
+        rows.append(per.reset_index())
+    return pd.concat(rows, ignore_index=True)
+
+
+def paired_ratio(kf: np.ndarray, refit: np.ndarray, rng: np.random.Generator,
+                 n_boot: int = 10_000) -> tuple[float, float, float]:
+    """Ratio of means ReFIT / KF and its 95 % percentile bootstrap CI (subjects resampled)."""
+    idx = rng.integers(0, len(kf), size=(n_boot, len(kf)))
+    boot = refit[idx].mean(axis=1) / kf[idx].mean(axis=1)
+    return float(refit.mean() / kf.mean()), *np.percentile(boot, [2.5, 97.5]).tolist()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--subjects", type=int, default=8)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--calibration", type=float, default=60.0)
+    ap.add_argument("--refit", type=float, default=60.0)
+    ap.add_argument("--session", type=float, default=120.0)
+    ap.add_argument("--out", type=Path, default=HERE / "figures")
+    ap.add_argument("--replot", action="store_true",
+                    help="redraw the table and figure from the CSV of a previous run")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    seconds = (args.calibration, args.refit, args.session)
+    if args.replot:
+        table = pd.read_csv(args.out / "bci_refit.csv")
+    else:
+        parts = []
+        for cond, (over, paradigm, lag) in CONDITIONS.items():
+            for seed in range(args.seeds):
+                part = run_condition(over, paradigm, lag, args.subjects, seed, seconds)
+                part["condition"] = cond
+                parts.append(part)
+        table = pd.concat(parts, ignore_index=True)
+        args.out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out / "bci_refit.csv", index=False)
+    wall = time.perf_counter() - t0
+    rng = np.random.default_rng(0)
+    print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python "
+          f"{platform.python_version()}; wall {wall:.0f} s; {args.seeds} seeds x "
+          f"{args.subjects} subjects; blocks {args.calibration:.0f} / {args.refit:.0f} s, "
+          f"sessions {args.session:.0f} s")
+    print("| condition | KF time to target (s) | ReFIT-KF (s) | ratio [95 % CI] | success KF / "
+          "ReFIT |")
+    print("| --- | --- | --- | --- | --- |")
+    summary = {}
+    for cond in CONDITIONS:
+        t = table[table.condition == cond].sort_values(["seed", "subject"])
+        kf = t[t.decoder == "KF (open-loop block)"]
+        rf = t[t.decoder == "ReFIT-KF"]
+        ratio, lo, hi = paired_ratio(kf.time_to_target.to_numpy(), rf.time_to_target.to_numpy(),
+                                     rng)
+        summary[cond] = (kf.time_to_target.to_numpy(), rf.time_to_target.to_numpy(), ratio)
+        print(f"| {cond} | {kf.time_to_target.mean():.2f} | {rf.time_to_target.mean():.2f} | "
+              f"{ratio:.2f} [{lo:.2f}, {hi:.2f}] | {kf.success_rate.mean():.2f} / "
+              f"{rf.success_rate.mean():.2f} |")
+    figure(summary).savefig(args.out / "bci_refit.png", dpi=120, bbox_inches="tight")
+
+
+def figure(summary: dict[str, tuple[np.ndarray, np.ndarray, float]]):
+    """Per-subject time to target, KF against ReFIT-KF, one panel per condition."""
+    fig, axes = plt.subplots(1, len(summary), figsize=(3.0 * len(summary), 3.2), sharey=True)
+    for ax, (cond, (kf, rf, ratio)) in zip(np.atleast_1d(axes), summary.items()):
+        for a, b in zip(kf, rf):
+            ax.plot([0, 1], [a, b], color="0.7", lw=0.8)
+        ax.plot([0, 1], [kf.mean(), rf.mean()], "o-", color="C3", lw=2)
+        ax.set_xticks([0, 1], ["KF\n(open loop)", "ReFIT-KF"])
+        ax.set_title(f"{cond}\nratio {ratio:.2f}", fontsize=8)
+        ax.set_xlim(-0.3, 1.3)
+    np.atleast_1d(axes)[0].set_ylabel("time to target (s)")
+    fig.suptitle("Gilja et al. 2012 in simulation: ReFIT-KF vs the open-loop KF (same subjects)",
+                 fontsize=9, y=1.06)
+    return fig
+
+
+if __name__ == "__main__":
+    main()
