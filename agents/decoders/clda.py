@@ -32,6 +32,7 @@ import numpy as np
 
 from cogmodels.agents.decoders.linear import EncodingDecoder
 from cogmodels.agents.decoders.stats import RegressionStats
+from cogmodels.validation import check_number
 
 __all__ = ["RML", "SmoothBatch", "refit_intention"]
 
@@ -145,23 +146,44 @@ class SmoothBatch(_Adaptation):
 class RML(_Adaptation):
     """Recursive maximum-likelihood CLDA (see the module docstring).
 
-    The statistics start from the seed decoder's calibration (``decoder.stats_``), weighted as
-    one half-life's worth of bins at most, and forget by ``λ = 0.5^{dt / half_life}`` per bin;
-    the decoder is re-solved every ``update_seconds``.
+    The statistics start from what the decoder was given — its current ``H_, d_, q_``, as
+    :meth:`RegressionStats.from_model
+    <cogmodels.agents.decoders.stats.RegressionStats.from_model>` pseudo-bins with the decoder's
+    expected velocity covariance (its ``prior_velocity_cov()``), worth ``prior_seconds`` of data — never from its calibration block: a
+    seed set through ``set_encoding`` is the seed. The prior then fades like any data, by
+    ``λ = 0.5^{dt / half_life}`` per bin; the decoder is re-solved every ``update_seconds``.
+
+    Parameters
+    ----------
+    decoder : EncodingDecoder
+        The fitted seed decoder, adapted in place.
+    half_life : float
+        Seconds over which a bin's weight halves.
+    update_seconds : float
+        Seconds between re-solves of the decoder.
+    dt : float
+        Bin width (s).
+    ridge : float
+        Ridge penalty of the re-solve.
+    min_bins : int
+        Lanes whose statistics hold less weight keep their decoder.
+    prior_seconds : float or None
+        Weight of the seed decoder, in seconds of bins; ``None``: one ``half_life`` (after
+        another half-life, the data collected in closed loop weigh as much as the seed did).
     """
 
     def __init__(self, decoder: EncodingDecoder, half_life: float = 60.0,
                  update_seconds: float = 0.1, dt: float = 0.02, ridge: float = 1e-3,
-                 min_bins: int = 50) -> None:
+                 min_bins: int = 50, prior_seconds: float | None = None) -> None:
         super().__init__(decoder, half_life, dt, ridge, min_bins)
         self.update_seconds = _check_seconds("update_seconds", update_seconds, self.dt)
         self.update_bins = max(int(round(self.update_seconds / self.dt)), 1)
         self.forget = 0.5 ** (self.dt / self.half_life)
-        seed = getattr(decoder, "stats_", None)
-        if seed is not None and seed.n_lanes == decoder.n_lanes_:
-            self.stats = seed.copy()
-            memory = self.half_life / self.dt  # bins whose weight sums to a half-life's
-            self.stats.decay(np.minimum(1.0, memory / np.maximum(seed.n, 1e-12)))
+        self.prior_seconds = (self.half_life if prior_seconds is None
+                              else check_number("prior_seconds", prior_seconds, 0.0))
+        self.stats = RegressionStats.from_model(
+            decoder.H_, decoder.d_, decoder.q_, self.prior_seconds / self.dt,
+            decoder.prior_velocity_cov())
 
     def tick(self) -> bool:
         """Forget by ``λ`` per bin; every ``update_seconds``, re-solve the decoder."""
