@@ -54,6 +54,56 @@ def test_regression_stats_recover_a_known_encoding_model():
     np.testing.assert_allclose(stats.solve(ridge=0.0)[0], H_hat)  # forgetting alone changes nothing
 
 
+def test_model_pseudo_statistics_solve_back_to_the_model():
+    rng = np.random.default_rng(1)
+    H, d, q = rng.normal(size=(3, 7, 2)), rng.uniform(1, 5, (3, 7)), rng.uniform(0.5, 2, (3, 7))
+    cov = np.array([[0.1, 0.02], [0.02, 0.2]])
+    stats = RegressionStats.from_model(H, d, q, 500.0, cov)
+    H2, d2, q2 = stats.solve(ridge=0.0)
+    np.testing.assert_allclose(H2, H, atol=1e-8)
+    np.testing.assert_allclose(d2, d, atol=1e-8)
+    np.testing.assert_allclose(q2, q, rtol=1e-8)
+    np.testing.assert_allclose(stats.n, 500.0)
+
+
+def test_kalman_prior_is_physical_whatever_the_labels(block):
+    """A shuffled-label seed no longer gets A ≈ 0: the prior is BMI3D's physical model (decay 0.8
+    per 0.1 s, stationary sd = velocity_sd); with dynamics="fit" it is the labels' (≈ 0)."""
+    _, (counts, velocity) = block
+    shuffled = velocity[np.random.default_rng(0).permutation(len(velocity))]
+    dec = KalmanDecoder().fit(counts, shuffled)
+    np.testing.assert_allclose(dec.A_, np.broadcast_to(0.8 ** 0.2 * np.eye(2), (4, 2, 2)))
+    np.testing.assert_allclose(dec.prior_velocity_cov(),
+                               np.broadcast_to(0.33**2 * np.eye(2), (4, 2, 2)), rtol=1e-9)
+    fitted = KalmanDecoder(dynamics="fit").fit(counts, shuffled)
+    assert np.abs(fitted.A_).max() < 0.1  # the fault the physical prior removes
+    assert KalmanDecoder(dynamics="fit").fit(counts, velocity).A_[:, 0, 0].min() > 0.9
+    with pytest.raises(ValueError, match=r"dynamics must be one of \['physical', 'fit'\]"):
+        KalmanDecoder(dynamics="learned")
+
+
+def test_rml_starts_from_the_decoder_it_is_given_not_its_calibration(block):
+    """A seed rotated through set_encoding stays the seed until data say otherwise (it was
+    undone by the first re-solve, 0.1 s in, when RML copied the calibration statistics)."""
+    _, (counts, velocity) = block
+    dec = SteadyStateKalmanDecoder().fit(counts, velocity)
+    calibrated = dec.H_.copy()
+    rotated = calibrated[..., ::-1] * np.array([-1.0, 1.0])  # 90 degrees
+    dec.set_encoding(rotated, dec.d_, dec.q_)
+    rule = RML(dec, half_life=60.0, update_seconds=0.1)
+    for _ in range(25):  # 0.5 s without labels: five re-solves from the prior alone
+        rule.tick()
+    assert rule.n_updates_ == 5
+    np.testing.assert_allclose(dec.H_, rotated, rtol=1e-3, atol=1e-5)
+    # one half-life of correctly labelled data weighs as much as the (faded) prior
+    rule = RML(dec, half_life=60.0, prior_seconds=60.0)
+    rule.observe(counts, velocity)  # 60 s of calibration-quality labels
+    for _ in range(rule.update_bins):
+        rule.tick()
+    cos = np.sum(dec.H_ * calibrated) / np.sqrt(np.sum(dec.H_**2) * np.sum(calibrated**2))
+    assert 0.6 < cos < 0.8  # halfway (cos 45° = 0.71) between the rotated and the true tuning
+
+
 @pytest.mark.parametrize("cls", DECODERS)
 def test_every_decoder_controls_the_cursor_after_calibration(block, cls):
     env, (counts, velocity) = block

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cogmodels.agents.decoders.clda import RML, SmoothBatch, _Adaptation
+from cogmodels.agents.decoders.clda import INTENTION_SPEED, RML, SmoothBatch, _Adaptation
 from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
 from cogmodels.agents.decoders.linear import EncodingDecoder
 from cogmodels.agents.decoders.session import calibration_block, run_closed_loop
@@ -78,11 +78,15 @@ def seed_decoder(kind: str, counts: np.ndarray, labels: np.ndarray,
     return dec
 
 
-#: rule name -> ``f(decoder) -> adaptation`` (None: no adaptation); the literature's settings
+#: rule name -> ``f(decoder) -> adaptation`` (None: no adaptation): SmoothBatch with Orsborn et
+#: al.'s 60 s batches and 120 s half-life, RML with a 60 s half-life re-solved every 0.5 s, both
+#: fed ReFIT directions at the CursorGoal speed :data:`~.clda.INTENTION_SPEED`
 RULES: dict[str, Callable[[EncodingDecoder], _Adaptation | None]] = {
     "none": lambda d: None,
-    "smoothbatch": lambda d: SmoothBatch(d, batch_seconds=60.0, half_life=120.0),
-    "rml": lambda d: RML(d, half_life=60.0, update_seconds=0.5),
+    "smoothbatch": lambda d: SmoothBatch(d, batch_seconds=60.0, half_life=120.0,
+                                         intention_speed=INTENTION_SPEED),
+    "rml": lambda d: RML(d, half_life=60.0, update_seconds=0.5,
+                         intention_speed=INTENTION_SPEED),
 }
 
 
