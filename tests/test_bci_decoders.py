@@ -195,25 +195,23 @@ def poor_seed():
     return env, calibration_block(env, 30, label_rotation=90)
 
 
-def test_smoothbatch_and_rml_rescue_a_poor_seed_and_rml_is_faster(poor_seed):
-    """Orsborn et al. 2012: SmoothBatch from a poor seed passes 8 successes/min within ~15
-    simulated minutes; Dangi et al. 2014: RML gets there sooner."""
-    env, (counts, labels) = poor_seed
-    minutes = 8
-    curves = {}
-    for name in ("none", "smoothbatch", "rml"):
-        dec = SteadyStateKalmanDecoder().fit(counts, labels)
-        rule = {"none": None, "smoothbatch": SmoothBatch(dec, batch_seconds=60, half_life=120),
-                "rml": RML(dec, half_life=60, update_seconds=0.5)}[name]
-        trials = run_closed_loop(env, dec, minutes * 60, adaptation=rule)
-        curves[name] = _per_minute(trials, env.num_envs, minutes)
-        if rule is not None:
-            assert rule.n_updates_ > 0
-    assert curves["none"].max() < 2  # the 90-degree seed cannot hit targets
-    for name in ("smoothbatch", "rml"):
-        assert (curves[name][-3:] > 8).all(), (name, curves[name])
-    first = {k: int(np.argmax(c > 8)) for k, c in curves.items() if k != "none"}
-    assert first["rml"] < first["smoothbatch"], curves
+@pytest.mark.slow
+def test_clda_from_a_shuffled_label_seed_reaches_the_calibrated_rate():
+    """Orsborn et al. 2012: CLDA reaches proficiency (8 successes/min) from a decoder of
+    spontaneous activity within 13.1 ± 5.5 minutes and ≥ 80 % of a calibrated decoder's rate;
+    Dangi et al. 2014: RML no slower than SmoothBatch. (Before the physical prior and the
+    CursorGoal speed, RML fell 8.8 → 0 from this seed and SmoothBatch peaked at 8.2.)"""
+    from cogmodels.agents.decoders.clda_study import acquisition, time_to_proficiency
+
+    kw = dict(n_subjects=2, calibration_seconds=30.0, seed=1)
+    ref = acquisition(["calibrated"], ["none"], minutes=2, **kw)["successes"].mean()
+    runs = acquisition(["shuffled"], ["smoothbatch", "rml"], minutes=4, **kw)
+    curve = runs.groupby(["rule", "minute"])["successes"].mean()
+    assert curve["smoothbatch"][1] < 8  # its first batch: the seed alone is not proficient
+    first = {r: time_to_proficiency(curve[r].to_numpy()) for r in ("smoothbatch", "rml")}
+    assert first["rml"] <= first["smoothbatch"] <= 13.1 + 5.5, curve
+    for rule in ("smoothbatch", "rml"):
+        assert curve[rule].iloc[-1] >= 0.8 * ref, (rule, ref, curve[rule])
 
 
 def test_retrospective_target_inference_recalibrates_without_the_target(poor_seed):
