@@ -140,6 +140,8 @@ class KalmanDecoder(EncodingDecoder):
     """
 
     steady_state = False
+    _model_arrays = ("A_", "W_", "H_", "d_", "q_")
+    _state_arrays = ("velocity_", "P_")
 
     def __init__(self, ridge: float = 1e-3, dynamics: str = "physical",
                  velocity_tau: float = VELOCITY_TAU, velocity_sd: float = INTENTION_SD,

@@ -72,6 +72,8 @@ class EncodingDecoder(Decoder):
         (:meth:`prior_velocity_cov`). Default :data:`INTENTION_SD`.
     """
 
+    _model_arrays = ("H_", "d_", "q_")
+
     def __init__(self, ridge: float = 1e-3, velocity_sd: float = INTENTION_SD) -> None:
         self.ridge = _check_nonneg("ridge", ridge)
         self.velocity_sd = check_number("velocity_sd", velocity_sd, 0.0, low_open=True)
@@ -119,6 +121,9 @@ class EncodingDecoder(Decoder):
 
     def _readout(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _rebuild(self) -> None:
+        self.set_encoding(self.H_, self.d_, self.q_)
 
     def steady_gain(self) -> np.ndarray:
         """Return ``G (L, 2, 2)``, the long-run decoded velocity per intended velocity.
@@ -203,6 +208,8 @@ class RidgeDecoder(Decoder):
     W_ : numpy.ndarray
         ``(L, N + 1, 2)`` regression weights, the intercept last.
     """
+
+    _model_arrays = ("W_",)
 
     def __init__(self, alpha: float = 1e-2, smoothing: float = 0.8) -> None:
         self.alpha = _check_nonneg("alpha", alpha)
