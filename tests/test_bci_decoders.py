@@ -9,6 +9,7 @@ import pytest
 import cogmodels  # noqa: F401
 from cogmodels.agents.decoders import (
     RML,
+    Assist,
     KalmanDecoder,
     OptimalLinearEstimator,
     PopulationVector,
@@ -206,6 +207,21 @@ def test_refit_intention_rotates_toward_the_target_and_stops_on_it():
     target = np.array([[0.0, 0.35], [0.12, 0.1]])
     out = refit_intention(v, cursor, target, 0.075)
     np.testing.assert_allclose(out, [[0.0, 0.5], [0.0, 0.0]])  # speed 0.5 kept; on target: 0
+
+
+def test_assist_blends_toward_the_target_and_decays_linearly_to_zero():
+    assist = Assist(level=0.6, seconds=1.0, speed=0.5, dt=0.1)
+    decoded = np.array([[0.0, 0.2], [0.3, 0.0]])
+    cursor = np.zeros((2, 2))
+    target = np.array([[0.35, 0.0], [0.01, 0.0]])  # lane 1 is on its target: no goal push
+    out = assist(decoded, cursor, target, 0.05)
+    np.testing.assert_allclose(out, [[0.6 * 0.5, 0.4 * 0.2], [0.4 * 0.3, 0.0]])
+    levels = [assist.tick() for _ in range(12)]
+    np.testing.assert_allclose(levels[:5], 0.6 * (1 - np.arange(1, 6) / 10))
+    assert levels[9] == pytest.approx(0.0, abs=1e-12) and levels[-1] == 0.0
+    np.testing.assert_allclose(assist(decoded, cursor, target, 0.05), decoded)
+    with pytest.raises(ValueError, match=r"level must be a finite number in \[0, 1\], got 1.5"):
+        Assist(level=1.5)
 
 
 def _per_minute(trials: pd.DataFrame, n_lanes: int, minutes: int) -> np.ndarray:
