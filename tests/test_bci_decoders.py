@@ -318,7 +318,7 @@ def test_session_errors_and_determinism(block):
 
 
 def test_fixed_decoder_degrades_under_drift_and_recalibration_holds():
-    from cogmodels.agents.decoders.drift_study import compare_under_drift
+    from cogmodels.agents.decoders.drift_study import compare_under_drift, summarize_by_phase
     from cogmodels.envs.bci.metrics import summarize
 
     trials = compare_under_drift(["fixed", "daily_recalibration"], days=[0, 10], n_subjects=3,
@@ -329,7 +329,17 @@ def test_fixed_decoder_degrades_under_drift_and_recalibration_holds():
     assert ttt["fixed", 10] > 1.5 * ttt["fixed", 0]
     assert ttt["daily_recalibration", 10] < 1.2 * ttt["daily_recalibration", 0]
     assert s.loc[("daily_recalibration", 10), "bitrate"] > s.loc[("fixed", 10), "bitrate"]
+    trials = compare_under_drift(["fixed"], days=[0], n_subjects=3, session_seconds=40,
+                                 calibration_seconds=30, seed=0, transient_seconds=20.0)
+    early = trials["time"] <= 20.0
+    assert early.any() and (~early).any()
+    assert (trials["phase"] == np.where(early, "transient", "steady")).all()
+    phases = summarize_by_phase(trials)
+    assert set(phases["phase"]) == {"transient", "steady"}
+    assert phases["n_trials"].sum() == len(trials)
     with pytest.raises(ValueError, match="strategies must be among"):
         compare_under_drift(["kalman"])
     with pytest.raises(ValueError, match="days must be increasing day numbers"):
         compare_under_drift(["fixed"], days=[3, 1])
+    with pytest.raises(ValueError, match="transient_seconds must be a finite number in"):
+        compare_under_drift(["fixed"], transient_seconds=-1)
