@@ -106,6 +106,20 @@ def test_rml_starts_from_the_decoder_it_is_given_not_its_calibration(block):
     assert 0.6 < cos < 0.8  # halfway (cos 45° = 0.71) between the rotated and the true tuning
 
 
+def test_cursor_goal_speed_keeps_directions_and_rest(block):
+    _, (counts, velocity) = block
+    dec = SteadyStateKalmanDecoder().fit(counts[:300], velocity[:300])
+    rule = SmoothBatch(dec, intention_speed=0.45)
+    labels = np.array([[0.3, 0.4], [0.0, 0.0], [0.0, -0.1], [1e-3, 0.0]])
+    rule.observe(counts[0], labels)
+    expected = np.array([[0.27, 0.36], [0.0, 0.0], [0.0, -0.45], [0.45, 0.0]])
+    np.testing.assert_allclose(rule.stats.zy[:, :2, :], expected[:, :, None] * counts[0][:, None])
+    with pytest.raises(ValueError, match=r"intention_speed must be a finite number in \(0, inf\)"):
+        RML(dec, intention_speed=0.0)
+    with pytest.raises(ValueError, match=r"prior_seconds must be a finite number in \[0, inf\)"):
+        RML(dec, prior_seconds=-1.0)
+
+
 @pytest.mark.parametrize("cls", DECODERS)
 def test_every_decoder_controls_the_cursor_after_calibration(block, cls):
     env, (counts, velocity) = block

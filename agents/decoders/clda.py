@@ -3,7 +3,9 @@ r"""Closed-loop decoder adaptation (CLDA): SmoothBatch and recursive maximum lik
 Both re-fit the encoding model ``y = H v + d + q`` of an
 :class:`~cogmodels.agents.decoders.linear.EncodingDecoder` (the Kalman filters, the optimal linear
 estimator, the population vector) while the user controls the cursor, from counts paired with
-estimates of the user's intention, and leave the kinematic prior ``A, W`` alone:
+estimates of the user's intention, and leave the kinematic prior ``A, W`` alone — which is why
+the Kalman filters' prior is by default a physical model rather than a fit to the seed's labels
+(:mod:`~cogmodels.agents.decoders.kalman`):
 
 - **SmoothBatch** (Orsborn et al. 2012): every ``batch_seconds`` the batch's own estimate
   ``θ̂_b`` is blended in, ``θ_b = α θ_{b-1} + (1 - α) θ̂_b`` with ``α = 0.5^{T_b / h}``:
@@ -130,10 +132,26 @@ class _Adaptation:
 class SmoothBatch(_Adaptation):
     """SmoothBatch CLDA (see the module docstring).
 
-    ``decoder`` a fitted encoding decoder (the seed); ``batch_seconds`` the batch period;
-    ``half_life`` the seconds over which the old parameters' weight halves; ``min_bins`` lanes
-    with fewer labelled bins in a batch keep their decoder. Call :meth:`observe` with each bin's
-    counts and intention estimate and :meth:`tick` once per bin.
+    Call :meth:`observe` with each bin's counts and intention estimate and :meth:`tick` once per
+    bin. The first batch blends into the decoder as it is (its current ``H_, d_, q_``).
+
+    Parameters
+    ----------
+    decoder : EncodingDecoder
+        The fitted seed decoder, adapted in place.
+    batch_seconds : float
+        The batch period (s).
+    half_life : float
+        Seconds over which the old parameters' weight halves.
+    dt : float
+        Bin width (s).
+    ridge : float
+        Ridge penalty of each batch's fit.
+    min_bins : int
+        Lanes with fewer labelled bins in a batch keep their decoder.
+    intention_speed : float or None
+        CursorGoal speed given to every moving label (module docstring); None keeps the labels'
+        own speed.
     """
 
     def __init__(self, decoder: EncodingDecoder, batch_seconds: float = 60.0,
@@ -187,6 +205,9 @@ class RML(_Adaptation):
     prior_seconds : float or None
         Weight of the seed decoder, in seconds of bins; ``None``: one ``half_life`` (after
         another half-life, the data collected in closed loop weigh as much as the seed did).
+    intention_speed : float or None
+        CursorGoal speed given to every moving label (module docstring); None keeps the labels'
+        own speed.
     """
 
     def __init__(self, decoder: EncodingDecoder, half_life: float = 60.0,
