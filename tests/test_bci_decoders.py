@@ -269,6 +269,19 @@ def test_clda_from_a_shuffled_label_seed_reaches_the_calibrated_rate():
         assert curve[rule].iloc[-1] >= 0.8 * ref, (rule, ref, curve[rule])
 
 
+def test_clda_study_arguments():
+    from cogmodels.agents.decoders.clda_study import acquisition, seed_decoder, time_to_proficiency
+
+    with pytest.raises(ValueError, match=r"seeds must be one of \['calibrated', 'rotated90'"):
+        acquisition(["random"])
+    with pytest.raises(ValueError, match=r"rules must be one of \['none', 'smoothbatch', 'rml'\]"):
+        acquisition(["shuffled"], ["kalman"])
+    with pytest.raises(ValueError, match="kind must be one of"):
+        seed_decoder("rotated45", np.zeros((5, 1, 3)), np.zeros((5, 1, 2)))
+    assert time_to_proficiency([0, 7.9, 8.0, 3]) == 3.0
+    assert np.isnan(time_to_proficiency([0, 7.9]))
+
+
 def test_retrospective_target_inference_recalibrates_without_the_target(poor_seed):
     env, (counts, labels) = poor_seed
     rotated = calibration_block(env, 30, label_rotation=40)

@@ -29,19 +29,13 @@ import pandas as pd
 from cogmodels.agents.decoders.clda import INTENTION_SPEED, RML, SmoothBatch, _Adaptation
 from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
 from cogmodels.agents.decoders.linear import EncodingDecoder
-from cogmodels.agents.decoders.session import calibration_block, run_closed_loop
+from cogmodels.agents.decoders.session import _rotate, calibration_block, run_closed_loop
 from cogmodels.envs.bci.vector import CursorBCIVector
-from cogmodels.validation import check_choice
+from cogmodels.validation import check_choice, check_int
 
 __all__ = ["RULES", "SEEDS", "acquisition", "seed_decoder", "time_to_proficiency"]
 
 SEEDS = ("calibrated", "rotated90", "rotated180", "shuffled", "arbitrary")
-
-
-def _rotate(v: np.ndarray, degrees: float) -> np.ndarray:
-    a = np.deg2rad(degrees)
-    c, s = np.cos(a), np.sin(a)
-    return np.stack([c * v[..., 0] - s * v[..., 1], s * v[..., 0] + c * v[..., 1]], axis=-1)
 
 
 def seed_decoder(kind: str, counts: np.ndarray, labels: np.ndarray,
@@ -114,6 +108,12 @@ def acquisition(
     Every (seed, rule) pair meets the same subjects and targets (the environment is reset from
     ``seed`` each time).
     """
+    for kind in seeds:
+        check_choice("seeds", kind, SEEDS)
+    for rule in rules:
+        check_choice("rules", rule, tuple(RULES))
+    n_subjects = check_int("n_subjects", n_subjects, 1)
+    minutes = check_int("minutes", minutes, 1)
     rows = []
     for kind in seeds:
         for rule in rules:
