@@ -26,7 +26,11 @@ import matplotlib
 matplotlib.use("Agg")
 
 import cogmodels  # noqa: E402,F401
-from cogmodels.agents.decoders.drift_study import STRATEGIES, compare_under_drift  # noqa: E402
+from cogmodels.agents.decoders.drift_study import (  # noqa: E402
+    STRATEGIES,
+    compare_under_drift,
+    summarize_by_phase,
+)
 from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -60,6 +64,11 @@ def main() -> None:
     cols = ["decoder", "day", "success_rate", "successes_per_min", "time_to_target",
             "path_efficiency", "bitrate", "fitts_throughput"]
     print(markdown(summary[cols]))
+    phases = summarize_by_phase(trials)
+    phases.to_csv(args.out / "bci_drift_phases.csv", index=False)
+    print("\nfirst minute of each session (transient) and the rest (steady state):")
+    print(markdown(phases[["decoder", "day", "phase", "successes_per_min", "time_to_target",
+                           "bitrate"]]))
 
 
 def markdown(table) -> str:

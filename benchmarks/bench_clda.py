@@ -1,49 +1,115 @@
 #!/usr/bin/env python
-"""Closed-loop decoder adaptation from a poor seed: SmoothBatch against RML (successes per minute).
+"""CLDA from four seed decoders (Orsborn et al. 2012; Dangi et al. 2014): SmoothBatch vs RML.
 
-A steady-state Kalman filter is seeded by fitting a 60 s calibration block against the user's
-intended velocities rotated by ``--rotation`` degrees (a decoder that points the wrong way), then
-drives the cursor for ``--minutes`` with no adaptation, with SmoothBatch (Orsborn et al. 2012)
-and with RML (Dangi et al. 2014), both fed ReFIT intention estimates. Prints successes per
-minute (per subject) in each minute.
+A steady-state Kalman filter (physical kinematic prior) is seeded from one 60 s calibration block
+per subject in four ways (:mod:`cogmodels.agents.decoders.clda_study`: rotated 90° and 180°,
+shuffled labels, arbitrary weights; plus the calibrated decoder as the reference) and drives the
+cursor for ``--minutes`` under SmoothBatch (60 s batches, half-life 120 s) and RML (half-life
+60 s, re-solved every 0.5 s), both fed ReFIT directions at the CursorGoal speed.
 
-    python benchmarks/bench_clda.py --subjects 8 --minutes 15
+Per seed and rule it reports, as means over subjects with 95 % bootstrap CIs: the minute in which
+the rate first reaches 8 successes/min (Orsborn et al.: 13.1 ± 5.5 minutes from every seed), the
+rate over the last 3 minutes as a fraction of the calibrated decoder's (without adaptation, all
+minutes), and the checks: proficiency within 13.1 + 5.5 minutes, ≥ 80 % of the calibrated rate,
+RML at least as fast as SmoothBatch. Writes ``figures/clda_seeds.csv`` and ``clda_seeds.png``.
+
+    python benchmarks/bench_clda.py --subjects 8 --minutes 20
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import time
+from pathlib import Path
 
+import matplotlib
 import numpy as np
+import pandas as pd
 
-import cogmodels  # noqa: F401
-from cogmodels.agents.decoders import RML, SmoothBatch, SteadyStateKalmanDecoder, run_closed_loop
-from cogmodels.agents.decoders.session import calibration_block
-from cogmodels.envs.bci import CursorBCIVector
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import cogmodels  # noqa: E402,F401
+from cogmodels.agents.decoders.clda_study import acquisition, time_to_proficiency  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+SEEDS = ("rotated90", "rotated180", "shuffled", "arbitrary")
+#: Orsborn et al. (2012): minutes to 8 successes/min, mean ± sd over seeds and sessions
+ORSBORN_MINUTES = (13.1, 5.5)
+
+
+def bootstrap_ci(x: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Return the 95 % percentile-bootstrap interval of the mean of ``x`` (NaNs dropped)."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return float("nan"), float("nan")
+    means = np.random.default_rng(seed).choice(x, (n_boot, x.size)).mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--subjects", type=int, default=8)
-    ap.add_argument("--minutes", type=int, default=15)
-    ap.add_argument("--rotation", type=float, default=90.0)
+    ap.add_argument("--minutes", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", default=",".join(SEEDS))
+    ap.add_argument("--out", type=Path, default=HERE / "figures")
     args = ap.parse_args()
-    env = CursorBCIVector(num_envs=args.subjects, n_trials=10**6)
-    env.reset(seed=args.seed)
-    counts, labels = calibration_block(env, 60, label_rotation=args.rotation)
-    rules = {"none": lambda d: None,
-             "smoothbatch": lambda d: SmoothBatch(d, batch_seconds=60, half_life=120),
-             "rml": lambda d: RML(d, half_life=60)}
-    edges = np.arange(args.minutes + 1) * 60.0
-    for name, make in rules.items():
-        dec = SteadyStateKalmanDecoder().fit(counts, labels)
-        t0 = time.perf_counter()
-        trials = run_closed_loop(env, dec, args.minutes * 60, adaptation=make(dec))
-        per_min = np.histogram(trials["time"][trials["success"]], bins=edges)[0] / args.subjects
-        print(f"{name:12s} {np.round(per_min, 1).tolist()}  ({time.perf_counter() - t0:.0f} s)")
+    seeds = args.seeds.split(",")
+    t0 = time.perf_counter()
+    ref = acquisition(["calibrated"], ["none"], args.subjects, args.minutes, seed=args.seed)
+    runs = acquisition(seeds, ["smoothbatch", "rml"], args.subjects, args.minutes, seed=args.seed)
+    wall = time.perf_counter() - t0
+    args.out.mkdir(parents=True, exist_ok=True)
+    both = pd.concat([ref, runs], ignore_index=True)
+    both.to_csv(args.out / "clda_seeds.csv", index=False)
+    calibrated = ref.groupby("subject")["successes"].mean().to_numpy()
+    lo, hi = bootstrap_ci(calibrated)
+    print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python "
+          f"{platform.python_version()}; wall {wall:.0f} s; seed {args.seed}; "
+          f"{args.subjects} subjects; {args.minutes} minutes")
+    print(f"calibrated decoder, no adaptation: {calibrated.mean():.1f} successes/min "
+          f"[{lo:.1f}, {hi:.1f}]")
+    limit = sum(ORSBORN_MINUTES)
+    print("| seed | rule | minutes to 8/min [95% CI] | subjects there | last 3 min (/min) "
+          "| fraction of calibrated [95% CI] | within 18.6 min | ≥ 80 % |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    first: dict[tuple[str, str], float] = {}
+    fig, axes = plt.subplots(1, len(seeds), figsize=(3.2 * len(seeds), 3), sharey=True)
+    for ax, kind in zip(np.atleast_1d(axes), seeds, strict=True):
+        for rule in ("smoothbatch", "rml"):
+            d = runs[(runs["seed_decoder"] == kind) & (runs["rule"] == rule)]
+            curves = d.pivot(index="subject", columns="minute", values="successes").to_numpy()
+            t8 = np.array([time_to_proficiency(c) for c in curves])
+            last = curves[:, -3:].mean(axis=1)
+            frac = last / calibrated
+            first[kind, rule] = float(np.nanmean(t8)) if np.isfinite(t8).any() else np.inf
+            (t_lo, t_hi), (f_lo, f_hi) = bootstrap_ci(t8), bootstrap_ci(frac)
+            ok_t = np.isfinite(t8).all() and first[kind, rule] <= limit
+            print(f"| {kind} | {rule} | {np.nanmean(t8):.1f} [{t_lo:.1f}, {t_hi:.1f}] | "
+                  f"{np.isfinite(t8).sum()}/{len(t8)} | {last.mean():.1f} | {frac.mean():.2f} "
+                  f"[{f_lo:.2f}, {f_hi:.2f}] | {'yes' if ok_t else 'no'} | "
+                  f"{'yes' if frac.mean() >= 0.8 else 'no'} |")
+            m = curves.mean(axis=0)
+            minutes = np.arange(1, curves.shape[1] + 1)
+            boot = [bootstrap_ci(curves[:, j]) for j in range(curves.shape[1])]
+            ax.plot(minutes, m, label=rule)
+            ax.fill_between(minutes, [b[0] for b in boot], [b[1] for b in boot], alpha=0.2)
+        ax.axhline(8, color="k", lw=0.8, ls=":")
+        ax.axhline(0.8 * calibrated.mean(), color="grey", lw=0.8, ls="--")
+        ax.axvspan(ORSBORN_MINUTES[0] - ORSBORN_MINUTES[1], limit, color="orange", alpha=0.1)
+        ax.set_title(f"seed: {kind}")
+        ax.set_xlabel("minute of closed-loop CLDA")
+    np.atleast_1d(axes)[0].set_ylabel("successes per minute")
+    np.atleast_1d(axes)[0].legend(frameon=False)
+    fig.tight_layout()
+    fig.savefig(args.out / "clda_seeds.png", dpi=120)
+    faster = all(first[k, "rml"] <= first[k, "smoothbatch"] for k in seeds)
+    print(f"RML at least as fast as SmoothBatch for every seed: {'yes' if faster else 'no'}")
 
 
 if __name__ == "__main__":

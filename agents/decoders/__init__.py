@@ -6,6 +6,8 @@
   (Malik et al. 2011; Gilja et al. 2012).
 - :mod:`.clda`: closed-loop decoder adaptation, SmoothBatch (Orsborn et al. 2012) and recursive
   maximum likelihood (Dangi et al. 2014), fed by ReFIT intention estimates (Gilja et al. 2012).
+- :mod:`.assist`: shared control with a goal velocity, decaying to 0 (BMI3D's assist).
+- :mod:`.clda_study`: CLDA from the four seed decoders of Orsborn et al. (2012).
 - :mod:`.recalibration`: unsupervised recalibration by retrospective target inference
   (Jarosiewicz et al. 2015): labels inferred from where the cursor went and the reward alone.
 - :mod:`.session`: calibration blocks and closed-loop sessions on ``CursorBCIVector`` that
@@ -13,12 +15,14 @@
 
 Every decoder has ``fit(counts, velocity)`` (a calibration block, ``(T, N)`` or
 ``(T, L, N)``), ``reset(mask=None)`` (zero the filter state at a session start) and
-``step(counts)`` (one bin, ``(N,)`` or ``(L, N)``: the decoded velocity, ``(2,)`` or ``(L, 2)``).
+``step(counts)`` (one bin, ``(N,)`` or ``(L, N)``: the decoded velocity, ``(2,)`` or ``(L, 2)``),
+and ``save(path)`` / :func:`load_decoder` (JSON + ``.npz``, no pickle).
 """
 
 from __future__ import annotations
 
-from cogmodels.agents.decoders.base import Decoder
+from cogmodels.agents.decoders.assist import Assist
+from cogmodels.agents.decoders.base import Decoder, load_decoder
 from cogmodels.agents.decoders.clda import RML, SmoothBatch, refit_intention
 from cogmodels.agents.decoders.kalman import KalmanDecoder, SteadyStateKalmanDecoder
 from cogmodels.agents.decoders.linear import (
@@ -32,6 +36,7 @@ from cogmodels.agents.decoders.stats import RegressionStats
 
 __all__ = [
     "RML",
+    "Assist",
     "Decoder",
     "KalmanDecoder",
     "OptimalLinearEstimator",
@@ -42,6 +47,7 @@ __all__ = [
     "SmoothBatch",
     "SteadyStateKalmanDecoder",
     "calibrate",
+    "load_decoder",
     "refit_intention",
     "run_closed_loop",
 ]

@@ -1,7 +1,16 @@
-"""What every decoder shares: shapes, lanes, the per-bin state and the offline ``decode``."""
+"""What every decoder shares: shapes, lanes, the per-bin state, the offline ``decode``, save/load.
+
+A fitted decoder saves to two files, ``<name>.json`` (format, class, constructor arguments,
+shapes) and ``<name>.npz`` (its fitted arrays and its state), and :func:`load_decoder` rebuilds
+it from them — no pickle: the class is looked up by name among the decoders defined here and the
+arrays are read with ``allow_pickle=False``.
+"""
 
 from __future__ import annotations
 
+import inspect
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -9,7 +18,10 @@ import numpy as np
 from cogmodels.agents.decoders.stats import as_lanes
 from cogmodels.validation import check_is_fitted
 
-__all__ = ["Decoder", "check_calibration"]
+__all__ = ["FORMAT", "Decoder", "check_calibration", "load_decoder"]
+
+#: the ``format`` field of a saved decoder's JSON file
+FORMAT = "cogmodels.decoder/1"
 
 
 def check_calibration(counts: Any, velocity: Any) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -42,6 +54,10 @@ class Decoder:
     n_lanes_: int
     n_units_: int
     velocity_: np.ndarray
+    #: fitted arrays saved and restored before the readout is rebuilt
+    _model_arrays: tuple[str, ...] = ()
+    #: state arrays saved and restored after it
+    _state_arrays: tuple[str, ...] = ("velocity_",)
 
     def fit(self, counts: Any, velocity: Any) -> Decoder:  # pragma: no cover - abstract
         """Fit on a calibration block of counts and intended velocities; return ``self``."""
@@ -98,7 +114,105 @@ class Decoder:
         out = np.stack([self.step(y[t]).copy() for t in range(y.shape[0])])
         return out[:, 0] if single else out
 
+    def get_params(self) -> dict[str, Any]:
+        """Return the constructor arguments, ``{name: value}`` (scikit-learn's ``get_params``)."""
+        names = list(inspect.signature(type(self).__init__).parameters)[1:]
+        return {name: getattr(self, name) for name in names}
+
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted decoder to ``<path>.json`` and ``<path>.npz``; return the JSON path.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The files' path without suffix (a ``.json`` or ``.npz`` suffix is dropped).
+
+        Returns
+        -------
+        pathlib.Path
+            The JSON file; :func:`load_decoder` reads it and its ``.npz`` sibling.
+
+        Notes
+        -----
+        The calibration statistics ``stats_`` are not saved: closed-loop adaptation starts from
+        the decoder's model, not from them.
+        """
+        self._check_fitted()
+        base = _stem(path)
+        arrays = {name: np.asarray(getattr(self, name))
+                  for name in (*self._model_arrays, *self._state_arrays) if hasattr(self, name)}
+        np.savez(base.with_suffix(".npz"), **arrays)
+        meta = {"format": FORMAT, "class": type(self).__name__, "params": self.get_params(),
+                "n_lanes": self.n_lanes_, "n_units": self.n_units_, "single": self._single,
+                "arrays": sorted(arrays)}
+        out = base.with_suffix(".json")
+        out.write_text(json.dumps(meta, indent=1))
+        return out
+
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Set the saved arrays: the model, then the readout (:meth:`_rebuild`), then the state."""
+        for name in self._model_arrays:
+            setattr(self, name, arrays[name])
+        self._rebuild()
+        for name in self._state_arrays:
+            if name in arrays:
+                setattr(self, name, arrays[name].copy())
+
+    def _rebuild(self) -> None:
+        """Recompute what derives from the model arrays; nothing by default."""
+
     def __repr__(self) -> str:
         fitted = f"n_lanes={self.n_lanes_}, n_units={self.n_units_}" if hasattr(
             self, "n_units_") else "unfitted"
         return f"{type(self).__name__}({fitted})"
+
+
+def _stem(path: str | Path) -> Path:
+    p = Path(path)
+    return p.with_suffix("") if p.suffix in (".json", ".npz") else p
+
+
+def _decoder_classes() -> dict[str, type[Decoder]]:
+    out: dict[str, type[Decoder]] = {}
+    todo = [Decoder]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            out.setdefault(sub.__name__, sub)
+            todo.append(sub)
+    return out
+
+
+def load_decoder(path: str | Path) -> Decoder:
+    """Load a decoder saved by :meth:`Decoder.save`.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The JSON file, the ``.npz`` file or their common path without suffix.
+
+    Returns
+    -------
+    Decoder
+        The decoder, fitted, with the saved state: it decodes what the saved one would have.
+
+    Raises
+    ------
+    ValueError
+        When the JSON file is not a saved decoder of a known class.
+    """
+    base = _stem(path)
+    meta = json.loads(base.with_suffix(".json").read_text())
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise ValueError(f"path must be a decoder saved with format {FORMAT!r}, got {got!r}")
+    classes = _decoder_classes()
+    if meta.get("class") not in classes:
+        raise ValueError(f"the saved class must be one of {sorted(classes)}, got "
+                         f"{meta.get('class')!r}")
+    dec = classes[meta["class"]](**meta["params"])
+    with np.load(base.with_suffix(".npz"), allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    dec._fitted(int(meta["n_lanes"]), int(meta["n_units"]), bool(meta["single"]))
+    dec._restore(arrays)
+    return dec

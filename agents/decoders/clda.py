@@ -3,7 +3,9 @@ r"""Closed-loop decoder adaptation (CLDA): SmoothBatch and recursive maximum lik
 Both re-fit the encoding model ``y = H v + d + q`` of an
 :class:`~cogmodels.agents.decoders.linear.EncodingDecoder` (the Kalman filters, the optimal linear
 estimator, the population vector) while the user controls the cursor, from counts paired with
-estimates of the user's intention, and leave the kinematic prior ``A, W`` alone:
+estimates of the user's intention, and leave the kinematic prior ``A, W`` alone — which is why
+the Kalman filters' prior is by default a physical model rather than a fit to the seed's labels
+(:mod:`~cogmodels.agents.decoders.kalman`):
 
 - **SmoothBatch** (Orsborn et al. 2012): every ``batch_seconds`` the batch's own estimate
   ``θ̂_b`` is blended in, ``θ_b = α θ_{b-1} + (1 - α) θ̂_b`` with ``α = 0.5^{T_b / h}``:
@@ -14,6 +16,12 @@ estimates of the user's intention, and leave the kinematic prior ``A, W`` alone:
 
 The intention estimate is ReFIT's (Gilja et al. 2012): the decoded velocity rotated toward the
 target, its speed kept, and zero once the cursor is on the target (:func:`refit_intention`).
+Its speed is the decoder's own, so it says nothing about the scale of the tuning: a seed that
+decodes slowly (a shuffled-label or a half-undone 180° seed) yields slow labels, a tuning fitted
+too large, and a decoder that stays slow. With ``intention_speed`` each rule keeps only the
+labels' directions and gives every moving label that speed — BMI3D's ``CursorGoal`` learner with
+a constant intended speed, as in Orsborn et al. (2012) — which anchors the scale
+(:data:`INTENTION_SPEED`: the simulated user's mean intended speed off the target).
 
 - Orsborn et al. (2012). Closed-loop decoder adaptation on intermediate time-scales facilitates
   rapid BMI performance improvements independent of decoder initialization conditions. IEEE
@@ -32,8 +40,13 @@ import numpy as np
 
 from cogmodels.agents.decoders.linear import EncodingDecoder
 from cogmodels.agents.decoders.stats import RegressionStats
+from cogmodels.validation import check_number
 
-__all__ = ["RML", "SmoothBatch", "refit_intention"]
+__all__ = ["INTENTION_SPEED", "RML", "SmoothBatch", "refit_intention"]
+
+#: the simulated user's mean intended speed while off the target (workspace widths/s; measured
+#: 0.45 in a 60 s centre-out calibration block, 4 subjects, seed 0): a ``CursorGoal`` speed
+INTENTION_SPEED = 0.45
 
 
 def refit_intention(velocity: np.ndarray, cursor: np.ndarray, target: np.ndarray,
@@ -67,7 +80,7 @@ class _Adaptation:
     """Shared by the adaptation rules: the decoder, the statistics, observe and the clock."""
 
     def __init__(self, decoder: EncodingDecoder, half_life: float, dt: float, ridge: float,
-                 min_bins: int) -> None:
+                 min_bins: int, intention_speed: float | None) -> None:
         if not isinstance(decoder, EncodingDecoder):
             raise TypeError(
                 "decoder must be a fitted EncodingDecoder (KalmanDecoder, "
@@ -87,6 +100,8 @@ class _Adaptation:
         if isinstance(min_bins, bool) or not isinstance(min_bins, int) or min_bins < 3:
             raise ValueError(f"min_bins must be an integer >= 3, got {min_bins!r}")
         self.min_bins = min_bins
+        self.intention_speed = (None if intention_speed is None else check_number(
+            "intention_speed", intention_speed, 0.0, low_open=True))
         self.stats = RegressionStats(decoder.n_lanes_, decoder.n_units_)
         self.n_updates_ = 0
         self._clock = 0
@@ -98,6 +113,11 @@ class _Adaptation:
         ``(l, N)``, ``(l, 2)`` for one bin of the lanes ``lanes`` (all when None), or blocks
         ``(T, l, N)``, ``(T, l, 2)``; ``weight`` is ``(l,)`` or ``(T, l)`` (0 skips a bin).
         """
+        if self.intention_speed is not None:
+            u = np.asarray(intention, dtype=np.float64)
+            speed = np.hypot(u[..., 0], u[..., 1])
+            scale = np.where(speed > 1e-9, self.intention_speed / np.maximum(speed, 1e-12), 0.0)
+            intention = u * scale[..., None]
         self.stats.add(counts, intention, lanes, weight)
 
     def tick(self) -> bool:
@@ -112,16 +132,32 @@ class _Adaptation:
 class SmoothBatch(_Adaptation):
     """SmoothBatch CLDA (see the module docstring).
 
-    ``decoder`` a fitted encoding decoder (the seed); ``batch_seconds`` the batch period;
-    ``half_life`` the seconds over which the old parameters' weight halves; ``min_bins`` lanes
-    with fewer labelled bins in a batch keep their decoder. Call :meth:`observe` with each bin's
-    counts and intention estimate and :meth:`tick` once per bin.
+    Call :meth:`observe` with each bin's counts and intention estimate and :meth:`tick` once per
+    bin. The first batch blends into the decoder as it is (its current ``H_, d_, q_``).
+
+    Parameters
+    ----------
+    decoder : EncodingDecoder
+        The fitted seed decoder, adapted in place.
+    batch_seconds : float
+        The batch period (s).
+    half_life : float
+        Seconds over which the old parameters' weight halves.
+    dt : float
+        Bin width (s).
+    ridge : float
+        Ridge penalty of each batch's fit.
+    min_bins : int
+        Lanes with fewer labelled bins in a batch keep their decoder.
+    intention_speed : float or None
+        CursorGoal speed given to every moving label (module docstring); None keeps the labels'
+        own speed.
     """
 
     def __init__(self, decoder: EncodingDecoder, batch_seconds: float = 60.0,
                  half_life: float = 120.0, dt: float = 0.02, ridge: float = 1e-3,
-                 min_bins: int = 100) -> None:
-        super().__init__(decoder, half_life, dt, ridge, min_bins)
+                 min_bins: int = 100, intention_speed: float | None = None) -> None:
+        super().__init__(decoder, half_life, dt, ridge, min_bins, intention_speed)
         self.batch_seconds = _check_seconds("batch_seconds", batch_seconds, self.dt)
         self.batch_bins = int(round(self.batch_seconds / self.dt))
         self.alpha = 0.5 ** (self.batch_seconds / self.half_life)
@@ -145,23 +181,48 @@ class SmoothBatch(_Adaptation):
 class RML(_Adaptation):
     """Recursive maximum-likelihood CLDA (see the module docstring).
 
-    The statistics start from the seed decoder's calibration (``decoder.stats_``), weighted as
-    one half-life's worth of bins at most, and forget by ``λ = 0.5^{dt / half_life}`` per bin;
-    the decoder is re-solved every ``update_seconds``.
+    The statistics start from what the decoder was given — its current ``H_, d_, q_``, as
+    :meth:`RegressionStats.from_model
+    <cogmodels.agents.decoders.stats.RegressionStats.from_model>` pseudo-bins with the decoder's
+    expected velocity covariance (its ``prior_velocity_cov()``), worth ``prior_seconds`` of data — never from its calibration block: a
+    seed set through ``set_encoding`` is the seed. The prior then fades like any data, by
+    ``λ = 0.5^{dt / half_life}`` per bin; the decoder is re-solved every ``update_seconds``.
+
+    Parameters
+    ----------
+    decoder : EncodingDecoder
+        The fitted seed decoder, adapted in place.
+    half_life : float
+        Seconds over which a bin's weight halves.
+    update_seconds : float
+        Seconds between re-solves of the decoder.
+    dt : float
+        Bin width (s).
+    ridge : float
+        Ridge penalty of the re-solve.
+    min_bins : int
+        Lanes whose statistics hold less weight keep their decoder.
+    prior_seconds : float or None
+        Weight of the seed decoder, in seconds of bins; ``None``: one ``half_life`` (after
+        another half-life, the data collected in closed loop weigh as much as the seed did).
+    intention_speed : float or None
+        CursorGoal speed given to every moving label (module docstring); None keeps the labels'
+        own speed.
     """
 
     def __init__(self, decoder: EncodingDecoder, half_life: float = 60.0,
                  update_seconds: float = 0.1, dt: float = 0.02, ridge: float = 1e-3,
-                 min_bins: int = 50) -> None:
-        super().__init__(decoder, half_life, dt, ridge, min_bins)
+                 min_bins: int = 50, prior_seconds: float | None = None,
+                 intention_speed: float | None = None) -> None:
+        super().__init__(decoder, half_life, dt, ridge, min_bins, intention_speed)
         self.update_seconds = _check_seconds("update_seconds", update_seconds, self.dt)
         self.update_bins = max(int(round(self.update_seconds / self.dt)), 1)
         self.forget = 0.5 ** (self.dt / self.half_life)
-        seed = getattr(decoder, "stats_", None)
-        if seed is not None and seed.n_lanes == decoder.n_lanes_:
-            self.stats = seed.copy()
-            memory = self.half_life / self.dt  # bins whose weight sums to a half-life's
-            self.stats.decay(np.minimum(1.0, memory / np.maximum(seed.n, 1e-12)))
+        self.prior_seconds = (self.half_life if prior_seconds is None
+                              else check_number("prior_seconds", prior_seconds, 0.0))
+        self.stats = RegressionStats.from_model(
+            decoder.H_, decoder.d_, decoder.q_, self.prior_seconds / self.dt,
+            decoder.prior_velocity_cov())
 
     def tick(self) -> bool:
         """Forget by ``λ`` per bin; every ``update_seconds``, re-solve the decoder."""

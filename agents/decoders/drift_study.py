@@ -19,6 +19,12 @@ how their decoder is built and what it does between and during sessions:
 
 The environment is rebuilt from ``seed`` for every strategy, so all see the same subjects, the
 same drift trajectories and the same targets.
+
+A session's first minute is a transient for a decoder carried over from an earlier day: it starts
+with the last session's parameters on a drifted code and re-adapts within it. Each trial's
+``phase`` column says whether it ended within the first ``transient_seconds`` of its session
+(``"transient"``) or after (``"steady"``), so that :func:`summarize_by_phase` reports the two
+apart: the adaptive decoders' loss over the weeks is mostly in the transient.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -33,8 +40,12 @@ from cogmodels.agents.decoders.clda import RML
 from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
 from cogmodels.agents.decoders.session import calibrate, run_closed_loop
 from cogmodels.envs.bci.vector import CursorBCIVector
+from cogmodels.validation import check_number
 
-__all__ = ["STRATEGIES", "compare_under_drift"]
+__all__ = ["PHASES", "STRATEGIES", "compare_under_drift", "summarize_by_phase"]
+
+#: the parts of a session :func:`compare_under_drift` labels its trials with
+PHASES = ("transient", "steady")
 
 Strategy = Callable[[CursorBCIVector, list[int], float, dict[str, Any]], pd.DataFrame]
 
@@ -92,6 +103,7 @@ def compare_under_drift(
     drift: Any = "typical",
     *,
     half_life: float = 60.0,
+    transient_seconds: float = 60.0,
     reward_warmup: float = 600.0,
     error_signal: tuple[float, float] = (0.9, 0.1),
     progress: bool = False,
@@ -101,8 +113,11 @@ def compare_under_drift(
 
     Column ``decoder`` plus the columns of
     :func:`~cogmodels.agents.decoders.session.run_closed_loop` that
-    :func:`cogmodels.envs.bci.metrics.summarize` reads (``subject`` is the lane).
+    :func:`cogmodels.envs.bci.metrics.summarize` reads (``subject`` is the lane), ``session``
+    and ``phase`` (``"transient"`` for trials that ended within ``transient_seconds`` of the
+    session's start, else ``"steady"``).
     """
+    transient_seconds = check_number("transient_seconds", transient_seconds, 0.0)
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
         raise ValueError(f"strategies must be among {list(STRATEGIES)}, got {unknown}")
@@ -121,4 +136,25 @@ def compare_under_drift(
         tables.append(trials)
     out = pd.concat(tables, ignore_index=True)
     out["session"] = out["day"]
+    out["phase"] = np.where(out["time"] <= transient_seconds, PHASES[0], PHASES[1])
     return out
+
+
+def summarize_by_phase(trials: pd.DataFrame) -> pd.DataFrame:
+    """Return :func:`cogmodels.envs.bci.metrics.summarize` per decoder, day and phase.
+
+    Successes per minute are over each phase's own trials (successes per summed trial time).
+
+    Parameters
+    ----------
+    trials : pandas.DataFrame
+        The output of :func:`compare_under_drift`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``decoder``, ``day`` and ``phase``.
+    """
+    from cogmodels.envs.bci.metrics import summarize
+
+    return summarize(trials, by=["decoder", "day", "phase"])

@@ -7,8 +7,20 @@ State: the cursor velocity ``v`` (2-D). Model, per lane:
     v_t = A v_{t-1} + w_t,\ w_t \sim \mathcal N(0, W), \qquad
     y_t = H v_t + d + q_t,\ q_t \sim \mathcal N(0, \operatorname{diag} q)
 
-``A, W`` are fitted by least squares on the calibration velocities, ``H, d, q`` by the
-regression of :mod:`~cogmodels.agents.decoders.stats`. Each bin (information form, cheap because
+``H, d, q`` are fitted by the regression of :mod:`~cogmodels.agents.decoders.stats`. The
+kinematic prior ``A, W`` is by default a physical model, as in BMI3D's Kalman filter
+(``riglib.bmi.state_space_models``: velocity decay 0.8 per 0.1 s, ``W`` from the expected
+velocity variance), the same whatever the calibration labels were:
+
+.. math::
+
+    A = a I,\ a = e^{-dt/τ}, \qquad W = σ^2 (1 - a^2) I
+
+with ``τ = velocity_tau`` (0.448 s: BMI3D's 0.8 per 0.1 s) and ``σ = velocity_sd`` the expected
+per-axis sd of the intended velocity, which is then the prior's stationary sd. With
+``dynamics="fit"`` they are instead fitted by least squares on the calibration velocities (Wu et
+al. 2006) — which ties the prior to the labels: a shuffled-label calibration gives ``A ≈ 0`` and a
+filter that closed-loop adaptation of ``H, d, q`` cannot make smooth. Each bin (information form, cheap because
 ``Q`` is diagonal and the state is 2-D):
 
 .. math::
@@ -32,9 +44,53 @@ from typing import Any
 
 import numpy as np
 
-from cogmodels.agents.decoders.linear import EncodingDecoder
+from cogmodels.agents.decoders.linear import INTENTION_SD, EncodingDecoder
+from cogmodels.validation import check_choice, check_number
 
-__all__ = ["KalmanDecoder", "SteadyStateKalmanDecoder", "solve_riccati"]
+__all__ = ["DYNAMICS", "VELOCITY_TAU", "KalmanDecoder", "SteadyStateKalmanDecoder",
+           "physical_dynamics", "solve_riccati", "stationary_cov"]
+
+#: how the Kalman filter's kinematic prior ``A, W`` is set
+DYNAMICS = ("physical", "fit")
+#: default velocity time constant (s): BMI3D's velocity decay of 0.8 per 0.1 s, 0.1 / ln(1.25)
+VELOCITY_TAU = 0.1 / np.log(1.25)
+
+
+def physical_dynamics(velocity_tau: float, velocity_sd: float, dt: float
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Return the physical kinematic prior ``A = a I``, ``W = σ² (1 - a²) I`` (each ``(2, 2)``).
+
+    Parameters
+    ----------
+    velocity_tau : float
+        Time constant ``τ`` (s) of the velocity's decay, ``a = exp(-dt / τ)``.
+    velocity_sd : float
+        Stationary per-axis sd ``σ`` of the velocity (workspace widths/s).
+    dt : float
+        Bin width (s).
+
+    Returns
+    -------
+    A, W : numpy.ndarray
+        Transition and process-noise covariance, so that ``A Σ Aᵀ + W = Σ = σ² I``.
+    """
+    a = float(np.exp(-dt / velocity_tau))
+    return a * np.eye(2), velocity_sd**2 * (1.0 - a * a) * np.eye(2)
+
+
+def stationary_cov(A: np.ndarray, W: np.ndarray, n_iter: int = 60) -> np.ndarray:
+    """Return ``Σ (L, 2, 2)`` with ``Σ = A Σ Aᵀ + W`` (by doubling; ``A`` stable).
+
+    A lane whose ``A`` is not stable (spectral radius ≥ 1) gets ``W`` summed over ``n_iter``
+    doublings, a large but finite covariance.
+    """
+    S, Ak = W.copy(), A.copy()
+    for _ in range(n_iter):  # Σ_{2k} = Σ_k + A^k Σ_k A^kᵀ
+        S = S + Ak @ S @ np.swapaxes(Ak, 1, 2)
+        Ak = Ak @ Ak
+        if np.max(np.abs(Ak)) < 1e-12:
+            break
+    return S
 
 
 def solve_riccati(A: np.ndarray, W: np.ndarray, info: np.ndarray, P: np.ndarray | None = None,
@@ -57,7 +113,20 @@ def solve_riccati(A: np.ndarray, W: np.ndarray, info: np.ndarray, P: np.ndarray 
 class KalmanDecoder(EncodingDecoder):
     """Velocity Kalman filter (see the module docstring), batched over lanes.
 
-    ``ridge`` regularises both regressions.
+    Parameters
+    ----------
+    ridge : float
+        Ridge penalty of the encoding regression (and of the fitted dynamics).
+    dynamics : {"physical", "fit"}
+        The kinematic prior: the physical model (default) or fitted on the calibration
+        velocities.
+    velocity_tau : float
+        The physical model's velocity time constant (s); default :data:`VELOCITY_TAU`.
+    velocity_sd : float
+        Expected per-axis sd of the intended velocity (widths/s), the physical model's
+        stationary sd.
+    dt : float
+        Bin width (s) of the counts, for the physical model.
 
     Attributes
     ----------
@@ -71,8 +140,28 @@ class KalmanDecoder(EncodingDecoder):
     """
 
     steady_state = False
+    _model_arrays = ("A_", "W_", "H_", "d_", "q_")
+    _state_arrays = ("velocity_", "P_")
+
+    def __init__(self, ridge: float = 1e-3, dynamics: str = "physical",
+                 velocity_tau: float = VELOCITY_TAU, velocity_sd: float = INTENTION_SD,
+                 dt: float = 0.02) -> None:
+        super().__init__(ridge, velocity_sd)
+        self.dynamics = check_choice("dynamics", dynamics, DYNAMICS)
+        self.velocity_tau = check_number("velocity_tau", velocity_tau, 0.0, low_open=True)
+        self.dt = check_number("dt", dt, 0.0, low_open=True)
+
+    def prior_velocity_cov(self) -> np.ndarray:
+        """Return the stationary covariance ``Σ = A Σ Aᵀ + W`` of the kinematic prior."""
+        self._check_fitted()
+        return stationary_cov(self.A_, self.W_)
 
     def _fit_dynamics(self, x: np.ndarray) -> None:
+        if self.dynamics == "physical":
+            A, W = physical_dynamics(self.velocity_tau, self.velocity_sd, self.dt)
+            self.A_ = np.broadcast_to(A, (x.shape[1], 2, 2)).copy()
+            self.W_ = np.broadcast_to(W, (x.shape[1], 2, 2)).copy()
+            return
         prev, cur = x[:-1], x[1:]
         s00 = np.einsum("tli,tlj->lij", prev, prev) + self.ridge * np.eye(2)
         s10 = np.einsum("tli,tlj->lij", cur, prev)
