@@ -29,9 +29,10 @@ from cogmodels.envs.bci.encoder import (
     PopulationSpec,
     gaussian_counts,
 )
+from cogmodels.envs.bci.error_signal import ErrorChannel, ErrorSignalSpec, make_error_signal
 from cogmodels.envs.bci.task import MAX_TIMEOUT, TargetSchedule, TaskSpec
 from cogmodels.envs.bci.user import USER_MODELS, User, UserSpec
-from cogmodels.validation import check_array, check_int, check_number, describe
+from cogmodels.validation import check_int, check_number, describe
 
 __all__ = ["MAX_DAYS_PER_SESSION", "MAX_V", "BCIConfig", "ClosedLoop", "make_config"]
 
@@ -55,8 +56,7 @@ class BCIConfig:
     drift: DriftModel
     v_max: float
     days_per_session: int
-    error_signal: tuple[float, float] | None
-    error_steps: int
+    error_signal: ErrorSignalSpec | None
 
 
 def make_config(
@@ -78,7 +78,7 @@ def make_config(
     user: str | UserSpec,
     drift: Any,
     days_per_session: int,
-    error_signal: tuple[float, float] | None,
+    error_signal: Any,
     error_interval: float,
 ) -> BCIConfig:
     """Check every argument of the environments (``ValueError`` naming the bad one)."""
@@ -93,18 +93,10 @@ def make_config(
         )
     v_max = check_number("v_max", v_max, 0.0, MAX_V, low_open=True)
     days_per_session = check_int("days_per_session", days_per_session, 0, MAX_DAYS_PER_SESSION)
-    if error_signal is not None:
-        try:
-            hit, fa = check_array("error_signal", error_signal, (2,), 0.0, 1.0).tolist()
-        except ValueError:
-            raise ValueError(
-                "error_signal must be None or a pair (hit_rate, false_alarm_rate) of "
-                f"probabilities, got {describe(error_signal)}"
-            ) from None
-        error_signal = (hit, fa)
-    interval = check_number("error_interval", error_interval, spec.dt, MAX_TIMEOUT)
+    # a preset name, an ErrorSignalSpec, or the older (hit, fa) pair with ``error_interval``
+    check_number("error_interval", error_interval, spec.dt, MAX_TIMEOUT)
     return BCIConfig(spec, pop, user, make_drift(drift), v_max, days_per_session,
-                     error_signal, int(round(interval / spec.dt)))
+                     make_error_signal(error_signal, error_interval))
 
 
 def _lane_values(value: Any, n: int, name: str) -> np.ndarray:
@@ -150,6 +142,7 @@ class ClosedLoop:
         self.start = np.zeros((n, 2))
         self.distance = np.zeros(n)
         self.ref_distance = np.zeros(n)  # distance at the last error-signal evaluation
+        self.errors = None if cfg.error_signal is None else ErrorChannel(cfg.error_signal, spec.dt, n)
 
     # -- sessions ----------------------------------------------------------------------------
     def reset(self, mask: np.ndarray, rng: np.random.Generator, options: dict | None) -> None:
@@ -177,6 +170,8 @@ class ClosedLoop:
         for i in lanes[self._encoded[lanes] != days]:
             self.encoder.set_lane(int(i), self.subjects[i].on_day(int(self.day[i])))
             self._encoded[i] = self.day[i]
+        if self.errors is not None:
+            self.errors.start_session(lanes, [self.subjects[i].seed for i in lanes], self.day[lanes])
 
         self.trial[lanes] = 0
         self.cursor[lanes] = 0.0
@@ -268,17 +263,16 @@ class ClosedLoop:
     def _error_signal(
         self, dist: np.ndarray, done: np.ndarray, rng: np.random.Generator
     ) -> dict[str, np.ndarray]:
-        """Every ``error_interval`` within a trial: -1/+1 from a noisy error detector."""
-        hit, false_alarm = self.cfg.error_signal
-        evaluate = (self.steps % self.cfg.error_steps == 0) & ~done
-        signal = np.zeros(self.n)
-        error = np.zeros(self.n, dtype=bool)
-        if evaluate.any():
-            error = evaluate & (dist >= self.ref_distance)
-            p_minus = np.where(error, hit, false_alarm)
-            signal = np.where(evaluate, np.where(rng.random(self.n) < p_minus, -1.0, 1.0), 0.0)
-            self.ref_distance = np.where(evaluate, dist, self.ref_distance)
-        return {"error_signal": signal, "movement_error": error}
+        """Return the error signal due in this bin (:class:`.error_signal.ErrorChannel`).
+
+        Scores this bin's events (window evaluations of the progress since ``ref_distance``,
+        target entries and exits, trial outcomes) and returns the evaluations due now, ``latency``
+        bins after their events: ``error_signal`` (-1, 0, +1) and ``movement_error``.
+        """
+        success = self.hold > self.cfg.task.hold_steps
+        out = self.errors.step(self.steps, dist, self.ref_distance, self.inside, success, done, rng)
+        self.ref_distance = np.where(out.pop("window"), dist, self.ref_distance)
+        return out
 
     def _results(self, success: np.ndarray, done: np.ndarray) -> dict[str, np.ndarray]:
         dt = self.dt
