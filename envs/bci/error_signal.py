@@ -29,7 +29,7 @@ Subjects and days: ``h`` and ``f`` are drawn on the logit scale around the prese
     \operatorname{logit} h_{s,d} = \operatorname{logit} h + \sigma_s z_s + \sigma_d z_{s,d},
     \qquad z \sim N(0, 1),
 
-(the same for ``f``) with ``z_s`` from the subject's seed and ``z_{s,d}`` from ``(seed, day)``:
+(the same for ``f``) with ``z_s`` from the subject's seed and ``z_{s,d}`` from ``(seed, 1 + day)``:
 a subject's rates on day ``d`` are frozen, whichever sessions were simulated before, like the
 neural drift of :mod:`cogmodels.envs.bci.drift`.
 
@@ -146,8 +146,9 @@ class ErrorSignalSpec:
         """
         if self.subject_sd == 0.0 and self.day_sd == 0.0:
             return self.hit_rate, self.false_alarm_rate
-        z_subject = np.random.default_rng([int(seed), _STREAM]).standard_normal(2)
-        z_day = np.random.default_rng([int(seed), _STREAM, int(day)]).standard_normal(2)
+        # (trailing zeros do not change a SeedSequence: the day's stream is 1 + day, never 0)
+        z_subject = np.random.default_rng([int(seed), _STREAM, 0]).standard_normal(2)
+        z_day = np.random.default_rng([int(seed), _STREAM, 1 + int(day)]).standard_normal(2)
         z = self.subject_sd * z_subject + self.day_sd * z_day
         out = []
         for p, dz in zip((self.hit_rate, self.false_alarm_rate), z.tolist()):
