@@ -78,7 +78,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cogmodels.agents.continuous import GaussianActorCritic
+from cogmodels.agents.reward_learners import ActorCriticLanes, OutcomeWeightedLanes
+from cogmodels.agents.spike_features import SpikeFeatures
+from cogmodels.envs.bci.error_signal import ERROR_SIGNAL_PRESETS, make_error_signal
+from cogmodels.validation import check_choice
 
 __all__ = ["RewardDecoder", "SpikeFeatures", "per_minute"]
 
@@ -100,116 +103,6 @@ def _check_int(name: str, value: Any, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     return int(value)
-
-
-class SpikeFeatures:
-    """Smoothed, z-scored, whitened principal components of spike counts, batched over lanes.
-
-    ``__call__(counts)`` takes ``(n_lanes, n_units)`` counts and returns ``(n_lanes,
-    n_components)`` features (zeros until :attr:`ready`). The first ``calibration_bins`` calls
-    accumulate the statistics (mean, variances, correlation matrix of the smoothed counts); the
-    projection is then computed once and frozen. ``n_components=None`` keeps all the z-scored
-    units (no PCA). See the module docstring for the equations.
-    """
-
-    def __init__(
-        self,
-        n_units: int,
-        n_lanes: int = 1,
-        *,
-        n_components: int | None = 4,
-        tau: float = 0.1,
-        dt: float = 0.02,
-        calibration_bins: int = 3000,
-    ) -> None:
-        self.n_units = _check_int("n_units", n_units)
-        self.n_lanes = _check_int("n_lanes", n_lanes)
-        if n_components is not None:
-            n_components = _check_int("n_components", n_components)
-            if n_components > self.n_units:
-                raise ValueError(
-                    f"n_components must be an integer in [1, n_units={self.n_units}] or None, "
-                    f"got {n_components!r}"
-                )
-        self.n_components = n_components
-        self.tau = _check_number("tau", tau, 0.0)
-        self.dt = _check_number("dt", dt, 0.0, low_open=True)
-        self.calibration_bins = _check_int("calibration_bins", calibration_bins, 2)
-        self.rho = float(np.exp(-self.dt / self.tau)) if self.tau > 0 else 0.0
-        self.n_features = self.n_components or self.n_units
-        self.reset()
-
-    def reset(self) -> SpikeFeatures:
-        """Forget the statistics and the projection (back to calibrating)."""
-        n, u = self.n_lanes, self.n_units
-        self.n_seen = 0
-        self._sum = np.zeros((n, u))
-        self._sum2 = np.zeros((n, u, u)) if self.n_components else np.zeros((n, u))
-        self.projection: np.ndarray | None = None  # (n_lanes, n_features, n_units)
-        self.offset: np.ndarray | None = None  # (n_lanes, n_features)
-        self.explained: np.ndarray | None = None  # variance fraction of each component
-        self.smoothed = np.zeros((n, u))
-        self._started = np.zeros(n, dtype=bool)
-        return self
-
-    @property
-    def ready(self) -> bool:
-        """Whether calibration is over (the features are no longer zeros)."""
-        return self.projection is not None
-
-    def restart(self, lanes: np.ndarray | None = None) -> None:
-        """Restart the smoothing (a new session) in ``lanes`` (default: all)."""
-        if lanes is None:
-            self._started[:] = False
-        else:
-            self._started[lanes] = False
-
-    def __call__(self, counts: np.ndarray) -> np.ndarray:
-        """Return the features ``(n_lanes, n_features)`` of one bin (zeros while calibrating)."""
-        c = np.asarray(counts, dtype=np.float64).reshape(self.n_lanes, self.n_units)
-        s = self.smoothed
-        fresh = ~self._started
-        s[fresh] = c[fresh]
-        s[~fresh] = self.rho * s[~fresh] + (1.0 - self.rho) * c[~fresh]
-        self._started[:] = True
-        if self.projection is None:
-            self._accumulate(s)
-            return np.zeros((self.n_lanes, self.n_features))
-        return np.einsum("lkn,ln->lk", self.projection, s) - self.offset
-
-    def _accumulate(self, s: np.ndarray) -> None:
-        self._sum += s
-        if self.n_components:
-            self._sum2 += s[:, :, None] * s[:, None, :]
-        else:
-            self._sum2 += s * s
-        self.n_seen += 1
-        if self.n_seen >= self.calibration_bins:
-            self._fit()
-
-    def _fit(self) -> None:
-        n = self.n_seen
-        mean = self._sum / n
-        if not self.n_components:
-            var = self._sum2 / n - mean**2
-            scale = 1.0 / np.sqrt(np.maximum(var, 1e-8))
-            self.projection = np.einsum("ln,nm->lnm", scale, np.eye(self.n_units))
-            self.explained = np.full((self.n_lanes, self.n_units), 1.0 / self.n_units)
-        else:
-            cov = self._sum2 / n - mean[:, :, None] * mean[:, None, :]
-            sd = np.sqrt(np.maximum(np.einsum("lnn->ln", cov), 1e-8))
-            corr = cov / (sd[:, :, None] * sd[:, None, :])
-            evals, evecs = np.linalg.eigh(corr)  # ascending
-            k = self.n_components
-            lam = np.maximum(evals[:, ::-1][:, :k], 1e-8)
-            vecs = evecs[:, :, ::-1][:, :, :k]  # (l, n, k)
-            # a deterministic sign: the largest-magnitude loading of each component positive
-            big = np.take_along_axis(vecs, np.abs(vecs).argmax(axis=1)[:, None, :], axis=1)
-            vecs = vecs * np.sign(big)
-            self.projection = np.einsum("lnk,ln,lk->lkn", vecs, 1.0 / sd, 1.0 / np.sqrt(lam))
-            self.explained = lam / evals.sum(axis=1, keepdims=True)
-        self.offset = np.einsum("lkn,ln->lk", self.projection, mean)
-        self._sum2 = np.zeros(0)  # free the accumulator
 
 
 #: the trial outcomes recorded per trial (``success`` first)
@@ -247,17 +140,25 @@ class RewardDecoder:
     """
 
     CREDITS = ("window", "step")
+    RULES = ("outcome_weighted", "actor_critic")
 
     def __init__(
         self,
         n_units: int = 192,
         n_lanes: int = 1,
         *,
+        rule: str = "outcome_weighted",
+        error_signal: Any = "realistic",
         n_components: int | None = 4,
         tau: float = 0.1,
         dt: float = 0.02,
         calibration_s: float = 60.0,
+        half_life_s: float | None = 60.0,
+        refit_s: float = 5.0,
         std: float = 0.3,
+        alpha: float = 0.05,
+        baseline_rate: float = 0.05,
+        min_std_fraction: float = 0.25,
         alpha_actor: float = 0.01,
         alpha_critic: float = 0.05,
         credit: str = "window",
@@ -265,47 +166,56 @@ class RewardDecoder:
         seed: int | None = None,
         **agent_kwargs: Any,
     ) -> None:
-        if credit not in self.CREDITS:
-            raise ValueError(f"credit must be one of {list(self.CREDITS)}, got {credit!r}")
-        self.credit = credit
+        self.rule = check_choice("rule", rule, self.RULES)
+        self.credit = check_choice("credit", credit, self.CREDITS)
+        channel = make_error_signal(error_signal)
+        if channel is None:
+            raise ValueError(f"error_signal must name the channel the decoder learns from (one "
+                             f"of {list(ERROR_SIGNAL_PRESETS)} or an ErrorSignalSpec), got None")
+        self.error_signal = channel
         calibration_s = _check_number("calibration_s", calibration_s, 0.0, low_open=True)
         dt = _check_number("dt", dt, 0.0, low_open=True)
         self.features = SpikeFeatures(
             n_units, n_lanes, n_components=n_components, tau=tau, dt=dt,
-            calibration_bins=max(2, int(round(calibration_s / dt))),
+            calibration_bins=max(2, int(round(calibration_s / dt))), half_life_s=half_life_s,
+            refit_s=refit_s,
         )
         self.n_lanes, self.dt = self.features.n_lanes, dt
         _check_number("std", std, 0.0, low_open=True)
-        n_inputs = self.features.n_features + 1
         self.alpha_actor = _check_number("alpha_actor", alpha_actor, 0.0)
         self.alpha_critic = _check_number("alpha_critic", alpha_critic, 0.0)
         self.max_window = max(1, int(round(
             _check_number("max_window_s", max_window_s, 0.0, low_open=True) / dt)))
-        kw: dict[str, Any] = {
-            "alpha_actor": self.alpha_actor / n_inputs,
-            "alpha_critic": self.alpha_critic / n_inputs, "std": std,
-            "learn_std": False, "normalize_delta": True,
-            "gamma": 1.0 if credit == "window" else 0.0, "lam": 1.0,
-        }
-        kw.update(agent_kwargs)
-        ss = np.random.SeedSequence(seed)
-        self.agents = [
-            GaussianActorCritic(self.features.n_features, 2, seed=s, **kw)
-            for s in ss.spawn(self.n_lanes)
-        ]
+        seeds = np.random.SeedSequence(seed).spawn(self.n_lanes)
+        n = self.features.n_features
+        if self.rule == "actor_critic":
+            self.learner = ActorCriticLanes(
+                n, self.n_lanes, std=std, alpha_actor=self.alpha_actor,
+                alpha_critic=self.alpha_critic, credit=credit, max_window=self.max_window,
+                seeds=seeds, **agent_kwargs)
+        else:
+            if agent_kwargs:
+                raise TypeError(f"rule='outcome_weighted' takes no agent arguments, got "
+                                f"{sorted(agent_kwargs)}")
+            window, latency = channel.bins(dt)
+            self.learner = OutcomeWeightedLanes(
+                n, self.n_lanes, std=std, alpha=_check_number("alpha", alpha, 0.0),
+                window=window, latency=latency,
+                baseline_rate=_check_number("baseline_rate", baseline_rate, 0.0, 1.0),
+                min_std_fraction=min_std_fraction, seeds=seeds)
         self.n_bins = 0  # bins played so far (all calls)
 
     # -- decoding -------------------------------------------------------------------------------
     def weights(self) -> np.ndarray:
         """Return the policies' mean weights ``W``, ``(n_lanes, 2, n_features + 1)``."""
-        return np.stack([a.W for a in self.agents])
+        return self.learner.weights()
 
     def _act(self, y: np.ndarray, greedy: bool) -> np.ndarray:
         if not self.features.ready:  # calibrating: exploration noise only
             if greedy:
                 return np.zeros((self.n_lanes, 2))
-            return np.stack([a.std * a.rng.standard_normal(2) for a in self.agents])
-        return np.stack([a.act(y[i], greedy=greedy) for i, a in enumerate(self.agents)])
+            return self.learner.explore()
+        return self.learner.act(y, greedy)
 
     # -- playing --------------------------------------------------------------------------------
     def train(self, env: Any, *, n_seconds: float | None = None, n_bins: int | None = None,
@@ -371,21 +281,17 @@ class RewardDecoder:
             raise ValueError(f"env dt={env_dt} but the decoder dt={self.dt}")
         if seed is not None:
             env_seed = int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
-            lane_ss = np.random.SeedSequence([seed, 2]).spawn(self.n_lanes)
-            for a, s in zip(self.agents, lane_ss):
-                a.rng = np.random.default_rng(s)
+            self.learner.seed(np.random.SeedSequence([seed, 2]).spawn(self.n_lanes))
         else:
             env_seed = None
         obs, _ = env.reset(seed=env_seed, options=options)
         obs = np.asarray(obs, dtype=np.float64).reshape(self.n_lanes, -1)
         self.features.restart()
-        for a in self.agents:
-            a.clear_traces()
+        self.learner.restart(np.arange(self.n_lanes))
         y = self.features(obs)
         rows: dict[str, list] = {k: [] for k in ("lane", "trial", "time_s", "calibrating", "day",
                                                  *_OUTCOMES)}
         n_trial = np.zeros(self.n_lanes, dtype=np.int64)
-        window = np.zeros(self.n_lanes, dtype=np.int64)  # bins since the last window end
         wall0 = time.perf_counter()
         every = max(1, int(round(progress_every_s / self.dt)))
         last_report = 0
@@ -411,19 +317,10 @@ class RewardDecoder:
                 self.features.restart(ends.nonzero()[0])
             y_next = self.features(obs)
             r = np.asarray(r, dtype=np.float64)
-            if learn and not calibrating:
-                window += 1
-                for i, ag in enumerate(self.agents):
-                    boundary = bool(r[i] != 0.0 or ends[i])
-                    ag.update(y[i], a[i], float(r[i]), y_next[i], terminal=boundary)
-                    if boundary:
-                        window[i] = 0
-                    elif window[i] >= self.max_window:  # truncate (bootstrapped, not terminal)
-                        ag.clear_traces()
-                        window[i] = 0
-            elif ends.any():
-                for i in ends.nonzero()[0]:
-                    self.agents[i].clear_traces()
+            if learn and not calibrating and not greedy:
+                self.learner.learn(y, a, r, y_next, ends)
+            if ends.any():
+                self.learner.restart(ends.nonzero()[0])
             y = y_next
             self.n_bins += 1
             for i in done.nonzero()[0]:
