@@ -161,10 +161,11 @@ class OutcomeWeightedLanes:
         self.baseline = np.zeros(n_lanes)
         self._size = self.latency + self.window + 1
         self._y = np.zeros((n_lanes, self._size, self.n_inputs))
-        self._noise = np.zeros((n_lanes, self._size, 2))
+        self._noise = np.zeros((n_lanes, self._size, 2))  # ε_j / σ_j
         self._start = np.zeros(n_lanes, dtype=np.int64)  # first bin of the session
         self._phase = np.zeros(n_lanes, dtype=np.int64)  # bins since the window began
         self._eps = np.zeros((n_lanes, 2))
+        self._sigma = np.full(n_lanes, self.std)  # σ_i of the current window
         self._t = 0
         self.seed(seeds)
 
@@ -180,6 +181,7 @@ class OutcomeWeightedLanes:
         new = self._phase % self.window == 0
         scale = self.noise_scale()
         for i in new.nonzero()[0].tolist():
+            self._sigma[i] = scale[i]
             self._eps[i] = scale[i] * self.rngs[i].standard_normal(2)
         self._phase += 1
         return self._eps
@@ -204,7 +206,7 @@ class OutcomeWeightedLanes:
             return mean
         eps = self._draw()
         slot = self._t % self._size
-        self._y[:, slot], self._noise[:, slot] = yt, eps
+        self._y[:, slot], self._noise[:, slot] = yt, eps / self._sigma[:, None]
         return mean + eps
 
     def restart(self, lanes: np.ndarray) -> None:
@@ -222,9 +224,7 @@ class OutcomeWeightedLanes:
             if last < first:
                 continue
             slots = np.arange(first, last + 1) % self._size
-            noise = self._noise[i, slots]
-            scale = np.sqrt(np.mean(noise**2)) + 1e-12  # σ_i when the window was played
-            g = np.einsum("ji,jk->ik", noise / scale, self._y[i, slots, :-1])
+            g = np.einsum("ji,jk->ik", self._noise[i, slots], self._y[i, slots, :-1])
             advantage = r[i] - self.baseline[i]
             self.W[i, :, :-1] += self.alpha / self.n_inputs * advantage * g / len(slots)
             self.baseline[i] += self.baseline_rate * (r[i] - self.baseline[i])
