@@ -27,6 +27,7 @@ matplotlib.use("Agg")
 
 import cogmodels  # noqa: E402,F401
 from cogmodels.agents.decoders.drift_study import STRATEGIES, compare_under_drift  # noqa: E402
+from cogmodels.envs.bci.error_signal import ERROR_SIGNAL_PRESETS  # noqa: E402
 from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -42,12 +43,15 @@ def main() -> None:
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
     ap.add_argument("--reward-warmup", type=float, default=600.0,
                     help="seconds the reward-only decoder learns on day 0 before its first session")
+    ap.add_argument("--error-signal", default="realistic", choices=list(ERROR_SIGNAL_PRESETS),
+                    help="the reward-only decoder's error channel (cogmodels.envs.bci.error_signal)")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
     args = ap.parse_args()
     days = [int(d) for d in args.days.split(",")]
     t0 = time.perf_counter()
     trials = compare_under_drift(args.strategies.split(","), days, args.subjects, args.session,
-                                 seed=args.seed, reward_warmup=args.reward_warmup, progress=True)
+                                 seed=args.seed, reward_warmup=args.reward_warmup,
+                                 error_signal=args.error_signal, progress=True)
     seconds = time.perf_counter() - t0
     summary = summarize(trials, by=["decoder", "day"])
     args.out.mkdir(parents=True, exist_ok=True)
@@ -56,7 +60,8 @@ def main() -> None:
     fig.savefig(args.out / "bci_drift.png", dpi=120, bbox_inches="tight")
     print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python "
           f"{platform.python_version()}; wall {seconds:.0f} s; seed {args.seed}; "
-          f"{args.subjects} subjects; {args.session:.0f} s sessions")
+          f"{args.subjects} subjects; {args.session:.0f} s sessions; error signal "
+          f"'{args.error_signal}'")
     cols = ["decoder", "day", "success_rate", "successes_per_min", "time_to_target",
             "path_efficiency", "bitrate", "fitts_throughput"]
     print(markdown(summary[cols]))
