@@ -48,8 +48,8 @@ greedy evaluation on the same subject:
 >>> per_minute(hist)[["minute", "n_trials", "successes_per_min"]]
    minute  n_trials  successes_per_min
 0     0.0         5                0.0
-1     1.0         8                4.0
-2     2.0        10                7.0
+1     1.0         7                1.0
+2     2.0         8                4.0
 >>> test = dec.evaluate(env, n_seconds=30)           # greedy, no learning, same subject
 >>> sorted(test.columns)[:4]
 ['calibrating', 'day', 'dial_in_time', 'distance']
@@ -131,7 +131,8 @@ class RewardDecoder:
     std : float
         Exploration noise (0.3 widths/s; the outcome-weighted rule scales it by the error rate).
     alpha : float
-        Outcome-weighted step size (0.05, divided by ``n_features + 1``).
+        Outcome-weighted step size per second of judged movement (0.05: an evaluation of a
+        window of ``w`` bins steps by ``alpha w dt / (n_features + 1)``).
     baseline_rate : float
         Rate of the running baseline and error rate (0.05 per evaluation).
     min_std_fraction : float
@@ -222,8 +223,10 @@ class RewardDecoder:
                              "ErrorSignalSpec) or an environment with one, got neither")
         self.error_signal = channel
         window, latency = channel.bins(self.dt)
+        # alpha per second of judged movement: a 0.2 s window steps a fifth of a 1 s one
         self.learner = OutcomeWeightedLanes(
-            n, self.n_lanes, std=self._std, alpha=self._alpha, window=window, latency=latency,
+            n, self.n_lanes, std=self._std, alpha=self._alpha * window * self.dt, window=window,
+            latency=latency,
             baseline_rate=self._baseline_rate, min_std_fraction=self._min_std_fraction,
             seeds=self._seeds)
 
