@@ -53,6 +53,7 @@ def run_config(config: str, args: argparse.Namespace) -> tuple[pd.DataFrame, pd.
     t0 = time.perf_counter()
     warm = dec.train(env, n_seconds=60.0 * args.minutes, options={"day": 0})
     curve = per_minute(warm).assign(config=config)
+    curve = curve[curve.minute < args.minutes]  # a trial ending at the last bin opens no minute
     days = []
     for day in args.days:
         h = dec.train(env, n_seconds=args.session, options={"day": day})

@@ -9,9 +9,10 @@ channel, batched over the lanes of :class:`~cogmodels.envs.bci.loop.ClosedLoop`.
 Events (``ErrorSignalSpec.events``), scored in the bin in which they happen:
 
 - ``"window"``: every ``interval`` seconds of a trial (trial-locked), did the cursor get closer
-  to the target since the previous evaluation? An error if the distance did not shrink
-  (``d_t >= d_{t - interval}``) — the evaluation of one discrete cursor move (Iturrate et al.
-  2015, where each discrete move of the device is one evaluated event);
+  to the target since the previous evaluation? An error if the cursor is outside the target and
+  the distance did not shrink (``d_t >= d_{t - interval}``) — the evaluation of one discrete
+  cursor move (Iturrate et al. 2015, where each discrete move of the device is one evaluated
+  event);
 - ``"entry"``: entering the target is a correct event, leaving it before the hold is done an
   error;
 - ``"outcome"``: the end of a trial, an error if it timed out (Even-Chen et al. 2017, 2018).
@@ -281,7 +282,7 @@ class ErrorChannel:
             scored |= entry
         if "window" in events:
             window = (steps % self.interval == 0) & ~done
-            error |= window & ~scored & (dist >= ref_distance)
+            error |= window & ~scored & ~inside & (dist >= ref_distance)
             scored |= window
         self._inside = np.where(done, False, inside)
         size = self.latency + 1
