@@ -31,6 +31,7 @@ from cogmodels.agents.decoders.drift_study import (  # noqa: E402
     compare_under_drift,
     summarize_by_phase,
 )
+from cogmodels.envs.bci.error_signal import ERROR_SIGNAL_PRESETS  # noqa: E402
 from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -46,12 +47,15 @@ def main() -> None:
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
     ap.add_argument("--reward-warmup", type=float, default=600.0,
                     help="seconds the reward-only decoder learns on day 0 before its first session")
+    ap.add_argument("--error-signal", default="realistic", choices=list(ERROR_SIGNAL_PRESETS),
+                    help="the reward-only decoder's error channel (cogmodels.envs.bci.error_signal)")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
     args = ap.parse_args()
     days = [int(d) for d in args.days.split(",")]
     t0 = time.perf_counter()
     trials = compare_under_drift(args.strategies.split(","), days, args.subjects, args.session,
-                                 seed=args.seed, reward_warmup=args.reward_warmup, progress=True)
+                                 seed=args.seed, reward_warmup=args.reward_warmup,
+                                 error_signal=args.error_signal, progress=True)
     seconds = time.perf_counter() - t0
     summary = summarize(trials, by=["decoder", "day"])
     args.out.mkdir(parents=True, exist_ok=True)
@@ -60,7 +64,8 @@ def main() -> None:
     fig.savefig(args.out / "bci_drift.png", dpi=120, bbox_inches="tight")
     print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python "
           f"{platform.python_version()}; wall {seconds:.0f} s; seed {args.seed}; "
-          f"{args.subjects} subjects; {args.session:.0f} s sessions")
+          f"{args.subjects} subjects; {args.session:.0f} s sessions; error signal "
+          f"'{args.error_signal}'")
     cols = ["decoder", "day", "success_rate", "successes_per_min", "time_to_target",
             "path_efficiency", "bitrate", "fitts_throughput"]
     print(markdown(summary[cols]))

@@ -169,6 +169,7 @@ reward_env = CursorBCIVector(num_envs=N_SUBJECTS, n_trials=10**6, drift="typical
                              error_signal=(0.9, 0.1))
 reward_env.reset(seed=2, options={"day": 0})
 reward_decoder = RewardDecoder(reward_env.single_observation_space.shape[0], N_SUBJECTS,
+                               rule="actor_critic", half_life_s=None,  # the decoder described
                                calibration_s=15.0 if QUICK else 60.0, seed=0)
 history = reward_decoder.train(reward_env, n_seconds=REWARD_S, options={"day": 0})
 learning = per_minute(history, minutes=0.25 if QUICK else 1.0)

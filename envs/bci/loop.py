@@ -44,9 +44,10 @@ from cogmodels.envs.bci.encoder import (
     PopulationSpec,
     gaussian_counts,
 )
+from cogmodels.envs.bci.error_signal import ErrorChannel, ErrorSignalSpec, make_error_signal
 from cogmodels.envs.bci.task import MAX_TIMEOUT, TargetSchedule, TaskSpec
 from cogmodels.envs.bci.user import USER_MODELS, User, UserSpec
-from cogmodels.validation import check_array, check_choice, check_int, check_number, describe
+from cogmodels.validation import check_choice, check_int, check_number, describe
 
 __all__ = ["MAX_DAYS_PER_SESSION", "MAX_V", "BCIConfig", "ClosedLoop", "config_signature",
            "make_config"]
@@ -76,8 +77,7 @@ class BCIConfig:
     drift: DriftModel
     v_max: float
     days_per_session: int
-    error_signal: tuple[float, float] | None
-    error_steps: int
+    error_signal: ErrorSignalSpec | None
 
 
 #: keyword overrides of the :class:`TaskSpec` (its :meth:`TaskSpec.create` arguments)
@@ -115,7 +115,7 @@ def make_config(
     observation_offset: float | None = None,
     v_max: float = 1.0,
     days_per_session: int = 0,
-    error_signal: tuple[float, float] | None = None,
+    error_signal: Any = None,
     error_interval: float = 0.2,
 ) -> BCIConfig:
     """Build the closed loop's configuration from the specs and keyword overrides.
@@ -153,18 +153,10 @@ def make_config(
         )
     v_max = check_number("v_max", v_max, 0.0, MAX_V, low_open=True)
     days_per_session = check_int("days_per_session", days_per_session, 0, MAX_DAYS_PER_SESSION)
-    if error_signal is not None:
-        try:
-            hit, fa = check_array("error_signal", error_signal, (2,), 0.0, 1.0).tolist()
-        except ValueError:
-            raise ValueError(
-                "error_signal must be None or a pair (hit_rate, false_alarm_rate) of "
-                f"probabilities, got {describe(error_signal)}"
-            ) from None
-        error_signal = (hit, fa)
-    interval = check_number("error_interval", error_interval, spec.dt, MAX_TIMEOUT)
+    # a preset name, an ErrorSignalSpec, or the older (hit, fa) pair with ``error_interval``
+    check_number("error_interval", error_interval, spec.dt, MAX_TIMEOUT)
     return BCIConfig(spec, pop, user, make_drift(drift), v_max, days_per_session,
-                     error_signal, int(round(interval / spec.dt)))
+                     make_error_signal(error_signal, error_interval))
 
 
 def config_signature(*leading: inspect.Parameter, trailing: tuple[inspect.Parameter, ...] = (),
@@ -230,6 +222,7 @@ class ClosedLoop:
         self.cue_steps = np.ones(n)  # bins of an automatic movement
         self._any_open = False
         self._context = np.zeros(n, dtype=bool)  # whether the lane's encoder is the open-loop one
+        self.errors = None if cfg.error_signal is None else ErrorChannel(cfg.error_signal, spec.dt, n)
 
     # -- sessions ----------------------------------------------------------------------------
     def reset(self, mask: np.ndarray, rng: np.random.Generator, options: dict | None) -> None:
@@ -273,6 +266,8 @@ class ClosedLoop:
             pop = sub.open_loop(day) if self.open_loop[i] else sub.on_day(day)
             self.encoder.set_lane(int(i), pop)
             self._encoded[i], self._context[i] = day, self.open_loop[i]
+        if self.errors is not None:
+            self.errors.start_session(lanes, [self.subjects[i].seed for i in lanes], self.day[lanes])
 
         self.trial[lanes] = 0
         self.cursor[lanes] = 0.0
@@ -385,17 +380,16 @@ class ClosedLoop:
     def _error_signal(
         self, dist: np.ndarray, done: np.ndarray, rng: np.random.Generator
     ) -> dict[str, np.ndarray]:
-        """Every ``error_interval`` within a trial: -1/+1 from a noisy error detector."""
-        hit, false_alarm = self.cfg.error_signal
-        evaluate = (self.steps % self.cfg.error_steps == 0) & ~done
-        signal = np.zeros(self.n)
-        error = np.zeros(self.n, dtype=bool)
-        if evaluate.any():
-            error = evaluate & (dist >= self.ref_distance)
-            p_minus = np.where(error, hit, false_alarm)
-            signal = np.where(evaluate, np.where(rng.random(self.n) < p_minus, -1.0, 1.0), 0.0)
-            self.ref_distance = np.where(evaluate, dist, self.ref_distance)
-        return {"error_signal": signal, "movement_error": error}
+        """Return the error signal due in this bin (:class:`.error_signal.ErrorChannel`).
+
+        Scores this bin's events (window evaluations of the progress since ``ref_distance``,
+        target entries and exits, trial outcomes) and returns the evaluations due now, ``latency``
+        bins after their events: ``error_signal`` (-1, 0, +1) and ``movement_error``.
+        """
+        success = self.hold > self.cfg.task.hold_steps
+        out = self.errors.step(self.steps, dist, self.ref_distance, self.inside, success, done, rng)
+        self.ref_distance = np.where(out.pop("window"), dist, self.ref_distance)
+        return out
 
     def _results(self, success: np.ndarray, done: np.ndarray) -> dict[str, np.ndarray]:
         dt = self.dt

@@ -1,0 +1,135 @@
+#!/usr/bin/env python
+"""The reward-only decoder from no decoder at all, then under "typical" drift, by error channel.
+
+For each configuration (error channel x learning rule x features), the same simulated subjects
+(environment seed ``--seed``) learn from scratch for ``--minutes`` simulated minutes on day 0
+(the learning curve: successes/min per minute, mean over subjects), then play one
+``--session``-second session on each of ``--days`` (still learning; the metrics of
+:func:`cogmodels.envs.bci.metrics.summarize`). Beside them, daily supervised recalibration of a
+steady-state Kalman filter on the same subjects and days
+(:func:`cogmodels.agents.decoders.drift_study.compare_under_drift`).
+
+Configurations: ``realistic`` / ``idealised`` channel (:mod:`cogmodels.envs.bci.error_signal`),
+``outcome_weighted`` / ``actor_critic`` rule, ``running`` (re-estimated, half-life 60 s) /
+``frozen`` (day-0) features.
+
+    python benchmarks/bench_reward_decoder.py                 # 4 subjects, 13 min, days 0,7,28
+    python benchmarks/bench_reward_decoder.py --quick         # under a minute
+    python benchmarks/bench_reward_decoder.py --configs realistic/outcome_weighted/running
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+import pandas as pd
+
+import cogmodels  # noqa: F401
+from cogmodels.agents.decoders.drift_study import compare_under_drift
+from cogmodels.agents.reward_decoder import RewardDecoder, per_minute
+from cogmodels.envs.bci.metrics import summarize
+from cogmodels.envs.bci.vector import CursorBCIVector
+
+HERE = Path(__file__).resolve().parent
+CONFIGS = ("realistic/outcome_weighted/running", "realistic/outcome_weighted/frozen",
+           "idealised/outcome_weighted/running", "idealised/outcome_weighted/frozen",
+           "realistic/actor_critic/frozen", "idealised/actor_critic/frozen")
+COLS = ["successes_per_min", "success_rate", "time_to_target", "bitrate"]
+
+
+def run_config(config: str, args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Return (learning curve per minute, metrics per day, wall seconds) of one configuration."""
+    channel, rule, features = config.split("/")
+    env = CursorBCIVector(num_envs=args.subjects, n_trials=10**6, drift="typical",
+                          error_signal=channel)
+    env.reset(seed=args.seed, options={"day": 0})  # the subjects of compare_under_drift
+    dec = RewardDecoder(env.single_observation_space.shape[0], args.subjects, rule=rule,
+                        half_life_s=60.0 if features == "running" else None,
+                        calibration_s=args.calibration, seed=args.seed)
+    t0 = time.perf_counter()
+    warm = dec.train(env, n_seconds=60.0 * args.minutes, options={"day": 0})
+    curve = per_minute(warm).assign(config=config)
+    curve = curve[curve.minute < args.minutes]  # a trial ending at the last bin opens no minute
+    days = []
+    for day in args.days:
+        h = dec.train(env, n_seconds=args.session, options={"day": day})
+        days.append(h.rename(columns={"lane": "subject", "time_s": "time"}))
+    trials = pd.concat(days, ignore_index=True).assign(decoder=config)
+    metrics = summarize(trials, by=["decoder", "day"], n_targets=8)
+    return curve, metrics, time.perf_counter() - t0
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """Return a markdown table, floats with 2 decimals."""
+    def cell(v) -> str:
+        return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + " --- |" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--subjects", type=int, default=4)
+    ap.add_argument("--minutes", type=float, default=13.0, help="day-0 learning from scratch")
+    ap.add_argument("--days", default="0,7,28")
+    ap.add_argument("--session", type=float, default=120.0, help="seconds per daily session")
+    ap.add_argument("--calibration", type=float, default=30.0,
+                    help="seconds of spikes for the first feature estimate")
+    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--no-recalibration", action="store_true",
+                    help="skip the daily supervised recalibration reference")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quick", action="store_true",
+                    help="2 subjects, 3 min, days 0 and 7, 30 s sessions, one configuration")
+    ap.add_argument("--out", type=Path, default=HERE / "figures")
+    args = ap.parse_args()
+    if args.quick:
+        args.subjects, args.minutes, args.days, args.session, args.calibration = 2, 3.0, "0,7", 30.0, 20.0
+        args.configs = CONFIGS[0]
+    args.days = [int(d) for d in args.days.split(",")]
+    curves, metrics = [], []
+    args.out.mkdir(parents=True, exist_ok=True)
+    tag = "_quick" if args.quick else ""
+
+    def save() -> None:  # after every configuration: a long run keeps what it finished
+        pd.concat(curves, ignore_index=True).to_csv(
+            args.out / f"reward_decoder_learning{tag}.csv", index=False)
+        pd.concat(metrics, ignore_index=True).to_csv(
+            args.out / f"reward_decoder_days{tag}.csv", index=False)
+
+    t0 = time.perf_counter()
+    if not args.no_recalibration:
+        trials = compare_under_drift(["daily_recalibration"], args.days, args.subjects,
+                                     args.session, seed=args.seed, drift="typical")
+        metrics.append(summarize(trials, by=["decoder", "day"], n_targets=8))
+    for config in args.configs.split(","):
+        curve, m, wall = run_config(config, args)
+        curves.append(curve)
+        metrics.append(m)
+        save()
+        fast = curve.loc[curve.successes_per_min > 8, "minute"]
+        print(f"{config}: {wall:.0f} s wall; first minute > 8 successes/min: "
+              f"{'never' if fast.empty else int(fast.iloc[0]) + 1}", flush=True)
+    seconds = time.perf_counter() - t0
+    curves, metrics = pd.concat(curves, ignore_index=True), pd.concat(metrics, ignore_index=True)
+    print(f"\nmachine: {platform.machine()} {os.cpu_count()} cpu, python "
+          f"{platform.python_version()}; wall {seconds:.0f} s; seed {args.seed}; "
+          f"{args.subjects} subjects; {args.minutes:g} min from scratch; "
+          f"{args.session:g} s sessions on days {args.days}")
+    wide = curves.pivot(index="minute", columns="config", values="successes_per_min")
+    print("\nsuccesses/min during day-0 learning (mean over subjects), by minute:")
+    print(markdown(wide.reset_index().astype(float).round(2)))
+    print("\nby day (learning on in every session):")
+    print(markdown(metrics[["decoder", "day", *COLS]].assign(
+        day=lambda d: d.day.astype(int)).round(2)))
+
+
+if __name__ == "__main__":
+    main()
