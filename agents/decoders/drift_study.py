@@ -105,7 +105,7 @@ def compare_under_drift(
     half_life: float = 60.0,
     transient_seconds: float = 60.0,
     reward_warmup: float = 600.0,
-    error_signal: tuple[float, float] = (0.9, 0.1),
+    error_signal: Any = "realistic",
     progress: bool = False,
     **env_kwargs: Any,
 ) -> pd.DataFrame:

@@ -35,6 +35,7 @@ from cogmodels.envs.bci.drift import (
 )
 from cogmodels.envs.bci.encoder import Population, PopulationSpec, draw_population
 from cogmodels.envs.bci.env import CursorBCI, CursorBCIRandomTargets
+from cogmodels.envs.bci.error_signal import ERROR_SIGNAL_PRESETS, ErrorSignalSpec, make_error_signal
 from cogmodels.envs.bci.metrics import bitrate, fitts_throughput, plot_over_days, summarize
 from cogmodels.envs.bci.task import TaskSpec, center_out_positions
 from cogmodels.envs.bci.user import WILLETT_USER, User, UserSpec, lqr_gain
@@ -42,6 +43,7 @@ from cogmodels.envs.bci.vector import CursorBCIRandomTargetsVector, CursorBCIVec
 
 __all__ = [
     "DRIFT_PRESETS",
+    "ERROR_SIGNAL_PRESETS",
     "WILLETT_USER",
     "ArrayShift",
     "BaselineWalk",
@@ -52,6 +54,7 @@ __all__ = [
     "Drift",
     "DriftModel",
     "Dropout",
+    "ErrorSignalSpec",
     "GainWalk",
     "NeuralTrajectory",
     "Population",
@@ -69,6 +72,7 @@ __all__ = [
     "fitts_throughput",
     "lqr_gain",
     "make_drift",
+    "make_error_signal",
     "plot_over_days",
     "subspace_similarity",
     "summarize",
