@@ -60,12 +60,16 @@ CONDITIONS: dict[str, tuple[dict, str, float]] = {
 
 
 def run_condition(overrides: dict, paradigm: str, lag: float, subjects: int, seed: int,
-                  seconds: tuple[float, float, float]) -> pd.DataFrame:
-    """Per-subject time to target and success rate of the open-loop KF and of ReFIT-KF."""
+                  seconds: tuple[float, float, float], dynamics: str = "fit") -> pd.DataFrame:
+    """Per-subject time to target and success rate of the open-loop KF and of ReFIT-KF.
+
+    ``dynamics="fit"``: the KF's kinematic model (A, W) is fit to the block's kinematics, as the
+    KFs of Wu et al. (2006) and Gilja et al. (2012) are; ``"physical"``: BMI3D's fixed prior.
+    """
     calibration, refit_s, session = seconds
     env = CursorBCIVector(num_envs=subjects, n_trials=10**6, **overrides)
     env.reset(seed=seed, options={"day": 0})
-    kf = calibrate(env, SteadyStateKalmanDecoder(), calibration, paradigm=paradigm, lag=lag)
+    kf = calibrate(env, SteadyStateKalmanDecoder(dynamics=dynamics), calibration, paradigm=paradigm, lag=lag)
     refit = refit_decoder(env, kf, refit_s)
     rows = []
     for name, dec in (("KF (open-loop block)", kf), ("ReFIT-KF", refit)):
@@ -94,29 +98,33 @@ def main() -> None:
     ap.add_argument("--refit", type=float, default=60.0)
     ap.add_argument("--session", type=float, default=120.0)
     ap.add_argument("--out", type=Path, default=HERE / "figures")
+    ap.add_argument("--dynamics", choices=("fit", "physical"), default="fit",
+                    help="the KF's kinematic model: fit to the block (Gilja 2012, default) or "
+                         "BMI3D's fixed physical prior")
     ap.add_argument("--replot", action="store_true",
                     help="redraw the table and figure from the CSV of a previous run")
     args = ap.parse_args()
     t0 = time.perf_counter()
     seconds = (args.calibration, args.refit, args.session)
     if args.replot:
-        table = pd.read_csv(args.out / "bci_refit.csv")
+        table = pd.read_csv(args.out / f"bci_refit{'' if args.dynamics == 'fit' else '_physical'}.csv")
     else:
         parts = []
         for cond, (over, paradigm, lag) in CONDITIONS.items():
             for seed in range(args.seeds):
-                part = run_condition(over, paradigm, lag, args.subjects, seed, seconds)
+                part = run_condition(over, paradigm, lag, args.subjects, seed, seconds, args.dynamics)
                 part["condition"] = cond
                 parts.append(part)
         table = pd.concat(parts, ignore_index=True)
         args.out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out / "bci_refit.csv", index=False)
+        table.to_csv(args.out / f"bci_refit{'' if args.dynamics == 'fit' else '_physical'}.csv",
+                     index=False)
     wall = time.perf_counter() - t0
     rng = np.random.default_rng(0)
     print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python "
           f"{platform.python_version()}; wall {wall:.0f} s; {args.seeds} seeds x "
           f"{args.subjects} subjects; blocks {args.calibration:.0f} / {args.refit:.0f} s, "
-          f"sessions {args.session:.0f} s")
+          f"sessions {args.session:.0f} s; KF dynamics {args.dynamics}")
     print("| condition | KF time to target (s) | ReFIT-KF (s) | ratio [95 % CI] | success KF / "
           "ReFIT |")
     print("| --- | --- | --- | --- | --- |")
@@ -131,7 +139,8 @@ def main() -> None:
         print(f"| {cond} | {kf.time_to_target.mean():.2f} | {rf.time_to_target.mean():.2f} | "
               f"{ratio:.2f} [{lo:.2f}, {hi:.2f}] | {kf.success_rate.mean():.2f} / "
               f"{rf.success_rate.mean():.2f} |")
-    figure(summary).savefig(args.out / "bci_refit.png", dpi=120, bbox_inches="tight")
+    name = "bci_refit" if args.dynamics == "fit" else "bci_refit_physical"
+    figure(summary).savefig(args.out / f"{name}.png", dpi=120, bbox_inches="tight")
 
 
 def figure(summary: dict[str, tuple[np.ndarray, np.ndarray, float]]):

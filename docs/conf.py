@@ -67,6 +67,29 @@ autodoc_default_options = {"members": True, "member-order": "bysource", "show-in
 autodoc_typehints = "signature"
 autodoc_class_signature = "mixed"
 autodoc_preserve_defaults = True
+
+
+def _preserve_defaults_tolerating_signatures() -> None:
+    """Skip Sphinx's default-preserving step for functions whose ``__signature__`` is assigned.
+
+    The BCI environments take ``**config`` in their source and publish the full keyword
+    signature of :func:`cogmodels.envs.bci.loop.make_config` through ``__init__.__signature__``;
+    Sphinx's ``update_defvalue`` pairs the source's defaults with that signature's and fails
+    ("pop from empty list"). For those the assigned signature already shows the defaults.
+    """
+    from sphinx.ext.autodoc import preserve_defaults
+
+    original = preserve_defaults.update_defvalue
+
+    @functools.wraps(original)
+    def update_defvalue(app, obj, bound_method):
+        if getattr(getattr(obj, "__func__", obj), "__signature__", None) is None:
+            original(app, obj, bound_method)
+
+    preserve_defaults.update_defvalue = update_defvalue
+
+
+_preserve_defaults_tolerating_signatures()
 autodoc_inherit_docstrings = False  # Gymnasium's own step/reset docstrings are not ours to render
 autosummary_generate = False  # the module pages are written below, not by autosummary
 numpydoc_show_class_members = False  # autodoc documents the members on the page itself

@@ -47,10 +47,10 @@ def test_write_trials_goes_through_the_atomic_writer(tmp_path, monkeypatch):
 
 def test_the_rnn_checkpoint_writers_are_the_atomic_ones(tmp_path, monkeypatch):
     torch = pytest.importorskip("torch")
-    from cogmodels.agents import rnn
+    from cogmodels.agents import checkpoint
 
     calls = _calls(monkeypatch)
-    rnn._atomic_torch_save({"w": torch.zeros(2)}, tmp_path / "w.pt")
-    rnn._atomic_write_text(tmp_path / "c.json", "{}")
+    checkpoint.save_tensors({"w": torch.zeros(2)}, tmp_path / "w.pt")
+    checkpoint.write_text(tmp_path / "c.json", "{}")
     assert calls.count("replace") == 2 and calls.count("fsync") >= 2
     assert torch.load(tmp_path / "w.pt", weights_only=True)["w"].tolist() == [0.0, 0.0]

@@ -170,10 +170,13 @@ def test_refit_acquires_targets_much_faster_than_the_open_loop_kalman_filter():
     """Same subjects and seeds: the KF fit on an observation block, then ReFIT-KF re-fit on a
     closed-loop block that KF drove. Gilja et al. (2012) report about half the time; with 30 s
     blocks ReFIT takes ~0.6 of the open-loop KF's time to target (~0.5 with 60 s blocks, see
-    benchmarks/bench_bci_refit.py); the test asks for below 0.75."""
+    benchmarks/bench_bci_refit.py); the test asks for below 0.75. The KF fits its kinematic model
+    (A, W) to the block, as Gilja's did; with BMI3D's fixed physical prior the gain is much
+    smaller (RESULTS)."""
     env = CursorBCIVector(num_envs=4, n_trials=10**6, user=WILLETT_USER)
     env.reset(seed=0, options={"day": 0})
-    kf = calibrate(env, SteadyStateKalmanDecoder(), 30.0, paradigm="observation", lag=0.2)
+    kf = calibrate(env, SteadyStateKalmanDecoder(dynamics="fit"), 30.0, paradigm="observation",
+                   lag=0.2)
     refit = refit_decoder(env, kf, 30.0)
     ttt = [run_closed_loop(env, d, 15.0).time_to_target.mean() for d in (kf, refit)]
     assert ttt[1] < 0.75 * ttt[0]

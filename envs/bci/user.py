@@ -13,7 +13,7 @@ where ``u`` is the user's intended velocity, ``g`` (``forward_gain``) and ``a = 
 cursor moves as intended). From the error ``e = target_seen - p_hat`` the intended velocity is
 
 - ``"feedback"`` (Willett's control policy, their Fig. 2B): a push toward the target plus a
-  damping term along the cursor's estimated heading,
+  damping term along the cursor's estimated heading::
 
       u = f_targ(|e|) e / |e| + f_vel(|v_hat|) v_hat / |v_hat|,
       f_targ(d) = max_speed tanh(d / saturation),   f_vel(s) = -damping s,
