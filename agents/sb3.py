@@ -497,8 +497,15 @@ class SB3Trainer:
                 raise ValueError(f"policy_kwargs['activation_fn'] must name a torch.nn module "
                                  f"(e.g. 'Tanh', 'ReLU'), got {name!r}")
             policy_kwargs["activation_fn"] = fn
-        return self.algorithm(self.policy, venv, policy_kwargs=policy_kwargs or None, seed=seed,
-                              device="cpu", verbose=0, **self.hyperparameters)
+        try:
+            return self.algorithm(self.policy, venv, policy_kwargs=policy_kwargs or None,
+                                  seed=seed, device="cpu", verbose=0, **self.hyperparameters)
+        except AssertionError as exc:  # SB3 asserts the action space an algorithm supports
+            venv.close()
+            raise ValueError(
+                f"algorithm {self.algorithm.__name__} cannot train on {self.env_id} (action space "
+                f"{venv.action_space}): {str(exc).strip() or 'unsupported action space'}"
+            ) from None
 
     @property
     def steps_done_(self) -> int:

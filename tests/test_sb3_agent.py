@@ -295,6 +295,8 @@ def test_the_model_is_compared_beside_q_learning(bandit, simulated):
 # -- errors --------------------------------------------------------------------------------------
 
 def test_errors_name_the_argument_the_allowed_values_and_the_value(bandit):
+    with pytest.raises(ValueError, match=r"algorithm DQN cannot train on cogmodels/CursorBCI-v0 \(action space Box"):
+        SB3Trainer("DQN", "cogmodels/CursorBCI-v0", seed=0)
     with pytest.raises(ValueError, match=r"algorithm must be one of \[.*'PPO'.*'RecurrentPPO'.*\].*got 'PPOO'"):
         resolve_algorithm("PPOO")
     with pytest.raises(TypeError, match="algorithm must be a stable-baselines3"):
