@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from gymnasium import spaces
 
+from cogmodels.agents import schedules
 from cogmodels.validation import check_number
 
 __all__ = ["GaussianActorCritic", "GaussianRolloutAgent", "linear_schedule"]
@@ -47,12 +48,7 @@ def linear_schedule(start: float, end: float, n_steps: int) -> Schedule:
         raise ValueError(f"start and end must be standard deviations > 0, got {start!r}, {end!r}")
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
-
-    def schedule(t: int) -> float:
-        f = min(max(t, 0) / n_steps, 1.0)
-        return start + (end - start) * f
-
-    return schedule
+    return schedules.linear_schedule(start, end, n_steps)
 
 
 class GaussianActorCritic:
