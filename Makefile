@@ -12,7 +12,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install $(PIP_FLAGS) -q -c constraints.txt -e '.[dev,cluster,docs]'
+	$(BIN)/python -m pip install $(PIP_FLAGS) -q -c constraints.txt -e '.[dev,cluster,docs,bayes]'
 	touch $(STAMP)
 
 demo: $(STAMP)
