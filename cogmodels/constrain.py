@@ -34,9 +34,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cogmodels.model import CognitiveModel, State
+from cogmodels.model import CognitiveModel, State, full, pick
 from cogmodels.parameters import ParamSpec
 from cogmodels.validation import check_number, describe
+from cogmodels.xp import as_namespace, namespace
 
 __all__ = ["ConstrainedModel", "condition_levels", "constrain", "model_from_name"]
 
@@ -166,11 +167,13 @@ class ConstrainedModel(CognitiveModel):
         lanes = next(iter(params.values())).shape[0] if params else 1
         base: dict[str, np.ndarray] = {}
         tables: dict[str, np.ndarray] = {}
+        xp = namespace(params)
+        like = next(iter(params.values()), None)
         for free, (_, levels) in self.split.items():
-            tables[free] = np.stack([params[f"{free}_{_label(lv)}"] for lv in levels], axis=1)
+            tables[free] = xp.stack([params[f"{free}_{_label(lv)}"] for lv in levels], axis=1)
         for inner in self.model.param_names:
             if inner in self.fixed:
-                base[inner] = np.full(lanes, self.fixed[inner])
+                base[inner] = full(np.empty(0) if like is None else like, (lanes,), self.fixed[inner])
             elif self.source[inner] in tables:
                 base[inner] = tables[self.source[inner]][:, 0]  # a placeholder before trial 1
             else:
@@ -187,8 +190,10 @@ class ConstrainedModel(CognitiveModel):
             col = self.split[free][0]
             levels = self._levels[free]
             # levels were checked on answered trials; padding and skipped trials map anywhere
-            idx = np.minimum(np.searchsorted(levels, observation[col]), levels.size - 1)
-            value = table[np.arange(table.shape[0]), idx]
+            obs = observation[col]
+            xp = namespace(obs)
+            idx = xp.searchsorted(as_namespace(xp, levels, obs), obs)
+            value = pick(table, xp.clip(idx, 0, levels.size - 1))
             for inner in self._members[free]:
                 out[inner] = value
         return out

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cogmodels.model import CognitiveModel, merge_state, pick
+from cogmodels.model import CognitiveModel, full, merge_state, pick
 from cogmodels.trials import (
     _coerce,
     _numbers,
@@ -27,6 +27,7 @@ from cogmodels.trials import (
     action_fix,
     require_answered,
 )
+from cogmodels.xp import as_namespace, namespace, to_numpy
 
 __all__ = [
     "CheckedTrials",
@@ -335,14 +336,33 @@ def log_likelihood(
     lanes: np.ndarray | None = None,
     *,
     trialwise: bool = False,
-) -> np.ndarray:
-    """Return the summed log-probability of each lane's choices.
+) -> Any:
+    r"""Return the summed log-probability of each lane's choices.
 
-    ``data`` is a trial table (validated by :func:`trial_arrays`, subjects in order of first
-    appearance) or the :class:`TrialArrays` it returns. ``lanes`` maps each lane to a subject of ``data`` (default: one lane per subject), so one
-    call can score subjects × parameter sets × starts. With ``trialwise=True`` returns the
-    ``(lanes, trials)`` log-probabilities instead (0 for skipped trials; the stages of a
-    multi-stage trial are summed).
+    .. math:: \log L_\ell = \sum_t \sum_j \log P(c_{tj} \mid \text{history}_t, \theta_\ell)
+
+    Parameters
+    ----------
+    model : CognitiveModel
+        The model whose ``action_probabilities`` / ``update`` are run.
+    params : mapping of str to array_like
+        Each parameter: a scalar or one value per lane. With torch tensors (``(lanes,)`` float64,
+        e.g. with ``requires_grad=True``, on any device) the same model code runs in torch and the
+        result is a tensor through which autograd gives exact gradients and Hessians.
+    data : TrialArrays or pandas.DataFrame
+        A trial table (validated by :func:`trial_arrays`, subjects in order of first appearance)
+        or the :class:`TrialArrays` it returns.
+    lanes : numpy.ndarray of int, optional
+        The subject of ``data`` of each lane (default: one lane per subject), so one call can
+        score subjects × parameter sets × starts (or × MCMC chains).
+    trialwise : bool, default False
+        Return the ``(lanes, trials)`` log-probabilities instead (0 for skipped trials; the
+        stages of a multi-stage trial are summed).
+
+    Returns
+    -------
+    loglik : numpy.ndarray or torch.Tensor
+        ``(lanes,)`` (or ``(lanes, trials)``), in the namespace and on the device of ``params``.
 
     Multi-stage models (``len(model.choice_columns) > 1``) are asked for the probabilities of
     each stage with ``observation["stage"] = j`` and the trial's earlier choices in
@@ -381,16 +401,25 @@ def trial_latents(
 
 
 def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False):
+    """Run the one trial loop of the likelihood, in the namespace of ``params`` (numpy or torch).
+
+    Control flow (resets, missing trials) is decided on numpy copies of the masks; the arrays the
+    model sees (observations, actions, rewards, masks) are in the parameters' namespace and device.
+    """
     lanes = np.arange(data.n_subjects) if lanes is None else np.asarray(lanes)
     p = model.check_params(params, n_lanes=lanes.shape[0])
+    xp = namespace(p)
+    like = next(iter(p.values()), None)
+
+    def to_xp(x: np.ndarray) -> Any:
+        return as_namespace(xp, x, like)
+
     choices = data.choices[:, :, lanes]
     valid = data.valid[:, :, lanes]
     safe = np.where(valid, choices, 0)
-    reward = data.reward[:, lanes]
     # the state starts afresh in each session, and in each block where the model says so
     resets = data.block_start | data.session_start if model.reset_on_block else data.session_start
     block_start = resets[:, lanes] if resets.any() else None
-    obs_all = {k: a[:, lanes] for k, a in data.observations.items()}
     n_stages, n_trials, n_lanes = choices.shape
     trial_valid = valid.all(axis=0)  # the update needs every stage's choice
     # after a lane's last valid trial its state no longer matters: no need to hold it
@@ -398,29 +427,40 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
     spent = np.arange(n_trials)[:, None] > last[None, :]
     all_valid = (trial_valid | spent).all(axis=1)
     any_invalid_stage = ~valid.all(axis=(0, 2))
+    if xp is not np:  # the arrays the model sees, as tensors next to the parameters
+        valid_x, trial_valid_x, safe = to_xp(valid), to_xp(trial_valid), to_xp(safe)
+        block_start_x = None if block_start is None else to_xp(block_start)
+    else:
+        valid_x, trial_valid_x, block_start_x = valid, trial_valid, block_start
+    reward = to_xp(data.reward[:, lanes])
+    obs_all = {k: to_xp(a[:, lanes]) for k, a in data.observations.items()}
     state = init = model.initial_state(p)
-    out = np.zeros((n_trials, n_lanes)) if trialwise else np.zeros(n_lanes)
+    out = [] if trialwise else 0.0
     obs = {k: a[0] for k, a in obs_all.items()}
     latents: dict[str, np.ndarray] = {}
     for t in range(n_trials):
         if block_start is not None and block_start[t].any():
-            state = merge_state(block_start[t], init, state)
-        lp = np.zeros(n_lanes)
+            state = merge_state(block_start_x[t], init, state)
+        lp = 0.0
         for j in range(n_stages):
             obs_j = {**obs, "stage": j, "choices": safe[:j, t].T} if n_stages > 1 else obs
             probs = model.action_probabilities(state, obs_j)
-            lpj = np.log(pick(probs, safe[j, t]))
-            lp += np.where(valid[j, t], lpj, 0.0) if any_invalid_stage[t] else lpj
+            lpj = xp.log(pick(probs, safe[j, t]))
+            lp = lp + (xp.where(valid_x[j, t], lpj, 0.0) if any_invalid_stage[t] else lpj)
         if trialwise:
-            out[t] = lp
+            out.append(lp)
         else:
-            out += lp
+            out = out + lp
         nxt = {k: x[t + 1] for k, x in obs_all.items()} if t + 1 < n_trials else obs
         action = safe[0, t] if n_stages == 1 else safe[:, t].T
         if record_latents:
             for k, v in model.latents(state, obs, action, reward[t]).items():
-                latents.setdefault(k, np.full((n_trials, n_lanes), np.nan))[t] = v
+                latents.setdefault(k, np.full((n_trials, n_lanes), np.nan))[t] = to_numpy(v)
         new = model.update(state, obs, action, reward[t], nxt)
-        state = new if all_valid[t] else merge_state(trial_valid[t], new, state)
+        state = new if all_valid[t] else merge_state(trial_valid_x[t], new, state)
         obs = nxt
-    return (out.T if trialwise else out), latents
+    if trialwise:
+        out = xp.stack(out, axis=1) if n_trials else full(like, (n_lanes, 0))
+    elif n_trials == 0:
+        out = full(like, (n_lanes,))
+    return out, latents

@@ -26,19 +26,31 @@ import numpy as np
 
 from cogmodels.parameters import ParamSpec
 from cogmodels.validation import check_int
+from cogmodels.xp import as_namespace, device, is_torch, namespace, to_numpy
 
-__all__ = ["CognitiveModel", "State", "merge_state", "onehot", "pick", "softmax"]
+__all__ = ["CognitiveModel", "State", "full", "merge_state", "onehot", "pick", "softmax"]
 
 State = dict[str, Any]
 
 
 # Arrays of shape (lanes, actions) are best kept in Fortran order: numpy's inner loops then run
 # over the long lanes axis instead of the 2-4 actions, which is several times faster. The helpers
-# below compute on the transposed (actions, lanes) view and return Fortran-ordered results.
+# below compute on the transposed (actions, lanes) view and return Fortran-ordered results. Each
+# takes numpy arrays or torch tensors (cogmodels.xp): numpy keeps these fast paths, torch gets the
+# array-API form, so a model written with them runs unchanged on both.
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis of ``(lanes, actions)`` logits, stable for large logits."""
+def softmax(logits: Any) -> Any:
+    r"""Softmax over the last axis of ``(lanes, actions)`` logits, stable for large logits.
+
+    .. math:: \mathrm{softmax}(x)_a = e^{x_a - \max x} / \sum_b e^{x_b - \max x}
+
+    With two actions (numpy) it is the logistic function of the difference: one ``exp``.
+    """
+    xp = namespace(logits)
+    if xp is not np:
+        e = xp.exp(logits - xp.max(logits, axis=-1, keepdims=True))
+        return e / xp.sum(e, axis=-1, keepdims=True)
     x = logits.T
     if x.shape[0] == 2 and x.ndim == 2:  # the logistic function: one exp instead of two
         out = np.empty_like(x)
@@ -57,28 +69,55 @@ def _arange(n: int, column: bool = False) -> np.ndarray:
     return a[:, None] if column else a
 
 
-def onehot(action: np.ndarray, n_actions: int) -> np.ndarray:
-    """``(lanes, n_actions)`` boolean one-hot of integer actions (Fortran order)."""
+def onehot(action: Any, n_actions: int) -> Any:
+    """``(lanes, n_actions)`` boolean one-hot of integer actions (Fortran order for numpy)."""
+    xp = namespace(action)
+    if xp is not np:
+        return action[:, None] == xp.arange(n_actions, device=device(action))
     return (_arange(n_actions, True) == action).T
 
 
-def pick(values: np.ndarray, action: np.ndarray) -> np.ndarray:
+def pick(values: Any, action: Any) -> Any:
     """``values[lane, action[lane]]`` for every lane."""
+    xp = namespace(values, action)
+    if xp is not np:
+        return xp.take_along_axis(values, xp.astype(action, xp.int64)[:, None], axis=1)[:, 0]
     n = values.shape[0]
     if values.flags.f_contiguous:
         return values.T.reshape(-1)[action * n + _arange(n)]
     return values.reshape(-1)[_arange(n) * values.shape[1] + action]
 
 
-def merge_state(mask: np.ndarray, new: State, old: State) -> State:
+def full(like: Any, shape: tuple[int, ...], value: Any = 0.0, order: str = "C") -> Any:
+    """Return a float64 array of ``shape`` filled with ``value``, next to ``like``.
+
+    ``value`` is a scalar or, for a ``(lanes, ...)`` shape, ``(lanes,)`` values; the result is in
+    the namespace and on the device of ``like``.
+
+    ``order`` ("C" or "F") is numpy's memory layout (Fortran for the ``(lanes, actions)`` arrays
+    :func:`softmax` and :func:`pick` are fastest on); torch ignores it.
+    """
+    xp = namespace(like, value)
+    if xp is np:
+        out = np.empty(shape, order=order)
+        out[...] = np.reshape(value, (-1,) + (1,) * (len(shape) - 1)) if np.ndim(value) else value
+        return out
+    v = as_namespace(xp, value, like, xp.float64)
+    if v.ndim:
+        v = xp.reshape(v, (-1,) + (1,) * (len(shape) - 1))
+    return xp.zeros(shape, dtype=xp.float64, device=device(like)) + v
+
+
+def merge_state(mask: Any, new: State, old: State) -> State:
     """Per lane, ``new`` where ``mask`` is True, else ``old``; the ``params`` entry passes through."""
+    xp = namespace(mask)
     out = {}
     for k, a in new.items():
         if k == "params":
             out[k] = a
             continue
-        m = mask.reshape(mask.shape + (1,) * (np.ndim(a) - 1))
-        out[k] = np.where(m, a, old[k])
+        m = xp.reshape(mask, tuple(mask.shape) + (1,) * (a.ndim - 1))
+        out[k] = xp.where(m, a, old[k])
     return out
 
 
@@ -126,8 +165,22 @@ class CognitiveModel:
         """Return each parameter's default value."""
         return {s.name: s.default for s in self.param_specs}
 
-    def check_params(self, params: Mapping[str, Any], n_lanes: int | None = None) -> dict[str, np.ndarray]:
-        """Validate a parameter record and broadcast it to ``(lanes,)`` float arrays."""
+    def check_params(self, params: Mapping[str, Any], n_lanes: int | None = None) -> dict[str, Any]:
+        """Validate a parameter record and broadcast it to ``(lanes,)`` float arrays.
+
+        Parameters
+        ----------
+        params : mapping of str to array_like
+            One entry per parameter: a scalar or one value per lane. Torch tensors stay tensors
+            (float64, on their device, gradients kept): the model then runs in torch.
+        n_lanes : int, optional
+            The number of lanes (default: the longest entry).
+
+        Returns
+        -------
+        params : dict of str to array
+            ``(lanes,)`` float64 numpy arrays, or torch tensors when any entry is one.
+        """
         unknown = set(params) - set(self.param_names)
         missing = set(self.param_names) - set(params)
         if unknown or missing:
@@ -135,16 +188,23 @@ class CognitiveModel:
                 f"{self.name} takes parameters {list(self.param_names)}; "
                 f"missing {sorted(missing)}, unknown {sorted(unknown)}"
             )
-        arrays = {k: np.atleast_1d(np.asarray(params[k], dtype=np.float64)) for k in self.param_names}
+        xp = namespace(*params.values())
+        if xp is np:
+            arrays = {k: np.atleast_1d(np.asarray(params[k], dtype=np.float64)) for k in self.param_names}
+        else:
+            like = next(v for v in params.values() if is_torch(v))
+            arrays = {k: xp.reshape(as_namespace(xp, params[k], like, xp.float64), (-1,)) for k in self.param_names}
         lanes = n_lanes or max(a.shape[0] for a in arrays.values())
         out = {}
         for s in self.param_specs:
-            a = np.broadcast_to(arrays[s.name], (lanes,)).copy()
-            bad = ~((a >= s.low) & (a <= s.high))
+            a = arrays[s.name]
+            a = np.broadcast_to(a, (lanes,)).copy() if xp is np else xp.broadcast_to(a, (lanes,))
+            values = to_numpy(a)
+            bad = ~((values >= s.low) & (values <= s.high))
             if bad.any():
                 raise ValueError(
                     f"{self.name}: parameter {s.name!r} must lie in [{s.low}, {s.high}], "
-                    f"got {a[bad][:5].tolist()}"
+                    f"got {values[bad][:5].tolist()}"
                 )
             out[s.name] = a
         return out

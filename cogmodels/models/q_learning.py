@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-import numpy as np
-
-from cogmodels.model import CognitiveModel, State, onehot, pick, softmax
+from cogmodels.model import CognitiveModel, State, full, onehot, pick, softmax
 from cogmodels.parameters import ParamSpec
 from cogmodels.priors import inverse_temperature_prior, rate_prior, signed_prior
+from cogmodels.xp import namespace
 
 __all__ = ["QLearning"]
 
@@ -79,17 +79,18 @@ class QLearning(CognitiveModel):
             specs.append(ParamSpec("q0", -1.0, 2.0, 0.5, signed_prior(-1.0, 2.0), description="initial value"))
         self.param_specs = tuple(specs)
 
-    def _q0(self, params: Mapping[str, np.ndarray]) -> np.ndarray:
-        return params["q0"] if self.free_initial_value else np.full_like(params["beta"], self.initial_value)
+    def _q0(self, params: Mapping[str, Any]) -> Any:
+        return params["q0"] if self.free_initial_value else self.initial_value
 
-    def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
+    def initial_state(self, params: Mapping[str, Any]) -> State:
         """Start every action at the initial value and with no previous choice."""
-        lanes = params["beta"].shape[0]
-        q = np.repeat(self._q0(params)[None, :], self.n_actions, axis=0).T  # Fortran order
-        prev = np.zeros((lanes, self.n_actions), order="F")  # one-hot of the previous choice
+        beta = params["beta"]
+        lanes = beta.shape[0]
+        q = full(beta, (lanes, self.n_actions), self._q0(params), order="F")
+        prev = full(beta, (lanes, self.n_actions), order="F")  # one-hot of the previous choice
         return {"params": params, "q": q, "prev": prev}
 
-    def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+    def action_probabilities(self, state: State, observation: Mapping[str, Any]) -> Any:
         """Return ``softmax(beta Q + kappa prev)`` (stickiness when enabled)."""
         p = state["params"]
         logits = p["beta"][:, None] * state["q"]
@@ -97,27 +98,30 @@ class QLearning(CognitiveModel):
             logits = logits + p["kappa"][:, None] * state["prev"]
         return softmax(logits)
 
-    def _chosen(self, state: State, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One-hot of the chosen action and the prediction error ``r - Q(a)``."""
+    def _chosen(self, state: State, action: Any) -> tuple[Any, Any]:
+        """One-hot of the chosen action and its value ``Q(a)``."""
         return onehot(action, self.n_actions), pick(state["q"], action)
 
-    def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+    def latents(self, state, observation, action, reward) -> dict[str, Any]:
         """Return the values ``q_i`` and the prediction error ``delta = r - Q(a)``."""
-        out = {f"q_{i}": state["q"][:, i].copy() for i in range(self.n_actions)}
+        out = {f"q_{i}": state["q"][:, i] for i in range(self.n_actions)}
         out["delta"] = reward - self._chosen(state, action)[1]
         return out
 
     def update(self, state, observation, action, reward, next_observation) -> State:
         """Move ``Q(a)`` by ``alpha delta`` (with forgetting, the others decay toward ``q0``)."""
         p = state["params"]
+        xp = namespace(state["q"])
         chosen, q_chosen = self._chosen(state, action)
         delta = reward - q_chosen
         if self.dual_learning_rates:
-            alpha = np.where(delta > 0, p["alpha_pos"], p["alpha_neg"])
+            alpha = xp.where(delta > 0, p["alpha_pos"], p["alpha_neg"])
         else:
             alpha = p["alpha"]
         q = state["q"]
         if self.forgetting:
-            q = np.where(chosen, q, q + p["phi"][:, None] * (self._q0(p)[:, None] - q))
+            q0 = self._q0(p)
+            q0 = q0[:, None] if self.free_initial_value else q0
+            q = xp.where(chosen, q, q + p["phi"][:, None] * (q0 - q))
         q = q + chosen * (alpha * delta)[:, None]
         return {"params": p, "q": q, "prev": chosen}
