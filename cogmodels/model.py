@@ -28,7 +28,7 @@ from cogmodels.parameters import ParamSpec
 from cogmodels.validation import check_int
 from cogmodels.xp import as_namespace, device, is_torch, namespace, to_numpy
 
-__all__ = ["CognitiveModel", "State", "full", "merge_state", "onehot", "pick", "softmax"]
+__all__ = ["CognitiveModel", "State", "full", "merge_state", "onehot", "pick", "put", "softmax", "take"]
 
 State = dict[str, Any]
 
@@ -106,6 +106,35 @@ def full(like: Any, shape: tuple[int, ...], value: Any = 0.0, order: str = "C") 
     if v.ndim:
         v = xp.reshape(v, (-1,) + (1,) * (len(shape) - 1))
     return xp.zeros(shape, dtype=xp.float64, device=device(like)) + v
+
+
+def take(table: Any, index: Any) -> Any:
+    """``table[lane, index[lane]]`` for every lane: ``(lanes, n, ...)`` to ``(lanes, ...)``.
+
+    ``index`` holds integers (any integer or float dtype), e.g. the trial's stimulus.
+    """
+    xp = namespace(table, index)
+    if xp is np:
+        return table[_arange(table.shape[0]), index.astype(np.intp, copy=False)]
+    idx = xp.reshape(xp.astype(index, xp.int64), (-1,) + (1,) * (table.ndim - 1))
+    idx = xp.broadcast_to(idx, (table.shape[0], 1, *table.shape[2:]))
+    return xp.take_along_axis(table, idx, axis=1)[:, 0]
+
+
+def put(table: Any, index: Any, rows: Any) -> Any:
+    """Return a copy of ``table`` with ``table[lane, index[lane]] = rows[lane]`` for every lane.
+
+    The functional form of an indexed write: numpy copies and writes, torch selects with a
+    one-hot mask (``where``), so autograd follows the values through the write.
+    """
+    xp = namespace(table, index, rows)
+    if xp is np:
+        out = table.copy(order="K")
+        out[_arange(table.shape[0]), index.astype(np.intp, copy=False)] = rows
+        return out
+    mask = onehot(xp.astype(index, xp.int64), table.shape[1])
+    mask = xp.reshape(mask, tuple(mask.shape) + (1,) * (table.ndim - 2))
+    return xp.where(mask, xp.expand_dims(rows, axis=1), table)
 
 
 def merge_state(mask: Any, new: State, old: State) -> State:

@@ -18,7 +18,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_namespace", "device", "is_torch", "namespace", "to_numpy", "torch_namespace"]
+#: an array of either namespace: ``numpy.ndarray`` or ``torch.Tensor``
+Array = Any
+
+__all__ = ["Array", "as_namespace", "device", "is_torch", "namespace", "to_numpy", "torch_namespace"]
 
 
 def is_torch(x: Any) -> bool:

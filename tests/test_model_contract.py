@@ -118,7 +118,8 @@ def _play_without_env(model, params, n_trials, rng):
 
 
 # models whose code is written against the array API so far (the others follow)
-TORCH_CONVERTED = {"q_learning"}
+TORCH_CONVERTED = {"q_learning", "random", "wsls", "actor_critic", "kalman", "reversal_hmm", "dd_hyperbolic",
+                   "igt_pvl_delta", "pst_gainloss_Q"}
 
 
 def _simulated(model, n_lanes, seed):

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from cogmodels.model import CognitiveModel, State, onehot, softmax
+from cogmodels.model import CognitiveModel, State, full, onehot, put, softmax, take
 from cogmodels.parameters import ParamSpec
 from cogmodels.priors import inverse_temperature_prior, rate_prior, signed_prior
 from cogmodels.validation import check_int
+from cogmodels.xp import Array, namespace, to_numpy
 
 __all__ = ["ActorCritic"]
 
@@ -83,43 +84,45 @@ class ActorCritic(CognitiveModel):
         self.param_specs = tuple(specs)
 
     # -- helpers ------------------------------------------------------------------------------
-    def _beta(self, params: Mapping[str, np.ndarray]) -> np.ndarray | float:
+    def _beta(self, params: Mapping[str, Array]) -> Array | float:
         return params["beta"] if self.free_beta else self.beta
 
-    def _state_index(self, observation: Mapping[str, np.ndarray], lanes: int) -> np.ndarray | None:
+    def _state_index(self, observation: Mapping[str, Array], lanes: int) -> Array | None:
         if self.n_states == 1:
             return None
-        s = np.asarray(observation["state"]).astype(np.int64)
-        if s.shape != (lanes,) or s.min() < 0 or s.max() >= self.n_states:
+        obs = observation["state"]
+        xp = namespace(obs)
+        s = xp.astype(obs, xp.int64)
+        if s.shape != (lanes,) or bool(xp.any(s < 0)) or bool(xp.any(s >= self.n_states)):
             raise ValueError(
                 f"actor_critic with n_states={self.n_states}: column 'state' must hold integers in "
-                f"[0, {self.n_states - 1}], got {np.unique(s)[:10].tolist()}"
+                f"[0, {self.n_states - 1}], got {np.unique(to_numpy(s))[:10].tolist()}"
             )
         return s
 
-    def _current(self, state: State, observation) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _current(self, state: State, observation) -> tuple[Array, Array, Array | None]:
         """Return the value ``(lanes,)`` and preferences ``(lanes, actions)`` of the state."""
         lanes = state["prev"].shape[0]
         s = self._state_index(observation, lanes)
         if s is None:
             return state["v"], state["h"], None
-        idx = np.arange(lanes)
-        return state["v"][idx, s], np.asfortranarray(state["h"][idx, s]), s
+        return take(state["v"], s), take(state["h"], s), s
 
     # -- protocol -----------------------------------------------------------------------------
-    def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
+    def initial_state(self, params: Mapping[str, Array]) -> State:
         """Start with values ``initial_value``, zero preferences and no previous choice."""
-        lanes = params["alpha_c"].shape[0]
-        prev = np.zeros((lanes, self.n_actions), order="F")
+        like = params["alpha_c"]
+        lanes = like.shape[0]
+        prev = full(like, (lanes, self.n_actions), order="F")
         if self.n_states == 1:
-            v = np.full(lanes, self.initial_value)
-            h = np.zeros((lanes, self.n_actions), order="F")
+            v = full(like, (lanes,), self.initial_value)
+            h = full(like, (lanes, self.n_actions), order="F")
         else:
-            v = np.full((lanes, self.n_states), self.initial_value, order="F")
-            h = np.zeros((lanes, self.n_states, self.n_actions), order="F")
+            v = full(like, (lanes, self.n_states), self.initial_value, order="F")
+            h = full(like, (lanes, self.n_states, self.n_actions), order="F")
         return {"params": params, "v": v, "h": h, "prev": prev}
 
-    def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+    def action_probabilities(self, state: State, observation: Mapping[str, Array]) -> Array:
         """Return ``softmax(beta H(s, ·) + kappa prev)`` of the current state's preferences."""
         p = state["params"]
         _, h, _ = self._current(state, observation)
@@ -129,11 +132,11 @@ class ActorCritic(CognitiveModel):
             logits = logits + p["kappa"][:, None] * state["prev"]
         return softmax(logits)
 
-    def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+    def latents(self, state, observation, action, reward) -> dict[str, Array]:
         """Return the value ``v``, preferences ``h_i`` and prediction error ``delta = r - v``."""
         v, h, _ = self._current(state, observation)
-        out = {"v": v.copy()}
-        out.update({f"h_{i}": h[:, i].copy() for i in range(self.n_actions)})
+        out = {"v": v}
+        out.update({f"h_{i}": h[:, i] for i in range(self.n_actions)})
         out["delta"] = reward - v
         return out
 
@@ -146,16 +149,11 @@ class ActorCritic(CognitiveModel):
         v_new = v + p["alpha_c"] * delta
         h_new = h
         if self.forgetting:
-            h_new = np.where(chosen, h_new, h_new - p["phi"][:, None] * h_new)
+            h_new = namespace(h).where(chosen, h_new, h_new - p["phi"][:, None] * h_new)
         h_new = h_new + chosen * (p["alpha_a"] * delta)[:, None]
         if s is None:
             return {"params": p, "v": v_new, "h": h_new, "prev": chosen}
-        idx = np.arange(v.shape[0])
-        v_all = state["v"].copy(order="F")
-        h_all = state["h"].copy(order="F")
-        v_all[idx, s] = v_new
-        h_all[idx, s] = h_new
-        return {"params": p, "v": v_all, "h": h_all, "prev": chosen}
+        return {"params": p, "v": put(state["v"], s, v_new), "h": put(state["h"], s, h_new), "prev": chosen}
 
     def __repr__(self) -> str:
         return (

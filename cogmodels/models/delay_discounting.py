@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 from scipy import stats
 
 from cogmodels.model import CognitiveModel, State, softmax
 from cogmodels.parameters import ParamSpec
+from cogmodels.xp import Array, namespace
 
 __all__ = ["HyperbolicDiscounting"]
 
@@ -47,24 +47,24 @@ class HyperbolicDiscounting(CognitiveModel):
             ParamSpec("beta", 0.0, 5.0, 1.0, prior=stats.uniform(0.0, 5.0), description="inverse temperature"),
         )
 
-    def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
+    def initial_state(self, params: Mapping[str, Array]) -> State:
         """Return a state that holds only the parameters: nothing is learned."""
         return {"params": params}
 
-    def values(self, params: Mapping[str, np.ndarray], observation: Mapping[str, np.ndarray]) -> np.ndarray:
+    def values(self, params: Mapping[str, Array], observation: Mapping[str, Array]) -> Array:
         """``(lanes, 2)`` discounted values of the sooner and the later option."""
         k = params["k"]
-        return np.stack([
-            np.asarray(observation["amount_sooner"]) / (1.0 + k * np.asarray(observation["delay_sooner"])),
-            np.asarray(observation["amount_later"]) / (1.0 + k * np.asarray(observation["delay_later"])),
+        return namespace(k).stack([
+            observation["amount_sooner"] / (1.0 + k * observation["delay_sooner"]),
+            observation["amount_later"] / (1.0 + k * observation["delay_later"]),
         ], axis=1)
 
-    def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+    def action_probabilities(self, state: State, observation: Mapping[str, Array]) -> Array:
         """Return ``softmax(beta V)`` of the sooner and the later option's discounted values."""
         p = state["params"]
         return softmax(p["beta"][:, None] * self.values(p, observation))
 
-    def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+    def latents(self, state, observation, action, reward) -> dict[str, Array]:
         """Return the discounted values ``value_sooner`` and ``value_later``."""
         v = self.values(state["params"], observation)
         return {"value_sooner": v[:, SOONER], "value_later": v[:, LATER]}

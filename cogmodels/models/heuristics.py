@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from cogmodels.model import CognitiveModel, State, onehot, softmax
+from cogmodels.model import CognitiveModel, State, full, onehot, softmax
 from cogmodels.parameters import ParamSpec
 from cogmodels.priors import rate_prior, signed_prior
+from cogmodels.xp import Array, namespace
 
 __all__ = ["RandomBias", "WinStayLoseShift"]
 
@@ -39,13 +38,12 @@ class RandomBias(CognitiveModel):
 
     def initial_state(self, params) -> State:
         """Return the fixed choice probabilities ``softmax(0, bias_1, ...)``."""
-        lanes = next(iter(params.values())).shape[0]
-        logits = np.zeros((self.n_actions, lanes))
-        for i in range(1, self.n_actions):
-            logits[i] = params[f"bias_{i}"]
-        return {"params": params, "p": softmax(logits.T)}
+        xp = namespace(params)
+        biases = [params[f"bias_{i}"] for i in range(1, self.n_actions)]
+        logits = xp.stack([xp.zeros_like(biases[0]), *biases], axis=0).T  # Fortran order (numpy)
+        return {"params": params, "p": softmax(logits)}
 
-    def action_probabilities(self, state, observation) -> np.ndarray:
+    def action_probabilities(self, state, observation) -> Array:
         """Return the fixed choice probabilities."""
         return state["p"]
 
@@ -79,11 +77,11 @@ class WinStayLoseShift(CognitiveModel):
 
     def initial_state(self, params) -> State:
         """Start with uniform choice probabilities."""
-        lanes = params["epsilon"].shape[0]
-        uniform = np.full((lanes, self.n_actions), 1.0 / self.n_actions, order="F")
+        eps = params["epsilon"]
+        uniform = full(eps, (eps.shape[0], self.n_actions), 1.0 / self.n_actions, order="F")
         return {"params": params, "p": uniform}
 
-    def action_probabilities(self, state, observation) -> np.ndarray:
+    def action_probabilities(self, state, observation) -> Array:
         """Return the probabilities set by the last outcome."""
         return state["p"]
 
@@ -94,5 +92,5 @@ class WinStayLoseShift(CognitiveModel):
         chosen = onehot(action, k)
         win = (reward > self.win_threshold)[:, None]
         # intended action distribution: stay on a win, spread over the others on a loss
-        intended = np.where(win, chosen, (~chosen) / (k - 1))
+        intended = namespace(eps).where(win, chosen, (~chosen) / (k - 1))
         return {"params": state["params"], "p": (1.0 - eps) * intended + eps / k}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 from scipy import stats
 
-from cogmodels.model import CognitiveModel, State, onehot, pick, softmax
+from cogmodels.model import CognitiveModel, State, full, onehot, pick, softmax
 from cogmodels.parameters import ParamSpec
 from cogmodels.validation import check_number
+from cogmodels.xp import Array, as_namespace, namespace
 
 __all__ = ["MIN_PROBABILITY", "PVLDelta"]
 
@@ -66,26 +66,28 @@ class PVLDelta(CognitiveModel):
                       description="loss aversion"),
         )
 
-    def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
+    def initial_state(self, params: Mapping[str, Array]) -> State:
         """Start every deck's expectancy at zero."""
-        lanes = params["A"].shape[0]
-        return {"params": params, "ev": np.zeros((lanes, self.n_actions), order="F")}
+        a = params["A"]
+        return {"params": params, "ev": full(a, (a.shape[0], self.n_actions), order="F")}
 
-    def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+    def action_probabilities(self, state: State, observation: Mapping[str, Array]) -> Array:
         """Return ``softmax(theta ev)``, ``theta = 3^cons - 1``, floored at ``MIN_PROBABILITY``."""
         theta = 3.0 ** state["params"]["cons"] - 1.0
-        probs = np.maximum(softmax(theta[:, None] * state["ev"]), MIN_PROBABILITY)
-        return probs / probs.sum(axis=1, keepdims=True)
+        xp = namespace(theta)
+        probs = xp.maximum(softmax(theta[:, None] * state["ev"]), MIN_PROBABILITY)
+        return probs / xp.sum(probs, axis=1, keepdims=True)
 
-    def utility(self, params: Mapping[str, np.ndarray], reward: np.ndarray) -> np.ndarray:
+    def utility(self, params: Mapping[str, Array], reward: Array) -> Array:
         """Return the prospect utility of the outcome ``reward / payscale``."""
-        x = np.asarray(reward, dtype=np.float64) / self.payscale
-        magnitude = np.abs(x) ** params["alpha"]
-        return np.where(x >= 0, magnitude, -params["lambda"] * magnitude)
+        xp = namespace(params)
+        x = as_namespace(xp, reward, params["alpha"], xp.float64) / self.payscale
+        magnitude = xp.abs(x) ** params["alpha"]
+        return xp.where(x >= 0, magnitude, -params["lambda"] * magnitude)
 
-    def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+    def latents(self, state, observation, action, reward) -> dict[str, Array]:
         """Return the decks' expectancies ``ev_i`` and the outcome's ``utility``."""
-        out = {f"ev_{i}": state["ev"][:, i].copy() for i in range(self.n_actions)}
+        out = {f"ev_{i}": state["ev"][:, i] for i in range(self.n_actions)}
         out["utility"] = self.utility(state["params"], reward)
         return out
 

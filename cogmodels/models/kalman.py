@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from cogmodels.model import CognitiveModel, State, onehot, softmax
+from cogmodels.model import CognitiveModel, State, full, onehot, pick, softmax
 from cogmodels.parameters import ParamSpec
 from cogmodels.priors import inverse_temperature_prior, signed_prior
+from cogmodels.xp import Array, namespace
 
 __all__ = ["KalmanFilter"]
 
@@ -66,41 +65,41 @@ class KalmanFilter(CognitiveModel):
 
     def initial_state(self, params) -> State:
         """Start every arm at ``initial_mean`` with variance ``initial_var``."""
-        lanes = params["beta"].shape[0]
-        shape = (self.n_actions, lanes)
+        beta = params["beta"]
+        shape = (beta.shape[0], self.n_actions)
         return {
             "params": params,
-            "mu": np.full(shape, self.initial_mean).T,
-            "var": np.full(shape, self.initial_var).T,
-            "prev": np.zeros(shape).T,
+            "mu": full(beta, shape, self.initial_mean, order="F"),
+            "var": full(beta, shape, self.initial_var, order="F"),
+            "prev": full(beta, shape, order="F"),
         }
 
-    def action_probabilities(self, state, observation) -> np.ndarray:
+    def action_probabilities(self, state, observation) -> Array:
         """Return ``softmax(beta mu + phi sd + kappa prev)`` (bonus and stickiness when enabled)."""
         p = state["params"]
         logits = p["beta"][:, None] * state["mu"]
         if self.exploration_bonus:
-            logits = logits + p["phi"][:, None] * np.sqrt(state["var"])
+            logits = logits + p["phi"][:, None] * namespace(logits).sqrt(state["var"])
         if self.stickiness:
             logits = logits + p["kappa"][:, None] * state["prev"]
         return softmax(logits)
 
-    def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+    def latents(self, state, observation, action, reward) -> dict[str, Array]:
         """Return the arms' posterior means ``mu_i``, sds ``sd_i`` and the choice's ``delta``."""
-        out = {f"mu_{i}": state["mu"][:, i].copy() for i in range(self.n_actions)}
-        out.update({f"sd_{i}": np.sqrt(state["var"][:, i]) for i in range(self.n_actions)})
-        chosen = onehot(action, self.n_actions)
-        out["delta"] = reward - (state["mu"] * chosen).sum(axis=1)
+        xp = namespace(state["mu"])
+        out = {f"mu_{i}": state["mu"][:, i] for i in range(self.n_actions)}
+        out.update({f"sd_{i}": xp.sqrt(state["var"][:, i]) for i in range(self.n_actions)})
+        out["delta"] = reward - pick(state["mu"], action)
         return out
 
     def update(self, state, observation, action, reward, next_observation) -> State:
         """Update the chosen arm with the Kalman gain, then let every arm diffuse."""
         chosen = onehot(action, self.n_actions)
         mu, var = state["mu"], state["var"]
-        gain = np.where(chosen, var / (var + self.payoff_var), 0.0)
+        gain = namespace(mu).where(chosen, var / (var + self.payoff_var), 0.0)
         mu = mu + gain * (reward[:, None] - mu)
         var = (1.0 - gain) * var
         lam = self.decay
         mu = lam * mu + (1.0 - lam) * self.decay_center
         var = lam**2 * var + self.diffusion_var
-        return {"params": state["params"], "mu": mu, "var": var, "prev": chosen.astype(float)}
+        return {"params": state["params"], "mu": mu, "var": var, "prev": chosen}

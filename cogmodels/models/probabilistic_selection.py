@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 from scipy import stats
 
-from cogmodels.model import CognitiveModel, State, onehot, pick, softmax
+from cogmodels.model import CognitiveModel, State, full, onehot, pick, softmax
 from cogmodels.parameters import ParamSpec
 from cogmodels.validation import check_int
+from cogmodels.xp import Array, namespace
 
 __all__ = ["GainLossQ"]
 
@@ -65,33 +65,33 @@ class GainLossQ(CognitiveModel):
         """``option1`` and ``option2`` are stimulus ids in ``0 .. n_stimuli - 1``."""
         return {"option1": (0, self.n_stimuli), "option2": (0, self.n_stimuli)}
 
-    def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
+    def initial_state(self, params: Mapping[str, Array]) -> State:
         """Start every stimulus value at zero."""
-        lanes = params["beta"].shape[0]
-        return {"params": params, "ev": np.zeros((lanes, self.n_stimuli), order="F")}
+        beta = params["beta"]
+        return {"params": params, "ev": full(beta, (beta.shape[0], self.n_stimuli), order="F")}
 
-    def _shown(self, observation: Mapping[str, Any]) -> np.ndarray:
+    def _shown(self, observation: Mapping[str, Any]) -> Array:
         """``(lanes, 2)`` stimulus ids of option 1 and option 2."""
-        return np.stack([np.asarray(observation["option1"]), np.asarray(observation["option2"])],
-                        axis=1).astype(np.intp)
+        xp = namespace(observation["option1"])
+        return xp.astype(xp.stack([observation["option1"], observation["option2"]], axis=1), xp.int64)
 
-    def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+    def action_probabilities(self, state: State, observation: Mapping[str, Array]) -> Array:
         """Return ``softmax(beta E)`` of the two stimuli shown."""
         shown = self._shown(observation)
         ev = state["ev"]
-        values = np.stack([pick(ev, shown[:, 0]), pick(ev, shown[:, 1])], axis=1)
+        values = namespace(ev).stack([pick(ev, shown[:, 0]), pick(ev, shown[:, 1])], axis=1)
         return softmax(state["params"]["beta"][:, None] * values)
 
-    def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+    def latents(self, state, observation, action, reward) -> dict[str, Array]:
         """Return the chosen stimulus's value ``ev_chosen`` and the prediction error ``delta``."""
-        chosen = pick(self._shown(observation), np.asarray(action))
+        chosen = pick(self._shown(observation), action)
         return {"ev_chosen": pick(state["ev"], chosen), "delta": reward - pick(state["ev"], chosen)}
 
     def update(self, state, observation, action, reward, next_observation) -> State:
         """Move the chosen stimulus's value by ``alpha_pos delta`` or ``alpha_neg delta``."""
         p = state["params"]
         ev = state["ev"]
-        chosen = pick(self._shown(observation), np.asarray(action))
+        chosen = pick(self._shown(observation), action)
         delta = reward - pick(ev, chosen)
-        alpha = np.where(delta >= 0, p["alpha_pos"], p["alpha_neg"])
+        alpha = namespace(ev).where(delta >= 0, p["alpha_pos"], p["alpha_neg"])
         return {"params": p, "ev": ev + onehot(chosen, self.n_stimuli) * (alpha * delta)[:, None]}

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from cogmodels.model import CognitiveModel, State, onehot, softmax
+from cogmodels.model import CognitiveModel, State, full, onehot, softmax
 from cogmodels.parameters import ParamSpec
 from cogmodels.priors import inverse_temperature_prior, rate_prior, signed_prior
+from cogmodels.xp import Array, namespace
 
 __all__ = ["ReversalHMM"]
 
@@ -59,17 +58,17 @@ class ReversalHMM(CognitiveModel):
             specs.append(ParamSpec("kappa", -5.0, 5.0, 0.0, signed_prior(-5.0, 5.0), description="choice stickiness"))
         self.param_specs = tuple(specs)
 
-    def _p(self, params) -> np.ndarray:
-        return params["p_reward"] if self.free_p_reward else np.full_like(params["beta"], self.p_reward)
+    def _p(self, params) -> Array:
+        return params["p_reward"] if self.free_p_reward else full(params["beta"], params["beta"].shape, self.p_reward)
 
     def initial_state(self, params) -> State:
         """Start with a uniform belief over which option is the correct one."""
-        lanes = params["beta"].shape[0]
-        shape = (self.n_actions, lanes)
-        return {"params": params, "belief": np.full(shape, 1.0 / self.n_actions).T,
-                "prev": np.zeros(shape).T}
+        beta = params["beta"]
+        shape = (beta.shape[0], self.n_actions)
+        return {"params": params, "belief": full(beta, shape, 1.0 / self.n_actions, order="F"),
+                "prev": full(beta, shape, order="F")}
 
-    def action_probabilities(self, state, observation) -> np.ndarray:
+    def action_probabilities(self, state, observation) -> Array:
         """Return ``softmax(beta E[p(reward)] + kappa prev)`` under the current belief."""
         params = state["params"]
         p = self._p(params)[:, None]
@@ -79,21 +78,22 @@ class ReversalHMM(CognitiveModel):
             logits = logits + params["kappa"][:, None] * state["prev"]
         return softmax(logits)
 
-    def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+    def latents(self, state, observation, action, reward) -> dict[str, Array]:
         """Return the belief ``belief_i`` that option ``i`` is the correct one."""
-        return {f"belief_{i}": state["belief"][:, i].copy() for i in range(self.n_actions)}
+        return {f"belief_{i}": state["belief"][:, i] for i in range(self.n_actions)}
 
     def update(self, state, observation, action, reward, next_observation) -> State:
         """Update the belief by Bayes' rule on the outcome, then apply the reversal ``hazard``."""
         params = state["params"]
+        xp = namespace(state["belief"])
         p = self._p(params)[:, None]
         chosen = onehot(action, self.n_actions)
         rewarded = (reward > 0)[:, None]
         # P(r | a, s): the chosen option pays with p if it is the correct one (s = a)
-        p_win = np.where(chosen, p, 1.0 - p)
-        like = np.where(rewarded, p_win, 1.0 - p_win)
+        p_win = xp.where(chosen, p, 1.0 - p)
+        like = xp.where(rewarded, p_win, 1.0 - p_win)
         post = state["belief"] * like
-        post = post / post.sum(axis=1, keepdims=True)
+        post = post / xp.sum(post, axis=1, keepdims=True)
         h = params["hazard"][:, None]
         belief = (1.0 - h) * post + h * (1.0 - post) / (self.n_actions - 1)
-        return {"params": params, "belief": belief, "prev": chosen.astype(float)}
+        return {"params": params, "belief": belief, "prev": chosen}
