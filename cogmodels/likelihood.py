@@ -411,8 +411,8 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
     xp = namespace(p)
     like = next(iter(p.values()), None)
 
-    def to_xp(x: np.ndarray) -> Any:
-        return as_namespace(xp, x, like)
+    def to_xp(x: np.ndarray) -> Any:  # C order: each trial's row of lanes is contiguous
+        return as_namespace(xp, x if xp is np else np.ascontiguousarray(x), like)
 
     choices = data.choices[:, :, lanes]
     valid = data.valid[:, :, lanes]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
-
-from cogmodels.model import CognitiveModel, State, onehot, softmax
+from cogmodels.model import CognitiveModel, State, full, onehot, pick, put, softmax, take
 from cogmodels.parameters import ParamSpec
 from cogmodels.priors import inverse_temperature_prior, rate_prior, signed_prior
+from cogmodels.xp import Array, namespace
 
 __all__ = ["RLWM", "StimulusRL"]
 
@@ -93,81 +92,74 @@ class RLWM(CognitiveModel):
                 specs.append(ParamSpec("neg_wm", 0.0, 1.0, 0.0, rate_prior(), description="WM neglect of negative prediction errors"))
         self.param_specs = tuple(specs)
 
-    def _beta(self, params) -> np.ndarray:
-        return params["beta"] if self.free_beta else np.full_like(params["alpha"], self.beta)
+    def _beta(self, params) -> Array:
+        return params["beta"] if self.free_beta else self.beta
 
     def initial_state(self, params) -> State:
         """Start the RL (and WM) values of every stimulus at ``1 / n_actions``."""
-        lanes = params["alpha"].shape[0]
+        alpha = params["alpha"]
+        lanes = alpha.shape[0]
         v0 = 1.0 / self.n_actions
-        state = {
-            "params": params,
-            "q": np.full((lanes, self.max_set_size, self.n_actions), v0),
-            "prev": np.zeros((lanes, self.n_actions)),
-        }
+        table = (lanes, self.max_set_size, self.n_actions)
+        state = {"params": params, "q": full(alpha, table, v0), "prev": full(alpha, (lanes, self.n_actions))}
         if self.working_memory:
-            state["wm"] = np.full((lanes, self.max_set_size, self.n_actions), v0)
+            state["wm"] = full(alpha, table, v0)
         return state
 
-    def wm_weight(self, params, set_size: np.ndarray) -> np.ndarray:
+    def wm_weight(self, params, set_size: Array) -> Array:
         """``rho * min(1, K / set_size)`` per lane."""
+        alpha = params["alpha"]
         if not self.working_memory:
-            return np.zeros_like(params["alpha"])
-        return params["rho"] * np.minimum(1.0, params["K"] / np.maximum(set_size, 1.0))
+            return full(alpha, alpha.shape)
+        xp = namespace(alpha)
+        return params["rho"] * xp.minimum(1.0, params["K"] / xp.maximum(set_size, 1.0))
 
-    def _rows(self, observation) -> np.ndarray:
-        """Flat indices of each lane's current stimulus row in a (lanes, stimuli, actions) table."""
-        s = observation["state"].astype(np.int64)
-        width = self.max_set_size * self.n_actions
-        base = np.arange(s.shape[0]) * width + s * self.n_actions
-        return base[:, None] + np.arange(self.n_actions)
-
-    def action_probabilities(self, state, observation) -> np.ndarray:
+    def action_probabilities(self, state, observation) -> Array:
         """Return the lapse-mixed RL (and WM-weighted) softmax policy for the current stimulus."""
         params = state["params"]
-        rows = self._rows(observation)
-        beta = self._beta(params)[:, None]
+        s = observation["state"]
+        beta = self._beta(params)
+        beta = beta[:, None] if self.free_beta else beta
         bonus = params["kappa"][:, None] * state["prev"] if self.stickiness else 0.0
-        pol = softmax(beta * (state["q"].reshape(-1)[rows] + bonus))
+        pol = softmax(beta * (take(state["q"], s) + bonus))
         if self.working_memory:
             w = self.wm_weight(params, observation["set_size"])[:, None]
-            pol = w * softmax(beta * (state["wm"].reshape(-1)[rows] + bonus)) + (1.0 - w) * pol
+            pol = w * softmax(beta * (take(state["wm"], s) + bonus)) + (1.0 - w) * pol
         eps = params["epsilon"][:, None]
         return (1.0 - eps) * pol + eps / self.n_actions
 
-    def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+    def latents(self, state, observation, action, reward) -> dict[str, Array]:
         """Return the prediction errors ``delta_rl`` (and ``delta_wm``, ``wm_weight``)."""
         params = state["params"]
-        s = observation["state"].astype(np.int64)
-        lanes = np.arange(s.shape[0])
-        out = {"delta_rl": reward - state["q"][lanes, s, action]}
+        s = observation["state"]
+        out = {"delta_rl": reward - pick(take(state["q"], s), action)}
         if self.working_memory:
-            out["delta_wm"] = reward - state["wm"][lanes, s, action]
+            out["delta_wm"] = reward - pick(take(state["wm"], s), action)
             out["wm_weight"] = self.wm_weight(params, observation["set_size"])
         return out
 
     def update(self, state, observation, action, reward, next_observation) -> State:
         """Update the chosen action's RL value (and WM, after its decay toward 1 / n_actions)."""
         params = state["params"]
-        cell = self._rows(observation)[:, 0] + action  # flat index of (lane, stimulus, action)
-        q = state["q"].copy()
-        flat = q.reshape(-1)
-        delta = reward - flat[cell]
+        xp = namespace(state["q"])
+        s = observation["state"]
+        chosen = onehot(action, self.n_actions)
+        q_s = take(state["q"], s)  # the values of the trial's stimulus
+        delta = reward - pick(q_s, action)
         alpha = params["alpha"]
         if self.negative_feedback_bias:
-            alpha = np.where(delta < 0, alpha * (1.0 - params["neg_rl"]), alpha)
-        flat[cell] += alpha * delta
-        out = {"params": params, "q": q, "prev": onehot(action, self.n_actions).astype(float)}
+            alpha = xp.where(delta < 0, alpha * (1.0 - params["neg_rl"]), alpha)
+        q = put(state["q"], s, q_s + chosen * (alpha * delta)[:, None])
+        out = {"params": params, "q": q, "prev": chosen}
         if self.working_memory:
             v0 = 1.0 / self.n_actions
             wm = state["wm"] + params["phi"][:, None, None] * (v0 - state["wm"])
-            flat = wm.reshape(-1)
-            delta = reward - flat[cell]
-            a_wm = np.ones_like(alpha)
+            wm_s = take(wm, s)
+            delta = reward - pick(wm_s, action)
+            a_wm = 1.0
             if self.negative_feedback_bias:
-                a_wm = np.where(delta < 0, 1.0 - params["neg_wm"], 1.0)
-            flat[cell] += a_wm * delta
-            out["wm"] = wm
+                a_wm = xp.where(delta < 0, 1.0 - params["neg_wm"], 1.0)
+            out["wm"] = put(wm, s, wm_s + chosen * (a_wm * delta)[:, None])
         return out
 
 
