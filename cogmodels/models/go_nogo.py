@@ -15,8 +15,9 @@ from typing import ClassVar
 import numpy as np
 from scipy import stats
 
-from cogmodels.model import CognitiveModel, State
+from cogmodels.model import CognitiveModel, State, full, put, take
 from cogmodels.parameters import ParamSpec
+from cogmodels.xp import Array, namespace
 
 __all__ = ["GoNoGo", "GoNoGoM1", "GoNoGoM2", "GoNoGoM3", "GoNoGoM4"]
 
@@ -24,7 +25,6 @@ NO_GO, GO = 0, 1
 #: the four cues of the orthogonalised task (:data:`cogmodels.envs.go_nogo.CUES`): go to win,
 #: no-go to win, go to avoid losing, no-go to avoid losing (hBayesDM's ``cue`` 1-4; ``state`` 0-3)
 N_CUES = 4
-_KIND_OFFSETS = np.arange(3) * N_CUES
 
 
 def _probit_uniform() -> stats.rv_continuous:
@@ -124,26 +124,19 @@ class GoNoGo(CognitiveModel):
                                    description="outcome sensitivity"))
         self.param_specs = tuple(specs)
 
-    # The state holds one array ``values`` of shape (lanes, kinds, cues): kind 0 the go values
+    # The state holds one array ``values`` of shape (lanes, cues, kinds): kind 0 the go values
     # Q(s, go), 1 the no-go values Q(s, no-go), 2 (with the Pavlovian bias) the cue values V(s).
-    # Each trial reads and writes one cue per lane through flat indices: a few numpy calls a trial.
-
+    # Each trial reads and writes one cue's row per lane (take / put).
     @property
     def _kinds(self) -> int:
         return 3 if self.pavlovian_bias else 2
 
-    def initial_state(self, params: Mapping[str, np.ndarray]) -> State:
+    def initial_state(self, params: Mapping[str, Array]) -> State:
         """Start every cue's go, no-go (and cue) values at zero."""
-        lanes = params["xi"].shape[0]
-        return {"params": params, "values": np.zeros((lanes, self._kinds, N_CUES))}
+        xi = params["xi"]
+        return {"params": params, "values": full(xi, (xi.shape[0], N_CUES, self._kinds))}
 
-    def _index(self, observation: Mapping[str, np.ndarray], lanes: int) -> np.ndarray:
-        """Flat indices into ``values`` of each lane's cue, one column per kind: (lanes, kinds)."""
-        cue = np.asarray(observation["state"]).astype(np.intp)
-        base = np.arange(lanes) * (self._kinds * N_CUES) + cue
-        return base[:, None] + _KIND_OFFSETS[: self._kinds]
-
-    def _weights(self, params: Mapping[str, np.ndarray], v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _weights(self, params: Mapping[str, Array], v: Array) -> tuple[Array, Array]:
         """``W(s, go)``, ``W(s, no-go)`` from the cue's values ``v`` (lanes, kinds)."""
         w_go = v[:, 0]
         if self.go_bias:
@@ -152,34 +145,33 @@ class GoNoGo(CognitiveModel):
             w_go = w_go + params["pi"] * v[:, 2]
         return w_go, v[:, 1]
 
-    def _cue_values(self, state: State, observation: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        values = state["values"]
-        index = self._index(observation, values.shape[0])
-        return index, values.reshape(-1)[index]
+    def _cue_values(self, state: State, observation: Mapping[str, Array]) -> Array:
+        """Return the ``(lanes, kinds)`` values of each lane's cue."""
+        return take(state["values"], observation["state"])
 
-    def action_probabilities(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray:
+    def action_probabilities(self, state: State, observation: Mapping[str, Array]) -> Array:
         """Return ``P(go) = (1 - xi) sigma(W(s, go) - W(s, no-go)) + xi / 2`` and ``P(no-go)``."""
         params = state["params"]
         xi = params["xi"]
-        w_go, w_nogo = self._weights(params, self._cue_values(state, observation)[1])
-        p_go = 0.5 * (1.0 + np.tanh(0.5 * (w_go - w_nogo)))  # the logistic function
+        xp = namespace(xi)
+        w_go, w_nogo = self._weights(params, self._cue_values(state, observation))
+        p_go = 0.5 * (1.0 + xp.tanh(0.5 * (w_go - w_nogo)))  # the logistic function
         p_go = p_go * (1.0 - xi) + 0.5 * xi
-        out = np.empty((p_go.shape[0], 2), order="F")
-        out[:, NO_GO] = 1.0 - p_go
-        out[:, GO] = p_go
-        return out
+        columns = [None, None]
+        columns[NO_GO], columns[GO] = 1.0 - p_go, p_go
+        return xp.stack(columns, axis=0).T  # Fortran order (numpy)
 
-    def _sensitivity(self, params: Mapping[str, np.ndarray], reward: np.ndarray) -> np.ndarray:
+    def _sensitivity(self, params: Mapping[str, Array], reward: Array) -> Array:
         if self.separate_sensitivities:
-            return np.where(reward >= 0, params["rho_rew"], params["rho_pun"])
+            return namespace(params).where(reward >= 0, params["rho_rew"], params["rho_pun"])
         return params["rho"]
 
-    def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+    def latents(self, state, observation, action, reward) -> dict[str, Array]:
         """Return hBayesDM's model regressors of the trial's cue, before the update.
 
         These are ``q_go``, ``q_nogo``, ``w_go``, ``w_nogo`` (and ``sv`` with the Pavlovian bias).
         """
-        v = self._cue_values(state, observation)[1]
+        v = self._cue_values(state, observation)
         w_go, w_nogo = self._weights(state["params"], v)
         out = {"q_go": v[:, 0], "q_nogo": v[:, 1], "w_go": w_go, "w_nogo": w_nogo}
         if self.pavlovian_bias:
@@ -189,17 +181,15 @@ class GoNoGo(CognitiveModel):
     def update(self, state, observation, action, reward, next_observation) -> State:
         """Move the cue's chosen-action value (and cue value) toward ``rho r`` at rate ``ep``."""
         params = state["params"]
-        index, v = self._cue_values(state, observation)
+        xp = namespace(params)
+        v = self._cue_values(state, observation)
         target = self._sensitivity(params, reward) * reward
-        go = np.asarray(action) == GO
+        go = action == GO
         # the chosen action's value moves (go or no-go), and the cue value always does
-        learns = np.empty(v.shape, dtype=bool)
-        learns[:, 0], learns[:, 1] = go, ~go
-        if self.pavlovian_bias:
-            learns[:, 2] = True
-        values = state["values"].copy()
-        values.reshape(-1)[index] = v + learns * (params["ep"] * 1.0)[:, None] * (target[:, None] - v)
-        return {"params": params, "values": values}
+        learns = [go, ~go, xp.ones_like(go)][: self._kinds]
+        learns = xp.stack(learns, axis=1)
+        new = v + learns * params["ep"][:, None] * (target[:, None] - v)
+        return {"params": params, "values": put(state["values"], observation["state"], new)}
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(go_bias={self.go_bias}, pavlovian_bias={self.pavlovian_bias}, "

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from cogmodels.model import CognitiveModel, State, onehot, pick, softmax
+from cogmodels.model import CognitiveModel, State, full, onehot, pick, put, softmax, take
 from cogmodels.models.two_step import (
     check_value_stickiness,
     stake_weight,
@@ -14,6 +12,7 @@ from cogmodels.models.two_step import (
 from cogmodels.parameters import ParamSpec
 from cogmodels.priors import inverse_temperature_prior, rate_prior, signed_prior
 from cogmodels.validation import check_bool, check_number
+from cogmodels.xp import Array
 
 __all__ = ["KoolTwoStep"]
 
@@ -86,47 +85,45 @@ class KoolTwoStep(CognitiveModel):
 
     def initial_state(self, params) -> State:
         """Start every value at ``initial_value`` and with no previous choice."""
-        lanes = params["alpha"].shape[0]
+        alpha = params["alpha"]
+        lanes = alpha.shape[0]
         return {
             "params": params,
-            "q_mf": np.full((lanes, 2, 2), self.initial_value),
-            "q2": np.full((2, lanes), self.initial_value).T,
-            "prev": np.zeros((lanes, 2, 2)),
+            "q_mf": full(alpha, (lanes, 2, 2), self.initial_value),
+            "q2": full(alpha, (lanes, 2), self.initial_value, order="F"),
+            "prev": full(alpha, (lanes, 2, 2)),
         }
 
-    def action_probabilities(self, state, observation) -> np.ndarray:
+    def action_probabilities(self, state, observation) -> Array:
         """Return the softmax of the stake's mix ``w_t Q_MB + (1 - w_t) Q_MF`` (with stickiness)."""
         params = state["params"]
-        s1 = observation["state"].astype(np.int64)
-        lanes = np.arange(s1.shape[0])
+        s1 = observation["state"]
         w = stake_weight(params, observation["stakes"], self.high_stakes)[:, None]
-        q = w * state["q2"] + (1.0 - w) * state["q_mf"][lanes, s1]
-        sticky = params["kappa"][:, None] * state["prev"][lanes, s1] if self.stickiness else None
+        q = w * state["q2"] + (1.0 - w) * take(state["q_mf"], s1)
+        sticky = params["kappa"][:, None] * take(state["prev"], s1) if self.stickiness else None
         return softmax(sticky_logits(params["beta"][:, None], q, sticky, self.value_stickiness))
 
     def _deltas(self, state: State, observation, action, reward):
-        s1 = observation["state"].astype(np.int64)
-        lanes = np.arange(s1.shape[0])
+        s1 = observation["state"]
+        q_mf_s = take(state["q_mf"], s1)  # the model-free values of the trial's first-stage state
         q2_reached = pick(state["q2"], action)  # action a leads to second-stage state a
-        d1 = q2_reached - state["q_mf"][lanes, s1, action]
+        d1 = q2_reached - pick(q_mf_s, action)
         d2 = unscaled_outcome(reward, observation["stakes"]) - q2_reached
-        return s1, lanes, d1, d2
+        return s1, q_mf_s, d1, d2
 
-    def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+    def latents(self, state, observation, action, reward) -> dict[str, Array]:
         """Return ``delta1``, ``delta2`` and the state's values ``q_mf_i`` and ``q_mb_i``."""
-        s1, lanes, d1, d2 = self._deltas(state, observation, action, reward)
-        q_mf = state["q_mf"][lanes, s1]
+        _, q_mf, d1, d2 = self._deltas(state, observation, action, reward)
         return {"delta1": d1, "delta2": d2, "q_mf_0": q_mf[:, 0], "q_mf_1": q_mf[:, 1],
-                "q_mb_0": state["q2"][:, 0].copy(), "q_mb_1": state["q2"][:, 1].copy()}
+                "q_mb_0": state["q2"][:, 0], "q_mb_1": state["q2"][:, 1]}
 
     def update(self, state, observation, action, reward, next_observation) -> State:
         """Move ``Q_MF`` by ``alpha (delta1 + lam delta2)`` and ``Q_2`` by ``alpha delta2``."""
         params = state["params"]
-        s1, lanes, d1, d2 = self._deltas(state, observation, action, reward)
+        s1, q_mf_s, d1, d2 = self._deltas(state, observation, action, reward)
         alpha = params["alpha"]
-        q_mf = state["q_mf"].copy()
-        q_mf[lanes, s1, action] += alpha * (d1 + params["lam"] * d2)
-        q2 = state["q2"] + onehot(action, 2) * (alpha * d2)[:, None]
-        prev = np.zeros_like(state["prev"])
-        prev[lanes, s1, action] = 1.0
+        chosen = onehot(action, 2)
+        q_mf = put(state["q_mf"], s1, q_mf_s + chosen * (alpha * (d1 + params["lam"] * d2))[:, None])
+        q2 = state["q2"] + chosen * (alpha * d2)[:, None]
+        prev = put(full(alpha, state["prev"].shape), s1, chosen)
         return {"params": params, "q_mf": q_mf, "q2": q2, "prev": prev}

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import numpy as np
-
-from cogmodels.model import CognitiveModel, State, onehot, pick, softmax
+from cogmodels.model import CognitiveModel, State, full, onehot, pick, put, softmax, take
 from cogmodels.parameters import ParamSpec
 from cogmodels.priors import inverse_temperature_prior, rate_prior, signed_prior
 from cogmodels.validation import check_bool, check_number, check_probability
+from cogmodels.xp import Array, namespace
 
 __all__ = [
     "TwoStepHybrid",
@@ -23,21 +22,23 @@ __all__ = [
 ]
 
 
-def stake_weight(params, stakes: np.ndarray, high_stakes: float) -> np.ndarray:
+def stake_weight(params, stakes: Array, high_stakes: float) -> Array:
     """Return the model-based weight of each lane on a trial with ``stakes``.
 
     The weight is ``w_high`` where the stake is ``high_stakes``, else ``w_low`` (Kool, Gershman &
     Cushman 2017).
     """
-    return np.where(stakes == high_stakes, params["w_high"], params["w_low"])
+    return namespace(params).where(stakes == high_stakes, params["w_high"], params["w_low"])
 
 
-def unscaled_outcome(reward: np.ndarray, stakes: np.ndarray) -> np.ndarray:
+def unscaled_outcome(reward: Array, stakes: Array) -> Array:
     """Return ``reward / stakes``, the outcome before the stake multiplied it.
 
     The outcome is 0 where ``stakes`` is 0, i.e. on padding.
     """
-    return np.divide(reward, stakes, out=np.zeros_like(reward, dtype=np.float64), where=stakes > 0)
+    xp = namespace(reward, stakes)
+    staked = stakes > 0
+    return xp.where(staked, reward / xp.where(staked, stakes, 1.0), 0.0)
 
 
 def check_value_stickiness(value_stickiness: Any, stickiness: bool) -> bool:
@@ -51,7 +52,7 @@ def check_value_stickiness(value_stickiness: Any, stickiness: bool) -> bool:
     return value_stickiness
 
 
-def sticky_logits(beta: np.ndarray, q: np.ndarray, sticky: np.ndarray | None, value_units: bool) -> np.ndarray:
+def sticky_logits(beta: Array, q: Array, sticky: Array | None, value_units: bool) -> Array:
     """Return the logits ``β Q + κ·prev`` (logit units) or ``β (Q + κ·prev)`` (value units).
 
     ``sticky`` is ``κ·prev``, or None without stickiness. ``beta`` is ``(lanes, 1)``.
@@ -163,39 +164,41 @@ class TwoStepHybrid(CognitiveModel):
             return [ParamSpec("w", 0.0, 1.0, 0.5, rate_prior(), description="model-based weight")]
         return []
 
-    def _alpha(self, params, stage: int) -> np.ndarray:
+    def _alpha(self, params, stage: int) -> Array:
         return params["alpha" if self.shared_alpha_beta else f"alpha{stage}"]
 
-    def _beta(self, params, stage: int) -> np.ndarray:
+    def _beta(self, params, stage: int) -> Array:
         return params["beta" if self.shared_alpha_beta else f"beta{stage}"]
 
-    def _w(self, params, observation) -> np.ndarray:
+    def _w(self, params, observation) -> Array:
         """Return the model-based weight of each lane on this trial."""
         if self.weighting == "hybrid":
             return params["w"]
-        lanes = next(iter(params.values())).shape[0]
-        return np.full(lanes, 1.0 if self.weighting == "model_based" else 0.0)
+        like = next(iter(params.values()))
+        return full(like, like.shape, 1.0 if self.weighting == "model_based" else 0.0)
 
-    def _outcome(self, reward: np.ndarray, observation) -> np.ndarray:
+    def _outcome(self, reward: Array, observation) -> Array:
         """Return the outcome the values learn from: the reward as it is."""
         return reward
 
     def initial_state(self, params) -> State:
         """Start all model-free and second-stage values at ``initial_value``."""
-        lanes = next(iter(params.values())).shape[0]
+        like = next(iter(params.values()))
+        lanes = like.shape[0]
         return {
             "params": params,
-            "q_mf": np.full((2, lanes), self.initial_value).T,
-            "q2": np.full((lanes, 2, 2), self.initial_value),
-            "prev": np.zeros((2, lanes)).T,
+            "q_mf": full(like, (lanes, 2), self.initial_value, order="F"),
+            "q2": full(like, (lanes, 2, 2), self.initial_value),
+            "prev": full(like, (lanes, 2), order="F"),
         }
 
-    def _q_mb(self, state: State) -> np.ndarray:
-        best = state["q2"].max(axis=2)  # (lanes, s2)
+    def _q_mb(self, state: State) -> Array:
+        xp = namespace(state["q2"])
+        best = xp.max(state["q2"], axis=2)  # (lanes, s2)
         p = self.p_common
-        return np.stack([p * best[:, 0] + (1 - p) * best[:, 1], p * best[:, 1] + (1 - p) * best[:, 0]], axis=0).T
+        return xp.stack([p * best[:, 0] + (1 - p) * best[:, 1], p * best[:, 1] + (1 - p) * best[:, 0]], axis=0).T
 
-    def action_probabilities(self, state, observation) -> np.ndarray:
+    def action_probabilities(self, state, observation) -> Array:
         """Return the current stage's policy: hybrid first-stage or second-stage values."""
         params = state["params"]
         if observation["stage"] == 0:
@@ -203,38 +206,36 @@ class TwoStepHybrid(CognitiveModel):
             q = w * self._q_mb(state) + (1.0 - w) * state["q_mf"]
             sticky = params["kappa"][:, None] * state["prev"] if self.stickiness else None
             return softmax(sticky_logits(self._beta(params, 1)[:, None], q, sticky, self.value_stickiness))
-        s2 = observation["state2"].astype(np.int64)
-        q2 = state["q2"][np.arange(s2.shape[0]), s2]
+        q2 = take(state["q2"], observation["state2"])
         return softmax(self._beta(params, 2)[:, None] * q2)
 
     def _deltas(self, state: State, observation, action, reward):
         a1, a2 = action[:, 0], action[:, 1]
-        s2 = observation["state2"].astype(np.int64)
-        lanes = np.arange(a1.shape[0])
-        q2_chosen = state["q2"][lanes, s2, a2]
+        s2 = observation["state2"]
+        q2_s = take(state["q2"], s2)  # the values of the second-stage state reached
+        q2_chosen = pick(q2_s, a2)
         d1 = q2_chosen - pick(state["q_mf"], a1)
         d2 = self._outcome(reward, observation) - q2_chosen
-        return a1, a2, s2, lanes, d1, d2
+        return a1, a2, s2, q2_s, d1, d2
 
-    def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
+    def latents(self, state, observation, action, reward) -> dict[str, Array]:
         """Return the errors ``delta1``, ``delta2`` and the MF and MB first-stage values."""
         *_, d1, d2 = self._deltas(state, observation, action, reward)
         q_mb = self._q_mb(state)
-        return {"delta1": d1, "delta2": d2, "q_mf_0": state["q_mf"][:, 0].copy(),
-                "q_mf_1": state["q_mf"][:, 1].copy(), "q_mb_0": q_mb[:, 0], "q_mb_1": q_mb[:, 1]}
+        return {"delta1": d1, "delta2": d2, "q_mf_0": state["q_mf"][:, 0],
+                "q_mf_1": state["q_mf"][:, 1], "q_mb_0": q_mb[:, 0], "q_mb_1": q_mb[:, 1]}
 
     def update(self, state, observation, action, reward, next_observation) -> State:
         """Update the stage-2 value by ``alpha2 delta2`` and the stage-1 MF value by SARSA(λ)."""
         params = state["params"]
-        a1, a2, s2, lanes, d1, d2 = self._deltas(state, observation, action, reward)
+        a1, a2, s2, q2_s, d1, d2 = self._deltas(state, observation, action, reward)
         chosen1 = onehot(a1, 2)
         q_mf = state["q_mf"]
         if self.weighting != "model_based":
             step = self._alpha(params, 1) * (d1 + params["lam"] * d2)
             q_mf = q_mf + chosen1 * step[:, None]
-        q2 = state["q2"].copy()
-        q2[lanes, s2, a2] += self._alpha(params, 2) * d2
-        return {"params": params, "q_mf": q_mf, "q2": q2, "prev": chosen1.astype(float)}
+        q2 = put(state["q2"], s2, q2_s + onehot(a2, 2) * (self._alpha(params, 2) * d2)[:, None])
+        return {"params": params, "q_mf": q_mf, "q2": q2, "prev": chosen1}
 
 
 class TwoStepModelFree(TwoStepHybrid):
@@ -306,8 +307,8 @@ class TwoStepStakes(TwoStepHybrid):
         return [ParamSpec("w_low", 0.0, 1.0, 0.5, rate_prior(), description="model-based weight, low stakes"),
                 ParamSpec("w_high", 0.0, 1.0, 0.5, rate_prior(), description="model-based weight, high stakes")]
 
-    def _w(self, params, observation) -> np.ndarray:
+    def _w(self, params, observation) -> Array:
         return stake_weight(params, observation["stakes"], self.high_stakes)
 
-    def _outcome(self, reward: np.ndarray, observation) -> np.ndarray:
+    def _outcome(self, reward: Array, observation) -> Array:
         return unscaled_outcome(reward, observation["stakes"])
