@@ -81,7 +81,7 @@ def pick(values: Any, action: Any) -> Any:
     """``values[lane, action[lane]]`` for every lane."""
     xp = namespace(values, action)
     if xp is not np:
-        return xp.take_along_axis(values, xp.astype(action, xp.int64)[:, None], axis=1)[:, 0]
+        return xp.take_along_axis(values, xp.astype(action, xp.int64, copy=False)[:, None], axis=1)[:, 0]
     n = values.shape[0]
     if values.flags.f_contiguous:
         return values.T.reshape(-1)[action * n + _arange(n)]
@@ -116,7 +116,7 @@ def take(table: Any, index: Any) -> Any:
     xp = namespace(table, index)
     if xp is np:
         return table[_arange(table.shape[0]), index.astype(np.intp, copy=False)]
-    idx = xp.reshape(xp.astype(index, xp.int64), (-1,) + (1,) * (table.ndim - 1))
+    idx = xp.reshape(xp.astype(index, xp.int64, copy=False), (-1,) + (1,) * (table.ndim - 1))
     idx = xp.broadcast_to(idx, (table.shape[0], 1, *table.shape[2:]))
     return xp.take_along_axis(table, idx, axis=1)[:, 0]
 
@@ -132,7 +132,7 @@ def put(table: Any, index: Any, rows: Any) -> Any:
         out = table.copy(order="K")
         out[_arange(table.shape[0]), index.astype(np.intp, copy=False)] = rows
         return out
-    mask = onehot(xp.astype(index, xp.int64), table.shape[1])
+    mask = onehot(xp.astype(index, xp.int64, copy=False), table.shape[1])
     mask = xp.reshape(mask, tuple(mask.shape) + (1,) * (table.ndim - 2))
     return xp.where(mask, xp.expand_dims(rows, axis=1), table)
 
