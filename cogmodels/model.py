@@ -14,6 +14,13 @@ leading batch of lanes (subjects × parameter sets × starts):
 :func:`cogmodels.simulate.simulate` (draw actions from the probabilities) and
 :func:`cogmodels.likelihood.log_likelihood` (score observed actions), so simulation and
 likelihood cannot disagree.
+
+The dynamics are written once against the array API (:mod:`cogmodels.xp`): ``xp =
+namespace(...)`` and ``xp.*`` calls, plus the helpers below (:func:`softmax`, :func:`onehot`,
+:func:`pick`, :func:`take`, :func:`put`, :func:`full`, :func:`merge_state`), which keep numpy's
+fast paths and take torch tensors too. Given ``(lanes,)`` float64 tensors as parameters, the same
+code runs in torch, so autograd differentiates the likelihood exactly (on a GPU when the tensors
+are there). Indexed writes are functional (:func:`put`, ``xp.where``), never in place.
 """
 
 from __future__ import annotations
