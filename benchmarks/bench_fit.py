@@ -11,6 +11,7 @@
 6. Parameter recovery (Pearson r) on the 100-subject data for MLE and hierarchical EM.
 
     python benchmarks/bench_fit.py --repeats 5 --naive-repeats 1
+    python benchmarks/bench_fit.py --gradient autograd   # exact gradients, torch path
 """
 
 from __future__ import annotations
@@ -65,14 +66,14 @@ def naive(path: Path, out: Path, starts: int) -> float:
     return float(re.search(r"wall ([0-9.]+) s", res.stdout).group(1))
 
 
-def ours(df: pd.DataFrame, starts: int):
+def ours(df: pd.DataFrame, starts: int, gradient: str = "finite_difference"):
     from cogmodels.fits import MaximumLikelihood
     from cogmodels.models import make_model
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t0 = time.perf_counter()
-        fit = MaximumLikelihood(make_model("q_learning"), n_starts=starts, seed=0).fit(df)
+        fit = MaximumLikelihood(make_model("q_learning"), n_starts=starts, seed=0, gradient=gradient).fit(df)
         return time.perf_counter() - t0, fit
 
 
@@ -82,7 +83,13 @@ def main() -> None:
     ap.add_argument("--naive-repeats", type=int, default=1)
     ap.add_argument("--starts", type=int, default=10)
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--gradient", choices=("finite_difference", "autograd"), default="finite_difference",
+                    help="how our fit gets gradients: numpy finite differences or autograd on the torch path")
     args = ap.parse_args()
+    if args.gradient == "autograd":
+        import torch
+
+        torch.set_num_threads(1)
     import cogmodels  # noqa: F401
     from cogmodels.fits import HierarchicalEM
     from cogmodels.models import make_model
@@ -98,7 +105,7 @@ def main() -> None:
         if i < args.naive_repeats:
             naive_walls.append(naive(data, tmp / "naive.csv", args.starts))
         if i < args.repeats:
-            wall, fit = ours(df, args.starts)
+            wall, fit = ours(df, args.starts, args.gradient)
             ours_walls.append(wall)
     naive_fits = pd.read_csv(tmp / "naive.csv")
     result = {
