@@ -277,3 +277,23 @@ def test_trial_latents_match_simulation_latents():
     assert lat.index.equals(sim.trials.index)
     for col in ("q_0", "q_1", "delta", "p_choice"):
         np.testing.assert_allclose(lat[col], sim.trials[col], rtol=1e-12)
+
+
+@pytest.mark.parametrize("name, env, stages", [("rlwm", "cogmodels/RLWM-v0", ("choice",)),
+                                               ("two_step_hybrid", "cogmodels/TwoStep-v0", ("choice", "choice2"))])
+def test_torch_likelihood_skips_missing_choices_and_resets_blocks_as_numpy(name, env, stages):
+    """The torch path takes the same branches as numpy: a missed stage scores nothing and leaves
+    the state as it was, and the state starts afresh at a block boundary (RLWM's 45 + 18 trials)."""
+    torch = pytest.importorskip("torch")
+    model = make_model(name)
+    params = _random_params(model, 2, np.random.default_rng(11))
+    trials = simulate(model, params, env, seed=12, env_kwargs=SMALL.get(env, {})).trials
+    trials = trials.groupby("subject").head(70).reset_index(drop=True)
+    for col, rows in zip(stages, ([3, 4, 50], [10, 30])):
+        trials[col] = trials[col].astype("Float64")
+        trials.loc[rows, col] = np.nan
+    data = trial_arrays(trials, model)
+    assert data.block_start.any() == (name == "rlwm") and not data.valid.all()
+    tensors = {k: torch.tensor(v, dtype=torch.float64) for k, v in params.items()}
+    np.testing.assert_allclose(log_likelihood(model, tensors, data, trialwise=True).numpy(),
+                               log_likelihood(model, params, data, trialwise=True), rtol=0, atol=1e-10)
