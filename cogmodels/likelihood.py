@@ -307,6 +307,11 @@ def _pad(checked: CheckedTrials, model: CognitiveModel) -> TrialArrays:
     valid = choices >= 0
     obs = {col: scatter(np.nan_to_num(_coerce(df[col])[0]), 0.0, np.float64) for col in model.observation_columns}
     idx = scatter(checked.positions, -1, np.int64)
+    rt_col = getattr(model, "rt_column", None)
+    if rt_col is not None:  # NaN where missing: such a trial is scored by its choice alone
+        rt = (df[rt_col].to_numpy(dtype=np.float64, na_value=np.nan) if rt_col in df.columns
+              else np.full(len(df), np.nan))
+        obs[rt_col] = scatter(rt, np.nan, np.float64)
 
     def starts(cols: list[str]) -> np.ndarray:
         out = np.zeros(shape, dtype=bool)
@@ -393,8 +398,14 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
     obs_all = {k: a[:, lanes] for k, a in data.observations.items()}
     n_stages, n_trials, n_lanes = choices.shape
     trial_valid = valid.all(axis=0)  # the update needs every stage's choice
-    # after a lane's last valid trial its state no longer matters: no need to hold it
-    last = n_trials - 1 - np.argmax(trial_valid[::-1], axis=0)
+    rt_all = obs_all.get(model.rt_column) if model.rt_column is not None and n_stages == 1 else None
+    scored = trial_valid
+    if rt_all is not None:  # models of choices and RTs: which trials have an RT, which none
+        has_rt = valid[0] & np.isfinite(rt_all)
+        omitted = (data.row_index[:, lanes] >= 0) & ~valid[0]
+        scored = trial_valid | omitted
+    # after a lane's last scored trial its state no longer matters: no need to hold it
+    last = n_trials - 1 - np.argmax(scored[::-1], axis=0)
     spent = np.arange(n_trials)[:, None] > last[None, :]
     all_valid = (trial_valid | spent).all(axis=1)
     any_invalid_stage = ~valid.all(axis=(0, 2))
@@ -411,6 +422,8 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
             probs = model.action_probabilities(state, obs_j)
             lpj = np.log(pick(probs, safe[j, t]))
             lp += np.where(valid[j, t], lpj, 0.0) if any_invalid_stage[t] else lpj
+        if rt_all is not None:
+            lp = _rt_term(model, state, obs, safe[0, t], rt_all[t], has_rt[t], omitted[t], lp)
         if trialwise:
             out[t] = lp
         else:
@@ -424,3 +437,18 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
         state = new if all_valid[t] else merge_state(trial_valid[t], new, state)
         obs = nxt
     return (out.T if trialwise else out), latents
+
+
+def _rt_term(model, state, obs, action, rt, has_rt, omitted, lp):
+    """Score the RTs of a trial for a model with ``rt_column``.
+
+    The joint density of (choice, rt) replaces the choice probability where the trial has an RT;
+    an omission scores ``model.log_omission`` (censored at a deadline) when that is not None.
+    """
+    if has_rt.any():
+        lp = np.where(has_rt, model.log_density_rt(state, obs, action, np.where(has_rt, rt, 1.0)), lp)
+    if omitted.any():
+        log_none = model.log_omission(state, obs)
+        if log_none is not None:
+            lp = np.where(omitted, log_none, lp)
+    return lp
