@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from array_api_compat import array_namespace
 from scipy import stats
 
 from cogmodels import wiener
@@ -41,7 +40,7 @@ def diffusion_specs(*, drift: bool = True, starting_point: bool = True) -> list[
     -------
     list of ParamSpec
         Ranges as HDDM's (Wiecki, Sofer & Frank 2013): ``v`` in [-8, 8], ``a`` in [0.3, 5],
-        ``z`` in [0.05, 0.95]; ``t0 >= 0`` seconds (default 0.15, prior ``Gamma(2, 0.15)``).
+        ``z`` in [0.05, 0.95]; ``t0 >= 0`` seconds (default 0.1, prior ``Gamma(2, 0.15)``).
     """
     specs = []
     if drift:
@@ -50,9 +49,10 @@ def diffusion_specs(*, drift: bool = True, starting_point: bool = True) -> list[
     if starting_point:
         specs.append(ParamSpec("z", 0.05, 0.95, 0.5, rate_prior(0.05, 0.95),
                                description="relative starting point (upper boundary = choice 1)"))
-    # t0 is only bounded below (a log transform): random starts then fall mostly at 0.05-0.4 s,
-    # below the fastest RTs, where the likelihood is finite (an RT below t0 has density 0)
-    specs.append(ParamSpec("t0", 0.0, math.inf, 0.15, stats.gamma(2.0, scale=0.15),
+    # t0 is only bounded below (a log transform): random starts, 0.1 s times a lognormal factor,
+    # then fall mostly below the fastest RTs, where the likelihood is finite (an RT below t0 has
+    # density 0, and the optimiser drops a start with an infinite objective)
+    specs.append(ParamSpec("t0", 0.0, math.inf, 0.1, stats.gamma(2.0, scale=0.15),
                            description="non-decision time, s"))
     return specs
 
@@ -84,7 +84,7 @@ class DiffusionChoice(CognitiveModel):
         """Return ``(P(lower), P(upper))`` per lane, a ``(lanes, 2)`` array (choice 0, choice 1)."""
         v, a, z, _ = self.diffusion_parameters(state, observation)
         lower, upper = wiener.choice_probabilities(v, a, z)
-        return array_namespace(lower).stack([lower, upper], axis=1)
+        return wiener.namespace_of(lower).stack([lower, upper], axis=1)
 
     def log_density_rt(self, state: State, observation: Mapping[str, Any], action: Any, rt: Any) -> Any:
         """Return the log joint density of ``action`` at ``rt`` (:func:`cogmodels.wiener.log_density`)."""
@@ -105,7 +105,7 @@ class DiffusionChoice(CognitiveModel):
         return wiener.sample_rt(np.asarray(action), v, a, z, t0, rng)
 
     def _start(self, params: Mapping[str, Any]) -> Any:
-        return params["z"] if "z" in params else 0.5 * array_namespace(params["a"]).ones_like(params["a"])
+        return params["z"] if "z" in params else 0.5 * wiener.namespace_of(params["a"]).ones_like(params["a"])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(deadline={self.deadline})"

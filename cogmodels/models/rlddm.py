@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from array_api_compat import array_namespace
 
 from cogmodels import wiener
 from cogmodels.model import State
@@ -95,7 +94,7 @@ class RLDDM(DiffusionChoice):
     def initial_state(self, params: Mapping[str, Any]) -> State:
         """Start every value at ``initial_value``: ``q`` is ``(lanes, n_states, 2)``."""
         a = params["a"]
-        xp = array_namespace(a)
+        xp = wiener.namespace_of(a)
         q = self.initial_value * xp.ones((a.shape[0], self.n_states, 2), dtype=a.dtype)
         return {"params": params, "q": q}
 
@@ -111,7 +110,7 @@ class RLDDM(DiffusionChoice):
     def _values(self, state: State, observation: Mapping[str, Any]) -> tuple[Any, Any]:
         """``Q(s_t, 0)`` and ``Q(s_t, 1)`` of the trial's condition."""
         q = state["q"]
-        xp = array_namespace(q)
+        xp = wiener.namespace_of(q)
         shown = xp.sum(q * self._state_mask(xp, observation, q), axis=1)
         return shown[:, 0], shown[:, 1]
 
@@ -121,7 +120,7 @@ class RLDDM(DiffusionChoice):
         q0, q1 = self._values(state, observation)
         a = p["a"]
         if self.threshold_modulation:
-            a = a * array_namespace(a).exp(p["a_mod"] * ((q0 + q1) / 2.0 - self.initial_value))
+            a = a * wiener.namespace_of(a).exp(p["a_mod"] * ((q0 + q1) / 2.0 - self.initial_value))
         return p["v"] * (q1 - q0), a, self._start(p), p["t0"]
 
     def latents(self, state, observation, action, reward) -> dict[str, np.ndarray]:
@@ -134,7 +133,7 @@ class RLDDM(DiffusionChoice):
     def update(self, state: State, observation, action, reward, next_observation) -> State:
         """Move the chosen option's value by ``alpha delta`` (dual rates by the sign of ``delta``)."""
         p, q = state["params"], state["q"]
-        xp = array_namespace(q)
+        xp = wiener.namespace_of(q)
         c = xp.astype(xp.asarray(action), q.dtype)
         q0, q1 = self._values(state, observation)
         delta = xp.asarray(reward, dtype=q.dtype) - (c * q1 + (1.0 - c) * q0)
