@@ -152,3 +152,23 @@ def test_hddm_data_loads_with_the_published_design():
     # the better option is chosen more often where the pair differs more (0.8/0.2 > 0.7/0.3 > 0.6/0.4)
     assert accuracy["AB"] > accuracy["CD"] > accuracy["EF"] > 0.5
     assert dict(zip(df["cond"], df["state"], strict=True)) == {"AB": 0, "CD": 1, "EF": 2}
+
+
+def test_quantile_probability_matches_the_ddm_and_plots():
+    from cogmodels.fits.ppc import plot_quantile_probability, quantile_probability
+
+    v, a, z, t0 = 0.8, 1.5, 0.5, 0.3
+    lanes = np.ones(3000)  # 3,000 simulated subjects of one trial each: one batched draw
+    table = simulate_learning_phase(make_model("ddm"), {"v": v * lanes, "a": a, "z": z, "t0": t0}, n_trials=1,
+                                    reward_probabilities=((0.5, 0.5),), seed=9)
+    qp = quantile_probability(table, by=None)
+    p_upper = float(wiener.choice_probabilities(np.array(v), np.array(a), np.array(z))[1])
+    upper = qp[qp["choice"] == 1]
+    assert upper["p"].iloc[0] == pytest.approx(p_upper, abs=4 * np.sqrt(p_upper * (1 - p_upper) / 3000))
+    # each empirical quantile sits where the model's conditional CDF says (±0.03: ~1,700 RTs)
+    cdf = wiener.cdf(upper["rt"].to_numpy(), 1.0, v, a, z, t0) / p_upper
+    np.testing.assert_allclose(cdf, upper["quantile"], atol=0.03)
+    fig = plot_quantile_probability(qp, qp)
+    assert len(fig.axes[0].lines) == 2 * 5  # data and model, one line per quantile
+    with pytest.raises(ValueError, match=r"quantiles must be numbers in \(0, 1\), got \(0.5, 1.0\)"):
+        quantile_probability(table, by=None, quantiles=(0.5, 1.0))
