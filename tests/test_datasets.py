@@ -10,7 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cogmodels.datasets import FONTANESI_PAIRS, load_collins_frank_2012, load_fontanesi_2019, load_hddm_rlddm
+from cogmodels.datasets import (
+    FONTANESI_PAIRS,
+    load_collins_frank_2012,
+    load_fontanesi_2019,
+    load_hddm_rlddm,
+)
 from cogmodels.io import read_rlwm_mat
 from cogmodels.trials import validate_trials
 
