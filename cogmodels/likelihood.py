@@ -410,7 +410,13 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
     all_valid = (trial_valid | spent).all(axis=1)
     any_invalid_stage = ~valid.all(axis=(0, 2))
     state = init = model.initial_state(p)
-    out = np.zeros((n_trials, n_lanes)) if trialwise else np.zeros(n_lanes)
+    obs = {k: a[0] for k, a in obs_all.items()}
+    # a model that gives its RT distribution's parameters has its densities computed once for
+    # all trials after the loop (one vectorised call instead of one per trial)
+    batched = rt_all is not None and model.rt_parameters(state, obs) is not None
+    rt_params: list = []
+    per_trial = trialwise or batched
+    out = np.zeros((n_trials, n_lanes)) if per_trial else np.zeros(n_lanes)
     obs = {k: a[0] for k, a in obs_all.items()}
     latents: dict[str, np.ndarray] = {}
     for t in range(n_trials):
@@ -423,8 +429,10 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
             lpj = np.log(pick(probs, safe[j, t]))
             lp += np.where(valid[j, t], lpj, 0.0) if any_invalid_stage[t] else lpj
         if rt_all is not None:
-            lp = _rt_term(model, state, obs, safe[0, t], rt_all[t], has_rt[t], omitted[t], lp)
-        if trialwise:
+            if batched:
+                rt_params.append(model.rt_parameters(state, obs))
+            lp = _rt_term(model, state, obs, safe[0, t], rt_all[t], None if batched else has_rt[t], omitted[t], lp)
+        if per_trial:
             out[t] = lp
         else:
             out += lp
@@ -436,6 +444,11 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
         new = model.update(state, obs, action, reward[t], nxt)
         state = new if all_valid[t] else merge_state(trial_valid[t], new, state)
         obs = nxt
+    if batched and has_rt.any():  # the joint densities replace the choice probabilities
+        stacked = [np.stack(x) for x in zip(*rt_params, strict=True)]
+        out = np.where(has_rt, model.log_density_rt_from(stacked, safe[0], np.where(has_rt, rt_all, 1.0)), out)
+    if batched and not trialwise:
+        out = out.sum(axis=0)
     return (out.T if trialwise else out), latents
 
 
@@ -445,7 +458,7 @@ def _rt_term(model, state, obs, action, rt, has_rt, omitted, lp):
     The joint density of (choice, rt) replaces the choice probability where the trial has an RT;
     an omission scores ``model.log_omission`` (censored at a deadline) when that is not None.
     """
-    if has_rt.any():
+    if has_rt is not None and has_rt.any():
         lp = np.where(has_rt, model.log_density_rt(state, obs, action, np.where(has_rt, rt, 1.0)), lp)
     if omitted.any():
         log_none = model.log_omission(state, obs)

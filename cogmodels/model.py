@@ -188,6 +188,20 @@ class CognitiveModel:
         """Return the ``(lanes,)`` log joint density of ``action`` at reaction time ``rt``."""
         raise NotImplementedError(f"{self.name} is a model of choices only (rt_column is None)")
 
+    def rt_parameters(self, state: State, observation: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...] | None:
+        """Return the ``(lanes,)`` parameters of the coming trial's RT distribution, or None.
+
+        A model that returns them is scored by :meth:`log_density_rt_from` once for all trials
+        (each parameter stacked to ``(trials, lanes)``) instead of :meth:`log_density_rt` trial
+        by trial; the two must agree.
+        """
+        return None
+
+    def log_density_rt_from(self, parameters: tuple[np.ndarray, ...], action: np.ndarray,
+                            rt: np.ndarray) -> np.ndarray:
+        """Return the log joint density of ``action`` at ``rt`` given :meth:`rt_parameters` (any shape)."""
+        raise NotImplementedError(f"{self.name} does not give rt_parameters")
+
     def log_omission(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray | None:
         """Return the ``(lanes,)`` log probability of no response (None: omissions are skipped)."""
         return None

@@ -39,6 +39,15 @@ def test_trial_with_rt_scores_the_joint_density_and_without_rt_its_choice_probab
                               lat["threshold"].to_numpy(), 0.5, RLDDM_PARAMS["t0"][subject])
     np.testing.assert_allclose(ll[~missing], dens[~missing], rtol=1e-12)
     np.testing.assert_allclose(ll[missing], np.log(table["p_choice"].to_numpy()[missing]), rtol=1e-12)
+    # summed, and trial by trial (a model that gives no rt_parameters): the same numbers
+    summed = log_likelihood(model, RLDDM_PARAMS, table)
+    np.testing.assert_allclose(summed, ll.reshape(2, -1).sum(axis=1), rtol=1e-12)
+
+    class TrialByTrial(type(model)):
+        def rt_parameters(self, state, observation):
+            return None
+
+    np.testing.assert_allclose(log_likelihood(TrialByTrial(n_states=3), RLDDM_PARAMS, table), summed, rtol=1e-12)
     # a table without an rt column is scored by the choices alone (and learning is unchanged)
     choices_only = log_likelihood(model, RLDDM_PARAMS, table.drop(columns="rt"))
     np.testing.assert_allclose(choices_only, np.log(table["p_choice"]).groupby(subject).sum(), rtol=1e-12)

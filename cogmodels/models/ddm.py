@@ -88,8 +88,15 @@ class DiffusionChoice(CognitiveModel):
 
     def log_density_rt(self, state: State, observation: Mapping[str, Any], action: Any, rt: Any) -> Any:
         """Return the log joint density of ``action`` at ``rt`` (:func:`cogmodels.wiener.log_density`)."""
-        v, a, z, t0 = self.diffusion_parameters(state, observation)
-        return wiener.log_density(rt, action, v, a, z, t0)
+        return self.log_density_rt_from(self.diffusion_parameters(state, observation), action, rt)
+
+    def rt_parameters(self, state: State, observation: Mapping[str, Any]) -> tuple[Any, Any, Any, Any]:
+        """Return ``(v, a, z, t0)``: the likelihood then scores all trials' RTs in one call."""
+        return self.diffusion_parameters(state, observation)
+
+    def log_density_rt_from(self, parameters: tuple[Any, ...], action: Any, rt: Any) -> Any:
+        """Return the log joint density of ``action`` at ``rt`` under the diffusion ``(v, a, z, t0)``."""
+        return wiener.log_density(rt, action, *parameters)
 
     def log_omission(self, state: State, observation: Mapping[str, Any]) -> Any:
         """Return ``log P(no response by the deadline)`` (None without a deadline)."""
