@@ -13,10 +13,14 @@
    ``simulate_learning_phase`` (the probabilistic selection task's learning phase, pairs
    0.8/0.2, 0.7/0.3, 0.6/0.4; for the DDM one condition), fitted by maximum likelihood;
    Pearson r of true vs estimated per parameter.
+3. ``qp``: quantile-probability plot of HDDM's data against the RLDDM simulated at the group
+   values (the EM's, from ``rt_hddm_em.csv`` when it exists, else HDDMrl's), 28 simulated
+   subjects × 200 trials of the same three pairs.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_rt.py --part all
 
-Writes ``benchmarks/figures/rt_hddm_em.csv`` and ``rt_recovery.csv`` and prints them.
+Writes ``benchmarks/figures/rt_hddm_em.csv``, ``rt_recovery.csv``, ``rt_hddm_qp.csv`` and
+``rt_hddm_qp.png`` and prints the tables.
 """
 
 from __future__ import annotations
@@ -99,9 +103,31 @@ def recovery(name: str, n_subjects: int, n_trials: int, n_starts: int, seed: int
     return pd.DataFrame(rows)
 
 
+def hddm_qp(seed: int) -> pd.DataFrame:
+    """QP table of HDDM's data and of the RLDDM simulated at the group values; draws the figure."""
+    from cogmodels.fits.ppc import plot_quantile_probability, quantile_probability
+
+    em_path = FIGURES / "rt_hddm_em.csv"
+    if em_path.exists():
+        em = pd.read_csv(em_path).set_index("parameter")["em"]
+        values, source = {"a": em["a"], "v": em["v"], "t0": em["t0"], "alpha": em["logit_alpha"]}, "EM"
+    else:
+        values, source = {**HDDMRL, "alpha": HDDMRL["logit_alpha"]}, "HDDMrl"
+    params = {"alpha": 1 / (1 + np.exp(-values["alpha"])), "v": values["v"], "a": values["a"],
+              "t0": values["t0"]}
+    model = make_model("rlddm", n_states=3)
+    sim = simulate_learning_phase(model, {k: np.full(28, v) for k, v in params.items()}, n_trials=200, seed=seed)
+    data_qp = quantile_probability(load_hddm_rlddm())
+    sim_qp = quantile_probability(sim)
+    fig = plot_quantile_probability(data_qp, sim_qp, labels=("HDDM data", f"RLDDM at {source} group values"))
+    fig.savefig(FIGURES / "rt_hddm_qp.png", dpi=120, bbox_inches="tight")
+    out = pd.concat([data_qp.assign(source="data"), sim_qp.assign(source=f"rlddm_{source}")])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", choices=["hddm", "ddm", "rlddm", "all"], default="all")
+    ap.add_argument("--part", choices=["hddm", "ddm", "rlddm", "qp", "all"], default="all")
     ap.add_argument("--subjects", type=int, default=40)
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--starts", type=int, default=5)
@@ -122,6 +148,11 @@ def main() -> None:
             rec = pd.concat([old[~old["model"].isin(parts)], rec])
         rec.to_csv(path, index=False)
         print(rec.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    if args.part in ("qp", "all"):
+        qp = hddm_qp(args.seed)
+        qp.to_csv(FIGURES / "rt_hddm_qp.csv", index=False)
+        print(qp.pivot_table(index=["source", "condition", "choice", "p"], columns="quantile", values="rt")
+              .round(3).to_string())
 
 
 if __name__ == "__main__":

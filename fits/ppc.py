@@ -392,5 +392,5 @@ def plot_quantile_probability(
     ax.set_xlabel("response probability")
     ax.set_ylabel("RT quantile (s)")
     ax.set_xlim(0, 1)
-    ax.legend(fontsize="x-small", ncol=2)
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return fig
