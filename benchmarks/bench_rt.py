@@ -6,8 +6,11 @@
    hierarchical EM (``HierarchicalEM``, Laplace, diagonal group covariance, at most 40
    EM iterations). Group values
    (the group mean mapped to the natural scale; ``alpha`` also in logit, HDDM's scale) against
-   HDDMrl's tutorial posterior (a ≈ 1.75, v ≈ 4.16, t ≈ 0.435, logit α ≈ -2.48); HDDM's
-   posterior SDs are not recorded here, so the table gives the differences.
+   HDDMrl's tutorial posterior means (a ≈ 1.75, v ≈ 4.16, t ≈ 0.435, logit α ≈ -2.48) in units
+   of their posterior SDs. HDDM's group means are means of natural-scale group distributions
+   (logit scale for α); the EM's group prior is Gaussian in the unconstrained space, so the table
+   also gives the mean of the EM's group distribution on the natural scale
+   (``group_mean_natural``, by Monte Carlo), the like-for-like number.
 2. ``ddm``, ``rlddm``: parameter recovery at ``--trials`` × ``--subjects`` (default 200 × 40):
    true parameters drawn uniformly from plausible ranges, data simulated with
    ``simulate_learning_phase`` (the probabilistic selection task's learning phase, pairs
@@ -46,6 +49,8 @@ FIGURES = Path(__file__).resolve().parent / "figures"
 #: HDDMrl tutorial (hddm docs, "Tutorial for analyzing instrumental learning data with the
 #: HDDMrl module"), group posterior means on this data set
 HDDMRL = {"a": 1.75, "v": 4.16, "t0": 0.435, "logit_alpha": -2.48}
+#: and their posterior SDs (the tutorial's print_stats: 0.0837, 0.7999, 0.0449, 0.3873)
+HDDMRL_SD = {"a": 0.084, "v": 0.800, "t0": 0.045, "logit_alpha": 0.387}
 #: ranges of the true parameters in the recovery
 RANGES = {
     "ddm": {"v": (-2.0, 2.0), "a": (0.8, 2.5), "z": (0.35, 0.65), "t0": (0.2, 0.5)},
@@ -77,7 +82,25 @@ def hddm_em(n_starts: int, seed: int) -> pd.DataFrame:
                            float(np.mean(np.log(em.params_["alpha"] / (1 - em.params_["alpha"]))))]
     out["em_converged"] = em.em_converged_
     out["wall_s"] = wall
-    return out
+    return compare_with_hddmrl(out, model, seed)
+
+
+def compare_with_hddmrl(table: pd.DataFrame, model, seed: int) -> pd.DataFrame:
+    """Add the EM group distribution's natural-scale mean and the differences in HDDMrl SDs."""
+    z = np.random.default_rng(seed).standard_normal(200_000)
+    natural = []
+    for _, row in table.iterrows():
+        if row["parameter"] == "logit_alpha":  # HDDM's α is normal on the logit scale, as the EM's
+            natural.append(row["em"])
+            continue
+        spec = model.spec(row["parameter"])
+        mu = float(spec.to_unconstrained(row["em"]))
+        natural.append(float(np.mean(spec.from_unconstrained(mu + row["group_sd_unconstrained"] * z))))
+    table = table.copy()
+    table["group_mean_natural"] = natural
+    table["hddmrl_sd"] = table["parameter"].map(HDDMRL_SD)
+    table["difference_in_sd"] = (table["group_mean_natural"] - table["hddmrl"]) / table["hddmrl_sd"]
+    return table
 
 
 def recovery(name: str, n_subjects: int, n_trials: int, n_starts: int, seed: int) -> pd.DataFrame:
