@@ -131,7 +131,9 @@ class ModelAgent:
     once the trial's last stage is played, advances the state with ``model.update`` on the trial's
     observation, its actions (``(lanes,)``, or ``(lanes, stages)`` for multi-stage models such as
     the two-step task) and its summed reward: the same code that scores choices when fitting. At a
-    block boundary the state restarts where the model says so (``reset_on_block``).
+    block boundary the state restarts where the model says so (``reset_on_block``). A model of
+    choices and RTs (``rt_column`` set) also draws each trial's RT with ``model.sample_rt``, given
+    the choice, reported in the trial table's ``rt`` column.
 
     Parameters
     ----------
@@ -214,6 +216,8 @@ class ModelAgent:
             state["block"] = observation["block"]
         probs = self.model.action_probabilities(state["model"], obs)
         action = draw_categorical(probs, rng)
+        if self.model.rt_column is not None and self._n_stages == 1:  # a model of choices and RTs
+            state["rt"] = self.model.sample_rt(state["model"], obs, action, rng)
         if self.record_probabilities:
             p = pick(probs, action)
             state["p_choice"] = p if j == 0 else state["p_choice"] * p
@@ -240,6 +244,8 @@ class ModelAgent:
         cols = self.model.latents(mstate, obs, actions, reward) if self.latents else {}
         if self.record_probabilities:
             cols = {**cols, "p_choice": state["p_choice"]}
+        if "rt" in state:  # the RT drawn with the choice (a model with rt_column)
+            cols = {**cols, self.model.rt_column: state["rt"]}
         state["columns"] = cols
         nxt = transition.next_observation
         mstate = self.model.update(mstate, obs, actions, reward, self._model_observation(nxt))

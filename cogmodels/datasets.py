@@ -14,10 +14,11 @@ import pandas as pd
 from cogmodels.io import read_rlwm_mat
 from cogmodels.trials import validate_trials
 
-__all__ = ["load_collins_frank_2012", "load_fontanesi_2019"]
+__all__ = ["load_collins_frank_2012", "load_fontanesi_2019", "load_hddm_rlddm"]
 
 _COLLINS_FRANK_2012 = "collins_frank_2012_expe1.mat"
 _FONTANESI_2019 = "fontanesi_2019_data_experiment.csv"
+_HDDM_RLDDM = "hddm_rlddm_data.csv"
 
 
 def load_collins_frank_2012() -> pd.DataFrame:
@@ -98,3 +99,46 @@ def load_fontanesi_2019() -> pd.DataFrame:
     )
     out = pd.concat([out, raw.drop(columns=["rt"])], axis=1)
     return validate_trials(out, n_actions=4, source=f"cogmodels/data/{_FONTANESI_2019}")
+
+
+def load_hddm_rlddm() -> pd.DataFrame:
+    """Load HDDM's instrumental-learning data with RTs: 28 people, 5,280 choices, 3 option pairs.
+
+    The learning phase of a probabilistic selection task (Frank, Seeberger & O'Reilly 2004): on
+    each trial one of three pairs is shown, AB, CD or EF, whose better option pays 1 with
+    probability 0.8, 0.7, 0.6 and the other with 0.2, 0.3, 0.4. HDDM's tutorial fits it with
+    ``HDDMrl`` (:class:`cogmodels.models.RLDDM` with ``n_states=3``); the response coded 1, the
+    upper boundary, is the better option. No trial has a missing response or RT.
+
+    Mapping to the canonical table: ``subject`` = subj_idx; ``trial`` = order within subject
+    (the file's row order, from 0); ``state`` = split_by (0 = AB, 1 = CD, 2 = EF); ``choice`` =
+    response (1 = the better option); ``reward`` = feedback; ``rt`` in seconds; the original
+    columns ``cond, trial_in_pair`` (the file's ``trial``, counted within the pair from 1) and
+    ``q_init`` are kept.
+
+    Source: https://github.com/hddm-devs/hddm, ``hddm/examples/rlddm_data.csv`` at commit
+    19feaa9849619931d306094b48d9803ef9c8d0bd. Licence: BSD-2-Clause, Copyright (c) 2012, Thomas
+    V. Wiecki, Imri Sofer, Michael J. Frank (notice in ``cogmodels/data/NOTICE.md``).
+
+    Cite: Pedersen, M. L., Frank, M. J. & Biele, G. (2017). The drift diffusion model as the
+    choice rule in reinforcement learning. *Psychonomic Bulletin & Review*, 24(4), 1234-1251.
+    doi:10.3758/s13423-016-1199-y; and HDDM: Wiecki, T. V., Sofer, I. & Frank, M. J. (2013).
+    HDDM: Hierarchical Bayesian estimation of the drift-diffusion model in Python. *Frontiers in
+    Neuroinformatics*, 7, 14. doi:10.3389/fninf.2013.00014
+    """
+    with resources.as_file(resources.files("cogmodels.data") / _HDDM_RLDDM) as path:
+        raw = pd.read_csv(path)
+    out = pd.DataFrame(
+        {
+            "subject": raw["subj_idx"],
+            "trial": raw.groupby("subj_idx", sort=False).cumcount(),
+            "state": raw["split_by"].astype(np.int64),
+            "choice": raw["response"].astype(np.int64),
+            "reward": raw["feedback"].astype(np.float64),
+            "rt": raw["rt"].astype(np.float64),
+            "cond": raw["cond"],
+            "trial_in_pair": raw["trial"].astype(np.int64),
+            "q_init": raw["q_init"],
+        }
+    )
+    return validate_trials(out, n_actions=2, source=f"cogmodels/data/{_HDDM_RLDDM}")

@@ -312,6 +312,11 @@ def _pad(checked: CheckedTrials, model: CognitiveModel) -> TrialArrays:
     valid = choices >= 0
     obs = {col: scatter(np.nan_to_num(_coerce(df[col])[0]), 0.0, np.float64) for col in model.observation_columns}
     idx = scatter(checked.positions, -1, np.int64)
+    rt_col = getattr(model, "rt_column", None)
+    if rt_col is not None:  # NaN where missing: such a trial is scored by its choice alone
+        rt = (df[rt_col].to_numpy(dtype=np.float64, na_value=np.nan) if rt_col in df.columns
+              else np.full(len(df), np.nan))
+        obs[rt_col] = scatter(rt, np.nan, np.float64)
 
     def starts(cols: list[str]) -> np.ndarray:
         out = np.zeros(shape, dtype=bool)
@@ -426,8 +431,16 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
     block_start = resets[:, lanes] if resets.any() else None
     n_stages, n_trials, n_lanes = choices.shape
     trial_valid = valid.all(axis=0)  # the update needs every stage's choice
-    # after a lane's last valid trial its state no longer matters: no need to hold it
-    last = n_trials - 1 - np.argmax(trial_valid[::-1], axis=0)
+    rt_np = None
+    if model.rt_column is not None and n_stages == 1 and model.rt_column in data.observations:
+        rt_np = data.observations[model.rt_column][:, lanes]
+    scored = trial_valid
+    if rt_np is not None:  # models of choices and RTs: which trials have an RT, which none
+        has_rt = valid[0] & np.isfinite(rt_np)
+        omitted = (data.row_index[:, lanes] >= 0) & ~valid[0]
+        scored = trial_valid | omitted
+    # after a lane's last scored trial its state no longer matters: no need to hold it
+    last = n_trials - 1 - np.argmax(scored[::-1], axis=0)
     spent = np.arange(n_trials)[:, None] > last[None, :]
     all_valid = (trial_valid | spent).all(axis=1)
     any_invalid_stage = ~valid.all(axis=(0, 2))
@@ -438,9 +451,16 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
         valid_x, trial_valid_x, block_start_x = valid, trial_valid, block_start
     reward = to_xp(data.reward[:, lanes])
     obs_all = {k: to_xp(a[:, lanes]) for k, a in data.observations.items()}
+    if rt_np is not None:  # RTs of 1 s stand in where there is none (masked out below)
+        rt_x, has_rt_x, omitted_x = to_xp(np.where(has_rt, rt_np, 1.0)), to_xp(has_rt), to_xp(omitted)
     state = init = model.initial_state(p)
-    out = [] if trialwise else 0.0
     obs = {k: a[0] for k, a in obs_all.items()}
+    # a model that gives its RT distribution's parameters has its densities computed once for
+    # all trials after the loop (one vectorised call instead of one per trial)
+    batched = rt_np is not None and model.rt_parameters(state, obs) is not None
+    rt_params: list = []
+    per_trial = trialwise or batched
+    out = [] if per_trial else 0.0
     latents: dict[str, np.ndarray] = {}
     for t in range(n_trials):
         if block_start is not None and block_start[t].any():
@@ -451,7 +471,13 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
             probs = model.action_probabilities(state, obs_j)
             lpj = xp.log(pick(probs, safe[j, t]))
             lp = lp + (xp.where(valid_x[j, t], lpj, 0.0) if any_invalid_stage[t] else lpj)
-        if trialwise:
+        if rt_np is not None:
+            if batched:
+                rt_params.append(model.rt_parameters(state, obs))
+            else:
+                lp = _rt_term(xp, model, state, obs, safe[0, t], rt_x[t], has_rt[t], has_rt_x[t], lp)
+            lp = _omission_term(xp, model, state, obs, omitted[t], omitted_x[t], lp)
+        if per_trial:
             out.append(lp)
         else:
             out = out + lp
@@ -463,8 +489,28 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
         new = model.update(state, obs, action, reward[t], nxt)
         state = new if all_valid[t] else merge_state(trial_valid_x[t], new, state)
         obs = nxt
-    if trialwise:
-        out = xp.stack(out, axis=1) if n_trials else full(like, (n_lanes, 0))
+    if per_trial:  # (trials, lanes)
+        out = xp.stack(out, axis=0) if n_trials else full(like, (0, n_lanes))
+        if batched and has_rt.any():  # the joint densities replace the choice probabilities
+            stacked = [xp.stack(x) for x in zip(*rt_params, strict=True)]
+            out = xp.where(has_rt_x, model.log_density_rt_from(stacked, safe[0], rt_x), out)
+        out = out.T if trialwise else xp.sum(out, axis=0)
     elif n_trials == 0:
         out = full(like, (n_lanes,))
     return out, latents
+
+
+def _rt_term(xp, model, state, obs, action, rt, has_rt, has_rt_x, lp):
+    """Replace the choice probability by the joint density of (choice, rt) where there is an RT."""
+    if has_rt.any():
+        lp = xp.where(has_rt_x, model.log_density_rt(state, obs, action, rt), lp)
+    return lp
+
+
+def _omission_term(xp, model, state, obs, omitted, omitted_x, lp):
+    """Score an omission by ``model.log_omission`` (censored at a deadline) when it is not None."""
+    if omitted.any():
+        log_none = model.log_omission(state, obs)
+        if log_none is not None:
+            lp = xp.where(omitted_x, log_none, lp)
+    return lp

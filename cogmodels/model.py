@@ -174,6 +174,12 @@ class CognitiveModel:
     choice_columns: ClassVar[tuple[str, ...]] = ("choice",)
     #: reset the state at a block boundary (new stimuli each block, e.g. RLWM)
     reset_on_block: ClassVar[bool] = False
+    #: trial-table column of the reaction time for models of choices and RTs (None: choices
+    #: only). Such a model implements :meth:`log_density_rt` and :meth:`sample_rt`; the
+    #: likelihood then scores a trial with an RT by the joint density of (choice, rt), a trial
+    #: with a choice and no RT by its choice probability, and an omission by
+    #: :meth:`log_omission` (when that is not None).
+    rt_column: ClassVar[str | None] = None
 
     def __init__(self, n_actions: int = 2) -> None:
         self.n_actions = check_int("n_actions", n_actions, 2)
@@ -270,6 +276,37 @@ class CognitiveModel:
     ) -> dict[str, np.ndarray]:
         """Trial-wise latent variables (values, prediction errors...) before the update."""
         return {}
+
+    # -- reaction times (models with ``rt_column``) ----------------------------------------------
+    def log_density_rt(
+        self, state: State, observation: Mapping[str, np.ndarray], action: np.ndarray, rt: np.ndarray
+    ) -> np.ndarray:
+        """Return the ``(lanes,)`` log joint density of ``action`` at reaction time ``rt``."""
+        raise NotImplementedError(f"{self.name} is a model of choices only (rt_column is None)")
+
+    def rt_parameters(self, state: State, observation: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...] | None:
+        """Return the ``(lanes,)`` parameters of the coming trial's RT distribution, or None.
+
+        A model that returns them is scored by :meth:`log_density_rt_from` once for all trials
+        (each parameter stacked to ``(trials, lanes)``) instead of :meth:`log_density_rt` trial
+        by trial; the two must agree.
+        """
+        return None
+
+    def log_density_rt_from(self, parameters: tuple[np.ndarray, ...], action: np.ndarray,
+                            rt: np.ndarray) -> np.ndarray:
+        """Return the log joint density of ``action`` at ``rt`` given :meth:`rt_parameters` (any shape)."""
+        raise NotImplementedError(f"{self.name} does not give rt_parameters")
+
+    def log_omission(self, state: State, observation: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        """Return the ``(lanes,)`` log probability of no response (None: omissions are skipped)."""
+        return None
+
+    def sample_rt(
+        self, state: State, observation: Mapping[str, np.ndarray], action: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Draw the ``(lanes,)`` reaction times of ``action``, given that it was chosen."""
+        raise NotImplementedError(f"{self.name} is a model of choices only (rt_column is None)")
 
     # -- acting --------------------------------------------------------------------------------
     def as_agent(self, params: Mapping[str, Any], *, latents: bool = True,

@@ -22,11 +22,12 @@ from cogmodels.fits.mle import (
     SubjectFit,
 )
 from cogmodels.fits.optimize import minimize_batched
-from cogmodels.fits.ppc import check, plot_ppc, posterior_predictive
+from cogmodels.fits.ppc import check, plot_ppc, plot_quantile_probability, posterior_predictive
 from cogmodels.fits.recovery import model_recovery, parameter_recovery, sample_parameters
 from cogmodels.fits.replay import replay
 from cogmodels.fits.signatures import (
     learning_curve,
+    quantile_probability,
     reversal_curve,
     setsize_curves,
     stay_by_reward,
@@ -59,7 +60,9 @@ __all__ = [
     "model_recovery",
     "parameter_recovery",
     "plot_ppc",
+    "plot_quantile_probability",
     "posterior_predictive",
+    "quantile_probability",
     "replay",
     "reversal_curve",
     "sample_parameters",

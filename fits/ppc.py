@@ -35,6 +35,7 @@ from cogmodels.fits.signatures import (  # re-exported: their import path before
     _infer_kind,
     _require,
     learning_curve,
+    quantile_probability,
     reversal_curve,
     setsize_curves,
     signature_kinds,
@@ -57,7 +58,9 @@ __all__ = [
     "label_replay",
     "learning_curve",
     "plot_ppc",
+    "plot_quantile_probability",
     "posterior_predictive",
+    "quantile_probability",
     "reversal_curve",
     "setsize_curves",
     "signature_kinds",
@@ -345,3 +348,49 @@ def label_replay(fig: Figure, sims: pd.DataFrame) -> None:
     fig.supxlabel(f"model replayed on the data's trial sequences\n{unobserved:.0%} of its outcomes not observed "
                   "(from the schedule or estimated)", fontsize="x-small", color="0.35")
     fig.replay_outcomes = REPLAY_OUTCOMES  # for savefig(metadata={"Description": ...})
+
+
+def plot_quantile_probability(
+    data_qp: pd.DataFrame,
+    sim_qp: pd.DataFrame | None = None,
+    *,
+    labels: tuple[str, str] = ("data", "model"),
+    figsize: tuple[float, float] = (5.0, 4.0),
+) -> Figure:
+    """Draw a quantile-probability plot: RT quantiles against response probability.
+
+    Each condition × response of :func:`~cogmodels.fits.signatures.quantile_probability` is a
+    column of points at its response probability, one point per RT quantile (Ratcliff & McKoon
+    2008); the model's (``sim_qp``, from simulated tables) are crosses joined across
+    responses quantile by quantile.
+
+    Parameters
+    ----------
+    data_qp : pandas.DataFrame
+        :func:`quantile_probability` of the data.
+    sim_qp : pandas.DataFrame or None
+        :func:`quantile_probability` of simulations of the model.
+    labels : tuple of str
+        Legend labels of the data and the model.
+    figsize : tuple of float
+        Figure size, inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure, one axis.
+    """
+    tables = [t for t in (data_qp, sim_qp) if t is not None]
+    for t in tables:
+        _require(t, ["condition", "choice", "p", "quantile", "rt"], "plot_quantile_probability")
+    fig = Figure(figsize=figsize)
+    ax = fig.add_subplot()
+    for t, marker, label in zip(tables, ("o", "x"), labels, strict=False):
+        for i, (qv, grp) in enumerate(t.sort_values("p").groupby("quantile", sort=True)):
+            ax.plot(grp["p"], grp["rt"], marker=marker, linestyle="-" if marker == "x" else "none",
+                    color=f"C{i}", label=f"{label} q={qv:g}")
+    ax.set_xlabel("response probability")
+    ax.set_ylabel("RT quantile (s)")
+    ax.set_xlim(0, 1)
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    return fig

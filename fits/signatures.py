@@ -14,7 +14,10 @@ on real and on simulated data, so that a model can be checked against behaviour
 - :func:`setsize_curves`: RLWM accuracy by set size × stimulus iteration (Collins & Frank 2012,
   Eur J Neurosci 35, 1024-1035);
 - :func:`stay_by_reward`: P(repeat the previous choice) after reward and after no reward
-  (win-stay / lose-shift) in one-stage tasks.
+  (win-stay / lose-shift) in one-stage tasks;
+- :func:`quantile_probability`: RT quantiles of each response against its probability, per
+  condition (the quantile-probability plot of Ratcliff & McKoon 2008, Neural Comput 20,
+  873-922), for models of choices and RTs.
 
 :data:`CURVES` catalogues them for plotting (x, y and hue columns, y label) and
 :func:`signature_kinds` names those that fit a model and its task.
@@ -43,6 +46,7 @@ __all__ = [
     "CURVES",
     "STAY_TERMS",
     "learning_curve",
+    "quantile_probability",
     "reversal_curve",
     "setsize_curves",
     "signature_kinds",
@@ -585,3 +589,52 @@ def _infer_kind(curve: pd.DataFrame) -> str:
         if {x, y} <= set(curve.columns) and (hue is None or hue in curve.columns):
             return kind
     raise ValueError(f"cannot tell the kind of curve from its columns {list(curve.columns)}; pass kind=")
+
+
+#: RT quantiles of the quantile-probability plot (Ratcliff & McKoon 2008)
+QP_QUANTILES: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
+
+
+def quantile_probability(
+    trials: pd.DataFrame, *, by: str | None = "state", quantiles: tuple[float, ...] = QP_QUANTILES,
+) -> pd.DataFrame:
+    """Return the RT quantiles of each response against its probability, per condition.
+
+    For each condition (column ``by``; one condition when None) and response ``c``: ``p`` the
+    proportion of answered trials with choice ``c`` and the ``quantiles`` of their RTs,
+    pooled over subjects (Ratcliff & McKoon 2008, *Neural Computation* 20, 873-922, the
+    quantile-probability plot). Trials without a choice or an RT are left out.
+
+    Parameters
+    ----------
+    trials : pandas.DataFrame
+        A trial table with ``choice`` and ``rt`` (and ``by``).
+    by : str or None
+        The condition column.
+    quantiles : tuple of float
+        The RT quantiles, each in (0, 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per condition × response × quantile: ``condition, choice, p, n, quantile, rt``.
+    """
+    fn = "quantile_probability"
+    df = _require(trials, ["choice", "rt"] + ([by] if by else []), fn)
+    q = np.asarray(quantiles, dtype=np.float64)
+    if q.ndim != 1 or q.size == 0 or ((q <= 0) | (q >= 1)).any():
+        raise ValueError(f"{fn}: quantiles must be numbers in (0, 1), got {quantiles!r}")
+    choice, rt = _num(df, "choice"), _num(df, "rt")
+    keep = np.isfinite(choice) & np.isfinite(rt)
+    condition = df[by].to_numpy()[keep] if by else np.zeros(int(keep.sum()))
+    choice, rt = choice[keep], rt[keep]
+    rows = []
+    for level in pd.unique(condition):
+        here = condition == level
+        for c in np.unique(choice[here]):
+            sel = here & (choice == c)
+            values = np.quantile(rt[sel], q)
+            for qi, v in zip(q, values, strict=True):
+                rows.append({"condition": level, "choice": int(c), "p": sel.sum() / here.sum(),
+                             "n": int(sel.sum()), "quantile": float(qi), "rt": float(v)})
+    return pd.DataFrame(rows, columns=["condition", "choice", "p", "n", "quantile", "rt"])

@@ -10,7 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cogmodels.datasets import FONTANESI_PAIRS, load_collins_frank_2012, load_fontanesi_2019
+from cogmodels.datasets import (
+    FONTANESI_PAIRS,
+    load_collins_frank_2012,
+    load_fontanesi_2019,
+    load_hddm_rlddm,
+)
 from cogmodels.io import read_rlwm_mat
 from cogmodels.trials import validate_trials
 
@@ -20,6 +25,7 @@ DATA = resources.files("cogmodels.data")
 SHIPPED = {  # file in cogmodels/data -> (file in ../shared/data/raw, sha256)
     "collins_frank_2012_expe1.mat": ("WMH/Expe1.mat", "6af5270e2c57666984464cf882b34dbe6be39debdedb6995b048c617fb1188aa"),
     "fontanesi_2019_data_experiment.csv": ("rlssm/data_experiment.csv", "f8e8be533d4cace8977882e3ded8b91de41f677c61da15350243361bef937c24"),
+    "hddm_rlddm_data.csv": ("hddm/rlddm_data.csv", "7da583ddc29fe34e8974fc5dc56051dd4c225e17663fb0d8133fa7dd5327c550"),
 }
 
 
@@ -94,6 +100,12 @@ def test_data_files_are_attributed_and_only_the_permissive_ones_ship():
     for loader in (load_collins_frank_2012, load_fontanesi_2019):
         doc = loader.__doc__
         assert "Licence: MIT" in doc and "commit" in doc and "Cite:" in doc
+    # HDDM's data: BSD-2-Clause, whose notice must travel with the copy
+    for text in ("19feaa9849619931d306094b48d9803ef9c8d0bd", "Copyright (c) 2012, Thomas V. Wiecki, Imri Sofer, "
+                 "Michael J. Frank", "Redistributions in binary form must reproduce the above copyright notice"):
+        assert text in notice
+    doc = load_hddm_rlddm.__doc__
+    assert "Licence: BSD-2-Clause" in doc and "commit" in doc and "Cite:" in doc
 
 
 @needs_raw

@@ -89,9 +89,10 @@ def _observation(model, col, n, rng):
     raise AssertionError(f"no generator for observation column {col!r}")
 
 
-def _play_without_env(model, params, n_trials, rng):
+def _play_without_env(model, params, n_trials, rng, with_rt=False):
     """Draw each lane's choices from ``model.action_probabilities`` on random observations and
-    random outcomes (the same draw-then-update loop as :func:`simulate`, without a task env)."""
+    random outcomes (the same draw-then-update loop as :func:`simulate`, without a task env);
+    ``with_rt``: a model of choices and RTs also draws each trial's RT (``rt`` column)."""
     p = model.check_params(params)
     lanes = next(iter(p.values())).shape[0]
     rows = []
@@ -107,19 +108,27 @@ def _play_without_env(model, params, n_trials, rng):
     state = model.initial_state(p)
     choice = np.zeros((lanes, n), dtype=int)
     p_choice = np.zeros((lanes, n))
+    rt = np.zeros((lanes, n))
     for t in range(n):
         obs_t = {c: table[c].to_numpy()[t::n] for c in model.observation_columns}
         probs = model.action_probabilities(state, obs_t)
         choice[:, t] = [rng.choice(model.n_actions, p=probs[i] / probs[i].sum()) for i in range(lanes)]
         p_choice[:, t] = probs[np.arange(lanes), choice[:, t]]
+        if with_rt:
+            # 50 ms added: a decision time near 0 puts t0 +- h outside the support and the
+            # finite differences of the gradient check at inf
+            rt[:, t] = model.sample_rt(state, obs_t, choice[:, t], rng) + 0.05
         state = model.update(state, obs_t, choice[:, t], table["reward"].to_numpy()[t::n], obs_t)
     table["choice"] = choice.reshape(-1)
     table["p_choice"] = p_choice.reshape(-1)
+    if with_rt:
+        table[model.rt_column] = rt.reshape(-1)
     return table
 
 
-def _simulated(model, n_lanes, seed):
-    """Random parameters of ``n_lanes`` lanes and the trial table they simulate."""
+def _simulated(model, n_lanes, seed, with_rt=False):
+    """Random parameters of ``n_lanes`` lanes and the trial table they simulate (``with_rt``:
+    with the RTs of a model of choices and RTs)."""
     rng = np.random.default_rng(seed)
     params = _random_params(model, n_lanes, rng)
     if model.tasks:
@@ -130,7 +139,7 @@ def _simulated(model, n_lanes, seed):
             return params, sim.trials
     # hBayesDM's tasks have no environment (yet), and a bandit shows no states to a model with
     # several: play the model on random observations
-    return params, _play_without_env(model, params, 60, rng)
+    return params, _play_without_env(model, params, 60, rng, with_rt and model.rt_column is not None)
 
 
 @pytest.mark.parametrize("build", MODEL_CASES)
@@ -155,14 +164,16 @@ def test_torch_likelihood_equals_numpy_and_autograd_equals_finite_differences(bu
     at h = 1e-5, rounding error ~ 1e-16 |log L| / h ~ 1e-10)."""
     torch = pytest.importorskip("torch")
     model = build()
-    params, trials = _simulated(model, 3, 7)
+    params, trials = _simulated(model, 3, 7, with_rt=True)
     data = trial_arrays(trials.groupby("subject").head(40), model)  # 40 trials keep it fast
     tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
     ll = log_likelihood(model, tensors, data)
     assert isinstance(ll, torch.Tensor) and ll.shape == (3,) and ll.dtype == torch.float64
-    np.testing.assert_allclose(ll.detach().numpy(), log_likelihood(model, params, data), rtol=0, atol=1e-10)
+    # 1e-10 absolute, or float64 rounding (1e-14 relative) where |log L| is huge (10^6 for an RT
+    # model at random parameters)
+    np.testing.assert_allclose(ll.detach().numpy(), log_likelihood(model, params, data), rtol=1e-14, atol=1e-10)
     np.testing.assert_allclose(log_likelihood(model, tensors, data, trialwise=True).detach().numpy(),
-                               log_likelihood(model, params, data, trialwise=True), rtol=0, atol=1e-10)
+                               log_likelihood(model, params, data, trialwise=True), rtol=1e-14, atol=1e-10)
     ll.sum().backward()  # lanes are independent: one backward gives every lane's gradient
     rng = np.random.default_rng(8)
     direction = {k: rng.choice([-1.0, 1.0], v.shape) * rng.uniform(0.5, 1.0, v.shape) for k, v in params.items()}

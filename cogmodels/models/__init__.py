@@ -8,6 +8,7 @@ from typing import Any
 
 from cogmodels.model import CognitiveModel
 from cogmodels.models.actor_critic import ActorCritic
+from cogmodels.models.ddm import DDM
 from cogmodels.models.delay_discounting import HyperbolicDiscounting
 from cogmodels.models.go_nogo import GoNoGo, GoNoGoM1, GoNoGoM2, GoNoGoM3, GoNoGoM4
 from cogmodels.models.heuristics import RandomBias, WinStayLoseShift
@@ -17,6 +18,7 @@ from cogmodels.models.kool_two_step import KoolTwoStep
 from cogmodels.models.probabilistic_selection import GainLossQ
 from cogmodels.models.q_learning import QLearning
 from cogmodels.models.reversal_hmm import ReversalHMM
+from cogmodels.models.rlddm import RLDDM
 from cogmodels.models.rlwm import RLWM, StimulusRL
 from cogmodels.models.two_step import (
     TwoStepHybrid,
@@ -28,6 +30,7 @@ from cogmodels.models.two_step import (
 __all__ = [
     "MODELS",
     "ActorCritic",
+    "DDM",
     "GainLossQ",
     "GoNoGo",
     "GoNoGoM1",
@@ -39,6 +42,7 @@ __all__ = [
     "PVLDelta",
     "KoolTwoStep",
     "QLearning",
+    "RLDDM",
     "RLWM",
     "RandomBias",
     "ReversalHMM",
@@ -77,6 +81,8 @@ MODELS: dict[str, type[CognitiveModel]] = {
         PVLDelta,
         GainLossQ,
         HyperbolicDiscounting,
+        DDM,
+        RLDDM,
     )
 }
 

@@ -1,0 +1,183 @@
+"""Models of choices and reaction times: DDM and RLDDM, the likelihood's RT hook, simulation."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cogmodels import wiener
+from cogmodels.datasets import load_hddm_rlddm
+from cogmodels.fits.mle import MaximumLikelihood
+from cogmodels.likelihood import log_likelihood, trial_latents
+from cogmodels.models import make_model
+from cogmodels.models.rlddm import simulate_learning_phase
+from cogmodels.simulate import simulate
+
+RLDDM_PARAMS = {"alpha": np.array([0.1, 0.3]), "v": np.array([4.0, 2.0]), "a": np.array([1.7, 1.2]),
+                "t0": np.array([0.4, 0.25])}
+
+
+@pytest.fixture(scope="module")
+def rlddm_table():
+    model = make_model("rlddm", n_states=3)
+    return model, simulate_learning_phase(model, RLDDM_PARAMS, n_trials=60, seed=0)
+
+
+def test_trial_with_rt_scores_the_joint_density_and_without_rt_its_choice_probability(rlddm_table):
+    model, table = rlddm_table
+    table = table.copy()
+    missing = np.zeros(len(table), dtype=bool)
+    missing[::7] = True
+    table.loc[missing, "rt"] = np.nan
+    ll = log_likelihood(model, RLDDM_PARAMS, table, trialwise=True).reshape(-1)
+    lat = trial_latents(model, RLDDM_PARAMS, table)
+    subject = table["subject"].to_numpy()
+    dens = wiener.log_density(table["rt"].to_numpy(), table["choice"].to_numpy(), lat["drift"].to_numpy(),
+                              lat["threshold"].to_numpy(), 0.5, RLDDM_PARAMS["t0"][subject])
+    np.testing.assert_allclose(ll[~missing], dens[~missing], rtol=1e-12)
+    np.testing.assert_allclose(ll[missing], np.log(table["p_choice"].to_numpy()[missing]), rtol=1e-12)
+    # summed, and trial by trial (a model that gives no rt_parameters): the same numbers
+    summed = log_likelihood(model, RLDDM_PARAMS, table)
+    np.testing.assert_allclose(summed, ll.reshape(2, -1).sum(axis=1), rtol=1e-12)
+
+    class TrialByTrial(type(model)):
+        def rt_parameters(self, state, observation):
+            return None
+
+    np.testing.assert_allclose(log_likelihood(TrialByTrial(n_states=3), RLDDM_PARAMS, table), summed, rtol=1e-12)
+    # a table without an rt column is scored by the choices alone (and learning is unchanged)
+    choices_only = log_likelihood(model, RLDDM_PARAMS, table.drop(columns="rt"))
+    np.testing.assert_allclose(choices_only, np.log(table["p_choice"]).groupby(subject).sum(), rtol=1e-12)
+
+
+def test_omission_is_censored_at_the_deadline():
+    params = {"v": 0.5, "a": 2.0, "z": 0.5, "t0": 0.3}
+    table = pd.DataFrame({"subject": 0, "trial": range(4), "choice": [1, np.nan, 0, np.nan],
+                          "reward": [0.0, np.nan, 0.0, np.nan], "rt": [0.9, np.nan, 1.1, np.nan]})
+    survive = float(wiener.log_survival(np.array(1.5), 0.5, 2.0, 0.5, 0.3))
+    ll = log_likelihood(make_model("ddm", deadline=1.5), params, table, trialwise=True)[0]
+    np.testing.assert_allclose(ll[[1, 3]], survive, rtol=1e-12)
+    answered = sum(float(wiener.cdf(np.array(1.5), c, 0.5, 2.0, 0.5, 0.3)) for c in (0.0, 1.0))
+    assert np.exp(survive) == pytest.approx(1.0 - answered, abs=1e-12)  # P(no response by 1.5 s)
+    skipped = log_likelihood(make_model("ddm"), params, table, trialwise=True)[0]
+    np.testing.assert_array_equal(skipped[[1, 3]], 0.0)  # without a deadline: skipped, as before
+    np.testing.assert_allclose(skipped[[0, 2]], ll[[0, 2]], rtol=1e-12)
+
+
+def test_simulated_rts_have_the_ddm_mean_decision_time():
+    # unbiased start: E[T] = a / (2v) tanh(va / 2) (e.g. Palmer, Huk & Shadlen 2005, eq. A.7)
+    v, a, t0 = 1.2, 1.6, 0.3
+    sim = simulate(make_model("ddm"), {"v": v, "a": a, "z": 0.5, "t0": t0}, "cogmodels/MultiArmedBandit-v0",
+                   n_subjects=8, seed=2, env_kwargs={"n_trials": 100}, progress=False)
+    rt = sim.trials["rt"].to_numpy()
+    assert rt.min() > t0
+    expected = a / (2 * v) * np.tanh(v * a / 2)
+    assert rt.mean() - t0 == pytest.approx(expected, abs=4 * rt.std() / np.sqrt(rt.size))
+    p_upper = wiener.choice_probabilities(np.array(v), np.array(a), np.array(0.5))[1]
+    n = len(rt)
+    assert sim.trials["choice"].mean() == pytest.approx(float(p_upper), abs=4 * np.sqrt(0.25 / n))
+
+
+def test_rlddm_runs_on_torch_with_autograd_and_matches_numpy(rlddm_table):
+    torch = pytest.importorskip("torch")
+    model, table = rlddm_table
+    first = table[table["subject"] == 0].iloc[:20]
+    names = model.param_names
+    values = np.array([RLDDM_PARAMS[k][0] for k in names])
+
+    def loglik(x):
+        params = {k: x[i:i + 1] for i, k in enumerate(names)}
+        state = model.initial_state(params)
+        total = 0.0
+        for _, row in first.iterrows():
+            obs = {"state": torch.tensor([row["state"]], dtype=torch.float64)}
+            c = torch.tensor([row["choice"]], dtype=torch.float64)
+            total = total + model.log_density_rt(state, obs, c, torch.tensor([row["rt"]], dtype=torch.float64))
+            state = model.update(state, obs, c, torch.tensor([row["reward"]], dtype=torch.float64), obs)
+        return total.sum()
+
+    x = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    value = loglik(x)
+    assert isinstance(value, torch.Tensor) and value.requires_grad
+    expected = log_likelihood(model, {k: RLDDM_PARAMS[k][:1] for k in names}, first)[0]
+    assert float(value.detach()) == pytest.approx(expected, abs=1e-10)
+    value.backward()
+    h = 1e-6
+    for i in range(len(names)):
+        step = np.zeros(len(names))
+        step[i] = h
+        up = log_likelihood(model, {k: [values[j] + step[j]] for j, k in enumerate(names)}, first)[0]
+        down = log_likelihood(model, {k: [values[j] - step[j]] for j, k in enumerate(names)}, first)[0]
+        assert float(x.grad[i]) == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-5)
+
+
+def test_variants_change_what_they_say():
+    dual = make_model("rlddm", dual_learning_rates=True, threshold_modulation=True, free_starting_point=True)
+    assert dual.param_names == ("alpha_pos", "alpha_neg", "v", "a", "z", "t0", "a_mod")
+    p = dual.check_params({"alpha_pos": 0.5, "alpha_neg": 0.1, "v": 3.0, "a": 1.5, "z": 0.5, "t0": 0.3,
+                           "a_mod": 1.0})
+    state = dual.initial_state(p)
+    state = dual.update(state, {}, np.array([1]), np.array([1.0]), {})  # delta = +0.5: alpha_pos
+    assert state["q"][0, 0, 1] == pytest.approx(0.5 + 0.5 * 0.5)
+    v, a, _, _ = dual.diffusion_parameters(state, {})
+    assert v[0] == pytest.approx(3.0 * 0.25)
+    assert a[0] == pytest.approx(1.5 * np.exp(1.0 * ((0.5 + 0.75) / 2 - 0.5)))  # mean value up, a up
+    state = dual.update(state, {}, np.array([0]), np.array([0.0]), {})  # delta = -0.5: alpha_neg
+    assert state["q"][0, 0, 0] == pytest.approx(0.5 - 0.1 * 0.5)
+
+
+def test_bad_structure_is_refused_naming_the_argument():
+    with pytest.raises(ValueError, match=r"deadline must be a finite number in \(0, inf\), got -1"):
+        make_model("ddm", deadline=-1.0)
+    with pytest.raises(ValueError, match="reward_probabilities has 3 conditions but the model has n_states=1"):
+        simulate_learning_phase(make_model("rlddm"), {"alpha": 0.1, "v": 2.0, "a": 1.5, "t0": 0.3}, n_trials=5)
+
+
+@pytest.mark.slow
+def test_ddm_parameters_are_recovered():
+    # 16 simulated subjects × 150 trials, maximum likelihood: drift and non-decision time are
+    # recovered closely, the threshold (traded against the starting point) less so at this size
+    # (benchmarks/bench_rt.py does 40 × 200, RESULTS.md)
+    rng = np.random.default_rng(5)
+    truth = {"v": rng.uniform(-2, 2, 16), "a": rng.uniform(0.8, 2.5, 16), "z": rng.uniform(0.35, 0.65, 16),
+             "t0": rng.uniform(0.2, 0.5, 16)}
+    model = make_model("ddm")
+    table = simulate_learning_phase(model, truth, n_trials=150, reward_probabilities=((0.5, 0.5),), seed=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = MaximumLikelihood(model, n_starts=2, seed=0, standard_errors=False).fit(table, progress=False)
+    r = {k: np.corrcoef(truth[k], fit.params_[k])[0, 1] for k in truth}
+    assert r["v"] > 0.9 and r["t0"] > 0.9 and r["a"] > 0.75, r
+
+
+def test_hddm_data_loads_with_the_published_design():
+    df = load_hddm_rlddm()
+    assert len(df) == 5280 and df["subject"].nunique() == 28
+    assert df["rt"].notna().all() and df["choice"].notna().all()
+    accuracy = df.groupby("cond")["choice"].mean()
+    # the better option is chosen more often where the pair differs more (0.8/0.2 > 0.7/0.3 > 0.6/0.4)
+    assert accuracy["AB"] > accuracy["CD"] > accuracy["EF"] > 0.5
+    assert dict(zip(df["cond"], df["state"], strict=True)) == {"AB": 0, "CD": 1, "EF": 2}
+
+
+def test_quantile_probability_matches_the_ddm_and_plots():
+    from cogmodels.fits.ppc import plot_quantile_probability, quantile_probability
+
+    v, a, z, t0 = 0.8, 1.5, 0.5, 0.3
+    lanes = np.ones(3000)  # 3,000 simulated subjects of one trial each: one batched draw
+    table = simulate_learning_phase(make_model("ddm"), {"v": v * lanes, "a": a, "z": z, "t0": t0}, n_trials=1,
+                                    reward_probabilities=((0.5, 0.5),), seed=9)
+    qp = quantile_probability(table, by=None)
+    p_upper = float(wiener.choice_probabilities(np.array(v), np.array(a), np.array(z))[1])
+    upper = qp[qp["choice"] == 1]
+    assert upper["p"].iloc[0] == pytest.approx(p_upper, abs=4 * np.sqrt(p_upper * (1 - p_upper) / 3000))
+    # each empirical quantile sits where the model's conditional CDF says (±0.03: ~1,700 RTs)
+    cdf = wiener.cdf(upper["rt"].to_numpy(), 1.0, v, a, z, t0) / p_upper
+    np.testing.assert_allclose(cdf, upper["quantile"], atol=0.03)
+    fig = plot_quantile_probability(qp, qp)
+    assert len(fig.axes[0].lines) == 2 * 5  # data and model, one line per quantile
+    with pytest.raises(ValueError, match=r"quantiles must be numbers in \(0, 1\), got \(0.5, 1.0\)"):
+        quantile_probability(table, by=None, quantiles=(0.5, 1.0))
