@@ -11,12 +11,17 @@
 6. Parameter recovery (Pearson r) on the 100-subject data for MLE and hierarchical EM.
 
     python benchmarks/bench_fit.py --repeats 5 --naive-repeats 1
+
+Pinned to one core, both sides alike (the baseline runs in a child process, which inherits the
+affinity): ``OMP_NUM_THREADS=1 taskset -c 0 python benchmarks/bench_fit.py --naive-repeats 3``.
+The machine's load averages before and after, and the CPUs used, are printed with the results.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -87,6 +92,7 @@ def main() -> None:
     from cogmodels.fits import HierarchicalEM
     from cogmodels.models import make_model
 
+    load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp())
     data = tmp / "bandit.csv"
     simulate(data, 100, 0)
@@ -125,6 +131,9 @@ def main() -> None:
         peak, base, wall, n = res.stdout.split()
         result["fit_1000_subjects"] = {"peak_rss_mb": round(float(peak)), "rss_before_fit_mb": round(float(base)),
                                        "wall_s": round(float(wall), 2), "subjects": int(n)}
+    # the machine's load (1, 5, 15 min averages, as `uptime`) before and after: shared machines
+    result["load_average_before_after"] = [list(load_before), [round(x, 2) for x in os.getloadavg()]]
+    result["cpu_affinity"] = sorted(os.sched_getaffinity(0))
     print(json.dumps(result, indent=2))
 
 

@@ -107,3 +107,44 @@ def test_fit_takes_a_constrained_name_as_printed(csv, tmp_path):
     again, summary2 = _fit(csv, tmp_path, "--model", "q_learning|beta~stakes")
     assert summary2["model"] == summary["model"] == "q_learning|beta~stakes"
     pd.testing.assert_frame_equal(fits, again)
+
+
+def _recover_fails(capsys, *argv):
+    with pytest.raises(SystemExit) as err:
+        main(["recover", "--quiet", "--starts", "1", *argv])
+    assert err.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_recover_takes_priors_through_the_shared_parser(tmp_path, capsys):
+    out = tmp_path / "rec"
+    # a Beta(1000, 1000) prior (sd 0.011) pins the MAP learning rate at 0.5 whatever the truth
+    assert main(["recover", "--model", "q_learning", "--env", "cogmodels/MultiArmedBandit-v0", "--fix", "kappa=0",
+                 "--method", "map", "--prior", "alpha=beta(1000,1000)", "--subjects", "3", "--trials", "30",
+                 "--starts", "1", "--quiet", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "recovery.csv").set_index("param")
+    np.testing.assert_allclose(table.loc["alpha", "fitted"], 0.5, atol=0.04)
+    assert table.loc["alpha", "true"].std() > 0.1  # the truths are spread: the prior did the pinning
+    msg = _recover_fails(capsys, "--model", "q_learning", "--env", "cogmodels/MultiArmedBandit-v0",
+                         "--prior", "alpha=beta(2,2)", "--out", str(tmp_path / "o"))
+    assert "cogmodels recover: error: --prior applies to --method map only (maximum likelihood uses no prior and " \
+           "em estimates its group prior), got --method mle" in msg
+
+
+def test_recover_by_a_condition_the_task_does_not_give_is_refused(tmp_path, capsys):
+    msg = _recover_fails(capsys, "--model", "two_step_hybrid", "--by", "w:stakes", "--env", "cogmodels/TwoStep-v0",
+                         "--out", str(tmp_path / "o"))
+    assert ("cogmodels recover: error: --by w:stakes: env 'cogmodels/TwoStep-v0' gives no 'stakes' before a trial "
+            "(its trials give ['state']): a parameter split by 'stakes' cannot take each trial's level there; "
+            "simulate in a task whose trials give the column") in msg
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_recover_by_a_condition_of_the_task_writes_each_levels_parameter(tmp_path):
+    out = tmp_path / "rec"
+    assert main(["recover", "--model", "two_step_stakes", "--env", "cogmodels/TwoStepStakes-v0", "--by", "beta:stakes",
+                 "--fix", "kappa=0", "--subjects", "2", "--trials", "30", "--starts", "1", "--quiet",
+                 "--out", str(out)]) == 0
+    table = pd.read_csv(out / "recovery.csv")
+    assert set(table["param"]) == {"alpha", "beta_1", "beta_5", "lam", "w_low", "w_high"}
