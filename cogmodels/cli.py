@@ -221,6 +221,9 @@ def _regression_options(model, args: argparse.Namespace) -> dict[str, Any]:
         if not sep or not column or not level:
             raise ValueError(f"--reference takes column=level, e.g. group=control; got {item!r}")
         reference[column] = level
+    if not Path(args.covariates).is_file():
+        raise ValueError(f"--covariates {args.covariates}: no such file; the subject table is a CSV file with a "
+                         "'subject' column and one column per covariate")
     return {"covariates": args.covariates, "regressors": regressors, "reference": reference or None}
 
 
