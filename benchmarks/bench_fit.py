@@ -6,19 +6,27 @@
    likelihood loop); its own printed wall time.
 3. cogmodels: ``MaximumLikelihood(q_learning, n_starts=10)`` on the same file, same bounds
    (alpha [0,1], beta [0,20], kappa [-5,5]), wall time of ``fit`` (median of ``--repeats``).
-4. Summed log-likelihood of both; the ratio of wall times.
+4. Summed log-likelihood of both; the ratio of wall times, and of CPU times (user + system of each
+   side's process: on a shared machine the wall times carry the other jobs' load, the CPU times
+   much less).
 5. Peak memory of a fit of 1,000 subjects × 200 trials, in a fresh process.
 6. Parameter recovery (Pearson r) on the 100-subject data for MLE and hierarchical EM.
 
     python benchmarks/bench_fit.py --repeats 5 --naive-repeats 1
     python benchmarks/bench_fit.py --gradient autograd   # exact gradients, torch path
+
+Pinned to one core, both sides alike (the baseline runs in a child process, which inherits the
+affinity): ``OMP_NUM_THREADS=1 taskset -c 0 python benchmarks/bench_fit.py --naive-repeats 3``.
+The machine's load averages before and after, and the CPUs used, are printed with the results.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -58,23 +66,31 @@ def simulate(path: Path, subjects: int, seed: int) -> None:
     )
 
 
-def naive(path: Path, out: Path, starts: int) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def naive(path: Path, out: Path, starts: int) -> tuple[float, float]:
+    """Run the baseline; return its own printed wall time and the CPU time of its process."""
+    cpu0 = _children_cpu()
     res = subprocess.run(
         [sys.executable, str(BENCH / "naive_fit.py"), str(path), "--starts", str(starts), "--out", str(out)],
         check=True, capture_output=True, text=True,
     )
-    return float(re.search(r"wall ([0-9.]+) s", res.stdout).group(1))
+    return float(re.search(r"wall ([0-9.]+) s", res.stdout).group(1)), _children_cpu() - cpu0
 
 
 def ours(df: pd.DataFrame, starts: int, gradient: str = "finite_difference"):
+    """Fit; return the wall time, the CPU time of this process, and the fit."""
     from cogmodels.fits import MaximumLikelihood
     from cogmodels.models import make_model
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fit = MaximumLikelihood(make_model("q_learning"), n_starts=starts, seed=0, gradient=gradient).fit(df)
-        return time.perf_counter() - t0, fit
+        return time.perf_counter() - t0, time.process_time() - c0, fit
 
 
 def main() -> None:
@@ -94,24 +110,32 @@ def main() -> None:
     from cogmodels.fits import HierarchicalEM
     from cogmodels.models import make_model
 
+    load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp())
     data = tmp / "bandit.csv"
     simulate(data, 100, 0)
     df = pd.read_csv(data)
     truth = pd.read_csv(tmp / "bandit_truth.csv")
-    ours_walls, naive_walls = [], []
+    ours_walls, naive_walls, ours_cpu, naive_cpu = [], [], [], []
     fit = None
     for i in range(max(args.repeats, args.naive_repeats)):
         if i < args.naive_repeats:
-            naive_walls.append(naive(data, tmp / "naive.csv", args.starts))
+            wall, cpu = naive(data, tmp / "naive.csv", args.starts)
+            naive_walls.append(wall)
+            naive_cpu.append(round(cpu, 2))
         if i < args.repeats:
-            wall, fit = ours(df, args.starts, args.gradient)
+            wall, cpu, fit = ours(df, args.starts, args.gradient)
             ours_walls.append(wall)
+            ours_cpu.append(round(cpu, 3))
     naive_fits = pd.read_csv(tmp / "naive.csv")
     result = {
         "naive_wall_s": naive_walls,
         "ours_wall_s": [round(w, 3) for w in ours_walls],
         "speedup_median": round(statistics.median(naive_walls) / statistics.median(ours_walls), 1),
+        # CPU time (user + system) of each side's process: robust to other jobs sharing the core
+        "naive_cpu_s": naive_cpu,
+        "ours_cpu_s": ours_cpu,
+        "speedup_median_cpu": round(statistics.median(naive_cpu) / statistics.median(ours_cpu), 1),
         "naive_total_loglik": round(float(naive_fits["loglik"].sum()), 4),
         "ours_total_loglik": round(float(fit.loglik_.sum()), 4),
         "loglik_difference": round(float(fit.loglik_.sum() - naive_fits["loglik"].sum()), 4),
@@ -132,6 +156,9 @@ def main() -> None:
         peak, base, wall, n = res.stdout.split()
         result["fit_1000_subjects"] = {"peak_rss_mb": round(float(peak)), "rss_before_fit_mb": round(float(base)),
                                        "wall_s": round(float(wall), 2), "subjects": int(n)}
+    # the machine's load (1, 5, 15 min averages, as `uptime`) before and after: shared machines
+    result["load_average_before_after"] = [list(load_before), [round(x, 2) for x in os.getloadavg()]]
+    result["cpu_affinity"] = sorted(os.sched_getaffinity(0))
     print(json.dumps(result, indent=2))
 
 

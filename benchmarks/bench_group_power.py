@@ -33,6 +33,7 @@ t-tests the half-width of the interval over 1.96, slightly above their standard 
 
     OMP_NUM_THREADS=1 python benchmarks/bench_group_power.py --studies 200 --n 40 64 --workers 2
     python benchmarks/bench_group_power.py --quick   # 4 studies of 2 x 10 subjects, seconds
+    python benchmarks/bench_group_power.py --theory --n 40 64 --em-se 40:0.237 64:0.188  # no simulation
 """
 
 from __future__ import annotations
@@ -63,6 +64,40 @@ def oracle_power(d: float, n: int, alpha: float = 0.05) -> float:
     crit = stats.t.ppf(1 - alpha / 2, df)
     nc = d * np.sqrt(n / 2)
     return float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
+
+
+def n_for_power(d: float, target: float = 0.8, alpha: float = 0.05) -> int:
+    """Smallest n per group at which :func:`oracle_power` reaches ``target``."""
+    n = 2
+    while oracle_power(d, n, alpha) < target:
+        n += 1
+    return n
+
+
+def projected_n(se: float, n0: int, delta: float, target: float = 0.8, alpha: float = 0.05) -> int:
+    """Smallest n per group at which a Wald test of an unbiased estimate of ``delta`` reaches ``target``.
+
+    The standard error measured at ``n0`` per group is scaled as ``se * sqrt(n0 / n)``; the
+    power of the two-sided Wald test is ``Φ(delta / se_n - z_{1-alpha/2}) + Φ(-delta / se_n -
+    z_{1-alpha/2})`` (normal approximation).
+    """
+    z = stats.norm.ppf(1 - alpha / 2)
+    n = 2
+    while True:
+        ratio = delta / (se * np.sqrt(n0 / n))
+        if stats.norm.cdf(ratio - z) + stats.norm.cdf(-ratio - z) >= target:
+            return n
+        n += 1
+
+
+def theory(d: float, ns: list[int], em_se: list[str]) -> dict:
+    """Return the design's theoretical power (no simulation): oracle t-test, EM projected from its SEs."""
+    out = {"d": d, "oracle_power": {n: round(oracle_power(d, n), 4) for n in ns},
+           "oracle_n_for_80_percent": n_for_power(d)}
+    for item in em_se:
+        n0, se = item.split(":")
+        out[f"em_projected_n_for_80_percent_from_se_{se}_at_n_{n0}"] = projected_n(float(se), int(n0), d * SIGMA_ALPHA)
+    return out
 
 
 def _ttest(x: np.ndarray, g: np.ndarray, level: float = 0.95) -> tuple[float, float, float, float]:
@@ -163,7 +198,16 @@ def main() -> None:
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     ap.add_argument("--summarise", default=None, metavar="ROWS_CSV",
                     help="only print the summary of the per-study rows of an earlier (or partial) --out")
+    ap.add_argument("--theory", action="store_true",
+                    help="only print the oracle t-test's power at each --n, the n per group for 80 %% power, "
+                         "and the n projected for EM from --em-se (no simulation)")
+    ap.add_argument("--em-se", nargs="*", default=[], metavar="N:SE",
+                    help="with --theory: EM's mean standard error of the group coefficient measured at N per "
+                         "group, e.g. 64:0.188")
     args = ap.parse_args()
+    if args.theory:
+        print(json.dumps(theory(args.d, args.n, args.em_se), indent=2))
+        return
     if args.summarise:
         print(summarise(pd.read_csv(args.summarise), args.d).round(3).to_string(index=False))
         return

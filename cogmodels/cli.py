@@ -149,13 +149,42 @@ def _constrained(name: str, args: argparse.Namespace, trials):
         for member in group:
             _check_param_name(base, member, "--tie")
         parts.append("=".join(group))
+    for param, column in _by_items(args):
+        _check_param_name(base, param, "--by")
+        parts.append(f"{param}~{column}")
+    return model_from_name("|".join([name, *parts]), data=trials, **structure)
+
+
+def _by_items(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """``--by parameter:column`` as ``(parameter, column)`` pairs."""
+    out = []
     for item in getattr(args, "by", None) or ():
         param, sep, column = (x.strip() for x in item.partition(":"))
         if not sep or not param or not column:
             raise ValueError(f"--by takes parameter:column, e.g. w:stakes; got {item!r}")
-        _check_param_name(base, param, "--by")
-        parts.append(f"{param}~{column}")
-    return model_from_name("|".join([name, *parts]), data=trials, **structure)
+        out.append((param, column))
+    return out
+
+
+def _task_levels(args: argparse.Namespace, env_kwargs: dict[str, Any]):
+    """Return the condition columns of ``--by`` with the levels the task ``--env`` gives them, or None.
+
+    ``recover`` has no trial table to read the levels from: they are read from one session of
+    the task (:func:`cogmodels.fits.recovery.task_condition_levels`), which also refuses a task
+    that does not give the column before its trials.
+    """
+    import pandas as pd
+
+    from cogmodels.fits.recovery import task_condition_levels
+
+    columns = list(dict.fromkeys(column for _, column in _by_items(args)))
+    if not columns:
+        return None
+    try:
+        levels = task_condition_levels(args.env, columns, env_kwargs=env_kwargs, seed=args.seed)
+    except ValueError as err:
+        raise ValueError(f"--by {', '.join(args.by)}: {err}") from None
+    return pd.DataFrame({c: pd.Series(lv, dtype=float) for c, lv in levels.items()})
 
 
 def _prior_option(model, args: argparse.Namespace) -> dict[str, Any]:
@@ -192,6 +221,9 @@ def _regression_options(model, args: argparse.Namespace) -> dict[str, Any]:
         if not sep or not column or not level:
             raise ValueError(f"--reference takes column=level, e.g. group=control; got {item!r}")
         reference[column] = level
+    if not Path(args.covariates).is_file():
+        raise ValueError(f"--covariates {args.covariates}: no such file; the subject table is a CSV file with a "
+                         "'subject' column and one column per covariate")
     return {"covariates": args.covariates, "regressors": regressors, "reference": reference or None}
 
 
@@ -694,14 +726,15 @@ def cmd_recover(args: argparse.Namespace) -> int:
     """Parameter recovery: simulate across the parameter range, refit, compare."""
     from cogmodels.fits.recovery import parameter_recovery
 
-    model = _constrained(args.model, args, None)
-    _check_out_folder(args.out)
     env_kwargs = _key_values(args.env_arg, "--env-arg")
     if args.trials is not None:
         env_kwargs["n_trials"] = args.trials
+    model = _constrained(args.model, args, _task_levels(args, env_kwargs))
+    priors = _prior_option(model, args)
+    _check_out_folder(args.out)
     result = parameter_recovery(
         model, args.env, n_subjects=args.subjects, env_kwargs=env_kwargs, method=args.method,
-        n_starts=args.starts, seed=args.seed, progress=not args.quiet,
+        n_starts=args.starts, seed=args.seed, progress=not args.quiet, fit_kwargs=priors or None,
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -779,14 +812,18 @@ def _threads(text: str) -> int:
     return value
 
 
-def _add_model_arguments(p: argparse.ArgumentParser, scope: str) -> None:
-    """``--fix``, ``--tie``, ``--by`` and ``--prior`` of ``fit`` and ``compare`` (``scope`` ends the help)."""
+def _add_model_arguments(p: argparse.ArgumentParser, scope: str, columns: str = "the table") -> None:
+    """``--fix``, ``--tie``, ``--by`` and ``--prior`` of ``fit``, ``compare`` and ``recover``.
+
+    ``scope`` follows the parameter in the help (e.g. " of every model"); ``columns`` says where
+    the ``--by`` columns come from.
+    """
     p.add_argument("--fix", action="append", metavar="NAME=VALUE",
                    help=f"fix a parameter{scope} to a value, not fitted (repeatable), e.g. beta=3")
     p.add_argument("--tie", action="append", metavar="A=B",
                    help=f"one free parameter, named A, for A and B{scope} (repeatable), e.g. alpha1=alpha2")
     p.add_argument("--by", action="append", metavar="NAME:COLUMN",
-                   help=f"one parameter{scope} per level of a numeric column of the table (repeatable), "
+                   help=f"one parameter{scope} per level of a numeric column of {columns} (repeatable), "
                         "e.g. w:stakes gives w_1, w_5 for stakes 1 and 5")
     p.add_argument("--prior", action="append", metavar="NAME=FAMILY(ARGS)",
                    help=f"with --method map: a prior{scope} replacing the default one (repeatable), e.g. "
@@ -899,15 +936,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("recover", help="parameter recovery: simulate, refit, compare")
+    p = sub.add_parser("recover", help="parameter recovery: simulate, refit, compare",
+                       description="Parameter recovery (Wilson & Collins 2019): simulate the model in the "
+                                   "task with known parameters, refit it, compare. --fix, --tie and --by "
+                                   "apply to the simulation and the fit, --prior to the fit (--method map).")
     p.add_argument("--model", required=True)
     p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="a model option")
     p.add_argument("--env", required=True, help="environment id")
     p.add_argument("--env-arg", action="append", metavar="NAME=VALUE", help="an environment argument")
-    p.add_argument("--fix", action="append", metavar="NAME=VALUE",
-                   help="fix a parameter to a value in simulation and fit (repeatable), e.g. kappa=0")
-    p.add_argument("--tie", action="append", metavar="A=B",
-                   help="one parameter, named A, for A and B (repeatable), e.g. alpha1=alpha2")
+    _add_model_arguments(p, "", columns="the task's trials")
     p.add_argument("--subjects", type=int, default=50)
     p.add_argument("--trials", type=int, default=None, help="trials per session (the env's n_trials)")
     p.add_argument("--method", choices=["mle", "map", "em"], default="mle")

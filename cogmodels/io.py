@@ -92,12 +92,15 @@ def read_trials(
     file without a known extension is recognised by its first bytes. ``n_actions`` bounds the
     choices (see :func:`cogmodels.trials.validate_trials`); ``encoding=`` decodes text that is
     not UTF-8; other keyword arguments go to the reader (``pandas.read_csv``/``read_parquet``,
-    or ``task=`` for hBayesDM).
+    or ``task=`` for hBayesDM); the RLWM ``.mat`` and two-step CSV readers take none.
 
     Raises
     ------
     FileNotFoundError
         ``path`` is not a file.
+    TypeError
+        A keyword argument the format's reader does not take (``encoding=`` for a binary file,
+        anything but ``task=`` for hBayesDM, anything for the RLWM ``.mat`` or two-step CSV).
     ValueError
         The file cannot be read or is not a valid trial table; the message names the file and
         what was wrong (see the module docstring).
@@ -105,24 +108,27 @@ def read_trials(
     p = _existing(path)
     if format is not None and format not in FORMATS:
         raise ValueError(f"{p}: format must be one of {list(FORMATS)}, got {format!r}")
+    encoding = kwargs.pop("encoding", None)
     fmt = format or _format_from_name(p) or _binary_format(p)
     text = None
     if fmt is None or fmt in ("csv", "tsv"):
-        text = _read_text(p, kwargs.pop("encoding", None))
+        text = _read_text(p, encoding)
         fmt = fmt or _text_format(p, text)
         if format is None:
             fmt = _format_from_header(p, text, fmt)
+    _check_reader_options(p, fmt, kwargs, encoding)
+    if fmt in _TEXT_FORMATS and text is None:
+        text = _read_text(p, encoding)
     if fmt == "hbayesdm":
-        return _hbayesdm(p, _read_text(p) if text is None else text, n_actions=n_actions, **kwargs)
-    if fmt == "rlwm_mat":
-        return read_rlwm_mat(p, **kwargs)
-    if fmt == "two_step_csv":
-        return _two_step(p, _read_text(p) if text is None else text, **kwargs)
+        return _hbayesdm(p, text, n_actions=n_actions, **kwargs)
+    if fmt in ("rlwm_mat", "two_step_csv"):
+        df = read_rlwm_mat(p) if fmt == "rlwm_mat" else _two_step(p, text)
+        return df if n_actions is None else validate_trials(df, n_actions=n_actions, source=str(p))
     if fmt == "parquet":
         df = _read_parquet(p, **kwargs)
     else:
         sep = kwargs.pop("sep", "\t" if fmt == "tsv" else ",")
-        df = _parse_table(p, _read_text(p) if text is None else text, sep, **kwargs)
+        df = _parse_table(p, text, sep, **kwargs)
         _check_subject_ids(df, "subject", p)
         _check_not_hbayesdm(df, p, sep)
     return validate_trials(df, n_actions=n_actions, source=str(p))
@@ -150,6 +156,43 @@ def write_trials(df: pd.DataFrame, path: PathLike, *, format: str | None = None)
             _parquet_engine()
             table.to_parquet(tmp, index=False, write_page_checksum=True)
     return p
+
+
+#: Formats read from text (``encoding=`` applies to them).
+_TEXT_FORMATS = ("csv", "tsv", "hbayesdm", "two_step_csv")
+
+#: Keyword arguments each format's reader takes (besides ``n_actions=`` and, for text,
+#: ``encoding=``); ``None``: any, passed on to pandas.
+_READER_OPTIONS: dict[str, tuple[str, ...] | None] = {
+    "csv": None, "tsv": None, "parquet": None, "hbayesdm": ("task",), "rlwm_mat": (),
+    "two_step_csv": (),
+}
+
+
+def _check_reader_options(p: Path, fmt: str, kwargs: dict[str, Any], encoding: str | None) -> None:
+    """Refuse keyword arguments that the reader of ``fmt`` does not take (a ``TypeError``).
+
+    Raises
+    ------
+    TypeError
+        An option the format's reader does not take, or ``encoding=`` for a binary format;
+        the message names the option, the format and what the reader takes.
+    """
+    allowed = _READER_OPTIONS[fmt]
+    if encoding is not None and fmt not in _TEXT_FORMATS:
+        raise TypeError(
+            f"{p}: encoding= applies to text formats ({', '.join(_TEXT_FORMATS)}); a {fmt!r} file "
+            f"is binary, got encoding={encoding!r}"
+        )
+    unknown = [k for k in kwargs if allowed is not None and k not in allowed]
+    if unknown:
+        takes = ", ".join(f"{k}=" for k in allowed) if allowed else "no other options"
+        raise TypeError(
+            f"{p}: read_trials got {', '.join(f'{k}=' for k in unknown)} for a {fmt!r} file, "
+            f"whose reader takes n_actions=, "
+            + ("encoding=, " if fmt in _TEXT_FORMATS else "")
+            + f"and {takes}"
+        )
 
 
 def _existing(path: PathLike) -> Path:

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -107,10 +108,20 @@ def read_covariates(covariates: pd.DataFrame | str | os.PathLike) -> pd.DataFram
     -------
     table : pandas.DataFrame
         Indexed by the subject id as text (trial tables and CSV files may type ids differently).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``covariates`` is a path that is not a file.
+    ValueError
+        No ``subject`` column, or a subject with more than one row.
     """
     if isinstance(covariates, str | os.PathLike):
-        table = pd.read_csv(covariates)
         source = f"covariates {os.fspath(covariates)}"
+        if not os.path.isfile(covariates):
+            raise FileNotFoundError(f"{source}: no such file; the subject table is a CSV file with a "
+                                    "'subject' column and one column per covariate")
+        table = pd.read_csv(covariates)
     elif isinstance(covariates, pd.DataFrame):
         table, source = covariates, "covariates"
     else:
@@ -126,6 +137,21 @@ def read_covariates(covariates: pd.DataFrame | str | os.PathLike) -> pd.DataFram
     return table.drop(columns="subject").set_axis(pd.Index(ids, name="subject"), axis=0)
 
 
+def _did_you_mean(names: Sequence[str], choices: Sequence[str]) -> str:
+    """Return `` (did you mean 'x'?)`` for the close matches of ``names`` among ``choices``, or ``""``.
+
+    With several names, each match is followed by the name it replaces: `` (did you mean 'age'
+    for 'agee', 'group' for 'grp'?)``.
+    """
+    pairs = [(n, close[0]) for n in names
+             if (close := difflib.get_close_matches(str(n), [str(c) for c in choices], n=1))]
+    if not pairs:
+        return ""
+    if len(names) == 1:
+        return f" (did you mean {pairs[0][1]!r}?)"
+    return " (did you mean " + ", ".join(f"{c!r} for {n!r}" for n, c in pairs) + "?)"
+
+
 def _check_regressors(regressors: Any, param_names: Sequence[str], columns: Sequence[str]) -> dict[str, list[str]]:
     if not isinstance(regressors, Mapping) or not regressors:
         raise TypeError(f"regressors must be a non-empty mapping {{parameter: [covariate, ...]}}, "
@@ -133,17 +159,15 @@ def _check_regressors(regressors: Any, param_names: Sequence[str], columns: Sequ
     out = {}
     for name, cols in regressors.items():
         if name not in param_names:
-            close = difflib.get_close_matches(str(name), param_names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"regressors: the model has no parameter {name!r}{hint}; its parameters are "
-                             f"{list(param_names)}")
+            raise ValueError(f"regressors: the model has no parameter {name!r}{_did_you_mean([name], param_names)}; "
+                             f"its parameters are {list(param_names)}")
         cols = [cols] if isinstance(cols, str) else cols
         if not isinstance(cols, Sequence) or not cols or not all(isinstance(c, str) for c in cols):
             raise ValueError(f"regressors {name}: need a non-empty list of covariate columns, got {describe(cols)}")
         unknown = [c for c in cols if c not in columns]
         if unknown:
-            raise ValueError(f"regressors {name}: no column {unknown} in the subject table; its covariates "
-                             f"are {list(columns)}")
+            raise ValueError(f"regressors {name}: no column {unknown} in the subject table"
+                             f"{_did_you_mean(unknown, columns)}; its covariates are {list(columns)}")
         if len(set(cols)) < len(cols):
             raise ValueError(f"regressors {name}: a covariate is named twice in {cols}")
         out[name] = list(cols)
@@ -247,6 +271,11 @@ def group_design(
         An unknown parameter or column, a subject missing from the table, a missing (NaN)
         covariate of a fitted subject, a covariate with one value, an unknown reference level, or
         collinear covariates.
+
+    Warns
+    -----
+    UserWarning
+        Naming the subjects of the table that are not among ``subjects`` (they are left out).
     """
     regressors = check_regressors(table, regressors, param_names, reference)
     reference = dict(reference or {})
@@ -256,6 +285,13 @@ def group_design(
     if len(missing):
         raise ValueError(f"covariates: {len(missing)} fitted subject(s) have no row in the subject table, "
                          f"e.g. {missing[:_SHOW].tolist()}; give a row for every subject of the trial table")
+    unused = table.index.difference(ids)
+    if len(unused):
+        more = f" and {len(unused) - _SHOW} more" if len(unused) > _SHOW else ""
+        warnings.warn(f"covariates: {len(unused)} subject(s) of the subject table are not among the fitted "
+                      f"subjects and take no part in the fit: {unused[:_SHOW].tolist()}{more} (absent from the "
+                      "trial table, or skipped by the estimator; ids are compared as text)",
+                      UserWarning, stacklevel=2)
     rows = table.loc[ids]
     coded: dict[str, tuple[np.ndarray, list[str]]] = {}
     for column in dict.fromkeys(c for cols in regressors.values() for c in cols):

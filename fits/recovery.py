@@ -54,12 +54,15 @@ __all__ = [
     "parameter_recovery",
     "recovery_stats",
     "sample_parameters",
+    "task_condition_levels",
 ]
 
 _HOWS = ("uniform", "prior", "grid")
 _CRITERIA = ("aic", "bic")
 #: fraction of a finite range left out at each end when sampling uniformly
 _INNER = 0.1
+#: most steps :func:`task_condition_levels` plays in its one session
+_PROBE_STEPS = 100_000
 
 
 # -- sampling true parameters -------------------------------------------------------------------
@@ -311,6 +314,102 @@ def _check_env(env: Any) -> str:
     return env
 
 
+def task_condition_levels(
+    env: str,
+    columns: Sequence[str],
+    *,
+    env_kwargs: Mapping[str, Any] | None = None,
+    seed: SeedLike = 0,
+) -> dict[str, tuple[float, ...]]:
+    """Return the levels each condition column takes in one session of a task played at random.
+
+    A model whose parameter is split by a condition column (``constrain(..., by={"w":
+    "stakes"})``) is simulated with each trial's level, read from the task's
+    :meth:`~cogmodels.envs.core.TaskEnv.trial_context` before the choice (as the likelihood reads
+    it from the trial table). This plays one session of ``env`` with uniformly random actions and
+    collects the values of ``columns`` over its trials.
+
+    Parameters
+    ----------
+    env : str
+        A registered environment id, e.g. ``"cogmodels/TwoStepStakes-v0"``.
+    columns : sequence of str
+        The condition columns.
+    env_kwargs : mapping, optional
+        Arguments of the environment (``n_trials``, ``p_high`` ...).
+    seed : int, SeedSequence or Generator, optional
+        Seeds the session and the random actions.
+
+    Returns
+    -------
+    levels : dict of str to tuple of float
+        Column -> the distinct finite values it took, in increasing order.
+
+    Raises
+    ------
+    ValueError
+        ``env`` is not registered, or the task does not give a column before its trials (the
+        message names the column and the columns the task gives): a split model simulated there
+        would never see the condition.
+    """
+    env = _check_env(env)
+    columns = list(columns)
+    rng = as_generator(seed)
+    task = gym.make(env, **dict(env_kwargs or {})).unwrapped
+    task.action_space.seed(int_seed(rng))
+    task.reset(seed=int_seed(rng))
+    context = getattr(task, "trial_context", dict)
+    missing = [c for c in columns if c not in context()]
+    if missing:
+        task.close()
+        raise ValueError(
+            f"env {env!r} gives no {', '.join(map(repr, missing))} before a trial (its trials give "
+            f"{sorted(context())}): a parameter split by {', '.join(map(repr, missing))} cannot "
+            f"take each trial's level there; simulate in a task whose trials give the column (e.g. "
+            f"'cogmodels/TwoStepStakes-v0' for 'stakes'), or simulate each condition as its own "
+            f"session and add the column to the table"
+        )
+    seen: dict[str, set[float]] = {c: set() for c in columns}
+    for _ in range(_PROBE_STEPS):
+        ctx = context()
+        for c in columns:
+            seen[c].add(float(ctx[c]))
+        _, _, terminated, truncated, _ = task.step(task.action_space.sample())
+        if terminated or truncated:
+            break
+    task.close()
+    return {c: tuple(sorted(v for v in seen[c] if np.isfinite(v))) for c in columns}
+
+
+def _check_conditions(model: CognitiveModel, env: str, env_kwargs: Mapping[str, Any] | None,
+                      name: str = "model") -> None:
+    """Refuse a split model in a task that does not give its condition column before each trial."""
+    levels = dict(getattr(model, "observation_levels", None) or {})
+    if not levels:
+        return
+    try:
+        task_condition_levels(env, list(levels), env_kwargs=env_kwargs)
+    except ValueError as err:
+        raise ValueError(f"{name} {model.name!r} splits parameters by {list(levels)}, but {err}") from None
+
+
+def _check_levels_simulated(model: CognitiveModel, trials: pd.DataFrame, env: str, name: str = "model") -> None:
+    """Refuse a simulation in which a level of a split parameter never occurred.
+
+    No simulated trial would inform that level's parameter, so its recovery means nothing.
+    """
+    for column, levels in (getattr(model, "observation_levels", None) or {}).items():
+        values = trials[column].to_numpy(dtype=np.float64)
+        absent = [lv for lv in levels if not np.isin(lv, values)]
+        if absent:
+            raise ValueError(
+                f"{name} {model.name!r}: {column} = {', '.join(f'{lv:g}' for lv in absent)} never occurred in "
+                f"the trials simulated in {env!r} (levels seen: "
+                f"{sorted(set(values[np.isfinite(values)].tolist()))}), so the parameters "
+                f"of that level cannot be recovered; use the task's levels or more trials"
+            )
+
+
 def _fit_quietly(est: SubjectFit, trials: CheckedTrials, progress: bool = False) -> SubjectFit:
     """Fit, silencing the per-fit bound/convergence warnings (reported as table columns)."""
     with warnings.catch_warnings():
@@ -360,6 +459,7 @@ def parameter_recovery(
     """
     model = _check_model(model)
     env = _check_env(env)
+    _check_conditions(model, env, env_kwargs)
     n_subjects = check_int("n_subjects", n_subjects, minimum=2 if params is None else 1)
     n_starts = check_int("n_starts", n_starts, minimum=1)
     progress = check_bool("progress", progress)
@@ -370,6 +470,7 @@ def parameter_recovery(
         raise ValueError(f"parameter recovery needs at least 2 subjects, got {len(truth)} rows of params")
     sim = simulate(model, {c: truth[c].to_numpy() for c in truth.columns}, env, n_subjects=len(truth),
                    seed=int_seed(ss_sim), env_kwargs=env_kwargs, latents=False, progress=False)
+    _check_levels_simulated(model, sim.trials, env)
     _fit_quietly(est, prepare_trials(sim.trials, model, validated=True), progress)
     truth.index = pd.Index(np.arange(len(truth)), name="subject")
     fitted = est.params_.reindex(truth.index)
@@ -519,8 +620,9 @@ def model_recovery(
                              f"the models have {sorted(names)}")
         for m in labelled.values():
             _check_ranges(m, ranges, strict=False)
-    for m in labelled.values():  # fail on a bad method or fit_kwargs before simulating anything
+    for label, m in labelled.items():  # fail on a bad method or fit_kwargs before simulating anything
         _estimator(method, m, n_starts, 0, fit_kwargs)
+        _check_conditions(m, env, env_kwargs, name=f"models[{label!r}]")
 
     labels = list(labelled)
     children = seed_sequence(seed).spawn(len(labels))
@@ -536,6 +638,7 @@ def model_recovery(
             truths[gen] = truth
             sim = simulate(gmodel, {c: truth[c].to_numpy() for c in truth.columns}, env, n_subjects=len(truth),
                            seed=int_seed(ss_sim), env_kwargs=env_kwargs, latents=False, progress=False)
+            _check_levels_simulated(gmodel, sim.trials, env, name=f"models[{gen!r}]")
             checked = prepare_trials(sim.trials, list(labelled.values()), validated=True)
             crit = {}
             for fit_label, ssf in zip(labels, ss_fits):

@@ -24,13 +24,8 @@ def _quiet():
 
 
 @pytest.fixture(scope="module")
-def sim_csv(tmp_path_factory):
-    path = tmp_path_factory.mktemp("sim") / "sim.csv"
-    rc = main(["simulate", "--env", "cogmodels/ReversalLearning-v0", "--model", "q_learning",
-               "--param", "alpha=0.3", "--param", "beta=4", "--param", "kappa=0.2",
-               "--subjects", "6", "--trials", "120", "--seed", "0", "--out", str(path)])
-    assert rc == 0
-    return path
+def sim_csv(reversal_csv):
+    return reversal_csv(6, 120)
 
 
 def test_envs_lists_every_registered_id(capsys):
@@ -208,19 +203,6 @@ def _fails(argv, capsys) -> str:
     assert msg.count("\n") == 1 and "Traceback" not in msg, msg
     return msg.rstrip("\n")
 
-
-@pytest.fixture
-def no_fitting(monkeypatch):
-    """Fail the test if any fit starts: the argument checks must come first."""
-    import cogmodels.fits
-    import cogmodels.fits.recovery
-
-    def boom(*args, **kwargs):
-        raise AssertionError("a fit started before the arguments were checked")
-
-    monkeypatch.setattr(cogmodels.fits, "make_estimator", boom)
-    monkeypatch.setattr(cogmodels.fits, "compare_models", boom)
-    monkeypatch.setattr(cogmodels.fits.recovery, "parameter_recovery", boom)
 
 
 @pytest.mark.parametrize("command", ["fit", "compare", "recover"])

@@ -21,24 +21,9 @@ def _quiet():
 
 
 @pytest.fixture(scope="module")
-def sim_csv(tmp_path_factory):
-    path = tmp_path_factory.mktemp("sim") / "sim.csv"
-    rc = main(["simulate", "--env", "cogmodels/ReversalLearning-v0", "--model", "q_learning",
-               "--param", "alpha=0.3", "--param", "beta=4", "--param", "kappa=0.2",
-               "--subjects", "5", "--trials", "80", "--seed", "0", "--out", str(path)])
-    assert rc == 0
-    return path
+def sim_csv(reversal_csv):
+    return reversal_csv(5, 80)
 
-
-@pytest.fixture
-def no_fitting(monkeypatch):
-    """Fail the test if a fit starts."""
-    import cogmodels.fits
-
-    def boom(*args, **kwargs):
-        raise AssertionError("a fit started")
-
-    monkeypatch.setattr(cogmodels.fits, "make_estimator", boom)
 
 
 def _fails(argv, capsys) -> str:

@@ -9,8 +9,6 @@ import pandas as pd
 import pytest
 
 from cogmodels.cli import build_parser, main
-from cogmodels.models import make_model
-from cogmodels.simulate import simulate
 
 
 @pytest.fixture(autouse=True)
@@ -20,19 +18,9 @@ def _quiet():
         yield
 
 
-@pytest.fixture(scope="module")
-def csv(tmp_path_factory):
-    sim = simulate(make_model("q_learning"), {"alpha": 0.3, "beta": 4.0, "kappa": 0.2},
-                   "cogmodels/MultiArmedBandit-v0", n_subjects=3, seed=0, env_kwargs={"n_trials": 60},
-                   latents=False, progress=False)
-    path = tmp_path_factory.mktemp("data") / "bandit.csv"
-    sim.trials.assign(stakes=np.where(sim.trials["trial"] % 2 == 0, 1, 5)).to_csv(path, index=False)
-    return path
-
-
-def _compare(csv, tmp_path, *extra):
+def _compare(stakes_csv, tmp_path, *extra):
     out = tmp_path / "out"
-    assert main(["compare", str(csv), "--models", "q_learning,q_learning|alpha~stakes", "--starts", "1",
+    assert main(["compare", str(stakes_csv), "--models", "q_learning,q_learning|alpha~stakes", "--starts", "1",
                  "--quiet", "--out", str(out), *extra]) == 0
     return pd.read_csv(out / "comparison.csv", index_col="model"), out
 
@@ -45,8 +33,8 @@ def test_compare_and_fit_share_the_constraint_and_prior_options():
         assert dest in actions and actions[dest].metavar == fit[dest].metavar
 
 
-def test_fix_and_by_apply_to_every_compared_model(csv, tmp_path):
-    table, out = _compare(csv, tmp_path, "--fix", "kappa=0.2", "--by", "beta:stakes")
+def test_fix_and_by_apply_to_every_compared_model(stakes_csv, tmp_path):
+    table, out = _compare(stakes_csv, tmp_path, "--fix", "kappa=0.2", "--by", "beta:stakes")
     # q_learning: alpha, beta_1, beta_5; with alpha split too: alpha_1, alpha_5, beta_1, beta_5
     assert table["n_params"].tolist() == [3, 4]
     fits = pd.read_csv(out / "fits_q_learning.csv")
@@ -54,8 +42,8 @@ def test_fix_and_by_apply_to_every_compared_model(csv, tmp_path):
     assert np.allclose(table["aic"], 2 * table["n_params"] * 3 - 2 * table["loglik"])
 
 
-def test_prior_applies_to_every_compared_model_with_map(csv, tmp_path):
-    _, out = _compare(csv, tmp_path, "--method", "map", "--prior", "beta=norm(2, 0.01)")
+def test_prior_applies_to_every_compared_model_with_map(stakes_csv, tmp_path):
+    _, out = _compare(stakes_csv, tmp_path, "--method", "map", "--prior", "beta=norm(2, 0.01)")
     for name in ("q_learning", "q_learning_alpha~stakes"):
         assert np.allclose(pd.read_csv(out / f"fits_{name}.csv")["beta"], 2.0, atol=0.05)
 
@@ -65,9 +53,9 @@ def test_prior_applies_to_every_compared_model_with_map(csv, tmp_path):
     (["--fix", "gamma=1"], "--fix gamma: model 'q_learning' has no parameter 'gamma'"),
     (["--method", "map", "--prior", "alpha=norm(0.5, 0.1)"], "--prior alpha: model"),
 ])
-def test_compare_refuses_options_a_model_cannot_take(csv, tmp_path, capsys, extra, message):
+def test_compare_refuses_options_a_model_cannot_take(stakes_csv, tmp_path, capsys, extra, message):
     with pytest.raises(SystemExit) as info:
-        main(["compare", str(csv), "--models", "q_learning,q_learning|alpha~stakes", "--starts", "1", "--quiet",
+        main(["compare", str(stakes_csv), "--models", "q_learning,q_learning|alpha~stakes", "--starts", "1", "--quiet",
               "--out", str(tmp_path / "o"), *extra])
     assert info.value.code == 2
     assert message in capsys.readouterr().err

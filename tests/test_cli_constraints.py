@@ -11,8 +11,6 @@ import pandas as pd
 import pytest
 
 from cogmodels.cli import main
-from cogmodels.models import make_model
-from cogmodels.simulate import simulate
 
 
 @pytest.fixture(autouse=True)
@@ -22,25 +20,15 @@ def _quiet():
         yield
 
 
-@pytest.fixture(scope="module")
-def csv(tmp_path_factory):
-    sim = simulate(make_model("q_learning"), {"alpha": 0.3, "beta": 4.0, "kappa": 0.2},
-                   "cogmodels/MultiArmedBandit-v0", n_subjects=3, seed=0, env_kwargs={"n_trials": 60},
-                   latents=False, progress=False)
-    path = tmp_path_factory.mktemp("data") / "bandit.csv"
-    sim.trials.assign(stakes=np.where(sim.trials["trial"] % 2 == 0, 1, 5)).to_csv(path, index=False)
-    return path
-
-
-def _fit(csv, tmp_path, *extra):
+def _fit(stakes_csv, tmp_path, *extra):
     out = tmp_path / "out"
-    assert main(["fit", str(csv), "--model", "q_learning", "--starts", "1", "--quiet", "--out", str(out),
+    assert main(["fit", str(stakes_csv), "--model", "q_learning", "--starts", "1", "--quiet", "--out", str(out),
                  *extra]) == 0
     return pd.read_csv(out / "fits.csv"), json.loads((out / "summary.json").read_text())
 
 
-def test_fix_and_by_count_the_free_parameters(csv, tmp_path, capsys):
-    fits, summary = _fit(csv, tmp_path, "--fix", "kappa=0.2", "--by", "beta:stakes")
+def test_fix_and_by_count_the_free_parameters(stakes_csv, tmp_path, capsys):
+    fits, summary = _fit(stakes_csv, tmp_path, "--fix", "kappa=0.2", "--by", "beta:stakes")
     assert list(fits.columns) == ["subject", "alpha", "beta_1", "beta_5", "loglik", "n_trials", "aic", "bic"]
     assert summary["n_params"] == 3
     assert summary["model"] == "q_learning|kappa=0.2|beta~stakes"
@@ -50,10 +38,10 @@ def test_fix_and_by_count_the_free_parameters(csv, tmp_path, capsys):
     assert "3 free parameters" in capsys.readouterr().out
 
 
-def test_map_runs_on_default_priors_and_takes_overrides(csv, tmp_path):
-    fits, summary = _fit(csv, tmp_path, "--method", "map", "--fix", "kappa=0.2")
+def test_map_runs_on_default_priors_and_takes_overrides(stakes_csv, tmp_path):
+    fits, summary = _fit(stakes_csv, tmp_path, "--method", "map", "--fix", "kappa=0.2")
     assert summary["priors"] == {} and list(fits.columns)[1:3] == ["alpha", "beta"]
-    tight, summary = _fit(csv, tmp_path, "--method", "map", "--fix", "kappa=0.2", "--prior", "beta=norm(2, 0.01)")
+    tight, summary = _fit(stakes_csv, tmp_path, "--method", "map", "--fix", "kappa=0.2", "--prior", "beta=norm(2, 0.01)")
     assert summary["priors"] == {"beta": "norm(2, 0.01)"}
     np.testing.assert_allclose(tight["beta"], 2.0, atol=0.05)
 
@@ -73,9 +61,9 @@ def test_map_runs_on_default_priors_and_takes_overrides(csv, tmp_path):
          r"--prior beta: model 'q_learning\|beta~stakes' has no parameter 'beta'; its parameters are \['alpha', 'beta_1', 'beta_5', 'kappa'\]"),
     ],
 )
-def test_bad_constraints_exit_2_naming_the_flag(csv, tmp_path, capsys, extra, match):
+def test_bad_constraints_exit_2_naming_the_flag(stakes_csv, tmp_path, capsys, extra, match):
     with pytest.raises(SystemExit) as err:
-        main(["fit", str(csv), "--model", "q_learning", "--out", str(tmp_path / "o"), *extra])
+        main(["fit", str(stakes_csv), "--model", "q_learning", "--out", str(tmp_path / "o"), *extra])
     assert err.value.code == 2
     msg = capsys.readouterr().err
     assert "cogmodels fit: error:" in msg
@@ -83,9 +71,9 @@ def test_bad_constraints_exit_2_naming_the_flag(csv, tmp_path, capsys, extra, ma
 
 
 @pytest.mark.slow
-def test_compare_takes_constrained_names(csv, tmp_path):
+def test_compare_takes_constrained_names(stakes_csv, tmp_path):
     out = tmp_path / "cmp"
-    assert main(["compare", str(csv), "--models", "q_learning,q_learning|kappa=0.2|beta~stakes",
+    assert main(["compare", str(stakes_csv), "--models", "q_learning,q_learning|kappa=0.2|beta~stakes",
                  "--starts", "1", "--quiet", "--out", str(out)]) == 0
     table = pd.read_csv(out / "comparison.csv", index_col=0)
     assert table.loc["q_learning", "n_params"] == 3
@@ -102,8 +90,49 @@ def test_recover_with_a_fixed_parameter(tmp_path):
     assert set(pd.read_csv(out / "recovery.csv")["param"]) == {"alpha", "beta"}
 
 
-def test_fit_takes_a_constrained_name_as_printed(csv, tmp_path):
-    fits, summary = _fit(csv, tmp_path, "--by", "beta:stakes")
-    again, summary2 = _fit(csv, tmp_path, "--model", "q_learning|beta~stakes")
+def test_fit_takes_a_constrained_name_as_printed(stakes_csv, tmp_path):
+    fits, summary = _fit(stakes_csv, tmp_path, "--by", "beta:stakes")
+    again, summary2 = _fit(stakes_csv, tmp_path, "--model", "q_learning|beta~stakes")
     assert summary2["model"] == summary["model"] == "q_learning|beta~stakes"
     pd.testing.assert_frame_equal(fits, again)
+
+
+def _recover_fails(capsys, *argv):
+    with pytest.raises(SystemExit) as err:
+        main(["recover", "--quiet", "--starts", "1", *argv])
+    assert err.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_recover_takes_priors_through_the_shared_parser(tmp_path, capsys):
+    out = tmp_path / "rec"
+    # a Beta(1000, 1000) prior (sd 0.011) pins the MAP learning rate at 0.5 whatever the truth
+    assert main(["recover", "--model", "q_learning", "--env", "cogmodels/MultiArmedBandit-v0", "--fix", "kappa=0",
+                 "--method", "map", "--prior", "alpha=beta(1000,1000)", "--subjects", "3", "--trials", "30",
+                 "--starts", "1", "--quiet", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "recovery.csv").set_index("param")
+    np.testing.assert_allclose(table.loc["alpha", "fitted"], 0.5, atol=0.04)
+    assert table.loc["alpha", "true"].std() > 0.1  # the truths are spread: the prior did the pinning
+    msg = _recover_fails(capsys, "--model", "q_learning", "--env", "cogmodels/MultiArmedBandit-v0",
+                         "--prior", "alpha=beta(2,2)", "--out", str(tmp_path / "o"))
+    assert "cogmodels recover: error: --prior applies to --method map only (maximum likelihood uses no prior and " \
+           "em estimates its group prior), got --method mle" in msg
+
+
+def test_recover_by_a_condition_the_task_does_not_give_is_refused(tmp_path, capsys):
+    msg = _recover_fails(capsys, "--model", "two_step_hybrid", "--by", "w:stakes", "--env", "cogmodels/TwoStep-v0",
+                         "--out", str(tmp_path / "o"))
+    assert ("cogmodels recover: error: --by w:stakes: env 'cogmodels/TwoStep-v0' gives no 'stakes' before a trial "
+            "(its trials give ['state']): a parameter split by 'stakes' cannot take each trial's level there; "
+            "simulate in a task whose trials give the column") in msg
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_recover_by_a_condition_of_the_task_writes_each_levels_parameter(tmp_path):
+    out = tmp_path / "rec"
+    assert main(["recover", "--model", "two_step_stakes", "--env", "cogmodels/TwoStepStakes-v0", "--by", "beta:stakes",
+                 "--fix", "kappa=0", "--subjects", "2", "--trials", "30", "--starts", "1", "--quiet",
+                 "--out", str(out)]) == 0
+    table = pd.read_csv(out / "recovery.csv")
+    assert set(table["param"]) == {"alpha", "beta_1", "beta_5", "lam", "w_low", "w_high"}

@@ -171,6 +171,15 @@ TABLE = pd.DataFrame({"subject": ["s1", "s2", "s3"], "group": ["a", "b", "a"], "
      "regressors: the model has no parameter 'alfa' (did you mean 'alpha'?); its parameters are ['alpha', 'beta']"),
     ({"covariates": TABLE, "regressors": {"alpha": ["sex"]}}, ValueError,
      "regressors alpha: no column ['sex'] in the subject table; its covariates are ['group', 'age']"),
+    ({"covariates": TABLE, "regressors": {"alpha": ["agee"]}}, ValueError,
+     "regressors alpha: no column ['agee'] in the subject table (did you mean 'age'?); its covariates are "
+     "['group', 'age']"),
+    ({"covariates": TABLE, "regressors": {"alpha": ["grp", "agee", "zzz"]}}, ValueError,
+     "regressors alpha: no column ['grp', 'agee', 'zzz'] in the subject table (did you mean 'group' for 'grp', "
+     "'age' for 'agee'?); its covariates are ['group', 'age']"),
+    ({"covariates": "no/such/subjects.csv", "regressors": {"alpha": ["group"]}}, FileNotFoundError,
+     "covariates no/such/subjects.csv: no such file; the subject table is a CSV file with a 'subject' column and "
+     "one column per covariate"),
     ({"covariates": TABLE, "regressors": {"alpha": []}}, ValueError,
      "regressors alpha: need a non-empty list of covariate columns, got []"),
     ({"covariates": TABLE, "regressors": ["alpha"]}, TypeError, "regressors must be a non-empty mapping"),
@@ -202,12 +211,29 @@ def test_bad_regressor_arguments_are_refused_when_the_estimator_is_made(kwargs, 
 ])
 def test_subject_tables_that_cannot_give_a_design_are_refused(subjects, regressors, reference, message):
     table = read_covariates(TABLE)
-    if message is None:  # two subjects, distinct ages: fine
-        assert group_design(table, regressors, MODEL.param_names, subjects, reference).n_coefficients == 1
+    if message is None:  # two subjects, distinct ages: fine (s2 is named as left out)
+        with pytest.warns(UserWarning, match=r"1 subject\(s\) of the subject table are not among the fitted subjects "
+                                             r"and take no part in the fit: \['s2'\]"):
+            assert group_design(table, regressors, MODEL.param_names, subjects, reference).n_coefficients == 1
         return
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError) as info, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # subjects left out: tested above
         group_design(table, regressors, MODEL.param_names, subjects, reference)
     assert message in str(info.value)
+
+
+def test_subjects_of_the_table_that_are_not_fitted_are_named_in_a_warning():
+    table = read_covariates(pd.DataFrame({"subject": [f"s{i}" for i in range(14)], "x": np.arange(14.0)}))
+    with pytest.warns(UserWarning) as record:
+        design = group_design(table, {"alpha": ["x"]}, MODEL.param_names, ["s0", "s1"])
+    assert [str(w.message) for w in record] == [
+        "covariates: 12 subject(s) of the subject table are not among the fitted subjects and take no part in the "
+        "fit: ['s10', 's11', 's12', 's13', 's2', 's3', 's4', 's5', 's6', 's7'] and 2 more (absent from the trial "
+        "table, or skipped by the estimator; ids are compared as text)"]
+    np.testing.assert_array_equal(design.weights[:, 0, 2], [-0.5, 0.5])  # centred on the fitted subjects only
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every subject fitted: no warning
+        group_design(table, {"alpha": ["x"]}, MODEL.param_names, [f"s{i}" for i in range(14)])
 
 
 def test_collinear_covariates_and_constant_ones_are_refused():
@@ -253,6 +279,9 @@ def test_fit_command_regresses_parameters_on_covariates(tmp_path, capsys):
     (["--covariates", "x.csv", "--regress", "alpha"], "--regress takes parameter:covariate[+covariate...]"),
     (["--covariates", "x.csv", "--regress", "gamma:group"], "--regress gamma: model 'q_learning' has no parameter"),
     (["--covariates", "x.csv", "--regress", "alpha:group", "--regress", "alpha:age"], "--regress names 'alpha' twice"),
+    (["--covariates", "no_such_subjects.csv", "--regress", "alpha:group"],
+     "cogmodels fit: error: --covariates no_such_subjects.csv: no such file; the subject table is a CSV file with "
+     "a 'subject' column and one column per covariate"),
     (["--covariates", "x.csv", "--regress", "alpha:group", "--method", "mle"],
      "--covariates, --regress: group-level regressors are part of the hierarchical fit: use --method em"),
 ])

@@ -518,3 +518,29 @@ def test_rlwm_mat_with_huge_or_empty_values(tmp_path):
     assert "column 'subno' of 'expe_data' must hold integers; 1 row(s) do not" in _err(tmp_path / "h.mat")
     savemat(tmp_path / "c.mat", {"expe_data": "text"})
     assert _err(tmp_path / "c.mat").startswith(f"{tmp_path / 'c.mat'}: 'expe_data' must be a numeric matrix")
+
+
+def test_reader_options_a_format_does_not_take_are_refused_by_name(tmp_path):
+    mat = tmp_path / "e.mat"
+    savemat(mat, {"expe_data": np.array([[3, 1, 2, 1, 1, 4, 3, 1, 2, 3, 97, 0, 0, 630, np.nan, 0, np.nan]])})
+    with pytest.raises(TypeError, match=r"e\.mat: read_trials got sep= for a 'rlwm_mat' file, whose reader "
+                                        r"takes n_actions=, and no other options"):
+        read_trials(mat, sep=";")
+    with pytest.raises(TypeError, match=r"e\.mat: encoding= applies to text formats .*; a 'rlwm_mat' file is "
+                                        r"binary, got encoding='latin-1'"):
+        read_trials(mat, encoding="latin-1")
+    with pytest.raises(ValueError, match=r"e\.mat: column 'choice': out of range in 1 row: row 0 \(2\)\. Expected integers 0\.\.1"):
+        read_trials(mat, n_actions=2)  # choice 2 (0-based) does not fit 2 actions: n_actions is applied
+    ts = tmp_path / "ts.csv"
+    ts.write_bytes("id,choice1,choice2,state,money\nJosé_d1,1,2,2,1\n".encode("latin-1"))
+    assert read_trials(ts, encoding="latin-1")["subject"].tolist() == ["José"]
+    assert read_trials(ts, format="two_step_csv", encoding="latin-1")["choice2"].tolist() == [1]
+    with pytest.raises(TypeError, match=r"ts\.csv: read_trials got task=, sep= for a 'two_step_csv' file, "
+                                        r"whose reader takes n_actions=, encoding=, and no other options"):
+        read_trials(ts, encoding="latin-1", task="ts", sep=",")
+    hb = tmp_path / "bandit2arm_exampleData.txt"
+    hb.write_text("subjID\ttrial\tchoice\toutcome\n1\t1\t1\t1\n1\t2\t2\t-1\n")
+    assert read_trials(hb, format="hbayesdm", task="bandit2arm", encoding="utf-8")["choice"].tolist() == [0, 1]
+    with pytest.raises(TypeError, match=r"read_trials got sep= for a 'hbayesdm' file, whose reader takes "
+                                        r"n_actions=, encoding=, and task="):
+        read_trials(hb, sep="\t")

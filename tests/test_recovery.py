@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 import cogmodels  # noqa: F401
+from cogmodels.constrain import constrain
 from cogmodels.fits.recovery import (
     ModelRecoveryResult,
     RecoveryResult,
@@ -18,8 +19,10 @@ from cogmodels.fits.recovery import (
     parameter_recovery,
     recovery_stats,
     sample_parameters,
+    task_condition_levels,
 )
 from cogmodels.models import make_model
+from cogmodels.simulate import simulate
 
 ENV = "cogmodels/ReversalLearning-v0"
 KW = {"n_trials": 200}
@@ -253,3 +256,44 @@ def test_model_recovery_rejects_bad_input(plain, models, kwargs, exc, match):
     env = kwargs.pop("env", ENV)
     with pytest.raises(exc, match=match):
         model_recovery(choices[models], env, n_subjects=2, **kwargs)
+
+
+# -- parameters split by a condition (constrain(..., by=...)) -----------------------------------
+STAKES = "cogmodels/TwoStepStakes-v0"
+
+
+def test_task_condition_levels_are_read_from_a_session_of_the_task():
+    assert task_condition_levels(STAKES, ["stakes"], env_kwargs={"n_trials": 50}) == {"stakes": (1.0, 5.0)}
+    assert task_condition_levels(STAKES, ["stakes"], env_kwargs={"n_trials": 50, "p_high": 0.0}) == {"stakes": (1.0,)}
+    with pytest.raises(ValueError, match=r"^env 'cogmodels/ReversalLearning-v0' gives no 'stakes' before a trial "
+                                         r"\(its trials give \[\]\): a parameter split by 'stakes' cannot take each "
+                                         r"trial's level there"):
+        task_condition_levels(ENV, ["stakes"])
+
+
+def test_a_split_model_is_simulated_with_each_trials_level():
+    # beta = 0 on low-stakes trials makes both stages' choices uniform: p(choices) = 1/4 exactly;
+    # on high-stakes trials (beta = 5) it is not
+    model = constrain(make_model("two_step_stakes"), fix={"kappa": 0.0}, by={"beta": "stakes"},
+                      levels={"stakes": [1, 5]})
+    params = {"alpha": 0.5, "beta_1": 0.0, "beta_5": 5.0, "lam": 0.5, "w_low": 0.5, "w_high": 0.5}
+    trials = simulate(model, params, STAKES, n_subjects=2, seed=0, env_kwargs={"n_trials": 100},
+                      latents=False, record_probabilities=True, progress=False).trials
+    low = trials["stakes"] == 1
+    assert 50 < low.sum() < 150
+    np.testing.assert_allclose(trials.loc[low, "p_choice"], 0.25, rtol=1e-12)
+    assert (np.abs(trials.loc[~low, "p_choice"] - 0.25) > 1e-3).mean() > 0.9
+
+
+def test_recovery_refuses_a_split_the_task_cannot_simulate(plain):
+    split = constrain(plain, by={"alpha": "stakes"}, levels={"stakes": [1, 5]})
+    with pytest.raises(ValueError, match=r"^model 'q_learning\|alpha~stakes' splits parameters by \['stakes'\], but "
+                                         r"env 'cogmodels/ReversalLearning-v0' gives no 'stakes' before a trial"):
+        parameter_recovery(split, ENV, n_subjects=2, seed=0)
+    with pytest.raises(ValueError, match=r"^models\['split'\] 'q_learning\|alpha~stakes' splits parameters by"):
+        model_recovery({"plain": plain, "split": split}, ENV, n_subjects=2, seed=0, progress=False)
+    # a level the task never gives: its parameter would be recovered from no trial
+    three = constrain(make_model("two_step_stakes"), by={"beta": "stakes"}, levels={"stakes": [1, 5, 10]})
+    with pytest.raises(ValueError, match=r"^model 'two_step_stakes\|beta~stakes': stakes = 10 never occurred in the "
+                                         r"trials simulated in 'cogmodels/TwoStepStakes-v0' \(levels seen: \[1\.0, 5\.0\]\)"):
+        parameter_recovery(three, STAKES, n_subjects=2, env_kwargs={"n_trials": 20}, seed=0)
