@@ -10,6 +10,8 @@
 - :mod:`.clda_study`: CLDA from the four seed decoders of Orsborn et al. (2012).
 - :mod:`.recalibration`: unsupervised recalibration by retrospective target inference
   (Jarosiewicz et al. 2015): labels inferred from where the cursor went and the reward alone.
+- :mod:`.target_hmm`: probabilistic retrospective inference of targets (PRI-T; Wilson et al.
+  2023): an HMM of the user's target on a grid, von Mises emissions and an optional click.
 - :mod:`.session`: calibration blocks and closed-loop sessions on ``CursorBCIVector`` that
   return trial tables.
 
@@ -33,6 +35,7 @@ from cogmodels.agents.decoders.linear import (
 from cogmodels.agents.decoders.recalibration import RetrospectiveTargetInference
 from cogmodels.agents.decoders.session import calibrate, run_closed_loop
 from cogmodels.agents.decoders.stats import RegressionStats
+from cogmodels.agents.decoders.target_hmm import TargetHMM, hmm_labels, target_grid
 
 __all__ = [
     "RML",
@@ -46,8 +49,11 @@ __all__ = [
     "RidgeDecoder",
     "SmoothBatch",
     "SteadyStateKalmanDecoder",
+    "TargetHMM",
     "calibrate",
+    "hmm_labels",
     "load_decoder",
     "refit_intention",
     "run_closed_loop",
+    "target_grid",
 ]
