@@ -12,6 +12,8 @@
   (Jarosiewicz et al. 2015): labels inferred from where the cursor went and the reward alone.
 - :mod:`.target_hmm`: probabilistic retrospective inference of targets (PRI-T; Wilson et al.
   2023): an HMM of the user's target on a grid, von Mises emissions and an optional click.
+- :mod:`.factor_analysis`, :mod:`.stabilizer`: the latent stabiliser of Degenhart et al. (2020),
+  factor analysis realigned each day by Procrustes on stable channels, without labels.
 - :mod:`.session`: calibration blocks and closed-loop sessions on ``CursorBCIVector`` that
   return trial tables.
 
@@ -34,6 +36,7 @@ from cogmodels.agents.decoders.linear import (
 )
 from cogmodels.agents.decoders.recalibration import RetrospectiveTargetInference
 from cogmodels.agents.decoders.session import calibrate, run_closed_loop
+from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer, align_loadings
 from cogmodels.agents.decoders.stats import RegressionStats
 from cogmodels.agents.decoders.target_hmm import TargetHMM, hmm_labels, target_grid
 
@@ -44,12 +47,14 @@ __all__ = [
     "KalmanDecoder",
     "OptimalLinearEstimator",
     "PopulationVector",
+    "ProcrustesStabilizer",
     "RegressionStats",
     "RetrospectiveTargetInference",
     "RidgeDecoder",
     "SmoothBatch",
     "SteadyStateKalmanDecoder",
     "TargetHMM",
+    "align_loadings",
     "calibrate",
     "hmm_labels",
     "load_decoder",
