@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from cogmodels.agents.decoders.assist import Assist
 from cogmodels.agents.decoders.base import Decoder
 from cogmodels.agents.decoders.clda import _Adaptation, refit_intention
 from cogmodels.agents.decoders.recalibration import RetrospectiveTargetInference, refit
@@ -30,8 +31,8 @@ from cogmodels.envs.bci.loop import CALIBRATION_PARADIGMS, CUE_TIME, RESULT_KEYS
 from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.validation import check_number
 
-__all__ = ["INTENTIONS", "PARADIGMS", "calibrate", "calibration_block", "closed_loop_block",
-           "refit_decoder", "run_closed_loop"]
+__all__ = ["INTENTIONS", "PARADIGMS", "SessionRecord", "calibrate", "calibration_block",
+           "closed_loop_block", "refit_decoder", "run_closed_loop"]
 
 #: how :func:`run_closed_loop` labels the bins it adapts on
 INTENTIONS = ("refit", "intended", "rti")
@@ -172,6 +173,38 @@ def refit_decoder(env: Any, decoder: Decoder, seconds: float = 60.0, *,
     return refit(decoder, **closed_loop_block(env, decoder, seconds, day=day))
 
 
+class SessionRecord:
+    """What :func:`run_closed_loop` saw, bin by bin, for a recalibration after the session.
+
+    Pass one as ``record=``; after the run :meth:`arrays` returns ``counts (T, L, N)``, the
+    decoder's output ``velocity (T, L, 2)`` (before gain and assist), the ``applied`` cursor
+    velocity ``(T, L, 2)``, the ``cursor`` it moved from and the shown ``target`` ``(T, L, 2)``,
+    ``radius (T, L)``, ``click (T, L)`` (the task registered a selection — a success — at that
+    bin: what a click decoder would report) and ``trial_end (T, L)`` (a trial ended at that bin).
+    The target is the task's, for supervised recalibration; unsupervised methods must not read
+    it.
+    """
+
+    KEYS = ("counts", "velocity", "applied", "cursor", "target", "radius", "click", "trial_end")
+
+    def __init__(self) -> None:
+        self._bins: dict[str, list[np.ndarray]] = {k: [] for k in self.KEYS}
+
+    def add(self, **bin_values: np.ndarray) -> None:
+        """Append one bin: a value for every key of :attr:`KEYS`."""
+        for k in self.KEYS:
+            self._bins[k].append(np.array(bin_values[k]))
+
+    def __len__(self) -> int:
+        return len(self._bins["counts"])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Return the recorded bins stacked along a leading time axis."""
+        if not len(self):
+            raise ValueError("the record holds no bins: pass it to run_closed_loop(record=...)")
+        return {k: np.stack(v) for k, v in self._bins.items()}
+
+
 def run_closed_loop(
     env: Any,
     decoder: Decoder,
@@ -181,6 +214,9 @@ def run_closed_loop(
     intention: str = "refit",
     day: Any = None,
     debias: bool = True,
+    gain: float | np.ndarray = 1.0,
+    assist: Assist | None = None,
+    record: SessionRecord | None = None,
     progress: bool = False,
 ) -> pd.DataFrame:
     """Let the decoder drive the cursor for ``seconds`` from a new session in every lane.
@@ -195,6 +231,13 @@ def run_closed_loop(
     the Kalman filter's estimate shrinks toward rest, and labels that keep the shrunk speed
     would make every refit slower than the last. A lane whose session ends (``n_trials``)
     starts the next session of the same subject with its decoder state reset.
+
+    The cursor moves with ``gain`` times the decoded velocity (one gain, or one per lane: the
+    output gain Wilson et al. 2023 re-sweep daily); with ``assist``
+    (:class:`~cogmodels.agents.decoders.assist.Assist`) that velocity is blended with one toward
+    the target and the assist ticks down every bin — adaptation still labels the decoder's own
+    output. With ``record`` (a :class:`SessionRecord`) every bin is kept for a recalibration
+    after the session.
     """
     env = _check_env(env)
     if intention not in INTENTIONS:
@@ -202,6 +245,14 @@ def run_closed_loop(
     if adaptation is not None and adaptation.decoder is not decoder:
         raise ValueError("adaptation must adapt the decoder passed in (adaptation.decoder is "
                          "another object)")
+    if assist is not None and not isinstance(assist, Assist):
+        raise TypeError(f"assist must be an Assist or None, got {type(assist).__name__}")
+    if record is not None and not isinstance(record, SessionRecord):
+        raise TypeError(f"record must be a SessionRecord or None, got {type(record).__name__}")
+    gains = np.broadcast_to(np.asarray(gain, dtype=np.float64), (env.num_envs,))
+    if not (np.isfinite(gains).all() and (gains > 0).all()):
+        raise ValueError(f"gain must be a number > 0 or one per lane ({env.num_envs}), got "
+                         f"{gain!r}")
     n = _n_bins(env, seconds)
     cfg = env.config
     dt, v_max, ws = cfg.task.dt, cfg.v_max, cfg.task.workspace
@@ -232,10 +283,18 @@ def run_closed_loop(
                 rti.record(obs, v_est, cursor)
             if adaptation.tick() and unshrink is not None:
                 unshrink = np.linalg.inv(decoder.steady_gain())
-        obs, reward, term, _, info = env.step(v)
+        applied = gains[:, None] * v
+        if assist is not None:
+            applied = assist(applied, cursor, target, radius)
+            assist.tick()
+        counts = obs
+        obs, reward, term, _, info = env.step(applied)
         done = info["trial_completed"] & ~restarting
+        if record is not None:
+            record.add(counts=counts, velocity=v, applied=applied, cursor=cursor, target=target,
+                       radius=radius, click=info["success"] & done, trial_end=done)
         if rti is not None:
-            end = np.clip(cursor + dt * np.clip(v, -v_max, v_max), -ws, ws)
+            end = np.clip(cursor + dt * np.clip(applied, -v_max, v_max), -ws, ws)
             rti.end_trials(done, info["success"] & done, end, radius)
             rti.clear(restarting)
         if done.any():
