@@ -14,6 +14,8 @@
   2023): an HMM of the user's target on a grid, von Mises emissions and an optional click.
 - :mod:`.factor_analysis`, :mod:`.stabilizer`: the latent stabiliser of Degenhart et al. (2020),
   factor analysis realigned each day by Procrustes on stable channels, without labels.
+- :mod:`.point_process`: the point-process filter (Eden et al. 2004) on log-linear Poisson
+  tuning and its spike-event CLDA (Shanechi et al. 2016).
 - :mod:`.session`: calibration blocks and closed-loop sessions on ``CursorBCIVector`` that
   return trial tables.
 
@@ -34,6 +36,7 @@ from cogmodels.agents.decoders.linear import (
     PopulationVector,
     RidgeDecoder,
 )
+from cogmodels.agents.decoders.point_process import PointProcessCLDA, PointProcessFilter
 from cogmodels.agents.decoders.recalibration import RetrospectiveTargetInference
 from cogmodels.agents.decoders.session import calibrate, run_closed_loop
 from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer, align_loadings
@@ -46,6 +49,8 @@ __all__ = [
     "Decoder",
     "KalmanDecoder",
     "OptimalLinearEstimator",
+    "PointProcessCLDA",
+    "PointProcessFilter",
     "PopulationVector",
     "ProcrustesStabilizer",
     "RegressionStats",
