@@ -16,6 +16,7 @@
   factor analysis realigned each day by Procrustes on stable channels, without labels.
 - :mod:`.point_process`: the point-process filter (Eden et al. 2004) on log-linear Poisson
   tuning and its spike-event CLDA (Shanechi et al. 2016).
+- :mod:`.bias`: bias correction of the decoded velocity (Jarosiewicz et al. 2015).
 - :mod:`.session`: calibration blocks and closed-loop sessions on ``CursorBCIVector`` that
   return trial tables.
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 from cogmodels.agents.decoders.assist import Assist
 from cogmodels.agents.decoders.base import Decoder, load_decoder
+from cogmodels.agents.decoders.bias import BiasCorrection
 from cogmodels.agents.decoders.clda import RML, SmoothBatch, refit_intention
 from cogmodels.agents.decoders.kalman import KalmanDecoder, SteadyStateKalmanDecoder
 from cogmodels.agents.decoders.linear import (
@@ -46,6 +48,7 @@ from cogmodels.agents.decoders.target_hmm import TargetHMM, hmm_labels, target_g
 __all__ = [
     "RML",
     "Assist",
+    "BiasCorrection",
     "Decoder",
     "KalmanDecoder",
     "OptimalLinearEstimator",

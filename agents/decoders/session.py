@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from cogmodels.agents.decoders.assist import Assist
 from cogmodels.agents.decoders.base import Decoder
+from cogmodels.agents.decoders.bias import BiasCorrection
 from cogmodels.agents.decoders.clda import _Adaptation, refit_intention
 from cogmodels.agents.decoders.recalibration import RetrospectiveTargetInference, refit
 from cogmodels.envs.bci.loop import CALIBRATION_PARADIGMS, CUE_TIME, RESULT_KEYS
@@ -216,6 +217,7 @@ def run_closed_loop(
     debias: bool = True,
     gain: float | np.ndarray = 1.0,
     assist: Assist | None = None,
+    bias: BiasCorrection | None = None,
     record: SessionRecord | None = None,
     progress: bool = False,
 ) -> pd.DataFrame:
@@ -236,7 +238,9 @@ def run_closed_loop(
     output gain Wilson et al. 2023 re-sweep daily); with ``assist``
     (:class:`~cogmodels.agents.decoders.assist.Assist`) that velocity is blended with one toward
     the target and the assist ticks down every bin — adaptation still labels the decoder's own
-    output. With ``record`` (a :class:`SessionRecord`) every bin is kept for a recalibration
+    output. With ``bias`` (:class:`~cogmodels.agents.decoders.bias.BiasCorrection`,
+    Jarosiewicz et al. 2015) the decoder's output is bias-corrected first, and that corrected
+    output is what moves the cursor, is labelled and is recorded. With ``record`` (a :class:`SessionRecord`) every bin is kept for a recalibration
     after the session.
     """
     env = _check_env(env)
@@ -247,6 +251,8 @@ def run_closed_loop(
                          "another object)")
     if assist is not None and not isinstance(assist, Assist):
         raise TypeError(f"assist must be an Assist or None, got {type(assist).__name__}")
+    if bias is not None and not isinstance(bias, BiasCorrection):
+        raise TypeError(f"bias must be a BiasCorrection or None, got {type(bias).__name__}")
     if record is not None and not isinstance(record, SessionRecord):
         raise TypeError(f"record must be a SessionRecord or None, got {type(record).__name__}")
     gains = np.broadcast_to(np.asarray(gain, dtype=np.float64), (env.num_envs,))
@@ -271,6 +277,8 @@ def run_closed_loop(
         cursor, target, radius = info["cursor"], info["target"], info["target_radius"]
         intended = info["intended_velocity"]
         v = decoder.step(obs).copy()
+        if bias is not None:
+            v = bias(v)
         if adaptation is not None:
             live = ~restarting
             v_est = v if unshrink is None else np.einsum("lij,lj->li", unshrink, v)
