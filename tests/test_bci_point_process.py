@@ -82,3 +82,24 @@ def test_bad_arguments_name_themselves():
         PointProcessFilter(velocity_tau=0.0)
     with pytest.raises(TypeError, match="PointProcessFilter"):
         PointProcessCLDA(KalmanDecoder())
+
+
+def _concrete_decoders():
+    from cogmodels.agents.decoders.base import _decoder_classes
+
+    return sorted((c for c in _decoder_classes().values()
+                   if c.__module__.startswith("cogmodels.agents.decoders.")
+                   and c.__name__ not in ("EncodingDecoder", "_SmoothedLinear")),
+                  key=lambda c: c.__name__)
+
+
+@pytest.mark.parametrize("cls", _concrete_decoders(), ids=lambda c: c.__name__)
+def test_every_decoder_saves_and_loads_to_identical_decodes(cls, tmp_path):
+    v, y, _, _ = _poisson_block(np.random.default_rng(4), T=400, N=12)
+    dec = cls().fit(y[:300], v[:300])
+    dec.decode(y[300:320])  # leave a state to continue from
+    back = load_decoder(dec.save(tmp_path / cls.__name__))
+    assert type(back) is cls and back.get_params() == dec.get_params()
+    a = np.stack([dec.step(c).copy() for c in y[320:]])
+    b = np.stack([back.step(c).copy() for c in y[320:]])
+    np.testing.assert_array_equal(b, a)
