@@ -5,7 +5,8 @@
 - :mod:`.kalman`: the velocity Kalman filter (Wu et al. 2006) and its steady-state form
   (Malik et al. 2011; Gilja et al. 2012).
 - :mod:`.clda`: closed-loop decoder adaptation, SmoothBatch (Orsborn et al. 2012) and recursive
-  maximum likelihood (Dangi et al. 2014), fed by ReFIT intention estimates (Gilja et al. 2012).
+  maximum likelihood (Dangi et al. 2014), fed by ReFIT intention estimates (Gilja et al. 2012)
+  or an optimal feedback controller's (Shanechi et al. 2016).
 - :mod:`.assist`: shared control with a goal velocity, decaying to 0 (BMI3D's assist).
 - :mod:`.clda_study`: CLDA from the four seed decoders of Orsborn et al. (2012).
 - :mod:`.recalibration`: unsupervised recalibration by retrospective target inference
@@ -31,7 +32,7 @@ from __future__ import annotations
 from cogmodels.agents.decoders.assist import Assist
 from cogmodels.agents.decoders.base import Decoder, load_decoder
 from cogmodels.agents.decoders.bias import BiasCorrection
-from cogmodels.agents.decoders.clda import RML, SmoothBatch, refit_intention
+from cogmodels.agents.decoders.clda import RML, OFCIntention, SmoothBatch, refit_intention
 from cogmodels.agents.decoders.kalman import KalmanDecoder, SteadyStateKalmanDecoder
 from cogmodels.agents.decoders.linear import (
     OptimalLinearEstimator,
@@ -51,6 +52,7 @@ __all__ = [
     "BiasCorrection",
     "Decoder",
     "KalmanDecoder",
+    "OFCIntention",
     "OptimalLinearEstimator",
     "PointProcessCLDA",
     "PointProcessFilter",

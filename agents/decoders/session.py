@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from cogmodels.agents.decoders.assist import Assist
 from cogmodels.agents.decoders.base import Decoder
 from cogmodels.agents.decoders.bias import BiasCorrection
-from cogmodels.agents.decoders.clda import _Adaptation, refit_intention
+from cogmodels.agents.decoders.clda import OFCIntention, _Adaptation, refit_intention
 from cogmodels.agents.decoders.recalibration import RetrospectiveTargetInference, refit
 from cogmodels.envs.bci.loop import CALIBRATION_PARADIGMS, CUE_TIME, RESULT_KEYS
 from cogmodels.envs.bci.vector import CursorBCIVector
@@ -36,7 +36,7 @@ __all__ = ["INTENTIONS", "PARADIGMS", "SessionRecord", "calibrate", "calibration
            "closed_loop_block", "refit_decoder", "run_closed_loop"]
 
 #: how :func:`run_closed_loop` labels the bins it adapts on
-INTENTIONS = ("refit", "intended", "rti")
+INTENTIONS = ("refit", "intended", "rti", "ofc")
 #: calibration blocks: idealised (labels = the user's intention, closed-loop code) or open loop
 PARADIGMS = ("intention", *CALIBRATION_PARADIGMS)
 
@@ -225,9 +225,11 @@ def run_closed_loop(
 
     With ``adaptation`` (:class:`~cogmodels.agents.decoders.clda.SmoothBatch` or
     :class:`~cogmodels.agents.decoders.clda.RML` on ``decoder``) every bin is labelled by
-    ``intention``: ``"refit"`` (ReFIT, from the shown target: supervised), ``"intended"`` (the
-    user's true intended velocity: an oracle bound) or ``"rti"`` (retrospective target
-    inference from the reward alone: unsupervised). With ``debias`` the intention estimates
+    ``intention``: ``"refit"`` (ReFIT, from the shown target: supervised), ``"ofc"`` (the
+    command of an optimal feedback controller toward the shown target, from the cursor's position
+    and velocity: :class:`~cogmodels.agents.decoders.clda.OFCIntention`, Shanechi et al. 2016),
+    ``"intended"`` (the user's true intended velocity: an oracle bound) or ``"rti"``
+    (retrospective target inference from the reward alone: unsupervised). With ``debias`` the intention estimates
     start from the decoder's velocity divided by its own steady-state gain,
     ``G^{-1} v`` (:meth:`~cogmodels.agents.decoders.linear.EncodingDecoder.steady_gain`):
     the Kalman filter's estimate shrinks toward rest, and labels that keep the shrunk speed
@@ -267,6 +269,7 @@ def run_closed_loop(
     rti = None
     if adaptation is not None and intention == "rti":
         rti = RetrospectiveTargetInference(adaptation, cfg.task.timeout_steps + 1)
+    ofc = OFCIntention(dt=dt) if intention == "ofc" else None
     lanes = np.arange(env.num_envs)
     unshrink = None
     if adaptation is not None and debias:
@@ -284,6 +287,9 @@ def run_closed_loop(
             v_est = v if unshrink is None else np.einsum("lij,lj->li", unshrink, v)
             if intention == "refit":
                 adaptation.observe(obs, refit_intention(v_est, cursor, target, radius),
+                                   weight=live)
+            elif ofc is not None:
+                adaptation.observe(obs, ofc(info["cursor_velocity"], cursor, target, radius),
                                    weight=live)
             elif intention == "intended":
                 adaptation.observe(obs, intended, weight=live)
