@@ -62,14 +62,29 @@ def main() -> None:
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
     ap.add_argument("--quick", action="store_true", help="2 days, 2 subjects, 20 s sessions")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
+    ap.add_argument("--save-dir", type=Path, default=None,
+                    help="write each strategy's trials day by day to <dir>/<strategy>.csv")
+    ap.add_argument("--from-dir", type=Path, default=None,
+                    help="summarise the trials a (possibly unfinished) --save-dir run wrote")
     args = ap.parse_args()
     if args.quick:
         args.days, args.subjects, args.session, args.sweep = 2, 2, 20.0, 2.0
     t0 = time.perf_counter()
-    trials = run_wilson_protocol(args.strategies.split(","), args.days, args.subjects,
-                                 args.session, calibration_seconds=30.0 if args.quick else 60.0,
-                                 sweep_seconds=args.sweep, gains=GAINS, seed=args.seed,
-                                 n_jobs=args.jobs, progress=True)
+    if args.from_dir is not None:
+        found = [n for n in args.strategies.split(",") if (args.from_dir / f"{n}.csv").exists()]
+        trials = pd.concat([pd.read_csv(args.from_dir / f"{n}.csv") for n in found],
+                           ignore_index=True)
+        args.strategies = ",".join(found)
+        days_played = trials.groupby("decoder")["day"].max() + 1
+        print("days played per strategy:", days_played.to_dict())
+        args.days = int(days_played.min())
+        trials = trials[trials["day"] < args.days]
+    else:
+        trials = run_wilson_protocol(args.strategies.split(","), args.days, args.subjects,
+                                     args.session,
+                                     calibration_seconds=30.0 if args.quick else 60.0,
+                                     sweep_seconds=args.sweep, gains=GAINS, seed=args.seed,
+                                     n_jobs=args.jobs, save_dir=args.save_dir, progress=True)
     seconds = time.perf_counter() - t0
     per_day = summarize(trials, by=["decoder", "subject", "day"])
     mean_time = trials.groupby(["decoder", "subject", "day"])["trial_time"].mean()

@@ -102,14 +102,17 @@ class TargetHMM:
     slope : float
         Steepness ``σ`` > 0 of the logistic fall of the concentration (per workspace width).
     click_hit, click_false_alarm : float
-        Probability of a click in a bin with the cursor within ``click_radius`` of the target,
-        and elsewhere.
+        Probability of a click in *one bin* with the cursor within ``click_radius`` of the
+        target, and elsewhere. A per-bin rate: with a selection after a 0.5 s dwell in 20 ms
+        bins, about 1/26 (the default 0.04). A large value (0.5) makes every bin spent on a
+        target without a click strong evidence against it, and drags the inferred target off
+        the true one during holds.
     click_radius : float
         Distance within which a click selects the target.
     """
 
     def __init__(self, targets: Any, stay: float = 0.999, kappa: float = 2.0,
-                 inflection: float = 0.05, slope: float = 32.0, click_hit: float = 0.5,
+                 inflection: float = 0.05, slope: float = 32.0, click_hit: float = 0.04,
                  click_false_alarm: float = 1e-4, click_radius: float = 0.075) -> None:
         t = np.asarray(targets, dtype=np.float64)
         if t.ndim != 2 or t.shape[1] != 2 or t.shape[0] < 2 or not np.isfinite(t).all():

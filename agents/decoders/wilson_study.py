@@ -19,7 +19,8 @@ starts from a steady-state Kalman filter fit on a supervised calibration block. 
   the *shown* targets (daily supervised recalibration: the targets are known);
 - ``"hmm"``: the same with the targets inferred by PRI-T
   (:class:`~cogmodels.agents.decoders.target_hmm.TargetHMM`, with the click — the task's
-  registered selections), each bin weighted by the squared posterior of its inferred target;
+  registered selections, one per dwell of ``hold_steps + 1`` bins on the target, so a per-bin
+  click rate of ``1 / (hold_steps + 1)``), each bin weighted by the squared posterior of its inferred target;
 - ``"hmm_noclick"``: PRI-T without the click;
 - ``"rti"``: retrospective target inference (Jarosiewicz et al. 2015): only the successful
   trials' bins, labelled toward where the cursor ended;
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -138,9 +140,10 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
     dt = env.config.task.dt
     cls, update = STRATEGIES[name]
     decoder = cls(dt=dt).fit(*calibration_block(env, opts["calibration_seconds"], day=0))
+    task = env.config.task
     opts = {**opts, "dt": dt, "hmm": TargetHMM(
-        target_grid(env.config.task.workspace, opts["grid"]),
-        click_radius=float(np.max(env.config.task.target_radius)))}
+        target_grid(task.workspace, opts["grid"]), click_hit=1.0 / (task.hold_steps + 1),
+        click_radius=float(np.max(task.target_radius)))}
     parts = []
     for day in range(opts["n_days"]):
         sweep = sweep_gain(env, decoder, opts["sweep_seconds"], gains=opts["gains"], day=day)
@@ -149,6 +152,10 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
                                  gain=sweep.best, record=rec)
         trials["gain"] = sweep.best[trials["subject"].to_numpy(dtype=np.int64)]
         parts.append(trials)
+        if opts["save_dir"] is not None:  # each day as it ends: a partial run is still usable
+            path = Path(opts["save_dir"]) / f"{name}.csv"
+            trials.assign(decoder=name).to_csv(path, mode="a" if day else "w", header=not day,
+                                               index=False)
         decoder = update(decoder, rec.arrays(), opts)
     out = pd.concat(parts, ignore_index=True)
     out.insert(0, "decoder", name)
@@ -168,6 +175,7 @@ def run_wilson_protocol(
     seed: int = 0,
     drift: Any = WILSON_DRIFT,
     n_jobs: int = 1,
+    save_dir: str | Path | None = None,
     progress: bool = False,
     **env_kwargs: Any,
 ) -> pd.DataFrame:
@@ -197,6 +205,9 @@ def run_wilson_protocol(
         The environment's drift (default :data:`WILSON_DRIFT`).
     n_jobs : int
         Strategies played in parallel processes.
+    save_dir : str or pathlib.Path, optional
+        A folder (created) where each strategy's trials are written day by day to
+        ``<strategy>.csv`` as they are played.
     progress : bool
         Show a progress bar over the strategies.
     **env_kwargs
@@ -220,7 +231,9 @@ def run_wilson_protocol(
                                             low_open=True),
         "sweep_seconds": check_number("sweep_seconds", sweep_seconds, 0.0, low_open=True),
         "gains": tuple(gains), "grid": check_int("grid", grid, 2), "seed": seed, "drift": drift,
-        "env_kwargs": env_kwargs}
+        "env_kwargs": env_kwargs, "save_dir": save_dir}
+    if save_dir is not None:
+        Path(save_dir).mkdir(parents=True, exist_ok=True)
     n_jobs = check_int("n_jobs", n_jobs, 1)
     names = list(strategies)
     with progress_bar(progress, total=len(names), desc="strategies", unit="strategy") as bar:
