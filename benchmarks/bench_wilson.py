@@ -65,7 +65,9 @@ def main() -> None:
     ap.add_argument("--save-dir", type=Path, default=None,
                     help="write each strategy's trials day by day to <dir>/<strategy>.csv")
     ap.add_argument("--from-dir", type=Path, default=None,
-                    help="summarise the trials a (possibly unfinished) --save-dir run wrote")
+                    help="summarise the trials a (possibly unfinished) --save-dir run wrote: "
+                         "the figure and CSV keep every day played, the table the days all "
+                         "strategies played")
     args = ap.parse_args()
     if args.quick:
         args.days, args.subjects, args.session, args.sweep = 2, 2, 20.0, 2.0
@@ -77,8 +79,7 @@ def main() -> None:
         args.strategies = ",".join(found)
         days_played = trials.groupby("decoder")["day"].max() + 1
         print("days played per strategy:", days_played.to_dict())
-        args.days = int(days_played.min())
-        trials = trials[trials["day"] < args.days]
+        args.days = int(days_played.min())  # the table compares the days all have played
     else:
         trials = run_wilson_protocol(args.strategies.split(","), args.days, args.subjects,
                                      args.session,
@@ -102,6 +103,7 @@ def main() -> None:
           f"{platform.python_version()}; wall {seconds:.0f} s; seed {args.seed}; "
           f"{args.subjects} subjects; {args.days} days; {args.session:.0f} s sessions; "
           f"sweep {len(GAINS)} gains x {args.sweep:g} s")
+    per_day = per_day[per_day["day"] < args.days]
     rng = np.random.default_rng(args.seed)
     last = range(max(1, args.days - 10), args.days)
     rows = []
