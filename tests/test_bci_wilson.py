@@ -69,3 +69,18 @@ def test_wilson_protocol_starts_every_kalman_strategy_from_the_same_day_zero():
         np.testing.assert_array_equal(day0[name], day0["fixed"])
     with pytest.raises(ValueError, match="strategies must be"):
         run_wilson_protocol(["nope"])
+
+
+def test_rti_refits_lanes_with_successes_and_keeps_the_others(env_and_block):
+    from cogmodels.agents.decoders.wilson_study import _rti
+
+    env, (counts, labels) = env_and_block
+    dec = SteadyStateKalmanDecoder().fit(counts, labels)
+    rec = SessionRecord()
+    run_closed_loop(env, dec, 6.0, record=rec)
+    a = rec.arrays()
+    assert a["click"][:, 0].any()
+    a["click"][:, 1] = False  # lane 1: no success, nothing to label
+    new = _rti(dec, a, {"dt": env.config.task.dt})
+    np.testing.assert_array_equal(new.H_[1], dec.H_[1])
+    assert not np.allclose(new.H_[0], dec.H_[0])

@@ -112,9 +112,16 @@ def _rti(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) -> 
     goal = np.where(weight[..., None] > 0, goal, rec["cursor"])
     labels = refit_intention(_debiased(decoder, rec["velocity"]), rec["cursor"], goal,
                              rec["radius"])
-    if not (weight.sum(axis=0) > 0).all():  # a lane without a success keeps its decoder
+    empty = weight.sum(axis=0) == 0
+    if empty.all():
         return decoder
-    return _refit(decoder, rec["counts"], labels, weight)
+    weight[:, empty] = 1.0  # fitted, then replaced: a lane without a success keeps its model
+    new = _refit(decoder, rec["counts"], labels, weight)
+    if empty.any():
+        H, d, q = new.H_.copy(), new.d_.copy(), new.q_.copy()
+        H[empty], d[empty], q[empty] = decoder.H_[empty], decoder.d_[empty], decoder.q_[empty]
+        new.set_encoding(H, d, q)
+    return new
 
 
 def _realign(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) -> Decoder:
