@@ -319,7 +319,7 @@ def test_rti_labels_the_bins_of_successful_trials_only():
 def test_session_errors_and_determinism(block):
     env, (counts, velocity) = block
     dec = SteadyStateKalmanDecoder().fit(counts, velocity)
-    with pytest.raises(ValueError, match=r"intention must be one of \['refit', 'intended', 'rti'\]"):
+    with pytest.raises(ValueError, match=r"intention must be one of \['refit', 'intended', 'rti', 'ofc'\]"):
         run_closed_loop(env, dec, 1.0, intention="oracle")
     with pytest.raises(ValueError, match="seconds must be a duration >= one bin"):
         run_closed_loop(env, dec, 0.0)

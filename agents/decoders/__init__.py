@@ -5,11 +5,19 @@
 - :mod:`.kalman`: the velocity Kalman filter (Wu et al. 2006) and its steady-state form
   (Malik et al. 2011; Gilja et al. 2012).
 - :mod:`.clda`: closed-loop decoder adaptation, SmoothBatch (Orsborn et al. 2012) and recursive
-  maximum likelihood (Dangi et al. 2014), fed by ReFIT intention estimates (Gilja et al. 2012).
+  maximum likelihood (Dangi et al. 2014), fed by ReFIT intention estimates (Gilja et al. 2012)
+  or an optimal feedback controller's (Shanechi et al. 2016).
 - :mod:`.assist`: shared control with a goal velocity, decaying to 0 (BMI3D's assist).
 - :mod:`.clda_study`: CLDA from the four seed decoders of Orsborn et al. (2012).
 - :mod:`.recalibration`: unsupervised recalibration by retrospective target inference
   (Jarosiewicz et al. 2015): labels inferred from where the cursor went and the reward alone.
+- :mod:`.target_hmm`: probabilistic retrospective inference of targets (PRI-T; Wilson et al.
+  2023): an HMM of the user's target on a grid, von Mises emissions and an optional click.
+- :mod:`.factor_analysis`, :mod:`.stabilizer`: the latent stabiliser of Degenhart et al. (2020),
+  factor analysis realigned each day by Procrustes on stable channels, without labels.
+- :mod:`.point_process`: the point-process filter (Eden et al. 2004) on log-linear Poisson
+  tuning and its spike-event CLDA (Shanechi et al. 2016).
+- :mod:`.bias`: bias correction of the decoded velocity (Jarosiewicz et al. 2015).
 - :mod:`.session`: calibration blocks and closed-loop sessions on ``CursorBCIVector`` that
   return trial tables.
 
@@ -23,31 +31,44 @@ from __future__ import annotations
 
 from cogmodels.agents.decoders.assist import Assist
 from cogmodels.agents.decoders.base import Decoder, load_decoder
-from cogmodels.agents.decoders.clda import RML, SmoothBatch, refit_intention
+from cogmodels.agents.decoders.bias import BiasCorrection
+from cogmodels.agents.decoders.clda import RML, OFCIntention, SmoothBatch, refit_intention
 from cogmodels.agents.decoders.kalman import KalmanDecoder, SteadyStateKalmanDecoder
 from cogmodels.agents.decoders.linear import (
     OptimalLinearEstimator,
     PopulationVector,
     RidgeDecoder,
 )
+from cogmodels.agents.decoders.point_process import PointProcessCLDA, PointProcessFilter
 from cogmodels.agents.decoders.recalibration import RetrospectiveTargetInference
 from cogmodels.agents.decoders.session import calibrate, run_closed_loop
+from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer, align_loadings
 from cogmodels.agents.decoders.stats import RegressionStats
+from cogmodels.agents.decoders.target_hmm import TargetHMM, hmm_labels, target_grid
 
 __all__ = [
     "RML",
     "Assist",
+    "BiasCorrection",
     "Decoder",
     "KalmanDecoder",
+    "OFCIntention",
     "OptimalLinearEstimator",
+    "PointProcessCLDA",
+    "PointProcessFilter",
     "PopulationVector",
+    "ProcrustesStabilizer",
     "RegressionStats",
     "RetrospectiveTargetInference",
     "RidgeDecoder",
     "SmoothBatch",
     "SteadyStateKalmanDecoder",
+    "TargetHMM",
+    "align_loadings",
     "calibrate",
+    "hmm_labels",
     "load_decoder",
     "refit_intention",
     "run_closed_loop",
+    "target_grid",
 ]

@@ -161,6 +161,10 @@ class Decoder:
     def _rebuild(self) -> None:
         """Recompute what derives from the model arrays; nothing by default."""
 
+    @classmethod
+    def _after_load(cls, dec: Decoder, base: Path) -> None:
+        """Load what a subclass saved beside its two files (an inner decoder); nothing by default."""
+
     def __repr__(self) -> str:
         fitted = f"n_lanes={self.n_lanes_}, n_units={self.n_units_}" if hasattr(
             self, "n_units_") else "unfitted"
@@ -215,4 +219,5 @@ def load_decoder(path: str | Path) -> Decoder:
         arrays = {name: npz[name] for name in npz.files}
     dec._fitted(int(meta["n_lanes"]), int(meta["n_units"]), bool(meta["single"]))
     dec._restore(arrays)
+    dec._after_load(dec, base)
     return dec

@@ -42,7 +42,7 @@ from cogmodels.agents.decoders.linear import EncodingDecoder
 from cogmodels.agents.decoders.stats import RegressionStats
 from cogmodels.validation import check_number
 
-__all__ = ["INTENTION_SPEED", "RML", "SmoothBatch", "refit_intention"]
+__all__ = ["INTENTION_SPEED", "RML", "OFCIntention", "SmoothBatch", "refit_intention"]
 
 #: the simulated user's mean intended speed while off the target (workspace widths/s; measured
 #: 0.45 in a 60 s centre-out calibration block, 4 subjects, seed 0): a ``CursorGoal`` speed
@@ -64,6 +64,64 @@ def refit_intention(velocity: np.ndarray, cursor: np.ndarray, target: np.ndarray
     on_target = dist <= np.asarray(radius, dtype=np.float64)
     scale = np.where(on_target, 0.0, speed / np.maximum(dist, 1e-12))
     return err * scale[..., None]
+
+
+class OFCIntention:
+    r"""Intention estimate of an optimal feedback controller (Shanechi et al. 2016).
+
+    Instead of rotating the decoded velocity toward the target (ReFIT), the intended velocity is
+    what an LQR controller of the cursor would command from the cursor's current state, per axis
+    (:func:`~cogmodels.envs.bci.user.lqr_gain`, cost ``Σ (p - g)^2 + effort u^2`` on the forward
+    model ``v' = a v + (1 - a) u``, ``a = exp(-dt / forward_tau)``):
+
+    .. math::
+
+        \hat u_t = k_p (g - p_t) - k_v v_t, \qquad |\hat u_t| \le u_{max}
+        \ \ (0 \text{ within the target radius})
+
+    It models the user's speed as well as its direction: far from the target the estimate is
+    fast, near it slow, whatever the decoder did.
+
+    Parameters
+    ----------
+    effort : float
+        The LQR's effort cost (larger: slower commands).
+    forward_tau : float
+        Time constant (s) of the cursor's velocity in the controller's model (0: the cursor moves
+        as commanded).
+    max_speed : float
+        Largest intended speed (widths/s).
+    dt : float
+        Bin width (s).
+
+    References
+    ----------
+    Shanechi, M. M., Orsborn, A. L., & Carmena, J. M. (2016). Robust brain-machine interface
+    design using optimal feedback control modeling and adaptive point process filtering. PLoS
+    Comput Biol 12:e1004730.
+    """
+
+    def __init__(self, effort: float = 0.015, forward_tau: float = 0.0, max_speed: float = 0.8,
+                 dt: float = 0.02) -> None:
+        from cogmodels.envs.bci.user import UserSpec, lqr_gain
+
+        spec = UserSpec(model="lqr", effort=effort, forward_tau=forward_tau,
+                        max_speed=max_speed)
+        self.effort, self.forward_tau, self.max_speed = (spec.effort, spec.forward_tau,
+                                                         spec.max_speed)
+        self.dt = check_number("dt", dt, 0.0, low_open=True)
+        self.gain_ = lqr_gain(spec, self.dt)
+
+    def __call__(self, velocity: np.ndarray, cursor: np.ndarray, target: np.ndarray,
+                 radius: np.ndarray | float) -> np.ndarray:
+        """Return the estimates ``(L, 2)`` for cursor velocities, cursors and targets ``(L, 2)``."""
+        v = np.asarray(velocity, dtype=np.float64)
+        err = np.asarray(target, dtype=np.float64) - np.asarray(cursor, dtype=np.float64)
+        u = self.gain_[0] * err - self.gain_[1] * v
+        speed = np.hypot(u[..., 0], u[..., 1])
+        u = u * np.minimum(1.0, self.max_speed / np.maximum(speed, 1e-12))[..., None]
+        on_target = np.hypot(err[..., 0], err[..., 1]) <= np.asarray(radius, dtype=np.float64)
+        return np.where(on_target[..., None], 0.0, u)
 
 
 def _check_seconds(name: str, value: Any, dt: float) -> float:

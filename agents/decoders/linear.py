@@ -66,15 +66,25 @@ class EncodingDecoder(Decoder):
         self._check_fitted()
         return np.broadcast_to(self.velocity_sd**2 * np.eye(2), (self.n_lanes_, 2, 2)).copy()
 
-    def fit(self, counts: Any, velocity: Any) -> EncodingDecoder:
+    def fit(self, counts: Any, velocity: Any, sample_weight: Any = None) -> EncodingDecoder:
         """Fit the encoding model on a calibration block; return ``self``.
 
         The block holds counts ``(T, N)`` or ``(T, L, N)`` and the velocities the user intended,
-        ``(T, 2)`` or ``(T, L, 2)``.
+        ``(T, 2)`` or ``(T, L, 2)``; ``sample_weight`` (``(T,)`` or ``(T, L)``, >= 0; None: 1)
+        weights each bin in the regression (weighted least squares, as PRI-T's recalibration).
+        The kinematic prior fitted with ``dynamics="fit"`` is not weighted.
         """
         y, x, single = check_calibration(counts, velocity)
+        w = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float64).reshape(y.shape[:2]) if np.size(
+                sample_weight) == y.shape[0] * y.shape[1] else None
+            if w is None or not (np.isfinite(w).all() and (w >= 0).all()) or w.sum() <= 0:
+                raise ValueError(f"sample_weight must be finite weights >= 0 of shape "
+                                 f"{y.shape[:2] if not single else (y.shape[0],)}, not all 0, "
+                                 f"got {np.shape(sample_weight)}")
         stats = RegressionStats(y.shape[1], y.shape[2])
-        stats.add(y, x)
+        stats.add(y, x, weight=w)
         self.stats_ = stats
         self._fit_dynamics(x)
         self._fitted(y.shape[1], y.shape[2], single)

@@ -23,18 +23,20 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from cogmodels.agents.decoders.assist import Assist
 from cogmodels.agents.decoders.base import Decoder
-from cogmodels.agents.decoders.clda import _Adaptation, refit_intention
+from cogmodels.agents.decoders.bias import BiasCorrection
+from cogmodels.agents.decoders.clda import OFCIntention, _Adaptation, refit_intention
 from cogmodels.agents.decoders.recalibration import RetrospectiveTargetInference, refit
 from cogmodels.envs.bci.loop import CALIBRATION_PARADIGMS, CUE_TIME, RESULT_KEYS
 from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.validation import check_number
 
-__all__ = ["INTENTIONS", "PARADIGMS", "calibrate", "calibration_block", "closed_loop_block",
-           "refit_decoder", "run_closed_loop"]
+__all__ = ["INTENTIONS", "PARADIGMS", "SessionRecord", "calibrate", "calibration_block",
+           "closed_loop_block", "refit_decoder", "run_closed_loop"]
 
 #: how :func:`run_closed_loop` labels the bins it adapts on
-INTENTIONS = ("refit", "intended", "rti")
+INTENTIONS = ("refit", "intended", "rti", "ofc")
 #: calibration blocks: idealised (labels = the user's intention, closed-loop code) or open loop
 PARADIGMS = ("intention", *CALIBRATION_PARADIGMS)
 
@@ -172,6 +174,38 @@ def refit_decoder(env: Any, decoder: Decoder, seconds: float = 60.0, *,
     return refit(decoder, **closed_loop_block(env, decoder, seconds, day=day))
 
 
+class SessionRecord:
+    """What :func:`run_closed_loop` saw, bin by bin, for a recalibration after the session.
+
+    Pass one as ``record=``; after the run :meth:`arrays` returns ``counts (T, L, N)``, the
+    decoder's output ``velocity (T, L, 2)`` (before gain and assist), the ``applied`` cursor
+    velocity ``(T, L, 2)``, the ``cursor`` it moved from and the shown ``target`` ``(T, L, 2)``,
+    ``radius (T, L)``, ``click (T, L)`` (the task registered a selection — a success — at that
+    bin: what a click decoder would report) and ``trial_end (T, L)`` (a trial ended at that bin).
+    The target is the task's, for supervised recalibration; unsupervised methods must not read
+    it.
+    """
+
+    KEYS = ("counts", "velocity", "applied", "cursor", "target", "radius", "click", "trial_end")
+
+    def __init__(self) -> None:
+        self._bins: dict[str, list[np.ndarray]] = {k: [] for k in self.KEYS}
+
+    def add(self, **bin_values: np.ndarray) -> None:
+        """Append one bin: a value for every key of :attr:`KEYS`."""
+        for k in self.KEYS:
+            self._bins[k].append(np.array(bin_values[k]))
+
+    def __len__(self) -> int:
+        return len(self._bins["counts"])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Return the recorded bins stacked along a leading time axis."""
+        if not len(self):
+            raise ValueError("the record holds no bins: pass it to run_closed_loop(record=...)")
+        return {k: np.stack(v) for k, v in self._bins.items()}
+
+
 def run_closed_loop(
     env: Any,
     decoder: Decoder,
@@ -181,20 +215,35 @@ def run_closed_loop(
     intention: str = "refit",
     day: Any = None,
     debias: bool = True,
+    gain: float | np.ndarray = 1.0,
+    assist: Assist | None = None,
+    bias: BiasCorrection | None = None,
+    record: SessionRecord | None = None,
     progress: bool = False,
 ) -> pd.DataFrame:
     """Let the decoder drive the cursor for ``seconds`` from a new session in every lane.
 
     With ``adaptation`` (:class:`~cogmodels.agents.decoders.clda.SmoothBatch` or
     :class:`~cogmodels.agents.decoders.clda.RML` on ``decoder``) every bin is labelled by
-    ``intention``: ``"refit"`` (ReFIT, from the shown target: supervised), ``"intended"`` (the
-    user's true intended velocity: an oracle bound) or ``"rti"`` (retrospective target
-    inference from the reward alone: unsupervised). With ``debias`` the intention estimates
+    ``intention``: ``"refit"`` (ReFIT, from the shown target: supervised), ``"ofc"`` (the
+    command of an optimal feedback controller toward the shown target, from the cursor's position
+    and velocity: :class:`~cogmodels.agents.decoders.clda.OFCIntention`, Shanechi et al. 2016),
+    ``"intended"`` (the user's true intended velocity: an oracle bound) or ``"rti"``
+    (retrospective target inference from the reward alone: unsupervised). With ``debias`` the intention estimates
     start from the decoder's velocity divided by its own steady-state gain,
     ``G^{-1} v`` (:meth:`~cogmodels.agents.decoders.linear.EncodingDecoder.steady_gain`):
     the Kalman filter's estimate shrinks toward rest, and labels that keep the shrunk speed
     would make every refit slower than the last. A lane whose session ends (``n_trials``)
     starts the next session of the same subject with its decoder state reset.
+
+    The cursor moves with ``gain`` times the decoded velocity (one gain, or one per lane: the
+    output gain Wilson et al. 2023 re-sweep daily); with ``assist``
+    (:class:`~cogmodels.agents.decoders.assist.Assist`) that velocity is blended with one toward
+    the target and the assist ticks down every bin — adaptation still labels the decoder's own
+    output. With ``bias`` (:class:`~cogmodels.agents.decoders.bias.BiasCorrection`,
+    Jarosiewicz et al. 2015) the decoder's output is bias-corrected first, and that corrected
+    output is what moves the cursor, is labelled and is recorded. With ``record`` (a :class:`SessionRecord`) every bin is kept for a recalibration
+    after the session.
     """
     env = _check_env(env)
     if intention not in INTENTIONS:
@@ -202,6 +251,16 @@ def run_closed_loop(
     if adaptation is not None and adaptation.decoder is not decoder:
         raise ValueError("adaptation must adapt the decoder passed in (adaptation.decoder is "
                          "another object)")
+    if assist is not None and not isinstance(assist, Assist):
+        raise TypeError(f"assist must be an Assist or None, got {type(assist).__name__}")
+    if bias is not None and not isinstance(bias, BiasCorrection):
+        raise TypeError(f"bias must be a BiasCorrection or None, got {type(bias).__name__}")
+    if record is not None and not isinstance(record, SessionRecord):
+        raise TypeError(f"record must be a SessionRecord or None, got {type(record).__name__}")
+    gains = np.broadcast_to(np.asarray(gain, dtype=np.float64), (env.num_envs,))
+    if not (np.isfinite(gains).all() and (gains > 0).all()):
+        raise ValueError(f"gain must be a number > 0 or one per lane ({env.num_envs}), got "
+                         f"{gain!r}")
     n = _n_bins(env, seconds)
     cfg = env.config
     dt, v_max, ws = cfg.task.dt, cfg.v_max, cfg.task.workspace
@@ -210,6 +269,7 @@ def run_closed_loop(
     rti = None
     if adaptation is not None and intention == "rti":
         rti = RetrospectiveTargetInference(adaptation, cfg.task.timeout_steps + 1)
+    ofc = OFCIntention(dt=dt) if intention == "ofc" else None
     lanes = np.arange(env.num_envs)
     unshrink = None
     if adaptation is not None and debias:
@@ -220,11 +280,16 @@ def run_closed_loop(
         cursor, target, radius = info["cursor"], info["target"], info["target_radius"]
         intended = info["intended_velocity"]
         v = decoder.step(obs).copy()
+        if bias is not None:
+            v = bias(v)
         if adaptation is not None:
             live = ~restarting
             v_est = v if unshrink is None else np.einsum("lij,lj->li", unshrink, v)
             if intention == "refit":
                 adaptation.observe(obs, refit_intention(v_est, cursor, target, radius),
+                                   weight=live)
+            elif ofc is not None:
+                adaptation.observe(obs, ofc(info["cursor_velocity"], cursor, target, radius),
                                    weight=live)
             elif intention == "intended":
                 adaptation.observe(obs, intended, weight=live)
@@ -232,10 +297,18 @@ def run_closed_loop(
                 rti.record(obs, v_est, cursor)
             if adaptation.tick() and unshrink is not None:
                 unshrink = np.linalg.inv(decoder.steady_gain())
-        obs, reward, term, _, info = env.step(v)
+        applied = gains[:, None] * v
+        if assist is not None:
+            applied = assist(applied, cursor, target, radius)
+            assist.tick()
+        counts = obs
+        obs, reward, term, _, info = env.step(applied)
         done = info["trial_completed"] & ~restarting
+        if record is not None:
+            record.add(counts=counts, velocity=v, applied=applied, cursor=cursor, target=target,
+                       radius=radius, click=info["success"] & done, trial_end=done)
         if rti is not None:
-            end = np.clip(cursor + dt * np.clip(v, -v_max, v_max), -ws, ws)
+            end = np.clip(cursor + dt * np.clip(applied, -v_max, v_max), -ws, ws)
             rti.end_trials(done, info["success"] & done, end, radius)
             rti.clear(restarting)
         if done.any():

@@ -26,6 +26,7 @@ from cogmodels.envs.bci.drift import (
     Dropout,
     GainWalk,
     NeuralTrajectory,
+    SNRMixture,
     SNRStep,
     SNRWalk,
     TuningRotation,
@@ -36,6 +37,7 @@ from cogmodels.envs.bci.drift import (
 from cogmodels.envs.bci.encoder import Population, PopulationSpec, draw_population
 from cogmodels.envs.bci.env import CursorBCI, CursorBCIRandomTargets
 from cogmodels.envs.bci.error_signal import ERROR_SIGNAL_PRESETS, ErrorSignalSpec, make_error_signal
+from cogmodels.envs.bci.gain_sweep import WILSON_GAINS, GainSweep, sweep_gain
 from cogmodels.envs.bci.metrics import bitrate, fitts_throughput, plot_over_days, summarize
 from cogmodels.envs.bci.task import TaskSpec, center_out_positions
 from cogmodels.envs.bci.user import WILLETT_USER, User, UserSpec, lqr_gain
@@ -45,6 +47,7 @@ __all__ = [
     "DRIFT_PRESETS",
     "ERROR_SIGNAL_PRESETS",
     "WILLETT_USER",
+    "WILSON_GAINS",
     "ArrayShift",
     "BaselineWalk",
     "CursorBCI",
@@ -52,6 +55,7 @@ __all__ = [
     "CursorBCIRandomTargetsVector",
     "CursorBCIVector",
     "Drift",
+    "GainSweep",
     "DriftModel",
     "Dropout",
     "ErrorSignalSpec",
@@ -59,6 +63,7 @@ __all__ = [
     "NeuralTrajectory",
     "Population",
     "PopulationSpec",
+    "SNRMixture",
     "SNRStep",
     "SNRWalk",
     "TaskSpec",
@@ -76,4 +81,5 @@ __all__ = [
     "plot_over_days",
     "subspace_similarity",
     "summarize",
+    "sweep_gain",
 ]

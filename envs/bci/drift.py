@@ -43,6 +43,7 @@ __all__ = [
     "Dropout",
     "GainWalk",
     "NeuralTrajectory",
+    "SNRMixture",
     "SNRStep",
     "SNRWalk",
     "TuningRotation",
@@ -63,6 +64,16 @@ def _check_sd(name: str, value: Any) -> float:
     return check_number(name, value, 0.0, MAX_SD)
 
 
+def _check_floats(name: str, value: Any, low: float, high: float, *,
+                  low_open: bool = False) -> tuple[float, ...]:
+    """Return a non-empty sequence of numbers in ``[low, high]`` as a tuple of floats."""
+    if isinstance(value, str) or not hasattr(value, "__len__") or len(value) == 0:
+        raise ValueError(f"{name} must be a non-empty sequence of numbers in [{low:g}, {high:g}], "
+                         f"got {value!r}")
+    return tuple(check_number(f"{name}[{i}]", v, low, high, low_open=low_open)
+                 for i, v in enumerate(value))
+
+
 def unbiased_lognormal(sd: float, rng: np.random.Generator, n: int) -> np.ndarray:
     """Return ``n`` factors ``exp(sd z - sd^2 / 2)``, ``z ~ N(0, 1)``: log-normal with mean 1."""
     return np.exp(sd * rng.standard_normal(n) - 0.5 * sd * sd)
@@ -81,7 +92,14 @@ def subspace_similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class Drift:
-    """One day's change of a population, applied in place by :meth:`apply`."""
+    """One day's change of a population, applied in place by :meth:`apply`.
+
+    :meth:`start` sets up day 0 (nothing by default); it draws from a stream of its own, so a
+    process that needs no day-0 set-up leaves day 0 exactly as drawn.
+    """
+
+    def start(self, pop: Population, spec: PopulationSpec, rng: np.random.Generator) -> None:
+        """Set up ``pop`` (day 0, just drawn) in place; nothing by default."""
 
     def apply(
         self, pop: Population, spec: PopulationSpec, rng: np.random.Generator, day: int
@@ -176,6 +194,104 @@ class SNRStep(Drift):
         """Multiply the population's gain by ``factor`` on day ``day``."""
         if day == self.day:
             pop.gain = float(pop.gain * self.factor)
+
+
+#: Wilson et al. (2023)'s distribution of daily signal-to-noise ratios: the two-component
+#: Gaussian mixture their nonstationarities simulator (``sampleSNR``) fitted to participant T5's
+#: sessions, in its raw units (weights, means, variances), then mapped to their simulator's SNR
+#: by ``snr = 0.3365 raw - 0.04438``
+WILSON_SNR_RAW = {"weights": (0.6716436, 1.0 - 0.6716436), "means": (1.6244981, 2.78165778),
+                  "variances": (0.11382677, 0.07465756), "scale": 0.3365, "shift": -0.04438}
+#: Wilson et al. (2023)'s fixed SNR (their sweeps with ``fixed_SNR``): the SNR that a gain of 1
+#: (the population as drawn) stands for
+WILSON_REFERENCE_SNR = 0.5
+#: the smallest SNR a day can draw (a normal component could in principle go below 0)
+MIN_SNR = 1e-3
+
+
+def _wilson_components() -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+    raw = WILSON_SNR_RAW
+    means = tuple(raw["scale"] * m + raw["shift"] for m in raw["means"])
+    sds = tuple(raw["scale"] * float(np.sqrt(v)) for v in raw["variances"])
+    return tuple(raw["weights"]), means, sds
+
+
+_W_WEIGHTS, _W_MEANS, _W_SDS = _wilson_components()
+
+
+@dataclass(frozen=True)
+class SNRMixture(Drift):
+    r"""The population's signal-to-noise ratio redrawn every day from a Gaussian mixture.
+
+    Each day (day 0 included) draws a component ``k`` with probability ``weights[k]`` and an SNR
+    ``s ~ N(means[k], sds[k]^2)`` (at least ``MIN_SNR``); the population's gain becomes
+
+    .. math:: g_d = \max(s_d, s_{min}) / s_{ref}
+
+    with ``s_ref = reference``: the SNR the population as drawn stands for. Days are independent
+    (the gain is set, not walked), so any other gain change (:class:`SNRWalk`, :class:`SNRStep`)
+    should come after this process in a drift list.
+
+    The defaults are Wilson et al. (2023)'s: their simulator's ``sampleSNR`` (github
+    guyhwilson/nonstationarities, ``utils/simulation/simulation_utils.py``), a two-mode mixture
+    fitted to participant T5's daily SNRs — weight 0.672 on mean 0.502 (sd 0.114) and 0.328 on
+    mean 0.892 (sd 0.092) — drawn anew for every session of their 60-session protocol; a gain of
+    1 stands for their fixed-SNR value 0.5 (``WILSON_REFERENCE_SNR``), so low-mode days are
+    about the population as drawn and high-mode days about 1.8 times as strongly tuned.
+
+    Parameters
+    ----------
+    weights : tuple of float
+        Component probabilities (non-negative, summing to 1).
+    means, sds : tuple of float
+        Component means (> 0) and standard deviations (>= 0) of the SNR.
+    reference : float
+        The SNR of gain 1 (> 0).
+
+    References
+    ----------
+    Wilson, G. H., et al. (2023). Long-term unsupervised recalibration of cursor BCIs. bioRxiv
+    10.1101/2023.02.03.527022.
+    """
+
+    weights: tuple[float, ...] = _W_WEIGHTS
+    means: tuple[float, ...] = _W_MEANS
+    sds: tuple[float, ...] = _W_SDS
+    reference: float = WILSON_REFERENCE_SNR
+
+    def __post_init__(self) -> None:
+        weights = _check_floats("weights", self.weights, 0.0, 1.0)
+        means = _check_floats("means", self.means, 0.0, 1e3, low_open=True)
+        sds = _check_floats("sds", self.sds, 0.0, 1e3)
+        if not len(weights) == len(means) == len(sds):
+            raise ValueError(
+                f"weights, means and sds must have one value per component, got lengths "
+                f"{len(weights)}, {len(means)} and {len(sds)}"
+            )
+        if abs(sum(weights) - 1.0) > 1e-6:
+            raise ValueError(f"weights must sum to 1, got {self.weights!r} (sum {sum(weights):g})")
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "means", means)
+        object.__setattr__(self, "sds", sds)
+        reference = check_number("reference", self.reference, 0.0, 1e3, low_open=True)
+        object.__setattr__(self, "reference", reference)
+
+    def draw(self, rng: np.random.Generator) -> float:
+        """Return one day's SNR ``max(s, MIN_SNR)``, ``s`` from the mixture."""
+        k = int(rng.choice(len(self.weights), p=np.asarray(self.weights) / sum(self.weights)))
+        return max(self.means[k] + self.sds[k] * float(rng.standard_normal()), MIN_SNR)
+
+    def gain(self, snr: float) -> float:
+        """Return the population gain that stands for SNR ``snr``: ``snr / reference``."""
+        return snr / self.reference
+
+    def start(self, pop, spec, rng):
+        """Draw day 0's SNR."""
+        pop.gain = self.gain(self.draw(rng))
+
+    def apply(self, pop, spec, rng, day):
+        """Draw the day's SNR afresh and set the population's gain to it."""
+        pop.gain = self.gain(self.draw(rng))
 
 
 @dataclass(frozen=True)
@@ -302,6 +418,11 @@ class DriftModel:
     def __repr__(self) -> str:
         return f"DriftModel({list(self.processes)!r})"
 
+    def start(self, pop: Population, spec: PopulationSpec, rng: np.random.Generator) -> None:
+        """Set up day 0 (``pop``, just drawn) in place: each process's :meth:`Drift.start`."""
+        for p in self.processes:
+            p.start(pop, spec, rng)
+
     def step(
         self, pop: Population, spec: PopulationSpec, rng: np.random.Generator, day: int
     ) -> None:
@@ -342,7 +463,8 @@ def check_day(value: Any, name: str = "day") -> int:
 class NeuralTrajectory:
     """One subject's population as a function of the day.
 
-    Day 0 is drawn with ``default_rng([seed, 0])``; day ``d`` is day ``d - 1`` advanced by
+    Day 0 is drawn with ``default_rng([seed, 0])`` (and set up by the processes'
+    :meth:`Drift.start` with ``default_rng([seed, 0, 2])``); day ``d`` is day ``d - 1`` advanced by
     ``drift`` with ``default_rng([seed, d])``. Days are computed forward on demand and kept every
     ``checkpoint_every`` days, so any day can be revisited cheaply.
     """
@@ -352,9 +474,9 @@ class NeuralTrajectory:
     ) -> None:
         self.spec, self.drift, self.seed = spec, drift, int(seed)
         self._every = checkpoint_every
-        self._cache: dict[int, Population] = {
-            0: draw_population(spec, np.random.default_rng([self.seed, 0]))
-        }
+        day0 = draw_population(spec, np.random.default_rng([self.seed, 0]))
+        drift.start(day0, spec, np.random.default_rng([self.seed, 0, 2]))  # a stream of its own
+        self._cache: dict[int, Population] = {0: day0}
         self._last = (0, self._cache[0])
         ctx = np.random.default_rng([self.seed, 0, 1])  # a stream no day uses
         self.context_rotation = np.deg2rad(spec.observation_rotation) * ctx.standard_normal(

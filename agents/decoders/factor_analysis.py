@@ -1,0 +1,99 @@
+r"""Factor analysis by expectation-maximisation, batched over lanes (Ghahramani & Hinton 1996).
+
+Model of ``N`` channels with ``k`` latent factors:
+
+.. math::
+
+    y = Λ z + μ + ε, \qquad z \sim \mathcal N(0, I_k), \quad ε \sim \mathcal N(0, \operatorname{diag} ψ)
+
+With the sample covariance ``S``, each EM iteration (Woodbury form, ``O(N k²)`` besides the
+products with ``S``):
+
+.. math::
+
+    β = (I + Λᵀ Ψ^{-1} Λ)^{-1} Λᵀ Ψ^{-1}, \quad
+    E = I - β Λ + β S βᵀ, \quad Λ ← S βᵀ E^{-1}, \quad ψ ← \operatorname{diag}(S - Λ β S)
+
+The latents' posterior mean, ``E[z | y] = β (y - μ)``, is what Degenhart et al. (2020) feed the
+decoder. Λ is identified only up to an orthogonal rotation of the factors, which the
+stabiliser's Procrustes alignment resolves (:mod:`.stabilizer`).
+
+- Ghahramani, Z. & Hinton, G. E. (1996). The EM algorithm for mixtures of factor analyzers.
+  Tech. Rep. CRG-TR-96-1, University of Toronto.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["MIN_NOISE", "fit_factor_analysis", "posterior_projection"]
+
+#: floor of the private variances ψ (counts² per bin): silent channels stay finite
+MIN_NOISE = 1e-3
+
+
+def posterior_projection(loadings: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Return ``β = (I + Λᵀ Ψ^{-1} Λ)^{-1} Λᵀ Ψ^{-1}``, ``(L, k, N)``, so ``E[z | y] = β (y - μ)``.
+
+    Parameters
+    ----------
+    loadings : numpy.ndarray
+        ``(L, N, k)`` loadings Λ.
+    noise : numpy.ndarray
+        ``(L, N)`` private variances ψ.
+
+    Returns
+    -------
+    numpy.ndarray
+        The projection of each lane.
+    """
+    lt_pinv = np.swapaxes(loadings, 1, 2) / noise[:, None, :]  # Λᵀ Ψ^{-1}, (L, k, N)
+    k = loadings.shape[2]
+    return np.linalg.solve(np.eye(k) + lt_pinv @ loadings, lt_pinv)
+
+
+def fit_factor_analysis(counts: np.ndarray, n_factors: int, n_iter: int = 200,
+                        tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fit factor analysis to each lane of ``(T, L, N)`` counts by EM (module docstring).
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        ``(T, L, N)`` observations.
+    n_factors : int
+        Number ``k`` of factors.
+    n_iter : int
+        Largest number of EM iterations.
+    tol : float
+        Stop when no loading changes by more than ``tol`` relative to the largest loading.
+
+    Returns
+    -------
+    loadings : numpy.ndarray
+        ``(L, N, k)`` Λ (initialised from the principal components, so deterministic).
+    mean : numpy.ndarray
+        ``(L, N)`` μ.
+    noise : numpy.ndarray
+        ``(L, N)`` ψ, at least :data:`MIN_NOISE`.
+    """
+    y = np.asarray(counts, dtype=np.float64)
+    mean = y.mean(axis=0)
+    yc = y - mean
+    S = np.einsum("tln,tlm->lnm", yc, yc) / y.shape[0]
+    var = np.maximum(np.einsum("lnn->ln", S), MIN_NOISE)
+    evals, evecs = np.linalg.eigh(S)
+    top_vals = np.maximum(evals[:, ::-1][:, :n_factors], 0.0)
+    lam = evecs[:, :, ::-1][:, :, :n_factors] * np.sqrt(top_vals)[:, None, :]
+    psi = np.maximum(var - np.einsum("lnk,lnk->ln", lam, lam), MIN_NOISE)
+    eye = np.eye(n_factors)
+    for _ in range(n_iter):
+        beta = posterior_projection(lam, psi)  # (L, k, N)
+        bs = beta @ S  # (L, k, N)
+        ezz = eye - beta @ lam + bs @ np.swapaxes(beta, 1, 2)
+        new = np.swapaxes(np.linalg.solve(ezz, bs), 1, 2)  # S βᵀ E^{-1}
+        psi = np.maximum(var - np.einsum("lnk,lkn->ln", new, bs), MIN_NOISE)
+        change = np.max(np.abs(new - lam)) / max(np.max(np.abs(new)), 1e-12)
+        lam = new
+        if change < tol:
+            break
+    return lam, mean, psi

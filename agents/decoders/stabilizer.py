@@ -1,0 +1,199 @@
+r"""Latent-space stabiliser: factor analysis + Procrustes on stable channels (Degenhart et al. 2020).
+
+The decoder reads the ``k`` factors of a factor-analysis model of the counts, not the counts
+(:mod:`.factor_analysis`). On the calibration day the model ``Λ_0, μ_0, ψ_0`` is fit and a Kalman
+filter is trained on the factors ``z = β_0 (y - μ_0)``. On a later day a new model ``Λ_d, μ_d, ψ_d``
+is fit on that day's counts alone — no labels — and rotated back onto the calibration day's factors
+by orthogonal Procrustes on the channels whose loadings did not change:
+
+.. math::
+
+    O = \arg\min_{OᵀO = I} \| Λ_d[s] O - Λ_0[s] \|_F = U Vᵀ, \qquad
+    U Σ Vᵀ = Λ_d[s]ᵀ Λ_0[s]
+
+The stable set ``s`` starts with all channels; each round aligns on ``s``, measures every channel's
+mismatch ``‖Λ_d[i] O - Λ_0[i]‖`` and drops the worst of ``s`` (a tenth, at least one) until
+``stable_fraction`` of the channels are left (Degenhart et al.'s iterative channel selection).
+The day's factors are then read from the stable channels alone with the aligned model,
+``z = β_d (y - μ_d)`` with ``β_d`` the posterior projection of ``Λ_d[s] O, ψ_d[s]``, and the
+calibration day's decoder is used unchanged.
+
+The alignment assumes that the instabilities are confined to some channels (Degenhart et al.'s
+recordings: a few electrodes lose or gain units); a drift that rotates every unit's tuning leaves
+no stable channel, and then the alignment can only undo the rotation the factors share.
+
+- Degenhart, A. D., Bishop, W. E., Oby, E. R., Tyler-Kabara, E. C., Chase, S. M., Batista, A. P.,
+  & Yu, B. M. (2020). Stabilization of a brain–computer interface via the alignment of
+  low-dimensional spaces of neural activity. Nat Biomed Eng 4:672–685.
+- Schönemann, P. H. (1966). A generalized solution of the orthogonal Procrustes problem.
+  Psychometrika 31:1–10.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cogmodels.agents.decoders.base import Decoder, check_calibration
+from cogmodels.agents.decoders.factor_analysis import fit_factor_analysis, posterior_projection
+from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
+from cogmodels.agents.decoders.stats import as_lanes
+from cogmodels.validation import check_int, check_number
+
+__all__ = ["ProcrustesStabilizer", "align_loadings"]
+
+
+def align_loadings(new: np.ndarray, reference: np.ndarray, n_stable: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Align one lane's loadings ``new (N, k)`` onto ``reference (N, k)`` on stable channels.
+
+    Parameters
+    ----------
+    new, reference : numpy.ndarray
+        ``(N, k)`` loadings of the day to align and of the calibration day.
+    n_stable : int
+        How many channels to keep as stable (``k <= n_stable <= N``).
+
+    Returns
+    -------
+    rotation : numpy.ndarray
+        ``(k, k)`` orthogonal ``O`` with ``new[stable] @ O ≈ reference[stable]``.
+    stable : numpy.ndarray
+        ``(N,)`` booleans: the channels kept.
+    """
+    n = new.shape[0]
+    stable = np.ones(n, dtype=bool)
+    while True:
+        u, _, vt = np.linalg.svd(new[stable].T @ reference[stable])
+        rotation = u @ vt
+        left = int(stable.sum())
+        if left <= n_stable:
+            return rotation, stable
+        mismatch = np.linalg.norm(new @ rotation - reference, axis=1)
+        mismatch[~stable] = -np.inf
+        drop = min(max(left // 10, 1), left - n_stable)
+        stable[np.argsort(mismatch)[-drop:]] = False
+
+
+class ProcrustesStabilizer(Decoder):
+    """A Kalman filter on factor-analysis latents, realigned each day (module docstring).
+
+    Parameters
+    ----------
+    n_factors : int
+        Number ``k`` of latent factors (Degenhart et al. used 10).
+    stable_fraction : float
+        Fraction of the channels kept as stable by :meth:`realign`, in (0, 1].
+    n_iter : int
+        Largest number of EM iterations of each factor-analysis fit.
+    ridge, dt : float
+        The inner :class:`~cogmodels.agents.decoders.kalman.SteadyStateKalmanDecoder`'s ridge
+        penalty and bin width (its other settings are its defaults).
+
+    Attributes
+    ----------
+    loadings_, mean_, noise_ : numpy.ndarray
+        The calibration day's model: ``(L, N, k)``, ``(L, N)``, ``(L, N)``.
+    projection_ : numpy.ndarray
+        ``(L, k, N)`` the current map from counts to factors (0 on unstable channels).
+    offset_ : numpy.ndarray
+        ``(L, k)``: ``projection_ @ μ``, subtracted from the projected counts.
+    stable_ : numpy.ndarray
+        ``(L, N)`` the channels used since the last :meth:`realign` (all after :meth:`fit`).
+    decoder_ : SteadyStateKalmanDecoder
+        The filter on the factors.
+    """
+
+    _model_arrays = ("loadings_", "mean_", "noise_", "projection_", "offset_", "stable_")
+    _state_arrays = ()
+
+    def __init__(self, n_factors: int = 10, stable_fraction: float = 0.5, n_iter: int = 200,
+                 ridge: float = 1e-3, dt: float = 0.02) -> None:
+        self.n_factors = check_int("n_factors", n_factors, 1)
+        self.stable_fraction = check_number("stable_fraction", stable_fraction, 0.0, 1.0,
+                                            low_open=True)
+        self.n_iter = check_int("n_iter", n_iter, 1)
+        self.ridge = check_number("ridge", ridge, 0.0)
+        self.dt = check_number("dt", dt, 0.0, low_open=True)
+
+    def fit(self, counts: Any, velocity: Any) -> ProcrustesStabilizer:
+        """Fit the calibration day's factor model and the filter on its factors; return ``self``."""
+        y, x, single = check_calibration(counts, velocity)
+        if y.shape[2] < self.n_factors:
+            raise ValueError(f"counts must have at least n_factors={self.n_factors} channels, "
+                             f"got {y.shape[2]}")
+        self.loadings_, self.mean_, self.noise_ = fit_factor_analysis(y, self.n_factors,
+                                                                      self.n_iter)
+        self._fitted(y.shape[1], y.shape[2], single)
+        self.stable_ = np.ones((self.n_lanes_, self.n_units_), dtype=bool)
+        self._set_projection(posterior_projection(self.loadings_, self.noise_), self.mean_)
+        self.decoder_ = SteadyStateKalmanDecoder(ridge=self.ridge, dt=self.dt)
+        self.decoder_.fit(self.transform(y), x)
+        return self
+
+    def _set_projection(self, projection: np.ndarray, mean: np.ndarray) -> None:
+        self.projection_ = projection
+        self.offset_ = np.einsum("lkn,ln->lk", projection, mean)
+
+    def transform(self, counts: Any) -> np.ndarray:
+        """Return the factors ``(T, L, k)`` of counts ``(T, L, N)`` under the current alignment."""
+        self._check_fitted()
+        y, _ = as_lanes(counts)
+        return np.einsum("lkn,tln->tlk", self.projection_, y.astype(np.float64)) - self.offset_
+
+    def realign(self, counts: Any) -> ProcrustesStabilizer:
+        """Fit a factor model on a new day's counts ``(T, L, N)`` and align it; return ``self``.
+
+        No labels are used: this is the unsupervised daily step of Degenhart et al. (2020).
+        """
+        self._check_fitted()
+        y, _ = as_lanes(counts)
+        if y.shape[1:] != (self.n_lanes_, self.n_units_) or y.shape[0] < 3:
+            raise ValueError(f"counts must have shape (T >= 3, {self.n_lanes_}, "
+                             f"{self.n_units_}), got shape {np.shape(counts)}")
+        lam, mean, psi = fit_factor_analysis(y, self.n_factors, self.n_iter)
+        n_stable = max(self.n_factors, int(round(self.stable_fraction * self.n_units_)))
+        aligned = np.zeros_like(lam)
+        for lane in range(self.n_lanes_):
+            rot, keep = align_loadings(lam[lane], self.loadings_[lane], n_stable)
+            aligned[lane] = lam[lane] @ rot
+            self.stable_[lane] = keep
+        # channels off the stable set get infinite private variance: they are not read
+        psi = np.where(self.stable_, psi, np.inf)
+        aligned = np.where(self.stable_[..., None], aligned, 0.0)
+        self._set_projection(np.nan_to_num(posterior_projection(aligned, psi)),
+                             np.where(self.stable_, mean, 0.0))
+        return self
+
+    def _reset_state(self, mask: np.ndarray | None) -> None:
+        self.decoder_.reset(mask)
+
+    def _step(self, y: np.ndarray) -> np.ndarray:
+        z = np.einsum("lkn,ln->lk", self.projection_, y.astype(np.float64)) - self.offset_
+        return self.decoder_.step(z).copy()
+
+    def steady_gain(self) -> np.ndarray:
+        """Return the inner filter's steady-state gain ``(L, 2, 2)`` (see ``EncodingDecoder``)."""
+        return self.decoder_.steady_gain()
+
+    def save(self, path: str | Path) -> Path:
+        """Save to ``<path>.json``/``.npz`` and the inner filter to ``<path>_decoder.json``/``.npz``."""
+        out = super().save(path)
+        self.decoder_.save(_inner_path(out.with_suffix("")))
+        return out
+
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        super()._restore(arrays)
+        self.stable_ = self.stable_.astype(bool)
+
+    @classmethod
+    def _after_load(cls, dec: ProcrustesStabilizer, base: Path) -> None:
+        from cogmodels.agents.decoders.base import load_decoder
+
+        dec.decoder_ = load_decoder(_inner_path(base).with_suffix(".json"))
+
+
+def _inner_path(base: Path) -> Path:
+    return base.with_name(base.name + "_decoder")

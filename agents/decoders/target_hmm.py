@@ -1,0 +1,276 @@
+r"""Probabilistic retrospective inference of targets (PRI-T; Wilson et al. 2023): an HMM of the goal.
+
+The user's target is a hidden state on a grid of ``S`` candidate positions ``g_i`` covering the
+workspace. It stays put from one bin to the next with probability ``p`` (``stay``) and otherwise
+jumps to any other grid point, uniformly:
+
+.. math::
+
+    P(s_t = j \mid s_{t-1} = i) = p\ (i = j), \qquad q = \frac{1 - p}{S - 1}\ (i \ne j)
+
+Each bin emits the direction of the decoded velocity ``v_t``; given the target ``g_i`` it is
+von Mises around the direction from the cursor ``p_t`` to ``g_i``, with a concentration that
+falls to 0 near the target (a user on the target no longer aims anywhere):
+
+.. math::
+
+    \log P(v_t \mid s_t = i) = κ_{ti} \cos(θ(v_t) - θ(g_i - p_t)) - \log(2π I_0(κ_{ti})),
+    \qquad κ_{ti} = \frac{κ}{1 + e^{-(|g_i - p_t| - δ) σ}}
+
+(``kappa``, ``inflection`` δ and ``slope`` σ; Wilson et al.'s logistic adjustment of κ). A bin
+whose decoded speed is 0 carries no direction and emits nothing. With a click (a selection:
+here the bin at which the task registers a success), each bin also emits whether the user
+clicked, a Bernoulli with probability ``click_hit`` when the cursor is within ``click_radius`` of
+``g_i`` and ``click_false_alarm`` elsewhere — Wilson et al.'s click integration.
+
+The transition matrix is never formed: with its two values, the forward recursion is
+``α_t ∝ e_t ⊙ ((p - q) α_{t-1} + q Σα_{t-1})``, the backward one
+``β_t = (p - q) e_{t+1} β_{t+1} + q Σ(e_{t+1} β_{t+1})``, and Viterbi's best predecessor of a
+state is either itself or the best state of the previous bin — ``O(T S)`` instead of
+``O(T S²)``.
+
+:meth:`TargetHMM.infer` returns the Viterbi path's targets and each bin's posterior probability
+of that target; :func:`hmm_labels` turns them into ReFIT-style intention labels (the decoded
+velocity rotated toward the inferred target, 0 on it) weighted by the squared posterior
+probability, as Wilson et al.'s weighted least-squares recalibration does.
+
+- Wilson, G. H., Willett, F. R., Stein, E. A., Kamdar, F., Avansino, D. T., Hochberg, L. R.,
+  Shenoy, K. V., Druckmann, S., & Henderson, J. M. (2023). Long-term unsupervised recalibration
+  of cursor BCIs. bioRxiv 2023.02.03.527022.
+- Rabiner, L. R. (1989). A tutorial on hidden Markov models and selected applications in speech
+  recognition. Proc IEEE 77:257–286 (the scaled forward-backward and Viterbi recursions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.special import i0e
+
+from cogmodels.agents.decoders.clda import refit_intention
+from cogmodels.validation import check_int, check_number, check_probability
+
+__all__ = ["TargetHMM", "hmm_labels", "target_grid"]
+
+
+def target_grid(workspace: float, n: int) -> np.ndarray:
+    """Return the ``(n², 2)`` centres of an ``n × n`` grid of cells tiling ``[-w, w]²``.
+
+    Parameters
+    ----------
+    workspace : float
+        Half-width ``w`` of the square workspace.
+    n : int
+        Cells per side.
+
+    Returns
+    -------
+    numpy.ndarray
+        Cell centres, row by row.
+    """
+    w = check_number("workspace", workspace, 0.0, low_open=True)
+    n = check_int("n", n, 1)
+    c = -w + (np.arange(n) + 0.5) * (2.0 * w / n)
+    gx, gy = np.meshgrid(c, c)
+    return np.stack([gx.ravel(), gy.ravel()], axis=1)
+
+
+def _sequence(name: str, value: Any, length: int | None, width: int | None) -> np.ndarray:
+    a = np.asarray(value, dtype=np.float64)
+    want = (length if length is not None else a.shape[0] if a.ndim else 0,)
+    if width is not None:
+        want = (*want, width)
+    if a.shape != want or not np.isfinite(a).all():
+        raise ValueError(f"{name} must be a finite array of shape {want}, got shape {a.shape}")
+    return a
+
+
+class TargetHMM:
+    """The PRI-T hidden Markov model of the user's target (module docstring).
+
+    Parameters
+    ----------
+    targets : numpy.ndarray
+        ``(S, 2)`` candidate target positions (e.g. :func:`target_grid`).
+    stay : float
+        Probability ``p`` in (0, 1) that the target stays put for one more bin.
+    kappa : float
+        Von Mises concentration ``κ`` > 0 far from the target.
+    inflection : float
+        Distance ``δ`` >= 0 at which the concentration is halved.
+    slope : float
+        Steepness ``σ`` > 0 of the logistic fall of the concentration (per workspace width).
+    click_hit, click_false_alarm : float
+        Probability of a click in *one bin* with the cursor within ``click_radius`` of the
+        target, and elsewhere. A per-bin rate: with a selection after a 0.5 s dwell in 20 ms
+        bins, about 1/26 (the default 0.04). A large value (0.5) makes every bin spent on a
+        target without a click strong evidence against it, and drags the inferred target off
+        the true one during holds.
+    click_radius : float
+        Distance within which a click selects the target.
+    """
+
+    def __init__(self, targets: Any, stay: float = 0.999, kappa: float = 2.0,
+                 inflection: float = 0.05, slope: float = 32.0, click_hit: float = 0.04,
+                 click_false_alarm: float = 1e-4, click_radius: float = 0.075) -> None:
+        t = np.asarray(targets, dtype=np.float64)
+        if t.ndim != 2 or t.shape[1] != 2 or t.shape[0] < 2 or not np.isfinite(t).all():
+            raise ValueError(f"targets must be a finite (S, 2) array with S >= 2, got shape "
+                             f"{t.shape}")
+        self.targets = t
+        self.stay = check_probability("stay", stay, open_interval=True)
+        self.kappa = check_number("kappa", kappa, 0.0, low_open=True)
+        self.inflection = check_number("inflection", inflection, 0.0)
+        self.slope = check_number("slope", slope, 0.0, low_open=True)
+        self.click_hit = check_probability("click_hit", click_hit, open_interval=True)
+        self.click_false_alarm = check_probability("click_false_alarm", click_false_alarm,
+                                                   open_interval=True)
+        self.click_radius = check_number("click_radius", click_radius, 0.0)
+
+    @property
+    def n_states(self) -> int:
+        """The number ``S`` of candidate targets."""
+        return self.targets.shape[0]
+
+    def log_emission(self, velocity: Any, cursor: Any, click: Any = None) -> np.ndarray:
+        """Return ``log P(observation_t | s_t = i)``, ``(T, S)``.
+
+        Parameters
+        ----------
+        velocity, cursor : numpy.ndarray
+            ``(T, 2)``: the decoded velocity of each bin and the cursor it moved from.
+        click : numpy.ndarray, optional
+            ``(T,)`` booleans: whether the bin held a click (None: no click model).
+
+        Returns
+        -------
+        numpy.ndarray
+            The per-bin, per-state log likelihoods.
+        """
+        v = _sequence("velocity", velocity, None, 2)
+        p = _sequence("cursor", cursor, v.shape[0], 2)
+        err = self.targets[None] - p[:, None]  # (T, S, 2)
+        dist = np.hypot(err[..., 0], err[..., 1])
+        speed = np.hypot(v[:, 0], v[:, 1])
+        cos = np.einsum("tsk,tk->ts", err, v) / np.maximum(dist * speed[:, None], 1e-12)
+        kappa = self.kappa / (1.0 + np.exp(-(dist - self.inflection) * self.slope))
+        kappa = np.where(speed[:, None] > 1e-9, kappa, 0.0)
+        out = kappa * cos - (np.log(2.0 * np.pi * i0e(kappa)) + kappa)
+        if click is not None:
+            c = np.asarray(click, dtype=bool)
+            if c.shape != (v.shape[0],):
+                raise ValueError(f"click must have shape {(v.shape[0],)}, got shape {c.shape}")
+            hit = np.where(dist <= self.click_radius, self.click_hit, self.click_false_alarm)
+            out = out + np.log(np.where(c[:, None], hit, 1.0 - hit))
+        return out
+
+    def _jump(self) -> float:
+        return (1.0 - self.stay) / (self.n_states - 1)
+
+    def viterbi(self, log_e: np.ndarray) -> np.ndarray:
+        """Return the most probable state sequence ``(T,)`` for log emissions ``(T, S)``.
+
+        The start is uniform over the states.
+        """
+        T, S = log_e.shape
+        log_p, log_q = np.log(self.stay), np.log(self._jump())
+        delta = log_e[0] - np.log(S)
+        stayed = np.zeros((T, S), dtype=bool)
+        best_prev = np.zeros(T, dtype=np.int64)
+        for t in range(1, T):
+            j = int(np.argmax(delta))
+            keep = delta + log_p
+            jump = delta[j] + log_q
+            stayed[t] = keep >= jump
+            best_prev[t] = j
+            delta = np.maximum(keep, jump) + log_e[t]
+        path = np.empty(T, dtype=np.int64)
+        path[-1] = int(np.argmax(delta))
+        for t in range(T - 1, 0, -1):
+            path[t - 1] = path[t] if stayed[t, path[t]] else best_prev[t]
+        return path
+
+    def posterior(self, log_e: np.ndarray) -> tuple[np.ndarray, float]:
+        """Return the posterior ``P(s_t = i | all bins)`` ``(T, S)`` and the log likelihood.
+
+        Scaled forward-backward (Rabiner 1989) with the structured transitions of the module
+        docstring; the start is uniform.
+        """
+        T, S = log_e.shape
+        p, q = self.stay, self._jump()
+        shift = log_e.max(axis=1, keepdims=True)
+        e = np.exp(log_e - shift)
+        alpha = np.empty((T, S))
+        scale = np.empty(T)
+        a = e[0] / S
+        for t in range(T):
+            if t:
+                a = e[t] * ((p - q) * alpha[t - 1] + q)  # Σα_{t-1} = 1
+            scale[t] = a.sum()
+            alpha[t] = a / scale[t]
+        beta = np.ones(S)
+        post = np.empty((T, S))
+        post[-1] = alpha[-1]
+        for t in range(T - 2, -1, -1):
+            eb = e[t + 1] * beta
+            beta = ((p - q) * eb + q * eb.sum()) / scale[t + 1]
+            post[t] = alpha[t] * beta
+        post /= post.sum(axis=1, keepdims=True)
+        return post, float(np.log(scale).sum() + shift.sum())
+
+    def infer(self, velocity: Any, cursor: Any, click: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Infer the targets of a sequence of bins.
+
+        Parameters
+        ----------
+        velocity, cursor : numpy.ndarray
+            ``(T, 2)`` decoded velocities and the cursor positions they moved from.
+        click : numpy.ndarray, optional
+            ``(T,)`` click indicators (None: the model without clicks).
+
+        Returns
+        -------
+        targets : numpy.ndarray
+            ``(T, 2)`` the Viterbi path's target positions.
+        confidence : numpy.ndarray
+            ``(T,)`` the posterior probability of the Viterbi state in each bin.
+        """
+        log_e = self.log_emission(velocity, cursor, click)
+        path = self.viterbi(log_e)
+        post, _ = self.posterior(log_e)
+        return self.targets[path], post[np.arange(path.size), path]
+
+
+def hmm_labels(hmm: TargetHMM, velocity: np.ndarray, cursor: np.ndarray, radius: Any,
+               click: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return PRI-T's intention labels and weights for ``(T, L, ·)`` closed-loop bins.
+
+    Parameters
+    ----------
+    hmm : TargetHMM
+        The model; each lane's bins are one sequence.
+    velocity, cursor : numpy.ndarray
+        ``(T, L, 2)`` decoded velocities (the speed the labels keep) and cursor positions.
+    radius : float or numpy.ndarray
+        Target radius (scalar or ``(T, L)``) within which a label is 0 (holding still).
+    click : numpy.ndarray, optional
+        ``(T, L)`` click indicators.
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        ``(T, L, 2)``: :func:`~cogmodels.agents.decoders.clda.refit_intention` toward the
+        inferred targets.
+    weights : numpy.ndarray
+        ``(T, L)``: the squared posterior probability of each inferred target (Wilson et al.'s
+        weighted least squares).
+    """
+    v, p = np.asarray(velocity, dtype=np.float64), np.asarray(cursor, dtype=np.float64)
+    goals = np.empty_like(p)
+    weights = np.empty(p.shape[:2])
+    for lane in range(p.shape[1]):
+        goals[:, lane], conf = hmm.infer(v[:, lane], p[:, lane],
+                                         None if click is None else click[:, lane])
+        weights[:, lane] = conf**2
+    return refit_intention(v, p, goals, radius), weights

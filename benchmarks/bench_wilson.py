@@ -1,0 +1,127 @@
+#!/usr/bin/env python
+"""Wilson et al. (2023)'s 60-day protocol: fixed, daily supervised, PRI-T HMM, stabiliser, RTI.
+
+Every strategy meets the same simulated subjects, drift (0.91 daily tuning similarity, SNR
+redrawn daily from Wilson et al.'s two-mode mixture) and gain re-sweep each day, plays one
+scored session a day and rebuilds its decoder from that session for the next day (see
+``cogmodels.agents.decoders.wilson_study``). Writes the per-subject, per-day summary (CSV), a
+figure, and prints the markdown table: mean trial time and successes per minute over days 1 to
+the last and over the last ten days, with 95 % bootstrap intervals over subjects.
+
+    python benchmarks/bench_wilson.py --jobs 2            # the full protocol
+    python benchmarks/bench_wilson.py --quick             # a smoke run (< 1 min)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import cogmodels  # noqa: E402,F401
+from cogmodels.agents.decoders.wilson_study import STRATEGIES, run_wilson_protocol  # noqa: E402
+from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+#: the benchmark's gain grid: 10 gains from 0.5 to 4, geometric (see RESULTS: Wilson et al.'s
+#: linspace(0.1, 2.5, 10) is in their decoder's units; ours decode widths/s)
+GAINS = tuple(float(g) for g in np.geomspace(0.5, 4.0, 10))
+
+
+def subject_means(per_day: pd.DataFrame, days: range) -> pd.DataFrame:
+    """Return each decoder's per-subject mean of the daily metrics over ``days``."""
+    sel = per_day[per_day["day"].isin(list(days))]
+    return sel.groupby(["decoder", "subject"])[["trial_time", "successes_per_min"]].mean()
+
+
+def bootstrap_ci(values: np.ndarray, rng: np.random.Generator, n: int = 2000) -> tuple[float, float]:
+    """95 % percentile interval of the mean of ``values`` resampled ``n`` times."""
+    idx = rng.integers(len(values), size=(n, len(values)))
+    means = values[idx].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--days", type=int, default=60)
+    ap.add_argument("--subjects", type=int, default=8)
+    ap.add_argument("--session", type=float, default=60.0, help="seconds per scored session")
+    ap.add_argument("--sweep", type=float, default=5.0, help="seconds per gain of the sweep")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=1, help="strategies in parallel processes")
+    ap.add_argument("--strategies", default=",".join(STRATEGIES))
+    ap.add_argument("--quick", action="store_true", help="2 days, 2 subjects, 20 s sessions")
+    ap.add_argument("--out", type=Path, default=HERE / "figures")
+    ap.add_argument("--save-dir", type=Path, default=None,
+                    help="write each strategy's trials day by day to <dir>/<strategy>.csv")
+    ap.add_argument("--from-dir", type=Path, default=None,
+                    help="summarise the trials a (possibly unfinished) --save-dir run wrote: "
+                         "the figure and CSV keep every day played, the table the days all "
+                         "strategies played")
+    args = ap.parse_args()
+    if args.quick:
+        args.days, args.subjects, args.session, args.sweep = 2, 2, 20.0, 2.0
+    t0 = time.perf_counter()
+    if args.from_dir is not None:
+        found = [n for n in args.strategies.split(",") if (args.from_dir / f"{n}.csv").exists()]
+        trials = pd.concat([pd.read_csv(args.from_dir / f"{n}.csv") for n in found],
+                           ignore_index=True)
+        args.strategies = ",".join(found)
+        days_played = trials.groupby("decoder")["day"].max() + 1
+        print("days played per strategy:", days_played.to_dict())
+        args.days = int(days_played.min())  # the table compares the days all have played
+    else:
+        trials = run_wilson_protocol(args.strategies.split(","), args.days, args.subjects,
+                                     args.session,
+                                     calibration_seconds=30.0 if args.quick else 60.0,
+                                     sweep_seconds=args.sweep, gains=GAINS, seed=args.seed,
+                                     n_jobs=args.jobs, save_dir=args.save_dir, progress=True)
+    seconds = time.perf_counter() - t0
+    per_day = summarize(trials, by=["decoder", "subject", "day"])
+    mean_time = trials.groupby(["decoder", "subject", "day"])["trial_time"].mean()
+    per_day = per_day.merge(mean_time.reset_index(), on=["decoder", "subject", "day"])
+    gain = trials.groupby(["decoder", "subject", "day"])["gain"].first().reset_index()
+    per_day = per_day.merge(gain, on=["decoder", "subject", "day"])
+    stem = "wilson_quick" if args.quick else "wilson"
+    if not args.quick:
+        args.out.mkdir(parents=True, exist_ok=True)
+        per_day.to_csv(args.out / f"{stem}_per_subject_day.csv", index=False)
+        fig = plot_over_days(per_day, metrics=("trial_time", "successes_per_min", "gain"),
+                             hue="decoder")
+        fig.savefig(args.out / f"{stem}.png", dpi=120, bbox_inches="tight")
+    print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python "
+          f"{platform.python_version()}; wall {seconds:.0f} s; seed {args.seed}; "
+          f"{args.subjects} subjects; {args.days} days; {args.session:.0f} s sessions; "
+          f"sweep {len(GAINS)} gains x {args.sweep:g} s")
+    per_day = per_day[per_day["day"] < args.days]
+    rng = np.random.default_rng(args.seed)
+    last = range(max(1, args.days - 10), args.days)
+    rows = []
+    for window, days in (("days 1+", range(1, args.days)), ("last 10", last)):
+        if not len(days):
+            continue
+        means = subject_means(per_day, days)
+        for dec in args.strategies.split(","):
+            m = means.loc[dec]
+            lo, hi = bootstrap_ci(m["trial_time"].to_numpy(), rng)
+            slo, shi = bootstrap_ci(m["successes_per_min"].to_numpy(), rng)
+            rows.append([window, dec, f"{m['trial_time'].mean():.2f} [{lo:.2f}, {hi:.2f}]",
+                         f"{m['successes_per_min'].mean():.1f} [{slo:.1f}, {shi:.1f}]"])
+    print("| window | decoder | mean trial time (s) [95% CI] | successes/min [95% CI] |")
+    print("| --- | --- | --- | --- |")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Session recording, output gain, assist, weighted refits and Wilson et al. (2023)'s protocol."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cogmodels.agents.decoders import Assist, SteadyStateKalmanDecoder, run_closed_loop
+from cogmodels.agents.decoders.session import SessionRecord, calibration_block
+from cogmodels.agents.decoders.wilson_study import run_wilson_protocol
+from cogmodels.envs.bci import CursorBCIVector
+
+
+@pytest.fixture(scope="module")
+def env_and_block():
+    env = CursorBCIVector(num_envs=2, n_trials=10**6, n_units=32)
+    env.reset(seed=0, options={"day": 0})
+    return env, calibration_block(env, 20.0, day=0)
+
+
+def test_zero_weights_drop_bins_from_the_fit_exactly(env_and_block):
+    _, (counts, labels) = env_and_block
+    w = np.zeros(counts.shape[:2])
+    w[: len(w) // 2] = 1.0
+    weighted = SteadyStateKalmanDecoder().fit(counts, labels, sample_weight=w)
+    half = SteadyStateKalmanDecoder().fit(counts[: len(w) // 2], labels[: len(w) // 2])
+    np.testing.assert_allclose(weighted.H_, half.H_, rtol=1e-9)
+    np.testing.assert_allclose(weighted.q_, half.q_, rtol=1e-9)
+    with pytest.raises(ValueError, match="sample_weight must be"):
+        SteadyStateKalmanDecoder().fit(counts, labels, sample_weight=-w)
+
+
+def test_record_holds_every_bin_the_gain_scales_the_cursor_and_clicks_are_successes(
+        env_and_block):
+    env, (counts, labels) = env_and_block
+    dec = SteadyStateKalmanDecoder().fit(counts, labels)
+    rec = SessionRecord()
+    trials = run_closed_loop(env, dec, 10.0, gain=np.array([2.0, 0.5]), record=rec)
+    a = rec.arrays()
+    assert a["counts"].shape == (500, 2, 32) and len(rec) == 500
+    np.testing.assert_allclose(a["applied"], a["velocity"] * np.array([2.0, 0.5])[:, None])
+    assert a["click"].sum() == trials["success"].sum()
+    assert a["trial_end"].sum() == len(trials)
+    with pytest.raises(ValueError, match="gain must be"):
+        run_closed_loop(env, dec, 1.0, gain=0.0)
+
+
+def test_full_assist_carries_a_useless_decoder_to_every_target(env_and_block):
+    env, (counts, labels) = env_and_block
+    shuffled = labels[np.random.default_rng(0).permutation(len(labels))]
+    dec = SteadyStateKalmanDecoder().fit(counts, shuffled)
+    alone = run_closed_loop(env, dec, 10.0)
+    assisted = run_closed_loop(env, dec, 10.0, assist=Assist(level=1.0, seconds=1e3))
+    assert assisted["success"].mean() == 1.0 > alone["success"].mean() + 0.5
+    with pytest.raises(TypeError, match="assist must be"):
+        run_closed_loop(env, dec, 1.0, assist=0.5)
+
+
+@pytest.mark.slow
+def test_wilson_protocol_starts_every_kalman_strategy_from_the_same_day_zero():
+    names = ["fixed", "hmm", "rti"]
+    trials = run_wilson_protocol(names, n_days=2, n_subjects=1, session_seconds=3.0,
+                                 calibration_seconds=4.0, sweep_seconds=0.5, gains=(1.0,),
+                                 n_units=32)
+    assert set(trials["decoder"]) == set(names)
+    assert set(trials["day"]) == {0, 1} and (trials["gain"] == 1.0).all()
+    day0 = {k: g["trial_time"].to_numpy() for k, g in trials[trials["day"] == 0].groupby("decoder")}
+    for name in ("hmm", "rti"):
+        np.testing.assert_array_equal(day0[name], day0["fixed"])
+    with pytest.raises(ValueError, match="strategies must be"):
+        run_wilson_protocol(["nope"])
+
+
+def test_rti_refits_lanes_with_successes_and_keeps_the_others(env_and_block):
+    from cogmodels.agents.decoders.wilson_study import _rti
+
+    env, (counts, labels) = env_and_block
+    dec = SteadyStateKalmanDecoder().fit(counts, labels)
+    rec = SessionRecord()
+    run_closed_loop(env, dec, 6.0, record=rec)
+    a = rec.arrays()
+    assert a["click"][:, 0].any()
+    a["click"][:, 1] = False  # lane 1: no success, nothing to label
+    new = _rti(dec, a, {"dt": env.config.task.dt})
+    np.testing.assert_array_equal(new.H_[1], dec.H_[1])
+    assert not np.allclose(new.H_[0], dec.H_[0])
