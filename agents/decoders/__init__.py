@@ -10,6 +10,9 @@
 - :mod:`.clda_study`: CLDA from the four seed decoders of Orsborn et al. (2012).
 - :mod:`.recalibration`: unsupervised recalibration by retrospective target inference
   (Jarosiewicz et al. 2015): labels inferred from where the cursor went and the reward alone.
+- :mod:`.meta_rnn`: a GRU decoder meta-trained with A2C across simulated subjects and days to
+  adapt within a session from the error signal (Wang et al. 2018); :mod:`.meta_ppo`:
+  RecurrentPPO on the same task.
 - :mod:`.session`: calibration blocks and closed-loop sessions on ``CursorBCIVector`` that
   return trial tables.
 
