@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
     trials.to_csv(args.out / f"meta_decoder_trials{tag}.csv", index=False)
     table.to_csv(args.out / f"meta_decoder{tag}.csv", index=False)
     cost = pd.DataFrame(costs)
+    cost.to_csv(args.out / f"meta_decoder_cost{tag}.csv", index=False)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"\nmachine: {platform.machine()} {os.cpu_count()} cpu, python {platform.python_version()}; "
           f"total {cpu:.0f} CPU s / {wall:.0f} wall s; clock {args.clock}, budget {args.budget:g} s "
