@@ -115,8 +115,10 @@ class MetaDecoderConfig:
     ----------
     inputs : str
         One of :data:`INPUTS` (``"none"``: the no-error-input ablation).
-    error_signal : str
-        The channel preset (:data:`~cogmodels.envs.bci.error_signal.ERROR_SIGNAL_PRESETS`).
+    error_signal : str or list of float
+        The channel: a preset of :data:`~cogmodels.envs.bci.error_signal.ERROR_SIGNAL_PRESETS`
+        (``"realistic"``; ``"idealised"`` only as a labelled ablation) or what
+        :func:`~cogmodels.envs.bci.error_signal.make_error_signal` accepts (JSON-serialisable).
     drift : str
         Drift preset of the subjects.
     max_day : int
@@ -153,7 +155,7 @@ class MetaDecoderConfig:
     """
 
     inputs: str = "error"
-    error_signal: str = "realistic"
+    error_signal: Any = "realistic"
     drift: str = "typical"
     max_day: int = 60
     train_pool: int | None = None
