@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-seed", type=int, default=2018)
     ap.add_argument("--config", default=None, help="JSON overrides of MetaDecoderConfig")
+    ap.add_argument("--seen", action="store_true",
+                    help="score on the first training batch's subject-days instead of held-out "
+                         "ones (a diagnostic, with --config '{\"train_pool\": 1}')")
     ap.add_argument("--idealised", action="store_true", help="add the idealised-channel ablation")
     ap.add_argument("--ppo", action="store_true", help="add RecurrentPPO at the same budget")
     ap.add_argument("--quick", action="store_true", help="10 s budgets, 2 subject-days, 60 s")
@@ -75,6 +78,8 @@ def main(argv: list[str] | None = None) -> dict:
                              clock=args.clock, seed=args.seed, **overrides)
     days = np.random.default_rng([args.eval_seed, 1]).integers(0, base.max_day + 1, args.subjects)
     days = days.tolist()
+    if args.seen:
+        args.eval_seed, days = MetaRNNDecoder(base).training_subjects(0)
     t0, c0 = time.perf_counter(), time.process_time()
     tables, costs = [], []
 

@@ -35,7 +35,8 @@ def test_a_tiny_run_learns_to_decode_one_subject_from_the_feedback_alone():
     network from chance (4 successes in 8 sessions of 10 s before training) to decoding (30)."""
     torch.set_num_threads(1)
     dec = MetaRNNDecoder(easy_config(train_pool=1))
-    subjects = dec._seeds(0, 0)[0]  # the seed of the training subjects (train_pool=1)
+    subjects, days = dec.training_subjects()
+    assert days == [0] * 8
     before = dec.play([0] * 8, 10.0, seed=subjects)
     dec.fit(12, progress=False)
     after = dec.play([0] * 8, 10.0, seed=subjects)

@@ -368,6 +368,28 @@ class MetaRNNDecoder:
                 bar.update(round(self._spent()) - round(before))
         return self
 
+    def training_subjects(self, batch: int = 0) -> tuple[int, list[int]]:
+        """Return the seed and the days of training batch ``batch`` (for :meth:`play` on them).
+
+        Parameters
+        ----------
+        batch : int
+            The batch index (with ``train_pool``, batches cycle over the first ``train_pool``).
+
+        Returns
+        -------
+        seed : int
+            The environment seed that draws the batch's subjects.
+        days : list of int
+            Their days, one per session.
+        """
+        batch = check_int("batch", batch, 0)
+        if self.config.train_pool is not None:
+            batch %= self.config.train_pool
+        seed = self._seeds(_TRAIN, batch)[0]
+        days = np.random.default_rng(seed).integers(0, self.config.max_day + 1, self.config.num_envs)
+        return seed, days.tolist()
+
     def _seeds(self, stream: int, index: int) -> tuple[int, int]:
         env_seed, torch_seed = np.random.SeedSequence(
             [self.config.seed, stream, index]).generate_state(2)
