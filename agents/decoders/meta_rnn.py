@@ -297,8 +297,8 @@ class MetaRNNDecoder:
         ``policy_loss``, ``value_loss``, ``lr``, ``cpu_s``, ``wall_s``.
     cpu_s_, wall_s_ : float
         Training seconds spent (CPU of this process; wall).
-    n_sessions_ : int
-        Training sessions played.
+    n_sessions_, n_updates_ : int
+        Training sessions played; A2C updates made.
     """
 
     def __init__(self, config: MetaDecoderConfig | None = None, **overrides: Any) -> None:
