@@ -18,6 +18,9 @@
 - :mod:`.point_process`: the point-process filter (Eden et al. 2004) on log-linear Poisson
   tuning and its spike-event CLDA (Shanechi et al. 2016).
 - :mod:`.bias`: bias correction of the decoded velocity (Jarosiewicz et al. 2015).
+- :mod:`.meta_rnn`: a GRU decoder meta-trained with A2C across simulated subjects and days to
+  adapt within a session from the error signal (Wang et al. 2018); :mod:`.meta_ppo`:
+  RecurrentPPO on the same task.
 - :mod:`.session`: calibration blocks and closed-loop sessions on ``CursorBCIVector`` that
   return trial tables.
 

@@ -1,0 +1,143 @@
+#!/usr/bin/env python
+"""A GRU decoder meta-trained with A2C to adapt within a session, against a fresh Kalman filter.
+
+Each decoder is trained for ``--budget`` seconds of ``--clock`` (CPU seconds of this process, one
+torch thread, by default: the machine is shared) across simulated subjects and days of "typical"
+drift (:class:`cogmodels.agents.decoders.meta_rnn.MetaRNNDecoder`), then frozen and played on
+``--subjects`` held-out subject-days (another seed stream, days drawn in ``[0, max_day]``) for
+``--seconds`` from a fresh hidden state. Beside them, on the same subjects and days: a steady-state
+Kalman filter freshly calibrated on a 60 s block of the day (supervised), and the untrained network
+(chance). Decoders:
+
+- ``meta``: spikes + previous velocity + the environment's feedback (success + realistic error
+  signal), the issue's decoder;
+- ``no_error_input``: the same network and training, the feedback input zeroed (ablation);
+- ``meta_idealised`` (``--idealised``): trained and scored with the idealised channel (a labelled
+  ablation, never a headline);
+- ``recurrent_ppo`` (``--ppo``): sb3-contrib RecurrentPPO (LSTM) with the same inputs, reward and
+  budget (:func:`cogmodels.agents.decoders.meta_ppo.train_recurrent_ppo`).
+
+    python benchmarks/bench_meta_decoder.py            # 6 CPU-minutes per decoder, 8 subject-days
+    python benchmarks/bench_meta_decoder.py --quick    # under a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cogmodels.agents.decoders import meta_ppo, meta_rnn
+from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaRNNDecoder, per_minute
+from cogmodels.envs.bci.metrics import summarize
+
+HERE = Path(__file__).resolve().parent
+COLS = ["successes_per_min", "success_rate", "time_to_target", "bitrate"]
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """Return a markdown table, floats with 2 decimals."""
+    def cell(v) -> str:
+        return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + " --- |" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--budget", type=float, default=360.0, help="training seconds per decoder")
+    ap.add_argument("--clock", choices=meta_rnn.CLOCKS, default="cpu")
+    ap.add_argument("--subjects", type=int, default=8, help="held-out subject-days")
+    ap.add_argument("--seconds", type=float, default=120.0, help="held-out session length")
+    ap.add_argument("--session", type=float, default=120.0, help="training session length, s")
+    ap.add_argument("--num-envs", type=int, default=16)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--eval-seed", type=int, default=2018)
+    ap.add_argument("--config", default=None, help="JSON overrides of MetaDecoderConfig")
+    ap.add_argument("--seen", action="store_true",
+                    help="score on the first training batch's subject-days instead of held-out "
+                         "ones (a diagnostic, with --config '{\"train_pool\": 1}')")
+    ap.add_argument("--idealised", action="store_true", help="add the idealised-channel ablation")
+    ap.add_argument("--ppo", action="store_true", help="add RecurrentPPO at the same budget")
+    ap.add_argument("--quick", action="store_true", help="10 s budgets, 2 subject-days, 60 s")
+    ap.add_argument("--out", type=Path, default=HERE / "figures")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.budget, args.subjects, args.seconds, args.session, args.num_envs = 8.0, 2, 60.0, 30.0, 8
+    overrides = json.loads(args.config) if args.config else {}
+    base = MetaDecoderConfig(session_s=args.session, num_envs=args.num_envs, budget_s=args.budget,
+                             clock=args.clock, seed=args.seed, **overrides)
+    days = np.random.default_rng([args.eval_seed, 1]).integers(0, base.max_day + 1, args.subjects)
+    days = days.tolist()
+    if args.seen:
+        args.eval_seed, days = MetaRNNDecoder(base).training_subjects(0)
+    t0, c0 = time.perf_counter(), time.process_time()
+    tables, costs = [], []
+
+    def held_out(name: str, trials: pd.DataFrame) -> None:
+        tables.append(trials.assign(decoder=name))
+
+    held_out("fresh_kalman", meta_rnn.fresh_kalman_sessions(base, days, args.seconds,
+                                                            seed=args.eval_seed))
+    runs = [("meta", {}), ("no_error_input", {"inputs": "none"})]
+    if args.idealised:
+        runs.append(("meta_idealised", {"error_signal": "idealised"}))
+    for name, change in runs:
+        dec = MetaRNNDecoder(base, **change)
+        if name == "meta":
+            held_out("untrained", dec.play(days, args.seconds, seed=args.eval_seed))
+        dec.fit(progress=False)
+        h = dec.history_
+        costs.append({"decoder": name, "cpu_s": dec.cpu_s_, "wall_s": dec.wall_s_,
+                      "sessions": dec.n_sessions_, "updates": dec.n_updates_,
+                      "train_successes_per_min_first": float(h.successes_per_min.head(3).mean()),
+                      "train_successes_per_min_last": float(h.successes_per_min.tail(3).mean())})
+        print(f"{name}: {dec.cpu_s_:.0f} CPU s / {dec.wall_s_:.0f} wall s, "
+              f"{dec.n_sessions_} sessions", flush=True)
+        held_out(name, dec.play(days, args.seconds, seed=args.eval_seed))
+    if args.ppo:
+        ppo, cost = meta_ppo.train_recurrent_ppo(base)
+        costs.append({"decoder": "recurrent_ppo", **{k: v for k, v in cost.items() if k != "settings"}})
+        print(f"recurrent_ppo: {cost['cpu_s']:.0f} CPU s, settings {cost['settings']}", flush=True)
+        held_out("recurrent_ppo", meta_ppo.play_recurrent_ppo(ppo, base, days, args.seconds,
+                                                              seed=args.eval_seed))
+    trials = pd.concat(tables, ignore_index=True)
+    minutes = per_minute(trials)
+    overall = summarize(trials, by=["decoder"], n_targets=8)
+    kf = overall.set_index("decoder").loc["fresh_kalman", "successes_per_min"]
+    wide = minutes.pivot(index="decoder", columns="minute", values="successes_per_min")
+    wide.columns = [f"min_{int(m) + 1}" for m in wide.columns]
+    table = overall.set_index("decoder")[COLS].join(wide).reset_index()
+    table["ratio_to_kf"] = table["successes_per_min"] / kf
+    last = wide.columns[-1]
+    table[f"ratio_{last}_to_kf"] = table[last] / kf
+    args.out.mkdir(parents=True, exist_ok=True)
+    tag = "_quick" if args.quick else ""
+    trials.to_csv(args.out / f"meta_decoder_trials{tag}.csv", index=False)
+    table.to_csv(args.out / f"meta_decoder{tag}.csv", index=False)
+    cost = pd.DataFrame(costs)
+    cost.to_csv(args.out / f"meta_decoder_cost{tag}.csv", index=False)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"\nmachine: {platform.machine()} {os.cpu_count()} cpu, python {platform.python_version()}; "
+          f"total {cpu:.0f} CPU s / {wall:.0f} wall s; clock {args.clock}, budget {args.budget:g} s "
+          f"per decoder; seed {args.seed}; held-out days {days} (eval seed {args.eval_seed}), "
+          f"{args.seconds:g} s sessions")
+    print("\nheld-out subject-days (sessions of", args.seconds, "s; the Kalman filter after a 60 s "
+          "calibration block):")
+    print(markdown(table.round(2)))
+    print("\ntraining cost:")
+    print(markdown(cost.round(2)))
+    return {"table": table, "cost": cost, "wall_s": wall, "cpu_s": cpu}
+
+
+if __name__ == "__main__":
+    main()
