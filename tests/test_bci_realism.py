@@ -9,13 +9,16 @@ from scipy.stats import norm
 
 from cogmodels.envs.bci import (
     WILSON_GAINS,
+    BaselineShift,
     CursorBCIVector,
     NeuralTrajectory,
     PopulationSpec,
     SNRMixture,
+    TransientLoss,
     TuningRotation,
     draw_population,
     make_drift,
+    subspace_similarity,
     sweep_gain,
 )
 
@@ -158,3 +161,82 @@ def test_gain_sweep_rejects_bad_arguments():
         sweep_gain(env, None, gains=(1.0, -1.0))
     with pytest.raises(ValueError, match="seconds must be"):
         sweep_gain(env, None, 0.0)
+
+
+# -- (2) within-session baseline shifts, transient losses, stable units ------------------------
+def test_baseline_shift_matches_perge_et_al():
+    """Perge et al. (2013): 84 % of units change rate within a day, by 3.8 ± 8.7 Hz."""
+    n = 40_000
+    proc = BaselineShift()
+    rng = np.random.default_rng(0)
+    state = proc.start(rng, n)
+    for _ in range(4):
+        proc.advance(state, rng, proc.span / 8)
+    half = state["offset"].copy()
+    for _ in range(4):
+        proc.advance(state, rng, proc.span / 8)
+    delta = np.abs(state["offset"])
+    walks = state["sigma"] > 0
+    assert abs(walks.mean() - 0.84) <= Z * np.sqrt(0.84 * 0.16 / n)
+    assert (delta[~walks] == 0).all()
+    d = delta[walks]
+    assert abs(d.mean() - 3.8) <= Z * 8.7 / np.sqrt(d.size)
+    assert d.std() == pytest.approx(8.7, rel=0.15)
+    # a Brownian walk: the variance grows linearly in time
+    assert np.mean(half[walks] ** 2) / np.mean(d**2) == pytest.approx(0.5, abs=0.05)
+
+
+def test_transient_loss_fraction_and_duration():
+    proc = TransientLoss(rate=60.0, duration=10.0)
+    rng = np.random.default_rng(1)
+    state = proc.start(rng, 500)
+    lost = []
+    for _ in range(2000):
+        proc.advance(state, rng, 1.0)
+        lost.append(state["lost"].copy())
+    lost = np.array(lost[200:])
+    assert lost.mean() == pytest.approx(proc.lost_fraction(), rel=0.05)
+    # mean run of lost updates: 1 / P(recover in 1 s) = 1 / (1 - exp(-1 / 10))
+    starts = (lost[1:] & ~lost[:-1]).sum()
+    assert lost.sum() / starts == pytest.approx(1 / -np.expm1(-0.1), rel=0.1)
+
+
+def test_session_drift_is_the_same_whatever_the_decoder_does():
+    drift = [BaselineShift(span=5.0), TransientLoss(rate=600.0, duration=2.0)]
+    offsets = []
+    for scale in (0.0, 1.0):
+        env = CursorBCIVector(num_envs=3, n_trials=10**6, session_drift=drift)
+        obs, info = env.reset(seed=4)
+        for _ in range(200):
+            obs, *_, info = env.step(scale * np.asarray(info["intended_velocity"]))
+        offsets.append((env._loop.session.offset.copy(), env._loop.session.gate.copy()))
+    np.testing.assert_array_equal(offsets[0][0], offsets[1][0])
+    np.testing.assert_array_equal(offsets[0][1], offsets[1][1])
+    assert (offsets[0][1] == 0).any() and (offsets[0][0] != 0).any()
+
+
+def test_session_drift_shifts_the_counts_and_is_off_by_default():
+    from cogmodels.envs.bci import CursorBCI
+
+    assert CursorBCI().config.session_drift == ()
+    env = CursorBCIVector(num_envs=1, n_trials=10**6, session_drift=TransientLoss(3600 * 50, 1e6))
+    obs, info = env.reset(seed=0)
+    for _ in range(100):  # every channel is lost within the first update (1 s)
+        obs, *_, info = env.step(info["intended_velocity"])
+    assert obs.sum() == 0
+    with pytest.raises(ValueError, match="session_drift must"):
+        CursorBCIVector(session_drift="typical")
+    with pytest.raises(ValueError, match="sd_abs"):
+        BaselineShift(mean_abs=3.8, sd_abs=1.0)
+
+
+def test_tuning_rotation_keeps_the_stable_units():
+    """Wilson et al. (2023)'s n_stable: those units keep their tuning, the rest rotate by s."""
+    pop = draw_population(SPEC, np.random.default_rng(1))
+    before = pop.tuning.copy()
+    TuningRotation(0.8, n_stable=40).apply(pop, SPEC, np.random.default_rng(2), 1)
+    np.testing.assert_array_equal(pop.tuning[:40], before[:40])
+    qa, _ = np.linalg.qr(before[40:])
+    qb, _ = np.linalg.qr(pop.tuning[40:])
+    np.testing.assert_allclose(np.linalg.svd(qa.T @ qb, compute_uv=False), [0.8, 0.8], atol=1e-10)
+    assert subspace_similarity(before, pop.tuning) > 0.8

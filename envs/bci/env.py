@@ -144,6 +144,11 @@ class CursorBCI(TaskEnv):
       :data:`~cogmodels.envs.bci.user.WILLETT_USER` switches all of Willett et al.'s pieces on).
     - ``drift`` (preset name — "none", "stable", "stable_implant", "typical", "severe" — Drift
       process(es) or None; "none"), ``days_per_session`` (int in [0, 1000], 0).
+    - ``session_drift`` (None; a :class:`~cogmodels.envs.bci.session_drift.BaselineShift`, a
+      :class:`~cogmodels.envs.bci.session_drift.TransientLoss` or a list of them): nonstationarity
+      within a session — baselines that walk (Perge et al. 2013: 84 % of units, 3.8 ± 8.7 Hz)
+      and channels that are lost and recover — drawn per subject and day, the same whatever the
+      decoder does.
     - ``v_max`` (float in (0, 1000], 1.0): bound of the action (widths/s).
     - ``error_signal`` ((hit_rate, false_alarm_rate) or None), ``error_interval`` (0.2 s, in
       [dt, 3600]).
@@ -172,6 +177,8 @@ class CursorBCI(TaskEnv):
       J Neural Eng 11:066003.
     - Degenhart et al. (2020). Stabilization of a brain–computer interface via the alignment of
       low-dimensional spaces of neural activity. Nat Biomed Eng 4:672–685.
+    - Perge et al. (2013). Intra-day signal instabilities affect decoding performance in an
+      intracortical neural interface system. J Neural Eng 10:036004.
     - Georgopoulos et al. (1986). Neuronal population coding of movement direction. Science.
     - Truccolo et al. (2005). A point process framework for relating neural spiking activity to
       spiking history, neural ensemble, and extrinsic covariate effects. J Neurophysiol.

@@ -45,6 +45,7 @@ from cogmodels.envs.bci.encoder import (
     gaussian_counts,
 )
 from cogmodels.envs.bci.error_signal import ErrorChannel, ErrorSignalSpec, make_error_signal
+from cogmodels.envs.bci.session_drift import SessionDrift, SessionProcess, make_session_drift
 from cogmodels.envs.bci.task import MAX_TIMEOUT, TargetSchedule, TaskSpec
 from cogmodels.envs.bci.user import USER_MODELS, User, UserSpec
 from cogmodels.validation import check_choice, check_int, check_number, describe
@@ -78,6 +79,7 @@ class BCIConfig:
     v_max: float
     days_per_session: int
     error_signal: ErrorSignalSpec | None
+    session_drift: tuple[SessionProcess, ...] = ()
 
 
 #: keyword overrides of the :class:`TaskSpec` (its :meth:`TaskSpec.create` arguments)
@@ -117,12 +119,14 @@ def make_config(
     days_per_session: int = 0,
     error_signal: Any = None,
     error_interval: float = 0.2,
+    session_drift: Any = None,
 ) -> BCIConfig:
     """Build the closed loop's configuration from the specs and keyword overrides.
 
     ``task`` is a :class:`TaskSpec` or a task name (``"center_out"``, ``"random_targets"``),
     ``population`` a :class:`PopulationSpec` (None: the defaults), ``user`` a :class:`UserSpec` or
-    a model name, ``drift`` a preset name or drift processes. Each override that is not None
+    a model name, ``drift`` a preset name or drift processes, ``session_drift`` None or
+    within-session processes (:mod:`~cogmodels.envs.bci.session_drift`). Each override that is not None
     replaces that field of its spec (``baseline_rate`` and ``modulation_depth`` are the
     population's ``baseline`` and ``depth``). Every value is checked: ``ValueError`` names the
     bad argument.
@@ -156,7 +160,8 @@ def make_config(
     # a preset name, an ErrorSignalSpec, or the older (hit, fa) pair with ``error_interval``
     check_number("error_interval", error_interval, spec.dt, MAX_TIMEOUT)
     return BCIConfig(spec, pop, user, make_drift(drift), v_max, days_per_session,
-                     make_error_signal(error_signal, error_interval))
+                     make_error_signal(error_signal, error_interval),
+                     make_session_drift(session_drift))
 
 
 def config_signature(*leading: inspect.Parameter, trailing: tuple[inspect.Parameter, ...] = (),
@@ -223,6 +228,7 @@ class ClosedLoop:
         self._any_open = False
         self._context = np.zeros(n, dtype=bool)  # whether the lane's encoder is the open-loop one
         self.errors = None if cfg.error_signal is None else ErrorChannel(cfg.error_signal, spec.dt, n)
+        self.session = SessionDrift(cfg.session_drift, n, units, spec.dt) if cfg.session_drift else None
 
     # -- sessions ----------------------------------------------------------------------------
     def reset(self, mask: np.ndarray, rng: np.random.Generator, options: dict | None) -> None:
@@ -266,8 +272,11 @@ class ClosedLoop:
             pop = sub.open_loop(day) if self.open_loop[i] else sub.on_day(day)
             self.encoder.set_lane(int(i), pop)
             self._encoded[i], self._context[i] = day, self.open_loop[i]
+        seeds = [self.subjects[i].seed for i in lanes]
         if self.errors is not None:
-            self.errors.start_session(lanes, [self.subjects[i].seed for i in lanes], self.day[lanes])
+            self.errors.start_session(lanes, seeds, self.day[lanes])
+        if self.session is not None:
+            self.session.start(lanes, seeds, self.day[lanes].tolist())
 
         self.trial[lanes] = 0
         self.cursor[lanes] = 0.0
@@ -302,6 +311,8 @@ class ClosedLoop:
 
     def _fire(self, u: np.ndarray, rng: np.random.Generator, lanes: np.ndarray | None = None):
         expected = self.encoder.expected_counts(u, lanes)
+        if self.session is not None:
+            expected = self.session.apply(expected, lanes)
         if self.cfg.population.noise == "poisson":
             return self.spikes.sample(expected, rng, lanes)
         return gaussian_counts(expected, rng)
@@ -356,6 +367,8 @@ class ClosedLoop:
                 self.cursor[lanes] = 0.0
             self._start_trial(lanes)
         terminated = self.trial >= spec.n_trials
+        if self.session is not None:
+            self.session.advance()
         u = self.user.act(self.cursor, self.target, rng)
         if self._any_open:  # observers imagine the cued movement they have seen so far
             watch = self.observing.nonzero()[0]
