@@ -240,3 +240,141 @@ def test_tuning_rotation_keeps_the_stable_units():
     qb, _ = np.linalg.qr(pop.tuning[40:])
     np.testing.assert_allclose(np.linalg.svd(qa.T @ qb, compute_uv=False), [0.8, 0.8], atol=1e-10)
     assert subspace_similarity(before, pop.tuning) > 0.8
+
+
+# -- (3) encoders: covariates, untuned units, latent manifold, spike history, thresholds ------
+def test_expected_counts_add_the_speed_position_and_latent_terms():
+    from cogmodels.envs.bci.encoder import EncoderArrays
+
+    spec = PopulationSpec(n_units=50, speed_depth=(1.0, 4.0), position_depth=(2.0, 6.0),
+                          latent_dim=3, latent_sd=5.0, baseline=(40.0, 60.0))
+    pop = draw_population(spec, np.random.default_rng(0))
+    pop.gain = 0.7
+    enc = EncoderArrays(2, 50, 0.02, spec)
+    enc.set_lane(0, pop)
+    enc.set_lane(1, pop)
+    u = np.array([[0.3, -0.2], [0.0, 0.5]])
+    pos = np.array([[0.1, 0.2], [-0.3, 0.05]])
+    lat = np.array([[1.0, -0.5, 0.2], [0.0, 2.0, -1.0]])
+    cov = np.concatenate([np.hypot(*u.T)[:, None], pos, lat], axis=1)
+    got = enc.expected_counts(u, None, cov)
+    rate = (pop.baseline + 0.7 * (u @ pop.tuning.T + np.hypot(*u.T)[:, None] * pop.extra["speed"]
+                                  + pos @ pop.extra["position"].T) + lat @ pop.extra["latent"].T)
+    np.testing.assert_allclose(got, np.maximum(rate, 0) * 0.02, rtol=1e-5, atol=1e-6)
+
+
+def test_untuned_fraction_and_threshold_crossing_channels():
+    n = 10_000
+    pop = draw_population(PopulationSpec(n_units=n, untuned_fraction=0.3),
+                          np.random.default_rng(0))
+    untuned = np.all(pop.tuning == 0, axis=1).mean()
+    assert abs(untuned - 0.3) <= Z * np.sqrt(0.3 * 0.7 / n)
+    spec = PopulationSpec(n_units=n, recording="threshold_crossings", neurons_per_channel=(1, 3),
+                          noise_rate=4.0)
+    pop = draw_population(spec, np.random.default_rng(1))
+    # a channel sums k ~ U{1, 2, 3} neurons: E[baseline] = 2 E[b] + noise, E|w|^2 = 2 E[m^2]
+    mean_b, var_b = 17.5, 25.0**2 / 12
+    assert abs(pop.baseline.mean() - (2 * mean_b + 4.0)) <= Z * np.sqrt(
+        (2 * var_b + mean_b**2 * 2 / 3) / n)
+    e_m2 = (10.0**3 - 2.0**3) / (3 * 8.0)
+    assert np.mean(np.sum(pop.tuning**2, axis=1)) == pytest.approx(2 * e_m2, rel=0.03)
+    with pytest.raises(ValueError, match="threshold_crossings"):
+        PopulationSpec(recording="threshold_crossings", tuning="log_linear")
+    with pytest.raises(ValueError, match="recording must be one of"):
+        PopulationSpec(recording="lfp")
+
+
+def test_latent_drive_puts_the_comodulation_in_a_low_dimensional_manifold():
+    """Sadtler et al. (2014): with the intention held still, the co-modulation (count covariance
+    less the Poisson diagonal) is dt^2 C C^T: rank d, the span of the latent loadings."""
+    from cogmodels.envs.bci.encoder import EncoderArrays
+
+    d, n, bins, dt = 4, 96, 20_000, 0.02
+    spec = PopulationSpec(n_units=n, latent_dim=d, latent_sd=20.0, baseline=(80.0, 120.0))
+    pop = draw_population(spec, np.random.default_rng(0))
+    enc = EncoderArrays(bins, n, dt, spec)  # one lane per bin: latent draws are independent
+    enc.set_lane(0, pop)
+    enc.coef[1:] = enc.coef[0]
+    x = np.random.default_rng(1).standard_normal((bins, d))
+    lam = enc.expected_counts(np.zeros((bins, 2)), None, x)
+    y = np.random.default_rng(2).poisson(lam).astype(np.float64)
+    shared = np.cov(y.T) - np.diag(y.mean(axis=0))
+    vals, vecs = np.linalg.eigh(shared)
+    vals, vecs = vals[::-1], vecs[:, ::-1]
+    c = pop.extra["latent"] * dt
+    theory = np.sort(np.linalg.eigvalsh(c @ c.T))[::-1][:d]
+    assert subspace_similarity(vecs[:, :d], c) > 0.97
+    np.testing.assert_allclose(vals[:d], theory, rtol=0.1)
+    # the rest is sampling noise: below the Marchenko-Pastur edge of the Poisson diagonal
+    edge = y.mean(axis=0).max() * ((1 + np.sqrt(n / bins)) ** 2 - 1)
+    assert vals[d] < edge < 0.2 * vals[d - 1]
+
+
+def test_latent_drive_is_an_ar1_process_in_the_loop():
+    tau, dt = 0.1, 0.02
+    spec = PopulationSpec(n_units=8, latent_dim=2, latent_sd=3.0, latent_tau=tau)
+    env = CursorBCIVector(num_envs=8, n_trials=10**6, population=spec)
+    obs, info = env.reset(seed=0)
+    xs = []
+    for _ in range(1500):
+        obs, *_, info = env.step(info["intended_velocity"])
+        xs.append(env._loop.latent.copy())
+    x = np.array(xs).reshape(1500, -1)
+    assert x.var() == pytest.approx(1.0, rel=0.05)
+    r = np.mean(x[1:] * x[:-1]) / np.mean(x * x)
+    assert r == pytest.approx(np.exp(-dt / tau), abs=0.02)
+
+
+def history_chain(mu: float, h: float, top: int = 40) -> tuple[float, float]:
+    """Stationary mean and lag-1 autocorrelation of y_t ~ Poisson(mu exp(h y_{t-1}))."""
+    from scipy.stats import poisson
+
+    k = np.arange(top)
+    p = poisson.pmf(k[None, :], mu * np.exp(h * k)[:, None])
+    p /= p.sum(axis=1, keepdims=True)
+    vals, vecs = np.linalg.eig(p.T)
+    pi = np.real(vecs[:, np.argmax(np.real(vals))])
+    pi /= pi.sum()
+    mean = pi @ k
+    var = pi @ k**2 - mean**2
+    lag1 = pi @ (k * (p @ k)) - mean**2
+    return float(mean), float(lag1 / var)
+
+
+def test_spike_history_matches_the_markov_chain_of_truccolo_et_al():
+    from cogmodels.envs.bci.encoder import EncoderArrays
+
+    h, n, bins = -0.6, 400, 4000
+    spec = PopulationSpec(n_units=n, baseline=(75.0, 75.0), depth=(0.0, 0.0), history=(h, h))
+    pop = draw_population(spec, np.random.default_rng(0))
+    enc = EncoderArrays(1, n, 0.02, spec)
+    enc.set_lane(0, pop)
+    rng = np.random.default_rng(1)
+    y = np.empty((bins, n))
+    for t in range(bins):
+        lam = enc.history_factor(enc.expected_counts(np.zeros((1, 2))))
+        y[t] = rng.poisson(lam)[0]
+        enc.record(y[t][None].astype(np.float32))
+    mean, lag1 = history_chain(1.5, h)
+    assert y.mean() == pytest.approx(mean, rel=0.01)
+    yc = y - y.mean()
+    assert np.mean(yc[1:] * yc[:-1]) / yc.var() == pytest.approx(lag1, abs=0.01)
+    assert lag1 < -0.2  # refractoriness: a busy bin is followed by a quiet one
+
+
+def test_all_encoder_realism_is_byte_identical_for_a_seed():
+    spec = PopulationSpec(n_units=64, untuned_fraction=0.2, speed_depth=(1.0, 3.0),
+                          position_depth=(1.0, 3.0), latent_dim=3, latent_sd=4.0,
+                          history=(-0.5, 0.1), history_tau=0.05,
+                          recording="threshold_crossings")
+    assert PopulationSpec().covariates == () and not PopulationSpec().has_history
+    runs = []
+    for _ in range(2):
+        env = CursorBCIVector(num_envs=2, n_trials=10**6, population=spec, drift="severe")
+        obs, info = env.reset(seed=9, options={"day": 3})
+        out = [obs.tobytes()]
+        for _ in range(100):
+            obs, *_, info = env.step(info["intended_velocity"])
+            out.append(obs.tobytes())
+        runs.append(b"".join(out))
+    assert runs[0] == runs[1]

@@ -345,13 +345,16 @@ class Turnover(Drift):
         new = rng.random(pop.n_units) < self.rate
         k = int(new.sum())
         if k:
-            baseline, tuning, log_linear = draw_units(spec, rng, k)
+            baseline, tuning, log_linear, extra = draw_units(spec, rng, k)
             pop.baseline = pop.baseline.copy()
             pop.tuning = pop.tuning.copy()
             pop.log_linear = pop.log_linear.copy()
             pop.alive = pop.alive.copy()
             pop.baseline[new], pop.tuning[new], pop.log_linear[new] = baseline, tuning, log_linear
             pop.alive[new] = True
+            for name, values in extra.items():
+                pop.extra[name] = pop.extra[name].copy()
+                pop.extra[name][new] = values
         pop.replaced += k
 
 
@@ -386,6 +389,10 @@ class ArrayShift(Drift):
             arr = getattr(pop, name).copy()
             arr[idx] = arr[src]
             setattr(pop, name, arr)
+        for name, values in pop.extra.items():
+            arr = values.copy()
+            arr[idx] = arr[src]
+            pop.extra[name] = arr
         pop.remapped += m
 
 

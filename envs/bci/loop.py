@@ -199,7 +199,11 @@ class ClosedLoop:
         spec, units = cfg.task, cfg.population.n_units
         self.dt = spec.dt
         self.user = User(cfg.user, spec.dt, n)
-        self.encoder = EncoderArrays(n, units, spec.dt)
+        self.encoder = EncoderArrays(n, units, spec.dt, cfg.population)
+        pop = cfg.population
+        self._covariates = pop.covariates
+        self.latent = np.zeros((n, pop.latent_dim if "latent" in pop.covariates else 0))
+        self._latent_r = float(np.exp(-spec.dt / pop.latent_tau)) if pop.latent_tau > 0 else 0.0
         self.spikes = PoissonCounter(n, units)
         self.obs = np.zeros((n, units), dtype=np.float32)
         self.subjects: list[NeuralTrajectory | None] = [None] * n
@@ -286,6 +290,7 @@ class ClosedLoop:
         self._start_trial(lanes)
         self.user.reset(lanes, self.cursor[lanes], self.target[lanes], rng)
         self.spikes.reset(lanes, rng)
+        self.encoder.reset_history(lanes)
         u = self.user.start(lanes, rng)
         if self._any_open:
             u = self.user.imagine(lanes[self.observing[lanes]], 0.0)[lanes]
@@ -310,12 +315,45 @@ class ClosedLoop:
         self.ref_distance[lanes] = self.distance[lanes]
 
     def _fire(self, u: np.ndarray, rng: np.random.Generator, lanes: np.ndarray | None = None):
-        expected = self.encoder.expected_counts(u, lanes)
+        enc = self.encoder
+        covariates = self._covariate_values(u, rng, lanes) if self._covariates else None
+        expected = enc.expected_counts(u, lanes, covariates)
+        if enc.has_history:
+            expected = enc.history_factor(expected, lanes)
         if self.session is not None:
             expected = self.session.apply(expected, lanes)
         if self.cfg.population.noise == "poisson":
-            return self.spikes.sample(expected, rng, lanes)
-        return gaussian_counts(expected, rng)
+            counts = self.spikes.sample(expected, rng, lanes)
+        else:
+            counts = gaussian_counts(expected, rng)
+        if enc.has_history:
+            enc.record(counts, lanes)
+        return counts
+
+    def _covariate_values(self, u: np.ndarray, rng: np.random.Generator,
+                          lanes: np.ndarray | None) -> np.ndarray:
+        """Return the extra covariates of the bin (speed, cursor position, latent drive), per lane.
+
+        The latent drive is an AR(1) process of unit variance per dimension,
+        ``x <- r x + sqrt(1 - r^2) z`` with ``r = exp(-dt / latent_tau)``; a session starts it
+        from its stationary distribution.
+        """
+        parts = []
+        for name in self._covariates:
+            if name == "speed":
+                parts.append(np.hypot(u[:, 0], u[:, 1])[:, None])
+            elif name == "position":
+                parts.append(self.cursor if lanes is None else self.cursor[lanes])
+            else:
+                if lanes is None:
+                    r = self._latent_r
+                    self.latent *= r
+                    self.latent += np.sqrt(1.0 - r * r) * rng.standard_normal(self.latent.shape)
+                    parts.append(self.latent)
+                else:
+                    self.latent[lanes] = rng.standard_normal((len(lanes), self.latent.shape[1]))
+                    parts.append(self.latent[lanes])
+        return np.concatenate(parts, axis=1)
 
     # -- one bin -----------------------------------------------------------------------------
     def step(
