@@ -378,3 +378,88 @@ def test_all_encoder_realism_is_byte_identical_for_a_seed():
             out.append(obs.tobytes())
         runs.append(b"".join(out))
     assert runs[0] == runs[1]
+
+
+# -- (4) the grid task, clicks and the achieved bitrate ---------------------------------------
+def test_grid_cells_tile_the_workspace_and_cues_never_repeat():
+    from cogmodels.envs.bci.task import TargetSchedule, TaskSpec
+
+    spec = TaskSpec.create(task="grid", grid_size=6)
+    centres = spec.grid_centres()
+    assert spec.n_targets == 36 and spec.target_radius == (0.5 / 6, 0.5 / 6)
+    np.testing.assert_array_equal(spec.cell_of(centres), np.arange(36))
+    np.testing.assert_allclose(np.abs(centres).max(), 0.5 - 0.5 / 6)
+    sched = TargetSchedule(spec, 500)
+    rng = np.random.default_rng(0)
+    lanes = np.arange(500)
+    sched.start(lanes, rng)
+    seen = [sched.index.copy()]
+    for t in range(1, 60):
+        sched.advance(lanes, np.full(500, t), rng)
+        seen.append(sched.index.copy())
+    seen = np.array(seen)
+    assert not (seen[1:] == seen[:-1]).any()
+    freq = np.bincount(seen.ravel(), minlength=36) / seen.size
+    assert np.abs(freq - 1 / 36).max() <= Z * np.sqrt((1 / 36) * (35 / 36) / seen.size)
+    with pytest.raises(ValueError, match="target_radius is set by the grid"):
+        TaskSpec.create(task="grid", target_radius=0.05)
+    with pytest.raises(ValueError, match="selection must be one of"):
+        TaskSpec.create(selection="blink")
+
+
+def run_session(env):
+    import pandas as pd
+
+    obs, info = env.reset(seed=0)
+    rows, done = [], False
+    while not done:
+        obs, reward, done, _, info = env.step(info["intended_velocity"])
+        row = env.trial_row(None, reward, info)
+        if row is not None:
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_clicks_at_a_constant_hazard_end_trials_at_geometric_times():
+    """With clicks at hazard f whatever the user believes (click_rate = false_click_rate = f) a
+    trial lasts min(Geometric(p), N) bins, p = 1 - exp(-f dt): mean (1 - (1 - p)^N) / p bins,
+    and a fraction (1 - p)^N times out."""
+    f, timeout, dt = 1.0, 2.0, 0.02
+    env = CursorBCIVector(num_envs=100, task="grid", n_trials=10**6, selection="click",
+                          click_rate=f, false_click_rate=f, timeout=timeout)
+    obs, info = env.reset(seed=0)
+    times, timed_out, wrong, success = [], [], [], []
+    for _ in range(800):
+        obs, _, _, _, info = env.step(info["intended_velocity"])
+        c = info["trial_completed"]
+        times += list(info["trial_time"][c])
+        timed_out += list(info["timed_out"][c])
+        wrong += list(info["wrong_selection"][c])
+        success += list(info["success"][c])
+    times, timed_out = np.array(times), np.array(timed_out)
+    wrong, success = np.array(wrong), np.array(success)
+    p, n = -np.expm1(-f * dt), int(round(timeout / dt))
+    mean = dt * (1 - (1 - p) ** n) / p
+    sd = dt * np.sqrt(1 - p) / p  # at most the geometric's
+    assert abs(times.mean() - mean) <= Z * sd / np.sqrt(times.size)
+    q = (1 - p) ** n
+    assert abs(timed_out.mean() - q) <= Z * np.sqrt(q * (1 - q) / times.size)
+    assert not (timed_out & wrong).any() and (success | wrong | timed_out).all()
+
+
+def test_grid_bitrate_is_nuyujukian_pandarinaths_formula():
+    """B = log2(N - 1) max(S_c - S_i, 0) / t with N = 36 cells; a timeout only costs time."""
+    from cogmodels.envs.bci import CursorBCI, summarize
+
+    trials = run_session(CursorBCI(task="grid", n_trials=25, selection="click",
+                                   false_click_rate=0.5))
+    assert (trials["n_targets"] == 36).all()
+    sc, si = int(trials["success"].sum()), int(trials["wrong_selection"].sum())
+    assert si > 0
+    expect = np.log2(35) * max(sc - si, 0) / trials["trial_time"].sum()
+    assert summarize(trials, by=None)["bitrate"].iloc[0] == pytest.approx(expect, rel=1e-12)
+    # the ideal decoder with dwell selection never selects a wrong cell
+    ideal = run_session(CursorBCI(task="grid", n_trials=15))
+    assert ideal["success"].all() and not ideal["wrong_selection"].any()
+    rate = summarize(ideal, by=None)["bitrate"].iloc[0]
+    assert rate == pytest.approx(np.log2(35) * 15 / ideal["trial_time"].sum(), rel=1e-12)

@@ -32,7 +32,7 @@ def trial_result(cfg: BCIConfig, info: dict[str, Any], lane: int, day: int) -> d
     start = info["start"][lane]
     radius = float(info["completed_radius"][lane])
     distance = float(info["distance"][lane])
-    return {
+    row = {
         "state": float("nan") if index < 0 else index,
         "day": day,
         "target_x": float(target[0]),
@@ -52,6 +52,10 @@ def trial_result(cfg: BCIConfig, info: dict[str, Any], lane: int, day: int) -> d
         "path_efficiency": float(info["path_efficiency"][lane]),
         "n_entries": int(info["n_entries"][lane]),
     }
+    if cfg.task.selects:
+        row["wrong_selection"] = bool(info["wrong_selection"][lane])
+        row["n_targets"] = cfg.task.n_targets
+    return row
 
 
 class CursorBCI(TaskEnv):
@@ -74,7 +78,9 @@ class CursorBCI(TaskEnv):
        (``b exp(w . u / b)``) units fire Poisson counts (or Gaussian ones with the same mean and
        variance) for ``u_{t+1}``: the next observation.
 
-    Tasks: ``"center_out"`` (8 targets at ``target_distance``, random order in each cycle of 8,
+    Tasks: ``"grid"`` (a ``grid_size`` x ``grid_size`` grid of cells tiling the workspace, one
+    cued at a time, any of them selectable: Pandarinath et al. 2017's grid task, scored by the
+    achieved bitrate), ``"center_out"`` (8 targets at ``target_distance``, random order in each cycle of 8,
     optionally with ``return_to_center`` trials; otherwise the cursor is re-centred at each trial
     start) and ``"random_targets"`` (Fitts-style: random positions and radii). The population
     drifts from day to day (``drift``: a preset ``"none"``, ``"stable"``, ``"typical"`` —
@@ -132,7 +138,11 @@ class CursorBCI(TaskEnv):
       targets; centre-out targets must fit in the workspace, random ones at most
       ``(workspace - 0.05) / 3``); ``hold_time`` (0.5 s, in [0, 3600]); ``timeout`` (10 s, in
       (0, 3600], longer than ``hold_time``); ``return_to_center`` (False); ``workspace`` (0.5,
-      in (0, 100]).
+      in (0, 100]); ``grid_size`` (6, in [2, 100]); ``selection`` ("hold" | "click": a dwell
+      of ``hold_time`` or a click selects; see :mod:`cogmodels.envs.bci.task`); ``click_rate``
+      (5 per s, the detection hazard of an intended click) and ``false_click_rate`` (0.05 per
+      s). With the grid or clicks the trial rows also hold ``wrong_selection`` (an incorrect
+      selection ended the trial) and ``n_targets``.
     - ``population``: a :class:`~cogmodels.envs.bci.encoder.PopulationSpec` or None. Overrides:
       ``n_units`` (int in [1, 10^4], 192), ``tuning`` ("cosine" | "log_linear" | "mixed"),
       ``baseline_rate`` ((5, 30) Hz, within (0, 1000]), ``modulation_depth`` ((2, 10) Hz per
@@ -162,6 +172,8 @@ class CursorBCI(TaskEnv):
     ended raises ``SessionEndedError``.
 
     ## References
+    - Pandarinath et al. (2017). High performance communication by people with paralysis using
+      an intracortical brain-computer interface. eLife 6:e18554.
     - Willett et al. (2019). Principled BCI decoder design and parameter selection using a feedback
       control model. Sci Rep 9:8881.
     - Wilson et al. (2023). Long-term unsupervised recalibration of cursor BCIs. bioRxiv

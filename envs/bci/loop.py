@@ -84,7 +84,8 @@ class BCIConfig:
 
 #: keyword overrides of the :class:`TaskSpec` (its :meth:`TaskSpec.create` arguments)
 TASK_OVERRIDES = ("n_trials", "dt", "target_distance", "target_radius", "hold_time", "timeout",
-                  "return_to_center", "workspace")
+                  "return_to_center", "workspace", "grid_size", "selection", "click_rate",
+                  "false_click_rate")
 #: keyword overrides of the :class:`PopulationSpec`: environment name -> field
 POPULATION_OVERRIDES = {"n_units": "n_units", "tuning": "tuning", "baseline_rate": "baseline",
                         "modulation_depth": "depth", "noise": "noise",
@@ -107,6 +108,10 @@ def make_config(
     timeout: float | None = None,
     return_to_center: bool | None = None,
     workspace: float | None = None,
+    grid_size: int | None = None,
+    selection: str | None = None,
+    click_rate: float | None = None,
+    false_click_rate: float | None = None,
     n_units: int | None = None,
     tuning: str | None = None,
     baseline_rate: float | tuple[float, float] | None = None,
@@ -123,7 +128,8 @@ def make_config(
 ) -> BCIConfig:
     """Build the closed loop's configuration from the specs and keyword overrides.
 
-    ``task`` is a :class:`TaskSpec` or a task name (``"center_out"``, ``"random_targets"``),
+    ``task`` is a :class:`TaskSpec` or a task name (``"center_out"``, ``"random_targets"``,
+    ``"grid"``),
     ``population`` a :class:`PopulationSpec` (None: the defaults), ``user`` a :class:`UserSpec` or
     a model name, ``drift`` a preset name or drift processes, ``session_drift`` None or
     within-session processes (:mod:`~cogmodels.envs.bci.session_drift`). Each override that is not None
@@ -232,6 +238,9 @@ class ClosedLoop:
         self._any_open = False
         self._context = np.zeros(n, dtype=bool)  # whether the lane's encoder is the open-loop one
         self.errors = None if cfg.error_signal is None else ErrorChannel(cfg.error_signal, spec.dt, n)
+        self.dwell = np.zeros(n, dtype=np.int64)  # bins on the same grid cell (dwell selection)
+        self.dwell_cell = np.full(n, -1, dtype=np.int64)
+        self.clicked = np.zeros(n, dtype=bool)  # whether a selection happened this bin
         self.session = SessionDrift(cfg.session_drift, n, units, spec.dt) if cfg.session_drift else None
 
     # -- sessions ----------------------------------------------------------------------------
@@ -304,6 +313,8 @@ class ClosedLoop:
     def _start_trial(self, lanes: np.ndarray) -> None:
         self.steps[lanes] = 0
         self.hold[lanes] = 0
+        self.dwell[lanes] = 0
+        self.dwell_cell[lanes] = -1  # a new trial's dwell starts afresh, even on the same cell
         self.inside[lanes] = False
         self.first_entry[lanes] = -1
         self.last_entry[lanes] = -1
@@ -379,7 +390,10 @@ class ClosedLoop:
         self.steps += 1
         off = cursor - self.target
         dist = np.hypot(off[:, 0], off[:, 1])
-        inside = dist <= self.radius
+        if spec.grid:
+            inside = np.maximum(np.abs(off[:, 0]), np.abs(off[:, 1])) <= self.radius
+        else:
+            inside = dist <= self.radius
         entered = inside > self.inside
         self.inside = inside
         if entered.any():
@@ -387,8 +401,12 @@ class ClosedLoop:
             self.last_entry = np.where(entered, self.steps, self.last_entry)
             self.n_entries += entered
         self.hold = (self.hold + 1) * inside
-        success = self.hold > spec.hold_steps  # inside on entry and hold_steps bins after
-        done = success | (self.steps >= spec.timeout_steps)
+        if spec.selects:
+            success, wrong = self._select(cursor, inside, rng)
+            done = success | wrong | (self.steps >= spec.timeout_steps)
+        else:
+            success = self.hold > spec.hold_steps  # inside on entry and hold_steps bins after
+            done = success | (self.steps >= spec.timeout_steps)
         reward = success.astype(np.float64)
         signal = None
         if cfg.error_signal is not None:
@@ -413,6 +431,33 @@ class ClosedLoop:
             u = self.user.imagine(watch, self.cued_velocity(self.steps - self.user.k)[watch])
         self.obs = self._fire(u, rng)
         return reward, terminated, done, results, signal
+
+    def _select(self, cursor: np.ndarray, inside: np.ndarray,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Return the lanes that selected the target and those that selected something else.
+
+        Holding: a dwell of ``hold_steps`` further bins on one grid cell selects it. Clicking: a
+        click (module :mod:`.task`) selects what is under the cursor; the user intends one while
+        its estimate of the cursor is on the target and it has seen that target (``delay``
+        after the trial started).
+        """
+        spec = self.cfg.task
+        if spec.selection == "hold":
+            cell = spec.cell_of(cursor)
+            self.dwell = np.where(cell == self.dwell_cell, self.dwell + 1, 1)
+            self.dwell_cell = cell
+            selected = self.dwell > spec.hold_steps
+        else:
+            e = self.user.believed_error
+            if spec.grid:
+                believed = np.maximum(np.abs(e[:, 0]), np.abs(e[:, 1])) <= self.radius
+            else:
+                believed = np.hypot(e[:, 0], e[:, 1]) <= self.radius
+            believed &= self.steps > self.user.k  # it has seen this trial's target
+            hazard = np.where(believed, spec.click_rate, spec.false_click_rate)
+            selected = rng.random(self.n) < -np.expm1(-hazard * self.dt)
+        self.clicked = selected
+        return selected & inside, selected & ~inside
 
     def cued_velocity(self, bins: np.ndarray) -> np.ndarray:
         """Return the automatic cursor's velocity ``(n, 2)`` in bin ``bins`` of each lane's trial.
@@ -449,10 +494,10 @@ class ClosedLoop:
         net = self.cursor - self.start
         with np.errstate(divide="ignore", invalid="ignore"):
             efficiency = np.where(done & (path > 0), np.hypot(net[:, 0], net[:, 1]) / path, np.nan)
-        return {
+        out = {
             "state": self.index.copy(),
             "success": success,
-            "timed_out": done & ~success,
+            "timed_out": done & ~success & ~self.clicked,
             "time_to_target": ttt,
             "dial_in_time": np.where(success, (self.last_entry - self.first_entry) * dt, np.nan),
             "trial_time": np.where(done, self.steps * dt, np.nan),
@@ -464,6 +509,9 @@ class ClosedLoop:
             "completed_target": self.target.copy(),
             "completed_radius": self.radius.copy(),
         }
+        if self.cfg.task.selects:
+            out["wrong_selection"] = done & self.clicked & ~success
+        return out
 
     def empty_results(self) -> dict[str, np.ndarray]:
         """Results of a bin in which no trial ended (what :meth:`_results` gives with no lane done)."""

@@ -177,6 +177,8 @@ class User:
             self._commands = np.zeros((self.k + 2, n_lanes, 2))  # u of the last k + 2 bins
             self._cptr = 0
         self.adapting = np.ones(n_lanes, dtype=bool)  # lanes whose user is in control
+        #: target minus the user's estimate of the present cursor (what it acts on; clicks)
+        self.believed_error = np.zeros((n_lanes, 2))
 
     def reset(self, lanes: np.ndarray, cursor: np.ndarray, target: np.ndarray,
               rng: np.random.Generator | None = None) -> None:
@@ -217,6 +219,7 @@ class User:
             self._dptr = (self._dptr + 1) % self.k
         self._keep_command(u, slice(None))
         self.intended = u
+        self.believed_error = error
         return u
 
     def imagine(self, lanes: np.ndarray, velocity: np.ndarray | float) -> np.ndarray:
@@ -282,6 +285,7 @@ class User:
             self._disp_sum[lanes] = step
         self._keep_command(u, lanes)
         self.intended[lanes] = u
+        self.believed_error[lanes] = error
         return u
 
     def _policy(self, error: np.ndarray, v: np.ndarray, gain: np.ndarray) -> np.ndarray:
