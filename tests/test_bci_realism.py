@@ -463,3 +463,41 @@ def test_grid_bitrate_is_nuyujukian_pandarinaths_formula():
     assert ideal["success"].all() and not ideal["wrong_selection"].any()
     rate = summarize(ideal, by=None)["bitrate"].iloc[0]
     assert rate == pytest.approx(np.log2(35) * 15 / ideal["trial_time"].sum(), rel=1e-12)
+
+
+# -- (5) the user's learning across sessions ---------------------------------------------------
+def session_rotation(env, decoder, bins):
+    """Angle (degrees) of the map from intended to decoded velocity, and trials completed."""
+    obs, info = env.reset(options={"day": 0})
+    decoder.reset()
+    s_au, s_uu, done = np.zeros((2, 2)), np.zeros((2, 2)), 0
+    u = info["intended_velocity"]
+    for _ in range(bins):
+        a = decoder.step(obs).copy()
+        s_au += np.einsum("ni,nj->ij", a, u)
+        s_uu += np.einsum("ni,nj->ij", u, u)
+        obs, _, _, _, info = env.step(a)
+        u = info["intended_velocity"]
+        done += int(info["trial_completed"].sum())
+    t = s_au @ np.linalg.inv(s_uu)
+    return float(np.degrees(np.arctan2(t[1, 0] - t[0, 1], t[0, 0] + t[1, 1]))), done
+
+
+def test_users_reaim_across_sessions_against_a_rotated_decoder():
+    """Re-aiming (Jarosiewicz et al. 2008; Orsborn et al. 2014): with session_learning eta the
+    rotation a decoder imposes shrinks about geometrically, by (1 - eta) a session."""
+    from cogmodels.agents.decoders import SteadyStateKalmanDecoder
+    from cogmodels.agents.decoders.session import calibrate
+    from cogmodels.envs.bci import UserSpec
+
+    env = CursorBCIVector(num_envs=2, n_trials=10**6, user=UserSpec(session_learning=0.5))
+    env.reset(seed=0)
+    decoder = calibrate(env, SteadyStateKalmanDecoder(), 10.0, label_rotation=45.0)
+    angles, done = zip(*[session_rotation(env, decoder, 500) for _ in range(4)])
+    assert angles[0] > 35.0  # the aim starts at the identity: the decoder's full rotation
+    for k in (1, 2, 3):
+        assert abs(angles[k]) <= angles[0] * 0.5**k + 5.0
+    assert done[3] > 1.5 * done[0]
+    with pytest.raises(ValueError, match="session_learning must be"):
+        UserSpec(session_learning=1.5)
+    assert CursorBCIVector(num_envs=1)._loop.reaim is None  # off by default

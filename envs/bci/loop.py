@@ -47,7 +47,7 @@ from cogmodels.envs.bci.encoder import (
 from cogmodels.envs.bci.error_signal import ErrorChannel, ErrorSignalSpec, make_error_signal
 from cogmodels.envs.bci.session_drift import SessionDrift, SessionProcess, make_session_drift
 from cogmodels.envs.bci.task import MAX_TIMEOUT, TargetSchedule, TaskSpec
-from cogmodels.envs.bci.user import USER_MODELS, User, UserSpec
+from cogmodels.envs.bci.user import USER_MODELS, Reaiming, User, UserSpec
 from cogmodels.validation import check_choice, check_int, check_number, describe
 
 __all__ = ["MAX_DAYS_PER_SESSION", "MAX_V", "BCIConfig", "ClosedLoop", "config_signature",
@@ -205,6 +205,7 @@ class ClosedLoop:
         spec, units = cfg.task, cfg.population.n_units
         self.dt = spec.dt
         self.user = User(cfg.user, spec.dt, n)
+        self.reaim = Reaiming(cfg.user.session_learning, n) if cfg.user.session_learning else None
         self.encoder = EncoderArrays(n, units, spec.dt, cfg.population)
         pop = cfg.population
         self._covariates = pop.covariates
@@ -266,6 +267,9 @@ class ClosedLoop:
         new = np.array([self.subjects[i] is None for i in lanes], dtype=bool)
         if options.get("new_subject"):
             new[:] = True
+        if self.reaim is not None:
+            self.reaim.end_session(lanes[~new])
+            self.reaim.new_subject(lanes[new])
         if new.any():
             seeds = rng.integers(0, 2**63 - 1, size=int(new.sum()))
             for i, seed in zip(lanes[new], seeds.tolist()):
@@ -327,6 +331,8 @@ class ClosedLoop:
 
     def _fire(self, u: np.ndarray, rng: np.random.Generator, lanes: np.ndarray | None = None):
         enc = self.encoder
+        if self.reaim is not None:
+            u = self.reaim.encode(u, lanes)
         covariates = self._covariate_values(u, rng, lanes) if self._covariates else None
         expected = enc.expected_counts(u, lanes, covariates)
         if enc.has_history:
@@ -380,6 +386,8 @@ class ClosedLoop:
         """
         cfg, spec = self.cfg, self.cfg.task
         a = np.minimum(np.maximum(actions, -cfg.v_max), cfg.v_max)
+        if self.reaim is not None:  # the decoder's answer to the command of the last bin
+            self.reaim.observe(a, ~self.open_loop)
         if self._any_open:  # the automatic cursor of a calibration block ignores the decoder
             a = np.where(self.open_loop[:, None], self.cued_velocity(self.steps + 1), a)
         before = self.cursor
