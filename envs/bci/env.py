@@ -132,7 +132,7 @@ class CursorBCI(TaskEnv):
     override replaces (None: the spec's value).
 
     - ``task``: a :class:`~cogmodels.envs.bci.task.TaskSpec` (``TaskSpec.create(...)``) or a task
-      name, "center_out" | "random_targets". Overrides: ``n_trials`` (int in [1, 10^6], 64):
+      name, "center_out" | "random_targets" | "grid". Overrides: ``n_trials`` (int in [1, 10^6], 64):
       targets per session; ``dt`` (0.02 s, in [0.01, 0.05]); ``target_distance`` (0.35);
       ``target_radius`` (float or (low, high), None → 0.075 centre-out, (0.04, 0.1) random
       targets; centre-out targets must fit in the workspace, random ones at most
@@ -148,10 +148,14 @@ class CursorBCI(TaskEnv):
       ``baseline_rate`` ((5, 30) Hz, within (0, 1000]), ``modulation_depth`` ((2, 10) Hz per
       width/s, within [0, 10^4]), ``noise`` ("poisson" | "gaussian"), and the open-loop code of
       calibration blocks, ``observation_gain`` (0.6, in [0, 10]), ``observation_rotation``
-      (20 degrees, in [0, 180]) and ``observation_offset`` (2 Hz, in [0, 1000]).
+      (20 degrees, in [0, 180]) and ``observation_offset`` (2 Hz, in [0, 1000]). The spec also
+      holds the encoder realism, all off by default: untuned units, speed and position terms, a
+      shared latent drive (intrinsic manifold), spike history and threshold-crossing channels
+      (see :class:`~cogmodels.envs.bci.encoder.PopulationSpec`).
     - ``user`` ("feedback" | "lqr" | :class:`~cogmodels.envs.bci.user.UserSpec` for delay, speed,
-      damping, intention noise, forward model and its gain learning;
-      :data:`~cogmodels.envs.bci.user.WILLETT_USER` switches all of Willett et al.'s pieces on).
+      damping, intention noise, forward model and its gain learning, and re-aiming across
+      sessions (``session_learning``);
+      :data:`~cogmodels.envs.bci.user.WILLETT_USER` switches Willett et al.'s pieces on).
     - ``drift`` (preset name — "none", "stable", "stable_implant", "typical", "severe" — Drift
       process(es) or None; "none"), ``days_per_session`` (int in [0, 1000], 0).
     - ``session_drift`` (None; a :class:`~cogmodels.envs.bci.session_drift.BaselineShift`, a
