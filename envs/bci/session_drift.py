@@ -1,7 +1,7 @@
 """Nonstationarity within a session: baseline shifts and transient loss-and-recovery of channels.
 
 The day-to-day processes of :mod:`.drift` change a population between sessions; the processes here
-change what it fires during one. They act on the expected counts of the bin, after the tuning:
+change what it fires during one. They act on the expected counts of the bin, after the tuning::
 
     lambda'_i(t) = max(g_i(t) lambda_i(t) + o_i(t), 0),
 

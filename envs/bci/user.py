@@ -52,7 +52,7 @@ Golub et al. 2018, Nat Neurosci 21:607), and, with an adaptive decoder, together
 command ``c = A u`` instead of ``u``; during each closed-loop session the loop regresses the
 decoded velocity on the command, ``a ≈ G c``, and at the start of the next session the user
 moves its aim a fraction ``session_learning`` of the way to the aim that would have made the
-session's map a scaled identity,
+session's map a scaled identity::
 
     A <- (1 - eta) A + eta s G^{-1},   s = sqrt(|det G|)
 
