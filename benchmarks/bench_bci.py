@@ -15,6 +15,11 @@ the whole batch and its real-time factor (bins/s x 0.02 s).
   (two cores), reported as a ratio to the batched reference measured in the same run; then the
   same with the realism of issue 14 on (Willett et al.'s user with damping, intention noise and
   a gain-learning forward model; the decoder calibrated on an open-loop observation block).
+  ``ours_full``: all the realism of issue 14 section 1 switched on at once (:data:`FULL_REALISM`:
+  Willett's user, within-session baseline shifts and channel losses, a 10-D shared latent drive,
+  untuned units, speed terms, spike history, threshold-crossing channels).
+- ``grid``: achieved bitrate ``B = log2(N - 1) max(Sc - Si, 0) / t`` of the same KF on the 6 x 6
+  grid task (Pandarinath et al. 2017), dwell and click selection, plain and full realism.
 - ``sweep``: a drift sweep, 60 days x 100 subjects on the "typical" preset: each day a session
   with the day-0 decoder and one with a decoder recalibrated that day.
 
@@ -37,12 +42,34 @@ import numpy as np
 import cogmodels  # noqa: F401
 from cogmodels.agents import decoders
 from cogmodels.agents.decoders import SteadyStateKalmanDecoder
-from cogmodels.envs.bci import CursorBCI, CursorBCIVector, center_out_positions
+from cogmodels.envs.bci import (
+    BaselineShift,
+    CursorBCI,
+    CursorBCIVector,
+    PopulationSpec,
+    TransientLoss,
+    center_out_positions,
+)
 from cogmodels.envs.bci.encoder import PoissonCounter
 from cogmodels.envs.bci.user import WILLETT_USER
 
 DT = 0.02
 N_UNITS = 192
+#: the environment arguments of each level of realism ("user": Willett's user, as before issue
+#: 14 section 1; "full": everything of section 1 on at once)
+REALISM = {
+    "off": {"user": "feedback"},
+    "user": {"user": WILLETT_USER},
+    "full": {
+        "user": WILLETT_USER,
+        "population": PopulationSpec(untuned_fraction=0.2, speed_depth=(0.0, 3.0), latent_dim=10,
+                                     latent_sd=3.0, history=(-0.3, 0.0),
+                                     recording="threshold_crossings", neurons_per_channel=(1, 2),
+                                     noise_rate=2.0),
+        "session_drift": [BaselineShift(), TransientLoss()],
+    },
+}
+FULL_REALISM = REALISM["full"]
 
 
 # -- the Kalman filter decoder: cogmodels.agents.decoders.SteadyStateKalmanDecoder -------------
@@ -183,17 +210,16 @@ def poisson_rates(repeats: int) -> dict[str, float]:
 
 
 def _timed_rate(num_envs: int, bins: int, seed: int, barrier=None, queue=None,
-                realistic: bool = False):
+                realism: str = "off"):
     """``CursorBCIVector`` + decoder: wall-clock start and end of the closed loop, success rate.
 
-    With a ``barrier`` the closed loops of several processes start together. ``realistic``:
-    Willett et al.'s user (damping, intention noise, gain-learning forward model) and a decoder
-    calibrated on an open-loop observation block.
+    With a ``barrier`` the closed loops of several processes start together. ``realism``
+    (:data:`REALISM`) other than "off": the decoder is calibrated on an open-loop observation
+    block.
     """
-    user = WILLETT_USER if realistic else "feedback"
-    env = CursorBCIVector(num_envs=num_envs, n_trials=10**6, user=user)
+    env = CursorBCIVector(num_envs=num_envs, n_trials=10**6, **REALISM[realism])
     env.reset(seed=seed)
-    decoder = calibrate(env, 1500, realistic)
+    decoder = calibrate(env, 1500, realism != "off")
     if barrier is not None:
         barrier.wait()
     start = time.time()
@@ -205,15 +231,15 @@ def _timed_rate(num_envs: int, bins: int, seed: int, barrier=None, queue=None,
 
 
 def our_rate(num_envs: int, bins: int, seed: int, processes: int = 1,
-             realistic: bool = False) -> tuple[float, float]:
+             realism: str = "off") -> tuple[float, float]:
     """Bins per second over all copies (``processes`` running at once) and the success rate."""
     if processes == 1:
-        start, end, success = _timed_rate(num_envs, bins, seed, realistic=realistic)
+        start, end, success = _timed_rate(num_envs, bins, seed, realism=realism)
         return num_envs * bins / (end - start), success
     ctx = mp.get_context("spawn")
     barrier, queue = ctx.Barrier(processes), ctx.Queue()
     procs = [ctx.Process(target=_timed_rate,
-                         args=(num_envs, bins, seed + i, barrier, queue, realistic))
+                         args=(num_envs, bins, seed + i, barrier, queue, realism))
              for i in range(processes)]
     for p in procs:
         p.start()
@@ -249,6 +275,32 @@ def reference_rate(num_envs: int, bins: int, seed: int) -> tuple[float, float]:
     targets = center_out_positions(8, 0.35)[rng.integers(0, 8, size=(num_envs, 64))]
     success, seconds = reference_loop(baseline, tuning, decoder, targets, bins, seed)
     return num_envs * bins / seconds, success
+
+
+def grid_bitrate(num_envs: int, bins: int, seed: int, selection: str, realism: str) -> dict:
+    """Achieved bitrate of the KF on the 6 x 6 grid: ``log2(35) max(Sc - Si, 0) / t`` per session.
+
+    ``t`` is the time of the completed trials; the median over the ``num_envs`` sessions and the
+    pooled success and incorrect-selection rates are returned.
+    """
+    env = CursorBCIVector(num_envs=num_envs, n_trials=10**6, task="grid", selection=selection,
+                          **REALISM[realism])
+    env.reset(seed=seed)
+    decoder = calibrate(env, 3000, realism != "off")
+    obs, _ = env.reset(options={"day": 0})
+    decoder.reset()
+    sc, si, t, n = (np.zeros(num_envs) for _ in range(4))
+    for _ in range(bins):
+        obs, _, term, _, info = env.step(decoder.step_fast(obs))
+        c = info["trial_completed"]
+        if c.any():
+            sc += c & info["success"]
+            si += c & info["wrong_selection"]
+            t += np.where(c, info["trial_time"], 0.0)
+            n += c
+    rate = np.log2(35) * np.maximum(sc - si, 0) / np.maximum(t, 1e-9)
+    return {"bitrate_median": float(np.median(rate)), "success": float(sc.sum() / n.sum()),
+            "wrong_selection": float(si.sum() / n.sum()), "trials": int(n.sum())}
 
 
 def drift_sweep(days: int, subjects: int, session_bins: int) -> dict:
@@ -288,7 +340,9 @@ def main() -> None:
     ap.add_argument("--sweep-days", type=int, default=60)
     ap.add_argument("--sweep-subjects", type=int, default=100)
     ap.add_argument("--sweep-bins", type=int, default=1000)
-    ap.add_argument("--skip", nargs="*", default=[], choices=["poisson", "reference", "ours", "sweep"])
+    ap.add_argument("--grid-bins", type=int, default=6000)
+    ap.add_argument("--skip", nargs="*", default=[],
+                    choices=["poisson", "reference", "ours", "grid", "sweep"])
     args = ap.parse_args()
     res: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cpu, python "
                  f"{platform.python_version()}, numpy {np.__version__}"}
@@ -308,12 +362,14 @@ def main() -> None:
             single_rate(args.bins * 4, s) for s in range(args.repeats))
         two = [our_rate(args.num_envs, args.bins, 10 * s, processes=2) for s in range(args.repeats)]
         res["ours_2proc_bins_per_s"] = statistics.median(t[0] for t in two)
-        real = [our_rate(args.num_envs, args.bins, s, realistic=True) for s in range(args.repeats)]
-        res["ours_realistic_1proc_bins_per_s"] = statistics.median(o[0] for o in real)
-        res["ours_realistic_success"] = statistics.mean(o[1] for o in real)
-        two = [our_rate(args.num_envs, args.bins, 10 * s, processes=2, realistic=True)
-               for s in range(args.repeats)]
-        res["ours_realistic_2proc_bins_per_s"] = statistics.median(t[0] for t in two)
+        for name, realism in (("realistic", "user"), ("full", "full")):
+            real = [our_rate(args.num_envs, args.bins, s, realism=realism)
+                    for s in range(args.repeats)]
+            res[f"ours_{name}_1proc_bins_per_s"] = statistics.median(o[0] for o in real)
+            res[f"ours_{name}_success"] = statistics.mean(o[1] for o in real)
+            two = [our_rate(args.num_envs, args.bins, 10 * s, processes=2, realism=realism)
+                   for s in range(args.repeats)]
+            res[f"ours_{name}_2proc_bins_per_s"] = statistics.median(t[0] for t in two)
     for key in [k for k in res if k.endswith("bins_per_s")]:
         res[key.replace("bins_per_s", "realtime_x")] = res[key] * DT
     if "reference_batched_bins_per_s" in res and "ours_1proc_bins_per_s" in res:
@@ -321,10 +377,15 @@ def main() -> None:
             res["ours_1proc_bins_per_s"] / res["reference_batched_bins_per_s"])
         res["ratio_2proc_vs_reference_batched"] = (
             res["ours_2proc_bins_per_s"] / res["reference_batched_bins_per_s"])
-        res["ratio_realistic_2proc_vs_reference_batched"] = (
-            res["ours_realistic_2proc_bins_per_s"] / res["reference_batched_bins_per_s"])
+        for name in ("realistic", "full"):
+            for procs in ("1proc", "2proc"):
+                res[f"ratio_{name}_{procs}_vs_reference_batched"] = (
+                    res[f"ours_{name}_{procs}_bins_per_s"] / res["reference_batched_bins_per_s"])
         res["ratio_single_vs_reference_single"] = (
             res["ours_single_bins_per_s"] / res["reference_single_bins_per_s"])
+    if "grid" not in args.skip:
+        res["grid_bitrate"] = {f"{sel}/{realism}": grid_bitrate(64, args.grid_bins, 0, sel, realism)
+                               for sel in ("hold", "click") for realism in ("off", "full")}
     if "sweep" not in args.skip:
         res["drift_sweep"] = drift_sweep(args.sweep_days, args.sweep_subjects, args.sweep_bins)
     print(json.dumps(res, indent=2, default=float))

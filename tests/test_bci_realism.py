@@ -9,13 +9,16 @@ from scipy.stats import norm
 
 from cogmodels.envs.bci import (
     WILSON_GAINS,
+    BaselineShift,
     CursorBCIVector,
     NeuralTrajectory,
     PopulationSpec,
     SNRMixture,
+    TransientLoss,
     TuningRotation,
     draw_population,
     make_drift,
+    subspace_similarity,
     sweep_gain,
 )
 
@@ -158,3 +161,343 @@ def test_gain_sweep_rejects_bad_arguments():
         sweep_gain(env, None, gains=(1.0, -1.0))
     with pytest.raises(ValueError, match="seconds must be"):
         sweep_gain(env, None, 0.0)
+
+
+# -- (2) within-session baseline shifts, transient losses, stable units ------------------------
+def test_baseline_shift_matches_perge_et_al():
+    """Perge et al. (2013): 84 % of units change rate within a day, by 3.8 ± 8.7 Hz."""
+    n = 40_000
+    proc = BaselineShift()
+    rng = np.random.default_rng(0)
+    state = proc.start(rng, n)
+    for _ in range(4):
+        proc.advance(state, rng, proc.span / 8)
+    half = state["offset"].copy()
+    for _ in range(4):
+        proc.advance(state, rng, proc.span / 8)
+    delta = np.abs(state["offset"])
+    walks = state["sigma"] > 0
+    assert abs(walks.mean() - 0.84) <= Z * np.sqrt(0.84 * 0.16 / n)
+    assert (delta[~walks] == 0).all()
+    d = delta[walks]
+    assert abs(d.mean() - 3.8) <= Z * 8.7 / np.sqrt(d.size)
+    assert d.std() == pytest.approx(8.7, rel=0.15)
+    # a Brownian walk: the variance grows linearly in time
+    assert np.mean(half[walks] ** 2) / np.mean(d**2) == pytest.approx(0.5, abs=0.05)
+
+
+def test_transient_loss_fraction_and_duration():
+    proc = TransientLoss(rate=60.0, duration=10.0)
+    rng = np.random.default_rng(1)
+    state = proc.start(rng, 500)
+    lost = []
+    for _ in range(2000):
+        proc.advance(state, rng, 1.0)
+        lost.append(state["lost"].copy())
+    lost = np.array(lost[200:])
+    assert lost.mean() == pytest.approx(proc.lost_fraction(), rel=0.05)
+    # mean run of lost updates: 1 / P(recover in 1 s) = 1 / (1 - exp(-1 / 10))
+    starts = (lost[1:] & ~lost[:-1]).sum()
+    assert lost.sum() / starts == pytest.approx(1 / -np.expm1(-0.1), rel=0.1)
+
+
+def test_session_drift_is_the_same_whatever_the_decoder_does():
+    drift = [BaselineShift(span=5.0), TransientLoss(rate=600.0, duration=2.0)]
+    offsets = []
+    for scale in (0.0, 1.0):
+        env = CursorBCIVector(num_envs=3, n_trials=10**6, session_drift=drift)
+        obs, info = env.reset(seed=4)
+        for _ in range(200):
+            obs, *_, info = env.step(scale * np.asarray(info["intended_velocity"]))
+        offsets.append((env._loop.session.offset.copy(), env._loop.session.gate.copy()))
+    np.testing.assert_array_equal(offsets[0][0], offsets[1][0])
+    np.testing.assert_array_equal(offsets[0][1], offsets[1][1])
+    assert (offsets[0][1] == 0).any() and (offsets[0][0] != 0).any()
+
+
+def test_session_drift_shifts_the_counts_and_is_off_by_default():
+    from cogmodels.envs.bci import CursorBCI
+
+    assert CursorBCI().config.session_drift == ()
+    env = CursorBCIVector(num_envs=1, n_trials=10**6, session_drift=TransientLoss(3600 * 50, 1e6))
+    obs, info = env.reset(seed=0)
+    for _ in range(100):  # every channel is lost within the first update (1 s)
+        obs, *_, info = env.step(info["intended_velocity"])
+    assert obs.sum() == 0
+    with pytest.raises(ValueError, match="session_drift must"):
+        CursorBCIVector(session_drift="typical")
+    with pytest.raises(ValueError, match="sd_abs"):
+        BaselineShift(mean_abs=3.8, sd_abs=1.0)
+
+
+def test_tuning_rotation_keeps_the_stable_units():
+    """Wilson et al. (2023)'s n_stable: those units keep their tuning, the rest rotate by s."""
+    pop = draw_population(SPEC, np.random.default_rng(1))
+    before = pop.tuning.copy()
+    TuningRotation(0.8, n_stable=40).apply(pop, SPEC, np.random.default_rng(2), 1)
+    np.testing.assert_array_equal(pop.tuning[:40], before[:40])
+    qa, _ = np.linalg.qr(before[40:])
+    qb, _ = np.linalg.qr(pop.tuning[40:])
+    np.testing.assert_allclose(np.linalg.svd(qa.T @ qb, compute_uv=False), [0.8, 0.8], atol=1e-10)
+    assert subspace_similarity(before, pop.tuning) > 0.8
+
+
+# -- (3) encoders: covariates, untuned units, latent manifold, spike history, thresholds ------
+def test_expected_counts_add_the_speed_position_and_latent_terms():
+    from cogmodels.envs.bci.encoder import EncoderArrays
+
+    spec = PopulationSpec(n_units=50, speed_depth=(1.0, 4.0), position_depth=(2.0, 6.0),
+                          latent_dim=3, latent_sd=5.0, baseline=(40.0, 60.0))
+    pop = draw_population(spec, np.random.default_rng(0))
+    pop.gain = 0.7
+    enc = EncoderArrays(2, 50, 0.02, spec)
+    enc.set_lane(0, pop)
+    enc.set_lane(1, pop)
+    u = np.array([[0.3, -0.2], [0.0, 0.5]])
+    pos = np.array([[0.1, 0.2], [-0.3, 0.05]])
+    lat = np.array([[1.0, -0.5, 0.2], [0.0, 2.0, -1.0]])
+    cov = np.concatenate([np.hypot(*u.T)[:, None], pos, lat], axis=1)
+    got = enc.expected_counts(u, None, cov)
+    rate = (pop.baseline + 0.7 * (u @ pop.tuning.T + np.hypot(*u.T)[:, None] * pop.extra["speed"]
+                                  + pos @ pop.extra["position"].T) + lat @ pop.extra["latent"].T)
+    np.testing.assert_allclose(got, np.maximum(rate, 0) * 0.02, rtol=1e-5, atol=1e-6)
+
+
+def test_untuned_fraction_and_threshold_crossing_channels():
+    n = 10_000
+    pop = draw_population(PopulationSpec(n_units=n, untuned_fraction=0.3),
+                          np.random.default_rng(0))
+    untuned = np.all(pop.tuning == 0, axis=1).mean()
+    assert abs(untuned - 0.3) <= Z * np.sqrt(0.3 * 0.7 / n)
+    spec = PopulationSpec(n_units=n, recording="threshold_crossings", neurons_per_channel=(1, 3),
+                          noise_rate=4.0)
+    pop = draw_population(spec, np.random.default_rng(1))
+    # a channel sums k ~ U{1, 2, 3} neurons: E[baseline] = 2 E[b] + noise, E|w|^2 = 2 E[m^2]
+    mean_b, var_b = 17.5, 25.0**2 / 12
+    assert abs(pop.baseline.mean() - (2 * mean_b + 4.0)) <= Z * np.sqrt(
+        (2 * var_b + mean_b**2 * 2 / 3) / n)
+    e_m2 = (10.0**3 - 2.0**3) / (3 * 8.0)
+    assert np.mean(np.sum(pop.tuning**2, axis=1)) == pytest.approx(2 * e_m2, rel=0.03)
+    with pytest.raises(ValueError, match="threshold_crossings"):
+        PopulationSpec(recording="threshold_crossings", tuning="log_linear")
+    with pytest.raises(ValueError, match="recording must be one of"):
+        PopulationSpec(recording="lfp")
+
+
+def test_latent_drive_puts_the_comodulation_in_a_low_dimensional_manifold():
+    """Sadtler et al. (2014): with the intention held still, the co-modulation (count covariance
+    less the Poisson diagonal) is dt^2 C C^T: rank d, the span of the latent loadings."""
+    from cogmodels.envs.bci.encoder import EncoderArrays
+
+    d, n, bins, dt = 4, 96, 20_000, 0.02
+    spec = PopulationSpec(n_units=n, latent_dim=d, latent_sd=20.0, baseline=(80.0, 120.0))
+    pop = draw_population(spec, np.random.default_rng(0))
+    enc = EncoderArrays(bins, n, dt, spec)  # one lane per bin: latent draws are independent
+    enc.set_lane(0, pop)
+    enc.coef[1:] = enc.coef[0]
+    x = np.random.default_rng(1).standard_normal((bins, d))
+    lam = enc.expected_counts(np.zeros((bins, 2)), None, x)
+    y = np.random.default_rng(2).poisson(lam).astype(np.float64)
+    shared = np.cov(y.T) - np.diag(y.mean(axis=0))
+    vals, vecs = np.linalg.eigh(shared)
+    vals, vecs = vals[::-1], vecs[:, ::-1]
+    c = pop.extra["latent"] * dt
+    theory = np.sort(np.linalg.eigvalsh(c @ c.T))[::-1][:d]
+    assert subspace_similarity(vecs[:, :d], c) > 0.97
+    np.testing.assert_allclose(vals[:d], theory, rtol=0.1)
+    # the rest is sampling noise: below the Marchenko-Pastur edge of the Poisson diagonal
+    edge = y.mean(axis=0).max() * ((1 + np.sqrt(n / bins)) ** 2 - 1)
+    assert vals[d] < edge < 0.2 * vals[d - 1]
+
+
+def test_latent_drive_is_an_ar1_process_in_the_loop():
+    tau, dt = 0.1, 0.02
+    spec = PopulationSpec(n_units=8, latent_dim=2, latent_sd=3.0, latent_tau=tau)
+    env = CursorBCIVector(num_envs=8, n_trials=10**6, population=spec)
+    obs, info = env.reset(seed=0)
+    xs = []
+    for _ in range(1500):
+        obs, *_, info = env.step(info["intended_velocity"])
+        xs.append(env._loop.latent.copy())
+    x = np.array(xs).reshape(1500, -1)
+    assert x.var() == pytest.approx(1.0, rel=0.05)
+    r = np.mean(x[1:] * x[:-1]) / np.mean(x * x)
+    assert r == pytest.approx(np.exp(-dt / tau), abs=0.02)
+
+
+def history_chain(mu: float, h: float, top: int = 40) -> tuple[float, float]:
+    """Stationary mean and lag-1 autocorrelation of y_t ~ Poisson(mu exp(h y_{t-1}))."""
+    from scipy.stats import poisson
+
+    k = np.arange(top)
+    p = poisson.pmf(k[None, :], mu * np.exp(h * k)[:, None])
+    p /= p.sum(axis=1, keepdims=True)
+    vals, vecs = np.linalg.eig(p.T)
+    pi = np.real(vecs[:, np.argmax(np.real(vals))])
+    pi /= pi.sum()
+    mean = pi @ k
+    var = pi @ k**2 - mean**2
+    lag1 = pi @ (k * (p @ k)) - mean**2
+    return float(mean), float(lag1 / var)
+
+
+def test_spike_history_matches_the_markov_chain_of_truccolo_et_al():
+    from cogmodels.envs.bci.encoder import EncoderArrays
+
+    h, n, bins = -0.6, 400, 4000
+    spec = PopulationSpec(n_units=n, baseline=(75.0, 75.0), depth=(0.0, 0.0), history=(h, h))
+    pop = draw_population(spec, np.random.default_rng(0))
+    enc = EncoderArrays(1, n, 0.02, spec)
+    enc.set_lane(0, pop)
+    rng = np.random.default_rng(1)
+    y = np.empty((bins, n))
+    for t in range(bins):
+        lam = enc.history_factor(enc.expected_counts(np.zeros((1, 2))))
+        y[t] = rng.poisson(lam)[0]
+        enc.record(y[t][None].astype(np.float32))
+    mean, lag1 = history_chain(1.5, h)
+    assert y.mean() == pytest.approx(mean, rel=0.01)
+    yc = y - y.mean()
+    assert np.mean(yc[1:] * yc[:-1]) / yc.var() == pytest.approx(lag1, abs=0.01)
+    assert lag1 < -0.2  # refractoriness: a busy bin is followed by a quiet one
+
+
+def test_all_encoder_realism_is_byte_identical_for_a_seed():
+    spec = PopulationSpec(n_units=64, untuned_fraction=0.2, speed_depth=(1.0, 3.0),
+                          position_depth=(1.0, 3.0), latent_dim=3, latent_sd=4.0,
+                          history=(-0.5, 0.1), history_tau=0.05,
+                          recording="threshold_crossings")
+    assert PopulationSpec().covariates == () and not PopulationSpec().has_history
+    runs = []
+    for _ in range(2):
+        env = CursorBCIVector(num_envs=2, n_trials=10**6, population=spec, drift="severe")
+        obs, info = env.reset(seed=9, options={"day": 3})
+        out = [obs.tobytes()]
+        for _ in range(100):
+            obs, *_, info = env.step(info["intended_velocity"])
+            out.append(obs.tobytes())
+        runs.append(b"".join(out))
+    assert runs[0] == runs[1]
+
+
+# -- (4) the grid task, clicks and the achieved bitrate ---------------------------------------
+def test_grid_cells_tile_the_workspace_and_cues_never_repeat():
+    from cogmodels.envs.bci.task import TargetSchedule, TaskSpec
+
+    spec = TaskSpec.create(task="grid", grid_size=6)
+    centres = spec.grid_centres()
+    assert spec.n_targets == 36 and spec.target_radius == (0.5 / 6, 0.5 / 6)
+    np.testing.assert_array_equal(spec.cell_of(centres), np.arange(36))
+    np.testing.assert_allclose(np.abs(centres).max(), 0.5 - 0.5 / 6)
+    sched = TargetSchedule(spec, 500)
+    rng = np.random.default_rng(0)
+    lanes = np.arange(500)
+    sched.start(lanes, rng)
+    seen = [sched.index.copy()]
+    for t in range(1, 60):
+        sched.advance(lanes, np.full(500, t), rng)
+        seen.append(sched.index.copy())
+    seen = np.array(seen)
+    assert not (seen[1:] == seen[:-1]).any()
+    freq = np.bincount(seen.ravel(), minlength=36) / seen.size
+    assert np.abs(freq - 1 / 36).max() <= Z * np.sqrt((1 / 36) * (35 / 36) / seen.size)
+    with pytest.raises(ValueError, match="target_radius is set by the grid"):
+        TaskSpec.create(task="grid", target_radius=0.05)
+    with pytest.raises(ValueError, match="selection must be one of"):
+        TaskSpec.create(selection="blink")
+
+
+def run_session(env):
+    import pandas as pd
+
+    obs, info = env.reset(seed=0)
+    rows, done = [], False
+    while not done:
+        obs, reward, done, _, info = env.step(info["intended_velocity"])
+        row = env.trial_row(None, reward, info)
+        if row is not None:
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_clicks_at_a_constant_hazard_end_trials_at_geometric_times():
+    """With clicks at hazard f whatever the user believes (click_rate = false_click_rate = f) a
+    trial lasts min(Geometric(p), N) bins, p = 1 - exp(-f dt): mean (1 - (1 - p)^N) / p bins,
+    and a fraction (1 - p)^N times out."""
+    f, timeout, dt = 1.0, 2.0, 0.02
+    env = CursorBCIVector(num_envs=100, task="grid", n_trials=10**6, selection="click",
+                          click_rate=f, false_click_rate=f, timeout=timeout)
+    obs, info = env.reset(seed=0)
+    times, timed_out, wrong, success = [], [], [], []
+    for _ in range(800):
+        obs, _, _, _, info = env.step(info["intended_velocity"])
+        c = info["trial_completed"]
+        times += list(info["trial_time"][c])
+        timed_out += list(info["timed_out"][c])
+        wrong += list(info["wrong_selection"][c])
+        success += list(info["success"][c])
+    times, timed_out = np.array(times), np.array(timed_out)
+    wrong, success = np.array(wrong), np.array(success)
+    p, n = -np.expm1(-f * dt), int(round(timeout / dt))
+    mean = dt * (1 - (1 - p) ** n) / p
+    sd = dt * np.sqrt(1 - p) / p  # at most the geometric's
+    assert abs(times.mean() - mean) <= Z * sd / np.sqrt(times.size)
+    q = (1 - p) ** n
+    assert abs(timed_out.mean() - q) <= Z * np.sqrt(q * (1 - q) / times.size)
+    assert not (timed_out & wrong).any() and (success | wrong | timed_out).all()
+
+
+def test_grid_bitrate_is_nuyujukian_pandarinaths_formula():
+    """B = log2(N - 1) max(S_c - S_i, 0) / t with N = 36 cells; a timeout only costs time."""
+    from cogmodels.envs.bci import CursorBCI, summarize
+
+    trials = run_session(CursorBCI(task="grid", n_trials=25, selection="click",
+                                   false_click_rate=0.5))
+    assert (trials["n_targets"] == 36).all()
+    sc, si = int(trials["success"].sum()), int(trials["wrong_selection"].sum())
+    assert si > 0
+    expect = np.log2(35) * max(sc - si, 0) / trials["trial_time"].sum()
+    assert summarize(trials, by=None)["bitrate"].iloc[0] == pytest.approx(expect, rel=1e-12)
+    # the ideal decoder with dwell selection never selects a wrong cell
+    ideal = run_session(CursorBCI(task="grid", n_trials=15))
+    assert ideal["success"].all() and not ideal["wrong_selection"].any()
+    rate = summarize(ideal, by=None)["bitrate"].iloc[0]
+    assert rate == pytest.approx(np.log2(35) * 15 / ideal["trial_time"].sum(), rel=1e-12)
+
+
+# -- (5) the user's learning across sessions ---------------------------------------------------
+def session_rotation(env, decoder, bins):
+    """Angle (degrees) of the map from intended to decoded velocity, and trials completed."""
+    obs, info = env.reset(options={"day": 0})
+    decoder.reset()
+    s_au, s_uu, done = np.zeros((2, 2)), np.zeros((2, 2)), 0
+    u = info["intended_velocity"]
+    for _ in range(bins):
+        a = decoder.step(obs).copy()
+        s_au += np.einsum("ni,nj->ij", a, u)
+        s_uu += np.einsum("ni,nj->ij", u, u)
+        obs, _, _, _, info = env.step(a)
+        u = info["intended_velocity"]
+        done += int(info["trial_completed"].sum())
+    t = s_au @ np.linalg.inv(s_uu)
+    return float(np.degrees(np.arctan2(t[1, 0] - t[0, 1], t[0, 0] + t[1, 1]))), done
+
+
+def test_users_reaim_across_sessions_against_a_rotated_decoder():
+    """Re-aiming (Jarosiewicz et al. 2008; Orsborn et al. 2014): with session_learning eta the
+    rotation a decoder imposes shrinks about geometrically, by (1 - eta) a session."""
+    from cogmodels.agents.decoders import SteadyStateKalmanDecoder
+    from cogmodels.agents.decoders.session import calibrate
+    from cogmodels.envs.bci import UserSpec
+
+    env = CursorBCIVector(num_envs=2, n_trials=10**6, user=UserSpec(session_learning=0.5))
+    env.reset(seed=0)
+    decoder = calibrate(env, SteadyStateKalmanDecoder(), 10.0, label_rotation=45.0)
+    angles, done = zip(*[session_rotation(env, decoder, 500) for _ in range(4)])
+    assert angles[0] > 35.0  # the aim starts at the identity: the decoder's full rotation
+    for k in (1, 2, 3):
+        assert abs(angles[k]) <= angles[0] * 0.5**k + 5.0
+    assert done[3] > 1.5 * done[0]
+    with pytest.raises(ValueError, match="session_learning must be"):
+        UserSpec(session_learning=1.5)
+    assert CursorBCIVector(num_envs=1)._loop.reaim is None  # off by default

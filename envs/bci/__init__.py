@@ -39,6 +39,12 @@ from cogmodels.envs.bci.env import CursorBCI, CursorBCIRandomTargets
 from cogmodels.envs.bci.error_signal import ERROR_SIGNAL_PRESETS, ErrorSignalSpec, make_error_signal
 from cogmodels.envs.bci.gain_sweep import WILSON_GAINS, GainSweep, sweep_gain
 from cogmodels.envs.bci.metrics import bitrate, fitts_throughput, plot_over_days, summarize
+from cogmodels.envs.bci.session_drift import (
+    BaselineShift,
+    SessionProcess,
+    TransientLoss,
+    make_session_drift,
+)
 from cogmodels.envs.bci.task import TaskSpec, center_out_positions
 from cogmodels.envs.bci.user import WILLETT_USER, User, UserSpec, lqr_gain
 from cogmodels.envs.bci.vector import CursorBCIRandomTargetsVector, CursorBCIVector
@@ -49,6 +55,7 @@ __all__ = [
     "WILLETT_USER",
     "WILSON_GAINS",
     "ArrayShift",
+    "BaselineShift",
     "BaselineWalk",
     "CursorBCI",
     "CursorBCIRandomTargets",
@@ -64,9 +71,11 @@ __all__ = [
     "Population",
     "PopulationSpec",
     "SNRMixture",
+    "SessionProcess",
     "SNRStep",
     "SNRWalk",
     "TaskSpec",
+    "TransientLoss",
     "TuningRotation",
     "Turnover",
     "User",
@@ -78,6 +87,7 @@ __all__ = [
     "lqr_gain",
     "make_drift",
     "make_error_signal",
+    "make_session_drift",
     "plot_over_days",
     "subspace_similarity",
     "summarize",

@@ -30,7 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from cogmodels.envs.bci.encoder import Population, PopulationSpec, draw_population, draw_units
+from cogmodels.envs.bci.encoder import (
+    MAX_UNITS,
+    Population,
+    PopulationSpec,
+    draw_population,
+    draw_units,
+)
 from cogmodels.validation import check_int, check_ints, check_number, check_probability
 
 __all__ = [
@@ -115,22 +121,33 @@ class TuningRotation(Drift):
     With ``W = U R`` (QR) and ``Q`` an orthonormal basis of a random subspace orthogonal to ``U``,
     the new tuning is ``(s U + sqrt(1 - s^2) Q) R``: both principal cosines equal ``s`` and
     ``W'^T W' = W^T W``. Wilson et al. (2023) used ``s = 0.91`` per day.
+
+    ``n_stable`` channels (the first ones, as the ``n_stable`` units of Wilson et al.'s
+    ``simulateTuningShift``) keep their tuning: the rotation applies to the rows of the others,
+    whose subspace then has principal cosines ``s`` (the whole population's are higher).
     """
 
     similarity: float = 0.91
+    n_stable: int = 0
 
     def __post_init__(self) -> None:
         s = check_number("similarity", self.similarity, 0.0, 1.0, low_open=True)
         object.__setattr__(self, "similarity", s)
+        object.__setattr__(self, "n_stable", check_int("n_stable", self.n_stable, 0, MAX_UNITS))
 
     def apply(self, pop, spec, rng, day):
-        """Rotate ``pop``'s tuning subspace by the day's random rotation."""
-        u, r = np.linalg.qr(pop.tuning)
-        g = rng.standard_normal(pop.tuning.shape)
+        """Rotate the tuning subspace of the channels after the first ``n_stable``."""
+        k = min(self.n_stable, pop.n_units)
+        w = pop.tuning[k:]
+        if not w.shape[0]:
+            return
+        u, r = np.linalg.qr(w)
+        g = rng.standard_normal(w.shape)
         g -= u @ (u.T @ g)
         q, _ = np.linalg.qr(g)
         s = self.similarity
-        pop.tuning = (s * u + np.sqrt(1.0 - s * s) * q) @ r
+        rotated = (s * u + np.sqrt(1.0 - s * s) * q) @ r
+        pop.tuning = np.concatenate([pop.tuning[:k], rotated]) if k else rotated
 
 
 @dataclass(frozen=True)
@@ -328,13 +345,16 @@ class Turnover(Drift):
         new = rng.random(pop.n_units) < self.rate
         k = int(new.sum())
         if k:
-            baseline, tuning, log_linear = draw_units(spec, rng, k)
+            baseline, tuning, log_linear, extra = draw_units(spec, rng, k)
             pop.baseline = pop.baseline.copy()
             pop.tuning = pop.tuning.copy()
             pop.log_linear = pop.log_linear.copy()
             pop.alive = pop.alive.copy()
             pop.baseline[new], pop.tuning[new], pop.log_linear[new] = baseline, tuning, log_linear
             pop.alive[new] = True
+            for name, values in extra.items():
+                pop.extra[name] = pop.extra[name].copy()
+                pop.extra[name][new] = values
         pop.replaced += k
 
 
@@ -369,6 +389,10 @@ class ArrayShift(Drift):
             arr = getattr(pop, name).copy()
             arr[idx] = arr[src]
             setattr(pop, name, arr)
+        for name, values in pop.extra.items():
+            arr = values.copy()
+            arr[idx] = arr[src]
+            pop.extra[name] = arr
         pop.remapped += m
 
 

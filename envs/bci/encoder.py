@@ -20,12 +20,19 @@ here; see ``benchmarks/bench_bci.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from cogmodels.validation import check_choice, check_int, check_interval, check_number
+from cogmodels.validation import (
+    check_choice,
+    check_int,
+    check_int_pair,
+    check_interval,
+    check_number,
+    check_probability,
+)
 
 __all__ = [
     "MAX_COUNT",
@@ -45,6 +52,16 @@ __all__ = [
 ]
 
 TUNING_MODELS = ("cosine", "log_linear", "mixed")
+#: what a channel records: one sorted unit, or the threshold crossings of several neurons
+RECORDINGS = ("sorted", "threshold_crossings")
+#: the largest dimension of the shared latent drive
+MAX_LATENT_DIM = 100
+#: the longest time constant of the latent drive and of the spike history (s)
+MAX_TAU = 100.0
+#: the largest spike-history weight (log-rate per past spike)
+MAX_HISTORY = 10.0
+#: the most neurons one channel's threshold crossings can sum
+MAX_NEURONS_PER_CHANNEL = 20
 NOISE_MODELS = ("poisson", "gaussian")
 #: rates are capped here (Hz): a refractory period of 1 ms, and a bound on the cost of a bin
 MAX_RATE = 1000.0
@@ -90,6 +107,30 @@ class PopulationSpec:
     Neither reports one population number; the defaults (gain 0.6, 20 degrees, 2 Hz) are chosen
     within those reports, not fitted. ``observation_gain=1`` with the other two 0 makes the
     contexts identical.
+
+    Further realism, all off by default (:class:`EncoderArrays` for the rate equation):
+
+    - ``untuned_fraction``: each unit is untuned (no velocity, speed or position term) with this
+      probability; many recorded channels carry no kinematic information (Hochberg et al. 2006).
+    - ``speed_depth`` (Hz per width/s, uniform range): a term ``s_i |u|`` in the speed of the
+      intended movement (Moran & Schwartz 1999, ``b + s |v| + m |v| cos(theta - theta_i)``).
+    - ``position_depth`` (Hz per width, uniform range, random direction): a term ``p_i . x`` in
+      the cursor position (Kettner et al. 1988; Wang et al. 2007).
+    - ``latent_dim``, ``latent_sd`` (Hz), ``latent_tau`` (s): a shared low-dimensional drive
+      ``C_i . x_t``, ``x_t`` an AR(1) process of unit variance in ``latent_dim`` dimensions,
+      loadings ``C ~ N(0, latent_sd^2 / latent_dim)`` (each unit's shared fluctuation has sd
+      ``latent_sd`` on average); with the Poisson counts as private noise, the co-modulation of
+      the population lies in the span of the tuning and the loadings — the intrinsic manifold of
+      Sadtler et al. (2014), who estimated about 10 dimensions by factor analysis.
+    - ``history`` (uniform range of ``h_i``) and ``history_tau`` (s; 0: the last bin only):
+      the rate is multiplied by ``exp(h_i s_i)``, ``s_i`` the unit's filtered past counts — the
+      spike-history term of Truccolo et al. (2005) (``h < 0``: refractoriness, ``h > 0``:
+      bursting).
+    - ``recording``: ``"sorted"`` (one neuron a channel) or ``"threshold_crossings"``: a channel
+      counts the spikes of ``neurons_per_channel`` (uniform integer range, (1, 3)) neurons plus
+      noise crossings at ``noise_rate`` Hz, as multi-unit threshold crossings do (Chestek et al.
+      2011; Christie et al. 2015, who found them to decode as well as sorted units). Cosine
+      tuning only (the sum of cosine neurons is a cosine channel).
     """
 
     n_units: int = 192
@@ -100,6 +141,17 @@ class PopulationSpec:
     observation_gain: float = 0.6
     observation_rotation: float = 20.0
     observation_offset: float = 2.0
+    untuned_fraction: float = 0.0
+    speed_depth: tuple[float, float] = (0.0, 0.0)
+    position_depth: tuple[float, float] = (0.0, 0.0)
+    latent_dim: int = 0
+    latent_sd: float = 0.0
+    latent_tau: float = 0.1
+    history: tuple[float, float] = (0.0, 0.0)
+    history_tau: float = 0.0
+    recording: str = "sorted"
+    neurons_per_channel: tuple[int, int] = (1, 3)
+    noise_rate: float = 0.0
 
     def __post_init__(self) -> None:
         for name, high in (("observation_gain", MAX_CONTEXT_GAIN),
@@ -112,10 +164,60 @@ class PopulationSpec:
         object.__setattr__(self, "baseline", baseline)
         depth = check_range("modulation_depth", self.depth, strict=False, high_bound=MAX_DEPTH)
         object.__setattr__(self, "depth", depth)
+        object.__setattr__(self, "untuned_fraction",
+                           check_probability("untuned_fraction", self.untuned_fraction))
+        for name in ("speed_depth", "position_depth"):
+            value = check_range(name, getattr(self, name), strict=False, high_bound=MAX_DEPTH)
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "latent_dim",
+                           check_int("latent_dim", self.latent_dim, 0, MAX_LATENT_DIM))
+        object.__setattr__(self, "latent_sd", check_number("latent_sd", self.latent_sd, 0.0,
+                                                           MAX_RATE))
+        object.__setattr__(self, "latent_tau", check_number("latent_tau", self.latent_tau, 0.0,
+                                                            MAX_TAU))
+        history = check_interval("history", self.history, -MAX_HISTORY, MAX_HISTORY, scalar=True)
+        object.__setattr__(self, "history", history)
+        object.__setattr__(self, "history_tau", check_number("history_tau", self.history_tau,
+                                                             0.0, MAX_TAU))
+        check_choice("recording", self.recording, RECORDINGS)
+        per = check_int_pair("neurons_per_channel", self.neurons_per_channel, 1,
+                             MAX_NEURONS_PER_CHANNEL)
+        object.__setattr__(self, "neurons_per_channel", per)
+        object.__setattr__(self, "noise_rate", check_number("noise_rate", self.noise_rate, 0.0,
+                                                            MAX_RATE))
+        if self.recording == "threshold_crossings" and self.tuning != "cosine":
+            raise ValueError(
+                f"recording='threshold_crossings' sums the neurons of a channel, which is exact "
+                f"for tuning='cosine' only, got tuning={self.tuning!r}"
+            )
+
+    @property
+    def covariates(self) -> tuple[str, ...]:
+        """The extra covariates the units are tuned to, in the order of their coefficients."""
+        out = []
+        if self.speed_depth[1] > 0:
+            out.append("speed")
+        if self.position_depth[1] > 0:
+            out.append("position")
+        if self.latent_dim and self.latent_sd > 0:
+            out.append("latent")
+        return tuple(out)
+
+    @property
+    def n_covariates(self) -> int:
+        """Number of extra coefficients per unit (speed 1, position 2, latent ``latent_dim``)."""
+        sizes = {"speed": 1, "position": 2, "latent": self.latent_dim}
+        return sum(sizes[c] for c in self.covariates)
+
+    @property
+    def has_history(self) -> bool:
+        """Whether the units' rates depend on their own past spikes."""
+        return self.history != (0.0, 0.0)
 
 
-def draw_units(spec: PopulationSpec, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
-    """``n`` fresh units: ``(baseline (n,), tuning (n, 2), log_linear (n,) bool)``."""
+def _draw_neurons(spec: PopulationSpec, rng: np.random.Generator,
+                  n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """``n`` single neurons; the extra covariates' coefficients are drawn after the tuning."""
     baseline = rng.uniform(*spec.baseline, size=n)
     angle = rng.uniform(0.0, 2 * np.pi, size=n)
     depth = rng.uniform(*spec.depth, size=n)
@@ -124,7 +226,48 @@ def draw_units(spec: PopulationSpec, rng: np.random.Generator, n: int) -> tuple[
         log_linear = rng.random(n) < 0.5
     else:
         log_linear = np.full(n, spec.tuning == "log_linear")
-    return baseline, tuning, log_linear
+    tuned = np.ones(n)
+    if spec.untuned_fraction > 0:
+        tuned = (rng.random(n) >= spec.untuned_fraction).astype(np.float64)
+        tuning = tuning * tuned[:, None]
+    extra: dict[str, np.ndarray] = {}
+    covariates = spec.covariates
+    if "speed" in covariates:
+        extra["speed"] = rng.uniform(*spec.speed_depth, size=n) * tuned
+    if "position" in covariates:
+        gradient = rng.uniform(*spec.position_depth, size=n) * tuned
+        phase = rng.uniform(0.0, 2 * np.pi, size=n)
+        extra["position"] = gradient[:, None] * np.stack([np.cos(phase), np.sin(phase)], axis=1)
+    if "latent" in covariates:
+        scale = spec.latent_sd / np.sqrt(spec.latent_dim)
+        extra["latent"] = scale * rng.standard_normal((n, spec.latent_dim))
+    if spec.has_history:
+        extra["history"] = rng.uniform(*spec.history, size=n)
+    return baseline, tuning, log_linear, extra
+
+
+def draw_units(spec: PopulationSpec, rng: np.random.Generator,
+               n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """``n`` fresh channels: ``(baseline (n,), tuning (n, 2), log_linear (n,) bool, extra)``.
+
+    ``extra`` holds the coefficients of the extra covariates (``"speed"`` (n,), ``"position"``
+    (n, 2), ``"latent"`` (n, latent_dim)) and the spike-history weights (``"history"`` (n,)),
+    only those that are on. With ``recording="threshold_crossings"`` each channel records the
+    sum of ``k ~ U{neurons_per_channel}`` neurons (Poisson processes add): its baseline is their
+    baselines' sum plus ``noise_rate`` (noise crossings), its tuning and covariate coefficients
+    their sums, its spike-history weight drawn per channel.
+    """
+    if spec.recording == "sorted":
+        return _draw_neurons(spec, rng, n)
+    k = rng.integers(spec.neurons_per_channel[0], spec.neurons_per_channel[1] + 1, size=n)
+    baseline, tuning, _, extra = _draw_neurons(spec, rng, int(k.sum()))
+    starts = np.concatenate([[0], np.cumsum(k)[:-1]])
+    summed = {key: np.add.reduceat(v, starts, axis=0) for key, v in extra.items()
+              if key != "history"}
+    if spec.has_history:
+        summed["history"] = rng.uniform(*spec.history, size=n)
+    return (np.add.reduceat(baseline, starts) + spec.noise_rate,
+            np.add.reduceat(tuning, starts, axis=0), np.zeros(n, dtype=bool), summed)
 
 
 @dataclass
@@ -133,7 +276,8 @@ class Population:
 
     ``tuning`` rows are ``w_i = m_i d_i``; ``alive`` is False for channels that went silent;
     ``gain`` scales every tuning vector (the population's signal-to-noise ratio). ``dropped``,
-    ``replaced`` and ``remapped`` count the drift events so far.
+    ``replaced`` and ``remapped`` count the drift events so far. ``extra`` holds the per-unit
+    coefficients of the extra covariates and spike history (:func:`draw_units`), empty when off.
     """
 
     baseline: np.ndarray
@@ -144,6 +288,7 @@ class Population:
     dropped: int = 0
     replaced: int = 0
     remapped: int = 0
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n_units(self) -> int:
@@ -158,6 +303,7 @@ class Population:
             tuning=self.tuning.copy(),
             log_linear=self.log_linear.copy(),
             alive=self.alive.copy(),
+            extra={k: v.copy() for k, v in self.extra.items()},
         )
 
     def in_context(self, gain: float, rotation: np.ndarray, offset: np.ndarray) -> Population:
@@ -192,29 +338,47 @@ class Population:
 
 def draw_population(spec: PopulationSpec, rng: np.random.Generator) -> Population:
     """Draw a new subject's units, day 0."""
-    baseline, tuning, log_linear = draw_units(spec, rng, spec.n_units)
-    return Population(baseline, tuning, log_linear, np.ones(spec.n_units, dtype=bool))
+    baseline, tuning, log_linear, extra = draw_units(spec, rng, spec.n_units)
+    return Population(baseline, tuning, log_linear, np.ones(spec.n_units, dtype=bool),
+                      extra=extra)
 
 
 class EncoderArrays:
     """The populations of ``n_lanes`` lanes as float32 arrays for the per-bin hot loop.
 
-    Per lane and unit the linear drive is ``z = c0 + cx ux + cy uy`` (one batched matrix product
-    with ``coef = (c0, cx, cy)``, shape ``(n_lanes, 3, n_units)``) and the expected count is
-    ``max(z, 0)`` for cosine units and ``exp(z)`` for log-linear units, with
-    ``c0 = b dt, c = gain w dt`` (cosine) or ``c0 = log(b dt), c = gain w / b`` (log-linear).
-    Silent channels are cosine units with all coefficients 0. Rates are capped at ``MAX_RATE``.
+    Per lane and unit the linear drive is ``z = c0 + cx ux + cy uy + sum_k c_k x_k`` (one batched
+    matrix product with ``coef = (c0, cx, cy, c_k...)``, shape ``(n_lanes, 3 + K, n_units)``; the
+    ``K`` extra covariates ``x_k`` are the speed ``|u|``, the cursor position and the shared
+    latent drive, those that ``spec`` switches on) and the expected count is ``max(z, 0)`` for
+    cosine units and ``exp(z)`` for log-linear units, with ``c0 = b dt, c = gain w dt`` (cosine)
+    or ``c0 = log(b dt), c = gain w / b`` (log-linear); the latent coefficients are not scaled
+    by the gain (shared fluctuations are not signal). Silent channels are cosine units with all
+    coefficients 0. Rates are capped at ``MAX_RATE``.
+
+    With spike history (Truccolo et al. 2005) the expected count is then multiplied by
+    ``exp(h_i s_i)``, ``s_i`` the unit's past counts filtered by ``exp(-dt / history_tau)``
+    (:meth:`history_factor`, :meth:`record`).
     """
 
-    def __init__(self, n_lanes: int, n_units: int, dt: float) -> None:
+    def __init__(self, n_lanes: int, n_units: int, dt: float,
+                 spec: PopulationSpec | None = None) -> None:
+        spec = spec if spec is not None else PopulationSpec(n_units=n_units)
         self.dt = dt
+        self.covariates = spec.covariates
+        self.n_covariates = spec.n_covariates
         self.max_count = np.float32(MAX_RATE * dt)
         self._log_max = np.float32(np.log(MAX_RATE * dt))
-        self.coef = np.zeros((n_lanes, 3, n_units), dtype=np.float32)
+        self.coef = np.zeros((n_lanes, 3 + self.n_covariates, n_units), dtype=np.float32)
         self.log_linear = np.zeros((n_lanes, n_units), dtype=bool)
-        self._u = np.ones((n_lanes, 1, 3), dtype=np.float32)
+        self._u = np.ones((n_lanes, 1, 3 + self.n_covariates), dtype=np.float32)
         self._kinds_known = False
         self._any_log = self._all_log = False
+        self.has_history = spec.has_history
+        if self.has_history:
+            self.history_w = np.zeros((n_lanes, n_units), dtype=np.float32)
+            self.history_s = np.zeros((n_lanes, n_units), dtype=np.float32)
+            self._history_a = np.float32(np.exp(-dt / spec.history_tau)
+                                         if spec.history_tau > 0 else 0.0)
 
     def set_lane(self, lane: int, pop: Population) -> None:
         """Write ``pop``'s coefficients into lane ``lane``."""
@@ -224,12 +388,25 @@ class EncoderArrays:
         b = pop.baseline
         scale = np.where(loglin, g / b, g * dt)
         self.coef[lane, 0] = np.where(loglin, np.log(b * dt), b * dt * pop.alive)
-        self.coef[lane, 1:] = (pop.tuning * scale[:, None]).T
+        self.coef[lane, 1:3] = (pop.tuning * scale[:, None]).T
+        row = 3
+        for name in self.covariates:
+            c = pop.extra[name].reshape(pop.n_units, -1)
+            k = c.shape[1]
+            unit = scale if name != "latent" else np.where(loglin, 1.0 / b, dt) * pop.alive
+            self.coef[lane, row:row + k] = (c * unit[:, None]).T
+            row += k
+        if self.has_history:
+            self.history_w[lane] = pop.extra["history"] * pop.alive
         self.log_linear[lane] = loglin
         self._kinds_known = False
 
-    def expected_counts(self, velocity: np.ndarray, lanes: np.ndarray | None = None) -> np.ndarray:
-        """Return expected counts per bin, ``(n_lanes, n_units)`` float32 (or ``lanes`` only)."""
+    def expected_counts(self, velocity: np.ndarray, lanes: np.ndarray | None = None,
+                        covariates: np.ndarray | None = None) -> np.ndarray:
+        """Return expected counts per bin, ``(n_lanes, n_units)`` float32 (or ``lanes`` only).
+
+        ``covariates`` ``(lanes, K)``: the extra covariates' values (when the spec has some).
+        """
         if lanes is None:
             u, coef, loglin = self._u, self.coef, self.log_linear
         else:
@@ -237,7 +414,9 @@ class EncoderArrays:
         if not self._kinds_known:
             self._any_log, self._all_log = bool(self.log_linear.any()), bool(self.log_linear.all())
             self._kinds_known = True
-        u[:, 0, 1:] = velocity
+        u[:, 0, 1:3] = velocity
+        if covariates is not None:
+            u[:, 0, 3:] = covariates
         z = np.matmul(u, coef)[:, 0]
         if not self._any_log:
             if z.size < 4096:  # np.clip's Python wrapper costs more than two ufunc calls here
@@ -246,6 +425,26 @@ class EncoderArrays:
         if self._all_log:
             return np.exp(np.minimum(z, self._log_max, out=z), out=z)
         return np.where(loglin, np.exp(np.minimum(z, self._log_max)), np.clip(z, 0.0, self.max_count))
+
+    def history_factor(self, expected: np.ndarray, lanes: np.ndarray | None = None) -> np.ndarray:
+        """Multiply ``expected`` by ``exp(h s)`` (the spike history), capped, in place."""
+        w = self.history_w if lanes is None else self.history_w[lanes]
+        hist = self.history_s if lanes is None else self.history_s[lanes]
+        expected *= np.exp(np.minimum(w * hist, self._log_max))
+        return np.minimum(expected, self.max_count, out=expected)
+
+    def record(self, counts: np.ndarray, lanes: np.ndarray | None = None) -> None:
+        """Fold a bin's counts into the spike history: ``s <- a s + y``."""
+        if lanes is None:
+            self.history_s *= self._history_a
+            self.history_s += counts
+        else:
+            self.history_s[lanes] = self._history_a * self.history_s[lanes] + counts
+
+    def reset_history(self, lanes: np.ndarray) -> None:
+        """Forget the spike history of ``lanes`` (a session starts)."""
+        if self.has_history:
+            self.history_s[lanes] = 0.0
 
 
 class PoissonCounter:

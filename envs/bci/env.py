@@ -32,7 +32,7 @@ def trial_result(cfg: BCIConfig, info: dict[str, Any], lane: int, day: int) -> d
     start = info["start"][lane]
     radius = float(info["completed_radius"][lane])
     distance = float(info["distance"][lane])
-    return {
+    row = {
         "state": float("nan") if index < 0 else index,
         "day": day,
         "target_x": float(target[0]),
@@ -52,6 +52,10 @@ def trial_result(cfg: BCIConfig, info: dict[str, Any], lane: int, day: int) -> d
         "path_efficiency": float(info["path_efficiency"][lane]),
         "n_entries": int(info["n_entries"][lane]),
     }
+    if cfg.task.selects:
+        row["wrong_selection"] = bool(info["wrong_selection"][lane])
+        row["n_targets"] = cfg.task.n_targets
+    return row
 
 
 class CursorBCI(TaskEnv):
@@ -74,7 +78,9 @@ class CursorBCI(TaskEnv):
        (``b exp(w . u / b)``) units fire Poisson counts (or Gaussian ones with the same mean and
        variance) for ``u_{t+1}``: the next observation.
 
-    Tasks: ``"center_out"`` (8 targets at ``target_distance``, random order in each cycle of 8,
+    Tasks: ``"grid"`` (a ``grid_size`` x ``grid_size`` grid of cells tiling the workspace, one
+    cued at a time, any of them selectable: Pandarinath et al. 2017's grid task, scored by the
+    achieved bitrate), ``"center_out"`` (8 targets at ``target_distance``, random order in each cycle of 8,
     optionally with ``return_to_center`` trials; otherwise the cursor is re-centred at each trial
     start) and ``"random_targets"`` (Fitts-style: random positions and radii). The population
     drifts from day to day (``drift``: a preset ``"none"``, ``"stable"``, ``"typical"`` —
@@ -126,24 +132,37 @@ class CursorBCI(TaskEnv):
     override replaces (None: the spec's value).
 
     - ``task``: a :class:`~cogmodels.envs.bci.task.TaskSpec` (``TaskSpec.create(...)``) or a task
-      name, "center_out" | "random_targets". Overrides: ``n_trials`` (int in [1, 10^6], 64):
+      name, "center_out" | "random_targets" | "grid". Overrides: ``n_trials`` (int in [1, 10^6], 64):
       targets per session; ``dt`` (0.02 s, in [0.01, 0.05]); ``target_distance`` (0.35);
       ``target_radius`` (float or (low, high), None → 0.075 centre-out, (0.04, 0.1) random
       targets; centre-out targets must fit in the workspace, random ones at most
       ``(workspace - 0.05) / 3``); ``hold_time`` (0.5 s, in [0, 3600]); ``timeout`` (10 s, in
       (0, 3600], longer than ``hold_time``); ``return_to_center`` (False); ``workspace`` (0.5,
-      in (0, 100]).
+      in (0, 100]); ``grid_size`` (6, in [2, 100]); ``selection`` ("hold" | "click": a dwell
+      of ``hold_time`` or a click selects; see :mod:`cogmodels.envs.bci.task`); ``click_rate``
+      (5 per s, the detection hazard of an intended click) and ``false_click_rate`` (0.05 per
+      s). With the grid or clicks the trial rows also hold ``wrong_selection`` (an incorrect
+      selection ended the trial) and ``n_targets``.
     - ``population``: a :class:`~cogmodels.envs.bci.encoder.PopulationSpec` or None. Overrides:
       ``n_units`` (int in [1, 10^4], 192), ``tuning`` ("cosine" | "log_linear" | "mixed"),
       ``baseline_rate`` ((5, 30) Hz, within (0, 1000]), ``modulation_depth`` ((2, 10) Hz per
       width/s, within [0, 10^4]), ``noise`` ("poisson" | "gaussian"), and the open-loop code of
       calibration blocks, ``observation_gain`` (0.6, in [0, 10]), ``observation_rotation``
-      (20 degrees, in [0, 180]) and ``observation_offset`` (2 Hz, in [0, 1000]).
+      (20 degrees, in [0, 180]) and ``observation_offset`` (2 Hz, in [0, 1000]). The spec also
+      holds the encoder realism, all off by default: untuned units, speed and position terms, a
+      shared latent drive (intrinsic manifold), spike history and threshold-crossing channels
+      (see :class:`~cogmodels.envs.bci.encoder.PopulationSpec`).
     - ``user`` ("feedback" | "lqr" | :class:`~cogmodels.envs.bci.user.UserSpec` for delay, speed,
-      damping, intention noise, forward model and its gain learning;
-      :data:`~cogmodels.envs.bci.user.WILLETT_USER` switches all of Willett et al.'s pieces on).
+      damping, intention noise, forward model and its gain learning, and re-aiming across
+      sessions (``session_learning``);
+      :data:`~cogmodels.envs.bci.user.WILLETT_USER` switches Willett et al.'s pieces on).
     - ``drift`` (preset name — "none", "stable", "stable_implant", "typical", "severe" — Drift
       process(es) or None; "none"), ``days_per_session`` (int in [0, 1000], 0).
+    - ``session_drift`` (None; a :class:`~cogmodels.envs.bci.session_drift.BaselineShift`, a
+      :class:`~cogmodels.envs.bci.session_drift.TransientLoss` or a list of them): nonstationarity
+      within a session — baselines that walk (Perge et al. 2013: 84 % of units, 3.8 ± 8.7 Hz)
+      and channels that are lost and recover — drawn per subject and day, the same whatever the
+      decoder does.
     - ``v_max`` (float in (0, 1000], 1.0): bound of the action (widths/s).
     - ``error_signal`` ((hit_rate, false_alarm_rate) or None), ``error_interval`` (0.2 s, in
       [dt, 3600]).
@@ -157,6 +176,8 @@ class CursorBCI(TaskEnv):
     ended raises ``SessionEndedError``.
 
     ## References
+    - Pandarinath et al. (2017). High performance communication by people with paralysis using
+      an intracortical brain-computer interface. eLife 6:e18554.
     - Willett et al. (2019). Principled BCI decoder design and parameter selection using a feedback
       control model. Sci Rep 9:8881.
     - Wilson et al. (2023). Long-term unsupervised recalibration of cursor BCIs. bioRxiv
@@ -172,6 +193,8 @@ class CursorBCI(TaskEnv):
       J Neural Eng 11:066003.
     - Degenhart et al. (2020). Stabilization of a brain–computer interface via the alignment of
       low-dimensional spaces of neural activity. Nat Biomed Eng 4:672–685.
+    - Perge et al. (2013). Intra-day signal instabilities affect decoding performance in an
+      intracortical neural interface system. J Neural Eng 10:036004.
     - Georgopoulos et al. (1986). Neuronal population coding of movement direction. Science.
     - Truccolo et al. (2005). A point process framework for relating neural spiking activity to
       spiking history, neural ensemble, and extrinsic covariate effects. J Neurophysiol.

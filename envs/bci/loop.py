@@ -45,8 +45,9 @@ from cogmodels.envs.bci.encoder import (
     gaussian_counts,
 )
 from cogmodels.envs.bci.error_signal import ErrorChannel, ErrorSignalSpec, make_error_signal
+from cogmodels.envs.bci.session_drift import SessionDrift, SessionProcess, make_session_drift
 from cogmodels.envs.bci.task import MAX_TIMEOUT, TargetSchedule, TaskSpec
-from cogmodels.envs.bci.user import USER_MODELS, User, UserSpec
+from cogmodels.envs.bci.user import USER_MODELS, Reaiming, User, UserSpec
 from cogmodels.validation import check_choice, check_int, check_number, describe
 
 __all__ = ["MAX_DAYS_PER_SESSION", "MAX_V", "BCIConfig", "ClosedLoop", "config_signature",
@@ -78,11 +79,13 @@ class BCIConfig:
     v_max: float
     days_per_session: int
     error_signal: ErrorSignalSpec | None
+    session_drift: tuple[SessionProcess, ...] = ()
 
 
 #: keyword overrides of the :class:`TaskSpec` (its :meth:`TaskSpec.create` arguments)
 TASK_OVERRIDES = ("n_trials", "dt", "target_distance", "target_radius", "hold_time", "timeout",
-                  "return_to_center", "workspace")
+                  "return_to_center", "workspace", "grid_size", "selection", "click_rate",
+                  "false_click_rate")
 #: keyword overrides of the :class:`PopulationSpec`: environment name -> field
 POPULATION_OVERRIDES = {"n_units": "n_units", "tuning": "tuning", "baseline_rate": "baseline",
                         "modulation_depth": "depth", "noise": "noise",
@@ -105,6 +108,10 @@ def make_config(
     timeout: float | None = None,
     return_to_center: bool | None = None,
     workspace: float | None = None,
+    grid_size: int | None = None,
+    selection: str | None = None,
+    click_rate: float | None = None,
+    false_click_rate: float | None = None,
     n_units: int | None = None,
     tuning: str | None = None,
     baseline_rate: float | tuple[float, float] | None = None,
@@ -117,12 +124,15 @@ def make_config(
     days_per_session: int = 0,
     error_signal: Any = None,
     error_interval: float = 0.2,
+    session_drift: Any = None,
 ) -> BCIConfig:
     """Build the closed loop's configuration from the specs and keyword overrides.
 
-    ``task`` is a :class:`TaskSpec` or a task name (``"center_out"``, ``"random_targets"``),
+    ``task`` is a :class:`TaskSpec` or a task name (``"center_out"``, ``"random_targets"``,
+    ``"grid"``),
     ``population`` a :class:`PopulationSpec` (None: the defaults), ``user`` a :class:`UserSpec` or
-    a model name, ``drift`` a preset name or drift processes. Each override that is not None
+    a model name, ``drift`` a preset name or drift processes, ``session_drift`` None or
+    within-session processes (:mod:`~cogmodels.envs.bci.session_drift`). Each override that is not None
     replaces that field of its spec (``baseline_rate`` and ``modulation_depth`` are the
     population's ``baseline`` and ``depth``). Every value is checked: ``ValueError`` names the
     bad argument.
@@ -156,7 +166,8 @@ def make_config(
     # a preset name, an ErrorSignalSpec, or the older (hit, fa) pair with ``error_interval``
     check_number("error_interval", error_interval, spec.dt, MAX_TIMEOUT)
     return BCIConfig(spec, pop, user, make_drift(drift), v_max, days_per_session,
-                     make_error_signal(error_signal, error_interval))
+                     make_error_signal(error_signal, error_interval),
+                     make_session_drift(session_drift))
 
 
 def config_signature(*leading: inspect.Parameter, trailing: tuple[inspect.Parameter, ...] = (),
@@ -194,7 +205,12 @@ class ClosedLoop:
         spec, units = cfg.task, cfg.population.n_units
         self.dt = spec.dt
         self.user = User(cfg.user, spec.dt, n)
-        self.encoder = EncoderArrays(n, units, spec.dt)
+        self.reaim = Reaiming(cfg.user.session_learning, n) if cfg.user.session_learning else None
+        self.encoder = EncoderArrays(n, units, spec.dt, cfg.population)
+        pop = cfg.population
+        self._covariates = pop.covariates
+        self.latent = np.zeros((n, pop.latent_dim if "latent" in pop.covariates else 0))
+        self._latent_r = float(np.exp(-spec.dt / pop.latent_tau)) if pop.latent_tau > 0 else 0.0
         self.spikes = PoissonCounter(n, units)
         self.obs = np.zeros((n, units), dtype=np.float32)
         self.subjects: list[NeuralTrajectory | None] = [None] * n
@@ -223,6 +239,10 @@ class ClosedLoop:
         self._any_open = False
         self._context = np.zeros(n, dtype=bool)  # whether the lane's encoder is the open-loop one
         self.errors = None if cfg.error_signal is None else ErrorChannel(cfg.error_signal, spec.dt, n)
+        self.dwell = np.zeros(n, dtype=np.int64)  # bins on the same grid cell (dwell selection)
+        self.dwell_cell = np.full(n, -1, dtype=np.int64)
+        self.clicked = np.zeros(n, dtype=bool)  # whether a selection happened this bin
+        self.session = SessionDrift(cfg.session_drift, n, units, spec.dt) if cfg.session_drift else None
 
     # -- sessions ----------------------------------------------------------------------------
     def reset(self, mask: np.ndarray, rng: np.random.Generator, options: dict | None) -> None:
@@ -247,6 +267,9 @@ class ClosedLoop:
         new = np.array([self.subjects[i] is None for i in lanes], dtype=bool)
         if options.get("new_subject"):
             new[:] = True
+        if self.reaim is not None:
+            self.reaim.end_session(lanes[~new])
+            self.reaim.new_subject(lanes[new])
         if new.any():
             seeds = rng.integers(0, 2**63 - 1, size=int(new.sum()))
             for i, seed in zip(lanes[new], seeds.tolist()):
@@ -266,8 +289,11 @@ class ClosedLoop:
             pop = sub.open_loop(day) if self.open_loop[i] else sub.on_day(day)
             self.encoder.set_lane(int(i), pop)
             self._encoded[i], self._context[i] = day, self.open_loop[i]
+        seeds = [self.subjects[i].seed for i in lanes]
         if self.errors is not None:
-            self.errors.start_session(lanes, [self.subjects[i].seed for i in lanes], self.day[lanes])
+            self.errors.start_session(lanes, seeds, self.day[lanes])
+        if self.session is not None:
+            self.session.start(lanes, seeds, self.day[lanes].tolist())
 
         self.trial[lanes] = 0
         self.cursor[lanes] = 0.0
@@ -277,6 +303,7 @@ class ClosedLoop:
         self._start_trial(lanes)
         self.user.reset(lanes, self.cursor[lanes], self.target[lanes], rng)
         self.spikes.reset(lanes, rng)
+        self.encoder.reset_history(lanes)
         u = self.user.start(lanes, rng)
         if self._any_open:
             u = self.user.imagine(lanes[self.observing[lanes]], 0.0)[lanes]
@@ -290,6 +317,8 @@ class ClosedLoop:
     def _start_trial(self, lanes: np.ndarray) -> None:
         self.steps[lanes] = 0
         self.hold[lanes] = 0
+        self.dwell[lanes] = 0
+        self.dwell_cell[lanes] = -1  # a new trial's dwell starts afresh, even on the same cell
         self.inside[lanes] = False
         self.first_entry[lanes] = -1
         self.last_entry[lanes] = -1
@@ -301,10 +330,47 @@ class ClosedLoop:
         self.ref_distance[lanes] = self.distance[lanes]
 
     def _fire(self, u: np.ndarray, rng: np.random.Generator, lanes: np.ndarray | None = None):
-        expected = self.encoder.expected_counts(u, lanes)
+        enc = self.encoder
+        if self.reaim is not None:
+            u = self.reaim.encode(u, lanes)
+        covariates = self._covariate_values(u, rng, lanes) if self._covariates else None
+        expected = enc.expected_counts(u, lanes, covariates)
+        if enc.has_history:
+            expected = enc.history_factor(expected, lanes)
+        if self.session is not None:
+            expected = self.session.apply(expected, lanes)
         if self.cfg.population.noise == "poisson":
-            return self.spikes.sample(expected, rng, lanes)
-        return gaussian_counts(expected, rng)
+            counts = self.spikes.sample(expected, rng, lanes)
+        else:
+            counts = gaussian_counts(expected, rng)
+        if enc.has_history:
+            enc.record(counts, lanes)
+        return counts
+
+    def _covariate_values(self, u: np.ndarray, rng: np.random.Generator,
+                          lanes: np.ndarray | None) -> np.ndarray:
+        """Return the extra covariates of the bin (speed, cursor position, latent drive), per lane.
+
+        The latent drive is an AR(1) process of unit variance per dimension,
+        ``x <- r x + sqrt(1 - r^2) z`` with ``r = exp(-dt / latent_tau)``; a session starts it
+        from its stationary distribution.
+        """
+        parts = []
+        for name in self._covariates:
+            if name == "speed":
+                parts.append(np.hypot(u[:, 0], u[:, 1])[:, None])
+            elif name == "position":
+                parts.append(self.cursor if lanes is None else self.cursor[lanes])
+            else:
+                if lanes is None:
+                    r = self._latent_r
+                    self.latent *= r
+                    self.latent += np.sqrt(1.0 - r * r) * rng.standard_normal(self.latent.shape)
+                    parts.append(self.latent)
+                else:
+                    self.latent[lanes] = rng.standard_normal((len(lanes), self.latent.shape[1]))
+                    parts.append(self.latent[lanes])
+        return np.concatenate(parts, axis=1)
 
     # -- one bin -----------------------------------------------------------------------------
     def step(
@@ -320,6 +386,8 @@ class ClosedLoop:
         """
         cfg, spec = self.cfg, self.cfg.task
         a = np.minimum(np.maximum(actions, -cfg.v_max), cfg.v_max)
+        if self.reaim is not None:  # the decoder's answer to the command of the last bin
+            self.reaim.observe(a, ~self.open_loop)
         if self._any_open:  # the automatic cursor of a calibration block ignores the decoder
             a = np.where(self.open_loop[:, None], self.cued_velocity(self.steps + 1), a)
         before = self.cursor
@@ -330,7 +398,10 @@ class ClosedLoop:
         self.steps += 1
         off = cursor - self.target
         dist = np.hypot(off[:, 0], off[:, 1])
-        inside = dist <= self.radius
+        if spec.grid:
+            inside = np.maximum(np.abs(off[:, 0]), np.abs(off[:, 1])) <= self.radius
+        else:
+            inside = dist <= self.radius
         entered = inside > self.inside
         self.inside = inside
         if entered.any():
@@ -338,8 +409,12 @@ class ClosedLoop:
             self.last_entry = np.where(entered, self.steps, self.last_entry)
             self.n_entries += entered
         self.hold = (self.hold + 1) * inside
-        success = self.hold > spec.hold_steps  # inside on entry and hold_steps bins after
-        done = success | (self.steps >= spec.timeout_steps)
+        if spec.selects:
+            success, wrong = self._select(cursor, inside, rng)
+            done = success | wrong | (self.steps >= spec.timeout_steps)
+        else:
+            success = self.hold > spec.hold_steps  # inside on entry and hold_steps bins after
+            done = success | (self.steps >= spec.timeout_steps)
         reward = success.astype(np.float64)
         signal = None
         if cfg.error_signal is not None:
@@ -356,12 +431,41 @@ class ClosedLoop:
                 self.cursor[lanes] = 0.0
             self._start_trial(lanes)
         terminated = self.trial >= spec.n_trials
+        if self.session is not None:
+            self.session.advance()
         u = self.user.act(self.cursor, self.target, rng)
         if self._any_open:  # observers imagine the cued movement they have seen so far
             watch = self.observing.nonzero()[0]
             u = self.user.imagine(watch, self.cued_velocity(self.steps - self.user.k)[watch])
         self.obs = self._fire(u, rng)
         return reward, terminated, done, results, signal
+
+    def _select(self, cursor: np.ndarray, inside: np.ndarray,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Return the lanes that selected the target and those that selected something else.
+
+        Holding: a dwell of ``hold_steps`` further bins on one grid cell selects it. Clicking: a
+        click (module :mod:`.task`) selects what is under the cursor; the user intends one while
+        its estimate of the cursor is on the target and it has seen that target (``delay``
+        after the trial started).
+        """
+        spec = self.cfg.task
+        if spec.selection == "hold":
+            cell = spec.cell_of(cursor)
+            self.dwell = np.where(cell == self.dwell_cell, self.dwell + 1, 1)
+            self.dwell_cell = cell
+            selected = self.dwell > spec.hold_steps
+        else:
+            e = self.user.believed_error
+            if spec.grid:
+                believed = np.maximum(np.abs(e[:, 0]), np.abs(e[:, 1])) <= self.radius
+            else:
+                believed = np.hypot(e[:, 0], e[:, 1]) <= self.radius
+            believed &= self.steps > self.user.k  # it has seen this trial's target
+            hazard = np.where(believed, spec.click_rate, spec.false_click_rate)
+            selected = rng.random(self.n) < -np.expm1(-hazard * self.dt)
+        self.clicked = selected
+        return selected & inside, selected & ~inside
 
     def cued_velocity(self, bins: np.ndarray) -> np.ndarray:
         """Return the automatic cursor's velocity ``(n, 2)`` in bin ``bins`` of each lane's trial.
@@ -398,10 +502,10 @@ class ClosedLoop:
         net = self.cursor - self.start
         with np.errstate(divide="ignore", invalid="ignore"):
             efficiency = np.where(done & (path > 0), np.hypot(net[:, 0], net[:, 1]) / path, np.nan)
-        return {
+        out = {
             "state": self.index.copy(),
             "success": success,
-            "timed_out": done & ~success,
+            "timed_out": done & ~success & ~self.clicked,
             "time_to_target": ttt,
             "dial_in_time": np.where(success, (self.last_entry - self.first_entry) * dt, np.nan),
             "trial_time": np.where(done, self.steps * dt, np.nan),
@@ -413,6 +517,9 @@ class ClosedLoop:
             "completed_target": self.target.copy(),
             "completed_radius": self.radius.copy(),
         }
+        if self.cfg.task.selects:
+            out["wrong_selection"] = done & self.clicked & ~success
+        return out
 
     def empty_results(self) -> dict[str, np.ndarray]:
         """Results of a bin in which no trial ended (what :meth:`_results` gives with no lane done)."""

@@ -136,6 +136,8 @@ def _check_columns(trials: pd.DataFrame, hold_time: float | None) -> None:
 def _n_targets(trials: pd.DataFrame, n_targets: int | None) -> int:
     if n_targets is not None:
         return _check_count("n_targets", n_targets, 2)
+    if "n_targets" in trials.columns and trials["n_targets"].notna().any():
+        return _check_count("n_targets column", int(trials["n_targets"].max()), 2)
     if "state" in trials.columns and pd.to_numeric(trials["state"], errors="coerce").notna().any():
         return CENTER_OUT_TARGETS
     raise ValueError(
@@ -157,6 +159,13 @@ def _time_to_target(trials: pd.DataFrame, hold_time: float | None) -> pd.Series:
     return trials["trial_time"].astype(float) - hold
 
 
+def _n_errors(group: pd.DataFrame, success: np.ndarray) -> int:
+    """``S_i`` of the bitrate: incorrect selections where the table has them, else failures."""
+    if "wrong_selection" in group.columns:
+        return int(group["wrong_selection"].fillna(False).to_numpy(dtype=bool).sum())
+    return int((~success).sum())
+
+
 def _summary_row(group: pd.DataFrame, ttt: pd.Series, n_targets: int) -> dict[str, float]:
     success = group["success"].to_numpy(dtype=bool)
     n, k = len(success), int(success.sum())
@@ -172,7 +181,7 @@ def _summary_row(group: pd.DataFrame, ttt: pd.Series, n_targets: int) -> dict[st
         "time_to_target_sem": sem,
         "path_efficiency": float(hits["path_efficiency"].mean()) if k else float("nan"),
         "dial_in_time": float(hits["dial_in_time"].mean()) if k else float("nan"),
-        "bitrate": bitrate(k, n - k, seconds, n_targets),
+        "bitrate": bitrate(k, _n_errors(group, success), seconds, n_targets),
         "fitts_throughput": fitts_throughput(hits["index_of_difficulty"], t_hit),
     }
 
@@ -193,8 +202,11 @@ def summarize(
     - ``time_to_target`` (mean over successes, s) and its standard error ``time_to_target_sem``;
     - ``path_efficiency``, ``dial_in_time``: means over successes;
     - ``bitrate``: :func:`bitrate` with ``t`` the summed ``trial_time`` (holds included) and
-      ``N = n_targets`` (default 8, the centre-out targets, when ``state`` holds target indices;
-      required for tables without them);
+      ``N = n_targets`` (the table's ``n_targets`` column where it has one, as the grid task's
+      rows do; else 8, the centre-out targets, when ``state`` holds target indices; required for
+      tables without them); ``S_i`` counts the incorrect selections where the table has a
+      ``wrong_selection`` column (grid, clicks: a timeout selects nothing and only costs time,
+      as in Pandarinath et al. 2017), else every failed trial;
     - ``fitts_throughput``: :func:`fitts_throughput` over successes, with ``time_to_target``
       (which excludes the hold, as in Gilja et al. 2012).
 

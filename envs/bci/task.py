@@ -7,13 +7,32 @@ Units: positions in workspace widths (the square workspace is ``[-workspace, wor
   the centre, in random order within each cycle of 8. With ``return_to_center`` every outward
   trial is followed by a trial to the central target; without it the cursor is put back at the
   centre when each trial starts.
+- ``"grid"`` (Pandarinath et al. 2017; Nuyujukian et al. 2018): the workspace tiled by
+  ``grid_size`` x ``grid_size`` square cells (6 x 6 by default), one of them cued at random
+  (never the same twice in a row); the cursor is not re-centred. Any cell can be selected: a
+  selection of another cell than the cued one is an incorrect selection, which ends the trial.
+  The target "radius" is half a cell's width and "inside" means inside the square.
 - ``"random_targets"`` (Fitts-style): target centres uniform in the workspace (a target lies
   wholly inside it), radii uniform in ``target_radius``; consecutive targets are at least
   ``MIN_GAP`` apart edge to edge, so no target starts under the cursor.
 
 A trial is one target-acquisition attempt: it succeeds once the cursor has stayed inside the
 target for ``hold_time`` after entering it (``hold_steps`` further bins inside, without leaving)
-and fails when ``timeout`` seconds have passed without success.
+and fails when ``timeout`` seconds have passed without success. On the grid the same dwell on any
+cell selects that cell. With ``selection="click"`` a click selects instead (any task): the user
+intends to click while it believes the cursor is on the target (its forward-model estimate, see
+:mod:`.user`), and the click decoder detects an intended click with hazard ``click_rate`` per
+second (mean latency ``1 / click_rate``) and emits false clicks with hazard ``false_click_rate``
+otherwise; a click outside the target is an incorrect selection. The two rates are illustrative,
+not fitted (Pandarinath et al. 2017 decoded clicks with a discrete classifier; their error rates
+differ by participant).
+
+References
+----------
+- Pandarinath, C., et al. (2017). High performance communication by people with paralysis using
+  an intracortical brain-computer interface. eLife 6:e18554.
+- Nuyujukian, P., et al. (2018). Cortical control of a tablet computer by people with paralysis.
+  PLoS ONE 13:e0204566.
 """
 
 from __future__ import annotations
@@ -31,16 +50,23 @@ __all__ = [
     "MAX_TIMEOUT",
     "MAX_WORKSPACE",
     "MIN_GAP",
+    "SELECTIONS",
     "TASKS",
     "TargetSchedule",
     "TaskSpec",
     "center_out_positions",
 ]
 
-TASKS = ("center_out", "random_targets")
+TASKS = ("center_out", "random_targets", "grid")
+#: how a target is selected: by holding on it (dwelling, on the grid) or by a click
+SELECTIONS = ("hold", "click")
+#: the largest grid (cells per side)
+MAX_GRID = 100
+#: the largest click rate (per second)
+MAX_CLICK_RATE = 1e3
 #: smallest edge-to-edge gap between consecutive random targets (workspace widths)
 MIN_GAP = 0.05
-DEFAULT_RADIUS = {"center_out": 0.075, "random_targets": (0.04, 0.1)}
+DEFAULT_RADIUS = {"center_out": 0.075, "random_targets": (0.04, 0.1), "grid": None}
 #: the largest half-width of the workspace (workspace widths)
 MAX_WORKSPACE = 100.0
 #: the longest trial timeout and hold time (s)
@@ -61,6 +87,10 @@ class TaskSpec:
     timeout_steps: int
     return_to_center: bool
     n_directions: int = 8
+    grid_size: int = 6
+    selection: str = "hold"
+    click_rate: float = 5.0
+    false_click_rate: float = 0.05
 
     @classmethod
     def create(
@@ -74,15 +104,33 @@ class TaskSpec:
         hold_time: float = 0.5,
         timeout: float = 10.0,
         return_to_center: bool = False,
+        grid_size: int = 6,
+        selection: str = "hold",
+        click_rate: float = 5.0,
+        false_click_rate: float = 0.05,
     ) -> TaskSpec:
         """Check the task's arguments and convert times (s) to steps of ``dt``.
 
-        ``target_radius`` None is 0.075 for centre-out targets and (0.04, 0.1) for random ones.
+        ``target_radius`` None is 0.075 for centre-out targets and (0.04, 0.1) for random ones;
+        on the grid it is half a cell (``workspace / grid_size``) and may not be given.
+        ``grid_size`` is an int in [2, 100]; ``selection`` "hold" | "click"; ``click_rate`` and
+        ``false_click_rate`` (per second) in [0, 1000].
         """
         task = check_choice("task", task, TASKS)
         n_trials = check_int("n_trials", n_trials, 1, MAX_TRIALS)
         dt = check_number("dt", dt, 0.01, 0.05)
         workspace = check_number("workspace", workspace, 0.0, MAX_WORKSPACE, low_open=True)
+        grid_size = check_int("grid_size", grid_size, 2, MAX_GRID)
+        selection = check_choice("selection", selection, SELECTIONS)
+        click_rate = check_number("click_rate", click_rate, 0.0, MAX_CLICK_RATE)
+        false_click_rate = check_number("false_click_rate", false_click_rate, 0.0, MAX_CLICK_RATE)
+        if task == "grid":
+            if target_radius is not None and target_radius != workspace / grid_size:
+                raise ValueError(
+                    f"target_radius is set by the grid (half a cell, workspace / grid_size = "
+                    f"{workspace / grid_size:g}); leave it None, got {target_radius!r}"
+                )
+            target_radius = workspace / grid_size
         radius = check_range(
             "target_radius", DEFAULT_RADIUS[task] if target_radius is None else target_radius,
             high_bound=workspace,
@@ -111,14 +159,18 @@ class TaskSpec:
                 f"hold_time={hold_time!r}"
             )
         return cls(task, n_trials, dt, workspace, target_distance, radius, hold_steps,
-                   timeout_steps, check_bool("return_to_center", return_to_center))
+                   timeout_steps, check_bool("return_to_center", return_to_center),
+                   grid_size=grid_size, selection=selection, click_rate=click_rate,
+                   false_click_rate=false_click_rate)
 
     def arguments(self) -> dict[str, Any]:
         """Return the arguments of :meth:`create` that give this spec (times back in seconds)."""
         return {"task": self.task, "n_trials": self.n_trials, "dt": self.dt,
                 "workspace": self.workspace, "target_distance": self.target_distance,
                 "target_radius": self.target_radius, "hold_time": self.hold_steps * self.dt,
-                "timeout": self.timeout_steps * self.dt, "return_to_center": self.return_to_center}
+                "timeout": self.timeout_steps * self.dt, "return_to_center": self.return_to_center,
+                "grid_size": self.grid_size, "selection": self.selection,
+                "click_rate": self.click_rate, "false_click_rate": self.false_click_rate}
 
     def replace(self, **overrides: Any) -> TaskSpec:
         """Return this spec with some :meth:`create` arguments changed (checked again)."""
@@ -128,6 +180,36 @@ class TaskSpec:
     def center_out(self) -> bool:
         """Whether the targets are the centre-out ones (else random targets)."""
         return self.task == "center_out"
+
+    @property
+    def grid(self) -> bool:
+        """Whether the targets are the cells of a grid."""
+        return self.task == "grid"
+
+    @property
+    def selects(self) -> bool:
+        """Whether a trial can end in an incorrect selection (the grid, or clicks)."""
+        return self.grid or self.selection == "click"
+
+    @property
+    def n_targets(self) -> int:
+        """The number of possible targets: grid cells, centre-out directions (0: random)."""
+        if self.grid:
+            return self.grid_size**2
+        return self.n_directions if self.center_out else 0
+
+    def grid_centres(self) -> np.ndarray:
+        """Centres of the grid's cells, ``(grid_size^2, 2)``, cell ``k`` at row ``k // G``."""
+        g, w = self.grid_size, self.workspace
+        c = -w + (2 * np.arange(g) + 1) * w / g
+        ys, xs = np.meshgrid(c, c, indexing="ij")
+        return np.stack([xs.ravel(), ys.ravel()], axis=1)
+
+    def cell_of(self, position: np.ndarray) -> np.ndarray:
+        """Index of the grid cell under each position ``(n, 2)`` (edges belong to a cell)."""
+        g, w = self.grid_size, self.workspace
+        ij = np.clip(np.floor((position + w) * (g / (2 * w))), 0, g - 1).astype(np.int64)
+        return ij[:, 1] * g + ij[:, 0]
 
     @property
     def recenter(self) -> bool:
@@ -157,6 +239,8 @@ class TargetSchedule:
         self.table = np.concatenate(
             [center_out_positions(spec.n_directions, spec.target_distance), np.zeros((1, 2))]
         )
+        if spec.grid:
+            self.table = spec.grid_centres()
         self.pos = np.zeros((n, 2))
         self.radius = np.zeros(n)
         self.index = np.zeros(n, dtype=np.int64)
@@ -166,11 +250,19 @@ class TargetSchedule:
         self.n_out[lanes] = 0
         self.pos[lanes] = 0.0
         self.radius[lanes] = 0.0
+        self.index[lanes] = -1
         self.advance(lanes, np.zeros(len(lanes), dtype=np.int64), rng)
 
     def advance(self, lanes: np.ndarray, trial: np.ndarray, rng: np.random.Generator) -> None:
         """Show trial ``trial`` (one per lane) in ``lanes``."""
         spec = self.spec
+        if spec.grid:  # a random cell other than the one just cued
+            prev = self.index[lanes]
+            index = rng.integers(0, spec.n_targets - (prev >= 0), size=len(lanes))
+            index += (prev >= 0) & (index >= prev)
+            self.pos[lanes], self.index[lanes] = self.table[index], index
+            self.radius[lanes] = spec.target_radius[0]
+            return
         radius = rng.uniform(*spec.target_radius, size=len(lanes))
         if spec.center_out:
             outward = (trial % 2 == 0) if spec.return_to_center else np.ones(len(lanes), dtype=bool)

@@ -43,6 +43,22 @@ reproduces the noiseless controller; :data:`WILLETT_USER` switches them on):
   gain within seconds (Willett et al. 2019 re-fit their model per gain block; Chase et al. 2009
   show compensation for a changed mapping within a session); 2 s is the value used here.
 
+A third, slower piece is learning **across sessions** (off by default: ``session_learning``
+0): users re-aim. When a decoder maps their commands wrongly (a rotated or sheared decoder),
+people and monkeys learn over sessions to aim so that the cursor goes where they intend —
+by re-aiming within the existing neural repertoire (Jarosiewicz et al. 2008, PNAS 105:19486;
+Golub et al. 2018, Nat Neurosci 21:607), and, with an adaptive decoder, together with it
+(co-adaptation: Orsborn et al. 2014, Neuron 82:1380). Here the neurons encode the aimed
+command ``c = A u`` instead of ``u``; during each closed-loop session the loop regresses the
+decoded velocity on the command, ``a ≈ G c``, and at the start of the next session the user
+moves its aim a fraction ``session_learning`` of the way to the aim that would have made the
+session's map a scaled identity::
+
+    A <- (1 - eta) A + eta s G^{-1},   s = sqrt(|det G|)
+
+(``det A* = 1``: the re-aimed command is no stronger than the plain one). ``A`` starts at the
+identity for a new subject and is kept across the subject's sessions, whatever their day.
+
 Everything is vectorised over a leading axis of lanes (independent users).
 """
 
@@ -55,7 +71,7 @@ from scipy.linalg import solve_discrete_are
 
 from cogmodels.validation import check_choice, check_number
 
-__all__ = ["USER_MODELS", "WILLETT_USER", "User", "UserSpec", "lqr_gain"]
+__all__ = ["USER_MODELS", "WILLETT_USER", "Reaiming", "User", "UserSpec", "lqr_gain"]
 
 USER_MODELS = ("feedback", "lqr")
 
@@ -77,7 +93,8 @@ class UserSpec:
     ``delay`` in [0, 2] s; ``max_speed``, ``saturation`` and ``forward_gain`` in (0, 1000];
     ``forward_tau`` in [0, 1000] s; ``effort`` in [1e-6, 1e6]; ``damping`` (the slope of
     ``-f_vel``, dimensionless) in [0, 1); ``noise_sd`` (widths/s), ``noise_tau`` and
-    ``adaptation_time`` (s; 0: no adaptation) in [0, 1000].
+    ``adaptation_time`` (s; 0: no adaptation) in [0, 1000]; ``session_learning`` (the fraction
+    of the way to the compensating aim learnt per session; 0: none) in [0, 1].
     """
 
     model: str = "feedback"
@@ -91,6 +108,7 @@ class UserSpec:
     noise_sd: float = 0.0
     noise_tau: float = 0.1
     adaptation_time: float = 0.0
+    session_learning: float = 0.0
 
     def __post_init__(self) -> None:
         check_choice("user", self.model, USER_MODELS)
@@ -105,6 +123,7 @@ class UserSpec:
             "noise_sd": (0.0, MAX_USER_VALUE, False),
             "noise_tau": (0.0, MAX_USER_VALUE, False),
             "adaptation_time": (0.0, MAX_USER_VALUE, False),
+            "session_learning": (0.0, 1.0, False),
         }
         for name, (low, high, low_open) in limits.items():
             value = check_number(name, getattr(self, name), low, high, low_open=low_open)
@@ -177,6 +196,8 @@ class User:
             self._commands = np.zeros((self.k + 2, n_lanes, 2))  # u of the last k + 2 bins
             self._cptr = 0
         self.adapting = np.ones(n_lanes, dtype=bool)  # lanes whose user is in control
+        #: target minus the user's estimate of the present cursor (what it acts on; clicks)
+        self.believed_error = np.zeros((n_lanes, 2))
 
     def reset(self, lanes: np.ndarray, cursor: np.ndarray, target: np.ndarray,
               rng: np.random.Generator | None = None) -> None:
@@ -217,6 +238,7 @@ class User:
             self._dptr = (self._dptr + 1) % self.k
         self._keep_command(u, slice(None))
         self.intended = u
+        self.believed_error = error
         return u
 
     def imagine(self, lanes: np.ndarray, velocity: np.ndarray | float) -> np.ndarray:
@@ -282,6 +304,7 @@ class User:
             self._disp_sum[lanes] = step
         self._keep_command(u, lanes)
         self.intended[lanes] = u
+        self.believed_error[lanes] = error
         return u
 
     def _policy(self, error: np.ndarray, v: np.ndarray, gain: np.ndarray) -> np.ndarray:
@@ -297,3 +320,68 @@ class User:
         u = self._gain[0] * error - self._gain[1] * v
         speed = np.hypot(u[:, 0], u[:, 1])
         return u * np.minimum(1.0, s.max_speed / np.maximum(speed, 1e-12))[:, None]
+
+
+#: the fewest closed-loop bins of a session from which the user re-aims (a second of bins)
+MIN_LEARNING_BINS = 50
+
+
+class Reaiming:
+    """The users' learning across sessions: the aim ``A`` per lane (see the module docstring).
+
+    :meth:`encode` turns intended velocities into the commands the neurons encode,
+    :meth:`observe` accumulates the session's regression of decoded velocity on command, and
+    :meth:`end_session` moves the aim toward the compensating one.
+    """
+
+    def __init__(self, rate: float, n_lanes: int) -> None:
+        self.rate = rate
+        self.aim = np.tile(np.eye(2), (n_lanes, 1, 1))
+        self.command = np.zeros((n_lanes, 2))
+        self._s_ac = np.zeros((n_lanes, 2, 2))
+        self._s_cc = np.zeros((n_lanes, 2, 2))
+        self._count = np.zeros(n_lanes, dtype=np.int64)
+
+    def new_subject(self, lanes: np.ndarray) -> None:
+        """Start new users in ``lanes``: they aim at what they intend."""
+        self.aim[lanes] = np.eye(2)
+        self._clear(lanes)
+
+    def _clear(self, lanes: np.ndarray) -> None:
+        self._s_ac[lanes] = 0.0
+        self._s_cc[lanes] = 0.0
+        self._count[lanes] = 0
+
+    def end_session(self, lanes: np.ndarray) -> None:
+        """Re-aim the users of ``lanes`` from the session just played: ``A <- (1-eta) A + eta s G^-1``.
+
+        Lanes with fewer than ``MIN_LEARNING_BINS`` closed-loop bins, or whose map ``G`` is
+        singular, keep their aim.
+        """
+        for lane in lanes.tolist():
+            s_cc = self._s_cc[lane]
+            if self._count[lane] >= MIN_LEARNING_BINS and abs(np.linalg.det(s_cc)) > 1e-12:
+                g = self._s_ac[lane] @ np.linalg.inv(s_cc)
+                det = np.linalg.det(g)
+                if abs(det) > 1e-9:
+                    target = np.sqrt(abs(det)) * np.linalg.inv(g)
+                    self.aim[lane] = (1.0 - self.rate) * self.aim[lane] + self.rate * target
+        self._clear(lanes)
+
+    def encode(self, u: np.ndarray, lanes: np.ndarray | None = None) -> np.ndarray:
+        """Return the commands ``A u`` (for ``lanes`` only if given) and keep them."""
+        aim = self.aim if lanes is None else self.aim[lanes]
+        c = np.einsum("nij,nj->ni", aim, u)
+        if lanes is None:
+            self.command = c
+        else:
+            self.command[lanes] = c
+        return c
+
+    def observe(self, decoded: np.ndarray, closed: np.ndarray) -> None:
+        """Add a bin's decoded velocities and the commands behind them, in ``closed`` lanes."""
+        w = closed.astype(np.float64)[:, None, None]
+        c = self.command
+        self._s_ac += w * decoded[:, :, None] * c[:, None, :]
+        self._s_cc += w * c[:, :, None] * c[:, None, :]
+        self._count += closed

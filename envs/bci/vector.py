@@ -87,7 +87,8 @@ class CursorBCIVector(TaskVectorEnv):
         for key, value in (signal or {}).items():
             info[key], info[f"_{key}"] = value, self._all.copy()
         results = results if results is not None else self._loop.empty_results()
-        for key in ("state", *RESULT_KEYS):
+        extra = ("wrong_selection",) if self.config.task.selects else ()
+        for key in ("state", *RESULT_KEYS, *extra):
             info[key], info[f"_{key}"] = results[key], done.copy()
         with np.errstate(divide="ignore", invalid="ignore"):
             info["index_of_difficulty"] = np.log2(
