@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> dict:
                          "thread: the honest stand-in for a quiet core when the machine is shared)")
     ap.add_argument("--ppo-budget", type=float, default=None, help="RecurrentPPO budget (default --budget; 0 skips)")
     ap.add_argument("--eval-episodes", type=int, default=10_000)
+    ap.add_argument("--skip-gru", action="store_true", help="train only RecurrentPPO")
     ap.add_argument("--skip-baselines", action="store_true",
                     help="do not evaluate the reference policies (quicker searches)")
     ap.add_argument("--eval-seed", type=int, default=20_181)
@@ -244,17 +245,18 @@ def main(argv: list[str] | None = None) -> dict:
     }
     print(json.dumps(out["baselines"]), file=sys.stderr, flush=True)
 
-    trainer, info = train_gru(args.budget, args.seed, config, args.progress, args.clock)
-    model = trainer.model
-    out["gru_a2c"] = {
-        "budget_s": args.budget,
-        **info,
-        "greedy": summary(evaluate(model.as_session_policy(greedy=True), n, **ev)),
-        "sampled": summary(evaluate(model.as_session_policy(greedy=False), n, **ev)),
-    }
-    if args.save_dir:
-        trainer.save_checkpoint(args.save_dir)
-    print(json.dumps(out["gru_a2c"]), file=sys.stderr, flush=True)
+    if not args.skip_gru:
+        trainer, info = train_gru(args.budget, args.seed, config, args.progress, args.clock)
+        model = trainer.model
+        out["gru_a2c"] = {
+            "budget_s": args.budget,
+            **info,
+            "greedy": summary(evaluate(model.as_session_policy(greedy=True), n, **ev)),
+            "sampled": summary(evaluate(model.as_session_policy(greedy=False), n, **ev)),
+        }
+        if args.save_dir:
+            trainer.save_checkpoint(args.save_dir)
+        print(json.dumps(out["gru_a2c"]), file=sys.stderr, flush=True)
 
     if ppo_budget > 0:
         ppo_over = json.loads(args.ppo_config) if args.ppo_config else None
