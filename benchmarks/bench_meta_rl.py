@@ -62,12 +62,13 @@ GRU_CONFIG = {k: v for k, v in BANDIT_SETTINGS.items() if k != "reward_signal"}
 
 
 def train_gru(budget: float, seed: int, config: dict[str, Any], progress: bool,
-              clock: str = "wall") -> tuple[A2CTrainer, dict]:
+              clock: str = "wall", save_dir: str | None = None,
+              checkpoint_every: int | None = None) -> tuple[A2CTrainer, dict]:
     """Train a GRU on the bandit for ``budget`` seconds of ``clock``, its schedules ending with it."""
     t0, c0 = time.perf_counter(), time.process_time()
     trainer = A2CTrainer(A2CConfig(seed=seed, schedule_unit="seconds", total_seconds=budget,
                                    clock=clock, **config))
-    trainer.train(progress=progress)
+    trainer.train(progress=progress, checkpoint_dir=save_dir, checkpoint_every=checkpoint_every)
     info = {
         "config": trainer.config.to_dict(),
         "sec_per_update": trainer.elapsed_s_ / max(1, trainer.update_),
@@ -213,6 +214,8 @@ def main(argv: list[str] | None = None) -> dict:
                     help="what both learners train on (default: the sampled reward)")
     ap.add_argument("--ppo-config", type=str, default=None, help="JSON overrides of PPO_SETTINGS")
     ap.add_argument("--save-dir", type=str, default=None, help="write the trained GRU here")
+    ap.add_argument("--checkpoint-every", type=int, default=None,
+                    help="also checkpoint into --save-dir every this many updates")
     ap.add_argument("--out", type=str, default=None, help="also write the JSON here")
     ap.add_argument("--progress", action="store_true", help="show a progress bar")
     args = ap.parse_args(argv)
@@ -246,7 +249,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(json.dumps(out["baselines"]), file=sys.stderr, flush=True)
 
     if not args.skip_gru:
-        trainer, info = train_gru(args.budget, args.seed, config, args.progress, args.clock)
+        trainer, info = train_gru(args.budget, args.seed, config, args.progress, args.clock,
+                                  args.save_dir, args.checkpoint_every)
         model = trainer.model
         out["gru_a2c"] = {
             "budget_s": args.budget,
@@ -254,8 +258,6 @@ def main(argv: list[str] | None = None) -> dict:
             "greedy": summary(evaluate(model.as_session_policy(greedy=True), n, **ev)),
             "sampled": summary(evaluate(model.as_session_policy(greedy=False), n, **ev)),
         }
-        if args.save_dir:
-            trainer.save_checkpoint(args.save_dir)
         print(json.dumps(out["gru_a2c"]), file=sys.stderr, flush=True)
 
     if ppo_budget > 0:
