@@ -418,15 +418,15 @@ def test_rao_blackwell_return_and_bayes_baseline_keep_the_policy_gradient_exact(
     estimates = {k: [torch.zeros(2, dtype=torch.float64), torch.zeros(2, 2, 2, dtype=torch.float64)]
                  for k in ("sampled", "rao_blackwell", "sampled-bayes", "rao_blackwell-bayes")}
     for i, (x0, y0, x1, y1) in enumerate(trajectories):
-        prob = pi0[x0] * 0.5 * pi1[x0, y0, x1] * (p_win(x1, x0, y0) if y1 else 1 - p_win(x1, x0, y0))
+        prob = float((pi0[x0] * 0.5 * pi1[x0, y0, x1]).detach()) * (p_win(x1, x0, y0) if y1 else 1 - p_win(x1, x0, y0))
         lp0 = torch.autograd.grad(torch.log_softmax(theta0, 0)[x0], theta0)[0]
         lp1 = torch.autograd.grad(torch.log_softmax(theta1, -1)[x0, y0, x1], theta1)[0]
         for rewards, name in (((y0, y1), "sampled"), ((rb0[i], rb1[i]), "rao_blackwell")):
             for base, suffix in (((0.0, 0.0), ""), ((b0[i], b1[i]), "-bayes")):
                 g0 = rewards[0] + gamma * rewards[1] - base[0]
                 g1 = gamma * (rewards[1] - base[1])  # the score of trial 1 carries γ^1
-                estimates[name + suffix][0] += float(prob) * g0 * lp0
-                estimates[name + suffix][1] += float(prob) * g1 * lp1
+                estimates[name + suffix][0] += prob * g0 * lp0
+                estimates[name + suffix][1] += prob * g1 * lp1
     for name, (e0, e1) in estimates.items():
         torch.testing.assert_close(e0, exact[0], atol=1e-12, rtol=0, msg=name)
         torch.testing.assert_close(e1, exact[1], atol=1e-12, rtol=0, msg=name)
