@@ -33,7 +33,23 @@ hidden arm probabilities (``"expected"``, minus the pseudo-regret: a labelled va
 real learner has; the network's inputs are the sampled rewards either way). The entropy weight
 ``c_e`` and the learning rate decay linearly from their start to their end values over the run,
 measured in updates (``total_updates``, reproducible) or in seconds (``total_seconds``, a
-wall-clock budget the schedules end with); Adam (Kingma & Ba 2015) with gradient-norm clipping.
+wall-clock budget the schedules end with; ``clock="cpu"`` counts the process's CPU seconds
+instead); Adam (Kingma & Ba 2015) with gradient-norm clipping.
+
+On the two-armed Bernoulli bandit with ``p ~ U(0, 1)`` two options use the Beta posterior of the
+rewards *observed* in a session (counts ``c_t`` before trial ``t``; never the arm probabilities),
+:class:`~cogmodels.agents.bandit_baselines.PosteriorTracker`:
+
+- ``baseline="bayes_value"``: ``V(h_t) = V*_γ(c_t) + v_θ(h_t)``, the exact Bayes-optimal
+  discounted value-to-go of the counts (dynamic programming) with the critic as a learned
+  residual. A baseline that depends on the observable history only leaves the policy gradient
+  unbiased (Williams 1992; Greensmith et al. 2004) and, being close to the value of a good
+  policy from the first update, removes much of the variance of ``λ = 1`` returns.
+- ``rao_blackwell=True``: ``r_t`` in the returns is replaced by its posterior-predictive mean
+  ``r̂_t = (s_{a_t} + 1) / (n_{a_t} + 2)`` given ``c_t``. Every score term ``∇ log π(a_k | h_k)``,
+  ``k ≤ t``, is a function of ``(h_t, a_t)``, and ``E[r_t | h_t, a_t] = r̂_t`` under the task's
+  prior, so the gradient estimate keeps the expectation of the sampled-reward one (a
+  Rao-Blackwellised, variance-reduced estimator of it; the exact check is in the tests).
 
 Reproducibility (with ``schedule_unit="updates"``): everything random in a batch of sessions (the environment's reset seed and the
 torch generator that samples actions) is derived from ``(seed, episode index)`` through
