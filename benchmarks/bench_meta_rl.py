@@ -23,9 +23,14 @@ the task paid, all a real learner has) or ``expected`` (minus the pseudo-regret 
 computed from the hidden arm probabilities: a labelled variant, not the headline). Their inputs
 are the sampled rewards either way.
 
+``--clock cpu`` counts the budgets in the process's CPU seconds (one torch thread): on a machine
+shared with other work, the stand-in for that many seconds of a quiet core (wall and CPU seconds
+are both reported). The GRU's options (``--config``), e.g. ``{"baseline": "bayes_value",
+"rao_blackwell": true}`` (observable Bayes statistics of the counts; :mod:`cogmodels.agents.a2c`).
+
 Prints one JSON document (also written to ``--out``)::
 
-    python benchmarks/bench_meta_rl.py --budget 600 --threads 1 --out meta_rl.json
+    OMP_NUM_THREADS=1 python benchmarks/bench_meta_rl.py --budget 600 --clock cpu --threads 1 --out meta_rl.json
 """
 
 from __future__ import annotations
