@@ -33,7 +33,23 @@ hidden arm probabilities (``"expected"``, minus the pseudo-regret: a labelled va
 real learner has; the network's inputs are the sampled rewards either way). The entropy weight
 ``c_e`` and the learning rate decay linearly from their start to their end values over the run,
 measured in updates (``total_updates``, reproducible) or in seconds (``total_seconds``, a
-wall-clock budget the schedules end with); Adam (Kingma & Ba 2015) with gradient-norm clipping.
+wall-clock budget the schedules end with; ``clock="cpu"`` counts the process's CPU seconds
+instead); Adam (Kingma & Ba 2015) with gradient-norm clipping.
+
+On the two-armed Bernoulli bandit with ``p ~ U(0, 1)`` two options use the Beta posterior of the
+rewards *observed* in a session (counts ``c_t`` before trial ``t``; never the arm probabilities),
+:class:`~cogmodels.agents.bandit_baselines.PosteriorTracker`:
+
+- ``baseline="bayes_value"``: ``V(h_t) = V*_γ(c_t) + v_θ(h_t)``, the exact Bayes-optimal
+  discounted value-to-go of the counts (dynamic programming) with the critic as a learned
+  residual. A baseline that depends on the observable history only leaves the policy gradient
+  unbiased (Williams 1992; Greensmith et al. 2004) and, being close to the value of a good
+  policy from the first update, removes much of the variance of ``λ = 1`` returns.
+- ``rao_blackwell=True``: ``r_t`` in the returns is replaced by its posterior-predictive mean
+  ``r̂_t = (s_{a_t} + 1) / (n_{a_t} + 2)`` given ``c_t``. Every score term ``∇ log π(a_k | h_k)``,
+  ``k ≤ t``, is a function of ``(h_t, a_t)``, and ``E[r_t | h_t, a_t] = r̂_t`` under the task's
+  prior, so the gradient estimate keeps the expectation of the sampled-reward one (a
+  Rao-Blackwellised, variance-reduced estimator of it; the exact check is in the tests).
 
 Reproducibility (with ``schedule_unit="updates"``): everything random in a batch of sessions (the environment's reset seed and the
 torch generator that samples actions) is derived from ``(seed, episode index)`` through
@@ -67,7 +83,7 @@ import math
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,20 +96,31 @@ from tqdm.auto import tqdm
 
 import cogmodels.envs  # noqa: F401  (registers the environments)
 from cogmodels._threads import check_threads, torch_threads
-from cogmodels.agents.bandit_baselines import RegretResult, evaluate
+from cogmodels.agents.bandit_baselines import PosteriorTracker, RegretResult, evaluate
 from cogmodels.agents.checkpoint import first_line, read_checkpoint, short_error, write_checkpoint
 from cogmodels.agents.rnn import CELLS, LOG_STDS, SQUASHES, RecurrentPolicy
 from cogmodels.agents.rollout_buffer import RolloutBuffer, SessionBatch, gae
 from cogmodels.agents.schedules import SCHEDULE_UNITS, LinearSchedule, run_fraction
 from cogmodels.validation import check_choice, check_int, check_number
 
-__all__ = ["A2CConfig", "A2CTrainer", "BANDIT_SETTINGS", "REWARD_SIGNALS", "a2c_loss"]
+__all__ = ["A2CConfig", "A2CTrainer", "BANDIT_SETTINGS", "BASELINES", "CLOCKS", "REWARD_SIGNALS",
+           "a2c_loss"]
 
 #: what the learner is trained on: ``"sampled"``, the reward the task paid (the default, all a
 #: real learner has), or ``"expected"``, minus the pseudo-regret of the choice (bandit only,
 #: ``info["regret"]``: computed from the hidden arm probabilities; a labelled variant, never a
 #: headline). The network's *input* is always the sampled reward.
 REWARD_SIGNALS = ("sampled", "expected")
+#: the baseline of the advantage: ``"critic"``, the network's value head ``v_θ(h_t)``, or
+#: ``"bayes_value"`` (two-armed Bernoulli bandit with p ~ U(0, 1) only), ``V*_γ(c_t) + v_θ(h_t)``:
+#: the Bayes-optimal discounted value-to-go of the observed counts ``c_t`` (exact dynamic
+#: programming, :class:`~cogmodels.agents.bandit_baselines.PosteriorTracker`) plus the critic as a
+#: learned residual. A function of the observable history: the policy gradient stays unbiased.
+BASELINES = ("critic", "bayes_value")
+#: what ``schedule_unit="seconds"`` counts: ``"wall"`` (``time.perf_counter``) or ``"cpu"``, the
+#: process's CPU seconds (``time.process_time``: with one torch thread, the training thread's
+#: work, unaffected by other programs sharing the cores)
+CLOCKS = ("wall", "cpu")
 #: the names of earlier releases, still accepted (with a DeprecationWarning)
 _SIGNAL_ALIASES = {"reward": "sampled", "regret": "expected"}
 
@@ -140,6 +167,12 @@ class A2CConfig:
       when it is spent). ``lr_end=None`` keeps ``lr`` constant.
     - ``value_coef``, ``max_grad_norm``, ``normalize_advantages``: loss weighting and clipping.
     - ``reward_signal``: one of :data:`REWARD_SIGNALS` (``"sampled"``: the reward paid).
+    - ``baseline``: one of :data:`BASELINES` (``"critic"``: the value head alone).
+    - ``rao_blackwell``: two-armed Bernoulli bandit, ``reward_signal="sampled"``: each sampled
+      reward ``r_t`` in the returns is replaced by its posterior-predictive mean given the counts
+      observed before the trial, ``(s_a + 1) / (n_a + 2)`` (a variance-reduced, unbiased estimator
+      of the sampled-reward gradient: :class:`~cogmodels.agents.bandit_baselines.PosteriorTracker`).
+    - ``clock``: one of :data:`CLOCKS`, what ``total_seconds`` and ``time_budget_s`` count.
     - ``seed``: weights, sessions and action sampling.
     - ``threads``: torch threads while training (:meth:`A2CTrainer.train` sets them and puts the
       previous setting back); ``None`` keeps the process's setting (torch: one per core). Set 1
@@ -173,6 +206,9 @@ class A2CConfig:
     squash: str = "tanh"
     log_std: str = "parameter"
     log_std_init: float = -0.5
+    baseline: str = "critic"
+    rao_blackwell: bool = False
+    clock: str = "wall"
 
     def __post_init__(self) -> None:
         check_threads("threads", self.threads)
@@ -194,6 +230,13 @@ class A2CConfig:
                 f"reward_signal must be one of {list(REWARD_SIGNALS)}, got {self.reward_signal!r}"
             )
         check_choice("schedule_unit", self.schedule_unit, SCHEDULE_UNITS)
+        check_choice("baseline", self.baseline, BASELINES)
+        check_choice("clock", self.clock, CLOCKS)
+        if not isinstance(self.rao_blackwell, bool):
+            raise TypeError(f"rao_blackwell must be a bool, got {type(self.rao_blackwell).__name__}")
+        if self.rao_blackwell and self.reward_signal != "sampled":
+            raise ValueError(f"rao_blackwell=True estimates the sampled reward: it needs "
+                             f"reward_signal='sampled', got {self.reward_signal!r}")
         if self.schedule_unit == "seconds" and self.total_seconds is None:
             raise ValueError("schedule_unit='seconds' needs total_seconds (the run's length in s), "
                              "got total_seconds=None")
@@ -244,6 +287,7 @@ def a2c_loss(
     value_coef: float,
     entropy_coef: float,
     normalize_advantages: bool = False,
+    value_offset: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Return the A2C loss of a rollout and its parts (module docstring).
 
@@ -259,6 +303,10 @@ def a2c_loss(
         Weights ``c_v`` and ``c_e`` of the value loss and the entropy bonus.
     normalize_advantages : bool
         Standardise the advantages over the rollout's steps inside a session.
+    value_offset : torch.Tensor, optional
+        ``(T, B)``: a baseline of the observable history added to the critic's values,
+        ``V_t = b_t + v_θ(h_t)`` (``baseline="bayes_value"``: ``b_t = V*_γ(c_t)``); the critic
+        then learns the residual. ``buffer.v_boot`` must already hold the full value.
 
     Returns
     -------
@@ -270,6 +318,8 @@ def a2c_loss(
     """
     alive = buffer.alive
     out, values, _ = model(buffer.inputs, buffer.h0, alive)
+    if value_offset is not None:
+        values = values + value_offset
     logp, entropy = model.log_prob_entropy(out, buffer.actions)
     with torch.no_grad():
         adv = gae(buffer.signals, values.detach(), buffer.v_boot, gamma, gae_lambda, alive,
@@ -380,6 +430,24 @@ class A2CTrainer:
         self._clock = lambda: self.elapsed_s_
         self.env_steps_ = 0
         self._history: list[dict[str, float]] = []
+        self._tracker = self._posterior_tracker(single)
+        self._offsets: list[np.ndarray] = []
+
+    def _posterior_tracker(self, single: Any) -> PosteriorTracker | None:
+        """Return the Bayes statistics of the counts when ``baseline`` or ``rao_blackwell`` needs them."""
+        cfg = self.config
+        if cfg.baseline == "critic" and not cfg.rao_blackwell:
+            return None
+        option = f"baseline={cfg.baseline!r}" if cfg.baseline != "critic" else "rao_blackwell=True"
+        task = (cfg.env_id, getattr(single, "n_actions", None), getattr(single, "reward_type", None),
+                tuple(getattr(single, "prior", ())), getattr(single, "_fixed_means", None))
+        if task != ("cogmodels/MultiArmedBandit-v0", 2, "bernoulli", (0.0, 1.0), None):
+            raise ValueError(
+                f"{option} needs the two-armed Bernoulli bandit with arm probabilities ~ U(0, 1) "
+                f"(env_id 'cogmodels/MultiArmedBandit-v0', n_actions 2, reward_type 'bernoulli', "
+                f"prior (0, 1), no fixed means), got {cfg.env_id!r} with {cfg.env_kwargs!r}"
+            )
+        return PosteriorTracker(n_trials=cfg.n_trials, gamma=cfg.gamma)
 
     # -- schedules --------------------------------------------------------------------------------
     def run_fraction(self) -> float:
@@ -448,17 +516,18 @@ class A2CTrainer:
             if checkpoint_dir is None:
                 raise ValueError("checkpoint_every needs checkpoint_dir (where to write them)")
         target = self.update_ + n_updates
-        t0 = time.perf_counter()
+        now = time.process_time if cfg.clock == "cpu" else time.perf_counter
+        t0 = now()
         elapsed0 = self.elapsed_s_
         last_ckpt = self.update_
         bar_total = None if by_time and n_updates == 10**12 else n_updates
         with torch_threads(cfg.threads), tqdm(total=bar_total, disable=not progress, desc="A2C",
                                                unit="upd") as bar:
             while self.update_ < target:
-                if time_budget_s is not None and time.perf_counter() - t0 >= time_budget_s:
+                if time_budget_s is not None and now() - t0 >= time_budget_s:
                     break
                 before = self.update_
-                self._clock = lambda: elapsed0 + time.perf_counter() - t0  # noqa: B023
+                self._clock = lambda: elapsed0 + now() - t0  # noqa: B023
                 row = self._train_episode()
                 row["elapsed_s"] = self.elapsed_s_
                 self._history.append(row)
@@ -487,10 +556,14 @@ class A2CTrainer:
                              torch_seed=torch_seed, fixed_steps=self.steps_per_session,
                              max_steps=cfg.max_session_steps)
         stats: dict[str, list[float]] = {k: [] for k in ("entropy", "policy_loss", "value_loss", "grad_norm")}
+        if self._tracker is not None:
+            self._tracker.start(cfg.num_envs)
+            self._offsets = []
         while not batch.done:
             buffer = batch.collect(cfg.rollout_len)
             self.env_steps_ += buffer.n_steps * cfg.num_envs
-            for k, v in self._update(buffer).items():
+            buffer, offset = self._bayes_baseline(buffer, batch.done)
+            for k, v in self._update(buffer, offset).items():
                 stats[k].append(v)
             self.update_ += 1
             self.elapsed_s_ = self._clock()
@@ -510,21 +583,39 @@ class A2CTrainer:
         row["entropy_coef"] = self.current_entropy_coef()
         return row
 
+    def _bayes_baseline(self, buffer: RolloutBuffer, done: bool) -> tuple[RolloutBuffer, torch.Tensor | None]:
+        """Return the rollout (its bootstrap value completed) and ``V*_γ(c_t)`` with ``baseline="bayes_value"``."""
+        if self.config.baseline != "bayes_value":
+            self._offsets = []
+            return buffer, None
+        offset = torch.from_numpy(np.stack(self._offsets).astype(np.float32))
+        self._offsets = []
+        if not done:  # truncated rollout: the session goes on from the counts now
+            buffer = replace(buffer, v_boot=buffer.v_boot + torch.from_numpy(
+                self._tracker.value().astype(np.float32)))
+        return buffer, offset
+
     def _signal(self, reward: torch.Tensor, actions: np.ndarray, info: dict) -> torch.Tensor:
+        if self._tracker is not None:
+            predictive, value = self._tracker.observe(actions, reward.numpy())
+            self._offsets.append(value)
+            if self.config.rao_blackwell:
+                return torch.from_numpy(predictive.astype(np.float32))
         if self.config.reward_signal == "sampled":
             return reward
         if "regret" not in info:
             raise ValueError(f"reward_signal='expected' needs info['regret'] from {self.config.env_id}")
         return torch.from_numpy(-np.asarray(info["regret"], dtype=np.float32))
 
-    def _update(self, buffer: RolloutBuffer) -> dict[str, float]:
+    def _update(self, buffer: RolloutBuffer, value_offset: torch.Tensor | None = None) -> dict[str, float]:
         cfg = self.config
         lr, c_e = self.current_lr(), self.current_entropy_coef()
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         loss, parts = a2c_loss(self.model, buffer, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
                                value_coef=cfg.value_coef, entropy_coef=c_e,
-                               normalize_advantages=cfg.normalize_advantages)
+                               normalize_advantages=cfg.normalize_advantages,
+                               value_offset=value_offset)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.max_grad_norm > 0:

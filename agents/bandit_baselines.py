@@ -21,6 +21,10 @@ Policies (vectorised over sessions with numpy; all read the Beta posterior count
 - :class:`Greedy`: the largest posterior mean ``(s_i + 1) / (n_i + 2)``, ties broken at random.
 - :class:`RandomPolicy`: uniform choices; expected regret ``T·E|p_0 - p_1| / 2 = T/6``.
 
+For learners: :class:`PosteriorTracker` gives, from the observed counts only, the posterior-predictive
+reward of a choice and the Bayes-optimal value-to-go (a baseline and a variance-reduced return for
+meta-RL trainers, :mod:`cogmodels.agents.a2c`).
+
 Every policy follows the session protocol :class:`cogmodels.agent.SessionPolicy`
 (``start`` / ``choose`` / ``observe``; re-exported here), and :func:`evaluate` plays it as an
 agent with :func:`cogmodels.rollout.rollout` on the real vector environment; recurrent agents
@@ -44,7 +48,7 @@ from cogmodels.agent import (  # re-exported: their import path before the move
     SessionPolicy,
 )
 from cogmodels.rollout import rollout
-from cogmodels.validation import check_int
+from cogmodels.validation import check_int, check_number
 
 __all__ = [
     "BayesOptimal",
@@ -55,6 +59,7 @@ __all__ = [
     "RegretResult",
     "SessionAgent",
     "SessionPolicy",
+    "PosteriorTracker",
     "ThompsonSampling",
     "UCB1",
     "bayes_optimal_regret",
@@ -295,21 +300,35 @@ class BayesOptimal(CountPolicy):
     of values; the greedy action of each state is stored as ``int8`` (-1 marks an exact tie,
     broken at random when acting) under a compact index: level ``t``, arm-0 pulls ``n_0``, then
     ``s_0`` and ``s_1``, ``C(t + 3, 3)`` states per level, ``C(T + 3, 4)`` in all (4.4 M bytes for
-    ``T = 100``; about a second to build).
+    ``T = 100``; about a second to build). The values ``V_t`` of every state are kept too (as
+    ``float32``, 18 MB for ``T = 100``): :meth:`value_to_go` reads them for counts observed.
 
-    Attributes: ``value_`` (= ``V_0``), ``expected_regret``, ``n_trials``, ``prior``.
+    With a discount ``gamma < 1`` the future terms are weighted by ``gamma``,
+
+        Q_t(x, i) = m_i (1 + γ V_{t+1}(x + success_i)) + (1 - m_i) γ V_{t+1}(x + failure_i),
+
+    the Bayes-optimal value of the discounted return over the remaining trials (what a learner
+    trained with discount ``γ`` estimates; :class:`PosteriorTracker`). The policy is then the
+    discounted-optimal one, and :attr:`expected_regret` is the undiscounted pseudo-regret of *that*
+    policy (its undiscounted value, by policy evaluation in the same backward pass).
+
+    Attributes: ``value_`` (= ``V_0``, discounted with ``gamma``), ``expected_regret``,
+    ``n_trials``, ``prior``, ``gamma``.
     """
 
     name = "bayes_optimal"
     n_arms = 2
 
-    def __init__(self, n_trials: int = 100, prior: tuple[float, float] = (1.0, 1.0)) -> None:
+    def __init__(
+        self, n_trials: int = 100, prior: tuple[float, float] = (1.0, 1.0), gamma: float = 1.0
+    ) -> None:
         if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or not (
             1 <= n_trials <= 2000
         ):
             raise ValueError(f"n_trials must be an integer in [1, 2000], got {n_trials!r}")
         self.n_trials = int(n_trials)
         self.prior = _check_beta_prior(prior)
+        self.gamma = check_number("gamma", gamma, 0.0, 1.0, low_open=True)
         T = self.n_trials
         # offset of block n0 within level t: sum_{k < n0} (k + 1)(t - k + 1)
         t = np.arange(T + 1)[:, None]
@@ -319,8 +338,9 @@ class BayesOptimal(CountPolicy):
         level_size = self._block[:, -1]  # C(t + 3, 3)
         self._level = np.concatenate([[0], np.cumsum(level_size)])
         self._policy = np.empty(int(self._level[T]), dtype=np.int8)
-        self.value_ = self._solve()
-        self.expected_regret = T * expected_max_mean(self.prior) - self.value_
+        self._values = np.empty(int(self._level[T]), dtype=np.float32)
+        self.value_, undiscounted = self._solve()
+        self.expected_regret = T * expected_max_mean(self.prior) - undiscounted
 
     def _index(self, t: int, n0: np.ndarray, s0: np.ndarray, s1: np.ndarray) -> np.ndarray:
         """Index of states ``(n0, s0, s1)`` within level ``t`` (``n1 = t - n0``)."""
@@ -334,27 +354,55 @@ class BayesOptimal(CountPolicy):
         s0, s1 = np.divmod(pos, n1 + 1)
         return n0, s0, s1
 
-    def _solve(self) -> float:
+    def _solve(self) -> tuple[float, float]:
+        """Run the backward pass; return ``V_0`` and the policy's undiscounted value ``W_0``."""
         a, b = self.prior
-        T = self.n_trials
+        T, g = self.n_trials, self.gamma
         v_next = np.zeros(int(self._block[T, -1]))
+        w_next = v_next  # undiscounted value of the same policy (= v_next when gamma = 1)
         for t in range(T - 1, -1, -1):
             n0, s0, s1 = self._states(t)
             n1 = t - n0
             m0 = (s0 + a) / (n0 + a + b)
             m1 = (s1 + a) / (n1 + a + b)
-            q0 = m0 * (1.0 + v_next[self._index(t + 1, n0 + 1, s0 + 1, s1)]) + (1.0 - m0) * v_next[
-                self._index(t + 1, n0 + 1, s0, s1)
-            ]
-            q1 = m1 * (1.0 + v_next[self._index(t + 1, n0, s0, s1 + 1)]) + (1.0 - m1) * v_next[
-                self._index(t + 1, n0, s0, s1)
-            ]
+            nxt = [self._index(t + 1, n0 + 1, s0 + 1, s1), self._index(t + 1, n0 + 1, s0, s1),
+                   self._index(t + 1, n0, s0, s1 + 1), self._index(t + 1, n0, s0, s1)]
+            q0, q1 = _q_values(m0, m1, v_next, nxt, g)
             tie = np.abs(q0 - q1) <= 1e-10 * np.maximum(1.0, np.abs(q0))
-            self._policy[self._level[t] : self._level[t + 1]] = np.where(
-                tie, -1, (q1 > q0).astype(np.int8)
-            )
+            choice = np.where(tie, -1, (q1 > q0).astype(np.int8))
+            self._policy[self._level[t] : self._level[t + 1]] = choice
+            if g < 1.0:  # policy evaluation without the discount; ties are broken at random
+                w0, w1 = _q_values(m0, m1, w_next, nxt, 1.0)
+                w_next = np.where(choice < 0, 0.5 * (w0 + w1), np.where(choice == 1, w1, w0))
             v_next = np.maximum(q0, q1)
-        return float(v_next[0])
+            if g == 1.0:
+                w_next = v_next
+            self._values[self._level[t] : self._level[t + 1]] = v_next
+        return float(v_next[0]), float(w_next[0])
+
+    def value_to_go(self, counts: np.ndarray) -> np.ndarray:
+        """Return ``V_t`` of the counts: the Bayes-optimal (discounted) value of the trials left.
+
+        Parameters
+        ----------
+        counts : numpy.ndarray
+            ``(sessions, 2, 2)`` integer (successes, failures) per arm; ``t`` = their sum.
+
+        Returns
+        -------
+        values : numpy.ndarray
+            ``(sessions,)`` float64; 0 where all ``n_trials`` trials are played.
+        """
+        c = _check_counts(counts, n_arms=2)
+        n = c.sum(axis=2)
+        t = n.sum(axis=1)
+        if t.max(initial=0) > self.n_trials:
+            raise ValueError(f"counts must sum to at most n_trials={self.n_trials}, got {int(t.max())}")
+        out = np.zeros(c.shape[0])
+        live = t < self.n_trials
+        tl, nl, cl = t[live], n[live], c[live]
+        out[live] = self._values[self._level[tl] + self._index(tl, nl[:, 0], cl[:, 0, 0], cl[:, 1, 0])]
+        return out
 
     def act(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Return the Bayes-optimal arm per session from the solved policy (ties at random)."""
@@ -374,12 +422,100 @@ class BayesOptimal(CountPolicy):
         return action
 
     def __repr__(self) -> str:
-        return f"BayesOptimal(n_trials={self.n_trials}, prior={self.prior})"
+        return f"BayesOptimal(n_trials={self.n_trials}, prior={self.prior}, gamma={self.gamma})"
+
+
+def _q_values(m0: np.ndarray, m1: np.ndarray, v: np.ndarray, nxt: list[np.ndarray],
+              gamma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``Q(x, 0), Q(x, 1)`` from the next level's values ``v`` at the successor states ``nxt``.
+
+    ``nxt`` indexes (success on 0, failure on 0, success on 1, failure on 1).
+    """
+    return (m0 * (1.0 + gamma * v[nxt[0]]) + (1.0 - m0) * gamma * v[nxt[1]],
+            m1 * (1.0 + gamma * v[nxt[2]]) + (1.0 - m1) * gamma * v[nxt[3]])
 
 
 def bayes_optimal_regret(n_trials: int = 100, prior: tuple[float, float] = (1.0, 1.0)) -> float:
     """Exact expected pseudo-regret of the Bayes-optimal policy: ``T·E[max(p_0, p_1)] - V_0``."""
     return BayesOptimal(n_trials, prior).expected_regret
+
+
+class PosteriorTracker:
+    r"""Observable Bayes statistics of a batch of two-armed Bernoulli-bandit sessions.
+
+    Keeps the counts ``c_t = (s_0, f_0, s_1, f_1)`` of the rewards observed in each session and,
+    for the trial about to be scored, returns two functions of them (nothing of the hidden arm
+    probabilities is read):
+
+    - the posterior-predictive mean of the reward of the chosen arm ``a_t`` given the counts
+      *before* the trial, under the task's prior ``p_i ~ Beta(a, b)``,
+
+      .. math:: \hat r_t = E[r_t \mid c_t, a_t] = \frac{s_{a_t} + a}{s_{a_t} + f_{a_t} + a + b};
+
+      replacing ``r_t`` by ``\hat r_t`` in a policy-gradient return is a Rao-Blackwellisation
+      (Casella & Robert 1996): every score term ``∇ log π(a_k | h_k)`` with ``k ≤ t`` is a
+      function of ``(h_t, a_t)``, so ``E[∇ log π(a_k | h_k) r_t] = E[∇ log π(a_k | h_k) \hat r_t]``
+      and the gradient estimate stays unbiased for the *sampled*-reward objective while the reward
+      noise ``r_t - \hat r_t`` leaves it;
+    - the Bayes-optimal value-to-go ``V^*_γ(c_t)`` of the remaining trials
+      (:meth:`BayesOptimal.value_to_go` with discount ``γ``), a baseline that depends only on the
+      observed history and so leaves the policy gradient unbiased (Williams 1992; Greensmith,
+      Bartlett & Baxter 2004, JMLR 5).
+
+    Parameters
+    ----------
+    n_trials : int
+        Trials per session (the horizon of the values).
+    gamma : float
+        Discount of the values, in (0, 1].
+    prior : tuple of float
+        Beta prior ``(a, b)`` of the arm probabilities; ``(1, 1)`` is the task's ``U(0, 1)``.
+    """
+
+    def __init__(self, n_trials: int = 100, gamma: float = 1.0, prior: tuple[float, float] = (1.0, 1.0)) -> None:
+        self.optimal = BayesOptimal(n_trials, prior, gamma=gamma)
+        self.counts = np.zeros((0, 2, 2), dtype=np.int64)
+
+    def start(self, n_sessions: int) -> None:
+        """Begin ``n_sessions`` new sessions with all counts at zero."""
+        n_sessions = check_int("n_sessions", n_sessions, 1)
+        self.counts = np.zeros((n_sessions, 2, 2), dtype=np.int64)
+
+    def value(self) -> np.ndarray:
+        """Return ``V^*_γ`` of the counts now, ``(sessions,)``."""
+        return self.optimal.value_to_go(self.counts)
+
+    def observe(self, actions: Any, rewards: Any) -> tuple[np.ndarray, np.ndarray]:
+        r"""Score one trial of every session, then add its outcome to the counts.
+
+        Parameters
+        ----------
+        actions : array_like
+            ``(sessions,)`` arms chosen (0 or 1).
+        rewards : array_like
+            ``(sessions,)`` rewards paid (0 or 1).
+
+        Returns
+        -------
+        predictive_mean : numpy.ndarray
+            ``(sessions,)``: ``\hat r_t`` of the chosen arm, from the counts before the trial.
+        value_before : numpy.ndarray
+            ``(sessions,)``: ``V^*_γ(c_t)``, the value-to-go before the trial.
+        """
+        a = np.asarray(actions, dtype=np.int64)
+        lanes = np.arange(self.counts.shape[0])
+        if a.shape != lanes.shape or not np.isin(a, (0, 1)).all():
+            raise ValueError(f"actions must be {lanes.size} arms in {{0, 1}}, got {a[:8]!r}")
+        pa, pb = self.optimal.prior
+        chosen = self.counts[lanes, a]
+        predictive = (chosen[:, 0] + pa) / (chosen.sum(axis=1) + pa + pb)
+        value = self.value()
+        _add_outcomes(self.counts, lanes, a, rewards, type(self).__name__)
+        return predictive, value
+
+    def __repr__(self) -> str:
+        o = self.optimal
+        return f"PosteriorTracker(n_trials={o.n_trials}, gamma={o.gamma}, prior={o.prior})"
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,14 @@ the task paid, all a real learner has) or ``expected`` (minus the pseudo-regret 
 computed from the hidden arm probabilities: a labelled variant, not the headline). Their inputs
 are the sampled rewards either way.
 
+``--clock cpu`` counts the budgets in the process's CPU seconds (one torch thread): on a machine
+shared with other work, the stand-in for that many seconds of a quiet core (wall and CPU seconds
+are both reported). The GRU's options (``--config``), e.g. ``{"baseline": "bayes_value",
+"rao_blackwell": true}`` (observable Bayes statistics of the counts; :mod:`cogmodels.agents.a2c`).
+
 Prints one JSON document (also written to ``--out``)::
 
-    python benchmarks/bench_meta_rl.py --budget 600 --threads 1 --out meta_rl.json
+    OMP_NUM_THREADS=1 python benchmarks/bench_meta_rl.py --budget 600 --clock cpu --threads 1 --out meta_rl.json
 """
 
 from __future__ import annotations
@@ -61,19 +66,24 @@ ENV_ID = "cogmodels/MultiArmedBandit-v0"
 GRU_CONFIG = {k: v for k, v in BANDIT_SETTINGS.items() if k != "reward_signal"}
 
 
-def train_gru(budget: float, seed: int, config: dict[str, Any], progress: bool) -> tuple[A2CTrainer, dict]:
-    """Train a GRU on the bandit for ``budget`` seconds, its schedules ending with the budget."""
-    t0 = time.perf_counter()
-    trainer = A2CTrainer(A2CConfig(seed=seed, schedule_unit="seconds", total_seconds=budget, **config))
-    trainer.train(progress=progress)
+def train_gru(budget: float, seed: int, config: dict[str, Any], progress: bool,
+              clock: str = "wall", save_dir: str | None = None,
+              checkpoint_every: int | None = None) -> tuple[A2CTrainer, dict]:
+    """Train a GRU on the bandit for ``budget`` seconds of ``clock``, its schedules ending with it."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    trainer = A2CTrainer(A2CConfig(seed=seed, schedule_unit="seconds", total_seconds=budget,
+                                   clock=clock, **config))
+    trainer.train(progress=progress, checkpoint_dir=save_dir, checkpoint_every=checkpoint_every)
     info = {
         "config": trainer.config.to_dict(),
         "sec_per_update": trainer.elapsed_s_ / max(1, trainer.update_),
         "updates": trainer.update_,
         "sessions": trainer.update_ * trainer.config.num_envs,
         "env_steps": trainer.env_steps_,
+        "clock": clock,
         "train_s": trainer.elapsed_s_,
         "wall_s": time.perf_counter() - t0,
+        "cpu_s": time.process_time() - c0,
         "final_train_regret": float(trainer.history_["regret"].tail(50).mean()),
     }
     return trainer, info
@@ -141,25 +151,27 @@ PPO_SETTINGS: dict[str, Any] = {
 
 
 def train_recurrent_ppo(budget: float, seed: int, reward_signal: str,
-                        overrides: dict[str, Any] | None = None) -> tuple[Any, dict]:
-    """Train sb3-contrib's RecurrentPPO for ``budget`` seconds on ``reward_signal``."""
+                        overrides: dict[str, Any] | None = None, clock: str = "wall") -> tuple[Any, dict]:
+    """Train sb3-contrib's RecurrentPPO for ``budget`` seconds of ``clock`` on ``reward_signal``."""
     from sb3_contrib import RecurrentPPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.vec_env import DummyVecEnv
 
+    now = time.process_time if clock == "cpu" else time.perf_counter
+
     class TimeLimit(BaseCallback):
         def __init__(self, seconds: float) -> None:
             super().__init__()
-            self.seconds, self.t0 = seconds, time.perf_counter()
+            self.seconds, self.t0 = seconds, now()
 
         def _on_step(self) -> bool:
-            return time.perf_counter() - self.t0 < self.seconds
+            return now() - self.t0 < self.seconds
 
     settings = {**PPO_SETTINGS, **(overrides or {})}
     unknown = sorted(set(settings) - set(PPO_SETTINGS))
     if unknown:
         raise ValueError(f"--ppo-config keys must be among {sorted(PPO_SETTINGS)}, got {unknown}")
-    t0 = time.perf_counter()
+    t0, c0, n0 = time.perf_counter(), time.process_time(), now()
 
     def make() -> gym.Env:
         env = PreviousActionReward(gym.make(ENV_ID, n_actions=2, n_trials=100))
@@ -171,12 +183,15 @@ def train_recurrent_ppo(budget: float, seed: int, reward_signal: str,
     venv.seed(seed)
     model = RecurrentPPO("MlpLstmPolicy", venv, seed=seed, verbose=0, device="cpu",
                          policy_kwargs={"lstm_hidden_size": hidden}, **kw)
-    model.learn(total_timesteps=10**10, callback=TimeLimit(budget - (time.perf_counter() - t0)))
+    model.learn(total_timesteps=10**10, callback=TimeLimit(budget - (now() - n0)))
     info = {
         "reward_signal": reward_signal,
         "settings": settings,
         "env_steps": int(model.num_timesteps),
-        "train_s": time.perf_counter() - t0,
+        "clock": clock,
+        "train_s": now() - n0,
+        "wall_s": time.perf_counter() - t0,
+        "cpu_s": time.process_time() - c0,
     }
     return model, info
 
@@ -187,9 +202,15 @@ def summary(res: Any) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--budget", type=float, default=600.0, help="GRU training wall clock, s")
+    ap.add_argument("--budget", type=float, default=600.0, help="GRU training budget, s of --clock")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="what --budget counts: wall-clock s, or the process's CPU s (one torch "
+                         "thread: the honest stand-in for a quiet core when the machine is shared)")
     ap.add_argument("--ppo-budget", type=float, default=None, help="RecurrentPPO budget (default --budget; 0 skips)")
     ap.add_argument("--eval-episodes", type=int, default=10_000)
+    ap.add_argument("--skip-gru", action="store_true", help="train only RecurrentPPO")
+    ap.add_argument("--skip-baselines", action="store_true",
+                    help="do not evaluate the reference policies (quicker searches)")
     ap.add_argument("--eval-seed", type=int, default=20_181)
     ap.add_argument("--seed", type=int, default=0, help="training seed")
     ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (1: fastest for these small networks)")
@@ -198,6 +219,8 @@ def main(argv: list[str] | None = None) -> dict:
                     help="what both learners train on (default: the sampled reward)")
     ap.add_argument("--ppo-config", type=str, default=None, help="JSON overrides of PPO_SETTINGS")
     ap.add_argument("--save-dir", type=str, default=None, help="write the trained GRU here")
+    ap.add_argument("--checkpoint-every", type=int, default=None,
+                    help="also checkpoint into --save-dir every this many updates")
     ap.add_argument("--out", type=str, default=None, help="also write the JSON here")
     ap.add_argument("--progress", action="store_true", help="show a progress bar")
     args = ap.parse_args(argv)
@@ -224,27 +247,27 @@ def main(argv: list[str] | None = None) -> dict:
     }
     optimal = BayesOptimal(100)
     out["bayes_optimal_exact_regret"] = round(optimal.expected_regret, 4)
-    out["baselines"] = {
+    out["baselines"] = {} if args.skip_baselines else {
         p.name: summary(evaluate(p, n, **ev))
         for p in (optimal, ThompsonSampling(), Greedy(), UCB1(), RandomPolicy())
     }
     print(json.dumps(out["baselines"]), file=sys.stderr, flush=True)
 
-    trainer, info = train_gru(args.budget, args.seed, config, args.progress)
-    model = trainer.model
-    out["gru_a2c"] = {
-        "budget_s": args.budget,
-        **info,
-        "greedy": summary(evaluate(model.as_session_policy(greedy=True), n, **ev)),
-        "sampled": summary(evaluate(model.as_session_policy(greedy=False), n, **ev)),
-    }
-    if args.save_dir:
-        trainer.save_checkpoint(args.save_dir)
-    print(json.dumps(out["gru_a2c"]), file=sys.stderr, flush=True)
+    if not args.skip_gru:
+        trainer, info = train_gru(args.budget, args.seed, config, args.progress, args.clock,
+                                  args.save_dir, args.checkpoint_every)
+        model = trainer.model
+        out["gru_a2c"] = {
+            "budget_s": args.budget,
+            **info,
+            "greedy": summary(evaluate(model.as_session_policy(greedy=True), n, **ev)),
+            "sampled": summary(evaluate(model.as_session_policy(greedy=False), n, **ev)),
+        }
+        print(json.dumps(out["gru_a2c"]), file=sys.stderr, flush=True)
 
     if ppo_budget > 0:
         ppo_over = json.loads(args.ppo_config) if args.ppo_config else None
-        ppo, pinfo = train_recurrent_ppo(ppo_budget, args.seed, args.reward_signal, ppo_over)
+        ppo, pinfo = train_recurrent_ppo(ppo_budget, args.seed, args.reward_signal, ppo_over, args.clock)
         out["recurrent_ppo"] = {
             "budget_s": ppo_budget,
             **pinfo,
