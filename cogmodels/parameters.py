@@ -16,11 +16,24 @@ from typing import Any
 
 import numpy as np
 
+from cogmodels.xp import is_torch, namespace
+
 __all__ = ["ParamSpec", "pack", "unpack"]
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+def _sigmoid(z: Any, xp: Any = np) -> Any:
+    return 0.5 * (1.0 + xp.tanh(0.5 * z))
+
+
+def _as_array(z: Any) -> tuple[Any, Any]:
+    """Return ``(z, xp)``: a torch tensor as it is with its namespace, anything else as float64 numpy.
+
+    A torch tensor keeps its autograd graph, so the Bayesian fits (:mod:`cogmodels.fits.bayes`)
+    map unconstrained samples to the natural scale with the one transform used everywhere.
+    """
+    if is_torch(z):
+        return z, namespace(z)
+    return np.asarray(z, dtype=np.float64), np
 
 
 @dataclass(frozen=True)
@@ -72,16 +85,16 @@ class ParamSpec:
                 return np.log(self.high - x)
         return x.copy()
 
-    def from_unconstrained(self, z: Any) -> np.ndarray:
-        """Map unconstrained values back to the natural scale."""
-        z = np.asarray(z, dtype=np.float64)
+    def from_unconstrained(self, z: Any) -> Any:
+        """Map unconstrained values back to the natural scale (numpy, or a torch tensor kept as one)."""
+        z, xp = _as_array(z)
         if self.kind == "logit":
-            return self.low + (self.high - self.low) * _sigmoid(z)
+            return self.low + (self.high - self.low) * _sigmoid(z, xp)
         if self.kind == "log":
-            return self.low + np.exp(z)
+            return self.low + xp.exp(z)
         if self.kind == "neglog":
-            return self.high - np.exp(z)
-        return z.copy()
+            return self.high - xp.exp(z)
+        return z.copy() if xp is np else z
 
     def log_jacobian(self, z: Any) -> np.ndarray:
         """Return log ``|dx/dz|``, which turns a density over x into one over z."""
