@@ -32,7 +32,8 @@ NetCDF) holding the posterior (group means and SDs, group means on the natural s
 subject's parameters), the log-likelihood of each subject (hBayesDM's ``log_lik``) or of each
 trial (``pointwise="trial"``), and NUTS's sample statistics. R̂ (rank-normalised split R̂) and
 the effective sample sizes follow Vehtari et al. (2021); a fit with R̂ > 1.01, a bulk or tail ESS
-below 100 per chain, or a divergent transition warns in one line (:class:`ConvergenceWarning`).
+below 100 per chain, or a divergent transition warns in one line (:class:`ConvergenceWarning`);
+VI's draws are independent, so it warns instead when the ELBO still climbs at the end.
 :meth:`HierarchicalBayes.loo` and :meth:`HierarchicalBayes.waic` are ArviZ's PSIS-LOO (Vehtari,
 Gelman & Gabry 2017) and WAIC (Watanabe 2010); :func:`cogmodels.fits.compare_models` tabulates
 their information criteria ``looic = -2 elpd_loo`` (hBayesDM's LOOIC) and ``waic``.
@@ -193,6 +194,9 @@ class HierarchicalBayes(SubjectFit):
     """
 
     method = "bayes"
+    #: whether the draws come from Markov chains (R̂ and ESS then diagnose them; a variational
+    #: guide's draws are independent)
+    markov_chains = True
 
     def __init__(
         self,
@@ -286,14 +290,16 @@ class HierarchicalBayes(SubjectFit):
             sample_stats=stats or None,
             coords=coords,
             dims=dims,
-            attrs={"model": self.model.name, "method": self.method, "mean_prior_sd": self.mean_prior_sd,
+            posterior_attrs={"model": self.model.name, "method": self.method, "mean_prior_sd": self.mean_prior_sd,
                    "scale_prior_sd": self.scale_prior_sd, "pointwise": self.pointwise,
                    "seed": str(self.seed)},
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # ArviZ warns on a single chain; we warn below
-            self.summary_ = az.summary(self.inference_data_, var_names=["mu", "sigma", "group", "params"],
-                                       round_to="none")
+        variables = ["mu", "sigma", "group", "params"]
+        if self.markov_chains:
+            self.summary_ = az.summary(self.inference_data_, var_names=variables, round_to="none")
+        else:  # independent draws of a guide: no chains to diagnose
+            self.summary_ = az.summary(self.inference_data_, var_names=variables, kind="stats", round_to="none")
+            self.summary_[["ess_bulk", "ess_tail", "r_hat"]] = np.nan
         self._set_tables(data, params, mu, sigma, group, subjects)
         self._warn_diagnostics(n_chains)
 
@@ -349,6 +355,8 @@ class HierarchicalBayes(SubjectFit):
         self.ess_tail_min_ = float(table["ess_tail"].min())
         self.diagnostics_ok_ = True
         problems = []
+        if not self.markov_chains:
+            return
         if n_chains > 1 and self.r_hat_max_ > RHAT_MAX:
             worst = table["r_hat"].idxmax()
             problems.append(f"R-hat up to {self.r_hat_max_:.3f} > {RHAT_MAX} ({worst})")
@@ -532,6 +540,7 @@ class HierarchicalVI(HierarchicalBayes):
     """
 
     method = "vi"
+    markov_chains = False
 
     def __init__(self, model: CognitiveModel, *, n_steps: int = 1000, learning_rate: float = 0.05,
                  **kwargs: Any) -> None:
@@ -570,3 +579,23 @@ class HierarchicalVI(HierarchicalBayes):
         raw = np.stack([d["z_raw"].numpy()[0] for d in draws])[None]
         z = mu[:, :, None, :] + sigma[:, :, None, :] * raw
         return {"mu": mu, "sigma": sigma, "z": z}, {}
+
+    def _warn_diagnostics(self, n_chains: int) -> None:
+        """Warn in one line when the ELBO still climbs over the last tenth of the steps."""
+        super()._warn_diagnostics(n_chains)
+        elbo = self.elbo_.to_numpy()
+        w = len(elbo) // 10
+        if w < 2:
+            return
+        last, before = elbo[-w:], elbo[-2 * w:-w]
+        gain = last.mean() - before.mean()
+        noise = np.sqrt((last.var(ddof=1) + before.var(ddof=1)) / w)
+        if gain > 2 * noise:
+            self.diagnostics_ok_ = False
+            warnings.warn(
+                f"{self.model.name} vi: the ELBO still climbs over the last {w} of {len(elbo)} steps "
+                f"(+{gain:.3g}, noise {noise:.2g}): raise n_steps (--vi-steps) or learning_rate before "
+                f"trusting the approximation (see elbo_)",
+                ConvergenceWarning,
+                stacklevel=5,
+            )

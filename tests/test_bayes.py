@@ -33,18 +33,18 @@ MODEL = make_model("q_learning", stickiness=False)
 
 @pytest.fixture(scope="module")
 def trials() -> pd.DataFrame:
-    """Five subjects, 60 trials, alpha around 0.35 and beta around 4."""
+    """Five subjects, 40 trials, alpha around 0.35 and beta around 4."""
     rng = np.random.default_rng(3)
     n = 5
     params = {"alpha": MODEL.spec("alpha").from_unconstrained(-0.6 + 0.3 * rng.standard_normal(n)),
               "beta": 4.0 * np.exp(0.2 * rng.standard_normal(n))}
-    return simulate(MODEL, params, ENV, n_subjects=n, seed=1, env_kwargs={"n_trials": 60}, latents=False,
+    return simulate(MODEL, params, ENV, n_subjects=n, seed=1, env_kwargs={"n_trials": 40}, latents=False,
                     progress=False).trials
 
 
 @pytest.fixture(scope="module")
 def vi_fit(trials):
-    return HierarchicalVI(MODEL, n_steps=150, n_draws=100, seed=0).fit(trials, progress=False)
+    return HierarchicalVI(MODEL, n_steps=80, n_draws=100, seed=0).fit(trials, progress=False)
 
 
 def test_the_sampled_density_is_the_hierarchical_model(trials):
@@ -67,8 +67,9 @@ def test_the_sampled_density_is_the_hierarchical_model(trials):
     assert float(trace.log_prob_sum()) == pytest.approx(expected, abs=1e-8)
 
 
+@pytest.mark.slow
 def test_nuts_chains_are_reproducible_and_summarised(trials):
-    kwargs = dict(n_chains=2, n_warmup=15, n_draws=15, max_tree_depth=4, seed=7, chain_method="vectorized")
+    kwargs = dict(n_chains=2, n_warmup=10, n_draws=15, max_tree_depth=3, seed=7, chain_method="vectorized")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # 15 draws: the diagnostics say so
         a = HierarchicalNUTS(MODEL, **kwargs).fit(trials, progress=False)
@@ -87,16 +88,16 @@ def test_nuts_chains_are_reproducible_and_summarised(trials):
 
 def test_short_chains_warn_in_one_line(trials):
     with pytest.warns(ConvergenceWarning) as record:
-        HierarchicalNUTS(MODEL, n_chains=2, n_warmup=2, n_draws=4, max_tree_depth=3, seed=0,
+        HierarchicalNUTS(MODEL, n_chains=2, n_warmup=2, n_draws=4, max_tree_depth=2, seed=0,
                          chain_method="vectorized").fit(trials, progress=False)
-    message = str(record[0].message)
+    message = str(next(w.message for w in record if w.category is ConvergenceWarning))
     assert "\n" not in message
     assert "ESS as low as" in message and "< 200" in message
 
 
 def test_vi_learns_and_agrees_with_the_numpy_likelihood(vi_fit, trials):
     elbo = vi_fit.elbo_.to_numpy()
-    assert elbo[-30:].mean() > elbo[:30].mean() + 50  # the ELBO climbs from a random guide
+    assert elbo[-20:].mean() > elbo[:5].mean() + 30  # the ELBO climbs from the initial guide
     # the stored log-likelihood of each draw is the model's numpy likelihood at that draw's parameters
     post = vi_fit.inference_data_.posterior["params"].to_numpy()[0, :3]  # (3 draws, subjects, k)
     ll = vi_fit.inference_data_.log_likelihood["choice"].to_numpy()[0, :3]
@@ -109,16 +110,17 @@ def test_vi_learns_and_agrees_with_the_numpy_likelihood(vi_fit, trials):
     assert 2.0 < vi_fit.group_params_["beta"] < 8.0
 
 
+@pytest.mark.slow
 def test_trialwise_and_subjectwise_loo_score_the_same_draws(trials, vi_fit):
-    by_trial = HierarchicalVI(MODEL, n_steps=150, n_draws=100, seed=0, pointwise="trial").fit(trials, progress=False)
+    by_trial = HierarchicalVI(MODEL, n_steps=80, n_draws=100, seed=0, pointwise="trial").fit(trials, progress=False)
     ll_trial = by_trial.inference_data_.log_likelihood["choice"]
-    assert ll_trial.shape == (1, 100, 5 * 60)
+    assert ll_trial.shape == (1, 100, 5 * 40)
     np.testing.assert_allclose(ll_trial.to_numpy().sum(axis=-1),
                                vi_fit.inference_data_.log_likelihood["choice"].to_numpy().sum(axis=-1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loo_s, loo_t = vi_fit.loo(), by_trial.loo()
-    assert len(loo_s.loo_i) == 5 and len(loo_t.loo_i) == 300
+    assert len(loo_s.loo_i) == 5 and len(loo_t.loo_i) == 200
     # leaving a subject out costs more than leaving out one of its trials at a time
     assert float(loo_s.elpd_loo) <= float(loo_t.elpd_loo) + 1e-9
 
@@ -130,11 +132,12 @@ def test_netcdf_round_trip(vi_fit, tmp_path):
     assert back.posterior.attrs["model"] == MODEL.name
 
 
+@pytest.mark.slow
 def test_compare_adds_looic_and_waic(trials):
     models = {"q": MODEL, "q_sticky": make_model("q_learning")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cmp = compare_models(trials, models, method="vi", n_steps=100, n_draws=80, seed=0, progress=False)
+        cmp = compare_models(trials, models, method="vi", n_steps=40, n_draws=80, seed=0, progress=False)
     table = cmp.table
     for name, fit in cmp.fits.items():
         loo = fit.loo()
@@ -165,7 +168,7 @@ def test_cli_fit_vi_writes_the_posterior(trials, tmp_path):
     trials.to_csv(path, index=False)
     out = tmp_path / "fit"
     assert main(["fit", str(path), "--model", "q_learning", "--structure", "stickiness=false", "--method", "vi",
-                 "--vi-steps", "60", "--draws", "50", "--quiet", "--out", str(out)]) == 0
+                 "--vi-steps", "30", "--draws", "50", "--quiet", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     back = az.from_netcdf(out / "posterior.nc")
     assert back.posterior["params"].shape == (1, 50, 5, 2)
