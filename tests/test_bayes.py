@@ -183,3 +183,24 @@ def test_cli_bayes_flags_need_their_method(trials, tmp_path, capsys):
         main(["fit", str(path), "--model", "q_learning", "--chains", "2", "--out", str(tmp_path / "x")])
     assert err.value.code == 2
     assert "--chains sets the nuts fit: use it with --method nuts, got --method mle" in capsys.readouterr().err
+
+
+def test_posterior_predictive_plays_joint_posterior_draws(vi_fit, trials):
+    from cogmodels.fits import HierarchicalEM, posterior_predictive
+    from cogmodels.fits.ppc import _posterior_draws
+
+    x = _posterior_draws(vi_fit, 4, np.random.default_rng(0))
+    post = vi_fit.inference_data_.posterior["params"].to_numpy()[0]  # (draws, subjects, k)
+    for j in range(4):  # simulation j: one posterior draw for every subject
+        alphas = x["alpha"][j::4]
+        matches = np.flatnonzero(np.all(post[:, :, 0] == alphas, axis=1))
+        assert matches.size >= 1
+        np.testing.assert_array_equal(x["beta"][j::4], post[matches[0], :, 1])
+    sims = posterior_predictive(vi_fit, source="replay", trials=trials, n_sims=3, draw="posterior", seed=0,
+                                progress=False)
+    assert len(sims) == 3 * len(trials) and set(sims["sim"]) == {0, 1, 2}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        em = HierarchicalEM(MODEL, n_starts=1, n_samples=10, seed=0).fit(trials, progress=False)
+    with pytest.raises(ValueError, match=r"draw='posterior' needs a fit with posterior draws .* got HierarchicalEM"):
+        posterior_predictive(em, source="replay", trials=trials, draw="posterior", progress=False)
