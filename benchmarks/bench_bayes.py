@@ -15,6 +15,10 @@
    out and extrapolates its time from the cost per gradient and ``--leapfrog`` steps per
    iteration.
 
+4. ``--chain-methods``: instead of 1-3, the vectorized chains (all chains as lanes of one Pyro
+   run) against Pyro's own independent chains on a small model: the posterior means and SDs of
+   the group means, subject parameters' means, and the CPU time and gradients of each.
+
 Threads: torch and BLAS use one thread (``OMP_NUM_THREADS=1``), as in the package's benchmarks.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_bayes.py --subjects 100 --trials 200 --out /tmp/bayes.json
@@ -104,6 +108,32 @@ def fit_row(name: str, estimator, trials, truth: dict[str, float]) -> dict[str, 
     return row
 
 
+def compare_chain_methods(model, trials, args) -> dict[str, object]:
+    """Sequential (Pyro's independent chains) against vectorized chains on the same data and seed."""
+    out: dict[str, object] = {}
+    fits = {}
+    for method in ("sequential", "vectorized"):
+        est = HierarchicalNUTS(model, n_chains=args.chains, n_warmup=args.warmup, n_draws=args.draws,
+                               chain_method=method, seed=args.seed)
+        out[method] = fit_row(method, est, trials, {})
+        fits[method] = est
+        print(json.dumps(out[method], default=float), flush=True)
+    a, b = (fits[m].summary_ for m in ("sequential", "vectorized"))
+    group = a.index[~a.index.str.startswith("params[")]
+    # the difference of the two posterior means in units of Monte Carlo standard error
+    mcse = np.sqrt(a["mcse_mean"] ** 2 + b["mcse_mean"] ** 2)
+    z = ((a["mean"] - b["mean"]) / mcse).abs()
+    out["group_table"] = {k: {"sequential_mean": a.loc[k, "mean"], "vectorized_mean": b.loc[k, "mean"],
+                              "sequential_sd": a.loc[k, "sd"], "vectorized_sd": b.loc[k, "sd"],
+                              "abs_diff_in_mcse": z[k]} for k in group}
+    out["max_abs_diff_in_mcse_all"] = float(z.max())
+    out["sd_ratio_median"] = float((b["sd"] / a["sd"]).median())
+    print(json.dumps(out["group_table"], indent=1, default=float), flush=True)
+    print(f"max |difference| / MCSE over every variable: {out['max_abs_diff_in_mcse_all']:.2f}; "
+          f"median SD ratio vectorized / sequential: {out['sd_ratio_median']:.3f}", flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--subjects", type=int, default=100)
@@ -116,12 +146,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-nuts", action="store_true", help="extrapolate NUTS from the cost per gradient")
     p.add_argument("--leapfrog", type=float, default=15.0,
                    help="with --skip-nuts: leapfrog steps per iteration assumed (tree depth ~4)")
+    p.add_argument("--chain-methods", action="store_true",
+                   help="compare vectorized chains with Pyro's sequential chains (step 4) and stop")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="JSON file for the results")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     model, trials, truth, _ = simulate_group(args.subjects, args.trials, args.seed)
+    if args.chain_methods:
+        result = {"subjects": args.subjects, "trials": args.trials, "chains": args.chains, "warmup": args.warmup,
+                  "draws": args.draws, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                  "load_average_1min": os.getloadavg()[0], **compare_chain_methods(model, trials, args)}
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(result, f, indent=1, default=float)
+        return 0
     result: dict[str, object] = {"subjects": args.subjects, "trials": args.trials, "chains": args.chains,
                                  "warmup": args.warmup, "draws": args.draws, "vi_steps": args.vi_steps,
                                  "torch": torch.__version__, "threads": torch.get_num_threads(),
