@@ -170,9 +170,9 @@ def _regression_options(model, args: argparse.Namespace) -> dict[str, Any]:
                                       ("--reference", args.reference)) if value]
     if not given:
         return {}
-    if args.method != "em":
+    if args.method not in ("em", *BAYES_METHODS):
         raise ValueError(f"{', '.join(given)}: group-level regressors are part of the hierarchical fit: use "
-                         f"--method em, got --method {args.method}")
+                         f"--method em, nuts or vi, got --method {args.method}")
     if not args.covariates or not args.regress:
         raise ValueError("--covariates (the subject table) and --regress (e.g. alpha:group+age) go together")
     regressors: dict[str, list[str]] = {}
@@ -376,7 +376,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     _write_fits(estimator, out)
     written = [out / "fits.csv", out / "fits_detail.csv", out / "summary.json"]
-    coefficients = getattr(estimator, "coefficients_", None) if args.method == "em" else None
+    coefficients = getattr(estimator, "coefficients_", None)
     if coefficients is not None:
         coefficients.to_csv(out / "coefficients.csv", index=False)
         written.append(out / "coefficients.csv")
@@ -402,7 +402,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
             print(f"  group mean {name}: {value:.3g}")
     for name, stats in summary["parameters"].items():
         print(f"  {name}: median {stats['median']:.3g} (IQR {stats['q25']:.3g}-{stats['q75']:.3g})")
-    if coefficients is not None:
+    if coefficients is not None and args.method in BAYES_METHODS:
+        print("  group-level regression (unconstrained space; posterior mean, SD, 95 % interval):")
+        for row in coefficients.itertuples():
+            print(f"    {row.parameter} ~ {row.covariate}: {row.estimate:.3g} (sd {row.se:.2g}, CI {row.ci_low:.3g} "
+                  f"to {row.ci_high:.3g}, P(> 0) {row.prob_positive:.2f})")
+    elif coefficients is not None:
         print("  group-level regression (unconstrained space; Wald z, 95 % CI):")
         for row in coefficients.itertuples():
             print(f"    {row.parameter} ~ {row.covariate}: {row.estimate:.3g} (se {row.se:.2g}, z {row.z:.2f}, "

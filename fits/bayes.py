@@ -67,12 +67,13 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cogmodels.fits.covariates import GroupDesign, check_regressors, group_design, read_covariates
 from cogmodels.fits.mle import ConvergenceWarning, SubjectFit, interior_start
 from cogmodels.likelihood import TrialArrays, log_likelihood
 from cogmodels.model import CognitiveModel
@@ -157,6 +158,18 @@ class HierarchicalBayes(SubjectFit):
         The log-likelihood kept for LOO and WAIC: one term per subject (hBayesDM's ``log_lik``:
         leave one subject's choices out, given its parameters' posterior) or one per answered
         trial (leave one trial out; memory grows as chains × draws × trials).
+    covariates : pandas.DataFrame or path, optional
+        The subject table for group-level regressors (as :class:`~cogmodels.fits.HierarchicalEM`
+        takes it): one row per subject, a ``subject`` column and the covariates. Needs
+        ``regressors``.
+    regressors : mapping of str to list of str, optional
+        Parameter -> covariates entering its group mean, e.g. ``{"alpha": ["group"]}``: subject
+        ``i``'s prior mean is ``mu + B x_i`` in the unconstrained space, with the covariates coded
+        as in :mod:`cogmodels.fits.covariates` (numeric centred, categorical dummy-coded).
+    reference : mapping, optional
+        Categorical covariate -> its reference level.
+    coef_prior_sd : float, default 1.0
+        The SD of each regression coefficient's normal prior (centred on 0).
     **kwargs
         ``seed``, ``min_trials``, ``n_starts`` (unused: the chains start at random points, one
         per chain): see :class:`SubjectFit`.
@@ -180,6 +193,10 @@ class HierarchicalBayes(SubjectFit):
         ``diag(group_var_)``.
     group_params_ : pandas.Series
         Posterior mean of the group means on the natural scale.
+    coefficients_ : pandas.DataFrame
+        With regressors: one row per coefficient (``parameter, covariate, estimate, se, ci_low,
+        ci_high, prob_positive``: posterior mean, SD, 95 % equal-tailed interval and the posterior
+        probability that it is positive; unconstrained space).
     summary_ : pandas.DataFrame
         ArviZ's summary (mean, SD, 94 % HDI, MCSE, ``ess_bulk``, ``ess_tail``, ``r_hat``) of every
         group and subject variable.
@@ -206,10 +223,24 @@ class HierarchicalBayes(SubjectFit):
         mean_prior_sd: float = 1.5,
         scale_prior_sd: float = 1.0,
         pointwise: str = "subject",
+        covariates: pd.DataFrame | str | os.PathLike | None = None,
+        regressors: Mapping[str, Sequence[str]] | None = None,
+        reference: Mapping[str, Any] | None = None,
+        coef_prior_sd: float = 1.0,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("n_starts", 1)
         super().__init__(model, **kwargs)
+        if (covariates is None) != (regressors is None):
+            given, needed = ("covariates", "regressors") if regressors is None else ("regressors", "covariates")
+            raise ValueError(f"{given} needs {needed} too: covariates= is the subject table, regressors= "
+                             f"maps parameters to its columns, e.g. {{'alpha': ['group']}}")
+        self.covariates, self.regressors, self.reference = covariates, regressors, reference
+        self.coef_prior_sd = check_number("coef_prior_sd", coef_prior_sd, 0.0, low_open=True)
+        self._covariates_table = None
+        if covariates is not None:  # check the names now, not after a long sampling run
+            self._covariates_table = read_covariates(covariates)
+            check_regressors(self._covariates_table, regressors, model.param_names, reference)
         self.n_draws = check_int("n_draws", n_draws, minimum=1)
         self.mean_prior_sd = check_number("mean_prior_sd", mean_prior_sd, 0.0, low_open=True)
         self.scale_prior_sd = check_number("scale_prior_sd", scale_prior_sd, 0.0, low_open=True)
@@ -228,17 +259,45 @@ class HierarchicalBayes(SubjectFit):
         zero = torch.zeros((n_chains, n_sub, k), dtype=torch.float64)
         lanes = np.tile(np.arange(n_sub), n_chains)
         model = self.model
+        design = self._design_for(data)
+        if design is not None:
+            weights = torch.tensor(design.weights[:, :, k:], dtype=torch.float64)  # (S, k, m)
+            coef_sd = torch.full((n_chains, design.n_coefficients), self.coef_prior_sd, dtype=torch.float64)
 
         def joint() -> None:
             mu = pyro.sample("mu", dist.Normal(loc, mean_sd).to_event(2))
             sigma = pyro.sample("sigma", dist.HalfNormal(scale_sd).to_event(2))
             raw = pyro.sample("z_raw", dist.Normal(zero, 1.0).to_event(3))
-            z = (mu[:, None, :] + sigma[:, None, :] * raw).reshape(n_chains * n_sub, k)
+            mean = mu[:, None, :]
+            if design is not None:
+                coef = pyro.sample("coef", dist.Normal(torch.zeros_like(coef_sd), coef_sd).to_event(2))
+                mean = mean + torch.einsum("skm,cm->csk", weights, coef)
+            z = (mean + sigma[:, None, :] * raw).reshape(n_chains * n_sub, k)
             params = {s.name: s.from_unconstrained(z[:, j]) for j, s in enumerate(specs)}
             counter[0] += int(torch.is_grad_enabled())
             pyro.factor("loglik", torch_log_likelihood(model, params, data, lanes).sum())
 
         return joint
+
+    def _design_for(self, data: TrialArrays) -> GroupDesign | None:
+        """Return the group design ``W_s`` of the fitted subjects, or None without regressors."""
+        if self.regressors is None:
+            return None
+        return group_design(self._covariates_table, self.regressors, list(self.model.param_names),
+                            data.subjects, self.reference)
+
+    def _draws(self, data: TrialArrays, samples: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Unconstrained draws ``(chains, draws, ...)``: ``mu``, ``sigma``, ``coef`` and each subject's ``z``."""
+        mu, sigma, raw = samples["mu"], samples["sigma"], samples["z_raw"]
+        mean = mu[:, :, None, :]
+        out = {"mu": mu, "sigma": sigma}
+        design = self._design_for(data)
+        if design is not None:
+            k = self.model.n_params
+            out["coef"] = samples["coef"]
+            mean = mean + np.einsum("skm,cdm->cdsk", design.weights[:, :, k:], samples["coef"])
+        out["z"] = mean + sigma[:, :, None, :] * raw
+        return out
 
     def _chain_seeds(self, n: int) -> list[int]:
         return [int(s.generate_state(1)[0]) for s in seed_sequence(self.seed).spawn(n)]
@@ -246,8 +305,9 @@ class HierarchicalBayes(SubjectFit):
     def _sample(self, data: TrialArrays, progress: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Return the unconstrained draws and the sample statistics (each subclass samples its way).
 
-        The draws are ``mu``, ``sigma`` ``(chains, draws, k)`` and ``z`` ``(chains, draws,
-        subjects, k)``; the statistics ``diverging`` ``(chains, draws)`` where the sampler has it.
+        The draws (:meth:`_draws`) are ``mu``, ``sigma`` ``(chains, draws, k)``, ``coef`` with
+        regressors and ``z`` ``(chains, draws, subjects, k)``; the statistics ``diverging``
+        ``(chains, draws)`` where the sampler has it.
         """
         raise NotImplementedError
 
@@ -284,8 +344,15 @@ class HierarchicalBayes(SubjectFit):
             coords["trial"] = data.row_index.T[keep]
             dims["choice"] = ["trial"]
         loglik = loglik.reshape(n_chains, n_draws, -1)
+        posterior = {"mu": mu, "sigma": sigma, "group": group, "params": params}
+        design = self._design_for(data)
+        if design is not None:
+            k_ = self.model.n_params
+            posterior["coef"] = draws["coef"]
+            coords["coefficient"] = [f"{p}:{t}" for p, t in design.names[k_:]]
+            dims["coef"] = ["coefficient"]
         self.inference_data_ = az.from_dict(
-            posterior={"mu": mu, "sigma": sigma, "group": group, "params": params},
+            posterior=posterior,
             log_likelihood={"choice": loglik},
             sample_stats=stats or None,
             coords=coords,
@@ -294,13 +361,23 @@ class HierarchicalBayes(SubjectFit):
                    "scale_prior_sd": self.scale_prior_sd, "pointwise": self.pointwise,
                    "seed": str(self.seed)},
         )
-        variables = ["mu", "sigma", "group", "params"]
+        variables = ["mu", "sigma", "group", "params", *(["coef"] if design is not None else [])]
         if self.markov_chains:
             self.summary_ = az.summary(self.inference_data_, var_names=variables, round_to="none")
         else:  # independent draws of a guide: no chains to diagnose
             self.summary_ = az.summary(self.inference_data_, var_names=variables, kind="stats", round_to="none")
             self.summary_[["ess_bulk", "ess_tail", "r_hat"]] = np.nan
         self._set_tables(data, params, mu, sigma, group, subjects)
+        if design is not None:
+            coef = draws["coef"].reshape(-1, draws["coef"].shape[-1])
+            k_ = self.model.n_params
+            self.coefficients_ = pd.DataFrame({
+                "parameter": [p for p, _ in design.names[k_:]],
+                "covariate": [t for _, t in design.names[k_:]],
+                "estimate": coef.mean(axis=0), "se": coef.std(axis=0, ddof=1),
+                "ci_low": np.quantile(coef, 0.025, axis=0), "ci_high": np.quantile(coef, 0.975, axis=0),
+                "prob_positive": (coef > 0).mean(axis=0),
+            })
         self._warn_diagnostics(n_chains)
 
     def _pointwise_loglik(self, data: TrialArrays, params: np.ndarray) -> np.ndarray:
@@ -505,11 +582,8 @@ class HierarchicalNUTS(HierarchicalBayes):
                 diverging.append(np.repeat(flags[None], per_run, axis=0))
         self.n_gradients_ = counter[0]
         # (draws, per_run, ...) of each run -> (chains, draws, ...)
-        mu = np.concatenate([np.swapaxes(p["mu"], 0, 1) for p in parts])
-        sigma = np.concatenate([np.swapaxes(p["sigma"], 0, 1) for p in parts])
-        raw = np.concatenate([np.swapaxes(p["z_raw"], 0, 1) for p in parts])
-        z = mu[:, :, None, :] + sigma[:, :, None, :] * raw
-        return {"mu": mu, "sigma": sigma, "z": z}, {"diverging": np.concatenate(diverging)}
+        samples = {name: np.concatenate([np.swapaxes(p[name], 0, 1) for p in parts]) for name in parts[0]}
+        return self._draws(data, samples), {"diverging": np.concatenate(diverging)}
 
 
 class HierarchicalVI(HierarchicalBayes):
@@ -574,11 +648,8 @@ class HierarchicalVI(HierarchicalBayes):
             pyro.clear_param_store()
         self.n_gradients_ = counter[0]
         self.elbo_ = pd.Series(-losses, name="elbo").rename_axis("step")
-        mu = np.stack([d["mu"].numpy()[0] for d in draws])[None]
-        sigma = np.stack([d["sigma"].numpy()[0] for d in draws])[None]
-        raw = np.stack([d["z_raw"].numpy()[0] for d in draws])[None]
-        z = mu[:, :, None, :] + sigma[:, :, None, :] * raw
-        return {"mu": mu, "sigma": sigma, "z": z}, {}
+        samples = {name: np.stack([d[name].numpy()[0] for d in draws])[None] for name in draws[0]}
+        return self._draws(data, samples), {}
 
     def _warn_diagnostics(self, n_chains: int) -> None:
         """Warn in one line when the ELBO still climbs over the last tenth of the steps."""

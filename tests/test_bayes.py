@@ -204,3 +204,28 @@ def test_posterior_predictive_plays_joint_posterior_draws(vi_fit, trials):
         em = HierarchicalEM(MODEL, n_starts=1, n_samples=10, seed=0).fit(trials, progress=False)
     with pytest.raises(ValueError, match=r"draw='posterior' needs a fit with posterior draws .* got HierarchicalEM"):
         posterior_predictive(em, source="replay", trials=trials, draw="posterior", progress=False)
+
+
+def test_group_regressors_enter_the_sampled_density_and_the_tables(trials):
+    """With ``regressors`` the prior mean of subject s is mu + B x_s (covariates coded as in EM)."""
+    import pyro.poutine as poutine
+
+    table = pd.DataFrame({"subject": sorted(trials["subject"].unique()), "group": ["a", "a", "b", "b", "b"]})
+    est = HierarchicalVI(MODEL, covariates=table, regressors={"alpha": ["group"]}, n_steps=20, n_draws=30, seed=0)
+    data = trial_arrays(trials, MODEL)
+    torch.manual_seed(1)
+    trace = poutine.trace(est._pyro_model(data, 1, [0])).get_trace()
+    mu, sigma, raw, coef = (trace.nodes[n]["value"].numpy()[0] for n in ("mu", "sigma", "z_raw", "coef"))
+    z = mu + sigma * raw
+    z[:, 0] += coef[0] * np.array([0, 0, 1, 1, 1])  # group b against the reference level a
+    params = {s.name: s.from_unconstrained(z[:, j]) for j, s in enumerate(MODEL.param_specs)}
+    m = np.array([interior_start(s) for s in MODEL.param_specs])
+    expected = (stats.norm(m, 1.5).logpdf(mu).sum() + stats.halfnorm().logpdf(sigma).sum()
+                + stats.norm().logpdf(raw).sum() + stats.norm(0, 1.0).logpdf(coef).sum()
+                + log_likelihood(MODEL, params, data).sum())
+    assert float(trace.log_prob_sum()) == pytest.approx(expected, abs=1e-8)
+    est.fit(trials, progress=False)
+    row = est.coefficients_.iloc[0]
+    assert (row.parameter, row.covariate) == ("alpha", "group[b]")
+    coef_draws = est.inference_data_.posterior["coef"].to_numpy().ravel()
+    assert row.estimate == pytest.approx(coef_draws.mean()) and row.ci_low < row.estimate < row.ci_high
