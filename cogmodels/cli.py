@@ -1034,7 +1034,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Integer options and their least value, checked for every subcommand that has them.
-_MINIMUM = {"subjects": 1, "trials": 1, "starts": 1, "seed": 0, "workers": 1, "max_iter": 1, "n_sims": 1}
+_MINIMUM = {"subjects": 1, "trials": 1, "starts": 1, "seed": 0, "workers": 1, "max_iter": 1, "n_sims": 1,
+            "chains": 1, "warmup": 1, "draws": 1, "vi_steps": 1}
 
 
 def _check_ranges(args: argparse.Namespace) -> None:

@@ -176,6 +176,15 @@ def test_cli_fit_vi_writes_the_posterior(trials, tmp_path):
     assert set(pd.read_csv(out / "group_summary.csv")["variable"]) >= {"mu[alpha]", "sigma[beta]", "group[alpha]"}
 
 
+@pytest.mark.parametrize(("flag", "name"), [("--chains", "--chains"), ("--draws", "--draws"),
+                                            ("--vi-steps", "--vi-steps"), ("--warmup", "--warmup")])
+def test_cli_bayes_counts_are_range_checked(flag, name, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", str(tmp_path / "none.csv"), "--model", "q_learning", "--method", "nuts", flag, "0",
+              "--out", str(tmp_path / "x")])
+    assert f"{name} must be an integer >= 1, got 0" in capsys.readouterr().err
+
+
 def test_cli_bayes_flags_need_their_method(trials, tmp_path, capsys):
     path = tmp_path / "trials.csv"
     trials.to_csv(path, index=False)
