@@ -16,7 +16,10 @@ with :math:`g_j` the parameter's transform (logit over a bounded range, log over
 :math:`s_\sigma = 1` (``mean_prior_sd``, ``scale_prior_sd``). On a logit scale a
 :math:`\mathcal N(0, 1.5^2)` group mean is close to uniform over the range (hBayesDM's
 :math:`\mathcal N(0, 1)` on a probit scale is the same to within 10 %). The likelihood is the
-model's own (:func:`cogmodels.likelihood.log_likelihood`), on torch for its gradient.
+model's own (:func:`cogmodels.likelihood.log_likelihood`), on torch for its gradient. With
+group covariates (``covariates=``, ``regressors=``) the group mean of subject ``i`` is
+:math:`\mu_j + B_j x_i`, coded as in :mod:`cogmodels.fits.covariates`, with
+:math:`\mathcal N(0, 1)` priors on the coefficients (``coef_prior_sd``).
 
 - :class:`HierarchicalNUTS` (``method="nuts"``): the No-U-Turn sampler (Hoffman & Gelman 2014)
   of Pyro (Bingham et al. 2019; Phan et al. 2019), several chains from one seed. With
