@@ -5,6 +5,10 @@ The trial table is turned once into padded ``(subjects, trials)`` arrays
 ``action_probabilities`` / ``update`` over every lane together, looping only over trials.
 Missing responses (NaN choice) and padding are skipped: they add nothing to the likelihood and
 leave the state unchanged.
+
+The loop runs in the namespace of the parameters: numpy arrays give numpy arrays, float64 torch
+tensors give a torch tensor with its autograd graph (the data are moved next to the parameters),
+from the same model code (:mod:`cogmodels.xp`).
 """
 
 from __future__ import annotations

@@ -14,6 +14,13 @@ leading batch of lanes (subjects × parameter sets × starts):
 :func:`cogmodels.simulate.simulate` (draw actions from the probabilities) and
 :func:`cogmodels.likelihood.log_likelihood` (score observed actions), so simulation and
 likelihood cannot disagree.
+
+The dynamics are written once against the array API (:mod:`cogmodels.xp`): ``xp =
+namespace(...)`` and ``xp.*`` calls, plus the helpers below (:func:`softmax`, :func:`onehot`,
+:func:`pick`, :func:`take`, :func:`put`, :func:`full`, :func:`merge_state`), which keep numpy's
+fast paths and take torch tensors too. Given ``(lanes,)`` float64 tensors as parameters, the same
+code runs in torch, so autograd differentiates the likelihood exactly (on a GPU when the tensors
+are there). Indexed writes are functional (:func:`put`, ``xp.where``), never in place.
 """
 
 from __future__ import annotations
@@ -81,7 +88,7 @@ def pick(values: Any, action: Any) -> Any:
     """``values[lane, action[lane]]`` for every lane."""
     xp = namespace(values, action)
     if xp is not np:
-        return xp.take_along_axis(values, xp.astype(action, xp.int64)[:, None], axis=1)[:, 0]
+        return xp.take_along_axis(values, xp.astype(action, xp.int64, copy=False)[:, None], axis=1)[:, 0]
     n = values.shape[0]
     if values.flags.f_contiguous:
         return values.T.reshape(-1)[action * n + _arange(n)]
@@ -116,7 +123,7 @@ def take(table: Any, index: Any) -> Any:
     xp = namespace(table, index)
     if xp is np:
         return table[_arange(table.shape[0]), index.astype(np.intp, copy=False)]
-    idx = xp.reshape(xp.astype(index, xp.int64), (-1,) + (1,) * (table.ndim - 1))
+    idx = xp.reshape(xp.astype(index, xp.int64, copy=False), (-1,) + (1,) * (table.ndim - 1))
     idx = xp.broadcast_to(idx, (table.shape[0], 1, *table.shape[2:]))
     return xp.take_along_axis(table, idx, axis=1)[:, 0]
 
@@ -132,7 +139,7 @@ def put(table: Any, index: Any, rows: Any) -> Any:
         out = table.copy(order="K")
         out[_arange(table.shape[0]), index.astype(np.intp, copy=False)] = rows
         return out
-    mask = onehot(xp.astype(index, xp.int64), table.shape[1])
+    mask = onehot(xp.astype(index, xp.int64, copy=False), table.shape[1])
     mask = xp.reshape(mask, tuple(mask.shape) + (1,) * (table.ndim - 2))
     return xp.where(mask, xp.expand_dims(rows, axis=1), table)
 

@@ -16,24 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from cogmodels.xp import is_torch, namespace
+from cogmodels.xp import namespace
 
 __all__ = ["ParamSpec", "pack", "unpack"]
 
 
-def _sigmoid(z: Any, xp: Any = np) -> Any:
-    return 0.5 * (1.0 + xp.tanh(0.5 * z))
-
-
-def _as_array(z: Any) -> tuple[Any, Any]:
-    """Return ``(z, xp)``: a torch tensor as it is with its namespace, anything else as float64 numpy.
-
-    A torch tensor keeps its autograd graph, so the Bayesian fits (:mod:`cogmodels.fits.bayes`)
-    map unconstrained samples to the natural scale with the one transform used everywhere.
-    """
-    if is_torch(z):
-        return z, namespace(z)
-    return np.asarray(z, dtype=np.float64), np
+def _sigmoid(z: Any) -> Any:
+    return 0.5 * (1.0 + namespace(z).tanh(0.5 * z))
 
 
 @dataclass(frozen=True)
@@ -86,10 +75,11 @@ class ParamSpec:
         return x.copy()
 
     def from_unconstrained(self, z: Any) -> Any:
-        """Map unconstrained values back to the natural scale (numpy, or a torch tensor kept as one)."""
-        z, xp = _as_array(z)
+        """Map unconstrained values back to the natural scale (numpy, or torch for a tensor)."""
+        xp = namespace(z)
+        z = np.asarray(z, dtype=np.float64) if xp is np else z
         if self.kind == "logit":
-            return self.low + (self.high - self.low) * _sigmoid(z, xp)
+            return self.low + (self.high - self.low) * _sigmoid(z)
         if self.kind == "log":
             return self.low + xp.exp(z)
         if self.kind == "neglog":
@@ -126,9 +116,15 @@ def pack(specs: Sequence[ParamSpec], params: Mapping[str, Any]) -> np.ndarray:
     return np.stack(np.broadcast_arrays(*cols), axis=-1)
 
 
-def unpack(specs: Sequence[ParamSpec], z: np.ndarray) -> dict[str, np.ndarray]:
-    """Unconstrained array ``(lanes, n_params)`` -> natural record of ``(lanes,)`` arrays."""
-    z = np.atleast_2d(np.asarray(z, dtype=np.float64))
+def unpack(specs: Sequence[ParamSpec], z: Any) -> dict[str, Any]:
+    """Unconstrained array ``(lanes, n_params)`` -> natural record of ``(lanes,)`` arrays.
+
+    A torch tensor ``z`` gives tensors (autograd follows the transforms).
+    """
+    if namespace(z) is np:
+        z = np.atleast_2d(np.asarray(z, dtype=np.float64))
+    elif z.ndim == 1:
+        z = z[None, :]
     if z.shape[-1] != len(specs):
         raise ValueError(f"expected {len(specs)} unconstrained columns, got shape {z.shape}")
     return {s.name: s.from_unconstrained(z[..., i]) for i, s in enumerate(specs)}

@@ -11,6 +11,7 @@ Torch is imported only when a tensor is seen: the numpy path never pays for it.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Mapping
 from types import ModuleType
@@ -30,6 +31,7 @@ def is_torch(x: Any) -> bool:
     return torch is not None and isinstance(x, torch.Tensor)
 
 
+@functools.cache
 def torch_namespace() -> ModuleType:
     """Return ``array_api_compat.torch``, the array-API namespace of torch tensors.
 

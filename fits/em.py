@@ -70,7 +70,6 @@ from cogmodels.fits.mle import (
     interior_start,
     start_points,
 )
-from cogmodels.fits.optimize import finite_difference_hessian, minimize_batched
 from cogmodels.likelihood import TrialArrays
 from cogmodels.model import CognitiveModel
 from cogmodels.parameters import unpack
@@ -243,7 +242,7 @@ class HierarchicalEM(SubjectFit):
 
     def _posterior_hessians(self, data: TrialArrays, z: np.ndarray) -> np.ndarray:
         """Hessians of the negative log posterior; non-finite rows replaced by the prior's."""
-        hess = finite_difference_hessian(self._objective(data, np.arange(data.n_subjects)), z)
+        hess = self._hessians(data, z)
         bad = np.array([~finite_block(h) for h in hess]).reshape(hess.shape[:2])
         if bad.any():
             names = self.model.param_names
@@ -284,7 +283,7 @@ class HierarchicalEM(SubjectFit):
         # first E-step: several random starts per subject
         lanes = np.repeat(every, self.n_starts)
         z0 = start_points(specs, n_sub * self.n_starts, rng)
-        res = minimize_batched(self._objective(data, lanes), z0, max_iter=self.max_iter, gtol=self.gtol, groups=lanes)
+        res = self._minimize(data, lanes, z0, groups=lanes)
         best = every * self.n_starts + np.argmin(res.fun.reshape(n_sub, self.n_starts), axis=1)
         z, fz, converged = res.x[best], res.fun[best], res.converged[best]
         history: list[dict[str, Any]] = []
@@ -310,7 +309,7 @@ class HierarchicalEM(SubjectFit):
                 break
             previous = total
             self._set_prior(*self._m_step(z, post_cov))
-            res = minimize_batched(self._objective(data, every), z, max_iter=self.max_iter, gtol=self.gtol)
+            res = self._minimize(data, every, z)
             z, fz, converged = res.x, res.fun, res.converged
         if not self.em_converged_:
             warnings.warn(

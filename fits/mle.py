@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cogmodels.fits.autodiff import AutogradObjective, check_derivatives
 from cogmodels.fits.identifiability import uninformed_parameters, warn_uninformed
-from cogmodels.fits.optimize import finite_difference_hessian, minimize_batched
+from cogmodels.fits.optimize import BatchResult, finite_difference_hessian, minimize_batched
 from cogmodels.likelihood import CheckedTrials, TrialArrays, log_likelihood, trial_arrays
 from cogmodels.model import CognitiveModel
 from cogmodels.parameters import ParamSpec, unpack
@@ -154,6 +155,15 @@ class SubjectFit:
     standard_errors : bool, default True
         Compute the Hessians and standard errors at the estimates (``False``: skip them;
         ``se_`` and ``hessians_`` are then NaN).
+    gradient : {"finite_difference", "autograd"}, default "finite_difference"
+        How the optimiser gets gradients: forward differences of the numpy likelihood
+        (``k + 1`` evaluations per step, batched), or exact ones by autograd through the same
+        model code in torch (:mod:`cogmodels.fits.autodiff`; on the GPU when there is one).
+        On a CPU the numpy differences are faster for small models (benchmarks/RESULTS.md).
+    hessian : {"finite_difference", "autograd"}, default "finite_difference"
+        How the Hessians of the standard errors (and of hierarchical EM's posterior
+        covariances) are computed: central differences (``2k(k + 1)`` evaluations) or exact
+        ones by autograd.
 
     Attributes
     ----------
@@ -192,6 +202,8 @@ class SubjectFit:
         max_iter: int = 100,
         gtol: float = 1e-3,
         standard_errors: bool = True,
+        gradient: str = "finite_difference",
+        hessian: str = "finite_difference",
     ) -> None:
         if not isinstance(model, CognitiveModel):
             raise TypeError(f"model must be a CognitiveModel, got {type(model).__name__}")
@@ -202,6 +214,8 @@ class SubjectFit:
         self.max_iter = max_iter
         self.gtol = gtol
         self.standard_errors = check_bool("standard_errors", standard_errors)
+        self.gradient = check_derivatives("gradient", gradient)
+        self.hessian = check_derivatives("hessian", hessian)
 
     # -- objective --------------------------------------------------------------------------
     def _log_prior_z(self, z: np.ndarray, lanes: np.ndarray) -> np.ndarray:
@@ -219,6 +233,24 @@ class SubjectFit:
             return np.where(np.isfinite(val), val, np.inf)
 
         return fun
+
+    def _autograd(self, data: TrialArrays, subject_of_lane: np.ndarray) -> AutogradObjective:
+        return AutogradObjective(self.model, data, subject_of_lane, self._log_prior_z)
+
+    def _minimize(self, data: TrialArrays, subject_of_lane: np.ndarray, z0: np.ndarray, **kwargs: Any) -> BatchResult:
+        """Minimise every lane's objective from ``z0`` with the estimator's ``gradient`` option."""
+        gradient = None
+        if self.gradient == "autograd":
+            gradient = self._autograd(data, subject_of_lane).value_and_gradient
+        return minimize_batched(self._objective(data, subject_of_lane), z0, max_iter=self.max_iter,
+                                gtol=self.gtol, gradient=gradient, **kwargs)
+
+    def _hessians(self, data: TrialArrays, z: np.ndarray) -> np.ndarray:
+        """Hessians ``(subjects, k, k)`` of each subject's objective at ``z``, by the ``hessian`` option."""
+        every = np.arange(data.n_subjects)
+        if self.hessian == "autograd":
+            return self._autograd(data, every).hessian(z)
+        return finite_difference_hessian(self._objective(data, every), z)
 
     # -- fitting ----------------------------------------------------------------------------
     def _prepare(self, trials: pd.DataFrame | CheckedTrials | TrialArrays, source: str | None) -> TrialArrays:
@@ -277,10 +309,9 @@ class SubjectFit:
         rng = np.random.default_rng(self.seed)
         subject_of_lane = np.repeat(np.arange(n_sub), self.n_starts)
         z0 = start_points(specs, n_sub * self.n_starts, rng)
-        fun = self._objective(data, subject_of_lane)
         with self._bar(progress, n_sub) as bar:
-            res = minimize_batched(fun, z0, max_iter=self.max_iter, gtol=self.gtol, groups=subject_of_lane,
-                                   callback=_subjects_done(bar, subject_of_lane))
+            res = self._minimize(data, subject_of_lane, z0, groups=subject_of_lane,
+                                 callback=_subjects_done(bar, subject_of_lane))
             bar.update(n_sub - bar.n)
         f = res.fun.reshape(n_sub, self.n_starts)
         best = np.argmin(f, axis=1)
@@ -309,7 +340,7 @@ class SubjectFit:
         subjects = pd.Index(data.subjects, name="subject")
         if hess is None:
             if self.standard_errors:
-                hess = finite_difference_hessian(self._objective(data, np.arange(data.n_subjects)), z)
+                hess = self._hessians(data, z)
             else:
                 hess = np.full((z.shape[0], z.shape[1], z.shape[1]), np.nan)
         x = unpack(specs, z)

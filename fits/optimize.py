@@ -17,6 +17,8 @@ import numpy as np
 __all__ = ["BatchResult", "finite_difference_hessian", "minimize_batched"]
 
 BatchFun = Callable[[np.ndarray, np.ndarray], np.ndarray]
+#: ``(points, lanes) -> (values, gradients)``, e.g. exact gradients by autograd
+GradientFun = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -32,9 +34,11 @@ class BatchResult:
 
 
 def _value_and_gradient(
-    fun: BatchFun, z: np.ndarray, lanes: np.ndarray, h: float
+    fun: BatchFun, z: np.ndarray, lanes: np.ndarray, h: float, gradient: GradientFun | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Values and forward-difference gradients of every lane in one batched call."""
+    """Values and gradients of every lane: ``gradient``'s, else forward differences in one batched call."""
+    if gradient is not None:
+        return gradient(z, lanes)
     n, k = z.shape
     step = h * np.maximum(1.0, np.abs(z))
     pts = np.repeat(z[:, None, :], k + 1, axis=1)
@@ -92,6 +96,7 @@ def minimize_batched(
     merge_tol: float = 1e-3,
     max_step: float = 2.0,
     callback: Callable[[np.ndarray], None] | None = None,
+    gradient: GradientFun | None = None,
 ) -> BatchResult:
     """Minimise ``fun`` independently for every row of ``z0``.
 
@@ -114,11 +119,15 @@ def minimize_batched(
 
     ``callback(active)``, when given, is called after every iteration with the lanes still
     active (e.g. to advance a progress bar); it must not modify them.
+
+    ``gradient(points, lanes) -> (values, gradients)``, when given, replaces the
+    forward-difference stencil (``k + 1`` values of ``fun`` per point) with exact gradients
+    (:class:`cogmodels.fits.autodiff.AutogradObjective`); ``fun`` is then not called.
     """
     z = np.clip(np.array(z0, dtype=np.float64, copy=True), -box, box)
     n, k = z.shape
     every = np.arange(n)
-    f, g = _value_and_gradient(fun, z, every, h)
+    f, g = _value_and_gradient(fun, z, every, h, gradient)
     g = _project(g, z, box)
     eye = np.eye(k)
     hinv = np.repeat(eye[None], n, axis=0)
@@ -138,7 +147,7 @@ def minimize_batched(
         za, fa, ga = z[active], f[active], g[active]
         slope = np.einsum("li,li->l", d[active], ga)
         cand = np.clip(za + t[active, None] * d[active], -box, box)
-        fc, gc = _value_and_gradient(fun, cand, active, h)
+        fc, gc = _value_and_gradient(fun, cand, active, h, gradient)
         gc = _project(gc, cand, box)
         ok = np.isfinite(fc) & (fc <= fa + 1e-4 * np.minimum(slope * t[active], 0.0))
         # rejected lanes: halve the step and try again next iteration
