@@ -199,9 +199,9 @@ def _regression_options(model, args: argparse.Namespace) -> dict[str, Any]:
                                       ("--reference", args.reference)) if value]
     if not given:
         return {}
-    if args.method != "em":
+    if args.method not in ("em", *BAYES_METHODS):
         raise ValueError(f"{', '.join(given)}: group-level regressors are part of the hierarchical fit: use "
-                         f"--method em, got --method {args.method}")
+                         f"--method em, nuts or vi, got --method {args.method}")
     if not args.covariates or not args.regress:
         raise ValueError("--covariates (the subject table) and --regress (e.g. alpha:group+age) go together")
     regressors: dict[str, list[str]] = {}
@@ -397,7 +397,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     trials = read_trials(args.data)
     _check_n_actions(trials, {model.name: model}, args.data)
     model = _constrained(args.model, args, trials)
-    kwargs: dict[str, Any] = {"n_starts": args.starts, "seed": args.seed, **_em_options(args),
+    kwargs: dict[str, Any] = {"n_starts": args.starts, "seed": args.seed, **_em_options(args), **_bayes_options(args),
                               **_prior_option(model, args), **_regression_options(model, args)}
     estimator = make_estimator(args.method, model, **kwargs)
     t0 = time.perf_counter()
@@ -408,10 +408,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     _write_fits(estimator, out)
     written = [out / "fits.csv", out / "fits_detail.csv", out / "summary.json"]
-    coefficients = getattr(estimator, "coefficients_", None) if args.method == "em" else None
+    coefficients = getattr(estimator, "coefficients_", None)
     if coefficients is not None:
         coefficients.to_csv(out / "coefficients.csv", index=False)
         written.append(out / "coefficients.csv")
+    if args.method in BAYES_METHODS:
+        estimator.save(out / "posterior.nc")
+        estimator.group_summary().to_csv(out / "group_summary.csv", index_label="variable")
+        written += [out / "posterior.nc", out / "group_summary.csv"]
     summary = _fit_summary(estimator, args, wall)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
     print(f"{model.name} ({args.method}, {model.n_params} free parameters) on {args.data}: "
@@ -422,9 +426,20 @@ def cmd_fit(args: argparse.Namespace) -> int:
         state = "converged" if summary["em_converged"] else "not converged"
         print(f"  EM: {summary['n_em_iter']} iterations ({state}), iBIC {summary['ibic']:.1f}, "
               f"Laplace log evidence {summary['total_laplace_log_evidence']:.2f}")
+    if args.method in BAYES_METHODS:
+        print(f"  {args.method}: R-hat max {summary['r_hat_max']:.3f}, bulk ESS min {summary['ess_bulk_min']:.0f}, "
+              f"{summary['n_divergent']} divergent, LOOIC {summary['looic']:.1f}, WAIC {summary['waic']:.1f}, "
+              f"{summary['sampling_time_s']:.1f} s sampling")
+        for name, value in summary["group_params"].items():
+            print(f"  group mean {name}: {value:.3g}")
     for name, stats in summary["parameters"].items():
         print(f"  {name}: median {stats['median']:.3g} (IQR {stats['q25']:.3g}-{stats['q75']:.3g})")
-    if coefficients is not None:
+    if coefficients is not None and args.method in BAYES_METHODS:
+        print("  group-level regression (unconstrained space; posterior mean, SD, 95 % interval):")
+        for row in coefficients.itertuples():
+            print(f"    {row.parameter} ~ {row.covariate}: {row.estimate:.3g} (sd {row.se:.2g}, CI {row.ci_low:.3g} "
+                  f"to {row.ci_high:.3g}, P(> 0) {row.prob_positive:.2f})")
+    elif coefficients is not None:
         print("  group-level regression (unconstrained space; Wald z, 95 % CI):")
         for row in coefficients.itertuples():
             print(f"    {row.parameter} ~ {row.covariate}: {row.estimate:.3g} (se {row.se:.2g}, z {row.z:.2f}, "
@@ -444,6 +459,32 @@ def _em_options(args: argparse.Namespace) -> dict[str, Any]:
         return {}
     names = {"--max-iter": "max_em_iter", "--tol": "tol", "--covariance": "covariance"}
     return {names[flag]: value for flag, value in given.items()}
+
+
+#: the methods of ``fit --method`` and ``compare --method`` (the keys of cogmodels.fits.ESTIMATORS)
+METHODS = ("mle", "map", "em", "nuts", "vi")
+#: the hierarchical Bayesian methods (cogmodels.fits.bayes)
+BAYES_METHODS = ("nuts", "vi")
+_BAYES_FLAGS = {"--chains": ("chains", "n_chains", ("nuts",)), "--warmup": ("warmup", "n_warmup", ("nuts",)),
+                "--draws": ("draws", "n_draws", BAYES_METHODS),
+                "--target-accept": ("target_accept", "target_accept", ("nuts",)),
+                "--chain-method": ("chain_method", "chain_method", ("nuts",)),
+                "--vi-steps": ("vi_steps", "n_steps", ("vi",)),
+                "--pointwise": ("pointwise", "pointwise", BAYES_METHODS)}
+
+
+def _bayes_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--chains``, ``--warmup``, ``--draws``, ... of ``fit`` and ``compare``: NUTS and VI settings."""
+    out = {}
+    for flag, (attr, kwarg, methods) in _BAYES_FLAGS.items():
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        if args.method not in methods:
+            raise ValueError(f"{flag} sets the {' or '.join(methods)} fit: use it with --method "
+                             f"{'/'.join(methods)}, got --method {args.method}")
+        out[kwarg] = value
+    return out
 
 
 def _fit_summary(estimator, args: argparse.Namespace, wall: float) -> dict[str, Any]:
@@ -485,6 +526,22 @@ def _fit_summary(estimator, args: argparse.Namespace, wall: float) -> dict[str, 
         if getattr(estimator, "coefficients_", None) is not None:
             summary["regressors"] = estimator.regressors
             summary["coefficients"] = estimator.coefficients_.to_dict(orient="records")
+    if args.method in BAYES_METHODS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ArviZ's notes on Pareto k; the k are in posterior.nc
+            loo, waic = estimator.loo(), estimator.waic()
+        summary.update({
+            "group_params": estimator.group_params_.to_dict(),
+            "group_mean_unconstrained": estimator.group_mean_.to_dict(),
+            "group_var_unconstrained": estimator.group_var_.to_dict(),
+            "r_hat_max": estimator.r_hat_max_, "ess_bulk_min": estimator.ess_bulk_min_,
+            "ess_tail_min": estimator.ess_tail_min_, "n_divergent": estimator.n_divergent_,
+            "diagnostics_ok": estimator.diagnostics_ok_,
+            "looic": -2 * float(loo.elpd_loo), "looic_se": 2 * float(loo.se),
+            "waic": -2 * float(waic.elpd_waic), "waic_se": 2 * float(waic.se),
+            "pointwise": estimator.pointwise, "sampling_time_s": estimator.sampling_time_s_,
+            "n_gradients": estimator.n_gradients_,
+        })
     return summary
 
 
@@ -519,7 +576,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     with _naming(args.data):
         result = compare_models(
             trials, models, method=args.method, cv_folds=cv_folds, n_starts=args.starts, seed=args.seed,
-            bms_on=args.bms_on, ceilings=ceilings, progress=not args.quiet, **priors,
+            bms_on=args.bms_on, ceilings=ceilings, progress=not args.quiet, **priors, **_bayes_options(args),
         )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -812,6 +869,21 @@ def _threads(text: str) -> int:
     return value
 
 
+def _add_bayes_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the NUTS and VI settings of ``fit`` and ``compare`` (cogmodels.fits.bayes)."""
+    p.add_argument("--chains", type=int, default=None, help="--method nuts: chains (default 4)")
+    p.add_argument("--warmup", type=int, default=None, help="--method nuts: warm-up iterations per chain (default 1000)")
+    p.add_argument("--draws", type=int, default=None,
+                   help="--method nuts/vi: posterior draws kept per chain (default 1000)")
+    p.add_argument("--target-accept", type=float, default=None,
+                   help="--method nuts: the acceptance rate the step size adapts to (default 0.8)")
+    p.add_argument("--chain-method", choices=["sequential", "vectorized"], default=None,
+                   help="--method nuts: one run per chain, or all chains in one batched run (default sequential)")
+    p.add_argument("--vi-steps", type=int, default=None, help="--method vi: optimiser steps (default 1000)")
+    p.add_argument("--pointwise", choices=["subject", "trial"], default=None,
+                   help="--method nuts/vi: LOO and WAIC leave out a subject (default, as hBayesDM) or a trial")
+
+
 def _add_model_arguments(p: argparse.ArgumentParser, scope: str, columns: str = "the table") -> None:
     """``--fix``, ``--tie``, ``--by`` and ``--prior`` of ``fit``, ``compare`` and ``recover``.
 
@@ -867,8 +939,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt or RLWM .mat")
     p.add_argument("--model", required=True)
     p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="a model option")
-    p.add_argument("--method", choices=["mle", "map", "em"], default="mle")
+    p.add_argument("--method", choices=METHODS, default="mle",
+                   help="mle, map, em (hierarchical EM), nuts (hierarchical Bayes by NUTS: writes posterior.nc) "
+                        "or vi (the same posterior by variational inference)")
     _add_model_arguments(p, "")
+    _add_bayes_arguments(p)
     p.add_argument("--starts", type=int, default=10, help="random starts per subject")
     p.add_argument("--max-iter", type=int, default=None,
                    help="--method em: most EM iterations (default 100)")
@@ -895,8 +970,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated model names; a name may fix, tie or split parameters after "
                         "'|', e.g. two_step_hybrid,two_step_hybrid|lam=1|w~stakes")
     p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="an option for every model")
-    p.add_argument("--method", choices=["mle", "map", "em"], default="mle")
+    p.add_argument("--method", choices=METHODS, default="mle",
+                   help="nuts and vi add PSIS-LOO (looic) and WAIC columns")
     _add_model_arguments(p, " of every model (a constraint of one model goes in its name)")
+    _add_bayes_arguments(p)
     p.add_argument("--cv-folds", default=None, help="'block', 'session' or a number of folds")
     p.add_argument("--bms-on", choices=["bic", "aic", "laplace"], default="bic")
     p.add_argument("--tiny-rnn", default=None, metavar="SIZES",
@@ -994,7 +1071,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Integer options and their least value, checked for every subcommand that has them.
-_MINIMUM = {"subjects": 1, "trials": 1, "starts": 1, "seed": 0, "workers": 1, "max_iter": 1, "n_sims": 1}
+_MINIMUM = {"subjects": 1, "trials": 1, "starts": 1, "seed": 0, "workers": 1, "max_iter": 1, "n_sims": 1,
+            "chains": 1, "warmup": 1, "draws": 1, "vi_steps": 1}
 
 
 def _check_ranges(args: argparse.Namespace) -> None:

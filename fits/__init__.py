@@ -1,4 +1,4 @@
-"""Fitting models of behaviour: MLE, MAP, hierarchical EM, comparison, recovery, predictive checks.
+"""Fitting models of behaviour: MLE, MAP, hierarchical EM and Bayes, comparison, recovery, predictive checks.
 
 Behavioural signatures (learning, reversal, two-step stay, set-size curves) live in
 :mod:`cogmodels.fits.signatures`; posterior predictive checks in :mod:`cogmodels.fits.ppc`.
@@ -9,6 +9,7 @@ attributes ending in ``_``; ``score(trials)`` gives the summed log-likelihood of
 
 from __future__ import annotations
 
+from cogmodels.fits.bayes import HierarchicalBayes, HierarchicalNUTS, HierarchicalVI
 from cogmodels.fits.bms import BetweenGroupsBMS, BMSResult, bms, bms_between_groups
 from cogmodels.fits.compare import Comparison, CVResult, compare_models, cross_validate, fold_labels
 from cogmodels.fits.em import HierarchicalEM
@@ -42,7 +43,10 @@ __all__ = [
     "Comparison",
     "ConvergenceWarning",
     "FitError",
+    "HierarchicalBayes",
     "HierarchicalEM",
+    "HierarchicalNUTS",
+    "HierarchicalVI",
     "IdentifiabilityWarning",
     "MaximumAPosteriori",
     "MaximumLikelihood",

@@ -11,7 +11,8 @@ exactly once.
 :func:`compare_models` fits several models to one trial table and tabulates, per model, the
 summed log-likelihood, AIC (Akaike 1974), BIC (Schwarz 1978), the hierarchical Laplace evidence
 and integrated BIC when fitted by EM (Huys et al. 2011), the cross-validated held-out
-log-likelihood when asked, and random-effects Bayesian model selection
+log-likelihood when asked, PSIS-LOO and WAIC when fitted by NUTS or variational inference
+(:mod:`cogmodels.fits.bayes`; Vehtari, Gelman & Gabry 2017), and random-effects Bayesian model selection
 (:func:`cogmodels.fits.bms.bms`; Stephan et al. 2009, Rigoux et al. 2014) on per-subject log
 evidence ``-BIC/2``, ``-AIC/2`` or the Laplace evidence. See Wilson & Collins (2019), eLife,
 "Ten simple rules for the computational modeling of behavioral data".
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from cogmodels.fits.bayes import HierarchicalBayes
 from cogmodels.fits.bms import BMSResult, bms
 from cogmodels.fits.estimators import estimator_class
 from cogmodels.fits.mle import SubjectFit
@@ -264,7 +266,7 @@ def cross_validate(
     """
     if not isinstance(model, CognitiveModel):
         raise TypeError(f"model must be a CognitiveModel, got {type(model).__name__}")
-    estimator_class(method)
+    _check_cross_validated(estimator_class(method))
     progress = check_bool("progress", progress)
     checked = trials if isinstance(trials, CheckedTrials) else prepare_trials(trials, model)
     data = trial_arrays(checked, model)
@@ -380,12 +382,16 @@ class Comparison:
         One row per model (index ``model``): ``n_params``, ``n_subjects``, ``n_trials``,
         summed ``loglik``, ``aic``, ``bic``, ``delta_aic``, ``delta_bic`` (relative to the
         best), with EM also ``log_evidence`` (summed Laplace evidence) and ``ibic``; with
+        NUTS or VI ``looic`` (``-2 elpd_loo``, hBayesDM's LOOIC), ``looic_se``, ``p_loo``,
+        ``delta_looic``, ``waic`` (``-2 elpd_waic``), ``waic_se`` and ``p_waic``; with
         cross-validation ``cv_loglik`` and ``cv_mean_likelihood``; then the BMS ``alpha``,
         ``expected_frequency``, ``xp``, ``pxp`` and ``bor``.
     per_subject : pandas.DataFrame
         Long table, one row per (subject, model): ``n_params``, ``n_trials``, ``loglik``,
         ``aic``, ``bic``, ``log_evidence`` (what BMS used: ``-bic/2``, ``-aic/2`` or the Laplace
-        evidence), with EM ``laplace``, with cross-validation ``cv_loglik``.
+        evidence), with EM ``laplace``, with NUTS or VI ``elpd_loo`` (each subject's PSIS-LOO
+        term when the fit kept one log-likelihood per subject), with cross-validation
+        ``cv_loglik``.
     fits : dict[str, SubjectFit]
         Model name -> fitted estimator.
     bms : BMSResult
@@ -412,10 +418,10 @@ class Comparison:
         """Return the name of the best model by the column ``by`` of :attr:`table`.
 
         Higher is better for "pxp", "xp", "expected_frequency", "cv_loglik", "log_evidence" and
-        "loglik"; lower is better for "bic", "aic" and "ibic".
+        "loglik"; lower is better for "bic", "aic", "ibic", "looic" and "waic".
         """
         higher = ("pxp", "xp", "expected_frequency", "cv_loglik", "log_evidence", "loglik")
-        lower = ("bic", "aic", "ibic")
+        lower = ("bic", "aic", "ibic", "looic", "waic")
         if by not in higher + lower or by not in self.table.columns:
             have = [c for c in higher + lower if c in self.table.columns]
             raise ValueError(f"by must be one of {have}, got {by!r}")
@@ -527,8 +533,9 @@ def compare_models(
     models : dict or sequence
         A dict name -> model (or registered name), or a list of models / registered names
         (named by ``model.name``).
-    method : {"mle", "map", "em"}
-        The estimator (hierarchical EM adds the Laplace evidence and iBIC).
+    method : {"mle", "map", "em", "nuts", "vi"}
+        The estimator (hierarchical EM adds the Laplace evidence and iBIC; the Bayesian fits
+        add PSIS-LOO and WAIC, over subjects or trials as their ``pointwise`` argument says).
     cv_folds : int, str or None
         When given, also cross-validate each model with ``folds=cv_folds`` (see
         :func:`cross_validate`).
@@ -576,6 +583,8 @@ def compare_models(
             f"bms_on='laplace' needs the hierarchical fit's Laplace evidence: use method='em' "
             f"(got method={method!r}) or bms_on='bic'"
         )
+    if cv_folds is not None:
+        _check_cross_validated(cls)
     resolved = _resolve_models(models)
     ceilings = dict(ceilings or {})
     if ceilings and cv_folds is None:
@@ -651,6 +660,9 @@ def compare_models(
     if method == "em":
         table["log_evidence"] = g["laplace"].sum().reindex(names)
         table["ibic"] = [fits[n].ibic_ for n in names]
+    if issubclass(cls, HierarchicalBayes):
+        for col, values in _loo_columns(fits, names).items():
+            table[col] = values
     if cv_folds is not None:
         table["cv_loglik"] = [cvs[n].loglik for n in names]
         table["cv_mean_likelihood"] = [cvs[n].mean_likelihood for n in names]
@@ -683,6 +695,8 @@ def _model_rows(est: SubjectFit, name: str, method: str, bms_on: str) -> pd.Data
     )
     if method == "em":
         part["laplace"] = est.laplace_log_evidence_.to_numpy()
+    if isinstance(est, HierarchicalBayes) and est.pointwise == "subject":
+        part["elpd_loo"] = est.loo().loo_i.to_numpy()
     part["log_evidence"] = part["laplace"] if bms_on == "laplace" else -part[bms_on] / 2
     return part
 
@@ -694,3 +708,31 @@ def _ceiling_cv(ceiling: Any, checked: CheckedTrials, folds: int | str, seed: in
     if checked.order is not None and isinstance(getattr(cv, "trialwise", None), pd.DataFrame):
         cv = dataclasses.replace(cv, trialwise=cv.trialwise.iloc[np.argsort(checked.order)])
     return cv
+
+
+def _check_cross_validated(cls: type[SubjectFit]) -> None:
+    """Refuse cross-validation of a Bayesian fit: its held-out score is PSIS-LOO, not refits."""
+    if issubclass(cls, HierarchicalBayes):
+        raise ValueError(
+            f"cross-validation refits the model on each fold; method={cls.method!r} scores held-out "
+            "data by PSIS-LOO instead (the looic and waic columns of compare_models, or "
+            "estimator.loo()): leave cv_folds unset, or cross-validate with method 'mle', 'map' or 'em'"
+        )
+
+
+def _loo_columns(fits: Mapping[str, SubjectFit], names: list[str]) -> dict[str, list[float]]:
+    """PSIS-LOO and WAIC of each Bayesian fit, on the deviance scale (hBayesDM's LOOIC)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ArviZ's Pareto-k and WAIC-variance notes; k is in loo()
+        loo = [fits[n].loo() for n in names]
+        waic = [fits[n].waic() for n in names]
+    looic = [-2 * float(e.elpd_loo) for e in loo]
+    return {
+        "looic": looic,
+        "looic_se": [2 * float(e.se) for e in loo],
+        "p_loo": [float(e.p_loo) for e in loo],
+        "delta_looic": [v - min(looic) for v in looic],
+        "waic": [-2 * float(e.elpd_waic) for e in waic],
+        "waic_se": [2 * float(e.se) for e in waic],
+        "p_waic": [float(e.p_waic) for e in waic],
+    }

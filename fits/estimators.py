@@ -2,13 +2,17 @@
 
 ``"mle"`` is :class:`~cogmodels.fits.MaximumLikelihood`, ``"map"``
 :class:`~cogmodels.fits.MaximumAPosteriori` and ``"em"`` :class:`~cogmodels.fits.HierarchicalEM`
-(the hierarchical expectation-maximisation of Huys et al. 2011, PLoS Comput Biol 7:e1002028).
+(the hierarchical expectation-maximisation of Huys et al. 2011, PLoS Comput Biol 7:e1002028),
+``"nuts"`` :class:`~cogmodels.fits.HierarchicalNUTS` and ``"vi"``
+:class:`~cogmodels.fits.HierarchicalVI` (the hierarchical Bayesian posteriors of
+:mod:`cogmodels.fits.bayes`, sampled by Pyro's NUTS or approximated by variational inference).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from cogmodels.fits.bayes import HierarchicalNUTS, HierarchicalVI
 from cogmodels.fits.em import HierarchicalEM
 from cogmodels.fits.mle import MaximumAPosteriori, MaximumLikelihood, SubjectFit
 from cogmodels.model import CognitiveModel
@@ -20,6 +24,8 @@ ESTIMATORS: dict[str, type[SubjectFit]] = {
     "mle": MaximumLikelihood,
     "map": MaximumAPosteriori,
     "em": HierarchicalEM,
+    "nuts": HierarchicalNUTS,
+    "vi": HierarchicalVI,
 }
 
 
@@ -28,7 +34,7 @@ def estimator_class(method: Any) -> type[SubjectFit]:
 
     Parameters
     ----------
-    method : {"em", "map", "mle"}
+    method : {"em", "map", "mle", "nuts", "vi"}
         The method name.
 
     Returns
@@ -47,11 +53,11 @@ def estimator_class(method: Any) -> type[SubjectFit]:
 
 
 def make_estimator(method: Any, model: CognitiveModel, **kwargs: Any) -> SubjectFit:
-    """Return the estimator for ``method`` in {"mle", "map", "em"}, built with ``kwargs``.
+    """Return the estimator for ``method`` in :data:`ESTIMATORS`, built with ``kwargs``.
 
     Parameters
     ----------
-    method : {"em", "map", "mle"}
+    method : {"em", "map", "mle", "nuts", "vi"}
         The method name.
     model : CognitiveModel
         The model to fit.

@@ -71,7 +71,7 @@ __all__ = [
     "stay_regression",
 ]
 
-_DRAWS = ("point", "laplace")
+_DRAWS = ("point", "laplace", "posterior")
 
 
 # -- posterior predictive simulation -------------------------------------------------------------
@@ -113,6 +113,26 @@ def _laplace_draws(fit: Any, n_sims: int, rng: np.random.Generator) -> np.ndarra
     return out
 
 
+def _posterior_draws(fit: Any, n_sims: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``n_sims`` joint posterior draws per subject (natural scale, subject-major) of a Bayesian fit.
+
+    Each simulation takes one (chain, draw) of ``fit.inference_data_`` at random, the same for
+    every subject, so the simulated group keeps the posterior's dependence between subjects.
+    """
+    post = getattr(fit, "inference_data_", None)
+    if post is None:
+        raise ValueError(
+            f"draw='posterior' needs a fit with posterior draws (HierarchicalNUTS or HierarchicalVI, "
+            f"method 'nuts' or 'vi'), got {type(fit).__name__}: use draw='point' or 'laplace'"
+        )
+    params = post.posterior["params"].transpose("chain", "draw", "subject", "parameter").to_numpy()
+    flat = params.reshape(-1, *params.shape[2:])  # (chains x draws, subjects, k)
+    pick = rng.integers(flat.shape[0], size=n_sims)
+    chosen = np.swapaxes(flat[pick], 0, 1).reshape(-1, flat.shape[2])  # subject-major
+    names = [str(n) for n in post.posterior["parameter"].to_numpy()]
+    return {n: chosen[:, j] for j, n in enumerate(names)}
+
+
 def posterior_predictive(
     fit: Any,
     env: str | None = None,
@@ -139,7 +159,10 @@ def posterior_predictive(
     ``draw="point"`` plays each subject's estimate ``fit.params_`` (a plug-in predictive);
     ``draw="laplace"`` draws each simulation's parameters from the Laplace posterior
     ``N(z_i, H_i^{-1})`` in the unconstrained space, so parameter uncertainty widens the
-    predictions. ``env_kwargs`` should reproduce the experiment (number of trials, schedule).
+    predictions; ``draw="posterior"`` (a fit by ``HierarchicalNUTS`` or ``HierarchicalVI``) plays
+    joint draws of the sampled posterior, one (chain, draw) per simulation for every subject
+    (the posterior predictive distribution of Gelman et al. 2013, ch. 6). ``env_kwargs`` should
+    reproduce the experiment (number of trials, schedule).
 
     The table has the columns of :func:`cogmodels.simulate.simulate` with ``subject`` the
     fitted subject's id and a ``sim`` column (0 .. n_sims-1). Every (subject, sim) is a
@@ -160,6 +183,8 @@ def posterior_predictive(
     lanes = len(subjects) * int(n_sims)
     if draw == "laplace":
         x = unpack(model.param_specs, _laplace_draws(fit, int(n_sims), np.random.default_rng(ss_draw)))
+    elif draw == "posterior":
+        x = _posterior_draws(fit, int(n_sims), np.random.default_rng(ss_draw))
     else:
         x = {k: np.repeat(params[k].to_numpy(float), n_sims) for k in model.param_names}
     if source == "replay":

@@ -216,7 +216,7 @@ def test_score_held_out(population):
 def test_make_estimator_and_bad_arguments():
     model = make_model("q_learning")
     assert isinstance(make_estimator("em", model), HierarchicalEM)
-    with pytest.raises(ValueError, match=r"method must be one of \['em', 'map', 'mle'\], got 'bayes'"):
+    with pytest.raises(ValueError, match=r"method must be one of \['em', 'map', 'mle', 'nuts', 'vi'\], got 'bayes'"):
         make_estimator("bayes", model)
     with pytest.raises(ValueError, match="n_starts must be an integer >= 1, got 0"):
         MaximumLikelihood(model, n_starts=0)

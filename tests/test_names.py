@@ -67,7 +67,7 @@ def test_one_estimator_registry():
     assert compare.estimator_class is fits.estimator_class
     assert fits.estimator_class("map") is fits.ESTIMATORS["map"] is fits.MaximumAPosteriori
     for bad in ("bayes", ["mle"], None):
-        with pytest.raises(ValueError, match=r"^method must be one of \['em', 'map', 'mle'\], got "):
+        with pytest.raises(ValueError, match=r"^method must be one of \['em', 'map', 'mle', 'nuts', 'vi'\], got "):
             fits.estimator_class(bad)
 
 

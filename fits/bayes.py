@@ -1,0 +1,675 @@
+r"""Hierarchical Bayesian posteriors: NUTS (Pyro) and stochastic variational inference, in ArviZ.
+
+Every subject ``i`` has unconstrained parameters (the transforms of
+:class:`~cogmodels.parameters.ParamSpec`) drawn from a Gaussian group distribution, written
+non-centred as hBayesDM's Stan models are (Ahn, Haines & Zhang 2017; Betancourt & Girolami 2015):
+
+.. math::
+
+    \mu_j \sim \mathcal N(m_j, s_\mu^2), \qquad \sigma_j \sim \mathcal N^+(0, s_\sigma^2), \qquad
+    \tilde z_{ij} \sim \mathcal N(0, 1), \qquad z_{ij} = \mu_j + \sigma_j \tilde z_{ij},
+    \qquad \theta_{ij} = g_j^{-1}(z_{ij}),
+
+with :math:`g_j` the parameter's transform (logit over a bounded range, log over a half-open one),
+:math:`m_j` the parameter's default moved inside its range
+(:func:`~cogmodels.fits.mle.interior_start`), and the default priors :math:`s_\mu = 1.5`,
+:math:`s_\sigma = 1` (``mean_prior_sd``, ``scale_prior_sd``). On a logit scale a
+:math:`\mathcal N(0, 1.5^2)` group mean is close to uniform over the range (hBayesDM's
+:math:`\mathcal N(0, 1)` on a probit scale is the same to within 10 %). The likelihood is the
+model's own (:func:`cogmodels.likelihood.log_likelihood`), on torch for its gradient. With
+group covariates (``covariates=``, ``regressors=``) the group mean of subject ``i`` is
+:math:`\mu_j + B_j x_i`, coded as in :mod:`cogmodels.fits.covariates`, with
+:math:`\mathcal N(0, 1)` priors on the coefficients (``coef_prior_sd``).
+
+- :class:`HierarchicalNUTS` (``method="nuts"``): the No-U-Turn sampler (Hoffman & Gelman 2014)
+  of Pyro (Bingham et al. 2019; Phan et al. 2019), several chains from one seed. With
+  ``chain_method="sequential"`` (the default) each chain is its own Pyro run; with
+  ``"vectorized"`` the chains are copies of the model in one run, so one likelihood call scores
+  chains × subjects lanes (the chains then share their step size and trajectory length).
+- :class:`HierarchicalVI` (``method="vi"``): stochastic variational inference (Hoffman et al.
+  2013; Kucukelbir et al. 2017) with a mean-field Gaussian over the same unconstrained variables
+  (Pyro's ``AutoNormal``), then draws from it.
+
+Both return an ArviZ ``InferenceData`` (``inference_data_``, :meth:`HierarchicalBayes.save` to
+NetCDF) holding the posterior (group means and SDs, group means on the natural scale, every
+subject's parameters), the log-likelihood of each subject (hBayesDM's ``log_lik``) or of each
+trial (``pointwise="trial"``), and NUTS's sample statistics. R̂ (rank-normalised split R̂) and
+the effective sample sizes follow Vehtari et al. (2021); a fit with R̂ > 1.01, a bulk or tail ESS
+below 100 per chain, or a divergent transition warns in one line (:class:`ConvergenceWarning`);
+VI's draws are independent, so it warns instead when the ELBO still climbs at the end.
+:meth:`HierarchicalBayes.loo` and :meth:`HierarchicalBayes.waic` are ArviZ's PSIS-LOO (Vehtari,
+Gelman & Gabry 2017) and WAIC (Watanabe 2010); :func:`cogmodels.fits.compare_models` tabulates
+their information criteria ``looic = -2 elpd_loo`` (hBayesDM's LOOIC) and ``waic``.
+
+References
+----------
+Ahn, W.-Y., Haines, N. & Zhang, L. (2017). Revealing neurocomputational mechanisms of
+reinforcement learning and decision-making with the hBayesDM package. Computational Psychiatry 1,
+24–57.
+
+Betancourt, M. & Girolami, M. (2015). Hamiltonian Monte Carlo for hierarchical models. In Current
+Trends in Bayesian Methodology with Applications, CRC Press.
+
+Bingham, E. et al. (2019). Pyro: deep universal probabilistic programming. JMLR 20(28), 1–6.
+
+Hoffman, M. D. & Gelman, A. (2014). The No-U-Turn sampler. JMLR 15, 1593–1623.
+
+Kucukelbir, A., Tran, D., Ranganath, R., Gelman, A. & Blei, D. M. (2017). Automatic
+differentiation variational inference. JMLR 18(14), 1–45.
+
+Vehtari, A., Gelman, A. & Gabry, J. (2017). Practical Bayesian model evaluation using leave-one-out
+cross-validation and WAIC. Statistics and Computing 27, 1413–1432.
+
+Vehtari, A., Gelman, A., Simpson, D., Carpenter, B. & Bürkner, P.-C. (2021). Rank-normalization,
+folding, and localization: an improved R̂ for assessing convergence of MCMC. Bayesian Analysis
+16, 667–718.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cogmodels.fits.covariates import GroupDesign, check_regressors, group_design, read_covariates
+from cogmodels.fits.mle import ConvergenceWarning, SubjectFit, interior_start
+from cogmodels.likelihood import TrialArrays, log_likelihood
+from cogmodels.model import CognitiveModel
+from cogmodels.parameters import unpack
+from cogmodels.validation import check_choice, check_int, check_number, seed_sequence
+
+__all__ = ["HierarchicalBayes", "HierarchicalNUTS", "HierarchicalVI", "require_bayes"]
+
+#: R̂ above this warns (Vehtari et al. 2021)
+RHAT_MAX = 1.01
+#: bulk and tail ESS below this many draws per chain warn (Vehtari et al. 2021: 100 per chain)
+ESS_PER_CHAIN_MIN = 100
+#: lanes per NumPy likelihood call when scoring the draws (bounds the memory of one call)
+_CHUNK = 50_000
+_POINTWISE = ("subject", "trial")
+_CHAIN_METHODS = ("sequential", "vectorized")
+
+
+def require_bayes() -> tuple[Any, Any, Any]:
+    """Import torch, Pyro and ArviZ, or say how to install them.
+
+    Returns
+    -------
+    modules : tuple
+        ``(torch, pyro, arviz)``.
+
+    Raises
+    ------
+    ImportError
+        With the install hint ``pip install 'cogmodels[bayes]'``.
+    """
+    try:
+        import arviz
+        import pyro
+        import torch
+    except ImportError as err:  # pragma: no cover - the extra is installed in development
+        raise ImportError(
+            f"the Bayesian fits need torch, Pyro and ArviZ ({err.name} is missing): "
+            "pip install 'cogmodels[bayes]'"
+        ) from err
+    return torch, pyro, arviz
+
+
+def torch_log_likelihood(model: CognitiveModel, params: dict[str, Any], data: TrialArrays,
+                         lanes: np.ndarray) -> Any:
+    """Return the ``(lanes,)`` torch log-likelihood of each lane's subject, differentiable.
+
+    Parameters
+    ----------
+    model : CognitiveModel
+        The model (its one definition, run on torch).
+    params : dict of str to torch.Tensor
+        ``(lanes,)`` float64 natural-scale parameters.
+    data : TrialArrays
+        The padded trials.
+    lanes : numpy.ndarray
+        ``(lanes,)`` subject index of each lane.
+
+    Returns
+    -------
+    loglik : torch.Tensor
+        ``(lanes,)`` summed log-probabilities of each lane's choices.
+    """
+    return log_likelihood(model, params, data, lanes)
+
+
+class HierarchicalBayes(SubjectFit):
+    """Shared machinery of the hierarchical Bayesian estimators (see the module docstring).
+
+    Parameters
+    ----------
+    model : CognitiveModel
+        The model to fit.
+    n_draws : int, default 1000
+        Posterior draws kept per chain.
+    mean_prior_sd : float, default 1.5
+        ``s_mu``: the SD of each group mean's normal prior in the unconstrained space, centred on
+        the parameter's default.
+    scale_prior_sd : float, default 1.0
+        ``s_sigma``: the scale of each group SD's half-normal prior.
+    pointwise : {"subject", "trial"}, default "subject"
+        The log-likelihood kept for LOO and WAIC: one term per subject (hBayesDM's ``log_lik``:
+        leave one subject's choices out, given its parameters' posterior) or one per answered
+        trial (leave one trial out; memory grows as chains × draws × trials).
+    covariates : pandas.DataFrame or path, optional
+        The subject table for group-level regressors (as :class:`~cogmodels.fits.HierarchicalEM`
+        takes it): one row per subject, a ``subject`` column and the covariates. Needs
+        ``regressors``.
+    regressors : mapping of str to list of str, optional
+        Parameter -> covariates entering its group mean, e.g. ``{"alpha": ["group"]}``: subject
+        ``i``'s prior mean is ``mu + B x_i`` in the unconstrained space, with the covariates coded
+        as in :mod:`cogmodels.fits.covariates` (numeric centred, categorical dummy-coded).
+    reference : mapping, optional
+        Categorical covariate -> its reference level.
+    coef_prior_sd : float, default 1.0
+        The SD of each regression coefficient's normal prior (centred on 0).
+    **kwargs
+        ``seed``, ``min_trials``, ``n_starts`` (unused: the chains start at random points, one
+        per chain): see :class:`SubjectFit`.
+
+    Attributes
+    ----------
+    inference_data_ : arviz.InferenceData
+        ``posterior`` (``mu``, ``sigma``: group means and SDs, unconstrained; ``group``: the group
+        means on the natural scale, hBayesDM's ``mu_<name>``; ``params``: every subject's
+        parameters, natural scale), ``log_likelihood`` (``choice``) and, for NUTS,
+        ``sample_stats`` (``diverging``).
+    params_, se_ : pandas.DataFrame
+        Posterior mean and SD of each subject's parameters (natural scale).
+    loglik_, aic_, bic_ : pandas.Series
+        At the posterior means, for tables shared with the other estimators.
+    converged_ : pandas.Series
+        Whether every R̂ of the subject's parameters is at most 1.01.
+    group_mean_, group_var_ : pandas.Series
+        Posterior means of ``mu`` and of ``sigma²`` (unconstrained).
+    group_cov_ : pandas.DataFrame
+        ``diag(group_var_)``.
+    group_params_ : pandas.Series
+        Posterior mean of the group means on the natural scale.
+    coefficients_ : pandas.DataFrame
+        With regressors: one row per coefficient (``parameter, covariate, estimate, se, ci_low,
+        ci_high, prob_positive``: posterior mean, SD, 95 % equal-tailed interval and the posterior
+        probability that it is positive; unconstrained space).
+    summary_ : pandas.DataFrame
+        ArviZ's summary (mean, SD, 94 % HDI, MCSE, ``ess_bulk``, ``ess_tail``, ``r_hat``) of every
+        group and subject variable.
+    n_divergent_ : int
+        Divergent transitions after warm-up (0 for VI).
+    r_hat_max_, ess_bulk_min_, ess_tail_min_ : float
+        The worst diagnostics over every variable.
+    sampling_time_s_ : float
+        Wall time of the sampler or optimiser.
+    n_gradients_ : int
+        Gradient evaluations of the log density.
+    """
+
+    method = "bayes"
+    #: whether the draws come from Markov chains (R̂ and ESS then diagnose them; a variational
+    #: guide's draws are independent)
+    markov_chains = True
+
+    def __init__(
+        self,
+        model: CognitiveModel,
+        *,
+        n_draws: int = 1000,
+        mean_prior_sd: float = 1.5,
+        scale_prior_sd: float = 1.0,
+        pointwise: str = "subject",
+        covariates: pd.DataFrame | str | os.PathLike | None = None,
+        regressors: Mapping[str, Sequence[str]] | None = None,
+        reference: Mapping[str, Any] | None = None,
+        coef_prior_sd: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("n_starts", 1)
+        super().__init__(model, **kwargs)
+        if (covariates is None) != (regressors is None):
+            given, needed = ("covariates", "regressors") if regressors is None else ("regressors", "covariates")
+            raise ValueError(f"{given} needs {needed} too: covariates= is the subject table, regressors= "
+                             f"maps parameters to its columns, e.g. {{'alpha': ['group']}}")
+        self.covariates, self.regressors, self.reference = covariates, regressors, reference
+        self.coef_prior_sd = check_number("coef_prior_sd", coef_prior_sd, 0.0, low_open=True)
+        self._covariates_table = None
+        if covariates is not None:  # check the names now, not after a long sampling run
+            self._covariates_table = read_covariates(covariates)
+            check_regressors(self._covariates_table, regressors, model.param_names, reference)
+        self.n_draws = check_int("n_draws", n_draws, minimum=1)
+        self.mean_prior_sd = check_number("mean_prior_sd", mean_prior_sd, 0.0, low_open=True)
+        self.scale_prior_sd = check_number("scale_prior_sd", scale_prior_sd, 0.0, low_open=True)
+        self.pointwise = check_choice("pointwise", pointwise, _POINTWISE)
+
+    # -- the joint density ----------------------------------------------------------------------
+    def _pyro_model(self, data: TrialArrays, n_chains: int, counter: list[int]) -> Callable[[], None]:
+        """Return the Pyro model of ``n_chains`` independent copies of the hierarchical model."""
+        torch, pyro, _ = require_bayes()
+        import pyro.distributions as dist
+
+        specs, k, n_sub = self.model.param_specs, self.model.n_params, data.n_subjects
+        loc = torch.tensor([interior_start(s) for s in specs], dtype=torch.float64).expand(n_chains, k)
+        mean_sd = torch.full((n_chains, k), self.mean_prior_sd, dtype=torch.float64)
+        scale_sd = torch.full((n_chains, k), self.scale_prior_sd, dtype=torch.float64)
+        zero = torch.zeros((n_chains, n_sub, k), dtype=torch.float64)
+        lanes = np.tile(np.arange(n_sub), n_chains)
+        model = self.model
+        design = self._design_for(data)
+        if design is not None:
+            weights = torch.tensor(design.weights[:, :, k:], dtype=torch.float64)  # (S, k, m)
+            coef_sd = torch.full((n_chains, design.n_coefficients), self.coef_prior_sd, dtype=torch.float64)
+
+        def joint() -> None:
+            mu = pyro.sample("mu", dist.Normal(loc, mean_sd).to_event(2))
+            sigma = pyro.sample("sigma", dist.HalfNormal(scale_sd).to_event(2))
+            raw = pyro.sample("z_raw", dist.Normal(zero, 1.0).to_event(3))
+            mean = mu[:, None, :]
+            if design is not None:
+                coef = pyro.sample("coef", dist.Normal(torch.zeros_like(coef_sd), coef_sd).to_event(2))
+                mean = mean + torch.einsum("skm,cm->csk", weights, coef)
+            z = (mean + sigma[:, None, :] * raw).reshape(n_chains * n_sub, k)
+            params = {s.name: s.from_unconstrained(z[:, j]) for j, s in enumerate(specs)}
+            counter[0] += int(torch.is_grad_enabled())
+            pyro.factor("loglik", torch_log_likelihood(model, params, data, lanes).sum())
+
+        return joint
+
+    def _design_for(self, data: TrialArrays) -> GroupDesign | None:
+        """Return the group design ``W_s`` of the fitted subjects, or None without regressors."""
+        if self.regressors is None:
+            return None
+        return group_design(self._covariates_table, self.regressors, list(self.model.param_names),
+                            data.subjects, self.reference)
+
+    def _draws(self, data: TrialArrays, samples: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Unconstrained draws ``(chains, draws, ...)``: ``mu``, ``sigma``, ``coef`` and each subject's ``z``."""
+        mu, sigma, raw = samples["mu"], samples["sigma"], samples["z_raw"]
+        mean = mu[:, :, None, :]
+        out = {"mu": mu, "sigma": sigma}
+        design = self._design_for(data)
+        if design is not None:
+            k = self.model.n_params
+            out["coef"] = samples["coef"]
+            mean = mean + np.einsum("skm,cdm->cdsk", design.weights[:, :, k:], samples["coef"])
+        out["z"] = mean + sigma[:, :, None, :] * raw
+        return out
+
+    def _chain_seeds(self, n: int) -> list[int]:
+        return [int(s.generate_state(1)[0]) for s in seed_sequence(self.seed).spawn(n)]
+
+    def _sample(self, data: TrialArrays, progress: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Return the unconstrained draws and the sample statistics (each subclass samples its way).
+
+        The draws (:meth:`_draws`) are ``mu``, ``sigma`` ``(chains, draws, k)``, ``coef`` with
+        regressors and ``z`` ``(chains, draws, subjects, k)``; the statistics ``diverging``
+        ``(chains, draws)`` where the sampler has it.
+        """
+        raise NotImplementedError
+
+    # -- fitting --------------------------------------------------------------------------------
+    def _run(self, data: TrialArrays, progress: bool = False) -> None:
+        torch, _, az = require_bayes()
+        threads = torch.get_num_threads()
+        if os.environ.get("OMP_NUM_THREADS"):
+            torch.set_num_threads(max(1, int(os.environ["OMP_NUM_THREADS"])))
+        t0 = time.perf_counter()
+        try:
+            draws, stats = self._sample(data, progress)
+        finally:
+            torch.set_num_threads(threads)
+        self.sampling_time_s_ = time.perf_counter() - t0
+        self._summarise(data, draws, stats, az)
+
+    def _summarise(self, data: TrialArrays, draws: dict[str, np.ndarray], stats: dict[str, np.ndarray],
+                   az: Any) -> None:
+        specs, names = self.model.param_specs, list(self.model.param_names)
+        mu, sigma, z = draws["mu"], draws["sigma"], draws["z"]
+        n_chains, n_draws, n_sub, k = z.shape
+        subjects = pd.Index(data.subjects, name="subject")
+        natural = unpack(specs, z.reshape(-1, k))
+        params = np.stack([natural[n] for n in names], axis=-1).reshape(z.shape)
+        group = np.stack(list(unpack(specs, mu.reshape(-1, k)).values()), axis=-1).reshape(mu.shape)
+        loglik = self._pointwise_loglik(data, params.reshape(-1, k))
+        coords = {"parameter": names, "subject": subjects.to_numpy()}
+        dims = {"mu": ["parameter"], "sigma": ["parameter"], "group": ["parameter"],
+                "params": ["subject", "parameter"], "choice": ["subject"]}
+        if self.pointwise == "trial":
+            keep = data.valid.all(axis=0).T  # (S, T): the answered trials
+            loglik = loglik.reshape(n_chains * n_draws, n_sub, -1)[:, keep]
+            coords["trial"] = data.row_index.T[keep]
+            dims["choice"] = ["trial"]
+        loglik = loglik.reshape(n_chains, n_draws, -1)
+        posterior = {"mu": mu, "sigma": sigma, "group": group, "params": params}
+        design = self._design_for(data)
+        if design is not None:
+            k_ = self.model.n_params
+            posterior["coef"] = draws["coef"]
+            coords["coefficient"] = [f"{p}:{t}" for p, t in design.names[k_:]]
+            dims["coef"] = ["coefficient"]
+        self.inference_data_ = az.from_dict(
+            posterior=posterior,
+            log_likelihood={"choice": loglik},
+            sample_stats=stats or None,
+            coords=coords,
+            dims=dims,
+            posterior_attrs={"model": self.model.name, "method": self.method, "mean_prior_sd": self.mean_prior_sd,
+                   "scale_prior_sd": self.scale_prior_sd, "pointwise": self.pointwise,
+                   "seed": str(self.seed)},
+        )
+        variables = ["mu", "sigma", "group", "params", *(["coef"] if design is not None else [])]
+        if self.markov_chains:
+            self.summary_ = az.summary(self.inference_data_, var_names=variables, round_to="none")
+        else:  # independent draws of a guide: no chains to diagnose
+            self.summary_ = az.summary(self.inference_data_, var_names=variables, kind="stats", round_to="none")
+            self.summary_[["ess_bulk", "ess_tail", "r_hat"]] = np.nan
+        self._set_tables(data, params, mu, sigma, group, subjects)
+        if design is not None:
+            coef = draws["coef"].reshape(-1, draws["coef"].shape[-1])
+            k_ = self.model.n_params
+            self.coefficients_ = pd.DataFrame({
+                "parameter": [p for p, _ in design.names[k_:]],
+                "covariate": [t for _, t in design.names[k_:]],
+                "estimate": coef.mean(axis=0), "se": coef.std(axis=0, ddof=1),
+                "ci_low": np.quantile(coef, 0.025, axis=0), "ci_high": np.quantile(coef, 0.975, axis=0),
+                "prob_positive": (coef > 0).mean(axis=0),
+            })
+        self._warn_diagnostics(n_chains)
+
+    def _pointwise_loglik(self, data: TrialArrays, params: np.ndarray) -> np.ndarray:
+        """``(draws × subjects,)`` summed, or ``(draws × subjects, trials)``, log-likelihoods."""
+        n_sub = data.n_subjects
+        names = self.model.param_names
+        trialwise = self.pointwise == "trial"
+        n_lanes = params.shape[0]
+        out = np.empty((n_lanes, data.n_trials) if trialwise else n_lanes)
+        for lo in range(0, n_lanes, _CHUNK):
+            sl = slice(lo, min(lo + _CHUNK, n_lanes))
+            record = {n: params[sl, j] for j, n in enumerate(names)}
+            lanes = np.arange(sl.start, sl.stop) % n_sub
+            with np.errstate(all="ignore"):
+                out[sl] = log_likelihood(self.model, record, data, lanes, trialwise=trialwise)
+        return out
+
+    def _set_tables(self, data: TrialArrays, params: np.ndarray, mu: np.ndarray, sigma: np.ndarray,
+                    group: np.ndarray, subjects: pd.Index) -> None:
+        specs, names, k = self.model.param_specs, list(self.model.param_names), self.model.n_params
+        flat = params.reshape(-1, *params.shape[2:])
+        self.params_ = pd.DataFrame(flat.mean(axis=0), index=subjects, columns=names)
+        self.se_ = pd.DataFrame(flat.std(axis=0, ddof=1) if flat.shape[0] > 1 else np.full((len(subjects), k), np.nan),
+                                index=subjects, columns=names)
+        self.z_ = np.stack([s.to_unconstrained(self.params_[s.name].to_numpy()) for s in specs], axis=1)
+        self.hessians_ = np.full((len(subjects), k, k), np.nan)
+        ll = log_likelihood(self.model, {n: self.params_[n].to_numpy() for n in names}, data)
+        n = data.n_valid.astype(float)
+        self.loglik_ = pd.Series(ll, index=subjects, name="loglik")
+        self.objective_ = -self.loglik_.rename("objective")
+        self.n_trials_ = pd.Series(n.astype(int), index=subjects, name="n_trials")
+        self.aic_ = pd.Series(2 * k - 2 * ll, index=subjects, name="aic")
+        self.bic_ = pd.Series(k * np.log(n) - 2 * ll, index=subjects, name="bic")
+        rhat = self.summary_["r_hat"]
+        per_subject = rhat[rhat.index.str.startswith("params[")].to_numpy().reshape(len(subjects), k)
+        self.converged_ = pd.Series(~(per_subject > RHAT_MAX).any(axis=1), index=subjects, name="converged")
+        self.on_bound_ = pd.DataFrame({s.name: s.on_bound(self.params_[s.name].to_numpy()) for s in specs},
+                                      index=subjects)
+        mu_flat, sigma_flat = mu.reshape(-1, k), sigma.reshape(-1, k)
+        self.group_mean_ = pd.Series(mu_flat.mean(axis=0), index=names, name="group_mean")
+        self.group_var_ = pd.Series((sigma_flat**2).mean(axis=0), index=names, name="group_var")
+        self.group_cov_ = pd.DataFrame(np.diag(self.group_var_.to_numpy()), index=names, columns=names)
+        self.group_params_ = pd.Series(group.reshape(-1, k).mean(axis=0), index=names, name="group_params")
+
+    def _warn_diagnostics(self, n_chains: int) -> None:
+        table = self.summary_
+        stats = self.inference_data_.get("sample_stats")
+        diverging = stats["diverging"].to_numpy() if stats is not None and "diverging" in stats else np.zeros(1)
+        self.n_divergent_ = int(diverging.sum())
+        self.r_hat_max_ = float(table["r_hat"].max())
+        self.ess_bulk_min_ = float(table["ess_bulk"].min())
+        self.ess_tail_min_ = float(table["ess_tail"].min())
+        self.diagnostics_ok_ = True
+        problems = []
+        if not self.markov_chains:
+            return
+        if n_chains > 1 and self.r_hat_max_ > RHAT_MAX:
+            worst = table["r_hat"].idxmax()
+            problems.append(f"R-hat up to {self.r_hat_max_:.3f} > {RHAT_MAX} ({worst})")
+        ess_min = ESS_PER_CHAIN_MIN * n_chains
+        ess = min(self.ess_bulk_min_, self.ess_tail_min_)
+        if ess < ess_min:
+            worst = table[["ess_bulk", "ess_tail"]].min(axis=1).idxmin()
+            problems.append(f"ESS as low as {ess:.0f} < {ess_min} ({worst})")
+        if self.n_divergent_:
+            problems.append(f"{self.n_divergent_} divergent transition(s)")
+        if problems:
+            self.diagnostics_ok_ = False
+            warnings.warn(
+                f"{self.model.name} {self.method}: {'; '.join(problems)}: draw more (n_draws, n_warmup)"
+                f"{' or raise target_accept' if self.n_divergent_ else ''} before trusting the posterior "
+                f"(see summary_)",
+                ConvergenceWarning,
+                stacklevel=5,
+            )
+
+    def _warn(self) -> None:  # the diagnostics warn instead of the optimiser's checks
+        return None
+
+    # -- results ----------------------------------------------------------------------------------
+    def summary(self) -> pd.DataFrame:
+        """Return :meth:`SubjectFit.summary` with each subject's worst ``r_hat`` and ``ess_bulk``."""
+        out = super().summary()
+        k = self.model.n_params
+        table = self.summary_[self.summary_.index.str.startswith("params[")]
+        out["r_hat"] = table["r_hat"].to_numpy().reshape(-1, k).max(axis=1)
+        out["ess_bulk"] = table["ess_bulk"].to_numpy().reshape(-1, k).min(axis=1)
+        return out
+
+    def group_summary(self) -> pd.DataFrame:
+        """Return the rows of :attr:`summary_` for the group variables (``mu``, ``sigma``, ``group``)."""
+        self._check_fitted()
+        return self.summary_[~self.summary_.index.str.startswith("params[")]
+
+    def loo(self) -> Any:
+        """Return ArviZ's PSIS-LOO (Vehtari et al. 2017) over the kept pointwise log-likelihood.
+
+        Returns
+        -------
+        elpd : arviz.ELPDData
+            ``elpd_loo``, its standard error, ``p_loo`` and the Pareto ``k`` of each subject (or
+            trial); ``-2 elpd_loo`` is hBayesDM's LOOIC.
+        """
+        self._check_fitted()
+        _, _, az = require_bayes()
+        return az.loo(self.inference_data_, pointwise=True)
+
+    def waic(self) -> Any:
+        """Return ArviZ's WAIC (Watanabe 2010) over the kept pointwise log-likelihood.
+
+        Returns
+        -------
+        elpd : arviz.ELPDData
+            ``elpd_waic``, its standard error and ``p_waic``; ``-2 elpd_waic`` is the WAIC on the
+            deviance scale.
+        """
+        self._check_fitted()
+        _, _, az = require_bayes()
+        return az.waic(self.inference_data_, pointwise=True)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write :attr:`inference_data_` to a NetCDF file (``arviz.from_netcdf`` reads it back).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file, e.g. ``posterior.nc``.
+        """
+        self._check_fitted()
+        self.inference_data_.to_netcdf(str(path))
+
+
+class HierarchicalNUTS(HierarchicalBayes):
+    """Hierarchical posterior by the No-U-Turn sampler of Pyro (Hoffman & Gelman 2014).
+
+    Parameters
+    ----------
+    model : CognitiveModel
+        The model to fit.
+    n_chains : int, default 4
+        Independent chains, each seeded from ``seed`` (``SeedSequence.spawn``).
+    n_warmup : int, default 1000
+        Warm-up iterations per chain (step size and diagonal mass matrix adaptation), discarded.
+    target_accept : float, default 0.8
+        The acceptance probability the step size adapts to (Stan's ``adapt_delta``).
+    max_tree_depth : int, default 10
+        The most doublings of a trajectory (Stan's default).
+    chain_method : {"sequential", "vectorized"}, default "sequential"
+        One Pyro run per chain, or all chains as copies of the model in one run (one likelihood
+        call scores chains × subjects; the chains share the adapted step size and trajectory
+        length).
+    **kwargs
+        ``n_draws``, ``mean_prior_sd``, ``scale_prior_sd``, ``pointwise``, ``seed``: see
+        :class:`HierarchicalBayes`.
+    """
+
+    method = "nuts"
+
+    def __init__(
+        self,
+        model: CognitiveModel,
+        *,
+        n_chains: int = 4,
+        n_warmup: int = 1000,
+        target_accept: float = 0.8,
+        max_tree_depth: int = 10,
+        chain_method: str = "sequential",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(model, **kwargs)
+        self.n_chains = check_int("n_chains", n_chains, minimum=1)
+        self.n_warmup = check_int("n_warmup", n_warmup, minimum=1)
+        self.target_accept = check_number("target_accept", target_accept, 0.0, 1.0, low_open=True,
+                                          high_open=True)
+        self.max_tree_depth = check_int("max_tree_depth", max_tree_depth, minimum=1)
+        self.chain_method = check_choice("chain_method", chain_method, _CHAIN_METHODS)
+
+    def _sample(self, data: TrialArrays, progress: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        torch, _, _ = require_bayes()
+        from pyro.infer import MCMC, NUTS
+
+        vectorized = self.chain_method == "vectorized"
+        runs = 1 if vectorized else self.n_chains
+        per_run = self.n_chains if vectorized else 1
+        counter = [0]
+        parts: list[dict[str, np.ndarray]] = []
+        diverging = []
+        total = runs * (self.n_warmup + self.n_draws)
+        with self._bar(progress, total, unit="iteration") as bar:
+            for seed in self._chain_seeds(runs):
+                with torch.random.fork_rng():
+                    torch.manual_seed(seed)
+                    kernel = NUTS(self._pyro_model(data, per_run, counter), target_accept_prob=self.target_accept,
+                                  max_tree_depth=self.max_tree_depth, full_mass=False)
+                    mcmc = MCMC(kernel, num_samples=self.n_draws, warmup_steps=self.n_warmup,
+                                disable_progbar=True, hook_fn=lambda *_: bar.update())
+                    mcmc.run()
+                samples = {k: v.detach().numpy() for k, v in mcmc.get_samples().items()}
+                parts.append(samples)
+                flags = np.zeros(self.n_draws, dtype=bool)
+                flags[np.asarray(mcmc.diagnostics()["divergences"]["chain 0"], dtype=int)] = True
+                diverging.append(np.repeat(flags[None], per_run, axis=0))
+        self.n_gradients_ = counter[0]
+        # (draws, per_run, ...) of each run -> (chains, draws, ...)
+        samples = {name: np.concatenate([np.swapaxes(p[name], 0, 1) for p in parts]) for name in parts[0]}
+        return self._draws(data, samples), {"diverging": np.concatenate(diverging)}
+
+
+class HierarchicalVI(HierarchicalBayes):
+    """Hierarchical posterior by stochastic variational inference (mean-field Gaussian, Pyro).
+
+    The guide is Pyro's ``AutoNormal`` over the unconstrained group means, group SDs (log) and
+    standardised subject effects; the ELBO (one particle per step) is maximised by Adam, then
+    ``n_draws`` draws of the guide give the posterior tables and ``inference_data_``. A
+    mean-field guide underestimates posterior SDs (Blei, Kucukelbir & McAuliffe 2017): use it for
+    speed, NUTS for intervals.
+
+    Parameters
+    ----------
+    model : CognitiveModel
+        The model to fit.
+    n_steps : int, default 1000
+        Adam steps.
+    learning_rate : float, default 0.05
+        Adam's step size.
+    **kwargs
+        ``n_draws``, ``mean_prior_sd``, ``scale_prior_sd``, ``pointwise``, ``seed``: see
+        :class:`HierarchicalBayes`.
+
+    Attributes
+    ----------
+    elbo_ : pandas.Series
+        The ELBO estimate at every step.
+    """
+
+    method = "vi"
+    markov_chains = False
+
+    def __init__(self, model: CognitiveModel, *, n_steps: int = 1000, learning_rate: float = 0.05,
+                 **kwargs: Any) -> None:
+        super().__init__(model, **kwargs)
+        self.n_steps = check_int("n_steps", n_steps, minimum=1)
+        self.learning_rate = check_number("learning_rate", learning_rate, 0.0, low_open=True)
+
+    def _sample(self, data: TrialArrays, progress: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        torch, pyro, _ = require_bayes()
+        from pyro.infer import SVI, Trace_ELBO
+        from pyro.infer.autoguide import AutoNormal
+        from pyro.optim import Adam
+
+        counter = [0]
+        (seed,) = self._chain_seeds(1)
+        joint = self._pyro_model(data, 1, counter)
+        losses = np.empty(self.n_steps)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            pyro.clear_param_store()
+            guide = AutoNormal(joint, init_scale=0.1)
+            svi = SVI(joint, guide, Adam({"lr": self.learning_rate}), Trace_ELBO())
+            with self._bar(progress, self.n_steps, unit="step") as bar:
+                for i in range(self.n_steps):
+                    losses[i] = svi.step()
+                    bar.update()
+                    if i % 50 == 0:
+                        bar.set_postfix_str(f"ELBO {-losses[i]:.1f}", refresh=False)
+            with torch.no_grad():
+                draws = [guide() for _ in range(self.n_draws)]
+            pyro.clear_param_store()
+        self.n_gradients_ = counter[0]
+        self.elbo_ = pd.Series(-losses, name="elbo").rename_axis("step")
+        samples = {name: np.stack([d[name].numpy()[0] for d in draws])[None] for name in draws[0]}
+        return self._draws(data, samples), {}
+
+    def _warn_diagnostics(self, n_chains: int) -> None:
+        """Warn in one line when the ELBO still climbs over the last tenth of the steps."""
+        super()._warn_diagnostics(n_chains)
+        elbo = self.elbo_.to_numpy()
+        w = len(elbo) // 10
+        if w < 2:
+            return
+        last, before = elbo[-w:], elbo[-2 * w:-w]
+        gain = last.mean() - before.mean()
+        noise = np.sqrt((last.var(ddof=1) + before.var(ddof=1)) / w)
+        if gain > 2 * noise:
+            self.diagnostics_ok_ = False
+            warnings.warn(
+                f"{self.model.name} vi: the ELBO still climbs over the last {w} of {len(elbo)} steps "
+                f"(+{gain:.3g}, noise {noise:.2g}): raise n_steps (--vi-steps) or learning_rate before "
+                f"trusting the approximation (see elbo_)",
+                ConvergenceWarning,
+                stacklevel=5,
+            )
