@@ -147,6 +147,8 @@ DATASETS: tuple[Dataset, ...] = (
     Dataset("collins_frank_2012", "cogmodels.datasets.load_collins_frank_2012", _RLWM),
     Dataset("fontanesi_2019_pairs", "cogmodels.datasets.load_fontanesi_2019",
             {"random": {}, "rl_stimulus": {"n_actions": 2, "free_beta": True}}, coding=fontanesi_pairs),
+    # choices and RTs: HDDMrl's model on HDDM's learning phase (three pairs shown as ``state``)
+    Dataset("hddm_rlddm", "cogmodels.datasets.load_hddm_rlddm", {"rlddm": {"n_states": 3}}),
 )
 DATASETS_BY_NAME = {d.name: d for d in DATASETS}
 
