@@ -32,7 +32,9 @@ state is either itself or the best state of the previous bin — ``O(T S)`` inst
 :meth:`TargetHMM.infer` returns the Viterbi path's targets and each bin's posterior probability
 of that target; :func:`hmm_labels` turns them into ReFIT-style intention labels (the decoded
 velocity rotated toward the inferred target, 0 on it) weighted by the squared posterior
-probability, as Wilson et al.'s weighted least-squares recalibration does.
+probability, as Wilson et al.'s weighted least-squares recalibration of real sessions does
+(their simulator regresses the counts on the position error ``g - p`` toward the Viterbi
+targets, unweighted; :func:`infer_lanes` returns those targets for it).
 
 - Wilson, G. H., Willett, F. R., Stein, E. A., Kamdar, F., Avansino, D. T., Hochberg, L. R.,
   Shenoy, K. V., Druckmann, S., & Henderson, J. M. (2023). Long-term unsupervised recalibration

@@ -15,12 +15,12 @@ starts from a steady-state Kalman filter fit on a supervised calibration block. 
 3. the decoder for the next day is built from the session just played:
 
 - ``"fixed"``: unchanged (only the gain follows the day);
-- ``"supervised"``: a fresh filter fit on the session's counts with ReFIT intention labels toward
-  the *shown* targets (daily supervised recalibration: the targets are known);
+- ``"supervised"``: a fresh filter fit on the session's counts against labels toward the *shown*
+  targets (daily supervised recalibration: the targets are known);
 - ``"hmm"``: the same with the targets inferred by PRI-T
   (:class:`~cogmodels.agents.decoders.target_hmm.TargetHMM`, with the click — the task's
   registered selections, one per dwell of ``hold_steps + 1`` bins on the target, so a per-bin
-  click rate of ``1 / (hold_steps + 1)``), each bin weighted by the squared posterior of its inferred target;
+  click rate of ``1 / (hold_steps + 1)``);
 - ``"hmm_noclick"``: PRI-T without the click;
 - ``"rti"``: retrospective target inference (Jarosiewicz et al. 2015): only the successful
   trials' bins, labelled toward where the cursor ended;
@@ -28,9 +28,18 @@ starts from a steady-state Kalman filter fit on a supervised calibration block. 
   Procrustes on stable channels with the session's counts
   (:class:`~cogmodels.agents.decoders.stabilizer.ProcrustesStabilizer`; no labels).
 
-Label speeds come from the decoder's own output divided by its steady-state gain (as
-:func:`~cogmodels.agents.decoders.session.run_closed_loop` debiases), so the strategies differ
-only in where the labels point and which bins they use.
+As in Wilson et al.'s simulator (``simulate_HMMRecalibration`` and its supervised and RTI
+siblings in their code), the labels are by default the **position error** ``g_t - p_t`` toward
+the shown, inferred or reached target, every bin counting once, and each refit decoder is
+**renormalised** to the readout norm of the day-0 decoder (:class:`OutputScale`, their
+``renormalizeDecoder``), so the strategies differ only in where the labels point and which bins
+they use. The alternative, ReFIT labels (the decoded velocity rotated toward the goal, its
+speed kept), takes its speed from the decoder's own output: a decoder whose output the drift
+has attenuated teaches the next fit the attenuated speed, and over daily refits the output
+shrinks until the gain sweep runs off its grid — the collapse of PRI-T in this benchmark before
+the position labels (``benchmarks/RESULTS.md``). Weighting PRI-T's bins by the squared
+posterior (Wilson et al.'s option on real data) favours the bins where the decoded direction
+agreed with the inferred target, which on a drifting decoder confirms its own errors.
 
 - Wilson, G. H., et al. (2023). Long-term unsupervised recalibration of cursor BCIs. bioRxiv
   10.1101/2023.02.03.527022.
