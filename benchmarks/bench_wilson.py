@@ -60,8 +60,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1, help="strategies in parallel processes")
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
-    ap.add_argument("--labels", default="position", choices=("position", "refit"),
-                    help="labels of every refit: Wilson et al.'s position error or ReFIT's")
+    ap.add_argument("--labels", default="refit", choices=("refit", "position"),
+                    help="labels of every refit: ReFIT's or Wilson et al.'s position error")
     ap.add_argument("--no-renormalize", action="store_true",
                     help="fresh refits as they come (no renormalisation of the readout norm)")
     ap.add_argument("--posterior-weights", action="store_true",

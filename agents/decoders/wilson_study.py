@@ -28,18 +28,20 @@ starts from a steady-state Kalman filter fit on a supervised calibration block. 
   Procrustes on stable channels with the session's counts
   (:class:`~cogmodels.agents.decoders.stabilizer.ProcrustesStabilizer`; no labels).
 
-As in Wilson et al.'s simulator (``simulate_HMMRecalibration`` and its supervised and RTI
-siblings in their code), the labels are by default the **position error** ``g_t - p_t`` toward
-the shown, inferred or reached target, every bin counting once, and each refit decoder is
-**renormalised** to the readout norm of the day-0 decoder (:class:`OutputScale`, their
-``renormalizeDecoder``), so the strategies differ only in where the labels point and which bins
-they use. The alternative, ReFIT labels (the decoded velocity rotated toward the goal, its
-speed kept), takes its speed from the decoder's own output: a decoder whose output the drift
-has attenuated teaches the next fit the attenuated speed, and over daily refits the output
-shrinks until the gain sweep runs off its grid — the collapse of PRI-T in this benchmark before
-the position labels (``benchmarks/RESULTS.md``). Weighting PRI-T's bins by the squared
-posterior (Wilson et al.'s option on real data) favours the bins where the decoded direction
-agreed with the inferred target, which on a drifting decoder confirms its own errors.
+Each refit decoder is **renormalised** to the readout norm of the day-0 decoder
+(:class:`OutputScale`; Wilson et al.'s ``renormalizeDecoder``), and PRI-T's bins all count once,
+as in Wilson et al.'s simulator (``simulate_HMMRecalibration`` in their code regresses on the
+Viterbi targets, unweighted). Weighting the bins by the squared posterior of their inferred
+target (``posterior_weights=True``; Wilson et al.'s option on real sessions) was the main cause
+of PRI-T's collapse in this benchmark: the confident bins are those where the decoded direction
+agreed with the inferred target, so the fit confirms the drifting decoder's own errors
+(``benchmarks/RESULTS.md``). The labels are ReFIT's by default (the decoded velocity divided by
+the decoder's steady-state gain, rotated toward the goal with its speed kept, 0 within the
+target radius) or, with ``labels="position"``, Wilson et al.'s position error ``g_t - p_t``;
+either way the strategies differ only in where the labels point and which bins they use.
+ReFIT's speed is the decoder's own output, so an output the drift has attenuated is taught to
+the next fit (``tests/test_bci_wilson.py``); without renormalisation the daily refits shrink
+until the gain sweep runs off its grid.
 
 - Wilson, G. H., et al. (2023). Long-term unsupervised recalibration of cursor BCIs. bioRxiv
   10.1101/2023.02.03.527022.
@@ -291,7 +293,7 @@ def run_wilson_protocol(
     gains: Sequence[float] = WILSON_GAINS,
     grid: int = 20,
     renormalize: bool = True,
-    labels: str = "position",
+    labels: str = "refit",
     posterior_weights: bool = False,
     seed: int = 0,
     drift: Any = WILSON_DRIFT,
@@ -324,10 +326,10 @@ def run_wilson_protocol(
         Drive each refit decoder (supervised, PRI-T, RTI) through :class:`OutputScale` so its
         readout norm stays that of the day-0 decoder (Wilson et al.'s ``renormalizeDecoder``);
         False: fresh fits as they come (their output shrinks with the labels' noise).
-    labels : {"position", "refit"}
-        The labels of every refit (:func:`intention_labels`): Wilson et al.'s position error
-        toward the shown (supervised), inferred (PRI-T) or reached (RTI) target, or ReFIT's
-        rotated decoded velocity.
+    labels : {"refit", "position"}
+        The labels of every refit (:func:`intention_labels`) toward the shown (supervised),
+        inferred (PRI-T) or reached (RTI) target: ReFIT's rotated decoded velocity, or Wilson et
+        al.'s position error.
     posterior_weights : bool
         Weight PRI-T's bins by the squared posterior of their inferred target (weighted least
         squares); False: every bin counts once, as in Wilson et al.'s simulator.
