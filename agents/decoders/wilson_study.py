@@ -112,9 +112,10 @@ class OutputScale:
     """A decoder whose output is multiplied by a fixed factor per lane (Wilson et al.'s renorm).
 
     Wilson et al. (2023, ``renormalizeDecoder`` in their simulator) rescale each recalibrated
-    linear decoder to the norm of the one it replaces, so that a fit on noisy labels — whose
-    weights shrink by the labels' reliability (regression dilution) — does not shrink the
-    cursor's speed day after day, and the daily gain sweep stays on its grid. The protocol keeps
+    linear decoder to the norm of the one it replaces, so that a refit whose output is smaller
+    than its predecessor's (in a linear regression, label noise dilutes the slope; with ReFIT
+    labels, whose speed is the decoder's own output, an attenuation is passed on) does not
+    shrink the cursor's speed day after day, and the daily gain sweep stays on its grid. The protocol keeps
     the fitted decoder as it is and drives the cursor through this wrapper, with ``scale``
     chosen so that ``scale * readout_norm(decoder)`` (:func:`readout_norm`) stays at its day-0
     value.
