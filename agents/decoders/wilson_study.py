@@ -41,7 +41,9 @@ target radius) or, with ``labels="position"``, Wilson et al.'s position error ``
 either way the strategies differ only in where the labels point and which bins they use.
 ReFIT's speed is the decoder's own output, so an output the drift has attenuated is taught to
 the next fit (``tests/test_bci_wilson.py``); without renormalisation the daily refits shrink
-until the gain sweep runs off its grid.
+until the gain sweep runs off its grid. With ``labels="position"`` and 120 s sessions PRI-T
+stays at daily supervised over the 60 days (Wilson et al.'s result; their sessions are 400 s),
+with ReFIT labels or 30 s sessions it does not for every subject (``benchmarks/RESULTS.md``).
 
 - Wilson, G. H., et al. (2023). Long-term unsupervised recalibration of cursor BCIs. bioRxiv
   10.1101/2023.02.03.527022.
