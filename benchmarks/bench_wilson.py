@@ -60,6 +60,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1, help="strategies in parallel processes")
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
+    ap.add_argument("--labels", default="refit", choices=("refit", "position"),
+                    help="labels of every refit: ReFIT's or Wilson et al.'s position error")
+    ap.add_argument("--no-renormalize", action="store_true",
+                    help="fresh refits as they come (no renormalisation of the readout norm)")
+    ap.add_argument("--posterior-weights", action="store_true",
+                    help="weight PRI-T's bins by the squared posterior of their target")
     ap.add_argument("--quick", action="store_true", help="2 days, 2 subjects, 20 s sessions")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
     ap.add_argument("--save-dir", type=Path, default=None,
@@ -85,7 +91,9 @@ def main() -> None:
                                      args.session,
                                      calibration_seconds=30.0 if args.quick else 60.0,
                                      sweep_seconds=args.sweep, gains=GAINS, seed=args.seed,
-                                     n_jobs=args.jobs, save_dir=args.save_dir, progress=True)
+                                     n_jobs=args.jobs, save_dir=args.save_dir, progress=True,
+                                     renormalize=not args.no_renormalize, labels=args.labels,
+                                     posterior_weights=args.posterior_weights)
     seconds = time.perf_counter() - t0
     per_day = summarize(trials, by=["decoder", "subject", "day"])
     mean_time = trials.groupby(["decoder", "subject", "day"])["trial_time"].mean()

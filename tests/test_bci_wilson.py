@@ -81,6 +81,37 @@ def test_rti_refits_lanes_with_successes_and_keeps_the_others(env_and_block):
     a = rec.arrays()
     assert a["click"][:, 0].any()
     a["click"][:, 1] = False  # lane 1: no success, nothing to label
-    new = _rti(dec, a, {"dt": env.config.task.dt})
+    new = _rti(dec, a, {"dt": env.config.task.dt, "labels": "position"})
     np.testing.assert_array_equal(new.H_[1], dec.H_[1])
     assert not np.allclose(new.H_[0], dec.H_[0])
+
+
+
+def test_refit_labels_inherit_an_attenuated_output_and_position_labels_do_not(env_and_block):
+    """Why ReFIT-speed labels compound day after day in the 60-day protocol: their speed is the
+    decoder's own output, so a decoder whose output drift has halved (here: OutputScale 0.5,
+    the gain doubled so the cursor moves exactly as before) teaches the next fit to output half
+    as much; Wilson et al.'s position-error labels depend on the cursor path only."""
+    from cogmodels.agents.decoders.wilson_study import OutputScale, intention_labels, readout_norm
+
+    env, (counts, labels) = env_and_block
+    dec = SteadyStateKalmanDecoder().fit(counts, labels)
+    recs = {}
+    for scale in (1.0, 0.5):
+        env.reset(seed=3, options={"day": 0})
+        rec = SessionRecord()
+        run_closed_loop(env, OutputScale(dec, np.full(2, scale)), 10.0, gain=1.0 / scale,
+                        record=rec)
+        recs[scale] = rec.arrays()
+    np.testing.assert_allclose(recs[0.5]["cursor"], recs[1.0]["cursor"], atol=1e-5)
+    np.testing.assert_allclose(recs[0.5]["velocity"], 0.5 * recs[1.0]["velocity"], rtol=1e-4)
+    norm = {}
+    for kind in ("refit", "position"):
+        for scale, rec in recs.items():
+            y = intention_labels(kind, dec, rec, rec["target"])
+            norm[kind, scale] = readout_norm(SteadyStateKalmanDecoder().fit(rec["counts"], y))
+    np.testing.assert_allclose(norm["position", 0.5], norm["position", 1.0], rtol=1e-3)
+    ratio = norm["refit", 0.5] / norm["refit", 1.0]
+    assert ((ratio > 0.4) & (ratio < 0.65)).all(), ratio  # ~0.5: the shrinkage is inherited
+    with pytest.raises(ValueError, match="labels must be"):
+        run_wilson_protocol(["hmm"], labels="speed")

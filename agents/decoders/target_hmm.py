@@ -32,7 +32,9 @@ state is either itself or the best state of the previous bin — ``O(T S)`` inst
 :meth:`TargetHMM.infer` returns the Viterbi path's targets and each bin's posterior probability
 of that target; :func:`hmm_labels` turns them into ReFIT-style intention labels (the decoded
 velocity rotated toward the inferred target, 0 on it) weighted by the squared posterior
-probability, as Wilson et al.'s weighted least-squares recalibration does.
+probability, as Wilson et al.'s weighted least-squares recalibration of real sessions does
+(their simulator regresses the counts on the position error ``g - p`` toward the Viterbi
+targets, unweighted; :func:`infer_lanes` returns those targets for it).
 
 - Wilson, G. H., Willett, F. R., Stein, E. A., Kamdar, F., Avansino, D. T., Hochberg, L. R.,
   Shenoy, K. V., Druckmann, S., & Henderson, J. M. (2023). Long-term unsupervised recalibration
@@ -51,7 +53,7 @@ from scipy.special import i0e
 from cogmodels.agents.decoders.clda import refit_intention
 from cogmodels.validation import check_int, check_number, check_probability
 
-__all__ = ["TargetHMM", "hmm_labels", "target_grid"]
+__all__ = ["TargetHMM", "hmm_labels", "infer_lanes", "target_grid"]
 
 
 def target_grid(workspace: float, n: int) -> np.ndarray:
@@ -242,6 +244,35 @@ class TargetHMM:
         return self.targets[path], post[np.arange(path.size), path]
 
 
+def infer_lanes(hmm: TargetHMM, velocity: np.ndarray, cursor: np.ndarray,
+                click: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Run :meth:`TargetHMM.infer` on each lane of ``(T, L, ·)`` closed-loop bins.
+
+    Parameters
+    ----------
+    hmm : TargetHMM
+        The model; each lane's bins are one sequence.
+    velocity, cursor : numpy.ndarray
+        ``(T, L, 2)`` decoded velocities and cursor positions.
+    click : numpy.ndarray, optional
+        ``(T, L)`` click indicators.
+
+    Returns
+    -------
+    targets : numpy.ndarray
+        ``(T, L, 2)`` the inferred target of each bin.
+    confidence : numpy.ndarray
+        ``(T, L)`` the posterior probability of that target.
+    """
+    v, p = np.asarray(velocity, dtype=np.float64), np.asarray(cursor, dtype=np.float64)
+    goals = np.empty_like(p)
+    conf = np.empty(p.shape[:2])
+    for lane in range(p.shape[1]):
+        goals[:, lane], conf[:, lane] = hmm.infer(v[:, lane], p[:, lane],
+                                                  None if click is None else click[:, lane])
+    return goals, conf
+
+
 def hmm_labels(hmm: TargetHMM, velocity: np.ndarray, cursor: np.ndarray, radius: Any,
                click: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return PRI-T's intention labels and weights for ``(T, L, ·)`` closed-loop bins.
@@ -266,11 +297,5 @@ def hmm_labels(hmm: TargetHMM, velocity: np.ndarray, cursor: np.ndarray, radius:
         ``(T, L)``: the squared posterior probability of each inferred target (Wilson et al.'s
         weighted least squares).
     """
-    v, p = np.asarray(velocity, dtype=np.float64), np.asarray(cursor, dtype=np.float64)
-    goals = np.empty_like(p)
-    weights = np.empty(p.shape[:2])
-    for lane in range(p.shape[1]):
-        goals[:, lane], conf = hmm.infer(v[:, lane], p[:, lane],
-                                         None if click is None else click[:, lane])
-        weights[:, lane] = conf**2
-    return refit_intention(v, p, goals, radius), weights
+    goals, conf = infer_lanes(hmm, velocity, cursor, click)
+    return refit_intention(np.asarray(velocity, dtype=np.float64), cursor, goals, radius), conf**2

@@ -15,12 +15,12 @@ starts from a steady-state Kalman filter fit on a supervised calibration block. 
 3. the decoder for the next day is built from the session just played:
 
 - ``"fixed"``: unchanged (only the gain follows the day);
-- ``"supervised"``: a fresh filter fit on the session's counts with ReFIT intention labels toward
-  the *shown* targets (daily supervised recalibration: the targets are known);
+- ``"supervised"``: a fresh filter fit on the session's counts against labels toward the *shown*
+  targets (daily supervised recalibration: the targets are known);
 - ``"hmm"``: the same with the targets inferred by PRI-T
   (:class:`~cogmodels.agents.decoders.target_hmm.TargetHMM`, with the click — the task's
   registered selections, one per dwell of ``hold_steps + 1`` bins on the target, so a per-bin
-  click rate of ``1 / (hold_steps + 1)``), each bin weighted by the squared posterior of its inferred target;
+  click rate of ``1 / (hold_steps + 1)``);
 - ``"hmm_noclick"``: PRI-T without the click;
 - ``"rti"``: retrospective target inference (Jarosiewicz et al. 2015): only the successful
   trials' bins, labelled toward where the cursor ended;
@@ -28,9 +28,22 @@ starts from a steady-state Kalman filter fit on a supervised calibration block. 
   Procrustes on stable channels with the session's counts
   (:class:`~cogmodels.agents.decoders.stabilizer.ProcrustesStabilizer`; no labels).
 
-Label speeds come from the decoder's own output divided by its steady-state gain (as
-:func:`~cogmodels.agents.decoders.session.run_closed_loop` debiases), so the strategies differ
-only in where the labels point and which bins they use.
+Each refit decoder is **renormalised** to the readout norm of the day-0 decoder
+(:class:`OutputScale`; Wilson et al.'s ``renormalizeDecoder``), and PRI-T's bins all count once,
+as in Wilson et al.'s simulator (``simulate_HMMRecalibration`` in their code regresses on the
+Viterbi targets, unweighted). Weighting the bins by the squared posterior of their inferred
+target (``posterior_weights=True``; Wilson et al.'s option on real sessions) was the main cause
+of PRI-T's collapse in this benchmark: the confident bins are those where the decoded direction
+agreed with the inferred target, so the fit confirms the drifting decoder's own errors
+(``benchmarks/RESULTS.md``). The labels are ReFIT's by default (the decoded velocity divided by
+the decoder's steady-state gain, rotated toward the goal with its speed kept, 0 within the
+target radius) or, with ``labels="position"``, Wilson et al.'s position error ``g_t - p_t``;
+either way the strategies differ only in where the labels point and which bins they use.
+ReFIT's speed is the decoder's own output, so an output the drift has attenuated is taught to
+the next fit (``tests/test_bci_wilson.py``); without renormalisation the daily refits shrink
+until the gain sweep runs off its grid. With ``labels="position"`` and 120 s sessions PRI-T
+stays at daily supervised over the 60 days (Wilson et al.'s result; their sessions are 400 s),
+with ReFIT labels or 30 s sessions it does not for every subject (``benchmarks/RESULTS.md``).
 
 - Wilson, G. H., et al. (2023). Long-term unsupervised recalibration of cursor BCIs. bioRxiv
   10.1101/2023.02.03.527022.
@@ -51,14 +64,14 @@ from cogmodels.agents.decoders.clda import refit_intention
 from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
 from cogmodels.agents.decoders.session import SessionRecord, calibration_block, run_closed_loop
 from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer
-from cogmodels.agents.decoders.target_hmm import TargetHMM, hmm_labels, target_grid
+from cogmodels.agents.decoders.target_hmm import TargetHMM, infer_lanes, target_grid
 from cogmodels.envs.bci.drift import SNRMixture, TuningRotation
 from cogmodels.envs.bci.gain_sweep import WILSON_GAINS, sweep_gain
 from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.progress import progress_bar
-from cogmodels.validation import check_int, check_number
+from cogmodels.validation import check_bool, check_choice, check_int, check_number
 
-__all__ = ["STRATEGIES", "WILSON_DRIFT", "run_wilson_protocol"]
+__all__ = ["STRATEGIES", "WILSON_DRIFT", "OutputScale", "readout_norm", "run_wilson_protocol"]
 
 #: Wilson et al. (2023)'s simulated nonstationarity: 0.91 daily tuning similarity, SNR redrawn
 WILSON_DRIFT = (TuningRotation(0.91), SNRMixture())
@@ -76,22 +89,112 @@ def _keep(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) ->
     return decoder
 
 
+def readout_norm(decoder: Decoder) -> np.ndarray:
+    r"""Return each lane's norm ``\|(I - M)^{-1} K\|_F`` of a steady-state Kalman readout, ``(L,)``.
+
+    The decoder ``v_t = M v_{t-1} + K (y_t - d)`` maps a constant count deviation ``y - d`` to
+    the long-run velocity ``(I - M)^{-1} K (y - d)``: this linear readout plays the part of
+    Wilson et al.'s linear decoder ``D``, whose norm their ``renormalizeDecoder`` keeps.
+
+    Parameters
+    ----------
+    decoder : SteadyStateKalmanDecoder
+        A fitted decoder.
+
+    Returns
+    -------
+    numpy.ndarray
+        The Frobenius norm per lane.
+    """
+    readout = np.linalg.solve(np.eye(2) - decoder.M_, decoder.K_.astype(np.float64))
+    return np.linalg.norm(readout, axis=(1, 2))
+
+
+class OutputScale:
+    """A decoder whose output is multiplied by a fixed factor per lane (Wilson et al.'s renorm).
+
+    Wilson et al. (2023, ``renormalizeDecoder`` in their simulator) rescale each recalibrated
+    linear decoder to the norm of the one it replaces, so that a refit whose output is smaller
+    than its predecessor's (in a linear regression, label noise dilutes the slope; with ReFIT
+    labels, whose speed is the decoder's own output, an attenuation is passed on) does not
+    shrink the cursor's speed day after day, and the daily gain sweep stays on its grid. The protocol keeps
+    the fitted decoder as it is and drives the cursor through this wrapper, with ``scale``
+    chosen so that ``scale * readout_norm(decoder)`` (:func:`readout_norm`) stays at its day-0
+    value.
+
+    Parameters
+    ----------
+    decoder : Decoder
+        The fitted decoder.
+    scale : numpy.ndarray
+        ``(L,)`` positive factors.
+    """
+
+    def __init__(self, decoder: Decoder, scale: np.ndarray) -> None:
+        self.decoder = decoder
+        self.scale = np.asarray(scale, dtype=np.float64)
+
+    def reset(self, mask: np.ndarray | None = None) -> OutputScale:
+        """Reset the wrapped decoder's state (all lanes, or those in ``mask``)."""
+        self.decoder.reset(mask)
+        return self
+
+    def step(self, counts: Any) -> np.ndarray:
+        """Decode one bin: ``scale`` times the wrapped decoder's velocity, ``(L, 2)``."""
+        return self.scale[:, None] * np.asarray(self.decoder.step(counts))
+
+    def steady_gain(self) -> np.ndarray:
+        """Return the wrapped decoder's steady-state gain times ``scale``, ``(L, 2, 2)``."""
+        return self.scale[:, None, None] * self.decoder.steady_gain()
+
+
 def _refit(decoder: Decoder, counts: np.ndarray, labels: np.ndarray,
            weight: np.ndarray | None = None) -> Decoder:
     return SteadyStateKalmanDecoder(dt=decoder.dt).fit(counts, labels, sample_weight=weight)
 
 
+def intention_labels(kind: str, decoder: Decoder, rec: dict[str, np.ndarray],
+                     goal: np.ndarray) -> np.ndarray:
+    r"""Return the intention labels ``(T, L, 2)`` of a session's bins toward goals ``(T, L, 2)``.
+
+    Parameters
+    ----------
+    kind : {"position", "refit"}
+        ``"position"``: the position error ``g_t - p_t`` (Wilson et al.'s simulator regresses
+        every recalibrated decoder — supervised, RTI, PRI-T — on it); ``"refit"``: the decoded
+        velocity, divided by the decoder's steady-state gain, rotated toward ``g_t`` with its
+        speed kept and 0 within the target radius
+        (:func:`~cogmodels.agents.decoders.clda.refit_intention`).
+    decoder : Decoder
+        The decoder that drove the session.
+    rec : dict
+        The session's :meth:`~cogmodels.agents.decoders.session.SessionRecord.arrays`.
+    goal : numpy.ndarray
+        The shown or inferred target of each bin.
+
+    Returns
+    -------
+    numpy.ndarray
+        The labels.
+    """
+    if kind == "position":
+        return goal - rec["cursor"]
+    return refit_intention(_debiased(decoder, rec["velocity"]), rec["cursor"], goal,
+                           rec["radius"])
+
+
 def _supervised(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) -> Decoder:
-    labels = refit_intention(_debiased(decoder, rec["velocity"]), rec["cursor"], rec["target"],
-                             rec["radius"])
+    labels = intention_labels(opts["labels"], decoder, rec, rec["target"])
     return _refit(decoder, rec["counts"], labels)
 
 
 def _hmm(click: bool) -> Update:
     def update(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) -> Decoder:
-        labels, weight = hmm_labels(opts["hmm"], _debiased(decoder, rec["velocity"]),
-                                    rec["cursor"], rec["radius"], rec["click"] if click else None)
-        return _refit(decoder, rec["counts"], labels, weight)
+        goal, conf = infer_lanes(opts["hmm"], _debiased(decoder, rec["velocity"]),
+                                 rec["cursor"], rec["click"] if click else None)
+        labels = intention_labels(opts["labels"], decoder, rec, goal)
+        return _refit(decoder, rec["counts"], labels,
+                      conf**2 if opts["posterior_weights"] else None)
 
     return update
 
@@ -110,8 +213,7 @@ def _rti(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) -> 
                 weight[start:t + 1, lane] = 1.0
             start = t + 1
     goal = np.where(weight[..., None] > 0, goal, rec["cursor"])
-    labels = refit_intention(_debiased(decoder, rec["velocity"]), rec["cursor"], goal,
-                             rec["radius"])
+    labels = intention_labels(opts["labels"], decoder, rec, goal)
     empty = weight.sum(axis=0) == 0
     if empty.all():
         return decoder
@@ -127,6 +229,12 @@ def _rti(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) -> 
 def _realign(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) -> Decoder:
     return decoder.realign(rec["counts"])
 
+
+#: the label kinds of :func:`intention_labels`
+LABELS = ("position", "refit")
+
+#: the strategies whose daily refits are renormalised (:class:`OutputScale`)
+RENORMALIZED = frozenset({"supervised", "hmm", "hmm_noclick", "rti"})
 
 #: strategy name -> (decoder class of day 0, update after each session)
 STRATEGIES: dict[str, tuple[type[Decoder], Update]] = {
@@ -152,10 +260,14 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
         target_grid(task.workspace, opts["grid"]), click_hit=1.0 / (task.hold_steps + 1),
         click_radius=float(np.max(task.target_radius)))}
     parts = []
+    renorm = opts["renormalize"] and name in RENORMALIZED
+    reference = readout_norm(decoder) if renorm else None
+    scale = np.ones(env.num_envs)
     for day in range(opts["n_days"]):
-        sweep = sweep_gain(env, decoder, opts["sweep_seconds"], gains=opts["gains"], day=day)
+        driven = OutputScale(decoder, scale)
+        sweep = sweep_gain(env, driven, opts["sweep_seconds"], gains=opts["gains"], day=day)
         rec = SessionRecord()
-        trials = run_closed_loop(env, decoder, opts["session_seconds"], day=day,
+        trials = run_closed_loop(env, driven, opts["session_seconds"], day=day,
                                  gain=sweep.best, record=rec)
         trials["gain"] = sweep.best[trials["subject"].to_numpy(dtype=np.int64)]
         parts.append(trials)
@@ -163,7 +275,11 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
             path = Path(opts["save_dir"]) / f"{name}.csv"
             trials.assign(decoder=name).to_csv(path, mode="a" if day else "w", header=not day,
                                                index=False)
-        decoder = update(decoder, rec.arrays(), opts)
+        arrays = rec.arrays()
+        arrays["velocity"] = arrays["velocity"] / scale[:, None]  # the fitted decoder's own
+        decoder = update(decoder, arrays, opts)
+        if renorm:
+            scale = reference / readout_norm(decoder)
     out = pd.concat(parts, ignore_index=True)
     out.insert(0, "decoder", name)
     return out
@@ -179,6 +295,9 @@ def run_wilson_protocol(
     sweep_seconds: float = 5.0,
     gains: Sequence[float] = WILSON_GAINS,
     grid: int = 20,
+    renormalize: bool = True,
+    labels: str = "refit",
+    posterior_weights: bool = False,
     seed: int = 0,
     drift: Any = WILSON_DRIFT,
     n_jobs: int = 1,
@@ -206,6 +325,17 @@ def run_wilson_protocol(
         Candidate output gains (Wilson et al.'s ``linspace(0.1, 2.5, 10)``).
     grid : int
         The PRI-T target grid is ``grid × grid`` over the workspace (Wilson et al.: 20).
+    renormalize : bool
+        Drive each refit decoder (supervised, PRI-T, RTI) through :class:`OutputScale` so its
+        readout norm stays that of the day-0 decoder (Wilson et al.'s ``renormalizeDecoder``);
+        False: fresh fits as they come (their output shrinks with the labels' noise).
+    labels : {"refit", "position"}
+        The labels of every refit (:func:`intention_labels`) toward the shown (supervised),
+        inferred (PRI-T) or reached (RTI) target: ReFIT's rotated decoded velocity, or Wilson et
+        al.'s position error.
+    posterior_weights : bool
+        Weight PRI-T's bins by the squared posterior of their inferred target (weighted least
+        squares); False: every bin counts once, as in Wilson et al.'s simulator.
     seed : int
         Seed of the subjects, their drift and the tasks.
     drift : Any
@@ -237,7 +367,10 @@ def run_wilson_protocol(
         "calibration_seconds": check_number("calibration_seconds", calibration_seconds, 0.0,
                                             low_open=True),
         "sweep_seconds": check_number("sweep_seconds", sweep_seconds, 0.0, low_open=True),
-        "gains": tuple(gains), "grid": check_int("grid", grid, 2), "seed": seed, "drift": drift,
+        "gains": tuple(gains), "grid": check_int("grid", grid, 2),
+        "renormalize": check_bool("renormalize", renormalize),
+        "labels": check_choice("labels", labels, LABELS),
+        "posterior_weights": check_bool("posterior_weights", posterior_weights), "seed": seed, "drift": drift,
         "env_kwargs": env_kwargs, "save_dir": save_dir}
     if save_dir is not None:
         Path(save_dir).mkdir(parents=True, exist_ok=True)
