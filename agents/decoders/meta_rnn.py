@@ -321,6 +321,8 @@ class MetaRNNDecoder:
         self.lr_schedule = LinearSchedule(cfg.lr, cfg.lr_end)
         self.entropy_schedule = LinearSchedule(cfg.entropy_coef, cfg.entropy_coef_end)
         self.cpu_s_ = self.wall_s_ = 0.0
+        self._planned_batches: int | None = None
+        self._batches_done = 0
         self.n_sessions_ = 0
         self.n_updates_ = 0
         self._rows: list[dict[str, float]] = []
@@ -338,6 +340,16 @@ class MetaRNNDecoder:
     def _spent(self) -> float:
         return self.cpu_s_ if self.config.clock == "cpu" else self.wall_s_
 
+    def _schedule_fraction(self) -> float:
+        """Return how far the learning-rate and entropy schedules are, in [0, 1].
+
+        By batches when :meth:`fit` was given ``n_batches`` (the same seeds then give the same
+        network), else by the clock.
+        """
+        if self._planned_batches:
+            return min(1.0, self._batches_done / self._planned_batches)
+        return min(1.0, self._spent() / self.config.budget_s)
+
     # -- training -------------------------------------------------------------------------------
     def fit(self, n_batches: int | None = None, *, progress: bool = True) -> MetaRNNDecoder:
         """Train until the budget is spent (or ``n_batches`` more batches); return ``self``.
@@ -345,7 +357,9 @@ class MetaRNNDecoder:
         Parameters
         ----------
         n_batches : int, optional
-            Stop after this many batches of ``num_envs`` sessions even within the budget.
+            Stop after this many batches of ``num_envs`` sessions even within the budget; the
+            schedules then run over these batches, not over the clock, and the run is
+            reproducible from the seed (a clock budget is not: it depends on the machine's speed).
         progress : bool
             Show a progress bar (in seconds of the budget).
 
@@ -359,12 +373,14 @@ class MetaRNNDecoder:
             check_int("n_batches", n_batches, 1)
         n_bins = max(1, int(round(cfg.session_s / self.env.dt)))
         done = 0
+        self._planned_batches, self._batches_done = n_batches, 0
         with torch_threads(cfg.threads), progress_bar(
                 progress, total=round(cfg.budget_s), desc="meta-RNN decoder", unit="s") as bar:
             while self._spent() < cfg.budget_s and (n_batches is None or done < n_batches):
                 before = self._spent()
                 self._train_batch(n_bins)
                 done += 1
+                self._batches_done = done
                 bar.update(round(self._spent()) - round(before))
         return self
 
@@ -426,7 +442,7 @@ class MetaRNNDecoder:
 
     def _update(self, buffer: RolloutBuffer) -> dict[str, float]:
         cfg = self.config
-        frac = min(1.0, self._spent() / cfg.budget_s)
+        frac = self._schedule_fraction()
         for g in self.optimizer.param_groups:
             g["lr"] = self.lr_schedule(frac)
         loss, parts = a2c_loss(self.model_, buffer, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
