@@ -11,19 +11,23 @@
    (logit scale for α); the EM's group prior is Gaussian in the unconstrained space, so the table
    also gives the mean of the EM's group distribution on the natural scale
    (``group_mean_natural``, by Monte Carlo), the like-for-like number.
-2. ``ddm``, ``rlddm``: parameter recovery at ``--trials`` × ``--subjects`` (default 200 × 40):
-   true parameters drawn uniformly from plausible ranges, data simulated with
+2. ``ddm``, ``rlddm``, ``rlrd``: parameter recovery at ``--trials`` × ``--subjects`` (default
+   200 × 40): true parameters drawn uniformly from plausible ranges, data simulated with
    ``simulate_learning_phase`` (the probabilistic selection task's learning phase, pairs
-   0.8/0.2, 0.7/0.3, 0.6/0.4; for the DDM one condition), fitted by maximum likelihood;
-   Pearson r of true vs estimated per parameter.
+   0.8/0.2, 0.7/0.3, 0.6/0.4; for the DDM one condition) or, for the RL racing diffusion, in a
+   2-armed Bernoulli bandit; fitted by ``--method`` (maximum likelihood by default, ``em`` the
+   hierarchical EM); Pearson r of true vs estimated per parameter, CPU and wall seconds of the fit.
+   ``ddm-diagnose``: why the DDM's threshold recovers less well by maximum likelihood (the
+   truth's log-likelihood against the fits' with 5 and ``--starts`` starts, Laplace standard
+   errors, a KS test of the RT sampler at every subject's true parameters).
 3. ``qp``: quantile-probability plot of HDDM's data against the RLDDM simulated at the group
    values (the EM's, from ``rt_hddm_em.csv`` when it exists, else HDDMrl's), 28 simulated
    subjects × 200 trials of the same three pairs.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_rt.py --part all
 
-Writes ``benchmarks/figures/rt_hddm_em.csv``, ``rt_recovery.csv``, ``rt_hddm_qp.csv`` and
-``rt_hddm_qp.png`` and prints the tables.
+Writes ``benchmarks/figures/rt_hddm_em.csv``, ``rt_recovery.csv``, ``rt_ddm_diagnose.csv``,
+``rt_hddm_qp.csv`` and ``rt_hddm_qp.png`` and prints the tables.
 """
 
 from __future__ import annotations
@@ -40,10 +44,12 @@ import pandas as pd
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from cogmodels.datasets import load_hddm_rlddm  # noqa: E402
+from cogmodels.fits import make_estimator  # noqa: E402
 from cogmodels.fits.em import HierarchicalEM  # noqa: E402
 from cogmodels.fits.mle import MaximumLikelihood  # noqa: E402
 from cogmodels.models import make_model  # noqa: E402
 from cogmodels.models.rlddm import simulate_learning_phase  # noqa: E402
+from cogmodels.simulate import simulate  # noqa: E402
 
 FIGURES = Path(__file__).resolve().parent / "figures"
 #: HDDMrl tutorial (hddm docs, "Tutorial for analyzing instrumental learning data with the
@@ -55,7 +61,10 @@ HDDMRL_SD = {"a": 0.084, "v": 0.800, "t0": 0.045, "logit_alpha": 0.387}
 RANGES = {
     "ddm": {"v": (-2.0, 2.0), "a": (0.8, 2.5), "z": (0.35, 0.65), "t0": (0.2, 0.5)},
     "rlddm": {"alpha": (0.05, 0.5), "v": (1.0, 8.0), "a": (1.0, 2.5), "t0": (0.2, 0.5)},
+    "rlrd": {"alpha": (0.1, 0.5), "v0": (0.5, 2.0), "w": (1.0, 5.0), "b": (1.0, 2.5), "t0": (0.2, 0.5)},
 }
+#: the RL racing diffusion's task: a Bernoulli bandit of 2 arms (means redrawn per subject)
+RLRD_ARMS = 2
 
 
 def hddm_em(n_starts: int, seed: int) -> pd.DataFrame:
@@ -103,27 +112,99 @@ def compare_with_hddmrl(table: pd.DataFrame, model, seed: int) -> pd.DataFrame:
     return table
 
 
-def recovery(name: str, n_subjects: int, n_trials: int, n_starts: int, seed: int) -> pd.DataFrame:
-    """Simulate ``n_subjects`` × ``n_trials`` from known parameters, fit by MLE, correlate."""
-    model = make_model("rlddm", n_states=3) if name == "rlddm" else make_model("ddm")
+def recovery(name: str, n_subjects: int, n_trials: int, n_starts: int, seed: int, method: str = "mle") -> pd.DataFrame:
+    """Simulate ``n_subjects`` × ``n_trials`` from known parameters, fit by ``method``, correlate.
+
+    ``minority_0`` counts the subjects with no response at all of their rarer kind (the DDM's
+    lower or upper boundary; an option never chosen by the race): with a free starting point
+    their threshold is identified only through the distance ``(1 - z) a`` to the boundary they
+    hit, a ridge along which maximum likelihood runs to the bound of ``a``.
+    """
     rng = np.random.default_rng(seed)
     truth = {k: rng.uniform(lo, hi, n_subjects) for k, (lo, hi) in RANGES[name].items()}
-    pairs = None if name == "rlddm" else ((0.5, 0.5),)
-    kwargs = {} if pairs is None else {"reward_probabilities": pairs}
-    table = simulate_learning_phase(model, truth, n_trials=n_trials, seed=rng, **kwargs)
-    start = time.perf_counter()
+    if name == "rlrd":
+        model = make_model("rlrd", n_actions=RLRD_ARMS)
+        table = simulate(model, truth, "cogmodels/MultiArmedBandit-v0", seed=rng,
+                         env_kwargs={"n_trials": n_trials, "n_actions": RLRD_ARMS}, progress=False).trials
+    else:
+        model = make_model("rlddm", n_states=3) if name == "rlddm" else make_model("ddm")
+        kwargs = {} if name == "rlddm" else {"reward_probabilities": ((0.5, 0.5),)}
+        table = simulate_learning_phase(model, truth, n_trials=n_trials, seed=rng, **kwargs).drop(columns="p_choice")
+    start, cpu = time.perf_counter(), time.process_time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = MaximumLikelihood(model, n_starts=n_starts, seed=seed, standard_errors=False).fit(
-            table.drop(columns="p_choice"), progress=False)
-    wall = time.perf_counter() - start
+        kwargs = {"standard_errors": False} if method in ("mle", "map") else {}
+        fit = make_estimator(method, model, n_starts=n_starts, seed=seed, **kwargs).fit(table, progress=False)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    counts = table.groupby("subject")["choice"].value_counts().unstack(fill_value=0)
+    counts = counts.reindex(columns=range(model.n_actions), fill_value=0)
+    minority_0 = int((counts.min(axis=1) == 0).sum())
     rows = []
     for k, values in truth.items():
         est = fit.params_[k].to_numpy()
         rows.append({"model": name, "parameter": k, "r": float(np.corrcoef(values, est)[0, 1]),
                      "bias": float(np.mean(est - values)), "n_subjects": n_subjects, "n_trials": n_trials,
-                     "fit_wall_s": wall})
+                     "n_starts": n_starts, "method": method, "minority_0": minority_0, "fit_wall_s": wall,
+                     "fit_cpu_s": cpu})
     return pd.DataFrame(rows)
+
+
+def ddm_diagnose(n_subjects: int, n_trials: int, n_starts: int, seed: int) -> pd.DataFrame:
+    """Why the DDM's threshold recovers less well: the data and truth of :func:`recovery` (``ddm``).
+
+    Per subject: the log-likelihood at the true parameters against the fit's (5 and
+    ``n_starts`` starts: a fit that ends below the truth's likelihood is an optimiser failure),
+    the fitted threshold and its Laplace standard error (sampling noise: the r it predicts is
+    ``sqrt(var(a) / (var(a) + mean se²))``), and a Kolmogorov-Smirnov test of the sampler at the
+    true parameters of the subject (2,000 RTs per subject against the Wiener CDF).
+    """
+    from scipy import stats
+
+    from cogmodels import wiener
+    from cogmodels.likelihood import log_likelihood
+
+    model = make_model("ddm")
+    rng = np.random.default_rng(seed)
+    truth = {k: rng.uniform(lo, hi, n_subjects) for k, (lo, hi) in RANGES["ddm"].items()}
+    table = simulate_learning_phase(model, truth, n_trials=n_trials, seed=rng,
+                                    reward_probabilities=((0.5, 0.5),)).drop(columns="p_choice")
+    out = pd.DataFrame({f"true_{k}": v for k, v in truth.items()})
+    out["loglik_true"] = log_likelihood(model, truth, table)
+    for starts in sorted({5, n_starts}):
+        cpu = time.process_time()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = MaximumLikelihood(model, n_starts=starts, seed=seed, standard_errors=True).fit(table, progress=False)
+        print(f"  {starts} starts: {time.process_time() - cpu:.1f} CPU s")
+        out[f"loglik_{starts}"] = fit.loglik_.to_numpy()
+        for k in truth:
+            out[f"{k}_{starts}"] = fit.params_[k].to_numpy()
+            out[f"se_{k}_{starts}"] = fit.se_[k].to_numpy()
+    ks = []
+    for i in range(n_subjects):  # the sampler against the CDF, at each subject's true parameters
+        v, a, z, t0 = (truth[k][i] for k in ("v", "a", "z", "t0"))
+        p_upper = float(wiener.choice_probabilities(np.array(v), np.array(a), np.array(z))[1])
+        c = 1.0 if p_upper >= 0.5 else 0.0
+        p_c = p_upper if c else 1.0 - p_upper
+        draws = wiener.sample_rt(np.full(2000, c), v, a, z, t0, np.random.default_rng([seed, i]))
+        ks.append(stats.kstest(draws, lambda x, c=c, p=p_c, v=v, a=a, z=z, t0=t0:
+                               wiener.cdf(np.asarray(x), c, v, a, z, t0) / p).pvalue)
+    out["ks_p_sampler"] = ks
+    return out
+
+
+def summarise_diagnosis(diag: pd.DataFrame, n_starts: int) -> None:
+    """Print the diagnosis of :func:`ddm_diagnose`."""
+    for starts in sorted({5, n_starts}):
+        below = diag[f"loglik_{starts}"] < diag["loglik_true"] - 1e-3
+        r = {k: np.corrcoef(diag[f"true_{k}"], diag[f"{k}_{starts}"])[0, 1] for k in ("v", "a", "z", "t0")}
+        se2 = np.nanmean(diag[f"se_a_{starts}"] ** 2)
+        var_a = np.var(diag["true_a"])
+        print(f"{starts} starts: r {', '.join(f'{k} {x:.3f}' for k, x in r.items())}; fits below the truth's "
+              f"loglik: {below.sum()}; mean se(a)² {se2:.4f}, var(true a) {var_a:.4f}, r predicted by the se "
+              f"{np.sqrt(var_a / (var_a + se2)):.3f}; error var {np.var(diag[f'a_{starts}'] - diag['true_a']):.4f}")
+    print(f"sampler KS p-values: min {diag['ks_p_sampler'].min():.3f}, below 0.05: "
+          f"{(diag['ks_p_sampler'] < 0.05).sum()} of {len(diag)}")
 
 
 def hddm_qp(seed: int) -> pd.DataFrame:
@@ -150,11 +231,13 @@ def hddm_qp(seed: int) -> pd.DataFrame:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", choices=["hddm", "ddm", "rlddm", "qp", "all"], default="all")
+    ap.add_argument("--part", choices=["hddm", "ddm", "rlddm", "rlrd", "qp", "ddm-diagnose", "all"], default="all")
     ap.add_argument("--subjects", type=int, default=40)
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--starts", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--method", choices=["mle", "map", "em"], default="mle",
+                    help="the estimator of the recovery parts (em: hierarchical EM, Huys et al. 2011)")
     args = ap.parse_args()
     FIGURES.mkdir(exist_ok=True)
     pd.set_option("display.width", 160)
@@ -162,15 +245,21 @@ def main() -> None:
         em = hddm_em(args.starts, args.seed)
         em.to_csv(FIGURES / "rt_hddm_em.csv", index=False)
         print(em.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    parts = [p for p in ("ddm", "rlddm") if args.part in (p, "all")]
+    parts = [p for p in ("ddm", "rlddm", "rlrd") if args.part in (p, "all")]
     if parts:
-        rec = pd.concat([recovery(p, args.subjects, args.trials, args.starts, args.seed) for p in parts])
+        rec = pd.concat([recovery(p, args.subjects, args.trials, args.starts, args.seed, args.method) for p in parts])
         path = FIGURES / "rt_recovery.csv"
-        if path.exists() and args.part != "all":  # keep the other model's rows
+        if path.exists() and args.part != "all":  # keep the rows of the other models and methods
             old = pd.read_csv(path)
-            rec = pd.concat([old[~old["model"].isin(parts)], rec])
+            if "method" not in old:
+                old["method"] = "mle"
+            rec = pd.concat([old[~(old["model"].isin(parts) & (old["method"] == args.method))], rec])
         rec.to_csv(path, index=False)
         print(rec.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    if args.part == "ddm-diagnose":
+        diag = ddm_diagnose(args.subjects, args.trials, args.starts, args.seed)
+        diag.to_csv(FIGURES / "rt_ddm_diagnose.csv", index=False)
+        summarise_diagnosis(diag, args.starts)
     if args.part in ("qp", "all"):
         qp = hddm_qp(args.seed)
         qp.to_csv(FIGURES / "rt_hddm_qp.csv", index=False)

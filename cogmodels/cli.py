@@ -474,7 +474,7 @@ _BAYES_FLAGS = {"--chains": ("chains", "n_chains", ("nuts",)), "--warmup": ("war
 
 
 def _bayes_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``--chains``, ``--warmup``, ``--draws``, ... of ``fit`` and ``compare``: NUTS and VI settings."""
+    """``--chains``, ``--warmup``, ``--draws``, ... of ``fit``, ``compare``, ``recover`` and ``check``: NUTS and VI settings."""
     out = {}
     for flag, (attr, kwarg, methods) in _BAYES_FLAGS.items():
         value = getattr(args, attr, None)
@@ -605,23 +605,35 @@ def cmd_check(args: argparse.Namespace) -> int:
     _check_out_folder(args.out)
     if args.params is not None and not Path(args.params).is_file():
         raise FileNotFoundError(f"--params {args.params}: no such file (a fits.csv written by `cogmodels fit`)")
+    bayes = _bayes_options(args)
     trials = read_trials(args.data)
     _check_n_actions(trials, {model.name: model}, args.data)
     out = Path(args.out)
+    estimator = None
     if args.params is not None:
         params, origin = _read_params(args.params, model, trials), str(args.params)
     else:
         from cogmodels.fits import make_estimator
 
-        estimator = make_estimator(args.method, model, n_starts=args.starts, seed=args.seed)
+        estimator = make_estimator(args.method, model, n_starts=args.starts, seed=args.seed, **bayes)
         with _naming(args.data):
             estimator.fit(trials, source=str(args.data), progress=not args.quiet)
         params, origin = estimator.params_, f"fitted here ({args.method}, {args.starts} starts): fits.csv"
         out.mkdir(parents=True, exist_ok=True)
         _write_fits(estimator, out)
+        if args.method in BAYES_METHODS:
+            estimator.save(out / "posterior.nc")
+            origin = (f"fitted here ({args.method}): one joint posterior draw per replay; posterior means in "
+                      f"fits.csv, draws in posterior.nc")
     kinds = kinds or signature_kinds(model, trials)
     with _naming(args.data):
-        sims = replay(model, params, trials, n_sims=args.n_sims, seed=args.seed, progress=not args.quiet)
+        if estimator is not None and args.method in BAYES_METHODS:  # the posterior predictive
+            from cogmodels.fits.ppc import posterior_predictive
+
+            sims = posterior_predictive(estimator, n_sims=args.n_sims, seed=args.seed, draw="posterior",
+                                        source="replay", trials=trials, progress=not args.quiet)
+        else:
+            sims = replay(model, params, trials, n_sims=args.n_sims, seed=args.seed, progress=not args.quiet)
     out.mkdir(parents=True, exist_ok=True)
     rows, written = [], []
     for kind in kinds:
@@ -787,11 +799,11 @@ def cmd_recover(args: argparse.Namespace) -> int:
     if args.trials is not None:
         env_kwargs["n_trials"] = args.trials
     model = _constrained(args.model, args, _task_levels(args, env_kwargs))
-    priors = _prior_option(model, args)
+    fit_kwargs = {**_prior_option(model, args), **_bayes_options(args)}
     _check_out_folder(args.out)
     result = parameter_recovery(
         model, args.env, n_subjects=args.subjects, env_kwargs=env_kwargs, method=args.method,
-        n_starts=args.starts, seed=args.seed, progress=not args.quiet, fit_kwargs=priors or None,
+        n_starts=args.starts, seed=args.seed, progress=not args.quiet, fit_kwargs=fit_kwargs or None,
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -870,7 +882,7 @@ def _threads(text: str) -> int:
 
 
 def _add_bayes_arguments(p: argparse.ArgumentParser) -> None:
-    """Add the NUTS and VI settings of ``fit`` and ``compare`` (cogmodels.fits.bayes)."""
+    """Add the NUTS and VI settings of ``fit``, ``compare``, ``recover`` and ``check`` (cogmodels.fits.bayes)."""
     p.add_argument("--chains", type=int, default=None, help="--method nuts: chains (default 4)")
     p.add_argument("--warmup", type=int, default=None, help="--method nuts: warm-up iterations per chain (default 1000)")
     p.add_argument("--draws", type=int, default=None,
@@ -1002,7 +1014,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", default=None, metavar="FITS_CSV",
                    help="fitted parameters, one row per subject (fits.csv of `cogmodels fit`); "
                         "default: fit here first")
-    p.add_argument("--method", choices=["mle", "map", "em"], default="mle", help="how to fit without --params")
+    p.add_argument("--method", choices=METHODS, default="mle",
+                   help="how to fit without --params; nuts and vi replay one joint posterior draw per "
+                        "replay (the posterior predictive) and write posterior.nc")
+    _add_bayes_arguments(p)
     p.add_argument("--starts", type=int, default=10, help="random starts per subject when fitting")
     p.add_argument("--kind", default=None, metavar="KINDS",
                    help="comma-separated curves among learning, reversal, stay, setsize, winstay "
@@ -1024,7 +1039,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arguments(p, "", columns="the task's trials")
     p.add_argument("--subjects", type=int, default=50)
     p.add_argument("--trials", type=int, default=None, help="trials per session (the env's n_trials)")
-    p.add_argument("--method", choices=["mle", "map", "em"], default="mle")
+    p.add_argument("--method", choices=METHODS, default="mle",
+                   help="mle, map, em, or nuts / vi (hierarchical Bayes: the posterior means are the "
+                        "fitted values, the posterior SDs their se)")
+    _add_bayes_arguments(p)
     p.add_argument("--starts", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder")

@@ -181,3 +181,29 @@ def test_quantile_probability_matches_the_ddm_and_plots():
     assert len(fig.axes[0].lines) == 2 * 5  # data and model, one line per quantile
     with pytest.raises(ValueError, match=r"quantiles must be numbers in \(0, 1\), got \(0.5, 1.0\)"):
         quantile_probability(table, by=None, quantiles=(0.5, 1.0))
+
+
+@pytest.mark.slow
+def test_threshold_ridge_without_lower_boundary_responses_is_resolved_by_the_group_prior():
+    """A subject who never reaches the lower boundary tells the threshold ``a`` only through the
+    distance ``(1 - z) a`` to the upper one (a ridge, benchmarks/RESULTS.md): maximum likelihood
+    runs along it to the bound of ``a``; the hierarchical EM's group prior on ``z`` holds it near
+    the truth. Subject 0 is such a subject (v = 1.9, a = 2.4, z = 0.63: P(lower) = 0.0002)."""
+    from cogmodels.fits.em import HierarchicalEM
+
+    rng = np.random.default_rng(1)
+    truth = {"v": np.r_[1.92, rng.uniform(-1.5, 1.5, 11)], "a": np.r_[2.40, rng.uniform(0.8, 2.5, 11)],
+             "z": np.r_[0.63, rng.uniform(0.4, 0.6, 11)], "t0": np.r_[0.45, rng.uniform(0.2, 0.5, 11)]}
+    model = make_model("ddm")
+    table = simulate_learning_phase(model, truth, n_trials=200, reward_probabilities=((0.5, 0.5),), seed=3)
+    assert table.loc[table["subject"] == 0, "choice"].min() == 1  # no lower-boundary response
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mle = MaximumLikelihood(model, n_starts=3, seed=0, standard_errors=False).fit(table, progress=False)
+        em = HierarchicalEM(model, n_starts=3, seed=0).fit(table, progress=False)
+    a_mle, z_mle = mle.params_.loc[0, "a"], mle.params_.loc[0, "z"]
+    assert a_mle > 3.5  # far along the ridge, toward the bound 5 ...
+    assert (1 - z_mle) * a_mle == pytest.approx((1 - 0.63) * 2.40, abs=0.15)  # ... at the same distance
+    assert em.params_.loc[0, "a"] == pytest.approx(2.40, abs=0.5)
+    others = np.arange(1, 12)
+    assert np.corrcoef(truth["a"][others], em.params_["a"].to_numpy()[others])[0, 1] > 0.9

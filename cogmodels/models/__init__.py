@@ -17,6 +17,7 @@ from cogmodels.models.kalman import KalmanFilter
 from cogmodels.models.kool_two_step import KoolTwoStep
 from cogmodels.models.probabilistic_selection import GainLossQ
 from cogmodels.models.q_learning import QLearning
+from cogmodels.models.racing_diffusion import RLRacingDiffusion
 from cogmodels.models.reversal_hmm import ReversalHMM
 from cogmodels.models.rlddm import RLDDM
 from cogmodels.models.rlwm import RLWM, StimulusRL
@@ -43,6 +44,7 @@ __all__ = [
     "KoolTwoStep",
     "QLearning",
     "RLDDM",
+    "RLRacingDiffusion",
     "RLWM",
     "RandomBias",
     "ReversalHMM",
@@ -83,6 +85,7 @@ MODELS: dict[str, type[CognitiveModel]] = {
         HyperbolicDiscounting,
         DDM,
         RLDDM,
+        RLRacingDiffusion,
     )
 }
 

@@ -23,7 +23,7 @@ from cogmodels.parameters import ParamSpec
 from cogmodels.priors import rate_prior, signed_prior
 from cogmodels.validation import check_number
 
-__all__ = ["DDM", "DiffusionChoice", "diffusion_specs"]
+__all__ = ["DDM", "DiffusionChoice", "diffusion_specs", "non_decision_time_spec"]
 
 
 def diffusion_specs(*, drift: bool = True, starting_point: bool = True) -> list[ParamSpec]:
@@ -49,12 +49,22 @@ def diffusion_specs(*, drift: bool = True, starting_point: bool = True) -> list[
     if starting_point:
         specs.append(ParamSpec("z", 0.05, 0.95, 0.5, rate_prior(0.05, 0.95),
                                description="relative starting point (upper boundary = choice 1)"))
-    # t0 is only bounded below (a log transform): random starts, 0.1 s times a lognormal factor,
-    # then fall mostly below the fastest RTs, where the likelihood is finite (an RT below t0 has
-    # density 0, and the optimiser drops a start with an infinite objective)
-    specs.append(ParamSpec("t0", 0.0, math.inf, 0.1, stats.gamma(2.0, scale=0.15),
-                           description="non-decision time, s"))
+    specs.append(non_decision_time_spec())
     return specs
+
+
+def non_decision_time_spec() -> ParamSpec:
+    """Return the spec of the non-decision time ``t0`` shared by the models of choices and RTs.
+
+    Returns
+    -------
+    ParamSpec
+        ``t0 >= 0`` seconds, default 0.1, prior ``Gamma(2, 0.15)``. Only bounded below (a log
+        transform): random starts, 0.1 s times a lognormal factor, then fall mostly below the
+        fastest RTs, where the likelihood is finite (an RT below ``t0`` has density 0, and the
+        optimiser drops a start with an infinite objective).
+    """
+    return ParamSpec("t0", 0.0, math.inf, 0.1, stats.gamma(2.0, scale=0.15), description="non-decision time, s")
 
 
 class DiffusionChoice(CognitiveModel):
