@@ -496,6 +496,8 @@ class A2CTrainer:
         self._clock = lambda: self.elapsed_s_
         self.env_steps_ = 0
         self._history: list[dict[str, float]] = []
+        for n_trials, _ in cfg.curriculum or ():  # built now, so that a bad horizon fails here
+            self._stage(int(n_trials))
         self._tracker = main.tracker  # of the batch being played
         self._offsets: list[np.ndarray] = []
 

@@ -489,15 +489,16 @@ def test_cpu_clock_budget_counts_cpu_seconds():
 
 
 @pytest.mark.slow
-def test_bayes_options_learn_from_the_sampled_reward_alone():
+@pytest.mark.parametrize("options", [{"baseline": "bayes_value", "rao_blackwell": True}, {"hindsight": True}])
+def test_bayes_options_learn_from_the_sampled_reward_alone(options):
     """The settings of test_short_training_beats_random_play, trained on the *sampled* reward with
-    the Bayes baseline and the posterior-predictive returns: 150 updates (about 4 s of CPU on a
-    quiet core) reach 1.41 (plain sampled reward 3.19, random 3.33, latent signal 1.71;
-    benchmarks/RESULTS.md)."""
+    the Bayes baseline and the posterior-predictive returns, or with the hindsight pseudo-regrets:
+    150 updates (4-9 s of CPU) reach 1.41 and 1.42 (plain sampled reward 3.19, random 3.33,
+    latent signal 1.71; benchmarks/RESULTS.md)."""
     torch.set_num_threads(1)
     cfg = A2CConfig(
         num_envs=64, n_trials=20, hidden_size=16, lr=1e-2, gamma=0.9, entropy_coef=0.01,
-        baseline="bayes_value", rao_blackwell=True, total_updates=150, seed=0,
+        total_updates=150, seed=0, **options,
     )
     trainer = A2CTrainer(cfg).train(progress=False)
     res = trainer.evaluate(2000, seed=9, greedy=False)
@@ -525,6 +526,8 @@ def test_curriculum_plays_shorter_sessions_first_and_resumes_exactly(tmp_path):
     assert resumed.history_["n_trials"].tolist() == h["n_trials"].tolist()
     for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), name
+    with pytest.raises(ValueError, match="rollout_len must divide the 4 steps of a session of 4 trials"):
+        A2CTrainer(tiny(curriculum=[[4, 0.5]], rollout_len=5))  # at construction, not mid-run
 
 
 @pytest.mark.parametrize("bad", [[[4, 0.5], [6, 0.5]], [[0, 0.5]], [[4, 1.5]], [[4.0, 0.5]], [[4]], []])
