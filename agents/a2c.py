@@ -142,8 +142,9 @@ _SIGNAL_ALIASES = {"reward": "sampled", "regret": "expected"}
 
 #: the settings for the two-armed Bernoulli bandit with p ~ U(0, 1) and 100 trials (Wang et al.
 #: 2018), trained on the sampled reward: mean regret 5.22 on held-out sessions after 10 minutes
-#: on 2 CPU cores (1.88 with ``reward_signal="expected"``, the latent signal); the searches are
-#: in benchmarks/RESULTS.md. Use as ``A2CConfig(**BANDIT_SETTINGS, schedule_unit="seconds",
+#: on 2 CPU cores (1.88 with ``reward_signal="expected"``, the latent signal; 2.20 after 300 CPU
+#: seconds with ``hindsight=True, curriculum=[[50, 0.2]]``, still on the sampled reward); the
+#: searches are in benchmarks/RESULTS.md. Use as ``A2CConfig(**BANDIT_SETTINGS, schedule_unit="seconds",
 #: total_seconds=600, seed=...)`` or with ``total_updates``.
 BANDIT_SETTINGS: dict[str, Any] = {
     "num_envs": 64,
@@ -351,6 +352,7 @@ def a2c_loss(
     entropy_coef: float,
     normalize_advantages: bool = False,
     value_offset: torch.Tensor | None = None,
+    diagnostics: bool = False,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Return the A2C loss of a rollout and its parts (module docstring).
 
@@ -370,6 +372,8 @@ def a2c_loss(
         ``(T, B)``: a baseline of the observable history added to the critic's values,
         ``V_t = b_t + v_θ(h_t)`` (``baseline="bayes_value"``: ``b_t = V*_γ(c_t)``); the critic
         then learns the residual. ``buffer.v_boot`` must already hold the full value.
+    diagnostics : bool
+        Also return the advantages' mean and standard deviation and the explained variance.
 
     Returns
     -------
@@ -377,9 +381,9 @@ def a2c_loss(
         ``-mean(A log pi) + c_v mean((G - V)^2 / 2) - c_e mean(H)``, means over the steps inside a
         session.
     parts : dict of str to torch.Tensor
-        ``policy_loss``, ``value_loss``, ``entropy``, ``advantage_mean`` and ``advantage_std``
-        (before normalisation) and ``explained_variance``, ``1 - Var(G - V) / Var(G)``
-        (detached).
+        ``policy_loss``, ``value_loss`` and ``entropy`` (detached); with ``diagnostics`` also
+        ``advantage_mean`` and ``advantage_std`` (before normalisation) and
+        ``explained_variance``, ``1 - Var(G - V) / Var(G)``.
     """
     alive = buffer.alive
     out, values, _ = model(buffer.inputs, buffer.h0, alive)
@@ -392,17 +396,20 @@ def a2c_loss(
         returns = adv + values.detach()
         adv_mean = _mean(adv, alive)
         adv_std = _mean((adv - adv_mean) ** 2, alive).sqrt()
-        ret_var = _mean((returns - _mean(returns, alive)) ** 2, alive)
-        explained = 1.0 - adv_std**2 / ret_var.clamp(min=1e-12)  # of the returns by the values
+        if diagnostics:
+            ret_var = _mean((returns - _mean(returns, alive)) ** 2, alive)
+            extra = {"advantage_mean": adv_mean, "advantage_std": adv_std,
+                     "explained_variance": 1.0 - adv_std**2 / ret_var.clamp(min=1e-12)}
         if normalize_advantages:
-            adv = (adv - adv_mean) / (adv_std + 1e-8)
+            std = adv.std() if alive is None else adv_std
+            adv = (adv - adv_mean) / (std + 1e-8)
     entropy = _mean(entropy, alive)
     policy_loss = -_mean(logp * adv, alive)
     value_loss = 0.5 * _mean((returns - values).pow(2), alive)
     loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
-    return loss, {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(),
-                  "entropy": entropy.detach(), "advantage_mean": adv_mean,
-                  "advantage_std": adv_std, "explained_variance": explained}
+    parts = {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(),
+             "entropy": entropy.detach()}
+    return loss, {**parts, **extra} if diagnostics else parts
 
 
 def _mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -724,7 +731,7 @@ class A2CTrainer:
         loss, parts = a2c_loss(self.model, buffer, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
                                value_coef=cfg.value_coef, entropy_coef=c_e,
                                normalize_advantages=cfg.normalize_advantages,
-                               value_offset=value_offset)
+                               value_offset=value_offset, diagnostics=True)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.max_grad_norm > 0:
