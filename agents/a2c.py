@@ -36,20 +36,35 @@ measured in updates (``total_updates``, reproducible) or in seconds (``total_sec
 wall-clock budget the schedules end with; ``clock="cpu"`` counts the process's CPU seconds
 instead); Adam (Kingma & Ba 2015) with gradient-norm clipping.
 
-On the two-armed Bernoulli bandit with ``p ~ U(0, 1)`` two options use the Beta posterior of the
-rewards *observed* in a session (counts ``c_t`` before trial ``t``; never the arm probabilities),
-:class:`~cogmodels.agents.bandit_baselines.PosteriorTracker`:
+On the two-armed Bernoulli bandit with ``p ~ U(0, 1)`` three options use the Beta posterior of the
+rewards *observed* in a session (counts ``c_t`` before trial ``t``, ``c_T`` after the last one;
+never the arm probabilities), :class:`~cogmodels.agents.bandit_baselines.PosteriorTracker`:
 
 - ``baseline="bayes_value"``: ``V(h_t) = V*_γ(c_t) + v_θ(h_t)``, the exact Bayes-optimal
   discounted value-to-go of the counts (dynamic programming) with the critic as a learned
   residual. A baseline that depends on the observable history only leaves the policy gradient
   unbiased (Williams 1992; Greensmith et al. 2004) and, being close to the value of a good
   policy from the first update, removes much of the variance of ``λ = 1`` returns.
+- ``hindsight=True``: ``r_t`` in the returns is replaced by ``E[p_{a_t} - max(p_0, p_1) | c_T]``
+  from the counts ``c_T`` at the *end* of the session: the posterior-expected pseudo-regret of
+  the choice in hindsight, the observable counterpart of ``reward_signal="expected"``. The first
+  term has the conditional expectation of ``r_t`` given everything up to ``a_t`` (tower
+  property); the second, given the history up to any ``a_t``, has an expectation that does not
+  depend on ``a_t`` (the arm is drawn independently of ``p`` given the history), so it is a
+  baseline of every score term. The gradient estimate keeps the expectation of the sampled-reward
+  one while the session's level ``p_0 + p_1``, the largest part of the variance of sampled
+  returns, cancels (exact check in the tests).
 - ``rao_blackwell=True``: ``r_t`` in the returns is replaced by its posterior-predictive mean
   ``r̂_t = (s_{a_t} + 1) / (n_{a_t} + 2)`` given ``c_t``. Every score term ``∇ log π(a_k | h_k)``,
   ``k ≤ t``, is a function of ``(h_t, a_t)``, and ``E[r_t | h_t, a_t] = r̂_t`` under the task's
   prior, so the gradient estimate keeps the expectation of the sampled-reward one (a
   Rao-Blackwellised, variance-reduced estimator of it; the exact check is in the tests).
+
+A curriculum over horizons (``curriculum``, Bengio et al. 2009, ICML) trains on shorter sessions
+first (e.g. 20, then 50, then the task's 100 trials): a batch of short sessions costs a fraction of
+the CPU of a long one and its returns vary less, so the network learns to explore and exploit
+before it meets the long sessions, where the estimator of the gradient is the same as without a
+curriculum.
 
 Reproducibility (with ``schedule_unit="updates"``): everything random in a batch of sessions (the environment's reset seed and the
 torch generator that samples actions) is derived from ``(seed, episode index)`` through
@@ -127,8 +142,9 @@ _SIGNAL_ALIASES = {"reward": "sampled", "regret": "expected"}
 
 #: the settings for the two-armed Bernoulli bandit with p ~ U(0, 1) and 100 trials (Wang et al.
 #: 2018), trained on the sampled reward: mean regret 5.22 on held-out sessions after 10 minutes
-#: on 2 CPU cores (1.88 with ``reward_signal="expected"``, the latent signal); the searches are
-#: in benchmarks/RESULTS.md. Use as ``A2CConfig(**BANDIT_SETTINGS, schedule_unit="seconds",
+#: on 2 CPU cores (1.88 with ``reward_signal="expected"``, the latent signal; 2.20 after 300 CPU
+#: seconds with ``hindsight=True, curriculum=[[50, 0.2]]``, still on the sampled reward); the
+#: searches are in benchmarks/RESULTS.md. Use as ``A2CConfig(**BANDIT_SETTINGS, schedule_unit="seconds",
 #: total_seconds=600, seed=...)`` or with ``total_updates``.
 BANDIT_SETTINGS: dict[str, Any] = {
     "num_envs": 64,
@@ -172,7 +188,17 @@ class A2CConfig:
       reward ``r_t`` in the returns is replaced by its posterior-predictive mean given the counts
       observed before the trial, ``(s_a + 1) / (n_a + 2)`` (a variance-reduced, unbiased estimator
       of the sampled-reward gradient: :class:`~cogmodels.agents.bandit_baselines.PosteriorTracker`).
+    - ``hindsight``: two-armed Bernoulli bandit, ``reward_signal="sampled"``, whole-session
+      rollouts: each sampled reward ``r_t`` in the returns is replaced by
+      ``E[p_{a_t} - max(p_0, p_1) | c_T]``, the posterior-expected pseudo-regret of the choice
+      given the counts at the end of the session (an unbiased estimator of the sampled-reward
+      gradient: :meth:`~cogmodels.agents.bandit_baselines.PosteriorTracker.hindsight_signal`).
     - ``clock``: one of :data:`CLOCKS`, what ``total_seconds`` and ``time_budget_s`` count.
+    - ``curriculum``: a curriculum over horizons (Bengio et al. 2009), ``[[n, until], ...]``:
+      sessions of ``n`` trials until the fraction ``until`` of the run (updates or seconds, as the
+      schedules), then the next pair, then ``n_trials``; ``None`` (the default): ``n_trials``
+      throughout. The earlier stages only choose where the last one starts: from the end of the
+      curriculum on, the gradient is the unchanged estimator for sessions of ``n_trials``.
     - ``seed``: weights, sessions and action sampling.
     - ``threads``: torch threads while training (:meth:`A2CTrainer.train` sets them and puts the
       previous setting back); ``None`` keeps the process's setting (torch: one per core). Set 1
@@ -209,9 +235,12 @@ class A2CConfig:
     baseline: str = "critic"
     rao_blackwell: bool = False
     clock: str = "wall"
+    curriculum: list[list[float]] | None = None
+    hindsight: bool = False
 
     def __post_init__(self) -> None:
         check_threads("threads", self.threads)
+        self.curriculum = _check_curriculum(self.curriculum)
         for name in ("n_trials", "num_envs", "hidden_size", "total_updates"):
             check_int(name, getattr(self, name), 1)
         check_int("seed", self.seed, 0)
@@ -237,6 +266,22 @@ class A2CConfig:
         if self.rao_blackwell and self.reward_signal != "sampled":
             raise ValueError(f"rao_blackwell=True estimates the sampled reward: it needs "
                              f"reward_signal='sampled', got {self.reward_signal!r}")
+        if not isinstance(self.hindsight, bool):
+            raise TypeError(f"hindsight must be a bool, got {type(self.hindsight).__name__}")
+        if self.hindsight:
+            if self.reward_signal != "sampled":
+                raise ValueError(f"hindsight=True estimates the sampled reward: it needs "
+                                 f"reward_signal='sampled', got {self.reward_signal!r}")
+            if self.rao_blackwell:
+                raise ValueError("hindsight=True and rao_blackwell=True both replace the sampled "
+                                 "reward in the returns: choose one")
+            if self.baseline != "critic":
+                raise ValueError(f"hindsight=True needs baseline='critic' (the Bayes values are "
+                                 f"on the scale of the rewards, not of the hindsight signal), got "
+                                 f"{self.baseline!r}")
+            if self.rollout_len is not None:
+                raise ValueError(f"hindsight=True needs the whole session in one rollout "
+                                 f"(rollout_len=None), got rollout_len={self.rollout_len!r}")
         if self.schedule_unit == "seconds" and self.total_seconds is None:
             raise ValueError("schedule_unit='seconds' needs total_seconds (the run's length in s), "
                              "got total_seconds=None")
@@ -278,6 +323,25 @@ class A2CConfig:
         return cls(**d)
 
 
+def _check_curriculum(curriculum: Any) -> list[list[float]] | None:
+    """Return ``curriculum`` as ``[[n_trials, until], ...]`` (JSON's shape), or raise."""
+    if curriculum is None:
+        return None
+    expected = ("curriculum must be a list of [n_trials, until] pairs: an integer n_trials >= 1 and "
+                "an end fraction of the run in (0, 1], increasing, e.g. [[20, 0.1], [50, 0.3]]")
+    try:
+        pairs = [list(p) for p in curriculum]
+    except TypeError:
+        raise TypeError(f"{expected}; got {curriculum!r}") from None
+    ends = [p[1] for p in pairs if len(p) == 2]
+    if (not pairs or any(len(p) != 2 for p in pairs)
+            or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n, _ in pairs)
+            or any(isinstance(u, bool) or not isinstance(u, int | float) or not 0 < u <= 1 for u in ends)
+            or any(b <= a for a, b in zip(ends, ends[1:]))):
+        raise ValueError(f"{expected}; got {curriculum!r}")
+    return [[int(n), float(u)] for n, u in pairs]
+
+
 def a2c_loss(
     model: RecurrentPolicy,
     buffer: RolloutBuffer,
@@ -288,6 +352,7 @@ def a2c_loss(
     entropy_coef: float,
     normalize_advantages: bool = False,
     value_offset: torch.Tensor | None = None,
+    diagnostics: bool = False,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Return the A2C loss of a rollout and its parts (module docstring).
 
@@ -307,6 +372,8 @@ def a2c_loss(
         ``(T, B)``: a baseline of the observable history added to the critic's values,
         ``V_t = b_t + v_θ(h_t)`` (``baseline="bayes_value"``: ``b_t = V*_γ(c_t)``); the critic
         then learns the residual. ``buffer.v_boot`` must already hold the full value.
+    diagnostics : bool
+        Also return the advantages' mean and standard deviation and the explained variance.
 
     Returns
     -------
@@ -314,7 +381,9 @@ def a2c_loss(
         ``-mean(A log pi) + c_v mean((G - V)^2 / 2) - c_e mean(H)``, means over the steps inside a
         session.
     parts : dict of str to torch.Tensor
-        ``policy_loss``, ``value_loss`` and ``entropy`` (detached).
+        ``policy_loss``, ``value_loss`` and ``entropy`` (detached); with ``diagnostics`` also
+        ``advantage_mean`` and ``advantage_std`` (before normalisation) and
+        ``explained_variance``, ``1 - Var(G - V) / Var(G)``.
     """
     alive = buffer.alive
     out, values, _ = model(buffer.inputs, buffer.h0, alive)
@@ -325,24 +394,37 @@ def a2c_loss(
         adv = gae(buffer.signals, values.detach(), buffer.v_boot, gamma, gae_lambda, alive,
                   buffer.alive_after)
         returns = adv + values.detach()
+        adv_mean = _mean(adv, alive)
+        adv_std = _mean((adv - adv_mean) ** 2, alive).sqrt()
+        if diagnostics:
+            ret_var = _mean((returns - _mean(returns, alive)) ** 2, alive)
+            extra = {"advantage_mean": adv_mean, "advantage_std": adv_std,
+                     "explained_variance": 1.0 - adv_std**2 / ret_var.clamp(min=1e-12)}
         if normalize_advantages:
-            if alive is None:
-                mean, std = adv.mean(), adv.std()
-            else:
-                mean = _mean(adv, alive)
-                std = _mean((adv - mean) ** 2, alive).sqrt()
-            adv = (adv - mean) / (std + 1e-8)
+            std = adv.std() if alive is None else adv_std
+            adv = (adv - adv_mean) / (std + 1e-8)
     entropy = _mean(entropy, alive)
     policy_loss = -_mean(logp * adv, alive)
     value_loss = 0.5 * _mean((returns - values).pow(2), alive)
     loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
-    return loss, {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(),
-                  "entropy": entropy.detach()}
+    parts = {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(),
+             "entropy": entropy.detach()}
+    return loss, {**parts, **extra} if diagnostics else parts
 
 
 def _mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Return the mean of ``x`` over the entries where ``mask`` is 1 (all entries: ``mask=None``)."""
     return x.mean() if mask is None else (x * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+@dataclass
+class _Stage:
+    """The task at one horizon: its vector environment, steps per session, Bayes statistics."""
+
+    n_trials: int
+    env: Any
+    steps_per_session: int | None
+    tracker: PosteriorTracker | None
 
 
 class A2CTrainer:
@@ -364,7 +446,10 @@ class A2CTrainer:
     history_ : pandas.DataFrame
         One row per batch of sessions: update, env_steps, mean return and pseudo-regret per
         session of the training batch where the task reports it (and the mean session length
-        when sessions vary), entropy, losses, gradient norm, lr, entropy weight, elapsed seconds.
+        when sessions vary; the trials per session with a ``curriculum``), entropy, losses, the
+        advantages' mean and standard deviation (before any normalisation), the fraction of the
+        returns' variance explained by the values, the gradient norm (before clipping), lr,
+        entropy weight, elapsed seconds.
     """
 
     CHECKPOINT = "checkpoint.pt"
@@ -379,24 +464,12 @@ class A2CTrainer:
         self.config = cfg = config
         if cfg.env_id not in gym.registry:
             raise ValueError(f"env_id must be a registered environment id, got {cfg.env_id!r}")
-        single = gym.make(cfg.env_id, n_trials=cfg.n_trials, **cfg.env_kwargs).unwrapped
-        steps = getattr(single, "steps_per_session", None)
+        self._stages: dict[int, _Stage] = {}
+        main = self._stage(cfg.n_trials)
+        #: the vector environment of the task (sessions of ``n_trials`` trials)
+        self.env = main.env
         #: environment steps per session, or None when sessions end at different steps
-        self.steps_per_session = None if steps is None else int(steps)
-        if (cfg.rollout_len is not None and self.steps_per_session is not None
-                and self.steps_per_session % cfg.rollout_len):
-            raise ValueError(
-                f"rollout_len must divide the {self.steps_per_session} steps of a session "
-                f"(sessions end together), got {cfg.rollout_len!r}"
-            )
-        native = gym.spec(cfg.env_id).vector_entry_point is not None
-        self.env = gym.make_vec(
-            cfg.env_id,
-            num_envs=cfg.num_envs,
-            vectorization_mode="vector_entry_point" if native else "sync",
-            n_trials=cfg.n_trials,
-            **cfg.env_kwargs,
-        )
+        self.steps_per_session = main.steps_per_session
         act_space, obs_space = self.env.single_action_space, self.env.single_observation_space
         box_actions = (isinstance(act_space, spaces.Box) and len(act_space.shape) == 1
                        and bool(np.isfinite(act_space.low).all() and np.isfinite(act_space.high).all()))
@@ -430,15 +503,43 @@ class A2CTrainer:
         self._clock = lambda: self.elapsed_s_
         self.env_steps_ = 0
         self._history: list[dict[str, float]] = []
-        self._tracker = self._posterior_tracker(single)
+        for n_trials, _ in cfg.curriculum or ():  # built now, so that a bad horizon fails here
+            self._stage(int(n_trials))
+        self._tracker = main.tracker  # of the batch being played
         self._offsets: list[np.ndarray] = []
 
-    def _posterior_tracker(self, single: Any) -> PosteriorTracker | None:
+    def _stage(self, n_trials: int) -> _Stage:
+        """Return (building it once) the task with sessions of ``n_trials`` trials."""
+        if n_trials in self._stages:
+            return self._stages[n_trials]
+        cfg = self.config
+        single = gym.make(cfg.env_id, n_trials=n_trials, **cfg.env_kwargs).unwrapped
+        steps = getattr(single, "steps_per_session", None)
+        steps = None if steps is None else int(steps)
+        if cfg.rollout_len is not None and steps is not None and steps % cfg.rollout_len:
+            raise ValueError(
+                f"rollout_len must divide the {steps} steps of a session of {n_trials} trials "
+                f"(sessions end together), got {cfg.rollout_len!r}"
+            )
+        native = gym.spec(cfg.env_id).vector_entry_point is not None
+        env = gym.make_vec(
+            cfg.env_id,
+            num_envs=cfg.num_envs,
+            vectorization_mode="vector_entry_point" if native else "sync",
+            n_trials=n_trials,
+            **cfg.env_kwargs,
+        )
+        stage = _Stage(n_trials, env, steps, self._posterior_tracker(single, n_trials))
+        self._stages[n_trials] = stage
+        return stage
+
+    def _posterior_tracker(self, single: Any, n_trials: int) -> PosteriorTracker | None:
         """Return the Bayes statistics of the counts when ``baseline`` or ``rao_blackwell`` needs them."""
         cfg = self.config
-        if cfg.baseline == "critic" and not cfg.rao_blackwell:
+        if cfg.baseline == "critic" and not cfg.rao_blackwell and not cfg.hindsight:
             return None
-        option = f"baseline={cfg.baseline!r}" if cfg.baseline != "critic" else "rao_blackwell=True"
+        option = (f"baseline={cfg.baseline!r}" if cfg.baseline != "critic"
+                  else "rao_blackwell=True" if cfg.rao_blackwell else "hindsight=True")
         task = (cfg.env_id, getattr(single, "n_actions", None), getattr(single, "reward_type", None),
                 tuple(getattr(single, "prior", ())), getattr(single, "_fixed_means", None))
         if task != ("cogmodels/MultiArmedBandit-v0", 2, "bernoulli", (0.0, 1.0), None):
@@ -447,7 +548,7 @@ class A2CTrainer:
                 f"(env_id 'cogmodels/MultiArmedBandit-v0', n_actions 2, reward_type 'bernoulli', "
                 f"prior (0, 1), no fixed means), got {cfg.env_id!r} with {cfg.env_kwargs!r}"
             )
-        return PosteriorTracker(n_trials=cfg.n_trials, gamma=cfg.gamma)
+        return PosteriorTracker(n_trials=n_trials, gamma=cfg.gamma)
 
     # -- schedules --------------------------------------------------------------------------------
     def run_fraction(self) -> float:
@@ -464,6 +565,14 @@ class A2CTrainer:
     def current_entropy_coef(self) -> float:
         """Return the entropy weight now: linear from ``entropy_coef`` to ``entropy_coef_end``."""
         return self.entropy_schedule(self.run_fraction())
+
+    def current_n_trials(self) -> int:
+        """Return the trials per session now: the ``curriculum``'s horizon, else ``n_trials``."""
+        f = self.run_fraction()
+        for n_trials, until in self.config.curriculum or ():
+            if f < until:
+                return int(n_trials)
+        return self.config.n_trials
 
     @property
     def rollouts_per_episode(self) -> int | None:
@@ -552,10 +661,12 @@ class A2CTrainer:
         """
         cfg = self.config
         env_seed, torch_seed = self._episode_seeds()
-        batch = SessionBatch(self.env, self.model, self._signal, env_seed=env_seed,
-                             torch_seed=torch_seed, fixed_steps=self.steps_per_session,
+        stage = self._stage(self.current_n_trials())
+        self._tracker = stage.tracker
+        batch = SessionBatch(stage.env, self.model, self._signal, env_seed=env_seed,
+                             torch_seed=torch_seed, fixed_steps=stage.steps_per_session,
                              max_steps=cfg.max_session_steps)
-        stats: dict[str, list[float]] = {k: [] for k in ("entropy", "policy_loss", "value_loss", "grad_norm")}
+        stats: dict[str, list[float]] = {}
         if self._tracker is not None:
             self._tracker.start(cfg.num_envs)
             self._offsets = []
@@ -563,8 +674,11 @@ class A2CTrainer:
             buffer = batch.collect(cfg.rollout_len)
             self.env_steps_ += buffer.n_steps * cfg.num_envs
             buffer, offset = self._bayes_baseline(buffer, batch.done)
+            if cfg.hindsight:  # the whole session is in the buffer: its counts are c_T
+                signal = self._tracker.hindsight_signal(buffer.actions.numpy())
+                buffer = replace(buffer, signals=torch.from_numpy(signal.astype(np.float32)))
             for k, v in self._update(buffer, offset).items():
-                stats[k].append(v)
+                stats.setdefault(k, []).append(v)
             self.update_ += 1
             self.elapsed_s_ = self._clock()
         self.episode_ += 1
@@ -578,6 +692,8 @@ class A2CTrainer:
             row["regret"] = float(batch.total_regret.mean())
         if self.steps_per_session is None:
             row["length"] = float(batch.lengths.mean())
+        if cfg.curriculum:
+            row["n_trials"] = stage.n_trials
         row.update({k: float(np.mean(v)) for k, v in stats.items()})
         row["lr"] = self.current_lr()
         row["entropy_coef"] = self.current_entropy_coef()
@@ -615,7 +731,7 @@ class A2CTrainer:
         loss, parts = a2c_loss(self.model, buffer, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
                                value_coef=cfg.value_coef, entropy_coef=c_e,
                                normalize_advantages=cfg.normalize_advantages,
-                               value_offset=value_offset)
+                               value_offset=value_offset, diagnostics=True)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.max_grad_norm > 0:
@@ -625,12 +741,7 @@ class A2CTrainer:
                 torch.stack([p.grad.norm() for p in self.model.parameters() if p.grad is not None])
             )
         self.optimizer.step()
-        return {
-            "entropy": float(parts["entropy"]),
-            "policy_loss": float(parts["policy_loss"]),
-            "value_loss": float(parts["value_loss"]),
-            "grad_norm": float(grad_norm),
-        }
+        return {**{k: float(v) for k, v in parts.items()}, "grad_norm": float(grad_norm)}
 
     # -- evaluation -------------------------------------------------------------------------------
     def evaluate(

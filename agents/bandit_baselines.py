@@ -40,7 +40,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from scipy import integrate, stats
+from scipy import integrate, special, stats
 
 import cogmodels.envs  # noqa: F401  (registers the environments)
 from cogmodels.agent import (  # re-exported: their import path before the move
@@ -460,7 +460,13 @@ class PosteriorTracker:
     - the Bayes-optimal value-to-go ``V^*_γ(c_t)`` of the remaining trials
       (:meth:`BayesOptimal.value_to_go` with discount ``γ``), a baseline that depends only on the
       observed history and so leaves the policy gradient unbiased (Williams 1992; Greensmith,
-      Bartlett & Baxter 2004, JMLR 5).
+      Bartlett & Baxter 2004, JMLR 5);
+    - at the end of a session, the *hindsight* posterior means ``E[p_i | c_T]``
+      (:meth:`posterior_means`) and ``E[max(p_0, p_1) | c_T]`` (:meth:`expected_max`), from all
+      the session's counts: :meth:`hindsight_signal` turns them into the hindsight
+      posterior-expected pseudo-regret of each choice, ``E[p_{a_t} - max(p_0, p_1) | c_T]``, an
+      unbiased, low-variance stand-in for the sampled rewards in a policy-gradient return (the
+      argument is in :meth:`hindsight_signal`).
 
     Parameters
     ----------
@@ -475,6 +481,10 @@ class PosteriorTracker:
     def __init__(self, n_trials: int = 100, gamma: float = 1.0, prior: tuple[float, float] = (1.0, 1.0)) -> None:
         self.optimal = BayesOptimal(n_trials, prior, gamma=gamma)
         self.counts = np.zeros((0, 2, 2), dtype=np.int64)
+        # Gauss-Legendre on [0, 1], exact for polynomials of degree <= n_trials + 3: the integrand
+        # of expected_max with a Beta(1, 1) prior has degree n_0 + n_1 + 2 <= n_trials + 2
+        z, w = np.polynomial.legendre.leggauss(n_trials // 2 + 3)
+        self._nodes, self._weights = (z + 1.0) / 2.0, w / 2.0
 
     def start(self, n_sessions: int) -> None:
         """Begin ``n_sessions`` new sessions with all counts at zero."""
@@ -512,6 +522,73 @@ class PosteriorTracker:
         value = self.value()
         _add_outcomes(self.counts, lanes, a, rewards, type(self).__name__)
         return predictive, value
+
+    def posterior_means(self) -> np.ndarray:
+        """Return ``E[p_i | c]`` of the counts now, ``(sessions, 2)``: ``(s_i + a) / (n_i + a + b)``."""
+        pa, pb = self.optimal.prior
+        return (self.counts[..., 0] + pa) / (self.counts.sum(axis=2) + pa + pb)
+
+    def expected_max(self) -> np.ndarray:
+        r"""Return ``E[max(p_0, p_1) | c]`` of the counts now, ``(sessions,)``.
+
+        With independent Beta posteriors ``p_i ~ Beta(s_i + a, f_i + b)`` and their CDFs ``F_i``
+        (regularised incomplete Beta functions),
+
+        .. math:: E[\max(p_0, p_1) \mid c] = \int_0^1 (1 - F_0(z) F_1(z))\, dz,
+
+        computed by Gauss-Legendre quadrature: exact (to rounding) under the task's ``U(0, 1)``
+        prior, where the integrand is a polynomial of degree ``n_0 + n_1 + 2``; 2/3 before any
+        trial.
+
+        Returns
+        -------
+        expected_max : numpy.ndarray
+            ``(sessions,)`` float64.
+        """
+        pa, pb = self.optimal.prior
+        a = (self.counts[..., 0] + pa)[:, :, None]
+        b = (self.counts[..., 1] + pb)[:, :, None]
+        cdf = special.betainc(a, b, self._nodes[None, None, :])
+        return 1.0 - (cdf[:, 0] * cdf[:, 1]) @ self._weights
+
+    def hindsight_signal(self, actions: Any) -> np.ndarray:
+        r"""Return ``E[p_{a_t} - max(p_0, p_1) | c_T]`` of every trial of the sessions just played.
+
+        Call at the end of the sessions (the counts are ``c_T``); ``actions`` are the arms chosen,
+        ``(trials, sessions)``. In a policy-gradient return the signal replaces the sampled reward
+        ``r_t`` without changing the expectation of the gradient of the sampled-reward objective
+        (the argument is that of Rao-Blackwellisation, Casella & Robert 1996, with the tower
+        property of conditional expectations). Write ``F_k`` for the history up to and including ``a_k``
+        and ``F_T`` for the whole session; every score term ``∇ log π(a_t | h_t)`` with
+        ``t ≤ k`` is ``F_k``-measurable, and the counts are sufficient for ``p`` given the history
+        (the policy's terms of the likelihood do not depend on ``p``), so ``E[· | c_T] =
+        E[· | F_T]``:
+
+        - ``E[ E[p_{a_k} | F_T] | F_k ] = E[p_{a_k} | F_k] = E[r_k | F_k]``: the first term may
+          replace ``r_k``;
+        - ``E[ E[max p | F_T] | F_t ] = E[max p | F_t] = E[max p | h_t]``, because ``a_t`` is drawn
+          independently of ``p`` given ``h_t``: the second term, a function of ``h_t`` in
+          expectation, is a baseline of every earlier score term and leaves it unbiased.
+
+        The session's level (``p_0 + p_1``, which dominates the variance of sampled returns)
+        cancels between the two terms, much as in the latent pseudo-regret ``p_{a_t} - max p``.
+
+        Parameters
+        ----------
+        actions : array_like
+            ``(trials, sessions)`` arms chosen (0 or 1).
+
+        Returns
+        -------
+        signal : numpy.ndarray
+            ``(trials, sessions)`` float64, each ``<= 0``.
+        """
+        a = np.asarray(actions, dtype=np.int64)
+        if a.ndim != 2 or a.shape[1] != self.counts.shape[0] or not np.isin(a, (0, 1)).all():
+            raise ValueError(f"actions must be (trials, {self.counts.shape[0]}) arms in {{0, 1}}, "
+                             f"got shape {a.shape}")
+        means = self.posterior_means()
+        return np.take_along_axis(means.T, a, axis=0) - self.expected_max()[None, :]
 
     def __repr__(self) -> str:
         o = self.optimal

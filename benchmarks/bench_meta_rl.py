@@ -23,10 +23,16 @@ the task paid, all a real learner has) or ``expected`` (minus the pseudo-regret 
 computed from the hidden arm probabilities: a labelled variant, not the headline). Their inputs
 are the sampled rewards either way.
 
+The GRU's options (``--config``) that change how the sampled reward enters the returns, all
+estimators of the same sampled-reward gradient (:mod:`cogmodels.agents.a2c`):
+``{"hindsight": true}`` (the posterior-expected pseudo-regret of each choice given the session's
+final counts), ``{"baseline": "bayes_value", "rao_blackwell": true}`` (the Bayes-optimal value
+of the counts as a baseline, posterior-predictive rewards), and ``{"curriculum": [[20, 0.1]]}``
+(shorter sessions first). The JSON records the training history by tenths of the run.
+
 ``--clock cpu`` counts the budgets in the process's CPU seconds (one torch thread): on a machine
 shared with other work, the stand-in for that many seconds of a quiet core (wall and CPU seconds
-are both reported). The GRU's options (``--config``), e.g. ``{"baseline": "bayes_value",
-"rao_blackwell": true}`` (observable Bayes statistics of the counts; :mod:`cogmodels.agents.a2c`).
+are both reported).
 
 Prints one JSON document (also written to ``--out``)::
 
@@ -85,8 +91,18 @@ def train_gru(budget: float, seed: int, config: dict[str, Any], progress: bool,
         "wall_s": time.perf_counter() - t0,
         "cpu_s": time.process_time() - c0,
         "final_train_regret": float(trainer.history_["regret"].tail(50).mean()),
+        "history_by_tenths": _tenths(trainer.history_),
     }
     return trainer, info
+
+
+def _tenths(history: Any) -> dict[str, list[float]]:
+    """Mean training statistics over each tenth of the run (regret, entropy, value loss, ...)."""
+    cols = [c for c in ("update", "n_trials", "regret", "entropy", "value_loss", "explained_variance",
+                        "advantage_std", "grad_norm") if c in history]
+    tenth = np.minimum(9, (10 * np.arange(len(history))) // max(1, len(history)))
+    means = history[cols].groupby(tenth).mean()
+    return {c: [round(float(v), 4) for v in means[c]] for c in cols}
 
 
 class SB3RecurrentAgent(SessionPolicy):

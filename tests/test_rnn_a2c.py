@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 
 import gymnasium as gym
@@ -390,8 +391,9 @@ def test_posterior_predictive_reward_is_the_env_reward_frequency():
 
 def test_rao_blackwell_return_and_bayes_baseline_keep_the_policy_gradient_exact():
     """Two trials, a tabular softmax policy: the expectation (over every trajectory, exactly) of
-    the REINFORCE estimate with the sampled rewards, with the posterior-predictive rewards, and with
-    either minus the baseline V*_γ(counts), all equal the gradient of E[r_0 + γ r_1]."""
+    the REINFORCE estimate with the sampled rewards, with the posterior-predictive rewards, with the
+    hindsight pseudo-regrets E[p_a - max p | c_2], and with each minus the baseline V*_γ(counts),
+    all equal the gradient of E[r_0 + γ r_1]."""
     from itertools import product
 
     from cogmodels.agents.bandit_baselines import PosteriorTracker
@@ -415,13 +417,15 @@ def test_rao_blackwell_return_and_bayes_baseline_keep_the_policy_gradient_exact(
     a0, r0, a1, r1 = (np.array(col) for col in zip(*trajectories))
     rb0, b0 = tracker.observe(a0, r0)
     rb1, b1 = tracker.observe(a1, r1)
-    estimates = {k: [torch.zeros(2, dtype=torch.float64), torch.zeros(2, 2, 2, dtype=torch.float64)]
-                 for k in ("sampled", "rao_blackwell", "sampled-bayes", "rao_blackwell-bayes")}
+    hs = tracker.hindsight_signal(np.stack([a0, a1]))  # E[p_a - max p | counts after both trials]
+    estimates = {k + suffix: [torch.zeros(2, dtype=torch.float64), torch.zeros(2, 2, 2, dtype=torch.float64)]
+                 for k in ("sampled", "rao_blackwell", "hindsight") for suffix in ("", "-bayes")}
     for i, (x0, y0, x1, y1) in enumerate(trajectories):
         prob = float((pi0[x0] * 0.5 * pi1[x0, y0, x1]).detach()) * (p_win(x1, x0, y0) if y1 else 1 - p_win(x1, x0, y0))
         lp0 = torch.autograd.grad(torch.log_softmax(theta0, 0)[x0], theta0)[0]
         lp1 = torch.autograd.grad(torch.log_softmax(theta1, -1)[x0, y0, x1], theta1)[0]
-        for rewards, name in (((y0, y1), "sampled"), ((rb0[i], rb1[i]), "rao_blackwell")):
+        for rewards, name in (((y0, y1), "sampled"), ((rb0[i], rb1[i]), "rao_blackwell"),
+                              ((hs[0, i], hs[1, i]), "hindsight")):
             for base, suffix in (((0.0, 0.0), ""), ((b0[i], b1[i]), "-bayes")):
                 g0 = rewards[0] + gamma * rewards[1] - base[0]
                 g1 = gamma * (rewards[1] - base[1])  # the score of trial 1 carries γ^1
@@ -485,16 +489,106 @@ def test_cpu_clock_budget_counts_cpu_seconds():
 
 
 @pytest.mark.slow
-def test_bayes_options_learn_from_the_sampled_reward_alone():
+@pytest.mark.parametrize("options", [{"baseline": "bayes_value", "rao_blackwell": True}, {"hindsight": True}])
+def test_bayes_options_learn_from_the_sampled_reward_alone(options):
     """The settings of test_short_training_beats_random_play, trained on the *sampled* reward with
-    the Bayes baseline and the posterior-predictive returns: 150 updates (about 4 s of CPU on a
-    quiet core) reach 1.41 (plain sampled reward 3.19, random 3.33, latent signal 1.71;
-    benchmarks/RESULTS.md)."""
+    the Bayes baseline and the posterior-predictive returns, or with the hindsight pseudo-regrets:
+    150 updates (4-9 s of CPU) reach 1.41 and 1.42 (plain sampled reward 3.19, random 3.33,
+    latent signal 1.71; benchmarks/RESULTS.md)."""
     torch.set_num_threads(1)
     cfg = A2CConfig(
         num_envs=64, n_trials=20, hidden_size=16, lr=1e-2, gamma=0.9, entropy_coef=0.01,
-        baseline="bayes_value", rao_blackwell=True, total_updates=150, seed=0,
+        total_updates=150, seed=0, **options,
     )
     trainer = A2CTrainer(cfg).train(progress=False)
     res = trainer.evaluate(2000, seed=9, greedy=False)
     assert res.mean < 0.6 * 20 / 6, (res, trainer.update_)
+
+
+# -- a curriculum over horizons (issue 13 §3) ------------------------------------------------------
+
+
+def test_curriculum_plays_shorter_sessions_first_and_resumes_exactly(tmp_path):
+    """[[4, 0.25], [6, 0.5]] over 8 updates: 2 batches of 4 trials, 2 of 6, then 4 of the task's
+    10; the Bayes values follow the horizon (V*_γ of empty counts: the value of 4, 6, 10 trials)."""
+    cfg = tiny(curriculum=[[4, 0.25], [6, 0.5]], total_updates=8, baseline="bayes_value", rao_blackwell=True)
+    straight = A2CTrainer(cfg).train(progress=False)
+    h = straight.history_
+    assert h["n_trials"].tolist() == [4, 4, 6, 6, 10, 10, 10, 10]
+    assert np.diff(np.r_[0, h["env_steps"]]).tolist() == [8 * n for n in h["n_trials"]]
+    for n in (4, 6, 10):
+        assert straight._stages[n].tracker.optimal.n_trials == n
+    assert straight._stages[4].tracker.optimal.value_ < straight._stages[10].tracker.optimal.value_
+    assert straight.evaluate(50, seed=1).n_episodes == 50  # evaluated on the task's 10 trials
+    first = A2CTrainer(cfg).train(3, progress=False, checkpoint_dir=tmp_path)
+    resumed = A2CTrainer.resume(tmp_path).train(progress=False)
+    assert resumed.config.curriculum == [[4, 0.25], [6, 0.5]] and first.update_ == 3
+    assert resumed.history_["n_trials"].tolist() == h["n_trials"].tolist()
+    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    with pytest.raises(ValueError, match="rollout_len must divide the 4 steps of a session of 4 trials"):
+        A2CTrainer(tiny(curriculum=[[4, 0.5]], rollout_len=5))  # at construction, not mid-run
+
+
+@pytest.mark.parametrize("bad", [[[4, 0.5], [6, 0.5]], [[0, 0.5]], [[4, 1.5]], [[4.0, 0.5]], [[4]], []])
+def test_bad_curriculum_raises(bad):
+    with pytest.raises(ValueError, match="curriculum must be a list of \\[n_trials, until\\] pairs: .* got "
+                                         + re.escape(repr(bad))):
+        tiny(curriculum=bad)
+    with pytest.raises(TypeError, match="curriculum must be a list of .* got 3"):
+        tiny(curriculum=3)
+
+
+def test_hindsight_expected_max_is_exact():
+    """E[max(p_0, p_1) | counts]: 2/3 with no data; by hand for one success on arm 0 (Beta(2, 1):
+    F = z²) and nothing on arm 1 (F = z): ∫ (1 - z³) dz = 3/4; against a Monte Carlo of the Beta
+    posteriors for the counts of a whole session."""
+    from cogmodels.agents.bandit_baselines import PosteriorTracker
+
+    tracker = PosteriorTracker(n_trials=100)
+    tracker.start(3)
+    tracker.counts[1] = [[1, 0], [0, 0]]
+    tracker.counts[2] = [[60, 10], [12, 18]]
+    em = tracker.expected_max()
+    assert em[0] == pytest.approx(2 / 3, abs=1e-12) and em[1] == pytest.approx(3 / 4, abs=1e-12)
+    rng = np.random.default_rng(0)
+    draws = np.maximum(rng.beta(61, 11, 400_000), rng.beta(13, 19, 400_000))
+    assert abs(em[2] - draws.mean()) < Z * draws.std() / math.sqrt(draws.size)
+    signal = tracker.hindsight_signal(np.array([[0, 0, 0], [1, 1, 1]]))
+    np.testing.assert_allclose(signal[:, 0], 0.5 - 2 / 3)
+    np.testing.assert_allclose(signal[:, 1], [2 / 3 - 3 / 4, 1 / 2 - 3 / 4])
+    assert np.all(signal <= 0)
+    with pytest.raises(ValueError, match="actions must be \\(trials, 3\\) arms in \\{0, 1\\}, got shape \\(3,\\)"):
+        tracker.hindsight_signal(np.zeros(3))
+
+
+def test_hindsight_option_trains_on_the_hindsight_signal_and_checks_its_settings():
+    torch.set_num_threads(1)
+    seen = {}
+    import cogmodels.agents.a2c as a2c
+
+    real = a2c.a2c_loss
+
+    def spy(model, buffer, **kw):
+        seen["signals"], seen["actions"] = buffer.signals.clone(), buffer.actions.clone()
+        return real(model, buffer, **kw)
+
+    trainer = A2CTrainer(tiny(hindsight=True, total_updates=1))
+    try:
+        a2c.a2c_loss = spy
+        trainer.train(progress=False)
+    finally:
+        a2c.a2c_loss = real
+    expected = trainer._tracker.hindsight_signal(seen["actions"].numpy())
+    np.testing.assert_allclose(seen["signals"].numpy(), expected, rtol=1e-6)
+    assert trainer._tracker.counts.sum() == 10 * 8  # the counts at the end of the sessions
+    for kw, match in (({"reward_signal": "expected"}, "hindsight=True estimates the sampled reward"),
+                      ({"rao_blackwell": True}, "both replace the sampled reward in the returns"),
+                      ({"baseline": "bayes_value"}, "hindsight=True needs baseline='critic'"),
+                      ({"rollout_len": 5}, "hindsight=True needs the whole session in one rollout")):
+        with pytest.raises(ValueError, match=match):
+            tiny(hindsight=True, **kw)
+    with pytest.raises(TypeError, match="hindsight must be a bool, got str"):
+        tiny(hindsight="yes")
+    with pytest.raises(ValueError, match="hindsight=True needs the two-armed Bernoulli bandit"):
+        A2CTrainer(tiny(hindsight=True, env_kwargs={"n_actions": 3}))
