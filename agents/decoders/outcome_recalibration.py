@@ -349,6 +349,11 @@ class OutcomeRecalibration:
         What the filter reads (:data:`FEATURES`).
     n_factors : int
         Latent factors of the ``"aligned"`` / ``"frozen"`` features.
+    prior_seconds : float
+        The previous filter counts as this many seconds of bins: the blend keeps
+        ``max(keep, p / (p + n))`` of it for a refit on ``n`` bins (``p`` bins of prior), so an
+        early refit on a few seconds of a session stays close to the filter it started from
+        (the prior of Dangi et al. 2014's recursive estimate, on the parameters).
     n_iter : int
         Rounds of inference and refit per update: after the first, the session's counts are
         decoded again by the new fit and PRI-T infers the targets from those velocities (the
@@ -368,7 +373,7 @@ class OutcomeRecalibration:
                  error_hmm: bool = True, error_weight: float = 1.0,
                  failed_trial_weight: float = 1.0, click: bool = True, keep: float = 0.0,
                  renormalize: bool = True, features: str = "counts", n_factors: int = 10,
-                 n_iter: int = 1) -> None:
+                 n_iter: int = 1, prior_seconds: float = 0.0) -> None:
         if not isinstance(hmm, TargetHMM):
             raise TypeError(f"hmm must be a TargetHMM, got {describe(hmm)}")
         if channel is not None and not isinstance(channel, ErrorSignalSpec):
@@ -392,6 +397,7 @@ class OutcomeRecalibration:
         self.features = check_choice("features", features, FEATURES)
         self.n_factors = check_int("n_factors", n_factors, 1)
         self.n_iter = check_int("n_iter", n_iter, 1)
+        self.prior_seconds = check_number("prior_seconds", prior_seconds, 0.0)
         self.n_updates_ = 0
 
     # -- the decoder ----------------------------------------------------------------------------
@@ -513,8 +519,9 @@ class OutcomeRecalibration:
             weights = np.concatenate([lw[1] for lw in labelled])
             fit = SteadyStateKalmanDecoder(ridge=old.ridge, dt=self.dt).fit(
                 x, labels, sample_weight=weights)
-        if self.keep > 0:
-            k = self.keep
+        prior = self.prior_seconds / self.dt
+        k = max(self.keep, prior / (prior + len(counts)))
+        if k > 0:
             fit.set_encoding(k * old.H_ + (1 - k) * fit.H_, k * old.d_ + (1 - k) * fit.d_,
                              k * old.q_ + (1 - k) * fit.q_)
         if self.features == "counts":
@@ -590,6 +597,7 @@ def run_reward_drift(
     bias_tau: float | None = None,
     grid: int | None = None,
     n_iter: int = 3,
+    prior_seconds: float = 30.0,
     gains: Any = (0.7, 1.0, 1.4),
     smoothing: Any = (0.0,),
     seed: int = 0,
@@ -641,8 +649,9 @@ def run_reward_drift(
     grid : int or None
         PRI-T's candidate targets: a ``grid × grid`` grid, or the task's layout (None;
         :func:`pri_t_model`).
-    n_iter : int
-        Rounds of inference and refit per update (:class:`OutcomeRecalibration`).
+    n_iter, prior_seconds : int, float
+        Rounds of inference and refit per update, and the previous filter's weight in seconds
+        of bins (:class:`OutcomeRecalibration`).
     gains, smoothing : sequence of float
         The bandit's grid.
     seed : int
@@ -719,7 +728,7 @@ def run_reward_drift(
             bias = None if bias_tau is None else BiasCorrection(bias_tau, dt=env.config.task.dt)
             recal = OutcomeRecalibration(pri_t_model(env, grid), env.config.error_signal,
                                          dt=env.config.task.dt, features=features, keep=keep,
-                                         n_iter=n_iter,
+                                         n_iter=n_iter, prior_seconds=prior_seconds,
                                          **RECALIBRATIONS[name])
             rest = days
             if name == "no_labels":  # day 0: the reward decoder plays, the first filter is fit
