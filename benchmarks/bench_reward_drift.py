@@ -120,7 +120,7 @@ def main() -> None:
     saved.mkdir(exist_ok=True)
 
     def path(unit: tuple[str, str, str]) -> Path:
-        return saved / ("__".join(unit).replace(",", "+") + ".csv")
+        return saved / ("__".join(unit).replace(",", "+") + ".csv.gz")
 
     todo = [u for u in units if not path(u).exists()]
     with ProcessPoolExecutor(args.jobs) as pool:
@@ -137,7 +137,6 @@ def main() -> None:
     total_cpu = (t1.user - cpu0.user) + (t1.system - cpu0.system) + (
         t1.children_user - cpu0.children_user) + (t1.children_system - cpu0.children_system)
     trials = pd.concat(parts, ignore_index=True)
-    trials.to_csv(args.out / f"reward_drift_trials{tag}.csv", index=False)
     table = by_day(trials)
     table.to_csv(args.out / f"reward_drift_days{tag}.csv", index=False)
     print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python {platform.python_version()}"
