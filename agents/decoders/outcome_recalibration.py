@@ -1,10 +1,12 @@
 r"""Outcome-informed target-inference recalibration: no label after day 0, spikes and errors only.
 
-Each session a Kalman filter drives the cursor; afterwards PRI-T
-(:class:`~cogmodels.agents.decoders.target_hmm.TargetHMM`, Wilson et al. 2023) infers the
-user's target in every bin from the decoded velocity, the cursor it moved and the task's
-selections (the click), and the filter is refit on the session's counts against Wilson et
-al.'s position-error labels ``g_t - p_t`` toward the inferred targets. The decoder never sees
+A Kalman filter drives the cursor; after a block of a session (every 15 s in
+:func:`run_reward_drift`) PRI-T (:class:`~cogmodels.agents.decoders.target_hmm.TargetHMM`,
+Wilson et al. 2023; candidate targets on a grid or the task's layout, :func:`pri_t_model`)
+infers the user's target in every bin from the decoded velocity, the cursor it moved and the
+task's selections (the click), and the filter is refit on all of the session's counts so far
+against Wilson et al.'s position-error labels ``g_t - p_t`` toward the inferred targets
+(``n_iter`` rounds: the counts decoded again by each new fit before PRI-T runs again). The decoder never sees
 the shown target, the user's intended velocity or any label after the day-0 calibration block
 (and, in the variant without any label, not even then: the first filter is fit on a session
 driven by the reward-trained decoder, :class:`~cogmodels.agents.reward_decoder.RewardDecoder`).
@@ -29,8 +31,10 @@ The decoded error signal (:mod:`cogmodels.envs.bci.error_signal`) enters in two 
   0: dropped); a lane gated down to less than one second of bins (every trial failed) is refit
   ungated.
 
-The refit is blended with the previous filter, ``θ ← k θ_{old} + (1 - k) θ_{fit}`` for the
-encoding parameters ``θ = (H, d, q)`` (``keep = k``; SmoothBatch's blend, Orsborn et al. 2012),
+The refit is blended with the filter the session started from, ``θ ← k θ_{old} + (1 - k)
+θ_{fit}`` for the encoding parameters ``θ = (H, d, q)`` (SmoothBatch's blend, Orsborn et al.
+2012), with ``k = max(keep, p / (p + n))`` for ``n`` bins and a prior worth ``p`` bins
+(``prior_seconds``),
 and renormalised to the day-0 readout norm (Wilson et al.'s ``renormalizeDecoder``,
 :class:`~cogmodels.agents.decoders.wilson_study.OutputScale`). The filter reads either the
 counts (``features="counts"``) or factor-analysis latents
