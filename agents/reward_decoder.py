@@ -73,7 +73,7 @@ from cogmodels.envs.bci.error_signal import (
 )
 from cogmodels.validation import check_choice, check_int, check_number, int_seed
 
-__all__ = ["RewardDecoder", "SpikeFeatures", "per_minute"]
+__all__ = ["GreedyPolicy", "RewardDecoder", "SpikeFeatures", "per_minute"]
 
 
 #: the trial outcomes recorded per trial (``success`` first)
@@ -356,6 +356,37 @@ class RewardDecoder:
         df.attrs["n_bins"] = n_bins
         df.attrs["sim_s"] = n_bins * self.dt
         return df
+
+
+class GreedyPolicy:
+    """A trained :class:`RewardDecoder`'s mean policy as a step decoder (no exploration, no learning).
+
+    It has the ``reset(mask=None)`` / ``step(counts) -> (L, 2)`` interface of the decoders of
+    :mod:`cogmodels.agents.decoders`, so the closed loops written for them can drive the cursor
+    with it (e.g. to record a session for a recalibration that starts from it). The features keep
+    re-estimating themselves if the decoder's do.
+
+    Parameters
+    ----------
+    decoder : RewardDecoder
+        A decoder whose features are ready.
+    """
+
+    def __init__(self, decoder: RewardDecoder) -> None:
+        if not isinstance(decoder, RewardDecoder):
+            raise TypeError(f"decoder must be a RewardDecoder, got {type(decoder).__name__}")
+        if decoder.learner is None or not decoder.features.ready:
+            raise ValueError("decoder must be trained first (its features are not estimated)")
+        self.decoder = decoder
+
+    def reset(self, mask: np.ndarray | None = None) -> GreedyPolicy:
+        """Restart the spike smoothing of the lanes in ``mask`` (all when None)."""
+        self.decoder.features.restart(None if mask is None else np.flatnonzero(mask))
+        return self
+
+    def step(self, counts: np.ndarray) -> np.ndarray:
+        """Return the mean velocity ``(L, 2)`` for one bin of counts ``(L, N)``."""
+        return self.decoder.learner.act(self.decoder.features(counts), greedy=True)
 
 
 def per_minute(history: pd.DataFrame, minutes: float = 1.0) -> pd.DataFrame:

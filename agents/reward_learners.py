@@ -34,6 +34,12 @@ Both map features ``ỹ_t = [y_t, 1]`` to a cursor velocity and learn from the s
   exploration: ``σ_i = σ clip(2 e_i, σ_min/σ, 1)`` with ``e_i`` the running fraction of -1
   evaluations (rate ``η``), so a lane that rarely hears "error" explores less and scores more,
   and one whose errors come back (a new day's drift) explores again.
+
+And one learner of the decoder's online settings rather than its weights:
+
+- :class:`GainBandit` — Thompson sampling over a small grid of output gains and smoothing
+  constants (the few parameters that matter online; Willett et al. 2019), one arm per trial,
+  learnt from the trial outcomes alone (success and duration).
 """
 
 from __future__ import annotations
@@ -43,9 +49,9 @@ from typing import Any
 import numpy as np
 
 from cogmodels.agents.continuous import GaussianActorCritic
-from cogmodels.validation import check_int, check_number
+from cogmodels.validation import as_generator, check_array, check_int, check_number
 
-__all__ = ["ActorCriticLanes", "OutcomeWeightedLanes"]
+__all__ = ["ActorCriticLanes", "GainBandit", "OutcomeWeightedLanes"]
 
 
 def _with_bias(y: np.ndarray) -> np.ndarray:
@@ -232,3 +238,130 @@ class OutcomeWeightedLanes:
             # the evaluation clock: the judged window ended L bins ago, the next began then
             self._phase[i] = self.latency % self.window
         self._t += 1
+
+
+class GainBandit:
+    r"""Thompson sampling over (gain, smoothing) arms, one arm per trial, from trial outcomes.
+
+    The quantity a cursor user cares about is the success rate per unit time. Each arm ``a`` (an
+    output gain ``g_a`` and an output smoothing ``s_a``: the cursor moves with
+    ``u_t = s_a u_{t-1} + (1 - s_a) g_a v_t`` for the decoded velocity ``v_t``) is modelled as a
+    Poisson process of successes with rate ``λ_a``; a trial of duration ``τ`` with ``k`` (0 or 1)
+    successes adds ``k`` and ``τ`` to the arm's counts, so with a Gamma prior the posterior is
+
+    .. math::
+
+        λ_a \mid \text{trials} \sim \mathrm{Gamma}(a_0 + S_a,\ b_0 + T_a), \qquad
+        S_a \leftarrow γ S_a + k, \quad T_a \leftarrow γ T_a + τ
+
+    (``γ`` discounts every arm of a lane at each of its trials, so the evidence of ``1 / (1 -
+    γ)`` trials counts: a drifting decoder's best gain can move). Before each trial one rate is
+    drawn per arm and the arm with the largest draw is played (Thompson 1933; Russo et al.
+    2018): the exploration falls as the posterior concentrates. Only the trial's outcome (was a
+    target selected) and its duration are used — what the BCI software itself knows.
+
+    Willett et al. (2019) show that the gain and the smoothing of a linear cursor decoder set
+    most of its closed-loop performance and that their best values change with the decoder and
+    the user; this bandit tunes them online from outcomes, as their offline model-based search does
+    from a model of the user.
+
+    Parameters
+    ----------
+    n_lanes : int
+        Independent bandits (subjects).
+    gains : sequence of float
+        Output gains of the grid (> 0).
+    smoothing : sequence of float
+        Output smoothing constants of the grid, in [0, 1); the arms are every (gain, smoothing)
+        pair.
+    prior_successes, prior_seconds : float
+        ``a_0 > 0`` and ``b_0 > 0``: the prior is worth ``a_0`` successes in ``b_0`` seconds.
+    discount : float
+        ``γ`` in (0, 1].
+    seed : int, SeedSequence, Generator or None
+        Seeds the Thompson draws.
+
+    Attributes
+    ----------
+    arms : numpy.ndarray
+        ``(A, 2)``: gain and smoothing of each arm.
+    successes_, seconds_ : numpy.ndarray
+        ``(n_lanes, A)`` discounted success counts and durations.
+    arm_ : numpy.ndarray
+        ``(n_lanes,)`` the arm being played.
+
+    References
+    ----------
+    - Thompson, W. R. (1933). On the likelihood that one unknown probability exceeds another in
+      view of the evidence of two samples. Biometrika 25, 285–294.
+    - Russo, D. J., Van Roy, B., Kazerouni, A., Osband, I., & Wen, Z. (2018). A tutorial on
+      Thompson sampling. Found Trends Mach Learn 11, 1–96.
+    - Willett, F. R., Young, D. R., Murphy, B. A., et al. (2019). Principled BCI decoder design
+      and parameter selection using a feedback control model. Sci Rep 9, 8881.
+    """
+
+    def __init__(self, n_lanes: int, gains: Any = (0.5, 0.7, 1.0, 1.4, 2.0), smoothing: Any = (0.0,),
+                 *, prior_successes: float = 1.0, prior_seconds: float = 2.0,
+                 discount: float = 0.98, seed: Any = None) -> None:
+        self.n_lanes = check_int("n_lanes", n_lanes, 1)
+        g = check_array("gains", gains, None, 0.0, 1e3).ravel()
+        s = check_array("smoothing", smoothing, None, 0.0, 0.999).ravel()
+        if g.size == 0 or (g <= 0).any() or s.size == 0:
+            raise ValueError(f"gains must be a non-empty sequence of numbers > 0 and smoothing a "
+                             f"non-empty one in [0, 0.999], got gains={gains!r}, "
+                             f"smoothing={smoothing!r}")
+        self.arms = np.array([(gi, si) for si in s for gi in g])
+        self.prior_successes = check_number("prior_successes", prior_successes, 0.0, low_open=True)
+        self.prior_seconds = check_number("prior_seconds", prior_seconds, 0.0, low_open=True)
+        self.discount = check_number("discount", discount, 0.0, 1.0, low_open=True)
+        self.rng = as_generator(seed)
+        self.successes_ = np.zeros((self.n_lanes, len(self.arms)))
+        self.seconds_ = np.zeros((self.n_lanes, len(self.arms)))
+        self.arm_ = np.zeros(self.n_lanes, dtype=np.int64)
+        self.choose()
+
+    @property
+    def gain(self) -> np.ndarray:
+        """The gain of each lane's current arm, ``(n_lanes,)``."""
+        return self.arms[self.arm_, 0]
+
+    @property
+    def smoothing(self) -> np.ndarray:
+        """The smoothing of each lane's current arm, ``(n_lanes,)``."""
+        return self.arms[self.arm_, 1]
+
+    def rate(self) -> np.ndarray:
+        """Return the posterior mean success rate (per second) of every arm, ``(n_lanes, A)``."""
+        return ((self.prior_successes + self.successes_)
+                / (self.prior_seconds + self.seconds_))
+
+    def choose(self, lanes: Any = None) -> np.ndarray:
+        """Draw the next trial's arm of ``lanes`` (all when None); return every lane's arm."""
+        idx = np.arange(self.n_lanes) if lanes is None else np.flatnonzero(lanes) if (
+            np.asarray(lanes).dtype == bool) else np.asarray(lanes, dtype=np.int64)
+        if idx.size:
+            shape = self.prior_successes + self.successes_[idx]
+            scale = 1.0 / (self.prior_seconds + self.seconds_[idx])
+            self.arm_[idx] = np.argmax(self.rng.gamma(shape, scale), axis=1)
+        return self.arm_.copy()
+
+    def observe(self, lanes: Any, success: Any, seconds: Any) -> None:
+        """Credit one finished trial per lane of the mask ``lanes`` to its current arm.
+
+        Parameters
+        ----------
+        lanes : numpy.ndarray
+            ``(n_lanes,)`` booleans: the lanes whose trial ended.
+        success : numpy.ndarray
+            ``(n_lanes,)`` booleans: the trial ended with a selection of the target.
+        seconds : numpy.ndarray
+            ``(n_lanes,)`` durations of the trials (s).
+        """
+        idx = np.flatnonzero(np.asarray(lanes, dtype=bool))
+        if not idx.size:
+            return
+        self.successes_[idx] *= self.discount
+        self.seconds_[idx] *= self.discount
+        arm = self.arm_[idx]
+        self.successes_[idx, arm] += np.asarray(success, dtype=np.float64)[idx]
+        self.seconds_[idx, arm] += np.asarray(seconds, dtype=np.float64)[idx]

@@ -4,6 +4,7 @@ window, seeds, bad arguments."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -249,3 +250,20 @@ def test_bad_run_arguments_raise_naming_them():
         RewardDecoder(gamma=0.5)
     with pytest.raises(ValueError, match=r"minutes must be a finite number in \(0, inf\), got 0"):
         per_minute(pd.DataFrame({"lane": [], "time_s": []}), minutes=0)
+
+
+def test_greedy_policy_steps_the_mean_decoder():
+    from cogmodels.agents.reward_decoder import GreedyPolicy
+
+    with pytest.raises(ValueError, match="decoder must be trained first"):
+        GreedyPolicy(RewardDecoder(calibration_s=1, error_signal="realistic"))
+    with pytest.raises(TypeError, match="decoder must be a RewardDecoder, got dict"):
+        GreedyPolicy({})
+    dec = RewardDecoder(calibration_s=2, seed=0)
+    dec.train(_env(target_radius=0.15), n_seconds=6, seed=0)
+    policy = GreedyPolicy(dec).reset()
+    counts = np.random.default_rng(0).poisson(2.0, size=(1, 192))
+    twin = copy.deepcopy(dec)
+    v = policy.step(counts)
+    np.testing.assert_allclose(v, twin.learner.act(twin.features(counts), greedy=True))
+    assert v.shape == (1, 2)

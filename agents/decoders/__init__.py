@@ -13,6 +13,9 @@
   (Jarosiewicz et al. 2015): labels inferred from where the cursor went and the reward alone.
 - :mod:`.target_hmm`: probabilistic retrospective inference of targets (PRI-T; Wilson et al.
   2023): an HMM of the user's target on a grid, von Mises emissions and an optional click.
+- :mod:`.outcome_recalibration`: PRI-T recalibration informed by the decoded error signal (in
+  the target inference or as refit weights), refit within each session, the output gain tuned by
+  a bandit from trial outcomes: no label after day 0, or none at all from the reward decoder.
 - :mod:`.factor_analysis`, :mod:`.stabilizer`: the latent stabiliser of Degenhart et al. (2020),
   factor analysis realigned each day by Procrustes on stable channels, without labels.
 - :mod:`.point_process`: the point-process filter (Eden et al. 2004) on log-linear Poisson

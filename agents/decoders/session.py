@@ -33,7 +33,7 @@ from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.validation import check_number
 
 __all__ = ["INTENTIONS", "PARADIGMS", "SessionRecord", "calibrate", "calibration_block",
-           "closed_loop_block", "refit_decoder", "run_closed_loop"]
+           "closed_loop_block", "refit_decoder", "run_closed_loop", "trial_chunk", "trial_table"]
 
 #: how :func:`run_closed_loop` labels the bins it adapts on
 INTENTIONS = ("refit", "intended", "rti", "ofc")
@@ -270,7 +270,6 @@ def run_closed_loop(
     if adaptation is not None and intention == "rti":
         rti = RetrospectiveTargetInference(adaptation, cfg.task.timeout_steps + 1)
     ofc = OFCIntention(dt=dt) if intention == "ofc" else None
-    lanes = np.arange(env.num_envs)
     unshrink = None
     if adaptation is not None and debias:
         unshrink = np.linalg.inv(decoder.steady_gain())
@@ -312,14 +311,41 @@ def run_closed_loop(
             rti.end_trials(done, info["success"] & done, end, radius)
             rti.clear(restarting)
         if done.any():
-            chunk = {k: np.asarray(info[k])[done] for k in ("state", *RESULT_KEYS)}
-            chunk.update(subject=lanes[done], day=np.asarray(info["day"])[done],
-                         time=np.full(int(done.sum()), (t + 1) * dt),
-                         target_radius=np.asarray(radius)[done])
-            chunks.append(chunk)
+            chunks.append(trial_chunk(info, done, (t + 1) * dt, radius))
         if restarting.any():
             decoder.reset(restarting)
         restarting = term.copy()
+    return trial_table(chunks)
+
+
+def trial_chunk(info: dict[str, Any], done: np.ndarray, time: float,
+                radius: np.ndarray) -> dict[str, np.ndarray]:
+    """Return the rows of the trials that ended in one bin, for :func:`trial_table`.
+
+    Parameters
+    ----------
+    info : dict
+        The vector environment's ``info`` of the step that ended them.
+    done : numpy.ndarray
+        ``(L,)`` booleans: the lanes whose trial ended (and counts).
+    time : float
+        Seconds into the session at the end of the bin.
+    radius : numpy.ndarray
+        ``(L,)`` the radius of the target those trials showed.
+
+    Returns
+    -------
+    dict
+        One array per column, one entry per ended trial.
+    """
+    chunk = {k: np.asarray(info[k])[done] for k in ("state", *RESULT_KEYS)}
+    chunk.update(subject=np.flatnonzero(done), day=np.asarray(info["day"])[done],
+                 time=np.full(int(done.sum()), time), target_radius=np.asarray(radius)[done])
+    return chunk
+
+
+def trial_table(chunks: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """Return the trial table (module docstring) of the :func:`trial_chunk` rows of a session."""
     if not chunks:
         return pd.DataFrame(columns=["subject", "day", "trial", "time", "state", *RESULT_KEYS,
                                      "target_radius", "index_of_difficulty", "reward"])

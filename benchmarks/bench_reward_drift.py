@@ -1,0 +1,165 @@
+#!/usr/bin/env python
+"""Reward-driven adaptation over two months of "typical" drift (issue 15 §2 and §4).
+
+Every decoder meets the same simulated subjects (environment seed ``--seed``), the same drift and
+plays one ``--session``-second session on each of ``--days`` (and on no other day):
+
+- ``fixed``, ``daily_recalibration``: a steady-state Kalman filter from a supervised 60 s block
+  of day 0, or of every day (the reference);
+- ``pri_t``, ``pri_t_gated``, ``pri_t_errors``: the day-0 filter recalibrated after every
+  session by PRI-T target inference (no label after day 0), without the error signal, with the
+  error signal gating the refit, and with the error signal in PRI-T's likelihood; the output
+  gain tuned trial by trial by a Thompson-sampling bandit from the trial outcomes
+  (:mod:`cogmodels.agents.decoders.outcome_recalibration`);
+- ``no_labels``: the same, starting from a day-0 session of the reward-trained decoder (no label
+  ever);
+- ``reward_only``: the reward-trained decoder (outcome-weighted rule, re-estimated features)
+  learning from no decoder for ``--warmup`` s of day 0 and in every session.
+
+Ablations (``--ablations``): the error channel idealised instead of realistic, and the filter on
+factor-analysis latents re-estimated and aligned each day or frozen at day 0.
+
+    python benchmarks/bench_reward_drift.py --jobs 2           # 4 subjects, days 0..60
+    python benchmarks/bench_reward_drift.py --quick            # under a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import cogmodels  # noqa: F401
+from cogmodels.agents.decoders.outcome_recalibration import run_reward_drift
+from cogmodels.envs.bci.metrics import summarize
+
+HERE = Path(__file__).resolve().parent
+#: (strategies run together, channel, features): one unit of work each
+MAIN = [("fixed,daily_recalibration", "realistic", "counts"), ("pri_t_errors", "realistic", "counts"),
+        ("pri_t", "realistic", "counts"), ("pri_t_gated", "realistic", "counts"),
+        ("no_labels,reward_only", "realistic", "counts")]
+ABLATIONS = [("pri_t_gated,pri_t_errors", "idealised", "counts"),
+             ("pri_t_errors", "realistic", "aligned"), ("pri_t_errors", "realistic", "frozen")]
+METRICS = ["successes_per_min", "success_rate", "time_to_target", "bitrate"]
+
+
+def run_unit(unit: tuple[str, str, str], args: argparse.Namespace) -> tuple[pd.DataFrame, float]:
+    """Play one unit; return its trials (``decoder`` renamed with the ablation) and CPU seconds."""
+    names, channel, features = unit
+    cpu = time.process_time()
+    trials = run_reward_drift(names.split(","), args.days, args.subjects, args.session,
+                              reward_warmup=args.warmup, error_signal=channel,
+                              features=features, seed=args.seed)
+    tag = "" if (channel, features) == ("realistic", "counts") else f" [{channel}, {features}]"
+    trials["decoder"] = trials["decoder"] + tag
+    return trials, time.process_time() - cpu
+
+
+def bootstrap_ci(values: np.ndarray, n: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95 % percentile bootstrap interval of the mean over subjects."""
+    rng = np.random.default_rng(seed)
+    means = rng.choice(values, size=(n, len(values))).mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def by_day(trials: pd.DataFrame) -> pd.DataFrame:
+    """Mean over subjects of each metric per decoder and day, successes/min with a CI."""
+    per = summarize(trials, by=["decoder", "day", "subject"], n_targets=8)
+    rows = []
+    for (dec, day), g in per.groupby(["decoder", "day"], sort=False):
+        lo, hi = bootstrap_ci(g["successes_per_min"].to_numpy())
+        rows.append({"decoder": dec, "day": int(day), **{m: g[m].mean() for m in METRICS},
+                     "spm_lo": lo, "spm_hi": hi})
+    return pd.DataFrame(rows)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """Return a markdown table, floats with 2 decimals."""
+    def cell(v) -> str:
+        return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + " --- |" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--subjects", type=int, default=4)
+    ap.add_argument("--days", default="0,7,14,28,42,60")
+    ap.add_argument("--session", type=float, default=120.0, help="seconds per session")
+    ap.add_argument("--warmup", type=float, default=480.0,
+                    help="seconds of day-0 learning of the reward-trained decoder")
+    ap.add_argument("--units", default=None,
+                    help="only these units, e.g. 'pri_t_errors/realistic/counts;fixed/realistic/counts'")
+    ap.add_argument("--ablations", action="store_true", help="also the ablation units")
+    ap.add_argument("--jobs", type=int, default=1, help="processes (one unit each)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quick", action="store_true",
+                    help="2 subjects, days 0,7,14, 30 s sessions, fixed vs pri_t_gated")
+    ap.add_argument("--out", type=Path, default=HERE / "figures")
+    args = ap.parse_args()
+    units = MAIN + (ABLATIONS if args.ablations else [])
+    if args.units:
+        units = [tuple(u.split("/")) for u in args.units.split(";")]
+    if args.quick:
+        args.subjects, args.days, args.session = 2, "0,7,14", 30.0
+        units = [("fixed,pri_t_gated", "realistic", "counts")]
+    args.days = [int(d) for d in args.days.split(",")]
+    args.out.mkdir(parents=True, exist_ok=True)
+    tag = "_quick" if args.quick else ""
+    wall0, cpu0 = time.perf_counter(), os.times()
+    saved = args.out / f"reward_drift_units{tag}"  # one file per unit as it ends: resumable
+    saved.mkdir(exist_ok=True)
+
+    def path(unit: tuple[str, str, str]) -> Path:
+        return saved / ("__".join(unit).replace(",", "+") + ".csv.gz")
+
+    todo = [u for u in units if not path(u).exists()]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        futures = {pool.submit(run_unit, u, args): u for u in todo}
+        for f in as_completed(futures):
+            trials, seconds = f.result()
+            trials.assign(cpu_s=seconds).to_csv(path(futures[f]), index=False)
+            print(f"{'/'.join(futures[f])}: {seconds:.0f} CPU s", flush=True)
+    parts = [pd.read_csv(path(u)) for u in units]
+    cpu = {"/".join(u): float(p["cpu_s"].iloc[0]) for u, p in zip(units, parts)}
+    parts = [p.drop(columns="cpu_s") for p in parts]
+    wall = time.perf_counter() - wall0
+    t1 = os.times()
+    total_cpu = (t1.user - cpu0.user) + (t1.system - cpu0.system) + (
+        t1.children_user - cpu0.children_user) + (t1.children_system - cpu0.children_system)
+    trials = pd.concat(parts, ignore_index=True)
+    table = by_day(trials)
+    table.to_csv(args.out / f"reward_drift_days{tag}.csv", index=False)
+    print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python {platform.python_version()}"
+          f"; this call: wall {wall:.0f} s, CPU {total_cpu:.0f} s; seed {args.seed}; {args.subjects} subjects"
+          f"; {args.session:g} s sessions on days {args.days}")
+    for unit, seconds in cpu.items():
+        print(f"  {unit}: {seconds:.0f} CPU s (when it ran)")
+    wide = table.assign(cell=[f"{m:.1f} [{lo:.1f}, {hi:.1f}]" for m, lo, hi in zip(
+        table.successes_per_min, table.spm_lo, table.spm_hi)]).pivot(
+        index="decoder", columns="day", values="cell")
+    print("\nsuccesses/min by day (mean of subjects [95 % bootstrap CI over subjects]):")
+    print(markdown(wide.reset_index()))
+    daily = table[table.decoder == "daily_recalibration"].set_index("day").successes_per_min
+    if len(daily):
+        ratio = table.assign(ratio=table.successes_per_min / table.day.map(daily)).pivot(
+            index="decoder", columns="day", values="ratio")
+        print("\nratio to daily supervised recalibration:")
+        print(markdown(ratio.reset_index().round(2)))
+    for metric in ("time_to_target", "bitrate"):
+        print(f"\n{metric} by day:")
+        print(markdown(table.pivot(index="decoder", columns="day", values=metric)
+                       .reset_index().round(2)))
+
+
+if __name__ == "__main__":
+    main()

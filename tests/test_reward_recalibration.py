@@ -1,0 +1,248 @@
+"""Outcome-informed PRI-T recalibration and the gain bandit: the decoder sees spikes, the cursor,
+the error signal and the selections only; the error evaluations are placed on the events they
+judge; the bandit finds the best gain; recalibration beats the fixed decoder under drift."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
+from cogmodels.agents.decoders.outcome_recalibration import (
+    OutcomeRecalibration,
+    OutcomeRecord,
+    error_log_emission,
+    gate_weights,
+    play_session,
+    pri_t_model,
+    run_reward_drift,
+    window_evaluations,
+)
+from cogmodels.agents.decoders.session import calibration_block
+from cogmodels.agents.reward_learners import GainBandit
+from cogmodels.envs.bci import CursorBCIVector
+from cogmodels.envs.bci.drift import TuningRotation
+from cogmodels.envs.bci.metrics import summarize
+
+
+def _env(n: int = 2, channel: Any = "realistic", seed: int = 0, **kw) -> CursorBCIVector:
+    env = CursorBCIVector(num_envs=n, n_trials=10**6, error_signal=channel, n_units=48, **kw)
+    env.reset(seed=seed, options={"day": 0})
+    return env
+
+
+def _calibrated(env: CursorBCIVector, seconds: float = 20.0) -> SteadyStateKalmanDecoder:
+    return SteadyStateKalmanDecoder().fit(*calibration_block(env, seconds, day=0))
+
+
+def _play_toy(bandit: GainBandit, truth: dict, n: int, rng: np.random.Generator) -> np.ndarray:
+    chosen = []
+    for _ in range(n):
+        arm = bandit.arm_.copy()
+        p = np.array([truth[a][0] for a in arm])
+        tau = np.array([truth[a][1] for a in arm])
+        bandit.observe(np.ones(bandit.n_lanes, dtype=bool), rng.random(bandit.n_lanes) < p, tau)
+        chosen.append(arm)
+        bandit.choose()
+    return np.array(chosen)
+
+
+def test_gain_bandit_converges_to_the_best_gain_on_a_toy():
+    # arm -> (success probability, trial duration s): success rates 0.125, 0.6, 0.33 per s
+    truth = {0: (0.5, 4.0), 1: (0.9, 1.5), 2: (0.4, 1.2)}
+    rng = np.random.default_rng(1)
+    bandit = GainBandit(4, gains=(0.5, 1.0, 2.0), discount=1.0, seed=0)
+    late = _play_toy(bandit, truth, 300, rng)[-100:]
+    assert (late == 1).mean(axis=0).min() > 0.9  # every lane plays the best gain
+    assert (bandit.rate().argmax(axis=1) == 1).all()
+    np.testing.assert_allclose(bandit.rate()[:, 1], 0.6, rtol=0.15)
+    np.testing.assert_array_equal(bandit.gain[late[-1] == 1], 1.0)
+    # discounted (the default, 0.98): it follows the best gain when the decoder changes
+    bandit = GainBandit(4, gains=(0.5, 1.0, 2.0), seed=0)
+    _play_toy(bandit, truth, 200, rng)
+    moved = {0: (0.5, 4.0), 1: (0.4, 1.5), 2: (0.9, 1.2)}  # now the largest gain is best
+    late = _play_toy(bandit, moved, 300, rng)[-100:]
+    assert (late == 2).mean(axis=0).min() > 0.6
+    assert (bandit.rate().argmax(axis=1) == 2).all()
+
+
+def test_gain_bandit_arms_and_bad_arguments():
+    b = GainBandit(1, gains=(1.0, 2.0), smoothing=(0.0, 0.5), seed=0)
+    np.testing.assert_array_equal(b.arms, [[1.0, 0.0], [2.0, 0.0], [1.0, 0.5], [2.0, 0.5]])
+    with pytest.raises(ValueError, match=r"gains must be a non-empty sequence of numbers > 0"):
+        GainBandit(1, gains=(0.0, 1.0))
+    with pytest.raises(ValueError, match=r"smoothing must be an array of finite numbers in "
+                                         r"\[0, 0.999\], got \(1.0,\)"):
+        GainBandit(1, smoothing=(1.0,))
+    with pytest.raises(ValueError, match=r"discount must be a finite number in \(0, 1\], got 0"):
+        GainBandit(1, discount=0)
+
+
+class _Poisoned:
+    """The vector environment with every ``info`` value the decoder must not use made noise."""
+
+    ALLOWED_INFO = {"cursor", "trial_completed", "success", "error_signal",
+                    # read for the trial table only (scoring), never by the decoder:
+                    "day", "target_radius", "state", "timed_out", "time_to_target",
+                    "dial_in_time", "trial_time", "path_length", "distance", "path_efficiency",
+                    "n_entries"}
+    ALLOWED_ATTRS = {"unwrapped", "config", "num_envs", "day", "reset", "step"}
+
+    def __init__(self, env: CursorBCIVector, seed: int) -> None:
+        self._env, self._rng, self.read = env, np.random.default_rng(seed), set()
+
+    def __getattr__(self, name: str) -> Any:
+        self.read.add(name)
+        return getattr(self._env, name)
+
+    def _noise(self, info: dict) -> dict:
+        out = dict(info)
+        for k, v in info.items():
+            if not k.startswith("_") and k not in self.ALLOWED_INFO:
+                out[k] = self._rng.normal(size=np.shape(v))
+        assert {"target", "intended_velocity"} <= set(out) - self.ALLOWED_INFO
+        return out
+
+    def reset(self, **kwargs):
+        obs, info = self._env.reset(**kwargs)
+        return obs, self._noise(info)
+
+    def step(self, action):
+        obs, r, term, trunc, info = self._env.step(action)
+        return obs, r, term, trunc, self._noise(info)
+
+
+def test_the_recalibration_never_receives_the_target_or_the_intention():
+    # whatever info says of the target, the intended velocity or the cursor's velocity (noise),
+    # the same spikes, cursor, error signal and selections give the same recalibrated decoder
+    def recalibrated(poison: bool):
+        env = _env(channel="realistic", target_radius=0.12)
+        recal = OutcomeRecalibration(pri_t_model(env, 8), env.config.error_signal,
+                                     error_weight=0.0, failed_trial_weight=0.0)
+        recal.start(_calibrated(env, 10.0))
+        played = _Poisoned(env, 1) if poison else env
+        bandit = GainBandit(2, seed=0)
+        rec = OutcomeRecord()
+        play_session(played, recal.driver(), 10.0, day=3, bandit=bandit, record=rec)
+        recal.update(rec)
+        return recal, played, rec
+
+    (clean, _, rec), (poisoned, env, _) = recalibrated(False), recalibrated(True)
+    assert "target" not in OutcomeRecord.KEYS and "intended_velocity" not in OutcomeRecord.KEYS
+    assert (rec.arrays()["error_signal"] != 0).any() and rec.arrays()["trial_end"].any()
+    np.testing.assert_array_equal(clean.decoder_.H_, poisoned.decoder_.H_)
+    np.testing.assert_array_equal(clean.scale_, poisoned.scale_)
+    assert not np.allclose(clean.decoder_.H_, _calibrated(_env(target_radius=0.12), 10.0).H_)
+    assert env.read <= _Poisoned.ALLOWED_ATTRS
+
+
+class _Spy:
+    """Records the true target and the env's own judgement of each delivered evaluation."""
+
+    def __init__(self, env: CursorBCIVector) -> None:
+        self._env, self.target, self.movement_error = env, [], []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._env, name)
+
+    def reset(self, **kwargs):
+        obs, info = self._env.reset(**kwargs)
+        self._target = info["target"].copy()
+        return obs, info
+
+    def step(self, action):
+        self.target.append(self._target)
+        obs, r, term, trunc, info = self._env.step(action)
+        self._target = info["target"].copy()
+        self.movement_error.append(info["movement_error"].copy())
+        return obs, r, term, trunc, info
+
+
+@pytest.mark.parametrize("channel", ["realistic", "idealised"])
+def test_each_evaluation_is_placed_on_the_event_it_judges(channel):
+    # recomputed from the cursor alone, the judged move is an error for the true target exactly
+    # when the environment's channel scored it as one (delivered `latency` bins later)
+    env = _env(channel=channel)
+    spy = _Spy(env)
+    rec = OutcomeRecord()
+    play_session(spy, _calibrated(env, 10.0), 12.0, day=0, record=rec)
+    a = rec.arrays()
+    window, latency = env.config.error_signal.bins(env.config.task.dt)
+    target, truth = np.stack(spy.target), np.stack(spy.movement_error)
+    radius = float(np.max(env.config.task.target_radius))
+    n_checked = 0
+    for lane in range(2):
+        judged, pos, ref = window_evaluations(a["error_signal"][:, lane], a["trial_end"][:, lane],
+                                              a["cursor"][:, lane], a["next_cursor"][:, lane],
+                                              window, latency)
+        at = np.flatnonzero(judged)
+        now = np.linalg.norm(target[at, lane] - pos[at], axis=1)
+        before = np.linalg.norm(target[at, lane] - ref[at], axis=1)
+        error = (now > radius) & (now >= before - 1e-12)
+        np.testing.assert_array_equal(error, truth[at + latency, lane])
+        # every delivered evaluation was attributed to one event
+        assert len(at) == np.count_nonzero(a["error_signal"][latency:, lane])
+        # and its likelihood favours the targets that make it what it was
+        ll = error_log_emission(np.array([target[at[0], lane]]), judged, pos, ref, radius, 0.75,
+                                0.03)
+        h_or_f = 0.75 if error[0] else 0.03
+        assert ll[at[0], 0] == pytest.approx(np.log(h_or_f if judged[at[0]] < 0 else 1 - h_or_f))
+        n_checked += len(at)
+    assert n_checked >= 15  # (evaluations come only in trials longer than one interval)
+
+
+def test_gate_weights_drop_judged_windows_and_failed_trials():
+    judged = np.zeros(12)
+    judged[5] = -1.0  # the window of bins 3..5 judged "error"
+    judged[8] = 1.0
+    trial_end = np.zeros(12, dtype=bool)
+    trial_end[[6, 10]] = True  # trials 0..6 (success), 7..10 (timeout), 11..
+    click = np.zeros(12, dtype=bool)
+    click[6] = True
+    w = gate_weights(judged, trial_end, click, window=3, error_weight=0.25,
+                     failed_trial_weight=0.0)
+    np.testing.assert_array_equal(w, [1, 1, 1, 0.25, 0.25, 0.25, 1, 0, 0, 0, 0, 1])
+    # a window is cut at its trial's start
+    j = np.zeros(6)
+    j[1] = -1
+    te = np.array([True, False, False, False, False, False])
+    np.testing.assert_array_equal(gate_weights(j, te, np.zeros(6, bool), 3, 0.0),
+                                  [1, 0, 1, 1, 1, 1])
+
+
+@pytest.mark.slow
+def test_recalibration_beats_the_fixed_decoder_under_drift():
+    # tuning rotated to a subspace similarity of 0.85 a day: by day 5 the fixed day-0 filter has
+    # lost half its successes; PRI-T informed by the error signal (labels on day 0 only, refits
+    # every 15 s of the 30 s sessions) gets part of them back (~4 CPU s)
+    trials = run_reward_drift(["fixed", "pri_t_errors"], days=(0, 5), n_subjects=2,
+                              session_seconds=30.0, calibration_seconds=20.0,
+                              drift=(TuningRotation(0.85),))
+    m = summarize(trials, by=["decoder", "day"], n_targets=8).set_index(["decoder", "day"])
+    spm = m["successes_per_min"]
+    assert spm["fixed", 0] > 35 and spm["pri_t_errors", 0] > 35
+    assert spm["fixed", 5] < 0.6 * spm["fixed", 0]
+    assert spm["pri_t_errors", 5] > 1.25 * spm["fixed", 5]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"error_weight": 1.5}, "error_weight must be a finite number in [0, 1], got 1.5"),
+        ({"keep": 1.0}, "keep must be a finite number in [0, 1), got 1.0"),
+        ({"features": "pcs"}, "features must be one of ['counts', 'aligned', 'frozen'], got 'pcs'"),
+        ({"channel": None}, "error_hmm=True or error_weight < 1 needs the error signal's channel"),
+    ],
+)
+def test_bad_recalibration_arguments_raise_naming_them(kwargs, message):
+    env = _env()
+    args = {"channel": env.config.error_signal, **kwargs}
+    with pytest.raises(ValueError) as err:
+        OutcomeRecalibration(pri_t_model(env, 4), **args)
+    assert message in str(err.value)
+    with pytest.raises(ValueError, match=r"strategies must be a non-empty list of \['fixed'"):
+        run_reward_drift(["oracle"])
+    with pytest.raises(ValueError, match=r"days must be increasing day numbers starting at 0"):
+        run_reward_drift(["fixed"], days=(7, 0))
