@@ -171,12 +171,17 @@ def main() -> None:
         fig = plot_over_days(per_day, metrics=("trial_time", "successes_per_min", "gain"),
                              hue="decoder")
         fig.savefig(args.out / f"{stem}.png", dpi=120, bbox_inches="tight")
-    print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python "
-          f"{platform.python_version()}; wall {seconds:.0f} s; cpu {cpu:.0f} s; load average "
-          f"{os.getloadavg()[0]:.1f}; seed {args.seed}; {args.subjects} subjects; {args.days} "
-          f"days; {args.session:.0f} s sessions; sweep {len(GAINS)} gains x {args.sweep:g} s; "
-          f"labels {args.labels}; drift {args.drift}, n_stable {args.n_stable}"
-          f"{', low SNR' if args.low_snr else ''}; stabiliser B {b}, reads {args.stabilizer_read}")
+    if args.from_dir is not None:
+        print(f"summary of the trials in {args.from_dir} (the run's own settings are in its "
+              f"log, not here)")
+    else:
+        print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python "
+              f"{platform.python_version()}; wall {seconds:.0f} s; cpu {cpu:.0f} s; load "
+              f"average {os.getloadavg()[0]:.1f}; seed {args.seed}; {args.subjects} subjects; "
+              f"{args.days} days; {args.session:.0f} s sessions; sweep {len(GAINS)} gains x "
+              f"{args.sweep:g} s; labels {args.labels}; drift {args.drift}, n_stable "
+              f"{args.n_stable}{', low SNR' if args.low_snr else ''}; stabiliser B {b}, reads "
+              f"{args.stabilizer_read}")
     per_day = per_day[per_day["day"] < args.days]
     rng = np.random.default_rng(args.seed)
     last = range(max(1, args.days - 10), args.days)

@@ -48,6 +48,15 @@ until the gain sweep runs off its grid. With ``labels="position"`` and 120 s ses
 stays at daily supervised over the 60 days (Wilson et al.'s result; their sessions are 400 s),
 with ReFIT labels or 30 s sessions it does not for every subject (``benchmarks/RESULTS.md``).
 
+Wilson et al.'s 60-session drift rotates every unit's tuning (``n_stable = 0``), which leaves
+the stabiliser nothing to align on. Degenhart et al. (2020)'s setting — instabilities confined
+to some channels — is :func:`wilson_drift` with ``n_stable`` channels that keep their tuning
+(Wilson et al.'s stabiliser example keeps 60 of 192); the ``"stabilizer"`` strategy then finds
+its stable channels in each session's counts (``stable_fraction`` = B / channels), and
+``"stabilizer_oracle"`` is told the hidden ones, as an ablation.
+
+- Degenhart, A. D., et al. (2020). Stabilization of a brain–computer interface via the
+  alignment of low-dimensional spaces of neural activity. Nat Biomed Eng 4:672–685.
 - Wilson, G. H., et al. (2023). Long-term unsupervised recalibration of cursor BCIs. bioRxiv
   10.1101/2023.02.03.527022.
 """
