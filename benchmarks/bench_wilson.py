@@ -51,7 +51,7 @@ import pandas as pd  # noqa: E402
 
 import cogmodels  # noqa: E402,F401
 from cogmodels.agents.decoders.wilson_study import (  # noqa: E402
-    STRATEGIES,
+    DEFAULT_STRATEGIES,
     run_wilson_protocol,
     wilson_drift,
 )
@@ -126,7 +126,8 @@ def main() -> None:
     ap.add_argument("--sweep", type=float, default=2.0, help="seconds per gain of the sweep")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1, help="strategies in parallel processes")
-    ap.add_argument("--strategies", default=",".join(STRATEGIES))
+    ap.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
+                    help="comma-separated; stabilizer_oracle (with --n-stable) besides these")
     ap.add_argument("--labels", default="position", choices=("refit", "position"),
                     help="labels of every refit: ReFIT's or Wilson et al.'s position error")
     ap.add_argument("--no-renormalize", action="store_true",

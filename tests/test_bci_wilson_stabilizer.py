@@ -16,7 +16,11 @@ import numpy as np
 import pytest
 
 from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer
-from cogmodels.agents.decoders.wilson_study import hidden_stable_channels, wilson_drift
+from cogmodels.agents.decoders.wilson_study import (
+    hidden_stable_channels,
+    run_wilson_protocol,
+    wilson_drift,
+)
 from cogmodels.envs.bci.drift import NeuralTrajectory, TuningRotation, make_drift
 from cogmodels.envs.bci.encoder import PopulationSpec
 
@@ -99,3 +103,5 @@ def test_wilson_drift_keeps_the_first_channels_and_without_rotation_all():
     assert hidden_stable_channels(wilson_drift(60), 192).sum() == 60
     assert hidden_stable_channels(wilson_drift(), 192).sum() == 0
     assert hidden_stable_channels((), 192).all()
+    with pytest.raises(ValueError, match="'stabilizer_oracle' only with a drift that keeps"):
+        run_wilson_protocol(["stabilizer_oracle"])  # Wilson et al.'s drift: no stable channel

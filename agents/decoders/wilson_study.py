@@ -83,7 +83,7 @@ from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.progress import progress_bar
 from cogmodels.validation import check_bool, check_choice, check_int, check_number
 
-__all__ = ["STRATEGIES", "WILSON_DRIFT", "OutputScale", "hidden_stable_channels", "readout_norm",
+__all__ = ["DEFAULT_STRATEGIES", "STRATEGIES", "WILSON_DRIFT", "OutputScale", "hidden_stable_channels", "readout_norm",
            "run_wilson_protocol", "wilson_drift"]
 
 #: Wilson et al. (2023)'s simulated nonstationarity: 0.91 daily tuning similarity, SNR redrawn
@@ -315,6 +315,9 @@ STRATEGIES: dict[str, tuple[type[Decoder], Update]] = {
     "stabilizer_oracle": (ProcrustesStabilizer, _realign_oracle),
 }
 
+#: the strategies played by default: all but the oracle ablation
+DEFAULT_STRATEGIES = tuple(name for name in STRATEGIES if name != "stabilizer_oracle")
+
 
 def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
     """Run one strategy over all days; return its trial table with ``gain`` per trial."""
@@ -358,7 +361,7 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
 
 
 def run_wilson_protocol(
-    strategies: Sequence[str] = tuple(STRATEGIES),
+    strategies: Sequence[str] = DEFAULT_STRATEGIES,
     n_days: int = 60,
     n_subjects: int = 8,
     session_seconds: float = 120.0,
@@ -383,7 +386,7 @@ def run_wilson_protocol(
     Parameters
     ----------
     strategies : sequence of str
-        Names among :data:`STRATEGIES`.
+        Names among :data:`STRATEGIES` (default :data:`DEFAULT_STRATEGIES`).
     n_days : int
         Daily sessions (Wilson et al.: 60).
     n_subjects : int
@@ -455,6 +458,10 @@ def run_wilson_protocol(
         "env_kwargs": env_kwargs, "save_dir": save_dir,
         "stabilizer": dict(stabilizer or {})}
     ProcrustesStabilizer(**opts["stabilizer"])  # bad options fail here, not in a worker
+    if "stabilizer_oracle" in strategies and not hidden_stable_channels(drift, 1).any():
+        raise ValueError("strategies may include 'stabilizer_oracle' only with a drift that "
+                         "keeps some channels stable (wilson_drift(n_stable=60)), got drift "
+                         f"{drift!r}")
     if save_dir is not None:
         Path(save_dir).mkdir(parents=True, exist_ok=True)
     n_jobs = check_int("n_jobs", n_jobs, 1)
