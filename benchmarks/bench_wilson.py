@@ -6,10 +6,31 @@ redrawn daily from Wilson et al.'s two-mode mixture) and gain re-sweep each day,
 scored session a day and rebuilds its decoder from that session for the next day (see
 ``cogmodels.agents.decoders.wilson_study``). Writes the per-subject, per-day summary (CSV), a
 figure, and prints the markdown table: mean trial time and successes per minute over days 1 to
-the last and over the last ten days, with 95 % bootstrap intervals over subjects.
+the last and over the last ten days, and per 10-day block, with 95 % bootstrap intervals over
+subjects, and the run's CPU seconds.
 
-    python benchmarks/bench_wilson.py --jobs 2            # the full protocol
+The defaults are the configuration that reproduced Wilson et al.'s result in this simulator
+(PRI-T at daily supervised recalibration over 60 days; ``benchmarks/RESULTS.md``): their
+labels, the position error ``g - p`` toward the (inferred) target, and 120 s sessions with a
+2 s block per gain of the daily sweep. Wilson et al.'s sessions are 400 s (``--session 400``,
+about 3.3 times the CPU; not run over 60 days here). The earlier variant — ReFIT labels, 30 s
+sessions — is ``--labels refit --session 30``: with it PRI-T, RTI and the stabiliser fall far
+behind daily supervised recalibration.
+
+Degenhart et al. (2020)'s setting for the stabiliser, some channels stable, is ``--n-stable``
+(Wilson et al.'s stabiliser example: 60 of 192 units); the stabiliser keeps ``--stable-channels``
+B channels chosen from each session's counts (default: ``--n-stable``) and reads its factors
+from all channels through the aligned model (``--stabilizer-read all``, as Wilson et al.'s
+simulator does). ``stabilizer_oracle`` aligns on the hidden stable set (an ablation).
+
+    python benchmarks/bench_wilson.py --subjects 4 --strategies hmm,supervised  # the headline
+    python benchmarks/bench_wilson.py --n-stable 60 --strategies hmm,rti,stabilizer,supervised
+    python benchmarks/bench_wilson.py --labels refit --session 30   # the 30 s / ReFIT variant
     python benchmarks/bench_wilson.py --quick             # a smoke run (< 1 min)
+
+CPU on the 2-core VM (one thread): about 4.5 CPU-s per strategy-day with 4 subjects and 120 s
+sessions (PRI-T's emission model alone: 0.7 CPU-s per subject-day), about 10 for supervised at
+400 s.
 """
 
 from __future__ import annotations
@@ -17,6 +38,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import time
 from pathlib import Path
 
@@ -28,7 +50,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import cogmodels  # noqa: E402,F401
-from cogmodels.agents.decoders.wilson_study import STRATEGIES, run_wilson_protocol  # noqa: E402
+from cogmodels.agents.decoders.wilson_study import (  # noqa: E402
+    DEFAULT_STRATEGIES,
+    run_wilson_protocol,
+    wilson_drift,
+)
+from cogmodels.envs.bci.drift import DRIFT_PRESETS, SNRMixture  # noqa: E402
+from cogmodels.envs.bci.encoder import PopulationSpec  # noqa: E402
 from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -50,22 +78,75 @@ def bootstrap_ci(values: np.ndarray, rng: np.random.Generator, n: int = 2000) ->
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its finished worker processes."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def block_table(per_day: pd.DataFrame, strategies: list[str], n_days: int,
+                rng: np.random.Generator, block: int = 10) -> list[str]:
+    """Return markdown rows: each strategy's mean trial time per ``block``-day window.
+
+    Each cell is the mean over subjects of the subjects' mean daily trial time in the window,
+    with a 95 % bootstrap interval over subjects (:func:`bootstrap_ci`).
+    """
+    starts = range(0, n_days, block)
+    head = ["decoder", "days played"] + [f"days {a}–{min(a + block, n_days) - 1}" for a in starts]
+    rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for dec in strategies:
+        mine = per_day[per_day["decoder"] == dec]
+        cells = [dec, str(int(mine["day"].max()) + 1)]
+        for a in starts:
+            m = subject_means(mine, range(a, min(a + block, n_days)))["trial_time"].to_numpy()
+            lo, hi = bootstrap_ci(m, rng)
+            cells.append(f"{m.mean():.2f} [{lo:.2f}, {hi:.2f}]")
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
+def make_drift_arg(name: str, n_stable: int, low_snr: bool) -> object:
+    """Return the environment's drift for ``--drift``, ``--n-stable`` and ``--low-snr``."""
+    if name != "wilson":
+        if n_stable or low_snr:
+            raise SystemExit("--n-stable and --low-snr apply to --drift wilson only")
+        return DRIFT_PRESETS[name]
+    snr = SNRMixture(weights=(1.0, 0.0)) if low_snr else None
+    return wilson_drift(n_stable, snr)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--days", type=int, default=60)
     ap.add_argument("--subjects", type=int, default=8)
-    ap.add_argument("--session", type=float, default=60.0, help="seconds per scored session")
-    ap.add_argument("--sweep", type=float, default=5.0, help="seconds per gain of the sweep")
+    ap.add_argument("--session", type=float, default=120.0,
+                    help="seconds per scored session (Wilson et al.: 400)")
+    ap.add_argument("--sweep", type=float, default=2.0, help="seconds per gain of the sweep")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1, help="strategies in parallel processes")
-    ap.add_argument("--strategies", default=",".join(STRATEGIES))
-    ap.add_argument("--labels", default="refit", choices=("refit", "position"),
+    ap.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
+                    help="comma-separated; stabilizer_oracle (with --n-stable) besides these")
+    ap.add_argument("--labels", default="position", choices=("refit", "position"),
                     help="labels of every refit: ReFIT's or Wilson et al.'s position error")
     ap.add_argument("--no-renormalize", action="store_true",
                     help="fresh refits as they come (no renormalisation of the readout norm)")
     ap.add_argument("--posterior-weights", action="store_true",
                     help="weight PRI-T's bins by the squared posterior of their target")
+    ap.add_argument("--drift", default="wilson", choices=("wilson", *DRIFT_PRESETS),
+                    help="Wilson et al.'s drift (0.91 tuning similarity a day, SNR redrawn "
+                         "from their mixture) or one of the package's presets")
+    ap.add_argument("--n-stable", type=int, default=0,
+                    help="channels whose tuning the daily rotation leaves alone (Wilson et "
+                         "al.'s stabiliser example: 60 of 192)")
+    ap.add_argument("--low-snr", action="store_true",
+                    help="every day's SNR from the low mode of Wilson et al.'s mixture only")
+    ap.add_argument("--stable-channels", type=int, default=None,
+                    help="the stabiliser's B, channels it keeps as stable (default: "
+                         "--n-stable if given, else half the channels)")
+    ap.add_argument("--stabilizer-read", default="all", choices=("stable", "all"),
+                    help="read the realigned factors from the stable channels or from all")
     ap.add_argument("--quick", action="store_true", help="2 days, 2 subjects, 20 s sessions")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
     ap.add_argument("--save-dir", type=Path, default=None,
@@ -77,7 +158,10 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.days, args.subjects, args.session, args.sweep = 2, 2, 20.0, 2.0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    n_units = PopulationSpec().n_units
+    b = args.stable_channels if args.stable_channels else (args.n_stable or n_units // 2)
+    stabilizer = {"stable_fraction": b / n_units, "read": args.stabilizer_read}
     if args.from_dir is not None:
         found = [n for n in args.strategies.split(",") if (args.from_dir / f"{n}.csv").exists()]
         trials = pd.concat([pd.read_csv(args.from_dir / f"{n}.csv") for n in found],
@@ -93,8 +177,11 @@ def main() -> None:
                                      sweep_seconds=args.sweep, gains=GAINS, seed=args.seed,
                                      n_jobs=args.jobs, save_dir=args.save_dir, progress=True,
                                      renormalize=not args.no_renormalize, labels=args.labels,
-                                     posterior_weights=args.posterior_weights)
-    seconds = time.perf_counter() - t0
+                                     posterior_weights=args.posterior_weights,
+                                     drift=make_drift_arg(args.drift, args.n_stable,
+                                                          args.low_snr),
+                                     stabilizer=stabilizer)
+    seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     per_day = summarize(trials, by=["decoder", "subject", "day"])
     mean_time = trials.groupby(["decoder", "subject", "day"])["trial_time"].mean()
     per_day = per_day.merge(mean_time.reset_index(), on=["decoder", "subject", "day"])
@@ -107,10 +194,17 @@ def main() -> None:
         fig = plot_over_days(per_day, metrics=("trial_time", "successes_per_min", "gain"),
                              hue="decoder")
         fig.savefig(args.out / f"{stem}.png", dpi=120, bbox_inches="tight")
-    print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python "
-          f"{platform.python_version()}; wall {seconds:.0f} s; seed {args.seed}; "
-          f"{args.subjects} subjects; {args.days} days; {args.session:.0f} s sessions; "
-          f"sweep {len(GAINS)} gains x {args.sweep:g} s")
+    if args.from_dir is not None:
+        print(f"summary of the trials in {args.from_dir} (the run's own settings are in its "
+              f"log, not here)")
+    else:
+        print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python "
+              f"{platform.python_version()}; wall {seconds:.0f} s; cpu {cpu:.0f} s; load "
+              f"average {os.getloadavg()[0]:.1f}; seed {args.seed}; {args.subjects} subjects; "
+              f"{args.days} days; {args.session:.0f} s sessions; sweep {len(GAINS)} gains x "
+              f"{args.sweep:g} s; labels {args.labels}; drift {args.drift}, n_stable "
+              f"{args.n_stable}{', low SNR' if args.low_snr else ''}; stabiliser B {b}, reads "
+              f"{args.stabilizer_read}")
     per_day = per_day[per_day["day"] < args.days]
     rng = np.random.default_rng(args.seed)
     last = range(max(1, args.days - 10), args.days)
@@ -129,6 +223,8 @@ def main() -> None:
     print("| --- | --- | --- | --- |")
     for r in rows:
         print("| " + " | ".join(r) + " |")
+    print("\nmean trial time (s) per 10-day block, mean of subjects [95 % bootstrap CI]:")
+    print("\n".join(block_table(per_day, args.strategies.split(","), args.days, rng)))
 
 
 if __name__ == "__main__":

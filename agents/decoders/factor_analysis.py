@@ -79,7 +79,8 @@ def fit_factor_analysis(counts: np.ndarray, n_factors: int, n_iter: int = 200,
     y = np.asarray(counts, dtype=np.float64)
     mean = y.mean(axis=0)
     yc = y - mean
-    S = np.einsum("tln,tlm->lnm", yc, yc) / y.shape[0]
+    lanes = yc.transpose(1, 0, 2)  # (L, T, N): one BLAS product per lane, not an einsum loop
+    S = np.swapaxes(lanes, 1, 2) @ lanes / y.shape[0]
     var = np.maximum(np.einsum("lnn->ln", S), MIN_NOISE)
     evals, evecs = np.linalg.eigh(S)
     top_vals = np.maximum(evals[:, ::-1][:, :n_factors], 0.0)

@@ -12,8 +12,11 @@ by orthogonal Procrustes on the channels whose loadings did not change:
     U Σ Vᵀ = Λ_d[s]ᵀ Λ_0[s]
 
 The stable set ``s`` starts with all channels; each round aligns on ``s``, measures every channel's
-mismatch ``‖Λ_d[i] O - Λ_0[i]‖`` and drops the worst of ``s`` (a tenth, at least one) until
-``stable_fraction`` of the channels are left (Degenhart et al.'s iterative channel selection).
+mismatch ``‖Λ_d[i] O - Λ_0[i]‖`` and drops the worst channel of ``s`` until ``stable_fraction``
+of the channels are left: Degenhart et al.'s greedy selection of ``B`` stable channels from the
+data, one channel a round as in Wilson et al. (2023)'s ``identifyGoodChannels``. Wilson et al.'s
+simulator example keeps ``B = 60`` of 192 units where 60 units keep their tuning
+(``n_stable = 60``, ``simulator_notebooks/example_SubspaceStabilizer.ipynb``).
 The day's factors are then read from the stable channels alone with the aligned model,
 ``z = β_d (y - μ_d)`` with ``β_d`` the posterior projection of ``Λ_d[s] O, ψ_d[s]``, and the
 calibration day's decoder is used unchanged.
@@ -25,6 +28,9 @@ no stable channel, and then the alignment can only undo the rotation the factors
 - Degenhart, A. D., Bishop, W. E., Oby, E. R., Tyler-Kabara, E. C., Chase, S. M., Batista, A. P.,
   & Yu, B. M. (2020). Stabilization of a brain–computer interface via the alignment of
   low-dimensional spaces of neural activity. Nat Biomed Eng 4:672–685.
+- Wilson, G. H., et al. (2023). Long-term unsupervised recalibration of cursor BCIs. bioRxiv
+  10.1101/2023.02.03.527022 (their simulator: github guyhwilson/nonstationarities,
+  ``utils/recalibration/stabilizer_utils.py``).
 - Schönemann, P. H. (1966). A generalized solution of the orthogonal Procrustes problem.
   Psychometrika 31:1–10.
 """
@@ -40,9 +46,29 @@ from cogmodels.agents.decoders.base import Decoder, check_calibration
 from cogmodels.agents.decoders.factor_analysis import fit_factor_analysis, posterior_projection
 from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
 from cogmodels.agents.decoders.stats import as_lanes
-from cogmodels.validation import check_int, check_number
+from cogmodels.validation import check_choice, check_int, check_number
 
-__all__ = ["ProcrustesStabilizer", "align_loadings"]
+__all__ = ["READ", "ProcrustesStabilizer", "align_loadings", "procrustes_rotation"]
+
+#: which channels :meth:`ProcrustesStabilizer.realign` reads the factors from
+READ = ("stable", "all")
+
+
+def procrustes_rotation(new: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Return the orthogonal ``O = U Vᵀ`` minimising ``‖new O - reference‖_F`` (Schönemann 1966).
+
+    Parameters
+    ----------
+    new, reference : numpy.ndarray
+        ``(n, k)`` matrices, ``U Σ Vᵀ = newᵀ reference``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(k, k)`` orthogonal ``O``.
+    """
+    u, _, vt = np.linalg.svd(new.T @ reference)
+    return u @ vt
 
 
 def align_loadings(new: np.ndarray, reference: np.ndarray, n_stable: int
@@ -66,15 +92,13 @@ def align_loadings(new: np.ndarray, reference: np.ndarray, n_stable: int
     n = new.shape[0]
     stable = np.ones(n, dtype=bool)
     while True:
-        u, _, vt = np.linalg.svd(new[stable].T @ reference[stable])
-        rotation = u @ vt
+        rotation = procrustes_rotation(new[stable], reference[stable])
         left = int(stable.sum())
         if left <= n_stable:
             return rotation, stable
         mismatch = np.linalg.norm(new @ rotation - reference, axis=1)
         mismatch[~stable] = -np.inf
-        drop = min(max(left // 10, 1), left - n_stable)
-        stable[np.argsort(mismatch)[-drop:]] = False
+        stable[int(np.argmax(mismatch))] = False
 
 
 class ProcrustesStabilizer(Decoder):
@@ -85,7 +109,13 @@ class ProcrustesStabilizer(Decoder):
     n_factors : int
         Number ``k`` of latent factors (Degenhart et al. used 10).
     stable_fraction : float
-        Fraction of the channels kept as stable by :meth:`realign`, in (0, 1].
+        Fraction of the channels kept as stable by :meth:`realign`, in (0, 1] (Degenhart et
+        al.'s ``B`` over the number of channels).
+    read : {"stable", "all"}
+        Which channels the realigned factors are read from: ``"stable"``, the stable channels
+        alone (the others get infinite private variance); ``"all"``, every channel through the
+        new day's aligned model ``Λ_d O, ψ_d`` — the rotation is still found on the stable
+        channels only (Wilson et al. 2023's simulator: ``new_model.transform(data) @ R``).
     n_iter : int
         Largest number of EM iterations of each factor-analysis fit.
     ridge, dt : float
@@ -110,10 +140,11 @@ class ProcrustesStabilizer(Decoder):
     _state_arrays = ()
 
     def __init__(self, n_factors: int = 10, stable_fraction: float = 0.5, n_iter: int = 200,
-                 ridge: float = 1e-3, dt: float = 0.02) -> None:
+                 ridge: float = 1e-3, dt: float = 0.02, read: str = "stable") -> None:
         self.n_factors = check_int("n_factors", n_factors, 1)
         self.stable_fraction = check_number("stable_fraction", stable_fraction, 0.0, 1.0,
                                             low_open=True)
+        self.read = check_choice("read", read, READ)
         self.n_iter = check_int("n_iter", n_iter, 1)
         self.ridge = check_number("ridge", ridge, 0.0)
         self.dt = check_number("dt", dt, 0.0, low_open=True)
@@ -141,31 +172,67 @@ class ProcrustesStabilizer(Decoder):
         """Return the factors ``(T, L, k)`` of counts ``(T, L, N)`` under the current alignment."""
         self._check_fitted()
         y, _ = as_lanes(counts)
-        return np.einsum("lkn,tln->tlk", self.projection_, y.astype(np.float64)) - self.offset_
+        z = y.astype(np.float64).transpose(1, 0, 2) @ np.swapaxes(self.projection_, 1, 2)
+        return z.transpose(1, 0, 2) - self.offset_
 
-    def realign(self, counts: Any) -> ProcrustesStabilizer:
+    def realign(self, counts: Any, stable: Any = None) -> ProcrustesStabilizer:
         """Fit a factor model on a new day's counts ``(T, L, N)`` and align it; return ``self``.
 
         No labels are used: this is the unsupervised daily step of Degenhart et al. (2020).
+
+        Parameters
+        ----------
+        counts : numpy.ndarray
+            ``(T, L, N)`` (or ``(T, N)`` for one lane) counts of the new day.
+        stable : numpy.ndarray, optional
+            ``(N,)`` or ``(L, N)`` booleans: align on these channels instead of selecting them
+            from the data — an oracle for ablations (a simulator's hidden stable set), not
+            Degenhart et al.'s method. At least ``n_factors`` channels per lane.
+
+        Returns
+        -------
+        ProcrustesStabilizer
+            ``self``, realigned.
         """
         self._check_fitted()
         y, _ = as_lanes(counts)
         if y.shape[1:] != (self.n_lanes_, self.n_units_) or y.shape[0] < 3:
             raise ValueError(f"counts must have shape (T >= 3, {self.n_lanes_}, "
                              f"{self.n_units_}), got shape {np.shape(counts)}")
+        given = None if stable is None else self._check_stable(stable)
         lam, mean, psi = fit_factor_analysis(y, self.n_factors, self.n_iter)
         n_stable = max(self.n_factors, int(round(self.stable_fraction * self.n_units_)))
         aligned = np.zeros_like(lam)
         for lane in range(self.n_lanes_):
-            rot, keep = align_loadings(lam[lane], self.loadings_[lane], n_stable)
+            if given is None:
+                rot, keep = align_loadings(lam[lane], self.loadings_[lane], n_stable)
+            else:
+                keep = given[lane]
+                rot = procrustes_rotation(lam[lane, keep], self.loadings_[lane, keep])
             aligned[lane] = lam[lane] @ rot
             self.stable_[lane] = keep
+        if self.read == "all":
+            self._set_projection(posterior_projection(aligned, psi), mean)
+            return self
         # channels off the stable set get infinite private variance: they are not read
         psi = np.where(self.stable_, psi, np.inf)
         aligned = np.where(self.stable_[..., None], aligned, 0.0)
         self._set_projection(np.nan_to_num(posterior_projection(aligned, psi)),
                              np.where(self.stable_, mean, 0.0))
         return self
+
+    def _check_stable(self, stable: Any) -> np.ndarray:
+        """Return ``stable`` as ``(L, N)`` booleans with at least ``n_factors`` per lane."""
+        s = np.asarray(stable)
+        shape = (self.n_lanes_, self.n_units_)
+        if s.dtype != bool or s.shape not in {shape, shape[1:]}:
+            raise ValueError(f"stable must be booleans of shape {shape[1:]} or {shape}, got "
+                             f"dtype {s.dtype} and shape {s.shape}")
+        s = np.broadcast_to(s, shape)
+        if (s.sum(axis=1) < self.n_factors).any():
+            raise ValueError(f"stable must mark at least n_factors={self.n_factors} channels per "
+                             f"lane, got {s.sum(axis=1).min()}")
+        return s
 
     def _reset_state(self, mask: np.ndarray | None) -> None:
         self.decoder_.reset(mask)

@@ -25,8 +25,11 @@ starts from a steady-state Kalman filter fit on a supervised calibration block. 
 - ``"rti"``: retrospective target inference (Jarosiewicz et al. 2015): only the successful
   trials' bins, labelled toward where the cursor ended;
 - ``"stabilizer"``: the day-0 filter on factor-analysis latents, realigned to day 0 by
-  Procrustes on stable channels with the session's counts
-  (:class:`~cogmodels.agents.decoders.stabilizer.ProcrustesStabilizer`; no labels).
+  Procrustes on stable channels selected from the session's counts
+  (:class:`~cogmodels.agents.decoders.stabilizer.ProcrustesStabilizer`; no labels) — meant for
+  a drift that leaves some channels stable (:func:`wilson_drift` with ``n_stable``);
+- ``"stabilizer_oracle"``: the same, aligned on the simulator's hidden stable channels
+  (:func:`hidden_stable_channels`) — an ablation, not a method a BCI could run.
 
 Each refit decoder is **renormalised** to the readout norm of the day-0 decoder
 (:class:`OutputScale`; Wilson et al.'s ``renormalizeDecoder``), and PRI-T's bins all count once,
@@ -45,6 +48,15 @@ until the gain sweep runs off its grid. With ``labels="position"`` and 120 s ses
 stays at daily supervised over the 60 days (Wilson et al.'s result; their sessions are 400 s),
 with ReFIT labels or 30 s sessions it does not for every subject (``benchmarks/RESULTS.md``).
 
+Wilson et al.'s 60-session drift rotates every unit's tuning (``n_stable = 0``), which leaves
+the stabiliser nothing to align on. Degenhart et al. (2020)'s setting — instabilities confined
+to some channels — is :func:`wilson_drift` with ``n_stable`` channels that keep their tuning
+(Wilson et al.'s stabiliser example keeps 60 of 192); the ``"stabilizer"`` strategy then finds
+its stable channels in each session's counts (``stable_fraction`` = B / channels), and
+``"stabilizer_oracle"`` is told the hidden ones, as an ablation.
+
+- Degenhart, A. D., et al. (2020). Stabilization of a brain–computer interface via the
+  alignment of low-dimensional spaces of neural activity. Nat Biomed Eng 4:672–685.
 - Wilson, G. H., et al. (2023). Long-term unsupervised recalibration of cursor BCIs. bioRxiv
   10.1101/2023.02.03.527022.
 """
@@ -65,16 +77,40 @@ from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
 from cogmodels.agents.decoders.session import SessionRecord, calibration_block, run_closed_loop
 from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer
 from cogmodels.agents.decoders.target_hmm import TargetHMM, infer_lanes, target_grid
-from cogmodels.envs.bci.drift import SNRMixture, TuningRotation
+from cogmodels.envs.bci.drift import SNRMixture, TuningRotation, make_drift
 from cogmodels.envs.bci.gain_sweep import WILSON_GAINS, sweep_gain
 from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.progress import progress_bar
 from cogmodels.validation import check_bool, check_choice, check_int, check_number
 
-__all__ = ["STRATEGIES", "WILSON_DRIFT", "OutputScale", "readout_norm", "run_wilson_protocol"]
+__all__ = ["DEFAULT_STRATEGIES", "STRATEGIES", "WILSON_DRIFT", "OutputScale", "hidden_stable_channels", "readout_norm",
+           "run_wilson_protocol", "wilson_drift"]
 
 #: Wilson et al. (2023)'s simulated nonstationarity: 0.91 daily tuning similarity, SNR redrawn
 WILSON_DRIFT = (TuningRotation(0.91), SNRMixture())
+
+
+def wilson_drift(n_stable: int = 0, snr: SNRMixture | None = None) -> tuple[TuningRotation,
+                                                                             SNRMixture]:
+    """Return Wilson et al.'s drift with ``n_stable`` channels whose tuning never rotates.
+
+    Parameters
+    ----------
+    n_stable : int
+        Channels kept out of the daily rotation (the first ones). Wilson et al.'s 60-session
+        runs use 0 (:data:`WILSON_DRIFT`); their stabiliser example keeps 60 of 192 units
+        (``simulator_notebooks/example_SubspaceStabilizer.ipynb``: ``n_stable = 60``, ``B = 60``),
+        the setting of Degenhart et al. (2020)'s stabiliser, whose instabilities are confined
+        to some electrodes.
+    snr : SNRMixture, optional
+        The daily SNR process (default: Wilson et al.'s mixture).
+
+    Returns
+    -------
+    tuple
+        ``(TuningRotation(0.91, n_stable), snr)``.
+    """
+    return TuningRotation(0.91, n_stable=n_stable), snr if snr is not None else SNRMixture()
 
 #: strategy -> (how the day-0 decoder is built, how a session's record updates it)
 Update = Callable[[Decoder, dict[str, np.ndarray], dict[str, Any]], Decoder]
@@ -230,6 +266,38 @@ def _realign(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any])
     return decoder.realign(rec["counts"])
 
 
+def _realign_oracle(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]
+                    ) -> Decoder:
+    return decoder.realign(rec["counts"], stable=opts["hidden_stable"])
+
+
+def hidden_stable_channels(drift: Any, n_units: int) -> np.ndarray:
+    """Return the ``(n_units,)`` channels whose tuning ``drift`` never rotates.
+
+    The simulator's hidden truth (the first ``n_stable`` channels of its
+    :class:`~cogmodels.envs.bci.drift.TuningRotation`, as in Wilson et al.'s
+    ``simulateTuningShift``): for the ``"stabilizer_oracle"`` ablation only — the
+    ``"stabilizer"`` strategy selects its stable channels from the counts.
+
+    Parameters
+    ----------
+    drift : Any
+        A drift as :func:`~cogmodels.envs.bci.drift.make_drift` accepts.
+    n_units : int
+        The number of channels.
+
+    Returns
+    -------
+    numpy.ndarray
+        Booleans, True on the stable channels (all True without a tuning rotation).
+    """
+    rotations = [p for p in make_drift(drift).processes if isinstance(p, TuningRotation)]
+    stable = np.ones(n_units, dtype=bool)
+    for rot in rotations:
+        stable[min(rot.n_stable, n_units):] = False
+    return stable
+
+
 #: the label kinds of :func:`intention_labels`
 LABELS = ("position", "refit")
 
@@ -244,7 +312,11 @@ STRATEGIES: dict[str, tuple[type[Decoder], Update]] = {
     "hmm_noclick": (SteadyStateKalmanDecoder, _hmm(click=False)),
     "rti": (SteadyStateKalmanDecoder, _rti),
     "stabilizer": (ProcrustesStabilizer, _realign),
+    "stabilizer_oracle": (ProcrustesStabilizer, _realign_oracle),
 }
+
+#: the strategies played by default: all but the oracle ablation
+DEFAULT_STRATEGIES = tuple(name for name in STRATEGIES if name != "stabilizer_oracle")
 
 
 def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
@@ -254,9 +326,12 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
     env.reset(seed=opts["seed"], options={"day": 0})
     dt = env.config.task.dt
     cls, update = STRATEGIES[name]
-    decoder = cls(dt=dt).fit(*calibration_block(env, opts["calibration_seconds"], day=0))
+    options = opts["stabilizer"] if cls is ProcrustesStabilizer else {}
+    decoder = cls(dt=dt, **options).fit(*calibration_block(env, opts["calibration_seconds"],
+                                                           day=0))
     task = env.config.task
-    opts = {**opts, "dt": dt, "hmm": TargetHMM(
+    stable = hidden_stable_channels(opts["drift"], env.config.population.n_units)
+    opts = {**opts, "dt": dt, "hidden_stable": stable, "hmm": TargetHMM(
         target_grid(task.workspace, opts["grid"]), click_hit=1.0 / (task.hold_steps + 1),
         click_radius=float(np.max(task.target_radius)))}
     parts = []
@@ -286,20 +361,21 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
 
 
 def run_wilson_protocol(
-    strategies: Sequence[str] = tuple(STRATEGIES),
+    strategies: Sequence[str] = DEFAULT_STRATEGIES,
     n_days: int = 60,
     n_subjects: int = 8,
-    session_seconds: float = 60.0,
+    session_seconds: float = 120.0,
     *,
     calibration_seconds: float = 60.0,
-    sweep_seconds: float = 5.0,
+    sweep_seconds: float = 2.0,
     gains: Sequence[float] = WILSON_GAINS,
     grid: int = 20,
     renormalize: bool = True,
-    labels: str = "refit",
+    labels: str = "position",
     posterior_weights: bool = False,
     seed: int = 0,
     drift: Any = WILSON_DRIFT,
+    stabilizer: dict[str, Any] | None = None,
     n_jobs: int = 1,
     save_dir: str | Path | None = None,
     progress: bool = False,
@@ -310,13 +386,15 @@ def run_wilson_protocol(
     Parameters
     ----------
     strategies : sequence of str
-        Names among :data:`STRATEGIES`.
+        Names among :data:`STRATEGIES` (default :data:`DEFAULT_STRATEGIES`).
     n_days : int
         Daily sessions (Wilson et al.: 60).
     n_subjects : int
         Simulated subjects (lanes), the same for every strategy.
     session_seconds : float
-        Duration of each scored session (s).
+        Duration of each scored session (s). 120 s with position labels is the configuration
+        that reproduced Wilson et al.'s 60-day result here (``benchmarks/RESULTS.md``); theirs
+        is 400 s (20,000 bins), about 3.3 times the cost; 30 s reproduces it for no strategy.
     calibration_seconds : float
         The day-0 supervised calibration block (s).
     sweep_seconds : float
@@ -332,14 +410,20 @@ def run_wilson_protocol(
     labels : {"refit", "position"}
         The labels of every refit (:func:`intention_labels`) toward the shown (supervised),
         inferred (PRI-T) or reached (RTI) target: ReFIT's rotated decoded velocity, or Wilson et
-        al.'s position error.
+        al.'s position error (the default: their simulator regresses every recalibration on it;
+        with ReFIT labels PRI-T collapses for 2 of 4 subjects after day 30 at 120 s).
     posterior_weights : bool
         Weight PRI-T's bins by the squared posterior of their inferred target (weighted least
         squares); False: every bin counts once, as in Wilson et al.'s simulator.
     seed : int
         Seed of the subjects, their drift and the tasks.
     drift : Any
-        The environment's drift (default :data:`WILSON_DRIFT`).
+        The environment's drift (default :data:`WILSON_DRIFT`; :func:`wilson_drift` with
+        ``n_stable`` for Degenhart et al.'s setting of stable channels).
+    stabilizer : dict, optional
+        Keyword arguments of :class:`~cogmodels.agents.decoders.stabilizer.ProcrustesStabilizer`
+        for the ``"stabilizer"`` and ``"stabilizer_oracle"`` strategies (``stable_fraction``,
+        ``n_factors``, ``read``).
     n_jobs : int
         Strategies played in parallel processes.
     save_dir : str or pathlib.Path, optional
@@ -371,7 +455,13 @@ def run_wilson_protocol(
         "renormalize": check_bool("renormalize", renormalize),
         "labels": check_choice("labels", labels, LABELS),
         "posterior_weights": check_bool("posterior_weights", posterior_weights), "seed": seed, "drift": drift,
-        "env_kwargs": env_kwargs, "save_dir": save_dir}
+        "env_kwargs": env_kwargs, "save_dir": save_dir,
+        "stabilizer": dict(stabilizer or {})}
+    ProcrustesStabilizer(**opts["stabilizer"])  # bad options fail here, not in a worker
+    if "stabilizer_oracle" in strategies and not hidden_stable_channels(drift, 1).any():
+        raise ValueError("strategies may include 'stabilizer_oracle' only with a drift that "
+                         "keeps some channels stable (wilson_drift(n_stable=60)), got drift "
+                         f"{drift!r}")
     if save_dir is not None:
         Path(save_dir).mkdir(parents=True, exist_ok=True)
     n_jobs = check_int("n_jobs", n_jobs, 1)
