@@ -117,8 +117,17 @@ def fit_row(name: str, estimator, trials, truth: dict[str, float]) -> dict[str, 
                  "trajectory_length_"):
         if hasattr(estimator, attr):
             row[attr.rstrip("_")] = float(getattr(estimator, attr))
+    if hasattr(estimator, "elbo_"):  # the ELBO trace: the mean over windows of a tenth of the steps
+        elbo = estimator.elbo_.to_numpy()
+        w = max(1, len(elbo) // 10)
+        row["elbo_by_tenth"] = [float(elbo[i:i + w].mean()) for i in range(0, len(elbo) - w + 1, w)]
+    stats = estimator.inference_data_.get("sample_stats") if hasattr(estimator, "inference_data_") else None
+    if stats is not None and "n_steps" in stats:
+        row["leapfrog_per_draw"] = float(stats["n_steps"].mean())
+        row["accept_mean"] = float(stats["acceptance_rate"].mean())
     if hasattr(estimator, "n_gradients_") and estimator.n_gradients_:
         row["cpu_s_per_gradient"] = row["cpu_s"] / estimator.n_gradients_
+    print(json.dumps(row, default=float), flush=True)  # as soon as it is known
     return row
 
 
@@ -131,7 +140,6 @@ def compare_chain_methods(model, trials, args) -> dict[str, object]:
                                chain_method=method, seed=args.seed)
         out[method] = fit_row(method, est, trials, {})
         fits[method] = est
-        print(json.dumps(out[method], default=float), flush=True)
     a, b = (fits[m].summary_ for m in ("sequential", "vectorized"))
     group = a.index[~a.index.str.startswith("params[")]
     # the difference of the two posterior means in units of Monte Carlo standard error
@@ -210,8 +218,6 @@ def main(argv: list[str] | None = None) -> int:
                                                    sampler=args.sampler, gradient=args.gradient, seed=args.seed),
                             trials, truth))
     result["fits"] = rows
-    for row in rows:
-        print(json.dumps(row, default=float), flush=True)
     if "nuts_extrapolated_cpu_s" in result:
         print(f"NUTS extrapolated: {result['nuts_extrapolated_cpu_s']:.0f} CPU s", flush=True)
     if args.out:
