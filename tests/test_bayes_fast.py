@@ -109,16 +109,17 @@ def test_ranks_of_exact_posteriors_are_uniform_and_of_narrow_ones_are_not():
 
 @pytest.mark.slow
 def test_sbc_passes_chees_and_flags_a_misspecified_prior():
-    """Tiny hierarchy (3 subjects x 20 trials, Q-learning without stickiness): 20 replications pass, and
-    10 replications fitted under a group-mean prior of SD 0.2 while the truth comes from SD 2 fail."""
+    """Tiny hierarchy (3 subjects x 20 trials, Q-learning without stickiness): 20 replications pass; 10
+    replications fitted under a group-SD prior N+(0, 0.05^2) while the truth's SDs come from N+(0, 1) fail
+    (the true SDs lie above every posterior draw)."""
     model = make_model("q_learning", stickiness=False)
     kwargs = dict(n_chains=2, n_warmup=100, n_draws=50, sampler="chees")
     right = simulation_based_calibration(HierarchicalNUTS(model, **kwargs), ENV, n_subjects=3, n_trials=20,
                                          n_replications=20, n_ranks=19, n_bins=4, seed=0, progress=False)
     assert right.calibrated(0.01), right.table
-    wrong = simulation_based_calibration(HierarchicalNUTS(model, mean_prior_sd=0.2, **kwargs), ENV, n_subjects=3,
+    wrong = simulation_based_calibration(HierarchicalNUTS(model, scale_prior_sd=0.05, **kwargs), ENV, n_subjects=3,
                                          n_trials=20, n_replications=10, n_ranks=19, n_bins=4, seed=0,
-                                         prior=HierarchicalNUTS(model, mean_prior_sd=2.0), progress=False)
+                                         prior=HierarchicalNUTS(model), progress=False)
     assert not wrong.calibrated(0.01), wrong.table
 
 
