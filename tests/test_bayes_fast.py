@@ -65,7 +65,7 @@ def test_chees_density_is_the_pyro_models(data):
                                                                    strict=True)}
     potential = potential_fn(parts)
     (g,) = torch.autograd.grad(potential, xt)
-    assert value.sum() == pytest.approx(-float(potential), abs=1e-8)
+    assert value.sum() == pytest.approx(-float(potential.detach()), abs=1e-8)
     np.testing.assert_allclose(grad, -g.numpy(), atol=1e-8)
 
 
@@ -139,10 +139,11 @@ def test_sample_prior_draws_the_fitted_prior():
     """Group means ~ N(m, s_mu), SDs ~ N+(0, s_sigma): moments over many draws."""
     est = HierarchicalVI(MODEL, mean_prior_sd=0.7, scale_prior_sd=0.4)
     rng = np.random.default_rng(0)
-    mus = np.array([est.sample_prior(2, seed=rng)["mu"] for _ in range(2000)])
-    sigmas = np.array([est.sample_prior(2, seed=rng)["sigma"] for _ in range(2000)])
-    assert mus.std(axis=0) == pytest.approx(np.full(3, 0.7), rel=0.06)
-    assert sigmas.mean(axis=0) == pytest.approx(np.full(3, 0.4 * np.sqrt(2 / np.pi)), rel=0.06)
+    draws = [est.sample_prior(1, seed=rng) for _ in range(1000)]
+    mus, sigmas = np.array([d["mu"] for d in draws]), np.array([d["sigma"] for d in draws])
+    # tolerances of 3.5 standard errors: 2.2 % for an SD, 2.4 % for the half-normal's mean
+    assert mus.std(axis=0) == pytest.approx(np.full(3, 0.7), rel=0.08)
+    assert sigmas.mean(axis=0) == pytest.approx(np.full(3, 0.4 * np.sqrt(2 / np.pi)), rel=0.085)
     draw = est.sample_prior(5, seed=0)
     assert set(draw["params"]) == {"alpha", "beta", "kappa"} and draw["z"].shape == (5, 3)
     assert stats.kstest(mus[:, 0] - mus[:, 0].mean(), "norm", args=(0, 0.7)).pvalue > 0.01
