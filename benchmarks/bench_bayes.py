@@ -38,8 +38,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from cogmodels.fits import HierarchicalEM, HierarchicalNUTS, HierarchicalVI  # noqa: E402
+from cogmodels.fits.autodiff import GRADIENT_BACKENDS, LaneLogLikelihood  # noqa: E402
 from cogmodels.likelihood import log_likelihood, trial_arrays  # noqa: E402
 from cogmodels.models import make_model  # noqa: E402
+from cogmodels.parameters import unpack  # noqa: E402
 from cogmodels.simulate import simulate  # noqa: E402
 
 ENV = "cogmodels/ReversalLearning-v0"
@@ -71,23 +73,34 @@ def cpu_seconds(fn, repeats: int) -> float:
     return float(np.median(times))
 
 
-def gradient_costs(model, trials, n_chains: int, repeats: int) -> dict[str, float]:
-    """CPU seconds of one log density gradient on subjects and on chains × subjects lanes."""
+def gradient_costs(model, trials, n_chains: int, repeats: int, backends: list[str],
+                   compile_modes: list[str]) -> dict[str, float]:
+    """CPU seconds of one log-likelihood gradient on chains × subjects lanes, by every backend.
+
+    Also the eager torch gradient on subjects lanes and the NumPy forward pass, the one-off
+    trace and compile CPU seconds, and the largest difference from the eager autograd gradient.
+    """
     data = trial_arrays(trials, model)
     n_sub = data.n_subjects
-    out = {}
-    for label, lanes in (("subjects", np.arange(n_sub)), ("chains_x_subjects", np.tile(np.arange(n_sub), n_chains))):
-        defaults = model.default_params()
-
-        def step(lanes=lanes, defaults=defaults):
-            params = {k: torch.full((lanes.size,), v, dtype=torch.float64, requires_grad=True)
-                      for k, v in defaults.items()}
-            log_likelihood(model, params, data, lanes).sum().backward()
-
-        out[f"torch_grad_{label}_s"] = cpu_seconds(step, repeats)
-        numpy_params = {k: np.full(lanes.size, v) for k, v in defaults.items()}
-        out[f"numpy_forward_{label}_s"] = cpu_seconds(lambda lanes=lanes, p=numpy_params: log_likelihood(model, p, data, lanes),
-                                                      repeats)
+    lanes = np.tile(np.arange(n_sub), n_chains)
+    z = 0.3 * np.random.default_rng(0).standard_normal((lanes.size, model.n_params))
+    out = {"torch_grad_subjects_s": cpu_seconds(
+        lambda: LaneLogLikelihood(model, data, np.arange(n_sub), "autograd")(z[:n_sub]), repeats)}
+    out["numpy_forward_chains_x_subjects_s"] = cpu_seconds(
+        lambda: log_likelihood(model, unpack(model.param_specs, z), data, lanes), repeats)
+    _, ref = LaneLogLikelihood(model, data, lanes, "autograd")(z)
+    for backend in backends:
+        for mode in (compile_modes if backend == "compiled" else [None]):
+            label = backend if mode is None else f"{backend}_{mode}"
+            f = LaneLogLikelihood(model, data, lanes, backend, compile_mode=None if mode == "default" else mode)
+            w0 = time.perf_counter()
+            _, g = f(z)
+            out[f"{label}_first_call_wall_s"] = time.perf_counter() - w0
+            out[f"{label}_trace_cpu_s"] = f.trace_time_s_
+            out[f"{label}_compile_cpu_s"] = f.compile_time_s_
+            out[f"{label}_grad_s"] = cpu_seconds(lambda f=f: f(z), repeats)
+            out[f"{label}_max_grad_error"] = float(np.abs(g - ref).max())
+            print(label, {k: v for k, v in out.items() if k.startswith(label)}, flush=True)
     return out
 
 
@@ -100,11 +113,21 @@ def fit_row(name: str, estimator, trials, truth: dict[str, float]) -> dict[str, 
     row: dict[str, object] = {"method": name, "cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - w0,
                               "group_params": estimator.group_params_.to_dict(), "truth": truth,
                               "warnings": sorted({str(w.message).split(":")[0] for w in caught})}
-    for attr in ("r_hat_max_", "ess_bulk_min_", "n_divergent_", "n_gradients_", "sampling_time_s_"):
+    for attr in ("r_hat_max_", "ess_bulk_min_", "n_divergent_", "n_gradients_", "sampling_time_s_", "step_size_",
+                 "trajectory_length_"):
         if hasattr(estimator, attr):
             row[attr.rstrip("_")] = float(getattr(estimator, attr))
+    if hasattr(estimator, "elbo_"):  # the ELBO trace: the mean over windows of a tenth of the steps
+        elbo = estimator.elbo_.to_numpy()
+        w = max(1, len(elbo) // 10)
+        row["elbo_by_tenth"] = [float(elbo[i:i + w].mean()) for i in range(0, len(elbo) - w + 1, w)]
+    stats = estimator.inference_data_.get("sample_stats") if hasattr(estimator, "inference_data_") else None
+    if stats is not None and "n_steps" in stats:
+        row["leapfrog_per_draw"] = float(stats["n_steps"].mean())
+        row["accept_mean"] = float(stats["acceptance_rate"].mean())
     if hasattr(estimator, "n_gradients_") and estimator.n_gradients_:
         row["cpu_s_per_gradient"] = row["cpu_s"] / estimator.n_gradients_
+    print(json.dumps(row, default=float), flush=True)  # as soon as it is known
     return row
 
 
@@ -117,7 +140,6 @@ def compare_chain_methods(model, trials, args) -> dict[str, object]:
                                chain_method=method, seed=args.seed)
         out[method] = fit_row(method, est, trials, {})
         fits[method] = est
-        print(json.dumps(out[method], default=float), flush=True)
     a, b = (fits[m].summary_ for m in ("sequential", "vectorized"))
     group = a.index[~a.index.str.startswith("params[")]
     # the difference of the two posterior means in units of Monte Carlo standard error
@@ -148,6 +170,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --skip-nuts: leapfrog steps per iteration assumed (tree depth ~4)")
     p.add_argument("--chain-methods", action="store_true",
                    help="compare vectorized chains with Pyro's sequential chains (step 4) and stop")
+    p.add_argument("--sampler", choices=["chees", "nuts"], default="chees",
+                   help="ChEES-HMC (all chains in one likelihood call per leapfrog step) or Pyro's NUTS")
+    p.add_argument("--gradient", choices=list(GRADIENT_BACKENDS), default="finite_difference",
+                   help="the likelihood gradient of the fits")
+    p.add_argument("--backends", default=",".join(GRADIENT_BACKENDS),
+                   help="gradient backends timed in step 2 (comma-separated)")
+    p.add_argument("--compile-modes", default="default,reduce-overhead", help="torch.compile modes timed")
+    p.add_argument("--skip-fits", action="store_true", help="time the gradients only")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="JSON file for the results")
@@ -167,22 +197,27 @@ def main(argv: list[str] | None = None) -> int:
                                  "torch": torch.__version__, "threads": torch.get_num_threads(),
                                  "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                  "load_average_1min": os.getloadavg()[0], "cpu_count": os.cpu_count()}
-    result["gradient"] = gradient_costs(model, trials, args.chains, args.repeats)
+    result["gradient"] = gradient_costs(model, trials, args.chains, args.repeats,
+                                        [b for b in args.backends.split(",") if b],
+                                        [m for m in args.compile_modes.split(",") if m])
     print(json.dumps(result["gradient"], indent=1), flush=True)
-    rows = [fit_row("em", HierarchicalEM(model, n_starts=3, seed=args.seed, n_samples=200), trials, truth)]
-    rows.append(fit_row("vi", HierarchicalVI(model, n_steps=args.vi_steps, n_draws=args.draws, seed=args.seed),
-                        trials, truth))
+    if args.skip_fits:
+        rows = []
+    else:
+        rows = [fit_row("em", HierarchicalEM(model, n_starts=3, seed=args.seed, n_samples=200), trials, truth)]
+        rows.append(fit_row("vi", HierarchicalVI(model, n_steps=args.vi_steps, n_draws=args.draws, seed=args.seed,
+                                                 gradient=args.gradient), trials, truth))
     if args.skip_nuts:
-        per = result["gradient"]["torch_grad_chains_x_subjects_s"]
+        per = result["gradient"][f"{args.gradient}_grad_s"]
         iterations = args.warmup + args.draws
         result["nuts_extrapolated_cpu_s"] = per * args.leapfrog * iterations
-    else:
-        rows.append(fit_row(f"nuts ({args.chain_method})",
-                            HierarchicalNUTS(model, n_chains=args.chains, n_warmup=args.warmup, n_draws=args.draws,
-                                             chain_method=args.chain_method, seed=args.seed), trials, truth))
+    elif not args.skip_fits:
+        name = f"{args.sampler} ({args.gradient})"
+        rows.append(fit_row(name, HierarchicalNUTS(model, n_chains=args.chains, n_warmup=args.warmup,
+                                                   n_draws=args.draws, chain_method=args.chain_method,
+                                                   sampler=args.sampler, gradient=args.gradient, seed=args.seed),
+                            trials, truth))
     result["fits"] = rows
-    for row in rows:
-        print(json.dumps(row, default=float), flush=True)
     if "nuts_extrapolated_cpu_s" in result:
         print(f"NUTS extrapolated: {result['nuts_extrapolated_cpu_s']:.0f} CPU s", flush=True)
     if args.out:

@@ -62,6 +62,7 @@ from cogmodels.validation import describe
 
 __all__ = [
     "GroupDesign",
+    "check_covariate_arguments",
     "check_regressors",
     "coefficient_table",
     "gls_coefficients",
@@ -202,6 +203,46 @@ def _code(values: pd.Series, column: str, reference: Mapping[str, Any]) -> tuple
     others = [lv for lv in levels if not (lv == ref and str(lv) == str(ref))]
     return (np.stack([(values == lv).to_numpy(dtype=np.float64) for lv in others], axis=1),
             [f"{column}[{lv}]" for lv in others])
+
+
+def check_covariate_arguments(
+    covariates: pd.DataFrame | str | os.PathLike | None,
+    regressors: Any,
+    reference: Mapping[str, Any] | None,
+    param_names: Sequence[str],
+) -> pd.DataFrame | None:
+    """Check an estimator's ``covariates=``, ``regressors=`` and ``reference=`` together.
+
+    The one check of every estimator with group regressors (:class:`~cogmodels.fits.HierarchicalEM`,
+    the hierarchical Bayesian fits), run at construction so a misspelt name fails before a long fit.
+
+    Parameters
+    ----------
+    covariates : pandas.DataFrame or path, optional
+        The subject table (a CSV file is read).
+    regressors : mapping of str to list of str, optional
+        Parameter -> covariate columns; given if and only if ``covariates`` is.
+    reference : mapping, optional
+        Categorical covariate -> reference level; needs ``regressors``.
+    param_names : sequence of str
+        The model's free parameters.
+
+    Returns
+    -------
+    table : pandas.DataFrame or None
+        The subject table (:func:`read_covariates`), or None without covariates.
+    """
+    if (covariates is None) != (regressors is None):
+        given, needed = ("covariates", "regressors") if regressors is None else ("regressors", "covariates")
+        raise ValueError(f"{given} needs {needed} too: covariates= is the subject table, regressors= "
+                         f"maps parameters to its columns, e.g. {{'alpha': ['group']}}")
+    if reference is not None and regressors is None:
+        raise ValueError("reference names reference levels of covariates: give covariates= and regressors=")
+    if covariates is None:
+        return None
+    table = read_covariates(covariates)
+    check_regressors(table, regressors, param_names, reference)
+    return table
 
 
 def check_regressors(

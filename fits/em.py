@@ -56,12 +56,11 @@ from scipy.special import logsumexp
 
 from cogmodels.fits.covariates import (
     GroupDesign,
-    check_regressors,
+    check_covariate_arguments,
     coefficient_table,
     gls_coefficients,
     group_design,
     marginal_information,
-    read_covariates,
 )
 from cogmodels.fits.mle import (
     ConvergenceWarning,
@@ -193,17 +192,8 @@ class HierarchicalEM(SubjectFit):
         self.hyper_dof = check_number("hyper_dof", hyper_dof, 0.0)
         self.hyper_var = check_number("hyper_var", hyper_var, 0.0, low_open=True)
         self.n_samples = check_int("n_samples", n_samples, minimum=1)
-        if (covariates is None) != (regressors is None):
-            given, needed = ("covariates", "regressors") if regressors is None else ("regressors", "covariates")
-            raise ValueError(f"{given} needs {needed} too: covariates= is the subject table, regressors= "
-                             f"maps parameters to its columns, e.g. {{'alpha': ['group']}}")
-        if reference is not None and regressors is None:
-            raise ValueError("reference names reference levels of covariates: give covariates= and regressors=")
+        self._covariates_table = check_covariate_arguments(covariates, regressors, reference, model.param_names)
         self.covariates, self.regressors, self.reference = covariates, regressors, reference
-        self._covariates_table = None
-        if covariates is not None:  # check the names now, not after a long fit
-            self._covariates_table = read_covariates(covariates)
-            check_regressors(self._covariates_table, regressors, model.param_names, reference)
 
     # -- the group prior ------------------------------------------------------------------------
     def _set_prior(self, mu: np.ndarray, cov: np.ndarray, theta: np.ndarray | None = None) -> None:

@@ -1,0 +1,322 @@
+r"""ChEES-HMC: Hamiltonian Monte Carlo whose chains all move in one batched gradient call.
+
+Every chain takes the same number of leapfrog steps with the same step size, so each leapfrog
+step is one call of ``log_density_and_gradient`` on a ``(chains, dim)`` array: for the
+hierarchical models that is one likelihood call over chains × subjects lanes, the lanes the
+package batches over. The chains share three tuning values, adapted during warm-up:
+
+- the step size :math:`\epsilon`, by dual averaging (Nesterov 2009; Hoffman & Gelman 2014,
+  Alg. 5) so that the mean acceptance probability of the chains is ``target_accept``;
+- a diagonal inverse mass matrix, the variance of the chains' warm-up draws over Stan's
+  doubling windows (Stan Development Team, *Reference Manual*, "HMC algorithm parameters");
+- the trajectory length :math:`T`, by stochastic gradient ascent (Adam on :math:`\log T`) on the
+  Change-in-the-Estimator-of-the-Expected-Square criterion of Hoffman, Radul & Sountsov (2021),
+
+  .. math::
+
+      \mathrm{ChEES}(T) = \tfrac14 \mathbb E\big[(\lVert\theta' - \bar\theta\rVert^2
+      - \lVert\theta - \bar\theta\rVert^2)^2\big],
+
+  whose gradient per chain is estimated by
+  :math:`(\lVert\theta'-\bar\theta'\rVert^2 - \lVert\theta-\bar\theta\rVert^2)\,
+  (\theta'-\bar\theta')\cdot p'\; u`, weighted by the chain's acceptance probability
+  (their eq. 5; :math:`u` the jitter, distances in the preconditioned space).
+
+Each iteration's trajectory length is jittered, :math:`t = u T` with :math:`u` from a Halton
+sequence on (0, 1] (their §3.2), giving ``ceil(t / ε)`` leapfrog steps. After warm-up the three
+values are fixed, so the draws are those of an HMC kernel that leaves the target invariant
+(the leapfrog map is volume-preserving and reversible for any position-dependent force, and the
+Metropolis step uses the exact log density). A transition whose energy error exceeds 1,000 is
+divergent (Stan's threshold).
+
+References
+----------
+Hoffman, M. D., Radul, A. & Sountsov, P. (2021). An adaptive-MCMC scheme for setting trajectory
+lengths in Hamiltonian Monte Carlo. AISTATS, PMLR 130, 3907–3915.
+
+Hoffman, M. D. & Gelman, A. (2014). The No-U-Turn sampler. JMLR 15, 1593–1623.
+
+Neal, R. M. (2011). MCMC using Hamiltonian dynamics. In Handbook of Markov Chain Monte Carlo,
+CRC Press, ch. 5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from cogmodels.progress import progress_bar
+from cogmodels.validation import check_int, check_number
+
+__all__ = ["CheesResult", "chees_hmc"]
+
+#: an energy error above this marks a divergent transition (Stan's threshold)
+DIVERGENCE_ENERGY = 1000.0
+
+LogDensity = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class CheesResult:
+    """The draws and statistics of :func:`chees_hmc`.
+
+    Attributes
+    ----------
+    draws : numpy.ndarray
+        ``(chains, draws, dim)`` positions after warm-up.
+    accept_prob : numpy.ndarray
+        ``(chains, draws)`` Metropolis acceptance probabilities.
+    diverging : numpy.ndarray
+        ``(chains, draws)`` bool, energy error above 1,000.
+    n_leapfrog : numpy.ndarray
+        ``(draws,)`` leapfrog steps of each iteration (shared by the chains).
+    step_size : float
+        The adapted step size.
+    trajectory_length : float
+        The adapted trajectory length :math:`T`.
+    inverse_mass : numpy.ndarray
+        ``(dim,)`` the adapted diagonal inverse mass matrix.
+    n_gradients : int
+        Calls of the log density (each scores every chain).
+    """
+
+    draws: np.ndarray
+    accept_prob: np.ndarray
+    diverging: np.ndarray
+    n_leapfrog: np.ndarray
+    step_size: float
+    trajectory_length: float
+    inverse_mass: np.ndarray
+    n_gradients: int
+
+
+def _halton(i: int, base: int = 2) -> float:
+    """Return the ``i``-th (``i >= 1``) element of the van der Corput sequence in ``base``: in (0, 1)."""
+    f, r = 1.0, 0.0
+    while i > 0:
+        f /= base
+        r += f * (i % base)
+        i //= base
+    return r
+
+
+def _adaptation_windows(n_warmup: int) -> set[int]:
+    """Return the iterations after which the mass matrix is re-estimated: Stan's doubling windows.
+
+    A fast interval of 15 % (at most 75 iterations), windows of 25, 50, 100 ... iterations, and a
+    terminal fast interval of 10 % (at most 50) for the step size alone.
+    """
+    start = min(75, int(0.15 * n_warmup))
+    end = n_warmup - min(50, int(0.1 * n_warmup))
+    out, size, at = set(), 25, start
+    while at + size <= end:
+        nxt = at + size
+        if nxt + 2 * size > end:  # the last window runs to the terminal interval
+            nxt = end
+        out.add(nxt)
+        at, size = nxt, 2 * size
+    return out
+
+
+class _DualAveraging:
+    """Nesterov's dual averaging of ``log ε`` (Hoffman & Gelman 2014, Alg. 5; Stan's constants)."""
+
+    def __init__(self, step_size: float, target: float) -> None:
+        self.restart(step_size)
+        self.target = target
+
+    def restart(self, step_size: float) -> None:
+        self.mu = np.log(10 * step_size)
+        self.h_bar, self.log_eps_bar, self.t = 0.0, 0.0, 0
+
+    def update(self, accept: float) -> float:
+        self.t += 1
+        eta = 1.0 / (self.t + 10.0)
+        self.h_bar = (1 - eta) * self.h_bar + eta * (self.target - accept)
+        log_eps = self.mu - np.sqrt(self.t) / 0.05 * self.h_bar
+        w = self.t ** -0.75
+        self.log_eps_bar = w * log_eps + (1 - w) * self.log_eps_bar
+        return float(np.exp(log_eps))
+
+    @property
+    def final(self) -> float:
+        return float(np.exp(self.log_eps_bar))
+
+
+def _leapfrog(log_density: LogDensity, x: np.ndarray, p: np.ndarray, grad: np.ndarray, eps: float,
+              inv_mass: np.ndarray, n_steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``n_steps`` leapfrog steps of every chain: one log-density call per step."""
+    logp = None
+    p = p + 0.5 * eps * grad
+    for i in range(n_steps):
+        x = x + eps * inv_mass * p
+        logp, grad = log_density(x)
+        p = p + (eps if i < n_steps - 1 else 0.5 * eps) * grad
+    return x, p, logp, grad
+
+
+def chees_hmc(
+    log_density: LogDensity,
+    init: np.ndarray,
+    *,
+    n_warmup: int = 1000,
+    n_draws: int = 1000,
+    target_accept: float = 0.8,
+    max_leapfrog: int = 1000,
+    seed: int | np.random.Generator | None = None,
+    progress: bool = False,
+    callback: Callable[[int], None] | None = None,
+) -> CheesResult:
+    r"""Sample every chain by ChEES-adapted HMC, one batched log-density call per leapfrog step.
+
+    Parameters
+    ----------
+    log_density : callable
+        ``log_density(x) -> (logp, grad)`` for ``x`` of shape ``(chains, dim)``: the
+        ``(chains,)`` log densities (up to a constant) and their ``(chains, dim)`` gradients.
+        ``-inf`` or NaN marks a point outside the support (the move is rejected).
+    init : numpy.ndarray
+        ``(chains, dim)`` starting points (at least 2 chains: the criterion compares them).
+    n_warmup, n_draws : int
+        Adaptation iterations (discarded) and kept draws per chain.
+    target_accept : float, default 0.8
+        The mean acceptance probability the step size adapts to.
+    max_leapfrog : int, default 1000
+        The most leapfrog steps of one iteration (bounds :math:`T / \epsilon`).
+    seed : int or numpy.random.Generator, optional
+        Momenta and Metropolis draws.
+    progress : bool, default False
+        Draw a bar of the iterations.
+    callback : callable, optional
+        Called with the iteration number after each iteration.
+
+    Returns
+    -------
+    result : CheesResult
+        Draws, acceptance probabilities, divergences and the adapted tuning.
+    """
+    x = np.array(init, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"init must be a (chains, dim) array with at least 2 chains, got shape {x.shape}")
+    n_warmup = check_int("n_warmup", n_warmup, minimum=1)
+    n_draws = check_int("n_draws", n_draws, minimum=1)
+    max_leapfrog = check_int("max_leapfrog", max_leapfrog, minimum=1)
+    target_accept = check_number("target_accept", target_accept, 0.0, 1.0, low_open=True, high_open=True)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    n_chains, dim = x.shape
+    logp, grad = log_density(x)
+    if not np.all(np.isfinite(logp)):
+        raise ValueError("the log density is not finite at every starting point: choose init inside the support")
+    n_grad = 1
+    inv_mass = np.ones(dim)
+    eps = _initial_step_size(log_density, x, logp, grad, inv_mass, rng)
+    n_grad += 1
+    dual = _DualAveraging(eps, target_accept)
+    log_t, adam_m, adam_v, adam_i = np.log(eps), 0.0, 0.0, 0  # T starts at one step
+    windows = _adaptation_windows(n_warmup)
+    window_draws: list[np.ndarray] = []
+    draws = np.empty((n_chains, n_draws, dim))
+    accept = np.empty((n_chains, n_draws))
+    diverging = np.zeros((n_chains, n_draws), dtype=bool)
+    steps = np.empty(n_draws, dtype=np.int64)
+    total = n_warmup + n_draws
+    with progress_bar(progress, total=total, unit="iteration", desc="chees-hmc") as bar:
+        for it in range(total):
+            warm = it < n_warmup
+            u = _halton(it + 1)
+            n_steps = int(min(max_leapfrog, max(1, np.ceil(u * np.exp(log_t) / eps))))
+            p0 = rng.standard_normal((n_chains, dim)) / np.sqrt(inv_mass)
+            x1, p1, logp1, grad1 = _leapfrog(log_density, x, p0, grad, eps, inv_mass, n_steps)
+            n_grad += n_steps
+            with np.errstate(invalid="ignore", over="ignore"):
+                h0 = -logp + 0.5 * np.sum(inv_mass * p0**2, axis=1)
+                h1 = -logp1 + 0.5 * np.sum(inv_mass * p1**2, axis=1)
+                delta = h0 - h1
+            delta = np.where(np.isfinite(delta), delta, -np.inf)
+            prob = np.exp(np.minimum(delta, 0.0))
+            take = rng.uniform(size=n_chains) < prob
+            if warm:
+                scale = 1.0 / np.sqrt(inv_mass)  # distances in the preconditioned space
+                g = _chees_gradient(x * scale, x1 * scale, p1 * inv_mass * scale, prob, u, float(np.exp(log_t)))
+                # Adam on log T (Hoffman et al. 2021 use Adam, learning rate 0.025)
+                adam_i += 1
+                adam_m = 0.9 * adam_m + 0.1 * g
+                adam_v = 0.999 * adam_v + 0.001 * g * g
+                m_hat, v_hat = adam_m / (1 - 0.9**adam_i), adam_v / (1 - 0.999**adam_i)
+                log_t += 0.025 * m_hat / (np.sqrt(v_hat) + 1e-8)
+                log_t = float(np.clip(log_t, np.log(eps), np.log(eps * max_leapfrog)))
+            x = np.where(take[:, None], x1, x)
+            logp = np.where(take, logp1, logp)
+            grad = np.where(take[:, None], grad1, grad)
+            if warm:
+                eps = dual.update(float(np.mean(prob)))
+                window_draws.append(x.copy())
+                if it + 1 in windows:  # a new mass matrix: the chains' variance over the window
+                    pooled = np.concatenate(window_draws)
+                    n = pooled.shape[0]
+                    # Stan's regularisation toward 1e-3 with weight 5 / (n + 5)
+                    inv_mass = (n / (n + 5.0)) * pooled.var(axis=0) + 1e-3 * (5.0 / (n + 5.0))
+                    window_draws = []
+                    eps = _initial_step_size(log_density, x, logp, grad, inv_mass, rng)
+                    n_grad += 1
+                    dual.restart(eps)
+                if it + 1 == n_warmup:
+                    eps = dual.final
+            else:
+                j = it - n_warmup
+                draws[:, j], accept[:, j], steps[j] = x, prob, n_steps
+                diverging[:, j] = -delta > DIVERGENCE_ENERGY
+            bar.update()
+            if callback is not None:
+                callback(it)
+    return CheesResult(draws, accept, diverging, steps, float(eps), float(np.exp(log_t)), inv_mass, n_grad)
+
+
+def _chees_gradient(x0: np.ndarray, x1: np.ndarray, v1: np.ndarray, prob: np.ndarray, u: float,
+                    length: float) -> float:
+    r"""Return the acceptance-weighted ChEES gradient estimate w.r.t. ``log T`` (Hoffman et al. 2021, eq. 5).
+
+    ``x0``, ``x1`` are the chains' positions before and after the proposal and ``v1`` the velocity
+    at the proposal (preconditioned space). With :math:`a = \lVert c_1\rVert^2 - \lVert c_0\rVert^2`
+    (centred positions) the criterion is :math:`a^2 / 4`, its derivative w.r.t. the proposal
+    :math:`a\,c_1`, and the proposal moves with :math:`\mathrm d\theta'/\mathrm d\log T = u T v'`.
+    Chains whose proposal is not finite carry no weight.
+    """
+    ok = np.all(np.isfinite(x1), axis=1) & np.all(np.isfinite(v1), axis=1) & (prob > 0)
+    if ok.sum() < 2:
+        return 0.0
+    x0, x1, v1, w = x0[ok], x1[ok], v1[ok], prob[ok]
+    c0 = x0 - x0.mean(axis=0)
+    c1 = x1 - np.sum(w[:, None] * x1, axis=0) / np.sum(w)  # centred on the accepted-weighted mean
+    change = np.sum(c1**2, axis=1) - np.sum(c0**2, axis=1)
+    per_chain = change * np.sum(c1 * v1, axis=1) * u * length
+    return float(np.sum(w * per_chain) / np.sum(w))
+
+
+def _initial_step_size(log_density: LogDensity, x: np.ndarray, logp: np.ndarray, grad: np.ndarray,
+                       inv_mass: np.ndarray, rng: np.random.Generator) -> float:
+    """Hoffman & Gelman's (2014, Alg. 4) heuristic: halve or double ε until one step accepts about 1/2.
+
+    Chains move together: the criterion is the mean acceptance probability of one leapfrog step.
+    """
+    eps = 0.1
+    p = rng.standard_normal(x.shape) / np.sqrt(inv_mass)
+    h0 = -logp + 0.5 * np.sum(inv_mass * p**2, axis=1)
+
+    def mean_accept(e: float) -> float:
+        _, p1, logp1, _ = _leapfrog(log_density, x, p, grad, e, inv_mass, 1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            d = h0 - (-logp1 + 0.5 * np.sum(inv_mass * p1**2, axis=1))
+        d = np.where(np.isfinite(d), d, -np.inf)
+        return float(np.mean(np.exp(np.minimum(d, 0.0))))
+
+    a = mean_accept(eps)
+    direction = 1.0 if a > 0.5 else -1.0
+    for _ in range(30):  # at most 2^30 apart: enough for any scale
+        if (a > 0.5) != (direction > 0):
+            break
+        eps *= 2.0**direction
+        a = mean_accept(eps)
+    return eps

@@ -1,0 +1,149 @@
+"""The fast hierarchical posteriors: prepared likelihood gradients, ChEES-HMC, simulation-based calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+pytest.importorskip("pyro")
+pytest.importorskip("arviz")
+torch = pytest.importorskip("torch")
+
+from cogmodels.fits import HierarchicalNUTS, HierarchicalVI, make_estimator  # noqa: E402
+from cogmodels.fits.autodiff import LaneLogLikelihood  # noqa: E402
+from cogmodels.fits.chees import chees_hmc  # noqa: E402
+from cogmodels.fits.sbc import rank_statistics, simulation_based_calibration, uniformity_test  # noqa: E402
+from cogmodels.likelihood import trial_arrays  # noqa: E402
+from cogmodels.models import make_model  # noqa: E402
+from cogmodels.simulate import simulate  # noqa: E402
+
+ENV = "cogmodels/ReversalLearning-v0"
+MODEL = make_model("q_learning")  # alpha, beta, kappa
+
+
+@pytest.fixture(scope="module")
+def data():
+    """Four subjects, 30 trials (one missing choice), of sticky Q-learning."""
+    sim = simulate(MODEL, {"alpha": [0.2, 0.4, 0.3, 0.6], "beta": [2.0, 4.0, 6.0, 3.0], "kappa": [0.3, -0.2, 0.0, 0.5]},
+                   ENV, n_subjects=4, seed=2, env_kwargs={"n_trials": 30}, latents=False, progress=False)
+    trials = sim.trials.copy()
+    trials.loc[trials.index[7], "choice"] = np.nan
+    return trial_arrays(trials, MODEL)
+
+
+@pytest.mark.parametrize(("backend", "tol"), [("finite_difference", 1e-5)])
+def test_prepared_gradients_are_autograds(data, backend, tol):
+    """Central differences (h = 1e-5) agree with autograd to O(h^2): 1e-10 relative."""
+    lanes = np.tile(np.arange(4), 3)
+    z = 0.5 * np.random.default_rng(0).standard_normal((12, 3))
+    ref_v, ref_g = LaneLogLikelihood(MODEL, data, lanes, "autograd")(z)
+    f = LaneLogLikelihood(MODEL, data, lanes, backend)
+    v, g = f(z)
+    np.testing.assert_allclose(v, ref_v, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(g, ref_g, rtol=0, atol=tol)
+    v2, g2 = f(z + 0.1)  # the record is replayed at new parameters, not frozen at the first
+    ref_v2, ref_g2 = LaneLogLikelihood(MODEL, data, lanes, "autograd")(z + 0.1)
+    np.testing.assert_allclose(v2, ref_v2, atol=1e-10)
+    np.testing.assert_allclose(g2, ref_g2, atol=tol)
+
+
+def test_chees_density_is_the_pyro_models(data):
+    """The flat log density ChEES samples is Pyro's potential (with its log-Jacobian of sigma), value and gradient."""
+    from pyro.infer.mcmc.util import initialize_model
+
+    est = HierarchicalNUTS(MODEL, n_chains=2, sampler="chees")
+    log_density, layout = est._log_density(data, [0])
+    rng = np.random.default_rng(1)
+    x = rng.normal(0.0, 0.7, (2, sum(int(np.prod(s)) for _, s in layout)))
+    value, grad = log_density(x)
+    torch.manual_seed(0)
+    _, potential_fn, _, _ = initialize_model(est._pyro_model(data, 2, [0]))
+    sizes = [int(np.prod(s)) for _, s in layout]
+    xt = torch.tensor(x, requires_grad=True)
+    parts = {name: p.reshape(2, *shape) for p, (name, shape) in zip(torch.split(xt, sizes, dim=1), layout,
+                                                                   strict=True)}
+    potential = potential_fn(parts)
+    (g,) = torch.autograd.grad(potential, xt)
+    assert value.sum() == pytest.approx(-float(potential.detach()), abs=1e-8)
+    np.testing.assert_allclose(grad, -g.numpy(), atol=1e-8)
+
+
+def test_chees_samples_a_badly_scaled_gaussian():
+    """Means within 4 MCSE and SDs within 10 % of a Gaussian whose scales span 100x."""
+    scales = np.array([0.1, 0.5, 1.0, 3.0, 10.0])
+    mean = np.array([1.0, -2.0, 0.0, 5.0, 20.0])
+
+    def log_density(x):
+        r = (x - mean) / scales
+        return -0.5 * np.sum(r**2, axis=1), -r / scales
+
+    res = chees_hmc(log_density, np.zeros((4, 5)), n_warmup=300, n_draws=400, seed=0)
+    import arviz as az
+
+    draws = az.convert_to_dataset(res.draws[:, :, :])
+    mcse = az.mcse(draws)["x"].to_numpy()
+    assert np.all(np.abs(res.draws.mean(axis=(0, 1)) - mean) < 4 * mcse)
+    np.testing.assert_allclose(res.draws.std(axis=(0, 1)), scales, rtol=0.1)
+    assert not res.diverging.any()
+    assert 0.6 < res.accept_prob.mean() < 0.95  # around target_accept 0.8
+
+
+def test_ranks_of_exact_posteriors_are_uniform_and_of_narrow_ones_are_not():
+    """SBC's test on a conjugate normal model: exact posteriors pass, over-confident ones fail."""
+    rng = np.random.default_rng(0)
+    n_rep, n_ranks, n_obs = 200, 19, 5
+    theta = rng.normal(0, 1, n_rep)
+    y = theta[:, None] + rng.normal(0, 1, (n_rep, n_obs))
+    post_var = 1 / (1 + n_obs)
+    post_mean = post_var * y.sum(axis=1)
+    exact = post_mean[:, None] + np.sqrt(post_var) * rng.standard_normal((n_rep, n_ranks))
+    narrow = post_mean[:, None] + 0.3 * np.sqrt(post_var) * rng.standard_normal((n_rep, n_ranks))
+    ranks_exact = np.array([rank_statistics(theta[i:i + 1], exact[i][:, None]) for i in range(n_rep)])
+    ranks_narrow = np.array([rank_statistics(theta[i:i + 1], narrow[i][:, None]) for i in range(n_rep)])
+    assert uniformity_test(ranks_exact, n_ranks, 5)["p_value"].iloc[0] > 0.01
+    assert uniformity_test(ranks_narrow, n_ranks, 5)["p_value"].iloc[0] < 1e-6
+    with pytest.raises(ValueError, match=r"n_bins must divide n_ranks \+ 1 = 20 \(equal bins\), got 3"):
+        uniformity_test(ranks_exact, n_ranks, 3)
+
+
+@pytest.mark.slow
+def test_sbc_passes_chees_and_flags_a_misspecified_prior():
+    """Tiny hierarchy (3 subjects x 20 trials, Q-learning without stickiness): 20 replications pass; 10
+    replications fitted under a group-SD prior N+(0, 0.05^2) while the truth's SDs come from N+(0, 1) fail
+    (the true SDs lie above every posterior draw)."""
+    model = make_model("q_learning", stickiness=False)
+    kwargs = dict(n_chains=2, n_warmup=100, n_draws=50, sampler="chees")
+    right = simulation_based_calibration(HierarchicalNUTS(model, **kwargs), ENV, n_subjects=3, n_trials=20,
+                                         n_replications=20, n_ranks=19, n_bins=4, seed=0, progress=False)
+    assert right.calibrated(0.01), right.table
+    wrong = simulation_based_calibration(HierarchicalNUTS(model, scale_prior_sd=0.05, **kwargs), ENV, n_subjects=3,
+                                         n_trials=20, n_replications=10, n_ranks=19, n_bins=4, seed=0,
+                                         prior=HierarchicalNUTS(model), progress=False)
+    assert not wrong.calibrated(0.01), wrong.table
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"sampler": "hmc"}, r"sampler must be one of \['nuts', 'chees'\], got 'hmc'"),
+    ({"gradient": "jax"}, r"gradient must be one of \['finite_difference', 'autograd', 'compiled'\], got 'jax'"),
+    ({"sampler": "chees", "n_chains": 1}, r"n_chains must be an integer >= 2, got 1"),
+    ({"reference": {"group": "a"}}, r"reference names reference levels of covariates: give covariates= and "
+                                    r"regressors="),
+])
+def test_bad_fast_settings_name_the_argument(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_estimator("nuts", MODEL, **kwargs)
+
+
+def test_sample_prior_draws_the_fitted_prior():
+    """Group means ~ N(m, s_mu), SDs ~ N+(0, s_sigma): moments over many draws."""
+    est = HierarchicalVI(MODEL, mean_prior_sd=0.7, scale_prior_sd=0.4)
+    rng = np.random.default_rng(0)
+    draws = [est.sample_prior(1, seed=rng) for _ in range(1000)]
+    mus, sigmas = np.array([d["mu"] for d in draws]), np.array([d["sigma"] for d in draws])
+    # tolerances of 3.5 standard errors: 2.2 % for an SD, 2.4 % for the half-normal's mean
+    assert mus.std(axis=0) == pytest.approx(np.full(3, 0.7), rel=0.08)
+    assert sigmas.mean(axis=0) == pytest.approx(np.full(3, 0.4 * np.sqrt(2 / np.pi)), rel=0.085)
+    draw = est.sample_prior(5, seed=0)
+    assert set(draw["params"]) == {"alpha", "beta", "kappa"} and draw["z"].shape == (5, 3)
+    assert stats.kstest(mus[:, 0] - mus[:, 0].mean(), "norm", args=(0, 0.7)).pvalue > 0.01
