@@ -353,10 +353,15 @@ def constrain(
     Notes
     -----
     :func:`cogmodels.simulate.simulate` reads a split parameter's condition from the task's
-    ``trial_context``; in a task that does not give that column, every trial takes the first
-    level. To simulate a design the task lacks (e.g. stakes in the two-step task), simulate each
-    condition as its own session and add the column to the table (the state restarts at each
-    session, as the likelihood assumes).
+    ``trial_context`` before each choice, as the likelihood reads it from the trial table.
+    :func:`~cogmodels.fits.recovery.parameter_recovery`,
+    :func:`~cogmodels.fits.recovery.model_recovery` and ``cogmodels recover --by`` refuse a
+    task that does not give the column, naming the columns its trials give
+    (:func:`~cogmodels.fits.recovery.task_condition_levels`); ``simulate`` itself does not
+    check (a missing column reads as 0: every trial takes the lowest level at or above 0, and
+    the table has no such column). To simulate a design the task
+    lacks (e.g. stakes in the two-step task), simulate each condition as its own session and add
+    the column to the table (the state restarts at each session, as the likelihood assumes).
 
     Examples
     --------

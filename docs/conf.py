@@ -1,7 +1,7 @@
 """Sphinx configuration of the cogmodels documentation site.
 
 ``make docs`` builds it into ``docs/_build/html`` with warnings as errors and runs the tutorials
-in ``notebooks/`` in quick mode; ``tests/test_docs.py`` builds it without running them.
+in ``notebooks/`` in quick mode; ``tests/test_docs_build.py`` builds it without running them.
 
 Three things are generated here on every build (and are not committed):
 
@@ -25,7 +25,7 @@ import warnings
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
-#: the repository (pyproject.toml, notebooks/); tests/test_docs.py builds a copy of docs/ elsewhere
+#: the repository (pyproject.toml, notebooks/); tests/test_docs_build.py builds a copy of docs/ elsewhere
 ROOT = Path(os.environ.get("COGMODELS_DOCS_REPO", DOCS.parent)).resolve()
 
 import cogmodels  # noqa: E402  (after the paths above, so a failing import names the package)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
 import time
+from types import SimpleNamespace
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
+from cogmodels.agents import a2c
 from cogmodels.agents.a2c import A2CConfig, A2CTrainer
 from cogmodels.agents.bandit_baselines import RandomPolicy, evaluate
 from cogmodels.agents.rnn import RecurrentPolicy
@@ -274,12 +277,21 @@ def test_cursor_bci_sessions_of_varying_length_train_and_resume(tmp_path):
     assert {"success", "time_to_target"} <= set(table.columns)
 
 
-def test_schedules_by_seconds_end_with_the_budget():
+def test_schedules_by_seconds_end_with_the_budget(monkeypatch):
+    # the trainer's clock advances 0.05 s at each read, so the budget ends after the same updates
+    # on any machine (with the real clock, a loaded machine could spend the 1 s in one update)
+    reads = itertools.count()
+
+    def clock() -> float:
+        return 0.05 * next(reads)
+
+    monkeypatch.setattr(a2c, "time", SimpleNamespace(perf_counter=clock, process_time=clock))
     t = A2CTrainer(tiny(lr=1e-3, lr_end=1e-4, schedule_unit="seconds", total_seconds=1.0))
     assert t.current_lr() == pytest.approx(1e-3)
     t.train(progress=False)  # stops when the 1 s is spent
     assert t.elapsed_s_ >= 1.0 and t.current_lr() == pytest.approx(1e-4)
     rows = t.history_
+    assert len(rows) > 2 and rows["elapsed_s"].is_monotonic_increasing
     assert rows["lr"].iloc[0] > rows["lr"].iloc[-1] == pytest.approx(1e-4)
 
 

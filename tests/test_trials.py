@@ -182,9 +182,9 @@ def test_200k_rows_validate_in_well_under_a_second():
                        "choice": np.where(np.arange(n) % 9 == 0, np.nan, np.arange(n) % 3),
                        "reward": np.ones(n), "rt": np.full(n, 0.5)})
     validate_trials(df.head(100), n_actions=3)  # warm up
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU seconds: a loaded machine stretches the wall clock, not these
     out = validate_trials(df, n_actions=3)
-    assert time.perf_counter() - t0 < 0.5
+    assert time.process_time() - t0 < 0.5
     assert out["choice"].isna().sum() == len(range(0, n, 9))
 
 

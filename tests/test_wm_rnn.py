@@ -45,7 +45,7 @@ def test_training_on_the_vector_env_is_deterministic():
 
 def test_a2c_learns_easy_delayed_match_to_sample_above_chance():
     torch.set_num_threads(1)
-    trainer = _trainer().train(time_budget_s=25, progress=False)
+    trainer = _trainer().train(progress=False)  # 300 updates, not a clock budget
     table = trainer.play(100, seed=2024, greedy=True)  # held-out sessions
     assert len(table) == 100 * 20
     assert _accuracy(table) > 0.75, (trainer.update_, _accuracy(table))  # chance: 0.5

@@ -58,6 +58,8 @@ class Decoder:
     _model_arrays: tuple[str, ...] = ()
     #: state arrays saved and restored after it
     _state_arrays: tuple[str, ...] = ("velocity_",)
+    #: state arrays :meth:`reset` zeroes in the lanes it resets (a session starts at rest)
+    _reset_arrays: tuple[str, ...] = ("velocity_",)
 
     def fit(self, counts: Any, velocity: Any) -> Decoder:  # pragma: no cover - abstract
         """Fit on a calibration block of counts and intended velocities; return ``self``."""
@@ -71,17 +73,20 @@ class Decoder:
         check_is_fitted(self, "n_units_", "fit()")
 
     def reset(self, mask: np.ndarray | None = None) -> Decoder:
-        """Zero the decoder's state (in the lanes of ``mask``, or all): a session starts."""
+        """Zero the decoder's state (in the lanes of ``mask``, or all): a session starts.
+
+        The arrays named in ``_reset_arrays`` (the velocity; a filter's posterior covariance)
+        are zeroed, then :meth:`_reset_state` resets what a subclass holds elsewhere.
+        """
         self._check_fitted()
-        if mask is None:
-            self.velocity_[:] = 0.0
-        else:
-            self.velocity_[np.asarray(mask, dtype=bool)] = 0.0
+        lanes = slice(None) if mask is None else np.asarray(mask, dtype=bool)
+        for name in self._reset_arrays:
+            getattr(self, name)[lanes] = 0.0
         self._reset_state(mask)
         return self
 
     def _reset_state(self, mask: np.ndarray | None) -> None:
-        """Extra state of a subclass (the Kalman covariance); nothing by default."""
+        """Reset state kept outside ``_reset_arrays`` (an inner decoder); nothing by default."""
 
     def step(self, counts: Any) -> np.ndarray:
         """Decode one bin: counts ``(N,)`` (a one-lane decoder) or ``(L, N)`` to a velocity.

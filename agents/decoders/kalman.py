@@ -142,6 +142,7 @@ class KalmanDecoder(EncodingDecoder):
     steady_state = False
     _model_arrays = ("A_", "W_", "H_", "d_", "q_")
     _state_arrays = ("velocity_", "P_")
+    _reset_arrays = ("velocity_", "P_")
 
     def __init__(self, ridge: float = 1e-3, dynamics: str = "physical",
                  velocity_tau: float = VELOCITY_TAU, velocity_sd: float = INTENTION_SD,
@@ -175,12 +176,6 @@ class KalmanDecoder(EncodingDecoder):
         self._info = self._hq @ self.H_  # Hᵀ Q^-1 H, (L, 2, 2)
         if not hasattr(self, "P_"):
             self.P_ = np.zeros((self.n_lanes_, 2, 2))
-
-    def _reset_state(self, mask: np.ndarray | None) -> None:
-        if mask is None:
-            self.P_[:] = 0.0
-        else:
-            self.P_[np.asarray(mask, dtype=bool)] = 0.0
 
     def _step(self, y: np.ndarray) -> np.ndarray:
         A = self.A_
@@ -226,6 +221,8 @@ class SteadyStateKalmanDecoder(KalmanDecoder):
     """
 
     steady_state = True
+    #: the covariance stays at the Riccati fixed point: a reset zeroes the velocity only
+    _reset_arrays = ("velocity_",)
 
     def _readout(self) -> None:
         self._hq = np.moveaxis(self.H_ / self.q_[..., None], 1, 2)
@@ -237,9 +234,6 @@ class SteadyStateKalmanDecoder(KalmanDecoder):
         self.K_ = K.astype(np.float32)
         self.M_ = (np.eye(2) - K @ self.H_) @ self.A_
         self._Kd = np.einsum("lkn,ln->lk", K, self.d_)  # K d, so a bin costs one product
-
-    def _reset_state(self, mask: np.ndarray | None) -> None:
-        """Reset nothing: the steady-state filter has no covariance to reset."""
 
     def _step(self, y: np.ndarray) -> np.ndarray:
         innov = np.einsum("lkn,ln->lk", self.K_, y.astype(np.float32, copy=False))

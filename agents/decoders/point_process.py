@@ -124,6 +124,7 @@ class PointProcessFilter(Decoder):
 
     _model_arrays = ("alpha_", "beta_", "A_", "W_")
     _state_arrays = ("velocity_", "P_")
+    _reset_arrays = ("velocity_", "P_")
 
     def __init__(self, ridge: float = 1e-3, velocity_tau: float = VELOCITY_TAU,
                  velocity_sd: float = INTENTION_SD, dt: float = 0.02) -> None:
@@ -142,12 +143,6 @@ class PointProcessFilter(Decoder):
         self._fitted(y.shape[1], y.shape[2], single)
         self.P_ = np.zeros((self.n_lanes_, 2, 2))
         return self
-
-    def _reset_state(self, mask: np.ndarray | None) -> None:
-        if mask is None:
-            self.P_[:] = 0.0
-        else:
-            self.P_[np.asarray(mask, dtype=bool)] = 0.0
 
     def _step(self, y: np.ndarray) -> np.ndarray:
         A = self.A_
