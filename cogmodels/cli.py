@@ -936,7 +936,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("fit", help="fit a model to every subject of a trial table")
-    p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt or RLWM .mat")
+    p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt, RLWM or Kool et al. .mat")
     p.add_argument("--model", required=True)
     p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="a model option")
     p.add_argument("--method", choices=METHODS, default="mle",
@@ -965,7 +965,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("compare", help="fit several models and compare them (AIC, BIC, CV, BMS)")
-    p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt or RLWM .mat")
+    p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt, RLWM or Kool et al. .mat")
     p.add_argument("--models", required=True,
                    help="comma-separated model names; a name may fix, tie or split parameters after "
                         "'|', e.g. two_step_hybrid,two_step_hybrid|lam=1|w~stakes")
@@ -996,7 +996,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Outcomes of choices the subject did not make come from the table's schedule columns "
                     "or are estimated from the subject's observed outcomes; the summary says how many.",
     )
-    p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt or RLWM .mat")
+    p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt, RLWM or Kool et al. .mat")
     p.add_argument("--model", required=True)
     p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="a model option")
     p.add_argument("--params", default=None, metavar="FITS_CSV",
