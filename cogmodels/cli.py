@@ -599,21 +599,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     from cogmodels.fits.ppc import CURVES, signature_kinds
     from cogmodels.fits.replay import REPLAY_OUTCOMES, replay
     from cogmodels.io import read_trials
+    from cogmodels.models import make_model
 
-    model = _model(args)
+    model = make_model(args.model.partition("|")[0].strip(), **_key_values(args.structure, "--structure"))
     kinds = _kinds(args.kind, list(CURVES))
     _check_out_folder(args.out)
     if args.params is not None and not Path(args.params).is_file():
         raise FileNotFoundError(f"--params {args.params}: no such file (a fits.csv written by `cogmodels fit`)")
+    if args.params is not None and args.prior:
+        raise ValueError("--prior applies when check fits the model (--method map), not to the fitted "
+                         f"parameters of --params {args.params}")
     trials = read_trials(args.data)
     _check_n_actions(trials, {model.name: model}, args.data)
+    # --fix / --tie / --by, and a split's levels, from the table (as fit does)
+    model = _constrained(args.model, args, trials)
     out = Path(args.out)
     if args.params is not None:
         params, origin = _read_params(args.params, model, trials), str(args.params)
     else:
         from cogmodels.fits import make_estimator
 
-        estimator = make_estimator(args.method, model, n_starts=args.starts, seed=args.seed)
+        estimator = make_estimator(args.method, model, n_starts=args.starts, seed=args.seed,
+                                   **_prior_option(model, args))
         with _naming(args.data):
             estimator.fit(trials, source=str(args.data), progress=not args.quiet)
         params, origin = estimator.params_, f"fitted here ({args.method}, {args.starts} starts): fits.csv"
@@ -1003,6 +1010,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fitted parameters, one row per subject (fits.csv of `cogmodels fit`); "
                         "default: fit here first")
     p.add_argument("--method", choices=["mle", "map", "em"], default="mle", help="how to fit without --params")
+    _add_model_arguments(p, "")
     p.add_argument("--starts", type=int, default=10, help="random starts per subject when fitting")
     p.add_argument("--kind", default=None, metavar="KINDS",
                    help="comma-separated curves among learning, reversal, stay, setsize, winstay "
