@@ -449,7 +449,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _em_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``--max-iter``, ``--tol``, ``--covariance`` of ``fit``: hierarchical EM settings only."""
+    """``--max-iter``, ``--tol``, ``--covariance`` of ``fit`` and ``compare``: hierarchical EM settings only."""
     given = {flag: value for flag, value in (("--max-iter", args.max_iter), ("--tol", args.tol),
                                              ("--covariance", args.covariance)) if value is not None}
     if args.method != "em":
@@ -577,6 +577,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         result = compare_models(
             trials, models, method=args.method, cv_folds=cv_folds, n_starts=args.starts, seed=args.seed,
             bms_on=args.bms_on, ceilings=ceilings, progress=not args.quiet, **priors, **_bayes_options(args),
+            **_em_options(args),
         )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -891,6 +892,16 @@ def _add_bayes_arguments(p: argparse.ArgumentParser) -> None:
                    help="--method nuts/vi: LOO and WAIC leave out a subject (default, as hBayesDM) or a trial")
 
 
+def _add_em_arguments(p: argparse.ArgumentParser) -> None:
+    """``--max-iter``, ``--tol`` and ``--covariance`` of ``fit`` and ``compare`` (:class:`HierarchicalEM`)."""
+    p.add_argument("--max-iter", type=int, default=None,
+                   help="--method em: most EM iterations (default 100)")
+    p.add_argument("--tol", type=float, default=None,
+                   help="--method em: stop when the summed log evidence changes by less (default 0.01)")
+    p.add_argument("--covariance", choices=["diagonal", "full"], default=None,
+                   help="--method em: the group prior's covariance (default diagonal)")
+
+
 def _add_model_arguments(p: argparse.ArgumentParser, scope: str, columns: str = "the table") -> None:
     """``--fix``, ``--tie``, ``--by`` and ``--prior`` of ``fit``, ``compare`` and ``recover``.
 
@@ -952,12 +963,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arguments(p, "")
     _add_bayes_arguments(p)
     p.add_argument("--starts", type=int, default=10, help="random starts per subject")
-    p.add_argument("--max-iter", type=int, default=None,
-                   help="--method em: most EM iterations (default 100)")
-    p.add_argument("--tol", type=float, default=None,
-                   help="--method em: stop when the summed log evidence changes by less (default 0.01)")
-    p.add_argument("--covariance", choices=["diagonal", "full"], default=None,
-                   help="--method em: the group prior's covariance (default diagonal)")
+    _add_em_arguments(p)
     p.add_argument("--covariates", default=None, metavar="SUBJECTS_CSV",
                    help="--method em: a subject table (a 'subject' column and covariates) for --regress")
     p.add_argument("--regress", action="append", metavar="NAME:COL+COL",
@@ -981,6 +987,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="nuts and vi add PSIS-LOO (looic) and WAIC columns")
     _add_model_arguments(p, " of every model (a constraint of one model goes in its name)")
     _add_bayes_arguments(p)
+    _add_em_arguments(p)
     p.add_argument("--cv-folds", default=None, help="'block', 'session' or a number of folds")
     p.add_argument("--bms-on", choices=["bic", "aic", "laplace"], default="bic")
     p.add_argument("--tiny-rnn", default=None, metavar="SIZES",

@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 from scipy.special import logsumexp
@@ -235,3 +236,19 @@ def test_fit_command_passes_the_em_settings(tmp_path, capsys):
         main(["fit", str(small), "--model", "q_learning", "--method", "em", "--max-iter", "0",
               "--out", str(tmp_path / "y")])
     assert "--max-iter" in capsys.readouterr().err
+
+
+def test_compare_command_passes_the_em_settings_and_reports_the_iterations(stakes_csv, tmp_path, capsys):
+    # the EM warning tells the user to raise --max-iter or loosen --tol: compare took neither
+    out = tmp_path / "cmp"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["compare", str(stakes_csv), "--models", "q_learning,wsls", "--method", "em", "--starts", "1",
+                     "--max-iter", "2", "--tol", "1e-9", "--covariance", "full", "--quiet", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "comparison.csv", index_col=0)
+    assert table["n_em_iter"].tolist() == [2, 2] and not table["em_converged"].any()
+    assert np.isfinite(table["ibic"]).all()
+    with pytest.raises(SystemExit):
+        main(["compare", str(stakes_csv), "--models", "q_learning,wsls", "--tol", "0.1", "--out", str(tmp_path / "x")])
+    assert "--tol set(s) the hierarchical EM fit: use them with --method em, got --method mle" in (
+        capsys.readouterr().err)
