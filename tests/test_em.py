@@ -68,6 +68,31 @@ def test_em_on_rlwm_data_with_defaults_on_their_bounds():
         assert s.low < em.group_params_[s.name] < s.high
 
 
+def test_em_survives_a_non_finite_hessian_and_names_the_subject_and_parameter(monkeypatch):
+    # issue 12 §1: a NaN Hessian is handled with a warning naming the subject and the parameter,
+    # never a crash; that parameter's posterior variance is the group prior's
+    from cogmodels.simulate import simulate
+
+    model = make_model("q_learning")
+    trials = simulate(model, {"alpha": 0.3, "beta": 4.0, "kappa": 0.2}, "cogmodels/MultiArmedBandit-v0",
+                      n_subjects=3, seed=0, env_kwargs={"n_trials": 40}, latents=False, progress=False).trials
+    exact = HierarchicalEM._hessians
+
+    def broken(self, data, z):
+        hess = exact(self, data, z)
+        hess[1, 1, :] = hess[1, :, 1] = np.nan  # subject 1, beta
+        return hess
+
+    monkeypatch.setattr(HierarchicalEM, "_hessians", broken)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        em = HierarchicalEM(model, n_starts=1, max_em_iter=3, n_samples=50, seed=0).fit(trials, progress=False)
+    messages = [str(w.message) for w in caught if "Hessian of the log posterior is not finite" in str(w.message)]
+    assert messages and "1 (subject, parameter) pair(s), e.g. [(1, 'beta')]" in messages[0], messages
+    assert np.isfinite(em.group_mean_).all() and np.isfinite(em.group_var_).all()
+    assert np.isfinite(em.laplace_log_evidence_).all() and np.isfinite(em.params_.to_numpy()).all()
+
+
 # --- standard errors never lose a fit ------------------------------------------------------------
 
 def test_laplace_variances_leave_out_only_the_unidentified_parameter():
