@@ -205,6 +205,7 @@ class CaseResult:
     method: str
     n_subjects: int
     seconds: float
+    cpu_seconds: float = 0.0  # CPU time of this process (user + system): the load inflates wall only
     problems: list[str] = field(default_factory=list)
     n_em_iter: int | None = None
     max_group_var: float | None = None
@@ -243,7 +244,7 @@ def run_case(dataset: Dataset, label: str, method: str, *, trials: pd.DataFrame 
     data = first_subjects(dataset.load() if trials is None else trials, n_subjects, max_trials)
     model = dataset.model(label)
     result = CaseResult(dataset.name, label, method, int(data["subject"].nunique()), 0.0)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -252,7 +253,7 @@ def run_case(dataset: Dataset, label: str, method: str, *, trials: pd.DataFrame 
             tail = traceback.format_exception(err)[-3:]
             result.problems.append(f"{type(err).__name__}: {err} | {''.join(tail).strip()[-300:]}")
             fit = None
-    result.seconds = time.perf_counter() - t0
+    result.seconds, result.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     if fit is not None:
         result.problems += check_fit(fit, caught)
         flagged = fit.uninformed_.any(axis=0)
@@ -287,7 +288,7 @@ def main() -> None:
         if not d.shipped and not RAW.is_dir():
             print(f"{d.name}: skipped ({RAW} is absent)")
             continue
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         trials = d.load()
         for label in d.models:
             if args.model and label not in args.model:
@@ -298,21 +299,23 @@ def main() -> None:
                 rows.append(r)
                 em = f" em_iter={r.n_em_iter} max_var={r.max_group_var:.3g}" if r.n_em_iter is not None else ""
                 note = f" uninformed: {r.uninformed}" if r.uninformed else ""
-                print(f"  {d.name:24s} {label:16s} {method:4s} {r.seconds:8.1f} s  "
+                print(f"  {d.name:24s} {label:16s} {method:4s} {r.seconds:8.1f} s (CPU {r.cpu_seconds:.1f} s)  "
                       f"{'ok' if r.ok else 'FAIL'}{em}{note}", flush=True)
                 if not r.ok:
                     failed.append(r)
                     for p in r.problems:
                         print(f"      {p}")
-        print(f"{d.name}: {time.perf_counter() - t0:.1f} s ({trials['subject'].nunique()} subjects in the file)",
-              flush=True)
+        print(f"{d.name}: {time.perf_counter() - t0:.1f} s, CPU {time.process_time() - c0:.1f} s "
+              f"({trials['subject'].nunique()} subjects in the file)", flush=True)
     table = pd.DataFrame([{**{k: getattr(r, k) for k in ("dataset", "model", "method", "n_subjects", "seconds",
-                                                          "n_em_iter", "max_group_var")}, "ok": r.ok}
+                                                          "cpu_seconds", "n_em_iter", "max_group_var")},
+                            "ok": r.ok}
                           for r in rows])
     if not table.empty:
         print()
-        print(table.groupby("dataset", sort=False)[["seconds"]].sum().round(1).to_string())
-        print(f"\n{int(table['ok'].sum())}/{len(table)} cases pass; total {table['seconds'].sum():.1f} s")
+        print(table.groupby("dataset", sort=False)[["seconds", "cpu_seconds"]].sum().round(1).to_string())
+        print(f"\n{int(table['ok'].sum())}/{len(table)} cases pass; total {table['seconds'].sum():.1f} s "
+              f"(CPU {table['cpu_seconds'].sum():.1f} s)")
     if failed:
         print("failed:", ", ".join(f"{r.dataset}/{r.model}/{r.method}" for r in failed))
 

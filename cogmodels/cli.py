@@ -449,7 +449,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _em_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``--max-iter``, ``--tol``, ``--covariance`` of ``fit``: hierarchical EM settings only."""
+    """``--max-iter``, ``--tol``, ``--covariance`` of ``fit`` and ``compare``: hierarchical EM settings only."""
     given = {flag: value for flag, value in (("--max-iter", args.max_iter), ("--tol", args.tol),
                                              ("--covariance", args.covariance)) if value is not None}
     if args.method != "em":
@@ -577,6 +577,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         result = compare_models(
             trials, models, method=args.method, cv_folds=cv_folds, n_starts=args.starts, seed=args.seed,
             bms_on=args.bms_on, ceilings=ceilings, progress=not args.quiet, **priors, **_bayes_options(args),
+            **_em_options(args),
         )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -599,15 +600,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     from cogmodels.fits.ppc import CURVES, signature_kinds
     from cogmodels.fits.replay import REPLAY_OUTCOMES, replay
     from cogmodels.io import read_trials
+    from cogmodels.models import make_model
 
-    model = _model(args)
+    model = make_model(args.model.partition("|")[0].strip(), **_key_values(args.structure, "--structure"))
     kinds = _kinds(args.kind, list(CURVES))
     _check_out_folder(args.out)
     if args.params is not None and not Path(args.params).is_file():
         raise FileNotFoundError(f"--params {args.params}: no such file (a fits.csv written by `cogmodels fit`)")
     bayes = _bayes_options(args)
+    if args.params is not None and args.prior:
+        raise ValueError("--prior applies when check fits the model (--method map), not to the fitted "
+                         f"parameters of --params {args.params}")
     trials = read_trials(args.data)
     _check_n_actions(trials, {model.name: model}, args.data)
+    # --fix / --tie / --by, and a split's levels, from the table (as fit does)
+    model = _constrained(args.model, args, trials)
     out = Path(args.out)
     estimator = None
     if args.params is not None:
@@ -615,7 +622,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         from cogmodels.fits import make_estimator
 
-        estimator = make_estimator(args.method, model, n_starts=args.starts, seed=args.seed, **bayes)
+        estimator = make_estimator(args.method, model, n_starts=args.starts, seed=args.seed, **bayes,
+                                   **_prior_option(model, args))
         with _naming(args.data):
             estimator.fit(trials, source=str(args.data), progress=not args.quiet)
         params, origin = estimator.params_, f"fitted here ({args.method}, {args.starts} starts): fits.csv"
@@ -896,6 +904,16 @@ def _add_bayes_arguments(p: argparse.ArgumentParser) -> None:
                    help="--method nuts/vi: LOO and WAIC leave out a subject (default, as hBayesDM) or a trial")
 
 
+def _add_em_arguments(p: argparse.ArgumentParser) -> None:
+    """``--max-iter``, ``--tol`` and ``--covariance`` of ``fit`` and ``compare`` (:class:`HierarchicalEM`)."""
+    p.add_argument("--max-iter", type=int, default=None,
+                   help="--method em: most EM iterations (default 100)")
+    p.add_argument("--tol", type=float, default=None,
+                   help="--method em: stop when the summed log evidence changes by less (default 0.01)")
+    p.add_argument("--covariance", choices=["diagonal", "full"], default=None,
+                   help="--method em: the group prior's covariance (default diagonal)")
+
+
 def _add_model_arguments(p: argparse.ArgumentParser, scope: str, columns: str = "the table") -> None:
     """``--fix``, ``--tie``, ``--by`` and ``--prior`` of ``fit``, ``compare`` and ``recover``.
 
@@ -948,7 +966,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("fit", help="fit a model to every subject of a trial table")
-    p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt or RLWM .mat")
+    p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt, RLWM or Kool et al. .mat")
     p.add_argument("--model", required=True)
     p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="a model option")
     p.add_argument("--method", choices=METHODS, default="mle",
@@ -957,12 +975,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arguments(p, "")
     _add_bayes_arguments(p)
     p.add_argument("--starts", type=int, default=10, help="random starts per subject")
-    p.add_argument("--max-iter", type=int, default=None,
-                   help="--method em: most EM iterations (default 100)")
-    p.add_argument("--tol", type=float, default=None,
-                   help="--method em: stop when the summed log evidence changes by less (default 0.01)")
-    p.add_argument("--covariance", choices=["diagonal", "full"], default=None,
-                   help="--method em: the group prior's covariance (default diagonal)")
+    _add_em_arguments(p)
     p.add_argument("--covariates", default=None, metavar="SUBJECTS_CSV",
                    help="--method em: a subject table (a 'subject' column and covariates) for --regress")
     p.add_argument("--regress", action="append", metavar="NAME:COL+COL",
@@ -977,7 +990,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("compare", help="fit several models and compare them (AIC, BIC, CV, BMS)")
-    p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt or RLWM .mat")
+    p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt, RLWM or Kool et al. .mat")
     p.add_argument("--models", required=True,
                    help="comma-separated model names; a name may fix, tie or split parameters after "
                         "'|', e.g. two_step_hybrid,two_step_hybrid|lam=1|w~stakes")
@@ -986,6 +999,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="nuts and vi add PSIS-LOO (looic) and WAIC columns")
     _add_model_arguments(p, " of every model (a constraint of one model goes in its name)")
     _add_bayes_arguments(p)
+    _add_em_arguments(p)
     p.add_argument("--cv-folds", default=None, help="'block', 'session' or a number of folds")
     p.add_argument("--bms-on", choices=["bic", "aic", "laplace"], default="bic")
     p.add_argument("--tiny-rnn", default=None, metavar="SIZES",
@@ -1008,7 +1022,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Outcomes of choices the subject did not make come from the table's schedule columns "
                     "or are estimated from the subject's observed outcomes; the summary says how many.",
     )
-    p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt or RLWM .mat")
+    p.add_argument("data", help="trial table: CSV, Parquet, hBayesDM .txt, RLWM or Kool et al. .mat")
     p.add_argument("--model", required=True)
     p.add_argument("--structure", action="append", metavar="NAME=VALUE", help="a model option")
     p.add_argument("--params", default=None, metavar="FITS_CSV",
@@ -1018,6 +1032,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how to fit without --params; nuts and vi replay one joint posterior draw per "
                         "replay (the posterior predictive) and write posterior.nc")
     _add_bayes_arguments(p)
+    _add_model_arguments(p, "")
     p.add_argument("--starts", type=int, default=10, help="random starts per subject when fitting")
     p.add_argument("--kind", default=None, metavar="KINDS",
                    help="comma-separated curves among learning, reversal, stay, setsize, winstay "

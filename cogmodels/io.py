@@ -5,7 +5,8 @@ the file in any error:
 
 - :func:`read_trials` dispatches on the extension, or on the content when the extension says
   nothing: ``.csv``, ``.parquet``/``.pq``, tab-separated ``.txt``/``.tsv`` (an hBayesDM file when
-  it has a ``subjID`` column), the RLWM ``.mat`` files, the two-step ``choice1, choice2`` CSV;
+  it has a ``subjID`` column), the ``.mat`` files (RLWM's ``expe_data`` or Kool et al.'s
+  ``data`` cell array, told apart by their variables), the two-step ``choice1, choice2`` CSV;
 - :func:`write_trials` writes CSV or Parquet, and :func:`read_trials` reads it back identically;
 - :func:`read_hbayesdm` reads the hBayesDM example-data formats (:data:`HBAYESDM_TASKS`);
 - :func:`read_rlwm_mat` reads the ``expe_data`` matrix of Collins' RLWM data sets;
@@ -63,7 +64,7 @@ __all__ = [
 PathLike = str | os.PathLike
 
 #: Formats :func:`read_trials` understands (``format=``).
-FORMATS: tuple[str, ...] = ("csv", "tsv", "parquet", "hbayesdm", "rlwm_mat", "two_step_csv")
+FORMATS: tuple[str, ...] = ("csv", "tsv", "parquet", "hbayesdm", "rlwm_mat", "kool_mat", "two_step_csv")
 
 _EXTENSIONS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".tsv": "tsv",
                ".txt": "tsv", ".mat": "rlwm_mat"}
@@ -88,7 +89,10 @@ def read_trials(
     ``.parquet``/``.pq``, ``.txt``/``.tsv``, ``.mat``; text may be compressed: ``.csv.gz``,
     ``.tsv.bz2`` ...) and, for text files, the header: a tab-separated file with a ``subjID``
     column is hBayesDM, a comma-separated one with ``choice1``/``choice2`` and no ``choice`` the
-    two-step CSV, and a ``.txt``/``.tsv`` whose header has commas and no tab is read as CSV. A
+    two-step CSV, and a ``.txt``/``.tsv`` whose header has commas and no tab is read as CSV; a
+    ``.mat`` with a ``data`` variable and no ``expe_data`` is Kool et al.'s two-step with stakes
+    (:func:`read_kool_arbitration`: practice trials kept and flagged in ``practice``), any other
+    ``.mat`` the RLWM format (:func:`read_rlwm_mat`). A
     file without a known extension is recognised by its first bytes. ``n_actions`` bounds the
     choices (see :func:`cogmodels.trials.validate_trials`); ``encoding=`` decodes text that is
     not UTF-8; other keyword arguments go to the reader (``pandas.read_csv``/``read_parquet``,
@@ -116,13 +120,17 @@ def read_trials(
         fmt = fmt or _text_format(p, text)
         if format is None:
             fmt = _format_from_header(p, text, fmt)
+    if fmt == "rlwm_mat" and format is None:
+        fmt = _mat_format(p)
     _check_reader_options(p, fmt, kwargs, encoding)
     if fmt in _TEXT_FORMATS and text is None:
         text = _read_text(p, encoding)
     if fmt == "hbayesdm":
         return _hbayesdm(p, text, n_actions=n_actions, **kwargs)
-    if fmt in ("rlwm_mat", "two_step_csv"):
-        df = read_rlwm_mat(p) if fmt == "rlwm_mat" else _two_step(p, text)
+    if fmt in ("rlwm_mat", "kool_mat", "two_step_csv"):
+        readers = {"rlwm_mat": read_rlwm_mat, "kool_mat": read_kool_arbitration,
+                   "two_step_csv": lambda p: _two_step(p, text)}
+        df = readers[fmt](p)
         return df if n_actions is None else validate_trials(df, n_actions=n_actions, source=str(p))
     if fmt == "parquet":
         df = _read_parquet(p, **kwargs)
@@ -164,7 +172,7 @@ _TEXT_FORMATS = ("csv", "tsv", "hbayesdm", "two_step_csv")
 #: Keyword arguments each format's reader takes (besides ``n_actions=`` and, for text,
 #: ``encoding=``); ``None``: any, passed on to pandas.
 _READER_OPTIONS: dict[str, tuple[str, ...] | None] = {
-    "csv": None, "tsv": None, "parquet": None, "hbayesdm": ("task",), "rlwm_mat": (),
+    "csv": None, "tsv": None, "parquet": None, "hbayesdm": ("task",), "rlwm_mat": (), "kool_mat": (),
     "two_step_csv": (),
 }
 
@@ -294,6 +302,21 @@ def _read_text(p: Path, encoding: str | None = None) -> str:
             f"reward ...) and one line per trial"
         )
     return text
+
+
+def _mat_format(p: Path) -> str:
+    """``"kool_mat"`` for a ``.mat`` with a ``data`` variable and no ``expe_data``, else ``"rlwm_mat"``.
+
+    The variables are listed without loading them; a file scipy cannot list goes to the RLWM
+    reader, whose error names the file.
+    """
+    from scipy.io import whosmat
+
+    try:
+        names = {v[0] for v in whosmat(p)}
+    except Exception:  # noqa: BLE001 - scipy raises several types for a file that is not a .mat
+        return "rlwm_mat"
+    return "kool_mat" if "data" in names and "expe_data" not in names else "rlwm_mat"
 
 
 def _binary_format(p: Path) -> str | None:

@@ -381,7 +381,8 @@ class Comparison:
     table : pandas.DataFrame
         One row per model (index ``model``): ``n_params``, ``n_subjects``, ``n_trials``,
         summed ``loglik``, ``aic``, ``bic``, ``delta_aic``, ``delta_bic`` (relative to the
-        best), with EM also ``log_evidence`` (summed Laplace evidence) and ``ibic``; with
+        best), with EM also ``log_evidence`` (summed Laplace evidence), ``ibic``,
+        ``n_em_iter`` and ``em_converged`` (whether EM met its stopping rule); with
         NUTS or VI ``looic`` (``-2 elpd_loo``, hBayesDM's LOOIC), ``looic_se``, ``p_loo``,
         ``delta_looic``, ``waic`` (``-2 elpd_waic``), ``waic_se`` and ``p_waic``; with
         cross-validation ``cv_loglik`` and ``cv_mean_likelihood``; then the BMS ``alpha``,
@@ -660,6 +661,8 @@ def compare_models(
     if method == "em":
         table["log_evidence"] = g["laplace"].sum().reindex(names)
         table["ibic"] = [fits[n].ibic_ for n in names]
+        table["n_em_iter"] = [fits[n].n_em_iter_ for n in names]
+        table["em_converged"] = [fits[n].em_converged_ for n in names]
     if issubclass(cls, HierarchicalBayes):
         for col, values in _loo_columns(fits, names).items():
             table[col] = values

@@ -117,3 +117,27 @@ def test_check_refuses_an_out_that_is_a_file_before_fitting(tmp_path, sim_csv, c
     assert _fails(["check", sim_csv, "--model", "q_learning", "--out", taken], capsys) == (
         f"cogmodels check: error: --out {taken}: a file of that name exists, but --out is the output "
         f"folder: give a folder path (it is created if needed), or move the file away")
+
+
+def test_check_takes_fixed_and_split_parameters_as_fit_writes_them(tmp_path, stakes_csv, capsys, no_fitting):
+    # the fits.csv of `cogmodels fit --fix kappa=0.2 --by beta:stakes` has alpha, beta_1, beta_5:
+    # check could neither build 'q_learning|kappa=0.2|beta~stakes' (the levels of stakes were
+    # unknown before the table was read) nor take --fix / --by
+    fits = tmp_path / "fits.csv"
+    pd.DataFrame({"subject": [0, 1, 2], "alpha": 0.3, "beta_1": 4.0, "beta_5": 4.0}).to_csv(fits, index=False)
+    plain = tmp_path / "plain.csv"
+    pd.DataFrame({"subject": [0, 1, 2], "alpha": 0.3, "beta": 4.0, "kappa": 0.2}).to_csv(plain, index=False)
+    common = ["check", stakes_csv, "--n-sims", "2", "--kind", "winstay", "--quiet"]
+    runs = {"name": ["--model", "q_learning|kappa=0.2|beta~stakes", "--params", fits],
+            "flags": ["--model", "q_learning", "--fix", "kappa=0.2", "--by", "beta:stakes", "--params", fits],
+            "inner": ["--model", "q_learning", "--params", plain]}
+    for label, extra in runs.items():
+        assert main([str(a) for a in [*common, *extra, "--out", tmp_path / label]]) == 0
+    # equal levels of the split and the fixed kappa replay the inner model with those values
+    inner = (tmp_path / "inner" / "check_winstay.csv").read_bytes()
+    assert (tmp_path / "name" / "check_winstay.csv").read_bytes() == inner
+    assert (tmp_path / "flags" / "check_winstay.csv").read_bytes() == inner
+    assert _fails([*common, "--model", "q_learning", "--params", plain, "--method", "map", "--prior",
+                   "beta=gamma(2,1)", "--out", tmp_path / "o"], capsys) == (
+        f"cogmodels check: error: --prior applies when check fits the model (--method map), not to the fitted "
+        f"parameters of --params {plain}")

@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 from scipy.special import logsumexp
@@ -65,6 +66,31 @@ def test_em_on_rlwm_data_with_defaults_on_their_bounds():
     assert np.isfinite(em.laplace_log_evidence_).all() and np.isfinite(em.ibic_)
     for s in model.param_specs:
         assert s.low < em.group_params_[s.name] < s.high
+
+
+def test_em_survives_a_non_finite_hessian_and_names_the_subject_and_parameter(monkeypatch):
+    # issue 12 §1: a NaN Hessian is handled with a warning naming the subject and the parameter,
+    # never a crash; that parameter's posterior variance is the group prior's
+    from cogmodels.simulate import simulate
+
+    model = make_model("q_learning")
+    trials = simulate(model, {"alpha": 0.3, "beta": 4.0, "kappa": 0.2}, "cogmodels/MultiArmedBandit-v0",
+                      n_subjects=3, seed=0, env_kwargs={"n_trials": 40}, latents=False, progress=False).trials
+    exact = HierarchicalEM._hessians
+
+    def broken(self, data, z):
+        hess = exact(self, data, z)
+        hess[1, 1, :] = hess[1, :, 1] = np.nan  # subject 1, beta
+        return hess
+
+    monkeypatch.setattr(HierarchicalEM, "_hessians", broken)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        em = HierarchicalEM(model, n_starts=1, max_em_iter=3, n_samples=50, seed=0).fit(trials, progress=False)
+    messages = [str(w.message) for w in caught if "Hessian of the log posterior is not finite" in str(w.message)]
+    assert messages and "1 (subject, parameter) pair(s), e.g. [(1, 'beta')]" in messages[0], messages
+    assert np.isfinite(em.group_mean_).all() and np.isfinite(em.group_var_).all()
+    assert np.isfinite(em.laplace_log_evidence_).all() and np.isfinite(em.params_.to_numpy()).all()
 
 
 # --- standard errors never lose a fit ------------------------------------------------------------
@@ -191,6 +217,26 @@ def test_ibic_integrates_the_likelihood_over_the_group_prior():
     assert {"laplace_log_evidence", "integrated_loglik"} <= set(em.summary().columns)
 
 
+def test_ibic_draws_give_the_same_sum_in_any_chunking(monkeypatch):
+    # the K draws per subject are lanes of batched likelihood calls, cut into chunks to bound the
+    # memory: each lane's likelihood does not depend on the others, so any chunking gives the
+    # same integrated likelihoods from the same seeded draws
+    import cogmodels.fits.em as em_module
+    from cogmodels.simulate import simulate
+
+    model = make_model("q_learning")
+    trials = simulate(model, {"alpha": 0.3, "beta": 4.0, "kappa": 0.2}, "cogmodels/MultiArmedBandit-v0",
+                      n_subjects=3, seed=0, env_kwargs={"n_trials": 40}, latents=False, progress=False).trials
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        em = HierarchicalEM(model, n_starts=1, max_em_iter=2, n_samples=500, seed=0).fit(trials, progress=False)
+    whole = em._integrated_loglik(em.data_, np.random.default_rng(5))
+    monkeypatch.setattr(em_module, "_SAMPLE_CHUNK", 7)  # 1,500 lanes in 215 calls, one of 2 lanes
+    chunked = em._integrated_loglik(em.data_, np.random.default_rng(5))
+    np.testing.assert_allclose(chunked, whole, rtol=1e-12, atol=0)
+    assert np.isfinite(whole).all() and (whole < em.loglik_.to_numpy()).all()
+
+
 # --- the command line -----------------------------------------------------------------------------
 
 @needs_raw
@@ -215,3 +261,19 @@ def test_fit_command_passes_the_em_settings(tmp_path, capsys):
         main(["fit", str(small), "--model", "q_learning", "--method", "em", "--max-iter", "0",
               "--out", str(tmp_path / "y")])
     assert "--max-iter" in capsys.readouterr().err
+
+
+def test_compare_command_passes_the_em_settings_and_reports_the_iterations(stakes_csv, tmp_path, capsys):
+    # the EM warning tells the user to raise --max-iter or loosen --tol: compare took neither
+    out = tmp_path / "cmp"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["compare", str(stakes_csv), "--models", "q_learning,wsls", "--method", "em", "--starts", "1",
+                     "--max-iter", "2", "--tol", "1e-9", "--covariance", "full", "--quiet", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "comparison.csv", index_col=0)
+    assert table["n_em_iter"].tolist() == [2, 2] and not table["em_converged"].any()
+    assert np.isfinite(table["ibic"]).all()
+    with pytest.raises(SystemExit):
+        main(["compare", str(stakes_csv), "--models", "q_learning,wsls", "--tol", "0.1", "--out", str(tmp_path / "x")])
+    assert "--tol set(s) the hierarchical EM fit: use them with --method em, got --method mle" in (
+        capsys.readouterr().err)

@@ -273,3 +273,23 @@ def test_kool_novel_task_layout(tmp_path):
     short = _kool_mat(tmp_path / "short.mat", [["Sub1", 1, 2, 3]])
     with pytest.raises(ValueError, match=r"short\.mat: not a Kool et al\. two-step-with-stakes file: .* shape \(1, 4\)"):
         read_kool_arbitration(short)
+
+
+def test_read_trials_tells_kool_mat_files_from_rlwm_ones(tmp_path):
+    # `cogmodels fit data.mat` reads through read_trials: a Kool et al. file (a 'data' cell
+    # array) went to the RLWM reader and was refused ("no 'expe_data' matrix")
+    from scipy.io import savemat
+
+    from cogmodels.io import read_trials
+
+    p = _kool_mat(tmp_path / "data.mat", [
+        ["Sub1", 2, 4, 3, 717, 4, 70, 496, 4, 2, 1, 4, 1, 7, 4, 0, 1000],
+        ["Sub1", 1, 1, 2, 500, 1, 70, 300, 7, 1, 5, 39, 0, 7, 4, 0, 2000],
+    ])
+    pd.testing.assert_frame_equal(read_trials(p), read_kool_arbitration(p))
+    pd.testing.assert_frame_equal(read_trials(p, format="kool_mat"), read_kool_arbitration(p))
+    savemat(tmp_path / "other.mat", {"trials": np.zeros((2, 3))})  # neither layout: the RLWM error
+    with pytest.raises(ValueError, match=r"other\.mat: not an RLWM data file: no 'expe_data' matrix \(variables: \['trials'\]\)"):
+        read_trials(tmp_path / "other.mat")
+    with pytest.raises(TypeError, match=r"read_trials got sep= for a 'kool_mat' file"):
+        read_trials(p, sep=",")
