@@ -70,7 +70,7 @@ import pandas as pd
 
 from cogmodels.agents.decoders.bias import BiasCorrection
 from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
-from cogmodels.agents.decoders.session import trial_chunk, trial_table
+from cogmodels.agents.decoders.session import SessionRecord, trial_chunk, trial_table
 from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer
 from cogmodels.agents.decoders.target_hmm import TargetHMM, target_grid
 from cogmodels.agents.decoders.wilson_study import OutputScale, readout_norm
@@ -89,7 +89,7 @@ __all__ = ["FEATURES", "RECALIBRATIONS", "STRATEGIES", "OutcomeRecalibration", "
 FEATURES = ("counts", "aligned", "frozen")
 
 
-class OutcomeRecord:
+class OutcomeRecord(SessionRecord):
     """What the recalibration may know of a session, bin by bin (and nothing else).
 
     Keys (:attr:`KEYS`): ``counts (T, L, N)``; ``velocity (T, L, 2)`` the decoder's output;
@@ -100,23 +100,7 @@ class OutcomeRecord:
     """
 
     KEYS = ("counts", "velocity", "cursor", "next_cursor", "error_signal", "click", "trial_end")
-
-    def __init__(self) -> None:
-        self._bins: dict[str, list[np.ndarray]] = {k: [] for k in self.KEYS}
-
-    def add(self, **bin_values: np.ndarray) -> None:
-        """Append one bin: a value for every key of :attr:`KEYS`."""
-        for k in self.KEYS:
-            self._bins[k].append(np.array(bin_values[k]))
-
-    def __len__(self) -> int:
-        return len(self._bins["counts"])
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """Return the bins stacked along a leading time axis."""
-        if not len(self):
-            raise ValueError("the record holds no bins: pass it to play_session(record=...)")
-        return {k: np.stack(v) for k, v in self._bins.items()}
+    FILLED_BY = "play_session"
 
 
 def play_session(env: Any, decoder: Any, seconds: float, *, day: Any = None,

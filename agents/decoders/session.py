@@ -187,6 +187,8 @@ class SessionRecord:
     """
 
     KEYS = ("counts", "velocity", "applied", "cursor", "target", "radius", "click", "trial_end")
+    #: the function that fills the record, named when it is read empty
+    FILLED_BY = "run_closed_loop"
 
     def __init__(self) -> None:
         self._bins: dict[str, list[np.ndarray]] = {k: [] for k in self.KEYS}
@@ -202,7 +204,7 @@ class SessionRecord:
     def arrays(self) -> dict[str, np.ndarray]:
         """Return the recorded bins stacked along a leading time axis."""
         if not len(self):
-            raise ValueError("the record holds no bins: pass it to run_closed_loop(record=...)")
+            raise ValueError(f"the record holds no bins: pass it to {self.FILLED_BY}(record=...)")
         return {k: np.stack(v) for k, v in self._bins.items()}
 
 
