@@ -33,6 +33,7 @@ from cogmodels.agents.decoders.drift_study import (  # noqa: E402
 )
 from cogmodels.envs.bci.error_signal import ERROR_SIGNAL_PRESETS  # noqa: E402
 from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
+from cogmodels.experiments._common import markdown_table
 
 HERE = Path(__file__).resolve().parent
 
@@ -68,22 +69,13 @@ def main() -> None:
           f"'{args.error_signal}'")
     cols = ["decoder", "day", "success_rate", "successes_per_min", "time_to_target",
             "path_efficiency", "bitrate", "fitts_throughput"]
-    print(markdown(summary[cols]))
+    print(markdown_table(summary[cols], decimals=2))
     phases = summarize_by_phase(trials)
     phases.to_csv(args.out / "bci_drift_phases.csv", index=False)
     print("\nfirst minute of each session (transient) and the rest (steady state):")
-    print(markdown(phases[["decoder", "day", "phase", "successes_per_min", "time_to_target",
-                           "bitrate"]]))
+    print(markdown_table(phases[["decoder", "day", "phase", "successes_per_min", "time_to_target",
+                           "bitrate"]], decimals=2))
 
-
-def markdown(table) -> str:
-    """Return a markdown table, floats with 2 decimals (pandas' to_markdown needs tabulate)."""
-    def cell(v) -> str:
-        return f"{v:.2f}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + " --- |" * len(table.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -36,19 +36,11 @@ import pandas as pd
 from cogmodels.agents.decoders import meta_ppo, meta_rnn
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaRNNDecoder, per_minute
 from cogmodels.envs.bci.metrics import summarize
+from cogmodels.experiments._common import markdown_table
 
 HERE = Path(__file__).resolve().parent
 COLS = ["successes_per_min", "success_rate", "time_to_target", "bitrate"]
 
-
-def markdown(table: pd.DataFrame) -> str:
-    """Return a markdown table, floats with 2 decimals."""
-    def cell(v) -> str:
-        return f"{v:.2f}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + " --- |" * len(table.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -133,9 +125,9 @@ def main(argv: list[str] | None = None) -> dict:
           f"{args.seconds:g} s sessions")
     print("\nheld-out subject-days (sessions of", args.seconds, "s; the Kalman filter after a 60 s "
           "calibration block):")
-    print(markdown(table.round(2)))
+    print(markdown_table(table.round(2), decimals=2))
     print("\ntraining cost:")
-    print(markdown(cost.round(2)))
+    print(markdown_table(cost.round(2), decimals=2))
     return {"table": table, "cost": cost, "wall_s": wall, "cpu_s": cpu}
 
 

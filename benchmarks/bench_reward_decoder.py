@@ -33,6 +33,7 @@ from cogmodels.agents.decoders.drift_study import compare_under_drift
 from cogmodels.agents.reward_decoder import RewardDecoder, per_minute
 from cogmodels.envs.bci.metrics import summarize
 from cogmodels.envs.bci.vector import CursorBCIVector
+from cogmodels.experiments._common import markdown_table
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = ("realistic/outcome_weighted/running", "realistic/outcome_weighted/frozen",
@@ -62,15 +63,6 @@ def run_config(config: str, args: argparse.Namespace) -> tuple[pd.DataFrame, pd.
     metrics = summarize(trials, by=["decoder", "day"], n_targets=8)
     return curve, metrics, time.perf_counter() - t0
 
-
-def markdown(table: pd.DataFrame) -> str:
-    """Return a markdown table, floats with 2 decimals."""
-    def cell(v) -> str:
-        return f"{v:.2f}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + " --- |" * len(table.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def main() -> None:
@@ -125,10 +117,10 @@ def main() -> None:
           f"{args.session:g} s sessions on days {args.days}")
     wide = curves.pivot(index="minute", columns="config", values="successes_per_min")
     print("\nsuccesses/min during day-0 learning (mean over subjects), by minute:")
-    print(markdown(wide.reset_index().astype(float).round(2)))
+    print(markdown_table(wide.reset_index().astype(float).round(2), decimals=2))
     print("\nby day (learning on in every session):")
-    print(markdown(metrics[["decoder", "day", *COLS]].assign(
-        day=lambda d: d.day.astype(int)).round(2)))
+    print(markdown_table(metrics[["decoder", "day", *COLS]].assign(
+        day=lambda d: d.day.astype(int)).round(2), decimals=2))
 
 
 if __name__ == "__main__":

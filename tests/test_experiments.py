@@ -28,7 +28,7 @@ from cogmodels.experiments import (
     run_experiment,
     run_suite,
 )
-from cogmodels.experiments._common import TOO_SHORT
+from cogmodels.experiments._common import TOO_SHORT, markdown_table
 from cogmodels.experiments.runner import RunInterrupted
 
 CONFIGS = Path(__file__).resolve().parents[1] / "experiments"
@@ -501,3 +501,10 @@ def test_a2c_trains_with_its_threads_and_puts_them_back():
         assert seen == [1, 1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_markdown_table_rounds_to_significant_digits_or_to_decimals():
+    df = pd.DataFrame({"decoder": ["kf", "pri_t"], "rate": [44.8731, np.float64(0.5)], "n": [4, 8]})
+    assert markdown_table(df).splitlines() == [
+        "| decoder | rate | n |", "| --- | --- | --- |", "| kf | 44.9 | 4 |", "| pri_t | 0.5 | 8 |"]
+    assert markdown_table(df, decimals=2).splitlines()[2:] == ["| kf | 44.87 | 4 |", "| pri_t | 0.50 | 8 |"]

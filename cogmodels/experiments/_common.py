@@ -19,13 +19,20 @@ __all__ = ["TOO_SHORT", "markdown_table", "quiet", "save", "sem_summary", "setti
 TOO_SHORT = "too short to learn; see the full run"
 
 
-def markdown_table(df: pd.DataFrame, *, digits: int = 3, index: bool = False) -> str:
-    """Return a GitHub-flavoured markdown table of ``df`` (floats rounded to ``digits``)."""
+def markdown_table(
+    df: pd.DataFrame, *, digits: int = 3, index: bool = False, decimals: int | None = None
+) -> str:
+    """Return a GitHub-flavoured markdown table of ``df``.
+
+    Floats are rounded to ``digits`` significant digits, or to ``decimals`` places when given
+    (the benchmarks' tables use ``decimals=2``).
+    """
     if index:
         df = df.reset_index()
+    spec = f".{digits}g" if decimals is None else f".{decimals}f"
 
     def fmt(v: Any) -> str:
-        return f"{v:.{digits}g}" if isinstance(v, float | np.floating) else str(v)
+        return format(v, spec) if isinstance(v, float | np.floating) else str(v)
 
     head = "| " + " | ".join(map(str, df.columns)) + " |"
     rule = "| " + " | ".join("---" for _ in df.columns) + " |"
