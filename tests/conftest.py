@@ -70,3 +70,13 @@ def no_fitting(monkeypatch):
     monkeypatch.setattr(cogmodels.fits, "make_estimator", boom)
     monkeypatch.setattr(cogmodels.fits, "compare_models", boom)
     monkeypatch.setattr(cogmodels.fits.recovery, "parameter_recovery", boom)
+
+
+@pytest.fixture
+def silence_warnings():
+    """Ignore every warning inside the test (for files that run whole fits and CLI commands, whose
+    per-subject bounds and convergence warnings are recorded as columns; ``pytest.warns`` inside
+    the test still sees its own)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield

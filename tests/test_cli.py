@@ -15,12 +15,7 @@ from cogmodels.cli import main
 from cogmodels.envs import ENV_IDS
 from cogmodels.models import MODELS
 
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+pytestmark = pytest.mark.usefixtures("silence_warnings")
 
 
 @pytest.fixture(scope="module")

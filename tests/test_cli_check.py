@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,12 +10,7 @@ from cogmodels.cli import main
 from cogmodels.datasets import load_collins_frank_2012
 from cogmodels.fits.replay import REPLAY_OUTCOMES
 
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+pytestmark = pytest.mark.usefixtures("silence_warnings")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -12,12 +11,7 @@ import pytest
 
 from cogmodels.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+pytestmark = pytest.mark.usefixtures("silence_warnings")
 
 
 def _fit(stakes_csv, tmp_path, *extra):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +34,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "experiments"
 SHIPPED = [n for n in experiment_names() if not n.startswith("test_")]
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+pytestmark = pytest.mark.usefixtures("silence_warnings")
 
 
 def _results(folder: Path) -> dict[str, bytes]:

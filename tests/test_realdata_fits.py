@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,16 +14,12 @@ from cogmodels.models import make_model
 
 RAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
 pytestmark = [
+    pytest.mark.usefixtures("silence_warnings"),
     pytest.mark.realdata,
     pytest.mark.skipif(not RAW.is_dir(), reason="../shared/data/raw is absent"),
 ]
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
 
 
 def _first_subjects(df, n):

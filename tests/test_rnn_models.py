@@ -24,11 +24,7 @@ BANDIT = "cogmodels/MultiArmedBandit-v0"
 REVERSAL = "cogmodels/ReversalLearning-v0"
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+pytestmark = pytest.mark.usefixtures("silence_warnings")
 
 
 @pytest.fixture(scope="module")
