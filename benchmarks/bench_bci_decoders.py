@@ -26,13 +26,13 @@ import matplotlib
 matplotlib.use("Agg")
 
 import cogmodels  # noqa: E402,F401
-from cogmodels.agents.decoders.drift_study import (  # noqa: E402
+from cogmodels.envs.bci.error_signal import ERROR_SIGNAL_PRESETS  # noqa: E402
+from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
+from cogmodels.experiments.drift_study import (  # noqa: E402
     STRATEGIES,
     compare_under_drift,
     summarize_by_phase,
 )
-from cogmodels.envs.bci.error_signal import ERROR_SIGNAL_PRESETS  # noqa: E402
-from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

@@ -42,8 +42,7 @@ from cogmodels.agents.decoders import (
     calibrate,
     run_closed_loop,
 )
-from cogmodels.agents.decoders.drift_study import compare_under_drift
-from cogmodels.agents.reward_decoder import RewardDecoder, per_minute
+from cogmodels.agents.decoders.reward import RewardDecoder, per_minute
 from cogmodels.envs.bci import (
     DRIFT_PRESETS,
     CursorBCIVector,
@@ -51,6 +50,7 @@ from cogmodels.envs.bci import (
     subspace_similarity,
     summarize,
 )
+from cogmodels.experiments.drift_study import compare_under_drift
 from cogmodels.tutorial import setup
 
 tutorial = setup(globals().get("__file__"))  # quick mode, output folder, tidy tables

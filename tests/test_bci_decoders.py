@@ -256,7 +256,7 @@ def test_clda_from_a_shuffled_label_seed_reaches_the_calibrated_rate():
     spontaneous activity within 13.1 ± 5.5 minutes and ≥ 80 % of a calibrated decoder's rate;
     Dangi et al. 2014: RML no slower than SmoothBatch. (Before the physical prior and the
     CursorGoal speed, RML fell 8.8 → 0 from this seed and SmoothBatch peaked at 8.2.)"""
-    from cogmodels.agents.decoders.clda_study import acquisition, time_to_proficiency
+    from cogmodels.experiments.clda_study import acquisition, time_to_proficiency
 
     kw = dict(n_subjects=2, calibration_seconds=30.0, seed=1)
     ref = acquisition(["calibrated"], ["none"], minutes=2, **kw)["successes"].mean()
@@ -270,7 +270,7 @@ def test_clda_from_a_shuffled_label_seed_reaches_the_calibrated_rate():
 
 
 def test_clda_study_arguments():
-    from cogmodels.agents.decoders.clda_study import acquisition, seed_decoder, time_to_proficiency
+    from cogmodels.experiments.clda_study import acquisition, seed_decoder, time_to_proficiency
 
     with pytest.raises(ValueError, match=r"seeds must be one of \['calibrated', 'rotated90'"):
         acquisition(["random"])
@@ -345,8 +345,8 @@ def test_session_errors_and_determinism(block):
 
 
 def test_fixed_decoder_degrades_under_drift_and_recalibration_holds():
-    from cogmodels.agents.decoders.drift_study import compare_under_drift, summarize_by_phase
     from cogmodels.envs.bci.metrics import summarize
+    from cogmodels.experiments.drift_study import compare_under_drift, summarize_by_phase
 
     trials = compare_under_drift(["fixed", "daily_recalibration"], days=[0, 10], n_subjects=3,
                                  session_seconds=40, calibration_seconds=30, seed=0)

@@ -130,3 +130,32 @@ def test_every_not_fitted_error_is_the_one_class():
     for call in calls.values():
         with pytest.raises(NotFittedError, match=r"^this \w+ is not fitted yet: call fit(\(trials\)|\(\)) first$"):
             call()
+
+
+@pytest.mark.parametrize("old, new, name", [
+    ("cogmodels.agents.decoders.drift_study", "cogmodels.experiments.drift_study", "compare_under_drift"),
+    ("cogmodels.agents.decoders.clda_study", "cogmodels.experiments.clda_study", "acquisition"),
+    ("cogmodels.agents.reward_decoder", "cogmodels.agents.decoders.reward", "RewardDecoder"),
+])
+def test_moved_modules_keep_their_old_import_paths_and_warn(old, new, name):
+    """A module that moved still gives the same objects at its old path, with a DeprecationWarning
+    that names the new path; a name the new module lacks is an AttributeError naming both."""
+    import importlib
+
+    before, after = importlib.import_module(old), importlib.import_module(new)
+    with pytest.warns(DeprecationWarning, match=f"{old}.{name} is deprecated.*use {new}.{name} instead"):
+        assert getattr(before, name) is getattr(after, name)
+    with pytest.raises(AttributeError, match=f"module '{old}' \\(moved to '{new}'\\) has no attribute 'nope'"):
+        before.nope  # noqa: B018
+
+
+def test_a_moved_name_warns_and_other_names_are_missing():
+    from cogmodels.deprecation import moved_names
+
+    getattr_ = moved_names("old.place", ["ENV_IDS"], "cogmodels.envs")
+    with pytest.warns(DeprecationWarning, match="old.place.ENV_IDS is deprecated.*cogmodels.envs.ENV_IDS"):
+        from cogmodels.envs import ENV_IDS
+
+        assert getattr_("ENV_IDS") is ENV_IDS
+    with pytest.raises(AttributeError, match="module 'old.place' has no attribute 'other'"):
+        getattr_("other")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cogmodels.agents.reward_decoder import RewardDecoder, SpikeFeatures, per_minute
+from cogmodels.agents.decoders.reward import RewardDecoder, SpikeFeatures, per_minute
 from cogmodels.agents.reward_learners import OutcomeWeightedLanes
 from cogmodels.envs.bci import CursorBCI, CursorBCIVector
 
@@ -253,7 +253,7 @@ def test_bad_run_arguments_raise_naming_them():
 
 
 def test_greedy_policy_steps_the_mean_decoder():
-    from cogmodels.agents.reward_decoder import GreedyPolicy
+    from cogmodels.agents.decoders.reward import GreedyPolicy
 
     with pytest.raises(ValueError, match="decoder must be trained first"):
         GreedyPolicy(RewardDecoder(calibration_s=1, error_signal="realistic"))

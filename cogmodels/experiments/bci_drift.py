@@ -1,10 +1,10 @@
 """BCI decoders under neural drift: the metrics of each decoding strategy over days.
 
-One unit per strategy of :data:`cogmodels.agents.decoders.drift_study.STRATEGIES` (fixed,
+One unit per strategy of :data:`cogmodels.experiments.drift_study.STRATEGIES` (fixed,
 daily recalibration: supervised; ReFIT-RML: supervised adaptation; RTI-RML: unsupervised;
 reward-only). The comparison is *paired*: every unit builds its simulated subjects, drift and targets
 from the experiment's base ``seed`` (not its unit seed) through
-:func:`~cogmodels.agents.decoders.drift_study.compare_under_drift`, so all strategies face the same
+:func:`~cogmodels.experiments.drift_study.compare_under_drift`, so all strategies face the same
 subjects. Metrics per decoder, day and subject come from :func:`cogmodels.envs.bci.metrics.summarize`
 (``n_targets``: the task's number of targets, 8 centre-out ones, for the bitrate; given explicitly
 because some decoders' tables carry no target indices). ``error_signal`` names the error channel
@@ -20,11 +20,11 @@ from typing import Any
 
 import pandas as pd
 
-from cogmodels.agents.decoders.drift_study import STRATEGIES, compare_under_drift
 from cogmodels.envs.bci.drift import DRIFT_PRESETS
 from cogmodels.envs.bci.error_signal import ERROR_SIGNAL_PRESETS
 from cogmodels.envs.bci.metrics import summarize
 from cogmodels.experiments._common import TOO_SHORT, markdown_table, save, setting_note
+from cogmodels.experiments.drift_study import STRATEGIES, compare_under_drift
 from cogmodels.experiments.registry import Config, Experiment, Range
 
 __all__ = ["EXPERIMENT"]
