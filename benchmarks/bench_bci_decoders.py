@@ -54,7 +54,7 @@ def main() -> None:
     days = [int(d) for d in args.days.split(",")]
     t0 = time.perf_counter()
     trials = compare_under_drift(args.strategies.split(","), days, args.subjects, args.session,
-                                 seed=args.seed, reward_warmup=args.reward_warmup,
+                                 seed=args.seed, reward_warmup_s=args.reward_warmup,
                                  error_signal=args.error_signal, progress=True)
     seconds = time.perf_counter() - t0
     summary = summarize(trials, by=["decoder", "day"])

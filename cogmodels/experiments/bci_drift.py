@@ -41,8 +41,8 @@ def run_unit(config: Config, unit: dict, seed: int) -> dict[str, pd.DataFrame]:
     name = unit["decoder"]
     common: dict[str, Any] = {
         "days": config["days"], "n_subjects": config["n_subjects"],
-        "session_seconds": config["session_seconds"], "calibration_seconds": config["calibration_seconds"],
-        "seed": unit["env_seed"], "drift": config["drift"], "reward_warmup": config["reward_warmup"],
+        "session_s": config["session_seconds"], "calibration_s": config["calibration_seconds"],
+        "seed": unit["env_seed"], "drift": config["drift"], "reward_warmup_s": config["reward_warmup"],
         "error_signal": config["error_signal"],
     }
     trials = compare_under_drift([name], **common)
