@@ -758,7 +758,7 @@ class A2CTrainer:
             n_episodes,
             seed=seed,
             n_trials=self.config.n_trials,
-            n_arms=self.model.n_actions,
+            n_actions=self.model.n_actions,
             env_kwargs=env_kwargs or None,
             **kwargs,
         )

@@ -398,11 +398,11 @@ class RecurrentAgent(SessionPolicy):
         self.greedy = bool(greedy)
         self.name = f"{model.cell}{model.hidden_size}-{'greedy' if greedy else 'sampled'}"
 
-    def start(self, n_sessions: int, n_arms: int) -> None:
+    def start(self, n_sessions: int, n_actions: int) -> None:
         """Begin ``n_sessions`` sessions from the network's initial hidden state."""
-        if n_arms != self.model.n_actions:
+        if n_actions != self.model.n_actions:
             raise ValueError(
-                f"the network has {self.model.n_actions} actions, the task n_arms={n_arms}"
+                f"the network has {self.model.n_actions} actions, the task n_actions={n_actions}"
             )
         self._h = self.model.initial_state(n_sessions)
         self._prev_a: np.ndarray | None = None

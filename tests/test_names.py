@@ -159,3 +159,18 @@ def test_a_moved_name_warns_and_other_names_are_missing():
         assert getattr_("ENV_IDS") is ENV_IDS
     with pytest.raises(AttributeError, match="module 'old.place' has no attribute 'other'"):
         getattr_("other")
+
+
+def test_the_bandit_baselines_take_n_actions_and_warn_on_n_arms():
+    from cogmodels.agents.bandit_baselines import BayesOptimal, ThompsonSampling, evaluate
+
+    new = evaluate(ThompsonSampling(), 20, n_trials=10, n_actions=3, seed=1)
+    with pytest.warns(DeprecationWarning, match="n_arms is deprecated and will be removed; use n_actions"):
+        old = evaluate(ThompsonSampling(), 20, n_trials=10, n_arms=3, seed=1)
+    assert old.mean == new.mean and (old.regrets == new.regrets).all()
+    policy = BayesOptimal(10)
+    assert policy.n_actions == 2
+    with pytest.warns(DeprecationWarning, match="n_arms is deprecated.*use n_actions"):
+        assert policy.n_arms == 2
+    with pytest.raises(ValueError, match="BayesOptimal plays 2 arms, got n_actions=3"):
+        policy.start(4, 3)
