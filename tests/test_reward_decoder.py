@@ -267,3 +267,42 @@ def test_greedy_policy_steps_the_mean_decoder():
     v = policy.step(counts)
     np.testing.assert_allclose(v, twin.learner.act(twin.features(counts), greedy=True))
     assert v.shape == (1, 2)
+
+
+def test_the_reward_decoder_is_an_agent_that_rollout_drives_in_single_and_vector_envs():
+    """run() drives the decoder's agent; rollout drives the same agent. One copy of the vector
+    cursor and the single cursor give the same steps and the same learnt weights (sessions of 2
+    trials end and restart within the 30 s); with learn=False the weights stay."""
+    from cogmodels.rollout import rollout
+
+    kw = {"n_trials": 2, "error_signal": "realistic", "n_units": 32, "timeout": 2.0}
+
+    def play(env, learn=True, dec=None, n_steps=1500):
+        dec = dec or RewardDecoder(32, calibration_s=2, seed=0, error_signal="realistic")
+        table = rollout(dec.as_agent(learn=learn), env, n_steps=n_steps, seed=2, record="steps")
+        return dec, table
+
+    dec_single, single = play(CursorBCI(**kw))
+    dec_vector, vector = play(CursorBCIVector(num_envs=1, autoreset_mode="same_step", **kw))
+    columns = ["session", "step", "trial", "time", "action_0", "action_1", "reward", "terminated"]
+    pd.testing.assert_frame_equal(vector[columns], single[columns])
+    assert single["session"].max() >= 1 and dec_single.n_bins == 1500
+    np.testing.assert_array_equal(dec_vector.weights(), dec_single.weights())
+    assert np.abs(dec_single.weights()).sum() > 0  # it learnt from the reward after calibrating
+    before = dec_single.weights()
+    play(CursorBCI(**kw), learn=False, dec=dec_single, n_steps=300)
+    np.testing.assert_array_equal(dec_single.weights(), before)
+
+
+def test_the_reward_decoder_agent_checks_its_arguments():
+    from cogmodels.agents.decoders.reward import RewardDecoderAgent
+
+    with pytest.raises(TypeError, match="decoder must be a RewardDecoder, got str"):
+        RewardDecoderAgent("decoder")
+    with pytest.raises(ValueError, match="decoder has no learner yet"):
+        RewardDecoder(32).as_agent()
+    dec = RewardDecoder(32, error_signal="realistic")
+    with pytest.raises(ValueError, match="greedy"):
+        dec.as_agent(greedy="yes")
+    with pytest.raises(ValueError, match="n_lanes must be the decoder's 1 lanes, got 2"):
+        dec.as_agent().initial_state(2)

@@ -64,6 +64,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cogmodels.agent import Transition
 from cogmodels.agents.reward_learners import ActorCriticLanes, OutcomeWeightedLanes
 from cogmodels.agents.spike_features import SpikeFeatures
 from cogmodels.envs.bci.error_signal import (
@@ -71,9 +72,9 @@ from cogmodels.envs.bci.error_signal import (
     ErrorSignalSpec,
     make_error_signal,
 )
-from cogmodels.validation import check_choice, check_int, check_number, int_seed
+from cogmodels.validation import check_bool, check_choice, check_int, check_number, int_seed
 
-__all__ = ["GreedyPolicy", "RewardDecoder", "SpikeFeatures", "per_minute"]
+__all__ = ["GreedyPolicy", "RewardDecoder", "RewardDecoderAgent", "SpikeFeatures", "per_minute"]
 
 
 #: the trial outcomes recorded per trial (``success`` first)
@@ -227,6 +228,26 @@ class RewardDecoder:
             return self.learner.explore()
         return self.learner.act(y, greedy)
 
+    def as_agent(self, *, learn: bool = True, greedy: bool = False) -> RewardDecoderAgent:
+        """Return the decoder as an :class:`~cogmodels.agent.Agent` (:class:`RewardDecoderAgent`).
+
+        :meth:`run` drives this agent in its own loop (its seeds, its trial table);
+        :func:`~cogmodels.rollout.rollout` drives it like any other agent, e.g. in
+        ``CursorBCIVector(..., autoreset_mode="same_step")`` with ``record="steps"``.
+
+        Parameters
+        ----------
+        learn : bool, default True
+            Learn from each step's reward (never while the features calibrate, nor when greedy).
+        greedy : bool, default False
+            Act with the policies' means (no exploration).
+
+        Returns
+        -------
+        agent : RewardDecoderAgent
+        """
+        return RewardDecoderAgent(self, learn=learn, greedy=greedy)
+
     # -- playing --------------------------------------------------------------------------------
     def train(self, env: Any, *, n_seconds: float | None = None, n_bins: int | None = None,
               seed: int | None = None, options: dict | None = None,
@@ -297,19 +318,19 @@ class RewardDecoder:
         else:
             env_seed = None
         obs, _ = env.reset(seed=env_seed, options=options)
-        obs = np.asarray(obs, dtype=np.float64).reshape(self.n_lanes, -1)
-        self.features.restart()
-        self.learner.restart(np.arange(self.n_lanes))
-        y = self.features(obs)
+        agent = self.as_agent(learn=learn, greedy=greedy)
+        state = agent.initial_state(self.n_lanes)
         rows: dict[str, list] = {k: [] for k in ("lane", "trial", "time_s", "calibrating", "day",
                                                  *_OUTCOMES)}
         n_trial = np.zeros(self.n_lanes, dtype=np.int64)
         wall0 = time.perf_counter()
         every = max(1, int(round(progress_every_s / self.dt)))
         last_report = 0
+        every_lane = np.ones(self.n_lanes, dtype=bool)
         for t in range(n_bins):
-            calibrating = not self.features.ready
-            a = self._act(y, greedy)
+            observation = {"obs": obs}
+            a, state = agent.act(observation, state, None)
+            calibrating = state["calibrating"]
             if vector:
                 obs, r, term, trunc, info = env.step(a)
                 done = np.asarray(info["trial_completed"], dtype=bool)
@@ -321,20 +342,11 @@ class RewardDecoder:
                 results = {k: np.array([np.nan if tr is None else tr[k]]) for k in
                            (*_OUTCOMES, "day")}
                 r, term, trunc = np.array([r]), np.array([term]), np.array([trunc])
-            ends = np.asarray(term, dtype=bool) | np.asarray(trunc, dtype=bool)
-            if not vector and ends[0]:
-                obs, _ = env.reset()
-            obs = np.asarray(obs, dtype=np.float64).reshape(self.n_lanes, -1)
-            if ends.any():
-                self.features.restart(ends.nonzero()[0])
-            y_next = self.features(obs)
-            r = np.asarray(r, dtype=np.float64)
-            if learn and not calibrating and not greedy:
-                self.learner.learn(y, a, r, y_next, ends)
-            if ends.any():
-                self.learner.restart(ends.nonzero()[0])
-            y = y_next
-            self.n_bins += 1
+                if term[0] or trunc[0]:
+                    obs, _ = env.reset()
+            state = agent.learn(Transition(observation, state, a, np.asarray(r, dtype=np.float64),
+                                           {"obs": obs}, np.asarray(term, dtype=bool),
+                                           np.asarray(trunc, dtype=bool), every_lane, info, done))
             for i in done.nonzero()[0]:
                 rows["lane"].append(int(i))
                 rows["trial"].append(int(n_trial[i]))
@@ -356,6 +368,78 @@ class RewardDecoder:
         df.attrs["n_bins"] = n_bins
         df.attrs["sim_s"] = n_bins * self.dt
         return df
+
+
+class RewardDecoderAgent:
+    """A :class:`RewardDecoder` as an :class:`~cogmodels.agent.Agent`: one bin a step.
+
+    :meth:`act` reads the spike features of the bin (:class:`SpikeFeatures`, re-estimated from
+    the spikes only) and draws the velocity (exploration noise only while the features
+    calibrate); :meth:`learn` reads the next bin's features and updates the policies from the
+    reward (never while calibrating, never when greedy), restarting the smoothing and the
+    learner's traces of the lanes whose session ended. The decoder holds the learnt state; the
+    agent state holds the current features and whether the bin was calibrating.
+
+    Parameters
+    ----------
+    decoder : RewardDecoder
+        The decoder (its learner is built from the channel's timing at the first :meth:`RewardDecoder.run`,
+        or from ``error_signal``).
+    learn : bool, default True
+        Learn from the reward.
+    greedy : bool, default False
+        Act with the mean policy, without exploration.
+    """
+
+    def __init__(self, decoder: RewardDecoder, *, learn: bool = True, greedy: bool = False) -> None:
+        if not isinstance(decoder, RewardDecoder):
+            raise TypeError(f"decoder must be a RewardDecoder, got {type(decoder).__name__}")
+        if decoder.learner is None:
+            raise ValueError("decoder has no learner yet: give the RewardDecoder an error_signal, "
+                             "or run it once in an environment with one")
+        self.decoder = decoder
+        self.learning = check_bool("learn", learn)
+        self.greedy = check_bool("greedy", greedy)
+        self.name = f"reward_decoder-{decoder.rule}"
+
+    def initial_state(self, n_lanes: int) -> dict[str, Any]:
+        """Restart the features' smoothing and the learner's traces; return the empty state."""
+        dec = self.decoder
+        if n_lanes != dec.n_lanes:
+            raise ValueError(f"n_lanes must be the decoder's {dec.n_lanes} lanes, got {n_lanes}")
+        dec.features.restart()
+        dec.learner.restart(np.arange(dec.n_lanes))
+        return {"y": None, "calibrating": None}
+
+    def _features(self, obs: Any) -> np.ndarray:
+        dec = self.decoder
+        return dec.features(np.asarray(obs, dtype=np.float64).reshape(dec.n_lanes, -1))
+
+    def act(self, observation: Any, state: dict[str, Any], rng: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        """Return the velocity of each lane, ``(n_lanes, 2)``, for the bin's spike counts."""
+        if state["y"] is None:  # the first bin of the rollout
+            state["y"] = self._features(observation["obs"])
+        state["calibrating"] = not self.decoder.features.ready
+        return self.decoder._act(state["y"], self.greedy), state
+
+    def learn(self, transition: Any) -> dict[str, Any]:
+        """Read the next bin's features and learn from the step's reward; return the state."""
+        dec, state = self.decoder, transition.state
+        ends = np.asarray(transition.terminated, dtype=bool) | np.asarray(transition.truncated, dtype=bool)
+        if ends.any():
+            dec.features.restart(ends.nonzero()[0])
+        y_next = self._features(transition.next_observation["obs"])
+        if self.learning and not state["calibrating"] and not self.greedy:
+            dec.learner.learn(state["y"], transition.action,
+                              np.asarray(transition.reward, dtype=np.float64), y_next, ends)
+        if ends.any():
+            dec.learner.restart(ends.nonzero()[0])
+        state["y"] = y_next
+        dec.n_bins += 1
+        return state
+
+    def __repr__(self) -> str:
+        return f"RewardDecoderAgent({self.name}, learn={self.learning}, greedy={self.greedy})"
 
 
 class GreedyPolicy:
