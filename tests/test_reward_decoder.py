@@ -306,3 +306,25 @@ def test_the_reward_decoder_agent_checks_its_arguments():
         dec.as_agent(greedy="yes")
     with pytest.raises(ValueError, match="n_lanes must be the decoder's 1 lanes, got 2"):
         dec.as_agent().initial_state(2)
+
+
+def test_progress_is_a_bool_and_the_report_a_callback():
+    """The glossary's progress: a bool (a bar); the per-stretch report is callback=; a callable
+    progress and progress_every_s, the old spellings, still work with a DeprecationWarning."""
+    env = CursorBCI(n_trials=10**6, error_signal="realistic", n_units=32)
+    reports: list[dict] = []
+    dec = RewardDecoder(32, calibration_s=1, seed=0)
+    dec.train(env, n_bins=100, seed=0, progress=False, callback=reports.append, callback_every_s=0.5)
+    assert [r["time_s"] for r in reports] == pytest.approx([0.5, 1.0, 1.5, 2.0])
+    old: list[dict] = []
+    with pytest.warns(DeprecationWarning) as record:
+        RewardDecoder(32, calibration_s=1, seed=0).train(env, n_bins=100, seed=0, progress=old.append,
+                                                         progress_every_s=0.5)
+    assert sorted(str(w.message).split(" is deprecated")[0] for w in record) == [
+        "a callable progress", "progress_every_s"]
+    assert [r["time_s"] for r in old] == [r["time_s"] for r in reports]
+    assert [r["n_trials"] for r in old] == [r["n_trials"] for r in reports]
+    with pytest.raises(ValueError, match="progress must be True or False, got 1"):
+        dec.train(env, n_bins=10, progress=1)
+    with pytest.raises(TypeError, match="callback must be a callable taking a dict or None, got 3"):
+        dec.train(env, n_bins=10, callback=3)

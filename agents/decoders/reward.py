@@ -67,11 +67,13 @@ import pandas as pd
 from cogmodels.agent import Transition
 from cogmodels.agents.reward_learners import ActorCriticLanes, OutcomeWeightedLanes
 from cogmodels.agents.spike_features import SpikeFeatures
+from cogmodels.deprecation import renamed_arguments, warn_renamed
 from cogmodels.envs.bci.error_signal import (
     ERROR_SIGNAL_PRESETS,
     ErrorSignalSpec,
     make_error_signal,
 )
+from cogmodels.progress import progress_bar
 from cogmodels.validation import check_bool, check_choice, check_int, check_number, int_seed
 
 __all__ = ["GreedyPolicy", "RewardDecoder", "RewardDecoderAgent", "SpikeFeatures", "per_minute"]
@@ -249,14 +251,15 @@ class RewardDecoder:
         return RewardDecoderAgent(self, learn=learn, greedy=greedy)
 
     # -- playing --------------------------------------------------------------------------------
+    @renamed_arguments(progress_every_s="callback_every_s")
     def train(self, env: Any, *, n_seconds: float | None = None, n_bins: int | None = None,
               seed: int | None = None, options: dict | None = None,
-              progress: Callable[[dict], None] | None = None,
-              progress_every_s: float = 60.0) -> pd.DataFrame:
+              progress: bool = False, callback: Callable[[dict], None] | None = None,
+              callback_every_s: float = 60.0) -> pd.DataFrame:
         """Learn online for ``n_seconds`` (or ``n_bins``) of simulated time; see :meth:`run`."""
         return self.run(env, n_seconds=n_seconds, n_bins=n_bins, seed=seed, options=options,
-                        learn=True, greedy=False, progress=progress,
-                        progress_every_s=progress_every_s)
+                        learn=True, greedy=False, progress=progress, callback=callback,
+                        callback_every_s=callback_every_s)
 
     def evaluate(self, env: Any, *, n_seconds: float | None = None, n_bins: int | None = None,
                  seed: int | None = None, options: dict | None = None,
@@ -265,6 +268,7 @@ class RewardDecoder:
         return self.run(env, n_seconds=n_seconds, n_bins=n_bins, seed=seed, options=options,
                         learn=False, greedy=greedy)
 
+    @renamed_arguments(progress_every_s="callback_every_s")
     def run(
         self,
         env: Any,
@@ -275,8 +279,9 @@ class RewardDecoder:
         options: dict | None = None,
         learn: bool = True,
         greedy: bool = False,
-        progress: Callable[[dict], None] | None = None,
-        progress_every_s: float = 60.0,
+        progress: bool = False,
+        callback: Callable[[dict], None] | None = None,
+        callback_every_s: float = 60.0,
     ) -> pd.DataFrame:
         """Play ``n_bins`` bins (or ``n_seconds`` of simulated time) in ``env`` from a new session.
 
@@ -289,10 +294,20 @@ class RewardDecoder:
         columns (``success``, ``time_to_target``, ``dial_in_time``, ``trial_time``,
         ``path_efficiency``, ``distance``, ``index_of_difficulty``: what
         :func:`cogmodels.envs.bci.metrics.summarize` reads); ``attrs["wall_s"]`` and
-        ``attrs["n_bins"]``. ``progress(d)`` is called every ``progress_every_s`` simulated
-        seconds with ``time_s``, ``wall_s``, ``n_trials``, ``success_rate`` (of the trials in
-        that stretch).
+        ``attrs["n_bins"]``. ``progress`` draws a bar of the bins played (on a terminal only);
+        ``callback(d)`` is called every ``callback_every_s`` simulated seconds with ``time_s``,
+        ``wall_s``, ``n_trials``, ``success_rate`` (of the trials in that stretch). A callable
+        passed as ``progress`` (``progress_every_s``: ``callback_every_s``), as before, is taken
+        as the callback, with a ``DeprecationWarning``.
         """
+        if callable(progress):
+            warn_renamed("a callable progress", "callback (progress is a bool)")
+            if callback is not None:
+                raise TypeError("give the callback once: as callback, not also as progress")
+            progress, callback = False, progress
+        progress = check_bool("progress", progress)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be a callable taking a dict or None, got {callback!r}")
         if (n_seconds is None) == (n_bins is None):
             raise ValueError(f"give exactly one of n_seconds and n_bins, got n_seconds={n_seconds!r}, "
                              f"n_bins={n_bins!r}")
@@ -324,7 +339,9 @@ class RewardDecoder:
                                                  *_OUTCOMES)}
         n_trial = np.zeros(self.n_lanes, dtype=np.int64)
         wall0 = time.perf_counter()
-        every = max(1, int(round(progress_every_s / self.dt)))
+        every = max(1, int(round(check_number("callback_every_s", callback_every_s, 0.0, low_open=True)
+                                 / self.dt)))
+        bar = progress_bar(progress, total=n_bins, unit="bin", desc="reward decoder")
         last_report = 0
         every_lane = np.ones(self.n_lanes, dtype=bool)
         for t in range(n_bins):
@@ -357,12 +374,14 @@ class RewardDecoder:
                 for k in _OUTCOMES[1:]:
                     rows[k].append(float(results[k][i]))
                 n_trial[i] += 1
-            if progress is not None and ((t + 1) % every == 0 or t + 1 == n_bins):
+            bar.update()
+            if callback is not None and ((t + 1) % every == 0 or t + 1 == n_bins):
                 succ = rows["success"][last_report:]
-                progress({"time_s": (t + 1) * self.dt, "wall_s": time.perf_counter() - wall0,
+                callback({"time_s": (t + 1) * self.dt, "wall_s": time.perf_counter() - wall0,
                           "n_trials": len(succ),
                           "success_rate": float(np.mean(succ)) if succ else float("nan")})
                 last_report = len(rows["success"])
+        bar.close()
         df = pd.DataFrame(rows)
         df.attrs["wall_s"] = time.perf_counter() - wall0
         df.attrs["n_bins"] = n_bins
