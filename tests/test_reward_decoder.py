@@ -328,3 +328,14 @@ def test_progress_is_a_bool_and_the_report_a_callback():
         dec.train(env, n_bins=10, progress=1)
     with pytest.raises(TypeError, match="callback must be a callable taking a dict or None, got 3"):
         dec.train(env, n_bins=10, callback=3)
+
+
+def test_run_plays_vector_sessions_that_end():
+    """A vector cursor whose sessions end (autoreset on the next step, whose info is empty): run()
+    plays on across the session ends (it raised KeyError: 'trial_completed') and numbers each
+    lane's trials in order."""
+    env = CursorBCIVector(num_envs=2, n_trials=2, error_signal="realistic", n_units=32, timeout=1.0)
+    h = RewardDecoder(32, 2, calibration_s=1, seed=0).train(env, n_seconds=8, seed=0)
+    assert h.groupby("lane").size().min() > 2  # more trials than one session holds
+    for _, lane in h.groupby("lane"):
+        assert lane["trial"].tolist() == list(range(len(lane)))

@@ -344,13 +344,15 @@ class RewardDecoder:
         bar = progress_bar(progress, total=n_bins, unit="bin", desc="reward decoder")
         last_report = 0
         every_lane = np.ones(self.n_lanes, dtype=bool)
+        no_trial = np.zeros(self.n_lanes, dtype=bool)
         for t in range(n_bins):
             observation = {"obs": obs}
             a, state = agent.act(observation, state, None)
             calibrating = state["calibrating"]
             if vector:
                 obs, r, term, trunc, info = env.step(a)
-                done = np.asarray(info["trial_completed"], dtype=bool)
+                # the step that restarts a finished session (autoreset "next_step") has no info
+                done = np.asarray(info.get("trial_completed", no_trial), dtype=bool)
                 results = info
             else:
                 obs, r, term, trunc, info = env.step(a[0])
