@@ -18,7 +18,7 @@ Contents (one algorithm per module):
 - :mod:`~cogmodels.agents.rnn`, :mod:`~cogmodels.agents.a2c`: recurrent policies and their
   batched A2C trainer (meta-RL); :mod:`~cogmodels.agents.rnn_model`: a frozen policy as a model
   of choices; :mod:`~cogmodels.agents.tiny_rnn`: tiny RNNs fitted to choices;
-- :mod:`~cogmodels.agents.decoders` and :mod:`~cogmodels.agents.reward_decoder`: BCI decoders
+- :mod:`~cogmodels.agents.decoders` and :mod:`~cogmodels.agents.decoders.reward`: BCI decoders
   and closed-loop adaptation;
 - :mod:`~cogmodels.agents.plots`: figures of TD step tables.
 

@@ -116,6 +116,7 @@ from cogmodels.agents.checkpoint import first_line, read_checkpoint, short_error
 from cogmodels.agents.rnn import CELLS, LOG_STDS, SQUASHES, RecurrentPolicy
 from cogmodels.agents.rollout_buffer import RolloutBuffer, SessionBatch, gae
 from cogmodels.agents.schedules import SCHEDULE_UNITS, LinearSchedule, run_fraction
+from cogmodels.rollout import rollout
 from cogmodels.validation import check_choice, check_int, check_number
 
 __all__ = ["A2CConfig", "A2CTrainer", "BANDIT_SETTINGS", "BASELINES", "CLOCKS", "REWARD_SIGNALS",
@@ -757,48 +758,27 @@ class A2CTrainer:
             n_episodes,
             seed=seed,
             n_trials=self.config.n_trials,
-            n_arms=self.model.n_actions,
+            n_actions=self.model.n_actions,
             env_kwargs=env_kwargs or None,
             **kwargs,
         )
 
-    @torch.no_grad()
     def play(self, n_sessions: int = 100, *, seed: int = 1, greedy: bool = False) -> pd.DataFrame:
         """Play ``n_sessions`` fresh sessions of the training task; return their trial table.
 
-        The canonical trial table (``subject`` = session, as
-        :class:`~cogmodels.envs.wrappers.RecordTrials` writes it) serves the analyses of
-        behaviour (stay probabilities, learning curves, accuracy; success and time to target in
-        the cursor BCI). ``greedy`` takes the most probable action (the Gaussian's mean), else
-        actions are sampled; session ``i`` is seeded from ``SeedSequence(seed)``. Sessions of
-        varying length each play to their end.
+        The canonical trial table (``subject`` = session) serves the analyses of behaviour (stay
+        probabilities, learning curves, accuracy; success and time to target in the cursor BCI).
+        It is the rollout of the frozen network as an agent,
+        ``rollout(self.model.as_agent(greedy=greedy), env_id, n_subjects=n_sessions, seed=seed)``
+        (:class:`~cogmodels.agents.rnn.RecurrentRolloutAgent`, :func:`cogmodels.rollout.rollout`):
+        one session per subject, each played to its end (sessions of varying length included).
+        ``greedy`` takes the most probable action (the Gaussian's mean), else actions are
+        sampled.
         """
-        from cogmodels.envs.wrappers import RecordTrials
-
         n_sessions = check_int("n_sessions", n_sessions, 1)
-        cfg, model = self.config, self.model
-        envs = [RecordTrials(gym.make(cfg.env_id, n_trials=cfg.n_trials, **cfg.env_kwargs), subject=i)
-                for i in range(n_sessions)]
-        seeds = np.random.SeedSequence(seed).spawn(n_sessions + 1)
-        gen = torch.Generator().manual_seed(int(seeds[0].generate_state(1)[0]))
-        obs = np.stack([e.reset(seed=int(s.generate_state(1)[0]))[0] for e, s in zip(envs, seeds[1:])])
-        h = model.initial_state(n_sessions)
-        prev_a = prev_r = None
-        running = np.ones(n_sessions, dtype=bool)
-        step = 0
-        while running.any() and (self.steps_per_session is None or step < self.steps_per_session):
-            x = model.make_input(obs, prev_a, prev_r)
-            out, _, h = model.step(x, h)
-            a = model.env_action(model.sample(out, gen, greedy=greedy))
-            rewards = np.zeros(n_sessions, dtype=np.float32)
-            obs = obs.copy()
-            for i in np.flatnonzero(running):
-                act = a[i].numpy() if model.action_kind == "gaussian" else int(a[i])
-                obs[i], rewards[i], terminated, truncated, _ = envs[i].step(act)
-                running[i] = not (terminated or truncated)
-            prev_a, prev_r = a, torch.from_numpy(rewards)
-            step += 1
-        return pd.concat([e.table() for e in envs], ignore_index=True)
+        cfg = self.config
+        return rollout(self.model.as_agent(greedy=greedy), cfg.env_id, n_subjects=n_sessions,
+                       seed=seed, env_kwargs={"n_trials": cfg.n_trials, **cfg.env_kwargs})
 
     # -- persistence ------------------------------------------------------------------------------
     def save_checkpoint(self, path_dir: str | os.PathLike) -> Path:

@@ -47,6 +47,7 @@ from cogmodels.agent import (  # re-exported: their import path before the move
     SessionAgent,
     SessionPolicy,
 )
+from cogmodels.deprecation import renamed_arguments, renamed_attribute
 from cogmodels.rollout import rollout
 from cogmodels.validation import check_int, check_number
 
@@ -111,8 +112,8 @@ class CountAgent:
         if not isinstance(policy, CountPolicy):
             raise TypeError(f"policy must be a CountPolicy, got {type(policy).__name__}")
         n_actions = check_int("n_actions", n_actions, 2)
-        if policy.n_arms is not None and n_actions != policy.n_arms:
-            raise ValueError(f"{type(policy).__name__} plays {policy.n_arms} arms, got n_actions={n_actions}")
+        if policy.n_actions is not None and n_actions != policy.n_actions:
+            raise ValueError(f"{type(policy).__name__} plays {policy.n_actions} arms, got n_actions={n_actions}")
         self.policy = policy
         self.n_actions = n_actions
         self.name = policy.name
@@ -148,21 +149,23 @@ class CountPolicy(SessionPolicy):
     """A Bernoulli-bandit policy that reads only the counts of successes and failures per arm.
 
     Subclasses implement ``act(counts, rng) -> actions`` with ``counts`` of shape
-    ``(sessions, n_arms, 2)`` holding ``(successes, failures)``; the session protocol keeps the
-    counts.
+    ``(sessions, n_actions, 2)`` holding ``(successes, failures)``; the session protocol keeps the
+    counts. ``n_actions`` is the number of arms the policy plays (None: any); ``n_arms`` is its
+    deprecated spelling.
     """
 
-    n_arms: int | None = None  # None: any number of arms
+    n_actions: int | None = None  # None: any number of arms
+    n_arms = renamed_attribute("n_arms", "n_actions")
 
     def act(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Return one action per session from ``counts`` ``(sessions, n_arms, 2)``."""
+        """Return one action per session from ``counts`` ``(sessions, n_actions, 2)``."""
         raise NotImplementedError
 
-    def start(self, n_sessions: int, n_arms: int) -> None:
+    def start(self, n_sessions: int, n_actions: int) -> None:
         """Begin new sessions with all counts at zero."""
-        if self.n_arms is not None and n_arms != self.n_arms:
-            raise ValueError(f"{type(self).__name__} plays {self.n_arms} arms, got n_arms={n_arms}")
-        self._counts = np.zeros((n_sessions, n_arms, 2), dtype=np.int64)
+        if self.n_actions is not None and n_actions != self.n_actions:
+            raise ValueError(f"{type(self).__name__} plays {self.n_actions} arms, got n_actions={n_actions}")
+        self._counts = np.zeros((n_sessions, n_actions, 2), dtype=np.int64)
         self._lanes = np.arange(n_sessions)
 
     def choose(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -317,7 +320,7 @@ class BayesOptimal(CountPolicy):
     """
 
     name = "bayes_optimal"
-    n_arms = 2
+    n_actions = 2
 
     def __init__(
         self, n_trials: int = 100, prior: tuple[float, float] = (1.0, 1.0), gamma: float = 1.0
@@ -619,13 +622,14 @@ class RegretResult:
         }
 
 
+@renamed_arguments(n_arms="n_actions")
 def evaluate(
     policy: SessionPolicy,
     n_episodes: int = 10_000,
     *,
     seed: int | np.random.SeedSequence = 0,
     n_trials: int = 100,
-    n_arms: int = 2,
+    n_actions: int = 2,
     batch_size: int = 10_000,
     env_kwargs: dict | None = None,
 ) -> RegretResult:
@@ -641,7 +645,8 @@ def evaluate(
     spawned from the same seed.
 
     Returns a :class:`RegretResult`: mean, 95% CI ``mean ± 1.96·sd/sqrt(n)``, SEM, per-session
-    regrets.
+    regrets. ``n_actions`` is the number of arms (``n_arms``, its old spelling, still works with a
+    ``DeprecationWarning``).
     """
     if not isinstance(policy, SessionPolicy):
         raise TypeError(
@@ -652,13 +657,13 @@ def evaluate(
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    agent = policy.as_agent(n_arms)
+    agent = policy.as_agent(n_actions)
     batch = min(int(batch_size), int(n_episodes))
     env = gym.make_vec(
         ENV_ID,
         num_envs=batch,
         vectorization_mode="vector_entry_point",
-        n_actions=n_arms,
+        n_actions=n_actions,
         n_trials=n_trials,
         autoreset_mode="same_step",
         **(env_kwargs or {}),

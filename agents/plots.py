@@ -2,7 +2,7 @@
 
 The study that produces the step tables (``pavlovian_prediction_errors``, ``dopamine_figure``,
 ``DEFAULT_SETTINGS``) lives in :mod:`cogmodels.experiments.dopamine`; the old import path from
-this module still works.
+this module still works, with a ``DeprecationWarning``.
 """
 
 from __future__ import annotations
@@ -14,19 +14,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from cogmodels.deprecation import moved_names
+
 __all__ = ["plot_prediction_errors"]
 
-#: names that moved to :mod:`cogmodels.experiments.dopamine` (the study), still importable here
-_MOVED = ("DEFAULT_SETTINGS", "dopamine_figure")
-
-
-def __getattr__(name: str) -> Any:
-    """Import the names that moved to :mod:`cogmodels.experiments.dopamine` from their new home."""
-    if name in _MOVED:
-        from cogmodels.experiments import dopamine
-
-        return getattr(dopamine, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names(__name__, ("DEFAULT_SETTINGS", "dopamine_figure"), "cogmodels.experiments.dopamine")
 
 
 PHASES = ("early", "late", "omission")

@@ -35,9 +35,9 @@ from cogmodels.agents.checkpoint import (
     short_error,
     write_text,
 )
-from cogmodels.validation import check_choice, check_int, check_number
+from cogmodels.validation import check_bool, check_choice, check_int, check_number, int_seed
 
-__all__ = ["ACTION_KINDS", "CELLS", "RecurrentAgent", "RecurrentPolicy"]
+__all__ = ["ACTION_KINDS", "CELLS", "RecurrentAgent", "RecurrentPolicy", "RecurrentRolloutAgent"]
 
 CELLS = ("rnn", "gru", "lstm")
 #: the policy's action distributions: a softmax over discrete actions, a Gaussian in a box
@@ -363,6 +363,20 @@ class RecurrentPolicy(nn.Module):
             return self.action_low + (torch.tanh(raw) + 1) * (self.action_high - self.action_low) / 2
         return torch.maximum(torch.minimum(raw, self.action_high), self.action_low)
 
+    def as_agent(self, *, greedy: bool = False) -> RecurrentRolloutAgent:
+        """Return the frozen network as an :class:`~cogmodels.agent.Agent` for :func:`~cogmodels.rollout.rollout`.
+
+        Parameters
+        ----------
+        greedy : bool, default False
+            Take the most probable action (the Gaussian's mean) instead of sampling.
+
+        Returns
+        -------
+        agent : RecurrentRolloutAgent
+        """
+        return RecurrentRolloutAgent(self, greedy=greedy)
+
     def as_session_policy(self, greedy: bool = True) -> RecurrentAgent:
         """Return the network as a :class:`~cogmodels.agents.bandit_baselines.SessionPolicy`."""
         if self.action_kind != "discrete":
@@ -384,11 +398,11 @@ class RecurrentAgent(SessionPolicy):
         self.greedy = bool(greedy)
         self.name = f"{model.cell}{model.hidden_size}-{'greedy' if greedy else 'sampled'}"
 
-    def start(self, n_sessions: int, n_arms: int) -> None:
+    def start(self, n_sessions: int, n_actions: int) -> None:
         """Begin ``n_sessions`` sessions from the network's initial hidden state."""
-        if n_arms != self.model.n_actions:
+        if n_actions != self.model.n_actions:
             raise ValueError(
-                f"the network has {self.model.n_actions} actions, the task n_arms={n_arms}"
+                f"the network has {self.model.n_actions} actions, the task n_actions={n_actions}"
             )
         self._h = self.model.initial_state(n_sessions)
         self._prev_a: np.ndarray | None = None
@@ -409,3 +423,66 @@ class RecurrentAgent(SessionPolicy):
         """Keep the actions and rewards: the next step's input."""
         self._prev_a = np.asarray(actions)
         self._prev_r = np.asarray(rewards, dtype=np.float32)
+
+
+class RecurrentRolloutAgent:
+    """A frozen :class:`RecurrentPolicy` as an :class:`~cogmodels.agent.Agent`, discrete or Gaussian.
+
+    Each step reads ``[obs, previous action, previous reward]`` (:meth:`RecurrentPolicy.make_input`;
+    zeros for the action and reward at the first step), advances the hidden state and draws the
+    action with :meth:`RecurrentPolicy.sample` (argmax or the Gaussian's mean when ``greedy``),
+    mapped into the task's action space (:meth:`RecurrentPolicy.env_action`). A lane that has
+    finished its rollout gets reward 0 as its previous reward, as in the trainer's sessions.
+
+    The draws come from a ``torch.Generator`` seeded once per rollout with
+    ``int_seed(rng.bit_generator.seed_seq)``, the root of the generator :func:`~cogmodels.rollout.rollout`
+    hands to :meth:`act`: ``rollout(model.as_agent(), env, seed=s)`` draws what
+    :meth:`~cogmodels.agents.a2c.A2CTrainer.play` drew with ``seed=s`` before it became this
+    rollout.
+
+    Parameters
+    ----------
+    model : RecurrentPolicy
+        The network (not trained further).
+    greedy : bool, default False
+        Take the most probable action instead of sampling.
+    """
+
+    def __init__(self, model: RecurrentPolicy, *, greedy: bool = False) -> None:
+        if not isinstance(model, RecurrentPolicy):
+            raise TypeError(f"model must be a RecurrentPolicy, got {type(model).__name__}")
+        self.model = model
+        self.greedy = check_bool("greedy", greedy)
+        if model.action_kind == "discrete":
+            self.n_actions = model.n_actions  # checked by rollout against the task
+        self.name = f"{model.cell}{model.hidden_size}-{'greedy' if self.greedy else 'sampled'}"
+
+    def initial_state(self, n_lanes: int) -> dict[str, Any]:
+        """Return ``{"h": zero hidden state, "action": None, "reward": None, "generator": None}``."""
+        return {"h": self.model.initial_state(n_lanes), "action": None, "reward": None,
+                "generator": None}
+
+    @torch.no_grad()
+    def act(self, observation: Any, state: dict[str, Any],
+            rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+        """Step the network on ``observation["obs"]`` and return one action per lane."""
+        gen = state["generator"]
+        if gen is None:
+            seq = getattr(rng.bit_generator, "seed_seq", None)
+            root = seq if isinstance(seq, np.random.SeedSequence) else int(rng.integers(2**32))
+            gen = state["generator"] = torch.Generator().manual_seed(int_seed(root))
+        model = self.model
+        x = model.make_input(observation["obs"], state["action"], state["reward"])
+        out, _, state["h"] = model.step(x, state["h"])
+        action = model.env_action(model.sample(out, gen, greedy=self.greedy))
+        state["action"] = action
+        return action.numpy(), state
+
+    def learn(self, transition: Any) -> dict[str, Any]:
+        """Keep the step's rewards (0 where a lane did not step): the next step's input."""
+        state = transition.state
+        state["reward"] = torch.from_numpy(np.asarray(transition.reward, dtype=np.float32))
+        return state
+
+    def __repr__(self) -> str:
+        return f"RecurrentRolloutAgent({self.name})"

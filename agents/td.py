@@ -29,7 +29,7 @@ the environment's seed) comes only from the seed: the same seed gives the same t
 
 The Pavlovian-conditioning study that trains :class:`TDCritic` (``pavlovian_prediction_errors``,
 ``trial_deltas``) lives in :mod:`cogmodels.experiments.dopamine`; the old import path from this
-module still works.
+module still works, with a ``DeprecationWarning``.
 
 Examples
 --------
@@ -59,6 +59,7 @@ from cogmodels.agents.features import (
     Representation,
     TabularOneHot,
 )
+from cogmodels.deprecation import moved_names
 from cogmodels.model import CognitiveModel
 from cogmodels.validation import check_number
 
@@ -71,18 +72,9 @@ __all__ = [
     "TDRolloutAgent",
 ]
 
-#: names that moved to :mod:`cogmodels.experiments.dopamine`, still importable from here
-_MOVED = {"pavlovian_prediction_errors": "cogmodels.experiments.dopamine",
-          "trial_deltas": "cogmodels.experiments.dopamine"}
-
-
-def __getattr__(name: str) -> Any:
-    """Import the names that moved to :mod:`cogmodels.experiments.dopamine` from their new home."""
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: the Pavlovian study moved to :mod:`cogmodels.experiments.dopamine`: its old import path warns
+__getattr__ = moved_names(__name__, ("pavlovian_prediction_errors", "trial_deltas"),
+                          "cogmodels.experiments.dopamine")
 
 PAVLOVIAN = "cogmodels/PavlovianConditioning-v0"
 #: columns every step table has (info entries with these names are prefixed ``info_``)

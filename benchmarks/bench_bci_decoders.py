@@ -26,14 +26,14 @@ import matplotlib
 matplotlib.use("Agg")
 
 import cogmodels  # noqa: E402,F401
-from cogmodels.agents.decoders.drift_study import (  # noqa: E402
+from cogmodels.envs.bci.error_signal import ERROR_SIGNAL_PRESETS  # noqa: E402
+from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
+from cogmodels.experiments._common import markdown_table  # noqa: E402
+from cogmodels.experiments.drift_study import (  # noqa: E402
     STRATEGIES,
     compare_under_drift,
     summarize_by_phase,
 )
-from cogmodels.envs.bci.error_signal import ERROR_SIGNAL_PRESETS  # noqa: E402
-from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
-from cogmodels.experiments._common import markdown_table
 
 HERE = Path(__file__).resolve().parent
 
@@ -55,7 +55,7 @@ def main() -> None:
     days = [int(d) for d in args.days.split(",")]
     t0 = time.perf_counter()
     trials = compare_under_drift(args.strategies.split(","), days, args.subjects, args.session,
-                                 seed=args.seed, reward_warmup=args.reward_warmup,
+                                 seed=args.seed, reward_warmup_s=args.reward_warmup,
                                  error_signal=args.error_signal, progress=True)
     seconds = time.perf_counter() - t0
     summary = summarize(trials, by=["decoder", "day"])

@@ -2,7 +2,7 @@
 """CLDA from four seed decoders (Orsborn et al. 2012; Dangi et al. 2014): SmoothBatch vs RML.
 
 A steady-state Kalman filter (physical kinematic prior) is seeded from one 60 s calibration block
-per subject in four ways (:mod:`cogmodels.agents.decoders.clda_study`: rotated 90° and 180°,
+per subject in four ways (:mod:`cogmodels.experiments.clda_study`: rotated 90° and 180°,
 shuffled labels, arbitrary weights; plus the calibrated decoder as the reference) and drives the
 cursor for ``--minutes`` under SmoothBatch (60 s batches, half-life 120 s) and RML (half-life
 60 s, re-solved every 0.5 s), both fed ReFIT directions at the CursorGoal speed.
@@ -32,7 +32,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import cogmodels  # noqa: E402,F401
-from cogmodels.agents.decoders.clda_study import acquisition, time_to_proficiency  # noqa: E402
+from cogmodels.experiments.clda_study import acquisition, time_to_proficiency  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SEEDS = ("rotated90", "rotated180", "shuffled", "arbitrary")

@@ -7,7 +7,7 @@ For each configuration (error channel x learning rule x features), the same simu
 ``--session``-second session on each of ``--days`` (still learning; the metrics of
 :func:`cogmodels.envs.bci.metrics.summarize`). Beside them, daily supervised recalibration of a
 steady-state Kalman filter on the same subjects and days
-(:func:`cogmodels.agents.decoders.drift_study.compare_under_drift`).
+(:func:`cogmodels.experiments.drift_study.compare_under_drift`).
 
 Configurations: ``realistic`` / ``idealised`` channel (:mod:`cogmodels.envs.bci.error_signal`),
 ``outcome_weighted`` / ``actor_critic`` rule, ``running`` (re-estimated, half-life 60 s) /
@@ -29,11 +29,11 @@ from pathlib import Path
 import pandas as pd
 
 import cogmodels  # noqa: F401
-from cogmodels.agents.decoders.drift_study import compare_under_drift
-from cogmodels.agents.reward_decoder import RewardDecoder, per_minute
+from cogmodels.agents.decoders.reward import RewardDecoder, per_minute
 from cogmodels.envs.bci.metrics import summarize
 from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.experiments._common import markdown_table
+from cogmodels.experiments.drift_study import compare_under_drift
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = ("realistic/outcome_weighted/running", "realistic/outcome_weighted/frozen",

@@ -269,7 +269,7 @@ class ModelAgent:
 class SessionPolicy:
     """A policy that keeps its own state and plays a batch of sessions in lockstep.
 
-    ``start(n_sessions, n_arms)`` begins new sessions, ``choose(obs, rng)`` returns one action per
+    ``start(n_sessions, n_actions)`` begins new sessions, ``choose(obs, rng)`` returns one action per
     session and ``observe(actions, rewards)`` feeds back the outcomes, once per step in this
     order. The older, stateful interface of the bandit baselines
     (:mod:`cogmodels.agents.bandit_baselines`) and of recurrent policies; :meth:`as_agent` turns it
@@ -278,8 +278,8 @@ class SessionPolicy:
 
     name = "policy"
 
-    def start(self, n_sessions: int, n_arms: int) -> None:
-        """Begin ``n_sessions`` new sessions of an ``n_arms``-armed bandit."""
+    def start(self, n_sessions: int, n_actions: int) -> None:
+        """Begin ``n_sessions`` new sessions of a bandit with ``n_actions`` arms."""
         raise NotImplementedError
 
     def choose(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -3,17 +3,20 @@
 When the glossary (``docs/developer/glossary.md``) renames an argument or an attribute at a
 boundary of the package, the old spelling keeps working and warns: a ``DeprecationWarning`` that
 names the new spelling. :func:`renamed_arguments` does it for keyword arguments of a function or a
-constructor, :func:`renamed_attribute` for attributes read on an object.
+constructor, :func:`renamed_attribute` for attributes read on an object. When a name or a whole
+module moves, :func:`moved_names` and :func:`moved_module` keep the old import path working with
+the same warning, naming the new path.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-__all__ = ["renamed_arguments", "renamed_attribute", "warn_renamed"]
+__all__ = ["moved_module", "moved_names", "renamed_arguments", "renamed_attribute", "warn_renamed"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,3 +95,68 @@ def renamed_attribute(old: str, new: str) -> property:
         return getattr(self, new)
 
     return property(get, doc=f"Deprecated spelling of :attr:`{new}`.")
+
+
+def moved_names(module: str, names: Iterable[str], new_module: str) -> Callable[[str], Any]:
+    """Return the module ``__getattr__`` that keeps moved names importable from their old module.
+
+    ``from old import name`` (or ``old.name``) imports ``name`` from ``new_module`` and raises a
+    ``DeprecationWarning`` naming ``new_module.name``; other unknown names raise the usual
+    ``AttributeError``. Put ``__getattr__ = moved_names(__name__, [...], "new.module")`` in the
+    old module (PEP 562).
+
+    Parameters
+    ----------
+    module : str
+        The old module's name (``__name__``), for the ``AttributeError`` of other names.
+    names : iterable of str
+        The names that moved.
+    new_module : str
+        The module that defines them now.
+
+    Returns
+    -------
+    getattr : callable
+        ``getattr(name) -> object``, the old module's ``__getattr__``.
+    """
+    moved = frozenset(names)
+
+    def __getattr__(name: str) -> Any:  # noqa: N807 - the module hook of PEP 562
+        if name not in moved:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        warn_renamed(f"{module}.{name}", f"{new_module}.{name}")
+        return getattr(importlib.import_module(new_module), name)
+
+    return __getattr__
+
+
+def moved_module(module: str, new_module: str) -> Callable[[str], Any]:
+    """Return the ``__getattr__`` of a module whose whole content moved to ``new_module``.
+
+    Every name read from the old module (public or not) comes from ``new_module``, with a
+    ``DeprecationWarning`` naming the new path. The old module keeps only its docstring and
+    ``__getattr__ = moved_module(__name__, "new.module")``.
+
+    Parameters
+    ----------
+    module : str
+        The old module's name (``__name__``).
+    new_module : str
+        The module that holds its content now.
+
+    Returns
+    -------
+    getattr : callable
+        ``getattr(name) -> object``, the old module's ``__getattr__``.
+    """
+
+    def __getattr__(name: str) -> Any:  # noqa: N807 - the module hook of PEP 562
+        if name.startswith("__"):  # module machinery (__path__, __file__ ...): not a moved name
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        target = importlib.import_module(new_module)
+        if not hasattr(target, name):
+            raise AttributeError(f"module {module!r} (moved to {new_module!r}) has no attribute {name!r}")
+        warn_renamed(f"{module}.{name}", f"{new_module}.{name}")
+        return getattr(target, name)
+
+    return __getattr__

@@ -8,7 +8,8 @@ steps or ``seconds`` of task time, and returns the canonical trial table (``subj
 ``trial_columns(state)`` appended. ``record="steps"`` returns one row per environment step
 instead (``subject``, ``session``, ``step``, ``trial``, ``time``, ``action``, ``reward``, the
 step's scalar ``info`` entries), for step-level tasks and learners such as TD(λ) (Pavlovian
-conditioning, continuous control); it plays any Gymnasium environment, not only cogmodels tasks.
+conditioning, continuous control); it plays any Gymnasium environment, not only cogmodels tasks,
+and native vector environments (the BCI cursor's included).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from cogmodels.validation import (
     seed_sequence,
 )
 
-__all__ = ["RECORDS", "STEP_COLUMNS", "rollout", "seed_sequence"]
+__all__ = ["RECORDS", "STEP_COLUMNS", "bin_width", "rollout", "seed_sequence"]
 
 #: what a row of the returned table is: a completed trial, or an environment step
 RECORDS = ("trials", "steps")
@@ -101,7 +102,11 @@ def rollout(
         ``"trials"``: one row per completed trial (the canonical trial table). ``"steps"``: one
         row per environment step of each lane, in single environments (any
         :class:`gymnasium.Env`; a step of an environment that is not a cogmodels task completes
-        one trial): ``subject``, ``session``, ``step`` and ``trial`` (0-based within the
+        one trial) or in a native vector environment whose trials end where its ``trial_rows``
+        or its ``info["trial_completed"]`` say (the bandit, reversal learning, the two-step
+        task, the BCI cursor; an ``info`` entry of a vector environment is a column where it has
+        one number per lane, missing where its ``_key`` mask is False): ``subject``,
+        ``session``, ``step`` and ``trial`` (0-based within the
         session; ``trial`` counts the trials completed before the step), ``time`` (the step's
         start in seconds, ``step * dt``, for tasks with a bin width ``dt``), ``action`` (or
         ``action_0 ...`` for vector actions), ``reward``, ``terminated``, ``truncated``, then the
@@ -124,9 +129,6 @@ def rollout(
     steps = check_choice("record", record, RECORDS) == "steps"
     name = getattr(agent, "name", type(agent).__name__)
     envs, vector, lanes = _environments(env, n_subjects, env_kwargs, any_env=steps)
-    if steps and vector is not None:
-        raise ValueError("record='steps' plays single environments: pass an id or environments, "
-                         "not a vector environment")
     subjects = _subjects(subjects, lanes)
     budget = _budget(n_trials, n_steps, seconds, envs[0] if vector is None else vector)
     action_space = vector.single_action_space if vector is not None else envs[0].action_space
@@ -141,7 +143,7 @@ def rollout(
     rng = np.random.default_rng(seeds[0])
     bar = progress_bar(progress, unit="step", desc=description or f"rollout {name}")
     if vector is not None:
-        table, columns = _vector_loop(agent, vector, lanes, budget, seeds[1], rng, subjects, bar)
+        table, columns = _vector_loop(agent, vector, lanes, budget, seeds[1], rng, subjects, bar, steps)
     else:
         table, columns = _single_loop(agent, envs, budget, seeds[1:], rng, subjects, bar, steps)
     bar.close()
@@ -211,7 +213,7 @@ def _budget(n_trials: Any, n_steps: Any, seconds: Any, env: Any) -> tuple[str, i
         return "trials", check_int("n_trials", n_trials, minimum=1)
     if n_steps is not None:
         return "steps", check_int("n_steps", n_steps, minimum=1)
-    dt = getattr(env.unwrapped, "dt", None)
+    dt = bin_width(env)
     if dt is None:
         raise ValueError(
             f"seconds needs a task with a bin width dt (e.g. CursorBCI); {type(env.unwrapped).__name__} "
@@ -219,6 +221,27 @@ def _budget(n_trials: Any, n_steps: Any, seconds: Any, env: Any) -> tuple[str, i
         )
     seconds = check_number("seconds", seconds, 0.0, low_open=True)
     return "steps", max(1, round(seconds / float(dt)))
+
+
+def bin_width(env: Any) -> float | None:
+    """Return the seconds of one step of ``env`` (its ``dt``, or its task configuration's), or None.
+
+    Parameters
+    ----------
+    env : gymnasium.Env or gymnasium.vector.VectorEnv
+        A single or vector environment (wrapped or not).
+
+    Returns
+    -------
+    float or None
+        ``env.unwrapped.dt``, else ``env.unwrapped.config.task.dt`` (the BCI cursor tasks), else
+        None: a task in discrete trials without a clock.
+    """
+    base = env.unwrapped
+    dt = getattr(base, "dt", None)
+    if dt is None:
+        dt = getattr(getattr(getattr(base, "config", None), "task", None), "dt", None)
+    return None if dt is None else float(dt)
 
 
 # -- loops --------------------------------------------------------------------------------------
@@ -350,8 +373,7 @@ class _StepLog:
     """
 
     def __init__(self, lanes: int, subjects: list[Hashable], env: gym.Env, discrete: bool) -> None:
-        dt = getattr(env, "dt", None)
-        self.dt = None if dt is None else float(dt)
+        self.dt = bin_width(env)
         self.discrete = discrete
         self.subjects = subjects
         self.columns: list[dict[str, list]] = [{} for _ in range(lanes)]
@@ -432,15 +454,19 @@ def _kind(value: Any) -> int:
     return int(isinstance(value, bool | int | float | str))
 
 
-def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar):
+def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=False):
     base = env.unwrapped
     if base._autoreset != "same_step":
         raise ValueError(
             f"rollout needs a vector environment built with autoreset_mode='same_step' (each copy "
             f"starts its next session on the step that ends the last), got {base._autoreset!r}"
         )
-    if not callable(getattr(base, "trial_rows", None)):
-        raise TypeError(f"{type(base).__name__} does not record trials (no trial_rows method)")
+    trial_rows = getattr(base, "trial_rows", None)
+    if not callable(trial_rows):
+        trial_rows = None
+        if not steps:
+            raise TypeError(f"{type(base).__name__} does not record trials (no trial_rows method); "
+                            "record='steps' plays it if its info reports trial_completed")
     first, _ = env.reset(seed=int_seed(seed))
     cols = tuple(getattr(agent, "observation_columns", ()))
     if cols:
@@ -457,42 +483,106 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar):
     playing = np.ones(lanes, dtype=bool)
     obs = {"obs": first}
     state = agent.initial_state(lanes)
-    rows: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []  # (lanes with a trial, fields)
+    rows: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []  # (lanes with a row, fields)
     columns: list[tuple[np.ndarray, Mapping[str, np.ndarray]]] = []
+    step = np.zeros(lanes, dtype=np.int64)
     while playing.any():
         bar.update()
         action, state = agent.act(obs, state, rng)
         o, reward, terminated, truncated, info = env.step(np.asarray(action))
         stepped = playing.copy()
-        made, fields = base.trial_rows(np.asarray(action), reward, info)
+        if trial_rows is not None:
+            made, fields = trial_rows(np.asarray(action), reward, info)
+        elif "trial_completed" in info:
+            made, fields = np.asarray(info["trial_completed"], dtype=bool), {}
+        else:
+            raise TypeError(f"{type(base).__name__} reports no trial ends (no trial_rows method, no "
+                            "info['trial_completed']): rollout cannot count its trials")
         made = made & stepped
-        if made.any():
+        if steps:
+            rows.append((stepped, _vector_step_fields(session, step, trial, action, reward, terminated,
+                                                      truncated, info, lanes)))
+            step += 1
+            trial += made
+        elif made.any():
             rows.append((made, {"session": session.copy(), "trial": trial.copy(), **fields}))
             trial += made
         ended = (terminated | truncated) & stepped
         used += {"trials": made, "steps": stepped}.get(kind, ended)
         session[ended] += 1
         trial[ended] = 0
+        step[ended] = 0
         playing &= used < limit
         reward = np.where(stepped, reward, 0.0)
         nxt = {"obs": o}
         if learn is not None:
             state = learn(Transition(obs, state, action, reward, nxt, terminated & stepped,
                                      truncated & stepped, stepped, info, made))
-        if trial_columns is not None and made.any():
+        if trial_columns is not None and (steps or made.any()):
             extra = trial_columns(state)
             if extra:
-                columns.append((made, extra))
+                columns.append((stepped if steps else made, extra))
         obs = nxt
+    if steps:
+        return _vector_step_table(rows, lanes, subjects, bin_width(env)), columns
     if not rows:
         return pd.DataFrame(columns=["subject", "session", "trial", "choice", "reward"]), columns
-    mask = np.stack([m for m, _ in rows], axis=1)  # (lanes, steps with trials): lane-major order
+    return _lane_major(rows, lanes, subjects), columns
+
+
+def _lane_major(rows: list[tuple[np.ndarray, dict[str, Any]]], lanes: int,
+                subjects: list[Hashable]) -> pd.DataFrame:
+    """Return the table of per-step fields ``(mask, {column: (lanes,) values})``, lane by lane."""
+    mask = np.stack([m for m, _ in rows], axis=1)  # (lanes, steps with rows): lane-major order
     lane = np.broadcast_to(np.arange(lanes)[:, None], mask.shape)[mask]
     ids = np.asarray(subjects, dtype=object)
-    table = {"subject": lane if _is_range(subjects) else ids[lane]}
+    table: dict[str, Any] = {"subject": lane if _is_range(subjects) else ids[lane]}
     for key in rows[0][1]:
-        table[key] = np.stack([np.asarray(f[key]) for _, f in rows], axis=1)[mask]
-    return pd.DataFrame(table), columns
+        values = [f.get(key) for _, f in rows]
+        if any(v is None for v in values):  # an info entry missing at some steps
+            values = [np.full(lanes, None, dtype=object) if v is None else v for v in values]
+        table[key] = np.stack([np.asarray(v) for v in values], axis=1)[mask]
+    return pd.DataFrame(table)
+
+
+#: vector ``info`` entries that are not per-step numbers of a lane
+_VECTOR_INFO_SKIP = ("final_obs", "final_info")
+
+
+def _vector_step_fields(session, step, trial, action, reward, terminated, truncated, info, lanes):
+    """One step of every lane as the columns of a step table (``record="steps"``)."""
+    fields: dict[str, Any] = {"session": session.copy(), "step": step.copy(), "trial": trial.copy()}
+    action = np.asarray(action)
+    if action.ndim == 1:
+        fields["action"] = action
+    else:
+        for j in range(action.reshape(lanes, -1).shape[1]):
+            fields[f"action_{j}"] = action.reshape(lanes, -1)[:, j]
+    fields.update(reward=np.asarray(reward, dtype=np.float64), terminated=np.asarray(terminated, bool),
+                  truncated=np.asarray(truncated, bool))
+    for key, value in info.items():
+        if key.startswith("_") or key in _VECTOR_INFO_SKIP:
+            continue
+        value = np.asarray(value)
+        if value.shape != (lanes,) or value.dtype.kind not in "biuf":
+            continue
+        name = f"info_{key}" if key in STEP_COLUMNS or key.startswith("action_") else key
+        mask = info.get(f"_{key}")
+        if mask is not None and not np.all(mask):
+            value = np.where(mask, value.astype(object), None)
+        fields[name] = value
+    return fields
+
+
+def _vector_step_table(rows, lanes, subjects, dt):
+    """Return the step table of a vector rollout: the single environments' columns and dtypes."""
+    table = _lane_major(rows, lanes, subjects)
+    if dt is not None:
+        table.insert(table.columns.get_loc("trial") + 1, "time", table["step"].to_numpy() * dt)
+    for name in table.columns:
+        if name != "subject" and table[name].dtype.kind == "O":  # the numbers of an info entry missing at some steps: as in single envs
+            table[name] = pd.Series(table[name].tolist(), index=table.index)
+    return table
 
 
 def _is_range(subjects: list[Hashable]) -> bool:

@@ -82,7 +82,14 @@ from cogmodels.fits.mle import ConvergenceWarning, SubjectFit, interior_start
 from cogmodels.likelihood import TrialArrays, log_likelihood
 from cogmodels.model import CognitiveModel
 from cogmodels.parameters import unpack
-from cogmodels.validation import as_generator, check_choice, check_int, check_number, seed_sequence
+from cogmodels.validation import (
+    as_generator,
+    check_choice,
+    check_int,
+    check_number,
+    int_seed,
+    seed_sequence,
+)
 
 __all__ = ["HierarchicalBayes", "HierarchicalNUTS", "HierarchicalVI", "require_bayes"]
 
@@ -363,7 +370,7 @@ class HierarchicalBayes(SubjectFit):
         return out
 
     def _chain_seeds(self, n: int) -> list[int]:
-        return [int(s.generate_state(1)[0]) for s in seed_sequence(self.seed).spawn(n)]
+        return [int_seed(s) for s in seed_sequence(self.seed).spawn(n)]
 
     def _sample(self, data: TrialArrays, progress: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Return the unconstrained draws and the sample statistics (each subclass samples its way).

@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import stats
 
 from cogmodels.progress import progress_bar
-from cogmodels.validation import check_int, check_number, seed_sequence
+from cogmodels.validation import check_int, check_number, int_seed, seed_sequence
 
 __all__ = ["SBCResult", "rank_statistics", "simulation_based_calibration", "uniformity_test"]
 
@@ -242,7 +242,7 @@ def simulation_based_calibration(
     children = seed_sequence(seed).spawn(n_replications)
     with progress_bar(progress, total=n_replications, unit="replication", desc=f"sbc {model.name}") as bar:
         for child in children:
-            draw_seed, sim_seed, fit_seed = (int(s.generate_state(1)[0]) for s in child.spawn(3))
+            draw_seed, sim_seed, fit_seed = (int_seed(s) for s in child.spawn(3))
             truth = prior.sample_prior(n_subjects, seed=draw_seed)
             trials = simulate(model, truth["params"], env, n_subjects=n_subjects, seed=sim_seed,
                               env_kwargs={**dict(env_kwargs or {}), "n_trials": n_trials}, latents=False,

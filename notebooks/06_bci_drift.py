@@ -42,8 +42,7 @@ from cogmodels.agents.decoders import (
     calibrate,
     run_closed_loop,
 )
-from cogmodels.agents.decoders.drift_study import compare_under_drift
-from cogmodels.agents.reward_decoder import RewardDecoder, per_minute
+from cogmodels.agents.decoders.reward import RewardDecoder, per_minute
 from cogmodels.envs.bci import (
     DRIFT_PRESETS,
     CursorBCIVector,
@@ -51,6 +50,7 @@ from cogmodels.envs.bci import (
     subspace_similarity,
     summarize,
 )
+from cogmodels.experiments.drift_study import compare_under_drift
 from cogmodels.tutorial import setup
 
 tutorial = setup(globals().get("__file__"))  # quick mode, output folder, tidy tables
@@ -142,8 +142,8 @@ strategies = ["fixed", "daily_recalibration", "refit_rml", "rti_rml"]
 if not QUICK:
     strategies.append("reward_only")
 trials = compare_under_drift(strategies, days=DAYS, n_subjects=N_SUBJECTS,
-                             session_seconds=SESSION_S, calibration_seconds=CALIBRATION_S,
-                             seed=1, drift="typical", half_life=half_life, reward_warmup=REWARD_S)
+                             session_s=SESSION_S, calibration_s=CALIBRATION_S,
+                             seed=1, drift="typical", half_life=half_life, reward_warmup_s=REWARD_S)
 per_subject = summarize(trials, by=["decoder", "day", "subject"], n_targets=8)
 by_day = summarize(trials, by=["decoder", "day"], n_targets=8)
 print(by_day.pivot(index="day", columns="decoder", values="successes_per_min").round(1))

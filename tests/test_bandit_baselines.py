@@ -120,7 +120,7 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="n_trials=5"):  # horizon shorter than the sessions
         evaluate(BayesOptimal(5), 10, n_trials=10)
     with pytest.raises(ValueError, match="plays 2 arms"):
-        evaluate(BayesOptimal(10), 10, n_trials=10, n_arms=3)
+        evaluate(BayesOptimal(10), 10, n_trials=10, n_actions=3)
     assert isinstance(Greedy(), SessionPolicy)
 
 

@@ -256,7 +256,7 @@ def test_clda_from_a_shuffled_label_seed_reaches_the_calibrated_rate():
     spontaneous activity within 13.1 ± 5.5 minutes and ≥ 80 % of a calibrated decoder's rate;
     Dangi et al. 2014: RML no slower than SmoothBatch. (Before the physical prior and the
     CursorGoal speed, RML fell 8.8 → 0 from this seed and SmoothBatch peaked at 8.2.)"""
-    from cogmodels.agents.decoders.clda_study import acquisition, time_to_proficiency
+    from cogmodels.experiments.clda_study import acquisition, time_to_proficiency
 
     kw = dict(n_subjects=2, calibration_seconds=30.0, seed=1)
     ref = acquisition(["calibrated"], ["none"], minutes=2, **kw)["successes"].mean()
@@ -270,7 +270,7 @@ def test_clda_from_a_shuffled_label_seed_reaches_the_calibrated_rate():
 
 
 def test_clda_study_arguments():
-    from cogmodels.agents.decoders.clda_study import acquisition, seed_decoder, time_to_proficiency
+    from cogmodels.experiments.clda_study import acquisition, seed_decoder, time_to_proficiency
 
     with pytest.raises(ValueError, match=r"seeds must be one of \['calibrated', 'rotated90'"):
         acquisition(["random"])
@@ -345,19 +345,19 @@ def test_session_errors_and_determinism(block):
 
 
 def test_fixed_decoder_degrades_under_drift_and_recalibration_holds():
-    from cogmodels.agents.decoders.drift_study import compare_under_drift, summarize_by_phase
     from cogmodels.envs.bci.metrics import summarize
+    from cogmodels.experiments.drift_study import compare_under_drift, summarize_by_phase
 
     trials = compare_under_drift(["fixed", "daily_recalibration"], days=[0, 10], n_subjects=3,
-                                 session_seconds=40, calibration_seconds=30, seed=0)
+                                 session_s=40, calibration_s=30, seed=0)
     s = summarize(trials, by=["decoder", "day"]).set_index(["decoder", "day"])
     ttt = s["time_to_target"]
     assert ttt["fixed", 0] == pytest.approx(ttt["daily_recalibration", 0])  # same day-0 decoder
     assert ttt["fixed", 10] > 1.5 * ttt["fixed", 0]
     assert ttt["daily_recalibration", 10] < 1.2 * ttt["daily_recalibration", 0]
     assert s.loc[("daily_recalibration", 10), "bitrate"] > s.loc[("fixed", 10), "bitrate"]
-    trials = compare_under_drift(["fixed"], days=[0], n_subjects=3, session_seconds=40,
-                                 calibration_seconds=30, seed=0, transient_seconds=20.0)
+    trials = compare_under_drift(["fixed"], days=[0], n_subjects=3, session_s=40,
+                                 calibration_s=30, seed=0, transient_s=20.0)
     early = trials["time"] <= 20.0
     assert early.any() and (~early).any()
     assert (trials["phase"] == np.where(early, "transient", "steady")).all()
@@ -368,5 +368,23 @@ def test_fixed_decoder_degrades_under_drift_and_recalibration_holds():
         compare_under_drift(["kalman"])
     with pytest.raises(ValueError, match="days must be increasing day numbers"):
         compare_under_drift(["fixed"], days=[3, 1])
-    with pytest.raises(ValueError, match="transient_seconds must be a finite number in"):
-        compare_under_drift(["fixed"], transient_seconds=-1)
+    with pytest.raises(ValueError, match="transient_s must be a finite number in"):
+        compare_under_drift(["fixed"], transient_s=-1)
+
+
+def test_drift_study_takes_durations_in_s_and_warns_on_the_old_names():
+    """The glossary's duration suffix: session_s, calibration_s, transient_s, reward_warmup_s; the
+    old spellings give the same table with a DeprecationWarning naming the new one."""
+    from cogmodels.experiments.drift_study import compare_under_drift
+
+    kw = dict(days=[0], n_subjects=1, seed=0, n_units=16)
+    new = compare_under_drift(["fixed"], session_s=4, calibration_s=4, transient_s=2.0, **kw)
+    with pytest.warns(DeprecationWarning) as record:
+        old = compare_under_drift(["fixed"], session_seconds=4, calibration_seconds=4,
+                                  transient_seconds=2.0, **kw)
+    assert sorted(str(w.message) for w in record) == [
+        f"{name}_seconds is deprecated and will be removed; use {name}_s instead"
+        for name in ("calibration", "session", "transient")]
+    pd.testing.assert_frame_equal(old, new)
+    with pytest.raises(TypeError, match="got both session_s=4 and its deprecated spelling session_seconds=4"):
+        compare_under_drift(["fixed"], session_s=4, session_seconds=4, **kw)

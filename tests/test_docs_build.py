@@ -69,7 +69,7 @@ def test_docs_build_without_warnings(tmp_path: Path):
         "api/index.html": "cogmodels.fits",
         "api/generated/cogmodels.fits.mle.html": "MaximumLikelihood",
         "api/generated/cogmodels.envs.bci.html": "CursorBCIVector",
-        "api/generated/cogmodels.agents.decoders.drift_study.html": "compare_under_drift",
+        "api/generated/cogmodels.experiments.drift_study.html": "compare_under_drift",
     }
     for page, text in pages.items():
         path = out / page

@@ -130,3 +130,47 @@ def test_every_not_fitted_error_is_the_one_class():
     for call in calls.values():
         with pytest.raises(NotFittedError, match=r"^this \w+ is not fitted yet: call fit(\(trials\)|\(\)) first$"):
             call()
+
+
+@pytest.mark.parametrize("old, new, name", [
+    ("cogmodels.agents.decoders.drift_study", "cogmodels.experiments.drift_study", "compare_under_drift"),
+    ("cogmodels.agents.decoders.clda_study", "cogmodels.experiments.clda_study", "acquisition"),
+    ("cogmodels.agents.reward_decoder", "cogmodels.agents.decoders.reward", "RewardDecoder"),
+])
+def test_moved_modules_keep_their_old_import_paths_and_warn(old, new, name):
+    """A module that moved still gives the same objects at its old path, with a DeprecationWarning
+    that names the new path; a name the new module lacks is an AttributeError naming both."""
+    import importlib
+
+    before, after = importlib.import_module(old), importlib.import_module(new)
+    with pytest.warns(DeprecationWarning, match=f"{old}.{name} is deprecated.*use {new}.{name} instead"):
+        assert getattr(before, name) is getattr(after, name)
+    with pytest.raises(AttributeError, match=f"module '{old}' \\(moved to '{new}'\\) has no attribute 'nope'"):
+        before.nope  # noqa: B018
+
+
+def test_a_moved_name_warns_and_other_names_are_missing():
+    from cogmodels.deprecation import moved_names
+
+    getattr_ = moved_names("old.place", ["ENV_IDS"], "cogmodels.envs")
+    with pytest.warns(DeprecationWarning, match="old.place.ENV_IDS is deprecated.*cogmodels.envs.ENV_IDS"):
+        from cogmodels.envs import ENV_IDS
+
+        assert getattr_("ENV_IDS") is ENV_IDS
+    with pytest.raises(AttributeError, match="module 'old.place' has no attribute 'other'"):
+        getattr_("other")
+
+
+def test_the_bandit_baselines_take_n_actions_and_warn_on_n_arms():
+    from cogmodels.agents.bandit_baselines import BayesOptimal, ThompsonSampling, evaluate
+
+    new = evaluate(ThompsonSampling(), 20, n_trials=10, n_actions=3, seed=1)
+    with pytest.warns(DeprecationWarning, match="n_arms is deprecated and will be removed; use n_actions"):
+        old = evaluate(ThompsonSampling(), 20, n_trials=10, n_arms=3, seed=1)
+    assert old.mean == new.mean and (old.regrets == new.regrets).all()
+    policy = BayesOptimal(10)
+    assert policy.n_actions == 2
+    with pytest.warns(DeprecationWarning, match="n_arms is deprecated.*use n_actions"):
+        assert policy.n_arms == 2
+    with pytest.raises(ValueError, match="BayesOptimal plays 2 arms, got n_actions=3"):
+        policy.start(4, 3)

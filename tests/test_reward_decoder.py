@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cogmodels.agents.reward_decoder import RewardDecoder, SpikeFeatures, per_minute
+from cogmodels.agents.decoders.reward import RewardDecoder, SpikeFeatures, per_minute
 from cogmodels.agents.reward_learners import OutcomeWeightedLanes
 from cogmodels.envs.bci import CursorBCI, CursorBCIVector
 
@@ -253,7 +253,7 @@ def test_bad_run_arguments_raise_naming_them():
 
 
 def test_greedy_policy_steps_the_mean_decoder():
-    from cogmodels.agents.reward_decoder import GreedyPolicy
+    from cogmodels.agents.decoders.reward import GreedyPolicy
 
     with pytest.raises(ValueError, match="decoder must be trained first"):
         GreedyPolicy(RewardDecoder(calibration_s=1, error_signal="realistic"))
@@ -267,3 +267,75 @@ def test_greedy_policy_steps_the_mean_decoder():
     v = policy.step(counts)
     np.testing.assert_allclose(v, twin.learner.act(twin.features(counts), greedy=True))
     assert v.shape == (1, 2)
+
+
+def test_the_reward_decoder_is_an_agent_that_rollout_drives_in_single_and_vector_envs():
+    """run() drives the decoder's agent; rollout drives the same agent. One copy of the vector
+    cursor and the single cursor give the same steps and the same learnt weights (sessions of 2
+    trials end and restart within the 30 s); with learn=False the weights stay."""
+    from cogmodels.rollout import rollout
+
+    kw = {"n_trials": 2, "error_signal": "realistic", "n_units": 32, "timeout": 2.0}
+
+    def play(env, learn=True, dec=None, n_steps=1500):
+        dec = dec or RewardDecoder(32, calibration_s=2, seed=0, error_signal="realistic")
+        table = rollout(dec.as_agent(learn=learn), env, n_steps=n_steps, seed=2, record="steps")
+        return dec, table
+
+    dec_single, single = play(CursorBCI(**kw))
+    dec_vector, vector = play(CursorBCIVector(num_envs=1, autoreset_mode="same_step", **kw))
+    columns = ["session", "step", "trial", "time", "action_0", "action_1", "reward", "terminated"]
+    pd.testing.assert_frame_equal(vector[columns], single[columns])
+    assert single["session"].max() >= 1 and dec_single.n_bins == 1500
+    np.testing.assert_array_equal(dec_vector.weights(), dec_single.weights())
+    assert np.abs(dec_single.weights()).sum() > 0  # it learnt from the reward after calibrating
+    before = dec_single.weights()
+    play(CursorBCI(**kw), learn=False, dec=dec_single, n_steps=300)
+    np.testing.assert_array_equal(dec_single.weights(), before)
+
+
+def test_the_reward_decoder_agent_checks_its_arguments():
+    from cogmodels.agents.decoders.reward import RewardDecoderAgent
+
+    with pytest.raises(TypeError, match="decoder must be a RewardDecoder, got str"):
+        RewardDecoderAgent("decoder")
+    with pytest.raises(ValueError, match="decoder has no learner yet"):
+        RewardDecoder(32).as_agent()
+    dec = RewardDecoder(32, error_signal="realistic")
+    with pytest.raises(ValueError, match="greedy"):
+        dec.as_agent(greedy="yes")
+    with pytest.raises(ValueError, match="n_lanes must be the decoder's 1 lanes, got 2"):
+        dec.as_agent().initial_state(2)
+
+
+def test_progress_is_a_bool_and_the_report_a_callback():
+    """The glossary's progress: a bool (a bar); the per-stretch report is callback=; a callable
+    progress and progress_every_s, the old spellings, still work with a DeprecationWarning."""
+    env = CursorBCI(n_trials=10**6, error_signal="realistic", n_units=32)
+    reports: list[dict] = []
+    dec = RewardDecoder(32, calibration_s=1, seed=0)
+    dec.train(env, n_bins=100, seed=0, progress=False, callback=reports.append, callback_every_s=0.5)
+    assert [r["time_s"] for r in reports] == pytest.approx([0.5, 1.0, 1.5, 2.0])
+    old: list[dict] = []
+    with pytest.warns(DeprecationWarning) as record:
+        RewardDecoder(32, calibration_s=1, seed=0).train(env, n_bins=100, seed=0, progress=old.append,
+                                                         progress_every_s=0.5)
+    assert sorted(str(w.message).split(" is deprecated")[0] for w in record) == [
+        "a callable progress", "progress_every_s"]
+    assert [r["time_s"] for r in old] == [r["time_s"] for r in reports]
+    assert [r["n_trials"] for r in old] == [r["n_trials"] for r in reports]
+    with pytest.raises(ValueError, match="progress must be True or False, got 1"):
+        dec.train(env, n_bins=10, progress=1)
+    with pytest.raises(TypeError, match="callback must be a callable taking a dict or None, got 3"):
+        dec.train(env, n_bins=10, callback=3)
+
+
+def test_run_plays_vector_sessions_that_end():
+    """A vector cursor whose sessions end (autoreset on the next step, whose info is empty): run()
+    plays on across the session ends (it raised KeyError: 'trial_completed') and numbers each
+    lane's trials in order."""
+    env = CursorBCIVector(num_envs=2, n_trials=2, error_signal="realistic", n_units=32, timeout=1.0)
+    h = RewardDecoder(32, 2, calibration_s=1, seed=0).train(env, n_seconds=8, seed=0)
+    assert h.groupby("lane").size().min() > 2  # more trials than one session holds
+    for _, lane in h.groupby("lane"):
+        assert lane["trial"].tolist() == list(range(len(lane)))

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import gymnasium as gym
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -275,6 +276,66 @@ def test_cursor_bci_sessions_of_varying_length_train_and_resume(tmp_path):
     table = t.play(2, seed=1)
     assert table.groupby("subject").size().tolist() == [2, 2]
     assert {"success", "time_to_target"} <= set(table.columns)
+
+
+@torch.no_grad()
+def _play_before_rollout(trainer: A2CTrainer, n_sessions: int, seed: int, greedy: bool):
+    """A2CTrainer.play as it was before it became a rollout: the oracle of the move."""
+    from cogmodels.envs.wrappers import RecordTrials
+
+    cfg, model = trainer.config, trainer.model
+    envs = [RecordTrials(gym.make(cfg.env_id, n_trials=cfg.n_trials, **cfg.env_kwargs), subject=i)
+            for i in range(n_sessions)]
+    seeds = np.random.SeedSequence(seed).spawn(n_sessions + 1)
+    gen = torch.Generator().manual_seed(int(seeds[0].generate_state(1)[0]))
+    obs = np.stack([e.reset(seed=int(s.generate_state(1)[0]))[0] for e, s in zip(envs, seeds[1:])])
+    h = model.initial_state(n_sessions)
+    prev_a = prev_r = None
+    running = np.ones(n_sessions, dtype=bool)
+    while running.any():
+        out, _, h = model.step(model.make_input(obs, prev_a, prev_r), h)
+        a = model.env_action(model.sample(out, gen, greedy=greedy))
+        rewards = np.zeros(n_sessions, dtype=np.float32)
+        obs = obs.copy()
+        for i in np.flatnonzero(running):
+            act = a[i].numpy() if model.action_kind == "gaussian" else int(a[i])
+            obs[i], rewards[i], terminated, truncated, _ = envs[i].step(act)
+            running[i] = not (terminated or truncated)
+        prev_a, prev_r = a, torch.from_numpy(rewards)
+    return pd.concat([e.table() for e in envs], ignore_index=True)
+
+
+@pytest.mark.parametrize("greedy", [False, True])
+@pytest.mark.parametrize("config", ["bandit", "two_step", "bci"])
+def test_play_is_the_rollout_of_the_network_as_an_agent(config, greedy):
+    """play() is rollout(model.as_agent()) and gives the table of the loop it replaced, value for
+    value, for discrete one-step and two-step trials and for Gaussian actions in sessions of
+    varying length."""
+    from cogmodels.rollout import rollout
+
+    cfg = {"bandit": tiny(n_trials=15, num_envs=4),
+           "two_step": tiny(env_id="cogmodels/TwoStep-v0", env_kwargs={"schedule": "switch"}, n_trials=6,
+                        num_envs=2, rollout_len=12),
+           "bci": bci_config(num_envs=2, n_trials=2)}[config]
+    t = A2CTrainer(cfg)
+    table = t.play(3, seed=5, greedy=greedy)
+    old = _play_before_rollout(t, 3, 5, greedy)
+    pd.testing.assert_frame_equal(table, old)  # same columns, dtypes and values
+    agent = t.model.as_agent(greedy=greedy)
+    env_kwargs = {"n_trials": cfg.n_trials, **cfg.env_kwargs}
+    pd.testing.assert_frame_equal(rollout(agent, cfg.env_id, n_subjects=3, seed=5, env_kwargs=env_kwargs),
+                                  table)
+    if not greedy:
+        assert not table.equals(t.play(3, seed=6))
+
+
+def test_the_network_agent_refuses_what_is_not_a_network():
+    from cogmodels.agents.rnn import RecurrentRolloutAgent
+
+    with pytest.raises(TypeError, match="model must be a RecurrentPolicy, got str"):
+        RecurrentRolloutAgent("gru")
+    with pytest.raises(ValueError, match="greedy"):
+        RecurrentPolicy().as_agent(greedy=1)
 
 
 def test_schedules_by_seconds_end_with_the_budget(monkeypatch):

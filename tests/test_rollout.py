@@ -142,3 +142,124 @@ def test_model_agent_on_the_vector_bandit_matches_simulate():
     table = rollout(model.as_agent(params), vec, seed=2)
     sim = simulate(model, params, BANDIT, seed=2, env_kwargs={"n_trials": 25}, progress=False)
     pd.testing.assert_frame_equal(table[sim.trials.columns], sim.trials, check_exact=True)
+
+
+# -- step tables on native vector environments ---------------------------------------------------
+
+#: the columns every step table has, single or vector
+STEP_FIXED = ["subject", "session", "step", "trial", "reward", "terminated", "truncated"]
+
+
+def test_step_tables_on_a_vector_env_are_those_of_the_single_envs():
+    """record='steps' on one copy of the vector bandit gives the single bandit's step table (the
+    one-copy vector task draws the same numbers), across a session boundary; two copies give one
+    subject each, each counting its own steps, trials and sessions."""
+    from cogmodels.envs.bandit import MultiArmedBandit, MultiArmedBanditVector
+
+    agent = ThompsonSampling().as_agent(2)
+    single = rollout(agent, MultiArmedBandit(n_trials=7), n_steps=10, seed=3, record="steps")
+    vector = rollout(agent, MultiArmedBanditVector(num_envs=1, n_trials=7, autoreset_mode="same_step"),
+                     n_steps=10, seed=3, record="steps")
+    columns = [*STEP_FIXED, "action", "regret"]
+    pd.testing.assert_frame_equal(vector[columns], single[columns])
+    assert vector["session"].tolist() == [0] * 7 + [1] * 3 and vector["step"].tolist()[6:8] == [6, 0]
+    two = rollout(agent, MultiArmedBanditVector(num_envs=2, n_trials=4, autoreset_mode="same_step"),
+                  n_trials=6, seed=0, record="steps")
+    assert two.groupby("subject").size().tolist() == [6, 6]
+    assert two["trial"].tolist() == [0, 1, 2, 3, 0, 1] * 2 and two["session"].tolist() == [0] * 4 + [1] * 2 + [0] * 4 + [1] * 2
+
+
+def test_a_vector_env_without_trial_ends_is_refused_naming_what_it_lacks():
+    from cogmodels.envs.delayed_match import DelayedMatchToSampleVector
+
+    env = DelayedMatchToSampleVector(num_envs=2, autoreset_mode="same_step")
+    with pytest.raises(TypeError, match="does not record trials"):
+        rollout(RandomPolicy().as_agent(3), env, n_steps=3, seed=0)
+    with pytest.raises(TypeError, match="reports no trial ends"):
+        rollout(RandomPolicy().as_agent(3), env, n_steps=3, seed=0, record="steps")
+
+
+def _cursor_decoder(kw: dict, seed: int):
+    """A Kalman filter calibrated on the subjects that rollout(seed=seed) plays."""
+    from cogmodels.agents.decoders import SteadyStateKalmanDecoder, calibrate
+    from cogmodels.envs.bci.vector import CursorBCIVector
+    from cogmodels.validation import int_seed
+
+    cal = CursorBCIVector(**{**kw, "n_trials": 10**6})
+    cal.reset(seed=int_seed(np.random.SeedSequence(seed).spawn(2)[1]))
+    return calibrate(cal, SteadyStateKalmanDecoder(), 20.0)
+
+
+def test_a_decoder_is_an_agent_that_drives_the_vector_cursor():
+    """A fitted decoder as an agent plays the vector cursor task with rollout: its actions are the
+    decoded velocities of the counts, bin by bin, its state restarts with each session, the trial
+    column counts the trials the task completed, and the calibrated filter hits its targets."""
+    from cogmodels.envs.bci.vector import CursorBCIVector
+    from cogmodels.validation import int_seed
+
+    kw = {"num_envs": 2, "n_trials": 2, "n_units": 16}
+    dec = _cursor_decoder(kw, seed=4)
+    table = rollout(dec.as_agent(gain=1.5), CursorBCIVector(**kw, autoreset_mode="same_step"),
+                    seconds=20.0, seed=4, record="steps")
+    assert table.groupby("subject").size().tolist() == [1000, 1000]  # 20 s of 20 ms bins
+    # the oracle: the same loop written out
+    env = CursorBCIVector(**kw, autoreset_mode="same_step")
+    obs, _ = env.reset(seed=int_seed(np.random.SeedSequence(4).spawn(2)[1]))
+    dec.reset()
+    actions, rewards, done = [], [], []
+    for _ in range(1000):
+        a = 1.5 * dec.step(obs)
+        obs, r, term, _, info = env.step(a)
+        if term.any():
+            dec.reset(term)
+        actions.append(a), rewards.append(r), done.append(info["trial_completed"])
+    np.testing.assert_array_equal(table[["action_0", "action_1"]].to_numpy(),
+                                  np.stack(actions, axis=1).reshape(-1, 2))
+    np.testing.assert_array_equal(table["reward"].to_numpy(), np.stack(rewards, axis=1).ravel())
+    ends = np.stack(done, axis=1).ravel()
+    assert table["trial_completed"].to_numpy().tolist() == ends.tolist()
+    # trial counts the trials completed before the step, within the session (2 trials a session)
+    for _, lane in table.groupby("subject"):
+        completed = lane["trial_completed"].to_numpy()
+        session = lane["session"].to_numpy()
+        assert session[-1] >= 1 and np.all(np.diff(session) >= 0)
+        for s in np.unique(session):
+            mine = session == s
+            expected = np.concatenate([[0], np.cumsum(completed[mine])[:-1]])
+            assert lane["trial"].to_numpy()[mine].tolist() == expected.tolist()
+    # the results of a completed trial are in its row, missing elsewhere (NaN), as in single envs
+    assert table.loc[table["trial_completed"], "success"].notna().all()
+    assert table.loc[~table["trial_completed"], "success"].isna().all()
+    # the calibrated filter reaches most targets in time (a decoder of noise reaches almost none)
+    assert table.loc[table["trial_completed"], "success"].astype(bool).mean() >= 0.6
+
+
+def test_one_copy_of_the_vector_cursor_gives_the_single_cursor_step_table():
+    from cogmodels.envs.bci import CursorBCI
+    from cogmodels.envs.bci.vector import CursorBCIVector
+
+    kw = {"num_envs": 1, "n_trials": 2, "n_units": 16}
+    dec = _cursor_decoder(kw, seed=1)
+    vector = rollout(dec.as_agent(), CursorBCIVector(**kw, autoreset_mode="same_step"), n_steps=600,
+                     seed=1, record="steps")
+    single = rollout(dec.as_agent(), CursorBCI(n_trials=2, n_units=16), n_steps=600, seed=1,
+                     record="steps")
+    columns = [*STEP_FIXED, "time", "action_0", "action_1"]
+    pd.testing.assert_frame_equal(vector[columns], single[columns])
+    assert vector["session"].max() >= 1  # the sessions of 2 trials ended and restarted alike
+
+
+def test_a_decoder_agent_checks_its_decoder_and_lanes():
+    from cogmodels.agents.decoders import SteadyStateKalmanDecoder
+    from cogmodels.agents.decoders.base import DecoderAgent
+    from cogmodels.exceptions import NotFittedError
+
+    with pytest.raises(TypeError, match="decoder must be a fitted Decoder, got str"):
+        DecoderAgent("kalman")
+    with pytest.raises(NotFittedError):
+        SteadyStateKalmanDecoder().as_agent()
+    dec = _cursor_decoder({"num_envs": 2, "n_units": 16}, seed=0)
+    with pytest.raises(ValueError, match="gain"):
+        dec.as_agent(gain=0.0)
+    with pytest.raises(ValueError, match="n_lanes must be the decoder's 2 lanes, got 3"):
+        dec.as_agent().initial_state(3)

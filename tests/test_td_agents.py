@@ -273,14 +273,16 @@ def test_same_seed_same_table_and_input_errors():
 
 
 def test_the_pavlovian_study_keeps_its_old_import_paths():
-    """The study moved to cogmodels.experiments.dopamine; notebooks import it from agents/."""
+    """The study moved to cogmodels.experiments.dopamine; the old paths give the same objects and warn."""
     from cogmodels.agents import plots, td
     from cogmodels.experiments import dopamine
 
     for module, names in ((td, ["pavlovian_prediction_errors", "trial_deltas"]),
                           (plots, ["DEFAULT_SETTINGS", "dopamine_figure"])):
         for name in names:
-            assert getattr(module, name) is getattr(dopamine, name)
+            new = f"cogmodels.experiments.dopamine.{name}"
+            with pytest.warns(DeprecationWarning, match=f"{module.__name__}.{name} is deprecated.*use {new}"):
+                assert getattr(module, name) is getattr(dopamine, name)
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         td.nope  # noqa: B018
 

@@ -8,7 +8,9 @@
   maximum likelihood (Dangi et al. 2014), fed by ReFIT intention estimates (Gilja et al. 2012)
   or an optimal feedback controller's (Shanechi et al. 2016).
 - :mod:`.assist`: shared control with a goal velocity, decaying to 0 (BMI3D's assist).
-- :mod:`.clda_study`: CLDA from the four seed decoders of Orsborn et al. (2012).
+- :mod:`.reward`: a decoder trained from reward alone (the error signal), online; the studies
+  that compare decoders are in :mod:`cogmodels.experiments` (:mod:`~cogmodels.experiments.drift_study`,
+  :mod:`~cogmodels.experiments.clda_study`).
 - :mod:`.recalibration`: unsupervised recalibration by retrospective target inference
   (Jarosiewicz et al. 2015): labels inferred from where the cursor went and the reward alone.
 - :mod:`.target_hmm`: probabilistic retrospective inference of targets (PRI-T; Wilson et al.

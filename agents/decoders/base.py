@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from cogmodels.agents.decoders.stats import as_lanes
-from cogmodels.validation import check_is_fitted
+from cogmodels.validation import check_is_fitted, check_number
 
-__all__ = ["FORMAT", "Decoder", "check_calibration", "load_decoder"]
+__all__ = ["FORMAT", "Decoder", "DecoderAgent", "check_calibration", "load_decoder"]
 
 #: the ``format`` field of a saved decoder's JSON file
 FORMAT = "cogmodels.decoder/1"
@@ -119,6 +119,20 @@ class Decoder:
         out = np.stack([self.step(y[t]).copy() for t in range(y.shape[0])])
         return out[:, 0] if single else out
 
+    def as_agent(self, *, gain: float = 1.0) -> DecoderAgent:
+        """Return the fitted decoder as an :class:`~cogmodels.agent.Agent` (:class:`DecoderAgent`).
+
+        Parameters
+        ----------
+        gain : float, default 1.0
+            The output gain: the cursor moves with ``gain`` times the decoded velocity.
+
+        Returns
+        -------
+        agent : DecoderAgent
+        """
+        return DecoderAgent(self, gain=gain)
+
     def get_params(self) -> dict[str, Any]:
         """Return the constructor arguments, ``{name: value}`` (scikit-learn's ``get_params``)."""
         names = list(inspect.signature(type(self).__init__).parameters)[1:]
@@ -174,6 +188,53 @@ class Decoder:
         fitted = f"n_lanes={self.n_lanes_}, n_units={self.n_units_}" if hasattr(
             self, "n_units_") else "unfitted"
         return f"{type(self).__name__}({fitted})"
+
+
+class DecoderAgent:
+    """A fitted :class:`Decoder` as an :class:`~cogmodels.agent.Agent`: it drives the cursor.
+
+    Each step the action of every lane is ``gain`` times the velocity the decoder reads from the
+    lane's spike counts (``observation["obs"]``, ``(L, N)``); a lane whose session ends has its
+    decoder state reset (a session starts at rest). The decoder keeps its state itself, so
+    :func:`~cogmodels.rollout.rollout` drives it in the cursor tasks, single or native vector
+    (``CursorBCIVector(..., autoreset_mode="same_step")``), like any other agent; adaptation
+    between bins (CLDA) stays with :func:`~cogmodels.agents.decoders.session.run_closed_loop`.
+
+    Parameters
+    ----------
+    decoder : Decoder
+        A fitted decoder of as many lanes as the rollout has.
+    gain : float, default 1.0
+        The output gain (> 0).
+    """
+
+    def __init__(self, decoder: Decoder, *, gain: float = 1.0) -> None:
+        if not isinstance(decoder, Decoder):
+            raise TypeError(f"decoder must be a fitted Decoder, got {type(decoder).__name__}")
+        decoder._check_fitted()
+        self.decoder = decoder
+        self.gain = check_number("gain", gain, 0.0, low_open=True)
+        self.name = type(decoder).__name__
+
+    def initial_state(self, n_lanes: int) -> None:
+        """Reset the decoder (every lane at rest); the decoder holds the state, so it is None."""
+        if n_lanes != self.decoder.n_lanes_:
+            raise ValueError(f"n_lanes must be the decoder's {self.decoder.n_lanes_} lanes, got {n_lanes}")
+        self.decoder.reset()
+
+    def act(self, observation: Any, state: None, rng: np.random.Generator) -> tuple[np.ndarray, None]:
+        """Return ``gain`` times the decoded velocity of each lane, ``(L, 2)``."""
+        return self.gain * self.decoder.step(observation["obs"]), state
+
+    def learn(self, transition: Any) -> None:
+        """Reset the decoder state of the lanes whose session ended on this step."""
+        ended = np.asarray(transition.terminated) | np.asarray(transition.truncated)
+        if ended.any():
+            self.decoder.reset(ended)
+        return transition.state
+
+    def __repr__(self) -> str:
+        return f"DecoderAgent({self.decoder!r}, gain={self.gain})"
 
 
 def _stem(path: str | Path) -> Path:

@@ -21,7 +21,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from cogmodels._threads import torch_threads
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaDecoderEnv, TrialRecorder
-from cogmodels.validation import check_int
+from cogmodels.validation import check_int, int_seed
 
 __all__ = ["PPO_SETTINGS", "MetaDecoderVecEnv", "play_recurrent_ppo", "train_recurrent_ppo"]
 
@@ -70,7 +70,7 @@ class MetaDecoderVecEnv(VecEnv):
 
     def _start(self) -> np.ndarray:
         if self.fixed_seed is None:
-            seed = int(np.random.SeedSequence([self.config.seed, 2, self._index]).generate_state(1)[0])
+            seed = int_seed(np.random.SeedSequence([self.config.seed, 2, self._index]))
         else:
             seed = self.fixed_seed
         self._index += 1

@@ -656,9 +656,9 @@ def run_reward_drift(
         ``decoder`` plus the trial columns that :func:`cogmodels.envs.bci.metrics.summarize`
         reads (``subject`` is the lane, ``day``, ``time`` within the session).
     """
-    from cogmodels.agents.decoders.drift_study import compare_under_drift
+    from cogmodels.agents.decoders.reward import GreedyPolicy, RewardDecoder
     from cogmodels.agents.decoders.session import calibration_block
-    from cogmodels.agents.reward_decoder import GreedyPolicy, RewardDecoder
+    from cogmodels.experiments.drift_study import compare_under_drift
     from cogmodels.progress import progress_bar
 
     names = [strategies] if isinstance(strategies, str) else list(strategies)

@@ -1,10 +1,10 @@
 """BCI decoders under neural drift: the metrics of each decoding strategy over days.
 
-One unit per strategy of :data:`cogmodels.agents.decoders.drift_study.STRATEGIES` (fixed,
+One unit per strategy of :data:`cogmodels.experiments.drift_study.STRATEGIES` (fixed,
 daily recalibration: supervised; ReFIT-RML: supervised adaptation; RTI-RML: unsupervised;
 reward-only). The comparison is *paired*: every unit builds its simulated subjects, drift and targets
 from the experiment's base ``seed`` (not its unit seed) through
-:func:`~cogmodels.agents.decoders.drift_study.compare_under_drift`, so all strategies face the same
+:func:`~cogmodels.experiments.drift_study.compare_under_drift`, so all strategies face the same
 subjects. Metrics per decoder, day and subject come from :func:`cogmodels.envs.bci.metrics.summarize`
 (``n_targets``: the task's number of targets, 8 centre-out ones, for the bitrate; given explicitly
 because some decoders' tables carry no target indices). ``error_signal`` names the error channel
@@ -20,11 +20,11 @@ from typing import Any
 
 import pandas as pd
 
-from cogmodels.agents.decoders.drift_study import STRATEGIES, compare_under_drift
 from cogmodels.envs.bci.drift import DRIFT_PRESETS
 from cogmodels.envs.bci.error_signal import ERROR_SIGNAL_PRESETS
 from cogmodels.envs.bci.metrics import summarize
 from cogmodels.experiments._common import TOO_SHORT, markdown_table, save, setting_note
+from cogmodels.experiments.drift_study import STRATEGIES, compare_under_drift
 from cogmodels.experiments.registry import Config, Experiment, Range
 
 __all__ = ["EXPERIMENT"]
@@ -41,8 +41,8 @@ def run_unit(config: Config, unit: dict, seed: int) -> dict[str, pd.DataFrame]:
     name = unit["decoder"]
     common: dict[str, Any] = {
         "days": config["days"], "n_subjects": config["n_subjects"],
-        "session_seconds": config["session_seconds"], "calibration_seconds": config["calibration_seconds"],
-        "seed": unit["env_seed"], "drift": config["drift"], "reward_warmup": config["reward_warmup"],
+        "session_s": config["session_seconds"], "calibration_s": config["calibration_seconds"],
+        "seed": unit["env_seed"], "drift": config["drift"], "reward_warmup_s": config["reward_warmup"],
         "error_signal": config["error_signal"],
     }
     trials = compare_under_drift([name], **common)
