@@ -1,0 +1,67 @@
+"""Pinned counts of the closed loop: the speed work on ``envs/bci`` must not change one spike.
+
+The numbers below were recorded from the loop before it was optimised (issue 14, speed with the
+realism on). Each rollout plays a closed-loop block with a fixed linear readout of the counts
+(so the counts feed back through cursor, user and encoder), then an open-loop observation block
+(the per-lane code paths of a reset). Eight lanes of 192 units use the time-rescaling sampler
+(:class:`~cogmodels.envs.bci.encoder.PoissonCounter`), as the benchmark's 1,024 lanes do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cogmodels.envs.bci import BaselineShift, CursorBCIVector, PopulationSpec, TransientLoss
+from cogmodels.envs.bci.user import WILLETT_USER
+
+#: the realism levels of ``benchmarks/bench_bci.py`` ("realistic" and "full")
+REALISM = {
+    "realistic": {"user": WILLETT_USER},
+    "full": {
+        "user": WILLETT_USER,
+        "population": PopulationSpec(untuned_fraction=0.2, speed_depth=(0.0, 3.0), latent_dim=10,
+                                     latent_sd=3.0, history=(-0.3, 0.0),
+                                     recording="threshold_crossings", neurons_per_channel=(1, 2),
+                                     noise_rate=2.0),
+        "session_drift": [BaselineShift(), TransientLoss()],
+    },
+}
+LANES, BINS = 8, 120
+
+
+def rollout(realism: str) -> np.ndarray:
+    """Counts ``(2 * BINS, LANES, units)``: a closed-loop block, then an observation block."""
+    env = CursorBCIVector(num_envs=LANES, n_trials=2, **REALISM[realism])
+    obs, _ = env.reset(seed=11)
+    readout = np.random.default_rng(1).standard_normal((obs.shape[1], 2)).astype(np.float32)
+    out = []
+    for block in (None, "observation"):
+        if block is not None:
+            obs, _ = env.reset(options={"calibration": block, "day": 3})
+        for _ in range(BINS):
+            action = np.tanh(0.02 * (obs - obs.mean(axis=1, keepdims=True)) @ readout)
+            obs, *_ = env.step(action)
+            out.append(obs.copy())
+    return np.stack(out)
+
+
+def checksums(counts: np.ndarray) -> tuple[list[int], int, int]:
+    """First bins' totals, the grand total and a sum weighted by bin, lane and unit."""
+    c = counts.astype(np.int64)
+    t, lane, unit = np.indices(c.shape)
+    return (c[:6].sum(axis=(1, 2)).tolist(), int(c.sum()),
+            int((c * (1 + t + 7 * lane + 13 * unit)).sum()))
+
+
+@pytest.mark.parametrize("realism", list(REALISM))
+def test_loop_counts_are_pinned(realism):
+    got = checksums(rollout(realism))
+    assert got == PINNED[realism]
+
+
+#: recorded before the optimisation (commit eb29863's loop)
+PINNED: dict[str, tuple[list[int], int, int]] = {
+    "realistic": ([534, 555, 584, 516, 548, 588], 131113, 181495217),
+    "full": ([865, 820, 876, 844, 815, 881], 200008, 276641618),
+}
