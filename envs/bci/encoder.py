@@ -377,6 +377,7 @@ class EncoderArrays:
         if self.has_history:
             self.history_w = np.zeros((n_lanes, n_units), dtype=np.float32)
             self.history_s = np.zeros((n_lanes, n_units), dtype=np.float32)
+            self._history_buf = np.empty((n_lanes, n_units), dtype=np.float32)
             self._history_a = np.float32(np.exp(-dt / spec.history_tau)
                                          if spec.history_tau > 0 else 0.0)
 
@@ -402,10 +403,13 @@ class EncoderArrays:
         self._kinds_known = False
 
     def expected_counts(self, velocity: np.ndarray, lanes: np.ndarray | None = None,
-                        covariates: np.ndarray | None = None) -> np.ndarray:
+                        covariates: np.ndarray | None = None,
+                        out: np.ndarray | None = None) -> np.ndarray:
         """Return expected counts per bin, ``(n_lanes, n_units)`` float32 (or ``lanes`` only).
 
         ``covariates`` ``(lanes, K)``: the extra covariates' values (when the spec has some).
+        ``out``: a C-contiguous float32 array of the result's shape to write the linear drive
+        and the counts into (the hot loop's buffer; not used for mixed tuning).
         """
         if lanes is None:
             u, coef, loglin = self._u, self.coef, self.log_linear
@@ -417,7 +421,7 @@ class EncoderArrays:
         u[:, 0, 1:3] = velocity
         if covariates is not None:
             u[:, 0, 3:] = covariates
-        z = np.matmul(u, coef)[:, 0]
+        z = np.matmul(u, coef, out=None if out is None else out[:, None, :])[:, 0]
         if not self._any_log:
             if z.size < 4096:  # np.clip's Python wrapper costs more than two ufunc calls here
                 return np.minimum(np.maximum(z, 0.0, out=z), self.max_count, out=z)
@@ -428,9 +432,12 @@ class EncoderArrays:
 
     def history_factor(self, expected: np.ndarray, lanes: np.ndarray | None = None) -> np.ndarray:
         """Multiply ``expected`` by ``exp(h s)`` (the spike history), capped, in place."""
-        w = self.history_w if lanes is None else self.history_w[lanes]
-        hist = self.history_s if lanes is None else self.history_s[lanes]
-        expected *= np.exp(np.minimum(w * hist, self._log_max))
+        if lanes is None:  # every lane steps: one preallocated buffer, no temporaries
+            factor = np.multiply(self.history_w, self.history_s, out=self._history_buf)
+        else:
+            factor = self.history_w[lanes] * self.history_s[lanes]
+        np.minimum(factor, self._log_max, out=factor)
+        expected *= np.exp(factor, out=factor)
         return np.minimum(expected, self.max_count, out=expected)
 
     def record(self, counts: np.ndarray, lanes: np.ndarray | None = None) -> None:
