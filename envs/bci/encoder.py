@@ -499,7 +499,7 @@ def _drain(r: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
     Round ``k`` adds one ``Exp(1)`` to every unit still at or below 0 after ``k - 1`` refills
     (in index order), so a unit's count is the last round it took part in. The index arrays
-    shrink with ``np.compress`` and the residuals are read with ``np.take`` (a boolean index and
+    shrink with ``compress`` and the residuals are read with ``take`` (a boolean index and
     fancy indexing cost 2-3 times more at 1,024 x 192 units); the draws are the same as one
     refill loop's.
     """
@@ -509,10 +509,10 @@ def _drain(r: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     for k in range(2, MAX_COUNT + 2):
         if not idx.size:
             break
-        refill = np.take(r, idx)
+        refill = r.take(idx)
         refill += rng.standard_exponential(idx.size, dtype=np.float32)  # ziggurat: no log
         r[idx] = refill
-        idx = np.compress(refill <= 0.0, idx)
+        idx = idx.compress(refill <= 0.0)
         if idx.size and k <= MAX_COUNT:
             counts[idx] = k
     else:  # MAX_COUNT reached (never in practice): restart those units' processes
