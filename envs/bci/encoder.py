@@ -374,6 +374,8 @@ class EncoderArrays:
         self._kinds_known = False
         self._any_log = self._all_log = False
         self.has_history = spec.has_history
+        self._counts_nonnegative = spec.noise == "poisson"  # so the filtered history s >= 0
+        self._history_nonpositive = False
         if self.has_history:
             self.history_w = np.zeros((n_lanes, n_units), dtype=np.float32)
             self.history_s = np.zeros((n_lanes, n_units), dtype=np.float32)
@@ -416,8 +418,7 @@ class EncoderArrays:
         else:
             u, coef, loglin = self._u[lanes], self.coef[lanes], self.log_linear[lanes]
         if not self._kinds_known:
-            self._any_log, self._all_log = bool(self.log_linear.any()), bool(self.log_linear.all())
-            self._kinds_known = True
+            self._refresh_kinds()
         u[:, 0, 1:3] = velocity
         if covariates is not None:
             u[:, 0, 3:] = covariates
@@ -430,13 +431,23 @@ class EncoderArrays:
             return np.exp(np.minimum(z, self._log_max, out=z), out=z)
         return np.where(loglin, np.exp(np.minimum(z, self._log_max)), np.clip(z, 0.0, self.max_count))
 
+    def _refresh_kinds(self) -> None:
+        """Note which unit kinds the lanes hold, and whether every ``h_i s_i`` is <= 0."""
+        self._any_log, self._all_log = bool(self.log_linear.any()), bool(self.log_linear.all())
+        self._history_nonpositive = (self.has_history and self._counts_nonnegative
+                                     and bool((self.history_w <= 0).all()))
+        self._kinds_known = True
+
     def history_factor(self, expected: np.ndarray, lanes: np.ndarray | None = None) -> np.ndarray:
         """Multiply ``expected`` by ``exp(h s)`` (the spike history), capped, in place."""
         if lanes is None:  # every lane steps: one preallocated buffer, no temporaries
             factor = np.multiply(self.history_w, self.history_s, out=self._history_buf)
         else:
             factor = self.history_w[lanes] * self.history_s[lanes]
-        np.minimum(factor, self._log_max, out=factor)
+        if not self._kinds_known:
+            self._refresh_kinds()
+        if not self._history_nonpositive:  # else h s <= 0 < log(MAX_RATE dt): nothing to cap
+            np.minimum(factor, self._log_max, out=factor)
         expected *= np.exp(factor, out=factor)
         return np.minimum(expected, self.max_count, out=expected)
 
