@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from cogmodels.envs.bci import BaselineShift, CursorBCIVector, PopulationSpec, TransientLoss
+from cogmodels.envs.bci.session_drift import SESSION_STREAM, SessionDrift
 from cogmodels.envs.bci.user import WILLETT_USER
 
 #: the realism levels of ``benchmarks/bench_bci.py`` ("realistic" and "full")
@@ -58,6 +59,43 @@ def checksums(counts: np.ndarray) -> tuple[list[int], int, int]:
 def test_loop_counts_are_pinned(realism):
     got = checksums(rollout(realism))
     assert got == PINNED[realism]
+
+
+def test_session_drift_advances_lanes_at_once_as_each_lane_alone():
+    """All due lanes advance together, yet each lane's offsets and gates are those its own
+    generator gives one process at a time — also when lanes restart on different bins, so
+    that only some lanes are due."""
+    procs = (BaselineShift(span=1.0), TransientLoss(rate=3600.0, duration=0.3))
+    n, units, dt, every = 5, 7, 0.02, 5
+    seeds, days = [11, 12, 13, 14, 15], [0, 1, 2, 3, 4]
+    drift = SessionDrift(procs, n, units, dt, update_s=every * dt)
+    drift.start(np.arange(n), seeds, days)
+    for _ in range(2):
+        drift.advance()
+    drift.start(np.array([1, 3]), [seeds[1], seeds[3]], [days[1], days[3]])  # restart 2 lanes
+
+    def alone(lane: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng([seeds[lane], SESSION_STREAM, 1 + days[lane]])
+        states = [p.start(rng, units) for p in procs]
+        for b in range(1, bins + 1):
+            if b % every == 0:
+                for p, state in zip(procs, states):
+                    p.advance(state, rng, every * dt)
+        offset, gate = np.zeros(units), np.ones(units)
+        for p, state in zip(procs, states):
+            p.contribute(state, offset, gate)
+        return (offset * dt).astype(np.float32), gate.astype(np.float32)
+
+    updates = set()
+    for t in range(1, 31):
+        drift.advance()
+        for lane in range(n):
+            offset, gate = alone(lane, t if lane in (1, 3) else t + 2)
+            np.testing.assert_array_equal(drift.offset[lane], offset)
+            np.testing.assert_array_equal(drift.gate[lane], gate)
+        updates.add(tuple(((drift._bins % every) == 0).tolist()))
+    assert len(updates) >= 3  # bins with no lane, some lanes and the other lanes due
+    assert (drift.gate == 0).any() and (drift.offset != 0).any()  # both processes acted
 
 
 #: recorded before the optimisation (commit eb29863's loop)
