@@ -89,13 +89,13 @@ def closed_loop(env: CursorBCIVector, decoder: SteadyStateKalmanDecoder, bins: i
     """Run ``bins`` bins with the decoder from a fresh session; return the closed-loop measures.
 
     Those are the success rate, successes per simulated minute, mean time to target (s) of the
-    successes, and the wall time.
+    successes, and the wall and CPU time of this process.
     """
     obs, _ = env.reset(options={"day": env.day})
     decoder.reset()
     ok = done = 0
     ttt = 0.0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(bins):
         obs, _, term, _, info = env.step(decoder.step_fast(obs))
         c = info["trial_completed"]
@@ -106,15 +106,15 @@ def closed_loop(env: CursorBCIVector, decoder: SteadyStateKalmanDecoder, bins: i
             ttt += float(info["time_to_target"][hit].sum())
         if term.any():
             decoder.reset(term)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {"success": ok / max(done, 1), "per_min": ok / (env.num_envs * bins * DT / 60),
-            "ttt": ttt / max(ok, 1), "seconds": seconds}
+            "ttt": ttt / max(ok, 1), "seconds": seconds, "cpu_seconds": cpu}
 
 
 # -- the plain numpy reference loop -----------------------------------------------------------
 def reference_loop(baseline, tuning, decoder: SteadyStateKalmanDecoder, targets, bins: int,
                    seed: int):
-    """Run the same closed loop written plainly; return ``(success rate, seconds)``.
+    """Run the same closed loop written plainly; return ``(success rate, seconds, CPU seconds)``.
 
     ``baseline (n, N)`` Hz and ``tuning (n, N, 2)`` per session; ``targets (n, T, 2)``. Cosine
     units, ``Generator.poisson``, a list as the 200 ms delay buffer, the same Kalman filter.
@@ -130,7 +130,7 @@ def reference_loop(baseline, tuning, decoder: SteadyStateKalmanDecoder, targets,
     t_in = np.zeros(n, dtype=int)
     v = np.zeros((n, 2))
     ok = done = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(bins):
         target = targets[np.arange(n), trial % targets.shape[1]]
         # user: delayed view + forward model, saturating push
@@ -158,7 +158,7 @@ def reference_loop(baseline, tuning, decoder: SteadyStateKalmanDecoder, targets,
         t_in[end] = 0
         cursor[end] = 0.0
         seen.append(cursor.copy())
-    return ok / max(done, 1), time.perf_counter() - t0
+    return ok / max(done, 1), time.perf_counter() - t0, time.process_time() - c0
 
 
 # -- measurements -----------------------------------------------------------------------------
@@ -211,7 +211,7 @@ def poisson_rates(repeats: int) -> dict[str, float]:
 
 def _timed_rate(num_envs: int, bins: int, seed: int, barrier=None, queue=None,
                 realism: str = "off"):
-    """``CursorBCIVector`` + decoder: wall-clock start and end of the closed loop, success rate.
+    """``CursorBCIVector`` + decoder: wall-clock start and end of the closed loop, success, CPU s.
 
     With a ``barrier`` the closed loops of several processes start together. ``realism``
     (:data:`REALISM`) other than "off": the decoder is calibrated on an open-loop observation
@@ -223,19 +223,24 @@ def _timed_rate(num_envs: int, bins: int, seed: int, barrier=None, queue=None,
     if barrier is not None:
         barrier.wait()
     start = time.time()
-    success = closed_loop(env, decoder, bins)["success"]
-    out = (start, time.time(), success)
+    run = closed_loop(env, decoder, bins)
+    out = (start, time.time(), run["success"], run["cpu_seconds"])
     if queue is not None:
         queue.put(out)
     return out
 
 
 def our_rate(num_envs: int, bins: int, seed: int, processes: int = 1,
-             realism: str = "off") -> tuple[float, float]:
-    """Bins per second over all copies (``processes`` running at once) and the success rate."""
+             realism: str = "off") -> tuple[float, float, float]:
+    """Bins per wall second over all copies (``processes`` at once), success rate, bins per CPU s.
+
+    Bins per CPU second divide by the processes' own CPU time, so other jobs on a shared machine
+    do not count (both sides pinned to one core and one thread: ``taskset -c N``,
+    ``OMP_NUM_THREADS=1``).
+    """
     if processes == 1:
-        start, end, success = _timed_rate(num_envs, bins, seed, realism=realism)
-        return num_envs * bins / (end - start), success
+        start, end, success, cpu = _timed_rate(num_envs, bins, seed, realism=realism)
+        return num_envs * bins / (end - start), success, num_envs * bins / cpu
     ctx = mp.get_context("spawn")
     barrier, queue = ctx.Barrier(processes), ctx.Queue()
     procs = [ctx.Process(target=_timed_rate,
@@ -247,7 +252,8 @@ def our_rate(num_envs: int, bins: int, seed: int, processes: int = 1,
     for p in procs:
         p.join()
     seconds = max(r[1] for r in res) - min(r[0] for r in res)
-    return processes * num_envs * bins / seconds, statistics.mean(r[2] for r in res)
+    total = processes * num_envs * bins
+    return total / seconds, statistics.mean(r[2] for r in res), total / sum(r[3] for r in res)
 
 
 def single_rate(bins: int, seed: int) -> float:
@@ -264,7 +270,8 @@ def single_rate(bins: int, seed: int) -> float:
     return bins / (time.perf_counter() - t0)
 
 
-def reference_rate(num_envs: int, bins: int, seed: int) -> tuple[float, float]:
+def reference_rate(num_envs: int, bins: int, seed: int) -> tuple[float, float, float]:
+    """Return the reference loop's bins per wall second, success rate and bins per CPU second."""
     env = CursorBCIVector(num_envs=num_envs, n_trials=10**6)
     env.reset(seed=seed)
     decoder = calibrate(env, 1500)
@@ -273,8 +280,8 @@ def reference_rate(num_envs: int, bins: int, seed: int) -> tuple[float, float]:
     tuning = np.stack([p.tuning for p in pops])
     rng = np.random.default_rng(seed)
     targets = center_out_positions(8, 0.35)[rng.integers(0, 8, size=(num_envs, 64))]
-    success, seconds = reference_loop(baseline, tuning, decoder, targets, bins, seed)
-    return num_envs * bins / seconds, success
+    success, seconds, cpu = reference_loop(baseline, tuning, decoder, targets, bins, seed)
+    return num_envs * bins / seconds, success, num_envs * bins / cpu
 
 
 def grid_bitrate(num_envs: int, bins: int, seed: int, selection: str, realism: str) -> dict:
@@ -343,44 +350,44 @@ def main() -> None:
     ap.add_argument("--grid-bins", type=int, default=6000)
     ap.add_argument("--skip", nargs="*", default=[],
                     choices=["poisson", "reference", "ours", "grid", "sweep"])
+    ap.add_argument("--one-process", action="store_true",
+                    help="skip the 2-process rows (pinned to one core they only share it)")
     args = ap.parse_args()
     res: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cpu, python "
-                 f"{platform.python_version()}, numpy {np.__version__}"}
+                 f"{platform.python_version()}, numpy {np.__version__}",
+                 "load_average_start": os.getloadavg()}
     if "poisson" not in args.skip:
         res["poisson_samples_per_s"] = poisson_rates(args.repeats)
     if "reference" not in args.skip:
         batched = [reference_rate(args.num_envs, args.bins, s) for s in range(args.repeats)]
         single = [reference_rate(1, args.bins * 4, s) for s in range(args.repeats)]
         res["reference_batched_bins_per_s"] = statistics.median(b[0] for b in batched)
+        res["reference_batched_bins_per_cpu_s"] = statistics.median(b[2] for b in batched)
         res["reference_batched_success"] = statistics.mean(b[1] for b in batched)
         res["reference_single_bins_per_s"] = statistics.median(b[0] for b in single)
     if "ours" not in args.skip:
-        one = [our_rate(args.num_envs, args.bins, s) for s in range(args.repeats)]
-        res["ours_1proc_bins_per_s"] = statistics.median(o[0] for o in one)
-        res["ours_success"] = statistics.mean(o[1] for o in one)
         res["ours_single_bins_per_s"] = statistics.median(
             single_rate(args.bins * 4, s) for s in range(args.repeats))
-        two = [our_rate(args.num_envs, args.bins, 10 * s, processes=2) for s in range(args.repeats)]
-        res["ours_2proc_bins_per_s"] = statistics.median(t[0] for t in two)
-        for name, realism in (("realistic", "user"), ("full", "full")):
-            real = [our_rate(args.num_envs, args.bins, s, realism=realism)
-                    for s in range(args.repeats)]
-            res[f"ours_{name}_1proc_bins_per_s"] = statistics.median(o[0] for o in real)
-            res[f"ours_{name}_success"] = statistics.mean(o[1] for o in real)
-            two = [our_rate(args.num_envs, args.bins, 10 * s, processes=2, realism=realism)
+        for name, realism in (("", "off"), ("realistic_", "user"), ("full_", "full")):
+            one = [our_rate(args.num_envs, args.bins, s, realism=realism)
                    for s in range(args.repeats)]
-            res[f"ours_{name}_2proc_bins_per_s"] = statistics.median(t[0] for t in two)
+            res[f"ours_{name}1proc_bins_per_s"] = statistics.median(o[0] for o in one)
+            res[f"ours_{name}1proc_bins_per_cpu_s"] = statistics.median(o[2] for o in one)
+            res[f"ours_{name or 'off_'}success"] = statistics.mean(o[1] for o in one)
+            if not args.one_process:
+                two = [our_rate(args.num_envs, args.bins, 10 * s, processes=2, realism=realism)
+                       for s in range(args.repeats)]
+                res[f"ours_{name}2proc_bins_per_s"] = statistics.median(t[0] for t in two)
     for key in [k for k in res if k.endswith("bins_per_s")]:
         res[key.replace("bins_per_s", "realtime_x")] = res[key] * DT
     if "reference_batched_bins_per_s" in res and "ours_1proc_bins_per_s" in res:
-        res["ratio_1proc_vs_reference_batched"] = (
-            res["ours_1proc_bins_per_s"] / res["reference_batched_bins_per_s"])
-        res["ratio_2proc_vs_reference_batched"] = (
-            res["ours_2proc_bins_per_s"] / res["reference_batched_bins_per_s"])
-        for name in ("realistic", "full"):
-            for procs in ("1proc", "2proc"):
-                res[f"ratio_{name}_{procs}_vs_reference_batched"] = (
-                    res[f"ours_{name}_{procs}_bins_per_s"] / res["reference_batched_bins_per_s"])
+        for name in ("", "realistic_", "full_"):
+            for procs, clock in (("1proc", "s"), ("1proc", "cpu_s"), ("2proc", "s")):
+                ours = res.get(f"ours_{name}{procs}_bins_per_{clock}")
+                if ours is not None:
+                    unit = "" if clock == "s" else "_cpu"
+                    res[f"ratio_{name}{procs}{unit}_vs_reference_batched"] = (
+                        ours / res[f"reference_batched_bins_per_{clock}"])
         res["ratio_single_vs_reference_single"] = (
             res["ours_single_bins_per_s"] / res["reference_single_bins_per_s"])
     if "grid" not in args.skip:
@@ -388,6 +395,7 @@ def main() -> None:
                                for sel in ("hold", "click") for realism in ("off", "full")}
     if "sweep" not in args.skip:
         res["drift_sweep"] = drift_sweep(args.sweep_days, args.sweep_subjects, args.sweep_bins)
+    res["load_average_end"] = os.getloadavg()
     print(json.dumps(res, indent=2, default=float))
 
 

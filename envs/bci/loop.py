@@ -213,6 +213,7 @@ class ClosedLoop:
         self._latent_r = float(np.exp(-spec.dt / pop.latent_tau)) if pop.latent_tau > 0 else 0.0
         self.spikes = PoissonCounter(n, units)
         self.obs = np.zeros((n, units), dtype=np.float32)
+        self._expected = np.empty((n, units), dtype=np.float32)  # a bin's expected counts, all lanes
         self.subjects: list[NeuralTrajectory | None] = [None] * n
         self.day = np.zeros(n, dtype=np.int64)
         self._encoded = np.full(n, -1, dtype=np.int64)  # the day whose population the lane uses
@@ -334,7 +335,8 @@ class ClosedLoop:
         if self.reaim is not None:
             u = self.reaim.encode(u, lanes)
         covariates = self._covariate_values(u, rng, lanes) if self._covariates else None
-        expected = enc.expected_counts(u, lanes, covariates)
+        expected = enc.expected_counts(u, lanes, covariates,
+                                       out=self._expected if lanes is None else None)
         if enc.has_history:
             expected = enc.history_factor(expected, lanes)
         if self.session is not None:

@@ -52,15 +52,32 @@ MAX_SECONDS = 1e6
 
 
 class SessionProcess:
-    """One within-session process: per-lane state, advanced every update (see module docstring)."""
+    """One within-session process: per-lane state, advanced every update (see module docstring).
+
+    An update is split in two so that many lanes advance together while each draws from its own
+    generator: :meth:`draw` takes one lane's random numbers (per-lane stream, Python loop over
+    lanes), :meth:`update` applies them to a state whose arrays have a leading lane axis (or
+    none: one lane), element by element. :meth:`advance` is both for one lane.
+    """
 
     def start(self, rng: np.random.Generator, n_units: int) -> dict[str, np.ndarray]:
         """Return the state of one lane's session start."""
         raise NotImplementedError
 
-    def advance(self, state: dict[str, np.ndarray], rng: np.random.Generator, seconds: float) -> None:
-        """Advance ``state`` by ``seconds``, in place."""
+    def draw(self, rng: np.random.Generator, out: np.ndarray) -> None:
+        """Fill ``out`` (float64, ``(n_units,)``) with one lane's random numbers of an update."""
         raise NotImplementedError
+
+    def update(self, state: dict[str, np.ndarray], draws: np.ndarray, seconds: float) -> None:
+        """Advance ``state`` by ``seconds`` with the random numbers ``draws``, in place."""
+        raise NotImplementedError
+
+    def advance(self, state: dict[str, np.ndarray], rng: np.random.Generator, seconds: float) -> None:
+        """Advance one lane's ``state`` by ``seconds``, in place."""
+        first = next(iter(state.values()))
+        draws = np.empty(first.shape)
+        self.draw(rng, draws)
+        self.update(state, draws, seconds)
 
     def contribute(self, state: dict[str, np.ndarray], offset: np.ndarray, gate: np.ndarray) -> None:
         """Add this process's baseline offset (Hz) to ``offset`` and multiply its gate into ``gate``."""
@@ -111,10 +128,13 @@ class BaselineShift(SessionProcess):
         sigma = np.where(walks, np.exp(mu + s * rng.standard_normal(n_units)), 0.0)
         return {"sigma": sigma, "offset": np.zeros(n_units)}
 
-    def advance(self, state, rng, seconds):
+    def draw(self, rng, out):
+        """Draw standard normals ``z_i``."""
+        rng.standard_normal(out=out)
+
+    def update(self, state, draws, seconds):
         """Add ``sigma_i sqrt(seconds / span) z_i`` to each offset."""
-        z = rng.standard_normal(state["offset"].shape)
-        state["offset"] += state["sigma"] * np.sqrt(seconds / self.span) * z
+        state["offset"] += state["sigma"] * np.sqrt(seconds / self.span) * draws
 
     def contribute(self, state, offset, gate):
         """Add the offsets (Hz)."""
@@ -151,13 +171,16 @@ class TransientLoss(SessionProcess):
         """Every channel starts live."""
         return {"lost": np.zeros(n_units, dtype=bool)}
 
-    def advance(self, state, rng, seconds):
+    def draw(self, rng, out):
+        """Draw uniforms ``u_i`` on [0, 1)."""
+        rng.random(out=out)
+
+    def update(self, state, draws, seconds):
         """Lose each live channel w.p. ``1 - exp(-rate t)``; recover w.p. ``1 - exp(-t / d)``."""
         lost = state["lost"]
         p_loss = -np.expm1(-self.rate * seconds / 3600.0)
         p_back = -np.expm1(-seconds / self.duration)
-        u = rng.random(lost.shape)
-        state["lost"] = np.where(lost, u >= p_back, u < p_loss)
+        lost[...] = np.where(lost, draws >= p_back, draws < p_loss)
 
     def contribute(self, state, offset, gate):
         """Zero the gate of the lost channels."""
@@ -168,6 +191,8 @@ class SessionDrift:
     """The within-session processes of ``n`` lanes and their combined offset and gate.
 
     ``update_s`` (1 s) is the time between updates; :meth:`apply` changes a bin's expected counts.
+    Each process's state is held as arrays with a leading lane axis: an update draws each due
+    lane's random numbers from its own generator, then advances all due lanes at once.
     """
 
     def __init__(self, processes: Sequence[SessionProcess], n: int, n_units: int, dt: float,
@@ -181,7 +206,9 @@ class SessionDrift:
         self._gated = False
         self._bins = np.zeros(n, dtype=np.int64)
         self._rngs: list[np.random.Generator | None] = [None] * n
-        self._states: list[list[dict[str, np.ndarray]]] = [[] for _ in range(n)]
+        #: per process: state name -> array (n, ...) over lanes
+        self._states: list[dict[str, np.ndarray]] = [{} for _ in self.processes]
+        self._draws = np.empty((len(self.processes), n, n_units))
 
     def __bool__(self) -> bool:
         return bool(self.processes)
@@ -191,27 +218,44 @@ class SessionDrift:
         for lane, seed, day in zip(lanes.tolist(), seeds, days):
             rng = np.random.default_rng([int(seed), SESSION_STREAM, 1 + int(day)])
             self._rngs[lane] = rng
-            self._states[lane] = [p.start(rng, self.n_units) for p in self.processes]
-            self._bins[lane] = 0
-            self._combine(lane)
+            for p, stacked in zip(self.processes, self._states):
+                for key, value in p.start(rng, self.n_units).items():
+                    if key not in stacked:
+                        stacked[key] = np.zeros((self.n, *value.shape), dtype=value.dtype)
+                    stacked[key][lane] = value
+        self._bins[lanes] = 0
+        self._combine(lanes)
 
     def advance(self) -> None:
         """Count one bin in every lane; update the lanes whose update is due."""
         self._bins += 1
         due = (self._bins % self.every == 0).nonzero()[0]
+        if not due.size:
+            return
         for lane in due.tolist():
             rng = self._rngs[lane]
-            for p, state in zip(self.processes, self._states[lane]):
-                p.advance(state, rng, self.seconds)
-            self._combine(lane)
+            for j, p in enumerate(self.processes):
+                p.draw(rng, self._draws[j, lane])
+        every = due.size == self.n  # all lanes: update the arrays in place, no gather
+        for j, (p, stacked) in enumerate(zip(self.processes, self._states)):
+            rows = stacked if every else {k: v[due] for k, v in stacked.items()}
+            p.update(rows, self._draws[j] if every else self._draws[j, due], self.seconds)
+            if not every:
+                for key, value in rows.items():
+                    stacked[key][due] = value
+        self._combine(None if every else due)
 
-    def _combine(self, lane: int) -> None:
-        offset = np.zeros(self.n_units)
-        gate = np.ones(self.n_units)
-        for p, state in zip(self.processes, self._states[lane]):
-            p.contribute(state, offset, gate)
-        self.offset[lane] = offset * self.dt
-        self.gate[lane] = gate
+    def _combine(self, lanes: np.ndarray | None) -> None:
+        """Recompute the offset and gate of ``lanes`` (None: all) from the processes' states."""
+        size = self.n if lanes is None else len(lanes)
+        offset = np.zeros((size, self.n_units))
+        gate = np.ones((size, self.n_units))
+        for p, stacked in zip(self.processes, self._states):
+            rows = stacked if lanes is None else {k: v[lanes] for k, v in stacked.items()}
+            p.contribute(rows, offset, gate)
+        where = slice(None) if lanes is None else lanes
+        self.offset[where] = offset * self.dt
+        self.gate[where] = gate
         self._gated = self._gated or not gate.all()
 
     def apply(self, expected: np.ndarray, lanes: np.ndarray | None = None) -> np.ndarray:

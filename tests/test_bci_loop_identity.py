@@ -1,0 +1,105 @@
+"""Pinned counts of the closed loop: the speed work on ``envs/bci`` must not change one spike.
+
+The numbers below were recorded from the loop before it was optimised (issue 14, speed with the
+realism on). Each rollout plays a closed-loop block with a fixed linear readout of the counts
+(so the counts feed back through cursor, user and encoder), then an open-loop observation block
+(the per-lane code paths of a reset). Eight lanes of 192 units use the time-rescaling sampler
+(:class:`~cogmodels.envs.bci.encoder.PoissonCounter`), as the benchmark's 1,024 lanes do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cogmodels.envs.bci import BaselineShift, CursorBCIVector, PopulationSpec, TransientLoss
+from cogmodels.envs.bci.session_drift import SESSION_STREAM, SessionDrift
+from cogmodels.envs.bci.user import WILLETT_USER
+
+#: the realism levels of ``benchmarks/bench_bci.py`` ("realistic" and "full")
+REALISM = {
+    "realistic": {"user": WILLETT_USER},
+    "full": {
+        "user": WILLETT_USER,
+        "population": PopulationSpec(untuned_fraction=0.2, speed_depth=(0.0, 3.0), latent_dim=10,
+                                     latent_sd=3.0, history=(-0.3, 0.0),
+                                     recording="threshold_crossings", neurons_per_channel=(1, 2),
+                                     noise_rate=2.0),
+        "session_drift": [BaselineShift(), TransientLoss()],
+    },
+}
+LANES, BINS = 8, 120
+
+
+def rollout(realism: str) -> np.ndarray:
+    """Counts ``(2 * BINS, LANES, units)``: a closed-loop block, then an observation block."""
+    env = CursorBCIVector(num_envs=LANES, n_trials=2, **REALISM[realism])
+    obs, _ = env.reset(seed=11)
+    readout = np.random.default_rng(1).standard_normal((obs.shape[1], 2)).astype(np.float32)
+    out = []
+    for block in (None, "observation"):
+        if block is not None:
+            obs, _ = env.reset(options={"calibration": block, "day": 3})
+        for _ in range(BINS):
+            action = np.tanh(0.02 * (obs - obs.mean(axis=1, keepdims=True)) @ readout)
+            obs, *_ = env.step(action)
+            out.append(obs.copy())
+    return np.stack(out)
+
+
+def checksums(counts: np.ndarray) -> tuple[list[int], int, int]:
+    """First bins' totals, the grand total and a sum weighted by bin, lane and unit."""
+    c = counts.astype(np.int64)
+    t, lane, unit = np.indices(c.shape)
+    return (c[:6].sum(axis=(1, 2)).tolist(), int(c.sum()),
+            int((c * (1 + t + 7 * lane + 13 * unit)).sum()))
+
+
+@pytest.mark.parametrize("realism", list(REALISM))
+def test_loop_counts_are_pinned(realism):
+    got = checksums(rollout(realism))
+    assert got == PINNED[realism]
+
+
+def test_session_drift_advances_lanes_at_once_as_each_lane_alone():
+    """All due lanes advance together, yet each lane's offsets and gates are those its own
+    generator gives one process at a time — also when lanes restart on different bins, so
+    that only some lanes are due."""
+    procs = (BaselineShift(span=1.0), TransientLoss(rate=3600.0, duration=0.3))
+    n, units, dt, every = 5, 7, 0.02, 5
+    seeds, days = [11, 12, 13, 14, 15], [0, 1, 2, 3, 4]
+    drift = SessionDrift(procs, n, units, dt, update_s=every * dt)
+    drift.start(np.arange(n), seeds, days)
+    for _ in range(2):
+        drift.advance()
+    drift.start(np.array([1, 3]), [seeds[1], seeds[3]], [days[1], days[3]])  # restart 2 lanes
+
+    def alone(lane: int, bins: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng([seeds[lane], SESSION_STREAM, 1 + days[lane]])
+        states = [p.start(rng, units) for p in procs]
+        for b in range(1, bins + 1):
+            if b % every == 0:
+                for p, state in zip(procs, states):
+                    p.advance(state, rng, every * dt)
+        offset, gate = np.zeros(units), np.ones(units)
+        for p, state in zip(procs, states):
+            p.contribute(state, offset, gate)
+        return (offset * dt).astype(np.float32), gate.astype(np.float32)
+
+    updates = set()
+    for t in range(1, 31):
+        drift.advance()
+        for lane in range(n):
+            offset, gate = alone(lane, t if lane in (1, 3) else t + 2)
+            np.testing.assert_array_equal(drift.offset[lane], offset)
+            np.testing.assert_array_equal(drift.gate[lane], gate)
+        updates.add(tuple(((drift._bins % every) == 0).tolist()))
+    assert len(updates) >= 3  # bins with no lane, some lanes and the other lanes due
+    assert (drift.gate == 0).any() and (drift.offset != 0).any()  # both processes acted
+
+
+#: recorded before the optimisation (commit eb29863's loop)
+PINNED: dict[str, tuple[list[int], int, int]] = {
+    "realistic": ([534, 555, 584, 516, 548, 588], 131113, 181495217),
+    "full": ([865, 820, 876, 844, 815, 881], 200008, 276641618),
+}
