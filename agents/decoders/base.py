@@ -194,11 +194,12 @@ class DecoderAgent:
     """A fitted :class:`Decoder` as an :class:`~cogmodels.agent.Agent`: it drives the cursor.
 
     Each step the action of every lane is ``gain`` times the velocity the decoder reads from the
-    lane's spike counts (``observation["obs"]``, ``(L, N)``); a lane whose session ends has its
-    decoder state reset (a session starts at rest). The decoder keeps its state itself, so
-    :func:`~cogmodels.rollout.rollout` drives it in the cursor tasks, single or native vector
-    (``CursorBCIVector(..., autoreset_mode="same_step")``), like any other agent; adaptation
-    between bins (CLDA) stays with :func:`~cogmodels.agents.decoders.session.run_closed_loop`.
+    lane's spike counts (``observation["obs"]``, ``(L, N)``); a lane that starts a new session
+    has its decoder state reset (a session starts at rest). The decoder keeps its state itself,
+    so :func:`~cogmodels.rollout.rollout` drives it in the cursor tasks, single or native vector
+    (``CursorBCIVector``, ``next_step`` or ``same_step`` autoreset), like any other agent;
+    :class:`~cogmodels.agents.decoders.closed_loop.ClosedLoopAgent` adds adaptation between bins
+    (CLDA), assist and bias correction.
 
     Parameters
     ----------
@@ -227,8 +228,15 @@ class DecoderAgent:
         return self.gain * self.decoder.step(observation["obs"]), state
 
     def learn(self, transition: Any) -> None:
-        """Reset the decoder state of the lanes whose session ended on this step."""
-        ended = np.asarray(transition.terminated) | np.asarray(transition.truncated)
+        """Reset the decoder state of the lanes whose next observation starts a new session.
+
+        Those are the lanes whose session ended on this step, or, with Gymnasium's
+        ``next_step`` autoreset, the lanes this step reset (``transition.autoreset``).
+        """
+        if transition.autoreset is not None:
+            ended = transition.autoreset
+        else:
+            ended = np.asarray(transition.terminated) | np.asarray(transition.truncated)
         if ended.any():
             self.decoder.reset(ended)
         return transition.state
