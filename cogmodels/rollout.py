@@ -60,10 +60,10 @@ def rollout(
     env_kwargs: Mapping[str, Any] | None = None,
     progress: bool = False,
     description: str | None = None,
-    record: str = "trials",
+    record: str | None = "trials",
     options: Mapping[str, Any] | None = None,
     reseed: bool = True,
-) -> pd.DataFrame:
+) -> pd.DataFrame | None:
     """Play ``agent`` in ``env`` and return the canonical trial table, one subject per lane.
 
     Each step the agent acts on every lane (``agent.act(observation, state, rng)``), every lane
@@ -110,7 +110,7 @@ def rollout(
         Draw a bar of the steps played (on a terminal only).
     description : str, optional
         The bar's label (default ``"rollout <agent name>"``).
-    record : {"trials", "steps"}
+    record : {"trials", "steps"} or None
         ``"trials"``: one row per completed trial (the canonical trial table). ``"steps"``: one
         row per environment step of each lane, in single environments (any
         :class:`gymnasium.Env`; a step of an environment that is not a cogmodels task completes
@@ -123,7 +123,10 @@ def rollout(
         start in seconds, ``step * dt``, for tasks with a bin width ``dt``), ``action`` (or
         ``action_0 ...`` for vector actions), ``reward``, ``terminated``, ``truncated``, then the
         step's scalar ``info`` entries (prefixed ``info_`` where a name is taken) and the
-        agent's ``trial_columns(state)``, which it then reports after every step.
+        agent's ``trial_columns(state)``, which it then reports after every step. None: no table
+        (the agent keeps what it needs, e.g.
+        :class:`~cogmodels.agents.decoders.closed_loop.ClosedLoopAgent` its trials); trials are
+        counted as for ``"steps"``.
     options : Mapping, optional
         The options of the environments' first reset (e.g. ``{"day": 3}`` for the BCI cursor).
     reseed : bool, default True
@@ -133,7 +136,7 @@ def rollout(
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame or None
         The trial table, validated (:func:`cogmodels.trials.validate_trials`), or the step table
         (``record="steps"``); rows ordered by subject then time, with the agent's columns
         appended.
@@ -144,7 +147,8 @@ def rollout(
             f"(e.g. model.as_agent(params)), got {type(agent).__name__}"
         )
     progress = check_bool("progress", progress)
-    steps = check_choice("record", record, RECORDS) == "steps"
+    keep = record is not None  # build a table
+    steps = not keep or check_choice("record", record, RECORDS) == "steps"
     name = getattr(agent, "name", type(agent).__name__)
     envs, vector, lanes = _environments(env, n_subjects, env_kwargs, any_env=steps)
     subjects = _subjects(subjects, lanes)
@@ -166,10 +170,13 @@ def rollout(
     bar = progress_bar(progress, unit="step", desc=description or f"rollout {name}")
     if vector is not None:
         table, columns = _vector_loop(agent, vector, lanes, budget, seeds[1], rng, subjects, bar, steps,
-                                      reset)
+                                      reset, keep)
     else:
-        table, columns = _single_loop(agent, envs, budget, seeds[1:], rng, subjects, bar, steps, reset)
+        table, columns = _single_loop(agent, envs, budget, seeds[1:], rng, subjects, bar, steps, reset,
+                                      keep)
     bar.close()
+    if not keep:
+        return None
     if steps:
         return _attach_columns(table, columns, lanes)
     n_actions = int(action_space.n) if isinstance(action_space, spaces.Discrete) else None
@@ -304,7 +311,7 @@ def _constant(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _single_loop(agent, envs, budget, seeds, rng, subjects, bar, steps=False, reset=None):
+def _single_loop(agent, envs, budget, seeds, rng, subjects, bar, steps=False, reset=None, keep=True):
     lanes = len(envs)
     bases = [e.unwrapped for e in envs]
     tasks = all(isinstance(b, TaskEnv) for b in bases)
@@ -329,7 +336,7 @@ def _single_loop(agent, envs, budget, seeds, rng, subjects, bar, steps=False, re
     state = agent.initial_state(lanes)
     columns: list[tuple[np.ndarray, Mapping[str, np.ndarray]]] = []
     every, none = _constant(np.ones(lanes, dtype=bool)), _constant(np.zeros(lanes, dtype=bool))
-    log = _StepLog(lanes, subjects, bases[0], discrete) if steps else None
+    log = _StepLog(lanes, subjects, bases[0], discrete) if steps and keep else None
     while playing:
         bar.update()
         action, state = agent.act(obs, state, rng)
@@ -380,13 +387,15 @@ def _single_loop(agent, envs, budget, seeds, rng, subjects, bar, steps=False, re
                                      else (none, none))
             state = learn(Transition(obs, state, action, np.array(reward), nxt, term_mask, trunc_mask,
                                      mask, infos, made_rows))
-        if trial_columns is not None and (log is not None or True in new_rows):
+        if keep and trial_columns is not None and (log is not None or True in new_rows):
             extra = trial_columns(state)
             if extra:
                 columns.append((mask if log is not None else made_rows, extra))
         obs = nxt
     if log is not None:
         return log.table(), columns
+    if recorders is None:
+        return None, columns
     return trial_table([row for r in recorders for row in r.rows]), columns
 
 
@@ -503,7 +512,7 @@ def _with_info(obs: np.ndarray, info: Mapping[str, Any], cols: tuple[str, ...], 
     return {"obs": obs, **{c: info[c] for c in cols}}
 
 
-def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=False, reset=None):
+def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=False, reset=None, keep=True):
     base = env.unwrapped
     mode = _autoreset_mode(env)
     if mode not in (AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP):
@@ -560,7 +569,7 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
                             "info['trial_completed']): rollout cannot count its trials")
         made = made & stepped
         if steps:
-            if stepped.any():
+            if keep and stepped.any():
                 rows.append((stepped, _vector_step_fields(session, step, trial, action, reward,
                                                           terminated, truncated, info, lanes)))
             step += stepped
@@ -581,13 +590,15 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
             state = learn(Transition(obs, state, action, reward, nxt, terminated & stepped,
                                      truncated & stepped, stepped, info, made,
                                      resetting if next_step else None))
-        if trial_columns is not None and (steps or made.any()):
+        if keep and trial_columns is not None and (steps or made.any()):
             extra = trial_columns(state)
             if extra:
                 columns.append((stepped if steps else made, extra))
         obs = nxt
         if next_step:
             resetting = terminated | truncated
+    if not keep:
+        return None, columns
     if steps:
         if not rows:
             return pd.DataFrame(columns=["subject", *STEP_COLUMNS]), columns
