@@ -255,7 +255,7 @@ def test_a_decoder_agent_checks_its_decoder_and_lanes():
     from cogmodels.agents.decoders.base import DecoderAgent
     from cogmodels.exceptions import NotFittedError
 
-    with pytest.raises(TypeError, match="decoder must be a fitted Decoder, got str"):
+    with pytest.raises(TypeError, match=r"decoder must be a fitted Decoder or a wrapper with step\(counts\) and reset\(mask\), got str"):
         DecoderAgent("kalman")
     with pytest.raises(NotFittedError):
         SteadyStateKalmanDecoder().as_agent()

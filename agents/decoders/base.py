@@ -204,15 +204,18 @@ class DecoderAgent:
     Parameters
     ----------
     decoder : Decoder
-        A fitted decoder of as many lanes as the rollout has.
+        A fitted decoder of as many lanes as the rollout has, or a wrapper of one that decodes
+        with ``step(counts)`` and restarts lanes with ``reset(mask)`` (e.g. an output scale).
     gain : float or array-like of float, default 1.0
         The output gain (> 0): one, or one per lane (the gain Wilson et al. 2023 re-sweep daily).
     """
 
     def __init__(self, decoder: Decoder, *, gain: float | np.ndarray = 1.0) -> None:
-        if not isinstance(decoder, Decoder):
-            raise TypeError(f"decoder must be a fitted Decoder, got {type(decoder).__name__}")
-        decoder._check_fitted()
+        if isinstance(decoder, Decoder):
+            decoder._check_fitted()
+        elif not (callable(getattr(decoder, "step", None)) and callable(getattr(decoder, "reset", None))):
+            raise TypeError("decoder must be a fitted Decoder or a wrapper with step(counts) and "
+                            f"reset(mask), got {type(decoder).__name__}")
         self.decoder = decoder
         g = np.asarray(gain, dtype=np.float64) if _numeric(gain) else np.array(np.nan)
         if not (g.ndim <= 1 and g.size and np.isfinite(g).all() and (g > 0).all()):
@@ -222,7 +225,7 @@ class DecoderAgent:
 
     def initial_state(self, n_lanes: int) -> None:
         """Reset the decoder (every lane at rest); the decoder holds the state, so it is None."""
-        if n_lanes != self.decoder.n_lanes_:
+        if n_lanes != getattr(self.decoder, "n_lanes_", n_lanes):
             raise ValueError(f"n_lanes must be the decoder's {self.decoder.n_lanes_} lanes, got {n_lanes}")
         if np.ndim(self.gain) and np.size(self.gain) != n_lanes:
             raise ValueError(f"gain must be one number or one per lane ({n_lanes}), got {self.gain!r}")
