@@ -557,8 +557,10 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
         # else next_step resets every copy and ignores the actions: the agent does not act (nor
         # draw from its generator), and the last actions are passed again
         o, reward, terminated, truncated, info = env.step(np.asarray(action))
-        stepped = playing & ~resetting  # the lanes that played a step of their session
-        if not stepped.any():  # next_step: every copy reset (Gymnasium's info is empty then)
+        # the lanes that played a step of their session (not a next_step reset, not finished)
+        stepped = playing & ~resetting if resetting is not none else playing.copy()
+        everyone = stepped.all()
+        if not (everyone or stepped.any()):  # next_step: every copy reset (its info is empty)
             made, fields = none, {}
         elif trial_rows is not None:
             made, fields = trial_rows(np.asarray(action), reward, info)
@@ -567,7 +569,7 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
         else:
             raise TypeError(f"{type(base).__name__} reports no trial ends (no trial_rows method, no "
                             "info['trial_completed']): rollout cannot count its trials")
-        made = made & stepped
+        made = made & stepped  # a copy: never the env's own array
         if steps:
             if keep and stepped.any():
                 rows.append((stepped, _vector_step_fields(session, step, trial, action, reward,
@@ -577,26 +579,33 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
         elif made.any():
             rows.append((made, {"session": session.copy(), "trial": trial.copy(), **fields}))
             trial += made
-        ended = (terminated | truncated) & stepped
+        finished = terminated | truncated
+        any_finished = finished.any()
+        ended = finished & stepped if any_finished else none
         # a vector env's copies step together: a next_step reset spends a step of the clock
-        used += {"trials": made, "steps": playing}.get(kind, ended)
-        session[ended] += 1
-        trial[ended] = 0
-        step[ended] = 0
+        if kind == "steps":
+            used += playing
+        else:
+            used += made if kind == "trials" else ended
+        if any_finished:
+            session[ended] += 1
+            trial[ended] = 0
+            step[ended] = 0
         playing &= used < limit
-        reward = np.where(stepped, reward, 0.0)
+        if not everyone:
+            reward = np.where(stepped, reward, 0.0)
+            terminated, truncated = terminated & stepped, truncated & stepped
         nxt = _with_info(o, info, info_cols, env) if info_cols else {"obs": o}
         if learn is not None:
-            state = learn(Transition(obs, state, action, reward, nxt, terminated & stepped,
-                                     truncated & stepped, stepped, info, made,
-                                     resetting if next_step else None))
+            state = learn(Transition(obs, state, action, reward, nxt, terminated, truncated, stepped,
+                                     info, made, resetting if next_step else None))
         if keep and trial_columns is not None and (steps or made.any()):
             extra = trial_columns(state)
             if extra:
                 columns.append((stepped if steps else made, extra))
         obs = nxt
         if next_step:
-            resetting = terminated | truncated
+            resetting = finished if any_finished else none
     if not keep:
         return None, columns
     if steps:
