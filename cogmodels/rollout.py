@@ -552,7 +552,7 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
     step = np.zeros(lanes, dtype=np.int64)
     while playing.any():
         bar.update()
-        if not resetting.all():
+        if resetting is none or not resetting.all():
             action, state = agent.act(obs, state, rng)
         # else next_step resets every copy and ignores the actions: the agent does not act (nor
         # draw from its generator), and the last actions are passed again
