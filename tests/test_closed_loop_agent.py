@@ -16,11 +16,16 @@ from cogmodels.rollout import rollout
 KW = {"num_envs": 2, "n_units": 32}
 
 
-@pytest.fixture(scope="module")
-def decoder():
+def _block():
+    """A calibration block of the subjects of seed 3."""
     cal = CursorBCIVector(**KW, n_trials=10**6)
     cal.reset(seed=3)
-    return KalmanDecoder().fit(*calibration_block(cal, 15.0))
+    return calibration_block(cal, 15.0)
+
+
+@pytest.fixture(scope="module")
+def decoder():
+    return KalmanDecoder().fit(*_block())
 
 
 
@@ -45,12 +50,6 @@ def test_the_agent_learns_each_bin_of_the_clock_in_both_autoreset_modes():
         table = agent.trial_table()
         assert table["subject"].value_counts().max() > 2  # sessions of 2 trials ended and restarted
         assert (np.diff(table["time"].to_numpy()[table["subject"].to_numpy() == 0]) > 0).all()
-
-
-def _block():
-    cal = CursorBCIVector(**KW, n_trials=10**6)
-    cal.reset(seed=3)
-    return calibration_block(cal, 15.0)
 
 
 def test_the_agent_names_what_it_was_given_wrong(decoder):
