@@ -8,6 +8,9 @@ An **agent** is the shape stable-baselines3 users know, batched over a leading a
 - optionally ``learn(transition) -> state``: the state after the outcome of a step (learners);
 - optionally ``trial_columns(state) -> {column: (lanes,) array}``: extra trial-table columns of the
   trial that the last step completed (latent variables, choice probabilities); empty otherwise.
+- optionally ``info_columns``: the entries of a native vector environment's ``info`` that the
+  agent reads with its observation (e.g. the BCI cursor's ``cursor`` and ``target``, for an
+  assist or closed-loop decoder adaptation): those of the reset or step that returned it.
 
 ``observation`` is a mapping of ``(lanes, ...)`` arrays: ``"obs"``, the environment's observations
 stacked over lanes, plus the trial-table columns the agent names in ``observation_columns`` (read
@@ -96,6 +99,12 @@ class Transition(NamedTuple):
     trial_end : numpy.ndarray or None
         ``(lanes,)`` bool: the step completed a trial (a row of the trial table; every step of
         an environment that is not a cogmodels task). None where the caller does not know.
+    autoreset : numpy.ndarray or None
+        ``(lanes,)`` bool, in a vector environment with Gymnasium's ``next_step`` autoreset only:
+        the step was the automatic reset of the lane (its session ended on the step before):
+        its action was ignored, ``stepped`` is False and ``next_observation`` is the new
+        session's first. None elsewhere (single environments and ``same_step`` autoreset, where
+        ``terminated``/``truncated`` mark the step after which a new session starts).
     """
 
     observation: Observation
@@ -108,6 +117,7 @@ class Transition(NamedTuple):
     stepped: np.ndarray
     info: Any
     trial_end: np.ndarray | None = None
+    autoreset: np.ndarray | None = None
 
 
 def draw_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -230,9 +240,12 @@ class ModelAgent:
 
         Before the last stage only the stage and the summed reward advance. After it the trial's
         latents (and ``p_choice``) are kept for :meth:`trial_columns`, the model learns from the
-        trial, and its state is reset where the block changes (``reset_on_block``).
+        trial, and its state is reset where the block changes (``reset_on_block``). A step in
+        which no lane played (every copy reset by ``next_step`` autoreset) teaches nothing.
         """
         state = transition.state
+        if transition.autoreset is not None and not transition.stepped.any():
+            return state
         j = state["stage"]
         state["reward"] = transition.reward if j == 0 else state["reward"] + transition.reward
         if j + 1 < self._n_stages:

@@ -21,6 +21,7 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
 
 from cogmodels.agent import Agent, Transition
 from cogmodels.envs.core import TaskEnv, TaskVectorEnv
@@ -59,8 +60,10 @@ def rollout(
     env_kwargs: Mapping[str, Any] | None = None,
     progress: bool = False,
     description: str | None = None,
-    record: str = "trials",
-) -> pd.DataFrame:
+    record: str | None = "trials",
+    options: Mapping[str, Any] | None = None,
+    reseed: bool = True,
+) -> pd.DataFrame | None:
     """Play ``agent`` in ``env`` and return the canonical trial table, one subject per lane.
 
     Each step the agent acts on every lane (``agent.act(observation, state, rng)``), every lane
@@ -70,6 +73,15 @@ def rollout(
     old session is then in ``transition.info[lane]["final_obs"]`` (single environments), as in
     Gymnasium's vector environments.
 
+    A native vector environment restarts a lane as its ``autoreset_mode`` metadata says
+    (Gymnasium 1.x, :class:`gymnasium.vector.AutoresetMode`). ``SAME_STEP``: the step that ends a
+    session returns the next session's first observation. ``NEXT_STEP``: the step that ends it
+    returns its last observation and the following step resets the lane, ignoring its action;
+    that reset step is no agent step of the lane (``transition.stepped`` is False there and
+    ``transition.autoreset`` True, its reward 0, no row, no trial; where every copy resets the
+    agent does not act), but it is a step of the environment's clock, so it counts in an
+    ``n_steps`` / ``seconds`` budget, which every copy of a vector environment spends together.
+
     Parameters
     ----------
     agent : Agent
@@ -78,9 +90,9 @@ def rollout(
     env : str, gymnasium.Env, sequence of gymnasium.Env or TaskVectorEnv
         A registered id (``n_subjects`` single environments built with ``env_kwargs``), one
         cogmodels task environment (one lane), several (one lane each), or a native vector
-        environment (one lane per copy), built with ``autoreset_mode="same_step"``, of a task
-        whose vector class records trials (``trial_rows``: the bandit, reversal learning and the
-        two-step task).
+        environment (one lane per copy), ``autoreset_mode`` ``"same_step"`` or ``"next_step"``,
+        of a task whose vector class records trials (``trial_rows``: the bandit, reversal
+        learning and the two-step task).
     n_trials, n_steps, seconds : int, int, float, optional
         The budget of each lane, at most one of them: trials completed, environment steps, or
         seconds of task time (``steps = round(seconds / dt)``, for tasks with a bin width ``dt``).
@@ -98,7 +110,7 @@ def rollout(
         Draw a bar of the steps played (on a terminal only).
     description : str, optional
         The bar's label (default ``"rollout <agent name>"``).
-    record : {"trials", "steps"}
+    record : {"trials", "steps"} or None
         ``"trials"``: one row per completed trial (the canonical trial table). ``"steps"``: one
         row per environment step of each lane, in single environments (any
         :class:`gymnasium.Env`; a step of an environment that is not a cogmodels task completes
@@ -111,11 +123,20 @@ def rollout(
         start in seconds, ``step * dt``, for tasks with a bin width ``dt``), ``action`` (or
         ``action_0 ...`` for vector actions), ``reward``, ``terminated``, ``truncated``, then the
         step's scalar ``info`` entries (prefixed ``info_`` where a name is taken) and the
-        agent's ``trial_columns(state)``, which it then reports after every step.
+        agent's ``trial_columns(state)``, which it then reports after every step. None: no table
+        (the agent keeps what it needs, e.g.
+        :class:`~cogmodels.agents.decoders.closed_loop.ClosedLoopAgent` its trials); trials are
+        counted as for ``"steps"``.
+    options : Mapping, optional
+        The options of the environments' first reset (e.g. ``{"day": 3}`` for the BCI cursor).
+    reseed : bool, default True
+        Seed the environments from ``seed`` at their first reset. False: reset them without a
+        seed, so they go on with their own random streams (the BCI cursor keeps its subjects: a
+        session that follows another); ``seed`` then seeds the agent only.
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame or None
         The trial table, validated (:func:`cogmodels.trials.validate_trials`), or the step table
         (``record="steps"``); rows ordered by subject then time, with the agent's columns
         appended.
@@ -126,7 +147,8 @@ def rollout(
             f"(e.g. model.as_agent(params)), got {type(agent).__name__}"
         )
     progress = check_bool("progress", progress)
-    steps = check_choice("record", record, RECORDS) == "steps"
+    keep = record is not None  # build a table
+    steps = not keep or check_choice("record", record, RECORDS) == "steps"
     name = getattr(agent, "name", type(agent).__name__)
     envs, vector, lanes = _environments(env, n_subjects, env_kwargs, any_env=steps)
     subjects = _subjects(subjects, lanes)
@@ -141,12 +163,20 @@ def rollout(
     # children by index: the agent's and the first lane's seeds are the same for both kinds of env
     seeds = seed_sequence(seed).spawn(2 if vector is not None else lanes + 1)
     rng = np.random.default_rng(seeds[0])
+    if options is not None and not isinstance(options, Mapping):
+        raise TypeError(f"options must be a mapping of reset options or None, got {describe(options)}")
+    reset = {"options": None if options is None else dict(options),
+             "reseed": check_bool("reseed", reseed)}
     bar = progress_bar(progress, unit="step", desc=description or f"rollout {name}")
     if vector is not None:
-        table, columns = _vector_loop(agent, vector, lanes, budget, seeds[1], rng, subjects, bar, steps)
+        table, columns = _vector_loop(agent, vector, lanes, budget, seeds[1], rng, subjects, bar, steps,
+                                      reset, keep)
     else:
-        table, columns = _single_loop(agent, envs, budget, seeds[1:], rng, subjects, bar, steps)
+        table, columns = _single_loop(agent, envs, budget, seeds[1:], rng, subjects, bar, steps, reset,
+                                      keep)
     bar.close()
+    if not keep:
+        return None
     if steps:
         return _attach_columns(table, columns, lanes)
     n_actions = int(action_space.n) if isinstance(action_space, spaces.Discrete) else None
@@ -281,7 +311,7 @@ def _constant(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _single_loop(agent, envs, budget, seeds, rng, subjects, bar, steps=False):
+def _single_loop(agent, envs, budget, seeds, rng, subjects, bar, steps=False, reset=None, keep=True):
     lanes = len(envs)
     bases = [e.unwrapped for e in envs]
     tasks = all(isinstance(b, TaskEnv) for b in bases)
@@ -292,7 +322,9 @@ def _single_loop(agent, envs, budget, seeds, rng, subjects, bar, steps=False):
     records = [r.record for r in recorders] if recorders is not None else None
     trial_rows = [b.trial_row for b in bases] if steps and tasks else None
     step_fns = [e.step for e in envs]
-    raw = [reset(seed=int_seed(s))[0] for reset, s in zip(resets, seeds)]
+    reseed, options = (reset or {}).get("reseed", True), (reset or {}).get("options")
+    raw = [start(seed=int_seed(s) if reseed else None, options=options)[0]
+           for start, s in zip(resets, seeds)]
     cols = tuple(getattr(agent, "observation_columns", ()))
     learn = getattr(agent, "learn", None)
     trial_columns = getattr(agent, "trial_columns", None)
@@ -304,7 +336,7 @@ def _single_loop(agent, envs, budget, seeds, rng, subjects, bar, steps=False):
     state = agent.initial_state(lanes)
     columns: list[tuple[np.ndarray, Mapping[str, np.ndarray]]] = []
     every, none = _constant(np.ones(lanes, dtype=bool)), _constant(np.zeros(lanes, dtype=bool))
-    log = _StepLog(lanes, subjects, bases[0], discrete) if steps else None
+    log = _StepLog(lanes, subjects, bases[0], discrete) if steps and keep else None
     while playing:
         bar.update()
         action, state = agent.act(obs, state, rng)
@@ -355,13 +387,15 @@ def _single_loop(agent, envs, budget, seeds, rng, subjects, bar, steps=False):
                                      else (none, none))
             state = learn(Transition(obs, state, action, np.array(reward), nxt, term_mask, trunc_mask,
                                      mask, infos, made_rows))
-        if trial_columns is not None and (log is not None or True in new_rows):
+        if keep and trial_columns is not None and (log is not None or True in new_rows):
             extra = trial_columns(state)
             if extra:
                 columns.append((mask if log is not None else made_rows, extra))
         obs = nxt
     if log is not None:
         return log.table(), columns
+    if recorders is None:
+        return None, columns
     return trial_table([row for r in recorders for row in r.rows]), columns
 
 
@@ -454,26 +488,54 @@ def _kind(value: Any) -> int:
     return int(isinstance(value, bool | int | float | str))
 
 
-def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=False):
+def _autoreset_mode(env: gym.vector.VectorEnv) -> AutoresetMode:
+    """Return ``env``'s autoreset mode from its metadata (Gymnasium 1.x; NEXT_STEP by default)."""
+    mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+    return mode if isinstance(mode, AutoresetMode) else AutoresetMode(mode)
+
+
+def _info_columns(agent: Any) -> tuple[str, ...]:
+    cols = getattr(agent, "info_columns", ())
+    if isinstance(cols, str) or not all(isinstance(c, str) for c in cols):
+        raise TypeError(f"agent.info_columns must be a sequence of info keys, got {cols!r}")
+    return tuple(cols)
+
+
+def _with_info(obs: np.ndarray, info: Mapping[str, Any], cols: tuple[str, ...], env: Any) -> dict:
+    """Return the observation handed to an agent: ``"obs"`` and the ``info`` entries it reads."""
+    missing = [c for c in cols if c not in info]
+    if missing:
+        why = (" (every copy was reset on this step: Gymnasium's next_step autoreset returns an "
+               "empty info then)" if not info else "")
+        raise KeyError(f"the agent reads info entries {missing} that {type(env.unwrapped).__name__}'s "
+                       f"info does not hold{why}")
+    return {"obs": obs, **{c: info[c] for c in cols}}
+
+
+def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=False, reset=None, keep=True):
     base = env.unwrapped
-    if base._autoreset != "same_step":
+    mode = _autoreset_mode(env)
+    if mode not in (AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP):
         raise ValueError(
-            f"rollout needs a vector environment built with autoreset_mode='same_step' (each copy "
-            f"starts its next session on the step that ends the last), got {base._autoreset!r}"
+            f"rollout needs a vector environment whose copies start their next session by "
+            f"themselves (autoreset_mode 'same_step' or 'next_step'), got {mode.value!r}"
         )
+    next_step = mode == AutoresetMode.NEXT_STEP
     trial_rows = getattr(base, "trial_rows", None)
     if not callable(trial_rows):
         trial_rows = None
         if not steps:
             raise TypeError(f"{type(base).__name__} does not record trials (no trial_rows method); "
                             "record='steps' plays it if its info reports trial_completed")
-    first, _ = env.reset(seed=int_seed(seed))
+    reseed, options = (reset or {}).get("reseed", True), (reset or {}).get("options")
+    first, info = env.reset(seed=int_seed(seed) if reseed else None, options=options)
     cols = tuple(getattr(agent, "observation_columns", ()))
     if cols:
         raise ValueError(
             f"agent reads trial columns {list(cols)} that vector environments do not provide; "
             "roll it out in single environments (env as an id)"
         )
+    info_cols = _info_columns(agent)
     learn = getattr(agent, "learn", None)
     trial_columns = getattr(agent, "trial_columns", None)
     kind, limit = budget
@@ -481,49 +543,74 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
     session = np.zeros(lanes, dtype=np.int64)
     trial = np.zeros(lanes, dtype=np.int64)
     playing = np.ones(lanes, dtype=bool)
-    obs = {"obs": first}
+    none = np.zeros(lanes, dtype=bool)
+    resetting = none  # next_step: the lanes this step resets (their sessions ended on the last)
+    obs = _with_info(first, info, info_cols, env)
     state = agent.initial_state(lanes)
     rows: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []  # (lanes with a row, fields)
     columns: list[tuple[np.ndarray, Mapping[str, np.ndarray]]] = []
     step = np.zeros(lanes, dtype=np.int64)
     while playing.any():
         bar.update()
-        action, state = agent.act(obs, state, rng)
+        if resetting is none or not resetting.all():
+            action, state = agent.act(obs, state, rng)
+        # else next_step resets every copy and ignores the actions: the agent does not act (nor
+        # draw from its generator), and the last actions are passed again
         o, reward, terminated, truncated, info = env.step(np.asarray(action))
-        stepped = playing.copy()
-        if trial_rows is not None:
+        # the lanes that played a step of their session (not a next_step reset, not finished)
+        stepped = playing & ~resetting if resetting is not none else playing.copy()
+        everyone = stepped.all()
+        if not (everyone or stepped.any()):  # next_step: every copy reset (its info is empty)
+            made, fields = none, {}
+        elif trial_rows is not None:
             made, fields = trial_rows(np.asarray(action), reward, info)
         elif "trial_completed" in info:
             made, fields = np.asarray(info["trial_completed"], dtype=bool), {}
         else:
             raise TypeError(f"{type(base).__name__} reports no trial ends (no trial_rows method, no "
                             "info['trial_completed']): rollout cannot count its trials")
-        made = made & stepped
+        made = made & stepped  # a copy: never the env's own array
         if steps:
-            rows.append((stepped, _vector_step_fields(session, step, trial, action, reward, terminated,
-                                                      truncated, info, lanes)))
-            step += 1
+            if keep and stepped.any():
+                rows.append((stepped, _vector_step_fields(session, step, trial, action, reward,
+                                                          terminated, truncated, info, lanes)))
+            step += stepped
             trial += made
         elif made.any():
             rows.append((made, {"session": session.copy(), "trial": trial.copy(), **fields}))
             trial += made
-        ended = (terminated | truncated) & stepped
-        used += {"trials": made, "steps": stepped}.get(kind, ended)
-        session[ended] += 1
-        trial[ended] = 0
-        step[ended] = 0
+        finished = terminated | truncated
+        any_finished = finished.any()
+        ended = finished & stepped if any_finished else none
+        # a vector env's copies step together: a next_step reset spends a step of the clock
+        if kind == "steps":
+            used += playing
+        else:
+            used += made if kind == "trials" else ended
+        if any_finished:
+            session[ended] += 1
+            trial[ended] = 0
+            step[ended] = 0
         playing &= used < limit
-        reward = np.where(stepped, reward, 0.0)
-        nxt = {"obs": o}
+        if not everyone:
+            reward = np.where(stepped, reward, 0.0)
+            terminated, truncated = terminated & stepped, truncated & stepped
+        nxt = _with_info(o, info, info_cols, env) if info_cols else {"obs": o}
         if learn is not None:
-            state = learn(Transition(obs, state, action, reward, nxt, terminated & stepped,
-                                     truncated & stepped, stepped, info, made))
-        if trial_columns is not None and (steps or made.any()):
+            state = learn(Transition(obs, state, action, reward, nxt, terminated, truncated, stepped,
+                                     info, made, resetting if next_step else None))
+        if keep and trial_columns is not None and (steps or made.any()):
             extra = trial_columns(state)
             if extra:
                 columns.append((stepped if steps else made, extra))
         obs = nxt
+        if next_step:
+            resetting = finished if any_finished else none
+    if not keep:
+        return None, columns
     if steps:
+        if not rows:
+            return pd.DataFrame(columns=["subject", *STEP_COLUMNS]), columns
         return _vector_step_table(rows, lanes, subjects, bin_width(env)), columns
     if not rows:
         return pd.DataFrame(columns=["subject", "session", "trial", "choice", "reward"]), columns

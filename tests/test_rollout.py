@@ -114,8 +114,9 @@ def test_refuses_what_is_not_an_agent_or_an_environment():
         rollout(object(), BANDIT)
     with pytest.raises(TypeError, match="env must be a registered id"):
         rollout(RandomPolicy().as_agent(), 3)
-    with pytest.raises(ValueError, match="autoreset_mode='same_step'"):
-        rollout(RandomPolicy().as_agent(), gym.make_vec(BANDIT, num_envs=2, vectorization_mode="vector_entry_point"))
+    with pytest.raises(ValueError, match=r"autoreset_mode 'same_step' or 'next_step'\), got 'Disabled'"):
+        rollout(RandomPolicy().as_agent(), gym.make_vec(BANDIT, num_envs=2, vectorization_mode="vector_entry_point",
+                                                        autoreset_mode="disabled"))
 
 
 @pytest.mark.parametrize(
@@ -254,7 +255,7 @@ def test_a_decoder_agent_checks_its_decoder_and_lanes():
     from cogmodels.agents.decoders.base import DecoderAgent
     from cogmodels.exceptions import NotFittedError
 
-    with pytest.raises(TypeError, match="decoder must be a fitted Decoder, got str"):
+    with pytest.raises(TypeError, match=r"decoder must be a fitted Decoder or a wrapper with step\(counts\) and reset\(mask\), got str"):
         DecoderAgent("kalman")
     with pytest.raises(NotFittedError):
         SteadyStateKalmanDecoder().as_agent()
@@ -263,3 +264,50 @@ def test_a_decoder_agent_checks_its_decoder_and_lanes():
         dec.as_agent(gain=0.0)
     with pytest.raises(ValueError, match="n_lanes must be the decoder's 2 lanes, got 3"):
         dec.as_agent().initial_state(3)
+
+
+def test_next_step_autoreset_is_read_from_the_metadata_and_its_reset_step_is_no_agent_step():
+    """Gymnasium's next_step autoreset (the step after the one that ends a session resets the
+    copy and ignores its action): where every copy's session ends at once (a bandit of 6 trials),
+    the reset step is no trial and the agent does not act in it, so the trial table is the
+    same_step one for the same seed, the sessions restarting alike."""
+    from cogmodels.envs.bandit import MultiArmedBanditVector
+
+    agent = make_model("q_learning").as_agent({"alpha": 0.3, "beta": 3.0, "kappa": 0.0})
+    tables = {mode: rollout(agent, MultiArmedBanditVector(num_envs=3, n_trials=6, autoreset_mode=mode),
+                            n_trials=15, seed=8) for mode in ("same_step", "next_step")}
+    pd.testing.assert_frame_equal(tables["next_step"], tables["same_step"])
+    assert tables["next_step"].groupby("subject").size().tolist() == [15, 15, 15]
+    assert tables["next_step"]["session"].max() == 2
+
+
+def test_a_decoder_drives_the_next_step_vector_cursor_as_the_loop_written_out():
+    """On the BCI cursor's default next_step autoreset the reset step of a lane is no agent step:
+    no row, no trial, the decoder's state restarts after it; it spends a bin of the run's clock."""
+    from cogmodels.envs.bci.vector import CursorBCIVector
+    from cogmodels.validation import int_seed
+
+    kw = {"num_envs": 2, "n_trials": 2, "n_units": 16}
+    dec = _cursor_decoder(kw, seed=4)
+    env = CursorBCIVector(**kw)
+    assert env.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
+    table = rollout(dec.as_agent(gain=1.5), env, seconds=20.0, seed=4, record="steps")
+    # the oracle: the loop written out, skipping each lane's reset step
+    env = CursorBCIVector(**kw)
+    obs, _ = env.reset(seed=int_seed(np.random.SeedSequence(4).spawn(2)[1]))
+    dec.reset()
+    resetting = np.zeros(2, dtype=bool)
+    lanes: list[list] = [[], []]
+    for _ in range(1000):  # 20 s of 20 ms bins
+        a = 1.5 * dec.step(obs)
+        obs, r, term, _, info = env.step(a)
+        for i in np.flatnonzero(~resetting):
+            lanes[i].append((*a[i], r[i], info["trial_completed"][i]))
+        if resetting.any():
+            dec.reset(resetting)
+        resetting = term.copy()
+    expected = np.array([row for lane in lanes for row in lane], dtype=float)
+    got = table[["action_0", "action_1", "reward", "trial_completed"]].to_numpy(dtype=float)
+    np.testing.assert_array_equal(got, expected)
+    sizes = table.groupby("subject").size().to_numpy()
+    assert (sizes < 1000).all() and (1000 - sizes == table.groupby("subject")["session"].max()).all()

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from cogmodels.agents.decoders.stats import as_lanes
-from cogmodels.validation import check_is_fitted, check_number
+from cogmodels.validation import check_is_fitted
 
 __all__ = ["FORMAT", "Decoder", "DecoderAgent", "check_calibration", "load_decoder"]
 
@@ -194,47 +194,73 @@ class DecoderAgent:
     """A fitted :class:`Decoder` as an :class:`~cogmodels.agent.Agent`: it drives the cursor.
 
     Each step the action of every lane is ``gain`` times the velocity the decoder reads from the
-    lane's spike counts (``observation["obs"]``, ``(L, N)``); a lane whose session ends has its
-    decoder state reset (a session starts at rest). The decoder keeps its state itself, so
-    :func:`~cogmodels.rollout.rollout` drives it in the cursor tasks, single or native vector
-    (``CursorBCIVector(..., autoreset_mode="same_step")``), like any other agent; adaptation
-    between bins (CLDA) stays with :func:`~cogmodels.agents.decoders.session.run_closed_loop`.
+    lane's spike counts (``observation["obs"]``, ``(L, N)``); a lane that starts a new session
+    has its decoder state reset (a session starts at rest). The decoder keeps its state itself,
+    so :func:`~cogmodels.rollout.rollout` drives it in the cursor tasks, single or native vector
+    (``CursorBCIVector``, ``next_step`` or ``same_step`` autoreset), like any other agent;
+    :class:`~cogmodels.agents.decoders.closed_loop.ClosedLoopAgent` adds adaptation between bins
+    (CLDA), assist and bias correction.
 
     Parameters
     ----------
     decoder : Decoder
-        A fitted decoder of as many lanes as the rollout has.
-    gain : float, default 1.0
-        The output gain (> 0).
+        A fitted decoder of as many lanes as the rollout has, or a wrapper of one that decodes
+        with ``step(counts)`` and restarts lanes with ``reset(mask)`` (e.g. an output scale).
+    gain : float or array-like of float, default 1.0
+        The output gain (> 0): one, or one per lane (the gain Wilson et al. 2023 re-sweep daily).
     """
 
-    def __init__(self, decoder: Decoder, *, gain: float = 1.0) -> None:
-        if not isinstance(decoder, Decoder):
-            raise TypeError(f"decoder must be a fitted Decoder, got {type(decoder).__name__}")
-        decoder._check_fitted()
+    def __init__(self, decoder: Decoder, *, gain: float | np.ndarray = 1.0) -> None:
+        if isinstance(decoder, Decoder):
+            decoder._check_fitted()
+        elif not (callable(getattr(decoder, "step", None)) and callable(getattr(decoder, "reset", None))):
+            raise TypeError("decoder must be a fitted Decoder or a wrapper with step(counts) and "
+                            f"reset(mask), got {type(decoder).__name__}")
         self.decoder = decoder
-        self.gain = check_number("gain", gain, 0.0, low_open=True)
+        g = np.asarray(gain, dtype=np.float64) if _numeric(gain) else np.array(np.nan)
+        if not (g.ndim <= 1 and g.size and np.isfinite(g).all() and (g > 0).all()):
+            raise ValueError(f"gain must be a number > 0 or one per lane, got {gain!r}")
+        self.gain = float(g) if g.ndim == 0 else g
         self.name = type(decoder).__name__
 
     def initial_state(self, n_lanes: int) -> None:
         """Reset the decoder (every lane at rest); the decoder holds the state, so it is None."""
-        if n_lanes != self.decoder.n_lanes_:
+        if n_lanes != getattr(self.decoder, "n_lanes_", n_lanes):
             raise ValueError(f"n_lanes must be the decoder's {self.decoder.n_lanes_} lanes, got {n_lanes}")
+        if np.ndim(self.gain) and np.size(self.gain) != n_lanes:
+            raise ValueError(f"gain must be one number or one per lane ({n_lanes}), got {self.gain!r}")
+        self._gains = np.broadcast_to(np.asarray(self.gain, dtype=np.float64), (n_lanes,))[:, None]
         self.decoder.reset()
 
     def act(self, observation: Any, state: None, rng: np.random.Generator) -> tuple[np.ndarray, None]:
         """Return ``gain`` times the decoded velocity of each lane, ``(L, 2)``."""
-        return self.gain * self.decoder.step(observation["obs"]), state
+        return self._gains * self.decoder.step(observation["obs"]), state
 
     def learn(self, transition: Any) -> None:
-        """Reset the decoder state of the lanes whose session ended on this step."""
-        ended = np.asarray(transition.terminated) | np.asarray(transition.truncated)
+        """Reset the decoder state of the lanes whose next observation starts a new session.
+
+        Those are the lanes whose session ended on this step, or, with Gymnasium's
+        ``next_step`` autoreset, the lanes this step reset (``transition.autoreset``).
+        """
+        if transition.autoreset is not None:
+            ended = transition.autoreset
+        else:
+            ended = np.asarray(transition.terminated) | np.asarray(transition.truncated)
         if ended.any():
             self.decoder.reset(ended)
         return transition.state
 
     def __repr__(self) -> str:
         return f"DecoderAgent({self.decoder!r}, gain={self.gain})"
+
+
+def _numeric(value: Any) -> bool:
+    """Whether ``value`` is a real number or a sequence / array of them (not a bool, not text)."""
+    try:
+        a = np.asarray(value)
+    except (TypeError, ValueError):
+        return False
+    return a.dtype.kind in "iuf"
 
 
 def _stem(path: str | Path) -> Path:

@@ -21,22 +21,26 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from cogmodels.agents.decoders.assist import Assist
 from cogmodels.agents.decoders.base import Decoder
 from cogmodels.agents.decoders.bias import BiasCorrection
-from cogmodels.agents.decoders.clda import OFCIntention, _Adaptation, refit_intention
-from cogmodels.agents.decoders.recalibration import RetrospectiveTargetInference, refit
-from cogmodels.envs.bci.loop import CALIBRATION_PARADIGMS, CUE_TIME, RESULT_KEYS
+from cogmodels.agents.decoders.clda import _Adaptation
+from cogmodels.agents.decoders.closed_loop import (
+    INTENTIONS,
+    ClosedLoopAgent,
+    trial_chunk,
+    trial_table,
+)
+from cogmodels.agents.decoders.recalibration import refit
+from cogmodels.envs.bci.loop import CALIBRATION_PARADIGMS, CUE_TIME
 from cogmodels.envs.bci.vector import CursorBCIVector
-from cogmodels.validation import check_number
+from cogmodels.rollout import rollout
+from cogmodels.validation import check_bool, check_number
 
 __all__ = ["INTENTIONS", "PARADIGMS", "SessionRecord", "calibrate", "calibration_block",
            "closed_loop_block", "refit_decoder", "run_closed_loop", "trial_chunk", "trial_table"]
 
-#: how :func:`run_closed_loop` labels the bins it adapts on
-INTENTIONS = ("refit", "intended", "rti", "ofc")
 #: calibration blocks: idealised (labels = the user's intention, closed-loop code) or open loop
 PARADIGMS = ("intention", *CALIBRATION_PARADIGMS)
 
@@ -246,116 +250,21 @@ def run_closed_loop(
     Jarosiewicz et al. 2015) the decoder's output is bias-corrected first, and that corrected
     output is what moves the cursor, is labelled and is recorded. With ``record`` (a :class:`SessionRecord`) every bin is kept for a recalibration
     after the session.
+
+    The loop is :func:`cogmodels.rollout.rollout` of a
+    :class:`~cogmodels.agents.decoders.closed_loop.ClosedLoopAgent` (the decoder with its
+    adaptation, assist, bias correction and record) for ``seconds`` of the environment's clock,
+    which goes on with its own random stream and subjects (no reseeding).
     """
     env = _check_env(env)
-    if intention not in INTENTIONS:
-        raise ValueError(f"intention must be one of {list(INTENTIONS)}, got {intention!r}")
-    if adaptation is not None and adaptation.decoder is not decoder:
-        raise ValueError("adaptation must adapt the decoder passed in (adaptation.decoder is "
-                         "another object)")
-    if assist is not None and not isinstance(assist, Assist):
-        raise TypeError(f"assist must be an Assist or None, got {type(assist).__name__}")
-    if bias is not None and not isinstance(bias, BiasCorrection):
-        raise TypeError(f"bias must be a BiasCorrection or None, got {type(bias).__name__}")
-    if record is not None and not isinstance(record, SessionRecord):
-        raise TypeError(f"record must be a SessionRecord or None, got {type(record).__name__}")
     gains = np.broadcast_to(np.asarray(gain, dtype=np.float64), (env.num_envs,))
     if not (np.isfinite(gains).all() and (gains > 0).all()):
         raise ValueError(f"gain must be a number > 0 or one per lane ({env.num_envs}), got "
                          f"{gain!r}")
-    n = _n_bins(env, seconds)
-    cfg = env.config
-    dt, v_max, ws = cfg.task.dt, cfg.v_max, cfg.task.workspace
-    obs, info = env.reset(options={"day": env.day if day is None else day})
-    decoder.reset()
-    rti = None
-    if adaptation is not None and intention == "rti":
-        rti = RetrospectiveTargetInference(adaptation, cfg.task.timeout_steps + 1)
-    ofc = OFCIntention(dt=dt) if intention == "ofc" else None
-    unshrink = None
-    if adaptation is not None and debias:
-        unshrink = np.linalg.inv(decoder.steady_gain())
-    restarting = np.zeros(env.num_envs, dtype=bool)
-    chunks: list[dict[str, np.ndarray]] = []
-    for t in tqdm(range(n), disable=not progress, desc="closed loop", unit="bin", mininterval=1):
-        cursor, target, radius = info["cursor"], info["target"], info["target_radius"]
-        intended = info["intended_velocity"]
-        v = decoder.step(obs).copy()
-        if bias is not None:
-            v = bias(v)
-        if adaptation is not None:
-            live = ~restarting
-            v_est = v if unshrink is None else np.einsum("lij,lj->li", unshrink, v)
-            if intention == "refit":
-                adaptation.observe(obs, refit_intention(v_est, cursor, target, radius),
-                                   weight=live)
-            elif ofc is not None:
-                adaptation.observe(obs, ofc(info["cursor_velocity"], cursor, target, radius),
-                                   weight=live)
-            elif intention == "intended":
-                adaptation.observe(obs, intended, weight=live)
-            else:
-                rti.record(obs, v_est, cursor)
-            if adaptation.tick() and unshrink is not None:
-                unshrink = np.linalg.inv(decoder.steady_gain())
-        applied = gains[:, None] * v
-        if assist is not None:
-            applied = assist(applied, cursor, target, radius)
-            assist.tick()
-        counts = obs
-        obs, reward, term, _, info = env.step(applied)
-        done = info["trial_completed"] & ~restarting
-        if record is not None:
-            record.add(counts=counts, velocity=v, applied=applied, cursor=cursor, target=target,
-                       radius=radius, click=info["success"] & done, trial_end=done)
-        if rti is not None:
-            end = np.clip(cursor + dt * np.clip(applied, -v_max, v_max), -ws, ws)
-            rti.end_trials(done, info["success"] & done, end, radius)
-            rti.clear(restarting)
-        if done.any():
-            chunks.append(trial_chunk(info, done, (t + 1) * dt, radius))
-        if restarting.any():
-            decoder.reset(restarting)
-        restarting = term.copy()
-    return trial_table(chunks)
-
-
-def trial_chunk(info: dict[str, Any], done: np.ndarray, time: float,
-                radius: np.ndarray) -> dict[str, np.ndarray]:
-    """Return the rows of the trials that ended in one bin, for :func:`trial_table`.
-
-    Parameters
-    ----------
-    info : dict
-        The vector environment's ``info`` of the step that ended them.
-    done : numpy.ndarray
-        ``(L,)`` booleans: the lanes whose trial ended (and counts).
-    time : float
-        Seconds into the session at the end of the bin.
-    radius : numpy.ndarray
-        ``(L,)`` the radius of the target those trials showed.
-
-    Returns
-    -------
-    dict
-        One array per column, one entry per ended trial.
-    """
-    chunk = {k: np.asarray(info[k])[done] for k in ("state", *RESULT_KEYS)}
-    chunk.update(subject=np.flatnonzero(done), day=np.asarray(info["day"])[done],
-                 time=np.full(int(done.sum()), time), target_radius=np.asarray(radius)[done])
-    return chunk
-
-
-def trial_table(chunks: list[dict[str, np.ndarray]]) -> pd.DataFrame:
-    """Return the trial table (module docstring) of the :func:`trial_chunk` rows of a session."""
-    if not chunks:
-        return pd.DataFrame(columns=["subject", "day", "trial", "time", "state", *RESULT_KEYS,
-                                     "target_radius", "index_of_difficulty", "reward"])
-    table = pd.DataFrame({k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]})
-    table = table.sort_values(["subject", "time"], kind="stable").reset_index(drop=True)
-    table.insert(1, "trial", table.groupby("subject").cumcount())
-    table["reward"] = table["success"].astype(float)
-    table["index_of_difficulty"] = np.log2(1.0 + table["distance"] / (2.0 * table["target_radius"]))
-    cols = ["subject", "day", "trial", "time", "state", *RESULT_KEYS, "target_radius",
-            "index_of_difficulty", "reward"]
-    return table[cols]
+    agent = ClosedLoopAgent(decoder, env.config, gain=gain, adaptation=adaptation,
+                            intention=intention, debias=debias, assist=assist, bias=bias,
+                            record=record)
+    rollout(agent, env, n_steps=_n_bins(env, seconds), reseed=False,
+            options={"day": env.day if day is None else day}, record=None,
+            progress=check_bool("progress", progress), description="closed loop")
+    return agent.trial_table()
