@@ -32,9 +32,10 @@ def data():
     return trial_arrays(trials, MODEL)
 
 
-@pytest.mark.parametrize(("backend", "tol"), [("finite_difference", 1e-5)])
+@pytest.mark.parametrize(("backend", "tol"), [("finite_difference", 1e-5), ("forward_difference", 1e-4)])
 def test_prepared_gradients_are_autograds(data, backend, tol):
-    """Central differences (h = 1e-5) agree with autograd to O(h^2): 1e-10 relative."""
+    """Central differences (h = 1e-5) agree with autograd to O(h^2) (1e-10 relative); forward differences
+    (h = 1e-7) to h/2 max|f''| + 2u|f|/h: below 1e-4 at 30 trials (|f| < 25, |f''| < 1e3)."""
     lanes = np.tile(np.arange(4), 3)
     z = 0.5 * np.random.default_rng(0).standard_normal((12, 3))
     ref_v, ref_g = LaneLogLikelihood(MODEL, data, lanes, "autograd")(z)
@@ -67,6 +68,21 @@ def test_chees_density_is_the_pyro_models(data):
     (g,) = torch.autograd.grad(potential, xt)
     assert value.sum() == pytest.approx(-float(potential.detach()), abs=1e-8)
     np.testing.assert_allclose(grad, -g.numpy(), atol=1e-8)
+
+
+@pytest.mark.slow
+def test_chees_in_two_processes_is_reproducible_from_the_seed():
+    """4 chains in 2 processes (2 each): the same seed gives identical draws; each process adapts its own step."""
+    sim = simulate(MODEL, {"alpha": [0.2, 0.4, 0.3], "beta": [2.0, 4.0, 6.0], "kappa": [0.3, -0.2, 0.0]}, ENV,
+                   n_subjects=3, seed=2, env_kwargs={"n_trials": 20}, latents=False, progress=False)
+    fits = [HierarchicalNUTS(MODEL, sampler="chees", n_chains=4, n_jobs=2, n_warmup=20, n_draws=10, seed=s).fit(
+        sim.trials) for s in (5, 5, 6)]
+    draws = [f.inference_data_.posterior["params"].to_numpy() for f in fits]
+    assert draws[0].shape == (4, 10, 3, 3)
+    np.testing.assert_array_equal(draws[0], draws[1])
+    assert not np.array_equal(draws[0], draws[2])
+    assert fits[0].step_size_.shape == (2,) and fits[0].step_size_[0] != fits[0].step_size_[1]
+    assert fits[0].gradients_per_iteration_ >= 1
 
 
 def test_chees_samples_a_badly_scaled_gaussian():
@@ -126,8 +142,12 @@ def test_sbc_passes_chees_and_flags_a_misspecified_prior():
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"sampler": "hmc"}, r"sampler must be one of \['nuts', 'chees'\], got 'hmc'"),
-    ({"gradient": "jax"}, r"gradient must be one of \['finite_difference', 'autograd', 'compiled'\], got 'jax'"),
+    ({"gradient": "jax"}, r"gradient must be one of \['finite_difference', 'forward_difference', 'autograd', 'compiled'\], "
+                         r"got 'jax'"),
     ({"sampler": "chees", "n_chains": 1}, r"n_chains must be an integer >= 2, got 1"),
+    ({"sampler": "chees", "n_chains": 3, "n_jobs": 2}, r"n_chains must be an integer >= 4, got 3"),
+    ({"sampler": "nuts", "n_jobs": 2}, r"n_jobs > 1 runs ChEES chains in processes: use sampler='chees', got "
+                                       r"sampler='nuts'"),
     ({"reference": {"group": "a"}}, r"reference names reference levels of covariates: give covariates= and "
                                     r"regressors="),
 ])
