@@ -744,7 +744,7 @@ class HierarchicalNUTS(HierarchicalBayes):
         return self._draws(data, samples), stats
 
     def _log_density_layout(self, data: TrialArrays) -> list[tuple[str, tuple]]:
-        """The ``(name, shape)`` blocks of one chain's flat vector (``mu``, ``sigma``, ``z_raw``, ``coef``)."""
+        """Return the ``(name, shape)`` blocks of one chain's flat vector (``mu``, ``sigma``, ``z_raw``, ``coef``)."""
         return [(name, tuple(d.event_shape[1:])) for name, d in self._group_prior(data, 1).items()]
 
 
@@ -760,7 +760,7 @@ def _chees_chains(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarr
 
 def _chees_worker(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarray, rng: np.random.Generator,
                   index: int, queue: Any) -> None:
-    """A process's entry point: one thread, its chains, ticks and the result (or the error) on ``queue``."""
+    """Run one process's chains on one thread; put ticks and the result (or the error) on ``queue``."""
     import torch
 
     torch.set_num_threads(1)
