@@ -76,6 +76,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cogmodels.deprecation import renamed_arguments
 from cogmodels.fits.autodiff import GRADIENT_BACKENDS, LaneLogLikelihood
 from cogmodels.fits.covariates import GroupDesign, check_covariate_arguments, group_design
 from cogmodels.fits.mle import ConvergenceWarning, SubjectFit, interior_start
@@ -84,7 +85,7 @@ from cogmodels.model import CognitiveModel
 from cogmodels.parameters import unpack
 from cogmodels.validation import as_generator, check_choice, check_int, check_number, seed_sequence
 
-__all__ = ["HierarchicalBayes", "HierarchicalNUTS", "HierarchicalVI", "require_bayes"]
+__all__ = ["ElboConvergence", "HierarchicalBayes", "HierarchicalNUTS", "HierarchicalVI", "require_bayes"]
 
 #: R̂ above this warns (Vehtari et al. 2021)
 RHAT_MAX = 1.01
@@ -619,6 +620,9 @@ class HierarchicalNUTS(HierarchicalBayes):
         ChEES only: the adapted step size and trajectory length of each process (``(n_jobs,)``).
     gradients_per_iteration_ : float
         ChEES only: log-density calls per iteration (warm-up and draws), mean over processes.
+    process_cpu_s_ : numpy.ndarray
+        ChEES only: CPU seconds of each process's sampling (``(n_jobs,)``; worker processes are
+        not children of the caller, so ``time.process_time`` there does not count them).
     """
 
     method = "nuts"
@@ -724,7 +728,9 @@ class HierarchicalNUTS(HierarchicalBayes):
         jobs = [(init[g], child) for g, child in zip(groups, rng.spawn(self.n_jobs), strict=True)]
         with self._bar(progress, self.n_jobs * (self.n_warmup + self.n_draws), unit="iteration") as bar:
             if self.n_jobs == 1:
+                cpu = time.process_time()
                 results = [_chees_chains(self, data, *jobs[0], callback=lambda _: bar.update())]
+                self.process_cpu_s_ = np.array([time.process_time() - cpu])
             else:
                 results = _run_processes(self, data, jobs, bar)
         self.n_gradients_ = int(sum(r.n_gradients for r in results))
@@ -764,9 +770,10 @@ def _chees_worker(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarr
     import torch
 
     torch.set_num_threads(1)
+    cpu = time.process_time()
     try:
         result = _chees_chains(estimator, data, init, rng, callback=lambda _: queue.put((index, "tick", None)))
-        queue.put((index, "done", result))
+        queue.put((index, "done", (result, time.process_time() - cpu)))
     except BaseException as err:  # noqa: BLE001 - handed to the parent, which raises it
         queue.put((index, "error", repr(err)))
 
@@ -790,6 +797,7 @@ def _run_processes(estimator: HierarchicalNUTS, data: TrialArrays, jobs: list[tu
     for proc in procs:
         proc.start()
     results: dict[int, Any] = {}
+    cpu: dict[int, float] = {}
     try:
         while len(results) < len(procs):
             try:
@@ -804,12 +812,13 @@ def _run_processes(estimator: HierarchicalNUTS, data: TrialArrays, jobs: list[tu
             elif kind == "error":
                 raise RuntimeError(f"ChEES process {index} failed: {payload}")
             else:
-                results[index] = payload
+                results[index], cpu[index] = payload
     finally:
         for proc in procs:
             if proc.is_alive() and len(results) < len(procs):
                 proc.terminate()
             proc.join()
+    estimator.process_cpu_s_ = np.array([cpu[i] for i in range(len(procs))])
     return [results[i] for i in range(len(procs))]
 
 
@@ -817,21 +826,36 @@ class HierarchicalVI(HierarchicalBayes):
     r"""Hierarchical posterior by stochastic variational inference (mean-field Gaussian, Pyro).
 
     The guide is Pyro's ``AutoNormal`` over the unconstrained group means, group SDs (log) and
-    standardised subject effects; the ELBO (one particle per step) is maximised by Adam, then
-    ``n_draws`` draws of the guide give the posterior tables and ``inference_data_``. A
-    mean-field guide underestimates posterior SDs (Blei, Kucukelbir & McAuliffe 2017): use it for
-    speed, NUTS for intervals.
+    standardised subject effects; the ELBO (one particle per step) is maximised by Adam until it
+    converges (below) or for ``max_steps`` steps, then ``n_draws`` draws of the guide give the
+    posterior tables and ``inference_data_``. A mean-field guide underestimates posterior SDs
+    (Blei, Kucukelbir & McAuliffe 2017): use it for speed, NUTS for intervals.
+
+    Convergence is Stan's ADVI rule (Kucukelbir et al. 2017, §3.5; Stan Reference Manual,
+    "Variational inference"): every ``eval_elbo`` steps the ELBO is estimated, here by the mean of
+    the last ``eval_elbo`` one-particle estimates :math:`\bar L_m` (Stan draws 100 fresh ones),
+    and its relative change
+
+    .. math:: \Delta_m = \lvert (\bar L_m - \bar L_{m-1}) / \bar L_{m-1} \rvert
+
+    enters a circular buffer of the last :math:`\max(0.1\,\text{max\_steps} / \text{eval\_elbo}, 2)`
+    changes; the fit stops when the buffer's mean or median falls below ``tol_rel_obj``.
 
     Parameters
     ----------
     model : CognitiveModel
         The model to fit.
-    n_steps : int, default 1000
-        Adam steps.
+    max_steps : int, default 1000
+        The most Adam steps (``n_steps``, its old name, still works and warns).
+    tol_rel_obj : float, default 0.01
+        Stan's convergence tolerance on the relative change of the windowed ELBO (Stan's
+        default); 0 runs all ``max_steps`` steps.
+    eval_elbo : int, default 100
+        Steps between convergence checks, and the window of the ELBO means (Stan's default).
     learning_rate : float, default 0.05
         Adam's initial step size.
     final_learning_rate : float, default 0.005
-        The step size at the last step: it decays geometrically from ``learning_rate``
+        The step size at step ``max_steps``: it decays geometrically from ``learning_rate``
         (:math:`\eta_t = \eta_0 (\eta_T / \eta_0)^{t/T}`, Pyro's ``ClippedAdam`` ``lrd``), so the
         late steps average the ELBO's gradient noise instead of following it (Robbins & Monro
         1951); equal to ``learning_rate`` for a constant step.
@@ -842,16 +866,26 @@ class HierarchicalVI(HierarchicalBayes):
     Attributes
     ----------
     elbo_ : pandas.Series
-        The ELBO estimate at every step.
+        The ELBO estimate at every step run.
+    n_steps_run_ : int
+        Adam steps run (``max_steps`` unless the ELBO converged earlier).
+    elbo_converged_ : bool
+        Whether the convergence rule stopped the fit before ``max_steps``.
+    elbo_changes_ : pandas.Series
+        :math:`\Delta_m` at each check, indexed by step.
     """
 
     method = "vi"
     markov_chains = False
 
-    def __init__(self, model: CognitiveModel, *, n_steps: int = 1000, learning_rate: float = 0.05,
-                 final_learning_rate: float = 0.005, **kwargs: Any) -> None:
+    @renamed_arguments(n_steps="max_steps")
+    def __init__(self, model: CognitiveModel, *, max_steps: int = 1000, tol_rel_obj: float = 0.01,
+                 eval_elbo: int = 100, learning_rate: float = 0.05, final_learning_rate: float = 0.005,
+                 **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
-        self.n_steps = check_int("n_steps", n_steps, minimum=1)
+        self.max_steps = check_int("max_steps", max_steps, minimum=1)
+        self.tol_rel_obj = check_number("tol_rel_obj", tol_rel_obj, 0.0)
+        self.eval_elbo = check_int("eval_elbo", eval_elbo, minimum=1)
         self.learning_rate = check_number("learning_rate", learning_rate, 0.0, low_open=True)
         self.final_learning_rate = check_number("final_learning_rate", final_learning_rate, 0.0, learning_rate,
                                                 low_open=True)
@@ -865,25 +899,31 @@ class HierarchicalVI(HierarchicalBayes):
         counter = [0]
         (seed,) = self._chain_seeds(1)
         joint = self._pyro_model(data, 1, counter)
-        losses = np.empty(self.n_steps)
+        losses = np.empty(self.max_steps)
+        stop = ElboConvergence(self.tol_rel_obj, self.eval_elbo, self.max_steps)
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             pyro.clear_param_store()
             guide = AutoNormal(joint, init_scale=0.1)
-            decay = (self.final_learning_rate / self.learning_rate) ** (1.0 / self.n_steps)
+            decay = (self.final_learning_rate / self.learning_rate) ** (1.0 / self.max_steps)
             svi = SVI(joint, guide, ClippedAdam({"lr": self.learning_rate, "lrd": decay, "clip_norm": 1e3}),
                       Trace_ELBO())
-            with self._bar(progress, self.n_steps, unit="step") as bar:
-                for i in range(self.n_steps):
+            with self._bar(progress, self.max_steps, unit="step") as bar:
+                for i in range(self.max_steps):
                     losses[i] = svi.step()
                     bar.update()
                     if i % 50 == 0:
                         bar.set_postfix_str(f"ELBO {-losses[i]:.1f}", refresh=False)
+                    if stop.update(-losses[:i + 1]):
+                        break
             with torch.no_grad():
                 draws = [guide() for _ in range(self.n_draws)]
             pyro.clear_param_store()
         self.n_gradients_ = counter[0]
-        self.elbo_ = pd.Series(-losses, name="elbo").rename_axis("step")
+        self.n_steps_run_ = i + 1
+        self.elbo_converged_ = stop.converged
+        self.elbo_changes_ = pd.Series(stop.changes, index=pd.Index(stop.steps, name="step"), name="relative_change")
+        self.elbo_ = pd.Series(-losses[:i + 1], name="elbo").rename_axis("step")
         samples = {name: np.stack([d[name].numpy()[0] for d in draws])[None] for name in draws[0]}
         return self._draws(data, samples), {}
 
@@ -906,3 +946,58 @@ class HierarchicalVI(HierarchicalBayes):
                 ConvergenceWarning,
                 stacklevel=5,
             )
+
+
+class ElboConvergence:
+    r"""Stan's ADVI stopping rule on a stream of ELBO estimates (see :class:`HierarchicalVI`).
+
+    Parameters
+    ----------
+    tol_rel_obj : float
+        Stop when the mean or the median of the buffered relative changes falls below it (0: never).
+    eval_elbo : int
+        Steps between checks and the window of each ELBO mean.
+    max_steps : int
+        The cap, which sets the buffer's length :math:`\max(0.1\,\text{max\_steps}/\text{eval\_elbo}, 2)`.
+
+    Attributes
+    ----------
+    converged : bool
+        Whether the rule has fired.
+    steps, changes : list
+        The step of each check (after the second window) and its relative change :math:`\Delta_m`.
+    """
+
+    def __init__(self, tol_rel_obj: float, eval_elbo: int, max_steps: int) -> None:
+        self.tol_rel_obj, self.eval_elbo = tol_rel_obj, eval_elbo
+        self.size = int(max(0.1 * max_steps / eval_elbo, 2.0))
+        self.converged = False
+        self.steps: list[int] = []
+        self.changes: list[float] = []
+        self._previous: float | None = None
+
+    def update(self, elbo: np.ndarray) -> bool:
+        """Take the ELBO estimates so far (one per step); return True when the fit should stop.
+
+        Parameters
+        ----------
+        elbo : numpy.ndarray
+            Every step's ELBO estimate up to now.
+
+        Returns
+        -------
+        stop : bool
+            The rule fired at this step.
+        """
+        n = len(elbo)
+        if n % self.eval_elbo:
+            return False
+        mean = float(np.mean(elbo[-self.eval_elbo:]))
+        previous, self._previous = self._previous, mean
+        if previous is None:
+            return False
+        self.steps.append(n)
+        self.changes.append(abs((mean - previous) / previous))
+        buffer = self.changes[-self.size:]
+        self.converged = self.tol_rel_obj > 0 and min(np.mean(buffer), np.median(buffer)) < self.tol_rel_obj
+        return self.converged

@@ -168,3 +168,34 @@ def test_sample_prior_draws_the_fitted_prior():
     draw = est.sample_prior(5, seed=0)
     assert set(draw["params"]) == {"alpha", "beta", "kappa"} and draw["z"].shape == (5, 3)
     assert stats.kstest(mus[:, 0] - mus[:, 0].mean(), "norm", args=(0, 0.7)).pvalue > 0.01
+
+
+def test_elbo_convergence_is_stans_rule():
+    """Window means -1000, -500, -495, -494.5 (eval_elbo 10, buffer of 2): changes 0.5, 0.01, 0.001; the rule
+    fires at the 4th window, when the buffer [0.0101, 0.00101] has mean 0.0056 < 0.01, not at the 3rd ([0.5,
+    0.0101]: mean and median 0.255)."""
+    from cogmodels.fits.bayes import ElboConvergence
+
+    elbo = np.repeat([-1000.0, -500.0, -495.0, -494.5, -494.5], 10)
+    stop = ElboConvergence(0.01, 10, 100)
+    fired = [n for n in range(1, len(elbo) + 1) if stop.update(elbo[:n])]
+    assert fired[0] == 40
+    np.testing.assert_allclose(stop.changes[:3], [0.5, 5 / 500, 0.5 / 495])
+    never = ElboConvergence(0.0, 10, 100)
+    assert not any(never.update(elbo[:n]) for n in range(1, len(elbo) + 1))
+
+
+@pytest.mark.slow
+def test_vi_stops_when_the_elbo_converges():
+    """A loose tol_rel_obj (0.5) stops VI at a check (a multiple of eval_elbo) long before max_steps; the old
+    spelling n_steps warns and still sets the cap."""
+    sim = simulate(MODEL, {"alpha": [0.2, 0.4, 0.3], "beta": [2.0, 4.0, 6.0], "kappa": [0.3, -0.2, 0.0]}, ENV,
+                   n_subjects=3, seed=2, env_kwargs={"n_trials": 20}, latents=False, progress=False)
+    with pytest.warns(DeprecationWarning, match="n_steps is deprecated and will be removed; use max_steps instead"):
+        est = HierarchicalVI(MODEL, n_steps=400, tol_rel_obj=0.5, eval_elbo=5, n_draws=20, seed=0)
+    est.fit(sim.trials, progress=False)
+    assert est.max_steps == 400 and est.elbo_converged_
+    assert est.n_steps_run_ % 5 == 0 and 10 <= est.n_steps_run_ < 400
+    assert len(est.elbo_) == est.n_steps_run_ and est.elbo_changes_.index[-1] == est.n_steps_run_
+    full = HierarchicalVI(MODEL, max_steps=30, tol_rel_obj=0.0, eval_elbo=5, n_draws=20, seed=0).fit(sim.trials)
+    assert full.n_steps_run_ == 30 and not full.elbo_converged_
