@@ -286,13 +286,13 @@ class LaneLogLikelihood:
             pts[1 + j, :, j] += h
             if central:
                 pts[1 + k + j, :, j] -= h
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # a point outside the support gives a non-finite value, not a warning
             ll = log_likelihood(self.model, unpack(self.model.param_specs, pts.reshape(-1, k)), self.data,
                                 np.tile(self.lanes, m)).reshape(m, n)
-        if central:
-            return ll[0], ((ll[1:k + 1] - ll[k + 1:]) / (2 * h)).T
-        step = np.stack([pts[1 + j, :, j] - z[:, j] for j in range(k)])  # the step taken, after rounding
-        return ll[0], ((ll[1:] - ll[0]) / step).T
+            if central:
+                return ll[0], ((ll[1:k + 1] - ll[k + 1:]) / (2 * h)).T
+            step = np.stack([pts[1 + j, :, j] - z[:, j] for j in range(k)])  # the step taken, after rounding
+            return ll[0], ((ll[1:] - ll[0]) / step).T
 
     def torch_function(self, z):
         """Return the ``(L,)`` log-likelihood tensor at ``z`` whose backward pass is the prepared gradient.
