@@ -106,17 +106,28 @@ def gradient_costs(model, trials, n_chains: int, repeats: int, backends: list[st
 
 def fit_row(name: str, estimator, trials, truth: dict[str, float]) -> dict[str, object]:
     """Fit and report CPU and wall seconds, diagnostics and group means against the truth."""
-    w0, c0 = time.perf_counter(), time.process_time()
+    w0, c0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()[0]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         estimator.fit(trials, progress=False)
-    row: dict[str, object] = {"method": name, "cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - w0,
+    cpu = time.process_time() - c0
+    workers = getattr(estimator, "process_cpu_s_", None)
+    row: dict[str, object] = {"method": name, "wall_s": time.perf_counter() - w0,
+                              "load_average_1min": [load0, os.getloadavg()[0]]}
+    if workers is not None and getattr(estimator, "n_jobs", 1) > 1:  # the sampling ran in worker processes
+        row["cpu_s_main"], row["cpu_s_workers"] = cpu, workers.tolist()
+        cpu += float(workers.sum())
+    row.update({"cpu_s": cpu,
                               "group_params": estimator.group_params_.to_dict(), "truth": truth,
-                              "warnings": sorted({str(w.message).split(":")[0] for w in caught})}
-    for attr in ("r_hat_max_", "ess_bulk_min_", "n_divergent_", "n_gradients_", "sampling_time_s_", "step_size_",
-                 "trajectory_length_"):
+                              "warnings": sorted({str(w.message).split(":")[0] for w in caught})})
+    for attr in ("r_hat_max_", "ess_bulk_min_", "ess_tail_min_", "n_divergent_", "n_gradients_", "sampling_time_s_",
+                 "gradients_per_iteration_", "step_size_", "trajectory_length_"):
         if hasattr(estimator, attr):
-            row[attr.rstrip("_")] = float(getattr(estimator, attr))
+            value = np.asarray(getattr(estimator, attr), dtype=float)
+            row[attr.rstrip("_")] = value.tolist() if value.ndim else float(value)
+    for attr in ("n_steps_run_", "elbo_converged_"):
+        if hasattr(estimator, attr):
+            row[attr.rstrip("_")] = getattr(estimator, attr)
     if hasattr(estimator, "elbo_"):  # the ELBO trace: the mean over windows of a tenth of the steps
         elbo = estimator.elbo_.to_numpy()
         w = max(1, len(elbo) // 10)
@@ -126,7 +137,7 @@ def fit_row(name: str, estimator, trials, truth: dict[str, float]) -> dict[str, 
         row["leapfrog_per_draw"] = float(stats["n_steps"].mean())
         row["accept_mean"] = float(stats["acceptance_rate"].mean())
     if hasattr(estimator, "n_gradients_") and estimator.n_gradients_:
-        row["cpu_s_per_gradient"] = row["cpu_s"] / estimator.n_gradients_
+        row["cpu_s_per_gradient"] = float(row["cpu_s"]) / estimator.n_gradients_
     print(json.dumps(row, default=float), flush=True)  # as soon as it is known
     return row
 
@@ -165,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--vi-steps", type=int, default=1000)
     p.add_argument("--chain-method", choices=["sequential", "vectorized"], default="vectorized")
+    p.add_argument("--jobs", type=int, default=2, help="ChEES: processes the chains are split over")
+    p.add_argument("--skip-vi", action="store_true", help="leave VI out (EM and the sampler only)")
     p.add_argument("--skip-nuts", action="store_true", help="extrapolate NUTS from the cost per gradient")
     p.add_argument("--leapfrog", type=float, default=15.0,
                    help="with --skip-nuts: leapfrog steps per iteration assumed (tree depth ~4)")
@@ -172,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="compare vectorized chains with Pyro's sequential chains (step 4) and stop")
     p.add_argument("--sampler", choices=["chees", "nuts"], default="chees",
                    help="ChEES-HMC (all chains in one likelihood call per leapfrog step) or Pyro's NUTS")
-    p.add_argument("--gradient", choices=list(GRADIENT_BACKENDS), default="finite_difference",
+    p.add_argument("--gradient", choices=list(GRADIENT_BACKENDS), default="forward_difference",
                    help="the likelihood gradient of the fits")
     p.add_argument("--backends", default=",".join(GRADIENT_BACKENDS),
                    help="gradient backends timed in step 2 (comma-separated)")
@@ -205,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
     else:
         rows = [fit_row("em", HierarchicalEM(model, n_starts=3, seed=args.seed, n_samples=200), trials, truth)]
-        rows.append(fit_row("vi", HierarchicalVI(model, n_steps=args.vi_steps, n_draws=args.draws, seed=args.seed,
+    if not (args.skip_fits or args.skip_vi):
+        rows.append(fit_row("vi", HierarchicalVI(model, max_steps=args.vi_steps, n_draws=args.draws, seed=args.seed,
                                                  gradient=args.gradient), trials, truth))
     if args.skip_nuts:
         per = result["gradient"][f"{args.gradient}_grad_s"]
@@ -215,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         name = f"{args.sampler} ({args.gradient})"
         rows.append(fit_row(name, HierarchicalNUTS(model, n_chains=args.chains, n_warmup=args.warmup,
                                                    n_draws=args.draws, chain_method=args.chain_method,
-                                                   sampler=args.sampler, gradient=args.gradient, seed=args.seed),
+                                                   sampler=args.sampler, gradient=args.gradient, seed=args.seed,
+                                                   **({"n_jobs": args.jobs} if args.sampler == "chees" else {})),
                             trials, truth))
     result["fits"] = rows
     if "nuts_extrapolated_cpu_s" in result:

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         est = HierarchicalNUTS(model, sampler="chees", n_chains=args.chains, n_warmup=args.warmup,
                                n_draws=args.draws, mean_prior_sd=prior_sd)
     else:
-        est = HierarchicalVI(model, n_steps=args.vi_steps, n_draws=args.draws, mean_prior_sd=prior_sd)
+        est = HierarchicalVI(model, max_steps=args.vi_steps, n_draws=args.draws, mean_prior_sd=prior_sd)
     truth_prior = HierarchicalNUTS(model, mean_prior_sd=1.5)
     w0, c0 = time.perf_counter(), time.process_time()
     res = simulation_based_calibration(est, args.env, n_subjects=args.subjects, n_trials=args.trials,

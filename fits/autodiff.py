@@ -168,7 +168,7 @@ class AutogradObjective:
 
 
 #: how :class:`LaneLogLikelihood` computes its gradient
-GRADIENT_BACKENDS = ("finite_difference", "autograd", "compiled")
+GRADIENT_BACKENDS = ("finite_difference", "forward_difference", "autograd", "compiled")
 
 
 class LaneLogLikelihood:
@@ -188,6 +188,15 @@ class LaneLogLikelihood:
       which Hamiltonian Monte Carlo tolerates exactly: its leapfrog map stays reversible and
       volume-preserving for any position-dependent force, and the Metropolis step uses the
       exact log density (Neal 2011, §5.3.1);
+    - ``"forward_difference"``: the same at :math:`z` and :math:`z + h e_j` only,
+      :math:`h = 10^{-7}`, one call over ``(k + 1) × lanes`` lanes instead of ``(2k + 1) ×
+      lanes``:
+
+      .. math:: \partial_j \log p \approx (\log p(z + h e_j) - \log p(z)) / h,
+
+      with an error of at most :math:`\tfrac h2 \max|\partial_j^2 \log p| + 2 u |\log p| / h`
+      (:math:`u = 2^{-53}`; Nocedal & Wright 2006, §8.1): about :math:`10^{-5}` for 200 trials,
+      where the gradient reaches hundreds. Cheaper still, and just as exact for HMC (above);
     - ``"autograd"``: the model's torch path with autograd, every call (Python runs the model's
       code and autograd records its graph, at every trial): exact;
     - ``"compiled"``: :func:`torch.fx.experimental.proxy_tensor.make_fx` records the forward and
@@ -203,7 +212,7 @@ class LaneLogLikelihood:
         The subjects' trials.
     lanes : numpy.ndarray of int
         ``(L,)`` the subject of each lane.
-    backend : {"finite_difference", "autograd", "compiled"}, default "finite_difference"
+    backend : {"finite_difference", "forward_difference", "autograd", "compiled"}, default "finite_difference"
         How the gradient is computed (above).
     compile_mode : str, optional
         ``torch.compile``'s ``mode`` for ``"compiled"`` (None: the default; ``"reduce-overhead"``).
@@ -253,8 +262,8 @@ class LaneLogLikelihood:
     def __call__(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return the ``(L,)`` log-likelihoods and their ``(L, k)`` gradients at ``z`` ``(L, k)``."""
         z = np.asarray(z, dtype=np.float64)
-        if self.backend == "finite_difference":
-            return self._finite_difference(z)
+        if self.backend in ("finite_difference", "forward_difference"):
+            return self._finite_difference(z, central=self.backend == "finite_difference")
         import torch
 
         zt = torch.from_numpy(np.ascontiguousarray(z))
@@ -267,16 +276,23 @@ class LaneLogLikelihood:
             ll, g = self._graph(zt)
         return ll.numpy(), g.numpy()
 
-    def _finite_difference(self, z: np.ndarray, h: float = 1e-5) -> tuple[np.ndarray, np.ndarray]:
+    def _finite_difference(self, z: np.ndarray, central: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Central (``h = 1e-5``) or forward (``h = 1e-7``) differences, every point in one likelihood call."""
         n, k = z.shape
-        pts = np.repeat(z[None], 2 * k + 1, axis=0)  # z, then +h and -h along each coordinate
+        h = 1e-5 if central else 1e-7
+        m = 2 * k + 1 if central else k + 1
+        pts = np.repeat(z[None], m, axis=0)  # z, then +h (and -h) along each coordinate
         for j in range(k):
             pts[1 + j, :, j] += h
-            pts[1 + k + j, :, j] -= h
-        with np.errstate(all="ignore"):
+            if central:
+                pts[1 + k + j, :, j] -= h
+        with np.errstate(all="ignore"):  # a point outside the support gives a non-finite value, not a warning
             ll = log_likelihood(self.model, unpack(self.model.param_specs, pts.reshape(-1, k)), self.data,
-                                np.tile(self.lanes, 2 * k + 1)).reshape(2 * k + 1, n)
-        return ll[0], ((ll[1:k + 1] - ll[k + 1:]) / (2 * h)).T
+                                np.tile(self.lanes, m)).reshape(m, n)
+            if central:
+                return ll[0], ((ll[1:k + 1] - ll[k + 1:]) / (2 * h)).T
+            step = np.stack([pts[1 + j, :, j] - z[:, j] for j in range(k)])  # the step taken, after rounding
+            return ll[0], ((ll[1:] - ll[0]) / step).T
 
     def torch_function(self, z):
         """Return the ``(L,)`` log-likelihood tensor at ``z`` whose backward pass is the prepared gradient.

@@ -44,7 +44,7 @@ def trials() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def vi_fit(trials):
-    return HierarchicalVI(MODEL, n_steps=80, n_draws=100, seed=0).fit(trials, progress=False)
+    return HierarchicalVI(MODEL, max_steps=80, n_draws=100, seed=0).fit(trials, progress=False)
 
 
 def test_the_sampled_density_is_the_hierarchical_model(trials):
@@ -112,7 +112,7 @@ def test_vi_learns_and_agrees_with_the_numpy_likelihood(vi_fit, trials):
 
 @pytest.mark.slow
 def test_trialwise_and_subjectwise_loo_score_the_same_draws(trials, vi_fit):
-    by_trial = HierarchicalVI(MODEL, n_steps=80, n_draws=100, seed=0, pointwise="trial").fit(trials, progress=False)
+    by_trial = HierarchicalVI(MODEL, max_steps=80, n_draws=100, seed=0, pointwise="trial").fit(trials, progress=False)
     ll_trial = by_trial.inference_data_.log_likelihood["choice"]
     assert ll_trial.shape == (1, 100, 5 * 40)
     np.testing.assert_allclose(ll_trial.to_numpy().sum(axis=-1),
@@ -141,7 +141,7 @@ def test_compare_adds_looic_and_waic(trials):
     models = {"q": MODEL, "q_sticky": make_model("q_learning")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cmp = compare_models(trials, models, method="vi", n_steps=40, n_draws=80, seed=0, progress=False)
+        cmp = compare_models(trials, models, method="vi", max_steps=40, n_draws=80, seed=0, progress=False)
     table = cmp.table
     for name, fit in cmp.fits.items():
         loo = fit.loo()
@@ -224,7 +224,7 @@ def test_group_regressors_enter_the_sampled_density_and_the_tables(trials):
     import pyro.poutine as poutine
 
     table = pd.DataFrame({"subject": sorted(trials["subject"].unique()), "group": ["a", "a", "b", "b", "b"]})
-    est = HierarchicalVI(MODEL, covariates=table, regressors={"alpha": ["group"]}, n_steps=20, n_draws=30, seed=0)
+    est = HierarchicalVI(MODEL, covariates=table, regressors={"alpha": ["group"]}, max_steps=20, n_draws=30, seed=0)
     data = trial_arrays(trials, MODEL)
     torch.manual_seed(1)
     trace = poutine.trace(est._pyro_model(data, 1, [0])).get_trace()

@@ -32,9 +32,10 @@ def data():
     return trial_arrays(trials, MODEL)
 
 
-@pytest.mark.parametrize(("backend", "tol"), [("finite_difference", 1e-5)])
+@pytest.mark.parametrize(("backend", "tol"), [("finite_difference", 1e-5), ("forward_difference", 1e-4)])
 def test_prepared_gradients_are_autograds(data, backend, tol):
-    """Central differences (h = 1e-5) agree with autograd to O(h^2): 1e-10 relative."""
+    """Central differences (h = 1e-5) agree with autograd to O(h^2) (1e-10 relative); forward differences
+    (h = 1e-7) to h/2 max|f''| + 2u|f|/h: below 1e-4 at 30 trials (|f| < 25, |f''| < 1e3)."""
     lanes = np.tile(np.arange(4), 3)
     z = 0.5 * np.random.default_rng(0).standard_normal((12, 3))
     ref_v, ref_g = LaneLogLikelihood(MODEL, data, lanes, "autograd")(z)
@@ -67,6 +68,21 @@ def test_chees_density_is_the_pyro_models(data):
     (g,) = torch.autograd.grad(potential, xt)
     assert value.sum() == pytest.approx(-float(potential.detach()), abs=1e-8)
     np.testing.assert_allclose(grad, -g.numpy(), atol=1e-8)
+
+
+@pytest.mark.slow
+def test_chees_in_two_processes_is_reproducible_from_the_seed():
+    """4 chains in 2 processes (2 each): the same seed gives identical draws; each process adapts its own step."""
+    sim = simulate(MODEL, {"alpha": [0.2, 0.4, 0.3], "beta": [2.0, 4.0, 6.0], "kappa": [0.3, -0.2, 0.0]}, ENV,
+                   n_subjects=3, seed=2, env_kwargs={"n_trials": 20}, latents=False, progress=False)
+    fits = [HierarchicalNUTS(MODEL, sampler="chees", n_chains=4, n_jobs=2, n_warmup=20, n_draws=10, seed=s).fit(
+        sim.trials) for s in (5, 5, 6)]
+    draws = [f.inference_data_.posterior["params"].to_numpy() for f in fits]
+    assert draws[0].shape == (4, 10, 3, 3)
+    np.testing.assert_array_equal(draws[0], draws[1])
+    assert not np.array_equal(draws[0], draws[2])
+    assert fits[0].step_size_.shape == (2,) and fits[0].step_size_[0] != fits[0].step_size_[1]
+    assert fits[0].gradients_per_iteration_ >= 1
 
 
 def test_chees_samples_a_badly_scaled_gaussian():
@@ -126,8 +142,12 @@ def test_sbc_passes_chees_and_flags_a_misspecified_prior():
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"sampler": "hmc"}, r"sampler must be one of \['nuts', 'chees'\], got 'hmc'"),
-    ({"gradient": "jax"}, r"gradient must be one of \['finite_difference', 'autograd', 'compiled'\], got 'jax'"),
+    ({"gradient": "jax"}, r"gradient must be one of \['finite_difference', 'forward_difference', 'autograd', 'compiled'\], "
+                         r"got 'jax'"),
     ({"sampler": "chees", "n_chains": 1}, r"n_chains must be an integer >= 2, got 1"),
+    ({"sampler": "chees", "n_chains": 3, "n_jobs": 2}, r"n_chains must be an integer >= 4, got 3"),
+    ({"sampler": "nuts", "n_jobs": 2}, r"n_jobs > 1 runs ChEES chains in processes: use sampler='chees', got "
+                                       r"sampler='nuts'"),
     ({"reference": {"group": "a"}}, r"reference names reference levels of covariates: give covariates= and "
                                     r"regressors="),
 ])
@@ -148,3 +168,34 @@ def test_sample_prior_draws_the_fitted_prior():
     draw = est.sample_prior(5, seed=0)
     assert set(draw["params"]) == {"alpha", "beta", "kappa"} and draw["z"].shape == (5, 3)
     assert stats.kstest(mus[:, 0] - mus[:, 0].mean(), "norm", args=(0, 0.7)).pvalue > 0.01
+
+
+def test_elbo_convergence_is_stans_rule():
+    """Window means -1000, -500, -495, -494.5 (eval_elbo 10, buffer of 2): changes 0.5, 0.01, 0.001; the rule
+    fires at the 4th window, when the buffer [0.0101, 0.00101] has mean 0.0056 < 0.01, not at the 3rd ([0.5,
+    0.0101]: mean and median 0.255)."""
+    from cogmodels.fits.bayes import ElboConvergence
+
+    elbo = np.repeat([-1000.0, -500.0, -495.0, -494.5, -494.5], 10)
+    stop = ElboConvergence(0.01, 10, 100)
+    fired = [n for n in range(1, len(elbo) + 1) if stop.update(elbo[:n])]
+    assert fired[0] == 40
+    np.testing.assert_allclose(stop.changes[:3], [0.5, 5 / 500, 0.5 / 495])
+    never = ElboConvergence(0.0, 10, 100)
+    assert not any(never.update(elbo[:n]) for n in range(1, len(elbo) + 1))
+
+
+@pytest.mark.slow
+def test_vi_stops_when_the_elbo_converges():
+    """A loose tol_rel_obj (0.5) stops VI at a check (a multiple of eval_elbo) long before max_steps; the old
+    spelling n_steps warns and still sets the cap."""
+    sim = simulate(MODEL, {"alpha": [0.2, 0.4, 0.3], "beta": [2.0, 4.0, 6.0], "kappa": [0.3, -0.2, 0.0]}, ENV,
+                   n_subjects=3, seed=2, env_kwargs={"n_trials": 20}, latents=False, progress=False)
+    with pytest.warns(DeprecationWarning, match="n_steps is deprecated and will be removed; use max_steps instead"):
+        est = HierarchicalVI(MODEL, n_steps=400, tol_rel_obj=0.5, eval_elbo=5, n_draws=20, seed=0)
+    est.fit(sim.trials, progress=False)
+    assert est.max_steps == 400 and est.elbo_converged_
+    assert est.n_steps_run_ % 5 == 0 and 10 <= est.n_steps_run_ < 400
+    assert len(est.elbo_) == est.n_steps_run_ and est.elbo_changes_.index[-1] == est.n_steps_run_
+    full = HierarchicalVI(MODEL, max_steps=30, tol_rel_obj=0.0, eval_elbo=5, n_draws=20, seed=0).fit(sim.trials)
+    assert full.n_steps_run_ == 30 and not full.elbo_converged_
