@@ -1,7 +1,7 @@
 r"""Outcome-informed target-inference recalibration: no label after day 0, spikes and errors only.
 
-A Kalman filter drives the cursor; after a block of a session (every 15 s in
-:func:`run_reward_drift`) PRI-T (:class:`~cogmodels.agents.decoders.target_hmm.TargetHMM`,
+A Kalman filter drives the cursor; at times within a session (every 15 s in
+:func:`run_reward_drift`, :func:`refit_times`; the session goes on with the new filter) PRI-T (:class:`~cogmodels.agents.decoders.target_hmm.TargetHMM`,
 Wilson et al. 2023; candidate targets on a grid or the task's layout, :func:`pri_t_model`)
 infers the user's target in every bin from the decoded velocity, the cursor it moved and the
 task's selections (the click), and the filter is refit on all of the session's counts so far
@@ -63,6 +63,8 @@ References
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -105,7 +107,8 @@ class OutcomeRecord(SessionRecord):
 
 def play_session(env: Any, decoder: Any, seconds: float, *, day: Any = None,
                  bandit: GainBandit | None = None, bias: BiasCorrection | None = None,
-                 record: OutcomeRecord | None = None) -> pd.DataFrame:
+                 record: OutcomeRecord | None = None, refit_at: Sequence[float] = (),
+                 refit: Callable[[], Any] | None = None) -> pd.DataFrame:
     """Let ``decoder`` drive the cursor for ``seconds`` of a new session in every lane.
 
     Parameters
@@ -127,6 +130,12 @@ def play_session(env: Any, decoder: Any, seconds: float, *, day: Any = None,
         from the decoder's output; the corrected output is what is recorded.
     record : OutcomeRecord, optional
         Filled with the bins.
+    refit_at : sequence of float
+        Times (s from the session's start) after which ``refit`` is called.
+    refit : callable, optional
+        ``refit() -> decoder``: recalibrates from ``record`` (the bins so far) and returns the
+        decoder that drives the cursor from then on (reset first); the session goes on, the
+        trial in progress included.
 
     Returns
     -------
@@ -146,7 +155,14 @@ def play_session(env: Any, decoder: Any, seconds: float, *, day: Any = None,
         raise TypeError(f"record must be an OutcomeRecord or None, got {describe(record)}")
     if bias is not None and not isinstance(bias, BiasCorrection):
         raise TypeError(f"bias must be a BiasCorrection or None, got {describe(bias)}")
+    if refit is not None and not callable(refit):
+        raise TypeError(f"refit must be callable or None, got {describe(refit)}")
+    if (refit is None) != (not len(refit_at)) or (refit is not None and record is None):
+        raise ValueError(f"refit_at and refit come together, with a record: got refit_at="
+                         f"{list(refit_at)!r}, refit={describe(refit)}, record="
+                         f"{describe(record)}")
     n_bins = int(round(seconds / dt))
+    refit_bins = {int(round(float(s) / dt)) for s in refit_at}
     obs, info = env.reset(options={"day": env.day if day is None else day})
     decoder.reset()
     n = env.num_envs
@@ -185,6 +201,9 @@ def play_session(env: Any, decoder: Any, seconds: float, *, day: Any = None,
             steps[done] = 0
         if np.any(term):
             decoder.reset(np.asarray(term, dtype=bool))
+        if t + 1 in refit_bins:
+            decoder = refit()
+            decoder.reset()
     return trial_table(chunks)
 
 
@@ -609,6 +628,15 @@ def _new_env(n_subjects: int, seed: int, opts: dict[str, Any]) -> CursorBCIVecto
     return env
 
 
+def _refit(recal: OutcomeRecalibration, record: OutcomeRecord, bias: BiasCorrection | None
+           ) -> OutputScale:
+    """Recalibrate on the session so far (``bias`` re-estimated with it); return the driver."""
+    recal.update(record)
+    if bias is not None:
+        bias.reset()
+    return recal.driver()
+
+
 def _reward_tables(table: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns={"lane": "subject", "time_s": "time"}).drop(columns="calibrating")
 
@@ -680,8 +708,8 @@ def run_reward_drift(
         The recalibrations' blend with the filter of the session's start.
     update_seconds : float or None
         The recalibrations refit every ``update_seconds`` within a session, on all of the
-        session's bins so far (the session is played as blocks of that length, each a new
-        session of the environment on the same day); None: once, after the session.
+        session's bins so far, and the session goes on with the new filter (the trial in
+        progress too); None: once, after the session.
     early_update_seconds, early_seconds : float or None, float
         Refit every ``early_update_seconds`` during the first ``early_seconds`` of a session
         instead (None: no early refits; :func:`refit_times`).
@@ -739,11 +767,8 @@ def run_reward_drift(
     reward_warmup = check_number("reward_warmup", reward_warmup, 0.0, low_open=True)
     check_choice("features", features, FEATURES)
     seconds = {d: session_seconds if d in report else interim_seconds for d in days}
-    # the refit blocks of each session: (start, duration)
-    blocks = {}
-    for d in days:
-        ends = refit_times(seconds[d], update_seconds, early_update_seconds, early_seconds)
-        blocks[d] = list(zip(np.concatenate([[0.0], ends[:-1]]), np.diff(ends, prepend=0.0)))
+    refits = {d: refit_times(seconds[d], update_seconds, early_update_seconds, early_seconds)
+              for d in days}
     opts = {"drift": drift, "error_signal": error_signal, "env_kwargs": env_kwargs}
     seeds = dict(zip(STRATEGIES, np.random.SeedSequence(seed).spawn(len(STRATEGIES))))
     tables = []
@@ -799,15 +824,11 @@ def run_reward_drift(
                 recal.start(first.fit(*labelled))
             for day in rest:
                 recal.begin_session()
-                records: list[OutcomeRecord] = []
-                for start, block in blocks[day]:
-                    records.append(OutcomeRecord())
-                    t = play_session(env, recal.driver(), block, day=day, bandit=bandit,
-                                     bias=bias, record=records[-1])
-                    tables.append(t.assign(decoder=name, time=t["time"] + start))
-                    recal.update(records)
-                    if bias is not None:  # the refit re-estimated the baseline
-                        bias.reset()
+                rec = OutcomeRecord()
+                t = play_session(env, recal.driver(), seconds[day], day=day, bandit=bandit,
+                                 bias=bias, record=rec, refit_at=refits[day],
+                                 refit=partial(_refit, recal, rec, bias))
+                tables.append(t.assign(decoder=name))
             bar.update()
     out = pd.concat(tables, ignore_index=True)
     return out[["decoder", *[c for c in out.columns if c != "decoder"]]]
