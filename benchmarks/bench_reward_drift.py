@@ -36,8 +36,12 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 
 import cogmodels  # noqa: F401
 from cogmodels.agents.decoders.outcome_recalibration import STRATEGIES, run_reward_drift
@@ -109,6 +113,22 @@ def by_day(trials: pd.DataFrame) -> pd.DataFrame:
         rows.append({"decoder": dec, "day": int(day), **{m: g[m].mean() for m in METRICS},
                      "spm_lo": lo, "spm_hi": hi})
     return pd.DataFrame(rows)
+
+
+def figure(table: pd.DataFrame, report: list[int]) -> plt.Figure:
+    """Successes/min by day of each decoder (mean of subjects, 95 % bootstrap band)."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.6))
+    for dec, g in table.groupby("decoder", sort=False):
+        g = g.sort_values("day")
+        line, = ax.plot(g.day, g.successes_per_min, label=dec, lw=1.2,
+                        marker="o" if len(g) <= len(report) else None, ms=3)
+        ax.fill_between(g.day, g.spm_lo, g.spm_hi, color=line.get_color(), alpha=0.2, lw=0)
+    for d in report:
+        ax.axvline(d, color="0.85", lw=0.8, zorder=0)
+    ax.set(xlabel="day", ylabel="successes / min", ylim=(0, None))
+    ax.legend(fontsize=7, frameon=False, loc="lower left")
+    fig.tight_layout()
+    return fig
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -186,6 +206,7 @@ def main() -> None:
     trials = pd.concat(parts, ignore_index=True)
     table = by_day(trials)
     table.to_csv(args.out / f"reward_drift_days{tag}.csv", index=False)
+    figure(table, report).savefig(args.out / f"reward_drift_days{tag}.png", dpi=120)
     print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python {platform.python_version()}"
           f"; this call: wall {wall:.0f} s, CPU {total_cpu:.0f} s; seed {args.seed}; {args.subjects} subjects"
           f"; {args.session:g} s sessions on days {report}"
@@ -205,6 +226,13 @@ def main() -> None:
             index="decoder", columns="day", values="ratio")
         print("\nratio to daily supervised recalibration:")
         print(markdown(ratio.reset_index().round(2)))
+    late = trials[trials.day.isin([d for d in report if d >= 28])]
+    if len(late):
+        block = (late.time - late.trial_time).floordiv(30).mul(30).astype(int)  # trial start
+        blocks = summarize(late.assign(block=block), by=["decoder", "day", "block"], n_targets=8)
+        print("\nsuccesses/min by 30 s block of the session (trial start; subjects pooled):")
+        print(markdown(blocks.pivot(index=["decoder", "day"], columns="block",
+                                    values="successes_per_min").round(1).reset_index()))
     for metric in ("time_to_target", "bitrate"):
         print(f"\n{metric} by day:")
         print(markdown(table.pivot(index="decoder", columns="day", values=metric)
