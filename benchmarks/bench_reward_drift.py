@@ -2,7 +2,9 @@
 """Reward-driven adaptation over two months of "typical" drift (issue 15 §2 and §4).
 
 Every decoder meets the same simulated subjects (environment seed ``--seed``), the same drift and
-plays one ``--session``-second session on each of ``--days`` (and on no other day):
+plays one session on each of ``--days`` (and on no other day; ``0-60``: every day), of
+``--session`` seconds on the ``--report-days`` and ``--interim`` seconds on the others (the
+fixed and daily decoders carry nothing between sessions and play the report days only):
 
 - ``fixed``, ``daily_recalibration``: a steady-state Kalman filter from a supervised 60 s block
   of day 0, or of every day (the reference);
@@ -19,7 +21,9 @@ plays one ``--session``-second session on each of ``--days`` (and on no other da
 Ablations (``--ablations``): the error channel idealised instead of realistic, and the filter on
 factor-analysis latents re-estimated and aligned each day or frozen at day 0.
 
-    python benchmarks/bench_reward_drift.py --jobs 2           # 4 subjects, days 0..60
+    python benchmarks/bench_reward_drift.py --jobs 2           # 4 subjects, 6 days in 0..60
+    python benchmarks/bench_reward_drift.py --jobs 2 --days 0-60 \
+        --decoders fixed,daily_recalibration,pri_t,no_labels      # a session every day
     python benchmarks/bench_reward_drift.py --quick            # under a minute
 """
 
@@ -32,11 +36,15 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
 import cogmodels  # noqa: F401
-from cogmodels.agents.decoders.outcome_recalibration import run_reward_drift
+from cogmodels.agents.decoders.outcome_recalibration import STRATEGIES, run_reward_drift
 from cogmodels.envs.bci.metrics import summarize
 
 HERE = Path(__file__).resolve().parent
@@ -46,6 +54,8 @@ MAIN = [("fixed,daily_recalibration", "realistic", "counts"), ("pri_t_errors", "
         ("no_labels,reward_only", "realistic", "counts")]
 ABLATIONS = [("pri_t_gated,pri_t_errors", "idealised", "counts"),
              ("pri_t_errors", "realistic", "aligned"), ("pri_t_errors", "realistic", "frozen")]
+#: the default session days, and the recalibrations' default prior (s)
+DAYS, PRIOR_SECONDS = "0,7,14,28,42,60", 30.0
 METRICS = ["successes_per_min", "success_rate", "time_to_target", "bitrate"]
 
 
@@ -55,10 +65,36 @@ def run_unit(unit: tuple[str, str, str], args: argparse.Namespace) -> tuple[pd.D
     cpu = time.process_time()
     trials = run_reward_drift(names.split(","), args.days, args.subjects, args.session,
                               reward_warmup=args.warmup, error_signal=channel,
-                              features=features, seed=args.seed)
+                              features=features, seed=args.seed, report_days=args.report_days,
+                              interim_seconds=args.interim,
+                              early_update_seconds=args.early_update,
+                              prior_seconds=args.prior_seconds)
     tag = "" if (channel, features) == ("realistic", "counts") else f" [{channel}, {features}]"
     trials["decoder"] = trials["decoder"] + tag
     return trials, time.process_time() - cpu
+
+
+def parse_days(text: str) -> list[int]:
+    """Return the days of ``"0,7,14"`` or of a range ``"0-60"`` (both ends included)."""
+    days: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        days += range(int(lo), int(hi or lo) + 1)
+    return days
+
+
+def protocol_tag(args: argparse.Namespace) -> str:
+    """Name the protocol's settings that differ from the default, for the saved units' folder."""
+    tag = "_quick" if args.quick else ""
+    if args.days != parse_days(DAYS):
+        tag += f"_days{args.days[0]}-{args.days[-1]}x{len(args.days)}"
+    if args.interim is not None and args.interim != args.session:
+        tag += f"_interim{args.interim:g}"
+    if args.early_update is not None:
+        tag += f"_early{args.early_update:g}"
+    if args.prior_seconds != PRIOR_SECONDS:
+        tag += f"_prior{args.prior_seconds:g}"
+    return tag
 
 
 def bootstrap_ci(values: np.ndarray, n: int = 2000, seed: int = 0) -> tuple[float, float]:
@@ -79,6 +115,22 @@ def by_day(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def figure(table: pd.DataFrame, report: list[int]) -> plt.Figure:
+    """Successes/min by day of each decoder (mean of subjects, 95 % bootstrap band)."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.6))
+    for dec, g in table.groupby("decoder", sort=False):
+        g = g.sort_values("day")
+        line, = ax.plot(g.day, g.successes_per_min, label=dec, lw=1.2,
+                        marker="o" if len(g) <= len(report) else None, ms=3)
+        ax.fill_between(g.day, g.spm_lo, g.spm_hi, color=line.get_color(), alpha=0.2, lw=0)
+    for d in report:
+        ax.axvline(d, color="0.85", lw=0.8, zorder=0)
+    ax.set(xlabel="day", ylabel="successes / min", ylim=(0, None))
+    ax.legend(fontsize=7, frameon=False, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
 def markdown(table: pd.DataFrame) -> str:
     """Return a markdown table, floats with 2 decimals."""
     def cell(v) -> str:
@@ -93,8 +145,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--subjects", type=int, default=4)
-    ap.add_argument("--days", default="0,7,14,28,42,60")
-    ap.add_argument("--session", type=float, default=120.0, help="seconds per session")
+    ap.add_argument("--days", default=DAYS, help="session days: '0,7,14' or a range '0-60'")
+    ap.add_argument("--report-days", default=None,
+                    help=f"days reported (and played for --session s); default --days ∩ {DAYS}")
+    ap.add_argument("--session", type=float, default=120.0, help="seconds per report session")
+    ap.add_argument("--interim", type=float, default=None,
+                    help="seconds per session on the other days (default --session)")
+    ap.add_argument("--decoders", default=None,
+                    help=f"one unit per decoder (realistic channel, counts) among {STRATEGIES}")
+    ap.add_argument("--early-update", type=float, default=None,
+                    help="refit every this many s during the first 30 s of a session")
+    ap.add_argument("--prior-seconds", type=float, default=PRIOR_SECONDS,
+                    help="the session's starting filter's weight in the refits (s of bins)")
     ap.add_argument("--warmup", type=float, default=480.0,
                     help="seconds of day-0 learning of the reward-trained decoder")
     ap.add_argument("--units", default=None,
@@ -109,12 +171,17 @@ def main() -> None:
     units = MAIN + (ABLATIONS if args.ablations else [])
     if args.units:
         units = [tuple(u.split("/")) for u in args.units.split(";")]
+    if args.decoders:
+        units = [(d, "realistic", "counts") for d in args.decoders.split(",")]
     if args.quick:
         args.subjects, args.days, args.session = 2, "0,7,14", 30.0
         units = [("fixed,pri_t_gated", "realistic", "counts")]
-    args.days = [int(d) for d in args.days.split(",")]
+    args.days = parse_days(args.days)
+    report = parse_days(args.report_days) if args.report_days else [
+        d for d in args.days if d in parse_days(DAYS)] or args.days
+    args.report_days = report
     args.out.mkdir(parents=True, exist_ok=True)
-    tag = "_quick" if args.quick else ""
+    tag = protocol_tag(args)
     wall0, cpu0 = time.perf_counter(), os.times()
     saved = args.out / f"reward_drift_units{tag}"  # one file per unit as it ends: resumable
     saved.mkdir(exist_ok=True)
@@ -139,11 +206,15 @@ def main() -> None:
     trials = pd.concat(parts, ignore_index=True)
     table = by_day(trials)
     table.to_csv(args.out / f"reward_drift_days{tag}.csv", index=False)
+    figure(table, report).savefig(args.out / f"reward_drift_days{tag}.png", dpi=120)
     print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python {platform.python_version()}"
           f"; this call: wall {wall:.0f} s, CPU {total_cpu:.0f} s; seed {args.seed}; {args.subjects} subjects"
-          f"; {args.session:g} s sessions on days {args.days}")
+          f"; {args.session:g} s sessions on days {report}"
+          + (f", {args.interim or args.session:g} s on the other days of {args.days[0]}.."
+             f"{args.days[-1]} ({len(args.days)} days)" if args.days != report else ""))
     for unit, seconds in cpu.items():
         print(f"  {unit}: {seconds:.0f} CPU s (when it ran)")
+    table = table[table.day.isin(report)]
     wide = table.assign(cell=[f"{m:.1f} [{lo:.1f}, {hi:.1f}]" for m, lo, hi in zip(
         table.successes_per_min, table.spm_lo, table.spm_hi)]).pivot(
         index="decoder", columns="day", values="cell")
@@ -155,6 +226,13 @@ def main() -> None:
             index="decoder", columns="day", values="ratio")
         print("\nratio to daily supervised recalibration:")
         print(markdown(ratio.reset_index().round(2)))
+    late = trials[trials.day.isin([d for d in report if d >= 28])]
+    if len(late):
+        block = (late.time - late.trial_time).floordiv(30).mul(30).astype(int)  # trial start
+        blocks = summarize(late.assign(block=block), by=["decoder", "day", "block"], n_targets=8)
+        print("\nsuccesses/min by 30 s block of the session (trial start; subjects pooled):")
+        print(markdown(blocks.pivot(index=["decoder", "day"], columns="block",
+                                    values="successes_per_min").round(1).reset_index()))
     for metric in ("time_to_target", "bitrate"):
         print(f"\n{metric} by day:")
         print(markdown(table.pivot(index="decoder", columns="day", values=metric)

@@ -1,7 +1,7 @@
 r"""Outcome-informed target-inference recalibration: no label after day 0, spikes and errors only.
 
-A Kalman filter drives the cursor; after a block of a session (every 15 s in
-:func:`run_reward_drift`) PRI-T (:class:`~cogmodels.agents.decoders.target_hmm.TargetHMM`,
+A Kalman filter drives the cursor; at times within a session (every 15 s in
+:func:`run_reward_drift`, :func:`refit_times`; the session goes on with the new filter) PRI-T (:class:`~cogmodels.agents.decoders.target_hmm.TargetHMM`,
 Wilson et al. 2023; candidate targets on a grid or the task's layout, :func:`pri_t_model`)
 infers the user's target in every bin from the decoded velocity, the cursor it moved and the
 task's selections (the click), and the filter is refit on all of the session's counts so far
@@ -63,6 +63,8 @@ References
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -81,8 +83,8 @@ from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.validation import check_bool, check_choice, check_int, check_number, describe
 
 __all__ = ["FEATURES", "RECALIBRATIONS", "STRATEGIES", "OutcomeRecalibration", "OutcomeRecord",
-           "error_log_emission", "gate_weights", "play_session", "pri_t_model", "run_reward_drift",
-           "window_evaluations"]
+           "error_log_emission", "gate_weights", "play_session", "pri_t_model", "refit_times",
+           "run_reward_drift", "window_evaluations"]
 
 #: what the filter reads: the counts, or factor-analysis latents re-estimated and aligned daily
 #: or frozen at day 0
@@ -105,7 +107,8 @@ class OutcomeRecord(SessionRecord):
 
 def play_session(env: Any, decoder: Any, seconds: float, *, day: Any = None,
                  bandit: GainBandit | None = None, bias: BiasCorrection | None = None,
-                 record: OutcomeRecord | None = None) -> pd.DataFrame:
+                 record: OutcomeRecord | None = None, refit_at: Sequence[float] = (),
+                 refit: Callable[[], Any] | None = None) -> pd.DataFrame:
     """Let ``decoder`` drive the cursor for ``seconds`` of a new session in every lane.
 
     Parameters
@@ -127,6 +130,12 @@ def play_session(env: Any, decoder: Any, seconds: float, *, day: Any = None,
         from the decoder's output; the corrected output is what is recorded.
     record : OutcomeRecord, optional
         Filled with the bins.
+    refit_at : sequence of float
+        Times (s from the session's start) after which ``refit`` is called.
+    refit : callable, optional
+        ``refit() -> decoder``: recalibrates from ``record`` (the bins so far) and returns the
+        decoder that drives the cursor from then on (reset first); the session goes on, the
+        trial in progress included.
 
     Returns
     -------
@@ -146,7 +155,14 @@ def play_session(env: Any, decoder: Any, seconds: float, *, day: Any = None,
         raise TypeError(f"record must be an OutcomeRecord or None, got {describe(record)}")
     if bias is not None and not isinstance(bias, BiasCorrection):
         raise TypeError(f"bias must be a BiasCorrection or None, got {describe(bias)}")
+    if refit is not None and not callable(refit):
+        raise TypeError(f"refit must be callable or None, got {describe(refit)}")
+    if (refit is None) != (not len(refit_at)) or (refit is not None and record is None):
+        raise ValueError(f"refit_at and refit come together, with a record: got refit_at="
+                         f"{list(refit_at)!r}, refit={describe(refit)}, record="
+                         f"{describe(record)}")
     n_bins = int(round(seconds / dt))
+    refit_bins = {int(round(float(s) / dt)) for s in refit_at}
     obs, info = env.reset(options={"day": env.day if day is None else day})
     decoder.reset()
     n = env.num_envs
@@ -185,6 +201,9 @@ def play_session(env: Any, decoder: Any, seconds: float, *, day: Any = None,
             steps[done] = 0
         if np.any(term):
             decoder.reset(np.asarray(term, dtype=bool))
+        if t + 1 in refit_bins:
+            decoder = refit()
+            decoder.reset()
     return trial_table(chunks)
 
 
@@ -521,6 +540,50 @@ class OutcomeRecalibration:
         self.n_updates_ += 1
         return self
 
+def refit_times(session_seconds: float, update_seconds: float | None = 15.0,
+                early_update_seconds: float | None = None, early_seconds: float = 30.0
+                ) -> np.ndarray:
+    """Return the times (s from a session's start) after which the recalibration refits.
+
+    The first ``early_seconds`` of the session are cut into blocks of about
+    ``early_update_seconds`` (none when it is None) and the rest into blocks of about
+    ``update_seconds`` (one block when it is None): each part is divided into
+    ``max(1, round(length / interval))`` equal blocks, so the last time is ``session_seconds``.
+    Early refits shorten the stretch a session plays with the filter of the last session, the
+    stale start after days of drift.
+
+    Parameters
+    ----------
+    session_seconds : float
+        Duration of the session (> 0).
+    update_seconds : float or None
+        Interval between refits after the early part (> 0); None: one refit at the end.
+    early_update_seconds : float or None
+        Interval between refits within the first ``early_seconds`` (> 0); None: no early part.
+    early_seconds : float
+        Duration of the early part (> 0; cut at ``session_seconds``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Increasing refit times, the last equal to ``session_seconds``.
+    """
+    session = check_number("session_seconds", session_seconds, 0.0, low_open=True)
+    early = 0.0
+    if early_update_seconds is not None:
+        early_every = check_number("early_update_seconds", early_update_seconds, 0.0,
+                                   low_open=True)
+        early = min(check_number("early_seconds", early_seconds, 0.0, low_open=True), session)
+    parts = []
+    for start, length, every in ((0.0, early, early_every if early else None),
+                                 (early, session - early, update_seconds)):
+        if length <= 1e-9:
+            continue
+        n = 1 if every is None else max(1, int(round(
+            length / check_number("update_seconds", every, 0.0, low_open=True))))
+        parts.append(start + length * np.arange(1, n + 1) / n)
+    return np.concatenate(parts)
+
 
 def pri_t_model(env: CursorBCIVector, grid: int | None = 20) -> TargetHMM:
     """Return PRI-T's model for ``env``'s task (Wilson et al.'s settings, as in their protocol).
@@ -565,6 +628,15 @@ def _new_env(n_subjects: int, seed: int, opts: dict[str, Any]) -> CursorBCIVecto
     return env
 
 
+def _refit(recal: OutcomeRecalibration, record: OutcomeRecord, bias: BiasCorrection | None
+           ) -> OutputScale:
+    """Recalibrate on the session so far (``bias`` re-estimated with it); return the driver."""
+    recal.update(record)
+    if bias is not None:
+        bias.reset()
+    return recal.driver()
+
+
 def _reward_tables(table: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns={"lane": "subject", "time_s": "time"}).drop(columns="calibrating")
 
@@ -582,6 +654,10 @@ def run_reward_drift(
     features: str = "counts",
     keep: float = 0.0,
     update_seconds: float | None = 15.0,
+    early_update_seconds: float | None = None,
+    early_seconds: float = 30.0,
+    report_days: Any = None,
+    interim_seconds: float | None = None,
     bias_tau: float | None = None,
     grid: int | None = None,
     n_iter: int = 3,
@@ -604,16 +680,20 @@ def run_reward_drift(
     :class:`~cogmodels.agents.reward_decoder.RewardDecoder`, learning from no decoder for
     ``reward_warmup`` seconds of day 0 and in every session after.
 
-    Every strategy plays one ``session_seconds`` session on each of ``days`` and on no other
-    day: the recalibrations learn from those sessions only, refitting every
-    ``update_seconds`` within each.
+    Every strategy plays one session on each of ``days`` and on no other day: the
+    recalibrations learn from those sessions only, refitting at :func:`refit_times` within
+    each. Sessions on ``report_days`` last ``session_seconds``, the others ``interim_seconds``;
+    ``"fixed"`` and ``"daily_recalibration"`` carry nothing from one session to the next (a
+    subject's day is the same whichever days were played before:
+    :class:`~cogmodels.envs.bci.drift.NeuralTrajectory`), so they play the ``report_days``
+    only.
 
     Parameters
     ----------
     strategies : sequence of str
         Names among :data:`STRATEGIES`.
     days : sequence of int
-        Increasing session days.
+        Increasing session days, starting at 0 (e.g. ``range(61)``: a session every day).
     n_subjects : int
         Simulated subjects (lanes), the same for every strategy (environment seed ``seed``).
     session_seconds, calibration_seconds, reward_warmup : float
@@ -628,8 +708,15 @@ def run_reward_drift(
         The recalibrations' blend with the filter of the session's start.
     update_seconds : float or None
         The recalibrations refit every ``update_seconds`` within a session, on all of the
-        session's bins so far (the session is played as blocks of that length, each a new
-        session of the environment on the same day); None: once, after the session.
+        session's bins so far, and the session goes on with the new filter (the trial in
+        progress too); None: once, after the session.
+    early_update_seconds, early_seconds : float or None, float
+        Refit every ``early_update_seconds`` during the first ``early_seconds`` of a session
+        instead (None: no early refits; :func:`refit_times`).
+    report_days : sequence of int or None
+        The days among ``days`` played for ``session_seconds`` (None: all of them).
+    interim_seconds : float or None
+        Duration of the sessions on the other days (None: ``session_seconds``).
     bias_tau : float or None
         The recalibrations' bias correction's time constant (s; None: none): the day's
         baseline drift is subtracted from the output until the first refit of the session
@@ -669,14 +756,19 @@ def run_reward_drift(
     days = [int(d) for d in days]
     if not days or any(d < 0 for d in days) or days != sorted(set(days)) or days[0] != 0:
         raise ValueError(f"days must be increasing day numbers starting at 0, got {days!r}")
+    report = days if report_days is None else sorted({int(d) for d in report_days})
+    if not report or not set(report) <= set(days):
+        raise ValueError(f"report_days must be a non-empty subset of days {days!r}, got "
+                         f"{report_days!r}")
     n_subjects = check_int("n_subjects", n_subjects, 1)
     session_seconds = check_number("session_seconds", session_seconds, 0.0, low_open=True)
+    interim_seconds = session_seconds if interim_seconds is None else check_number(
+        "interim_seconds", interim_seconds, 0.0, low_open=True)
     reward_warmup = check_number("reward_warmup", reward_warmup, 0.0, low_open=True)
     check_choice("features", features, FEATURES)
-    block = session_seconds if update_seconds is None else check_number(
-        "update_seconds", update_seconds, 0.0, session_seconds, low_open=True)
-    n_blocks = max(1, int(round(session_seconds / block)))
-    block = session_seconds / n_blocks
+    seconds = {d: session_seconds if d in report else interim_seconds for d in days}
+    refits = {d: refit_times(seconds[d], update_seconds, early_update_seconds, early_seconds)
+              for d in days}
     opts = {"drift": drift, "error_signal": error_signal, "env_kwargs": env_kwargs}
     seeds = dict(zip(STRATEGIES, np.random.SeedSequence(seed).spawn(len(STRATEGIES))))
     tables = []
@@ -694,7 +786,7 @@ def run_reward_drift(
     with progress_bar(progress, total=len(names), desc="decoders", unit="decoder") as bar:
         for name in names:
             if name in ("fixed", "daily_recalibration"):
-                t = compare_under_drift([name], days, n_subjects, session_seconds,
+                t = compare_under_drift([name], report, n_subjects, session_seconds,
                                         calibration_seconds, seed, drift,
                                         error_signal=error_signal, **env_kwargs)
                 tables.append(t.drop(columns=["decoder", "session", "phase"]).assign(
@@ -704,7 +796,7 @@ def run_reward_drift(
             if name == "reward_only":
                 env, dec = reward_warm()
                 for day in days:
-                    h = dec.train(env, n_seconds=session_seconds, options={"day": day})
+                    h = dec.train(env, n_seconds=seconds[day], options={"day": day})
                     tables.append(_reward_tables(h).assign(decoder=name))
                 bar.update()
                 continue
@@ -721,7 +813,7 @@ def run_reward_drift(
             rest = days
             if name == "no_labels":  # day 0: the reward decoder plays, the first filter is fit
                 rec = OutcomeRecord()
-                t = play_session(env, GreedyPolicy(dec), session_seconds, day=0, record=rec)
+                t = play_session(env, GreedyPolicy(dec), seconds[0], day=0, record=rec)
                 tables.append(t.assign(decoder=name))
                 recal.start_unlabelled(rec)
                 rest = days[1:]
@@ -732,15 +824,11 @@ def run_reward_drift(
                 recal.start(first.fit(*labelled))
             for day in rest:
                 recal.begin_session()
-                records: list[OutcomeRecord] = []
-                for b in range(n_blocks):
-                    records.append(OutcomeRecord())
-                    t = play_session(env, recal.driver(), block, day=day, bandit=bandit,
-                                     bias=bias, record=records[-1])
-                    tables.append(t.assign(decoder=name, time=t["time"] + b * block))
-                    recal.update(records)
-                    if bias is not None:  # the refit re-estimated the baseline
-                        bias.reset()
+                rec = OutcomeRecord()
+                t = play_session(env, recal.driver(), seconds[day], day=day, bandit=bandit,
+                                 bias=bias, record=rec, refit_at=refits[day],
+                                 refit=partial(_refit, recal, rec, bias))
+                tables.append(t.assign(decoder=name))
             bar.update()
     out = pd.concat(tables, ignore_index=True)
     return out[["decoder", *[c for c in out.columns if c != "decoder"]]]
