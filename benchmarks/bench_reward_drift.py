@@ -46,6 +46,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import cogmodels  # noqa: F401
 from cogmodels.agents.decoders.outcome_recalibration import STRATEGIES, run_reward_drift
 from cogmodels.envs.bci.metrics import summarize
+from cogmodels.experiments._common import markdown_table
 
 HERE = Path(__file__).resolve().parent
 #: (strategies run together, channel, features): one unit of work each
@@ -131,15 +132,6 @@ def figure(table: pd.DataFrame, report: list[int]) -> plt.Figure:
     return fig
 
 
-def markdown(table: pd.DataFrame) -> str:
-    """Return a markdown table, floats with 2 decimals."""
-    def cell(v) -> str:
-        return f"{v:.2f}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + " --- |" * len(table.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines)
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
@@ -219,24 +211,24 @@ def main() -> None:
         table.successes_per_min, table.spm_lo, table.spm_hi)]).pivot(
         index="decoder", columns="day", values="cell")
     print("\nsuccesses/min by day (mean of subjects [95 % bootstrap CI over subjects]):")
-    print(markdown(wide.reset_index()))
+    print(markdown_table(wide.reset_index(), decimals=2))
     daily = table[table.decoder == "daily_recalibration"].set_index("day").successes_per_min
     if len(daily):
         ratio = table.assign(ratio=table.successes_per_min / table.day.map(daily)).pivot(
             index="decoder", columns="day", values="ratio")
         print("\nratio to daily supervised recalibration:")
-        print(markdown(ratio.reset_index().round(2)))
+        print(markdown_table(ratio.reset_index().round(2), decimals=2))
     late = trials[trials.day.isin([d for d in report if d >= 28])]
     if len(late):
         block = (late.time - late.trial_time).floordiv(30).mul(30).astype(int)  # trial start
         blocks = summarize(late.assign(block=block), by=["decoder", "day", "block"], n_targets=8)
         print("\nsuccesses/min by 30 s block of the session (trial start; subjects pooled):")
-        print(markdown(blocks.pivot(index=["decoder", "day"], columns="block",
-                                    values="successes_per_min").round(1).reset_index()))
+        print(markdown_table(blocks.pivot(index=["decoder", "day"], columns="block",
+                                    values="successes_per_min").round(1).reset_index(), decimals=2))
     for metric in ("time_to_target", "bitrate"):
         print(f"\n{metric} by day:")
-        print(markdown(table.pivot(index="decoder", columns="day", values=metric)
-                       .reset_index().round(2)))
+        print(markdown_table(table.pivot(index="decoder", columns="day", values=metric)
+                       .reset_index().round(2), decimals=2))
 
 
 if __name__ == "__main__":
