@@ -43,32 +43,18 @@ import cogmodels  # noqa: F401
 from cogmodels.agents import decoders
 from cogmodels.agents.decoders import SteadyStateKalmanDecoder
 from cogmodels.envs.bci import (
-    BaselineShift,
     CursorBCI,
     CursorBCIVector,
-    PopulationSpec,
-    TransientLoss,
     center_out_positions,
 )
 from cogmodels.envs.bci.encoder import PoissonCounter
-from cogmodels.envs.bci.user import WILLETT_USER
+from cogmodels.envs.bci.realism import realism
 
 DT = 0.02
 N_UNITS = 192
 #: the environment arguments of each level of realism ("user": Willett's user, as before issue
 #: 14 section 1; "full": everything of section 1 on at once)
-REALISM = {
-    "off": {"user": "feedback"},
-    "user": {"user": WILLETT_USER},
-    "full": {
-        "user": WILLETT_USER,
-        "population": PopulationSpec(untuned_fraction=0.2, speed_depth=(0.0, 3.0), latent_dim=10,
-                                     latent_sd=3.0, history=(-0.3, 0.0),
-                                     recording="threshold_crossings", neurons_per_channel=(1, 2),
-                                     noise_rate=2.0),
-        "session_drift": [BaselineShift(), TransientLoss()],
-    },
-}
+REALISM = {"off": realism("off"), "user": realism("realistic"), "full": realism("full")}
 FULL_REALISM = REALISM["full"]
 
 

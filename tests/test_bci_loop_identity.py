@@ -12,22 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cogmodels.envs.bci import BaselineShift, CursorBCIVector, PopulationSpec, TransientLoss
+from cogmodels.envs.bci import BaselineShift, CursorBCIVector, TransientLoss
+from cogmodels.envs.bci.realism import realism
 from cogmodels.envs.bci.session_drift import SESSION_STREAM, SessionDrift
-from cogmodels.envs.bci.user import WILLETT_USER
 
 #: the realism levels of ``benchmarks/bench_bci.py`` ("realistic" and "full")
-REALISM = {
-    "realistic": {"user": WILLETT_USER},
-    "full": {
-        "user": WILLETT_USER,
-        "population": PopulationSpec(untuned_fraction=0.2, speed_depth=(0.0, 3.0), latent_dim=10,
-                                     latent_sd=3.0, history=(-0.3, 0.0),
-                                     recording="threshold_crossings", neurons_per_channel=(1, 2),
-                                     noise_rate=2.0),
-        "session_drift": [BaselineShift(), TransientLoss()],
-    },
-}
+REALISM = {"realistic": realism("realistic"), "full": realism("full")}
 LANES, BINS = 8, 120
 
 
@@ -103,3 +93,12 @@ PINNED: dict[str, tuple[list[int], int, int]] = {
     "realistic": ([534, 555, 584, 516, 548, 588], 131113, 181495217),
     "full": ([865, 820, 876, 844, 815, 881], 200008, 276641618),
 }
+
+
+def test_realism_levels_build_fresh_arguments_and_refuse_unknown_names():
+    full_a, full_b = realism("full"), realism("full")
+    assert full_a["population"] == full_b["population"]
+    assert full_a["session_drift"][0] is not full_b["session_drift"][0]
+    assert realism("off") == {"user": "feedback"}
+    with pytest.raises(ValueError, match=r"level must be one of \['off', 'realistic', 'full'\]; got 'max'"):
+        realism("max")

@@ -39,6 +39,7 @@ from cogmodels.envs.bci.env import CursorBCI, CursorBCIRandomTargets
 from cogmodels.envs.bci.error_signal import ERROR_SIGNAL_PRESETS, ErrorSignalSpec, make_error_signal
 from cogmodels.envs.bci.gain_sweep import WILSON_GAINS, GainSweep, sweep_gain
 from cogmodels.envs.bci.metrics import bitrate, fitts_throughput, plot_over_days, summarize
+from cogmodels.envs.bci.realism import REALISM_LEVELS, realism
 from cogmodels.envs.bci.session_drift import (
     BaselineShift,
     SessionProcess,
@@ -52,6 +53,7 @@ from cogmodels.envs.bci.vector import CursorBCIRandomTargetsVector, CursorBCIVec
 __all__ = [
     "DRIFT_PRESETS",
     "ERROR_SIGNAL_PRESETS",
+    "REALISM_LEVELS",
     "WILLETT_USER",
     "WILSON_GAINS",
     "ArrayShift",
@@ -89,6 +91,7 @@ __all__ = [
     "make_error_signal",
     "make_session_drift",
     "plot_over_days",
+    "realism",
     "subspace_similarity",
     "summarize",
     "sweep_gain",

@@ -1,0 +1,51 @@
+"""Named levels of simulator realism: keyword arguments for :class:`CursorBCI` / :class:`CursorBCIVector`.
+
+- ``"off"``: the plain feedback user of the first simulator (no issue-14 realism);
+- ``"realistic"``: Willett et al. (2019)'s user (braking, AR intention noise, a forward model that
+  learns the decoder's gain; :data:`~cogmodels.envs.bci.user.WILLETT_USER`);
+- ``"full"``: everything of issue 14 section 1 at once: 20 % untuned units, speed tuning, a
+  10-dimensional shared latent drive (Sadtler et al. 2014), spike history, threshold crossings of
+  1–2 neurons per channel with noise spikes, and within-session baseline shifts (Perge et al.
+  2013) and transient losses.
+
+``benchmarks/bench_bci.py`` times these levels; ``tests/test_bci_loop_identity.py`` pins their counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cogmodels.envs.bci.encoder import PopulationSpec
+from cogmodels.envs.bci.session_drift import BaselineShift, TransientLoss
+from cogmodels.envs.bci.user import WILLETT_USER
+
+__all__ = ["REALISM_LEVELS", "realism"]
+
+REALISM_LEVELS = ("off", "realistic", "full")
+
+
+def realism(level: str) -> dict[str, Any]:
+    """Return the environment keyword arguments of realism ``level`` (fresh objects each call).
+
+    Parameters
+    ----------
+    level : str
+        One of :data:`REALISM_LEVELS`.
+
+    Returns
+    -------
+    dict
+        ``user``, and for ``"full"`` also ``population`` and ``session_drift``.
+    """
+    if level not in REALISM_LEVELS:
+        raise ValueError(f"level must be one of {list(REALISM_LEVELS)}; got {level!r}")
+    if level == "off":
+        return {"user": "feedback"}
+    if level == "realistic":
+        return {"user": WILLETT_USER}
+    population = PopulationSpec(untuned_fraction=0.2, speed_depth=(0.0, 3.0), latent_dim=10,
+                                latent_sd=3.0, history=(-0.3, 0.0),
+                                recording="threshold_crossings", neurons_per_channel=(1, 2),
+                                noise_rate=2.0)
+    return {"user": WILLETT_USER, "population": population,
+            "session_drift": [BaselineShift(), TransientLoss()]}
