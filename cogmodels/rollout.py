@@ -505,8 +505,8 @@ def _with_info(obs: np.ndarray, info: Mapping[str, Any], cols: tuple[str, ...], 
     """Return the observation handed to an agent: ``"obs"`` and the ``info`` entries it reads."""
     missing = [c for c in cols if c not in info]
     if missing:
-        why = (" (every copy was reset on this step: Gymnasium's next_step autoreset returns an "
-               "empty info then)" if not info else "")
+        why = (" (every copy was reset on this step: Gymnasium's next_step autoreset returns the "
+               "reset info then, which is empty here)" if not info else "")
         raise KeyError(f"the agent reads info entries {missing} that {type(env.unwrapped).__name__}'s "
                        f"info does not hold{why}")
     return {"obs": obs, **{c: info[c] for c in cols}}

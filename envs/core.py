@@ -226,7 +226,9 @@ class TaskVectorEnv(VectorEnv):
     - optionally ``trial_rows(actions, reward, info) -> (mask, fields)``: the copies that completed
       a trial on the step just played and the trial-table fields of that step (one array per
       column, over all copies), the vector form of :meth:`TaskEnv.trial_row` that
-      :func:`cogmodels.rollout.rollout` records.
+      :func:`cogmodels.rollout.rollout` records;
+    - optionally ``_reset_info()``: the ``info`` of a reset (default empty), which ``reset``
+      returns and so does a ``"next_step"`` step that resets every copy at once.
       Under ``"next_step"`` autoreset, copies that finished on the previous step are stepped too
       and then reset, their results discarded, so ``_step`` must tolerate a copy past its last
       trial (clip indices rather than fail).
@@ -294,6 +296,15 @@ class TaskVectorEnv(VectorEnv):
     def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
         raise NotImplementedError
 
+    def _reset_info(self) -> dict[str, Any]:
+        """Return the ``info`` of a reset: arrays over the copies, each with its ``_key`` mask.
+
+        ``reset`` returns it, and so does the ``"next_step"`` step that resets every copy at once
+        (Gymnasium's ``SyncVectorEnv`` returns the reset info of each copy it resets). Empty
+        unless a task overrides it.
+        """
+        return {}
+
     # -- checks --------------------------------------------------------------------------------
     def _checked_actions(self, actions: Any) -> np.ndarray:
         """``actions`` as an array the task can index with, or ``ValueError``."""
@@ -338,7 +349,7 @@ class TaskVectorEnv(VectorEnv):
             self._reset_lanes(mask, options)
         self._needs_reset[mask] = False
         self._started = True
-        return self._observe(), {}
+        return self._observe(), self._reset_info()
 
     def step(self, actions):
         """Step every copy with its action; finished copies reset per ``autoreset_mode``."""
@@ -347,7 +358,7 @@ class TaskVectorEnv(VectorEnv):
         actions = self._checked_actions(actions)
         if self._autoreset == "next_step" and self._needs_reset.any():
             mask = self._needs_reset.copy()
-            if mask.all():
+            if mask.all():  # no copy plays this step: the info is the reset's, as in SyncVectorEnv
                 self._reset_lanes(mask, None)
                 self._needs_reset[:] = False
                 return (
@@ -355,7 +366,7 @@ class TaskVectorEnv(VectorEnv):
                     np.zeros(self.num_envs, dtype=np.float64),
                     self._false.copy(),
                     self._false.copy(),
-                    {},
+                    self._reset_info(),
                 )
             reward, terminated, info = self._step(actions)
             self._reset_lanes(mask, None)

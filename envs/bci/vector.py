@@ -63,8 +63,10 @@ class CursorBCIVector(TaskVectorEnv):
         """Start sessions; a ``seed`` also draws new subjects. ``info`` holds the loop's latents."""
         if seed is not None:
             options = {**(options or {}), "new_subject": True}
-        obs, _ = super().reset(seed=seed, options=options)
-        return obs, self._latents()
+        return super().reset(seed=seed, options=options)
+
+    def _reset_info(self) -> dict[str, Any]:
+        return self._latents()
 
     def _latents(self) -> dict[str, Any]:
         info: dict[str, Any] = {}
