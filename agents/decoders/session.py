@@ -74,14 +74,22 @@ def calibration_block(env: Any, seconds: float = 60.0, *, day: Any = None,
                       cue_time: float = CUE_TIME, lag: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Record a calibration block from a new session; return counts and velocity labels.
 
+    The block lasts ``seconds`` in every lane, however many trials the environment's sessions
+    hold (``n_trials``): a lane whose session ends inside the block starts a new session at once,
+    on the block's day and in its paradigm, as an experimenter restarts the target sequence until
+    the block's time is up. The environment's own autoreset is not relied on (it would move the
+    lane on by ``days_per_session`` days, into closed loop, or not at all with
+    ``autoreset_mode="disabled"``); the observation that ended a session is not paired with a
+    label (no bin of the block follows it).
+
     Parameters
     ----------
     env : CursorBCIVector
         The environment (each lane a subject).
     seconds : float
-        Duration of the block.
+        Duration of the block (at least one bin, ``dt``).
     day : int or sequence of int, optional
-        The session's day (one int or one per lane; the lanes' current days when None).
+        The sessions' day (one int or one per lane; the lanes' current days when None).
     label_rotation : float
         Degrees by which the labels are rotated (a deliberately wrong seed).
     paradigm : {"intention", "observation", "attempt"}
@@ -122,7 +130,10 @@ def calibration_block(env: Any, seconds: float = 60.0, *, day: Any = None,
     u = info[key]
     for t in range(n):
         counts[t], labels[t] = obs, u
-        obs, _, _, _, info = env.step(info["intended_velocity"])
+        obs, _, terminated, truncated, info = env.step(info["intended_velocity"])
+        ended = terminated | truncated
+        if ended.any() and t + 1 < n:  # the block goes on: a new session, same day and paradigm
+            obs, info = env.reset(options={**options, "reset_mask": ended})
         u = info[key]
     if shift:
         counts, labels = counts[shift:], labels[:-shift]
