@@ -90,7 +90,8 @@ def rollout(
     env : str, gymnasium.Env, sequence of gymnasium.Env or TaskVectorEnv
         A registered id (``n_subjects`` single environments built with ``env_kwargs``), one
         cogmodels task environment (one lane), several (one lane each), or a native vector
-        environment (one lane per copy), ``autoreset_mode`` ``"same_step"`` or ``"next_step"``,
+        environment (one lane per copy; or a wrapper or proxy of one, whose ``unwrapped`` is
+        it), ``autoreset_mode`` ``"same_step"`` or ``"next_step"``,
         of a task whose vector class records trials (``trial_rows``: the bandit, reversal
         learning and the two-step task).
     n_trials, n_steps, seconds : int, int, float, optional
@@ -202,7 +203,8 @@ def _environments(env: Any, n_subjects: int | None, env_kwargs: Mapping[str, Any
         return [gym.make(env, **dict(env_kwargs or {})).unwrapped for _ in range(lanes)], None, lanes
     if env_kwargs:
         raise ValueError(f"env_kwargs applies only when env is an id, got env={describe(env)}")
-    if isinstance(env, gym.vector.VectorEnv):
+    if isinstance(env, gym.vector.VectorEnv) or isinstance(getattr(env, "unwrapped", None), TaskVectorEnv):
+        # a vector env, or a proxy of one (reset / step / num_envs / metadata passed through)
         if not isinstance(env.unwrapped, TaskVectorEnv):
             raise TypeError(f"env must be a cogmodels native vector environment, got {type(env).__name__}")
         lanes = env.num_envs

@@ -107,3 +107,29 @@ def test_play_session_keeps_its_numbers_byte_for_byte(name):
     if case["n_trials"] < 10:
         assert table["subject"].value_counts().max() > case["n_trials"]  # a lane restarted
     assert digest == expected
+
+
+
+class _Still:
+    """A decoder that holds the cursor still: no trial ever reaches its target."""
+
+    def reset(self, mask=None):
+        return self
+
+    def step(self, counts):
+        return np.zeros((len(counts), 2))
+
+
+def test_a_session_ending_in_every_lane_at_once_plays_on():
+    """A still cursor times out every lane's one-trial session on the same bin (2 s), so
+    Gymnasium's next_step autoreset resets all of them at once: the session plays on (the loop
+    written out raised ``KeyError: 'trial_completed'`` there); the reset bins are not decoded
+    nor recorded, so each trial after the first ends one bin (20 ms) later on the clock."""
+    env = CursorBCIVector(num_envs=2, n_trials=1, **TASK)
+    env.reset(seed=0, options={"day": 0})
+    record = OutcomeRecord()
+    table = play_session(env, _Still(), 6.1, record=record)
+    assert table["subject"].tolist() == [0, 0, 0, 1, 1, 1]
+    assert table["timed_out"].all()
+    np.testing.assert_allclose(table["time"], [2.0, 4.02, 6.04] * 2)
+    assert len(record) == 305 - 3  # the bin after each of the three ends resets every lane

@@ -89,7 +89,9 @@ class _Poisoned:
                     "day", "target_radius", "state", "timed_out", "time_to_target",
                     "dial_in_time", "trial_time", "path_length", "distance", "path_efficiency",
                     "n_entries"}
-    ALLOWED_ATTRS = {"unwrapped", "config", "num_envs", "day", "reset", "step"}
+    # rollout reads the autoreset mode (metadata) and the action space: nothing of the target
+    ALLOWED_ATTRS = {"unwrapped", "config", "num_envs", "day", "reset", "step", "metadata",
+                     "single_action_space"}
 
     def __init__(self, env: CursorBCIVector, seed: int) -> None:
         self._env, self._rng, self.read = env, np.random.default_rng(seed), set()

@@ -80,10 +80,11 @@ from cogmodels.agents.reward_learners import GainBandit
 from cogmodels.envs.bci.error_signal import ErrorSignalSpec
 from cogmodels.envs.bci.task import center_out_positions
 from cogmodels.envs.bci.vector import CursorBCIVector
+from cogmodels.rollout import rollout
 from cogmodels.validation import check_bool, check_choice, check_int, check_number, describe
 
 __all__ = ["FEATURES", "RECALIBRATIONS", "STRATEGIES", "OutcomeRecalibration", "OutcomeRecord",
-           "error_log_emission", "gate_weights", "play_session", "pri_t_model", "refit_times",
+           "OutcomeSessionAgent", "error_log_emission", "gate_weights", "play_session", "pri_t_model", "refit_times",
            "run_reward_drift", "window_evaluations"]
 
 #: what the filter reads: the counts, or factor-analysis latents re-estimated and aligned daily
@@ -142,69 +143,149 @@ def play_session(env: Any, decoder: Any, seconds: float, *, day: Any = None,
     pandas.DataFrame
         The trial table of :func:`~cogmodels.agents.decoders.session.run_closed_loop`
         (scoring only: the ``info`` it is built from never reaches the decoder or the bandit).
+
+    Notes
+    -----
+    The loop is :func:`cogmodels.rollout.rollout` of an :class:`OutcomeSessionAgent` for
+    ``seconds`` of the environment's clock, which goes on with its own random stream and
+    subjects (no reseeding). A lane whose session ends (``n_trials``) starts the next session of
+    the same subject with its decoder state reset; with Gymnasium's ``next_step`` autoreset the
+    bin that resets every lane at once is not decoded nor recorded (it still counts on the
+    clock).
     """
     if not isinstance(getattr(env, "unwrapped", env), CursorBCIVector):
         raise TypeError(f"env must be a CursorBCIVector, got {type(env).__name__}")
     dt = float(env.config.task.dt)
     seconds = check_number("seconds", seconds, dt)
-    if bandit is not None and not isinstance(bandit, GainBandit):
-        raise TypeError(f"bandit must be a GainBandit or None, got {describe(bandit)}")
-    if bandit is not None and bandit.n_lanes != env.num_envs:
-        raise ValueError(f"bandit has {bandit.n_lanes} lanes but env has {env.num_envs}")
-    if record is not None and not isinstance(record, OutcomeRecord):
-        raise TypeError(f"record must be an OutcomeRecord or None, got {describe(record)}")
-    if bias is not None and not isinstance(bias, BiasCorrection):
-        raise TypeError(f"bias must be a BiasCorrection or None, got {describe(bias)}")
-    if refit is not None and not callable(refit):
-        raise TypeError(f"refit must be callable or None, got {describe(refit)}")
-    if (refit is None) != (not len(refit_at)) or (refit is not None and record is None):
-        raise ValueError(f"refit_at and refit come together, with a record: got refit_at="
-                         f"{list(refit_at)!r}, refit={describe(refit)}, record="
-                         f"{describe(record)}")
-    n_bins = int(round(seconds / dt))
-    refit_bins = {int(round(float(s) / dt)) for s in refit_at}
-    obs, info = env.reset(options={"day": env.day if day is None else day})
-    decoder.reset()
-    n = env.num_envs
-    out = np.zeros((n, 2))
-    steps = np.zeros(n, dtype=np.int64)
-    none = np.zeros(n)
-    if bandit is not None:
-        bandit.choose()
-    chunks = []
-    for t in range(n_bins):
-        cursor = np.asarray(info["cursor"], dtype=np.float64)
-        v = np.asarray(decoder.step(obs), dtype=np.float64).copy()
-        if bias is not None:
-            v = bias(v)
+    agent = OutcomeSessionAgent(decoder, dt, n_lanes=env.num_envs, bandit=bandit, bias=bias,
+                                record=record, refit_at=refit_at, refit=refit)
+    rollout(agent, env, n_steps=int(round(seconds / dt)), reseed=False,
+            options={"day": env.day if day is None else day}, record=None)
+    return agent.trial_table()
+
+
+class OutcomeSessionAgent:
+    """The decoder of :func:`play_session` as a :class:`~cogmodels.agent.Learner`.
+
+    :func:`cogmodels.rollout.rollout` drives it on a ``CursorBCIVector``. ``act`` decodes the
+    bin's counts, bias-corrects them and applies the bandit's gain and smoothing,
+    ``u_t = s u_{t-1} + (1 - s) g v_t``; ``learn`` records the bin in an :class:`OutcomeRecord`
+    (nothing of the task but the cursor, the error signal, the selections and the trial ends),
+    scores the trials that ended, lets the bandit learn from them and choose the next gain
+    (Thompson sampling), restarts the decoder of the lanes whose session ended and calls
+    ``refit`` at the times of ``refit_at``. The agent draws no random number: every one is the
+    environment's or the bandit's.
+
+    Parameters
+    ----------
+    decoder : object
+        ``reset(mask=None)`` and ``step(counts (L, N)) -> (L, 2)``.
+    dt : float
+        Seconds per bin.
+    n_lanes : int
+        Lanes of the environment (the bandit's must match).
+    bandit, bias, record, refit_at, refit
+        As :func:`play_session`.
+
+    Attributes
+    ----------
+    bins_ : int
+        Bins of the clock played since :meth:`initial_state` (reset bins included).
+    chunks_ : list of dict
+        The :func:`~cogmodels.agents.decoders.closed_loop.trial_chunk` of every bin that
+        completed trials; :meth:`trial_table` the table.
+    """
+
+    #: the vector info entries read with each observation: the cursor the bin's move starts from
+    info_columns = ("cursor",)
+
+    def __init__(self, decoder: Any, dt: float, *, n_lanes: int, bandit: GainBandit | None = None,
+                 bias: BiasCorrection | None = None, record: OutcomeRecord | None = None,
+                 refit_at: Sequence[float] = (), refit: Callable[[], Any] | None = None) -> None:
+        if bandit is not None and not isinstance(bandit, GainBandit):
+            raise TypeError(f"bandit must be a GainBandit or None, got {describe(bandit)}")
+        if bandit is not None and bandit.n_lanes != n_lanes:
+            raise ValueError(f"bandit has {bandit.n_lanes} lanes but env has {n_lanes}")
+        if record is not None and not isinstance(record, OutcomeRecord):
+            raise TypeError(f"record must be an OutcomeRecord or None, got {describe(record)}")
+        if bias is not None and not isinstance(bias, BiasCorrection):
+            raise TypeError(f"bias must be a BiasCorrection or None, got {describe(bias)}")
+        if refit is not None and not callable(refit):
+            raise TypeError(f"refit must be callable or None, got {describe(refit)}")
+        if (refit is None) != (not len(refit_at)) or (refit is not None and record is None):
+            raise ValueError(f"refit_at and refit come together, with a record: got refit_at="
+                             f"{list(refit_at)!r}, refit={describe(refit)}, record="
+                             f"{describe(record)}")
+        self.decoder, self.dt = decoder, float(dt)
+        self.bandit, self.bias, self.record, self.refit = bandit, bias, record, refit
+        self.refit_bins = {int(round(float(s) / self.dt)) for s in refit_at}
+        self.name = type(decoder).__name__
+
+    def initial_state(self, n_lanes: int) -> None:
+        """Restart the decoder, the smoothing and the clock; the bandit chooses the first gains."""
+        self.decoder.reset()
+        self._out = np.zeros((n_lanes, 2))
+        self._steps = np.zeros(n_lanes, dtype=np.int64)  # bins into each lane's trial
+        self._none = np.zeros(n_lanes)
+        self._cursor = self._v = None
+        if self.bandit is not None:
+            self.bandit.choose()
+        self.bins_ = 0
+        self.chunks_: list[dict[str, np.ndarray]] = []
+
+    def act(self, observation: Any, state: None, rng: np.random.Generator) -> tuple[np.ndarray, None]:
+        """Return the cursor velocity of each lane: decoded, bias-corrected, gained, smoothed."""
+        self._cursor = np.asarray(observation["cursor"], dtype=np.float64)
+        v = np.asarray(self.decoder.step(observation["obs"]), dtype=np.float64).copy()
+        if self.bias is not None:
+            v = self.bias(v)
+        self._v = v
+        bandit = self.bandit
         if bandit is None:
-            out = v
+            self._out = v
         else:
             s = bandit.smoothing[:, None]
-            out = s * out + (1.0 - s) * bandit.gain[:, None] * v
-        counts = obs
-        obs, _, term, _, info = env.step(out)
-        done = np.asarray(info["trial_completed"], dtype=bool)
-        click = np.asarray(info["success"], dtype=bool) & done
+            self._out = s * self._out + (1.0 - s) * bandit.gain[:, None] * v
+        return self._out, state
+
+    def learn(self, transition: Any) -> None:
+        """Record the bin, score its trials, update the bandit, restart lanes, refit on time."""
+        t = self.bins_
+        self.bins_ = t + 1
+        info, steps, bandit = transition.info, self._steps, self.bandit
         steps += 1
-        if record is not None:
-            record.add(counts=counts, velocity=v, cursor=cursor,
-                       next_cursor=np.asarray(info["cursor"], dtype=np.float64),
-                       error_signal=np.asarray(info.get("error_signal", none), dtype=np.float64),
-                       click=click, trial_end=done)
-        if done.any():
-            chunks.append(trial_chunk(info, done, (t + 1) * dt, info["target_radius"]))
-            if bandit is not None:
-                bandit.observe(done, click, steps * dt)
-                bandit.choose(done)
-                out[done] = 0.0
-            steps[done] = 0
-        if np.any(term):
-            decoder.reset(np.asarray(term, dtype=bool))
-        if t + 1 in refit_bins:
-            decoder = refit()
-            decoder.reset()
-    return trial_table(chunks)
+        if np.any(transition.stepped):  # else next_step reset every lane: nothing was decoded
+            done = np.asarray(transition.trial_end, dtype=bool)
+            click = np.asarray(info["success"], dtype=bool) & done
+            if self.record is not None:
+                self.record.add(counts=transition.observation["obs"], velocity=self._v,
+                                cursor=self._cursor,
+                                next_cursor=np.asarray(info["cursor"], dtype=np.float64),
+                                error_signal=np.asarray(info.get("error_signal", self._none),
+                                                        dtype=np.float64),
+                                click=click, trial_end=done)
+            if done.any():
+                self.chunks_.append(trial_chunk(info, done, (t + 1) * self.dt,
+                                                info["target_radius"]))
+                if bandit is not None:
+                    bandit.observe(done, click, steps * self.dt)
+                    bandit.choose(done)
+                    self._out[done] = 0.0
+                steps[done] = 0
+        ended = np.asarray(transition.terminated, dtype=bool)
+        if ended.any():
+            self.decoder.reset(ended)
+        if t + 1 in self.refit_bins:
+            self.decoder = self.refit()
+            self.decoder.reset()
+        return transition.state
+
+    def trial_table(self) -> pd.DataFrame:
+        """Return the trial table of the trials completed since :meth:`initial_state`."""
+        return trial_table(self.chunks_)
+
+    def __repr__(self) -> str:
+        return f"OutcomeSessionAgent({self.decoder!r}, bandit={self.bandit!r})"
 
 
 def window_evaluations(error_signal: np.ndarray, trial_end: np.ndarray, cursor: np.ndarray,
