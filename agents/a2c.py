@@ -32,7 +32,7 @@ and RL², Duan et al. 2016), or on the bandit the *expected* reward of the choic
 hidden arm probabilities (``"expected"``, minus the pseudo-regret: a labelled variant that no
 real learner has; the network's inputs are the sampled rewards either way). The entropy weight
 ``c_e`` and the learning rate decay linearly from their start to their end values over the run,
-measured in updates (``total_updates``, reproducible) or in seconds (``total_seconds``, a
+measured in updates (``total_updates``, reproducible) or in seconds (``total_s``, a
 wall-clock budget the schedules end with; ``clock="cpu"`` counts the process's CPU seconds
 instead); Adam (Kingma & Ba 2015) with gradient-norm clipping.
 
@@ -77,7 +77,7 @@ thread count). Checkpoints load with ``torch.load(weights_only=True)``.
 Examples
 --------
 A tiny run (a real one: ``A2CConfig(**BANDIT_SETTINGS, schedule_unit="seconds",
-total_seconds=600)`` and ``train(checkpoint_dir=...)``), checkpointed, evaluated and resumed:
+total_s=600)`` and ``train(checkpoint_dir=...)``), checkpointed, evaluated and resumed:
 
 >>> import tempfile
 >>> from cogmodels.agents.a2c import A2CConfig, A2CTrainer
@@ -116,6 +116,7 @@ from cogmodels.agents.checkpoint import first_line, read_checkpoint, short_error
 from cogmodels.agents.rnn import CELLS, LOG_STDS, SQUASHES, RecurrentPolicy
 from cogmodels.agents.rollout_buffer import RolloutBuffer, SessionBatch, gae
 from cogmodels.agents.schedules import SCHEDULE_UNITS, LinearSchedule, run_fraction
+from cogmodels.deprecation import renamed_arguments, renamed_attribute
 from cogmodels.rollout import rollout
 from cogmodels.validation import check_choice, check_int, check_number
 
@@ -146,7 +147,7 @@ _SIGNAL_ALIASES = {"reward": "sampled", "regret": "expected"}
 #: on 2 CPU cores (1.88 with ``reward_signal="expected"``, the latent signal; 2.20 after 300 CPU
 #: seconds with ``hindsight=True, curriculum=[[50, 0.2]]``, still on the sampled reward); the
 #: searches are in benchmarks/RESULTS.md. Use as ``A2CConfig(**BANDIT_SETTINGS, schedule_unit="seconds",
-#: total_seconds=600, seed=...)`` or with ``total_updates``.
+#: total_s=600, seed=...)`` or with ``total_updates``.
 BANDIT_SETTINGS: dict[str, Any] = {
     "num_envs": 64,
     "cell": "gru",
@@ -179,7 +180,7 @@ class A2CConfig:
     - ``gamma``, ``gae_lambda``: discount and GAE parameter.
     - ``lr`` -> ``lr_end``, ``entropy_coef`` -> ``entropy_coef_end``: linear schedules
       (:mod:`cogmodels.agents.schedules`) over the run: ``total_updates`` updates
-      (``schedule_unit="updates"``, reproducible) or ``total_seconds`` seconds of training
+      (``schedule_unit="updates"``, reproducible) or ``total_s`` seconds of training
       (``schedule_unit="seconds"``: a wall-clock budget; :meth:`A2CTrainer.train` then stops
       when it is spent). ``lr_end=None`` keeps ``lr`` constant.
     - ``value_coef``, ``max_grad_norm``, ``normalize_advantages``: loss weighting and clipping.
@@ -194,7 +195,7 @@ class A2CConfig:
       ``E[p_{a_t} - max(p_0, p_1) | c_T]``, the posterior-expected pseudo-regret of the choice
       given the counts at the end of the session (an unbiased estimator of the sampled-reward
       gradient: :meth:`~cogmodels.agents.bandit_baselines.PosteriorTracker.hindsight_signal`).
-    - ``clock``: one of :data:`CLOCKS`, what ``total_seconds`` and ``time_budget_s`` count.
+    - ``clock``: one of :data:`CLOCKS`, what ``total_s`` and ``time_budget_s`` count.
     - ``curriculum``: a curriculum over horizons (Bengio et al. 2009), ``[[n, until], ...]``:
       sessions of ``n`` trials until the fraction ``until`` of the run (updates or seconds, as the
       schedules), then the next pair, then ``n_trials``; ``None`` (the default): ``n_trials``
@@ -228,7 +229,7 @@ class A2CConfig:
     seed: int = 0
     threads: int | None = None
     schedule_unit: str = "updates"
-    total_seconds: float | None = None
+    total_s: float | None = None
     max_session_steps: int | None = None
     squash: str = "tanh"
     log_std: str = "parameter"
@@ -283,11 +284,11 @@ class A2CConfig:
             if self.rollout_len is not None:
                 raise ValueError(f"hindsight=True needs the whole session in one rollout "
                                  f"(rollout_len=None), got rollout_len={self.rollout_len!r}")
-        if self.schedule_unit == "seconds" and self.total_seconds is None:
-            raise ValueError("schedule_unit='seconds' needs total_seconds (the run's length in s), "
-                             "got total_seconds=None")
-        if self.total_seconds is not None:
-            check_number("total_seconds", self.total_seconds, 0.0, low_open=True)
+        if self.schedule_unit == "seconds" and self.total_s is None:
+            raise ValueError("schedule_unit='seconds' needs total_s (the run's length in s), "
+                             "got total_s=None")
+        if self.total_s is not None:
+            check_number("total_s", self.total_s, 0.0, low_open=True)
         check_choice("squash", self.squash, SQUASHES)
         check_choice("log_std", self.log_std, LOG_STDS)
         check_number("log_std_init", self.log_std_init, -20.0, 5.0)
@@ -317,11 +318,21 @@ class A2CConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> A2CConfig:
         """Build a configuration from :meth:`to_dict`'s dict; unknown keys are a ``ValueError``."""
+        # configurations written before the renames (checkpoints' config.json): the new names
+        d = {_RENAMED_FIELDS.get(k, k): v for k, v in d.items()}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown A2CConfig fields {unknown}; allowed: {sorted(known)}")
         return cls(**d)
+
+
+#: the old spellings of renamed A2CConfig fields (glossary: durations end in ``_s``): they still
+#: work as arguments and attributes, with a DeprecationWarning
+_RENAMED_FIELDS = {"total_seconds": "total_s"}
+A2CConfig.__init__ = renamed_arguments(**_RENAMED_FIELDS)(A2CConfig.__init__)
+for _old, _new in _RENAMED_FIELDS.items():
+    setattr(A2CConfig, _old, renamed_attribute(_old, _new))
 
 
 def _check_curriculum(curriculum: Any) -> list[list[float]] | None:
@@ -556,7 +567,7 @@ class A2CTrainer:
         """Return the fraction of the run done, in updates or in seconds (``schedule_unit``)."""
         cfg = self.config
         if cfg.schedule_unit == "seconds":
-            return run_fraction(seconds=self.elapsed_s_, total_seconds=cfg.total_seconds)
+            return run_fraction(seconds=self.elapsed_s_, total_s=cfg.total_s)
         return run_fraction(updates=self.update_, total_updates=cfg.total_updates)
 
     def current_lr(self) -> float:
@@ -601,7 +612,7 @@ class A2CTrainer:
         """Run ``n_updates`` more updates (default: to the end of the run).
 
         The end of the run is ``config.total_updates`` updates, or with
-        ``schedule_unit="seconds"`` ``config.total_seconds`` seconds of training. Training stops
+        ``schedule_unit="seconds"`` ``config.total_s`` seconds of training. Training stops
         at the end of a batch of sessions, so with truncated rollouts it may run past
         ``n_updates`` to finish the batch; it also stops at the first batch boundary after
         ``time_budget_s`` seconds. With ``checkpoint_dir``, a checkpoint is written every
@@ -619,7 +630,7 @@ class A2CTrainer:
         ):
             raise ValueError(f"time_budget_s must be a positive number of seconds, got {time_budget_s!r}")
         if by_time:
-            left = cfg.total_seconds - self.elapsed_s_
+            left = cfg.total_s - self.elapsed_s_
             time_budget_s = left if time_budget_s is None else min(time_budget_s, left)
         if checkpoint_every is not None:
             check_int("checkpoint_every", checkpoint_every, 1)

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from cogmodels.agents.continuous import GaussianActorCritic
+from cogmodels.deprecation import renamed_arguments, renamed_attribute
 from cogmodels.validation import as_generator, check_array, check_int, check_number
 
 __all__ = ["ActorCriticLanes", "GainBandit", "OutcomeWeightedLanes"]
@@ -274,7 +275,7 @@ class GainBandit:
     smoothing : sequence of float
         Output smoothing constants of the grid, in [0, 1); the arms are every (gain, smoothing)
         pair.
-    prior_successes, prior_seconds : float
+    prior_successes, prior_s : float
         ``a_0 > 0`` and ``b_0 > 0``: the prior is worth ``a_0`` successes in ``b_0`` seconds.
     discount : float
         ``γ`` in (0, 1].
@@ -300,8 +301,11 @@ class GainBandit:
       and parameter selection using a feedback control model. Sci Rep 9, 8881.
     """
 
+    prior_seconds = renamed_attribute("prior_seconds", "prior_s")
+
+    @renamed_arguments(prior_seconds="prior_s")
     def __init__(self, n_lanes: int, gains: Any = (0.5, 0.7, 1.0, 1.4, 2.0), smoothing: Any = (0.0,),
-                 *, prior_successes: float = 1.0, prior_seconds: float = 2.0,
+                 *, prior_successes: float = 1.0, prior_s: float = 2.0,
                  discount: float = 0.98, seed: Any = None) -> None:
         self.n_lanes = check_int("n_lanes", n_lanes, 1)
         g = check_array("gains", gains, None, 0.0, 1e3).ravel()
@@ -312,7 +316,7 @@ class GainBandit:
                              f"smoothing={smoothing!r}")
         self.arms = np.array([(gi, si) for si in s for gi in g])
         self.prior_successes = check_number("prior_successes", prior_successes, 0.0, low_open=True)
-        self.prior_seconds = check_number("prior_seconds", prior_seconds, 0.0, low_open=True)
+        self.prior_s = check_number("prior_s", prior_s, 0.0, low_open=True)
         self.discount = check_number("discount", discount, 0.0, 1.0, low_open=True)
         self.rng = as_generator(seed)
         self.successes_ = np.zeros((self.n_lanes, len(self.arms)))
@@ -333,7 +337,7 @@ class GainBandit:
     def rate(self) -> np.ndarray:
         """Return the posterior mean success rate (per second) of every arm, ``(n_lanes, A)``."""
         return ((self.prior_successes + self.successes_)
-                / (self.prior_seconds + self.seconds_))
+                / (self.prior_s + self.seconds_))
 
     def choose(self, lanes: Any = None) -> np.ndarray:
         """Draw the next trial's arm of ``lanes`` (all when None); return every lane's arm."""
@@ -341,7 +345,7 @@ class GainBandit:
             np.asarray(lanes).dtype == bool) else np.asarray(lanes, dtype=np.int64)
         if idx.size:
             shape = self.prior_successes + self.successes_[idx]
-            scale = 1.0 / (self.prior_seconds + self.seconds_[idx])
+            scale = 1.0 / (self.prior_s + self.seconds_[idx])
             self.arm_[idx] = np.argmax(self.rng.gamma(shape, scale), axis=1)
         return self.arm_.copy()
 

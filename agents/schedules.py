@@ -18,7 +18,7 @@ Examples
 >>> lr = LinearSchedule(3e-3, 3e-4)
 >>> round(lr(run_fraction(updates=50, total_updates=100)), 6)
 0.00165
->>> round(lr(run_fraction(seconds=700.0, total_seconds=600.0)), 6)  # past the end: held at the end
+>>> round(lr(run_fraction(seconds=700.0, total_s=600.0)), 6)  # past the end: held at the end
 0.0003
 >>> linear_schedule(0.5, 0.1, 4)(2)                          # a function of the update count
 0.3
@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cogmodels.deprecation import renamed_arguments
 from cogmodels.validation import check_int, check_number
 
 __all__ = ["SCHEDULE_UNITS", "LinearSchedule", "linear_schedule", "run_fraction"]
@@ -73,12 +74,13 @@ class LinearSchedule:
         return self.start + (self.end - self.start) * f
 
 
+@renamed_arguments(total_seconds="total_s")
 def run_fraction(
     *,
     updates: int | None = None,
     total_updates: int | None = None,
     seconds: float | None = None,
-    total_seconds: float | None = None,
+    total_s: float | None = None,
 ) -> float:
     """Return the fraction of a run done, in updates or in seconds (at most 1).
 
@@ -86,20 +88,20 @@ def run_fraction(
     ----------
     updates, total_updates : int, optional
         Updates done and the run's length in updates.
-    seconds, total_seconds : float, optional
+    seconds, total_s : float, optional
         Seconds of training done and the run's length in seconds (a wall-clock budget).
 
     Returns
     -------
     fraction : float
-        ``min(1, updates / total_updates)`` or ``min(1, seconds / total_seconds)``.
+        ``min(1, updates / total_updates)`` or ``min(1, seconds / total_s)``.
     """
     if total_updates is not None and updates is not None:
         return min(1.0, updates / check_int("total_updates", total_updates, minimum=1))
-    if total_seconds is not None and seconds is not None:
-        check_number("total_seconds", total_seconds, 0.0, low_open=True)
-        return min(1.0, max(0.0, float(seconds)) / float(total_seconds))
-    raise ValueError("run_fraction needs updates and total_updates, or seconds and total_seconds")
+    if total_s is not None and seconds is not None:
+        check_number("total_s", total_s, 0.0, low_open=True)
+        return min(1.0, max(0.0, float(seconds)) / float(total_s))
+    raise ValueError("run_fraction needs updates and total_updates, or seconds and total_s")
 
 
 def linear_schedule(start: float, end: float, n_steps: int) -> Callable[[int], float]:

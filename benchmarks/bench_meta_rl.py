@@ -77,7 +77,7 @@ def train_gru(budget: float, seed: int, config: dict[str, Any], progress: bool,
               checkpoint_every: int | None = None) -> tuple[A2CTrainer, dict]:
     """Train a GRU on the bandit for ``budget`` seconds of ``clock``, its schedules ending with it."""
     t0, c0 = time.perf_counter(), time.process_time()
-    trainer = A2CTrainer(A2CConfig(seed=seed, schedule_unit="seconds", total_seconds=budget,
+    trainer = A2CTrainer(A2CConfig(seed=seed, schedule_unit="seconds", total_s=budget,
                                    clock=clock, **config))
     trainer.train(progress=progress, checkpoint_dir=save_dir, checkpoint_every=checkpoint_every)
     info = {

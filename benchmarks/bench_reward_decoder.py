@@ -52,12 +52,12 @@ def run_config(config: str, args: argparse.Namespace) -> tuple[pd.DataFrame, pd.
                         half_life_s=60.0 if features == "running" else None,
                         calibration_s=args.calibration, seed=args.seed)
     t0 = time.perf_counter()
-    warm = dec.train(env, n_seconds=60.0 * args.minutes, options={"day": 0})
+    warm = dec.train(env, seconds=60.0 * args.minutes, options={"day": 0})
     curve = per_minute(warm).assign(config=config)
     curve = curve[curve.minute < args.minutes]  # a trial ending at the last bin opens no minute
     days = []
     for day in args.days:
-        h = dec.train(env, n_seconds=args.session, options={"day": day})
+        h = dec.train(env, seconds=args.session, options={"day": day})
         days.append(h.rename(columns={"lane": "subject", "time_s": "time"}))
     trials = pd.concat(days, ignore_index=True).assign(decoder=config)
     metrics = summarize(trials, by=["decoder", "day"], n_targets=8)

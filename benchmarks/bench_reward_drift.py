@@ -65,11 +65,11 @@ def run_unit(unit: tuple[str, str, str], args: argparse.Namespace) -> tuple[pd.D
     names, channel, features = unit
     cpu = time.process_time()
     trials = run_reward_drift(names.split(","), args.days, args.subjects, args.session,
-                              reward_warmup=args.warmup, error_signal=channel,
+                              reward_warmup_s=args.warmup, error_signal=channel,
                               features=features, seed=args.seed, report_days=args.report_days,
-                              interim_seconds=args.interim,
-                              early_update_seconds=args.early_update,
-                              prior_seconds=args.prior_seconds)
+                              interim_s=args.interim,
+                              early_update_s=args.early_update,
+                              prior_s=args.prior_seconds)
     tag = "" if (channel, features) == ("realistic", "counts") else f" [{channel}, {features}]"
     trials["decoder"] = trials["decoder"] + tag
     return trials, time.process_time() - cpu

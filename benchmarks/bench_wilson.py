@@ -173,8 +173,8 @@ def main() -> None:
     else:
         trials = run_wilson_protocol(args.strategies.split(","), args.days, args.subjects,
                                      args.session,
-                                     calibration_seconds=30.0 if args.quick else 60.0,
-                                     sweep_seconds=args.sweep, gains=GAINS, seed=args.seed,
+                                     calibration_s=30.0 if args.quick else 60.0,
+                                     sweep_s=args.sweep, gains=GAINS, seed=args.seed,
                                      n_jobs=args.jobs, save_dir=args.save_dir, progress=True,
                                      renormalize=not args.no_renormalize, labels=args.labels,
                                      posterior_weights=args.posterior_weights,

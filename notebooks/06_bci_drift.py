@@ -116,7 +116,7 @@ print(summarize(pd.concat([day0, later_fixed]), by="day", n_targets=8)[["day", *
 half_life = 30.0 if QUICK else 60.0
 rows = {"fixed": later_fixed}
 for name, make_rule, intention in (
-    ("smoothbatch + refit", lambda d: SmoothBatch(d, batch_seconds=half_life / 3,
+    ("smoothbatch + refit", lambda d: SmoothBatch(d, batch_s=half_life / 3,
                                                    half_life=half_life), "refit"),
     ("rml + refit", lambda d: RML(d, half_life=half_life), "refit"),
     ("rml + rti (unsupervised)", lambda d: RML(d, half_life=half_life), "rti"),
@@ -171,10 +171,10 @@ reward_env.reset(seed=2, options={"day": 0})
 reward_decoder = RewardDecoder(reward_env.single_observation_space.shape[0], N_SUBJECTS,
                                rule="actor_critic", half_life_s=None,  # the decoder described
                                calibration_s=15.0 if QUICK else 60.0, seed=0)
-history = reward_decoder.train(reward_env, n_seconds=REWARD_S, options={"day": 0})
+history = reward_decoder.train(reward_env, seconds=REWARD_S, options={"day": 0})
 learning = per_minute(history, minutes=0.25 if QUICK else 1.0)
 print(learning.round(2).to_string(index=False))
-test = reward_decoder.evaluate(reward_env, n_seconds=SESSION_S)  # greedy, no learning
+test = reward_decoder.evaluate(reward_env, seconds=SESSION_S)  # greedy, no learning
 test_summary = summarize(test.rename(columns={"lane": "subject"}), by="day", n_targets=8)
 print("\nafter learning, greedy, no updates:")
 print(test_summary[["day", *METRICS]])

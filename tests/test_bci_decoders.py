@@ -92,13 +92,13 @@ def test_rml_starts_from_the_decoder_it_is_given_not_its_calibration(block):
     calibrated = dec.H_.copy()
     rotated = calibrated[..., ::-1] * np.array([-1.0, 1.0])  # 90 degrees
     dec.set_encoding(rotated, dec.d_, dec.q_)
-    rule = RML(dec, half_life=60.0, update_seconds=0.1)
+    rule = RML(dec, half_life=60.0, update_s=0.1)
     for _ in range(25):  # 0.5 s without labels: five re-solves from the prior alone
         rule.tick()
     assert rule.n_updates_ == 5
     np.testing.assert_allclose(dec.H_, rotated, rtol=1e-3, atol=1e-5)
     # one half-life of correctly labelled data weighs as much as the (faded) prior
-    rule = RML(dec, half_life=60.0, prior_seconds=60.0)
+    rule = RML(dec, half_life=60.0, prior_s=60.0)
     rule.observe(counts, velocity)  # 60 s of calibration-quality labels
     for _ in range(rule.update_bins):
         rule.tick()
@@ -116,8 +116,8 @@ def test_cursor_goal_speed_keeps_directions_and_rest(block):
     np.testing.assert_allclose(rule.stats.zy[:, :2, :], expected[:, :, None] * counts[0][:, None])
     with pytest.raises(ValueError, match=r"intention_speed must be a finite number in \(0, inf\)"):
         RML(dec, intention_speed=0.0)
-    with pytest.raises(ValueError, match=r"prior_seconds must be a finite number in \[0, inf\)"):
-        RML(dec, prior_seconds=-1.0)
+    with pytest.raises(ValueError, match=r"prior_s must be a finite number in \[0, inf\)"):
+        RML(dec, prior_s=-1.0)
 
 
 @pytest.mark.parametrize("cls", DECODERS)
@@ -258,7 +258,7 @@ def test_clda_from_a_shuffled_label_seed_reaches_the_calibrated_rate():
     CursorGoal speed, RML fell 8.8 → 0 from this seed and SmoothBatch peaked at 8.2.)"""
     from cogmodels.experiments.clda_study import acquisition, time_to_proficiency
 
-    kw = dict(n_subjects=2, calibration_seconds=30.0, seed=1)
+    kw = dict(n_subjects=2, calibration_s=30.0, seed=1)
     ref = acquisition(["calibrated"], ["none"], minutes=2, **kw)["successes"].mean()
     runs = acquisition(["shuffled"], ["smoothbatch", "rml"], minutes=4, **kw)
     curve = runs.groupby(["rule", "minute"])["successes"].mean()
@@ -287,7 +287,7 @@ def test_retrospective_target_inference_recalibrates_without_the_target(poor_see
     rotated = calibration_block(env, 30, label_rotation=40)
     dec = SteadyStateKalmanDecoder().fit(*rotated)
     before = run_closed_loop(env, dec, 60)
-    rti_rule = RML(dec, half_life=30, update_seconds=0.5)
+    rti_rule = RML(dec, half_life=30, update_s=0.5)
     after = run_closed_loop(env, dec, 240, adaptation=rti_rule, intention="rti")
     late = after[after["time"] > 180]
     assert late["time_to_target"].mean() < 0.8 * before["time_to_target"].mean()

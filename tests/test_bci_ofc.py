@@ -36,6 +36,6 @@ def test_clda_runs_on_ofc_labels():
     env = CursorBCIVector(num_envs=2, n_trials=10**6, n_units=16)
     env.reset(seed=0, options={"day": 0})
     dec = SteadyStateKalmanDecoder().fit(*calibration_block(env, 5.0, day=0))
-    rule = RML(dec, half_life=5.0, update_seconds=0.5)
+    rule = RML(dec, half_life=5.0, update_s=0.5)
     run_closed_loop(env, dec, 3.0, adaptation=rule, intention="ofc")
     assert rule.n_updates_ > 0

@@ -59,8 +59,8 @@ def test_full_assist_carries_a_useless_decoder_to_every_target(env_and_block):
 @pytest.mark.slow
 def test_wilson_protocol_starts_every_kalman_strategy_from_the_same_day_zero():
     names = ["fixed", "hmm", "rti"]
-    trials = run_wilson_protocol(names, n_days=2, n_subjects=1, session_seconds=3.0,
-                                 calibration_seconds=4.0, sweep_seconds=0.5, gains=(1.0,),
+    trials = run_wilson_protocol(names, n_days=2, n_subjects=1, session_s=3.0,
+                                 calibration_s=4.0, sweep_s=0.5, gains=(1.0,),
                                  n_units=32)
     assert set(trials["decoder"]) == set(names)
     assert set(trials["day"]) == {0, 1} and (trials["gain"] == 1.0).all()

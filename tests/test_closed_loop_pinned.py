@@ -32,9 +32,9 @@ N_TRIALS = 2  # trials per session: every lane starts new sessions within the ru
 CASES = {
     "fixed_kf": ("0a8903ce31e1ab44", dict(seed=1, cls=KalmanDecoder)),
     "smoothbatch_refit_bias": ("ac5f12f6d8e2a8ec", dict(
-        seed=2, cls=KalmanDecoder, rule=lambda d: SmoothBatch(d, batch_seconds=1.0), bias=True)),
+        seed=2, cls=KalmanDecoder, rule=lambda d: SmoothBatch(d, batch_s=1.0), bias=True)),
     "rml_ofc_assist_record": ("5c4c0c9fa2d82e76", dict(
-        seed=3, cls=SteadyStateKalmanDecoder, rule=lambda d: RML(d, half_life=5.0, update_seconds=0.2),
+        seed=3, cls=SteadyStateKalmanDecoder, rule=lambda d: RML(d, half_life=5.0, update_s=0.2),
         intention="ofc", assist=True, record=True)),
     "rml_rti_gains": ("7d211b7c106ae6ff", dict(
         seed=4, cls=KalmanDecoder, rule=lambda d: RML(d, half_life=5.0), intention="rti",

@@ -80,7 +80,7 @@ def _play(case: dict) -> tuple[pd.DataFrame, str]:
     refit_at, refit = (), None
     if case.get("reward"):
         dec = RewardDecoder(UNITS, LANES, calibration_s=2.0, seed=seed)
-        dec.train(cal, n_seconds=4.0, options={"day": 0})
+        dec.train(cal, seconds=4.0, options={"day": 0})
         decoder = GreedyPolicy(dec)
     else:
         fixed = SteadyStateKalmanDecoder(dt=dt).fit(*calibration_block(cal, 10.0, day=0))
@@ -90,7 +90,7 @@ def _play(case: dict) -> tuple[pd.DataFrame, str]:
             if case.get("gated"):
                 settings.update(error_weight=0.0, failed_trial_weight=0.0)
             recal = OutcomeRecalibration(pri_t_model(env), env.config.error_signal, dt=dt,
-                                         n_iter=2, prior_seconds=5.0, **settings)
+                                         n_iter=2, prior_s=5.0, **settings)
             recal.start(fixed)
             recal.begin_session()
             decoder = recal.driver()

@@ -25,13 +25,13 @@ def test_learns_center_out_from_the_realistic_error_signal_alone():
     # 75 % hits, 3 % false alarms, 1 evaluation/s, 300 ms late; from no decoder at all
     env = _env()
     dec = RewardDecoder(calibration_s=20, seed=0)
-    hist = dec.train(env, n_seconds=240, seed=0)
+    hist = dec.train(env, seconds=240, seed=0)
     assert hist["calibrating"].iloc[0] and not hist["calibrating"].iloc[-1]
     assert hist[hist.calibrating].success.sum() == 0  # noise only: nothing succeeds
     assert hist[hist.time_s > 180].success.sum() >= 5
-    trained = dec.evaluate(env, n_seconds=40)  # greedy, same subject, no learning
+    trained = dec.evaluate(env, seconds=40)  # greedy, same subject, no learning
     dec.learner.W[:] = 0.0  # the untrained decoder
-    untrained = dec.evaluate(env, n_seconds=40)
+    untrained = dec.evaluate(env, seconds=40)
     assert untrained.success.sum() == 0
     assert trained.success.sum() >= 8 and trained.success.mean() > 0.5
     table = per_minute(hist)
@@ -44,9 +44,9 @@ def test_learns_center_out_from_the_realistic_error_signal_alone():
 def test_the_actor_critic_baseline_still_learns_from_the_idealised_channel():
     env = _env((0.9, 0.1))
     dec = RewardDecoder(rule="actor_critic", calibration_s=20, half_life_s=None, seed=0)
-    hist = dec.train(env, n_seconds=200, seed=0)
+    hist = dec.train(env, seconds=200, seed=0)
     assert hist[hist.time_s > 140].success.sum() >= 5
-    assert dec.evaluate(env, n_seconds=40).success.mean() > 0.5
+    assert dec.evaluate(env, seconds=40).success.mean() > 0.5
 
 
 class _Poisoned:
@@ -86,7 +86,7 @@ def test_the_decoder_sees_only_spikes_and_the_error_signal(rule):
         env = _env("realistic", target_radius=0.15)
         env = _Poisoned(env, 1) if wrap else env
         dec = RewardDecoder(rule=rule, calibration_s=2, seed=0)
-        dec.train(env, n_seconds=12, seed=0)
+        dec.train(env, seconds=12, seed=0)
         return dec.weights(), env
 
     (w_clean, _), (w_poisoned, env) = weights(False), weights(True)
@@ -98,7 +98,7 @@ def test_the_decoder_sees_only_spikes_and_the_error_signal(rule):
 def test_same_seed_same_history_and_vector_lanes():
     def once(seed: int) -> tuple[pd.DataFrame, np.ndarray]:
         dec = RewardDecoder(calibration_s=2, seed=seed)
-        h = dec.train(_env(target_radius=0.15), n_seconds=12, seed=seed)
+        h = dec.train(_env(target_radius=0.15), seconds=12, seed=seed)
         return h, dec.weights()
 
     (h1, w1), (h2, w2), (_, w3) = once(3), once(3), once(4)
@@ -108,7 +108,7 @@ def test_same_seed_same_history_and_vector_lanes():
     # the vector environment: one policy per lane (each lane is its own subject)
     venv = CursorBCIVector(num_envs=2, n_trials=10**6, error_signal="realistic")
     dec = RewardDecoder(n_lanes=2, calibration_s=2, seed=0)
-    h = dec.train(venv, n_seconds=8, seed=0)
+    h = dec.train(venv, seconds=8, seed=0)
     assert set(h.lane) <= {0, 1}
     w = dec.weights()
     assert w.shape == (2, 2, 5) and not np.array_equal(w[0], w[1])
@@ -232,14 +232,14 @@ def test_bad_arguments_raise_naming_them(kwargs, message):
 def test_bad_run_arguments_raise_naming_them():
     dec = RewardDecoder(calibration_s=1, seed=0)
     env = _env()
-    with pytest.raises(ValueError, match=r"n_seconds and n_bins.*n_seconds=None.*n_bins=None"):
+    with pytest.raises(ValueError, match=r"seconds and n_bins.*seconds=None.*n_bins=None"):
         dec.train(env)
-    with pytest.raises(ValueError, match=r"n_seconds and n_bins.*n_seconds=1.*n_bins=5"):
-        dec.train(env, n_seconds=1, n_bins=5)
+    with pytest.raises(ValueError, match=r"seconds and n_bins.*seconds=1.*n_bins=5"):
+        dec.train(env, seconds=1, n_bins=5)
     with pytest.raises(ValueError, match=r"n_bins must be an integer >= 1, got 0"):
         dec.train(env, n_bins=0)
-    with pytest.raises(ValueError, match=r"n_seconds must be a finite number in \(0, inf\), got -2"):
-        dec.train(env, n_seconds=-2)
+    with pytest.raises(ValueError, match=r"seconds must be a finite number in \(0, inf\), got -2"):
+        dec.train(env, seconds=-2)
     with pytest.raises(ValueError, match=r"env has 3 lanes but the decoder n_lanes=1"):
         dec.train(CursorBCIVector(num_envs=3, error_signal="realistic"), n_bins=1)
     with pytest.raises(ValueError, match=r"env has 64 units but the decoder n_units=192"):
@@ -260,7 +260,7 @@ def test_greedy_policy_steps_the_mean_decoder():
     with pytest.raises(TypeError, match="decoder must be a RewardDecoder, got dict"):
         GreedyPolicy({})
     dec = RewardDecoder(calibration_s=2, seed=0)
-    dec.train(_env(target_radius=0.15), n_seconds=6, seed=0)
+    dec.train(_env(target_radius=0.15), seconds=6, seed=0)
     policy = GreedyPolicy(dec).reset()
     counts = np.random.default_rng(0).poisson(2.0, size=(1, 192))
     twin = copy.deepcopy(dec)
@@ -335,7 +335,7 @@ def test_run_plays_vector_sessions_that_end():
     plays on across the session ends (it raised KeyError: 'trial_completed') and numbers each
     lane's trials in order."""
     env = CursorBCIVector(num_envs=2, n_trials=2, error_signal="realistic", n_units=32, timeout=1.0)
-    h = RewardDecoder(32, 2, calibration_s=1, seed=0).train(env, n_seconds=8, seed=0)
+    h = RewardDecoder(32, 2, calibration_s=1, seed=0).train(env, seconds=8, seed=0)
     assert h.groupby("lane").size().min() > 2  # more trials than one session holds
     for _, lane in h.groupby("lane"):
         assert lane["trial"].tolist() == list(range(len(lane)))

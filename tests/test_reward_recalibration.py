@@ -180,7 +180,7 @@ def test_refit_times_cut_the_early_part_finer():
     np.testing.assert_allclose(refit_times(20.0, 15.0, 5.0, 30.0), [5, 10, 15, 20])
     np.testing.assert_allclose(refit_times(100.0, None, 10.0, 30.0), [10, 20, 30, 100])
     np.testing.assert_allclose(refit_times(10.0, 15.0), [10.0])  # at least one refit, at the end
-    with pytest.raises(ValueError, match=r"early_update_seconds must be a finite number in \(0, inf\), got 0.0"):
+    with pytest.raises(ValueError, match=r"early_update_s must be a finite number in \(0, inf\), got 0.0"):
         refit_times(60.0, 15.0, 0.0)
 
 
@@ -265,7 +265,7 @@ def test_recalibration_beats_the_fixed_decoder_under_drift():
     # every 15 s of the 30 s sessions) gets part of them back once it has refit on the day's
     # own bins: trials that start after the first refit (~4 CPU s; measured 31.1 vs 22.3/min)
     trials = run_reward_drift(["fixed", "pri_t_errors"], days=(0, 5), n_subjects=2,
-                              session_seconds=30.0, calibration_seconds=20.0,
+                              session_s=30.0, calibration_s=20.0,
                               drift=(TuningRotation(0.85),))
     m = summarize(trials, by=["decoder", "day"], n_targets=8).set_index(["decoder", "day"])
     spm = m["successes_per_min"]

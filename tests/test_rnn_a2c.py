@@ -158,7 +158,7 @@ def test_bad_arguments_raise(tmp_path):
         A2CTrainer(A2CConfig(env_id="cogmodels/Nope-v0"))
     with pytest.raises(ValueError, match=r"reward_signal must be one of \['sampled', 'expected'\], got 'bonus'"):
         A2CConfig(reward_signal="bonus")
-    with pytest.raises(ValueError, match="schedule_unit='seconds' needs total_seconds"):
+    with pytest.raises(ValueError, match="schedule_unit='seconds' needs total_s"):
         A2CConfig(schedule_unit="seconds")
     with pytest.raises(ValueError, match=r"schedule_unit must be one of \['updates', 'seconds'\], got 'epochs'"):
         A2CConfig(schedule_unit="epochs")
@@ -347,7 +347,7 @@ def test_schedules_by_seconds_end_with_the_budget(monkeypatch):
         return 0.05 * next(reads)
 
     monkeypatch.setattr(a2c, "time", SimpleNamespace(perf_counter=clock, process_time=clock))
-    t = A2CTrainer(tiny(lr=1e-3, lr_end=1e-4, schedule_unit="seconds", total_seconds=1.0))
+    t = A2CTrainer(tiny(lr=1e-3, lr_end=1e-4, schedule_unit="seconds", total_s=1.0))
     assert t.current_lr() == pytest.approx(1e-3)
     t.train(progress=False)  # stops when the 1 s is spent
     assert t.elapsed_s_ >= 1.0 and t.current_lr() == pytest.approx(1e-4)
@@ -380,12 +380,12 @@ def test_one_linear_schedule_for_updates_and_seconds():
 
     s = LinearSchedule(1.0, 0.0)
     assert s(run_fraction(updates=3, total_updates=4)) == pytest.approx(0.25)
-    assert s(run_fraction(seconds=30.0, total_seconds=60.0)) == pytest.approx(0.5)
-    assert s(run_fraction(seconds=90.0, total_seconds=60.0)) == 0.0  # held at the end value
+    assert s(run_fraction(seconds=30.0, total_s=60.0)) == pytest.approx(0.5)
+    assert s(run_fraction(seconds=90.0, total_s=60.0)) == 0.0  # held at the end value
     # the continuous actor-critic's exploration schedule gives the same values
     assert [linear_schedule(0.5, 0.1, 4)(t) for t in range(6)] == [std_schedule(0.5, 0.1, 4)(t) for t in range(6)]
-    with pytest.raises(ValueError, match="total_seconds must be a finite number in \\(0, inf\\), got -1"):
-        run_fraction(seconds=1.0, total_seconds=-1)
+    with pytest.raises(ValueError, match="total_s must be a finite number in \\(0, inf\\), got -1"):
+        run_fraction(seconds=1.0, total_s=-1)
     with pytest.raises(ValueError, match="n_steps must be an integer >= 1, got 0"):
         linear_schedule(1.0, 0.0, 0)
 
@@ -555,7 +555,7 @@ def test_bayes_value_baseline_enters_the_critic_and_rao_blackwell_the_returns():
 
 
 def test_cpu_clock_budget_counts_cpu_seconds():
-    t = A2CTrainer(tiny(schedule_unit="seconds", total_seconds=0.5, clock="cpu"))
+    t = A2CTrainer(tiny(schedule_unit="seconds", total_s=0.5, clock="cpu"))
     c0 = time.process_time()
     t.train(progress=False)
     assert 0.5 <= t.elapsed_s_ <= time.process_time() - c0 + 1e-6

@@ -7,12 +7,12 @@ estimates of the user's intention, and leave the kinematic prior ``A, W`` alone 
 the Kalman filters' prior is by default a physical model rather than a fit to the seed's labels
 (:mod:`~cogmodels.agents.decoders.kalman`):
 
-- **SmoothBatch** (Orsborn et al. 2012): every ``batch_seconds`` the batch's own estimate
+- **SmoothBatch** (Orsborn et al. 2012): every ``batch_s`` the batch's own estimate
   ``θ̂_b`` is blended in, ``θ_b = α θ_{b-1} + (1 - α) θ̂_b`` with ``α = 0.5^{T_b / h}``:
   the old decoder's weight halves every ``half_life`` seconds ``h``.
 - **RML** (Dangi et al. 2014): the sufficient statistics forget exponentially every bin,
   ``S ← λ S + z_t z_tᵀ``, ``λ = 0.5^{dt / h}``, and the decoder is re-solved from them every
-  ``update_seconds``: the same half-life, but no waiting for a batch.
+  ``update_s``: the same half-life, but no waiting for a batch.
 
 The intention estimate is ReFIT's (Gilja et al. 2012): the decoded velocity rotated toward the
 target, its speed kept, and zero once the cursor is on the target (:func:`refit_intention`).
@@ -40,6 +40,7 @@ import numpy as np
 
 from cogmodels.agents.decoders.linear import EncodingDecoder
 from cogmodels.agents.decoders.stats import RegressionStats
+from cogmodels.deprecation import renamed_arguments, renamed_attribute
 from cogmodels.validation import check_number
 
 __all__ = ["INTENTION_SPEED", "RML", "OFCIntention", "SmoothBatch", "refit_intention"]
@@ -197,7 +198,7 @@ class SmoothBatch(_Adaptation):
     ----------
     decoder : EncodingDecoder
         The fitted seed decoder, adapted in place.
-    batch_seconds : float
+    batch_s : float
         The batch period (s).
     half_life : float
         Seconds over which the old parameters' weight halves.
@@ -212,13 +213,16 @@ class SmoothBatch(_Adaptation):
         own speed.
     """
 
-    def __init__(self, decoder: EncodingDecoder, batch_seconds: float = 60.0,
+    batch_seconds = renamed_attribute("batch_seconds", "batch_s")
+
+    @renamed_arguments(batch_seconds="batch_s")
+    def __init__(self, decoder: EncodingDecoder, batch_s: float = 60.0,
                  half_life: float = 120.0, dt: float = 0.02, ridge: float = 1e-3,
                  min_bins: int = 100, intention_speed: float | None = None) -> None:
         super().__init__(decoder, half_life, dt, ridge, min_bins, intention_speed)
-        self.batch_seconds = _check_seconds("batch_seconds", batch_seconds, self.dt)
-        self.batch_bins = int(round(self.batch_seconds / self.dt))
-        self.alpha = 0.5 ** (self.batch_seconds / self.half_life)
+        self.batch_s = _check_seconds("batch_s", batch_s, self.dt)
+        self.batch_bins = int(round(self.batch_s / self.dt))
+        self.alpha = 0.5 ** (self.batch_s / self.half_life)
 
     def tick(self) -> bool:
         """Count a bin; at the end of a batch, blend the batch's fit into the decoder."""
@@ -242,9 +246,9 @@ class RML(_Adaptation):
     The statistics start from what the decoder was given — its current ``H_, d_, q_``, as
     :meth:`RegressionStats.from_model
     <cogmodels.agents.decoders.stats.RegressionStats.from_model>` pseudo-bins with the decoder's
-    expected velocity covariance (its ``prior_velocity_cov()``), worth ``prior_seconds`` of data — never from its calibration block: a
-    seed set through ``set_encoding`` is the seed. The prior then fades like any data, by
-    ``λ = 0.5^{dt / half_life}`` per bin; the decoder is re-solved every ``update_seconds``.
+    expected velocity covariance (its ``prior_velocity_cov()``), worth ``prior_s`` seconds of data — never from its calibration block:
+    a seed set through ``set_encoding`` is the seed. The prior then fades like any data, by
+    ``λ = 0.5^{dt / half_life}`` per bin; the decoder is re-solved every ``update_s``.
 
     Parameters
     ----------
@@ -252,7 +256,7 @@ class RML(_Adaptation):
         The fitted seed decoder, adapted in place.
     half_life : float
         Seconds over which a bin's weight halves.
-    update_seconds : float
+    update_s : float
         Seconds between re-solves of the decoder.
     dt : float
         Bin width (s).
@@ -260,7 +264,7 @@ class RML(_Adaptation):
         Ridge penalty of the re-solve.
     min_bins : int
         Lanes whose statistics hold less weight keep their decoder.
-    prior_seconds : float or None
+    prior_s : float or None
         Weight of the seed decoder, in seconds of bins; ``None``: one ``half_life`` (after
         another half-life, the data collected in closed loop weigh as much as the seed did).
     intention_speed : float or None
@@ -268,22 +272,26 @@ class RML(_Adaptation):
         own speed.
     """
 
+    update_seconds = renamed_attribute("update_seconds", "update_s")
+    prior_seconds = renamed_attribute("prior_seconds", "prior_s")
+
+    @renamed_arguments(update_seconds="update_s", prior_seconds="prior_s")
     def __init__(self, decoder: EncodingDecoder, half_life: float = 60.0,
-                 update_seconds: float = 0.1, dt: float = 0.02, ridge: float = 1e-3,
-                 min_bins: int = 50, prior_seconds: float | None = None,
+                 update_s: float = 0.1, dt: float = 0.02, ridge: float = 1e-3,
+                 min_bins: int = 50, prior_s: float | None = None,
                  intention_speed: float | None = None) -> None:
         super().__init__(decoder, half_life, dt, ridge, min_bins, intention_speed)
-        self.update_seconds = _check_seconds("update_seconds", update_seconds, self.dt)
-        self.update_bins = max(int(round(self.update_seconds / self.dt)), 1)
+        self.update_s = _check_seconds("update_s", update_s, self.dt)
+        self.update_bins = max(int(round(self.update_s / self.dt)), 1)
         self.forget = 0.5 ** (self.dt / self.half_life)
-        self.prior_seconds = (self.half_life if prior_seconds is None
-                              else check_number("prior_seconds", prior_seconds, 0.0))
+        self.prior_s = (self.half_life if prior_s is None
+                        else check_number("prior_s", prior_s, 0.0))
         self.stats = RegressionStats.from_model(
-            decoder.H_, decoder.d_, decoder.q_, self.prior_seconds / self.dt,
+            decoder.H_, decoder.d_, decoder.q_, self.prior_s / self.dt,
             decoder.prior_velocity_cov())
 
     def tick(self) -> bool:
-        """Forget by ``λ`` per bin; every ``update_seconds``, re-solve the decoder."""
+        """Forget by ``λ`` per bin; every ``update_s``, re-solve the decoder."""
         self.stats.decay(self.forget)
         self._clock += 1
         if self._clock < self.update_bins:

@@ -34,7 +34,7 @@ The decoded error signal (:mod:`cogmodels.envs.bci.error_signal`) enters in two 
 The refit is blended with the filter the session started from, ``θ ← k θ_{old} + (1 - k)
 θ_{fit}`` for the encoding parameters ``θ = (H, d, q)`` (SmoothBatch's blend, Orsborn et al.
 2012), with ``k = max(keep, p / (p + n))`` for ``n`` bins and a prior worth ``p`` bins
-(``prior_seconds``),
+(``prior_s``),
 and renormalised to the day-0 readout norm (Wilson et al.'s ``renormalizeDecoder``,
 :class:`~cogmodels.agents.decoders.wilson_study.OutputScale`). The filter reads either the
 counts (``features="counts"``) or factor-analysis latents
@@ -77,6 +77,7 @@ from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer
 from cogmodels.agents.decoders.target_hmm import TargetHMM, target_grid
 from cogmodels.agents.decoders.wilson_study import OutputScale, readout_norm
 from cogmodels.agents.reward_learners import GainBandit
+from cogmodels.deprecation import renamed_arguments, renamed_attribute
 from cogmodels.envs.bci.error_signal import ErrorSignalSpec
 from cogmodels.envs.bci.task import center_out_positions
 from cogmodels.envs.bci.vector import CursorBCIVector
@@ -437,7 +438,7 @@ class OutcomeRecalibration:
         What the filter reads (:data:`FEATURES`).
     n_factors : int
         Latent factors of the ``"aligned"`` / ``"frozen"`` features.
-    prior_seconds : float
+    prior_s : float
         The previous filter counts as this many seconds of bins: the blend keeps
         ``max(keep, p / (p + n))`` of it for a refit on ``n`` bins (``p`` bins of prior), so an
         early refit on a few seconds of a session stays close to the filter it started from
@@ -457,11 +458,14 @@ class OutcomeRecalibration:
         Sessions recalibrated on.
     """
 
+    prior_seconds = renamed_attribute("prior_seconds", "prior_s")
+
+    @renamed_arguments(prior_seconds="prior_s")
     def __init__(self, hmm: TargetHMM, channel: ErrorSignalSpec | None, *, dt: float = 0.02,
                  error_hmm: bool = True, error_weight: float = 1.0,
                  failed_trial_weight: float = 1.0, click: bool = True, keep: float = 0.0,
                  renormalize: bool = True, features: str = "counts", n_factors: int = 10,
-                 n_iter: int = 1, prior_seconds: float = 0.0) -> None:
+                 n_iter: int = 1, prior_s: float = 0.0) -> None:
         if not isinstance(hmm, TargetHMM):
             raise TypeError(f"hmm must be a TargetHMM, got {describe(hmm)}")
         if channel is not None and not isinstance(channel, ErrorSignalSpec):
@@ -485,7 +489,7 @@ class OutcomeRecalibration:
         self.features = check_choice("features", features, FEATURES)
         self.n_factors = check_int("n_factors", n_factors, 1)
         self.n_iter = check_int("n_iter", n_iter, 1)
-        self.prior_seconds = check_number("prior_seconds", prior_seconds, 0.0)
+        self.prior_s = check_number("prior_s", prior_s, 0.0)
         self.n_updates_ = 0
 
     # -- the decoder ----------------------------------------------------------------------------
@@ -607,7 +611,7 @@ class OutcomeRecalibration:
             weights = np.concatenate([lw[1] for lw in labelled])
             fit = SteadyStateKalmanDecoder(ridge=old.ridge, dt=self.dt).fit(
                 x, labels, sample_weight=weights)
-        prior = self.prior_seconds / self.dt
+        prior = self.prior_s / self.dt
         k = max(self.keep, prior / (prior + len(counts)))
         if k > 0:
             fit.set_encoding(k * old.H_ + (1 - k) * fit.H_, k * old.d_ + (1 - k) * fit.d_,
@@ -621,47 +625,49 @@ class OutcomeRecalibration:
         self.n_updates_ += 1
         return self
 
-def refit_times(session_seconds: float, update_seconds: float | None = 15.0,
-                early_update_seconds: float | None = None, early_seconds: float = 30.0
+@renamed_arguments(session_seconds="session_s", update_seconds="update_s",
+                   early_update_seconds="early_update_s", early_seconds="early_s")
+def refit_times(session_s: float, update_s: float | None = 15.0,
+                early_update_s: float | None = None, early_s: float = 30.0
                 ) -> np.ndarray:
     """Return the times (s from a session's start) after which the recalibration refits.
 
-    The first ``early_seconds`` of the session are cut into blocks of about
-    ``early_update_seconds`` (none when it is None) and the rest into blocks of about
-    ``update_seconds`` (one block when it is None): each part is divided into
-    ``max(1, round(length / interval))`` equal blocks, so the last time is ``session_seconds``.
+    The first ``early_s`` of the session are cut into blocks of about
+    ``early_update_s`` (none when it is None) and the rest into blocks of about
+    ``update_s`` (one block when it is None): each part is divided into
+    ``max(1, round(length / interval))`` equal blocks, so the last time is ``session_s``.
     Early refits shorten the stretch a session plays with the filter of the last session, the
     stale start after days of drift.
 
     Parameters
     ----------
-    session_seconds : float
+    session_s : float
         Duration of the session (> 0).
-    update_seconds : float or None
+    update_s : float or None
         Interval between refits after the early part (> 0); None: one refit at the end.
-    early_update_seconds : float or None
-        Interval between refits within the first ``early_seconds`` (> 0); None: no early part.
-    early_seconds : float
-        Duration of the early part (> 0; cut at ``session_seconds``).
+    early_update_s : float or None
+        Interval between refits within the first ``early_s`` (> 0); None: no early part.
+    early_s : float
+        Duration of the early part (> 0; cut at ``session_s``).
 
     Returns
     -------
     numpy.ndarray
-        Increasing refit times, the last equal to ``session_seconds``.
+        Increasing refit times, the last equal to ``session_s``.
     """
-    session = check_number("session_seconds", session_seconds, 0.0, low_open=True)
+    session = check_number("session_s", session_s, 0.0, low_open=True)
     early = 0.0
-    if early_update_seconds is not None:
-        early_every = check_number("early_update_seconds", early_update_seconds, 0.0,
+    if early_update_s is not None:
+        early_every = check_number("early_update_s", early_update_s, 0.0,
                                    low_open=True)
-        early = min(check_number("early_seconds", early_seconds, 0.0, low_open=True), session)
+        early = min(check_number("early_s", early_s, 0.0, low_open=True), session)
     parts = []
     for start, length, every in ((0.0, early, early_every if early else None),
-                                 (early, session - early, update_seconds)):
+                                 (early, session - early, update_s)):
         if length <= 1e-9:
             continue
         n = 1 if every is None else max(1, int(round(
-            length / check_number("update_seconds", every, 0.0, low_open=True))))
+            length / check_number("update_s", every, 0.0, low_open=True))))
         parts.append(start + length * np.arange(1, n + 1) / n)
     return np.concatenate(parts)
 
@@ -722,27 +728,31 @@ def _reward_tables(table: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns={"lane": "subject", "time_s": "time"}).drop(columns="calibrating")
 
 
+@renamed_arguments(session_seconds="session_s", calibration_seconds="calibration_s",
+                   reward_warmup="reward_warmup_s", update_seconds="update_s",
+                   early_update_seconds="early_update_s", early_seconds="early_s",
+                   interim_seconds="interim_s", prior_seconds="prior_s")
 def run_reward_drift(
     strategies: Any = STRATEGIES,
     days: Any = (0, 7, 14, 28, 42, 60),
     n_subjects: int = 4,
-    session_seconds: float = 120.0,
+    session_s: float = 120.0,
     *,
-    calibration_seconds: float = 60.0,
-    reward_warmup: float = 480.0,
+    calibration_s: float = 60.0,
+    reward_warmup_s: float = 480.0,
     error_signal: Any = "realistic",
     drift: Any = "typical",
     features: str = "counts",
     keep: float = 0.0,
-    update_seconds: float | None = 15.0,
-    early_update_seconds: float | None = None,
-    early_seconds: float = 30.0,
+    update_s: float | None = 15.0,
+    early_update_s: float | None = None,
+    early_s: float = 30.0,
     report_days: Any = None,
-    interim_seconds: float | None = None,
+    interim_s: float | None = None,
     bias_tau: float | None = None,
     grid: int | None = None,
     n_iter: int = 3,
-    prior_seconds: float = 30.0,
+    prior_s: float = 30.0,
     gains: Any = (0.7, 1.0, 1.4),
     smoothing: Any = (0.0,),
     seed: int = 0,
@@ -752,18 +762,18 @@ def run_reward_drift(
     """Play every strategy on the same subjects and days; return all their trials.
 
     Strategies (:data:`STRATEGIES`): ``"fixed"`` and ``"daily_recalibration"`` (a steady-state
-    Kalman filter from a supervised ``calibration_seconds`` block of day 0, or of every day:
+    Kalman filter from a supervised ``calibration_s`` block of day 0, or of every day:
     :func:`~cogmodels.agents.decoders.drift_study.compare_under_drift`); the recalibrations of
     :data:`RECALIBRATIONS` (:class:`OutcomeRecalibration` after every session, the output gain
     and smoothing tuned by a :class:`~cogmodels.agents.reward_learners.GainBandit`), which start
     from the same day-0 filter — except ``"no_labels"``, which starts from a session of the
     reward-trained decoder; ``"reward_only"``: the
     :class:`~cogmodels.agents.reward_decoder.RewardDecoder`, learning from no decoder for
-    ``reward_warmup`` seconds of day 0 and in every session after.
+    ``reward_warmup_s`` seconds of day 0 and in every session after.
 
     Every strategy plays one session on each of ``days`` and on no other day: the
     recalibrations learn from those sessions only, refitting at :func:`refit_times` within
-    each. Sessions on ``report_days`` last ``session_seconds``, the others ``interim_seconds``;
+    each. Sessions on ``report_days`` last ``session_s``, the others ``interim_s``;
     ``"fixed"`` and ``"daily_recalibration"`` carry nothing from one session to the next (a
     subject's day is the same whichever days were played before:
     :class:`~cogmodels.envs.bci.drift.NeuralTrajectory`), so they play the ``report_days``
@@ -777,7 +787,7 @@ def run_reward_drift(
         Increasing session days, starting at 0 (e.g. ``range(61)``: a session every day).
     n_subjects : int
         Simulated subjects (lanes), the same for every strategy (environment seed ``seed``).
-    session_seconds, calibration_seconds, reward_warmup : float
+    session_s, calibration_s, reward_warmup_s : float
         Durations (s).
     error_signal : str or ErrorSignalSpec
         The channel (:data:`~cogmodels.envs.bci.error_signal.ERROR_SIGNAL_PRESETS`).
@@ -787,17 +797,17 @@ def run_reward_drift(
         What the recalibrated filters read (:data:`FEATURES`).
     keep : float
         The recalibrations' blend with the filter of the session's start.
-    update_seconds : float or None
-        The recalibrations refit every ``update_seconds`` within a session, on all of the
+    update_s : float or None
+        The recalibrations refit every ``update_s`` within a session, on all of the
         session's bins so far, and the session goes on with the new filter (the trial in
         progress too); None: once, after the session.
-    early_update_seconds, early_seconds : float or None, float
-        Refit every ``early_update_seconds`` during the first ``early_seconds`` of a session
+    early_update_s, early_s : float or None, float
+        Refit every ``early_update_s`` during the first ``early_s`` of a session
         instead (None: no early refits; :func:`refit_times`).
     report_days : sequence of int or None
-        The days among ``days`` played for ``session_seconds`` (None: all of them).
-    interim_seconds : float or None
-        Duration of the sessions on the other days (None: ``session_seconds``).
+        The days among ``days`` played for ``session_s`` (None: all of them).
+    interim_s : float or None
+        Duration of the sessions on the other days (None: ``session_s``).
     bias_tau : float or None
         The recalibrations' bias correction's time constant (s; None: none): the day's
         baseline drift is subtracted from the output until the first refit of the session
@@ -805,7 +815,7 @@ def run_reward_drift(
     grid : int or None
         PRI-T's candidate targets: a ``grid × grid`` grid, or the task's layout (None;
         :func:`pri_t_model`).
-    n_iter, prior_seconds : int, float
+    n_iter, prior_s : int, float
         Rounds of inference and refit per update, and the previous filter's weight in seconds
         of bins (:class:`OutcomeRecalibration`).
     gains, smoothing : sequence of float
@@ -842,13 +852,13 @@ def run_reward_drift(
         raise ValueError(f"report_days must be a non-empty subset of days {days!r}, got "
                          f"{report_days!r}")
     n_subjects = check_int("n_subjects", n_subjects, 1)
-    session_seconds = check_number("session_seconds", session_seconds, 0.0, low_open=True)
-    interim_seconds = session_seconds if interim_seconds is None else check_number(
-        "interim_seconds", interim_seconds, 0.0, low_open=True)
-    reward_warmup = check_number("reward_warmup", reward_warmup, 0.0, low_open=True)
+    session_s = check_number("session_s", session_s, 0.0, low_open=True)
+    interim_s = session_s if interim_s is None else check_number(
+        "interim_s", interim_s, 0.0, low_open=True)
+    reward_warmup_s = check_number("reward_warmup_s", reward_warmup_s, 0.0, low_open=True)
     check_choice("features", features, FEATURES)
-    seconds = {d: session_seconds if d in report else interim_seconds for d in days}
-    refits = {d: refit_times(seconds[d], update_seconds, early_update_seconds, early_seconds)
+    seconds = {d: session_s if d in report else interim_s for d in days}
+    refits = {d: refit_times(seconds[d], update_s, early_update_s, early_s)
               for d in days}
     opts = {"drift": drift, "error_signal": error_signal, "env_kwargs": env_kwargs}
     seeds = dict(zip(STRATEGIES, np.random.SeedSequence(seed).spawn(len(STRATEGIES))))
@@ -859,7 +869,7 @@ def run_reward_drift(
         env = _new_env(n_subjects, seed, opts)
         if not warm:
             dec = RewardDecoder(env.single_observation_space.shape[0], n_subjects, seed=seed)
-            dec.train(env, n_seconds=reward_warmup, options={"day": 0})
+            dec.train(env, seconds=reward_warmup_s, options={"day": 0})
             warm.append(dec)
             env = _new_env(n_subjects, seed, opts)
         return env, copy.deepcopy(warm[0])
@@ -867,8 +877,8 @@ def run_reward_drift(
     with progress_bar(progress, total=len(names), desc="decoders", unit="decoder") as bar:
         for name in names:
             if name in ("fixed", "daily_recalibration"):
-                t = compare_under_drift([name], report, n_subjects, session_seconds,
-                                        calibration_seconds, seed, drift,
+                t = compare_under_drift([name], report, n_subjects, session_s,
+                                        calibration_s, seed, drift,
                                         error_signal=error_signal, **env_kwargs)
                 tables.append(t.drop(columns=["decoder", "session", "phase"]).assign(
                     decoder=name))
@@ -877,7 +887,7 @@ def run_reward_drift(
             if name == "reward_only":
                 env, dec = reward_warm()
                 for day in days:
-                    h = dec.train(env, n_seconds=seconds[day], options={"day": day})
+                    h = dec.train(env, seconds=seconds[day], options={"day": day})
                     tables.append(_reward_tables(h).assign(decoder=name))
                 bar.update()
                 continue
@@ -889,7 +899,7 @@ def run_reward_drift(
             bias = None if bias_tau is None else BiasCorrection(bias_tau, dt=env.config.task.dt)
             recal = OutcomeRecalibration(pri_t_model(env, grid), env.config.error_signal,
                                          dt=env.config.task.dt, features=features, keep=keep,
-                                         n_iter=n_iter, prior_seconds=prior_seconds,
+                                         n_iter=n_iter, prior_s=prior_s,
                                          **RECALIBRATIONS[name])
             rest = days
             if name == "no_labels":  # day 0: the reward decoder plays, the first filter is fit
@@ -899,7 +909,7 @@ def run_reward_drift(
                 recal.start_unlabelled(rec)
                 rest = days[1:]
             else:
-                labelled = calibration_block(env, calibration_seconds, day=0)
+                labelled = calibration_block(env, calibration_s, day=0)
                 first = (SteadyStateKalmanDecoder(dt=recal.dt) if features == "counts" else
                          ProcrustesStabilizer(recal.n_factors, dt=recal.dt))
                 recal.start(first.fit(*labelled))

@@ -44,13 +44,13 @@ greedy evaluation on the same subject:
 >>> from cogmodels.envs.bci import CursorBCI
 >>> env = CursorBCI(n_trials=10**6, error_signal="realistic")
 >>> dec = RewardDecoder(calibration_s=20, seed=0)     # the channel's timing from env
->>> hist = dec.train(env, n_seconds=180, seed=0)     # a per-trial table
+>>> hist = dec.train(env, seconds=180, seed=0)     # a per-trial table
 >>> per_minute(hist)[["minute", "n_trials", "successes_per_min"]]
    minute  n_trials  successes_per_min
 0     0.0         5                0.0
 1     1.0         7                1.0
 2     2.0         8                4.0
->>> test = dec.evaluate(env, n_seconds=30)           # greedy, no learning, same subject
+>>> test = dec.evaluate(env, seconds=30)           # greedy, no learning, same subject
 >>> sorted(test.columns)[:4]
 ['calibrating', 'day', 'dial_in_time', 'distance']
 """
@@ -251,29 +251,30 @@ class RewardDecoder:
         return RewardDecoderAgent(self, learn=learn, greedy=greedy)
 
     # -- playing --------------------------------------------------------------------------------
-    @renamed_arguments(progress_every_s="callback_every_s")
-    def train(self, env: Any, *, n_seconds: float | None = None, n_bins: int | None = None,
+    @renamed_arguments(progress_every_s="callback_every_s", n_seconds="seconds")
+    def train(self, env: Any, *, seconds: float | None = None, n_bins: int | None = None,
               seed: int | None = None, options: dict | None = None,
               progress: bool = False, callback: Callable[[dict], None] | None = None,
               callback_every_s: float = 60.0) -> pd.DataFrame:
-        """Learn online for ``n_seconds`` (or ``n_bins``) of simulated time; see :meth:`run`."""
-        return self.run(env, n_seconds=n_seconds, n_bins=n_bins, seed=seed, options=options,
+        """Learn online for ``seconds`` (or ``n_bins``) of simulated time; see :meth:`run`."""
+        return self.run(env, seconds=seconds, n_bins=n_bins, seed=seed, options=options,
                         learn=True, greedy=False, progress=progress, callback=callback,
                         callback_every_s=callback_every_s)
 
-    def evaluate(self, env: Any, *, n_seconds: float | None = None, n_bins: int | None = None,
+    @renamed_arguments(n_seconds="seconds")
+    def evaluate(self, env: Any, *, seconds: float | None = None, n_bins: int | None = None,
                  seed: int | None = None, options: dict | None = None,
                  greedy: bool = True) -> pd.DataFrame:
         """Play without learning (the mean decoder if ``greedy``); see :meth:`run`."""
-        return self.run(env, n_seconds=n_seconds, n_bins=n_bins, seed=seed, options=options,
+        return self.run(env, seconds=seconds, n_bins=n_bins, seed=seed, options=options,
                         learn=False, greedy=greedy)
 
-    @renamed_arguments(progress_every_s="callback_every_s")
+    @renamed_arguments(progress_every_s="callback_every_s", n_seconds="seconds")
     def run(
         self,
         env: Any,
         *,
-        n_seconds: float | None = None,
+        seconds: float | None = None,
         n_bins: int | None = None,
         seed: int | None = None,
         options: dict | None = None,
@@ -283,7 +284,7 @@ class RewardDecoder:
         callback: Callable[[dict], None] | None = None,
         callback_every_s: float = 60.0,
     ) -> pd.DataFrame:
-        """Play ``n_bins`` bins (or ``n_seconds`` of simulated time) in ``env`` from a new session.
+        """Play ``n_bins`` bins (or ``seconds`` of simulated time) in ``env`` from a new session.
 
         The session starts with ``env.reset(seed=seed)``: ``seed`` draws a new subject; None
         keeps the current one, e.g. to evaluate on the subject just trained on; ``options`` go to
@@ -308,11 +309,11 @@ class RewardDecoder:
         progress = check_bool("progress", progress)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be a callable taking a dict or None, got {callback!r}")
-        if (n_seconds is None) == (n_bins is None):
-            raise ValueError(f"give exactly one of n_seconds and n_bins, got n_seconds={n_seconds!r}, "
+        if (seconds is None) == (n_bins is None):
+            raise ValueError(f"give exactly one of seconds and n_bins, got seconds={seconds!r}, "
                              f"n_bins={n_bins!r}")
         if n_bins is None:
-            n_bins = max(1, int(round(check_number("n_seconds", n_seconds, 0.0, low_open=True)
+            n_bins = max(1, int(round(check_number("seconds", seconds, 0.0, low_open=True)
                                       / self.dt)))
         n_bins = check_int("n_bins", n_bins, 1)
         vector = hasattr(env, "num_envs")

@@ -77,6 +77,7 @@ from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
 from cogmodels.agents.decoders.session import SessionRecord, calibration_block, run_closed_loop
 from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer
 from cogmodels.agents.decoders.target_hmm import TargetHMM, infer_lanes, target_grid
+from cogmodels.deprecation import renamed_arguments
 from cogmodels.envs.bci.drift import SNRMixture, TuningRotation, make_drift
 from cogmodels.envs.bci.gain_sweep import WILSON_GAINS, sweep_gain
 from cogmodels.envs.bci.vector import CursorBCIVector
@@ -327,7 +328,7 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
     dt = env.config.task.dt
     cls, update = STRATEGIES[name]
     options = opts["stabilizer"] if cls is ProcrustesStabilizer else {}
-    decoder = cls(dt=dt, **options).fit(*calibration_block(env, opts["calibration_seconds"],
+    decoder = cls(dt=dt, **options).fit(*calibration_block(env, opts["calibration_s"],
                                                            day=0))
     task = env.config.task
     stable = hidden_stable_channels(opts["drift"], env.config.population.n_units)
@@ -340,9 +341,9 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
     scale = np.ones(env.num_envs)
     for day in range(opts["n_days"]):
         driven = OutputScale(decoder, scale)
-        sweep = sweep_gain(env, driven, opts["sweep_seconds"], gains=opts["gains"], day=day)
+        sweep = sweep_gain(env, driven, opts["sweep_s"], gains=opts["gains"], day=day)
         rec = SessionRecord()
-        trials = run_closed_loop(env, driven, opts["session_seconds"], day=day,
+        trials = run_closed_loop(env, driven, opts["session_s"], day=day,
                                  gain=sweep.best, record=rec)
         trials["gain"] = sweep.best[trials["subject"].to_numpy(dtype=np.int64)]
         parts.append(trials)
@@ -360,14 +361,16 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
     return out
 
 
+@renamed_arguments(session_seconds="session_s", calibration_seconds="calibration_s",
+                   sweep_seconds="sweep_s")
 def run_wilson_protocol(
     strategies: Sequence[str] = DEFAULT_STRATEGIES,
     n_days: int = 60,
     n_subjects: int = 8,
-    session_seconds: float = 120.0,
+    session_s: float = 120.0,
     *,
-    calibration_seconds: float = 60.0,
-    sweep_seconds: float = 2.0,
+    calibration_s: float = 60.0,
+    sweep_s: float = 2.0,
     gains: Sequence[float] = WILSON_GAINS,
     grid: int = 20,
     renormalize: bool = True,
@@ -391,13 +394,13 @@ def run_wilson_protocol(
         Daily sessions (Wilson et al.: 60).
     n_subjects : int
         Simulated subjects (lanes), the same for every strategy.
-    session_seconds : float
+    session_s : float
         Duration of each scored session (s). 120 s with position labels is the configuration
         that reproduced Wilson et al.'s 60-day result here (``benchmarks/RESULTS.md``); theirs
         is 400 s (20,000 bins), about 3.3 times the cost; 30 s reproduces it for no strategy.
-    calibration_seconds : float
+    calibration_s : float
         The day-0 supervised calibration block (s).
-    sweep_seconds : float
+    sweep_s : float
         Duration of each block of the daily gain sweep (s).
     gains : sequence of float
         Candidate output gains (Wilson et al.'s ``linspace(0.1, 2.5, 10)``).
@@ -446,11 +449,11 @@ def run_wilson_protocol(
         raise ValueError(f"strategies must be a non-empty list of {list(STRATEGIES)}, got "
                          f"{list(strategies)!r}")
     opts = {"n_days": check_int("n_days", n_days, 1), "n_subjects": check_int(
-        "n_subjects", n_subjects, 1), "session_seconds": check_number(
-        "session_seconds", session_seconds, 0.0, low_open=True),
-        "calibration_seconds": check_number("calibration_seconds", calibration_seconds, 0.0,
+        "n_subjects", n_subjects, 1), "session_s": check_number(
+        "session_s", session_s, 0.0, low_open=True),
+        "calibration_s": check_number("calibration_s", calibration_s, 0.0,
                                             low_open=True),
-        "sweep_seconds": check_number("sweep_seconds", sweep_seconds, 0.0, low_open=True),
+        "sweep_s": check_number("sweep_s", sweep_s, 0.0, low_open=True),
         "gains": tuple(gains), "grid": check_int("grid", grid, 2),
         "renormalize": check_bool("renormalize", renormalize),
         "labels": check_choice("labels", labels, LABELS),

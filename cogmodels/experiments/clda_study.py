@@ -30,6 +30,7 @@ from cogmodels.agents.decoders.clda import INTENTION_SPEED, RML, SmoothBatch, _A
 from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
 from cogmodels.agents.decoders.linear import EncodingDecoder
 from cogmodels.agents.decoders.session import _rotate, calibration_block, run_closed_loop
+from cogmodels.deprecation import renamed_arguments
 from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.validation import check_choice, check_int
 
@@ -77,9 +78,9 @@ def seed_decoder(kind: str, counts: np.ndarray, labels: np.ndarray,
 #: fed ReFIT directions at the CursorGoal speed :data:`~.clda.INTENTION_SPEED`
 RULES: dict[str, Callable[[EncodingDecoder], _Adaptation | None]] = {
     "none": lambda d: None,
-    "smoothbatch": lambda d: SmoothBatch(d, batch_seconds=60.0, half_life=120.0,
+    "smoothbatch": lambda d: SmoothBatch(d, batch_s=60.0, half_life=120.0,
                                          intention_speed=INTENTION_SPEED),
-    "rml": lambda d: RML(d, half_life=60.0, update_seconds=0.5,
+    "rml": lambda d: RML(d, half_life=60.0, update_s=0.5,
                          intention_speed=INTENTION_SPEED),
 }
 
@@ -93,12 +94,13 @@ def time_to_proficiency(per_minute: np.ndarray, threshold: float = 8.0) -> float
     return float(hit[0] + 1) if hit.size else float("nan")
 
 
+@renamed_arguments(calibration_seconds="calibration_s")
 def acquisition(
     seeds: Sequence[str] = SEEDS,
     rules: Sequence[str] = tuple(RULES),
     n_subjects: int = 8,
     minutes: int = 20,
-    calibration_seconds: float = 60.0,
+    calibration_s: float = 60.0,
     seed: int = 0,
     **env_kwargs: Any,
 ) -> pd.DataFrame:
@@ -119,7 +121,7 @@ def acquisition(
         for rule in rules:
             env = CursorBCIVector(num_envs=n_subjects, n_trials=10**6, **env_kwargs)
             env.reset(seed=seed)
-            counts, labels = calibration_block(env, calibration_seconds)
+            counts, labels = calibration_block(env, calibration_s)
             dec = seed_decoder(kind, counts, labels, seed=seed)
             trials = run_closed_loop(env, dec, minutes * 60.0, adaptation=RULES[rule](dec))
             ok = trials[trials["success"]]

@@ -58,7 +58,7 @@ def _kalman(mode: str) -> Strategy:
         dec = calibrate(env, SteadyStateKalmanDecoder(), opts["calibration_s"], day=0)
         rule = None
         if mode in ("refit", "rti"):
-            rule = RML(dec, half_life=opts["half_life"], update_seconds=0.5)
+            rule = RML(dec, half_life=opts["half_life"], update_s=0.5)
         parts = []
         for day in days:
             if mode == "daily" and day > 0:
@@ -76,10 +76,10 @@ def _reward_only(env: CursorBCIVector, days: list[int], seconds: float,
     from cogmodels.agents.decoders.reward import RewardDecoder
 
     dec = RewardDecoder(env.single_observation_space.shape[0], env.num_envs, seed=opts["seed"])
-    dec.train(env, n_seconds=opts["reward_warmup_s"], options={"day": 0})
+    dec.train(env, seconds=opts["reward_warmup_s"], options={"day": 0})
     parts = []
     for day in days:
-        h = dec.train(env, n_seconds=seconds, options={"day": day})
+        h = dec.train(env, seconds=seconds, options={"day": day})
         parts.append(h.rename(columns={"lane": "subject", "time_s": "time"}))
     return pd.concat(parts, ignore_index=True).drop(columns="calibrating")
 
