@@ -2,7 +2,7 @@
 
 A lean synchronous version of A3C (Mnih et al. 2016, ICML) as used for meta-RL by Wang et al.
 (2016, arXiv:1611.05763; 2018, Nat Neurosci, "Prefrontal cortex as a meta-reinforcement learning
-system"): ``num_envs`` sessions of a task run in lockstep on the native vector environment; a
+system"): ``n_lanes`` sessions of a task run in lockstep on the native vector environment; a
 :class:`~cogmodels.agents.rnn.RecurrentPolicy` sees ``[obs, a_{t-1}, r_{t-1}]`` and is
 trained across sessions, so that within a session its hidden state does the learning. Actions are
 discrete (a softmax) or continuous (a Gaussian squashed or clipped into the task's ``Box``, e.g.
@@ -82,7 +82,7 @@ total_s=600)`` and ``train(checkpoint_dir=...)``), checkpointed, evaluated and r
 >>> import tempfile
 >>> from cogmodels.agents.a2c import A2CConfig, A2CTrainer
 >>> run = tempfile.mkdtemp()
->>> config = A2CConfig(num_envs=16, n_trials=20, hidden_size=8, total_updates=4, seed=0)
+>>> config = A2CConfig(n_lanes=16, n_trials=20, hidden_size=8, total_updates=4, seed=0)
 >>> trainer = A2CTrainer(config).train(progress=False, checkpoint_dir=run)
 >>> trainer.update_
 4
@@ -149,7 +149,7 @@ _SIGNAL_ALIASES = {"reward": "sampled", "regret": "expected"}
 #: searches are in benchmarks/RESULTS.md. Use as ``A2CConfig(**BANDIT_SETTINGS, schedule_unit="seconds",
 #: total_s=600, seed=...)`` or with ``total_updates``.
 BANDIT_SETTINGS: dict[str, Any] = {
-    "num_envs": 64,
+    "n_lanes": 64,
     "cell": "gru",
     "hidden_size": 64,
     "gamma": 0.95,
@@ -168,7 +168,8 @@ BANDIT_SETTINGS: dict[str, Any] = {
 class A2CConfig:
     """Settings of :class:`A2CTrainer` (all JSON-serialisable).
 
-    - ``env_id``, ``env_kwargs``, ``n_trials``, ``num_envs``: the task, sessions per batch.
+    - ``env_id``, ``env_kwargs``, ``n_trials``, ``n_lanes``: the task, sessions per batch (the
+      lanes: copies of the native vector environment, its ``num_envs``).
     - ``cell``, ``hidden_size``: the :class:`RecurrentPolicy`; for a task with a ``Box`` action
       space its Gaussian: ``squash`` (``"tanh"`` or ``"clip"`` into the box), ``log_std``
       (``"parameter"``: independent of the state; ``"state"``: read out of the hidden state),
@@ -211,7 +212,7 @@ class A2CConfig:
     env_id: str = "cogmodels/MultiArmedBandit-v0"
     env_kwargs: dict[str, Any] = field(default_factory=lambda: {"n_actions": 2})
     n_trials: int = 100
-    num_envs: int = 256
+    n_lanes: int = 256
     cell: str = "gru"
     hidden_size: int = 64
     rollout_len: int | None = None
@@ -243,7 +244,7 @@ class A2CConfig:
     def __post_init__(self) -> None:
         check_threads("threads", self.threads)
         self.curriculum = _check_curriculum(self.curriculum)
-        for name in ("n_trials", "num_envs", "hidden_size", "total_updates"):
+        for name in ("n_trials", "n_lanes", "hidden_size", "total_updates"):
             check_int(name, getattr(self, name), 1)
         check_int("seed", self.seed, 0)
         for name in ("rollout_len", "max_session_steps"):
@@ -309,7 +310,8 @@ class A2CConfig:
         if not isinstance(self.env_kwargs, dict):
             raise ValueError(f"env_kwargs must be a dict, got {self.env_kwargs!r}")
         if "n_trials" in self.env_kwargs or "num_envs" in self.env_kwargs:
-            raise ValueError("env_kwargs must not hold n_trials or num_envs: set them on A2CConfig")
+            raise ValueError("env_kwargs must not hold n_trials or num_envs: set n_trials and n_lanes "
+                             "on A2CConfig")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the configuration as a plain dict (what checkpoints store)."""
@@ -327,9 +329,10 @@ class A2CConfig:
         return cls(**d)
 
 
-#: the old spellings of renamed A2CConfig fields (glossary: durations end in ``_s``): they still
-#: work as arguments and attributes, with a DeprecationWarning
-_RENAMED_FIELDS = {"total_seconds": "total_s"}
+#: the old spellings of renamed A2CConfig fields (glossary: durations end in ``_s``; lanes inside
+#: the package, ``num_envs`` only at Gymnasium's edge): they still work as arguments and
+#: attributes, with a DeprecationWarning
+_RENAMED_FIELDS = {"total_seconds": "total_s", "num_envs": "n_lanes"}
 A2CConfig.__init__ = renamed_arguments(**_RENAMED_FIELDS)(A2CConfig.__init__)
 for _old, _new in _RENAMED_FIELDS.items():
     setattr(A2CConfig, _old, renamed_attribute(_old, _new))
@@ -443,7 +446,7 @@ class A2CTrainer:
     """Train a :class:`RecurrentPolicy` with batched A2C on a cognitive task's vector environment.
 
     ``A2CTrainer(config)`` (or keyword overrides, ``A2CTrainer(hidden_size=48, seed=3)``) builds
-    the network, the Adam optimiser and ``config.num_envs`` copies of the task. :meth:`train` runs
+    the network, the Adam optimiser and ``config.n_lanes`` copies of the task. :meth:`train` runs
     updates; :meth:`save_checkpoint` / :meth:`resume` persist and restore everything.
 
     Attributes
@@ -536,7 +539,7 @@ class A2CTrainer:
         native = gym.spec(cfg.env_id).vector_entry_point is not None
         env = gym.make_vec(
             cfg.env_id,
-            num_envs=cfg.num_envs,
+            num_envs=cfg.n_lanes,
             vectorization_mode="vector_entry_point" if native else "sync",
             n_trials=n_trials,
             **cfg.env_kwargs,
@@ -680,11 +683,11 @@ class A2CTrainer:
                              max_steps=cfg.max_session_steps)
         stats: dict[str, list[float]] = {}
         if self._tracker is not None:
-            self._tracker.start(cfg.num_envs)
+            self._tracker.start(cfg.n_lanes)
             self._offsets = []
         while not batch.done:
             buffer = batch.collect(cfg.rollout_len)
-            self.env_steps_ += buffer.n_steps * cfg.num_envs
+            self.env_steps_ += buffer.n_steps * cfg.n_lanes
             buffer, offset = self._bayes_baseline(buffer, batch.done)
             if cfg.hindsight:  # the whole session is in the buffer: its counts are c_T
                 signal = self._tracker.hindsight_signal(buffer.actions.numpy())
@@ -828,7 +831,7 @@ class A2CTrainer:
             trainer.episode_ = int(state["episode"])
             trainer.elapsed_s_ = float(state["elapsed_s"])
             # checkpoints of earlier releases: sessions of fixed length, steps from the updates
-            trainer.env_steps_ = int(state.get("env_steps", trainer.update_ * trainer.config.num_envs * (
+            trainer.env_steps_ = int(state.get("env_steps", trainer.update_ * trainer.config.n_lanes * (
                 trainer.config.rollout_len or trainer.steps_per_session or 0)))
         except (RuntimeError, TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
             raise ValueError(

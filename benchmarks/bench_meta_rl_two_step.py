@@ -58,7 +58,7 @@ CONFIG: dict[str, Any] = {
     "env_id": ENV_ID,
     "env_kwargs": TASK,
     "n_trials": 100,
-    "num_envs": 64,
+    "n_lanes": 64,
     "cell": "gru",
     "hidden_size": 48,
     "gamma": 0.9,

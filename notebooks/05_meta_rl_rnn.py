@@ -85,7 +85,7 @@ print(results[["mean_regret", "ci_low", "ci_high"]])
 # %% [markdown]
 # ## 2. Meta-training a GRU with A2C
 #
-# `A2CTrainer` runs `num_envs` sessions in lockstep in the native vector bandit; the network
+# `A2CTrainer` runs `n_lanes` sessions in lockstep in the native vector bandit; the network
 # reads `[observation, previous action (one-hot), previous reward]` each trial and outputs the
 # policy and a value. It is trained on the sampled reward (`reward_signal="sampled"`, the only
 # signal a real learner has; `"expected"`, minus the pseudo-regret computed from the hidden arm
@@ -94,7 +94,7 @@ print(results[["mean_regret", "ci_low", "ci_high"]])
 
 # %%
 if QUICK:  # small, fast settings: a 16-unit GRU learns 20-trial bandits in seconds
-    config = A2CConfig(n_trials=N_TRIALS, num_envs=64, hidden_size=16, lr=1e-2,
+    config = A2CConfig(n_trials=N_TRIALS, n_lanes=64, hidden_size=16, lr=1e-2,
                        entropy_coef=0.02, gamma=0.5, reward_signal="sampled",
                        total_updates=250, seed=0)
 else:  # the tuned settings of benchmarks/bench_meta_rl.py, sized for the budget

@@ -1,5 +1,6 @@
 """One duration suffix (glossary: a span of time in seconds ends in ``_s``): the old ``*_seconds``
-spellings still work, warn and name the new one; no public signature uses them any more."""
+spellings still work, warn and name the new one; no public signature uses them any more. And
+A2CConfig counts lanes (``n_lanes``), not ``num_envs``."""
 
 from __future__ import annotations
 
@@ -70,6 +71,7 @@ def test_the_old_spellings_build_the_same_objects_and_warn():
          4.0, lambda o: o.prior_s, 4.0),
         (lambda **k: A2CConfig(schedule_unit="seconds", **k), "total_seconds", "total_s", 9.0,
          lambda o: o.total_s, 9.0),
+        (lambda **k: A2CConfig(**k), "num_envs", "n_lanes", 8, lambda o: o.n_lanes, 8),
     ]
     for build, old, new, value, read, expected in cases:
         with pytest.warns(DeprecationWarning, match=f"{old} is deprecated and will be removed; use {new} instead"):
@@ -89,13 +91,15 @@ def test_the_old_spellings_build_the_same_objects_and_warn():
             5, 10, 15, 20, 25, 30, 45, 60]
 
 
-def test_a2c_configurations_saved_with_the_old_name_load_without_a_warning():
-    """A checkpoint's config.json written before the rename holds ``total_seconds``."""
-    saved = {**A2CConfig(schedule_unit="seconds", total_s=60.0).to_dict()}
-    saved["total_seconds"] = saved.pop("total_s")
+def test_a2c_configurations_saved_with_the_old_names_load_without_a_warning():
+    """A checkpoint's config.json written before the renames holds ``total_seconds`` and
+    ``num_envs`` (lanes inside the package: ``num_envs`` only at Gymnasium's edge)."""
+    saved = {**A2CConfig(schedule_unit="seconds", total_s=60.0, n_lanes=8).to_dict()}
+    saved["total_seconds"], saved["num_envs"] = saved.pop("total_s"), saved.pop("n_lanes")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         config = A2CConfig.from_dict(saved)
-    assert config.total_s == 60.0 and "total_s" in config.to_dict()
+    assert (config.total_s, config.n_lanes) == (60.0, 8)
+    assert {"total_s", "n_lanes"} <= set(config.to_dict()) and "num_envs" not in config.to_dict()
     with pytest.raises(ValueError, match=r"unknown A2CConfig fields \['total_minutes'\]"):
         A2CConfig.from_dict({"total_minutes": 1.0})

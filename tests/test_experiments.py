@@ -480,7 +480,7 @@ def test_a2c_trains_with_its_threads_and_puts_them_back():
     with pytest.raises(ValueError, match="threads must be an integer >= 1, got 0"):
         A2CConfig(threads=0)
     assert A2CConfig().threads is None and A2CConfig.from_dict(A2CConfig(threads=1).to_dict()).threads == 1
-    trainer = A2CTrainer(num_envs=4, hidden_size=4, n_trials=5, total_updates=2, threads=1)
+    trainer = A2CTrainer(n_lanes=4, hidden_size=4, n_trials=5, total_updates=2, threads=1)
     seen = []
     step = trainer._train_episode
 

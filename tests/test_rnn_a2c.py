@@ -25,7 +25,7 @@ Z = 4.0
 
 
 def tiny(**kw) -> A2CConfig:
-    base = dict(num_envs=8, n_trials=10, hidden_size=8, total_updates=20, seed=3, lr=3e-3)
+    base = dict(n_lanes=8, n_trials=10, hidden_size=8, total_updates=20, seed=3, lr=3e-3)
     return A2CConfig(**{**base, **kw})
 
 
@@ -132,7 +132,7 @@ def test_short_training_beats_random_play():
     # 20-trial sessions: random play loses 20/6 = 3.33 per session; the Bayes-optimal policy 0.90
     torch.set_num_threads(1)
     cfg = A2CConfig(
-        num_envs=64, n_trials=20, hidden_size=16, lr=1e-2, gamma=0.9, entropy_coef=0.01,
+        n_lanes=64, n_trials=20, hidden_size=16, lr=1e-2, gamma=0.9, entropy_coef=0.01,
         reward_signal="expected", total_updates=150, seed=0,
     )
     trainer = A2CTrainer(cfg).train(progress=False)  # 150 updates, ~4 s on a quiet core
@@ -166,8 +166,8 @@ def test_bad_arguments_raise(tmp_path):
         A2CConfig(squash="sigmoid")
     with pytest.raises(ValueError, match="gamma"):
         A2CConfig(gamma=1.5)
-    with pytest.raises(ValueError, match="num_envs"):
-        A2CConfig(num_envs=0)
+    with pytest.raises(ValueError, match="n_lanes"):
+        A2CConfig(n_lanes=0)
     with pytest.raises(ValueError, match="unknown A2CConfig fields"):
         A2CConfig.from_dict({"hidden": 3})
     with pytest.raises(ValueError, match="time_budget_s"):
@@ -187,7 +187,7 @@ def test_bad_arguments_raise(tmp_path):
 def test_trainer_runs_multi_step_trials_and_plays_trial_tables(env_id, env_kwargs, steps_per_trial):
     """Tasks with several steps per trial train in lockstep (natively vectorised or through
     Gymnasium's SyncVectorEnv), and play() returns their behaviour as the canonical trial table."""
-    cfg = A2CConfig(env_id=env_id, env_kwargs=env_kwargs, n_trials=12, num_envs=4, hidden_size=8,
+    cfg = A2CConfig(env_id=env_id, env_kwargs=env_kwargs, n_trials=12, n_lanes=4, hidden_size=8,
                     total_updates=2, seed=0, rollout_len=steps_per_trial * 6)
     t = A2CTrainer(cfg).train(progress=False)
     assert t.steps_per_session == 12 * steps_per_trial
@@ -211,7 +211,7 @@ BCI = {"n_units": 8, "dt": 0.05, "timeout": 1.0, "hold_time": 0.1, "target_radiu
 
 
 def bci_config(**kw) -> A2CConfig:
-    base = dict(env_id="cogmodels/CursorBCI-v0", env_kwargs=BCI, n_trials=3, num_envs=8,
+    base = dict(env_id="cogmodels/CursorBCI-v0", env_kwargs=BCI, n_trials=3, n_lanes=8,
                 hidden_size=8, gamma=0.5, lr=1e-2, entropy_coef=0.0, total_updates=50, seed=0)
     return A2CConfig(**{**base, **kw})
 
@@ -260,7 +260,7 @@ def test_masked_sequence_holds_the_state_of_ended_sessions():
 def test_cursor_bci_sessions_of_varying_length_train_and_resume(tmp_path):
     """Gaussian actions in the box and sessions ending at different steps: trains, checkpoints,
     resumes bit for bit, and plays a trial table with every session to its end."""
-    cfg = bci_config(num_envs=2, total_updates=1, rollout_len=10, n_trials=2)
+    cfg = bci_config(n_lanes=2, total_updates=1, rollout_len=10, n_trials=2)
     t = A2CTrainer(cfg)
     assert t.steps_per_session is None and t.model.action_kind == "gaussian"
     t.train(progress=False, checkpoint_dir=tmp_path)
@@ -313,10 +313,10 @@ def test_play_is_the_rollout_of_the_network_as_an_agent(config, greedy):
     varying length."""
     from cogmodels.rollout import rollout
 
-    cfg = {"bandit": tiny(n_trials=15, num_envs=4),
+    cfg = {"bandit": tiny(n_trials=15, n_lanes=4),
            "two_step": tiny(env_id="cogmodels/TwoStep-v0", env_kwargs={"schedule": "switch"}, n_trials=6,
-                        num_envs=2, rollout_len=12),
-           "bci": bci_config(num_envs=2, n_trials=2)}[config]
+                        n_lanes=2, rollout_len=12),
+           "bci": bci_config(n_lanes=2, n_trials=2)}[config]
     t = A2CTrainer(cfg)
     table = t.play(3, seed=5, greedy=greedy)
     old = _play_before_rollout(t, 3, 5, greedy)
@@ -362,7 +362,7 @@ def test_a2c_trains_a_gru_decoder_on_the_cursor_bci():
     core) take the GRU decoder's return per session from chance (about 0: as many +1 as -1 for
     a random velocity) to clearly positive, and its cursor starts reaching targets."""
     torch.set_num_threads(1)
-    cfg = bci_config(num_envs=32, hidden_size=16, gamma=0.0, lr=0.03, log_std_init=0.0,
+    cfg = bci_config(n_lanes=32, hidden_size=16, gamma=0.0, lr=0.03, log_std_init=0.0,
                      total_updates=25)
     trainer = A2CTrainer(cfg)
     before = trainer.play(32, seed=5, greedy=True)
@@ -570,7 +570,7 @@ def test_bayes_options_learn_from_the_sampled_reward_alone(options):
     latent signal 1.71; benchmarks/RESULTS.md)."""
     torch.set_num_threads(1)
     cfg = A2CConfig(
-        num_envs=64, n_trials=20, hidden_size=16, lr=1e-2, gamma=0.9, entropy_coef=0.01,
+        n_lanes=64, n_trials=20, hidden_size=16, lr=1e-2, gamma=0.9, entropy_coef=0.01,
         total_updates=150, seed=0, **options,
     )
     trainer = A2CTrainer(cfg).train(progress=False)

@@ -15,7 +15,7 @@ EASY = {"n_stimuli": 2, "delay_steps": 0}
 
 
 def _trainer(**overrides) -> A2CTrainer:
-    kw = {"env_id": DMS_ID, "env_kwargs": EASY, "n_trials": 20, "num_envs": 64,
+    kw = {"env_id": DMS_ID, "env_kwargs": EASY, "n_trials": 20, "n_lanes": 64,
           "hidden_size": 32, "gamma": 0.0, "lr": 3e-3, "entropy_coef": 0.01,
           "total_updates": 300, "seed": 0, **overrides}
     return A2CTrainer(**kw)
@@ -26,20 +26,20 @@ def _accuracy(table: pd.DataFrame) -> float:
 
 
 def test_trainer_uses_the_native_vector_env():
-    trainer = _trainer(num_envs=4)
+    trainer = _trainer(n_lanes=4)
     assert isinstance(trainer.env.unwrapped, DelayedMatchToSampleVector)
     assert trainer.steps_per_session == 20 * 2
 
 
 def test_training_on_the_vector_env_is_deterministic():
     torch.set_num_threads(1)
-    a = _trainer(num_envs=8, total_updates=4).train(progress=False)
-    b = _trainer(num_envs=8, total_updates=4).train(progress=False)
+    a = _trainer(n_lanes=8, total_updates=4).train(progress=False)
+    b = _trainer(n_lanes=8, total_updates=4).train(progress=False)
     cols = [c for c in a.history_.columns if c != "elapsed_s"]
     pd.testing.assert_frame_equal(a.history_[cols], b.history_[cols])
     for p, q in zip(a.model.parameters(), b.model.parameters()):
         assert torch.equal(p, q)
-    c = _trainer(num_envs=8, total_updates=4, seed=1).train(progress=False)
+    c = _trainer(n_lanes=8, total_updates=4, seed=1).train(progress=False)
     assert not np.allclose(a.history_["return"], c.history_["return"])
 
 

@@ -55,7 +55,7 @@ def run_unit(config: Config, unit: dict, seed: int) -> dict[str, pd.DataFrame]:
 
         torch.set_num_threads(1)  # the same float reductions in every process
         settings = {**BANDIT_SETTINGS, "hidden_size": config["hidden_size"],
-                    "num_envs": config["num_envs"], "reward_signal": config["reward_signal"]}
+                    "n_lanes": config["num_envs"], "reward_signal": config["reward_signal"]}
         if config["lr"] != BANDIT_SETTINGS["lr"]:  # the schedule keeps its end/start ratio
             scale = config["lr"] / BANDIT_SETTINGS["lr"]
             settings.update(lr=config["lr"], lr_end=BANDIT_SETTINGS["lr_end"] * scale)
