@@ -562,7 +562,7 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
         # the lanes that played a step of their session (not a next_step reset, not finished)
         stepped = playing & ~resetting if resetting is not none else playing.copy()
         everyone = stepped.all()
-        if not (everyone or stepped.any()):  # next_step: every copy reset (its info is empty)
+        if not (everyone or stepped.any()):  # next_step: every copy reset (its info is the reset's)
             made, fields = none, {}
         elif trial_rows is not None:
             made, fields = trial_rows(np.asarray(action), reward, info)

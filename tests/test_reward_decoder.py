@@ -331,7 +331,7 @@ def test_progress_is_a_bool_and_the_report_a_callback():
 
 
 def test_run_plays_vector_sessions_that_end():
-    """A vector cursor whose sessions end (autoreset on the next step, whose info is empty): run()
+    """A vector cursor whose sessions end (autoreset on the next step, where every lane resets at once): run()
     plays on across the session ends (it raised KeyError: 'trial_completed') and numbers each
     lane's trials in order."""
     env = CursorBCIVector(num_envs=2, n_trials=2, error_signal="realistic", n_units=32, timeout=1.0)

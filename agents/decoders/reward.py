@@ -352,7 +352,8 @@ class RewardDecoder:
             calibrating = state["calibrating"]
             if vector:
                 obs, r, term, trunc, info = env.step(a)
-                # the step that restarts a finished session (autoreset "next_step") has no info
+                # the step that restarts every finished session (autoreset "next_step") holds the reset
+                # info only: no trial_completed
                 done = np.asarray(info.get("trial_completed", no_trial), dtype=bool)
                 results = info
             else:
