@@ -610,11 +610,13 @@ class HierarchicalNUTS(HierarchicalBayes):
     n_jobs : int, default 1
         ChEES only: processes the chains are split over (``n_chains // n_jobs`` or one more each,
         at least 2 per process, as the ChEES criterion compares chains), each with one thread.
-        Each process adapts its own step size, mass matrix and trajectory length over its own
-        chains (no synchronisation: the processes never wait for each other), so the draws
-        depend on ``n_jobs``; for a given ``seed`` and ``n_jobs`` they are identical on every
-        run (each process samples from its own ``numpy.random.Generator.spawn`` child of the
-        fit's seed). The processes are forked from a ``forkserver`` that imported torch and Pyro
+        The processes share the adaptation: every warm-up iteration they exchange their chains'
+        statistics through pipes, so each adapts the same step size, mass matrix and trajectory
+        length from all the chains and takes the same number of leapfrog steps (equal work).
+        Each chain samples from its own ``numpy.random.Generator.spawn`` child of the fit's seed,
+        so for a given ``seed`` the draws are identical on every run, and with any ``n_jobs``
+        equal up to the rounding of the batched likelihood (which chaotic trajectories amplify
+        over long runs). The processes are forked from a ``forkserver`` that imported torch and Pyro
         once per session (never from the caller, whose torch threads may be running; ``spawn``
         where there is no forkserver).
     **kwargs
@@ -732,7 +734,8 @@ class HierarchicalNUTS(HierarchicalBayes):
         k = self.model.n_params
         init[:, :k] += [interior_start(s) for s in self.model.param_specs]
         groups = np.array_split(np.arange(self.n_chains), self.n_jobs)
-        jobs = [(init[g], child) for g, child in zip(groups, rng.spawn(self.n_jobs), strict=True)]
+        chain_rngs = rng.spawn(self.n_chains)  # one stream per chain, whatever the split
+        jobs = [(init[g], [chain_rngs[i] for i in g]) for g in groups]
         with self._bar(progress, self.n_jobs * (self.n_warmup + self.n_draws), unit="iteration") as bar:
             if self.n_jobs == 1:
                 cpu = time.process_time()
@@ -761,25 +764,35 @@ class HierarchicalNUTS(HierarchicalBayes):
         return [(name, tuple(d.event_shape[1:])) for name, d in self._group_prior(data, 1).items()]
 
 
-def _chees_chains(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarray, rng: np.random.Generator,
-                  callback: Callable[[int], None] | None = None) -> Any:
-    """Run :func:`~cogmodels.fits.chees.chees_hmc` on the chains starting at ``init``: one process's share."""
+def _chees_chains(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarray,
+                  rngs: list[np.random.Generator], callback: Callable[[int], None] | None = None,
+                  gather: Callable[[np.ndarray], np.ndarray] | None = None) -> Any:
+    """Run :func:`~cogmodels.fits.chees.chees_hmc` on the chains starting at ``init``: one process's share.
+
+    ``rngs`` holds one generator per chain; ``gather`` shares the adaptation with the other processes.
+    """
     from cogmodels.fits.chees import chees_hmc
 
     log_density, _ = estimator._log_density(data, [0], n_chains=init.shape[0])
     return chees_hmc(log_density, init, n_warmup=estimator.n_warmup, n_draws=estimator.n_draws,
-                     target_accept=estimator.target_accept, seed=rng, callback=callback)
+                     target_accept=estimator.target_accept, seed=rngs, gather=gather, callback=callback)
 
 
-def _chees_worker(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarray, rng: np.random.Generator,
-                  index: int, queue: Any) -> None:
-    """Run one process's chains on one thread; put ticks and the result (or the error) on ``queue``."""
+def _chees_worker(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarray, rngs: list[np.random.Generator],
+                  index: int, queue: Any, connections: dict[int, Any]) -> None:
+    """Run one process's chains on one thread; put ticks and the result (or the error) on ``queue``.
+
+    ``connections`` (peer index -> pipe end) carry the adaptation statistics between the processes.
+    """
     import torch
+
+    from cogmodels.fits.chees import pipe_gather
 
     torch.set_num_threads(1)
     cpu = time.process_time()
     try:
-        result = _chees_chains(estimator, data, init, rng, callback=lambda _: queue.put((index, "tick", None)))
+        result = _chees_chains(estimator, data, init, rngs, callback=lambda _: queue.put((index, "tick", None)),
+                               gather=pipe_gather(index, connections))
         queue.put((index, "done", (result, time.process_time() - cpu)))
     except BaseException as err:  # noqa: BLE001 - handed to the parent, which raises it
         queue.put((index, "error", repr(err)))
@@ -799,8 +812,14 @@ def _run_processes(estimator: HierarchicalNUTS, data: TrialArrays, jobs: list[tu
     else:  # pragma: no cover - Windows
         ctx = multiprocessing.get_context("spawn")
     messages = ctx.Queue()
-    procs = [ctx.Process(target=_chees_worker, args=(estimator, data, init, rng, i, messages), daemon=True)
-             for i, (init, rng) in enumerate(jobs)]
+    # one duplex pipe per pair of processes, for the adaptation statistics of every warm-up iteration
+    connections: list[dict[int, Any]] = [{} for _ in jobs]
+    for i in range(len(jobs)):
+        for j in range(i + 1, len(jobs)):
+            connections[i][j], connections[j][i] = ctx.Pipe(duplex=True)
+    procs = [ctx.Process(target=_chees_worker, args=(estimator, data, init, rngs, i, messages, connections[i]),
+                         daemon=True)
+             for i, (init, rngs) in enumerate(jobs)]
     for proc in procs:
         proc.start()
     results: dict[int, Any] = {}
