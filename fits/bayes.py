@@ -700,28 +700,59 @@ class HierarchicalNUTS(HierarchicalBayes):
 
         The flat vector of a chain holds ``mu``, ``log sigma`` (the log-Jacobian
         :math:`\log\sigma` added), ``z_raw`` and ``coef``; the density is the one the Pyro model
-        samples (the same prior distributions and likelihood).
+        samples (the same prior distributions and likelihood), written in NumPy with its gradient
+        by the chain rule through the non-centred transform
+        :math:`z_{ij} = \mu_j + (B x_i)_j + \sigma_j \tilde z_{ij}`:
+
+        .. math::
+
+            \partial_{\mu_j} = \sum_i g_{ij} - (\mu_j - m_j) / s_\mu^2, \qquad
+            \partial_{\log\sigma_j} = \sigma_j \sum_i g_{ij} \tilde z_{ij} - \sigma_j^2 / s_\sigma^2 + 1,
+
+        :math:`\partial_{\tilde z_{ij}} = \sigma_j g_{ij} - \tilde z_{ij}` and
+        :math:`\partial_{B} = \sum_i g_i x_i^\top - B / s_B^2`, with :math:`g_{ij}` the likelihood's
+        gradient w.r.t. :math:`z_{ij}` (:class:`~cogmodels.fits.autodiff.LaneLogLikelihood`, by
+        ``gradient``). No autograd graph is built: the prior costs a few array operations.
         """
-        torch, _, _ = require_bayes()
         n = self.n_chains if n_chains is None else n_chains
-        prior = self._group_prior(data, n)
-        loglik = self._subject_loglik(data, n, counter)
-        layout = [(name, tuple(d.event_shape[1:])) for name, d in prior.items()]
-        sizes = [int(np.prod(shape)) for _, shape in layout]
+        specs, k, n_sub = self.model.param_specs, self.model.n_params, data.n_subjects
+        layout = self._log_density_layout(data)
+        lane_loglik = LaneLogLikelihood(self.model, data, np.tile(np.arange(n_sub), n), self.gradient)
+        design = self._design_for(data)
+        weights = None if design is None else design.weights[:, :, k:]  # (subjects, k, coefficients)
+        loc = np.array([interior_start(s) for s in specs])
+        s_mu, s_sigma, s_coef = self.mean_prior_sd, self.scale_prior_sd, self.coef_prior_sd
+        half_log_2pi = 0.5 * np.log(2 * np.pi)
+        # the normalising constants of the priors (Pyro's log_prob keeps them)
+        constant = (-k * (np.log(s_mu) + half_log_2pi) + k * (np.log(2.0) - np.log(s_sigma) - half_log_2pi)
+                    - n_sub * k * half_log_2pi)
+        if weights is not None:
+            constant -= weights.shape[2] * (np.log(s_coef) + half_log_2pi)
+        ends = np.cumsum([int(np.prod(shape)) for _, shape in layout])[:-1]
 
         def log_density(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            xt = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_(True)
-            parts = dict(zip([name for name, _ in layout],
-                             (p.reshape(n, *shape) for p, (_, shape) in
-                              zip(torch.split(xt, sizes, dim=1), layout, strict=True)), strict=True))
-            log_sigma = parts["sigma"]
-            parts["sigma"] = torch.exp(log_sigma)
-            total = log_sigma.sum(dim=1) + sum(d.base_dist.log_prob(parts[name]).reshape(n, -1).sum(dim=1)
-                                               for name, d in prior.items())
-            total = total + loglik(parts["mu"], parts["sigma"], parts["z_raw"], parts.get("coef"))
-            (g,) = torch.autograd.grad(total.sum(), xt)
-            value = total.detach().numpy()
-            return np.where(np.isfinite(value), value, -np.inf), g.numpy()
+            parts = np.split(np.asarray(x, dtype=np.float64), ends, axis=1)
+            mu, log_sigma, raw = parts[0], parts[1], parts[2].reshape(n, n_sub, k)
+            coef = parts[3] if weights is not None else None
+            with np.errstate(over="ignore", invalid="ignore"):
+                sigma = np.exp(log_sigma)
+                mean = mu[:, None, :]
+                if coef is not None:
+                    mean = mean + np.einsum("skm,cm->csk", weights, coef)
+                z = mean + sigma[:, None, :] * raw
+                counter[0] += 1
+                ll, g = lane_loglik(z.reshape(n * n_sub, k))
+                g = g.reshape(n, n_sub, k)
+                value = (ll.reshape(n, n_sub).sum(axis=1) + constant + log_sigma.sum(axis=1)
+                         - 0.5 * np.sum(((mu - loc) / s_mu) ** 2, axis=1) - 0.5 * np.sum((sigma / s_sigma) ** 2, axis=1)
+                         - 0.5 * np.sum(raw.reshape(n, -1) ** 2, axis=1))
+                grads = [g.sum(axis=1) - (mu - loc) / s_mu**2,
+                         sigma * np.sum(g * raw, axis=1) - (sigma / s_sigma) ** 2 + 1.0,
+                         (sigma[:, None, :] * g - raw).reshape(n, -1)]
+                if coef is not None:
+                    value = value - 0.5 * np.sum((coef / s_coef) ** 2, axis=1)
+                    grads.append(np.einsum("skm,csk->cm", weights, g) - coef / s_coef**2)
+            return np.where(np.isfinite(value), value, -np.inf), np.concatenate(grads, axis=1)
 
         return log_density, layout
 

@@ -49,11 +49,19 @@ def test_prepared_gradients_are_autograds(data, backend, tol):
     np.testing.assert_allclose(g2, ref_g2, atol=tol)
 
 
-def test_chees_density_is_the_pyro_models(data):
-    """The flat log density ChEES samples is Pyro's potential (with its log-Jacobian of sigma), value and gradient."""
+@pytest.mark.parametrize("with_covariates", [False, True])
+def test_chees_density_is_the_pyro_models(data, with_covariates):
+    """The flat log density ChEES samples (NumPy, chain rule through the non-centred transform) is Pyro's
+    potential (with its log-Jacobian of sigma), value and gradient, with and without group regressors."""
+    import pandas as pd
     from pyro.infer.mcmc.util import initialize_model
 
-    est = HierarchicalNUTS(MODEL, n_chains=2, sampler="chees")
+    extra = {}
+    if with_covariates:
+        table = pd.DataFrame({"subject": data.subjects, "age": [20.0, 35.0, 50.0, 41.0], "group": list("abab")})
+        extra = {"covariates": table, "regressors": {"alpha": ["age", "group"], "kappa": ["group"]},
+                 "coef_prior_sd": 0.7, "mean_prior_sd": 1.3, "scale_prior_sd": 0.8}
+    est = HierarchicalNUTS(MODEL, n_chains=2, sampler="chees", **extra)
     log_density, layout = est._log_density(data, [0])
     rng = np.random.default_rng(1)
     x = rng.normal(0.0, 0.7, (2, sum(int(np.prod(s)) for _, s in layout)))
