@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-fits", action="store_true", help="time the gradients only")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--progress", action="store_true", help="draw the sampler's progress bar (on stderr)")
+    p.add_argument("--progress", action="store_true", help="draw the sampler's progress bar (on stderr, when it is a terminal)")
     p.add_argument("--out", default=None, help="JSON file for the results")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
