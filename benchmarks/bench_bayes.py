@@ -104,12 +104,12 @@ def gradient_costs(model, trials, n_chains: int, repeats: int, backends: list[st
     return out
 
 
-def fit_row(name: str, estimator, trials, truth: dict[str, float]) -> dict[str, object]:
+def fit_row(name: str, estimator, trials, truth: dict[str, float], progress: bool = False) -> dict[str, object]:
     """Fit and report CPU and wall seconds, diagnostics and group means against the truth."""
     w0, c0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()[0]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        estimator.fit(trials, progress=False)
+        estimator.fit(trials, progress=progress)
     cpu = time.process_time() - c0
     workers = getattr(estimator, "process_cpu_s_", None)
     row: dict[str, object] = {"method": name, "wall_s": time.perf_counter() - w0,
@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-fits", action="store_true", help="time the gradients only")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--progress", action="store_true", help="draw the sampler's progress bar (on stderr, when it is a terminal)")
     p.add_argument("--out", default=None, help="JSON file for the results")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                                                    n_draws=args.draws, chain_method=args.chain_method,
                                                    sampler=args.sampler, gradient=args.gradient, seed=args.seed,
                                                    **({"n_jobs": args.jobs} if args.sampler == "chees" else {})),
-                            trials, truth))
+                            trials, truth, progress=args.progress))
     result["fits"] = rows
     if "nuts_extrapolated_cpu_s" in result:
         print(f"NUTS extrapolated: {result['nuts_extrapolated_cpu_s']:.0f} CPU s", flush=True)

@@ -610,11 +610,13 @@ class HierarchicalNUTS(HierarchicalBayes):
     n_jobs : int, default 1
         ChEES only: processes the chains are split over (``n_chains // n_jobs`` or one more each,
         at least 2 per process, as the ChEES criterion compares chains), each with one thread.
-        Each process adapts its own step size, mass matrix and trajectory length over its own
-        chains (no synchronisation: the processes never wait for each other), so the draws
-        depend on ``n_jobs``; for a given ``seed`` and ``n_jobs`` they are identical on every
-        run (each process samples from its own ``numpy.random.Generator.spawn`` child of the
-        fit's seed). The processes are forked from a ``forkserver`` that imported torch and Pyro
+        The processes share the adaptation: every warm-up iteration they exchange their chains'
+        statistics through pipes, so each adapts the same step size, mass matrix and trajectory
+        length from all the chains and takes the same number of leapfrog steps (equal work).
+        Each chain samples from its own ``numpy.random.Generator.spawn`` child of the fit's seed,
+        so for a given ``seed`` the draws are identical on every run, and with any ``n_jobs``
+        equal up to the rounding of the batched likelihood (which chaotic trajectories amplify
+        over long runs). The processes are forked from a ``forkserver`` that imported torch and Pyro
         once per session (never from the caller, whose torch threads may be running; ``spawn``
         where there is no forkserver).
     **kwargs
@@ -698,28 +700,59 @@ class HierarchicalNUTS(HierarchicalBayes):
 
         The flat vector of a chain holds ``mu``, ``log sigma`` (the log-Jacobian
         :math:`\log\sigma` added), ``z_raw`` and ``coef``; the density is the one the Pyro model
-        samples (the same prior distributions and likelihood).
+        samples (the same prior distributions and likelihood), written in NumPy with its gradient
+        by the chain rule through the non-centred transform
+        :math:`z_{ij} = \mu_j + (B x_i)_j + \sigma_j \tilde z_{ij}`:
+
+        .. math::
+
+            \partial_{\mu_j} = \sum_i g_{ij} - (\mu_j - m_j) / s_\mu^2, \qquad
+            \partial_{\log\sigma_j} = \sigma_j \sum_i g_{ij} \tilde z_{ij} - \sigma_j^2 / s_\sigma^2 + 1,
+
+        :math:`\partial_{\tilde z_{ij}} = \sigma_j g_{ij} - \tilde z_{ij}` and
+        :math:`\partial_{B} = \sum_i g_i x_i^\top - B / s_B^2`, with :math:`g_{ij}` the likelihood's
+        gradient w.r.t. :math:`z_{ij}` (:class:`~cogmodels.fits.autodiff.LaneLogLikelihood`, by
+        ``gradient``). No autograd graph is built: the prior costs a few array operations.
         """
-        torch, _, _ = require_bayes()
         n = self.n_chains if n_chains is None else n_chains
-        prior = self._group_prior(data, n)
-        loglik = self._subject_loglik(data, n, counter)
-        layout = [(name, tuple(d.event_shape[1:])) for name, d in prior.items()]
-        sizes = [int(np.prod(shape)) for _, shape in layout]
+        specs, k, n_sub = self.model.param_specs, self.model.n_params, data.n_subjects
+        layout = self._log_density_layout(data)
+        lane_loglik = LaneLogLikelihood(self.model, data, np.tile(np.arange(n_sub), n), self.gradient)
+        design = self._design_for(data)
+        weights = None if design is None else design.weights[:, :, k:]  # (subjects, k, coefficients)
+        loc = np.array([interior_start(s) for s in specs])
+        s_mu, s_sigma, s_coef = self.mean_prior_sd, self.scale_prior_sd, self.coef_prior_sd
+        half_log_2pi = 0.5 * np.log(2 * np.pi)
+        # the normalising constants of the priors (Pyro's log_prob keeps them)
+        constant = (-k * (np.log(s_mu) + half_log_2pi) + k * (np.log(2.0) - np.log(s_sigma) - half_log_2pi)
+                    - n_sub * k * half_log_2pi)
+        if weights is not None:
+            constant -= weights.shape[2] * (np.log(s_coef) + half_log_2pi)
+        ends = np.cumsum([int(np.prod(shape)) for _, shape in layout])[:-1]
 
         def log_density(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            xt = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_(True)
-            parts = dict(zip([name for name, _ in layout],
-                             (p.reshape(n, *shape) for p, (_, shape) in
-                              zip(torch.split(xt, sizes, dim=1), layout, strict=True)), strict=True))
-            log_sigma = parts["sigma"]
-            parts["sigma"] = torch.exp(log_sigma)
-            total = log_sigma.sum(dim=1) + sum(d.base_dist.log_prob(parts[name]).reshape(n, -1).sum(dim=1)
-                                               for name, d in prior.items())
-            total = total + loglik(parts["mu"], parts["sigma"], parts["z_raw"], parts.get("coef"))
-            (g,) = torch.autograd.grad(total.sum(), xt)
-            value = total.detach().numpy()
-            return np.where(np.isfinite(value), value, -np.inf), g.numpy()
+            parts = np.split(np.asarray(x, dtype=np.float64), ends, axis=1)
+            mu, log_sigma, raw = parts[0], parts[1], parts[2].reshape(n, n_sub, k)
+            coef = parts[3] if weights is not None else None
+            with np.errstate(over="ignore", invalid="ignore"):
+                sigma = np.exp(log_sigma)
+                mean = mu[:, None, :]
+                if coef is not None:
+                    mean = mean + np.einsum("skm,cm->csk", weights, coef)
+                z = mean + sigma[:, None, :] * raw
+                counter[0] += 1
+                ll, g = lane_loglik(z.reshape(n * n_sub, k))
+                g = g.reshape(n, n_sub, k)
+                value = (ll.reshape(n, n_sub).sum(axis=1) + constant + log_sigma.sum(axis=1)
+                         - 0.5 * np.sum(((mu - loc) / s_mu) ** 2, axis=1) - 0.5 * np.sum((sigma / s_sigma) ** 2, axis=1)
+                         - 0.5 * np.sum(raw.reshape(n, -1) ** 2, axis=1))
+                grads = [g.sum(axis=1) - (mu - loc) / s_mu**2,
+                         sigma * np.sum(g * raw, axis=1) - (sigma / s_sigma) ** 2 + 1.0,
+                         (sigma[:, None, :] * g - raw).reshape(n, -1)]
+                if coef is not None:
+                    value = value - 0.5 * np.sum((coef / s_coef) ** 2, axis=1)
+                    grads.append(np.einsum("skm,csk->cm", weights, g) - coef / s_coef**2)
+            return np.where(np.isfinite(value), value, -np.inf), np.concatenate(grads, axis=1)
 
         return log_density, layout
 
@@ -732,7 +765,8 @@ class HierarchicalNUTS(HierarchicalBayes):
         k = self.model.n_params
         init[:, :k] += [interior_start(s) for s in self.model.param_specs]
         groups = np.array_split(np.arange(self.n_chains), self.n_jobs)
-        jobs = [(init[g], child) for g, child in zip(groups, rng.spawn(self.n_jobs), strict=True)]
+        chain_rngs = rng.spawn(self.n_chains)  # one stream per chain, whatever the split
+        jobs = [(init[g], [chain_rngs[i] for i in g]) for g in groups]
         with self._bar(progress, self.n_jobs * (self.n_warmup + self.n_draws), unit="iteration") as bar:
             if self.n_jobs == 1:
                 cpu = time.process_time()
@@ -761,25 +795,35 @@ class HierarchicalNUTS(HierarchicalBayes):
         return [(name, tuple(d.event_shape[1:])) for name, d in self._group_prior(data, 1).items()]
 
 
-def _chees_chains(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarray, rng: np.random.Generator,
-                  callback: Callable[[int], None] | None = None) -> Any:
-    """Run :func:`~cogmodels.fits.chees.chees_hmc` on the chains starting at ``init``: one process's share."""
+def _chees_chains(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarray,
+                  rngs: list[np.random.Generator], callback: Callable[[int], None] | None = None,
+                  gather: Callable[[np.ndarray], np.ndarray] | None = None) -> Any:
+    """Run :func:`~cogmodels.fits.chees.chees_hmc` on the chains starting at ``init``: one process's share.
+
+    ``rngs`` holds one generator per chain; ``gather`` shares the adaptation with the other processes.
+    """
     from cogmodels.fits.chees import chees_hmc
 
     log_density, _ = estimator._log_density(data, [0], n_chains=init.shape[0])
     return chees_hmc(log_density, init, n_warmup=estimator.n_warmup, n_draws=estimator.n_draws,
-                     target_accept=estimator.target_accept, seed=rng, callback=callback)
+                     target_accept=estimator.target_accept, seed=rngs, gather=gather, callback=callback)
 
 
-def _chees_worker(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarray, rng: np.random.Generator,
-                  index: int, queue: Any) -> None:
-    """Run one process's chains on one thread; put ticks and the result (or the error) on ``queue``."""
+def _chees_worker(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarray, rngs: list[np.random.Generator],
+                  index: int, queue: Any, connections: dict[int, Any]) -> None:
+    """Run one process's chains on one thread; put ticks and the result (or the error) on ``queue``.
+
+    ``connections`` (peer index -> pipe end) carry the adaptation statistics between the processes.
+    """
     import torch
+
+    from cogmodels.fits.chees import pipe_gather
 
     torch.set_num_threads(1)
     cpu = time.process_time()
     try:
-        result = _chees_chains(estimator, data, init, rng, callback=lambda _: queue.put((index, "tick", None)))
+        result = _chees_chains(estimator, data, init, rngs, callback=lambda _: queue.put((index, "tick", None)),
+                               gather=pipe_gather(index, connections))
         queue.put((index, "done", (result, time.process_time() - cpu)))
     except BaseException as err:  # noqa: BLE001 - handed to the parent, which raises it
         queue.put((index, "error", repr(err)))
@@ -799,8 +843,14 @@ def _run_processes(estimator: HierarchicalNUTS, data: TrialArrays, jobs: list[tu
     else:  # pragma: no cover - Windows
         ctx = multiprocessing.get_context("spawn")
     messages = ctx.Queue()
-    procs = [ctx.Process(target=_chees_worker, args=(estimator, data, init, rng, i, messages), daemon=True)
-             for i, (init, rng) in enumerate(jobs)]
+    # one duplex pipe per pair of processes, for the adaptation statistics of every warm-up iteration
+    connections: list[dict[int, Any]] = [{} for _ in jobs]
+    for i in range(len(jobs)):
+        for j in range(i + 1, len(jobs)):
+            connections[i][j], connections[j][i] = ctx.Pipe(duplex=True)
+    procs = [ctx.Process(target=_chees_worker, args=(estimator, data, init, rngs, i, messages, connections[i]),
+                         daemon=True)
+             for i, (init, rngs) in enumerate(jobs)]
     for proc in procs:
         proc.start()
     results: dict[int, Any] = {}

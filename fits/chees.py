@@ -22,6 +22,14 @@ package batches over. The chains share three tuning values, adapted during warm-
   (\theta'-\bar\theta')\cdot p'\; u`, weighted by the chain's acceptance probability
   (their eq. 5; :math:`u` the jitter, distances in the preconditioned space).
 
+The chains may be split over processes (``gather``): each process moves its own chains, and
+every warm-up iteration the processes exchange their chains' statistics (positions before and
+after the proposal, the proposal's velocity, the acceptance probabilities) so that every process
+computes the same adaptation from all the chains — the criterion of Hoffman et al. is a statistic
+across chains — and takes the same number of leapfrog steps. Each chain draws its momenta and
+Metropolis uniforms from its own generator, so the draws do not depend on how the chains are
+split (up to the rounding of the batched log density).
+
 Each iteration's trajectory length is jittered, :math:`t = u T` with :math:`u` from a Halton
 sequence on (0, 1] (their §3.2), giving ``ceil(t / ε)`` leapfrog steps. After warm-up the three
 values are fixed, so the draws are those of an HMC kernel that leaves the target invariant
@@ -42,20 +50,23 @@ CRC Press, ch. 5.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from cogmodels.progress import progress_bar
 from cogmodels.validation import check_int, check_number
 
-__all__ = ["CheesResult", "chees_hmc"]
+__all__ = ["CheesResult", "chain_generators", "chees_hmc", "pipe_gather"]
 
 #: an energy error above this marks a divergent transition (Stan's threshold)
 DIVERGENCE_ENERGY = 1000.0
 
 LogDensity = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+#: ``gather(local) -> all``: every process's ``(chains, m)`` statistics, stacked in process order
+Gather = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -157,6 +168,45 @@ def _leapfrog(log_density: LogDensity, x: np.ndarray, p: np.ndarray, grad: np.nd
     return x, p, logp, grad
 
 
+def _all_chains(local: np.ndarray) -> np.ndarray:
+    """Return ``local``: the ``gather`` of one process holding every chain."""
+    return local
+
+
+def chain_generators(seed: int | np.random.Generator | Sequence[np.random.Generator] | None,
+                     n_chains: int) -> list[np.random.Generator]:
+    """Return one generator per chain.
+
+    ``seed`` itself when it is a sequence of ``n_chains`` generators, else ``n_chains`` children
+    spawned from ``seed`` (:meth:`numpy.random.Generator.spawn`).
+
+    Parameters
+    ----------
+    seed : int, numpy.random.Generator, sequence of numpy.random.Generator or None
+        The seed of the chains, or each chain's own generator.
+    n_chains : int
+        The chains.
+
+    Returns
+    -------
+    generators : list of numpy.random.Generator
+        ``n_chains`` independent streams.
+    """
+    if isinstance(seed, Sequence):
+        rngs = list(seed)
+        if len(rngs) != n_chains or not all(isinstance(r, np.random.Generator) for r in rngs):
+            raise ValueError(f"seed must be an int, a Generator or one Generator per chain ({n_chains}), "
+                             f"got a sequence of {len(rngs)} {sorted({type(r).__name__ for r in rngs})}")
+        return rngs
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    return rng.spawn(n_chains)
+
+
+def _momenta(rngs: list[np.random.Generator], dim: int, inv_mass: np.ndarray) -> np.ndarray:
+    """``(chains, dim)`` momenta ``p ~ N(0, M)``, each chain's from its own generator."""
+    return np.stack([r.standard_normal(dim) for r in rngs]) / np.sqrt(inv_mass)
+
+
 def chees_hmc(
     log_density: LogDensity,
     init: np.ndarray,
@@ -165,7 +215,8 @@ def chees_hmc(
     n_draws: int = 1000,
     target_accept: float = 0.8,
     max_leapfrog: int = 1000,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.Generator | Sequence[np.random.Generator] | None = None,
+    gather: Gather | None = None,
     progress: bool = False,
     callback: Callable[[int], None] | None = None,
 ) -> CheesResult:
@@ -178,15 +229,21 @@ def chees_hmc(
         ``(chains,)`` log densities (up to a constant) and their ``(chains, dim)`` gradients.
         ``-inf`` or NaN marks a point outside the support (the move is rejected).
     init : numpy.ndarray
-        ``(chains, dim)`` starting points (at least 2 chains: the criterion compares them).
+        ``(chains, dim)`` starting points of this process's chains (at least 2 chains in all: the
+        criterion compares them).
     n_warmup, n_draws : int
         Adaptation iterations (discarded) and kept draws per chain.
     target_accept : float, default 0.8
         The mean acceptance probability the step size adapts to.
     max_leapfrog : int, default 1000
         The most leapfrog steps of one iteration (bounds :math:`T / \epsilon`).
-    seed : int or numpy.random.Generator, optional
-        Momenta and Metropolis draws.
+    seed : int, numpy.random.Generator or sequence of numpy.random.Generator, optional
+        Momenta and Metropolis draws: one generator per chain (given, or spawned from ``seed``).
+    gather : callable, optional
+        With chains in several processes: ``gather(local) -> all``, the ``(chains, m)`` arrays of
+        every process stacked in process order (the same in every process, e.g.
+        :func:`pipe_gather`). Called at the same points in every process; the adaptation then uses
+        every chain. None: this process holds every chain.
     progress : bool, default False
         Draw a bar of the iterations.
     callback : callable, optional
@@ -198,20 +255,25 @@ def chees_hmc(
         Draws, acceptance probabilities, divergences and the adapted tuning.
     """
     x = np.array(init, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] < 2:
-        raise ValueError(f"init must be a (chains, dim) array with at least 2 chains, got shape {x.shape}")
+    if x.ndim != 2 or x.shape[0] < 1:
+        raise ValueError(f"init must be a (chains, dim) array, got shape {x.shape}")
     n_warmup = check_int("n_warmup", n_warmup, minimum=1)
     n_draws = check_int("n_draws", n_draws, minimum=1)
     max_leapfrog = check_int("max_leapfrog", max_leapfrog, minimum=1)
     target_accept = check_number("target_accept", target_accept, 0.0, 1.0, low_open=True, high_open=True)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    gather = _all_chains if gather is None else gather
     n_chains, dim = x.shape
+    rngs = chain_generators(seed, n_chains)
     logp, grad = log_density(x)
-    if not np.all(np.isfinite(logp)):
+    every_logp = gather(logp[:, None])[:, 0]
+    if every_logp.shape[0] < 2:
+        raise ValueError(f"init must hold at least 2 chains in all (the ChEES criterion compares them), "
+                         f"got {every_logp.shape[0]}")
+    if not np.all(np.isfinite(every_logp)):
         raise ValueError("the log density is not finite at every starting point: choose init inside the support")
     n_grad = 1
     inv_mass = np.ones(dim)
-    eps = _initial_step_size(log_density, x, logp, grad, inv_mass, rng)
+    eps = _initial_step_size(log_density, x, logp, grad, inv_mass, rngs, gather)
     n_grad += 1
     dual = _DualAveraging(eps, target_accept)
     log_t, adam_m, adam_v, adam_i = np.log(eps), 0.0, 0.0, 0  # T starts at one step
@@ -227,7 +289,7 @@ def chees_hmc(
             warm = it < n_warmup
             u = _halton(it + 1)
             n_steps = int(min(max_leapfrog, max(1, np.ceil(u * np.exp(log_t) / eps))))
-            p0 = rng.standard_normal((n_chains, dim)) / np.sqrt(inv_mass)
+            p0 = _momenta(rngs, dim, inv_mass)
             x1, p1, logp1, grad1 = _leapfrog(log_density, x, p0, grad, eps, inv_mass, n_steps)
             n_grad += n_steps
             with np.errstate(invalid="ignore", over="ignore"):
@@ -236,10 +298,19 @@ def chees_hmc(
                 delta = h0 - h1
             delta = np.where(np.isfinite(delta), delta, -np.inf)
             prob = np.exp(np.minimum(delta, 0.0))
-            take = rng.uniform(size=n_chains) < prob
+            take = np.array([r.uniform() for r in rngs]) < prob
+            x0 = x
+            x = np.where(take[:, None], x1, x)
+            logp = np.where(take, logp1, logp)
+            grad = np.where(take[:, None], grad1, grad)
             if warm:
+                # every chain's statistics, in every process: one exchange per warm-up iteration
                 scale = 1.0 / np.sqrt(inv_mass)  # distances in the preconditioned space
-                g = _chees_gradient(x * scale, x1 * scale, p1 * inv_mass * scale, prob, u, float(np.exp(log_t)))
+                every = gather(np.concatenate([x0 * scale, x1 * scale, p1 * inv_mass * scale, x, prob[:, None]],
+                                              axis=1))
+                e_x0, e_x1, e_v1, e_x = np.split(every[:, :-1], 4, axis=1)
+                e_prob = every[:, -1]
+                g = _chees_gradient(e_x0, e_x1, e_v1, e_prob, u, float(np.exp(log_t)))
                 # Adam on log T (Hoffman et al. 2021 use Adam, learning rate 0.025)
                 adam_i += 1
                 adam_m = 0.9 * adam_m + 0.1 * g
@@ -247,19 +318,15 @@ def chees_hmc(
                 m_hat, v_hat = adam_m / (1 - 0.9**adam_i), adam_v / (1 - 0.999**adam_i)
                 log_t += 0.025 * m_hat / (np.sqrt(v_hat) + 1e-8)
                 log_t = float(np.clip(log_t, np.log(eps), np.log(eps * max_leapfrog)))
-            x = np.where(take[:, None], x1, x)
-            logp = np.where(take, logp1, logp)
-            grad = np.where(take[:, None], grad1, grad)
-            if warm:
-                eps = dual.update(float(np.mean(prob)))
-                window_draws.append(x.copy())
+                eps = dual.update(float(np.mean(e_prob)))
+                window_draws.append(e_x)
                 if it + 1 in windows:  # a new mass matrix: the chains' variance over the window
                     pooled = np.concatenate(window_draws)
                     n = pooled.shape[0]
                     # Stan's regularisation toward 1e-3 with weight 5 / (n + 5)
                     inv_mass = (n / (n + 5.0)) * pooled.var(axis=0) + 1e-3 * (5.0 / (n + 5.0))
                     window_draws = []
-                    eps = _initial_step_size(log_density, x, logp, grad, inv_mass, rng)
+                    eps = _initial_step_size(log_density, x, logp, grad, inv_mass, rngs, gather)
                     n_grad += 1
                     dual.restart(eps)
                 if it + 1 == n_warmup:
@@ -296,13 +363,14 @@ def _chees_gradient(x0: np.ndarray, x1: np.ndarray, v1: np.ndarray, prob: np.nda
 
 
 def _initial_step_size(log_density: LogDensity, x: np.ndarray, logp: np.ndarray, grad: np.ndarray,
-                       inv_mass: np.ndarray, rng: np.random.Generator) -> float:
+                       inv_mass: np.ndarray, rngs: list[np.random.Generator], gather: Gather) -> float:
     """Hoffman & Gelman's (2014, Alg. 4) heuristic: halve or double ε until one step accepts about 1/2.
 
-    Chains move together: the criterion is the mean acceptance probability of one leapfrog step.
+    Chains move together: the criterion is the mean acceptance probability of one leapfrog step
+    over every chain (of every process: ``gather``), so every process makes the same choices.
     """
     eps = 0.1
-    p = rng.standard_normal(x.shape) / np.sqrt(inv_mass)
+    p = _momenta(rngs, x.shape[1], inv_mass)
     h0 = -logp + 0.5 * np.sum(inv_mass * p**2, axis=1)
 
     def mean_accept(e: float) -> float:
@@ -310,7 +378,7 @@ def _initial_step_size(log_density: LogDensity, x: np.ndarray, logp: np.ndarray,
         with np.errstate(invalid="ignore", over="ignore"):
             d = h0 - (-logp1 + 0.5 * np.sum(inv_mass * p1**2, axis=1))
         d = np.where(np.isfinite(d), d, -np.inf)
-        return float(np.mean(np.exp(np.minimum(d, 0.0))))
+        return float(np.mean(gather(np.exp(np.minimum(d, 0.0))[:, None])))
 
     a = mean_accept(eps)
     direction = 1.0 if a > 0.5 else -1.0
@@ -320,3 +388,39 @@ def _initial_step_size(log_density: LogDensity, x: np.ndarray, logp: np.ndarray,
         eps *= 2.0**direction
         a = mean_accept(eps)
     return eps
+
+
+def pipe_gather(index: int, connections: Mapping[int, Any]) -> Gather:
+    """Return the ``gather`` of process ``index`` whose peers are at the ends of ``connections``.
+
+    Each pair of processes shares one duplex :func:`multiprocessing.Pipe`; of a pair, the lower
+    index sends first and the higher receives first, so two processes never both wait to send
+    (the pairs are visited in the same order everywhere: no cycle of waits).
+
+    Parameters
+    ----------
+    index : int
+        This process's position (0 .. n - 1).
+    connections : mapping of int to multiprocessing.connection.Connection
+        Peer index -> this process's end of the pipe to it (every other process).
+
+    Returns
+    -------
+    gather : callable
+        ``gather(local) -> all``: the arrays of processes 0 .. n - 1 stacked along axis 0.
+    """
+    peers = sorted(connections)
+
+    def gather(local: np.ndarray) -> np.ndarray:
+        parts = {index: local}
+        for j in peers:
+            conn = connections[j]
+            if index < j:
+                conn.send(local)
+                parts[j] = conn.recv()
+            else:
+                parts[j] = conn.recv()
+                conn.send(local)
+        return np.concatenate([parts[i] for i in sorted(parts)])
+
+    return gather

@@ -49,11 +49,19 @@ def test_prepared_gradients_are_autograds(data, backend, tol):
     np.testing.assert_allclose(g2, ref_g2, atol=tol)
 
 
-def test_chees_density_is_the_pyro_models(data):
-    """The flat log density ChEES samples is Pyro's potential (with its log-Jacobian of sigma), value and gradient."""
+@pytest.mark.parametrize("with_covariates", [False, True])
+def test_chees_density_is_the_pyro_models(data, with_covariates):
+    """The flat log density ChEES samples (NumPy, chain rule through the non-centred transform) is Pyro's
+    potential (with its log-Jacobian of sigma), value and gradient, with and without group regressors."""
+    import pandas as pd
     from pyro.infer.mcmc.util import initialize_model
 
-    est = HierarchicalNUTS(MODEL, n_chains=2, sampler="chees")
+    extra = {}
+    if with_covariates:
+        table = pd.DataFrame({"subject": data.subjects, "age": [20.0, 35.0, 50.0, 41.0], "group": list("abab")})
+        extra = {"covariates": table, "regressors": {"alpha": ["age", "group"], "kappa": ["group"]},
+                 "coef_prior_sd": 0.7, "mean_prior_sd": 1.3, "scale_prior_sd": 0.8}
+    est = HierarchicalNUTS(MODEL, n_chains=2, sampler="chees", **extra)
     log_density, layout = est._log_density(data, [0])
     rng = np.random.default_rng(1)
     x = rng.normal(0.0, 0.7, (2, sum(int(np.prod(s)) for _, s in layout)))
@@ -72,17 +80,18 @@ def test_chees_density_is_the_pyro_models(data):
 
 @pytest.mark.slow
 def test_chees_in_two_processes_is_reproducible_from_the_seed():
-    """4 chains in 2 processes (2 each): the same seed gives identical draws; each process adapts its own step."""
+    """4 chains in 2 processes (2 each) share one adaptation: the draws of one process with the same seed,
+    bit for bit (each chain has its own generator), and other draws from another seed."""
     sim = simulate(MODEL, {"alpha": [0.2, 0.4, 0.3], "beta": [2.0, 4.0, 6.0], "kappa": [0.3, -0.2, 0.0]}, ENV,
                    n_subjects=3, seed=2, env_kwargs={"n_trials": 20}, latents=False, progress=False)
-    fits = [HierarchicalNUTS(MODEL, sampler="chees", n_chains=4, n_jobs=2, n_warmup=20, n_draws=10, seed=s).fit(
-        sim.trials) for s in (5, 5, 6)]
+    fits = [HierarchicalNUTS(MODEL, sampler="chees", n_chains=4, n_jobs=jobs, n_warmup=20, n_draws=10, seed=s).fit(
+        sim.trials) for jobs, s in ((2, 5), (1, 5), (2, 6))]
     draws = [f.inference_data_.posterior["params"].to_numpy() for f in fits]
     assert draws[0].shape == (4, 10, 3, 3)
     np.testing.assert_array_equal(draws[0], draws[1])
     assert not np.array_equal(draws[0], draws[2])
-    assert fits[0].step_size_.shape == (2,) and fits[0].step_size_[0] != fits[0].step_size_[1]
-    assert fits[0].gradients_per_iteration_ >= 1
+    assert fits[0].step_size_.shape == (2,) and fits[0].step_size_[0] == fits[0].step_size_[1] == fits[1].step_size_[0]
+    assert fits[0].gradients_per_iteration_ == fits[1].gradients_per_iteration_ >= 1
 
 
 def test_chees_samples_a_badly_scaled_gaussian():
