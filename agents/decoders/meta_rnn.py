@@ -65,6 +65,7 @@ import torch
 
 from cogmodels._threads import check_threads, torch_threads
 from cogmodels.agents.a2c import a2c_loss
+from cogmodels.agents.decoders.plastic_policy import PlasticReadoutPolicy
 from cogmodels.agents.rnn import RecurrentPolicy
 from cogmodels.agents.rollout_buffer import RolloutBuffer, SessionBatch
 from cogmodels.agents.schedules import LinearSchedule
@@ -74,7 +75,7 @@ from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.progress import progress_bar
 from cogmodels.validation import check_choice, check_int, check_number
 
-__all__ = ["CLOCKS", "INPUTS", "MetaDecoderConfig", "MetaDecoderEnv", "MetaRNNDecoder",
+__all__ = ["CLOCKS", "HEADS", "INPUTS", "MetaDecoderConfig", "MetaDecoderEnv", "MetaRNNDecoder",
            "PRIVILEGED", "TrialRecorder", "fresh_kalman_sessions", "input_names", "per_minute"]
 
 #: what the network reads besides the spike features and its previous velocity: ``"error"`` the
@@ -82,6 +83,12 @@ __all__ = ["CLOCKS", "INPUTS", "MetaDecoderConfig", "MetaDecoderEnv", "MetaRNNDe
 INPUTS = ("error", "none")
 #: budget clocks: CPU seconds of this process (one torch thread) or wall seconds
 CLOCKS = ("cpu", "wall")
+#: the velocity read-out: ``"linear"`` a linear map of the GRU state (the plain GRU decoder),
+#: ``"plastic"`` a fast-weight map of the features changed by the feedback
+#: (:class:`~cogmodels.agents.decoders.plastic_policy.PlasticReadoutPolicy`)
+HEADS = ("linear", "plastic")
+#: the Gaussian's log standard deviation: a trained vector, or a read-out of the state
+LOG_STDS = ("parameter", "state")
 #: latents of the environment that a deployed decoder does not have
 PRIVILEGED = ("target", "target_radius", "cursor", "intended_velocity", "in_target",
               "movement_error", "trial", "state", "success")
@@ -137,6 +144,14 @@ class MetaDecoderConfig:
         The spike features (module docstring).
     num_envs, hidden_size : int
         Sessions per batch; GRU units.
+    head : str
+        One of :data:`HEADS`: the velocity read-out.
+    plastic_lr, trace_decay, map_decay : float
+        Initial plasticity rate, eligibility-trace decay per bin and fast-map decay per bin of
+        the ``"plastic"`` head (trained further).
+    log_std : str
+        One of :data:`LOG_STDS`: exploration independent of the state, or read from it (the
+        network can then explore less once its map works).
     rollout_len : int
         Bins per update (truncated backpropagation through time).
     gamma, gae_lambda, lr, lr_end, entropy_coef, entropy_coef_end, value_coef, max_grad_norm : float
@@ -167,6 +182,11 @@ class MetaDecoderConfig:
     refit_s: float = 10.0
     num_envs: int = 32
     hidden_size: int = 64
+    head: str = "linear"
+    plastic_lr: float = 0.05
+    trace_decay: float = 0.95
+    map_decay: float = 1e-3
+    log_std: str = "parameter"
     rollout_len: int = 100
     gamma: float = 0.98
     gae_lambda: float = 0.95
@@ -185,6 +205,11 @@ class MetaDecoderConfig:
     def __post_init__(self) -> None:
         check_choice("inputs", self.inputs, INPUTS)
         check_choice("clock", self.clock, CLOCKS)
+        check_choice("head", self.head, HEADS)
+        check_choice("log_std", self.log_std, LOG_STDS)
+        check_number("plastic_lr", self.plastic_lr, 0.0, low_open=True)
+        for name in ("trace_decay", "map_decay"):
+            check_number(name, getattr(self, name), 0.0, 1.0, low_open=True, high_open=True)
         check_threads("threads", self.threads)
         for name in ("max_day",):
             check_int(name, getattr(self, name), 0)
@@ -313,10 +338,16 @@ class MetaRNNDecoder:
         space = self.env.action_space
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            self.model_ = RecurrentPolicy(
-                n_actions=2, obs_dim=self.env.n_features, hidden_size=cfg.hidden_size, cell="gru",
-                action_kind="gaussian", action_low=space.low.tolist(),
-                action_high=space.high.tolist(), squash="tanh", log_std_init=cfg.log_std_init)
+            common = dict(n_actions=2, obs_dim=self.env.n_features, hidden_size=cfg.hidden_size,
+                          cell="gru", action_kind="gaussian", action_low=space.low.tolist(),
+                          action_high=space.high.tolist(), squash="tanh", log_std=cfg.log_std,
+                          log_std_init=cfg.log_std_init)
+            if cfg.head == "plastic":
+                self.model_ = PlasticReadoutPolicy(plastic_lr=cfg.plastic_lr,
+                                                   trace_decay=cfg.trace_decay,
+                                                   map_decay=cfg.map_decay, **common)
+            else:
+                self.model_ = RecurrentPolicy(**common)
         self.optimizer = torch.optim.Adam(self.model_.parameters(), lr=cfg.lr)
         self.lr_schedule = LinearSchedule(cfg.lr, cfg.lr_end)
         self.entropy_schedule = LinearSchedule(cfg.entropy_coef, cfg.entropy_coef_end)
