@@ -98,6 +98,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--ppo", action="store_true", help="add RecurrentPPO at the same budget")
     ap.add_argument("--jobs", type=int, default=1,
                     help="decoders trained at once, one process each (one torch thread each)")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="add the supervised ceiling of a fixed linear read-out of the same "
+                         "features (meta_rnn.linear_readout_sessions)")
+    ap.add_argument("--references-only", action="store_true",
+                    help="play the references (Kalman filter, untrained network, --ceiling) only")
     ap.add_argument("--quick", action="store_true", help="10 s budgets, 2 subject-days, 60 s")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
     ap.add_argument("--tag", default=None,
@@ -120,8 +125,14 @@ def main(argv: list[str] | None = None) -> dict:
 
     held_out("fresh_kalman", meta_rnn.fresh_kalman_sessions(base, days, args.seconds,
                                                             seed=args.eval_seed))
+    if args.ceiling:
+        held_out("linear_readout_ceiling", meta_rnn.linear_readout_sessions(
+            base, days, args.seconds, seed=args.eval_seed))
     runs = [("meta", {}), ("no_error_input", {"inputs": "none"})]
-    if args.idealised:
+    if args.references_only:
+        runs = []
+        held_out("untrained", MetaRNNDecoder(base).play(days, args.seconds, seed=args.eval_seed))
+    if args.idealised and not args.references_only:
         runs.append(("meta_idealised", {"error_signal": "idealised"}))
     jobs = [(base, name, change, days, args.seconds, args.eval_seed) for name, change in runs]
     if args.jobs > 1:
@@ -155,7 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
     tag = args.tag if args.tag is not None else ("_quick" if args.quick else "")
     trials.to_csv(args.out / f"meta_decoder_trials{tag}.csv", index=False)
     table.to_csv(args.out / f"meta_decoder{tag}.csv", index=False)
-    cost = pd.DataFrame(costs)
+    cost = pd.DataFrame(costs or [{"decoder": "none trained"}])
     cost.to_csv(args.out / f"meta_decoder_cost{tag}.csv", index=False)
     wall, cpu = time.perf_counter() - t0, _cpu_with_children() - c0
     print(f"\nmachine: {platform.machine()} {os.cpu_count()} cpu, python {platform.python_version()}; "

@@ -76,7 +76,8 @@ from cogmodels.progress import progress_bar
 from cogmodels.validation import check_choice, check_int, check_number
 
 __all__ = ["CLOCKS", "HEADS", "INPUTS", "MetaDecoderConfig", "MetaDecoderEnv", "MetaRNNDecoder",
-           "PRIVILEGED", "TrialRecorder", "fresh_kalman_sessions", "input_names", "per_minute"]
+           "PRIVILEGED", "TrialRecorder", "fresh_kalman_sessions", "input_names",
+           "linear_readout_sessions", "per_minute"]
 
 #: what the network reads besides the spike features and its previous velocity: ``"error"`` the
 #: environment's reward (success + error signal), ``"none"`` nothing (the ablation)
@@ -594,6 +595,65 @@ def fresh_kalman_sessions(config: MetaDecoderConfig, days: Sequence[int], second
     env.reset(seed=seed, options={"day": days})
     dec = calibrate(env, SteadyStateKalmanDecoder(), calibration_s, day=days)
     return run_closed_loop(env, dec, seconds, day=days)
+
+
+def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seconds: float = 120.0,
+                            *, seed: int = 0, calibration_s: float = 60.0, gain: float = 1.0,
+                            ridge: float = 10.0) -> pd.DataFrame:
+    """Play the ceiling of a fixed linear read-out of the network's own spike features.
+
+    A supervised diagnostic, not a decoder of the benchmark: on each held-out subject-day
+    (the subjects of ``seed``, as :meth:`MetaRNNDecoder.play`), the features of
+    :class:`MetaDecoderEnv` are recorded for ``calibration_s`` seconds while the cursor moves at
+    random (``a = tanh(u)``, ``u ~ N(0, 0.5^2)``), the intended velocity is regressed on them
+    (ridge, per subject: ``W = V^T Z (Z^T Z + ridge I)^{-1}``), and ``a_t = tanh(gain W z_t)``
+    then drives the cursor for ``seconds``. It bounds what a read-out ``F z`` of these features
+    can reach once ``F`` is known (what the plastic head has to find from the feedback).
+
+    Parameters
+    ----------
+    config : MetaDecoderConfig
+        The task and the features.
+    days : sequence of int
+        One day per subject.
+    seconds : float
+        Closed-loop session length after the calibration block.
+    seed : int
+        The subjects and the random movements.
+    calibration_s : float
+        Length of the calibration block (the features' first ``config.calibration_s`` seconds,
+        zeros, are left out of the fit).
+    gain : float
+        Gain of the read-out before the ``tanh``.
+    ridge : float
+        Ridge penalty of the regression.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The trial table of :meth:`MetaRNNDecoder.play`, times counted from the closed loop's start.
+    """
+    days = [check_int("day", d, 0) for d in days]
+    env = MetaDecoderEnv(config, len(days), days=days)
+    rng = np.random.default_rng([check_int("seed", seed, 0), 7])
+    obs, _ = env.reset(seed=seed)
+    skip = int(round(config.calibration_s / env.dt)) + 1
+    feats, velocity = [], []
+    for t in range(max(skip + 1, int(round(calibration_s / env.dt)))):
+        action = np.tanh(0.5 * rng.standard_normal((len(days), 2))).astype(np.float32)
+        obs, *_, info = env.step(action)
+        if t >= skip:
+            feats.append(obs)
+            velocity.append(np.asarray(info["intended_velocity"], dtype=float))
+    z, v = np.stack(feats, axis=1), np.stack(velocity, axis=1)  # (lanes, time, .)
+    eye = ridge * np.eye(z.shape[2])
+    maps = np.stack([np.linalg.solve(zi.T @ zi + eye, zi.T @ vi).T for zi, vi in zip(z, v)])
+    recorder = TrialRecorder(env.dt)
+    for _ in range(max(1, int(round(check_number("seconds", seconds, 0.0, low_open=True) / env.dt)))):
+        action = np.tanh(gain * np.einsum("bij,bj->bi", maps, obs)).astype(np.float32)
+        obs, reward, _, _, info = env.step(action)
+        recorder(reward, action, info)
+    return recorder.table()
 
 
 def per_minute(trials: pd.DataFrame, by: Sequence[str] = ("decoder",)) -> pd.DataFrame:
