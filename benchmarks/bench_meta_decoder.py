@@ -15,10 +15,18 @@ Kalman filter freshly calibrated on a 60 s block of the day (supervised), and th
 - ``meta_idealised`` (``--idealised``): trained and scored with the idealised channel (a labelled
   ablation, never a headline);
 - ``recurrent_ppo`` (``--ppo``): sb3-contrib RecurrentPPO (LSTM) with the same inputs, reward and
-  budget (:func:`cogmodels.agents.decoders.meta_ppo.train_recurrent_ppo`).
+  budget (:func:`cogmodels.agents.decoders.meta_ppo.train_recurrent_ppo`);
+- ``linear_readout_ceiling`` (``--ceiling``): a supervised diagnostic, the best fixed linear
+  read-out of the same features fitted on the intended velocity
+  (:func:`cogmodels.agents.decoders.meta_rnn.linear_readout_sessions`).
+
+``--config '{"head": "plastic", ...}'`` gives every network the fast-weight read-out
+(:class:`cogmodels.agents.decoders.plastic_policy.PlasticReadoutPolicy`); ``--jobs 2`` trains
+the decoders in two processes (each within its own CPU budget).
 
     python benchmarks/bench_meta_decoder.py            # 6 CPU-minutes per decoder, 8 subject-days
     python benchmarks/bench_meta_decoder.py --quick    # under a minute
+    python benchmarks/bench_meta_decoder.py --references-only --ceiling   # no training
 """
 
 from __future__ import annotations
@@ -73,9 +81,9 @@ def train_and_play(base: MetaDecoderConfig, name: str, change: dict, days: list[
     played.append((name, dec.play(days, seconds, seed=eval_seed)))
     if hasattr(dec.model_, "log_eta"):
         m = dec.model_
-        cost.update(plastic_lr=float(m.log_eta.exp()), trace_decay=float(torch.sigmoid(m.logit_trace)),
-                    map_decay=float(torch.sigmoid(m.logit_decay)), baseline=float(m.baseline),
-                    gain=float(m.log_gain.exp()))
+        cost.update(plastic_lr=float(m.log_eta.exp().detach()), trace_decay=float(torch.sigmoid(m.logit_trace).detach()),
+                    map_decay=float(torch.sigmoid(m.logit_decay).detach()), baseline=float(m.baseline.detach()),
+                    gain=float(m.log_gain.exp().detach()))
     return played, cost
 
 
