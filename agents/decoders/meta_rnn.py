@@ -23,6 +23,11 @@ What the network sees at bin ``t`` (:data:`INPUT_NAMES`, nothing else):
   evaluation of the error-signal channel, :mod:`cogmodels.envs.bci.error_signal`). With
   ``inputs="none"`` (the ablation) it is 0: the network then reads spikes and its own output only.
 
+The velocity is read out of the GRU state (``head="linear"``) or, with ``head="plastic"``, as
+a fast-weight map of the features held in the recurrent state and changed by the feedback it
+reads (:class:`~cogmodels.agents.decoders.plastic_policy.PlasticReadoutPolicy`: with principal
+components the unknown map is a rotation, a reflection and a gain, which a state can hold).
+
 Never the target, the cursor, the intended velocity or any label. The training loss is A2C's
 on the environment's reward ``r_t`` (the same in the ablation, which is trained from the error
 signal but cannot read it), with the realistic channel by default (``error_signal="realistic"``;
@@ -316,7 +321,9 @@ class MetaRNNDecoder:
     Attributes
     ----------
     model_ : RecurrentPolicy
-        The network (built at construction: an untrained one plays too).
+        The network (built at construction: an untrained one plays too); a
+        :class:`~cogmodels.agents.decoders.plastic_policy.PlasticReadoutPolicy` with
+        ``head="plastic"``.
     history_ : pandas.DataFrame
         One row per training batch: ``batch``, ``updates``, ``sessions``, ``feedback`` (the
         environment's reward per session-minute), ``successes_per_min``, ``entropy``,
