@@ -15,10 +15,18 @@ Kalman filter freshly calibrated on a 60 s block of the day (supervised), and th
 - ``meta_idealised`` (``--idealised``): trained and scored with the idealised channel (a labelled
   ablation, never a headline);
 - ``recurrent_ppo`` (``--ppo``): sb3-contrib RecurrentPPO (LSTM) with the same inputs, reward and
-  budget (:func:`cogmodels.agents.decoders.meta_ppo.train_recurrent_ppo`).
+  budget (:func:`cogmodels.agents.decoders.meta_ppo.train_recurrent_ppo`);
+- ``linear_readout_ceiling`` (``--ceiling``): a supervised diagnostic, the best fixed linear
+  read-out of the same features fitted on the intended velocity
+  (:func:`cogmodels.agents.decoders.meta_rnn.linear_readout_sessions`).
+
+``--config '{"head": "plastic", ...}'`` gives every network the fast-weight read-out
+(:class:`cogmodels.agents.decoders.plastic_policy.PlasticReadoutPolicy`); ``--jobs 2`` trains
+the decoders in two processes (each within its own CPU budget).
 
     python benchmarks/bench_meta_decoder.py            # 6 CPU-minutes per decoder, 8 subject-days
     python benchmarks/bench_meta_decoder.py --quick    # under a minute
+    python benchmarks/bench_meta_decoder.py --references-only --ceiling   # no training
 """
 
 from __future__ import annotations
@@ -28,10 +36,12 @@ import json
 import os
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from cogmodels.agents.decoders import meta_ppo, meta_rnn
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaRNNDecoder, per_minute
@@ -41,6 +51,40 @@ from cogmodels.experiments._common import markdown_table
 HERE = Path(__file__).resolve().parent
 COLS = ["successes_per_min", "success_rate", "time_to_target", "bitrate"]
 
+
+
+def _cpu_with_children() -> float:
+    """CPU seconds of this process and of its finished worker processes (``--jobs``)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def train_and_play(base: MetaDecoderConfig, name: str, change: dict, days: list[int],
+                   seconds: float, eval_seed: int) -> tuple[list[tuple[str, pd.DataFrame]], dict]:
+    """Train one decoder within its budget and play it on the held-out subject-days.
+
+    Returns the played trial tables (``meta`` also plays its untrained self first) and the
+    training cost. Top-level so that ``--jobs`` can run decoders in separate processes (one
+    torch thread each: the CPU budget of each decoder is unchanged).
+    """
+    torch.set_num_threads(1)
+    dec = MetaRNNDecoder(base, **change)
+    played = []
+    if name == "meta":
+        played.append(("untrained", dec.play(days, seconds, seed=eval_seed)))
+    dec.fit(progress=False)
+    h = dec.history_
+    cost = {"decoder": name, "cpu_s": dec.cpu_s_, "wall_s": dec.wall_s_,
+            "sessions": dec.n_sessions_, "updates": dec.n_updates_,
+            "train_successes_per_min_first": float(h.successes_per_min.head(3).mean()),
+            "train_successes_per_min_last": float(h.successes_per_min.tail(3).mean())}
+    played.append((name, dec.play(days, seconds, seed=eval_seed)))
+    if hasattr(dec.model_, "log_eta"):
+        m = dec.model_
+        cost.update(plastic_lr=float(m.log_eta.exp().detach()), trace_decay=float(torch.sigmoid(m.logit_trace).detach()),
+                    map_decay=float(torch.sigmoid(m.logit_decay).detach()), baseline=float(m.baseline.detach()),
+                    gain=float(m.log_gain.exp().detach()))
+    return played, cost
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -60,8 +104,17 @@ def main(argv: list[str] | None = None) -> dict:
                          "ones (a diagnostic, with --config '{\"train_pool\": 1}')")
     ap.add_argument("--idealised", action="store_true", help="add the idealised-channel ablation")
     ap.add_argument("--ppo", action="store_true", help="add RecurrentPPO at the same budget")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="decoders trained at once, one process each (one torch thread each)")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="add the supervised ceiling of a fixed linear read-out of the same "
+                         "features (meta_rnn.linear_readout_sessions)")
+    ap.add_argument("--references-only", action="store_true",
+                    help="play the references (Kalman filter, untrained network, --ceiling) only")
     ap.add_argument("--quick", action="store_true", help="10 s budgets, 2 subject-days, 60 s")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
+    ap.add_argument("--tag", default=None,
+                    help="suffix of the output files (default: '_quick' with --quick, else none)")
     args = ap.parse_args(argv)
     if args.quick:
         args.budget, args.subjects, args.seconds, args.session, args.num_envs = 8.0, 2, 60.0, 30.0, 8
@@ -72,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
     days = days.tolist()
     if args.seen:
         args.eval_seed, days = MetaRNNDecoder(base).training_subjects(0)
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0 = time.perf_counter(), _cpu_with_children()
     tables, costs = [], []
 
     def held_out(name: str, trials: pd.DataFrame) -> None:
@@ -80,22 +133,27 @@ def main(argv: list[str] | None = None) -> dict:
 
     held_out("fresh_kalman", meta_rnn.fresh_kalman_sessions(base, days, args.seconds,
                                                             seed=args.eval_seed))
+    if args.ceiling:
+        held_out("linear_readout_ceiling", meta_rnn.linear_readout_sessions(
+            base, days, args.seconds, seed=args.eval_seed))
     runs = [("meta", {}), ("no_error_input", {"inputs": "none"})]
-    if args.idealised:
+    if args.references_only:
+        runs = []
+        held_out("untrained", MetaRNNDecoder(base).play(days, args.seconds, seed=args.eval_seed))
+    if args.idealised and not args.references_only:
         runs.append(("meta_idealised", {"error_signal": "idealised"}))
-    for name, change in runs:
-        dec = MetaRNNDecoder(base, **change)
-        if name == "meta":
-            held_out("untrained", dec.play(days, args.seconds, seed=args.eval_seed))
-        dec.fit(progress=False)
-        h = dec.history_
-        costs.append({"decoder": name, "cpu_s": dec.cpu_s_, "wall_s": dec.wall_s_,
-                      "sessions": dec.n_sessions_, "updates": dec.n_updates_,
-                      "train_successes_per_min_first": float(h.successes_per_min.head(3).mean()),
-                      "train_successes_per_min_last": float(h.successes_per_min.tail(3).mean())})
-        print(f"{name}: {dec.cpu_s_:.0f} CPU s / {dec.wall_s_:.0f} wall s, "
-              f"{dec.n_sessions_} sessions", flush=True)
-        held_out(name, dec.play(days, args.seconds, seed=args.eval_seed))
+    jobs = [(base, name, change, days, args.seconds, args.eval_seed) for name, change in runs]
+    if args.jobs > 1:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            results = list(pool.map(train_and_play, *zip(*jobs)))
+    else:
+        results = [train_and_play(*job) for job in jobs]
+    for played, cost in results:
+        for name, trials in played:
+            held_out(name, trials)
+        costs.append(cost)
+        print(f"{cost['decoder']}: {cost['cpu_s']:.0f} CPU s / {cost['wall_s']:.0f} wall s, "
+              f"{cost['sessions']} sessions", flush=True)
     if args.ppo:
         ppo, cost = meta_ppo.train_recurrent_ppo(base)
         costs.append({"decoder": "recurrent_ppo", **{k: v for k, v in cost.items() if k != "settings"}})
@@ -113,12 +171,12 @@ def main(argv: list[str] | None = None) -> dict:
     last = wide.columns[-1]
     table[f"ratio_{last}_to_kf"] = table[last] / kf
     args.out.mkdir(parents=True, exist_ok=True)
-    tag = "_quick" if args.quick else ""
+    tag = args.tag if args.tag is not None else ("_quick" if args.quick else "")
     trials.to_csv(args.out / f"meta_decoder_trials{tag}.csv", index=False)
     table.to_csv(args.out / f"meta_decoder{tag}.csv", index=False)
-    cost = pd.DataFrame(costs)
+    cost = pd.DataFrame(costs or [{"decoder": "none trained"}])
     cost.to_csv(args.out / f"meta_decoder_cost{tag}.csv", index=False)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    wall, cpu = time.perf_counter() - t0, _cpu_with_children() - c0
     print(f"\nmachine: {platform.machine()} {os.cpu_count()} cpu, python {platform.python_version()}; "
           f"total {cpu:.0f} CPU s / {wall:.0f} wall s; clock {args.clock}, budget {args.budget:g} s "
           f"per decoder; seed {args.seed}; held-out days {days} (eval seed {args.eval_seed}), "

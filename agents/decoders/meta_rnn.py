@@ -23,6 +23,11 @@ What the network sees at bin ``t`` (:data:`INPUT_NAMES`, nothing else):
   evaluation of the error-signal channel, :mod:`cogmodels.envs.bci.error_signal`). With
   ``inputs="none"`` (the ablation) it is 0: the network then reads spikes and its own output only.
 
+The velocity is read out of the GRU state (``head="linear"``) or, with ``head="plastic"``, as
+a fast-weight map of the features held in the recurrent state and changed by the feedback it
+reads (:class:`~cogmodels.agents.decoders.plastic_policy.PlasticReadoutPolicy`: with principal
+components the unknown map is a rotation, a reflection and a gain, which a state can hold).
+
 Never the target, the cursor, the intended velocity or any label. The training loss is A2C's
 on the environment's reward ``r_t`` (the same in the ablation, which is trained from the error
 signal but cannot read it), with the realistic channel by default (``error_signal="realistic"``;
@@ -65,6 +70,7 @@ import torch
 
 from cogmodels._threads import check_threads, torch_threads
 from cogmodels.agents.a2c import a2c_loss
+from cogmodels.agents.decoders.plastic_policy import PlasticReadoutPolicy
 from cogmodels.agents.rnn import RecurrentPolicy
 from cogmodels.agents.rollout_buffer import RolloutBuffer, SessionBatch
 from cogmodels.agents.schedules import LinearSchedule
@@ -74,14 +80,21 @@ from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.progress import progress_bar
 from cogmodels.validation import check_choice, check_int, check_number
 
-__all__ = ["CLOCKS", "INPUTS", "MetaDecoderConfig", "MetaDecoderEnv", "MetaRNNDecoder",
-           "PRIVILEGED", "TrialRecorder", "fresh_kalman_sessions", "input_names", "per_minute"]
+__all__ = ["CLOCKS", "HEADS", "INPUTS", "MetaDecoderConfig", "MetaDecoderEnv", "MetaRNNDecoder",
+           "PRIVILEGED", "TrialRecorder", "fresh_kalman_sessions", "input_names",
+           "linear_readout_sessions", "per_minute"]
 
 #: what the network reads besides the spike features and its previous velocity: ``"error"`` the
 #: environment's reward (success + error signal), ``"none"`` nothing (the ablation)
 INPUTS = ("error", "none")
 #: budget clocks: CPU seconds of this process (one torch thread) or wall seconds
 CLOCKS = ("cpu", "wall")
+#: the velocity read-out: ``"linear"`` a linear map of the GRU state (the plain GRU decoder),
+#: ``"plastic"`` a fast-weight map of the features changed by the feedback
+#: (:class:`~cogmodels.agents.decoders.plastic_policy.PlasticReadoutPolicy`)
+HEADS = ("linear", "plastic")
+#: the Gaussian's log standard deviation: a trained vector, or a read-out of the state
+LOG_STDS = ("parameter", "state")
 #: latents of the environment that a deployed decoder does not have
 PRIVILEGED = ("target", "target_radius", "cursor", "intended_velocity", "in_target",
               "movement_error", "trial", "state", "success")
@@ -137,6 +150,14 @@ class MetaDecoderConfig:
         The spike features (module docstring).
     num_envs, hidden_size : int
         Sessions per batch; GRU units.
+    head : str
+        One of :data:`HEADS`: the velocity read-out.
+    plastic_lr, trace_decay, map_decay : float
+        Initial plasticity rate, eligibility-trace decay per bin and fast-map decay per bin of
+        the ``"plastic"`` head (trained further).
+    log_std : str
+        One of :data:`LOG_STDS`: exploration independent of the state, or read from it (the
+        network can then explore less once its map works).
     rollout_len : int
         Bins per update (truncated backpropagation through time).
     gamma, gae_lambda, lr, lr_end, entropy_coef, entropy_coef_end, value_coef, max_grad_norm : float
@@ -167,6 +188,11 @@ class MetaDecoderConfig:
     refit_s: float = 10.0
     num_envs: int = 32
     hidden_size: int = 64
+    head: str = "linear"
+    plastic_lr: float = 0.05
+    trace_decay: float = 0.95
+    map_decay: float = 1e-3
+    log_std: str = "parameter"
     rollout_len: int = 100
     gamma: float = 0.98
     gae_lambda: float = 0.95
@@ -185,6 +211,11 @@ class MetaDecoderConfig:
     def __post_init__(self) -> None:
         check_choice("inputs", self.inputs, INPUTS)
         check_choice("clock", self.clock, CLOCKS)
+        check_choice("head", self.head, HEADS)
+        check_choice("log_std", self.log_std, LOG_STDS)
+        check_number("plastic_lr", self.plastic_lr, 0.0, low_open=True)
+        for name in ("trace_decay", "map_decay"):
+            check_number(name, getattr(self, name), 0.0, 1.0, low_open=True, high_open=True)
         check_threads("threads", self.threads)
         for name in ("max_day",):
             check_int(name, getattr(self, name), 0)
@@ -290,7 +321,9 @@ class MetaRNNDecoder:
     Attributes
     ----------
     model_ : RecurrentPolicy
-        The network (built at construction: an untrained one plays too).
+        The network (built at construction: an untrained one plays too); a
+        :class:`~cogmodels.agents.decoders.plastic_policy.PlasticReadoutPolicy` with
+        ``head="plastic"``.
     history_ : pandas.DataFrame
         One row per training batch: ``batch``, ``updates``, ``sessions``, ``feedback`` (the
         environment's reward per session-minute), ``successes_per_min``, ``entropy``,
@@ -313,10 +346,16 @@ class MetaRNNDecoder:
         space = self.env.action_space
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            self.model_ = RecurrentPolicy(
-                n_actions=2, obs_dim=self.env.n_features, hidden_size=cfg.hidden_size, cell="gru",
-                action_kind="gaussian", action_low=space.low.tolist(),
-                action_high=space.high.tolist(), squash="tanh", log_std_init=cfg.log_std_init)
+            common = dict(n_actions=2, obs_dim=self.env.n_features, hidden_size=cfg.hidden_size,
+                          cell="gru", action_kind="gaussian", action_low=space.low.tolist(),
+                          action_high=space.high.tolist(), squash="tanh", log_std=cfg.log_std,
+                          log_std_init=cfg.log_std_init)
+            if cfg.head == "plastic":
+                self.model_ = PlasticReadoutPolicy(plastic_lr=cfg.plastic_lr,
+                                                   trace_decay=cfg.trace_decay,
+                                                   map_decay=cfg.map_decay, **common)
+            else:
+                self.model_ = RecurrentPolicy(**common)
         self.optimizer = torch.optim.Adam(self.model_.parameters(), lr=cfg.lr)
         self.lr_schedule = LinearSchedule(cfg.lr, cfg.lr_end)
         self.entropy_schedule = LinearSchedule(cfg.entropy_coef, cfg.entropy_coef_end)
@@ -563,6 +602,65 @@ def fresh_kalman_sessions(config: MetaDecoderConfig, days: Sequence[int], second
     env.reset(seed=seed, options={"day": days})
     dec = calibrate(env, SteadyStateKalmanDecoder(), calibration_s, day=days)
     return run_closed_loop(env, dec, seconds, day=days)
+
+
+def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seconds: float = 120.0,
+                            *, seed: int = 0, calibration_s: float = 60.0, gain: float = 1.0,
+                            ridge: float = 10.0) -> pd.DataFrame:
+    """Play the ceiling of a fixed linear read-out of the network's own spike features.
+
+    A supervised diagnostic, not a decoder of the benchmark: on each held-out subject-day
+    (the subjects of ``seed``, as :meth:`MetaRNNDecoder.play`), the features of
+    :class:`MetaDecoderEnv` are recorded for ``calibration_s`` seconds while the cursor moves at
+    random (``a = tanh(u)``, ``u ~ N(0, 0.5^2)``), the intended velocity is regressed on them
+    (ridge, per subject: ``W = V^T Z (Z^T Z + ridge I)^{-1}``), and ``a_t = tanh(gain W z_t)``
+    then drives the cursor for ``seconds``. It bounds what a read-out ``F z`` of these features
+    can reach once ``F`` is known (what the plastic head has to find from the feedback).
+
+    Parameters
+    ----------
+    config : MetaDecoderConfig
+        The task and the features.
+    days : sequence of int
+        One day per subject.
+    seconds : float
+        Closed-loop session length after the calibration block.
+    seed : int
+        The subjects and the random movements.
+    calibration_s : float
+        Length of the calibration block (the features' first ``config.calibration_s`` seconds,
+        zeros, are left out of the fit).
+    gain : float
+        Gain of the read-out before the ``tanh``.
+    ridge : float
+        Ridge penalty of the regression.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The trial table of :meth:`MetaRNNDecoder.play`, times counted from the closed loop's start.
+    """
+    days = [check_int("day", d, 0) for d in days]
+    env = MetaDecoderEnv(config, len(days), days=days)
+    rng = np.random.default_rng([check_int("seed", seed, 0), 7])
+    obs, _ = env.reset(seed=seed)
+    skip = int(round(config.calibration_s / env.dt)) + 1
+    feats, velocity = [], []
+    for t in range(max(skip + 1, int(round(calibration_s / env.dt)))):
+        action = np.tanh(0.5 * rng.standard_normal((len(days), 2))).astype(np.float32)
+        obs, *_, info = env.step(action)
+        if t >= skip:
+            feats.append(obs)
+            velocity.append(np.asarray(info["intended_velocity"], dtype=float))
+    z, v = np.stack(feats, axis=1), np.stack(velocity, axis=1)  # (lanes, time, .)
+    eye = ridge * np.eye(z.shape[2])
+    maps = np.stack([np.linalg.solve(zi.T @ zi + eye, zi.T @ vi).T for zi, vi in zip(z, v)])
+    recorder = TrialRecorder(env.dt)
+    for _ in range(max(1, int(round(check_number("seconds", seconds, 0.0, low_open=True) / env.dt)))):
+        action = np.tanh(gain * np.einsum("bij,bj->bi", maps, obs)).astype(np.float32)
+        obs, reward, _, _, info = env.step(action)
+        recorder(reward, action, info)
+    return recorder.table()
 
 
 def per_minute(trials: pd.DataFrame, by: Sequence[str] = ("decoder",)) -> pd.DataFrame:
