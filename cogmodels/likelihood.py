@@ -460,13 +460,16 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
     batched = rt_np is not None and model.rt_parameters(state, obs) is not None
     rt_params: list = []
     per_trial = trialwise or batched
+    # where every lane has an RT, the joint density replaces the choice probability: skip it
+    # (a race's choice probabilities are an integral over time, most of a racing model's cost)
+    rt_everywhere = has_rt.all(axis=1) if rt_np is not None else np.zeros(n_trials, dtype=bool)
     out = [] if per_trial else 0.0
     latents: dict[str, np.ndarray] = {}
     for t in range(n_trials):
         if block_start is not None and block_start[t].any():
             state = merge_state(block_start_x[t], init, state)
-        lp = 0.0
-        for j in range(n_stages):
+        lp = full(like, (n_lanes,)) if rt_everywhere[t] else 0.0
+        for j in range(0 if rt_everywhere[t] else n_stages):
             obs_j = {**obs, "stage": j, "choices": safe[:j, t].T} if n_stages > 1 else obs
             probs = model.action_probabilities(state, obs_j)
             lpj = xp.log(pick(probs, safe[j, t]))

@@ -184,7 +184,7 @@ def test_bad_structure_is_refused_naming_the_argument():
 
 @pytest.mark.slow
 def test_rlrd_parameters_are_recovered():
-    # 16 simulated subjects × 200 trials of a 2-armed Bernoulli bandit, maximum likelihood (~64 CPU s):
+    # 16 simulated subjects × 200 trials of a 2-armed Bernoulli bandit, maximum likelihood (~5 CPU s):
     # this seed gives r = 0.90 (w), 0.76 (b), 0.83 (t0); the threshold trades against the
     # non-decision time (benchmarks/bench_rt.py --part rlrd does 40 × 200: 0.93, 0.86, 0.87)
     from cogmodels.fits.mle import MaximumLikelihood
