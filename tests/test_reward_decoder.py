@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pytest
@@ -49,15 +50,19 @@ def test_the_actor_critic_baseline_still_learns_from_the_idealised_channel():
     assert dec.evaluate(env, seconds=40).success.mean() > 0.5
 
 
-class _Poisoned:
-    """The environment with every ``info`` value replaced by noise; records attribute reads."""
+class _Poisoned(gym.Wrapper):
+    """The environment with every ``info`` value replaced by noise; records the reads of the
+    attributes a wrapper does not define (the decoder's reads of the task: its configuration)."""
 
     ALLOWED = {"observation_space", "config", "num_envs", "reset", "step"}
 
     def __init__(self, env: Any, seed: int) -> None:
+        super().__init__(env)
         self._env, self._rng, self.read = env, np.random.default_rng(seed), set()
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
         self.read.add(name)
         return getattr(self._env, name)
 
