@@ -383,7 +383,7 @@ class TrialLog:
             info, rows = transition.info, self.rows
             for i in done.nonzero()[0]:
                 # a vector env's info holds arrays over the lanes; a single env's, its trial_result
-                result = info[0]["trial_result"] if isinstance(info, list) else {
+                result = info[i]["trial_result"] if isinstance(info, list) else {
                     k: info[k][i] for k in ("day", *_OUTCOMES)}
                 rows["lane"].append(int(i))
                 rows["trial"].append(int(self.n_trial[i]))
