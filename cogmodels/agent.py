@@ -11,6 +11,10 @@ An **agent** is the shape stable-baselines3 users know, batched over a leading a
 - optionally ``info_columns``: the entries of a native vector environment's ``info`` that the
   agent reads with its observation (e.g. the BCI cursor's ``cursor`` and ``target``, for an
   assist or closed-loop decoder adaptation): those of the reset or step that returned it.
+- optionally ``acts_on_autoreset = True``: act on the ``next_step`` steps where every copy of a
+  vector environment resets too (the environment ignores those actions; by default the agent
+  does not act there), for agents that act on every step of a clock (a BCI decoder reads and
+  explores on every bin).
 
 ``observation`` is a mapping of ``(lanes, ...)`` arrays: ``"obs"``, the environment's observations
 stacked over lanes, plus the trial-table columns the agent names in ``observation_columns`` (read

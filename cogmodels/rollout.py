@@ -63,6 +63,7 @@ def rollout(
     record: str | None = "trials",
     options: Mapping[str, Any] | None = None,
     reseed: bool = True,
+    env_seed: int | None = None,
 ) -> pd.DataFrame | None:
     """Play ``agent`` in ``env`` and return the canonical trial table, one subject per lane.
 
@@ -79,8 +80,9 @@ def rollout(
     returns its last observation and the following step resets the lane, ignoring its action;
     that reset step is no agent step of the lane (``transition.stepped`` is False there and
     ``transition.autoreset`` True, its reward 0, no row, no trial; where every copy resets the
-    agent does not act), but it is a step of the environment's clock, so it counts in an
-    ``n_steps`` / ``seconds`` budget, which every copy of a vector environment spends together.
+    agent does not act, unless its ``acts_on_autoreset`` attribute is True), but it is a step of
+    the environment's clock, so it counts in an ``n_steps`` / ``seconds`` budget, which every copy
+    of a vector environment spends together.
 
     Parameters
     ----------
@@ -100,7 +102,8 @@ def rollout(
         None of them: one session per lane.
     seed : int, SeedSequence, Generator or None
         ``SeedSequence(seed).spawn(lanes + 1)``: the first child seeds the agent's generator, the
-        others the lanes' environments (a vector environment is seeded by the second).
+        others the lanes' environments (a vector environment is seeded by the second), unless
+        ``env_seed`` is given.
     n_subjects : int, optional
         Lanes when ``env`` is an id (default 1); else it must match the number of environments.
     subjects : sequence of hashable, optional
@@ -134,6 +137,11 @@ def rollout(
         Seed the environments from ``seed`` at their first reset. False: reset them without a
         seed, so they go on with their own random streams (the BCI cursor keeps its subjects: a
         session that follows another); ``seed`` then seeds the agent only.
+    env_seed : int, optional
+        The seed of the environments' first reset, in place of the one drawn from ``seed``
+        (which then seeds the agent only): a vector environment's ``reset(seed=env_seed)``; lane
+        ``i`` of single environments ``env_seed + i``, as Gymnasium's vector environments seed
+        their copies. Not with ``reseed=False``.
 
     Returns
     -------
@@ -167,7 +175,7 @@ def rollout(
     if options is not None and not isinstance(options, Mapping):
         raise TypeError(f"options must be a mapping of reset options or None, got {describe(options)}")
     reset = {"options": None if options is None else dict(options),
-             "reseed": check_bool("reseed", reseed)}
+             "reseed": check_bool("reseed", reseed), "env_seed": _env_seed(env_seed, reseed)}
     bar = progress_bar(progress, unit="step", desc=description or f"rollout {name}")
     if vector is not None:
         table, columns = _vector_loop(agent, vector, lanes, budget, seeds[1], rng, subjects, bar, steps,
@@ -223,6 +231,24 @@ def _environments(env: Any, n_subjects: int | None, env_kwargs: Mapping[str, Any
     if n_subjects is not None and n_subjects != lanes:
         raise ValueError(f"n_subjects must match the {lanes} environment copies given, got {n_subjects}")
     return envs, vector, lanes
+
+
+def _env_seed(env_seed: Any, reseed: bool) -> int | None:
+    if env_seed is None:
+        return None
+    if not reseed:
+        raise ValueError(f"env_seed seeds the first reset: give it with reseed=True, got "
+                         f"env_seed={env_seed!r} and reseed=False")
+    return check_int("env_seed", env_seed, minimum=0)
+
+
+def _reset_seed(reset: Mapping[str, Any] | None, seed: np.random.SeedSequence, lane: int) -> int | None:
+    """Return the seed of lane ``lane``'s first reset: ``env_seed + lane``, else from ``seed``."""
+    reset = reset or {}
+    if not reset.get("reseed", True):
+        return None
+    env_seed = reset.get("env_seed")
+    return int_seed(seed) if env_seed is None else env_seed + lane
 
 
 def _subjects(subjects: Sequence[Hashable] | None, lanes: int) -> list[Hashable]:
@@ -324,9 +350,9 @@ def _single_loop(agent, envs, budget, seeds, rng, subjects, bar, steps=False, re
     records = [r.record for r in recorders] if recorders is not None else None
     trial_rows = [b.trial_row for b in bases] if steps and tasks else None
     step_fns = [e.step for e in envs]
-    reseed, options = (reset or {}).get("reseed", True), (reset or {}).get("options")
-    raw = [start(seed=int_seed(s) if reseed else None, options=options)[0]
-           for start, s in zip(resets, seeds)]
+    options = (reset or {}).get("options")
+    raw = [start(seed=_reset_seed(reset, s, i), options=options)[0]
+           for i, (start, s) in enumerate(zip(resets, seeds))]
     cols = tuple(getattr(agent, "observation_columns", ()))
     learn = getattr(agent, "learn", None)
     trial_columns = getattr(agent, "trial_columns", None)
@@ -529,8 +555,7 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
         if not steps:
             raise TypeError(f"{type(base).__name__} does not record trials (no trial_rows method); "
                             "record='steps' plays it if its info reports trial_completed")
-    reseed, options = (reset or {}).get("reseed", True), (reset or {}).get("options")
-    first, info = env.reset(seed=int_seed(seed) if reseed else None, options=options)
+    first, info = env.reset(seed=_reset_seed(reset, seed, 0), options=(reset or {}).get("options"))
     cols = tuple(getattr(agent, "observation_columns", ()))
     if cols:
         raise ValueError(
@@ -540,6 +565,7 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
     info_cols = _info_columns(agent)
     learn = getattr(agent, "learn", None)
     trial_columns = getattr(agent, "trial_columns", None)
+    acts_always = getattr(agent, "acts_on_autoreset", False) is True
     kind, limit = budget
     used = np.zeros(lanes, dtype=np.int64)
     session = np.zeros(lanes, dtype=np.int64)
@@ -554,10 +580,11 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
     step = np.zeros(lanes, dtype=np.int64)
     while playing.any():
         bar.update()
-        if resetting is none or not resetting.all():
+        if acts_always or resetting is none or not resetting.all():
             action, state = agent.act(obs, state, rng)
         # else next_step resets every copy and ignores the actions: the agent does not act (nor
-        # draw from its generator), and the last actions are passed again
+        # draw from its generator), and the last actions are passed again; an agent with
+        # acts_on_autoreset acts on every step of the clock (a BCI decoder reads every bin)
         o, reward, terminated, truncated, info = env.step(np.asarray(action))
         # the lanes that played a step of their session (not a next_step reset, not finished)
         stepped = playing & ~resetting if resetting is not none else playing.copy()

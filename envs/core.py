@@ -228,7 +228,8 @@ class TaskVectorEnv(VectorEnv):
       column, over all copies), the vector form of :meth:`TaskEnv.trial_row` that
       :func:`cogmodels.rollout.rollout` records;
     - optionally ``_reset_info()``: the ``info`` of a reset (default empty), which ``reset``
-      returns and so does a ``"next_step"`` step that resets every copy at once.
+      returns; a ``"next_step"`` step that resets every copy returns it, and one that resets some
+      copies returns it in those copies (the step's info in the others), as ``SyncVectorEnv``.
       Under ``"next_step"`` autoreset, copies that finished on the previous step are stepped too
       and then reset, their results discarded, so ``_step`` must tolerate a copy past its last
       trial (clip indices rather than fail).
@@ -299,11 +300,45 @@ class TaskVectorEnv(VectorEnv):
     def _reset_info(self) -> dict[str, Any]:
         """Return the ``info`` of a reset: arrays over the copies, each with its ``_key`` mask.
 
-        ``reset`` returns it, and so does the ``"next_step"`` step that resets every copy at once
+        ``reset`` returns it, and so does a ``"next_step"`` step in the copies it resets
         (Gymnasium's ``SyncVectorEnv`` returns the reset info of each copy it resets). Empty
         unless a task overrides it.
         """
         return {}
+
+    def _with_reset_info(self, info: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
+        """Return the ``info`` of a ``"next_step"`` step that reset the copies in ``mask``.
+
+        As Gymnasium's ``SyncVectorEnv`` (``VectorEnv._add_info``): the reset copies hold their
+        reset's info, not the discarded step's. An entry of the step's only is 0 (``None`` for
+        objects) with its ``_key`` False there; an entry of the reset holds the reset's values
+        with its ``_key`` True there. The step's arrays are copied, never written into.
+        """
+        kept = ~mask
+        out: dict[str, Any] = {}
+        for key, value in info.items():
+            if key.startswith("_") and key[1:] in info:
+                continue  # a mask: written with its entry
+            if isinstance(value, np.ndarray) and value.shape[:1] == (self.num_envs,):
+                value = value.copy()
+                value[mask] = None if value.dtype == object else 0
+                has = info.get(f"_{key}")
+                out[key], out[f"_{key}"] = value, kept.copy() if has is None else has & kept
+            else:
+                out[key] = value
+        reset = self._reset_info()
+        for key, value in reset.items():
+            if key.startswith("_") and key[1:] in reset:
+                continue
+            value = np.asarray(value)
+            merged = out.get(key)
+            if not (isinstance(merged, np.ndarray) and merged.shape == value.shape):
+                merged = np.zeros_like(value)
+            merged[mask] = value[mask]
+            has = np.asarray(reset.get(f"_{key}", self._all), dtype=bool)
+            out[key] = merged
+            out[f"_{key}"] = out.get(f"_{key}", self._false) | (has & mask)
+        return out
 
     # -- checks --------------------------------------------------------------------------------
     def _checked_actions(self, actions: Any) -> np.ndarray:
@@ -373,6 +408,7 @@ class TaskVectorEnv(VectorEnv):
             reward = np.where(mask, 0.0, reward)
             terminated = terminated & ~mask
             obs = self._observe()
+            info = self._with_reset_info(info, mask)
         elif self._autoreset == "disabled" and self._needs_reset.any():
             ended = np.flatnonzero(self._needs_reset).tolist()
             raise _session_ended(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pytest
@@ -49,15 +50,19 @@ def test_the_actor_critic_baseline_still_learns_from_the_idealised_channel():
     assert dec.evaluate(env, seconds=40).success.mean() > 0.5
 
 
-class _Poisoned:
-    """The environment with every ``info`` value replaced by noise; records attribute reads."""
+class _Poisoned(gym.Wrapper):
+    """The environment with every ``info`` value replaced by noise; records the reads of the
+    attributes a wrapper does not define (the decoder's reads of the task: its configuration)."""
 
     ALLOWED = {"observation_space", "config", "num_envs", "reset", "step"}
 
     def __init__(self, env: Any, seed: int) -> None:
+        super().__init__(env)
         self._env, self._rng, self.read = env, np.random.default_rng(seed), set()
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
         self.read.add(name)
         return getattr(self._env, name)
 
@@ -339,3 +344,25 @@ def test_run_plays_vector_sessions_that_end():
     assert h.groupby("lane").size().min() > 2  # more trials than one session holds
     for _, lane in h.groupby("lane"):
         assert lane["trial"].tolist() == list(range(len(lane)))
+
+
+def test_the_trial_log_reads_each_lanes_own_outcomes_in_single_envs():
+    """The agent's TrialLog in rollout over two single cursors: each lane's rows hold that
+    lane's trials, as rollout's own trial table (RecordTrials) gives them."""
+    from cogmodels.agents.decoders.reward import RewardDecoderAgent, TrialLog
+    from cogmodels.rollout import rollout
+
+    envs = [CursorBCI(n_trials=10**6, error_signal="realistic", n_units=32, timeout=1.0,
+                      hold_time=0.1, target_radius=0.15) for _ in range(2)]
+    dec = RewardDecoder(32, 2, calibration_s=1, seed=0, error_signal="realistic")
+    log = TrialLog(2, dec.dt, 400)
+    table = rollout(RewardDecoderAgent(dec, log=log), envs, n_steps=400, seed=1)
+    mine = log.table()
+    assert sorted(set(mine["lane"])) == [0, 1] and len(mine) == len(table)
+    for lane in (0, 1):
+        ours, theirs = mine[mine["lane"] == lane], table[table["subject"] == lane]
+        assert ours["trial"].tolist() == list(range(len(theirs)))
+        assert ours["success"].tolist() == theirs["success"].astype(bool).tolist()
+        np.testing.assert_array_equal(ours["trial_time"], theirs["trial_time"])
+    with pytest.raises(TypeError, match="log must be a TrialLog or None, got list"):
+        RewardDecoderAgent(dec, log=[])

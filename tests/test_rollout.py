@@ -311,3 +311,62 @@ def test_a_decoder_drives_the_next_step_vector_cursor_as_the_loop_written_out():
     np.testing.assert_array_equal(got, expected)
     sizes = table.groupby("subject").size().to_numpy()
     assert (sizes < 1000).all() and (1000 - sizes == table.groupby("subject")["session"].max()).all()
+
+
+class _FirstArm:
+    """Always arm 0; counts its ``act`` calls (``acts_on_autoreset`` as given)."""
+
+    def __init__(self, acts_on_autoreset: bool) -> None:
+        self.acts_on_autoreset, self.calls = acts_on_autoreset, 0
+
+    def initial_state(self, n_lanes: int) -> None:
+        return None
+
+    def act(self, observation, state, rng):
+        self.calls += 1
+        return np.zeros(len(observation["obs"]), dtype=np.int64), state
+
+
+def test_an_agent_with_acts_on_autoreset_acts_where_every_copy_resets():
+    """Sessions of 4 trials end in every copy at once under next_step: in 20 steps of the clock
+    4 are reset steps (steps 5, 10, 15, 20); an ordinary agent skips them, one with
+    ``acts_on_autoreset`` acts on all 20 (a BCI decoder reads every bin). The env ignores those
+    actions, so the tables are the same."""
+    from cogmodels.envs.bandit import MultiArmedBanditVector
+
+    tables = {}
+    for flag, acts in ((False, 16), (True, 20)):
+        agent = _FirstArm(flag)
+        tables[flag] = rollout(agent, MultiArmedBanditVector(num_envs=2, n_trials=4), n_steps=20,
+                               seed=3, record="steps")
+        assert agent.calls == acts
+    pd.testing.assert_frame_equal(tables[True], tables[False])
+    assert len(tables[True]) == 2 * 16
+
+
+def test_env_seed_seeds_the_first_reset_in_place_of_seed():
+    """``env_seed``: the vector env's reset(seed=env_seed), lane i of single envs env_seed + i (as
+    Gymnasium's vector envs seed their copies); ``seed`` then seeds the agent only."""
+    from cogmodels.envs.bandit import MultiArmedBandit, MultiArmedBanditVector
+
+    def steps(env, **kw):
+        return rollout(_FirstArm(False), env, n_steps=30, record="steps", **kw)
+
+    vector = steps(MultiArmedBanditVector(num_envs=2, n_trials=10), seed=1, env_seed=11)
+    pd.testing.assert_frame_equal(
+        vector, steps(MultiArmedBanditVector(num_envs=2, n_trials=10), seed=2, env_seed=11))
+    twin = MultiArmedBanditVector(num_envs=2, n_trials=10)
+    twin.reset(seed=11)
+    means = twin.means.copy()
+    played = MultiArmedBanditVector(num_envs=2, n_trials=10)
+    rollout(_FirstArm(False), played, n_steps=1, env_seed=11, record="steps")
+    np.testing.assert_array_equal(played.means, means)  # drawn at reset(seed=11)
+    single = steps([MultiArmedBandit(n_trials=10), MultiArmedBandit(n_trials=10)], env_seed=11)
+    alone = steps(MultiArmedBandit(n_trials=10), env_seed=12)
+    lane1 = single[single["subject"] == 1].drop(columns="subject").reset_index(drop=True)
+    pd.testing.assert_frame_equal(lane1, alone.drop(columns="subject"))
+    with pytest.raises(ValueError, match=r"env_seed seeds the first reset: give it with reseed=True, "
+                                         r"got env_seed=3 and reseed=False"):
+        rollout(_FirstArm(False), BANDIT, env_seed=3, reseed=False)
+    with pytest.raises(ValueError, match="env_seed must be"):
+        rollout(_FirstArm(False), BANDIT, env_seed=-1)

@@ -64,7 +64,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cogmodels.agent import Transition
 from cogmodels.agents.reward_learners import ActorCriticLanes, OutcomeWeightedLanes
 from cogmodels.agents.spike_features import SpikeFeatures
 from cogmodels.deprecation import renamed_arguments, warn_renamed
@@ -73,10 +72,11 @@ from cogmodels.envs.bci.error_signal import (
     ErrorSignalSpec,
     make_error_signal,
 )
-from cogmodels.progress import progress_bar
+from cogmodels.rollout import rollout
 from cogmodels.validation import check_bool, check_choice, check_int, check_number, int_seed
 
-__all__ = ["GreedyPolicy", "RewardDecoder", "RewardDecoderAgent", "SpikeFeatures", "per_minute"]
+__all__ = ["GreedyPolicy", "RewardDecoder", "RewardDecoderAgent", "SpikeFeatures", "TrialLog",
+           "per_minute"]
 
 
 #: the trial outcomes recorded per trial (``success`` first)
@@ -233,9 +233,9 @@ class RewardDecoder:
     def as_agent(self, *, learn: bool = True, greedy: bool = False) -> RewardDecoderAgent:
         """Return the decoder as an :class:`~cogmodels.agent.Agent` (:class:`RewardDecoderAgent`).
 
-        :meth:`run` drives this agent in its own loop (its seeds, its trial table);
-        :func:`~cogmodels.rollout.rollout` drives it like any other agent, e.g. in
-        ``CursorBCIVector(..., autoreset_mode="same_step")`` with ``record="steps"``.
+        :meth:`run` is :func:`~cogmodels.rollout.rollout` of this agent (with its seeds and a
+        :class:`TrialLog` for its trial table); ``rollout`` drives it like any other agent, e.g.
+        with ``record="steps"``.
 
         Parameters
         ----------
@@ -326,6 +326,8 @@ class RewardDecoder:
         env_dt = float(env.config.task.dt)
         if not np.isclose(env_dt, self.dt):
             raise ValueError(f"env dt={env_dt} but the decoder dt={self.dt}")
+        every = max(1, int(round(check_number("callback_every_s", callback_every_s, 0.0, low_open=True)
+                                 / self.dt)))
         if self.learner is None:  # the channel's timing (interval, latency), never its outcomes
             self._build_learner(getattr(env.config, "error_signal", None))
         if seed is not None:
@@ -333,63 +335,78 @@ class RewardDecoder:
             self.learner.seed(np.random.SeedSequence([seed, 2]).spawn(self.n_lanes))
         else:
             env_seed = None
-        obs, _ = env.reset(seed=env_seed, options=options)
-        agent = self.as_agent(learn=learn, greedy=greedy)
-        state = agent.initial_state(self.n_lanes)
-        rows: dict[str, list] = {k: [] for k in ("lane", "trial", "time_s", "calibrating", "day",
-                                                 *_OUTCOMES)}
-        n_trial = np.zeros(self.n_lanes, dtype=np.int64)
-        wall0 = time.perf_counter()
-        every = max(1, int(round(check_number("callback_every_s", callback_every_s, 0.0, low_open=True)
-                                 / self.dt)))
-        bar = progress_bar(progress, total=n_bins, unit="bin", desc="reward decoder")
-        last_report = 0
-        every_lane = np.ones(self.n_lanes, dtype=bool)
-        no_trial = np.zeros(self.n_lanes, dtype=bool)
-        for t in range(n_bins):
-            observation = {"obs": obs}
-            a, state = agent.act(observation, state, None)
-            calibrating = state["calibrating"]
-            if vector:
-                obs, r, term, trunc, info = env.step(a)
-                # the step that restarts every finished session (autoreset "next_step") holds the reset
-                # info only: no trial_completed
-                done = np.asarray(info.get("trial_completed", no_trial), dtype=bool)
-                results = info
-            else:
-                obs, r, term, trunc, info = env.step(a[0])
-                tr = info.get("trial_result")
-                done = np.array([tr is not None])
-                results = {k: np.array([np.nan if tr is None else tr[k]]) for k in
-                           (*_OUTCOMES, "day")}
-                r, term, trunc = np.array([r]), np.array([term]), np.array([trunc])
-                if term[0] or trunc[0]:
-                    obs, _ = env.reset()
-            state = agent.learn(Transition(observation, state, a, np.asarray(r, dtype=np.float64),
-                                           {"obs": obs}, np.asarray(term, dtype=bool),
-                                           np.asarray(trunc, dtype=bool), every_lane, info, done))
+        log = TrialLog(self.n_lanes, self.dt, n_bins, callback, every)
+        agent = RewardDecoderAgent(self, learn=learn, greedy=greedy, log=log)
+        rollout(agent, env, n_steps=n_bins, seed=seed, options=options, reseed=seed is not None,
+                env_seed=env_seed, record=None, progress=progress, description="reward decoder")
+        return log.table()
+
+
+class TrialLog:
+    """The per-trial table of :meth:`RewardDecoder.run`, filled from each step's ``info``.
+
+    One row per trial a lane completed: ``lane``, ``trial`` (per lane, from 0), ``time_s`` (the
+    simulated seconds since the start at the end of the bin), ``calibrating``, ``day`` and the
+    outcome columns; ``callback(d)`` every ``every`` bins and at the last (``time_s``,
+    ``wall_s``, ``n_trials``, ``success_rate`` of the trials since the last report).
+
+    Parameters
+    ----------
+    n_lanes : int
+        Lanes.
+    dt : float
+        Seconds per bin.
+    n_bins : int
+        Bins of the run (the last one reports to the callback).
+    callback : callable or None
+        Called with the report dict.
+    every : int
+        Bins between reports.
+    """
+
+    COLUMNS = ("lane", "trial", "time_s", "calibrating", "day", *_OUTCOMES)
+
+    def __init__(self, n_lanes: int, dt: float, n_bins: int,
+                 callback: Callable[[dict], None] | None = None, every: int = 1) -> None:
+        self.dt, self.n_bins, self.callback, self.every = dt, n_bins, callback, every
+        self.rows: dict[str, list] = {k: [] for k in self.COLUMNS}
+        self.n_trial = np.zeros(n_lanes, dtype=np.int64)
+        self.t = 0  # bins played
+        self._last_report = 0
+        self._wall0 = time.perf_counter()
+
+    def add(self, transition: Any, calibrating: bool) -> None:
+        """Record the trials the step of ``transition`` completed (its ``trial_end`` lanes)."""
+        self.t += 1
+        done = transition.trial_end
+        if done is not None and done.any():
+            info, rows = transition.info, self.rows
             for i in done.nonzero()[0]:
+                # a vector env's info holds arrays over the lanes; a single env's, its trial_result
+                result = info[i]["trial_result"] if isinstance(info, list) else {
+                    k: info[k][i] for k in ("day", *_OUTCOMES)}
                 rows["lane"].append(int(i))
-                rows["trial"].append(int(n_trial[i]))
-                rows["time_s"].append((t + 1) * self.dt)
+                rows["trial"].append(int(self.n_trial[i]))
+                rows["time_s"].append(self.t * self.dt)
                 rows["calibrating"].append(calibrating)
-                rows["day"].append(int(results["day"][i]))
-                rows["success"].append(bool(results["success"][i]))
+                rows["day"].append(int(result["day"]))
+                rows["success"].append(bool(result["success"]))
                 for k in _OUTCOMES[1:]:
-                    rows[k].append(float(results[k][i]))
-                n_trial[i] += 1
-            bar.update()
-            if callback is not None and ((t + 1) % every == 0 or t + 1 == n_bins):
-                succ = rows["success"][last_report:]
-                callback({"time_s": (t + 1) * self.dt, "wall_s": time.perf_counter() - wall0,
-                          "n_trials": len(succ),
-                          "success_rate": float(np.mean(succ)) if succ else float("nan")})
-                last_report = len(rows["success"])
-        bar.close()
-        df = pd.DataFrame(rows)
-        df.attrs["wall_s"] = time.perf_counter() - wall0
-        df.attrs["n_bins"] = n_bins
-        df.attrs["sim_s"] = n_bins * self.dt
+                    rows[k].append(float(result[k]))
+                self.n_trial[i] += 1
+        if self.callback is not None and (self.t % self.every == 0 or self.t == self.n_bins):
+            succ = self.rows["success"][self._last_report:]
+            self.callback({"time_s": self.t * self.dt, "wall_s": time.perf_counter() - self._wall0,
+                           "n_trials": len(succ),
+                           "success_rate": float(np.mean(succ)) if succ else float("nan")})
+            self._last_report = len(self.rows["success"])
+
+    def table(self) -> pd.DataFrame:
+        """Return the trial table, with ``attrs`` ``wall_s``, ``n_bins`` and ``sim_s``."""
+        df = pd.DataFrame(self.rows)
+        df.attrs["wall_s"] = time.perf_counter() - self._wall0
+        df.attrs["n_bins"] = self.n_bins
+        df.attrs["sim_s"] = self.n_bins * self.dt
         return df
 
 
@@ -401,7 +418,9 @@ class RewardDecoderAgent:
     calibrate); :meth:`learn` reads the next bin's features and updates the policies from the
     reward (never while calibrating, never when greedy), restarting the smoothing and the
     learner's traces of the lanes whose session ended. The decoder holds the learnt state; the
-    agent state holds the current features and whether the bin was calibrating.
+    agent state holds the current features and whether the bin was calibrating. It acts on every
+    bin of the clock (``acts_on_autoreset``): on a ``next_step`` bin where every lane resets it
+    still reads the spikes and draws its exploration, as it does on any other bin.
 
     Parameters
     ----------
@@ -412,9 +431,15 @@ class RewardDecoderAgent:
         Learn from the reward.
     greedy : bool, default False
         Act with the mean policy, without exploration.
+    log : TrialLog, optional
+        Records the trials each step completed (what :meth:`RewardDecoder.run` returns).
     """
 
-    def __init__(self, decoder: RewardDecoder, *, learn: bool = True, greedy: bool = False) -> None:
+    #: act on next_step steps where every lane resets too (:func:`~cogmodels.rollout.rollout`)
+    acts_on_autoreset = True
+
+    def __init__(self, decoder: RewardDecoder, *, learn: bool = True, greedy: bool = False,
+                 log: TrialLog | None = None) -> None:
         if not isinstance(decoder, RewardDecoder):
             raise TypeError(f"decoder must be a RewardDecoder, got {type(decoder).__name__}")
         if decoder.learner is None:
@@ -423,6 +448,9 @@ class RewardDecoderAgent:
         self.decoder = decoder
         self.learning = check_bool("learn", learn)
         self.greedy = check_bool("greedy", greedy)
+        if log is not None and not isinstance(log, TrialLog):
+            raise TypeError(f"log must be a TrialLog or None, got {type(log).__name__}")
+        self.log = log
         self.name = f"reward_decoder-{decoder.rule}"
 
     def initial_state(self, n_lanes: int) -> dict[str, Any]:
@@ -459,6 +487,8 @@ class RewardDecoderAgent:
             dec.learner.restart(ends.nonzero()[0])
         state["y"] = y_next
         dec.n_bins += 1
+        if self.log is not None:
+            self.log.add(transition, state["calibrating"])
         return state
 
     def __repr__(self) -> str:
