@@ -7,7 +7,8 @@ data (4 lanes, seed 0, with RTs where the model has them) with every 7th choice 
 blocks that reset the models that reset, the script hashes the bytes of
 
 - ``log_likelihood`` summed and trial-wise, on the NumPy path;
-- the same on the torch path (float64 tensors), when torch is installed.
+- the same on the torch path (float64 tensors), when torch is installed, and the autograd
+  gradient of the summed log-likelihood (what Pyro's NUTS and VI follow).
 
 Run it before and after a change of the shared likelihood code and compare the printed digests
 (``--out`` writes them as JSON; ``--check FILE`` compares with such a file and exits 1 on any
@@ -15,6 +16,9 @@ difference)::
 
     OMP_NUM_THREADS=1 python benchmarks/loglik_hashes.py --out /tmp/before.json
     OMP_NUM_THREADS=1 python benchmarks/loglik_hashes.py --check /tmp/before.json
+
+``--tree DIR`` hashes another tree's code (``git archive <commit> cogmodels fits agents envs``
+unpacked in ``DIR``) through this worktree's editable install.
 """
 
 from __future__ import annotations
@@ -30,6 +34,15 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+if "--tree" in sys.argv:  # point the editable install at another tree before anything imports it
+    import cogmodels  # noqa: F401  (installs the editable finder)
+
+    _tree = Path(sys.argv[sys.argv.index("--tree") + 1]).resolve()
+    _finder = next(m for n, m in sys.modules.items() if n.startswith("__editable___cogmodels"))
+    _finder.MAPPING.update({"cogmodels": str(_tree / "cogmodels"), "cogmodels.agents": str(_tree / "agents"),
+                            "cogmodels.envs": str(_tree / "envs"), "cogmodels.fits": str(_tree / "fits")})
+    for _name in [n for n in sys.modules if n == "cogmodels" or n.startswith("cogmodels.")]:
+        del sys.modules[_name]
 
 from test_model_contract import MODEL_CASES, _simulated  # noqa: E402
 
@@ -69,9 +82,12 @@ def hashes() -> dict[str, dict[str, str]]:
         row = {"numpy": _digest(log_likelihood(model, params, data)),
                "numpy_trialwise": _digest(log_likelihood(model, params, data, trialwise=True))}
         if torch is not None:
-            tensors = {k: torch.tensor(v, dtype=torch.float64) for k, v in params.items()}
-            row["torch"] = _digest(log_likelihood(model, tensors, data).numpy())
-            row["torch_trialwise"] = _digest(log_likelihood(model, tensors, data, trialwise=True).numpy())
+            tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+            ll = log_likelihood(model, tensors, data)
+            row["torch"] = _digest(ll.detach().numpy())
+            row["torch_trialwise"] = _digest(log_likelihood(model, tensors, data, trialwise=True).detach().numpy())
+            ll.sum().backward()
+            row["torch_gradient"] = _digest(np.concatenate([tensors[k].grad.numpy() for k in sorted(tensors)]))
         out[case.id] = row
     return out
 
@@ -80,7 +96,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, help="write the digests as JSON")
     ap.add_argument("--check", type=Path, help="compare with digests written by --out; exit 1 on a difference")
+    ap.add_argument("--tree", type=Path, help="hash this tree's code instead of the worktree's")
     args = ap.parse_args()
+    print("code:", sys.modules[log_likelihood.__module__].__file__)
     got = hashes()
     for case, row in got.items():
         print(case, " ".join(f"{k}={v}" for k, v in row.items()))
