@@ -442,8 +442,10 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
     # after a lane's last scored trial its state no longer matters: no need to hold it
     last = n_trials - 1 - np.argmax(scored[::-1], axis=0)
     spent = np.arange(n_trials)[:, None] > last[None, :]
-    all_valid = (trial_valid | spent).all(axis=1)
-    any_invalid_stage = ~valid.all(axis=(0, 2))
+    # the per-trial switches as Python lists: the loop's tests then cost no numpy scalar each
+    all_valid = (trial_valid | spent).all(axis=1).tolist()
+    any_invalid_stage = (~valid.all(axis=(0, 2))).tolist()
+    any_reset = block_start.any(axis=1).tolist() if block_start is not None else [False] * n_trials
     if xp is not np:  # the arrays the model sees, as tensors next to the parameters
         valid_x, trial_valid_x, safe = to_xp(valid), to_xp(trial_valid), to_xp(safe)
         block_start_x = None if block_start is None else to_xp(block_start)
@@ -462,18 +464,20 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
     per_trial = trialwise or batched
     # where every lane has an RT, the joint density replaces the choice probability: skip it
     # (a race's choice probabilities are an integral over time, most of a racing model's cost)
-    rt_everywhere = has_rt.all(axis=1) if rt_np is not None else np.zeros(n_trials, dtype=bool)
+    rt_everywhere = has_rt.all(axis=1).tolist() if rt_np is not None else [False] * n_trials
     out = [] if per_trial else 0.0
     latents: dict[str, np.ndarray] = {}
     for t in range(n_trials):
-        if block_start is not None and block_start[t].any():
+        if any_reset[t]:
             state = merge_state(block_start_x[t], init, state)
-        lp = full(like, (n_lanes,)) if rt_everywhere[t] else 0.0
+        lp = full(like, (n_lanes,)) if rt_everywhere[t] else None
         for j in range(0 if rt_everywhere[t] else n_stages):
             obs_j = {**obs, "stage": j, "choices": safe[:j, t].T} if n_stages > 1 else obs
             probs = model.action_probabilities(state, obs_j)
             lpj = xp.log(pick(probs, safe[j, t]))
-            lp = lp + (xp.where(valid_x[j, t], lpj, 0.0) if any_invalid_stage[t] else lpj)
+            if any_invalid_stage[t]:
+                lpj = xp.where(valid_x[j, t], lpj, 0.0)
+            lp = lpj if lp is None else lp + lpj  # log never gives -0.0: the bits of 0.0 + lpj
         if rt_np is not None:
             if batched:
                 rt_params.append(model.rt_parameters(state, obs))

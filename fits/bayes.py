@@ -809,16 +809,37 @@ def _chees_chains(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarr
                      target_accept=estimator.target_accept, seed=rngs, gather=gather, callback=callback)
 
 
+def _exit_with_parent(parent_alive: Any) -> None:
+    """Exit this process (code 1) as soon as ``parent_alive`` reaches end of file: the parent died.
+
+    ``parent_alive`` is the read end of a pipe whose only write end the parent holds; the parent
+    never writes, so ``recv`` returns only when the parent has closed it or died (killed too, as
+    the kernel then closes its descriptors). A daemon thread waits on it: the chains run on.
+    """
+    import threading
+
+    def watch() -> None:
+        try:
+            parent_alive.recv()
+        except (EOFError, OSError):
+            pass
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _chees_worker(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarray, rngs: list[np.random.Generator],
-                  index: int, queue: Any, connections: dict[int, Any]) -> None:
+                  index: int, queue: Any, connections: dict[int, Any], parent_alive: Any) -> None:
     """Run one process's chains on one thread; put ticks and the result (or the error) on ``queue``.
 
-    ``connections`` (peer index -> pipe end) carry the adaptation statistics between the processes.
+    ``connections`` (peer index -> pipe end) carry the adaptation statistics between the processes;
+    the process exits when ``parent_alive`` reaches end of file (:func:`_exit_with_parent`).
     """
     import torch
 
     from cogmodels.fits.chees import pipe_gather
 
+    _exit_with_parent(parent_alive)
     torch.set_num_threads(1)
     cpu = time.process_time()
     try:
@@ -848,11 +869,15 @@ def _run_processes(estimator: HierarchicalNUTS, data: TrialArrays, jobs: list[tu
     for i in range(len(jobs)):
         for j in range(i + 1, len(jobs)):
             connections[i][j], connections[j][i] = ctx.Pipe(duplex=True)
-    procs = [ctx.Process(target=_chees_worker, args=(estimator, data, init, rngs, i, messages, connections[i]),
-                         daemon=True)
+    # the workers exit when this process dies, even by SIGKILL (they are the fork server's children,
+    # so daemon=True alone does not reach them): the write end of this pipe stays here, unused
+    parent_alive, alive = ctx.Pipe(duplex=False)
+    procs = [ctx.Process(target=_chees_worker,
+                         args=(estimator, data, init, rngs, i, messages, connections[i], parent_alive), daemon=True)
              for i, (init, rngs) in enumerate(jobs)]
     for proc in procs:
         proc.start()
+    parent_alive.close()
     results: dict[int, Any] = {}
     cpu: dict[int, float] = {}
     try:
@@ -875,6 +900,7 @@ def _run_processes(estimator: HierarchicalNUTS, data: TrialArrays, jobs: list[tu
             if proc.is_alive() and len(results) < len(procs):
                 proc.terminate()
             proc.join()
+        alive.close()
     estimator.process_cpu_s_ = np.array([cpu[i] for i in range(len(procs))])
     return [results[i] for i in range(len(procs))]
 
