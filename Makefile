@@ -6,6 +6,21 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cogmodels-installed
 PIP_FLAGS ?= --disable-pip-version-check
 
+# OpenBLAS chooses its kernels by CPU, and float rounding follows the kernel. The byte-pinned tests
+# (tests/test_*_pinned.py) were recorded with the AVX2 ("Haswell"; "Zen" gives the same bytes)
+# kernels, which every x86-64 CPU with AVX2 runs; on an AVX-512 CPU OpenBLAS would otherwise pick
+# "SkylakeX" and other bytes. torch likewise picks its vector kernels (ATen's CPU capability) by
+# CPU: the trained-network tests were recorded with AVX2's. A value set by the caller wins.
+HAS_AVX2 := $(shell grep -qsw avx2 /proc/cpuinfo && echo yes)
+ifeq ($(HAS_AVX2),yes)
+ifeq ($(origin OPENBLAS_CORETYPE),undefined)
+export OPENBLAS_CORETYPE := Haswell
+endif
+ifeq ($(origin ATEN_CPU_CAPABILITY),undefined)
+export ATEN_CPU_CAPABILITY := avx2
+endif
+endif
+
 .PHONY: demo test lint bench docs install clean
 
 install: $(STAMP)

@@ -33,7 +33,9 @@ def easy_config(**kw) -> MetaDecoderConfig:
 def test_a_tiny_run_learns_to_decode_one_subject_from_the_feedback_alone():
     """12 A2C batches of 8 ten-second sessions of the same subject-day (about 4 CPU s) take the
     network from chance (4 successes in 8 sessions of 10 s before training) to decoding (26; the
-    schedules run by batches, so the run is the same on any machine)."""
+    schedules run by batches, so the run is the same on any machine with the same
+    kernels: ``make test`` pins torch's to AVX2's, ``ATEN_CPU_CAPABILITY=avx2``; with AVX-512's the
+    same run reaches 17)."""
     torch.set_num_threads(1)
     dec = MetaRNNDecoder(easy_config(train_pool=1))
     subjects, days = dec.training_subjects()
