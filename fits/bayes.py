@@ -740,6 +740,12 @@ class HierarchicalNUTS(HierarchicalBayes):
                 if coef is not None:
                     mean = mean + np.einsum("skm,cm->csk", weights, coef)
                 z = mean + sigma[:, None, :] * raw
+                # a diverging trajectory reaches non-finite positions: such a chain's density is
+                # -inf (the proposal is rejected), its gradient 0, and the likelihood, which
+                # refuses parameters outside their bounds, sees a finite stand-in
+                lost = ~(np.isfinite(z).all(axis=(1, 2)) & np.isfinite(x).all(axis=1))
+                if lost.any():
+                    z = np.where(lost[:, None, None], loc, z)
                 counter[0] += 1
                 ll, g = lane_loglik(z.reshape(n * n_sub, k))
                 g = g.reshape(n, n_sub, k)
@@ -752,7 +758,10 @@ class HierarchicalNUTS(HierarchicalBayes):
                 if coef is not None:
                     value = value - 0.5 * np.sum((coef / s_coef) ** 2, axis=1)
                     grads.append(np.einsum("skm,csk->cm", weights, g) - coef / s_coef**2)
-            return np.where(np.isfinite(value), value, -np.inf), np.concatenate(grads, axis=1)
+            grad = np.concatenate(grads, axis=1)
+            if lost.any():
+                value, grad = np.where(lost, -np.inf, value), np.where(lost[:, None], 0.0, grad)
+            return np.where(np.isfinite(value), value, -np.inf), grad
 
         return log_density, layout
 

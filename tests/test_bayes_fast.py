@@ -78,6 +78,22 @@ def test_chees_density_is_the_pyro_models(data, with_covariates):
     np.testing.assert_allclose(grad, -g.numpy(), atol=1e-8)
 
 
+def test_chees_density_rejects_non_finite_positions_instead_of_raising(data):
+    """A diverging trajectory's position (NaN, or a log sigma whose exp overflows) has density -inf and
+    gradient 0, so ChEES rejects it; the other chains' values and gradients are untouched. (The
+    likelihood used to receive NaN parameters and raise, ending a 4 x (1,000 + 1,000) fit.)"""
+    est = HierarchicalNUTS(MODEL, n_chains=3, sampler="chees")
+    log_density, layout = est._log_density(data, [0])
+    x = np.random.default_rng(2).normal(0.0, 0.5, (3, sum(int(np.prod(s)) for _, s in layout)))
+    clean_value, clean_grad = log_density(x)
+    x[1, 3] = 800.0  # log sigma of the first parameter: exp overflows, sigma * 0-ish raw -> inf / nan
+    x[2, 0] = np.nan
+    value, grad = log_density(x)
+    assert value[0] == clean_value[0] and np.array_equal(grad[0], clean_grad[0])
+    assert value[1] == value[2] == -np.inf
+    assert not grad[1:].any()
+
+
 @pytest.mark.slow
 def test_chees_in_two_processes_is_reproducible_from_the_seed():
     """4 chains in 2 processes (2 each) share one adaptation: the draws of one process with the same seed,
