@@ -267,6 +267,8 @@ def run_stan(stan_dir: Path, data: dict[str, Any], name: str, args: argparse.Nam
 
     def draws(param: str) -> np.ndarray:  # PyStan: (dims..., draws * chains), the chain index fastest
         x = np.asarray(fit[param])
+        if param.endswith("__") or not fit.dims[fit.param_names.index(param)]:
+            x = x[0]  # a scalar comes as (1, draws * chains)
         x = x.reshape(*x.shape[:-1], args.draws, args.chains)
         return np.moveaxis(np.moveaxis(x, -1, 0), -1, 1)  # (chains, draws, dims...)
 
@@ -306,7 +308,7 @@ def stan_table(paths: list[str]) -> tuple[pd.DataFrame, dict[str, dict[str, floa
         npz = np.load(path)
         name = re.search(r"(gng_m\d)", Path(path).name).group(1)
         for key in [k for k in npz.files if k.startswith("mu_") and k != "mu_pr"]:
-            x = npz[key]
+            x = npz[key].reshape(npz[key].shape[:2])  # (chains, draws)
             rows.append({"model": name, "parameter": inverse.get(key[3:], key[3:]), "mean": float(x.mean()),
                          "sd": float(x.std(ddof=1)), "q2.5": float(np.quantile(x, 0.025)),
                          "q97.5": float(np.quantile(x, 0.975)), "r_hat": float(az.rhat(x)),
@@ -346,8 +348,9 @@ def main(argv: list[str] | None = None) -> dict:
                         "and pystan), draws to <out>_stan_<model>.npz")
     p.add_argument("--stan-draws", nargs="*", default=[],
                    help="npz files of --stan-dir runs to tabulate beside our fits (their group means and LOOIC)")
-    p.add_argument("--from-json", default=None,
-                   help="a previous run's JSON: tabulate its fits again (with --stan-draws) instead of fitting")
+    p.add_argument("--from-json", nargs="*", default=[],
+                   help="previous runs' JSON files: tabulate their fits together (and with --stan-draws) "
+                        "instead of fitting")
     args = p.parse_args(argv)
     if args.stan_dir is not None:
         stan_main(args)
@@ -355,11 +358,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     import pandas as pd
 
-    if args.from_json is not None:  # re-tabulate saved fits (e.g. with Stan runs finished later)
-        saved = json.loads(Path(args.from_json).read_text())
-        rows, n_subjects, n_trials = saved["fits"], saved["n_subjects"], saved["n_trials"]
-        base = pd.DataFrame(saved["group_means"])[list(BASE_COLUMNS)]
-        fit_args = saved["args"]
+    if args.from_json:  # re-tabulate saved fits (runs of one model each, Stan runs finished later)
+        saved = [json.loads(Path(f).read_text()) for f in args.from_json]
+        rows = [row for one in saved for row in one["fits"]]
+        base = pd.concat([pd.DataFrame(one["group_means"])[list(BASE_COLUMNS)] for one in saved], ignore_index=True)
+        n_subjects, n_trials = saved[0]["n_subjects"], saved[0]["n_trials"]
+        fit_args = [one["args"] for one in saved]
     else:
         from cogmodels.io import read_hbayesdm
 
