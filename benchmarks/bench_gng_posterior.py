@@ -8,7 +8,8 @@ file (Ahn, Haines & Zhang 2017; :data:`HBAYESDM_REFERENCE`):
 
 1. the group means on the natural scale, hBayesDM's ``mu_<name>``: the transform of the group mean
    of the unconstrained parameters, *not* the mean of the subjects (hBayesDM:
-   ``mu_xi = Phi_approx(mu_pr[1])``, ``mu_b = mu_pr[3]``, ``mu_rho = exp(mu_pr[3])``; here
+   ``mu_xi = Phi_approx(mu_pr[1])``; ``mu_rho = exp(mu_pr[3])`` in gng_m1, ``mu_b = mu_pr[3]`` in
+   gng_m2-m4; here
    ``ParamSpec.from_unconstrained(mu)``, logistic or exp). Both are the population median of the
    parameter (a monotone transform keeps the median), so they are the same quantity under
    different link functions and priors. Their difference is reported in units of our posterior
