@@ -149,3 +149,45 @@ def test_group_table_is_the_transform_of_the_group_mean_not_the_mean_of_subjects
     subjects_mean = post["params"].to_numpy().reshape(-1, 2, 3).mean(axis=(0, 1))
     assert not np.allclose(table["mean"].to_numpy(), subjects_mean)
     assert table["sd"].gt(0).all() and table["r_hat"].notna().all()
+
+
+class _FakeStanFit:
+    """PyStan 3's ``Fit`` layout: ``_draws`` (flat params, draws, chains); ``fit[name]`` is
+    ``(dims..., draws * chains)`` with the chain index fastest (stan/fit.py ``__getitem__``)."""
+
+    def __init__(self, n_draws: int, n_chains: int, n_subjects: int) -> None:
+        self.param_names = ("mu_pr", "mu_xi", "log_lik")
+        self.dims = ([3], [], [n_subjects])
+        d, c = np.meshgrid(np.arange(n_draws), np.arange(n_chains), indexing="ij")
+        rows = [*(1000.0 * j + 100.0 * c + d for j in range(3)), 100.0 * c + d,
+                *(-(1000.0 * i + 100.0 * c + d) for i in range(n_subjects)), (c == 1) & (d == 0)]
+        self._draws = np.stack(rows).astype(float)  # mu_pr[3], mu_xi, log_lik[N], divergent__
+        self._index = {"mu_pr": [0, 1, 2], "mu_xi": [3], "log_lik": list(range(4, 4 + n_subjects)),
+                       "divergent__": [4 + n_subjects]}
+
+    def __getitem__(self, name):
+        idx = self._index[name]
+        return self._draws[idx].reshape(len(idx), -1).reshape(len(idx), -1, order="F")
+
+
+def test_run_stan_orders_pystan_draws_as_chains_by_draws(tmp_path, monkeypatch):
+    import argparse
+    import types
+
+    fake = _FakeStanFit(n_draws=5, n_chains=3, n_subjects=2)
+    built = {}
+
+    def build(code, data, random_seed):
+        built.update(code=code, data=data, seed=random_seed)
+        return types.SimpleNamespace(sample=lambda num_chains, num_warmup, num_samples: fake)
+
+    monkeypatch.setitem(sys.modules, "stan", types.SimpleNamespace(build=build))
+    (tmp_path / "gng_m1.stan").write_text("#include /pre/license.stan\ndata {\n  real outcome[N, T];\n}\n")
+    args = argparse.Namespace(chains=3, warmup=4, draws=5, seed=7)
+    out = bench.run_stan(tmp_path, {"N": 2}, "gng_m1", args)
+    assert built["code"] == "data {\n  array[N, T] real outcome;\n}" and built["seed"] == 7
+    assert sorted(out) == ["compile_cpu_s", "divergent__", "log_lik", "mu_xi", "sample_wall_s"]  # not mu_pr
+    c, d = np.meshgrid(np.arange(3), np.arange(5), indexing="ij")
+    np.testing.assert_array_equal(out["mu_xi"], 100.0 * c + d)  # (chains, draws)
+    np.testing.assert_array_equal(out["log_lik"][..., 1], -(1000.0 + 100.0 * c + d))  # (chains, draws, N)
+    assert out["divergent__"].shape == (3, 5) and out["divergent__"][1, 0] == 1 and out["divergent__"].sum() == 1
