@@ -42,13 +42,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-try:
-    from cogmodels.fits import HierarchicalNUTS
-except ImportError:  # the Stan mode runs where only NumPy and PyStan are installed
-    HierarchicalNUTS = object
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the Stan mode runs where only NumPy and PyStan are installed
     import pandas as pd
+
+    from cogmodels.fits import HierarchicalNUTS
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("gng_m1", "gng_m2", "gng_m3", "gng_m4")
@@ -97,32 +94,6 @@ def hbayesdm_group_mean(name: str, mu_pr: np.ndarray) -> np.ndarray:
     if name not in links:
         raise ValueError(f"name must be one of {sorted(links)}, got {name!r}")
     return np.asarray(links[name](np.asarray(mu_pr, dtype=float)), dtype=float)
-
-
-class GuardedNUTS(HierarchicalNUTS):
-    """:class:`~cogmodels.fits.HierarchicalNUTS` whose ChEES log density is -inf at unusable points.
-
-    A leapfrog step can reach a non-finite position, or a ``log sigma`` above 700 whose ``exp``
-    overflows (``inf * 0 = nan`` in ``z = mu + sigma z_raw``); the package's log density then
-    passes NaN parameters to the likelihood, whose parameter check raises ``ValueError`` and ends
-    the fit (reported with a reproducer). Here such chains get ``-inf`` (a rejected, divergent
-    proposal, as a non-finite density already is) and zero gradient; every other point is scored
-    by the package's own log density, unchanged.
-    """
-
-    def _log_density(self, data, counter, n_chains=None):
-        log_density, layout = super()._log_density(data, counter, n_chains)
-        k = self.model.n_params
-
-        def guarded(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            x = np.asarray(x, dtype=np.float64)
-            bad = ~np.isfinite(x).all(axis=1) | (x[:, k:2 * k] > 700.0).any(axis=1)
-            if not bad.any():
-                return log_density(x)
-            value, grad = log_density(np.where(bad[:, None], 0.0, x))
-            return np.where(bad, -np.inf, value), np.where(bad[:, None], 0.0, grad)
-
-        return guarded, layout
 
 
 def data_path(path: str | None) -> Path:
@@ -181,18 +152,13 @@ def compare_reference(table: pd.DataFrame, reference: dict[str, dict[str, tuple]
 
 
 def fit_model(name: str, trials: pd.DataFrame, args: argparse.Namespace) -> tuple[HierarchicalNUTS, dict]:
-    """Fit one model by ChEES-HMC; return the estimator and its diagnostics, cost and LOO.
-
-    The estimator is :class:`GuardedNUTS` imported from the module ``bench_gng_posterior`` (not
-    ``__main__``), so that the ``--jobs`` worker processes can unpickle it.
-    """
-    from bench_gng_posterior import GuardedNUTS as Guarded  # noqa: PLW0406 (see the docstring)
-
+    """Fit one model by ChEES-HMC; return the estimator and its diagnostics, cost and LOO."""
+    from cogmodels.fits import HierarchicalNUTS
     from cogmodels.models import make_model
 
-    est = Guarded(make_model(name), n_chains=args.chains, n_warmup=args.warmup, n_draws=args.draws,
-                           sampler="chees", n_jobs=args.jobs, seed=args.seed, gradient=args.gradient,
-                           mean_prior_sd=args.mean_prior_sd, scale_prior_sd=args.scale_prior_sd)
+    est = HierarchicalNUTS(make_model(name), n_chains=args.chains, n_warmup=args.warmup,
+                           n_draws=args.draws, sampler="chees", n_jobs=args.jobs, seed=args.seed,
+                           gradient=args.gradient, mean_prior_sd=args.mean_prior_sd, scale_prior_sd=args.scale_prior_sd)
     w0, c0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()[0]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

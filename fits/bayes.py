@@ -740,10 +740,11 @@ class HierarchicalNUTS(HierarchicalBayes):
                 if coef is not None:
                     mean = mean + np.einsum("skm,cm->csk", weights, coef)
                 z = mean + sigma[:, None, :] * raw
-                # a diverging trajectory reaches non-finite positions: such a chain's density is
-                # -inf (the proposal is rejected), its gradient 0, and the likelihood, which
-                # refuses parameters outside their bounds, sees a finite stand-in
-                lost = ~(np.isfinite(z).all(axis=(1, 2)) & np.isfinite(x).all(axis=1))
+                # a diverging trajectory reaches non-finite positions, or unconstrained parameters
+                # beyond ±700 whose exp overflows: such a chain's density is -inf (the proposal is
+                # rejected), its gradient 0, and the likelihood, which refuses parameters outside
+                # their bounds, sees a finite stand-in (the cut-off is ~700 prior SDs out)
+                lost = ~((np.abs(z) <= 700.0).all(axis=(1, 2)) & np.isfinite(x).all(axis=1))
                 if lost.any():
                     z = np.where(lost[:, None, None], loc, z)
                 counter[0] += 1
