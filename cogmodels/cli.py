@@ -469,6 +469,7 @@ _BAYES_FLAGS = {"--chains": ("chains", "n_chains", ("nuts",)), "--warmup": ("war
                 "--draws": ("draws", "n_draws", BAYES_METHODS),
                 "--target-accept": ("target_accept", "target_accept", ("nuts",)),
                 "--chain-method": ("chain_method", "chain_method", ("nuts",)),
+                "--sampler": ("sampler", "sampler", ("nuts",)), "--jobs": ("jobs", "n_jobs", ("nuts",)),
                 "--vi-steps": ("vi_steps", "max_steps", ("vi",)),
                 "--pointwise": ("pointwise", "pointwise", BAYES_METHODS)}
 
@@ -899,6 +900,11 @@ def _add_bayes_arguments(p: argparse.ArgumentParser) -> None:
                    help="--method nuts: the acceptance rate the step size adapts to (default 0.8)")
     p.add_argument("--chain-method", choices=["sequential", "vectorized"], default=None,
                    help="--method nuts: one run per chain, or all chains in one batched run (default sequential)")
+    p.add_argument("--sampler", choices=["nuts", "chees"], default=None,
+                   help="--method nuts: Pyro's NUTS (default) or ChEES-HMC, every chain in one batched "
+                        "likelihood call per leapfrog step (the faster one here: benchmarks/RESULTS.md)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="--method nuts --sampler chees: processes the chains are split over (default 1)")
     p.add_argument("--vi-steps", type=int, default=None, help="--method vi: the most optimiser steps (default 1000; fewer when the ELBO converges by Stan's rule, tol_rel_obj 0.01)")
     p.add_argument("--pointwise", choices=["subject", "trial"], default=None,
                    help="--method nuts/vi: LOO and WAIC leave out a subject (default, as hBayesDM) or a trial")

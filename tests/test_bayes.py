@@ -180,6 +180,31 @@ def test_cli_fit_vi_writes_the_posterior(trials, tmp_path):
     assert set(pd.read_csv(out / "group_summary.csv")["variable"]) >= {"mu[alpha]", "sigma[beta]", "group[alpha]"}
 
 
+def test_cli_fit_nuts_takes_the_chees_sampler_and_its_processes(trials, tmp_path):
+    """``--sampler chees --jobs 2`` reach the estimator: the draws are ChEES's (the same for any
+    ``n_jobs``, so equal to the Python estimator's with ``n_jobs=1``) and 2 processes ran."""
+    path = tmp_path / "trials.csv"
+    trials.to_csv(path, index=False)
+    out = tmp_path / "fit"
+    assert main(["fit", str(path), "--model", "q_learning", "--structure", "stickiness=false", "--method", "nuts",
+                 "--sampler", "chees", "--jobs", "2", "--chains", "4", "--warmup", "20", "--draws", "10",
+                 "--seed", "3", "--quiet", "--out", str(out)]) == 0
+    back = az.from_netcdf(out / "posterior.nc")
+    same = make_estimator("nuts", make_model("q_learning", stickiness=False), sampler="chees", n_chains=4,
+                          n_warmup=20, n_draws=10, seed=3).fit(trials, progress=False)
+    np.testing.assert_array_equal(back.posterior["params"].to_numpy(),
+                                  same.inference_data_.posterior["params"].to_numpy())
+
+
+def test_cli_chees_flags_need_nuts(trials, tmp_path, capsys):
+    path = tmp_path / "trials.csv"
+    trials.to_csv(path, index=False)
+    with pytest.raises(SystemExit):
+        main(["fit", str(path), "--model", "q_learning", "--method", "vi", "--sampler", "chees",
+              "--out", str(tmp_path / "x")])
+    assert "--sampler sets the nuts fit: use it with --method nuts, got --method vi" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("flag", "name"), [("--chains", "--chains"), ("--draws", "--draws"),
                                             ("--vi-steps", "--vi-steps"), ("--warmup", "--warmup")])
 def test_cli_bayes_counts_are_range_checked(flag, name, tmp_path, capsys):
