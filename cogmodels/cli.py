@@ -485,6 +485,17 @@ def _bayes_options(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(f"{flag} sets the {' or '.join(methods)} fit: use it with --method "
                              f"{'/'.join(methods)}, got --method {args.method}")
         out[kwarg] = value
+    sampler, jobs = out.get("sampler", "nuts"), out.get("n_jobs")
+    if jobs is not None and jobs < 1:
+        raise ValueError(f"--jobs must be an integer >= 1, got {jobs}")
+    if jobs is not None and jobs > 1 and sampler != "chees":
+        raise ValueError(f"--jobs {jobs} splits ChEES chains over processes: use it with --sampler chees, "
+                         f"got --sampler {sampler}")
+    if sampler == "chees":
+        chains, need = out.get("n_chains", 4), 2 * (jobs or 1)
+        if chains < need:
+            raise ValueError(f"--chains must be at least {need} with --sampler chees --jobs {jobs or 1} (2 chains "
+                             f"per process: the ChEES criterion compares chains), got {chains}")
     return out
 
 
@@ -542,7 +553,11 @@ def _fit_summary(estimator, args: argparse.Namespace, wall: float) -> dict[str, 
             "waic": -2 * float(waic.elpd_waic), "waic_se": 2 * float(waic.se),
             "pointwise": estimator.pointwise, "sampling_time_s": estimator.sampling_time_s_,
             "n_gradients": estimator.n_gradients_,
+            "settings": {key: getattr(estimator, key) for key in (
+                "sampler", "n_chains", "n_warmup", "n_draws", "n_jobs", "target_accept", "max_steps")
+                if hasattr(estimator, key)},
         })
+        summary.pop("starts")  # an optimiser's setting, not a sampler's
     return summary
 
 

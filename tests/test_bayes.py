@@ -194,6 +194,9 @@ def test_cli_fit_nuts_takes_the_chees_sampler_and_its_processes(trials, tmp_path
                           n_warmup=20, n_draws=10, seed=3).fit(trials, progress=False)
     np.testing.assert_array_equal(back.posterior["params"].to_numpy(),
                                   same.inference_data_.posterior["params"].to_numpy())
+    settings = json.loads((out / "summary.json").read_text())["settings"]
+    assert settings["sampler"] == "chees" and settings["n_jobs"] == 2
+    assert (settings["n_chains"], settings["n_warmup"], settings["n_draws"]) == (4, 20, 10)
 
 
 def test_cli_chees_flags_need_nuts(trials, tmp_path, capsys):
