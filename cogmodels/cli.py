@@ -485,9 +485,7 @@ def _bayes_options(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(f"{flag} sets the {' or '.join(methods)} fit: use it with --method "
                              f"{'/'.join(methods)}, got --method {args.method}")
         out[kwarg] = value
-    sampler, jobs = out.get("sampler", "nuts"), out.get("n_jobs")
-    if jobs is not None and jobs < 1:
-        raise ValueError(f"--jobs must be an integer >= 1, got {jobs}")
+    sampler, jobs = out.get("sampler", "nuts"), out.get("n_jobs")  # --jobs >= 1: _check_ranges
     if jobs is not None and jobs > 1 and sampler != "chees":
         raise ValueError(f"--jobs {jobs} splits ChEES chains over processes: use it with --sampler chees, "
                          f"got --sampler {sampler}")
@@ -1126,7 +1124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Integer options and their least value, checked for every subcommand that has them.
 _MINIMUM = {"subjects": 1, "trials": 1, "starts": 1, "seed": 0, "workers": 1, "max_iter": 1, "n_sims": 1,
-            "chains": 1, "warmup": 1, "draws": 1, "vi_steps": 1}
+            "chains": 1, "warmup": 1, "draws": 1, "vi_steps": 1, "jobs": 1}
 
 
 def _check_ranges(args: argparse.Namespace) -> None:
