@@ -4,7 +4,11 @@ resume, failing units, config errors and atomic writes."""
 from __future__ import annotations
 
 import json
+import os
+import platform
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -13,6 +17,7 @@ import pandas as pd
 import pytest
 
 from cogmodels.cli import main
+from cogmodels.cpu_kernels import cpu_kernels
 from cogmodels.experiments import (
     Config,
     Experiment,
@@ -503,3 +508,36 @@ def test_markdown_table_rounds_to_significant_digits_or_to_decimals():
     assert markdown_table(df).splitlines() == [
         "| decoder | rate | n |", "| --- | --- | --- |", "| kf | 44.9 | 4 |", "| pri_t | 0.5 | 8 |"]
     assert markdown_table(df, decimals=2).splitlines()[2:] == ["| kf | 44.87 | 4 |", "| pri_t | 0.50 | 8 |"]
+
+
+# -- (d) the CPU kernels of the driver and of every unit -------------------------------------------
+def test_a_run_resumed_under_other_cpu_kernels_says_so(tmp_path, capsys):
+    counter, out = tmp_path / "calls", tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(_toy(counter, kill_on=2), out, executor="serial", progress=False)
+    here = cpu_kernels()
+    unit = out / "units" / "000-0" / "unit.json"
+    meta = json.loads(unit.read_text())
+    assert meta["kernels"] == here
+    other = {**here, "blas": "Haswell" if here["blas"] != "Haswell" else "SkylakeX"}  # as on another CPU
+    unit.write_text(json.dumps({**meta, "kernels": other}))
+    capsys.readouterr()
+    res = run_experiment(_toy(counter, kill_on=2), out, executor="serial", progress=False)
+    assert res.ok and res.manifest["kernels"] == here
+    assert [u["kernels"] for u in res.manifest["units"]] == [other, here, here, here]
+    assert res.manifest["kernels_differ"] == [other, here]
+    assert "ran under different CPU kernels" in capsys.readouterr().err
+    clean = run_experiment(_toy(tmp_path / "calls_clean"), tmp_path / "clean", executor="serial", progress=False)
+    assert "kernels_differ" not in clean.manifest
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")
+def test_cpu_kernels_name_the_openblas_core_the_environment_forces():
+    if cpu_kernels()["blas"] == "unknown":
+        pytest.skip("NumPy is not linked to OpenBLAS here")
+    code = "from cogmodels.cpu_kernels import cpu_kernels; print(cpu_kernels()['blas'])"
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Nehalem"}  # SSE4.2 kernels, which any x86-64 CPU of the last 15 years runs
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("OPENBLAS_CORETYPE names x86 cores")
+    forced = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert forced.stdout.strip() == "Nehalem"

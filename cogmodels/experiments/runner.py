@@ -76,6 +76,7 @@ import pandas as pd
 
 from cogmodels._threads import check_threads, torch_threads
 from cogmodels.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from cogmodels.cpu_kernels import cpu_kernels
 from cogmodels.experiments.registry import Config, Experiment, Range, get_experiment
 from cogmodels.validation import check_int, int_seed
 
@@ -345,12 +346,15 @@ def _execute(experiment: Experiment, config: Config, unit: dict[str, Any], seed:
             isinstance(k, str) and isinstance(v, pd.DataFrame) for k, v in tables.items()
         ):
             raise TypeError(f"run_unit must return a dict {{table name: DataFrame}}, got {type(tables).__name__}")
-        return {"ok": True, "tables": dict(tables), "seconds": time.perf_counter() - t0}
+        return {"ok": True, "tables": dict(tables), "seconds": time.perf_counter() - t0,
+                "kernels": cpu_kernels()}
     except (Exception, SystemExit):
-        return {"ok": False, "error": traceback.format_exc(), "seconds": time.perf_counter() - t0}
+        return {"ok": False, "error": traceback.format_exc(), "seconds": time.perf_counter() - t0,
+                "kernels": cpu_kernels()}
 
 
-def _write_unit(folder: Path, uid: str, unit: dict[str, Any], seed: int, tables: Mapping[str, pd.DataFrame]) -> None:
+def _write_unit(folder: Path, uid: str, unit: dict[str, Any], seed: int, tables: Mapping[str, pd.DataFrame],
+                kernels: Mapping[str, str] | None = None) -> None:
     for name in tables:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
             raise ValueError(f"table names must be file-name safe ([A-Za-z0-9_.-]), got {name!r}")
@@ -358,7 +362,24 @@ def _write_unit(folder: Path, uid: str, unit: dict[str, Any], seed: int, tables:
         for name, df in tables.items():
             (tmp / f"{name}.csv").write_bytes(_table_csv(df, UNIT_FLOAT_FORMAT))
         meta = {"unit": unit, "seed": seed, "tables": list(tables)}
+        if kernels is not None:
+            meta["kernels"] = dict(kernels)
         (tmp / "unit.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def _unit_kernels(folder: Path) -> dict[str, str] | None:
+    """Return the CPU kernels a finished unit was computed with (None: not recorded, an older run)."""
+    return json.loads((folder / "unit.json").read_text()).get("kernels")
+
+
+def _kernels_differ(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Return the distinct CPU kernels of the units that recorded theirs, if there is more than one."""
+    distinct: list[dict[str, str]] = []
+    for row in rows:
+        k = row.get("kernels")
+        if k is not None and k not in distinct:
+            distinct.append(k)
+    return distinct if len(distinct) > 1 else []
 
 
 def _read_unit(folder: Path) -> dict[str, pd.DataFrame]:
@@ -881,6 +902,9 @@ def run_experiment(
          "status": "resumed" if (unit_dir / uid / "unit.json").exists() else "pending"}
         for uid, u, s, c in zip(ids, units, seeds, children)
     ]
+    for row in rows:
+        if row["status"] == "resumed" and (k := _unit_kernels(unit_dir / row["id"])) is not None:
+            row["kernels"] = k
     manifest: dict[str, Any] = {
         "experiment": experiment.name,
         "config": str(cfg.source) if cfg.source else None,
@@ -898,6 +922,7 @@ def run_experiment(
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
+        "kernels": cpu_kernels(),
         "argv": list(sys.argv),
         "started": started,
         "finished": None,
@@ -917,9 +942,11 @@ def run_experiment(
         for i, outcome in outcomes:
             row = rows[i]
             row["seconds"] = outcome["seconds"]
+            if "kernels" in outcome:
+                row["kernels"] = outcome["kernels"]
             if outcome["ok"]:
                 try:
-                    _write_unit(unit_dir, ids[i], units[i], seeds[i], outcome["tables"])
+                    _write_unit(unit_dir, ids[i], units[i], seeds[i], outcome["tables"], outcome.get("kernels"))
                     row["status"] = "computed"
                 except Exception as err:  # e.g. a table name that is no file name
                     outcome = _failure(err)
@@ -931,6 +958,11 @@ def run_experiment(
                 tqdm.write(f"{experiment.name}: unit {ids[i]} (seed {seeds[i]}) failed: {last}", file=sys.stderr)
             bar.update(1)
         bar.close()
+        if differ := _kernels_differ(rows):
+            manifest["kernels_differ"] = differ
+            print(f"{experiment.name}: the units ran under different CPU kernels ({differ}): their floats can "
+                  "differ in the last bits from those of one machine, and an iterative fit's stopping "
+                  "iteration with them (see cogmodels.cpu_kernels)", file=sys.stderr)
         _write_results(experiment, cfg, out, [ids[i] for i, r in enumerate(rows)
                                               if r["status"] in ("computed", "resumed")], rows, manifest)
     except KeyboardInterrupt:
