@@ -74,6 +74,6 @@ def simulate(
     lanes = n_subjects or agent.n_lanes
     p = model.check_params(params, n_lanes=lanes)
     trials = rollout(agent, env, n_subjects=lanes, seed=seed, env_kwargs=env_kwargs,
-                     progress=progress, description=f"simulate {model.name}")
+                     progress=progress, description=f"simulate {model.name}", vectorize=True)
     truth = pd.DataFrame({"subject": np.arange(lanes), **{k: v for k, v in p.items()}})
     return Simulation(trials, truth)

@@ -16,6 +16,7 @@ from cogmodels.envs.core import (
     PLAIN_INTS,
     TaskEnv,
     TaskVectorEnv,
+    lane_draws,
     named_arguments,
     named_errors,
 )
@@ -183,6 +184,8 @@ class MultiArmedBanditVector(TaskVectorEnv):
     ``autoreset_mode``. ``info`` holds ``means`` (num_envs × n_actions) and ``regret``.
     """
 
+    lane_streams = True
+
     n_arms = renamed_attribute("n_arms", "n_actions")
 
     @renamed_arguments(n_arms="n_actions")
@@ -228,7 +231,7 @@ class MultiArmedBanditVector(TaskVectorEnv):
         elif self._fixed_means is not None:
             self.means[mask] = self._fixed_means
         else:
-            self.means[mask] = self.np_random.uniform(*self.prior, size=(k, self.n_actions))
+            self.means[mask] = lane_draws(self._rng, mask).uniform(*self.prior, size=(k, self.n_actions))
         self._best[mask] = self.means[mask].max(axis=1)
         self._t[mask] = 0
 
@@ -238,9 +241,9 @@ class MultiArmedBanditVector(TaskVectorEnv):
     def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
         mu = self.means[self._lanes, actions]
         if self._bernoulli:
-            reward = (self.np_random.random(self.num_envs) < mu).astype(np.float64)
+            reward = (self._rng.random(self.num_envs) < mu).astype(np.float64)
         else:
-            reward = mu + self.reward_std * self.np_random.standard_normal(self.num_envs)
+            reward = mu + self.reward_std * self._rng.standard_normal(self.num_envs)
         self._t += 1
         terminated = self._t >= self.n_trials
         info = {"means": self.means.copy(), "_means": self._all.copy(),

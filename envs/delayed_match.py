@@ -15,6 +15,7 @@ from cogmodels.envs.core import (
     PLAIN_INTS,
     TaskEnv,
     TaskVectorEnv,
+    lane_draws,
     named_arguments,
 )
 from cogmodels.validation import check_int, check_int_pair, check_number, check_probability
@@ -229,6 +230,8 @@ class DelayedMatchToSampleVector(TaskVectorEnv):
     ``correct_action``, ``delay``, ``early_responses`` and ``trial``.
     """
 
+    lane_streams = True
+
     @named_arguments
     def __init__(
         self,
@@ -267,7 +270,7 @@ class DelayedMatchToSampleVector(TaskVectorEnv):
         k = int(mask.sum())
         if not k:
             return
-        rng = self.np_random
+        rng = lane_draws(self._rng, mask)
         sample = rng.integers(self.n_stimuli, size=k)
         match = rng.random(k) < self.p_match
         other = (sample + 1 + rng.integers(self.n_stimuli - 1, size=k)) % self.n_stimuli

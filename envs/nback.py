@@ -14,6 +14,7 @@ from cogmodels.envs.core import (
     PLAIN_INTS,
     TaskEnv,
     TaskVectorEnv,
+    lane_draws,
     named_arguments,
 )
 from cogmodels.validation import check_int, check_probability
@@ -233,6 +234,8 @@ class NBackVector(TaskVectorEnv):
     ``respond`` and ``time_in_trial``.
     """
 
+    lane_streams = True
+
     @named_arguments
     def __init__(
         self,
@@ -264,7 +267,7 @@ class NBackVector(TaskVectorEnv):
 
     def _reset_lanes(self, mask: np.ndarray, options: dict | None) -> None:
         x, match = nback_streams(
-            self.np_random, int(mask.sum()), self.n_trials, self.n_stimuli, self.n, self.p_match
+            lane_draws(self._rng, mask), int(mask.sum()), self.n_trials, self.n_stimuli, self.n, self.p_match
         )
         self._stimuli[mask], self._match[mask] = x, match
         self._trial[mask] = 0
