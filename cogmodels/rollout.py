@@ -632,15 +632,18 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
         # draw from its generator), and the last actions are passed again; an agent with
         # acts_on_autoreset acts on every step of the clock (a BCI decoder reads every bin)
         o, reward, terminated, truncated, info = env.step(np.asarray(action))
+        # the info of the step played (same_step: the ended sessions' own in final_info); info
+        # itself holds the reset's there, which the next observation reads
+        played = _played_info(info) if "final_info" in info else info
         # the lanes that played a step of their session (not a next_step reset, not finished)
         stepped = playing & ~resetting if resetting is not none else playing.copy()
         everyone = stepped.all()
         if not (everyone or stepped.any()):  # next_step: every copy reset (its info is the reset's)
             made, fields = none, {}
         elif trial_rows is not None:
-            made, fields = trial_rows(np.asarray(action), reward, info)
-        elif "trial_completed" in info:
-            made, fields = np.asarray(info["trial_completed"], dtype=bool), {}
+            made, fields = trial_rows(np.asarray(action), reward, played)
+        elif "trial_completed" in played:
+            made, fields = np.asarray(played["trial_completed"], dtype=bool), {}
         else:
             raise TypeError(f"{type(base).__name__} reports no trial ends (no trial_rows method, no "
                             "info['trial_completed']): rollout cannot count its trials")
@@ -648,7 +651,7 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
         if steps:
             if keep and stepped.any():
                 rows.append((stepped, _vector_step_fields(session, step, trial, action, reward,
-                                                          terminated, truncated, info, lanes)))
+                                                          terminated, truncated, played, lanes)))
             step += stepped
             trial += made
         elif made.any():
@@ -673,7 +676,7 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
         nxt = _with_info(o, info, info_cols, env, _vector_context(base, cols, lanes))
         if learn is not None:
             state = learn(Transition(obs, state, action, reward, nxt, terminated, truncated, stepped,
-                                     info, made, resetting if next_step else None))
+                                     played, made, resetting if next_step else None))
         if keep and trial_columns is not None and (steps or made.any()):
             extra = trial_columns(state)
             if extra:
@@ -709,6 +712,32 @@ def _lane_major(rows: list[tuple[np.ndarray, dict[str, Any]]], lanes: int,
 
 #: vector ``info`` entries that are not per-step numbers of a lane
 _VECTOR_INFO_SKIP = ("final_obs", "final_info")
+
+
+def _played_info(info: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the ``info`` of the step just played in every copy of a ``same_step`` vector env.
+
+    Gymnasium's ``same_step`` autoreset returns the reset's info in the copies whose session
+    ended on the step and the step's own in ``info["final_info"]`` (``SyncVectorEnv``): put it
+    back there, with its ``_key`` masks, so every copy holds its step's entries (a trial's
+    outcome, latents) and no reset-only entry.
+    """
+    final, ended = info["final_info"], np.asarray(info["_final_info"], dtype=bool)
+    def mask_of(k: str) -> bool:
+        return k.startswith("_") and (k[1:] in info or k[1:] in final)
+
+    out = {k: v for k, v in info.items() if k.lstrip("_") in _VECTOR_INFO_SKIP}
+    for key in dict.fromkeys(k for k in (*info, *final) if not mask_of(k) and k not in _VECTOR_INFO_SKIP):
+        mine, theirs = info.get(key), final.get(key)
+        has_mine = info.get(f"_{key}", np.ones_like(ended)) if mine is not None else np.zeros_like(ended)
+        has_theirs = final.get(f"_{key}", ended) if theirs is not None else np.zeros_like(ended)
+        if mine is None or theirs is None:
+            value = np.asarray(theirs if mine is None else mine)
+        else:
+            value = np.asarray(mine).copy()
+            value[ended] = np.asarray(theirs)[ended]
+        out[key], out[f"_{key}"] = value, np.where(ended, has_theirs, has_mine)
+    return out
 
 
 def _vector_step_fields(session, step, trial, action, reward, terminated, truncated, info, lanes):

@@ -181,7 +181,9 @@ class MultiArmedBanditVector(TaskVectorEnv):
     """``num_envs`` copies of :class:`MultiArmedBandit` stepped as one array operation.
 
     Same arguments and semantics as the single task (see its docstring), plus ``num_envs`` and
-    ``autoreset_mode``. ``info`` holds ``means`` (num_envs × n_actions) and ``regret``.
+    ``autoreset_mode``. ``info`` holds arrays over the copies, each with its ``_key`` mask: at a
+    reset ``means`` (num_envs × n_actions) and ``best_arm``; after a step ``means``, ``regret``
+    and ``trial``.
     """
 
     lane_streams = True
@@ -244,11 +246,15 @@ class MultiArmedBanditVector(TaskVectorEnv):
             reward = (self._rng.random(self.num_envs) < mu).astype(np.float64)
         else:
             reward = mu + self.reward_std * self._rng.standard_normal(self.num_envs)
+        trial = self._t.copy()
         self._t += 1
         terminated = self._t >= self.n_trials
-        info = {"means": self.means.copy(), "_means": self._all.copy(),
-                "regret": self._best - mu, "_regret": self._all.copy()}
-        return reward, terminated, info
+        return reward, terminated, self._in_every_copy(
+            {"means": self.means.copy(), "regret": self._best - mu, "trial": trial})
+
+    def _reset_info(self) -> dict[str, np.ndarray]:
+        """Return ``means`` and ``best_arm`` of every copy, as :meth:`MultiArmedBandit.reset`."""
+        return self._in_every_copy({"means": self.means.copy(), "best_arm": self.means.argmax(axis=1)})
 
     def trial_rows(self, actions: np.ndarray, reward: np.ndarray, info: dict) -> tuple[np.ndarray, dict]:
         """Return the copies that completed a trial and the trial fields of the step just played.

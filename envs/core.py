@@ -320,8 +320,11 @@ class TaskVectorEnv(VectorEnv):
       :func:`cogmodels.rollout.rollout` records;
     - optionally ``_reset_info()``: the ``info`` of a reset (default empty), which ``reset``
       returns; a ``"next_step"`` step that resets every copy returns it, and one that resets some
-      copies returns it in those copies (the step's info in the others), as ``SyncVectorEnv``.
-      Under ``"next_step"`` autoreset, copies that finished on the previous step are stepped too
+      copies returns it in those copies (the step's info in the others), as ``SyncVectorEnv``;
+      so does a ``"same_step"`` step in the copies whose session it ended, the step's own info
+      of those copies then in ``info["final_info"]`` (each entry with its ``_key`` mask, and
+      ``info["_final_info"]``) beside ``info["final_obs"]``; a ``reset`` with a ``reset_mask``
+      returns it in the copies reset (``_key`` False in the others). Under ``"next_step"`` autoreset, copies that finished on the previous step are stepped too
       and then reset, their results discarded, so ``_step`` must tolerate a copy past its last
       trial (clip indices rather than fail).
 
@@ -411,26 +414,42 @@ class TaskVectorEnv(VectorEnv):
         """
         return {}
 
-    def _with_reset_info(self, info: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
-        """Return the ``info`` of a ``"next_step"`` step that reset the copies in ``mask``.
+    def _in_every_copy(self, entries: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Return ``entries`` (one array over the copies each) with an all-True ``_key`` mask each."""
+        info: dict[str, np.ndarray] = {}
+        for key, value in entries.items():
+            info[key], info[f"_{key}"] = value, self._all.copy()
+        return info
 
-        As Gymnasium's ``SyncVectorEnv`` (``VectorEnv._add_info``): the reset copies hold their
-        reset's info, not the discarded step's. An entry of the step's only is 0 (``None`` for
-        objects) with its ``_key`` False there; an entry of the reset holds the reset's values
-        with its ``_key`` True there. The step's arrays are copied, never written into.
+    def _masked_info(self, info: dict[str, Any], keep: np.ndarray) -> dict[str, Any]:
+        """Return ``info`` with its per-copy entries only where ``keep`` (copies, never views).
+
+        Elsewhere an entry is 0 (``None`` for objects) and its ``_key`` mask False, as
+        ``VectorEnv._add_info`` leaves the copies that did not report it.
         """
-        kept = ~mask
         out: dict[str, Any] = {}
         for key, value in info.items():
             if key.startswith("_") and key[1:] in info:
                 continue  # a mask: written with its entry
             if isinstance(value, np.ndarray) and value.shape[:1] == (self.num_envs,):
                 value = value.copy()
-                value[mask] = None if value.dtype == object else 0
+                value[~keep] = None if value.dtype == object else 0
                 has = info.get(f"_{key}")
-                out[key], out[f"_{key}"] = value, kept.copy() if has is None else has & kept
+                out[key], out[f"_{key}"] = value, keep.copy() if has is None else has & keep
             else:
                 out[key] = value
+        return out
+
+    def _with_reset_info(self, info: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
+        """Return the ``info`` of a step (or a partial reset) that reset the copies in ``mask``.
+
+        As Gymnasium's ``SyncVectorEnv`` (``VectorEnv._add_info``): the reset copies hold their
+        reset's info, not the step's (discarded under ``"next_step"``, in ``final_info`` under
+        ``"same_step"``). An entry of the step's only is 0 (``None`` for objects) with its
+        ``_key`` False there; an entry of the reset holds the reset's values with its ``_key``
+        True there. The step's arrays are copied, never written into. Call it after the reset.
+        """
+        out = self._masked_info(info, ~mask)
         reset = self._reset_info()
         for key, value in reset.items():
             if key.startswith("_") and key[1:] in reset:
@@ -531,7 +550,7 @@ class TaskVectorEnv(VectorEnv):
             self._reset_lanes(mask, options)
         self._needs_reset[mask] = False
         self._started = True
-        return self._observe(), self._reset_info()
+        return self._observe(), self._reset_info() if mask.all() else self._with_reset_info({}, mask)
 
     def step(self, actions):
         """Step every copy with its action; finished copies reset per ``autoreset_mode``."""
@@ -574,8 +593,11 @@ class TaskVectorEnv(VectorEnv):
             self._needs_reset[:] = terminated
         elif self._autoreset == "disabled":
             self._needs_reset |= terminated
-        elif terminated.any():  # same_step
-            info = dict(info, final_obs=obs.copy(), _final_obs=terminated.copy())
+        elif terminated.any():  # same_step: as SyncVectorEnv, the step's info in final_info
+            final = self._masked_info(info, terminated)
             self._reset_lanes(terminated, None)
+            info = self._with_reset_info(info, terminated)
+            info.update(final_obs=obs.copy(), _final_obs=terminated.copy(), final_info=final,
+                        _final_info=terminated.copy())
             obs = self._observe()
         return obs, reward, terminated, truncated, info

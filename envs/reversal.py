@@ -466,8 +466,9 @@ class ReversalLearningVector(TaskVectorEnv):
 
     Same arguments and semantics as the single task (see its docstring), plus ``num_envs`` and
     ``autoreset_mode``; the criterion is tracked per copy in an (num_envs, n) ring buffer.
-    ``info`` holds arrays over the copies: ``correct_action``, ``reversal``, ``block``, ``trial``
-    and ``p_reward`` (num_envs × n_actions), each with its ``_key`` mask. ``reset(options=...)``
+    ``info`` holds arrays over the copies, each with its ``_key`` mask: at a reset
+    ``correct_action``, ``p_reward`` (num_envs × n_actions) and ``block``; after a step also
+    ``reversal`` and ``trial``. ``reset(options=...)``
     accepts ``correct_action`` (one option for every copy).
     """
 
@@ -521,11 +522,13 @@ class ReversalLearningVector(TaskVectorEnv):
     def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
         reward, latents = self._task.step(actions.astype(np.int64), self._rng)
         terminated = self._task.t >= self.n_trials
-        info: dict[str, np.ndarray] = {}
-        for key, value in latents.items():
-            info[key] = value
-            info[f"_{key}"] = self._all.copy()
-        return reward, terminated, info
+        return reward, terminated, self._in_every_copy(latents)
+
+    def _reset_info(self) -> dict[str, np.ndarray]:
+        """Return every copy's ``correct_action``, ``p_reward`` and ``block``, as at a single reset."""
+        task = self._task
+        return self._in_every_copy({"correct_action": task.correct.copy(), "p_reward": task.p_reward(),
+                                    "block": task.block.copy()})
 
     def trial_rows(self, actions: np.ndarray, reward: np.ndarray, info: dict) -> tuple[np.ndarray, dict]:
         """Return every copy and its columns of :meth:`ReversalLearning.trial_row`.

@@ -356,8 +356,9 @@ class TwoStepVector(TaskVectorEnv):
 
     Same arguments and semantics as the single task (see its docstring), plus ``num_envs`` and
     ``autoreset_mode``. ``info`` holds arrays over the copies: ``stage``, ``state2``, ``common``,
-    ``trial``, ``choice1`` (the first-stage choice of the trial) and ``reward_probabilities``
-    (num_envs × 4), each with its ``_key`` mask.
+    ``trial``, ``choice1`` (the first-stage choice of the trial, after the second-stage choice
+    only) and ``reward_probabilities`` (num_envs × 4), each with its ``_key`` mask; at a reset
+    ``reward_probabilities``.
     """
 
     lane_streams = True
@@ -395,11 +396,16 @@ class TwoStepVector(TaskVectorEnv):
     def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
         reward, lat = self._task.step(actions.astype(np.int64), self._rng)
         terminated = self._task.t >= self.n_trials
-        info: dict[str, np.ndarray] = {}
-        for key in ("stage", "state2", "common", "reward_probabilities", "trial", "choice1"):
-            info[key] = lat[key]
-            info[f"_{key}"] = self._all.copy()
+        keys = ("stage", "state2", "common", "reward_probabilities", "trial")
+        info = self._in_every_copy({key: lat[key] for key in keys})
+        # the first-stage choice, on the trial's second step only (as the single task's info)
+        second = lat["stage"] == 1
+        info["choice1"], info["_choice1"] = np.where(second, lat["choice1"], 0), second
         return reward, terminated, info
+
+    def _reset_info(self) -> dict[str, np.ndarray]:
+        """Return every copy's ``reward_probabilities`` (num_envs × 4), as :meth:`TwoStep.reset`."""
+        return self._in_every_copy({"reward_probabilities": self._task.p.reshape(-1, 4).copy()})
 
     def trial_context(self) -> dict[str, np.ndarray]:
         """Return ``state`` and ``state2`` of every copy (0 before a first-stage choice)."""
