@@ -86,24 +86,28 @@ def seeds(k: int):
     return {"0": 0, "1": 1, "7": 7, "ss": np.random.SeedSequence(11 + k), "gen": np.random.default_rng(5 + k)}
 
 
-def run(full: bool = True) -> dict[str, str]:
-    out = {}
+def configs():
+    """Yield ``(key, run)``: each configuration's name and a function returning its hash."""
     for cid, model, task in pairs():
         for vname, kwargs in VARIANTS[task].items():
             kwargs = dict(kwargs)
             if task in (BANDIT, REVERSAL):
                 kwargs["n_actions"] = model.n_actions
-            sizes = (1, 3, 50) if vname != "default" else (3,)
-            for n in sizes:
-                for sname, seed in seeds(n).items():
-                    if not full and (n == 50 or sname not in ("0", "gen")):
-                        continue
-                    sim = simulate(model, params_of(model, n, n), task, n_subjects=n, seed=seed,
-                                   env_kwargs=kwargs, record_probabilities=True, latents=True,
-                                   progress=False)
+            for n in (1, 3, 50) if vname != "default" else (3,):
+                for sname in seeds(n):
                     key = f"{cid}|{task.split('/')[1]}|{vname}|n{n}|seed{sname}"
-                    out[key] = digest(sim.trials) + digest(sim.params)
-    return out
+                    yield key, lambda m=model, t=task, k=kwargs, n=n, s=sname: _hash(m, t, k, n, s)
+
+
+def _hash(model, task: str, kwargs: dict, n: int, seed_name: str) -> str:
+    sim = simulate(model, params_of(model, n, n), task, n_subjects=n, seed=seeds(n)[seed_name],
+                   env_kwargs=kwargs, record_probabilities=True, latents=True, progress=False)
+    return digest(sim.trials) + digest(sim.params)
+
+
+def run() -> dict[str, str]:
+    """Return the hash of every configuration."""
+    return {key: one() for key, one in configs()}
 
 
 def main() -> int:
