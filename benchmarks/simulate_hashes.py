@@ -32,7 +32,7 @@ from cogmodels.models import make_model
 from cogmodels.simulate import simulate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_model_contract import CASE_IDS, CASES, WRAPPED  # noqa: E402
+from test_model_contract import CASE_IDS, CASES, WRAPPED, _random_params  # noqa: E402
 
 BANDIT, REVERSAL, TWO_STEP = (f"cogmodels/{n}-v0" for n in ("MultiArmedBandit", "ReversalLearning", "TwoStep"))
 VECTOR = (BANDIT, REVERSAL, TWO_STEP)
@@ -72,13 +72,8 @@ def digest(frame: pd.DataFrame) -> str:
 
 
 def params_of(model, n: int, seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    out = {}
-    for s in model.param_specs:
-        lo = s.low if np.isfinite(s.low) else s.default - 2
-        hi = s.high if np.isfinite(s.high) else s.default + 2
-        out[s.name] = rng.uniform(lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo), n)
-    return out
+    """Return ``n`` random parameter sets, inside the bounds, as the model contract draws them."""
+    return _random_params(model, n, np.random.default_rng(seed))
 
 
 def seeds(k: int):
