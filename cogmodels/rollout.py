@@ -723,6 +723,7 @@ def _played_info(info: Mapping[str, Any]) -> dict[str, Any]:
     outcome, latents) and no reset-only entry.
     """
     final, ended = info["final_info"], np.asarray(info["_final_info"], dtype=bool)
+
     def mask_of(k: str) -> bool:
         return k.startswith("_") and (k[1:] in info or k[1:] in final)
 
@@ -731,8 +732,8 @@ def _played_info(info: Mapping[str, Any]) -> dict[str, Any]:
         mine, theirs = info.get(key), final.get(key)
         has_mine = info.get(f"_{key}", np.ones_like(ended)) if mine is not None else np.zeros_like(ended)
         has_theirs = final.get(f"_{key}", ended) if theirs is not None else np.zeros_like(ended)
-        if mine is None or theirs is None:
-            value = np.asarray(theirs if mine is None else mine)
+        if mine is None or theirs is None or np.shape(mine)[:1] != ended.shape:
+            value = theirs if mine is None else mine  # (or not one value per copy: as it is)
         else:
             value = np.asarray(mine).copy()
             value[ended] = np.asarray(theirs)[ended]

@@ -324,7 +324,8 @@ class TaskVectorEnv(VectorEnv):
       so does a ``"same_step"`` step in the copies whose session it ended, the step's own info
       of those copies then in ``info["final_info"]`` (each entry with its ``_key`` mask, and
       ``info["_final_info"]``) beside ``info["final_obs"]``; a ``reset`` with a ``reset_mask``
-      returns it in the copies reset (``_key`` False in the others). Under ``"next_step"`` autoreset, copies that finished on the previous step are stepped too
+      returns it with its ``_key`` masks False in the copies not reset (which hold their current
+      values there; ``SyncVectorEnv`` leaves 0). Under ``"next_step"`` autoreset, copies that finished on the previous step are stepped too
       and then reset, their results discarded, so ``_step`` must tolerate a copy past its last
       trial (clip indices rather than fail).
 
@@ -550,7 +551,11 @@ class TaskVectorEnv(VectorEnv):
             self._reset_lanes(mask, options)
         self._needs_reset[mask] = False
         self._started = True
-        return self._observe(), self._reset_info() if mask.all() else self._with_reset_info({}, mask)
+        info = self._reset_info()
+        if not mask.all():  # SyncVectorEnv reports the reset copies only: the others' masks False
+            for key in [k for k in info if f"_{k}" in info]:
+                info[f"_{key}"] = info[f"_{key}"] & mask
+        return self._observe(), info
 
     def step(self, actions):
         """Step every copy with its action; finished copies reset per ``autoreset_mode``."""
