@@ -199,9 +199,10 @@ def _assert_same_info(ours: dict, theirs: dict, where: str) -> None:
 def test_copies_seeded_one_by_one_are_the_single_tasks_of_sync_vector_env(task, mode):
     """``reset(seed=[s_0, ...])`` gives every copy its own generator, seeded as the single task's
     ``reset(seed=s_i)``: observations, rewards, ends and info are SyncVectorEnv's over the single
-    task with the same seeds, lane by lane, on every step of random actions (sessions ending on
-    different steps, next_step's discarded steps, same_step's final_info), at the reset and at a
-    reset of some copies; reset info included (the five cognitive vector tasks had none)."""
+    task with the same seeds, lane by lane, on every step of random actions (two copies restarted
+    early, so sessions end on different steps: next_step's discarded steps draw nothing from the
+    copies' streams; same_step's final_info), at the reset and at resets of some copies; reset
+    info included (the five cognitive vector tasks had none)."""
     env_id, kw = LANE_TASKS[task]
     vec = gym.make_vec(env_id, num_envs=4, vectorization_mode="vector_entry_point", autoreset_mode=mode, **kw)
     sync = gym.vector.SyncVectorEnv([lambda: gym.make(env_id, **kw)] * 4, autoreset_mode=MODES[mode])
@@ -213,6 +214,11 @@ def test_copies_seeded_one_by_one_are_the_single_tasks_of_sync_vector_env(task, 
     rng = np.random.default_rng(0)
     ends = 0
     for t in range(60):
+        if t == 2:  # restart two copies: sessions of fixed length then end on different steps
+            mask = np.array([True, False, False, True])
+            (obs, info), (sync_obs, sync_info) = (env.reset(options={"reset_mask": mask}) for env in (vec, sync))
+            np.testing.assert_array_equal(obs, sync_obs)
+            _assert_same_info(info, sync_info, "reset of copies 0 and 3")
         actions = rng.integers(0, vec.single_action_space.n, 4)
         *out, info = vec.step(actions)
         *sync_out, sync_info = sync.step(actions)
