@@ -97,9 +97,12 @@ class Transition(NamedTuple):
     stepped : numpy.ndarray
         ``(lanes,)`` bool: the lane was stepped (False once its rollout has finished).
     info : Any
-        The environments' ``info``: a list of dicts (single environments) or the vector info dict.
-        Where a session ended and the next began on this step, the observation that ended it is
-        ``info[lane]["final_obs"]`` (single environments; ``info["final_obs"]`` for vector ones).
+        The environments' ``info``: a list of dicts (single environments) or the vector info dict,
+        holding the step's own entries in every copy (a ``same_step`` vector env's
+        ``info["final_info"]`` put back where sessions ended; its returned ``info`` holds the
+        reset's there, which ``next_observation`` reads). Where a session ended and the next
+        began on this step, the observation that ended it is ``info[lane]["final_obs"]`` (single
+        environments; ``info["final_obs"]`` for vector ones).
     trial_end : numpy.ndarray or None
         ``(lanes,)`` bool: the step completed a trial (a row of the trial table; every step of
         an environment that is not a cogmodels task). None where the caller does not know.

@@ -21,10 +21,11 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 from gymnasium import spaces
+from gymnasium.envs.registration import load_env_creator
 from gymnasium.vector import AutoresetMode
 
 from cogmodels.agent import Agent, Transition
-from cogmodels.envs.core import TaskEnv, TaskVectorEnv
+from cogmodels.envs.core import MAX_ENVS, TaskEnv, TaskVectorEnv
 from cogmodels.envs.wrappers import RecordTrials, trial_table
 from cogmodels.progress import progress_bar
 from cogmodels.trials import validate_trials
@@ -64,6 +65,7 @@ def rollout(
     options: Mapping[str, Any] | None = None,
     reseed: bool = True,
     env_seed: int | None = None,
+    vectorize: bool = False,
 ) -> pd.DataFrame | None:
     """Play ``agent`` in ``env`` and return the canonical trial table, one subject per lane.
 
@@ -142,6 +144,14 @@ def rollout(
         (which then seeds the agent only): a vector environment's ``reset(seed=env_seed)``; lane
         ``i`` of single environments ``env_seed + i``, as Gymnasium's vector environments seed
         their copies. Not with ``reseed=False``.
+    vectorize : bool, default False
+        With ``env`` an id and ``record="trials"``: play the lanes as the copies of the task's
+        native vector environment where it has one that records trials (the bandit, reversal
+        learning, the two-step task; ``same_step`` autoreset), each copy drawing from its own
+        generator seeded as the single environment of its lane
+        (:class:`~cogmodels.envs.core.LaneGenerators`), so the table is the one the single
+        environments give, byte for byte, in one array step per step of all lanes. Other tasks
+        play in single environments. :func:`cogmodels.simulate.simulate` sets it.
 
     Returns
     -------
@@ -159,6 +169,12 @@ def rollout(
     keep = record is not None  # build a table
     steps = not keep or check_choice("record", record, RECORDS) == "steps"
     name = getattr(agent, "name", type(agent).__name__)
+    vectorize = check_bool("vectorize", vectorize)
+    lane_seeds = False  # a vector env whose copies draw from the lanes' seeds
+    if vectorize and not steps and isinstance(env, str):
+        copies = _lane_vector(env, n_subjects, env_kwargs)
+        if copies is not None:
+            env, env_kwargs, lane_seeds = copies, None, True
     envs, vector, lanes = _environments(env, n_subjects, env_kwargs, any_env=steps)
     subjects = _subjects(subjects, lanes)
     budget = _budget(n_trials, n_steps, seconds, envs[0] if vector is None else vector)
@@ -170,7 +186,7 @@ def rollout(
             f"environment has {int(action_space.n)} actions"
         )
     # children by index: the agent's and the first lane's seeds are the same for both kinds of env
-    seeds = seed_sequence(seed).spawn(2 if vector is not None else lanes + 1)
+    seeds = seed_sequence(seed).spawn(2 if vector is not None and not lane_seeds else lanes + 1)
     rng = np.random.default_rng(seeds[0])
     if options is not None and not isinstance(options, Mapping):
         raise TypeError(f"options must be a mapping of reset options or None, got {describe(options)}")
@@ -178,8 +194,8 @@ def rollout(
              "reseed": check_bool("reseed", reseed), "env_seed": _env_seed(env_seed, reseed)}
     bar = progress_bar(progress, unit="step", desc=description or f"rollout {name}")
     if vector is not None:
-        table, columns = _vector_loop(agent, vector, lanes, budget, seeds[1], rng, subjects, bar, steps,
-                                      reset, keep)
+        table, columns = _vector_loop(agent, vector, lanes, budget, seeds[1:] if lane_seeds else seeds[1],
+                                      rng, subjects, bar, steps, reset, keep)
     else:
         table, columns = _single_loop(agent, envs, budget, seeds[1:], rng, subjects, bar, steps, reset,
                                       keep)
@@ -231,6 +247,27 @@ def _environments(env: Any, n_subjects: int | None, env_kwargs: Mapping[str, Any
     if n_subjects is not None and n_subjects != lanes:
         raise ValueError(f"n_subjects must match the {lanes} environment copies given, got {n_subjects}")
     return envs, vector, lanes
+
+
+def _lane_vector(env_id: str, n_subjects: int | None, env_kwargs: Mapping[str, Any] | None) -> TaskVectorEnv | None:
+    """Return the task's native vector env of one copy per lane, each with its own stream, or None.
+
+    None where the task has no native vector class that records trials (``trial_rows``) with
+    per-copy generators (``lane_streams``), or for more lanes than a vector env holds.
+    """
+    if env_id not in gym.registry:
+        return None  # _environments names the id
+    entry = gym.registry[env_id].vector_entry_point
+    cls = load_env_creator(entry) if isinstance(entry, str) else entry
+    if not (isinstance(cls, type) and issubclass(cls, TaskVectorEnv) and cls.lane_streams
+            and callable(getattr(cls, "trial_rows", None))):
+        return None
+    if env_kwargs is not None and not isinstance(env_kwargs, Mapping):
+        raise TypeError(f"env_kwargs must be a mapping of environment arguments or None, got {env_kwargs!r}")
+    lanes = 1 if n_subjects is None else check_int("n_subjects", n_subjects, minimum=1)
+    if lanes > MAX_ENVS:
+        return None
+    return cls(num_envs=lanes, autoreset_mode="same_step", **dict(env_kwargs or {}))
 
 
 def _env_seed(env_seed: Any, reseed: bool) -> int | None:
@@ -529,15 +566,26 @@ def _info_columns(agent: Any) -> tuple[str, ...]:
     return tuple(cols)
 
 
-def _with_info(obs: np.ndarray, info: Mapping[str, Any], cols: tuple[str, ...], env: Any) -> dict:
-    """Return the observation handed to an agent: ``"obs"`` and the ``info`` entries it reads."""
+def _vector_context(base: TaskVectorEnv, cols: tuple[str, ...], lanes: int) -> dict[str, np.ndarray]:
+    """Return the trial columns ``cols`` of every copy (``base.trial_context()``; 0 where absent)."""
+    if not cols:
+        return {}
+    ctx = base.trial_context()
+    return {c: np.asarray(ctx[c], dtype=np.float64) if c in ctx else np.zeros(lanes) for c in cols}
+
+
+def _with_info(obs: np.ndarray, info: Mapping[str, Any], cols: tuple[str, ...], env: Any,
+               context: Mapping[str, np.ndarray]) -> dict:
+    """Return the observation handed to an agent: ``"obs"``, its trial columns and ``info`` entries."""
+    if not cols:
+        return {"obs": obs, **context}
     missing = [c for c in cols if c not in info]
     if missing:
         why = (" (every copy was reset on this step: Gymnasium's next_step autoreset returns the "
                "reset info then, which is empty here)" if not info else "")
         raise KeyError(f"the agent reads info entries {missing} that {type(env.unwrapped).__name__}'s "
                        f"info does not hold{why}")
-    return {"obs": obs, **{c: info[c] for c in cols}}
+    return {"obs": obs, **context, **{c: info[c] for c in cols}}
 
 
 def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=False, reset=None, keep=True):
@@ -555,13 +603,11 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
         if not steps:
             raise TypeError(f"{type(base).__name__} does not record trials (no trial_rows method); "
                             "record='steps' plays it if its info reports trial_completed")
-    first, info = env.reset(seed=_reset_seed(reset, seed, 0), options=(reset or {}).get("options"))
+    # one seed (the copies share a generator), or one per copy (seed: the lanes' children)
+    first_seed = ([_reset_seed(reset, s, i) for i, s in enumerate(seed)] if isinstance(seed, list)
+                  else _reset_seed(reset, seed, 0))
+    first, info = env.reset(seed=first_seed, options=(reset or {}).get("options"))
     cols = tuple(getattr(agent, "observation_columns", ()))
-    if cols:
-        raise ValueError(
-            f"agent reads trial columns {list(cols)} that vector environments do not provide; "
-            "roll it out in single environments (env as an id)"
-        )
     info_cols = _info_columns(agent)
     learn = getattr(agent, "learn", None)
     trial_columns = getattr(agent, "trial_columns", None)
@@ -573,7 +619,7 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
     playing = np.ones(lanes, dtype=bool)
     none = np.zeros(lanes, dtype=bool)
     resetting = none  # next_step: the lanes this step resets (their sessions ended on the last)
-    obs = _with_info(first, info, info_cols, env)
+    obs = _with_info(first, info, info_cols, env, _vector_context(base, cols, lanes))
     state = agent.initial_state(lanes)
     rows: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []  # (lanes with a row, fields)
     columns: list[tuple[np.ndarray, Mapping[str, np.ndarray]]] = []
@@ -586,15 +632,18 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
         # draw from its generator), and the last actions are passed again; an agent with
         # acts_on_autoreset acts on every step of the clock (a BCI decoder reads every bin)
         o, reward, terminated, truncated, info = env.step(np.asarray(action))
+        # the info of the step played (same_step: the ended sessions' own in final_info); info
+        # itself holds the reset's there, which the next observation reads
+        played = _played_info(info) if "final_info" in info else info
         # the lanes that played a step of their session (not a next_step reset, not finished)
         stepped = playing & ~resetting if resetting is not none else playing.copy()
         everyone = stepped.all()
         if not (everyone or stepped.any()):  # next_step: every copy reset (its info is the reset's)
             made, fields = none, {}
         elif trial_rows is not None:
-            made, fields = trial_rows(np.asarray(action), reward, info)
-        elif "trial_completed" in info:
-            made, fields = np.asarray(info["trial_completed"], dtype=bool), {}
+            made, fields = trial_rows(np.asarray(action), reward, played)
+        elif "trial_completed" in played:
+            made, fields = np.asarray(played["trial_completed"], dtype=bool), {}
         else:
             raise TypeError(f"{type(base).__name__} reports no trial ends (no trial_rows method, no "
                             "info['trial_completed']): rollout cannot count its trials")
@@ -602,7 +651,7 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
         if steps:
             if keep and stepped.any():
                 rows.append((stepped, _vector_step_fields(session, step, trial, action, reward,
-                                                          terminated, truncated, info, lanes)))
+                                                          terminated, truncated, played, lanes)))
             step += stepped
             trial += made
         elif made.any():
@@ -624,10 +673,10 @@ def _vector_loop(agent, env, lanes, budget, seed, rng, subjects, bar, steps=Fals
         if not everyone:
             reward = np.where(stepped, reward, 0.0)
             terminated, truncated = terminated & stepped, truncated & stepped
-        nxt = _with_info(o, info, info_cols, env) if info_cols else {"obs": o}
+        nxt = _with_info(o, info, info_cols, env, _vector_context(base, cols, lanes))
         if learn is not None:
             state = learn(Transition(obs, state, action, reward, nxt, terminated, truncated, stepped,
-                                     info, made, resetting if next_step else None))
+                                     played, made, resetting if next_step else None))
         if keep and trial_columns is not None and (steps or made.any()):
             extra = trial_columns(state)
             if extra:
@@ -663,6 +712,33 @@ def _lane_major(rows: list[tuple[np.ndarray, dict[str, Any]]], lanes: int,
 
 #: vector ``info`` entries that are not per-step numbers of a lane
 _VECTOR_INFO_SKIP = ("final_obs", "final_info")
+
+
+def _played_info(info: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the ``info`` of the step just played in every copy of a ``same_step`` vector env.
+
+    Gymnasium's ``same_step`` autoreset returns the reset's info in the copies whose session
+    ended on the step and the step's own in ``info["final_info"]`` (``SyncVectorEnv``): put it
+    back there, with its ``_key`` masks, so every copy holds its step's entries (a trial's
+    outcome, latents) and no reset-only entry.
+    """
+    final, ended = info["final_info"], np.asarray(info["_final_info"], dtype=bool)
+
+    def mask_of(k: str) -> bool:
+        return k.startswith("_") and (k[1:] in info or k[1:] in final)
+
+    out = {k: v for k, v in info.items() if k.lstrip("_") in _VECTOR_INFO_SKIP}
+    for key in dict.fromkeys(k for k in (*info, *final) if not mask_of(k) and k not in _VECTOR_INFO_SKIP):
+        mine, theirs = info.get(key), final.get(key)
+        has_mine = info.get(f"_{key}", np.ones_like(ended)) if mine is not None else np.zeros_like(ended)
+        has_theirs = final.get(f"_{key}", ended) if theirs is not None else np.zeros_like(ended)
+        if mine is None or theirs is None or np.shape(mine)[:1] != ended.shape:
+            value = theirs if mine is None else mine  # (or not one value per copy: as it is)
+        else:
+            value = np.asarray(mine).copy()
+            value[ended] = np.asarray(theirs)[ended]
+        out[key], out[f"_{key}"] = value, np.where(ended, has_theirs, has_mine)
+    return out
 
 
 def _vector_step_fields(session, step, trial, action, reward, terminated, truncated, info, lanes):

@@ -41,14 +41,18 @@ def simulate(
     """Play ``model`` with ``params`` in environment ``env`` (a registered id), one subject a lane.
 
     ``params`` maps each parameter to a scalar or to one value per subject. Every subject gets
-    its own environment, seeded from ``SeedSequence(seed).spawn``; choices are drawn from
+    its own environment, seeded from ``SeedSequence(seed).spawn``: in the tasks with a native
+    vector class (the bandit, reversal learning, the two-step task) the subjects are the copies
+    of one vector environment, each drawing from its own generator seeded so (the same table as
+    single environments, byte for byte, in one array step for all subjects); choices are drawn from
     ``model.action_probabilities`` with a generator from the same sequence, and the state is
     advanced by ``model.update``: the same code that scores choices when fitting.
     ``latents=True`` adds the model's trial-wise latents as columns; ``record_probabilities=True``
     adds ``p_choice``, the probability with which each trial's choices were drawn (the product
     over stages). ``progress`` draws a bar of the steps played (on a terminal only).
 
-    It is the rollout of the model as an agent, ``rollout(model.as_agent(params), env, ...)``
+    It is the rollout of the model as an agent, ``rollout(model.as_agent(params), env, ...,
+    vectorize=True)``
     (:func:`cogmodels.rollout.rollout`, :class:`cogmodels.agent.ModelAgent`), with the model's
     checks and the true parameters added.
 
@@ -74,6 +78,6 @@ def simulate(
     lanes = n_subjects or agent.n_lanes
     p = model.check_params(params, n_lanes=lanes)
     trials = rollout(agent, env, n_subjects=lanes, seed=seed, env_kwargs=env_kwargs,
-                     progress=progress, description=f"simulate {model.name}")
+                     progress=progress, description=f"simulate {model.name}", vectorize=True)
     truth = pd.DataFrame({"subject": np.arange(lanes), **{k: v for k, v in p.items()}})
     return Simulation(trials, truth)

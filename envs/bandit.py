@@ -16,6 +16,7 @@ from cogmodels.envs.core import (
     PLAIN_INTS,
     TaskEnv,
     TaskVectorEnv,
+    lane_draws,
     named_arguments,
     named_errors,
 )
@@ -180,8 +181,12 @@ class MultiArmedBanditVector(TaskVectorEnv):
     """``num_envs`` copies of :class:`MultiArmedBandit` stepped as one array operation.
 
     Same arguments and semantics as the single task (see its docstring), plus ``num_envs`` and
-    ``autoreset_mode``. ``info`` holds ``means`` (num_envs × n_actions) and ``regret``.
+    ``autoreset_mode``. ``info`` holds arrays over the copies, each with its ``_key`` mask: at a
+    reset ``means`` (num_envs × n_actions) and ``best_arm``; after a step ``means``, ``regret``
+    and ``trial``.
     """
+
+    lane_streams = True
 
     n_arms = renamed_attribute("n_arms", "n_actions")
 
@@ -228,7 +233,7 @@ class MultiArmedBanditVector(TaskVectorEnv):
         elif self._fixed_means is not None:
             self.means[mask] = self._fixed_means
         else:
-            self.means[mask] = self.np_random.uniform(*self.prior, size=(k, self.n_actions))
+            self.means[mask] = lane_draws(self._rng, mask).uniform(*self.prior, size=(k, self.n_actions))
         self._best[mask] = self.means[mask].max(axis=1)
         self._t[mask] = 0
 
@@ -238,14 +243,18 @@ class MultiArmedBanditVector(TaskVectorEnv):
     def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
         mu = self.means[self._lanes, actions]
         if self._bernoulli:
-            reward = (self.np_random.random(self.num_envs) < mu).astype(np.float64)
+            reward = (self._rng.random(self.num_envs) < mu).astype(np.float64)
         else:
-            reward = mu + self.reward_std * self.np_random.standard_normal(self.num_envs)
+            reward = mu + self.reward_std * self._rng.standard_normal(self.num_envs)
+        trial = self._t.copy()
         self._t += 1
         terminated = self._t >= self.n_trials
-        info = {"means": self.means.copy(), "_means": self._all.copy(),
-                "regret": self._best - mu, "_regret": self._all.copy()}
-        return reward, terminated, info
+        return reward, terminated, self._in_every_copy(
+            {"means": self.means.copy(), "regret": self._best - mu, "trial": trial})
+
+    def _reset_info(self) -> dict[str, np.ndarray]:
+        """Return ``means`` and ``best_arm`` of every copy, as :meth:`MultiArmedBandit.reset`."""
+        return self._in_every_copy({"means": self.means.copy(), "best_arm": self.means.argmax(axis=1)})
 
     def trial_rows(self, actions: np.ndarray, reward: np.ndarray, info: dict) -> tuple[np.ndarray, dict]:
         """Return the copies that completed a trial and the trial fields of the step just played.

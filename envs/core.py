@@ -16,12 +16,14 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
+from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from cogmodels.validation import check_choice, check_int, describe, real_array
 
 __all__ = [
+    "LaneGenerators",
     "MAX_ACTIONS",
     "MAX_ENVS",
     "MAX_LANE_VALUES",
@@ -32,6 +34,7 @@ __all__ = [
     "SessionEndedError",
     "TaskEnv",
     "TaskVectorEnv",
+    "lane_draws",
     "named_arguments",
     "named_errors",
 ]
@@ -139,6 +142,94 @@ def _in_range(a: np.ndarray, n: int) -> bool:
     return bool(a.min() >= 0 and a.max() < n)
 
 
+class LaneGenerators:
+    """One random generator per copy of a vector environment: each copy draws from its own stream.
+
+    A task's array code takes it in place of the shared ``np_random``. Every draw is laid out
+    lanes first (``size=(k, ...)`` for the ``k`` copies drawn for, all copies or those that
+    :meth:`select` picks) and copy ``i``'s share, of shape ``size[1:]``, comes from its own
+    generator with the call the single task makes (``random()``, ``integers(low, high)``,
+    ``uniform(low, high, shape)``, ``standard_normal(shape)``). So a vector environment whose
+    copies are seeded with ``[s_0, s_1, ...]`` (``reset(seed=[...])``) draws what the single
+    environments seeded with ``s_i`` draw, whatever the other copies do: Gymnasium's
+    ``SyncVectorEnv`` with ``reset(seed=[...])``.
+
+    Parameters
+    ----------
+    generators : list of numpy.random.Generator
+        One per copy drawn for, in lane order (shared with the object they were selected from).
+    """
+
+    __slots__ = ("generators",)
+
+    def __init__(self, generators: list[np.random.Generator]) -> None:
+        self.generators = generators
+
+    def select(self, mask: np.ndarray) -> LaneGenerators:
+        """Return the generators of the copies where the bool array ``mask`` is True."""
+        gens = self.generators
+        return LaneGenerators([gens[i] for i in np.flatnonzero(mask).tolist()])
+
+    @contextmanager
+    def muted(self, mask: np.ndarray) -> Iterator[None]:
+        """Draw for the copies ``mask`` from a scratch generator inside, leaving their streams alone.
+
+        For the step of a ``"next_step"`` vector env whose results are discarded in the copies it
+        resets: ``SyncVectorEnv`` does not step those copies, it resets them.
+        """
+        lanes = np.flatnonzero(mask).tolist()
+        kept = [self.generators[i] for i in lanes]
+        scratch = np.random.default_rng(0)
+        for i in lanes:
+            self.generators[i] = scratch
+        try:
+            yield
+        finally:
+            for i, g in zip(lanes, kept):
+                self.generators[i] = g
+
+    def _shape(self, size: int | tuple[int, ...] | None) -> tuple[int, ...]:
+        size = (size,) if isinstance(size, int | np.integer) else tuple(size or ())
+        if not size or size[0] != len(self.generators):
+            raise ValueError(f"LaneGenerators: size must start with the {len(self.generators)} copies "
+                             f"drawn for (lanes first), got {size!r}")
+        return size[1:]
+
+    def _draw(self, size: Any, dtype: type, draw: Callable[[np.random.Generator, Any], Any]) -> np.ndarray:
+        one = self._shape(size)
+        gens = self.generators
+        if not one:
+            return np.fromiter((draw(g, None) for g in gens), dtype=dtype, count=len(gens))
+        if not gens:
+            return np.empty((0, *one), dtype=dtype)
+        return np.stack([draw(g, one) for g in gens])
+
+    def random(self, size: int | tuple[int, ...]) -> np.ndarray:
+        """Draw uniform floats in [0, 1): ``Generator.random`` of each copy."""
+        return self._draw(size, np.float64, lambda g, one: g.random(one))
+
+    def integers(self, low: int, high: int | None = None, size: int | tuple[int, ...] | None = None) -> np.ndarray:
+        """Draw integers in ``[low, high)`` (``[0, low)`` without ``high``): ``Generator.integers``."""
+        return self._draw(size, np.int64, lambda g, one: g.integers(low, high, one))
+
+    def uniform(self, low: float, high: float, size: int | tuple[int, ...]) -> np.ndarray:
+        """Draw uniform floats in ``[low, high)``: ``Generator.uniform`` of each copy."""
+        return self._draw(size, np.float64, lambda g, one: g.uniform(low, high, one))
+
+    def standard_normal(self, size: int | tuple[int, ...]) -> np.ndarray:
+        """Draw standard normal floats: ``Generator.standard_normal`` of each copy."""
+        return self._draw(size, np.float64, lambda g, one: g.standard_normal(one))
+
+
+def lane_draws(rng: np.random.Generator | LaneGenerators, mask: np.ndarray) -> Any:
+    """Return what draws for the copies ``mask``: ``rng`` itself if shared, else their generators.
+
+    A shared ``Generator`` draws ``size=(mask.sum(), ...)`` numbers in one call, as before; a
+    :class:`LaneGenerators` draws each copy's share from its own stream.
+    """
+    return rng.select(mask) if isinstance(rng, LaneGenerators) else rng
+
+
 class TaskEnv(gym.Env):
     """Base class of the single cognitive-task environments.
 
@@ -229,10 +320,18 @@ class TaskVectorEnv(VectorEnv):
       :func:`cogmodels.rollout.rollout` records;
     - optionally ``_reset_info()``: the ``info`` of a reset (default empty), which ``reset``
       returns; a ``"next_step"`` step that resets every copy returns it, and one that resets some
-      copies returns it in those copies (the step's info in the others), as ``SyncVectorEnv``.
-      Under ``"next_step"`` autoreset, copies that finished on the previous step are stepped too
+      copies returns it in those copies (the step's info in the others), as ``SyncVectorEnv``;
+      so does a ``"same_step"`` step in the copies whose session it ended, the step's own info
+      of those copies then in ``info["final_info"]`` (each entry with its ``_key`` mask, and
+      ``info["_final_info"]``) beside ``info["final_obs"]``; a ``reset`` with a ``reset_mask``
+      returns it with its ``_key`` masks False in the copies not reset (which hold their current
+      values there; ``SyncVectorEnv`` leaves 0). Under ``"next_step"`` autoreset, copies that finished on the previous step are stepped too
       and then reset, their results discarded, so ``_step`` must tolerate a copy past its last
       trial (clip indices rather than fail).
+
+    Randomness goes through ``self._rng``: the shared ``np_random``, or, for tasks that declare
+    ``lane_streams = True`` (every draw laid out lanes first, masked draws through
+    :func:`lane_draws`), one generator per copy after ``reset(seed=[s_0, s_1, ...])``.
 
     The base class handles seeding, the checks of the actions (``ValueError`` naming the task,
     the actions and the space: integers of shape ``(num_envs,)`` in range for a discrete space,
@@ -241,10 +340,19 @@ class TaskVectorEnv(VectorEnv):
     ``SyncVectorEnv`` of the single task; or ``"disabled"``, where stepping after a copy's session
     ended raises :class:`SessionEndedError` until ``reset()`` or
     ``reset(options={"reset_mask": mask})`` (a bool array, the copies to reset) starts it anew.
-    All copies share one generator, seeded by ``reset(seed=...)``: the same seed gives the same
-    rollout. ``num_envs`` is at most ``MAX_ENVS`` (10^5), and ``num_envs`` times the values one copy
+    ``reset(seed=int)`` seeds one generator that all copies share: the same seed gives the same
+    rollout. Tasks with ``lane_streams`` also take ``reset(seed=[s_0, ..., s_{n-1}])`` (an int
+    ``>= 0`` or None per copy, as ``SyncVectorEnv``): copy ``i`` then draws from its own generator,
+    seeded as the single task's ``reset(seed=s_i)``, so the copies reproduce the single
+    environments seeded with ``s_i``, step for step in every autoreset mode (the discarded step of
+    a copy that ``"next_step"`` resets draws from a scratch generator, not from its stream); later
+    resets without a seed go on with the copies' streams, and ``reset(seed=int)`` returns to one
+    shared generator. ``num_envs`` is at most ``MAX_ENVS`` (10^5), and ``num_envs`` times the values one copy
     holds (an n-back stream, a neural population) at most ``MAX_LANE_VALUES`` (10^8).
     """
+
+    #: every draw is laid out lanes first, so each copy may draw from its own generator
+    lane_streams: bool = False
 
     _AUTORESET = {
         "next_step": AutoresetMode.NEXT_STEP,
@@ -286,6 +394,7 @@ class TaskVectorEnv(VectorEnv):
         self._needs_reset = np.zeros(self.num_envs, dtype=bool)
         self._all = np.ones(self.num_envs, dtype=bool)
         self._false = np.zeros(self.num_envs, dtype=bool)
+        self._lanes_rng: LaneGenerators | None = None  # one generator per copy (reset(seed=[...]))
 
     # -- to implement -------------------------------------------------------------------------
     def _reset_lanes(self, mask: np.ndarray, options: dict | None) -> None:
@@ -306,26 +415,42 @@ class TaskVectorEnv(VectorEnv):
         """
         return {}
 
-    def _with_reset_info(self, info: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
-        """Return the ``info`` of a ``"next_step"`` step that reset the copies in ``mask``.
+    def _in_every_copy(self, entries: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Return ``entries`` (one array over the copies each) with an all-True ``_key`` mask each."""
+        info: dict[str, np.ndarray] = {}
+        for key, value in entries.items():
+            info[key], info[f"_{key}"] = value, self._all.copy()
+        return info
 
-        As Gymnasium's ``SyncVectorEnv`` (``VectorEnv._add_info``): the reset copies hold their
-        reset's info, not the discarded step's. An entry of the step's only is 0 (``None`` for
-        objects) with its ``_key`` False there; an entry of the reset holds the reset's values
-        with its ``_key`` True there. The step's arrays are copied, never written into.
+    def _masked_info(self, info: dict[str, Any], keep: np.ndarray) -> dict[str, Any]:
+        """Return ``info`` with its per-copy entries only where ``keep`` (copies, never views).
+
+        Elsewhere an entry is 0 (``None`` for objects) and its ``_key`` mask False, as
+        ``VectorEnv._add_info`` leaves the copies that did not report it.
         """
-        kept = ~mask
         out: dict[str, Any] = {}
         for key, value in info.items():
             if key.startswith("_") and key[1:] in info:
                 continue  # a mask: written with its entry
             if isinstance(value, np.ndarray) and value.shape[:1] == (self.num_envs,):
                 value = value.copy()
-                value[mask] = None if value.dtype == object else 0
+                value[~keep] = None if value.dtype == object else 0
                 has = info.get(f"_{key}")
-                out[key], out[f"_{key}"] = value, kept.copy() if has is None else has & kept
+                out[key], out[f"_{key}"] = value, keep.copy() if has is None else has & keep
             else:
                 out[key] = value
+        return out
+
+    def _with_reset_info(self, info: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
+        """Return the ``info`` of a step (or a partial reset) that reset the copies in ``mask``.
+
+        As Gymnasium's ``SyncVectorEnv`` (``VectorEnv._add_info``): the reset copies hold their
+        reset's info, not the step's (discarded under ``"next_step"``, in ``final_info`` under
+        ``"same_step"``). An entry of the step's only is 0 (``None`` for objects) with its
+        ``_key`` False there; an entry of the reset holds the reset's values with its ``_key``
+        True there. The step's arrays are copied, never written into. Call it after the reset.
+        """
+        out = self._masked_info(info, ~mask)
         reset = self._reset_info()
         for key, value in reset.items():
             if key.startswith("_") and key[1:] in reset:
@@ -339,6 +464,40 @@ class TaskVectorEnv(VectorEnv):
             out[key] = merged
             out[f"_{key}"] = out.get(f"_{key}", self._false) | (has & mask)
         return out
+
+    @property
+    def _rng(self) -> np.random.Generator | LaneGenerators:
+        """What the copies draw from: their own generators (``reset(seed=[...])``) or ``np_random``."""
+        return self._lanes_rng if self._lanes_rng is not None else self.np_random
+
+    def _seed_lanes(self, seeds: Any, mask: np.ndarray) -> None:
+        """Give the copies ``mask`` their own generators, seeded with ``seeds[i]`` (a list)."""
+        name = type(self).__name__
+        if not self.lane_streams:
+            raise ValueError(f"{name}.reset: seed must be an int >= 0 or None (this task's copies share "
+                             f"one generator), got {describe(seeds)}")
+        if len(seeds) != self.num_envs or not all(
+                s is None or (isinstance(s, int | np.integer) and not isinstance(s, bool) and s >= 0)
+                for s in seeds):
+            raise ValueError(f"{name}.reset: seed must be an int >= 0, None or a list of {self.num_envs} "
+                             f"of them (one per copy), got {describe(seeds)}")
+        if self._lanes_rng is None:
+            if not mask.all():
+                raise ValueError(f'{name}.reset: a list of seeds with options["reset_mask"] needs '
+                                 "per-copy generators already: reset every copy with a list of seeds first")
+            self._lanes_rng = LaneGenerators([None] * self.num_envs)
+        gens = self._lanes_rng.generators
+        for i in np.flatnonzero(mask).tolist():
+            gens[i] = seeding.np_random(None if seeds[i] is None else int(seeds[i]))[0]
+
+    def trial_context(self) -> dict[str, np.ndarray]:
+        """Trial-table fields known before the upcoming choice, one ``(num_envs,)`` array each.
+
+        The vector form of :meth:`TaskEnv.trial_context` (e.g. the two-step task's ``state2``
+        before a second-stage choice); a field that a copy's single task would not report is 0
+        there. Tasks without a stimulus return ``{}``.
+        """
+        return {}
 
     # -- checks --------------------------------------------------------------------------------
     def _checked_actions(self, actions: Any) -> np.ndarray:
@@ -376,15 +535,27 @@ class TaskVectorEnv(VectorEnv):
         return mask, options
 
     # -- Gymnasium API -------------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        """Start new sessions in all copies, or in those of ``options["reset_mask"]``."""
+    def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None):
+        """Start new sessions in all copies, or in those of ``options["reset_mask"]``.
+
+        ``seed``: an int seeds the generator all copies share; a list (tasks with
+        ``lane_streams``) seeds one generator per copy, as the single task's ``reset(seed=s_i)``.
+        """
         mask, options = self._reset_mask(options)
-        super().reset(seed=seed)
+        if isinstance(seed, list | tuple):
+            self._seed_lanes(seed, mask)
+        elif seed is not None:
+            super().reset(seed=seed)
+            self._lanes_rng = None
         with named_errors(f"{type(self).__name__}.reset"):
             self._reset_lanes(mask, options)
         self._needs_reset[mask] = False
         self._started = True
-        return self._observe(), self._reset_info()
+        info = self._reset_info()
+        if not mask.all():  # SyncVectorEnv reports the reset copies only: the others' masks False
+            for key in [k for k in info if f"_{k}" in info]:
+                info[f"_{key}"] = info[f"_{key}"] & mask
+        return self._observe(), info
 
     def step(self, actions):
         """Step every copy with its action; finished copies reset per ``autoreset_mode``."""
@@ -403,7 +574,11 @@ class TaskVectorEnv(VectorEnv):
                     self._false.copy(),
                     self._reset_info(),
                 )
-            reward, terminated, info = self._step(actions)
+            if self._lanes_rng is None:
+                reward, terminated, info = self._step(actions)
+            else:  # the reset copies' results are discarded: their streams do not move
+                with self._lanes_rng.muted(mask):
+                    reward, terminated, info = self._step(actions)
             self._reset_lanes(mask, None)
             reward = np.where(mask, 0.0, reward)
             terminated = terminated & ~mask
@@ -423,8 +598,11 @@ class TaskVectorEnv(VectorEnv):
             self._needs_reset[:] = terminated
         elif self._autoreset == "disabled":
             self._needs_reset |= terminated
-        elif terminated.any():  # same_step
-            info = dict(info, final_obs=obs.copy(), _final_obs=terminated.copy())
+        elif terminated.any():  # same_step: as SyncVectorEnv, the step's info in final_info
+            final = self._masked_info(info, terminated)
             self._reset_lanes(terminated, None)
+            info = self._with_reset_info(info, terminated)
+            info.update(final_obs=obs.copy(), _final_obs=terminated.copy(), final_info=final,
+                        _final_info=terminated.copy())
             obs = self._observe()
         return obs, reward, terminated, truncated, info

@@ -15,6 +15,7 @@ from cogmodels.envs.core import (
     PLAIN_INTS,
     TaskEnv,
     TaskVectorEnv,
+    lane_draws,
     named_arguments,
 )
 from cogmodels.validation import check_int, check_int_pair, check_number, check_probability
@@ -226,8 +227,11 @@ class DelayedMatchToSampleVector(TaskVectorEnv):
     rollout is the single task's. With a delay range the copies' trials drift apart in time and
     their sessions end on different steps. ``info`` holds arrays over the copies, each with its
     ``_key`` mask: ``period`` (str), ``time_in_trial``, ``sample``, ``probe``, ``match``,
-    ``correct_action``, ``delay``, ``early_responses`` and ``trial``.
+    ``correct_action``, ``delay``, ``early_responses`` and ``trial``; at a reset those of the
+    first step.
     """
+
+    lane_streams = True
 
     @named_arguments
     def __init__(
@@ -267,7 +271,7 @@ class DelayedMatchToSampleVector(TaskVectorEnv):
         k = int(mask.sum())
         if not k:
             return
-        rng = self.np_random
+        rng = lane_draws(self._rng, mask)
         sample = rng.integers(self.n_stimuli, size=k)
         match = rng.random(k) < self.p_match
         other = (sample + 1 + rng.integers(self.n_stimuli - 1, size=k)) % self.n_stimuli
@@ -310,9 +314,19 @@ class DelayedMatchToSampleVector(TaskVectorEnv):
         )
         reward = np.where(live, reward, 0.0)
         self._early += live & ~test & (actions != WAIT)
-        period = np.where(sample, "sample", np.where(test, "test", "delay"))
-        latents = {
-            "period": period,
+        latents = self._latents(sample, test, correct_action)
+        self._t += live
+        ended = live & test
+        self._trial += ended
+        terminated = ended & (self._trial >= self.n_trials)
+        self._done |= terminated
+        self._new_trials(ended & ~terminated)
+        return reward, terminated, self._in_every_copy(latents)
+
+    def _latents(self, sample: np.ndarray, test: np.ndarray, correct_action: np.ndarray) -> dict[str, np.ndarray]:
+        """Return the info of every copy's current step, as :meth:`DelayedMatchToSample._info`."""
+        return {
+            "period": np.where(sample, "sample", np.where(test, "test", "delay")),
             "time_in_trial": self._t.copy(),
             "sample": self._sample.copy(),
             "probe": self._probe.copy(),
@@ -322,14 +336,7 @@ class DelayedMatchToSampleVector(TaskVectorEnv):
             "early_responses": self._early.copy(),
             "trial": self._trial.copy(),
         }
-        self._t += live
-        ended = live & test
-        self._trial += ended
-        terminated = ended & (self._trial >= self.n_trials)
-        self._done |= terminated
-        self._new_trials(ended & ~terminated)
-        info: dict[str, np.ndarray] = {}
-        for key, value in latents.items():
-            info[key] = value
-            info[f"_{key}"] = self._all.copy()
-        return reward, terminated, info
+
+    def _reset_info(self) -> dict[str, np.ndarray]:
+        """Return the info of every copy's first step, as :meth:`DelayedMatchToSample.reset`."""
+        return self._in_every_copy(self._latents(*self._periods(), np.where(self._match, MATCH, NON_MATCH)))

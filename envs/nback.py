@@ -14,6 +14,7 @@ from cogmodels.envs.core import (
     PLAIN_INTS,
     TaskEnv,
     TaskVectorEnv,
+    lane_draws,
     named_arguments,
 )
 from cogmodels.validation import check_int, check_probability
@@ -230,8 +231,10 @@ class NBackVector(TaskVectorEnv):
     :func:`nback_streams`, so with ``num_envs=1`` and the same seed the rollout is the single
     task's. ``info`` holds arrays over the copies, each with its ``_key`` mask: ``item``,
     ``trial``, ``stimulus``, ``n_back_stimulus``, ``match``, ``correct_action``, ``period`` (str),
-    ``respond`` and ``time_in_trial``.
+    ``respond`` and ``time_in_trial``; at a reset those of the first step.
     """
+
+    lane_streams = True
 
     @named_arguments
     def __init__(
@@ -264,7 +267,7 @@ class NBackVector(TaskVectorEnv):
 
     def _reset_lanes(self, mask: np.ndarray, options: dict | None) -> None:
         x, match = nback_streams(
-            self.np_random, int(mask.sum()), self.n_trials, self.n_stimuli, self.n, self.p_match
+            lane_draws(self._rng, mask), int(mask.sum()), self.n_trials, self.n_stimuli, self.n, self.p_match
         )
         self._stimuli[mask], self._match[mask] = x, match
         self._trial[mask] = 0
@@ -279,25 +282,32 @@ class NBackVector(TaskVectorEnv):
         obs[:, -1] = show & (self._t == self.stimulus_steps - 1)
         return obs
 
-    def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
-        live = ~self._done
+    def _latents(self) -> dict[str, np.ndarray]:
+        """Return the info of every copy's current step, as :meth:`NBack._info`."""
         i = self._trial
         match = self._match[self._lanes, i]
-        correct_action = match.astype(np.int64)
-        respond = self._t == self.stimulus_steps - 1
-        reward = np.where(live & respond, (actions == correct_action).astype(np.float64), 0.0)
         back = self._stimuli[self._lanes, np.maximum(i - self.n, 0)]
-        latents = {
+        return {
             "item": i.copy(),
             "trial": i.copy(),
             "stimulus": self._stimuli[self._lanes, i],
             "n_back_stimulus": np.where(i >= self.n, back, -1),
             "match": match,
-            "correct_action": correct_action,
+            "correct_action": match.astype(np.int64),
             "period": np.where(self._t < self.stimulus_steps, "stimulus", "delay"),
-            "respond": respond,
+            "respond": self._t == self.stimulus_steps - 1,
             "time_in_trial": self._t.copy(),
         }
+
+    def _reset_info(self) -> dict[str, np.ndarray]:
+        """Return the info of every copy's first step, as :meth:`NBack.reset`."""
+        return self._in_every_copy(self._latents())
+
+    def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+        live = ~self._done
+        latents = self._latents()
+        respond, correct_action = latents["respond"], latents["correct_action"]
+        reward = np.where(live & respond, (actions == correct_action).astype(np.float64), 0.0)
         self._t += live
         ended = live & (self._t == self._trial_steps)
         terminated = ended & (self._trial + 1 >= self.n_trials)
@@ -305,8 +315,4 @@ class NBackVector(TaskVectorEnv):
         nxt = ended & ~terminated
         self._trial += nxt
         self._t[nxt] = 0
-        info: dict[str, np.ndarray] = {}
-        for key, value in latents.items():
-            info[key] = value
-            info[f"_{key}"] = self._all.copy()
-        return reward, terminated, info
+        return reward, terminated, self._in_every_copy(latents)

@@ -21,6 +21,7 @@ from cogmodels.envs.core import (
     PLAIN_INTS,
     TaskEnv,
     TaskVectorEnv,
+    lane_draws,
     named_arguments,
     named_errors,
 )
@@ -190,7 +191,7 @@ class _Contingencies:
         k = int(mask.sum())
         first = (options or {}).get("correct_action", self.cfg.initial_correct)
         if first is None:
-            self.correct[mask] = rng.integers(0, self.cfg.n_actions, size=k)
+            self.correct[mask] = lane_draws(rng, mask).integers(0, self.cfg.n_actions, size=k)
         else:
             self.correct[mask] = _check_initial_correct(
                 first, self.cfg.n_actions, 'options["correct_action"]'
@@ -239,11 +240,14 @@ class _Contingencies:
         self.since += 1
         met = (self.countdown < 0) & (self.window.sum(axis=1) >= k)
         low, high = cfg.criterion_delay
-        self.countdown[met] = rng.integers(low, high + 1, size=int(met.sum())) if high > low else low
+        if high > low:
+            self.countdown[met] = lane_draws(rng, met).integers(low, high + 1, size=int(met.sum()))
+        else:
+            self.countdown[met] = low
         due = self.countdown == 0
         if cfg.p_reversal < 1.0:
             flip = np.zeros_like(due)
-            flip[due] = rng.random(int(due.sum())) < cfg.p_reversal
+            flip[due] = lane_draws(rng, due).random(int(due.sum())) < cfg.p_reversal
         else:
             flip = due
         self.countdown[self.countdown > 0] -= 1
@@ -254,7 +258,7 @@ class _Contingencies:
         m = int(flip.sum())
         if m:
             n = self.cfg.n_actions
-            shift = 1 + (rng.integers(0, n - 1, size=m) if n > 2 else 0)
+            shift = 1 + (lane_draws(rng, flip).integers(0, n - 1, size=m) if n > 2 else 0)
             self.correct[flip] = (self.correct[flip] + shift) % self.cfg.n_actions
             self.block[flip] += 1
             self._clear_window(flip)
@@ -462,10 +466,13 @@ class ReversalLearningVector(TaskVectorEnv):
 
     Same arguments and semantics as the single task (see its docstring), plus ``num_envs`` and
     ``autoreset_mode``; the criterion is tracked per copy in an (num_envs, n) ring buffer.
-    ``info`` holds arrays over the copies: ``correct_action``, ``reversal``, ``block``, ``trial``
-    and ``p_reward`` (num_envs × n_actions), each with its ``_key`` mask. ``reset(options=...)``
+    ``info`` holds arrays over the copies, each with its ``_key`` mask: at a reset
+    ``correct_action``, ``p_reward`` (num_envs × n_actions) and ``block``; after a step also
+    ``reversal`` and ``trial``. ``reset(options=...)``
     accepts ``correct_action`` (one option for every copy).
     """
+
+    lane_streams = True
 
     n_options = renamed_attribute("n_options", "n_actions")
 
@@ -507,19 +514,21 @@ class ReversalLearningVector(TaskVectorEnv):
         return self._task.correct.copy()
 
     def _reset_lanes(self, mask: np.ndarray, options: dict | None) -> None:
-        self._task.reset(mask, self.np_random, options)
+        self._task.reset(mask, self._rng, options)
 
     def _observe(self) -> np.ndarray:
         return self._obs.copy()
 
     def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
-        reward, latents = self._task.step(actions.astype(np.int64), self.np_random)
+        reward, latents = self._task.step(actions.astype(np.int64), self._rng)
         terminated = self._task.t >= self.n_trials
-        info: dict[str, np.ndarray] = {}
-        for key, value in latents.items():
-            info[key] = value
-            info[f"_{key}"] = self._all.copy()
-        return reward, terminated, info
+        return reward, terminated, self._in_every_copy(latents)
+
+    def _reset_info(self) -> dict[str, np.ndarray]:
+        """Return every copy's ``correct_action``, ``p_reward`` and ``block``, as at a single reset."""
+        task = self._task
+        return self._in_every_copy({"correct_action": task.correct.copy(), "p_reward": task.p_reward(),
+                                    "block": task.block.copy()})
 
     def trial_rows(self, actions: np.ndarray, reward: np.ndarray, info: dict) -> tuple[np.ndarray, dict]:
         """Return every copy and its columns of :meth:`ReversalLearning.trial_row`.

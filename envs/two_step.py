@@ -20,6 +20,7 @@ from cogmodels.envs.core import (
     PLAIN_INTS,
     TaskEnv,
     TaskVectorEnv,
+    lane_draws,
     named_arguments,
     named_errors,
 )
@@ -126,14 +127,14 @@ class _TwoStepTask:
         elif cfg.initial is not None:
             self.p[mask] = cfg.initial
         elif cfg.schedule == "switch":  # one good second-stage state, chosen at random
-            first_good = rng.random(int(mask.sum())) < 0.5
+            first_good = lane_draws(rng, mask).random(int(mask.sum())) < 0.5
             low, high = cfg.bounds
             p = np.empty((first_good.size, 2, 2))
             p[:, 0] = np.where(first_good, high, low)[:, None]
             p[:, 1] = np.where(first_good, low, high)[:, None]
             self.p[mask] = p
         else:
-            self.p[mask] = rng.uniform(*cfg.bounds, size=(int(mask.sum()), 2, 2))
+            self.p[mask] = lane_draws(rng, mask).uniform(*cfg.bounds, size=(int(mask.sum()), 2, 2))
         self.t[mask] = 0
         self.stage[mask] = 0
         self.state2[mask] = 0
@@ -172,10 +173,10 @@ class _TwoStepTask:
         k = int(second.sum())
         if k and cfg.schedule == "switch":
             swap = np.zeros_like(second)
-            swap[second] = rng.random(k) < cfg.p_switch
+            swap[second] = lane_draws(rng, second).random(k) < cfg.p_switch
             self.p[swap] = self.p[swap][:, ::-1]
         elif k and cfg.drift_std > 0:
-            step = cfg.drift_std * rng.standard_normal((k, 2, 2))
+            step = cfg.drift_std * lane_draws(rng, second).standard_normal((k, 2, 2))
             self.p[second] = reflect(self.p[second] + step, *cfg.bounds)
         self.t += second
         self.stage = np.where(first, 1, 0)
@@ -355,9 +356,12 @@ class TwoStepVector(TaskVectorEnv):
 
     Same arguments and semantics as the single task (see its docstring), plus ``num_envs`` and
     ``autoreset_mode``. ``info`` holds arrays over the copies: ``stage``, ``state2``, ``common``,
-    ``trial``, ``choice1`` (the first-stage choice of the trial) and ``reward_probabilities``
-    (num_envs × 4), each with its ``_key`` mask.
+    ``trial``, ``choice1`` (the first-stage choice of the trial, after the second-stage choice
+    only) and ``reward_probabilities`` (num_envs × 4), each with its ``_key`` mask; at a reset
+    ``reward_probabilities``.
     """
+
+    lane_streams = True
 
     @named_arguments
     def __init__(
@@ -384,19 +388,30 @@ class TwoStepVector(TaskVectorEnv):
         self._task = _TwoStepTask(self.config, self.num_envs)
 
     def _reset_lanes(self, mask: np.ndarray, options: dict | None) -> None:
-        self._task.reset(mask, self.np_random, options)
+        self._task.reset(mask, self._rng, options)
 
     def _observe(self) -> np.ndarray:
         return self._task.observe()
 
     def _step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
-        reward, lat = self._task.step(actions.astype(np.int64), self.np_random)
+        reward, lat = self._task.step(actions.astype(np.int64), self._rng)
         terminated = self._task.t >= self.n_trials
-        info: dict[str, np.ndarray] = {}
-        for key in ("stage", "state2", "common", "reward_probabilities", "trial", "choice1"):
-            info[key] = lat[key]
-            info[f"_{key}"] = self._all.copy()
+        keys = ("stage", "state2", "common", "reward_probabilities", "trial")
+        info = self._in_every_copy({key: lat[key] for key in keys})
+        # the first-stage choice, on the trial's second step only (as the single task's info)
+        second = lat["stage"] == 1
+        info["choice1"], info["_choice1"] = np.where(second, lat["choice1"], 0), second
         return reward, terminated, info
+
+    def _reset_info(self) -> dict[str, np.ndarray]:
+        """Return every copy's ``reward_probabilities`` (num_envs × 4), as :meth:`TwoStep.reset`."""
+        return self._in_every_copy({"reward_probabilities": self._task.p.reshape(-1, 4).copy()})
+
+    def trial_context(self) -> dict[str, np.ndarray]:
+        """Return ``state`` and ``state2`` of every copy (0 before a first-stage choice)."""
+        task = self._task
+        return {"state": np.zeros(self.num_envs, dtype=np.int64),
+                "state2": np.where(task.stage == 1, task.state2, 0)}
 
     def trial_rows(self, actions: np.ndarray, reward: np.ndarray, info: dict) -> tuple[np.ndarray, dict]:
         """Return the copies that completed a trial and the columns of :meth:`TwoStep.trial_row`.

@@ -145,6 +145,57 @@ def test_model_agent_on_the_vector_bandit_matches_simulate():
     pd.testing.assert_frame_equal(table[sim.trials.columns], sim.trials, check_exact=True)
 
 
+VECTORIZED = {
+    # sessions end inside the budget; reversals after a criterion, delays and p_reversal (copies'
+    # draws masked); int seed
+    "reversal_criterion": ("q_learning", "cogmodels/ReversalLearning-v0", 4, dict(
+        n_trials=25, seed=3, env_kwargs={"n_trials": 10, "mode": "criterion", "criterion": (2, 3),
+                                         "criterion_delay": (0, 2), "p_reversal": 0.5})),
+    # the second stage's state2 read from the vector task's trial_context; a Generator seed
+    "two_step": ("two_step_hybrid", TWO_STEP, 3, dict(n_trials=12, seed="generator",
+                                                      env_kwargs={"n_trials": 5, "schedule": "switch"})),
+    # env_seed seeds lane i's env with env_seed + i; one session per lane
+    "bandit_env_seed": ("wsls", BANDIT, 5, dict(seed=1, env_seed=40, env_kwargs={"n_trials": 9})),
+}
+
+
+@pytest.mark.parametrize("case", list(VECTORIZED))
+def test_vectorize_plays_the_lanes_as_vector_copies_and_gives_the_single_envs_table(case, monkeypatch):
+    """rollout(vectorize=True) plays an id's lanes as the copies of its native vector task, each
+    drawing from its own generator seeded as the single env of its lane: the same table, byte for
+    byte, across session ends, masked draws, trial context and every kind of seed."""
+    import cogmodels.rollout as rollout_module
+
+    name, env, lanes, kw = VECTORIZED[case]
+    model = make_model(name)
+    params = {s.name: np.linspace(s.low + 0.2 * (min(s.high, 5) - s.low), min(s.high, 5) - 0.1, lanes)
+              if np.isfinite(s.low) else s.default for s in model.param_specs}
+    agent = model.as_agent(params, record_probabilities=True)
+    seed = kw.pop("seed")
+    fresh = (lambda: np.random.default_rng(11)) if seed == "generator" else (lambda: seed)
+    single = rollout(agent, env, n_subjects=lanes, seed=fresh(), **kw)
+    played = []
+    vector_loop = rollout_module._vector_loop
+    monkeypatch.setattr(rollout_module, "_vector_loop", lambda agent, vec, *a, **k: played.append(
+        type(vec).__name__) or vector_loop(agent, vec, *a, **k))
+    vector = rollout(agent, env, n_subjects=lanes, seed=fresh(), vectorize=True, **kw)
+    assert played == [env.split("/")[1].replace("-v0", "Vector")]
+    pd.testing.assert_frame_equal(vector, single, check_exact=True)
+    assert single["session"].max() == (0 if "n_trials" not in kw else 2)
+
+
+def test_vectorize_plays_single_envs_where_the_task_has_no_vector_copies(monkeypatch):
+    import cogmodels.rollout as rollout_module
+
+    monkeypatch.setattr(rollout_module, "_vector_loop", None)  # never called
+    model = make_model("rlwm")
+    table = rollout(model.as_agent(model.default_params()), "cogmodels/RLWM-v0", n_subjects=2, seed=0,
+                    vectorize=True)
+    assert table["subject"].nunique() == 2
+    with pytest.raises(ValueError, match=r"vectorize must be True or False, got .yes."):
+        rollout(RandomPolicy().as_agent(), BANDIT, vectorize="yes")
+
+
 # -- step tables on native vector environments ---------------------------------------------------
 
 #: the columns every step table has, single or vector
@@ -213,6 +264,9 @@ def test_a_decoder_is_an_agent_that_drives_the_vector_cursor():
         obs, r, term, _, info = env.step(a)
         if term.any():
             dec.reset(term)
+            # same_step: the ended copies hold their reset's info, the step's is in final_info
+            info = {**info, "trial_completed": np.where(term, info["final_info"]["trial_completed"],
+                                                        info["trial_completed"])}
         actions.append(a), rewards.append(r), done.append(info["trial_completed"])
     np.testing.assert_array_equal(table[["action_0", "action_1"]].to_numpy(),
                                   np.stack(actions, axis=1).reshape(-1, 2))
