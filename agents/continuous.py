@@ -304,10 +304,12 @@ class GaussianActorCritic:
         observation). Actions are clipped to a ``Box`` action space's bounds before they reach the
         environment; the policy learns from the sampled (unclipped) action. ``seed`` seeds the
         environment and the action noise (``None``: both from the agent's generator). Returns one
-        row per step: ``episode``, ``step``, ``reward``, ``delta``, ``value``, ``a_0 ... a_{d-1}``.
-
-        It is the step table of :func:`cogmodels.rollout.rollout` (``record="steps"``) of
-        :meth:`as_agent` in one lane, with the columns named as before the rollout existed.
+        row per step: the step table of :func:`cogmodels.rollout.rollout` (``record="steps"``) of
+        :meth:`as_agent` in one lane: ``subject`` (0), ``session`` (each episode is a session),
+        ``step`` and ``trial`` (from 0 within the session), ``time`` (tasks with a bin width
+        only), ``reward``, ``terminated``, ``truncated``, ``action_0 ... action_{d-1}`` (the
+        clipped action the task received), the task's scalar ``info`` entries, then ``delta``,
+        ``value`` and ``a_0 ... a_{d-1}`` (the sampled action the policy learns from).
         """
         from cogmodels.rollout import rollout
 
@@ -318,11 +320,7 @@ class GaussianActorCritic:
         elif env_kwargs:
             raise ValueError("env_kwargs applies only when env is an environment id")
         agent = self.as_agent(env.action_space, features=features, learn=learn, greedy=greedy)
-        table = rollout(agent, env, n_steps=n_steps, seed=self.rng if seed is None else seed, record="steps")
-        df = pd.DataFrame({"episode": table["session"].to_numpy(), "step": np.arange(len(table))})
-        for col in ("reward", "delta", "value", *(f"a_{j}" for j in range(self.action_dim))):
-            df[col] = table[col].to_numpy()
-        return df
+        return rollout(agent, env, n_steps=n_steps, seed=self.rng if seed is None else seed, record="steps")
 
     def __repr__(self) -> str:
         return (

@@ -22,10 +22,11 @@ eligibility traces, features, ε-greedy choices).
 
 Every agent exposes the TD error of its latest step as ``last_delta`` and records it at every step
 of :meth:`TDAgent.run`, which plays a task with :func:`cogmodels.rollout.rollout` (the agent as a
-protocol :class:`~cogmodels.agent.Agent`: :meth:`TDAgent.as_agent`) and returns a tidy table (one
-row per step: ``episode``, ``step``, ``trial``, ``time_in_trial``, ``action``, ``reward``,
-``delta``, ``value`` and the scalar ``info`` entries of the task). Randomness (action draws and
-the environment's seed) comes only from the seed: the same seed gives the same table.
+protocol :class:`~cogmodels.agent.Agent`: :meth:`TDAgent.as_agent`) and returns rollout's step
+table (one row per step: ``subject``, ``session``, ``step``, ``trial``, ``action``, ``reward``,
+``terminated``, ``truncated``, the scalar ``info`` entries of the task, then ``delta`` and
+``value``). Randomness (action draws and the environment's seed) comes only from the seed: the
+same seed gives the same table.
 
 The Pavlovian-conditioning study that trains :class:`TDCritic` (``pavlovian_prediction_errors``,
 ``trial_deltas``) lives in :mod:`cogmodels.experiments.dopamine`; the old import path from this
@@ -77,8 +78,6 @@ __getattr__ = moved_names(__name__, ("pavlovian_prediction_errors", "trial_delta
                           "cogmodels.experiments.dopamine")
 
 PAVLOVIAN = "cogmodels/PavlovianConditioning-v0"
-#: columns every step table has (info entries with these names are prefixed ``info_``)
-STEP_COLUMNS = ("episode", "step", "trial", "time_in_trial", "action", "reward", "delta", "value")
 
 
 def _check_limit(name: str, value: Any) -> int | None:
@@ -321,14 +320,17 @@ class TDAgent:
         ``trace_reset="trial"`` the eligibility traces are cleared at the end of every trial.
 
         It is the step table of :func:`cogmodels.rollout.rollout` (``record="steps"``) of
-        :meth:`as_agent`, with the columns named as before the rollout existed: ``episode``,
-        ``step`` (within the run), ``trial`` (trials completed before this step, within the run),
-        ``time_in_trial`` (from ``info``, else 0), ``action``, ``reward``, ``delta`` (the TD
-        error of this step), ``value`` (the agent's value of this step's state, before its
-        update) and the task's scalar ``info`` entries (or those in ``info_keys``).
+        :meth:`as_agent`, in the glossary's vocabulary: ``subject`` (0), ``session`` (each episode
+        is a session), ``step`` and ``trial`` (from 0 within the session; ``trial`` counts the
+        trials completed before the step), ``time`` (tasks with a bin width only), ``action``,
+        ``reward``, ``terminated``, ``truncated``, the task's scalar ``info`` entries (or those in
+        ``info_keys``; the task's own ``trial`` entry is the table's ``trial`` and is left out),
+        then ``delta`` (the TD error of this step) and ``value`` (the agent's value of this
+        step's state, before its update). ``time_in_trial`` is such an ``info`` entry, where the
+        task reports it (Pavlovian conditioning, delayed match-to-sample, n-back): the step's
+        index within its trial, a count of steps and not a time in seconds.
         """
-        from cogmodels.rollout import STEP_COLUMNS as ROLLOUT_COLUMNS
-        from cogmodels.rollout import rollout
+        from cogmodels.rollout import STEP_COLUMNS, rollout
 
         n_trials = _check_limit("n_trials", n_trials)
         n_steps = _check_limit("n_steps", n_steps)
@@ -340,25 +342,13 @@ class TDAgent:
                             seed=self.rng if seed is None else seed, record="steps")
         finally:
             self._run_rule = _NO_RULE
-        df = pd.DataFrame({
-            "episode": table["session"].to_numpy(),
-            "step": np.arange(len(table)),
-            "trial": table["run_trial"].to_numpy(),
-            "time_in_trial": table["time_in_trial"].to_numpy() if "time_in_trial" in table else 0,
-            "action": table["action"].to_numpy(),
-            "reward": table["reward"].to_numpy(),
-            "delta": table["delta"].to_numpy(),
-            "value": table["value"].to_numpy(),
-        })
-        known = {*ROLLOUT_COLUMNS, "subject", *TDRolloutAgent.COLUMNS}
+        fixed = {"subject", *STEP_COLUMNS, *TDRolloutAgent.COLUMNS}
+        drop = []
         for col in table.columns:
-            if col in known:
-                continue
-            key = col[5:] if col.startswith("info_") and col[5:] in known else col
-            if key in ("trial", "time_in_trial") or (info_keys is not None and key not in info_keys):
-                continue
-            df[f"info_{key}" if key in STEP_COLUMNS else key] = table[col].to_numpy()
-        return df
+            key = col[5:] if col.startswith("info_") and col[5:] in fixed else col
+            if col not in fixed and (key == "trial" or (info_keys is not None and key not in info_keys)):
+                drop.append(col)
+        return table.drop(columns=drop)
 
 
 class TDRolloutAgent:
@@ -369,8 +359,7 @@ class TDRolloutAgent:
     (``TDAgent._step``), clears the traces at trial ends (``trace_reset="trial"``) and starts a
     new episode (representation and traces reset) where the rollout started a new session. The
     weights are the learner's own, so they persist across rollouts. Reports ``delta`` (the step's
-    TD error), ``value`` (the value of the step's state before the update) and ``run_trial``
-    (trials completed before the step, over the whole rollout) after every step.
+    TD error) and ``value`` (the value of the step's state before the update) after every step.
 
     Parameters
     ----------
@@ -381,7 +370,7 @@ class TDRolloutAgent:
     """
 
     #: the columns it reports after every step
-    COLUMNS = ("delta", "value", "run_trial")
+    COLUMNS = ("delta", "value")
 
     def __init__(self, agent: TDAgent, *, learn: bool = True) -> None:
         if not isinstance(agent, TDAgent):
@@ -395,7 +384,7 @@ class TDRolloutAgent:
         """Return the state of a rollout; a TD learner holds one set of weights: one lane."""
         if n_lanes != 1:
             raise ValueError(f"{self.name} learns one set of weights: roll it out in one lane, got n_lanes={n_lanes}")
-        return {"x": None, "a": None, "trials": 0, "columns": {}}
+        return {"x": None, "a": None, "columns": {}}
 
     def _begin_episode(self, obs: Any) -> np.ndarray:
         self.agent.representation.reset()
@@ -428,11 +417,9 @@ class TDRolloutAgent:
             a_next = agent.act(x_next)
         agent.last_delta = float(delta)
         # one-lane tuples: array-like for the rollout, cheaper to build than arrays every step
-        state["columns"] = {"delta": (float(delta),), "value": (float(value),), "run_trial": (state["trials"],)}
-        if transition.trial_end is None or transition.trial_end[0]:
-            state["trials"] += 1
-            if agent.trace_reset == "trial":
-                agent._end_trial()
+        state["columns"] = {"delta": (float(delta),), "value": (float(value),)}
+        if agent.trace_reset == "trial" and (transition.trial_end is None or transition.trial_end[0]):
+            agent._end_trial()
         if terminal or truncated:
             agent._end_episode(x_next if truncated else x, terminal, self.learn_weights)
         if reset:
@@ -442,7 +429,7 @@ class TDRolloutAgent:
         return state
 
     def trial_columns(self, state: dict[str, Any]) -> dict[str, np.ndarray]:
-        """Return ``delta``, ``value`` and ``run_trial`` of the step just played."""
+        """Return ``delta`` and ``value`` of the step just played."""
         return state["columns"]
 
     def __repr__(self) -> str:

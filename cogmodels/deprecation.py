@@ -5,7 +5,8 @@ boundary of the package, the old spelling keeps working and warns: a ``Deprecati
 names the new spelling. :func:`renamed_arguments` does it for keyword arguments of a function or a
 constructor, :func:`renamed_attribute` for attributes read on an object. When a name or a whole
 module moves, :func:`moved_names` and :func:`moved_module` keep the old import path working with
-the same warning, naming the new path.
+the same warning, naming the new path. Renamed table *columns* have no alias (a table is data,
+not a call): :func:`require_columns` names the new column where a table still holds the old one.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ from __future__ import annotations
 import functools
 import importlib
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["moved_module", "moved_names", "renamed_arguments", "renamed_attribute", "warn_renamed"]
+__all__ = ["RENAMED_COLUMNS", "moved_module", "moved_names", "renamed_arguments", "renamed_attribute",
+           "require_columns", "warn_renamed"]
+
+#: old table columns -> their names in the glossary's vocabulary (``subject``, ``session``, ``time``)
+RENAMED_COLUMNS: dict[str, str] = {"lane": "subject", "episode": "session", "time_s": "time"}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -160,3 +165,32 @@ def moved_module(module: str, new_module: str) -> Callable[[str], Any]:
         return getattr(target, name)
 
     return __getattr__
+
+
+def require_columns(name: str, table: Any, columns: Sequence[str], what: str = "") -> None:
+    """Raise ``ValueError`` unless the DataFrame ``table`` has every column in ``columns``.
+
+    The message names the missing columns and the columns present; where ``table`` holds the old
+    name of a missing column (:data:`RENAMED_COLUMNS`: ``lane``, ``episode``, ``time_s``), it says
+    so and gives the rename, e.g. for a trial table written before the rename.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, e.g. ``"history"``.
+    table : pandas.DataFrame
+        The table.
+    columns : sequence of str
+        The columns needed.
+    what : str, optional
+        What the table should be, e.g. ``"a trial table of RewardDecoder.run"``.
+    """
+    present = [str(c) for c in table.columns]
+    missing = [c for c in columns if c not in table.columns]
+    if not missing:
+        return
+    old = {o: n for o, n in RENAMED_COLUMNS.items() if n in missing and o in table.columns}
+    hint = (f"; {', '.join(f'{o!r} is the old name of {n!r}' for o, n in old.items())}: rename with "
+            f"{name} = {name}.rename(columns={old!r})") if old else ""
+    raise ValueError(f"{name} must be {what or 'a table'} with the column(s) {missing}; it has "
+                     f"{present}{hint}")

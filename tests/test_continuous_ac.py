@@ -102,7 +102,11 @@ def test_reward_trained_decoder_learns_2d_pointing_from_population_features():
     assert err_before == pytest.approx(1.0)  # mean 0 at the start: distance 1 to every target
     assert err_after < 0.15
     assert train.reward.iloc[-500:].mean() > 3 * train.reward.iloc[:500].mean()  # less negative
-    assert list(train.columns) == ["episode", "step", "reward", "delta", "value", "a_0", "a_1"]
+    # rollout's step table: one-step sessions, the clipped action the task got, the sampled one
+    assert list(train.columns) == ["subject", "session", "step", "trial", "reward", "terminated",
+                                   "truncated", "action_0", "action_1", "delta", "value", "a_0", "a_1"]
+    assert (train.session.to_numpy() == np.arange(5000)).all() and (train.step == 0).all()
+    np.testing.assert_array_equal(train.action_0, train.a_0.clip(-2.0, 2.0))
     # gamma = 0 and one-step episodes: delta = r - V(x)
     np.testing.assert_allclose(train.delta, train.reward - train.value, atol=1e-12)
 

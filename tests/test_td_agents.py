@@ -171,7 +171,22 @@ def test_learn_false_leaves_the_weights_and_lick_readout():
 def test_run_limits_and_episodes():
     critic = TDCritic(CompleteSerialCompound(15))
     steps = critic.run(PAV, seed=0, env_kwargs={"n_trials": 5}, n_trials=12)
-    assert steps.trial.max() == 11 and steps.episode.max() == 2
+    # rollout's step table: each episode a session, step and trial counted from 0 in each
+    assert list(steps.columns[:8]) == ["subject", "session", "step", "trial", "action", "reward",
+                                       "terminated", "truncated"]
+    assert list(steps.columns[-2:]) == ["delta", "value"] and (steps.subject == 0).all()
+    assert steps.groupby("session").trial.max().tolist() == [4, 4, 1]  # 5 + 5 + 2 trials
+    assert (steps.groupby("session").step.first() == 0).all()
+    assert (steps.groupby("session").step.diff().dropna() == 1).all()
+    assert steps.terminated.sum() == 2 and not {"episode", "run_trial", "info_trial"} & set(steps.columns)
+    # time_in_trial is the task's own info entry (a step count); info_keys keeps only those named
+    assert "time_in_trial" in steps and "time" not in steps  # no bin width: no time column
+    kept = critic.run(PAV, seed=0, env_kwargs={"n_trials": 2}, info_keys=("cue",))
+    assert list(kept.columns[8:]) == ["cue", "delta", "value"]
+    bandit = QLearningAgent(TabularOneHot(2), gamma=0.0).run("cogmodels/MultiArmedBandit-v0", seed=0, n_trials=3)
+    assert "time_in_trial" not in bandit  # a task without it has no such column
+    with pytest.raises(ValueError, match=r"steps must hold one session.*sessions \[0, 1, 2\]"):
+        trial_deltas(steps)
     steps = critic.run(PAV, seed=0, n_steps=37)
     assert len(steps) == 37
     with pytest.raises(ValueError, match="n_trials must be a positive integer"):

@@ -45,6 +45,7 @@ from cogmodels.agents.features import (
     make_representation,
 )
 from cogmodels.agents.td import TDCritic
+from cogmodels.deprecation import require_columns
 from cogmodels.experiments._common import markdown_table, save
 from cogmodels.experiments.registry import Config, Experiment
 
@@ -131,11 +132,16 @@ def trial_deltas(steps: pd.DataFrame, *, cue_step: int | None = None,
 
     ``cue_step`` defaults to the first ``time_in_trial`` with the cue on, ``reward_time`` to the
     table's ``reward_time`` column. Returns one row per trial: ``trial``, ``delta_cue``,
-    ``delta_us``, ``omitted`` (if recorded).
+    ``delta_us``, ``omitted`` (if recorded). ``steps`` holds one session (``trial`` counts from 0
+    in each session of a :meth:`~cogmodels.agents.td.TDAgent.run` table): select one of several
+    with ``steps[steps["session"] == k]``.
     """
-    for col in ("trial", "time_in_trial", "delta"):
-        if col not in steps.columns:
-            raise ValueError(f"steps must be a step table from TDAgent.run; missing column {col!r}")
+    require_columns("steps", steps, ("trial", "time_in_trial", "delta"),
+                    "a step table of TDAgent.run on a task that reports time_in_trial")
+    if "session" in steps.columns and steps["session"].nunique() > 1:
+        raise ValueError(f"steps must hold one session (trial counts from 0 in each), got sessions "
+                         f"{sorted(steps['session'].unique().tolist())}: select one with "
+                         "steps[steps['session'] == k]")
     if cue_step is None:
         if "cue" not in steps.columns or not steps["cue"].astype(bool).any():
             raise ValueError("cue_step is needed: the table has no 'cue' column with a cue")
