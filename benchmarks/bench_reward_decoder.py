@@ -58,7 +58,7 @@ def run_config(config: str, args: argparse.Namespace) -> tuple[pd.DataFrame, pd.
     days = []
     for day in args.days:
         h = dec.train(env, seconds=args.session, options={"day": day})
-        days.append(h.rename(columns={"lane": "subject", "time_s": "time"}))
+        days.append(h)
     trials = pd.concat(days, ignore_index=True).assign(decoder=config)
     metrics = summarize(trials, by=["decoder", "day"], n_targets=8)
     return curve, metrics, time.perf_counter() - t0

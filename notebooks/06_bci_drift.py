@@ -175,7 +175,7 @@ history = reward_decoder.train(reward_env, seconds=REWARD_S, options={"day": 0})
 learning = per_minute(history, minutes=0.25 if QUICK else 1.0)
 print(learning.round(2).to_string(index=False))
 test = reward_decoder.evaluate(reward_env, seconds=SESSION_S)  # greedy, no learning
-test_summary = summarize(test.rename(columns={"lane": "subject"}), by="day", n_targets=8)
+test_summary = summarize(test, by="day", n_targets=8)
 print("\nafter learning, greedy, no updates:")
 print(test_summary[["day", *METRICS]])
 

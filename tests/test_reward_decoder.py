@@ -5,6 +5,7 @@ window, seeds, bad arguments."""
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import gymnasium as gym
@@ -29,7 +30,7 @@ def test_learns_center_out_from_the_realistic_error_signal_alone():
     hist = dec.train(env, seconds=240, seed=0)
     assert hist["calibrating"].iloc[0] and not hist["calibrating"].iloc[-1]
     assert hist[hist.calibrating].success.sum() == 0  # noise only: nothing succeeds
-    assert hist[hist.time_s > 180].success.sum() >= 5
+    assert hist[hist.time > 180].success.sum() >= 5
     trained = dec.evaluate(env, seconds=40)  # greedy, same subject, no learning
     dec.learner.W[:] = 0.0  # the untrained decoder
     untrained = dec.evaluate(env, seconds=40)
@@ -46,7 +47,7 @@ def test_the_actor_critic_baseline_still_learns_from_the_idealised_channel():
     env = _env((0.9, 0.1))
     dec = RewardDecoder(rule="actor_critic", calibration_s=20, half_life_s=None, seed=0)
     hist = dec.train(env, seconds=200, seed=0)
-    assert hist[hist.time_s > 140].success.sum() >= 5
+    assert hist[hist.time > 140].success.sum() >= 5
     assert dec.evaluate(env, seconds=40).success.mean() > 0.5
 
 
@@ -114,7 +115,7 @@ def test_same_seed_same_history_and_vector_lanes():
     venv = CursorBCIVector(num_envs=2, n_trials=10**6, error_signal="realistic")
     dec = RewardDecoder(n_lanes=2, calibration_s=2, seed=0)
     h = dec.train(venv, seconds=8, seed=0)
-    assert set(h.lane) <= {0, 1}
+    assert set(h.subject) <= {0, 1}
     w = dec.weights()
     assert w.shape == (2, 2, 5) and not np.array_equal(w[0], w[1])
     assert np.all(w[:, :, -1] == 0.0)  # no intercept: the features are centred
@@ -254,7 +255,7 @@ def test_bad_run_arguments_raise_naming_them():
     with pytest.raises(TypeError, match=r"takes no agent arguments, got \['gamma'\]"):
         RewardDecoder(gamma=0.5)
     with pytest.raises(ValueError, match=r"minutes must be a finite number in \(0, inf\), got 0"):
-        per_minute(pd.DataFrame({"lane": [], "time_s": []}), minutes=0)
+        per_minute(pd.DataFrame({"subject": [], "time": []}), minutes=0)
 
 
 def test_greedy_policy_steps_the_mean_decoder():
@@ -341,9 +342,20 @@ def test_run_plays_vector_sessions_that_end():
     lane's trials in order."""
     env = CursorBCIVector(num_envs=2, n_trials=2, error_signal="realistic", n_units=32, timeout=1.0)
     h = RewardDecoder(32, 2, calibration_s=1, seed=0).train(env, seconds=8, seed=0)
-    assert h.groupby("lane").size().min() > 2  # more trials than one session holds
-    for _, lane in h.groupby("lane"):
+    assert list(h.columns[:3]) == ["subject", "trial", "time"]
+    assert h.groupby("subject").size().min() > 2  # more trials than one session holds
+    for _, lane in h.groupby("subject"):
         assert lane["trial"].tolist() == list(range(len(lane)))
+    # a table written before lane / time_s became subject / time: the error gives the rename
+    old = h.rename(columns={"subject": "lane", "time": "time_s"})
+    with pytest.raises(ValueError, match=re.escape(
+            "history must be a trial table of RewardDecoder.run with the column(s) ['subject', "
+            "'time']; it has ['lane', 'trial', 'time_s', ") + r".*'lane' is the old name of "
+            r"'subject', 'time_s' is the old name of 'time': rename with history = "
+            + re.escape("history.rename(columns={'lane': 'subject', 'time_s': 'time'})")):
+        per_minute(old)
+    pd.testing.assert_frame_equal(per_minute(old.rename(columns={"lane": "subject", "time_s": "time"})),
+                                  per_minute(h))
 
 
 def test_the_trial_log_reads_each_lanes_own_outcomes_in_single_envs():
@@ -358,9 +370,9 @@ def test_the_trial_log_reads_each_lanes_own_outcomes_in_single_envs():
     log = TrialLog(2, dec.dt, 400)
     table = rollout(RewardDecoderAgent(dec, log=log), envs, n_steps=400, seed=1)
     mine = log.table()
-    assert sorted(set(mine["lane"])) == [0, 1] and len(mine) == len(table)
+    assert sorted(set(mine["subject"])) == [0, 1] and len(mine) == len(table)
     for lane in (0, 1):
-        ours, theirs = mine[mine["lane"] == lane], table[table["subject"] == lane]
+        ours, theirs = mine[mine["subject"] == lane], table[table["subject"] == lane]
         assert ours["trial"].tolist() == list(range(len(theirs)))
         assert ours["success"].tolist() == theirs["success"].astype(bool).tolist()
         np.testing.assert_array_equal(ours["trial_time"], theirs["trial_time"])

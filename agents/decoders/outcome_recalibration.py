@@ -724,10 +724,6 @@ def _refit(recal: OutcomeRecalibration, record: OutcomeRecord, bias: BiasCorrect
     return recal.driver()
 
 
-def _reward_tables(table: pd.DataFrame) -> pd.DataFrame:
-    return table.rename(columns={"lane": "subject", "time_s": "time"}).drop(columns="calibrating")
-
-
 @renamed_arguments(session_seconds="session_s", calibration_seconds="calibration_s",
                    reward_warmup="reward_warmup_s", update_seconds="update_s",
                    early_update_seconds="early_update_s", early_seconds="early_s",
@@ -888,7 +884,7 @@ def run_reward_drift(
                 env, dec = reward_warm()
                 for day in days:
                     h = dec.train(env, seconds=seconds[day], options={"day": day})
-                    tables.append(_reward_tables(h).assign(decoder=name))
+                    tables.append(h.drop(columns="calibrating").assign(decoder=name))
                 bar.update()
                 continue
             bandit = GainBandit(n_subjects, gains, smoothing, seed=seeds[name])

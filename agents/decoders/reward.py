@@ -66,7 +66,7 @@ import pandas as pd
 
 from cogmodels.agents.reward_learners import ActorCriticLanes, OutcomeWeightedLanes
 from cogmodels.agents.spike_features import SpikeFeatures
-from cogmodels.deprecation import renamed_arguments, warn_renamed
+from cogmodels.deprecation import renamed_arguments, require_columns, warn_renamed
 from cogmodels.envs.bci.error_signal import (
     ERROR_SIGNAL_PRESETS,
     ErrorSignalSpec,
@@ -290,8 +290,9 @@ class RewardDecoder:
         keeps the current one, e.g. to evaluate on the subject just trained on; ``options`` go to
         ``env.reset``, e.g. ``{"day": 14}``.
 
-        Returns the per-trial table: ``lane``, ``trial``, ``time_s`` (simulated seconds since
-        the start of this call at the trial's end), ``calibrating``, ``day`` and the outcome
+        Returns the per-trial table: ``subject`` (the lane: its subject), ``trial`` (from 0 in
+        each subject, over the sessions of this call), ``time`` (simulated seconds since the
+        start of this call at the trial's end), ``calibrating``, ``day`` and the outcome
         columns (``success``, ``time_to_target``, ``dial_in_time``, ``trial_time``,
         ``path_efficiency``, ``distance``, ``index_of_difficulty``: what
         :func:`cogmodels.envs.bci.metrics.summarize` reads); ``attrs["wall_s"]`` and
@@ -345,10 +346,11 @@ class RewardDecoder:
 class TrialLog:
     """The per-trial table of :meth:`RewardDecoder.run`, filled from each step's ``info``.
 
-    One row per trial a lane completed: ``lane``, ``trial`` (per lane, from 0), ``time_s`` (the
-    simulated seconds since the start at the end of the bin), ``calibrating``, ``day`` and the
-    outcome columns; ``callback(d)`` every ``every`` bins and at the last (``time_s``,
-    ``wall_s``, ``n_trials``, ``success_rate`` of the trials since the last report).
+    One row per trial a lane completed: ``subject`` (the lane), ``trial`` (per subject, from 0),
+    ``time`` (the simulated seconds since the start of the run at the end of the bin),
+    ``calibrating``, ``day`` and the outcome columns; ``callback(d)`` every ``every`` bins and at
+    the last (``time_s``, ``wall_s``, ``n_trials``, ``success_rate`` of the trials since the last
+    report: a report, not a table row).
 
     Parameters
     ----------
@@ -364,7 +366,7 @@ class TrialLog:
         Bins between reports.
     """
 
-    COLUMNS = ("lane", "trial", "time_s", "calibrating", "day", *_OUTCOMES)
+    COLUMNS = ("subject", "trial", "time", "calibrating", "day", *_OUTCOMES)
 
     def __init__(self, n_lanes: int, dt: float, n_bins: int,
                  callback: Callable[[dict], None] | None = None, every: int = 1) -> None:
@@ -385,9 +387,9 @@ class TrialLog:
                 # a vector env's info holds arrays over the lanes; a single env's, its trial_result
                 result = info[i]["trial_result"] if isinstance(info, list) else {
                     k: info[k][i] for k in ("day", *_OUTCOMES)}
-                rows["lane"].append(int(i))
+                rows["subject"].append(int(i))
                 rows["trial"].append(int(self.n_trial[i]))
-                rows["time_s"].append(self.t * self.dt)
+                rows["time"].append(self.t * self.dt)
                 rows["calibrating"].append(calibrating)
                 rows["day"].append(int(result["day"]))
                 rows["success"].append(bool(result["success"]))
@@ -527,14 +529,18 @@ class GreedyPolicy:
 
 
 def per_minute(history: pd.DataFrame, minutes: float = 1.0) -> pd.DataFrame:
-    """Bin a trial table into stretches of ``minutes`` simulated minutes, lanes summed.
+    """Bin a trial table into stretches of ``minutes`` simulated minutes, subjects summed.
 
-    The columns are ``minute`` (start of the stretch), ``n_trials``, ``success_rate``,
-    ``successes_per_min`` (per lane) and ``time_to_target`` (median over successes).
+    ``history`` is a table of :meth:`RewardDecoder.run` (``subject``, ``time``, ``success``,
+    ``time_to_target``). The columns are ``minute`` (start of the stretch), ``n_trials``,
+    ``success_rate``, ``successes_per_min`` (per subject) and ``time_to_target`` (median over
+    successes).
     """
     minutes = check_number("minutes", minutes, 0.0, low_open=True)
-    n_lanes = max(1, int(history["lane"].nunique())) if len(history) else 1
-    b = np.floor(history["time_s"] / (60.0 * minutes)) * minutes
+    require_columns("history", history, ("subject", "time", "success", "time_to_target"),
+                    "a trial table of RewardDecoder.run")
+    n_lanes = max(1, int(history["subject"].nunique())) if len(history) else 1
+    b = np.floor(history["time"] / (60.0 * minutes)) * minutes
     g = history.assign(minute=b).groupby("minute")
     out = pd.DataFrame({
         "n_trials": g.size(),

@@ -80,7 +80,7 @@ def _reward_only(env: CursorBCIVector, days: list[int], seconds: float,
     parts = []
     for day in days:
         h = dec.train(env, seconds=seconds, options={"day": day})
-        parts.append(h.rename(columns={"lane": "subject", "time_s": "time"}))
+        parts.append(h)
     return pd.concat(parts, ignore_index=True).drop(columns="calibrating")
 
 
