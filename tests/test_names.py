@@ -174,3 +174,22 @@ def test_the_bandit_baselines_take_n_actions_and_warn_on_n_arms():
         assert policy.n_arms == 2
     with pytest.raises(ValueError, match="BayesOptimal plays 2 arms, got n_actions=3"):
         policy.start(4, 3)
+
+
+def test_a_table_with_an_old_column_name_is_refused_naming_the_new_one():
+    """Renamed columns have no alias: require_columns names the new column and the rename."""
+    import pandas as pd
+
+    from cogmodels.deprecation import RENAMED_COLUMNS, require_columns
+
+    assert RENAMED_COLUMNS == {"lane": "subject", "episode": "session", "time_s": "time"}
+    steps = pd.DataFrame({"episode": [0], "step": [0], "delta": [0.1]})
+    require_columns("steps", steps, ("step", "delta"))  # present: no error
+    with pytest.raises(ValueError, match=(
+            r"^steps must be a step table with the column\(s\) \['session'\]; it has \['episode', "
+            r"'step', 'delta'\]; 'episode' is the old name of 'session': rename with steps = "
+            r"steps.rename\(columns=\{'episode': 'session'\}\)$")):
+        require_columns("steps", steps, ("session", "delta"), "a step table")
+    with pytest.raises(ValueError, match=r"^table must be a table with the column\(s\) \['trial'\]; "
+                                         r"it has \['episode', 'step', 'delta'\]$"):
+        require_columns("table", steps, ("trial",))  # no old name of it: no rename offered
