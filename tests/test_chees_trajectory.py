@@ -36,3 +36,4 @@ def test_the_warm_up_trajectory_is_recorded():
     assert result.warmup_n_leapfrog.shape == result.warmup_trajectory_length.shape == (120,)
     assert result.warmup_trajectory_length[-1] == result.trajectory_length
     assert result.warmup_n_leapfrog.min() >= 1 and np.all(result.warmup_trajectory_length > 0)
+
