@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from cogmodels.fits.chees import chees_hmc
 
@@ -37,3 +38,16 @@ def test_the_warm_up_trajectory_is_recorded():
     assert result.warmup_trajectory_length[-1] == result.trajectory_length
     assert result.warmup_n_leapfrog.min() >= 1 and np.all(result.warmup_trajectory_length > 0)
 
+
+
+def test_chees_warms_up_for_500_iterations_by_default_and_nuts_for_1000():
+    """ChEES's default warm-up is 500 (RESULTS, Round 6), NUTS keeps Stan's 1,000; a given value is kept."""
+    from cogmodels.fits import HierarchicalNUTS
+    from cogmodels.models import make_model
+
+    model = make_model("q_learning")
+    assert HierarchicalNUTS(model, sampler="chees").n_warmup == 500
+    assert HierarchicalNUTS(model).n_warmup == 1000
+    assert HierarchicalNUTS(model, sampler="chees", n_warmup=1000).n_warmup == 1000
+    with pytest.raises(ValueError, match="n_warmup"):
+        HierarchicalNUTS(model, sampler="chees", n_warmup=0)
