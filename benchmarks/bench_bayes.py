@@ -193,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-fits", action="store_true", help="time the gradients only")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--target-accept", type=float, default=None,
+                   help="the sampler's target acceptance (default: the estimator's)")
     p.add_argument("--progress", action="store_true", help="draw the sampler's progress bar (on stderr, when it is a terminal)")
     p.add_argument("--out", default=None, help="JSON file for the results")
     args = p.parse_args(argv)
@@ -231,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(fit_row(name, HierarchicalNUTS(model, n_chains=args.chains, n_warmup=args.warmup,
                                                    n_draws=args.draws, chain_method=args.chain_method,
                                                    sampler=args.sampler, gradient=args.gradient, seed=args.seed,
-                                                   **({"n_jobs": args.jobs} if args.sampler == "chees" else {})),
+                                                   **({"n_jobs": args.jobs} if args.sampler == "chees" else {}),
+                                                   **({} if args.target_accept is None else
+                                                      {"target_accept": args.target_accept})),
                             trials, truth, progress=args.progress))
     result["fits"] = rows
     if "nuts_extrapolated_cpu_s" in result:

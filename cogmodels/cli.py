@@ -906,7 +906,7 @@ def _threads(text: str) -> int:
 def _add_bayes_arguments(p: argparse.ArgumentParser) -> None:
     """Add the NUTS and VI settings of ``fit``, ``compare``, ``recover`` and ``check`` (cogmodels.fits.bayes)."""
     p.add_argument("--chains", type=int, default=None, help="--method nuts: chains (default 4)")
-    p.add_argument("--warmup", type=int, default=None, help="--method nuts: warm-up iterations per chain (default 1000)")
+    p.add_argument("--warmup", type=int, default=None, help="--method nuts: warm-up iterations per chain (default 1000; 500 with --sampler chees)")
     p.add_argument("--draws", type=int, default=None,
                    help="--method nuts/vi: posterior draws kept per chain (default 1000)")
     p.add_argument("--target-accept", type=float, default=None,

@@ -103,6 +103,8 @@ _CHUNK = 50_000
 _POINTWISE = ("subject", "trial")
 _CHAIN_METHODS = ("sequential", "vectorized")
 _SAMPLERS = ("nuts", "chees")
+#: ChEES's default warm-up iterations (NUTS keeps Stan's 1,000): RESULTS, "Round 6 (branch bayes17d)"
+CHEES_WARMUP = 500
 
 
 def require_bayes() -> tuple[Any, Any, Any]:
@@ -592,8 +594,13 @@ class HierarchicalNUTS(HierarchicalBayes):
         The model to fit.
     n_chains : int, default 4
         Independent chains, each seeded from ``seed`` (``SeedSequence.spawn``).
-    n_warmup : int, default 1000
-        Warm-up iterations per chain (step size and diagonal mass matrix adaptation), discarded.
+    n_warmup : int, optional
+        Warm-up iterations per chain (step size and diagonal mass matrix adaptation; with ChEES
+        also the trajectory length), discarded. Default 1000 for NUTS (Stan's) and 500 for ChEES:
+        ChEES's trajectory length does not settle over a longer warm-up but wanders (4 chains
+        give a noisy criterion), so iterations 500–1,000 cost a quarter of a fit for no better
+        R̂ or ESS (``benchmarks/RESULTS.md``, "Round 6"); ``CheesResult.warmup_trajectory_length``
+        shows the path.
     target_accept : float, default 0.8
         The acceptance probability the step size adapts to (Stan's ``adapt_delta``).
     max_tree_depth : int, default 10
@@ -641,7 +648,7 @@ class HierarchicalNUTS(HierarchicalBayes):
         model: CognitiveModel,
         *,
         n_chains: int = 4,
-        n_warmup: int = 1000,
+        n_warmup: int | None = None,
         target_accept: float = 0.8,
         max_tree_depth: int = 10,
         chain_method: str = "sequential",
@@ -655,6 +662,8 @@ class HierarchicalNUTS(HierarchicalBayes):
         if self.n_jobs > 1 and self.sampler != "chees":
             raise ValueError(f"n_jobs > 1 runs ChEES chains in processes: use sampler='chees', got sampler={sampler!r}")
         self.n_chains = check_int("n_chains", n_chains, minimum=2 * self.n_jobs if self.sampler == "chees" else 1)
+        if n_warmup is None:
+            n_warmup = CHEES_WARMUP if self.sampler == "chees" else 1000
         self.n_warmup = check_int("n_warmup", n_warmup, minimum=1)
         self.target_accept = check_number("target_accept", target_accept, 0.0, 1.0, low_open=True,
                                           high_open=True)

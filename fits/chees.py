@@ -97,7 +97,12 @@ class CheesResult:
     inverse_mass : numpy.ndarray
         ``(dim,)`` the adapted diagonal inverse mass matrix.
     n_gradients : int
-        Calls of the log density (each scores every chain).
+        Calls of the log density (each scores every chain), the step-size heuristic's included.
+    warmup_n_leapfrog : numpy.ndarray
+        ``(n_warmup,)`` leapfrog steps of each warm-up iteration.
+    warmup_trajectory_length : numpy.ndarray
+        ``(n_warmup,)`` the trajectory length :math:`T` after each warm-up iteration's update: whether
+        it settled or still drifts by the end of warm-up.
     """
 
     draws: np.ndarray
@@ -108,6 +113,8 @@ class CheesResult:
     trajectory_length: float
     inverse_mass: np.ndarray
     n_gradients: int
+    warmup_n_leapfrog: np.ndarray
+    warmup_trajectory_length: np.ndarray
 
 
 def _halton(i: int, base: int = 2) -> float:
@@ -271,6 +278,13 @@ def chees_hmc(
     gather = _all_chains if gather is None else gather
     n_chains, dim = x.shape
     rngs = chain_generators(seed, n_chains)
+    calls = [0]
+    score = log_density
+
+    def log_density(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # counted: the step-size heuristic's too
+        calls[0] += 1
+        return score(z)
+
     logp, grad = log_density(x)
     every_logp = gather(logp[:, None])[:, 0]
     if every_logp.shape[0] < 2:
@@ -278,10 +292,8 @@ def chees_hmc(
                          f"got {every_logp.shape[0]}")
     if not np.all(np.isfinite(every_logp)):
         raise ValueError("the log density is not finite at every starting point: choose init inside the support")
-    n_grad = 1
     inv_mass = np.ones(dim)
     eps = _initial_step_size(log_density, x, logp, grad, inv_mass, rngs, gather)
-    n_grad += 1
     dual = _DualAveraging(eps, target_accept)
     log_t, adam_m, adam_v, adam_i = np.log(eps), 0.0, 0.0, 0  # T starts at one step
     windows = _adaptation_windows(n_warmup)
@@ -291,6 +303,8 @@ def chees_hmc(
     accept = np.empty((n_chains, n_draws))
     diverging = np.zeros((n_chains, n_draws), dtype=bool)
     steps = np.empty(n_draws, dtype=np.int64)
+    warm_steps = np.empty(n_warmup, dtype=np.int64)
+    warm_length = np.empty(n_warmup)
     total = n_warmup + n_draws
     with progress_bar(progress, total=total, unit="iteration", desc="chees-hmc") as bar:
         for it in range(total):
@@ -299,7 +313,6 @@ def chees_hmc(
             n_steps = int(min(max_leapfrog, max(1, np.ceil(u * np.exp(log_t) / eps))))
             p0 = _momenta(rngs, dim, inv_mass)
             x1, p1, logp1, grad1 = _leapfrog(log_density, x, p0, grad, eps, inv_mass, n_steps)
-            n_grad += n_steps
             with np.errstate(invalid="ignore", over="ignore"):
                 h0 = -logp + 0.5 * np.sum(inv_mass * p0**2, axis=1)
                 h1 = -logp1 + 0.5 * np.sum(inv_mass * p1**2, axis=1)
@@ -326,6 +339,7 @@ def chees_hmc(
                 m_hat, v_hat = adam_m / (1 - 0.9**adam_i), adam_v / (1 - 0.999**adam_i)
                 log_t += 0.025 * m_hat / (np.sqrt(v_hat) + 1e-8)
                 log_t = float(np.clip(log_t, np.log(eps), np.log(eps * max_leapfrog)))
+                warm_steps[it], warm_length[it] = n_steps, np.exp(log_t)
                 tried.append((eps, float(np.mean(e_prob))))
                 eps = dual.update(tried[-1][1])
                 window_draws.append(e_x)
@@ -336,7 +350,6 @@ def chees_hmc(
                     inv_mass = (n / (n + 5.0)) * pooled.var(axis=0) + 1e-3 * (5.0 / (n + 5.0))
                     window_draws = []
                     eps = _initial_step_size(log_density, x, logp, grad, inv_mass, rngs, gather)
-                    n_grad += 1
                     dual.restart(eps)
                     tried = []
                 if it + 1 == n_warmup:
@@ -348,7 +361,8 @@ def chees_hmc(
             bar.update()
             if callback is not None:
                 callback(it)
-    return CheesResult(draws, accept, diverging, steps, float(eps), float(np.exp(log_t)), inv_mass, n_grad)
+    return CheesResult(draws, accept, diverging, steps, float(eps), float(np.exp(log_t)), inv_mass, calls[0],
+                       warm_steps, warm_length)
 
 
 def _step_size_for(tried: Sequence[tuple[float, float]], target: float, fallback: float) -> float:
