@@ -541,3 +541,38 @@ def test_cpu_kernels_name_the_openblas_core_the_environment_forces():
         pytest.skip("OPENBLAS_CORETYPE names x86 cores")
     forced = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert forced.stdout.strip() == "Nehalem"
+
+
+#: a stand-in for torch, as a unit that trains a network leaves it imported in its process
+_FAKE_TORCH = type(sys)("torch")
+_FAKE_TORCH.backends = type(sys)("torch.backends")
+_FAKE_TORCH.backends.cpu = type(sys)("torch.backends.cpu")
+_FAKE_TORCH.backends.cpu.get_cpu_capability = lambda: "AVX2"
+
+
+def _torch_units(config: Config) -> list[dict]:
+    return [{"i": i} for i in range(3)]
+
+
+def _torch_run_unit(config: Config, unit: dict, seed: int) -> dict[str, pd.DataFrame]:
+    if unit["i"] >= 1:  # units 1 and 2 import torch (meta_rl_bandit's gru_a2c); unit 0 does not
+        sys.modules["torch"] = _FAKE_TORCH
+    return {"values": pd.DataFrame({"i": [unit["i"]]})}
+
+
+register(Experiment(name="test_kernels_torch", description="Some units import torch.", defaults={},
+                    quick={}, units=_torch_units, run_unit=_torch_run_unit, report=_no_report), replace=True)
+
+
+@pytest.mark.xfail(strict=True, reason="breaker8: cpu_kernels() has a 'torch' key only once torch is imported, so "
+                   "units of one process and one environment that did not import torch differ from those that "
+                   "did: a false 'ran under different CPU kernels' warning and kernels_differ in the manifest "
+                   "(cogmodels run experiments/meta_rl_bandit.toml --quick --workers 2)")
+def test_units_that_import_torch_and_units_that_do_not_share_one_machines_kernels(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "torch", None)  # not imported yet (restored after the test)
+    here = cpu_kernels()
+    res = run_experiment({"experiment": "test_kernels_torch"}, tmp_path / "run", executor="serial", progress=False)
+    kernels = [u["kernels"] for u in res.manifest["units"]]
+    assert res.ok and all({k: v for k, v in u.items() if k != "torch"} == here for u in kernels)
+    assert "kernels_differ" not in res.manifest
+    assert "ran under different CPU kernels" not in capsys.readouterr().err
