@@ -11,7 +11,8 @@ rlwm EM of WMH Expe1's first 20 subjects (``benchmarks/RESULTS.md``, "EM across 
 :func:`cpu_kernels` names them; the experiment runner records them for the driver and for every
 unit (``manifest.json``) and warns when units ran under different ones. To compute with the
 AVX2 kernels on a newer CPU, set ``OPENBLAS_CORETYPE=Haswell`` and ``ATEN_CPU_CAPABILITY=avx2``
-before Python starts (NumPy's own SIMD loops: ``NPY_DISABLE_CPU_FEATURES``).
+before Python starts (NumPy's own SIMD loops: ``NPY_DISABLE_CPU_FEATURES`` with NumPy's target
+names, e.g. ``"X86_V4 AVX512_ICL AVX512_SPR"`` for its AVX2 loops, ``X86_V3``).
 """
 
 from __future__ import annotations

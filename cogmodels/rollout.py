@@ -265,9 +265,13 @@ def _lane_vector(env_id: str, n_subjects: int | None, env_kwargs: Mapping[str, A
     if env_kwargs is not None and not isinstance(env_kwargs, Mapping):
         raise TypeError(f"env_kwargs must be a mapping of environment arguments or None, got {env_kwargs!r}")
     lanes = 1 if n_subjects is None else check_int("n_subjects", n_subjects, minimum=1)
-    if lanes > MAX_ENVS:
-        return None
-    return cls(num_envs=lanes, autoreset_mode="same_step", **dict(env_kwargs or {}))
+    kwargs = dict(env_kwargs or {})
+    if lanes > MAX_ENVS or {"num_envs", "autoreset_mode"} & set(kwargs):
+        return None  # the single envs' gym.make names what is wrong with the arguments
+    try:
+        return cls(num_envs=lanes, autoreset_mode="same_step", **kwargs)
+    except TypeError:
+        return None  # an argument the vector class does not take: gym.make says so, naming the id
 
 
 def _env_seed(env_seed: Any, reseed: bool) -> int | None:

@@ -15,7 +15,12 @@ from cogmodels.model import CognitiveModel
 from cogmodels.rollout import rollout
 from cogmodels.validation import check_bool, check_int
 
-__all__ = ["Simulation", "simulate"]
+__all__ = ["VECTOR_MIN_SUBJECTS", "Simulation", "simulate"]
+
+#: from this many subjects on, a task with a native vector class plays in it (same tables): below,
+#: its per-step overhead costs more than the single environments' Python loop (measured
+#: 2026-12-04: break-even at about 8 bandit, 8-16 reversal and 16-20 two-step subjects)
+VECTOR_MIN_SUBJECTS = 16
 
 
 @dataclass
@@ -42,9 +47,11 @@ def simulate(
 
     ``params`` maps each parameter to a scalar or to one value per subject. Every subject gets
     its own environment, seeded from ``SeedSequence(seed).spawn``: in the tasks with a native
-    vector class (the bandit, reversal learning, the two-step task) the subjects are the copies
-    of one vector environment, each drawing from its own generator seeded so (the same table as
-    single environments, byte for byte, in one array step for all subjects); choices are drawn from
+    vector class (the bandit, reversal learning, the two-step task), from
+    :data:`VECTOR_MIN_SUBJECTS` subjects on, the subjects are the copies of one vector
+    environment, each drawing from its own generator seeded so (the same table as single
+    environments, byte for byte, in one array step for all subjects; below that the single
+    environments are cheaper); choices are drawn from
     ``model.action_probabilities`` with a generator from the same sequence, and the state is
     advanced by ``model.update``: the same code that scores choices when fitting.
     ``latents=True`` adds the model's trial-wise latents as columns; ``record_probabilities=True``
@@ -52,7 +59,7 @@ def simulate(
     over stages). ``progress`` draws a bar of the steps played (on a terminal only).
 
     It is the rollout of the model as an agent, ``rollout(model.as_agent(params), env, ...,
-    vectorize=True)``
+    vectorize=n_subjects >= VECTOR_MIN_SUBJECTS)``
     (:func:`cogmodels.rollout.rollout`, :class:`cogmodels.agent.ModelAgent`), with the model's
     checks and the true parameters added.
 
@@ -78,6 +85,7 @@ def simulate(
     lanes = n_subjects or agent.n_lanes
     p = model.check_params(params, n_lanes=lanes)
     trials = rollout(agent, env, n_subjects=lanes, seed=seed, env_kwargs=env_kwargs,
-                     progress=progress, description=f"simulate {model.name}", vectorize=True)
+                     progress=progress, description=f"simulate {model.name}",
+                     vectorize=lanes >= VECTOR_MIN_SUBJECTS)
     truth = pd.DataFrame({"subject": np.arange(lanes), **{k: v for k, v in p.items()}})
     return Simulation(trials, truth)

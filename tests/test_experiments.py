@@ -564,10 +564,6 @@ register(Experiment(name="test_kernels_torch", description="Some units import to
                     quick={}, units=_torch_units, run_unit=_torch_run_unit, report=_no_report), replace=True)
 
 
-@pytest.mark.xfail(strict=True, reason="breaker8: cpu_kernels() has a 'torch' key only once torch is imported, so "
-                   "units of one process and one environment that did not import torch differ from those that "
-                   "did: a false 'ran under different CPU kernels' warning and kernels_differ in the manifest "
-                   "(cogmodels run experiments/meta_rl_bandit.toml --quick --workers 2)")
 def test_units_that_import_torch_and_units_that_do_not_share_one_machines_kernels(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "torch", None)  # not imported yet (restored after the test)
     here = cpu_kernels()

@@ -424,3 +424,10 @@ def test_env_seed_seeds_the_first_reset_in_place_of_seed():
         rollout(_FirstArm(False), BANDIT, env_seed=3, reseed=False)
     with pytest.raises(ValueError, match="env_seed must be"):
         rollout(_FirstArm(False), BANDIT, env_seed=-1)
+
+
+@pytest.mark.parametrize("kwargs", [{"foo": 1}, {"num_envs": 5}, {"autoreset_mode": "next_step"}])
+def test_vectorize_names_the_task_id_and_arguments_it_cannot_take(kwargs):
+    """A bad env_kwargs fails as gym.make of the id does, not inside the vector class (breaker, 2026-12-04)."""
+    with pytest.raises(TypeError, match=r"environment creator for cogmodels/MultiArmedBandit-v0 with kwargs"):
+        rollout(RandomPolicy().as_agent(), BANDIT, n_subjects=20, env_kwargs=kwargs, vectorize=True)

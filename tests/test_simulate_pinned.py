@@ -40,3 +40,19 @@ def test_the_cross_section_covers_every_vector_task_and_variant():
 @pytest.mark.parametrize("key", sorted(CASES))
 def test_simulate_keeps_the_tables_it_gave_in_single_environments(key):
     assert CASES[key]() == RECORDED[key]
+
+
+@pytest.mark.parametrize("n_subjects", [1, 15, 16])
+def test_simulate_plays_vector_copies_from_the_threshold_on(n_subjects, monkeypatch):
+    """Below VECTOR_MIN_SUBJECTS the single envs are cheaper (RESULTS, "Environments"): same tables."""
+    import cogmodels.rollout as rollout_module
+    from cogmodels.models import make_model
+    from cogmodels.simulate import VECTOR_MIN_SUBJECTS, simulate
+
+    built = []
+    real = rollout_module._lane_vector
+    monkeypatch.setattr(rollout_module, "_lane_vector", lambda *a: built.append(real(*a)) or built[-1])
+    model = make_model("q_learning")
+    simulate(model, model.default_params(), "cogmodels/MultiArmedBandit-v0", n_subjects=n_subjects, seed=0,
+             progress=False)
+    assert (len(built) == 1 and built[0].num_envs == n_subjects) == (n_subjects >= VECTOR_MIN_SUBJECTS)

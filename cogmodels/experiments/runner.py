@@ -373,13 +373,19 @@ def _unit_kernels(folder: Path) -> dict[str, str] | None:
 
 
 def _kernels_differ(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """Return the distinct CPU kernels of the units that recorded theirs, if there is more than one."""
+    """Return the distinct CPU kernels of the units that recorded theirs, if two of them conflict.
+
+    Two units conflict where a library both name has different kernels: a unit that did not
+    import torch has no ``torch`` entry, which is no difference from one that did.
+    """
     distinct: list[dict[str, str]] = []
     for row in rows:
         k = row.get("kernels")
         if k is not None and k not in distinct:
             distinct.append(k)
-    return distinct if len(distinct) > 1 else []
+    conflict = any(a[key] != b[key] for i, a in enumerate(distinct) for b in distinct[i + 1:]
+                   for key in a.keys() & b.keys())
+    return distinct if conflict else []
 
 
 def _read_unit(folder: Path) -> dict[str, pd.DataFrame]:
