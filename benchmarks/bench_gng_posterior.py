@@ -58,9 +58,11 @@ HBAYESDM_NAMES = {"rho_rew": "rhoRew", "rho_pun": "rhoPun"}
 #: CCS-Lab/hBayesDM (``R/vignettes/getting_started.Rmd`` at commit 9cbe245f, lines 226-229 and
 #: 286-291; added in 956452c, 2019-08-30), printed by ``gng_m1(data="example", niter=2000,
 #: nwarmup=1000, nchain=4, ncore=4)`` and ``printFit(output1, ..., output4)``. Only gng_m1's group
-#: means are printed there (two decimals); the LOOIC of all four. The printed run predates the
-#: current priors: its ``sigma[1]`` (mean 0.54, SD 1.02) and "Use VB estimates as initial values"
-#: match hBayesDM <= 0.5 (``sigma ~ cauchy(0, 5)``), not today's ``sigma ~ normal(0, 0.2)``.
+#: means are printed there (two decimals); the LOOIC of all four. The printed table predates the
+#: current priors: its ``sigma[1]`` (mean 0.54, SD 1.02, 97.5 % 1.99) is hBayesDM <= 0.5's
+#: ``sigma ~ cauchy(0, 5)`` (``--priors hbayesdm05``), which reproduces it when run here
+#: (RESULTS), not today's ``sigma ~ normal(0, 0.2)``; the console log above it is newer (its
+#: "Use VB estimates as initial values" appeared in 523c132, 2019-08-09).
 HBAYESDM_REFERENCE = {
     "source": "github.com/CCS-Lab/hBayesDM R/vignettes/getting_started.Rmd @ 9cbe245f (lines 226-229, 286-291)",
     "group_means": {  # mean, sd, 2.5 %, 97.5 %, n_eff, Rhat as printed
@@ -451,7 +453,7 @@ def main(argv: list[str] | None = None) -> dict:
         rows = [row for one in saved for row in one["fits"]]
         base = pd.concat([pd.DataFrame(one["group_means"])[list(BASE_COLUMNS)] for one in saved], ignore_index=True)
         n_subjects, n_trials = saved[0]["n_subjects"], saved[0]["n_trials"]
-        fit_args = [one["args"] for one in saved]
+        fit_args = [a for one in saved for a in (one["args"] if isinstance(one["args"], list) else [one["args"]])]
     else:
         from cogmodels.io import read_hbayesdm
 

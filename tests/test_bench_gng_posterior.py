@@ -127,6 +127,10 @@ def test_end_to_end_table_structure_group_definition_and_seeded_bytes(tmp_path):
     assert again["stan_fits"]["gng_m1"]["n_divergent"] == 0
     # PSIS-LOO of 2 subjects with N(-50, 1) log-likelihood draws: looic = -2 elpd close to 200
     assert 190.0 < again["stan_fits"]["gng_m1"]["looic"] < 205.0
+    # a re-tabulated file re-tabulated again: the same table, one flat list of the fits' arguments
+    bench.main(["--from-json", str(tmp_path / "c.json"), "--out", str(tmp_path / "d")])
+    assert pd.read_csv(tmp_path / "d.csv").equals(table)
+    assert [a["models"] for a in json.loads((tmp_path / "d.json").read_text())["args"]] == [["gng_m1", "gng_m2"]]
 
 
 def test_group_table_is_the_transform_of_the_group_mean_not_the_mean_of_subjects(tmp_path):
