@@ -58,9 +58,11 @@ HBAYESDM_NAMES = {"rho_rew": "rhoRew", "rho_pun": "rhoPun"}
 #: CCS-Lab/hBayesDM (``R/vignettes/getting_started.Rmd`` at commit 9cbe245f, lines 226-229 and
 #: 286-291; added in 956452c, 2019-08-30), printed by ``gng_m1(data="example", niter=2000,
 #: nwarmup=1000, nchain=4, ncore=4)`` and ``printFit(output1, ..., output4)``. Only gng_m1's group
-#: means are printed there (two decimals); the LOOIC of all four. The printed run predates the
-#: current priors: its ``sigma[1]`` (mean 0.54, SD 1.02) and "Use VB estimates as initial values"
-#: match hBayesDM <= 0.5 (``sigma ~ cauchy(0, 5)``), not today's ``sigma ~ normal(0, 0.2)``.
+#: means are printed there (two decimals); the LOOIC of all four. The printed table predates the
+#: current priors: its ``sigma[1]`` (mean 0.54, SD 1.02, 97.5 % 1.99) is hBayesDM <= 0.5's
+#: ``sigma ~ cauchy(0, 5)`` (``--priors hbayesdm05``), which reproduces it when run here
+#: (RESULTS), not today's ``sigma ~ normal(0, 0.2)``; the console log above it is newer (its
+#: "Use VB estimates as initial values" appeared in 523c132, 2019-08-09).
 HBAYESDM_REFERENCE = {
     "source": "github.com/CCS-Lab/hBayesDM R/vignettes/getting_started.Rmd @ 9cbe245f (lines 226-229, 286-291)",
     "group_means": {  # mean, sd, 2.5 %, 97.5 %, n_eff, Rhat as printed
@@ -73,14 +75,126 @@ HBAYESDM_REFERENCE = {
 }
 
 
+#: the cubic of Stan's ``Phi_approx``: ``Phi_approx(x) = logit^-1(PHI_APPROX[0] x^3 + PHI_APPROX[1] x)``
+PHI_APPROX = (0.07056, 1.5976)
+#: hBayesDM's hyperpriors of gng_m1 besides ``mu_pr ~ normal(0, 1)``: the family and scale of
+#: ``sigma``'s half-distribution. ``hbayesdm``: ``sigma ~ normal(0, 0.2)``, hBayesDM >= 0.6 (since
+#: 43ca84f, 2018-09-04); ``hbayesdm05``: ``sigma ~ cauchy(0, 5)``, hBayesDM <= 0.5 (``gng_m1.stan``
+#: at 9f7d68b, 2018-01-24, and every version before it)
+HBAYESDM_PRIORS = {"hbayesdm": ("normal", 0.2), "hbayesdm05": ("cauchy", 5.0)}
+#: parameters that hBayesDM links by ``Phi_approx`` (ours: logistic)
+PROBIT_PARAMETERS = ("xi", "ep")
+
+
 def phi_approx(x: np.ndarray) -> np.ndarray:
     r"""Stan's ``Phi_approx``, hBayesDM's link of [0, 1] parameters: ``logit^-1(0.07056 x^3 + 1.5976 x)``.
 
     Bowling, Khasawneh, Kaewkuekool & Cho (2009), "A logistic approximation to the cumulative
     normal distribution", J Industrial Engineering and Management 2(1), 114-127.
     """
-    x = np.asarray(x, dtype=float)
-    return 1.0 / (1.0 + np.exp(-(0.07056 * x**3 + 1.5976 * x)))
+    return 1.0 / (1.0 + np.exp(-probit_to_logit(x, True)[0]))
+
+
+def probit_to_logit(u: np.ndarray, probit: np.ndarray | bool) -> tuple[np.ndarray, np.ndarray]:
+    r"""Map hBayesDM's unconstrained values ``u`` to ours, ``z = h(u)``, and return ``(z, dz/du)``.
+
+    :math:`h(u) = 0.07056 u^3 + 1.5976 u` where ``probit`` (then :math:`\mathrm{logit}^{-1}(h(u)) =`
+    ``Phi_approx(u)`` exactly, our logistic link giving hBayesDM's parameter), the identity
+    elsewhere (``exp`` and the identity are the same links in both).
+    """
+    a, b = PHI_APPROX
+    u = np.asarray(u, dtype=float)
+    return np.where(probit, a * u**3 + b * u, u), np.where(probit, 3.0 * a * u**2 + b, 1.0)
+
+
+def half_prior(sigma: np.ndarray, family: str, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""Log density (up to a constant) of a group SD's half-normal or half-Cauchy prior, and its derivative in :math:`\log\sigma`.
+
+    ``normal``: :math:`-\tfrac12 (\sigma/s)^2`, derivative :math:`-(\sigma/s)^2`; ``cauchy``:
+    :math:`-\log(1 + (\sigma/s)^2)`, derivative :math:`-2\sigma^2 / (s^2 + \sigma^2)`
+    (the Jacobian of :math:`\sigma = e^{\log\sigma}` not included).
+    """
+    r2 = (np.asarray(sigma, dtype=float) / scale) ** 2
+    if family == "normal":
+        return -0.5 * r2, -r2
+    if family == "cauchy":
+        return -np.log1p(r2), -2.0 * r2 / (1.0 + r2)
+    raise ValueError(f"family must be one of ['cauchy', 'normal'], got {family!r}")
+
+
+def hbayesdm_log_density(lane_loglik: Any, probit: np.ndarray, n_chains: int, n_subjects: int,
+                         family: str, scale: float) -> Any:
+    r"""Log density of hBayesDM's gng_m1 posterior over flat ``(mu_pr, log sigma, raw)`` vectors, on our likelihood.
+
+    hBayesDM's model (``gng_m1.stan``): :math:`\mu \sim \mathcal N(0, 1)`, :math:`\sigma` from
+    :func:`half_prior`, :math:`\tilde z_{ij} \sim \mathcal N(0, 1)`, :math:`u_{ij} = \mu_j +
+    \sigma_j \tilde z_{ij}`; the likelihood is ours (``lane_loglik``,
+    :class:`~cogmodels.fits.autodiff.LaneLogLikelihood`) at :math:`z = h(u)`
+    (:func:`probit_to_logit`), which gives the same parameters as hBayesDM's links. The gradient
+    is the chain rule through :math:`h`; a chain at a non-finite position or with
+    :math:`|z| > 700` has density -inf and gradient 0 (as ``HierarchicalNUTS``'s own).
+    """
+    k = len(probit)
+
+    def log_density(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = np.asarray(x, dtype=float)
+        mu, log_sigma, raw = x[:, :k], x[:, k:2 * k], x[:, 2 * k:].reshape(n_chains, n_subjects, k)
+        with np.errstate(over="ignore", invalid="ignore"):
+            sigma = np.exp(log_sigma)
+            z, dz = probit_to_logit(mu[:, None, :] + sigma[:, None, :] * raw, probit)
+            lost = ~((np.abs(z) <= 700.0).all(axis=(1, 2)) & np.isfinite(x).all(axis=1))
+            ll, g = lane_loglik(np.where(lost[:, None, None], 0.0, z).reshape(n_chains * n_subjects, k))
+            g = g.reshape(n_chains, n_subjects, k) * dz
+            prior, d_prior = half_prior(sigma, family, scale)
+            value = (ll.reshape(n_chains, n_subjects).sum(axis=1) - 0.5 * np.sum(mu**2, axis=1)
+                     + np.sum(prior + log_sigma, axis=1) - 0.5 * np.sum(raw.reshape(n_chains, -1) ** 2, axis=1))
+            grad = np.concatenate([g.sum(axis=1) - mu, sigma * np.sum(g * raw, axis=1) + d_prior + 1.0,
+                                   (sigma[:, None, :] * g - raw).reshape(n_chains, -1)], axis=1)
+        bad = lost | ~np.isfinite(value)
+        return np.where(bad, -np.inf, value), np.where(bad[:, None], 0.0, grad)
+
+    return log_density
+
+
+def hbayesdm_prior_nuts(model: Any, priors: str, **kwargs: Any) -> HierarchicalNUTS:
+    """``HierarchicalNUTS(sampler="chees")`` on hBayesDM's gng_m1 model: its priors and links, our likelihood.
+
+    ``priors``: a key of :data:`HBAYESDM_PRIORS`. The sampler runs on hBayesDM's variables
+    (:func:`hbayesdm_log_density`); the draws are mapped to ours (``mu``, the subjects' ``z``:
+    :func:`probit_to_logit`), so ``group`` and :func:`group_table` give hBayesDM's ``mu_<name>``
+    and the subjects' parameters and log-likelihoods are hBayesDM's; ``sigma`` stays on
+    hBayesDM's scale. The estimator's class is local: ``n_jobs`` must be 1.
+    """
+    from cogmodels.fits import HierarchicalNUTS
+    from cogmodels.fits.autodiff import LaneLogLikelihood
+
+    if model.name != "gng_m1":
+        raise ValueError(f"hBayesDM's priors are written here for gng_m1 only, got model {model.name!r}")
+    if priors not in HBAYESDM_PRIORS:
+        raise ValueError(f"priors must be one of {sorted(HBAYESDM_PRIORS)}, got {priors!r}")
+    if kwargs.get("n_jobs", 1) != 1:
+        raise ValueError(f"--jobs must be 1 with hBayesDM's priors (a local estimator class), got {kwargs['n_jobs']}")
+    family, scale = HBAYESDM_PRIORS[priors]
+    probit = np.array([name in PROBIT_PARAMETERS for name in model.param_names])
+
+    class HBayesDMPriorNUTS(HierarchicalNUTS):
+        def _log_density(self, data: Any, counter: list[int], n_chains: int | None = None) -> tuple[Any, list]:
+            n = self.n_chains if n_chains is None else n_chains
+            lanes = LaneLogLikelihood(self.model, data, np.tile(np.arange(data.n_subjects), n), self.gradient)
+            density = hbayesdm_log_density(lanes, probit, n, data.n_subjects, family, scale)
+
+            def counted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                counter[0] += 1
+                return density(x)
+
+            return counted, self._log_density_layout(data)
+
+        def _draws(self, data: Any, samples: Any) -> dict[str, np.ndarray]:
+            out = super()._draws(data, samples)  # mu and z on hBayesDM's scale: map them to ours
+            out["mu"], out["z"] = probit_to_logit(out["mu"], probit)[0], probit_to_logit(out["z"], probit)[0]
+            return out
+
+    return HBayesDMPriorNUTS(model, sampler="chees", mean_prior_sd=1.0, scale_prior_sd=scale, **kwargs)
 
 
 def hbayesdm_group_mean(name: str, mu_pr: np.ndarray) -> np.ndarray:
@@ -156,9 +270,13 @@ def fit_model(name: str, trials: pd.DataFrame, args: argparse.Namespace) -> tupl
     from cogmodels.fits import HierarchicalNUTS
     from cogmodels.models import make_model
 
-    est = HierarchicalNUTS(make_model(name), n_chains=args.chains, n_warmup=args.warmup,
-                           n_draws=args.draws, sampler="chees", n_jobs=args.jobs, seed=args.seed,
-                           gradient=args.gradient, mean_prior_sd=args.mean_prior_sd, scale_prior_sd=args.scale_prior_sd)
+    common = {"n_chains": args.chains, "n_warmup": args.warmup, "n_draws": args.draws, "n_jobs": args.jobs,
+              "seed": args.seed, "gradient": args.gradient}
+    if args.priors == "package":
+        est = HierarchicalNUTS(make_model(name), sampler="chees", mean_prior_sd=args.mean_prior_sd,
+                               scale_prior_sd=args.scale_prior_sd, **common)
+    else:
+        est = hbayesdm_prior_nuts(make_model(name), args.priors, **common)
     w0, c0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()[0]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -168,7 +286,7 @@ def fit_model(name: str, trials: pd.DataFrame, args: argparse.Namespace) -> tupl
     cpu = time.process_time() - c0
     if args.jobs > 1:  # the chains ran in worker processes, which process_time does not count
         cpu += float(np.sum(est.process_cpu_s_))
-    row = {"model": name, "cpu_s": cpu, "wall_s": time.perf_counter() - w0,
+    row = {"model": name, "priors": args.priors, "cpu_s": cpu, "wall_s": time.perf_counter() - w0,
            "load_average_1min": [load0, os.getloadavg()[0]],
            "r_hat_max": float(est.r_hat_max_), "ess_bulk_min": float(est.ess_bulk_min_),
            "ess_tail_min": float(est.ess_tail_min_), "n_divergent": int(est.n_divergent_),
@@ -218,7 +336,7 @@ def stan_data(path: Path) -> dict[str, Any]:
 def run_stan(stan_dir: Path, data: dict[str, Any], name: str, args: argparse.Namespace) -> dict[str, np.ndarray]:
     """Sample hBayesDM's ``<name>.stan`` with PyStan (Stan's NUTS); return (chains, draws) arrays.
 
-    Keeps every ``mu_<name>`` (not ``mu_pr``) and ``sigma``, ``log_lik`` (chains, draws, N),
+    Keeps every scalar ``mu_<name>`` (not the vector ``mu_pr``, ``mu_p`` before hBayesDM 0.6) and ``sigma``, ``log_lik`` (chains, draws, N),
     ``divergent__``, the CPU seconds of the compilation (the compiler runs as a waited-for child)
     and the wall seconds of the sampling (PyStan samples in server processes that this process
     does not wait for: time the whole command, e.g. ``/usr/bin/time``, for its CPU seconds).
@@ -239,7 +357,8 @@ def run_stan(stan_dir: Path, data: dict[str, Any], name: str, args: argparse.Nam
         x = x.reshape(*x.shape[:-1], args.draws, args.chains)
         return np.moveaxis(np.moveaxis(x, -1, 0), -1, 1)  # (chains, draws, dims...)
 
-    keep = [p for p in fit.param_names if (p.startswith("mu_") and p != "mu_pr") or p in ("sigma", "log_lik")]
+    scalar_mu = [p for p in fit.param_names if p.startswith("mu_") and not fit.dims[fit.param_names.index(p)]]
+    keep = [*scalar_mu, *(p for p in fit.param_names if p in ("sigma", "log_lik"))]
     out = {p: draws(p) for p in keep}
     out["divergent__"] = draws("divergent__")
     out["compile_cpu_s"], out["sample_wall_s"] = np.array(c1 - c0), np.array(w2 - w1)
@@ -305,6 +424,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--jobs", type=int, default=1, help="processes the ChEES chains are split over")
     p.add_argument("--subjects", type=int, default=None, help="the first N subjects only (default: all)")
     p.add_argument("--gradient", default="forward_difference")
+    p.add_argument("--priors", default="package", choices=["package", *HBAYESDM_PRIORS],
+                   help="the package's hierarchical priors (--mean-prior-sd, --scale-prior-sd), or hBayesDM's "
+                        "gng_m1 model: its priors and links (hbayesdm: sigma ~ normal(0, 0.2); hbayesdm05: "
+                        "sigma ~ cauchy(0, 5), hBayesDM <= 0.5)")
     p.add_argument("--mean-prior-sd", type=float, default=1.5)
     p.add_argument("--scale-prior-sd", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
@@ -330,7 +453,7 @@ def main(argv: list[str] | None = None) -> dict:
         rows = [row for one in saved for row in one["fits"]]
         base = pd.concat([pd.DataFrame(one["group_means"])[list(BASE_COLUMNS)] for one in saved], ignore_index=True)
         n_subjects, n_trials = saved[0]["n_subjects"], saved[0]["n_trials"]
-        fit_args = [one["args"] for one in saved]
+        fit_args = [a for one in saved for a in (one["args"] if isinstance(one["args"], list) else [one["args"]])]
     else:
         from cogmodels.io import read_hbayesdm
 

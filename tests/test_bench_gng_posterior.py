@@ -127,6 +127,10 @@ def test_end_to_end_table_structure_group_definition_and_seeded_bytes(tmp_path):
     assert again["stan_fits"]["gng_m1"]["n_divergent"] == 0
     # PSIS-LOO of 2 subjects with N(-50, 1) log-likelihood draws: looic = -2 elpd close to 200
     assert 190.0 < again["stan_fits"]["gng_m1"]["looic"] < 205.0
+    # a re-tabulated file re-tabulated again: the same table, one flat list of the fits' arguments
+    bench.main(["--from-json", str(tmp_path / "c.json"), "--out", str(tmp_path / "d")])
+    assert pd.read_csv(tmp_path / "d.csv").equals(table)
+    assert [a["models"] for a in json.loads((tmp_path / "d.json").read_text())["args"]] == [["gng_m1", "gng_m2"]]
 
 
 def test_group_table_is_the_transform_of_the_group_mean_not_the_mean_of_subjects(tmp_path):
@@ -191,3 +195,118 @@ def test_run_stan_orders_pystan_draws_as_chains_by_draws(tmp_path, monkeypatch):
     np.testing.assert_array_equal(out["mu_xi"], 100.0 * c + d)  # (chains, draws)
     np.testing.assert_array_equal(out["log_lik"][..., 1], -(1000.0 + 100.0 * c + d))  # (chains, draws, N)
     assert out["divergent__"].shape == (3, 5) and out["divergent__"][1, 0] == 1 and out["divergent__"].sum() == 1
+
+
+# -- hBayesDM's own priors and links on our likelihood (--priors hbayesdm / hbayesdm05) -------------
+def test_probit_to_logit_makes_our_logistic_link_hbayesdms_phi_approx():
+    u = np.linspace(-5.0, 5.0, 401)
+    z, dz = bench.probit_to_logit(u, True)
+    np.testing.assert_allclose(1.0 / (1.0 + np.exp(-z)), bench.phi_approx(u), rtol=1e-14)
+    h = 1e-6
+    np.testing.assert_allclose(dz, (bench.probit_to_logit(u + h, True)[0] - bench.probit_to_logit(u - h, True)[0])
+                               / (2 * h), rtol=1e-8)
+    z2, dz2 = bench.probit_to_logit(np.stack([u, u], axis=1), np.array([True, False]))
+    np.testing.assert_array_equal(z2[:, 1], u)  # exp and the identity are the same links in both
+    np.testing.assert_array_equal(dz2[:, 1], 1.0)
+    np.testing.assert_array_equal(z2[:, 0], z)
+
+
+@pytest.mark.parametrize(("family", "scale", "dist"), [("normal", 0.2, stats.halfnorm(scale=0.2)),
+                                                       ("cauchy", 5.0, stats.halfcauchy(scale=5.0))])
+def test_half_prior_is_scipys_up_to_a_constant(family, scale, dist):
+    sigma = np.array([0.01, 0.1, 0.5, 2.0, 30.0])
+    value, d_log = bench.half_prior(sigma, family, scale)
+    np.testing.assert_allclose(value - value[0], dist.logpdf(sigma) - dist.logpdf(sigma[0]), rtol=1e-12, atol=1e-12)
+    h = 1e-6  # d/d log sigma
+    num = (bench.half_prior(sigma * np.exp(h), family, scale)[0] - bench.half_prior(sigma * np.exp(-h), family, scale)[0])
+    np.testing.assert_allclose(d_log, num / (2 * h), rtol=1e-7, atol=1e-10)
+    with pytest.raises(ValueError, match=r"family must be one of \['cauchy', 'normal'\], got 'student'"):
+        bench.half_prior(sigma, "student", 1.0)
+
+
+@pytest.fixture(scope="module")
+def small_gng(tmp_path_factory):
+    from cogmodels.io import read_hbayesdm
+
+    path = tmp_path_factory.mktemp("gng") / "gng_exampleData.txt"
+    _gng_file(path, 3, 40, seed=11)
+    return path, read_hbayesdm(path, "gng")
+
+
+@pytest.mark.parametrize("priors", ["hbayesdm", "hbayesdm05"])
+def test_hbayesdm_log_density_is_hbayesdms_stan_model_on_our_likelihood(small_gng, priors):
+    """Differences of the density between points equal hBayesDM's gng_m1.stan written out with
+    scipy (its priors, Phi_approx and exp links, our likelihood); the gradient is its derivative."""
+    from cogmodels.fits.autodiff import LaneLogLikelihood
+    from cogmodels.likelihood import log_likelihood, trial_arrays
+    from cogmodels.models import make_model
+
+    model = make_model("gng_m1")
+    data = trial_arrays(small_gng[1], model)
+    n, s, k = 2, 3, 3
+    probit = np.array([True, True, False])
+    family, scale = bench.HBAYESDM_PRIORS[priors]
+    lanes = LaneLogLikelihood(model, data, np.tile(np.arange(s), n), "finite_difference")
+    density = bench.hbayesdm_log_density(lanes, probit, n, s, family, scale)
+    sigma_prior = stats.halfnorm(scale=scale) if family == "normal" else stats.halfcauchy(scale=scale)
+
+    def stan_model(x):  # one chain: mu_pr, log sigma, raw (subjects x k), as in gng_m1.stan
+        mu, sigma, raw = x[:k], np.exp(x[k:2 * k]), x[2 * k:].reshape(s, k)
+        u = mu + sigma * raw
+        params = {"xi": bench.phi_approx(u[:, 0]), "ep": bench.phi_approx(u[:, 1]), "rho": np.exp(u[:, 2])}
+        return (log_likelihood(model, params, data).sum() + stats.norm.logpdf(mu).sum()
+                + sigma_prior.logpdf(sigma).sum() + x[k:2 * k].sum() + stats.norm.logpdf(raw).sum())
+
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.normal(0.0, 0.8, (n, 2 * k)), rng.standard_normal((n, s * k))], axis=1)
+    x[:, k:2 * k] -= 1.0
+    value, grad = density(x)
+    y = x + 0.3 * rng.standard_normal(x.shape)
+    np.testing.assert_allclose(density(y)[0] - value, [stan_model(b) - stan_model(a) for a, b in zip(x, y, strict=True)],
+                               rtol=1e-10)
+    h = 1e-5
+    for j in [0, 1, 2, k, k + 2, 2 * k, x.shape[1] - 1]:
+        e = np.zeros_like(x)
+        e[:, j] = h
+        np.testing.assert_allclose(grad[:, j], (density(x + e)[0] - density(x - e)[0]) / (2 * h), rtol=1e-5, atol=1e-6)
+    far = x.copy()
+    far[1, 0] = 40.0  # h(40) = 4579 > 700: rejected, like HierarchicalNUTS's own density
+    far_value, far_grad = density(far)
+    assert far_value[1] == -np.inf and not far_grad[1].any() and far_value[0] == value[0]
+
+
+def test_hbayesdm_prior_nuts_refusals():
+    from cogmodels.models import make_model
+
+    with pytest.raises(ValueError, match="gng_m1 only, got model 'gng_m2'"):
+        bench.hbayesdm_prior_nuts(make_model("gng_m2"), "hbayesdm")
+    with pytest.raises(ValueError, match=r"priors must be one of \['hbayesdm', 'hbayesdm05'\], got 'stan'"):
+        bench.hbayesdm_prior_nuts(make_model("gng_m1"), "stan")
+    with pytest.raises(ValueError, match="--jobs must be 1 with hBayesDM's priors .*got 2"):
+        bench.hbayesdm_prior_nuts(make_model("gng_m1"), "hbayesdm", n_jobs=2)
+
+
+def test_hbayesdm_priors_end_to_end_give_hbayesdms_group_means_and_seeded_bytes(small_gng, tmp_path):
+    path = small_gng[0]
+    argv = ["--data", str(path), "--models", "gng_m1", "--chains", "2", "--warmup", "15", "--draws", "10",
+            "--priors", "hbayesdm05"]
+    bench.main([*argv, "--out", str(tmp_path / "a")])
+    bench.main([*argv, "--out", str(tmp_path / "b")])
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    saved = json.loads((tmp_path / "a.json").read_text())
+    assert saved["fits"][0]["priors"] == "hbayesdm05" and saved["args"]["priors"] == "hbayesdm05"
+
+    from cogmodels.io import read_hbayesdm
+    from cogmodels.models import make_model
+
+    est = bench.hbayesdm_prior_nuts(make_model("gng_m1"), "hbayesdm", n_chains=2, n_warmup=15, n_draws=10, seed=3)
+    est.fit(read_hbayesdm(path, "gng"))
+    post = est.inference_data_.posterior
+    mu, group, params = post["mu"].to_numpy(), post["group"].to_numpy(), post["params"].to_numpy()
+    # mu holds h(mu_pr): our logistic of it is hBayesDM's Phi_approx(mu_pr), our exp its exp
+    mu_pr = np.array([np.roots([bench.PHI_APPROX[0], 0.0, bench.PHI_APPROX[1], -m])[2].real for m in mu[..., 0].ravel()])
+    np.testing.assert_allclose(group[..., 0].ravel(), bench.phi_approx(mu_pr), rtol=1e-10)
+    np.testing.assert_allclose(group[..., 2], np.exp(mu[..., 2]), rtol=1e-12)
+    table = bench.group_table(est).set_index("parameter")
+    np.testing.assert_allclose(table["mean"].to_numpy(), group.reshape(-1, 3).mean(axis=0), rtol=1e-12)
+    assert ((params[..., :2] > 0) & (params[..., :2] < 1)).all() and (params[..., 2] > 0).all()
