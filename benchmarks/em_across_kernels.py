@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def fit(n_subjects: int, out: str) -> None:
+def fit(n_subjects: int, out: str, tol: float | None = None) -> None:
     import bench_realdata_matrix as matrix
 
     from cogmodels.cpu_kernels import cpu_kernels
@@ -32,8 +32,11 @@ def fit(n_subjects: int, out: str) -> None:
     dataset = matrix.DATASETS_BY_NAME["wmh_expe1"]
     data = matrix.first_subjects(dataset.load(), n_subjects)
     c0 = time.process_time()
-    em = matrix.estimator("em", dataset.model("rlwm"), seed=0).fit(data, progress=False)
-    result = {"kernels": cpu_kernels(), "cpu_s": time.process_time() - c0, "n_em_iter": int(em.n_em_iter_),
+    from cogmodels.fits import make_estimator
+
+    tighter = {} if tol is None else {"tol": tol, "max_em_iter": 400}
+    em = make_estimator("em", dataset.model("rlwm"), seed=0, **tighter).fit(data, progress=False)
+    result = {"kernels": cpu_kernels(), "tol": em.tol, "cpu_s": time.process_time() - c0, "n_em_iter": int(em.n_em_iter_),
               "group_mean": np.asarray(em.group_mean_).tolist(), "group_var": np.asarray(em.group_var_).tolist(),
               "params": em.params_.to_dict(orient="list")}
     Path(out).write_text(json.dumps(result))
@@ -55,12 +58,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--subjects", type=int, default=20, help="first N subjects of Expe1 (default 20)")
     ap.add_argument("--out", help="the JSON file to write")
+    ap.add_argument("--tol", type=float, default=None, help="EM's stopping tolerance (default: the estimator's, 1e-2)")
     ap.add_argument("--compare", nargs=2, metavar="JSON", help="compare two runs' files instead of fitting")
     args = ap.parse_args()
     if args.compare:
         compare(*args.compare)
     elif args.out:
-        fit(args.subjects, args.out)
+        fit(args.subjects, args.out, args.tol)
     else:
         ap.error("give --out FILE (fit) or --compare A B")
 
