@@ -263,7 +263,7 @@ def _lane_vector(env_id: str, n_subjects: int | None, env_kwargs: Mapping[str, A
             and callable(getattr(cls, "trial_rows", None))):
         return None
     if env_kwargs is not None and not isinstance(env_kwargs, Mapping):
-        raise TypeError(f"env_kwargs must be a mapping of environment arguments or None, got {env_kwargs!r}")
+        return None  # _environments names it
     lanes = 1 if n_subjects is None else check_int("n_subjects", n_subjects, minimum=1)
     kwargs = dict(env_kwargs or {})
     if lanes > MAX_ENVS or {"num_envs", "autoreset_mode"} & set(kwargs):
