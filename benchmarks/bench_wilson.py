@@ -7,7 +7,10 @@ scored session a day and rebuilds its decoder from that session for the next day
 ``cogmodels.agents.decoders.wilson_study``). Writes the per-subject, per-day summary (CSV), a
 figure, and prints the markdown table: mean trial time and successes per minute over days 1 to
 the last and over the last ten days, and per 10-day block, with 95 % bootstrap intervals over
-subjects, and the run's CPU seconds.
+subjects, and the run's CPU seconds. With ``hmm`` and another strategy it also prints Wilson et
+al.'s own session statistics (their ``Fig_4a_4b.ipynb``), every subject-day a session: mean, SD
+and median trial time, the fraction of failed sessions (mean trial time > 5 s), the rank-sum p
+against PRI-T, and the difference of failed fractions with a bootstrap interval over subjects.
 
 The defaults are the configuration that reproduced Wilson et al.'s result in this simulator
 (PRI-T at daily supervised recalibration over 60 days; ``benchmarks/RESULTS.md``): their
@@ -102,6 +105,50 @@ def block_table(per_day: pd.DataFrame, strategies: list[str], n_days: int,
             m = subject_means(mine, range(a, min(a + block, n_days)))["trial_time"].to_numpy()
             lo, hi = bootstrap_ci(m, rng)
             cells.append(f"{m.mean():.2f} [{lo:.2f}, {hi:.2f}]")
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
+#: Wilson et al.'s "failed session": a session whose mean trial time (timeouts counted at the
+#: trial limit) exceeds 5 s (``Fig_4a_4b.ipynb`` of their repository: ``np.mean(ttt > 5)``)
+FAILED_SESSION_S = 5.0
+
+
+def failure_table(per_day: pd.DataFrame, strategies: list[str], days: range, reference: str,
+                  rng: np.random.Generator, n_boot: int = 2000) -> list[str]:
+    """Return markdown rows of Wilson et al.'s session statistics over ``days``, subject-days pooled.
+
+    Per strategy: the mean and SD of the daily mean trial time over subject-days, the median,
+    the fraction of failed sessions (:data:`FAILED_SESSION_S`), and, against ``reference``, the
+    Wilcoxon rank-sum p of the two sets of sessions (Wilson et al.'s test, which treats every
+    session as independent) and the difference of failure fractions with a 95 % bootstrap
+    interval that resamples subjects (the days of one subject are not independent).
+    """
+    from scipy.stats import ranksums
+
+    sel = per_day[per_day["day"].isin(list(days))]
+    table = sel.pivot_table(index=["subject", "day"], columns="decoder", values="trial_time")
+    subjects = table.index.get_level_values("subject").unique().to_numpy()
+    by_subject = {s: table.xs(s, level="subject") for s in subjects}
+    head = ["decoder", "sessions", "mean ± SD (s)", "median (s)", f"failed (> {FAILED_SESSION_S:g} s)",
+            f"rank-sum p vs {reference}", f"failed − {reference}'s [95 % CI over subjects]"]
+    rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for dec in strategies:
+        t = table[dec].dropna().to_numpy()
+        cells = [dec, str(len(t)), f"{t.mean():.2f} ± {t.std():.2f}", f"{np.median(t):.2f}",
+                 f"{np.mean(t > FAILED_SESSION_S):.3f}"]
+        if dec == reference:
+            cells += ["—", "—"]
+        else:
+            ref = table[reference].dropna().to_numpy()
+            diffs = []
+            for _ in range(n_boot):
+                pick = pd.concat([by_subject[s] for s in rng.choice(subjects, len(subjects))])
+                diffs.append(np.mean(pick[dec] > FAILED_SESSION_S)
+                             - np.mean(pick[reference] > FAILED_SESSION_S))
+            diff = np.mean(t > FAILED_SESSION_S) - np.mean(ref > FAILED_SESSION_S)
+            lo, hi = np.percentile(diffs, [2.5, 97.5])
+            cells += [f"{ranksums(t, ref).pvalue:.3g}", f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}]"]
         rows.append("| " + " | ".join(cells) + " |")
     return rows
 
@@ -225,6 +272,12 @@ def main() -> None:
         print("| " + " | ".join(r) + " |")
     print("\nmean trial time (s) per 10-day block, mean of subjects [95 % bootstrap CI]:")
     print("\n".join(block_table(per_day, args.strategies.split(","), args.days, rng)))
+    strategies = args.strategies.split(",")
+    if "hmm" in strategies and len(strategies) > 1:
+        for window, days in (("days 1+", range(1, args.days)), ("days 30+", range(30, args.days))):
+            if len(days):
+                print(f"\nWilson et al.'s session statistics, {window} (every subject-day a session):")
+                print("\n".join(failure_table(per_day, strategies, days, "hmm", rng)))
 
 
 if __name__ == "__main__":
