@@ -175,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=1000)
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--vi-steps", type=int, default=1000)
+    p.add_argument("--vi-particles", type=int, default=4, help="VI: draws per ADVI step")
     p.add_argument("--chain-method", choices=["sequential", "vectorized"], default="vectorized")
     p.add_argument("--jobs", type=int, default=2, help="ChEES: processes the chains are split over")
     p.add_argument("--skip-vi", action="store_true", help="leave VI out (EM and the sampler only)")
@@ -222,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         rows = [fit_row("em", HierarchicalEM(model, n_starts=3, seed=args.seed, n_samples=200), trials, truth)]
     if not (args.skip_fits or args.skip_vi):
-        rows.append(fit_row("vi", HierarchicalVI(model, max_steps=args.vi_steps, n_draws=args.draws, seed=args.seed,
-                                                 gradient=args.gradient), trials, truth))
+        rows.append(fit_row("vi", HierarchicalVI(model, max_steps=args.vi_steps, n_particles=args.vi_particles,
+                                                 n_draws=args.draws, seed=args.seed, gradient=args.gradient), trials, truth))
     if args.skip_nuts:
         per = result["gradient"][f"{args.gradient}_grad_s"]
         iterations = args.warmup + args.draws

@@ -918,7 +918,7 @@ def _add_bayes_arguments(p: argparse.ArgumentParser) -> None:
                         "likelihood call per leapfrog step (the faster one here: benchmarks/RESULTS.md)")
     p.add_argument("--jobs", type=int, default=None,
                    help="--method nuts --sampler chees: processes the chains are split over (default 1)")
-    p.add_argument("--vi-steps", type=int, default=None, help="--method vi: the most optimiser steps (default 1000; fewer when the ELBO converges by Stan's rule, tol_rel_obj 0.01)")
+    p.add_argument("--vi-steps", type=int, default=None, help="--method vi: ADVI's Adam steps (default 1000, all run; 4 draws per step, one batched likelihood call each)")
     p.add_argument("--pointwise", choices=["subject", "trial"], default=None,
                    help="--method nuts/vi: LOO and WAIC leave out a subject (default, as hBayesDM) or a trial")
 

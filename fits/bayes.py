@@ -26,9 +26,9 @@ group covariates (``covariates=``, ``regressors=``) the group mean of subject ``
   ``chain_method="sequential"`` (the default) each chain is its own Pyro run; with
   ``"vectorized"`` the chains are copies of the model in one run, so one likelihood call scores
   chains × subjects lanes (the chains then share their step size and trajectory length).
-- :class:`HierarchicalVI` (``method="vi"``): stochastic variational inference (Hoffman et al.
-  2013; Kucukelbir et al. 2017) with a mean-field Gaussian over the same unconstrained variables
-  (Pyro's ``AutoNormal``), then draws from it.
+- :class:`HierarchicalVI` (``method="vi"``): automatic differentiation variational inference
+  (Kucukelbir et al. 2017; :mod:`cogmodels.fits.advi`) with a mean-field Gaussian over the same
+  unconstrained variables, on the NumPy log density the ChEES sampler uses, then draws from it.
 
 Both return an ArviZ ``InferenceData`` (``inference_data_``, :meth:`HierarchicalBayes.save` to
 NetCDF) holding the posterior (group means and SDs, group means on the natural scale, every
@@ -341,6 +341,82 @@ class HierarchicalBayes(SubjectFit):
             return ll.reshape(n_chains, n_sub).sum(dim=1)
 
         return loglik
+
+    def _log_density(self, data: TrialArrays, counter: list[int],
+                     n_chains: int | None = None) -> tuple[Callable[..., Any], list[tuple[str, tuple]]]:
+        r"""Return the log joint density of ``n_chains`` (default: every chain of NUTS) copies over flat unconstrained vectors, and their layout.
+
+        The flat vector of a chain holds ``mu``, ``log sigma`` (the log-Jacobian
+        :math:`\log\sigma` added), ``z_raw`` and ``coef``; the density is the one the Pyro model
+        samples (the same prior distributions and likelihood), written in NumPy with its gradient
+        by the chain rule through the non-centred transform
+        :math:`z_{ij} = \mu_j + (B x_i)_j + \sigma_j \tilde z_{ij}`:
+
+        .. math::
+
+            \partial_{\mu_j} = \sum_i g_{ij} - (\mu_j - m_j) / s_\mu^2, \qquad
+            \partial_{\log\sigma_j} = \sigma_j \sum_i g_{ij} \tilde z_{ij} - \sigma_j^2 / s_\sigma^2 + 1,
+
+        :math:`\partial_{\tilde z_{ij}} = \sigma_j g_{ij} - \tilde z_{ij}` and
+        :math:`\partial_{B} = \sum_i g_i x_i^\top - B / s_B^2`, with :math:`g_{ij}` the likelihood's
+        gradient w.r.t. :math:`z_{ij}` (:class:`~cogmodels.fits.autodiff.LaneLogLikelihood`, by
+        ``gradient``). No autograd graph is built: the prior costs a few array operations.
+        """
+        n = getattr(self, "n_chains", 1) if n_chains is None else n_chains
+        specs, k, n_sub = self.model.param_specs, self.model.n_params, data.n_subjects
+        layout = self._log_density_layout(data)
+        lane_loglik = LaneLogLikelihood(self.model, data, np.tile(np.arange(n_sub), n), self.gradient)
+        design = self._design_for(data)
+        weights = None if design is None else design.weights[:, :, k:]  # (subjects, k, coefficients)
+        loc = np.array([interior_start(s) for s in specs])
+        s_mu, s_sigma, s_coef = self.mean_prior_sd, self.scale_prior_sd, self.coef_prior_sd
+        half_log_2pi = 0.5 * np.log(2 * np.pi)
+        # the normalising constants of the priors (Pyro's log_prob keeps them)
+        constant = (-k * (np.log(s_mu) + half_log_2pi) + k * (np.log(2.0) - np.log(s_sigma) - half_log_2pi)
+                    - n_sub * k * half_log_2pi)
+        if weights is not None:
+            constant -= weights.shape[2] * (np.log(s_coef) + half_log_2pi)
+        ends = np.cumsum([int(np.prod(shape)) for _, shape in layout])[:-1]
+
+        def log_density(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            parts = np.split(np.asarray(x, dtype=np.float64), ends, axis=1)
+            mu, log_sigma, raw = parts[0], parts[1], parts[2].reshape(n, n_sub, k)
+            coef = parts[3] if weights is not None else None
+            with np.errstate(over="ignore", invalid="ignore"):
+                sigma = np.exp(log_sigma)
+                mean = mu[:, None, :]
+                if coef is not None:
+                    mean = mean + np.einsum("skm,cm->csk", weights, coef)
+                z = mean + sigma[:, None, :] * raw
+                # a diverging trajectory reaches non-finite positions, or unconstrained parameters
+                # beyond ±700 whose exp overflows: such a chain's density is -inf (the proposal is
+                # rejected), its gradient 0, and the likelihood, which refuses parameters outside
+                # their bounds, sees a finite stand-in (the cut-off is ~700 prior SDs out)
+                lost = ~((np.abs(z) <= 700.0).all(axis=(1, 2)) & np.isfinite(x).all(axis=1))
+                if lost.any():
+                    z = np.where(lost[:, None, None], loc, z)
+                counter[0] += 1
+                ll, g = lane_loglik(z.reshape(n * n_sub, k))
+                g = g.reshape(n, n_sub, k)
+                value = (ll.reshape(n, n_sub).sum(axis=1) + constant + log_sigma.sum(axis=1)
+                         - 0.5 * np.sum(((mu - loc) / s_mu) ** 2, axis=1) - 0.5 * np.sum((sigma / s_sigma) ** 2, axis=1)
+                         - 0.5 * np.sum(raw.reshape(n, -1) ** 2, axis=1))
+                grads = [g.sum(axis=1) - (mu - loc) / s_mu**2,
+                         sigma * np.sum(g * raw, axis=1) - (sigma / s_sigma) ** 2 + 1.0,
+                         (sigma[:, None, :] * g - raw).reshape(n, -1)]
+                if coef is not None:
+                    value = value - 0.5 * np.sum((coef / s_coef) ** 2, axis=1)
+                    grads.append(np.einsum("skm,csk->cm", weights, g) - coef / s_coef**2)
+            grad = np.concatenate(grads, axis=1)
+            if lost.any():
+                value, grad = np.where(lost, -np.inf, value), np.where(lost[:, None], 0.0, grad)
+            return np.where(np.isfinite(value), value, -np.inf), grad
+
+        return log_density, layout
+
+    def _log_density_layout(self, data: TrialArrays) -> list[tuple[str, tuple]]:
+        """Return the ``(name, shape)`` blocks of one chain's flat vector (``mu``, ``sigma``, ``z_raw``, ``coef``)."""
+        return [(name, tuple(d.event_shape[1:])) for name, d in self._group_prior(data, 1).items()]
 
     def _pyro_model(self, data: TrialArrays, n_chains: int, counter: list[int]) -> Callable[[], None]:
         """Return the Pyro model of ``n_chains`` independent copies of the hierarchical model."""
@@ -703,78 +779,6 @@ class HierarchicalNUTS(HierarchicalBayes):
         return self._draws(data, samples), {"diverging": np.concatenate(diverging)}
 
 
-    def _log_density(self, data: TrialArrays, counter: list[int],
-                     n_chains: int | None = None) -> tuple[Callable[..., Any], list[tuple[str, tuple]]]:
-        r"""Return the log joint density of ``n_chains`` (default: every) chains over flat unconstrained vectors, and their layout.
-
-        The flat vector of a chain holds ``mu``, ``log sigma`` (the log-Jacobian
-        :math:`\log\sigma` added), ``z_raw`` and ``coef``; the density is the one the Pyro model
-        samples (the same prior distributions and likelihood), written in NumPy with its gradient
-        by the chain rule through the non-centred transform
-        :math:`z_{ij} = \mu_j + (B x_i)_j + \sigma_j \tilde z_{ij}`:
-
-        .. math::
-
-            \partial_{\mu_j} = \sum_i g_{ij} - (\mu_j - m_j) / s_\mu^2, \qquad
-            \partial_{\log\sigma_j} = \sigma_j \sum_i g_{ij} \tilde z_{ij} - \sigma_j^2 / s_\sigma^2 + 1,
-
-        :math:`\partial_{\tilde z_{ij}} = \sigma_j g_{ij} - \tilde z_{ij}` and
-        :math:`\partial_{B} = \sum_i g_i x_i^\top - B / s_B^2`, with :math:`g_{ij}` the likelihood's
-        gradient w.r.t. :math:`z_{ij}` (:class:`~cogmodels.fits.autodiff.LaneLogLikelihood`, by
-        ``gradient``). No autograd graph is built: the prior costs a few array operations.
-        """
-        n = self.n_chains if n_chains is None else n_chains
-        specs, k, n_sub = self.model.param_specs, self.model.n_params, data.n_subjects
-        layout = self._log_density_layout(data)
-        lane_loglik = LaneLogLikelihood(self.model, data, np.tile(np.arange(n_sub), n), self.gradient)
-        design = self._design_for(data)
-        weights = None if design is None else design.weights[:, :, k:]  # (subjects, k, coefficients)
-        loc = np.array([interior_start(s) for s in specs])
-        s_mu, s_sigma, s_coef = self.mean_prior_sd, self.scale_prior_sd, self.coef_prior_sd
-        half_log_2pi = 0.5 * np.log(2 * np.pi)
-        # the normalising constants of the priors (Pyro's log_prob keeps them)
-        constant = (-k * (np.log(s_mu) + half_log_2pi) + k * (np.log(2.0) - np.log(s_sigma) - half_log_2pi)
-                    - n_sub * k * half_log_2pi)
-        if weights is not None:
-            constant -= weights.shape[2] * (np.log(s_coef) + half_log_2pi)
-        ends = np.cumsum([int(np.prod(shape)) for _, shape in layout])[:-1]
-
-        def log_density(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            parts = np.split(np.asarray(x, dtype=np.float64), ends, axis=1)
-            mu, log_sigma, raw = parts[0], parts[1], parts[2].reshape(n, n_sub, k)
-            coef = parts[3] if weights is not None else None
-            with np.errstate(over="ignore", invalid="ignore"):
-                sigma = np.exp(log_sigma)
-                mean = mu[:, None, :]
-                if coef is not None:
-                    mean = mean + np.einsum("skm,cm->csk", weights, coef)
-                z = mean + sigma[:, None, :] * raw
-                # a diverging trajectory reaches non-finite positions, or unconstrained parameters
-                # beyond ±700 whose exp overflows: such a chain's density is -inf (the proposal is
-                # rejected), its gradient 0, and the likelihood, which refuses parameters outside
-                # their bounds, sees a finite stand-in (the cut-off is ~700 prior SDs out)
-                lost = ~((np.abs(z) <= 700.0).all(axis=(1, 2)) & np.isfinite(x).all(axis=1))
-                if lost.any():
-                    z = np.where(lost[:, None, None], loc, z)
-                counter[0] += 1
-                ll, g = lane_loglik(z.reshape(n * n_sub, k))
-                g = g.reshape(n, n_sub, k)
-                value = (ll.reshape(n, n_sub).sum(axis=1) + constant + log_sigma.sum(axis=1)
-                         - 0.5 * np.sum(((mu - loc) / s_mu) ** 2, axis=1) - 0.5 * np.sum((sigma / s_sigma) ** 2, axis=1)
-                         - 0.5 * np.sum(raw.reshape(n, -1) ** 2, axis=1))
-                grads = [g.sum(axis=1) - (mu - loc) / s_mu**2,
-                         sigma * np.sum(g * raw, axis=1) - (sigma / s_sigma) ** 2 + 1.0,
-                         (sigma[:, None, :] * g - raw).reshape(n, -1)]
-                if coef is not None:
-                    value = value - 0.5 * np.sum((coef / s_coef) ** 2, axis=1)
-                    grads.append(np.einsum("skm,csk->cm", weights, g) - coef / s_coef**2)
-            grad = np.concatenate(grads, axis=1)
-            if lost.any():
-                value, grad = np.where(lost, -np.inf, value), np.where(lost[:, None], 0.0, grad)
-            return np.where(np.isfinite(value), value, -np.inf), grad
-
-        return log_density, layout
-
     def _sample_chees(self, data: TrialArrays, progress: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """ChEES-HMC over every chain, in ``n_jobs`` processes; returns the draws as Pyro's run would."""
         sizes = [int(np.prod(shape)) for _, shape in self._log_density_layout(data)]
@@ -808,11 +812,6 @@ class HierarchicalNUTS(HierarchicalBayes):
         stats = {"diverging": np.concatenate([r.diverging for r in results]),
                  "acceptance_rate": np.concatenate([r.accept_prob for r in results]), "n_steps": steps.copy()}
         return self._draws(data, samples), stats
-
-    def _log_density_layout(self, data: TrialArrays) -> list[tuple[str, tuple]]:
-        """Return the ``(name, shape)`` blocks of one chain's flat vector (``mu``, ``sigma``, ``z_raw``, ``coef``)."""
-        return [(name, tuple(d.event_shape[1:])) for name, d in self._group_prior(data, 1).items()]
-
 
 def _chees_chains(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarray,
                   rngs: list[np.random.Generator], callback: Callable[[int], None] | None = None,
@@ -925,23 +924,29 @@ def _run_processes(estimator: HierarchicalNUTS, data: TrialArrays, jobs: list[tu
 
 
 class HierarchicalVI(HierarchicalBayes):
-    r"""Hierarchical posterior by stochastic variational inference (mean-field Gaussian, Pyro).
+    r"""Hierarchical posterior by automatic differentiation variational inference (mean-field, NumPy).
 
-    The guide is Pyro's ``AutoNormal`` over the unconstrained group means, group SDs (log) and
-    standardised subject effects; the ELBO (one particle per step) is maximised by Adam until it
-    converges (below) or for ``max_steps`` steps, then ``n_draws`` draws of the guide give the
-    posterior tables and ``inference_data_``. A mean-field guide underestimates posterior SDs
-    (Blei, Kucukelbir & McAuliffe 2017): use it for speed, NUTS for intervals.
+    ADVI (Kucukelbir et al. 2017; :func:`cogmodels.fits.advi.advi`) fits a mean-field Gaussian
+    over the flat unconstrained vector the sampler uses (group means, log group SDs, standardised
+    subject effects, coefficients; :meth:`HierarchicalBayes._log_density`: the same prior and the
+    model's own likelihood, with its gradient by ``gradient``). Each Adam step draws
+    ``n_particles`` points from the approximation and scores them as the lanes of **one** batched
+    likelihood call, so a step costs one call at ``n_particles`` × subjects lanes; the returned
+    approximation averages the iterates of the last half of the steps. Then ``n_draws`` draws of
+    it give the posterior tables and ``inference_data_``. No autograd graph and no Pyro: at 100
+    subjects × 200 trials of Q-learning, 1,000 steps cost about 17 CPU s (``benchmarks/RESULTS.md``).
+    A mean-field Gaussian underestimates posterior SDs (Blei, Kucukelbir & McAuliffe 2017): use
+    it for speed, NUTS for intervals.
 
-    Convergence is Stan's ADVI rule (Kucukelbir et al. 2017, §3.5; Stan Reference Manual,
-    "Variational inference"): every ``eval_elbo`` steps the ELBO is estimated, here by the mean of
-    the last ``eval_elbo`` one-particle estimates :math:`\bar L_m` (Stan draws 100 fresh ones),
-    and its relative change
+    The default runs all ``max_steps`` steps. Stan's ADVI stopping rule is available
+    (``tol_rel_obj`` > 0; Kucukelbir et al. 2017, §3.5): every ``eval_elbo`` steps the mean of
+    the last ``eval_elbo`` ELBO estimates :math:`\bar L_m` is compared with the previous one,
 
-    .. math:: \Delta_m = \lvert (\bar L_m - \bar L_{m-1}) / \bar L_{m-1} \rvert
+    .. math:: \Delta_m = \lvert (\bar L_m - \bar L_{m-1}) / \bar L_{m-1} \rvert,
 
-    enters a circular buffer of the last :math:`\max(0.1\,\text{max\_steps} / \text{eval\_elbo}, 2)`
-    changes; the fit stops when the buffer's mean or median falls below ``tol_rel_obj``.
+    and the fit stops when the mean or the median of the last
+    :math:`\max(0.1\,\text{max\_steps} / \text{eval\_elbo}, 2)` changes falls below
+    ``tol_rel_obj`` (:class:`ElboConvergence`).
 
     Parameters
     ----------
@@ -949,21 +954,22 @@ class HierarchicalVI(HierarchicalBayes):
         The model to fit.
     max_steps : int, default 1000
         The most Adam steps (``n_steps``, its old name, still works and warns).
-    tol_rel_obj : float, default 0.01
-        Stan's convergence tolerance on the relative change of the windowed ELBO (Stan's
-        default); 0 runs all ``max_steps`` steps.
+    n_particles : int, default 4
+        Draws from the approximation per step (the ELBO gradient's Monte Carlo size).
+    tol_rel_obj : float, default 0
+        Stan's convergence tolerance on the relative change of the windowed ELBO; 0 (the
+        default) runs all ``max_steps`` steps (Stan's own default is 0.01, which at this
+        package's goal size stops while the ELBO still climbs).
     eval_elbo : int, default 100
         Steps between convergence checks, and the window of the ELBO means (Stan's default).
-    learning_rate : float, default 0.05
-        Adam's initial step size.
-    final_learning_rate : float, default 0.005
-        The step size at step ``max_steps``: it decays geometrically from ``learning_rate``
-        (:math:`\eta_t = \eta_0 (\eta_T / \eta_0)^{t/T}`, Pyro's ``ClippedAdam`` ``lrd``), so the
-        late steps average the ELBO's gradient noise instead of following it (Robbins & Monro
-        1951); equal to ``learning_rate`` for a constant step.
+    learning_rate : float, default 0.1
+        Adam's step size (Stan's adaptation picks from 100, 10, 1, 0.1, 0.01).
+    final_learning_rate : float, optional
+        The step size at step ``max_steps``, reached by a geometric decay from
+        ``learning_rate``; default: constant (the iterate average does the smoothing).
     **kwargs
         ``n_draws``, ``mean_prior_sd``, ``scale_prior_sd``, ``pointwise``, ``gradient``,
-        ``seed``: see :class:`HierarchicalBayes`.
+        ``seed``, covariates: see :class:`HierarchicalBayes`.
 
     Attributes
     ----------
@@ -981,52 +987,47 @@ class HierarchicalVI(HierarchicalBayes):
     markov_chains = False
 
     @renamed_arguments(n_steps="max_steps")
-    def __init__(self, model: CognitiveModel, *, max_steps: int = 1000, tol_rel_obj: float = 0.01,
-                 eval_elbo: int = 100, learning_rate: float = 0.05, final_learning_rate: float = 0.005,
-                 **kwargs: Any) -> None:
+    def __init__(self, model: CognitiveModel, *, max_steps: int = 1000, n_particles: int = 4,
+                 tol_rel_obj: float = 0.0, eval_elbo: int = 100, learning_rate: float = 0.1,
+                 final_learning_rate: float | None = None, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
         self.max_steps = check_int("max_steps", max_steps, minimum=1)
+        self.n_particles = check_int("n_particles", n_particles, minimum=1)
         self.tol_rel_obj = check_number("tol_rel_obj", tol_rel_obj, 0.0)
         self.eval_elbo = check_int("eval_elbo", eval_elbo, minimum=1)
         self.learning_rate = check_number("learning_rate", learning_rate, 0.0, low_open=True)
-        self.final_learning_rate = check_number("final_learning_rate", final_learning_rate, 0.0, learning_rate,
-                                                low_open=True)
+        self.final_learning_rate = None if final_learning_rate is None else check_number(
+            "final_learning_rate", final_learning_rate, 0.0, learning_rate, low_open=True)
 
     def _sample(self, data: TrialArrays, progress: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        torch, pyro, _ = require_bayes()
-        from pyro.infer import SVI, Trace_ELBO
-        from pyro.infer.autoguide import AutoNormal
-        from pyro.optim import ClippedAdam
+        from cogmodels.fits.advi import advi
 
         counter = [0]
-        (seed,) = self._chain_seeds(1)
-        joint = self._pyro_model(data, 1, counter)
-        losses = np.empty(self.max_steps)
+        log_density, layout = self._log_density(data, counter, n_chains=self.n_particles)
+        sizes = [int(np.prod(shape)) for _, shape in layout]
+        rng = np.random.default_rng(self._chain_seeds(1)[0])
+        init = np.zeros(sum(sizes))
+        k = self.model.n_params
+        init[:k] = [interior_start(s) for s in self.model.param_specs]  # the group means' prior means
         stop = ElboConvergence(self.tol_rel_obj, self.eval_elbo, self.max_steps)
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            pyro.clear_param_store()
-            guide = AutoNormal(joint, init_scale=0.1)
-            decay = (self.final_learning_rate / self.learning_rate) ** (1.0 / self.max_steps)
-            svi = SVI(joint, guide, ClippedAdam({"lr": self.learning_rate, "lrd": decay, "clip_norm": 1e3}),
-                      Trace_ELBO())
-            with self._bar(progress, self.max_steps, unit="step") as bar:
-                for i in range(self.max_steps):
-                    losses[i] = svi.step()
-                    bar.update()
-                    if i % 50 == 0:
-                        bar.set_postfix_str(f"ELBO {-losses[i]:.1f}", refresh=False)
-                    if stop.update(-losses[:i + 1]):
-                        break
-            with torch.no_grad():
-                draws = [guide() for _ in range(self.n_draws)]
-            pyro.clear_param_store()
+        with self._bar(progress, self.max_steps, unit="step") as bar:
+            def show(step: int, elbo: float) -> None:
+                bar.update()
+                if step % 50 == 0:
+                    bar.set_postfix_str(f"ELBO {elbo:.1f}", refresh=False)
+
+            fit = advi(log_density, init, max_steps=self.max_steps, n_particles=self.n_particles,
+                       learning_rate=self.learning_rate, final_learning_rate=self.final_learning_rate,
+                       rng=rng, stop=stop.update, callback=show)
         self.n_gradients_ = counter[0]
-        self.n_steps_run_ = i + 1
-        self.elbo_converged_ = stop.converged
+        self.n_steps_run_ = fit.n_steps
+        self.elbo_converged_ = fit.converged
         self.elbo_changes_ = pd.Series(stop.changes, index=pd.Index(stop.steps, name="step"), name="relative_change")
-        self.elbo_ = pd.Series(-losses[:i + 1], name="elbo").rename_axis("step")
-        samples = {name: np.stack([d[name].numpy()[0] for d in draws])[None] for name in draws[0]}
+        self.elbo_ = pd.Series(fit.elbo, name="elbo").rename_axis("step")
+        draws = fit.mean + np.exp(fit.log_sd) * rng.standard_normal((self.n_draws, len(fit.mean)))
+        blocks = np.split(draws, np.cumsum(sizes)[:-1], axis=1)
+        samples = {name: b.reshape(1, self.n_draws, *shape) for b, (name, shape) in zip(blocks, layout, strict=True)}
+        samples["sigma"] = np.exp(samples["sigma"])
         return self._draws(data, samples), {}
 
     def _warn_diagnostics(self, n_chains: int) -> None:

@@ -97,7 +97,9 @@ def test_short_chains_warn_in_one_line(trials):
 
 def test_vi_learns_and_agrees_with_the_numpy_likelihood(vi_fit, trials):
     elbo = vi_fit.elbo_.to_numpy()
-    assert elbo[-20:].mean() > elbo[:5].mean() + 30  # the ELBO climbs from the initial guide
+    # the ELBO climbs from the initial approximation (prior means, SD 0.1): by 18 nats here (ADVI from a
+    # start at the prior means; Pyro's AutoNormal started lower and climbed by more than 30)
+    assert elbo[-20:].mean() > elbo[:5].mean() + 12
     # the stored log-likelihood of each draw is the model's numpy likelihood at that draw's parameters
     post = vi_fit.inference_data_.posterior["params"].to_numpy()[0, :3]  # (3 draws, subjects, k)
     ll = vi_fit.inference_data_.log_likelihood["choice"].to_numpy()[0, :3]
