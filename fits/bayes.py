@@ -789,6 +789,7 @@ class HierarchicalNUTS(HierarchicalBayes):
         init[:, :k] += [interior_start(s) for s in self.model.param_specs]
         groups = np.array_split(np.arange(self.n_chains), self.n_jobs)
         chain_rngs = rng.spawn(self.n_chains)  # one stream per chain, whatever the split
+        init = self._finite_starts(data, init, rng.spawn(1)[0])
         jobs = [(init[g], [chain_rngs[i] for i in g]) for g in groups]
         with self._bar(progress, self.n_jobs * (self.n_warmup + self.n_draws), unit="iteration") as bar:
             if self.n_jobs == 1:
@@ -812,6 +813,37 @@ class HierarchicalNUTS(HierarchicalBayes):
         stats = {"diverging": np.concatenate([r.diverging for r in results]),
                  "acceptance_rate": np.concatenate([r.accept_prob for r in results]), "n_steps": steps.copy()}
         return self._draws(data, samples), stats
+
+    def _finite_starts(self, data: TrialArrays, init: np.ndarray, rng: np.random.Generator,
+                       tries: int = 100) -> np.ndarray:
+        """Return ``init`` with every chain whose log density or gradient is not finite redrawn, as Stan does.
+
+        A start is redrawn (the same uniform(-2, 2) law, from ``rng``) up to ``tries`` times
+        (Stan's limit); chains that start finite keep their start, so a seed's draws do not move.
+        A reaction-time model can put the start of a chain where a subject's fastest response
+        precedes the non-decision time: its likelihood is 0 there.
+        """
+        log_density, _ = self._log_density(data, [0], n_chains=init.shape[0])
+        k = self.model.n_params
+        loc = np.array([interior_start(s) for s in self.model.param_specs])
+        init = init.copy()
+        bad = np.ones(init.shape[0], dtype=bool)
+        for _ in range(tries):
+            value, grad = log_density(init)
+            bad = ~(np.isfinite(value) & np.isfinite(grad).all(axis=1))
+            if not bad.any():
+                return init
+            fresh = rng.uniform(-2.0, 2.0, (int(bad.sum()), init.shape[1]))
+            fresh[:, :k] += loc
+            init[bad] = fresh
+        value, grad = log_density(init)
+        bad = ~(np.isfinite(value) & np.isfinite(grad).all(axis=1))
+        if bad.any():
+            raise RuntimeError(
+                f"{self.model.name} nuts: {int(bad.sum())} of {init.shape[0]} chains found no start with a finite "
+                f"log density in {tries} draws from uniform(-2, 2) (unconstrained): check the data against the "
+                f"model (e.g. response times shorter than every allowed non-decision time) or its parameter bounds")
+        return init
 
 def _chees_chains(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarray,
                   rngs: list[np.random.Generator], callback: Callable[[int], None] | None = None,
