@@ -23,7 +23,12 @@ calibration day's decoder is used unchanged.
 
 The alignment assumes that the instabilities are confined to some channels (Degenhart et al.'s
 recordings: a few electrodes lose or gain units); a drift that rotates every unit's tuning leaves
-no stable channel, and then the alignment can only undo the rotation the factors share.
+no stable channel, and then the alignment to the calibration day can only undo the rotation the
+factors share. Wilson et al.'s simulator therefore **chains** the alignment (``chained: True`` in
+``simulator_notebooks/performance_sweep.py``, with ``B = 190`` of 192 channels and 4 components):
+each day is aligned to the previous day's aligned model, ``Λ_ref ← Λ_d O``, so a drift that changes
+every channel a little each day is followed step by step (``chained=True`` here); their
+unchained "static" stabiliser is this class's default.
 
 - Degenhart, A. D., Bishop, W. E., Oby, E. R., Tyler-Kabara, E. C., Chase, S. M., Batista, A. P.,
   & Yu, B. M. (2020). Stabilization of a brain–computer interface via the alignment of
@@ -46,7 +51,7 @@ from cogmodels.agents.decoders.base import Decoder, check_calibration
 from cogmodels.agents.decoders.factor_analysis import fit_factor_analysis, posterior_projection
 from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
 from cogmodels.agents.decoders.stats import as_lanes
-from cogmodels.validation import check_choice, check_int, check_number
+from cogmodels.validation import check_bool, check_choice, check_int, check_number
 
 __all__ = ["READ", "ProcrustesStabilizer", "align_loadings", "procrustes_rotation"]
 
@@ -121,11 +126,15 @@ class ProcrustesStabilizer(Decoder):
     ridge, dt : float
         The inner :class:`~cogmodels.agents.decoders.kalman.SteadyStateKalmanDecoder`'s ridge
         penalty and bin width (its other settings are its defaults).
+    chained : bool
+        Align each day to the last aligned day (Wilson et al.'s simulator) instead of to the
+        calibration day (Degenhart et al.).
 
     Attributes
     ----------
     loadings_, mean_, noise_ : numpy.ndarray
-        The calibration day's model: ``(L, N, k)``, ``(L, N)``, ``(L, N)``.
+        The calibration day's model: ``(L, N, k)``, ``(L, N)``, ``(L, N)``; with ``chained``,
+        ``loadings_`` is the last aligned day's ``Λ_d O``, the next alignment's reference.
     projection_ : numpy.ndarray
         ``(L, k, N)`` the current map from counts to factors (0 on unstable channels).
     offset_ : numpy.ndarray
@@ -140,7 +149,8 @@ class ProcrustesStabilizer(Decoder):
     _state_arrays = ()
 
     def __init__(self, n_factors: int = 10, stable_fraction: float = 0.5, n_iter: int = 200,
-                 ridge: float = 1e-3, dt: float = 0.02, read: str = "stable") -> None:
+                 ridge: float = 1e-3, dt: float = 0.02, read: str = "stable",
+                 chained: bool = False) -> None:
         self.n_factors = check_int("n_factors", n_factors, 1)
         self.stable_fraction = check_number("stable_fraction", stable_fraction, 0.0, 1.0,
                                             low_open=True)
@@ -148,6 +158,7 @@ class ProcrustesStabilizer(Decoder):
         self.n_iter = check_int("n_iter", n_iter, 1)
         self.ridge = check_number("ridge", ridge, 0.0)
         self.dt = check_number("dt", dt, 0.0, low_open=True)
+        self.chained = check_bool("chained", chained)
 
     def fit(self, counts: Any, velocity: Any) -> ProcrustesStabilizer:
         """Fit the calibration day's factor model and the filter on its factors; return ``self``."""
@@ -211,6 +222,8 @@ class ProcrustesStabilizer(Decoder):
                 rot = procrustes_rotation(lam[lane, keep], self.loadings_[lane, keep])
             aligned[lane] = lam[lane] @ rot
             self.stable_[lane] = keep
+        if self.chained:
+            self.loadings_ = aligned.copy()
         if self.read == "all":
             self._set_projection(posterior_projection(aligned, psi), mean)
             return self
