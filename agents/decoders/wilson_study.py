@@ -49,7 +49,10 @@ stays at daily supervised over the 60 days (Wilson et al.'s result; their sessio
 with ReFIT labels or 30 s sessions it does not for every subject (``benchmarks/RESULTS.md``).
 
 Wilson et al.'s 60-session drift rotates every unit's tuning (``n_stable = 0``), which leaves
-the stabiliser nothing to align on. Degenhart et al. (2020)'s setting — instabilities confined
+a stabiliser aligned to day 0 nothing to align on; their simulator's stabiliser is **chained**
+(each day aligned to the last aligned day, ``B = 190`` channels, 4 components), which
+``stabilizer={"chained": True, "n_factors": 4, "stable_fraction": 190 / 192}`` reproduces (their
+unchained "static" stabiliser fails, as the default here does). Degenhart et al. (2020)'s setting — instabilities confined
 to some channels — is :func:`wilson_drift` with ``n_stable`` channels that keep their tuning
 (Wilson et al.'s stabiliser example keeps 60 of 192); the ``"stabilizer"`` strategy then finds
 its stable channels in each session's counts (``stable_fraction`` = B / channels), and
