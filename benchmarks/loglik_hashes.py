@@ -8,7 +8,7 @@ blocks that reset the models that reset, the script hashes the bytes of
 
 - ``log_likelihood`` summed and trial-wise, on the NumPy path;
 - the same on the torch path (float64 tensors), when torch is installed, and the autograd
-  gradient of the summed log-likelihood (what Pyro's NUTS and VI follow).
+  gradient of the summed log-likelihood (what Pyro's NUTS follows).
 
 Run it before and after a change of the shared likelihood code and compare the printed digests
 (``--out`` writes them as JSON; ``--check FILE`` compares with such a file and exits 1 on any

@@ -297,7 +297,7 @@ class LaneLogLikelihood:
     def torch_function(self, z):
         """Return the ``(L,)`` log-likelihood tensor at ``z`` whose backward pass is the prepared gradient.
 
-        For Pyro (NUTS, SVI): autograd sees one operation whose gradient was computed with its
+        For Pyro's NUTS: autograd sees one operation whose gradient was computed with its
         value, by :attr:`backend`.
         """
         return _PreparedLogLikelihood.apply(z, self)

@@ -1,4 +1,4 @@
-r"""Hierarchical Bayesian posteriors: NUTS (Pyro) and stochastic variational inference, in ArviZ.
+r"""Hierarchical Bayesian posteriors: NUTS (Pyro, or ChEES-HMC in NumPy) and ADVI (NumPy), in ArviZ.
 
 Every subject ``i`` has unconstrained parameters (the transforms of
 :class:`~cogmodels.parameters.ParamSpec`) drawn from a Gaussian group distribution, written
@@ -29,6 +29,7 @@ group covariates (``covariates=``, ``regressors=``) the group mean of subject ``
 - :class:`HierarchicalVI` (``method="vi"``): automatic differentiation variational inference
   (Kucukelbir et al. 2017; :mod:`cogmodels.fits.advi`) with a mean-field Gaussian over the same
   unconstrained variables, on the NumPy log density the ChEES sampler uses, then draws from it.
+  It needs ArviZ but not Pyro.
 
 Both return an ArviZ ``InferenceData`` (``inference_data_``, :meth:`HierarchicalBayes.save` to
 NetCDF) holding the posterior (group means and SDs, group means on the natural scale, every
@@ -92,7 +93,7 @@ from cogmodels.validation import (
     seed_sequence,
 )
 
-__all__ = ["ElboConvergence", "HierarchicalBayes", "HierarchicalNUTS", "HierarchicalVI", "require_bayes"]
+__all__ = ["ElboConvergence", "HierarchicalBayes", "HierarchicalNUTS", "HierarchicalVI", "require_arviz", "require_bayes"]
 
 #: R̂ above this warns (Vehtari et al. 2021)
 RHAT_MAX = 1.01
@@ -130,6 +131,27 @@ def require_bayes() -> tuple[Any, Any, Any]:
             "pip install 'cogmodels[bayes]'"
         ) from err
     return torch, pyro, arviz
+
+
+def require_arviz() -> Any:
+    """Import ArviZ (posterior tables, LOO, WAIC), or say how to install it.
+
+    ADVI (:class:`HierarchicalVI`) and ChEES need only it; Pyro's NUTS needs :func:`require_bayes`.
+
+    Returns
+    -------
+    arviz : module
+
+    Raises
+    ------
+    ImportError
+        With the install hint ``pip install 'cogmodels[bayes]'``.
+    """
+    try:
+        import arviz
+    except ImportError as err:  # pragma: no cover - the extra is installed in development
+        raise ImportError("the Bayesian fits need ArviZ: pip install 'cogmodels[bayes]'") from err
+    return arviz
 
 
 def torch_log_likelihood(model: CognitiveModel, params: dict[str, Any], data: TrialArrays,
@@ -416,7 +438,12 @@ class HierarchicalBayes(SubjectFit):
 
     def _log_density_layout(self, data: TrialArrays) -> list[tuple[str, tuple]]:
         """Return the ``(name, shape)`` blocks of one chain's flat vector (``mu``, ``sigma``, ``z_raw``, ``coef``)."""
-        return [(name, tuple(d.event_shape[1:])) for name, d in self._group_prior(data, 1).items()]
+        k, n_sub = self.model.n_params, data.n_subjects
+        layout: list[tuple[str, tuple]] = [("mu", (k,)), ("sigma", (k,)), ("z_raw", (n_sub, k))]
+        design = self._design_for(data)
+        if design is not None:
+            layout.append(("coef", (design.n_coefficients,)))
+        return layout  # the shapes of _group_prior's blocks, without importing Pyro
 
     def _pyro_model(self, data: TrialArrays, n_chains: int, counter: list[int]) -> Callable[[], None]:
         """Return the Pyro model of ``n_chains`` independent copies of the hierarchical model."""
@@ -464,7 +491,9 @@ class HierarchicalBayes(SubjectFit):
 
     # -- fitting --------------------------------------------------------------------------------
     def _run(self, data: TrialArrays, progress: bool = False) -> None:
-        torch, _, az = require_bayes()
+        import torch  # a core dependency; Pyro is imported only by the samplers that use it
+
+        az = require_arviz()
         threads = torch.get_num_threads()
         if os.environ.get("OMP_NUM_THREADS"):
             torch.set_num_threads(max(1, int(os.environ["OMP_NUM_THREADS"])))
@@ -633,7 +662,7 @@ class HierarchicalBayes(SubjectFit):
             trial); ``-2 elpd_loo`` is hBayesDM's LOOIC.
         """
         self._check_fitted()
-        _, _, az = require_bayes()
+        az = require_arviz()
         return az.loo(self.inference_data_, pointwise=True)
 
     def waic(self) -> Any:
@@ -646,7 +675,7 @@ class HierarchicalBayes(SubjectFit):
             deviance scale.
         """
         self._check_fitted()
-        _, _, az = require_bayes()
+        az = require_arviz()
         return az.waic(self.inference_data_, pointwise=True)
 
     def save(self, path: str | os.PathLike) -> None:

@@ -5,7 +5,7 @@
 (the hierarchical expectation-maximisation of Huys et al. 2011, PLoS Comput Biol 7:e1002028),
 ``"nuts"`` :class:`~cogmodels.fits.HierarchicalNUTS` and ``"vi"``
 :class:`~cogmodels.fits.HierarchicalVI` (the hierarchical Bayesian posteriors of
-:mod:`cogmodels.fits.bayes`, sampled by Pyro's NUTS or approximated by variational inference).
+:mod:`cogmodels.fits.bayes`, sampled by Pyro's NUTS or ChEES-HMC, or approximated by NumPy ADVI).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -67,8 +69,7 @@ def test_bad_arguments_name_themselves(kwargs, message):
         advi(gaussian, np.zeros(3), rng=np.random.default_rng(0), **kwargs)
 
 
-pytest.importorskip("arviz")
-pytest.importorskip("pyro")
+pytest.importorskip("arviz")  # VI needs ArviZ for its tables, not Pyro
 
 from cogmodels.fits import HierarchicalVI  # noqa: E402
 from cogmodels.models import make_model  # noqa: E402
@@ -97,3 +98,18 @@ def test_vi_rejects_bad_arguments_by_name():
         HierarchicalVI(MODEL, n_particles=0)
     with pytest.raises(ValueError, match="learning_rate"):
         HierarchicalVI(MODEL, learning_rate=-1.0)
+
+
+@pytest.mark.filterwarnings("ignore:Estimated shape parameter of Pareto:UserWarning")  # 20 draws, 8 subjects
+def test_vi_fits_without_pyro(trials, monkeypatch):
+    """VI is NumPy ADVI: with Pyro unimportable (None in sys.modules) it still fits, and its
+    draws are the bytes of the same seed's fit with Pyro present."""
+    with_pyro = HierarchicalVI(MODEL, max_steps=20, n_draws=20, seed=5).fit(trials, progress=False)
+    for name in ("pyro", "pyro.distributions", "pyro.infer"):
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(ImportError):
+        import pyro  # noqa: F401
+    fit = HierarchicalVI(MODEL, max_steps=20, n_draws=20, seed=5).fit(trials, progress=False)
+    assert (fit.inference_data_.posterior["params"].to_numpy().tobytes()
+            == with_pyro.inference_data_.posterior["params"].to_numpy().tobytes())
+    assert np.isfinite(fit.loo().elpd_loo)
