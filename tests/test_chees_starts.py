@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("pyro")
-pytest.importorskip("arviz")
+pytest.importorskip("arviz")  # ChEES is NumPy: no Pyro
 
 from cogmodels.fits import HierarchicalNUTS  # noqa: E402
 from cogmodels.fits.mle import interior_start  # noqa: E402
@@ -61,3 +60,23 @@ def test_no_finite_start_raises_naming_the_model(fast_responses):
     data = trial_arrays(table, DDM)
     with pytest.raises(RuntimeError, match="ddm nuts: 2 of 2 chains found no start with a finite log density in 5"):
         est._finite_starts(data, _uniform_starts(est, data, 2, 0), np.random.default_rng(0), tries=5)
+
+
+def test_finite_starts_leave_a_seeded_fit_byte_identical(monkeypatch):
+    """Where every uniform start is finite (Q-learning), the draws are the bytes of the sampler
+    without the redraw (``_finite_starts`` as the identity, the code before it existed)."""
+    model = make_model("q_learning")
+    rng = np.random.default_rng(3)
+    params = {"alpha": rng.uniform(0.2, 0.5, 4), "beta": rng.uniform(2.0, 5.0, 4), "kappa": rng.normal(0.2, 0.2, 4)}
+    trials = simulate(model, params, "cogmodels/ReversalLearning-v0", n_subjects=4, seed=4,
+                      env_kwargs={"n_trials": 40}, latents=False, progress=False).trials
+
+    def draws():
+        fit = HierarchicalNUTS(model, sampler="chees", n_chains=2, n_warmup=20, n_draws=20, seed=0)
+        with pytest.warns(Warning):  # 40 iterations: the diagnostics warn
+            fit.fit(trials, progress=False)
+        return fit.inference_data_.posterior["params"].to_numpy().tobytes()
+
+    now = draws()
+    monkeypatch.setattr(HierarchicalNUTS, "_finite_starts", lambda self, data, init, rng: init)
+    assert draws() == now
