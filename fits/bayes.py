@@ -68,6 +68,7 @@ folding, and localization: an improved R̂ for assessing convergence of MCMC. Ba
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 import warnings
@@ -108,6 +109,17 @@ _SAMPLERS = ("nuts", "chees")
 CHEES_WARMUP = 500
 
 
+def _import_extra(names: Sequence[tuple[str, str]]) -> tuple[Any, ...]:
+    """Import ``(module, display name)`` pairs, or raise the ``bayes`` extra's install hint naming them."""
+    try:
+        return tuple(importlib.import_module(module) for module, _ in names)
+    except ImportError as err:  # pragma: no cover - the extra is installed in development
+        shown = [name for _, name in names]
+        need = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+        raise ImportError(f"the Bayesian fits need {need} ({err.name} is missing): "
+                          "pip install 'cogmodels[bayes]'") from err
+
+
 def require_bayes() -> tuple[Any, Any, Any]:
     """Import torch, Pyro and ArviZ, or say how to install them.
 
@@ -121,16 +133,7 @@ def require_bayes() -> tuple[Any, Any, Any]:
     ImportError
         With the install hint ``pip install 'cogmodels[bayes]'``.
     """
-    try:
-        import arviz
-        import pyro
-        import torch
-    except ImportError as err:  # pragma: no cover - the extra is installed in development
-        raise ImportError(
-            f"the Bayesian fits need torch, Pyro and ArviZ ({err.name} is missing): "
-            "pip install 'cogmodels[bayes]'"
-        ) from err
-    return torch, pyro, arviz
+    return _import_extra([("torch", "torch"), ("pyro", "Pyro"), ("arviz", "ArviZ")])
 
 
 def require_arviz() -> Any:
@@ -147,11 +150,7 @@ def require_arviz() -> Any:
     ImportError
         With the install hint ``pip install 'cogmodels[bayes]'``.
     """
-    try:
-        import arviz
-    except ImportError as err:  # pragma: no cover - the extra is installed in development
-        raise ImportError("the Bayesian fits need ArviZ: pip install 'cogmodels[bayes]'") from err
-    return arviz
+    return _import_extra([("arviz", "ArviZ")])[0]
 
 
 def torch_log_likelihood(model: CognitiveModel, params: dict[str, Any], data: TrialArrays,
