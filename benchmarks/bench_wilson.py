@@ -197,6 +197,8 @@ def main() -> None:
     ap.add_argument("--stabilizer-factors", type=int, default=10,
                     help="the stabiliser's factors (Degenhart et al.: 10; Wilson et al.'s "
                          "simulator: 4 principal components)")
+    ap.add_argument("--stabilizer-model", default="fa", choices=("fa", "pca"),
+                    help="the stabiliser's latent model (Wilson et al.'s simulator: PCA)")
     ap.add_argument("--stabilizer-chained", action="store_true",
                     help="align each day to the last aligned day, as Wilson et al.'s simulator "
                          "does (chained: True), instead of to day 0")
@@ -215,7 +217,8 @@ def main() -> None:
     n_units = PopulationSpec().n_units
     b = args.stable_channels if args.stable_channels else (args.n_stable or n_units // 2)
     stabilizer = {"stable_fraction": b / n_units, "read": args.stabilizer_read,
-                  "n_factors": args.stabilizer_factors, "chained": args.stabilizer_chained}
+                  "n_factors": args.stabilizer_factors, "chained": args.stabilizer_chained,
+                  "model": args.stabilizer_model}
     if args.from_dir is not None:
         found = [n for n in args.strategies.split(",") if (args.from_dir / f"{n}.csv").exists()]
         trials = pd.concat([pd.read_csv(args.from_dir / f"{n}.csv") for n in found],
@@ -258,7 +261,7 @@ def main() -> None:
               f"{args.days} days; {args.session:.0f} s sessions; sweep {len(GAINS)} gains x "
               f"{args.sweep:g} s; labels {args.labels}; drift {args.drift}, n_stable "
               f"{args.n_stable}{', low SNR' if args.low_snr else ''}; stabiliser B {b}, reads "
-              f"{args.stabilizer_read}, {args.stabilizer_factors} factors"
+              f"{args.stabilizer_read}, {args.stabilizer_factors} {args.stabilizer_model} factors"
               f"{', chained' if args.stabilizer_chained else ''}")
     per_day = per_day[per_day["day"] < args.days]
     rng = np.random.default_rng(args.seed)

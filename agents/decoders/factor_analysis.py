@@ -98,3 +98,26 @@ def fit_factor_analysis(counts: np.ndarray, n_factors: int, n_iter: int = 200,
         if change < tol:
             break
     return lam, mean, psi
+
+
+def fit_pca(counts: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fit PCA to each lane of ``(T, L, N)`` counts; return it in factor analysis's shapes.
+
+    The loadings are the ``k`` leading eigenvectors of each lane's sample covariance, ``(L, N, k)``
+    with orthonormal columns (scikit-learn's ``PCA.components_.T``, as Wilson et al.'s simulator
+    uses), the means ``(L, N)``, and zero private variances ``(L, N)``: the latents are the
+    projections ``Λᵀ (y - μ)`` (:func:`pca_projection`).
+    """
+    y = np.asarray(counts, dtype=np.float64)
+    mean = y.mean(axis=0)
+    centred = (y - mean).transpose(1, 0, 2)  # (L, T, N)
+    cov = np.swapaxes(centred, 1, 2) @ centred / max(y.shape[0] - 1, 1)
+    _, vectors = np.linalg.eigh(cov)  # ascending eigenvalues
+    loadings = vectors[:, :, ::-1][:, :, :n_components].copy()
+    return loadings, mean, np.zeros_like(mean)
+
+
+def pca_projection(loadings: np.ndarray) -> np.ndarray:
+    """Return PCA's map ``Λᵀ`` ``(L, k, N)`` from centred counts to latents (0 where a loading is 0)."""
+    return np.swapaxes(loadings, 1, 2).copy()
+

@@ -48,7 +48,12 @@ from typing import Any
 import numpy as np
 
 from cogmodels.agents.decoders.base import Decoder, check_calibration
-from cogmodels.agents.decoders.factor_analysis import fit_factor_analysis, posterior_projection
+from cogmodels.agents.decoders.factor_analysis import (
+    fit_factor_analysis,
+    fit_pca,
+    pca_projection,
+    posterior_projection,
+)
 from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
 from cogmodels.agents.decoders.stats import as_lanes
 from cogmodels.validation import check_bool, check_choice, check_int, check_number
@@ -57,6 +62,8 @@ __all__ = ["READ", "ProcrustesStabilizer", "align_loadings", "procrustes_rotatio
 
 #: which channels :meth:`ProcrustesStabilizer.realign` reads the factors from
 READ = ("stable", "all")
+#: the latent model: factor analysis (Degenhart et al.) or PCA (Wilson et al.'s simulator)
+LATENT_MODELS = ("fa", "pca")
 
 
 def procrustes_rotation(new: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -129,6 +136,9 @@ class ProcrustesStabilizer(Decoder):
     chained : bool
         Align each day to the last aligned day (Wilson et al.'s simulator) instead of to the
         calibration day (Degenhart et al.).
+    model : {"fa", "pca"}
+        The latent model: factor analysis (Degenhart et al.) or PCA, whose latents are the
+        projections on the leading eigenvectors (Wilson et al.'s simulator: ``model_type='PCA'``).
 
     Attributes
     ----------
@@ -150,7 +160,7 @@ class ProcrustesStabilizer(Decoder):
 
     def __init__(self, n_factors: int = 10, stable_fraction: float = 0.5, n_iter: int = 200,
                  ridge: float = 1e-3, dt: float = 0.02, read: str = "stable",
-                 chained: bool = False) -> None:
+                 chained: bool = False, model: str = "fa") -> None:
         self.n_factors = check_int("n_factors", n_factors, 1)
         self.stable_fraction = check_number("stable_fraction", stable_fraction, 0.0, 1.0,
                                             low_open=True)
@@ -159,6 +169,7 @@ class ProcrustesStabilizer(Decoder):
         self.ridge = check_number("ridge", ridge, 0.0)
         self.dt = check_number("dt", dt, 0.0, low_open=True)
         self.chained = check_bool("chained", chained)
+        self.model = check_choice("model", model, LATENT_MODELS)
 
     def fit(self, counts: Any, velocity: Any) -> ProcrustesStabilizer:
         """Fit the calibration day's factor model and the filter on its factors; return ``self``."""
@@ -166,14 +177,25 @@ class ProcrustesStabilizer(Decoder):
         if y.shape[2] < self.n_factors:
             raise ValueError(f"counts must have at least n_factors={self.n_factors} channels, "
                              f"got {y.shape[2]}")
-        self.loadings_, self.mean_, self.noise_ = fit_factor_analysis(y, self.n_factors,
-                                                                      self.n_iter)
+        self.loadings_, self.mean_, self.noise_ = self._fit_latents(y)
         self._fitted(y.shape[1], y.shape[2], single)
         self.stable_ = np.ones((self.n_lanes_, self.n_units_), dtype=bool)
-        self._set_projection(posterior_projection(self.loadings_, self.noise_), self.mean_)
+        self._set_projection(self._projection(self.loadings_, self.noise_), self.mean_)
         self.decoder_ = SteadyStateKalmanDecoder(ridge=self.ridge, dt=self.dt)
         self.decoder_.fit(self.transform(y), x)
         return self
+
+    def _fit_latents(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the latent model ``(Λ, μ, ψ)`` of counts ``(T, L, N)``."""
+        if self.model == "pca":
+            return fit_pca(y, self.n_factors)
+        return fit_factor_analysis(y, self.n_factors, self.n_iter)
+
+    def _projection(self, loadings: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """Return the map ``(L, k, N)`` from centred counts to latents; channels with infinite ψ unread."""
+        if self.model == "pca":
+            return pca_projection(np.where(np.isinf(noise)[..., None], 0.0, loadings))
+        return np.nan_to_num(posterior_projection(loadings, noise))
 
     def _set_projection(self, projection: np.ndarray, mean: np.ndarray) -> None:
         self.projection_ = projection
@@ -211,7 +233,7 @@ class ProcrustesStabilizer(Decoder):
             raise ValueError(f"counts must have shape (T >= 3, {self.n_lanes_}, "
                              f"{self.n_units_}), got shape {np.shape(counts)}")
         given = None if stable is None else self._check_stable(stable)
-        lam, mean, psi = fit_factor_analysis(y, self.n_factors, self.n_iter)
+        lam, mean, psi = self._fit_latents(y)
         n_stable = max(self.n_factors, int(round(self.stable_fraction * self.n_units_)))
         aligned = np.zeros_like(lam)
         for lane in range(self.n_lanes_):
@@ -225,13 +247,12 @@ class ProcrustesStabilizer(Decoder):
         if self.chained:
             self.loadings_ = aligned.copy()
         if self.read == "all":
-            self._set_projection(posterior_projection(aligned, psi), mean)
+            self._set_projection(self._projection(aligned, psi), mean)
             return self
         # channels off the stable set get infinite private variance: they are not read
         psi = np.where(self.stable_, psi, np.inf)
         aligned = np.where(self.stable_[..., None], aligned, 0.0)
-        self._set_projection(np.nan_to_num(posterior_projection(aligned, psi)),
-                             np.where(self.stable_, mean, 0.0))
+        self._set_projection(self._projection(aligned, psi), np.where(self.stable_, mean, 0.0))
         return self
 
     def _check_stable(self, stable: Any) -> np.ndarray:
