@@ -449,11 +449,16 @@ class EncoderArrays:
         if not self._history_nonpositive:  # else h s <= 0 < log(MAX_RATE dt): nothing to cap
             np.minimum(factor, self._log_max, out=factor)
         expected *= np.exp(factor, out=factor)
+        if self._history_nonpositive and not self._any_log:
+            return expected  # cosine counts are capped already and exp(h s) <= 1 keeps them so
         return np.minimum(expected, self.max_count, out=expected)
 
     def record(self, counts: np.ndarray, lanes: np.ndarray | None = None) -> None:
         """Fold a bin's counts into the spike history: ``s <- a s + y``."""
         if lanes is None:
+            if self._history_a == 0:  # the last bin only (history_tau=0): s <- y, one pass
+                np.copyto(self.history_s, counts)
+                return
             self.history_s *= self._history_a
             self.history_s += counts
         else:
