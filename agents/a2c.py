@@ -648,7 +648,8 @@ class A2CTrainer:
         with torch_threads(cfg.threads), tqdm(total=bar_total, disable=not progress, desc="A2C",
                                                unit="upd") as bar:
             while self.update_ < target:
-                if time_budget_s is not None and now() - t0 >= time_budget_s:
+                if time_budget_s is not None and (spent := now() - t0) >= time_budget_s:
+                    self.elapsed_s_ = elapsed0 + spent  # the reading that stopped it, not the last update's
                     break
                 before = self.update_
                 self._clock = lambda: elapsed0 + now() - t0  # noqa: B023
