@@ -811,10 +811,7 @@ class HierarchicalNUTS(HierarchicalBayes):
         """ChEES-HMC over every chain, in ``n_jobs`` processes; returns the draws as Pyro's run would."""
         sizes = [int(np.prod(shape)) for _, shape in self._log_density_layout(data)]
         rng = np.random.default_rng(self._chain_seeds(1)[0])
-        # Stan's initialisation: uniform on (-2, 2) in the unconstrained space (mu around its prior mean)
-        init = rng.uniform(-2.0, 2.0, (self.n_chains, sum(sizes)))
-        k = self.model.n_params
-        init[:, :k] += [interior_start(s) for s in self.model.param_specs]
+        init = self._stan_starts(self.n_chains, sum(sizes), rng)
         groups = np.array_split(np.arange(self.n_chains), self.n_jobs)
         chain_rngs = rng.spawn(self.n_chains)  # one stream per chain, whatever the split
         init = self._finite_starts(data, init, rng.spawn(1)[0])
@@ -852,26 +849,27 @@ class HierarchicalNUTS(HierarchicalBayes):
         precedes the non-decision time: its likelihood is 0 there.
         """
         log_density, _ = self._log_density(data, [0], n_chains=init.shape[0])
-        k = self.model.n_params
-        loc = np.array([interior_start(s) for s in self.model.param_specs])
         init = init.copy()
-        bad = np.ones(init.shape[0], dtype=bool)
-        for _ in range(tries):
+        for attempt in range(tries + 1):
             value, grad = log_density(init)
             bad = ~(np.isfinite(value) & np.isfinite(grad).all(axis=1))
             if not bad.any():
                 return init
-            fresh = rng.uniform(-2.0, 2.0, (int(bad.sum()), init.shape[1]))
-            fresh[:, :k] += loc
-            init[bad] = fresh
-        value, grad = log_density(init)
-        bad = ~(np.isfinite(value) & np.isfinite(grad).all(axis=1))
-        if bad.any():
-            raise RuntimeError(
-                f"{self.model.name} nuts: {int(bad.sum())} of {init.shape[0]} chains found no start with a finite "
-                f"log density in {tries} draws from uniform(-2, 2) (unconstrained): check the data against the "
-                f"model (e.g. response times shorter than every allowed non-decision time) or its parameter bounds")
-        return init
+            if attempt == tries:
+                raise RuntimeError(
+                    f"{self.model.name} nuts: {int(bad.sum())} of {init.shape[0]} chains found no start with a "
+                    f"finite log density in {tries} draws from uniform(-2, 2) (unconstrained): check the data "
+                    f"against the model (e.g. response times shorter than every allowed non-decision time) or "
+                    f"its parameter bounds")
+            init[bad] = self._stan_starts(int(bad.sum()), init.shape[1], rng)
+        return init  # not reached: the last attempt returns or raises
+
+    def _stan_starts(self, n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+        """Return ``n`` flat starts drawn as Stan's: uniform on (-2, 2) unconstrained, ``mu`` around its prior mean."""
+        starts = rng.uniform(-2.0, 2.0, (n, size))
+        starts[:, :self.model.n_params] += [interior_start(s) for s in self.model.param_specs]
+        return starts
+
 
 def _chees_chains(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarray,
                   rngs: list[np.random.Generator], callback: Callable[[int], None] | None = None,

@@ -245,7 +245,7 @@ class ProcrustesStabilizer(Decoder):
             aligned[lane] = lam[lane] @ rot
             self.stable_[lane] = keep
         if self.chained:
-            self.loadings_ = aligned.copy()
+            self.loadings_ = aligned  # a fresh array: the next day aligns to it
         if self.read == "all":
             self._set_projection(self._projection(aligned, psi), mean)
             return self
