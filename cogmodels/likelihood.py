@@ -14,7 +14,7 @@ from the same model code (:mod:`cogmodels.xp`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -59,6 +59,9 @@ class TrialArrays:
     block_start: np.ndarray  # (T, S) bool, True on the first trial of a new block (t > 0)
     session_start: np.ndarray  # (T, S) bool, True on the first trial of a new session (t > 0)
     row_index: np.ndarray  # (T, S) int64 position of the row in the table, -1 for padding
+    # the lane layouts of recent likelihood calls (_lane_plan); the arrays are not to be changed
+    # in place once a likelihood has been computed on them
+    _plans: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_subjects(self) -> int:
@@ -409,6 +412,95 @@ def trial_latents(
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class _LanePlan:
+    """The data side of a likelihood call: a :class:`TrialArrays` laid out for ``lanes``.
+
+    It depends only on the data, the lanes and two switches of the model (``reset_on_block``,
+    ``rt_column``), not on the parameters, so it is built once and kept on the data
+    (:func:`_lane_plan`): a fit that scores the same lanes thousands of times (an optimiser, a
+    sampler's leapfrog steps) does not gather them again each call. Its arrays are read-only.
+    """
+
+    safe: np.ndarray  # (C, T, L) choices, 0 where missing
+    valid: np.ndarray  # (C, T, L)
+    trial_valid: np.ndarray  # (T, L) every stage answered
+    block_start: np.ndarray | None  # (T, L) the state restarts, None when it never does
+    reward: np.ndarray  # (T, L)
+    observations: dict[str, np.ndarray]  # column -> (T, L)
+    rt: np.ndarray | None  # (T, L) RTs of a model of RTs, NaN where none
+    has_rt: np.ndarray | None  # (T, L)
+    omitted: np.ndarray | None  # (T, L) a row with no response
+    rt_filled: np.ndarray | None  # (T, L) RTs with 1 s where there is none
+    all_valid: list[bool]  # per trial: no lane needs its state held
+    any_invalid_stage: list[bool]  # per trial: some lane lacks some stage's choice
+    any_reset: list[bool]  # per trial: some lane restarts
+    rt_everywhere: list[bool]  # per trial: every lane has an RT
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+_PLANS_KEPT = 4  # plans cached per TrialArrays (a fit uses one or two lane layouts)
+_PLAN_CACHE_BYTES = 1 << 27  # a larger plan (128 MiB: ~10^7 lane-trials) is rebuilt each call
+
+
+def _lane_plan(data: TrialArrays, lanes: np.ndarray, model: CognitiveModel) -> _LanePlan:
+    """Return the :class:`_LanePlan` of ``data`` for ``lanes`` and ``model``, cached on ``data``."""
+    key = (lanes.tobytes(), lanes.dtype.str, bool(model.reset_on_block), model.rt_column)
+    plan = data._plans.get(key)
+    if plan is None:
+        plan = _make_lane_plan(data, lanes, model)
+        if _plan_bytes(plan) <= _PLAN_CACHE_BYTES:
+            if len(data._plans) >= _PLANS_KEPT:
+                data._plans.pop(next(iter(data._plans)))
+            data._plans[key] = plan
+    return plan
+
+
+def _plan_bytes(plan: _LanePlan) -> int:
+    arrays = [plan.safe, plan.valid, plan.trial_valid, plan.block_start, plan.reward, plan.rt, plan.has_rt,
+              plan.omitted, plan.rt_filled, *plan.observations.values()]
+    return sum(a.nbytes for a in arrays if a is not None)
+
+
+def _make_lane_plan(data: TrialArrays, lanes: np.ndarray, model: CognitiveModel) -> _LanePlan:
+    choices = data.choices[:, :, lanes]
+    valid = data.valid[:, :, lanes]
+    safe = np.where(valid, choices, 0)
+    # the state starts afresh in each session, and in each block where the model says so
+    resets = data.block_start | data.session_start if model.reset_on_block else data.session_start
+    block_start = resets[:, lanes] if resets.any() else None
+    n_stages, n_trials, n_lanes = choices.shape
+    trial_valid = valid.all(axis=0)  # the update needs every stage's choice
+    rt = has_rt = omitted = rt_filled = None
+    if model.rt_column is not None and n_stages == 1 and model.rt_column in data.observations:
+        rt = data.observations[model.rt_column][:, lanes]
+    scored = trial_valid
+    if rt is not None:  # models of choices and RTs: which trials have an RT, which none
+        has_rt = valid[0] & np.isfinite(rt)
+        omitted = (data.row_index[:, lanes] >= 0) & ~valid[0]
+        scored = trial_valid | omitted
+        rt_filled = np.where(has_rt, rt, 1.0)
+    # after a lane's last scored trial its state no longer matters: no need to hold it
+    last = n_trials - 1 - np.argmax(scored[::-1], axis=0)
+    spent = np.arange(n_trials)[:, None] > last[None, :]
+    arrays = [safe, valid, trial_valid, block_start, data.reward[:, lanes], rt, has_rt, omitted, rt_filled]
+    observations = {k: _read_only(a[:, lanes]) for k, a in data.observations.items()}
+    safe, valid, trial_valid, block_start, reward, rt, has_rt, omitted, rt_filled = (
+        None if a is None else _read_only(a) for a in arrays)
+    return _LanePlan(
+        safe, valid, trial_valid, block_start, reward, observations, rt, has_rt, omitted, rt_filled,
+        # the per-trial switches as Python lists: the loop's tests then cost no numpy scalar each
+        all_valid=(trial_valid | spent).all(axis=1).tolist(),
+        any_invalid_stage=(~valid.all(axis=(0, 2))).tolist(),
+        any_reset=block_start.any(axis=1).tolist() if block_start is not None else [False] * n_trials,
+        rt_everywhere=has_rt.all(axis=1).tolist() if rt is not None else [False] * n_trials,
+    )
+
+
 def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False):
     """Run the one trial loop of the likelihood, in the namespace of ``params`` (numpy or torch).
 
@@ -421,40 +513,23 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
     like = next(iter(p.values()), None)
 
     def to_xp(x: np.ndarray) -> Any:  # C order: each trial's row of lanes is contiguous
-        return as_namespace(xp, x if xp is np else np.ascontiguousarray(x), like)
+        # (a copy for torch: the plan's arrays are read-only, a CPU tensor would share them)
+        return as_namespace(xp, x if xp is np else np.array(x, order="C"), like)
 
-    choices = data.choices[:, :, lanes]
-    valid = data.valid[:, :, lanes]
-    safe = np.where(valid, choices, 0)
-    # the state starts afresh in each session, and in each block where the model says so
-    resets = data.block_start | data.session_start if model.reset_on_block else data.session_start
-    block_start = resets[:, lanes] if resets.any() else None
-    n_stages, n_trials, n_lanes = choices.shape
-    trial_valid = valid.all(axis=0)  # the update needs every stage's choice
-    rt_np = None
-    if model.rt_column is not None and n_stages == 1 and model.rt_column in data.observations:
-        rt_np = data.observations[model.rt_column][:, lanes]
-    scored = trial_valid
-    if rt_np is not None:  # models of choices and RTs: which trials have an RT, which none
-        has_rt = valid[0] & np.isfinite(rt_np)
-        omitted = (data.row_index[:, lanes] >= 0) & ~valid[0]
-        scored = trial_valid | omitted
-    # after a lane's last scored trial its state no longer matters: no need to hold it
-    last = n_trials - 1 - np.argmax(scored[::-1], axis=0)
-    spent = np.arange(n_trials)[:, None] > last[None, :]
-    # the per-trial switches as Python lists: the loop's tests then cost no numpy scalar each
-    all_valid = (trial_valid | spent).all(axis=1).tolist()
-    any_invalid_stage = (~valid.all(axis=(0, 2))).tolist()
-    any_reset = block_start.any(axis=1).tolist() if block_start is not None else [False] * n_trials
+    plan = _lane_plan(data, lanes, model)
+    safe, valid, trial_valid, block_start = plan.safe, plan.valid, plan.trial_valid, plan.block_start
+    rt_np, has_rt, omitted = plan.rt, plan.has_rt, plan.omitted
+    all_valid, any_invalid_stage, any_reset = plan.all_valid, plan.any_invalid_stage, plan.any_reset
+    n_stages, n_trials, n_lanes = safe.shape
     if xp is not np:  # the arrays the model sees, as tensors next to the parameters
         valid_x, trial_valid_x, safe = to_xp(valid), to_xp(trial_valid), to_xp(safe)
         block_start_x = None if block_start is None else to_xp(block_start)
     else:
         valid_x, trial_valid_x, block_start_x = valid, trial_valid, block_start
-    reward = to_xp(data.reward[:, lanes])
-    obs_all = {k: to_xp(a[:, lanes]) for k, a in data.observations.items()}
+    reward = to_xp(plan.reward)
+    obs_all = {k: to_xp(a) for k, a in plan.observations.items()}
     if rt_np is not None:  # RTs of 1 s stand in where there is none (masked out below)
-        rt_x, has_rt_x, omitted_x = to_xp(np.where(has_rt, rt_np, 1.0)), to_xp(has_rt), to_xp(omitted)
+        rt_x, has_rt_x, omitted_x = to_xp(plan.rt_filled), to_xp(has_rt), to_xp(omitted)
     state = init = model.initial_state(p)
     obs = {k: a[0] for k, a in obs_all.items()}
     # a model that gives its RT distribution's parameters has its densities computed once for
@@ -464,7 +539,7 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
     per_trial = trialwise or batched
     # where every lane has an RT, the joint density replaces the choice probability: skip it
     # (a race's choice probabilities are an integral over time, most of a racing model's cost)
-    rt_everywhere = has_rt.all(axis=1).tolist() if rt_np is not None else [False] * n_trials
+    rt_everywhere = plan.rt_everywhere
     out = [] if per_trial else 0.0
     latents: dict[str, np.ndarray] = {}
     for t in range(n_trials):

@@ -35,6 +35,13 @@ from cogmodels.parameters import ParamSpec
 from cogmodels.validation import check_int
 from cogmodels.xp import as_namespace, device, is_torch, namespace, to_numpy
 
+# the clip ufunc itself: np.clip's Python wrapper costs as much as the arithmetic at a few hundred
+# lanes; it computes min(max(x, lo), hi), the same bits (NaN stays NaN)
+try:
+    from numpy._core.umath import clip as _clip
+except ImportError:  # pragma: no cover - numpy 1.x
+    from numpy.core.umath import clip as _clip
+
 __all__ = ["CognitiveModel", "State", "full", "merge_state", "onehot", "pick", "put", "softmax", "take"]
 
 State = dict[str, Any]
@@ -63,7 +70,7 @@ def softmax(logits: Any) -> Any:
         # in place on one fresh array, the ufuncs called directly (np.clip's Python wrapper costs
         # as much as the arithmetic at a few hundred lanes); the same operations, the same bits
         e = np.subtract(x[1], x[0])
-        np.minimum(np.maximum(e, -700.0, out=e), 700.0, out=e)  # clipped: e stays finite
+        _clip(e, -700.0, 700.0, out=e)  # clipped: e stays finite
         np.exp(e, out=e)
         out = np.empty_like(x)
         np.divide(1.0, np.add(1.0, e, out=out[0]), out=out[0])
@@ -93,6 +100,9 @@ def pick(values: Any, action: Any) -> Any:
         xp = namespace(values, action)
         return xp.take_along_axis(values, xp.astype(action, xp.int64, copy=False)[:, None], axis=1)[:, 0]
     n = values.shape[0]
+    if values.ndim == 2 and values.shape[1] == 2:  # two options: a select, no index arithmetic
+        v = values.T
+        return np.where(action, v[1], v[0])
     if values.flags.f_contiguous:  # the flat index of (lane, action) in the (actions, lanes) layout
         index = action * n
         index += _arange(n)  # in place: one temporary instead of two
