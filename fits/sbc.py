@@ -113,12 +113,17 @@ class SBCResult:
         Posterior draws per rank.
     table : pandas.DataFrame
         :func:`uniformity_test` of every quantity, indexed by its name.
+    sampler_cpu_s : numpy.ndarray or None
+        ``(replications,)`` CPU seconds of each fit's sampling processes, where the estimator
+        records them (ChEES: ``process_cpu_s_``, which counts worker processes that
+        ``time.process_time`` in the caller does not); None otherwise.
     """
 
     ranks: pd.DataFrame
     truth: pd.DataFrame
     n_ranks: int
     table: pd.DataFrame
+    sampler_cpu_s: np.ndarray | None = None
 
     @property
     def min_p_value(self) -> float:
@@ -238,7 +243,7 @@ def simulation_based_calibration(
     names = model.param_names
     quantities = ([f"mu[{n}]" for n in names] + [f"sigma[{n}]" for n in names]
                   + [f"params[0,{n}]" for n in names])
-    ranks, truths = [], []
+    ranks, truths, sampler_cpu = [], [], []
     children = seed_sequence(seed).spawn(n_replications)
     with progress_bar(progress, total=n_replications, unit="replication", desc=f"sbc {model.name}") as bar:
         for child in children:
@@ -251,6 +256,7 @@ def simulation_based_calibration(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 estimator.fit(trials, progress=False)
+            sampler_cpu.append(np.sum(getattr(estimator, "process_cpu_s_", np.nan)))
             post = estimator.inference_data_.posterior
             draws = np.concatenate([
                 post["mu"].to_numpy().reshape(-1, len(names)),
@@ -269,4 +275,6 @@ def simulation_based_calibration(
     ranks_df = pd.DataFrame(ranks, columns=quantities).rename_axis("replication")
     table = uniformity_test(ranks_df.to_numpy(), n_ranks, n_bins)
     table.index = pd.Index(quantities, name="quantity")
-    return SBCResult(ranks_df, pd.DataFrame(truths, columns=quantities), n_ranks, table)
+    cpu = np.array(sampler_cpu, dtype=float)
+    return SBCResult(ranks_df, pd.DataFrame(truths, columns=quantities), n_ranks, table,
+                     None if np.isnan(cpu).any() else cpu)

@@ -159,6 +159,7 @@ def test_sbc_passes_chees_and_flags_a_misspecified_prior():
     right = simulation_based_calibration(HierarchicalNUTS(model, **kwargs), ENV, n_subjects=3, n_trials=20,
                                          n_replications=12, n_ranks=19, n_bins=4, seed=0, progress=False)
     assert right.calibrated(0.01), right.table
+    assert right.sampler_cpu_s.shape == (12,) and (right.sampler_cpu_s > 0).all()  # each fit's sampling CPU
     wrong = simulation_based_calibration(HierarchicalNUTS(model, scale_prior_sd=0.05, **kwargs), ENV, n_subjects=3,
                                          n_trials=20, n_replications=6, n_ranks=19, n_bins=4, seed=0,
                                          prior=HierarchicalNUTS(model), progress=False)
