@@ -455,7 +455,7 @@ def _lane_plan(data: TrialArrays, lanes: np.ndarray, model: CognitiveModel) -> _
         plan = _make_lane_plan(data, lanes, model)
         if _plan_bytes(plan) <= _PLAN_CACHE_BYTES:
             if len(data._plans) >= _PLANS_KEPT:
-                data._plans.pop(next(iter(data._plans)))
+                data._plans.clear()  # (atomic: threads may share the data)
             data._plans[key] = plan
     return plan
 

@@ -49,7 +49,7 @@ def test_the_cache_is_bounded_and_its_arrays_are_read_only(data):
     arrays = trial_arrays(table, model)
     for n in range(1, _PLANS_KEPT + 3):
         log_likelihood(model, {k: v[0] for k, v in params.items()}, arrays, np.zeros(n, dtype=int))
-    assert len(arrays._plans) == _PLANS_KEPT
+    assert 1 <= len(arrays._plans) <= _PLANS_KEPT  # a full cache is emptied before the next layout
     plan = _lane_plan(arrays, np.arange(3), model)
     for a in (plan.safe, plan.valid, plan.reward):
         with pytest.raises(ValueError, match="read-only"):
