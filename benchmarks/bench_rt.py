@@ -20,11 +20,20 @@
    ``ddm-diagnose``: why the DDM's threshold recovers less well by maximum likelihood (the
    truth's log-likelihood against the fits' with 5 and ``--starts`` starts, Laplace standard
    errors, a KS test of the RT sampler at every subject's true parameters).
-3. ``qp``: quantile-probability plot of HDDM's data against the RLDDM simulated at the group
+3. ``hddm-bayes``: the same hierarchical RLDDM sampled by ChEES-HMC (``HierarchicalNUTS(sampler=
+   "chees")``, 4 chains, one process, ``--warmup`` + ``--draws`` iterations, forward-difference
+   gradients): R̂, ESS, divergences, and the group values like-for-like with HDDMrl's (the
+   posterior of the natural-scale mean of the group distribution, by Monte Carlo over each
+   draw's ``(mu, sigma)``, and of the link of ``mu``), each in HDDMrl posterior SDs. Also the
+   CPU ms of one log-density call (median of 7). Writes ``rt_hddm_bayes.csv`` (the table) and
+   ``rt_hddm_bayes.json`` (diagnostics, timings, priors).
+4. ``qp``: quantile-probability plot of HDDM's data against the RLDDM simulated at the group
    values (the EM's, from ``rt_hddm_em.csv`` when it exists, else HDDMrl's), 28 simulated
    subjects × 200 trials of the same three pairs.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_rt.py --part all
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_rt.py --part hddm-bayes --warmup 500 --draws 500
 
 Writes ``benchmarks/figures/rt_hddm_em.csv``, ``rt_recovery.csv``, ``rt_ddm_diagnose.csv``,
 ``rt_hddm_qp.csv`` and ``rt_hddm_qp.png`` and prints the tables.
@@ -33,6 +42,7 @@ Writes ``benchmarks/figures/rt_hddm_em.csv``, ``rt_recovery.csv``, ``rt_ddm_diag
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 import warnings
@@ -45,8 +55,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from cogmodels.datasets import load_hddm_rlddm  # noqa: E402
 from cogmodels.fits import make_estimator  # noqa: E402
+from cogmodels.fits.bayes import HierarchicalNUTS  # noqa: E402
 from cogmodels.fits.em import HierarchicalEM  # noqa: E402
-from cogmodels.fits.mle import MaximumLikelihood  # noqa: E402
+from cogmodels.fits.mle import MaximumLikelihood, interior_start  # noqa: E402
+from cogmodels.likelihood import trial_arrays  # noqa: E402
 from cogmodels.models import make_model  # noqa: E402
 from cogmodels.models.rlddm import simulate_learning_phase  # noqa: E402
 from cogmodels.simulate import simulate  # noqa: E402
@@ -110,6 +122,101 @@ def compare_with_hddmrl(table: pd.DataFrame, model, seed: int) -> pd.DataFrame:
     table["hddmrl_sd"] = table["parameter"].map(HDDMRL_SD)
     table["difference_in_sd"] = (table["group_mean_natural"] - table["hddmrl"]) / table["hddmrl_sd"]
     return table
+
+
+#: our parameter -> HDDMrl's, on the scale HDDM reports its group mean (α: logit)
+HDDM_NAMES = {"a": "a", "v": "v", "t0": "t0", "alpha": "logit_alpha"}
+#: HDDMrl's group priors (hddm ``HDDM._create_stochastic_knodes_info`` with informative priors,
+#: and ``HDDMrl._create_stochastic_knodes`` for α), to state next to ours
+HDDM_PRIORS = {
+    "a": "subject ~ Gamma(mean mu_a, sd sigma_a); mu_a ~ Gamma(mean 1.5, sd 0.75); sigma_a ~ HalfNormal(2)",
+    "v": "subject ~ Normal(mu_v, sigma_v); mu_v ~ Normal(2, 3); sigma_v ~ HalfNormal(2)",
+    "t0": "subject ~ Gamma(mean mu_t, sd sigma_t); mu_t ~ Gamma(mean 0.4, sd 0.2); sigma_t ~ HalfNormal(1)",
+    "alpha": "logit subject ~ Normal(mu_alpha, sigma_alpha); mu_alpha ~ Normal(0.2, 3); sigma_alpha ~ Uniform(1e-10, 10)",
+}
+
+
+def log_density_ms(fit: HierarchicalNUTS, data: pd.DataFrame, repeats: int = 7) -> float:
+    """CPU ms of one ChEES log-density call (value and forward-difference gradient), median of ``repeats``."""
+    arrays = trial_arrays(data, fit.model)
+    log_density, layout = fit._log_density(arrays, [0], n_chains=fit.n_chains)
+    rng = np.random.default_rng(0)
+    x = fit._finite_starts(arrays, fit._stan_starts(fit.n_chains, sum(int(np.prod(s)) for _, s in layout), rng), rng)
+    times = []
+    for _ in range(repeats):
+        cpu = time.process_time()
+        log_density(x)
+        times.append(time.process_time() - cpu)
+    return 1000.0 * float(np.median(times))
+
+
+def group_values(fit: HierarchicalNUTS, seed: int, n_mc: int = 2000) -> pd.DataFrame:
+    r"""Posterior of each group value against HDDMrl's, like-for-like.
+
+    Our group distribution is Gaussian in the unconstrained space, :math:`z \sim N(\mu, \sigma^2)`
+    with the parameter :math:`g^{-1}(z)`; HDDM's group mean is the mean of a natural-scale group
+    distribution (logit scale for α). Per draw: ``link_mu`` :math:`= g^{-1}(\mu)` and
+    ``natural_mean`` :math:`= E[g^{-1}(\mu + \sigma \varepsilon)]` (Monte Carlo, ``n_mc`` common
+    normal draws); for α both are :math:`\mu` itself (logit). ``z_*`` is (posterior mean − HDDMrl
+    mean) / HDDMrl posterior SD.
+    """
+    post = fit.inference_data_.posterior
+    names = list(post["mu"].coords["parameter"].values)
+    mu = post["mu"].values.reshape(-1, len(names))
+    sigma = post["sigma"].values.reshape(-1, len(names))
+    eps = np.random.default_rng(seed).standard_normal(n_mc)
+    summary = fit.summary_
+    rows = []
+    for j, name in enumerate(names):
+        if name == "alpha":  # HDDM's α is normal on the logit scale, as ours
+            link = natural = mu[:, j]
+        else:
+            spec = fit.model.spec(name)
+            link = spec.from_unconstrained(mu[:, j])
+            natural = spec.from_unconstrained(mu[:, j, None] + sigma[:, j, None] * eps[None, :]).mean(axis=1)
+        key = HDDM_NAMES[name]
+        row = {"parameter": key, "hddmrl": HDDMRL[key], "hddmrl_sd": HDDMRL_SD[key],
+               "natural_mean": natural.mean(), "natural_mean_sd": natural.std(ddof=1),
+               "link_mu": link.mean(), "link_mu_sd": link.std(ddof=1),
+               "sigma": sigma[:, j].mean(),
+               "r_hat_mu": summary.loc[f"mu[{name}]", "r_hat"], "ess_bulk_mu": summary.loc[f"mu[{name}]", "ess_bulk"],
+               "r_hat_sigma": summary.loc[f"sigma[{name}]", "r_hat"],
+               "ess_bulk_sigma": summary.loc[f"sigma[{name}]", "ess_bulk"]}
+        row["z_natural_mean"] = (row["natural_mean"] - row["hddmrl"]) / row["hddmrl_sd"]
+        row["z_link_mu"] = (row["link_mu"] - row["hddmrl"]) / row["hddmrl_sd"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def hddm_bayes(n_warmup: int, n_draws: int, seed: int) -> tuple[pd.DataFrame, dict]:
+    """Sample the hierarchical RLDDM on HDDM's data by ChEES; return the group values and diagnostics."""
+    data = load_hddm_rlddm()
+    model = make_model("rlddm", n_states=3)
+    fit = HierarchicalNUTS(model, sampler="chees", n_chains=4, n_warmup=n_warmup, n_draws=n_draws, n_jobs=1,
+                           seed=seed)
+    ms = log_density_ms(fit, data)
+    print(f"one log-density call: {ms:.1f} CPU ms")
+    cpu, wall = time.process_time(), time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit.fit(data, progress=True)  # the bar on stderr shows the rate of a long run
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    info = {
+        "command": f"bench_rt.py --part hddm-bayes --warmup {n_warmup} --draws {n_draws} --seed {seed}",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_average": os.getloadavg(),
+        "log_density_ms": ms, "cpu_s": cpu, "wall_s": wall, "n_gradients": fit.n_gradients_,
+        "gradients_per_iteration": fit.gradients_per_iteration_, "step_size": fit.step_size_.tolist(),
+        "trajectory_length": fit.trajectory_length_.tolist(), "n_divergent": int(fit.n_divergent_),
+        "chain_means_mu": {k: v.tolist() for k, v in
+                           fit.inference_data_.posterior["mu"].mean(dim="draw").to_pandas().items()},
+        "r_hat_max": float(fit.r_hat_max_), "ess_bulk_min": float(fit.ess_bulk_min_),
+        "ess_tail_min": float(fit.ess_tail_min_), "warnings": sorted({str(w.message)[:200] for w in caught}),
+        "our_priors": {s.name: f"subject z ~ Normal(mu, sigma) unconstrained ({s.kind}); mu ~ Normal("
+                       f"{interior_start(s):.3f}, {fit.mean_prior_sd}); sigma ~ HalfNormal({fit.scale_prior_sd})"
+                       for s in model.param_specs},
+        "hddm_priors": HDDM_PRIORS,
+    }
+    return group_values(fit, seed), info
 
 
 def recovery(name: str, n_subjects: int, n_trials: int, n_starts: int, seed: int, method: str = "mle") -> pd.DataFrame:
@@ -231,7 +338,10 @@ def hddm_qp(seed: int) -> pd.DataFrame:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", choices=["hddm", "ddm", "rlddm", "rlrd", "qp", "ddm-diagnose", "all"], default="all")
+    ap.add_argument("--part", choices=["hddm", "hddm-bayes", "ddm", "rlddm", "rlrd", "qp", "ddm-diagnose", "all"],
+                    default="all", help="all: every part but hddm-bayes (a long run)")
+    ap.add_argument("--warmup", type=int, default=500, help="hddm-bayes: ChEES warm-up iterations per chain")
+    ap.add_argument("--draws", type=int, default=500, help="hddm-bayes: kept draws per chain")
     ap.add_argument("--subjects", type=int, default=40)
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--starts", type=int, default=5)
@@ -245,6 +355,12 @@ def main() -> None:
         em = hddm_em(args.starts, args.seed)
         em.to_csv(FIGURES / "rt_hddm_em.csv", index=False)
         print(em.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    if args.part == "hddm-bayes":
+        table, info = hddm_bayes(args.warmup, args.draws, args.seed)
+        table.to_csv(FIGURES / "rt_hddm_bayes.csv", index=False)
+        (FIGURES / "rt_hddm_bayes.json").write_text(json.dumps(info, indent=1, default=float) + "\n")
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        print(json.dumps({k: v for k, v in info.items() if "priors" not in k}, indent=1, default=float))
     parts = [p for p in ("ddm", "rlddm", "rlrd") if args.part in (p, "all")]
     if parts:
         rec = pd.concat([recovery(p, args.subjects, args.trials, args.starts, args.seed, args.method) for p in parts])

@@ -435,7 +435,7 @@ class _LanePlan:
     all_valid: list[bool]  # per trial: no lane needs its state held
     any_invalid_stage: list[bool]  # per trial: some lane lacks some stage's choice
     any_reset: list[bool]  # per trial: some lane restarts
-    rt_everywhere: list[bool]  # per trial: every lane has an RT
+    rt_everywhere: list[bool]  # per trial: every lane scored by its choice has an RT
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:
@@ -497,7 +497,9 @@ def _make_lane_plan(data: TrialArrays, lanes: np.ndarray, model: CognitiveModel)
         all_valid=(trial_valid | spent).all(axis=1).tolist(),
         any_invalid_stage=(~valid.all(axis=(0, 2))).tolist(),
         any_reset=block_start.any(axis=1).tolist() if block_start is not None else [False] * n_trials,
-        rt_everywhere=has_rt.all(axis=1).tolist() if rt is not None else [False] * n_trials,
+        # the other lanes (padding, a lane past its last trial, an omission) score 0 from the choice
+        # probability either way: the masked log-probability would be 0.0
+        rt_everywhere=(~(valid[0] & ~has_rt).any(axis=1)).tolist() if rt is not None else [False] * n_trials,
     )
 
 
@@ -537,8 +539,9 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
     batched = rt_np is not None and model.rt_parameters(state, obs) is not None
     rt_params: list = []
     per_trial = trialwise or batched
-    # where every lane has an RT, the joint density replaces the choice probability: skip it
-    # (a race's choice probabilities are an integral over time, most of a racing model's cost)
+    # where every lane scored on the trial has an RT, the joint density replaces the choice
+    # probability: skip it (a race's choice probabilities are an integral over time, most of a
+    # racing model's cost; _make_lane_plan)
     rt_everywhere = plan.rt_everywhere
     out = [] if per_trial else 0.0
     latents: dict[str, np.ndarray] = {}
@@ -574,12 +577,36 @@ def _log_likelihood(model, params, data, lanes, trialwise, record_latents=False)
     if per_trial:  # (trials, lanes)
         out = xp.stack(out, axis=0) if n_trials else full(like, (0, n_lanes))
         if batched and has_rt.any():  # the joint densities replace the choice probabilities
-            stacked = [xp.stack(x) for x in zip(*rt_params, strict=True)]
-            out = xp.where(has_rt_x, model.log_density_rt_from(stacked, safe[0], rt_x), out)
+            out = xp.where(has_rt_x, _rt_densities(xp, model, rt_params, safe[0], rt_x, has_rt, to_xp), out)
         out = out.T if trialwise else xp.sum(out, axis=0)
     elif n_trials == 0:
         out = full(like, (n_lanes,))
     return out, latents
+
+
+def _rt_densities(xp, model, rt_params, action, rt, has_rt, to_xp):
+    """Return ``model.log_density_rt_from`` of the ``(trials, lanes)`` elements where ``has_rt``.
+
+    ``rt_params`` holds each trial's :meth:`~cogmodels.model.CognitiveModel.rt_parameters`. The
+    density is computed on the elements with an RT alone (gathered along the flattened
+    ``(trials, lanes)`` axes, any trailing axes kept) and scattered back; the other elements hold
+    an arbitrary finite value, for the caller to mask. Padding (subjects with fewer trials than
+    the longest) then costs nothing: about half of the elements of HDDM's data set.
+    """
+    stacked = [xp.stack(x) for x in zip(*rt_params, strict=True)]
+    if has_rt.all():
+        return model.log_density_rt_from(stacked, action, rt)
+    flat = np.flatnonzero(has_rt)
+    index = to_xp(flat)
+    # each element's position among the gathered ones (0 where there is none: masked later)
+    position = np.zeros(has_rt.size, dtype=np.int64)
+    position[flat] = np.arange(flat.size)
+
+    def gather(x: Any) -> Any:
+        return xp.take(xp.reshape(x, (has_rt.size, *x.shape[2:])), index, axis=0)
+
+    dens = model.log_density_rt_from([gather(x) for x in stacked], gather(action), gather(rt))
+    return xp.reshape(xp.take(dens, to_xp(position), axis=0), has_rt.shape)
 
 
 def _rt_term(xp, model, state, obs, action, rt, has_rt, has_rt_x, lp):

@@ -183,11 +183,21 @@ def _log_standard(xp: Any, u: Any, w: Any, eps: float) -> Any:
         return _log_standard_small(xp, u, w, m)
     if not small.any():
         return _log_standard_large(xp, u, w, n)
-    # each series on the elements where it is used (a neutral u elsewhere keeps both finite)
-    mask = xp.asarray(small, device=getattr(u, "device", None))
-    u_small = xp.where(mask, u, xp.full_like(u, 0.1))
-    u_large = xp.where(mask, xp.full_like(u, 1.0), u)
-    return xp.where(mask, _log_standard_small(xp, u_small, w, m), _log_standard_large(xp, u_large, w, n))
+    # each series on the elements where it is used alone: gathered, computed, put back in place
+    w = xp.broadcast_to(w, u.shape)
+    order = np.concatenate([np.flatnonzero(small), np.flatnonzero(~small)])
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(order.size)
+    device = getattr(u, "device", None)
+    u_flat, w_flat = xp.reshape(u, (-1,)), xp.reshape(w, (-1,))
+
+    def gather(x: Any, index: np.ndarray) -> Any:
+        return xp.take(x, xp.asarray(index, device=device), axis=0)
+
+    n_small = int(small.sum())
+    parts = [_log_standard_small(xp, gather(u_flat, order[:n_small]), gather(w_flat, order[:n_small]), m),
+             _log_standard_large(xp, gather(u_flat, order[n_small:]), gather(w_flat, order[n_small:]), n)]
+    return xp.reshape(gather(xp.concat(parts), inverse), u.shape)
 
 
 def _broadcast(*arrays: Any) -> tuple[Any, list[Any]]:

@@ -207,3 +207,56 @@ def test_threshold_ridge_without_lower_boundary_responses_is_resolved_by_the_gro
     assert em.params_.loc[0, "a"] == pytest.approx(2.40, abs=0.5)
     others = np.arange(1, 12)
     assert np.corrcoef(truth["a"][others], em.params_["a"].to_numpy()[others])[0, 1] > 0.9
+
+
+@pytest.mark.parametrize("dual", [False, True])
+def test_rlddm_update_gives_the_bits_of_the_one_hot_step(dual):
+    # the update writes Q(s, c) + alpha delta in place of adding alpha delta times a one-hot of
+    # (condition, choice) to every value, as it did before: the same bits
+    model = make_model("rlddm", n_states=3, dual_learning_rates=dual)
+    rng = np.random.default_rng(1)
+    lanes = 40
+    params = model.check_params({s.name: rng.uniform(0.05, 0.95, lanes) if s.name.startswith("alpha")
+                                 else np.full(lanes, s.default) for s in model.param_specs})
+    state = model.initial_state(params)
+    for _ in range(30):
+        obs = {"state": rng.integers(0, 3, lanes).astype(np.float64)}
+        choice, reward = rng.integers(0, 2, lanes), rng.integers(0, 2, lanes).astype(np.float64)
+        q = state["q"]
+        mask = (obs["state"][:, None, None] == np.arange(3)[None, :, None]).astype(np.float64)
+        c = choice.astype(np.float64)
+        shown = np.sum(q * mask, axis=1)
+        delta = reward - (c * shown[:, 1] + (1.0 - c) * shown[:, 0])
+        alpha = np.where(delta > 0, params["alpha_pos"], params["alpha_neg"]) if dual else params["alpha"]
+        old = q + (alpha * delta)[:, None, None] * np.stack([1.0 - c, c], axis=1)[:, None, :] * mask
+        state = model.update(state, obs, choice, reward, obs)
+        assert state["q"].tobytes() == old.tobytes()
+
+
+def test_batched_rt_densities_skip_padding_and_choice_probabilities(rlddm_table):
+    # subjects of unequal length (padding) and trials without an RT: the joint densities are
+    # computed on the trials with an RT alone, the choice probabilities only on trials where a
+    # lane is scored by its choice alone, and the numbers are those of the trial-by-trial path
+    model, table = rlddm_table
+    table = table[~((table["subject"] == 1) & (table["trial"] >= 35))].drop(columns="p_choice").copy()
+    table.loc[table.index[3:20:6], "rt"] = np.nan  # 3 trials of subject 0 without an RT
+    sizes, calls = [], [0]
+
+    class Spy(type(model)):
+        def log_density_rt_from(self, parameters, action, rt):
+            sizes.append(np.size(rt))
+            return super().log_density_rt_from(parameters, action, rt)
+
+        def action_probabilities(self, state, observation):
+            calls[0] += 1
+            return super().action_probabilities(state, observation)
+
+    class TrialByTrial(type(model)):
+        def rt_parameters(self, state, observation):
+            return None
+
+    got = log_likelihood(Spy(n_states=3), RLDDM_PARAMS, table, trialwise=True)
+    assert sizes == [int(table["rt"].notna().sum())] and calls[0] == 3
+    ref = log_likelihood(TrialByTrial(n_states=3), RLDDM_PARAMS, table, trialwise=True)
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+    assert (got[1, 35:] == 0.0).all()

@@ -132,3 +132,26 @@ def test_torch_and_numpy_agree_and_autograd_matches_finite_differences():
     deadline = torch.full((n,), 2.0, dtype=torch.float64)
     surv = wiener.log_survival(deadline, *[torch.tensor(x) for x in args])
     np.testing.assert_allclose(surv.numpy(), wiener.log_survival(np.full(n, 2.0), *args), atol=1e-10)
+
+
+def test_each_series_on_its_own_elements_gives_the_bits_of_both_series_everywhere():
+    # _log_standard gathers the elements of each series; the bits are those of computing both
+    # series on every element (a neutral u elsewhere) and choosing per element, as it did before
+    u = np.geomspace(0.005, 4.0, 301)
+    w = np.random.default_rng(0).uniform(0.1, 0.9, u.size)
+    eps = wiener.DEFAULT_EPS
+    small = wiener.n_terms_small(u, eps) < wiener.n_terms_large(u, eps)
+    assert 0 < small.sum() < u.size
+    m = int(np.ceil((wiener.n_terms_small(u, eps)[small].max() - 1) / 2))
+    n = int(np.ceil(wiener.n_terms_large(u, eps)[~small].max()))
+    both = np.where(small, wiener._log_standard_small(np, np.where(small, u, 0.1), w, m),
+                    wiener._log_standard_large(np, np.where(small, 1.0, u), w, n))
+    got = wiener._log_standard(np, u.reshape(7, 43), w.reshape(7, 43), eps)
+    assert got.shape == (7, 43)
+    assert got.reshape(-1).tobytes() == both.tobytes()
+    # torch: the same numbers, and gradients through the gather
+    ut = torch.tensor(u, requires_grad=True)
+    lt = wiener._log_standard(wiener.namespace_of(ut), ut, torch.tensor(w), eps)
+    np.testing.assert_allclose(lt.detach().numpy(), both, rtol=1e-14)
+    (g,) = torch.autograd.grad(lt.sum(), ut)
+    assert torch.isfinite(g).all()

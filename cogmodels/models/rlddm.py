@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cogmodels import wiener
-from cogmodels.model import State
+from cogmodels.model import State, pick, put, take
 from cogmodels.models.ddm import DiffusionChoice, diffusion_specs
 from cogmodels.parameters import ParamSpec
 from cogmodels.priors import inverse_temperature_prior, rate_prior, signed_prior
@@ -98,20 +98,16 @@ class RLDDM(DiffusionChoice):
         q = self.initial_value * xp.ones((a.shape[0], self.n_states, 2), dtype=a.dtype)
         return {"params": params, "q": q}
 
-    def _state_mask(self, xp: Any, observation: Mapping[str, Any], like: Any) -> Any:
-        """``(lanes, n_states, 1)`` one-hot of the trial's condition."""
-        lanes = like.shape[0]
+    def _condition(self, observation: Mapping[str, Any], like: Any) -> Any:
+        """``(lanes,)`` index of the trial's condition (0 with a single condition)."""
         if self.n_states == 1:
-            return xp.ones((lanes, 1, 1), dtype=like.dtype)
-        s = xp.asarray(observation["state"])
-        levels = xp.arange(self.n_states, dtype=like.dtype)
-        return xp.astype(xp.reshape(xp.astype(s, like.dtype), (lanes, 1, 1)) == levels[None, :, None], like.dtype)
+            xp = wiener.namespace_of(like)
+            return xp.zeros(like.shape[0], dtype=xp.int64, device=getattr(like, "device", None))
+        return observation["state"]
 
     def _values(self, state: State, observation: Mapping[str, Any]) -> tuple[Any, Any]:
         """``Q(s_t, 0)`` and ``Q(s_t, 1)`` of the trial's condition."""
-        q = state["q"]
-        xp = wiener.namespace_of(q)
-        shown = xp.sum(q * self._state_mask(xp, observation, q), axis=1)
+        shown = take(state["q"], self._condition(observation, state["q"]))
         return shown[:, 0], shown[:, 1]
 
     def diffusion_parameters(self, state: State, observation: Mapping[str, Any]) -> tuple[Any, Any, Any, Any]:
@@ -131,19 +127,22 @@ class RLDDM(DiffusionChoice):
         return {"q_0": q0, "q_1": q1, "delta": reward - chosen, "drift": v, "threshold": a}
 
     def update(self, state: State, observation, action, reward, next_observation) -> State:
-        """Move the chosen option's value by ``alpha delta`` (dual rates by the sign of ``delta``)."""
+        """Move the chosen option's value by ``alpha delta`` (dual rates by the sign of ``delta``).
+
+        Written as indexed writes (:func:`~cogmodels.model.put`) of the one value that changes:
+        ``Q(s_t, c_t) + alpha delta``, the bits of adding a one-hot step to every value.
+        """
         p, q = state["params"], state["q"]
         xp = wiener.namespace_of(q)
-        c = xp.astype(xp.asarray(action), q.dtype)
-        q0, q1 = self._values(state, observation)
-        delta = xp.asarray(reward, dtype=q.dtype) - (c * q1 + (1.0 - c) * q0)
+        condition = self._condition(observation, q)
+        shown = take(q, condition)  # (lanes, 2): Q(s_t, 0), Q(s_t, 1)
+        chosen = pick(shown, action)
+        delta = xp.asarray(reward, dtype=q.dtype) - chosen
         if self.dual_learning_rates:
             alpha = xp.where(delta > 0, p["alpha_pos"], p["alpha_neg"])
         else:
             alpha = p["alpha"]
-        option = xp.stack([1.0 - c, c], axis=1)[:, None, :]  # (lanes, 1, 2) one-hot of the choice
-        step = (alpha * delta)[:, None, None] * option * self._state_mask(xp, observation, q)
-        return {"params": p, "q": q + step}
+        return {"params": p, "q": put(q, condition, put(shown, action, chosen + alpha * delta))}
 
     def __repr__(self) -> str:
         return f"RLDDM(n_states={self.n_states})"
