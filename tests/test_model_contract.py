@@ -308,3 +308,23 @@ def test_torch_likelihood_skips_missing_choices_and_resets_blocks_as_numpy(name,
     tensors = {k: torch.tensor(v, dtype=torch.float64) for k, v in params.items()}
     np.testing.assert_allclose(log_likelihood(model, tensors, data, trialwise=True).numpy(),
                                log_likelihood(model, params, data, trialwise=True), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("build", [c for c in MODEL_CASES if c.values[0]().rt_column is not None])
+def test_autograd_gradient_is_finite_with_missing_choices(build):
+    """Every 7th choice missing (no RT, scored by nothing or as an omission): the autograd gradient
+    of a model of choices and RTs stays finite. The racing diffusion's was NaN for the lanes with
+    such a trial while its densities were computed on every element and masked afterwards
+    (``torch.where`` passes the masked elements' NaN gradient on); they are now computed on the
+    elements with an RT only."""
+    torch = pytest.importorskip("torch")
+    model = build()
+    params, trials = _simulated(model, 4, 0, with_rt=True)
+    trials = trials.copy()
+    position = trials.groupby("subject").cumcount().to_numpy()
+    trials[model.choice_columns[0]] = trials[model.choice_columns[0]].astype("Float64")
+    trials.loc[position % 7 == 3, model.choice_columns[0]] = np.nan
+    tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    log_likelihood(model, tensors, trial_arrays(trials, model)).sum().backward()
+    for name, t in tensors.items():
+        assert torch.isfinite(t.grad).all(), (name, t.grad)
