@@ -13,7 +13,9 @@ comes from SD 1.5, which SBC must flag.
     OMP_NUM_THREADS=1 python benchmarks/bench_sbc.py --model two_step_hybrid \
         --env cogmodels/TwoStep-v0 --out benchmarks/figures/sbc_two_step
 
-CPU seconds (``time.process_time``, plus the ChEES worker processes' own with ``--jobs`` > 1) are
+Each finished replication is kept in ``<out>.checkpoint.json``: a rerun of the same command after an
+interruption resumes there (and gives the ranks of an uninterrupted run). CPU seconds
+(``time.process_time``, plus the ChEES worker processes' own with ``--jobs`` > 1) are
 reported: the machine is shared.
 """
 
@@ -70,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     w0, c0 = time.perf_counter(), time.process_time()
     res = simulation_based_calibration(est, args.env, n_subjects=args.subjects, n_trials=args.trials,
                                        n_replications=args.replications, n_ranks=args.ranks, n_bins=args.bins,
-                                       prior=truth_prior, seed=args.seed, progress=True)
+                                       prior=truth_prior, seed=args.seed, progress=True,
+                                       checkpoint=f"{args.out}.checkpoint.json")
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     res.ranks.to_csv(f"{args.out}.csv")
     res.plot(f"{args.out}.png")
@@ -78,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table.round(4).to_string())
     if args.jobs > 1 and res.sampler_cpu_s is not None:  # the workers' CPU, which process_time misses
         cpu += float(res.sampler_cpu_s.sum())
-    summary = {**vars(args), "cpu_s": cpu, "wall_s": wall, "min_p_value": res.min_p_value,
+    summary = {**vars(args), "cpu_s": cpu, "wall_s": wall,
+               "sampler_cpu_s_total": None if res.sampler_cpu_s is None else float(res.sampler_cpu_s.sum()), "min_p_value": res.min_p_value,
                "calibrated_bonferroni_0.01": res.calibrated(0.01), "table": table.to_dict(orient="index"),
                "counts": {k: [int(c) for c in v] for k, v in res.table["counts"].items()},
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_average_1min": os.getloadavg()[0]}

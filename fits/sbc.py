@@ -25,14 +25,18 @@ inference algorithms with simulation-based calibration. arXiv:1804.06788.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cogmodels.atomic import atomic_write_text
 from cogmodels.progress import progress_bar
 from cogmodels.validation import check_int, check_number, int_seed, seed_sequence
 
@@ -187,6 +191,7 @@ def simulation_based_calibration(
     env_kwargs: Mapping[str, Any] | None = None,
     seed: int | None = 0,
     progress: bool = True,
+    checkpoint: str | os.PathLike | None = None,
 ) -> SBCResult:
     """Run simulation-based calibration (Talts et al. 2018) of a hierarchical Bayesian estimator.
 
@@ -221,6 +226,12 @@ def simulation_based_calibration(
         Seeds the truths, simulations and fits (child seeds per replication).
     progress : bool, default True
         Draw a bar of the replications.
+    checkpoint : str or os.PathLike, optional
+        A JSON file that holds the ranks and truths of every finished replication, rewritten
+        atomically after each one. If it exists, the run resumes after its last replication: each
+        replication has its own child seed, so the result is the one an uninterrupted run gives.
+        A file written with other settings (model, task, sizes, ranks, seed, estimator) is
+        refused with ``ValueError``.
 
     Returns
     -------
@@ -243,10 +254,14 @@ def simulation_based_calibration(
     names = model.param_names
     quantities = ([f"mu[{n}]" for n in names] + [f"sigma[{n}]" for n in names]
                   + [f"params[0,{n}]" for n in names])
-    ranks, truths, sampler_cpu = [], [], []
+    settings = {"model": model.name, "parameters": list(names), "env": env, "env_kwargs": dict(env_kwargs or {}),
+                "n_subjects": n_subjects, "n_trials": n_trials, "n_ranks": n_ranks, "seed": seed,
+                "estimator": _describe(estimator), "prior": _describe(prior)}
+    ranks, truths, sampler_cpu = _resume(checkpoint, settings)
     children = seed_sequence(seed).spawn(n_replications)
     with progress_bar(progress, total=n_replications, unit="replication", desc=f"sbc {model.name}") as bar:
-        for child in children:
+        bar.update(min(len(ranks), n_replications))
+        for child in children[len(ranks):]:
             draw_seed, sim_seed, fit_seed = (int_seed(s) for s in child.spawn(3))
             truth = prior.sample_prior(n_subjects, seed=draw_seed)
             trials = simulate(model, truth["params"], env, n_subjects=n_subjects, seed=sim_seed,
@@ -271,10 +286,43 @@ def simulation_based_calibration(
                                     np.array([truth["params"][n][0] for n in names])])
             ranks.append(rank_statistics(value, draws[keep]))
             truths.append(value)
+            if checkpoint is not None:
+                atomic_write_text(checkpoint, json.dumps({
+                    "settings": settings, "ranks": np.asarray(ranks).tolist(),
+                    "truths": np.asarray(truths).tolist(), "sampler_cpu_s": np.asarray(sampler_cpu).tolist()}))
             bar.update()
+    ranks, truths, sampler_cpu = ranks[:n_replications], truths[:n_replications], sampler_cpu[:n_replications]
     ranks_df = pd.DataFrame(ranks, columns=quantities).rename_axis("replication")
     table = uniformity_test(ranks_df.to_numpy(), n_ranks, n_bins)
     table.index = pd.Index(quantities, name="quantity")
     cpu = np.array(sampler_cpu, dtype=float)
     return SBCResult(ranks_df, pd.DataFrame(truths, columns=quantities), n_ranks, table,
                      None if np.isnan(cpu).any() else cpu)
+
+
+def _resume(checkpoint: str | os.PathLike | None, settings: dict) -> tuple[list, list, list]:
+    """Return the ranks, truths and sampler CPU seconds a checkpoint holds (empty lists if none)."""
+    if checkpoint is None or not Path(checkpoint).exists():
+        return [], [], []
+    try:
+        saved = json.loads(Path(checkpoint).read_text(encoding="utf-8"))
+        stored = saved["settings"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"checkpoint {str(checkpoint)!r} is not a simulation-based calibration "
+                         f"checkpoint ({err}); remove it or pass another path") from None
+    differ = sorted(k for k in set(stored) | set(settings) if stored.get(k) != settings.get(k))
+    if differ:
+        raise ValueError(f"checkpoint {str(checkpoint)!r} was written with other settings ({', '.join(differ)}: "
+                         f"{[stored.get(k) for k in differ]} there, {[settings.get(k) for k in differ]} now); "
+                         "remove it or pass another path")
+    ranks = [np.asarray(r, dtype=np.int64) for r in saved["ranks"]]
+    truths = [np.asarray(t, dtype=float) for t in saved["truths"]]
+    return ranks, truths, [float(c) for c in saved["sampler_cpu_s"]]
+
+
+def _describe(estimator: Any) -> dict:
+    """Return the class and plain settings of an estimator (not its seed, set per replication, nor n_jobs)."""
+    plain = (bool, int, float, str, type(None))
+    settings = {k: v for k, v in sorted(vars(estimator).items())
+                if not k.startswith("_") and not k.endswith("_") and k not in ("seed", "n_jobs") and isinstance(v, plain)}
+    return {"class": type(estimator).__name__, **settings}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -164,6 +165,41 @@ def test_sbc_passes_chees_and_flags_a_misspecified_prior():
                                          n_trials=20, n_replications=6, n_ranks=19, n_bins=4, seed=0,
                                          prior=HierarchicalNUTS(model), progress=False)
     assert not wrong.calibrated(0.01), wrong.table
+
+
+@pytest.mark.slow
+def test_sbc_resumes_from_its_checkpoint_with_the_uninterrupted_ranks(tmp_path):
+    """A run stopped in its third replication keeps the first two in the checkpoint; the rerun
+    fits only the third and returns the ranks of a run that was never stopped. Other settings are
+    refused by name."""
+    model = make_model("q_learning", stickiness=False)
+    kwargs = dict(n_chains=2, n_warmup=60, n_draws=10, sampler="chees")
+    sizes = dict(n_subjects=3, n_trials=20, n_replications=3, n_ranks=19, n_bins=4, seed=5, progress=False)
+    whole = simulation_based_calibration(HierarchicalNUTS(model, **kwargs), ENV, **sizes)
+    path = tmp_path / "sbc.json"
+    stopped = HierarchicalNUTS(model, **kwargs)
+    fit, calls = stopped.fit, []
+
+    def fit_then_stop(trials, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return fit(trials, **kw)
+
+    stopped.fit = fit_then_stop
+    with pytest.raises(KeyboardInterrupt):
+        simulation_based_calibration(stopped, ENV, checkpoint=path, **sizes)
+    resumed_est = HierarchicalNUTS(model, **kwargs)
+    fits = []
+    original = resumed_est.fit
+    resumed_est.fit = lambda trials, **kw: (fits.append(1), original(trials, **kw))[1]
+    resumed = simulation_based_calibration(resumed_est, ENV, checkpoint=path, **sizes)
+    assert len(fits) == 1
+    pd.testing.assert_frame_equal(resumed.ranks, whole.ranks)
+    pd.testing.assert_frame_equal(resumed.truth, whole.truth)
+    with pytest.raises(ValueError, match=r"checkpoint .* was written with other settings \(n_trials: \[20\] there, \[30\] now\)"):
+        simulation_based_calibration(HierarchicalNUTS(model, **kwargs), ENV, checkpoint=path,
+                                     **{**sizes, "n_trials": 30})
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
