@@ -20,6 +20,10 @@ model's own (:func:`cogmodels.likelihood.log_likelihood`), on torch for its grad
 group covariates (``covariates=``, ``regressors=``) the group mean of subject ``i`` is
 :math:`\mu_j + B_j x_i`, coded as in :mod:`cogmodels.fits.covariates`, with
 :math:`\mathcal N(0, 1)` priors on the coefficients (``coef_prior_sd``).
+``centred=`` samples chosen parameters centred instead,
+:math:`z_{ij} \sim \mathcal N(\mu_j + B_j x_i, \sigma_j^2)` directly: the same model in the
+coordinates that mix when many trials per subject pin each :math:`z_{ij}` (Papaspiliopoulos,
+Roberts & Sköld 2007; see :class:`HierarchicalBayes`).
 
 - :class:`HierarchicalNUTS` (``method="nuts"``): the No-U-Turn sampler (Hoffman & Gelman 2014)
   of Pyro (Bingham et al. 2019; Phan et al. 2019), several chains from one seed. With
@@ -57,6 +61,11 @@ Hoffman, M. D. & Gelman, A. (2014). The No-U-Turn sampler. JMLR 15, 1593–1623.
 
 Kucukelbir, A., Tran, D., Ranganath, R., Gelman, A. & Blei, D. M. (2017). Automatic
 differentiation variational inference. JMLR 18(14), 1–45.
+
+Papaspiliopoulos, O., Roberts, G. O. & Sköld, M. (2007). A general framework for the
+parametrization of hierarchical models. Statistical Science 22, 59–73.
+
+Stan Development Team. Stan User's Guide, "Reparameterization" (Efficiency Tuning chapter).
 
 Vehtari, A., Gelman, A. & Gabry, J. (2017). Practical Bayesian model evaluation using leave-one-out
 cross-validation and WAIC. Statistics and Computing 27, 1413–1432.
