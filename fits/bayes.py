@@ -883,7 +883,7 @@ class HierarchicalNUTS(HierarchicalBayes):
         where there is no forkserver).
     **kwargs
         ``n_draws``, ``mean_prior_sd``, ``scale_prior_sd``, ``pointwise``, ``gradient``,
-        ``seed``: see :class:`HierarchicalBayes`.
+        ``centred``, ``seed``, covariates: see :class:`HierarchicalBayes`.
 
     Attributes
     ----------
@@ -1136,8 +1136,9 @@ class HierarchicalVI(HierarchicalBayes):
 
     ADVI (Kucukelbir et al. 2017; :func:`cogmodels.fits.advi.advi`) fits a mean-field Gaussian
     over the flat unconstrained vector the sampler uses (group means, log group SDs, standardised
-    subject effects, coefficients; :meth:`HierarchicalBayes._log_density`: the same prior and the
-    model's own likelihood, with its gradient by ``gradient``). Each Adam step draws
+    subject effects or, for ``centred`` parameters, the subjects' values, coefficients;
+    :meth:`HierarchicalBayes._log_density`: the same prior and the model's own likelihood, with
+    its gradient by ``gradient``). Each Adam step draws
     ``n_particles`` points from the approximation and scores them as the lanes of **one** batched
     likelihood call, so a step costs one call at ``n_particles`` × subjects lanes; the returned
     approximation averages the iterates of the last half of the steps. Then ``n_draws`` draws of
@@ -1177,7 +1178,7 @@ class HierarchicalVI(HierarchicalBayes):
         ``learning_rate``; default: constant (the iterate average does the smoothing).
     **kwargs
         ``n_draws``, ``mean_prior_sd``, ``scale_prior_sd``, ``pointwise``, ``gradient``,
-        ``seed``, covariates: see :class:`HierarchicalBayes`.
+        ``centred``, ``seed``, covariates: see :class:`HierarchicalBayes`.
 
     Attributes
     ----------
