@@ -471,7 +471,8 @@ _BAYES_FLAGS = {"--chains": ("chains", "n_chains", ("nuts",)), "--warmup": ("war
                 "--chain-method": ("chain_method", "chain_method", ("nuts",)),
                 "--sampler": ("sampler", "sampler", ("nuts",)), "--jobs": ("jobs", "n_jobs", ("nuts",)),
                 "--vi-steps": ("vi_steps", "max_steps", ("vi",)),
-                "--pointwise": ("pointwise", "pointwise", BAYES_METHODS)}
+                "--pointwise": ("pointwise", "pointwise", BAYES_METHODS),
+                "--centred": ("centred", "centred", BAYES_METHODS)}
 
 
 def _bayes_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -485,6 +486,8 @@ def _bayes_options(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(f"{flag} sets the {' or '.join(methods)} fit: use it with --method "
                              f"{'/'.join(methods)}, got --method {args.method}")
         out[kwarg] = value
+    if "centred" in out and out["centred"] != "all":  # "alpha,beta": the names (checked by the estimator)
+        out["centred"] = [name.strip() for name in out["centred"].split(",") if name.strip()]
     sampler, jobs = out.get("sampler", "nuts"), out.get("n_jobs")  # --jobs >= 1: _check_ranges
     if jobs is not None and jobs > 1 and sampler != "chees":
         raise ValueError(f"--jobs {jobs} splits ChEES chains over processes: use it with --sampler chees, "
@@ -552,7 +555,7 @@ def _fit_summary(estimator, args: argparse.Namespace, wall: float) -> dict[str, 
             "pointwise": estimator.pointwise, "sampling_time_s": estimator.sampling_time_s_,
             "n_gradients": estimator.n_gradients_,
             "settings": {key: getattr(estimator, key) for key in (
-                "sampler", "n_chains", "n_warmup", "n_draws", "n_jobs", "target_accept", "max_steps")
+                "sampler", "n_chains", "n_warmup", "n_draws", "n_jobs", "target_accept", "max_steps", "centred")
                 if hasattr(estimator, key)},
         })
         summary.pop("starts")  # an optimiser's setting, not a sampler's
@@ -921,6 +924,10 @@ def _add_bayes_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vi-steps", type=int, default=None, help="--method vi: ADVI's Adam steps (default 1000, all run; 4 draws per step, one batched likelihood call each)")
     p.add_argument("--pointwise", choices=["subject", "trial"], default=None,
                    help="--method nuts/vi: LOO and WAIC leave out a subject (default, as hBayesDM) or a trial")
+    p.add_argument("--centred", default=None, metavar="NAMES",
+                   help="--method nuts/vi: parameters whose subject values are sampled centred, "
+                        "z ~ Normal(mu, sigma), comma-separated, or 'all' (default: none, every parameter "
+                        "non-centred); centre them when each subject has many trials (hundreds)")
 
 
 def _add_em_arguments(p: argparse.ArgumentParser) -> None:

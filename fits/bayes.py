@@ -20,6 +20,10 @@ model's own (:func:`cogmodels.likelihood.log_likelihood`), on torch for its grad
 group covariates (``covariates=``, ``regressors=``) the group mean of subject ``i`` is
 :math:`\mu_j + B_j x_i`, coded as in :mod:`cogmodels.fits.covariates`, with
 :math:`\mathcal N(0, 1)` priors on the coefficients (``coef_prior_sd``).
+``centred=`` samples chosen parameters centred instead,
+:math:`z_{ij} \sim \mathcal N(\mu_j + B_j x_i, \sigma_j^2)` directly: the same model in the
+coordinates that mix when many trials per subject pin each :math:`z_{ij}` (Papaspiliopoulos,
+Roberts & Sköld 2007; see :class:`HierarchicalBayes`).
 
 - :class:`HierarchicalNUTS` (``method="nuts"``): the No-U-Turn sampler (Hoffman & Gelman 2014)
   of Pyro (Bingham et al. 2019; Phan et al. 2019), several chains from one seed. With
@@ -58,6 +62,11 @@ Hoffman, M. D. & Gelman, A. (2014). The No-U-Turn sampler. JMLR 15, 1593–1623.
 Kucukelbir, A., Tran, D., Ranganath, R., Gelman, A. & Blei, D. M. (2017). Automatic
 differentiation variational inference. JMLR 18(14), 1–45.
 
+Papaspiliopoulos, O., Roberts, G. O. & Sköld, M. (2007). A general framework for the
+parametrization of hierarchical models. Statistical Science 22, 59–73.
+
+Stan Development Team. Stan User's Guide, "Reparameterization" (Efficiency Tuning chapter).
+
 Vehtari, A., Gelman, A. & Gabry, J. (2017). Practical Bayesian model evaluation using leave-one-out
 cross-validation and WAIC. Statistics and Computing 27, 1413–1432.
 
@@ -80,7 +89,12 @@ import pandas as pd
 
 from cogmodels.deprecation import renamed_arguments
 from cogmodels.fits.autodiff import GRADIENT_BACKENDS, LaneLogLikelihood
-from cogmodels.fits.covariates import GroupDesign, check_covariate_arguments, group_design
+from cogmodels.fits.covariates import (
+    GroupDesign,
+    _did_you_mean,
+    check_covariate_arguments,
+    group_design,
+)
 from cogmodels.fits.mle import ConvergenceWarning, SubjectFit, interior_start
 from cogmodels.likelihood import TrialArrays, log_likelihood
 from cogmodels.model import CognitiveModel
@@ -90,6 +104,7 @@ from cogmodels.validation import (
     check_choice,
     check_int,
     check_number,
+    describe,
     int_seed,
     seed_sequence,
 )
@@ -153,6 +168,34 @@ def require_arviz() -> Any:
     return _import_extra([("arviz", "ArviZ")])[0]
 
 
+def _check_centred(centred: Any, param_names: Sequence[str]) -> tuple[str, ...]:
+    """Return the parameters ``centred`` names (``None``, ``"all"`` or a sequence of names), in the model's order.
+
+    Raises
+    ------
+    ValueError
+        Naming ``centred``, the allowed values and the value received; or the unknown parameter
+        and the model's parameters.
+    """
+    names = list(param_names)
+    if centred is None:
+        return ()
+    if isinstance(centred, str) and centred == "all":
+        return tuple(names)
+    if (isinstance(centred, str) or not isinstance(centred, Sequence | np.ndarray)
+            or not all(isinstance(n, str) for n in centred)):
+        raise ValueError(f"centred must be None, 'all' or a list of parameter names (of {names}), "
+                         f"got {describe(centred)}")
+    chosen = list(centred)
+    for name in chosen:
+        if name not in names:
+            raise ValueError(f"centred: the model has no parameter {name!r}{_did_you_mean([name], names)}; "
+                             f"its parameters are {names}")
+    if len(set(chosen)) < len(chosen):
+        raise ValueError(f"centred: a parameter is named twice in {chosen}")
+    return tuple(n for n in names if n in chosen)
+
+
 def torch_log_likelihood(model: CognitiveModel, params: dict[str, Any], data: TrialArrays,
                          lanes: np.ndarray) -> Any:
     """Return the ``(lanes,)`` torch log-likelihood of each lane's subject, differentiable.
@@ -177,7 +220,7 @@ def torch_log_likelihood(model: CognitiveModel, params: dict[str, Any], data: Tr
 
 
 class HierarchicalBayes(SubjectFit):
-    """Shared machinery of the hierarchical Bayesian estimators (see the module docstring).
+    r"""Shared machinery of the hierarchical Bayesian estimators (see the module docstring).
 
     Parameters
     ----------
@@ -206,6 +249,19 @@ class HierarchicalBayes(SubjectFit):
         Categorical covariate -> its reference level.
     coef_prior_sd : float, default 1.0
         The SD of each regression coefficient's normal prior (centred on 0).
+    centred : sequence of str or "all", optional
+        Parameters whose subject values are sampled **centred**, :math:`z_{ij} \sim
+        \mathcal N(\mu_j + B_j x_i, \sigma_j^2)` directly, instead of non-centred through
+        :math:`\tilde z_{ij}` (the default, ``None``: every parameter non-centred). The two are
+        the same model and posterior but not the same geometry (Papaspiliopoulos, Roberts & Sköld
+        2007; Betancourt & Girolami 2015; Stan User's Guide, "Reparameterization"): with few
+        trials per subject the data leave each :math:`z_{ij}` loose, :math:`\sigma_j` sets its
+        scale and the centred form has a funnel the sampler cannot enter, so keep those
+        non-centred; with many trials per subject (hundreds, e.g. reaction-time data) the data pin
+        each :math:`z_{ij}`, and in non-centred coordinates :math:`\mu_j` can then move only
+        with every :math:`\tilde z_{ij}` at once, so the chains crawl (R̂ far above 1.01, a
+        handful of effective draws of the group means): centre those. ``"all"`` centres every
+        parameter. NUTS, ChEES and VI all sample the chosen parameterisation.
     gradient : {"forward_difference", "finite_difference", "autograd", "compiled"}, default "forward_difference"
         How the likelihood's gradient is computed (:class:`~cogmodels.fits.autodiff.LaneLogLikelihood`):
         NumPy forward differences (``k + 1`` points) or central differences (``2k + 1``
@@ -220,6 +276,8 @@ class HierarchicalBayes(SubjectFit):
 
     Attributes
     ----------
+    centred : tuple of str
+        The centred parameters, in the model's order (empty: all non-centred).
     inference_data_ : arviz.InferenceData
         ``posterior`` (``mu``, ``sigma``: group means and SDs, unconstrained; ``group``: the group
         means on the natural scale, hBayesDM's ``mu_<name>``; ``params``: every subject's
@@ -271,6 +329,7 @@ class HierarchicalBayes(SubjectFit):
         regressors: Mapping[str, Sequence[str]] | None = None,
         reference: Mapping[str, Any] | None = None,
         coef_prior_sd: float = 1.0,
+        centred: str | Sequence[str] | None = None,
         gradient: str = "forward_difference",
         **kwargs: Any,
     ) -> None:
@@ -284,6 +343,9 @@ class HierarchicalBayes(SubjectFit):
         self.scale_prior_sd = check_number("scale_prior_sd", scale_prior_sd, 0.0, low_open=True)
         self.pointwise = check_choice("pointwise", pointwise, _POINTWISE)
         self.gradient = check_choice("gradient", gradient, GRADIENT_BACKENDS)
+        self.centred = _check_centred(centred, model.param_names)
+        #: (k,) which columns of the subject block hold z itself (centred) rather than z~
+        self._centred_mask = np.array([name in self.centred for name in model.param_names], dtype=bool)
 
     def sample_prior(self, n_subjects: int, seed: Any = None) -> dict[str, Any]:
         r"""Draw a group and its subjects from the prior: the generative model the fits invert.
@@ -291,7 +353,8 @@ class HierarchicalBayes(SubjectFit):
         :math:`\mu_j \sim \mathcal N(m_j, s_\mu^2)`, :math:`\sigma_j \sim \mathcal N^+(0, s_\sigma^2)`,
         :math:`z_{ij} = \mu_j + \sigma_j \tilde z_{ij}` with :math:`\tilde z_{ij} \sim \mathcal N(0, 1)`
         (see the module docstring); used by simulation-based calibration
-        (:func:`cogmodels.fits.sbc.simulation_based_calibration`).
+        (:func:`cogmodels.fits.sbc.simulation_based_calibration`). The same draw for any
+        ``centred``: centring changes the sampler's coordinates, not the model.
 
         Parameters
         ----------
@@ -318,7 +381,11 @@ class HierarchicalBayes(SubjectFit):
 
     # -- the joint density ----------------------------------------------------------------------
     def _group_prior(self, data: TrialArrays, n_chains: int) -> dict[str, Any]:
-        """Return the prior distributions of ``n_chains`` copies: ``mu``, ``sigma``, ``z_raw`` (and ``coef``)."""
+        """Return the prior distributions of ``n_chains`` copies: ``mu``, ``sigma``, ``z_raw`` (and ``coef``).
+
+        ``z_raw`` is the standard normal of the non-centred subject block; with centred
+        parameters :meth:`_pyro_model` draws the block from :meth:`_subject_block_prior` instead.
+        """
         torch, _, _ = require_bayes()
         import pyro.distributions as dist
 
@@ -335,24 +402,60 @@ class HierarchicalBayes(SubjectFit):
             prior["coef"] = dist.Normal(torch.zeros_like(coef_sd), coef_sd).to_event(2)
         return prior
 
+    def _torch_group_mean(self, data: TrialArrays) -> Callable[..., Any]:
+        """Return ``f(mu, coef) -> (chains, subjects or 1, k)``: each subject's group mean ``mu + B x`` (torch)."""
+        torch, _, _ = require_bayes()
+        design = self._design_for(data)
+        k = self.model.n_params
+        weights = None if design is None else torch.tensor(design.weights[:, :, k:], dtype=torch.float64)
+
+        def group_mean(mu: Any, coef: Any = None) -> Any:
+            mean = mu[:, None, :]
+            if weights is not None:
+                mean = mean + torch.einsum("skm,cm->csk", weights, coef)
+            return mean
+
+        return group_mean
+
+    def _subject_block_prior(self, data: TrialArrays, n_chains: int) -> Callable[..., Any]:
+        r"""Return ``f(mu, sigma, coef)``: the prior of the subject block with centred parameters.
+
+        A centred column holds :math:`z_{ij} \sim \mathcal N(\mu_j + (B x_i)_j, \sigma_j^2)`, a
+        non-centred one :math:`\tilde z_{ij} \sim \mathcal N(0, 1)`: one normal of
+        ``(chains, subjects, k)`` with those locations and scales.
+        """
+        torch, _, _ = require_bayes()
+        import pyro.distributions as dist
+
+        shape = (n_chains, data.n_subjects, self.model.n_params)
+        centred = torch.tensor(self._centred_mask)
+        group_mean = self._torch_group_mean(data)
+
+        def block_prior(mu: Any, sigma: Any, coef: Any = None) -> Any:
+            loc = torch.where(centred, group_mean(mu, coef), 0.0).expand(shape)
+            scale = torch.where(centred, sigma[:, None, :], 1.0).expand(shape)
+            return dist.Normal(loc, scale).to_event(3)
+
+        return block_prior
+
     def _subject_loglik(self, data: TrialArrays, n_chains: int, counter: list[int]) -> Callable[..., Any]:
         """Return ``f(mu, sigma, raw, coef) -> (chains,)``: the log-likelihood of every chain's subjects.
 
-        ``z = mu + B x + sigma * raw`` (non-centred), scored by the model's likelihood over
-        chains × subjects lanes in one call (:class:`~cogmodels.fits.autodiff.LaneLogLikelihood`,
-        gradient by ``self.gradient``).
+        ``z = mu + B x + sigma * raw`` (non-centred) or ``z = raw`` (the centred columns), scored
+        by the model's likelihood over chains × subjects lanes in one call
+        (:class:`~cogmodels.fits.autodiff.LaneLogLikelihood`, gradient by ``self.gradient``).
         """
         torch, _, _ = require_bayes()
         specs, k, n_sub = self.model.param_specs, self.model.n_params, data.n_subjects
         lane_loglik = LaneLogLikelihood(self.model, data, np.tile(np.arange(n_sub), n_chains), self.gradient)
-        design = self._design_for(data)
-        weights = None if design is None else torch.tensor(design.weights[:, :, k:], dtype=torch.float64)
+        group_mean = self._torch_group_mean(data)
+        centred = torch.tensor(self._centred_mask) if self._centred_mask.any() else None
 
         def loglik(mu: Any, sigma: Any, raw: Any, coef: Any = None) -> Any:
-            mean = mu[:, None, :]
-            if weights is not None:
-                mean = mean + torch.einsum("skm,cm->csk", weights, coef)
-            z = (mean + sigma[:, None, :] * raw).reshape(n_chains * n_sub, k)
+            z = group_mean(mu, coef) + sigma[:, None, :] * raw
+            if centred is not None:
+                z = torch.where(centred, raw, z)
+            z = z.reshape(n_chains * n_sub, k)
             counter[0] += int(torch.is_grad_enabled())
             if self.gradient == "autograd":  # the model's code in the graph itself
                 params = {s.name: s.from_unconstrained(z[:, j]) for j, s in enumerate(specs)}
@@ -368,10 +471,11 @@ class HierarchicalBayes(SubjectFit):
         r"""Return the log joint density of ``n_chains`` (default: every chain of NUTS) copies over flat unconstrained vectors, and their layout.
 
         The flat vector of a chain holds ``mu``, ``log sigma`` (the log-Jacobian
-        :math:`\log\sigma` added), ``z_raw`` and ``coef``; the density is the one the Pyro model
-        samples (the same prior distributions and likelihood), written in NumPy with its gradient
-        by the chain rule through the non-centred transform
-        :math:`z_{ij} = \mu_j + (B x_i)_j + \sigma_j \tilde z_{ij}`:
+        :math:`\log\sigma` added), the subject block ``z_raw`` and ``coef``; the density is the
+        one the Pyro model samples (the same prior distributions and likelihood), written in NumPy
+        with its gradient by the chain rule. A non-centred column of the subject block holds
+        :math:`\tilde z_{ij}`, with :math:`z_{ij} = m_{ij} + \sigma_j \tilde z_{ij}` and
+        :math:`m_{ij} = \mu_j + (B x_i)_j`:
 
         .. math::
 
@@ -381,7 +485,13 @@ class HierarchicalBayes(SubjectFit):
         :math:`\partial_{\tilde z_{ij}} = \sigma_j g_{ij} - \tilde z_{ij}` and
         :math:`\partial_{B} = \sum_i g_i x_i^\top - B / s_B^2`, with :math:`g_{ij}` the likelihood's
         gradient w.r.t. :math:`z_{ij}` (:class:`~cogmodels.fits.autodiff.LaneLogLikelihood`, by
-        ``gradient``). No autograd graph is built: the prior costs a few array operations.
+        ``gradient``). A centred column (``centred``) holds :math:`z_{ij}` itself, with the prior
+        term :math:`-\tfrac12 r_{ij}^2 - \log\sigma_j - \tfrac12\log 2\pi`,
+        :math:`r_{ij} = (z_{ij} - m_{ij}) / \sigma_j`: there :math:`g_{ij}` is replaced by
+        :math:`r_{ij} / \sigma_j` in :math:`\partial_{\mu_j}` and :math:`\partial_B`,
+        :math:`\partial_{\log\sigma_j} = \sum_i (r_{ij}^2 - 1) - \sigma_j^2 / s_\sigma^2 + 1` and
+        :math:`\partial_{z_{ij}} = g_{ij} - r_{ij} / \sigma_j`. No autograd graph is built: the
+        prior costs a few array operations.
         """
         n = getattr(self, "n_chains", 1) if n_chains is None else n_chains
         specs, k, n_sub = self.model.param_specs, self.model.n_params, data.n_subjects
@@ -391,6 +501,7 @@ class HierarchicalBayes(SubjectFit):
         weights = None if design is None else design.weights[:, :, k:]  # (subjects, k, coefficients)
         loc = np.array([interior_start(s) for s in specs])
         s_mu, s_sigma, s_coef = self.mean_prior_sd, self.scale_prior_sd, self.coef_prior_sd
+        centred = self._centred_mask if self._centred_mask.any() else None
         half_log_2pi = 0.5 * np.log(2 * np.pi)
         # the normalising constants of the priors (Pyro's log_prob keeps them)
         constant = (-k * (np.log(s_mu) + half_log_2pi) + k * (np.log(2.0) - np.log(s_sigma) - half_log_2pi)
@@ -403,12 +514,14 @@ class HierarchicalBayes(SubjectFit):
             parts = np.split(np.asarray(x, dtype=np.float64), ends, axis=1)
             mu, log_sigma, raw = parts[0], parts[1], parts[2].reshape(n, n_sub, k)
             coef = parts[3] if weights is not None else None
-            with np.errstate(over="ignore", invalid="ignore"):
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 sigma = np.exp(log_sigma)
                 mean = mu[:, None, :]
                 if coef is not None:
                     mean = mean + np.einsum("skm,cm->csk", weights, coef)
                 z = mean + sigma[:, None, :] * raw
+                if centred is not None:
+                    z = np.where(centred, raw, z)
                 # a diverging trajectory reaches non-finite positions, or unconstrained parameters
                 # beyond ±700 whose exp overflows: such a chain's density is -inf (the proposal is
                 # rejected), its gradient 0, and the likelihood, which refuses parameters outside
@@ -419,15 +532,29 @@ class HierarchicalBayes(SubjectFit):
                 counter[0] += 1
                 ll, g = lane_loglik(z.reshape(n * n_sub, k))
                 g = g.reshape(n, n_sub, k)
+                standard = raw if centred is None else np.where(centred, 0.0, raw)  # the N(0, 1) entries
                 value = (ll.reshape(n, n_sub).sum(axis=1) + constant + log_sigma.sum(axis=1)
                          - 0.5 * np.sum(((mu - loc) / s_mu) ** 2, axis=1) - 0.5 * np.sum((sigma / s_sigma) ** 2, axis=1)
-                         - 0.5 * np.sum(raw.reshape(n, -1) ** 2, axis=1))
-                grads = [g.sum(axis=1) - (mu - loc) / s_mu**2,
-                         sigma * np.sum(g * raw, axis=1) - (sigma / s_sigma) ** 2 + 1.0,
-                         (sigma[:, None, :] * g - raw).reshape(n, -1)]
+                         - 0.5 * np.sum(standard.reshape(n, -1) ** 2, axis=1))
+                if centred is None:
+                    to_mean = g  # d log p / d m_ij: through the likelihood
+                    grads = [g.sum(axis=1) - (mu - loc) / s_mu**2,
+                             sigma * np.sum(g * raw, axis=1) - (sigma / s_sigma) ** 2 + 1.0,
+                             (sigma[:, None, :] * g - raw).reshape(n, -1)]
+                else:
+                    r = np.where(centred, (raw - mean) / sigma[:, None, :], 0.0)  # (z - m) / sigma
+                    value = (value - 0.5 * np.sum(r.reshape(n, -1) ** 2, axis=1)
+                             - n_sub * np.sum(np.where(centred, log_sigma, 0.0), axis=1))
+                    pull = r / sigma[:, None, :]  # (z - m) / sigma^2: the prior's pull on m of a centred z
+                    to_mean = np.where(centred, pull, g)
+                    grads = [to_mean.sum(axis=1) - (mu - loc) / s_mu**2,
+                             np.where(centred, np.sum(r**2 - 1.0, axis=1), sigma * np.sum(g * raw, axis=1))
+                             - (sigma / s_sigma) ** 2 + 1.0,
+                             np.where(centred, g - pull, sigma[:, None, :] * g - raw).reshape(n, -1)]
+                    lost = lost | ~np.isfinite(value)  # a centred column's sigma underflowed or overflowed
                 if coef is not None:
                     value = value - 0.5 * np.sum((coef / s_coef) ** 2, axis=1)
-                    grads.append(np.einsum("skm,csk->cm", weights, g) - coef / s_coef**2)
+                    grads.append(np.einsum("skm,csk->cm", weights, to_mean) - coef / s_coef**2)
             grad = np.concatenate(grads, axis=1)
             if lost.any():
                 value, grad = np.where(lost, -np.inf, value), np.where(lost[:, None], 0.0, grad)
@@ -449,9 +576,14 @@ class HierarchicalBayes(SubjectFit):
         _, pyro, _ = require_bayes()
         prior = self._group_prior(data, n_chains)
         loglik = self._subject_loglik(data, n_chains, counter)
+        block_prior = self._subject_block_prior(data, n_chains) if self._centred_mask.any() else None
 
         def joint() -> None:
-            draws = {name: pyro.sample(name, d) for name, d in prior.items()}
+            if block_prior is None:  # all non-centred: the sites in their original order
+                draws = {name: pyro.sample(name, d) for name, d in prior.items()}
+            else:  # the subject block's prior needs the group's values: sampled last
+                draws = {name: pyro.sample(name, d) for name, d in prior.items() if name != "z_raw"}
+                draws["z_raw"] = pyro.sample("z_raw", block_prior(draws["mu"], draws["sigma"], draws.get("coef")))
             pyro.factor("loglik", loglik(draws["mu"], draws["sigma"], draws["z_raw"], draws.get("coef")).sum())
 
         return joint
@@ -464,7 +596,11 @@ class HierarchicalBayes(SubjectFit):
                             data.subjects, self.reference)
 
     def _draws(self, data: TrialArrays, samples: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Unconstrained draws ``(chains, draws, ...)``: ``mu``, ``sigma``, ``coef`` and each subject's ``z``."""
+        """Unconstrained draws ``(chains, draws, ...)``: ``mu``, ``sigma``, ``coef`` and each subject's ``z``.
+
+        ``samples`` holds the sampled blocks (``z_raw``: standardised effects, or ``z`` itself in
+        the centred columns).
+        """
         mu, sigma, raw = samples["mu"], samples["sigma"], samples["z_raw"]
         mean = mu[:, :, None, :]
         out = {"mu": mu, "sigma": sigma}
@@ -473,8 +609,23 @@ class HierarchicalBayes(SubjectFit):
             k = self.model.n_params
             out["coef"] = samples["coef"]
             mean = mean + np.einsum("skm,cdm->cdsk", design.weights[:, :, k:], samples["coef"])
-        out["z"] = mean + sigma[:, :, None, :] * raw
+        z = mean + sigma[:, :, None, :] * raw
+        out["z"] = np.where(self._centred_mask, raw, z) if self._centred_mask.any() else z
         return out
+
+    def _start_offsets(self, data: TrialArrays) -> np.ndarray:
+        """Return the flat ``(size,)`` centre of the chains' starts: each ``mu`` and each centred ``z`` at its prior mean.
+
+        The prior mean is the parameter's interior start (:func:`~cogmodels.fits.mle.interior_start`);
+        ``log sigma``, the standardised effects and the coefficients are centred on 0.
+        """
+        layout = self._log_density_layout(data)
+        k, n_sub = self.model.n_params, data.n_subjects
+        loc = np.array([interior_start(s) for s in self.model.param_specs])
+        offsets = np.zeros(sum(int(np.prod(shape)) for _, shape in layout))
+        offsets[:k] = loc
+        offsets[2 * k:2 * k + n_sub * k] = np.tile(np.where(self._centred_mask, loc, 0.0), n_sub)
+        return offsets
 
     def _chain_seeds(self, n: int) -> list[int]:
         return [int_seed(s) for s in seed_sequence(self.seed).spawn(n)]
@@ -538,7 +689,7 @@ class HierarchicalBayes(SubjectFit):
             dims=dims,
             posterior_attrs={"model": self.model.name, "method": self.method, "mean_prior_sd": self.mean_prior_sd,
                    "scale_prior_sd": self.scale_prior_sd, "pointwise": self.pointwise,
-                   "seed": str(self.seed)},
+                   "centred": ",".join(self.centred), "seed": str(self.seed)},
         )
         variables = ["mu", "sigma", "group", "params", *(["coef"] if design is not None else [])]
         if self.markov_chains:
@@ -732,7 +883,7 @@ class HierarchicalNUTS(HierarchicalBayes):
         where there is no forkserver).
     **kwargs
         ``n_draws``, ``mean_prior_sd``, ``scale_prior_sd``, ``pointwise``, ``gradient``,
-        ``seed``: see :class:`HierarchicalBayes`.
+        ``centred``, ``seed``, covariates: see :class:`HierarchicalBayes`.
 
     Attributes
     ----------
@@ -811,7 +962,7 @@ class HierarchicalNUTS(HierarchicalBayes):
         """ChEES-HMC over every chain, in ``n_jobs`` processes; returns the draws as Pyro's run would."""
         sizes = [int(np.prod(shape)) for _, shape in self._log_density_layout(data)]
         rng = np.random.default_rng(self._chain_seeds(1)[0])
-        init = self._stan_starts(self.n_chains, sum(sizes), rng)
+        init = self._stan_starts(self.n_chains, data, rng)
         groups = np.array_split(np.arange(self.n_chains), self.n_jobs)
         chain_rngs = rng.spawn(self.n_chains)  # one stream per chain, whatever the split
         init = self._finite_starts(data, init, rng.spawn(1)[0])
@@ -861,14 +1012,13 @@ class HierarchicalNUTS(HierarchicalBayes):
                     f"finite log density in {tries} draws from uniform(-2, 2) (unconstrained): check the data "
                     f"against the model (e.g. response times shorter than every allowed non-decision time) or "
                     f"its parameter bounds")
-            init[bad] = self._stan_starts(int(bad.sum()), init.shape[1], rng)
+            init[bad] = self._stan_starts(int(bad.sum()), data, rng)
         return init  # not reached: the last attempt returns or raises
 
-    def _stan_starts(self, n: int, size: int, rng: np.random.Generator) -> np.ndarray:
-        """Return ``n`` flat starts drawn as Stan's: uniform on (-2, 2) unconstrained, ``mu`` around its prior mean."""
-        starts = rng.uniform(-2.0, 2.0, (n, size))
-        starts[:, :self.model.n_params] += [interior_start(s) for s in self.model.param_specs]
-        return starts
+    def _stan_starts(self, n: int, data: TrialArrays, rng: np.random.Generator) -> np.ndarray:
+        """Return ``n`` flat starts drawn as Stan's: uniform on (-2, 2) unconstrained, ``mu`` (and each centred ``z``) around its prior mean."""
+        offsets = self._start_offsets(data)
+        return rng.uniform(-2.0, 2.0, (n, offsets.size)) + offsets
 
 
 def _chees_chains(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarray,
@@ -986,8 +1136,9 @@ class HierarchicalVI(HierarchicalBayes):
 
     ADVI (Kucukelbir et al. 2017; :func:`cogmodels.fits.advi.advi`) fits a mean-field Gaussian
     over the flat unconstrained vector the sampler uses (group means, log group SDs, standardised
-    subject effects, coefficients; :meth:`HierarchicalBayes._log_density`: the same prior and the
-    model's own likelihood, with its gradient by ``gradient``). Each Adam step draws
+    subject effects or, for ``centred`` parameters, the subjects' values, coefficients;
+    :meth:`HierarchicalBayes._log_density`: the same prior and the model's own likelihood, with
+    its gradient by ``gradient``). Each Adam step draws
     ``n_particles`` points from the approximation and scores them as the lanes of **one** batched
     likelihood call, so a step costs one call at ``n_particles`` × subjects lanes; the returned
     approximation averages the iterates of the last half of the steps. Then ``n_draws`` draws of
@@ -1027,7 +1178,7 @@ class HierarchicalVI(HierarchicalBayes):
         ``learning_rate``; default: constant (the iterate average does the smoothing).
     **kwargs
         ``n_draws``, ``mean_prior_sd``, ``scale_prior_sd``, ``pointwise``, ``gradient``,
-        ``seed``, covariates: see :class:`HierarchicalBayes`.
+        ``centred``, ``seed``, covariates: see :class:`HierarchicalBayes`.
 
     Attributes
     ----------
@@ -1064,9 +1215,7 @@ class HierarchicalVI(HierarchicalBayes):
         log_density, layout = self._log_density(data, counter, n_chains=self.n_particles)
         sizes = [int(np.prod(shape)) for _, shape in layout]
         rng = np.random.default_rng(self._chain_seeds(1)[0])
-        init = np.zeros(sum(sizes))
-        k = self.model.n_params
-        init[:k] = [interior_start(s) for s in self.model.param_specs]  # the group means' prior means
+        init = self._start_offsets(data)  # the group means (and centred subjects) at their prior means
         stop = ElboConvergence(self.tol_rel_obj, self.eval_elbo, self.max_steps)
         with self._bar(progress, self.max_steps, unit="step") as bar:
             def show(step: int, elbo: float) -> None:

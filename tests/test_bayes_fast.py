@@ -50,19 +50,23 @@ def test_prepared_gradients_are_autograds(data, backend, tol):
     np.testing.assert_allclose(g2, ref_g2, atol=tol)
 
 
+def _regressors(data):
+    """Group regressors on alpha (numeric and categorical) and kappa, with non-default prior scales."""
+    table = pd.DataFrame({"subject": data.subjects, "age": [20.0, 35.0, 50.0, 41.0], "group": list("abab")})
+    return {"covariates": table, "regressors": {"alpha": ["age", "group"], "kappa": ["group"]},
+            "coef_prior_sd": 0.7, "mean_prior_sd": 1.3, "scale_prior_sd": 0.8}
+
+
+@pytest.mark.parametrize("centred", [None, ["beta"], ["kappa", "alpha"], "all"])
 @pytest.mark.parametrize("with_covariates", [False, True])
-def test_chees_density_is_the_pyro_models(data, with_covariates):
-    """The flat log density ChEES samples (NumPy, chain rule through the non-centred transform) is Pyro's
-    potential (with its log-Jacobian of sigma), value and gradient, with and without group regressors."""
-    import pandas as pd
+def test_chees_density_is_the_pyro_models(data, with_covariates, centred):
+    """The flat log density ChEES samples (NumPy, chain rule through the non-centred transform, or the
+    centred prior of the centred columns) is Pyro's potential (with its log-Jacobian of sigma), value and
+    gradient, with and without group regressors, for none, some and all parameters centred."""
     from pyro.infer.mcmc.util import initialize_model
 
-    extra = {}
-    if with_covariates:
-        table = pd.DataFrame({"subject": data.subjects, "age": [20.0, 35.0, 50.0, 41.0], "group": list("abab")})
-        extra = {"covariates": table, "regressors": {"alpha": ["age", "group"], "kappa": ["group"]},
-                 "coef_prior_sd": 0.7, "mean_prior_sd": 1.3, "scale_prior_sd": 0.8}
-    est = HierarchicalNUTS(MODEL, n_chains=2, sampler="chees", **extra)
+    extra = _regressors(data) if with_covariates else {}
+    est = HierarchicalNUTS(MODEL, n_chains=2, sampler="chees", centred=centred, **extra)
     log_density, layout = est._log_density(data, [0])
     rng = np.random.default_rng(1)
     x = rng.normal(0.0, 0.7, (2, sum(int(np.prod(s)) for _, s in layout)))
@@ -77,6 +81,25 @@ def test_chees_density_is_the_pyro_models(data, with_covariates):
     (g,) = torch.autograd.grad(potential, xt)
     assert value.sum() == pytest.approx(-float(potential.detach()), abs=1e-8)
     np.testing.assert_allclose(grad, -g.numpy(), atol=1e-8)
+
+
+@pytest.mark.parametrize(("centred", "with_covariates"), [(None, True), (["beta"], False), (["alpha", "kappa"], True),
+                                                          ("all", False), ("all", True)])
+def test_chees_density_gradient_is_its_finite_difference(data, centred, with_covariates):
+    """The analytic gradient (chain rule through the group's blocks; the likelihood's own by central differences
+    here) is the central difference of the density's value in every coordinate (h = 1e-6: error below 1e-6),
+    at a point where the centred subjects sit away from their group mean (sigma of e^-0.5 to e^0.5)."""
+    extra = _regressors(data) if with_covariates else {}
+    est = HierarchicalNUTS(MODEL, n_chains=2, sampler="chees", centred=centred, gradient="finite_difference", **extra)
+    log_density, layout = est._log_density(data, [0])
+    x = np.random.default_rng(3).normal(0.0, 0.5, (2, sum(int(np.prod(s)) for _, s in layout)))
+    _, grad = log_density(x)
+    h, numeric = 1e-6, np.empty_like(x)
+    for i in range(x.shape[1]):
+        step = np.zeros_like(x)
+        step[:, i] = h
+        numeric[:, i] = (log_density(x + step)[0] - log_density(x - step)[0]) / (2 * h)
+    np.testing.assert_allclose(grad, numeric, rtol=0, atol=1e-6)
 
 
 def test_chees_density_rejects_non_finite_positions_instead_of_raising(data):
@@ -212,10 +235,24 @@ def test_sbc_resumes_from_its_checkpoint_with_the_uninterrupted_ranks(tmp_path):
                                        r"sampler='nuts'"),
     ({"reference": {"group": "a"}}, r"reference names reference levels of covariates: give covariates= and "
                                     r"regressors="),
+    ({"centred": "alpha"}, r"centred must be None, 'all' or a list of parameter names \(of \['alpha', 'beta', "
+                           r"'kappa'\]\), got 'alpha'"),
+    ({"centred": 3}, r"centred must be None, 'all' or a list of parameter names .*, got 3"),
+    ({"centred": ["beta", 1]}, r"centred must be None, 'all' or a list of parameter names .*, got \['beta', 1\]"),
+    ({"centred": ["beta", "alfa"]}, r"centred: the model has no parameter 'alfa' \(did you mean 'alpha'\?\); its "
+                                    r"parameters are \['alpha', 'beta', 'kappa'\]"),
+    ({"centred": ["beta", "beta"]}, r"centred: a parameter is named twice in \['beta', 'beta'\]"),
 ])
 def test_bad_fast_settings_name_the_argument(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_estimator("nuts", MODEL, **kwargs)
+
+
+@pytest.mark.parametrize(("centred", "expected"), [(None, ()), ([], ()), ("all", ("alpha", "beta", "kappa")),
+                                                  (("kappa", "alpha"), ("alpha", "kappa")), (np.array(["beta"]), ("beta",))])
+def test_centred_is_kept_in_the_models_order(centred, expected):
+    for method in ("nuts", "vi"):
+        assert make_estimator(method, MODEL, centred=centred).centred == expected
 
 
 def test_sample_prior_draws_the_fitted_prior():
