@@ -191,11 +191,11 @@ def group_values(fit: HierarchicalNUTS, seed: int, n_mc: int = 2000) -> pd.DataF
 def hddm_bayes(n_warmup: int, n_draws: int, seed: int, centred: str | None = None) -> tuple[pd.DataFrame, dict]:
     """Sample the hierarchical RLDDM on HDDM's data by ChEES; return the group values and diagnostics.
 
-    ``centred``: ``"all"`` or comma-separated parameters sampled centred (``HierarchicalBayes(centred=...)``).
+    ``centred``: ``"all"``, ``"auto"`` or comma-separated parameters sampled centred (``HierarchicalBayes(centred=...)``).
     """
     data = load_hddm_rlddm()
     model = make_model("rlddm", n_states=3)
-    chosen = None if not centred else centred if centred == "all" else [n.strip() for n in centred.split(",")]
+    chosen = None if not centred else centred if centred in ("all", "auto") else [n.strip() for n in centred.split(",")]
     fit = HierarchicalNUTS(model, sampler="chees", n_chains=4, n_warmup=n_warmup, n_draws=n_draws, n_jobs=1,
                            seed=seed, centred=chosen)
     ms = log_density_ms(fit, data)
@@ -208,7 +208,7 @@ def hddm_bayes(n_warmup: int, n_draws: int, seed: int, centred: str | None = Non
     info = {
         "command": f"bench_rt.py --part hddm-bayes --warmup {n_warmup} --draws {n_draws} --seed {seed}"
                    + (f" --centred {centred}" if centred else ""),
-        "centred": list(fit.centred),
+        "centred": list(fit.centred_),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_average": os.getloadavg(),
         "log_density_ms": ms, "cpu_s": cpu, "wall_s": wall, "n_gradients": fit.n_gradients_,
         "gradients_per_iteration": fit.gradients_per_iteration_, "step_size": fit.step_size_.tolist(),
@@ -218,7 +218,7 @@ def hddm_bayes(n_warmup: int, n_draws: int, seed: int, centred: str | None = Non
         "r_hat_max": float(fit.r_hat_max_), "ess_bulk_min": float(fit.ess_bulk_min_),
         "ess_tail_min": float(fit.ess_tail_min_), "warnings": sorted({str(w.message)[:200] for w in caught}),
         "our_priors": {s.name: f"subject z ~ Normal(mu, sigma) unconstrained ({s.kind}), "
-                       f"{'centred' if s.name in fit.centred else 'non-centred'}; mu ~ Normal("
+                       f"{'centred' if s.name in fit.centred_ else 'non-centred'}; mu ~ Normal("
                        f"{interior_start(s):.3f}, {fit.mean_prior_sd}); sigma ~ HalfNormal({fit.scale_prior_sd})"
                        for s in model.param_specs},
         "hddm_priors": HDDM_PRIORS,

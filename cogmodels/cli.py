@@ -486,8 +486,9 @@ def _bayes_options(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(f"{flag} sets the {' or '.join(methods)} fit: use it with --method "
                              f"{'/'.join(methods)}, got --method {args.method}")
         out[kwarg] = value
-    if "centred" in out and out["centred"] != "all":  # "alpha,beta": the names (checked by the estimator)
-        out["centred"] = [name.strip() for name in out["centred"].split(",") if name.strip()]
+    if "centred" in out and out["centred"] not in ("all", "auto"):  # "alpha,beta": the names (checked by the estimator)
+        out["centred"] = None if out["centred"] == "none" else [
+            name.strip() for name in out["centred"].split(",") if name.strip()]
     sampler, jobs = out.get("sampler", "nuts"), out.get("n_jobs")  # --jobs >= 1: _check_ranges
     if jobs is not None and jobs > 1 and sampler != "chees":
         raise ValueError(f"--jobs {jobs} splits ChEES chains over processes: use it with --sampler chees, "
@@ -556,7 +557,7 @@ def _fit_summary(estimator, args: argparse.Namespace, wall: float) -> dict[str, 
             "n_gradients": estimator.n_gradients_,
             "settings": {key: getattr(estimator, key) for key in (
                 "sampler", "n_chains", "n_warmup", "n_draws", "n_jobs", "target_accept", "max_steps", "centred")
-                if hasattr(estimator, key)},
+                if hasattr(estimator, key)} | {"centred_chosen": list(estimator.centred_)},
         })
         summary.pop("starts")  # an optimiser's setting, not a sampler's
     return summary
@@ -926,8 +927,9 @@ def _add_bayes_arguments(p: argparse.ArgumentParser) -> None:
                    help="--method nuts/vi: LOO and WAIC leave out a subject (default, as hBayesDM) or a trial")
     p.add_argument("--centred", default=None, metavar="NAMES",
                    help="--method nuts/vi: parameters whose subject values are sampled centred, "
-                        "z ~ Normal(mu, sigma), comma-separated, or 'all' (default: none, every parameter "
-                        "non-centred); centre them when each subject has many trials (hundreds)")
+                        "z ~ Normal(mu, sigma), comma-separated, 'all', 'none' (every parameter "
+                        "non-centred), or 'auto' (the default: those whose subjects' estimates spread more "
+                        "than their own uncertainty, as with many trials per subject)")
 
 
 def _add_em_arguments(p: argparse.ArgumentParser) -> None:

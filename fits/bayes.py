@@ -95,7 +95,7 @@ from cogmodels.fits.covariates import (
     check_covariate_arguments,
     group_design,
 )
-from cogmodels.fits.mle import ConvergenceWarning, SubjectFit, interior_start
+from cogmodels.fits.mle import ConvergenceWarning, SubjectFit, interior_start, laplace_variances
 from cogmodels.likelihood import TrialArrays, log_likelihood
 from cogmodels.model import CognitiveModel
 from cogmodels.parameters import unpack
@@ -168,8 +168,8 @@ def require_arviz() -> Any:
     return _import_extra([("arviz", "ArviZ")])[0]
 
 
-def _check_centred(centred: Any, param_names: Sequence[str]) -> tuple[str, ...]:
-    """Return the parameters ``centred`` names (``None``, ``"all"`` or a sequence of names), in the model's order.
+def _check_centred(centred: Any, param_names: Sequence[str]) -> tuple[str, ...] | str:
+    """Return the parameters ``centred`` names (``None``, ``"all"`` or a sequence of names), in the model's order, or ``"auto"``.
 
     Raises
     ------
@@ -180,11 +180,11 @@ def _check_centred(centred: Any, param_names: Sequence[str]) -> tuple[str, ...]:
     names = list(param_names)
     if centred is None:
         return ()
-    if isinstance(centred, str) and centred == "all":
-        return tuple(names)
+    if isinstance(centred, str) and centred in ("all", "auto"):
+        return tuple(names) if centred == "all" else "auto"
     if (isinstance(centred, str) or not isinstance(centred, Sequence | np.ndarray)
             or not all(isinstance(n, str) for n in centred)):
-        raise ValueError(f"centred must be None, 'all' or a list of parameter names (of {names}), "
+        raise ValueError(f"centred must be None, 'all', 'auto' or a list of parameter names (of {names}), "
                          f"got {describe(centred)}")
     chosen = list(centred)
     for name in chosen:
@@ -219,6 +219,24 @@ def torch_log_likelihood(model: CognitiveModel, params: dict[str, Any], data: Tr
     return log_likelihood(model, params, data, lanes)
 
 
+class _PriorModes(SubjectFit):
+    r"""Each subject's mode under independent :math:`\mathcal N(loc_j, scale^2)` priors on the unconstrained parameters."""
+
+    def __init__(self, model: CognitiveModel, *, loc: np.ndarray, scale: float, **kwargs: Any) -> None:
+        super().__init__(model, **kwargs)
+        self._loc, self._scale = loc, scale
+
+    def _log_prior_z(self, z: np.ndarray, lanes: np.ndarray) -> np.ndarray:
+        return -0.5 * np.sum(((z - self._loc) / self._scale) ** 2, axis=1)
+
+    def modes(self, data: TrialArrays) -> tuple[np.ndarray, np.ndarray]:
+        """Return the ``(subjects, k)`` modes, found from ``loc``, and their Laplace variances (NaN: not identified)."""
+        lanes = np.arange(data.n_subjects)
+        with np.errstate(all="ignore"):
+            res = self._minimize(data, lanes, np.tile(self._loc, (data.n_subjects, 1)))
+            return res.x, laplace_variances(self._hessians(data, res.x))
+
+
 class HierarchicalBayes(SubjectFit):
     r"""Shared machinery of the hierarchical Bayesian estimators (see the module docstring).
 
@@ -249,10 +267,10 @@ class HierarchicalBayes(SubjectFit):
         Categorical covariate -> its reference level.
     coef_prior_sd : float, default 1.0
         The SD of each regression coefficient's normal prior (centred on 0).
-    centred : sequence of str or "all", optional
+    centred : sequence of str, "all", "auto" or None, default "auto"
         Parameters whose subject values are sampled **centred**, :math:`z_{ij} \sim
         \mathcal N(\mu_j + B_j x_i, \sigma_j^2)` directly, instead of non-centred through
-        :math:`\tilde z_{ij}` (the default, ``None``: every parameter non-centred). The two are
+        :math:`\tilde z_{ij}` (``None``: every parameter non-centred). The two are
         the same model and posterior but not the same geometry (Papaspiliopoulos, Roberts & Sköld
         2007; Betancourt & Girolami 2015; Stan User's Guide, "Reparameterization"): with few
         trials per subject the data leave each :math:`z_{ij}` loose, :math:`\sigma_j` sets its
@@ -261,7 +279,10 @@ class HierarchicalBayes(SubjectFit):
         each :math:`z_{ij}`, and in non-centred coordinates :math:`\mu_j` can then move only
         with every :math:`\tilde z_{ij}` at once, so the chains crawl (R̂ far above 1.01, a
         handful of effective draws of the group means): centre those. ``"all"`` centres every
-        parameter. NUTS, ChEES and VI all sample the chosen parameterisation.
+        parameter; ``"auto"`` (the default) centres those whose subjects' estimates spread more
+        than their own uncertainty explains, judged from each subject's mode before sampling
+        (:meth:`_auto_centring`, a fraction of a second; the choice and its numbers in
+        ``centring_``). NUTS, ChEES and VI all sample the chosen parameterisation.
     gradient : {"forward_difference", "finite_difference", "autograd", "compiled"}, default "forward_difference"
         How the likelihood's gradient is computed (:class:`~cogmodels.fits.autodiff.LaneLogLikelihood`):
         NumPy forward differences (``k + 1`` points) or central differences (``2k + 1``
@@ -276,8 +297,13 @@ class HierarchicalBayes(SubjectFit):
 
     Attributes
     ----------
-    centred : tuple of str
-        The centred parameters, in the model's order (empty: all non-centred).
+    centred : tuple of str or "auto"
+        The centred parameters, in the model's order (empty: all non-centred), or ``"auto"``.
+    centred_ : tuple of str
+        The parameters sampled centred (``centred``, or the ones ``"auto"`` chose).
+    centring_ : pandas.DataFrame
+        With ``centred="auto"``: per parameter, the subjects' modes' robust ``spread``, their
+        median Laplace SD ``laplace_sd`` (unconstrained) and whether it was ``centred``.
     inference_data_ : arviz.InferenceData
         ``posterior`` (``mu``, ``sigma``: group means and SDs, unconstrained; ``group``: the group
         means on the natural scale, hBayesDM's ``mu_<name>``; ``params``: every subject's
@@ -329,7 +355,7 @@ class HierarchicalBayes(SubjectFit):
         regressors: Mapping[str, Sequence[str]] | None = None,
         reference: Mapping[str, Any] | None = None,
         coef_prior_sd: float = 1.0,
-        centred: str | Sequence[str] | None = None,
+        centred: str | Sequence[str] | None = "auto",
         gradient: str = "forward_difference",
         **kwargs: Any,
     ) -> None:
@@ -344,8 +370,50 @@ class HierarchicalBayes(SubjectFit):
         self.pointwise = check_choice("pointwise", pointwise, _POINTWISE)
         self.gradient = check_choice("gradient", gradient, GRADIENT_BACKENDS)
         self.centred = _check_centred(centred, model.param_names)
+        self._centre(() if self.centred == "auto" else self.centred)
+
+    def _centre(self, names: Sequence[str]) -> None:
+        """Sample ``names`` centred from now on (``centred_``; the subject block's column mask)."""
+        self.centred_ = tuple(n for n in self.model.param_names if n in names)
         #: (k,) which columns of the subject block hold z itself (centred) rather than z~
-        self._centred_mask = np.array([name in self.centred for name in model.param_names], dtype=bool)
+        self._centred_mask = np.array([name in self.centred_ for name in self.model.param_names], dtype=bool)
+
+    def _auto_centring(self, data: TrialArrays) -> pd.DataFrame:
+        r"""Return, per parameter, whether the data are informative enough to sample it centred (``centred="auto"``).
+
+        Each subject's mode and Laplace variance :math:`s_{ij}^2` under a
+        :math:`\mathcal N(m_j, s_\mu^2)` prior on the unconstrained scale (one start from the
+        parameter's interior, finite-difference Hessian): the subjects' estimates
+        :math:`\hat z_{ij}` spread over :math:`\sigma_j^2 + s_{ij}^2`. Centred sampling mixes
+        faster than non-centred when :math:`\sigma_j^2` exceeds :math:`s_{ij}^2` (the data pin each
+        subject more than the group does; Papaspiliopoulos, Roberts & Sköld 2007, whose Gibbs
+        rates are :math:`s^2 / (s^2 + \sigma^2)` centred and :math:`\sigma^2 / (s^2 + \sigma^2)`
+        non-centred), so parameter :math:`j` is centred when
+        :math:`\mathrm{spread}_j^2 > 2\,\mathrm{median}_i\, s_{ij}^2`, with the spread the
+        median absolute deviation of :math:`\hat z_{ij}` times 1.4826 (robust to a few subjects
+        whose estimate runs to a bound) after removing the group regressors' fit. A parameter the
+        Hessian does not identify for a subject counts :math:`s_{ij} = \infty` there.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            Indexed by parameter: ``spread`` and ``laplace_sd`` (the median :math:`s_{ij}`), both
+            unconstrained, and ``centred``.
+        """
+        specs, k = self.model.param_specs, self.model.n_params
+        loc = np.array([interior_start(s) for s in specs])
+        pre = _PriorModes(self.model, loc=loc, scale=self.mean_prior_sd, max_iter=self.max_iter, gtol=self.gtol)
+        z, var = pre.modes(data)
+        design = self._design_for(data)
+        if design is not None:  # the spread around each subject's regression mean
+            for j in range(k):
+                x = np.column_stack([np.ones(z.shape[0]), design.weights[:, j, k:]])
+                z[:, j] -= x @ np.linalg.lstsq(x, z[:, j], rcond=None)[0]
+        var = np.where(np.isnan(var), np.inf, var)
+        spread = 1.4826 * np.median(np.abs(z - np.median(z, axis=0)), axis=0)
+        laplace = np.median(var, axis=0)
+        return pd.DataFrame({"spread": spread, "laplace_sd": np.sqrt(laplace), "centred": spread**2 > 2.0 * laplace},
+                            index=pd.Index(self.model.param_names, name="parameter"))
 
     def sample_prior(self, n_subjects: int, seed: Any = None) -> dict[str, Any]:
         r"""Draw a group and its subjects from the prior: the generative model the fits invert.
@@ -647,6 +715,9 @@ class HierarchicalBayes(SubjectFit):
         threads = torch.get_num_threads()
         if os.environ.get("OMP_NUM_THREADS"):
             torch.set_num_threads(max(1, int(os.environ["OMP_NUM_THREADS"])))
+        if self.centred == "auto":
+            self.centring_ = self._auto_centring(data)
+            self._centre(self.centring_.index[self.centring_["centred"]].tolist())
         t0 = time.perf_counter()
         try:
             draws, stats = self._sample(data, progress)
@@ -689,7 +760,7 @@ class HierarchicalBayes(SubjectFit):
             dims=dims,
             posterior_attrs={"model": self.model.name, "method": self.method, "mean_prior_sd": self.mean_prior_sd,
                    "scale_prior_sd": self.scale_prior_sd, "pointwise": self.pointwise,
-                   "centred": ",".join(self.centred), "seed": str(self.seed)},
+                   "centred": ",".join(self.centred_), "seed": str(self.seed)},
         )
         variables = ["mu", "sigma", "group", "params", *(["coef"] if design is not None else [])]
         if self.markov_chains:

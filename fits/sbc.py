@@ -325,6 +325,7 @@ def _describe(estimator: Any) -> dict:
     plain = (bool, int, float, str, type(None))
     settings = {k: v for k, v in sorted(vars(estimator).items())
                 if not k.startswith("_") and not k.endswith("_") and k not in ("seed", "n_jobs") and isinstance(v, plain)}
-    if getattr(estimator, "centred", ()):  # absent when none is: checkpoints from before the option still resume
-        settings["centred"] = list(estimator.centred)
+    centred = getattr(estimator, "centred", ())
+    if isinstance(centred, tuple) and centred:  # absent when none is: checkpoints from before the option still resume
+        settings["centred"] = list(centred)  # ("auto" is a plain setting, kept above)
     return {"class": type(estimator).__name__, **settings}

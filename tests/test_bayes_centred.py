@@ -58,16 +58,18 @@ PINNED = {
 
 @pytest.mark.parametrize("case", list(PINNED))
 def test_the_default_draws_are_the_ones_before_centred_existed(trials, case):
-    """centred=None is today's non-centred fit byte for byte: ChEES, VI and Pyro's NUTS (whose sites keep
+    """centred=None is the non-centred fit of before the option, byte for byte: ChEES, VI and Pyro's NUTS (whose sites keep
     their order), with and without regressors."""
     sampler, _, reg = case.partition("_")
     extra = _age(trials) if reg else {}
     if sampler == "vi":
-        est = HierarchicalVI(MODEL, max_steps=20, n_draws=10, seed=3, **extra)
+        est = HierarchicalVI(MODEL, max_steps=20, n_draws=10, seed=3, centred=None, **extra)
     elif sampler == "chees":
-        est = HierarchicalNUTS(MODEL, sampler="chees", n_chains=2, n_warmup=20, n_draws=10, seed=3, **extra)
+        est = HierarchicalNUTS(MODEL, sampler="chees", n_chains=2, n_warmup=20, n_draws=10, seed=3, centred=None,
+                               **extra)
     else:
-        est = HierarchicalNUTS(MODEL, n_chains=1, n_warmup=5, n_draws=5, max_tree_depth=3, seed=3, **extra)
+        est = HierarchicalNUTS(MODEL, n_chains=1, n_warmup=5, n_draws=5, max_tree_depth=3, seed=3, centred=None,
+                               **extra)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est.fit(trials, progress=False)
@@ -116,7 +118,8 @@ def test_centred_starts_sit_at_the_prior_means(trials):
 
 def test_a_centred_chees_fit_is_summarised_and_saved(trials, tmp_path):
     """A centred ChEES fit fills the same tables; the posterior says which parameters were centred, through
-    NetCDF; SBC's settings name them (and leave them out when none is, so older checkpoints resume)."""
+    NetCDF; SBC's settings name them (and leave them out when none is, so older checkpoints resume; the
+    default, "auto", is named)."""
     est = HierarchicalNUTS(MODEL, sampler="chees", n_chains=2, n_warmup=30, n_draws=20, seed=1,
                            centred=["beta", "kappa"])
     with warnings.catch_warnings():
@@ -128,7 +131,8 @@ def test_a_centred_chees_fit_is_summarised_and_saved(trials, tmp_path):
     est.save(tmp_path / "posterior.nc")
     assert az.from_netcdf(tmp_path / "posterior.nc").posterior.attrs["centred"] == "beta,kappa"
     assert _describe(est)["centred"] == ["beta", "kappa"]
-    assert "centred" not in _describe(HierarchicalNUTS(MODEL, sampler="chees"))
+    assert "centred" not in _describe(HierarchicalNUTS(MODEL, sampler="chees", centred=None))
+    assert _describe(HierarchicalNUTS(MODEL, sampler="chees"))["centred"] == "auto"
 
 
 def test_cli_fit_takes_centred(trials, tmp_path, capsys):

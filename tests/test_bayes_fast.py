@@ -235,10 +235,10 @@ def test_sbc_resumes_from_its_checkpoint_with_the_uninterrupted_ranks(tmp_path):
                                        r"sampler='nuts'"),
     ({"reference": {"group": "a"}}, r"reference names reference levels of covariates: give covariates= and "
                                     r"regressors="),
-    ({"centred": "alpha"}, r"centred must be None, 'all' or a list of parameter names \(of \['alpha', 'beta', "
+    ({"centred": "alpha"}, r"centred must be None, 'all', 'auto' or a list of parameter names \(of \['alpha', 'beta', "
                            r"'kappa'\]\), got 'alpha'"),
-    ({"centred": 3}, r"centred must be None, 'all' or a list of parameter names .*, got 3"),
-    ({"centred": ["beta", 1]}, r"centred must be None, 'all' or a list of parameter names .*, got \['beta', 1\]"),
+    ({"centred": 3}, r"centred must be None, 'all', 'auto' or a list of parameter names .*, got 3"),
+    ({"centred": ["beta", 1]}, r"centred must be None, 'all', 'auto' or a list of parameter names .*, got \['beta', 1\]"),
     ({"centred": ["beta", "alfa"]}, r"centred: the model has no parameter 'alfa' \(did you mean 'alpha'\?\); its "
                                     r"parameters are \['alpha', 'beta', 'kappa'\]"),
     ({"centred": ["beta", "beta"]}, r"centred: a parameter is named twice in \['beta', 'beta'\]"),
