@@ -188,13 +188,14 @@ def group_values(fit: HierarchicalNUTS, seed: int, n_mc: int = 2000) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def hddm_bayes(n_warmup: int, n_draws: int, seed: int, centred: str | None = None) -> tuple[pd.DataFrame, dict]:
+def hddm_bayes(n_warmup: int, n_draws: int, seed: int, centred: str | None = None,
+               p_outlier: float = 0.0) -> tuple[pd.DataFrame, dict]:
     """Sample the hierarchical RLDDM on HDDM's data by ChEES; return the group values and diagnostics.
 
     ``centred``: ``"all"``, ``"auto"`` or comma-separated parameters sampled centred (``HierarchicalBayes(centred=...)``).
     """
     data = load_hddm_rlddm()
-    model = make_model("rlddm", n_states=3)
+    model = make_model("rlddm", n_states=3, p_outlier=p_outlier)
     chosen = None if not centred else centred if centred in ("all", "auto") else [n.strip() for n in centred.split(",")]
     fit = HierarchicalNUTS(model, sampler="chees", n_chains=4, n_warmup=n_warmup, n_draws=n_draws, n_jobs=1,
                            seed=seed, centred=chosen)
@@ -207,7 +208,8 @@ def hddm_bayes(n_warmup: int, n_draws: int, seed: int, centred: str | None = Non
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     info = {
         "command": f"bench_rt.py --part hddm-bayes --warmup {n_warmup} --draws {n_draws} --seed {seed}"
-                   + (f" --centred {centred}" if centred else ""),
+                   + (f" --centred {centred}" if centred else "") + (f" --p-outlier {p_outlier}" if p_outlier else ""),
+        "p_outlier": p_outlier,
         "centred": list(fit.centred_),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_average": os.getloadavg(),
         "log_density_ms": ms, "cpu_s": cpu, "wall_s": wall, "n_gradients": fit.n_gradients_,
@@ -352,6 +354,9 @@ def main() -> None:
     ap.add_argument("--centred", default=None,
                     help="hddm-bayes: parameters sampled centred, comma-separated (a,t0) or 'all' (default: none); "
                          "the results go to rt_hddm_bayes_centred.csv/.json")
+    ap.add_argument("--p-outlier", type=float, default=0.0,
+                    help="hddm-bayes: the RLDDM's contaminant probability (HDDMrl's default is 0.05); "
+                         "the results go to <stem>_outlier.csv/.json")
     ap.add_argument("--subjects", type=int, default=40)
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--starts", type=int, default=5)
@@ -366,8 +371,9 @@ def main() -> None:
         em.to_csv(FIGURES / "rt_hddm_em.csv", index=False)
         print(em.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     if args.part == "hddm-bayes":
-        table, info = hddm_bayes(args.warmup, args.draws, args.seed, args.centred)
+        table, info = hddm_bayes(args.warmup, args.draws, args.seed, args.centred, args.p_outlier)
         stem = "rt_hddm_bayes_centred" if args.centred else "rt_hddm_bayes"  # the non-centred run's files stay
+        stem += "_outlier" if args.p_outlier else ""
         table.to_csv(FIGURES / f"{stem}.csv", index=False)
         (FIGURES / f"{stem}.json").write_text(json.dumps(info, indent=1, default=float) + "\n")
         print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))

@@ -260,3 +260,59 @@ def test_batched_rt_densities_skip_padding_and_choice_probabilities(rlddm_table)
     ref = log_likelihood(TrialByTrial(n_states=3), RLDDM_PARAMS, table, trialwise=True)
     np.testing.assert_allclose(got, ref, rtol=1e-12)
     assert (got[1, 35:] == 0.0).all()
+
+
+def test_p_outlier_mixes_in_uniform_contaminants_and_the_simulator_draws_them():
+    """p(c, rt) = (1 - p) f_c(rt) + p / 10 on (0, 5) s (HDDM's w_outlier = 0.1): the joint density integrates
+    to 1 over both choices, the choice probability of a trial without RT is the mixture's, a response faster
+    than t0 costs log(p / 10) instead of ruling t0 out, and the simulated RTs follow the density (their
+    fraction below t0 is the contaminants' p t0 / 5, their choice rate the mixture's)."""
+    p, params = 0.2, {"v": 1.0, "a": 1.5, "z": 0.5, "t0": 0.3}
+    plain, mixed = make_model("ddm"), make_model("ddm", p_outlier=p)
+    assert repr(mixed) == "DDM(deadline=None, p_outlier=0.2)"
+    arrays = {k: np.array([v]) for k, v in params.items()}
+    state = mixed.initial_state(mixed.check_params(arrays))
+    grid = np.linspace(1e-4, 12.0, 120_001)
+    total = 0.0
+    for c in (0, 1):
+        lp = mixed.log_density_rt_from(tuple(np.full(grid.size, x) for x in mixed.diffusion_parameters(state, {})),
+                                       np.full(grid.size, float(c)), grid)
+        total += np.trapezoid(np.exp(lp), grid)
+    assert total == pytest.approx(1.0, abs=2e-3)
+    fast = mixed.log_density_rt_from(mixed.diffusion_parameters(state, {}), np.array([1.0]), np.array([0.2]))
+    assert float(fast[0]) == pytest.approx(np.log(p / 10.0), abs=1e-12)
+    upper = float(plain.action_probabilities(plain.initial_state(plain.check_params(arrays)), {})[0, 1])
+    assert float(mixed.action_probabilities(state, {})[0, 1]) == pytest.approx((1 - p) * upper + p / 2, abs=1e-12)
+    table = pd.DataFrame({"subject": 0, "trial": range(2), "choice": [1.0, 0.0], "reward": 0.0,
+                          "rt": [np.nan, 0.2]})
+    ll = log_likelihood(mixed, arrays, table, trialwise=True)[0]
+    np.testing.assert_allclose(ll, [np.log((1 - p) * upper + p / 2), np.log(p / 10.0)], rtol=1e-12)
+    sim = simulate(mixed, params, "cogmodels/MultiArmedBandit-v0", n_subjects=20, seed=3,
+                   env_kwargs={"n_trials": 300}, progress=False).trials
+    rt, n = sim["rt"].to_numpy(), len(sim)
+    assert (rt < 0.3).mean() == pytest.approx(p * 0.3 / 5.0, abs=4 * np.sqrt(0.012 / n))
+    assert (rt > 5.0).mean() < 0.01 and rt.max() < 30
+    assert sim["choice"].mean() == pytest.approx((1 - p) * upper + p / 2, abs=4 * np.sqrt(0.25 / n))
+    censored = make_model("ddm", p_outlier=p, deadline=1.5)
+    survive = float(wiener.log_survival(np.array(1.5), 1.0, 1.5, 0.5, 0.3))
+    omission = pd.DataFrame({"subject": 0, "trial": [0], "choice": [np.nan], "reward": [np.nan], "rt": [np.nan]})
+    assert log_likelihood(censored, arrays, omission)[0] == pytest.approx(
+        np.log((1 - p) * np.exp(survive) + p * (1 - 1.5 / 5.0)), abs=1e-12)  # late contaminants are omissions too
+    with pytest.raises(ValueError, match=r"p_outlier must be a finite number in \[0, 1\), got 1"):
+        make_model("rlddm", p_outlier=1.0)
+
+
+def test_p_outlier_on_torch_matches_numpy_with_its_gradient(rlddm_table):
+    pytest.importorskip("torch")
+    _, table = rlddm_table
+    model = make_model("rlddm", n_states=3, p_outlier=0.05)
+    first = table[table["subject"] == 0].iloc[:15].copy()
+    first.loc[first.index[3], "rt"] = 0.05  # faster than t0: only a contaminant explains it
+    from cogmodels.fits.autodiff import LaneLogLikelihood
+    from cogmodels.likelihood import trial_arrays
+    data = trial_arrays(first, model)
+    z = np.array([[-1.0, -1.5, -1.0, np.log(0.3)]])
+    value, grad = LaneLogLikelihood(model, data, np.array([0]), "autograd")(z)
+    ref, ref_grad = LaneLogLikelihood(model, data, np.array([0]), "finite_difference")(z)
+    assert np.isfinite(value).all() and float(value[0]) == pytest.approx(float(ref[0]), abs=1e-10)
+    np.testing.assert_allclose(grad, ref_grad, atol=1e-5)

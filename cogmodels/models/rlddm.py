@@ -51,7 +51,9 @@ class RLDDM(DiffusionChoice):
       threshold, here with an exponential link that keeps it positive; ``a`` is the threshold
       while the values are at ``Q_0``);
     - ``free_starting_point``: ``z`` is free (else 0.5);
-    - ``deadline``: omissions are censored at the response deadline (seconds).
+    - ``deadline``: omissions are censored at the response deadline (seconds);
+    - ``p_outlier``: the probability of a contaminant response (HDDM's ``p_outlier``, 0.05 in
+      ``HDDMrl``'s default; :class:`~cogmodels.models.ddm.DiffusionChoice`).
 
     Only the chosen option's value is updated (HDDMrl). ``n_states`` is the number of
     conditions; with more than one the trial table needs a ``state`` column.
@@ -69,8 +71,9 @@ class RLDDM(DiffusionChoice):
         initial_value: float = 0.5,
         v_max: float = 20.0,
         deadline: float | None = None,
+        p_outlier: float = 0.0,
     ) -> None:
-        super().__init__(deadline=deadline)
+        super().__init__(deadline=deadline, p_outlier=p_outlier)
         self.n_states = check_int("n_states", n_states, minimum=1)
         self.dual_learning_rates = bool(dual_learning_rates)
         self.threshold_modulation = bool(threshold_modulation)
@@ -145,7 +148,8 @@ class RLDDM(DiffusionChoice):
         return {"params": p, "q": put(q, condition, put(shown, action, chosen + alpha * delta))}
 
     def __repr__(self) -> str:
-        return f"RLDDM(n_states={self.n_states})"
+        outlier = f", p_outlier={self.p_outlier}" if self.p_outlier else ""
+        return f"RLDDM(n_states={self.n_states}{outlier})"
 
 
 #: Reward probabilities of the option coded 1 and of the other in the learning phase of the
