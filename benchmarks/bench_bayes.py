@@ -125,6 +125,10 @@ def fit_row(name: str, estimator, trials, truth: dict[str, float], progress: boo
         if hasattr(estimator, attr):
             value = np.asarray(getattr(estimator, attr), dtype=float)
             row[attr.rstrip("_")] = value.tolist() if value.ndim else float(value)
+    if hasattr(estimator, "centred_"):  # which parameters were sampled centred, and "auto"'s numbers
+        row["centred"] = list(estimator.centred_)
+        if hasattr(estimator, "centring_"):
+            row["centring"] = estimator.centring_.reset_index().to_dict(orient="records")
     for attr in ("n_steps_run_", "elbo_converged_"):
         if hasattr(estimator, attr):
             row[attr.rstrip("_")] = getattr(estimator, attr)

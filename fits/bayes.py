@@ -279,10 +279,11 @@ class HierarchicalBayes(SubjectFit):
         each :math:`z_{ij}`, and in non-centred coordinates :math:`\mu_j` can then move only
         with every :math:`\tilde z_{ij}` at once, so the chains crawl (R̂ far above 1.01, a
         handful of effective draws of the group means): centre those. ``"all"`` centres every
-        parameter; ``"auto"`` (the default) centres those whose subjects' estimates spread more
-        than their own uncertainty explains, judged from each subject's mode before sampling
-        (:meth:`_auto_centring`, a fraction of a second; the choice and its numbers in
-        ``centring_``). NUTS, ChEES and VI all sample the chosen parameterisation.
+        parameter; ``"auto"`` (the default) chooses per subject and parameter: centred where the
+        subject's own uncertainty is below the group's spread, judged from each subject's mode
+        before sampling (:meth:`_auto_centring`, a fraction of a second; the choice in
+        ``centred_subjects_``, its numbers in ``centring_``). NUTS, ChEES and VI all sample the
+        chosen parameterisation.
     gradient : {"forward_difference", "finite_difference", "autograd", "compiled"}, default "forward_difference"
         How the likelihood's gradient is computed (:class:`~cogmodels.fits.autodiff.LaneLogLikelihood`):
         NumPy forward differences (``k + 1`` points) or central differences (``2k + 1``
@@ -300,10 +301,14 @@ class HierarchicalBayes(SubjectFit):
     centred : tuple of str or "auto"
         The centred parameters, in the model's order (empty: all non-centred), or ``"auto"``.
     centred_ : tuple of str
-        The parameters sampled centred (``centred``, or the ones ``"auto"`` chose).
+        The parameters sampled centred for at least one subject (``centred``, or the ones
+        ``"auto"`` chose).
     centring_ : pandas.DataFrame
         With ``centred="auto"``: per parameter, the subjects' modes' robust ``spread``, their
-        median Laplace SD ``laplace_sd`` (unconstrained) and whether it was ``centred``.
+        median Laplace SD ``laplace_sd``, the group SD they imply ``group_sd`` (unconstrained)
+        and ``n_centred``, the subjects sampled centred.
+    centred_subjects_ : pandas.DataFrame
+        With ``centred="auto"``: subjects × parameters, True where sampled centred.
     inference_data_ : arviz.InferenceData
         ``posterior`` (``mu``, ``sigma``: group means and SDs, unconstrained; ``group``: the group
         means on the natural scale, hBayesDM's ``mu_<name>``; ``params``: every subject's
@@ -372,11 +377,16 @@ class HierarchicalBayes(SubjectFit):
         self.centred = _check_centred(centred, model.param_names)
         self._centre(() if self.centred == "auto" else self.centred)
 
-    def _centre(self, names: Sequence[str]) -> None:
-        """Sample ``names`` centred from now on (``centred_``; the subject block's column mask)."""
-        self.centred_ = tuple(n for n in self.model.param_names if n in names)
-        #: (k,) which columns of the subject block hold z itself (centred) rather than z~
-        self._centred_mask = np.array([name in self.centred_ for name in self.model.param_names], dtype=bool)
+    def _centre(self, names: Sequence[str] | np.ndarray) -> None:
+        """Sample ``names`` centred from now on, or the ``(subjects, k)`` entries of a boolean mask (``centred_``)."""
+        if isinstance(names, np.ndarray) and names.dtype == bool:
+            mask = names
+        else:
+            mask = np.array([name in names for name in self.model.param_names], dtype=bool)
+        #: (k,) or (subjects, k): which entries of the subject block hold z itself (centred) rather than z~
+        self._centred_mask = mask
+        columns = mask.reshape(-1, self.model.n_params).any(axis=0)
+        self.centred_ = tuple(n for n, c in zip(self.model.param_names, columns, strict=True) if c)
 
     def _auto_centring(self, data: TrialArrays) -> pd.DataFrame:
         r"""Return, per parameter, whether the data are informative enough to sample it centred (``centred="auto"``).
@@ -384,21 +394,28 @@ class HierarchicalBayes(SubjectFit):
         Each subject's mode and Laplace variance :math:`s_{ij}^2` under a
         :math:`\mathcal N(m_j, s_\mu^2)` prior on the unconstrained scale (one start from the
         parameter's interior, finite-difference Hessian): the subjects' estimates
-        :math:`\hat z_{ij}` spread over :math:`\sigma_j^2 + s_{ij}^2`. Centred sampling mixes
-        faster than non-centred when :math:`\sigma_j^2` exceeds :math:`s_{ij}^2` (the data pin each
-        subject more than the group does; Papaspiliopoulos, Roberts & Sköld 2007, whose Gibbs
-        rates are :math:`s^2 / (s^2 + \sigma^2)` centred and :math:`\sigma^2 / (s^2 + \sigma^2)`
-        non-centred), so parameter :math:`j` is centred when
-        :math:`\mathrm{spread}_j^2 > 2\,\mathrm{median}_i\, s_{ij}^2`, with the spread the
-        median absolute deviation of :math:`\hat z_{ij}` times 1.4826 (robust to a few subjects
-        whose estimate runs to a bound) after removing the group regressors' fit. A parameter the
-        Hessian does not identify for a subject counts :math:`s_{ij} = \infty` there.
+        :math:`\hat z_{ij}` spread over :math:`\sigma_j^2 + s_{ij}^2`. Centred sampling of
+        :math:`z_{ij}` mixes faster than non-centred when :math:`\sigma_j^2` exceeds
+        :math:`s_{ij}^2` (the subject's data pin it more than the group does; Papaspiliopoulos,
+        Roberts & Sköld 2007, whose Gibbs rates are :math:`s^2 / (s^2 + \sigma^2)` centred and
+        :math:`\sigma^2 / (s^2 + \sigma^2)` non-centred), and the choice can be made **per subject
+        and parameter** (their partially non-centred parameterisations; Gorinova, Moore & Hoffman
+        2020): with :math:`\hat\sigma_j^2 = \max(0, \mathrm{spread}_j^2 - \mathrm{median}_i\,
+        s_{ij}^2)`, the spread the median absolute deviation of :math:`\hat z_{ij}` times 1.4826
+        (robust to a few subjects whose estimate runs to a bound) after removing the group
+        regressors' fit, subject :math:`i`'s parameter :math:`j` is centred when
+        :math:`s_{ij} < \hat\sigma_j`. So with uneven data the well-informed subjects are centred
+        and the barely informed ones, which a centred form would put in a funnel, are not. A
+        parameter the Hessian does not identify for a subject counts :math:`s_{ij} = \infty`.
 
         Returns
         -------
         table : pandas.DataFrame
-            Indexed by parameter: ``spread`` and ``laplace_sd`` (the median :math:`s_{ij}`), both
-            unconstrained, and ``centred``.
+            Indexed by parameter: ``spread``, ``laplace_sd`` (the median :math:`s_{ij}`) and
+            ``group_sd`` (:math:`\hat\sigma_j`), unconstrained, and ``n_centred``, the subjects
+            whose parameter is sampled centred.
+        mask : numpy.ndarray
+            ``(subjects, k)``: which subject parameters are centred.
         """
         specs, k = self.model.param_specs, self.model.n_params
         loc = np.array([interior_start(s) for s in specs])
@@ -412,8 +429,11 @@ class HierarchicalBayes(SubjectFit):
         var = np.where(np.isnan(var), np.inf, var)
         spread = 1.4826 * np.median(np.abs(z - np.median(z, axis=0)), axis=0)
         laplace = np.median(var, axis=0)
-        return pd.DataFrame({"spread": spread, "laplace_sd": np.sqrt(laplace), "centred": spread**2 > 2.0 * laplace},
-                            index=pd.Index(self.model.param_names, name="parameter"))
+        group_sd = np.sqrt(np.maximum(spread**2 - laplace, 0.0))
+        mask = var < group_sd**2
+        table = pd.DataFrame({"spread": spread, "laplace_sd": np.sqrt(laplace), "group_sd": group_sd,
+                              "n_centred": mask.sum(axis=0)}, index=pd.Index(self.model.param_names, name="parameter"))
+        return table, mask
 
     def sample_prior(self, n_subjects: int, seed: Any = None) -> dict[str, Any]:
         r"""Draw a group and its subjects from the prior: the generative model the fits invert.
@@ -570,6 +590,7 @@ class HierarchicalBayes(SubjectFit):
         loc = np.array([interior_start(s) for s in specs])
         s_mu, s_sigma, s_coef = self.mean_prior_sd, self.scale_prior_sd, self.coef_prior_sd
         centred = self._centred_mask if self._centred_mask.any() else None
+        n_centred = None if centred is None else np.broadcast_to(centred, (n_sub, k)).sum(axis=0)  # per parameter
         half_log_2pi = 0.5 * np.log(2 * np.pi)
         # the normalising constants of the priors (Pyro's log_prob keeps them)
         constant = (-k * (np.log(s_mu) + half_log_2pi) + k * (np.log(2.0) - np.log(s_sigma) - half_log_2pi)
@@ -612,11 +633,11 @@ class HierarchicalBayes(SubjectFit):
                 else:
                     r = np.where(centred, (raw - mean) / sigma[:, None, :], 0.0)  # (z - m) / sigma
                     value = (value - 0.5 * np.sum(r.reshape(n, -1) ** 2, axis=1)
-                             - n_sub * np.sum(np.where(centred, log_sigma, 0.0), axis=1))
+                             - np.sum(n_centred * log_sigma, axis=1))
                     pull = r / sigma[:, None, :]  # (z - m) / sigma^2: the prior's pull on m of a centred z
                     to_mean = np.where(centred, pull, g)
                     grads = [to_mean.sum(axis=1) - (mu - loc) / s_mu**2,
-                             np.where(centred, np.sum(r**2 - 1.0, axis=1), sigma * np.sum(g * raw, axis=1))
+                             np.sum(np.where(centred, r**2 - 1.0, sigma[:, None, :] * g * raw), axis=1)
                              - (sigma / s_sigma) ** 2 + 1.0,
                              np.where(centred, g - pull, sigma[:, None, :] * g - raw).reshape(n, -1)]
                     lost = lost | ~np.isfinite(value)  # a centred column's sigma underflowed or overflowed
@@ -692,7 +713,7 @@ class HierarchicalBayes(SubjectFit):
         loc = np.array([interior_start(s) for s in self.model.param_specs])
         offsets = np.zeros(sum(int(np.prod(shape)) for _, shape in layout))
         offsets[:k] = loc
-        offsets[2 * k:2 * k + n_sub * k] = np.tile(np.where(self._centred_mask, loc, 0.0), n_sub)
+        offsets[2 * k:2 * k + n_sub * k] = np.broadcast_to(np.where(self._centred_mask, loc, 0.0), (n_sub, k)).ravel()
         return offsets
 
     def _chain_seeds(self, n: int) -> list[int]:
@@ -716,8 +737,10 @@ class HierarchicalBayes(SubjectFit):
         if os.environ.get("OMP_NUM_THREADS"):
             torch.set_num_threads(max(1, int(os.environ["OMP_NUM_THREADS"])))
         if self.centred == "auto":
-            self.centring_ = self._auto_centring(data)
-            self._centre(self.centring_.index[self.centring_["centred"]].tolist())
+            self.centring_, mask = self._auto_centring(data)
+            self._centre(mask)
+            self.centred_subjects_ = pd.DataFrame(mask, index=pd.Index(data.subjects, name="subject"),
+                                                  columns=list(self.model.param_names))
         t0 = time.perf_counter()
         try:
             draws, stats = self._sample(data, progress)

@@ -184,24 +184,30 @@ def _group_trials(n_subjects: int, n_trials: int, sd: float, seed: int) -> pd.Da
                     latents=False, progress=False).trials
 
 
-def test_auto_centres_the_parameters_the_data_pin_and_no_others():
-    """centred="auto" (the default) reads each subject's mode and Laplace SD: 30 subjects x 300 trials
-    spread with SD 1.0 pin beta and kappa (robust spread of the modes 1.30 and 0.98 against median Laplace
-    SDs 0.30 and 0.12: centred), not alpha, which reversal learning informs less (0.75 against 0.54); 30
-    subjects x 40 trials from one shared parameter set leave every spread at the Laplace SD's size: none
-    centred."""
-    data = trial_arrays(_group_trials(30, 300, 1.0, seed=5), MODEL)
+def test_auto_centres_the_subjects_the_data_pin_and_no_others():
+    """centred="auto" (the default) reads each subject's mode and Laplace SD s_ij, estimates the group SD
+    from the modes' robust spread, and centres subject i's parameter j where s_ij is below it: 30 subjects
+    x 300 trials spread with SD 1.0 pin every subject's beta and kappa (their s_ij are far below the group
+    SD); 30 subjects x 40 trials sharing one parameter set leave no group spread beyond the s_ij: none
+    centred. Uneven data (15 subjects x 300 trials, 15 x 20, SD 0.4): the long ones' beta centred, the short
+    ones' not."""
     est = HierarchicalNUTS(MODEL, sampler="chees", seed=0)
-    table = est._auto_centring(data)
-    assert list(table.index) == ["alpha", "beta", "kappa"] and list(table.columns) == ["spread", "laplace_sd",
-                                                                                         "centred"]
-    assert table["centred"].tolist() == [False, True, True], table
-    np.testing.assert_array_equal(table["centred"], table["spread"] ** 2 > 2 * table["laplace_sd"] ** 2)
-    assert (table.loc[["beta", "kappa"], "spread"] > 4 * table.loc[["beta", "kappa"], "laplace_sd"]).all(), table
-    weak = trial_arrays(_group_trials(30, 40, 0.0, seed=6), MODEL)
-    table = est._auto_centring(weak)
-    assert not table["centred"].any(), table
-    assert (table["spread"] < np.sqrt(2) * table["laplace_sd"]).all(), table
+    table, mask = est._auto_centring(trial_arrays(_group_trials(30, 300, 1.0, seed=5), MODEL))
+    assert list(table.index) == ["alpha", "beta", "kappa"]
+    assert list(table.columns) == ["spread", "laplace_sd", "group_sd", "n_centred"]
+    assert mask.shape == (30, 3) and mask[:, 1:].all(), table
+    np.testing.assert_allclose(table["group_sd"] ** 2, np.maximum(table["spread"] ** 2 - table["laplace_sd"] ** 2, 0))
+    np.testing.assert_array_equal(table["n_centred"], mask.sum(axis=0))
+    table, mask = est._auto_centring(trial_arrays(_group_trials(30, 40, 0.0, seed=6), MODEL))
+    assert not mask.any(), table
+    long, short = _group_trials(15, 300, 0.4, seed=8), _group_trials(15, 20, 0.4, seed=9)
+    short["subject"] = short["subject"].astype(str) + "_short"
+    long["subject"] = long["subject"].astype(str) + "_long"
+    data = trial_arrays(pd.concat([long, short], ignore_index=True), MODEL)
+    _, mask = est._auto_centring(data)
+    is_long = np.char.endswith(data.subjects.astype(str), "_long")
+    # beta (group SD 0.27 estimated): 13 of the 300-trial subjects centred, none of the 20-trial ones; alpha alike
+    assert mask[is_long, 1].sum() >= 10 and not mask[~is_long, :2].any(), mask
 
 
 def test_auto_records_its_choice_in_the_fit_and_the_cli(tmp_path):
@@ -213,8 +219,10 @@ def test_auto_records_its_choice_in_the_fit_and_the_cli(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est.fit(sim, progress=False)
-    chosen = tuple(est.centring_.index[est.centring_["centred"]])
+    chosen = tuple(est.centring_.index[est.centring_["n_centred"] > 0])
     assert chosen and est.centred_ == chosen
+    assert est.centred_subjects_.shape == (6, 3)
+    np.testing.assert_array_equal(est.centred_subjects_.sum(axis=0), est.centring_["n_centred"])
     assert est.inference_data_.posterior.attrs["centred"] == ",".join(chosen)
     path = tmp_path / "trials.csv"
     sim.to_csv(path, index=False)
