@@ -31,6 +31,10 @@ simulator does). ``stabilizer_oracle`` aligns on the hidden stable set (an ablat
     python benchmarks/bench_wilson.py --labels refit --session 30   # the 30 s / ReFIT variant
     python benchmarks/bench_wilson.py --quick             # a smoke run (< 1 min)
 
+``--noise additive`` replaces the Poisson counts by Wilson et al.'s channel model (the expected
+count plus Gaussian noise of a fixed SD, ``--noise-sd``, by default at their signal-to-noise
+scale; :class:`~cogmodels.envs.bci.encoder.PopulationSpec`).
+
 CPU on the 2-core VM (one thread): about 4.5 CPU-s per strategy-day with 4 subjects and 120 s
 sessions (PRI-T's emission model alone: 0.7 CPU-s per subject-day), about 10 for supervised at
 400 s.
@@ -59,7 +63,7 @@ from cogmodels.agents.decoders.wilson_study import (  # noqa: E402
     wilson_drift,
 )
 from cogmodels.envs.bci.drift import DRIFT_PRESETS, SNRMixture  # noqa: E402
-from cogmodels.envs.bci.encoder import PopulationSpec  # noqa: E402
+from cogmodels.envs.bci.encoder import NOISE_MODELS, PopulationSpec  # noqa: E402
 from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -202,6 +206,12 @@ def main() -> None:
     ap.add_argument("--stabilizer-chained", action="store_true",
                     help="align each day to the last aligned day, as Wilson et al.'s simulator "
                          "does (chained: True), instead of to day 0")
+    ap.add_argument("--noise", default="poisson", choices=NOISE_MODELS,
+                    help="the channels' noise: Poisson counts (default), Gaussian with the "
+                         "Poisson variance, or Wilson et al.'s additive Gaussian of a fixed SD")
+    ap.add_argument("--noise-sd", type=float, default=None,
+                    help="with --noise additive: the SD in counts per 20 ms bin (default: "
+                         "Wilson et al.'s signal-to-noise scale, wilson_noise_sd: 0.60)")
     ap.add_argument("--quick", action="store_true", help="2 days, 2 subjects, 20 s sessions")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
     ap.add_argument("--save-dir", type=Path, default=None,
@@ -211,6 +221,11 @@ def main() -> None:
                          "the figure and CSV keep every day played, the table the days all "
                          "strategies played")
     args = ap.parse_args()
+    if args.noise_sd is not None and args.noise != "additive":
+        raise SystemExit("--noise-sd applies to --noise additive only")
+    noise = {} if args.noise == "poisson" else {"noise": args.noise}
+    if args.noise_sd is not None:
+        noise["noise_sd"] = args.noise_sd
     if args.quick:
         args.days, args.subjects, args.session, args.sweep = 2, 2, 20.0, 2.0
     t0, c0 = time.perf_counter(), cpu_seconds()
@@ -237,7 +252,7 @@ def main() -> None:
                                      posterior_weights=args.posterior_weights,
                                      drift=make_drift_arg(args.drift, args.n_stable,
                                                           args.low_snr),
-                                     stabilizer=stabilizer)
+                                     stabilizer=stabilizer, **noise)
     seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     per_day = summarize(trials, by=["decoder", "subject", "day"])
     mean_time = trials.groupby(["decoder", "subject", "day"])["trial_time"].mean()
@@ -262,7 +277,8 @@ def main() -> None:
               f"{args.sweep:g} s; labels {args.labels}; drift {args.drift}, n_stable "
               f"{args.n_stable}{', low SNR' if args.low_snr else ''}; stabiliser B {b}, reads "
               f"{args.stabilizer_read}, {args.stabilizer_factors} {args.stabilizer_model} factors"
-              f"{', chained' if args.stabilizer_chained else ''}")
+              f"{', chained' if args.stabilizer_chained else ''}; noise {args.noise}"
+              f"{'' if args.noise_sd is None else f' sd {args.noise_sd:g}'}")
     per_day = per_day[per_day["day"] < args.days]
     rng = np.random.default_rng(args.seed)
     last = range(max(1, args.days - 10), args.days)

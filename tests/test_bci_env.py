@@ -21,7 +21,13 @@ from cogmodels.envs.bci import (
     draw_population,
     lqr_gain,
 )
-from cogmodels.envs.bci.encoder import EncoderArrays, PoissonCounter, gaussian_counts
+from cogmodels.envs.bci.encoder import (
+    EncoderArrays,
+    PoissonCounter,
+    additive_counts,
+    gaussian_counts,
+    wilson_noise_sd,
+)
 from cogmodels.envs.bci.task import MIN_GAP
 from cogmodels.envs.wrappers import record_session
 
@@ -169,7 +175,10 @@ def test_bad_arguments_raise():
         ({"tuning": "gaussian"}, "tuning must be one of"),
         ({"baseline_rate": (0.0, 10.0)}, "baseline_rate"),
         ({"modulation_depth": (-1.0, 3.0)}, "modulation_depth"),
-        ({"noise": "binomial"}, "noise must be one of"),
+        ({"noise": "binomial"}, r"noise must be one of \['poisson', 'gaussian', 'additive'\]"),
+        ({"noise": "additive", "noise_sd": -0.1},
+         r"noise_sd must be a finite number in \[0, 255\], got -0.1"),
+        ({"noise_sd": "0.3"}, "noise_sd must be a finite number"),
         ({"user": "psychic"}, "user must be one of"),
         ({"user": 3}, "user must be one of"),
         ({"drift": "wild"}, "drift must be one of the presets"),
@@ -375,6 +384,41 @@ def test_poisson_counts_have_poisson_mean_variance_and_independence():
     g = gaussian_counts(np.full((200, 100), 2.0, np.float32), rng)
     n_g = g.size  # mean 2, variance 2: s.e. sqrt(2/n) of the mean, sqrt(2 * 2^2 / n) of the variance
     assert abs(g.mean() - 2) <= Z * np.sqrt(2 / n_g) and abs(g.var() - 2) <= Z * np.sqrt(8 / n_g)
+
+
+def test_additive_counts_have_a_fixed_sd_whatever_the_rate():
+    """Wilson et al.'s channels: the expected count plus N(0, noise_sd^2), not Poisson."""
+    rng = np.random.default_rng(4)
+    lam = np.repeat(np.array([[0.0, 0.05, 0.3, 1.0, 4.0]], dtype=np.float32), 4000, axis=0)
+    x = additive_counts(lam, rng, 0.3).astype(np.float64)
+    n = x.shape[0]
+    for j, mu in enumerate(lam[0]):  # the same SD at every rate, 0 included (no rectification)
+        assert abs(x[:, j].mean() - mu) <= Z * 0.3 / np.sqrt(n)
+        assert abs(x[:, j].std() / 0.3 - 1) <= Z * np.sqrt(0.5 / n)
+    # in the closed loop: with the same seed and actions, noise_sd 0.5 minus noise_sd 0 is 0.5 z
+    # (one normal per channel and bin either way), whatever the channel's expected count
+    runs = {}
+    for sd in (0.0, 0.5):
+        env = CursorBCIVector(num_envs=4, n_trials=3, noise="additive", noise_sd=sd)
+        obs, _ = env.reset(seed=3)
+        out = [obs]
+        for _ in range(300):
+            obs, *_ = env.step(np.zeros((4, 2), np.float32))
+            out.append(obs)
+        runs[sd] = np.stack(out).astype(np.float64)
+    resid, mean = runs[0.5] - runs[0.0], runs[0.0].mean(axis=0)  # (bins, lanes, units)
+    low, high = mean < np.quantile(mean, 0.2), mean > np.quantile(mean, 0.8)
+    for group in (low, high):
+        r = resid[:, group]
+        assert abs(r.mean()) <= Z * 0.5 / np.sqrt(r.size)
+        assert abs(r.std() / 0.5 - 1) <= Z * np.sqrt(0.5 / r.size)
+    env = CursorBCIVector(num_envs=2, noise="additive")
+    assert env.observation_space.low.min() == -255
+    # the default SD: Wilson et al.'s SNR / 0.3 at gain 1 and the top push
+    assert env._loop.noise_sd == pytest.approx(0.02 * np.sqrt(192 * 124 / 6) * 0.8 * 0.3 / 0.5)
+    assert env._loop.noise_sd == pytest.approx(wilson_noise_sd(PopulationSpec(), 0.02))
+    assert wilson_noise_sd(PopulationSpec(n_units=48), 0.02) == pytest.approx(
+        env._loop.noise_sd / 2)
 
 
 def test_cosine_fits_recover_preferred_directions_baselines_and_depths():

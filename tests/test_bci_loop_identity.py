@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from cogmodels.envs.bci import BaselineShift, CursorBCIVector, TransientLoss
+from cogmodels.envs.bci.encoder import gaussian_counts
 from cogmodels.envs.bci.realism import realism
 from cogmodels.envs.bci.session_drift import SESSION_STREAM, SessionDrift
 
@@ -102,3 +103,49 @@ def test_realism_levels_build_fresh_arguments_and_refuse_unknown_names():
     assert realism("off") == {"user": "feedback"}
     with pytest.raises(ValueError, match=r"level must be one of \['off', 'realistic', 'full'\]; got 'max'"):
         realism("max")
+
+
+def small_rollout(noise: str) -> np.ndarray:
+    """Counts ``(70, 3, 40)`` of three lanes of 40 units (direct Poisson draws): a closed-loop
+    block with a fixed readout, then an observation block."""
+    env = CursorBCIVector(num_envs=3, n_trials=2, noise=noise, n_units=40)
+    obs, _ = env.reset(seed=5)
+    readout = np.random.default_rng(1).standard_normal((obs.shape[1], 2)).astype(np.float32)
+    out = []
+    for _ in range(50):
+        obs, *_ = env.step(np.tanh(0.05 * (obs - obs.mean(axis=1, keepdims=True)) @ readout))
+        out.append(obs.copy())
+    env.reset(options={"calibration": "observation", "day": 2})
+    for _ in range(20):
+        obs, *_ = env.step(np.zeros((3, 2), np.float32))
+        out.append(obs.copy())
+    return np.stack(out).astype(np.float64)
+
+
+#: recorded before the additive noise model was added (issue 14 §3): adding a noise model must
+#: not change one Poisson or Gaussian draw (total, weighted total, first counts of lane 0)
+PINNED_SMALL = {
+    "poisson": (2917.0, 834148.0, [1.0, 1.0, 0.0, 0.0, 0.0]),
+    "gaussian": (3005.048165846616, 862239.9393371008,
+                 [0.30836424231529236, -0.6852480173110962, 1.0074526071548462,
+                  0.6423619985580444, -0.16211198270320892]),
+}
+
+
+@pytest.mark.parametrize("noise", list(PINNED_SMALL))
+def test_poisson_and_gaussian_counts_are_pinned(noise):
+    c = small_rollout(noise)
+    t, lane, unit = np.indices(c.shape)
+    total, weighted, first = PINNED_SMALL[noise]
+    assert float(c.sum()) == pytest.approx(total, rel=1e-9)
+    assert float((c * (1 + t + 7 * lane + 13 * unit)).sum()) == pytest.approx(weighted, rel=1e-9)
+    assert c[0, 0, :5].tolist() == pytest.approx(first, rel=1e-6)
+
+
+def test_gaussian_counts_are_pinned_draw_for_draw():
+    g = gaussian_counts(np.linspace(0.1, 3, 12, dtype=np.float32).reshape(3, 4),
+                        np.random.default_rng(7))
+    assert g.ravel().tolist() == [
+        0.5812889337539673, -0.32628536224365234, 1.5382070541381836, -0.7935889959335327,
+        0.32557177543640137, 2.6318750381469727, 0.48076117038726807, 1.365574836730957,
+        2.1155846118927, 3.2798099517822266, 2.2632713317871094, 6.437788963317871]

@@ -32,6 +32,7 @@ import numpy as np
 
 from cogmodels.envs.bci.encoder import (
     MAX_UNITS,
+    WILSON_REFERENCE_SNR,
     Population,
     PopulationSpec,
     draw_population,
@@ -219,9 +220,6 @@ class SNRStep(Drift):
 #: by ``snr = 0.3365 raw - 0.04438``
 WILSON_SNR_RAW = {"weights": (0.6716436, 1.0 - 0.6716436), "means": (1.6244981, 2.78165778),
                   "variances": (0.11382677, 0.07465756), "scale": 0.3365, "shift": -0.04438}
-#: Wilson et al. (2023)'s fixed SNR (their sweeps with ``fixed_SNR``): the SNR that a gain of 1
-#: (the population as drawn) stands for
-WILSON_REFERENCE_SNR = 0.5
 #: the smallest SNR a day can draw (a normal component could in principle go below 0)
 MIN_SNR = 1e-3
 

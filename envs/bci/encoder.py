@@ -9,10 +9,12 @@ intended velocity ``u`` its rate is
   the same slope at rest as the cosine unit.
 
 Counts per bin of ``dt`` seconds are Poisson with mean ``lambda_i dt`` (or, if asked, Gaussian with
-the same mean and variance). Poisson counts are drawn by time rescaling (Brown et al. 2002): each
-unit carries the remaining integrated intensity ``r`` until its next spike, ``r ~ Exp(1)``; a bin
-subtracts ``lambda dt`` from it and every time it falls to 0 or below a spike is counted and a
-fresh ``Exp(1)`` is added. Because a unit-rate Poisson process is memoryless, the counts are
+the same mean and variance, or the mean plus Gaussian noise of a fixed SD whatever the rate:
+``noise="additive"``, Wilson et al. (2023)'s channel model, :func:`additive_counts`). Poisson
+counts are drawn by time rescaling (Brown et al. 2002): each unit carries the remaining
+integrated intensity ``r`` until its next spike, ``r ~ Exp(1)``; a bin subtracts ``lambda dt``
+from it and every time it falls to 0 or below a spike is counted and a fresh ``Exp(1)`` is
+added. Because a unit-rate Poisson process is memoryless, the counts are
 exactly independent Poisson(``lambda dt``) variables, bin after bin, and only one exponential is
 drawn per spike (numpy's ``Generator.poisson`` draws several uniforms per count and is ~4x slower
 here; see ``benchmarks/bench_bci.py``).
@@ -41,14 +43,19 @@ __all__ = [
     "MAX_UNITS",
     "NOISE_MODELS",
     "TUNING_MODELS",
+    "WILSON_CHANNEL_SD",
+    "WILSON_REFERENCE_SNR",
+    "WILSON_TOP_CONTROL",
     "EncoderArrays",
     "Population",
     "PopulationSpec",
     "PoissonCounter",
+    "additive_counts",
     "check_range",
     "draw_population",
     "draw_units",
     "gaussian_counts",
+    "wilson_noise_sd",
 ]
 
 TUNING_MODELS = ("cosine", "log_linear", "mixed")
@@ -62,7 +69,18 @@ MAX_TAU = 100.0
 MAX_HISTORY = 10.0
 #: the most neurons one channel's threshold crossings can sum
 MAX_NEURONS_PER_CHANNEL = 20
-NOISE_MODELS = ("poisson", "gaussian")
+#: what a channel's count is around its expected value: Poisson, Gaussian with the Poisson
+#: variance, or Gaussian of a fixed SD ``noise_sd`` (Wilson et al. 2023's simulated channels)
+NOISE_MODELS = ("poisson", "gaussian", "additive")
+#: Wilson et al. (2023)'s simulated channel noise: SD 0.3 per channel and 20 ms step, in the units
+#: in which each of their two tuning columns has norm SNR (``getNeuralTuning``)
+WILSON_CHANNEL_SD = 0.3
+#: Wilson et al. (2023)'s fixed SNR (their sweeps with ``fixed_SNR``): the SNR that a gain of 1
+#: (the population as drawn) stands for (:class:`~cogmodels.envs.bci.drift.SNRMixture`)
+WILSON_REFERENCE_SNR = 0.5
+#: the plateau of Wilson et al.'s control policy ``fTarg`` (about 1 at target distances of 0.8
+#: workspace widths and beyond): the top push of their simulated user, in their control units
+WILSON_TOP_CONTROL = 1.0
 #: rates are capped here (Hz): a refractory period of 1 ms, and a bound on the cost of a bin
 MAX_RATE = 1000.0
 #: counts per bin are capped here (the bound of the observation space); with rates capped at
@@ -94,6 +112,32 @@ class PopulationSpec:
     ``baseline`` and ``depth`` are uniform ranges (Hz, and Hz per workspace-width/s); preferred
     directions are uniform on the circle; ``tuning`` is ``"cosine"``, ``"log_linear"`` or
     ``"mixed"`` (each unit log-linear with probability 1/2).
+
+    ``noise`` is what a channel's count is around its expected value ``lambda dt`` in a bin of
+    ``dt`` seconds: ``"poisson"`` (the default), ``"gaussian"`` (``lambda dt + sqrt(lambda dt)
+    z``: the Poisson variance) or ``"additive"`` (``lambda dt + noise_sd z``, ``z ~ N(0, 1)``
+    per channel and bin: the same SD whatever the rate; :func:`additive_counts`). The additive
+    model is the channel model of Wilson et al. (2023)'s simulator (github
+    guyhwilson/nonstationarities, ``utils/simulation/``): ``generateUnits`` draws a channels x 3
+    matrix of ``N(0, 1)`` entries, replaces its two tuning columns by an orthonormal basis of
+    their span (``np.linalg.qr``) times the day's SNR — each column then has norm SNR, the
+    preferred directions spread evenly — and with ``center_means`` (their default) zeroes the
+    baseline column; ``getNeuralTuning`` makes each 20 ms step's feature ``W u + N(0, 0.3^2)``
+    per channel, ``u`` the simulated user's control vector (``fTarg``, plateau about 1), the
+    noise SD 0.3 fixed (not scaled with the SNR nor with the rate), no other normalisation
+    (their decoders regress with an intercept; their stabiliser centres the features). Each day
+    ``simulateTuningShift`` rotates ``W`` and rescales its columns to a fresh SNR from
+    ``sampleSNR`` (:class:`~cogmodels.envs.bci.drift.SNRMixture`). The noise is the same for
+    every channel and independent across channels and bins, so the only structure in the
+    channels' covariance is the tuning: the setting in which a few principal components find the
+    tuning subspace.
+
+    ``noise_sd`` (counts per bin, used with ``"additive"`` only) defaults to None: Wilson et
+    al.'s signal-to-noise scale, :func:`wilson_noise_sd` for this population, the loop's bin
+    width and its user's top speed (0.60 counts for the defaults, 192 units, 20 ms bins, 0.8
+    widths/s — about the Poisson SD of an average channel, ``sqrt(17.5 Hz x 0.02 s) = 0.59``).
+    The expected count is the same in every model (baseline included; cosine units rectified
+    at 0).
 
     The code differs between an open-loop calibration block (the user watches the cursor move
     by itself, or attempts the movement) and closed-loop control (:meth:`Population.in_context`):
@@ -152,6 +196,7 @@ class PopulationSpec:
     recording: str = "sorted"
     neurons_per_channel: tuple[int, int] = (1, 3)
     noise_rate: float = 0.0
+    noise_sd: float | None = None
 
     def __post_init__(self) -> None:
         for name, high in (("observation_gain", MAX_CONTEXT_GAIN),
@@ -160,6 +205,9 @@ class PopulationSpec:
         object.__setattr__(self, "n_units", check_int("n_units", self.n_units, 1, MAX_UNITS))
         check_choice("tuning", self.tuning, TUNING_MODELS)
         check_choice("noise", self.noise, NOISE_MODELS)
+        if self.noise_sd is not None:
+            object.__setattr__(self, "noise_sd", check_number("noise_sd", self.noise_sd, 0.0,
+                                                              MAX_COUNT))
         baseline = check_range("baseline_rate", self.baseline, high_bound=MAX_RATE)
         object.__setattr__(self, "baseline", baseline)
         depth = check_range("modulation_depth", self.depth, strict=False, high_bound=MAX_DEPTH)
@@ -535,6 +583,45 @@ def _drain(r: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         r[idx] = rng.standard_exponential(idx.size, dtype=np.float32)
         counts[idx] = MAX_COUNT
     return counts
+
+
+def wilson_noise_sd(spec: PopulationSpec, dt: float, top_speed: float = 0.8,
+                    reference_snr: float = WILSON_REFERENCE_SNR) -> float:
+    r"""Return the additive noise SD (counts per bin) at Wilson et al. (2023)'s SNR scale.
+
+    Their channels are ``W u + N(0, 0.3^2)`` per 20 ms step, each tuning column of ``W`` of norm
+    SNR, ``u`` their user's control (top push :data:`WILSON_TOP_CONTROL` = 1): the population's
+    signal-to-noise ratio along each axis at the top push is ``SNR / 0.3``. Here a gain of 1
+    stands for their SNR ``reference_snr`` (:class:`~cogmodels.envs.bci.drift.SNRMixture`), the
+    top push is ``top_speed`` (widths/s, :class:`~cogmodels.envs.bci.user.UserSpec`'s
+    ``max_speed``) and each tuning column has expected norm
+
+    .. math:: T = dt \sqrt{n E[m^2] / 2}
+
+    counts per bin per width/s (``n`` tuned channels of depth ``m``, uniform directions; a
+    threshold-crossing channel sums ``E[k]`` neurons' tuning, so ``E|w|^2 = E[k] E[m^2]``).
+    Equal ratios give ``sd = T top_speed 0.3 / (reference_snr 1.0)``; each day the drift's gain
+    scales ``T`` as their SNR scales ``W``, and the SD stays.
+    """
+    lo, hi = spec.depth
+    m2 = (lo * lo + lo * hi + hi * hi) / 3.0  # E[m^2], m ~ U(lo, hi)
+    if spec.recording == "threshold_crossings":
+        m2 *= (spec.neurons_per_channel[0] + spec.neurons_per_channel[1]) / 2.0
+    column = dt * np.sqrt(spec.n_units * (1.0 - spec.untuned_fraction) * m2 / 2.0)
+    return float(column * top_speed * WILSON_CHANNEL_SD / (reference_snr * WILSON_TOP_CONTROL))
+
+
+def additive_counts(expected: np.ndarray, rng: np.random.Generator, sd: float) -> np.ndarray:
+    """Draw ``expected + sd N(0, 1)``: Gaussian noise of a fixed SD whatever the rate.
+
+    Wilson et al. (2023)'s channel model (:class:`PopulationSpec`, ``noise="additive"``): one
+    standard normal per channel and bin, as :func:`gaussian_counts` draws; the counts are kept
+    within ``[-MAX_COUNT, MAX_COUNT]``.
+    """
+    z = rng.standard_normal(expected.shape, dtype=np.float32)
+    z *= np.float32(sd)
+    z += expected
+    return np.clip(z, -MAX_COUNT, MAX_COUNT, out=z)
 
 
 def gaussian_counts(

@@ -97,7 +97,8 @@ class CursorBCI(TaskEnv):
 
     ## Observation Space
     ``Box(0, 255, (n_units,), float32)``: the spike counts of the bin (capped at 255, which a
-    count with rates below 1 kHz never reaches in practice; Gaussian noise: ``Box(-255, 255)``).
+    count with rates below 1 kHz never reaches in practice; Gaussian or additive noise:
+    ``Box(-255, 255)``).
     Nothing else: the target is never observed.
 
     ## Rewards
@@ -146,7 +147,9 @@ class CursorBCI(TaskEnv):
     - ``population``: a :class:`~cogmodels.envs.bci.encoder.PopulationSpec` or None. Overrides:
       ``n_units`` (int in [1, 10^4], 192), ``tuning`` ("cosine" | "log_linear" | "mixed"),
       ``baseline_rate`` ((5, 30) Hz, within (0, 1000]), ``modulation_depth`` ((2, 10) Hz per
-      width/s, within [0, 10^4]), ``noise`` ("poisson" | "gaussian"), and the open-loop code of
+      width/s, within [0, 10^4]), ``noise`` ("poisson" | "gaussian" | "additive": Wilson et
+      al. (2023)'s fixed-SD channels), ``noise_sd`` (None: Wilson et al.'s signal-to-noise
+      scale; counts per bin in [0, 255], "additive" only), and the open-loop code of
       calibration blocks, ``observation_gain`` (0.6, in [0, 10]), ``observation_rotation``
       (20 degrees, in [0, 180]) and ``observation_offset`` (2 Hz, in [0, 1000]). The spec also
       holds the encoder realism, all off by default: untuned units, speed and position terms, a

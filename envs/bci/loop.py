@@ -42,7 +42,9 @@ from cogmodels.envs.bci.encoder import (
     EncoderArrays,
     PoissonCounter,
     PopulationSpec,
+    additive_counts,
     gaussian_counts,
+    wilson_noise_sd,
 )
 from cogmodels.envs.bci.error_signal import ErrorChannel, ErrorSignalSpec, make_error_signal
 from cogmodels.envs.bci.session_drift import SessionDrift, SessionProcess, make_session_drift
@@ -88,7 +90,7 @@ TASK_OVERRIDES = ("n_trials", "dt", "target_distance", "target_radius", "hold_ti
                   "false_click_rate")
 #: keyword overrides of the :class:`PopulationSpec`: environment name -> field
 POPULATION_OVERRIDES = {"n_units": "n_units", "tuning": "tuning", "baseline_rate": "baseline",
-                        "modulation_depth": "depth", "noise": "noise",
+                        "modulation_depth": "depth", "noise": "noise", "noise_sd": "noise_sd",
                         "observation_gain": "observation_gain",
                         "observation_rotation": "observation_rotation",
                         "observation_offset": "observation_offset"}
@@ -117,6 +119,7 @@ def make_config(
     baseline_rate: float | tuple[float, float] | None = None,
     modulation_depth: float | tuple[float, float] | None = None,
     noise: str | None = None,
+    noise_sd: float | None = None,
     observation_gain: float | None = None,
     observation_rotation: float | None = None,
     observation_offset: float | None = None,
@@ -212,6 +215,8 @@ class ClosedLoop:
         self.latent = np.zeros((n, pop.latent_dim if "latent" in pop.covariates else 0))
         self._latent_r = float(np.exp(-spec.dt / pop.latent_tau)) if pop.latent_tau > 0 else 0.0
         self.spikes = PoissonCounter(n, units)
+        self.noise_sd = (pop.noise_sd if pop.noise_sd is not None
+                         else wilson_noise_sd(pop, spec.dt, cfg.user.max_speed))
         self.obs = np.zeros((n, units), dtype=np.float32)
         self._expected = np.empty((n, units), dtype=np.float32)  # a bin's expected counts, all lanes
         self.subjects: list[NeuralTrajectory | None] = [None] * n
@@ -341,10 +346,13 @@ class ClosedLoop:
             expected = enc.history_factor(expected, lanes)
         if self.session is not None:
             expected = self.session.apply(expected, lanes)
-        if self.cfg.population.noise == "poisson":
+        noise = self.cfg.population.noise
+        if noise == "poisson":
             counts = self.spikes.sample(expected, rng, lanes)
-        else:
+        elif noise == "gaussian":
             counts = gaussian_counts(expected, rng)
+        else:
+            counts = additive_counts(expected, rng, self.noise_sd)
         if enc.has_history:
             enc.record(counts, lanes)
         return counts
