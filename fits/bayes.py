@@ -871,7 +871,8 @@ class HierarchicalBayes(SubjectFit):
         if problems:
             self.diagnostics_ok_ = False
             warnings.warn(
-                f"{self.model.name} {self.method}: {'; '.join(problems)}: draw more (n_draws, n_warmup)"
+                f"{self.model.name} {getattr(self, 'sampler', self.method)}: {'; '.join(problems)}: draw more "
+                f"(n_draws, n_warmup)"
                 f"{' or raise target_accept' if self.n_divergent_ else ''} before trusting the posterior "
                 f"(see summary_)",
                 ConvergenceWarning,
