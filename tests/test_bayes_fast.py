@@ -57,16 +57,29 @@ def _regressors(data):
             "coef_prior_sd": 0.7, "mean_prior_sd": 1.3, "scale_prior_sd": 0.8}
 
 
-@pytest.mark.parametrize("centred", [None, ["beta"], ["kappa", "alpha"], "all"])
+#: a per-subject choice, as centred="auto" makes it (4 subjects x alpha, beta, kappa)
+SUBJECT_MASK = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0], [0, 0, 1]], dtype=bool)
+
+
+def _estimator(centred, **kwargs):
+    """HierarchicalNUTS with ``centred``, or with SUBJECT_MASK for ``centred="subjects"``."""
+    est = HierarchicalNUTS(MODEL, centred=None if centred == "subjects" else centred, **kwargs)
+    if centred == "subjects":
+        est._centre(SUBJECT_MASK)
+    return est
+
+
+@pytest.mark.parametrize("centred", [None, ["beta"], ["kappa", "alpha"], "all", "subjects"])
 @pytest.mark.parametrize("with_covariates", [False, True])
 def test_chees_density_is_the_pyro_models(data, with_covariates, centred):
     """The flat log density ChEES samples (NumPy, chain rule through the non-centred transform, or the
     centred prior of the centred columns) is Pyro's potential (with its log-Jacobian of sigma), value and
-    gradient, with and without group regressors, for none, some and all parameters centred."""
+    gradient, with and without group regressors, for none, some and all parameters centred, and for a
+    choice per subject and parameter."""
     from pyro.infer.mcmc.util import initialize_model
 
     extra = _regressors(data) if with_covariates else {}
-    est = HierarchicalNUTS(MODEL, n_chains=2, sampler="chees", centred=centred, **extra)
+    est = _estimator(centred, n_chains=2, sampler="chees", **extra)
     log_density, layout = est._log_density(data, [0])
     rng = np.random.default_rng(1)
     x = rng.normal(0.0, 0.7, (2, sum(int(np.prod(s)) for _, s in layout)))
@@ -84,13 +97,13 @@ def test_chees_density_is_the_pyro_models(data, with_covariates, centred):
 
 
 @pytest.mark.parametrize(("centred", "with_covariates"), [(None, True), (["beta"], False), (["alpha", "kappa"], True),
-                                                          ("all", False), ("all", True)])
+                                                          ("all", False), ("all", True), ("subjects", True)])
 def test_chees_density_gradient_is_its_finite_difference(data, centred, with_covariates):
     """The analytic gradient (chain rule through the group's blocks; the likelihood's own by central differences
     here) is the central difference of the density's value in every coordinate (h = 1e-6: error below 1e-6),
     at a point where the centred subjects sit away from their group mean (sigma of e^-0.5 to e^0.5)."""
     extra = _regressors(data) if with_covariates else {}
-    est = HierarchicalNUTS(MODEL, n_chains=2, sampler="chees", centred=centred, gradient="finite_difference", **extra)
+    est = _estimator(centred, n_chains=2, sampler="chees", gradient="finite_difference", **extra)
     log_density, layout = est._log_density(data, [0])
     x = np.random.default_rng(3).normal(0.0, 0.5, (2, sum(int(np.prod(s)) for _, s in layout)))
     _, grad = log_density(x)
