@@ -55,7 +55,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from cogmodels.datasets import load_hddm_rlddm  # noqa: E402
 from cogmodels.fits import make_estimator  # noqa: E402
-from cogmodels.fits.bayes import HierarchicalNUTS  # noqa: E402
+from cogmodels.fits.bayes import HierarchicalNUTS, centred_from_text  # noqa: E402
 from cogmodels.fits.em import HierarchicalEM  # noqa: E402
 from cogmodels.fits.mle import MaximumLikelihood, interior_start  # noqa: E402
 from cogmodels.likelihood import trial_arrays  # noqa: E402
@@ -196,9 +196,8 @@ def hddm_bayes(n_warmup: int, n_draws: int, seed: int, centred: str | None = Non
     """
     data = load_hddm_rlddm()
     model = make_model("rlddm", n_states=3, p_outlier=p_outlier)
-    chosen = None if not centred else centred if centred in ("all", "auto") else [n.strip() for n in centred.split(",")]
     fit = HierarchicalNUTS(model, sampler="chees", n_chains=4, n_warmup=n_warmup, n_draws=n_draws, n_jobs=1,
-                           seed=seed, centred=chosen)
+                           seed=seed, centred=centred_from_text(centred))
     ms = log_density_ms(fit, data)
     print(f"one log-density call: {ms:.1f} CPU ms")
     cpu, wall = time.process_time(), time.perf_counter()

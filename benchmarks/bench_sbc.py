@@ -31,6 +31,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch  # noqa: E402
 
 from cogmodels.fits import HierarchicalNUTS, HierarchicalVI  # noqa: E402
+from cogmodels.fits.bayes import centred_from_text  # noqa: E402
 from cogmodels.fits.sbc import simulation_based_calibration  # noqa: E402
 from cogmodels.models import make_model  # noqa: E402
 
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         structure[key] = {"true": True, "false": False}.get(value.lower(), value)
     model = make_model(args.model, **structure)
     prior_sd = 0.2 if args.misspecified else 1.5
-    centred = {"none": None, "auto": "auto", "all": "all"}.get(args.centred, args.centred.split(","))
+    centred = centred_from_text(args.centred)
     if args.method == "chees":
         est = HierarchicalNUTS(model, sampler="chees", n_chains=args.chains, n_warmup=args.warmup,
                                n_draws=args.draws, mean_prior_sd=prior_sd, n_jobs=args.jobs, centred=centred)

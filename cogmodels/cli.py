@@ -486,9 +486,10 @@ def _bayes_options(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(f"{flag} sets the {' or '.join(methods)} fit: use it with --method "
                              f"{'/'.join(methods)}, got --method {args.method}")
         out[kwarg] = value
-    if "centred" in out and out["centred"] not in ("all", "auto"):  # "alpha,beta": the names (checked by the estimator)
-        out["centred"] = None if out["centred"] == "none" else [
-            name.strip() for name in out["centred"].split(",") if name.strip()]
+    if "centred" in out:  # "alpha,beta": the names (checked by the estimator)
+        from cogmodels.fits.bayes import centred_from_text
+
+        out["centred"] = centred_from_text(out["centred"])
     sampler, jobs = out.get("sampler", "nuts"), out.get("n_jobs")  # --jobs >= 1: _check_ranges
     if jobs is not None and jobs > 1 and sampler != "chees":
         raise ValueError(f"--jobs {jobs} splits ChEES chains over processes: use it with --sampler chees, "

@@ -219,6 +219,19 @@ def torch_log_likelihood(model: CognitiveModel, params: dict[str, Any], data: Tr
     return log_likelihood(model, params, data, lanes)
 
 
+def centred_from_text(text: str | None) -> str | list[str] | None:
+    """Return the ``centred=`` value a command line's ``--centred`` text stands for.
+
+    ``None``, ``""`` or ``"none"``: None (every parameter non-centred); ``"all"`` and ``"auto"``
+    as they are; otherwise the comma-separated parameter names (checked by the estimator).
+    """
+    if not text or text == "none":
+        return None
+    if text in ("all", "auto"):
+        return text
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 class _PriorModes(SubjectFit):
     r"""Each subject's mode under independent :math:`\mathcal N(loc_j, scale^2)` priors on the unconstrained parameters."""
 
