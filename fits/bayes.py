@@ -86,6 +86,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import optimize
 
 from cogmodels.deprecation import renamed_arguments
 from cogmodels.fits.autodiff import GRADIENT_BACKENDS, LaneLogLikelihood
@@ -230,6 +231,44 @@ def centred_from_text(text: str | None) -> str | list[str] | None:
     if text in ("all", "auto"):
         return text
     return [name.strip() for name in text.split(",") if name.strip()]
+
+
+_CENTRE_RATIO = float(np.sqrt(2.0))
+"""``centred="auto"`` centres subject i's parameter j when ``_CENTRE_RATIO * s_ij < group_sd_j``.
+
+Above 1 (where Papaspiliopoulos et al.'s two Gibbs rates are equal) because the two mistakes do not
+cost the same: a subject centred when it should not be puts the sampler in a funnel (divergences,
+biased draws), one left non-centred only mixes more slowly; and the group SD is an estimate."""
+
+
+def _reml_group_sd(z: np.ndarray, var: np.ndarray, x: np.ndarray) -> tuple[float, float]:
+    r"""Return the REML estimate of :math:`\sigma` in :math:`z_i \sim \mathcal N(x_i^\top b, \sigma^2 + v_i)` and the residuals' robust SD.
+
+    Maximises the restricted log-likelihood :math:`-\tfrac12 [\sum_i \log(\sigma^2 + v_i) + \log
+    |X^\top W X| + \sum_i w_i (z_i - x_i^\top \hat b)^2]`, :math:`w_i = 1 / (\sigma^2 + v_i)` and
+    :math:`\hat b` its weighted least squares (Harville 1977), over :math:`\sigma \in [0, 3 s]`,
+    :math:`s` the residuals' robust SD (1.4826 × their median absolute deviation); rows with an
+    infinite :math:`v_i` carry no information and are left out.
+    Returns ``(0, nan)`` when fewer identified rows than coefficients + 2 remain.
+    """
+    keep = np.isfinite(var) & np.isfinite(z)
+    z, var, x = z[keep], var[keep], x[keep]
+    if z.size < x.shape[1] + 2:
+        return 0.0, float("nan")
+    residual = z - x @ np.linalg.lstsq(x, z, rcond=None)[0]
+    spread = float(1.4826 * np.median(np.abs(residual - np.median(residual))))
+
+    def restricted(sd: float) -> float:
+        w = 1.0 / (sd**2 + var)
+        xtwx = x.T @ (w[:, None] * x)
+        b = np.linalg.solve(xtwx, x.T @ (w * z))
+        r = z - x @ b
+        return 0.5 * (np.sum(np.log(sd**2 + var)) + np.linalg.slogdet(xtwx)[1] + np.sum(w * r**2))
+
+    upper = max(3.0 * spread, 1e-6)
+    best = optimize.minimize_scalar(restricted, bounds=(0.0, upper), method="bounded", options={"xatol": 1e-4 * upper})
+    sd = float(best.x) if restricted(best.x) < restricted(0.0) else 0.0
+    return sd, spread
 
 
 class _PriorModes(SubjectFit):
@@ -401,50 +440,56 @@ class HierarchicalBayes(SubjectFit):
         columns = mask.reshape(-1, self.model.n_params).any(axis=0)
         self.centred_ = tuple(n for n, c in zip(self.model.param_names, columns, strict=True) if c)
 
-    def _auto_centring(self, data: TrialArrays) -> pd.DataFrame:
-        r"""Return, per parameter, whether the data are informative enough to sample it centred (``centred="auto"``).
+    def _auto_centring(self, data: TrialArrays) -> tuple[pd.DataFrame, np.ndarray]:
+        r"""Return, per subject and parameter, whether the data pin it enough to sample it centred (``centred="auto"``).
 
-        Each subject's mode and Laplace variance :math:`s_{ij}^2` under a
-        :math:`\mathcal N(m_j, s_\mu^2)` prior on the unconstrained scale (one start from the
-        parameter's interior, finite-difference Hessian): the subjects' estimates
-        :math:`\hat z_{ij}` spread over :math:`\sigma_j^2 + s_{ij}^2`. Centred sampling of
-        :math:`z_{ij}` mixes faster than non-centred when :math:`\sigma_j^2` exceeds
-        :math:`s_{ij}^2` (the subject's data pin it more than the group does; Papaspiliopoulos,
-        Roberts & Sköld 2007, whose Gibbs rates are :math:`s^2 / (s^2 + \sigma^2)` centred and
-        :math:`\sigma^2 / (s^2 + \sigma^2)` non-centred), and the choice can be made **per subject
-        and parameter** (their partially non-centred parameterisations; Gorinova, Moore & Hoffman
-        2020): with :math:`\hat\sigma_j^2 = \max(0, \mathrm{spread}_j^2 - \mathrm{median}_i\,
-        s_{ij}^2)`, the spread the median absolute deviation of :math:`\hat z_{ij}` times 1.4826
-        (robust to a few subjects whose estimate runs to a bound) after removing the group
-        regressors' fit, subject :math:`i`'s parameter :math:`j` is centred when
-        :math:`s_{ij} < \hat\sigma_j`. So with uneven data the well-informed subjects are centred
-        and the barely informed ones, which a centred form would put in a funnel, are not. A
-        parameter the Hessian does not identify for a subject counts :math:`s_{ij} = \infty`.
+        Each subject's mode and Laplace variance under a :math:`\mathcal N(m_j, s_\mu^2)` prior on
+        the unconstrained scale (one start from the parameter's interior, finite-difference
+        Hessian), turned into the Gaussian approximation of the subject's likelihood alone,
+        :math:`s_{ij}^{-2} = v_{ij}^{-1} - s_\mu^{-2}` and :math:`\hat z_{ij} = s_{ij}^2 (\hat m_{ij}
+        / v_{ij} - m_j / s_\mu^2)` (a subject whose data add no precision counts :math:`s_{ij} =
+        \infty`). Then :math:`\hat z_{ij} \sim \mathcal N(\mu_j + B_j x_i, \sigma_j^2 + s_{ij}^2)`,
+        the normal–normal (random-effects meta-analysis) model, and :math:`\hat\sigma_j` is its
+        restricted maximum-likelihood estimate (REML; Harville 1977; Viechtbauer 2005), which
+        weights each subject by :math:`1 / (\sigma_j^2 + s_{ij}^2)`: with uneven data the spread
+        of the well-measured subjects sets it and the barely measured ones do not hide it.
+        Centred sampling of :math:`z_{ij}` mixes faster than non-centred when :math:`\sigma_j^2`
+        exceeds :math:`s_{ij}^2` (the subject's data pin it more than the group does;
+        Papaspiliopoulos, Roberts & Sköld 2007, whose Gibbs rates are :math:`s^2 / (s^2 +
+        \sigma^2)` centred and :math:`\sigma^2 / (s^2 + \sigma^2)` non-centred), and the choice is
+        made **per subject and parameter** (their partially non-centred parameterisations;
+        Gorinova, Moore & Hoffman 2020): subject :math:`i`'s parameter :math:`j` is centred when
+        :math:`\sqrt 2\, s_{ij} < \hat\sigma_j` (the margin: ``_CENTRE_RATIO``), so the
+        well-informed subjects are centred and the barely informed ones, which a centred form would
+        put in a funnel, are not.
 
         Returns
         -------
         table : pandas.DataFrame
-            Indexed by parameter: ``spread``, ``laplace_sd`` (the median :math:`s_{ij}`) and
-            ``group_sd`` (:math:`\hat\sigma_j`), unconstrained, and ``n_centred``, the subjects
-            whose parameter is sampled centred.
+            Indexed by parameter: ``spread`` (1.4826 × the median absolute deviation of the
+            identified subjects' :math:`\hat z_{ij}` around their least-squares fit: the
+            intercept, and the group regressors where there are regressors),
+            ``laplace_sd`` (the median :math:`s_{ij}`) and ``group_sd`` (:math:`\hat\sigma_j`),
+            unconstrained, and ``n_centred``, the subjects whose parameter is sampled centred.
         mask : numpy.ndarray
             ``(subjects, k)``: which subject parameters are centred.
         """
         specs, k = self.model.param_specs, self.model.n_params
         loc = np.array([interior_start(s) for s in specs])
         pre = _PriorModes(self.model, loc=loc, scale=self.mean_prior_sd, max_iter=self.max_iter, gtol=self.gtol)
-        z, var = pre.modes(data)
+        mode, post_var = pre.modes(data)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            precision = 1.0 / post_var - 1.0 / self.mean_prior_sd**2
+            var = np.where(np.isfinite(precision) & (precision > 1e-12), 1.0 / precision, np.inf)
+            z = np.where(np.isfinite(var), var * (mode / post_var - loc / self.mean_prior_sd**2), np.nan)
         design = self._design_for(data)
-        if design is not None:  # the spread around each subject's regression mean
-            for j in range(k):
-                x = np.column_stack([np.ones(z.shape[0]), design.weights[:, j, k:]])
-                z[:, j] -= x @ np.linalg.lstsq(x, z[:, j], rcond=None)[0]
-        var = np.where(np.isnan(var), np.inf, var)
-        spread = 1.4826 * np.median(np.abs(z - np.median(z, axis=0)), axis=0)
-        laplace = np.median(var, axis=0)
-        group_sd = np.sqrt(np.maximum(spread**2 - laplace, 0.0))
-        mask = var < group_sd**2
-        table = pd.DataFrame({"spread": spread, "laplace_sd": np.sqrt(laplace), "group_sd": group_sd,
+        spread, group_sd = np.full(k, np.nan), np.zeros(k)
+        for j in range(k):
+            x = np.ones((z.shape[0], 1)) if design is None else np.column_stack(
+                [np.ones(z.shape[0]), design.weights[:, j, k:]])
+            group_sd[j], spread[j] = _reml_group_sd(z[:, j], var[:, j], x)
+        mask = var * _CENTRE_RATIO**2 < group_sd**2
+        table = pd.DataFrame({"spread": spread, "laplace_sd": np.sqrt(np.median(var, axis=0)), "group_sd": group_sd,
                               "n_centred": mask.sum(axis=0)}, index=pd.Index(self.model.param_names, name="parameter"))
         return table, mask
 

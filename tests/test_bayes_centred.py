@@ -21,6 +21,7 @@ torch = pytest.importorskip("torch")
 
 from cogmodels.cli import main  # noqa: E402
 from cogmodels.fits import HierarchicalNUTS, HierarchicalVI  # noqa: E402
+from cogmodels.fits.bayes import _reml_group_sd  # noqa: E402
 from cogmodels.fits.mle import interior_start  # noqa: E402
 from cogmodels.fits.sbc import _describe  # noqa: E402
 from cogmodels.likelihood import log_likelihood, trial_arrays  # noqa: E402
@@ -186,17 +187,16 @@ def _group_trials(n_subjects: int, n_trials: int, sd: float, seed: int) -> pd.Da
 
 def test_auto_centres_the_subjects_the_data_pin_and_no_others():
     """centred="auto" (the default) reads each subject's mode and Laplace SD s_ij, estimates the group SD
-    from the modes' robust spread, and centres subject i's parameter j where s_ij is below it: 30 subjects
-    x 300 trials spread with SD 1.0 pin every subject's beta and kappa (their s_ij are far below the group
-    SD); 30 subjects x 40 trials sharing one parameter set leave no group spread beyond the s_ij: none
+    by REML from the modes and their s_ij, and centres subject i's parameter j where s_ij is below it: 30 subjects
+    x 300 trials spread with SD 1.0 pin every subject's kappa and nearly every beta (their s_ij are far below
+    the group SD); 30 subjects x 40 trials sharing one parameter set leave no group spread beyond the s_ij: none
     centred. Uneven data (15 subjects x 300 trials, 15 x 20, SD 0.4): the long ones' beta centred, the short
     ones' not."""
     est = HierarchicalNUTS(MODEL, sampler="chees", seed=0)
     table, mask = est._auto_centring(trial_arrays(_group_trials(30, 300, 1.0, seed=5), MODEL))
     assert list(table.index) == ["alpha", "beta", "kappa"]
     assert list(table.columns) == ["spread", "laplace_sd", "group_sd", "n_centred"]
-    assert mask.shape == (30, 3) and mask[:, 1:].all(), table
-    np.testing.assert_allclose(table["group_sd"] ** 2, np.maximum(table["spread"] ** 2 - table["laplace_sd"] ** 2, 0))
+    assert mask.shape == (30, 3) and mask[:, 2].all() and mask[:, 1].sum() >= 27, table
     np.testing.assert_array_equal(table["n_centred"], mask.sum(axis=0))
     table, mask = est._auto_centring(trial_arrays(_group_trials(30, 40, 0.0, seed=6), MODEL))
     assert not mask.any(), table
@@ -206,8 +206,42 @@ def test_auto_centres_the_subjects_the_data_pin_and_no_others():
     data = trial_arrays(pd.concat([long, short], ignore_index=True), MODEL)
     _, mask = est._auto_centring(data)
     is_long = np.char.endswith(data.subjects.astype(str), "_long")
-    # beta (group SD 0.27 estimated): 13 of the 300-trial subjects centred, none of the 20-trial ones; alpha alike
-    assert mask[is_long, 1].sum() >= 10 and not mask[~is_long, :2].any(), mask
+    # alpha and beta: 14 of the 300-trial subjects centred, none of the 20-trial ones
+    assert mask[is_long, :2].sum(axis=0).min() >= 10 and not mask[~is_long, :2].any(), mask
+
+
+def test_reml_group_sd_is_the_textbook_estimate():
+    """With equal variances v the REML estimate of the between-subject variance is the sample variance
+    minus v (Harville 1977), 0 when that is negative; with regressors, the residual variance about the
+    least-squares fit minus v; rows with an infinite v are left out, and a sample too small gives 0."""
+    rng = np.random.default_rng(0)
+    z = 0.3 + 0.8 * rng.standard_normal(40)
+    sd, _ = _reml_group_sd(z, np.full(40, 0.25), np.ones((40, 1)))
+    np.testing.assert_allclose(sd**2, z.var(ddof=1) - 0.25, rtol=1e-3)
+    assert _reml_group_sd(0.1 * z, np.full(40, 0.25), np.ones((40, 1)))[0] == 0.0
+    x = np.column_stack([np.ones(40), np.repeat([0.0, 1.0], 20)])
+    shifted = z + 2.0 * x[:, 1]
+    residual = shifted - x @ np.linalg.lstsq(x, shifted, rcond=None)[0]
+    sd, _ = _reml_group_sd(shifted, np.full(40, 0.25), x)
+    np.testing.assert_allclose(sd**2, residual @ residual / 38 - 0.25, rtol=1e-3)
+    with_missing = _reml_group_sd(np.append(z, 50.0), np.append(np.full(40, 0.25), np.inf), np.ones((41, 1)))
+    np.testing.assert_allclose(with_missing[0] ** 2, z.var(ddof=1) - 0.25, rtol=1e-3)
+    assert _reml_group_sd(z[:2], np.full(2, 0.25), np.ones((2, 1)))[0] == 0.0
+
+
+def test_auto_sees_the_group_spread_through_uneven_trials():
+    """The case the median-based estimate missed (issue 17 breaker): most subjects with few trials and
+    a few with many. 10 subjects x 300 trials and 30 x 15, unconstrained SD 1.0 (0.62 among the 10 long
+    subjects' beta): the group SD of beta is found from the long subjects (0.52) and those are centred, the
+    short ones not. The median rule put it at 0: no subject centred."""
+    long, short = _group_trials(10, 300, 1.0, seed=11), _group_trials(30, 15, 1.0, seed=12)
+    short["subject"] = short["subject"].astype(str) + "_short"
+    long["subject"] = long["subject"].astype(str) + "_long"
+    data = trial_arrays(pd.concat([long, short], ignore_index=True), MODEL)
+    table, mask = HierarchicalNUTS(MODEL, sampler="chees", seed=0)._auto_centring(data)
+    is_long = np.char.endswith(data.subjects.astype(str), "_long")
+    assert 0.4 < table.loc["beta", "group_sd"] < 1.0, table
+    assert mask[is_long, 1].sum() >= 8 and mask[~is_long, 1].sum() <= 3, table
 
 
 def test_auto_records_its_choice_in_the_fit_and_the_cli(tmp_path):
