@@ -162,3 +162,36 @@ def test_the_plastic_head_replays_its_rollout_exactly_for_the_gradient():
             stepped.append(out)
     torch.testing.assert_close(outs, torch.stack(stepped))
     assert float(state[1].abs().sum()) > 0  # the feedback did move the map
+
+
+def test_a_kalman_filter_on_z_scored_units_decodes_as_the_package_filter_on_counts():
+    """The Kalman-form ceiling reuses the package's filter: fed every unit z-scored (an affine
+    change of its observations, ``z = D (y - m)``), the steady-state filter's ``H, d, q`` change
+    with it and the decoded velocities do not."""
+    from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
+    from cogmodels.agents.decoders.session import calibration_block
+
+    env = CursorBCIVector(num_envs=2, n_trials=10**6, **EASY)
+    env.reset(seed=4, options={"day": [0, 0]})
+    counts, velocity = calibration_block(env, 20.0, day=[0, 0])
+    y = counts.astype(np.float64)
+    m, s = y[:200].mean(0), y[:200].std(0) + 0.1
+    for dynamics in ("physical", "fit"):
+        raw = SteadyStateKalmanDecoder(dynamics=dynamics).fit(y, velocity)
+        scored = SteadyStateKalmanDecoder(dynamics=dynamics).fit((y - m) / s, velocity)
+        np.testing.assert_allclose(scored.decode((y - m) / s), raw.decode(y), atol=2e-4)
+
+
+@pytest.mark.parametrize("readout", ["linear", "kalman"])
+def test_the_supervised_ceilings_drive_the_cursor_and_a_turned_map_does_not(readout):
+    """On 8 strongly tuned units both ceilings, fitted on a block in which the cursor follows
+    the intention, hit targets; the same read-out turned by 180 degrees does not."""
+    from cogmodels.agents.decoders.meta_rnn import linear_readout_sessions
+
+    cfg = easy_config(n_components=2, calibration_s=1.0)
+    hits = [linear_readout_sessions(cfg, [0, 0], 20.0, seed=5, calibration_s=10.0,
+                                    readout=readout, movement="intention",
+                                    rotation=rot)["success"].sum() for rot in (0.0, 180.0)]
+    assert hits[0] >= 10 and hits[1] <= 2, hits
+    with pytest.raises(ValueError, match="readout must be one of"):
+        linear_readout_sessions(cfg, [0], 1.0, readout="wiener")
