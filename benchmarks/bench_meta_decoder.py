@@ -20,7 +20,11 @@ Kalman filter freshly calibrated on a 60 s block of the day (supervised), and th
   read-out of the same features fitted on the intended velocity
   (:func:`cogmodels.agents.decoders.meta_rnn.linear_readout_sessions`); ``--ceiling kalman``
   the same with a steady-state Kalman filter observing the features (H, d, q fitted on a 60 s
-  block in which the cursor follows the intention).
+  block in which the cursor follows the intention);
+- ``error_map_inference`` (``--map-inference``): not a network, the in-session Bayesian
+  inference of a 2 x 2 map from the error signal
+  (:func:`cogmodels.agents.decoders.map_inference.map_inference_sessions`), and its
+  ``_no_error_input`` ablation.
 
 ``--config '{"head": "plastic", ...}'`` gives every network the fast-weight read-out
 (:class:`cogmodels.agents.decoders.plastic_policy.PlasticReadoutPolicy`); ``--jobs 2`` trains
@@ -46,6 +50,7 @@ import pandas as pd
 import torch
 
 from cogmodels.agents.decoders import meta_ppo, meta_rnn
+from cogmodels.agents.decoders.map_inference import map_inference_sessions
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaRNNDecoder, per_minute
 from cogmodels.envs.bci.metrics import summarize
 from cogmodels.experiments._common import markdown_table
@@ -133,6 +138,10 @@ def main(argv: list[str] | None = None) -> dict:
                     help="add supervised ceilings of fixed read-outs of the same features "
                          "(meta_rnn.linear_readout_sessions): 'linear' (the default when the "
                          "flag has no value), 'kalman', 'kalman:intention:fit', ...")
+    ap.add_argument("--map-inference", action="store_true",
+                    help="add the in-session Bayesian map inference from the error signal on 2 "
+                         "components (map_inference.map_inference_sessions) and its "
+                         "no-error-input ablation; not trained")
     ap.add_argument("--references-only", action="store_true",
                     help="play the references (Kalman filter, untrained network, --ceiling) only")
     ap.add_argument("--quick", action="store_true", help="10 s budgets, 2 subject-days, 60 s")
@@ -159,6 +168,12 @@ def main(argv: list[str] | None = None) -> dict:
                                                             seed=args.eval_seed))
     for spec in ([] if args.ceiling is None else args.ceiling or ["linear"]):
         held_out(*ceiling(base, spec, days, args.seconds, args.eval_seed))
+    if args.map_inference:
+        two = base.to_dict() | {"n_components": 2}
+        for name, inputs in (("error_map_inference", "error"),
+                             ("error_map_inference_no_error_input", "none")):
+            held_out(name, map_inference_sessions(MetaDecoderConfig(**two | {"inputs": inputs}),
+                                                  days, args.seconds, seed=args.eval_seed))
     runs = [("meta", {}), ("no_error_input", {"inputs": "none"})]
     if args.references_only:
         runs = []
