@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from cogmodels.validation import check_int, check_number
+from cogmodels.validation import SeedLike, as_generator, check_int, check_number
 
 if TYPE_CHECKING:
     from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig
@@ -94,7 +94,7 @@ class ErrorMapInference:
         Posterior mass within ``near_deg`` of the mode at which exploration stops.
     near_deg : float
         Half-width (degrees) of the neighbourhood of the mode.
-    seed : int, numpy Generator or None
+    seed : int, SeedSequence, Generator or None
         The exploratory velocities.
 
     Attributes
@@ -111,7 +111,7 @@ class ErrorMapInference:
                  hit_rate: float = 0.75, false_alarm_rate: float = 0.03, interval_bins: int = 20,
                  latency_bins: int = 6, sharpness: float = 2.0, explore_sd: float = 1.5,
                  confidence: float = 0.8, near_deg: float = 20.0,
-                 seed: int | np.random.Generator | None = None) -> None:
+                 seed: SeedLike = None) -> None:
         self.n_lanes = check_int("n_lanes", n_lanes, 1)
         self.gain = check_number("gain", gain, 0.0, low_open=True)
         n = check_int("n_angles", n_angles, 4)
@@ -125,7 +125,7 @@ class ErrorMapInference:
         self.explore_sd = check_number("explore_sd", explore_sd, 0.0)
         self.confidence = check_number("confidence", confidence, 0.0, 1.0)
         near = np.deg2rad(check_number("near_deg", near_deg, 0.0, 180.0))
-        self.rng = np.random.default_rng(seed)
+        self.rng = as_generator(seed)
         theta = np.arange(n) * 2.0 * np.pi / n
         c, s = np.cos(theta), np.sin(theta)
         rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], 1)
