@@ -57,22 +57,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from cogmodels.validation import SeedLike, as_generator, check_choice, check_int, check_number
+from cogmodels.validation import SeedLike, as_generator, check_int, check_number
 
 if TYPE_CHECKING:
     from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig
 
-__all__ = ["EXPLORATIONS", "ErrorMapInference", "map_inference_sessions"]
-
-#: how :class:`ErrorMapInference` explores: random velocities, or the one of 8 directions whose
-#: evaluation is expected to tell most about the map (infomax)
-EXPLORATIONS = ("random", "infomax")
-
-
-def _entropy(p: np.ndarray) -> np.ndarray:
-    """Binary entropy (bits) of probabilities ``p``."""
-    p = np.clip(p, 1e-12, 1.0 - 1e-12)
-    return -(p * np.log2(p) + (1.0 - p) * np.log2(1.0 - p))
+__all__ = ["ErrorMapInference", "map_inference_sessions"]
 
 
 class ErrorMapInference:
@@ -104,13 +94,6 @@ class ErrorMapInference:
         Posterior mass within ``near_deg`` of the mode at which exploration stops.
     near_deg : float
         Half-width (degrees) of the neighbourhood of the mode.
-    exploration : str
-        One of :data:`EXPLORATIONS`: ``"random"``, ``tanh(sigma xi)``; ``"infomax"``,
-        ``tanh(sigma e_k)`` with ``e_k`` the one of 8 unit directions that maximises the
-        expected information of its evaluation about the map,
-        ``H(sum_j p_j P_jk) - sum_j p_j H(P_jk)`` (``P_jk`` the likelihood of an error moving
-        along ``e_k`` under hypothesis ``j``, its intention forecast from the last interval's
-        features; Lindley 1956; Houlsby et al. 2011's BALD).
     seed : int, SeedSequence, Generator or None
         The exploratory velocities.
 
@@ -127,7 +110,7 @@ class ErrorMapInference:
     def __init__(self, n_lanes: int, *, gain: float = 0.3, n_angles: int = 36,
                  hit_rate: float = 0.75, false_alarm_rate: float = 0.03, interval_bins: int = 20,
                  latency_bins: int = 6, sharpness: float = 2.0, explore_sd: float = 1.5,
-                 confidence: float = 0.8, near_deg: float = 20.0, exploration: str = "random",
+                 confidence: float = 0.8, near_deg: float = 20.0,
                  seed: SeedLike = None) -> None:
         self.n_lanes = check_int("n_lanes", n_lanes, 1)
         self.gain = check_number("gain", gain, 0.0, low_open=True)
@@ -141,9 +124,6 @@ class ErrorMapInference:
         self.sharpness = check_number("sharpness", sharpness, 0.0)
         self.explore_sd = check_number("explore_sd", explore_sd, 0.0)
         self.confidence = check_number("confidence", confidence, 0.0, 1.0)
-        self.exploration = check_choice("exploration", exploration, EXPLORATIONS)
-        angles = np.arange(8) * np.pi / 4
-        self._directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
         near = np.deg2rad(check_number("near_deg", near_deg, 0.0, 180.0))
         self.rng = as_generator(seed)
         theta = np.arange(n) * 2.0 * np.pi / n
@@ -178,7 +158,8 @@ class ErrorMapInference:
             raise ValueError(f"z must have shape {(self.n_lanes, 2)}, got {z.shape}")
         mode = self.log_posterior.argmax(axis=1)
         if self._t % self.interval_bins == 0:
-            self._explore_a = self._exploratory_velocity(z)
+            self._explore_a = np.tanh(self.explore_sd
+                                      * self.rng.standard_normal((self.n_lanes, 2)))
         action = np.tanh(np.einsum("lij,lj->li", self.maps[mode], z))
         sure = np.einsum("lk,lk->l", self._near[mode], self.posterior())
         explore = sure < self.confidence
@@ -189,21 +170,6 @@ class ErrorMapInference:
         self._a = np.roll(self._a, 1, axis=0)
         self._z[0], self._a[0] = z, action
         return action
-
-    def _exploratory_velocity(self, z: np.ndarray) -> np.ndarray:
-        """Return the velocity of the next interval's exploration ``(n_lanes, 2)``."""
-        xi = self.rng.standard_normal((self.n_lanes, 2))
-        if self.exploration == "random":
-            return np.tanh(self.explore_sd * xi)
-        # infomax: the direction whose evaluation is expected to tell most about the map, the
-        # user's intention forecast from the last interval's features
-        recent = self._z[:self.interval_bins - 1].sum(axis=0) + z
-        u = np.einsum("jab,lb->lja", self.maps, recent)  # (l, J, 2)
-        p_error = self._p_error(self._directions[None, :, None, :], u[:, None])  # (l, K, J)
-        post = self.posterior()[:, None, :]
-        gain = _entropy((post * p_error).sum(-1)) - (post * _entropy(p_error)).sum(-1)
-        best = np.argmax(gain + 1e-9 * self.rng.random(gain.shape), axis=1)
-        return np.tanh(self.explore_sd * self._directions[best])
 
     def _p_error(self, d: np.ndarray, u: np.ndarray) -> np.ndarray:
         """``P(error | j) = f + (h - f) sigmoid(-kappa cos(d, u_j))``, broadcast over ``d, u``."""
