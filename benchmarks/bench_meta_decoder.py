@@ -18,7 +18,13 @@ Kalman filter freshly calibrated on a 60 s block of the day (supervised), and th
   budget (:func:`cogmodels.agents.decoders.meta_ppo.train_recurrent_ppo`);
 - ``linear_readout_ceiling`` (``--ceiling``): a supervised diagnostic, the best fixed linear
   read-out of the same features fitted on the intended velocity
-  (:func:`cogmodels.agents.decoders.meta_rnn.linear_readout_sessions`).
+  (:func:`cogmodels.agents.decoders.meta_rnn.linear_readout_sessions`); ``--ceiling kalman``
+  the same with a steady-state Kalman filter observing the features (H, d, q fitted on a 60 s
+  block in which the cursor follows the intention);
+- ``error_map_inference`` (``--map-inference``): not a network, the in-session Bayesian
+  inference of a 2 x 2 map from the error signal
+  (:func:`cogmodels.agents.decoders.map_inference.map_inference_sessions`), and its
+  ``_no_error_input`` ablation.
 
 ``--config '{"head": "plastic", ...}'`` gives every network the fast-weight read-out
 (:class:`cogmodels.agents.decoders.plastic_policy.PlasticReadoutPolicy`); ``--jobs 2`` trains
@@ -44,6 +50,7 @@ import pandas as pd
 import torch
 
 from cogmodels.agents.decoders import meta_ppo, meta_rnn
+from cogmodels.agents.decoders.map_inference import map_inference_sessions
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaRNNDecoder, per_minute
 from cogmodels.envs.bci.metrics import summarize
 from cogmodels.experiments._common import markdown_table
@@ -87,6 +94,27 @@ def train_and_play(base: MetaDecoderConfig, name: str, change: dict, days: list[
     return played, cost
 
 
+def ceiling(base: MetaDecoderConfig, spec: str, days: list[int], seconds: float,
+            eval_seed: int) -> tuple[str, pd.DataFrame]:
+    """Play the supervised ceiling ``READOUT[:MOVEMENT[:DYNAMICS]]``; return its name and trials.
+
+    ``linear`` alone keeps the name of the first attempt's row, ``linear_readout_ceiling``; the
+    defaults are those of :func:`~cogmodels.agents.decoders.meta_rnn.linear_readout_sessions`
+    (``kalman`` alone: the intention block and the physical prior, as the fresh filter's).
+    """
+    parts = spec.split(":")
+    if not 1 <= len(parts) <= 3:
+        raise ValueError(f"--ceiling takes READOUT[:MOVEMENT[:DYNAMICS]], got {spec!r}")
+    readout = parts[0]
+    movement = parts[1] if len(parts) > 1 else ("intention" if readout == "kalman" else "random")
+    dynamics = parts[2] if len(parts) > 2 else "physical"
+    name = ("linear_readout_ceiling" if spec == "linear"
+            else f"{readout}_readout_ceiling_{movement}_{dynamics}".replace("_physical", ""))
+    return name, meta_rnn.linear_readout_sessions(base, days, seconds, seed=eval_seed,
+                                                  readout=readout, movement=movement,
+                                                  dynamics=dynamics)
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -106,9 +134,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--ppo", action="store_true", help="add RecurrentPPO at the same budget")
     ap.add_argument("--jobs", type=int, default=1,
                     help="decoders trained at once, one process each (one torch thread each)")
-    ap.add_argument("--ceiling", action="store_true",
-                    help="add the supervised ceiling of a fixed linear read-out of the same "
-                         "features (meta_rnn.linear_readout_sessions)")
+    ap.add_argument("--ceiling", nargs="*", default=None, metavar="READOUT[:MOVEMENT[:DYNAMICS]]",
+                    help="add supervised ceilings of fixed read-outs of the same features "
+                         "(meta_rnn.linear_readout_sessions): 'linear' (the default when the "
+                         "flag has no value), 'kalman', 'kalman:intention:fit', ...")
+    ap.add_argument("--map-inference", action="store_true",
+                    help="add the in-session Bayesian map inference from the error signal on 2 "
+                         "components (map_inference.map_inference_sessions) and its "
+                         "no-error-input ablation; not trained")
     ap.add_argument("--references-only", action="store_true",
                     help="play the references (Kalman filter, untrained network, --ceiling) only")
     ap.add_argument("--quick", action="store_true", help="10 s budgets, 2 subject-days, 60 s")
@@ -133,9 +166,14 @@ def main(argv: list[str] | None = None) -> dict:
 
     held_out("fresh_kalman", meta_rnn.fresh_kalman_sessions(base, days, args.seconds,
                                                             seed=args.eval_seed))
-    if args.ceiling:
-        held_out("linear_readout_ceiling", meta_rnn.linear_readout_sessions(
-            base, days, args.seconds, seed=args.eval_seed))
+    for spec in ([] if args.ceiling is None else args.ceiling or ["linear"]):
+        held_out(*ceiling(base, spec, days, args.seconds, args.eval_seed))
+    if args.map_inference:
+        two = base.to_dict() | {"n_components": 2}
+        for name, inputs in (("error_map_inference", "error"),
+                             ("error_map_inference_no_error_input", "none")):
+            held_out(name, map_inference_sessions(MetaDecoderConfig(**two | {"inputs": inputs}),
+                                                  days, args.seconds, seed=args.eval_seed))
     runs = [("meta", {}), ("no_error_input", {"inputs": "none"})]
     if args.references_only:
         runs = []

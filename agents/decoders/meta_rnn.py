@@ -80,8 +80,8 @@ from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.progress import progress_bar
 from cogmodels.validation import check_choice, check_int, check_number
 
-__all__ = ["CLOCKS", "HEADS", "INPUTS", "MetaDecoderConfig", "MetaDecoderEnv", "MetaRNNDecoder",
-           "PRIVILEGED", "TrialRecorder", "fresh_kalman_sessions", "input_names",
+__all__ = ["CEILING_MOVEMENTS", "CEILING_READOUTS", "CLOCKS", "HEADS", "INPUTS",
+           "MetaDecoderConfig", "MetaDecoderEnv", "MetaRNNDecoder", "PRIVILEGED", "TrialRecorder", "fresh_kalman_sessions", "input_names",
            "linear_readout_sessions", "per_minute"]
 
 #: what the network reads besides the spike features and its previous velocity: ``"error"`` the
@@ -604,18 +604,40 @@ def fresh_kalman_sessions(config: MetaDecoderConfig, days: Sequence[int], second
     return run_closed_loop(env, dec, seconds, day=days)
 
 
+#: the read-out of :func:`linear_readout_sessions`: a fixed linear map, or a steady-state Kalman
+#: filter whose observations are the features
+CEILING_READOUTS = ("linear", "kalman")
+#: how the cursor moves while :func:`linear_readout_sessions` records its calibration block: at
+#: random, or with the user's intended velocity (the fresh Kalman filter's block)
+CEILING_MOVEMENTS = ("random", "intention")
+
+
 def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seconds: float = 120.0,
                             *, seed: int = 0, calibration_s: float = 60.0, gain: float = 1.0,
-                            ridge: float = 10.0) -> pd.DataFrame:
-    """Play the ceiling of a fixed linear read-out of the network's own spike features.
+                            ridge: float = 10.0, readout: str = "linear",
+                            movement: str = "random", dynamics: str = "physical",
+                            rotation: float = 0.0) -> pd.DataFrame:
+    r"""Play the supervised ceiling of a fixed read-out of the network's own spike features.
 
     A supervised diagnostic, not a decoder of the benchmark: on each held-out subject-day
-    (the subjects of ``seed``, as :meth:`MetaRNNDecoder.play`), the features of
+    (the subjects of ``seed``, as :meth:`MetaRNNDecoder.play`), the features ``z_t`` of
     :class:`MetaDecoderEnv` are recorded for ``calibration_s`` seconds while the cursor moves at
-    random (``a = tanh(u)``, ``u ~ N(0, 0.5^2)``), the intended velocity is regressed on them
-    (ridge, per subject: ``W = V^T Z (Z^T Z + ridge I)^{-1}``), and ``a_t = tanh(gain W z_t)``
-    then drives the cursor for ``seconds``. It bounds what a read-out ``F z`` of these features
-    can reach once ``F`` is known (what the plastic head has to find from the feedback).
+    random (``movement="random"``: ``a = tanh(u)``, ``u ~ N(0, 0.5^2)``) or follows the user's
+    intended velocity (``"intention"``: the block :func:`fresh_kalman_sessions` calibrates on),
+    a read-out is fitted per subject on them and the intended velocity ``v``, and it then drives
+    the cursor for ``seconds`` (the features keep being re-estimated as in play). It bounds
+    what a read-out of these features can reach once its parameters are known (what a plastic
+    head has to find from the feedback). The read-outs (``readout``):
+
+    - ``"linear"``: ``a_t = tanh(gain R W z_t)``, ``W = V^T Z (Z^T Z + ridge I)^{-1}`` (ridge),
+      ``R`` the rotation by ``rotation`` degrees (a deliberately wrong map: how precisely must
+      an in-session learner find ``W``?);
+    - ``"kalman"``: the package's steady-state Kalman filter
+      (:class:`~cogmodels.agents.decoders.kalman.SteadyStateKalmanDecoder`, Wu et al. 2006;
+      Malik et al. 2011) with the features as its observations,
+      ``z_t = H v_t + d + q_t``, ``v_t = A v_{t-1} + w_t``, decoding
+      ``v_t = M v_{t-1} + K_\infty (z_t - d)``, ``M = (I - K_\infty H) A``; ``H, d, q`` fitted
+      on the block, ``A, W`` physical or fitted (``dynamics``); ``a_t = gain R v_t``.
 
     Parameters
     ----------
@@ -631,33 +653,62 @@ def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seco
         Length of the calibration block (the features' first ``config.calibration_s`` seconds,
         zeros, are left out of the fit).
     gain : float
-        Gain of the read-out before the ``tanh``.
+        Gain of the read-out (before the ``tanh`` of the linear one).
+    rotation : float
+        Degrees by which the read-out's output is rotated (0: the fitted read-out).
     ridge : float
-        Ridge penalty of the regression.
+        Ridge penalty of the linear regression.
+    readout : str
+        One of :data:`CEILING_READOUTS`.
+    movement : str
+        One of :data:`CEILING_MOVEMENTS`: the cursor during the calibration block.
+    dynamics : str
+        The Kalman filter's kinematic prior, one of
+        :data:`~cogmodels.agents.decoders.kalman.DYNAMICS` (``readout="kalman"`` only).
 
     Returns
     -------
     pandas.DataFrame
         The trial table of :meth:`MetaRNNDecoder.play`, times counted from the closed loop's start.
     """
+    from cogmodels.agents.decoders.kalman import DYNAMICS, SteadyStateKalmanDecoder
+
     days = [check_int("day", d, 0) for d in days]
+    check_choice("readout", readout, CEILING_READOUTS)
+    check_choice("movement", movement, CEILING_MOVEMENTS)
+    check_choice("dynamics", dynamics, DYNAMICS)
     env = MetaDecoderEnv(config, len(days), days=days)
     rng = np.random.default_rng([check_int("seed", seed, 0), 7])
-    obs, _ = env.reset(seed=seed)
+    obs, info = env.reset(seed=seed)
     skip = int(round(config.calibration_s / env.dt)) + 1
     feats, velocity = [], []
     for t in range(max(skip + 1, int(round(calibration_s / env.dt)))):
-        action = np.tanh(0.5 * rng.standard_normal((len(days), 2))).astype(np.float32)
+        if movement == "intention":
+            action = np.asarray(info["intended_velocity"], dtype=np.float32)
+        else:
+            action = np.tanh(0.5 * rng.standard_normal((len(days), 2))).astype(np.float32)
         obs, *_, info = env.step(action)
         if t >= skip:
             feats.append(obs)
             velocity.append(np.asarray(info["intended_velocity"], dtype=float))
-    z, v = np.stack(feats, axis=1), np.stack(velocity, axis=1)  # (lanes, time, .)
-    eye = ridge * np.eye(z.shape[2])
-    maps = np.stack([np.linalg.solve(zi.T @ zi + eye, zi.T @ vi).T for zi, vi in zip(z, v)])
+    theta = np.deg2rad(check_number("rotation", rotation, -360.0, 360.0))
+    turn = gain * np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    if readout == "kalman":
+        kf = SteadyStateKalmanDecoder(dynamics=dynamics).fit(np.stack(feats), np.stack(velocity))
+
+        def decode(z: np.ndarray) -> np.ndarray:
+            return kf.step(z) @ turn.T
+    else:
+        z, v = np.stack(feats, axis=1), np.stack(velocity, axis=1)  # (lanes, time, .)
+        eye = ridge * np.eye(z.shape[2])
+        maps = turn @ np.stack([np.linalg.solve(zi.T @ zi + eye, zi.T @ vi).T
+                                for zi, vi in zip(z, v)])
+
+        def decode(z: np.ndarray) -> np.ndarray:
+            return np.tanh(np.einsum("bij,bj->bi", maps, z))
     recorder = TrialRecorder(env.dt)
     for _ in range(max(1, int(round(check_number("seconds", seconds, 0.0, low_open=True) / env.dt)))):
-        action = np.tanh(gain * np.einsum("bij,bj->bi", maps, obs)).astype(np.float32)
+        action = decode(obs).astype(np.float32)
         obs, reward, _, _, info = env.step(action)
         recorder(reward, action, info)
     return recorder.table()
