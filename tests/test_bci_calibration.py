@@ -180,3 +180,14 @@ def test_refit_acquires_targets_much_faster_than_the_open_loop_kalman_filter():
     refit = refit_decoder(env, kf, 30.0)
     ttt = [run_closed_loop(env, d, 15.0).time_to_target.mean() for d in (kf, refit)]
     assert ttt[1] < 0.75 * ttt[0]
+
+
+def test_calibrate_refuses_a_kalman_filter_built_for_other_bins():
+    """A Kalman filter's physical velocity model is built for its dt: one built for 20 ms bins and
+    calibrated on a 50 ms environment is refused, naming dt and both values; with the environment's
+    dt it fits."""
+    env = CursorBCIVector(num_envs=1, n_units=12, dt=0.05)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"dt: the decoder's bin width is 0\.02 s but the environment's is 0\.05 s"):
+        calibrate(env, SteadyStateKalmanDecoder(), 2.0)
+    assert calibrate(env, SteadyStateKalmanDecoder(dt=0.05), 2.0).dt == 0.05

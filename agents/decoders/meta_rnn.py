@@ -600,7 +600,7 @@ def fresh_kalman_sessions(config: MetaDecoderConfig, days: Sequence[int], second
     env = CursorBCIVector(num_envs=len(days), n_trials=10**6, drift=config.drift,
                           error_signal=config.error_signal, **config.env_kwargs)
     env.reset(seed=seed, options={"day": days})
-    dec = calibrate(env, SteadyStateKalmanDecoder(), calibration_s, day=days)
+    dec = calibrate(env, SteadyStateKalmanDecoder(dt=env.config.task.dt), calibration_s, day=days)
     return run_closed_loop(env, dec, seconds, day=days)
 
 

@@ -52,6 +52,14 @@ def _check_env(env: Any) -> CursorBCIVector:
     return env
 
 
+def _check_dt(env: CursorBCIVector, decoder: Any) -> None:
+    """Refuse a decoder whose bin width ``dt`` (its physical velocity model's) is not the environment's."""
+    dt = getattr(decoder, "dt", None)
+    if isinstance(dt, float) and np.isfinite(dt) and not np.isclose(dt, env.config.task.dt, rtol=1e-9, atol=0.0):
+        raise ValueError(f"dt: the decoder's bin width is {dt} s but the environment's is "
+                         f"{env.config.task.dt} s; build it with dt=env.config.task.dt")
+
+
 def _n_bins(env: CursorBCIVector, seconds: Any) -> int:
     try:
         s = float(seconds)
@@ -143,7 +151,13 @@ def calibration_block(env: Any, seconds: float = 60.0, *, day: Any = None,
 def calibrate(env: Any, decoder: Decoder, seconds: float = 60.0, *, day: Any = None,
               label_rotation: float = 0.0, paradigm: str = "intention",
               cue_time: float = CUE_TIME, lag: float = 0.0) -> Decoder:
-    """Fit ``decoder`` on a :func:`calibration_block` (same arguments) and return it."""
+    """Fit ``decoder`` on a :func:`calibration_block` (same arguments) and return it.
+
+    A decoder with a bin width ``dt`` (the Kalman filters' physical velocity model) must have the
+    environment's: a filter built for 20 ms bins and run on 50 ms ones decays its velocity too
+    slowly and under-weights each observation.
+    """
+    _check_dt(_check_env(env), decoder)
     return decoder.fit(*calibration_block(env, seconds, day=day, label_rotation=label_rotation,
                                           paradigm=paradigm, cue_time=cue_time, lag=lag))
 
