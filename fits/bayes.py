@@ -234,31 +234,36 @@ def centred_from_text(text: str | None) -> str | list[str] | None:
 
 
 _CENTRE_RATIO = float(np.sqrt(2.0))
-"""``centred="auto"`` centres subject i's parameter j when ``_CENTRE_RATIO * s_ij < group_sd_j``.
+"""``centred="auto"`` centres subject i's parameter j when ``_CENTRE_RATIO * s_ij < group_sd_low_j``.
 
 Above 1 (where Papaspiliopoulos et al.'s two Gibbs rates are equal) because the two mistakes do not
 cost the same: a subject centred when it should not be puts the sampler in a funnel (divergences,
-biased draws), one left non-centred only mixes more slowly; and the group SD is an estimate."""
+biased draws), one left non-centred only mixes more slowly. The group SD's own uncertainty is in
+``group_sd_low``, the lower end of its interval."""
 
 
-def _reml_group_sd(z: np.ndarray, var: np.ndarray, x: np.ndarray) -> tuple[float, float]:
-    r"""Return the REML estimate of :math:`\sigma` in :math:`z_i \sim \mathcal N(x_i^\top b, \sigma^2 + v_i)` and the residuals' robust SD.
+def _reml_group_sd(z: np.ndarray, var: np.ndarray, x: np.ndarray) -> tuple[float, float, float]:
+    r"""Return the REML estimate of :math:`\sigma` in :math:`z_i \sim \mathcal N(x_i^\top b, \sigma^2 + v_i)`, its lower bound and the residuals' robust SD.
 
-    Maximises the restricted log-likelihood :math:`-\tfrac12 [\sum_i \log(\sigma^2 + v_i) + \log
-    |X^\top W X| + \sum_i w_i (z_i - x_i^\top \hat b)^2]`, :math:`w_i = 1 / (\sigma^2 + v_i)` and
-    :math:`\hat b` its weighted least squares (Harville 1977), over :math:`\sigma \in [0, 3 s]`,
-    :math:`s` the residuals' robust SD (1.4826 × their median absolute deviation); rows with an
-    infinite :math:`v_i` carry no information and are left out.
-    Returns ``(0, nan)`` when fewer identified rows than coefficients + 2 remain.
+    Maximises the restricted log-likelihood :math:`\ell_R(\sigma) = -\tfrac12 [\sum_i \log(\sigma^2 +
+    v_i) + \log |X^\top W X| + \sum_i w_i (z_i - x_i^\top \hat b)^2]`, :math:`w_i = 1 / (\sigma^2 +
+    v_i)` and :math:`\hat b` its weighted least squares (Harville 1977), over :math:`\sigma \in [0,
+    3 s]`, :math:`s` the residuals' robust SD (1.4826 × their median absolute deviation). The lower
+    bound is the profile-likelihood one of a 95 % interval, :math:`\ell_R(\sigma_{lo}) =
+    \ell_R(\hat\sigma) - 1.92` (0 when :math:`\ell_R(0)` is within 1.92): with few subjects it
+    stays far below :math:`\hat\sigma`. Rows with an infinite :math:`v_i` carry no information and
+    are left out, and so are all-zero columns of ``x`` (another parameter's regressors). Returns
+    ``(0, 0, nan)`` when fewer identified rows than coefficients + 2 remain.
     """
     keep = np.isfinite(var) & np.isfinite(z)
     z, var, x = z[keep], var[keep], x[keep]
+    x = x[:, np.any(x != 0, axis=0)]
     if z.size < x.shape[1] + 2:
-        return 0.0, float("nan")
+        return 0.0, 0.0, float("nan")
     residual = z - x @ np.linalg.lstsq(x, z, rcond=None)[0]
     spread = float(1.4826 * np.median(np.abs(residual - np.median(residual))))
 
-    def restricted(sd: float) -> float:
+    def restricted(sd: float) -> float:  # minus the restricted log-likelihood
         w = 1.0 / (sd**2 + var)
         xtwx = x.T @ (w[:, None] * x)
         b = np.linalg.solve(xtwx, x.T @ (w * z))
@@ -268,7 +273,9 @@ def _reml_group_sd(z: np.ndarray, var: np.ndarray, x: np.ndarray) -> tuple[float
     upper = max(3.0 * spread, 1e-6)
     best = optimize.minimize_scalar(restricted, bounds=(0.0, upper), method="bounded", options={"xatol": 1e-4 * upper})
     sd = float(best.x) if restricted(best.x) < restricted(0.0) else 0.0
-    return sd, spread
+    drop = restricted(sd) + 0.5 * 3.841
+    low = 0.0 if restricted(0.0) <= drop else float(optimize.brentq(lambda t: restricted(t) - drop, 0.0, sd))
+    return sd, low, spread
 
 
 class _PriorModes(SubjectFit):
@@ -356,9 +363,10 @@ class HierarchicalBayes(SubjectFit):
         The parameters sampled centred for at least one subject (``centred``, or the ones
         ``"auto"`` chose).
     centring_ : pandas.DataFrame
-        With ``centred="auto"``: per parameter, the subjects' modes' robust ``spread``, their
-        median Laplace SD ``laplace_sd``, the group SD they imply ``group_sd`` (unconstrained)
-        and ``n_centred``, the subjects sampled centred.
+        With ``centred="auto"``: per parameter, the subjects' estimates' robust ``spread``, their
+        median likelihood SD ``laplace_sd``, the group SD they imply ``group_sd`` and its 95 %
+        lower bound ``group_sd_low`` (unconstrained), and ``n_centred``, the subjects sampled
+        centred.
     centred_subjects_ : pandas.DataFrame
         With ``centred="auto"``: subjects × parameters, True where sampled centred.
     inference_data_ : arviz.InferenceData
@@ -459,9 +467,11 @@ class HierarchicalBayes(SubjectFit):
         \sigma^2)` centred and :math:`\sigma^2 / (s^2 + \sigma^2)` non-centred), and the choice is
         made **per subject and parameter** (their partially non-centred parameterisations;
         Gorinova, Moore & Hoffman 2020): subject :math:`i`'s parameter :math:`j` is centred when
-        :math:`\sqrt 2\, s_{ij} < \hat\sigma_j` (the margin: ``_CENTRE_RATIO``), so the
-        well-informed subjects are centred and the barely informed ones, which a centred form would
-        put in a funnel, are not.
+        :math:`\sqrt 2\, s_{ij} < \sigma_{j,lo}` (the margin: ``_CENTRE_RATIO``), the lower end
+        of :math:`\sigma_j`'s 95 % profile-likelihood interval (with few subjects the group SD is
+        poorly known, and centring a subject under a group SD that may be small is a funnel), so
+        the well-informed subjects are centred and the barely informed ones, which a centred form
+        would put in a funnel, are not.
 
         Returns
         -------
@@ -469,8 +479,9 @@ class HierarchicalBayes(SubjectFit):
             Indexed by parameter: ``spread`` (1.4826 × the median absolute deviation of the
             identified subjects' :math:`\hat z_{ij}` around their least-squares fit: the
             intercept, and the group regressors where there are regressors),
-            ``laplace_sd`` (the median :math:`s_{ij}`) and ``group_sd`` (:math:`\hat\sigma_j`),
-            unconstrained, and ``n_centred``, the subjects whose parameter is sampled centred.
+            ``laplace_sd`` (the median :math:`s_{ij}`), ``group_sd`` (:math:`\hat\sigma_j`) and
+            ``group_sd_low`` (:math:`\sigma_{j,lo}`), unconstrained, and ``n_centred``, the
+            subjects whose parameter is sampled centred.
         mask : numpy.ndarray
             ``(subjects, k)``: which subject parameters are centred.
         """
@@ -483,14 +494,15 @@ class HierarchicalBayes(SubjectFit):
             var = np.where(np.isfinite(precision) & (precision > 1e-12), 1.0 / precision, np.inf)
             z = np.where(np.isfinite(var), var * (mode / post_var - loc / self.mean_prior_sd**2), np.nan)
         design = self._design_for(data)
-        spread, group_sd = np.full(k, np.nan), np.zeros(k)
+        spread, group_sd, group_sd_low = np.full(k, np.nan), np.zeros(k), np.zeros(k)
         for j in range(k):
             x = np.ones((z.shape[0], 1)) if design is None else np.column_stack(
                 [np.ones(z.shape[0]), design.weights[:, j, k:]])
-            group_sd[j], spread[j] = _reml_group_sd(z[:, j], var[:, j], x)
-        mask = var * _CENTRE_RATIO**2 < group_sd**2
+            group_sd[j], group_sd_low[j], spread[j] = _reml_group_sd(z[:, j], var[:, j], x)
+        mask = var * _CENTRE_RATIO**2 < group_sd_low**2
         table = pd.DataFrame({"spread": spread, "laplace_sd": np.sqrt(np.median(var, axis=0)), "group_sd": group_sd,
-                              "n_centred": mask.sum(axis=0)}, index=pd.Index(self.model.param_names, name="parameter"))
+                              "group_sd_low": group_sd_low, "n_centred": mask.sum(axis=0)},
+                             index=pd.Index(self.model.param_names, name="parameter"))
         return table, mask
 
     def sample_prior(self, n_subjects: int, seed: Any = None) -> dict[str, Any]:
