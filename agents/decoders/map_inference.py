@@ -87,9 +87,6 @@ class ErrorMapInference:
         ``kappa``: how sharply the evaluation follows the cosine.
     explore_sd : float
         ``sigma`` of the exploratory velocity (before the ``tanh``).
-
-    The defaults of ``sharpness``, ``explore_sd`` and ``confidence`` were chosen on 16
-    training-stream subject-days (``seed`` 7), never on held-out ones.
     confidence : float
         Posterior mass within ``near_deg`` of the mode at which exploration stops.
     near_deg : float
@@ -105,6 +102,11 @@ class ErrorMapInference:
         ``(n_lanes, 2 n)`` unnormalised log posterior.
     explored : numpy.ndarray
         ``(n_lanes,)`` bins spent exploring since the last :meth:`reset`.
+
+    Notes
+    -----
+    The defaults of ``sharpness``, ``explore_sd`` and ``confidence`` were chosen on 16
+    training-stream subject-days (``seed`` 7), never on held-out ones.
     """
 
     def __init__(self, n_lanes: int, *, gain: float = 0.3, n_angles: int = 36,
