@@ -197,6 +197,24 @@ def test_the_supervised_ceilings_drive_the_cursor_and_a_turned_map_does_not(read
         linear_readout_sessions(cfg, [0], 1.0, readout="wiener")
 
 
+def test_the_kalman_ceiling_uses_the_environments_bin_width(monkeypatch):
+    """The Kalman-form ceiling's physical velocity prior is built for the features' bins (50 ms),
+    not the filter's 20 ms default (a slower decay per bin: a weaker ceiling than the task allows)."""
+    from cogmodels.agents.decoders import kalman
+    from cogmodels.agents.decoders.meta_rnn import MetaDecoderEnv, linear_readout_sessions
+
+    seen, fit = [], kalman.SteadyStateKalmanDecoder.fit
+
+    def recording_fit(self, *args, **kwargs):
+        seen.append(self.dt)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(kalman.SteadyStateKalmanDecoder, "fit", recording_fit)
+    cfg = easy_config(n_components=2, calibration_s=1.0)
+    linear_readout_sessions(cfg, [0], 1.0, seed=5, calibration_s=3.0, readout="kalman")
+    assert seen == [MetaDecoderEnv(cfg, 1, days=[0]).dt] == [0.05]
+
+
 def _play_window_task(learner, maps, rng, windows, show_feedback=True):
     """Each lane aims at a new random direction every evaluation interval (``u``, 0.3 widths/s
     plus noise); its features are ``z = M^-1 u`` plus noise (``M`` the lane's unknown map);

@@ -694,7 +694,7 @@ def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seco
     theta = np.deg2rad(check_number("rotation", rotation, -360.0, 360.0))
     turn = gain * np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
     if readout == "kalman":
-        kf = SteadyStateKalmanDecoder(dynamics=dynamics).fit(np.stack(feats), np.stack(velocity))
+        kf = SteadyStateKalmanDecoder(dynamics=dynamics, dt=env.dt).fit(np.stack(feats), np.stack(velocity))
 
         def decode(z: np.ndarray) -> np.ndarray:
             return kf.step(z) @ turn.T
