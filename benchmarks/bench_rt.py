@@ -189,16 +189,18 @@ def group_values(fit: HierarchicalNUTS, seed: int, n_mc: int = 2000) -> pd.DataF
 
 
 def hddm_bayes(n_warmup: int, n_draws: int, seed: int, centred: str | None = None,
-               p_outlier: float = 0.0, n_jobs: int = 1) -> tuple[pd.DataFrame, dict]:
+               p_outlier: float = 0.0, n_jobs: int = 1, checkpoint: str | None = None) -> tuple[pd.DataFrame, dict]:
     """Sample the hierarchical RLDDM on HDDM's data by ChEES; return the group values and diagnostics.
 
     ``centred``: ``"all"``, ``"auto"`` or comma-separated parameters sampled centred (``HierarchicalBayes(centred=...)``);
-    ``n_jobs``: processes the 4 chains are split over (the same draws for any ``n_jobs``).
+    ``n_jobs``: processes the 4 chains are split over (the same draws for any ``n_jobs``);
+    ``checkpoint``: a folder for the sampler's state (a stopped run resumes; the CPU and wall
+    seconds recorded are then those of the resumed part only).
     """
     data = load_hddm_rlddm()
     model = make_model("rlddm", n_states=3, p_outlier=p_outlier)
     fit = HierarchicalNUTS(model, sampler="chees", n_chains=4, n_warmup=n_warmup, n_draws=n_draws, n_jobs=n_jobs,
-                           seed=seed, centred=centred_from_text(centred))
+                           seed=seed, centred=centred_from_text(centred), checkpoint=checkpoint)
     ms = log_density_ms(fit, data)
     print(f"one log-density call: {ms:.1f} CPU ms")
     cpu, wall = time.process_time(), time.perf_counter()
@@ -363,6 +365,9 @@ def main() -> None:
     ap.add_argument("--starts", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1, help="hddm-bayes: processes the 4 chains are split over")
+    ap.add_argument("--checkpoint", default=None, metavar="DIR",
+                    help="hddm-bayes: keep the sampler's state there every 50 iterations; the same command "
+                         "run again after a stop resumes (HierarchicalNUTS(checkpoint=...))")
     ap.add_argument("--method", choices=["mle", "map", "em"], default="mle",
                     help="the estimator of the recovery parts (em: hierarchical EM, Huys et al. 2011)")
     args = ap.parse_args()
@@ -373,7 +378,8 @@ def main() -> None:
         em.to_csv(FIGURES / "rt_hddm_em.csv", index=False)
         print(em.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     if args.part == "hddm-bayes":
-        table, info = hddm_bayes(args.warmup, args.draws, args.seed, args.centred, args.p_outlier, args.jobs)
+        table, info = hddm_bayes(args.warmup, args.draws, args.seed, args.centred, args.p_outlier, args.jobs,
+                                 args.checkpoint)
         stem = "rt_hddm_bayes_centred" if args.centred else "rt_hddm_bayes"  # the non-centred run's files stay
         stem += "_outlier" if args.p_outlier else ""
         table.to_csv(FIGURES / f"{stem}.csv", index=False)

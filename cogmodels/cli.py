@@ -470,6 +470,7 @@ _BAYES_FLAGS = {"--chains": ("chains", "n_chains", ("nuts",)), "--warmup": ("war
                 "--target-accept": ("target_accept", "target_accept", ("nuts",)),
                 "--chain-method": ("chain_method", "chain_method", ("nuts",)),
                 "--sampler": ("sampler", "sampler", ("nuts",)), "--jobs": ("jobs", "n_jobs", ("nuts",)),
+                "--checkpoint": ("checkpoint", "checkpoint", ("nuts",)),
                 "--vi-steps": ("vi_steps", "max_steps", ("vi",)),
                 "--pointwise": ("pointwise", "pointwise", BAYES_METHODS),
                 "--centred": ("centred", "centred", BAYES_METHODS)}
@@ -494,6 +495,8 @@ def _bayes_options(args: argparse.Namespace) -> dict[str, Any]:
     if jobs is not None and jobs > 1 and sampler != "chees":
         raise ValueError(f"--jobs {jobs} splits ChEES chains over processes: use it with --sampler chees, "
                          f"got --sampler {sampler}")
+    if "checkpoint" in out and sampler != "chees":
+        raise ValueError(f"--checkpoint keeps a ChEES run's state: use it with --sampler chees, got --sampler {sampler}")
     if sampler == "chees":
         chains, need = out.get("n_chains", 4), 2 * (jobs or 1)
         if chains < need:
@@ -1003,6 +1006,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "or vi (the same posterior by variational inference)")
     _add_model_arguments(p, "")
     _add_bayes_arguments(p)
+    p.add_argument("--checkpoint", default=None, metavar="DIR",
+                   help="--method nuts --sampler chees: a folder for the sampler's state every 50 iterations; "
+                        "the same command run again after a stop resumes there, to the same draws")
     p.add_argument("--starts", type=int, default=10, help="random starts per subject")
     _add_em_arguments(p)
     p.add_argument("--covariates", default=None, metavar="SUBJECTS_CSV",

@@ -82,6 +82,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -90,6 +91,7 @@ from scipy import optimize
 
 from cogmodels.deprecation import renamed_arguments
 from cogmodels.fits.autodiff import GRADIENT_BACKENDS, LaneLogLikelihood
+from cogmodels.fits.checkpoint import CheckpointFile
 from cogmodels.fits.covariates import (
     GroupDesign,
     _did_you_mean,
@@ -1046,6 +1048,12 @@ class HierarchicalNUTS(HierarchicalBayes):
         over long runs). The processes are forked from a ``forkserver`` that imported torch and Pyro
         once per session (never from the caller, whose torch threads may be running; ``spawn``
         where there is no forkserver).
+    checkpoint : str or os.PathLike, optional
+        ChEES only: a folder where each process writes its whole state every 50 iterations
+        (``chees_<i>of<n_jobs>.npz``; :func:`cogmodels.fits.chees.chees_hmc`). A stopped fit,
+        started again with the same data, settings and seed, resumes there and gives the draws a
+        fit never stopped would have; a folder holding another run's state is refused. The files
+        are deleted once the fit has its draws.
     **kwargs
         ``n_draws``, ``mean_prior_sd``, ``scale_prior_sd``, ``pointwise``, ``gradient``,
         ``centred``, ``seed``, covariates: see :class:`HierarchicalBayes`.
@@ -1074,6 +1082,7 @@ class HierarchicalNUTS(HierarchicalBayes):
         chain_method: str = "sequential",
         sampler: str = "nuts",
         n_jobs: int = 1,
+        checkpoint: str | os.PathLike | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(model, **kwargs)
@@ -1081,6 +1090,9 @@ class HierarchicalNUTS(HierarchicalBayes):
         self.n_jobs = check_int("n_jobs", n_jobs, minimum=1)
         if self.n_jobs > 1 and self.sampler != "chees":
             raise ValueError(f"n_jobs > 1 runs ChEES chains in processes: use sampler='chees', got sampler={sampler!r}")
+        if checkpoint is not None and self.sampler != "chees":
+            raise ValueError(f"checkpoint keeps a ChEES run's state: use sampler='chees', got sampler={sampler!r}")
+        self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.n_chains = check_int("n_chains", n_chains, minimum=2 * self.n_jobs if self.sampler == "chees" else 1)
         if n_warmup is None:
             n_warmup = CHEES_WARMUP if self.sampler == "chees" else 1000
@@ -1131,7 +1143,7 @@ class HierarchicalNUTS(HierarchicalBayes):
         groups = np.array_split(np.arange(self.n_chains), self.n_jobs)
         chain_rngs = rng.spawn(self.n_chains)  # one stream per chain, whatever the split
         init = self._finite_starts(data, init, rng.spawn(1)[0])
-        jobs = [(init[g], [chain_rngs[i] for i in g]) for g in groups]
+        jobs = [(init[g], [chain_rngs[i] for i in g], self._checkpoint_file(i)) for i, g in enumerate(groups)]
         with self._bar(progress, self.n_jobs * (self.n_warmup + self.n_draws), unit="iteration") as bar:
             if self.n_jobs == 1:
                 cpu = time.process_time()
@@ -1139,6 +1151,9 @@ class HierarchicalNUTS(HierarchicalBayes):
                 self.process_cpu_s_ = np.array([time.process_time() - cpu])
             else:
                 results = _run_processes(self, data, jobs, bar)
+        for job in jobs:  # the fit has every draw: a later fit with this checkpoint folder starts afresh
+            if job[2] is not None:
+                CheckpointFile(job[2], "").remove()
         self.n_gradients_ = int(sum(r.n_gradients for r in results))
         self.step_size_ = np.array([r.step_size for r in results])
         self.trajectory_length_ = np.array([r.trajectory_length for r in results])
@@ -1154,6 +1169,10 @@ class HierarchicalNUTS(HierarchicalBayes):
         stats = {"diverging": np.concatenate([r.diverging for r in results]),
                  "acceptance_rate": np.concatenate([r.accept_prob for r in results]), "n_steps": steps.copy()}
         return self._draws(data, samples), stats
+
+    def _checkpoint_file(self, job: int) -> Path | None:
+        """Return the checkpoint file of process ``job`` (None without ``checkpoint``)."""
+        return None if self.checkpoint is None else self.checkpoint / f"chees_{job}of{self.n_jobs}.npz"
 
     def _finite_starts(self, data: TrialArrays, init: np.ndarray, rng: np.random.Generator,
                        tries: int = 100) -> np.ndarray:
@@ -1187,17 +1206,20 @@ class HierarchicalNUTS(HierarchicalBayes):
 
 
 def _chees_chains(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarray,
-                  rngs: list[np.random.Generator], callback: Callable[[int], None] | None = None,
+                  rngs: list[np.random.Generator], checkpoint: Path | None = None,
+                  callback: Callable[[int], None] | None = None,
                   gather: Callable[[np.ndarray], np.ndarray] | None = None) -> Any:
     """Run :func:`~cogmodels.fits.chees.chees_hmc` on the chains starting at ``init``: one process's share.
 
-    ``rngs`` holds one generator per chain; ``gather`` shares the adaptation with the other processes.
+    ``rngs`` holds one generator per chain; ``gather`` shares the adaptation with the other processes;
+    ``checkpoint`` is this process's checkpoint file.
     """
     from cogmodels.fits.chees import chees_hmc
 
     log_density, _ = estimator._log_density(data, [0], n_chains=init.shape[0])
     return chees_hmc(log_density, init, n_warmup=estimator.n_warmup, n_draws=estimator.n_draws,
-                     target_accept=estimator.target_accept, seed=rngs, gather=gather, callback=callback)
+                     target_accept=estimator.target_accept, seed=rngs, gather=gather, callback=callback,
+                     checkpoint=checkpoint)
 
 
 def _exit_with_parent(parent_alive: Any) -> None:
@@ -1220,7 +1242,8 @@ def _exit_with_parent(parent_alive: Any) -> None:
 
 
 def _chees_worker(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarray, rngs: list[np.random.Generator],
-                  index: int, queue: Any, connections: dict[int, Any], parent_alive: Any) -> None:
+                  checkpoint: Path | None, index: int, queue: Any, connections: dict[int, Any],
+                  parent_alive: Any) -> None:
     """Run one process's chains on one thread; put ticks and the result (or the error) on ``queue``.
 
     ``connections`` (peer index -> pipe end) carry the adaptation statistics between the processes;
@@ -1234,7 +1257,8 @@ def _chees_worker(estimator: HierarchicalNUTS, data: TrialArrays, init: np.ndarr
     torch.set_num_threads(1)
     cpu = time.process_time()
     try:
-        result = _chees_chains(estimator, data, init, rngs, callback=lambda _: queue.put((index, "tick", None)),
+        result = _chees_chains(estimator, data, init, rngs, checkpoint,
+                               callback=lambda _: queue.put((index, "tick", None)),
                                gather=pipe_gather(index, connections))
         queue.put((index, "done", (result, time.process_time() - cpu)))
     except BaseException as err:  # noqa: BLE001 - handed to the parent, which raises it
@@ -1264,8 +1288,9 @@ def _run_processes(estimator: HierarchicalNUTS, data: TrialArrays, jobs: list[tu
     # so daemon=True alone does not reach them): the write end of this pipe stays here, unused
     parent_alive, alive = ctx.Pipe(duplex=False)
     procs = [ctx.Process(target=_chees_worker,
-                         args=(estimator, data, init, rngs, i, messages, connections[i], parent_alive), daemon=True)
-             for i, (init, rngs) in enumerate(jobs)]
+                         args=(estimator, data, init, rngs, checkpoint, i, messages, connections[i], parent_alive),
+                         daemon=True)
+             for i, (init, rngs, checkpoint) in enumerate(jobs)]
     for proc in procs:
         proc.start()
     parent_alive.close()

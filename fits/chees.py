@@ -55,6 +55,7 @@ CRC Press, ch. 5.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +64,12 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import ndtr, ndtri
 
+from cogmodels.fits.checkpoint import (
+    CheckpointFile,
+    fingerprint,
+    generator_states,
+    restore_generators,
+)
 from cogmodels.progress import progress_bar
 from cogmodels.validation import check_int, check_number
 
@@ -233,6 +240,8 @@ def chees_hmc(
     gather: Gather | None = None,
     progress: bool = False,
     callback: Callable[[int], None] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 50,
 ) -> CheesResult:
     r"""Sample every chain by ChEES-adapted HMC, one batched log-density call per leapfrog step.
 
@@ -262,6 +271,16 @@ def chees_hmc(
         Draw a bar of the iterations.
     callback : callable, optional
         Called with the iteration number after each iteration.
+    checkpoint : str or os.PathLike, optional
+        A file (``.npz``) the whole state is written to every ``checkpoint_every`` iterations and
+        at the end (:class:`~cogmodels.fits.checkpoint.CheckpointFile`: atomic, the previous
+        generation kept as ``<file>.prev``). If it exists when the run starts, the run resumes
+        from it and gives the same draws, to the byte, as a run never stopped; a file written by
+        another run (other ``init``, settings, generators or log density at ``init``) is refused.
+        With ``gather``, each process passes its own file; the processes resume from the newest
+        iteration all of them hold. The files are left in place: delete them when done.
+    checkpoint_every : int, default 50
+        Iterations between checkpoints.
 
     Returns
     -------
@@ -292,22 +311,53 @@ def chees_hmc(
                          f"got {every_logp.shape[0]}")
     if not np.all(np.isfinite(every_logp)):
         raise ValueError("the log density is not finite at every starting point: choose init inside the support")
+    store = None
+    if checkpoint is not None:
+        every_n = check_int("checkpoint_every", checkpoint_every, minimum=1)
+        store = CheckpointFile(checkpoint, fingerprint(x, logp, generator_states(rngs), n_warmup, n_draws,
+                                                       target_accept, max_leapfrog))
+    start = 0 if store is None else _agreed_start(store.available(), gather, n_chains)
     inv_mass = np.ones(dim)
-    eps = _initial_step_size(log_density, x, logp, grad, inv_mass, rngs, gather)
-    dual = _DualAveraging(eps, target_accept)
-    log_t, adam_m, adam_v, adam_i = np.log(eps), 0.0, 0.0, 0  # T starts at one step
     windows = _adaptation_windows(n_warmup)
     window_draws: list[np.ndarray] = []
     tried: list[tuple[float, float]] = []  # (step size, mean acceptance) since dual averaging restarted
-    draws = np.empty((n_chains, n_draws, dim))
-    accept = np.empty((n_chains, n_draws))
+    draws = np.zeros((n_chains, n_draws, dim))
+    accept = np.zeros((n_chains, n_draws))
     diverging = np.zeros((n_chains, n_draws), dtype=bool)
-    steps = np.empty(n_draws, dtype=np.int64)
-    warm_steps = np.empty(n_warmup, dtype=np.int64)
-    warm_length = np.empty(n_warmup)
+    steps = np.zeros(n_draws, dtype=np.int64)
+    warm_steps = np.zeros(n_warmup, dtype=np.int64)
+    warm_length = np.zeros(n_warmup)
     total = n_warmup + n_draws
-    with progress_bar(progress, total=total, unit="iteration", desc="chees-hmc") as bar:
-        for it in range(total):
+    if start == 0:
+        eps = _initial_step_size(log_density, x, logp, grad, inv_mass, rngs, gather)
+        dual = _DualAveraging(eps, target_accept)
+        log_t, adam_m, adam_v, adam_i = np.log(eps), 0.0, 0.0, 0  # T starts at one step
+    else:  # resume: every value the loop carries, as it was after iteration start - 1
+        state = store.load(start)
+        x, logp, grad, inv_mass = state["x"], state["logp"], state["grad"], state["inv_mass"]
+        draws, accept, diverging, steps = state["draws"], state["accept"], state["diverging"], state["steps"]
+        warm_steps, warm_length = state["warm_steps"], state["warm_length"]
+        window_draws, tried = list(state["window_draws"]), [tuple(t) for t in state["tried"].tolist()]
+        eps, log_t, adam_m, adam_v = (float(v) for v in state["floats"])
+        adam_i, calls[0] = (int(v) for v in state["ints"])
+        dual = _DualAveraging(eps, target_accept)
+        dual.mu, dual.h_bar, dual.log_eps_bar = (float(v) for v in state["dual"])
+        dual.t = int(state["dual_t"])
+        restore_generators(rngs, str(state["rngs"]))
+
+    def snapshot() -> dict[str, Any]:
+        """Return the loop's state after the current iteration (read through the closure)."""
+        return {"x": x, "logp": logp, "grad": grad, "inv_mass": inv_mass, "draws": draws, "accept": accept,
+                "diverging": diverging, "steps": steps, "warm_steps": warm_steps, "warm_length": warm_length,
+                "window_draws": (np.stack(window_draws) if window_draws
+                                 else np.zeros((0, len(every_logp), dim))),
+                "tried": np.array(tried, dtype=np.float64).reshape(-1, 2),
+                "floats": np.array([eps, log_t, adam_m, adam_v]), "ints": np.array([adam_i, calls[0]]),
+                "dual": np.array([dual.mu, dual.h_bar, dual.log_eps_bar]), "dual_t": np.array(dual.t),
+                "rngs": np.array(generator_states(rngs))}
+
+    with progress_bar(progress, total=total, initial=start, unit="iteration", desc="chees-hmc") as bar:
+        for it in range(start, total):
             warm = it < n_warmup
             u = _halton(it + 1)
             n_steps = int(min(max_leapfrog, max(1, np.ceil(u * np.exp(log_t) / eps))))
@@ -361,8 +411,23 @@ def chees_hmc(
             bar.update()
             if callback is not None:
                 callback(it)
+            if store is not None and ((it + 1) % every_n == 0 or it + 1 == total):
+                store.save(it + 1, snapshot())
     return CheesResult(draws, accept, diverging, steps, float(eps), float(np.exp(log_t)), inv_mass, calls[0],
                        warm_steps, warm_length)
+
+
+def _agreed_start(available: Sequence[int], gather: Gather, n_chains: int) -> int:
+    """Return the newest checkpointed iteration that every process holds (0: none; start afresh).
+
+    Each process offers its (at most two) generations on each of its chains' rows; the processes
+    then choose the same iteration from the same gathered table.
+    """
+    offer = np.full((n_chains, 2), -1.0)
+    offer[:, : len(available[:2])] = available[:2]
+    table = gather(offer)
+    common = set.intersection(*({int(v) for v in row if v > 0} for row in table))
+    return max(common, default=0)
 
 
 def _step_size_for(tried: Sequence[tuple[float, float]], target: float, fallback: float) -> float:

@@ -23,6 +23,7 @@ def test_cli_chees_too_few_chains_per_process_names_the_flags(tmp_path, capsys):
     (["--jobs", "0"], "--jobs must be an integer >= 1, got 0"),
     (["--jobs", "2"], "--jobs 2 splits ChEES chains over processes: use it with --sampler chees, got --sampler nuts"),
     (["--sampler", "chees", "--chains", "1"], "--chains must be at least 2 with --sampler chees --jobs 1"),
+    (["--checkpoint", "state"], "--checkpoint keeps a ChEES run's state: use it with --sampler chees, got --sampler nuts"),
 ])
 def test_cli_chees_settings_name_the_flags(extra, message, tmp_path, capsys):
     path = tmp_path / "trials.csv"
