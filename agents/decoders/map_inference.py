@@ -219,7 +219,7 @@ def map_inference_sessions(config: MetaDecoderConfig, days: Sequence[int], secon
     pandas.DataFrame
         The trial table of :meth:`~cogmodels.agents.decoders.meta_rnn.MetaRNNDecoder.play`.
     """
-    from cogmodels.agents.decoders.meta_rnn import MetaDecoderEnv, TrialRecorder
+    from cogmodels.agents.decoders.meta_rnn import MetaDecoderEnv, play_policy
 
     if config.n_components != 2:
         raise ValueError(f"config.n_components must be 2 for the map inference, got "
@@ -234,11 +234,4 @@ def map_inference_sessions(config: MetaDecoderConfig, days: Sequence[int], secon
     learner = ErrorMapInference(len(days), seed=np.random.default_rng([check_int("seed", seed, 0),
                                                                        11]), **kwargs)
     obs, _ = env.reset(seed=seed)
-    recorder = TrialRecorder(env.dt)
-    n_bins = max(1, int(round(check_number("seconds", seconds, 0.0, low_open=True) / env.dt)))
-    for _ in range(n_bins):
-        action = learner.act(obs).astype(np.float32)
-        obs, shown, _, _, info = env.step(action)
-        learner.observe(shown)
-        recorder(shown, action, info)
-    return recorder.table()
+    return play_policy(env, obs, learner.act, seconds, observe=learner.observe)

@@ -60,7 +60,7 @@ References
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -80,9 +80,9 @@ from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.progress import progress_bar
 from cogmodels.validation import check_choice, check_int, check_number
 
-__all__ = ["CEILING_MOVEMENTS", "CEILING_READOUTS", "CLOCKS", "HEADS", "INPUTS",
-           "MetaDecoderConfig", "MetaDecoderEnv", "MetaRNNDecoder", "PRIVILEGED", "TrialRecorder", "fresh_kalman_sessions", "input_names",
-           "linear_readout_sessions", "per_minute"]
+__all__ = ["CEILING_MOVEMENTS", "CEILING_READOUTS", "CLOCKS", "HEADS", "INPUTS", "MetaDecoderConfig",
+           "MetaDecoderEnv", "MetaRNNDecoder", "PRIVILEGED", "TrialRecorder", "fresh_kalman_sessions",
+           "input_names", "linear_readout_sessions", "per_minute", "play_policy"]
 
 #: what the network reads besides the spike features and its previous velocity: ``"error"`` the
 #: environment's reward (success + error signal), ``"none"`` nothing (the ablation)
@@ -706,11 +706,24 @@ def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seco
 
         def decode(z: np.ndarray) -> np.ndarray:
             return np.tanh(np.einsum("bij,bj->bi", maps, z))
+    return play_policy(env, obs, decode, seconds)
+
+
+def play_policy(env: MetaDecoderEnv, obs: np.ndarray, act: Callable[[np.ndarray], np.ndarray], seconds: float,
+                observe: Callable[[np.ndarray], None] | None = None) -> pd.DataFrame:
+    """Let ``act`` drive ``env`` for ``seconds`` from ``obs``; return the trial table.
+
+    Each bin the action is ``act(obs)`` (the features of every lane, ``(lanes, 2)`` out), and
+    ``observe`` (if given) is handed the feedback the environment then shows (a learner's input).
+    The table is that of :meth:`MetaRNNDecoder.play`, times counted from this call.
+    """
     recorder = TrialRecorder(env.dt)
     for _ in range(max(1, int(round(check_number("seconds", seconds, 0.0, low_open=True) / env.dt)))):
-        action = decode(obs).astype(np.float32)
-        obs, reward, _, _, info = env.step(action)
-        recorder(reward, action, info)
+        action = np.asarray(act(obs)).astype(np.float32)
+        obs, shown, _, _, info = env.step(action)
+        if observe is not None:
+            observe(shown)
+        recorder(shown, action, info)
     return recorder.table()
 
 
