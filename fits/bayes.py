@@ -370,7 +370,8 @@ class HierarchicalBayes(SubjectFit):
         lower bound ``group_sd_low`` (unconstrained), and ``n_centred``, the subjects sampled
         centred.
     centred_subjects_ : pandas.DataFrame
-        With ``centred="auto"``: subjects × parameters, True where sampled centred.
+        Subjects × parameters, True where sampled centred (with a list of names or ``None``, the
+        same for every subject).
     inference_data_ : arviz.InferenceData
         ``posterior`` (``mu``, ``sigma``: group means and SDs, unconstrained; ``group``: the group
         means on the natural scale, hBayesDM's ``mu_<name>``; ``params``: every subject's
@@ -811,8 +812,10 @@ class HierarchicalBayes(SubjectFit):
         if self.centred == "auto":
             self.centring_, mask = self._auto_centring(data)
             self._centre(mask)
-            self.centred_subjects_ = pd.DataFrame(mask, index=pd.Index(data.subjects, name="subject"),
-                                                  columns=list(self.model.param_names))
+        else:  # every subject alike
+            mask = np.broadcast_to(self._centred_mask, (len(data.subjects), self.model.n_params)).copy()
+        self.centred_subjects_ = pd.DataFrame(mask, index=pd.Index(data.subjects, name="subject"),
+                                              columns=list(self.model.param_names))
         t0 = time.perf_counter()
         try:
             draws, stats = self._sample(data, progress)

@@ -274,3 +274,16 @@ def test_auto_with_group_regressors(tmp_path):
         est.fit(sim, progress=False)
     assert list(est.centring_.index) == ["alpha", "beta", "kappa"]
     assert np.isfinite(est.centring_["group_sd"]).all()
+
+
+@pytest.mark.parametrize(("centred", "expected"), [(None, []), (("alpha", "kappa"), ["alpha", "kappa"]),
+                                                   ("all", ["alpha", "beta", "kappa"])])
+def test_centred_subjects_says_who_was_centred_for_every_setting(trials, centred, expected):
+    """``centred_subjects_`` exists for every setting, not only ``"auto"``: a named list centres every subject alike."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = HierarchicalVI(MODEL, max_steps=5, n_draws=4, seed=0, centred=centred).fit(trials, progress=False)
+    table = est.centred_subjects_
+    assert list(table.index) == sorted(trials["subject"].unique()) and list(table.columns) == list(MODEL.param_names)
+    assert [name for name in table.columns if table[name].all()] == expected
+    assert not table.drop(columns=expected).to_numpy().any()
