@@ -25,6 +25,11 @@ Kalman filter freshly calibrated on a 60 s block of the day (supervised), and th
   inference of a 2 x 2 map from the error signal
   (:func:`cogmodels.agents.decoders.map_inference.map_inference_sessions`), and its
   ``_no_error_input`` ablation.
+- ``error_map_inference_next_day_G`` (``--next-day G``): the same learner used day after day: a
+  first session of ``--first-seconds`` on the held-out days, then a session on each subject's
+  day + G with the features' basis and the posterior carried over (a decoder's own memory of the
+  subject, no label); scored against ``fresh_kalman_day_G``, a Kalman filter calibrated afresh on
+  day + G (``ratio_to_same_day_kf``).
 
 ``--config '{"head": "plastic", ...}'`` gives every network the fast-weight read-out
 (:class:`cogmodels.agents.decoders.plastic_policy.PlasticReadoutPolicy`); ``--jobs 2`` trains
@@ -33,6 +38,7 @@ the decoders in two processes (each within its own CPU budget).
     python benchmarks/bench_meta_decoder.py            # 6 CPU-minutes per decoder, 8 subject-days
     python benchmarks/bench_meta_decoder.py --quick    # under a minute
     python benchmarks/bench_meta_decoder.py --references-only --ceiling   # no training
+    python benchmarks/bench_meta_decoder.py --references-only --next-day 1 7 --config '{"n_components": 2}'
 """
 
 from __future__ import annotations
@@ -146,6 +152,10 @@ def main(argv: list[str] | None = None) -> dict:
                     help="play the references (Kalman filter, untrained network, --ceiling) only")
     ap.add_argument("--quick", action="store_true", help="10 s budgets, 2 subject-days, 60 s")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
+    ap.add_argument("--next-day", type=int, nargs="+", default=[], metavar="G",
+                    help="play the map inference on day + G after a first session, its state carried over")
+    ap.add_argument("--first-seconds", type=float, default=360.0,
+                    help="--next-day: length of the first session (s)")
     ap.add_argument("--tag", default=None,
                     help="suffix of the output files (default: '_quick' with --quick, else none)")
     args = ap.parse_args(argv)
@@ -174,6 +184,16 @@ def main(argv: list[str] | None = None) -> dict:
                              ("error_map_inference_no_error_input", "none")):
             held_out(name, map_inference_sessions(MetaDecoderConfig(**two | {"inputs": inputs}),
                                                   days, args.seconds, seed=args.eval_seed))
+    same_day_kf = {}  # decoder -> the Kalman filter calibrated on its days
+    for gap in args.next_day:
+        later = [d + gap for d in days]
+        held_out(f"fresh_kalman_day_{gap}", meta_rnn.fresh_kalman_sessions(base, later, args.seconds,
+                                                                          seed=args.eval_seed))
+        both = map_inference_sessions(MetaDecoderConfig(**base.to_dict() | {"n_components": 2}), days,
+                                      args.first_seconds, seed=args.eval_seed, then=[(later, args.seconds)])
+        held_out(f"error_map_inference_next_day_{gap}",
+                 both[both["session"] == 1].drop(columns="session"))
+        same_day_kf[f"error_map_inference_next_day_{gap}"] = f"fresh_kalman_day_{gap}"
     runs = [("meta", {}), ("no_error_input", {"inputs": "none"})]
     if args.references_only:
         runs = []
@@ -208,6 +228,11 @@ def main(argv: list[str] | None = None) -> dict:
     table["ratio_to_kf"] = table["successes_per_min"] / kf
     last = wide.columns[-1]
     table[f"ratio_{last}_to_kf"] = table[last] / kf
+    if same_day_kf:
+        rate = overall.set_index("decoder")["successes_per_min"]
+        reference = {d: "fresh_kalman" for d in table["decoder"]} | same_day_kf | {
+            kf_name: kf_name for kf_name in same_day_kf.values()}
+        table["ratio_to_same_day_kf"] = [rate[d] / rate[reference[d]] for d in table["decoder"]]
     args.out.mkdir(parents=True, exist_ok=True)
     tag = args.tag if args.tag is not None else ("_quick" if args.quick else "")
     trials.to_csv(args.out / f"meta_decoder_trials{tag}.csv", index=False)

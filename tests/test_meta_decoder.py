@@ -262,3 +262,37 @@ def test_the_map_inference_finds_a_random_rotation_or_reflection_from_the_error_
     assert float(np.abs(blind.log_posterior).max()) == 0.0 and (blind.explored == 1000).all()
     with pytest.raises(ValueError, match="z must have shape"):
         blind.act(np.zeros((3, 2)))
+
+
+def test_carried_features_keep_their_basis_into_the_next_session():
+    """``reset(carry_features=True)``: the next session of the same subjects reads yesterday's basis
+    from its first bin (no zeros while calibrating); a plain reset starts the features afresh."""
+    env = MetaDecoderEnv(easy_config(n_components=2, calibration_s=1.0), 2, days=[0, 0])
+    obs, _ = env.reset(seed=3)
+    assert not obs.any()  # calibrating
+    for _ in range(40):
+        obs, *_ = env.step(np.zeros((2, 2), dtype=np.float32))
+    basis = env.features.projection.copy()
+    obs, _ = env.reset(seed=3, days=[1, 1], carry_features=True)
+    assert obs.any() and np.array_equal(env.features.projection, basis)
+    assert env.days.tolist() == [1, 1]
+    obs, _ = env.reset(seed=3)
+    assert not obs.any() and env.features.projection is None
+    with pytest.raises(ValueError, match="days must be 2 day numbers >= 0"):
+        env.reset(seed=3, days=[1])
+
+
+def test_the_map_inference_carried_to_the_next_day_starts_decoding():
+    """A decoder used day after day: with the features' basis and the posterior of a 60 s session
+    on day 0 carried over, the first 20 s of day 1 score 61 successes in 8 sessions where a fresh
+    start scores 10 (it explores first)."""
+    from cogmodels.agents.decoders.map_inference import map_inference_sessions
+
+    cfg = easy_config(n_components=2, calibration_s=1.0, error_signal=[0.75, 0.03],
+                      env_kwargs={**EASY, "error_interval": 1.0})
+    fresh = map_inference_sessions(cfg, [1] * 8, 20.0, seed=5)
+    both = map_inference_sessions(cfg, [0] * 8, 60.0, seed=5, then=[([1] * 8, 20.0)])
+    assert sorted(both["session"].unique()) == [0, 1] and "session" not in fresh
+    carried = both[both["session"] == 1]
+    assert carried["success"].sum() >= fresh["success"].sum() + 30, (carried.success.sum(), fresh.success.sum())
+    assert carried["time"].max() <= 20.0  # times count from the session's start

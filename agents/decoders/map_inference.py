@@ -138,9 +138,13 @@ class ErrorMapInference:
         self.reset()
 
     def reset(self) -> ErrorMapInference:
-        """Forget everything: a uniform posterior, empty histories (a new session)."""
-        n_hist = self.latency_bins + self.interval_bins
+        """Forget everything: a uniform posterior, empty histories (a new subject)."""
         self.log_posterior = np.zeros((self.n_lanes, len(self.maps)))
+        return self.new_session()
+
+    def new_session(self) -> ErrorMapInference:
+        """Start a new session of the same subjects: empty histories, the posterior kept (the next day)."""
+        n_hist = self.latency_bins + self.interval_bins
         self._z = np.zeros((n_hist, self.n_lanes, 2))
         self._a = np.zeros((n_hist, self.n_lanes, 2))
         self._explore_a = np.zeros((self.n_lanes, 2))
@@ -193,12 +197,17 @@ class ErrorMapInference:
 
 
 def map_inference_sessions(config: MetaDecoderConfig, days: Sequence[int], seconds: float = 120.0, *,
-                           seed: int = 0, **kwargs) -> pd.DataFrame:
+                           seed: int = 0, then: Sequence[tuple[Sequence[int], float]] = (),
+                           **kwargs) -> pd.DataFrame:
     """Play :class:`ErrorMapInference` on held-out subject-days of the meta-decoder's task.
 
     The subjects of ``seed`` (as :meth:`~cogmodels.agents.decoders.meta_rnn.MetaRNNDecoder.play`),
     from a uniform posterior and fresh spike features; it reads the features and the feedback the
     network reads (none with ``config.inputs="none"``: the ablation, which never stops exploring).
+    With ``then``, later sessions of the same subjects follow (a decoder used day after day): each
+    keeps the features' running statistics and basis (the new day's re-estimates are
+    Procrustes-aligned to it, :meth:`~cogmodels.agents.decoders.meta_rnn.MetaDecoderEnv.reset`
+    with ``carry_features``) and the posterior (:meth:`ErrorMapInference.new_session`).
 
     Parameters
     ----------
@@ -210,6 +219,8 @@ def map_inference_sessions(config: MetaDecoderConfig, days: Sequence[int], secon
         Session length.
     seed : int
         The subjects and the exploration.
+    then : sequence of (days, seconds)
+        Later sessions: one day per subject (e.g. ``days + 1``) and the session's length.
     **kwargs
         :class:`ErrorMapInference` arguments (the channel's nominal rates, interval and
         latency default to the task's ``error_signal``, at the environment's ``dt``).
@@ -217,7 +228,9 @@ def map_inference_sessions(config: MetaDecoderConfig, days: Sequence[int], secon
     Returns
     -------
     pandas.DataFrame
-        The trial table of :meth:`~cogmodels.agents.decoders.meta_rnn.MetaRNNDecoder.play`.
+        The trial table of :meth:`~cogmodels.agents.decoders.meta_rnn.MetaRNNDecoder.play`; with
+        ``then``, the sessions' tables one after the other with their index in ``session``
+        (0: the first), times counted from each session's start.
     """
     from cogmodels.agents.decoders.meta_rnn import MetaDecoderEnv, play_policy
 
@@ -234,4 +247,12 @@ def map_inference_sessions(config: MetaDecoderConfig, days: Sequence[int], secon
     learner = ErrorMapInference(len(days), seed=np.random.default_rng([check_int("seed", seed, 0),
                                                                        11]), **kwargs)
     obs, _ = env.reset(seed=seed)
-    return play_policy(env, obs, learner.act, seconds, observe=learner.observe)
+    table = play_policy(env, obs, learner.act, seconds, observe=learner.observe)
+    if not then:
+        return table
+    tables = [table.assign(session=0)]
+    for i, (later, length) in enumerate(then, start=1):
+        obs, _ = env.reset(seed=seed, days=[check_int("day", d, 0) for d in later], carry_features=True)
+        learner.new_session()
+        tables.append(play_policy(env, obs, learner.act, length, observe=learner.observe).assign(session=i))
+    return pd.concat(tables, ignore_index=True)

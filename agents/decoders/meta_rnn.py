@@ -78,7 +78,7 @@ from cogmodels.agents.spike_features import SpikeFeatures
 from cogmodels.envs.bci.loop import RESULT_KEYS
 from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.progress import progress_bar
-from cogmodels.validation import check_choice, check_int, check_number
+from cogmodels.validation import check_bool, check_choice, check_int, check_number
 
 __all__ = ["CEILING_MOVEMENTS", "CEILING_READOUTS", "CLOCKS", "HEADS", "INPUTS", "MetaDecoderConfig",
            "MetaDecoderEnv", "MetaRNNDecoder", "PRIVILEGED", "TrialRecorder", "fresh_kalman_sessions",
@@ -273,11 +273,7 @@ class MetaDecoderEnv:
         self.base = CursorBCIVector(num_envs=self.num_envs, n_trials=10**6, drift=config.drift,
                                     error_signal=config.error_signal, **config.env_kwargs)
         self.dt = float(self.base.config.task.dt)
-        if days is not None:
-            days = np.asarray(days, dtype=np.int64)
-            if days.shape != (self.num_envs,) or (days < 0).any():
-                raise ValueError(f"days must be {self.num_envs} day numbers >= 0, got {days!r}")
-        self.days = days
+        self.days = None if days is None else _check_days(days, self.num_envs)
         n_units = self.base.single_observation_space.shape[0]
         self.features = SpikeFeatures(
             n_units, self.num_envs, n_components=config.n_components, dt=self.dt,
@@ -287,13 +283,26 @@ class MetaDecoderEnv:
         self.observation_names = input_names(self.n_features)[:self.n_features]
         self.action_space = self.base.single_action_space
 
-    def reset(self, *, seed: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start new sessions (new subjects with a ``seed``); fresh features. Returns obs, info."""
+    def reset(self, *, seed: int | None = None, days: Sequence[int] | None = None,
+              carry_features: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start new sessions (new subjects with a ``seed``). Returns obs, info.
+
+        ``days`` replaces the fixed days (one per session) from now on. The features start afresh
+        (zeros while they calibrate) unless ``carry_features``: then their running statistics and
+        basis are kept from the last session and only the smoothing restarts — the same subjects'
+        next session (same ``seed``) with a decoder that ran before, whose new re-estimates are
+        Procrustes-aligned to its old basis (:class:`~cogmodels.agents.spike_features.SpikeFeatures`).
+        """
+        if days is not None:
+            self.days = _check_days(days, self.num_envs)
         days = self.days
         if days is None:
             days = np.random.default_rng(seed).integers(0, self.config.max_day + 1, self.num_envs)
         counts, info = self.base.reset(seed=seed, options={"day": days})
-        self.features.reset()
+        if check_bool("carry_features", carry_features) and self.features.ready:
+            self.features.restart()
+        else:
+            self.features.reset()
         return self.features(counts).astype(np.float32), info
 
     def step(self, actions: np.ndarray):
@@ -302,6 +311,13 @@ class MetaDecoderEnv:
         info["reward"] = reward
         shown = reward if self.config.inputs == "error" else np.zeros_like(reward)
         return self.features(counts).astype(np.float32), shown, terminated, truncated, info
+
+
+def _check_days(days: Sequence[int], num_envs: int) -> np.ndarray:
+    out = np.asarray(days, dtype=np.int64)
+    if out.shape != (num_envs,) or (out < 0).any():
+        raise ValueError(f"days must be {num_envs} day numbers >= 0, got {days!r}")
+    return out
 
 
 class MetaRNNDecoder:
