@@ -272,8 +272,8 @@ WILSON_RTI = {"look_back_s": 6.4, "min_time_s": 0.6, "min_dist": 0.1}
 
 
 def rti_wilson_selection(rec: dict[str, np.ndarray], dt: float, look_back_s: float = 6.4,
-                         min_time_s: float = 0.6, min_dist: float = 0.1
-                         ) -> tuple[np.ndarray, np.ndarray]:
+                         min_time_s: float = 0.6, min_dist: float = 0.1, v_max: float = np.inf,
+                         workspace: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
     r"""Return Wilson et al.'s RTI goals ``(T, L, 2)`` and selected bins ``(T, L)`` of a session.
 
     Wilson et al.'s simulator (``RTI.label`` in ``utils/recalibration/RTI_utils.py`` of github
@@ -295,6 +295,9 @@ def rti_wilson_selection(rec: dict[str, np.ndarray], dt: float, look_back_s: flo
         The bin width (s).
     look_back_s, min_time_s, min_dist : float
         The window and distance rule (Wilson et al.'s chained runs: 6.4 s, 0.6 s, 0.1 width).
+    v_max, workspace : float
+        The environment's speed and position bounds, to place the cursor after a trial's last
+        bin as the environment does (their simulator has neither bound).
 
     Returns
     -------
@@ -303,7 +306,7 @@ def rti_wilson_selection(rec: dict[str, np.ndarray], dt: float, look_back_s: flo
         where no trial ended after it) and the selected bins (booleans).
     """
     cursor = rec["cursor"]
-    end = cursor + dt * rec["applied"]
+    end = np.clip(cursor + dt * np.clip(rec["applied"], -v_max, v_max), -workspace, workspace)
     goal = cursor.copy()
     keep = np.zeros(rec["trial_end"].shape, dtype=bool)
     back, gap = int(round(look_back_s / dt)), int(round(min_time_s / dt))
@@ -322,7 +325,8 @@ def rti_wilson_selection(rec: dict[str, np.ndarray], dt: float, look_back_s: flo
 
 def _rti_wilson(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) -> Decoder:
     """Wilson et al.'s RTI: every trial end a click, their window and distance rule."""
-    goal, keep = rti_wilson_selection(rec, opts["dt"], **WILSON_RTI)
+    goal, keep = rti_wilson_selection(rec, opts["dt"], **WILSON_RTI, v_max=opts["v_max"],
+                                      workspace=opts["workspace"])
     labels = intention_labels(opts["labels"], decoder, rec, goal)
     return _refit_selected(decoder, rec["counts"], labels, keep.astype(np.float64))
 
@@ -414,7 +418,8 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
                                                            day=0))
     task = env.config.task
     stable = hidden_stable_channels(opts["drift"], env.config.population.n_units)
-    opts = {**opts, "dt": dt, "hidden_stable": stable, "hmm": TargetHMM(
+    opts = {**opts, "dt": dt, "v_max": env.config.v_max, "workspace": task.workspace,
+            "hidden_stable": stable, "hmm": TargetHMM(
         target_grid(task.workspace, opts["grid"]), click_hit=1.0 / (task.hold_steps + 1),
         click_radius=float(np.max(task.target_radius)))}
     parts = []
