@@ -31,6 +31,12 @@ simulator does). ``stabilizer_oracle`` aligns on the hidden stable set (an ablat
     python benchmarks/bench_wilson.py --labels refit --session 30   # the 30 s / ReFIT variant
     python benchmarks/bench_wilson.py --quick             # a smoke run (< 1 min)
 
+``--strategies rti_wilson`` is Wilson et al.'s own RTI rule (every trial end, timeouts too, a
+click; their 6.4–0.6 s window, distance and approach filter) beside ``rti`` (successful trials,
+every bin); ``--same-day-refit`` plays their order of a day: a recalibration session with the
+previous decoder and gain, the refit, the gain sweep, then the scored session (twice the
+session CPU; the default scores each day with the decoder refit on the day before).
+
 ``--noise additive`` replaces the Poisson counts by Wilson et al.'s channel model (the expected
 count plus Gaussian noise of a fixed SD, ``--noise-sd``, by default at their signal-to-noise
 scale; :class:`~cogmodels.envs.bci.encoder.PopulationSpec`).

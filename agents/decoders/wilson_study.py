@@ -24,6 +24,9 @@ starts from a steady-state Kalman filter fit on a supervised calibration block. 
 - ``"hmm_noclick"``: PRI-T without the click;
 - ``"rti"``: retrospective target inference (Jarosiewicz et al. 2015): only the successful
   trials' bins, labelled toward where the cursor ended;
+- ``"rti_wilson"``: Wilson et al.'s RTI rule (:func:`rti_wilson_selection`): every trial end,
+  timeouts included, taken as a click at the intended target, and of each trial only the bins
+  6.4 to 0.6 s before its end that are further than 0.1 from that point and approaching it;
 - ``"stabilizer"``: the day-0 filter on factor-analysis latents, realigned to day 0 by
   Procrustes on stable channels selected from the session's counts
   (:class:`~cogmodels.agents.decoders.stabilizer.ProcrustesStabilizer`; no labels) — meant for
@@ -87,8 +90,9 @@ from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.progress import progress_bar
 from cogmodels.validation import check_bool, check_choice, check_int, check_number
 
-__all__ = ["DEFAULT_STRATEGIES", "STRATEGIES", "WILSON_DRIFT", "OutputScale", "hidden_stable_channels", "readout_norm",
-           "run_wilson_protocol", "wilson_drift"]
+__all__ = ["DEFAULT_STRATEGIES", "STRATEGIES", "WILSON_DRIFT", "WILSON_RTI", "OutputScale",
+           "hidden_stable_channels", "readout_norm", "rti_wilson_selection", "run_wilson_protocol",
+           "wilson_drift"]
 
 #: Wilson et al. (2023)'s simulated nonstationarity: 0.91 daily tuning similarity, SNR redrawn
 WILSON_DRIFT = (TuningRotation(0.91), SNRMixture())
