@@ -31,6 +31,12 @@ simulator does). ``stabilizer_oracle`` aligns on the hidden stable set (an ablat
     python benchmarks/bench_wilson.py --labels refit --session 30   # the 30 s / ReFIT variant
     python benchmarks/bench_wilson.py --quick             # a smoke run (< 1 min)
 
+``--strategies rti_wilson`` is Wilson et al.'s own RTI rule (every trial end, timeouts too, a
+click; their 6.4–0.6 s window, distance and approach filter) beside ``rti`` (successful trials,
+every bin); ``--same-day-refit`` plays their order of a day: a recalibration session with the
+previous decoder and gain, the refit, the gain sweep, then the scored session (twice the
+session CPU; the default scores each day with the decoder refit on the day before).
+
 ``--noise additive`` replaces the Poisson counts by Wilson et al.'s channel model (the expected
 count plus Gaussian noise of a fixed SD, ``--noise-sd``, by default at their signal-to-noise
 scale; :class:`~cogmodels.envs.bci.encoder.PopulationSpec`).
@@ -185,6 +191,10 @@ def main() -> None:
                     help="fresh refits as they come (no renormalisation of the readout norm)")
     ap.add_argument("--posterior-weights", action="store_true",
                     help="weight PRI-T's bins by the squared posterior of their target")
+    ap.add_argument("--same-day-refit", action="store_true",
+                    help="Wilson et al.'s order: each day from day 1 plays a recalibration "
+                         "session with yesterday's decoder and gain, refits, re-sweeps, then "
+                         "scores a fresh session (twice the session CPU)")
     ap.add_argument("--drift", default="wilson", choices=("wilson", *DRIFT_PRESETS),
                     help="Wilson et al.'s drift (0.91 tuning similarity a day, SNR redrawn "
                          "from their mixture) or one of the package's presets")
@@ -250,6 +260,7 @@ def main() -> None:
                                      n_jobs=args.jobs, save_dir=args.save_dir, progress=True,
                                      renormalize=not args.no_renormalize, labels=args.labels,
                                      posterior_weights=args.posterior_weights,
+                                     same_day_refit=args.same_day_refit,
                                      drift=make_drift_arg(args.drift, args.n_stable,
                                                           args.low_snr),
                                      stabilizer=stabilizer, **noise)
@@ -278,7 +289,8 @@ def main() -> None:
               f"{args.n_stable}{', low SNR' if args.low_snr else ''}; stabiliser B {b}, reads "
               f"{args.stabilizer_read}, {args.stabilizer_factors} {args.stabilizer_model} factors"
               f"{', chained' if args.stabilizer_chained else ''}; noise {args.noise}"
-              f"{'' if args.noise_sd is None else f' sd {args.noise_sd:g}'}")
+              f"{'' if args.noise_sd is None else f' sd {args.noise_sd:g}'}"
+              f"{'; same-day refit' if args.same_day_refit else ''}")
     per_day = per_day[per_day["day"] < args.days]
     rng = np.random.default_rng(args.seed)
     last = range(max(1, args.days - 10), args.days)

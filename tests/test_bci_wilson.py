@@ -115,3 +115,49 @@ def test_refit_labels_inherit_an_attenuated_output_and_position_labels_do_not(en
     assert ((ratio > 0.4) & (ratio < 0.65)).all(), ratio  # ~0.5: the shrinkage is inherited
     with pytest.raises(ValueError, match="labels must be"):
         run_wilson_protocol(["hmm"], labels="speed")
+
+
+def test_rti_wilson_labels_timeouts_too_within_their_window_and_approach_rule():
+    """Wilson et al.'s RTI rule: every trial end (a dwell or a timeout) is a click whose cursor
+    is the target; of the bins from 6.4 s to 0.6 s before it, those further than 0.1 from that
+    target and getting closer are kept."""
+    from cogmodels.agents.decoders.wilson_study import rti_wilson_selection
+
+    dt, T = 0.02, 800
+    x = np.concatenate([np.linspace(0.0, 0.4, 300), np.full(100, 0.4),  # trial 1: reach, dwell
+                        np.linspace(0.0, -0.3, 200), np.linspace(-0.3, 0.2, 200)])  # 2: timeout
+    cursor = np.zeros((T, 1, 2))
+    cursor[:, 0, 0] = x
+    applied = np.zeros((T, 1, 2))
+    trial_end = np.zeros((T, 1), dtype=bool)
+    trial_end[[399, 799], 0] = True
+    click = np.zeros((T, 1), dtype=bool)
+    click[399, 0] = True  # only the first is a success; the rule ignores it
+    goal, keep = rti_wilson_selection({"cursor": cursor, "applied": applied,
+                                       "trial_end": trial_end, "click": click}, dt)
+    np.testing.assert_allclose(goal[79:400, 0], np.tile([0.4, 0.0], (321, 1)))
+    np.testing.assert_allclose(goal[479:, 0], np.tile([0.2, 0.0], (321, 1)))
+    k = keep[:, 0]
+    # trial 1: window 79..369 (320 bins back, 30 before the end); approaching and > 0.1 away
+    assert not k[:79].any() and not k[370:400].any()
+    np.testing.assert_array_equal(np.flatnonzero(k[:400]), np.flatnonzero(0.4 - x[:400] > 0.1)[
+        np.flatnonzero(0.4 - x[:400] > 0.1) >= 79])
+    # trial 2 (the timeout): window 479..769; moving away from 0.2 until bin 600, then toward it
+    sel = np.flatnonzero(k[400:]) + 400
+    assert sel.min() >= 600 and sel.max() <= 769
+    assert (np.abs(0.2 - x[sel]) > 0.1).all()
+
+
+@pytest.mark.slow
+def test_same_day_refit_scores_the_decoder_refit_on_the_days_own_block():
+    kw = dict(n_days=2, n_subjects=1, session_s=8.0, calibration_s=4.0, sweep_s=0.5,
+              gains=(1.0,), n_units=32)
+    late = run_wilson_protocol(["rti_wilson", "supervised"], **kw)
+    same = run_wilson_protocol(["rti_wilson", "supervised"], same_day_refit=True, **kw)
+    for t in (late, same):
+        assert set(t["day"]) == {0, 1}
+    day0 = [t[t["day"] == 0].sort_values(["decoder", "trial"])["trial_time"].to_numpy()
+            for t in (late, same)]
+    np.testing.assert_array_equal(*day0)  # day 0: no recalibration yet, either order
+    with pytest.raises(ValueError, match="same_day_refit"):
+        run_wilson_protocol(["rti"], same_day_refit="yes", **kw)

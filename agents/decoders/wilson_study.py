@@ -24,6 +24,9 @@ starts from a steady-state Kalman filter fit on a supervised calibration block. 
 - ``"hmm_noclick"``: PRI-T without the click;
 - ``"rti"``: retrospective target inference (Jarosiewicz et al. 2015): only the successful
   trials' bins, labelled toward where the cursor ended;
+- ``"rti_wilson"``: Wilson et al.'s RTI rule (:func:`rti_wilson_selection`): every trial end,
+  timeouts included, taken as a click at the intended target, and of each trial only the bins
+  6.4 to 0.6 s before its end that are further than 0.1 from that point and approaching it;
 - ``"stabilizer"``: the day-0 filter on factor-analysis latents, realigned to day 0 by
   Procrustes on stable channels selected from the session's counts
   (:class:`~cogmodels.agents.decoders.stabilizer.ProcrustesStabilizer`; no labels) — meant for
@@ -87,8 +90,9 @@ from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.progress import progress_bar
 from cogmodels.validation import check_bool, check_choice, check_int, check_number
 
-__all__ = ["DEFAULT_STRATEGIES", "STRATEGIES", "WILSON_DRIFT", "OutputScale", "hidden_stable_channels", "readout_norm",
-           "run_wilson_protocol", "wilson_drift"]
+__all__ = ["DEFAULT_STRATEGIES", "STRATEGIES", "WILSON_DRIFT", "WILSON_RTI", "OutputScale",
+           "hidden_stable_channels", "readout_norm", "rti_wilson_selection", "run_wilson_protocol",
+           "wilson_drift"]
 
 #: Wilson et al. (2023)'s simulated nonstationarity: 0.91 daily tuning similarity, SNR redrawn
 WILSON_DRIFT = (TuningRotation(0.91), SNRMixture())
@@ -266,6 +270,87 @@ def _rti(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) -> 
     return new
 
 
+#: Wilson et al.'s RTI settings for the chained 60-day runs (``performance_sweep.py``'s
+#: ``rti_opts``: ``look_back=320``, ``min_time=30`` steps of 20 ms, ``min_dist=0.1``), in s and widths
+WILSON_RTI = {"look_back_s": 6.4, "min_time_s": 0.6, "min_dist": 0.1}
+
+
+def rti_wilson_selection(rec: dict[str, np.ndarray], dt: float, look_back_s: float = 6.4,
+                         min_time_s: float = 0.6, min_dist: float = 0.1, v_max: float = np.inf,
+                         workspace: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+    r"""Return Wilson et al.'s RTI goals ``(T, L, 2)`` and selected bins ``(T, L)`` of a session.
+
+    Wilson et al.'s simulator (``RTI.label`` in ``utils/recalibration/RTI_utils.py`` of github
+    guyhwilson/nonstationarities, fed by ``simulate_RTIRecalibration``) treats **every trial end
+    as a click** — its click trace is the simulator's ``trialStart``, which marks timeouts as well
+    as dwells — and takes the cursor's position at that bin as the trial's target. Before each
+    click it keeps the bins from ``look_back_s`` before it (not before the previous click) up to
+    ``min_time_s`` before it, and of these only the bins whose cursor is further than
+    ``min_dist`` from the inferred target and approaching it (the distance's
+    ``numpy.gradient`` over the window is negative). Their window may start on the previous
+    click's bin; here it starts on the bin after it, the trial's first (the centre-out task
+    re-centres the cursor there, their task does not).
+
+    Parameters
+    ----------
+    rec : dict
+        A :class:`~cogmodels.agents.decoders.session.SessionRecord`'s arrays.
+    dt : float
+        The bin width (s).
+    look_back_s, min_time_s, min_dist : float
+        The window and distance rule (Wilson et al.'s chained runs: 6.4 s, 0.6 s, 0.1 width).
+    v_max, workspace : float
+        The environment's speed and position bounds, to place the cursor after a trial's last
+        bin as the environment does (their simulator has neither bound).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The goal of every bin (the cursor where the bin's trial ended; the bin's own cursor
+        where no trial ended after it) and the selected bins (booleans).
+    """
+    cursor = rec["cursor"]
+    end = np.clip(cursor + dt * np.clip(rec["applied"], -v_max, v_max), -workspace, workspace)
+    goal = cursor.copy()
+    keep = np.zeros(rec["trial_end"].shape, dtype=bool)
+    back, gap = int(round(look_back_s / dt)), int(round(min_time_s / dt))
+    for lane in range(cursor.shape[1]):
+        prev = -1
+        for t in np.flatnonzero(rec["trial_end"][:, lane]):
+            lo, hi = max(t - back, prev + 1), t - gap + 1
+            prev = t
+            if hi - lo < 2:  # np.gradient needs two bins (their except: pass)
+                continue
+            goal[lo:t + 1, lane] = end[t, lane]
+            dist = np.linalg.norm(end[t, lane] - cursor[lo:hi, lane], axis=-1)
+            keep[lo:hi, lane] = (dist > min_dist) & (np.gradient(dist) < 0)
+    return goal, keep
+
+
+def _rti_wilson(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) -> Decoder:
+    """Wilson et al.'s RTI: every trial end a click, their window and distance rule."""
+    goal, keep = rti_wilson_selection(rec, opts["dt"], **WILSON_RTI, v_max=opts["v_max"],
+                                      workspace=opts["workspace"])
+    labels = intention_labels(opts["labels"], decoder, rec, goal)
+    return _refit_selected(decoder, rec["counts"], labels, keep.astype(np.float64))
+
+
+def _refit_selected(decoder: Decoder, counts: np.ndarray, labels: np.ndarray,
+                    weight: np.ndarray) -> Decoder:
+    """Refit on the bins of positive weight; a lane without any keeps its model."""
+    empty = weight.sum(axis=0) == 0
+    if empty.all():
+        return decoder
+    weight = weight.copy()
+    weight[:, empty] = 1.0  # fitted, then replaced
+    new = _refit(decoder, counts, labels, weight)
+    if empty.any():
+        H, d, q = new.H_.copy(), new.d_.copy(), new.q_.copy()
+        H[empty], d[empty], q[empty] = decoder.H_[empty], decoder.d_[empty], decoder.q_[empty]
+        new.set_encoding(H, d, q)
+    return new
+
+
 def _realign(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) -> Decoder:
     return decoder.realign(rec["counts"])
 
@@ -306,7 +391,7 @@ def hidden_stable_channels(drift: Any, n_units: int) -> np.ndarray:
 LABELS = ("position", "refit")
 
 #: the strategies whose daily refits are renormalised (:class:`OutputScale`)
-RENORMALIZED = frozenset({"supervised", "hmm", "hmm_noclick", "rti"})
+RENORMALIZED = frozenset({"supervised", "hmm", "hmm_noclick", "rti", "rti_wilson"})
 
 #: strategy name -> (decoder class of day 0, update after each session)
 STRATEGIES: dict[str, tuple[type[Decoder], Update]] = {
@@ -315,12 +400,14 @@ STRATEGIES: dict[str, tuple[type[Decoder], Update]] = {
     "hmm": (SteadyStateKalmanDecoder, _hmm(click=True)),
     "hmm_noclick": (SteadyStateKalmanDecoder, _hmm(click=False)),
     "rti": (SteadyStateKalmanDecoder, _rti),
+    "rti_wilson": (SteadyStateKalmanDecoder, _rti_wilson),
     "stabilizer": (ProcrustesStabilizer, _realign),
     "stabilizer_oracle": (ProcrustesStabilizer, _realign_oracle),
 }
 
-#: the strategies played by default: all but the oracle ablation
-DEFAULT_STRATEGIES = tuple(name for name in STRATEGIES if name != "stabilizer_oracle")
+#: the strategies played by default: all but the oracle ablation and Wilson et al.'s RTI rule
+DEFAULT_STRATEGIES = tuple(name for name in STRATEGIES
+                           if name not in ("stabilizer_oracle", "rti_wilson"))
 
 
 def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
@@ -335,30 +422,43 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
                                                            day=0))
     task = env.config.task
     stable = hidden_stable_channels(opts["drift"], env.config.population.n_units)
-    opts = {**opts, "dt": dt, "hidden_stable": stable, "hmm": TargetHMM(
+    opts = {**opts, "dt": dt, "v_max": env.config.v_max, "workspace": task.workspace,
+            "hidden_stable": stable, "hmm": TargetHMM(
         target_grid(task.workspace, opts["grid"]), click_hit=1.0 / (task.hold_steps + 1),
         click_radius=float(np.max(task.target_radius)))}
     parts = []
     renorm = opts["renormalize"] and name in RENORMALIZED
     reference = readout_norm(decoder) if renorm else None
     scale = np.ones(env.num_envs)
+    gain = None
+
+    def refit(decoder: Decoder, scale: np.ndarray, rec: SessionRecord
+              ) -> tuple[Decoder, np.ndarray]:
+        arrays = rec.arrays()
+        arrays["velocity"] = arrays["velocity"] / scale[:, None]  # the fitted decoder's own
+        decoder = update(decoder, arrays, opts)
+        return decoder, reference / readout_norm(decoder) if renorm else scale
+
     for day in range(opts["n_days"]):
+        if opts["same_day_refit"] and day:  # Wilson et al.'s order: the day's own block first
+            rec = SessionRecord()
+            run_closed_loop(env, OutputScale(decoder, scale), opts["session_s"], day=day,
+                            gain=gain, record=rec)
+            decoder, scale = refit(decoder, scale, rec)
         driven = OutputScale(decoder, scale)
         sweep = sweep_gain(env, driven, opts["sweep_s"], gains=opts["gains"], day=day)
+        gain = sweep.best
         rec = SessionRecord()
         trials = run_closed_loop(env, driven, opts["session_s"], day=day,
-                                 gain=sweep.best, record=rec)
-        trials["gain"] = sweep.best[trials["subject"].to_numpy(dtype=np.int64)]
+                                 gain=gain, record=rec)
+        trials["gain"] = gain[trials["subject"].to_numpy(dtype=np.int64)]
         parts.append(trials)
         if opts["save_dir"] is not None:  # each day as it ends: a partial run is still usable
             path = Path(opts["save_dir"]) / f"{name}.csv"
             trials.assign(decoder=name).to_csv(path, mode="a" if day else "w", header=not day,
                                                index=False)
-        arrays = rec.arrays()
-        arrays["velocity"] = arrays["velocity"] / scale[:, None]  # the fitted decoder's own
-        decoder = update(decoder, arrays, opts)
-        if renorm:
-            scale = reference / readout_norm(decoder)
+        if not opts["same_day_refit"]:
+            decoder, scale = refit(decoder, scale, rec)
     out = pd.concat(parts, ignore_index=True)
     out.insert(0, "decoder", name)
     return out
@@ -379,6 +479,7 @@ def run_wilson_protocol(
     renormalize: bool = True,
     labels: str = "position",
     posterior_weights: bool = False,
+    same_day_refit: bool = False,
     seed: int = 0,
     drift: Any = WILSON_DRIFT,
     stabilizer: dict[str, Any] | None = None,
@@ -421,6 +522,14 @@ def run_wilson_protocol(
     posterior_weights : bool
         Weight PRI-T's bins by the squared posterior of their inferred target (weighted least
         squares); False: every bin counts once, as in Wilson et al.'s simulator.
+    same_day_refit : bool
+        Wilson et al.'s order (``testMethod`` in their ``performance_sweep.py``): from day 1 each
+        day first plays a recalibration session (``session_s``) with the previous day's decoder
+        and gain on the day's drift, refits on it, then re-sweeps the gain and scores a fresh
+        session with the refit decoder, so a day's score is that of a decoder recalibrated on the
+        same day. False (the default): the scored session is the recalibration data for the next
+        day, so each day is scored with a decoder one day of drift old (and costs one session,
+        not two).
     seed : int
         Seed of the subjects, their drift and the tasks.
     drift : Any
@@ -460,7 +569,8 @@ def run_wilson_protocol(
         "gains": tuple(gains), "grid": check_int("grid", grid, 2),
         "renormalize": check_bool("renormalize", renormalize),
         "labels": check_choice("labels", labels, LABELS),
-        "posterior_weights": check_bool("posterior_weights", posterior_weights), "seed": seed, "drift": drift,
+        "posterior_weights": check_bool("posterior_weights", posterior_weights),
+        "same_day_refit": check_bool("same_day_refit", same_day_refit), "seed": seed, "drift": drift,
         "env_kwargs": env_kwargs, "save_dir": save_dir,
         "stabilizer": dict(stabilizer or {})}
     ProcrustesStabilizer(**opts["stabilizer"])  # bad options fail here, not in a worker
