@@ -24,8 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-FAILED_S = 5.0
+from bench_wilson import FAILED_SESSION_S as FAILED_S  # Wilson et al.'s "failed session"
 
 
 def main() -> None:
