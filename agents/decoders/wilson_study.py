@@ -258,16 +258,7 @@ def _rti(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) -> 
             start = t + 1
     goal = np.where(weight[..., None] > 0, goal, rec["cursor"])
     labels = intention_labels(opts["labels"], decoder, rec, goal)
-    empty = weight.sum(axis=0) == 0
-    if empty.all():
-        return decoder
-    weight[:, empty] = 1.0  # fitted, then replaced: a lane without a success keeps its model
-    new = _refit(decoder, rec["counts"], labels, weight)
-    if empty.any():
-        H, d, q = new.H_.copy(), new.d_.copy(), new.q_.copy()
-        H[empty], d[empty], q[empty] = decoder.H_[empty], decoder.d_[empty], decoder.q_[empty]
-        new.set_encoding(H, d, q)
-    return new
+    return _refit_selected(decoder, rec["counts"], labels, weight)
 
 
 #: Wilson et al.'s RTI settings for the chained 60-day runs (``performance_sweep.py``'s
@@ -337,7 +328,7 @@ def _rti_wilson(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, An
 
 def _refit_selected(decoder: Decoder, counts: np.ndarray, labels: np.ndarray,
                     weight: np.ndarray) -> Decoder:
-    """Refit on the bins of positive weight; a lane without any keeps its model."""
+    """Refit on the bins of positive weight; a lane without any (e.g. no success) keeps its model."""
     empty = weight.sum(axis=0) == 0
     if empty.all():
         return decoder
