@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cogmodels.agents.decoders import meta_ppo, meta_rnn
+from cogmodels.agents.decoders import amortised_map, meta_ppo, meta_rnn
 from cogmodels.agents.decoders.map_inference import map_inference_sessions
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaRNNDecoder, per_minute
 from cogmodels.envs.bci.metrics import summarize
@@ -121,6 +121,26 @@ def ceiling(base: MetaDecoderConfig, spec: str, days: list[int], seconds: float,
                                                   dynamics=dynamics)
 
 
+def _amortised_net(config: MetaDecoderConfig, args: argparse.Namespace
+                   ) -> tuple[amortised_map.AmortisedMapNet, dict | None]:
+    """Train the DAgger GRU (or load ``--load-net``); return it and its training cost (None if loaded)."""
+    if args.load_net is not None:
+        state = torch.load(args.load_net)
+        net = amortised_map.AmortisedMapNet(state["gru.weight_hh_l0"].shape[1])
+        net.load_state_dict(state)
+        return net.eval(), None
+    rounds = [tuple(r) for r in json.loads(args.dagger_rounds)]
+    if args.quick:
+        rounds = [(2, 5), (1, 3)]
+    net, history = amortised_map.distil(config, rounds=rounds, seed=args.seed)
+    if args.save_net is not None:
+        torch.save(net.state_dict(), args.save_net)
+    print("amortised GRU (DAgger):\n" + markdown_table(history.round(3), decimals=3), flush=True)
+    return net, {"decoder": "amortised_gru", "cpu_s": float(history[["record_cpu_s", "fit_cpu_s"]].sum().sum()),
+                 "sessions": int(history["sequences"].iloc[-1]) * 2, "updates": int(history["epochs"].sum()),
+                 "dagger_rounds": json.dumps(rounds)}
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -156,6 +176,14 @@ def main(argv: list[str] | None = None) -> dict:
                     help="play the map inference on day + G after a first session, its state carried over")
     ap.add_argument("--first-seconds", type=float, default=360.0,
                     help="--next-day: length of the first session (s)")
+    ap.add_argument("--amortised", action="store_true",
+                    help="add the GRU meta-trained by DAgger on the map inference "
+                         "(amortised_map.distil), from nothing and, with --next-day, carried over")
+    ap.add_argument("--dagger-rounds", default="[[64, 20], [32, 8]]",
+                    help="--amortised: JSON list of [batches of 16 training subject-days, epochs] per round")
+    ap.add_argument("--save-net", type=Path, default=None, help="--amortised: save the trained weights here")
+    ap.add_argument("--load-net", type=Path, default=None,
+                    help="--amortised: play these saved weights instead of training")
     ap.add_argument("--tag", default=None,
                     help="suffix of the output files (default: '_quick' with --quick, else none)")
     args = ap.parse_args(argv)
@@ -194,6 +222,18 @@ def main(argv: list[str] | None = None) -> dict:
         held_out(f"error_map_inference_next_day_{gap}",
                  both[both["session"] == 1].drop(columns="session"))
         same_day_kf[f"error_map_inference_next_day_{gap}"] = f"fresh_kalman_day_{gap}"
+    if args.amortised:
+        two = MetaDecoderConfig(**base.to_dict() | {"n_components": 2})
+        net, cost = _amortised_net(two, args)
+        if cost is not None:
+            costs.append(cost)
+        held_out("amortised_gru", amortised_map.amortised_map_sessions(net, two, days, args.seconds,
+                                                                       seed=args.eval_seed))
+        for gap in args.next_day:
+            both = amortised_map.amortised_map_sessions(net, two, days, args.first_seconds, seed=args.eval_seed,
+                                                        then=[([d + gap for d in days], args.seconds)])
+            held_out(f"amortised_gru_next_day_{gap}", both[both["session"] == 1].drop(columns="session"))
+            same_day_kf[f"amortised_gru_next_day_{gap}"] = f"fresh_kalman_day_{gap}"
     runs = [("meta", {}), ("no_error_input", {"inputs": "none"})]
     if args.references_only:
         runs = []

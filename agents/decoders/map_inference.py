@@ -51,18 +51,17 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cogmodels.validation import SeedLike, as_generator, check_int, check_number
 
-if TYPE_CHECKING:
-    from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig
+from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaDecoderEnv, play_policy
 
-__all__ = ["ErrorMapInference", "map_inference_sessions"]
+__all__ = ["ErrorMapInference", "channel_kwargs", "learner_sessions", "map_inference_sessions"]
 
 
 class ErrorMapInference:
@@ -157,25 +156,45 @@ class ErrorMapInference:
         p = np.exp(self.log_posterior - self.log_posterior.max(axis=1, keepdims=True))
         return p / p.sum(axis=1, keepdims=True)
 
+    def decision(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return the posterior's mode map ``(n_lanes, 2, 2)`` and whether each lane explores.
+
+        A lane explores while the posterior mass within ``near_deg`` of the mode is below
+        ``confidence``; what :meth:`act` does next, and the targets a network imitating this
+        inference learns (:mod:`~cogmodels.agents.decoders.amortised_map`).
+        """
+        mode = self.log_posterior.argmax(axis=1)
+        sure = np.einsum("lk,lk->l", self._near[mode], self.posterior())
+        return self.maps[mode], sure < self.confidence
+
     def act(self, z: np.ndarray) -> np.ndarray:
         """Return the velocity ``(n_lanes, 2)`` for features ``z`` ``(n_lanes, 2)``; remember both."""
         z = np.asarray(z, dtype=float)
         if z.shape != (self.n_lanes, 2):
             raise ValueError(f"z must have shape {(self.n_lanes, 2)}, got {z.shape}")
-        mode = self.log_posterior.argmax(axis=1)
+        mode_map, explore = self.decision()
         if self._t % self.interval_bins == 0:
             self._explore_a = np.tanh(self.explore_sd
                                       * self.rng.standard_normal((self.n_lanes, 2)))
-        action = np.tanh(np.einsum("lij,lj->li", self.maps[mode], z))
-        sure = np.einsum("lk,lk->l", self._near[mode], self.posterior())
-        explore = sure < self.confidence
-        action = np.where(explore[:, None], self._explore_a, action)
+        action = np.where(explore[:, None], self._explore_a, np.tanh(np.einsum("lij,lj->li", mode_map, z)))
         self.explored += explore
         self._t += 1
         self._z = np.roll(self._z, 1, axis=0)
         self._a = np.roll(self._a, 1, axis=0)
         self._z[0], self._a[0] = z, action
         return action
+
+    def sent(self, action: np.ndarray) -> None:
+        """Replace the velocity remembered for the last bin by the one actually sent.
+
+        For a learner that shadows another decoder (the teacher of
+        :mod:`~cogmodels.agents.decoders.amortised_map`): it then judges the evaluations by the
+        displacement the cursor made. Call after :meth:`act`, before :meth:`observe`.
+        """
+        action = np.asarray(action, dtype=float)
+        if action.shape != (self.n_lanes, 2):
+            raise ValueError(f"action must have shape {(self.n_lanes, 2)}, got {action.shape}")
+        self._a[0] = action
 
     def _p_error(self, d: np.ndarray, u: np.ndarray) -> np.ndarray:
         """``P(error | j) = f + (h - f) sigmoid(-kappa cos(d, u_j))``, broadcast over ``d, u``."""
@@ -232,20 +251,42 @@ def map_inference_sessions(config: MetaDecoderConfig, days: Sequence[int], secon
         ``then``, the sessions' tables one after the other with their index in ``session``
         (0: the first), times counted from each session's start.
     """
-    from cogmodels.agents.decoders.meta_rnn import MetaDecoderEnv, play_policy
-
     if config.n_components != 2:
         raise ValueError(f"config.n_components must be 2 for the map inference, got "
                          f"{config.n_components!r}")
+
+    def make(env: MetaDecoderEnv) -> ErrorMapInference:
+        return ErrorMapInference(env.num_envs, seed=np.random.default_rng([check_int("seed", seed, 0), 11]),
+                                 **{**channel_kwargs(env), **kwargs})
+
+    return learner_sessions(config, days, make, seconds, seed=seed, then=then)
+
+
+def channel_kwargs(env: MetaDecoderEnv) -> dict[str, float]:
+    """The error-signal channel's nominal interval, latency (bins) and rates: the learner's design values.
+
+    Empty when the environment has no error signal.
+    """
+    spec = env.base.config.error_signal
+    if spec is None:
+        return {}
+    interval, latency = spec.bins(env.dt)
+    return {"interval_bins": interval, "latency_bins": latency, "hit_rate": spec.hit_rate,
+            "false_alarm_rate": spec.false_alarm_rate}
+
+
+def learner_sessions(config: MetaDecoderConfig, days: Sequence[int],
+                     make_learner: Callable[[MetaDecoderEnv], Any], seconds: float = 120.0, *,
+                     seed: int = 0, then: Sequence[tuple[Sequence[int], float]] = ()) -> pd.DataFrame:
+    """Play a learner with ``act`` / ``observe`` / ``new_session`` on held-out subject-days.
+
+    The engine of :func:`map_inference_sessions` (see there for ``days``, ``seconds``, ``seed``,
+    ``then`` and the table returned); ``make_learner(env)`` builds the learner for the
+    :class:`~cogmodels.agents.decoders.meta_rnn.MetaDecoderEnv` it will drive, one lane per day.
+    """
     days = [check_int("day", d, 0) for d in days]
     env = MetaDecoderEnv(config, len(days), days=days)
-    spec = env.base.config.error_signal
-    if spec is not None:
-        interval, latency = spec.bins(env.dt)
-        kwargs = {"interval_bins": interval, "latency_bins": latency,
-                  "hit_rate": spec.hit_rate, "false_alarm_rate": spec.false_alarm_rate, **kwargs}
-    learner = ErrorMapInference(len(days), seed=np.random.default_rng([check_int("seed", seed, 0),
-                                                                       11]), **kwargs)
+    learner = make_learner(env)
     obs, _ = env.reset(seed=seed)
     table = play_policy(env, obs, learner.act, seconds, observe=learner.observe)
     if not then:
