@@ -37,6 +37,11 @@ every bin); ``--same-day-refit`` plays their order of a day: a recalibration ses
 previous decoder and gain, the refit, the gain sweep, then the scored session (twice the
 session CPU; the default scores each day with the decoder refit on the day before).
 
+``--task wilson`` plays Wilson et al.'s own task instead of centre-out
+(:func:`~cogmodels.envs.bci.realism.wilson_task`: random targets of radius 0.075, no
+re-centring, no walls, no speed limit), where a cursor that runs off after a timeout starts the
+next trial wherever it went.
+
 ``--noise additive`` replaces the Poisson counts by Wilson et al.'s channel model (the expected
 count plus Gaussian noise of a fixed SD, ``--noise-sd``, by default at their signal-to-noise
 scale; :class:`~cogmodels.envs.bci.encoder.PopulationSpec`).
@@ -71,6 +76,7 @@ from cogmodels.agents.decoders.wilson_study import (  # noqa: E402
 from cogmodels.envs.bci.drift import DRIFT_PRESETS, SNRMixture  # noqa: E402
 from cogmodels.envs.bci.encoder import NOISE_MODELS, PopulationSpec  # noqa: E402
 from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
+from cogmodels.envs.bci.realism import wilson_task  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 #: the benchmark's gain grid: 10 gains from 0.5 to 4, geometric (see RESULTS: Wilson et al.'s
@@ -216,6 +222,9 @@ def main() -> None:
     ap.add_argument("--stabilizer-chained", action="store_true",
                     help="align each day to the last aligned day, as Wilson et al.'s simulator "
                          "does (chained: True), instead of to day 0")
+    ap.add_argument("--task", default="center_out", choices=("center_out", "wilson"),
+                    help="centre-out (re-centred each trial, walls, v_max 1) or Wilson et al.'s "
+                         "task: random targets, never re-centred, no walls, no speed limit")
     ap.add_argument("--noise", default="poisson", choices=NOISE_MODELS,
                     help="the channels' noise: Poisson counts (default), Gaussian with the "
                          "Poisson variance, or Wilson et al.'s additive Gaussian of a fixed SD")
@@ -236,6 +245,7 @@ def main() -> None:
     noise = {} if args.noise == "poisson" else {"noise": args.noise}
     if args.noise_sd is not None:
         noise["noise_sd"] = args.noise_sd
+    env_kwargs = {**noise, **(wilson_task() if args.task == "wilson" else {})}
     if args.quick:
         args.days, args.subjects, args.session, args.sweep = 2, 2, 20.0, 2.0
     t0, c0 = time.perf_counter(), cpu_seconds()
@@ -263,7 +273,7 @@ def main() -> None:
                                      same_day_refit=args.same_day_refit,
                                      drift=make_drift_arg(args.drift, args.n_stable,
                                                           args.low_snr),
-                                     stabilizer=stabilizer, **noise)
+                                     stabilizer=stabilizer, **env_kwargs)
     seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     per_day = summarize(trials, by=["decoder", "subject", "day"])
     mean_time = trials.groupby(["decoder", "subject", "day"])["trial_time"].mean()
@@ -290,7 +300,8 @@ def main() -> None:
               f"{args.stabilizer_read}, {args.stabilizer_factors} {args.stabilizer_model} factors"
               f"{', chained' if args.stabilizer_chained else ''}; noise {args.noise}"
               f"{'' if args.noise_sd is None else f' sd {args.noise_sd:g}'}"
-              f"{'; same-day refit' if args.same_day_refit else ''}")
+              f"{'; same-day refit' if args.same_day_refit else ''}"
+              f"{'; task wilson' if args.task == 'wilson' else ''}")
     per_day = per_day[per_day["day"] < args.days]
     rng = np.random.default_rng(args.seed)
     last = range(max(1, args.days - 10), args.days)

@@ -157,8 +157,7 @@ class ClosedLoopAgent(DecoderAgent):
                                 trial_end=done)
             if self._rti is not None:
                 cfg = self.config
-                v_max, ws = cfg.v_max, cfg.task.workspace
-                end = np.clip(cursor + cfg.task.dt * np.clip(applied, -v_max, v_max), -ws, ws)
+                end = cfg.clip_position(cursor + cfg.task.dt * cfg.clip_velocity(applied))
                 self._rti.end_trials(done, info["success"] & done, end, radius)
             if done.any():
                 self.chunks_.append(trial_chunk(info, done, (t + 1) * self.config.task.dt, radius))

@@ -292,7 +292,8 @@ def rti_wilson_selection(rec: dict[str, np.ndarray], dt: float, look_back_s: flo
         The window and distance rule (Wilson et al.'s chained runs: 6.4 s, 0.6 s, 0.1 width).
     v_max, workspace : float
         The environment's speed and position bounds, to place the cursor after a trial's last
-        bin as the environment does (their simulator has neither bound).
+        bin as the environment does (their simulator has neither bound: inf, as the environment's
+        ``BCIConfig.speed_bound`` and ``TaskSpec.position_bound`` are without ``v_max`` or walls).
 
     Returns
     -------
@@ -413,7 +414,7 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
                                                            day=0))
     task = env.config.task
     stable = hidden_stable_channels(opts["drift"], env.config.population.n_units)
-    opts = {**opts, "dt": dt, "v_max": env.config.v_max, "workspace": task.workspace,
+    opts = {**opts, "dt": dt, "v_max": env.config.speed_bound, "workspace": task.position_bound,
             "hidden_stable": stable, "hmm": TargetHMM(
         target_grid(task.workspace, opts["grid"]), click_hit=1.0 / (task.hold_steps + 1),
         click_radius=float(np.max(task.target_radius)))}

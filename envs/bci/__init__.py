@@ -39,7 +39,7 @@ from cogmodels.envs.bci.env import CursorBCI, CursorBCIRandomTargets
 from cogmodels.envs.bci.error_signal import ERROR_SIGNAL_PRESETS, ErrorSignalSpec, make_error_signal
 from cogmodels.envs.bci.gain_sweep import WILSON_GAINS, GainSweep, sweep_gain
 from cogmodels.envs.bci.metrics import bitrate, fitts_throughput, plot_over_days, summarize
-from cogmodels.envs.bci.realism import REALISM_LEVELS, realism
+from cogmodels.envs.bci.realism import REALISM_LEVELS, realism, wilson_task
 from cogmodels.envs.bci.session_drift import (
     BaselineShift,
     SessionProcess,
@@ -95,4 +95,5 @@ __all__ = [
     "subspace_similarity",
     "summarize",
     "sweep_gain",
+    "wilson_task",
 ]

@@ -18,7 +18,7 @@ def spaces_of(cfg: BCIConfig) -> tuple[spaces.Box, spaces.Box]:
     """Observation space (spike counts) and action space (decoded velocity) of one session."""
     low = 0.0 if cfg.population.noise == "poisson" else -MAX_COUNT
     obs = spaces.Box(low, MAX_COUNT, shape=(cfg.population.n_units,), dtype=np.float32)
-    act = spaces.Box(-cfg.v_max, cfg.v_max, shape=(2,), dtype=np.float32)
+    act = spaces.Box(-cfg.speed_bound, cfg.speed_bound, shape=(2,), dtype=np.float32)
     return obs, act
 
 
@@ -67,7 +67,7 @@ class CursorBCI(TaskEnv):
     cursor velocity. Each step is one bin of ``dt`` seconds (20 ms):
 
     1. the action ``a_t`` moves the cursor, ``p_{t+1} = clip(p_t + dt a_t)`` (workspace
-       ``[-workspace, workspace]^2``, widths of 1 by default);
+       ``[-workspace, workspace]^2``, widths of 1 by default; no clip with ``walls=False``);
     2. the task scores the bin: a trial succeeds once the cursor has stayed ``hold_time`` inside the
        target and fails after ``timeout``; the next target then appears;
     3. the user, who sees cursor and target ``delay`` (200 ms) late and predicts the present cursor
@@ -92,7 +92,8 @@ class CursorBCI(TaskEnv):
     ## Action Space
     ``Box(-v_max, v_max, (2,), float32)``: the decoded cursor velocity (workspace widths/s). Any
     two real numbers (a list, a tuple or an integer or float array of shape ``(2,)``) are
-    accepted and clipped to the bounds, as a cursor's speed limit would; a wrong shape, a
+    accepted and clipped to the bounds, as a cursor's speed limit would (``v_max=None``:
+    ``Box(-inf, inf)``, no speed limit); a wrong shape, a
     non-finite value, booleans, strings or other objects raise ``ValueError``.
 
     ## Observation Space
@@ -143,7 +144,11 @@ class CursorBCI(TaskEnv):
       of ``hold_time`` or a click selects; see :mod:`cogmodels.envs.bci.task`); ``click_rate``
       (5 per s, the detection hazard of an intended click) and ``false_click_rate`` (0.05 per
       s). With the grid or clicks the trial rows also hold ``wrong_selection`` (an incorrect
-      selection ended the trial) and ``n_targets``.
+      selection ended the trial) and ``n_targets``. ``walls`` (True): the cursor stops at the
+      workspace's edge; False (not with the grid): its position is unbounded, as in Wilson et
+      al. (2023)'s simulator, whose task
+      (:func:`~cogmodels.envs.bci.realism.wilson_task`: random targets, no walls, no speed
+      limit) is ``CursorBCI(**wilson_task())``.
     - ``population``: a :class:`~cogmodels.envs.bci.encoder.PopulationSpec` or None. Overrides:
       ``n_units`` (int in [1, 10^4], 192), ``tuning`` ("cosine" | "log_linear" | "mixed"),
       ``baseline_rate`` ((5, 30) Hz, within (0, 1000]), ``modulation_depth`` ((2, 10) Hz per
@@ -166,7 +171,8 @@ class CursorBCI(TaskEnv):
       within a session — baselines that walk (Perge et al. 2013: 84 % of units, 3.8 ± 8.7 Hz)
       and channels that are lost and recover — drawn per subject and day, the same whatever the
       decoder does.
-    - ``v_max`` (float in (0, 1000], 1.0): bound of the action (widths/s).
+    - ``v_max`` (float in (0, 1000] or None, 1.0): bound of the action (widths/s); None: no
+      speed limit.
     - ``error_signal`` ((hit_rate, false_alarm_rate) or None), ``error_interval`` (0.2 s, in
       [dt, 3600]).
 

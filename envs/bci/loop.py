@@ -2,8 +2,9 @@
 
 One bin of ``dt`` seconds, in every lane at once:
 
-1. the decoder's velocity ``a_t`` (the action, clipped to ``[-v_max, v_max]``) moves the cursor,
-   ``p_{t+1} = clip(p_t + dt a_t, -workspace, workspace)``;
+1. the decoder's velocity ``a_t`` (the action, clipped to ``[-v_max, v_max]``; not clipped with
+   ``v_max=None``) moves the cursor, ``p_{t+1} = clip(p_t + dt a_t, -workspace, workspace)``
+   (not clipped without walls, ``walls=False``: :mod:`.task`);
 2. the task scores the bin (inside the target, hold, success, timeout) and, when a trial ends,
    shows the next target;
 3. the user (:mod:`~cogmodels.envs.bci.user`) sees the cursor and target ``delay`` late and
@@ -78,16 +79,34 @@ class BCIConfig:
     population: PopulationSpec
     user: UserSpec
     drift: DriftModel
-    v_max: float
+    v_max: float | None
     days_per_session: int
     error_signal: ErrorSignalSpec | None
     session_drift: tuple[SessionProcess, ...] = ()
+
+    @property
+    def speed_bound(self) -> float:
+        """The bound of each velocity component: ``v_max``, or inf without a speed limit."""
+        return float(np.inf) if self.v_max is None else self.v_max
+
+    def clip_velocity(self, action: np.ndarray) -> np.ndarray:
+        """Return the decoded velocity as it moves the cursor, within ``[-v_max, v_max]``."""
+        if self.v_max is None:
+            return np.array(action)
+        return np.minimum(np.maximum(action, -self.v_max), self.v_max)
+
+    def clip_position(self, position: np.ndarray) -> np.ndarray:
+        """Return the cursor ``position`` stopped at the walls (unchanged without walls)."""
+        if not self.task.walls:
+            return position
+        ws = self.task.workspace
+        return np.minimum(np.maximum(position, -ws), ws)
 
 
 #: keyword overrides of the :class:`TaskSpec` (its :meth:`TaskSpec.create` arguments)
 TASK_OVERRIDES = ("n_trials", "dt", "target_distance", "target_radius", "hold_time", "timeout",
                   "return_to_center", "workspace", "grid_size", "selection", "click_rate",
-                  "false_click_rate")
+                  "false_click_rate", "walls")
 #: keyword overrides of the :class:`PopulationSpec`: environment name -> field
 POPULATION_OVERRIDES = {"n_units": "n_units", "tuning": "tuning", "baseline_rate": "baseline",
                         "modulation_depth": "depth", "noise": "noise", "noise_sd": "noise_sd",
@@ -114,6 +133,7 @@ def make_config(
     selection: str | None = None,
     click_rate: float | None = None,
     false_click_rate: float | None = None,
+    walls: bool | None = None,
     n_units: int | None = None,
     tuning: str | None = None,
     baseline_rate: float | tuple[float, float] | None = None,
@@ -123,7 +143,7 @@ def make_config(
     observation_gain: float | None = None,
     observation_rotation: float | None = None,
     observation_offset: float | None = None,
-    v_max: float = 1.0,
+    v_max: float | None = 1.0,
     days_per_session: int = 0,
     error_signal: Any = None,
     error_interval: float = 0.2,
@@ -137,8 +157,9 @@ def make_config(
     a model name, ``drift`` a preset name or drift processes, ``session_drift`` None or
     within-session processes (:mod:`~cogmodels.envs.bci.session_drift`). Each override that is not None
     replaces that field of its spec (``baseline_rate`` and ``modulation_depth`` are the
-    population's ``baseline`` and ``depth``). Every value is checked: ``ValueError`` names the
-    bad argument.
+    population's ``baseline`` and ``depth``). ``v_max`` None: no speed limit (with
+    ``walls=False``, Wilson et al. 2023's unbounded cursor; :func:`.realism.wilson_task`). Every
+    value is checked: ``ValueError`` names the bad argument.
 
     Returns
     -------
@@ -164,7 +185,11 @@ def make_config(
         raise ValueError(
             f"user must be one of {list(USER_MODELS)} or a UserSpec, got {describe(user)}"
         )
-    v_max = check_number("v_max", v_max, 0.0, MAX_V, low_open=True)
+    if v_max is not None:
+        try:
+            v_max = check_number("v_max", v_max, 0.0, MAX_V, low_open=True)
+        except ValueError as err:  # name None among the allowed values
+            raise ValueError(str(err).replace(", got", " or None (no speed limit), got", 1)) from None
     days_per_session = check_int("days_per_session", days_per_session, 0, MAX_DAYS_PER_SESSION)
     # a preset name, an ErrorSignalSpec, or the older (hit, fa) pair with ``error_interval``
     check_number("error_interval", error_interval, spec.dt, MAX_TIMEOUT)
@@ -395,13 +420,13 @@ class ClosedLoop:
         ``movement_error``.
         """
         cfg, spec = self.cfg, self.cfg.task
-        a = np.minimum(np.maximum(actions, -cfg.v_max), cfg.v_max)
+        a = cfg.clip_velocity(actions)
         if self.reaim is not None:  # the decoder's answer to the command of the last bin
             self.reaim.observe(a, ~self.open_loop)
         if self._any_open:  # the automatic cursor of a calibration block ignores the decoder
             a = np.where(self.open_loop[:, None], self.cued_velocity(self.steps + 1), a)
         before = self.cursor
-        cursor = np.minimum(np.maximum(before + self.dt * a, -spec.workspace), spec.workspace)
+        cursor = cfg.clip_position(before + self.dt * a)
         moved = cursor - before
         self.cursor, self.velocity = cursor, a
         self.path += np.hypot(moved[:, 0], moved[:, 1])

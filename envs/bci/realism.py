@@ -9,6 +9,12 @@
   2013) and transient losses.
 
 ``benchmarks/bench_bci.py`` times these levels; ``tests/test_bci_loop_identity.py`` pins their counts.
+
+:func:`wilson_task` is the task of Wilson et al. (2023)'s simulator beside these levels (random
+targets, no walls, no speed limit; :mod:`.task`).
+
+- Wilson, G. H., et al. (2023). Long-term unsupervised recalibration of cursor BCIs. bioRxiv
+  10.1101/2023.02.03.527022.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from cogmodels.envs.bci.encoder import PopulationSpec
 from cogmodels.envs.bci.session_drift import BaselineShift, TransientLoss
 from cogmodels.envs.bci.user import WILLETT_USER
 
-__all__ = ["REALISM_LEVELS", "realism"]
+__all__ = ["REALISM_LEVELS", "realism", "wilson_task"]
 
 REALISM_LEVELS = ("off", "realistic", "full")
 
@@ -49,3 +55,23 @@ def realism(level: str) -> dict[str, Any]:
                                 noise_rate=2.0)
     return {"user": WILLETT_USER, "population": population,
             "session_drift": [BaselineShift(), TransientLoss()]}
+
+
+def wilson_task() -> dict[str, Any]:
+    """Return the environment keyword arguments of Wilson et al. (2023)'s task.
+
+    Their simulator (``simulateFitts_Numba`` in ``utils/simulation/simulation.py`` of github
+    guyhwilson/nonstationarities): Fitts targets of radius 0.075 drawn uniformly in the square
+    of half-width 0.5, a 0.5 s hold, a 10 s timeout, the cursor never re-centred, and neither its
+    position (``applyWallBound`` is commented out) nor its speed bounded. Here: random targets
+    (``task="random_targets"``, each target inside the workspace and at least ``MIN_GAP`` from
+    the last, unlike theirs), ``walls=False`` and ``v_max=None``.
+
+    Returns
+    -------
+    dict
+        ``task``, ``workspace``, ``target_radius``, ``hold_time``, ``timeout``, ``walls`` and
+        ``v_max``.
+    """
+    return {"task": "random_targets", "workspace": 0.5, "target_radius": 0.075,
+            "hold_time": 0.5, "timeout": 10.0, "walls": False, "v_max": None}

@@ -16,6 +16,18 @@ Units: positions in workspace widths (the square workspace is ``[-workspace, wor
   wholly inside it), radii uniform in ``target_radius``; consecutive targets are at least
   ``MIN_GAP`` apart edge to edge, so no target starts under the cursor.
 
+The cursor stays inside the workspace (``walls``, the default): a step that would leave it stops
+at the edge, coordinate by coordinate. With ``walls=False`` its position is unbounded, as in
+Wilson et al. (2023)'s simulator (``simulateFitts_Numba`` in ``utils/simulation/simulation.py``
+of github guyhwilson/nonstationarities, where ``applyWallBound`` is commented out): a decoder
+that pushes the cursor away runs it off as far as it pushes, and since random targets do not
+re-centre the cursor, the next trial starts wherever it went. Their task is random targets of
+radius 0.075, a 0.5 s hold, a 10 s timeout, no walls and no speed limit (the environment
+arguments :func:`~cogmodels.envs.bci.realism.wilson_task`, with ``v_max=None``); their target
+centres are uniform in the whole square with no gap to the previous one, ours keep each target
+inside the workspace and ``MIN_GAP`` from the last.
+The grid needs walls (a cursor outside it is on no cell).
+
 A trial is one target-acquisition attempt: it succeeds once the cursor has stayed inside the
 target for ``hold_time`` after entering it (``hold_steps`` further bins inside, without leaving)
 and fails when ``timeout`` seconds have passed without success. On the grid the same dwell on any
@@ -33,6 +45,8 @@ References
   an intracortical brain-computer interface. eLife 6:e18554.
 - Nuyujukian, P., et al. (2018). Cortical control of a tablet computer by people with paralysis.
   PLoS ONE 13:e0204566.
+- Wilson, G. H., et al. (2023). Long-term unsupervised recalibration of cursor BCIs. bioRxiv
+  10.1101/2023.02.03.527022.
 """
 
 from __future__ import annotations
@@ -91,6 +105,7 @@ class TaskSpec:
     selection: str = "hold"
     click_rate: float = 5.0
     false_click_rate: float = 0.05
+    walls: bool = True
 
     @classmethod
     def create(
@@ -108,13 +123,16 @@ class TaskSpec:
         selection: str = "hold",
         click_rate: float = 5.0,
         false_click_rate: float = 0.05,
+        walls: bool = True,
     ) -> TaskSpec:
         """Check the task's arguments and convert times (s) to steps of ``dt``.
 
         ``target_radius`` None is 0.075 for centre-out targets and (0.04, 0.1) for random ones;
         on the grid it is half a cell (``workspace / grid_size``) and may not be given.
         ``grid_size`` is an int in [2, 100]; ``selection`` "hold" | "click"; ``click_rate`` and
-        ``false_click_rate`` (per second) in [0, 1000].
+        ``false_click_rate`` (per second) in [0, 1000]; ``walls`` (bool): whether the cursor is
+        kept inside the workspace (False: its position is unbounded, as in Wilson et al. 2023's
+        simulator; not with the grid).
         """
         task = check_choice("task", task, TASKS)
         n_trials = check_int("n_trials", n_trials, 1, MAX_TRIALS)
@@ -124,6 +142,13 @@ class TaskSpec:
         selection = check_choice("selection", selection, SELECTIONS)
         click_rate = check_number("click_rate", click_rate, 0.0, MAX_CLICK_RATE)
         false_click_rate = check_number("false_click_rate", false_click_rate, 0.0, MAX_CLICK_RATE)
+        walls = check_bool("walls", walls)
+        if task == "grid" and not walls:
+            raise ValueError(
+                "walls must be True with task='grid' (the grid tiles the workspace: a cursor "
+                "outside it is on no cell); use task='random_targets' for an unbounded cursor, "
+                "got walls=False"
+            )
         if task == "grid":
             if target_radius is not None and target_radius != workspace / grid_size:
                 raise ValueError(
@@ -161,7 +186,7 @@ class TaskSpec:
         return cls(task, n_trials, dt, workspace, target_distance, radius, hold_steps,
                    timeout_steps, check_bool("return_to_center", return_to_center),
                    grid_size=grid_size, selection=selection, click_rate=click_rate,
-                   false_click_rate=false_click_rate)
+                   false_click_rate=false_click_rate, walls=walls)
 
     def arguments(self) -> dict[str, Any]:
         """Return the arguments of :meth:`create` that give this spec (times back in seconds)."""
@@ -170,7 +195,8 @@ class TaskSpec:
                 "target_radius": self.target_radius, "hold_time": self.hold_steps * self.dt,
                 "timeout": self.timeout_steps * self.dt, "return_to_center": self.return_to_center,
                 "grid_size": self.grid_size, "selection": self.selection,
-                "click_rate": self.click_rate, "false_click_rate": self.false_click_rate}
+                "click_rate": self.click_rate, "false_click_rate": self.false_click_rate,
+                "walls": self.walls}
 
     def replace(self, **overrides: Any) -> TaskSpec:
         """Return this spec with some :meth:`create` arguments changed (checked again)."""
@@ -215,6 +241,11 @@ class TaskSpec:
     def recenter(self) -> bool:
         """Whether the cursor jumps back to the centre when a trial starts."""
         return self.center_out and not self.return_to_center
+
+    @property
+    def position_bound(self) -> float:
+        """The largest coordinate the cursor may reach: ``workspace`` with walls, else inf."""
+        return self.workspace if self.walls else float(np.inf)
 
 
 def center_out_positions(n_directions: int, distance: float) -> np.ndarray:
