@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--amortised", action="store_true",
                     help="add the GRU meta-trained by DAgger on the map inference "
                          "(amortised_map.distil), from nothing and, with --next-day, carried over")
-    ap.add_argument("--dagger-rounds", default="[[64, 20], [32, 8]]",
+    ap.add_argument("--dagger-rounds", default="[[64, 20], [32, 8], [32, 8]]",
                     help="--amortised: JSON list of [batches of 16 training subject-days, epochs] per round")
     ap.add_argument("--save-net", type=Path, default=None, help="--amortised: save the trained weights here")
     ap.add_argument("--load-net", type=Path, default=None,
