@@ -86,7 +86,7 @@ def test_a_shadowing_teacher_judges_the_velocity_actually_sent():
     rng = np.random.default_rng(2)
     a = ErrorMapInference(4, seed=0)
     b = ErrorMapInference(4, seed=1)
-    for t in range(200):
+    for _ in range(200):
         z = rng.normal(size=(4, 2))
         sent = a.act(z)
         b.act(z)

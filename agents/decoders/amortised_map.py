@@ -185,7 +185,7 @@ class AmortisedMapDecoder:
         return self.new_session()
 
     def new_session(self) -> AmortisedMapDecoder:
-        """A new session of the same subjects: the hidden state kept."""
+        """Start a new session of the same subjects: the hidden state kept."""
         self.summary.new_session()
         self._t = 0
         self._held = np.zeros((self.n_lanes, 2))

@@ -57,9 +57,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cogmodels.validation import SeedLike, as_generator, check_int, check_number
-
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaDecoderEnv, play_policy
+from cogmodels.validation import SeedLike, as_generator, check_int, check_number
 
 __all__ = ["ErrorMapInference", "channel_kwargs", "learner_sessions", "map_inference_sessions"]
 
@@ -263,7 +262,7 @@ def map_inference_sessions(config: MetaDecoderConfig, days: Sequence[int], secon
 
 
 def channel_kwargs(env: MetaDecoderEnv) -> dict[str, float]:
-    """The error-signal channel's nominal interval, latency (bins) and rates: the learner's design values.
+    """Return the error-signal channel's nominal interval, latency (bins) and rates (design values).
 
     Empty when the environment has no error signal.
     """
