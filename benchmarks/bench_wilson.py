@@ -37,6 +37,11 @@ every bin); ``--same-day-refit`` plays their order of a day: a recalibration ses
 previous decoder and gain, the refit, the gain sweep, then the scored session (twice the
 session CPU; the default scores each day with the decoder refit on the day before).
 
+``--refit wilson`` replaces the Kalman filter (refit on the encoding, renormalised in
+Frobenius norm to day 0) by Wilson et al.'s simulated decoder and refit
+(:class:`~cogmodels.agents.decoders.wilson_study.WilsonLinearDecoder`): a smoothed OLS readout,
+each day refit by OLS and renormalised per output column to the previous decoder.
+
 ``--task wilson`` plays Wilson et al.'s own task instead of centre-out
 (:func:`~cogmodels.envs.bci.realism.wilson_task`: random targets of radius 0.075, no
 re-centring, no walls, no speed limit), where a cursor that runs off after a timeout starts the
@@ -70,6 +75,7 @@ import pandas as pd  # noqa: E402
 import cogmodels  # noqa: E402,F401
 from cogmodels.agents.decoders.wilson_study import (  # noqa: E402
     DEFAULT_STRATEGIES,
+    REFITS,
     run_wilson_protocol,
     wilson_drift,
 )
@@ -201,6 +207,10 @@ def main() -> None:
                     help="Wilson et al.'s order: each day from day 1 plays a recalibration "
                          "session with yesterday's decoder and gain, refits, re-sweeps, then "
                          "scores a fresh session (twice the session CPU)")
+    ap.add_argument("--refit", default="kalman", choices=REFITS,
+                    help="the decoder and its daily refit: a Kalman filter renormalised in "
+                         "Frobenius norm to day 0 (default), or Wilson et al.'s OLS decoder "
+                         "renormalised per column to the previous decoder")
     ap.add_argument("--drift", default="wilson", choices=("wilson", *DRIFT_PRESETS),
                     help="Wilson et al.'s drift (0.91 tuning similarity a day, SNR redrawn "
                          "from their mixture) or one of the package's presets")
@@ -270,7 +280,7 @@ def main() -> None:
                                      n_jobs=args.jobs, save_dir=args.save_dir, progress=True,
                                      renormalize=not args.no_renormalize, labels=args.labels,
                                      posterior_weights=args.posterior_weights,
-                                     same_day_refit=args.same_day_refit,
+                                     same_day_refit=args.same_day_refit, refit=args.refit,
                                      drift=make_drift_arg(args.drift, args.n_stable,
                                                           args.low_snr),
                                      stabilizer=stabilizer, **env_kwargs)
@@ -301,7 +311,8 @@ def main() -> None:
               f"{', chained' if args.stabilizer_chained else ''}; noise {args.noise}"
               f"{'' if args.noise_sd is None else f' sd {args.noise_sd:g}'}"
               f"{'; same-day refit' if args.same_day_refit else ''}"
-              f"{'; task wilson' if args.task == 'wilson' else ''}")
+              f"{'; task wilson' if args.task == 'wilson' else ''}"
+              f"{'; refit wilson' if args.refit == 'wilson' else ''}")
     per_day = per_day[per_day["day"] < args.days]
     rng = np.random.default_rng(args.seed)
     last = range(max(1, args.days - 10), args.days)

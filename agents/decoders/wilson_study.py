@@ -35,7 +35,9 @@ starts from a steady-state Kalman filter fit on a supervised calibration block. 
   (:func:`hidden_stable_channels`) — an ablation, not a method a BCI could run.
 
 Each refit decoder is **renormalised** to the readout norm of the day-0 decoder
-(:class:`OutputScale`; Wilson et al.'s ``renormalizeDecoder``), and PRI-T's bins all count once,
+(:class:`OutputScale`; Wilson et al.'s ``renormalizeDecoder``, which works per output column on
+their linear decoder: ``refit="wilson"`` plays their decoder and refit,
+:class:`WilsonLinearDecoder`), and PRI-T's bins all count once,
 as in Wilson et al.'s simulator (``simulate_HMMRecalibration`` in their code regresses on the
 Viterbi targets, unweighted). Weighting the bins by the squared posterior of their inferred
 target (``posterior_weights=True``; Wilson et al.'s option on real sessions) was the main cause
@@ -77,9 +79,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cogmodels.agents.decoders.base import Decoder
+from cogmodels.agents.decoders.base import Decoder, check_calibration
 from cogmodels.agents.decoders.clda import refit_intention
 from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
+from cogmodels.agents.decoders.linear import RidgeDecoder
 from cogmodels.agents.decoders.session import SessionRecord, calibration_block, run_closed_loop
 from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer
 from cogmodels.agents.decoders.target_hmm import TargetHMM, infer_lanes, target_grid
@@ -90,9 +93,9 @@ from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.progress import progress_bar
 from cogmodels.validation import check_bool, check_choice, check_int, check_number
 
-__all__ = ["DEFAULT_STRATEGIES", "STRATEGIES", "WILSON_DRIFT", "WILSON_RTI", "OutputScale",
-           "hidden_stable_channels", "readout_norm", "rti_wilson_selection", "run_wilson_protocol",
-           "wilson_drift"]
+__all__ = ["DEFAULT_STRATEGIES", "REFITS", "STRATEGIES", "WILSON_DRIFT", "WILSON_RTI",
+           "OutputScale", "WilsonLinearDecoder", "hidden_stable_channels", "readout_norm",
+           "rti_wilson_selection", "run_wilson_protocol", "wilson_drift"]
 
 #: Wilson et al. (2023)'s simulated nonstationarity: 0.91 daily tuning similarity, SNR redrawn
 WILSON_DRIFT = (TuningRotation(0.91), SNRMixture())
@@ -125,7 +128,13 @@ Update = Callable[[Decoder, dict[str, np.ndarray], dict[str, Any]], Decoder]
 
 
 def _debiased(decoder: Decoder, velocity: np.ndarray) -> np.ndarray:
-    """``G^{-1} v`` per lane: the decoder's output divided by its own steady-state gain."""
+    """``G^{-1} v`` per lane: the decoder's output divided by its own steady-state gain.
+
+    A :class:`WilsonLinearDecoder` has no encoding model, hence no steady-state gain: its output
+    is taken as it is (Wilson et al.'s PRI-T reads their linear decoder's raw output).
+    """
+    if isinstance(decoder, WilsonLinearDecoder):
+        return velocity
     return np.einsum("lij,tlj->tli", np.linalg.inv(decoder.steady_gain()), velocity)
 
 
@@ -192,8 +201,114 @@ class OutputScale:
         return self.scale[:, None, None] * self.decoder.steady_gain()
 
 
+#: Wilson et al.'s decoder smoothing ``alpha = 0.94`` per 20 ms step (``performance_sweep.py``'s
+#: ``base_opts['alpha']``, ``base_opts['delT'] = 0.02``)
+WILSON_SMOOTHING = 0.94
+
+
+class WilsonLinearDecoder(RidgeDecoder):
+    r"""Wilson et al. (2023)'s simulated decoder: a smoothed OLS readout, refit per column-norm.
+
+    The readout is :class:`~cogmodels.agents.decoders.linear.RidgeDecoder`'s, ``v_t = α v_{t-1}
+    + (1 - α) Wᵀ [y_t, 1]``, with ``α = 0.94`` per 20 ms bin (``0.94 ** (dt / 0.02)`` for
+    another bin width; their ``alpha``), and ``W`` an ordinary least-squares fit with intercept
+    (scikit-learn's ``LinearRegression(fit_intercept=True)`` in their simulator):
+
+    .. math::
+
+        W = \operatorname*{arg\,min}_W \sum_t w_t \lVert x_t - Wᵀ z_t \rVert^2
+          = (Zᵀ \Omega Z)^{+} Zᵀ \Omega X, \qquad z_t = [y_t, 1],\ \Omega = \operatorname{diag}(w)
+
+    per lane (``w`` the bin weights: 1 on every bin, or 1 on the bins a recalibration selects;
+    ``+`` the pseudo-inverse, ``numpy.linalg.lstsq``). :meth:`refit` is their recalibration
+    (``simulate_RTIRecalibration``, ``simulate_HMMRecalibration`` and
+    ``simulate_ClosedLoopRecalibration`` in ``utils/simulation/simulation_utils.py`` of github
+    guyhwilson/nonstationarities, HEAD 844f489): a fresh OLS fit on the session's counts and
+    labels, then ``renormalizeDecoder``, which rescales each output column ``k`` — weights and
+    intercept together — so that the weights' norm is the **previous** decoder's:
+
+    .. math::
+
+        W_{:,k} \leftarrow W_{:,k}\, \frac{\lVert W^{\text{prev}}_{1:N,k} \rVert}
+                                         {\lVert W_{1:N,k} \rVert}
+
+    (``D_new /= norm(D_new[1:], axis=0) / norm(cfg['D'][1:], axis=0)``, the intercept row
+    excluded from the norm but scaled). Chained from day to day, every column keeps its day-0
+    norm. Their day-0 decoder is the same OLS fit on an open-loop block of 10,000 bins of random
+    velocities ``x_t ~ N(0, I)`` (counts ``y_t = T x_t + b + N(0, 0.3²)``,
+    ``simulate_OpenLoopRecalibration``) with each column scaled to norm 1; here :meth:`fit` is
+    given the benchmark's calibration block and its columns are left as fitted (the daily gain
+    sweep's grid is in our units).
+
+    - Wilson, G. H., et al. (2023). Long-term unsupervised recalibration of cursor BCIs. bioRxiv
+      10.1101/2023.02.03.527022.
+
+    Parameters
+    ----------
+    dt : float
+        The bin width (s), which sets the smoothing ``0.94 ** (dt / 0.02)``.
+    """
+
+    def __init__(self, dt: float = 0.02) -> None:
+        self.dt = check_number("dt", dt, 0.0, low_open=True)
+        super().__init__(alpha=0.0, smoothing=WILSON_SMOOTHING ** (self.dt / 0.02))
+
+    def fit(self, counts: Any, velocity: Any, sample_weight: Any = None) -> WilsonLinearDecoder:
+        """Fit ``W_`` by (weighted) least squares with intercept; return ``self``.
+
+        ``counts`` ``(T, N)``/``(T, L, N)``, labels ``velocity`` ``(T, 2)``/``(T, L, 2)``,
+        ``sample_weight`` ``(T,)``/``(T, L)`` >= 0 (None: 1). A lane whose weights are all 0 is
+        fit on every bin (:meth:`refit` then keeps its previous weights).
+        """
+        y, x, single = check_calibration(counts, velocity)
+        t, n_lanes, n = y.shape
+        if sample_weight is None:
+            w = np.ones((t, n_lanes))
+        else:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            if w.size != t * n_lanes or not (np.isfinite(w).all() and (w >= 0).all()):
+                raise ValueError(f"sample_weight must be finite weights >= 0 of shape "
+                                 f"{(t,) if single else (t, n_lanes)}, got shape "
+                                 f"{np.shape(sample_weight)}")
+            w = w.reshape(t, n_lanes)
+        W = np.empty((n_lanes, n + 1, 2))
+        for lane in range(n_lanes):
+            keep = w[:, lane] > 0 if w[:, lane].any() else np.ones(t, dtype=bool)
+            root = np.sqrt(np.where(w[keep, lane] > 0, w[keep, lane], 1.0))[:, None]
+            z = np.hstack([y[keep, lane].astype(np.float64), np.ones((int(keep.sum()), 1))]) * root
+            # normal equations through BLAS, solved by least squares (the pseudo-inverse when
+            # a unit is silent or fewer bins than units are kept)
+            W[lane] = np.linalg.lstsq(z.T @ z, z.T @ (x[keep, lane] * root), rcond=None)[0]
+        self.W_ = W
+        self._fitted(n_lanes, n, single)
+        return self
+
+    def refit(self, counts: Any, labels: Any, sample_weight: Any = None,
+              renormalize: bool = True) -> WilsonLinearDecoder:
+        """Return a new decoder fit on a session, each column renormalised to this one's norm.
+
+        Wilson et al.'s recalibration (class docstring). ``renormalize=False``: the fresh OLS
+        fit as it comes. A lane whose ``sample_weight`` is all 0 (no bin selected) keeps this
+        decoder's weights, as their ``simulate_RTIRecalibration`` keeps ``cfg['D']``.
+        """
+        self._check_fitted()
+        new = WilsonLinearDecoder(dt=self.dt).fit(counts, labels, sample_weight)
+        n = self.n_units_
+        if renormalize:
+            ratio = (np.linalg.norm(self.W_[:, :n], axis=1)
+                     / np.maximum(np.linalg.norm(new.W_[:, :n], axis=1), 1e-300))  # (L, 2)
+            new.W_ = new.W_ * ratio[:, None, :]
+        if sample_weight is not None:
+            empty = np.asarray(sample_weight, dtype=np.float64).reshape(
+                -1, self.n_lanes_).sum(axis=0) == 0
+            new.W_[empty] = self.W_[empty]
+        return new
+
+
 def _refit(decoder: Decoder, counts: np.ndarray, labels: np.ndarray,
-           weight: np.ndarray | None = None) -> Decoder:
+           weight: np.ndarray | None = None, renormalize: bool = True) -> Decoder:
+    if isinstance(decoder, WilsonLinearDecoder):
+        return decoder.refit(counts, labels, weight, renormalize=renormalize)
     return SteadyStateKalmanDecoder(dt=decoder.dt).fit(counts, labels, sample_weight=weight)
 
 
@@ -229,7 +344,7 @@ def intention_labels(kind: str, decoder: Decoder, rec: dict[str, np.ndarray],
 
 def _supervised(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) -> Decoder:
     labels = intention_labels(opts["labels"], decoder, rec, rec["target"])
-    return _refit(decoder, rec["counts"], labels)
+    return _refit(decoder, rec["counts"], labels, renormalize=opts.get("renormalize", True))
 
 
 def _hmm(click: bool) -> Update:
@@ -238,7 +353,7 @@ def _hmm(click: bool) -> Update:
                                  rec["cursor"], rec["click"] if click else None)
         labels = intention_labels(opts["labels"], decoder, rec, goal)
         return _refit(decoder, rec["counts"], labels,
-                      conf**2 if opts["posterior_weights"] else None)
+                      conf**2 if opts["posterior_weights"] else None, opts.get("renormalize", True))
 
     return update
 
@@ -258,7 +373,7 @@ def _rti(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) -> 
             start = t + 1
     goal = np.where(weight[..., None] > 0, goal, rec["cursor"])
     labels = intention_labels(opts["labels"], decoder, rec, goal)
-    return _refit_selected(decoder, rec["counts"], labels, weight)
+    return _refit_selected(decoder, rec["counts"], labels, weight, opts.get("renormalize", True))
 
 
 #: Wilson et al.'s RTI settings for the chained 60-day runs (``performance_sweep.py``'s
@@ -324,15 +439,18 @@ def _rti_wilson(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, An
     goal, keep = rti_wilson_selection(rec, opts["dt"], **WILSON_RTI, v_max=opts["v_max"],
                                       workspace=opts["workspace"])
     labels = intention_labels(opts["labels"], decoder, rec, goal)
-    return _refit_selected(decoder, rec["counts"], labels, keep.astype(np.float64))
+    return _refit_selected(decoder, rec["counts"], labels, keep.astype(np.float64),
+                           opts.get("renormalize", True))
 
 
 def _refit_selected(decoder: Decoder, counts: np.ndarray, labels: np.ndarray,
-                    weight: np.ndarray) -> Decoder:
+                    weight: np.ndarray, renormalize: bool = True) -> Decoder:
     """Refit on the bins of positive weight; a lane without any (e.g. no success) keeps its model."""
     empty = weight.sum(axis=0) == 0
     if empty.all():
         return decoder
+    if isinstance(decoder, WilsonLinearDecoder):  # keeps an empty lane's weights itself
+        return _refit(decoder, counts, labels, weight, renormalize)
     weight = weight.copy()
     weight[:, empty] = 1.0  # fitted, then replaced
     new = _refit(decoder, counts, labels, weight)
@@ -385,6 +503,12 @@ LABELS = ("position", "refit")
 #: the strategies whose daily refits are renormalised (:class:`OutputScale`)
 RENORMALIZED = frozenset({"supervised", "hmm", "hmm_noclick", "rti", "rti_wilson"})
 
+#: the decoder refits of :func:`run_wilson_protocol`: ``"kalman"`` (a steady-state Kalman
+#: filter fit on the encoding, renormalised in Frobenius norm to day 0 through
+#: :class:`OutputScale`) or ``"wilson"`` (Wilson et al.'s: :class:`WilsonLinearDecoder`, OLS
+#: renormalised per column to the previous decoder)
+REFITS = ("kalman", "wilson")
+
 #: strategy name -> (decoder class of day 0, update after each session)
 STRATEGIES: dict[str, tuple[type[Decoder], Update]] = {
     "fixed": (SteadyStateKalmanDecoder, _keep),
@@ -409,6 +533,8 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
     env.reset(seed=opts["seed"], options={"day": 0})
     dt = env.config.task.dt
     cls, update = STRATEGIES[name]
+    if opts["refit"] == "wilson":
+        cls = WilsonLinearDecoder
     options = opts["stabilizer"] if cls is ProcrustesStabilizer else {}
     decoder = cls(dt=dt, **options).fit(*calibration_block(env, opts["calibration_s"],
                                                            day=0))
@@ -419,7 +545,8 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
         target_grid(task.workspace, opts["grid"]), click_hit=1.0 / (task.hold_steps + 1),
         click_radius=float(np.max(task.target_radius)))}
     parts = []
-    renorm = opts["renormalize"] and name in RENORMALIZED
+    # Wilson et al.'s refit renormalises inside (WilsonLinearDecoder.refit): no OutputScale
+    renorm = opts["renormalize"] and name in RENORMALIZED and opts["refit"] == "kalman"
     reference = readout_norm(decoder) if renorm else None
     scale = np.ones(env.num_envs)
     gain = None
@@ -472,6 +599,7 @@ def run_wilson_protocol(
     labels: str = "position",
     posterior_weights: bool = False,
     same_day_refit: bool = False,
+    refit: str = "kalman",
     seed: int = 0,
     drift: Any = WILSON_DRIFT,
     stabilizer: dict[str, Any] | None = None,
@@ -522,6 +650,14 @@ def run_wilson_protocol(
         same day. False (the default): the scored session is the recalibration data for the next
         day, so each day is scored with a decoder one day of drift old (and costs one session,
         not two).
+    refit : {"kalman", "wilson"}
+        How every decoder is fit and refit (:data:`REFITS`). ``"kalman"`` (the default): a
+        steady-state Kalman filter fit on the encoding, each refit driven through
+        :class:`OutputScale` so its readout keeps day 0's Frobenius norm. ``"wilson"``: Wilson
+        et al.'s simulated decoder, :class:`WilsonLinearDecoder` — the day-0 decoder an OLS fit
+        on the calibration block, each refit an OLS fit renormalised per output column to the
+        previous decoder (with ``renormalize=False``, not renormalised); for every strategy
+        but the stabilisers.
     seed : int
         Seed of the subjects, their drift and the tasks.
     drift : Any
@@ -563,9 +699,17 @@ def run_wilson_protocol(
         "labels": check_choice("labels", labels, LABELS),
         "posterior_weights": check_bool("posterior_weights", posterior_weights),
         "same_day_refit": check_bool("same_day_refit", same_day_refit), "seed": seed, "drift": drift,
+        "refit": check_choice("refit", refit, REFITS),
         "env_kwargs": env_kwargs, "save_dir": save_dir,
         "stabilizer": dict(stabilizer or {})}
     ProcrustesStabilizer(**opts["stabilizer"])  # bad options fail here, not in a worker
+    stabilizers = [s for s in strategies if STRATEGIES[s][0] is ProcrustesStabilizer]
+    if refit == "wilson" and stabilizers:
+        linear = [s for s, (c, _) in STRATEGIES.items() if c is not ProcrustesStabilizer]
+        raise ValueError(f"refit='wilson' (Wilson et al.'s OLS decoder) applies to the "
+                         f"strategies {linear}; drop "
+                         f"{stabilizers} or use refit='kalman', got strategies "
+                         f"{list(strategies)!r}")
     if "stabilizer_oracle" in strategies and not hidden_stable_channels(drift, 1).any():
         raise ValueError("strategies may include 'stabilizer_oracle' only with a drift that "
                          "keeps some channels stable (wilson_drift(n_stable=60)), got drift "

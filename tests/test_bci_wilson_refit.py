@@ -1,0 +1,102 @@
+"""Wilson et al.'s simulated decoder and refit: OLS with intercept, renormalised per column."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cogmodels.agents.decoders.base import load_decoder
+from cogmodels.agents.decoders.wilson_study import WilsonLinearDecoder, run_wilson_protocol
+
+
+def _block(rng: np.random.Generator, t: int = 400, lanes: int = 2, n: int = 6
+           ) -> tuple[np.ndarray, np.ndarray]:
+    counts = rng.normal(size=(t, lanes, n))
+    B = rng.normal(size=(lanes, n, 2))
+    labels = np.einsum("tln,lnk->tlk", counts, B) + np.array([0.3, -0.2]) \
+        + 0.5 * rng.normal(size=(t, lanes, 2))
+    return counts, labels
+
+
+def _ols(counts: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Plain OLS with intercept (last row), one lane: ``lstsq([y, 1], x)``."""
+    z = np.hstack([counts, np.ones((len(counts), 1))])
+    return np.linalg.lstsq(z, labels, rcond=None)[0]
+
+
+def test_fit_is_ols_with_intercept_and_selection_weights_pick_bins():
+    rng = np.random.default_rng(0)
+    counts, labels = _block(rng)
+    dec = WilsonLinearDecoder().fit(counts, labels)
+    for lane in range(2):
+        np.testing.assert_allclose(dec.W_[lane], _ols(counts[:, lane], labels[:, lane]),
+                                   rtol=1e-8, atol=1e-10)
+    keep = rng.random((400, 2)) < 0.4
+    sel = WilsonLinearDecoder().fit(counts, labels, keep.astype(float))
+    for lane in range(2):
+        k = keep[:, lane]
+        np.testing.assert_allclose(sel.W_[lane], _ols(counts[k, lane], labels[k, lane]),
+                                   rtol=1e-8, atol=1e-10)
+    assert dec.smoothing == pytest.approx(0.94)  # their alpha per 20 ms step
+    assert WilsonLinearDecoder(dt=0.04).smoothing == pytest.approx(0.94**2)
+
+
+def test_refit_renormalises_each_column_to_the_previous_decoder():
+    rng = np.random.default_rng(1)
+    counts, labels = _block(rng)
+    prev = WilsonLinearDecoder().fit(counts, labels)
+    prev.W_ = prev.W_ * np.array([2.0, 0.5])  # columns of unequal norms
+    counts2, labels2 = _block(rng)
+    fresh = WilsonLinearDecoder().fit(counts2, labels2)
+    new = prev.refit(counts2, labels2)
+    n = counts.shape[2]
+    # renormalizeDecoder: D_new /= norm(D_new[1:], axis=0) / norm(D_prev[1:], axis=0)
+    ratio = np.linalg.norm(prev.W_[:, :n], axis=1) / np.linalg.norm(fresh.W_[:, :n], axis=1)
+    np.testing.assert_allclose(new.W_, fresh.W_ * ratio[:, None, :], rtol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(new.W_[:, :n], axis=1),
+                               np.linalg.norm(prev.W_[:, :n], axis=1), rtol=1e-12)
+    # the intercept is scaled with its column, not part of the norm
+    np.testing.assert_allclose(new.W_[:, n], fresh.W_[:, n] * ratio, rtol=1e-12)
+    np.testing.assert_array_equal(prev.refit(counts2, labels2, renormalize=False).W_, fresh.W_)
+    # a lane with no selected bin keeps the previous weights (their RTI keeps cfg['D'])
+    w = np.ones((400, 2))
+    w[:, 1] = 0.0
+    kept = prev.refit(counts2, labels2, w)
+    np.testing.assert_array_equal(kept.W_[1], prev.W_[1])
+    np.testing.assert_allclose(kept.W_[0], new.W_[0], rtol=1e-12)
+
+
+def test_step_is_the_smoothed_readout_and_save_load_round_trips(tmp_path):
+    rng = np.random.default_rng(2)
+    counts, labels = _block(rng)
+    dec = WilsonLinearDecoder().fit(counts, labels)
+    y = counts[0]
+    v1 = dec.step(y)
+    raw = np.einsum("lnk,ln->lk", dec.W_[:, :-1], y) + dec.W_[:, -1]
+    np.testing.assert_allclose(v1, (1 - 0.94) * raw, rtol=1e-12)
+    np.testing.assert_allclose(dec.step(y), 0.94 * v1 + 0.06 * raw, rtol=1e-12)
+    dec.save(tmp_path / "d")
+    back = load_decoder(tmp_path / "d")
+    assert isinstance(back, WilsonLinearDecoder)
+    np.testing.assert_array_equal(back.W_, dec.W_)
+
+
+def test_bad_arguments_name_the_argument():
+    rng = np.random.default_rng(3)
+    counts, labels = _block(rng)
+    with pytest.raises(ValueError, match="sample_weight"):
+        WilsonLinearDecoder().fit(counts, labels, np.ones(5))
+    with pytest.raises(ValueError, match="dt"):
+        WilsonLinearDecoder(dt=0.0)
+    with pytest.raises(ValueError, match=r"refit must be one of \['kalman', 'wilson'\], got 'ols'"):
+        run_wilson_protocol(["rti"], refit="ols")
+    with pytest.raises(ValueError, match="refit='wilson'.*stabilizer"):
+        run_wilson_protocol(["rti", "stabilizer"], refit="wilson")
+
+
+def test_protocol_runs_with_their_refit():
+    kw = dict(n_days=2, n_subjects=1, session_s=10.0, calibration_s=10.0, sweep_s=0.5,
+              gains=(2.0,), n_units=32)
+    trials = run_wilson_protocol(["rti_wilson", "hmm", "fixed"], refit="wilson", **kw)
+    assert set(trials["decoder"]) == {"rti_wilson", "hmm", "fixed"}
+    assert set(trials["day"]) == {0, 1}
