@@ -241,41 +241,59 @@ def record_sessions(config: MetaDecoderConfig, seed: int, n_lanes: int = 16, *,
     """
     seed = check_int("seed", seed, 0)
     days = np.random.default_rng([seed, 1]).integers(0, config.max_day + 1, n_lanes)
-    env = MetaDecoderEnv(config, n_lanes, days=days)
-    teacher = ErrorMapInference(n_lanes, seed=np.random.default_rng([seed, 11]), **channel_kwargs(env))
-    driver = None
-    if student is not None:
-        driver = AmortisedMapDecoder(student, n_lanes, interval_bins=teacher.interval_bins,
-                                     seed=np.random.default_rng([seed, 12]))
-    summary = ChunkSummary(n_lanes)
-    xs, maps, explores = [], [], []
-    for session, (session_days, seconds) in enumerate(((days, first_s), (days + gap, next_s))):
-        if session == 0:
-            obs, _ = env.reset(seed=seed)
-        else:
-            obs, _ = env.reset(seed=seed, days=session_days, carry_features=True)
-            teacher.new_session()
-            if driver is not None:
-                driver.new_session()
-        summary.new_session()
-        for _ in range(int(round(seconds / env.dt))):
-            z = obs.astype(float)
-            action = teacher.act(z)
-            if driver is not None:
-                action = driver.act(z)
-                teacher.sent(action)
-            obs, shown, _, _, _ = env.step(action.astype(np.float32))
-            teacher.observe(shown)
-            if driver is not None:
-                driver.observe(shown)
-            x = summary.add(z, action, shown)
-            if x is not None:
-                mode_map, explore = teacher.decision()
-                xs.append(x)
-                maps.append(mode_map.reshape(n_lanes, 4))
-                explores.append(explore)
-    return {"x": np.stack(xs, 1), "map": np.stack(maps, 1).astype(np.float32),
-            "explore": np.stack(explores, 1).astype(np.float32)}
+    recorders: list[_TeacherRecorder] = []
+
+    def make(env: MetaDecoderEnv) -> _TeacherRecorder:
+        recorders.append(_TeacherRecorder(env, seed, student))
+        return recorders[0]
+
+    learner_sessions(config, days, make, first_s, seed=seed, then=[(days + gap, next_s)])
+    return recorders[0].arrays()
+
+
+class _TeacherRecorder:
+    """The learner :func:`record_sessions` plays, recording the teacher's decisions.
+
+    The teacher (or the network, the teacher shadowing it) drives; after every chunk the summary
+    and the teacher's decision are kept.
+    """
+
+    def __init__(self, env: MetaDecoderEnv, seed: int, student: AmortisedMapNet | None) -> None:
+        n = env.num_envs
+        self.teacher = ErrorMapInference(n, seed=np.random.default_rng([seed, 11]), **channel_kwargs(env))
+        self.driver = None if student is None else AmortisedMapDecoder(
+            student, n, interval_bins=self.teacher.interval_bins, seed=np.random.default_rng([seed, 12]))
+        self.summary = ChunkSummary(n)
+        self.rows: dict[str, list[np.ndarray]] = {"x": [], "map": [], "explore": []}
+
+    def new_session(self) -> None:
+        self.teacher.new_session()
+        if self.driver is not None:
+            self.driver.new_session()
+        self.summary.new_session()
+
+    def act(self, z: np.ndarray) -> np.ndarray:
+        self._z = np.asarray(z, dtype=float)
+        self._a = self.teacher.act(self._z)
+        if self.driver is not None:
+            self._a = self.driver.act(self._z)
+            self.teacher.sent(self._a)
+        return self._a
+
+    def observe(self, shown: np.ndarray) -> None:
+        self.teacher.observe(shown)
+        if self.driver is not None:
+            self.driver.observe(shown)
+        x = self.summary.add(self._z, self._a, shown)
+        if x is not None:
+            mode_map, explore = self.teacher.decision()
+            self.rows["x"].append(x)
+            self.rows["map"].append(mode_map.reshape(len(x), 4))
+            self.rows["explore"].append(explore)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"x": np.stack(self.rows["x"], 1), "map": np.stack(self.rows["map"], 1).astype(np.float32),
+                "explore": np.stack(self.rows["explore"], 1).astype(np.float32)}
 
 
 def _fit(net: AmortisedMapNet, data: dict[str, torch.Tensor], epochs: int, *,
