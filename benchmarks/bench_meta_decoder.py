@@ -125,20 +125,19 @@ def _amortised_net(config: MetaDecoderConfig, args: argparse.Namespace
                    ) -> tuple[amortised_map.AmortisedMapNet, dict | None]:
     """Train the DAgger GRU (or load ``--load-net``); return it and its training cost (None if loaded)."""
     if args.load_net is not None:
-        state = torch.load(args.load_net)
-        net = amortised_map.AmortisedMapNet(state["gru.weight_hh_l0"].shape[1])
-        net.load_state_dict(state)
-        return net.eval(), None
+        return amortised_map.AmortisedMapNet.from_state_dict(torch.load(args.load_net)), None
     rounds = [tuple(r) for r in json.loads(args.dagger_rounds)]
     if args.quick:
         rounds = [(2, 5), (1, 3)]
-    net, history = amortised_map.distil(config, rounds=rounds, seed=args.seed)
+    net, history = amortised_map.distil(config, rounds=rounds, head=args.amortised_head, seed=args.seed,
+                                        evaluations=args.amortised_evaluations, jobs=args.jobs)
     if args.save_net is not None:
         torch.save(net.state_dict(), args.save_net)
     print("amortised GRU (DAgger):\n" + markdown_table(history.round(3), decimals=3), flush=True)
     return net, {"decoder": "amortised_gru", "cpu_s": float(history[["record_cpu_s", "fit_cpu_s"]].sum().sum()),
-                 "sessions": int(history["sequences"].iloc[-1]) * 2, "updates": int(history["epochs"].sum()),
-                 "dagger_rounds": json.dumps(rounds)}
+                 "wall_s": float(history["wall_s"].sum()), "sessions": int(history["sequences"].iloc[-1]) * 2,
+                 "updates": int(history["epochs"].sum()), "dagger_rounds": json.dumps(rounds),
+                 "head": args.amortised_head, "evaluations": args.amortised_evaluations, "jobs": args.jobs}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -159,7 +158,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--idealised", action="store_true", help="add the idealised-channel ablation")
     ap.add_argument("--ppo", action="store_true", help="add RecurrentPPO at the same budget")
     ap.add_argument("--jobs", type=int, default=1,
-                    help="decoders trained at once, one process each (one torch thread each)")
+                    help="decoders trained at once, one process each (one torch thread each); "
+                         "--amortised: processes recording the DAgger batches")
     ap.add_argument("--ceiling", nargs="*", default=None, metavar="READOUT[:MOVEMENT[:DYNAMICS]]",
                     help="add supervised ceilings of fixed read-outs of the same features "
                          "(meta_rnn.linear_readout_sessions): 'linear' (the default when the "
@@ -181,6 +181,13 @@ def main(argv: list[str] | None = None) -> dict:
                          "(amortised_map.distil), from nothing and, with --next-day, carried over")
     ap.add_argument("--dagger-rounds", default="[[64, 20], [32, 8], [32, 8]]",
                     help="--amortised: JSON list of [batches of 16 training subject-days, epochs] per round")
+    ap.add_argument("--amortised-head", choices=amortised_map.HEADS, default="map",
+                    help="--amortised: read out (and imitate) the teacher's mode map or its whole posterior")
+    ap.add_argument("--amortised-evaluations", action="store_true",
+                    help="--amortised: the network also reads each evaluation's judged displacement "
+                         "times the features (amortised_map.EVALUATION_NAMES)")
+    ap.add_argument("--amortised-readout", choices=amortised_map.READOUTS, default="local_mean",
+                    help="--amortised, posterior head: the map played (the mean near the mode, or the mode)")
     ap.add_argument("--save-net", type=Path, default=None, help="--amortised: save the trained weights here")
     ap.add_argument("--load-net", type=Path, default=None,
                     help="--amortised: play these saved weights instead of training")
@@ -227,11 +234,12 @@ def main(argv: list[str] | None = None) -> dict:
         net, cost = _amortised_net(two, args)
         if cost is not None:
             costs.append(cost)
+        play = {"readout": args.amortised_readout}
         held_out("amortised_gru", amortised_map.amortised_map_sessions(net, two, days, args.seconds,
-                                                                       seed=args.eval_seed))
+                                                                       seed=args.eval_seed, **play))
         for gap in args.next_day:
             both = amortised_map.amortised_map_sessions(net, two, days, args.first_seconds, seed=args.eval_seed,
-                                                        then=[([d + gap for d in days], args.seconds)])
+                                                        then=[([d + gap for d in days], args.seconds)], **play)
             held_out(f"amortised_gru_next_day_{gap}", both[both["session"] == 1].drop(columns="session"))
             same_day_kf[f"amortised_gru_next_day_{gap}"] = f"fresh_kalman_day_{gap}"
     runs = [("meta", {}), ("no_error_input", {"inputs": "none"})]

@@ -8,6 +8,7 @@ import torch
 
 from cogmodels.agents.decoders.amortised_map import (
     CHUNK_BINS,
+    EVALUATION_NAMES,
     SUMMARY_NAMES,
     AmortisedMapDecoder,
     AmortisedMapNet,
@@ -47,12 +48,78 @@ def test_a_chunk_summary_is_the_chunks_means_products_and_event_counts():
     assert [s.add(z[t], a[t], r[t]) for t in range(CHUNK_BINS)][-1][:, 10].tolist() == [1, 1, 1]
 
 
+def test_an_evaluation_input_holds_the_teachers_cosine_for_every_hypothesis():
+    """With the channel's window, the summary adds each evaluation's normalised D Zᵀ (by its sign):
+    tr(Qᵀ Ê) is the cosine the teacher's likelihood reads for hypothesis g Q, for all 72."""
+    rng = np.random.default_rng(0)
+    teacher = ErrorMapInference(3, seed=0)
+    summary = ChunkSummary(3, (teacher.interval_bins, teacher.latency_bins))
+    n, window = len(SUMMARY_NAMES), slice(teacher.latency_bins, teacher.latency_bins + teacher.interval_bins)
+    checked = 0
+    for t in range(300):
+        z = rng.normal(size=(3, 2))
+        a = teacher.act(z)
+        r = rng.choice([-1.0, 0.0, 1.0], size=3, p=[0.1, 0.8, 0.1])
+        before = summary._sums[:, n:].copy()
+        if summary.add(z, a, r) is not None or t < 30:
+            teacher.observe(r)
+            continue
+        for lane in np.flatnonzero(r != 0):
+            d, zs = teacher._a[window, lane].sum(0), teacher._z[window, lane].sum(0)
+            u = teacher.maps @ zs
+            cos = u @ d / (np.linalg.norm(u, axis=1) * np.linalg.norm(d))
+            added = summary._sums[lane, n:] - before[lane]
+            e = (added[:4] if r[lane] < 0 else added[4:]).reshape(2, 2)
+            assert not (added[4:] if r[lane] < 0 else added[:4]).any()
+            np.testing.assert_allclose(np.einsum("jab,ab->j", teacher.maps / 0.3, e), cos, atol=1e-9)
+            checked += 1
+        teacher.observe(r)
+    assert checked > 30
+    assert len(EVALUATION_NAMES) == 8 and ChunkSummary(3, (20, 6)).n_inputs == 19
+
+
 def test_the_network_reads_no_latent_of_the_task():
     """What the network reads is named in SUMMARY_NAMES: the features, its own velocity, their
     products, the feedback's events and the session's start; none is a privileged latent."""
-    words = {w for name in SUMMARY_NAMES for w in name.replace("*", "_").split("_")}
+    words = {w for name in SUMMARY_NAMES + EVALUATION_NAMES for w in name.replace("*", "_").split("_")}
     assert not words & set(PRIVILEGED), words & set(PRIVILEGED)
     assert AmortisedMapNet(8).gru.input_size == len(SUMMARY_NAMES)
+    assert AmortisedMapNet(8, evaluations=True).gru.input_size == len(SUMMARY_NAMES) + len(EVALUATION_NAMES)
+
+
+def test_the_posterior_head_reads_out_log_probabilities_and_saves_with_its_head():
+    torch.manual_seed(0)
+    net = AmortisedMapNet(8, "posterior")
+    logp, logit, h = net(torch.randn(3, 5, len(SUMMARY_NAMES)))
+    assert logp.shape == (3, 5, 72) and logit.shape == (3, 5) and h.shape == (1, 3, 8)
+    np.testing.assert_allclose(logp.exp().sum(-1).detach().numpy(), 1.0, rtol=1e-5)
+    for head, evaluations in (("map", False), ("posterior", False), ("posterior", True)):
+        saved = AmortisedMapNet(8, head, evaluations=evaluations)
+        again = AmortisedMapNet.from_state_dict(saved.state_dict())
+        assert again.head == head and again.hidden_size == 8 and not again.training
+        assert again.evaluations == evaluations
+        assert all(torch.equal(a, b) for a, b in zip(saved.parameters(), again.parameters()))
+    with pytest.raises(ValueError, match=r"head must be one of \('map', 'posterior'\), got 'mode'"):
+        AmortisedMapNet(8, "mode")
+    with pytest.raises(ValueError, match="n_maps must be even .* got 9"):
+        AmortisedMapNet(8, "posterior", 9)
+
+
+def test_the_posterior_heads_map_is_the_mean_near_the_mode_never_across_modes():
+    """0.3 and 0.25 on the 0 and 10 degree rotations, the rest on a reflection and a rotation far
+    away: the map read out is the mean of the mode's neighbourhood (4.5 degrees), not a blend."""
+    dec = AmortisedMapDecoder(AmortisedMapNet(8, "posterior"), 1, seed=0)
+    p = np.zeros((1, 72))
+    p[0, [0, 1]] = 0.3, 0.25
+    p[0, 36 + 18] = 0.29  # the reflection turned by 180 degrees
+    p[0, 20] = 0.16
+    m = polar_map(dec.local_mean(p), 0.3)[0]
+    angle = np.degrees(np.arctan2(m[1, 0], m[0, 0]))
+    assert np.linalg.det(m) > 0 and angle == pytest.approx(4.54, abs=0.01)
+    mode = AmortisedMapDecoder(dec.net, 1, readout="mode", seed=0).local_mean(p)
+    np.testing.assert_allclose(mode.reshape(2, 2), 0.3 * np.eye(2), atol=1e-12)
+    with pytest.raises(ValueError, match=r"readout must be one of \('local_mean', 'mode'\), got 'mean'"):
+        AmortisedMapDecoder(dec.net, 1, readout="mean")
 
 
 def test_polar_map_is_the_nearest_scaled_rotation_or_reflection():
@@ -105,6 +172,10 @@ def test_recorded_sessions_hold_the_teachers_decision_after_every_chunk():
     steps = int(round(10.0 / 0.05)) // CHUNK_BINS + int(round(5.0 / 0.05)) // CHUNK_BINS
     assert rec["x"].shape == (2, steps, 11) and rec["map"].shape == (2, steps, 4)
     assert rec["explore"].shape == (2, steps) and set(np.unique(rec["explore"])) <= {0.0, 1.0}
+    assert rec["posterior"].shape == (2, steps, 72)
+    np.testing.assert_allclose(rec["posterior"].sum(-1), 1.0, rtol=1e-5)
+    mode = rec["posterior"].argmax(-1)  # the mode map is the posterior's mode
+    np.testing.assert_allclose(ErrorMapInference(1).maps[mode].reshape(2, steps, 4), rec["map"], atol=1e-6)
     starts = np.flatnonzero(rec["x"][0, :, 10])
     assert starts.tolist() == [0, 40]  # each session's first chunk
     np.testing.assert_allclose(np.abs(np.linalg.det(rec["map"].reshape(2, steps, 2, 2))), 0.09, rtol=1e-5)
@@ -141,10 +212,25 @@ def test_dagger_distils_the_map_inference_into_the_gru():
     assert sorted(trials["session"].unique()) == [0, 1] and trials["time"].max() <= 20.0
 
 
+def test_recording_in_two_processes_trains_the_same_network():
+    cfg = easy_config(**CARRIED)
+    kwargs = {"rounds": ((2, 2), (1, 1)), "n_lanes": 4, "first_s": 10.0, "next_s": 5.0, "hidden_size": 8,
+              "batch": 4, "head": "posterior", "evaluations": True, "progress": False}
+    one, h1 = distil(cfg, jobs=1, **kwargs)
+    two, h2 = distil(cfg, jobs=2, **kwargs)
+    assert all(torch.equal(a, b) for a, b in zip(one.parameters(), two.parameters()))
+    assert h1["loss_last"].tolist() == h2["loss_last"].tolist() and (h2["record_cpu_s"] > 0).all()
+    assert one.evaluations and one.gru.input_size == 19
+    trials = amortised_map_sessions(two, cfg, [0] * 2, 5.0, seed=1, then=[([1] * 2, 5.0)])
+    assert sorted(trials["session"].unique()) == [0, 1]
+
+
 def test_distil_refuses_bad_settings():
     with pytest.raises(ValueError, match="config.n_components must be 2, got 4"):
         distil(MetaDecoderConfig(), rounds=((1, 1),), progress=False)
     with pytest.raises(ValueError, match=r"rounds must hold at least one \(batches, epochs\) pair"):
         distil(rounds=(), progress=False)
+    with pytest.raises(ValueError, match="jobs must be"):
+        distil(easy_config(**CARRIED), rounds=((1, 1),), jobs=0, progress=False)
     with pytest.raises(ValueError, match="rounds epochs"):
         distil(easy_config(**CARRIED), rounds=((1, 0),), progress=False)

@@ -51,6 +51,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -63,12 +65,13 @@ from cogmodels.agents.decoders.map_inference import (
     ErrorMapInference,
     channel_kwargs,
     learner_sessions,
+    map_grid,
 )
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaDecoderEnv
 from cogmodels.progress import progress_bar
 from cogmodels.validation import SeedLike, as_generator, check_int, check_number
 
-__all__ = ["CHUNK_BINS", "SUMMARY_NAMES", "AmortisedMapDecoder", "AmortisedMapNet", "ChunkSummary",
+__all__ = ["CHUNK_BINS", "EVALUATION_NAMES", "HEADS", "READOUTS", "SUMMARY_NAMES", "AmortisedMapDecoder", "AmortisedMapNet", "ChunkSummary",
            "amortised_map_sessions", "distil", "record_sessions"]
 
 #: bins per step of the network
@@ -77,30 +80,59 @@ CHUNK_BINS = 5
 SUMMARY_NAMES = ("feature_0", "feature_1", "velocity_x", "velocity_y", "velocity_x*feature_0",
                  "velocity_x*feature_1", "velocity_y*feature_0", "velocity_y*feature_1",
                  "errors", "correct", "session_start")
+#: with the channel's nominal window, what the network also reads: the judged displacement times the
+#: features (normalised) summed over the chunk's errors and over its correct evaluations
+EVALUATION_NAMES = tuple(f"{event}*velocity_{v}*feature_{f}" for event in ("errors", "correct")
+                         for v in "xy" for f in "01")
 #: the maps' gain (features to widths/s): the teacher's design value
 GAIN = 0.3
+#: what the network reads out: a 2 × 2 map, or a posterior over the teacher's grid of maps
+HEADS = ("map", "posterior")
+#: how a ``"posterior"`` head's map is read: the mean of the hypotheses near the mode, or the mode
+READOUTS = ("local_mean", "mode")
 
 
 class ChunkSummary:
-    """Accumulate ``(z_t, a_t, r_t)`` bin by bin; every :data:`CHUNK_BINS` bins return the summary.
+    r"""Accumulate ``(z_t, a_t, r_t)`` bin by bin; every :data:`CHUNK_BINS` bins return the summary.
 
-    The one definition of :data:`SUMMARY_NAMES`, used by the decoder when it plays and by
-    :func:`record_sessions` when the teacher drives. ``r_t`` is the feedback shown after bin
-    ``t``: ``-1`` an error, ``+1`` a correct evaluation or a success, ``+2`` both.
+    The one definition of :data:`SUMMARY_NAMES` (and :data:`EVALUATION_NAMES`), used by the
+    decoder when it plays and by :func:`record_sessions` when the teacher drives. ``r_t`` is the
+    feedback shown after bin ``t``: ``-1`` an error, ``+1`` a correct evaluation or a success,
+    ``+2`` both.
+
+    With ``window = (interval_bins, latency_bins)`` (the channel's nominal evaluation interval
+    ``I`` and latency ``L``, the teacher's design constants) the summary also holds, for the
+    evaluations arriving in the chunk, the sum over errors and the sum over correct evaluations of
+
+    .. math::
+
+        \hat E = \frac{D\, Z^\top}{\lVert D \rVert\, \lVert Z \rVert}, \qquad
+        D = \sum_s a_s,\ Z = \sum_s z_s,\ s \in (t - L - I, t - L]
+
+    the displacement judged and the features over the same bins. For a hypothesis ``M = g Q``
+    (``Q`` a rotation or reflection) ``\cos(D, M Z) = \operatorname{tr}(Q^\top \hat E)``: the
+    four numbers are all an evaluation says about every hypothesis of the teacher (its
+    likelihood, :mod:`~cogmodels.agents.decoders.map_inference`), a fixed input layer.
     """
 
-    def __init__(self, n_lanes: int) -> None:
+    def __init__(self, n_lanes: int, window: tuple[int, int] | None = None) -> None:
         self.n_lanes = check_int("n_lanes", n_lanes, 1)
+        if window is not None:
+            window = (check_int("interval_bins", window[0], 1), check_int("latency_bins", window[1], 0))
+        self.window = window
+        self.n_inputs = len(SUMMARY_NAMES) + (0 if window is None else len(EVALUATION_NAMES))
         self.new_session()
 
     def new_session(self) -> None:
-        """Start a session: the next summary is flagged ``session_start``."""
-        self._sums = np.zeros((self.n_lanes, len(SUMMARY_NAMES)))
+        """Start a session: the next summary is flagged ``session_start``; the judged window emptied."""
+        self._sums = np.zeros((self.n_lanes, self.n_inputs))
         self._bins = 0
         self._start = 1.0
+        if self.window is not None:
+            self._hist = np.zeros((2, sum(self.window), self.n_lanes, 2))  # z, a; index 0 the latest bin
 
     def add(self, z: np.ndarray, a: np.ndarray, r: np.ndarray) -> np.ndarray | None:
-        """Add one bin; return the ``(n_lanes, 11)`` float32 summary when the chunk is complete."""
+        """Add one bin; return the ``(n_lanes, n_inputs)`` float32 summary when the chunk is complete."""
         r = np.asarray(r, dtype=float).reshape(self.n_lanes)
         s = self._sums
         s[:, 0:2] += z
@@ -108,6 +140,8 @@ class ChunkSummary:
         s[:, 4:8] += (a[:, :, None] * z[:, None, :]).reshape(self.n_lanes, 4)
         s[:, 8] += r < 0
         s[:, 9] += (r == 1) | (r == 2)
+        if self.window is not None:
+            self._judge(z, a, r)
         self._bins += 1
         if self._bins < CHUNK_BINS:
             return None
@@ -118,28 +152,72 @@ class ChunkSummary:
         self._bins, self._start = 0, 0.0
         return out.astype(np.float32)
 
+    def _judge(self, z: np.ndarray, a: np.ndarray, r: np.ndarray) -> None:
+        r"""Add ``\hat E`` of the evaluations shown after this bin (class docstring)."""
+        self._hist = np.roll(self._hist, 1, axis=1)
+        self._hist[0, 0], self._hist[1, 0] = z, a
+        interval, latency = self.window
+        zs, d = self._hist[:, latency:latency + interval].sum(axis=1)
+        e = (d[:, :, None] * zs[:, None, :]).reshape(self.n_lanes, 4)
+        e /= (np.linalg.norm(d, axis=1) * np.linalg.norm(zs, axis=1) + 1e-9)[:, None]
+        n = len(SUMMARY_NAMES)
+        self._sums[:, n:n + 4] += np.where((r < 0)[:, None], e, 0.0)
+        self._sums[:, n + 4:n + 8] += np.where((r > 0)[:, None], e, 0.0)
+
 
 class AmortisedMapNet(nn.Module):
-    """GRU over chunk summaries; reads out a 2 × 2 map (4 numbers) and an exploration logit.
+    """GRU over chunk summaries; reads out a map and an exploration logit.
 
     Parameters
     ----------
     hidden_size : int
         GRU units.
+    head : {"map", "posterior"}
+        ``"map"``: a 2 × 2 map (4 numbers), fitted to the teacher's mode; ``"posterior"``: the
+        log-probabilities of the teacher's ``n_maps`` hypotheses (:func:`map_grid`), fitted to its
+        whole posterior (an amortised posterior; Mikulik et al. 2020).
+    n_maps : int
+        Hypotheses of the ``"posterior"`` head (twice the teacher's ``n_angles``).
+    evaluations : bool
+        Read :data:`EVALUATION_NAMES` too (:class:`ChunkSummary` with the channel's window).
     """
 
-    def __init__(self, hidden_size: int = 128) -> None:
+    def __init__(self, hidden_size: int = 128, head: str = "map", n_maps: int = 72,
+                 evaluations: bool = False) -> None:
         super().__init__()
         self.hidden_size = check_int("hidden_size", hidden_size, 1)
-        self.gru = nn.GRU(len(SUMMARY_NAMES), hidden_size, batch_first=True)
-        self.map = nn.Linear(hidden_size, 4)
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        self.head = head
+        n_out = 4 if head == "map" else check_int("n_maps", n_maps, 8)
+        if n_out % 2:
+            raise ValueError(f"n_maps must be even (rotations with and without the reflection), got {n_maps!r}")
+        self.evaluations = bool(evaluations)
+        self.input_size = len(SUMMARY_NAMES) + (len(EVALUATION_NAMES) if self.evaluations else 0)
+        self.gru = nn.GRU(self.input_size, hidden_size, batch_first=True)
+        self.map = nn.Linear(hidden_size, n_out)
         self.explore = nn.Linear(hidden_size, 1)
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, torch.Tensor]) -> AmortisedMapNet:
+        """Rebuild a saved network (its size, head and inputs read from the weights' shapes)."""
+        n_out = state["map.weight"].shape[0]
+        net = cls(state["gru.weight_hh_l0"].shape[1], "map" if n_out == 4 else "posterior",
+                  max(n_out, 8), evaluations=state["gru.weight_ih_l0"].shape[1] > len(SUMMARY_NAMES))
+        net.load_state_dict(state)
+        return net.eval()
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``x`` ``(batch, steps, 11)`` → maps ``(batch, steps, 4)``, logits ``(batch, steps)``, state."""
+        """``x`` ``(batch, steps, input_size)`` → maps (or log-probabilities), logits ``(batch, steps)``, state.
+
+        The maps are ``(batch, steps, 4)``, the log-probabilities ``(batch, steps, n_maps)``.
+        """
         out, h = self.gru(x, h)
-        return self.map(out), self.explore(out).squeeze(-1), h
+        m = self.map(out)
+        if self.head == "posterior":
+            m = torch.log_softmax(m, dim=-1)
+        return m, self.explore(out).squeeze(-1), h
 
 
 class AmortisedMapDecoder:
@@ -160,20 +238,31 @@ class AmortisedMapDecoder:
     explore_sd : float
         ``sigma`` of the exploratory velocity (before the ``tanh``).
     interval_bins : int
-        Bins an exploratory velocity is held (the channel's evaluation interval).
+        Bins an exploratory velocity is held (the channel's evaluation interval ``I``).
+    latency_bins : int
+        The channel's latency ``L`` (read by a network with ``evaluations``).
+    readout : {"local_mean", "mode"}
+        The map of a ``"posterior"`` head (:meth:`local_mean`).
     seed : int, SeedSequence, Generator or None
         The exploratory velocities.
     """
 
     def __init__(self, net: AmortisedMapNet, n_lanes: int, *, gain: float = GAIN,
-                 explore_sd: float = 1.5, interval_bins: int = 20, seed: SeedLike = None) -> None:
+                 explore_sd: float = 1.5, interval_bins: int = 20, latency_bins: int = 6,
+                 readout: str = "local_mean", seed: SeedLike = None) -> None:
         self.net = net
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+        self.readout = readout
         self.n_lanes = check_int("n_lanes", n_lanes, 1)
         self.gain = check_number("gain", gain, 0.0, low_open=True)
         self.explore_sd = check_number("explore_sd", explore_sd, 0.0)
         self.interval_bins = check_int("interval_bins", interval_bins, 1)
+        latency_bins = check_int("latency_bins", latency_bins, 0)
         self.rng = as_generator(seed)
-        self.summary = ChunkSummary(self.n_lanes)
+        self.summary = ChunkSummary(self.n_lanes, (self.interval_bins, latency_bins) if net.evaluations else None)
+        if net.head == "posterior":
+            self._grid, self._near = map_grid(self.gain, net.map.out_features // 2)
         self.reset()
 
     def reset(self) -> AmortisedMapDecoder:
@@ -212,8 +301,23 @@ class AmortisedMapDecoder:
             return
         with torch.no_grad():
             m, logit, self.h = self.net(torch.from_numpy(x)[:, None], self.h)
-        self.map_ = polar_map(m[:, 0].numpy().astype(float), self.gain)
+        m = m[:, 0].numpy().astype(float)
+        if self.net.head == "posterior":
+            m = self.local_mean(np.exp(m))
+        self.map_ = polar_map(m, self.gain)
         self._explore_logit = logit[:, 0].numpy().astype(float)
+
+    def local_mean(self, p: np.ndarray) -> np.ndarray:
+        """Return the posterior mean of the hypotheses near the mode ``(n_lanes, 4)``.
+
+        One map, no averaging across modes (a rotation and its reflection); with
+        ``readout="mode"`` the mode itself.
+        """
+        mode = p.argmax(axis=1)
+        if self.readout == "mode":
+            return self._grid[mode].reshape(-1, 4)
+        w = self._near[mode] * p
+        return np.einsum("lj,jab->lab", w / w.sum(axis=1, keepdims=True), self._grid).reshape(-1, 4)
 
 
 def polar_map(m: np.ndarray, gain: float) -> np.ndarray:
@@ -224,27 +328,30 @@ def polar_map(m: np.ndarray, gain: float) -> np.ndarray:
 
 def record_sessions(config: MetaDecoderConfig, seed: int, n_lanes: int = 16, *,
                     first_s: float = 360.0, next_s: float = 120.0, gap: int = 1,
-                    student: AmortisedMapNet | None = None) -> dict[str, np.ndarray]:
+                    student: AmortisedMapNet | None = None, evaluations: bool = False) -> dict[str, np.ndarray]:
     """Record the teacher's decisions on one batch of training subject-days (DAgger data).
 
     ``n_lanes`` subjects of ``seed`` on days drawn in ``[0, config.max_day]`` play a session of
     ``first_s`` and, carried over, one of ``next_s`` on day + ``gap``. The teacher
     (:class:`ErrorMapInference`, its defaults and the channel's nominal values) drives, or with
-    ``student`` the network drives and the teacher shadows it.
+    ``student`` the network drives and the teacher shadows it. With ``evaluations`` (or a
+    ``student`` that reads them) the summaries hold :data:`EVALUATION_NAMES` too.
 
     Returns
     -------
     dict of numpy.ndarray
-        ``x`` ``(n_lanes, steps, 11)`` the summaries, ``map`` ``(n_lanes, steps, 4)`` and
-        ``explore`` ``(n_lanes, steps)`` the teacher's decision after each chunk (what the
-        network should read out after its step).
+        ``x`` ``(n_lanes, steps, 11 or 19)`` the summaries; ``map`` ``(n_lanes, steps, 4)``,
+        ``posterior`` ``(n_lanes, steps, 72)`` and ``explore`` ``(n_lanes, steps)`` the teacher's
+        mode, posterior and decision after each chunk (what the network should read out after
+        its step).
     """
     seed = check_int("seed", seed, 0)
+    evaluations = evaluations or (student is not None and student.evaluations)
     days = np.random.default_rng([seed, 1]).integers(0, config.max_day + 1, n_lanes)
     recorders: list[_TeacherRecorder] = []
 
     def make(env: MetaDecoderEnv) -> _TeacherRecorder:
-        recorders.append(_TeacherRecorder(env, seed, student))
+        recorders.append(_TeacherRecorder(env, seed, student, evaluations))
         return recorders[0]
 
     learner_sessions(config, days, make, first_s, seed=seed, then=[(days + gap, next_s)])
@@ -258,13 +365,15 @@ class _TeacherRecorder:
     and the teacher's decision are kept.
     """
 
-    def __init__(self, env: MetaDecoderEnv, seed: int, student: AmortisedMapNet | None) -> None:
+    def __init__(self, env: MetaDecoderEnv, seed: int, student: AmortisedMapNet | None,
+                 evaluations: bool) -> None:
         n = env.num_envs
         self.teacher = ErrorMapInference(n, seed=np.random.default_rng([seed, 11]), **channel_kwargs(env))
+        window = (self.teacher.interval_bins, self.teacher.latency_bins)
         self.driver = None if student is None else AmortisedMapDecoder(
-            student, n, interval_bins=self.teacher.interval_bins, seed=np.random.default_rng([seed, 12]))
-        self.summary = ChunkSummary(n)
-        self.rows: dict[str, list[np.ndarray]] = {"x": [], "map": [], "explore": []}
+            student, n, interval_bins=window[0], latency_bins=window[1], seed=np.random.default_rng([seed, 12]))
+        self.summary = ChunkSummary(n, window if evaluations else None)
+        self.rows: dict[str, list[np.ndarray]] = {"x": [], "map": [], "posterior": [], "explore": []}
 
     def new_session(self) -> None:
         self.teacher.new_session()
@@ -289,11 +398,11 @@ class _TeacherRecorder:
             mode_map, explore = self.teacher.decision()
             self.rows["x"].append(x)
             self.rows["map"].append(mode_map.reshape(len(x), 4))
+            self.rows["posterior"].append(self.teacher.posterior().astype(np.float32))
             self.rows["explore"].append(explore)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"x": np.stack(self.rows["x"], 1), "map": np.stack(self.rows["map"], 1).astype(np.float32),
-                "explore": np.stack(self.rows["explore"], 1).astype(np.float32)}
+        return {k: np.stack(v, 1).astype(np.float32) for k, v in self.rows.items()}
 
 
 def _fit(net: AmortisedMapNet, data: dict[str, torch.Tensor], epochs: int, *,
@@ -306,8 +415,12 @@ def _fit(net: AmortisedMapNet, data: dict[str, torch.Tensor], epochs: int, *,
         total = 0.0
         for i in torch.randperm(n, generator=generator).split(batch):
             m, logit, _ = net(data["x"][i])
-            loss = (((m - data["map"][i]) ** 2).mean() / GAIN**2
-                    + nn.functional.binary_cross_entropy_with_logits(logit, data["explore"][i]))
+            if net.head == "map":
+                fit = ((m - data["map"][i]) ** 2).mean() / GAIN**2
+            else:  # Kullback-Leibler divergence from the teacher's posterior
+                p = data["posterior"][i]
+                fit = (p * (torch.log(p.clamp_min(1e-12)) - m)).sum(-1).mean()
+            loss = fit + nn.functional.binary_cross_entropy_with_logits(logit, data["explore"][i])
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -319,8 +432,9 @@ def _fit(net: AmortisedMapNet, data: dict[str, torch.Tensor], epochs: int, *,
 
 def distil(config: MetaDecoderConfig | None = None, *, rounds: Sequence[tuple[int, int]] = ((64, 20), (32, 8), (32, 8)),
            n_lanes: int = 16, first_s: float = 360.0, next_s: float = 120.0, hidden_size: int = 128,
-           lr: float = 2e-3, batch: int = 32, seed: int = 0, progress: bool = True
-           ) -> tuple[AmortisedMapNet, pd.DataFrame]:
+           head: str = "map", evaluations: bool = False, lr: float = 2e-3, batch: int = 32,
+           seed: int = 0, jobs: int = 1,
+           progress: bool = True) -> tuple[AmortisedMapNet, pd.DataFrame]:
     """Meta-train an :class:`AmortisedMapNet` by DAgger on the error-map inference (module docstring).
 
     Parameters
@@ -338,8 +452,15 @@ def distil(config: MetaDecoderConfig | None = None, *, rounds: Sequence[tuple[in
         The two sessions of a recorded sequence (day d, then day d + 1).
     hidden_size, lr, batch : int, float, int
         GRU units, Adam's step size, sequences per gradient step.
+    head : {"map", "posterior"}
+        What the network reads out and is fitted to (:class:`AmortisedMapNet`): the teacher's
+        mode map, or its whole posterior.
+    evaluations : bool
+        The network reads :data:`EVALUATION_NAMES` too.
     seed : int
         Weights and the training subjects (a stream apart from held-out seeds).
+    jobs : int
+        Processes recording the batches (the result does not depend on it).
     progress : bool
         A progress bar over the recorded batches.
 
@@ -348,8 +469,8 @@ def distil(config: MetaDecoderConfig | None = None, *, rounds: Sequence[tuple[in
     net : AmortisedMapNet
         The trained network.
     history : pandas.DataFrame
-        One row per round: ``round``, ``sequences``, ``record_cpu_s``, ``fit_cpu_s``,
-        ``epochs``, ``loss_first``, ``loss_last``.
+        One row per round: ``round``, ``sequences``, ``record_cpu_s`` (all processes),
+        ``fit_cpu_s``, ``wall_s``, ``epochs``, ``loss_first``, ``loss_last``.
     """
     config = MetaDecoderConfig(n_components=2) if config is None else config
     if config.n_components != 2:
@@ -361,32 +482,48 @@ def distil(config: MetaDecoderConfig | None = None, *, rounds: Sequence[tuple[in
     generator = torch.Generator().manual_seed(int(torch_seed))
     with torch_threads(config.threads):
         torch.manual_seed(int(torch_seed))
-        net = AmortisedMapNet(hidden_size)
-        data: dict[str, list[np.ndarray]] = {"x": [], "map": [], "explore": []}
+        net = AmortisedMapNet(hidden_size, head, evaluations=evaluations)
+        data: dict[str, list[np.ndarray]] = {"x": [], "map" if head == "map" else "posterior": [],
+                                             "explore": []}
+        jobs = check_int("jobs", jobs, 1)
+        pool = ProcessPoolExecutor(jobs) if jobs > 1 else None
         rows = []
         rounds = [(check_int("rounds batches", b, 1), check_int("rounds epochs", e, 1)) for b, e in rounds]
         bar = progress_bar(progress, total=sum(b for b, _ in rounds), desc="DAgger batches")
         for r, (n_batches, epochs) in enumerate(rounds):
-            t0 = time.process_time()
+            w0 = time.perf_counter()
             net.eval()
-            for b in range(n_batches):
-                env_seed = int(np.random.SeedSequence([seed, 1, r, b]).generate_state(1)[0])
-                rec = record_sessions(config, env_seed, n_lanes, first_s=first_s, next_s=next_s,
-                                      student=None if r == 0 else net)
+            seeds = [int(np.random.SeedSequence([seed, 1, r, b]).generate_state(1)[0]) for b in range(n_batches)]
+            record = partial(_record_batch, config, n_lanes=n_lanes, first_s=first_s, next_s=next_s,
+                             student=None if r == 0 else net, evaluations=evaluations, keys=tuple(data))
+            record_s = 0.0
+            for rec, cpu_s in (map(record, seeds) if pool is None else pool.map(record, seeds)):
                 for k in data:
                     data[k].append(rec[k])
+                record_s += cpu_s
                 bar.update()
-            record_s = time.process_time() - t0
             net.train()
             tensors = {k: torch.from_numpy(np.concatenate(v)) for k, v in data.items()}
             t0 = time.process_time()
             losses = _fit(net, tensors, epochs, batch=batch, lr=lr, generator=generator)
             rows.append({"round": r, "sequences": len(tensors["x"]), "record_cpu_s": record_s,
-                         "fit_cpu_s": time.process_time() - t0, "epochs": len(losses),
+                         "fit_cpu_s": time.process_time() - t0, "wall_s": time.perf_counter() - w0,
+                         "epochs": len(losses),
                          "loss_first": losses[0], "loss_last": losses[-1]})
         bar.close()
+        if pool is not None:
+            pool.shutdown()
         net.eval()
     return net, pd.DataFrame(rows)
+
+
+def _record_batch(config: MetaDecoderConfig, seed: int, *, keys: tuple[str, ...],
+                  **kwargs: Any) -> tuple[dict[str, np.ndarray], float]:
+    """Run :func:`record_sessions` on one thread; return the arrays ``keys`` and its CPU seconds."""
+    t0 = time.process_time()
+    with torch_threads(1):
+        rec = record_sessions(config, seed, **kwargs)
+    return {k: rec[k] for k in keys}, time.process_time() - t0
 
 
 def amortised_map_sessions(net: AmortisedMapNet, config: MetaDecoderConfig, days: Sequence[int],
@@ -394,11 +531,13 @@ def amortised_map_sessions(net: AmortisedMapNet, config: MetaDecoderConfig, days
                            then: Sequence[tuple[Sequence[int], float]] = (), **kwargs: Any) -> pd.DataFrame:
     """Play the trained network on held-out subject-days (as :func:`map_inference_sessions`).
 
-    ``**kwargs`` go to :class:`AmortisedMapDecoder` (``interval_bins`` defaults to the channel's).
+    ``**kwargs`` go to :class:`AmortisedMapDecoder` (``interval_bins`` and ``latency_bins``
+    default to the channel's).
     """
     def make(env: MetaDecoderEnv) -> AmortisedMapDecoder:
-        interval = channel_kwargs(env).get("interval_bins", 20)
+        channel = channel_kwargs(env)
+        window = {"interval_bins": channel.get("interval_bins", 20), "latency_bins": channel.get("latency_bins", 6)}
         return AmortisedMapDecoder(net, env.num_envs, seed=np.random.default_rng([check_int("seed", seed, 0), 11]),
-                                   **{"interval_bins": interval, **kwargs})
+                                   **{**window, **kwargs})
 
     return learner_sessions(config, days, make, seconds, seed=seed, then=then)

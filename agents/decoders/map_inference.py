@@ -60,7 +60,7 @@ import pandas as pd
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaDecoderEnv, play_policy
 from cogmodels.validation import SeedLike, as_generator, check_int, check_number
 
-__all__ = ["ErrorMapInference", "channel_kwargs", "learner_sessions", "map_inference_sessions"]
+__all__ = ["ErrorMapInference", "channel_kwargs", "learner_sessions", "map_grid", "map_inference_sessions"]
 
 
 class ErrorMapInference:
@@ -124,15 +124,8 @@ class ErrorMapInference:
         self.sharpness = check_number("sharpness", sharpness, 0.0)
         self.explore_sd = check_number("explore_sd", explore_sd, 0.0)
         self.confidence = check_number("confidence", confidence, 0.0, 1.0)
-        near = np.deg2rad(check_number("near_deg", near_deg, 0.0, 180.0))
         self.rng = as_generator(seed)
-        theta = np.arange(n) * 2.0 * np.pi / n
-        c, s = np.cos(theta), np.sin(theta)
-        rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], 1)
-        self.maps = self.gain * np.concatenate([rot, rot @ np.diag([1.0, -1.0])])
-        # hypotheses within near_deg of each other (same reflection): tr(M_jᵀ M_k) = 2 g² cos Δθ
-        similarity = np.einsum("jab,kab->jk", self.maps, self.maps) / (2.0 * self.gain**2)
-        self._near = (similarity > np.cos(near) - 1e-9).astype(float)
+        self.maps, self._near = map_grid(self.gain, n, near_deg)
         self.reset()
 
     def reset(self) -> ErrorMapInference:
@@ -212,6 +205,23 @@ class ErrorMapInference:
         u = np.einsum("jab,tlb->lja", self.maps, self._z[window, lanes])  # (l, J, 2)
         p_error = self._p_error(d[:, None, :], u)
         self.log_posterior[lanes] += np.log(np.where(r[lanes, None] < 0, p_error, 1.0 - p_error))
+
+
+def map_grid(gain: float, n_angles: int = 36, near_deg: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
+    """Return the hypotheses ``M_j = g R(θ_j) S_j`` ``(2 n, 2, 2)`` and which are near each other.
+
+    ``near[j, k]`` is 1 when ``M_k`` is ``M_j`` turned by at most ``near_deg`` (the same
+    reflection): ``tr(M_jᵀ M_k) = 2 g² cos Δθ``. The grid of :class:`ErrorMapInference`.
+    """
+    gain = check_number("gain", gain, 0.0, low_open=True)
+    n = check_int("n_angles", n_angles, 4)
+    near = np.deg2rad(check_number("near_deg", near_deg, 0.0, 180.0))
+    theta = np.arange(n) * 2.0 * np.pi / n
+    c, s = np.cos(theta), np.sin(theta)
+    rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], 1)
+    maps = gain * np.concatenate([rot, rot @ np.diag([1.0, -1.0])])
+    similarity = np.einsum("jab,kab->jk", maps, maps) / (2.0 * gain**2)
+    return maps, (similarity > np.cos(near) - 1e-9).astype(float)
 
 
 def map_inference_sessions(config: MetaDecoderConfig, days: Sequence[int], seconds: float = 120.0, *,
