@@ -31,6 +31,12 @@ Kalman filter freshly calibrated on a 60 s block of the day (supervised), and th
   subject, no label); scored against ``fresh_kalman_day_G``, a Kalman filter calibrated afresh on
   day + G (``ratio_to_same_day_kf``).
 
+- ``amortised_gru`` (``--amortised``): a GRU meta-trained by DAgger to carry out the map
+  inference in its state (:mod:`cogmodels.agents.decoders.amortised_map`); with ``--next-day G``
+  also carried over as above. ``--amortised-head posterior --amortised-evaluations`` and
+  ``--dagger-rounds`` give the sixth step's recipe (RESULTS), ``--jobs 2`` records its DAgger
+  batches in two processes (the same network), ``--save-net`` / ``--load-net`` keep the weights.
+
 ``--config '{"head": "plastic", ...}'`` gives every network the fast-weight read-out
 (:class:`cogmodels.agents.decoders.plastic_policy.PlasticReadoutPolicy`); ``--jobs 2`` trains
 the decoders in two processes (each within its own CPU budget).

@@ -35,6 +35,13 @@ second on day ``d + 1`` with the features and the hidden state carried over: a d
 after day). The teacher sees nothing the network does not; what is imitated is an inference
 from the same inputs, not a hidden state of the task. Weights are frozen afterwards.
 
+Two options bring the network to its teacher's level on every training seed tried
+(``benchmarks/RESULTS.md``, sixth step): ``evaluations=True`` adds, at each evaluation, the
+judged displacement times the features over the judged window (:class:`ChunkSummary`: exactly
+what the teacher's likelihood reads, which the per-bin products cannot give), and
+``head="posterior"`` reads out and fits the teacher's whole posterior over its 72 hypotheses
+(Kullback-Leibler divergence) instead of its mode.
+
 References
 ----------
 - Ross, S., Gordon, G., & Bagnell, D. (2011). A reduction of imitation learning and structured
