@@ -136,14 +136,16 @@ def _amortised_net(config: MetaDecoderConfig, args: argparse.Namespace
     if args.quick:
         rounds = [(2, 5), (1, 3)]
     net, history = amortised_map.distil(config, rounds=rounds, head=args.amortised_head, seed=args.seed,
-                                        evaluations=args.amortised_evaluations, jobs=args.jobs)
+                                        evaluations=args.amortised_evaluations, jobs=args.jobs,
+                                        teacher=json.loads(args.teacher))
     if args.save_net is not None:
         torch.save(net.state_dict(), args.save_net)
     print("amortised GRU (DAgger):\n" + markdown_table(history.round(3), decimals=3), flush=True)
     return net, {"decoder": "amortised_gru", "cpu_s": float(history[["record_cpu_s", "fit_cpu_s"]].sum().sum()),
                  "wall_s": float(history["wall_s"].sum()), "sessions": int(history["sequences"].iloc[-1]) * 2,
                  "updates": int(history["epochs"].sum()), "dagger_rounds": json.dumps(rounds),
-                 "head": args.amortised_head, "evaluations": args.amortised_evaluations, "jobs": args.jobs}
+                 "head": args.amortised_head, "evaluations": args.amortised_evaluations, "jobs": args.jobs,
+                 "teacher": args.teacher}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -192,6 +194,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--amortised-evaluations", action="store_true",
                     help="--amortised: the network also reads each evaluation's judged displacement "
                          "times the features (amortised_map.EVALUATION_NAMES)")
+    ap.add_argument("--teacher", default="{}",
+                    help="JSON ErrorMapInference arguments for the --next-day rows and the --amortised "
+                         "network's teacher, e.g. '{\"sharpness\": 1.0}'")
     ap.add_argument("--amortised-readout", choices=amortised_map.READOUTS, default="local_mean",
                     help="--amortised, posterior head: the map played (the mean near the mode, or the mode)")
     ap.add_argument("--save-net", type=Path, default=None, help="--amortised: save the trained weights here")
@@ -226,12 +231,14 @@ def main(argv: list[str] | None = None) -> dict:
             held_out(name, map_inference_sessions(MetaDecoderConfig(**two | {"inputs": inputs}),
                                                   days, args.seconds, seed=args.eval_seed))
     same_day_kf = {}  # decoder -> the Kalman filter calibrated on its days
+    teacher = json.loads(args.teacher)
     for gap in args.next_day:
         later = [d + gap for d in days]
         held_out(f"fresh_kalman_day_{gap}", meta_rnn.fresh_kalman_sessions(base, later, args.seconds,
                                                                           seed=args.eval_seed))
         both = map_inference_sessions(MetaDecoderConfig(**base.to_dict() | {"n_components": 2}), days,
-                                      args.first_seconds, seed=args.eval_seed, then=[(later, args.seconds)])
+                                      args.first_seconds, seed=args.eval_seed, then=[(later, args.seconds)],
+                                      **teacher)
         held_out(f"error_map_inference_next_day_{gap}",
                  both[both["session"] == 1].drop(columns="session"))
         same_day_kf[f"error_map_inference_next_day_{gap}"] = f"fresh_kalman_day_{gap}"

@@ -181,6 +181,10 @@ def test_recorded_sessions_hold_the_teachers_decision_after_every_chunk():
     np.testing.assert_allclose(np.abs(np.linalg.det(rec["map"].reshape(2, steps, 2, 2))), 0.09, rtol=1e-5)
     again = record_sessions(cfg, 3, 2, first_s=10.0, next_s=5.0)
     assert all(np.array_equal(rec[k], again[k]) for k in rec)
+    # the teacher's own arguments reach it: a likelihood flat in the cosine never moves the posterior
+    flat = record_sessions(cfg, 3, 2, first_s=10.0, next_s=5.0, teacher={"sharpness": 0.0})
+    np.testing.assert_allclose(flat["posterior"], 1.0 / 72, rtol=1e-5)
+    assert flat["explore"].all() and not np.allclose(rec["posterior"], 1.0 / 72, rtol=1e-5)
 
 
 def test_dagger_distils_the_map_inference_into_the_gru():

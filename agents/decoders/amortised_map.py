@@ -335,14 +335,16 @@ def polar_map(m: np.ndarray, gain: float) -> np.ndarray:
 
 def record_sessions(config: MetaDecoderConfig, seed: int, n_lanes: int = 16, *,
                     first_s: float = 360.0, next_s: float = 120.0, gap: int = 1,
-                    student: AmortisedMapNet | None = None, evaluations: bool = False) -> dict[str, np.ndarray]:
+                    student: AmortisedMapNet | None = None, evaluations: bool = False,
+                    teacher: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
     """Record the teacher's decisions on one batch of training subject-days (DAgger data).
 
     ``n_lanes`` subjects of ``seed`` on days drawn in ``[0, config.max_day]`` play a session of
     ``first_s`` and, carried over, one of ``next_s`` on day + ``gap``. The teacher
     (:class:`ErrorMapInference`, its defaults and the channel's nominal values) drives, or with
     ``student`` the network drives and the teacher shadows it. With ``evaluations`` (or a
-    ``student`` that reads them) the summaries hold :data:`EVALUATION_NAMES` too.
+    ``student`` that reads them) the summaries hold :data:`EVALUATION_NAMES` too. ``teacher``:
+    :class:`ErrorMapInference` arguments replacing its defaults (e.g. ``{"sharpness": 1.0}``).
 
     Returns
     -------
@@ -358,7 +360,7 @@ def record_sessions(config: MetaDecoderConfig, seed: int, n_lanes: int = 16, *,
     recorders: list[_TeacherRecorder] = []
 
     def make(env: MetaDecoderEnv) -> _TeacherRecorder:
-        recorders.append(_TeacherRecorder(env, seed, student, evaluations))
+        recorders.append(_TeacherRecorder(env, seed, student, evaluations, teacher or {}))
         return recorders[0]
 
     learner_sessions(config, days, make, first_s, seed=seed, then=[(days + gap, next_s)])
@@ -373,9 +375,10 @@ class _TeacherRecorder:
     """
 
     def __init__(self, env: MetaDecoderEnv, seed: int, student: AmortisedMapNet | None,
-                 evaluations: bool) -> None:
+                 evaluations: bool, teacher: dict[str, Any]) -> None:
         n = env.num_envs
-        self.teacher = ErrorMapInference(n, seed=np.random.default_rng([seed, 11]), **channel_kwargs(env))
+        self.teacher = ErrorMapInference(n, seed=np.random.default_rng([seed, 11]),
+                                         **{**channel_kwargs(env), **teacher})
         window = (self.teacher.interval_bins, self.teacher.latency_bins)
         self.driver = None if student is None else AmortisedMapDecoder(
             student, n, interval_bins=window[0], latency_bins=window[1], seed=np.random.default_rng([seed, 12]))
@@ -440,7 +443,7 @@ def _fit(net: AmortisedMapNet, data: dict[str, torch.Tensor], epochs: int, *,
 def distil(config: MetaDecoderConfig | None = None, *, rounds: Sequence[tuple[int, int]] = ((64, 20), (32, 8), (32, 8)),
            n_lanes: int = 16, first_s: float = 360.0, next_s: float = 120.0, hidden_size: int = 128,
            head: str = "map", evaluations: bool = False, lr: float = 2e-3, batch: int = 32,
-           seed: int = 0, jobs: int = 1,
+           teacher: dict[str, Any] | None = None, seed: int = 0, jobs: int = 1,
            progress: bool = True) -> tuple[AmortisedMapNet, pd.DataFrame]:
     """Meta-train an :class:`AmortisedMapNet` by DAgger on the error-map inference (module docstring).
 
@@ -464,6 +467,8 @@ def distil(config: MetaDecoderConfig | None = None, *, rounds: Sequence[tuple[in
         mode map, or its whole posterior.
     evaluations : bool
         The network reads :data:`EVALUATION_NAMES` too.
+    teacher : dict, optional
+        :class:`ErrorMapInference` arguments replacing the teacher's defaults.
     seed : int
         Weights and the training subjects (a stream apart from held-out seeds).
     jobs : int
@@ -502,7 +507,8 @@ def distil(config: MetaDecoderConfig | None = None, *, rounds: Sequence[tuple[in
             net.eval()
             seeds = [int(np.random.SeedSequence([seed, 1, r, b]).generate_state(1)[0]) for b in range(n_batches)]
             record = partial(_record_batch, config, n_lanes=n_lanes, first_s=first_s, next_s=next_s,
-                             student=None if r == 0 else net, evaluations=evaluations, keys=tuple(data))
+                             student=None if r == 0 else net, evaluations=evaluations, teacher=teacher,
+                             keys=tuple(data))
             record_s = 0.0
             for rec, cpu_s in (map(record, seeds) if pool is None else pool.map(record, seeds)):
                 for k in data:
