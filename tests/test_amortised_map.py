@@ -65,7 +65,7 @@ def test_an_evaluation_input_holds_the_teachers_cosine_for_every_hypothesis():
             teacher.observe(r)
             continue
         for lane in np.flatnonzero(r != 0):
-            d, zs = teacher._a[window, lane].sum(0), teacher._z[window, lane].sum(0)
+            d, zs = teacher.window.a[window, lane].sum(0), teacher.window.z[window, lane].sum(0)
             u = teacher.maps @ zs
             cos = u @ d / (np.linalg.norm(u, axis=1) * np.linalg.norm(d))
             added = summary._sums[lane, n:] - before[lane]
@@ -113,10 +113,10 @@ def test_the_posterior_heads_map_is_the_mean_near_the_mode_never_across_modes():
     p[0, [0, 1]] = 0.3, 0.25
     p[0, 36 + 18] = 0.29  # the reflection turned by 180 degrees
     p[0, 20] = 0.16
-    m = polar_map(dec.local_mean(p), 0.3)[0]
+    m = polar_map(dec.posterior_map(p), 0.3)[0]
     angle = np.degrees(np.arctan2(m[1, 0], m[0, 0]))
     assert np.linalg.det(m) > 0 and angle == pytest.approx(4.54, abs=0.01)
-    mode = AmortisedMapDecoder(dec.net, 1, readout="mode", seed=0).local_mean(p)
+    mode = AmortisedMapDecoder(dec.net, 1, readout="mode", seed=0).posterior_map(p)
     np.testing.assert_allclose(mode.reshape(2, 2), 0.3 * np.eye(2), atol=1e-12)
     with pytest.raises(ValueError, match=r"readout must be one of \('local_mean', 'mode'\), got 'mean'"):
         AmortisedMapDecoder(dec.net, 1, readout="mean")

@@ -70,6 +70,7 @@ from torch import nn
 from cogmodels._threads import torch_threads
 from cogmodels.agents.decoders.map_inference import (
     ErrorMapInference,
+    JudgedWindow,
     channel_kwargs,
     learner_sessions,
     map_grid,
@@ -78,8 +79,9 @@ from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaDecoderEnv
 from cogmodels.progress import progress_bar
 from cogmodels.validation import SeedLike, as_generator, check_int, check_number
 
-__all__ = ["CHUNK_BINS", "EVALUATION_NAMES", "HEADS", "READOUTS", "SUMMARY_NAMES", "AmortisedMapDecoder", "AmortisedMapNet", "ChunkSummary",
-           "amortised_map_sessions", "distil", "record_sessions"]
+__all__ = ["CHUNK_BINS", "EVALUATION_NAMES", "HEADS", "READOUTS", "SUMMARY_NAMES",
+           "AmortisedMapDecoder", "AmortisedMapNet", "ChunkSummary", "amortised_map_sessions",
+           "distil", "record_sessions"]
 
 #: bins per step of the network
 CHUNK_BINS = 5
@@ -124,9 +126,8 @@ class ChunkSummary:
 
     def __init__(self, n_lanes: int, window: tuple[int, int] | None = None) -> None:
         self.n_lanes = check_int("n_lanes", n_lanes, 1)
-        if window is not None:
-            window = (check_int("interval_bins", window[0], 1), check_int("latency_bins", window[1], 0))
-        self.window = window
+        self._judged = None if window is None else JudgedWindow(self.n_lanes, *window)
+        self.window = None if window is None else (self._judged.interval_bins, self._judged.latency_bins)
         self.n_inputs = len(SUMMARY_NAMES) + (0 if window is None else len(EVALUATION_NAMES))
         self.new_session()
 
@@ -135,8 +136,8 @@ class ChunkSummary:
         self._sums = np.zeros((self.n_lanes, self.n_inputs))
         self._bins = 0
         self._start = 1.0
-        if self.window is not None:
-            self._hist = np.zeros((2, sum(self.window), self.n_lanes, 2))  # z, a; index 0 the latest bin
+        if self._judged is not None:
+            self._judged.clear()
 
     def add(self, z: np.ndarray, a: np.ndarray, r: np.ndarray) -> np.ndarray | None:
         """Add one bin; return the ``(n_lanes, n_inputs)`` float32 summary when the chunk is complete."""
@@ -147,7 +148,7 @@ class ChunkSummary:
         s[:, 4:8] += (a[:, :, None] * z[:, None, :]).reshape(self.n_lanes, 4)
         s[:, 8] += r < 0
         s[:, 9] += (r == 1) | (r == 2)
-        if self.window is not None:
+        if self._judged is not None:
             self._judge(z, a, r)
         self._bins += 1
         if self._bins < CHUNK_BINS:
@@ -161,10 +162,8 @@ class ChunkSummary:
 
     def _judge(self, z: np.ndarray, a: np.ndarray, r: np.ndarray) -> None:
         r"""Add ``\hat E`` of the evaluations shown after this bin (class docstring)."""
-        self._hist = np.roll(self._hist, 1, axis=1)
-        self._hist[0, 0], self._hist[1, 0] = z, a
-        interval, latency = self.window
-        zs, d = self._hist[:, latency:latency + interval].sum(axis=1)
+        self._judged.push(z, a)
+        zs, d = (x.sum(axis=0) for x in self._judged.judged())
         e = (d[:, :, None] * zs[:, None, :]).reshape(self.n_lanes, 4)
         e /= (np.linalg.norm(d, axis=1) * np.linalg.norm(zs, axis=1) + 1e-9)[:, None]
         n = len(SUMMARY_NAMES)
@@ -249,7 +248,7 @@ class AmortisedMapDecoder:
     latency_bins : int
         The channel's latency ``L`` (read by a network with ``evaluations``).
     readout : {"local_mean", "mode"}
-        The map of a ``"posterior"`` head (:meth:`local_mean`).
+        The map of a ``"posterior"`` head (:meth:`posterior_map`).
     seed : int, SeedSequence, Generator or None
         The exploratory velocities.
     """
@@ -310,15 +309,15 @@ class AmortisedMapDecoder:
             m, logit, self.h = self.net(torch.from_numpy(x)[:, None], self.h)
         m = m[:, 0].numpy().astype(float)
         if self.net.head == "posterior":
-            m = self.local_mean(np.exp(m))
+            m = self.posterior_map(np.exp(m))
         self.map_ = polar_map(m, self.gain)
         self._explore_logit = logit[:, 0].numpy().astype(float)
 
-    def local_mean(self, p: np.ndarray) -> np.ndarray:
-        """Return the posterior mean of the hypotheses near the mode ``(n_lanes, 4)``.
+    def posterior_map(self, p: np.ndarray) -> np.ndarray:
+        """Return the map read from the head's posterior ``p`` ``(n_lanes, 2 n)``, flat ``(n_lanes, 4)``.
 
-        One map, no averaging across modes (a rotation and its reflection); with
-        ``readout="mode"`` the mode itself.
+        ``readout="local_mean"``: the posterior mean of the hypotheses near the mode (one map, no
+        averaging across modes: a rotation and its reflection); ``"mode"``: the mode itself.
         """
         mode = p.argmax(axis=1)
         if self.readout == "mode":

@@ -60,7 +60,41 @@ import pandas as pd
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaDecoderEnv, play_policy
 from cogmodels.validation import SeedLike, as_generator, check_int, check_number
 
-__all__ = ["ErrorMapInference", "channel_kwargs", "learner_sessions", "map_grid", "map_inference_sessions"]
+__all__ = ["ErrorMapInference", "JudgedWindow", "channel_kwargs", "learner_sessions", "map_grid",
+           "map_inference_sessions"]
+
+
+class JudgedWindow:
+    r"""The last ``L + I`` bins of features ``z`` and velocities ``a``: what an evaluation judges.
+
+    An evaluation arriving after bin ``t`` judges the bins ``s \in (t - L - I, t - L]`` (the
+    channel's interval ``I`` and latency ``L``). The one definition of that window, read by
+    :class:`ErrorMapInference` and by the network's evaluation inputs
+    (:class:`~cogmodels.agents.decoders.amortised_map.ChunkSummary`).
+    """
+
+    def __init__(self, n_lanes: int, interval_bins: int, latency_bins: int) -> None:
+        self.n_lanes = check_int("n_lanes", n_lanes, 1)
+        self.interval_bins = check_int("interval_bins", interval_bins, 1)
+        self.latency_bins = check_int("latency_bins", latency_bins, 0)
+        self.clear()
+
+    def clear(self) -> None:
+        """Empty the history (a new session): zeros, index 0 the latest bin."""
+        n_hist = self.latency_bins + self.interval_bins
+        self.z = np.zeros((n_hist, self.n_lanes, 2))
+        self.a = np.zeros((n_hist, self.n_lanes, 2))
+
+    def push(self, z: np.ndarray, a: np.ndarray) -> None:
+        """Remember one bin's features and velocity ``(n_lanes, 2)`` each."""
+        self.z = np.roll(self.z, 1, axis=0)
+        self.a = np.roll(self.a, 1, axis=0)
+        self.z[0], self.a[0] = z, a
+
+    def judged(self, lanes: Any = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+        """Return the judged bins' features and velocities ``(I, n_lanes, 2)`` of ``lanes``."""
+        window = slice(self.latency_bins, self.latency_bins + self.interval_bins)
+        return self.z[window, lanes], self.a[window, lanes]
 
 
 class ErrorMapInference:
@@ -135,9 +169,7 @@ class ErrorMapInference:
 
     def new_session(self) -> ErrorMapInference:
         """Start a new session of the same subjects: empty histories, the posterior kept (the next day)."""
-        n_hist = self.latency_bins + self.interval_bins
-        self._z = np.zeros((n_hist, self.n_lanes, 2))
-        self._a = np.zeros((n_hist, self.n_lanes, 2))
+        self.window = JudgedWindow(self.n_lanes, self.interval_bins, self.latency_bins)
         self._explore_a = np.zeros((self.n_lanes, 2))
         self.explored = np.zeros(self.n_lanes, dtype=np.int64)
         self._t = 0
@@ -171,9 +203,7 @@ class ErrorMapInference:
         action = np.where(explore[:, None], self._explore_a, np.tanh(np.einsum("lij,lj->li", mode_map, z)))
         self.explored += explore
         self._t += 1
-        self._z = np.roll(self._z, 1, axis=0)
-        self._a = np.roll(self._a, 1, axis=0)
-        self._z[0], self._a[0] = z, action
+        self.window.push(z, action)
         return action
 
     def sent(self, action: np.ndarray) -> None:
@@ -186,7 +216,7 @@ class ErrorMapInference:
         action = np.asarray(action, dtype=float)
         if action.shape != (self.n_lanes, 2):
             raise ValueError(f"action must have shape {(self.n_lanes, 2)}, got {action.shape}")
-        self._a[0] = action
+        self.window.a[0] = action
 
     def _p_error(self, d: np.ndarray, u: np.ndarray) -> np.ndarray:
         """``P(error | j) = f + (h - f) sigmoid(-kappa cos(d, u_j))``, broadcast over ``d, u``."""
@@ -200,9 +230,9 @@ class ErrorMapInference:
         lanes = np.flatnonzero(r != 0)
         if not lanes.size:
             return
-        window = slice(self.latency_bins, self.latency_bins + self.interval_bins)
-        d = self._a[window, lanes].sum(axis=0)  # (l, 2)
-        u = np.einsum("jab,tlb->lja", self.maps, self._z[window, lanes])  # (l, J, 2)
+        z, a = self.window.judged(lanes)  # (I, l, 2)
+        d = a.sum(axis=0)  # (l, 2)
+        u = np.einsum("jab,tlb->lja", self.maps, z)  # (l, J, 2)
         p_error = self._p_error(d[:, None, :], u)
         self.log_posterior[lanes] += np.log(np.where(r[lanes, None] < 0, p_error, 1.0 - p_error))
 
