@@ -36,6 +36,8 @@ Kalman filter freshly calibrated on a 60 s block of the day (supervised), and th
   also carried over as above. ``--amortised-head posterior --amortised-evaluations`` and
   ``--dagger-rounds`` give the sixth step's recipe (RESULTS), ``--jobs 2`` records its DAgger
   batches in two processes (the same network), ``--save-net`` / ``--load-net`` keep the weights.
+  ``--a2c-updates N`` then fine-tunes it with the package's A2C on the task's reward, with a
+  distillation term of weight ``--a2c-kick`` (:mod:`cogmodels.agents.decoders.amortised_a2c`).
 
 ``--config '{"head": "plastic", ...}'`` gives every network the fast-weight read-out
 (:class:`cogmodels.agents.decoders.plastic_policy.PlasticReadoutPolicy`); ``--jobs 2`` trains
@@ -61,7 +63,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cogmodels.agents.decoders import amortised_map, meta_ppo, meta_rnn
+from cogmodels.agents.decoders import amortised_a2c, amortised_map, meta_ppo, meta_rnn
 from cogmodels.agents.decoders.map_inference import map_inference_sessions
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaRNNDecoder, per_minute
 from cogmodels.envs.bci.metrics import summarize
@@ -129,23 +131,48 @@ def ceiling(base: MetaDecoderConfig, spec: str, days: list[int], seconds: float,
 
 def _amortised_net(config: MetaDecoderConfig, args: argparse.Namespace
                    ) -> tuple[amortised_map.AmortisedMapNet, dict | None]:
-    """Train the DAgger GRU (or load ``--load-net``); return it and its training cost (None if loaded)."""
+    """Train the DAgger GRU (or load ``--load-net``), then ``--a2c-updates``; return it and its cost.
+
+    The cost is None for loaded weights played as they are.
+    """
     if args.load_net is not None:
-        return amortised_map.AmortisedMapNet.from_state_dict(torch.load(args.load_net)), None
+        net = amortised_map.AmortisedMapNet.from_state_dict(torch.load(args.load_net))
+        return _a2c_finetune(net, config, args, None)
     rounds = [tuple(r) for r in json.loads(args.dagger_rounds)]
     if args.quick:
         rounds = [(2, 5), (1, 3)]
     net, history = amortised_map.distil(config, rounds=rounds, head=args.amortised_head, seed=args.seed,
                                         evaluations=args.amortised_evaluations, jobs=args.jobs,
                                         teacher=json.loads(args.teacher))
+    print("amortised GRU (DAgger):\n" + markdown_table(history.round(3), decimals=3), flush=True)
+    cost = {"decoder": "amortised_gru", "cpu_s": float(history[["record_cpu_s", "fit_cpu_s"]].sum().sum()),
+            "wall_s": float(history["wall_s"].sum()), "sessions": int(history["sequences"].iloc[-1]) * 2,
+            "updates": int(history["epochs"].sum()), "dagger_rounds": json.dumps(rounds),
+            "head": args.amortised_head, "evaluations": args.amortised_evaluations, "jobs": args.jobs,
+            "teacher": args.teacher}
+    return _a2c_finetune(net, config, args, cost)
+
+
+def _a2c_finetune(net: amortised_map.AmortisedMapNet, config: MetaDecoderConfig, args: argparse.Namespace,
+                  cost: dict | None) -> tuple[amortised_map.AmortisedMapNet, dict | None]:
+    """Fine-tune ``net`` with A2C for ``--a2c-updates`` (amortised_a2c.finetune); save ``--save-net``."""
+    if args.a2c_updates:
+        updates = 2 if args.quick else args.a2c_updates
+        net, history = amortised_a2c.finetune(net, config, updates=updates, kick=args.a2c_kick, lr=args.a2c_lr,
+                                              teacher=json.loads(args.teacher), seed=args.seed, jobs=args.jobs)
+        print("A2C fine-tuning (every 10th update):\n"
+              + markdown_table(history.iloc[::10].round(3), decimals=3), flush=True)
+        args.out.mkdir(parents=True, exist_ok=True)
+        history.to_csv(args.out / f"meta_decoder_a2c_history{args.tag}.csv", index=False)
+        a2c = {"a2c_updates": updates, "a2c_kick": args.a2c_kick, "a2c_lr": args.a2c_lr,
+               "a2c_cpu_s": float(history[["play_cpu_s", "fit_cpu_s"]].sum().sum()),
+               "a2c_wall_s": float(history["wall_s"].sum())}
+        cost = {"decoder": "amortised_gru", "cpu_s": 0.0, "wall_s": 0.0, **(cost or {}), **a2c}
+        cost["cpu_s"] += a2c["a2c_cpu_s"]
+        cost["wall_s"] += a2c["a2c_wall_s"]
     if args.save_net is not None:
         torch.save(net.state_dict(), args.save_net)
-    print("amortised GRU (DAgger):\n" + markdown_table(history.round(3), decimals=3), flush=True)
-    return net, {"decoder": "amortised_gru", "cpu_s": float(history[["record_cpu_s", "fit_cpu_s"]].sum().sum()),
-                 "wall_s": float(history["wall_s"].sum()), "sessions": int(history["sequences"].iloc[-1]) * 2,
-                 "updates": int(history["epochs"].sum()), "dagger_rounds": json.dumps(rounds),
-                 "head": args.amortised_head, "evaluations": args.amortised_evaluations, "jobs": args.jobs,
-                 "teacher": args.teacher}
+    return net, cost
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -199,12 +226,20 @@ def main(argv: list[str] | None = None) -> dict:
                          "network's teacher, e.g. '{\"sharpness\": 1.0}'")
     ap.add_argument("--amortised-readout", choices=amortised_map.READOUTS, default="local_mean",
                     help="--amortised, posterior head: the map played (the mean near the mode, or the mode)")
+    ap.add_argument("--a2c-updates", type=int, default=0,
+                    help="--amortised: then fine-tune the GRU with A2C for this many updates (each 2 x 16 "
+                         "training subject-days; amortised_a2c.finetune; needs --amortised-head posterior)")
+    ap.add_argument("--a2c-kick", type=float, default=1.0,
+                    help="--a2c-updates: weight of the distillation term (0: plain A2C)")
+    ap.add_argument("--a2c-lr", type=float, default=3e-4, help="--a2c-updates: Adam's step size")
     ap.add_argument("--save-net", type=Path, default=None, help="--amortised: save the trained weights here")
     ap.add_argument("--load-net", type=Path, default=None,
                     help="--amortised: play these saved weights instead of training")
     ap.add_argument("--tag", default=None,
                     help="suffix of the output files (default: '_quick' with --quick, else none)")
     args = ap.parse_args(argv)
+    if args.tag is None:
+        args.tag = "_quick" if args.quick else ""
     if args.quick:
         args.budget, args.subjects, args.seconds, args.session, args.num_envs = 8.0, 2, 60.0, 30.0, 8
     overrides = json.loads(args.config) if args.config else {}
@@ -295,7 +330,7 @@ def main(argv: list[str] | None = None) -> dict:
             kf_name: kf_name for kf_name in same_day_kf.values()}
         table["ratio_to_same_day_kf"] = [rate[d] / rate[reference[d]] for d in table["decoder"]]
     args.out.mkdir(parents=True, exist_ok=True)
-    tag = args.tag if args.tag is not None else ("_quick" if args.quick else "")
+    tag = args.tag
     trials.to_csv(args.out / f"meta_decoder_trials{tag}.csv", index=False)
     table.to_csv(args.out / f"meta_decoder{tag}.csv", index=False)
     cost = pd.DataFrame(costs or [{"decoder": "none trained"}])

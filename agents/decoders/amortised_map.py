@@ -97,8 +97,9 @@ EVALUATION_NAMES = tuple(f"{event}*velocity_{v}*feature_{f}" for event in ("erro
 GAIN = 0.3
 #: what the network reads out: a 2 × 2 map, or a posterior over the teacher's grid of maps
 HEADS = ("map", "posterior")
-#: how a ``"posterior"`` head's map is read: the mean of the hypotheses near the mode, or the mode
-READOUTS = ("local_mean", "mode")
+#: how a ``"posterior"`` head's map is read: the mean of the hypotheses near the mode, the mode, or a
+#: hypothesis drawn from the posterior each step (the stochastic policy of A2C fine-tuning)
+READOUTS = ("local_mean", "mode", "sample")
 
 
 class ChunkSummary:
@@ -247,7 +248,7 @@ class AmortisedMapDecoder:
         Bins an exploratory velocity is held (the channel's evaluation interval ``I``).
     latency_bins : int
         The channel's latency ``L`` (read by a network with ``evaluations``).
-    readout : {"local_mean", "mode"}
+    readout : {"local_mean", "mode", "sample"}
         The map of a ``"posterior"`` head (:meth:`posterior_map`).
     seed : int, SeedSequence, Generator or None
         The exploratory velocities.
@@ -259,6 +260,8 @@ class AmortisedMapDecoder:
         self.net = net
         if readout not in READOUTS:
             raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+        if readout == "sample" and net.head != "posterior":
+            raise ValueError(f"readout='sample' needs a 'posterior' head, got head={net.head!r}")
         self.readout = readout
         self.n_lanes = check_int("n_lanes", n_lanes, 1)
         self.gain = check_number("gain", gain, 0.0, low_open=True)
@@ -275,6 +278,7 @@ class AmortisedMapDecoder:
         """Forget the subjects: a zero hidden state, exploring."""
         self.h: torch.Tensor | None = None
         self.map_ = np.zeros((self.n_lanes, 2, 2))
+        self.choice_ = np.zeros(self.n_lanes, dtype=np.int64)
         self.exploring_ = np.ones(self.n_lanes, dtype=bool)
         self._explore_logit = np.ones(self.n_lanes)
         return self.new_session()
@@ -300,11 +304,14 @@ class AmortisedMapDecoder:
         self._z, self._a = z, action
         return action
 
-    def observe(self, feedback: np.ndarray) -> None:
-        """Take the feedback shown after the last bin; step the network at the end of a chunk."""
+    def observe(self, feedback: np.ndarray) -> np.ndarray | None:
+        """Take the feedback shown after the last bin; step the network at the end of a chunk.
+
+        Returns the chunk's summary when the network stepped (else ``None``).
+        """
         x = self.summary.add(self._z, self._a, feedback)
         if x is None:
-            return
+            return None
         with torch.no_grad():
             m, logit, self.h = self.net(torch.from_numpy(x)[:, None], self.h)
         m = m[:, 0].numpy().astype(float)
@@ -312,14 +319,22 @@ class AmortisedMapDecoder:
             m = self.posterior_map(np.exp(m))
         self.map_ = polar_map(m, self.gain)
         self._explore_logit = logit[:, 0].numpy().astype(float)
+        return x
 
     def posterior_map(self, p: np.ndarray) -> np.ndarray:
         """Return the map read from the head's posterior ``p`` ``(n_lanes, 2 n)``, flat ``(n_lanes, 4)``.
 
         ``readout="local_mean"``: the posterior mean of the hypotheses near the mode (one map, no
-        averaging across modes: a rotation and its reflection); ``"mode"``: the mode itself.
+        averaging across modes: a rotation and its reflection); ``"mode"``: the mode itself;
+        ``"sample"``: a hypothesis drawn from ``p`` (kept in ``choice_``).
         """
+        if self.readout == "sample":
+            c = np.cumsum(p, axis=1)
+            u = self.rng.random(len(p)) * c[:, -1]
+            self.choice_ = np.minimum((c < u[:, None]).sum(axis=1), p.shape[1] - 1)
+            return self._grid[self.choice_].reshape(-1, 4)
         mode = p.argmax(axis=1)
+        self.choice_ = mode
         if self.readout == "mode":
             return self._grid[mode].reshape(-1, 4)
         w = self._near[mode] * p
@@ -335,7 +350,8 @@ def polar_map(m: np.ndarray, gain: float) -> np.ndarray:
 def record_sessions(config: MetaDecoderConfig, seed: int, n_lanes: int = 16, *,
                     first_s: float = 360.0, next_s: float = 120.0, gap: int = 1,
                     student: AmortisedMapNet | None = None, evaluations: bool = False,
-                    teacher: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+                    teacher: dict[str, Any] | None = None, readout: str = "local_mean"
+                    ) -> dict[str, np.ndarray]:
     """Record the teacher's decisions on one batch of training subject-days (DAgger data).
 
     ``n_lanes`` subjects of ``seed`` on days drawn in ``[0, config.max_day]`` play a session of
@@ -344,6 +360,7 @@ def record_sessions(config: MetaDecoderConfig, seed: int, n_lanes: int = 16, *,
     ``student`` the network drives and the teacher shadows it. With ``evaluations`` (or a
     ``student`` that reads them) the summaries hold :data:`EVALUATION_NAMES` too. ``teacher``:
     :class:`ErrorMapInference` arguments replacing its defaults (e.g. ``{"sharpness": 1.0}``).
+    ``readout``: how the ``student`` reads its map (:class:`AmortisedMapDecoder`).
 
     Returns
     -------
@@ -351,7 +368,9 @@ def record_sessions(config: MetaDecoderConfig, seed: int, n_lanes: int = 16, *,
         ``x`` ``(n_lanes, steps, 11 or 19)`` the summaries; ``map`` ``(n_lanes, steps, 4)``,
         ``posterior`` ``(n_lanes, steps, 72)`` and ``explore`` ``(n_lanes, steps)`` the teacher's
         mode, posterior and decision after each chunk (what the network should read out after
-        its step).
+        its step). With a ``student`` also, per chunk, ``choice`` the hypothesis it read after its
+        step (:attr:`AmortisedMapDecoder.choice_`), ``explored`` whether it explored during the
+        chunk and ``reward`` the environment's reward summed over the chunk's bins.
     """
     seed = check_int("seed", seed, 0)
     evaluations = evaluations or (student is not None and student.evaluations)
@@ -359,7 +378,7 @@ def record_sessions(config: MetaDecoderConfig, seed: int, n_lanes: int = 16, *,
     recorders: list[_TeacherRecorder] = []
 
     def make(env: MetaDecoderEnv) -> _TeacherRecorder:
-        recorders.append(_TeacherRecorder(env, seed, student, evaluations, teacher or {}))
+        recorders.append(_TeacherRecorder(env, seed, student, evaluations, teacher or {}, readout))
         return recorders[0]
 
     learner_sessions(config, days, make, first_s, seed=seed, then=[(days + gap, next_s)])
@@ -374,15 +393,19 @@ class _TeacherRecorder:
     """
 
     def __init__(self, env: MetaDecoderEnv, seed: int, student: AmortisedMapNet | None,
-                 evaluations: bool, teacher: dict[str, Any]) -> None:
+                 evaluations: bool, teacher: dict[str, Any], readout: str = "local_mean") -> None:
         n = env.num_envs
         self.teacher = ErrorMapInference(n, seed=np.random.default_rng([seed, 11]),
                                          **{**channel_kwargs(env), **teacher})
         window = (self.teacher.interval_bins, self.teacher.latency_bins)
         self.driver = None if student is None else AmortisedMapDecoder(
-            student, n, interval_bins=window[0], latency_bins=window[1], seed=np.random.default_rng([seed, 12]))
+            student, n, interval_bins=window[0], latency_bins=window[1], readout=readout,
+            seed=np.random.default_rng([seed, 12]))
         self.summary = ChunkSummary(n, window if evaluations else None)
         self.rows: dict[str, list[np.ndarray]] = {"x": [], "map": [], "posterior": [], "explore": []}
+        if self.driver is not None:
+            self.rows.update(choice=[], explored=[], reward=[])
+            self._reward = np.zeros(n)
 
     def new_session(self) -> None:
         self.teacher.new_session()
@@ -401,6 +424,8 @@ class _TeacherRecorder:
     def observe(self, shown: np.ndarray) -> None:
         self.teacher.observe(shown)
         if self.driver is not None:
+            self._reward += shown
+            self._explored = self.driver.exploring_.copy()
             self.driver.observe(shown)
         x = self.summary.add(self._z, self._a, shown)
         if x is not None:
@@ -409,6 +434,11 @@ class _TeacherRecorder:
             self.rows["map"].append(mode_map.reshape(len(x), 4))
             self.rows["posterior"].append(self.teacher.posterior().astype(np.float32))
             self.rows["explore"].append(explore)
+            if self.driver is not None:
+                self.rows["choice"].append(self.driver.choice_.copy())
+                self.rows["explored"].append(self._explored)
+                self.rows["reward"].append(self._reward)
+                self._reward = np.zeros(len(x))
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {k: np.stack(v, 1).astype(np.float32) for k, v in self.rows.items()}

@@ -1,0 +1,131 @@
+"""A2C fine-tuning of the amortised GRU: the policy it scores, the rollout's alignment, and the update."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from cogmodels.agents.a2c import a2c_loss
+from cogmodels.agents.decoders.amortised_a2c import MapActorCritic, finetune, rollout_buffer
+from cogmodels.agents.decoders.amortised_map import (
+    AmortisedMapDecoder,
+    AmortisedMapNet,
+    amortised_map_sessions,
+    record_sessions,
+)
+from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig
+from cogmodels.agents.rollout_buffer import RolloutBuffer
+from tests.test_amortised_map import CARRIED
+from tests.test_meta_decoder import easy_config
+
+
+def _net(seed: int = 0, hidden: int = 8) -> AmortisedMapNet:
+    torch.manual_seed(seed)
+    return AmortisedMapNet(hidden, "posterior", evaluations=True)
+
+
+def test_a_sampled_readout_draws_hypotheses_as_often_as_the_posterior_says():
+    dec = AmortisedMapDecoder(_net(), 4000, readout="sample", seed=0)
+    p = np.zeros((4000, 72))
+    p[:, 3], p[:, 40] = 0.7, 0.3
+    m = dec.posterior_map(p)
+    assert set(np.unique(dec.choice_)) == {3, 40}
+    assert abs((dec.choice_ == 3).mean() - 0.7) < 4 * np.sqrt(0.21 / 4000)
+    np.testing.assert_allclose(m.reshape(-1, 2, 2), dec._grid[dec.choice_])
+    with pytest.raises(ValueError, match="readout='sample' needs a 'posterior' head, got head='map'"):
+        AmortisedMapDecoder(AmortisedMapNet(8), 1, readout="sample")
+
+
+def test_the_policy_scores_drawn_hypotheses_and_nothing_while_exploring():
+    model = MapActorCritic(_net())
+    x = torch.randn(5, 3, 19)
+    (logp, logit), values, h = model(x)
+    assert logp.shape == (5, 3, 72) and logit.shape == (5, 3) and values.shape == (5, 3)
+    assert torch.equal(values, torch.zeros(5, 3))  # the critic starts at 0
+    ref, _, _ = model.net(x.transpose(0, 1))
+    torch.testing.assert_close(logp, ref.transpose(0, 1))  # the head, read time-major
+    actions = torch.tensor([[4, -1, 0]] * 5)
+    lp, ent = model.log_prob_entropy((logp, logit), actions)
+    torch.testing.assert_close(lp[:, 0], logp[:, 0, 4])
+    assert torch.equal(lp[:, 1], torch.zeros(5)) and torch.equal(ent[:, 1], torch.zeros(5))
+    torch.testing.assert_close(ent[:, 2], -(logp[:, 2].exp() * logp[:, 2]).sum(-1))
+    values.sum().backward()  # the critic reads the state detached: no gradient reaches the GRU
+    assert model.value.weight.grad is not None and all(p.grad is None for p in model.net.parameters())
+    with pytest.raises(ValueError, match="net must have a 'posterior' head, got head='map'"):
+        MapActorCritic(AmortisedMapNet(8))
+
+
+def test_the_policy_gradient_makes_a_rewarded_hypothesis_more_likely():
+    """One A2C step on a rollout where hypothesis 7 is rewarded (+1) and hypothesis 30 is not
+    (0) raises log pi(7) and lowers log pi(30) at every step."""
+    model = MapActorCritic(_net(1))
+    x = torch.randn(6, 8, 19)
+    actions = torch.tensor([[7, 30] * 4] * 6)
+    signals = (actions == 7).float()
+    buffer = RolloutBuffer(inputs=x, actions=actions, signals=signals, h0=None, v_boot=torch.zeros(8))
+    with torch.no_grad():
+        before = model(x)[0][0]
+    loss, parts = a2c_loss(model, buffer, gamma=0.0, gae_lambda=1.0, value_coef=0.5, entropy_coef=0.0,
+                           normalize_advantages=True)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    loss.backward()
+    opt.step()
+    with torch.no_grad():
+        after = model(x)[0][0]
+    assert ((after - before)[..., 7] > 0).all() and ((after - before)[..., 30] < 0).all()
+
+
+def test_a_rollout_pairs_each_draw_with_the_next_chunks_reward():
+    rec = {"x": np.arange(2 * 4 * 19, dtype=np.float32).reshape(2, 4, 19),
+           "posterior": np.full((2, 4, 72), 1 / 72, dtype=np.float32),
+           "explore": np.array([[1, 1, 0, 0], [1, 0, 0, 0]], dtype=np.float32),
+           "choice": np.array([[5, 6, 7, 8], [9, 10, 11, 12]], dtype=np.float32),
+           "explored": np.array([[1, 1, 0, 0], [1, 0, 0, 1]], dtype=np.float32),
+           "reward": np.array([[0, 1, -1, 2], [3, 4, 5, 6]], dtype=np.float32)}
+    buffer, targets = rollout_buffer(rec)
+    assert buffer.inputs.shape == (3, 2, 19) and torch.equal(buffer.inputs[:, 1], torch.from_numpy(rec["x"][1, :3]))
+    assert buffer.actions.T.tolist() == [[-1, 6, 7], [9, 10, -1]]  # -1: the next chunk explored
+    assert buffer.signals.T.tolist() == [[1, -1, 2], [4, 5, 6]]  # the next chunk's reward
+    assert targets["posterior"].shape == (3, 2, 72) and targets["explore"].T.tolist() == [[1, 1, 0], [1, 0, 0]]
+
+
+def test_recording_a_sampling_student_keeps_its_draws_and_the_chunks_reward():
+    cfg = easy_config(**CARRIED)
+    rec = record_sessions(cfg, 3, 2, first_s=20.0, next_s=5.0, student=_net(), readout="sample")
+    steps = rec["x"].shape[1]
+    assert rec["choice"].shape == rec["explored"].shape == rec["reward"].shape == (2, steps)
+    assert ((rec["choice"] >= 0) & (rec["choice"] < 72)).all() and len(np.unique(rec["choice"])) > 10
+    assert set(np.unique(rec["explored"])) <= {0.0, 1.0}
+    plain = record_sessions(cfg, 3, 2, first_s=20.0, next_s=5.0)
+    assert "choice" not in plain  # the teacher driving: no draws
+
+
+def test_finetuning_is_seeded_and_the_same_in_two_processes():
+    """Three updates of 2 × 2 easy subject-days: the weights move, the history has every part,
+    the same seed gives the same bytes whatever ``jobs``, and the original is not changed."""
+    cfg = easy_config(**CARRIED)
+    net = _net()
+    start = [p.detach().clone() for p in net.parameters()]
+    kwargs = {"updates": 3, "n_lanes": 2, "batches": 2, "first_s": 20.0, "next_s": 5.0, "progress": False}
+    one, h1 = finetune(net, cfg, jobs=1, **kwargs)
+    two, h2 = finetune(net, cfg, jobs=2, **kwargs)
+    assert all(torch.equal(a, b) for a, b in zip(one.parameters(), two.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(start, net.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(start, one.parameters()))
+    assert h1.drop(columns=["play_cpu_s", "fit_cpu_s", "wall_s"]).equals(h2.drop(columns=["play_cpu_s", "fit_cpu_s", "wall_s"]))
+    assert set(h1.columns) >= {"update", "reward_per_chunk", "policy_loss", "value_loss", "entropy", "kl", "explore_bce"}
+    assert h1["update"].tolist() == [0, 1, 2] and (h1["kl"] >= 0).all()
+    trials = amortised_map_sessions(one, cfg, [0, 0], 5.0, seed=1)
+    assert len(trials) > 0
+
+
+def test_finetune_refuses_bad_settings():
+    with pytest.raises(ValueError, match="config must have n_components=2 and inputs='error', got n_components=4"):
+        finetune(_net(), MetaDecoderConfig(), progress=False)
+    with pytest.raises(ValueError, match="net must have a 'posterior' head"):
+        finetune(AmortisedMapNet(8), easy_config(**CARRIED), progress=False)
+    with pytest.raises(ValueError, match="updates must be"):
+        finetune(_net(), easy_config(**CARRIED), updates=0, progress=False)
+    with pytest.raises(ValueError, match="kick must be"):
+        finetune(_net(), easy_config(**CARRIED), kick=-1.0, progress=False)
