@@ -118,7 +118,7 @@ def test_the_posterior_heads_map_is_the_mean_near_the_mode_never_across_modes():
     assert np.linalg.det(m) > 0 and angle == pytest.approx(4.54, abs=0.01)
     mode = AmortisedMapDecoder(dec.net, 1, readout="mode", seed=0).posterior_map(p)
     np.testing.assert_allclose(mode.reshape(2, 2), 0.3 * np.eye(2), atol=1e-12)
-    with pytest.raises(ValueError, match=r"readout must be one of \('local_mean', 'mode'\), got 'mean'"):
+    with pytest.raises(ValueError, match=r"readout must be one of \('local_mean', 'mode', 'sample'\), got 'mean'"):
         AmortisedMapDecoder(dec.net, 1, readout="mean")
 
 
