@@ -40,7 +40,10 @@ Two options bring the network to its teacher's level on every training seed trie
 judged displacement times the features over the judged window (:class:`ChunkSummary`: exactly
 what the teacher's likelihood reads, which the per-bin products cannot give), and
 ``head="posterior"`` reads out and fits the teacher's whole posterior over its 72 hypotheses
-(Kullback-Leibler divergence) instead of its mode.
+(Kullback-Leibler divergence) instead of its mode. The network then follows its teacher: with a
+less sharp one (``teacher={"sharpness": 1.0}``, seventh step) three training seeds reach 84–87 %
+of a freshly calibrated Kalman filter on the next day. :mod:`~cogmodels.agents.decoders.amortised_a2c`
+fine-tunes the network with A2C on the task's reward.
 
 References
 ----------
