@@ -51,7 +51,7 @@ from torch import nn
 
 from cogmodels._threads import torch_threads
 from cogmodels.agents.a2c import a2c_loss
-from cogmodels.agents.decoders.amortised_map import AmortisedMapNet, _record_batch
+from cogmodels.agents.decoders.amortised_map import AmortisedMapNet, _record_batch, imitation_loss
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig
 from cogmodels.agents.rollout_buffer import RolloutBuffer
 from cogmodels.progress import progress_bar
@@ -85,10 +85,9 @@ class MapActorCritic(nn.Module):
                 ) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor, torch.Tensor]:
         """Run over ``inputs`` ``(T, B, input_size)``: ((log-probabilities, logits), values ``(T, B)``, state)."""
         out, h = self.net.gru(inputs.transpose(0, 1), h0)
-        logp = torch.log_softmax(self.net.map(out), dim=-1).transpose(0, 1)
-        logit = self.net.explore(out).squeeze(-1).transpose(0, 1)
-        values = self.value(out.detach()).squeeze(-1).transpose(0, 1)
-        return (logp, logit), values, h
+        logp, logit = self.net.read(out)
+        values = self.value(out.detach()).squeeze(-1)
+        return (logp.transpose(0, 1), logit.transpose(0, 1)), values.transpose(0, 1), h
 
     @staticmethod
     def log_prob_entropy(out: tuple[torch.Tensor, torch.Tensor], actions: torch.Tensor
@@ -191,9 +190,7 @@ def finetune(net: AmortisedMapNet, config: MetaDecoderConfig | None = None, *, u
                                    value_coef=value_coef, entropy_coef=entropy_coef,
                                    normalize_advantages=True)
             (logp, logit), _, _ = model(buffer.inputs)
-            p = targets["posterior"]
-            kl = (p * (torch.log(p.clamp_min(1e-12)) - logp)).sum(-1).mean()
-            bce = nn.functional.binary_cross_entropy_with_logits(logit, targets["explore"])
+            kl, bce = imitation_loss("posterior", logp, logit, targets)
             opt.zero_grad()
             (loss + kick * (kl + bce)).backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)

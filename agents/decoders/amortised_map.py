@@ -84,7 +84,7 @@ from cogmodels.validation import SeedLike, as_generator, check_int, check_number
 
 __all__ = ["CHUNK_BINS", "EVALUATION_NAMES", "HEADS", "READOUTS", "SUMMARY_NAMES",
            "AmortisedMapDecoder", "AmortisedMapNet", "ChunkSummary", "amortised_map_sessions",
-           "distil", "record_sessions"]
+           "distil", "imitation_loss", "record_sessions"]
 
 #: bins per step of the network
 CHUNK_BINS = 5
@@ -224,10 +224,14 @@ class AmortisedMapNet(nn.Module):
         The maps are ``(batch, steps, 4)``, the log-probabilities ``(batch, steps, n_maps)``.
         """
         out, h = self.gru(x, h)
+        return (*self.read(out), h)
+
+    def read(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Read the maps (or log-probabilities) and the exploration logits from GRU outputs ``out``."""
         m = self.map(out)
         if self.head == "posterior":
             m = torch.log_softmax(m, dim=-1)
-        return m, self.explore(out).squeeze(-1), h
+        return m, self.explore(out).squeeze(-1)
 
 
 class AmortisedMapDecoder:
@@ -447,6 +451,23 @@ class _TeacherRecorder:
         return {k: np.stack(v, 1).astype(np.float32) for k, v in self.rows.items()}
 
 
+def imitation_loss(head: str, m: torch.Tensor, logit: torch.Tensor, target: dict[str, torch.Tensor]
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the fit to the teacher's map or posterior and the explore decision's cross-entropy.
+
+    ``head="map"``: the squared error to the teacher's mode ``target["map"]`` (over ``g²``);
+    ``"posterior"``: the Kullback-Leibler divergence from its posterior ``target["posterior"]``
+    to the head's log-probabilities ``m``. Then the binary cross-entropy of ``logit`` against
+    ``target["explore"]``.
+    """
+    if head == "map":
+        fit = ((m - target["map"]) ** 2).mean() / GAIN**2
+    else:
+        p = target["posterior"]
+        fit = (p * (torch.log(p.clamp_min(1e-12)) - m)).sum(-1).mean()
+    return fit, nn.functional.binary_cross_entropy_with_logits(logit, target["explore"])
+
+
 def _fit(net: AmortisedMapNet, data: dict[str, torch.Tensor], epochs: int, *,
          batch: int, lr: float, generator: torch.Generator) -> list[float]:
     """Adam on the imitation loss for ``epochs`` passes over the sequences; return epoch losses."""
@@ -457,12 +478,8 @@ def _fit(net: AmortisedMapNet, data: dict[str, torch.Tensor], epochs: int, *,
         total = 0.0
         for i in torch.randperm(n, generator=generator).split(batch):
             m, logit, _ = net(data["x"][i])
-            if net.head == "map":
-                fit = ((m - data["map"][i]) ** 2).mean() / GAIN**2
-            else:  # Kullback-Leibler divergence from the teacher's posterior
-                p = data["posterior"][i]
-                fit = (p * (torch.log(p.clamp_min(1e-12)) - m)).sum(-1).mean()
-            loss = fit + nn.functional.binary_cross_entropy_with_logits(logit, data["explore"][i])
+            fit, bce = imitation_loss(net.head, m, logit, {k: v[i] for k, v in data.items()})
+            loss = fit + bce
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
