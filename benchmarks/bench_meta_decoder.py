@@ -37,7 +37,9 @@ Kalman filter freshly calibrated on a 60 s block of the day (supervised), and th
   ``--dagger-rounds`` give the sixth step's recipe (RESULTS), ``--jobs 2`` records its DAgger
   batches in two processes (the same network), ``--save-net`` / ``--load-net`` keep the weights.
   ``--a2c-updates N`` then fine-tunes it with the package's A2C on the task's reward, with a
-  distillation term of weight ``--a2c-kick`` (:mod:`cogmodels.agents.decoders.amortised_a2c`).
+  distillation term of weight ``--a2c-kick`` (:mod:`cogmodels.agents.decoders.amortised_a2c`);
+  ``--a2c-explore`` lets A2C learn the explore-or-exploit decision too, ``--a2c-gamma`` its
+  discount per 0.25 s chunk.
 
 ``--config '{"head": "plastic", ...}'`` gives every network the fast-weight read-out
 (:class:`cogmodels.agents.decoders.plastic_policy.PlasticReadoutPolicy`); ``--jobs 2`` trains
@@ -158,13 +160,17 @@ def _a2c_finetune(net: amortised_map.AmortisedMapNet, config: MetaDecoderConfig,
     """Fine-tune ``net`` with A2C for ``--a2c-updates`` (amortised_a2c.finetune); save ``--save-net``."""
     if args.a2c_updates:
         updates = 2 if args.quick else args.a2c_updates
-        net, history = amortised_a2c.finetune(net, config, updates=updates, kick=args.a2c_kick, lr=args.a2c_lr,
+        net, history = amortised_a2c.finetune(net, config, updates=updates, kick=args.a2c_kick,
+                                              kick_explore=args.a2c_kick_explore, lr=args.a2c_lr,
+                                              gamma=args.a2c_gamma, learn_explore=args.a2c_explore,
                                               teacher=json.loads(args.teacher), seed=args.seed, jobs=args.jobs)
         print("A2C fine-tuning (every 10th update):\n"
               + markdown_table(history.iloc[::10].round(3), decimals=3), flush=True)
         args.out.mkdir(parents=True, exist_ok=True)
         history.to_csv(args.out / f"meta_decoder_a2c_history{args.tag}.csv", index=False)
         a2c = {"a2c_updates": updates, "a2c_kick": args.a2c_kick, "a2c_lr": args.a2c_lr,
+               "a2c_kick_explore": args.a2c_kick_explore, "a2c_gamma": args.a2c_gamma,
+               "a2c_explore": args.a2c_explore,
                "a2c_cpu_s": float(history[["play_cpu_s", "fit_cpu_s"]].sum().sum()),
                "a2c_wall_s": float(history["wall_s"].sum())}
         cost = {"decoder": "amortised_gru", "cpu_s": 0.0, "wall_s": 0.0, **(cost or {}), **a2c}
@@ -231,7 +237,12 @@ def main(argv: list[str] | None = None) -> dict:
                          "training subject-days; amortised_a2c.finetune; needs --amortised-head posterior)")
     ap.add_argument("--a2c-kick", type=float, default=1.0,
                     help="--a2c-updates: weight of the distillation term (0: plain A2C)")
+    ap.add_argument("--a2c-kick-explore", type=float, default=None,
+                    help="--a2c-updates: weight of the distillation term's explore decision (default --a2c-kick)")
     ap.add_argument("--a2c-lr", type=float, default=3e-4, help="--a2c-updates: Adam's step size")
+    ap.add_argument("--a2c-gamma", type=float, default=0.9, help="--a2c-updates: discount per 0.25 s chunk")
+    ap.add_argument("--a2c-explore", action="store_true",
+                    help="--a2c-updates: draw the explore-or-exploit decisions and train them by A2C too")
     ap.add_argument("--save-net", type=Path, default=None, help="--amortised: save the trained weights here")
     ap.add_argument("--load-net", type=Path, default=None,
                     help="--amortised: play these saved weights instead of training")

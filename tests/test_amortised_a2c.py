@@ -45,7 +45,7 @@ def test_the_policy_scores_drawn_hypotheses_and_nothing_while_exploring():
     assert torch.equal(values, torch.zeros(5, 3))  # the critic starts at 0
     ref, _, _ = model.net(x.transpose(0, 1))
     torch.testing.assert_close(logp, ref.transpose(0, 1))  # the head, read time-major
-    actions = torch.tensor([[4, -1, 0]] * 5)
+    actions = torch.tensor([[[4, 0, 0], [-1, 1, 0], [0, 0, 0]]] * 5)  # (choice, explored, decided)
     lp, ent = model.log_prob_entropy((logp, logit), actions)
     torch.testing.assert_close(lp[:, 0], logp[:, 0, 4])
     assert torch.equal(lp[:, 1], torch.zeros(5)) and torch.equal(ent[:, 1], torch.zeros(5))
@@ -61,8 +61,9 @@ def test_the_policy_gradient_makes_a_rewarded_hypothesis_more_likely():
     (0) raises log pi(7) and lowers log pi(30) at every step."""
     model = MapActorCritic(_net(1))
     x = torch.randn(6, 8, 19)
-    actions = torch.tensor([[7, 30] * 4] * 6)
-    signals = (actions == 7).float()
+    choice = torch.tensor([[7, 30] * 4] * 6)
+    actions = torch.stack([choice, torch.zeros_like(choice), torch.zeros_like(choice)], -1)
+    signals = (choice == 7).float()
     buffer = RolloutBuffer(inputs=x, actions=actions, signals=signals, h0=None, v_boot=torch.zeros(8))
     with torch.no_grad():
         before = model(x)[0][0]
@@ -83,11 +84,17 @@ def test_a_rollout_pairs_each_draw_with_the_next_chunks_reward():
            "choice": np.array([[5, 6, 7, 8], [9, 10, 11, 12]], dtype=np.float32),
            "explored": np.array([[1, 1, 0, 0], [1, 0, 0, 1]], dtype=np.float32),
            "reward": np.array([[0, 1, -1, 2], [3, 4, 5, 6]], dtype=np.float32)}
+    rec["decided"] = np.array([[1, 0, 1, 0], [1, 0, 1, 1]], dtype=np.float32)
     buffer, targets = rollout_buffer(rec)
     assert buffer.inputs.shape == (3, 2, 19) and torch.equal(buffer.inputs[:, 1], torch.from_numpy(rec["x"][1, :3]))
-    assert buffer.actions.T.tolist() == [[-1, 6, 7], [9, 10, -1]]  # -1: the next chunk explored
+    assert buffer.actions[..., 0].T.tolist() == [[-1, 6, 7], [9, 10, -1]]  # -1: the next chunk explored
+    assert buffer.actions[..., 1].T.tolist() == [[1, 0, 0], [0, 0, 1]]
+    assert not buffer.actions[..., 2].any()  # decisions not drawn: not scored
     assert buffer.signals.T.tolist() == [[1, -1, 2], [4, 5, 6]]  # the next chunk's reward
     assert targets["posterior"].shape == (3, 2, 72) and targets["explore"].T.tolist() == [[1, 1, 0], [1, 0, 0]]
+    drawn, _ = rollout_buffer(rec, learn_explore=True)
+    assert drawn.actions[..., 2].T.tolist() == [[0, 1, 0], [0, 1, 1]]  # the next chunk's decision
+    assert torch.equal(drawn.actions[..., :2], buffer.actions[..., :2])
 
 
 def test_recording_a_sampling_student_keeps_its_draws_and_the_chunks_reward():
@@ -101,6 +108,60 @@ def test_recording_a_sampling_student_keeps_its_draws_and_the_chunks_reward():
     assert "choice" not in plain  # the teacher driving: no draws
 
 
+def test_drawn_decisions_explore_as_often_as_the_logit_says_and_only_at_the_interval():
+    dec = AmortisedMapDecoder(_net(), 4000, sample_explore=True, interval_bins=4, seed=0)
+    z = np.zeros((4000, 2))
+    dec.act(z)
+    assert dec.decided_ and dec.exploring_.all()  # before the network has stepped: explore
+    dec._explore_logit = np.full(4000, np.log(0.3 / 0.7))
+    for t in range(1, 5):
+        dec.act(z)
+        assert dec.decided_ == (t == 4)
+    assert abs(dec.exploring_.mean() - 0.3) < 4 * np.sqrt(0.21 / 4000)
+    sign = AmortisedMapDecoder(_net(), 4000, interval_bins=4, seed=0)
+    sign._explore_logit = np.full(4000, -0.1)
+    sign.act(z)
+    assert sign.decided_ and not sign.exploring_.any()  # kept as in play: logit > 0
+
+
+def test_a_drawn_decision_is_scored_and_a_rewarded_one_made_more_likely():
+    """With decisions in the actions the log-probability gains ``log sigmoid(+-logit)`` and the
+    entropy the Bernoulli's; one A2C step where exploring was rewarded and exploiting was not
+    raises the exploration logit, and where exploiting was rewarded lowers it."""
+    model = MapActorCritic(_net(2))
+    x = torch.randn(6, 8, 19)
+    explored = torch.tensor([[1, 0] * 4] * 6)
+    choice = torch.where(explored > 0, -1, 5)
+    actions = torch.stack([choice, explored, torch.ones_like(choice)], -1)
+    (logp, logit), _, _ = model(x)
+    lp, ent = model.log_prob_entropy((logp, logit), actions)
+    s = torch.sigmoid(logit)
+    torch.testing.assert_close(lp[:, 0], torch.log(s[:, 0]))
+    torch.testing.assert_close(lp[:, 1], logp[:, 1, 5] + torch.log(1 - s[:, 1]))
+    torch.testing.assert_close(ent[:, 0], -(s[:, 0] * torch.log(s[:, 0]) + (1 - s[:, 0]) * torch.log(1 - s[:, 0])))
+    for rewarded, sign in ((explored, 1.0), (1 - explored, -1.0)):
+        trained = MapActorCritic(_net(2))
+        buffer = RolloutBuffer(inputs=x, actions=actions, signals=rewarded.float(), h0=None,
+                               v_boot=torch.zeros(8))
+        loss, _ = a2c_loss(trained, buffer, gamma=0.0, gae_lambda=1.0, value_coef=0.5,
+                           entropy_coef=0.0, normalize_advantages=True)
+        loss.backward()
+        torch.optim.SGD(trained.parameters(), lr=0.5).step()
+        with torch.no_grad():
+            after = trained(x)[0][1]
+        assert (sign * (after - logit.detach()) > 0).all()
+
+
+def test_recording_drawn_decisions_marks_them_every_evaluation_interval():
+    cfg = easy_config(**CARRIED)
+    rec = record_sessions(cfg, 3, 2, first_s=20.0, next_s=5.0, student=_net(), readout="sample",
+                          sample_explore=True)
+    first = int(20.0 / 0.05) // 5  # chunks in the first session; a decision every 20 bins = 4 chunks
+    expected = np.r_[np.arange(first) % 4 == 0, np.arange(rec["x"].shape[1] - first) % 4 == 0]
+    assert (rec["decided"] == expected).all()
+    assert ((rec["explored"][:, 1:] != rec["explored"][:, :-1]) <= expected[1:]).all()  # changes only at decisions
+
+
 def test_finetuning_is_seeded_and_the_same_in_two_processes():
     """Three updates of 2 × 2 easy subject-days: the weights move, the history has every part,
     the same seed gives the same bytes whatever ``jobs``, and the original is not changed."""
@@ -110,6 +171,9 @@ def test_finetuning_is_seeded_and_the_same_in_two_processes():
     kwargs = {"updates": 3, "n_lanes": 2, "batches": 2, "first_s": 20.0, "next_s": 5.0, "progress": False}
     one, h1 = finetune(net, cfg, jobs=1, **kwargs)
     two, h2 = finetune(net, cfg, jobs=2, **kwargs)
+    drawn, h3 = finetune(net, cfg, jobs=1, learn_explore=True, **kwargs)
+    assert not all(torch.equal(a, b) for a, b in zip(one.parameters(), drawn.parameters()))
+    assert 0.0 < h3["explore_share"].min() <= h3["explore_share"].max() <= 1.0
     assert all(torch.equal(a, b) for a, b in zip(one.parameters(), two.parameters()))
     assert all(torch.equal(a, b) for a, b in zip(start, net.parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(start, one.parameters()))
@@ -129,3 +193,5 @@ def test_finetune_refuses_bad_settings():
         finetune(_net(), easy_config(**CARRIED), updates=0, progress=False)
     with pytest.raises(ValueError, match="kick must be"):
         finetune(_net(), easy_config(**CARRIED), kick=-1.0, progress=False)
+    with pytest.raises(ValueError, match="kick_explore must be"):
+        finetune(_net(), easy_config(**CARRIED), kick_explore=-0.5, progress=False)

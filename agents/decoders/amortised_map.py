@@ -257,19 +257,31 @@ class AmortisedMapDecoder:
         The channel's latency ``L`` (read by a network with ``evaluations``).
     readout : {"local_mean", "mode", "sample"}
         The map of a ``"posterior"`` head (:meth:`posterior_map`).
+    sample_explore : bool
+        Draw each explore-or-exploit decision from ``sigmoid(logit)`` (the stochastic policy
+        :mod:`~cogmodels.agents.decoders.amortised_a2c` trains) instead of ``logit > 0``.
     seed : int, SeedSequence, Generator or None
-        The exploratory velocities.
+        The exploratory velocities (and the draws).
+
+    Attributes
+    ----------
+    exploring_ : numpy.ndarray
+        ``(n_lanes,)`` whether each lane explores, decided every ``interval_bins`` bins.
+    decided_ : bool
+        Whether the last :meth:`act` took that decision.
     """
 
     def __init__(self, net: AmortisedMapNet, n_lanes: int, *, gain: float = GAIN,
                  explore_sd: float = 1.5, interval_bins: int = 20, latency_bins: int = 6,
-                 readout: str = "local_mean", seed: SeedLike = None) -> None:
+                 readout: str = "local_mean", sample_explore: bool = False,
+                 seed: SeedLike = None) -> None:
         self.net = net
         if readout not in READOUTS:
             raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
         if readout == "sample" and net.head != "posterior":
             raise ValueError(f"readout='sample' needs a 'posterior' head, got head={net.head!r}")
         self.readout = readout
+        self.sample_explore = bool(sample_explore)
         self.n_lanes = check_int("n_lanes", n_lanes, 1)
         self.gain = check_number("gain", gain, 0.0, low_open=True)
         self.explore_sd = check_number("explore_sd", explore_sd, 0.0)
@@ -282,12 +294,13 @@ class AmortisedMapDecoder:
         self.reset()
 
     def reset(self) -> AmortisedMapDecoder:
-        """Forget the subjects: a zero hidden state, exploring."""
+        """Forget the subjects: a zero hidden state, exploring (until the network has stepped)."""
         self.h: torch.Tensor | None = None
         self.map_ = np.zeros((self.n_lanes, 2, 2))
         self.choice_ = np.zeros(self.n_lanes, dtype=np.int64)
         self.exploring_ = np.ones(self.n_lanes, dtype=bool)
-        self._explore_logit = np.ones(self.n_lanes)
+        self.decided_ = False
+        self._explore_logit = np.full(self.n_lanes, np.inf)
         return self.new_session()
 
     def new_session(self) -> AmortisedMapDecoder:
@@ -302,9 +315,14 @@ class AmortisedMapDecoder:
         z = np.asarray(z, dtype=float)
         if z.shape != (self.n_lanes, 2):
             raise ValueError(f"z must have shape {(self.n_lanes, 2)}, got {z.shape}")
-        if self._t % self.interval_bins == 0:
+        self.decided_ = self._t % self.interval_bins == 0
+        if self.decided_:
             self._held = np.tanh(self.explore_sd * self.rng.standard_normal((self.n_lanes, 2)))
-            self.exploring_ = self._explore_logit > 0
+            if self.sample_explore:
+                p = 1.0 / (1.0 + np.exp(-self._explore_logit))
+                self.exploring_ = self.rng.random(self.n_lanes) < p
+            else:
+                self.exploring_ = self._explore_logit > 0
         action = np.where(self.exploring_[:, None], self._held,
                           np.tanh(np.einsum("lij,lj->li", self.map_, z)))
         self._t += 1
@@ -357,8 +375,8 @@ def polar_map(m: np.ndarray, gain: float) -> np.ndarray:
 def record_sessions(config: MetaDecoderConfig, seed: int, n_lanes: int = 16, *,
                     first_s: float = 360.0, next_s: float = 120.0, gap: int = 1,
                     student: AmortisedMapNet | None = None, evaluations: bool = False,
-                    teacher: dict[str, Any] | None = None, readout: str = "local_mean"
-                    ) -> dict[str, np.ndarray]:
+                    teacher: dict[str, Any] | None = None, readout: str = "local_mean",
+                    sample_explore: bool = False) -> dict[str, np.ndarray]:
     """Record the teacher's decisions on one batch of training subject-days (DAgger data).
 
     ``n_lanes`` subjects of ``seed`` on days drawn in ``[0, config.max_day]`` play a session of
@@ -367,7 +385,8 @@ def record_sessions(config: MetaDecoderConfig, seed: int, n_lanes: int = 16, *,
     ``student`` the network drives and the teacher shadows it. With ``evaluations`` (or a
     ``student`` that reads them) the summaries hold :data:`EVALUATION_NAMES` too. ``teacher``:
     :class:`ErrorMapInference` arguments replacing its defaults (e.g. ``{"sharpness": 1.0}``).
-    ``readout``: how the ``student`` reads its map (:class:`AmortisedMapDecoder`).
+    ``readout``, ``sample_explore``: how the ``student`` reads its map and decides to explore
+    (:class:`AmortisedMapDecoder`).
 
     Returns
     -------
@@ -377,7 +396,8 @@ def record_sessions(config: MetaDecoderConfig, seed: int, n_lanes: int = 16, *,
         mode, posterior and decision after each chunk (what the network should read out after
         its step). With a ``student`` also, per chunk, ``choice`` the hypothesis it read after its
         step (:attr:`AmortisedMapDecoder.choice_`), ``explored`` whether it explored during the
-        chunk and ``reward`` the environment's reward summed over the chunk's bins.
+        chunk, ``decided`` whether it decided so at the chunk's start and ``reward`` the
+        environment's reward summed over the chunk's bins.
     """
     seed = check_int("seed", seed, 0)
     evaluations = evaluations or (student is not None and student.evaluations)
@@ -385,7 +405,8 @@ def record_sessions(config: MetaDecoderConfig, seed: int, n_lanes: int = 16, *,
     recorders: list[_TeacherRecorder] = []
 
     def make(env: MetaDecoderEnv) -> _TeacherRecorder:
-        recorders.append(_TeacherRecorder(env, seed, student, evaluations, teacher or {}, readout))
+        recorders.append(_TeacherRecorder(env, seed, student, evaluations, teacher or {}, readout,
+                                          sample_explore))
         return recorders[0]
 
     learner_sessions(config, days, make, first_s, seed=seed, then=[(days + gap, next_s)])
@@ -400,24 +421,27 @@ class _TeacherRecorder:
     """
 
     def __init__(self, env: MetaDecoderEnv, seed: int, student: AmortisedMapNet | None,
-                 evaluations: bool, teacher: dict[str, Any], readout: str = "local_mean") -> None:
+                 evaluations: bool, teacher: dict[str, Any], readout: str = "local_mean",
+                 sample_explore: bool = False) -> None:
         n = env.num_envs
         self.teacher = ErrorMapInference(n, seed=np.random.default_rng([seed, 11]),
                                          **{**channel_kwargs(env), **teacher})
         window = (self.teacher.interval_bins, self.teacher.latency_bins)
         self.driver = None if student is None else AmortisedMapDecoder(
             student, n, interval_bins=window[0], latency_bins=window[1], readout=readout,
-            seed=np.random.default_rng([seed, 12]))
+            sample_explore=sample_explore, seed=np.random.default_rng([seed, 12]))
         self.summary = ChunkSummary(n, window if evaluations else None)
         self.rows: dict[str, list[np.ndarray]] = {"x": [], "map": [], "posterior": [], "explore": []}
         if self.driver is not None:
-            self.rows.update(choice=[], explored=[], reward=[])
+            self.rows.update(choice=[], explored=[], decided=[], reward=[])
             self._reward = np.zeros(n)
+            self._decided = False
 
     def new_session(self) -> None:
         self.teacher.new_session()
         if self.driver is not None:
             self.driver.new_session()
+            self._decided = False
         self.summary.new_session()
 
     def act(self, z: np.ndarray) -> np.ndarray:
@@ -425,6 +449,7 @@ class _TeacherRecorder:
         self._a = self.teacher.act(self._z)
         if self.driver is not None:
             self._a = self.driver.act(self._z)
+            self._decided |= self.driver.decided_
             self.teacher.sent(self._a)
         return self._a
 
@@ -444,6 +469,8 @@ class _TeacherRecorder:
             if self.driver is not None:
                 self.rows["choice"].append(self.driver.choice_.copy())
                 self.rows["explored"].append(self._explored)
+                self.rows["decided"].append(np.full(len(x), self._decided))
+                self._decided = False
                 self.rows["reward"].append(self._reward)
                 self._reward = np.zeros(len(x))
 
