@@ -2,7 +2,8 @@
 
 ``cogmodels demo`` (and ``make demo``) runs the default suite — Q-learning recovery on the
 bandit, the two-step stay analysis, RLWM on the Collins & Frank data, the dopamine
-prediction-error transfer, meta-RL bandit regret and BCI decoders under drift — with
+prediction-error transfer, meta-RL bandit regret, BCI decoders under drift and a meta-trained
+RNN decoder adapting within the session from the error signal — with
 :func:`cogmodels.experiments.run_suite` and writes ``<out>/report.md`` with each area's headline
 figure, plus one run folder per experiment (config, manifest, tables, figures, report). A
 second call with the same folder resumes: finished work units are not recomputed.
@@ -18,7 +19,7 @@ __all__ = ["DEMO_EXPERIMENTS", "run_demo"]
 
 #: the default suite, in report order
 DEMO_EXPERIMENTS = ("bandit_recovery", "two_step", "rlwm", "dopamine", "meta_rl_bandit",
-                    "bci_drift")
+                    "bci_drift", "bci_meta_decoder")
 
 
 def run_demo(out: str | Path = "demo-output", *, seed: int = 0, full: bool = False,

@@ -88,8 +88,14 @@ def test_fontanesi_2019_sizes_and_mapping(fontanesi):
 
 def test_data_files_are_attributed_and_only_the_permissive_ones_ship():
     names = {p.name for p in DATA.iterdir() if p.is_file() and not p.name.startswith("__")}
-    assert names == {*SHIPPED, "NOTICE.md"}
+    assert names == {*SHIPPED, "amortised_gru.pt", "NOTICE.md"}
     notice = (DATA / "NOTICE.md").read_text(encoding="utf-8")
+    # the one file trained here, not a data set: the meta-trained decoder's weights, a copy of the
+    # benchmark's (RESULTS), named with its hash
+    weights = (DATA / "amortised_gru.pt").read_bytes()
+    assert hashlib.sha256(weights).hexdigest() in notice
+    assert weights == (Path(__file__).resolve().parents[1] / "benchmarks" / "figures"
+                       / "amortised_gru_k1a2cx_seed1.pt").read_bytes()
     for name, (_, sha) in SHIPPED.items():
         assert name in notice and sha in notice
         assert hashlib.sha256((DATA / name).read_bytes()).hexdigest() == sha

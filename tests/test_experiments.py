@@ -118,6 +118,13 @@ def test_every_experiment_runs_quick_through_the_cli(name, tmp_path, capsys):
     assert TOO_SHORT not in report  # the quick setting shows its effect (here with seed 1)
     if name == "bci_drift":  # every decoder hits targets, the reward-only one too
         assert (pd.read_csv(out / "results" / "metrics.csv")["n_success"] > 0).all()
+    if name == "bci_meta_decoder":  # the frozen GRU adapts from the error signal, and not without it
+        curve = pd.read_csv(out / "results" / "learning_curve.csv").set_index(["decoder", "session"])
+        gru, cut = curve.loc[("amortised_gru", 0)], curve.loc[("amortised_gru_no_error_input", 0)]
+        assert gru["successes_per_min"].iloc[0] == 0.0 and gru["successes_per_min"].iloc[-1] > 20.0
+        assert cut["successes_per_min"].max() < 5.0
+        summary = pd.read_csv(out / "results" / "summary.csv").set_index(["decoder", "session"])
+        assert summary["share_of_fresh_kalman"].xs("amortised_gru").iloc[1] > 0.6  # carried over
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "ok" and manifest["seed"] == 1 and manifest["quick"]
     assert {"cogmodels", "numpy", "pandas"} <= set(manifest["versions"])

@@ -150,8 +150,9 @@ def rollout_buffer(rec: dict[str, np.ndarray], learn_explore: bool = False
 
 def finetune(net: AmortisedMapNet, config: MetaDecoderConfig | None = None, *, updates: int = 100,
              n_lanes: int = 16, batches: int = 2, first_s: float = 360.0, next_s: float = 120.0,
-             kick: float = 1.0, kick_explore: float | None = None, gamma: float = 0.9, gae_lambda: float = 0.95, lr: float = 3e-4,
-             value_coef: float = 0.5, entropy_coef: float = 0.0, learn_explore: bool = False,
+             kick: float = 1.0, kick_explore: float | None = None, gamma: float = 0.9,
+             gae_lambda: float = 0.95, lr: float = 3e-4, value_coef: float = 0.5,
+             entropy_coef: float = 0.0, learn_explore: bool = False,
              teacher: dict[str, Any] | None = None, seed: int = 0, jobs: int = 1,
              progress: bool = True) -> tuple[AmortisedMapNet, pd.DataFrame]:
     """A2C with a distillation term on a copy of ``net`` (module docstring); return it and its history.

@@ -122,6 +122,7 @@ _BUILTIN: dict[str, str] = {
     "dopamine": "cogmodels.experiments.dopamine",
     "rlwm": "cogmodels.experiments.rlwm",
     "bci_drift": "cogmodels.experiments.bci_drift",
+    "bci_meta_decoder": "cogmodels.experiments.bci_meta_decoder",
     "meta_rl_bandit": "cogmodels.experiments.meta_rl_bandit",
 }
 
