@@ -237,17 +237,17 @@ def test_meta_decoder_figure_is_readable_and_says_when_the_gru_never_hit(gru_hit
     config = _config("bci_meta_decoder")
     rows = []
     for d in bci_meta_decoder.DECODERS:
-        for session, length in ((0, config["first_seconds"]), (1, config["next_seconds"])):
+        for session, length in ((0, config["first_s"]), (1, config["next_s"])):
             k = gru_hits if d == "amortised_gru" else 4
             rows += [{"decoder": d, "session": session, "time": length * (i + 1) / (k + 1),
                       "success": True} for i in range(k)]
     tables = bci_meta_decoder.combine(config, {"trials": pd.DataFrame(rows)})
     curve = tables["learning_curve"]
-    assert curve["window_end_s"].max() == config["first_seconds"]
+    assert curve["window_end_s"].max() == config["first_s"]
     # successes/min: 4 successes over the session, n subjects, as a rate per minute and subject
     fresh = tables["summary"].set_index(["decoder", "session"])["successes_per_min"]
     assert fresh[("fresh_kalman", "from nothing (day d)")] == pytest.approx(
-        4 * 60.0 / (config["first_seconds"] * config["n_subjects"]))
+        4 * 60.0 / (config["first_s"] * config["n_subjects"]))
     figs = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(bci_meta_decoder, "save", lambda fig, out, name: figs.append(fig) or Path(name))

@@ -3,8 +3,8 @@
 The shipped GRU (:mod:`cogmodels.agents.decoders.amortised_map`; weights
 ``cogmodels/data/amortised_gru.pt``, trained by ``benchmarks/bench_meta_decoder.py``, see
 ``cogmodels/data/NOTICE.md``) is played with frozen weights on new simulated subjects: a
-session of ``first_seconds`` on day ``d`` starting from nothing, then, with its hidden state
-carried over, one of ``next_seconds`` on day ``d + gap_days``. It reads only the two
+session of ``first_s`` on day ``d`` starting from nothing, then, with its hidden state
+carried over, one of ``next_s`` on day ``d + gap_days``. It reads only the two
 re-estimated spike features, its own output and the shown feedback (success + the decoded error
 signal of the realistic channel: 75 % hits, 3 % false alarms, one evaluation per second, 300 ms
 late) — never the target, the cursor or a label — so what rises within a session is adaptation
@@ -18,7 +18,7 @@ in its state. Beside it, on the same subject-days (every unit plays the experime
 - ``fresh_kalman``: a Kalman filter calibrated afresh on each day's 60 s supervised block (the
   reference; its block is not counted in its time).
 
-The result is successes/min in windows of ``window_seconds`` over each session, and each
+The result is successes/min in windows of ``window_s`` over each session, and each
 decoder's share of the fresh Kalman filter over each session.
 """
 
@@ -74,11 +74,11 @@ def run_unit(config: Config, unit: dict, seed: int) -> dict[str, pd.DataFrame]:
     name, env_seed = unit["decoder"], unit["env_seed"]
     days = _days(config)
     later = [d + config["gap_days"] for d in days]
-    first, then = config["first_seconds"], [(later, config["next_seconds"])]
+    first, then = config["first_s"], [(later, config["next_s"])]
     cfg = MetaDecoderConfig(n_components=2)
     if name == "fresh_kalman":
         trials = pd.concat([fresh_kalman_sessions(cfg, days, first, seed=env_seed).assign(session=0),
-                            fresh_kalman_sessions(cfg, later, config["next_seconds"], seed=env_seed).assign(session=1)])
+                            fresh_kalman_sessions(cfg, later, config["next_s"], seed=env_seed).assign(session=1)])
     elif name == "error_map_inference":
         trials = map_inference_sessions(cfg, days, first, seed=env_seed, then=then, sharpness=1.0)
     else:
@@ -90,9 +90,9 @@ def run_unit(config: Config, unit: dict, seed: int) -> dict[str, pd.DataFrame]:
 
 def combine(config: Config, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     trials = tables["trials"]
-    n, w = config["n_subjects"], config["window_seconds"]
+    n, w = config["n_subjects"], config["window_s"]
     rows = []
-    for session, length in enumerate((config["first_seconds"], config["next_seconds"])):
+    for session, length in enumerate((config["first_s"], config["next_s"])):
         edges = np.arange(0.0, length + 1e-9, w)
         if edges[-1] < length:
             edges = np.append(edges, length)
@@ -105,7 +105,7 @@ def combine(config: Config, tables: dict[str, pd.DataFrame]) -> dict[str, pd.Dat
                              "successes_per_min": c * 60.0 / ((hi - lo) * n)})
     curve = pd.DataFrame(rows)
     whole = []
-    for session, length in enumerate((config["first_seconds"], config["next_seconds"])):
+    for session, length in enumerate((config["first_s"], config["next_s"])):
         s = trials[trials["session"] == session]
         rate = {d: s.loc[(s["decoder"] == d), "success"].sum() * 60.0 / (length * n) for d in DECODERS}
         whole += [{"decoder": d, "session": SESSIONS[session], "successes_per_min": r,
@@ -122,7 +122,7 @@ def report(config: Config, tables: dict[str, pd.DataFrame], out: Path) -> tuple[
     silent = [d for d in ("amortised_gru", "error_map_inference") if hits.get(d, 0.0) == 0.0]
     fig = Figure(figsize=(11, 4.8), layout="constrained")
     axes = fig.subplots(1, 2, sharey=True,
-                        gridspec_kw={"width_ratios": [config["first_seconds"], config["next_seconds"]]})
+                        gridspec_kw={"width_ratios": [config["first_s"], config["next_s"]]})
     styles = {"amortised_gru": "-", "error_map_inference": "--", "amortised_gru_no_error_input": ":",
               "fresh_kalman": "-."}
     for session, ax in enumerate(axes):
@@ -132,7 +132,7 @@ def report(config: Config, tables: dict[str, pd.DataFrame], out: Path) -> tuple[
                     label=label + (f":\n{TOO_SHORT}" if d in silent else ""))
         ax.set_title(SESSIONS[session].replace("gap", f"{config['gap_days']}"))
         ax.set_xlabel("time in session (s)")
-    axes[0].set_ylabel(f"successes/min ({config['window_seconds']:g} s windows)")
+    axes[0].set_ylabel(f"successes/min ({config['window_s']:g} s windows)")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=8)
     fig.suptitle(f"Within-session adaptation without weight updates{setting_note(config)}: mean of "
                  f"{config['n_subjects']} new subjects")
@@ -141,8 +141,8 @@ def report(config: Config, tables: dict[str, pd.DataFrame], out: Path) -> tuple[
         "## Within-session adaptation from the error signal",
         "",
         f"{config['n_subjects']} new simulated subjects (environment seed {config.seed}), a "
-        f"{config['first_seconds']:g} s session on day d from nothing, then "
-        f"{config['next_seconds']:g} s on day d + {config['gap_days']} with each learner's state "
+        f"{config['first_s']:g} s session on day d from nothing, then "
+        f"{config['next_s']:g} s on day d + {config['gap_days']} with each learner's state "
         "carried over; the realistic error channel (75 % hits, 3 % false alarms, 1 Hz, 300 ms "
         "late). The GRU's weights are frozen: what rises is adaptation in its hidden state. The "
         "Kalman filter is calibrated afresh on each day with the intended velocity as labels "
@@ -163,16 +163,16 @@ EXPERIMENT = Experiment(
         "new subjects from nothing and on the next day, beside its Bayesian teacher, the same GRU "
         "without the error signal and a freshly calibrated Kalman filter."
     ),
-    defaults={"n_subjects": 8, "first_seconds": 360.0, "next_seconds": 120.0, "gap_days": 1,
-              "window_seconds": 20.0},
+    defaults={"n_subjects": 8, "first_s": 360.0, "next_s": 120.0, "gap_days": 1,
+              "window_s": 20.0},
     # quick: 3 minutes from nothing show the exploration and the rise after it, 1 minute carried
     # over the next day's start (about 15 CPU s)
-    quick={"n_subjects": 4, "first_seconds": 180.0, "next_seconds": 60.0},
+    quick={"n_subjects": 4, "first_s": 180.0, "next_s": 60.0},
     units=units,
     run_unit=run_unit,
     combine=combine,
     report=report,
-    ranges={"n_subjects": (1, None), "first_seconds": Range(0, None, low_open=True),
-            "next_seconds": Range(0, None, low_open=True), "gap_days": (0, None),
-            "window_seconds": Range(0, None, low_open=True)},
+    ranges={"n_subjects": (1, None), "first_s": Range(0, None, low_open=True),
+            "next_s": Range(0, None, low_open=True), "gap_days": (0, None),
+            "window_s": Range(0, None, low_open=True)},
 )
