@@ -61,7 +61,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -256,8 +255,7 @@ def main(argv: list[str] | None = None) -> dict:
     overrides = json.loads(args.config) if args.config else {}
     base = MetaDecoderConfig(session_s=args.session, num_envs=args.num_envs, budget_s=args.budget,
                              clock=args.clock, seed=args.seed, **overrides)
-    days = np.random.default_rng([args.eval_seed, 1]).integers(0, base.max_day + 1, args.subjects)
-    days = days.tolist()
+    days = meta_rnn.subject_days(base, args.eval_seed, args.subjects)
     if args.seen:
         args.eval_seed, days = MetaRNNDecoder(base).training_subjects(0)
     t0, c0 = time.perf_counter(), _cpu_with_children()

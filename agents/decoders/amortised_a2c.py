@@ -231,7 +231,9 @@ def finetune(net: AmortisedMapNet, config: MetaDecoderConfig | None = None, *, u
             (logp, logit), _, _ = model(buffer.inputs)
             kl, bce = imitation_loss("posterior", logp, logit, targets)
             opt.zero_grad()
-            (loss + (kick * (kl + bce) if kick_explore == kick else kick * kl + kick_explore * bce)).backward()
+            # one weight: beta (KL + BCE) as before this option existed (the same float rounding)
+            distil = kick * (kl + bce) if kick_explore == kick else kick * kl + kick_explore * bce
+            (loss + distil).backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             rows.append({"update": u, "reward_per_chunk": float(buffer.signals.mean()),

@@ -78,7 +78,7 @@ from cogmodels.agents.decoders.map_inference import (
     learner_sessions,
     map_grid,
 )
-from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaDecoderEnv
+from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaDecoderEnv, subject_days
 from cogmodels.progress import progress_bar
 from cogmodels.validation import SeedLike, as_generator, check_int, check_number
 
@@ -401,7 +401,7 @@ def record_sessions(config: MetaDecoderConfig, seed: int, n_lanes: int = 16, *,
     """
     seed = check_int("seed", seed, 0)
     evaluations = evaluations or (student is not None and student.evaluations)
-    days = np.random.default_rng([seed, 1]).integers(0, config.max_day + 1, n_lanes)
+    days = np.asarray(subject_days(config, seed, n_lanes))
     recorders: list[_TeacherRecorder] = []
 
     def make(env: MetaDecoderEnv) -> _TeacherRecorder:

@@ -82,7 +82,7 @@ from cogmodels.validation import check_bool, check_choice, check_int, check_numb
 
 __all__ = ["CEILING_MOVEMENTS", "CEILING_READOUTS", "CLOCKS", "HEADS", "INPUTS", "MetaDecoderConfig",
            "MetaDecoderEnv", "MetaRNNDecoder", "PRIVILEGED", "TrialRecorder", "fresh_kalman_sessions",
-           "input_names", "linear_readout_sessions", "per_minute", "play_policy"]
+           "input_names", "linear_readout_sessions", "per_minute", "play_policy", "subject_days"]
 
 #: what the network reads besides the spike features and its previous velocity: ``"error"`` the
 #: environment's reward (success + error signal), ``"none"`` nothing (the ablation)
@@ -579,6 +579,16 @@ class TrialRecorder:
         table = table.sort_values(["subject", "time"], kind="stable").reset_index(drop=True)
         table.insert(1, "trial", table.groupby("subject").cumcount())
         return table
+
+
+def subject_days(config: MetaDecoderConfig, seed: int, n: int) -> list[int]:
+    """Return the days of drift of ``n`` subject-days drawn for ``seed`` (uniform on ``[0, max_day]``).
+
+    The one draw of the held-out evaluation days (``bench_meta_decoder.py``, the
+    ``bci_meta_decoder`` experiment) and of a recorded DAgger batch; the subjects themselves come
+    from ``reset(seed=seed)``.
+    """
+    return np.random.default_rng([seed, 1]).integers(0, config.max_day + 1, n).tolist()
 
 
 def fresh_kalman_sessions(config: MetaDecoderConfig, days: Sequence[int], seconds: float = 120.0,

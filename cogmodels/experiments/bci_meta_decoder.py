@@ -54,13 +54,6 @@ def load_network(path: str | Path = WEIGHTS):
     return AmortisedMapNet.from_state_dict(torch.load(path, weights_only=True))
 
 
-def _days(config: Config) -> list[int]:
-    from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig
-
-    high = MetaDecoderConfig().max_day
-    return np.random.default_rng([config.seed, 1]).integers(0, high + 1, config["n_subjects"]).tolist()
-
-
 def units(config: Config) -> list[dict]:
     # every unit plays the base seed's subjects: a paired comparison
     return [{"decoder": d, "env_seed": config.seed} for d in DECODERS]
@@ -69,13 +62,17 @@ def units(config: Config) -> list[dict]:
 def run_unit(config: Config, unit: dict, seed: int) -> dict[str, pd.DataFrame]:
     from cogmodels.agents.decoders.amortised_map import amortised_map_sessions
     from cogmodels.agents.decoders.map_inference import map_inference_sessions
-    from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, fresh_kalman_sessions
+    from cogmodels.agents.decoders.meta_rnn import (
+        MetaDecoderConfig,
+        fresh_kalman_sessions,
+        subject_days,
+    )
 
     name, env_seed = unit["decoder"], unit["env_seed"]
-    days = _days(config)
+    cfg = MetaDecoderConfig(n_components=2)
+    days = subject_days(cfg, config.seed, config["n_subjects"])
     later = [d + config["gap_days"] for d in days]
     first, then = config["first_s"], [(later, config["next_s"])]
-    cfg = MetaDecoderConfig(n_components=2)
     if name == "fresh_kalman":
         trials = pd.concat([fresh_kalman_sessions(cfg, days, first, seed=env_seed).assign(session=0),
                             fresh_kalman_sessions(cfg, later, config["next_s"], seed=env_seed).assign(session=1)])
