@@ -81,9 +81,45 @@ def test_rti_refits_lanes_with_successes_and_keeps_the_others(env_and_block):
     a = rec.arrays()
     assert a["click"][:, 0].any()
     a["click"][:, 1] = False  # lane 1: no success, nothing to label
-    new = _rti(dec, a, {"dt": env.config.task.dt, "labels": "position"})
+    new = _rti(dec, a, {"dt": env.config.task.dt, "labels": "position",
+                        "v_max": env.config.speed_bound, "workspace": env.config.task.position_bound})
     np.testing.assert_array_equal(new.H_[1], dec.H_[1])
     assert not np.allclose(new.H_[0], dec.H_[0])
+
+
+def test_trial_end_cursor_moves_as_the_environment_does_at_the_walls_and_speed_limit(env_and_block):
+    """The end point both RTI rules label toward is where the environment put the cursor."""
+    from cogmodels.agents.decoders import wilson_study
+
+    env, (counts, labels) = env_and_block
+    dec = SteadyStateKalmanDecoder().fit(counts, labels)
+    rec = SessionRecord()
+    run_closed_loop(env, dec, 10.0, gain=4.0, record=rec)  # a gain at which v_max and walls bind
+    a = rec.arrays()
+    cfg = env.config
+    end = wilson_study.trial_end_cursor(a, cfg.task.dt, cfg.speed_bound, cfg.task.position_bound)
+    moved_on = ~a["trial_end"][:-1]  # a trial's end re-centres the cursor
+    np.testing.assert_allclose(end[:-1][moved_on], a["cursor"][1:][moved_on], atol=1e-12)
+    assert (np.abs(a["applied"]) > cfg.speed_bound).any()  # the bounds did bind
+    assert (np.abs(end) == cfg.task.position_bound).any()
+    free = wilson_study.trial_end_cursor(a, cfg.task.dt)
+    assert not np.allclose(free[:-1][moved_on], a["cursor"][1:][moved_on])
+    # the RTI rule of this package labels toward that end point (it once ignored the bounds)
+    seen = {}
+
+    def spy(kind, decoder, rec, goal):
+        seen["goal"] = goal
+        return goal - rec["cursor"]
+
+    clicks = a["click"]
+    orig = wilson_study.intention_labels
+    wilson_study.intention_labels = spy
+    try:
+        wilson_study._rti(dec, a, {"dt": cfg.task.dt, "labels": "position", "v_max": cfg.speed_bound,
+                                   "workspace": cfg.task.position_bound})
+    finally:
+        wilson_study.intention_labels = orig
+    np.testing.assert_array_equal(seen["goal"][clicks], end[clicks])
 
 
 

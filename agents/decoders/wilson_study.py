@@ -95,7 +95,7 @@ from cogmodels.validation import check_bool, check_choice, check_int, check_numb
 
 __all__ = ["DEFAULT_STRATEGIES", "REFITS", "STRATEGIES", "WILSON_DRIFT", "WILSON_RTI",
            "OutputScale", "WilsonLinearDecoder", "hidden_stable_channels", "readout_norm",
-           "rti_wilson_selection", "run_wilson_protocol", "wilson_drift"]
+           "rti_wilson_selection", "run_wilson_protocol", "trial_end_cursor", "wilson_drift"]
 
 #: Wilson et al. (2023)'s simulated nonstationarity: 0.91 daily tuning similarity, SNR redrawn
 WILSON_DRIFT = (TuningRotation(0.91), SNRMixture())
@@ -358,9 +358,22 @@ def _hmm(click: bool) -> Update:
     return update
 
 
+def trial_end_cursor(rec: dict[str, np.ndarray], dt: float, v_max: float = np.inf,
+                     workspace: float = np.inf) -> np.ndarray:
+    """Return the cursor after each recorded bin ``(T, L, 2)``, as the environment moves it.
+
+    ``clip(p_t + dt clip(a_t, ±v_max), ±workspace)`` with ``a_t`` the ``applied`` velocity
+    (:meth:`~cogmodels.envs.bci.loop.BCIConfig.clip_velocity` and ``clip_position`` with
+    scalar bounds; inf without a speed limit or walls): where a trial that ended at bin ``t``
+    left the cursor, the target both RTI rules infer.
+    """
+    return np.clip(rec["cursor"] + dt * np.clip(rec["applied"], -v_max, v_max),
+                   -workspace, workspace)
+
+
 def _rti(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) -> Decoder:
     """Label each successful trial's bins toward where its cursor ended; drop the others."""
-    end = rec["cursor"] + opts["dt"] * rec["applied"]
+    end = trial_end_cursor(rec, opts["dt"], opts["v_max"], opts["workspace"])
     goal = np.empty_like(end)
     weight = np.zeros(rec["radius"].shape)
     for lane in range(end.shape[1]):
@@ -417,7 +430,7 @@ def rti_wilson_selection(rec: dict[str, np.ndarray], dt: float, look_back_s: flo
         where no trial ended after it) and the selected bins (booleans).
     """
     cursor = rec["cursor"]
-    end = np.clip(cursor + dt * np.clip(rec["applied"], -v_max, v_max), -workspace, workspace)
+    end = trial_end_cursor(rec, dt, v_max, workspace)
     goal = cursor.copy()
     keep = np.zeros(rec["trial_end"].shape, dtype=bool)
     back, gap = int(round(look_back_s / dt)), int(round(min_time_s / dt))
