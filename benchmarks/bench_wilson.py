@@ -47,6 +47,12 @@ each day refit by OLS and renormalised per output column to the previous decoder
 re-centring, no walls, no speed limit), where a cursor that runs off after a timeout starts the
 next trial wherever it went.
 
+``--user '{"forward_tau": 0.323, "adaptation_time": 2.0}'`` sets the simulated user
+(:class:`~cogmodels.envs.bci.user.UserSpec` fields; default the plain feedback user, whose
+forward model assumes the cursor moves as intended). That one is the nearest to Wilson et al.'s
+user (their ``getBCIFittsKF``): it predicts the cursor with the decoder's own smoothing
+(``alpha = 0.94`` per 20 ms is ``tau = 0.323 s``) and gain, here learnt from what it sees.
+
 ``--noise additive`` replaces the Poisson counts by Wilson et al.'s channel model (the expected
 count plus Gaussian noise of a fixed SD, ``--noise-sd``, by default at their signal-to-noise
 scale; :class:`~cogmodels.envs.bci.encoder.PopulationSpec`).
@@ -59,6 +65,7 @@ sessions (PRI-T's emission model alone: 0.7 CPU-s per subject-day), about 10 for
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
@@ -83,6 +90,7 @@ from cogmodels.envs.bci.drift import DRIFT_PRESETS, SNRMixture  # noqa: E402
 from cogmodels.envs.bci.encoder import NOISE_MODELS, PopulationSpec  # noqa: E402
 from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
 from cogmodels.envs.bci.realism import wilson_task  # noqa: E402
+from cogmodels.envs.bci.user import UserSpec  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 #: the benchmark's gain grid: 10 gains from 0.5 to 4, geometric (see RESULTS: Wilson et al.'s
@@ -235,6 +243,9 @@ def main() -> None:
     ap.add_argument("--task", default="center_out", choices=("center_out", "wilson"),
                     help="centre-out (re-centred each trial, walls, v_max 1) or Wilson et al.'s "
                          "task: random targets, never re-centred, no walls, no speed limit")
+    ap.add_argument("--user", type=json.loads, default=None,
+                    help="JSON object of UserSpec fields for the simulated user (default: the "
+                         "plain feedback user)")
     ap.add_argument("--noise", default="poisson", choices=NOISE_MODELS,
                     help="the channels' noise: Poisson counts (default), Gaussian with the "
                          "Poisson variance, or Wilson et al.'s additive Gaussian of a fixed SD")
@@ -256,6 +267,13 @@ def main() -> None:
     if args.noise_sd is not None:
         noise["noise_sd"] = args.noise_sd
     env_kwargs = {**noise, **(wilson_task() if args.task == "wilson" else {})}
+    if args.user is not None:
+        if not isinstance(args.user, dict):
+            raise SystemExit(f"--user must be a JSON object of UserSpec fields, got {args.user!r}")
+        try:
+            env_kwargs["user"] = UserSpec(**args.user)
+        except (TypeError, ValueError) as err:
+            raise SystemExit(f"--user: {err}") from None
     if args.quick:
         args.days, args.subjects, args.session, args.sweep = 2, 2, 20.0, 2.0
     t0, c0 = time.perf_counter(), cpu_seconds()
