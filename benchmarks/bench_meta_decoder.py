@@ -30,6 +30,12 @@ Kalman filter freshly calibrated on a 60 s block of the day (supervised), and th
   day + G with the features' basis and the posterior carried over (a decoder's own memory of the
   subject, no label); scored against ``fresh_kalman_day_G``, a Kalman filter calibrated afresh on
   day + G (``ratio_to_same_day_kf``).
+- ``error_map_inference_gap_kernel_next_day_G`` (``--next-day G --gap-kernel``): the same, the
+  carried posterior first diffused by the between-session drift kernel for the G days since the
+  first session (``ErrorMapInference.new_session(gap_days=G)``; its constants through ``--teacher``);
+  beside it ``error_map_inference_from_nothing`` (day d, against ``fresh_kalman``) and
+  ``error_map_inference_from_nothing_day_G`` (day d + G, against ``fresh_kalman_day_G``): the
+  learner with ``--teacher``'s arguments meeting the subject afresh.
 
 - ``amortised_gru`` (``--amortised``): a GRU meta-trained by DAgger to carry out the map
   inference in its state (:mod:`cogmodels.agents.decoders.amortised_map`); with ``--next-day G``
@@ -216,6 +222,9 @@ def main(argv: list[str] | None = None) -> dict:
                     help="play the map inference on day + G after a first session, its state carried over")
     ap.add_argument("--first-seconds", type=float, default=360.0,
                     help="--next-day: length of the first session (s)")
+    ap.add_argument("--gap-kernel", action="store_true",
+                    help="--next-day: also play the map inference carried over with the between-session drift "
+                         "kernel (new_session(gap_days=G)), and the same learner from nothing on day d and d + G")
     ap.add_argument("--amortised", action="store_true",
                     help="add the GRU meta-trained by DAgger on the map inference "
                          "(amortised_map.distil), from nothing and, with --next-day, carried over")
@@ -276,6 +285,10 @@ def main(argv: list[str] | None = None) -> dict:
                                                   days, args.seconds, seed=args.eval_seed))
     same_day_kf = {}  # decoder -> the Kalman filter calibrated on its days
     teacher = json.loads(args.teacher)
+    two_components = MetaDecoderConfig(**base.to_dict() | {"n_components": 2})
+    if args.gap_kernel and args.next_day:
+        held_out("error_map_inference_from_nothing",
+                 map_inference_sessions(two_components, days, args.seconds, seed=args.eval_seed, **teacher))
     for gap in args.next_day:
         later = [d + gap for d in days]
         held_out(f"fresh_kalman_day_{gap}", meta_rnn.fresh_kalman_sessions(base, later, args.seconds,
@@ -286,6 +299,15 @@ def main(argv: list[str] | None = None) -> dict:
         held_out(f"error_map_inference_next_day_{gap}",
                  both[both["session"] == 1].drop(columns="session"))
         same_day_kf[f"error_map_inference_next_day_{gap}"] = f"fresh_kalman_day_{gap}"
+        if args.gap_kernel:
+            both = map_inference_sessions(two_components, days, args.first_seconds, seed=args.eval_seed,
+                                          then=[(later, args.seconds)], gap_kernel=True, **teacher)
+            held_out(f"error_map_inference_gap_kernel_next_day_{gap}",
+                     both[both["session"] == 1].drop(columns="session"))
+            held_out(f"error_map_inference_from_nothing_day_{gap}",
+                     map_inference_sessions(two_components, later, args.seconds, seed=args.eval_seed, **teacher))
+            for name in ("gap_kernel_next_day", "from_nothing_day"):
+                same_day_kf[f"error_map_inference_{name}_{gap}"] = f"fresh_kalman_day_{gap}"
     if args.amortised:
         two = MetaDecoderConfig(**base.to_dict() | {"n_components": 2})
         net, cost = _amortised_net(two, args)

@@ -38,6 +38,14 @@ over them, and
 
 with ``r_t < 0`` an error and ``r_t > 0`` a correct move (a success counts as one).
 
+Between sessions (:meth:`ErrorMapInference.new_session` with ``gap_days``) the carried posterior
+is diffused as a random walk of the map's angle over the days since the last session: circularly
+convolved, within each reflection, with a wrapped normal of SD
+``drift_deg_per_sqrt_day * sqrt(gap_days)``; optionally a share ``(1 - (1 - 2 e)^G) / 2`` moves to
+the other reflection (a flip of hazard ``e`` per day) and a share ``1 - (1 - u)^G`` is spread
+uniformly (a floor of ``u`` per day). The gap is information a deployed decoder has (the calendar),
+not a label.
+
 References
 ----------
 - Iturrate, I., Chavarriaga, R., Montesano, L., Minguez, J., & Millán, J. d. R. (2015).
@@ -51,6 +59,7 @@ References
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -58,10 +67,10 @@ import numpy as np
 import pandas as pd
 
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaDecoderEnv, play_policy
-from cogmodels.validation import SeedLike, as_generator, check_int, check_number
+from cogmodels.validation import SeedLike, as_generator, check_bool, check_int, check_number
 
-__all__ = ["ErrorMapInference", "JudgedWindow", "channel_kwargs", "learner_sessions", "map_grid",
-           "map_inference_sessions"]
+__all__ = ["ErrorMapInference", "JudgedWindow", "channel_kwargs", "drift_kernel", "learner_sessions",
+           "map_grid", "map_inference_sessions"]
 
 
 class JudgedWindow:
@@ -125,6 +134,17 @@ class ErrorMapInference:
         Half-width (degrees) of the neighbourhood of the mode.
     seed : int, SeedSequence, Generator or None
         The exploratory velocities.
+    drift_deg_per_sqrt_day : float
+        The between-session kernel's SD of the map's angle after one day (degrees); after ``G``
+        days ``drift_deg_per_sqrt_day * sqrt(G)``. Used only by :meth:`new_session` with
+        ``gap_days``. The default, 9.4, is the least-squares fit of ``sd(G)^2 = c^2 G`` to the
+        circular SD of the best-fitting map's angle change from day d to day d + G (G = 1, 2, 3,
+        7, 14; 32 training-stream subject-days, seeds 7 and 8;
+        ``benchmarks/measure_map_drift.py``).
+    reflection_flip_per_day : float
+        Daily hazard ``e`` of the map's reflection flipping (kernel only; in ``[0, 0.5]``).
+    floor_per_day : float
+        Daily share ``u`` of the posterior spread uniformly (kernel only; in ``[0, 1]``).
 
     Attributes
     ----------
@@ -145,7 +165,8 @@ class ErrorMapInference:
                  hit_rate: float = 0.75, false_alarm_rate: float = 0.03, interval_bins: int = 20,
                  latency_bins: int = 6, sharpness: float = 2.0, explore_sd: float = 1.5,
                  confidence: float = 0.8, near_deg: float = 20.0,
-                 seed: SeedLike = None) -> None:
+                 seed: SeedLike = None, drift_deg_per_sqrt_day: float = 9.4,
+                 reflection_flip_per_day: float = 0.0, floor_per_day: float = 0.0) -> None:
         self.n_lanes = check_int("n_lanes", n_lanes, 1)
         self.gain = check_number("gain", gain, 0.0, low_open=True)
         n = check_int("n_angles", n_angles, 4)
@@ -159,6 +180,10 @@ class ErrorMapInference:
         self.explore_sd = check_number("explore_sd", explore_sd, 0.0)
         self.confidence = check_number("confidence", confidence, 0.0, 1.0)
         self.rng = as_generator(seed)
+        self.drift_deg_per_sqrt_day = check_number("drift_deg_per_sqrt_day", drift_deg_per_sqrt_day, 0.0)
+        self.reflection_flip_per_day = check_number("reflection_flip_per_day", reflection_flip_per_day,
+                                                    0.0, 0.5)
+        self.floor_per_day = check_number("floor_per_day", floor_per_day, 0.0, 1.0)
         self.maps, self._near = map_grid(self.gain, n, near_deg)
         self.reset()
 
@@ -167,13 +192,52 @@ class ErrorMapInference:
         self.log_posterior = np.zeros((self.n_lanes, len(self.maps)))
         return self.new_session()
 
-    def new_session(self) -> ErrorMapInference:
-        """Start a new session of the same subjects: empty histories, the posterior kept (the next day)."""
+    def new_session(self, gap_days: int | Sequence[int] | None = None) -> ErrorMapInference:
+        """Start a new session of the same subjects: empty histories, the posterior kept (the next day).
+
+        Parameters
+        ----------
+        gap_days : int, sequence of int or None
+            Calendar days since each lane's last session (one int for all lanes, or one per
+            lane). None (the default) keeps the posterior as it is; otherwise it is first diffused
+            by the between-session drift kernel (:meth:`drift`). A gap of 0 leaves it unchanged.
+
+        Raises
+        ------
+        ValueError
+            If ``gap_days`` is not None, an integer >= 0 or ``n_lanes`` of them.
+        """
+        if gap_days is not None:
+            self.drift(gap_days)
         self.window = JudgedWindow(self.n_lanes, self.interval_bins, self.latency_bins)
         self._explore_a = np.zeros((self.n_lanes, 2))
         self.explored = np.zeros(self.n_lanes, dtype=np.int64)
         self._t = 0
         return self
+
+    def drift(self, gap_days: int | Sequence[int]) -> None:
+        """Diffuse the posterior over ``gap_days`` days of drift (the module docstring's kernel).
+
+        Lanes with a gap of 0 are left exactly as they are; the others' log posterior becomes the
+        log of the diffused, normalised posterior.
+        """
+        gaps = _check_gaps(gap_days, self.n_lanes)
+        lanes = np.flatnonzero(gaps > 0)
+        if not lanes.size:
+            return
+        p = self.posterior()[lanes]
+        n = len(self.maps) // 2
+        out = np.empty_like(p)
+        for row, (q, g) in enumerate(zip(p.reshape(-1, 2, n), gaps[lanes])):
+            kernel = drift_kernel(n, self.drift_deg_per_sqrt_day * np.sqrt(g))
+            # circular convolution over the angles within each reflection (kernel symmetric)
+            q = np.stack([np.real(np.fft.ifft(np.fft.fft(h) * np.fft.fft(kernel))) for h in q])
+            flip = 0.5 * (1.0 - (1.0 - 2.0 * self.reflection_flip_per_day) ** g)
+            q = (1.0 - flip) * q + flip * q[::-1]
+            floor = 1.0 - (1.0 - self.floor_per_day) ** g
+            q = (1.0 - floor) * q.reshape(-1) + floor / (2 * n)
+            out[row] = np.maximum(q, 0.0) / np.maximum(q, 0.0).sum()
+        self.log_posterior[lanes] = np.log(np.maximum(out, np.finfo(float).tiny))
 
     def posterior(self) -> np.ndarray:
         """Return the normalised posterior ``(n_lanes, 2 n)``."""
@@ -254,9 +318,47 @@ def map_grid(gain: float, n_angles: int = 36, near_deg: float = 20.0) -> tuple[n
     return maps, (similarity > np.cos(near) - 1e-9).astype(float)
 
 
+def _check_gaps(gap_days: Any, n_lanes: int) -> np.ndarray:
+    """Return ``gap_days`` as ``(n_lanes,)`` ints >= 0 (one int is every lane's)."""
+    allowed = f"an integer >= 0 or a sequence of {n_lanes} of them (one per lane)"
+    if isinstance(gap_days, bool | np.bool_ | str | bytes):
+        raise ValueError(f"gap_days must be {allowed}, got {gap_days!r}")
+    if isinstance(gap_days, numbers.Integral):
+        gaps = np.full(n_lanes, int(gap_days))
+    else:
+        try:
+            arr = np.asarray(gap_days)
+        except Exception:  # noqa: BLE001  (anything unreadable is refused below)
+            arr = np.asarray(None)
+        if (arr.shape != (n_lanes,) or not np.issubdtype(arr.dtype, np.integer)
+                or arr.dtype == np.bool_):
+            raise ValueError(f"gap_days must be {allowed}, got {gap_days!r}")
+        gaps = arr.astype(np.int64)
+    if (gaps < 0).any():
+        raise ValueError(f"gap_days must be {allowed}, got {gap_days!r}")
+    return gaps
+
+
+def drift_kernel(n_angles: int, sd_deg: float) -> np.ndarray:
+    """Return the wrapped normal of SD ``sd_deg`` on the grid's angle offsets ``(n_angles,)``, sum 1.
+
+    Offset ``k`` is a turn by ``360 k / n_angles`` degrees; SD 0 gives the identity (1 at 0).
+    """
+    n = check_int("n_angles", n_angles, 1)
+    sd = check_number("sd_deg", sd_deg, 0.0)
+    w = np.zeros(n)
+    if sd == 0.0:
+        w[0] = 1.0
+        return w
+    offset = np.arange(n) * 360.0 / n
+    wraps = np.arange(-(int(np.ceil(6.0 * sd / 360.0)) + 1), int(np.ceil(6.0 * sd / 360.0)) + 2)
+    w = np.exp(-0.5 * ((offset[:, None] + 360.0 * wraps[None, :]) / sd) ** 2).sum(axis=1)
+    return w / w.sum()
+
+
 def map_inference_sessions(config: MetaDecoderConfig, days: Sequence[int], seconds: float = 120.0, *,
                            seed: int = 0, then: Sequence[tuple[Sequence[int], float]] = (),
-                           **kwargs) -> pd.DataFrame:
+                           gap_kernel: bool = False, **kwargs) -> pd.DataFrame:
     """Play :class:`ErrorMapInference` on held-out subject-days of the meta-decoder's task.
 
     The subjects of ``seed`` (as :meth:`~cogmodels.agents.decoders.meta_rnn.MetaRNNDecoder.play`),
@@ -279,6 +381,10 @@ def map_inference_sessions(config: MetaDecoderConfig, days: Sequence[int], secon
         The subjects and the exploration.
     then : sequence of (days, seconds)
         Later sessions: one day per subject (e.g. ``days + 1``) and the session's length.
+    gap_kernel : bool
+        Hand each later session's days since the previous session (per subject) to
+        :meth:`ErrorMapInference.new_session` (the between-session drift kernel); False keeps the
+        posterior as it was.
     **kwargs
         :class:`ErrorMapInference` arguments (the channel's nominal rates, interval and
         latency default to the task's ``error_signal``, at the environment's ``dt``).
@@ -298,7 +404,7 @@ def map_inference_sessions(config: MetaDecoderConfig, days: Sequence[int], secon
         return ErrorMapInference(env.num_envs, seed=np.random.default_rng([check_int("seed", seed, 0), 11]),
                                  **{**channel_kwargs(env), **kwargs})
 
-    return learner_sessions(config, days, make, seconds, seed=seed, then=then)
+    return learner_sessions(config, days, make, seconds, seed=seed, then=then, gaps=gap_kernel)
 
 
 def channel_kwargs(env: MetaDecoderEnv) -> dict[str, float]:
@@ -316,12 +422,16 @@ def channel_kwargs(env: MetaDecoderEnv) -> dict[str, float]:
 
 def learner_sessions(config: MetaDecoderConfig, days: Sequence[int],
                      make_learner: Callable[[MetaDecoderEnv], Any], seconds: float = 120.0, *,
-                     seed: int = 0, then: Sequence[tuple[Sequence[int], float]] = ()) -> pd.DataFrame:
+                     seed: int = 0, then: Sequence[tuple[Sequence[int], float]] = (),
+                     gaps: bool = False) -> pd.DataFrame:
     """Play a learner with ``act`` / ``observe`` / ``new_session`` on held-out subject-days.
 
     The engine of :func:`map_inference_sessions` (see there for ``days``, ``seconds``, ``seed``,
     ``then`` and the table returned); ``make_learner(env)`` builds the learner for the
     :class:`~cogmodels.agents.decoders.meta_rnn.MetaDecoderEnv` it will drive, one lane per day.
+    With ``gaps``, each later session calls ``new_session(gap_days=...)`` with every lane's days
+    since its previous session (a later day before the previous one is refused); without,
+    ``new_session()`` (a learner need not take a gap).
     """
     days = [check_int("day", d, 0) for d in days]
     env = MetaDecoderEnv(config, len(days), days=days)
@@ -331,8 +441,18 @@ def learner_sessions(config: MetaDecoderConfig, days: Sequence[int],
     if not then:
         return table
     tables = [table.assign(session=0)]
+    previous = np.asarray(days)
+    gaps = check_bool("gaps", gaps)
     for i, (later, length) in enumerate(then, start=1):
-        obs, _ = env.reset(seed=seed, days=[check_int("day", d, 0) for d in later], carry_features=True)
-        learner.new_session()
+        later = np.asarray([check_int("day", d, 0) for d in later])
+        obs, _ = env.reset(seed=seed, days=later, carry_features=True)
+        if gaps:
+            if later.shape != previous.shape or (later < previous).any():
+                raise ValueError(f"then's days must be one per subject, none before the previous "
+                                 f"session's {previous.tolist()}, got {later.tolist()}")
+            learner.new_session(gap_days=later - previous)
+        else:
+            learner.new_session()
+        previous = later
         tables.append(play_policy(env, obs, learner.act, length, observe=learner.observe).assign(session=i))
     return pd.concat(tables, ignore_index=True)
