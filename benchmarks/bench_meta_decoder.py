@@ -150,13 +150,17 @@ def _amortised_net(config: MetaDecoderConfig, args: argparse.Namespace
         rounds = [(2, 5), (1, 3)]
     net, history = amortised_map.distil(config, rounds=rounds, head=args.amortised_head, seed=args.seed,
                                         evaluations=args.amortised_evaluations, jobs=args.jobs,
-                                        teacher=json.loads(args.teacher))
+                                        teacher=json.loads(args.teacher),
+                                        gap=args.amortised_gaps if len(args.amortised_gaps) > 1
+                                        else args.amortised_gaps[0],
+                                        gap_input=args.amortised_gap_input)
     print("amortised GRU (DAgger):\n" + markdown_table(history.round(3), decimals=3), flush=True)
     cost = {"decoder": "amortised_gru", "cpu_s": float(history[["record_cpu_s", "fit_cpu_s"]].sum().sum()),
             "wall_s": float(history["wall_s"].sum()), "sessions": int(history["sequences"].iloc[-1]) * 2,
             "updates": int(history["epochs"].sum()), "dagger_rounds": json.dumps(rounds),
             "head": args.amortised_head, "evaluations": args.amortised_evaluations, "jobs": args.jobs,
-            "teacher": args.teacher}
+            "teacher": args.teacher, "gaps": json.dumps(args.amortised_gaps),
+            "gap_input": args.amortised_gap_input}
     return _a2c_finetune(net, config, args, cost)
 
 
@@ -235,6 +239,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--amortised-evaluations", action="store_true",
                     help="--amortised: the network also reads each evaluation's judged displacement "
                          "times the features (amortised_map.EVALUATION_NAMES)")
+    ap.add_argument("--amortised-gaps", type=int, nargs="+", default=[1],
+                    help="--amortised: the days between a DAgger sequence's two sessions, one drawn "
+                         "per subject from this list (repeat a gap to weight it)")
+    ap.add_argument("--amortised-gap-input", action="store_true",
+                    help="--amortised: the network reads the days since the last session "
+                         "(amortised_map.GAP_NAME) and its teacher diffuses its posterior over them "
+                         "(the between-session drift kernel)")
     ap.add_argument("--teacher", default="{}",
                     help="JSON ErrorMapInference arguments for the --next-day rows and the --amortised "
                          "network's teacher, e.g. '{\"sharpness\": 1.0}'")

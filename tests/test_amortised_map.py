@@ -9,6 +9,7 @@ import torch
 from cogmodels.agents.decoders.amortised_map import (
     CHUNK_BINS,
     EVALUATION_NAMES,
+    GAP_NAME,
     SUMMARY_NAMES,
     AmortisedMapDecoder,
     AmortisedMapNet,
@@ -81,7 +82,8 @@ def test_an_evaluation_input_holds_the_teachers_cosine_for_every_hypothesis():
 def test_the_network_reads_no_latent_of_the_task():
     """What the network reads is named in SUMMARY_NAMES: the features, its own velocity, their
     products, the feedback's events and the session's start; none is a privileged latent."""
-    words = {w for name in SUMMARY_NAMES + EVALUATION_NAMES for w in name.replace("*", "_").split("_")}
+    words = {w for name in SUMMARY_NAMES + EVALUATION_NAMES + (GAP_NAME,)
+             for w in name.replace("*", "_").split("_")}
     assert not words & set(PRIVILEGED), words & set(PRIVILEGED)
     assert AmortisedMapNet(8).gru.input_size == len(SUMMARY_NAMES)
     assert AmortisedMapNet(8, evaluations=True).gru.input_size == len(SUMMARY_NAMES) + len(EVALUATION_NAMES)
@@ -185,6 +187,56 @@ def test_recorded_sessions_hold_the_teachers_decision_after_every_chunk():
     flat = record_sessions(cfg, 3, 2, first_s=10.0, next_s=5.0, teacher={"sharpness": 0.0})
     np.testing.assert_allclose(flat["posterior"], 1.0 / 72, rtol=1e-5)
     assert flat["explore"].all() and not np.allclose(rec["posterior"], 1.0 / 72, rtol=1e-5)
+
+
+def test_the_gap_input_is_the_log_days_since_the_last_session_at_its_first_chunk_only():
+    rng = np.random.default_rng(1)
+    z, a = rng.normal(size=(2 * CHUNK_BINS, 3, 2)), rng.normal(size=(2 * CHUNK_BINS, 3, 2))
+    r = np.zeros(3)
+    plain = ChunkSummary(3)
+    for gap_days, want in ((None, [0.0, 0.0, 0.0]), (7, [np.log(8.0)] * 3), ([1, 0, 14], np.log([2.0, 1.0, 15.0]))):
+        s = ChunkSummary(3, gap_input=True)
+        s.new_session(gap_days)
+        plain.new_session(gap_days)  # a summary without the input ignores the gap
+        out = [o for t in range(2 * CHUNK_BINS) if (o := s.add(z[t], a[t], r)) is not None]
+        ref = [o for t in range(2 * CHUNK_BINS) if (o := plain.add(z[t], a[t], r)) is not None]
+        assert out[0].shape == (3, len(SUMMARY_NAMES) + 1) and ref[0].shape == (3, len(SUMMARY_NAMES))
+        np.testing.assert_allclose(out[0][:, -1], want, rtol=1e-6)
+        assert (out[1][:, -1] == 0).all()  # the session's later chunks read 0
+        np.testing.assert_array_equal(out[0][:, :-1], ref[0])
+    with pytest.raises(ValueError, match=r"gap_days must be an integer >= 0 or a sequence of 3 of them "
+                                         r"\(one per lane\), got -1"):
+        ChunkSummary(3, gap_input=True).new_session(-1)
+    # saved weights say which inputs the network reads
+    for evaluations in (False, True):
+        for gap_input in (False, True):
+            net = AmortisedMapNet(8, "posterior", evaluations=evaluations, gap_input=gap_input)
+            back = AmortisedMapNet.from_state_dict(net.state_dict())
+            assert (back.evaluations, back.gap_input) == (evaluations, gap_input)
+
+
+def test_recorded_gaps_are_drawn_per_subject_read_by_the_network_and_widen_the_teacher():
+    cfg = easy_config(**CARRIED)
+    kwargs = {"first_s": 10.0, "next_s": 5.0}
+    rec = record_sessions(cfg, 3, 4, gap=(1, 7), gap_input=True, **kwargs)
+    start = 40  # the second session's first chunk
+    gaps = np.expm1(rec["x"][:, start, -1])
+    np.testing.assert_allclose(np.sort(np.unique(np.round(gaps, 4))), [1.0, 7.0])
+    assert (rec["x"][:, :start, -1] == 0).all() and (rec["x"][:, start + 1:, -1] == 0).all()
+    # the same draw without the input or the kernel: the teacher then carries its posterior as it was
+    plain = record_sessions(cfg, 3, 4, gap=(1, 7), **kwargs)
+    assert plain["x"].shape[-1] == rec["x"].shape[-1] - 1
+    np.testing.assert_array_equal(plain["posterior"][:, :start], rec["posterior"][:, :start])
+
+    def entropy(p):
+        return -(p * np.log(np.maximum(p, 1e-12))).sum(-1)
+
+    week = np.isclose(gaps, 7.0)
+    assert week.any() and not week.all()
+    # before the first evaluation of the second session: the kernel has flattened a week's posterior
+    assert (entropy(rec["posterior"][week, start]) > entropy(plain["posterior"][week, start]) + 1e-3).all()
+    with pytest.raises(ValueError, match=r"gap must be an int >= 1"):
+        record_sessions(cfg, 3, 2, gap=(), **kwargs)
 
 
 def test_dagger_distils_the_map_inference_into_the_gru():

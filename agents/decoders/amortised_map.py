@@ -75,6 +75,7 @@ from cogmodels.agents.decoders.map_inference import (
     ErrorMapInference,
     JudgedWindow,
     channel_kwargs,
+    check_gap_days,
     learner_sessions,
     map_grid,
 )
@@ -82,7 +83,7 @@ from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaDecoderEnv
 from cogmodels.progress import progress_bar
 from cogmodels.validation import SeedLike, as_generator, check_int, check_number
 
-__all__ = ["CHUNK_BINS", "EVALUATION_NAMES", "HEADS", "READOUTS", "SUMMARY_NAMES",
+__all__ = ["CHUNK_BINS", "EVALUATION_NAMES", "GAP_NAME", "HEADS", "READOUTS", "SUMMARY_NAMES",
            "AmortisedMapDecoder", "AmortisedMapNet", "ChunkSummary", "amortised_map_sessions",
            "distil", "imitation_loss", "record_sessions"]
 
@@ -96,6 +97,9 @@ SUMMARY_NAMES = ("feature_0", "feature_1", "velocity_x", "velocity_y", "velocity
 #: features (normalised) summed over the chunk's errors and over its correct evaluations
 EVALUATION_NAMES = tuple(f"{event}*velocity_{v}*feature_{f}" for event in ("errors", "correct")
                          for v in "xy" for f in "01")
+#: with ``gap_input``, what the network also reads last: ``log(1 + G)`` in the first chunk of a session
+#: that follows the last one by ``G`` calendar days (0 in every other chunk and in a first session)
+GAP_NAME = "log1p_gap_days"
 #: the maps' gain (features to widths/s): the teacher's design value
 GAIN = 0.3
 #: what the network reads out: a 2 × 2 map, or a posterior over the teacher's grid of maps
@@ -128,18 +132,25 @@ class ChunkSummary:
     likelihood, :mod:`~cogmodels.agents.decoders.map_inference`), a fixed input layer.
     """
 
-    def __init__(self, n_lanes: int, window: tuple[int, int] | None = None) -> None:
+    def __init__(self, n_lanes: int, window: tuple[int, int] | None = None, gap_input: bool = False) -> None:
         self.n_lanes = check_int("n_lanes", n_lanes, 1)
         self._judged = None if window is None else JudgedWindow(self.n_lanes, *window)
         self.window = None if window is None else (self._judged.interval_bins, self._judged.latency_bins)
-        self.n_inputs = len(SUMMARY_NAMES) + (0 if window is None else len(EVALUATION_NAMES))
+        self.gap_input = bool(gap_input)
+        self.n_inputs = (len(SUMMARY_NAMES) + (0 if window is None else len(EVALUATION_NAMES))
+                         + int(self.gap_input))
         self.new_session()
 
-    def new_session(self) -> None:
-        """Start a session: the next summary is flagged ``session_start``; the judged window emptied."""
+    def new_session(self, gap_days: Any = None) -> None:
+        """Start a session: the next summary is flagged ``session_start``; the judged window emptied.
+
+        With ``gap_input`` the next summary also holds :data:`GAP_NAME` of ``gap_days`` (one int
+        or one per lane: the calendar days since the lanes' last session; None: a first session).
+        """
         self._sums = np.zeros((self.n_lanes, self.n_inputs))
         self._bins = 0
         self._start = 1.0
+        self._gap = 0.0 if gap_days is None else np.log1p(check_gap_days(gap_days, self.n_lanes))
         if self._judged is not None:
             self._judged.clear()
 
@@ -160,6 +171,8 @@ class ChunkSummary:
         out = s.copy()
         out[:, :8] /= CHUNK_BINS
         out[:, 10] = self._start
+        if self.gap_input:
+            out[:, -1] = self._gap * self._start
         self._sums[:] = 0.0
         self._bins, self._start = 0, 0.0
         return out.astype(np.float32)
@@ -190,10 +203,12 @@ class AmortisedMapNet(nn.Module):
         Hypotheses of the ``"posterior"`` head (twice the teacher's ``n_angles``).
     evaluations : bool
         Read :data:`EVALUATION_NAMES` too (:class:`ChunkSummary` with the channel's window).
+    gap_input : bool
+        Read :data:`GAP_NAME` too: the calendar days since the last session.
     """
 
     def __init__(self, hidden_size: int = 128, head: str = "map", n_maps: int = 72,
-                 evaluations: bool = False) -> None:
+                 evaluations: bool = False, gap_input: bool = False) -> None:
         super().__init__()
         self.hidden_size = check_int("hidden_size", hidden_size, 1)
         if head not in HEADS:
@@ -203,7 +218,9 @@ class AmortisedMapNet(nn.Module):
         if n_out % 2:
             raise ValueError(f"n_maps must be even (rotations with and without the reflection), got {n_maps!r}")
         self.evaluations = bool(evaluations)
-        self.input_size = len(SUMMARY_NAMES) + (len(EVALUATION_NAMES) if self.evaluations else 0)
+        self.gap_input = bool(gap_input)
+        self.input_size = (len(SUMMARY_NAMES) + (len(EVALUATION_NAMES) if self.evaluations else 0)
+                           + int(self.gap_input))
         self.gru = nn.GRU(self.input_size, hidden_size, batch_first=True)
         self.map = nn.Linear(hidden_size, n_out)
         self.explore = nn.Linear(hidden_size, 1)
@@ -212,8 +229,10 @@ class AmortisedMapNet(nn.Module):
     def from_state_dict(cls, state: dict[str, torch.Tensor]) -> AmortisedMapNet:
         """Rebuild a saved network (its size, head and inputs read from the weights' shapes)."""
         n_out = state["map.weight"].shape[0]
+        extra = state["gru.weight_ih_l0"].shape[1] - len(SUMMARY_NAMES)  # 0, 1, 8 or 9 inputs more
         net = cls(state["gru.weight_hh_l0"].shape[1], "map" if n_out == 4 else "posterior",
-                  max(n_out, 8), evaluations=state["gru.weight_ih_l0"].shape[1] > len(SUMMARY_NAMES))
+                  max(n_out, 8), evaluations=extra >= len(EVALUATION_NAMES),
+                  gap_input=extra % len(EVALUATION_NAMES) == 1)
         net.load_state_dict(state)
         return net.eval()
 
@@ -288,7 +307,8 @@ class AmortisedMapDecoder:
         self.interval_bins = check_int("interval_bins", interval_bins, 1)
         latency_bins = check_int("latency_bins", latency_bins, 0)
         self.rng = as_generator(seed)
-        self.summary = ChunkSummary(self.n_lanes, (self.interval_bins, latency_bins) if net.evaluations else None)
+        self.summary = ChunkSummary(self.n_lanes, (self.interval_bins, latency_bins) if net.evaluations else None,
+                                    gap_input=net.gap_input)
         if net.head == "posterior":
             self._grid, self._near = map_grid(self.gain, net.map.out_features // 2)
         self.reset()
@@ -303,9 +323,13 @@ class AmortisedMapDecoder:
         self._explore_logit = np.full(self.n_lanes, np.inf)
         return self.new_session()
 
-    def new_session(self) -> AmortisedMapDecoder:
-        """Start a new session of the same subjects: the hidden state kept."""
-        self.summary.new_session()
+    def new_session(self, gap_days: Any = None) -> AmortisedMapDecoder:
+        """Start a new session of the same subjects: the hidden state kept.
+
+        ``gap_days``: the calendar days since the last session (one int or one per lane), read by
+        a network with ``gap_input``; ignored by one without.
+        """
+        self.summary.new_session(gap_days)
         self._t = 0
         self._held = np.zeros((self.n_lanes, 2))
         return self
@@ -373,14 +397,18 @@ def polar_map(m: np.ndarray, gain: float) -> np.ndarray:
 
 
 def record_sessions(config: MetaDecoderConfig, seed: int, n_lanes: int = 16, *,
-                    first_s: float = 360.0, next_s: float = 120.0, gap: int = 1,
+                    first_s: float = 360.0, next_s: float = 120.0, gap: int | Sequence[int] = 1,
                     student: AmortisedMapNet | None = None, evaluations: bool = False,
-                    teacher: dict[str, Any] | None = None, readout: str = "local_mean",
-                    sample_explore: bool = False) -> dict[str, np.ndarray]:
+                    gap_input: bool = False, teacher: dict[str, Any] | None = None,
+                    readout: str = "local_mean", sample_explore: bool = False) -> dict[str, np.ndarray]:
     """Record the teacher's decisions on one batch of training subject-days (DAgger data).
 
     ``n_lanes`` subjects of ``seed`` on days drawn in ``[0, config.max_day]`` play a session of
-    ``first_s`` and, carried over, one of ``next_s`` on day + ``gap``. The teacher
+    ``first_s`` and, carried over, one of ``next_s`` on day + ``gap`` (an int, or a sequence of
+    gaps each lane draws one of, uniformly, from ``seed``: repeat a gap to weight it). With
+    ``gap_input`` (or a ``student`` that reads it) the summaries hold :data:`GAP_NAME` and the
+    teacher diffuses its posterior over the gap (:meth:`ErrorMapInference.new_session` with
+    ``gap_days``, the between-session drift kernel) before the second session. The teacher
     (:class:`ErrorMapInference`, its defaults and the channel's nominal values) drives, or with
     ``student`` the network drives and the teacher shadows it. With ``evaluations`` (or a
     ``student`` that reads them) the summaries hold :data:`EVALUATION_NAMES` too. ``teacher``:
@@ -401,15 +429,23 @@ def record_sessions(config: MetaDecoderConfig, seed: int, n_lanes: int = 16, *,
     """
     seed = check_int("seed", seed, 0)
     evaluations = evaluations or (student is not None and student.evaluations)
+    gap_input = bool(gap_input) or (student is not None and student.gap_input)
     days = np.asarray(subject_days(config, seed, n_lanes))
+    if isinstance(gap, Sequence):
+        choices = [check_int("gap", g, 1) for g in gap]
+        if not choices:
+            raise ValueError("gap must be an int >= 1 or a non-empty sequence of them, got []")
+        gaps = np.asarray(choices)[np.random.default_rng([seed, 13]).integers(len(choices), size=n_lanes)]
+    else:
+        gaps = np.full(n_lanes, check_int("gap", gap, 1))
     recorders: list[_TeacherRecorder] = []
 
     def make(env: MetaDecoderEnv) -> _TeacherRecorder:
         recorders.append(_TeacherRecorder(env, seed, student, evaluations, teacher or {}, readout,
-                                          sample_explore))
+                                          sample_explore, gap_input))
         return recorders[0]
 
-    learner_sessions(config, days, make, first_s, seed=seed, then=[(days + gap, next_s)])
+    learner_sessions(config, days, make, first_s, seed=seed, then=[(days + gaps, next_s)], gaps=gap_input)
     return recorders[0].arrays()
 
 
@@ -422,7 +458,7 @@ class _TeacherRecorder:
 
     def __init__(self, env: MetaDecoderEnv, seed: int, student: AmortisedMapNet | None,
                  evaluations: bool, teacher: dict[str, Any], readout: str = "local_mean",
-                 sample_explore: bool = False) -> None:
+                 sample_explore: bool = False, gap_input: bool = False) -> None:
         n = env.num_envs
         self.teacher = ErrorMapInference(n, seed=np.random.default_rng([seed, 11]),
                                          **{**channel_kwargs(env), **teacher})
@@ -430,19 +466,19 @@ class _TeacherRecorder:
         self.driver = None if student is None else AmortisedMapDecoder(
             student, n, interval_bins=window[0], latency_bins=window[1], readout=readout,
             sample_explore=sample_explore, seed=np.random.default_rng([seed, 12]))
-        self.summary = ChunkSummary(n, window if evaluations else None)
+        self.summary = ChunkSummary(n, window if evaluations else None, gap_input=gap_input)
         self.rows: dict[str, list[np.ndarray]] = {"x": [], "map": [], "posterior": [], "explore": []}
         if self.driver is not None:
             self.rows.update(choice=[], explored=[], decided=[], reward=[])
             self._reward = np.zeros(n)
             self._decided = False
 
-    def new_session(self) -> None:
-        self.teacher.new_session()
+    def new_session(self, gap_days: Any = None) -> None:
+        self.teacher.new_session(gap_days)
         if self.driver is not None:
-            self.driver.new_session()
+            self.driver.new_session(gap_days)
             self._decided = False
-        self.summary.new_session()
+        self.summary.new_session(gap_days)
 
     def act(self, z: np.ndarray) -> np.ndarray:
         self._z = np.asarray(z, dtype=float)
@@ -520,6 +556,7 @@ def distil(config: MetaDecoderConfig | None = None, *, rounds: Sequence[tuple[in
            n_lanes: int = 16, first_s: float = 360.0, next_s: float = 120.0, hidden_size: int = 128,
            head: str = "map", evaluations: bool = False, lr: float = 2e-3, batch: int = 32,
            teacher: dict[str, Any] | None = None, seed: int = 0, jobs: int = 1,
+           gap: int | Sequence[int] = 1, gap_input: bool = False,
            progress: bool = True) -> tuple[AmortisedMapNet, pd.DataFrame]:
     """Meta-train an :class:`AmortisedMapNet` by DAgger on the error-map inference (module docstring).
 
@@ -549,6 +586,9 @@ def distil(config: MetaDecoderConfig | None = None, *, rounds: Sequence[tuple[in
         Weights and the training subjects (a stream apart from held-out seeds).
     jobs : int
         Processes recording the batches (the result does not depend on it).
+    gap, gap_input : int or sequence of int, bool
+        The days between a sequence's two sessions and whether the network reads them (and the
+        teacher diffuses its posterior over them): :func:`record_sessions`.
     progress : bool
         A progress bar over the recorded batches.
 
@@ -570,7 +610,7 @@ def distil(config: MetaDecoderConfig | None = None, *, rounds: Sequence[tuple[in
     generator = torch.Generator().manual_seed(int(torch_seed))
     with torch_threads(config.threads):
         torch.manual_seed(int(torch_seed))
-        net = AmortisedMapNet(hidden_size, head, evaluations=evaluations)
+        net = AmortisedMapNet(hidden_size, head, evaluations=evaluations, gap_input=gap_input)
         data: dict[str, list[np.ndarray]] = {"x": [], "map" if head == "map" else "posterior": [],
                                              "explore": []}
         jobs = check_int("jobs", jobs, 1)
@@ -584,7 +624,7 @@ def distil(config: MetaDecoderConfig | None = None, *, rounds: Sequence[tuple[in
             seeds = [int(np.random.SeedSequence([seed, 1, r, b]).generate_state(1)[0]) for b in range(n_batches)]
             record = partial(_record_batch, config, n_lanes=n_lanes, first_s=first_s, next_s=next_s,
                              student=None if r == 0 else net, evaluations=evaluations, teacher=teacher,
-                             keys=tuple(data))
+                             keys=tuple(data), gap=gap, gap_input=gap_input)
             record_s = 0.0
             for rec, cpu_s in (map(record, seeds) if pool is None else pool.map(record, seeds)):
                 for k in data:
@@ -620,6 +660,7 @@ def amortised_map_sessions(net: AmortisedMapNet, config: MetaDecoderConfig, days
                            then: Sequence[tuple[Sequence[int], float]] = (), **kwargs: Any) -> pd.DataFrame:
     """Play the trained network on held-out subject-days (as :func:`map_inference_sessions`).
 
+    A network with ``gap_input`` is told each later session's days since the previous one.
     ``**kwargs`` go to :class:`AmortisedMapDecoder` (``interval_bins`` and ``latency_bins``
     default to the channel's).
     """
@@ -629,4 +670,4 @@ def amortised_map_sessions(net: AmortisedMapNet, config: MetaDecoderConfig, days
         return AmortisedMapDecoder(net, env.num_envs, seed=np.random.default_rng([check_int("seed", seed, 0), 11]),
                                    **{**window, **kwargs})
 
-    return learner_sessions(config, days, make, seconds, seed=seed, then=then)
+    return learner_sessions(config, days, make, seconds, seed=seed, then=then, gaps=net.gap_input)

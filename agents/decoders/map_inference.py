@@ -69,8 +69,8 @@ import pandas as pd
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaDecoderEnv, play_policy
 from cogmodels.validation import SeedLike, as_generator, check_bool, check_int, check_number
 
-__all__ = ["ErrorMapInference", "JudgedWindow", "channel_kwargs", "drift_kernel", "learner_sessions",
-           "map_grid", "map_inference_sessions"]
+__all__ = ["ErrorMapInference", "JudgedWindow", "channel_kwargs", "check_gap_days", "drift_kernel",
+           "learner_sessions", "map_grid", "map_inference_sessions"]
 
 
 class JudgedWindow:
@@ -221,7 +221,7 @@ class ErrorMapInference:
         Lanes with a gap of 0 are left exactly as they are; the others' log posterior becomes the
         log of the diffused, normalised posterior.
         """
-        gaps = _check_gaps(gap_days, self.n_lanes)
+        gaps = check_gap_days(gap_days, self.n_lanes)
         lanes = np.flatnonzero(gaps > 0)
         if not lanes.size:
             return
@@ -318,7 +318,7 @@ def map_grid(gain: float, n_angles: int = 36, near_deg: float = 20.0) -> tuple[n
     return maps, (similarity > np.cos(near) - 1e-9).astype(float)
 
 
-def _check_gaps(gap_days: Any, n_lanes: int) -> np.ndarray:
+def check_gap_days(gap_days: Any, n_lanes: int) -> np.ndarray:
     """Return ``gap_days`` as ``(n_lanes,)`` ints >= 0 (one int is every lane's)."""
     allowed = f"an integer >= 0 or a sequence of {n_lanes} of them (one per lane)"
     if isinstance(gap_days, bool | np.bool_ | str | bytes):
