@@ -136,6 +136,11 @@ def ceiling(base: MetaDecoderConfig, spec: str, days: list[int], seconds: float,
                                                   dynamics=dynamics)
 
 
+def _gaps(args: argparse.Namespace) -> int | list[int]:
+    """``--amortised-gaps``: one gap, or the list each training subject draws from."""
+    return args.amortised_gaps if len(args.amortised_gaps) > 1 else args.amortised_gaps[0]
+
+
 def _amortised_net(config: MetaDecoderConfig, args: argparse.Namespace
                    ) -> tuple[amortised_map.AmortisedMapNet, dict | None]:
     """Train the DAgger GRU (or load ``--load-net``), then ``--a2c-updates``; return it and its cost.
@@ -150,9 +155,7 @@ def _amortised_net(config: MetaDecoderConfig, args: argparse.Namespace
         rounds = [(2, 5), (1, 3)]
     net, history = amortised_map.distil(config, rounds=rounds, head=args.amortised_head, seed=args.seed,
                                         evaluations=args.amortised_evaluations, jobs=args.jobs,
-                                        teacher=json.loads(args.teacher),
-                                        gap=args.amortised_gaps if len(args.amortised_gaps) > 1
-                                        else args.amortised_gaps[0],
+                                        teacher=json.loads(args.teacher), gap=_gaps(args),
                                         gap_input=args.amortised_gap_input)
     print("amortised GRU (DAgger):\n" + markdown_table(history.round(3), decimals=3), flush=True)
     cost = {"decoder": "amortised_gru", "cpu_s": float(history[["record_cpu_s", "fit_cpu_s"]].sum().sum()),
@@ -172,7 +175,8 @@ def _a2c_finetune(net: amortised_map.AmortisedMapNet, config: MetaDecoderConfig,
         net, history = amortised_a2c.finetune(net, config, updates=updates, kick=args.a2c_kick,
                                               kick_explore=args.a2c_kick_explore, lr=args.a2c_lr,
                                               gamma=args.a2c_gamma, learn_explore=args.a2c_explore,
-                                              teacher=json.loads(args.teacher), seed=args.seed, jobs=args.jobs)
+                                              teacher=json.loads(args.teacher), seed=args.seed, jobs=args.jobs,
+                                              gap=_gaps(args))
         print("A2C fine-tuning (every 10th update):\n"
               + markdown_table(history.iloc[::10].round(3), decimals=3), flush=True)
         args.out.mkdir(parents=True, exist_ok=True)
@@ -240,8 +244,8 @@ def main(argv: list[str] | None = None) -> dict:
                     help="--amortised: the network also reads each evaluation's judged displacement "
                          "times the features (amortised_map.EVALUATION_NAMES)")
     ap.add_argument("--amortised-gaps", type=int, nargs="+", default=[1],
-                    help="--amortised: the days between a DAgger sequence's two sessions, one drawn "
-                         "per subject from this list (repeat a gap to weight it)")
+                    help="--amortised: the days between a DAgger (and --a2c-updates) sequence's two "
+                         "sessions, one drawn per subject from this list (repeat a gap to weight it)")
     ap.add_argument("--amortised-gap-input", action="store_true",
                     help="--amortised: the network reads the days since the last session "
                          "(amortised_map.GAP_NAME) and its teacher diffuses its posterior over them "

@@ -9,6 +9,7 @@ import torch
 from cogmodels.agents.a2c import a2c_loss
 from cogmodels.agents.decoders.amortised_a2c import MapActorCritic, finetune, rollout_buffer
 from cogmodels.agents.decoders.amortised_map import (
+    CHUNK_BINS,
     AmortisedMapDecoder,
     AmortisedMapNet,
     amortised_map_sessions,
@@ -195,3 +196,27 @@ def test_finetune_refuses_bad_settings():
         finetune(_net(), easy_config(**CARRIED), kick=-1.0, progress=False)
     with pytest.raises(ValueError, match="kick_explore must be"):
         finetune(_net(), easy_config(**CARRIED), kick_explore=-0.5, progress=False)
+
+
+def test_a2c_plays_the_gap_it_is_given_to_a_network_that_reads_it(monkeypatch):
+    """``finetune(gap=...)`` records sequences whose second session follows by the drawn gap."""
+    from cogmodels.agents.decoders import amortised_a2c
+
+    seen = []
+    record = amortised_a2c._record_batch
+
+    def spy(*args, **kwargs):
+        out = record(*args, **kwargs)
+        seen.append((kwargs["gap"], out[0]["x"]))
+        return out
+
+    monkeypatch.setattr(amortised_a2c, "_record_batch", spy)
+    torch.manual_seed(0)
+    net = AmortisedMapNet(8, "posterior", evaluations=True, gap_input=True)
+    finetune(net, easy_config(**CARRIED), updates=1, n_lanes=2, batches=1, first_s=5.0, next_s=5.0,
+             gap=(7,), progress=False)
+    (gap, x), = seen
+    assert gap == (7,) and x.shape[-1] == net.input_size
+    start = int(round(5.0 / 0.05)) // CHUNK_BINS  # the second session's first chunk
+    np.testing.assert_allclose(x[:, start, -1], np.log(8.0), rtol=1e-6)
+    assert (np.delete(x[..., -1], start, axis=1) == 0).all()

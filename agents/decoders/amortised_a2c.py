@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from typing import Any
@@ -154,7 +155,7 @@ def finetune(net: AmortisedMapNet, config: MetaDecoderConfig | None = None, *, u
              gae_lambda: float = 0.95, lr: float = 3e-4, value_coef: float = 0.5,
              entropy_coef: float = 0.0, learn_explore: bool = False,
              teacher: dict[str, Any] | None = None, seed: int = 0, jobs: int = 1,
-             progress: bool = True) -> tuple[AmortisedMapNet, pd.DataFrame]:
+             gap: int | Sequence[int] = 1, progress: bool = True) -> tuple[AmortisedMapNet, pd.DataFrame]:
     """A2C with a distillation term on a copy of ``net`` (module docstring); return it and its history.
 
     Parameters
@@ -165,7 +166,7 @@ def finetune(net: AmortisedMapNet, config: MetaDecoderConfig | None = None, *, u
         The task (``n_components`` 2, ``inputs="error"``: the feedback read is the reward).
     updates : int
         A2C updates; each plays ``batches`` × ``n_lanes`` new training subject-days (a first
-        session of ``first_s`` on day ``d``, then ``next_s`` on ``d + 1``, the state carried).
+        session of ``first_s`` on day ``d``, then ``next_s`` on ``d + gap``, the state carried).
     kick : float
         ``beta``, the weight of the distillation term (0: plain A2C).
     kick_explore : float, optional
@@ -183,6 +184,10 @@ def finetune(net: AmortisedMapNet, config: MetaDecoderConfig | None = None, *, u
         The training subjects and the draws (a stream apart from DAgger's and held-out seeds).
     jobs : int
         Processes playing the batches (the result does not depend on it).
+    gap : int or sequence of int
+        Days between a sequence's two sessions, or gaps each subject draws one of
+        (:func:`~cogmodels.agents.decoders.amortised_map.record_sessions`; a network with
+        ``gap_input`` reads it and its teacher diffuses its posterior over it).
     progress : bool
         A progress bar over the updates.
 
@@ -219,7 +224,7 @@ def finetune(net: AmortisedMapNet, config: MetaDecoderConfig | None = None, *, u
             seeds = [int(np.random.SeedSequence([seed, 4, u, b]).generate_state(1)[0]) for b in range(batches)]
             play = partial(_record_batch, config, n_lanes=n_lanes, first_s=first_s, next_s=next_s,
                            student=model.net, readout="sample", sample_explore=learn_explore,
-                           teacher=teacher, keys=_KEYS)
+                           teacher=teacher, keys=_KEYS, gap=gap)
             recs = list(map(play, seeds) if pool is None else pool.map(play, seeds))
             rec = {k: np.concatenate([r[k] for r, _ in recs]) for k in _KEYS}
             buffer, targets = rollout_buffer(rec, learn_explore)
