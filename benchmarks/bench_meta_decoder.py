@@ -136,11 +136,6 @@ def ceiling(base: MetaDecoderConfig, spec: str, days: list[int], seconds: float,
                                                   dynamics=dynamics)
 
 
-def _gaps(args: argparse.Namespace) -> int | list[int]:
-    """``--amortised-gaps``: one gap, or the list each training subject draws from."""
-    return args.amortised_gaps if len(args.amortised_gaps) > 1 else args.amortised_gaps[0]
-
-
 def _amortised_net(config: MetaDecoderConfig, args: argparse.Namespace
                    ) -> tuple[amortised_map.AmortisedMapNet, dict | None]:
     """Train the DAgger GRU (or load ``--load-net``), then ``--a2c-updates``; return it and its cost.
@@ -155,7 +150,7 @@ def _amortised_net(config: MetaDecoderConfig, args: argparse.Namespace
         rounds = [(2, 5), (1, 3)]
     net, history = amortised_map.distil(config, rounds=rounds, head=args.amortised_head, seed=args.seed,
                                         evaluations=args.amortised_evaluations, jobs=args.jobs,
-                                        teacher=json.loads(args.teacher), gap=_gaps(args),
+                                        teacher=json.loads(args.teacher), gap=args.amortised_gaps,
                                         gap_input=args.amortised_gap_input)
     print("amortised GRU (DAgger):\n" + markdown_table(history.round(3), decimals=3), flush=True)
     cost = {"decoder": "amortised_gru", "cpu_s": float(history[["record_cpu_s", "fit_cpu_s"]].sum().sum()),
@@ -176,7 +171,7 @@ def _a2c_finetune(net: amortised_map.AmortisedMapNet, config: MetaDecoderConfig,
                                               kick_explore=args.a2c_kick_explore, lr=args.a2c_lr,
                                               gamma=args.a2c_gamma, learn_explore=args.a2c_explore,
                                               teacher=json.loads(args.teacher), seed=args.seed, jobs=args.jobs,
-                                              gap=_gaps(args))
+                                              gap=args.amortised_gaps)
         print("A2C fine-tuning (every 10th update):\n"
               + markdown_table(history.iloc[::10].round(3), decimals=3), flush=True)
         args.out.mkdir(parents=True, exist_ok=True)
@@ -292,39 +287,36 @@ def main(argv: list[str] | None = None) -> dict:
                                                             seed=args.eval_seed))
     for spec in ([] if args.ceiling is None else args.ceiling or ["linear"]):
         held_out(*ceiling(base, spec, days, args.seconds, args.eval_seed))
+    two = MetaDecoderConfig(**base.to_dict() | {"n_components": 2})  # the map learners' features
     if args.map_inference:
-        two = base.to_dict() | {"n_components": 2}
         for name, inputs in (("error_map_inference", "error"),
                              ("error_map_inference_no_error_input", "none")):
-            held_out(name, map_inference_sessions(MetaDecoderConfig(**two | {"inputs": inputs}),
+            held_out(name, map_inference_sessions(MetaDecoderConfig(**two.to_dict() | {"inputs": inputs}),
                                                   days, args.seconds, seed=args.eval_seed))
     same_day_kf = {}  # decoder -> the Kalman filter calibrated on its days
     teacher = json.loads(args.teacher)
-    two_components = MetaDecoderConfig(**base.to_dict() | {"n_components": 2})
     if args.gap_kernel and args.next_day:
         held_out("error_map_inference_from_nothing",
-                 map_inference_sessions(two_components, days, args.seconds, seed=args.eval_seed, **teacher))
+                 map_inference_sessions(two, days, args.seconds, seed=args.eval_seed, **teacher))
     for gap in args.next_day:
         later = [d + gap for d in days]
         held_out(f"fresh_kalman_day_{gap}", meta_rnn.fresh_kalman_sessions(base, later, args.seconds,
                                                                           seed=args.eval_seed))
-        both = map_inference_sessions(MetaDecoderConfig(**base.to_dict() | {"n_components": 2}), days,
-                                      args.first_seconds, seed=args.eval_seed, then=[(later, args.seconds)],
+        both = map_inference_sessions(two, days, args.first_seconds, seed=args.eval_seed, then=[(later, args.seconds)],
                                       **teacher)
         held_out(f"error_map_inference_next_day_{gap}",
                  both[both["session"] == 1].drop(columns="session"))
         same_day_kf[f"error_map_inference_next_day_{gap}"] = f"fresh_kalman_day_{gap}"
         if args.gap_kernel:
-            both = map_inference_sessions(two_components, days, args.first_seconds, seed=args.eval_seed,
+            both = map_inference_sessions(two, days, args.first_seconds, seed=args.eval_seed,
                                           then=[(later, args.seconds)], gap_kernel=True, **teacher)
             held_out(f"error_map_inference_gap_kernel_next_day_{gap}",
                      both[both["session"] == 1].drop(columns="session"))
             held_out(f"error_map_inference_from_nothing_day_{gap}",
-                     map_inference_sessions(two_components, later, args.seconds, seed=args.eval_seed, **teacher))
+                     map_inference_sessions(two, later, args.seconds, seed=args.eval_seed, **teacher))
             for name in ("gap_kernel_next_day", "from_nothing_day"):
                 same_day_kf[f"error_map_inference_{name}_{gap}"] = f"fresh_kalman_day_{gap}"
     if args.amortised:
-        two = MetaDecoderConfig(**base.to_dict() | {"n_components": 2})
         net, cost = _amortised_net(two, args)
         if cost is not None:
             costs.append(cost)

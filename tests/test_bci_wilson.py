@@ -87,7 +87,8 @@ def test_rti_refits_lanes_with_successes_and_keeps_the_others(env_and_block):
     assert not np.allclose(new.H_[0], dec.H_[0])
 
 
-def test_trial_end_cursor_moves_as_the_environment_does_at_the_walls_and_speed_limit(env_and_block):
+def test_trial_end_cursor_moves_as_the_environment_does_at_the_walls_and_speed_limit(env_and_block,
+                                                                                    monkeypatch):
     """The end point both RTI rules label toward is where the environment put the cursor."""
     from cogmodels.agents.decoders import wilson_study
 
@@ -112,13 +113,9 @@ def test_trial_end_cursor_moves_as_the_environment_does_at_the_walls_and_speed_l
         return goal - rec["cursor"]
 
     clicks = a["click"]
-    orig = wilson_study.intention_labels
-    wilson_study.intention_labels = spy
-    try:
-        wilson_study._rti(dec, a, {"dt": cfg.task.dt, "labels": "position", "v_max": cfg.speed_bound,
-                                   "workspace": cfg.task.position_bound})
-    finally:
-        wilson_study.intention_labels = orig
+    monkeypatch.setattr(wilson_study, "intention_labels", spy)
+    wilson_study._rti(dec, a, {"dt": cfg.task.dt, "labels": "position", "v_max": cfg.speed_bound,
+                               "workspace": cfg.task.position_bound})
     np.testing.assert_array_equal(seen["goal"][clicks], end[clicks])
 
 
