@@ -41,6 +41,9 @@ session CPU; the default scores each day with the decoder refit on the day befor
 Frobenius norm to day 0) by Wilson et al.'s simulated decoder and refit
 (:class:`~cogmodels.agents.decoders.wilson_study.WilsonLinearDecoder`): a smoothed OLS readout,
 each day refit by OLS and renormalised per output column to the previous decoder.
+``--day0 white_noise`` calibrates day 0 as their simulator does: 10,000 bins of white-noise
+intended velocities ``N(0, I)`` fired with the closed-loop code, and with ``--refit wilson`` the
+two output columns given one norm.
 
 ``--task wilson`` plays Wilson et al.'s own task instead of centre-out
 (:func:`~cogmodels.envs.bci.realism.wilson_task`: random targets of radius 0.075, no
@@ -81,6 +84,7 @@ import pandas as pd  # noqa: E402
 
 import cogmodels  # noqa: E402,F401
 from cogmodels.agents.decoders.wilson_study import (  # noqa: E402
+    DAY0,
     DEFAULT_STRATEGIES,
     REFITS,
     run_wilson_protocol,
@@ -219,6 +223,9 @@ def main() -> None:
                     help="the decoder and its daily refit: a Kalman filter renormalised in "
                          "Frobenius norm to day 0 (default), or Wilson et al.'s OLS decoder "
                          "renormalised per column to the previous decoder")
+    ap.add_argument("--day0", default="block", choices=DAY0,
+                    help="day 0's calibration: the supervised block (default) or Wilson et "
+                         "al.'s 10,000 bins of white-noise intended velocities")
     ap.add_argument("--drift", default="wilson", choices=("wilson", *DRIFT_PRESETS),
                     help="Wilson et al.'s drift (0.91 tuning similarity a day, SNR redrawn "
                          "from their mixture) or one of the package's presets")
@@ -299,6 +306,7 @@ def main() -> None:
                                      renormalize=not args.no_renormalize, labels=args.labels,
                                      posterior_weights=args.posterior_weights,
                                      same_day_refit=args.same_day_refit, refit=args.refit,
+                                     day0=args.day0,
                                      drift=make_drift_arg(args.drift, args.n_stable,
                                                           args.low_snr),
                                      stabilizer=stabilizer, **env_kwargs)
@@ -330,7 +338,8 @@ def main() -> None:
               f"{'' if args.noise_sd is None else f' sd {args.noise_sd:g}'}"
               f"{'; same-day refit' if args.same_day_refit else ''}"
               f"{'; task wilson' if args.task == 'wilson' else ''}"
-              f"{'; refit wilson' if args.refit == 'wilson' else ''}")
+              f"{'; refit wilson' if args.refit == 'wilson' else ''}"
+              f"{'; day 0 white noise' if args.day0 == 'white_noise' else ''}")
     per_day = per_day[per_day["day"] < args.days]
     rng = np.random.default_rng(args.seed)
     last = range(max(1, args.days - 10), args.days)

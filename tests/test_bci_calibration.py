@@ -55,7 +55,8 @@ def test_specs_with_keyword_overrides_and_one_signature():
     with pytest.raises(ValueError, match=r"^CursorBCI: observation_gain must be .*\[0, 10\]"):
         CursorBCI(observation_gain=-1.0)
     with pytest.raises(ValueError, match=r"^CursorBCIVector.reset: options\[\"calibration\"\] "
-                                         r"must be one of \['observation', 'attempt'\]"):
+                                         r"must be one of \['observation', 'attempt', "
+                                         r"'white_noise'\]"):
         CursorBCIVector(num_envs=2).reset(seed=0, options={"calibration": "watch"})
 
 
@@ -83,7 +84,7 @@ def test_open_loop_block_labels_are_the_cued_minimum_jerk_kinematics():
     _, lagged = calibration_block(env, 2.0, paradigm="attempt", lag=0.2)
     assert lagged.shape == (90, 3, 2)
     with pytest.raises(ValueError, match=r"paradigm must be one of \['intention', 'observation', "
-                                         r"'attempt'\], got 'watch'"):
+                                         r"'attempt', 'white_noise'\], got 'watch'"):
         calibration_block(env, 1.0, paradigm="watch")
 
 
@@ -121,6 +122,43 @@ def test_decoder_fit_on_an_observation_block_sees_the_weaker_code():
 
     assert ratio(closed) == pytest.approx(1.0, abs=0.06)
     assert ratio(opened) == pytest.approx(0.6 * np.exp(-np.deg2rad(20.0) ** 2 / 2), abs=0.06)
+
+
+def test_white_noise_block_is_wilsons_simulated_day_zero():
+    """Wilson et al.'s ``simulate_OpenLoopRecalibration``: each bin's label is a fresh
+    ``N(0, sd^2)`` per axis (mean and SD within 4 standard errors, no lag-1 correlation), the
+    units fire on that bin's label with the closed-loop code (a Kalman fit projects onto the
+    closed-loop tuning with factor 1, as an intention block's does), and the cursor follows the
+    label, not the decoder."""
+    env = CursorBCIVector(num_envs=2, n_trials=10**6, n_units=64)
+    env.reset(seed=1)
+    counts, labels = calibration_block(env, 60.0, paradigm="white_noise", velocity_sd=0.3)
+    x = labels.reshape(-1, 2)
+    n = len(x)
+    assert np.abs(x.mean(0)).max() < Z * 0.3 / np.sqrt(n)
+    assert np.abs(x.std(0) - 0.3).max() < Z * 0.3 / np.sqrt(2 * n)
+    lag1 = np.corrcoef(labels[1:, :, 0].ravel(), labels[:-1, :, 0].ravel())[0, 1]
+    assert abs(lag1) < Z / np.sqrt(n / 2)
+    fitted = SteadyStateKalmanDecoder().fit(counts, labels)
+    true = np.stack([env.population(i).tuning * DT for i in range(2)])
+    assert float(np.sum(fitted.H_ * true) / np.sum(true * true)) == pytest.approx(1.0, abs=0.06)
+    # the cursor moves by the intention of the bin before; the decoder's action is ignored
+    _, info = env.reset(options={"calibration": "white_noise", "velocity_sd": 0.3})
+    for _ in range(20):
+        before = info["intended_velocity"].copy()
+        _, _, _, _, info = env.step(np.full((2, 2), 7.0))
+        np.testing.assert_array_equal(info["cursor_velocity"], before)
+    # one lane of the vector environment is the single environment, bin for bin
+    single, vector = CursorBCI(n_units=16), CursorBCIVector(num_envs=1, n_units=16)
+    options = {"calibration": "white_noise", "velocity_sd": 2.0}
+    a, _ = single.reset(seed=5, options=options)
+    b, _ = vector.reset(seed=5, options=options)
+    for _ in range(30):
+        np.testing.assert_array_equal(a, b[0])
+        a, *_ = single.step(np.zeros(2))
+        b, *_ = vector.step(np.zeros((1, 2)))
+    with pytest.raises(ValueError, match=r'options\["velocity_sd"\] must be .*\[0, 100\].*got -1'):
+        env.reset(options={"calibration": "white_noise", "velocity_sd": -1.0})
 
 
 # -- the user --------------------------------------------------------------------------------------

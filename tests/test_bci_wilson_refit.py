@@ -100,3 +100,51 @@ def test_protocol_runs_with_their_refit():
     trials = run_wilson_protocol(["rti_wilson", "hmm", "fixed"], refit="wilson", **kw)
     assert set(trials["decoder"]) == {"rti_wilson", "hmm", "fixed"}
     assert set(trials["day"]) == {0, 1}
+
+
+def test_equalize_columns_gives_both_axes_the_rms_norm_and_keeps_directions():
+    """Wilson et al.'s day-0 column scaling, in the gain grid's units: after it both columns
+    (weights and intercept together) have the norm ``sqrt((|W_x|^2 + |W_y|^2) / 2)`` of the
+    fitted weights, and each column's direction is unchanged."""
+    rng = np.random.default_rng(4)
+    counts, labels = _block(rng)
+    labels = labels * np.array([1.0, 5.0])  # unequal axes
+    dec = WilsonLinearDecoder().fit(counts, labels)
+    before = dec.W_.copy()
+    norms = np.linalg.norm(before[:, :6], axis=1)
+    assert np.all(norms[:, 1] > 2 * norms[:, 0])
+    dec.equalize_columns()
+    after = np.linalg.norm(dec.W_[:, :6], axis=1)
+    np.testing.assert_allclose(after, np.sqrt((norms**2).mean(1, keepdims=True)).repeat(2, 1))
+    np.testing.assert_allclose(dec.W_ / before, (after / norms)[:, None, :].repeat(7, 1))
+
+
+def test_white_noise_day_zero_fits_on_wilsons_10000_bins(monkeypatch):
+    """``day0="white_noise"``: the day-0 decoder is fit on a white-noise block of 10,000 bins
+    (``calibration_s`` unused), with their column scaling for their decoder."""
+    from cogmodels.agents.decoders import wilson_study
+
+    calls = []
+    real = wilson_study.calibration_block
+
+    def spy(env, seconds, **kw):
+        calls.append((seconds, kw.get("paradigm", "intention")))
+        return real(env, 1.0, **kw)  # a short block: this test checks the call, not the fit
+
+    monkeypatch.setattr(wilson_study, "calibration_block", spy)
+    equalized = []
+    monkeypatch.setattr(WilsonLinearDecoder, "equalize_columns",
+                        lambda self: equalized.append(self) or self)
+    kw = dict(n_days=1, n_subjects=1, session_s=2.0, calibration_s=10.0, sweep_s=0.5,
+              gains=(2.0,), n_units=16)
+    run_wilson_protocol(["fixed"], refit="wilson", day0="white_noise", **kw)
+    assert calls == [(pytest.approx(200.0), "white_noise")] and len(equalized) == 1
+    calls.clear()
+    run_wilson_protocol(["fixed"], day0="white_noise", **kw)  # the Kalman filter: no columns
+    assert calls == [(pytest.approx(200.0), "white_noise")] and len(equalized) == 1
+    calls.clear()
+    run_wilson_protocol(["fixed"], **kw)
+    assert calls == [(10.0, "intention")]
+    with pytest.raises(ValueError, match=r"day0 must be one of \['block', 'white_noise'\], "
+                                         r"got 'noise'"):
+        run_wilson_protocol(["fixed"], day0="noise")

@@ -79,7 +79,8 @@ def _rotate(v: np.ndarray, degrees: float) -> np.ndarray:
 
 def calibration_block(env: Any, seconds: float = 60.0, *, day: Any = None,
                       label_rotation: float = 0.0, paradigm: str = "intention",
-                      cue_time: float = CUE_TIME, lag: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                      cue_time: float = CUE_TIME, lag: float = 0.0,
+                      velocity_sd: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Record a calibration block from a new session; return counts and velocity labels.
 
     The block lasts ``seconds`` in every lane, however many trials the environment's sessions
@@ -100,13 +101,15 @@ def calibration_block(env: Any, seconds: float = 60.0, *, day: Any = None,
         The sessions' day (one int or one per lane; the lanes' current days when None).
     label_rotation : float
         Degrees by which the labels are rotated (a deliberately wrong seed).
-    paradigm : {"intention", "observation", "attempt"}
+    paradigm : {"intention", "observation", "attempt", "white_noise"}
         ``"observation"`` / ``"attempt"``: an open-loop block (the cursor moves by itself along
         minimum-jerk paths of ``cue_time`` seconds to the cued targets; the user watches or
         attempts the movement; the units fire with their open-loop code) labelled with the cued
         cursor velocity, as calibration is done (Hochberg et al. 2006; Jarosiewicz et al. 2013).
         ``"intention"``: the idealised block — the cursor follows the user's intention, which is
-        the label, with the closed-loop code.
+        the label, with the closed-loop code. ``"white_noise"``: as ``"intention"``, but the
+        intention is white noise of SD ``velocity_sd`` per axis (Wilson et al. 2023's simulated
+        day-0 block; :mod:`cogmodels.envs.bci.loop`).
     cue_time : float
         Seconds of each automatic movement (open-loop paradigms).
     lag : float
@@ -114,6 +117,8 @@ def calibration_block(env: Any, seconds: float = 60.0, *, day: Any = None,
         bin ``t + lag / dt`` paired with the label of bin ``t``; the block then has ``lag / dt``
         fewer bins). An observer's activity follows the cue ``delay`` late, so aligning by the
         user's delay is the offline-optimal choice; 0 pairs each bin with its own label.
+    velocity_sd : float
+        The white-noise intention's SD per axis (widths/s; ``"white_noise"`` only).
 
     Returns
     -------
@@ -130,11 +135,13 @@ def calibration_block(env: Any, seconds: float = 60.0, *, day: Any = None,
     options = {"day": env.day if day is None else day}
     if paradigm != "intention":
         options.update(calibration=paradigm, cue_time=cue_time)
+    if paradigm == "white_noise":
+        options.update(velocity_sd=velocity_sd)
     obs, info = env.reset(options=options)
     poisson = env.config.population.noise == "poisson"  # counts 0..255: a byte each
     counts = np.empty((n, env.num_envs, obs.shape[1]), dtype=np.uint8 if poisson else np.float32)
     labels = np.empty((n, env.num_envs, 2))
-    key = "intended_velocity" if paradigm == "intention" else "cursor_velocity"
+    key = "intended_velocity" if paradigm in ("intention", "white_noise") else "cursor_velocity"
     u = info[key]
     for t in range(n):
         counts[t], labels[t] = obs, u

@@ -93,7 +93,7 @@ from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.progress import progress_bar
 from cogmodels.validation import check_bool, check_choice, check_int, check_number
 
-__all__ = ["DEFAULT_STRATEGIES", "REFITS", "STRATEGIES", "WILSON_DRIFT", "WILSON_RTI",
+__all__ = ["DAY0", "DEFAULT_STRATEGIES", "REFITS", "STRATEGIES", "WILSON_DRIFT", "WILSON_RTI",
            "OutputScale", "WilsonLinearDecoder", "hidden_stable_channels", "readout_norm",
            "rti_wilson_selection", "run_wilson_protocol", "trial_end_cursor", "wilson_drift"]
 
@@ -281,6 +281,20 @@ class WilsonLinearDecoder(RidgeDecoder):
             W[lane] = np.linalg.lstsq(z.T @ z, z.T @ (x[keep, lane] * root), rcond=None)[0]
         self.W_ = W
         self._fitted(n_lanes, n, single)
+        return self
+
+    def equalize_columns(self) -> WilsonLinearDecoder:
+        """Give both output columns (weights and intercept) one norm, the RMS of the two; ``self``.
+
+        Wilson et al.'s day-0 ``renormalizeDecoder`` without a previous decoder scales each
+        column ``k`` to ``‖W_{1:N,k}‖ = 1`` (in their units); the common norm here is the RMS
+        of the fitted ones, ``sqrt((‖W_{:,x}‖² + ‖W_{:,y}‖²) / 2)``, so the decoder's speed stays
+        in the units of the gain grid while its two axes are made equal, as theirs are.
+        """
+        self._check_fitted()
+        norms = np.linalg.norm(self.W_[:, :self.n_units_], axis=1)  # (L, 2)
+        common = np.sqrt((norms**2).mean(axis=1, keepdims=True))
+        self.W_ = self.W_ * (common / np.maximum(norms, 1e-300))[:, None, :]
         return self
 
     def refit(self, counts: Any, labels: Any, sample_weight: Any = None,
@@ -522,6 +536,14 @@ RENORMALIZED = frozenset({"supervised", "hmm", "hmm_noclick", "rti", "rti_wilson
 #: renormalised per column to the previous decoder)
 REFITS = ("kalman", "wilson")
 
+#: the day-0 calibrations of :func:`run_wilson_protocol`: ``"block"`` (the supervised block of
+#: ``calibration_s``) or ``"white_noise"`` (Wilson et al.'s simulated open-loop block)
+DAY0 = ("block", "white_noise")
+
+#: bins of Wilson et al.'s day-0 open-loop block (``nTrainingSteps`` in their
+#: ``performance_sweep.py``: 10,000 steps of 20 ms)
+WILSON_DAY0_BINS = 10_000
+
 #: strategy name -> (decoder class of day 0, update after each session)
 STRATEGIES: dict[str, tuple[type[Decoder], Update]] = {
     "fixed": (SteadyStateKalmanDecoder, _keep),
@@ -549,8 +571,13 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
     if opts["refit"] == "wilson":
         cls = WilsonLinearDecoder
     options = opts["stabilizer"] if cls is ProcrustesStabilizer else {}
-    decoder = cls(dt=dt, **options).fit(*calibration_block(env, opts["calibration_s"],
-                                                           day=0))
+    if opts["day0"] == "white_noise":  # Wilson et al.'s simulated open-loop block
+        block = calibration_block(env, WILSON_DAY0_BINS * dt, day=0, paradigm="white_noise")
+    else:
+        block = calibration_block(env, opts["calibration_s"], day=0)
+    decoder = cls(dt=dt, **options).fit(*block)
+    if opts["day0"] == "white_noise" and isinstance(decoder, WilsonLinearDecoder):
+        decoder.equalize_columns()
     task = env.config.task
     stable = hidden_stable_channels(opts["drift"], env.config.population.n_units)
     opts = {**opts, "dt": dt, "v_max": env.config.speed_bound, "workspace": task.position_bound,
@@ -613,6 +640,7 @@ def run_wilson_protocol(
     posterior_weights: bool = False,
     same_day_refit: bool = False,
     refit: str = "kalman",
+    day0: str = "block",
     seed: int = 0,
     drift: Any = WILSON_DRIFT,
     stabilizer: dict[str, Any] | None = None,
@@ -671,6 +699,15 @@ def run_wilson_protocol(
         on the calibration block, each refit an OLS fit renormalised per output column to the
         previous decoder (with ``renormalize=False``, not renormalised); for every strategy
         but the stabilisers.
+    day0 : {"block", "white_noise"}
+        The day-0 calibration (:data:`DAY0`): the supervised block of ``calibration_s`` (the
+        default), or Wilson et al.'s simulated open-loop block (``simulate_OpenLoopRecalibration``
+        in their ``simulation_utils.py``): :data:`WILSON_DAY0_BINS` bins of white-noise intended
+        velocities ``N(0, I)`` widths/s fired with the closed-loop code
+        (:func:`~cogmodels.agents.decoders.session.calibration_block`, ``paradigm="white_noise"``;
+        ``calibration_s`` is then unused). With ``refit="wilson"`` the two output columns of
+        that fit are then given one norm (:meth:`WilsonLinearDecoder.equalize_columns`; theirs
+        are each scaled to norm 1, in their units).
     seed : int
         Seed of the subjects, their drift and the tasks.
     drift : Any
@@ -712,7 +749,7 @@ def run_wilson_protocol(
         "labels": check_choice("labels", labels, LABELS),
         "posterior_weights": check_bool("posterior_weights", posterior_weights),
         "same_day_refit": check_bool("same_day_refit", same_day_refit), "seed": seed, "drift": drift,
-        "refit": check_choice("refit", refit, REFITS),
+        "refit": check_choice("refit", refit, REFITS), "day0": check_choice("day0", day0, DAY0),
         "env_kwargs": env_kwargs, "save_dir": save_dir,
         "stabilizer": dict(stabilizer or {})}
     ProcrustesStabilizer(**opts["stabilizer"])  # bad options fail here, not in a worker

@@ -28,6 +28,14 @@ toward the target (it still sees the automatic cursor). In both the units fire w
 open-loop code (:meth:`~cogmodels.envs.bci.encoder.Population.in_context`: weaker modulation,
 turned preferred directions, shifted baselines), and the user's forward model does not learn
 from the automatic cursor.
+
+**A white-noise block** (``reset(options={"calibration": "white_noise", "velocity_sd": 1.0})``),
+Wilson et al. (2023)'s simulated day-0 calibration (``simulate_OpenLoopRecalibration``: velocities
+``x_t ~ N(0, I)`` encoded by the closed-loop tuning, no user): in every bin the user's intended
+velocity is a fresh draw ``x_t ~ N(0, velocity_sd^2 I)`` (widths/s, plus its intention noise), the
+units fire with their **closed-loop** code, and the cursor follows the intention as in an
+idealised ``"intention"`` block, ignoring the decoder; the labels are the intended velocities.
+An idealisation, like the ``"intention"`` block: no user intends white noise.
 """
 
 from __future__ import annotations
@@ -57,9 +65,12 @@ __all__ = ["MAX_DAYS_PER_SESSION", "MAX_V", "BCIConfig", "ClosedLoop", "config_s
            "make_config"]
 
 #: the open-loop calibration paradigms (``reset(options={"calibration": ...})``)
-CALIBRATION_PARADIGMS = ("observation", "attempt")
+CALIBRATION_PARADIGMS = ("observation", "attempt", "white_noise")
 #: the default duration of an automatic movement to a cued target (s)
 CUE_TIME = 1.0
+
+#: the largest SD per axis of a white-noise block's intended velocity (widths/s)
+MAX_VELOCITY_SD = 100.0
 
 #: the largest bound of the decoded velocity (workspace widths/s)
 MAX_V = 1e3
@@ -266,6 +277,9 @@ class ClosedLoop:
         self.ref_distance = np.zeros(n)  # distance at the last error-signal evaluation
         self.open_loop = np.zeros(n, dtype=bool)  # lanes in an open-loop calibration block
         self.observing = np.zeros(n, dtype=bool)  # ... of the observation paradigm
+        self.white = np.zeros(n, dtype=bool)  # ... of a white-noise block
+        self.velocity_sd = np.ones(n)  # the white-noise intention's SD per axis (widths/s)
+        self._any_white = False
         self.cue_steps = np.ones(n)  # bins of an automatic movement
         self._any_open = False
         self._context = np.zeros(n, dtype=bool)  # whether the lane's encoder is the open-loop one
@@ -280,10 +294,11 @@ class ClosedLoop:
         """Start a new session in the lanes of ``mask``.
 
         Options: ``new_subject`` (draw new populations), ``day`` (one int or one per lane),
-        ``calibration`` (None: closed loop; ``"observation"`` or ``"attempt"``: an open-loop
-        calibration block, see the module docstring) and ``cue_time`` (s, the automatic
-        movement's duration, in [dt, 3600]). Without ``day`` a lane moves on by
-        ``days_per_session``; a new subject starts on day 0.
+        ``calibration`` (None: closed loop; ``"observation"``, ``"attempt"`` or
+        ``"white_noise"``: an open-loop calibration block, see the module docstring),
+        ``cue_time`` (s, the automatic movement's duration, in [dt, 3600]) and ``velocity_sd``
+        (widths/s, a white-noise block's SD per axis, in [0, 100]; default 1). Without ``day``
+        a lane moves on by ``days_per_session``; a new subject starts on day 0.
         """
         options = options or {}
         lanes = mask.nonzero()[0]
@@ -295,6 +310,8 @@ class ClosedLoop:
             paradigm = check_choice('options["calibration"]', paradigm, CALIBRATION_PARADIGMS)
         cue = check_number('options["cue_time"]', options.get("cue_time", CUE_TIME), self.dt,
                            MAX_TIMEOUT)
+        velocity_sd = check_number('options["velocity_sd"]', options.get("velocity_sd", 1.0), 0.0,
+                                   MAX_VELOCITY_SD)
         new = np.array([self.subjects[i] is None for i in lanes], dtype=bool)
         if options.get("new_subject"):
             new[:] = True
@@ -311,15 +328,19 @@ class ClosedLoop:
         self.day[lanes] = days
         self.open_loop[lanes] = paradigm is not None
         self.observing[lanes] = paradigm == "observation"
+        self.white[lanes] = paradigm == "white_noise"
+        self.velocity_sd[lanes] = velocity_sd
         self.cue_steps[lanes] = cue / self.dt
         self._any_open = bool(self.open_loop.any())
+        self._any_white = bool(self.white.any())
         self.user.adapting[lanes] = paradigm is None
-        stale = (self._encoded[lanes] != days) | (self._context[lanes] != self.open_loop[lanes])
+        code = self.open_loop & ~self.white  # a white-noise block fires with the closed-loop code
+        stale = (self._encoded[lanes] != days) | (self._context[lanes] != code[lanes])
         for i in lanes[stale]:
             sub, day = self.subjects[i], int(self.day[i])
-            pop = sub.open_loop(day) if self.open_loop[i] else sub.on_day(day)
+            pop = sub.open_loop(day) if code[i] else sub.on_day(day)
             self.encoder.set_lane(int(i), pop)
-            self._encoded[i], self._context[i] = day, self.open_loop[i]
+            self._encoded[i], self._context[i] = day, code[i]
         seeds = [self.subjects[i].seed for i in lanes]
         if self.errors is not None:
             self.errors.start_session(lanes, seeds, self.day[lanes])
@@ -338,7 +359,15 @@ class ClosedLoop:
         u = self.user.start(lanes, rng)
         if self._any_open:
             u = self.user.imagine(lanes[self.observing[lanes]], 0.0)[lanes]
+            if self.white[lanes].any():
+                u = self._intend_white_noise(lanes[self.white[lanes]], rng)[lanes]
         self.obs[lanes] = self._fire(u, rng, lanes)
+
+    def _intend_white_noise(self, lanes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Users in ``lanes`` (a white-noise block) intend a fresh ``N(0, velocity_sd^2 I)``."""
+        v = rng.standard_normal((len(lanes), 2))
+        v *= self.velocity_sd[lanes, None]
+        return self.user.imagine(lanes, v)
 
     def _show_target(self, lanes: np.ndarray) -> None:
         tg = self.targets
@@ -425,6 +454,8 @@ class ClosedLoop:
             self.reaim.observe(a, ~self.open_loop)
         if self._any_open:  # the automatic cursor of a calibration block ignores the decoder
             a = np.where(self.open_loop[:, None], self.cued_velocity(self.steps + 1), a)
+            if self._any_white:  # ... and in a white-noise block follows the intention
+                a[self.white] = self.user.intended[self.white]
         before = self.cursor
         cursor = cfg.clip_position(before + self.dt * a)
         moved = cursor - before
@@ -472,6 +503,8 @@ class ClosedLoop:
         if self._any_open:  # observers imagine the cued movement they have seen so far
             watch = self.observing.nonzero()[0]
             u = self.user.imagine(watch, self.cued_velocity(self.steps - self.user.k)[watch])
+            if self._any_white:
+                u = self._intend_white_noise(self.white.nonzero()[0], rng)
         self.obs = self._fire(u, rng)
         return reward, terminated, done, results, signal
 
