@@ -41,7 +41,9 @@ Kalman filter freshly calibrated on a 60 s block of the day (supervised), and th
   inference in its state (:mod:`cogmodels.agents.decoders.amortised_map`); with ``--next-day G``
   also carried over as above. ``--amortised-head posterior --amortised-evaluations`` and
   ``--dagger-rounds`` give the sixth step's recipe (RESULTS), ``--jobs 2`` records its DAgger
-  batches in two processes (the same network), ``--save-net`` / ``--load-net`` keep the weights.
+  batches in two processes (the same network), ``--dagger-fit-shards 2`` splits each gradient
+  step over them too (the same loss, another rounding), ``--save-net`` / ``--load-net`` keep the
+  weights.
   ``--a2c-updates N`` then fine-tunes it with the package's A2C on the task's reward, with a
   distillation term of weight ``--a2c-kick`` (:mod:`cogmodels.agents.decoders.amortised_a2c`);
   ``--a2c-explore`` lets A2C learn the explore-or-exploit decision too, ``--a2c-gamma`` its
@@ -151,14 +153,15 @@ def _amortised_net(config: MetaDecoderConfig, args: argparse.Namespace
     net, history = amortised_map.distil(config, rounds=rounds, head=args.amortised_head, seed=args.seed,
                                         evaluations=args.amortised_evaluations, jobs=args.jobs,
                                         teacher=json.loads(args.teacher), gap=args.amortised_gaps,
-                                        gap_input=args.amortised_gap_input)
+                                        gap_input=args.amortised_gap_input,
+                                        fit_shards=args.dagger_fit_shards)
     print("amortised GRU (DAgger):\n" + markdown_table(history.round(3), decimals=3), flush=True)
     cost = {"decoder": "amortised_gru", "cpu_s": float(history[["record_cpu_s", "fit_cpu_s"]].sum().sum()),
             "wall_s": float(history["wall_s"].sum()), "sessions": int(history["sequences"].iloc[-1]) * 2,
             "updates": int(history["epochs"].sum()), "dagger_rounds": json.dumps(rounds),
             "head": args.amortised_head, "evaluations": args.amortised_evaluations, "jobs": args.jobs,
             "teacher": args.teacher, "gaps": json.dumps(args.amortised_gaps),
-            "gap_input": args.amortised_gap_input}
+            "gap_input": args.amortised_gap_input, "fit_shards": args.dagger_fit_shards}
     return _a2c_finetune(net, config, args, cost)
 
 
@@ -233,6 +236,9 @@ def main(argv: list[str] | None = None) -> dict:
                          "(amortised_map.distil), from nothing and, with --next-day, carried over")
     ap.add_argument("--dagger-rounds", default="[[64, 20], [32, 8], [32, 8]]",
                     help="--amortised: JSON list of [batches of 16 training subject-days, epochs] per round")
+    ap.add_argument("--dagger-fit-shards", type=int, default=1,
+                    help="--amortised: parts of each DAgger gradient step, computed in the --jobs "
+                         "processes and summed (1: the single-process fit's rounding)")
     ap.add_argument("--amortised-head", choices=amortised_map.HEADS, default="map",
                     help="--amortised: read out (and imitate) the teacher's mode map or its whole posterior")
     ap.add_argument("--amortised-evaluations", action="store_true",

@@ -281,6 +281,27 @@ def test_recording_in_two_processes_trains_the_same_network():
     assert sorted(trials["session"].unique()) == [0, 1]
 
 
+def test_a_sharded_fit_sums_the_halves_gradients_in_one_process_or_two():
+    """``fit_shards=2``: each step's gradient is the sum of its two halves' (each half's mean loss
+    weighted by its share), so the loss is the unsharded fit's up to float rounding, and the
+    weights are the same bits whether the halves run one after the other or in two processes."""
+    cfg = easy_config(**CARRIED)
+    kwargs = {"rounds": ((2, 3), (1, 2)), "n_lanes": 4, "first_s": 10.0, "next_s": 5.0, "hidden_size": 8,
+              "batch": 4, "head": "posterior", "evaluations": True, "progress": False}
+    plain, h0 = distil(cfg, **kwargs)
+    one, h1 = distil(cfg, fit_shards=2, **kwargs)
+    two, h2 = distil(cfg, fit_shards=2, jobs=2, **kwargs)
+    assert all(torch.equal(a, b) for a, b in zip(one.parameters(), two.parameters()))
+    assert h1["loss_last"].tolist() == h2["loss_last"].tolist()
+    np.testing.assert_allclose(h1["loss_last"], h0["loss_last"], rtol=1e-6)
+    for a, b in zip(one.parameters(), plain.parameters()):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), atol=1e-5)
+    assert not all(torch.equal(a, b) for a, b in zip(one.parameters(), plain.parameters()))
+    assert (h2["fit_cpu_s"] > 0).all()
+    with pytest.raises(ValueError, match="fit_shards must be"):
+        distil(cfg, fit_shards=0, **kwargs)
+
+
 def test_distil_refuses_bad_settings():
     with pytest.raises(ValueError, match="config.n_components must be 2, got 4"):
         distil(MetaDecoderConfig(), rounds=((1, 1),), progress=False)

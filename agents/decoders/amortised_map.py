@@ -532,31 +532,77 @@ def imitation_loss(head: str, m: torch.Tensor, logit: torch.Tensor, target: dict
 
 
 def _fit(net: AmortisedMapNet, data: dict[str, torch.Tensor], epochs: int, *,
-         batch: int, lr: float, generator: torch.Generator) -> list[float]:
-    """Adam on the imitation loss for ``epochs`` passes over the sequences; return epoch losses."""
+         batch: int, lr: float, generator: torch.Generator, shards: int = 1,
+         pool: ProcessPoolExecutor | None = None) -> tuple[list[float], float]:
+    """Adam on the imitation loss for ``epochs`` passes; return epoch losses and the pool's CPU s.
+
+    ``shards > 1``: each batch's gradient is the sum of its ``shards`` parts' (each part's mean
+    loss weighted by its share of the batch: the batch's mean loss), computed by
+    :func:`_shard_gradient` in ``pool``'s processes, or one after the other without a pool —
+    the same numbers either way, different roundings from ``shards=1``.
+    """
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     losses = []
     n = len(data["x"])
+    pool_cpu_s = 0.0
     for _ in range(epochs):
         total = 0.0
         for i in torch.randperm(n, generator=generator).split(batch):
-            m, logit, _ = net(data["x"][i])
-            fit, bce = imitation_loss(net.head, m, logit, {k: v[i] for k, v in data.items()})
-            loss = fit + bce
             opt.zero_grad()
-            loss.backward()
+            if shards == 1:
+                m, logit, _ = net(data["x"][i])
+                fit, bce = imitation_loss(net.head, m, logit, {k: v[i] for k, v in data.items()})
+                loss = fit + bce
+                loss.backward()
+                value = float(loss.detach())
+            else:
+                value, cpu_s = _sharded_backward(net, data, i, shards, pool)
+                pool_cpu_s += cpu_s
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
-            total += float(loss.detach()) * len(i)
+            total += value * len(i)
         losses.append(total / n)
-    return losses
+    return losses, pool_cpu_s
+
+
+def _sharded_backward(net: AmortisedMapNet, data: dict[str, torch.Tensor], index: torch.Tensor,
+                      shards: int, pool: ProcessPoolExecutor | None) -> tuple[float, float]:
+    """Set ``net``'s gradients to the batch ``index``'s, summed over its parts.
+
+    Returns the batch's loss and the CPU seconds spent in ``pool``'s processes.
+    """
+    state = {k: v.numpy() for k, v in net.state_dict().items()}
+    parts = [p for p in index.tensor_split(shards) if len(p)]
+    tasks = [(state, {k: v[p].numpy() for k, v in data.items()}, len(p) / len(index)) for p in parts]
+    results = list(pool.map(_shard_gradient, *zip(*tasks)) if pool is not None
+                   else (_shard_gradient(*t) for t in tasks))
+    for k, param in enumerate(net.parameters()):
+        grad = torch.from_numpy(results[0][0][k]).clone()
+        for grads, *_ in results[1:]:
+            grad += torch.from_numpy(grads[k])
+        param.grad = grad
+    return sum(r[1] for r in results), sum(r[2] for r in results) if pool is not None else 0.0
+
+
+def _shard_gradient(state: dict[str, np.ndarray], data: dict[str, np.ndarray], weight: float
+                    ) -> tuple[list[np.ndarray], float, float]:
+    """One part of a batch on one thread: ``weight`` × its mean loss's gradients, loss, CPU s."""
+    t0 = time.process_time()
+    with torch_threads(1):
+        net = AmortisedMapNet.from_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+        target = {k: torch.from_numpy(v) for k, v in data.items()}
+        m, logit, _ = net(target["x"])
+        fit, bce = imitation_loss(net.head, m, logit, target)
+        loss = weight * (fit + bce)
+        loss.backward()
+    return [p.grad.numpy() for p in net.parameters()], float(loss.detach()), time.process_time() - t0
 
 
 def distil(config: MetaDecoderConfig | None = None, *, rounds: Sequence[tuple[int, int]] = ((64, 20), (32, 8), (32, 8)),
            n_lanes: int = 16, first_s: float = 360.0, next_s: float = 120.0, hidden_size: int = 128,
            head: str = "map", evaluations: bool = False, lr: float = 2e-3, batch: int = 32,
            teacher: dict[str, Any] | None = None, seed: int = 0, jobs: int = 1,
-           gap: int | Sequence[int] = 1, gap_input: bool = False,
+           gap: int | Sequence[int] = 1, gap_input: bool = False, fit_shards: int = 1,
            progress: bool = True) -> tuple[AmortisedMapNet, pd.DataFrame]:
     """Meta-train an :class:`AmortisedMapNet` by DAgger on the error-map inference (module docstring).
 
@@ -585,7 +631,13 @@ def distil(config: MetaDecoderConfig | None = None, *, rounds: Sequence[tuple[in
     seed : int
         Weights and the training subjects (a stream apart from held-out seeds).
     jobs : int
-        Processes recording the batches (the result does not depend on it).
+        Processes recording the batches and computing the parts of a gradient (the result does
+        not depend on it).
+    fit_shards : int
+        Parts each gradient step's batch is split into, their gradients summed (with ``jobs``
+        processes computed side by side, so the fit is no longer one core's work). The same
+        loss; 1 (the default) keeps the rounding of the single-process fit, and so the weights
+        recorded before it existed.
     gap, gap_input : int or sequence of int, bool
         The days between a sequence's two sessions and whether the network reads them (and the
         teacher diffuses its posterior over them): :func:`record_sessions`.
@@ -598,7 +650,7 @@ def distil(config: MetaDecoderConfig | None = None, *, rounds: Sequence[tuple[in
         The trained network.
     history : pandas.DataFrame
         One row per round: ``round``, ``sequences``, ``record_cpu_s`` (all processes),
-        ``fit_cpu_s``, ``wall_s``, ``epochs``, ``loss_first``, ``loss_last``.
+        ``fit_cpu_s`` (all processes), ``wall_s``, ``epochs``, ``loss_first``, ``loss_last``.
     """
     config = MetaDecoderConfig(n_components=2) if config is None else config
     if config.n_components != 2:
@@ -614,6 +666,7 @@ def distil(config: MetaDecoderConfig | None = None, *, rounds: Sequence[tuple[in
         data: dict[str, list[np.ndarray]] = {"x": [], "map" if head == "map" else "posterior": [],
                                              "explore": []}
         jobs = check_int("jobs", jobs, 1)
+        fit_shards = check_int("fit_shards", fit_shards, 1)
         pool = ProcessPoolExecutor(jobs) if jobs > 1 else None
         rows = []
         rounds = [(check_int("rounds batches", b, 1), check_int("rounds epochs", e, 1)) for b, e in rounds]
@@ -634,9 +687,11 @@ def distil(config: MetaDecoderConfig | None = None, *, rounds: Sequence[tuple[in
             net.train()
             tensors = {k: torch.from_numpy(np.concatenate(v)) for k, v in data.items()}
             t0 = time.process_time()
-            losses = _fit(net, tensors, epochs, batch=batch, lr=lr, generator=generator)
+            losses, pool_cpu_s = _fit(net, tensors, epochs, batch=batch, lr=lr, generator=generator,
+                                      shards=fit_shards, pool=pool)
             rows.append({"round": r, "sequences": len(tensors["x"]), "record_cpu_s": record_s,
-                         "fit_cpu_s": time.process_time() - t0, "wall_s": time.perf_counter() - w0,
+                         "fit_cpu_s": time.process_time() - t0 + pool_cpu_s,
+                         "wall_s": time.perf_counter() - w0,
                          "epochs": len(losses),
                          "loss_first": losses[0], "loss_last": losses[-1]})
         bar.close()
