@@ -148,3 +148,58 @@ def test_white_noise_day_zero_fits_on_wilsons_10000_bins(monkeypatch):
     with pytest.raises(ValueError, match=r"day0 must be one of \['block', 'white_noise'\], "
                                          r"got 'noise'"):
         run_wilson_protocol(["fixed"], day0="noise")
+
+
+@pytest.mark.parametrize("refit", ["wilson", "kalman"])
+@pytest.mark.parametrize("same_day", [True, False])
+def test_supervised_rebuild_drives_each_days_block_with_a_fresh_fit(monkeypatch, refit, same_day):
+    """Wilson et al.'s supervised reference: each day a fresh fit on the day's calibration
+    block (their per-column norm kept from the previous decoder; the Kalman filter's readout
+    norm through OutputScale) drives a closed-loop block on the same day, and the refit on that
+    block is the next decoder; the chained ``"supervised"`` plays no calibration block after
+    day 0."""
+    from cogmodels.agents.decoders import wilson_study
+    from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
+
+    blocks, driven = [], []
+    real_block, real_loop = wilson_study.calibration_block, wilson_study.run_closed_loop
+
+    def block_spy(env, seconds, **kw):
+        out = real_block(env, seconds, **kw)
+        blocks.append((kw["day"], out))
+        return out
+
+    def loop_spy(env, decoder, seconds, **kw):
+        driven.append((kw["day"], kw["record"] is not None, decoder))
+        return real_loop(env, decoder, seconds, **kw)
+
+    monkeypatch.setattr(wilson_study, "calibration_block", block_spy)
+    monkeypatch.setattr(wilson_study, "run_closed_loop", loop_spy)
+    kw = dict(n_days=3, n_subjects=2, session_s=10.0, calibration_s=10.0, sweep_s=0.5,
+              gains=(2.0,), n_units=32, refit=refit, same_day_refit=same_day)
+    trials = run_wilson_protocol(["supervised_rebuild"], **kw)
+    assert set(trials["day"]) == {0, 1, 2} and set(trials["decoder"]) == {"supervised_rebuild"}
+    # their order rebuilds on days 1 and 2 before scoring; ours after each day's session
+    rebuilt_days = [1, 2] if same_day else [0, 1, 2]
+    assert [d for d, _ in blocks] == [0, *rebuilt_days]
+    day0 = driven[0][2].decoder
+    for day, (counts, labels) in blocks[1:]:
+        # the block the day's rebuilt decoder drives: after the block, on the same day
+        recal = [dec for d, rec, dec in driven if d == day and rec]
+        fresh = recal[0] if same_day else recal[1]
+        if refit == "wilson":
+            ols = WilsonLinearDecoder(dt=0.02).fit(counts, labels).W_
+            cos = np.sum(fresh.decoder.W_ * ols, axis=1) / (
+                np.linalg.norm(fresh.decoder.W_, axis=1) * np.linalg.norm(ols, axis=1))
+            np.testing.assert_allclose(cos, 1.0, atol=1e-9)  # the fresh fit's directions
+            np.testing.assert_allclose(np.linalg.norm(fresh.decoder.W_[:, :32], axis=1),
+                                       np.linalg.norm(day0.W_[:, :32], axis=1))  # day 0's norms
+            np.testing.assert_array_equal(fresh.scale, 1.0)
+        else:
+            kf = SteadyStateKalmanDecoder(dt=0.02).fit(counts, labels)
+            np.testing.assert_array_equal(fresh.decoder.K_, kf.K_)
+            np.testing.assert_allclose(fresh.scale * wilson_study.readout_norm(fresh.decoder),
+                                       wilson_study.readout_norm(day0))
+    blocks.clear()
+    run_wilson_protocol(["supervised"], **kw)
+    assert [d for d, _ in blocks] == [0]

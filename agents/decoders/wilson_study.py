@@ -17,7 +17,15 @@ starts from a steady-state Kalman filter fit on a supervised calibration block. 
 - ``"fixed"``: unchanged (only the gain follows the day);
 - ``"supervised"``: a fresh filter fit on the session's counts against labels toward the *shown*
   targets (daily supervised recalibration: the targets are known);
-- ``"hmm"``: the same with the targets inferred by PRI-T
+- ``"supervised_rebuild"``: Wilson et al.'s daily supervised recalibration
+  (``performMethodRecal`` in their ``performance_sweep.py``): the decoder is **rebuilt** each
+  day — a fresh fit on the day's calibration block (``day0``'s paradigm: their open-loop
+  white-noise block with ``day0="white_noise"``), which then drives a closed-loop block of
+  ``session_s`` on the same day, refit on its labels toward the shown targets. The previous
+  decoder passes on only its readout norm (:class:`OutputScale`, or their per-column norm with
+  ``refit="wilson"``), so one bad session cannot be confirmed by the next refit as in the
+  chained ``"supervised"``; the blocks cost about twice that strategy's session time;
+- ``"hmm"``: ``"supervised"``'s refit with the targets inferred by PRI-T
   (:class:`~cogmodels.agents.decoders.target_hmm.TargetHMM`, with the click — the task's
   registered selections, one per dwell of ``hold_steps + 1`` bins on the target, so a per-bin
   click rate of ``1 / (hold_steps + 1)``);
@@ -528,7 +536,12 @@ def hidden_stable_channels(drift: Any, n_units: int) -> np.ndarray:
 LABELS = ("position", "refit")
 
 #: the strategies whose daily refits are renormalised (:class:`OutputScale`)
-RENORMALIZED = frozenset({"supervised", "hmm", "hmm_noclick", "rti", "rti_wilson"})
+RENORMALIZED = frozenset({"supervised", "supervised_rebuild", "hmm", "hmm_noclick", "rti",
+                          "rti_wilson"})
+
+#: the strategies whose decoder is rebuilt each day from a fresh calibration block, then
+#: recalibrated on a closed-loop block it drives (Wilson et al.'s supervised reference)
+REBUILT = frozenset({"supervised_rebuild"})
 
 #: the decoder refits of :func:`run_wilson_protocol`: ``"kalman"`` (a steady-state Kalman
 #: filter fit on the encoding, renormalised in Frobenius norm to day 0 through
@@ -548,6 +561,7 @@ WILSON_DAY0_BINS = 10_000
 STRATEGIES: dict[str, tuple[type[Decoder], Update]] = {
     "fixed": (SteadyStateKalmanDecoder, _keep),
     "supervised": (SteadyStateKalmanDecoder, _supervised),
+    "supervised_rebuild": (SteadyStateKalmanDecoder, _supervised),
     "hmm": (SteadyStateKalmanDecoder, _hmm(click=True)),
     "hmm_noclick": (SteadyStateKalmanDecoder, _hmm(click=False)),
     "rti": (SteadyStateKalmanDecoder, _rti),
@@ -558,7 +572,17 @@ STRATEGIES: dict[str, tuple[type[Decoder], Update]] = {
 
 #: the strategies played by default: all but the oracle ablation and Wilson et al.'s RTI rule
 DEFAULT_STRATEGIES = tuple(name for name in STRATEGIES
-                           if name not in ("stabilizer_oracle", "rti_wilson"))
+                           if name not in ("stabilizer_oracle", "rti_wilson",
+                                           "supervised_rebuild"))
+
+
+def _calibration(env: CursorBCIVector, day: int, opts: dict[str, Any]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Return the counts and labels of the calibration block on ``day`` (``opts["day0"]``)."""
+    if opts["day0"] == "white_noise":  # Wilson et al.'s simulated open-loop block
+        return calibration_block(env, WILSON_DAY0_BINS * env.config.task.dt, day=day,
+                                 paradigm="white_noise")
+    return calibration_block(env, opts["calibration_s"], day=day)
 
 
 def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
@@ -571,11 +595,7 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
     if opts["refit"] == "wilson":
         cls = WilsonLinearDecoder
     options = opts["stabilizer"] if cls is ProcrustesStabilizer else {}
-    if opts["day0"] == "white_noise":  # Wilson et al.'s simulated open-loop block
-        block = calibration_block(env, WILSON_DAY0_BINS * dt, day=0, paradigm="white_noise")
-    else:
-        block = calibration_block(env, opts["calibration_s"], day=0)
-    decoder = cls(dt=dt, **options).fit(*block)
+    decoder = cls(dt=dt, **options).fit(*_calibration(env, 0, opts))
     if opts["day0"] == "white_noise" and isinstance(decoder, WilsonLinearDecoder):
         decoder.equalize_columns()
     task = env.config.task
@@ -591,19 +611,31 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
     scale = np.ones(env.num_envs)
     gain = None
 
-    def refit(decoder: Decoder, scale: np.ndarray, rec: SessionRecord
-              ) -> tuple[Decoder, np.ndarray]:
+    def scale_of(decoder: Decoder) -> np.ndarray:
+        return reference / readout_norm(decoder) if renorm else np.ones(env.num_envs)
+
+    def refit(decoder: Decoder, rec: SessionRecord) -> tuple[Decoder, np.ndarray]:
         arrays = rec.arrays()
-        arrays["velocity"] = arrays["velocity"] / scale[:, None]  # the fitted decoder's own
+        arrays["velocity"] = arrays["velocity"] / scale_of(decoder)[:, None]  # its own output
         decoder = update(decoder, arrays, opts)
-        return decoder, reference / readout_norm(decoder) if renorm else scale
+        return decoder, scale_of(decoder)
+
+    def recalibrate(decoder: Decoder, day: int, rec: SessionRecord | None
+                    ) -> tuple[Decoder, np.ndarray]:
+        """Recalibrate on the day's ``rec`` (None: play a closed-loop block for it)."""
+        if name in REBUILT:  # a fresh decoder from the day's calibration block drives the block
+            decoder = _refit(decoder, *_calibration(env, day, opts),
+                             renormalize=opts["renormalize"])
+            rec = None
+        if rec is None:
+            rec = SessionRecord()
+            run_closed_loop(env, OutputScale(decoder, scale_of(decoder)), opts["session_s"],
+                            day=day, gain=gain, record=rec)
+        return refit(decoder, rec)
 
     for day in range(opts["n_days"]):
         if opts["same_day_refit"] and day:  # Wilson et al.'s order: the day's own block first
-            rec = SessionRecord()
-            run_closed_loop(env, OutputScale(decoder, scale), opts["session_s"], day=day,
-                            gain=gain, record=rec)
-            decoder, scale = refit(decoder, scale, rec)
+            decoder, scale = recalibrate(decoder, day, None)
         driven = OutputScale(decoder, scale)
         sweep = sweep_gain(env, driven, opts["sweep_s"], gains=opts["gains"], day=day)
         gain = sweep.best
@@ -617,7 +649,7 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
             trials.assign(decoder=name).to_csv(path, mode="a" if day else "w", header=not day,
                                                index=False)
         if not opts["same_day_refit"]:
-            decoder, scale = refit(decoder, scale, rec)
+            decoder, scale = recalibrate(decoder, day, rec)
     out = pd.concat(parts, ignore_index=True)
     out.insert(0, "decoder", name)
     return out
