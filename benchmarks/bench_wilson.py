@@ -45,6 +45,13 @@ each day refit by OLS and renormalised per output column to the previous decoder
 intended velocities ``N(0, I)`` fired with the closed-loop code, and with ``--refit wilson`` the
 two output columns given one norm.
 
+``--strategies supervised_rebuild`` is Wilson et al.'s daily supervised reference: each day a
+fresh decoder fit on the day's calibration block (``--day0``'s paradigm) drives a closed-loop
+block, and its refit on that block is the day's decoder; only the readout norm carries over.
+The chained ``supervised`` (each day refit from the last session of the previous decoder)
+collapses for good in a quarter of the sessions with ``--refit wilson --task wilson``; the
+rebuild does not (``benchmarks/RESULTS.md``, E10).
+
 ``--task wilson`` plays Wilson et al.'s own task instead of centre-out
 (:func:`~cogmodels.envs.bci.realism.wilson_task`: random targets of radius 0.075, no
 re-centring, no walls, no speed limit), where a cursor that runs off after a timeout starts the
