@@ -59,9 +59,12 @@ next trial wherever it went.
 
 ``--user '{"forward_tau": 0.323, "adaptation_time": 2.0}'`` sets the simulated user
 (:class:`~cogmodels.envs.bci.user.UserSpec` fields; default the plain feedback user, whose
-forward model assumes the cursor moves as intended). That one is the nearest to Wilson et al.'s
-user (their ``getBCIFittsKF``): it predicts the cursor with the decoder's own smoothing
-(``alpha = 0.94`` per 20 ms is ``tau = 0.323 s``) and gain, here learnt from what it sees.
+forward model assumes the cursor moves as intended). That one approximates Wilson et al.'s
+user: it predicts the cursor with the decoder's own smoothing (``alpha = 0.94`` per 20 ms is
+``tau = 0.323 s``) and gain, here learnt from what it sees. ``--user wilson`` is their user
+itself (:data:`~cogmodels.envs.bci.user.WILSON_USER`, their ``getBCIFittsKF`` and
+``simulateFitts_Numba``): a steady-state Kalman estimate of the cursor from 200 ms-delayed
+feedback and its own commands, told the day's gain, and their piecewise push.
 
 ``--noise additive`` replaces the Poisson counts by Wilson et al.'s channel model (the expected
 count plus Gaussian noise of a fixed SD, ``--noise-sd``, by default at their signal-to-noise
@@ -101,7 +104,7 @@ from cogmodels.envs.bci.drift import DRIFT_PRESETS, SNRMixture  # noqa: E402
 from cogmodels.envs.bci.encoder import NOISE_MODELS, PopulationSpec  # noqa: E402
 from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
 from cogmodels.envs.bci.realism import wilson_task  # noqa: E402
-from cogmodels.envs.bci.user import UserSpec  # noqa: E402
+from cogmodels.envs.bci.user import WILSON_USER, UserSpec  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 #: the benchmark's gain grid: 10 gains from 0.5 to 4, geometric (see RESULTS: Wilson et al.'s
@@ -257,9 +260,10 @@ def main() -> None:
     ap.add_argument("--task", default="center_out", choices=("center_out", "wilson"),
                     help="centre-out (re-centred each trial, walls, v_max 1) or Wilson et al.'s "
                          "task: random targets, never re-centred, no walls, no speed limit")
-    ap.add_argument("--user", type=json.loads, default=None,
-                    help="JSON object of UserSpec fields for the simulated user (default: the "
-                         "plain feedback user)")
+    ap.add_argument("--user", type=lambda text: text if text == "wilson" else json.loads(text),
+                    default=None,
+                    help="JSON object of UserSpec fields for the simulated user, or 'wilson' "
+                         "for Wilson et al.'s (default: the plain feedback user)")
     ap.add_argument("--noise", default="poisson", choices=NOISE_MODELS,
                     help="the channels' noise: Poisson counts (default), Gaussian with the "
                          "Poisson variance, or Wilson et al.'s additive Gaussian of a fixed SD")
@@ -281,7 +285,9 @@ def main() -> None:
     if args.noise_sd is not None:
         noise["noise_sd"] = args.noise_sd
     env_kwargs = {**noise, **(wilson_task() if args.task == "wilson" else {})}
-    if args.user is not None:
+    if args.user == "wilson":
+        env_kwargs["user"] = WILSON_USER
+    elif args.user is not None:
         if not isinstance(args.user, dict):
             raise SystemExit(f"--user must be a JSON object of UserSpec fields, got {args.user!r}")
         try:
@@ -345,6 +351,7 @@ def main() -> None:
               f"{'' if args.noise_sd is None else f' sd {args.noise_sd:g}'}"
               f"{'; same-day refit' if args.same_day_refit else ''}"
               f"{'; task wilson' if args.task == 'wilson' else ''}"
+              f"{'' if args.user is None else f'; user {args.user}'}"
               f"{'; refit wilson' if args.refit == 'wilson' else ''}"
               f"{'; day 0 white noise' if args.day0 == 'white_noise' else ''}")
     per_day = per_day[per_day["day"] < args.days]

@@ -297,6 +297,6 @@ def run_closed_loop(
                             intention=intention, debias=debias, assist=assist, bias=bias,
                             record=record)
     rollout(agent, env, n_steps=_n_bins(env, seconds), reseed=False,
-            options={"day": env.day if day is None else day}, record=None,
+            options={"day": env.day if day is None else day, "decoder_gain": gains}, record=None,
             progress=check_bool("progress", progress), description="closed loop")
     return agent.trial_table()

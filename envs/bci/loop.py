@@ -58,7 +58,7 @@ from cogmodels.envs.bci.encoder import (
 from cogmodels.envs.bci.error_signal import ErrorChannel, ErrorSignalSpec, make_error_signal
 from cogmodels.envs.bci.session_drift import SessionDrift, SessionProcess, make_session_drift
 from cogmodels.envs.bci.task import MAX_TIMEOUT, TargetSchedule, TaskSpec
-from cogmodels.envs.bci.user import USER_MODELS, Reaiming, User, UserSpec
+from cogmodels.envs.bci.user import USER_MODELS, WILSON_USER, Reaiming, User, UserSpec
 from cogmodels.validation import check_choice, check_int, check_number, describe
 
 __all__ = ["MAX_DAYS_PER_SESSION", "MAX_V", "BCIConfig", "ClosedLoop", "config_signature",
@@ -190,8 +190,8 @@ def make_config(
         pop = replace(population, **pop_over) if pop_over else population
     else:
         raise ValueError(f"population must be a PopulationSpec or None, got {describe(population)}")
-    if isinstance(user, str):
-        user = UserSpec(model=user)
+    if isinstance(user, str):  # "wilson": their user with their decoder's smoothing
+        user = WILSON_USER if user == "wilson" else UserSpec(model=user)
     elif not isinstance(user, UserSpec):
         raise ValueError(
             f"user must be one of {list(USER_MODELS)} or a UserSpec, got {describe(user)}"
@@ -296,9 +296,12 @@ class ClosedLoop:
         Options: ``new_subject`` (draw new populations), ``day`` (one int or one per lane),
         ``calibration`` (None: closed loop; ``"observation"``, ``"attempt"`` or
         ``"white_noise"``: an open-loop calibration block, see the module docstring),
-        ``cue_time`` (s, the automatic movement's duration, in [dt, 3600]) and ``velocity_sd``
-        (widths/s, a white-noise block's SD per axis, in [0, 100]; default 1). Without ``day``
-        a lane moves on by ``days_per_session``; a new subject starts on day 0.
+        ``cue_time`` (s, the automatic movement's duration, in [dt, 3600]), ``velocity_sd``
+        (widths/s, a white-noise block's SD per axis, in [0, 100]; default 1) and
+        ``decoder_gain`` (the output gain the session applies to the decoder, one number > 0 or
+        one per lane: told to Wilson et al.'s user, ``UserSpec(model="wilson")``, as their
+        simulator's user knows ``beta``; the other users keep ``forward_gain`` or learn theirs).
+        Without ``day`` a lane moves on by ``days_per_session``; a new subject starts on day 0.
         """
         options = options or {}
         lanes = mask.nonzero()[0]
@@ -312,6 +315,13 @@ class ClosedLoop:
                            MAX_TIMEOUT)
         velocity_sd = check_number('options["velocity_sd"]', options.get("velocity_sd", 1.0), 0.0,
                                    MAX_VELOCITY_SD)
+        gain = options.get("decoder_gain")
+        if gain is not None:
+            gain = np.broadcast_to(np.asarray(gain, dtype=np.float64), (self.n,)) \
+                if np.ndim(gain) == 0 or np.size(gain) == self.n else None
+            if gain is None or not (np.isfinite(gain).all() and (gain > 0).all()):
+                raise ValueError(f'options["decoder_gain"] must be a number > 0 or one per copy '
+                                 f'({self.n}), got {describe(options["decoder_gain"])}')
         new = np.array([self.subjects[i] is None for i in lanes], dtype=bool)
         if options.get("new_subject"):
             new[:] = True
@@ -353,6 +363,8 @@ class ClosedLoop:
         self.targets.start(lanes, rng)
         self._show_target(lanes)
         self._start_trial(lanes)
+        if gain is not None and self.cfg.user.model == "wilson":
+            self.user.set_gain(lanes, gain[lanes])
         self.user.reset(lanes, self.cursor[lanes], self.target[lanes], rng)
         self.spikes.reset(lanes, rng)
         self.encoder.reset_history(lanes)

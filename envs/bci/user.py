@@ -25,7 +25,23 @@ cursor moves as intended). From the error ``e = target_seen - p_hat`` the intend
   ``damping g <= 0.9`` (a user never brakes harder than it pushes);
 - ``"lqr"``: the discrete-time LQR of the same forward model, per axis, state ``(p - target, v)``,
   cost ``sum (p - target)^2 + effort u^2`` (gain from ``scipy.linalg.solve_discrete_are``), the
-  command then limited to ``|u| <= max_speed``.
+  command then limited to ``|u| <= max_speed``;
+- ``"wilson"``: Wilson et al. (2023)'s simulated user (``getBCIFittsKF`` and
+  ``simulateFitts_Numba`` in ``utils/simulation/simulation.py`` of github
+  guyhwilson/nonstationarities, HEAD 844f489). Its belief about the cursor is a steady-state
+  Kalman predictor of the plant ``p' = p + dt v``, ``v' = a v + (1 - a) β u`` (``a`` from
+  ``forward_tau``, ``β`` the gain the session applies, told to the user: ``reset(options=
+  {"decoder_gain": β})``), augmented with the ``k`` bins of delay, driven by the user's own
+  commands (an efference copy: it assumes the decoder outputs the command) and corrected by the
+  true cursor state ``k`` bins ago (the position then, and the velocity that moved it on, the
+  displacement to the next bin over ``dt``), with unit process and measurement noise:
+
+      x <- A x + B u + L (y - C x),   L = P Cᵀ (C P Cᵀ + I)⁻¹,
+
+  ``P`` the solution of the filtering Riccati equation (:func:`delayed_cursor_estimator`). The
+  command pushes toward the *current* target (their user sees a new target at once) from the
+  estimated present position, ``u = f(|e|) e / |e|``, ``e = target - x_p``, with ``f`` their
+  piecewise-linear push (:data:`WILSON_PUSH`, Willett et al. 2019's fit); no damping.
 
 Two further pieces of Willett et al.'s model (both off by default, so the ideal decoder
 reproduces the noiseless controller; :data:`WILLETT_USER` switches them on):
@@ -71,9 +87,19 @@ from scipy.linalg import solve_discrete_are
 
 from cogmodels.validation import check_choice, check_number
 
-__all__ = ["USER_MODELS", "WILLETT_USER", "Reaiming", "User", "UserSpec", "lqr_gain"]
+__all__ = ["USER_MODELS", "WILLETT_USER", "WILSON_PUSH", "WILSON_USER", "Reaiming", "User",
+           "UserSpec", "delayed_cursor_estimator", "lqr_gain"]
 
-USER_MODELS = ("feedback", "lqr")
+USER_MODELS = ("feedback", "lqr", "wilson")
+
+#: Wilson et al. (2023)'s push ``f_targ`` (``fTarg`` in their ``simulateFitts_Numba``; Willett et
+#: al. 2019's fitted control policy): distance to the target (widths) -> command speed (widths/s),
+#: interpolated linearly and held at the last value beyond 100
+WILSON_PUSH = np.array([
+    [0.0, 0.0], [3.4325e-4, 0.0], [0.0274175, 0.500624667], [0.1026545, 0.602977667],
+    [0.17212075, 0.833672667], [0.2618185, 0.834671333], [0.37741625, 0.868126333],
+    [0.511568, 0.907594], [0.65950075, 0.936572667], [0.82384525, 1.03224767],
+    [0.99964425, 0.997908667], [100.0, 0.997908667]])
 
 
 #: the longest sensory delay of the user (s): the delay line holds ``delay / dt`` bins
@@ -128,6 +154,12 @@ class UserSpec:
         for name, (low, high, low_open) in limits.items():
             value = check_number(name, getattr(self, name), low, high, low_open=low_open)
             object.__setattr__(self, name, value)
+        if self.model == "wilson":
+            for name in ("damping", "adaptation_time"):
+                if getattr(self, name):
+                    raise ValueError(f"{name} must be 0 with user='wilson' (Wilson et al.'s user "
+                                     f"neither brakes nor learns the gain: it is told it), got "
+                                     f"{getattr(self, name)!r}")
 
 
 def forward_model(spec: UserSpec, dt: float) -> tuple[float, np.ndarray, np.ndarray]:
@@ -150,6 +182,47 @@ def lqr_gain(spec: UserSpec, dt: float) -> np.ndarray:
     return k[0]
 
 
+def delayed_cursor_estimator(a: float, gain: float, k: int, dt: float
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    r"""Return Wilson et al.'s user estimator: the delay-augmented plant ``A`` and its gain ``L``.
+
+    The plant's state per bin is ``s = (p_x, p_y, v_x, v_y)`` with ``p' = p + dt v`` and
+    ``v' = a v + (1 - a) g u``; the augmented state stacks ``s_t, s_{t-1}, ..., s_{t-k}`` (``4 (k +
+    1)`` entries), the noise enters the first block, the measurement is the last block. ``L`` is
+    the steady-state filter gain with unit covariances, ``P Cᵀ (C P Cᵀ + I)⁻¹``, ``P`` from
+    ``solve_discrete_are(Aᵀ, Cᵀ, G Gᵀ, I)`` (``getBCIFittsKF`` in Wilson et al.'s simulator).
+
+    Parameters
+    ----------
+    a : float
+        The decoder's smoothing per bin (their ``alpha``), in [0, 1).
+    gain : float
+        The gain ``g`` (their ``beta``), > 0.
+    k : int
+        Bins of visual delay (their ``nDelaySteps``).
+    dt : float
+        The bin width (s).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``A`` ``(4 (k + 1), 4 (k + 1))`` and ``L`` ``(4 (k + 1), 4)``.
+    """
+    n = 4 * (k + 1)
+    A = np.zeros((n, n))
+    A[:4, :4] = [[1, 0, dt, 0], [0, 1, 0, dt], [0, 0, a, 0], [0, 0, 0, a]]
+    A[4:, :-4] = np.eye(n - 4)  # each block takes the previous one's state
+    B = np.zeros((n, 2))
+    B[2, 0] = B[3, 1] = gain * (1.0 - a)
+    C = np.zeros((4, n))
+    C[:, -4:] = np.eye(4)
+    G = np.zeros((n, 4))
+    G[:4] = np.eye(4)
+    P = solve_discrete_are(A.T, C.T, G @ G.T, np.eye(4))
+    L = P @ C.T @ np.linalg.inv(C @ P @ C.T + np.eye(4))
+    return A, L
+
+
 #: Willett et al. (2019)'s user with every piece switched on: damping, intention noise and a
 #: forward model that re-learns the decoder's gain. Their fits differ per participant and are
 #: given in their units (screen fractions, per-second control vectors); these values are set on
@@ -159,6 +232,10 @@ def lqr_gain(spec: UserSpec, dt: float) -> np.ndarray:
 #: ideal decoder this user reaches a 0.35 target in about 1 s, as their participants did in
 #: 1-2 s with optimised decoders.
 WILLETT_USER = UserSpec(damping=0.3, noise_sd=0.1, noise_tau=0.1, adaptation_time=2.0)
+
+#: Wilson et al. (2023)'s simulated user: 200 ms delay (``nDelaySteps = 10`` of 20 ms), their
+#: decoder's smoothing ``alpha = 0.94`` per 20 ms as ``forward_tau = -0.02 / log(0.94)`` s
+WILSON_USER = UserSpec(model="wilson", delay=0.2, forward_tau=-0.02 / float(np.log(0.94)))
 
 
 class User:
@@ -198,6 +275,34 @@ class User:
         self.adapting = np.ones(n_lanes, dtype=bool)  # lanes whose user is in control
         #: target minus the user's estimate of the present cursor (what it acts on; clicks)
         self.believed_error = np.zeros((n_lanes, 2))
+        self._kalman = spec.model == "wilson"
+        if self._kalman:  # Wilson et al.'s user: a Kalman estimate of the delayed plant
+            self._estimate = np.zeros((n_lanes, 4 * (self.k + 1)))
+            self._estimator: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+            self._plant, _ = self._estimator_for(spec.forward_gain)
+            self._L = np.repeat(self._estimator_for(spec.forward_gain)[1][None], n_lanes, 0)
+            self._last_u = np.zeros((n_lanes, 2))
+
+    def _estimator_for(self, gain: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(A, L)`` of :func:`delayed_cursor_estimator` at ``gain`` (cached per gain)."""
+        if gain not in self._estimator:
+            self._estimator[gain] = delayed_cursor_estimator(self.a, gain, self.k, self.dt)
+        return self._estimator[gain]
+
+    def set_gain(self, lanes: np.ndarray, gain: np.ndarray) -> None:
+        """Tell the users in ``lanes`` the decoder's output gain (Wilson et al.'s ``beta``).
+
+        Their forward model's ``g`` becomes ``gain``; for the ``"wilson"`` user the estimator's
+        gain ``L`` is recomputed. A user that learns its gain (``adaptation_time``) restarts from
+        it.
+        """
+        gain = np.asarray(gain, dtype=np.float64)
+        self.gain_belief[lanes] = gain
+        if self._adapt:
+            self._s_du[lanes] = self._s_uu[lanes] * gain
+        if self._kalman:
+            for lane, g in zip(np.asarray(lanes).tolist(), gain.tolist()):
+                self._L[lane] = self._estimator_for(float(g))[1]
 
     def reset(self, lanes: np.ndarray, cursor: np.ndarray, target: np.ndarray,
               rng: np.random.Generator | None = None) -> None:
@@ -215,10 +320,50 @@ class User:
             self._noise[lanes] = self.spec.noise_sd * rng.standard_normal((len(lanes), 2))
         if self._adapt:
             self._commands[:, lanes] = 0.0
+        if self._kalman:  # at rest where it has long seen the cursor
+            est = self._estimate.reshape(len(self._estimate), self.k + 1, 4)
+            est[lanes] = 0.0
+            est[lanes, :, :2] = np.asarray(cursor)[:, None, :]
+            self._last_u[lanes] = 0.0
+
+    def _act_wilson(self, cursor: np.ndarray, target: np.ndarray,
+                    rng: np.random.Generator | None) -> np.ndarray:
+        """Wilson et al.'s user: update the Kalman estimate, then push toward the target."""
+        n = self.k + 2
+        self._ptr = (self._ptr + 1) % n
+        self._seen_pos[self._ptr] = cursor
+        self._seen_target[self._ptr] = target
+        # the true state k bins ago: the position then, and the velocity that moved it on
+        # (the next bin's, their plant's p' = p + dt v; the last move without a delay)
+        old = (self._ptr + 2) % n  # k bins ago
+        after, before = ((self._ptr + 3) % n, old) if self.k else (old, (self._ptr + 1) % n)
+        seen = np.concatenate([self._seen_pos[old],
+                               (self._seen_pos[after] - self._seen_pos[before]) / self.dt], axis=1)
+        x = self._estimate
+        innovation = seen - x[:, -4:]
+        x = x @ self._plant.T + np.einsum("lij,lj->li", self._L, innovation)
+        x[:, 2:4] += ((1.0 - self.a) * self.gain_belief)[:, None] * self._last_u
+        self._estimate = x
+        error = np.asarray(target) - x[:, :2]
+        u = self._add_noise(self._push(error), rng)
+        self._last_u = u
+        self._keep_command(u, slice(None))
+        self.intended = u
+        self.believed_error = error
+        return u
+
+    @staticmethod
+    def _push(error: np.ndarray) -> np.ndarray:
+        """``f(|e|) e / |e|`` with Wilson et al.'s push :data:`WILSON_PUSH` (0 at the target)."""
+        dist = np.hypot(error[:, 0], error[:, 1])
+        speed = np.interp(dist, WILSON_PUSH[:, 0], WILSON_PUSH[:, 1])
+        return error * (speed / np.maximum(dist, 1e-20) * (dist >= 1e-20))[:, None]
 
     def act(self, cursor: np.ndarray, target: np.ndarray,
             rng: np.random.Generator | None = None) -> np.ndarray:
         """Intended velocities for the next bin (also kept in :attr:`intended`)."""
+        if self._kalman:
+            return self._act_wilson(cursor, target, rng)
         n = self.k + 2
         self._ptr = (self._ptr + 1) % n
         self._seen_pos[self._ptr] = cursor
@@ -294,6 +439,14 @@ class User:
     def start(self, lanes: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         """Intended velocities of the users in ``lanes`` (just reset) for a session's first bin."""
         error = self._seen_target[self._ptr, lanes] - self._seen_pos[self._ptr, lanes]
+        if self._kalman:
+            u = self._push(error)
+            if self.spec.noise_sd > 0 and rng is not None:
+                u = u + self._noise[lanes]
+            self._last_u[lanes] = u
+            self.intended[lanes] = u
+            self.believed_error[lanes] = error
+            return u
         u = self._policy(error, self._v[lanes], self.gain_belief[lanes])
         if self.spec.noise_sd > 0 and rng is not None:
             u = u + self._noise[lanes]
