@@ -182,7 +182,7 @@ def closed_loop_block(env: Any, decoder: Decoder, seconds: float, *,
     """
     env = _check_env(env)
     n = _n_bins(env, seconds)
-    obs, info = env.reset(options={"day": env.day if day is None else day})
+    obs, info = env.reset(options={"day": env.day if day is None else day, "decoder_gain": 1.0})
     decoder.reset()
     poisson = env.config.population.noise == "poisson"
     lanes, units = env.num_envs, obs.shape[1]

@@ -118,7 +118,7 @@ def sweep_gain(env: Any, decoder: StepDecoder, seconds: float = 60.0, *,
     success = np.full((len(grid), n), np.nan)
     with progress_bar(progress, total=len(grid), desc="gain sweep", unit="gain") as bar:
         for g, beta in enumerate(grid):
-            obs, _ = env.reset(options={"day": days})
+            obs, _ = env.reset(options={"day": days, "decoder_gain": beta})
             decoder.reset()
             total, ok, count = np.zeros(n), np.zeros(n), np.zeros(n)
             for _ in range(bins):

@@ -511,7 +511,7 @@ class ClosedLoop:
         terminated = self.trial >= spec.n_trials
         if self.session is not None:
             self.session.advance()
-        u = self.user.act(self.cursor, self.target, rng)
+        u = self.user.act(self.cursor, self.target, rng, self.velocity)
         if self._any_open:  # observers imagine the cued movement they have seen so far
             watch = self.observing.nonzero()[0]
             u = self.user.imagine(watch, self.cued_velocity(self.steps - self.user.k)[watch])

@@ -29,19 +29,23 @@ cursor moves as intended). From the error ``e = target_seen - p_hat`` the intend
 - ``"wilson"``: Wilson et al. (2023)'s simulated user (``getBCIFittsKF`` and
   ``simulateFitts_Numba`` in ``utils/simulation/simulation.py`` of github
   guyhwilson/nonstationarities, HEAD 844f489). Its belief about the cursor is a steady-state
-  Kalman predictor of the plant ``p' = p + dt v``, ``v' = a v + (1 - a) β u`` (``a`` from
-  ``forward_tau``, ``β`` the gain the session applies, told to the user: ``reset(options=
+  Kalman estimate of the cursor's plant ``v' = a v + (1 - a) β u``, ``p' = p + dt v'`` (``a``
+  from ``forward_tau``; ``β`` the gain the session applies, told to the user: ``reset(options=
   {"decoder_gain": β})``), augmented with the ``k`` bins of delay, driven by the user's own
   commands (an efference copy: it assumes the decoder outputs the command) and corrected by the
-  true cursor state ``k`` bins ago (the position then, and the velocity that moved it on, the
-  displacement to the next bin over ``dt``), with unit process and measurement noise:
+  true cursor state ``k`` bins ago (its position and the velocity that moved it there), with
+  unit process and measurement noise:
 
       x <- A x + B u + L (y - C x),   L = P Cᵀ (C P Cᵀ + I)⁻¹,
 
-  ``P`` the solution of the filtering Riccati equation (:func:`delayed_cursor_estimator`). The
-  command pushes toward the *current* target (their user sees a new target at once) from the
-  estimated present position, ``u = f(|e|) e / |e|``, ``e = target - x_p``, with ``f`` their
-  piecewise-linear push (:data:`WILSON_PUSH`, Willett et al. 2019's fit); no damping.
+  ``P`` the solution of the filtering Riccati equation (:func:`delayed_cursor_estimator`; ``L``
+  does not depend on ``β``). The command pushes toward the *current* target (their user sees a
+  new target at once) from the estimated present position, ``u = f(|e|) e / |e|``,
+  ``e = target - x_p``, with ``f`` their piecewise-linear push (:data:`WILSON_PUSH`, Willett
+  et al. 2019's fit); no damping. One difference, kept on purpose: the plant is this
+  environment's, where the decoded velocity moves the cursor in the bin it is decoded; their
+  simulator's moves it one bin later (``p' = p + dt v``, then ``v' = a v + (1 - a) β u``). Each
+  user models its own simulator's cursor exactly (up to the decoder).
 
 Two further pieces of Willett et al.'s model (both off by default, so the ideal decoder
 reproduces the noiseless controller; :data:`WILLETT_USER` switches them on):
@@ -183,21 +187,23 @@ def lqr_gain(spec: UserSpec, dt: float) -> np.ndarray:
 
 
 def delayed_cursor_estimator(a: float, gain: float, k: int, dt: float
-                             ) -> tuple[np.ndarray, np.ndarray]:
-    r"""Return Wilson et al.'s user estimator: the delay-augmented plant ``A`` and its gain ``L``.
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Return Wilson et al.'s user estimator: the delay-augmented plant ``A, B`` and its gain ``L``.
 
-    The plant's state per bin is ``s = (p_x, p_y, v_x, v_y)`` with ``p' = p + dt v`` and
-    ``v' = a v + (1 - a) g u``; the augmented state stacks ``s_t, s_{t-1}, ..., s_{t-k}`` (``4 (k +
-    1)`` entries), the noise enters the first block, the measurement is the last block. ``L`` is
-    the steady-state filter gain with unit covariances, ``P Cᵀ (C P Cᵀ + I)⁻¹``, ``P`` from
-    ``solve_discrete_are(Aᵀ, Cᵀ, G Gᵀ, I)`` (``getBCIFittsKF`` in Wilson et al.'s simulator).
+    The plant's state per bin is ``s = (p_x, p_y, v_x, v_y)`` with ``v' = a v + (1 - a) g u`` and
+    ``p' = p + dt v'`` (this environment's cursor); the augmented state stacks ``s_t, s_{t-1},
+    ..., s_{t-k}`` (``4 (k + 1)`` entries), the noise enters the first block, the measurement is
+    the last block. ``L`` is the steady-state filter gain with unit covariances,
+    ``P Cᵀ (C P Cᵀ + I)⁻¹``, ``P`` from ``solve_discrete_are(Aᵀ, Cᵀ, G Gᵀ, I)`` (as
+    ``getBCIFittsKF`` in Wilson et al.'s simulator, whose plant is ``p' = p + dt v``,
+    ``v' = a v + (1 - a) g u``).
 
     Parameters
     ----------
     a : float
         The decoder's smoothing per bin (their ``alpha``), in [0, 1).
     gain : float
-        The gain ``g`` (their ``beta``), > 0.
+        The gain ``g`` (their ``beta``) in ``B``; ``A`` and ``L`` do not depend on it.
     k : int
         Bins of visual delay (their ``nDelaySteps``).
     dt : float
@@ -206,13 +212,14 @@ def delayed_cursor_estimator(a: float, gain: float, k: int, dt: float
     Returns
     -------
     tuple of numpy.ndarray
-        ``A`` ``(4 (k + 1), 4 (k + 1))`` and ``L`` ``(4 (k + 1), 4)``.
+        ``A`` ``(4 (k + 1), 4 (k + 1))``, ``B`` ``(4 (k + 1), 2)`` and ``L`` ``(4 (k + 1), 4)``.
     """
     n = 4 * (k + 1)
     A = np.zeros((n, n))
-    A[:4, :4] = [[1, 0, dt, 0], [0, 1, 0, dt], [0, 0, a, 0], [0, 0, 0, a]]
+    A[:4, :4] = [[1, 0, dt * a, 0], [0, 1, 0, dt * a], [0, 0, a, 0], [0, 0, 0, a]]
     A[4:, :-4] = np.eye(n - 4)  # each block takes the previous one's state
     B = np.zeros((n, 2))
+    B[0, 0] = B[1, 1] = dt * gain * (1.0 - a)
     B[2, 0] = B[3, 1] = gain * (1.0 - a)
     C = np.zeros((4, n))
     C[:, -4:] = np.eye(4)
@@ -220,7 +227,7 @@ def delayed_cursor_estimator(a: float, gain: float, k: int, dt: float
     G[:4] = np.eye(4)
     P = solve_discrete_are(A.T, C.T, G @ G.T, np.eye(4))
     L = P @ C.T @ np.linalg.inv(C @ P @ C.T + np.eye(4))
-    return A, L
+    return A, B, L
 
 
 #: Willett et al. (2019)'s user with every piece switched on: damping, intention noise and a
@@ -278,31 +285,13 @@ class User:
         self._kalman = spec.model == "wilson"
         if self._kalman:  # Wilson et al.'s user: a Kalman estimate of the delayed plant
             self._estimate = np.zeros((n_lanes, 4 * (self.k + 1)))
-            self._estimator: dict[float, tuple[np.ndarray, np.ndarray]] = {}
-            self._plant, _ = self._estimator_for(spec.forward_gain)
-            self._L = np.repeat(self._estimator_for(spec.forward_gain)[1][None], n_lanes, 0)
+            self._plant, self._input, self._L = delayed_cursor_estimator(self.a, 1.0, self.k, dt)
+            self._seen_vel = np.zeros((self.k + 2, n_lanes, 2))
             self._last_u = np.zeros((n_lanes, 2))
 
-    def _estimator_for(self, gain: float) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(A, L)`` of :func:`delayed_cursor_estimator` at ``gain`` (cached per gain)."""
-        if gain not in self._estimator:
-            self._estimator[gain] = delayed_cursor_estimator(self.a, gain, self.k, self.dt)
-        return self._estimator[gain]
-
     def set_gain(self, lanes: np.ndarray, gain: np.ndarray) -> None:
-        """Tell the users in ``lanes`` the decoder's output gain (Wilson et al.'s ``beta``).
-
-        Their forward model's ``g`` becomes ``gain``; for the ``"wilson"`` user the estimator's
-        gain ``L`` is recomputed. A user that learns its gain (``adaptation_time``) restarts from
-        it.
-        """
-        gain = np.asarray(gain, dtype=np.float64)
+        """Tell the users in ``lanes`` the decoder's output gain (Wilson et al.'s ``beta``)."""
         self.gain_belief[lanes] = gain
-        if self._adapt:
-            self._s_du[lanes] = self._s_uu[lanes] * gain
-        if self._kalman:
-            for lane, g in zip(np.asarray(lanes).tolist(), gain.tolist()):
-                self._L[lane] = self._estimator_for(float(g))[1]
 
     def reset(self, lanes: np.ndarray, cursor: np.ndarray, target: np.ndarray,
               rng: np.random.Generator | None = None) -> None:
@@ -324,25 +313,23 @@ class User:
             est = self._estimate.reshape(len(self._estimate), self.k + 1, 4)
             est[lanes] = 0.0
             est[lanes, :, :2] = np.asarray(cursor)[:, None, :]
+            self._seen_vel[:, lanes] = 0.0
             self._last_u[lanes] = 0.0
 
-    def _act_wilson(self, cursor: np.ndarray, target: np.ndarray,
+    def _act_wilson(self, cursor: np.ndarray, target: np.ndarray, velocity: np.ndarray,
                     rng: np.random.Generator | None) -> np.ndarray:
         """Wilson et al.'s user: update the Kalman estimate, then push toward the target."""
         n = self.k + 2
         self._ptr = (self._ptr + 1) % n
         self._seen_pos[self._ptr] = cursor
         self._seen_target[self._ptr] = target
-        # the true state k bins ago: the position then, and the velocity that moved it on
-        # (the next bin's, their plant's p' = p + dt v; the last move without a delay)
-        old = (self._ptr + 2) % n  # k bins ago
-        after, before = ((self._ptr + 3) % n, old) if self.k else (old, (self._ptr + 1) % n)
-        seen = np.concatenate([self._seen_pos[old],
-                               (self._seen_pos[after] - self._seen_pos[before]) / self.dt], axis=1)
+        self._seen_vel[self._ptr] = velocity
+        old = (self._ptr + 2) % n  # the true state k bins ago
+        seen = np.concatenate([self._seen_pos[old], self._seen_vel[old]], axis=1)
         x = self._estimate
         innovation = seen - x[:, -4:]
-        x = x @ self._plant.T + np.einsum("lij,lj->li", self._L, innovation)
-        x[:, 2:4] += ((1.0 - self.a) * self.gain_belief)[:, None] * self._last_u
+        x = x @ self._plant.T + innovation @ self._L.T
+        x += (self._last_u * self.gain_belief[:, None]) @ self._input.T
         self._estimate = x
         error = np.asarray(target) - x[:, :2]
         u = self._add_noise(self._push(error), rng)
@@ -360,10 +347,18 @@ class User:
         return error * (speed / np.maximum(dist, 1e-20) * (dist >= 1e-20))[:, None]
 
     def act(self, cursor: np.ndarray, target: np.ndarray,
-            rng: np.random.Generator | None = None) -> np.ndarray:
-        """Intended velocities for the next bin (also kept in :attr:`intended`)."""
+            rng: np.random.Generator | None = None,
+            velocity: np.ndarray | None = None) -> np.ndarray:
+        """Intended velocities for the next bin (also kept in :attr:`intended`).
+
+        ``velocity``: the velocity that moved the cursor in this bin (what Wilson et al.'s user
+        sees, ``k`` bins later, with the position; the other users ignore it).
+        """
         if self._kalman:
-            return self._act_wilson(cursor, target, rng)
+            if velocity is None:
+                raise ValueError("velocity must be the cursor's velocity of this bin (n_lanes, "
+                                 "2) for user='wilson', got None")
+            return self._act_wilson(cursor, target, velocity, rng)
         n = self.k + 2
         self._ptr = (self._ptr + 1) % n
         self._seen_pos[self._ptr] = cursor
