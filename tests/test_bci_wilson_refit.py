@@ -203,3 +203,35 @@ def test_supervised_rebuild_drives_each_days_block_with_a_fresh_fit(monkeypatch,
     blocks.clear()
     run_wilson_protocol(["supervised"], **kw)
     assert [d for d, _ in blocks] == [0]
+
+
+def test_their_prit_reads_the_unsmoothed_readout_with_their_settings(monkeypatch):
+    """``"hmm_wilson"``: their PRI-T (κ 4, inflection 0.2, slope 1, stay 0.999, no click) reads
+    ``Wᵀ [y_t, 1]`` of the session's counts, not the smoothed output."""
+    from cogmodels.agents.decoders import wilson_study
+
+    seen = []
+    real = wilson_study.infer_lanes
+
+    def spy(hmm, velocity, cursor, click=None):
+        seen.append((hmm, velocity, click))
+        return real(hmm, velocity, cursor, click)
+
+    monkeypatch.setattr(wilson_study, "infer_lanes", spy)
+    recs = []
+    real_refit = WilsonLinearDecoder.refit
+
+    def refit_spy(self, counts, labels, sample_weight=None, renormalize=True):
+        recs.append((self.W_.copy(), counts))
+        return real_refit(self, counts, labels, sample_weight, renormalize)
+
+    monkeypatch.setattr(WilsonLinearDecoder, "refit", refit_spy)
+    kw = dict(n_days=2, n_subjects=2, session_s=10.0, calibration_s=10.0, sweep_s=0.5,
+              gains=(2.0,), n_units=32)
+    run_wilson_protocol(["hmm_wilson"], refit="wilson", **kw)
+    hmm, velocity, click = seen[0]
+    assert click is None
+    assert (hmm.kappa, hmm.inflection, hmm.slope, hmm.stay) == (4.0, 0.2, 1.0, 0.999)
+    W, counts = recs[0]
+    np.testing.assert_allclose(velocity, np.einsum("tln,lnk->tlk", counts, W[:, :-1])
+                               + W[:, -1])

@@ -30,6 +30,10 @@ starts from a steady-state Kalman filter fit on a supervised calibration block. 
   registered selections, one per dwell of ``hold_steps + 1`` bins on the target, so a per-bin
   click rate of ``1 / (hold_steps + 1)``);
 - ``"hmm_noclick"``: PRI-T without the click;
+- ``"hmm_wilson"``: Wilson et al.'s PRI-T of their 60-day runs (:data:`WILSON_PRIT`: κ = 4 with
+  their near-flat distance logistic, no click), which reads the decoder's unsmoothed readout
+  (their ``rawDecTraj``; :class:`WilsonLinearDecoder` only — another decoder's output as
+  ``"hmm"``);
 - ``"rti"``: retrospective target inference (Jarosiewicz et al. 2015): only the successful
   trials' bins, labelled toward where the cursor ended;
 - ``"rti_wilson"``: Wilson et al.'s RTI rule (:func:`rti_wilson_selection`): every trial end,
@@ -101,7 +105,8 @@ from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.progress import progress_bar
 from cogmodels.validation import check_bool, check_choice, check_int, check_number
 
-__all__ = ["DAY0", "DEFAULT_STRATEGIES", "REFITS", "STRATEGIES", "WILSON_DRIFT", "WILSON_RTI",
+__all__ = ["DAY0", "DEFAULT_STRATEGIES", "REFITS", "STRATEGIES", "WILSON_DRIFT", "WILSON_PRIT",
+           "WILSON_RTI",
            "OutputScale", "WilsonLinearDecoder", "hidden_stable_channels", "readout_norm",
            "rti_wilson_selection", "run_wilson_protocol", "trial_end_cursor", "wilson_drift"]
 
@@ -369,10 +374,27 @@ def _supervised(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, An
     return _refit(decoder, rec["counts"], labels, renormalize=opts.get("renormalize", True))
 
 
-def _hmm(click: bool) -> Update:
+def _raw_readout(decoder: Decoder, rec: dict[str, np.ndarray]) -> np.ndarray:
+    """Return the unsmoothed readout ``Wᵀ [y_t, 1]`` ``(T, L, 2)`` of a session.
+
+    Of a :class:`WilsonLinearDecoder` (their PRI-T reads ``rawDecTraj``); of another decoder,
+    its output divided by its gain.
+    """
+    if not isinstance(decoder, WilsonLinearDecoder):
+        return _debiased(decoder, rec["velocity"])
+    return np.einsum("tln,lnk->tlk", rec["counts"], decoder.W_[:, :-1]) + decoder.W_[:, -1]
+
+
+#: Wilson et al.'s PRI-T of their 60-day runs (``hmm_opts`` in their ``performance_sweep.py``):
+#: ``vmKappa`` 4 scaled by ``1 / (1 + exp(-(d - 0.2)))``, ``stayProb`` 0.999, no click
+WILSON_PRIT = {"kappa": 4.0, "inflection": 0.2, "slope": 1.0, "stay": 0.999}
+
+
+def _hmm(click: bool, key: str = "hmm", raw: bool = False) -> Update:
     def update(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) -> Decoder:
-        goal, conf = infer_lanes(opts["hmm"], _debiased(decoder, rec["velocity"]),
-                                 rec["cursor"], rec["click"] if click else None)
+        velocity = _raw_readout(decoder, rec) if raw else _debiased(decoder, rec["velocity"])
+        goal, conf = infer_lanes(opts[key], velocity, rec["cursor"],
+                                 rec["click"] if click else None)
         labels = intention_labels(opts["labels"], decoder, rec, goal)
         return _refit(decoder, rec["counts"], labels,
                       conf**2 if opts["posterior_weights"] else None, opts.get("renormalize", True))
@@ -536,8 +558,8 @@ def hidden_stable_channels(drift: Any, n_units: int) -> np.ndarray:
 LABELS = ("position", "refit")
 
 #: the strategies whose daily refits are renormalised (:class:`OutputScale`)
-RENORMALIZED = frozenset({"supervised", "supervised_rebuild", "hmm", "hmm_noclick", "rti",
-                          "rti_wilson"})
+RENORMALIZED = frozenset({"supervised", "supervised_rebuild", "hmm", "hmm_noclick",
+                          "hmm_wilson", "rti", "rti_wilson"})
 
 #: the strategies whose decoder is rebuilt each day from a fresh calibration block, then
 #: recalibrated on a closed-loop block it drives (Wilson et al.'s supervised reference)
@@ -564,6 +586,7 @@ STRATEGIES: dict[str, tuple[type[Decoder], Update]] = {
     "supervised_rebuild": (SteadyStateKalmanDecoder, _supervised),
     "hmm": (SteadyStateKalmanDecoder, _hmm(click=True)),
     "hmm_noclick": (SteadyStateKalmanDecoder, _hmm(click=False)),
+    "hmm_wilson": (SteadyStateKalmanDecoder, _hmm(click=False, key="hmm_wilson", raw=True)),
     "rti": (SteadyStateKalmanDecoder, _rti),
     "rti_wilson": (SteadyStateKalmanDecoder, _rti_wilson),
     "stabilizer": (ProcrustesStabilizer, _realign),
@@ -573,7 +596,7 @@ STRATEGIES: dict[str, tuple[type[Decoder], Update]] = {
 #: the strategies played by default: all but the oracle ablation and Wilson et al.'s RTI rule
 DEFAULT_STRATEGIES = tuple(name for name in STRATEGIES
                            if name not in ("stabilizer_oracle", "rti_wilson",
-                                           "supervised_rebuild"))
+                                           "supervised_rebuild", "hmm_wilson"))
 
 
 def _calibration(env: CursorBCIVector, day: int, opts: dict[str, Any]
@@ -603,7 +626,8 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
     opts = {**opts, "dt": dt, "v_max": env.config.speed_bound, "workspace": task.position_bound,
             "hidden_stable": stable, "hmm": TargetHMM(
         target_grid(task.workspace, opts["grid"]), click_hit=1.0 / (task.hold_steps + 1),
-        click_radius=float(np.max(task.target_radius)))}
+        click_radius=float(np.max(task.target_radius))),
+            "hmm_wilson": TargetHMM(target_grid(task.workspace, opts["grid"]), **WILSON_PRIT)}
     parts = []
     # Wilson et al.'s refit renormalises inside (WilsonLinearDecoder.refit): no OutputScale
     renorm = opts["renormalize"] and name in RENORMALIZED and opts["refit"] == "kalman"
