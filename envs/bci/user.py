@@ -316,28 +316,19 @@ class User:
             self._seen_vel[:, lanes] = 0.0
             self._last_u[lanes] = 0.0
 
-    def _act_wilson(self, cursor: np.ndarray, target: np.ndarray, velocity: np.ndarray,
-                    rng: np.random.Generator | None) -> np.ndarray:
-        """Wilson et al.'s user: update the Kalman estimate, then push toward the target."""
-        n = self.k + 2
-        self._ptr = (self._ptr + 1) % n
-        self._seen_pos[self._ptr] = cursor
-        self._seen_target[self._ptr] = target
-        self._seen_vel[self._ptr] = velocity
-        old = (self._ptr + 2) % n  # the true state k bins ago
+    def _estimate_cursor(self, old: int) -> np.ndarray:
+        """Advance Wilson et al.'s Kalman estimate; return the estimated present position.
+
+        The estimate is corrected by the true state ``k`` bins ago (ring slot ``old``) and driven
+        by the last command; the position is ``(n_lanes, 2)``.
+        """
         seen = np.concatenate([self._seen_pos[old], self._seen_vel[old]], axis=1)
         x = self._estimate
         innovation = seen - x[:, -4:]
         x = x @ self._plant.T + innovation @ self._L.T
         x += (self._last_u * self.gain_belief[:, None]) @ self._input.T
         self._estimate = x
-        error = np.asarray(target) - x[:, :2]
-        u = self._add_noise(self._push(error), rng)
-        self._last_u = u
-        self._keep_command(u, slice(None))
-        self.intended = u
-        self.believed_error = error
-        return u
+        return x[:, :2]
 
     @staticmethod
     def _push(error: np.ndarray) -> np.ndarray:
@@ -354,16 +345,19 @@ class User:
         ``velocity``: the velocity that moved the cursor in this bin (what Wilson et al.'s user
         sees, ``k`` bins later, with the position; the other users ignore it).
         """
-        if self._kalman:
-            if velocity is None:
-                raise ValueError("velocity must be the cursor's velocity of this bin (n_lanes, "
-                                 "2) for user='wilson', got None")
-            return self._act_wilson(cursor, target, velocity, rng)
+        if self._kalman and velocity is None:
+            raise ValueError("velocity must be the cursor's velocity of this bin (n_lanes, 2) "
+                             "for user='wilson', got None")
         n = self.k + 2
         self._ptr = (self._ptr + 1) % n
         self._seen_pos[self._ptr] = cursor
         self._seen_target[self._ptr] = target
         old = (self._ptr + 2) % n  # the view of k bins ago
+        if self._kalman:  # Wilson et al.'s user: the estimate, then the push to the target now
+            self._seen_vel[self._ptr] = velocity
+            error = np.asarray(target) - self._estimate_cursor(old)
+            u = self._last_u = self._add_noise(self._push(error), rng)
+            return self._acted(u, error)
         if self._adapt:
             self._learn_gain(old, (self._ptr + 1) % n)
         error = self._seen_target[old] - self._seen_pos[old] - self._disp_sum
@@ -376,6 +370,10 @@ class User:
             self._disp_sum += step - self._disp[self._dptr]
             self._disp[self._dptr] = step
             self._dptr = (self._dptr + 1) % self.k
+        return self._acted(u, error)
+
+    def _acted(self, u: np.ndarray, error: np.ndarray) -> np.ndarray:
+        """Keep this bin's command and the error it acted on (every lane); return ``u``."""
         self._keep_command(u, slice(None))
         self.intended = u
         self.believed_error = error
