@@ -10,7 +10,10 @@ PIP_FLAGS ?= --disable-pip-version-check
 # (tests/test_*_pinned.py) were recorded with the AVX2 ("Haswell"; "Zen" gives the same bytes)
 # kernels, which every x86-64 CPU with AVX2 runs; on an AVX-512 CPU OpenBLAS would otherwise pick
 # "SkylakeX" and other bytes. torch likewise picks its vector kernels (ATen's CPU capability) by
-# CPU: the trained-network tests were recorded with AVX2's. A value set by the caller wins.
+# CPU: the trained-network tests were recorded with AVX2's. NumPy's own SIMD loops (exp, log, power,
+# ...) dispatch by CPU as well: on an AVX-512 CPU they would take NumPy's X86_V4 / AVX512_ICL /
+# AVX512_SPR loops and other last bits than the AVX2 (X86_V3) loops the pins were recorded with, so
+# those targets are turned off (a no-op on a CPU without them). A value set by the caller wins.
 HAS_AVX2 := $(shell grep -qsw avx2 /proc/cpuinfo && echo yes)
 ifeq ($(HAS_AVX2),yes)
 ifeq ($(origin OPENBLAS_CORETYPE),undefined)
@@ -18,6 +21,9 @@ export OPENBLAS_CORETYPE := Haswell
 endif
 ifeq ($(origin ATEN_CPU_CAPABILITY),undefined)
 export ATEN_CPU_CAPABILITY := avx2
+endif
+ifeq ($(origin NPY_DISABLE_CPU_FEATURES),undefined)
+export NPY_DISABLE_CPU_FEATURES := X86_V4 AVX512_ICL AVX512_SPR
 endif
 endif
 

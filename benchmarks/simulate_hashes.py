@@ -2,8 +2,13 @@
 
 Usage::
 
+    export OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2 NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"
     OMP_NUM_THREADS=1 python benchmarks/simulate_hashes.py > hashes.json      # take
     OMP_NUM_THREADS=1 python benchmarks/simulate_hashes.py --check hashes.json  # compare
+
+The float columns (probabilities, latents) follow NumPy's SIMD loops in their last bits, so the
+hashes hold for one set of kernels: the AVX2 ones above, which ``make test`` sets on every x86-64
+CPU with AVX2.
 
 Every model case of ``tests/test_model_contract.py`` (defaults, structural variants, constrained
 models) is simulated in each of its tasks that has a native vector class (bandit, reversal

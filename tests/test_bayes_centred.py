@@ -45,15 +45,17 @@ def _age(trials: pd.DataFrame) -> dict:
     return {"covariates": table, "regressors": {"alpha": ["age"]}}
 
 
-#: SHA-1 of the draws of mu, sigma and params, taken on main before ``centred`` existed (OPENBLAS_CORETYPE=Haswell;
-#: like every pinned digest they depend on the BLAS kernels and the torch build)
+#: SHA-1 of the draws of mu, sigma and params, taken on main before ``centred`` existed with NumPy's AVX-512 loops, re-taken
+#: on 2026-12-05 from the same code with the AVX2 kernels that ``make test`` sets on every x86-64 CPU (OPENBLAS_CORETYPE=Haswell,
+#: ATEN_CPU_CAPABILITY=avx2, NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"): like every pinned digest they depend
+#: on the kernels and the library versions (constraints.txt)
 PINNED = {
-    "chees": "69759f83704547b6ed6daa9ec73393c147c147ef",
-    "chees_reg": "c858db122cc33c6ac14edc7e50726ce8fa2820eb",
-    "vi": "45af2834c39f6556470f81ce121f38f9f5746c1a",
-    "vi_reg": "95872069b9d988746854c00198d27a054dfb506a",
-    "nuts": "c96a204a9eff4cee0b76fa10e14a7fc58c2aa7b8",
-    "nuts_reg": "248571165011d7c8e09c60e51c91e55af9ffa043",
+    "chees": "fc27aea99d516927dabe137a0f33f14a8cc3e753",
+    "chees_reg": "9f6106b491da131b7c0287f032e1256948f3c091",
+    "vi": "b03ed2c7469a5726c39b5cf83a0d3bb82ecd1c5e",
+    "vi_reg": "007a88862877eebc8fe2c292ad310f356e863712",
+    "nuts": "b463f8c1586c98d6513ee406a0373e0136a311a0",
+    "nuts_reg": "f5a2c52202a8264ba1a5cc73fd9573787539f86d",
 }
 
 

@@ -29,8 +29,8 @@ def test_too_few_or_equal_step_sizes_fall_back():
     assert _step_size_for(tried, 0.8, fallback=0.3) == 0.05
 
 
-def _gaussian_acceptance(step_size_for) -> float:
-    """Mean acceptance of the draws on a 50-dimensional Gaussian (scales e^-1.5 .. e^1.5), 4 seeds."""
+def _gaussian_acceptance(step_size_for, seeds: int = 12) -> np.ndarray:
+    """Mean acceptance of the draws on a 50-dimensional Gaussian (scales e^-1.5 .. e^1.5), one per seed."""
     scales = np.exp(np.linspace(-1.5, 1.5, 50))
 
     def density(x):
@@ -39,17 +39,19 @@ def _gaussian_acceptance(step_size_for) -> float:
     saved = chees._step_size_for
     chees._step_size_for = step_size_for
     try:
-        runs = [chees_hmc(density, np.random.default_rng(s).uniform(-2, 2, (4, 50)), n_warmup=300, n_draws=400,
-                          seed=s).accept_prob.mean() for s in range(4)]
+        runs = [chees_hmc(density, np.random.default_rng(s).uniform(-2, 2, (4, 50)), n_warmup=300, n_draws=200,
+                          seed=s).accept_prob.mean() for s in range(seeds)]
     finally:
         chees._step_size_for = saved
-    return float(np.mean(runs))
+    return np.array(runs)
 
 
 def test_acceptance_after_warm_up_is_the_target_on_a_gaussian():
-    """0.8 within 0.03 (the spread over seeds is ~0.02); the averaged iterate of dual averaging,
-    the former choice, ends above 0.84 on the same runs."""
+    """The mean over 12 seeds within 0.035 of the target 0.8. The rule lands a little above it: 0.824
+    over 24 seeds of 400 draws (SD 0.026 per seed, so a 12-seed mean's SE is 0.008), 0.822 on these
+    12. The averaged iterate of dual averaging, the former choice, ends at 0.855 on the same seeds:
+    above 0.84 and, seed for seed, more than 0.02 above the rule (paired difference 0.034, SD 0.023)."""
     new = _gaussian_acceptance(_step_size_for)
     old = _gaussian_acceptance(lambda tried, target, fallback: fallback)
-    assert abs(new - 0.8) < 0.03
-    assert old > 0.84 and old - new > 0.02
+    assert abs(new.mean() - 0.8) < 0.035
+    assert old.mean() > 0.84 and (old - new).mean() > 0.02
