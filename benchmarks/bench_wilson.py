@@ -55,7 +55,9 @@ rebuild does not (``benchmarks/RESULTS.md``, E10).
 ``--task wilson`` plays Wilson et al.'s own task instead of centre-out
 (:func:`~cogmodels.envs.bci.realism.wilson_task`: random targets of radius 0.075, no
 re-centring, no walls, no speed limit), where a cursor that runs off after a timeout starts the
-next trial wherever it went.
+next trial wherever it went. Its targets keep inside the workspace and 0.05 from the last;
+``--targets uniform`` draws them as their simulator does (centres uniform in the whole square,
+no gap to the last target).
 
 ``--user '{"forward_tau": 0.323, "adaptation_time": 2.0}'`` sets the simulated user
 (:class:`~cogmodels.envs.bci.user.UserSpec` fields; default the plain feedback user, whose
@@ -260,6 +262,9 @@ def main() -> None:
     ap.add_argument("--task", default="center_out", choices=("center_out", "wilson"),
                     help="centre-out (re-centred each trial, walls, v_max 1) or Wilson et al.'s "
                          "task: random targets, never re-centred, no walls, no speed limit")
+    ap.add_argument("--targets", default="spaced", choices=("spaced", "uniform"),
+                    help="with --task wilson: each target inside the workspace and 0.05 from the "
+                         "last, or Wilson et al.'s draw (centres uniform in the whole square, no gap)")
     ap.add_argument("--user", type=lambda text: text if text == "wilson" else json.loads(text),
                     default=None,
                     help="JSON object of UserSpec fields for the simulated user, or 'wilson' "
@@ -284,7 +289,11 @@ def main() -> None:
     noise = {} if args.noise == "poisson" else {"noise": args.noise}
     if args.noise_sd is not None:
         noise["noise_sd"] = args.noise_sd
+    if args.targets != "spaced" and args.task != "wilson":
+        raise SystemExit("--targets applies to --task wilson only")
     env_kwargs = {**noise, **(wilson_task() if args.task == "wilson" else {})}
+    if args.targets != "spaced":
+        env_kwargs["target_draw"] = args.targets
     if args.user == "wilson":
         env_kwargs["user"] = WILSON_USER
     elif args.user is not None:
@@ -351,6 +360,7 @@ def main() -> None:
               f"{'' if args.noise_sd is None else f' sd {args.noise_sd:g}'}"
               f"{'; same-day refit' if args.same_day_refit else ''}"
               f"{'; task wilson' if args.task == 'wilson' else ''}"
+              f"{'' if args.targets == 'spaced' else f', targets {args.targets}'}"
               f"{'' if args.user is None else f'; user {args.user}'}"
               f"{'; refit wilson' if args.refit == 'wilson' else ''}"
               f"{'; day 0 white noise' if args.day0 == 'white_noise' else ''}")

@@ -28,7 +28,7 @@ from cogmodels.envs.bci.encoder import (
     gaussian_counts,
     wilson_noise_sd,
 )
-from cogmodels.envs.bci.task import MIN_GAP
+from cogmodels.envs.bci.task import MIN_GAP, TargetSchedule, TaskSpec
 from cogmodels.envs.wrappers import record_session
 
 ENV_ID = "cogmodels/CursorBCI-v0"
@@ -162,6 +162,10 @@ def test_bad_arguments_raise():
         ({"target_radius": (0.1, 0.05)}, "target_radius"),
         ({"task": "random_targets", "target_radius": 0.3}, r"target_radius must be at most \(workspace - MIN_GAP\) / 3 = 0.15"),
         ({"task": "random_targets", "workspace": 0.2}, "target_radius must be at most"),
+        ({"task": "random_targets", "target_draw": "gap"},
+         r"target_draw must be one of \['spaced', 'uniform'\], got 'gap'"),
+        ({"target_draw": "uniform"}, "target_draw applies to task='random_targets' only .* got "
+                                     "target_draw='uniform' with task='center_out'"),
         ({"hold_time": -0.1}, "hold_time"),
         ({"timeout": 0.4}, "timeout must be longer than hold_time"),
         ({"return_to_center": "yes"}, "return_to_center"),
@@ -263,6 +267,28 @@ def test_random_targets_lie_in_the_workspace_with_random_sizes_and_gaps():
     for prev, cur in zip(res, res[1:]):
         gap = np.hypot(cur["target_x"] - prev["target_x"], cur["target_y"] - prev["target_y"])
         assert gap >= cur["target_radius"] + prev["target_radius"] + MIN_GAP
+
+
+def test_wilson_target_draw_is_uniform_in_the_square_with_no_gap():
+    """target_draw="uniform" (Wilson et al.'s getNewTarget): centres uniform in [-0.5, 0.5]^2, so
+    some overhang the edge and some start within the last target; the default never does either."""
+    from scipy import stats
+
+    lanes = np.arange(4000)
+    centres, gaps = {}, {}
+    for draw in ("spaced", "uniform"):
+        spec = TaskSpec.create(task="random_targets", target_radius=0.075, target_draw=draw)
+        schedule, rng = TargetSchedule(spec, len(lanes)), np.random.default_rng(0)
+        schedule.start(lanes, rng)
+        first = schedule.pos.copy()
+        schedule.advance(lanes, np.ones(len(lanes), dtype=np.int64), rng)
+        centres[draw], gaps[draw] = schedule.pos.copy(), np.hypot(*(schedule.pos - first).T)
+    for coord in centres["uniform"].T:
+        assert stats.kstest(coord, stats.uniform(-0.5, 1.0).cdf).pvalue > 0.01
+    assert np.abs(centres["uniform"]).max() > 0.49
+    r = 0.15  # P(two uniform points of the unit square lie within r) = pi r^2 - 8 r^3 / 3 + r^4 / 2
+    assert np.mean(gaps["uniform"] < r) == pytest.approx(np.pi * r**2 - 8 * r**3 / 3 + r**4 / 2, abs=0.01)
+    assert np.abs(centres["spaced"]).max() <= 0.5 - 0.075 and gaps["spaced"].min() >= 0.15 + MIN_GAP
 
 
 def test_timeout_ends_trials_with_the_cursor_still():

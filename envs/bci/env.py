@@ -148,7 +148,9 @@ class CursorBCI(TaskEnv):
       workspace's edge; False (not with the grid): its position is unbounded, as in Wilson et
       al. (2023)'s simulator, whose task
       (:func:`~cogmodels.envs.bci.realism.wilson_task`: random targets, no walls, no speed
-      limit) is ``CursorBCI(**wilson_task())``.
+      limit) is ``CursorBCI(**wilson_task())``. ``target_draw`` ("spaced" | "uniform", random
+      targets only): each target inside the workspace and 0.05 from the last, or Wilson et al.'s
+      centres uniform in the whole square with no gap.
     - ``population``: a :class:`~cogmodels.envs.bci.encoder.PopulationSpec` or None. Overrides:
       ``n_units`` (int in [1, 10^4], 192), ``tuning`` ("cosine" | "log_linear" | "mixed"),
       ``baseline_rate`` ((5, 30) Hz, within (0, 1000]), ``modulation_depth`` ((2, 10) Hz per

@@ -117,7 +117,7 @@ class BCIConfig:
 #: keyword overrides of the :class:`TaskSpec` (its :meth:`TaskSpec.create` arguments)
 TASK_OVERRIDES = ("n_trials", "dt", "target_distance", "target_radius", "hold_time", "timeout",
                   "return_to_center", "workspace", "grid_size", "selection", "click_rate",
-                  "false_click_rate", "walls")
+                  "false_click_rate", "walls", "target_draw")
 #: keyword overrides of the :class:`PopulationSpec`: environment name -> field
 POPULATION_OVERRIDES = {"n_units": "n_units", "tuning": "tuning", "baseline_rate": "baseline",
                         "modulation_depth": "depth", "noise": "noise", "noise_sd": "noise_sd",
@@ -145,6 +145,7 @@ def make_config(
     click_rate: float | None = None,
     false_click_rate: float | None = None,
     walls: bool | None = None,
+    target_draw: str | None = None,
     n_units: int | None = None,
     tuning: str | None = None,
     baseline_rate: float | tuple[float, float] | None = None,

@@ -65,7 +65,8 @@ def wilson_task() -> dict[str, Any]:
     of half-width 0.5, a 0.5 s hold, a 10 s timeout, the cursor never re-centred, and neither its
     position (``applyWallBound`` is commented out) nor its speed bounded. Here: random targets
     (``task="random_targets"``, each target inside the workspace and at least ``MIN_GAP`` from
-    the last, unlike theirs), ``walls=False`` and ``v_max=None``.
+    the last, unlike theirs: add ``target_draw="uniform"`` for their draw), ``walls=False`` and
+    ``v_max=None``.
 
     Returns
     -------

@@ -14,7 +14,10 @@ Units: positions in workspace widths (the square workspace is ``[-workspace, wor
   The target "radius" is half a cell's width and "inside" means inside the square.
 - ``"random_targets"`` (Fitts-style): target centres uniform in the workspace (a target lies
   wholly inside it), radii uniform in ``target_radius``; consecutive targets are at least
-  ``MIN_GAP`` apart edge to edge, so no target starts under the cursor.
+  ``MIN_GAP`` apart edge to edge, so no target starts under the cursor (``target_draw="spaced"``,
+  the default). ``target_draw="uniform"`` draws them as Wilson et al. (2023)'s simulator does
+  (``getNewTarget``): centres uniform in the whole square ``[-workspace, workspace]^2``, with no
+  gap to the previous target, so a target may start under the cursor or overhang the edge.
 
 The cursor stays inside the workspace (``walls``, the default): a step that would leave it stops
 at the edge, coordinate by coordinate. With ``walls=False`` its position is unbounded, as in
@@ -24,8 +27,8 @@ that pushes the cursor away runs it off as far as it pushes, and since random ta
 re-centre the cursor, the next trial starts wherever it went. Their task is random targets of
 radius 0.075, a 0.5 s hold, a 10 s timeout, no walls and no speed limit (the environment
 arguments :func:`~cogmodels.envs.bci.realism.wilson_task`, with ``v_max=None``); their target
-centres are uniform in the whole square with no gap to the previous one, ours keep each target
-inside the workspace and ``MIN_GAP`` from the last.
+centres are uniform in the whole square with no gap to the previous one (``target_draw="uniform"``),
+ours keep each target inside the workspace and ``MIN_GAP`` from the last.
 The grid needs walls (a cursor outside it is on no cell).
 
 A trial is one target-acquisition attempt: it succeeds once the cursor has stayed inside the
@@ -65,6 +68,7 @@ __all__ = [
     "MAX_WORKSPACE",
     "MIN_GAP",
     "SELECTIONS",
+    "TARGET_DRAWS",
     "TASKS",
     "TargetSchedule",
     "TaskSpec",
@@ -74,6 +78,9 @@ __all__ = [
 TASKS = ("center_out", "random_targets", "grid")
 #: how a target is selected: by holding on it (dwelling, on the grid) or by a click
 SELECTIONS = ("hold", "click")
+#: how random targets are drawn: inside the workspace and MIN_GAP from the last, or Wilson et al.'s
+#: centres uniform in the whole square
+TARGET_DRAWS = ("spaced", "uniform")
 #: the largest grid (cells per side)
 MAX_GRID = 100
 #: the largest click rate (per second)
@@ -106,6 +113,7 @@ class TaskSpec:
     click_rate: float = 5.0
     false_click_rate: float = 0.05
     walls: bool = True
+    target_draw: str = "spaced"
 
     @classmethod
     def create(
@@ -124,6 +132,7 @@ class TaskSpec:
         click_rate: float = 5.0,
         false_click_rate: float = 0.05,
         walls: bool = True,
+        target_draw: str = "spaced",
     ) -> TaskSpec:
         """Check the task's arguments and convert times (s) to steps of ``dt``.
 
@@ -132,7 +141,8 @@ class TaskSpec:
         ``grid_size`` is an int in [2, 100]; ``selection`` "hold" | "click"; ``click_rate`` and
         ``false_click_rate`` (per second) in [0, 1000]; ``walls`` (bool): whether the cursor is
         kept inside the workspace (False: its position is unbounded, as in Wilson et al. 2023's
-        simulator; not with the grid).
+        simulator; not with the grid); ``target_draw`` "spaced" | "uniform" (random targets only:
+        Wilson et al.'s draw, centres uniform in the whole square, no gap to the last target).
         """
         task = check_choice("task", task, TASKS)
         n_trials = check_int("n_trials", n_trials, 1, MAX_TRIALS)
@@ -143,6 +153,12 @@ class TaskSpec:
         click_rate = check_number("click_rate", click_rate, 0.0, MAX_CLICK_RATE)
         false_click_rate = check_number("false_click_rate", false_click_rate, 0.0, MAX_CLICK_RATE)
         walls = check_bool("walls", walls)
+        target_draw = check_choice("target_draw", target_draw, TARGET_DRAWS)
+        if target_draw != "spaced" and task != "random_targets":
+            raise ValueError(
+                f"target_draw applies to task='random_targets' only (the other tasks' targets are "
+                f"fixed positions); leave it 'spaced', got target_draw={target_draw!r} with task={task!r}"
+            )
         if task == "grid" and not walls:
             raise ValueError(
                 "walls must be True with task='grid' (the grid tiles the workspace: a cursor "
@@ -169,7 +185,7 @@ class TaskSpec:
                 f"target_distance={target_distance!r}, target_radius={target_radius!r}"
             )
         room = (workspace - MIN_GAP) / 3  # two targets MIN_GAP apart always fit in the workspace
-        if task == "random_targets" and radius[1] > room:
+        if task == "random_targets" and target_draw == "spaced" and radius[1] > room:
             raise ValueError(
                 f"target_radius must be at most (workspace - MIN_GAP) / 3 = {room:g} with random "
                 f"targets (room for the next target), got {target_radius!r}"
@@ -186,7 +202,7 @@ class TaskSpec:
         return cls(task, n_trials, dt, workspace, target_distance, radius, hold_steps,
                    timeout_steps, check_bool("return_to_center", return_to_center),
                    grid_size=grid_size, selection=selection, click_rate=click_rate,
-                   false_click_rate=false_click_rate, walls=walls)
+                   false_click_rate=false_click_rate, walls=walls, target_draw=target_draw)
 
     def arguments(self) -> dict[str, Any]:
         """Return the arguments of :meth:`create` that give this spec (times back in seconds)."""
@@ -196,7 +212,7 @@ class TaskSpec:
                 "timeout": self.timeout_steps * self.dt, "return_to_center": self.return_to_center,
                 "grid_size": self.grid_size, "selection": self.selection,
                 "click_rate": self.click_rate, "false_click_rate": self.false_click_rate,
-                "walls": self.walls}
+                "walls": self.walls, "target_draw": self.target_draw}
 
     def replace(self, **overrides: Any) -> TaskSpec:
         """Return this spec with some :meth:`create` arguments changed (checked again)."""
@@ -259,7 +275,8 @@ class TargetSchedule:
 
     Centre-out: a new random order of the ``n_directions`` every cycle; with ``return_to_center``
     the odd trials go to the centre. Random targets: uniform centres, redrawn while closer than
-    ``MIN_GAP`` (edge to edge) to the previous target. ``index`` is the direction (``0..7``),
+    ``MIN_GAP`` (edge to edge) to the previous target (``target_draw="uniform"``: centres uniform
+    in the whole square, never redrawn). ``index`` is the direction (``0..7``),
     ``n_directions`` for the centre and ``-1`` for random targets.
     """
 
@@ -314,6 +331,8 @@ class TargetSchedule:
     def _random_positions(
         self, lanes: np.ndarray, radius: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
+        if self.spec.target_draw == "uniform":  # Wilson et al.'s getNewTarget: rand(2, 1) - 0.5
+            return rng.uniform(-1.0, 1.0, size=(len(lanes), 2)) * self.spec.workspace
         lim = (self.spec.workspace - radius)[:, None]
         prev, gap = self.pos[lanes], radius + self.radius[lanes] + MIN_GAP
         pos = rng.uniform(-1.0, 1.0, size=(len(lanes), 2)) * lim
