@@ -205,9 +205,12 @@ def test_supervised_rebuild_drives_each_days_block_with_a_fresh_fit(monkeypatch,
     assert [d for d, _ in blocks] == [0]
 
 
-def test_their_prit_reads_the_unsmoothed_readout_with_their_settings(monkeypatch):
+@pytest.mark.parametrize("strategy, theirs, raw", [("hmm_wilson", True, True), ("hmm_wilson_output", True, False),
+                                                   ("hmm_noclick_raw", False, True), ("hmm_noclick", False, False)])
+def test_their_prit_reads_the_unsmoothed_readout_with_their_settings(monkeypatch, strategy, theirs, raw):
     """``"hmm_wilson"``: their PRI-T (κ 4, inflection 0.2, slope 1, stay 0.999, no click) reads
-    ``Wᵀ [y_t, 1]`` of the session's counts, not the smoothed output."""
+    ``Wᵀ [y_t, 1]`` of the session's counts, not the smoothed output; the two ablations take one
+    of the two differences each (their settings on the output, ours on the readout)."""
     from cogmodels.agents.decoders import wilson_study
 
     seen = []
@@ -228,10 +231,11 @@ def test_their_prit_reads_the_unsmoothed_readout_with_their_settings(monkeypatch
     monkeypatch.setattr(WilsonLinearDecoder, "refit", refit_spy)
     kw = dict(n_days=2, n_subjects=2, session_s=10.0, calibration_s=10.0, sweep_s=0.5,
               gains=(2.0,), n_units=32)
-    run_wilson_protocol(["hmm_wilson"], refit="wilson", **kw)
+    run_wilson_protocol([strategy], refit="wilson", **kw)
     hmm, velocity, click = seen[0]
     assert click is None
-    assert (hmm.kappa, hmm.inflection, hmm.slope, hmm.stay) == (4.0, 0.2, 1.0, 0.999)
+    settings = (hmm.kappa, hmm.inflection, hmm.slope, hmm.stay)
+    assert (settings == (4.0, 0.2, 1.0, 0.999)) == theirs
     W, counts = recs[0]
-    np.testing.assert_allclose(velocity, np.einsum("tln,lnk->tlk", counts, W[:, :-1])
-                               + W[:, -1])
+    readout = np.einsum("tln,lnk->tlk", counts, W[:, :-1]) + W[:, -1]
+    assert np.allclose(velocity, readout) == raw

@@ -34,6 +34,9 @@ starts from a steady-state Kalman filter fit on a supervised calibration block. 
   their near-flat distance logistic, no click), which reads the decoder's unsmoothed readout
   (their ``rawDecTraj``; :class:`WilsonLinearDecoder` only — another decoder's output as
   ``"hmm"``);
+- ``"hmm_wilson_output"`` and ``"hmm_noclick_raw"``: the two halves of that difference, as
+  ablations — their PRI-T's settings on the smoothed output, and ours without the click on the
+  unsmoothed readout;
 - ``"rti"``: retrospective target inference (Jarosiewicz et al. 2015): only the successful
   trials' bins, labelled toward where the cursor ended;
 - ``"rti_wilson"``: Wilson et al.'s RTI rule (:func:`rti_wilson_selection`): every trial end,
@@ -558,8 +561,8 @@ def hidden_stable_channels(drift: Any, n_units: int) -> np.ndarray:
 LABELS = ("position", "refit")
 
 #: the strategies whose daily refits are renormalised (:class:`OutputScale`)
-RENORMALIZED = frozenset({"supervised", "supervised_rebuild", "hmm", "hmm_noclick",
-                          "hmm_wilson", "rti", "rti_wilson"})
+RENORMALIZED = frozenset({"supervised", "supervised_rebuild", "hmm", "hmm_noclick", "hmm_noclick_raw",
+                          "hmm_wilson", "hmm_wilson_output", "rti", "rti_wilson"})
 
 #: the strategies whose decoder is rebuilt each day from a fresh calibration block, then
 #: recalibrated on a closed-loop block it drives (Wilson et al.'s supervised reference)
@@ -587,6 +590,8 @@ STRATEGIES: dict[str, tuple[type[Decoder], Update]] = {
     "hmm": (SteadyStateKalmanDecoder, _hmm(click=True)),
     "hmm_noclick": (SteadyStateKalmanDecoder, _hmm(click=False)),
     "hmm_wilson": (SteadyStateKalmanDecoder, _hmm(click=False, key="hmm_wilson", raw=True)),
+    "hmm_wilson_output": (SteadyStateKalmanDecoder, _hmm(click=False, key="hmm_wilson")),
+    "hmm_noclick_raw": (SteadyStateKalmanDecoder, _hmm(click=False, raw=True)),
     "rti": (SteadyStateKalmanDecoder, _rti),
     "rti_wilson": (SteadyStateKalmanDecoder, _rti_wilson),
     "stabilizer": (ProcrustesStabilizer, _realign),
@@ -596,7 +601,8 @@ STRATEGIES: dict[str, tuple[type[Decoder], Update]] = {
 #: the strategies played by default: all but the oracle ablation and Wilson et al.'s RTI rule
 DEFAULT_STRATEGIES = tuple(name for name in STRATEGIES
                            if name not in ("stabilizer_oracle", "rti_wilson",
-                                           "supervised_rebuild", "hmm_wilson"))
+                                           "supervised_rebuild", "hmm_wilson", "hmm_wilson_output",
+                                           "hmm_noclick_raw"))
 
 
 def _calibration(env: CursorBCIVector, day: int, opts: dict[str, Any]
