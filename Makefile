@@ -13,7 +13,10 @@ PIP_FLAGS ?= --disable-pip-version-check
 # CPU: the trained-network tests were recorded with AVX2's. NumPy's own SIMD loops (exp, log, power,
 # ...) dispatch by CPU as well: on an AVX-512 CPU they would take NumPy's X86_V4 / AVX512_ICL /
 # AVX512_SPR loops and other last bits than the AVX2 (X86_V3) loops the pins were recorded with, so
-# those targets are turned off (a no-op on a CPU without them). A value set by the caller wins.
+# those targets are turned off (a no-op on a CPU without them; not when the caller sets NumPy's
+# NPY_ENABLE_CPU_FEATURES, which cannot be set with it). torch's own BLAS, MKL, is left to choose:
+# the pinned digests came out the same with MKL_CBWR=COMPATIBLE and MKL_ENABLE_INSTRUCTIONS=SSE4_2.
+# A value set by the caller wins.
 HAS_AVX2 := $(shell grep -qsw avx2 /proc/cpuinfo && echo yes)
 ifeq ($(HAS_AVX2),yes)
 ifeq ($(origin OPENBLAS_CORETYPE),undefined)
@@ -22,7 +25,7 @@ endif
 ifeq ($(origin ATEN_CPU_CAPABILITY),undefined)
 export ATEN_CPU_CAPABILITY := avx2
 endif
-ifeq ($(origin NPY_DISABLE_CPU_FEATURES),undefined)
+ifeq ($(origin NPY_DISABLE_CPU_FEATURES)$(origin NPY_ENABLE_CPU_FEATURES),undefinedundefined)
 export NPY_DISABLE_CPU_FEATURES := X86_V4 AVX512_ICL AVX512_SPR
 endif
 endif

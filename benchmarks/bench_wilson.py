@@ -99,6 +99,7 @@ from cogmodels.agents.decoders.wilson_study import (  # noqa: E402
     DAY0,
     DEFAULT_STRATEGIES,
     REFITS,
+    STRATEGIES,
     run_wilson_protocol,
     wilson_drift,
 )
@@ -220,7 +221,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1, help="strategies in parallel processes")
     ap.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
-                    help="comma-separated; stabilizer_oracle (with --n-stable) besides these")
+                    help="comma-separated, of: " + ", ".join(STRATEGIES) + " (default: "
+                         + ", ".join(DEFAULT_STRATEGIES) + ")")
     ap.add_argument("--labels", default="position", choices=("refit", "position"),
                     help="labels of every refit: ReFIT's or Wilson et al.'s position error")
     ap.add_argument("--no-renormalize", action="store_true",

@@ -271,7 +271,7 @@ def test_random_targets_lie_in_the_workspace_with_random_sizes_and_gaps():
 
 def test_wilson_target_draw_is_uniform_in_the_square_with_no_gap():
     """target_draw="uniform" (Wilson et al.'s getNewTarget): centres uniform in [-0.5, 0.5]^2, so
-    some overhang the edge and some start within the last target; the default never does either."""
+    some overhang the edge and some overlap the last target; the default never does either."""
     from scipy import stats
 
     lanes = np.arange(4000)

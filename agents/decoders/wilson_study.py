@@ -36,7 +36,8 @@ starts from a steady-state Kalman filter fit on a supervised calibration block. 
   ``"hmm"``);
 - ``"hmm_wilson_output"`` and ``"hmm_noclick_raw"``: the two halves of that difference, as
   ablations — their PRI-T's settings on the smoothed output, and ours without the click on the
-  unsmoothed readout;
+  unsmoothed readout (with ``refit="wilson"``; of another decoder the readout is the output, so
+  they are ``"hmm_wilson"`` and ``"hmm_noclick"``);
 - ``"rti"``: retrospective target inference (Jarosiewicz et al. 2015): only the successful
   trials' bins, labelled toward where the cursor ended;
 - ``"rti_wilson"``: Wilson et al.'s RTI rule (:func:`rti_wilson_selection`): every trial end,
