@@ -276,7 +276,8 @@ def main() -> None:
                          "Poisson variance, or Wilson et al.'s additive Gaussian of a fixed SD")
     ap.add_argument("--noise-sd", type=float, default=None,
                     help="with --noise additive: the SD in counts per 20 ms bin (default: "
-                         "Wilson et al.'s signal-to-noise scale, wilson_noise_sd: 0.60)")
+                         "Wilson et al.'s signal-to-noise scale, wilson_noise_sd: 0.60, 0.76 with "
+                         "--user wilson; E11 and E12 ran 0.60 with their user: --noise-sd 0.6047)")
     ap.add_argument("--quick", action="store_true", help="2 days, 2 subjects, 20 s sessions")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
     ap.add_argument("--save-dir", type=Path, default=None,

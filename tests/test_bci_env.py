@@ -445,6 +445,10 @@ def test_additive_counts_have_a_fixed_sd_whatever_the_rate():
     assert env._loop.noise_sd == pytest.approx(wilson_noise_sd(PopulationSpec(), 0.02))
     assert wilson_noise_sd(PopulationSpec(n_units=48), 0.02) == pytest.approx(
         env._loop.noise_sd / 2)
+    # with Wilson et al.'s user the command is their control itself (top push 1, not 0.8): their SNR
+    theirs = CursorBCIVector(num_envs=2, noise="additive", user="wilson")
+    assert theirs._loop.noise_sd == pytest.approx(env._loop.noise_sd / 0.8)
+    assert UserSpec(model="wilson", max_speed=0.3).top_speed == 1.0 and UserSpec(max_speed=0.3).top_speed == 0.3
 
 
 def test_cosine_fits_recover_preferred_directions_baselines_and_depths():

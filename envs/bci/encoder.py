@@ -134,8 +134,10 @@ class PopulationSpec:
 
     ``noise_sd`` (counts per bin, used with ``"additive"`` only) defaults to None: Wilson et
     al.'s signal-to-noise scale, :func:`wilson_noise_sd` for this population, the loop's bin
-    width and its user's top speed (0.60 counts for the defaults, 192 units, 20 ms bins, 0.8
-    widths/s — about the Poisson SD of an average channel, ``sqrt(17.5 Hz x 0.02 s) = 0.59``).
+    width and its user's top push (:attr:`~cogmodels.envs.bci.user.UserSpec.top_speed`: 0.60
+    counts for the defaults, 192 units, 20 ms bins, 0.8 widths/s — about the Poisson SD of an
+    average channel, ``sqrt(17.5 Hz x 0.02 s) = 0.59``; 0.76 with Wilson et al.'s user, whose
+    push is their control unit).
     The expected count is the same in every model (baseline included; cosine units rectified
     at 0).
 

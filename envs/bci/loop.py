@@ -253,7 +253,7 @@ class ClosedLoop:
         self._latent_r = float(np.exp(-spec.dt / pop.latent_tau)) if pop.latent_tau > 0 else 0.0
         self.spikes = PoissonCounter(n, units)
         self.noise_sd = (pop.noise_sd if pop.noise_sd is not None
-                         else wilson_noise_sd(pop, spec.dt, cfg.user.max_speed))
+                         else wilson_noise_sd(pop, spec.dt, cfg.user.top_speed))
         self.obs = np.zeros((n, units), dtype=np.float32)
         self._expected = np.empty((n, units), dtype=np.float32)  # a bin's expected counts, all lanes
         self.subjects: list[NeuralTrajectory | None] = [None] * n

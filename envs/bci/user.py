@@ -89,6 +89,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import solve_discrete_are
 
+from cogmodels.envs.bci.encoder import WILSON_TOP_CONTROL
 from cogmodels.validation import check_choice, check_number
 
 __all__ = ["USER_MODELS", "WILLETT_USER", "WILSON_PUSH", "WILSON_USER", "Reaiming", "User",
@@ -164,6 +165,16 @@ class UserSpec:
                     raise ValueError(f"{name} must be 0 with user='wilson' (Wilson et al.'s user "
                                      f"neither brakes nor learns the gain: it is told it), got "
                                      f"{getattr(self, name)!r}")
+
+    @property
+    def top_speed(self) -> float:
+        """The user's top push (widths/s).
+
+        ``max_speed``; for Wilson et al.'s user the plateau of their push :data:`WILSON_PUSH`,
+        their control unit 1 (:data:`~cogmodels.envs.bci.encoder.WILSON_TOP_CONTROL`), in which
+        their SNR is defined (``max_speed`` is unused there).
+        """
+        return WILSON_TOP_CONTROL if self.model == "wilson" else self.max_speed
 
 
 def forward_model(spec: UserSpec, dt: float) -> tuple[float, np.ndarray, np.ndarray]:
