@@ -105,6 +105,7 @@ from cogmodels.agents.decoders.wilson_study import (  # noqa: E402
 )
 from cogmodels.envs.bci.drift import DRIFT_PRESETS, SNRMixture  # noqa: E402
 from cogmodels.envs.bci.encoder import NOISE_MODELS, PopulationSpec  # noqa: E402
+from cogmodels.envs.bci.gain_sweep import WILSON_GAINS  # noqa: E402
 from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
 from cogmodels.envs.bci.realism import wilson_task  # noqa: E402
 from cogmodels.envs.bci.user import WILSON_USER, UserSpec  # noqa: E402
@@ -264,6 +265,11 @@ def main() -> None:
     ap.add_argument("--task", default="center_out", choices=("center_out", "wilson"),
                     help="centre-out (re-centred each trial, walls, v_max 1) or Wilson et al.'s "
                          "task: random targets, never re-centred, no walls, no speed limit")
+    ap.add_argument("--units", default="ours", choices=("ours", "wilson"),
+                    help="the day-0 decoder's units and the gain grid: ours (the fit's own output, "
+                         "gains geomspace(0.5, 4, 10)) or Wilson et al.'s (their unit column norm in "
+                         "their channel units, gains linspace(0.1, 2.5, 10)); wilson needs --refit "
+                         "wilson --day0 white_noise --noise additive")
     ap.add_argument("--targets", default="spaced", choices=("spaced", "uniform"),
                     help="with --task wilson: each target inside the workspace and 0.05 from the "
                          "last, or Wilson et al.'s draw (centres uniform in the whole square, no gap)")
@@ -292,6 +298,7 @@ def main() -> None:
     noise = {} if args.noise == "poisson" else {"noise": args.noise}
     if args.noise_sd is not None:
         noise["noise_sd"] = args.noise_sd
+    gains = WILSON_GAINS if args.units == "wilson" else GAINS
     if args.targets != "spaced" and args.task != "wilson":
         raise SystemExit("--targets applies to --task wilson only")
     env_kwargs = {**noise, **(wilson_task() if args.task == "wilson" else {})}
@@ -326,12 +333,12 @@ def main() -> None:
         trials = run_wilson_protocol(args.strategies.split(","), args.days, args.subjects,
                                      args.session,
                                      calibration_s=30.0 if args.quick else 60.0,
-                                     sweep_s=args.sweep, gains=GAINS, seed=args.seed,
+                                     sweep_s=args.sweep, gains=gains, seed=args.seed,
                                      n_jobs=args.jobs, save_dir=args.save_dir, progress=True,
                                      renormalize=not args.no_renormalize, labels=args.labels,
                                      posterior_weights=args.posterior_weights,
                                      same_day_refit=args.same_day_refit, refit=args.refit,
-                                     day0=args.day0,
+                                     day0=args.day0, decoder_units=args.units,
                                      drift=make_drift_arg(args.drift, args.n_stable,
                                                           args.low_snr),
                                      stabilizer=stabilizer, **env_kwargs)
@@ -355,7 +362,7 @@ def main() -> None:
         print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python "
               f"{platform.python_version()}; wall {seconds:.0f} s; cpu {cpu:.0f} s; load "
               f"average {os.getloadavg()[0]:.1f}; seed {args.seed}; {args.subjects} subjects; "
-              f"{args.days} days; {args.session:.0f} s sessions; sweep {len(GAINS)} gains x "
+              f"{args.days} days; {args.session:.0f} s sessions; sweep {len(gains)} gains x "
               f"{args.sweep:g} s; labels {args.labels}; drift {args.drift}, n_stable "
               f"{args.n_stable}{', low SNR' if args.low_snr else ''}; stabiliser B {b}, reads "
               f"{args.stabilizer_read}, {args.stabilizer_factors} {args.stabilizer_model} factors"
@@ -364,6 +371,7 @@ def main() -> None:
               f"{'; same-day refit' if args.same_day_refit else ''}"
               f"{'; task wilson' if args.task == 'wilson' else ''}"
               f"{'' if args.targets == 'spaced' else f', targets {args.targets}'}"
+              f"{'; their decoder units and gains' if args.units == 'wilson' else ''}"
               f"{'' if args.user is None else f'; user {args.user}'}"
               f"{'; refit wilson' if args.refit == 'wilson' else ''}"
               f"{'; day 0 white noise' if args.day0 == 'white_noise' else ''}")

@@ -239,3 +239,32 @@ def test_their_prit_reads_the_unsmoothed_readout_with_their_settings(monkeypatch
     W, counts = recs[0]
     readout = np.einsum("tln,lnk->tlk", counts, W[:, :-1]) + W[:, -1]
     assert np.allclose(velocity, readout) == raw
+
+
+def test_their_decoder_units_give_day0_their_unit_column_norm_in_our_channel_units(monkeypatch):
+    """``decoder_units="wilson"``: the day-0 columns get norm ``0.3 / noise_sd`` (their unit norm
+    at their channel noise 0.3; ``noise_sd`` at their SNR with their user); ``"ours"`` keeps the
+    RMS of the fitted norms. Only with their decoder, day 0 and additive channels."""
+    from cogmodels.envs.bci.encoder import PopulationSpec, wilson_noise_sd
+
+    norms = []
+    real = WilsonLinearDecoder.equalize_columns
+
+    def spy(self, norm=None):
+        real(self, norm)
+        norms.append(np.linalg.norm(self.W_[:, :self.n_units_], axis=1))
+        return self
+
+    monkeypatch.setattr(WilsonLinearDecoder, "equalize_columns", spy)
+    kw = dict(n_days=1, n_subjects=2, session_s=5.0, sweep_s=0.5, gains=(0.5,), n_units=32, refit="wilson",
+              day0="white_noise", noise="additive", user="wilson")
+    run_wilson_protocol(["fixed"], decoder_units="wilson", **kw)
+    theirs = 0.3 / wilson_noise_sd(PopulationSpec(n_units=32), 0.02, top_speed=1.0)
+    np.testing.assert_allclose(norms[0], theirs)
+    run_wilson_protocol(["fixed"], **kw)
+    np.testing.assert_allclose(norms[1][:, 0], norms[1][:, 1])
+    assert not np.allclose(norms[1], theirs)
+    with pytest.raises(ValueError, match=r"decoder_units='wilson' needs .* got refit='kalman'"):
+        run_wilson_protocol(["fixed"], decoder_units="wilson", **{**kw, "refit": "kalman"})
+    with pytest.raises(ValueError, match=r"decoder_units must be one of \['ours', 'wilson'\], got 'theirs'"):
+        run_wilson_protocol(["fixed"], decoder_units="theirs", **kw)

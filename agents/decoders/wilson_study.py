@@ -104,6 +104,7 @@ from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer
 from cogmodels.agents.decoders.target_hmm import TargetHMM, infer_lanes, target_grid
 from cogmodels.deprecation import renamed_arguments
 from cogmodels.envs.bci.drift import SNRMixture, TuningRotation, make_drift
+from cogmodels.envs.bci.encoder import WILSON_CHANNEL_SD
 from cogmodels.envs.bci.gain_sweep import WILSON_GAINS, sweep_gain
 from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.progress import progress_bar
@@ -300,17 +301,20 @@ class WilsonLinearDecoder(RidgeDecoder):
         self._fitted(n_lanes, n, single)
         return self
 
-    def equalize_columns(self) -> WilsonLinearDecoder:
-        """Give both output columns (weights and intercept) one norm, the RMS of the two; ``self``.
+    def equalize_columns(self, norm: float | None = None) -> WilsonLinearDecoder:
+        """Give both output columns (weights and intercept) one norm; ``self``.
 
         Wilson et al.'s day-0 ``renormalizeDecoder`` without a previous decoder scales each
-        column ``k`` to ``‖W_{1:N,k}‖ = 1`` (in their units); the common norm here is the RMS
-        of the fitted ones, ``sqrt((‖W_{:,x}‖² + ‖W_{:,y}‖²) / 2)``, so the decoder's speed stays
-        in the units of the gain grid while its two axes are made equal, as theirs are.
+        column ``k`` to ``‖W_{1:N,k}‖ = 1`` in their units. ``norm`` None: the common norm is the
+        RMS of the fitted ones, ``sqrt((‖W_{:,x}‖² + ‖W_{:,y}‖²) / 2)``, so the decoder's speed
+        stays in the units of the gain grid while its two axes are made equal, as theirs are;
+        a number: that norm (their unit norm in this simulator's channel units is
+        ``0.3 / noise_sd``, :func:`run_wilson_protocol`'s ``decoder_units="wilson"``).
         """
         self._check_fitted()
         norms = np.linalg.norm(self.W_[:, :self.n_units_], axis=1)  # (L, 2)
-        common = np.sqrt((norms**2).mean(axis=1, keepdims=True))
+        common = (np.sqrt((norms**2).mean(axis=1, keepdims=True)) if norm is None
+                  else check_number("norm", norm, 0.0, low_open=True))
         self.W_ = self.W_ * (common / np.maximum(norms, 1e-300))[:, None, :]
         return self
 
@@ -578,6 +582,8 @@ REFITS = ("kalman", "wilson")
 #: the day-0 calibrations of :func:`run_wilson_protocol`: ``"block"`` (the supervised block of
 #: ``calibration_s``) or ``"white_noise"`` (Wilson et al.'s simulated open-loop block)
 DAY0 = ("block", "white_noise")
+#: the units of the day-0 decoder and so of the gain grid: the fit's own, or Wilson et al.'s
+DECODER_UNITS = ("ours", "wilson")
 
 #: bins of Wilson et al.'s day-0 open-loop block (``nTrainingSteps`` in their
 #: ``performance_sweep.py``: 10,000 steps of 20 ms)
@@ -627,7 +633,9 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
     options = opts["stabilizer"] if cls is ProcrustesStabilizer else {}
     decoder = cls(dt=dt, **options).fit(*_calibration(env, 0, opts))
     if opts["day0"] == "white_noise" and isinstance(decoder, WilsonLinearDecoder):
-        decoder.equalize_columns()
+        # their unit column norm, in their channel units: their noise SD 0.3 against ours
+        theirs = opts["decoder_units"] == "wilson"
+        decoder.equalize_columns(WILSON_CHANNEL_SD / env.config.noise_sd if theirs else None)
     task = env.config.task
     stable = hidden_stable_channels(opts["drift"], env.config.population.n_units)
     opts = {**opts, "dt": dt, "v_max": env.config.speed_bound, "workspace": task.position_bound,
@@ -704,6 +712,7 @@ def run_wilson_protocol(
     same_day_refit: bool = False,
     refit: str = "kalman",
     day0: str = "block",
+    decoder_units: str = "ours",
     seed: int = 0,
     drift: Any = WILSON_DRIFT,
     stabilizer: dict[str, Any] | None = None,
@@ -771,6 +780,14 @@ def run_wilson_protocol(
         ``calibration_s`` is then unused). With ``refit="wilson"`` the two output columns of
         that fit are then given one norm (:meth:`WilsonLinearDecoder.equalize_columns`; theirs
         are each scaled to norm 1, in their units).
+    decoder_units : {"ours", "wilson"}
+        The units of that day-0 decoder, and so of ``gains`` (:data:`DECODER_UNITS`). ``"ours"``
+        (the default): the common norm is the RMS of the fitted ones, the gains multiply the
+        fit's own output (widths/s). ``"wilson"``: their unit norm in their channel units,
+        ``0.3 / noise_sd`` here (their channels' noise SD 0.3 against this environment's
+        additive ``noise_sd``, at their SNR), so their grid ``linspace(0.1, 2.5, 10)`` moves the
+        cursor as in their simulator; needs ``refit="wilson"``, ``day0="white_noise"`` and
+        ``noise="additive"``.
     seed : int
         Seed of the subjects, their drift and the tasks.
     drift : Any
@@ -813,9 +830,14 @@ def run_wilson_protocol(
         "posterior_weights": check_bool("posterior_weights", posterior_weights),
         "same_day_refit": check_bool("same_day_refit", same_day_refit), "seed": seed, "drift": drift,
         "refit": check_choice("refit", refit, REFITS), "day0": check_choice("day0", day0, DAY0),
+        "decoder_units": check_choice("decoder_units", decoder_units, DECODER_UNITS),
         "env_kwargs": env_kwargs, "save_dir": save_dir,
         "stabilizer": dict(stabilizer or {})}
     ProcrustesStabilizer(**opts["stabilizer"])  # bad options fail here, not in a worker
+    if decoder_units == "wilson" and (refit, day0, env_kwargs.get("noise")) != ("wilson", "white_noise", "additive"):
+        raise ValueError(f"decoder_units='wilson' needs Wilson et al.'s decoder, day 0 and channels "
+                         f"(refit='wilson', day0='white_noise', noise='additive'), got refit={refit!r}, "
+                         f"day0={day0!r}, noise={env_kwargs.get('noise')!r}")
     stabilizers = [s for s in strategies if STRATEGIES[s][0] is ProcrustesStabilizer]
     if refit == "wilson" and stabilizers:
         linear = [s for s, (c, _) in STRATEGIES.items() if c is not ProcrustesStabilizer]

@@ -96,6 +96,17 @@ class BCIConfig:
     session_drift: tuple[SessionProcess, ...] = ()
 
     @property
+    def noise_sd(self) -> float:
+        """The additive channels' noise SD (counts per bin).
+
+        The population's ``noise_sd``, or Wilson et al.'s signal-to-noise scale for this
+        population, bin and user's top push (:func:`~cogmodels.envs.bci.encoder.wilson_noise_sd`).
+        """
+        pop = self.population
+        return (pop.noise_sd if pop.noise_sd is not None
+                else wilson_noise_sd(pop, self.task.dt, self.user.top_speed))
+
+    @property
     def speed_bound(self) -> float:
         """The bound of each velocity component: ``v_max``, or inf without a speed limit."""
         return float(np.inf) if self.v_max is None else self.v_max
@@ -252,8 +263,7 @@ class ClosedLoop:
         self.latent = np.zeros((n, pop.latent_dim if "latent" in pop.covariates else 0))
         self._latent_r = float(np.exp(-spec.dt / pop.latent_tau)) if pop.latent_tau > 0 else 0.0
         self.spikes = PoissonCounter(n, units)
-        self.noise_sd = (pop.noise_sd if pop.noise_sd is not None
-                         else wilson_noise_sd(pop, spec.dt, cfg.user.top_speed))
+        self.noise_sd = cfg.noise_sd
         self.obs = np.zeros((n, units), dtype=np.float32)
         self._expected = np.empty((n, units), dtype=np.float32)  # a bin's expected counts, all lanes
         self.subjects: list[NeuralTrajectory | None] = [None] * n
