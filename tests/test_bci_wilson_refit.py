@@ -134,11 +134,11 @@ def test_white_noise_day_zero_fits_on_wilsons_10000_bins(monkeypatch):
     monkeypatch.setattr(wilson_study, "calibration_block", spy)
     equalized = []
     monkeypatch.setattr(WilsonLinearDecoder, "equalize_columns",
-                        lambda self: equalized.append(self) or self)
+                        lambda self, norm=None: equalized.append(norm) or self)
     kw = dict(n_days=1, n_subjects=1, session_s=2.0, calibration_s=10.0, sweep_s=0.5,
               gains=(2.0,), n_units=16)
     run_wilson_protocol(["fixed"], refit="wilson", day0="white_noise", **kw)
-    assert calls == [(pytest.approx(200.0), "white_noise")] and len(equalized) == 1
+    assert calls == [(pytest.approx(200.0), "white_noise")] and equalized == [None]  # the fit's own scale
     calls.clear()
     run_wilson_protocol(["fixed"], day0="white_noise", **kw)  # the Kalman filter: no columns
     assert calls == [(pytest.approx(200.0), "white_noise")] and len(equalized) == 1
