@@ -97,6 +97,7 @@ import pandas as pd  # noqa: E402
 import cogmodels  # noqa: E402,F401
 from cogmodels.agents.decoders.wilson_study import (  # noqa: E402
     DAY0,
+    DECODER_UNITS,
     DEFAULT_STRATEGIES,
     REFITS,
     STRATEGIES,
@@ -108,6 +109,7 @@ from cogmodels.envs.bci.encoder import NOISE_MODELS, PopulationSpec  # noqa: E40
 from cogmodels.envs.bci.gain_sweep import WILSON_GAINS  # noqa: E402
 from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
 from cogmodels.envs.bci.realism import wilson_task  # noqa: E402
+from cogmodels.envs.bci.task import TARGET_DRAWS  # noqa: E402
 from cogmodels.envs.bci.user import WILSON_USER, UserSpec  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -265,12 +267,12 @@ def main() -> None:
     ap.add_argument("--task", default="center_out", choices=("center_out", "wilson"),
                     help="centre-out (re-centred each trial, walls, v_max 1) or Wilson et al.'s "
                          "task: random targets, never re-centred, no walls, no speed limit")
-    ap.add_argument("--units", default="ours", choices=("ours", "wilson"),
+    ap.add_argument("--units", default="ours", choices=DECODER_UNITS,
                     help="the day-0 decoder's units and the gain grid: ours (the fit's own output, "
                          "gains geomspace(0.5, 4, 10)) or Wilson et al.'s (their unit column norm in "
                          "their channel units, gains linspace(0.1, 2.5, 10)); wilson needs --refit "
                          "wilson --day0 white_noise --noise additive")
-    ap.add_argument("--targets", default="spaced", choices=("spaced", "uniform"),
+    ap.add_argument("--targets", default="spaced", choices=TARGET_DRAWS,
                     help="with --task wilson: each target inside the workspace and 0.05 from the "
                          "last, or Wilson et al.'s draw (centres uniform in the whole square, no gap)")
     ap.add_argument("--user", type=lambda text: text if text == "wilson" else json.loads(text),
