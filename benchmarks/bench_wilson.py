@@ -222,7 +222,7 @@ def main() -> None:
                     help="seconds per scored session (Wilson et al.: 400)")
     ap.add_argument("--sweep", type=float, default=2.0, help="seconds per gain of the sweep")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--jobs", type=int, default=1, help="strategies in parallel processes")
+    ap.add_argument("--jobs", type=int, default=1, help="processes: strategies in parallel; with one strategy, its PRI-T inference over subjects")
     ap.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
                     help="comma-separated, of: " + ", ".join(STRATEGIES) + " (default: "
                          + ", ".join(DEFAULT_STRATEGIES) + ")")

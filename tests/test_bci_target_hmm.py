@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from cogmodels.agents.decoders.target_hmm import TargetHMM, hmm_labels, target_grid
+from cogmodels.agents.decoders.target_hmm import TargetHMM, hmm_labels, infer_lanes, target_grid
 from cogmodels.envs.bci.task import center_out_positions
 
 
@@ -109,3 +109,41 @@ def test_bad_sequences_are_refused():
         hmm.log_emission(np.zeros((5, 2)), np.zeros((4, 2)))
     with pytest.raises(ValueError, match="click must have shape"):
         hmm.log_emission(np.zeros((5, 2)), np.zeros((5, 2)), np.zeros(4))
+
+
+def _lane_by_lane(hmm, v, cursor, click):
+    """The inference of each lane alone: the single-sequence recursions, one lane at a time."""
+    goals, conf = [], []
+    for lane in range(v.shape[1]):
+        log_e = hmm.log_emission(v[:, lane], cursor[:, lane], None if click is None else
+                                 click[:, lane])
+        path = hmm.viterbi(log_e)
+        post, _ = hmm.posterior(log_e)
+        goals.append(hmm.targets[path])
+        conf.append(post[np.arange(path.size), path])
+    return np.stack(goals, 1), np.stack(conf, 1)
+
+
+@pytest.mark.parametrize("with_click", [False, True])
+def test_lanes_inferred_together_give_the_same_bits_as_each_lane_alone(monkeypatch, with_click):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cogmodels.agents.decoders import target_hmm
+
+    rng = np.random.default_rng(5)
+    runs = [_reaches(rng, n_trials=6) for _ in range(5)]
+    T = min(len(r[0]) for r in runs)
+    v, cursor, _, click = (np.stack([r[i][:T] for r in runs], 1) for i in range(4))
+    v[::37] = 0.0  # bins without a direction
+    hmm = TargetHMM(target_grid(0.5, 8), kappa=2.0)
+    want = _lane_by_lane(hmm, v, cursor, click if with_click else None)
+    c = click if with_click else None
+    for block in (10**9, 2 * T * hmm.n_states):  # one block; blocks of 2, 2 and 1 lanes
+        monkeypatch.setattr(target_hmm, "_BLOCK_ELEMENTS", block)
+        for executor in (None, ThreadPoolExecutor(2)):
+            got = infer_lanes(hmm, v, cursor, c, executor=executor)
+            for g, w in zip(got, want, strict=True):
+                np.testing.assert_array_equal(g, w)
+    paths = hmm.viterbi(np.stack([hmm.log_emission(v[:, i], cursor[:, i]) for i in range(5)], 1))
+    assert paths.shape == (T, 5)
+    np.testing.assert_array_equal(paths[:, 3], hmm.viterbi(hmm.log_emission(v[:, 3], cursor[:, 3])))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from cogmodels.agents.decoders import Assist, SteadyStateKalmanDecoder, run_closed_loop
@@ -194,3 +195,13 @@ def test_same_day_refit_scores_the_decoder_refit_on_the_days_own_block():
     np.testing.assert_array_equal(*day0)  # day 0: no recalibration yet, either order
     with pytest.raises(ValueError, match="same_day_refit"):
         run_wilson_protocol(["rti"], same_day_refit="yes", **kw)
+
+
+def test_pri_t_over_subjects_in_worker_processes_gives_the_same_trials():
+    """With one strategy, ``n_jobs`` runs PRI-T's inference over the subjects in spawned workers."""
+    kw = {"n_days": 2, "n_subjects": 3, "session_s": 8.0, "calibration_s": 10.0, "sweep_s": 0.5,
+          "gains": (1.0, 2.0), "n_units": 32}
+    one = run_wilson_protocol(["hmm"], **kw)
+    two = run_wilson_protocol(["hmm"], n_jobs=2, **kw)
+    assert set(one["day"]) == {0, 1} and set(one["subject"]) == {0, 1, 2}  # day 1 after a refit
+    pd.testing.assert_frame_equal(one, two)

@@ -216,9 +216,10 @@ def test_their_prit_reads_the_unsmoothed_readout_with_their_settings(monkeypatch
     seen = []
     real = wilson_study.infer_lanes
 
-    def spy(hmm, velocity, cursor, click=None):
+    def spy(hmm, velocity, cursor, click=None, *, executor=None):
         seen.append((hmm, velocity, click))
-        return real(hmm, velocity, cursor, click)
+        assert executor is None  # one process
+        return real(hmm, velocity, cursor, click, executor=executor)
 
     monkeypatch.setattr(wilson_study, "infer_lanes", spy)
     recs = []

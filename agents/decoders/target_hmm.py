@@ -45,6 +45,7 @@ targets, unweighted; :func:`infer_lanes` returns those targets for it).
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -152,13 +153,29 @@ class TargetHMM:
         """
         v = _sequence("velocity", velocity, None, 2)
         p = _sequence("cursor", cursor, v.shape[0], 2)
+        # written in place, operation for operation as
+        # cos = (err · v) / max(|err| |v|, 1e-12),  κ_ti = κ / (1 + exp(-(|err| - δ) σ))
+        # (0 where |v| <= 1e-9),  out = κ_ti cos - (log(2π i0e(κ_ti)) + κ_ti)
         err = self.targets[None] - p[:, None]  # (T, S, 2)
         dist = np.hypot(err[..., 0], err[..., 1])
         speed = np.hypot(v[:, 0], v[:, 1])
-        cos = np.einsum("tsk,tk->ts", err, v) / np.maximum(dist * speed[:, None], 1e-12)
-        kappa = self.kappa / (1.0 + np.exp(-(dist - self.inflection) * self.slope))
-        kappa = np.where(speed[:, None] > 1e-9, kappa, 0.0)
-        out = kappa * cos - (np.log(2.0 * np.pi * i0e(kappa)) + kappa)
+        out = np.einsum("tsk,tk->ts", err, v)
+        del err
+        den = np.multiply(dist, speed[:, None])
+        np.divide(out, np.maximum(den, 1e-12, out=den), out=out)  # cos
+        kappa = np.subtract(dist, self.inflection, out=den)
+        np.negative(kappa, out=kappa)
+        kappa *= self.slope
+        np.exp(kappa, out=kappa)
+        kappa += 1.0
+        np.divide(self.kappa, kappa, out=kappa)
+        kappa[~(speed > 1e-9)] = 0.0
+        out *= kappa
+        norm = i0e(kappa)
+        norm *= 2.0 * np.pi
+        np.log(norm, out=norm)
+        norm += kappa
+        out -= norm
         if click is not None:
             c = np.asarray(click, dtype=bool)
             if c.shape != (v.shape[0],):
@@ -173,25 +190,29 @@ class TargetHMM:
     def viterbi(self, log_e: np.ndarray) -> np.ndarray:
         """Return the most probable state sequence ``(T,)`` for log emissions ``(T, S)``.
 
-        The start is uniform over the states.
+        The start is uniform over the states. ``(T, L, S)`` emissions (``L`` independent
+        sequences) give ``(T, L)`` paths, each the same as alone.
         """
-        T, S = log_e.shape
+        one = log_e.ndim == 2
+        log_e = log_e[:, None] if one else log_e
+        T, L, S = log_e.shape
+        lanes = np.arange(L)
         log_p, log_q = np.log(self.stay), np.log(self._jump())
         delta = log_e[0] - np.log(S)
-        stayed = np.zeros((T, S), dtype=bool)
-        best_prev = np.zeros(T, dtype=np.int64)
+        stayed = np.zeros((T, L, S), dtype=bool)
+        best_prev = np.zeros((T, L), dtype=np.int64)
         for t in range(1, T):
-            j = int(np.argmax(delta))
+            j = np.argmax(delta, axis=1)
             keep = delta + log_p
-            jump = delta[j] + log_q
+            jump = (delta[lanes, j] + log_q)[:, None]
             stayed[t] = keep >= jump
             best_prev[t] = j
             delta = np.maximum(keep, jump) + log_e[t]
-        path = np.empty(T, dtype=np.int64)
-        path[-1] = int(np.argmax(delta))
+        path = np.empty((T, L), dtype=np.int64)
+        path[-1] = np.argmax(delta, axis=1)
         for t in range(T - 1, 0, -1):
-            path[t - 1] = path[t] if stayed[t, path[t]] else best_prev[t]
-        return path
+            path[t - 1] = np.where(stayed[t, lanes, path[t]], path[t], best_prev[t])
+        return path[:, 0] if one else path
 
     def posterior(self, log_e: np.ndarray) -> tuple[np.ndarray, float]:
         """Return the posterior ``P(s_t = i | all bins)`` ``(T, S)`` and the log likelihood.
@@ -199,27 +220,47 @@ class TargetHMM:
         Scaled forward-backward (Rabiner 1989) with the structured transitions of the module
         docstring; the start is uniform.
         """
-        T, S = log_e.shape
+        post = np.empty(log_e.shape)
+        loglik = self._forward_backward(log_e[:, None], post=post[:, None])
+        return post, float(loglik[0])
+
+    def _forward_backward(self, log_e: np.ndarray, post: np.ndarray | None = None,
+                          path: np.ndarray | None = None) -> np.ndarray:
+        """Run the scaled forward-backward on ``(T, L, S)`` log emissions of ``L`` sequences.
+
+        Fills ``post`` ``(T, L, S)`` with the posteriors and returns the ``(L,)`` log
+        likelihoods; or, given a ``(T, L)`` ``path``, returns the ``(T, L)`` posteriors of the
+        path's states (no ``(T, L, S)`` posterior is kept).
+        """
+        T, L, S = log_e.shape
+        lanes = np.arange(L)
         p, q = self.stay, self._jump()
-        shift = log_e.max(axis=1, keepdims=True)
+        shift = log_e.max(axis=2, keepdims=True)
         e = np.exp(log_e - shift)
-        alpha = np.empty((T, S))
-        scale = np.empty(T)
+        alpha = np.empty((T, L, S))
+        scale = np.empty((T, L))
         a = e[0] / S
         for t in range(T):
             if t:
                 a = e[t] * ((p - q) * alpha[t - 1] + q)  # Σα_{t-1} = 1
-            scale[t] = a.sum()
-            alpha[t] = a / scale[t]
-        beta = np.ones(S)
-        post = np.empty((T, S))
-        post[-1] = alpha[-1]
-        for t in range(T - 2, -1, -1):
-            eb = e[t + 1] * beta
-            beta = ((p - q) * eb + q * eb.sum()) / scale[t + 1]
-            post[t] = alpha[t] * beta
-        post /= post.sum(axis=1, keepdims=True)
-        return post, float(np.log(scale).sum() + shift.sum())
+            scale[t] = a.sum(axis=1)
+            alpha[t] = a / scale[t][:, None]
+        beta = np.ones((L, S))
+        conf = None if path is None else np.empty((T, L))
+        for t in range(T - 1, -1, -1):
+            if t < T - 1:
+                eb = e[t + 1] * beta
+                beta = ((p - q) * eb + (q * eb.sum(axis=1))[:, None]) / scale[t + 1][:, None]
+            row = alpha[t] * beta
+            if conf is None:
+                post[t] = row
+            else:
+                conf[t] = row[lanes, path[t]] / row.sum(axis=1)
+        loglik = np.log(scale).sum(axis=0) + shift[..., 0].sum(axis=0)
+        if conf is not None:
+            return conf
+        post /= post.sum(axis=2, keepdims=True)
+        return loglik
 
     def infer(self, velocity: Any, cursor: Any, click: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Infer the targets of a sequence of bins.
@@ -238,15 +279,36 @@ class TargetHMM:
         confidence : numpy.ndarray
             ``(T,)`` the posterior probability of the Viterbi state in each bin.
         """
-        log_e = self.log_emission(velocity, cursor, click)
-        path = self.viterbi(log_e)
-        post, _ = self.posterior(log_e)
-        return self.targets[path], post[np.arange(path.size), path]
+        goals, conf = infer_lanes(self, np.asarray(velocity, dtype=np.float64)[:, None],
+                                  np.asarray(cursor, dtype=np.float64)[:, None],
+                                  None if click is None else np.asarray(click)[:, None])
+        return goals[:, 0], conf[:, 0]
+
+
+#: float64 elements of one ``(T, lanes, S)`` block of emissions inferred at once (256 MB)
+_BLOCK_ELEMENTS = 2**25
+
+
+def _infer_block(hmm: TargetHMM, v: np.ndarray, p: np.ndarray, click: np.ndarray | None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Viterbi targets and their posteriors for ``(T, L, ·)`` bins, all ``L`` lanes at once."""
+    T, L = p.shape[:2]
+    log_e = np.empty((T, L, hmm.n_states))
+    for lane in range(L):
+        log_e[:, lane] = hmm.log_emission(v[:, lane], p[:, lane],
+                                          None if click is None else click[:, lane])
+    path = hmm.viterbi(log_e)
+    return hmm.targets[path], hmm._forward_backward(log_e, path=path)
 
 
 def infer_lanes(hmm: TargetHMM, velocity: np.ndarray, cursor: np.ndarray,
-                click: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                click: np.ndarray | None = None, *, executor: Executor | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Run :meth:`TargetHMM.infer` on each lane of ``(T, L, ·)`` closed-loop bins.
+
+    Lanes are inferred in blocks, each block's recursions stepping all its lanes at once (the
+    same numbers as lane by lane); with an ``executor`` (e.g. a
+    :class:`concurrent.futures.ProcessPoolExecutor`) the blocks run in its workers.
 
     Parameters
     ----------
@@ -256,6 +318,8 @@ def infer_lanes(hmm: TargetHMM, velocity: np.ndarray, cursor: np.ndarray,
         ``(T, L, 2)`` decoded velocities and cursor positions.
     click : numpy.ndarray, optional
         ``(T, L)`` click indicators.
+    executor : concurrent.futures.Executor, optional
+        Where to run the blocks (None: here, one after another).
 
     Returns
     -------
@@ -265,12 +329,17 @@ def infer_lanes(hmm: TargetHMM, velocity: np.ndarray, cursor: np.ndarray,
         ``(T, L)`` the posterior probability of that target.
     """
     v, p = np.asarray(velocity, dtype=np.float64), np.asarray(cursor, dtype=np.float64)
-    goals = np.empty_like(p)
-    conf = np.empty(p.shape[:2])
-    for lane in range(p.shape[1]):
-        goals[:, lane], conf[:, lane] = hmm.infer(v[:, lane], p[:, lane],
-                                                  None if click is None else click[:, lane])
-    return goals, conf
+    T, L = p.shape[:2]
+    width = max(1, _BLOCK_ELEMENTS // max(1, T * hmm.n_states))
+    if executor is not None:  # at least one block per worker
+        width = min(width, -(-L // getattr(executor, "_max_workers", 1)))
+    blocks = [slice(i, min(i + width, L)) for i in range(0, L, width)]
+    args = [(hmm, v[:, b], p[:, b], None if click is None else np.asarray(click)[:, b])
+            for b in blocks]
+    parts = (list(executor.map(_infer_block, *zip(*args, strict=True))) if executor is not None
+             else [_infer_block(*a) for a in args])
+    return (np.concatenate([g for g, _ in parts], axis=1),
+            np.concatenate([c for _, c in parts], axis=1))
 
 
 def hmm_labels(hmm: TargetHMM, velocity: np.ndarray, cursor: np.ndarray, radius: Any,

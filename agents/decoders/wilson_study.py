@@ -89,6 +89,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -402,7 +404,7 @@ def _hmm(click: bool, key: str = "hmm", raw: bool = False) -> Update:
     def update(decoder: Decoder, rec: dict[str, np.ndarray], opts: dict[str, Any]) -> Decoder:
         velocity = _raw_readout(decoder, rec) if raw else _debiased(decoder, rec["velocity"])
         goal, conf = infer_lanes(opts[key], velocity, rec["cursor"],
-                                 rec["click"] if click else None)
+                                 rec["click"] if click else None, executor=opts.get("executor"))
         labels = intention_labels(opts["labels"], decoder, rec, goal)
         return _refit(decoder, rec["counts"], labels,
                       conf**2 if opts["posterior_weights"] else None, opts.get("renormalize", True))
@@ -798,7 +800,9 @@ def run_wilson_protocol(
         for the ``"stabilizer"`` and ``"stabilizer_oracle"`` strategies (``stable_fraction``,
         ``n_factors``, ``read``).
     n_jobs : int
-        Strategies played in parallel processes.
+        Processes: strategies played in parallel; with one strategy, its PRI-T inference
+        (``hmm``, ``hmm_noclick``, ``hmm_wilson``...) runs over the subjects in ``n_jobs``
+        worker processes (the same numbers as one).
     save_dir : str or pathlib.Path, optional
         A folder (created) where each strategy's trials are written day by day to
         ``<strategy>.csv`` as they are played.
@@ -854,11 +858,15 @@ def run_wilson_protocol(
     n_jobs = check_int("n_jobs", n_jobs, 1)
     names = list(strategies)
     with progress_bar(progress, total=len(names), desc="strategies", unit="strategy") as bar:
-        if n_jobs == 1:
+        if n_jobs == 1 or len(names) == 1:
             tables = []
-            for name in names:
-                tables.append(_play(name, opts))
-                bar.update()
+            with ExitStack() as stack:
+                if n_jobs > 1:  # PRI-T's inference over subjects in n_jobs workers
+                    opts["executor"] = stack.enter_context(ProcessPoolExecutor(
+                        n_jobs, mp_context=get_context("spawn")))
+                for name in names:
+                    tables.append(_play(name, opts))
+                    bar.update()
         else:
             with ProcessPoolExecutor(min(n_jobs, len(names))) as pool:
                 futures = [pool.submit(_play, name, opts) for name in names]
