@@ -70,10 +70,12 @@ def sweep_gain(env: Any, decoder: StepDecoder, seconds: float = 60.0, *,
 
     .. math:: \beta^* = \arg\min_{\beta} \overline{T}_{trial}(\beta),
 
-    Wilson et al. (2023)'s ``gainSweep``. The decoder is only stepped, so an adaptive decoder
-    keeps learning during the sweep: freeze it (or sweep a copy) if that is unwanted. The blocks
-    draw from the environment's generator, so the sessions that follow differ from those without
-    a sweep (still the same for the same seed).
+    Wilson et al. (2023)'s ``gainSweep``, ties included: where every block of a copy times out
+    (equal means) the first gain is kept — with their grid 0.1, nearly a still cursor, from
+    which RTI's labels never recover (``benchmarks/RESULTS.md``, E13). The decoder is only
+    stepped, so an adaptive decoder keeps learning during the sweep: freeze it (or sweep a copy)
+    if that is unwanted. The blocks draw from the environment's generator, so the sessions that
+    follow differ from those without a sweep (still the same for the same seed).
 
     Parameters
     ----------
