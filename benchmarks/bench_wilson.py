@@ -290,7 +290,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="2 days, 2 subjects, 20 s sessions")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
     ap.add_argument("--save-dir", type=Path, default=None,
-                    help="write each strategy's trials day by day to <dir>/<strategy>.csv")
+                    help="write each strategy's trials day by day to <dir>/<strategy>.csv, "
+                         "each day's state checkpointed beside them: the same command again "
+                         "resumes where a stopped run left off (the same trials; --days may grow)")
     ap.add_argument("--from-dir", type=Path, default=None,
                     help="summarise the trials a (possibly unfinished) --save-dir run wrote: "
                          "the figure and CSV keep every day played, the table the days all "

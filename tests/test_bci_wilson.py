@@ -205,3 +205,29 @@ def test_pri_t_over_subjects_in_worker_processes_gives_the_same_trials():
     two = run_wilson_protocol(["hmm"], n_jobs=2, **kw)
     assert set(one["day"]) == {0, 1} and set(one["subject"]) == {0, 1, 2}  # day 1 after a refit
     pd.testing.assert_frame_equal(one, two)
+
+
+def test_a_stopped_run_resumes_from_its_checkpoint_to_the_same_trials(tmp_path, monkeypatch):
+    """``save_dir`` checkpoints each finished day: the same call resumes there, the same bits."""
+    from cogmodels.agents.decoders import wilson_study
+
+    kw = {"n_subjects": 2, "session_s": 6.0, "calibration_s": 8.0, "sweep_s": 0.5,
+          "gains": (1.0, 2.0), "n_units": 32, "same_day_refit": True}
+    names = ["hmm", "rti_wilson"]
+    whole = run_wilson_protocol(names, n_days=3, save_dir=tmp_path / "a", **kw)
+    run_wilson_protocol(names, n_days=2, save_dir=tmp_path / "b", **kw)  # stopped after day 1
+    with open(tmp_path / "b" / "hmm.csv", "a") as f:  # ...while writing day 2's trials
+        f.write("0,2,0,0.4")
+    resumed = run_wilson_protocol(names, n_days=3, save_dir=tmp_path / "b", **kw)
+    pd.testing.assert_frame_equal(resumed, whole, check_exact=True)
+    for name in names:
+        assert (tmp_path / "b" / f"{name}.csv").read_bytes() == (
+            tmp_path / "a" / f"{name}.csv").read_bytes()
+    monkeypatch.setattr(wilson_study, "sweep_gain", None)  # a finished run plays nothing again
+    again = run_wilson_protocol(names, n_days=3, save_dir=tmp_path / "b", **kw)
+    pd.testing.assert_frame_equal(again, whole, check_exact=True)
+    shorter = run_wilson_protocol(names, n_days=2, save_dir=tmp_path / "b", **kw)
+    pd.testing.assert_frame_equal(shorter, whole[whole["day"] < 2].reset_index(drop=True),
+                                  check_exact=True)
+    with pytest.raises(ValueError, match=r"holds a run of 'hmm' with other options.*'seed': \('0', '1'\)"):
+        run_wilson_protocol(names, n_days=3, save_dir=tmp_path / "b", seed=1, **kw)

@@ -87,6 +87,7 @@ its stable channels in each session's counts (``stable_fraction`` = B / channels
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
@@ -104,6 +105,7 @@ from cogmodels.agents.decoders.linear import RidgeDecoder
 from cogmodels.agents.decoders.session import SessionRecord, calibration_block, run_closed_loop
 from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer
 from cogmodels.agents.decoders.target_hmm import TargetHMM, infer_lanes, target_grid
+from cogmodels.atomic import atomic_write_bytes
 from cogmodels.deprecation import renamed_arguments
 from cogmodels.envs.bci.drift import SNRMixture, TuningRotation, make_drift
 from cogmodels.envs.bci.encoder import WILSON_CHANNEL_SD
@@ -623,21 +625,99 @@ def _calibration(env: CursorBCIVector, day: int, opts: dict[str, Any]
     return calibration_block(env, opts["calibration_s"], day=day)
 
 
+#: the options that may differ between a run and the one it resumes (:func:`_fingerprint`)
+_NOT_FINGERPRINTED = ("n_days", "save_dir", "executor")
+
+
+def _fingerprint(name: str, opts: dict[str, Any]) -> dict[str, str]:
+    """Return what a checkpoint of strategy ``name`` must match to be resumed: its options.
+
+    Every option of :func:`run_wilson_protocol` but the number of days (a run may be extended)
+    and where it is written, as ``repr`` strings, with the package version.
+    """
+    import cogmodels
+
+    out = {key: repr(value) for key, value in sorted(opts.items())
+           if key not in _NOT_FINGERPRINTED}
+    return {"strategy": name, "version": cogmodels.__version__, **out}
+
+
+#: read_csv's exact float parsing: pandas 3's default, pandas 2's ``"round_trip"``
+_ROUND_TRIP = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+
+
+def _checkpoint_path(opts: dict[str, Any], name: str) -> Path:
+    """Return the checkpoint file of strategy ``name`` in ``opts["save_dir"]``."""
+    return Path(opts["save_dir"]) / f"{name}.checkpoint.pkl"
+
+
+def _save_checkpoint(name: str, opts: dict[str, Any], fingerprint: dict[str, str],
+                     state: dict[str, Any]) -> None:
+    """Write the state that plays day ``state["day"]`` on, atomically, beside the trials.
+
+    ``state`` holds the environment (its generator, subjects and drift), the decoder, its
+    output scale, reference norm and gain; the checkpoint adds ``fingerprint`` (the run's
+    :func:`_fingerprint`) and the trial file's size in bytes after the last finished day. A
+    pickle: load only checkpoints your own runs wrote.
+    """
+    csv = Path(opts["save_dir"]) / f"{name}.csv"
+    state = {**state, "fingerprint": fingerprint, "csv_bytes": csv.stat().st_size}
+    atomic_write_bytes(_checkpoint_path(opts, name), pickle.dumps(state, protocol=5))
+
+
+def _load_checkpoint(name: str, opts: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the saved state of strategy ``name`` in ``opts["save_dir"]`` (None: none saved).
+
+    The trial file is cut back to the last day the checkpoint finished (a stop between the
+    two writes leaves a day, or part of one, the checkpoint does not know); its rows are
+    returned as ``state["parts"]``. Raises ``ValueError`` when the checkpoint was written with
+    other options.
+    """
+    path = _checkpoint_path(opts, name)
+    if not path.exists():
+        return None
+    with open(path, "rb") as f:
+        state = pickle.load(f)  # noqa: S301 - the run's own file
+    saved, now = state["fingerprint"], _fingerprint(name, opts)
+    if saved != now:
+        diff = {key: (saved.get(key), now.get(key)) for key in sorted(set(saved) | set(now))
+                if saved.get(key) != now.get(key)}
+        raise ValueError(f"save_dir {str(opts['save_dir'])!r} holds a run of {name!r} with other "
+                         f"options (option: (saved, now)): {diff}; use another save_dir, or delete "
+                         f"{str(path)!r} to start over")
+    csv = path.with_name(f"{name}.csv")
+    with open(csv, "r+b") as f:
+        f.truncate(state["csv_bytes"])
+    table = pd.read_csv(csv, **_ROUND_TRIP).drop(columns="decoder")
+    state["parts"] = [table]
+    return state
+
+
 def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
-    """Run one strategy over all days; return its trial table with ``gain`` per trial."""
-    env = CursorBCIVector(num_envs=opts["n_subjects"], n_trials=10**6, drift=opts["drift"],
-                          **opts["env_kwargs"])
-    env.reset(seed=opts["seed"], options={"day": 0})
-    dt = env.config.task.dt
+    """Run one strategy over all days; return its trial table with ``gain`` per trial.
+
+    With ``opts["save_dir"]``, each finished day is appended to ``<strategy>.csv`` and the state
+    that plays the next is checkpointed beside it; a checkpoint there is resumed from (the same
+    bits as a run never stopped).
+    """
+    saved = None if opts["save_dir"] is None else _load_checkpoint(name, opts)
+    fingerprint = _fingerprint(name, opts)
     cls, update = STRATEGIES[name]
     if opts["refit"] == "wilson":
         cls = WilsonLinearDecoder
-    options = opts["stabilizer"] if cls is ProcrustesStabilizer else {}
-    decoder = cls(dt=dt, **options).fit(*_calibration(env, 0, opts))
-    if opts["day0"] == "white_noise" and isinstance(decoder, WilsonLinearDecoder):
-        # their unit column norm, in their channel units: their noise SD 0.3 against ours
-        theirs = opts["decoder_units"] == "wilson"
-        decoder.equalize_columns(WILSON_CHANNEL_SD / env.config.noise_sd if theirs else None)
+    if saved is None:
+        env = CursorBCIVector(num_envs=opts["n_subjects"], n_trials=10**6, drift=opts["drift"],
+                              **opts["env_kwargs"])
+        env.reset(seed=opts["seed"], options={"day": 0})
+        options = opts["stabilizer"] if cls is ProcrustesStabilizer else {}
+        decoder = cls(dt=env.config.task.dt, **options).fit(*_calibration(env, 0, opts))
+        if opts["day0"] == "white_noise" and isinstance(decoder, WilsonLinearDecoder):
+            # their unit column norm, in their channel units: their noise SD 0.3 against ours
+            theirs = opts["decoder_units"] == "wilson"
+            decoder.equalize_columns(WILSON_CHANNEL_SD / env.config.noise_sd if theirs else None)
+    else:
+        env, decoder = saved["env"], saved["decoder"]
+    dt = env.config.task.dt
     task = env.config.task
     stable = hidden_stable_channels(opts["drift"], env.config.population.n_units)
     opts = {**opts, "dt": dt, "v_max": env.config.speed_bound, "workspace": task.position_bound,
@@ -645,12 +725,15 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
         target_grid(task.workspace, opts["grid"]), click_hit=1.0 / (task.hold_steps + 1),
         click_radius=float(np.max(task.target_radius))),
             "hmm_wilson": TargetHMM(target_grid(task.workspace, opts["grid"]), **WILSON_PRIT)}
-    parts = []
     # Wilson et al.'s refit renormalises inside (WilsonLinearDecoder.refit): no OutputScale
     renorm = opts["renormalize"] and name in RENORMALIZED and opts["refit"] == "kalman"
-    reference = readout_norm(decoder) if renorm else None
-    scale = np.ones(env.num_envs)
-    gain = None
+    if saved is None:
+        reference = readout_norm(decoder) if renorm else None
+        scale, gain, first, parts = np.ones(env.num_envs), None, 0, []
+    else:
+        reference, scale, gain = saved["reference"], saved["scale"], saved["gain"]
+        first, parts = saved["day"], saved["parts"]
+        parts = [parts[0][parts[0]["day"] < opts["n_days"]]]
 
     def scale_of(decoder: Decoder) -> np.ndarray:
         return reference / readout_norm(decoder) if renorm else np.ones(env.num_envs)
@@ -674,7 +757,7 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
                             day=day, gain=gain, record=rec)
         return refit(decoder, rec)
 
-    for day in range(opts["n_days"]):
+    for day in range(first, opts["n_days"]):
         if opts["same_day_refit"] and day:  # Wilson et al.'s order: the day's own block first
             decoder, scale = recalibrate(decoder, day, None)
         driven = OutputScale(decoder, scale)
@@ -685,12 +768,14 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
                                  gain=gain, record=rec)
         trials["gain"] = gain[trials["subject"].to_numpy(dtype=np.int64)]
         parts.append(trials)
-        if opts["save_dir"] is not None:  # each day as it ends: a partial run is still usable
+        if not opts["same_day_refit"]:
+            decoder, scale = recalibrate(decoder, day, rec)
+        if opts["save_dir"] is not None:  # each day as it ends: nothing finished is lost
             path = Path(opts["save_dir"]) / f"{name}.csv"
             trials.assign(decoder=name).to_csv(path, mode="a" if day else "w", header=not day,
                                                index=False)
-        if not opts["same_day_refit"]:
-            decoder, scale = recalibrate(decoder, day, rec)
+            _save_checkpoint(name, opts, fingerprint, {"day": day + 1, "env": env, "decoder": decoder,
+                                          "reference": reference, "scale": scale, "gain": gain})
     out = pd.concat(parts, ignore_index=True)
     out.insert(0, "decoder", name)
     return out
@@ -805,7 +890,12 @@ def run_wilson_protocol(
         worker processes (the same numbers as one).
     save_dir : str or pathlib.Path, optional
         A folder (created) where each strategy's trials are written day by day to
-        ``<strategy>.csv`` as they are played.
+        ``<strategy>.csv`` as they are played, each finished day's state checkpointed beside
+        them (``<strategy>.checkpoint.pkl``: the environment, decoder, scale and gain; a pickle,
+        so load only your own). The same call again resumes each strategy from its checkpoint
+        — the same trials, bit for bit, as a run never stopped — with ``n_days`` free to grow (a
+        45-day run continued to 60) or shrink (the days asked for, from the file); a checkpoint
+        written with any other option raises ``ValueError``.
     progress : bool
         Show a progress bar over the strategies.
     **env_kwargs
