@@ -693,12 +693,12 @@ def _load_checkpoint(name: str, opts: dict[str, Any]) -> dict[str, Any] | None:
     return state
 
 
-def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
+def _play(name: str, opts: dict[str, Any], progress: bool = False) -> pd.DataFrame:
     """Run one strategy over all days; return its trial table with ``gain`` per trial.
 
     With ``opts["save_dir"]``, each finished day is appended to ``<strategy>.csv`` and the state
     that plays the next is checkpointed beside it; a checkpoint there is resumed from (the same
-    bits as a run never stopped).
+    bits as a run never stopped). ``progress`` draws a bar over the days.
     """
     saved = None if opts["save_dir"] is None else _load_checkpoint(name, opts)
     fingerprint = _fingerprint(name, opts)
@@ -757,25 +757,29 @@ def _play(name: str, opts: dict[str, Any]) -> pd.DataFrame:
                             day=day, gain=gain, record=rec)
         return refit(decoder, rec)
 
-    for day in range(first, opts["n_days"]):
-        if opts["same_day_refit"] and day:  # Wilson et al.'s order: the day's own block first
-            decoder, scale = recalibrate(decoder, day, None)
-        driven = OutputScale(decoder, scale)
-        sweep = sweep_gain(env, driven, opts["sweep_s"], gains=opts["gains"], day=day)
-        gain = sweep.best
-        rec = SessionRecord()
-        trials = run_closed_loop(env, driven, opts["session_s"], day=day,
-                                 gain=gain, record=rec)
-        trials["gain"] = gain[trials["subject"].to_numpy(dtype=np.int64)]
-        parts.append(trials)
-        if not opts["same_day_refit"]:
-            decoder, scale = recalibrate(decoder, day, rec)
-        if opts["save_dir"] is not None:  # each day as it ends: nothing finished is lost
-            path = Path(opts["save_dir"]) / f"{name}.csv"
-            trials.assign(decoder=name).to_csv(path, mode="a" if day else "w", header=not day,
-                                               index=False)
-            _save_checkpoint(name, opts, fingerprint, {"day": day + 1, "env": env, "decoder": decoder,
-                                          "reference": reference, "scale": scale, "gain": gain})
+    with progress_bar(progress, total=opts["n_days"], initial=first, desc=name, unit="day",
+                      leave=False, position=1) as days:
+        for day in range(first, opts["n_days"]):
+            if opts["same_day_refit"] and day:  # Wilson et al.'s order: the day's own block first
+                decoder, scale = recalibrate(decoder, day, None)
+            driven = OutputScale(decoder, scale)
+            sweep = sweep_gain(env, driven, opts["sweep_s"], gains=opts["gains"], day=day)
+            gain = sweep.best
+            rec = SessionRecord()
+            trials = run_closed_loop(env, driven, opts["session_s"], day=day,
+                                     gain=gain, record=rec)
+            trials["gain"] = gain[trials["subject"].to_numpy(dtype=np.int64)]
+            parts.append(trials)
+            if not opts["same_day_refit"]:
+                decoder, scale = recalibrate(decoder, day, rec)
+            if opts["save_dir"] is not None:  # each day as it ends: nothing finished is lost
+                path = Path(opts["save_dir"]) / f"{name}.csv"
+                trials.assign(decoder=name).to_csv(path, mode="a" if day else "w", header=not day,
+                                                   index=False)
+                _save_checkpoint(name, opts, fingerprint, {
+                    "day": day + 1, "env": env, "decoder": decoder, "reference": reference,
+                    "scale": scale, "gain": gain})
+            days.update()
     out = pd.concat(parts, ignore_index=True)
     out.insert(0, "decoder", name)
     return out
@@ -897,7 +901,8 @@ def run_wilson_protocol(
         45-day run continued to 60) or shrink (the days asked for, from the file); a checkpoint
         written with any other option raises ``ValueError``.
     progress : bool
-        Show a progress bar over the strategies.
+        Show a progress bar over the strategies and, played one after another, one over each
+        strategy's days.
     **env_kwargs
         Further arguments of :class:`~cogmodels.envs.bci.vector.CursorBCIVector` (``n_units``,
         ``user``...).
@@ -955,7 +960,7 @@ def run_wilson_protocol(
                     opts["executor"] = stack.enter_context(ProcessPoolExecutor(
                         n_jobs, mp_context=get_context("spawn")))
                 for name in names:
-                    tables.append(_play(name, opts))
+                    tables.append(_play(name, opts, progress))
                     bar.update()
         else:
             with ProcessPoolExecutor(min(n_jobs, len(names))) as pool:
