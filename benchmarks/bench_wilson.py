@@ -96,6 +96,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import cogmodels  # noqa: E402,F401
+from cogmodels.agents.decoders.day_checkpoint import saved_day  # noqa: E402
 from cogmodels.agents.decoders.wilson_study import (  # noqa: E402
     DAY0,
     DECODER_UNITS,
@@ -335,6 +336,12 @@ def main() -> None:
         print("days played per strategy:", days_played.to_dict())
         args.days = int(days_played.min())  # the table compares the days all have played
     else:
+        resumed = {} if args.save_dir is None else {
+            n: saved_day(args.save_dir, n) for n in args.strategies.split(",")}
+        resumed = {n: d for n, d in resumed.items() if d is not None}
+        if resumed:
+            print(f"resuming from the checkpoints in {args.save_dir} (first day to play): "
+                  f"{resumed}; the wall and cpu times below count this call only", flush=True)
         trials = run_wilson_protocol(args.strategies.split(","), args.days, args.subjects,
                                      args.session,
                                      calibration_s=30.0 if args.quick else 60.0,

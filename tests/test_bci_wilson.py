@@ -231,3 +231,13 @@ def test_a_stopped_run_resumes_from_its_checkpoint_to_the_same_trials(tmp_path, 
                                   check_exact=True)
     with pytest.raises(ValueError, match=r"holds a run of 'hmm' with other options.*'seed': \('0', '1'\)"):
         run_wilson_protocol(names, n_days=3, save_dir=tmp_path / "b", seed=1, **kw)
+
+
+def test_a_session_without_a_finished_trial_gives_a_table_of_the_same_types():
+    env = CursorBCIVector(num_envs=2, n_trials=10**6, n_units=32)
+    env.reset(seed=0, options={"day": 0})
+    decoder = SteadyStateKalmanDecoder().fit(*calibration_block(env, 20.0, day=0))
+    full = run_closed_loop(env, decoder, 5.0, day=0)
+    empty = run_closed_loop(env, decoder, 0.04, day=0)
+    assert len(full) and not len(empty)
+    pd.testing.assert_series_equal(empty.dtypes, full.dtypes)

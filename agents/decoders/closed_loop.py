@@ -35,6 +35,9 @@ INTENTIONS = ("refit", "intended", "rti", "ofc")
 #: the trial table's columns (:func:`trial_table`)
 TRIAL_COLUMNS = ("subject", "day", "trial", "time", "state", *RESULT_KEYS, "target_radius",
                  "index_of_difficulty", "reward")
+#: the columns of :data:`TRIAL_COLUMNS` that are not float64
+_EMPTY_DTYPES = {**dict.fromkeys(("subject", "day", "trial", "state", "n_entries"), np.int64),
+                 **dict.fromkeys(("success", "timed_out"), np.bool_)}
 
 
 class ClosedLoopAgent(DecoderAgent):
@@ -223,8 +226,9 @@ def trial_table(chunks: list[dict[str, np.ndarray]]) -> pd.DataFrame:
     columns of :meth:`cogmodels.envs.bci.CursorBCI.trial_row`, ``target_radius``,
     ``index_of_difficulty`` (``log2(1 + D / 2r)``, Fitts 1954) and ``reward``.
     """
-    if not chunks:
-        return pd.DataFrame(columns=list(TRIAL_COLUMNS))
+    if not chunks:  # typed as a session's trials are, so tables concatenate to the same types
+        return pd.DataFrame({c: np.empty(0, dtype=_EMPTY_DTYPES.get(c, np.float64))
+                             for c in TRIAL_COLUMNS})
     table = pd.DataFrame({k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]})
     table = table.sort_values(["subject", "time"], kind="stable").reset_index(drop=True)
     table.insert(1, "trial", table.groupby("subject").cumcount())

@@ -87,7 +87,6 @@ its stable channels in each session's counts (``stable_fraction`` = B / channels
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
@@ -100,12 +99,12 @@ import pandas as pd
 
 from cogmodels.agents.decoders.base import Decoder, check_calibration
 from cogmodels.agents.decoders.clda import refit_intention
+from cogmodels.agents.decoders.day_checkpoint import DayCheckpoint
 from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
 from cogmodels.agents.decoders.linear import RidgeDecoder
 from cogmodels.agents.decoders.session import SessionRecord, calibration_block, run_closed_loop
 from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer
 from cogmodels.agents.decoders.target_hmm import TargetHMM, infer_lanes, target_grid
-from cogmodels.atomic import atomic_write_bytes
 from cogmodels.deprecation import renamed_arguments
 from cogmodels.envs.bci.drift import SNRMixture, TuningRotation, make_drift
 from cogmodels.envs.bci.encoder import WILSON_CHANNEL_SD
@@ -625,72 +624,16 @@ def _calibration(env: CursorBCIVector, day: int, opts: dict[str, Any]
     return calibration_block(env, opts["calibration_s"], day=day)
 
 
-#: the options that may differ between a run and the one it resumes (:func:`_fingerprint`)
+#: the options a run's trials do not depend on: left out of its checkpoint's fingerprint
 _NOT_FINGERPRINTED = ("n_days", "save_dir", "executor")
 
 
-def _fingerprint(name: str, opts: dict[str, Any]) -> dict[str, str]:
-    """Return what a checkpoint of strategy ``name`` must match to be resumed: its options.
-
-    Every option of :func:`run_wilson_protocol` but the number of days (a run may be extended)
-    and where it is written, as ``repr`` strings, with the package version.
-    """
-    import cogmodels
-
-    out = {key: repr(value) for key, value in sorted(opts.items())
-           if key not in _NOT_FINGERPRINTED}
-    return {"strategy": name, "version": cogmodels.__version__, **out}
-
-
-#: read_csv's exact float parsing: pandas 3's default, pandas 2's ``"round_trip"``
-_ROUND_TRIP = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
-
-
-def _checkpoint_path(opts: dict[str, Any], name: str) -> Path:
-    """Return the checkpoint file of strategy ``name`` in ``opts["save_dir"]``."""
-    return Path(opts["save_dir"]) / f"{name}.checkpoint.pkl"
-
-
-def _save_checkpoint(name: str, opts: dict[str, Any], fingerprint: dict[str, str],
-                     state: dict[str, Any]) -> None:
-    """Write the state that plays day ``state["day"]`` on, atomically, beside the trials.
-
-    ``state`` holds the environment (its generator, subjects and drift), the decoder, its
-    output scale, reference norm and gain; the checkpoint adds ``fingerprint`` (the run's
-    :func:`_fingerprint`) and the trial file's size in bytes after the last finished day. A
-    pickle: load only checkpoints your own runs wrote.
-    """
-    csv = Path(opts["save_dir"]) / f"{name}.csv"
-    state = {**state, "fingerprint": fingerprint, "csv_bytes": csv.stat().st_size}
-    atomic_write_bytes(_checkpoint_path(opts, name), pickle.dumps(state, protocol=5))
-
-
-def _load_checkpoint(name: str, opts: dict[str, Any]) -> dict[str, Any] | None:
-    """Return the saved state of strategy ``name`` in ``opts["save_dir"]`` (None: none saved).
-
-    The trial file is cut back to the last day the checkpoint finished (a stop between the
-    two writes leaves a day, or part of one, the checkpoint does not know); its rows are
-    returned as ``state["parts"]``. Raises ``ValueError`` when the checkpoint was written with
-    other options.
-    """
-    path = _checkpoint_path(opts, name)
-    if not path.exists():
+def _checkpoint(name: str, opts: dict[str, Any]) -> DayCheckpoint | None:
+    """Return the :class:`DayCheckpoint` of strategy ``name`` (None without ``save_dir``)."""
+    if opts["save_dir"] is None:
         return None
-    with open(path, "rb") as f:
-        state = pickle.load(f)  # noqa: S301 - the run's own file
-    saved, now = state["fingerprint"], _fingerprint(name, opts)
-    if saved != now:
-        diff = {key: (saved.get(key), now.get(key)) for key in sorted(set(saved) | set(now))
-                if saved.get(key) != now.get(key)}
-        raise ValueError(f"save_dir {str(opts['save_dir'])!r} holds a run of {name!r} with other "
-                         f"options (option: (saved, now)): {diff}; use another save_dir, or delete "
-                         f"{str(path)!r} to start over")
-    csv = path.with_name(f"{name}.csv")
-    with open(csv, "r+b") as f:
-        f.truncate(state["csv_bytes"])
-    table = pd.read_csv(csv, **_ROUND_TRIP).drop(columns="decoder")
-    state["parts"] = [table]
-    return state
+    options = {k: v for k, v in opts.items() if k not in _NOT_FINGERPRINTED}
+    return DayCheckpoint(opts["save_dir"], name, options)
 
 
 def _play(name: str, opts: dict[str, Any], progress: bool = False) -> pd.DataFrame:
@@ -700,8 +643,8 @@ def _play(name: str, opts: dict[str, Any], progress: bool = False) -> pd.DataFra
     that plays the next is checkpointed beside it; a checkpoint there is resumed from (the same
     bits as a run never stopped). ``progress`` draws a bar over the days.
     """
-    saved = None if opts["save_dir"] is None else _load_checkpoint(name, opts)
-    fingerprint = _fingerprint(name, opts)
+    checkpoint = _checkpoint(name, opts)
+    saved = None if checkpoint is None else checkpoint.resume()
     cls, update = STRATEGIES[name]
     if opts["refit"] == "wilson":
         cls = WilsonLinearDecoder
@@ -716,6 +659,7 @@ def _play(name: str, opts: dict[str, Any], progress: bool = False) -> pd.DataFra
             theirs = opts["decoder_units"] == "wilson"
             decoder.equalize_columns(WILSON_CHANNEL_SD / env.config.noise_sd if theirs else None)
     else:
+        saved, table = saved
         env, decoder = saved["env"], saved["decoder"]
     dt = env.config.task.dt
     task = env.config.task
@@ -732,8 +676,8 @@ def _play(name: str, opts: dict[str, Any], progress: bool = False) -> pd.DataFra
         scale, gain, first, parts = np.ones(env.num_envs), None, 0, []
     else:
         reference, scale, gain = saved["reference"], saved["scale"], saved["gain"]
-        first, parts = saved["day"], saved["parts"]
-        parts = [parts[0][parts[0]["day"] < opts["n_days"]]]
+        first = saved["day"]
+        parts = [table[table["day"] < opts["n_days"]].drop(columns="decoder")]
 
     def scale_of(decoder: Decoder) -> np.ndarray:
         return reference / readout_norm(decoder) if renorm else np.ones(env.num_envs)
@@ -770,15 +714,13 @@ def _play(name: str, opts: dict[str, Any], progress: bool = False) -> pd.DataFra
                                      gain=gain, record=rec)
             trials["gain"] = gain[trials["subject"].to_numpy(dtype=np.int64)]
             parts.append(trials)
+            if checkpoint is not None:  # each day as it ends: nothing finished is lost
+                checkpoint.append(trials.assign(decoder=name), first=not day)
             if not opts["same_day_refit"]:
                 decoder, scale = recalibrate(decoder, day, rec)
-            if opts["save_dir"] is not None:  # each day as it ends: nothing finished is lost
-                path = Path(opts["save_dir"]) / f"{name}.csv"
-                trials.assign(decoder=name).to_csv(path, mode="a" if day else "w", header=not day,
-                                                   index=False)
-                _save_checkpoint(name, opts, fingerprint, {
-                    "day": day + 1, "env": env, "decoder": decoder, "reference": reference,
-                    "scale": scale, "gain": gain})
+            if checkpoint is not None:
+                checkpoint.save({"day": day + 1, "env": env, "decoder": decoder,
+                                 "reference": reference, "scale": scale, "gain": gain})
             days.update()
     out = pd.concat(parts, ignore_index=True)
     out.insert(0, "decoder", name)
@@ -895,11 +837,15 @@ def run_wilson_protocol(
     save_dir : str or pathlib.Path, optional
         A folder (created) where each strategy's trials are written day by day to
         ``<strategy>.csv`` as they are played, each finished day's state checkpointed beside
-        them (``<strategy>.checkpoint.pkl``: the environment, decoder, scale and gain; a pickle,
-        so load only your own). The same call again resumes each strategy from its checkpoint
-        — the same trials, bit for bit, as a run never stopped — with ``n_days`` free to grow (a
-        45-day run continued to 60) or shrink (the days asked for, from the file); a checkpoint
-        written with any other option raises ``ValueError``.
+        them (:class:`~cogmodels.agents.decoders.day_checkpoint.DayCheckpoint`:
+        ``<strategy>.checkpoint.pkl``, the environment, decoder, scale, reference norm and gain;
+        a pickle, so load only your own). The same call again resumes each strategy from its
+        checkpoint — the same trials, bit for bit, as a run never stopped — with ``n_days`` free
+        to grow (a 45-day run continued to 60) or shrink (the days asked for, from the file) and
+        ``n_jobs`` and ``progress`` free to change. Every other option, and the source of
+        ``envs/bci`` and ``agents/decoders``, must match (all strategies' checkpoints are checked
+        before any is played; a mismatch raises ``ValueError`` naming it), whether or not the
+        strategy uses it. A trial file without a checkpoint is never overwritten (``ValueError``).
     progress : bool
         Show a progress bar over the strategies and, played one after another, one over each
         strategy's days.
@@ -948,10 +894,12 @@ def run_wilson_protocol(
         raise ValueError("strategies may include 'stabilizer_oracle' only with a drift that "
                          "keeps some channels stable (wilson_drift(n_stable=60)), got drift "
                          f"{drift!r}")
-    if save_dir is not None:
-        Path(save_dir).mkdir(parents=True, exist_ok=True)
     n_jobs = check_int("n_jobs", n_jobs, 1)
     names = list(strategies)
+    if save_dir is not None:
+        Path(save_dir).mkdir(parents=True, exist_ok=True)
+        for name in names:  # a checkpoint that cannot be resumed fails now, not hours later
+            _checkpoint(name, opts).read()
     with progress_bar(progress, total=len(names), desc="strategies", unit="strategy") as bar:
         if n_jobs == 1 or len(names) == 1:
             tables = []
