@@ -644,7 +644,8 @@ def _play(name: str, opts: dict[str, Any], progress: bool = False) -> pd.DataFra
     bits as a run never stopped). ``progress`` draws a bar over the days.
     """
     checkpoint = _checkpoint(name, opts)
-    saved = None if checkpoint is None else checkpoint.resume()
+    resumed = None if checkpoint is None else checkpoint.resume()
+    saved, table = resumed if resumed is not None else (None, None)
     cls, update = STRATEGIES[name]
     if opts["refit"] == "wilson":
         cls = WilsonLinearDecoder
@@ -659,7 +660,6 @@ def _play(name: str, opts: dict[str, Any], progress: bool = False) -> pd.DataFra
             theirs = opts["decoder_units"] == "wilson"
             decoder.equalize_columns(WILSON_CHANNEL_SD / env.config.noise_sd if theirs else None)
     else:
-        saved, table = saved
         env, decoder = saved["env"], saved["decoder"]
     dt = env.config.task.dt
     task = env.config.task
