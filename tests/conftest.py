@@ -80,3 +80,26 @@ def silence_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
+
+
+@pytest.fixture(scope="session")
+def unit_activity() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    """Return ``block(subjects, day, t, rng, dt, noise_sd=None) -> (counts, intentions)``.
+
+    Wilson et al. (2023)'s ``simulateUnitActivity``: each subject's units
+    (:class:`~cogmodels.envs.bci.drift.NeuralTrajectory`) on ``day`` under ``t`` bins of smooth
+    random intentions (AR(1), 0.95 a bin, sd 0.3 widths/s per axis), counts ``(t, L, N)``:
+    Poisson (``uint8``) or, with ``noise_sd``, their additive channel ``λ dt + noise_sd z``.
+    """
+
+    def block(subjects, day, t, rng, dt, noise_sd=None):
+        e = rng.normal(scale=0.3 * np.sqrt(1 - 0.95**2), size=(t, len(subjects), 2))
+        u = np.zeros_like(e)
+        for i in range(1, t):
+            u[i] = 0.95 * u[i - 1] + e[i]
+        rates = np.stack([s.on_day(day).rates(u[:, i]) for i, s in enumerate(subjects)], axis=1)
+        if noise_sd is None:
+            return rng.poisson(rates * dt).astype(np.uint8), u
+        return rates * dt + noise_sd * rng.normal(size=rates.shape), u
+
+    return block

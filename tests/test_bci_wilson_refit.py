@@ -90,8 +90,10 @@ def test_bad_arguments_name_the_argument():
         WilsonLinearDecoder(dt=0.0)
     with pytest.raises(ValueError, match=r"refit must be one of \['kalman', 'wilson'\], got 'ols'"):
         run_wilson_protocol(["rti"], refit="ols")
-    with pytest.raises(ValueError, match="refit='wilson'.*stabilizer"):
-        run_wilson_protocol(["rti", "stabilizer"], refit="wilson")
+    with pytest.raises(ValueError, match="refit='wilson'.*drop 'stabilizer_oracle'"):
+        run_wilson_protocol(["rti", "stabilizer_oracle"], refit="wilson")
+    with pytest.raises(TypeError, match="ridge"):  # their stabiliser has no Kalman filter
+        run_wilson_protocol(["stabilizer"], refit="wilson", stabilizer={"ridge": 1e-3})
 
 
 def test_protocol_runs_with_their_refit():

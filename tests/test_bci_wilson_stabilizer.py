@@ -38,23 +38,14 @@ def _direction_cosine(decoded: np.ndarray, intended: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def days():
+def days(unit_activity):
     """Counts ``(T, 2, 192)`` and intentions of two subjects on day 0 and day ``DAY``."""
     drift = make_drift((TuningRotation(0.91, n_stable=N_STABLE),))
     spec = PopulationSpec()
     rng = np.random.default_rng(0)
     subjects = [NeuralTrajectory(spec, drift, seed=s) for s in (1, 2)]
-
-    def block(day: int) -> tuple[np.ndarray, np.ndarray]:
-        # smooth random intentions: AR(1), 0.95 a bin, sd 0.3 widths/s per axis
-        e = rng.normal(scale=0.3 * np.sqrt(1 - 0.95**2), size=(T, 2, 2))
-        u = np.zeros_like(e)
-        for t in range(1, T):
-            u[t] = 0.95 * u[t - 1] + e[t]
-        rates = np.stack([s.on_day(day).rates(u[:, i]) for i, s in enumerate(subjects)], axis=1)
-        return rng.poisson(rates * DT).astype(np.uint8), u
-
-    return block(0), block(DAY), hidden_stable_channels(drift, spec.n_units)
+    return (unit_activity(subjects, 0, T, rng, DT), unit_activity(subjects, DAY, T, rng, DT),
+            hidden_stable_channels(drift, spec.n_units))
 
 
 def _score(st: ProcrustesStabilizer, y: np.ndarray, u: np.ndarray) -> float:

@@ -58,7 +58,8 @@ from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
 from cogmodels.agents.decoders.stats import as_lanes
 from cogmodels.validation import check_bool, check_choice, check_int, check_number
 
-__all__ = ["READ", "ProcrustesStabilizer", "align_loadings", "procrustes_rotation"]
+__all__ = ["LATENT_MODELS", "READ", "ProcrustesStabilizer", "align_lanes", "align_loadings",
+           "fit_latent_model", "latent_projection", "procrustes_rotation", "read_projection"]
 
 #: which channels :meth:`ProcrustesStabilizer.realign` reads the factors from
 READ = ("stable", "all")
@@ -111,6 +112,65 @@ def align_loadings(new: np.ndarray, reference: np.ndarray, n_stable: int
         mismatch = np.linalg.norm(new @ rotation - reference, axis=1)
         mismatch[~stable] = -np.inf
         stable[int(np.argmax(mismatch))] = False
+
+
+def fit_latent_model(counts: np.ndarray, model: str, n_factors: int, n_iter: int = 200
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the latent model ``(Λ, μ, ψ)`` ``(L, N, k)``, ``(L, N)``, ``(L, N)`` of ``(T, L, N)`` counts.
+
+    ``model``: ``"fa"``, factor analysis by EM (``n_iter`` iterations at most), or ``"pca"``,
+    whose private variances are 0 (:mod:`.factor_analysis`).
+    """
+    if model == "pca":
+        return fit_pca(counts, n_factors)
+    return fit_factor_analysis(counts, n_factors, n_iter)
+
+
+def latent_projection(model: str, loadings: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Return the map ``(L, k, N)`` from centred counts to latents; channels with infinite ψ unread.
+
+    PCA's projection on the loadings, or factor analysis's posterior mean ``β``.
+    """
+    if model == "pca":
+        return pca_projection(np.where(np.isinf(noise)[..., None], 0.0, loadings))
+    return np.nan_to_num(posterior_projection(loadings, noise))
+
+
+def align_lanes(loadings: np.ndarray, reference: np.ndarray, n_stable: int,
+                stable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Align each lane's ``loadings (L, N, k)`` onto ``reference`` by Procrustes on stable channels.
+
+    The stable channels are selected per lane (:func:`align_loadings`, keeping ``n_stable``)
+    or, when ``stable`` ``(L, N)`` is given, taken as they are. Returns the aligned loadings
+    ``Λ_d O`` ``(L, N, k)`` and the channels used ``(L, N)``.
+    """
+    aligned = np.zeros_like(loadings)
+    used = np.zeros(loadings.shape[:2], dtype=bool)
+    for lane in range(loadings.shape[0]):
+        if stable is None:
+            rot, keep = align_loadings(loadings[lane], reference[lane], n_stable)
+        else:
+            keep = stable[lane]
+            rot = procrustes_rotation(loadings[lane, keep], reference[lane, keep])
+        aligned[lane] = loadings[lane] @ rot
+        used[lane] = keep
+    return aligned, used
+
+
+def read_projection(model: str, aligned: np.ndarray, noise: np.ndarray, mean: np.ndarray,
+                    stable: np.ndarray, read: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return the projection ``(L, k, N)`` and offset ``(L, k)`` that read a day's aligned latents.
+
+    ``read="all"``: every channel through the aligned model (Wilson et al.'s simulator);
+    ``"stable"``: the ``stable`` channels alone, the others given infinite private variance.
+    The latents are ``projection @ y - offset``.
+    """
+    if read == "stable":
+        noise = np.where(stable, noise, np.inf)
+        aligned = np.where(stable[..., None], aligned, 0.0)
+        mean = np.where(stable, mean, 0.0)
+    projection = latent_projection(model, aligned, noise)
+    return projection, np.einsum("lkn,ln->lk", projection, mean)
 
 
 class ProcrustesStabilizer(Decoder):
@@ -180,26 +240,15 @@ class ProcrustesStabilizer(Decoder):
         self.loadings_, self.mean_, self.noise_ = self._fit_latents(y)
         self._fitted(y.shape[1], y.shape[2], single)
         self.stable_ = np.ones((self.n_lanes_, self.n_units_), dtype=bool)
-        self._set_projection(self._projection(self.loadings_, self.noise_), self.mean_)
+        self.projection_, self.offset_ = read_projection(self.model, self.loadings_, self.noise_,
+                                                         self.mean_, self.stable_, "all")
         self.decoder_ = SteadyStateKalmanDecoder(ridge=self.ridge, dt=self.dt)
         self.decoder_.fit(self.transform(y), x)
         return self
 
     def _fit_latents(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return the latent model ``(Λ, μ, ψ)`` of counts ``(T, L, N)``."""
-        if self.model == "pca":
-            return fit_pca(y, self.n_factors)
-        return fit_factor_analysis(y, self.n_factors, self.n_iter)
-
-    def _projection(self, loadings: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """Return the map ``(L, k, N)`` from centred counts to latents; channels with infinite ψ unread."""
-        if self.model == "pca":
-            return pca_projection(np.where(np.isinf(noise)[..., None], 0.0, loadings))
-        return np.nan_to_num(posterior_projection(loadings, noise))
-
-    def _set_projection(self, projection: np.ndarray, mean: np.ndarray) -> None:
-        self.projection_ = projection
-        self.offset_ = np.einsum("lkn,ln->lk", projection, mean)
+        return fit_latent_model(y, self.model, self.n_factors, self.n_iter)
 
     def transform(self, counts: Any) -> np.ndarray:
         """Return the factors ``(T, L, k)`` of counts ``(T, L, N)`` under the current alignment."""
@@ -235,24 +284,11 @@ class ProcrustesStabilizer(Decoder):
         given = None if stable is None else self._check_stable(stable)
         lam, mean, psi = self._fit_latents(y)
         n_stable = max(self.n_factors, int(round(self.stable_fraction * self.n_units_)))
-        aligned = np.zeros_like(lam)
-        for lane in range(self.n_lanes_):
-            if given is None:
-                rot, keep = align_loadings(lam[lane], self.loadings_[lane], n_stable)
-            else:
-                keep = given[lane]
-                rot = procrustes_rotation(lam[lane, keep], self.loadings_[lane, keep])
-            aligned[lane] = lam[lane] @ rot
-            self.stable_[lane] = keep
+        aligned, self.stable_ = align_lanes(lam, self.loadings_, n_stable, given)
         if self.chained:
             self.loadings_ = aligned  # a fresh array: the next day aligns to it
-        if self.read == "all":
-            self._set_projection(self._projection(aligned, psi), mean)
-            return self
-        # channels off the stable set get infinite private variance: they are not read
-        psi = np.where(self.stable_, psi, np.inf)
-        aligned = np.where(self.stable_[..., None], aligned, 0.0)
-        self._set_projection(self._projection(aligned, psi), np.where(self.stable_, mean, 0.0))
+        self.projection_, self.offset_ = read_projection(self.model, aligned, psi, mean,
+                                                         self.stable_, self.read)
         return self
 
     def _check_stable(self, stable: Any) -> np.ndarray:

@@ -46,7 +46,9 @@ starts from a steady-state Kalman filter fit on a supervised calibration block. 
 - ``"stabilizer"``: the day-0 filter on factor-analysis latents, realigned to day 0 by
   Procrustes on stable channels selected from the session's counts
   (:class:`~cogmodels.agents.decoders.stabilizer.ProcrustesStabilizer`; no labels) — meant for
-  a drift that leaves some channels stable (:func:`wilson_drift` with ``n_stable``);
+  a drift that leaves some channels stable (:func:`wilson_drift` with ``n_stable``); with
+  ``refit="wilson"``, Wilson et al.'s stabiliser instead: their linear readout through a PCA
+  space realigned after each day's closed-loop block (:class:`WilsonLatentDecoder`);
 - ``"stabilizer_oracle"``: the same, aligned on the simulator's hidden stable channels
   (:func:`hidden_stable_channels`) — an ablation, not a method a BCI could run.
 
@@ -97,14 +99,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cogmodels.agents.decoders.base import Decoder, check_calibration
+from cogmodels.agents.decoders.base import Decoder
 from cogmodels.agents.decoders.clda import refit_intention
 from cogmodels.agents.decoders.day_checkpoint import DayCheckpoint
 from cogmodels.agents.decoders.kalman import SteadyStateKalmanDecoder
-from cogmodels.agents.decoders.linear import RidgeDecoder
 from cogmodels.agents.decoders.session import SessionRecord, calibration_block, run_closed_loop
 from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer
 from cogmodels.agents.decoders.target_hmm import TargetHMM, infer_lanes, target_grid
+from cogmodels.agents.decoders.wilson_decoder import WilsonLatentDecoder, WilsonLinearDecoder
 from cogmodels.deprecation import renamed_arguments
 from cogmodels.envs.bci.drift import SNRMixture, TuningRotation, make_drift
 from cogmodels.envs.bci.encoder import WILSON_CHANNEL_SD
@@ -115,7 +117,7 @@ from cogmodels.validation import check_bool, check_choice, check_int, check_numb
 
 __all__ = ["DAY0", "DEFAULT_STRATEGIES", "REFITS", "STRATEGIES", "WILSON_DRIFT", "WILSON_PRIT",
            "WILSON_RTI",
-           "OutputScale", "WilsonLinearDecoder", "hidden_stable_channels", "readout_norm",
+           "OutputScale", "WilsonLatentDecoder", "WilsonLinearDecoder", "hidden_stable_channels", "readout_norm",
            "rti_wilson_selection", "run_wilson_protocol", "trial_end_cursor", "wilson_drift"]
 
 #: Wilson et al. (2023)'s simulated nonstationarity: 0.91 daily tuning similarity, SNR redrawn
@@ -220,127 +222,6 @@ class OutputScale:
     def steady_gain(self) -> np.ndarray:
         """Return the wrapped decoder's steady-state gain times ``scale``, ``(L, 2, 2)``."""
         return self.scale[:, None, None] * self.decoder.steady_gain()
-
-
-#: Wilson et al.'s decoder smoothing ``alpha = 0.94`` per 20 ms step (``performance_sweep.py``'s
-#: ``base_opts['alpha']``, ``base_opts['delT'] = 0.02``)
-WILSON_SMOOTHING = 0.94
-
-
-class WilsonLinearDecoder(RidgeDecoder):
-    r"""Wilson et al. (2023)'s simulated decoder: a smoothed OLS readout, refit per column-norm.
-
-    The readout is :class:`~cogmodels.agents.decoders.linear.RidgeDecoder`'s, ``v_t = α v_{t-1}
-    + (1 - α) Wᵀ [y_t, 1]``, with ``α = 0.94`` per 20 ms bin (``0.94 ** (dt / 0.02)`` for
-    another bin width; their ``alpha``), and ``W`` an ordinary least-squares fit with intercept
-    (scikit-learn's ``LinearRegression(fit_intercept=True)`` in their simulator):
-
-    .. math::
-
-        W = \operatorname*{arg\,min}_W \sum_t w_t \lVert x_t - Wᵀ z_t \rVert^2
-          = (Zᵀ \Omega Z)^{+} Zᵀ \Omega X, \qquad z_t = [y_t, 1],\ \Omega = \operatorname{diag}(w)
-
-    per lane (``w`` the bin weights: 1 on every bin, or 1 on the bins a recalibration selects;
-    ``+`` the pseudo-inverse, ``numpy.linalg.lstsq``). :meth:`refit` is their recalibration
-    (``simulate_RTIRecalibration``, ``simulate_HMMRecalibration`` and
-    ``simulate_ClosedLoopRecalibration`` in ``utils/simulation/simulation_utils.py`` of github
-    guyhwilson/nonstationarities, HEAD 844f489): a fresh OLS fit on the session's counts and
-    labels, then ``renormalizeDecoder``, which rescales each output column ``k`` — weights and
-    intercept together — so that the weights' norm is the **previous** decoder's:
-
-    .. math::
-
-        W_{:,k} \leftarrow W_{:,k}\, \frac{\lVert W^{\text{prev}}_{1:N,k} \rVert}
-                                         {\lVert W_{1:N,k} \rVert}
-
-    (``D_new /= norm(D_new[1:], axis=0) / norm(cfg['D'][1:], axis=0)``, the intercept row
-    excluded from the norm but scaled). Chained from day to day, every column keeps its day-0
-    norm. Their day-0 decoder is the same OLS fit on an open-loop block of 10,000 bins of random
-    velocities ``x_t ~ N(0, I)`` (counts ``y_t = T x_t + b + N(0, 0.3²)``,
-    ``simulate_OpenLoopRecalibration``) with each column scaled to norm 1; here :meth:`fit` is
-    given the benchmark's calibration block and its columns are left as fitted (the daily gain
-    sweep's grid is in our units).
-
-    - Wilson, G. H., et al. (2023). Long-term unsupervised recalibration of cursor BCIs. bioRxiv
-      10.1101/2023.02.03.527022.
-
-    Parameters
-    ----------
-    dt : float
-        The bin width (s), which sets the smoothing ``0.94 ** (dt / 0.02)``.
-    """
-
-    def __init__(self, dt: float = 0.02) -> None:
-        self.dt = check_number("dt", dt, 0.0, low_open=True)
-        super().__init__(alpha=0.0, smoothing=WILSON_SMOOTHING ** (self.dt / 0.02))
-
-    def fit(self, counts: Any, velocity: Any, sample_weight: Any = None) -> WilsonLinearDecoder:
-        """Fit ``W_`` by (weighted) least squares with intercept; return ``self``.
-
-        ``counts`` ``(T, N)``/``(T, L, N)``, labels ``velocity`` ``(T, 2)``/``(T, L, 2)``,
-        ``sample_weight`` ``(T,)``/``(T, L)`` >= 0 (None: 1). A lane whose weights are all 0 is
-        fit on every bin (:meth:`refit` then keeps its previous weights).
-        """
-        y, x, single = check_calibration(counts, velocity)
-        t, n_lanes, n = y.shape
-        if sample_weight is None:
-            w = np.ones((t, n_lanes))
-        else:
-            w = np.asarray(sample_weight, dtype=np.float64)
-            if w.size != t * n_lanes or not (np.isfinite(w).all() and (w >= 0).all()):
-                raise ValueError(f"sample_weight must be finite weights >= 0 of shape "
-                                 f"{(t,) if single else (t, n_lanes)}, got shape "
-                                 f"{np.shape(sample_weight)}")
-            w = w.reshape(t, n_lanes)
-        W = np.empty((n_lanes, n + 1, 2))
-        for lane in range(n_lanes):
-            keep = w[:, lane] > 0 if w[:, lane].any() else np.ones(t, dtype=bool)
-            root = np.sqrt(np.where(w[keep, lane] > 0, w[keep, lane], 1.0))[:, None]
-            z = np.hstack([y[keep, lane].astype(np.float64), np.ones((int(keep.sum()), 1))]) * root
-            # normal equations through BLAS, solved by least squares (the pseudo-inverse when
-            # a unit is silent or fewer bins than units are kept)
-            W[lane] = np.linalg.lstsq(z.T @ z, z.T @ (x[keep, lane] * root), rcond=None)[0]
-        self.W_ = W
-        self._fitted(n_lanes, n, single)
-        return self
-
-    def equalize_columns(self, norm: float | None = None) -> WilsonLinearDecoder:
-        """Give both output columns (weights and intercept) one norm; ``self``.
-
-        Wilson et al.'s day-0 ``renormalizeDecoder`` without a previous decoder scales each
-        column ``k`` to ``‖W_{1:N,k}‖ = 1`` in their units. ``norm`` None: the common norm is the
-        RMS of the fitted ones, ``sqrt((‖W_{:,x}‖² + ‖W_{:,y}‖²) / 2)``, so the decoder's speed
-        stays in the units of the gain grid while its two axes are made equal, as theirs are;
-        a number: that norm (their unit norm in this simulator's channel units is
-        ``0.3 / noise_sd``, :func:`run_wilson_protocol`'s ``decoder_units="wilson"``).
-        """
-        self._check_fitted()
-        norms = np.linalg.norm(self.W_[:, :self.n_units_], axis=1)  # (L, 2)
-        common = (np.sqrt((norms**2).mean(axis=1, keepdims=True)) if norm is None
-                  else check_number("norm", norm, 0.0, low_open=True))
-        self.W_ = self.W_ * (common / np.maximum(norms, 1e-300))[:, None, :]
-        return self
-
-    def refit(self, counts: Any, labels: Any, sample_weight: Any = None,
-              renormalize: bool = True) -> WilsonLinearDecoder:
-        """Return a new decoder fit on a session, each column renormalised to this one's norm.
-
-        Wilson et al.'s recalibration (class docstring). ``renormalize=False``: the fresh OLS
-        fit as it comes. A lane whose ``sample_weight`` is all 0 (no bin selected) keeps this
-        decoder's weights, as their ``simulate_RTIRecalibration`` keeps ``cfg['D']``.
-        """
-        self._check_fitted()
-        new = WilsonLinearDecoder(dt=self.dt).fit(counts, labels, sample_weight)
-        n = self.n_units_
-        if renormalize:
-            ratio = (np.linalg.norm(self.W_[:, :n], axis=1)
-                     / np.maximum(np.linalg.norm(new.W_[:, :n], axis=1), 1e-300))  # (L, 2)
-            new.W_ = new.W_ * ratio[:, None, :]
-        if sample_weight is not None:
-            empty = np.asarray(sample_weight, dtype=np.float64).reshape(
-                -1, self.n_lanes_).sum(axis=0) == 0
-            new.W_[empty] = self.W_[empty]
-        return new
 
 
 def _refit(decoder: Decoder, counts: np.ndarray, labels: np.ndarray,
@@ -647,13 +528,13 @@ def _play(name: str, opts: dict[str, Any], progress: bool = False) -> pd.DataFra
     resumed = None if checkpoint is None else checkpoint.resume()
     saved, table = resumed if resumed is not None else (None, None)
     cls, update = STRATEGIES[name]
-    if opts["refit"] == "wilson":
-        cls = WilsonLinearDecoder
+    if opts["refit"] == "wilson":  # their readout; the stabiliser's through its latent space
+        cls = WilsonLatentDecoder if cls is ProcrustesStabilizer else WilsonLinearDecoder
     if saved is None:
         env = CursorBCIVector(num_envs=opts["n_subjects"], n_trials=10**6, drift=opts["drift"],
                               **opts["env_kwargs"])
         env.reset(seed=opts["seed"], options={"day": 0})
-        options = opts["stabilizer"] if cls is ProcrustesStabilizer else {}
+        options = opts["stabilizer"] if cls in (ProcrustesStabilizer, WilsonLatentDecoder) else {}
         decoder = cls(dt=env.config.task.dt, **options).fit(*_calibration(env, 0, opts))
         if opts["day0"] == "white_noise" and isinstance(decoder, WilsonLinearDecoder):
             # their unit column norm, in their channel units: their noise SD 0.3 against ours
@@ -802,8 +683,10 @@ def run_wilson_protocol(
         :class:`OutputScale` so its readout keeps day 0's Frobenius norm. ``"wilson"``: Wilson
         et al.'s simulated decoder, :class:`WilsonLinearDecoder` — the day-0 decoder an OLS fit
         on the calibration block, each refit an OLS fit renormalised per output column to the
-        previous decoder (with ``renormalize=False``, not renormalised); for every strategy
-        but the stabilisers.
+        previous decoder (with ``renormalize=False``, not renormalised); the ``"stabilizer"``
+        strategy's is their stabiliser, the same readout composed through a latent space
+        realigned each day (:class:`WilsonLatentDecoder`, given ``stabilizer``'s options); for
+        every strategy but ``"stabilizer_oracle"``.
     day0 : {"block", "white_noise"}
         The day-0 calibration (:data:`DAY0`): the supervised block of ``calibration_s`` (the
         default), or Wilson et al.'s simulated open-loop block (``simulate_OpenLoopRecalibration``
@@ -829,7 +712,8 @@ def run_wilson_protocol(
     stabilizer : dict, optional
         Keyword arguments of :class:`~cogmodels.agents.decoders.stabilizer.ProcrustesStabilizer`
         for the ``"stabilizer"`` and ``"stabilizer_oracle"`` strategies (``stable_fraction``,
-        ``n_factors``, ``read``).
+        ``n_factors``, ``read``, ``chained``, ``model``), or of :class:`WilsonLatentDecoder`
+        with ``refit="wilson"`` (the same names).
     n_jobs : int
         Processes: strategies played in parallel; with one strategy, its PRI-T inference
         (``hmm``, ``hmm_noclick``, ``hmm_wilson``...) runs over the subjects in ``n_jobs``
@@ -878,18 +762,17 @@ def run_wilson_protocol(
         "decoder_units": check_choice("decoder_units", decoder_units, DECODER_UNITS),
         "env_kwargs": env_kwargs, "save_dir": save_dir,
         "stabilizer": dict(stabilizer or {})}
-    ProcrustesStabilizer(**opts["stabilizer"])  # bad options fail here, not in a worker
+    # bad options fail here, not in a worker
+    (WilsonLatentDecoder if refit == "wilson" else ProcrustesStabilizer)(**opts["stabilizer"])
     if decoder_units == "wilson" and (refit, day0, env_kwargs.get("noise")) != ("wilson", "white_noise", "additive"):
         raise ValueError(f"decoder_units='wilson' needs Wilson et al.'s decoder, day 0 and channels "
                          f"(refit='wilson', day0='white_noise', noise='additive'), got refit={refit!r}, "
                          f"day0={day0!r}, noise={env_kwargs.get('noise')!r}")
-    stabilizers = [s for s in strategies if STRATEGIES[s][0] is ProcrustesStabilizer]
-    if refit == "wilson" and stabilizers:
-        linear = [s for s, (c, _) in STRATEGIES.items() if c is not ProcrustesStabilizer]
+    if refit == "wilson" and "stabilizer_oracle" in strategies:
+        theirs = [s for s in STRATEGIES if s != "stabilizer_oracle"]
         raise ValueError(f"refit='wilson' (Wilson et al.'s OLS decoder) applies to the "
-                         f"strategies {linear}; drop "
-                         f"{stabilizers} or use refit='kalman', got strategies "
-                         f"{list(strategies)!r}")
+                         f"strategies {theirs}; drop 'stabilizer_oracle' or use refit='kalman', "
+                         f"got strategies {list(strategies)!r}")
     if "stabilizer_oracle" in strategies and not hidden_stable_channels(drift, 1).any():
         raise ValueError("strategies may include 'stabilizer_oracle' only with a drift that "
                          "keeps some channels stable (wilson_drift(n_stable=60)), got drift "
