@@ -84,7 +84,7 @@ def procrustes_rotation(new: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return u @ vt
 
 
-def align_loadings(new: np.ndarray, reference: np.ndarray, n_stable: int
+def align_loadings(new: np.ndarray, reference: np.ndarray, n_stable: int, thresh: float = 0.0
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Align one lane's loadings ``new (N, k)`` onto ``reference (N, k)`` on stable channels.
 
@@ -94,6 +94,10 @@ def align_loadings(new: np.ndarray, reference: np.ndarray, n_stable: int
         ``(N, k)`` loadings of the day to align and of the calibration day.
     n_stable : int
         How many channels to keep as stable (``k <= n_stable <= N``).
+    thresh : float
+        Channels whose ``reference`` loadings have a norm below ``thresh`` are dropped first
+        (Wilson et al.'s ``identifyGoodChannels``: 0.05); if fewer than ``n_stable`` are left,
+        the rotation is found on those alone.
 
     Returns
     -------
@@ -102,8 +106,7 @@ def align_loadings(new: np.ndarray, reference: np.ndarray, n_stable: int
     stable : numpy.ndarray
         ``(N,)`` booleans: the channels kept.
     """
-    n = new.shape[0]
-    stable = np.ones(n, dtype=bool)
+    stable = np.linalg.norm(reference, axis=1) >= thresh
     while True:
         rotation = procrustes_rotation(new[stable], reference[stable])
         left = int(stable.sum())
@@ -137,18 +140,20 @@ def latent_projection(model: str, loadings: np.ndarray, noise: np.ndarray) -> np
 
 
 def align_lanes(loadings: np.ndarray, reference: np.ndarray, n_stable: int,
-                stable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                stable: np.ndarray | None = None, thresh: float = 0.0
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Align each lane's ``loadings (L, N, k)`` onto ``reference`` by Procrustes on stable channels.
 
-    The stable channels are selected per lane (:func:`align_loadings`, keeping ``n_stable``)
-    or, when ``stable`` ``(L, N)`` is given, taken as they are. Returns the aligned loadings
-    ``Λ_d O`` ``(L, N, k)`` and the channels used ``(L, N)``.
+    The stable channels are selected per lane (:func:`align_loadings`, keeping ``n_stable``
+    of those whose reference loadings' norm reaches ``thresh``) or, when ``stable`` ``(L, N)``
+    is given, taken as they are. Returns the aligned loadings ``Λ_d O`` ``(L, N, k)`` and the
+    channels used ``(L, N)``.
     """
     aligned = np.zeros_like(loadings)
     used = np.zeros(loadings.shape[:2], dtype=bool)
     for lane in range(loadings.shape[0]):
         if stable is None:
-            rot, keep = align_loadings(loadings[lane], reference[lane], n_stable)
+            rot, keep = align_loadings(loadings[lane], reference[lane], n_stable, thresh)
         else:
             keep = stable[lane]
             rot = procrustes_rotation(loadings[lane, keep], reference[lane, keep])

@@ -184,8 +184,10 @@ class WilsonLatentDecoder(WilsonLinearDecoder):
     the aligned loadings when ``chained`` (their ``daisy_chain``), ``W`` recomposed with the same
     ``h`` and each column renormalised to the previous decoder's weight norm (their
     ``recalibrate_LatentDecoder`` then ``renormalizeDecoder``). Their 60-day settings:
-    ``model="pca"``, 4 components, ``B = 190`` of 192 channels, chained; their greedy selection
-    first drops channels whose loadings' norm is below 0.05, which this one does not.
+    ``model="pca"``, 4 components, ``B = 190`` of 192 channels, ``thresh`` 0.05, chained. The
+    alignment is theirs: with PCA's orthonormal loadings their reference ``Λ_{d-1}`` and
+    accumulated rotation ``R`` give the same map as this class's aligned reference
+    ``Λ_{d-1} O`` (Procrustes commutes with it; a test runs their steps beside this class).
 
     Parameters
     ----------
@@ -195,6 +197,10 @@ class WilsonLatentDecoder(WilsonLinearDecoder):
         Latent dimensions ``k``.
     stable_fraction : float
         Share of the channels kept for the alignment, in (0, 1] (their ``B`` / channels).
+    thresh : float
+        Channels whose reference loadings' norm is below ``thresh`` are left out of the
+        alignment before the greedy selection (their ``identifyGoodChannels``; with fewer than
+        ``B`` left, none more is dropped).
     chained : bool
         Align each day to the last aligned day (their 60-day runs) instead of to day 0.
     model : {"pca", "fa"}
@@ -220,12 +226,13 @@ class WilsonLatentDecoder(WilsonLinearDecoder):
     _model_arrays = ("W_", "h_", "loadings_", "stable_")
 
     def __init__(self, dt: float = 0.02, n_factors: int = 4, stable_fraction: float = 190 / 192,
-                 chained: bool = True, model: str = "pca", read: str = "all",
-                 n_iter: int = 200) -> None:
+                 thresh: float = 0.05, chained: bool = True, model: str = "pca",
+                 read: str = "all", n_iter: int = 200) -> None:
         super().__init__(dt=dt)
         self.n_factors = check_int("n_factors", n_factors, 1)
         self.stable_fraction = check_number("stable_fraction", stable_fraction, 0.0, 1.0,
                                             low_open=True)
+        self.thresh = check_number("thresh", thresh, 0.0)
         self.chained = check_bool("chained", chained)
         self.model = check_choice("model", model, LATENT_MODELS)
         self.read = check_choice("read", read, READ)
@@ -272,7 +279,7 @@ class WilsonLatentDecoder(WilsonLinearDecoder):
                              f"{self.n_units_}), got shape {np.shape(counts)}")
         lam, mean, psi = fit_latent_model(y, self.model, self.n_factors, self.n_iter)
         n_stable = max(self.n_factors, int(round(self.stable_fraction * self.n_units_)))
-        aligned, stable = align_lanes(lam, self.loadings_, n_stable)
+        aligned, stable = align_lanes(lam, self.loadings_, n_stable, thresh=self.thresh)
         new = WilsonLatentDecoder(**self.get_params())
         new.h_, new.stable_ = self.h_, stable
         new.loadings_ = aligned if self.chained else self.loadings_
