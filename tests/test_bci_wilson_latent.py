@@ -55,6 +55,19 @@ def test_realigning_on_the_calibration_counts_gives_the_calibrated_decoder_back(
         np.testing.assert_allclose(again.W_, dec.W_, rtol=1e-6, atol=1e-8)
 
 
+def test_a_days_mean_intention_does_not_enter_the_realigned_decoder():
+    """A closed-loop block where the user kept pushing one way (against a biased decoder) has
+    another mean; the realigned decoder reads counts centred where day 0's were (the channels'
+    rest), so its weights and intercept are those of the same block without the push."""
+    rng = np.random.default_rng(6)
+    counts, labels = _block(rng)
+    tuning = rng.normal(size=(2, 2, 10))  # any fixed channel pattern of a constant push
+    pushed = counts + np.einsum("k,lkn->ln", np.array([0.8, -0.5]), tuning)
+    dec = WilsonLatentDecoder(n_factors=3).fit(counts, labels)
+    np.testing.assert_allclose(dec.realign(pushed).W_, dec.realign(counts).W_, atol=1e-9)
+    np.testing.assert_allclose(dec.centre_, counts.mean(axis=0))
+
+
 def _wilson_stabiliser(y0, v0, days, k=4, b=190, thresh=0.05):
     """Their steps (``fit_LatentDecoder``, ``Stabilizer.fit_new`` with ``daisy_chain``,
     ``identifyGoodChannels``, ``recalibrate_LatentDecoder``, ``renormalizeDecoder``), one lane:

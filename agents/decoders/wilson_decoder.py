@@ -174,10 +174,16 @@ class WilsonLatentDecoder(WilsonLinearDecoder):
 
     .. math::
 
-        W = \begin{bmatrix} β_dᵀ h_w \\ h_c - (β_d μ_d)ᵀ h_w \end{bmatrix}
+        W = \begin{bmatrix} β_dᵀ h_w \\ h_c - (β_d μ_0)ᵀ h_w \end{bmatrix}
 
-    (their ``D = [intercept; h Qᵀ]``; their simulated channels have zero mean, so they keep the
-    intercept as fitted where this one subtracts the day's mean through the map). Each later day
+    (their ``D = [intercept; h Qᵀ]``). A later day's map ``β_d`` reads the counts centred at
+    ``μ_0``, the calibration block's mean (their day-0 block of random velocities: the channels'
+    rates at rest), not at the day's own mean ``μ_d``: their simulated channels rest at 0 and
+    their composed decoder keeps its intercept, which is this. Centring at ``μ_d`` would subtract
+    the day's mean intention — in a closed-loop block with a biased decoder the user keeps
+    pushing against the bias — and so build the bias into the next day's decoder, which in
+    Wilson et al.'s 60-day protocol compounds until the decoder fails (``benchmarks/RESULTS.md``,
+    E13). Each later day
     (:meth:`realign`, no labels): a new latent model of that day's counts, aligned onto the
     reference loadings by Procrustes on ``stable_fraction`` of the channels selected greedily
     (:func:`~cogmodels.agents.decoders.stabilizer.align_lanes`), the reference then replaced by
@@ -221,9 +227,12 @@ class WilsonLatentDecoder(WilsonLinearDecoder):
         ``(L, N, k)`` the next alignment's reference (day 0's, or the last aligned day's).
     stable_ : numpy.ndarray
         ``(L, N)`` the channels of the last alignment (all after :meth:`fit`).
+    centre_ : numpy.ndarray
+        ``(L, N)`` the calibration block's mean counts ``μ_0``, where every day's latents are
+        centred.
     """
 
-    _model_arrays = ("W_", "h_", "loadings_", "stable_")
+    _model_arrays = ("W_", "h_", "loadings_", "stable_", "centre_")
 
     def __init__(self, dt: float = 0.02, n_factors: int = 4, stable_fraction: float = 190 / 192,
                  thresh: float = 0.05, chained: bool = True, model: str = "pca",
@@ -250,7 +259,7 @@ class WilsonLatentDecoder(WilsonLinearDecoder):
         latents = (y.astype(np.float64).transpose(1, 0, 2) @ np.swapaxes(projection, 1, 2)
                    ).transpose(1, 0, 2) - offset
         self.h_ = WilsonLinearDecoder(dt=self.dt).fit(latents, x, sample_weight).W_
-        self.loadings_, self.stable_ = lam, stable
+        self.loadings_, self.stable_, self.centre_ = lam, stable, mean
         self.W_ = self._composed(projection, offset)
         self._fitted(y.shape[1], y.shape[2], single)
         return self
@@ -281,10 +290,11 @@ class WilsonLatentDecoder(WilsonLinearDecoder):
         n_stable = max(self.n_factors, int(round(self.stable_fraction * self.n_units_)))
         aligned, stable = align_lanes(lam, self.loadings_, n_stable, thresh=self.thresh)
         new = WilsonLatentDecoder(**self.get_params())
-        new.h_, new.stable_ = self.h_, stable
+        new.h_, new.stable_, new.centre_ = self.h_, stable, self.centre_
         new.loadings_ = aligned if self.chained else self.loadings_
-        new.W_ = matched_columns(
-            new._composed(*read_projection(self.model, aligned, psi, mean, stable, self.read)),
-            self.W_)
+        # the day's model centred where day 0's was: at the channels' rest rates, not the day's
+        # mean, which holds the block's mean intention (their channels' rest rates are 0)
+        new.W_ = matched_columns(new._composed(*read_projection(
+            self.model, aligned, psi, self.centre_, stable, self.read)), self.W_)
         new._fitted(self.n_lanes_, self.n_units_, self._single)
         return new
