@@ -658,9 +658,11 @@ def _dask(experiment: Experiment, config: Config, jobs: list[Job], *, workers: i
         finished = True
     finally:
         if not finished:
-            # the client's comms close under it: distributed logs each as INFO with a traceback
+            # the client's comms close under it: distributed logs each as INFO with a traceback,
+            # and asyncio a "Future exception was never retrieved" for a comm's timed-out future
             # (on stderr after Ctrl-C); an aborted run reports itself in one line instead
-            logging.getLogger("distributed").setLevel(logging.CRITICAL)
+            for name in ("distributed", "asyncio"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
             _dask_abort(cluster, client, list(futures))
         for part, timeout in ((client, 5), (cluster, 10)):
             if part is not None:
