@@ -59,7 +59,8 @@ from cogmodels.agents.decoders.stats import as_lanes
 from cogmodels.validation import check_bool, check_choice, check_int, check_number
 
 __all__ = ["LATENT_MODELS", "READ", "ProcrustesStabilizer", "align_lanes", "align_loadings",
-           "fit_latent_model", "latent_projection", "procrustes_rotation", "read_projection"]
+           "check_day_counts", "fit_latent_model", "latent_projection", "procrustes_rotation",
+           "project", "read_projection"]
 
 #: which channels :meth:`ProcrustesStabilizer.realign` reads the factors from
 READ = ("stable", "all")
@@ -178,6 +179,21 @@ def read_projection(model: str, aligned: np.ndarray, noise: np.ndarray, mean: np
     return projection, np.einsum("lkn,ln->lk", projection, mean)
 
 
+def project(y: np.ndarray, projection: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Return the latents ``(T, L, k)`` of counts ``(T, L, N)``: ``projection @ y - offset``."""
+    z = y.astype(np.float64).transpose(1, 0, 2) @ np.swapaxes(projection, 1, 2)
+    return z.transpose(1, 0, 2) - offset
+
+
+def check_day_counts(counts: Any, n_lanes: int, n_units: int) -> np.ndarray:
+    """Return a new day's counts as ``(T, L, N)``; raise unless ``T >= 3`` and ``L, N`` fit."""
+    y, _ = as_lanes(counts)
+    if y.shape[1:] != (n_lanes, n_units) or y.shape[0] < 3:
+        raise ValueError(f"counts must have shape (T >= 3, {n_lanes}, {n_units}), got shape "
+                         f"{np.shape(counts)}")
+    return y
+
+
 class ProcrustesStabilizer(Decoder):
     """A Kalman filter on factor-analysis latents, realigned each day (module docstring).
 
@@ -259,8 +275,7 @@ class ProcrustesStabilizer(Decoder):
         """Return the factors ``(T, L, k)`` of counts ``(T, L, N)`` under the current alignment."""
         self._check_fitted()
         y, _ = as_lanes(counts)
-        z = y.astype(np.float64).transpose(1, 0, 2) @ np.swapaxes(self.projection_, 1, 2)
-        return z.transpose(1, 0, 2) - self.offset_
+        return project(y, self.projection_, self.offset_)
 
     def realign(self, counts: Any, stable: Any = None) -> ProcrustesStabilizer:
         """Fit a factor model on a new day's counts ``(T, L, N)`` and align it; return ``self``.
@@ -282,10 +297,7 @@ class ProcrustesStabilizer(Decoder):
             ``self``, realigned.
         """
         self._check_fitted()
-        y, _ = as_lanes(counts)
-        if y.shape[1:] != (self.n_lanes_, self.n_units_) or y.shape[0] < 3:
-            raise ValueError(f"counts must have shape (T >= 3, {self.n_lanes_}, "
-                             f"{self.n_units_}), got shape {np.shape(counts)}")
+        y = check_day_counts(counts, self.n_lanes_, self.n_units_)
         given = None if stable is None else self._check_stable(stable)
         lam, mean, psi = self._fit_latents(y)
         n_stable = max(self.n_factors, int(round(self.stable_fraction * self.n_units_)))

@@ -25,10 +25,11 @@ from cogmodels.agents.decoders.stabilizer import (
     LATENT_MODELS,
     READ,
     align_lanes,
+    check_day_counts,
     fit_latent_model,
+    project,
     read_projection,
 )
-from cogmodels.agents.decoders.stats import as_lanes
 from cogmodels.validation import check_bool, check_choice, check_int, check_number
 
 __all__ = ["WILSON_SMOOTHING", "WilsonLatentDecoder", "WilsonLinearDecoder", "matched_columns"]
@@ -256,8 +257,7 @@ class WilsonLatentDecoder(WilsonLinearDecoder):
         lam, mean, psi = fit_latent_model(y, self.model, self.n_factors, self.n_iter)
         stable = np.ones(y.shape[1:], dtype=bool)
         projection, offset = read_projection(self.model, lam, psi, mean, stable, "all")
-        latents = (y.astype(np.float64).transpose(1, 0, 2) @ np.swapaxes(projection, 1, 2)
-                   ).transpose(1, 0, 2) - offset
+        latents = project(y, projection, offset)
         self.h_ = WilsonLinearDecoder(dt=self.dt).fit(latents, x, sample_weight).W_
         self.loadings_, self.stable_, self.centre_ = lam, stable, mean
         self.W_ = self._composed(projection, offset)
@@ -282,10 +282,7 @@ class WilsonLatentDecoder(WilsonLinearDecoder):
     def realign(self, counts: Any) -> WilsonLatentDecoder:
         """Return the decoder realigned on a new day's counts ``(T, L, N)`` (no labels)."""
         self._check_fitted()
-        y, _ = as_lanes(counts)
-        if y.shape[1:] != (self.n_lanes_, self.n_units_) or y.shape[0] < 3:
-            raise ValueError(f"counts must have shape (T >= 3, {self.n_lanes_}, "
-                             f"{self.n_units_}), got shape {np.shape(counts)}")
+        y = check_day_counts(counts, self.n_lanes_, self.n_units_)
         lam, mean, psi = fit_latent_model(y, self.model, self.n_factors, self.n_iter)
         n_stable = max(self.n_factors, int(round(self.stable_fraction * self.n_units_)))
         aligned, stable = align_lanes(lam, self.loadings_, n_stable, thresh=self.thresh)
