@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
+from cogmodels.agents.decoders.base import load_decoder
 from cogmodels.agents.decoders.wilson_decoder import WilsonLatentDecoder, WilsonLinearDecoder
 from cogmodels.agents.decoders.wilson_study import run_wilson_protocol
 from cogmodels.envs.bci.drift import NeuralTrajectory, TuningRotation, make_drift
@@ -178,6 +179,28 @@ def test_chained_realignment_follows_wilsons_daily_drift_where_the_day0_readout_
         dec = dec.realign(y)  # no labels
     first, fixed, chained = cosine(day0, y0, u0), cosine(day0, y, u), cosine(dec, y, u)
     assert chained > 0.9 * first and fixed < 0.7 * first, (first, fixed, chained)
+
+
+def test_save_and_load_keep_the_readout_its_state_and_the_next_realignment(tmp_path):
+    """JSON + arrays, no pickle: the loaded decoder steps on from the saved smoothing state and
+    realigns the next day to the same weights and stable channels (day-0 centre, chained
+    reference and latent readout all saved)."""
+    rng = np.random.default_rng(5)
+    counts, labels = _block(rng)
+    dec = WilsonLatentDecoder(n_factors=3, stable_fraction=0.8, chained=True).fit(counts, labels)
+    dec = dec.realign(_block(rng)[0])  # a chained day: the reference is no longer day 0's
+    dec.decode(counts[:20])
+    path = dec.save(tmp_path / "stab.json")
+    assert path.read_text().startswith("{") and (tmp_path / "stab.npz").exists()
+    back = load_decoder(tmp_path / "stab")
+    assert type(back) is WilsonLatentDecoder and back.get_params() == dec.get_params()
+    a = np.stack([dec.step(c).copy() for c in counts[20:60]])
+    b = np.stack([back.step(c).copy() for c in counts[20:60]])
+    np.testing.assert_array_equal(b, a)
+    day = _block(rng)[0]
+    nxt, nxt_back = dec.realign(day), back.realign(day)
+    np.testing.assert_array_equal(nxt_back.W_, nxt.W_)
+    np.testing.assert_array_equal(nxt_back.stable_, nxt.stable_)
 
 
 def test_bad_arguments_name_themselves():
