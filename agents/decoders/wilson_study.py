@@ -705,7 +705,9 @@ def run_wilson_protocol(
         cursor as in their simulator; needs ``refit="wilson"``, ``day0="white_noise"`` and
         ``noise="additive"``.
     seed : int
-        Seed of the subjects, their drift and the tasks.
+        Seed of the subjects, their drift and the tasks. The subjects are drawn together from
+        it, so another ``n_subjects`` draws other subjects: subject 3 of a 32-subject run is not
+        subject 3 of a 96-subject run (compare strategies at one ``n_subjects``).
     drift : Any
         The environment's drift (default :data:`WILSON_DRIFT`; :func:`wilson_drift` with
         ``n_stable`` for Degenhart et al.'s setting of stable channels).
