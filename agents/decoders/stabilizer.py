@@ -19,7 +19,16 @@ simulator example keeps ``B = 60`` of 192 units where 60 units keep their tuning
 (``n_stable = 60``, ``simulator_notebooks/example_SubspaceStabilizer.ipynb``).
 The day's factors are then read from the stable channels alone with the aligned model,
 ``z = β_d (y - μ_d)`` with ``β_d`` the posterior projection of ``Λ_d[s] O, ψ_d[s]``, and the
-calibration day's decoder is used unchanged.
+calibration day's decoder is used unchanged. The day's mean ``μ_d`` absorbs baseline shifts, and
+also the block's mean intention when that is not zero (a user pushing one way for long against a
+biased decoder): read through ``μ_d`` that push decodes as rest. In Wilson et al.'s task this
+fed back day after day and their stabiliser copied with a daily mean failed like a fixed decoder;
+:class:`~cogmodels.agents.decoders.wilson_decoder.WilsonLatentDecoder` therefore centres every
+day at the calibration day's mean (``benchmarks/RESULTS.md``, E13). Here ``μ_d`` stays as
+Degenhart et al. fit it: in a centre-out block with a working decoder the mean intention is
+near zero (at most 0.05 SD per axis over 120 s, 16 simulated subjects), but with a failing
+decoder (another subject's) it was 0.87 SD (median; up to 2.2), so the same loop can act on
+this stabiliser once it falls behind.
 
 The alignment assumes that the instabilities are confined to some channels (Degenhart et al.'s
 recordings: a few electrodes lose or gain units); a drift that rotates every unit's tuning leaves
