@@ -283,7 +283,7 @@ class WilsonLatentDecoder(WilsonLinearDecoder):
         """Return the decoder realigned on a new day's counts ``(T, L, N)`` (no labels)."""
         self._check_fitted()
         y = check_day_counts(counts, self.n_lanes_, self.n_units_)
-        lam, mean, psi = fit_latent_model(y, self.model, self.n_factors, self.n_iter)
+        lam, _, psi = fit_latent_model(y, self.model, self.n_factors, self.n_iter)
         n_stable = max(self.n_factors, int(round(self.stable_fraction * self.n_units_)))
         aligned, stable = align_lanes(lam, self.loadings_, n_stable, thresh=self.thresh)
         new = WilsonLatentDecoder(**self.get_params())
