@@ -109,10 +109,15 @@ from cogmodels.agents.decoders.wilson_study import (  # noqa: E402
 from cogmodels.envs.bci.drift import DRIFT_PRESETS, SNRMixture  # noqa: E402
 from cogmodels.envs.bci.encoder import NOISE_MODELS, PopulationSpec  # noqa: E402
 from cogmodels.envs.bci.gain_sweep import WILSON_GAINS  # noqa: E402
-from cogmodels.envs.bci.metrics import plot_over_days, summarize  # noqa: E402
+from cogmodels.envs.bci.metrics import plot_over_days  # noqa: E402
 from cogmodels.envs.bci.realism import wilson_task  # noqa: E402
 from cogmodels.envs.bci.task import TARGET_DRAWS  # noqa: E402
 from cogmodels.envs.bci.user import WILSON_USER, UserSpec  # noqa: E402
+from cogmodels.experiments.wilson_stats import (  # noqa: E402
+    FAILED_SESSION_S,
+    per_subject_day,
+    session_statistics,
+)
 
 HERE = Path(__file__).resolve().parent
 #: the benchmark's gain grid: 10 gains from 0.5 to 4, geometric (see RESULTS: Wilson et al.'s
@@ -161,46 +166,30 @@ def block_table(per_day: pd.DataFrame, strategies: list[str], n_days: int,
     return rows
 
 
-#: Wilson et al.'s "failed session": a session whose mean trial time (timeouts counted at the
-#: trial limit) exceeds 5 s (``Fig_4a_4b.ipynb`` of their repository: ``np.mean(ttt > 5)``)
-FAILED_SESSION_S = 5.0
-
-
 def failure_table(per_day: pd.DataFrame, strategies: list[str], days: range, reference: str,
                   rng: np.random.Generator, n_boot: int = 2000) -> list[str]:
     """Return markdown rows of Wilson et al.'s session statistics over ``days``, subject-days pooled.
 
-    Per strategy: the mean and SD of the daily mean trial time over subject-days, the median,
-    the fraction of failed sessions (:data:`FAILED_SESSION_S`), and, against ``reference``, the
-    Wilcoxon rank-sum p of the two sets of sessions (Wilson et al.'s test, which treats every
-    session as independent) and the difference of failure fractions with a 95 % bootstrap
-    interval that resamples subjects (the days of one subject are not independent).
+    :func:`~cogmodels.experiments.wilson_stats.session_statistics`, one row per strategy:
+    the mean and SD of the daily mean trial time over subject-days, the median, the fraction of
+    failed sessions (:data:`FAILED_SESSION_S`), and against ``reference`` the rank-sum p (Wilson
+    et al.'s test), the difference of failure fractions with a 95 % bootstrap interval over
+    subjects, and the paired test per subject (slower subjects, signed-rank p).
     """
-    from scipy.stats import ranksums
-
-    sel = per_day[per_day["day"].isin(list(days))]
-    table = sel.pivot_table(index=["subject", "day"], columns="decoder", values="trial_time")
-    subjects = table.index.get_level_values("subject").unique().to_numpy()
-    by_subject = {s: table.xs(s, level="subject") for s in subjects}
+    stats = session_statistics(per_day, strategies, days, reference, rng, n_boot)
     head = ["decoder", "sessions", "mean ± SD (s)", "median (s)", f"failed (> {FAILED_SESSION_S:g} s)",
-            f"rank-sum p vs {reference}", f"failed − {reference}'s [95 % CI over subjects]"]
+            f"rank-sum p vs {reference}", f"failed − {reference}'s [95 % CI over subjects]",
+            f"slower than {reference} (subjects; signed-rank p)"]
     rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for dec in strategies:
-        t = table[dec].dropna().to_numpy()
-        cells = [dec, str(len(t)), f"{t.mean():.2f} ± {t.std():.2f}", f"{np.median(t):.2f}",
-                 f"{np.mean(t > FAILED_SESSION_S):.3f}"]
-        if dec == reference:
-            cells += ["—", "—"]
+    for r in stats.itertuples():
+        cells = [r.decoder, str(r.sessions), f"{r.mean:.2f} ± {r.sd:.2f}", f"{r.median:.2f}",
+                 f"{r.failed:.3f}"]
+        if r.decoder == reference:
+            cells += ["—", "—", "—"]
         else:
-            ref = table[reference].dropna().to_numpy()
-            diffs = []
-            for _ in range(n_boot):
-                pick = pd.concat([by_subject[s] for s in rng.choice(subjects, len(subjects))])
-                diffs.append(np.mean(pick[dec] > FAILED_SESSION_S)
-                             - np.mean(pick[reference] > FAILED_SESSION_S))
-            diff = np.mean(t > FAILED_SESSION_S) - np.mean(ref > FAILED_SESSION_S)
-            lo, hi = np.percentile(diffs, [2.5, 97.5])
-            cells += [f"{ranksums(t, ref).pvalue:.3g}", f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}]"]
+            cells += [f"{r.ranksum_p:.3g}",
+                      f"{r.failed_diff:+.3f} [{r.failed_diff_low:+.3f}, {r.failed_diff_high:+.3f}]",
+                      f"{r.slower_subjects:.0f} / {r.paired_subjects:.0f}; {r.signed_rank_p:.2g}"]
         rows.append("| " + " | ".join(cells) + " |")
     return rows
 
@@ -355,11 +344,7 @@ def main() -> None:
                                                           args.low_snr),
                                      stabilizer=stabilizer, **env_kwargs)
     seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
-    per_day = summarize(trials, by=["decoder", "subject", "day"])
-    mean_time = trials.groupby(["decoder", "subject", "day"])["trial_time"].mean()
-    per_day = per_day.merge(mean_time.reset_index(), on=["decoder", "subject", "day"])
-    gain = trials.groupby(["decoder", "subject", "day"])["gain"].first().reset_index()
-    per_day = per_day.merge(gain, on=["decoder", "subject", "day"])
+    per_day = per_subject_day(trials)
     stem = "wilson_quick" if args.quick else "wilson"
     if not args.quick:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,130 @@
+"""Wilson et al. (2023)'s session statistics of a 60-day decoder comparison.
+
+One definition for ``benchmarks/bench_wilson.py`` and the ``bci_wilson`` experiment:
+
+- :func:`per_subject_day`: the metrics of each strategy, subject and day
+  (:func:`~cogmodels.envs.bci.metrics.summarize`, plus the mean trial time with timeouts counted
+  at the trial limit, and the day's swept gain);
+- :func:`session_statistics`: every subject-day a session, as in their ``Fig_4a_4b.ipynb``: the
+  mean, SD and median of the sessions' mean trial times, the fraction of failed sessions (mean
+  trial time above :data:`FAILED_SESSION_S`), Wilcoxon's rank-sum p against a reference strategy
+  over the sessions (their test, which treats every session as independent), the difference of
+  failed fractions with a 95 % bootstrap interval that resamples subjects (the days of one
+  subject are not independent), and the paired test per subject: in how many subjects the
+  strategy's mean trial time over the days is above the reference's, and the Wilcoxon
+  signed-rank p of those per-subject means.
+
+Reference
+---------
+Wilson, G. H., Willett, F. R., Stein, E. A., Kamdar, F., Avansino, D. T., Hochberg, L. R.,
+Shenoy, K. V., Druckmann, S., & Henderson, J. M. (2023). Long-term unsupervised recalibration of
+cursor BCIs. bioRxiv 2023.02.03.527022 (``github.com/guyhwilson/nonstationarities``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from cogmodels.envs.bci.metrics import summarize
+
+__all__ = ["FAILED_SESSION_S", "per_subject_day", "session_statistics"]
+
+#: Wilson et al.'s "failed session": a session whose mean trial time (timeouts counted at the
+#: trial limit) exceeds 5 s (``Fig_4a_4b.ipynb`` of their repository: ``np.mean(ttt > 5)``)
+FAILED_SESSION_S = 5.0
+
+_KEYS = ["decoder", "subject", "day"]
+
+
+def per_subject_day(trials: pd.DataFrame) -> pd.DataFrame:
+    """Return the metrics of each decoder, subject and day of a protocol's trial table.
+
+    :func:`~cogmodels.envs.bci.metrics.summarize` by decoder, subject and day, with
+    ``trial_time`` (the mean time of every trial, timeouts at the trial limit: Wilson et al.'s
+    session measure) and ``gain`` (the day's swept output gain) added.
+    """
+    missing = sorted({*_KEYS, "trial_time", "gain"} - set(trials.columns))
+    if missing:
+        raise ValueError(f"trials must have the columns {_KEYS + ['trial_time', 'gain']}; "
+                         f"missing {missing}")
+    per_day = summarize(trials, by=_KEYS)
+    groups = trials.groupby(_KEYS)
+    per_day = per_day.merge(groups["trial_time"].mean().reset_index(), on=_KEYS)
+    return per_day.merge(groups["gain"].first().reset_index(), on=_KEYS)
+
+
+def session_statistics(per_day: pd.DataFrame, strategies: Sequence[str], days: Sequence[int],
+                       reference: str, rng: np.random.Generator,
+                       n_boot: int = 2000) -> pd.DataFrame:
+    """Return Wilson et al.'s session statistics over ``days``, one row per strategy.
+
+    Parameters
+    ----------
+    per_day : pandas.DataFrame
+        :func:`per_subject_day`'s table (``decoder``, ``subject``, ``day``, ``trial_time``).
+    strategies : sequence of str
+        The decoders to report, in order; each must be in ``per_day``.
+    days : sequence of int
+        The days pooled (e.g. ``range(1, 60)``, or the last day alone).
+    reference : str
+        The strategy the tests compare against (one of ``strategies``).
+    rng : numpy.random.Generator
+        The bootstrap's resampling of subjects.
+    n_boot : int
+        Bootstrap resamples.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``decoder``, ``sessions``, ``mean``, ``sd`` (population SD, as numpy's), ``median``,
+        ``failed`` (fraction), and against the reference (NaN in its own row): ``ranksum_p``,
+        ``failed_diff`` with ``failed_diff_low`` / ``failed_diff_high``, ``slower_subjects``
+        (subjects whose mean trial time over ``days`` is above the reference's),
+        ``paired_subjects`` (subjects with both) and ``signed_rank_p``.
+    """
+    from scipy.stats import ranksums, wilcoxon
+
+    strategies = list(strategies)
+    known = set(per_day["decoder"])
+    for name in [*strategies, reference]:
+        if name not in known:
+            raise ValueError(f"strategies and reference must be among the decoders of per_day "
+                             f"{sorted(known)}, got {name!r}")
+    if reference not in strategies:
+        raise ValueError(f"reference must be one of strategies {strategies}, got {reference!r}")
+    sel = per_day[per_day["day"].isin(list(days))]
+    if sel.empty:
+        raise ValueError(f"days must name days of per_day, got {list(days)}")
+    table = sel.pivot_table(index=["subject", "day"], columns="decoder", values="trial_time")
+    subjects = table.index.get_level_values("subject").unique().to_numpy()
+    by_subject = {s: table.xs(s, level="subject") for s in subjects}
+    means = table.groupby(level="subject").mean()
+    ref = table[reference].dropna().to_numpy()
+    rows = []
+    for dec in strategies:
+        t = table[dec].dropna().to_numpy()
+        row = {"decoder": dec, "sessions": len(t), "mean": t.mean(), "sd": t.std(),
+               "median": float(np.median(t)), "failed": float(np.mean(t > FAILED_SESSION_S)),
+               "ranksum_p": np.nan, "failed_diff": np.nan, "failed_diff_low": np.nan,
+               "failed_diff_high": np.nan, "slower_subjects": np.nan, "paired_subjects": np.nan,
+               "signed_rank_p": np.nan}
+        if dec != reference:
+            diffs = []
+            for _ in range(n_boot):
+                pick = pd.concat([by_subject[s] for s in rng.choice(subjects, len(subjects))])
+                diffs.append(np.mean(pick[dec] > FAILED_SESSION_S)
+                             - np.mean(pick[reference] > FAILED_SESSION_S))
+            pair = means[[dec, reference]].dropna()
+            delta = (pair[dec] - pair[reference]).to_numpy()
+            row.update(
+                ranksum_p=float(ranksums(t, ref).pvalue),
+                failed_diff=row["failed"] - float(np.mean(ref > FAILED_SESSION_S)),
+                failed_diff_low=float(np.percentile(diffs, 2.5)),
+                failed_diff_high=float(np.percentile(diffs, 97.5)),
+                slower_subjects=int((delta > 0).sum()), paired_subjects=len(delta),
+                signed_rank_p=float(wilcoxon(delta).pvalue) if np.any(delta != 0) else 1.0)
+        rows.append(row)
+    return pd.DataFrame(rows)
