@@ -125,6 +125,11 @@ def test_every_experiment_runs_quick_through_the_cli(name, tmp_path, capsys):
         assert cut["successes_per_min"].max() < 5.0
         summary = pd.read_csv(out / "results" / "summary.csv").set_index(["decoder", "session"])
         assert summary["share_of_fresh_kalman"].xs("amortised_gru").iloc[1] > 0.6  # carried over
+    if name == "bci_wilson":  # paired: both strategies meet the same subject on day 0
+        per_day = pd.read_csv(out / "results" / "per_subject_day.csv").set_index(["decoder", "day"])
+        assert per_day.loc[("hmm_wilson", 0), "trial_time"] == per_day.loc[("fixed", 0), "trial_time"]
+        stats = pd.read_csv(out / "results" / "session_statistics.csv")
+        assert stats["decoder"].tolist() == ["hmm_wilson", "fixed", "hmm_wilson", "fixed"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "ok" and manifest["seed"] == 1 and manifest["quick"]
     assert {"cogmodels", "numpy", "pandas"} <= set(manifest["versions"])

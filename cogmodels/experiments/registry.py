@@ -123,6 +123,7 @@ _BUILTIN: dict[str, str] = {
     "rlwm": "cogmodels.experiments.rlwm",
     "bci_drift": "cogmodels.experiments.bci_drift",
     "bci_meta_decoder": "cogmodels.experiments.bci_meta_decoder",
+    "bci_wilson": "cogmodels.experiments.bci_wilson",
     "meta_rl_bandit": "cogmodels.experiments.meta_rl_bandit",
 }
 
