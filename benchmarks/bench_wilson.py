@@ -11,7 +11,9 @@ subjects, and the run's CPU seconds. With a PRI-T strategy (``hmm``, ``hmm_wilso
 another it also prints Wilson et al.'s own session statistics (their ``Fig_4a_4b.ipynb``), every
 subject-day a session, over days 1+, days 30+ and the last day: mean, SD and median trial time,
 the fraction of failed sessions (mean trial time > 5 s), the rank-sum p against the first PRI-T
-strategy named, and the difference of failed fractions with a bootstrap interval over subjects.
+strategy named, the difference of failed fractions with a bootstrap interval over subjects, and
+the paired test per subject (in how many subjects the strategy is slower than PRI-T over the
+days, and the Wilcoxon signed-rank p; ``cogmodels.experiments.wilson_stats``).
 
 The defaults are the configuration that reproduced Wilson et al.'s result in this simulator
 (PRI-T at daily supervised recalibration over 60 days; ``benchmarks/RESULTS.md``): their
@@ -116,7 +118,9 @@ from cogmodels.envs.bci.user import WILSON_USER, UserSpec  # noqa: E402
 from cogmodels.experiments.wilson_stats import (  # noqa: E402
     FAILED_SESSION_S,
     per_subject_day,
+    reference_strategy,
     session_statistics,
+    statistics_windows,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -393,13 +397,11 @@ def main() -> None:
     print("\nmean trial time (s) per 10-day block, mean of subjects [95 % bootstrap CI]:")
     print("\n".join(block_table(per_day, args.strategies.split(","), args.days, rng)))
     strategies = args.strategies.split(",")
-    pri_t = [s for s in strategies if s.startswith("hmm")]  # the reference: the first PRI-T
-    if pri_t and len(strategies) > 1:
-        for window, days in (("days 1+", range(1, args.days)), ("days 30+", range(30, args.days)),
-                             (f"day {args.days - 1}", range(args.days - 1, args.days))):
-            if len(days):
-                print(f"\nWilson et al.'s session statistics, {window} (every subject-day a session):")
-                print("\n".join(failure_table(per_day, strategies, days, pri_t[0], rng)))
+    if any(s.startswith("hmm") for s in strategies) and len(strategies) > 1:
+        for window, days in statistics_windows(args.days):
+            print(f"\nWilson et al.'s session statistics, {window} (every subject-day a session):")
+            print("\n".join(failure_table(per_day, strategies, days,
+                                           reference_strategy(strategies), rng)))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ from scipy.stats import ranksums, wilcoxon
 from cogmodels.experiments.wilson_stats import (
     FAILED_SESSION_S,
     per_subject_day,
+    reference_strategy,
     session_statistics,
+    statistics_windows,
 )
 
 #: mean trial time (s) of subject s on day d: decoder -> [[day 0, 1, 2] per subject]
@@ -62,8 +64,51 @@ def test_session_statistics_are_reproducible_from_the_generator_and_check_their_
         session_statistics(_per_day(), ["pri_t", "rti"], [1], "pri_t", np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"reference must be one of strategies \['other'\], got 'pri_t'"):
         session_statistics(_per_day(), ["other"], [1], "pri_t", np.random.default_rng(0))
-    with pytest.raises(ValueError, match=r"days must name days of per_day, got \[7\]"):
+    with pytest.raises(ValueError, match=r"days must hold sessions of every strategy; 'pri_t' has none on "
+                                         r"\[7\] \(its days: \[0, 1, 2\]\)"):
         session_statistics(_per_day(), ["pri_t", "other"], [7], "pri_t", np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"n_boot must be an integer >= 1, got 0"):
+        session_statistics(_per_day(), ["pri_t", "other"], [1], "pri_t", np.random.default_rng(0), n_boot=0)
+    with pytest.raises(ValueError, match=r"per_day must have the columns .*; missing \['trial_time'\]"):
+        session_statistics(_per_day().drop(columns="trial_time"), ["pri_t"], [1], "pri_t",
+                           np.random.default_rng(0))
+
+
+def test_missing_subject_days_count_in_no_share_and_the_paired_test_uses_the_shared_days():
+    """A strategy that lacks some subject-days: its failed share (and every bootstrap resample's)
+    is over the sessions it has, so a strategy failing all of its sessions has the interval
+    [1, 1] against a reference that never fails; each subject's paired means cover only the days
+    both played; a strategy with no session on the days, or no subject in common, is refused or
+    has NaN tests."""
+    rows = [{"decoder": "ref", "subject": s, "day": d, "trial_time": 1.0} for s in range(3) for d in (1, 2)]
+    rows += [{"decoder": "bad", "subject": s, "day": d, "trial_time": 9.0} for s in (0, 2) for d in (1, 2)]
+    stats = session_statistics(pd.DataFrame(rows), ["ref", "bad"], [1, 2], "ref",
+                               np.random.default_rng(0), n_boot=300).set_index("decoder")
+    assert stats.loc["bad", ["failed_diff", "failed_diff_low", "failed_diff_high"]].tolist() == [1.0, 1.0, 1.0]
+    assert stats.loc["bad", "sessions"] == 4 and stats.loc["bad", "paired_subjects"] == 2
+    # "other" played day 1 only (2 s); the reference 1 s on day 1 and 3 s on day 2: slower on the shared day
+    rows = [{"decoder": "ref", "subject": s, "day": d, "trial_time": t} for s in range(3) for d, t in ((1, 1.0), (2, 3.0))]
+    rows += [{"decoder": "other", "subject": s, "day": 1, "trial_time": 2.0} for s in range(3)]
+    stats = session_statistics(pd.DataFrame(rows), ["ref", "other"], [1, 2], "ref",
+                               np.random.default_rng(0), n_boot=50).set_index("decoder")
+    assert stats.loc["other", "slower_subjects"] == 3 and stats.loc["other", "paired_subjects"] == 3
+    # no subject in common: no paired test
+    rows = [{"decoder": "ref", "subject": 0, "day": 1, "trial_time": 1.0},
+            {"decoder": "other", "subject": 1, "day": 1, "trial_time": 2.0}]
+    stats = session_statistics(pd.DataFrame(rows), ["ref", "other"], [1], "ref",
+                               np.random.default_rng(0), n_boot=20).set_index("decoder")
+    assert np.isnan(stats.loc["other", ["slower_subjects", "paired_subjects", "signed_rank_p"]].astype(float)).all()
+
+
+def test_the_reference_is_the_first_pri_t_strategy_and_the_windows_those_the_run_has():
+    assert reference_strategy(["fixed", "hmm_wilson", "hmm"]) == "hmm_wilson"
+    assert reference_strategy(["fixed", "rti"]) == "fixed"
+    with pytest.raises(ValueError, match=r"strategies must name at least one strategy, got \[\]"):
+        reference_strategy([])
+    assert statistics_windows(60) == [("days 1+", range(1, 60)), ("days 30+", range(30, 60)),
+                                      ("day 59", range(59, 60))]
+    assert statistics_windows(2) == [("days 1+", range(1, 2)), ("day 1", range(1, 2))]
+    assert statistics_windows(1) == []
 
 
 def test_per_subject_day_adds_the_mean_trial_time_and_the_days_gain():
