@@ -38,7 +38,7 @@ def test_failed_fraction_rank_sum_and_the_subject_bootstrap():
     rows = bench.failure_table(per_day, ["a", "b"], range(1, 10), "a", np.random.default_rng(1), n_boot=400)
     assert len(rows) == 4  # header, rule, a, b
     a, b = _cells(rows[2]), _cells(rows[3])
-    assert a[0] == "a" and a[1] == "36" and a[4] == "0.000" and a[5:] == ["—", "—"]
+    assert a[0] == "a" and a[1] == "36" and a[4] == "0.000" and a[5:] == ["—", "—", "—"]
     assert b[0] == "b" and b[1] == "36" and b[4] == "0.250"  # one subject of four, every day after day 0
     sel = per_day[per_day.day >= 1]
     p = ranksums(sel[sel.decoder == "b"].trial_time, sel[sel.decoder == "a"].trial_time).pvalue
@@ -49,6 +49,9 @@ def test_failed_fraction_rank_sum_and_the_subject_bootstrap():
     # resampling 4 subjects: the failing one drawn 0..4 times, so the difference lies in [0, 1]
     assert 0.0 <= lo < 0.25 < hi <= 1.0
     assert float(a[2].split(" ± ")[0]) == round(sel[sel.decoder == "a"].trial_time.mean(), 2)
+    slower, p_paired = b[7].split("; ")
+    assert slower.startswith("4 / 4") or slower.split(" / ")[1] == "4"  # the paired test per subject
+    assert 0.0 < float(p_paired) <= 1.0
 
 
 def test_failed_session_threshold_is_wilsons():
