@@ -31,6 +31,7 @@ from cogmodels.experiments import (
     resolve_config,
     run_experiment,
     run_suite,
+    unit_checkpoint_dir,
 )
 from cogmodels.experiments._common import TOO_SHORT, markdown_table
 from cogmodels.experiments.runner import RunInterrupted
@@ -59,11 +60,17 @@ def _toy_run_unit(config: Config, unit: dict, seed: int) -> dict[str, pd.DataFra
     if i == config["fail_on"]:
         raise RuntimeError(f"boom on unit {i}")
     marker = calls / "killed"
+    progress = unit_checkpoint_dir()
+    resumed = config["keep_progress"] and (progress / "progress").exists()
     if i == config["kill_on"] and not marker.exists():
         marker.touch()
+        if config["keep_progress"]:  # what a long unit keeps before it is stopped
+            progress.mkdir(parents=True)
+            (progress / "progress").write_text(str(i))
         raise KeyboardInterrupt  # as if the run were killed here
     rng = np.random.default_rng(seed)
-    return {"values": pd.DataFrame({"i": i, "x": rng.random(3)})}
+    values = pd.DataFrame({"i": i, "x": rng.random(3)})
+    return {"values": values.assign(resumed=resumed) if config["keep_progress"] else values}
 
 
 def _toy_report(config: Config, tables: dict[str, pd.DataFrame], out: Path):
@@ -79,7 +86,7 @@ def _toy_report(config: Config, tables: dict[str, pd.DataFrame], out: Path):
 TOY = register(Experiment(
     name="test_toy",
     description="A test-only experiment.",
-    defaults={"n_units": 4, "fail_on": -1, "kill_on": -1, "counter_dir": ""},
+    defaults={"n_units": 4, "fail_on": -1, "kill_on": -1, "counter_dir": "", "keep_progress": 0},
     quick={},
     units=_toy_units,
     run_unit=_toy_run_unit,
@@ -197,6 +204,51 @@ def test_a_killed_run_resumes_without_recomputing(tmp_path):
     assert _results(out) == _results(clean)
     values = pd.read_csv(out / "results" / "values.csv")
     assert values["i"].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]  # unit order, no duplicate
+
+
+def test_a_stopped_unit_resumes_from_its_checkpoint_folder(tmp_path):
+    """The runner keeps a stopped unit's checkpoint folder and hands it back, then deletes it."""
+    counter, out = tmp_path / "calls", tmp_path / "run"
+    config = _toy(counter, kill_on=1, keep_progress=1)
+    assert unit_checkpoint_dir() is None  # outside a run
+    with pytest.raises(RunInterrupted):
+        run_experiment(config, out, executor="serial", progress=False)
+    kept = out / "units" / ".001-1.checkpoint"
+    assert (kept / "progress").read_text() == "1"
+    assert unit_checkpoint_dir() is None
+    res = run_experiment(config, out, executor="serial", progress=False)
+    assert res.ok and _calls(counter) == {0: 1, 1: 2, 2: 1, 3: 1}
+    values = pd.read_csv(out / "results" / "values.csv")
+    assert values.groupby("i")["resumed"].first().tolist() == [False, True, False, False]
+    assert sorted(p.name for p in (out / "units").iterdir()) == ["000-0", "001-1", "002-2", "003-3"]
+
+
+def test_bci_wilson_resumes_a_stopped_unit_at_its_next_day(tmp_path, monkeypatch, capsys):
+    """A ``bci_wilson`` unit stopped after day 0 resumes at day 1: the bytes of a run never stopped."""
+    from cogmodels.agents.decoders import day_checkpoint
+
+    config = {"experiment": "bci_wilson", "seed": 2,
+              "params": {"strategies": ["fixed"], "days": 2, "n_subjects": 1, "session_s": 10.0,
+                         "sweep_s": 1.0}}
+    clean = tmp_path / "clean"
+    assert run_experiment(config, clean, executor="serial", progress=False).ok
+    save = day_checkpoint.DayCheckpoint.save
+
+    def save_then_stop(self, state):  # killed right after day 0's checkpoint
+        save(self, state)
+        raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(day_checkpoint.DayCheckpoint, "save", save_then_stop)
+    with pytest.raises(RunInterrupted):
+        run_experiment(config, out, executor="serial", progress=False)
+    assert day_checkpoint.saved_day(out / "units" / ".000-fixed-2.checkpoint", "fixed") == 1
+    monkeypatch.setattr(day_checkpoint.DayCheckpoint, "save", save)
+    capsys.readouterr()
+    assert run_experiment(config, out, executor="serial", progress=False).ok
+    assert "fixed resumes at day 1 from its checkpoint" in capsys.readouterr().err
+    assert _results(out) == _results(clean)
+    assert not list((out / "units").glob(".*"))
 
 
 def test_resume_refuses_a_different_config(tmp_path):

@@ -34,6 +34,7 @@ from cogmodels.experiments.runner import (
     run_experiment,
     run_suite,
     save_figure,
+    unit_checkpoint_dir,
 )
 
 __all__ = [
@@ -56,4 +57,5 @@ __all__ = [
     "run_experiment",
     "run_suite",
     "save_figure",
+    "unit_checkpoint_dir",
 ]

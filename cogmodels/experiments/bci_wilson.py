@@ -26,18 +26,21 @@ days 30+ and the last day against the first PRI-T strategy.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cogmodels.agents.decoders.day_checkpoint import saved_day
 from cogmodels.agents.decoders.wilson_study import STRATEGIES, run_wilson_protocol, wilson_drift
 from cogmodels.envs.bci.gain_sweep import WILSON_GAINS
 from cogmodels.envs.bci.realism import wilson_task
 from cogmodels.envs.bci.user import WILSON_USER
 from cogmodels.experiments._common import markdown_table, save, setting_note
 from cogmodels.experiments.registry import Config, Experiment, Range
+from cogmodels.experiments.runner import unit_checkpoint_dir
 from cogmodels.experiments.wilson_stats import (
     FAILED_SESSION_S,
     per_subject_day,
@@ -80,10 +83,16 @@ def units(config: Config) -> list[dict]:
 
 
 def run_unit(config: Config, unit: dict, seed: int) -> dict[str, pd.DataFrame]:
+    # each finished day is checkpointed in the runner's folder for this unit: a stopped run
+    # resumes at its next day, with the same bits as a run never stopped
+    save_dir = unit_checkpoint_dir()
+    if save_dir is not None and (day := saved_day(save_dir, unit["decoder"])) is not None:
+        print(f"bci_wilson: {unit['decoder']} resumes at day {day} from its checkpoint in "
+              f"{save_dir}", file=sys.stderr)
     trials = run_wilson_protocol(
         [unit["decoder"]], config["days"], config["n_subjects"], config["session_s"],
         sweep_s=config["sweep_s"], seed=unit["env_seed"], drift=wilson_drift(), **PROTOCOL,
-        **_env_kwargs())
+        save_dir=save_dir, **_env_kwargs())
     return {"per_subject_day": per_subject_day(trials)}
 
 

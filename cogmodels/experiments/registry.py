@@ -74,7 +74,9 @@ class Experiment:
       experiment declares one, and a config's value outside it fails when the config loads;
     - ``units(config) -> [unit, ...]``: small JSON-able dicts, one per work unit;
     - ``run_unit(config, unit, seed) -> {table: DataFrame}``: pure; ``seed`` is the unit's integer
-      seed from ``SeedSequence(config.seed).spawn``;
+      seed from ``SeedSequence(config.seed).spawn``; a long unit may keep checkpoints in
+      :func:`~cogmodels.experiments.runner.unit_checkpoint_dir` to resume a stopped run, giving
+      the same tables as a unit never stopped;
     - ``combine(config, tables) -> {table: DataFrame}``: optional derived tables across units
       (added to the results);
     - ``report(config, tables, out) -> (markdown, [figure paths])``: figures written under

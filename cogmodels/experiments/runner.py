@@ -22,6 +22,7 @@ A run of an :class:`~cogmodels.experiments.registry.Experiment` writes one folde
     config.toml        the resolved config (rerunning it gives the same results)
     manifest.json      versions, git commit, seeds, machine, times, executor, per-unit status
     units/<id>/        each unit's tables (CSV, full precision) and unit.json, written atomically
+    units/.<id>.checkpoint/  a long unit's progress while it runs (unit_checkpoint_dir), if it keeps any
     results/<t>.csv    the units' tables concatenated in unit order (+ .parquet with pyarrow)
     figures/*.png      the experiment's figures
     report.md          the report tying them together
@@ -31,7 +32,9 @@ so results do not depend on the executor (``serial``, ``local`` processes or ``d
 order in which units finish. A unit's folder is renamed into place only when complete: a run
 killed midway and started again on the same folder skips the finished units and computes the
 others. The combined tables are always built from the unit files on disk, so a resumed run and a
-clean run give byte-identical ``results/*.csv``.
+clean run give byte-identical ``results/*.csv``. A unit that keeps checkpoints in
+:func:`unit_checkpoint_dir` (``bci_wilson``: each finished day) resumes a stopped run from the last
+one instead of from its start.
 
 Ctrl-C stops a run within seconds with any executor: units not finished are cancelled (the
 ``local`` workers ignore SIGINT and are ended by the runner; a local Dask cluster's workers are
@@ -63,6 +66,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
@@ -96,6 +100,7 @@ __all__ = [
     "run_experiment",
     "run_suite",
     "save_figure",
+    "unit_checkpoint_dir",
     "unit_id",
 ]
 
@@ -331,14 +336,33 @@ def _check_units(experiment: Experiment, units: Any) -> list[dict[str, Any]]:
     return units
 
 
+#: the folder in which the unit running in this process may keep its progress (see
+#: :func:`unit_checkpoint_dir`)
+_UNIT_CHECKPOINT: ContextVar[Path | None] = ContextVar("cogmodels_unit_checkpoint", default=None)
+
+
+def unit_checkpoint_dir() -> Path | None:
+    """Return the folder where the running unit may keep its progress (None: no such folder).
+
+    A long unit (hours of a 60-day protocol) can write checkpoints there and resume from them:
+    the runner gives each unit ``units/.<id>.checkpoint/`` in the run folder, keeps it when the
+    run is stopped (Ctrl-C, a killed process) and deletes it once the unit's tables are written.
+    A resumed unit must give the same tables as one never stopped (the unit's own check). None
+    outside a run. On a Dask cluster the workers reach it through the shared file system that the
+    run folder needs. The folder may not exist yet: the unit creates it.
+    """
+    return _UNIT_CHECKPOINT.get()
+
+
 def _execute(experiment: Experiment, config: Config, unit: dict[str, Any], seed: int,
-             threads: int | None = None) -> dict[str, Any]:
+             checkpoint: str | None = None, threads: int | None = None) -> dict[str, Any]:
     """Run one unit in the current process with torch on ``threads`` threads.
 
-    It never raises an ``Exception`` (nor ``SystemExit``): a failure is returned with its
-    traceback.
+    ``checkpoint``: the unit's checkpoint folder (:func:`unit_checkpoint_dir`). It never raises
+    an ``Exception`` (nor ``SystemExit``): a failure is returned with its traceback.
     """
     t0 = time.perf_counter()
+    token = _UNIT_CHECKPOINT.set(None if checkpoint is None else Path(checkpoint))
     try:
         with torch_threads(threads):
             tables = experiment.run_unit(config, unit, seed)
@@ -351,6 +375,8 @@ def _execute(experiment: Experiment, config: Config, unit: dict[str, Any], seed:
     except (Exception, SystemExit):
         return {"ok": False, "error": traceback.format_exc(), "seconds": time.perf_counter() - t0,
                 "kernels": cpu_kernels()}
+    finally:
+        _UNIT_CHECKPOINT.reset(token)
 
 
 def _write_unit(folder: Path, uid: str, unit: dict[str, Any], seed: int, tables: Mapping[str, pd.DataFrame],
@@ -365,6 +391,11 @@ def _write_unit(folder: Path, uid: str, unit: dict[str, Any], seed: int, tables:
         if kernels is not None:
             meta["kernels"] = dict(kernels)
         (tmp / "unit.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def _checkpoint_path(unit_dir: Path, uid: str) -> Path:
+    """Return the checkpoint folder of unit ``uid`` (:func:`unit_checkpoint_dir`)."""
+    return unit_dir / f".{uid}.checkpoint"
 
 
 def _unit_kernels(folder: Path) -> dict[str, str] | None:
@@ -405,7 +436,8 @@ def _combine(per_unit: Sequence[Mapping[str, pd.DataFrame]]) -> dict[str, pd.Dat
 
 
 # -- executors -------------------------------------------------------------------------------------
-Job = tuple[int, dict[str, Any], int]
+#: ``(index, unit, seed, checkpoint folder or None)``
+Job = tuple[int, dict[str, Any], int, str | None]
 
 
 def _failure(err: BaseException) -> dict[str, Any]:
@@ -414,8 +446,8 @@ def _failure(err: BaseException) -> dict[str, Any]:
 
 def _serial(experiment: Experiment, config: Config, jobs: list[Job], *, threads: int | None = None,
             **_: Any) -> Iterator[tuple[int, dict]]:
-    for i, unit, seed in jobs:
-        yield i, _execute(experiment, config, unit, seed, threads)
+    for i, unit, seed, checkpoint in jobs:
+        yield i, _execute(experiment, config, unit, seed, checkpoint, threads)
 
 
 #: exit status of a worker process whose start re-ran the calling script up to run_experiment
@@ -471,7 +503,7 @@ def _exit_with_parent(parent_pid: int) -> None:
 def _worker_main(conn: Any, parent_pid: int, threads: int | None) -> None:
     """Serve as a local worker: run the jobs ``conn`` sends until ``None``.
 
-    A job is ``(experiment, config, unit, seed)``.
+    A job is ``(experiment, config, unit, seed, checkpoint)``.
     """
     _exit_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -528,7 +560,7 @@ class _Worker:
     def give(self, job: Job, experiment: Experiment, config: Config) -> bool:
         self.job = job
         try:
-            self.conn.send((experiment, config, job[1], job[2]))
+            self.conn.send((experiment, config, *job[1:]))
         except OSError:  # it died meanwhile: its sentinel says so next
             return False
         return True
@@ -646,9 +678,10 @@ def _dask(experiment: Experiment, config: Config, jobs: list[Job], *, workers: i
                     "calls run_experiment without an `if __name__ == \"__main__\":` guard, add one (see "
                     "the README)") from err
             client = Client(cluster)
-        for i, unit, seed in jobs:
+        for i, unit, seed, checkpoint in jobs:
             key = f"{config.experiment}-{unit_id(i, unit)}-{seed}-{os.getpid()}-{time.time_ns()}"
-            futures[client.submit(_execute, experiment, config, unit, seed, threads, key=key, pure=False)] = i
+            futures[client.submit(_execute, experiment, config, unit, seed, checkpoint, threads,
+                                  key=key, pure=False)] = i
         for fut in dask_as_completed(list(futures)):
             try:
                 outcome = fut.result()
@@ -942,7 +975,11 @@ def run_experiment(
     }
     from tqdm.auto import tqdm
 
-    jobs = [(i, units[i], seeds[i]) for i, r in enumerate(rows) if r["status"] == "pending"]
+    for row in rows:  # a unit written just before a stop may have left its checkpoint
+        if row["status"] == "resumed":
+            shutil.rmtree(_checkpoint_path(unit_dir, row["id"]), ignore_errors=True)
+    jobs = [(i, units[i], seeds[i], str(_checkpoint_path(unit_dir, ids[i])))
+            for i, r in enumerate(rows) if r["status"] == "pending"]
     failed: dict[str, str] = {}
     bar = tqdm(total=len(units), initial=len(units) - len(jobs), desc=experiment.name, unit="unit",
                disable=not progress, file=sys.stderr)
@@ -959,6 +996,7 @@ def run_experiment(
                 try:
                     _write_unit(unit_dir, ids[i], units[i], seeds[i], outcome["tables"], outcome.get("kernels"))
                     row["status"] = "computed"
+                    shutil.rmtree(_checkpoint_path(unit_dir, ids[i]), ignore_errors=True)
                 except Exception as err:  # e.g. a table name that is no file name
                     outcome = _failure(err)
             if not outcome["ok"]:
