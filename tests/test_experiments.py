@@ -246,9 +246,21 @@ def test_bci_wilson_resumes_a_stopped_unit_at_its_next_day(tmp_path, monkeypatch
     monkeypatch.setattr(day_checkpoint.DayCheckpoint, "save", save)
     capsys.readouterr()
     assert run_experiment(config, out, executor="serial", progress=False).ok
-    assert "fixed resumes at day 1 from its checkpoint" in capsys.readouterr().err
+    assert "fixed had played 1 of 2 days when the run stopped" in capsys.readouterr().err
     assert _results(out) == _results(clean)
     assert not list((out / "units").glob(".*"))
+
+    def stop_in_save(self, state):  # killed while day 0's checkpoint was written: its trials only
+        raise KeyboardInterrupt
+
+    again = tmp_path / "again"
+    monkeypatch.setattr(day_checkpoint.DayCheckpoint, "save", stop_in_save)
+    with pytest.raises(RunInterrupted):
+        run_experiment(config, again, executor="serial", progress=False)
+    assert [p.name for p in (again / "units" / ".000-fixed-2.checkpoint").iterdir()] == ["fixed.csv"]
+    monkeypatch.setattr(day_checkpoint.DayCheckpoint, "save", save)
+    assert run_experiment(config, again, executor="serial", progress=False).ok  # starts over
+    assert _results(again) == _results(clean)
 
 
 def test_resume_refuses_a_different_config(tmp_path):

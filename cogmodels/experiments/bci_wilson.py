@@ -85,12 +85,16 @@ def units(config: Config) -> list[dict]:
 def run_unit(config: Config, unit: dict, seed: int) -> dict[str, pd.DataFrame]:
     # each finished day is checkpointed in the runner's folder for this unit: a stopped run
     # resumes at its next day, with the same bits as a run never stopped
-    save_dir = unit_checkpoint_dir()
-    if save_dir is not None and (day := saved_day(save_dir, unit["decoder"])) is not None:
-        print(f"bci_wilson: {unit['decoder']} resumes at day {day} from its checkpoint in "
-              f"{save_dir}", file=sys.stderr)
+    name, save_dir = unit["decoder"], unit_checkpoint_dir()
+    if save_dir is not None:
+        trials, state = save_dir / f"{name}.csv", save_dir / f"{name}.checkpoint.pkl"
+        if trials.exists() and not state.exists():  # stopped while day 0 was being saved
+            trials.unlink()
+        if (day := saved_day(save_dir, name)) is not None:
+            print(f"bci_wilson: {name} had played {day} of {config['days']} days when the run "
+                  f"stopped; it goes on from its checkpoint in {save_dir}", file=sys.stderr)
     trials = run_wilson_protocol(
-        [unit["decoder"]], config["days"], config["n_subjects"], config["session_s"],
+        [name], config["days"], config["n_subjects"], config["session_s"],
         sweep_s=config["sweep_s"], seed=unit["env_seed"], drift=wilson_drift(), **PROTOCOL,
         save_dir=save_dir, **_env_kwargs())
     return {"per_subject_day": per_subject_day(trials)}

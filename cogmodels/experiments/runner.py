@@ -345,8 +345,9 @@ def unit_checkpoint_dir() -> Path | None:
     """Return the folder where the running unit may keep its progress (None: no such folder).
 
     A long unit (hours of a 60-day protocol) can write checkpoints there and resume from them:
-    the runner gives each unit ``units/.<id>.checkpoint/`` in the run folder, keeps it when the
-    run is stopped (Ctrl-C, a killed process) and deletes it once the unit's tables are written.
+    the runner gives each unit ``units/.<id>.checkpoint/`` in the run folder (an absolute path),
+    keeps it when the run is stopped (Ctrl-C, a killed process) or the unit fails, and deletes it
+    once the unit's tables are written.
     A resumed unit must give the same tables as one never stopped (the unit's own check). None
     outside a run. On a Dask cluster the workers reach it through the shared file system that the
     run folder needs. The folder may not exist yet: the unit creates it.
@@ -978,7 +979,7 @@ def run_experiment(
     for row in rows:  # a unit written just before a stop may have left its checkpoint
         if row["status"] == "resumed":
             shutil.rmtree(_checkpoint_path(unit_dir, row["id"]), ignore_errors=True)
-    jobs = [(i, units[i], seeds[i], str(_checkpoint_path(unit_dir, ids[i])))
+    jobs = [(i, units[i], seeds[i], str(_checkpoint_path(unit_dir.resolve(), ids[i])))
             for i, r in enumerate(rows) if r["status"] == "pending"]
     failed: dict[str, str] = {}
     bar = tqdm(total=len(units), initial=len(units) - len(jobs), desc=experiment.name, unit="unit",
