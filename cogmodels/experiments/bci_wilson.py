@@ -125,7 +125,7 @@ def report(config: Config, tables: dict[str, pd.DataFrame], out: Path) -> tuple[
     lines = [
         "## Wilson et al. (2023)'s protocol",
         "",
-        f"{config['days']} daily sessions of {config['session_s']:g} s, each after a "
+        f"Days 0–{config['days'] - 1}: a session of {config['session_s']:g} s each day, after a "
         f"recalibration session and a gain sweep of {len(WILSON_GAINS)} gains × "
         f"{config['sweep_s']:g} s; {config['n_subjects']} simulated subjects, the same for "
         f"every strategy (environment seed {config.seed}). PRI-T, the stabiliser and RTI never see "
@@ -155,7 +155,9 @@ EXPERIMENT = Experiment(
         "daily supervised recalibration, their stabiliser, RTI and a fixed decoder, on the same "
         "simulated subjects."
     ),
-    defaults={"strategies": list(DECODER_LABELS), "days": 60, "n_subjects": 16, "session_s": 400.0,
+    # days 0-60: the day-0 session and their 60 sessions, each after a day's drift (their
+    # statistic is the last, day 60; ``Fig_4a_4b.ipynb`` reads 61 scores per repetition)
+    defaults={"strategies": list(DECODER_LABELS), "days": 61, "n_subjects": 16, "session_s": 400.0,
               "sweep_s": 20.0},
     # quick: a smoke run of two strategies (about 10 CPU s); 20 s sessions are too short for
     # PRI-T's daily refit, which needs the protocol's minutes of data
