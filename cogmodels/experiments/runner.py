@@ -669,7 +669,7 @@ def _dask(experiment: Experiment, config: Config, jobs: list[Job], *, workers: i
         else:
             try:
                 cluster = LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
-                                       host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                                       host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR)
             except Exception as err:
                 main_file = getattr(sys.modules.get("__main__"), "__file__", None)
                 if not main_file:
