@@ -21,6 +21,7 @@ from cogmodels.envs.bci import (
     subspace_similarity,
     sweep_gain,
 )
+from cogmodels.envs.bci.realism import realism
 
 SPEC = PopulationSpec()
 Z = 4.0
@@ -261,6 +262,30 @@ def test_expected_counts_add_the_speed_position_and_latent_terms():
     rate = (pop.baseline + 0.7 * (u @ pop.tuning.T + np.hypot(*u.T)[:, None] * pop.extra["speed"]
                                   + pos @ pop.extra["position"].T) + lat @ pop.extra["latent"].T)
     np.testing.assert_allclose(got, np.maximum(rate, 0) * 0.02, rtol=1e-5, atol=1e-6)
+
+
+def test_linear_drive_is_the_float32_sum_in_coefficient_order():
+    """The drive is ``c0 + cx ux + cy uy + c_1 x_1 + ...`` summed left to right in float32 (one
+    rounding per product and per sum, no fused multiply-add), so the counts of a seed do not
+    depend on the machine's BLAS kernel."""
+    from cogmodels.envs.bci.encoder import EncoderArrays
+
+    spec = realism("full")["population"]
+    enc = EncoderArrays(64, spec.n_units, 0.02, spec)
+    rng = np.random.default_rng(3)
+    for lane in range(64):
+        pop = draw_population(spec, rng)
+        pop.gain = rng.uniform(0.5, 1.5)
+        enc.set_lane(lane, pop)
+    u = rng.uniform(-0.8, 0.8, (64, 2)).astype(np.float32)
+    cov = rng.standard_normal((64, spec.n_covariates)).astype(np.float32)
+    got = enc.expected_counts(u, None, cov).copy()
+    x = np.concatenate([np.ones((64, 1), np.float32), u, cov], axis=1)
+    z = np.zeros((64, spec.n_units), np.float32)
+    for k in range(x.shape[1]):
+        z = z + x[:, k, None] * enc.coef[:, k]
+    assert z.dtype == np.float32 and spec.n_covariates == 11
+    np.testing.assert_array_equal(got, np.clip(z, 0.0, enc.max_count))
 
 
 def test_untuned_fraction_and_threshold_crossing_channels():
