@@ -198,13 +198,16 @@ def failure_table(per_day: pd.DataFrame, strategies: list[str], days: range, ref
     return rows
 
 
-def make_drift_arg(name: str, n_stable: int, low_snr: bool) -> object:
-    """Return the environment's drift for ``--drift``, ``--n-stable`` and ``--low-snr``."""
+def make_drift_arg(name: str, n_stable: int, low_snr: bool,
+                   day0_snr: float | None = None) -> object:
+    """Return the environment's drift for the drift flags (``--day0-snr``: day 0's SNR)."""
     if name != "wilson":
-        if n_stable or low_snr:
-            raise SystemExit("--n-stable and --low-snr apply to --drift wilson only")
+        if n_stable or low_snr or day0_snr is not None:
+            raise SystemExit("--n-stable, --low-snr and --day0-snr apply to --drift wilson only")
         return DRIFT_PRESETS[name]
-    snr = SNRMixture(weights=(1.0, 0.0)) if low_snr else None
+    snr = None
+    if low_snr or day0_snr is not None:
+        snr = SNRMixture(**({"weights": (1.0, 0.0)} if low_snr else {}), day0=day0_snr)
     return wilson_drift(n_stable, snr)
 
 
@@ -246,6 +249,9 @@ def main() -> None:
                          "al.'s stabiliser example: 60 of 192)")
     ap.add_argument("--low-snr", action="store_true",
                     help="every day's SNR from the low mode of Wilson et al.'s mixture only")
+    ap.add_argument("--day0-snr", type=float, default=None,
+                    help="day 0's SNR, fixed (Wilson et al.'s simulator: 0.5, their base SNR); "
+                         "default: drawn from their mixture like every other day")
     ap.add_argument("--stable-channels", type=int, default=None,
                     help="the stabiliser's B, channels it keeps as stable (default: "
                          "--n-stable if given, else half the channels)")
@@ -345,7 +351,7 @@ def main() -> None:
                                      same_day_refit=args.same_day_refit, refit=args.refit,
                                      day0=args.day0, decoder_units=args.units,
                                      drift=make_drift_arg(args.drift, args.n_stable,
-                                                          args.low_snr),
+                                                          args.low_snr, args.day0_snr),
                                      stabilizer=stabilizer, **env_kwargs)
     seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     per_day = per_subject_day(trials)
@@ -365,7 +371,9 @@ def main() -> None:
               f"average {os.getloadavg()[0]:.1f}; seed {args.seed}; {args.subjects} subjects; "
               f"{args.days} days; {args.session:.0f} s sessions; sweep {len(gains)} gains x "
               f"{args.sweep:g} s; labels {args.labels}; drift {args.drift}, n_stable "
-              f"{args.n_stable}{', low SNR' if args.low_snr else ''}; stabiliser B {b}, reads "
+              f"{args.n_stable}{', low SNR' if args.low_snr else ''}"
+              f"{'' if args.day0_snr is None else f', day-0 SNR {args.day0_snr:g}'}; "
+              f"stabiliser B {b}, reads "
               f"{args.stabilizer_read}, {args.stabilizer_factors} {args.stabilizer_model} factors"
               f"{', chained' if args.stabilizer_chained else ''}; noise {args.noise}"
               f"{'' if args.noise_sd is None else f' sd {args.noise_sd:g}'}"

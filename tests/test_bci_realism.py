@@ -105,7 +105,16 @@ def test_snr_mixture_is_seed_addressable_and_byte_identical():
     assert runs[0] == runs[1]
 
 
+def test_snr_mixture_day0_fixes_day_zero_and_keeps_the_later_days():
+    drawn = daily_gains([TuningRotation(0.91), SNRMixture()], 6, seed=5)
+    fixed = daily_gains([TuningRotation(0.91), SNRMixture(day0=0.5)], 6, seed=5)
+    assert fixed[0] == 1.0 and drawn[0] != 1.0  # Wilson et al.'s base SNR 0.5 is gain 1
+    np.testing.assert_array_equal(fixed[1:], drawn[1:])
+    assert daily_gains([SNRMixture(day0=0.9)], 1, seed=5)[0] == pytest.approx(1.8)
+
+
 @pytest.mark.parametrize("kwargs, match", [
+    ({"day0": 0.0}, "day0 must be"),
     ({"weights": (0.5, 0.4), "means": (0.5, 0.9), "sds": (0.1, 0.1)}, "weights must sum to 1"),
     ({"weights": (1.0,), "means": (0.5, 0.9), "sds": (0.1, 0.1)}, "one value per component"),
     ({"means": (0.5, -0.9)}, r"means\[1\] must be"),

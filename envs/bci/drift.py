@@ -262,6 +262,12 @@ class SNRMixture(Drift):
         Component means (> 0) and standard deviations (>= 0) of the SNR.
     reference : float
         The SNR of gain 1 (> 0).
+    day0 : float, optional
+        Day 0's SNR (> 0), fixed; None (the default) draws it from the mixture like every other
+        day. Wilson et al.'s simulator calibrates every method at the fixed SNR 0.5
+        (``base_opts['SNR']``, ``initializeBCI``) and redraws from the mixture from the first
+        drift step on. Day 0's draw is made either way, so days 1 and later are the same SNRs
+        as with a drawn day 0.
 
     References
     ----------
@@ -273,6 +279,7 @@ class SNRMixture(Drift):
     means: tuple[float, ...] = _W_MEANS
     sds: tuple[float, ...] = _W_SDS
     reference: float = WILSON_REFERENCE_SNR
+    day0: float | None = None
 
     def __post_init__(self) -> None:
         weights = _check_floats("weights", self.weights, 0.0, 1.0)
@@ -290,6 +297,9 @@ class SNRMixture(Drift):
         object.__setattr__(self, "sds", sds)
         reference = check_number("reference", self.reference, 0.0, 1e3, low_open=True)
         object.__setattr__(self, "reference", reference)
+        if self.day0 is not None:
+            object.__setattr__(self, "day0", check_number("day0", self.day0, 0.0, 1e3,
+                                                          low_open=True))
 
     def draw(self, rng: np.random.Generator) -> float:
         """Return one day's SNR ``max(s, MIN_SNR)``, ``s`` from the mixture."""
@@ -301,8 +311,9 @@ class SNRMixture(Drift):
         return snr / self.reference
 
     def start(self, pop, spec, rng):
-        """Draw day 0's SNR."""
-        pop.gain = self.gain(self.draw(rng))
+        """Draw day 0's SNR (and use ``day0`` instead when it is set)."""
+        snr = self.draw(rng)
+        pop.gain = self.gain(snr if self.day0 is None else self.day0)
 
     def apply(self, pop, spec, rng, day):
         """Draw the day's SNR afresh and set the population's gain to it."""
