@@ -207,7 +207,10 @@ def make_drift_arg(name: str, n_stable: int, low_snr: bool,
         return DRIFT_PRESETS[name]
     snr = None
     if low_snr or day0_snr is not None:
-        snr = SNRMixture(**({"weights": (1.0, 0.0)} if low_snr else {}), day0=day0_snr)
+        try:
+            snr = SNRMixture(**({"weights": (1.0, 0.0)} if low_snr else {}), day0=day0_snr)
+        except ValueError as err:
+            raise SystemExit(f"--day0-snr: {err}") from None
     return wilson_drift(n_stable, snr)
 
 

@@ -238,7 +238,7 @@ _W_WEIGHTS, _W_MEANS, _W_SDS = _wilson_components()
 class SNRMixture(Drift):
     r"""The population's signal-to-noise ratio redrawn every day from a Gaussian mixture.
 
-    Each day (day 0 included) draws a component ``k`` with probability ``weights[k]`` and an SNR
+    Each day (day 0 included, unless ``day0`` fixes it) draws a component ``k`` with probability ``weights[k]`` and an SNR
     ``s ~ N(means[k], sds[k]^2)`` (at least ``MIN_SNR``); the population's gain becomes
 
     .. math:: g_d = \max(s_d, s_{min}) / s_{ref}
@@ -265,9 +265,10 @@ class SNRMixture(Drift):
     day0 : float, optional
         Day 0's SNR (> 0), fixed; None (the default) draws it from the mixture like every other
         day. Wilson et al.'s simulator calibrates every method at the fixed SNR 0.5
-        (``base_opts['SNR']``, ``initializeBCI``) and redraws from the mixture from the first
-        drift step on. Day 0's draw is made either way, so days 1 and later are the same SNRs
-        as with a drawn day 0.
+        (``base_opts['SNR']``, ``initializeBCI``) and redraws from the mixture for every scored
+        session, the first included. Days 1 and later are the same as with a drawn day 0 (each
+        day draws from its own stream); day 0's draw is still made, so that processes after
+        this one in a drift list see the same start stream either way.
 
     References
     ----------
@@ -298,8 +299,7 @@ class SNRMixture(Drift):
         reference = check_number("reference", self.reference, 0.0, 1e3, low_open=True)
         object.__setattr__(self, "reference", reference)
         if self.day0 is not None:
-            object.__setattr__(self, "day0", check_number("day0", self.day0, 0.0, 1e3,
-                                                          low_open=True))
+            object.__setattr__(self, "day0", check_number("day0", self.day0, MIN_SNR, 1e3))
 
     def draw(self, rng: np.random.Generator) -> float:
         """Return one day's SNR ``max(s, MIN_SNR)``, ``s`` from the mixture."""
