@@ -142,7 +142,8 @@ class DayCheckpoint:
             if self.csv.exists():
                 raise ValueError(
                     f"save_dir {str(self.folder)!r} holds trials of {self.name!r} without a "
-                    f"checkpoint ({str(self.csv)!r}: a run from before checkpoints, or one whose "
+                    f"checkpoint ({str(self.csv)!r}: a run from before checkpoints, one stopped "
+                    f"while its first day's checkpoint was being written, or one whose "
                     f"checkpoint was deleted), which a new run would overwrite: move it away or "
                     f"delete it to start over, or use another save_dir")
             return None
