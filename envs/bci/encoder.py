@@ -398,8 +398,9 @@ class EncoderArrays:
 
     Per lane and unit the linear drive is ``z = c0 + cx ux + cy uy + sum_k c_k x_k`` (one
     ``einsum`` over ``coef = (c0, cx, cy, c_k...)``, shape ``(n_lanes, 3 + K, n_units)``; it
-    streams the coefficients, 11 MB for 1,024 lanes at the full realism's K = 11, at about twice
-    the speed of a BLAS product per lane). With numpy's x86-64 wheels (baseline without FMA)
+    streams the coefficients, 11 MB for 1,024 lanes at the full realism's K = 11, about twice as
+    fast as a BLAS product per lane when they come from memory, no faster when they stay in
+    cache). With numpy's x86-64 wheels (baseline without FMA)
     and two or more units, einsum adds the products in that order in float32, one rounding each,
     whatever the BLAS; at K = 0 those are the bits of OpenBLAS's Haswell kernel (``make test``'s
     ``OPENBLAS_CORETYPE``), which the product per lane gave before (on ARM, numpy's einsum fuses
