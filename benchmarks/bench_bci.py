@@ -18,6 +18,10 @@ the whole batch and its real-time factor (bins/s x 0.02 s).
   ``ours_full``: all the realism of issue 14 section 1 switched on at once (:data:`FULL_REALISM`:
   Willett's user, within-session baseline shifts and channel losses, a 10-D shared latent drive,
   untuned units, speed terms, spike history, threshold-crossing channels).
+- Repeats are interleaved: each repeat times the reference, then each of our loops, so that
+  ``ratio_*_paired_median`` (the median of each repeat's ratio to the reference timed just
+  before it) is robust to the machine's speed drifting over minutes; the ``ratio_*`` keys
+  without that suffix divide the medians over repeats.
 - ``grid``: achieved bitrate ``B = log2(N - 1) max(Sc - Si, 0) / t`` of the same KF on the 6 x 6
   grid task (Pandarinath et al. 2017), dwell and click selection, plain and full realism.
 - ``sweep``: a drift sweep, 60 days x 100 subjects on the "typical" preset: each day a session
@@ -344,26 +348,44 @@ def main() -> None:
                  "load_average_start": os.getloadavg()}
     if "poisson" not in args.skip:
         res["poisson_samples_per_s"] = poisson_rates(args.repeats)
-    if "reference" not in args.skip:
-        batched = [reference_rate(args.num_envs, args.bins, s) for s in range(args.repeats)]
-        single = [reference_rate(1, args.bins * 4, s) for s in range(args.repeats)]
+    levels = (("", "off"), ("realistic_", "user"), ("full_", "full"))
+    batched, single, ours_single = [], [], []
+    ours: dict[str, list] = {}
+    # repeat by repeat, the reference just before each of our loops: the machine's speed drifts
+    # by +-20 % over minutes, so each repeat's ratio compares loops timed close together
+    for s in range(args.repeats):
+        if "reference" not in args.skip:
+            batched.append(reference_rate(args.num_envs, args.bins, s))
+            single.append(reference_rate(1, args.bins * 4, s))
+        if "ours" not in args.skip:
+            ours_single.append(single_rate(args.bins * 4, s))
+            for name, realism in levels:
+                ours.setdefault(f"{name}1proc", []).append(
+                    our_rate(args.num_envs, args.bins, s, realism=realism))
+                if not args.one_process:
+                    ours.setdefault(f"{name}2proc", []).append(
+                        our_rate(args.num_envs, args.bins, 10 * s, processes=2, realism=realism))
+    if batched:
         res["reference_batched_bins_per_s"] = statistics.median(b[0] for b in batched)
         res["reference_batched_bins_per_cpu_s"] = statistics.median(b[2] for b in batched)
         res["reference_batched_success"] = statistics.mean(b[1] for b in batched)
         res["reference_single_bins_per_s"] = statistics.median(b[0] for b in single)
-    if "ours" not in args.skip:
-        res["ours_single_bins_per_s"] = statistics.median(
-            single_rate(args.bins * 4, s) for s in range(args.repeats))
-        for name, realism in (("", "off"), ("realistic_", "user"), ("full_", "full")):
-            one = [our_rate(args.num_envs, args.bins, s, realism=realism)
-                   for s in range(args.repeats)]
+    if ours_single:
+        res["ours_single_bins_per_s"] = statistics.median(ours_single)
+        for name, _ in levels:
+            one = ours[f"{name}1proc"]
             res[f"ours_{name}1proc_bins_per_s"] = statistics.median(o[0] for o in one)
             res[f"ours_{name}1proc_bins_per_cpu_s"] = statistics.median(o[2] for o in one)
             res[f"ours_{name or 'off_'}success"] = statistics.mean(o[1] for o in one)
-            if not args.one_process:
-                two = [our_rate(args.num_envs, args.bins, 10 * s, processes=2, realism=realism)
-                       for s in range(args.repeats)]
-                res[f"ours_{name}2proc_bins_per_s"] = statistics.median(t[0] for t in two)
+            if f"{name}2proc" in ours:
+                res[f"ours_{name}2proc_bins_per_s"] = statistics.median(
+                    t[0] for t in ours[f"{name}2proc"])
+    if batched and ours_single:  # the median of each repeat's ratio to its own reference
+        for key, runs in ours.items():
+            res[f"ratio_{key}_vs_reference_batched_per_repeat"] = [
+                o[0] / b[0] for o, b in zip(runs, batched)]
+            res[f"ratio_{key}_vs_reference_batched_paired_median"] = statistics.median(
+                o[0] / b[0] for o, b in zip(runs, batched))
     for key in [k for k in res if k.endswith("bins_per_s")]:
         res[key.replace("bins_per_s", "realtime_x")] = res[key] * DT
     if "reference_batched_bins_per_s" in res and "ours_1proc_bins_per_s" in res:
