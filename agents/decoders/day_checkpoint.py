@@ -36,7 +36,7 @@ import pandas as pd
 
 from cogmodels.atomic import atomic_write_bytes
 
-__all__ = ["DayCheckpoint", "fingerprint", "saved_day"]
+__all__ = ["DayCheckpoint", "checkpoint_paths", "fingerprint", "saved_day"]
 
 #: read_csv's exact float parsing: pandas 3's default, pandas 2's ``"round_trip"``
 _ROUND_TRIP = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
@@ -102,9 +102,15 @@ def fingerprint(name: str, options: dict[str, Any]) -> dict[str, str]:
     return {"name": name, "code": code_version(), **out}
 
 
+def checkpoint_paths(folder: str | os.PathLike, name: str) -> tuple[Path, Path]:
+    """Return run ``name``'s trial file and checkpoint file in ``folder``."""
+    folder = Path(folder)
+    return folder / f"{name}.csv", folder / f"{name}.checkpoint.pkl"
+
+
 def saved_day(folder: str | os.PathLike, name: str) -> int | None:
     """Return the first day the checkpoint of ``name`` in ``folder`` would play (None: none)."""
-    path = Path(folder) / f"{name}.checkpoint.pkl"
+    path = checkpoint_paths(folder, name)[1]
     if not path.exists():
         return None
     with open(path, "rb") as f:
@@ -127,8 +133,7 @@ class DayCheckpoint:
 
     def __init__(self, folder: str | os.PathLike, name: str, options: dict[str, Any]) -> None:
         self.folder = Path(folder)
-        self.csv = self.folder / f"{name}.csv"
-        self.path = self.folder / f"{name}.checkpoint.pkl"
+        self.csv, self.path = checkpoint_paths(folder, name)
         self.name = name
         self.fingerprint = fingerprint(name, options)
 

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cogmodels.agents.decoders.day_checkpoint import DayCheckpoint, saved_day
+from cogmodels.agents.decoders.day_checkpoint import checkpoint_paths, saved_day
 from cogmodels.agents.decoders.wilson_study import STRATEGIES, run_wilson_protocol, wilson_drift
 from cogmodels.envs.bci.gain_sweep import WILSON_GAINS
 from cogmodels.envs.bci.realism import wilson_task
@@ -87,9 +87,9 @@ def run_unit(config: Config, unit: dict, seed: int) -> dict[str, pd.DataFrame]:
     # resumes at its next day, with the same bits as a run never stopped
     name, save_dir = unit["decoder"], unit_checkpoint_dir()
     if save_dir is not None:
-        files = DayCheckpoint(save_dir, name, {})  # its file names only
-        if files.csv.exists() and not files.path.exists():  # stopped while day 0 was being saved
-            files.csv.unlink()
+        trials, state = checkpoint_paths(save_dir, name)
+        if trials.exists() and not state.exists():  # stopped while day 0 was being saved
+            trials.unlink()
         if (day := saved_day(save_dir, name)) is not None:
             print(f"bci_wilson: {name} had played {day} of {config['days']} days when the run "
                   f"stopped; it goes on from its checkpoint in {save_dir}", file=sys.stderr)

@@ -238,8 +238,9 @@ _W_WEIGHTS, _W_MEANS, _W_SDS = _wilson_components()
 class SNRMixture(Drift):
     r"""The population's signal-to-noise ratio redrawn every day from a Gaussian mixture.
 
-    Each day (day 0 included, unless ``day0`` fixes it) draws a component ``k`` with probability ``weights[k]`` and an SNR
-    ``s ~ N(means[k], sds[k]^2)`` (at least ``MIN_SNR``); the population's gain becomes
+    Each day (day 0 included, unless ``day0`` fixes it) draws a component ``k`` with probability
+    ``weights[k]`` and an SNR ``s ~ N(means[k], sds[k]^2)`` (at least ``MIN_SNR``); the
+    population's gain becomes
 
     .. math:: g_d = \max(s_d, s_{min}) / s_{ref}
 

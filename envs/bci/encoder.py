@@ -397,20 +397,21 @@ class EncoderArrays:
     """The populations of ``n_lanes`` lanes as float32 arrays for the per-bin hot loop.
 
     Per lane and unit the linear drive is ``z = c0 + cx ux + cy uy + sum_k c_k x_k`` (one
-    ``einsum`` over ``coef = (c0, cx, cy, c_k...)``, shape ``(n_lanes, 3 + K, n_units)``; it
-    streams the coefficients, 11 MB for 1,024 lanes at the full realism's K = 11, about twice as
-    fast as a BLAS product per lane when they come from memory, no faster when they stay in
-    cache). With numpy's x86-64 wheels (baseline without FMA)
-    and two or more units, einsum adds the products in that order in float32, one rounding each,
-    whatever the BLAS; at K = 0 those are the bits of OpenBLAS's Haswell kernel (``make test``'s
-    ``OPENBLAS_CORETYPE``), which the product per lane gave before (on ARM, numpy's einsum fuses
-    multiply and add); the
+    ``einsum`` over ``coef = (c0, cx, cy, c_k...)``, shape ``(n_lanes, 3 + K, n_units)``; the
     ``K`` extra covariates ``x_k`` are the speed ``|u|``, the cursor position and the shared
     latent drive, those that ``spec`` switches on) and the expected count is ``max(z, 0)`` for
     cosine units and ``exp(z)`` for log-linear units, with ``c0 = b dt, c = gain w dt`` (cosine)
     or ``c0 = log(b dt), c = gain w / b`` (log-linear); the latent coefficients are not scaled
     by the gain (shared fluctuations are not signal). Silent channels are cosine units with all
     coefficients 0. Rates are capped at ``MAX_RATE``.
+
+    The einsum streams the coefficients (11 MB for 1,024 lanes at the full realism's K = 11):
+    about twice as fast as a BLAS product per lane when they come from memory, no faster when
+    they stay in cache. With numpy's x86-64 wheels (baseline without FMA) and two or more units
+    it adds the products in coefficient order in float32, one rounding each, whatever the BLAS;
+    at K = 0 those are the bits of OpenBLAS's Haswell kernel (``make test``'s
+    ``OPENBLAS_CORETYPE``), which the product per lane gave before. On ARM numpy's einsum fuses
+    multiply and add.
 
     With spike history (Truccolo et al. 2005) the expected count is then multiplied by
     ``exp(h_i s_i)``, ``s_i`` the unit's past counts filtered by ``exp(-dt / history_tau)``
