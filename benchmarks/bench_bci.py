@@ -23,7 +23,9 @@ the whole batch and its real-time factor (bins/s x 0.02 s).
   before it) is robust to the machine's speed drifting over minutes; the ``ratio_*`` keys
   without that suffix divide the medians over repeats.
 - ``grid``: achieved bitrate ``B = log2(N - 1) max(Sc - Si, 0) / t`` of the same KF on the 6 x 6
-  grid task (Pandarinath et al. 2017), dwell and click selection, plain and full realism.
+  grid task (Pandarinath et al. 2017), dwell and click selection, plain and full realism; then
+  ``grid_bitrate_tuned``, the setting of the published grid studies: the KF or ReFIT-KF with
+  the output gain chosen on other subjects (:func:`tuned_grid_bitrate`), at each realism level.
 - ``sweep``: a drift sweep, 60 days x 100 subjects on the "typical" preset: each day a session
   with the day-0 decoder and one with a decoder recalibrated that day.
 
@@ -46,6 +48,7 @@ import numpy as np
 import cogmodels  # noqa: F401
 from cogmodels.agents import decoders
 from cogmodels.agents.decoders import SteadyStateKalmanDecoder
+from cogmodels.agents.decoders.session import refit_decoder
 from cogmodels.envs.bci import (
     CursorBCI,
     CursorBCIVector,
@@ -274,21 +277,30 @@ def reference_rate(num_envs: int, bins: int, seed: int) -> tuple[float, float, f
     return num_envs * bins / seconds, success, num_envs * bins / cpu
 
 
-def grid_bitrate(num_envs: int, bins: int, seed: int, selection: str, realism: str) -> dict:
-    """Achieved bitrate of the KF on the 6 x 6 grid: ``log2(35) max(Sc - Si, 0) / t`` per session.
+def grid_bitrate(num_envs: int, bins: int, seed: int, selection: str, realism: str,
+                 decoder: str = "kf", gain: float = 1.0) -> dict:
+    """Achieved bitrate on the 6 x 6 grid: ``log2(35) max(Sc - Si, 0) / t`` per session.
 
     ``t`` is the time of the completed trials; the median over the ``num_envs`` sessions and the
-    pooled success and incorrect-selection rates are returned.
+    pooled success and incorrect-selection rates are returned. ``decoder``: ``"kf"``, the Kalman
+    filter calibrated on a 60 s block (an open-loop observation block unless ``realism`` is
+    "off"); ``"refit"``, that filter re-fit by ReFIT (Gilja et al. 2012) on a 60 s closed-loop
+    block it drove on the grid. ``gain`` multiplies the decoded velocity in the scored session
+    (the output gain; the user is told it as ``decoder_gain``).
     """
     env = CursorBCIVector(num_envs=num_envs, n_trials=10**6, task="grid", selection=selection,
                           **REALISM[realism])
     env.reset(seed=seed)
-    decoder = calibrate(env, 3000, realism != "off")
-    obs, _ = env.reset(options={"day": 0})
-    decoder.reset()
+    dec = calibrate(env, 3000, realism != "off")
+    if decoder == "refit":
+        dec = refit_decoder(env, dec, 60.0)
+    elif decoder != "kf":
+        raise ValueError(f"decoder must be 'kf' or 'refit', got {decoder!r}")
+    obs, _ = env.reset(options={"day": 0, "decoder_gain": gain})
+    dec.reset()
     sc, si, t, n = (np.zeros(num_envs) for _ in range(4))
     for _ in range(bins):
-        obs, _, term, _, info = env.step(decoder.step_fast(obs))
+        obs, _, term, _, info = env.step(gain * dec.step_fast(obs))
         c = info["trial_completed"]
         if c.any():
             sc += c & info["success"]
@@ -298,6 +310,73 @@ def grid_bitrate(num_envs: int, bins: int, seed: int, selection: str, realism: s
     rate = np.log2(35) * np.maximum(sc - si, 0) / np.maximum(t, 1e-9)
     return {"bitrate_median": float(np.median(rate)), "success": float(sc.sum() / n.sum()),
             "wrong_selection": float(si.sum() / n.sum()), "trials": int(n.sum())}
+
+
+#: the output gains tried when the grid's gain is tuned (:func:`tuned_grid_bitrate`)
+GRID_GAINS = (1.0, 1.4, 2.0, 2.8)
+
+
+def tuned_grid_bitrate(num_envs: int, bins: int, selection: str, realism: str, decoder: str,
+                       tune_seed: int = 0, score_seeds: tuple[int, ...] = (1, 2)) -> dict:
+    """Return the grid's bitrate with the output gain chosen as the published grid studies did.
+
+    Nuyujukian et al. (2015) and Pandarinath et al. (2017) ran ReFIT-KF with the decoder's gain
+    (and the grid and dwell) optimised per subject; Willett et al. (2019) optimise gain and
+    smoothing for each dwell time. Here the gain of :data:`GRID_GAINS` with the highest median
+    bitrate on the subjects of ``tune_seed`` is chosen and scored on other subjects
+    (``score_seeds``, ``num_envs`` sessions each), so the choice is not fitted to the scored
+    sessions. Returns the gain, the tuning medians and the scored sessions' median bitrate
+    (median of the seeds' medians), success and incorrect-selection rates (means over seeds).
+    """
+    tuning = {g: grid_bitrate(num_envs, bins, tune_seed, selection, realism, decoder, g)
+              for g in GRID_GAINS}
+    gain = max(GRID_GAINS, key=lambda g: tuning[g]["bitrate_median"])
+    scored = [grid_bitrate(num_envs, bins, s, selection, realism, decoder, gain)
+              for s in score_seeds]
+    return {"gain": gain,
+            "tuning_bitrate_by_gain": {str(g): r["bitrate_median"] for g, r in tuning.items()},
+            "bitrate_median": float(statistics.median(r["bitrate_median"] for r in scored)),
+            "bitrate_median_by_seed": [r["bitrate_median"] for r in scored],
+            "success": float(statistics.mean(r["success"] for r in scored)),
+            "wrong_selection": float(statistics.mean(r["wrong_selection"] for r in scored))}
+
+
+#: published achieved bitrates on grid tasks, bits/s (abstracts; RESULTS.md cites them)
+PUBLISHED_GRID = {"Nuyujukian et al. 2015 (monkeys)": 3.5, "Nuyujukian et al. 2014 (monkey, a month)": 4.0}
+
+
+def grid_figure(res: dict):
+    """Draw ``res["grid_bitrate_tuned"]`` as bars, with the KF at gain 1 on the tuning subjects.
+
+    Bits/s by realism level, decoder and selection, with the published monkeys' figures as lines.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tuned = res["grid_bitrate_tuned"]
+    levels = [("off", "off"), ("user", "realistic"), ("full", "full")]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    for ax, sel in zip(axes, ("hold", "click")):
+        x = np.arange(len(levels))
+        bars = [("KF, gain 1 (the tuning subjects)",
+                 [tuned[f"{sel}/{lv}/kf"]["tuning_bitrate_by_gain"]["1.0"] for lv, _ in levels]),
+                ("KF, tuned gain", [tuned[f"{sel}/{lv}/kf"]["bitrate_median"] for lv, _ in levels]),
+                ("ReFIT-KF, tuned gain", [tuned[f"{sel}/{lv}/refit"]["bitrate_median"]
+                                          for lv, _ in levels])]
+        for j, (label, values) in enumerate(bars):
+            ax.bar(x + (j - 1) * 0.27, values, 0.27, label=label)
+        for name, value in PUBLISHED_GRID.items():
+            ax.axhline(value, color="k", lw=0.8, ls="--" if "2015" in name else ":")
+        ax.set_xticks(x, [name for _, name in levels])
+        ax.set_title({"hold": "dwell 0.5 s", "click": "click"}[sel])
+        ax.set_xlabel("simulator realism")
+    axes[0].set_ylabel("achieved bitrate (bits/s, median session)")
+    axes[0].legend(fontsize=8, loc="upper right")
+    fig.suptitle("6 x 6 grid; dashed / dotted: monkeys' published 3.5 / 4 bits/s", fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def drift_sweep(days: int, subjects: int, session_bins: int) -> dict:
@@ -340,9 +419,18 @@ def main() -> None:
     ap.add_argument("--grid-bins", type=int, default=6000)
     ap.add_argument("--skip", nargs="*", default=[],
                     choices=["poisson", "reference", "ours", "grid", "sweep"])
+    ap.add_argument("--figure", default=os.path.join(os.path.dirname(__file__), "figures",
+                                                      "bci_grid_bitrate.png"),
+                    help="where the grid's figure goes (when the grid runs)")
+    ap.add_argument("--replot", default=None, metavar="JSON",
+                    help="only redraw the grid's figure from a previous run's JSON output")
     ap.add_argument("--one-process", action="store_true",
                     help="skip the 2-process rows (pinned to one core they only share it)")
     args = ap.parse_args()
+    if args.replot:
+        with open(args.replot) as f:
+            grid_figure(json.load(f)).savefig(args.figure, dpi=120, bbox_inches="tight")
+        return
     res: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cpu, python "
                  f"{platform.python_version()}, numpy {np.__version__}",
                  "load_average_start": os.getloadavg()}
@@ -401,6 +489,11 @@ def main() -> None:
     if "grid" not in args.skip:
         res["grid_bitrate"] = {f"{sel}/{realism}": grid_bitrate(64, args.grid_bins, 0, sel, realism)
                                for sel in ("hold", "click") for realism in ("off", "full")}
+        res["grid_bitrate_tuned"] = {
+            f"{sel}/{realism}/{dec}": tuned_grid_bitrate(64, args.grid_bins, sel, realism, dec)
+            for sel in ("hold", "click") for realism in ("off", "user", "full")
+            for dec in ("kf", "refit")}
+        grid_figure(res).savefig(args.figure, dpi=120, bbox_inches="tight")
     if "sweep" not in args.skip:
         res["drift_sweep"] = drift_sweep(args.sweep_days, args.sweep_subjects, args.sweep_bins)
     res["load_average_end"] = os.getloadavg()
