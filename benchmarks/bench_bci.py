@@ -285,8 +285,9 @@ def grid_bitrate(num_envs: int, bins: int, seed: int, selection: str, realism: s
     pooled success and incorrect-selection rates are returned. ``decoder``: ``"kf"``, the Kalman
     filter calibrated on a 60 s block (an open-loop observation block unless ``realism`` is
     "off"); ``"refit"``, that filter re-fit by ReFIT (Gilja et al. 2012) on a 60 s closed-loop
-    block it drove on the grid. ``gain`` multiplies the decoded velocity in the scored session
-    (the output gain; the user is told it as ``decoder_gain``).
+    block it drove on the grid (at gain 1). ``gain`` multiplies the decoded velocity in the
+    scored session (the output gain; passed as ``decoder_gain`` too, which only Wilson et al.'s
+    user reads: Willett et al.'s learns the gain within ~2 s, the plain user keeps its belief).
     """
     env = CursorBCIVector(num_envs=num_envs, n_trials=10**6, task="grid", selection=selection,
                           **REALISM[realism])
@@ -313,7 +314,7 @@ def grid_bitrate(num_envs: int, bins: int, seed: int, selection: str, realism: s
 
 
 #: the output gains tried when the grid's gain is tuned (:func:`tuned_grid_bitrate`)
-GRID_GAINS = (1.0, 1.4, 2.0, 2.8)
+GRID_GAINS = (0.5, 0.7, 1.0, 1.4, 2.0, 2.8)
 
 
 def tuned_grid_bitrate(num_envs: int, bins: int, selection: str, realism: str, decoder: str,
@@ -356,7 +357,8 @@ def grid_figure(res: dict):
     import matplotlib.pyplot as plt
 
     tuned = res["grid_bitrate_tuned"]
-    levels = [("off", "off"), ("user", "realistic"), ("full", "full")]
+    levels = [("off", "off\n(intention block)"), ("user", "realistic\n(observation block)"),
+              ("full", "full\n(observation block)")]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     for ax, sel in zip(axes, ("hold", "click")):
         x = np.arange(len(levels))
@@ -371,7 +373,7 @@ def grid_figure(res: dict):
             ax.axhline(value, color="k", lw=0.8, ls="--" if "2015" in name else ":")
         ax.set_xticks(x, [name for _, name in levels])
         ax.set_title({"hold": "dwell 0.5 s", "click": "click"}[sel])
-        ax.set_xlabel("simulator realism")
+        ax.set_xlabel("simulator realism (the KF's calibration block)")
     axes[0].set_ylabel("achieved bitrate (bits/s, median session)")
     axes[0].legend(fontsize=8, loc="upper right")
     fig.suptitle("6 x 6 grid; dashed / dotted: monkeys' published 3.5 / 4 bits/s", fontsize=10)
