@@ -321,9 +321,9 @@ def tuned_grid_bitrate(num_envs: int, bins: int, selection: str, realism: str, d
                        tune_seed: int = 0, score_seeds: tuple[int, ...] = (1, 2)) -> dict:
     """Return the grid's bitrate with the output gain chosen as the published grid studies did.
 
-    Nuyujukian et al. (2015) and Pandarinath et al. (2017) ran ReFIT-KF with the decoder's gain
-    (and the grid and dwell) optimised per subject; Willett et al. (2019) optimise gain and
-    smoothing for each dwell time. Here the gain of :data:`GRID_GAINS` with the highest median
+    Nuyujukian et al. (2015) and Pandarinath et al. (2017) ran ReFIT-KF (the former with grid and
+    dwell optimised per monkey), and the output gain is tuned in practice: Willett et al. (2019)
+    optimise gain and smoothing for each dwell time. Here the gain of :data:`GRID_GAINS` with the highest median
     bitrate on the subjects of ``tune_seed`` is chosen and scored on other subjects
     (``score_seeds``, ``num_envs`` sessions each), so the choice is not fitted to the scored
     sessions. Returns the gain, the tuning medians and the scored sessions' median bitrate
