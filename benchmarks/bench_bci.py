@@ -286,17 +286,16 @@ def grid_bitrate(num_envs: int, bins: int, seed: int, selection: str, realism: s
     filter calibrated on a 60 s block (an open-loop observation block unless ``realism`` is
     "off"); ``"refit"``, that filter re-fit by ReFIT (Gilja et al. 2012) on a 60 s closed-loop
     block it drove on the grid (at gain 1). ``gain`` multiplies the decoded velocity in the
-    scored session (the output gain; passed as ``decoder_gain`` too, which only Wilson et al.'s
-    user reads: Willett et al.'s learns the gain within ~2 s, the plain user keeps its belief).
+    scored session (and is passed as ``decoder_gain``, which only Wilson et al.'s user reads).
     """
+    if decoder not in ("kf", "refit"):
+        raise ValueError(f"decoder must be 'kf' or 'refit', got {decoder!r}")
     env = CursorBCIVector(num_envs=num_envs, n_trials=10**6, task="grid", selection=selection,
                           **REALISM[realism])
     env.reset(seed=seed)
     dec = calibrate(env, 3000, realism != "off")
     if decoder == "refit":
         dec = refit_decoder(env, dec, 60.0)
-    elif decoder != "kf":
-        raise ValueError(f"decoder must be 'kf' or 'refit', got {decoder!r}")
     obs, _ = env.reset(options={"day": 0, "decoder_gain": gain})
     dec.reset()
     sc, si, t, n = (np.zeros(num_envs) for _ in range(4))
@@ -327,8 +326,11 @@ def tuned_grid_bitrate(num_envs: int, bins: int, selection: str, realism: str, d
     bitrate on the subjects of ``tune_seed`` is chosen and scored on other subjects
     (``score_seeds``, ``num_envs`` sessions each), so the choice is not fitted to the scored
     sessions. Returns the gain, the tuning medians and the scored sessions' median bitrate
-    (median of the seeds' medians), success and incorrect-selection rates (means over seeds).
+    (median of the seeds' medians: their mean for two seeds), success and incorrect-selection
+    rates (means over seeds).
     """
+    if tune_seed in score_seeds:
+        raise ValueError(f"tune_seed must not be one of score_seeds {score_seeds}, got {tune_seed}")
     tuning = {g: grid_bitrate(num_envs, bins, tune_seed, selection, realism, decoder, g)
               for g in GRID_GAINS}
     gain = max(GRID_GAINS, key=lambda g: tuning[g]["bitrate_median"])
@@ -374,7 +376,7 @@ def grid_figure(res: dict):
         ax.set_xticks(x, [name for _, name in levels])
         ax.set_title({"hold": "dwell 0.5 s", "click": "click"}[sel])
         ax.set_xlabel("simulator realism (the KF's calibration block)")
-    axes[0].set_ylabel("achieved bitrate (bits/s, median session)")
+    axes[0].set_ylabel("achieved bitrate (bits/s, median of 64 sessions)")
     axes[0].legend(fontsize=8, loc="upper right")
     fig.suptitle("6 x 6 grid; dashed / dotted: monkeys' published 3.5 / 4 bits/s", fontsize=10)
     fig.tight_layout()
@@ -431,7 +433,10 @@ def main() -> None:
     args = ap.parse_args()
     if args.replot:
         with open(args.replot) as f:
-            grid_figure(json.load(f)).savefig(args.figure, dpi=120, bbox_inches="tight")
+            old = json.load(f)
+        if "grid_bitrate_tuned" not in old:
+            raise SystemExit(f"--replot: {args.replot} has no grid_bitrate_tuned (a run with the grid)")
+        grid_figure(old).savefig(args.figure, dpi=120, bbox_inches="tight")
         return
     res: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cpu, python "
                  f"{platform.python_version()}, numpy {np.__version__}",
