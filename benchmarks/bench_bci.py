@@ -322,10 +322,10 @@ def tuned_grid_bitrate(num_envs: int, bins: int, selection: str, realism: str, d
 
     Nuyujukian et al. (2015) and Pandarinath et al. (2017) ran ReFIT-KF (the former with grid and
     dwell optimised per monkey), and the output gain is tuned in practice: Willett et al. (2019)
-    optimise gain and smoothing for each dwell time. Here the gain of :data:`GRID_GAINS` with the highest median
-    bitrate on the subjects of ``tune_seed`` is chosen and scored on other subjects
-    (``score_seeds``, ``num_envs`` sessions each), so the choice is not fitted to the scored
-    sessions. Returns the gain, the tuning medians and the scored sessions' median bitrate
+    optimise gain and smoothing for each dwell time. Here the gain of :data:`GRID_GAINS` with
+    the highest median bitrate on the subjects of ``tune_seed`` is chosen and scored on other
+    subjects (``score_seeds``, ``num_envs`` sessions each), so the choice is not fitted to the
+    scored sessions. Returns the gain, the tuning medians and the scored sessions' median bitrate
     (median of the seeds' medians: their mean for two seeds), success and incorrect-selection
     rates (means over seeds).
     """
@@ -345,7 +345,8 @@ def tuned_grid_bitrate(num_envs: int, bins: int, selection: str, realism: str, d
 
 
 #: published achieved bitrates on grid tasks, bits/s (abstracts; RESULTS.md cites them)
-PUBLISHED_GRID = {"Nuyujukian et al. 2015 (monkeys)": 3.5, "Nuyujukian et al. 2014 (monkey, a month)": 4.0}
+PUBLISHED_GRID = {"Nuyujukian et al. 2015 (monkeys)": 3.5,
+                  "Nuyujukian et al. 2014 (monkey, a month)": 4.0}
 
 
 def grid_figure(res: dict):
@@ -435,7 +436,8 @@ def main() -> None:
         with open(args.replot) as f:
             old = json.load(f)
         if "grid_bitrate_tuned" not in old:
-            raise SystemExit(f"--replot: {args.replot} has no grid_bitrate_tuned (a run with the grid)")
+            raise SystemExit(f"--replot: {args.replot} has no grid_bitrate_tuned "
+                             f"(a run with the grid)")
         grid_figure(old).savefig(args.figure, dpi=120, bbox_inches="tight")
         return
     res: dict = {"machine": f"{platform.machine()} {os.cpu_count()} cpu, python "

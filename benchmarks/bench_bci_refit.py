@@ -15,8 +15,9 @@ The ratio ReFIT / KF of the mean time to target is given with a 95 % bootstrap C
 (paired). With ``--tune-gain`` each decoder first gets its own output gain, the one of
 :data:`GAINS` with the most successes per minute on other subjects (``--tune-seed``): the
 open-loop KF's best gain is 0.35-0.5 (it over-drives the cursor at gain 1, even with the same
-code in both contexts), so a comparison at gain 1 flatters ReFIT. Conditions: the realistic setting (Willett et al. 2019's user with damping, intention
-noise and a gain-learning forward model; observation block aligned by the user's 0.2 s delay),
+code in both contexts), so a comparison at gain 1 flatters ReFIT. Conditions: the realistic
+setting (Willett et al. 2019's user with damping, intention noise and a gain-learning forward
+model; observation block aligned by the user's 0.2 s delay),
 then one change each — labels not lag-aligned, the same neural code in open and closed loop,
 an attempted-movement block, and the idealised calibration the simulator used before issue 14
 (the cursor follows the user's true intention, which is the label; plain user). Figure:
@@ -179,11 +180,11 @@ def main() -> None:
         rf = t[t.decoder == "ReFIT-KF"]
         ratio, lo, hi = paired_ratio(kf.time_to_target.to_numpy(), rf.time_to_target.to_numpy(),
                                      rng)
-        summary[cond] = (kf.time_to_target.to_numpy(), rf.time_to_target.to_numpy(), ratio,
-                         f"{_gain(kf)} / {_gain(rf)}")
+        gains = f"{_gain(kf)} / {_gain(rf)}"
+        summary[cond] = (kf.time_to_target.to_numpy(), rf.time_to_target.to_numpy(), ratio, gains)
         print(f"| {cond} | {kf.time_to_target.mean():.2f} | {rf.time_to_target.mean():.2f} | "
               f"{ratio:.2f} [{lo:.2f}, {hi:.2f}] | {kf.success_rate.mean():.2f} / "
-              f"{rf.success_rate.mean():.2f} | {_gain(kf)} / {_gain(rf)} |")
+              f"{rf.success_rate.mean():.2f} | {gains} |")
     figure(summary, args.tune_gain).savefig(args.out / f"{name}.png", dpi=120, bbox_inches="tight")
 
 
