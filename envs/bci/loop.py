@@ -514,6 +514,7 @@ class ClosedLoop:
             results = self._results(success, done)
             lanes = done.nonzero()[0]
             self.trial[lanes] += 1
+            self.user.new_trial(lanes)
             self.targets.advance(lanes, self.trial[lanes], rng)
             self._show_target(lanes)
             if spec.recenter:

@@ -59,9 +59,20 @@ reproduces the noiseless controller; :data:`WILLETT_USER` switches them on):
   time constant ``adaptation_time`` (s), of the cursor displacement it sees on the command it gave
   ``k + 1`` bins before (``g = S_du / S_uu``, both sums decaying by ``exp(-dt / adaptation_time)``
   per bin and starting from ``forward_gain`` with one time constant's weight of unit commands;
-  bins across a trial boundary, where the cursor may jump, are skipped). Users re-learn a new
+  moves across a trial boundary, where the cursor may jump, are skipped). Users re-learn a new
   gain within seconds (Willett et al. 2019 re-fit their model per gain block; Chase et al. 2009
   show compensation for a changed mapping within a session); 2 s is the value used here.
+- **... and to its smoothing** (``learn_smoothing``): Willett et al.'s forward model is one of
+  the cursor's dynamics, the decoder's first-order smoothing included (their Fig. 2A: "the
+  decoder output is smoothed by first order smoothing dynamics and integrated"), and monkeys'
+  internal models of a BCI track the mapping they use (Golub et al. 2015, eLife 4:e10015). The
+  user then fits both ``a`` and ``g`` of its forward model to the moves ``m`` it sees, by the same
+  forgetting least squares: ``m_t = a m_{t-1} + (1 - a) g dt u_t`` (``a`` in [0, 0.995], the
+  prior ``a`` from ``forward_tau`` with the gain's weight). A decoder that smooths more (a Kalman
+  filter fit to slow cued kinematics) is then believed to, and the user stops pushing before the
+  cursor has caught up; a user who believes the cursor unsmoothed over-drives it and, as its
+  intention points from a place the cursor has not yet reached, corrupts the labels of
+  closed-loop recalibration (ReFIT).
 
 A third, slower piece is learning **across sessions** (off by default: ``session_learning``
 0): users re-aim. When a decoder maps their commands wrongly (a rotated or sheared decoder),
@@ -111,6 +122,9 @@ WILSON_PUSH = np.array([
 MAX_DELAY = 2.0
 #: bound of the speeds, the saturation, the forward-model time constant and gain
 MAX_USER_VALUE = 1e3
+#: the largest smoothing per bin a learning forward model believes in (the gain ``c / (1 - a)``
+#: stays finite)
+MAX_SMOOTHING = 0.995
 #: the largest braking slope (the command's feedback through the forward model stays stable)
 MAX_DAMPING = 0.99
 #: bounds of the LQR effort cost (the Riccati equation stays well conditioned within them)
@@ -125,7 +139,9 @@ class UserSpec:
     ``forward_tau`` in [0, 1000] s; ``effort`` in [1e-6, 1e6]; ``damping`` (the slope of
     ``-f_vel``, dimensionless) in [0, 1); ``noise_sd`` (widths/s), ``noise_tau`` and
     ``adaptation_time`` (s; 0: no adaptation) in [0, 1000]; ``session_learning`` (the fraction
-    of the way to the compensating aim learnt per session; 0: none) in [0, 1].
+    of the way to the compensating aim learnt per session; 0: none) in [0, 1];
+    ``learn_smoothing`` (bool; the forward model learns the decoder's smoothing with its gain;
+    needs ``model="feedback"`` and ``adaptation_time > 0``).
     """
 
     model: str = "feedback"
@@ -140,6 +156,7 @@ class UserSpec:
     noise_tau: float = 0.1
     adaptation_time: float = 0.0
     session_learning: float = 0.0
+    learn_smoothing: bool = False
 
     def __post_init__(self) -> None:
         check_choice("user", self.model, USER_MODELS)
@@ -159,6 +176,12 @@ class UserSpec:
         for name, (low, high, low_open) in limits.items():
             value = check_number(name, getattr(self, name), low, high, low_open=low_open)
             object.__setattr__(self, name, value)
+        if not isinstance(self.learn_smoothing, (bool, np.bool_)):
+            raise TypeError(f"learn_smoothing must be a bool, got {self.learn_smoothing!r}")
+        if self.learn_smoothing and (self.model != "feedback" or self.adaptation_time == 0):
+            raise ValueError(f"learn_smoothing=True needs user='feedback' and adaptation_time > 0 "
+                             f"(the smoothing is learnt with the gain), got user={self.model!r}, "
+                             f"adaptation_time={self.adaptation_time!r}")
         if self.model == "wilson":
             for name in ("damping", "adaptation_time"):
                 if getattr(self, name):
@@ -242,14 +265,16 @@ def delayed_cursor_estimator(a: float, gain: float, k: int, dt: float
 
 
 #: Willett et al. (2019)'s user with every piece switched on: damping, intention noise and a
-#: forward model that re-learns the decoder's gain. Their fits differ per participant and are
-#: given in their units (screen fractions, per-second control vectors); these values are set on
-#: this workspace, not fitted: braking ``damping`` 0.3 (their ``f_vel`` is negative and smaller
-#: than the push), noise 0.1 widths/s per axis (1/8 of the top push 0.8; their AR noise is a
-#: sizeable fraction of the push) correlated over 100 ms, the gain re-learnt over 2 s. With the
-#: ideal decoder this user reaches a 0.35 target in about 1 s, as their participants did in
-#: 1-2 s with optimised decoders.
-WILLETT_USER = UserSpec(damping=0.3, noise_sd=0.1, noise_tau=0.1, adaptation_time=2.0)
+#: forward model that re-learns the decoder's gain and smoothing. Their fits differ per
+#: participant and are given in their units (screen fractions, per-second control vectors); these
+#: values are set on this workspace, not fitted: braking ``damping`` 0.3 (their ``f_vel`` is
+#: negative and smaller than the push), noise 0.1 widths/s per axis (1/8 of the top push 0.8;
+#: their AR noise is a sizeable fraction of the push) correlated over 100 ms, gain and smoothing
+#: re-learnt over 2 s (the prior: no smoothing, ``forward_tau = 0``). With the ideal decoder this
+#: user reaches a 0.35 target in about 1 s, as their participants did in 1-2 s with optimised
+#: decoders.
+WILLETT_USER = UserSpec(damping=0.3, noise_sd=0.1, noise_tau=0.1, adaptation_time=2.0,
+                        learn_smoothing=True)
 
 #: Wilson et al. (2023)'s simulated user: 200 ms delay (``nDelaySteps = 10`` of 20 ms), their
 #: decoder's smoothing ``alpha = 0.94`` per 20 ms as ``forward_tau = -0.02 / log(0.94)`` s
@@ -269,9 +294,13 @@ class User:
         self.k = int(round(spec.delay / dt))
         self.a, _, _ = forward_model(spec, dt)
         self._gain = lqr_gain(spec, dt) if spec.model == "lqr" else None
-        # the views of the last k + 2 bins: the oldest two give the move the user sees now
-        self._seen_pos = np.zeros((self.k + 2, n_lanes, 2))
-        self._seen_target = np.zeros((self.k + 2, n_lanes, 2))
+        # the views of the last k + 3 bins: the oldest two give the move the user sees now, the
+        # oldest three the two last moves (what the smoothing is learnt from)
+        self._ring = self.k + 3
+        self._seen_pos = np.zeros((self._ring, n_lanes, 2))
+        self._seen_target = np.zeros((self._ring, n_lanes, 2))
+        self._trial = np.zeros(n_lanes, dtype=np.int64)  # trials begun (new_trial)
+        self._seen_trial = np.zeros((self._ring, n_lanes), dtype=np.int64)
         self._ptr = 0
         self._disp = np.zeros((max(self.k, 1), n_lanes, 2))  # forward-model moves not yet seen
         self._disp_sum = np.zeros((n_lanes, 2))
@@ -288,6 +317,13 @@ class User:
             self._prior = (spec.adaptation_time / dt) * dt**2  # one time constant of unit commands
             self._s_uu = np.full(n_lanes, self._prior)
             self._s_du = self._s_uu * spec.forward_gain
+            if spec.learn_smoothing:  # the prior: one time constant of moves at the prior's a
+                a0 = self.a
+                self.a = np.full(n_lanes, a0)
+                self._s_mm = self._s_uu * spec.forward_gain**2
+                self._s_mu = np.zeros(n_lanes)
+                self._s_dm = self._s_mm * a0
+                self._s_du *= 1.0 - a0
             self._commands = np.zeros((self.k + 2, n_lanes, 2))  # u of the last k + 2 bins
             self._cptr = 0
         self.adapting = np.ones(n_lanes, dtype=bool)  # lanes whose user is in control
@@ -297,8 +333,15 @@ class User:
         if self._kalman:  # Wilson et al.'s user: a Kalman estimate of the delayed plant
             self._estimate = np.zeros((n_lanes, 4 * (self.k + 1)))
             self._plant, self._input, self._L = delayed_cursor_estimator(self.a, 1.0, self.k, dt)
-            self._seen_vel = np.zeros((self.k + 2, n_lanes, 2))
+            self._seen_vel = np.zeros((self._ring, n_lanes, 2))
             self._last_u = np.zeros((n_lanes, 2))
+
+    def new_trial(self, lanes: np.ndarray) -> None:
+        """Mark a new trial in ``lanes``: the cursor may jump (re-centred), even to the same target.
+
+        The forward model learns from no move that spans the boundary.
+        """
+        self._trial[lanes] += 1
 
     def set_gain(self, lanes: np.ndarray, gain: np.ndarray) -> None:
         """Tell the users in ``lanes`` the decoder's output gain (Wilson et al.'s ``beta``)."""
@@ -359,22 +402,24 @@ class User:
         if self._kalman and velocity is None:
             raise ValueError("velocity must be the cursor's velocity of this bin (n_lanes, 2) "
                              "for user='wilson', got None")
-        n = self.k + 2
+        n = self._ring
         self._ptr = (self._ptr + 1) % n
         self._seen_pos[self._ptr] = cursor
         self._seen_target[self._ptr] = target
-        old = (self._ptr + 2) % n  # the view of k bins ago
+        self._seen_trial[self._ptr] = self._trial
+        old = (self._ptr - self.k) % n  # the view of k bins ago
         if self._kalman:  # Wilson et al.'s user: the estimate, then the push to the target now
             self._seen_vel[self._ptr] = velocity
             error = np.asarray(target) - self._estimate_cursor(old)
             u = self._last_u = self._add_noise(self._push(error), rng)
             return self._acted(u, error)
         if self._adapt:
-            self._learn_gain(old, (self._ptr + 1) % n)
+            self._learn_gain(old, (old - 1) % n, (old - 2) % n)
         error = self._seen_target[old] - self._seen_pos[old] - self._disp_sum
         u = self._policy(error, self._v, self.gain_belief)
         u = self._add_noise(u, rng)
-        self._v *= self.a
+        a = self.a if np.ndim(self.a) == 0 else self.a[:, None]
+        self._v *= a
         self._v += ((1.0 - self.a) * self.gain_belief)[:, None] * u
         if self.k:
             step = self.dt * self._v
@@ -410,24 +455,42 @@ class User:
         self._noise += z
         return u + self._noise
 
-    def _learn_gain(self, old: int, before: int) -> None:
-        """Update the gain belief from the displacement seen now and the command that caused it.
+    def _learn_gain(self, old: int, before: int, earlier: int) -> None:
+        """Update the forward model from the move seen now and the command that caused it.
 
-        The seen move ``p_{t-k} - p_{t-k-1}`` is the decoder's answer to the command of bin
-        ``t - k - 1``; bins whose seen target changed (a new trial: the cursor may have jumped)
-        and lanes not in control (:attr:`adapting` False) are skipped.
+        The seen move ``m_t = p_{t-k} - p_{t-k-1}`` is the decoder's answer to the command of bin
+        ``t - k - 1`` (times ``dt``: ``c_t``); moves across a trial boundary (:meth:`new_trial`,
+        or a changed target: the cursor may have jumped) and lanes not in control
+        (:attr:`adapting` False) are skipped.
+        With ``learn_smoothing`` the regression is ``m_t = a m_{t-1} + (1 - a) g c_t`` (both
+        ``a`` and ``g``), else ``m_t = g c_t``.
         """
-        pos, tgt = self._seen_pos, self._seen_target
+        pos, tgt, trial = self._seen_pos, self._seen_target, self._seen_trial
         moved = pos[old] - pos[before]
         use = ((tgt[old, :, 0] == tgt[before, :, 0]) & (tgt[old, :, 1] == tgt[before, :, 1])
-               & self.adapting)
+               & (trial[old] == trial[before]) & self.adapting)
+        if self.spec.learn_smoothing:  # the move before this one must be of the same trial too
+            prev = pos[before] - pos[earlier]
+            use &= trial[before] == trial[earlier]
         cmd = self._commands[(self._cptr + 2) % (self.k + 2)]  # dt u of k + 1 calls ago
         decay = np.where(use, self._forget, 1.0)
         self._s_uu *= decay
         self._s_uu += use * (cmd[:, 0] * cmd[:, 0] + cmd[:, 1] * cmd[:, 1])
         self._s_du *= decay
         self._s_du += use * (moved[:, 0] * cmd[:, 0] + moved[:, 1] * cmd[:, 1])
-        self.gain_belief = np.minimum(np.maximum(self._s_du / self._s_uu, 0.05), MAX_USER_VALUE)
+        if not self.spec.learn_smoothing:
+            self.gain_belief = np.minimum(np.maximum(self._s_du / self._s_uu, 0.05),
+                                          MAX_USER_VALUE)
+            return
+        for name, x, y in (("_s_mm", prev, prev), ("_s_mu", prev, cmd), ("_s_dm", moved, prev)):
+            total = getattr(self, name)
+            total *= decay
+            total += use * (x[:, 0] * y[:, 0] + x[:, 1] * y[:, 1])
+        det = self._s_mm * self._s_uu - self._s_mu**2
+        a = (self._s_uu * self._s_dm - self._s_mu * self._s_du) / det
+        c = (self._s_mm * self._s_du - self._s_mu * self._s_dm) / det
+        self.a = np.minimum(np.maximum(a, 0.0), MAX_SMOOTHING)
+        self.gain_belief = np.minimum(np.maximum(c / (1.0 - self.a), 0.05), MAX_USER_VALUE)
 
     def _keep_command(self, u: np.ndarray, lanes: np.ndarray | slice) -> None:
         """Keep this bin's command (what the decoder will answer) for the gain belief.
@@ -454,7 +517,8 @@ class User:
         u = self._policy(error, self._v[lanes], self.gain_belief[lanes])
         if self.spec.noise_sd > 0 and rng is not None:
             u = u + self._noise[lanes]
-        self._v[lanes] = ((1.0 - self.a) * self.gain_belief[lanes])[:, None] * u
+        a = self.a if np.ndim(self.a) == 0 else self.a[lanes]
+        self._v[lanes] = ((1.0 - a) * self.gain_belief[lanes])[:, None] * u
         if self.k:
             step = self.dt * self._v[lanes]
             self._disp[(self._dptr - 1) % self.k, lanes] = step  # the newest forward-model move
