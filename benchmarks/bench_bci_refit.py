@@ -13,11 +13,11 @@ For each subject (a lane of ``CursorBCIVector``; ``--subjects`` per seed, ``--se
 
 The ratio ReFIT / KF of the mean time to target is given with a 95 % bootstrap CI over subjects
 (paired). With ``--tune-gain`` each decoder first gets its own output gain, the one of
-:data:`GAINS` with the most successes per minute on other subjects (``--tune-seed``): the
-open-loop KF's best gain is 0.35-0.5 (it over-drives the cursor at gain 1, even with the same
-code in both contexts), so a comparison at gain 1 flatters ReFIT. Conditions: the realistic
-setting (Willett et al. 2019's user with damping, intention noise and a gain-learning forward
-model; observation block aligned by the user's 0.2 s delay),
+:data:`GAINS` with the most successes per minute on other subjects (``--tune-seed``): ReFIT-KF
+moves the cursor at about half the commanded speed at gain 1 (its best is 2), the open-loop KF
+does best at 0.5-1.4. Conditions: the realistic setting (Willett et al. 2019's user with damping,
+intention noise and a forward model that learns the decoder's gain and smoothing; observation
+block aligned by the user's 0.2 s delay),
 then one change each — labels not lag-aligned, the same neural code in open and closed loop,
 an attempted-movement block, and the idealised calibration the simulator used before issue 14
 (the cursor follows the user's true intention, which is the label; plain user). Figure:
