@@ -504,6 +504,30 @@ def test_grid_bitrate_is_nuyujukian_pandarinaths_formula():
     assert rate == pytest.approx(np.log2(35) * 15 / ideal["trial_time"].sum(), rel=1e-12)
 
 
+def test_the_closed_loop_trial_table_of_a_grid_scores_as_the_single_environments_rows():
+    """run_closed_loop's table on the click grid holds wrong_selection and n_targets (36), as
+    CursorBCI's trial rows do, so summarize counts only wrong selections as errors and takes
+    N = 36: its bitrate is log2(35) (S_c - S_i) / t exactly. Before, the table had neither, and
+    summarize scored every timeout as an error with N = 8. Centre-out tables gain no column."""
+    from cogmodels.agents.decoders import SteadyStateKalmanDecoder
+    from cogmodels.agents.decoders.session import calibrate, run_closed_loop
+    from cogmodels.envs.bci import summarize
+
+    env = CursorBCIVector(num_envs=4, n_trials=10**6, task="grid", selection="click",
+                          false_click_rate=0.3, timeout=1.0)
+    env.reset(seed=0)
+    trials = run_closed_loop(env, calibrate(env, SteadyStateKalmanDecoder(), 20.0), 60.0)
+    assert (trials["n_targets"] == 36).all() and trials["wrong_selection"].dtype == bool
+    sc, si = int(trials["success"].sum()), int(trials["wrong_selection"].sum())
+    assert si > 0 and trials["timed_out"].any()
+    expect = np.log2(35) * max(sc - si, 0) / trials["trial_time"].sum()
+    assert summarize(trials, by=None)["bitrate"].iloc[0] == pytest.approx(expect, rel=1e-12)
+    centre_out = CursorBCIVector(num_envs=2, n_trials=10**6)
+    centre_out.reset(seed=0)
+    table = run_closed_loop(centre_out, calibrate(centre_out, SteadyStateKalmanDecoder(), 5.0), 5.0)
+    assert not {"wrong_selection", "n_targets"} & set(table.columns)
+
+
 # -- (5) the user's learning across sessions ---------------------------------------------------
 def session_rotation(env, decoder, bins):
     """Angle (degrees) of the map from intended to decoded velocity, and trials completed."""

@@ -35,6 +35,11 @@ INTENTIONS = ("refit", "intended", "rti", "ofc")
 #: the trial table's columns (:func:`trial_table`)
 TRIAL_COLUMNS = ("subject", "day", "trial", "time", "state", *RESULT_KEYS, "target_radius",
                  "index_of_difficulty", "reward")
+#: the columns a trial table adds for tasks that select (grid, clicks), as
+#: :meth:`cogmodels.envs.bci.CursorBCI.trial_row` does: an incorrect selection ended the trial,
+#: and the number of possible targets (what :func:`~cogmodels.envs.bci.metrics.summarize` needs
+#: for the bitrate)
+SELECTION_COLUMNS = ("wrong_selection", "n_targets")
 #: the columns of :data:`TRIAL_COLUMNS` that are not float64
 _EMPTY_DTYPES = {**dict.fromkeys(("subject", "day", "trial", "state", "n_entries"), np.int64),
                  **dict.fromkeys(("success", "timed_out"), np.bool_)}
@@ -163,7 +168,9 @@ class ClosedLoopAgent(DecoderAgent):
                 end = cfg.clip_position(cursor + cfg.task.dt * cfg.clip_velocity(applied))
                 self._rti.end_trials(done, info["success"] & done, end, radius)
             if done.any():
-                self.chunks_.append(trial_chunk(info, done, (t + 1) * self.config.task.dt, radius))
+                task = self.config.task
+                self.chunks_.append(trial_chunk(info, done, (t + 1) * task.dt, radius,
+                                                task.n_targets if task.selects else None))
         if self._rti is not None:
             self._rti.clear(restart)
         return super().learn(transition)
@@ -193,7 +200,7 @@ class ClosedLoopAgent(DecoderAgent):
 
 
 def trial_chunk(info: dict[str, Any], done: np.ndarray, time: float,
-                radius: np.ndarray) -> dict[str, np.ndarray]:
+                radius: np.ndarray, n_targets: int | None = None) -> dict[str, np.ndarray]:
     """Return the rows of the trials that ended in one bin, for :func:`trial_table`.
 
     Parameters
@@ -206,6 +213,9 @@ def trial_chunk(info: dict[str, Any], done: np.ndarray, time: float,
         Seconds into the session at the end of the bin.
     radius : numpy.ndarray
         ``(L,)`` the radius of the target those trials showed.
+    n_targets : int, optional
+        For a task that selects (grid, clicks): its number of possible targets. The rows then
+        also hold :data:`SELECTION_COLUMNS` (``info["wrong_selection"]`` and ``n_targets``).
 
     Returns
     -------
@@ -215,6 +225,9 @@ def trial_chunk(info: dict[str, Any], done: np.ndarray, time: float,
     chunk = {k: np.asarray(info[k])[done] for k in ("state", *RESULT_KEYS)}
     chunk.update(subject=np.flatnonzero(done), day=np.asarray(info["day"])[done],
                  time=np.full(int(done.sum()), time), target_radius=np.asarray(radius)[done])
+    if n_targets is not None:
+        chunk.update(wrong_selection=np.asarray(info["wrong_selection"])[done],
+                     n_targets=np.full(int(done.sum()), n_targets))
     return chunk
 
 
@@ -224,7 +237,8 @@ def trial_table(chunks: list[dict[str, np.ndarray]]) -> pd.DataFrame:
     One row per completed trial per lane: ``subject`` (the lane), ``day``, ``trial``, ``time``
     (the seconds into the run at which the trial ended), ``state`` (target index), the outcome
     columns of :meth:`cogmodels.envs.bci.CursorBCI.trial_row`, ``target_radius``,
-    ``index_of_difficulty`` (``log2(1 + D / 2r)``, Fitts 1954) and ``reward``.
+    ``index_of_difficulty`` (``log2(1 + D / 2r)``, Fitts 1954) and ``reward``; for tasks that
+    select, also :data:`SELECTION_COLUMNS`.
     """
     if not chunks:  # typed as a session's trials are, so tables concatenate to the same types
         return pd.DataFrame({c: np.empty(0, dtype=_EMPTY_DTYPES.get(c, np.float64))
@@ -234,4 +248,4 @@ def trial_table(chunks: list[dict[str, np.ndarray]]) -> pd.DataFrame:
     table.insert(1, "trial", table.groupby("subject").cumcount())
     table["reward"] = table["success"].astype(float)
     table["index_of_difficulty"] = np.log2(1.0 + table["distance"] / (2.0 * table["target_radius"]))
-    return table[list(TRIAL_COLUMNS)]
+    return table[[*TRIAL_COLUMNS, *(c for c in SELECTION_COLUMNS if c in chunks[0])]]
