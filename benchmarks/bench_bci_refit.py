@@ -15,7 +15,7 @@ The ratio ReFIT / KF of the mean time to target is given with a 95 % bootstrap C
 (paired). With ``--tune-gain`` each decoder first gets its own output gain, the one of
 :data:`GAINS` with the most successes per minute on other subjects (``--tune-seed``): ReFIT-KF
 moves the cursor at about half the commanded speed at gain 1 (its best is 2), the open-loop KF
-does best at 0.5-1.4. Conditions: the realistic setting (Willett et al. 2019's user with damping,
+does best at 0.35-1. Conditions: the realistic setting (Willett et al. 2019's user with damping,
 intention noise and a forward model that learns the decoder's gain and smoothing; observation
 block aligned by the user's 0.2 s delay),
 then one change each — labels not lag-aligned, the same neural code in open and closed loop,

@@ -67,8 +67,9 @@ reproduces the noiseless controller; :data:`WILLETT_USER` switches them on):
   decoder output is smoothed by first order smoothing dynamics and integrated"), and monkeys'
   internal models of a BCI track the mapping they use (Golub et al. 2015, eLife 4:e10015). The
   user then fits both ``a`` and ``g`` of its forward model to the moves ``m`` it sees, by the same
-  forgetting least squares: ``m_t = a m_{t-1} + (1 - a) g dt u_t`` (``a`` in [0, 0.995], the
-  prior ``a`` from ``forward_tau`` with the gain's weight). A decoder that smooths more (a Kalman
+  forgetting least squares: ``m_t = a m_{t-1} + (1 - a) g dt u_t`` (``a`` in [0, 0.995]; where
+  the joint solution leaves that range, ``a`` is held at the bound and ``(1 - a) g`` re-solved
+  for it; the prior ``a`` from ``forward_tau`` with the gain's weight). A decoder that smooths more (a Kalman
   filter fit to slow cued kinematics) is then believed to, and the user stops pushing before the
   cursor has caught up; a user who believes the cursor unsmoothed over-drives it and, as its
   intention points from a place the cursor has not yet reached, corrupts the labels of
@@ -489,8 +490,11 @@ class User:
         det = self._s_mm * self._s_uu - self._s_mu**2
         a = (self._s_uu * self._s_dm - self._s_mu * self._s_du) / det
         c = (self._s_mm * self._s_du - self._s_mu * self._s_dm) / det
-        self.a = np.minimum(np.maximum(a, 0.0), MAX_SMOOTHING)
-        self.gain_belief = np.minimum(np.maximum(c / (1.0 - self.a), 0.05), MAX_USER_VALUE)
+        held = np.minimum(np.maximum(a, 0.0), MAX_SMOOTHING)
+        # with a held at a bound, c is the least-squares slope given that a
+        c = np.where(held == a, c, (self._s_du - held * self._s_mu) / self._s_uu)
+        self.a = held
+        self.gain_belief = np.minimum(np.maximum(c / (1.0 - held), 0.05), MAX_USER_VALUE)
 
     def _keep_command(self, u: np.ndarray, lanes: np.ndarray | slice) -> None:
         """Keep this bin's command (what the decoder will answer) for the gain belief.
