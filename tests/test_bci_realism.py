@@ -508,7 +508,8 @@ def test_the_closed_loop_trial_table_of_a_grid_scores_as_the_single_environments
     """run_closed_loop's table on the click grid holds wrong_selection and n_targets (36), as
     CursorBCI's trial rows do, so summarize counts only wrong selections as errors and takes
     N = 36: its bitrate is log2(35) (S_c - S_i) / t exactly. Before, the table had neither, and
-    summarize scored every timeout as an error with N = 8. Centre-out tables gain no column."""
+    summarize scored every timeout as an error with N = 8. play_session's table too. Centre-out
+    tables gain no column."""
     from cogmodels.agents.decoders import SteadyStateKalmanDecoder
     from cogmodels.agents.decoders.session import calibrate, run_closed_loop
     from cogmodels.envs.bci import summarize
@@ -522,6 +523,12 @@ def test_the_closed_loop_trial_table_of_a_grid_scores_as_the_single_environments
     assert si > 0 and trials["timed_out"].any()
     expect = np.log2(35) * max(sc - si, 0) / trials["trial_time"].sum()
     assert summarize(trials, by=None)["bitrate"].iloc[0] == pytest.approx(expect, rel=1e-12)
+    # play_session (the outcome-recalibration loop) builds the same table
+    from cogmodels.agents.decoders.outcome_recalibration import play_session
+
+    env.reset(seed=1)
+    played = play_session(env, calibrate(env, SteadyStateKalmanDecoder(), 20.0), 30.0)
+    assert (played["n_targets"] == 36).all() and played["wrong_selection"].any()
     centre_out = CursorBCIVector(num_envs=2, n_trials=10**6)
     centre_out.reset(seed=0)
     table = run_closed_loop(centre_out, calibrate(centre_out, SteadyStateKalmanDecoder(), 5.0), 5.0)

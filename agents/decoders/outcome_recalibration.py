@@ -156,10 +156,12 @@ def play_session(env: Any, decoder: Any, seconds: float, *, day: Any = None,
     """
     if not isinstance(getattr(env, "unwrapped", env), CursorBCIVector):
         raise TypeError(f"env must be a CursorBCIVector, got {type(env).__name__}")
-    dt = float(env.config.task.dt)
+    task = env.config.task
+    dt = float(task.dt)
     seconds = check_number("seconds", seconds, dt)
     agent = OutcomeSessionAgent(decoder, dt, n_lanes=env.num_envs, bandit=bandit, bias=bias,
-                                record=record, refit_at=refit_at, refit=refit)
+                                record=record, refit_at=refit_at, refit=refit,
+                                n_targets=task.n_targets if task.selects else None)
     rollout(agent, env, n_steps=int(round(seconds / dt)), reseed=False,
             options={"day": env.day if day is None else day}, record=None)
     return agent.trial_table()
@@ -187,6 +189,9 @@ class OutcomeSessionAgent:
         Lanes of the environment (the bandit's must match).
     bandit, bias, record, refit_at, refit
         As :func:`play_session`.
+    n_targets : int, optional
+        For a task that selects (grid, clicks; :func:`play_session` passes it): its number of
+        possible targets; the trial table then also holds ``wrong_selection`` and ``n_targets``.
 
     Attributes
     ----------
@@ -202,7 +207,8 @@ class OutcomeSessionAgent:
 
     def __init__(self, decoder: Any, dt: float, *, n_lanes: int, bandit: GainBandit | None = None,
                  bias: BiasCorrection | None = None, record: OutcomeRecord | None = None,
-                 refit_at: Sequence[float] = (), refit: Callable[[], Any] | None = None) -> None:
+                 refit_at: Sequence[float] = (), refit: Callable[[], Any] | None = None,
+                 n_targets: int | None = None) -> None:
         if bandit is not None and not isinstance(bandit, GainBandit):
             raise TypeError(f"bandit must be a GainBandit or None, got {describe(bandit)}")
         if bandit is not None and bandit.n_lanes != n_lanes:
@@ -220,6 +226,7 @@ class OutcomeSessionAgent:
         self.decoder, self.dt = decoder, float(dt)
         self.bandit, self.bias, self.record, self.refit = bandit, bias, record, refit
         self.refit_bins = {int(round(float(s) / self.dt)) for s in refit_at}
+        self.n_targets = n_targets  # a task that selects: its trial rows carry the selection
         self.name = type(decoder).__name__
 
     def initial_state(self, n_lanes: int) -> None:
@@ -267,7 +274,7 @@ class OutcomeSessionAgent:
                                 click=click, trial_end=done)
             if done.any():
                 self.chunks_.append(trial_chunk(info, done, (t + 1) * self.dt,
-                                                info["target_radius"]))
+                                                info["target_radius"], self.n_targets))
                 if bandit is not None:
                     bandit.observe(done, click, steps * self.dt)
                     bandit.choose(done)
