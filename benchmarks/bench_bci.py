@@ -14,7 +14,8 @@ the whole batch and its real-time factor (bins/s x 0.02 s).
 - ``ours``: ``CursorBCIVector`` plus the same decoder, in one process and in two processes at once
   (two cores), reported as a ratio to the batched reference measured in the same run; then the
   same with the realism of issue 14 on (Willett et al.'s user with damping, intention noise and
-  a gain-learning forward model; the decoder calibrated on an open-loop observation block).
+  a forward model that learns the decoder's gain and smoothing; the decoder calibrated on an
+  open-loop observation block).
   ``ours_full``: all the realism of issue 14 section 1 switched on at once (:data:`FULL_REALISM`:
   Willett's user, within-session baseline shifts and channel losses, a 10-D shared latent drive,
   untuned units, speed terms, spike history, threshold-crossing channels).

@@ -523,6 +523,10 @@ def test_the_closed_loop_trial_table_of_a_grid_scores_as_the_single_environments
     assert si > 0 and trials["timed_out"].any()
     expect = np.log2(35) * max(sc - si, 0) / trials["trial_time"].sum()
     assert summarize(trials, by=None)["bitrate"].iloc[0] == pytest.approx(expect, rel=1e-12)
+    # a session too short to end a trial: the same columns, typed
+    empty = run_closed_loop(env, calibrate(env, SteadyStateKalmanDecoder(), 2.0), 0.1)
+    assert empty.empty and list(empty.columns) == list(trials.columns)
+    assert empty["wrong_selection"].dtype == bool and empty["n_targets"].dtype == np.int64
     # play_session (the outcome-recalibration loop) builds the same table
     from cogmodels.agents.decoders.outcome_recalibration import play_session
 

@@ -41,8 +41,9 @@ TRIAL_COLUMNS = ("subject", "day", "trial", "time", "state", *RESULT_KEYS, "targ
 #: for the bitrate)
 SELECTION_COLUMNS = ("wrong_selection", "n_targets")
 #: the columns of :data:`TRIAL_COLUMNS` that are not float64
-_EMPTY_DTYPES = {**dict.fromkeys(("subject", "day", "trial", "state", "n_entries"), np.int64),
-                 **dict.fromkeys(("success", "timed_out"), np.bool_)}
+_EMPTY_DTYPES = {**dict.fromkeys(("subject", "day", "trial", "state", "n_entries", "n_targets"),
+                                 np.int64),
+                 **dict.fromkeys(("success", "timed_out", "wrong_selection"), np.bool_)}
 
 
 class ClosedLoopAgent(DecoderAgent):
@@ -192,7 +193,7 @@ class ClosedLoopAgent(DecoderAgent):
 
     def trial_table(self) -> pd.DataFrame:
         """Return the trial table of the trials completed since :meth:`initial_state`."""
-        return trial_table(self.chunks_)
+        return trial_table(self.chunks_, selects=self.config.task.selects)
 
     def __repr__(self) -> str:
         return (f"ClosedLoopAgent({self.decoder!r}, adaptation={type(self.adaptation).__name__}, "
@@ -231,21 +232,22 @@ def trial_chunk(info: dict[str, Any], done: np.ndarray, time: float,
     return chunk
 
 
-def trial_table(chunks: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+def trial_table(chunks: list[dict[str, np.ndarray]], selects: bool = False) -> pd.DataFrame:
     """Return the trial table of the :func:`trial_chunk` rows of a session.
 
     One row per completed trial per lane: ``subject`` (the lane), ``day``, ``trial``, ``time``
     (the seconds into the run at which the trial ended), ``state`` (target index), the outcome
     columns of :meth:`cogmodels.envs.bci.CursorBCI.trial_row`, ``target_radius``,
     ``index_of_difficulty`` (``log2(1 + D / 2r)``, Fitts 1954) and ``reward``; for tasks that
-    select, also :data:`SELECTION_COLUMNS`.
+    select (``selects``, the chunks made with ``n_targets``), also :data:`SELECTION_COLUMNS`.
     """
+    columns = [*TRIAL_COLUMNS, *(SELECTION_COLUMNS if selects else ())]
     if not chunks:  # typed as a session's trials are, so tables concatenate to the same types
         return pd.DataFrame({c: np.empty(0, dtype=_EMPTY_DTYPES.get(c, np.float64))
-                             for c in TRIAL_COLUMNS})
+                             for c in columns})
     table = pd.DataFrame({k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]})
     table = table.sort_values(["subject", "time"], kind="stable").reset_index(drop=True)
     table.insert(1, "trial", table.groupby("subject").cumcount())
     table["reward"] = table["success"].astype(float)
     table["index_of_difficulty"] = np.log2(1.0 + table["distance"] / (2.0 * table["target_radius"]))
-    return table[[*TRIAL_COLUMNS, *(c for c in SELECTION_COLUMNS if c in chunks[0])]]
+    return table[columns]

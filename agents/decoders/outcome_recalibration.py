@@ -290,7 +290,7 @@ class OutcomeSessionAgent:
 
     def trial_table(self) -> pd.DataFrame:
         """Return the trial table of the trials completed since :meth:`initial_state`."""
-        return trial_table(self.chunks_)
+        return trial_table(self.chunks_, selects=self.n_targets is not None)
 
     def __repr__(self) -> str:
         return f"OutcomeSessionAgent({self.decoder!r}, bandit={self.bandit!r})"

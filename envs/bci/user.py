@@ -102,7 +102,7 @@ import numpy as np
 from scipy.linalg import solve_discrete_are
 
 from cogmodels.envs.bci.encoder import WILSON_TOP_CONTROL
-from cogmodels.validation import check_choice, check_number
+from cogmodels.validation import check_bool, check_choice, check_number
 
 __all__ = ["USER_MODELS", "WILLETT_USER", "WILSON_PUSH", "WILSON_USER", "Reaiming", "User",
            "UserSpec", "delayed_cursor_estimator", "lqr_gain"]
@@ -177,8 +177,8 @@ class UserSpec:
         for name, (low, high, low_open) in limits.items():
             value = check_number(name, getattr(self, name), low, high, low_open=low_open)
             object.__setattr__(self, name, value)
-        if not isinstance(self.learn_smoothing, (bool, np.bool_)):
-            raise TypeError(f"learn_smoothing must be a bool, got {self.learn_smoothing!r}")
+        object.__setattr__(self, "learn_smoothing",
+                           check_bool("learn_smoothing", self.learn_smoothing))
         if self.learn_smoothing and (self.model != "feedback" or self.adaptation_time == 0):
             raise ValueError(f"learn_smoothing=True needs user='feedback' and adaptation_time > 0 "
                              f"(the smoothing is learnt with the gain), got user={self.model!r}, "
@@ -415,7 +415,7 @@ class User:
             u = self._last_u = self._add_noise(self._push(error), rng)
             return self._acted(u, error)
         if self._adapt:
-            self._learn_gain(old, (old - 1) % n, (old - 2) % n)
+            self._learn_forward_model(old, (old - 1) % n, (old - 2) % n)
         error = self._seen_target[old] - self._seen_pos[old] - self._disp_sum
         u = self._policy(error, self._v, self.gain_belief)
         u = self._add_noise(u, rng)
@@ -456,7 +456,7 @@ class User:
         self._noise += z
         return u + self._noise
 
-    def _learn_gain(self, old: int, before: int, earlier: int) -> None:
+    def _learn_forward_model(self, old: int, before: int, earlier: int) -> None:
         """Update the forward model from the move seen now and the command that caused it.
 
         The seen move ``m_t = p_{t-k} - p_{t-k-1}`` is the decoder's answer to the command of bin
@@ -472,7 +472,8 @@ class User:
                & (trial[old] == trial[before]) & self.adapting)
         if self.spec.learn_smoothing:  # the move before this one must be of the same trial too
             prev = pos[before] - pos[earlier]
-            use &= trial[before] == trial[earlier]
+            use &= ((tgt[before, :, 0] == tgt[earlier, :, 0])
+                    & (tgt[before, :, 1] == tgt[earlier, :, 1]) & (trial[before] == trial[earlier]))
         cmd = self._commands[(self._cptr + 2) % (self.k + 2)]  # dt u of k + 1 calls ago
         decay = np.where(use, self._forget, 1.0)
         self._s_uu *= decay
