@@ -142,7 +142,8 @@ class UserSpec:
     ``adaptation_time`` (s; 0: no adaptation) in [0, 1000]; ``session_learning`` (the fraction
     of the way to the compensating aim learnt per session; 0: none) in [0, 1];
     ``learn_smoothing`` (bool; the forward model learns the decoder's smoothing with its gain;
-    needs ``model="feedback"`` and ``adaptation_time > 0``).
+    needs ``model="feedback"`` and ``adaptation_time > 0``); ``see_velocity`` (bool; the forward
+    model starts from the seen velocity as well as the seen position; ``model="feedback"``).
     """
 
     model: str = "feedback"
@@ -158,6 +159,7 @@ class UserSpec:
     adaptation_time: float = 0.0
     session_learning: float = 0.0
     learn_smoothing: bool = False
+    see_velocity: bool = False
 
     def __post_init__(self) -> None:
         check_choice("user", self.model, USER_MODELS)
@@ -179,6 +181,11 @@ class UserSpec:
             object.__setattr__(self, name, value)
         object.__setattr__(self, "learn_smoothing",
                            check_bool("learn_smoothing", self.learn_smoothing))
+        object.__setattr__(self, "see_velocity", check_bool("see_velocity", self.see_velocity))
+        if self.see_velocity and self.model != "feedback":
+            raise ValueError(f"see_velocity=True needs user='feedback' (Wilson et al.'s user sees "
+                             f"the velocity already; the LQR user has no delay line), got "
+                             f"user={self.model!r}")
         if self.learn_smoothing and (self.model != "feedback" or self.adaptation_time == 0):
             raise ValueError(f"learn_smoothing=True needs user='feedback' and adaptation_time > 0 "
                              f"(the smoothing is learnt with the gain), got user={self.model!r}, "
@@ -325,8 +332,12 @@ class User:
                 self._s_mu = np.zeros(n_lanes)
                 self._s_dm = self._s_mm * a0
                 self._s_du *= 1.0 - a0
-            self._commands = np.zeros((self.k + 2, n_lanes, 2))  # u of the last k + 2 bins
+        self._keeps_commands = self._adapt or spec.see_velocity
+        if self._keeps_commands:
+            self._commands = np.zeros((self.k + 2, n_lanes, 2))  # dt u of the last k + 2 bins
             self._cptr = 0
+        if spec.see_velocity:  # the velocity k bins ago: seen, or carried over a trial boundary
+            self._anchor = np.zeros((n_lanes, 2))
         self.adapting = np.ones(n_lanes, dtype=bool)  # lanes whose user is in control
         #: target minus the user's estimate of the present cursor (what it acts on; clicks)
         self.believed_error = np.zeros((n_lanes, 2))
@@ -362,8 +373,10 @@ class User:
         self.intended[lanes] = 0.0
         if self.spec.noise_sd > 0 and rng is not None:
             self._noise[lanes] = self.spec.noise_sd * rng.standard_normal((len(lanes), 2))
-        if self._adapt:
+        if self._keeps_commands:
             self._commands[:, lanes] = 0.0
+        if self.spec.see_velocity:
+            self._anchor[lanes] = 0.0
         if self._kalman:  # at rest where it has long seen the cursor
             est = self._estimate.reshape(len(self._estimate), self.k + 1, 4)
             est[lanes] = 0.0
@@ -416,6 +429,10 @@ class User:
             return self._acted(u, error)
         if self._adapt:
             self._learn_forward_model(old, (old - 1) % n, (old - 2) % n)
+        if self.spec.see_velocity:
+            error, v_now = self._from_seen_velocity(old, (old - 1) % n)
+            u = self._add_noise(self._policy(error, v_now, self.gain_belief), rng)
+            return self._acted(u, error)
         error = self._seen_target[old] - self._seen_pos[old] - self._disp_sum
         u = self._policy(error, self._v, self.gain_belief)
         u = self._add_noise(u, rng)
@@ -428,6 +445,29 @@ class User:
             self._disp[self._dptr] = step
             self._dptr = (self._dptr + 1) % self.k
         return self._acted(u, error)
+
+    def _from_seen_velocity(self, old: int, before: int) -> tuple[np.ndarray, np.ndarray]:
+        """Willett et al.'s forward model from the seen position *and* velocity (``see_velocity``).
+
+        The velocity seen now, ``v = m_{t-k} / dt``, is propagated through the last ``k``
+        commands, ``v_j = a v_{j-1} + (1 - a) g u_j`` (``j = t-k .. t-1``), and the estimated
+        position is the seen one plus ``dt`` times their sum. Where the seen move spans a trial
+        boundary (the cursor jumped), the last anchor is carried one bin through the forward
+        model instead. Returns the error to the seen target and the estimated present velocity.
+        """
+        pos, tgt, trial = self._seen_pos, self._seen_target, self._seen_trial
+        m = self.k + 2
+        a = self.a if np.ndim(self.a) == 0 else self.a[:, None]
+        push = ((1.0 - self.a) * self.gain_belief)[:, None] / self.dt  # on dt u
+        valid = ((tgt[old, :, 0] == tgt[before, :, 0]) & (tgt[old, :, 1] == tgt[before, :, 1])
+                 & (trial[old] == trial[before]))
+        carried = a * self._anchor + push * self._commands[(self._cptr - self.k) % m]
+        self._anchor = np.where(valid[:, None], (pos[old] - pos[before]) / self.dt, carried)
+        v, disp = self._anchor, np.zeros_like(self._anchor)
+        for j in range(self.k, 0, -1):  # the commands of calls t-k .. t-1
+            v = a * v + push * self._commands[(self._cptr - j + 1) % m]
+            disp += v
+        return tgt[old] - pos[old] - self.dt * disp, v
 
     def _acted(self, u: np.ndarray, error: np.ndarray) -> np.ndarray:
         """Keep this bin's command and the error it acted on (every lane); return ``u``."""
@@ -502,7 +542,7 @@ class User:
 
         The ring advances once per :meth:`act`; :meth:`start` writes into the newest slot.
         """
-        if not self._adapt:
+        if not self._keeps_commands:
             return
         if isinstance(lanes, slice):
             self._cptr = (self._cptr + 1) % (self.k + 2)
