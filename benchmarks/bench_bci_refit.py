@@ -29,6 +29,7 @@ an attempted-movement block, and the idealised calibration the simulator used be
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import time
@@ -140,13 +141,16 @@ def main() -> None:
                     help="give each decoder its best output gain of GAINS, chosen on other "
                          "subjects (--tune-seed)")
     ap.add_argument("--tune-seed", type=int, default=100)
+    ap.add_argument("--see-velocity", action="store_true",
+                    help="Willett et al.'s user anchored to the seen velocity too "
+                         "(UserSpec.see_velocity; an ablation of the user, files *_seevel)")
     ap.add_argument("--replot", action="store_true",
                     help="redraw the table and figure from the CSV of a previous run")
     args = ap.parse_args()
     t0 = time.perf_counter()
     seconds = (args.calibration, args.refit, args.session)
     name = ("bci_refit" + ("" if args.dynamics == "fit" else "_physical")
-            + ("_tuned" if args.tune_gain else ""))
+            + ("_tuned" if args.tune_gain else "") + ("_seevel" if args.see_velocity else ""))
     if args.tune_gain and 0 <= args.tune_seed < args.seeds:
         raise SystemExit(f"--tune-seed {args.tune_seed} is one of the scored seeds 0-{args.seeds - 1}")
     if args.replot:
@@ -154,6 +158,8 @@ def main() -> None:
     else:
         parts = []
         for cond, (over, paradigm, lag) in CONDITIONS.items():
+            if args.see_velocity and over["user"] is WILLETT_USER:
+                over = {**over, "user": dataclasses.replace(WILLETT_USER, see_velocity=True)}
             gains = (tune_gains(over, paradigm, lag, args.subjects, args.tune_seed, seconds,
                                 args.dynamics) if args.tune_gain else None)
             for seed in range(args.seeds):

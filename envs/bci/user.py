@@ -47,8 +47,8 @@ cursor moves as intended). From the error ``e = target_seen - p_hat`` the intend
   simulator's moves it one bin later (``p' = p + dt v``, then ``v' = a v + (1 - a) β u``). Each
   user models its own simulator's cursor exactly (up to the decoder).
 
-Two further pieces of Willett et al.'s model (both off by default, so the ideal decoder
-reproduces the noiseless controller; :data:`WILLETT_USER` switches them on):
+Further pieces of Willett et al.'s model (all off by default, so the ideal decoder reproduces
+the noiseless controller; :data:`WILLETT_USER` switches on all but the last):
 
 - **intention noise**: their model adds autoregressive noise to the control vector (fitted per
   participant, correlated over ~100 ms). Here ``u + n_t`` with
@@ -74,6 +74,13 @@ reproduces the noiseless controller; :data:`WILLETT_USER` switches them on):
   cursor has caught up; a user who believes the cursor unsmoothed over-drives it and, as its
   intention points from a place the cursor has not yet reached, corrupts the labels of
   closed-loop recalibration (ReFIT).
+
+- **the seen velocity** (``see_velocity``, off in :data:`WILLETT_USER`): Willett et al.'s user
+  sees the delayed velocity as well as the position (their Fig. 2A) and propagates both through
+  its forward model. With it the sum above starts from the velocity seen ``k`` bins late,
+  ``v_{t-k} = (p_{t-k} - p_{t-k-1}) / dt``, instead of the forward model's own velocity, so
+  decoder noise stays in the estimate for the delay only (across a trial boundary, where the
+  cursor jumped, the last seen velocity is carried one bin through the forward model).
 
 A third, slower piece is learning **across sessions** (off by default: ``session_learning``
 0): users re-aim. When a decoder maps their commands wrongly (a rotated or sheared decoder),
@@ -143,7 +150,7 @@ class UserSpec:
     of the way to the compensating aim learnt per session; 0: none) in [0, 1];
     ``learn_smoothing`` (bool; the forward model learns the decoder's smoothing with its gain;
     needs ``model="feedback"`` and ``adaptation_time > 0``); ``see_velocity`` (bool; the forward
-    model starts from the seen velocity as well as the seen position; ``model="feedback"``).
+    model starts from the seen velocity as well as the seen position; not with ``"wilson"``).
     """
 
     model: str = "feedback"
@@ -182,9 +189,9 @@ class UserSpec:
         object.__setattr__(self, "learn_smoothing",
                            check_bool("learn_smoothing", self.learn_smoothing))
         object.__setattr__(self, "see_velocity", check_bool("see_velocity", self.see_velocity))
-        if self.see_velocity and self.model != "feedback":
-            raise ValueError(f"see_velocity=True needs user='feedback' (Wilson et al.'s user sees "
-                             f"the velocity already; the LQR user has no delay line), got "
+        if self.see_velocity and self.model == "wilson":
+            raise ValueError(f"see_velocity=True needs user='feedback' or 'lqr' (Wilson et al.'s "
+                             f"user sees the velocity already, through its Kalman estimate), got "
                              f"user={self.model!r}")
         if self.learn_smoothing and (self.model != "feedback" or self.adaptation_time == 0):
             raise ValueError(f"learn_smoothing=True needs user='feedback' and adaptation_time > 0 "
@@ -538,9 +545,9 @@ class User:
         self.gain_belief = np.minimum(np.maximum(c / (1.0 - held), 0.05), MAX_USER_VALUE)
 
     def _keep_command(self, u: np.ndarray, lanes: np.ndarray | slice) -> None:
-        """Keep this bin's command (what the decoder will answer) for the gain belief.
+        """Keep this bin's command (what the decoder will answer) for the forward model.
 
-        The ring advances once per :meth:`act`; :meth:`start` writes into the newest slot.
+        Its learning reads it, and with ``see_velocity`` its propagation too. The ring advances once per :meth:`act`; :meth:`start` writes into the newest slot.
         """
         if not self._keeps_commands:
             return
