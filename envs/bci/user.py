@@ -453,6 +453,15 @@ class User:
             self._dptr = (self._dptr + 1) % self.k
         return self._acted(u, error)
 
+    def _one_trial(self, i: int, j: int) -> np.ndarray:
+        """Return the lanes whose views in ring slots ``i`` and ``j`` are of one trial.
+
+        Same target, no :meth:`new_trial` between: the move between them is the decoder's.
+        """
+        tgt, trial = self._seen_target, self._seen_trial
+        return ((tgt[i, :, 0] == tgt[j, :, 0]) & (tgt[i, :, 1] == tgt[j, :, 1])
+                & (trial[i] == trial[j]))
+
     def _from_seen_velocity(self, old: int, before: int) -> tuple[np.ndarray, np.ndarray]:
         """Willett et al.'s forward model from the seen position *and* velocity (``see_velocity``).
 
@@ -462,12 +471,11 @@ class User:
         boundary (the cursor jumped), the last anchor is carried one bin through the forward
         model instead. Returns the error to the seen target and the estimated present velocity.
         """
-        pos, tgt, trial = self._seen_pos, self._seen_target, self._seen_trial
+        pos, tgt = self._seen_pos, self._seen_target
         m = self.k + 2
         a = self.a if np.ndim(self.a) == 0 else self.a[:, None]
         push = ((1.0 - self.a) * self.gain_belief)[:, None] / self.dt  # on dt u
-        valid = ((tgt[old, :, 0] == tgt[before, :, 0]) & (tgt[old, :, 1] == tgt[before, :, 1])
-                 & (trial[old] == trial[before]))
+        valid = self._one_trial(old, before)
         carried = a * self._anchor + push * self._commands[(self._cptr - self.k) % m]
         self._anchor = np.where(valid[:, None], (pos[old] - pos[before]) / self.dt, carried)
         v, disp = self._anchor, np.zeros_like(self._anchor)
@@ -513,14 +521,12 @@ class User:
         With ``learn_smoothing`` the regression is ``m_t = a m_{t-1} + (1 - a) g c_t`` (both
         ``a`` and ``g``), else ``m_t = g c_t``.
         """
-        pos, tgt, trial = self._seen_pos, self._seen_target, self._seen_trial
+        pos = self._seen_pos
         moved = pos[old] - pos[before]
-        use = ((tgt[old, :, 0] == tgt[before, :, 0]) & (tgt[old, :, 1] == tgt[before, :, 1])
-               & (trial[old] == trial[before]) & self.adapting)
+        use = self._one_trial(old, before) & self.adapting
         if self.spec.learn_smoothing:  # the move before this one must be of the same trial too
             prev = pos[before] - pos[earlier]
-            use &= ((tgt[before, :, 0] == tgt[earlier, :, 0])
-                    & (tgt[before, :, 1] == tgt[earlier, :, 1]) & (trial[before] == trial[earlier]))
+            use &= self._one_trial(before, earlier)
         cmd = self._commands[(self._cptr + 2) % (self.k + 2)]  # dt u of k + 1 calls ago
         decay = np.where(use, self._forget, 1.0)
         self._s_uu *= decay
