@@ -151,15 +151,28 @@ def test_summarize_by_subject_and_day():
 
 
 def test_summarize_n_targets_for_random_targets():
+    """Without target indices (state missing, NaN, or -1 as the vector loop writes it on random
+    targets) summarize asks for n_targets; 0 (argument or column, as clicks on random targets
+    write it) scores no bitrate (NaN) and leaves the other metrics as they are."""
+    required = r"n_targets \(an integer >= 2, or 0 for a task without a fixed set of targets"
     trials = known_day().assign(state=NAN)
-    with pytest.raises(ValueError, match=r"n_targets \(an integer >= 2\) is required"):
-        summarize(trials)
-    with pytest.raises(ValueError, match=r"n_targets \(an integer >= 2\) is required"):
-        summarize(trials.drop(columns="state"))
+    for no_index in (trials, trials.drop(columns="state"), trials.assign(state=-1)):
+        with pytest.raises(ValueError, match=required):
+            summarize(no_index)
     out = summarize(trials, n_targets=4)
     assert out["bitrate"].item() == pytest.approx(math.log2(3) * 2 / 40)
-    with pytest.raises(ValueError, match="n_targets must be an integer >= 2, got 1"):
-        summarize(known_day(), n_targets=1)
+    none = summarize(trials, n_targets=0)
+    assert np.isnan(none["bitrate"].item())
+    assert none.drop(columns="bitrate").equals(out.drop(columns="bitrate"))
+    column = summarize(trials.assign(n_targets=0))
+    assert np.isnan(column["bitrate"].item())
+    for bad in (1, 8.0, -2, True):
+        with pytest.raises(ValueError, match=re.escape(
+                f"n_targets must be 0 (a task without a fixed set of targets) or an integer >= 2, "
+                f"got {bad!r}")):
+            summarize(known_day(), n_targets=bad)
+    with pytest.raises(ValueError, match=re.escape("n_targets column must be 0 (a task without")):
+        summarize(trials.assign(n_targets=1))
 
 
 def test_summarize_hold_time_replaces_time_to_target():

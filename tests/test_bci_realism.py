@@ -539,6 +539,39 @@ def test_the_closed_loop_trial_table_of_a_grid_scores_as_the_single_environments
     assert not {"wrong_selection", "n_targets"} & set(table.columns)
 
 
+def test_clicks_on_random_targets_score_no_bitrate_unless_given_n_targets():
+    """Random targets have no fixed set of possible targets: the single environment's rows and
+    the loop's table of clicks on them write n_targets = 0, which summarize now reads as "no
+    bitrate" (NaN; it failed with "n_targets column must be an integer >= 2, got 0"). The
+    loop's dwell table (state -1, no n_targets column) was scored with N = 8 silently; now
+    summarize asks for n_targets. Given one, it scores log2(N - 1) (S_c - S_i) / t."""
+    from cogmodels.agents.decoders import SteadyStateKalmanDecoder
+    from cogmodels.agents.decoders.session import calibrate, run_closed_loop
+    from cogmodels.envs.bci import CursorBCI, summarize
+
+    env = CursorBCIVector(num_envs=4, n_trials=10**6, task="random_targets", selection="click",
+                          false_click_rate=0.3)
+    env.reset(seed=0)
+    loop = run_closed_loop(env, calibrate(env, SteadyStateKalmanDecoder(), 20.0), 30.0)
+    rows = run_session(CursorBCI(task="random_targets", n_trials=10, selection="click",
+                                 false_click_rate=0.5))
+    for trials in (loop, rows):
+        assert len(trials) and (trials["n_targets"] == 0).all()
+        summary = summarize(trials, by=None)
+        assert np.isnan(summary["bitrate"].iloc[0]) and summary["n_success"].iloc[0] > 0
+        sc, si = int(trials["success"].sum()), int(trials["wrong_selection"].sum())
+        expect = np.log2(7) * max(sc - si, 0) / trials["trial_time"].sum()
+        got = summarize(trials, by=None, n_targets=8)["bitrate"].iloc[0]
+        assert got == pytest.approx(expect, rel=1e-12)
+    assert rows["wrong_selection"].any()
+    dwell = CursorBCIVector(num_envs=2, n_trials=10**6, task="random_targets")
+    dwell.reset(seed=0)
+    table = run_closed_loop(dwell, calibrate(dwell, SteadyStateKalmanDecoder(), 5.0), 10.0)
+    assert len(table) and (table["state"] == -1).all()
+    with pytest.raises(ValueError, match=r"n_targets \(an integer >= 2, or 0"):
+        summarize(table, by=None)
+
+
 # -- (5) the user's learning across sessions ---------------------------------------------------
 def session_rotation(env, decoder, bins):
     """Angle (degrees) of the map from intended to decoded velocity, and trials completed."""

@@ -62,8 +62,20 @@ METRIC_LABELS = {
 _REQUIRED = ("success", "trial_time", "index_of_difficulty", "path_efficiency", "dial_in_time")
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_n_targets(name: str, value: Any) -> int:
+    """``value`` if it is 0 (no fixed set of targets) or an integer >= 2; else a ValueError."""
+    if not (_is_int(value) and (value == 0 or value >= 2)):
+        raise ValueError(f"{name} must be 0 (a task without a fixed set of targets) or an "
+                         f"integer >= 2, got {value!r}")
+    return int(value)
+
+
 def _check_count(name: str, value: Any, low: int) -> int:
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low
+    ok = _is_int(value) and value >= low
     if not ok:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     return int(value)
@@ -134,15 +146,22 @@ def _check_columns(trials: pd.DataFrame, hold_time: float | None) -> None:
 
 
 def _n_targets(trials: pd.DataFrame, n_targets: int | None) -> int:
+    """``N`` of the bitrate: the argument, the table's column, or 8 for centre-out target indices.
+
+    0 (argument or column) means the task has no fixed set of targets (random targets): the
+    bitrate is then NaN. Negative target indices (the vector loop's ``state`` on random targets)
+    are not centre-out ones.
+    """
     if n_targets is not None:
-        return _check_count("n_targets", n_targets, 2)
+        return _check_n_targets("n_targets", n_targets)
     if "n_targets" in trials.columns and trials["n_targets"].notna().any():
-        return _check_count("n_targets column", int(trials["n_targets"].max()), 2)
-    if "state" in trials.columns and pd.to_numeric(trials["state"], errors="coerce").notna().any():
+        return _check_n_targets("n_targets column", int(trials["n_targets"].max()))
+    if "state" in trials.columns and (pd.to_numeric(trials["state"], errors="coerce") >= 0).any():
         return CENTER_OUT_TARGETS
     raise ValueError(
-        "n_targets (an integer >= 2) is required for tables without target indices (a 'state' "
-        f"column that is missing or all NaN, e.g. random targets), got n_targets={n_targets!r}"
+        "n_targets (an integer >= 2, or 0 for a task without a fixed set of targets: no bitrate) "
+        "is required for tables without target indices (a 'state' column that is missing, all "
+        f"NaN or negative, e.g. random targets), got n_targets={n_targets!r}"
     )
 
 
@@ -181,7 +200,8 @@ def _summary_row(group: pd.DataFrame, ttt: pd.Series, n_targets: int) -> dict[st
         "time_to_target_sem": sem,
         "path_efficiency": float(hits["path_efficiency"].mean()) if k else float("nan"),
         "dial_in_time": float(hits["dial_in_time"].mean()) if k else float("nan"),
-        "bitrate": bitrate(k, _n_errors(group, success), seconds, n_targets),
+        "bitrate": (bitrate(k, _n_errors(group, success), seconds, n_targets) if n_targets
+                    else float("nan")),
         "fitts_throughput": fitts_throughput(hits["index_of_difficulty"], t_hit),
     }
 
@@ -203,8 +223,9 @@ def summarize(
     - ``path_efficiency``, ``dial_in_time``: means over successes;
     - ``bitrate``: :func:`bitrate` with ``t`` the summed ``trial_time`` (holds included) and
       ``N = n_targets`` (the table's ``n_targets`` column where it has one, as the grid task's
-      rows do; else 8, the centre-out targets, when ``state`` holds target indices; required for
-      tables without them); ``S_i`` counts the incorrect selections where the table has a
+      rows do; else 8, the centre-out targets, when ``state`` holds target indices (>= 0);
+      required for tables without them; 0, as the rows of clicks on random targets write it,
+      for a task without a fixed set of targets: the bitrate is then NaN); ``S_i`` counts the incorrect selections where the table has a
       ``wrong_selection`` column (grid, clicks: a timeout selects nothing and only costs time,
       as in Pandarinath et al. 2017), else every failed trial;
     - ``fitts_throughput``: :func:`fitts_throughput` over successes, with ``time_to_target``
