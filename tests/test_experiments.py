@@ -220,6 +220,10 @@ def test_a_stopped_unit_resumes_from_its_checkpoint_folder(tmp_path):
     assert res.ok and _calls(counter) == {0: 1, 1: 2, 2: 1, 3: 1}
     values = pd.read_csv(out / "results" / "values.csv")
     assert values.groupby("i")["resumed"].first().tolist() == [False, True, False, False]
+    # the manifest says which unit went on from a checkpoint (its seconds: the last run only)
+    rows = json.loads((out / "manifest.json").read_text())["units"]
+    assert [r.get("from_checkpoint", False) for r in rows] == [False, True, False, False]
+    assert [r["status"] for r in rows] == ["resumed", "computed", "computed", "computed"]
     assert sorted(p.name for p in (out / "units").iterdir()) == ["000-0", "001-1", "002-2", "003-3"]
 
 

@@ -34,7 +34,8 @@ killed midway and started again on the same folder skips the finished units and 
 others. The combined tables are always built from the unit files on disk, so a resumed run and a
 clean run give byte-identical ``results/*.csv``. A unit that keeps checkpoints in
 :func:`unit_checkpoint_dir` (``bci_wilson``: each finished day) resumes a stopped run from the last
-one instead of from its start.
+one instead of from its start; its row in the manifest then has ``"from_checkpoint": true``, and
+its ``seconds`` count only the run that finished it, not the stopped ones before.
 
 Ctrl-C stops a run within seconds with any executor: units not finished are cancelled (the
 ``local`` workers ignore SIGINT and are ended by the runner; a local Dask cluster's workers are
@@ -397,6 +398,11 @@ def _write_unit(folder: Path, uid: str, unit: dict[str, Any], seed: int, tables:
 def _checkpoint_path(unit_dir: Path, uid: str) -> Path:
     """Return the checkpoint folder of unit ``uid`` (:func:`unit_checkpoint_dir`)."""
     return unit_dir / f".{uid}.checkpoint"
+
+
+def _has_progress(folder: Path) -> bool:
+    """Whether a unit's checkpoint folder holds anything (a stopped run's progress)."""
+    return folder.is_dir() and any(folder.iterdir())
 
 
 def _unit_kernels(folder: Path) -> dict[str, str] | None:
@@ -950,6 +956,8 @@ def run_experiment(
     for row in rows:
         if row["status"] == "resumed" and (k := _unit_kernels(unit_dir / row["id"])) is not None:
             row["kernels"] = k
+        if row["status"] == "pending" and _has_progress(_checkpoint_path(unit_dir, row["id"])):
+            row["from_checkpoint"] = True  # its "seconds" will count this run's part only
     manifest: dict[str, Any] = {
         "experiment": experiment.name,
         "config": str(cfg.source) if cfg.source else None,
