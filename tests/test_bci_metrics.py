@@ -173,6 +173,32 @@ def test_summarize_n_targets_for_random_targets():
             summarize(known_day(), n_targets=bad)
     with pytest.raises(ValueError, match=re.escape("n_targets column must be 0 (a task without")):
         summarize(trials.assign(n_targets=1))
+    with pytest.raises(ValueError, match=re.escape("or an integer >= 2, got 8.7")):
+        summarize(trials.assign(n_targets=8.7))
+    assert np.isnan(summarize(trials, n_targets=np.int64(0))["bitrate"].item())
+
+
+def test_summarize_finds_n_targets_per_group_and_refuses_mixed_groups():
+    """N is the group's own: a centre-out day and a random-target day of one table are each
+    scored as themselves when ``by`` separates them, and refused when a group mixes them."""
+    centre = known_day()
+    random = known_day().assign(day=5, state=-1)
+    both = pd.concat([centre, random], ignore_index=True)
+    with pytest.raises(ValueError, match=re.escape(
+            "state mixes target indices (>= 0) with missing or negative ones (4 of 8 rows)")):
+        summarize(both, by=None)
+    with pytest.raises(ValueError, match=r"n_targets \(an integer >= 2, or 0"):
+        summarize(both)  # the random day has no N
+    by_day = summarize(pd.concat([centre, random.assign(n_targets=0)], ignore_index=True))
+    assert by_day["bitrate"].iloc[0] == pytest.approx(math.log2(7) * 2 / 40)
+    assert np.isnan(by_day["bitrate"].iloc[1])
+    grid_and_random = pd.concat([centre.assign(n_targets=36), random.assign(n_targets=0)])
+    with pytest.raises(ValueError, match=re.escape(
+            "the n_targets column must hold one value in each group, on every row; got [0, 36]")):
+        summarize(grid_and_random, by=None)
+    partly = pd.concat([centre.assign(n_targets=36), centre.assign(n_targets=np.nan)])
+    with pytest.raises(ValueError, match=re.escape("got [36.0] with 4 missing of 8 rows")):
+        summarize(partly)
 
 
 def test_summarize_hold_time_replaces_time_to_target():

@@ -31,6 +31,7 @@ from cogmodels.experiments import (
     resolve_config,
     run_experiment,
     run_suite,
+    runner,
     unit_checkpoint_dir,
 )
 from cogmodels.experiments._common import TOO_SHORT, markdown_table
@@ -220,10 +221,17 @@ def test_a_stopped_unit_resumes_from_its_checkpoint_folder(tmp_path):
     assert res.ok and _calls(counter) == {0: 1, 1: 2, 2: 1, 3: 1}
     values = pd.read_csv(out / "results" / "values.csv")
     assert values.groupby("i")["resumed"].first().tolist() == [False, True, False, False]
-    # the manifest says which unit went on from a checkpoint (its seconds: the last run only)
+    # the manifest says which unit found a stopped run's progress (its seconds: the last run's)
     rows = json.loads((out / "manifest.json").read_text())["units"]
-    assert [r.get("from_checkpoint", False) for r in rows] == [False, True, False, False]
+    assert [r.get("checkpoint_found", False) for r in rows] == [False, True, False, False]
     assert [r["status"] for r in rows] == ["resumed", "computed", "computed", "computed"]
+    # a folder holding only a killed write's temporary file is no progress
+    tmp_only = tmp_path / "units_tmp"
+    (tmp_only / ".u.checkpoint").mkdir(parents=True)
+    (tmp_only / ".u.checkpoint" / "state.pkl.tmp").write_bytes(b"")
+    assert not runner._has_progress(tmp_only / ".u.checkpoint")
+    (tmp_only / ".u.checkpoint" / "state.pkl").write_bytes(b"")
+    assert runner._has_progress(tmp_only / ".u.checkpoint")
     assert sorted(p.name for p in (out / "units").iterdir()) == ["000-0", "001-1", "002-2", "003-3"]
 
 

@@ -123,5 +123,10 @@ def test_per_subject_day_adds_the_mean_trial_time_and_the_days_gain():
     assert per_day.loc[0, "trial_time"] == pytest.approx(14.0 / 3)
     assert per_day.loc[0, "n_trials"] == 3 and per_day.loc[0, "n_success"] == 2
     assert per_day.loc[1, "gain"] == 0.9 and per_day.loc[0, "gain"] == 1.2
+    # random targets (state -1): no fixed set of targets, so no bitrate; centre-out keeps N = 8
+    assert per_day["bitrate"].isna().all() and per_day["fitts_throughput"].notna().all()
+    centre = per_subject_day(trials.assign(state=[0, 3, 5, 7])).set_index("day")
+    assert centre.loc[0, "bitrate"] == pytest.approx(np.log2(7) * (2 - 1) / 14.0)
+    assert centre.loc[1, "bitrate"] == pytest.approx(np.log2(7) / 2.0)
     with pytest.raises(ValueError, match=r"trials must have the columns .*; missing \['gain'\]"):
         per_subject_day(trials.drop(columns="gain"))

@@ -34,8 +34,9 @@ killed midway and started again on the same folder skips the finished units and 
 others. The combined tables are always built from the unit files on disk, so a resumed run and a
 clean run give byte-identical ``results/*.csv``. A unit that keeps checkpoints in
 :func:`unit_checkpoint_dir` (``bci_wilson``: each finished day) resumes a stopped run from the last
-one instead of from its start; its row in the manifest then has ``"from_checkpoint": true``, and
-its ``seconds`` count only the run that finished it, not the stopped ones before.
+one instead of from its start. A unit whose checkpoint folder held a stopped run's files when it
+started has ``"checkpoint_found": true`` in the manifest: if it went on from them (the unit
+decides), its ``seconds`` count only the run that finished it, not the stopped ones before.
 
 Ctrl-C stops a run within seconds with any executor: units not finished are cancelled (the
 ``local`` workers ignore SIGINT and are ended by the runner; a local Dask cluster's workers are
@@ -401,8 +402,8 @@ def _checkpoint_path(unit_dir: Path, uid: str) -> Path:
 
 
 def _has_progress(folder: Path) -> bool:
-    """Whether a unit's checkpoint folder holds anything (a stopped run's progress)."""
-    return folder.is_dir() and any(folder.iterdir())
+    """Whether a unit's checkpoint folder holds a stopped run's files (not a killed write's ``.tmp``)."""
+    return folder.is_dir() and any(not p.name.endswith(".tmp") for p in folder.iterdir())
 
 
 def _unit_kernels(folder: Path) -> dict[str, str] | None:
@@ -957,7 +958,7 @@ def run_experiment(
         if row["status"] == "resumed" and (k := _unit_kernels(unit_dir / row["id"])) is not None:
             row["kernels"] = k
         if row["status"] == "pending" and _has_progress(_checkpoint_path(unit_dir, row["id"])):
-            row["from_checkpoint"] = True  # its "seconds" will count this run's part only
+            row["checkpoint_found"] = True  # a stopped run's progress: "seconds" may be a part
     manifest: dict[str, Any] = {
         "experiment": experiment.name,
         "config": str(cfg.source) if cfg.source else None,

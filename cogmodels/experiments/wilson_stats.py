@@ -46,15 +46,16 @@ def per_subject_day(trials: pd.DataFrame) -> pd.DataFrame:
 
     :func:`~cogmodels.envs.bci.metrics.summarize` by decoder, subject and day, with
     ``trial_time`` (the mean time of every trial, timeouts at the trial limit: Wilson et al.'s
-    session measure) and ``gain`` (the day's swept output gain) added. Wilson et al.'s targets
-    are random (no fixed set), so ``bitrate`` is NaN (``n_targets=0``); the Fitts throughput
-    stays.
+    session measure) and ``gain`` (the day's swept output gain) added. On Wilson et al.'s task
+    (random targets: no target indices, ``state`` -1) there is no fixed set of targets, so the
+    ``bitrate`` is NaN (``n_targets=0``); on centre-out targets it takes N = 8.
     """
     missing = sorted({*_KEYS, "trial_time", "gain"} - set(trials.columns))
     if missing:
         raise ValueError(f"trials must have the columns {_KEYS + ['trial_time', 'gain']}; "
                          f"missing {missing}")
-    per_day = summarize(trials, by=_KEYS, n_targets=0)
+    indexed = "state" in trials.columns and (pd.to_numeric(trials["state"], errors="coerce") >= 0).any()
+    per_day = summarize(trials, by=_KEYS, n_targets=None if indexed else 0)
     groups = trials.groupby(_KEYS)
     per_day = per_day.merge(groups["trial_time"].mean().reset_index(), on=_KEYS)
     return per_day.merge(groups["gain"].first().reset_index(), on=_KEYS)

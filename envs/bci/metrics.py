@@ -146,18 +146,36 @@ def _check_columns(trials: pd.DataFrame, hold_time: float | None) -> None:
 
 
 def _n_targets(trials: pd.DataFrame, n_targets: int | None) -> int:
-    """``N`` of the bitrate: the argument, the table's column, or 8 for centre-out target indices.
+    """``N`` of the bitrate of one group: the argument, the table's column, or 8 for centre-out indices.
 
     0 (argument or column) means the task has no fixed set of targets (random targets): the
     bitrate is then NaN. Negative target indices (the vector loop's ``state`` on random targets)
-    are not centre-out ones.
+    are not centre-out ones. A group whose column or target indices are only partly given, or
+    whose column holds several values, is refused rather than scored with one ``N``.
     """
     if n_targets is not None:
         return _check_n_targets("n_targets", n_targets)
     if "n_targets" in trials.columns and trials["n_targets"].notna().any():
-        return _check_n_targets("n_targets column", int(trials["n_targets"].max()))
-    if "state" in trials.columns and (pd.to_numeric(trials["state"], errors="coerce") >= 0).any():
+        values = pd.unique(trials["n_targets"].dropna())
+        if trials["n_targets"].isna().any() or len(values) > 1:
+            raise ValueError(
+                f"the n_targets column must hold one value in each group, on every row; got "
+                f"{sorted(values.tolist())} with {int(trials['n_targets'].isna().sum())} missing "
+                f"of {len(trials)} rows (summarize by a column that separates the tasks, or pass "
+                f"n_targets)")
+        value = values[0].item() if isinstance(values[0], np.generic) else values[0]
+        if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral | bool) \
+                and float(value).is_integer():
+            value = int(value)  # a whole float (the column of a table with missing rows)
+        return _check_n_targets("n_targets column", value)
+    index = pd.to_numeric(trials["state"], errors="coerce") if "state" in trials.columns else None
+    if index is not None and (index >= 0).all():
         return CENTER_OUT_TARGETS
+    if index is not None and (index >= 0).any():
+        raise ValueError(
+            f"state mixes target indices (>= 0) with missing or negative ones "
+            f"({int((~(index >= 0)).sum())} of {len(trials)} rows) in one group: summarize by a "
+            f"column that separates the tasks, or pass n_targets")
     raise ValueError(
         "n_targets (an integer >= 2, or 0 for a task without a fixed set of targets: no bitrate) "
         "is required for tables without target indices (a 'state' column that is missing, all "
@@ -225,8 +243,8 @@ def summarize(
       ``N = n_targets`` (the table's ``n_targets`` column where it has one, as the grid task's
       rows do; else 8, the centre-out targets, when ``state`` holds target indices (>= 0);
       required for tables without them; 0, as the rows of clicks on random targets write it,
-      for a task without a fixed set of targets: the bitrate is then NaN); ``S_i`` counts the incorrect selections where the table has a
-      ``wrong_selection`` column (grid, clicks: a timeout selects nothing and only costs time,
+      for a task without a fixed set of targets: the bitrate is then NaN); ``S_i`` counts the
+      incorrect selections where the table has a ``wrong_selection`` column (grid, clicks: a timeout selects nothing and only costs time,
       as in Pandarinath et al. 2017), else every failed trial;
     - ``fitts_throughput``: :func:`fitts_throughput` over successes, with ``time_to_target``
       (which excludes the hold, as in Gilja et al. 2012).
@@ -234,7 +252,9 @@ def summarize(
     ``hold_time`` (s): if given, time to target is ``trial_time - hold_time`` on successes instead
     of the ``time_to_target`` column (which is then not needed): for tables that only record trial
     durations (the simulator's successes end exactly ``hold_time`` after the last entry).
-    Success-based means are NaN, and the bitrate 0, in groups without a success.
+    Success-based means are NaN, and the bitrate 0 (NaN with ``N = 0``), in groups without a
+    success. ``N`` is found per group, so a table of several tasks is scored by task when ``by``
+    separates them.
     """
     if not isinstance(trials, pd.DataFrame):
         raise TypeError(f"trials must be a pandas DataFrame, got {type(trials).__name__}")
@@ -242,14 +262,17 @@ def summarize(
         raise ValueError(f"trials is empty (0 rows); columns: {list(trials.columns)}")
     _check_columns(trials, hold_time)
     keys = _group_keys(by, trials.columns)
-    n = _n_targets(trials, n_targets)
+    if n_targets is not None:
+        n_targets = _check_n_targets("n_targets", n_targets)
     trials = trials.reset_index(drop=True)  # unique labels, to align the time to target
     ttt = _time_to_target(trials, hold_time)
     if not keys:
-        return pd.DataFrame([_summary_row(trials, ttt, n)], columns=list(METRICS))
+        return pd.DataFrame([_summary_row(trials, ttt, _n_targets(trials, n_targets))],
+                            columns=list(METRICS))
     rows = []
     for values, group in trials.groupby(keys, sort=True, dropna=False):
-        rows.append({**dict(zip(keys, values)), **_summary_row(group, ttt, n)})
+        row = _summary_row(group, ttt, _n_targets(group, n_targets))
+        rows.append({**dict(zip(keys, values)), **row})
     return pd.DataFrame(rows, columns=[*keys, *METRICS])
 
 
