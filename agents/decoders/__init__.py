@@ -49,7 +49,7 @@ from cogmodels.agents.decoders.linear import (
 )
 from cogmodels.agents.decoders.point_process import PointProcessCLDA, PointProcessFilter
 from cogmodels.agents.decoders.recalibration import RetrospectiveTargetInference
-from cogmodels.agents.decoders.session import calibrate, run_closed_loop
+from cogmodels.agents.decoders.session import calibrate, refit_decoder, run_closed_loop
 from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer, align_loadings
 from cogmodels.agents.decoders.stats import RegressionStats
 from cogmodels.agents.decoders.target_hmm import TargetHMM, hmm_labels, target_grid
@@ -76,6 +76,7 @@ __all__ = [
     "calibrate",
     "hmm_labels",
     "load_decoder",
+    "refit_decoder",
     "refit_intention",
     "run_closed_loop",
     "target_grid",
