@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -365,6 +366,19 @@ def test_run_suite_links_each_report_and_headline_figure(tmp_path):
         assert f"({name}/report.md)" in report and (out / name / "report.md").is_file()
         assert re.search(rf"!\[{name}\]\({name}/figures/\w+\.png\)", report)
     assert json.loads((out / "suite.json").read_text())["dopamine"]["status"] == "ok"
+    # a later suite of one experiment into the same folder keeps the other's section (a demo
+    # re-run with --only); the one it runs again is replaced, in its place
+    dopamine = report[report.index("## dopamine"):report.index("## test_toy")]
+    run_suite([toy], out, quick=True, progress=False)
+    again = (out / "report.md").read_text()
+    assert dopamine in again and again.index("## dopamine") < again.index("## test_toy")
+    assert again.count("## test_toy") == 1 and "an earlier run into this folder" not in again
+    suite = json.loads((out / "suite.json").read_text())
+    assert list(suite) == ["dopamine", "test_toy"] and suite["test_toy"]["status"] == "ok"
+    # a section whose experiment folder is gone is dropped, not linked
+    shutil.rmtree(out / "dopamine")
+    run_suite([toy], out, quick=True, progress=False)
+    assert "## dopamine" not in (out / "report.md").read_text()
 
 
 # -- (g) declared ranges: out-of-range values fail when the config loads ------------------------------

@@ -1097,22 +1097,22 @@ def run_suite(
 
     ``names`` are experiment names (their defaults) or TOML config paths. Each experiment's
     headline (first) figure is embedded in the suite report; ``out/suite.json`` lists the
-    statuses. Returns ``out``. The other arguments are :func:`run_experiment`'s.
+    statuses and each experiment's section of the report. A suite run into a folder that holds
+    an earlier one (``cogmodels demo --only ...`` after a full demo) keeps the earlier
+    experiments' sections, in their order, and replaces those it runs again. Returns ``out``.
+    The other arguments are :func:`run_experiment`'s.
     """
     _check_not_bootstrapping()
     out = Path(out)
     configs = [_as_config(n, quick, seed) for n in names]
-    lines = ["# cogmodels experiments", "",
-             f"Seed {seed}{', quick settings' if quick else ''}; executor `{executor}`.", ""]
-    status = {}
+    status = _earlier_suite(out)
     for cfg in configs:
         res = run_experiment(cfg, out / cfg.experiment, executor=executor, workers=workers,
                              scheduler=scheduler, threads=threads, progress=progress)
         exp = get_experiment(cfg.experiment)
-        status[cfg.experiment] = {"status": res.manifest["status"], "failed_units": sorted(res.failed)}
-        lines += [f"## {cfg.experiment}", "", exp.description.strip().splitlines()[0], "",
-                  f"Status: {res.manifest['status']}. Full report: [{cfg.experiment}/report.md]"
-                  f"({cfg.experiment}/report.md).", ""]
+        section = [f"## {cfg.experiment}", "", exp.description.strip().splitlines()[0], "",
+                   f"Status: {res.manifest['status']}. Full report: [{cfg.experiment}/report.md]"
+                   f"({cfg.experiment}/report.md).", ""]
         figures = res.manifest.get("figures") or []
         if figures:
             # a figure path as the experiment gave it: absolute, relative to its run folder, or
@@ -1122,7 +1122,30 @@ def run_suite(
             if not first.is_absolute():
                 first = res.path / first if (res.path / first).exists() else Path.cwd() / first
             link = Path(os.path.relpath(first.resolve(), out.resolve())).as_posix()
-            lines += [f"![{cfg.experiment}]({link})", ""]
+            section += [f"![{cfg.experiment}]({link})", ""]
+        status[cfg.experiment] = {"status": res.manifest["status"], "failed_units": sorted(res.failed),
+                                  "seed": seed, "quick": quick, "section": section}
+    lines = ["# cogmodels experiments", "",
+             f"Seed {seed}{', quick settings' if quick else ''}; executor `{executor}`.", ""]
+    earlier = {(v.get("seed"), v.get("quick")) for v in status.values()} - {(seed, quick)}
+    if earlier:
+        lines += [f"Some sections below come from an earlier run into this folder (seed, quick): "
+                  f"{sorted(earlier, key=str)}; each experiment's own report gives its settings.", ""]
+    for entry in status.values():
+        lines += entry["section"]
     atomic_write_text(out / "report.md", "\n".join(lines))
     _write_json(out / "suite.json", status)
     return out
+
+
+def _earlier_suite(out: Path) -> dict[str, Any]:
+    """Return the entries of ``out/suite.json`` an earlier suite run wrote (with sections), else {}."""
+    try:
+        earlier = json.loads((out / "suite.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(earlier, dict):
+        return {}
+    return {name: entry for name, entry in earlier.items()
+            if isinstance(entry, dict) and isinstance(entry.get("section"), list)
+            and (out / name / "report.md").is_file()}
