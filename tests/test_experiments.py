@@ -375,7 +375,16 @@ def test_run_suite_links_each_report_and_headline_figure(tmp_path):
     assert again.count("## test_toy") == 1 and "an earlier run into this folder" not in again
     suite = json.loads((out / "suite.json").read_text())
     assert list(suite) == ["dopamine", "test_toy"] and suite["test_toy"]["status"] == "ok"
-    # a section whose experiment folder is gone is dropped, not linked
+    # a suite.json of the old form (no sections) is enough: sections come from the manifests
+    (out / "suite.json").write_text(json.dumps({"dopamine": {"status": "ok", "failed_units": []}}))
+    run_suite([toy], out, quick=True, progress=False)
+    assert (out / "report.md").read_text() == again
+    # a figure that is gone is not linked; a run folder that is gone drops its section
+    for png in (out / "dopamine" / "figures").glob("*.png"):
+        png.unlink()
+    run_suite([toy], out, quick=True, progress=False)
+    assert "## dopamine" in (out / "report.md").read_text()
+    assert "![dopamine]" not in (out / "report.md").read_text()
     shutil.rmtree(out / "dopamine")
     run_suite([toy], out, quick=True, progress=False)
     assert "## dopamine" not in (out / "report.md").read_text()

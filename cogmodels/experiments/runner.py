@@ -83,7 +83,13 @@ import pandas as pd
 from cogmodels._threads import check_threads, torch_threads
 from cogmodels.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from cogmodels.cpu_kernels import cpu_kernels
-from cogmodels.experiments.registry import Config, Experiment, Range, get_experiment
+from cogmodels.experiments.registry import (
+    Config,
+    Experiment,
+    Range,
+    experiment_names,
+    get_experiment,
+)
 from cogmodels.validation import check_int, int_seed
 
 __all__ = [
@@ -1097,55 +1103,66 @@ def run_suite(
 
     ``names`` are experiment names (their defaults) or TOML config paths. Each experiment's
     headline (first) figure is embedded in the suite report; ``out/suite.json`` lists the
-    statuses and each experiment's section of the report. A suite run into a folder that holds
-    an earlier one (``cogmodels demo --only ...`` after a full demo) keeps the earlier
-    experiments' sections, in their order, and replaces those it runs again. Returns ``out``.
-    The other arguments are :func:`run_experiment`'s.
+    statuses. A suite run into a folder that holds an earlier one (``cogmodels demo --only ...``
+    after a full demo) keeps the earlier experiments' sections, rebuilt from their own
+    manifests, in their order (this call's order when it runs them all). Returns ``out``. The
+    other arguments are :func:`run_experiment`'s.
     """
     _check_not_bootstrapping()
     out = Path(out)
     configs = [_as_config(n, quick, seed) for n in names]
-    status = _earlier_suite(out)
+    order = _earlier_suite(out)
     for cfg in configs:
-        res = run_experiment(cfg, out / cfg.experiment, executor=executor, workers=workers,
-                             scheduler=scheduler, threads=threads, progress=progress)
-        exp = get_experiment(cfg.experiment)
-        section = [f"## {cfg.experiment}", "", exp.description.strip().splitlines()[0], "",
-                   f"Status: {res.manifest['status']}. Full report: [{cfg.experiment}/report.md]"
-                   f"({cfg.experiment}/report.md).", ""]
-        figures = res.manifest.get("figures") or []
-        if figures:
-            # a figure path as the experiment gave it: absolute, relative to its run folder, or
-            # relative to the working directory (a relative ``out``); the link is relative to
-            # the suite report, whatever ``out`` was
-            first = Path(figures[0])
-            if not first.is_absolute():
-                first = res.path / first if (res.path / first).exists() else Path.cwd() / first
-            link = Path(os.path.relpath(first.resolve(), out.resolve())).as_posix()
-            section += [f"![{cfg.experiment}]({link})", ""]
-        status[cfg.experiment] = {"status": res.manifest["status"], "failed_units": sorted(res.failed),
-                                  "seed": seed, "quick": quick, "section": section}
+        run_experiment(cfg, out / cfg.experiment, executor=executor, workers=workers,
+                       scheduler=scheduler, threads=threads, progress=progress)
+    ran = [cfg.experiment for cfg in configs]
+    order = ran if set(order) <= set(ran) else [*order, *(n for n in ran if n not in order)]
     lines = ["# cogmodels experiments", "",
              f"Seed {seed}{', quick settings' if quick else ''}; executor `{executor}`.", ""]
-    earlier = {(v.get("seed"), v.get("quick")) for v in status.values()} - {(seed, quick)}
-    if earlier:
-        lines += [f"Some sections below come from an earlier run into this folder (seed, quick): "
-                  f"{sorted(earlier, key=str)}; each experiment's own report gives its settings.", ""]
-    for entry in status.values():
-        lines += entry["section"]
+    manifests = {name: json.loads((out / name / "manifest.json").read_text()) for name in order}
+    other = sorted({f"seed {m['seed']}{', quick' if m['quick'] else ', full'}"
+                    for m in manifests.values() if (m["seed"], m["quick"]) != (seed, quick)})
+    if other:
+        lines += [f"Some sections below come from an earlier run into this folder ({'; '.join(other)}); "
+                  f"each experiment's own report gives its settings.", ""]
+    status = {}
+    for name in order:
+        manifest = manifests[name]
+        status[name] = {"status": manifest["status"],
+                        "failed_units": sorted(u["id"] for u in manifest["units"] if u["status"] == "failed")}
+        lines += [f"## {name}", "", get_experiment(name).description.strip().splitlines()[0], "",
+                  f"Status: {manifest['status']}. Full report: [{name}/report.md]({name}/report.md).", ""]
+        figure = _headline_figure(out / name, manifest)
+        if figure is not None:
+            link = Path(os.path.relpath(figure.resolve(), out.resolve())).as_posix()
+            lines += [f"![{name}]({link})", ""]
     atomic_write_text(out / "report.md", "\n".join(lines))
     _write_json(out / "suite.json", status)
     return out
 
 
-def _earlier_suite(out: Path) -> dict[str, Any]:
-    """Return the entries of ``out/suite.json`` an earlier suite run wrote (with sections), else {}."""
+def _headline_figure(run_dir: Path, manifest: dict[str, Any]) -> Path | None:
+    """Return a run's first figure if it exists on disk (None: none).
+
+    A figure path as the experiment gave it: absolute, relative to its run folder, or relative
+    to the working directory (a relative ``out``).
+    """
+    figures = manifest.get("figures") or []
+    if not figures:
+        return None
+    first = Path(figures[0])
+    if not first.is_absolute():
+        first = run_dir / first if (run_dir / first).exists() else Path.cwd() / first
+    return first if first.is_file() else None
+
+
+def _earlier_suite(out: Path) -> list[str]:
+    """Return the experiments of an earlier suite run into ``out`` whose runs are still there."""
     try:
         earlier = json.loads((out / "suite.json").read_text())
     except (OSError, ValueError):
-        return {}
+        return []
     if not isinstance(earlier, dict):
-        return {}
-    return {name: entry for name, entry in earlier.items()
-            if isinstance(entry, dict) and isinstance(entry.get("section"), list)
-            and (out / name / "report.md").is_file()}
+        return []
+    return [name for name in earlier if isinstance(name, str)
+            and (out / name / "manifest.json").is_file() and name in experiment_names()]
