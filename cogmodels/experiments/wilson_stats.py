@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from cogmodels.envs.bci.metrics import summarize
+from cogmodels.envs.bci.metrics import summarize, target_indexed
 from cogmodels.validation import check_int
 
 __all__ = ["FAILED_SESSION_S", "per_subject_day", "reference_strategy", "session_statistics",
@@ -54,8 +54,7 @@ def per_subject_day(trials: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"trials must have the columns {_KEYS + ['trial_time', 'gain']}; "
                          f"missing {missing}")
-    indexed = "state" in trials.columns and (pd.to_numeric(trials["state"], errors="coerce") >= 0).any()
-    per_day = summarize(trials, by=_KEYS, n_targets=None if indexed else 0)
+    per_day = summarize(trials, by=_KEYS, n_targets=None if target_indexed(trials).any() else 0)
     groups = trials.groupby(_KEYS)
     per_day = per_day.merge(groups["trial_time"].mean().reset_index(), on=_KEYS)
     return per_day.merge(groups["gain"].first().reset_index(), on=_KEYS)

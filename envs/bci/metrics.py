@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["CENTER_OUT_TARGETS", "METRICS", "METRIC_LABELS", "bitrate", "fitts_throughput",
-           "plot_over_days", "summarize"]
+           "plot_over_days", "summarize", "target_indexed"]
 
 #: number of possible targets N of the centre-out task (the bitrate's default)
 CENTER_OUT_TARGETS = 8
@@ -168,19 +168,30 @@ def _n_targets(trials: pd.DataFrame, n_targets: int | None) -> int:
                 and float(value).is_integer():
             value = int(value)  # a whole float (the column of a table with missing rows)
         return _check_n_targets("n_targets column", value)
-    index = pd.to_numeric(trials["state"], errors="coerce") if "state" in trials.columns else None
-    if index is not None and (index >= 0).all():
+    indexed = target_indexed(trials)
+    if indexed.all():
         return CENTER_OUT_TARGETS
-    if index is not None and (index >= 0).any():
+    if indexed.any():
         raise ValueError(
             f"state mixes target indices (>= 0) with missing or negative ones "
-            f"({int((~(index >= 0)).sum())} of {len(trials)} rows) in one group: summarize by a "
+            f"({int((~indexed).sum())} of {len(trials)} rows) in one group: summarize by a "
             f"column that separates the tasks, or pass n_targets")
     raise ValueError(
         "n_targets (an integer >= 2, or 0 for a task without a fixed set of targets: no bitrate) "
         "is required for tables without target indices (a 'state' column that is missing, all "
         f"NaN or negative, e.g. random targets), got n_targets={n_targets!r}"
     )
+
+
+def target_indexed(trials: pd.DataFrame) -> pd.Series:
+    """Return which rows hold a target index (``state`` >= 0; all False without a ``state``).
+
+    Random targets have none (``state`` NaN in a single environment's rows, -1 in the vector
+    loop's): their task has no fixed set of targets.
+    """
+    if "state" not in trials.columns:
+        return pd.Series(False, index=trials.index)
+    return pd.to_numeric(trials["state"], errors="coerce") >= 0
 
 
 def _time_to_target(trials: pd.DataFrame, hold_time: float | None) -> pd.Series:
@@ -244,8 +255,9 @@ def summarize(
       rows do; else 8, the centre-out targets, when ``state`` holds target indices (>= 0);
       required for tables without them; 0, as the rows of clicks on random targets write it,
       for a task without a fixed set of targets: the bitrate is then NaN); ``S_i`` counts the
-      incorrect selections where the table has a ``wrong_selection`` column (grid, clicks: a timeout selects nothing and only costs time,
-      as in Pandarinath et al. 2017), else every failed trial;
+      incorrect selections where the table has a ``wrong_selection`` column (grid, clicks: a
+      timeout selects nothing and only costs time, as in Pandarinath et al. 2017), else every
+      failed trial;
     - ``fitts_throughput``: :func:`fitts_throughput` over successes, with ``time_to_target``
       (which excludes the hold, as in Gilja et al. 2012).
 

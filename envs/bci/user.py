@@ -553,7 +553,8 @@ class User:
     def _keep_command(self, u: np.ndarray, lanes: np.ndarray | slice) -> None:
         """Keep this bin's command (what the decoder will answer) for the forward model.
 
-        Its learning reads it, and with ``see_velocity`` its propagation too. The ring advances once per :meth:`act`; :meth:`start` writes into the newest slot.
+        Its learning reads it, and with ``see_velocity`` its propagation too. The ring advances
+        once per :meth:`act`; :meth:`start` writes into the newest slot.
         """
         if not self._keeps_commands:
             return
