@@ -3,7 +3,8 @@
 
 For each configuration (error channel x learning rule x features), the same simulated subjects
 (environment seed ``--seed``) learn from scratch for ``--minutes`` simulated minutes on day 0
-(the learning curve: successes/min per minute, mean over subjects), then play one
+(the learning curve: successes/min per minute, mean over subjects and, in
+``reward_decoder_learning_per_subject*.csv``, each subject's), then play one
 ``--session``-second session on each of ``--days`` (still learning; the metrics of
 :func:`cogmodels.envs.bci.metrics.summarize`). Beside them, daily supervised recalibration of a
 steady-state Kalman filter on the same subjects and days
@@ -42,8 +43,9 @@ CONFIGS = ("realistic/outcome_weighted/running", "realistic/outcome_weighted/fro
 COLS = ["successes_per_min", "success_rate", "time_to_target", "bitrate"]
 
 
-def run_config(config: str, args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """Return (learning curve per minute, metrics per day, wall seconds) of one configuration."""
+def run_config(config: str, args: argparse.Namespace
+               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, float]:
+    """Return (learning curve per minute, the same per subject, metrics per day, wall seconds)."""
     channel, rule, features = config.split("/")
     env = CursorBCIVector(num_envs=args.subjects, n_trials=10**6, drift="typical",
                           error_signal=channel)
@@ -55,13 +57,22 @@ def run_config(config: str, args: argparse.Namespace) -> tuple[pd.DataFrame, pd.
     warm = dec.train(env, seconds=60.0 * args.minutes, options={"day": 0})
     curve = per_minute(warm).assign(config=config)
     curve = curve[curve.minute < args.minutes]  # a trial ending at the last bin opens no minute
+    each = per_minute(warm, by_subject=True).assign(config=config)
+    each = each[each.minute < args.minutes]
     days = []
     for day in args.days:
         h = dec.train(env, seconds=args.session, options={"day": day})
         days.append(h)
     trials = pd.concat(days, ignore_index=True).assign(decoder=config)
     metrics = summarize(trials, by=["decoder", "day"], n_targets=8)
-    return curve, metrics, time.perf_counter() - t0
+    return curve, each, metrics, time.perf_counter() - t0
+
+
+def first_minute_above(each: pd.DataFrame, threshold: float = 8.0) -> pd.Series:
+    """Return each subject's first minute (1-based) above ``threshold`` successes/min (NaN: never)."""
+    above = each[each.successes_per_min > threshold]
+    first = above.groupby("subject")["minute"].min() + 1
+    return first.reindex(each["subject"].unique())
 
 
 
@@ -81,18 +92,21 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true",
                     help="2 subjects, 3 min, days 0 and 7, 30 s sessions, one configuration")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
+    ap.add_argument("--tag", default="", help="appended to the output files' names")
     args = ap.parse_args()
     if args.quick:
         args.subjects, args.minutes, args.days, args.session, args.calibration = 2, 3.0, "0,7", 30.0, 20.0
         args.configs = CONFIGS[0]
     args.days = [int(d) for d in args.days.split(",")]
-    curves, metrics = [], []
+    curves, subjects, metrics = [], [], []
     args.out.mkdir(parents=True, exist_ok=True)
-    tag = "_quick" if args.quick else ""
+    tag = ("_quick" if args.quick else "") + args.tag
 
     def save() -> None:  # after every configuration: a long run keeps what it finished
         pd.concat(curves, ignore_index=True).to_csv(
             args.out / f"reward_decoder_learning{tag}.csv", index=False)
+        pd.concat(subjects, ignore_index=True).to_csv(
+            args.out / f"reward_decoder_learning_per_subject{tag}.csv", index=False)
         pd.concat(metrics, ignore_index=True).to_csv(
             args.out / f"reward_decoder_days{tag}.csv", index=False)
 
@@ -102,13 +116,19 @@ def main() -> None:
                                      args.session, seed=args.seed, drift="typical")
         metrics.append(summarize(trials, by=["decoder", "day"], n_targets=8))
     for config in args.configs.split(","):
-        curve, m, wall = run_config(config, args)
+        curve, each, m, wall = run_config(config, args)
         curves.append(curve)
+        subjects.append(each)
         metrics.append(m)
         save()
         fast = curve.loc[curve.successes_per_min > 8, "minute"]
+        first = first_minute_above(each)
+        late = each[each.minute >= args.minutes - 5].groupby("subject").successes_per_min.mean()
         print(f"{config}: {wall:.0f} s wall; first minute > 8 successes/min: "
-              f"{'never' if fast.empty else int(fast.iloc[0]) + 1}", flush=True)
+              f"{'never' if fast.empty else int(fast.iloc[0]) + 1} (mean over subjects); per "
+              f"subject {first.tolist()} ({int(first.notna().sum())} of {len(first)} subjects); "
+              f"last 5 minutes per subject {late.round(1).tolist()} ({int((late > 8).sum())} "
+              f"above 8)", flush=True)
     seconds = time.perf_counter() - t0
     curves, metrics = pd.concat(curves, ignore_index=True), pd.concat(metrics, ignore_index=True)
     print(f"\nmachine: {platform.machine()} {os.cpu_count()} cpu, python "

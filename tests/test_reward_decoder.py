@@ -258,6 +258,30 @@ def test_bad_run_arguments_raise_naming_them():
         per_minute(pd.DataFrame({"subject": [], "time": []}), minutes=0)
 
 
+def test_per_minute_by_subject_keeps_subjects_that_do_not_learn():
+    """A mean over subjects can pass a threshold no subject holds: one row per subject and minute,
+    a minute without a trial at 0."""
+    hist = pd.DataFrame({"subject": [0, 0, 0, 1, 0, 0],
+                         "time": [10.0, 20.0, 30.0, 50.0, 70.0, 130.0],
+                         "success": [True, True, False, True, True, True],
+                         "time_to_target": [1.0, 2.0, np.nan, 3.0, 1.5, 0.5]})
+    each = per_minute(hist, by_subject=True)
+    assert list(each.columns) == ["subject", "minute", "n_trials", "success_rate",
+                                  "successes_per_min", "time_to_target"]
+    assert each[["subject", "minute"]].values.tolist() == [[0, 0], [0, 1], [0, 2],
+                                                           [1, 0], [1, 1], [1, 2]]
+    assert each.successes_per_min.tolist() == [2.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+    assert each.n_trials.tolist() == [3, 1, 1, 1, 0, 0]
+    assert np.isnan(each.success_rate.iloc[4])
+    pooled = per_minute(hist)  # successes per subject: the mean over the two subjects
+    assert pooled.successes_per_min.tolist() == each.groupby("minute").successes_per_min.mean().tolist()
+    half = per_minute(hist, 0.5, by_subject=True)
+    assert half.minute.unique().tolist() == [0.0, 0.5, 1.0, 1.5, 2.0]
+    assert half[half.subject == 0].successes_per_min.tolist() == [4.0, 0.0, 2.0, 0.0, 2.0]
+    with pytest.raises(ValueError, match="by_subject must be True or False, got 1"):
+        per_minute(hist, by_subject=1)
+
+
 def test_greedy_policy_steps_the_mean_decoder():
     from cogmodels.agents.decoders.reward import GreedyPolicy
 

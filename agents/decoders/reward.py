@@ -528,24 +528,37 @@ class GreedyPolicy:
         return self.decoder.learner.act(self.decoder.features(counts), greedy=True)
 
 
-def per_minute(history: pd.DataFrame, minutes: float = 1.0) -> pd.DataFrame:
+def per_minute(history: pd.DataFrame, minutes: float = 1.0, *,
+               by_subject: bool = False) -> pd.DataFrame:
     """Bin a trial table into stretches of ``minutes`` simulated minutes, subjects summed.
 
     ``history`` is a table of :meth:`RewardDecoder.run` (``subject``, ``time``, ``success``,
     ``time_to_target``). The columns are ``minute`` (start of the stretch), ``n_trials``,
     ``success_rate``, ``successes_per_min`` (per subject) and ``time_to_target`` (median over
-    successes).
+    successes). With ``by_subject`` there is one row per subject and stretch (a ``subject``
+    column first), every subject of ``history`` in every stretch up to the last one that holds
+    a trial (a subject without trials in a stretch: 0 trials, 0 successes/min): a mean over
+    subjects can hide subjects that never learn.
     """
     minutes = check_number("minutes", minutes, 0.0, low_open=True)
+    by_subject = check_bool("by_subject", by_subject)
     require_columns("history", history, ("subject", "time", "success", "time_to_target"),
                     "a trial table of RewardDecoder.run")
     n_lanes = max(1, int(history["subject"].nunique())) if len(history) else 1
     b = np.floor(history["time"] / (60.0 * minutes)) * minutes
-    g = history.assign(minute=b).groupby("minute")
+    keys = ["subject", "minute"] if by_subject else ["minute"]
+    g = history.assign(minute=b).groupby(keys)
     out = pd.DataFrame({
         "n_trials": g.size(),
         "success_rate": g["success"].mean(),
-        "successes_per_min": g["success"].sum() / (minutes * n_lanes),
+        "successes_per_min": g["success"].sum() / (minutes * (1 if by_subject else n_lanes)),
         "time_to_target": g["time_to_target"].median(),
     })
+    if by_subject and len(out):
+        stretches = np.arange(0.0, b.max() + minutes / 2, minutes)
+        full = pd.MultiIndex.from_product([np.unique(history["subject"]), stretches],
+                                          names=keys)
+        out = out.reindex(full)
+        out[["n_trials", "successes_per_min"]] = out[["n_trials", "successes_per_min"]].fillna(0)
+        out["n_trials"] = out["n_trials"].astype(np.int64)
     return out.reset_index()
