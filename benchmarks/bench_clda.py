@@ -11,9 +11,25 @@ Per seed and rule it reports, as means over subjects with 95 % bootstrap CIs: th
 the rate first reaches 8 successes/min (Orsborn et al.: 13.1 ± 5.5 minutes from every seed), the
 rate over the last 3 minutes as a fraction of the calibrated decoder's (without adaptation, all
 minutes), and the checks: proficiency within 13.1 + 5.5 minutes, ≥ 80 % of the calibrated rate,
-RML at least as fast as SmoothBatch. Writes ``figures/clda_seeds.csv`` and ``clda_seeds.png``.
+RML at least as fast as SmoothBatch. Writes ``figures/clda_seeds{--tag}.csv`` and ``.png``.
+
+Two settings:
+
+- the default, **idealised**: the plain simulated user, and a calibration block whose labels are
+  the user's true intended velocity (``paradigm="intention"``: labels no experiment has), the
+  CursorGoal speed :data:`~cogmodels.agents.decoders.clda.INTENTION_SPEED` (measured on such a
+  block); the seeds and the reference are built from those labels;
+- ``--realistic``: Willett et al.'s user (:data:`~cogmodels.envs.bci.user.WILLETT_USER`), an
+  open-loop observation block labelled with the cued cursor's velocity and aligned by the
+  user's 0.2 s delay (the "realistic" condition of ``bench_bci_refit.py``), the CursorGoal speed
+  the cued cursor's mean speed (:func:`~cogmodels.experiments.clda_study.cued_speed`).
+
+The reference is the calibrated decoder without adaptation at the best of ``--reference-gains``
+on the same subjects (the strongest reference those gains give: an open-loop-calibrated Kalman
+filter over-drives at gain 1 with Willett et al.'s user).
 
     python benchmarks/bench_clda.py --subjects 8 --minutes 20
+    python benchmarks/bench_clda.py --subjects 8 --minutes 15 --realistic --reference-gains 0.5,0.7,1,1.4,2 --tag _realistic
 """
 
 from __future__ import annotations
@@ -32,6 +48,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import cogmodels  # noqa: E402,F401
+from cogmodels.envs.bci.user import WILLETT_USER  # noqa: E402
 from cogmodels.experiments.clda_study import acquisition, time_to_proficiency  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -58,21 +75,37 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seeds", default=",".join(SEEDS))
     ap.add_argument("--out", type=Path, default=HERE / "figures")
+    ap.add_argument("--realistic", action="store_true",
+                    help="Willett et al.'s user and an open-loop observation block (docstring)")
+    ap.add_argument("--reference-gains", default="1",
+                    help="output gains of the unadapted reference; the best on these subjects")
+    ap.add_argument("--tag", default="", help="appended to the output files' names")
     args = ap.parse_args()
     seeds = args.seeds.split(",")
+    setting = (dict(paradigm="observation", lag=0.2, intention_speed=None, user=WILLETT_USER)
+               if args.realistic else {})
     t0 = time.perf_counter()
-    ref = acquisition(["calibrated"], ["none"], args.subjects, args.minutes, seed=args.seed)
-    runs = acquisition(seeds, ["smoothbatch", "rml"], args.subjects, args.minutes, seed=args.seed)
+    refs = {float(g): acquisition(["calibrated"], ["none"], args.subjects, args.minutes,
+                                  seed=args.seed, gain=float(g), **setting)
+            for g in args.reference_gains.split(",")}
+    means = {g: r.groupby("subject")["successes"].mean().mean() for g, r in refs.items()}
+    best = max(means, key=means.get)
+    ref = refs[best]
+    runs = acquisition(seeds, ["smoothbatch", "rml"], args.subjects, args.minutes, seed=args.seed,
+                       **setting)
     wall = time.perf_counter() - t0
     args.out.mkdir(parents=True, exist_ok=True)
-    both = pd.concat([ref, runs], ignore_index=True)
-    both.to_csv(args.out / "clda_seeds.csv", index=False)
+    both = pd.concat([ref.assign(gain=best), runs.assign(gain=1.0)], ignore_index=True)
+    both.to_csv(args.out / f"clda_seeds{args.tag}.csv", index=False)
     calibrated = ref.groupby("subject")["successes"].mean().to_numpy()
     lo, hi = bootstrap_ci(calibrated)
     print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python "
           f"{platform.python_version()}; wall {wall:.0f} s; seed {args.seed}; "
-          f"{args.subjects} subjects; {args.minutes} minutes")
-    print(f"calibrated decoder, no adaptation: {calibrated.mean():.1f} successes/min "
+          f"{args.subjects} subjects; {args.minutes} minutes; "
+          f"{'realistic' if args.realistic else 'idealised'} setting")
+    print("reference, successes/min by gain: "
+          + ", ".join(f"{g:g}: {m:.1f}" for g, m in means.items()))
+    print(f"calibrated decoder, no adaptation, gain {best:g}: {calibrated.mean():.1f} successes/min "
           f"[{lo:.1f}, {hi:.1f}]")
     limit = sum(ORSBORN_MINUTES)
     print("| seed | rule | minutes to 8/min [95% CI] | subjects there | last 3 min (/min) "
@@ -107,7 +140,7 @@ def main() -> None:
     np.atleast_1d(axes)[0].set_ylabel("successes per minute")
     np.atleast_1d(axes)[0].legend(frameon=False)
     fig.tight_layout()
-    fig.savefig(args.out / "clda_seeds.png", dpi=120)
+    fig.savefig(args.out / f"clda_seeds{args.tag}.png", dpi=120)
     faster = all(first[k, "rml"] <= first[k, "smoothbatch"] for k in seeds)
     print(f"RML at least as fast as SmoothBatch for every seed: {'yes' if faster else 'no'}")
 

@@ -280,6 +280,31 @@ def test_clda_study_arguments():
         seed_decoder("rotated45", np.zeros((5, 1, 3)), np.zeros((5, 1, 2)))
     assert time_to_proficiency([0, 7.9, 8.0, 3]) == 3.0
     assert np.isnan(time_to_proficiency([0, 7.9]))
+    with pytest.raises(ValueError, match=r"intention_speed must be a finite number in \(0, inf\), got 0"):
+        acquisition(["shuffled"], intention_speed=0)
+    with pytest.raises(ValueError, match="paradigm must be one of"):
+        acquisition(["shuffled"], ["none"], 1, 1, paradigm="imagined")
+
+
+def test_the_cursorgoal_speed_comes_from_the_cued_cursor():
+    """On an open-loop block the labels are the cued cursor's velocity, which the experimenter
+    designed: the CLDA rules' CursorGoal speed is their mean over the bins that move."""
+    from cogmodels.envs.bci.user import WILLETT_USER
+    from cogmodels.experiments.clda_study import acquisition, cued_speed
+
+    labels = np.zeros((4, 2, 2))
+    labels[0, 0] = (0.3, 0.4)  # speed 0.5
+    labels[1, 1] = (0.0, -0.1)  # speed 0.1; the other bins hold still
+    assert cued_speed(labels) == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="labels must move in some bin"):
+        cued_speed(np.zeros((3, 1, 2)))
+    env = CursorBCIVector(num_envs=2, n_trials=10**6, user=WILLETT_USER)
+    env.reset(seed=0)
+    _, cued = calibration_block(env, 20.0, paradigm="observation", lag=0.2)
+    assert 0.2 < cued_speed(cued) < 0.6
+    runs = acquisition(["calibrated"], ["rml"], 2, 1, calibration_s=20.0, paradigm="observation",
+                       lag=0.2, intention_speed=None, user=WILLETT_USER)
+    assert runs.successes.sum() > 0
 
 
 def test_retrospective_target_inference_recalibrates_without_the_target(poor_seed):

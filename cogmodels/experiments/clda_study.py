@@ -6,7 +6,9 @@ CLDA brought every one to proficiency (8 successes/min) within 13.1 ± 5.5 minut
 Dangi et al. (2014) found RML faster. :func:`seed_decoder` builds the seeds here from one
 calibration block:
 
-- ``"calibrated"``: fitted on the block's labels (the cued kinematics);
+- ``"calibrated"``: fitted on the block's labels (the user's true intended velocity on the
+  idealised ``"intention"`` block; the cued cursor's velocity on an open-loop
+  ``"observation"`` block, as Orsborn et al.'s visual-observation seed);
 - ``"rotated90"``, ``"rotated180"``: fitted on labels rotated by 90° / 180° (a decoder that points
   the wrong way);
 - ``"shuffled"``: fitted on labels shuffled in time (no relation to the counts: the decoder of
@@ -32,9 +34,9 @@ from cogmodels.agents.decoders.linear import EncodingDecoder
 from cogmodels.agents.decoders.session import _rotate, calibration_block, run_closed_loop
 from cogmodels.deprecation import renamed_arguments
 from cogmodels.envs.bci.vector import CursorBCIVector
-from cogmodels.validation import check_choice, check_int
+from cogmodels.validation import check_choice, check_int, check_number
 
-__all__ = ["RULES", "SEEDS", "acquisition", "seed_decoder", "time_to_proficiency"]
+__all__ = ["RULES", "SEEDS", "acquisition", "cued_speed", "seed_decoder", "time_to_proficiency"]
 
 SEEDS = ("calibrated", "rotated90", "rotated180", "shuffled", "arbitrary")
 
@@ -73,16 +75,29 @@ def seed_decoder(kind: str, counts: np.ndarray, labels: np.ndarray,
     return dec
 
 
-#: rule name -> ``f(decoder) -> adaptation`` (None: no adaptation): SmoothBatch with Orsborn et
-#: al.'s 60 s batches and 120 s half-life, RML with a 60 s half-life re-solved every 0.5 s, both
-#: fed ReFIT directions at the CursorGoal speed :data:`~.clda.INTENTION_SPEED`
-RULES: dict[str, Callable[[EncodingDecoder], _Adaptation | None]] = {
-    "none": lambda d: None,
-    "smoothbatch": lambda d: SmoothBatch(d, batch_s=60.0, half_life=120.0,
-                                         intention_speed=INTENTION_SPEED),
-    "rml": lambda d: RML(d, half_life=60.0, update_s=0.5,
-                         intention_speed=INTENTION_SPEED),
+#: rule name -> ``f(decoder, speed) -> adaptation`` (None: no adaptation): SmoothBatch with
+#: Orsborn et al.'s 60 s batches and 120 s half-life, RML with a 60 s half-life re-solved every
+#: 0.5 s, both fed ReFIT directions at the CursorGoal speed ``speed``
+RULES: dict[str, Callable[[EncodingDecoder, float], _Adaptation | None]] = {
+    "none": lambda d, speed: None,
+    "smoothbatch": lambda d, speed: SmoothBatch(d, batch_s=60.0, half_life=120.0,
+                                                intention_speed=speed),
+    "rml": lambda d, speed: RML(d, half_life=60.0, update_s=0.5, intention_speed=speed),
 }
+
+
+def cued_speed(labels: np.ndarray) -> float:
+    """Return the mean speed of a calibration block's labels over the bins in which they move.
+
+    On an open-loop block (``paradigm="observation"`` or ``"attempt"``) the labels are the cued
+    cursor's velocity, which the experimenter designed: a ``CursorGoal`` speed taken from them
+    reads nothing hidden. Bins with a zero label (the cursor holding) are left out.
+    """
+    speed = np.linalg.norm(np.asarray(labels, dtype=float), axis=-1).ravel()
+    moving = speed[speed > 1e-9]
+    if not moving.size:
+        raise ValueError("labels must move in some bin to give a CursorGoal speed, got none")
+    return float(moving.mean())
 
 
 def time_to_proficiency(per_minute: np.ndarray, threshold: float = 8.0) -> float:
@@ -102,6 +117,11 @@ def acquisition(
     minutes: int = 20,
     calibration_s: float = 60.0,
     seed: int = 0,
+    *,
+    paradigm: str = "intention",
+    lag: float = 0.0,
+    intention_speed: float | None = INTENTION_SPEED,
+    gain: float = 1.0,
     **env_kwargs: Any,
 ) -> pd.DataFrame:
     """Return successes per minute of every seed under every rule, per subject.
@@ -109,6 +129,13 @@ def acquisition(
     Columns ``seed_decoder``, ``rule``, ``subject``, ``minute`` (1-based) and ``successes``.
     Every (seed, rule) pair meets the same subjects and targets (the environment is reset from
     ``seed`` each time).
+
+    ``paradigm`` and ``lag`` are the calibration block's
+    (:func:`~cogmodels.agents.decoders.session.calibration_block`; the default ``"intention"``
+    block is the idealised one: its labels are the user's true intended velocity).
+    ``intention_speed`` is the rules' ``CursorGoal`` speed (widths/s); None takes it from the
+    block's labels (:func:`cued_speed`: the cued cursor's speed on an open-loop block).
+    ``gain`` multiplies the decoder's output in closed loop.
     """
     for kind in seeds:
         check_choice("seeds", kind, SEEDS)
@@ -116,14 +143,18 @@ def acquisition(
         check_choice("rules", rule, tuple(RULES))
     n_subjects = check_int("n_subjects", n_subjects, 1)
     minutes = check_int("minutes", minutes, 1)
+    if intention_speed is not None:
+        intention_speed = check_number("intention_speed", intention_speed, 0.0, low_open=True)
     rows = []
     for kind in seeds:
         for rule in rules:
             env = CursorBCIVector(num_envs=n_subjects, n_trials=10**6, **env_kwargs)
             env.reset(seed=seed)
-            counts, labels = calibration_block(env, calibration_s)
+            counts, labels = calibration_block(env, calibration_s, paradigm=paradigm, lag=lag)
+            speed = cued_speed(labels) if intention_speed is None else intention_speed
             dec = seed_decoder(kind, counts, labels, seed=seed)
-            trials = run_closed_loop(env, dec, minutes * 60.0, adaptation=RULES[rule](dec))
+            trials = run_closed_loop(env, dec, minutes * 60.0, adaptation=RULES[rule](dec, speed),
+                                     gain=gain)
             ok = trials[trials["success"]]
             minute = np.minimum((ok["time"].to_numpy() // 60).astype(int), minutes - 1)
             hist = np.zeros((n_subjects, minutes))
