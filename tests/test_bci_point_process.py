@@ -85,6 +85,7 @@ def test_bad_arguments_name_themselves():
 
 
 def _concrete_decoders():
+    import cogmodels.agents.decoders  # noqa: F401 - every class, whatever else the session imported
     from cogmodels.agents.decoders.base import _decoder_classes
 
     return sorted((c for c in _decoder_classes().values()
@@ -103,3 +104,19 @@ def test_every_decoder_saves_and_loads_to_identical_decodes(cls, tmp_path):
     a = np.stack([dec.step(c).copy() for c in y[320:]])
     b = np.stack([back.step(c).copy() for c in y[320:]])
     np.testing.assert_array_equal(b, a)
+
+
+def test_a_saved_wilson_decoder_loads_in_a_fresh_process(tmp_path):
+    """``load_decoder`` finds every decoder class, not only those its process happened to import."""
+    import subprocess
+    import sys
+
+    from cogmodels.agents.decoders import WilsonLinearDecoder
+
+    v, y, _, _ = _poisson_block(np.random.default_rng(5), T=300, N=12)
+    path = WilsonLinearDecoder().fit(y, v).save(tmp_path / "wilson")
+    code = ("import sys; from cogmodels.agents.decoders.base import load_decoder; "
+            "print(type(load_decoder(sys.argv[1])).__name__)")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "WilsonLinearDecoder"

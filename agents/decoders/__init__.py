@@ -53,6 +53,7 @@ from cogmodels.agents.decoders.session import calibrate, refit_decoder, run_clos
 from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer, align_loadings
 from cogmodels.agents.decoders.stats import RegressionStats
 from cogmodels.agents.decoders.target_hmm import TargetHMM, hmm_labels, target_grid
+from cogmodels.agents.decoders.wilson_decoder import WilsonLatentDecoder, WilsonLinearDecoder
 
 __all__ = [
     "RML",
@@ -72,6 +73,8 @@ __all__ = [
     "SmoothBatch",
     "SteadyStateKalmanDecoder",
     "TargetHMM",
+    "WilsonLatentDecoder",
+    "WilsonLinearDecoder",
     "align_loadings",
     "calibrate",
     "hmm_labels",

@@ -302,6 +302,8 @@ def load_decoder(path: str | Path) -> Decoder:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise ValueError(f"path must be a decoder saved with format {FORMAT!r}, got {got!r}")
+    import cogmodels.agents.decoders  # noqa: F401 - every decoder class, whatever was imported before
+
     classes = _decoder_classes()
     if meta.get("class") not in classes:
         raise ValueError(f"the saved class must be one of {sorted(classes)}, got "
