@@ -366,7 +366,8 @@ class ClosedLoop:
         if self.errors is not None:
             self.errors.start_session(lanes, seeds, self.day[lanes])
         if self.session is not None:
-            self.session.start(lanes, seeds, self.day[lanes].tolist())
+            self.session.start(lanes, seeds, self.day[lanes].tolist(), new.tolist(),
+                               self.open_loop[lanes].tolist())
 
         self.trial[lanes] = 0
         self.cursor[lanes] = 0.0

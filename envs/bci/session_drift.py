@@ -22,7 +22,13 @@ with ``o_i`` a baseline offset (Hz) and ``g_i`` in {0, 1} a channel gate. Both a
 
 A lane's processes draw from ``default_rng([subject_seed, STREAM, 1 + day])``: the same subject
 on the same day meets the same within-session changes whatever the decoder does, and identical
-seeds give identical bytes.
+seeds give identical bytes. The processes run on the day's clock, which open-loop calibration
+blocks advance: a calibration block goes on from where the day's last one ended, and every
+closed-loop session of the day starts where the last calibration block ended (at the day's start
+before any). So a decoder calibrated on a block meets baselines that go on moving from where the
+block left them (Perge et al. 2013's point), not the block's walk replayed from zero, while the
+decoders compared on a subject's day (each in its own closed-loop sessions) meet the same
+changes. A new day or a new subject starts the processes afresh.
 
 References
 ----------
@@ -95,8 +101,11 @@ class BaselineShift(SessionProcess):
         Mean and standard deviation of the absolute change over ``span`` (3.8 and 8.7 Hz);
         ``sd_abs >= mean_abs sqrt(pi / 2 - 1)`` (the spread of a single half-normal).
     span : float
-        The time (s) over which the change has that size (3600 s: Perge et al. compared blocks
-        within a day's session; the hour is chosen here, not taken from the paper).
+        The time (s) over which the change has that size (3600 s: Perge et al. compared
+        "several-minute epochs of tasks performed on a single session"; how far apart the epochs
+        were is not in their abstract, so the hour is chosen here, not taken from the paper).
+        The walk runs on the day's clock (module docstring): it grows over a day's calibration
+        blocks.
     """
 
     fraction: float = 0.84
@@ -206,6 +215,10 @@ class SessionDrift:
         self._gated = False
         self._bins = np.zeros(n, dtype=np.int64)
         self._rngs: list[np.random.Generator | None] = [None] * n
+        self._day_of: list[tuple[int, int] | None] = [None] * n  # (subject seed, day) running
+        self._open = np.zeros(n, dtype=bool)  # whether the lane's session is an open-loop block
+        #: per lane, where the day's sessions start: (generator state, each process's state, bins)
+        self._marks: list[tuple[dict, list[dict[str, np.ndarray]], int] | None] = [None] * n
         #: per process: state name -> array (n, ...) over lanes
         self._states: list[dict[str, np.ndarray]] = [{} for _ in self.processes]
         self._draws = np.empty((len(self.processes), n, n_units))
@@ -213,18 +226,51 @@ class SessionDrift:
     def __bool__(self) -> bool:
         return bool(self.processes)
 
-    def start(self, lanes: np.ndarray, seeds: Sequence[int], days: Sequence[int]) -> None:
-        """Start the sessions of ``lanes`` (their subjects' seeds and days)."""
-        for lane, seed, day in zip(lanes.tolist(), seeds, days):
-            rng = np.random.default_rng([int(seed), SESSION_STREAM, 1 + int(day)])
-            self._rngs[lane] = rng
-            for p, stacked in zip(self.processes, self._states):
-                for key, value in p.start(rng, self.n_units).items():
-                    if key not in stacked:
-                        stacked[key] = np.zeros((self.n, *value.shape), dtype=value.dtype)
-                    stacked[key][lane] = value
-        self._bins[lanes] = 0
+    def start(self, lanes: np.ndarray, seeds: Sequence[int], days: Sequence[int],
+              new_subject: Sequence[bool] | None = None,
+              open_loop: Sequence[bool] | None = None) -> None:
+        """Start the sessions of ``lanes`` (their subjects' seeds and days).
+
+        A lane of the same subject (``new_subject`` false) and day starts where the day's last
+        open-loop block ended (``open_loop``: whether each new session is one; the module
+        docstring); the others start afresh.
+        """
+        k = len(lanes)
+        new_subject = [True] * k if new_subject is None else new_subject
+        open_loop = [False] * k if open_loop is None else open_loop
+        for lane, seed, day, new, opened in zip(lanes.tolist(), seeds, days, new_subject, open_loop):
+            key = (int(seed), int(day))
+            if new or self._day_of[lane] != key:
+                rng = np.random.default_rng([key[0], SESSION_STREAM, 1 + key[1]])
+                self._rngs[lane], self._day_of[lane] = rng, key
+                for p, stacked in zip(self.processes, self._states):
+                    for name, value in p.start(rng, self.n_units).items():
+                        if name not in stacked:
+                            stacked[name] = np.zeros((self.n, *value.shape), dtype=value.dtype)
+                        stacked[name][lane] = value
+                self._bins[lane] = 0
+                self._mark(lane)
+            else:
+                if self._open[lane]:  # a calibration block just ended: the day's clock moves on
+                    self._mark(lane)
+                self._restore(lane)
+            self._open[lane] = bool(opened)
         self._combine(lanes)
+
+    def _mark(self, lane: int) -> None:
+        """Remember the lane's processes as the start of the day's next sessions."""
+        states = [{name: value[lane].copy() for name, value in stacked.items()}
+                  for stacked in self._states]
+        self._marks[lane] = (self._rngs[lane].bit_generator.state, states, int(self._bins[lane]))
+
+    def _restore(self, lane: int) -> None:
+        """Put the lane's processes back where the day's sessions start."""
+        rng_state, states, bins = self._marks[lane]
+        self._rngs[lane].bit_generator.state = rng_state
+        for stacked, saved in zip(self._states, states):
+            for name, value in saved.items():
+                stacked[name][lane] = value
+        self._bins[lane] = bins
 
     def advance(self) -> None:
         """Count one bin in every lane; update the lanes whose update is due."""
