@@ -46,7 +46,9 @@ from cogmodels.validation import check_number
 __all__ = ["INTENTION_SPEED", "RML", "OFCIntention", "SmoothBatch", "refit_intention"]
 
 #: the simulated user's mean intended speed while off the target (workspace widths/s; measured
-#: 0.45 in a 60 s centre-out calibration block, 4 subjects, seed 0): a ``CursorGoal`` speed
+#: 0.45 in a 60 s centre-out calibration block, 4 subjects, seed 0): a ``CursorGoal`` speed. It
+#: was read from the user's true intention, which no experiment has; an experiment takes the
+#: speed from its own cued kinematics (:func:`cogmodels.experiments.clda_study.cued_speed`)
 INTENTION_SPEED = 0.45
 
 

@@ -133,8 +133,10 @@ def acquisition(
     ``paradigm`` and ``lag`` are the calibration block's
     (:func:`~cogmodels.agents.decoders.session.calibration_block`; the default ``"intention"``
     block is the idealised one: its labels are the user's true intended velocity).
-    ``intention_speed`` is the rules' ``CursorGoal`` speed (widths/s); None takes it from the
-    block's labels (:func:`cued_speed`: the cued cursor's speed on an open-loop block).
+    ``intention_speed`` is the rules' ``CursorGoal`` speed (widths/s; the default
+    :data:`~cogmodels.agents.decoders.clda.INTENTION_SPEED` was measured from the user's true
+    intention, part of the idealised setting); None takes it from the block's labels
+    (:func:`cued_speed`: the cued cursor's speed on an open-loop block).
     ``gain`` multiplies the decoder's output in closed loop.
     """
     for kind in seeds:
