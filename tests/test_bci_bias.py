@@ -26,19 +26,24 @@ def test_running_estimate_finds_a_constant_bias_under_reaches_in_every_direction
 
 @pytest.mark.slow
 def test_bias_correction_finds_and_removes_part_of_a_baseline_push_in_closed_loop():
-    env = CursorBCIVector(num_envs=4, n_trials=10**6, n_units=32)
+    """Wrong baselines push the cursor right at 0.15 widths/s. The feedback user leans against
+    the push, so the decoded velocity averages to less than it: at the default 30 s time constant
+    the estimate finds 0.029-0.036 of the 0.15 along the push and stays within 0.005 of 0
+    across it (seeds 0-3, 8 lanes, 120 s), and the trial time after the first minute falls to
+    0.76-0.92 of the uncorrected one. A correction that converges, not a full one."""
+    env = CursorBCIVector(num_envs=8, n_trials=10**6, n_units=32)
     env.reset(seed=0, options={"day": 0})
     dec = SteadyStateKalmanDecoder().fit(*calibration_block(env, 20.0, day=0))
-    push = np.array([0.15, 0.0])  # wrong baselines push the cursor right at 0.15 widths/s
+    push = np.array([0.15, 0.0])
     dec.set_encoding(dec.H_, dec.d_ - np.einsum("lnk,k->ln", dec.H_, np.linalg.solve(
         dec.steady_gain()[0], push)), dec.q_)
-    plain = run_closed_loop(env, dec, 20.0)
-    corr = BiasCorrection(tau=3.0)
-    fixed = run_closed_loop(env, dec, 20.0, bias=corr)
-    # the feedback user leans against the push, so the fast bins do not average it out fully:
-    # seed 0 finds 0.08 of the 0.15 (x) and cuts the mean trial time from 4.8 s to 3.8 s
-    assert 0.03 < corr.bias_[:, 0].mean() < 0.15
-    assert fixed["trial_time"].mean() < 0.9 * plain["trial_time"].mean()
+    plain = run_closed_loop(env, dec, 120.0)
+    corr = BiasCorrection()
+    fixed = run_closed_loop(env, dec, 120.0, bias=corr)
+    along, across = corr.bias_.mean(axis=0)
+    assert 0.015 < along < 0.08 and abs(across) < 0.015
+    late = fixed[fixed["time"] > 60.0]
+    assert late["trial_time"].mean() < 0.95 * plain["trial_time"].mean()
     with pytest.raises(TypeError, match="bias must be"):
         run_closed_loop(env, dec, 1.0, bias=0.1)
 
