@@ -29,7 +29,7 @@ on the same subjects (the strongest reference those gains give: an open-loop-cal
 filter over-drives at gain 1 with Willett et al.'s user).
 
     python benchmarks/bench_clda.py --subjects 8 --minutes 20
-    python benchmarks/bench_clda.py --subjects 8 --minutes 15 --realistic --reference-gains 0.5,0.7,1,1.4,2 --tag _realistic
+    python benchmarks/bench_clda.py --subjects 8 --minutes 15 --realistic --reference-gains 0.5,0.7,1,1.4,2
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import cogmodels  # noqa: E402,F401
-from cogmodels.envs.bci.user import WILLETT_USER  # noqa: E402
+from cogmodels.agents.decoders.session import OBSERVATION_BLOCK  # noqa: E402
+from cogmodels.envs.bci.realism import realism  # noqa: E402
 from cogmodels.experiments.clda_study import acquisition, time_to_proficiency  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -79,10 +80,13 @@ def main() -> None:
                     help="Willett et al.'s user and an open-loop observation block (docstring)")
     ap.add_argument("--reference-gains", default="1",
                     help="output gains of the unadapted reference; the best on these subjects")
-    ap.add_argument("--tag", default="", help="appended to the output files' names")
+    ap.add_argument("--tag", default=None,
+                    help="appended to the output files' names (default: _realistic with --realistic)")
     args = ap.parse_args()
+    if args.tag is None:
+        args.tag = "_realistic" if args.realistic else ""
     seeds = args.seeds.split(",")
-    setting = (dict(paradigm="observation", lag=0.2, intention_speed=None, user=WILLETT_USER)
+    setting = ({**OBSERVATION_BLOCK, "intention_speed": None, **realism("realistic")}
                if args.realistic else {})
     t0 = time.perf_counter()
     refs = {float(g): acquisition(["calibrated"], ["none"], args.subjects, args.minutes,
@@ -95,7 +99,8 @@ def main() -> None:
                        **setting)
     wall = time.perf_counter() - t0
     args.out.mkdir(parents=True, exist_ok=True)
-    both = pd.concat([ref.assign(gain=best), runs.assign(gain=1.0)], ignore_index=True)
+    both = pd.concat([*(r.assign(gain=g) for g, r in refs.items()), runs.assign(gain=1.0)],
+                     ignore_index=True)  # every reference gain: the choice can be checked
     both.to_csv(args.out / f"clda_seeds{args.tag}.csv", index=False)
     calibrated = ref.groupby("subject")["successes"].mean().to_numpy()
     lo, hi = bootstrap_ci(calibrated)

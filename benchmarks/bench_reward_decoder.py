@@ -34,6 +34,7 @@ from cogmodels.agents.decoders.reward import RewardDecoder, per_minute
 from cogmodels.envs.bci.metrics import summarize
 from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.experiments._common import markdown_table
+from cogmodels.experiments.clda_study import time_to_proficiency
 from cogmodels.experiments.drift_study import compare_under_drift
 
 HERE = Path(__file__).resolve().parent
@@ -70,9 +71,8 @@ def run_config(config: str, args: argparse.Namespace
 
 def first_minute_above(each: pd.DataFrame, threshold: float = 8.0) -> pd.Series:
     """Return each subject's first minute (1-based) above ``threshold`` successes/min (NaN: never)."""
-    above = each[each.successes_per_min > threshold]
-    first = above.groupby("subject")["minute"].min() + 1
-    return first.reindex(each["subject"].unique())
+    return each.groupby("subject", sort=False)["successes_per_min"].apply(
+        lambda rate: time_to_proficiency(rate.to_numpy(), threshold, strict=True))
 
 
 

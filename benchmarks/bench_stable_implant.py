@@ -15,7 +15,7 @@ the ``"stable"`` and ``"typical"`` presets, on days 0, 10, 20 and 30, per seed a
   ``bench_bci_refit.py``).
 
 Bitrate is :func:`~cogmodels.envs.bci.metrics.summarize`'s (centre-out, N = 8 targets), per
-subject and day. Writes ``figures/stable_implant.csv``.
+subject and day. Writes ``figures/stable_implant{--tag}.csv``.
 
     python benchmarks/bench_stable_implant.py --subjects 16 --seeds 0,1,2
 """
@@ -32,24 +32,25 @@ import pandas as pd
 
 import cogmodels  # noqa: F401
 from cogmodels.agents.decoders import SteadyStateKalmanDecoder
-from cogmodels.agents.decoders.session import calibrate, run_closed_loop
+from cogmodels.agents.decoders.session import OBSERVATION_BLOCK, calibrate, run_closed_loop
 from cogmodels.envs.bci import CursorBCIVector
 from cogmodels.envs.bci.metrics import summarize
-from cogmodels.envs.bci.user import WILLETT_USER
+from cogmodels.envs.bci.realism import realism
 from cogmodels.experiments._common import markdown_table
+from cogmodels.validation import check_choice
 
 HERE = Path(__file__).resolve().parent
 #: setting -> (environment overrides, calibration options, output gain)
 SETTINGS = {
     "idealised": ({}, {}, 1.0),
-    "realistic": ({"user": WILLETT_USER}, {"paradigm": "observation", "lag": 0.2}, 0.5),
+    "realistic": (realism("realistic"), OBSERVATION_BLOCK, 0.5),
 }
 
 
 def fixed_decoder_days(preset: str, setting: str, subjects: int, seed: int, days: list[int],
                        session_s: float, calibration_s: float) -> pd.DataFrame:
     """Return per subject and day the metrics of a Kalman filter calibrated on day 0 and kept."""
-    env_kw, cal_kw, gain = SETTINGS[setting]
+    env_kw, cal_kw, gain = SETTINGS[check_choice("setting", setting, tuple(SETTINGS))]
     env = CursorBCIVector(num_envs=subjects, n_trials=10**6, drift=preset, **env_kw)
     env.reset(seed=seed, options={"day": 0})
     fixed = calibrate(env, SteadyStateKalmanDecoder(), calibration_s, day=0, **cal_kw)
@@ -70,6 +71,7 @@ def main() -> None:
     ap.add_argument("--session", type=float, default=60.0, help="seconds per daily session")
     ap.add_argument("--calibration", type=float, default=60.0, help="seconds of the day-0 block")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
+    ap.add_argument("--tag", default="", help="appended to the output file's name")
     args = ap.parse_args()
     days = [int(d) for d in args.days.split(",")]
     t0 = time.perf_counter()
@@ -78,14 +80,15 @@ def main() -> None:
              for seed in args.seeds.split(",")]
     table = pd.concat(parts, ignore_index=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out / "stable_implant.csv", index=False)
+    table.to_csv(args.out / f"stable_implant{args.tag}.csv", index=False)
     print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python "
           f"{platform.python_version()}; wall {time.perf_counter() - t0:.0f} s; seeds "
           f"{args.seeds}; {args.subjects} subjects; {args.session:g} s sessions")
     mean = table.groupby(["setting", "preset", "seed", "day"])["bitrate"].mean().unstack("day")
     kept = mean.div(mean[days[0]], axis=0).drop(columns=days[0]).add_prefix("kept, day ")
-    summary = pd.concat([mean[[days[0]]].rename(columns={days[0]: "day-0 bitrate"}), kept], axis=1)
-    print("\nfixed day-0 decoder: mean bitrate (bits/s) on day 0 and the share of it kept:")
+    first = f"day-{days[0]} bitrate"
+    summary = pd.concat([mean[[days[0]]].rename(columns={days[0]: first}), kept], axis=1)
+    print(f"\nfixed day-0 decoder: mean bitrate (bits/s) on day {days[0]} and the share of it kept:")
     print(markdown_table(summary.reset_index().round(3), decimals=3))
 
 

@@ -280,6 +280,9 @@ def test_clda_study_arguments():
         seed_decoder("rotated45", np.zeros((5, 1, 3)), np.zeros((5, 1, 2)))
     assert time_to_proficiency([0, 7.9, 8.0, 3]) == 3.0
     assert np.isnan(time_to_proficiency([0, 7.9]))
+    assert time_to_proficiency([0, 8.0, 8.5], strict=True) == 3.0  # "> 8": 8 itself is not
+    with pytest.raises(ValueError, match="gain must be a finite number in \\(0, inf\\), got -1"):
+        acquisition(["shuffled"], gain=-1)
     with pytest.raises(ValueError, match=r"intention_speed must be a finite number in \(0, inf\), got 0"):
         acquisition(["shuffled"], intention_speed=0)
     with pytest.raises(ValueError, match="paradigm must be one of"):

@@ -228,12 +228,14 @@ def test_session_drift_is_the_same_whatever_the_decoder_does():
 
 
 def test_session_drift_runs_on_the_days_clock_across_sessions():
-    """Closed-loop sessions after a calibration block on the same day start where the block left
-    the baselines (Perge et al. 2013: they move after calibration), every one of them at the same
-    point (decoders compared on a day meet the same changes); a new day or a new subject starts
+    """Sessions after a calibration block on the same day start where the block left the
+    baselines (Perge et al. 2013: they move after calibration), every one of them at the same
+    point (decoders compared on a day meet the same changes); blocks (open-loop, or flagged
+    closed-loop ones) move the clock on; each day keeps its own clock; a new subject starts
     afresh, and a seeded reset replays the same bytes."""
     drift = [BaselineShift(span=5.0), TransientLoss(rate=600.0, duration=2.0)]
     block = {"options": {"calibration": "observation"}}
+    closed_block = {"options": {"day": 0, "calibration_block": True}}  # intention or ReFIT block
     closed = {"options": {"day": 0}}
 
     def offsets(first: dict, resets: dict[int, dict], bins: int = 300) -> list[np.ndarray]:
@@ -251,20 +253,24 @@ def test_session_drift_runs_on_the_days_clock_across_sessions():
         return out
 
     unbroken = offsets(closed, {})[-1]  # one 300-bin session from the day's start
-    calibrated = offsets(block, {100: closed})  # a 100-bin block, then closed loop
-    assert (calibrated[0] != 0).any()  # closed loop starts where the block left the baselines
-    np.testing.assert_array_equal(calibrated[-1], unbroken)  # as one unbroken stretch of the day
-    twice = offsets(block, {100: closed, 200: closed})  # two closed-loop sessions after it
+    for first in (block, closed_block):
+        calibrated = offsets(first, {100: closed})  # a 100-bin block, then a session
+        assert (calibrated[0] != 0).any()  # it starts where the block left the baselines
+        np.testing.assert_array_equal(calibrated[-1], unbroken)  # one unbroken stretch
+    twice = offsets(block, {100: closed, 200: closed})  # two sessions after the block
     np.testing.assert_array_equal(twice[1], twice[0])  # both start at the block's end
     np.testing.assert_array_equal(twice[-1], offsets(block, {100: closed}, 200)[-1])
-    again = offsets(block, {100: closed, 150: block, 250: closed})  # the clock moves on
+    again = offsets(block, {100: closed, 150: closed_block, 250: closed})  # the clock moves on
     np.testing.assert_array_equal(again[1], again[0])  # the second block goes on from the first
-    assert not np.array_equal(again[2], again[0])  # and closed loop starts at its end
-    next_day = offsets(block, {100: {"options": {"day": 1}}})
-    assert (next_day[0] == 0).all()
+    assert not np.array_equal(again[2], again[0])  # and the next session starts at its end
+    elsewhere = offsets(block, {100: {"options": {"day": 1}}, 200: closed})
+    assert (elsewhere[0] == 0).all()  # a day not played yet starts afresh
+    np.testing.assert_array_equal(elsewhere[1], calibrated[0])  # day 0 kept its clock
     redrawn = offsets(closed, {100: {"seed": 3}})  # the same subjects drawn again: afresh
     assert (redrawn[0] == 0).all()
     np.testing.assert_array_equal(redrawn[-1], offsets(closed, {}, 200)[-1])
+    with pytest.raises(ValueError, match=r'options\["calibration_block"\] must be True or False'):
+        CursorBCIVector(num_envs=1, session_drift=drift).reset(options={"calibration_block": 1})
 
 
 def test_session_drift_shifts_the_counts_and_is_off_by_default():

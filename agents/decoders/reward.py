@@ -530,15 +530,16 @@ class GreedyPolicy:
 
 def per_minute(history: pd.DataFrame, minutes: float = 1.0, *,
                by_subject: bool = False) -> pd.DataFrame:
-    """Bin a trial table into stretches of ``minutes`` simulated minutes, subjects summed.
+    """Bin a trial table into stretches of ``minutes`` simulated minutes, pooled or per subject.
 
     ``history`` is a table of :meth:`RewardDecoder.run` (``subject``, ``time``, ``success``,
     ``time_to_target``). The columns are ``minute`` (start of the stretch), ``n_trials``,
     ``success_rate``, ``successes_per_min`` (per subject) and ``time_to_target`` (median over
-    successes). With ``by_subject`` there is one row per subject and stretch (a ``subject``
-    column first), every subject of ``history`` in every stretch up to the last one that holds
-    a trial (a subject without trials in a stretch: 0 trials, 0 successes/min): a mean over
-    subjects can hide subjects that never learn.
+    successes); pooled, the stretches without a trial are left out. With ``by_subject`` there is
+    one row per subject and stretch (a ``subject`` column first), every subject of ``history``
+    in every stretch up to the last one that holds a trial (a subject without trials in a
+    stretch: 0 trials, 0 successes/min): a mean over subjects can hide subjects that never
+    learn. A subject with no trial at all is not in ``history`` and so not in the table.
     """
     minutes = check_number("minutes", minutes, 0.0, low_open=True)
     by_subject = check_bool("by_subject", by_subject)

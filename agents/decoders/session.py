@@ -38,11 +38,15 @@ from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.rollout import rollout
 from cogmodels.validation import check_bool, check_number
 
-__all__ = ["INTENTIONS", "PARADIGMS", "SessionRecord", "calibrate", "calibration_block",
+__all__ = ["INTENTIONS", "OBSERVATION_BLOCK", "PARADIGMS", "SessionRecord", "calibrate", "calibration_block",
            "closed_loop_block", "refit_decoder", "run_closed_loop", "trial_chunk", "trial_table"]
 
 #: calibration blocks: idealised (labels = the user's intention, closed-loop code) or open loop
 PARADIGMS = ("intention", *CALIBRATION_PARADIGMS)
+#: calibration as it is done (Gilja et al. 2012; Jarosiewicz et al. 2013): an open-loop
+#: observation block, its counts aligned to the cued kinematics by the simulated user's 0.2 s delay
+#: (the offline-optimal lag); :func:`calibration_block`'s keyword arguments
+OBSERVATION_BLOCK: dict[str, Any] = {"paradigm": "observation", "lag": 0.2}
 
 
 def _check_env(env: Any) -> CursorBCIVector:
@@ -132,7 +136,7 @@ def calibration_block(env: Any, seconds: float = 60.0, *, day: Any = None,
         raise ValueError(f"paradigm must be one of {list(PARADIGMS)}, got {paradigm!r}")
     n = _n_bins(env, seconds)
     shift = int(round(check_number("lag", lag, 0.0, seconds / 2) / env.config.task.dt))
-    options = {"day": env.day if day is None else day}
+    options = {"day": env.day if day is None else day, "calibration_block": True}
     if paradigm != "intention":
         options.update(calibration=paradigm, cue_time=cue_time)
     if paradigm == "white_noise":
@@ -182,7 +186,8 @@ def closed_loop_block(env: Any, decoder: Decoder, seconds: float, *,
     """
     env = _check_env(env)
     n = _n_bins(env, seconds)
-    obs, info = env.reset(options={"day": env.day if day is None else day, "decoder_gain": 1.0})
+    obs, info = env.reset(options={"day": env.day if day is None else day, "decoder_gain": 1.0,
+                                   "calibration_block": True})
     decoder.reset()
     poisson = env.config.population.noise == "poisson"
     lanes, units = env.num_envs, obs.shape[1]

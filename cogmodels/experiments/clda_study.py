@@ -34,7 +34,7 @@ from cogmodels.agents.decoders.linear import EncodingDecoder
 from cogmodels.agents.decoders.session import _rotate, calibration_block, run_closed_loop
 from cogmodels.deprecation import renamed_arguments
 from cogmodels.envs.bci.vector import CursorBCIVector
-from cogmodels.validation import check_choice, check_int, check_number
+from cogmodels.validation import check_bool, check_choice, check_int, check_number
 
 __all__ = ["RULES", "SEEDS", "acquisition", "cued_speed", "seed_decoder", "time_to_proficiency"]
 
@@ -100,12 +100,15 @@ def cued_speed(labels: np.ndarray) -> float:
     return float(moving.mean())
 
 
-def time_to_proficiency(per_minute: np.ndarray, threshold: float = 8.0) -> float:
+def time_to_proficiency(per_minute: np.ndarray, threshold: float = 8.0, *,
+                        strict: bool = False) -> float:
     """Return the first minute (1-based: the end of that minute) whose rate is ≥ ``threshold``.
 
-    NaN when no minute reaches it.
+    ``strict``: the rate must exceed ``threshold`` (a target worded "> 8 successes/min"). NaN
+    when no minute reaches it.
     """
-    hit = np.flatnonzero(np.asarray(per_minute) >= threshold)
+    rate = np.asarray(per_minute)
+    hit = np.flatnonzero(rate > threshold if check_bool("strict", strict) else rate >= threshold)
     return float(hit[0] + 1) if hit.size else float("nan")
 
 
@@ -147,6 +150,7 @@ def acquisition(
     minutes = check_int("minutes", minutes, 1)
     if intention_speed is not None:
         intention_speed = check_number("intention_speed", intention_speed, 0.0, low_open=True)
+    gain = check_number("gain", gain, 0.0, low_open=True)
     rows = []
     for kind in seeds:
         for rule in rules:

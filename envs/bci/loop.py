@@ -59,7 +59,7 @@ from cogmodels.envs.bci.error_signal import ErrorChannel, ErrorSignalSpec, make_
 from cogmodels.envs.bci.session_drift import SessionDrift, SessionProcess, make_session_drift
 from cogmodels.envs.bci.task import MAX_TIMEOUT, TargetSchedule, TaskSpec
 from cogmodels.envs.bci.user import USER_MODELS, WILSON_USER, Reaiming, User, UserSpec
-from cogmodels.validation import check_choice, check_int, check_number, describe
+from cogmodels.validation import check_bool, check_choice, check_int, check_number, describe
 
 __all__ = ["MAX_DAYS_PER_SESSION", "MAX_V", "BCIConfig", "ClosedLoop", "config_signature",
            "make_config"]
@@ -312,6 +312,9 @@ class ClosedLoop:
         ``decoder_gain`` (the output gain the session applies to the decoder, one number > 0 or
         one per lane: told to Wilson et al.'s user, ``UserSpec(model="wilson")``, as their
         simulator's user knows ``beta``; the other users keep ``forward_gain`` or learn theirs).
+        ``calibration_block`` (bool, default False: the session is a calibration block, which the
+        day's clock of the within-session drift runs through; open-loop paradigms always are,
+        :mod:`.session_drift`).
         Without ``day`` a lane moves on by ``days_per_session``; a new subject starts on day 0.
         """
         options = options or {}
@@ -326,6 +329,8 @@ class ClosedLoop:
                            MAX_TIMEOUT)
         velocity_sd = check_number('options["velocity_sd"]', options.get("velocity_sd", 1.0), 0.0,
                                    MAX_VELOCITY_SD)
+        calibrating = check_bool('options["calibration_block"]',
+                                 options.get("calibration_block", False))
         gain = options.get("decoder_gain")
         if gain is not None:
             gain = np.broadcast_to(np.asarray(gain, dtype=np.float64), (self.n,)) \
@@ -366,8 +371,9 @@ class ClosedLoop:
         if self.errors is not None:
             self.errors.start_session(lanes, seeds, self.day[lanes])
         if self.session is not None:
+            block = self.open_loop[lanes] | calibrating
             self.session.start(lanes, seeds, self.day[lanes].tolist(), new.tolist(),
-                               self.open_loop[lanes].tolist())
+                               block.tolist())
 
         self.trial[lanes] = 0
         self.cursor[lanes] = 0.0

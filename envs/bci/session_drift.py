@@ -22,13 +22,16 @@ with ``o_i`` a baseline offset (Hz) and ``g_i`` in {0, 1} a channel gate. Both a
 
 A lane's processes draw from ``default_rng([subject_seed, STREAM, 1 + day])``: the same subject
 on the same day meets the same within-session changes whatever the decoder does, and identical
-seeds give identical bytes. The processes run on the day's clock, which open-loop calibration
-blocks advance: a calibration block goes on from where the day's last one ended, and every
-closed-loop session of the day starts where the last calibration block ended (at the day's start
-before any). So a decoder calibrated on a block meets baselines that go on moving from where the
-block left them (Perge et al. 2013's point), not the block's walk replayed from zero, while the
-decoders compared on a subject's day (each in its own closed-loop sessions) meet the same
-changes. A new day or a new subject starts the processes afresh.
+seeds give identical bytes. The processes run on the day's clock, which calibration blocks
+advance (open-loop blocks, and any session reset with ``options={"calibration_block": True}``:
+:func:`~cogmodels.agents.decoders.session.calibration_block` and ReFIT's closed-loop block set
+it): a block goes on from where the day's last one ended, and every other session of the day
+starts where the last block ended (at the day's start before any). So a decoder calibrated on a
+block meets baselines that go on moving from where the block left them (Perge et al. 2013's
+point), not the block's walk replayed from zero, while the decoders compared on a subject's day
+(each in its own sessions) meet the same changes. Each day keeps its own clock: a lane that
+plays another day and comes back starts where that day's last block ended. A new subject starts
+every day afresh.
 
 References
 ----------
@@ -216,9 +219,11 @@ class SessionDrift:
         self._bins = np.zeros(n, dtype=np.int64)
         self._rngs: list[np.random.Generator | None] = [None] * n
         self._day_of: list[tuple[int, int] | None] = [None] * n  # (subject seed, day) running
-        self._open = np.zeros(n, dtype=bool)  # whether the lane's session is an open-loop block
-        #: per lane, where the day's sessions start: (generator state, each process's state, bins)
-        self._marks: list[tuple[dict, list[dict[str, np.ndarray]], int] | None] = [None] * n
+        self._block = np.zeros(n, dtype=bool)  # whether the lane's session is a calibration block
+        #: per lane and (subject seed, day), where that day's sessions start: (generator state,
+        #: each process's state, bins)
+        self._marks: list[dict[tuple[int, int], tuple[dict, list[dict[str, np.ndarray]], int]]] = [
+            {} for _ in range(n)]
         #: per process: state name -> array (n, ...) over lanes
         self._states: list[dict[str, np.ndarray]] = [{} for _ in self.processes]
         self._draws = np.empty((len(self.processes), n, n_units))
@@ -228,45 +233,52 @@ class SessionDrift:
 
     def start(self, lanes: np.ndarray, seeds: Sequence[int], days: Sequence[int],
               new_subject: Sequence[bool] | None = None,
-              open_loop: Sequence[bool] | None = None) -> None:
+              block: Sequence[bool] | None = None) -> None:
         """Start the sessions of ``lanes`` (their subjects' seeds and days).
 
-        A lane of the same subject (``new_subject`` false) and day starts where the day's last
-        open-loop block ended (``open_loop``: whether each new session is one; the module
-        docstring); the others start afresh.
+        ``block``: whether each new session is a calibration block. A lane starts where its
+        day's last block ended (module docstring), or afresh for a ``new_subject`` (default: all)
+        or a day it has not played.
         """
         k = len(lanes)
         new_subject = [True] * k if new_subject is None else new_subject
-        open_loop = [False] * k if open_loop is None else open_loop
-        for lane, seed, day, new, opened in zip(lanes.tolist(), seeds, days, new_subject, open_loop):
+        block = [False] * k if block is None else block
+        for lane, seed, day, new, is_block in zip(lanes.tolist(), seeds, days, new_subject, block,
+                                                  strict=True):
             key = (int(seed), int(day))
-            if new or self._day_of[lane] != key:
+            if self._block[lane] and self._day_of[lane] is not None:
+                self._mark(lane)  # a block just ended: its day's clock moves on
+            if new:
+                self._marks[lane].clear()
+            if key in self._marks[lane]:
+                self._restore(lane, key)
+            else:
                 rng = np.random.default_rng([key[0], SESSION_STREAM, 1 + key[1]])
-                self._rngs[lane], self._day_of[lane] = rng, key
+                self._rngs[lane] = rng
                 for p, stacked in zip(self.processes, self._states):
                     for name, value in p.start(rng, self.n_units).items():
                         if name not in stacked:
                             stacked[name] = np.zeros((self.n, *value.shape), dtype=value.dtype)
                         stacked[name][lane] = value
                 self._bins[lane] = 0
+                self._day_of[lane] = key
                 self._mark(lane)
-            else:
-                if self._open[lane]:  # a calibration block just ended: the day's clock moves on
-                    self._mark(lane)
-                self._restore(lane)
-            self._open[lane] = bool(opened)
+            self._block[lane] = bool(is_block)
         self._combine(lanes)
 
     def _mark(self, lane: int) -> None:
-        """Remember the lane's processes as the start of the day's next sessions."""
+        """Remember the lane's processes as where its day's next sessions start."""
         states = [{name: value[lane].copy() for name, value in stacked.items()}
                   for stacked in self._states]
-        self._marks[lane] = (self._rngs[lane].bit_generator.state, states, int(self._bins[lane]))
+        self._marks[lane][self._day_of[lane]] = (self._rngs[lane].bit_generator.state, states,
+                                                 int(self._bins[lane]))
 
-    def _restore(self, lane: int) -> None:
-        """Put the lane's processes back where the day's sessions start."""
-        rng_state, states, bins = self._marks[lane]
-        self._rngs[lane].bit_generator.state = rng_state
+    def _restore(self, lane: int, key: tuple[int, int]) -> None:
+        """Put the lane's processes where day ``key``'s sessions start."""
+        rng_state, states, bins = self._marks[lane][key]
+        rng = np.random.default_rng([key[0], SESSION_STREAM, 1 + key[1]])
+        rng.bit_generator.state = rng_state
+        self._rngs[lane], self._day_of[lane] = rng, key
         for stacked, saved in zip(self._states, states):
             for name, value in saved.items():
                 stacked[name][lane] = value
