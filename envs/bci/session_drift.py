@@ -220,8 +220,8 @@ class SessionDrift:
         self._rngs: list[np.random.Generator | None] = [None] * n
         self._day_of: list[tuple[int, int] | None] = [None] * n  # (subject seed, day) running
         self._block = np.zeros(n, dtype=bool)  # whether the lane's session is a calibration block
-        #: per lane and (subject seed, day), where that day's sessions start: (generator state,
-        #: each process's state, bins)
+        #: per lane and (subject seed, day) with a calibration block, where that day's sessions
+        #: start: (generator state, each process's state, bins)
         self._marks: list[dict[tuple[int, int], tuple[dict, list[dict[str, np.ndarray]], int]]] = [
             {} for _ in range(n)]
         #: per process: state name -> array (n, ...) over lanes
@@ -260,9 +260,8 @@ class SessionDrift:
                         if name not in stacked:
                             stacked[name] = np.zeros((self.n, *value.shape), dtype=value.dtype)
                         stacked[name][lane] = value
-                self._bins[lane] = 0
+                self._bins[lane] = 0  # a day without a block: its start is redrawn, not stored
                 self._day_of[lane] = key
-                self._mark(lane)
             self._block[lane] = bool(is_block)
         self._combine(lanes)
 
