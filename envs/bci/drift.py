@@ -125,7 +125,10 @@ class TuningRotation(Drift):
 
     ``n_stable`` channels (the first ones, as the ``n_stable`` units of Wilson et al.'s
     ``simulateTuningShift``) keep their tuning: the rotation applies to the rows of the others,
-    whose subspace then has principal cosines ``s`` (the whole population's are higher).
+    whose subspace then has principal cosines ``s`` (the whole population's are higher). Their
+    code differs in one respect: it mixes each stable row with itself, ``(s + sqrt(1 - s^2)) w``,
+    and then rescales every tuning column to its old norm, so their stable units keep their
+    preferred direction but not exactly their depth; here they keep both.
     """
 
     similarity: float = 0.91
