@@ -141,6 +141,9 @@ def main() -> None:
                     help="give each decoder its best output gain of GAINS, chosen on other "
                          "subjects (--tune-seed)")
     ap.add_argument("--tune-seed", type=int, default=100)
+    ap.add_argument("--willett-push", action="store_true",
+                    help="Willett et al.'s user with their fitted push instead of the tanh stand-in "
+                         "(UserSpec.push; an ablation of the user, files *_willettpush)")
     ap.add_argument("--see-velocity", action="store_true",
                     help="Willett et al.'s user anchored to the seen velocity too "
                          "(UserSpec.see_velocity; an ablation of the user, files *_seevel)")
@@ -150,7 +153,8 @@ def main() -> None:
     t0 = time.perf_counter()
     seconds = (args.calibration, args.refit, args.session)
     name = ("bci_refit" + ("" if args.dynamics == "fit" else "_physical")
-            + ("_tuned" if args.tune_gain else "") + ("_seevel" if args.see_velocity else ""))
+            + ("_tuned" if args.tune_gain else "") + ("_seevel" if args.see_velocity else "")
+            + ("_willettpush" if args.willett_push else ""))
     if args.tune_gain and 0 <= args.tune_seed < args.seeds:
         raise SystemExit(f"--tune-seed {args.tune_seed} is one of the scored seeds 0-{args.seeds - 1}")
     if args.replot:
@@ -158,8 +162,10 @@ def main() -> None:
     else:
         parts = []
         for cond, (over, paradigm, lag) in CONDITIONS.items():
-            if args.see_velocity and over["user"] is WILLETT_USER:
-                over = {**over, "user": dataclasses.replace(WILLETT_USER, see_velocity=True)}
+            if over["user"] is WILLETT_USER and (args.see_velocity or args.willett_push):
+                user = dataclasses.replace(WILLETT_USER, see_velocity=args.see_velocity,
+                                           push="willett" if args.willett_push else "tanh")
+                over = {**over, "user": user}
             gains = (tune_gains(over, paradigm, lag, args.subjects, args.tune_seed, seconds,
                                 args.dynamics) if args.tune_gain else None)
             for seed in range(args.seeds):

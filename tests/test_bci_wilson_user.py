@@ -81,6 +81,26 @@ def test_push_is_their_table_toward_the_target():
     assert np.linalg.norm(u[2]) == pytest.approx(0.997908667)  # held beyond the table's 1
 
 
+def test_the_feedback_user_can_push_with_willetts_fitted_table():
+    """``UserSpec(push="willett")``: the feedback policy's ``f_targ`` is Willett et al.'s fitted
+    push (0.50 widths/s at 0.027 widths, where the tanh stand-in gives 0.21), braking as before."""
+    spec = UserSpec(push="willett", damping=0.3)
+    user = User(spec, DT, 4)
+    error = np.array([[0.027, 0.0], [0.0, 0.1], [0.3, 0.4], [0.0, 0.0]])
+    still = user._policy(error, np.zeros((4, 2)), np.ones(4))
+    np.testing.assert_allclose(still, User._push(error))
+    assert np.hypot(*still[0]) == pytest.approx(np.interp(0.027, *WILSON_PUSH.T))
+    tanh = User(UserSpec(damping=0.3), DT, 4)._policy(error, np.zeros((4, 2)), np.ones(4))
+    assert np.hypot(*tanh[0]) == pytest.approx(0.8 * np.tanh(0.27), rel=1e-9)
+    moving = user._policy(error, np.full((4, 2), 0.5), np.ones(4))
+    np.testing.assert_allclose(moving, still - 0.3 * 0.5)  # the same braking, -damping v
+    assert spec.top_speed == pytest.approx(1.0) and UserSpec().top_speed == 0.8
+    with pytest.raises(ValueError, match=r"push must be one of \['tanh', 'willett'\]"):
+        UserSpec(push="fitted")
+    with pytest.raises(ValueError, match="push='willett' needs user='feedback'"):
+        UserSpec(model="lqr", push="willett")
+
+
 @pytest.mark.parametrize("k", [0, 10])
 def test_user_is_their_loop_on_this_environments_cursor(k):
     """Driving a cursor that moves as this environment's does when the decoder outputs the

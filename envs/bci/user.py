@@ -18,7 +18,9 @@ cursor moves as intended). From the error ``e = target_seen - p_hat`` the intend
       u = f_targ(|e|) e / |e| + f_vel(|v_hat|) v_hat / |v_hat|,
       f_targ(d) = max_speed tanh(d / saturation),   f_vel(s) = -damping s,
 
-  with ``f_targ`` a smooth stand-in for their fitted piecewise-linear push and ``f_vel`` their
+  with ``f_targ`` a smooth stand-in for their fitted piecewise-linear push (``push="willett"``:
+  that fitted push itself, :data:`WILSON_PUSH`, stronger near the target: 0.50 against the
+  stand-in's 0.21 widths/s at 0.027 widths, a plateau near 1 against 0.8) and ``f_vel`` their
   negative (braking) velocity term made linear; ``v_hat`` is the forward model's estimate of the
   current cursor velocity, ``g`` times the smoothed past commands. The command then feeds back on
   itself through ``v_hat`` with the factor ``-damping g`` per bin, so the braking is capped at
@@ -111,7 +113,7 @@ from scipy.linalg import solve_discrete_are
 from cogmodels.envs.bci.encoder import WILSON_TOP_CONTROL
 from cogmodels.validation import check_bool, check_choice, check_number
 
-__all__ = ["USER_MODELS", "WILLETT_USER", "WILSON_PUSH", "WILSON_USER", "Reaiming", "User",
+__all__ = ["PUSHES", "USER_MODELS", "WILLETT_USER", "WILSON_PUSH", "WILSON_USER", "Reaiming", "User",
            "UserSpec", "delayed_cursor_estimator", "lqr_gain"]
 
 USER_MODELS = ("feedback", "lqr", "wilson")
@@ -125,6 +127,9 @@ WILSON_PUSH = np.array([
     [0.511568, 0.907594], [0.65950075, 0.936572667], [0.82384525, 1.03224767],
     [0.99964425, 0.997908667], [100.0, 0.997908667]])
 
+
+#: the feedback user's push ``f_targ``: a tanh stand-in, or Willett et al.'s fitted table
+PUSHES = ("tanh", "willett")
 
 #: the longest sensory delay of the user (s): the delay line holds ``delay / dt`` bins
 MAX_DELAY = 2.0
@@ -150,7 +155,9 @@ class UserSpec:
     of the way to the compensating aim learnt per session; 0: none) in [0, 1];
     ``learn_smoothing`` (bool; the forward model learns the decoder's smoothing with its gain;
     needs ``model="feedback"`` and ``adaptation_time > 0``); ``see_velocity`` (bool; the forward
-    model starts from the seen velocity as well as the seen position; not with ``"wilson"``).
+    model starts from the seen velocity as well as the seen position; not with ``"wilson"``);
+    ``push`` (one of :data:`PUSHES`: the feedback user's ``f_targ``, the ``tanh`` stand-in or
+    Willett et al.'s fitted ``"willett"`` push, when ``max_speed`` and ``saturation`` are unused).
     """
 
     model: str = "feedback"
@@ -167,9 +174,14 @@ class UserSpec:
     session_learning: float = 0.0
     learn_smoothing: bool = False
     see_velocity: bool = False
+    push: str = "tanh"
 
     def __post_init__(self) -> None:
         check_choice("user", self.model, USER_MODELS)
+        check_choice("push", self.push, PUSHES)
+        if self.push != "tanh" and self.model != "feedback":
+            raise ValueError(f"push={self.push!r} needs user='feedback' (the push of the feedback "
+                             f"policy), got user={self.model!r}")
         limits = {
             "delay": (0.0, MAX_DELAY, False),
             "max_speed": (0.0, MAX_USER_VALUE, True),
@@ -212,7 +224,7 @@ class UserSpec:
         their control unit 1 (:data:`~cogmodels.envs.bci.encoder.WILSON_TOP_CONTROL`), in which
         their SNR is defined (``max_speed`` is unused there).
         """
-        return WILSON_TOP_CONTROL if self.model == "wilson" else self.max_speed
+        return WILSON_TOP_CONTROL if self.model == "wilson" or self.push == "willett" else self.max_speed
 
 
 def forward_model(spec: UserSpec, dt: float) -> tuple[float, np.ndarray, np.ndarray]:
@@ -591,8 +603,10 @@ class User:
         s = self.spec
         dist = np.hypot(error[:, 0], error[:, 1])
         if self._gain is None:
-            scale = s.max_speed * np.tanh(dist / s.saturation) / (dist + 1e-12)
-            u = error * scale[:, None]
+            if s.push == "willett":
+                u = self._push(error)
+            else:
+                u = error * (s.max_speed * np.tanh(dist / s.saturation) / (dist + 1e-12))[:, None]
             if s.damping > 0:  # f_vel(|v|) v / |v| with f_vel(s) = -damping s, damping g <= 0.9
                 brake = np.minimum(s.damping, 0.9 / gain)
                 u -= brake[:, None] * v
