@@ -273,6 +273,26 @@ def test_session_drift_runs_on_the_days_clock_across_sessions():
         CursorBCIVector(num_envs=1, session_drift=drift).reset(options={"calibration_block": 1})
 
 
+def test_a_refit_block_moves_the_days_clock_however_often_its_sessions_end():
+    """ReFIT's closed-loop block restarts the sessions that end inside it as blocks of the same
+    day, so the day's clock runs through all of it: the mark it leaves does not depend on how
+    many trials a session holds."""
+    from cogmodels.agents.decoders import SteadyStateKalmanDecoder
+    from cogmodels.agents.decoders.session import calibration_block, closed_loop_block
+
+    drift = [BaselineShift(span=5.0), TransientLoss(rate=600.0, duration=2.0)]
+    marks = []
+    for n_trials in (1, 10**6):  # one trial a session: many sessions end inside the block
+        env = CursorBCIVector(num_envs=2, n_trials=n_trials, session_drift=drift)
+        env.reset(seed=1)
+        dec = SteadyStateKalmanDecoder().fit(*calibration_block(env, 20.0, day=0))
+        closed_loop_block(env, dec, 30.0, day=0)
+        env.reset(options={"day": 0})
+        marks.append(env._loop.session.offset.copy())
+    assert (marks[0] != 0).any()
+    np.testing.assert_array_equal(marks[0], marks[1])
+
+
 def test_session_drift_shifts_the_counts_and_is_off_by_default():
     from cogmodels.envs.bci import CursorBCI
 

@@ -177,6 +177,10 @@ def closed_loop_block(env: Any, decoder: Decoder, seconds: float, *,
                       day: Any = None) -> dict[str, np.ndarray]:
     """Let ``decoder`` drive the cursor from a new session and record what ReFIT needs.
 
+    The block lasts ``seconds`` in every lane: a lane whose session ends inside it starts a new
+    one at once, on the block's day, as a calibration block (the day's clock of the
+    within-session drift runs through it; :mod:`~cogmodels.envs.bci.session_drift`).
+
     Returns
     -------
     dict
@@ -186,8 +190,9 @@ def closed_loop_block(env: Any, decoder: Decoder, seconds: float, *,
     """
     env = _check_env(env)
     n = _n_bins(env, seconds)
-    obs, info = env.reset(options={"day": env.day if day is None else day, "decoder_gain": 1.0,
-                                   "calibration_block": True})
+    options = {"day": env.day if day is None else day, "decoder_gain": 1.0,
+               "calibration_block": True}
+    obs, info = env.reset(options=options)
     decoder.reset()
     poisson = env.config.population.noise == "poisson"
     lanes, units = env.num_envs, obs.shape[1]
@@ -199,9 +204,11 @@ def closed_loop_block(env: Any, decoder: Decoder, seconds: float, *,
         rec["counts"][t], rec["velocity"][t] = obs, v
         rec["cursor"][t], rec["target"][t] = info["cursor"], info["target"]
         rec["radius"][t] = info["target_radius"]
-        obs, _, term, _, info = env.step(v)
-        if term.any():
-            decoder.reset(term)
+        obs, _, terminated, truncated, info = env.step(v)
+        ended = terminated | truncated
+        if ended.any() and t + 1 < n:  # the block goes on, as calibration_block's does
+            obs, info = env.reset(options={**options, "reset_mask": ended})
+            decoder.reset(ended)
     return rec
 
 

@@ -220,9 +220,11 @@ class UserSpec:
     def top_speed(self) -> float:
         """The user's top push (widths/s).
 
-        ``max_speed``; for Wilson et al.'s user the plateau of their push :data:`WILSON_PUSH`,
-        their control unit 1 (:data:`~cogmodels.envs.bci.encoder.WILSON_TOP_CONTROL`), in which
-        their SNR is defined (``max_speed`` is unused there).
+        ``max_speed``; for Wilson et al.'s user, and for ``push="willett"``, the plateau of their
+        push :data:`WILSON_PUSH`, their control unit 1
+        (:data:`~cogmodels.envs.bci.encoder.WILSON_TOP_CONTROL`), in which their SNR is defined
+        (``max_speed`` is unused there). It sets the additive noise's SD at Wilson et al.'s SNR
+        (:func:`~cogmodels.envs.bci.encoder.wilson_noise_sd`).
         """
         return WILSON_TOP_CONTROL if self.model == "wilson" or self.push == "willett" else self.max_speed
 
