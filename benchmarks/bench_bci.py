@@ -49,7 +49,7 @@ import numpy as np
 import cogmodels  # noqa: F401
 from cogmodels.agents import decoders
 from cogmodels.agents.decoders import SteadyStateKalmanDecoder
-from cogmodels.agents.decoders.session import refit_decoder
+from cogmodels.agents.decoders.session import OBSERVATION_BLOCK, refit_decoder
 from cogmodels.envs.bci import (
     CursorBCI,
     CursorBCIVector,
@@ -74,8 +74,7 @@ def calibrate(env: CursorBCIVector, bins: int, realistic: bool = False) -> Stead
     the user's delay, open-loop neural code) instead.
     """
     if realistic:
-        return decoders.calibrate(env, SteadyStateKalmanDecoder(), bins * DT,
-                                  paradigm="observation", lag=0.2)
+        return decoders.calibrate(env, SteadyStateKalmanDecoder(), bins * DT, **OBSERVATION_BLOCK)
     return decoders.calibrate(env, SteadyStateKalmanDecoder(), bins * DT)
 
 

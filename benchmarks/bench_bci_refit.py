@@ -45,6 +45,7 @@ import pandas as pd  # noqa: E402
 import cogmodels  # noqa: E402,F401
 from cogmodels.agents.decoders import SteadyStateKalmanDecoder  # noqa: E402
 from cogmodels.agents.decoders.session import (  # noqa: E402
+    OBSERVATION_BLOCK,
     calibrate,
     refit_decoder,
     run_closed_loop,
@@ -54,11 +55,12 @@ from cogmodels.envs.bci.user import WILLETT_USER  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SAME_CODE = {"observation_gain": 1.0, "observation_rotation": 0.0, "observation_offset": 0.0}
+_OBSERVATION = (OBSERVATION_BLOCK["paradigm"], OBSERVATION_BLOCK["lag"])
 #: condition -> (environment overrides, calibration paradigm, label lag in s)
 CONDITIONS: dict[str, tuple[dict, str, float]] = {
-    "realistic (observation, lag-aligned)": ({"user": WILLETT_USER}, "observation", 0.2),
+    "realistic (observation, lag-aligned)": ({"user": WILLETT_USER}, *_OBSERVATION),
     "labels not lag-aligned": ({"user": WILLETT_USER}, "observation", 0.0),
-    "same code open / closed loop": ({"user": WILLETT_USER, **SAME_CODE}, "observation", 0.2),
+    "same code open / closed loop": ({"user": WILLETT_USER, **SAME_CODE}, *_OBSERVATION),
     "attempted movement block": ({"user": WILLETT_USER}, "attempt", 0.0),
     "idealised (before issue 14)": ({"user": "feedback"}, "intention", 0.0),
 }
