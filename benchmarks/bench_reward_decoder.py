@@ -12,7 +12,8 @@ steady-state Kalman filter on the same subjects and days
 
 Configurations: ``realistic`` / ``idealised`` channel (:mod:`cogmodels.envs.bci.error_signal`),
 ``outcome_weighted`` / ``actor_critic`` rule, ``running`` (re-estimated, half-life 60 s) /
-``frozen`` (day-0) features.
+``frozen`` (day-0) features. The simulator is the plain one unless ``--realism realistic``
+(Willett et al.'s user) or ``full`` (all of issue 14 §1; :mod:`cogmodels.envs.bci.realism`).
 
     python benchmarks/bench_reward_decoder.py                 # 4 subjects, 13 min, days 0,7,28
     python benchmarks/bench_reward_decoder.py --quick         # under a minute
@@ -32,6 +33,7 @@ import pandas as pd
 import cogmodels  # noqa: F401
 from cogmodels.agents.decoders.reward import RewardDecoder, per_minute
 from cogmodels.envs.bci.metrics import summarize
+from cogmodels.envs.bci.realism import REALISM_LEVELS, realism
 from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.experiments._common import markdown_table
 from cogmodels.experiments.clda_study import time_to_proficiency
@@ -49,7 +51,7 @@ def run_config(config: str, args: argparse.Namespace
     """Return (learning curve per minute, the same per subject, metrics per day, wall seconds)."""
     channel, rule, features = config.split("/")
     env = CursorBCIVector(num_envs=args.subjects, n_trials=10**6, drift="typical",
-                          error_signal=channel)
+                          error_signal=channel, **realism(args.realism))
     env.reset(seed=args.seed, options={"day": 0})  # the subjects of compare_under_drift
     dec = RewardDecoder(env.single_observation_space.shape[0], args.subjects, rule=rule,
                         half_life_s=60.0 if features == "running" else None,
@@ -93,6 +95,9 @@ def main() -> None:
                     help="2 subjects, 3 min, days 0 and 7, 30 s sessions, one configuration")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
     ap.add_argument("--tag", default="", help="appended to the output files' names")
+    ap.add_argument("--realism", choices=REALISM_LEVELS, default="off",
+                    help="the simulator's realism (cogmodels.envs.bci.realism): the user, and "
+                         "for 'full' the encoder and within-session drift")
     args = ap.parse_args()
     if args.quick:
         args.subjects, args.minutes, args.days, args.session, args.calibration = 2, 3.0, "0,7", 30.0, 20.0
@@ -113,7 +118,8 @@ def main() -> None:
     t0 = time.perf_counter()
     if not args.no_recalibration:
         trials = compare_under_drift(["daily_recalibration"], args.days, args.subjects,
-                                     args.session, seed=args.seed, drift="typical")
+                                     args.session, seed=args.seed, drift="typical",
+                                     **realism(args.realism))
         metrics.append(summarize(trials, by=["decoder", "day"], n_targets=8))
     for config in args.configs.split(","):
         curve, each, m, wall = run_config(config, args)

@@ -25,6 +25,11 @@ factor-analysis latents re-estimated and aligned each day or frozen at day 0.
     python benchmarks/bench_reward_drift.py --jobs 2 --days 0-60 \
         --decoders fixed,daily_recalibration,pri_t,no_labels      # a session every day
     python benchmarks/bench_reward_drift.py --quick            # under a minute
+
+The simulator is the plain one (the feedback user, cosine units) unless ``--realism realistic``
+(Willett et al.'s user) or ``full`` (all of issue 14 §1; :mod:`cogmodels.envs.bci.realism`).
+Saved units and tables are named by the protocol's non-default settings, the realism and the
+seed included, so a call resumes only its own run.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import cogmodels  # noqa: F401
 from cogmodels.agents.decoders.outcome_recalibration import STRATEGIES, run_reward_drift
 from cogmodels.envs.bci.metrics import summarize
+from cogmodels.envs.bci.realism import REALISM_LEVELS, realism
 from cogmodels.experiments._common import markdown_table
 
 HERE = Path(__file__).resolve().parent
@@ -69,7 +75,7 @@ def run_unit(unit: tuple[str, str, str], args: argparse.Namespace) -> tuple[pd.D
                               features=features, seed=args.seed, report_days=args.report_days,
                               interim_s=args.interim,
                               early_update_s=args.early_update,
-                              prior_s=args.prior_seconds)
+                              prior_s=args.prior_seconds, **realism(args.realism))
     tag = "" if (channel, features) == ("realistic", "counts") else f" [{channel}, {features}]"
     trials["decoder"] = trials["decoder"] + tag
     return trials, time.process_time() - cpu
@@ -95,6 +101,10 @@ def protocol_tag(args: argparse.Namespace) -> str:
         tag += f"_early{args.early_update:g}"
     if args.prior_seconds != PRIOR_SECONDS:
         tag += f"_prior{args.prior_seconds:g}"
+    if args.realism != "off":
+        tag += f"_{args.realism}"
+    if args.seed != 0:  # else another seed would resume this seed's saved units
+        tag += f"_seed{args.seed}"
     return tag
 
 
@@ -156,6 +166,9 @@ def main() -> None:
     ap.add_argument("--ablations", action="store_true", help="also the ablation units")
     ap.add_argument("--jobs", type=int, default=1, help="processes (one unit each)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--realism", choices=REALISM_LEVELS, default="off",
+                    help="the simulator's realism (cogmodels.envs.bci.realism): the user, and "
+                         "for 'full' the encoder and within-session drift")
     ap.add_argument("--quick", action="store_true",
                     help="2 subjects, days 0,7,14, 30 s sessions, fixed vs pri_t_gated")
     ap.add_argument("--out", type=Path, default=HERE / "figures")

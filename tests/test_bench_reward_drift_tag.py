@@ -1,0 +1,38 @@
+"""benchmarks/bench_reward_drift.py: the saved units' folder names every setting that changes them."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_reward_drift.py"
+_SPEC = importlib.util.spec_from_file_location("bench_reward_drift", _PATH)
+bench = importlib.util.module_from_spec(_SPEC)
+sys.modules[_SPEC.name] = bench
+_SPEC.loader.exec_module(bench)
+
+
+def _args(**over) -> argparse.Namespace:
+    base = {"quick": False, "days": bench.parse_days(bench.DAYS), "interim": None, "session": 120.0,
+            "early_update": None, "prior_seconds": bench.PRIOR_SECONDS, "realism": "off", "seed": 0}
+    return argparse.Namespace(**{**base, **over})
+
+
+def test_the_default_protocol_keeps_the_committed_names() -> None:
+    assert bench.protocol_tag(_args()) == ""
+    every_day = _args(days=bench.parse_days("0-60"), interim=60.0)
+    assert bench.protocol_tag(every_day) == "_days0-60x61_interim60"
+
+
+@pytest.mark.parametrize(("over", "tag"), [
+    ({"seed": 1}, "_seed1"),
+    ({"realism": "realistic"}, "_realistic"),
+    ({"realism": "full", "seed": 2}, "_full_seed2"),
+])
+def test_another_seed_or_realism_gets_its_own_units(over: dict, tag: str) -> None:
+    # a run resumes from the units saved under its tag: a shared tag would replay another run's
+    assert bench.protocol_tag(_args(**over)) == tag
