@@ -106,7 +106,8 @@ def save(obj: Any, path: str | Path) -> Path:
     np.savez(base.with_suffix(".npz"), **writer.arrays)
     shapes = {k: [list(a.shape), a.dtype.str] for k, a in sorted(writer.arrays.items())}
     out = base.with_suffix(".json")
-    out.write_text(json.dumps({"format": FORMAT, **node, "arrays": shapes}, indent=1))
+    meta = {"format": FORMAT, **node, "arrays": shapes, "layouts": writer.layouts}
+    out.write_text(json.dumps(meta, indent=1))
     return out
 
 
@@ -180,7 +181,7 @@ def load(path: str | Path, **given: Any) -> Any:
         A missing ``.json`` or ``.npz`` file.
     """
     meta, arrays = read_files(path)
-    return Reader(arrays, given).node(meta, "", stem(path))
+    return Reader(arrays, given, meta.get("layouts")).node(meta, "", stem(path))
 
 
 def class_named(name: Any) -> type:
@@ -206,11 +207,22 @@ class Writer:
 
     def __init__(self) -> None:
         self.arrays: dict[str, np.ndarray] = {}
+        self.layouts: dict[str, list[int]] = {}
         self._seen: dict[int, str] = {}
 
     def array(self, value: Any, key: str) -> str:
-        """Keep ``value`` as the array ``key``; return the key."""
-        self.arrays[key] = np.asarray(value)
+        """Keep ``value`` as the array ``key``; return the key.
+
+        An array that is a transposed view of a contiguous one (``np.moveaxis``) is kept
+        contiguous with its axis order in :attr:`layouts`, so that it loads with the same
+        strides: numpy's products may round differently on another memory layout.
+        """
+        a = np.asarray(value)
+        order = np.argsort(a.strides, kind="stable")[::-1]
+        if not a.flags.c_contiguous and a.transpose(order).flags.c_contiguous:
+            a = a.transpose(order)
+            self.layouts[key] = order.tolist()
+        self.arrays[key] = a
         return key
 
     def node(self, obj: Any, key: str) -> dict[str, Any]:
@@ -228,7 +240,8 @@ class Writer:
                     "state_dict": self.value(dict(obj.state_dict()), f"{key}state_dict")}
         skip = type(obj)._not_saved if isinstance(obj, Saveable) else ()
         state = {k: v for k, v in vars(obj).items() if k not in skip}
-        return {"class": type(obj).__name__, "state": self.value(state, f"{key}state")}
+        return {"class": type(obj).__name__,
+                "state": {k: self.value(v, f"{key}{k}") for k, v in state.items()}}
 
     def value(self, v: Any, key: str) -> Any:
         """Return the JSON form of an attribute value (module docstring); arrays go to the npz."""
@@ -266,9 +279,11 @@ class Writer:
 class Reader:
     """Rebuild objects from JSON nodes and the arrays of their ``.npz`` (the inverse of :class:`Writer`)."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], given: dict[str, Any] | None = None) -> None:
+    def __init__(self, arrays: dict[str, np.ndarray], given: dict[str, Any] | None = None,
+                 layouts: dict[str, list[int]] | None = None) -> None:
         self.arrays = arrays
         self.given = dict(given or {})
+        self.layouts = dict(layouts or {})
         self._seen: dict[str, Any] = {}
 
     def node(self, node: dict[str, Any], key: str, base: Path | None = None) -> Any:
@@ -283,13 +298,14 @@ class Reader:
             self._seen[key] = module.train(bool(node["training"]))
             return module
         obj = self._seen[key] = cls.__new__(cls)
-        state = self.value(node["state"])
+        state = {k: self.value(v) for k, v in node["state"].items()}
         skip = cls._not_saved if issubclass(cls, Saveable) else ()
-        unknown = sorted(set(self.given) - set(skip))
+        given = self.given if key == "" else {}  # collaborators of the object loaded
+        unknown = sorted(set(given) - set(skip))
         if unknown:
             raise TypeError(f"load got values for {unknown}, which {cls.__name__} saves itself; it "
                             f"takes only {list(skip)}")
-        state.update({k: self.given.get(k) for k in skip})
+        state.update({k: given.get(k) for k in skip})
         obj.__dict__.update(state)
         return obj
 
@@ -298,7 +314,9 @@ class Reader:
         if key not in self.arrays:
             raise ValueError(f"the saved object's .npz must hold the array {key!r}; it holds "
                              f"{sorted(self.arrays)}")
-        return self.arrays[key]
+        a = self.arrays[key]
+        order = self.layouts.get(key)
+        return a if order is None else a.transpose(np.argsort(order))
 
     def value(self, v: Any) -> Any:
         """Return the value of a JSON form written by :meth:`Writer.value`."""
@@ -315,7 +333,7 @@ class Reader:
             items = [self.value(x) for x in v[kind]]
             return tuple(items) if kind == "$tuple" else set(items)
         if kind == "$array":
-            return self.array(v["$array"]).copy()
+            return self.array(v["$array"]).copy(order="K")
         if kind == "$scalar":
             return self.array(v["$scalar"])[()]
         if kind == "$rng":

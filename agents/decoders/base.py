@@ -186,7 +186,7 @@ class Decoder:
         dec = cls(**node["params"])
         dec._fitted(int(node["n_lanes"]), int(node["n_units"]), bool(node["single"]))
         arrays = {name: reader.array(f"{key}{name}") for name in cls._model_arrays}
-        arrays.update({name: reader.arrays[f"{key}{name}"] for name in cls._state_arrays
+        arrays.update({name: reader.array(f"{key}{name}") for name in cls._state_arrays
                        if f"{key}{name}" in reader.arrays})
         dec._restore(arrays)
         dec._load_extra(node, reader, key, base)
@@ -199,7 +199,7 @@ class Decoder:
         self._rebuild()
         for name in self._state_arrays:
             if name in arrays:
-                setattr(self, name, arrays[name].copy())
+                setattr(self, name, arrays[name].copy(order="K"))
 
     def _rebuild(self) -> None:
         """Recompute what derives from the model arrays; nothing by default."""
