@@ -25,12 +25,13 @@ from __future__ import annotations
 import numpy as np
 
 from cogmodels.agents.decoders.clda import INTENTION_SPEED, refit_intention
+from cogmodels.agents.saving import Saveable
 from cogmodels.validation import check_number
 
 __all__ = ["Assist"]
 
 
-class Assist:
+class Assist(Saveable):
     """A decaying assist (module docstring); call it once per bin, then :meth:`tick`.
 
     Parameters

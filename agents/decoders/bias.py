@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from cogmodels.agents.saving import Saveable
 from cogmodels.validation import check_number
 
 __all__ = ["BiasCorrection"]
 
 
-class BiasCorrection:
+class BiasCorrection(Saveable):
     """Running bias estimate of the decoded velocity, subtracted every bin (module docstring).
 
     Parameters

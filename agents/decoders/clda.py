@@ -40,6 +40,7 @@ import numpy as np
 
 from cogmodels.agents.decoders.linear import EncodingDecoder
 from cogmodels.agents.decoders.stats import RegressionStats
+from cogmodels.agents.saving import Saveable
 from cogmodels.deprecation import renamed_arguments, renamed_attribute
 from cogmodels.validation import check_number
 
@@ -137,7 +138,7 @@ def _check_seconds(name: str, value: Any, dt: float) -> float:
     return v
 
 
-class _Adaptation:
+class _Adaptation(Saveable):
     """Shared by the adaptation rules: the decoder, the statistics, observe and the clock."""
 
     def __init__(self, decoder: EncodingDecoder, half_life: float, dt: float, ridge: float,

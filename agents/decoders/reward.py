@@ -65,6 +65,7 @@ import numpy as np
 import pandas as pd
 
 from cogmodels.agents.reward_learners import ActorCriticLanes, OutcomeWeightedLanes
+from cogmodels.agents.saving import Saveable
 from cogmodels.agents.spike_features import SpikeFeatures
 from cogmodels.deprecation import renamed_arguments, require_columns, warn_renamed
 from cogmodels.envs.bci.error_signal import (
@@ -84,7 +85,7 @@ _OUTCOMES = ("success", "time_to_target", "dial_in_time", "trial_time", "path_ef
              "distance", "index_of_difficulty")
 
 
-class RewardDecoder:
+class RewardDecoder(Saveable):
     """A reward-trained cursor decoder: re-estimated spike features into one policy per lane.
 
     Works with :class:`~cogmodels.envs.bci.CursorBCI` (one lane) and

@@ -52,6 +52,7 @@ import numpy as np
 from scipy.special import i0e
 
 from cogmodels.agents.decoders.clda import refit_intention
+from cogmodels.agents.saving import Saveable
 from cogmodels.validation import check_int, check_number, check_probability
 
 __all__ = ["TargetHMM", "hmm_labels", "infer_lanes", "target_grid"]
@@ -89,7 +90,7 @@ def _sequence(name: str, value: Any, length: int | None, width: int | None) -> n
     return a
 
 
-class TargetHMM:
+class TargetHMM(Saveable):
     """The PRI-T hidden Markov model of the user's target (module docstring).
 
     Parameters
