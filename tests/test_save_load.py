@@ -43,6 +43,30 @@ def table(t):
     return t.select_dtypes("number").to_numpy(dtype=np.float64)
 """
 
+#: the closed-loop cases' shared part: a seed filter, two rollouts, the loader given the config
+CLOSED_LOOP = """
+from cogmodels.agents.decoders import (RML, Assist, BiasCorrection, SmoothBatch,
+                                       SteadyStateKalmanDecoder)
+from cogmodels.agents.decoders.closed_loop import ClosedLoopAgent
+from cogmodels.agents.decoders.session import calibration_block
+from cogmodels.rollout import rollout
+
+def run(agent, seed):
+    rollout(agent, env(seed), n_steps=150, reseed=False, options={"day": 0}, record=None)
+    return agent.trial_table()
+
+def agent_of(**kw):
+    e = env(0)
+    dec = SteadyStateKalmanDecoder(dt=e.config.task.dt).fit(*calibration_block(e, 5.0, day=0))
+    agent = ClosedLoopAgent(dec, e.config, **{k: v(dec) if k == "adaptation" else v
+                                              for k, v in kw.items()})
+    run(agent, 1)
+    return agent
+
+def load(path):
+    return load_decoder(path, config=env().config)
+"""
+
 #: each case: ``make()`` the used object, ``used(obj)`` that it is mid-use, ``go(obj)`` the
 #: continuation (a flat array); ``load(path)`` when the default ``load_decoder(path)`` won't do
 CASES = {
@@ -125,26 +149,10 @@ def go(recal):
     return flat(table(t), recal.decoder_.H_, recal.decoder_.velocity_, recal.scale_,
                 recal.n_updates_)
 """,
-    "closed_loop_rml": """
-from cogmodels.agents.decoders import RML, Assist, BiasCorrection, SteadyStateKalmanDecoder
-from cogmodels.agents.decoders.closed_loop import ClosedLoopAgent
-from cogmodels.agents.decoders.session import calibration_block
-from cogmodels.rollout import rollout
-
-def run(agent, seed):
-    rollout(agent, env(seed), n_steps=150, reseed=False, options={"day": 0}, record=None)
-    return agent.trial_table()
-
+    "closed_loop_rml": CLOSED_LOOP + """
 def make():
-    e = env(0)
-    dec = SteadyStateKalmanDecoder(dt=e.config.task.dt).fit(*calibration_block(e, 5.0, day=0))
-    agent = ClosedLoopAgent(dec, e.config, gain=1.2, adaptation=RML(dec, half_life=2.0),
-                            assist=Assist(0.5, 10.0), bias=BiasCorrection(tau=1.0))
-    run(agent, 1)
-    return agent
-
-def load(path):
-    return load_decoder(path, config=env().config)
+    return agent_of(gain=1.2, adaptation=lambda dec: RML(dec, half_life=2.0),
+                    assist=Assist(0.5, 10.0), bias=BiasCorrection(tau=1.0))
 
 def used(agent):
     return (agent.adaptation.n_updates_ > 0 and agent.assist.elapsed_ > 0
@@ -156,27 +164,11 @@ def go(agent):
     return flat(table(t), agent.decoder.H_, a.stats.zz, a.stats.yy, a._clock, a.n_updates_,
                 agent.bias.bias_, agent.assist.level_, agent.bins_)
 """,
-    "closed_loop_smoothbatch_rti": """
-from cogmodels.agents.decoders import Assist, BiasCorrection, SmoothBatch, SteadyStateKalmanDecoder
-from cogmodels.agents.decoders.closed_loop import ClosedLoopAgent
-from cogmodels.agents.decoders.session import calibration_block
-from cogmodels.rollout import rollout
-
-def run(agent, seed):
-    rollout(agent, env(seed), n_steps=150, reseed=False, options={"day": 0}, record=None)
-    return agent.trial_table()
-
+    "closed_loop_smoothbatch_rti": CLOSED_LOOP + """
 def make():
-    e = env(0)
-    dec = SteadyStateKalmanDecoder(dt=e.config.task.dt).fit(*calibration_block(e, 5.0, day=0))
-    agent = ClosedLoopAgent(dec, e.config, adaptation=SmoothBatch(dec, batch_s=1.0, half_life=2.0,
-                                                                  min_bins=10),
-                            intention="rti", assist=Assist(0.3, 20.0), bias=BiasCorrection(1.0))
-    run(agent, 1)
-    return agent
-
-def load(path):
-    return load_decoder(path, config=env().config)
+    return agent_of(adaptation=lambda dec: SmoothBatch(dec, batch_s=1.0, half_life=2.0,
+                                                       min_bins=10),
+                    intention="rti", assist=Assist(0.3, 20.0), bias=BiasCorrection(1.0))
 
 def used(agent):
     return agent.adaptation.n_updates_ > 0 and agent._rti is not None

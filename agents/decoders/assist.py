@@ -49,6 +49,11 @@ class Assist(Saveable):
     ----------
     level_ : float
         The current assist ``a_t``.
+
+    Notes
+    -----
+    ``save(path)`` writes the settings, ``elapsed_`` and ``level_`` (JSON);
+    :func:`~cogmodels.agents.decoders.base.load_decoder` reads them back.
     """
 
     def __init__(self, level: float = 0.5, seconds: float = 300.0,

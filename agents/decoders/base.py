@@ -145,17 +145,9 @@ class Decoder:
         The JSON holds the format, the class, the constructor arguments, the lanes and units and
         the shape of every array; the ``.npz`` the fitted arrays (``_model_arrays``) and the
         filter state (``_state_arrays``): :func:`load_decoder` rebuilds a decoder that decodes
-        what this one would.
-
-        Parameters
-        ----------
-        path : str or pathlib.Path
-            The files' path without suffix (a ``.json`` or ``.npz`` suffix is dropped).
-
-        Returns
-        -------
-        pathlib.Path
-            The JSON file; :func:`load_decoder` reads it and its ``.npz`` sibling.
+        what this one would. ``path`` is the files' path without suffix (a ``.json`` or
+        ``.npz`` suffix is dropped); the JSON file's path is returned
+        (:meth:`cogmodels.agents.saving.Saveable.save`).
 
         Notes
         -----

@@ -464,6 +464,14 @@ class OutcomeRecalibration(Saveable):
         ``(L,)`` the renormalising output factors.
     n_updates_ : int
         Sessions recalibrated on.
+
+    Notes
+    -----
+    ``save(path)`` writes the settings, PRI-T's model, the channel, the current decoder, the
+    filter of the session's start (:meth:`begin_session`), the reference readout norm and the
+    output scale (JSON + ``.npz``, no pickle);
+    :func:`~cogmodels.agents.decoders.base.load_decoder` rebuilds a recalibration that refits as
+    this one would.
     """
 
     prior_seconds = renamed_attribute("prior_seconds", "prior_s")

@@ -113,6 +113,11 @@ class TargetHMM(Saveable):
         the true one during holds.
     click_radius : float
         Distance within which a click selects the target.
+
+    Notes
+    -----
+    ``save(path)`` writes the settings (``targets`` to the ``.npz``);
+    :func:`~cogmodels.agents.decoders.base.load_decoder` reads them back.
     """
 
     def __init__(self, targets: Any, stay: float = 0.999, kappa: float = 2.0,
