@@ -61,6 +61,9 @@ class Decoder:
     _state_arrays: tuple[str, ...] = ("velocity_",)
     #: state arrays :meth:`reset` zeroes in the lanes it resets (a session starts at rest)
     _reset_arrays: tuple[str, ...] = ("velocity_",)
+    #: derived arrays saved as they are and restored over what :meth:`_rebuild` recomputes
+    #: (when the recomputation depends on history, e.g. a warm-started Riccati solution)
+    _readout_arrays: tuple[str, ...] = ()
 
     def fit(self, counts: Any, velocity: Any) -> Decoder:  # pragma: no cover - abstract
         """Fit on a calibration block of counts and intended velocities; return ``self``."""
@@ -160,7 +163,7 @@ class Decoder:
     def _save_node(self, writer: saving.Writer, key: str) -> dict[str, Any]:
         """Return the decoder's JSON node; its arrays go to ``writer`` under ``key`` + name."""
         self._check_fitted()
-        for name in (*self._model_arrays, *self._state_arrays):
+        for name in (*self._model_arrays, *self._state_arrays, *self._readout_arrays):
             if hasattr(self, name):
                 writer.array(getattr(self, name), f"{key}{name}")
         return {"class": type(self).__name__, "params": self.get_params(),
@@ -178,7 +181,8 @@ class Decoder:
         dec = cls(**node["params"])
         dec._fitted(int(node["n_lanes"]), int(node["n_units"]), bool(node["single"]))
         arrays = {name: reader.array(f"{key}{name}") for name in cls._model_arrays}
-        arrays.update({name: reader.array(f"{key}{name}") for name in cls._state_arrays
+        arrays.update({name: reader.array(f"{key}{name}")
+                       for name in (*cls._state_arrays, *cls._readout_arrays)
                        if f"{key}{name}" in reader.arrays})
         dec._restore(arrays)
         dec._load_extra(node, reader, key, base)
@@ -189,7 +193,7 @@ class Decoder:
         for name in self._model_arrays:
             setattr(self, name, arrays[name])
         self._rebuild()
-        for name in self._state_arrays:
+        for name in (*self._readout_arrays, *self._state_arrays):
             if name in arrays:
                 setattr(self, name, arrays[name].copy(order="K"))
 

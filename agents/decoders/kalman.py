@@ -225,7 +225,7 @@ class SteadyStateKalmanDecoder(KalmanDecoder):
     _reset_arrays = ("velocity_",)
     #: the readout is saved as it is: re-solving the Riccati equation on load would start cold,
     #: not from the previous fixed point as :meth:`set_encoding` does, and differ in the last bits
-    _state_arrays = ("velocity_", "P_", "_P_ss", "K_", "M_", "_Kd")
+    _readout_arrays = ("_P_ss", "K_", "M_", "_Kd")
 
     def _readout(self) -> None:
         self._hq = np.moveaxis(self.H_ / self.q_[..., None], 1, 2)
