@@ -245,6 +245,10 @@ class Writer:
 
     def value(self, v: Any, key: str) -> Any:
         """Return the JSON form of an attribute value (module docstring); arrays go to the npz."""
+        if isinstance(v, np.generic):  # before float: np.float64 is one, and keeps its type
+            if v.dtype.kind in "OV":
+                raise TypeError(f"cannot save {key}: a scalar of dtype {v.dtype} needs pickle")
+            return {"$scalar": self.array(v, key)}
         if v is None or isinstance(v, bool | int | float | str):
             return v
         if isinstance(v, list):
@@ -258,10 +262,10 @@ class Writer:
                 return {"$dict": {k: self.value(x, f"{key}.{k}") for k, x in v.items()}}
             return {"$items": [[self.value(k, f"{key}.{i}k"), self.value(x, f"{key}.{i}")]
                                for i, (k, x) in enumerate(v.items())]}
-        if isinstance(v, np.ndarray | np.generic):
-            if np.asarray(v).dtype.kind in "OV":
-                raise TypeError(f"cannot save {key}: arrays of dtype {np.asarray(v).dtype} need pickle")
-            return {"$array" if isinstance(v, np.ndarray) else "$scalar": self.array(v, key)}
+        if isinstance(v, np.ndarray):
+            if v.dtype.kind in "OV":
+                raise TypeError(f"cannot save {key}: arrays of dtype {v.dtype} need pickle")
+            return {"$array": self.array(v, key)}
         if isinstance(v, np.random.Generator):
             return {"$rng": self.value(v.bit_generator.state, key)}
         if isinstance(v, np.random.SeedSequence):

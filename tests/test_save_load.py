@@ -460,3 +460,21 @@ def test_a_generator_state_round_trips_through_json_and_refuses_unknown_bit_gene
             "a saved generator's bit_generator must be one of ['MT19937', 'PCG64', 'PCG64DXSM', "
             "'Philox', 'SFC64'], got 'os'")):
         generator({"bit_generator": "os"})
+
+
+def test_numpy_scalars_keep_their_type_and_a_plastic_policy_saves_alone(tmp_path):
+    import torch
+
+    from cogmodels.agents.decoders import Assist
+    from cogmodels.agents.decoders.plastic_policy import PlasticReadoutPolicy
+    from cogmodels.agents.saving import load, save
+
+    a = Assist()
+    a.level_ = np.float64(0.25)  # np.float64 is a float: kept as numpy's, not JSON's
+    assert type(load(a.save(tmp_path / "a")).level_) is np.float64
+    torch.manual_seed(0)
+    p = PlasticReadoutPolicy(obs_dim=3, hidden_size=5, action_low=[-1, -1], action_high=[1, 1])
+    q = load(save(p, tmp_path / "p"))
+    assert type(q) is PlasticReadoutPolicy and q.config == p.config
+    assert all(torch.equal(x, y) for x, y in zip(p.state_dict().values(), q.state_dict().values(),
+                                                  strict=True))
