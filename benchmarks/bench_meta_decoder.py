@@ -43,7 +43,8 @@ Kalman filter freshly calibrated on a 60 s block of the day (supervised), and th
   ``--dagger-rounds`` give the sixth step's recipe (RESULTS), ``--jobs 2`` records its DAgger
   batches in two processes (the same network), ``--dagger-fit-shards 2`` splits each gradient
   step over them too (the same loss, another rounding), ``--save-net`` / ``--load-net`` keep the
-  weights.
+  weights (``<name>.json`` + ``<name>.npz``, no pickle; ``--load-net`` still reads a ``.pt``
+  state dict of earlier runs with ``torch.load(weights_only=True)``).
   ``--a2c-updates N`` then fine-tunes it with the package's A2C on the task's reward, with a
   distillation term of weight ``--a2c-kick`` (:mod:`cogmodels.agents.decoders.amortised_a2c`);
   ``--a2c-explore`` lets A2C learn the explore-or-exploit decision too, ``--a2c-gamma`` its
@@ -73,6 +74,7 @@ import pandas as pd
 import torch
 
 from cogmodels.agents.decoders import amortised_a2c, amortised_map, meta_ppo, meta_rnn
+from cogmodels.agents.decoders.base import load_decoder
 from cogmodels.agents.decoders.map_inference import map_inference_sessions
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaRNNDecoder, per_minute
 from cogmodels.envs.bci.metrics import summarize
@@ -145,8 +147,7 @@ def _amortised_net(config: MetaDecoderConfig, args: argparse.Namespace
     The cost is None for loaded weights played as they are.
     """
     if args.load_net is not None:
-        net = amortised_map.AmortisedMapNet.from_state_dict(torch.load(args.load_net))
-        return _a2c_finetune(net, config, args, None)
+        return _a2c_finetune(_load_net(args.load_net), config, args, None)
     rounds = [tuple(r) for r in json.loads(args.dagger_rounds)]
     if args.quick:
         rounds = [(2, 5), (1, 3)]
@@ -188,8 +189,19 @@ def _a2c_finetune(net: amortised_map.AmortisedMapNet, config: MetaDecoderConfig,
         cost["cpu_s"] += a2c["a2c_cpu_s"]
         cost["wall_s"] += a2c["a2c_wall_s"]
     if args.save_net is not None:
-        torch.save(net.state_dict(), args.save_net)
+        net.save(args.save_net)
     return net, cost
+
+
+def _load_net(path: Path) -> amortised_map.AmortisedMapNet:
+    """Load ``--load-net``: a network saved by ``--save-net`` (JSON + npz) or an earlier run's ``.pt``."""
+    if path.suffix == ".pt":  # a state dict of plain tensors, written before the JSON + npz format
+        return amortised_map.AmortisedMapNet.from_state_dict(torch.load(path, weights_only=True))
+    net = load_decoder(path)
+    if not isinstance(net, amortised_map.AmortisedMapNet):
+        raise ValueError(f"--load-net must name a saved AmortisedMapNet, got a {type(net).__name__} "
+                         f"({path})")
+    return net.eval()
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -267,12 +279,17 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--a2c-gamma", type=float, default=0.9, help="--a2c-updates: discount per 0.25 s chunk")
     ap.add_argument("--a2c-explore", action="store_true",
                     help="--a2c-updates: draw the explore-or-exploit decisions and train them by A2C too")
-    ap.add_argument("--save-net", type=Path, default=None, help="--amortised: save the trained weights here")
+    ap.add_argument("--save-net", type=Path, default=None,
+                    help="--amortised: save the trained network here (<path>.json + <path>.npz)")
     ap.add_argument("--load-net", type=Path, default=None,
-                    help="--amortised: play these saved weights instead of training")
+                    help="--amortised: play this saved network (--save-net's files, or an earlier .pt) "
+                         "instead of training")
     ap.add_argument("--tag", default=None,
                     help="suffix of the output files (default: '_quick' with --quick, else none)")
     args = ap.parse_args(argv)
+    if args.save_net is not None and args.save_net.suffix == ".pt":
+        ap.error(f"--save-net writes <path>.json and <path>.npz (no pickle): give it a path without "
+                 f".pt, got {str(args.save_net)!r}")
     if args.tag is None:
         args.tag = "_quick" if args.quick else ""
     if args.quick:

@@ -32,7 +32,15 @@
 Every decoder has ``fit(counts, velocity)`` (a calibration block, ``(T, N)`` or
 ``(T, L, N)``), ``reset(mask=None)`` (zero the filter state at a session start) and
 ``step(counts)`` (one bin, ``(N,)`` or ``(L, N)``: the decoded velocity, ``(2,)`` or ``(L, 2)``),
-and ``save(path)`` / :func:`load_decoder` (JSON + ``.npz``, no pickle).
+and ``save(path)`` / :func:`load_decoder` (JSON + ``.npz``, no pickle; :mod:`cogmodels.agents.saving`).
+The same two calls save and load what is not a ``Decoder`` but learns or adapts with one — the
+reward-trained :class:`~.reward.RewardDecoder`, :class:`TargetHMM`,
+:class:`~.outcome_recalibration.OutcomeRecalibration`, :class:`SmoothBatch` / :class:`RML`,
+:class:`BiasCorrection`, :class:`Assist`, :class:`~.closed_loop.ClosedLoopAgent` (``config``
+given back to :func:`load_decoder`), :class:`~.meta_rnn.MetaRNNDecoder`,
+:class:`~.amortised_map.AmortisedMapNet` and :class:`~.amortised_map.AmortisedMapDecoder` — with
+their state (statistics, clocks, random streams), so a loaded object continues exactly as the
+saved one would.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from cogmodels.agents.decoders.assist import Assist
 from cogmodels.agents.decoders.base import Decoder, load_decoder
 from cogmodels.agents.decoders.bias import BiasCorrection
 from cogmodels.agents.decoders.clda import RML, OFCIntention, SmoothBatch, refit_intention
+from cogmodels.agents.decoders.closed_loop import ClosedLoopAgent
 from cogmodels.agents.decoders.kalman import KalmanDecoder, SteadyStateKalmanDecoder
 from cogmodels.agents.decoders.linear import (
     OptimalLinearEstimator,
@@ -59,6 +68,7 @@ __all__ = [
     "RML",
     "Assist",
     "BiasCorrection",
+    "ClosedLoopAgent",
     "Decoder",
     "KalmanDecoder",
     "OFCIntention",

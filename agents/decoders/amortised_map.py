@@ -80,6 +80,7 @@ from cogmodels.agents.decoders.map_inference import (
     map_grid,
 )
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaDecoderEnv, subject_days
+from cogmodels.agents.saving import Saveable
 from cogmodels.progress import progress_bar
 from cogmodels.validation import SeedLike, as_generator, check_int, check_number
 
@@ -188,7 +189,7 @@ class ChunkSummary:
         self._sums[:, n + 4:n + 8] += np.where((r > 0)[:, None], e, 0.0)
 
 
-class AmortisedMapNet(nn.Module):
+class AmortisedMapNet(Saveable, nn.Module):
     """GRU over chunk summaries; reads out a map and an exploration logit.
 
     Parameters
@@ -205,6 +206,11 @@ class AmortisedMapNet(nn.Module):
         Read :data:`EVALUATION_NAMES` too (:class:`ChunkSummary` with the channel's window).
     gap_input : bool
         Read :data:`GAP_NAME` too: the calendar days since the last session.
+
+    Notes
+    -----
+    ``save(path)`` writes :attr:`config` to ``<path>.json`` and the ``state_dict`` to
+    ``<path>.npz`` (one array per key, no pickle); ``load_decoder(path)`` rebuilds the network.
     """
 
     def __init__(self, hidden_size: int = 128, head: str = "map", n_maps: int = 72,
@@ -224,6 +230,13 @@ class AmortisedMapNet(nn.Module):
         self.gru = nn.GRU(self.input_size, hidden_size, batch_first=True)
         self.map = nn.Linear(hidden_size, n_out)
         self.explore = nn.Linear(hidden_size, 1)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments, JSON-serialisable."""
+        n_maps = self.map.out_features if self.head == "posterior" else 72
+        return {"hidden_size": self.hidden_size, "head": self.head, "n_maps": n_maps,
+                "evaluations": self.evaluations, "gap_input": self.gap_input}
 
     @classmethod
     def from_state_dict(cls, state: dict[str, torch.Tensor]) -> AmortisedMapNet:
@@ -253,7 +266,7 @@ class AmortisedMapNet(nn.Module):
         return m, self.explore(out).squeeze(-1)
 
 
-class AmortisedMapDecoder:
+class AmortisedMapDecoder(Saveable):
     """Play an :class:`AmortisedMapNet` with frozen weights (the protocol of :class:`ErrorMapInference`).
 
     ``act(z)`` returns the velocity of every lane, ``observe(feedback)`` hands it the feedback
@@ -288,6 +301,12 @@ class AmortisedMapDecoder:
         ``(n_lanes,)`` whether each lane explores, decided every ``interval_bins`` bins.
     decided_ : bool
         Whether the last :meth:`act` took that decision.
+
+    Notes
+    -----
+    ``save(path)`` writes the settings, the network (config and weights), the hidden state,
+    the chunk summary in progress, the held exploration and the random generator's state;
+    ``load_decoder(path)`` rebuilds a decoder that acts as this one would.
     """
 
     def __init__(self, net: AmortisedMapNet, n_lanes: int, *, gain: float = GAIN,

@@ -25,12 +25,13 @@ from __future__ import annotations
 import numpy as np
 
 from cogmodels.agents.decoders.clda import INTENTION_SPEED, refit_intention
+from cogmodels.agents.saving import Saveable
 from cogmodels.validation import check_number
 
 __all__ = ["Assist"]
 
 
-class Assist:
+class Assist(Saveable):
     """A decaying assist (module docstring); call it once per bin, then :meth:`tick`.
 
     Parameters
@@ -48,6 +49,11 @@ class Assist:
     ----------
     level_ : float
         The current assist ``a_t``.
+
+    Notes
+    -----
+    ``save(path)`` writes the settings, ``elapsed_`` and ``level_`` (JSON);
+    :func:`~cogmodels.agents.decoders.base.load_decoder` reads them back.
     """
 
     def __init__(self, level: float = 0.5, seconds: float = 300.0,

@@ -2,26 +2,27 @@
 
 A fitted decoder saves to two files, ``<name>.json`` (format, class, constructor arguments,
 shapes) and ``<name>.npz`` (its fitted arrays and its state), and :func:`load_decoder` rebuilds
-it from them — no pickle: the class is looked up by name among the decoders defined here and the
-arrays are read with ``allow_pickle=False``.
+it from them — no pickle: the class is looked up by name in an allow-list and the arrays are read
+with ``allow_pickle=False`` (:mod:`cogmodels.agents.saving`, which also saves the objects that
+are not ``Decoder`` s: learners, adaptation rules, meta-trained networks).
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cogmodels.agents import saving
 from cogmodels.agents.decoders.stats import as_lanes
 from cogmodels.validation import check_is_fitted
 
 __all__ = ["FORMAT", "Decoder", "DecoderAgent", "check_calibration", "load_decoder"]
 
 #: the ``format`` field of a saved decoder's JSON file
-FORMAT = "cogmodels.decoder/1"
+FORMAT = saving.FORMAT
 
 
 def check_calibration(counts: Any, velocity: Any) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -60,6 +61,9 @@ class Decoder:
     _state_arrays: tuple[str, ...] = ("velocity_",)
     #: state arrays :meth:`reset` zeroes in the lanes it resets (a session starts at rest)
     _reset_arrays: tuple[str, ...] = ("velocity_",)
+    #: derived arrays saved as they are and restored over what :meth:`_rebuild` recomputes
+    #: (when the recomputation depends on history, e.g. a warm-started Riccati solution)
+    _readout_arrays: tuple[str, ...] = ()
 
     def fit(self, counts: Any, velocity: Any) -> Decoder:  # pragma: no cover - abstract
         """Fit on a calibration block of counts and intended velocities; return ``self``."""
@@ -141,15 +145,12 @@ class Decoder:
     def save(self, path: str | Path) -> Path:
         """Save the fitted decoder to ``<path>.json`` and ``<path>.npz``; return the JSON path.
 
-        Parameters
-        ----------
-        path : str or pathlib.Path
-            The files' path without suffix (a ``.json`` or ``.npz`` suffix is dropped).
-
-        Returns
-        -------
-        pathlib.Path
-            The JSON file; :func:`load_decoder` reads it and its ``.npz`` sibling.
+        The JSON holds the format, the class, the constructor arguments, the lanes and units and
+        the shape of every array; the ``.npz`` the fitted arrays (``_model_arrays``) and the
+        filter state (``_state_arrays``): :func:`load_decoder` rebuilds a decoder that decodes
+        what this one would. ``path`` is the files' path without suffix (a ``.json`` or
+        ``.npz`` suffix is dropped); the JSON file's path is returned
+        (:meth:`cogmodels.agents.saving.Saveable.save`).
 
         Notes
         -----
@@ -157,32 +158,51 @@ class Decoder:
         the decoder's model, not from them.
         """
         self._check_fitted()
-        base = _stem(path)
-        arrays = {name: np.asarray(getattr(self, name))
-                  for name in (*self._model_arrays, *self._state_arrays) if hasattr(self, name)}
-        np.savez(base.with_suffix(".npz"), **arrays)
-        meta = {"format": FORMAT, "class": type(self).__name__, "params": self.get_params(),
+        return saving.save(self, path)
+
+    def _save_node(self, writer: saving.Writer, key: str) -> dict[str, Any]:
+        """Return the decoder's JSON node; its arrays go to ``writer`` under ``key`` + name."""
+        self._check_fitted()
+        for name in (*self._model_arrays, *self._state_arrays, *self._readout_arrays):
+            if hasattr(self, name):
+                writer.array(getattr(self, name), f"{key}{name}")
+        return {"class": type(self).__name__, "params": self.get_params(),
                 "n_lanes": self.n_lanes_, "n_units": self.n_units_, "single": self._single,
-                "arrays": sorted(arrays)}
-        out = base.with_suffix(".json")
-        out.write_text(json.dumps(meta, indent=1))
-        return out
+                **self._save_extra(writer, key)}
+
+    def _save_extra(self, writer: saving.Writer, key: str) -> dict[str, Any]:
+        """Return more of the node (an inner decoder); nothing by default."""
+        return {}
+
+    @classmethod
+    def _load_node(cls, node: dict[str, Any], reader: saving.Reader, key: str,
+                   base: Path | None) -> Decoder:
+        """Rebuild the decoder of a node written by :meth:`_save_node`."""
+        dec = cls(**node["params"])
+        dec._fitted(int(node["n_lanes"]), int(node["n_units"]), bool(node["single"]))
+        arrays = {name: reader.array(f"{key}{name}") for name in cls._model_arrays}
+        arrays.update({name: reader.array(f"{key}{name}")
+                       for name in (*cls._state_arrays, *cls._readout_arrays)
+                       if f"{key}{name}" in reader.arrays})
+        dec._restore(arrays)
+        dec._load_extra(node, reader, key, base)
+        return dec
 
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         """Set the saved arrays: the model, then the readout (:meth:`_rebuild`), then the state."""
         for name in self._model_arrays:
             setattr(self, name, arrays[name])
         self._rebuild()
-        for name in self._state_arrays:
+        for name in (*self._readout_arrays, *self._state_arrays):
             if name in arrays:
-                setattr(self, name, arrays[name].copy())
+                setattr(self, name, arrays[name].copy(order="K"))
 
     def _rebuild(self) -> None:
         """Recompute what derives from the model arrays; nothing by default."""
 
-    @classmethod
-    def _after_load(cls, dec: Decoder, base: Path) -> None:
-        """Load what a subclass saved beside its two files (an inner decoder); nothing by default."""
+    def _load_extra(self, node: dict[str, Any], reader: saving.Reader, key: str,
+                    base: Path | None) -> None:
+        """Load what :meth:`_save_extra` added (an inner decoder); nothing by default."""
 
     def __repr__(self) -> str:
         fitted = f"n_lanes={self.n_lanes_}, n_units={self.n_units_}" if hasattr(
@@ -263,11 +283,6 @@ def _numeric(value: Any) -> bool:
     return a.dtype.kind in "iuf"
 
 
-def _stem(path: str | Path) -> Path:
-    p = Path(path)
-    return p.with_suffix("") if p.suffix in (".json", ".npz") else p
-
-
 def _decoder_classes() -> dict[str, type[Decoder]]:
     out: dict[str, type[Decoder]] = {}
     todo = [Decoder]
@@ -279,39 +294,33 @@ def _decoder_classes() -> dict[str, type[Decoder]]:
     return out
 
 
-def load_decoder(path: str | Path) -> Decoder:
-    """Load a decoder saved by :meth:`Decoder.save`.
+def load_decoder(path: str | Path, **given: Any) -> Any:
+    """Load a decoder saved by :meth:`Decoder.save`, or any object saved by ``save(path)``.
+
+    One loader for the decoders and for what saves with them (:mod:`cogmodels.agents.saving`:
+    the reward-trained and meta-trained decoders, adaptation rules, bias correction, assist,
+    closed-loop agents, PRI-T models and recalibrations): the class is looked up by name in an
+    allow-list and the arrays are read without pickle.
 
     Parameters
     ----------
     path : str or pathlib.Path
         The JSON file, the ``.npz`` file or their common path without suffix.
+    **given
+        Collaborators the object does not save (e.g. ``config`` of a ``ClosedLoopAgent``).
 
     Returns
     -------
-    Decoder
-        The decoder, fitted, with the saved state: it decodes what the saved one would have.
+    object
+        The decoder (fitted) or object, with the saved state: it decodes, acts and learns as
+        the saved one would have.
 
     Raises
     ------
     ValueError
-        When the JSON file is not a saved decoder of a known class.
+        When the JSON file is not a saved object of a known class, or the ``.npz`` does not
+        hold the arrays it records.
+    FileNotFoundError
+        When the ``.json`` or ``.npz`` file is missing.
     """
-    base = _stem(path)
-    meta = json.loads(base.with_suffix(".json").read_text())
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise ValueError(f"path must be a decoder saved with format {FORMAT!r}, got {got!r}")
-    import cogmodels.agents.decoders  # noqa: F401 - every decoder class, whatever was imported before
-
-    classes = _decoder_classes()
-    if meta.get("class") not in classes:
-        raise ValueError(f"the saved class must be one of {sorted(classes)}, got "
-                         f"{meta.get('class')!r}")
-    dec = classes[meta["class"]](**meta["params"])
-    with np.load(base.with_suffix(".npz"), allow_pickle=False) as npz:
-        arrays = {name: npz[name] for name in npz.files}
-    dec._fitted(int(meta["n_lanes"]), int(meta["n_units"]), bool(meta["single"]))
-    dec._restore(arrays)
-    dec._after_load(dec, base)
-    return dec
+    return saving.load(path, **given)

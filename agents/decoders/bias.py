@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from cogmodels.agents.saving import Saveable
 from cogmodels.validation import check_number
 
 __all__ = ["BiasCorrection"]
 
 
-class BiasCorrection:
+class BiasCorrection(Saveable):
     """Running bias estimate of the decoded velocity, subtracted every bin (module docstring).
 
     Parameters
@@ -44,6 +45,11 @@ class BiasCorrection:
     ----------
     bias_ : numpy.ndarray or None
         ``(L, 2)`` the current estimate (None before the first bin).
+
+    Notes
+    -----
+    ``save(path)`` writes the settings and ``bias_`` (JSON + ``.npz``);
+    :func:`~cogmodels.agents.decoders.base.load_decoder` reads them back.
     """
 
     def __init__(self, tau: float = 30.0, min_speed: float = 0.1, dt: float = 0.02) -> None:

@@ -40,6 +40,7 @@ import numpy as np
 
 from cogmodels.agents.decoders.linear import EncodingDecoder
 from cogmodels.agents.decoders.stats import RegressionStats
+from cogmodels.agents.saving import Saveable
 from cogmodels.deprecation import renamed_arguments, renamed_attribute
 from cogmodels.validation import check_number
 
@@ -137,8 +138,14 @@ def _check_seconds(name: str, value: Any, dt: float) -> float:
     return v
 
 
-class _Adaptation:
-    """Shared by the adaptation rules: the decoder, the statistics, observe and the clock."""
+class _Adaptation(Saveable):
+    """Shared by the adaptation rules: the decoder, the statistics, observe and the clock.
+
+    ``save(path)`` writes the settings, the decoder, the sufficient statistics, the clock and
+    the update count (JSON + ``.npz``, no pickle);
+    :func:`~cogmodels.agents.decoders.base.load_decoder` rebuilds the rule and its decoder, which
+    then adapt as the saved ones would.
+    """
 
     def __init__(self, decoder: EncodingDecoder, half_life: float, dt: float, ridge: float,
                  min_bins: int, intention_speed: float | None) -> None:

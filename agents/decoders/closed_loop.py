@@ -26,6 +26,7 @@ from cogmodels.agents.decoders.base import Decoder, DecoderAgent
 from cogmodels.agents.decoders.bias import BiasCorrection
 from cogmodels.agents.decoders.clda import OFCIntention, _Adaptation, refit_intention
 from cogmodels.agents.decoders.recalibration import RetrospectiveTargetInference
+from cogmodels.agents.saving import Saveable
 from cogmodels.envs.bci.loop import RESULT_KEYS
 
 __all__ = ["INTENTIONS", "ClosedLoopAgent", "trial_chunk", "trial_table"]
@@ -46,7 +47,7 @@ _EMPTY_DTYPES = {**dict.fromkeys(("subject", "day", "trial", "state", "n_entries
                  **dict.fromkeys(("success", "timed_out", "wrong_selection"), np.bool_)}
 
 
-class ClosedLoopAgent(DecoderAgent):
+class ClosedLoopAgent(Saveable, DecoderAgent):
     """A decoder driving ``CursorBCIVector`` with CLDA, assist and bias correction (module docstring).
 
     Parameters
@@ -74,6 +75,15 @@ class ClosedLoopAgent(DecoderAgent):
     record : SessionRecord, optional
         Keeps every bin (:class:`~cogmodels.agents.decoders.session.SessionRecord`).
 
+    Notes
+    -----
+    ``save(path)`` writes the decoder, the adaptation (its statistics and clock), the bias
+    estimate, the assist's elapsed time, the gains and the run's state (clock, trials so far,
+    intention estimators) to JSON + ``.npz``, but not ``config`` nor ``record``:
+    ``load_decoder(path, config=env.config)`` (``record=`` optional) gives them back. A new
+    :func:`~cogmodels.rollout.rollout` of the loaded agent continues the adaptation where the
+    saved one stopped, as the saved agent's next rollout would.
+
     Attributes
     ----------
     bins_ : int
@@ -81,6 +91,9 @@ class ClosedLoopAgent(DecoderAgent):
     chunks_ : list of dict
         The :func:`trial_chunk` of every bin that completed trials; :meth:`trial_table` the table.
     """
+
+    #: given back to ``load_decoder``: the task's configuration and the bin recorder
+    _not_saved = ("config", "record")
 
     def __init__(self, decoder: Decoder, config: Any, *, gain: float | np.ndarray = 1.0,
                  adaptation: _Adaptation | None = None, intention: str = "refit",

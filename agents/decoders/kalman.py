@@ -223,6 +223,9 @@ class SteadyStateKalmanDecoder(KalmanDecoder):
     steady_state = True
     #: the covariance stays at the Riccati fixed point: a reset zeroes the velocity only
     _reset_arrays = ("velocity_",)
+    #: the readout is saved as it is: re-solving the Riccati equation on load would start cold,
+    #: not from the previous fixed point as :meth:`set_encoding` does, and differ in the last bits
+    _readout_arrays = ("_P_ss", "K_", "M_", "_Kd")
 
     def _readout(self) -> None:
         self._hq = np.moveaxis(self.H_ / self.q_[..., None], 1, 2)

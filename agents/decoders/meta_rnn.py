@@ -73,6 +73,7 @@ from cogmodels.agents.a2c import a2c_loss
 from cogmodels.agents.decoders.plastic_policy import PlasticReadoutPolicy
 from cogmodels.agents.rnn import RecurrentPolicy
 from cogmodels.agents.rollout_buffer import RolloutBuffer, SessionBatch
+from cogmodels.agents.saving import Reader, Saveable, Writer
 from cogmodels.agents.schedules import LinearSchedule
 from cogmodels.agents.spike_features import SpikeFeatures
 from cogmodels.envs.bci.loop import RESULT_KEYS
@@ -320,7 +321,7 @@ def _check_days(days: Sequence[int], num_envs: int) -> np.ndarray:
     return out
 
 
-class MetaRNNDecoder:
+class MetaRNNDecoder(Saveable):
     """A GRU decoder meta-trained with A2C to adapt within a session (module docstring).
 
     ``MetaRNNDecoder(config)`` (or keyword overrides) builds the network; :meth:`fit` trains it
@@ -348,7 +349,19 @@ class MetaRNNDecoder:
         Training seconds spent (CPU of this process; wall).
     n_sessions_, n_updates_ : int
         Training sessions played; A2C updates made.
+
+    Notes
+    -----
+    ``save(path)`` writes the config (``MetaDecoderConfig.to_dict()``) and the training
+    counters and history to ``<path>.json`` and the network's ``state_dict`` and the Adam
+    optimiser's state to ``<path>.npz`` (one array per key, no pickle);
+    :func:`~cogmodels.agents.decoders.base.load_decoder` rebuilds a decoder that plays, and goes
+    on training with :meth:`fit`, as the saved one would.
     """
+
+    #: the training state saved besides the network and the optimiser
+    _TRAINING_STATE = ("cpu_s_", "wall_s_", "_planned_batches", "_batches_done", "n_sessions_",
+                       "n_updates_", "_rows")
 
     def __init__(self, config: MetaDecoderConfig | None = None, **overrides: Any) -> None:
         if config is None:
@@ -381,6 +394,24 @@ class MetaRNNDecoder:
         self.n_sessions_ = 0
         self.n_updates_ = 0
         self._rows: list[dict[str, float]] = []
+
+    def _save_node(self, writer: Writer, key: str) -> dict[str, Any]:
+        """Return the JSON node: config, training state; the weights and Adam's state as arrays."""
+        return {"class": type(self).__name__,
+                "params": writer.value(self.config.to_dict(), f"{key}config"),
+                "model": writer.value(dict(self.model_.state_dict()), f"{key}model_"),
+                "optimizer": writer.value(self.optimizer.state_dict(), f"{key}optimizer"),
+                "state": writer.value({k: getattr(self, k) for k in self._TRAINING_STATE},
+                                      f"{key}state")}
+
+    @classmethod
+    def _load_node(cls, node: dict[str, Any], reader: Reader, key: str, base: Any) -> MetaRNNDecoder:
+        """Rebuild from :meth:`_save_node`'s node: the config's network, then its saved state."""
+        dec = cls(MetaDecoderConfig(**reader.value(node["params"])))
+        dec.model_.load_state_dict(reader.value(node["model"]))
+        dec.optimizer.load_state_dict(reader.value(node["optimizer"]))
+        dec.__dict__.update(reader.value(node["state"]))
+        return dec
 
     @property
     def input_names(self) -> tuple[str, ...]:

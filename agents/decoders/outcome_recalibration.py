@@ -77,6 +77,7 @@ from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer
 from cogmodels.agents.decoders.target_hmm import TargetHMM, target_grid
 from cogmodels.agents.decoders.wilson_study import OutputScale, readout_norm
 from cogmodels.agents.reward_learners import GainBandit
+from cogmodels.agents.saving import Saveable
 from cogmodels.deprecation import renamed_arguments, renamed_attribute
 from cogmodels.envs.bci.error_signal import ErrorSignalSpec
 from cogmodels.envs.bci.task import center_out_positions
@@ -420,7 +421,7 @@ def gate_weights(judged: np.ndarray, trial_end: np.ndarray, click: np.ndarray, w
     return w
 
 
-class OutcomeRecalibration:
+class OutcomeRecalibration(Saveable):
     """A Kalman filter recalibrated after each session by outcome-informed PRI-T (module doc).
 
     Parameters
@@ -463,6 +464,14 @@ class OutcomeRecalibration:
         ``(L,)`` the renormalising output factors.
     n_updates_ : int
         Sessions recalibrated on.
+
+    Notes
+    -----
+    ``save(path)`` writes the settings, PRI-T's model, the channel, the current decoder, the
+    filter of the session's start (:meth:`begin_session`), the reference readout norm and the
+    output scale (JSON + ``.npz``, no pickle);
+    :func:`~cogmodels.agents.decoders.base.load_decoder` rebuilds a recalibration that refits as
+    this one would.
     """
 
     prior_seconds = renamed_attribute("prior_seconds", "prior_s")

@@ -341,21 +341,21 @@ class ProcrustesStabilizer(Decoder):
         """Return the inner filter's steady-state gain ``(L, 2, 2)`` (see ``EncodingDecoder``)."""
         return self.decoder_.steady_gain()
 
-    def save(self, path: str | Path) -> Path:
-        """Save to ``<path>.json``/``.npz`` and the inner filter to ``<path>_decoder.json``/``.npz``."""
-        out = super().save(path)
-        self.decoder_.save(_inner_path(out.with_suffix("")))
-        return out
+    def _save_extra(self, writer: Any, key: str) -> dict[str, Any]:
+        """Return the inner filter's node: saved in the same files, its arrays under ``decoder_.``."""
+        return {"inner": writer.node(self.decoder_, f"{key}decoder_.")}
 
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         super()._restore(arrays)
         self.stable_ = self.stable_.astype(bool)
 
-    @classmethod
-    def _after_load(cls, dec: ProcrustesStabilizer, base: Path) -> None:
-        from cogmodels.agents.decoders.base import load_decoder
+    def _load_extra(self, node: dict[str, Any], reader: Any, key: str, base: Path | None) -> None:
+        if "inner" in node:
+            self.decoder_ = reader.node(node["inner"], f"{key}decoder_.")
+        else:  # saved before format 2: the filter in <path>_decoder.json / .npz beside
+            from cogmodels.agents.decoders.base import load_decoder
 
-        dec.decoder_ = load_decoder(_inner_path(base).with_suffix(".json"))
+            self.decoder_ = load_decoder(_inner_path(base).with_suffix(".json"))
 
 
 def _inner_path(base: Path) -> Path:

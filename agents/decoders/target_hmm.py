@@ -52,6 +52,7 @@ import numpy as np
 from scipy.special import i0e
 
 from cogmodels.agents.decoders.clda import refit_intention
+from cogmodels.agents.saving import Saveable
 from cogmodels.validation import check_int, check_number, check_probability
 
 __all__ = ["TargetHMM", "hmm_labels", "infer_lanes", "target_grid"]
@@ -89,7 +90,7 @@ def _sequence(name: str, value: Any, length: int | None, width: int | None) -> n
     return a
 
 
-class TargetHMM:
+class TargetHMM(Saveable):
     """The PRI-T hidden Markov model of the user's target (module docstring).
 
     Parameters
@@ -112,6 +113,11 @@ class TargetHMM:
         the true one during holds.
     click_radius : float
         Distance within which a click selects the target.
+
+    Notes
+    -----
+    ``save(path)`` writes the settings (``targets`` to the ``.npz``);
+    :func:`~cogmodels.agents.decoders.base.load_decoder` reads them back.
     """
 
     def __init__(self, targets: Any, stay: float = 0.999, kappa: float = 2.0,

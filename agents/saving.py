@@ -1,0 +1,396 @@
+"""Save and load decoders, learners and adaptation rules as JSON + ``.npz``, never pickle.
+
+An object saves to two files: ``<name>.json`` (the format, the class, its settings and its
+scalar state, and the shape and dtype of every array) and ``<name>.npz`` (its arrays, named by
+their attribute path, e.g. ``learner.W``). :func:`load` rebuilds it: the class is looked up by
+name in an allow-list (the :class:`~cogmodels.agents.decoders.base.Decoder` subclasses and
+:data:`SAVEABLE`), never imported from the file, and the arrays are read with
+``allow_pickle=False``.
+
+- A :class:`~cogmodels.agents.decoders.base.Decoder` saves its constructor arguments, its fitted
+  arrays and its filter state (its ``_save_node`` / ``_load_node``).
+- A ``torch.nn.Module`` of the allow-list saves its ``config`` (constructor arguments) and its
+  ``state_dict``, one array per key.
+- Any other class of :data:`SAVEABLE` saves every attribute (its settings and its state
+  alike) and is rebuilt from them without calling its constructor, so a loaded object
+  continues exactly as the saved one would; a class may name attributes it does not save
+  (``_not_saved``: collaborators such as an environment's configuration, given back to
+  :func:`load`).
+
+Attribute values may be ``None``, numbers, strings, lists, tuples, sets, dicts, numpy arrays and
+scalars, torch tensors, numpy ``Generator`` s (their ``bit_generator.state``, so the random
+stream continues) and ``SeedSequence`` s, and objects of the allow-list; an object reached twice
+(an adaptation rule and the agent both holding the decoder) is saved once and shared again on
+load.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["FORMAT", "FORMATS", "SAVEABLE", "Saveable", "load", "read_files", "save"]
+
+#: the ``format`` field written by :func:`save`
+FORMAT = "cogmodels.decoder/2"
+#: the formats :func:`load` reads (``/1``: a decoder saved before version 2, without array shapes)
+FORMATS = ("cogmodels.decoder/1", FORMAT)
+
+#: the classes besides the decoders that :func:`load` rebuilds: name -> module
+SAVEABLE: dict[str, str] = {
+    "ActorCriticLanes": "cogmodels.agents.reward_learners",
+    "AmortisedMapDecoder": "cogmodels.agents.decoders.amortised_map",
+    "AmortisedMapNet": "cogmodels.agents.decoders.amortised_map",
+    "Assist": "cogmodels.agents.decoders.assist",
+    "BiasCorrection": "cogmodels.agents.decoders.bias",
+    "ChunkSummary": "cogmodels.agents.decoders.amortised_map",
+    "ClosedLoopAgent": "cogmodels.agents.decoders.closed_loop",
+    "ErrorSignalSpec": "cogmodels.envs.bci.error_signal",
+    "GainBandit": "cogmodels.agents.reward_learners",
+    "GaussianActorCritic": "cogmodels.agents.continuous",
+    "JudgedWindow": "cogmodels.agents.decoders.map_inference",
+    "MetaDecoderConfig": "cogmodels.agents.decoders.meta_rnn",
+    "MetaRNNDecoder": "cogmodels.agents.decoders.meta_rnn",
+    "OFCIntention": "cogmodels.agents.decoders.clda",
+    "OutcomeRecalibration": "cogmodels.agents.decoders.outcome_recalibration",
+    "OutcomeWeightedLanes": "cogmodels.agents.reward_learners",
+    "PlasticReadoutPolicy": "cogmodels.agents.decoders.plastic_policy",
+    "RML": "cogmodels.agents.decoders.clda",
+    "RecurrentPolicy": "cogmodels.agents.rnn",
+    "RegressionStats": "cogmodels.agents.decoders.stats",
+    "RetrospectiveTargetInference": "cogmodels.agents.decoders.recalibration",
+    "RewardDecoder": "cogmodels.agents.decoders.reward",
+    "SmoothBatch": "cogmodels.agents.decoders.clda",
+    "SpikeFeatures": "cogmodels.agents.spike_features",
+    "TargetHMM": "cogmodels.agents.decoders.target_hmm",
+}
+
+
+class Saveable:
+    """Mixin: ``save(path)`` writes the object with :func:`save`; :func:`load` reads it back."""
+
+    #: attributes not saved: collaborators passed back to :func:`load` (None when not given)
+    _not_saved: tuple[str, ...] = ()
+
+    def save(self, path: str | Path) -> Path:
+        """Save to ``<path>.json`` and ``<path>.npz`` (no pickle); return the JSON path.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The files' path without suffix (a ``.json`` or ``.npz`` suffix is dropped).
+
+        Returns
+        -------
+        pathlib.Path
+            The JSON file; :func:`~cogmodels.agents.saving.load` reads it and its ``.npz``.
+        """
+        return save(self, path)
+
+
+def stem(path: str | Path) -> Path:
+    """Return ``path`` without a ``.json`` / ``.npz`` suffix."""
+    p = Path(path)
+    return p.with_suffix("") if p.suffix in (".json", ".npz") else p
+
+
+def save(obj: Any, path: str | Path) -> Path:
+    """Save ``obj`` to ``<path>.json`` and ``<path>.npz``; return the JSON path (module docstring)."""
+    base = stem(path)
+    writer = Writer()
+    node = writer.node(obj, "")
+    np.savez(base.with_suffix(".npz"), **writer.arrays)
+    shapes = {k: [list(a.shape), a.dtype.str] for k, a in sorted(writer.arrays.items())}
+    out = base.with_suffix(".json")
+    meta = {"format": FORMAT, **node, "arrays": shapes, "layouts": writer.layouts}
+    out.write_text(json.dumps(meta, indent=1))
+    return out
+
+
+def read_files(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Return the checked JSON header and the arrays of a saved object.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the JSON or the ``.npz`` file is missing.
+    ValueError
+        When the JSON is not of a format of :data:`FORMATS` or of a known class, or an array's
+        shape or dtype is not the one the JSON records.
+    """
+    base = stem(path)
+    files = base.with_suffix(".json"), base.with_suffix(".npz")
+    _check_exists(files[0])
+    meta = json.loads(files[0].read_text())
+    got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+    if got not in FORMATS:
+        raise ValueError(f"path must be a decoder saved with format one of {list(FORMATS)}, got "
+                         f"{got!r}")
+    class_named(meta.get("class"))
+    _check_exists(files[1])
+    with np.load(files[1], allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    want = meta.get("arrays")
+    if isinstance(want, dict):  # format /2 records each array's shape and dtype
+        _check_arrays(want, arrays, files)
+    return meta, arrays
+
+
+def _check_exists(file: Path) -> None:
+    if not file.is_file():
+        raise FileNotFoundError(f"path must name a saved object's .json and .npz files, but "
+                                f"{str(file)!r} does not exist")
+
+
+def _check_arrays(want: dict[str, Any], arrays: dict[str, np.ndarray], files: tuple[Path, ...]
+                  ) -> None:
+    for name, (shape, dtype) in want.items():
+        a = arrays.get(name)
+        got = None if a is None else (list(a.shape), a.dtype.str)
+        if got != (list(shape), dtype):
+            raise ValueError(f"the array {name!r} of {str(files[1])!r} must have shape "
+                             f"{tuple(shape)} and dtype {dtype!r} as {files[0].name} records, got "
+                             f"{'no such array' if got is None else (tuple(got[0]), got[1])}")
+
+
+def load(path: str | Path, **given: Any) -> Any:
+    """Load an object saved by :func:`save` (or a decoder's ``save``).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The JSON file, the ``.npz`` file or their common path without suffix.
+    **given
+        Values of the attributes the class does not save (``_not_saved``), e.g. ``config`` of a
+        :class:`~cogmodels.agents.decoders.closed_loop.ClosedLoopAgent`.
+
+    Returns
+    -------
+    object
+        The object, with the saved state: it continues as the saved one would have.
+
+    Raises
+    ------
+    ValueError
+        A file that is not a saved object of a known class, or whose arrays do not match it.
+    FileNotFoundError
+        A missing ``.json`` or ``.npz`` file.
+    """
+    meta, arrays = read_files(path)
+    return Reader(arrays, given, meta.get("layouts")).node(meta, "", stem(path))
+
+
+def class_named(name: Any) -> type:
+    """Return the allow-listed class called ``name`` (a decoder or one of :data:`SAVEABLE`)."""
+    import cogmodels.agents.decoders  # noqa: F401 - every decoder class, whatever was imported before
+    from cogmodels.agents.decoders.base import _decoder_classes
+
+    classes = _decoder_classes()
+    if isinstance(name, str) and name in SAVEABLE:
+        return getattr(importlib.import_module(SAVEABLE[name]), name)
+    if isinstance(name, str) and name in classes:
+        return classes[name]
+    raise ValueError(f"the saved class must be one of {sorted({*classes, *SAVEABLE})}, got {name!r}")
+
+
+def _allowed(obj: Any) -> bool:
+    cls = type(obj)
+    return SAVEABLE.get(cls.__name__) == cls.__module__
+
+
+class Writer:
+    """Turn an object into a JSON node, collecting its arrays by attribute path."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+        self.layouts: dict[str, list[int]] = {}
+        self._seen: dict[int, str] = {}
+
+    def array(self, value: Any, key: str) -> str:
+        """Keep ``value`` as the array ``key``; return the key.
+
+        An array that is a transposed view of a contiguous one (``np.moveaxis``) is kept
+        contiguous with its axis order in :attr:`layouts`, so that it loads with the same
+        strides: numpy's products may round differently on another memory layout.
+        """
+        a = np.asarray(value)
+        order = np.argsort(a.strides, kind="stable")[::-1]
+        if not a.flags.c_contiguous and a.transpose(order).flags.c_contiguous:
+            a = a.transpose(order)
+            self.layouts[key] = order.tolist()
+        self.arrays[key] = a
+        return key
+
+    def node(self, obj: Any, key: str) -> dict[str, Any]:
+        """Return the JSON node of an allow-listed object (the decoder's own, a module's, attributes)."""
+        self._seen[id(obj)] = key
+        if hasattr(obj, "_save_node"):
+            return obj._save_node(self, key)
+        if not _allowed(obj):
+            raise TypeError(f"cannot save {key or 'the object'}: objects of type "
+                            f"{type(obj).__name__} are not saveable (allowed: "
+                            f"{sorted(SAVEABLE)} and the decoders)")
+        if _is_module(obj):
+            return {"class": type(obj).__name__, "params": self.value(obj.config, f"{key}params"),
+                    "training": obj.training,
+                    "state_dict": self.value(dict(obj.state_dict()), f"{key}state_dict")}
+        skip = type(obj)._not_saved if isinstance(obj, Saveable) else ()
+        state = {k: v for k, v in vars(obj).items() if k not in skip}
+        return {"class": type(obj).__name__,
+                "state": {k: self.value(v, f"{key}{k}") for k, v in state.items()}}
+
+    def value(self, v: Any, key: str) -> Any:
+        """Return the JSON form of an attribute value (module docstring); arrays go to the npz."""
+        if isinstance(v, np.generic):  # before float: np.float64 is one, and keeps its type
+            if v.dtype.kind in "OV":
+                raise TypeError(f"cannot save {key}: a scalar of dtype {v.dtype} needs pickle")
+            return {"$scalar": self.array(v, key)}
+        if v is None or isinstance(v, bool | int | float | str):
+            return v
+        if isinstance(v, list):
+            return [self.value(x, f"{key}.{i}") for i, x in enumerate(v)]
+        if isinstance(v, tuple | set | frozenset):
+            kind = "$tuple" if isinstance(v, tuple) else "$set"
+            items = v if isinstance(v, tuple) else sorted(v)
+            return {kind: [self.value(x, f"{key}.{i}") for i, x in enumerate(items)]}
+        if isinstance(v, dict):
+            if all(isinstance(k, str) for k in v):
+                return {"$dict": {k: self.value(x, f"{key}.{k}") for k, x in v.items()}}
+            return {"$items": [[self.value(k, f"{key}.{i}k"), self.value(x, f"{key}.{i}")]
+                               for i, (k, x) in enumerate(v.items())]}
+        if isinstance(v, np.ndarray):
+            if v.dtype.kind in "OV":
+                raise TypeError(f"cannot save {key}: arrays of dtype {v.dtype} need pickle")
+            return {"$array": self.array(v, key)}
+        if isinstance(v, np.random.Generator):
+            return {"$rng": self.value(v.bit_generator.state, key)}
+        if isinstance(v, np.random.SeedSequence):
+            return {"$seedseq": self.value({"entropy": v.entropy, "spawn_key": v.spawn_key,
+                                            "pool_size": v.pool_size,
+                                            "n_children_spawned": v.n_children_spawned}, key)}
+        if _is_tensor(v):
+            return {"$tensor": self.array(v.detach().cpu().numpy(), key),
+                    "requires_grad": v.requires_grad}
+        if id(v) in self._seen:
+            return {"$ref": self._seen[id(v)]}
+        return {"$object": self.node(v, f"{key}."), "$key": f"{key}."}
+
+
+class Reader:
+    """Rebuild objects from JSON nodes and the arrays of their ``.npz`` (the inverse of :class:`Writer`)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], given: dict[str, Any] | None = None,
+                 layouts: dict[str, list[int]] | None = None) -> None:
+        self.arrays = arrays
+        self.given = dict(given or {})
+        self.layouts = dict(layouts or {})
+        self._seen: dict[str, Any] = {}
+
+    def node(self, node: dict[str, Any], key: str, base: Path | None = None) -> Any:
+        """Return the object of the JSON node written at ``key`` (its class from the allow-list)."""
+        cls = class_named(node.get("class"))
+        if hasattr(cls, "_load_node"):
+            obj = self._seen[key] = cls._load_node(node, self, key, base)
+            return obj
+        if _is_module_class(cls):
+            module = cls(**self.value(node["params"]))
+            module.load_state_dict(self.value(node["state_dict"]))
+            self._seen[key] = module.train(bool(node["training"]))
+            return module
+        obj = self._seen[key] = cls.__new__(cls)
+        state = {k: self.value(v) for k, v in node["state"].items()}
+        skip = cls._not_saved if issubclass(cls, Saveable) else ()
+        given = self.given if key == "" else {}  # collaborators of the object loaded
+        unknown = sorted(set(given) - set(skip))
+        if unknown:
+            raise TypeError(f"load got values for {unknown}, which {cls.__name__} saves itself; it "
+                            f"takes only {list(skip)}")
+        state.update({k: given.get(k) for k in skip})
+        obj.__dict__.update(state)
+        return obj
+
+    def array(self, key: str) -> np.ndarray:
+        """Return the array ``key`` (a ``ValueError`` naming it when the npz lacks it)."""
+        if key not in self.arrays:
+            raise ValueError(f"the saved object's .npz must hold the array {key!r}; it holds "
+                             f"{sorted(self.arrays)}")
+        a = self.arrays[key]
+        order = self.layouts.get(key)
+        return a if order is None else a.transpose(np.argsort(order))
+
+    def value(self, v: Any) -> Any:
+        """Return the value of a JSON form written by :meth:`Writer.value`."""
+        if not isinstance(v, dict | list):
+            return v
+        if isinstance(v, list):
+            return [self.value(x) for x in v]
+        kind = next(iter(v), None)
+        if kind == "$dict":
+            return {k: self.value(x) for k, x in v["$dict"].items()}
+        if kind == "$items":
+            return {self.value(k): self.value(x) for k, x in v["$items"]}
+        if kind in ("$tuple", "$set"):
+            items = [self.value(x) for x in v[kind]]
+            return tuple(items) if kind == "$tuple" else set(items)
+        if kind == "$array":
+            return self.array(v["$array"]).copy(order="K")
+        if kind == "$scalar":
+            return self.array(v["$scalar"])[()]
+        if kind == "$rng":
+            return generator(self.value(v["$rng"]))
+        if kind == "$seedseq":
+            return np.random.SeedSequence(**self.value(v["$seedseq"]))
+        if kind == "$tensor":
+            import torch
+
+            return torch.from_numpy(self.array(v["$tensor"]).copy()).requires_grad_(v["requires_grad"])
+        if kind == "$ref":
+            return self._seen[v["$ref"]]
+        if kind == "$object":
+            return self.node(v["$object"], v["$key"])
+        raise ValueError(f"not a value saved by cogmodels.agents.saving: {v!r}")
+
+
+def generator(state: dict[str, Any]) -> np.random.Generator:
+    """Return a numpy ``Generator`` at the saved ``bit_generator.state`` (its stream continues).
+
+    Parameters
+    ----------
+    state : dict
+        ``Generator.bit_generator.state``; ``state["bit_generator"]`` must name one of numpy's
+        bit generators.
+    """
+    names = ("MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64")
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if name not in names:
+        raise ValueError(f"a saved generator's bit_generator must be one of {list(names)}, got "
+                         f"{name!r}")
+    bits = getattr(np.random, name)()
+    bits.state = state
+    return np.random.Generator(bits)
+
+
+def _is_tensor(v: Any) -> bool:
+    torch = _torch()
+    return torch is not None and isinstance(v, torch.Tensor)
+
+
+def _is_module(v: Any) -> bool:
+    torch = _torch()
+    return torch is not None and isinstance(v, torch.nn.Module)
+
+
+def _is_module_class(cls: type) -> bool:
+    torch = _torch()
+    return torch is not None and issubclass(cls, torch.nn.Module)
+
+
+def _torch() -> Any:
+    """Return the torch module if it is imported (no object holds a tensor otherwise), else None."""
+    import sys
+
+    return sys.modules.get("torch")
