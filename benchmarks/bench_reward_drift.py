@@ -63,6 +63,9 @@ ABLATIONS = [("pri_t_gated,pri_t_errors", "idealised", "counts"),
              ("pri_t_errors", "realistic", "aligned"), ("pri_t_errors", "realistic", "frozen")]
 #: the default session days, and the recalibrations' default prior (s)
 DAYS, PRIOR_SECONDS = "0,7,14,28,42,60", 30.0
+#: the default subjects, report-session seconds and reward-decoder warm-up seconds; ``--quick``'s
+#: subjects and session seconds
+SUBJECTS, SESSION_S, WARMUP_S, QUICK_SIZE = 4, 120.0, 480.0, (2, 30.0)
 METRICS = ["successes_per_min", "success_rate", "time_to_target", "bitrate"]
 
 
@@ -91,10 +94,23 @@ def parse_days(text: str) -> list[int]:
 
 
 def protocol_tag(args: argparse.Namespace) -> str:
-    """Name the protocol's settings that differ from the default, for the saved units' folder."""
+    """Name the protocol's settings that differ from the default, for the saved units' folder.
+
+    Every setting that changes a unit's trials is named (a call resumes from the units saved
+    under its tag, so two protocols must never share one).
+    """
     tag = "_quick" if args.quick else ""
+    subjects, session = QUICK_SIZE if args.quick else (SUBJECTS, SESSION_S)
+    if args.subjects != subjects:
+        tag += f"_n{args.subjects}"
+    if args.session != session:
+        tag += f"_session{args.session:g}"
+    if args.warmup != WARMUP_S:
+        tag += f"_warmup{args.warmup:g}"
     if args.days != parse_days(DAYS):
         tag += f"_days{args.days[0]}-{args.days[-1]}x{len(args.days)}"
+    if args.report_days != default_report_days(args.days):
+        tag += "_report" + "+".join(str(d) for d in args.report_days)
     if args.interim is not None and args.interim != args.session:
         tag += f"_interim{args.interim:g}"
     if args.early_update is not None:
@@ -106,6 +122,11 @@ def protocol_tag(args: argparse.Namespace) -> str:
     if args.seed != 0:  # else another seed would resume this seed's saved units
         tag += f"_seed{args.seed}"
     return tag
+
+
+def default_report_days(days: list[int]) -> list[int]:
+    """Return the days reported without ``--report-days``: those of :data:`DAYS` played, else all."""
+    return [d for d in days if d in parse_days(DAYS)] or days
 
 
 def bootstrap_ci(values: np.ndarray, n: int = 2000, seed: int = 0) -> tuple[float, float]:
@@ -146,11 +167,11 @@ def figure(table: pd.DataFrame, report: list[int]) -> plt.Figure:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--subjects", type=int, default=4)
+    ap.add_argument("--subjects", type=int, default=SUBJECTS)
     ap.add_argument("--days", default=DAYS, help="session days: '0,7,14' or a range '0-60'")
     ap.add_argument("--report-days", default=None,
                     help=f"days reported (and played for --session s); default --days ∩ {DAYS}")
-    ap.add_argument("--session", type=float, default=120.0, help="seconds per report session")
+    ap.add_argument("--session", type=float, default=SESSION_S, help="seconds per report session")
     ap.add_argument("--interim", type=float, default=None,
                     help="seconds per session on the other days (default --session)")
     ap.add_argument("--decoders", default=None,
@@ -159,7 +180,7 @@ def main() -> None:
                     help="refit every this many s during the first 30 s of a session")
     ap.add_argument("--prior-seconds", type=float, default=PRIOR_SECONDS,
                     help="the session's starting filter's weight in the refits (s of bins)")
-    ap.add_argument("--warmup", type=float, default=480.0,
+    ap.add_argument("--warmup", type=float, default=WARMUP_S,
                     help="seconds of day-0 learning of the reward-trained decoder")
     ap.add_argument("--units", default=None,
                     help="only these units, e.g. 'pri_t_errors/realistic/counts;fixed/realistic/counts'")
@@ -179,11 +200,10 @@ def main() -> None:
     if args.decoders:
         units = [(d, "realistic", "counts") for d in args.decoders.split(",")]
     if args.quick:
-        args.subjects, args.days, args.session = 2, "0,7,14", 30.0
+        (args.subjects, args.session), args.days = QUICK_SIZE, "0,7,14"
         units = [("fixed,pri_t_gated", "realistic", "counts")]
     args.days = parse_days(args.days)
-    report = parse_days(args.report_days) if args.report_days else [
-        d for d in args.days if d in parse_days(DAYS)] or args.days
+    report = parse_days(args.report_days) if args.report_days else default_report_days(args.days)
     args.report_days = report
     args.out.mkdir(parents=True, exist_ok=True)
     tag = protocol_tag(args)
