@@ -94,7 +94,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true",
                     help="2 subjects, 3 min, days 0 and 7, 30 s sessions, one configuration")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
-    ap.add_argument("--tag", default="", help="appended to the output files' names")
+    ap.add_argument("--tag", default="", help="appended to the output files' names (before the "
+                                              "realism level, which is appended unless 'off')")
     ap.add_argument("--realism", choices=REALISM_LEVELS, default="off",
                     help="the simulator's realism (cogmodels.envs.bci.realism): the user, and "
                          "for 'full' the encoder and within-session drift")
@@ -105,7 +106,8 @@ def main() -> None:
     args.days = [int(d) for d in args.days.split(",")]
     curves, subjects, metrics = [], [], []
     args.out.mkdir(parents=True, exist_ok=True)
-    tag = ("_quick" if args.quick else "") + args.tag
+    tag = (("_quick" if args.quick else "") + args.tag
+           + ("" if args.realism == "off" else f"_{args.realism}"))  # never over the plain files
 
     def save() -> None:  # after every configuration: a long run keeps what it finished
         pd.concat(curves, ignore_index=True).to_csv(

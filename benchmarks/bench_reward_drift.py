@@ -147,6 +147,33 @@ def by_day(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def paired_ratios(trials: pd.DataFrame, days: list[int], reference: str = "daily_recalibration",
+                  n: int = 4000, seed: int = 0) -> pd.DataFrame:
+    """Each decoder's successes/min over the reference's, per day, with a paired 95 % CI.
+
+    The ratio of the subjects' means, ``mean(decoder) / mean(reference)``, and its percentile
+    interval over ``n`` bootstrap draws of subjects, the same subjects for both (paired: a
+    subject who is slow with every decoder moves both means). Days without the reference are
+    left out.
+    """
+    per = summarize(trials[trials.day.isin(days)], by=["decoder", "day", "subject"], n_targets=8)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for day, g in per.groupby("day", sort=True):
+        wide = g.pivot(index="subject", columns="decoder", values="successes_per_min")
+        if reference not in wide:
+            continue
+        draw = rng.integers(0, len(wide), size=(n, len(wide)))
+        ref = wide[reference].to_numpy()
+        for dec in wide.columns.drop(reference):
+            x = wide[dec].to_numpy()
+            boot = x[draw].mean(axis=1) / ref[draw].mean(axis=1)
+            lo, hi = np.percentile(boot, [2.5, 97.5])
+            rows.append({"decoder": dec, "day": int(day), "ratio": x.mean() / ref.mean(),
+                         "ratio_lo": lo, "ratio_hi": hi})
+    return pd.DataFrame(rows)
+
+
 def figure(table: pd.DataFrame, report: list[int]) -> plt.Figure:
     """Successes/min by day of each decoder (mean of subjects, 95 % bootstrap band)."""
     fig, ax = plt.subplots(figsize=(7.0, 3.6))
@@ -251,6 +278,12 @@ def main() -> None:
             index="decoder", columns="day", values="ratio")
         print("\nratio to daily supervised recalibration:")
         print(markdown_table(ratio.reset_index().round(2), decimals=2))
+        paired = paired_ratios(trials, report)
+        if len(paired):
+            print("\nratio to daily supervised [paired 95 % bootstrap CI over subjects]:")
+            print(markdown_table(paired.assign(cell=[f"{r:.2f} [{lo:.2f}, {hi:.2f}]" for r, lo, hi in zip(
+                paired.ratio, paired.ratio_lo, paired.ratio_hi)]).pivot(
+                index="decoder", columns="day", values="cell").reset_index(), decimals=2))
     late = trials[trials.day.isin([d for d in report if d >= 28])]
     if len(late):
         block = (late.time - late.trial_time).floordiv(30).mul(30).astype(int)  # trial start

@@ -45,3 +45,18 @@ def test_the_default_protocol_keeps_the_committed_names() -> None:
 def test_another_seed_or_realism_gets_its_own_units(over: dict, tag: str) -> None:
     # a run resumes from the units saved under its tag: a shared tag would replay another run's
     assert bench.protocol_tag(_args(**over)) == tag
+
+
+def test_the_ratio_ci_pairs_the_subjects(monkeypatch: pytest.MonkeyPatch) -> None:
+    # every subject at 0.9 of its own reference, the subjects far apart: paired, the ratio's
+    # interval is the point; a draw of decoder and reference subjects apart would be wide
+    import pandas as pd
+
+    rates = [10.0, 25.0, 40.0, 55.0]
+    per = pd.DataFrame(
+        [{"decoder": d, "day": 28, "subject": s, "successes_per_min": r * f}
+         for d, f in (("daily_recalibration", 1.0), ("pri_t", 0.9)) for s, r in enumerate(rates)])
+    monkeypatch.setattr(bench, "summarize", lambda trials, by, n_targets: per)
+    out = bench.paired_ratios(pd.DataFrame({"day": [28]}), [28])
+    assert out.decoder.tolist() == ["pri_t"]
+    assert out.loc[0, ["ratio", "ratio_lo", "ratio_hi"]].tolist() == pytest.approx([0.9] * 3)
