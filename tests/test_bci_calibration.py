@@ -229,14 +229,20 @@ def test_forward_model_learns_the_decoders_smoothing_and_gain(alpha, beta):
 
 def test_a_smoothing_beyond_the_bound_is_held_there_with_the_gain_refit_to_it():
     """A decoder that smooths more than the belief's bound (alpha = 0.999 per bin, a 20 s time
-    constant): a is held at 0.995 and (1 - a) g, the cursor's answer within the bin, is the
-    least-squares one given that a, near the true (1 - alpha) beta (seed 0: 0.0010-0.0016
-    against 0.001). Dividing the unconstrained solution's (1 - a) g by 1 - 0.995 instead gave a
-    gain belief of 22-24 for a Kalman filter of true gain ~2.7 (a helper's probe at output gain
-    2.8)."""
+    constant): a never passes 0.995; where the joint least-squares solution lies beyond it, a is
+    held at 0.995, and (1 - a) g, the cursor's answer within the bin, is the least-squares one
+    given that a, near the true (1 - alpha) beta (seed 0: 0.0010-0.0015 against 0.001).
+    Dividing the unconstrained solution's (1 - a) g by 1 - 0.995 instead gave a gain belief of
+    22-24 for a Kalman filter of true gain ~2.7 (a helper's probe at output gain 2.8).
+
+    The joint solution dips inside the range now and then in a lane for a few seconds (with
+    either push, seeds 0-1, bins 1500-6000: at most 2 of 8 lanes at once, a >= 0.991). With the
+    tanh stand-in push all 8 lanes were held here (the test asked for that until the thirty-third
+    wave); with Willett et al.'s fitted push lane 1 is at 0.9931, the joint solution."""
     alpha, beta = 0.999, 1.0
     user = _user_of_a_smoothing_decoder(alpha, beta, 3000)
-    np.testing.assert_array_equal(user.a, 0.995)
+    assert (user.a <= 0.995).all() and (user.a > 0.99).all()
+    assert (user.a == 0.995).sum() >= 6
     np.testing.assert_allclose((1.0 - user.a) * user.gain_belief, (1.0 - alpha) * beta, rtol=0.6)
 
 
