@@ -15,7 +15,8 @@ The ratio ReFIT / KF of the mean time to target is given with a 95 % bootstrap C
 (paired). With ``--tune-gain`` each decoder first gets its own output gain, the one of
 :data:`GAINS` with the most successes per minute on other subjects (``--tune-seed``): ReFIT-KF
 moves the cursor at about half the commanded speed at gain 1 (its best is 2), the open-loop KF
-does best at 0.35-1. Conditions: the realistic setting (Willett et al. 2019's user with damping,
+does best at 0.35-1. Conditions: the realistic setting (Willett et al. 2019's user with their
+fitted push, damping,
 intention noise and a forward model that learns the decoder's gain and smoothing; observation
 block aligned by the user's 0.2 s delay),
 then one change each — labels not lag-aligned, the same neural code in open and closed loop,
@@ -143,9 +144,13 @@ def main() -> None:
                     help="give each decoder its best output gain of GAINS, chosen on other "
                          "subjects (--tune-seed)")
     ap.add_argument("--tune-seed", type=int, default=100)
-    ap.add_argument("--willett-push", action="store_true",
-                    help="Willett et al.'s user with their fitted push instead of the tanh stand-in "
-                         "(UserSpec.push; an ablation of the user, files *_willettpush)")
+    push = ap.add_mutually_exclusive_group()
+    push.add_argument("--willett-push", action="store_true",
+                      help="Willett et al.'s user with their fitted push, WILLETT_USER's own since "
+                           "2026-12-07 (the ablation run before it; files *_willettpush)")
+    push.add_argument("--tanh-push", action="store_true",
+                      help="Willett et al.'s user with the tanh stand-in push it had until "
+                           "2026-12-07 (UserSpec.push; an ablation of the user, files *_tanhpush)")
     ap.add_argument("--see-velocity", action="store_true",
                     help="Willett et al.'s user anchored to the seen velocity too "
                          "(UserSpec.see_velocity; an ablation of the user, files *_seevel)")
@@ -156,7 +161,8 @@ def main() -> None:
     seconds = (args.calibration, args.refit, args.session)
     name = ("bci_refit" + ("" if args.dynamics == "fit" else "_physical")
             + ("_tuned" if args.tune_gain else "") + ("_seevel" if args.see_velocity else "")
-            + ("_willettpush" if args.willett_push else ""))
+            + ("_willettpush" if args.willett_push else "")
+            + ("_tanhpush" if args.tanh_push else ""))
     if args.tune_gain and 0 <= args.tune_seed < args.seeds:
         raise SystemExit(f"--tune-seed {args.tune_seed} is one of the scored seeds 0-{args.seeds - 1}")
     if args.replot:
@@ -164,9 +170,12 @@ def main() -> None:
     else:
         parts = []
         for cond, (over, paradigm, lag) in CONDITIONS.items():
-            if over["user"] is WILLETT_USER and (args.see_velocity or args.willett_push):
-                user = dataclasses.replace(WILLETT_USER, see_velocity=args.see_velocity,
-                                           push="willett" if args.willett_push else "tanh")
+            if over["user"] is WILLETT_USER and (args.see_velocity or args.willett_push
+                                                 or args.tanh_push):
+                user = dataclasses.replace(
+                    WILLETT_USER, see_velocity=args.see_velocity,
+                    push=("willett" if args.willett_push else "tanh" if args.tanh_push
+                          else WILLETT_USER.push))
                 over = {**over, "user": user}
             gains = (tune_gains(over, paradigm, lag, args.subjects, args.tune_seed, seconds,
                                 args.dynamics) if args.tune_gain else None)

@@ -229,14 +229,20 @@ def test_forward_model_learns_the_decoders_smoothing_and_gain(alpha, beta):
 
 def test_a_smoothing_beyond_the_bound_is_held_there_with_the_gain_refit_to_it():
     """A decoder that smooths more than the belief's bound (alpha = 0.999 per bin, a 20 s time
-    constant): a is held at 0.995 and (1 - a) g, the cursor's answer within the bin, is the
-    least-squares one given that a, near the true (1 - alpha) beta (seed 0: 0.0010-0.0016
-    against 0.001). Dividing the unconstrained solution's (1 - a) g by 1 - 0.995 instead gave a
-    gain belief of 22-24 for a Kalman filter of true gain ~2.7 (a helper's probe at output gain
-    2.8)."""
+    constant): a never passes 0.995; where the joint least-squares solution lies beyond it, a is
+    held at 0.995, and (1 - a) g, the cursor's answer within the bin, is the least-squares one
+    given that a, near the true (1 - alpha) beta (seed 0: 0.0010-0.0015 against 0.001).
+    Dividing the unconstrained solution's (1 - a) g by 1 - 0.995 instead gave a gain belief of
+    22-24 for a Kalman filter of true gain ~2.7 (a helper's probe at output gain 2.8).
+
+    The joint solution dips inside the range now and then in a lane for a few seconds (with
+    either push, seeds 0-1, bins 1500-6000: at most 2 of 8 lanes at once, a >= 0.991). With the
+    tanh stand-in push all 8 lanes were held here (the test asked for that until the thirty-third
+    wave); with Willett et al.'s fitted push lane 1 is at 0.9931, the joint solution."""
     alpha, beta = 0.999, 1.0
     user = _user_of_a_smoothing_decoder(alpha, beta, 3000)
-    np.testing.assert_array_equal(user.a, 0.995)
+    assert (user.a <= 0.995).all() and (user.a > 0.99).all()
+    assert (user.a == 0.995).sum() >= 6
     np.testing.assert_allclose((1.0 - user.a) * user.gain_belief, (1.0 - alpha) * beta, rtol=0.6)
 
 
@@ -337,8 +343,9 @@ def _open_loop_kf_and_refit(seed: int):
 def test_refit_at_its_gain_takes_about_half_the_open_loop_kalman_filters_time():
     """Gilja et al. (2012): ReFIT-KF about halves the time to target of a KF calibrated on the
     open-loop block. Each decoder at the output gain benchmarks/bench_bci_refit.py --tune-gain
-    chose for it on other subjects (KF 0.5, ReFIT-KF 2): 0.55 there (24 subjects, 60 s
-    blocks); here, 30 s blocks, seeds 0-3: 0.51-0.59. The test asks for below 0.65."""
+    chose for it on other subjects (KF 0.5, ReFIT-KF 2): 0.53 there (24 subjects, 60 s
+    blocks); here, 30 s blocks, seeds 0-3: 0.47-0.57 (with the tanh stand-in push, before the
+    thirty-third wave: 0.55 and 0.51-0.59). The test asks for below 0.65."""
     env, kf, refit = _open_loop_kf_and_refit(0)
     ttt = [run_closed_loop(env, d, 15.0, gain=g).time_to_target.mean()
            for d, g in ((kf, 0.5), (refit, 2.0))]
@@ -350,7 +357,8 @@ def test_the_user_learns_that_the_open_loop_kalman_filter_smooths_more_than_refi
     """WILLETT_USER's forward model learns each decoder's smoothing from what it sees: the KF fit
     to cued minimum-jerk kinematics smooths heavily (its velocity prior is nearly a random walk),
     ReFIT-KF, fit to labels that stop dead on the target, much less. The believed time constants
-    -dt / ln(a) per subject, seeds 0-3: 0.41-0.80 s and 0.08-0.19 s; the test asks for above
+    -dt / ln(a) per subject, seeds 0-3: 0.38-0.73 s and 0.09-0.15 s (with the tanh stand-in push,
+    before the thirty-third wave: 0.41-0.80 s and 0.08-0.19 s); the test asks for above
     0.35 s and below 0.25 s. With that knowledge the KF over-drives the cursor at gain 1 much
     less than it did for a user who believed the cursor unsmoothed (RESULTS)."""
     env, kf, refit = _open_loop_kf_and_refit(0)
@@ -380,19 +388,24 @@ def _grid_bitrate(env: CursorBCIVector, decoder, gain: float, bins: int) -> floa
 @pytest.mark.slow
 def test_refit_at_a_tuned_gain_makes_the_full_realism_dwell_grid_usable():
     """The published grid studies' decoder setting (Nuyujukian et al. 2015, Pandarinath et al.
-    2017: ReFIT-KF, here at gain 2) on the 6 x 6 dwell grid with every realism on: 2.12 bits/s
-    in benchmarks/bench_bci.py (RESULTS), 1.5 times the open-loop KF at its own best gain, 1.4
-    (1.37 bits/s). Here, pooled over 16 lanes, seeds 0-3: 1.91-2.25 against 1.21-1.54 (ratios
-    1.37-1.66; the KF at gain 1: 0.76-0.87 bits/s; both scored after ReFIT's block, on the day's
-    clock of the within-session drift). The test asks for over 1.8 bits/s and 1.25 times.
-    At gain 1 ReFIT's slower cursor dwells on wrong cells and does worse than the KF (0 bits/s)."""
+    2017: ReFIT-KF, here at gain 2) on the 6 x 6 dwell grid with every realism on: 2.73 bits/s
+    in benchmarks/bench_bci.py (RESULTS), 1.38 times the open-loop KF at its own best gain, 1.4
+    (1.98 bits/s). Here, pooled over 16 lanes, seeds 0-3: 2.37-2.75 against 1.89-2.09 (ratios
+    1.14 / 1.44 / 1.22 / 1.35; both scored after ReFIT's block, the KF first, on the day's clock
+    of the within-session drift). The test asks for over 2.0 bits/s and 1.1 times.
+    At gain 1 ReFIT's slower cursor dwells on wrong cells and does worse than the KF.
+
+    Re-recorded when Willett et al.'s user took their fitted push (thirty-third wave): with the
+    tanh stand-in push it was 2.12 against 1.37 bits/s in the benchmark (1.55 times), seeds 0-3
+    1.96-2.12 against 1.35-1.55 here, and the test asked for over 1.8 bits/s and 1.25 times. The
+    fitted push helps the KF more than ReFIT, so the ratio shrank (seed 0: 1.14)."""
     env = CursorBCIVector(num_envs=16, n_trials=10**6, task="grid", selection="hold",
                           **realism("full"))
     env.reset(seed=0)
     kf = calibrate(env, SteadyStateKalmanDecoder(), 60.0, paradigm="observation", lag=0.2)
     refit = refit_decoder(env, kf, 60.0)
     kf_rate, refit_rate = _grid_bitrate(env, kf, 1.4, 3000), _grid_bitrate(env, refit, 2.0, 3000)
-    assert refit_rate > 1.8 and refit_rate > 1.25 * kf_rate
+    assert refit_rate > 2.0 and refit_rate > 1.1 * kf_rate
     assert _grid_bitrate(env, refit, 1.0, 3000) < _grid_bitrate(env, kf, 1.0, 3000)
 
 

@@ -98,8 +98,16 @@ def test_session_drift_advances_lanes_at_once_as_each_lane_alone():
 #: re-recorded in both when the within-session drift began to run on the day's clock (thirty-
 #: second wave: the closed-loop sessions that autoreset after the observation block used to
 #: replay the day's walk from 0; before that change "full" gave (..., 200055, 276305101) and
-#: (..., 200008, 276641618)).
+#: (..., 200008, 276641618)). Both re-recorded when ``WILLETT_USER`` took Willett et al.'s fitted
+#: push (``push="willett"``, thirty-third wave); with the tanh stand-in push the loop still gives
+#: the counts pinned before that change (:data:`PINNED_TANH_PUSH`), and with the stand-in and the
+#: gain-only forward model those pinned before the speed work (:data:`PINNED_GAIN_ONLY`).
 PINNED: dict[str, tuple[list[int], int, int]] = {
+    "realistic": ([542, 555, 541, 539, 574, 559], 131139, 181489514),
+    "full": ([861, 841, 855, 844, 847, 892], 200666, 277103147),
+}
+#: :data:`PINNED` until the thirty-third wave (the tanh stand-in push)
+PINNED_TANH_PUSH: dict[str, tuple[list[int], int, int]] = {
     "realistic": ([534, 555, 584, 516, 548, 588], 131135, 181235423),
     "full": ([865, 820, 876, 844, 815, 881], 200058, 276331613),
 }
@@ -110,13 +118,22 @@ PINNED_GAIN_ONLY: dict[str, tuple[list[int], int, int]] = {
 
 
 @pytest.mark.parametrize("realism", list(REALISM))
+def test_the_tanh_stand_in_push_gives_the_counts_pinned_before(realism, monkeypatch):
+    """Willett et al.'s fitted push is the only change to these runs' counts since the last pins."""
+    user = dataclasses.replace(REALISM[realism]["user"], push="tanh")
+    monkeypatch.setitem(REALISM[realism], "user", user)
+    assert checksums(rollout(realism)) == PINNED_TANH_PUSH[realism]
+
+
+@pytest.mark.parametrize("realism", list(REALISM))
 def test_a_user_learning_the_gain_only_gives_the_counts_pinned_before(realism, monkeypatch):
-    """The smoothing learning is the only change to these runs' counts since they were pinned.
+    """The smoothing learning (and the push, above) are the only changes to these runs' counts
+    since they were pinned.
 
     (The other change of that wave, :meth:`~cogmodels.envs.bci.user.User.new_trial`, moves a
     gain-learning user's bytes only after a trial that repeats its target; with two trials per
     lane these runs have none.)"""
-    user = dataclasses.replace(REALISM[realism]["user"], learn_smoothing=False)
+    user = dataclasses.replace(REALISM[realism]["user"], learn_smoothing=False, push="tanh")
     monkeypatch.setitem(REALISM[realism], "user", user)
     assert checksums(rollout(realism)) == PINNED_GAIN_ONLY[realism]
 

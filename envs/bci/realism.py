@@ -1,8 +1,9 @@
 """Named levels of simulator realism: keyword arguments for :class:`CursorBCI` / :class:`CursorBCIVector`.
 
 - ``"off"``: the plain feedback user of the first simulator (no issue-14 realism);
-- ``"realistic"``: Willett et al. (2019)'s user (braking, AR intention noise, a forward model that
-  learns the decoder's gain and smoothing; :data:`~cogmodels.envs.bci.user.WILLETT_USER`);
+- ``"realistic"``: Willett et al. (2019)'s user (their fitted piecewise-linear push, braking, AR
+  intention noise, a forward model that learns the decoder's gain and smoothing;
+  :data:`~cogmodels.envs.bci.user.WILLETT_USER`; it pushed with a tanh stand-in until 2026-12-07);
 - ``"full"``: everything of issue 14 section 1 at once: 20 % untuned units, speed tuning, a
   10-dimensional shared latent drive (Sadtler et al. 2014), spike history, threshold crossings of
   1–2 neurons per channel with noise spikes, and within-session baseline shifts (Perge et al.

@@ -18,9 +18,10 @@ cursor moves as intended). From the error ``e = target_seen - p_hat`` the intend
       u = f_targ(|e|) e / |e| + f_vel(|v_hat|) v_hat / |v_hat|,
       f_targ(d) = max_speed tanh(d / saturation),   f_vel(s) = -damping s,
 
-  with ``f_targ`` a smooth stand-in for their fitted piecewise-linear push (``push="willett"``:
-  that fitted push itself, :data:`WILSON_PUSH`, stronger near the target: 0.50 against the
-  stand-in's 0.21 widths/s at 0.027 widths, a plateau near 1 against 0.8) and ``f_vel`` their
+  with ``f_targ`` by default a smooth stand-in for their fitted piecewise-linear push
+  (``push="willett"``, as in :data:`WILLETT_USER`: that fitted push itself, :data:`WILSON_PUSH`,
+  stronger near the target: 0.50 against the stand-in's 0.21 widths/s at 0.027 widths, a
+  plateau near 1 against 0.8) and ``f_vel`` their
   negative (braking) velocity term made linear; ``v_hat`` is the forward model's estimate of the
   current cursor velocity, ``g`` times the smoothed past commands. The command then feeds back on
   itself through ``v_hat`` with the factor ``-damping g`` per bin, so the braking is capped at
@@ -293,17 +294,19 @@ def delayed_cursor_estimator(a: float, gain: float, k: int, dt: float
     return A, B, L
 
 
-#: Willett et al. (2019)'s user with every piece switched on: damping, intention noise and a
-#: forward model that re-learns the decoder's gain and smoothing. Their fits differ per
-#: participant and are given in their units (screen fractions, per-second control vectors); these
-#: values are set on this workspace, not fitted: braking ``damping`` 0.3 (their ``f_vel`` is
-#: negative and smaller than the push), noise 0.1 widths/s per axis (1/8 of the top push 0.8;
-#: their AR noise is a sizeable fraction of the push) correlated over 100 ms, gain and smoothing
+#: Willett et al. (2019)'s user with every piece switched on but the seen velocity: their fitted
+#: push (``push="willett"``, :data:`WILSON_PUSH`; the tanh stand-in until 2026-12-07), damping,
+#: intention noise and a forward model that re-learns the decoder's gain and smoothing. Their
+#: push is the fitted table their code carries; their other fits differ per participant and are
+#: given in their units (screen fractions, per-second control vectors), so these values are set
+#: on this workspace, not fitted: braking ``damping`` 0.3 (their ``f_vel`` is negative and
+#: smaller than the push), noise 0.1 widths/s per axis (1/10 of the push's plateau near 1; their
+#: AR noise is a sizeable fraction of the push) correlated over 100 ms, gain and smoothing
 #: re-learnt over 2 s (the prior: no smoothing, ``forward_tau = 0``). With the ideal decoder this
 #: user reaches a 0.35 target in about 1 s, as their participants did in 1-2 s with optimised
 #: decoders.
 WILLETT_USER = UserSpec(damping=0.3, noise_sd=0.1, noise_tau=0.1, adaptation_time=2.0,
-                        learn_smoothing=True)
+                        learn_smoothing=True, push="willett")
 
 #: Wilson et al. (2023)'s simulated user: 200 ms delay (``nDelaySteps = 10`` of 20 ms), their
 #: decoder's smoothing ``alpha = 0.94`` per 20 ms as ``forward_tau = -0.02 / log(0.94)`` s
