@@ -75,6 +75,9 @@ class Saveable:
 
     #: attributes not saved: collaborators passed back to :func:`load` (None when not given)
     _not_saved: tuple[str, ...] = ()
+    #: those of :attr:`_not_saved` that :func:`load` must be given (the object cannot work
+    #: without them)
+    _must_be_given: tuple[str, ...] = ()
 
     def save(self, path: str | Path) -> Path:
         """Save to ``<path>.json`` and ``<path>.npz`` (no pickle); return the JSON path.
@@ -98,14 +101,23 @@ def stem(path: str | Path) -> Path:
     return p.with_suffix("") if p.suffix in (".json", ".npz") else p
 
 
+def sibling(base: Path, suffix: str) -> Path:
+    """Return ``base`` with ``suffix`` appended (``run_gain0.5`` -> ``run_gain0.5.json``).
+
+    Not ``with_suffix``, which would replace a dotted name's tail (``run_gain0.json``) and let
+    two saves overwrite each other.
+    """
+    return base.with_name(base.name + suffix)
+
+
 def save(obj: Any, path: str | Path) -> Path:
     """Save ``obj`` to ``<path>.json`` and ``<path>.npz``; return the JSON path (module docstring)."""
     base = stem(path)
     writer = Writer()
     node = writer.node(obj, "")
-    np.savez(base.with_suffix(".npz"), **writer.arrays)
+    np.savez(sibling(base, ".npz"), **writer.arrays)
     shapes = {k: [list(a.shape), a.dtype.str] for k, a in sorted(writer.arrays.items())}
-    out = base.with_suffix(".json")
+    out = sibling(base, ".json")
     meta = {"format": FORMAT, **node, "arrays": shapes, "layouts": writer.layouts}
     out.write_text(json.dumps(meta, indent=1))
     return out
@@ -123,7 +135,7 @@ def read_files(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]
         shape or dtype is not the one the JSON records.
     """
     base = stem(path)
-    files = base.with_suffix(".json"), base.with_suffix(".npz")
+    files = sibling(base, ".json"), sibling(base, ".npz")
     _check_exists(files[0])
     meta = json.loads(files[0].read_text())
     got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
@@ -217,6 +229,9 @@ class Writer:
         contiguous with its axis order in :attr:`layouts`, so that it loads with the same
         strides: numpy's products may round differently on another memory layout.
         """
+        if key in self.arrays:  # e.g. a dict key "b.c" beside an attribute b holding c
+            raise ValueError(f"cannot save two arrays under the name {key!r}: rename the "
+                             "attribute or dict key whose dotted path repeats another's")
         a = np.asarray(value)
         order = np.argsort(a.strides, kind="stable")[::-1]
         if not a.flags.c_contiguous and a.transpose(order).flags.c_contiguous:
@@ -293,6 +308,14 @@ class Reader:
     def node(self, node: dict[str, Any], key: str, base: Path | None = None) -> Any:
         """Return the object of the JSON node written at ``key`` (its class from the allow-list)."""
         cls = class_named(node.get("class"))
+        takes = cls._not_saved if isinstance(cls, type) and issubclass(cls, Saveable) else ()
+        if key == "" and sorted(set(self.given) - set(takes)):
+            raise TypeError(f"load got values for {sorted(set(self.given) - set(takes))}, which "
+                            f"{cls.__name__} saves itself; it takes only {list(takes)}")
+        missing = [k for k in getattr(cls, "_must_be_given", ()) if k not in self.given]
+        if key == "" and missing:
+            raise TypeError(f"loading a {cls.__name__} needs {missing} (not saved with it), e.g. "
+                            f"load_decoder(path, {missing[0]}=env.{missing[0]})")
         if hasattr(cls, "_load_node"):
             obj = self._seen[key] = cls._load_node(node, self, key, base)
             return obj
@@ -303,13 +326,8 @@ class Reader:
             return module
         obj = self._seen[key] = cls.__new__(cls)
         state = {k: self.value(v) for k, v in node["state"].items()}
-        skip = cls._not_saved if issubclass(cls, Saveable) else ()
         given = self.given if key == "" else {}  # collaborators of the object loaded
-        unknown = sorted(set(given) - set(skip))
-        if unknown:
-            raise TypeError(f"load got values for {unknown}, which {cls.__name__} saves itself; it "
-                            f"takes only {list(skip)}")
-        state.update({k: given.get(k) for k in skip})
+        state.update({k: given.get(k) for k in takes})
         obj.__dict__.update(state)
         return obj
 

@@ -392,21 +392,27 @@ def test_refit_at_a_tuned_gain_makes_the_full_realism_dwell_grid_usable():
     in benchmarks/bench_bci.py (RESULTS), 1.38 times the open-loop KF at its own best gain, 1.4
     (1.98 bits/s). Here, pooled over 16 lanes, seeds 0-3: 2.37-2.75 against 1.89-2.09 (ratios
     1.14 / 1.44 / 1.22 / 1.35; both scored after ReFIT's block, the KF first, on the day's clock
-    of the within-session drift). The test asks for over 2.0 bits/s and 1.1 times.
-    At gain 1 ReFIT's slower cursor dwells on wrong cells and does worse than the KF.
+    of the within-session drift). One seed's ratio moves by about 0.2 with numpy's SIMD kernels
+    (a review: seed 0 gives 1.34 without the Makefile's CPU settings), so the test averages the
+    four seeds' bitrates and asks ReFIT for over 2.0 bits/s and 1.15 times the KF's.
+    At gain 1 ReFIT's slower cursor dwells on wrong cells and does worse than the KF (seed 0).
 
     Re-recorded when Willett et al.'s user took their fitted push (thirty-third wave): with the
     tanh stand-in push it was 2.12 against 1.37 bits/s in the benchmark (1.55 times), seeds 0-3
     1.96-2.12 against 1.35-1.55 here, and the test asked for over 1.8 bits/s and 1.25 times. The
     fitted push helps the KF more than ReFIT, so the ratio shrank (seed 0: 1.14)."""
-    env = CursorBCIVector(num_envs=16, n_trials=10**6, task="grid", selection="hold",
-                          **realism("full"))
-    env.reset(seed=0)
-    kf = calibrate(env, SteadyStateKalmanDecoder(), 60.0, paradigm="observation", lag=0.2)
-    refit = refit_decoder(env, kf, 60.0)
-    kf_rate, refit_rate = _grid_bitrate(env, kf, 1.4, 3000), _grid_bitrate(env, refit, 2.0, 3000)
-    assert refit_rate > 2.0 and refit_rate > 1.1 * kf_rate
-    assert _grid_bitrate(env, refit, 1.0, 3000) < _grid_bitrate(env, kf, 1.0, 3000)
+    rates = []
+    for seed in range(4):
+        env = CursorBCIVector(num_envs=16, n_trials=10**6, task="grid", selection="hold",
+                              **realism("full"))
+        env.reset(seed=seed)
+        kf = calibrate(env, SteadyStateKalmanDecoder(), 60.0, paradigm="observation", lag=0.2)
+        refit = refit_decoder(env, kf, 60.0)
+        rates.append((_grid_bitrate(env, kf, 1.4, 3000), _grid_bitrate(env, refit, 2.0, 3000)))
+        if seed == 0:
+            assert _grid_bitrate(env, refit, 1.0, 3000) < _grid_bitrate(env, kf, 1.0, 3000)
+    kf_rate, refit_rate = np.mean(rates, axis=0)
+    assert refit_rate > 2.0 and refit_rate > 1.15 * kf_rate
 
 
 def test_calibrate_refuses_a_kalman_filter_built_for_other_bins():

@@ -437,6 +437,34 @@ def test_load_errors_name_the_problem(tmp_path):
     with pytest.raises(TypeError, match=re.escape(
             "load got values for ['config'], which BiasCorrection saves itself; it takes only []")):
         load_decoder(path, config=None)
+    (tmp_path / "bad.npz").write_bytes(path.with_name("bias.npz").read_bytes())  # valid arrays
+    bad.write_text(json.dumps({**meta, "class": "SteadyStateKalmanDecoder"}))  # a decoder root too
+    with pytest.raises(TypeError, match=re.escape(
+            "load got values for ['config'], which SteadyStateKalmanDecoder saves itself; it takes "
+            "only []")):
+        load_decoder(bad, config=None)
+    bad.write_text(json.dumps({**meta, "class": "ClosedLoopAgent"}))
+    with pytest.raises(TypeError, match=re.escape(
+            "loading a ClosedLoopAgent needs ['config'] (not saved with it), e.g. "
+            "load_decoder(path, config=env.config)")):
+        load_decoder(bad)
+
+
+def test_dotted_names_save_apart_and_a_repeated_array_name_is_refused(tmp_path):
+    from cogmodels.agents.decoders import Assist
+
+    a, b = Assist(level=0.5), Assist(level=0.7)
+    assert a.save(tmp_path / "run_gain0.5").name == "run_gain0.5.json"
+    b.save(tmp_path / "run_gain0.7")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "run_gain0.5.json", "run_gain0.5.npz", "run_gain0.7.json", "run_gain0.7.npz"]
+    assert load_decoder(tmp_path / "run_gain0.5").level == 0.5
+    assert load_decoder(tmp_path / "run_gain0.7.json").level == 0.7
+    bias, _ = _saved_bias(tmp_path)
+    bias.extra = {"b.c": np.zeros(1), "b": {"c": np.ones(1)}}  # both would be the array extra.b.c
+    with pytest.raises(ValueError, match=re.escape(
+            "cannot save two arrays under the name 'extra.b.c'")):
+        bias.save(tmp_path / "collide")
 
 
 def test_save_refuses_what_would_need_pickle(tmp_path):
@@ -478,3 +506,16 @@ def test_numpy_scalars_keep_their_type_and_a_plastic_policy_saves_alone(tmp_path
     assert type(q) is PlasticReadoutPolicy and q.config == p.config
     assert all(torch.equal(x, y) for x, y in zip(p.state_dict().values(), q.state_dict().values(),
                                                   strict=True))
+
+
+def test_a_meta_decoder_whose_config_would_not_load_back_is_refused(tmp_path):
+    # MetaDecoderConfig.to_dict flattens a UserSpec to a dict the environment refuses on load
+    from cogmodels.agents.decoders.meta_rnn import MetaRNNDecoder
+    from cogmodels.envs.bci.realism import realism
+
+    dec = MetaRNNDecoder(env_kwargs={"dt": 0.05, **realism("realistic")}, num_envs=2, hidden_size=4)
+    with pytest.raises(TypeError, match=re.escape(
+            "cannot save a MetaRNNDecoder whose config.env_kwargs ['user'] are not plain JSON "
+            "values")):
+        dec.save(tmp_path / "meta")
+    assert not (tmp_path / "meta.json").exists()

@@ -94,6 +94,7 @@ class ClosedLoopAgent(Saveable, DecoderAgent):
 
     #: given back to ``load_decoder``: the task's configuration and the bin recorder
     _not_saved = ("config", "record")
+    _must_be_given = ("config",)
 
     def __init__(self, decoder: Decoder, config: Any, *, gain: float | np.ndarray = 1.0,
                  adaptation: _Adaptation | None = None, intention: str = "refit",

@@ -397,6 +397,12 @@ class MetaRNNDecoder(Saveable):
 
     def _save_node(self, writer: Writer, key: str) -> dict[str, Any]:
         """Return the JSON node: config, training state; the weights and Adam's state as arrays."""
+        plain = self.config.to_dict()["env_kwargs"]
+        lost = sorted(k for k, v in self.config.env_kwargs.items() if plain[k] != v)
+        if lost:  # asdict flattens a spec (a UserSpec) to a dict the environment would refuse
+            raise TypeError(f"cannot save a MetaRNNDecoder whose config.env_kwargs {lost} are not "
+                            "plain JSON values (numbers, strings, lists, dicts): they would not "
+                            "load back; give the environment's settings as such values")
         return {"class": type(self).__name__,
                 "params": writer.value(self.config.to_dict(), f"{key}config"),
                 "model": writer.value(dict(self.model_.state_dict()), f"{key}model_"),

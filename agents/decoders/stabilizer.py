@@ -355,7 +355,7 @@ class ProcrustesStabilizer(Decoder):
         else:  # saved before format 2: the filter in <path>_decoder.json / .npz beside
             from cogmodels.agents.decoders.base import load_decoder
 
-            self.decoder_ = load_decoder(_inner_path(base).with_suffix(".json"))
+            self.decoder_ = load_decoder(_inner_path(base))
 
 
 def _inner_path(base: Path) -> Path:
