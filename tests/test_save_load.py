@@ -332,6 +332,8 @@ def _namespace(name: str) -> dict:
 FRESH = """
 import json, sys
 import numpy as np
+import torch
+torch.set_num_threads(1)  # as the parent: a GRU's sums round by thread count
 cases, paths, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
 results = {}
 for name, code in cases.items():
@@ -344,7 +346,23 @@ np.savez(out, **results)
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Every case made, used, saved, then continued unsaved, loaded here and loaded afresh."""
+    """Every case made, used, saved, then continued unsaved, loaded here and loaded afresh.
+
+    torch runs on one thread here and in the fresh process: its sums round by thread count, and
+    other tests in this process may have left it at any (the fresh copy of a network differed in
+    the last bits under ``make test`` until both were pinned).
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _runs(tmp_path_factory)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("saved")
     out = {}
     paths = {}
