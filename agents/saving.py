@@ -18,8 +18,8 @@ name in an allow-list (the :class:`~cogmodels.agents.decoders.base.Decoder` subc
   :func:`load`).
 
 Attribute values may be ``None``, numbers, strings, lists, tuples, sets, dicts, numpy arrays and
-scalars, torch tensors, numpy ``Generator`` s (their ``bit_generator.state``, so the random
-stream continues) and ``SeedSequence`` s, and objects of the allow-list; an object reached twice
+scalars, torch tensors, numpy ``Generator`` s (their ``bit_generator.state`` and ``seed_seq``,
+so the random stream and its ``spawn`` continue) and ``SeedSequence`` s, and objects of the allow-list; an object reached twice
 (an adaptation rule and the agent both holding the decoder) is saved once and shared again on
 load.
 """
@@ -282,7 +282,10 @@ class Writer:
                 raise TypeError(f"cannot save {key}: arrays of dtype {v.dtype} need pickle")
             return {"$array": self.array(v, key)}
         if isinstance(v, np.random.Generator):
-            return {"$rng": self.value(v.bit_generator.state, key)}
+            seq = v.bit_generator.seed_seq  # what spawn() draws children from
+            return {"$rng": self.value(v.bit_generator.state, key),
+                    "seed_seq": (self.value(seq, f"{key}.seed_seq")
+                                 if isinstance(seq, np.random.SeedSequence) else None)}
         if isinstance(v, np.random.SeedSequence):
             return {"$seedseq": self.value({"entropy": v.entropy, "spawn_key": v.spawn_key,
                                             "pool_size": v.pool_size,
@@ -359,7 +362,7 @@ class Reader:
         if kind == "$scalar":
             return self.array(v["$scalar"])[()]
         if kind == "$rng":
-            return generator(self.value(v["$rng"]))
+            return generator(self.value(v["$rng"]), self.value(v.get("seed_seq")))
         if kind == "$seedseq":
             return np.random.SeedSequence(**self.value(v["$seedseq"]))
         if kind == "$tensor":
@@ -373,7 +376,8 @@ class Reader:
         raise ValueError(f"not a value saved by cogmodels.agents.saving: {v!r}")
 
 
-def generator(state: dict[str, Any]) -> np.random.Generator:
+def generator(state: dict[str, Any], seed_seq: np.random.SeedSequence | None = None
+              ) -> np.random.Generator:
     """Return a numpy ``Generator`` at the saved ``bit_generator.state`` (its stream continues).
 
     Parameters
@@ -381,13 +385,16 @@ def generator(state: dict[str, Any]) -> np.random.Generator:
     state : dict
         ``Generator.bit_generator.state``; ``state["bit_generator"]`` must name one of numpy's
         bit generators.
+    seed_seq : numpy.random.SeedSequence, optional
+        The saved generator's ``bit_generator.seed_seq``, so that ``spawn`` gives the children it
+        would have given; None: a fresh one from the OS (``spawn`` is then not reproducible).
     """
     names = ("MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64")
     name = state.get("bit_generator") if isinstance(state, dict) else None
     if name not in names:
         raise ValueError(f"a saved generator's bit_generator must be one of {list(names)}, got "
                          f"{name!r}")
-    bits = getattr(np.random, name)()
+    bits = getattr(np.random, name)(seed_seq)
     bits.state = state
     return np.random.Generator(bits)
 

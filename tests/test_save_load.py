@@ -497,6 +497,19 @@ def test_save_refuses_what_would_need_pickle(tmp_path):
         b.save(tmp_path / "b")
 
 
+def test_a_loaded_generator_spawns_the_children_the_saved_one_would(tmp_path):
+    from cogmodels.agents.decoders import Assist
+
+    a = Assist()
+    a.rng = np.random.default_rng(11)
+    a.rng.random(3)
+    a.rng.spawn(1)  # the seed sequence has spawned once: the next child is its second
+    a.save(tmp_path / "a")
+    back = load_decoder(tmp_path / "a")
+    assert back.rng.random(4).tolist() == a.rng.random(4).tolist()
+    assert back.rng.spawn(2)[1].random(4).tolist() == a.rng.spawn(2)[1].random(4).tolist()
+
+
 def test_a_generator_state_round_trips_through_json_and_refuses_unknown_bit_generators():
     g = np.random.default_rng(7)
     g.random(3)
