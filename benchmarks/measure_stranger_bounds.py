@@ -41,7 +41,6 @@ from cogmodels.agents.decoders.meta_rnn import (
     subject_days,
 )
 from cogmodels.agents.decoders.session import calibrate, run_closed_loop
-from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.experiments._common import markdown_table
 
 SESSION_S = 120.0
@@ -59,8 +58,7 @@ def block_then_closed_loop(config: MetaDecoderConfig, days: list[int], seed: int
     """Play a Kalman filter calibrated on ``block_s`` of the day, then closed loop for the rest of 2 minutes."""
     if not oracle_rml:
         return fresh_kalman_sessions(config, days, SESSION_S - block_s, seed=seed, calibration_s=block_s)
-    env = CursorBCIVector(num_envs=len(days), n_trials=10**6, drift=config.drift,
-                          error_signal=config.error_signal, **config.env_kwargs)
+    env = config.make_env(len(days))
     env.reset(seed=seed, options={"day": np.asarray(days)})
     dec = calibrate(env, SteadyStateKalmanDecoder(dt=env.config.task.dt), block_s, day=np.asarray(days))
     return run_closed_loop(env, dec, SESSION_S - block_s, day=np.asarray(days),

@@ -91,10 +91,28 @@ def test_the_network_reads_spike_features_its_velocity_and_the_feedback_only(inp
     ({"clock": "gpu"}, "clock must be one of"),
     ({"env_kwargs": {"drift": "none"}}, "env_kwargs must not hold ['drift']"),
     ({"train_pool": 0}, "train_pool"),
+    ({"realism": "high"}, "realism must be one of ['off', 'realistic', 'full'], got 'high'"),
+    ({"realism": "realistic", "env_kwargs": {"dt": 0.05, "user": "feedback"}},
+     "env_kwargs must not hold ['user'] with realism='realistic'"),
 ])
 def test_bad_settings_name_the_argument(kw, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         MetaDecoderConfig(**kw)
+
+
+def test_realism_builds_the_levels_simulator_and_off_is_the_plain_one():
+    def user(level):
+        return MetaDecoderEnv(MetaDecoderConfig(realism=level), 2).base.config.user
+    from cogmodels.envs.bci.user import WILLETT_USER
+    assert user("realistic") == WILLETT_USER and user("full") == WILLETT_USER
+    plain = MetaDecoderEnv(MetaDecoderConfig(), 2).base.config
+    assert plain.user.push == "tanh" and not plain.user.learn_smoothing
+    direct = CursorBCIVector(num_envs=2, n_trials=10**6, drift="typical", error_signal="realistic",
+                             dt=0.05).config
+    for part in ("task", "user", "population", "session_drift"):
+        assert getattr(plain, part) == getattr(direct, part)
+    full = MetaDecoderEnv(MetaDecoderConfig(realism="full"), 2).base.config
+    assert full.population.latent_dim == 10 and full.population.untuned_fraction == 0.2
 
 
 def _random_maps(n: int, gen: torch.Generator) -> torch.Tensor:

@@ -77,6 +77,7 @@ from cogmodels.agents.saving import Reader, Saveable, Writer
 from cogmodels.agents.schedules import LinearSchedule
 from cogmodels.agents.spike_features import SpikeFeatures
 from cogmodels.envs.bci.loop import RESULT_KEYS
+from cogmodels.envs.bci.realism import REALISM_LEVELS, realism
 from cogmodels.envs.bci.vector import CursorBCIVector
 from cogmodels.progress import progress_bar
 from cogmodels.validation import check_bool, check_choice, check_int, check_number
@@ -145,6 +146,11 @@ class MetaDecoderConfig:
         Seconds per training session.
     env_kwargs : dict
         Further :class:`~cogmodels.envs.bci.vector.CursorBCIVector` arguments (``dt`` 0.05 s).
+    realism : str
+        The simulator's realism, one of :data:`~cogmodels.envs.bci.realism.REALISM_LEVELS`
+        (``"off"``: the plain feedback user every meta-decoder figure before 2026-12-07 used;
+        ``"realistic"``: Willett et al.'s user; ``"full"``: all of issue 14 section 1). Its
+        user, population and within-session drift are then not ``env_kwargs``.
     n_components : int or None
         Principal components of the spike features (None: every unit, z-scored, no PCA).
     calibration_s, half_life_s, refit_s : float
@@ -183,6 +189,7 @@ class MetaDecoderConfig:
     train_pool: int | None = None
     session_s: float = 120.0
     env_kwargs: dict[str, Any] = field(default_factory=lambda: {"dt": 0.05})
+    realism: str = "off"
     n_components: int | None = 4
     calibration_s: float = 5.0
     half_life_s: float = 30.0
@@ -212,6 +219,7 @@ class MetaDecoderConfig:
     def __post_init__(self) -> None:
         check_choice("inputs", self.inputs, INPUTS)
         check_choice("clock", self.clock, CLOCKS)
+        check_choice("realism", self.realism, REALISM_LEVELS)
         check_choice("head", self.head, HEADS)
         check_choice("log_std", self.log_std, LOG_STDS)
         check_number("plastic_lr", self.plastic_lr, 0.0, low_open=True)
@@ -241,6 +249,16 @@ class MetaDecoderConfig:
         if clash:
             raise ValueError(f"env_kwargs must not hold {clash}: they are MetaDecoderConfig fields "
                              "(num_envs, drift, error_signal) or fixed (n_trials)")
+        clash = sorted(set(self.env_kwargs) & set(realism(self.realism))) if self.realism != "off" else []
+        if clash:
+            raise ValueError(f"env_kwargs must not hold {clash} with realism={self.realism!r}, which "
+                             "sets them; use realism='off' to give them yourself")
+
+    def make_env(self, num_envs: int) -> CursorBCIVector:
+        """Return the task's :class:`~cogmodels.envs.bci.vector.CursorBCIVector` of ``num_envs`` sessions."""
+        extra = {} if self.realism == "off" else realism(self.realism)
+        return CursorBCIVector(num_envs=num_envs, n_trials=10**6, drift=self.drift,
+                               error_signal=self.error_signal, **extra, **self.env_kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as a plain dict."""
@@ -271,8 +289,7 @@ class MetaDecoderEnv:
                  days: Sequence[int] | None = None) -> None:
         self.config = config
         self.num_envs = check_int("num_envs", num_envs, 1)
-        self.base = CursorBCIVector(num_envs=self.num_envs, n_trials=10**6, drift=config.drift,
-                                    error_signal=config.error_signal, **config.env_kwargs)
+        self.base = config.make_env(self.num_envs)
         self.dt = float(self.base.config.task.dt)
         self.days = None if days is None else _check_days(days, self.num_envs)
         n_units = self.base.single_observation_space.shape[0]
@@ -660,8 +677,7 @@ def fresh_kalman_sessions(config: MetaDecoderConfig, days: Sequence[int], second
     from cogmodels.agents.decoders.session import calibrate, run_closed_loop
 
     days = np.asarray([check_int("day", d, 0) for d in days])
-    env = CursorBCIVector(num_envs=len(days), n_trials=10**6, drift=config.drift,
-                          error_signal=config.error_signal, **config.env_kwargs)
+    env = config.make_env(len(days))
     env.reset(seed=seed, options={"day": days})
     dec = calibrate(env, SteadyStateKalmanDecoder(dt=env.config.task.dt), calibration_s, day=days)
     return run_closed_loop(env, dec, seconds, day=days)
