@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cogmodels.agents.decoders import load_decoder
-from cogmodels.agents.decoders.factor_analysis import fit_factor_analysis
+from cogmodels.agents.decoders.factor_analysis import fit_factor_analysis, shared_variance_fraction
 from cogmodels.agents.decoders.stabilizer import ProcrustesStabilizer, align_loadings
 
 N, K, T = 60, 4, 3000
@@ -29,6 +29,17 @@ def test_factor_analysis_recovers_the_covariance_of_its_generative_model():
     fitted = fl[0] @ fl[0].T + np.diag(fp[0])
     assert np.abs(fitted - truth).max() / np.abs(truth).max() < 0.05  # sampling error ~ 1/sqrt(T)
     np.testing.assert_allclose(fm[0], mu, atol=0.1)
+
+
+def test_the_shared_variance_fraction_of_a_fit_is_its_generative_models():
+    rng = np.random.default_rng(2)
+    lam, mu, psi = _model(rng)
+    lam *= np.sqrt(rng.uniform(0.05, 1.0, N))[:, None]  # shares from ~5 % to ~90 %
+    truth = (lam ** 2).sum(1) / ((lam ** 2).sum(1) + psi)
+    y = _data(rng, lam, mu, psi, rng.normal(size=(20000, K)))
+    fitted = shared_variance_fraction(*fit_factor_analysis(y[:, None], K)[::2])[0]
+    assert np.abs(fitted - truth).max() < 0.03 and abs(fitted.mean() - truth.mean()) < 0.005
+    assert shared_variance_fraction(np.zeros((1, 3, 2)), np.ones((1, 3))).tolist() == [[0.0] * 3]
 
 
 def test_procrustes_recovers_a_known_rotation_and_rejects_the_changed_channels():

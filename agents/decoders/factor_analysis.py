@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MIN_NOISE", "fit_factor_analysis", "posterior_projection"]
+__all__ = ["MIN_NOISE", "fit_factor_analysis", "posterior_projection", "shared_variance_fraction"]
 
 #: floor of the private variances ψ (counts² per bin): silent channels stay finite
 MIN_NOISE = 1e-3
@@ -98,6 +98,18 @@ def fit_factor_analysis(counts: np.ndarray, n_factors: int, n_iter: int = 200,
         if change < tol:
             break
     return lam, mean, psi
+
+
+def shared_variance_fraction(loadings: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    r"""Return each channel's share of variance that is shared, ``(L, N)`` (the "% shared variance").
+
+    .. math:: \mathrm{\%sv}_n = \frac{\sum_k Λ_{nk}^2}{\sum_k Λ_{nk}^2 + ψ_n}
+
+    of a fitted factor analysis (:func:`fit_factor_analysis`): Williamson et al. (2016), PLoS
+    Comput Biol 12:e1005141, who average it over units.
+    """
+    shared = np.einsum("lnk,lnk->ln", loadings, loadings)
+    return shared / (shared + noise)
 
 
 def fit_pca(counts: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
