@@ -304,7 +304,15 @@ def delayed_cursor_estimator(a: float, gain: float, k: int, dt: float
 #: AR noise is a sizeable fraction of the push) correlated over 100 ms, gain and smoothing
 #: re-learnt over 2 s (the prior: no smoothing, ``forward_tau = 0``). With the ideal decoder this
 #: user reaches a 0.35 target in about 1 s, as their participants did in 1-2 s with optimised
-#: decoders.
+#: decoders. What their public code settles (github fwillett/bciSim, and the paper's analysis
+#: scripts in the NPTL code; the per-participant fits are in unpublished result files, checked
+#: 2026-12-07): the delay is an input of the fit, 200 ms by default and for T5 (as here); the
+#: forward model's delay equals it; the fitted velocity damping is constrained <= 0 (braking);
+#: their only AR-noise numbers are illustrative (coefficient 0.8 per 20 ms, about 90 ms, as
+#: ``noise_tau`` here; SD 0.5 per axis where the far push is 1). In their model that noise is
+#: the decoded output's whole noise, the neural noise through the decoder included; here the
+#: spikes make that part, so the user's own intention noise is set smaller. Willett et al.
+#: (2017, J Neural Eng 14:026010) found the noise largely independent of the command, as here.
 WILLETT_USER = UserSpec(damping=0.3, noise_sd=0.1, noise_tau=0.1, adaptation_time=2.0,
                         learn_smoothing=True, push="willett")
 
