@@ -432,7 +432,7 @@ def test_load_errors_name_the_problem(tmp_path):
         load_decoder(bad)
     bad.write_text(json.dumps({**meta, "class": "Popen"}))
     with pytest.raises(ValueError, match=r"^the saved class must be one of \[.*'TargetHMM'.*\], "
-                                         r"got 'Popen'$"):
+                                         r"got 'Popen' in '.*bad\.json'$"):
         load_decoder(bad)
     bad.write_text(json.dumps(meta))
     with pytest.raises(FileNotFoundError, match=re.escape(
