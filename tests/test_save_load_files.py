@@ -36,6 +36,7 @@ def test_a_format_1_decoder_file_loads_and_decodes_as_the_saved_decoder(expected
     assert meta["format"] == "cogmodels.decoder/1" and isinstance(meta["arrays"], list)
     dec = load_decoder(DATA / "kalman_v1")
     assert type(dec) is SteadyStateKalmanDecoder and (dec.n_lanes_, dec.n_units_) == (1, 4)
+    assert not hasattr(dec, "stats_")  # saved before the calibration statistics were
     np.testing.assert_array_equal(dec.velocity_, expected["kalman_velocity"])  # mid-session
     np.testing.assert_array_equal(dec.decode(expected["kalman_counts"]), expected["kalman"])
 
@@ -166,6 +167,9 @@ CASES: dict[str, tuple[str, Craft, str]] = {
     "unknown reference": ("assist", lambda m, a: (_with(m, ("state", "rng"), {"$ref": "x."}), a),
                           "the saved value 'rng' of {json} must refer to an object saved before "
                           "it, got 'x.'"),
+    "statistics of another class": (
+        "kalman", lambda m, a: (_with(m, ("stats", "$object", "class"), "Assist"), a),
+        "the saved value 'stats_' of {json} must be a RegressionStats, got Assist"),
     "seed sequence of unknown fields": (
         "assist", lambda m, a: (_with(m, ("state", "rng", "seed_seq", "$seedseq", "$dict"),
                                       {"spin": 1}), a),

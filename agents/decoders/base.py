@@ -154,8 +154,8 @@ class Decoder:
 
         Notes
         -----
-        The calibration statistics ``stats_`` are not saved: closed-loop adaptation starts from
-        the decoder's model, not from them.
+        An encoding decoder's calibration statistics ``stats_`` are saved too (arrays and
+        counts), so that a calibration continued from them after a load goes on as it would have.
         """
         self._check_fitted()
         return saving.save(self, path)
