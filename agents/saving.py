@@ -22,18 +22,27 @@ scalars, torch tensors, numpy ``Generator`` s (their ``bit_generator.state`` and
 so the random stream and its ``spawn`` continue) and ``SeedSequence`` s, and objects of the allow-list; an object reached twice
 (an adaptation rule and the agent both holding the decoder) is saved once and shared again on
 load.
+
+A file that does not load (truncated or unreadable JSON, a missing or mistyped field, an array
+whose shape, dtype or size is not the one recorded, a class or constructor argument that does not
+fit) raises :class:`SavedFileError`, a ``ValueError`` that names the file, the saved value and
+what is wrong; an ``.npz`` member's header is checked against the bytes it holds before the
+array is read, so a crafted shape cannot ask for more memory than the file holds.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import math
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["FORMAT", "FORMATS", "SAVEABLE", "Saveable", "load", "read_files", "save"]
+__all__ = ["FORMAT", "FORMATS", "SAVEABLE", "SavedFileError", "Saveable", "load", "read_files",
+           "save"]
 
 #: the ``format`` field written by :func:`save`
 FORMAT = "cogmodels.decoder/2"
@@ -68,6 +77,10 @@ SAVEABLE: dict[str, str] = {
     "SpikeFeatures": "cogmodels.agents.spike_features",
     "TargetHMM": "cogmodels.agents.decoders.target_hmm",
 }
+
+
+class SavedFileError(ValueError):
+    """A saved object's file that does not load: the message names the file and what is wrong."""
 
 
 class Saveable:
@@ -130,26 +143,87 @@ def read_files(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]
     ------
     FileNotFoundError
         When the JSON or the ``.npz`` file is missing.
-    ValueError
-        When the JSON is not of a format of :data:`FORMATS` or of a known class, or an array's
-        shape or dtype is not the one the JSON records.
+    SavedFileError
+        When the JSON is unreadable, not of a format of :data:`FORMATS` or of a known class, or
+        the ``.npz`` is not an archive of arrays whose shapes and dtypes are the ones the JSON
+        records (a ``ValueError``).
     """
     base = stem(path)
     files = sibling(base, ".json"), sibling(base, ".npz")
     _check_exists(files[0])
-    meta = json.loads(files[0].read_text())
+    meta = _read_json(files[0])
     got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
     if got not in FORMATS:
-        raise ValueError(f"path must be a decoder saved with format one of {list(FORMATS)}, got "
-                         f"{got!r}")
-    class_named(meta.get("class"))
+        raise SavedFileError(f"path must be a decoder saved with format one of {list(FORMATS)}, "
+                             f"got {got!r} in {str(files[0])!r}")
+    class_named(meta.get("class"), files[0])
+    recorded = got != FORMATS[0]  # format /2 records each array's shape, dtype and axis order
+    if recorded:
+        _check_table(meta, files[0])
     _check_exists(files[1])
-    with np.load(files[1], allow_pickle=False) as npz:
-        arrays = {name: npz[name] for name in npz.files}
-    want = meta.get("arrays")
-    if isinstance(want, dict):  # format /2 records each array's shape and dtype
-        _check_arrays(want, arrays, files)
+    arrays = _read_npz(files[1])
+    if recorded:
+        _check_arrays(meta["arrays"], arrays, files)
+        _check_layouts(meta["layouts"], arrays, files[0])
     return meta, arrays
+
+
+def _read_json(file: Path) -> Any:
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SavedFileError(f"the file {str(file)!r} must be a saved object's JSON header, got "
+                             f"text that is not JSON ({e}): truncated or not such a file") from e
+
+
+def _check_table(meta: dict[str, Any], file: Path) -> None:
+    """Check that a format /2 header records ``arrays``: ``{name: [shape, dtype]}``, and ``layouts``."""
+    table = meta.get("arrays")
+    if not isinstance(table, dict):
+        raise SavedFileError(f"the 'arrays' of {str(file)!r} must be a dict {{name: [shape, "
+                             f"dtype]}}, got {type(table).__name__}")
+    for name, entry in table.items():
+        shape, dtype = entry if isinstance(entry, list) and len(entry) == 2 else (None, None)
+        if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)
+                and isinstance(dtype, str)):
+            raise SavedFileError(f"the array {name!r} of {str(file)!r} must be recorded as "
+                                 f"[shape, dtype] with sizes >= 0, got {entry!r}")
+    if not isinstance(meta.get("layouts"), dict):
+        raise SavedFileError(f"the 'layouts' of {str(file)!r} must be a dict {{name: axis "
+                             f"order}}, got {type(meta.get('layouts')).__name__}")
+
+
+def _read_npz(file: Path) -> dict[str, np.ndarray]:
+    """Return the arrays of an ``.npz``, each header checked against its bytes before it is read."""
+    fmt = np.lib.format
+    arrays = {}
+    try:
+        with zipfile.ZipFile(file) as archive:
+            for info in archive.infolist():
+                name = info.filename.removesuffix(".npy")
+                with archive.open(info) as member:
+                    version = fmt.read_magic(member)
+                    read_header = {(1, 0): fmt.read_array_header_1_0,
+                                   (2, 0): fmt.read_array_header_2_0}.get(version)
+                    if read_header is None:
+                        raise ValueError(f"the .npy version {version} of {name!r} is not read")
+                    shape, _, dtype = read_header(member)
+                    held = info.file_size - member.tell()
+                if dtype.hasobject:
+                    raise SavedFileError(f"the array {name!r} of {str(file)!r} must not need "
+                                         f"pickle, got dtype {dtype}")
+                if math.prod(shape) * dtype.itemsize != held:
+                    raise SavedFileError(f"the array {name!r} of {str(file)!r} must hold the data "
+                                         f"of its header's shape {shape} and dtype {dtype}, got "
+                                         f"{held} bytes")
+                with archive.open(info) as member:
+                    arrays[name] = fmt.read_array(member, allow_pickle=False)
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as e:
+        if isinstance(e, SavedFileError):
+            raise
+        raise SavedFileError(f"the file {str(file)!r} must be an .npz archive of the saved "
+                             f"arrays (numpy.savez), got one that does not read: {e}") from e
+    return arrays
 
 
 def _check_exists(file: Path) -> None:
@@ -164,9 +238,18 @@ def _check_arrays(want: dict[str, Any], arrays: dict[str, np.ndarray], files: tu
         a = arrays.get(name)
         got = None if a is None else (list(a.shape), a.dtype.str)
         if got != (list(shape), dtype):
-            raise ValueError(f"the array {name!r} of {str(files[1])!r} must have shape "
-                             f"{tuple(shape)} and dtype {dtype!r} as {files[0].name} records, got "
-                             f"{'no such array' if got is None else (tuple(got[0]), got[1])}")
+            raise SavedFileError(f"the array {name!r} of {str(files[1])!r} must have shape "
+                                 f"{tuple(shape)} and dtype {dtype!r} as {files[0].name} records, "
+                                 f"got {'no such array' if got is None else (tuple(got[0]), got[1])}")
+
+
+def _check_layouts(layouts: dict[str, Any], arrays: dict[str, np.ndarray], file: Path) -> None:
+    for name, order in layouts.items():
+        ndim = arrays[name].ndim if name in arrays else None
+        if ndim is None or not (isinstance(order, list) and sorted(order) == list(range(ndim))):
+            raise SavedFileError(f"the layout of {name!r} in {str(file)!r} must be an order of "
+                                 f"the axes of a saved array, got {order!r}"
+                                 + ("" if ndim is None else f" for {ndim} axes"))
 
 
 def load(path: str | Path, **given: Any) -> Any:
@@ -187,17 +270,24 @@ def load(path: str | Path, **given: Any) -> Any:
 
     Raises
     ------
-    ValueError
-        A file that is not a saved object of a known class, or whose arrays do not match it.
+    SavedFileError
+        A file that is not a saved object of a known class, or whose arrays or fields do not
+        match it (a ``ValueError`` naming the file and what is wrong).
     FileNotFoundError
         A missing ``.json`` or ``.npz`` file.
+    TypeError
+        ``given`` values the class saves itself, or missing ones it must be given.
     """
     meta, arrays = read_files(path)
-    return Reader(arrays, given, meta.get("layouts")).node(meta, "", stem(path))
+    reader = Reader(arrays, given, meta.get("layouts"), sibling(stem(path), ".json"))
+    return reader.node(meta, "", stem(path))
 
 
-def class_named(name: Any) -> type:
-    """Return the allow-listed class called ``name`` (a decoder or one of :data:`SAVEABLE`)."""
+def class_named(name: Any, file: Path | None = None) -> type:
+    """Return the allow-listed class called ``name`` (a decoder or one of :data:`SAVEABLE`).
+
+    ``file``, where the name was read, is named in the error.
+    """
     import cogmodels.agents.decoders  # noqa: F401 - every decoder class, whatever was imported before
     from cogmodels.agents.decoders.base import _decoder_classes
 
@@ -206,12 +296,22 @@ def class_named(name: Any) -> type:
         return getattr(importlib.import_module(SAVEABLE[name]), name)
     if isinstance(name, str) and name in classes:
         return classes[name]
-    raise ValueError(f"the saved class must be one of {sorted({*classes, *SAVEABLE})}, got {name!r}")
+    raise SavedFileError(f"the saved class must be one of {sorted({*classes, *SAVEABLE})}, got "
+                         f"{name!r}" + ("" if file is None else f" in {str(file)!r}"))
 
 
 def _allowed(obj: Any) -> bool:
     cls = type(obj)
     return SAVEABLE.get(cls.__name__) == cls.__module__
+
+
+#: the JSON type of each tagged value's payload (:meth:`Writer.value`)
+_PAYLOADS: dict[str, type] = {"$dict": dict, "$items": list, "$tuple": list, "$set": list,
+                              "$array": str, "$scalar": str, "$tensor": str, "$rng": dict,
+                              "$seedseq": dict, "$ref": str, "$object": dict}
+#: what a class's rebuild may raise on values it does not take; named as the file's error
+_REBUILD_ERRORS = (AttributeError, IndexError, KeyError, MemoryError, RuntimeError, TypeError,
+                   ValueError)
 
 
 class Writer:
@@ -299,18 +399,41 @@ class Writer:
 
 
 class Reader:
-    """Rebuild objects from JSON nodes and the arrays of their ``.npz`` (the inverse of :class:`Writer`)."""
+    """Rebuild objects from JSON nodes and the arrays of their ``.npz`` (the inverse of :class:`Writer`).
+
+    ``file`` (the JSON file read) is named in the errors: a value that is not the one a saved
+    object holds there raises :class:`SavedFileError` (:meth:`error`), as does a class whose
+    rebuild fails on the saved values.
+    """
 
     def __init__(self, arrays: dict[str, np.ndarray], given: dict[str, Any] | None = None,
-                 layouts: dict[str, list[int]] | None = None) -> None:
+                 layouts: dict[str, list[int]] | None = None, file: Path | None = None) -> None:
         self.arrays = arrays
         self.given = dict(given or {})
         self.layouts = dict(layouts or {})
+        self.file = file
         self._seen: dict[str, Any] = {}
+
+    def error(self, key: str, must: str, got: Any) -> SavedFileError:
+        """Return the error: the value saved at ``key`` ``must`` be something else, ``got``."""
+        where = "the saved object" if key == "" else f"the saved value {key!r}"
+        file = "the saved files" if self.file is None else repr(str(self.file))
+        return SavedFileError(f"{where} of {file} must {must}, got {got}")
+
+    def field(self, node: dict[str, Any], name: str, kind: type, key: str) -> Any:
+        """Return ``node[name]``, which must be a ``kind`` (an ``int`` not a ``bool``)."""
+        value = node.get(name)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            got = f"no {name!r}" if name not in node else f"{type(value).__name__} {value!r:.60}"
+            raise self.error(key, f"hold {name!r} ({kind.__name__})", got)
+        return value
 
     def node(self, node: dict[str, Any], key: str, base: Path | None = None) -> Any:
         """Return the object of the JSON node written at ``key`` (its class from the allow-list)."""
-        cls = class_named(node.get("class"))
+        if not isinstance(node, dict):
+            raise self.error(key, "be a saved object's node (a dict with its 'class')",
+                             type(node).__name__)
+        cls = class_named(node.get("class"), self.file)
         takes = cls._not_saved if isinstance(cls, type) and issubclass(cls, Saveable) else ()
         if key == "" and sorted(set(self.given) - set(takes)):
             raise TypeError(f"load got values for {sorted(set(self.given) - set(takes))}, which "
@@ -319,61 +442,82 @@ class Reader:
         if key == "" and missing:
             raise TypeError(f"loading a {cls.__name__} needs {missing} (not saved with it), e.g. "
                             f"load_decoder(path, {missing[0]}=env.{missing[0]})")
+        try:
+            obj = self._seen[key] = self._rebuild(cls, node, key, base, takes)
+        except SavedFileError:
+            raise
+        except _REBUILD_ERRORS as e:
+            raise self.error(key, f"hold values {cls.__name__} is rebuilt from",
+                             f"{type(e).__name__}: {e}") from e
+        return obj
+
+    def _rebuild(self, cls: type, node: dict[str, Any], key: str, base: Path | None,
+                 takes: tuple[str, ...]) -> Any:
         if hasattr(cls, "_load_node"):
-            obj = self._seen[key] = cls._load_node(node, self, key, base)
-            return obj
+            return cls._load_node(node, self, key, base)
         if _is_module_class(cls):
-            module = cls(**self.value(node["params"]))
-            module.load_state_dict(self.value(node["state_dict"]))
-            self._seen[key] = module.train(bool(node["training"]))
-            return module
+            module = cls(**self.value(self.field(node, "params", dict, key), f"{key}params"))
+            module.load_state_dict(self.value(self.field(node, "state_dict", dict, key),
+                                              f"{key}state_dict"))
+            return module.train(bool(node.get("training")))
         obj = self._seen[key] = cls.__new__(cls)
-        state = {k: self.value(v) for k, v in node["state"].items()}
+        state = {k: self.value(v, f"{key}{k}")
+                 for k, v in self.field(node, "state", dict, key).items()}
         given = self.given if key == "" else {}  # collaborators of the object loaded
         state.update({k: given.get(k) for k in takes})
         obj.__dict__.update(state)
         return obj
 
     def array(self, key: str) -> np.ndarray:
-        """Return the array ``key`` (a ``ValueError`` naming it when the npz lacks it)."""
-        if key not in self.arrays:
-            raise ValueError(f"the saved object's .npz must hold the array {key!r}; it holds "
-                             f"{sorted(self.arrays)}")
+        """Return the array ``key`` (a :class:`SavedFileError` naming it when the npz lacks it)."""
+        if not isinstance(key, str) or key not in self.arrays:
+            raise self.error(key, "be an array of the .npz file", f"none of {sorted(self.arrays)}")
         a = self.arrays[key]
         order = self.layouts.get(key)
         return a if order is None else a.transpose(np.argsort(order))
 
-    def value(self, v: Any) -> Any:
-        """Return the value of a JSON form written by :meth:`Writer.value`."""
+    def value(self, v: Any, key: str = "") -> Any:
+        """Return the value saved at ``key`` in a JSON form written by :meth:`Writer.value`."""
         if not isinstance(v, dict | list):
             return v
         if isinstance(v, list):
-            return [self.value(x) for x in v]
+            return [self.value(x, f"{key}.{i}") for i, x in enumerate(v)]
         kind = next(iter(v), None)
+        if kind not in _PAYLOADS:
+            raise self.error(key, f"be a value saved by cogmodels.agents.saving (tagged one of "
+                                  f"{list(_PAYLOADS)})", f"{v!r:.80}")
+        payload = v[kind]
+        if not isinstance(payload, _PAYLOADS[kind]):
+            raise self.error(key, f"hold a {_PAYLOADS[kind].__name__} under {kind!r}",
+                             type(payload).__name__)
         if kind == "$dict":
-            return {k: self.value(x) for k, x in v["$dict"].items()}
+            return {k: self.value(x, f"{key}.{k}") for k, x in payload.items()}
         if kind == "$items":
-            return {self.value(k): self.value(x) for k, x in v["$items"]}
+            if not all(isinstance(p, list) and len(p) == 2 for p in payload):
+                raise self.error(key, "hold [key, value] pairs under '$items'", f"{payload!r:.80}")
+            return {self.value(k, f"{key}.{i}k"): self.value(x, f"{key}.{i}")
+                    for i, (k, x) in enumerate(payload)}
         if kind in ("$tuple", "$set"):
-            items = [self.value(x) for x in v[kind]]
+            items = [self.value(x, f"{key}.{i}") for i, x in enumerate(payload)]
             return tuple(items) if kind == "$tuple" else set(items)
         if kind == "$array":
-            return self.array(v["$array"]).copy(order="K")
+            return self.array(payload).copy(order="K")
         if kind == "$scalar":
-            return self.array(v["$scalar"])[()]
+            return self.array(payload)[()]
         if kind == "$rng":
-            return generator(self.value(v["$rng"]), self.value(v.get("seed_seq")))
+            return generator(self.value(payload, key), self.value(v.get("seed_seq"), key))
         if kind == "$seedseq":
-            return np.random.SeedSequence(**self.value(v["$seedseq"]))
+            return np.random.SeedSequence(**self.value(payload, key))
         if kind == "$tensor":
             import torch
 
-            return torch.from_numpy(self.array(v["$tensor"]).copy()).requires_grad_(v["requires_grad"])
+            return torch.from_numpy(self.array(payload).copy()).requires_grad_(
+                bool(v.get("requires_grad")))
         if kind == "$ref":
-            return self._seen[v["$ref"]]
-        if kind == "$object":
-            return self.node(v["$object"], v["$key"])
-        raise ValueError(f"not a value saved by cogmodels.agents.saving: {v!r}")
+            if payload not in self._seen:
+                raise self.error(key, "refer to an object saved before it", repr(payload))
+            return self._seen[payload]
+        return self.node(payload, self.field(v, "$key", str, key))
 
 
 def generator(state: dict[str, Any], seed_seq: np.random.SeedSequence | None = None

@@ -18,6 +18,9 @@ Configurations: ``realistic`` / ``idealised`` channel (:mod:`cogmodels.envs.bci.
     python benchmarks/bench_reward_decoder.py                 # 4 subjects, 13 min, days 0,7,28
     python benchmarks/bench_reward_decoder.py --quick         # under a minute
     python benchmarks/bench_reward_decoder.py --configs realistic/outcome_weighted/running
+
+The output files' names carry ``--tag``, a seed other than 0 and a realism other than ``off``
+(:func:`output_tag`), so runs of other seeds or levels never write over each other.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import time
 from pathlib import Path
 
@@ -71,6 +75,18 @@ def run_config(config: str, args: argparse.Namespace
     return curve, each, metrics, time.perf_counter() - t0
 
 
+def output_tag(args: argparse.Namespace) -> str:
+    """Return the output files' suffix: ``_quick``, ``--tag``, ``_seed<S>``, ``_<realism>``.
+
+    The seed is named when it is not 0, unless the tag names it already (the committed runs'
+    ``--seed 1 --tag _n16_seed1``); seed 0 with the plain simulator keeps the committed names.
+    """
+    seed = f"_seed{args.seed}"
+    named = args.seed == 0 or re.search(rf"{seed}(?![0-9])", args.tag)
+    return (("_quick" if args.quick else "") + args.tag + ("" if named else seed)
+            + ("" if args.realism == "off" else f"_{args.realism}"))
+
+
 def first_minute_above(each: pd.DataFrame, threshold: float = 8.0) -> pd.Series:
     """Return each subject's first minute (1-based) above ``threshold`` successes/min (NaN: never)."""
     return each.groupby("subject", sort=False)["successes_per_min"].apply(
@@ -95,7 +111,8 @@ def main() -> None:
                     help="2 subjects, 3 min, days 0 and 7, 30 s sessions, one configuration")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
     ap.add_argument("--tag", default="", help="appended to the output files' names (before the "
-                                              "realism level, which is appended unless 'off')")
+                                              "seed unless 0 and the realism level unless "
+                                              "'off', see output_tag)")
     ap.add_argument("--realism", choices=REALISM_LEVELS, default="off",
                     help="the simulator's realism (cogmodels.envs.bci.realism): the user, and "
                          "for 'full' the encoder and within-session drift")
@@ -106,8 +123,7 @@ def main() -> None:
     args.days = [int(d) for d in args.days.split(",")]
     curves, subjects, metrics = [], [], []
     args.out.mkdir(parents=True, exist_ok=True)
-    tag = (("_quick" if args.quick else "") + args.tag
-           + ("" if args.realism == "off" else f"_{args.realism}"))  # never over the plain files
+    tag = output_tag(args)  # never over another seed's or realism's files
 
     def save() -> None:  # after every configuration: a long run keeps what it finished
         pd.concat(curves, ignore_index=True).to_csv(

@@ -29,17 +29,23 @@ factor-analysis latents re-estimated and aligned each day or frozen at day 0.
 The simulator is the plain one (the feedback user, cosine units) unless ``--realism realistic``
 (Willett et al.'s user) or ``full`` (all of issue 14 §1; :mod:`cogmodels.envs.bci.realism`).
 Saved units and tables are named by the protocol's non-default settings, the realism and the
-seed included, so a call resumes only its own run.
+seed included, so a call resumes only its own run; the units' folder holds a manifest of the code
+that made them (:func:`code_manifest`), and a call whose code differs refuses to resume from
+them (``--fresh`` discards them).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.util
+import json
 import os
 import platform
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -48,8 +54,9 @@ import pandas as pd
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-import cogmodels  # noqa: F401
+import cogmodels
 from cogmodels.agents.decoders.outcome_recalibration import STRATEGIES, run_reward_drift
+from cogmodels.atomic import atomic_write_text
 from cogmodels.envs.bci.metrics import summarize
 from cogmodels.envs.bci.realism import REALISM_LEVELS, realism
 from cogmodels.experiments._common import markdown_table
@@ -67,6 +74,14 @@ DAYS, PRIOR_SECONDS = "0,7,14,28,42,60", 30.0
 #: subjects and session seconds
 SUBJECTS, SESSION_S, WARMUP_S, QUICK_SIZE = 4, 120.0, 480.0, (2, 30.0)
 METRICS = ["successes_per_min", "success_rate", "time_to_target", "bitrate"]
+#: the modules whose source makes a unit's trials (a package: each of its files): the task and
+#: simulated user, every decoder and the study that runs them, the reward-trained decoder's
+#: learners and features, the rollout. With this script and the package version they are the
+#: units' manifest; a change elsewhere (numpy, the validation helpers) is not seen
+SOURCES = ("cogmodels.envs.bci", "cogmodels.agents.decoders", "cogmodels.agents.reward_learners",
+           "cogmodels.agents.spike_features", "cogmodels.rollout")
+#: the manifest's file in the units' folder
+MANIFEST = "manifest.json"
 
 
 def run_unit(unit: tuple[str, str, str], args: argparse.Namespace) -> tuple[pd.DataFrame, float]:
@@ -122,6 +137,63 @@ def protocol_tag(args: argparse.Namespace) -> str:
     if args.seed != 0:  # else another seed would resume this seed's saved units
         tag += f"_seed{args.seed}"
     return tag
+
+
+def code_manifest() -> dict[str, Any]:
+    """Return the package version and the SHA-256 of each file of :data:`SOURCES` and this script."""
+    files = {}
+    for name in SOURCES:
+        spec = importlib.util.find_spec(name)
+        package = spec.submodule_search_locations is not None
+        for path in sorted(Path(spec.origin).parent.glob("*.py")) if package else [Path(spec.origin)]:
+            files[f"{name}.{path.stem}" if package else name] = _sha256(path)
+    files[f"benchmarks/{Path(__file__).name}"] = _sha256(Path(__file__))
+    return {"cogmodels": cogmodels.__version__, "sources": files}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def open_units(folder: Path, fresh: bool = False) -> None:
+    """Make ``folder`` this code's units' folder, resuming from its units only if they are this code's.
+
+    The units are resumed when the folder's manifest is :func:`code_manifest`'s; units saved by
+    other code, or before manifests were written, are refused (``SystemExit`` naming what
+    differs) unless ``fresh``, which removes them. The manifest is then (re)written.
+    """
+    path = folder / MANIFEST
+    if fresh:
+        for unit in folder.glob("*.csv.gz"):
+            unit.unlink()
+        path.unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    now = code_manifest()
+    try:
+        saved = json.loads(path.read_text()) if path.is_file() else None
+    except ValueError:
+        saved = {}
+    units = sorted(folder.glob("*.csv.gz"))
+    if units and saved != now:
+        raise SystemExit(f"{folder} holds {len(units)} saved units of other code "
+                         f"({manifest_changes(saved, now)}); resuming would report them as this "
+                         f"code's: rerun with --fresh to discard them and run every unit again, "
+                         f"or give another --out")
+    atomic_write_text(path, json.dumps(now, indent=1) + "\n")
+
+
+def manifest_changes(saved: dict[str, Any] | None, now: dict[str, Any]) -> str:
+    """Say how the ``saved`` manifest (None: none) differs from ``now``'s."""
+    if saved is None:
+        return f"no {MANIFEST}: saved before manifests were written"
+    old, new = saved.get("sources", {}), now["sources"]
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    parts = [] if saved.get("cogmodels") == now["cogmodels"] else [
+        f"cogmodels {saved.get('cogmodels')} -> {now['cogmodels']}"]
+    if changed:
+        parts.append("changed sources: " + ", ".join(changed[:6])
+                     + (f" and {len(changed) - 6} more" if len(changed) > 6 else ""))
+    return "; ".join(parts)
 
 
 def default_report_days(days: list[int]) -> list[int]:
@@ -220,6 +292,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true",
                     help="2 subjects, days 0,7,14, 30 s sessions, fixed vs pri_t_gated")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
+    ap.add_argument("--fresh", action="store_true",
+                    help="discard the units saved under this protocol (and their manifest) and "
+                         "run every unit again")
     args = ap.parse_args()
     units = MAIN + (ABLATIONS if args.ablations else [])
     if args.units:
@@ -236,7 +311,7 @@ def main() -> None:
     tag = protocol_tag(args)
     wall0, cpu0 = time.perf_counter(), os.times()
     saved = args.out / f"reward_drift_units{tag}"  # one file per unit as it ends: resumable
-    saved.mkdir(exist_ok=True)
+    open_units(saved, fresh=args.fresh)
 
     def path(unit: tuple[str, str, str]) -> Path:
         return saved / ("__".join(unit).replace(",", "+") + ".csv.gz")

@@ -1,9 +1,12 @@
-"""benchmarks/bench_reward_drift.py: the saved units' folder names every setting that changes them."""
+"""benchmarks/bench_reward_drift.py: the saved units' folder names every setting that changes them,
+and its manifest the code that made them."""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -60,3 +63,53 @@ def test_the_ratio_ci_pairs_the_subjects(monkeypatch: pytest.MonkeyPatch) -> Non
     out = bench.paired_ratios(pd.DataFrame({"day": [28]}), [28])
     assert out.decoder.tolist() == ["pri_t"]
     assert out.loc[0, ["ratio", "ratio_lo", "ratio_hi"]].tolist() == pytest.approx([0.9] * 3)
+
+
+def _units(folder: Path, manifest: dict | None) -> Path:
+    """A fake units' folder: one saved unit and ``manifest`` (None: none)."""
+    folder.mkdir()
+    (folder / "pri_t__realistic__counts.csv.gz").write_bytes(b"trials")
+    if manifest is not None:
+        (folder / bench.MANIFEST).write_text(json.dumps(manifest))
+    return folder
+
+
+def test_units_of_other_code_are_refused_and_fresh_discards_them(tmp_path: Path) -> None:
+    now = bench.code_manifest()
+    assert "cogmodels.envs.bci.user" in now["sources"]
+    assert "benchmarks/bench_reward_drift.py" in now["sources"]
+    edited = {**now, "sources": {**now["sources"], "cogmodels.envs.bci.user": "0" * 64}}
+    units = _units(tmp_path / "units", edited)
+    with pytest.raises(SystemExit, match=re.escape(
+            f"{units} holds 1 saved units of other code (changed sources: "
+            "cogmodels.envs.bci.user); resuming would report them as this code's: rerun with "
+            "--fresh to discard them")):
+        bench.open_units(units)
+    assert (units / "pri_t__realistic__counts.csv.gz").exists()  # nothing discarded unasked
+    bench.open_units(units, fresh=True)
+    assert [p.name for p in units.iterdir()] == [bench.MANIFEST]
+    assert json.loads((units / bench.MANIFEST).read_text()) == now
+    (units / "pri_t__realistic__counts.csv.gz").write_bytes(b"trials")
+    bench.open_units(units)  # this code's units: resumed
+    assert (units / "pri_t__realistic__counts.csv.gz").exists()
+
+
+@pytest.mark.parametrize(("manifest", "why"), [
+    (None, "no manifest.json: saved before manifests were written"),
+    ({"cogmodels": "0.0.1"}, "cogmodels 0.0.1 -> "),
+])
+def test_units_without_this_code_s_manifest_are_refused(tmp_path: Path, manifest, why) -> None:
+    if manifest is not None:
+        manifest = {**bench.code_manifest(), **manifest}
+    with pytest.raises(SystemExit, match=re.escape(f"saved units of other code ({why}")):
+        bench.open_units(_units(tmp_path / "units", manifest))
+
+
+def test_the_benchmark_refuses_stale_units_before_running_any(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    units = _units(tmp_path / "reward_drift_units_quick_days0-14x3", None)
+    monkeypatch.setattr(sys, "argv", ["bench_reward_drift.py", "--quick", "--out", str(tmp_path)])
+    monkeypatch.setattr(bench, "run_unit", lambda *a: pytest.fail("a unit ran"))
+    with pytest.raises(SystemExit, match=re.escape(f"{units} holds 1 saved units of other code")):
+        bench.main()

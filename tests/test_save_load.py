@@ -206,6 +206,35 @@ def go(rml):
         rml.tick()
     return flat(out, rml.decoder.H_, rml.stats.zy, rml.n_updates_)
 """,
+    "calibration_stats": """
+from cogmodels.agents.decoders import RML, SteadyStateKalmanDecoder
+
+def make():
+    rng = np.random.default_rng(2)
+    v = rng.normal(size=(150, 2, 2))
+    y = rng.poisson(np.exp(0.3 * v @ rng.normal(size=(2, 5))))
+    dec = SteadyStateKalmanDecoder().fit(y, v, sample_weight=rng.uniform(0.5, 1.0, (150, 2)))
+    dec.decode(y[:9])
+    return dec
+
+def used(dec):
+    return dec.stats_.n.min() > 0 and np.abs(dec.velocity_).sum() > 0
+
+def go(dec):
+    # the calibration continued from the saved statistics and refitted, then adapted by RML
+    rng = np.random.default_rng(3)
+    y, v = rng.poisson(2.0, size=(40, 2, 5)), rng.normal(size=(40, 2, 2))
+    dec.stats_.add(y[:20], v[:20])
+    dec.set_encoding(*dec.stats_.solve(dec.ridge))
+    rml = RML(dec, half_life=1.0, update_s=0.1)
+    out = []
+    for t in range(20, 40):
+        out.append(dec.step(y[t]).copy())
+        rml.observe(y[t], v[t])
+        rml.tick()
+    s = dec.stats_
+    return flat(out, s.zz, s.zy, s.yy, s.n, rml.stats.zy, dec.H_, dec.q_)
+""",
     "meta_rnn_plastic": """
 from cogmodels.agents.decoders.meta_rnn import MetaRNNDecoder
 
@@ -432,7 +461,7 @@ def test_load_errors_name_the_problem(tmp_path):
         load_decoder(bad)
     bad.write_text(json.dumps({**meta, "class": "Popen"}))
     with pytest.raises(ValueError, match=r"^the saved class must be one of \[.*'TargetHMM'.*\], "
-                                         r"got 'Popen'$"):
+                                         r"got 'Popen' in '.*bad\.json'$"):
         load_decoder(bad)
     bad.write_text(json.dumps(meta))
     with pytest.raises(FileNotFoundError, match=re.escape(

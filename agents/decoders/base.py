@@ -154,8 +154,8 @@ class Decoder:
 
         Notes
         -----
-        The calibration statistics ``stats_`` are not saved: closed-loop adaptation starts from
-        the decoder's model, not from them.
+        An encoding decoder's calibration statistics ``stats_`` are saved too (arrays and
+        counts), so that a calibration continued from them after a load goes on as it would have.
         """
         self._check_fitted()
         return saving.save(self, path)
@@ -177,13 +177,24 @@ class Decoder:
     @classmethod
     def _load_node(cls, node: dict[str, Any], reader: saving.Reader, key: str,
                    base: Path | None) -> Decoder:
-        """Rebuild the decoder of a node written by :meth:`_save_node`."""
-        dec = cls(**node["params"])
-        dec._fitted(int(node["n_lanes"]), int(node["n_units"]), bool(node["single"]))
+        """Rebuild the decoder of a node written by :meth:`_save_node`.
+
+        Every array must be numeric with one row per lane (``n_lanes``), else
+        :class:`~cogmodels.agents.saving.SavedFileError`.
+        """
+        dec = cls(**reader.field(node, "params", dict, key))
+        n_lanes, n_units = (reader.field(node, name, int, key) for name in ("n_lanes", "n_units"))
         arrays = {name: reader.array(f"{key}{name}") for name in cls._model_arrays}
         arrays.update({name: reader.array(f"{key}{name}")
                        for name in (*cls._state_arrays, *cls._readout_arrays)
                        if f"{key}{name}" in reader.arrays})
+        if min(n_lanes, n_units) < 1:
+            raise reader.error(key, "hold n_lanes and n_units >= 1", f"{n_lanes} and {n_units}")
+        for name, a in arrays.items():
+            if a.dtype.kind not in "biuf" or a.ndim == 0 or a.shape[0] != n_lanes:
+                raise reader.error(f"{key}{name}", f"be numbers with a row per lane, shape "
+                                   f"({n_lanes}, ...)", f"{a.dtype} of shape {a.shape}")
+        dec._fitted(n_lanes, n_units, bool(reader.field(node, "single", bool, key)))
         dec._restore(arrays)
         dec._load_extra(node, reader, key, base)
         return dec

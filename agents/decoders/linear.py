@@ -7,10 +7,12 @@ after a memoryless decoder (Taylor et al. 2002; Chase et al. 2009).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cogmodels.agents import saving
 from cogmodels.agents.decoders.base import Decoder, check_calibration
 from cogmodels.agents.decoders.stats import RegressionStats
 from cogmodels.validation import check_number
@@ -36,9 +38,10 @@ class EncodingDecoder(Decoder):
     d_, q_ : numpy.ndarray
         ``(L, N)`` baseline counts and residual variance.
     stats_ : RegressionStats
-        The calibration's :class:`~cogmodels.agents.decoders.stats.RegressionStats` (kept for
-        inspection; closed-loop adaptation starts from the current ``H_, d_, q_`` instead, see
-        :mod:`~cogmodels.agents.decoders.clda`).
+        The calibration's :class:`~cogmodels.agents.decoders.stats.RegressionStats`, saved with
+        the decoder (closed-loop adaptation starts from the current ``H_, d_, q_`` instead, see
+        :mod:`~cogmodels.agents.decoders.clda`); a decoder loaded from a file saved before they
+        were has none.
 
     Parameters
     ----------
@@ -113,6 +116,19 @@ class EncodingDecoder(Decoder):
 
     def _rebuild(self) -> None:
         self.set_encoding(self.H_, self.d_, self.q_)
+
+    def _save_extra(self, writer: saving.Writer, key: str) -> dict[str, Any]:
+        """Return the calibration statistics' node, ``stats_`` (arrays and counts)."""
+        return {"stats": writer.value(self.stats_, f"{key}stats_")} if hasattr(
+            self, "stats_") else {}
+
+    def _load_extra(self, node: dict[str, Any], reader: saving.Reader, key: str,
+                    base: Path | None) -> None:
+        if "stats" not in node:  # files saved before stats_ was have none
+            return
+        self.stats_ = reader.value(node["stats"], f"{key}stats_")
+        if not isinstance(self.stats_, RegressionStats):
+            raise reader.error(f"{key}stats_", "be a RegressionStats", type(self.stats_).__name__)
 
     def steady_gain(self) -> np.ndarray:
         """Return ``G (L, 2, 2)``, the long-run decoded velocity per intended velocity.
