@@ -31,7 +31,8 @@ The simulator is the plain one (the feedback user, cosine units) unless ``--real
 Saved units and tables are named by the protocol's non-default settings, the realism and the
 seed included, so a call resumes only its own run; the units' folder holds a manifest of the code
 that made them (:func:`code_manifest`), and a call whose code differs refuses to resume from
-them (``--fresh`` discards them).
+them (``--fresh`` discards them; ``--reuse-units`` reads them as saved, e.g. the committed
+folders, made before manifests).
 """
 
 from __future__ import annotations
@@ -155,13 +156,17 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def open_units(folder: Path, fresh: bool = False) -> None:
+def open_units(folder: Path, fresh: bool = False, reuse: bool = False) -> None:
     """Make ``folder`` this code's units' folder, resuming from its units only if they are this code's.
 
     The units are resumed when the folder's manifest is :func:`code_manifest`'s; units saved by
     other code, or before manifests were written, are refused (``SystemExit`` naming what
-    differs) unless ``fresh``, which removes them. The manifest is then (re)written.
+    differs) unless ``fresh``, which removes them, or ``reuse``, which resumes from them anyway
+    (to re-read a recorded run's tables, e.g. the committed folders, saved before manifests) with
+    a warning and leaves their manifest as it was. Otherwise the manifest is then (re)written.
     """
+    if fresh and reuse:
+        raise SystemExit("--fresh discards the saved units and --reuse-units keeps them: give one")
     path = folder / MANIFEST
     if fresh:
         for unit in folder.glob("*.csv.gz"):
@@ -175,10 +180,15 @@ def open_units(folder: Path, fresh: bool = False) -> None:
         saved = {}
     units = sorted(folder.glob("*.csv.gz"))
     if units and saved != now:
+        changes = manifest_changes(saved, now)
+        if reuse:
+            print(f"warning: --reuse-units: resuming from {len(units)} saved units of other code "
+                  f"({changes}); their trials are reported as they were saved", flush=True)
+            return
         raise SystemExit(f"{folder} holds {len(units)} saved units of other code "
-                         f"({manifest_changes(saved, now)}); resuming would report them as this "
+                         f"({changes}); resuming would report them as this "
                          f"code's: rerun with --fresh to discard them and run every unit again, "
-                         f"or give another --out")
+                         f"--reuse-units to read them as saved, or give another --out")
     atomic_write_text(path, json.dumps(now, indent=1) + "\n")
 
 
@@ -295,6 +305,9 @@ def main() -> None:
     ap.add_argument("--fresh", action="store_true",
                     help="discard the units saved under this protocol (and their manifest) and "
                          "run every unit again")
+    ap.add_argument("--reuse-units", action="store_true",
+                    help="resume from units saved by other code (or before manifests: the "
+                         "committed folders) as they were saved, with a warning")
     args = ap.parse_args()
     units = MAIN + (ABLATIONS if args.ablations else [])
     if args.units:
@@ -311,7 +324,7 @@ def main() -> None:
     tag = protocol_tag(args)
     wall0, cpu0 = time.perf_counter(), os.times()
     saved = args.out / f"reward_drift_units{tag}"  # one file per unit as it ends: resumable
-    open_units(saved, fresh=args.fresh)
+    open_units(saved, fresh=args.fresh, reuse=args.reuse_units)
 
     def path(unit: tuple[str, str, str]) -> Path:
         return saved / ("__".join(unit).replace(",", "+") + ".csv.gz")

@@ -86,6 +86,11 @@ def test_units_of_other_code_are_refused_and_fresh_discards_them(tmp_path: Path)
             "--fresh to discard them")):
         bench.open_units(units)
     assert (units / "pri_t__realistic__counts.csv.gz").exists()  # nothing discarded unasked
+    bench.open_units(units, reuse=True)  # read as saved: the old manifest stays
+    assert json.loads((units / bench.MANIFEST).read_text()) == edited
+    assert (units / "pri_t__realistic__counts.csv.gz").exists()
+    with pytest.raises(SystemExit, match="give one"):
+        bench.open_units(units, fresh=True, reuse=True)
     bench.open_units(units, fresh=True)
     assert [p.name for p in units.iterdir()] == [bench.MANIFEST]
     assert json.loads((units / bench.MANIFEST).read_text()) == now
