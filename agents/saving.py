@@ -26,8 +26,10 @@ load.
 A file that does not load (truncated or unreadable JSON, a missing or mistyped field, an array
 whose shape, dtype or size is not the one recorded, a class or constructor argument that does not
 fit) raises :class:`SavedFileError`, a ``ValueError`` that names the file, the saved value and
-what is wrong; an ``.npz`` member's header is checked against the bytes it holds before the
-array is read, so a crafted shape cannot ask for more memory than the file holds.
+what is wrong; an ``.npz`` member must be stored uncompressed within the file and its header is
+checked against the bytes it holds before the array is read, so a crafted array cannot ask for
+more memory than the file holds, and a seed sequence's pool is bounded. A crafted constructor
+argument (a network's hidden size) is not bounded: load files you trust.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ __all__ = ["FORMAT", "FORMATS", "SAVEABLE", "SavedFileError", "Saveable", "load"
 FORMAT = "cogmodels.decoder/2"
 #: the formats :func:`load` reads (``/1``: a decoder saved before version 2, without array shapes)
 FORMATS = ("cogmodels.decoder/1", FORMAT)
+
+#: the largest seed-sequence pool a saved file may ask for (numpy's default is 4)
+MAX_POOL_SIZE = 64
 
 #: the classes besides the decoders that :func:`load` rebuilds: name -> module
 SAVEABLE: dict[str, str] = {
@@ -171,7 +176,7 @@ def read_files(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]
 def _read_json(file: Path) -> Any:
     try:
         return json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:  # JSONDecodeError is a ValueError
         raise SavedFileError(f"the file {str(file)!r} must be a saved object's JSON header, got "
                              f"text that is not JSON ({e}): truncated or not such a file") from e
 
@@ -198,9 +203,18 @@ def _read_npz(file: Path) -> dict[str, np.ndarray]:
     fmt = np.lib.format
     arrays = {}
     try:
+        size = file.stat().st_size
         with zipfile.ZipFile(file) as archive:
             for info in archive.infolist():
                 name = info.filename.removesuffix(".npy")
+                if (info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size
+                        or info.header_offset + info.compress_size > size):
+                    # numpy.savez stores every member as it is: a compressed member, or sizes the
+                    # file cannot hold, would let a small file claim any amount of memory
+                    raise SavedFileError(f"the array {name!r} of {str(file)!r} must be stored "
+                                         f"uncompressed within the file (numpy.savez), got "
+                                         f"compression {info.compress_type} and {info.file_size} "
+                                         f"bytes in a file of {size}")
                 with archive.open(info) as member:
                     version = fmt.read_magic(member)
                     read_header = {(1, 0): fmt.read_array_header_1_0,
@@ -218,7 +232,7 @@ def _read_npz(file: Path) -> dict[str, np.ndarray]:
                                          f"{held} bytes")
                 with archive.open(info) as member:
                     arrays[name] = fmt.read_array(member, allow_pickle=False)
-    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as e:
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError, MemoryError) as e:
         if isinstance(e, SavedFileError):
             raise
         raise SavedFileError(f"the file {str(file)!r} must be an .npz archive of the saved "
@@ -279,7 +293,8 @@ def load(path: str | Path, **given: Any) -> Any:
         ``given`` values the class saves itself, or missing ones it must be given.
     """
     meta, arrays = read_files(path)
-    reader = Reader(arrays, given, meta.get("layouts"), sibling(stem(path), ".json"))
+    layouts = meta.get("layouts") if meta.get("format") != FORMATS[0] else None  # /1 records none
+    reader = Reader(arrays, given, layouts, sibling(stem(path), ".json"))
     return reader.node(meta, "", stem(path))
 
 
@@ -507,7 +522,13 @@ class Reader:
         if kind == "$rng":
             return generator(self.value(payload, key), self.value(v.get("seed_seq"), key))
         if kind == "$seedseq":
-            return np.random.SeedSequence(**self.value(payload, key))
+            fields = self.value(payload, key)
+            pool = fields.get("pool_size", 4) if isinstance(fields, dict) else None
+            if type(pool) is not int or not 4 <= pool <= MAX_POOL_SIZE:
+                # the pool's mixing costs its size squared: an absurd one would hang the load
+                raise self.error(key, f"hold a seed sequence of pool_size in [4, {MAX_POOL_SIZE}]",
+                                 f"{pool!r:.40}")
+            return np.random.SeedSequence(**fields)
         if kind == "$tensor":
             import torch
 

@@ -66,6 +66,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -138,6 +139,19 @@ def ceiling(base: MetaDecoderConfig, spec: str, days: list[int], seconds: float,
     return name, meta_rnn.linear_readout_sessions(base, days, seconds, seed=eval_seed,
                                                   readout=readout, movement=movement,
                                                   dynamics=dynamics)
+
+
+def output_tag(tag: str | None, quick: bool, realism: str) -> str:
+    """Return the output files' suffix: ``--tag`` (default ``_quick`` or none), then ``_<realism>``.
+
+    The realism level is appended unless it is ``"off"`` (the committed plain files keep their
+    names) or the tag names it already (the committed runs' ``--tag ..._realistic``), so a
+    realistic or full run never writes over the plain one's files.
+    """
+    tag = ("_quick" if quick else "") if tag is None else tag
+    level = f"_{realism}"
+    named = realism == "off" or re.search(rf"{level}(?![a-z])", tag)
+    return tag + ("" if named else level)
 
 
 def _amortised_net(config: MetaDecoderConfig, args: argparse.Namespace
@@ -290,13 +304,12 @@ def main(argv: list[str] | None = None) -> dict:
     if args.save_net is not None and args.save_net.suffix == ".pt":
         ap.error(f"--save-net writes <path>.json and <path>.npz (no pickle): give it a path without "
                  f".pt, got {str(args.save_net)!r}")
-    if args.tag is None:
-        args.tag = "_quick" if args.quick else ""
     if args.quick:
         args.budget, args.subjects, args.seconds, args.session, args.num_envs = 8.0, 2, 60.0, 30.0, 8
     overrides = json.loads(args.config) if args.config else {}
     base = MetaDecoderConfig(session_s=args.session, num_envs=args.num_envs, budget_s=args.budget,
                              clock=args.clock, seed=args.seed, **overrides)
+    args.tag = output_tag(args.tag, args.quick, base.realism)
     days = meta_rnn.subject_days(base, args.eval_seed, args.subjects)
     if args.seen:
         args.eval_seed, days = MetaRNNDecoder(base).training_subjects(0)

@@ -38,6 +38,7 @@ folders, made before manifests).
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import importlib.util
 import json
@@ -75,12 +76,8 @@ DAYS, PRIOR_SECONDS = "0,7,14,28,42,60", 30.0
 #: subjects and session seconds
 SUBJECTS, SESSION_S, WARMUP_S, QUICK_SIZE = 4, 120.0, 480.0, (2, 30.0)
 METRICS = ["successes_per_min", "success_rate", "time_to_target", "bitrate"]
-#: the modules whose source makes a unit's trials (a package: each of its files): the task and
-#: simulated user, every decoder and the study that runs them, the reward-trained decoder's
-#: learners and features, the rollout. With this script and the package version they are the
-#: units' manifest; a change elsewhere (numpy, the validation helpers) is not seen
-SOURCES = ("cogmodels.envs.bci", "cogmodels.agents.decoders", "cogmodels.agents.reward_learners",
-           "cogmodels.agents.spike_features", "cogmodels.rollout")
+#: where the manifest's import closure starts besides this script: the study that plays the units
+ROOTS = ("cogmodels.agents.decoders.outcome_recalibration",)
 #: the manifest's file in the units' folder
 MANIFEST = "manifest.json"
 
@@ -141,15 +138,59 @@ def protocol_tag(args: argparse.Namespace) -> str:
 
 
 def code_manifest() -> dict[str, Any]:
-    """Return the package version and the SHA-256 of each file of :data:`SOURCES` and this script."""
-    files = {}
-    for name in SOURCES:
-        spec = importlib.util.find_spec(name)
-        package = spec.submodule_search_locations is not None
-        for path in sorted(Path(spec.origin).parent.glob("*.py")) if package else [Path(spec.origin)]:
-            files[f"{name}.{path.stem}" if package else name] = _sha256(path)
+    """Return the versions and the SHA-256 of every source that can make a unit's trials.
+
+    The sources are the import closure of this script and :data:`ROOTS`: every ``cogmodels``
+    module they import, at the top or inside a function (read from the code, not from what a
+    run happened to import), and so on. Any byte change of one of them counts, a docstring's
+    too; numpy's and Python's versions are recorded beside the package's.
+    """
+    files = {name: _sha256(path) for name, path in sorted(import_closure(ROOTS).items())}
     files[f"benchmarks/{Path(__file__).name}"] = _sha256(Path(__file__))
-    return {"cogmodels": cogmodels.__version__, "sources": files}
+    return {"cogmodels": cogmodels.__version__, "numpy": np.__version__,
+            "python": platform.python_version(), "sources": files}
+
+
+def import_closure(roots: tuple[str, ...], script: Path = Path(__file__)) -> dict[str, Path]:
+    """Return ``{module: file}`` of the ``cogmodels`` modules ``script`` and ``roots`` import, transitively."""
+    found: dict[str, Path] = {}
+    todo = [*roots, *_imports(script, None)]
+    while todo:
+        name = todo.pop()
+        if name in found or not name.startswith("cogmodels"):
+            continue
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+            continue
+        found[name] = Path(spec.origin)
+        package = name if spec.submodule_search_locations is not None else name.rpartition(".")[0]
+        todo += _imports(found[name], package)
+        todo += [name.rpartition(".")[0]] if "." in name else []  # its package's __init__
+    return found
+
+
+def _imports(path: Path, package: str | None) -> list[str]:
+    """Return the modules ``path`` names in its imports (``from a import b``: ``a`` and ``a.b``)."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                if package is None:
+                    continue
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            names += [base] + [f"{base}.{alias.name}" for alias in node.names]
+    return [n for n in names if n.startswith("cogmodels") and _exists(n)]
+
+
+def _exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # "a.b" where a is a module, not a package
+        return False
 
 
 def _sha256(path: Path) -> str:
@@ -177,7 +218,7 @@ def open_units(folder: Path, fresh: bool = False, reuse: bool = False) -> None:
     try:
         saved = json.loads(path.read_text()) if path.is_file() else None
     except ValueError:
-        saved = {}
+        saved = {"unreadable": True}
     units = sorted(folder.glob("*.csv.gz"))
     if units and saved != now:
         changes = manifest_changes(saved, now)
@@ -186,9 +227,10 @@ def open_units(folder: Path, fresh: bool = False, reuse: bool = False) -> None:
                   f"({changes}); their trials are reported as they were saved", flush=True)
             return
         raise SystemExit(f"{folder} holds {len(units)} saved units of other code "
-                         f"({changes}); resuming would report them as this "
-                         f"code's: rerun with --fresh to discard them and run every unit again, "
-                         f"--reuse-units to read them as saved, or give another --out")
+                         f"({changes}); resuming would report them as this code's: give another "
+                         f"--out to run them again beside them, --reuse-units to read them as "
+                         f"saved, or --fresh to delete them (tracked files under "
+                         f"benchmarks/figures too) and run every unit again")
     atomic_write_text(path, json.dumps(now, indent=1) + "\n")
 
 
@@ -196,10 +238,12 @@ def manifest_changes(saved: dict[str, Any] | None, now: dict[str, Any]) -> str:
     """Say how the ``saved`` manifest (None: none) differs from ``now``'s."""
     if saved is None:
         return f"no {MANIFEST}: saved before manifests were written"
+    if not isinstance(saved, dict) or not isinstance(saved.get("sources"), dict):
+        return f"an unreadable {MANIFEST}"
     old, new = saved.get("sources", {}), now["sources"]
     changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
-    parts = [] if saved.get("cogmodels") == now["cogmodels"] else [
-        f"cogmodels {saved.get('cogmodels')} -> {now['cogmodels']}"]
+    parts = [f"{k} {saved.get(k)} -> {now[k]}" for k in ("cogmodels", "numpy", "python")
+             if saved.get(k) != now[k]]
     if changed:
         parts.append("changed sources: " + ", ".join(changed[:6])
                      + (f" and {len(changed) - 6} more" if len(changed) > 6 else ""))
@@ -303,11 +347,11 @@ def main() -> None:
                     help="2 subjects, days 0,7,14, 30 s sessions, fixed vs pri_t_gated")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
     ap.add_argument("--fresh", action="store_true",
-                    help="discard the units saved under this protocol (and their manifest) and "
-                         "run every unit again")
+                    help="delete every unit saved under this protocol's folder (all of them, "
+                         "whatever --decoders selects; tracked files too) and run again")
     ap.add_argument("--reuse-units", action="store_true",
-                    help="resume from units saved by other code (or before manifests: the "
-                         "committed folders) as they were saved, with a warning")
+                    help="read units saved by other code (or before manifests: the committed "
+                         "folders) as they were saved, with a warning; runs no unit")
     args = ap.parse_args()
     units = MAIN + (ABLATIONS if args.ablations else [])
     if args.units:
@@ -330,6 +374,10 @@ def main() -> None:
         return saved / ("__".join(unit).replace(",", "+") + ".csv.gz")
 
     todo = [u for u in units if not path(u).exists()]
+    if args.reuse_units and todo:  # read-only: never mix new units into another code's folder
+        raise SystemExit(f"--reuse-units only reads saved units, and {saved} lacks "
+                         f"{['/'.join(u) for u in todo]}: choose --decoders among the saved ones, "
+                         f"or run them without --reuse-units (with another --out)")
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = {pool.submit(run_unit, u, args): u for u in todo}
         for f in as_completed(futures):

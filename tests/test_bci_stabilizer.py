@@ -40,6 +40,11 @@ def test_the_shared_variance_fraction_of_a_fit_is_its_generative_models():
     fitted = shared_variance_fraction(*fit_factor_analysis(y[:, None], K)[::2])[0]
     assert np.abs(fitted - truth).max() < 0.03 and abs(fitted.mean() - truth.mean()) < 0.005
     assert shared_variance_fraction(np.zeros((1, 3, 2)), np.ones((1, 3))).tolist() == [[0.0] * 3]
+    with pytest.raises(ValueError, match=r"loadings must be \(L, N, k\) and noise \(L, N\), got "
+                                         r"shapes \(1, 3, 2\) and \(3,\)"):
+        shared_variance_fraction(np.zeros((1, 3, 2)), np.ones(3))
+    with pytest.raises(ValueError, match="noise must be > 0 everywhere, got its smallest value 0.0"):
+        shared_variance_fraction(np.zeros((1, 3, 2)), np.zeros((1, 3)))
 
 
 def test_procrustes_recovers_a_known_rotation_and_rejects_the_changed_channels():

@@ -7,6 +7,7 @@ import argparse
 import importlib.util
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -74,6 +75,18 @@ def _units(folder: Path, manifest: dict | None) -> Path:
     return folder
 
 
+def test_the_manifest_covers_the_code_a_run_imports_lazily_too() -> None:
+    sources = bench.code_manifest()["sources"]
+    # imported inside functions of the study: the reward learners' core, the strategies' runner
+    assert {"cogmodels.agents.continuous", "cogmodels.experiments.drift_study",
+            "cogmodels.validation"} <= set(sources)
+    code = ("import sys, cogmodels.agents.decoders.outcome_recalibration; "
+            "print(' '.join(m for m in sys.modules if m.startswith('cogmodels')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert set(loaded) <= set(sources)
+
+
 def test_units_of_other_code_are_refused_and_fresh_discards_them(tmp_path: Path) -> None:
     now = bench.code_manifest()
     assert "cogmodels.envs.bci.user" in now["sources"]
@@ -82,8 +95,8 @@ def test_units_of_other_code_are_refused_and_fresh_discards_them(tmp_path: Path)
     units = _units(tmp_path / "units", edited)
     with pytest.raises(SystemExit, match=re.escape(
             f"{units} holds 1 saved units of other code (changed sources: "
-            "cogmodels.envs.bci.user); resuming would report them as this code's: rerun with "
-            "--fresh to discard them")):
+            "cogmodels.envs.bci.user); resuming would report them as this code's: give another "
+            "--out")):
         bench.open_units(units)
     assert (units / "pri_t__realistic__counts.csv.gz").exists()  # nothing discarded unasked
     bench.open_units(units, reuse=True)  # read as saved: the old manifest stays
@@ -102,6 +115,8 @@ def test_units_of_other_code_are_refused_and_fresh_discards_them(tmp_path: Path)
 @pytest.mark.parametrize(("manifest", "why"), [
     (None, "no manifest.json: saved before manifests were written"),
     ({"cogmodels": "0.0.1"}, "cogmodels 0.0.1 -> "),
+    ({"numpy": "1.0"}, "numpy 1.0 -> "),
+    ({"sources": None}, "an unreadable manifest.json"),
 ])
 def test_units_without_this_code_s_manifest_are_refused(tmp_path: Path, manifest, why) -> None:
     if manifest is not None:
@@ -118,3 +133,14 @@ def test_the_benchmark_refuses_stale_units_before_running_any(tmp_path: Path,
     monkeypatch.setattr(bench, "run_unit", lambda *a: pytest.fail("a unit ran"))
     with pytest.raises(SystemExit, match=re.escape(f"{units} holds 1 saved units of other code")):
         bench.main()
+
+
+def test_reuse_units_only_reads_and_runs_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    units = _units(tmp_path / "reward_drift_units_quick_days0-14x3", None)
+    monkeypatch.setattr(sys, "argv", ["bench_reward_drift.py", "--quick", "--reuse-units",
+                                      "--out", str(tmp_path)])
+    monkeypatch.setattr(bench, "run_unit", lambda *a: pytest.fail("a unit ran"))
+    with pytest.raises(SystemExit, match=re.escape(f"--reuse-units only reads saved units, and "
+                                                   f"{units} lacks ['fixed,pri_t_gated/")):
+        bench.main()
+    assert not (units / bench.MANIFEST).exists()  # the folder's record left as it was

@@ -50,6 +50,12 @@ def test_a_stabiliser_with_its_filter_in_path_decoder_files_loads(expected, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["st.json", "st.npz"]
     np.testing.assert_array_equal(back.decode(expected["stabilizer_counts"]),
                                   expected["stabilizer"])
+    meta = json.loads((tmp_path / "st.json").read_text())
+    del meta["inner"]  # a format-2 file without its filter does not look for <path>_decoder.*
+    (tmp_path / "st.json").write_text(json.dumps(meta))
+    (tmp_path / "st_decoder.json").write_text("{}")
+    with pytest.raises(SavedFileError, match="must be saved under 'inner' \\(format 2\\), got none"):
+        load_decoder(tmp_path / "st")
 
 
 def _zip(member: bytes, name: str = "H_.npy") -> bytes:
@@ -66,6 +72,22 @@ def _npy(shape: tuple[int, ...], data: bytes = bytes(32)) -> bytes:
     np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False,
                                                "shape": shape})
     return buf.getvalue() + data
+
+
+def _lying_zip(member: bytes, declared: int) -> bytes:
+    """Return a stored one-member ``.npz`` whose zip records claim ``declared`` bytes of it."""
+    raw = bytearray(_zip(member))
+    local, central = raw.find(b"PK\x03\x04"), raw.find(b"PK\x01\x02")
+    for at in (local + 18, local + 22, central + 20, central + 24):  # compressed, uncompressed
+        raw[at:at + 4] = declared.to_bytes(4, "little")
+    return bytes(raw)
+
+
+def _deflated(member: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("H_.npy", member)
+    return buf.getvalue()
 
 
 def _pickled() -> bytes:
@@ -151,6 +173,27 @@ CASES: dict[str, tuple[str, Craft, str]] = {
                                 {**a, "H_": np.full(a["H_"].shape, "abc")}),
         "the saved value 'H_' of {json} must be numbers with a row per lane, shape (2, ...), got "
         "<U3 of shape (2, 3, 2)"),
+    "member claiming more bytes than the file": (
+        "kalman", lambda m, a: (_with(m, ("arrays", "H_", 0), [2**27]),
+                                _lying_zip(_npy((2**27,)), 2**30)),
+        "the array 'H_' of {npz} must be stored uncompressed within the file (numpy.savez), got "
+        "compression 0 and 1073741824 bytes in a file of"),
+    "compressed member": (
+        "kalman", lambda m, a: (m, _deflated(_npy((4,)))),
+        "the array 'H_' of {npz} must be stored uncompressed within the file (numpy.savez), got "
+        "compression 8"),
+    "JSON nested too deep": ("kalman", lambda m, a: ("[" * 100_000 + "]" * 100_000, a),
+                             "the file {json} must be a saved object's JSON header"),
+    "JSON integer too long": ("kalman", lambda m, a: ('{"n_lanes": ' + "9" * 5000 + "}", a),
+                              "the file {json} must be a saved object's JSON header"),
+    "format 1 layouts not a dict": (
+        "kalman", lambda m, a: ({**m, "arrays": sorted(a), "format": "cogmodels.decoder/1",
+                                 "layouts": "x"}, a), None),
+    "seed sequence of an absurd pool": (
+        "assist", lambda m, a: (_with(m, ("state", "rng", "seed_seq", "$seedseq", "$dict",
+                                          "pool_size"), 10**6), a),
+        "the saved value 'rng' of {json} must hold a seed sequence of pool_size in "
+        "[4, 64], got 1000000"),
     "npy array that needs pickle": (
         "kalman", lambda m, a: (_with(m, ("arrays", "H_"), [[2], "|O"]), _zip(_pickled())),
         "the array 'H_' of {npz} must not need pickle, got dtype object"),
@@ -170,6 +213,11 @@ CASES: dict[str, tuple[str, Craft, str]] = {
     "statistics of another class": (
         "kalman", lambda m, a: (_with(m, ("stats", "$object", "class"), "Assist"), a),
         "the saved value 'stats_' of {json} must be a RegressionStats, got Assist"),
+    "statistics of the wrong shape": (
+        "kalman", lambda m, a: ({**_with(m, ("arrays", "stats_.zz"), [[7], "<U3"])},
+                                {**a, "stats_.zz": np.full(7, "abc")}),
+        "the saved value 'stats_' of {json} must hold zz of floats of shape (2, 3, 3), got <U3 "
+        "of shape (7,)"),
     "seed sequence of unknown fields": (
         "assist", lambda m, a: (_with(m, ("state", "rng", "seed_seq", "$seedseq", "$dict"),
                                       {"spin": 1}), a),
@@ -189,6 +237,9 @@ def test_a_crafted_or_corrupt_file_raises_a_value_error_naming_it(tmp_path, name
         (tmp_path / "bad.npz").write_bytes(npz)
     else:
         np.savez(tmp_path / "bad.npz", **npz)
+    if message is None:  # not an error: the field is not read in this format
+        assert isinstance(load_decoder(bad), SteadyStateKalmanDecoder)
+        return
     pattern = re.escape(message).replace(re.escape("{any}"), ".*")
     pattern = pattern.replace(re.escape("{json}"), re.escape(repr(str(bad))))
     pattern = pattern.replace(re.escape("{npz}"), re.escape(repr(str(tmp_path / "bad.npz"))))

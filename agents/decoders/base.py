@@ -328,9 +328,10 @@ def load_decoder(path: str | Path, **given: Any) -> Any:
 
     Raises
     ------
-    ValueError
-        When the JSON file is not a saved object of a known class, or the ``.npz`` does not
-        hold the arrays it records.
+    cogmodels.agents.saving.SavedFileError
+        A ``ValueError``: when the JSON file is not a saved object of a known class, or the
+        ``.npz`` does not hold the arrays it records, or a saved value does not fit (it names
+        the file, the value and what is wrong).
     FileNotFoundError
         When the ``.json`` or ``.npz`` file is missing.
     """

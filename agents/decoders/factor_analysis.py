@@ -106,8 +106,15 @@ def shared_variance_fraction(loadings: np.ndarray, noise: np.ndarray) -> np.ndar
     .. math:: \mathrm{\%sv}_n = \frac{\sum_k Λ_{nk}^2}{\sum_k Λ_{nk}^2 + ψ_n}
 
     of a fitted factor analysis (:func:`fit_factor_analysis`): Williamson et al. (2016), PLoS
-    Comput Biol 12:e1005141, who average it over units.
+    Comput Biol 12:e1005141, who average it over units. ``loadings`` is ``(L, N, k)`` and
+    ``noise`` ``(L, N)`` with ``ψ > 0`` (:func:`fit_factor_analysis` keeps it >= :data:`MIN_NOISE`).
     """
+    loadings, noise = np.asarray(loadings, dtype=np.float64), np.asarray(noise, dtype=np.float64)
+    if loadings.ndim != 3 or noise.shape != loadings.shape[:2]:
+        raise ValueError(f"loadings must be (L, N, k) and noise (L, N), got shapes "
+                         f"{loadings.shape} and {noise.shape}")
+    if not (noise > 0).all():
+        raise ValueError(f"noise must be > 0 everywhere, got its smallest value {float(noise.min())}")
     shared = np.einsum("lnk,lnk->ln", loadings, loadings)
     return shared / (shared + noise)
 

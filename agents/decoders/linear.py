@@ -124,11 +124,21 @@ class EncodingDecoder(Decoder):
 
     def _load_extra(self, node: dict[str, Any], reader: saving.Reader, key: str,
                     base: Path | None) -> None:
-        if "stats" not in node:  # files saved before stats_ was have none
+        """Restore ``stats_`` from ``node`` (none in files saved before it was), checked against the decoder."""
+        if "stats" not in node:
             return
-        self.stats_ = reader.value(node["stats"], f"{key}stats_")
-        if not isinstance(self.stats_, RegressionStats):
-            raise reader.error(f"{key}stats_", "be a RegressionStats", type(self.stats_).__name__)
+        name = f"{key}stats_"
+        stats = reader.value(node["stats"], name)
+        if not isinstance(stats, RegressionStats):
+            raise reader.error(name, "be a RegressionStats", type(stats).__name__)
+        lanes, units, k = self.n_lanes_, self.n_units_, stats.n_inputs + 1
+        want = {"zz": (lanes, k, k), "zy": (lanes, k, units), "yy": (lanes, units), "n": (lanes,)}
+        for field, shape in want.items():
+            a = getattr(stats, field, None)
+            if not (isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.shape == shape):
+                got = "none" if a is None else f"{getattr(a, 'dtype', type(a).__name__)} of shape {np.shape(a)}"
+                raise reader.error(name, f"hold {field} of floats of shape {shape}", got)
+        self.stats_ = stats
 
     def steady_gain(self) -> np.ndarray:
         """Return ``G (L, 2, 2)``, the long-run decoded velocity per intended velocity.

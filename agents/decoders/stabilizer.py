@@ -56,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from cogmodels.agents import saving
 from cogmodels.agents.decoders.base import Decoder, check_calibration
 from cogmodels.agents.decoders.factor_analysis import (
     fit_factor_analysis,
@@ -352,10 +353,12 @@ class ProcrustesStabilizer(Decoder):
     def _load_extra(self, node: dict[str, Any], reader: Any, key: str, base: Path | None) -> None:
         if "inner" in node:
             self.decoder_ = reader.node(node["inner"], f"{key}decoder_.")
-        else:  # saved before format 2: the filter in <path>_decoder.json / .npz beside
+        elif node.get("format") == saving.FORMATS[0]:  # format 1: the filter in <path>_decoder.*
             from cogmodels.agents.decoders.base import load_decoder
 
             self.decoder_ = load_decoder(_inner_path(base))
+        else:
+            raise reader.error(f"{key}decoder_", "be saved under 'inner' (format 2)", "none")
 
 
 def _inner_path(base: Path) -> Path:

@@ -9,8 +9,9 @@
   1–2 neurons per channel with noise spikes, and within-session baseline shifts (Perge et al.
   2013's sizes reached over an hour of the day's clock, so a minute's session sees a small part
   of them) and transient losses. The latent drive's size (3 Hz) is illustrative, not calibrated to a
-  recorded population's shared variance: the populations share about 3 % of their count
-  variance in 45 ms bins, where recorded M1 during BCI control shares 29-41 %
+  recorded population's shared variance: the populations share about 1 % of their count
+  variance in 45 ms bins (above the estimator's floor), where recorded M1 during BCI control
+  shares 29-41 %
   (``benchmarks/measure_shared_variance.py``; scaling the drive alone to that share leaves a fresh
   Kalman filter at a quarter of its rate, so the drive alone is not the missing piece).
 

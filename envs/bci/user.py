@@ -306,7 +306,8 @@ def delayed_cursor_estimator(a: float, gain: float, k: int, dt: float
 #: user reaches a 0.35 target in about 1 s, as their participants did in 1-2 s with optimised
 #: decoders. What their public code settles (github fwillett/bciSim, and the paper's analysis
 #: scripts in the NPTL code; the per-participant fits are in unpublished result files, checked
-#: 2026-12-07): the delay is an input of the fit, 200 ms by default and for T5 (as here); the
+#: 2026-12-07): the delay is an input of the fit, 200 ms by default and for T5 (as here; their
+#: T8 example fit used 400 ms); the
 #: forward model's delay equals it; the fitted velocity damping is constrained <= 0 (braking);
 #: their only AR-noise numbers are illustrative (coefficient 0.8 per 20 ms, about 90 ms, as
 #: ``noise_tau`` here; SD 0.5 per axis where the far push is 1). In their model that noise is

@@ -1,0 +1,38 @@
+"""benchmarks/bench_meta_decoder.py: a realistic or full run's files carry the level (and keep the committed names)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_meta_decoder.py"
+_SPEC = importlib.util.spec_from_file_location("bench_meta_decoder", _PATH)
+bench = importlib.util.module_from_spec(_SPEC)
+sys.modules[_SPEC.name] = bench
+_SPEC.loader.exec_module(bench)
+
+
+@pytest.mark.parametrize(("tag", "quick", "realism", "want"), [
+    (None, False, "off", ""),
+    (None, True, "off", "_quick"),
+    (None, False, "realistic", "_realistic"),
+    (None, True, "full", "_quick_full"),
+    ("_x", False, "full", "_x_full"),
+    ("_amortised_k1gapa2cx50sh_seed1_2018_realistic", False, "realistic",
+     "_amortised_k1gapa2cx50sh_seed1_2018_realistic"),
+    ("_ceiling_full_2019", False, "full", "_ceiling_full_2019"),
+    ("_fullish", False, "full", "_fullish_full"),
+])
+def test_output_tag_names_the_realism_once(tag, quick, realism, want):
+    assert bench.output_tag(tag, quick, realism) == want
+
+
+def test_the_committed_realism_runs_keep_their_names():
+    figures = _PATH.parent / "figures"
+    tags = [(f"_amortised_k1gapa2cx50sh_seed1_2018_{level}", level) for level in ("realistic", "full")]
+    tags += [("_ceiling_full_2019", "full"), ("_ceiling_off_2019", "off")]
+    for tag, level in tags:
+        assert (figures / f"meta_decoder{bench.output_tag(tag, False, level)}.csv").is_file()
