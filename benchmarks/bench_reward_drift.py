@@ -234,6 +234,16 @@ def open_units(folder: Path, fresh: bool = False, reuse: bool = False) -> None:
     atomic_write_text(path, json.dumps(now, indent=1) + "\n")
 
 
+def saved_units(folder: Path) -> list[tuple[str, ...]]:
+    """Return the units saved in ``folder`` (file ``decoder__channel__features.csv.gz``), sorted.
+
+    The protocol's table is written from every unit of its folder, not only those a call selects
+    with ``--decoders`` or ``--units``: a call that runs a subset does not drop the others' rows.
+    """
+    return sorted(tuple(p.name.removesuffix(".csv.gz").replace("+", ",").split("__"))
+                  for p in folder.glob("*.csv.gz"))
+
+
 def manifest_changes(saved: dict[str, Any] | None, now: dict[str, Any]) -> str:
     """Say how the ``saved`` manifest (None: none) differs from ``now``'s."""
     if saved is None:
@@ -384,6 +394,7 @@ def main() -> None:
             trials, seconds = f.result()
             trials.assign(cpu_s=seconds).to_csv(path(futures[f]), index=False)
             print(f"{'/'.join(futures[f])}: {seconds:.0f} CPU s", flush=True)
+    units += [u for u in saved_units(saved) if u not in units]  # the folder's table: all its units
     parts = [pd.read_csv(path(u)) for u in units]
     cpu = {"/".join(u): float(p["cpu_s"].iloc[0]) for u, p in zip(units, parts)}
     parts = [p.drop(columns="cpu_s") for p in parts]

@@ -144,3 +144,13 @@ def test_reuse_units_only_reads_and_runs_none(tmp_path: Path, monkeypatch: pytes
                                                    f"{units} lacks ['fixed,pri_t_gated/")):
         bench.main()
     assert not (units / bench.MANIFEST).exists()  # the folder's record left as it was
+
+
+def test_the_table_reads_every_unit_of_the_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "units"
+    folder.mkdir()
+    for name in ("pri_t__realistic__counts", "fixed+daily__realistic__fa"):
+        (folder / f"{name}.csv.gz").write_bytes(b"")
+    (folder / "manifest.json").write_text("{}")
+    assert bench.saved_units(folder) == [("fixed,daily", "realistic", "fa"),
+                                         ("pri_t", "realistic", "counts")]
