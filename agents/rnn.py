@@ -175,7 +175,7 @@ class RecurrentPolicy(nn.Module):
         d = Path(path_dir)
         d.mkdir(parents=True, exist_ok=True)
         save_tensors(self.state_dict(), d / "weights.pt")
-        write_text(d / "config.json", json.dumps({"class": "RecurrentPolicy", **self.config}, indent=2))
+        write_text(d / "config.json", json.dumps({"class": type(self).__name__, **self.config}, indent=2))
         return d
 
     @classmethod
@@ -188,10 +188,13 @@ class RecurrentPolicy(nn.Module):
                 f"weights.pt, got {str(d)!r}"
             )
         cfg = load_json(d / "config.json", "RecurrentPolicy.save")
-        if not isinstance(cfg, dict) or cfg.pop("class", "RecurrentPolicy") != "RecurrentPolicy":
+        saved = cfg.pop("class", "RecurrentPolicy") if isinstance(cfg, dict) else None
+        # "RecurrentPolicy": also a subclass saved before the class was named by its own name
+        if saved != cls.__name__ and saved != "RecurrentPolicy":
+            hint = f": load it with {saved}.load" if isinstance(saved, str) else ""
             raise ValueError(
-                f"{d / 'config.json'}: not a cogmodels RecurrentPolicy config (written by "
-                f"RecurrentPolicy.save); load only folders that RecurrentPolicy.save wrote"
+                f"{d / 'config.json'}: must be a cogmodels {cls.__name__} config (written by "
+                f"{cls.__name__}.save), got {saved!r}{hint}"
             )
         try:
             model = cls(**cfg)

@@ -665,3 +665,23 @@ def test_hindsight_option_trains_on_the_hindsight_signal_and_checks_its_settings
         tiny(hindsight="yes")
     with pytest.raises(ValueError, match="hindsight=True needs the two-armed Bernoulli bandit"):
         A2CTrainer(tiny(hindsight=True, env_kwargs={"n_actions": 3}))
+
+
+def test_a_subclass_saves_under_its_own_name_and_loads_only_as_itself(tmp_path):
+    from cogmodels.agents.decoders.plastic_policy import PlasticReadoutPolicy
+
+    torch.manual_seed(2)
+    plastic = PlasticReadoutPolicy(n_actions=2, obs_dim=3, hidden_size=5, action_kind="gaussian",
+                                   action_low=[-1.0, -1.0], action_high=[1.0, 1.0], squash="tanh")
+    plastic.save(tmp_path / "p")
+    assert json.loads((tmp_path / "p" / "config.json").read_text())["class"] == "PlasticReadoutPolicy"
+    with pytest.raises(ValueError, match=r"must be a cogmodels RecurrentPolicy config \(written by "
+                                         r"RecurrentPolicy.save\), got 'PlasticReadoutPolicy': "
+                                         r"load it with PlasticReadoutPolicy.load"):
+        RecurrentPolicy.load(tmp_path / "p")
+    loaded = PlasticReadoutPolicy.load(tmp_path / "p")
+    assert type(loaded) is PlasticReadoutPolicy and loaded.config == plastic.config
+    # a folder saved before subclasses were named by their own name still loads as the subclass
+    cfg = json.loads((tmp_path / "p" / "config.json").read_text())
+    (tmp_path / "p" / "config.json").write_text(json.dumps({**cfg, "class": "RecurrentPolicy"}))
+    assert type(PlasticReadoutPolicy.load(tmp_path / "p")) is PlasticReadoutPolicy
