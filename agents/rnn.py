@@ -181,32 +181,33 @@ class RecurrentPolicy(nn.Module):
     @classmethod
     def load(cls, path_dir: str | os.PathLike) -> RecurrentPolicy:
         """Rebuild a policy saved by :meth:`save` (``torch.load(weights_only=True)``)."""
-        d = Path(path_dir)
+        d, writer = Path(path_dir), f"{cls.__name__}.save"
         if not (d / "config.json").is_file() or not (d / "weights.pt").is_file():
             raise ValueError(
-                f"path_dir must be a folder written by RecurrentPolicy.save holding config.json and "
+                f"path_dir must be a folder written by {writer} holding config.json and "
                 f"weights.pt, got {str(d)!r}"
             )
-        cfg = load_json(d / "config.json", "RecurrentPolicy.save")
+        cfg = load_json(d / "config.json", writer)
         saved = cfg.pop("class", "RecurrentPolicy") if isinstance(cfg, dict) else None
         # "RecurrentPolicy": also a subclass saved before the class was named by its own name
         if saved != cls.__name__ and saved != "RecurrentPolicy":
-            hint = f": load it with {saved}.load" if isinstance(saved, str) else ""
+            known = {c.__name__ for c in _subclasses(RecurrentPolicy)}
+            hint = f": load it with {saved}.load" if saved in known else ""
             raise ValueError(
                 f"{d / 'config.json'}: must be a cogmodels {cls.__name__} config (written by "
-                f"{cls.__name__}.save), got {saved!r}{hint}"
+                f"{writer}), got {saved!r:.60}{hint}"
             )
         try:
             model = cls(**cfg)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"{d / 'config.json'}: not a valid RecurrentPolicy config ({exc})") from None
-        state = load_tensors(d / "weights.pt", "RecurrentPolicy.save")
+            raise ValueError(f"{d / 'config.json'}: not a valid {cls.__name__} config ({exc})") from None
+        state = load_tensors(d / "weights.pt", writer)
         try:
             model.load_state_dict(state)
         except (RuntimeError, TypeError, AttributeError, KeyError) as exc:
             raise ValueError(
                 f"{d / 'weights.pt'}: not a cogmodels checkpoint of the network that config.json "
-                f"describes ({short_error(exc)}); load only folders written by RecurrentPolicy.save"
+                f"describes ({short_error(exc)}); load only folders written by {writer}"
             ) from None
         return model
 
@@ -489,3 +490,8 @@ class RecurrentRolloutAgent:
 
     def __repr__(self) -> str:
         return f"RecurrentRolloutAgent({self.name})"
+
+
+def _subclasses(cls: type) -> list[type]:
+    """Return ``cls``'s subclasses, theirs too (those imported so far)."""
+    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]

@@ -205,7 +205,13 @@ def _read_npz(file: Path) -> dict[str, np.ndarray]:
     try:
         size = file.stat().st_size
         with zipfile.ZipFile(file) as archive:
-            for info in archive.infolist():
+            members = archive.infolist()
+            claimed = sum(info.file_size for info in members)
+            if claimed > size:  # members can overlap: each alone within the file is not enough
+                raise SavedFileError(f"the arrays of {str(file)!r} must be stored within the file "
+                                     f"(numpy.savez), got members claiming {claimed} bytes in a "
+                                     f"file of {size}")
+            for info in members:
                 name = info.filename.removesuffix(".npy")
                 if (info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size
                         or info.header_offset + info.compress_size > size):

@@ -92,9 +92,26 @@ def run_unit(unit: tuple[str, str, str], args: argparse.Namespace) -> tuple[pd.D
                               interim_s=args.interim,
                               early_update_s=args.early_update,
                               prior_s=args.prior_seconds, **realism(args.realism))
-    tag = "" if (channel, features) == ("realistic", "counts") else f" [{channel}, {features}]"
-    trials["decoder"] = trials["decoder"] + tag
+    trials["decoder"] = trials["decoder"] + ablation_tag(unit)
     return trials, time.process_time() - cpu
+
+
+def ablation_tag(unit: tuple[str, ...]) -> str:
+    """Return what a unit's decoders' names carry: its channel and features unless the defaults."""
+    _, channel, features = unit
+    return "" if (channel, features) == ("realistic", "counts") else f" [{channel}, {features}]"
+
+
+def check_one_unit_per_decoder(units: list[tuple[str, ...]], folder: Path) -> None:
+    """Refuse units of which two play the same decoder (their trials would pool in the table)."""
+    seen: dict[str, tuple[str, ...]] = {}
+    for unit in units:
+        for label in (name + ablation_tag(unit) for name in unit[0].split(",")):
+            if label in seen:
+                raise SystemExit(f"{folder} holds two units that play {label!r}: "
+                                 f"{'/'.join(seen[label])} and {'/'.join(unit)}; their trials would "
+                                 f"be pooled in the table: move one of them out of the folder")
+            seen[label] = unit
 
 
 def parse_days(text: str) -> list[int]:
@@ -143,7 +160,10 @@ def code_manifest() -> dict[str, Any]:
     The sources are the import closure of this script and :data:`ROOTS`: every ``cogmodels``
     module they import, at the top or inside a function (read from the code, not from what a
     run happened to import), and so on. Any byte change of one of them counts, a docstring's
-    too; numpy's and Python's versions are recorded beside the package's.
+    too; numpy's and Python's versions (to the patch release) are recorded beside the
+    package's. Modules loaded from a string (``importlib.import_module``: the decoders' save
+    allow-list, the experiment registry, gymnasium entry points) are not seen; none of them
+    plays a unit here.
     """
     files = {name: _sha256(path) for name, path in sorted(import_closure(ROOTS).items())}
     files[f"benchmarks/{Path(__file__).name}"] = _sha256(Path(__file__))
@@ -157,7 +177,7 @@ def import_closure(roots: tuple[str, ...], script: Path = Path(__file__)) -> dic
     todo = [*roots, *_imports(script, None)]
     while todo:
         name = todo.pop()
-        if name in found or not name.startswith("cogmodels"):
+        if name in found or not _ours(name):
             continue
         spec = importlib.util.find_spec(name)
         if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
@@ -183,7 +203,11 @@ def _imports(path: Path, package: str | None) -> list[str]:
                 parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 base = f"{parent}.{base}" if base else parent
             names += [base] + [f"{base}.{alias.name}" for alias in node.names]
-    return [n for n in names if n.startswith("cogmodels") and _exists(n)]
+    return [n for n in names if _ours(n) and _exists(n)]
+
+
+def _ours(name: str) -> bool:
+    return name == "cogmodels" or name.startswith("cogmodels.")
 
 
 def _exists(name: str) -> bool:
@@ -209,6 +233,8 @@ def open_units(folder: Path, fresh: bool = False, reuse: bool = False) -> None:
     if fresh and reuse:
         raise SystemExit("--fresh discards the saved units and --reuse-units keeps them: give one")
     path = folder / MANIFEST
+    if reuse and not any(folder.glob("*.csv.gz")):
+        raise SystemExit(f"--reuse-units reads saved units, and {folder} holds none")
     if fresh:
         for unit in folder.glob("*.csv.gz"):
             unit.unlink()
@@ -217,7 +243,7 @@ def open_units(folder: Path, fresh: bool = False, reuse: bool = False) -> None:
     now = code_manifest()
     try:
         saved = json.loads(path.read_text()) if path.is_file() else None
-    except ValueError:
+    except (OSError, ValueError):
         saved = {"unreadable": True}
     units = sorted(folder.glob("*.csv.gz"))
     if units and saved != now:
@@ -240,8 +266,9 @@ def saved_units(folder: Path) -> list[tuple[str, ...]]:
     The protocol's table is written from every unit of its folder, not only those a call selects
     with ``--decoders`` or ``--units``: a call that runs a subset does not drop the others' rows.
     """
-    return sorted(tuple(p.name.removesuffix(".csv.gz").replace("+", ",").split("__"))
-                  for p in folder.glob("*.csv.gz"))
+    units = (tuple(p.name.removesuffix(".csv.gz").replace("+", ",").split("__"))
+             for p in folder.glob("*.csv.gz"))
+    return sorted(u for u in units if len(u) == 3)  # other files are not units
 
 
 def manifest_changes(saved: dict[str, Any] | None, now: dict[str, Any]) -> str:
@@ -395,6 +422,7 @@ def main() -> None:
             trials.assign(cpu_s=seconds).to_csv(path(futures[f]), index=False)
             print(f"{'/'.join(futures[f])}: {seconds:.0f} CPU s", flush=True)
     units += [u for u in saved_units(saved) if u not in units]  # the folder's table: all its units
+    check_one_unit_per_decoder(units, saved)
     parts = [pd.read_csv(path(u)) for u in units]
     cpu = {"/".join(u): float(p["cpu_s"].iloc[0]) for u, p in zip(units, parts)}
     parts = [p.drop(columns="cpu_s") for p in parts]

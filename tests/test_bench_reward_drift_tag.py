@@ -154,3 +154,19 @@ def test_the_table_reads_every_unit_of_the_folder(tmp_path: Path) -> None:
     (folder / "manifest.json").write_text("{}")
     assert bench.saved_units(folder) == [("fixed,daily", "realistic", "fa"),
                                          ("pri_t", "realistic", "counts")]
+
+
+def test_two_units_that_play_one_decoder_are_refused(tmp_path: Path) -> None:
+    units = [("fixed,daily_recalibration", "realistic", "counts"), ("fixed", "realistic", "counts"),
+             ("fixed", "idealised", "counts")]
+    bench.check_one_unit_per_decoder(units[::2], tmp_path)  # another ablation: another label
+    with pytest.raises(SystemExit, match=re.escape(
+            "holds two units that play 'fixed': fixed,daily_recalibration/realistic/counts and "
+            "fixed/realistic/counts")):
+        bench.check_one_unit_per_decoder(units, tmp_path)
+
+
+def test_reuse_units_of_an_empty_folder_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="--reuse-units reads saved units, and .* holds none"):
+        bench.open_units(tmp_path / "none", reuse=True)
+    assert not (tmp_path / "none").exists()

@@ -685,3 +685,6 @@ def test_a_subclass_saves_under_its_own_name_and_loads_only_as_itself(tmp_path):
     cfg = json.loads((tmp_path / "p" / "config.json").read_text())
     (tmp_path / "p" / "config.json").write_text(json.dumps({**cfg, "class": "RecurrentPolicy"}))
     assert type(PlasticReadoutPolicy.load(tmp_path / "p")) is PlasticReadoutPolicy
+    (tmp_path / "p" / "config.json").write_text(json.dumps({**cfg, "class": "os.system"}))
+    with pytest.raises(ValueError, match=r"got 'os.system'$"):  # no hint to load an unknown class
+        PlasticReadoutPolicy.load(tmp_path / "p")

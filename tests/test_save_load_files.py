@@ -83,6 +83,20 @@ def _lying_zip(member: bytes, declared: int) -> bytes:
     return bytes(raw)
 
 
+def _overlapping(member: bytes, copies: int = 40) -> bytes:
+    """Return a stored ``.npz`` whose ``copies`` directory entries all point at one member's bytes."""
+    raw = bytearray(_zip(member))
+    central = raw.find(b"PK\x01\x02")
+    end = raw.find(b"PK\x05\x06")
+    entry = bytes(raw[central:end])  # one central directory entry (name "H_.npy")
+    names = [f"{i:02d}.npy".encode() for i in range(copies)]  # as long as "H_.npy"
+    directory = b"".join(entry.replace(b"H_.npy", n) for n in names)
+    tail = bytearray(raw[end:])
+    tail[8:10] = tail[10:12] = copies.to_bytes(2, "little")  # entries on disk / in all
+    tail[12:16] = len(directory).to_bytes(4, "little")
+    return bytes(raw[:central]) + directory + bytes(tail)
+
+
 def _deflated(member: bytes) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
@@ -176,8 +190,11 @@ CASES: dict[str, tuple[str, Craft, str]] = {
     "member claiming more bytes than the file": (
         "kalman", lambda m, a: (_with(m, ("arrays", "H_", 0), [2**27]),
                                 _lying_zip(_npy((2**27,)), 2**30)),
-        "the array 'H_' of {npz} must be stored uncompressed within the file (numpy.savez), got "
-        "compression 0 and 1073741824 bytes in a file of"),
+        "the arrays of {npz} must be stored within the file (numpy.savez), got members claiming "
+        "1073741824 bytes in a file of"),
+    "members overlapping": (
+        "kalman", lambda m, a: (m, _overlapping(_npy((400,), bytes(3200)))),
+        "the arrays of {npz} must be stored within the file (numpy.savez), got members claiming"),
     "compressed member": (
         "kalman", lambda m, a: (m, _deflated(_npy((4,)))),
         "the array 'H_' of {npz} must be stored uncompressed within the file (numpy.savez), got "
@@ -218,6 +235,9 @@ CASES: dict[str, tuple[str, Craft, str]] = {
                                 {**a, "stats_.zz": np.full(7, "abc")}),
         "the saved value 'stats_' of {json} must hold zz of floats of shape (2, 3, 3), got <U3 "
         "of shape (7,)"),
+    "statistics of other inputs": (
+        "kalman", lambda m, a: (_with(m, ("stats", "$object", "state", "n_inputs"), 4), a),
+        "the saved value 'stats_' of {json} must hold n_inputs 2 (the decoder's), got 4"),
     "seed sequence of unknown fields": (
         "assist", lambda m, a: (_with(m, ("state", "rng", "seed_seq", "$seedseq", "$dict"),
                                       {"spin": 1}), a),

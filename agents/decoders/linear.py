@@ -131,7 +131,11 @@ class EncodingDecoder(Decoder):
         stats = reader.value(node["stats"], name)
         if not isinstance(stats, RegressionStats):
             raise reader.error(name, "be a RegressionStats", type(stats).__name__)
-        lanes, units, k = self.n_lanes_, self.n_units_, stats.n_inputs + 1
+        lanes, units, k = self.n_lanes_, self.n_units_, self.H_.shape[-1] + 1
+        for field, value in (("n_lanes", lanes), ("n_units", units), ("n_inputs", k - 1)):
+            got = getattr(stats, field, None)
+            if type(got) is not int or got != value:
+                raise reader.error(name, f"hold {field} {value} (the decoder's)", f"{got!r:.40}")
         want = {"zz": (lanes, k, k), "zy": (lanes, k, units), "yy": (lanes, units), "n": (lanes,)}
         for field, shape in want.items():
             a = getattr(stats, field, None)
