@@ -79,6 +79,7 @@ from cogmodels.agents.decoders.base import load_decoder
 from cogmodels.agents.decoders.map_inference import map_inference_sessions
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaRNNDecoder, per_minute
 from cogmodels.envs.bci.metrics import summarize
+from cogmodels.envs.bci.realism import REALISM_LEVELS
 from cogmodels.experiments._common import markdown_table
 
 HERE = Path(__file__).resolve().parent
@@ -150,7 +151,9 @@ def output_tag(tag: str | None, quick: bool, realism: str) -> str:
     """
     tag = ("_quick" if quick else "") if tag is None else tag
     level = f"_{realism}"
-    named = realism == "off" or re.search(rf"{level}(?![a-z])", tag)
+    longer = "".join(rf"(?!{re.escape(name[len(realism):])}(?![a-z]))" for name in REALISM_LEVELS
+                     if name.startswith(realism + "_"))  # "_full" is not named by "_full_m1"
+    named = realism == "off" or re.search(rf"{level}(?![a-z]){longer}", tag)
     return tag + ("" if named else level)
 
 

@@ -91,11 +91,16 @@ def shuffled(counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def measure(level: str, dt: float, latent_sd: float | None, subjects: int, seconds: float,
-            seed: int) -> dict:
-    """One row: the level's closed-loop session with a fresh Kalman filter and its %sv."""
+            seed: int, **population: object) -> dict:
+    """One row: the level's closed-loop session with a fresh Kalman filter and its %sv.
+
+    ``latent_sd`` and further keyword arguments replace fields of the level's population.
+    """
     kwargs = realism(level)
     if latent_sd is not None:
-        kwargs["population"] = dataclasses.replace(kwargs["population"], latent_sd=latent_sd)
+        population["latent_sd"] = latent_sd
+    if population:
+        kwargs["population"] = dataclasses.replace(kwargs["population"], **population)
     env = CursorBCIVector(num_envs=subjects, n_trials=10**6, dt=dt, **kwargs)
     env.reset(seed=seed)
     decoder = calibrate(env, SteadyStateKalmanDecoder(dt=dt), 60.0)

@@ -143,7 +143,7 @@ def test_realism_levels_build_fresh_arguments_and_refuse_unknown_names():
     assert full_a["population"] == full_b["population"]
     assert full_a["session_drift"][0] is not full_b["session_drift"][0]
     assert realism("off") == {"user": "feedback"}
-    with pytest.raises(ValueError, match=r"level must be one of \['off', 'realistic', 'full'\]; got 'max'"):
+    with pytest.raises(ValueError, match=r"level must be one of \['off', 'realistic', 'full', 'full_m1'\]; got 'max'"):
         realism("max")
 
 

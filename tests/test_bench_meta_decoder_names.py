@@ -25,6 +25,12 @@ _SPEC.loader.exec_module(bench)
      "_amortised_k1gapa2cx50sh_seed1_2018_realistic"),
     ("_ceiling_full_2019", False, "full", "_ceiling_full_2019"),
     ("_fullish", False, "full", "_fullish_full"),
+    ("_ceiling_full_m1_2018", False, "full_m1", "_ceiling_full_m1_2018"),
+    ("_ceiling_full_m1_2018", False, "full", "_ceiling_full_m1_2018_full"),
+    (None, False, "full_m1", "_full_m1"),
+    ("_ceiling_full_m1_k10_2018", False, "full_m1", "_ceiling_full_m1_k10_2018"),
+    ("_ceiling_full_m1_k10_2018", False, "full", "_ceiling_full_m1_k10_2018_full"),
+    ("_ceiling_full_k10_2018", False, "full", "_ceiling_full_k10_2018"),
 ])
 def test_output_tag_names_the_realism_once(tag, quick, realism, want):
     assert bench.output_tag(tag, quick, realism) == want

@@ -91,7 +91,7 @@ def test_the_network_reads_spike_features_its_velocity_and_the_feedback_only(inp
     ({"clock": "gpu"}, "clock must be one of"),
     ({"env_kwargs": {"drift": "none"}}, "env_kwargs must not hold ['drift']"),
     ({"train_pool": 0}, "train_pool"),
-    ({"realism": "high"}, "realism must be one of ['off', 'realistic', 'full'], got 'high'"),
+    ({"realism": "high"}, "realism must be one of ['off', 'realistic', 'full', 'full_m1'], got 'high'"),
     ({"realism": "realistic", "env_kwargs": {"dt": 0.05, "user": "feedback"}},
      "env_kwargs must not hold ['user'] with realism='realistic'"),
 ])
