@@ -22,7 +22,10 @@ Two settings:
 - ``--realistic``: Willett et al.'s user (:data:`~cogmodels.envs.bci.user.WILLETT_USER`), an
   open-loop observation block labelled with the cued cursor's velocity and aligned by the
   user's 0.2 s delay (the "realistic" condition of ``bench_bci_refit.py``), the CursorGoal speed
-  the cued cursor's mean speed (:func:`~cogmodels.experiments.clda_study.cued_speed`).
+  the cued cursor's mean speed (:func:`~cogmodels.experiments.clda_study.cued_speed`);
+  ``--realism LEVEL`` is that setting on another level of :mod:`cogmodels.envs.bci.realism`
+  (``full``, ``full_m1``: its population and within-session drift too; ``--realistic`` is
+  ``--realism realistic``).
 
 The reference is the calibrated decoder without adaptation at the best of ``--reference-gains``
 on the same subjects (the strongest reference those gains give: an open-loop-calibrated Kalman
@@ -30,6 +33,7 @@ filter over-drives at gain 1 with Willett et al.'s user).
 
     python benchmarks/bench_clda.py --subjects 8 --minutes 20
     python benchmarks/bench_clda.py --subjects 8 --minutes 15 --realistic --reference-gains 0.5,0.7,1,1.4,2
+    python benchmarks/bench_clda.py --subjects 8 --minutes 15 --realism full_m1 --reference-gains 0.5,0.7,1,1.4,2
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import cogmodels  # noqa: E402,F401
 from cogmodels.agents.decoders.session import OBSERVATION_BLOCK  # noqa: E402
-from cogmodels.envs.bci.realism import realism  # noqa: E402
+from cogmodels.envs.bci.realism import REALISM_LEVELS, realism  # noqa: E402
 from cogmodels.experiments.clda_study import acquisition, time_to_proficiency  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -76,18 +80,24 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seeds", default=",".join(SEEDS))
     ap.add_argument("--out", type=Path, default=HERE / "figures")
-    ap.add_argument("--realistic", action="store_true",
-                    help="Willett et al.'s user and an open-loop observation block (docstring)")
+    level = ap.add_mutually_exclusive_group()
+    level.add_argument("--realistic", action="store_true",
+                       help="Willett et al.'s user and an open-loop observation block (docstring)")
+    level.add_argument("--realism", choices=[name for name in REALISM_LEVELS if name != "off"],
+                       default=None, help="the realistic setting on this level (docstring)")
     ap.add_argument("--reference-gains", default="1",
                     help="output gains of the unadapted reference; the best on these subjects")
     ap.add_argument("--tag", default=None,
-                    help="appended to the output files' names (default: _realistic with --realistic)")
+                    help="appended to the output files' names (default: _LEVEL with --realistic "
+                         "or --realism LEVEL)")
     args = ap.parse_args()
+    if args.realistic:
+        args.realism = "realistic"
     if args.tag is None:
-        args.tag = "_realistic" if args.realistic else ""
+        args.tag = f"_{args.realism}" if args.realism else ""
     seeds = args.seeds.split(",")
-    setting = ({**OBSERVATION_BLOCK, "intention_speed": None, **realism("realistic")}
-               if args.realistic else {})
+    setting = ({**OBSERVATION_BLOCK, "intention_speed": None, **realism(args.realism)}
+               if args.realism else {})
     t0 = time.perf_counter()
     refs = {float(g): acquisition(["calibrated"], ["none"], args.subjects, args.minutes,
                                   seed=args.seed, gain=float(g), **setting)
@@ -107,7 +117,7 @@ def main() -> None:
     print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python "
           f"{platform.python_version()}; wall {wall:.0f} s; seed {args.seed}; "
           f"{args.subjects} subjects; {args.minutes} minutes; "
-          f"{'realistic' if args.realistic else 'idealised'} setting")
+          f"{args.realism or 'idealised'} setting")
     print("reference, successes/min by gain: "
           + ", ".join(f"{g:g}: {m:.1f}" for g, m in means.items()))
     print(f"calibrated decoder, no adaptation, gain {best:g}: {calibrated.mean():.1f} successes/min "
