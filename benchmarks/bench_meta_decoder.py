@@ -20,7 +20,9 @@ Kalman filter freshly calibrated on a 60 s block of the day (supervised), and th
   read-out of the same features fitted on the intended velocity
   (:func:`cogmodels.agents.decoders.meta_rnn.linear_readout_sessions`); ``--ceiling kalman``
   the same with a steady-state Kalman filter observing the features (H, d, q fitted on a 60 s
-  block in which the cursor follows the intention);
+  block in which the cursor follows the intention); with ``--next-day G``, also each read-out
+  fitted on the first day and carried, unrefitted, to day + G on the aligned features
+  (``..._next_day_G``: what a map known perfectly yesterday is worth today);
 - ``error_map_inference`` (``--map-inference``): not a network, the in-session Bayesian
   inference of a 2 x 2 map from the error signal
   (:func:`cogmodels.agents.decoders.map_inference.map_inference_sessions`), and its
@@ -122,12 +124,13 @@ def train_and_play(base: MetaDecoderConfig, name: str, change: dict, days: list[
 
 
 def ceiling(base: MetaDecoderConfig, spec: str, days: list[int], seconds: float,
-            eval_seed: int) -> tuple[str, pd.DataFrame]:
+            eval_seed: int, then: list[tuple[list[int], float]] | None = None) -> tuple[str, pd.DataFrame]:
     """Play the supervised ceiling ``READOUT[:MOVEMENT[:DYNAMICS]]``; return its name and trials.
 
     ``linear`` alone keeps the name of the first attempt's row, ``linear_readout_ceiling``; the
     defaults are those of :func:`~cogmodels.agents.decoders.meta_rnn.linear_readout_sessions`
-    (``kalman`` alone: the intention block and the physical prior, as the fresh filter's).
+    (``kalman`` alone: the intention block and the physical prior, as the fresh filter's), whose
+    ``then`` carries the read-out to later sessions.
     """
     parts = spec.split(":")
     if not 1 <= len(parts) <= 3:
@@ -139,7 +142,7 @@ def ceiling(base: MetaDecoderConfig, spec: str, days: list[int], seconds: float,
             else f"{readout}_readout_ceiling_{movement}_{dynamics}".replace("_physical", ""))
     return name, meta_rnn.linear_readout_sessions(base, days, seconds, seed=eval_seed,
                                                   readout=readout, movement=movement,
-                                                  dynamics=dynamics)
+                                                  dynamics=dynamics, then=then or ())
 
 
 def output_tag(tag: str | None, quick: bool, realism: str) -> str:
@@ -324,7 +327,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     held_out("fresh_kalman", meta_rnn.fresh_kalman_sessions(base, days, args.seconds,
                                                             seed=args.eval_seed))
-    for spec in ([] if args.ceiling is None else args.ceiling or ["linear"]):
+    ceilings = [] if args.ceiling is None else args.ceiling or ["linear"]
+    for spec in ceilings:
         held_out(*ceiling(base, spec, days, args.seconds, args.eval_seed))
     two = MetaDecoderConfig(**base.to_dict() | {"n_components": 2})  # the map learners' features
     if args.map_inference:
@@ -346,6 +350,11 @@ def main(argv: list[str] | None = None) -> dict:
         held_out(f"error_map_inference_next_day_{gap}",
                  both[both["session"] == 1].drop(columns="session"))
         same_day_kf[f"error_map_inference_next_day_{gap}"] = f"fresh_kalman_day_{gap}"
+        for spec in ceilings:  # the read-out fitted on the first day, carried
+            name, both = ceiling(base, spec, days, args.first_seconds, args.eval_seed,
+                                 then=[(later, args.seconds)])
+            held_out(f"{name}_next_day_{gap}", both[both["session"] == 1].drop(columns="session"))
+            same_day_kf[f"{name}_next_day_{gap}"] = f"fresh_kalman_day_{gap}"
         if args.gap_kernel:
             both = map_inference_sessions(two, days, args.first_seconds, seed=args.eval_seed,
                                           then=[(later, args.seconds)], gap_kernel=True, **teacher)

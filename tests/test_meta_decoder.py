@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -213,6 +214,22 @@ def test_the_supervised_ceilings_drive_the_cursor_and_a_turned_map_does_not(read
     assert hits[0] >= 10 and hits[1] <= 2, hits
     with pytest.raises(ValueError, match="readout must be one of"):
         linear_readout_sessions(cfg, [0], 1.0, readout="wiener")
+
+
+def test_a_carried_ceiling_plays_its_first_day_as_alone_and_keeps_driving_the_next():
+    """``then``: the first session is the ceiling's own to the byte; the read-out, carried
+    unrefitted on the aligned features to the same subjects' next day (no drift here), still hits
+    targets; a later session needs one day per subject."""
+    from cogmodels.agents.decoders.meta_rnn import linear_readout_sessions
+
+    cfg = easy_config(n_components=2, calibration_s=1.0)
+    kw = {"seed": 5, "calibration_s": 10.0, "movement": "intention"}
+    alone = linear_readout_sessions(cfg, [0, 0], 20.0, **kw)
+    both = linear_readout_sessions(cfg, [0, 0], 20.0, then=[([1, 1], 20.0)], **kw)
+    pd.testing.assert_frame_equal(both[both["session"] == 0].drop(columns="session"), alone)
+    assert both["session"].max() == 1 and both.loc[both["session"] == 1, "success"].sum() >= 10
+    with pytest.raises(ValueError, match=r"then's days must be one per subject \(2\), got \[1\]"):
+        linear_readout_sessions(cfg, [0, 0], 1.0, then=[([1], 1.0)], **kw)
 
 
 def test_the_kalman_ceiling_uses_the_environments_bin_width(monkeypatch):

@@ -695,7 +695,8 @@ def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seco
                             *, seed: int = 0, calibration_s: float = 60.0, gain: float = 1.0,
                             ridge: float = 10.0, readout: str = "linear",
                             movement: str = "random", dynamics: str = "physical",
-                            rotation: float = 0.0) -> pd.DataFrame:
+                            rotation: float = 0.0,
+                            then: Sequence[tuple[Sequence[int], float]] = ()) -> pd.DataFrame:
     r"""Play the supervised ceiling of a fixed read-out of the network's own spike features.
 
     A supervised diagnostic, not a decoder of the benchmark: on each held-out subject-day
@@ -735,6 +736,12 @@ def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seco
         Gain of the read-out (before the ``tanh`` of the linear one).
     rotation : float
         Degrees by which the read-out's output is rotated (0: the fitted read-out).
+    then : sequence of (days, seconds)
+        Later sessions of the same subjects with the read-out kept, unrefitted: one day per
+        subject and the session's length; the features carry their statistics and basis over
+        (each new day's re-estimates Procrustes-aligned to it,
+        :meth:`MetaDecoderEnv.reset` with ``carry_features``). What a map known perfectly on one
+        day is worth on a later one, through the features' own alignment.
     ridge : float
         Ridge penalty of the linear regression.
     readout : str
@@ -748,7 +755,9 @@ def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seco
     Returns
     -------
     pandas.DataFrame
-        The trial table of :meth:`MetaRNNDecoder.play`, times counted from the closed loop's start.
+        The trial table of :meth:`MetaRNNDecoder.play`, times counted from the closed loop's start;
+        with ``then``, the sessions' tables one after the other with their index in ``session``
+        (0: the first), times counted from each session's start.
     """
     from cogmodels.agents.decoders.kalman import DYNAMICS, SteadyStateKalmanDecoder
 
@@ -785,7 +794,17 @@ def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seco
 
         def decode(z: np.ndarray) -> np.ndarray:
             return np.tanh(np.einsum("bij,bj->bi", maps, z))
-    return play_policy(env, obs, decode, seconds)
+    table = play_policy(env, obs, decode, seconds)
+    if not then:
+        return table
+    tables = [table.assign(session=0)]
+    for i, (later, length) in enumerate(then, start=1):
+        later = [check_int("day", d, 0) for d in later]
+        if len(later) != len(days):
+            raise ValueError(f"then's days must be one per subject ({len(days)}), got {later}")
+        obs, _ = env.reset(seed=seed, days=later, carry_features=True)
+        tables.append(play_policy(env, obs, decode, length).assign(session=i))
+    return pd.concat(tables, ignore_index=True)
 
 
 def play_policy(env: MetaDecoderEnv, obs: np.ndarray, act: Callable[[np.ndarray], np.ndarray], seconds: float,
