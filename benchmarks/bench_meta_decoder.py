@@ -257,9 +257,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--quick", action="store_true", help="10 s budgets, 2 subject-days, 60 s")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
     ap.add_argument("--next-day", type=int, nargs="+", default=[], metavar="G",
-                    help="play the map inference on day + G after a first session, its state carried over")
+                    help="play the map inference on day + G after a first session, its state carried over; "
+                         "with --ceiling also each read-out fitted on the first session and carried, "
+                         "unrefitted (rows READOUT_..._next_day_G)")
     ap.add_argument("--first-seconds", type=float, default=360.0,
-                    help="--next-day: length of the first session (s)")
+                    help="--next-day: length of the first session (s), the carried ceilings' too")
     ap.add_argument("--gap-kernel", action="store_true",
                     help="--next-day: also play the map inference carried over with the between-session drift "
                          "kernel (new_session(gap_days=G)), and the same learner from nothing on day d and d + G")

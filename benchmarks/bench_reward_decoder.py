@@ -13,7 +13,8 @@ steady-state Kalman filter on the same subjects and days
 Configurations: ``realistic`` / ``idealised`` channel (:mod:`cogmodels.envs.bci.error_signal`),
 ``outcome_weighted`` / ``actor_critic`` rule, ``running`` (re-estimated, half-life 60 s) /
 ``frozen`` (day-0) features. The simulator is the plain one unless ``--realism realistic``
-(Willett et al.'s user) or ``full`` (all of issue 14 §1; :mod:`cogmodels.envs.bci.realism`).
+(Willett et al.'s user), ``full`` (all of issue 14 §1) or ``full_m1`` (the full realism on a
+population with recorded M1's target-demeaned shared variance; :mod:`cogmodels.envs.bci.realism`).
 
     python benchmarks/bench_reward_decoder.py                 # 4 subjects, 13 min, days 0,7,28
     python benchmarks/bench_reward_decoder.py --quick         # under a minute
@@ -115,7 +116,7 @@ def main() -> None:
                                               "'off', see output_tag)")
     ap.add_argument("--realism", choices=REALISM_LEVELS, default="off",
                     help="the simulator's realism (cogmodels.envs.bci.realism): the user, and "
-                         "for 'full' the encoder and within-session drift")
+                         "for 'full' and 'full_m1' the encoder and within-session drift")
     args = ap.parse_args()
     if args.quick:
         args.subjects, args.minutes, args.days, args.session, args.calibration = 2, 3.0, "0,7", 30.0, 20.0

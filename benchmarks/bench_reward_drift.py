@@ -27,7 +27,8 @@ factor-analysis latents re-estimated and aligned each day or frozen at day 0.
     python benchmarks/bench_reward_drift.py --quick            # under a minute
 
 The simulator is the plain one (the feedback user, cosine units) unless ``--realism realistic``
-(Willett et al.'s user) or ``full`` (all of issue 14 §1; :mod:`cogmodels.envs.bci.realism`).
+(Willett et al.'s user), ``full`` (all of issue 14 §1) or ``full_m1`` (the full realism on a
+population with recorded M1's target-demeaned shared variance; :mod:`cogmodels.envs.bci.realism`).
 Saved units and tables are named by the protocol's non-default settings, the realism and the
 seed included, so a call resumes only its own run; the units' folder holds a manifest of the code
 that made them (:func:`code_manifest`), and a call whose code differs refuses to resume from
@@ -379,7 +380,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--realism", choices=REALISM_LEVELS, default="off",
                     help="the simulator's realism (cogmodels.envs.bci.realism): the user, and "
-                         "for 'full' the encoder and within-session drift")
+                         "for 'full' and 'full_m1' the encoder and within-session drift")
     ap.add_argument("--quick", action="store_true",
                     help="2 subjects, days 0,7,14, 30 s sessions, fixed vs pri_t_gated")
     ap.add_argument("--out", type=Path, default=HERE / "figures")

@@ -11,11 +11,12 @@ each neuron's tuning depth and the drive's size. Each point is scored on
 
 - the % shared variance, raw and with each shown target's mean removed, and the estimator's
   shuffled floor (:func:`measure_shared_variance.measure`: 8 subjects, a fresh Kalman filter,
-  240 s of closed loop, 45 ms bins, 10 factors);
+  240 s of closed loop, 45 ms bins, 10 factors; the full level's within-session drift on);
 - Gilja et al. (2012)'s effect, which a population calibrated to recorded cortex must keep
   (:mod:`bench_bci_refit`'s realistic condition: Willett et al.'s user, an observation block,
   the open-loop KF against ReFIT-KF, each at its own tuned gain; 8 subjects of seed 0, gains
-  tuned on seed 100): the ratio ReFIT / KF of the time to target, "about half" in the paper.
+  tuned on seed 100; the population alone, no within-session drift): the ratio ReFIT / KF of the
+  time to target, "about half" in the paper.
 
 The ``chosen`` column marks :data:`~cogmodels.envs.bci.realism.M1_POPULATION`'s row, picked by
 the rule: of the points whose Gilja ratio stays at or below 0.6, the one with the demeaned share
@@ -37,22 +38,29 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_bci_refit import _OBSERVATION, paired_ratio, run_condition, tune_gains
+from bench_bci_refit import paired_ratio, run_condition, tune_gains
 from measure_shared_variance import RECORDED, measure
 
+from cogmodels.agents.decoders.session import OBSERVATION_BLOCK
+from cogmodels.envs.bci.encoder import PopulationSpec
 from cogmodels.envs.bci.realism import FULL_POPULATION, M1_POPULATION
 from cogmodels.envs.bci.user import WILLETT_USER
 from cogmodels.experiments._common import markdown_table
 
 HERE = Path(__file__).resolve().parent
 GILJA_SECONDS = (60.0, 60.0, 120.0)  # calibration block, ReFIT block, scored session
+BLOCK = (OBSERVATION_BLOCK["paradigm"], OBSERVATION_BLOCK["lag"])  # observation, lag-aligned
 
 
-def gilja_ratio(population, subjects: int, seed: int, tune_seed: int = 100) -> dict:
-    """ReFIT-KF / open-loop KF time to target (95 % CI over subjects) on ``population``."""
+def gilja_ratio(population: PopulationSpec, subjects: int, seed: int, tune_seed: int = 100) -> dict:
+    """ReFIT-KF / open-loop KF time to target (95 % CI over subjects) on ``population``.
+
+    Willett et al.'s user and the population only (no within-session drift): the realistic
+    condition of ``bench_bci_refit.py`` with another population.
+    """
     overrides = {"user": WILLETT_USER, "population": population}
-    gains = tune_gains(overrides, *_OBSERVATION, subjects, tune_seed, GILJA_SECONDS)
-    table = run_condition(overrides, *_OBSERVATION, subjects, seed, GILJA_SECONDS, gains=gains)
+    gains = tune_gains(overrides, *BLOCK, subjects, tune_seed, GILJA_SECONDS)
+    table = run_condition(overrides, *BLOCK, subjects, seed, GILJA_SECONDS, gains=gains)
     kf, refit = (table[table.decoder == name].sort_values("subject")
                  for name in ("KF (open-loop block)", "ReFIT-KF"))
     ratio, lo, hi = paired_ratio(kf.time_to_target.to_numpy(), refit.time_to_target.to_numpy(),
@@ -64,11 +72,9 @@ def gilja_ratio(population, subjects: int, seed: int, tune_seed: int = 100) -> d
 
 def score(depth: tuple[float, float], latent_sd: float, args: argparse.Namespace) -> dict:
     """One grid point: shared variance and the Gilja ratio of the full population so drawn."""
-    fields = {"n_units": args.units, "depth": depth, "latent_sd": latent_sd,
-              "latent_tau": args.latent_tau}
-    row = measure("full", 0.045, latent_sd, args.subjects, 240.0, args.seed, n_units=args.units,
-                  depth=depth, latent_tau=args.latent_tau)
-    population = dataclasses.replace(FULL_POPULATION, **fields)
+    fields = {"n_units": args.units, "depth": depth, "latent_tau": args.latent_tau}
+    row = measure("full", 0.045, latent_sd, args.subjects, args.seconds, args.seed, **fields)
+    population = dataclasses.replace(FULL_POPULATION, latent_sd=latent_sd, **fields)
     row.update(depth_low=depth[0], depth_high=depth[1],
                chosen=population == M1_POPULATION,
                **gilja_ratio(population, args.subjects, args.seed))
@@ -83,6 +89,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     ap.add_argument("--latent-tau", type=float, default=1.0)
     ap.add_argument("--units", type=int, default=96)
     ap.add_argument("--subjects", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=240.0, help="closed loop scored for the %%sv")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=HERE / "figures" / "m1_population_grid.csv")
     args = ap.parse_args(argv)

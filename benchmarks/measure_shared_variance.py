@@ -100,6 +100,9 @@ def measure(level: str, dt: float, latent_sd: float | None, subjects: int, secon
     if latent_sd is not None:
         population["latent_sd"] = latent_sd
     if population:
+        if "population" not in kwargs:
+            raise ValueError(f"level must be one with a population (full, full_m1) to replace "
+                             f"{sorted(population)}, got {level!r}")
         kwargs["population"] = dataclasses.replace(kwargs["population"], **population)
     env = CursorBCIVector(num_envs=subjects, n_trials=10**6, dt=dt, **kwargs)
     env.reset(seed=seed)

@@ -232,6 +232,27 @@ def test_a_carried_ceiling_plays_its_first_day_as_alone_and_keeps_driving_the_ne
         linear_readout_sessions(cfg, [0, 0], 1.0, then=[([1], 1.0)], **kw)
 
 
+def test_a_carried_kalman_ceiling_starts_each_later_session_at_rest(monkeypatch):
+    """The Kalman-form read-out is reset (velocity zeroed) at each later session's start, as a
+    decoder is at a session's start, not left with the last day's decoded velocity."""
+    from cogmodels.agents.decoders import kalman
+    from cogmodels.agents.decoders.meta_rnn import linear_readout_sessions
+
+    resets, reset = [], kalman.SteadyStateKalmanDecoder.reset
+
+    def recording_reset(self, mask=None):
+        out = reset(self, mask)
+        resets.append(np.abs(self.velocity_).max())
+        return out
+
+    monkeypatch.setattr(kalman.SteadyStateKalmanDecoder, "reset", recording_reset)
+    cfg = easy_config(n_components=2, calibration_s=1.0)
+    both = linear_readout_sessions(cfg, [0, 0], 5.0, seed=5, calibration_s=3.0, readout="kalman",
+                                   movement="intention", then=[([1, 1], 5.0), ([2, 2], 5.0)])
+    assert sorted(both["session"].unique()) == [0, 1, 2]
+    assert resets == [0.0, 0.0]  # once per later session, none before
+
+
 def test_the_kalman_ceiling_uses_the_environments_bin_width(monkeypatch):
     """The Kalman-form ceiling's physical velocity prior is built for the features' bins (50 ms),
     not the filter's 20 ms default (a slower decay per bin: a weaker ceiling than the task allows)."""

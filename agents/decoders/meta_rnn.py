@@ -765,6 +765,11 @@ def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seco
     check_choice("readout", readout, CEILING_READOUTS)
     check_choice("movement", movement, CEILING_MOVEMENTS)
     check_choice("dynamics", dynamics, DYNAMICS)
+    later_sessions = [([check_int("day", d, 0) for d in later],
+                       check_number("seconds", length, 0.0, low_open=True)) for later, length in then]
+    for later, _ in later_sessions:
+        if len(later) != len(days):
+            raise ValueError(f"then's days must be one per subject ({len(days)}), got {later}")
     env = MetaDecoderEnv(config, len(days), days=days)
     rng = np.random.default_rng([check_int("seed", seed, 0), 7])
     obs, info = env.reset(seed=seed)
@@ -781,8 +786,10 @@ def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seco
             velocity.append(np.asarray(info["intended_velocity"], dtype=float))
     theta = np.deg2rad(check_number("rotation", rotation, -360.0, 360.0))
     turn = gain * np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    new_session: Callable[[], Any] = lambda: None  # noqa: E731 - a stateless read-out
     if readout == "kalman":
         kf = SteadyStateKalmanDecoder(dynamics=dynamics, dt=env.dt).fit(np.stack(feats), np.stack(velocity))
+        new_session = kf.reset  # each session starts at rest
 
         def decode(z: np.ndarray) -> np.ndarray:
             return kf.step(z) @ turn.T
@@ -798,11 +805,9 @@ def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seco
     if not then:
         return table
     tables = [table.assign(session=0)]
-    for i, (later, length) in enumerate(then, start=1):
-        later = [check_int("day", d, 0) for d in later]
-        if len(later) != len(days):
-            raise ValueError(f"then's days must be one per subject ({len(days)}), got {later}")
+    for i, (later, length) in enumerate(later_sessions, start=1):
         obs, _ = env.reset(seed=seed, days=later, carry_features=True)
+        new_session()
         tables.append(play_policy(env, obs, decode, length).assign(session=i))
     return pd.concat(tables, ignore_index=True)
 

@@ -20,9 +20,9 @@
   each neuron tuned 15-45 Hz per width/s instead of 2-10, and a slow (1 s) 10-dimensional latent
   drive of 15 Hz instead of a fast (0.1 s) one of 3 Hz. On average its channels share 24 % of
   their count variance in 45 ms bins (21 % with each target's mean removed) against 29-41 %
-  (20-24 %) recorded, and Gilja et al. (2012)'s ReFIT gain is kept, weaker (ReFIT-KF / open-loop
-  KF time to target about 0.6, 0.59-0.62 over seeds; 0.50-0.54 with the full level's
-  population). The raw share is left short: with a drive, reaching it puts the demeaned share
+  (20-24 %) recorded, and Gilja et al. (2012)'s ReFIT gain is kept on its population, weaker
+  (ReFIT-KF / open-loop KF time to target about 0.6, 0.59-0.62 over seeds, some from scratch
+  runs recorded in RESULTS; 0.50-0.54 with the full level's population). The raw share is left short: with a drive, reaching it puts the demeaned share
   above the recorded range, and tuning alone strong enough for it (40-120 Hz per width/s) leaves
   ReFIT little to gain (about 0.87). The point is one of a region of equally good ones
   (``benchmarks/calibrate_m1_population.py``, ``benchmarks/RESULTS.md``).
