@@ -15,14 +15,15 @@
   (``benchmarks/measure_shared_variance.py``; scaling the drive alone to that share leaves a fresh
   Kalman filter at a quarter of its rate, so the drive alone is not the missing piece; ``"full_m1"``
   calibrates tuning and drive together).
-- ``"full_m1"``: the full level on a population drawn to recorded monkey M1's shared variance
-  (:data:`M1_POPULATION`): one Utah array's 96 channels (the recorded sessions had 85-94 units),
-  each neuron tuned 15-45 Hz per width/s instead of 2-10, and a slow (1 s) 10-dimensional latent
-  drive of 15 Hz instead of a fast (0.1 s) one of 3 Hz. On average its channels share 24 % of
-  their count variance in 45 ms bins (21 % with each target's mean removed) against 29-41 %
-  (20-24 %) recorded, and Gilja et al. (2012)'s ReFIT gain is kept on its population, weaker
-  (ReFIT-KF / open-loop KF time to target about 0.6, 0.59-0.62 over seeds, some from scratch
-  runs recorded in RESULTS; 0.50-0.54 with the full level's population). The raw share is left short: with a drive, reaching it puts the demeaned share
+- ``"full_m1"``: the full level on a population drawn closer to recorded monkey M1's shared
+  variance (:data:`M1_POPULATION`): one Utah array's 96 channels (the recorded sessions had
+  85-94 units), each neuron tuned 15-45 Hz per width/s instead of 2-10, and a slow (1 s)
+  10-dimensional latent drive of 15 Hz instead of a fast (0.1 s) one of 3 Hz. On average its
+  channels share 24 % of their count variance in 45 ms bins (21 % with each target's mean
+  removed) against 29-41 % (20-24 %) recorded, and Gilja et al. (2012)'s ReFIT gain is kept on
+  its population, weaker (ReFIT-KF / open-loop KF time to target about 0.6, 0.59-0.62 over
+  seeds, some from scratch runs recorded in RESULTS; 0.50-0.54 with the full level's
+  population). The raw share is left short: with a drive, reaching it puts the demeaned share
   above the recorded range, and tuning alone strong enough for it (40-120 Hz per width/s) leaves
   ReFIT little to gain (about 0.87). The point is one of a region of equally good ones
   (``benchmarks/calibrate_m1_population.py``, ``benchmarks/RESULTS.md``).
