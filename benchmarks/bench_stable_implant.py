@@ -12,12 +12,16 @@ the ``"stable"`` and ``"typical"`` presets, on days 0, 10, 20 and 30, per seed a
 - ``realistic``: Willett et al.'s user (:data:`~cogmodels.envs.bci.user.WILLETT_USER`), the
   filter calibrated on an open-loop observation block aligned by the user's 0.2 s delay, at
   output gain 0.5 (the open-loop filter's gain chosen on other subjects in
-  ``bench_bci_refit.py``).
+  ``bench_bci_refit.py``);
+- ``full``, ``full_m1`` (``--settings``, not run by default): the same on those levels of
+  :mod:`cogmodels.envs.bci.realism` (their population and within-session drift too), gain 0.5
+  (the open-loop filter's best on seed 100's subjects on both levels, ``benchmarks/RESULTS.md``).
 
 Bitrate is :func:`~cogmodels.envs.bci.metrics.summarize`'s (centre-out, N = 8 targets), per
 subject and day. Writes ``figures/stable_implant{--tag}.csv``.
 
     python benchmarks/bench_stable_implant.py --subjects 16 --seeds 0,1,2
+    python benchmarks/bench_stable_implant.py --settings full,full_m1 --tag _levels
 """
 
 from __future__ import annotations
@@ -40,17 +44,21 @@ from cogmodels.experiments._common import markdown_table
 from cogmodels.validation import check_choice
 
 HERE = Path(__file__).resolve().parent
-#: setting -> (environment overrides, calibration options, output gain)
+#: setting -> (realism level, or None for the plain simulator; calibration options; output gain)
 SETTINGS = {
-    "idealised": ({}, {}, 1.0),
-    "realistic": (realism("realistic"), OBSERVATION_BLOCK, 0.5),
+    "idealised": (None, {}, 1.0),
+    "realistic": ("realistic", OBSERVATION_BLOCK, 0.5),
+    "full": ("full", OBSERVATION_BLOCK, 0.5),
+    "full_m1": ("full_m1", OBSERVATION_BLOCK, 0.5),
 }
+DEFAULT_SETTINGS = ("idealised", "realistic")
 
 
 def fixed_decoder_days(preset: str, setting: str, subjects: int, seed: int, days: list[int],
                        session_s: float, calibration_s: float) -> pd.DataFrame:
     """Return per subject and day the metrics of a Kalman filter calibrated on day 0 and kept."""
-    env_kw, cal_kw, gain = SETTINGS[check_choice("setting", setting, tuple(SETTINGS))]
+    level, cal_kw, gain = SETTINGS[check_choice("setting", setting, tuple(SETTINGS))]
+    env_kw = {} if level is None else realism(level)  # fresh session-drift objects per run
     env = CursorBCIVector(num_envs=subjects, n_trials=10**6, drift=preset, **env_kw)
     env.reset(seed=seed, options={"day": 0})
     fixed = calibrate(env, SteadyStateKalmanDecoder(), calibration_s, day=0, **cal_kw)
@@ -67,7 +75,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--days", default="0,10,20,30")
     ap.add_argument("--presets", default="stable_implant,stable,typical")
-    ap.add_argument("--settings", default=",".join(SETTINGS))
+    ap.add_argument("--settings", default=",".join(DEFAULT_SETTINGS),
+                    help=f"comma-separated, of {list(SETTINGS)}")
     ap.add_argument("--session", type=float, default=60.0, help="seconds per daily session")
     ap.add_argument("--calibration", type=float, default=60.0, help="seconds of the day-0 block")
     ap.add_argument("--out", type=Path, default=HERE / "figures")
