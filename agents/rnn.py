@@ -35,6 +35,7 @@ from cogmodels.agents.checkpoint import (
     short_error,
     write_text,
 )
+from cogmodels.agents.saving import subclasses_by_name
 from cogmodels.validation import check_bool, check_choice, check_int, check_number, int_seed
 
 __all__ = ["ACTION_KINDS", "CELLS", "RecurrentAgent", "RecurrentPolicy", "RecurrentRolloutAgent"]
@@ -191,8 +192,7 @@ class RecurrentPolicy(nn.Module):
         saved = cfg.pop("class", "RecurrentPolicy") if isinstance(cfg, dict) else None
         # "RecurrentPolicy": also a subclass saved before the class was named by its own name
         if saved != cls.__name__ and saved != "RecurrentPolicy":
-            known = {c.__name__ for c in _subclasses(RecurrentPolicy)}
-            hint = f": load it with {saved}.load" if saved in known else ""
+            hint = f": load it with {saved}.load" if saved in subclasses_by_name(RecurrentPolicy) else ""
             raise ValueError(
                 f"{d / 'config.json'}: must be a cogmodels {cls.__name__} config (written by "
                 f"{writer}), got {saved!r:.60}{hint}"
@@ -491,7 +491,3 @@ class RecurrentRolloutAgent:
     def __repr__(self) -> str:
         return f"RecurrentRolloutAgent({self.name})"
 
-
-def _subclasses(cls: type) -> list[type]:
-    """Return ``cls``'s subclasses, theirs too (those imported so far)."""
-    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]

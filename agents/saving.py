@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["FORMAT", "FORMATS", "SAVEABLE", "SavedFileError", "Saveable", "load", "read_files",
-           "save"]
+           "save", "subclasses_by_name"]
 
 #: the ``format`` field written by :func:`save`
 FORMAT = "cogmodels.decoder/2"
@@ -302,6 +302,21 @@ def load(path: str | Path, **given: Any) -> Any:
     layouts = meta.get("layouts") if meta.get("format") != FORMATS[0] else None  # /1 records none
     reader = Reader(arrays, given, layouts, sibling(stem(path), ".json"))
     return reader.node(meta, "", stem(path))
+
+
+def subclasses_by_name(root: type) -> dict[str, type]:
+    """Return every subclass of ``root`` imported so far, theirs too, by class name.
+
+    Of two classes with one name, the first found is kept (a saved file names its class).
+    """
+    out: dict[str, type] = {}
+    todo = [root]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            out.setdefault(sub.__name__, sub)
+            todo.append(sub)
+    return out
 
 
 def class_named(name: Any, file: Path | None = None) -> type:

@@ -295,14 +295,7 @@ def _numeric(value: Any) -> bool:
 
 
 def _decoder_classes() -> dict[str, type[Decoder]]:
-    out: dict[str, type[Decoder]] = {}
-    todo = [Decoder]
-    while todo:
-        cls = todo.pop()
-        for sub in cls.__subclasses__():
-            out.setdefault(sub.__name__, sub)
-            todo.append(sub)
-    return out
+    return saving.subclasses_by_name(Decoder)
 
 
 def load_decoder(path: str | Path, **given: Any) -> Any:
