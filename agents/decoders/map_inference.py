@@ -66,7 +66,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaDecoderEnv, play_policy
+from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaDecoderEnv, play_sessions
 from cogmodels.validation import SeedLike, as_generator, check_bool, check_int, check_number
 
 __all__ = ["ErrorMapInference", "JudgedWindow", "channel_kwargs", "check_gap_days", "drift_kernel",
@@ -437,15 +437,12 @@ def learner_sessions(config: MetaDecoderConfig, days: Sequence[int],
     env = MetaDecoderEnv(config, len(days), days=days)
     learner = make_learner(env)
     obs, _ = env.reset(seed=seed)
-    table = play_policy(env, obs, learner.act, seconds, observe=learner.observe)
-    if not then:
-        return table
-    tables = [table.assign(session=0)]
+    then = [(np.asarray([check_int("day", d, 0) for d in later]), length) for later, length in then]
+    gaps = check_bool("gaps", gaps) if then else gaps
     previous = np.asarray(days)
-    gaps = check_bool("gaps", gaps)
-    for i, (later, length) in enumerate(then, start=1):
-        later = np.asarray([check_int("day", d, 0) for d in later])
-        obs, _ = env.reset(seed=seed, days=later, carry_features=True)
+
+    def new_session(later: np.ndarray) -> None:
+        nonlocal previous
         if gaps:
             if later.shape != previous.shape or (later < previous).any():
                 raise ValueError(f"then's days must be one per subject, none before the previous "
@@ -454,5 +451,6 @@ def learner_sessions(config: MetaDecoderConfig, days: Sequence[int],
         else:
             learner.new_session()
         previous = later
-        tables.append(play_policy(env, obs, learner.act, length, observe=learner.observe).assign(session=i))
-    return pd.concat(tables, ignore_index=True)
+
+    return play_sessions(env, obs, learner.act, seconds, seed=seed, then=then,
+                         observe=learner.observe, new_session=new_session)

@@ -84,7 +84,8 @@ from cogmodels.validation import check_bool, check_choice, check_int, check_numb
 
 __all__ = ["CEILING_MOVEMENTS", "CEILING_READOUTS", "CLOCKS", "HEADS", "INPUTS", "MetaDecoderConfig",
            "MetaDecoderEnv", "MetaRNNDecoder", "PRIVILEGED", "TrialRecorder", "fresh_kalman_sessions",
-           "input_names", "linear_readout_sessions", "per_minute", "play_policy", "subject_days"]
+           "input_names", "linear_readout_sessions", "per_minute", "play_policy", "play_sessions",
+           "subject_days"]
 
 #: what the network reads besides the spike features and its previous velocity: ``"error"`` the
 #: environment's reward (success + error signal), ``"none"`` nothing (the ablation)
@@ -801,15 +802,8 @@ def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seco
 
         def decode(z: np.ndarray) -> np.ndarray:
             return np.tanh(np.einsum("bij,bj->bi", maps, z))
-    table = play_policy(env, obs, decode, seconds)
-    if not then:
-        return table
-    tables = [table.assign(session=0)]
-    for i, (later, length) in enumerate(later_sessions, start=1):
-        obs, _ = env.reset(seed=seed, days=later, carry_features=True)
-        new_session()
-        tables.append(play_policy(env, obs, decode, length).assign(session=i))
-    return pd.concat(tables, ignore_index=True)
+    return play_sessions(env, obs, decode, seconds, seed=seed, then=later_sessions,
+                         new_session=lambda later: new_session())
 
 
 def play_policy(env: MetaDecoderEnv, obs: np.ndarray, act: Callable[[np.ndarray], np.ndarray], seconds: float,
@@ -828,6 +822,29 @@ def play_policy(env: MetaDecoderEnv, obs: np.ndarray, act: Callable[[np.ndarray]
             observe(shown)
         recorder(shown, action, info)
     return recorder.table()
+
+
+def play_sessions(env: MetaDecoderEnv, obs: np.ndarray, act: Callable[[np.ndarray], np.ndarray],
+                  seconds: float, *, seed: int, then: Sequence[tuple[Sequence[int], float]] = (),
+                  observe: Callable[[np.ndarray], None] | None = None,
+                  new_session: Callable[[Sequence[int]], None] | None = None) -> pd.DataFrame:
+    """:func:`play_policy` for ``seconds``, then each later session of ``then`` (days, seconds).
+
+    A later session is the same subjects (``seed``) on its days with the features carried over
+    (:meth:`MetaDecoderEnv.reset` with ``carry_features``); ``new_session(days)`` is called at its
+    start. Returns the first table alone without ``then``, else the sessions' tables one after
+    the other with their index in ``session`` (0: the first).
+    """
+    table = play_policy(env, obs, act, seconds, observe=observe)
+    if not then:
+        return table
+    tables = [table.assign(session=0)]
+    for i, (later, length) in enumerate(then, start=1):
+        obs, _ = env.reset(seed=seed, days=later, carry_features=True)
+        if new_session is not None:
+            new_session(later)
+        tables.append(play_policy(env, obs, act, length, observe=observe).assign(session=i))
+    return pd.concat(tables, ignore_index=True)
 
 
 def per_minute(trials: pd.DataFrame, by: Sequence[str] = ("decoder",)) -> pd.DataFrame:
