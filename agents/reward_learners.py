@@ -111,6 +111,19 @@ class ActorCriticLanes:
         """Return exploration noise only (while the features calibrate)."""
         return np.stack([a.std * a.rng.standard_normal(2) for a in self.agents])
 
+    def carry(self, M: np.ndarray) -> None:
+        """Re-express the weights on re-estimated features ``y_new`` (``y_old ≈ M y_new``).
+
+        ``M`` is ``(n_lanes, n_features, n_features)``: the actor's and the critic's feature
+        weights become ``W M`` and ``w M`` (the intercepts stay); the eligibility traces, gradients
+        of the old features, are cleared.
+        """
+        for i, ag in enumerate(self.agents):
+            k = ag.n_features
+            ag.W[:, :k] = ag.W[:, :k] @ M[i]
+            ag.w[:k] = ag.w[:k] @ M[i]
+            ag.clear_traces()
+
     def restart(self, lanes: np.ndarray) -> None:
         """Clear the traces of ``lanes`` (a new session)."""
         for i in np.asarray(lanes).tolist():
@@ -215,6 +228,17 @@ class OutcomeWeightedLanes:
         slot = self._t % self._size
         self._y[:, slot], self._noise[:, slot] = yt, eps / self._sigma[:, None]
         return mean + eps
+
+    def carry(self, M: np.ndarray) -> None:
+        """Re-express the weights on re-estimated features ``y_new`` (``y_old ≈ M y_new``).
+
+        ``M`` is ``(n_lanes, n_features, n_features)``: the feature weights become ``W M`` (the
+        intercepts stay), so ``W M y_new ≈ W y_old``; the features remembered for the windows
+        still to be judged become ``M^T y`` (by the chain rule, their gradient in the new
+        coordinates), so a late evaluation updates the carried weights consistently.
+        """
+        self.W[:, :, :-1] = np.einsum("lik,lkj->lij", self.W[:, :, :-1], M)
+        self._y[:, :, :-1] = np.einsum("lsk,lkj->lsj", self._y[:, :, :-1], M)
 
     def restart(self, lanes: np.ndarray) -> None:
         """Start a new session in ``lanes``: forget the bins before it, begin a new window."""

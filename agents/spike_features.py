@@ -30,6 +30,21 @@ little as the new statistics allow — a policy learnt on them keeps most of its
 alignment of latent factors across days of Degenhart et al. 2020, Nat Biomed Eng 4, 672–685,
 here on principal components and without labels).
 
+At each re-estimate :attr:`SpikeFeatures.carry_` records the least-squares map from the new
+features to the previous ones on the current statistics,
+
+.. math::
+
+    y_{\text{old}} \approx M\, y_{\text{new}}, \qquad
+    M = A_{\text{old}} C A_{\text{new}}^\top (A_{\text{new}} C A_{\text{new}}^\top)^{-1},
+
+so that a linear read-out learnt on the old features, ``W``, becomes ``W M`` on the new ones and
+keeps its output as far as the new features allow. Whitening alone does not keep it: each
+re-estimate scales every component back to unit variance, so a read-out's gain moves with the
+statistics — on a population with a large shared drive, as the user's commands change with the
+decoder's own progress (:class:`~cogmodels.agents.decoders.reward.RewardDecoder` carries its
+policy through ``M``).
+
 Cosine-tuned units put the intended velocity in a 2-D subspace of the rates, which the leading
 components pick up (Gallego et al. 2020, Nat Neurosci 23, 260–270: a stable low-dimensional
 manifold read through drifting units).
@@ -94,7 +109,14 @@ class SpikeFeatures:
         Variance fraction of each component (of the correlation matrix).
     n_refits : int
         Re-estimates since the first one.
+    carry_ : numpy.ndarray or None
+        ``(n_lanes, n_features, n_features)``: the map ``M`` from the latest re-estimate's
+        features to the previous ones (``y_old ≈ M y_new``, least squares on the current
+        statistics); None before the first re-estimate.
     """
+
+    #: set by each re-estimate (None in a file saved before it existed)
+    carry_: np.ndarray | None = None
 
     def __init__(
         self,
@@ -132,6 +154,7 @@ class SpikeFeatures:
         self.offset: np.ndarray | None = None
         self.explained: np.ndarray | None = None
         self.n_refits = 0
+        self.carry_ = None
         self.smoothed = np.zeros((n, u))
         self._started = np.zeros(n, dtype=bool)
         return self
@@ -205,6 +228,9 @@ class SpikeFeatures:
         if not self.n_components:
             var = self.second_ - mean**2
             scale = 1.0 / np.sqrt(np.maximum(var, 1e-8))
+            if self.projection is not None:  # z-scores: M is diagonal, the ratio of the scales
+                old = np.einsum("lnn->ln", self.projection)
+                self.carry_ = np.einsum("ln,nm->lnm", old / scale, np.eye(self.n_units))
             self.projection = np.einsum("ln,nm->lnm", scale, np.eye(self.n_units))
             self.explained = np.full((self.n_lanes, self.n_units), 1.0 / self.n_units)
             self.offset = np.einsum("lkn,ln->lk", self.projection, mean)
@@ -224,6 +250,8 @@ class SpikeFeatures:
             cross = np.einsum("lkn,lnm,ljm->lkj", self.projection, cov, new)
             u, _, vt = np.linalg.svd(cross)
             new = np.einsum("lkj,ljn->lkn", u @ vt, new)
+            # the new features are white on cov, so M = A_old C A_new^T
+            self.carry_ = np.einsum("lkn,lnm,ljm->lkj", self.projection, cov, new)
         self.projection = new
         self.explained = lam / evals.sum(axis=1, keepdims=True)
         self.offset = np.einsum("lkn,ln->lk", self.projection, mean)

@@ -22,7 +22,10 @@ Kalman filter freshly calibrated on a 60 s block of the day (supervised), and th
   the same with a steady-state Kalman filter observing the features (H, d, q fitted on a 60 s
   block in which the cursor follows the intention); with ``--next-day G``, also each read-out
   fitted on the first day and carried, unrefitted, to day + G on the aligned features
-  (``..._next_day_G``: what a map known perfectly yesterday is worth today);
+  (``..._next_day_G``: what a map known perfectly yesterday is worth today); with
+  ``--ceiling-carry`` a linear read-out is carried through each re-estimate of the features as
+  well (``W -> W M``, the least-squares map from the new features to the old; rows
+  ``..._carried``);
 - ``error_map_inference`` (``--map-inference``): not a network, the in-session Bayesian
   inference of a 2 x 2 map from the error signal
   (:func:`cogmodels.agents.decoders.map_inference.map_inference_sessions`), and its
@@ -124,13 +127,15 @@ def train_and_play(base: MetaDecoderConfig, name: str, change: dict, days: list[
 
 
 def ceiling(base: MetaDecoderConfig, spec: str, days: list[int], seconds: float,
-            eval_seed: int, then: list[tuple[list[int], float]] | None = None) -> tuple[str, pd.DataFrame]:
+            eval_seed: int, then: list[tuple[list[int], float]] | None = None,
+            carry: bool = False) -> tuple[str, pd.DataFrame]:
     """Play the supervised ceiling ``READOUT[:MOVEMENT[:DYNAMICS]]``; return its name and trials.
 
     ``linear`` alone keeps the name of the first attempt's row, ``linear_readout_ceiling``; the
     defaults are those of :func:`~cogmodels.agents.decoders.meta_rnn.linear_readout_sessions`
     (``kalman`` alone: the intention block and the physical prior, as the fresh filter's), whose
-    ``then`` carries the read-out to later sessions.
+    ``then`` carries the read-out to later sessions; ``carry`` carries a linear read-out through
+    the features' re-estimates too (``W -> W M``; the name ends in ``_carried``).
     """
     parts = spec.split(":")
     if not 1 <= len(parts) <= 3:
@@ -140,9 +145,9 @@ def ceiling(base: MetaDecoderConfig, spec: str, days: list[int], seconds: float,
     dynamics = parts[2] if len(parts) > 2 else "physical"
     name = ("linear_readout_ceiling" if spec == "linear"
             else f"{readout}_readout_ceiling_{movement}_{dynamics}".replace("_physical", ""))
-    return name, meta_rnn.linear_readout_sessions(base, days, seconds, seed=eval_seed,
-                                                  readout=readout, movement=movement,
-                                                  dynamics=dynamics, then=then or ())
+    return name + ("_carried" if carry else ""), meta_rnn.linear_readout_sessions(
+        base, days, seconds, seed=eval_seed, readout=readout, movement=movement,
+        dynamics=dynamics, then=then or (), carry=carry)
 
 
 def output_tag(tag: str | None, quick: bool, realism: str) -> str:
@@ -248,6 +253,9 @@ def main(argv: list[str] | None = None) -> dict:
                     help="add supervised ceilings of fixed read-outs of the same features "
                          "(meta_rnn.linear_readout_sessions): 'linear' (the default when the "
                          "flag has no value), 'kalman', 'kalman:intention:fit', ...")
+    ap.add_argument("--ceiling-carry", action="store_true",
+                    help="carry the linear ceilings' read-out through each re-estimate of the "
+                         "features (W -> W M, SpikeFeatures.carry_); rows ..._carried")
     ap.add_argument("--map-inference", action="store_true",
                     help="add the in-session Bayesian map inference from the error signal on 2 "
                          "components (map_inference.map_inference_sessions) and its "
@@ -331,7 +339,7 @@ def main(argv: list[str] | None = None) -> dict:
                                                             seed=args.eval_seed))
     ceilings = [] if args.ceiling is None else args.ceiling or ["linear"]
     for spec in ceilings:
-        held_out(*ceiling(base, spec, days, args.seconds, args.eval_seed))
+        held_out(*ceiling(base, spec, days, args.seconds, args.eval_seed, carry=args.ceiling_carry))
     two = MetaDecoderConfig(**base.to_dict() | {"n_components": 2})  # the map learners' features
     if args.map_inference:
         for name, inputs in (("error_map_inference", "error"),
@@ -354,7 +362,7 @@ def main(argv: list[str] | None = None) -> dict:
         same_day_kf[f"error_map_inference_next_day_{gap}"] = f"fresh_kalman_day_{gap}"
         for spec in ceilings:  # the read-out fitted on the first day, carried
             name, both = ceiling(base, spec, days, args.first_seconds, args.eval_seed,
-                                 then=[(later, args.seconds)])
+                                 then=[(later, args.seconds)], carry=args.ceiling_carry)
             held_out(f"{name}_next_day_{gap}", both[both["session"] == 1].drop(columns="session"))
             same_day_kf[f"{name}_next_day_{gap}"] = f"fresh_kalman_day_{gap}"
         if args.gap_kernel:

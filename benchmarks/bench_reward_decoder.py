@@ -11,8 +11,10 @@ steady-state Kalman filter on the same subjects and days
 (:func:`cogmodels.experiments.drift_study.compare_under_drift`).
 
 Configurations: ``realistic`` / ``idealised`` channel (:mod:`cogmodels.envs.bci.error_signal`),
-``outcome_weighted`` / ``actor_critic`` rule, ``running`` (re-estimated, half-life 60 s) /
-``frozen`` (day-0) features. The simulator is the plain one unless ``--realism realistic``
+``outcome_weighted`` / ``actor_critic`` rule, ``running`` (re-estimated, half-life 60 s, the
+policy carried through each re-estimate) / ``running_uncarried`` (the same features, the policy
+not carried: the decoder before 2026-12-07's thirty-sixth wave, an ablation) / ``frozen``
+(day-0) features. The simulator is the plain one unless ``--realism realistic``
 (Willett et al.'s user), ``full`` (all of issue 14 §1) or ``full_m1`` (the full realism on a
 population with recorded M1's target-demeaned shared variance; :mod:`cogmodels.envs.bci.realism`).
 
@@ -45,9 +47,11 @@ from cogmodels.experiments.clda_study import time_to_proficiency
 from cogmodels.experiments.drift_study import compare_under_drift
 
 HERE = Path(__file__).resolve().parent
-CONFIGS = ("realistic/outcome_weighted/running", "realistic/outcome_weighted/frozen",
+CONFIGS = ("realistic/outcome_weighted/running", "realistic/outcome_weighted/running_uncarried",
+           "realistic/outcome_weighted/frozen",
            "idealised/outcome_weighted/running", "idealised/outcome_weighted/frozen",
            "realistic/actor_critic/frozen", "idealised/actor_critic/frozen")
+FEATURES = ("running", "running_uncarried", "frozen")
 COLS = ["successes_per_min", "success_rate", "time_to_target", "bitrate"]
 
 
@@ -55,11 +59,15 @@ def run_config(config: str, args: argparse.Namespace
                ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, float]:
     """Return (learning curve per minute, the same per subject, metrics per day, wall seconds)."""
     channel, rule, features = config.split("/")
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {list(FEATURES)}, got {features!r} "
+                         f"(in --configs {config!r})")
     env = CursorBCIVector(num_envs=args.subjects, n_trials=10**6, drift="typical",
                           error_signal=channel, **realism(args.realism))
     env.reset(seed=args.seed, options={"day": 0})  # the subjects of compare_under_drift
     dec = RewardDecoder(env.single_observation_space.shape[0], args.subjects, rule=rule,
-                        half_life_s=60.0 if features == "running" else None,
+                        half_life_s=None if features == "frozen" else 60.0,
+                        carry_policy=features == "running",
                         calibration_s=args.calibration, seed=args.seed)
     t0 = time.perf_counter()
     warm = dec.train(env, seconds=60.0 * args.minutes, options={"day": 0})

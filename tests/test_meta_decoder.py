@@ -232,6 +232,35 @@ def test_a_carried_ceiling_plays_its_first_day_as_alone_and_keeps_driving_the_ne
         linear_readout_sessions(cfg, [0, 0], 1.0, then=[([1], 1.0)], **kw)
 
 
+def test_a_ceiling_carried_through_the_re_estimates_plays_as_without_until_the_first(monkeypatch):
+    """``carry=True``: each time the features are re-estimated the linear read-out becomes
+    ``W M`` with that re-estimate's map (:attr:`SpikeFeatures.carry_`); before the first
+    re-estimate it plays as without carry, to the byte; after, it differs and still drives. Only
+    a linear read-out is carried."""
+    from cogmodels.agents import spike_features
+    from cogmodels.agents.decoders.meta_rnn import linear_readout_sessions
+
+    maps, fit = [], spike_features.SpikeFeatures._fit
+
+    def recording_fit(self):
+        fit(self)
+        if self.carry_ is not None:
+            maps.append(self.carry_.copy())
+
+    monkeypatch.setattr(spike_features.SpikeFeatures, "_fit", recording_fit)
+    cfg = easy_config(n_components=2, calibration_s=1.0, refit_s=2.0, half_life_s=5.0)
+    kw = {"seed": 5, "calibration_s": 3.0, "movement": "intention"}
+    short = [linear_readout_sessions(cfg, [0, 0], 0.5, carry=c, **kw) for c in (False, True)]
+    pd.testing.assert_frame_equal(*short)  # no re-estimate yet in the first 3.5 s: the same
+    maps.clear()
+    carried = linear_readout_sessions(cfg, [0, 0], 20.0, carry=True, **kw)
+    plain = linear_readout_sessions(cfg, [0, 0], 20.0, **kw)
+    assert len(maps) >= 10 and not carried.equals(plain)
+    assert carried["success"].sum() >= 10  # the carried read-out still drives
+    with pytest.raises(ValueError, match="carry needs readout='linear'"):
+        linear_readout_sessions(cfg, [0], 1.0, readout="kalman", carry=True)
+
+
 def test_a_carried_kalman_ceiling_starts_each_later_session_at_rest(monkeypatch):
     """The Kalman-form read-out is reset (velocity zeroed) at each later session's start, as a
     decoder is at a session's start, not left with the last day's decoded velocity."""

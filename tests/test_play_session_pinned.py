@@ -83,7 +83,7 @@ def _play(case: dict) -> tuple[pd.DataFrame, str]:
     bias = BiasCorrection(2.0, dt=dt) if case.get("bias") else None
     refit_at, refit = (), None
     if case.get("reward"):
-        dec = RewardDecoder(UNITS, LANES, calibration_s=2.0, seed=seed)
+        dec = RewardDecoder(UNITS, LANES, calibration_s=2.0, seed=seed, carry_policy=False)
         dec.train(cal, seconds=4.0, options={"day": 0})
         decoder = GreedyPolicy(dec)
     else:

@@ -211,9 +211,94 @@ def test_re_estimated_features_stay_aligned_on_stationary_spikes():
     assert min(corr) > 0.95
 
 
+def _latent_spikes(rng, mix, n):
+    """Poisson units behind two latent factors (sd 2 and 1), ``(n, 1, units)``."""
+    z = rng.normal(size=(n, 2)) * [2.0, 1.0]
+    return rng.poisson(np.clip(10.0 + z @ mix.T, 0.1, None)).reshape(n, 1, len(mix)).astype(float)
+
+
+@pytest.mark.parametrize("n_components", [2, None])
+def test_each_re_estimate_records_the_least_squares_map_to_the_old_features(n_components):
+    # y_old ≈ M y_new: M solves the normal equations on the statistics of the re-estimate, so
+    # on those statistics the old features' residual is uncorrelated with every new feature
+    rng = np.random.default_rng(4)
+    mix = rng.normal(size=(8, 2))
+    f = SpikeFeatures(8, 1, n_components=n_components, tau=0.0, calibration_bins=500,
+                      half_life_s=5.0, refit_s=2.0)
+    for c in _latent_spikes(rng, mix, 500):
+        f(c)
+    assert f.carry_ is None and f.n_refits == 0  # the first estimate has nothing to carry
+    old = f.projection.copy()
+    for c in _latent_spikes(rng, 3.0 * mix, 100):  # deeper modulation: the scales move
+        f(c)
+    assert f.n_refits == 1
+    cov = f.second_[0] - np.outer(f.mean_[0], f.mean_[0])
+    new, M = f.projection[0], f.carry_[0]
+    cross, gram = old[0] @ cov @ new.T, new @ cov @ new.T
+    np.testing.assert_allclose(M @ gram, cross, atol=1e-9 * np.abs(cross).max())
+    if n_components is None:  # z-scores: the ratio of the new and old standard deviations
+        np.testing.assert_allclose(np.diag(M), np.diag(old[0]) / np.diag(new), rtol=1e-12)
+        assert np.count_nonzero(M - np.diag(np.diag(M))) == 0
+    else:  # whitened: the new features are white on the statistics, so M = A_old C A_new^T
+        np.testing.assert_allclose(gram, np.eye(2), atol=1e-9)
+        # the old features' variance on the new statistics, diag(M M^T), grew with the spikes
+        assert (np.diag(M @ M.T) > 1.3).all()
+
+
+def test_the_learners_carry_their_weights_and_pending_credit():
+    from cogmodels.agents.reward_learners import ActorCriticLanes, OutcomeWeightedLanes
+
+    rng = np.random.default_rng(5)
+    M = rng.normal(size=(2, 3, 3))
+    seeds = np.random.SeedSequence(0).spawn(2)
+    ow = OutcomeWeightedLanes(3, 2, std=0.3, alpha=0.1, window=5, latency=2,
+                              baseline_rate=0.05, min_std_fraction=0.25, seeds=seeds)
+    ow.W[:] = rng.normal(size=ow.W.shape)
+    ow._y[:] = rng.normal(size=ow._y.shape)
+    W, Y = ow.W.copy(), ow._y.copy()
+    ow.carry(M)
+    for i in range(2):  # W M on the features, the intercept kept; y -> M^T y in the buffer
+        np.testing.assert_allclose(ow.W[i, :, :3], W[i, :, :3] @ M[i], rtol=1e-12)
+        np.testing.assert_allclose(ow._y[i, :, :3], Y[i, :, :3] @ M[i], rtol=1e-12)
+    np.testing.assert_array_equal(ow.W[:, :, 3], W[:, :, 3])
+    np.testing.assert_array_equal(ow._y[:, :, 3], Y[:, :, 3])
+    ac = ActorCriticLanes(3, 2, std=0.3, alpha_actor=0.01, alpha_critic=0.05, credit="window",
+                          max_window=10, seeds=seeds)
+    for a in ac.agents:
+        a.W[:], a.w[:] = rng.normal(size=a.W.shape), rng.normal(size=a.w.shape)
+        a.update(rng.normal(size=3), rng.normal(size=2), 0.0, rng.normal(size=3))
+    before = [(a.W.copy(), a.w.copy()) for a in ac.agents]
+    ac.carry(M)
+    for i, (a, (W, w)) in enumerate(zip(ac.agents, before)):
+        np.testing.assert_allclose(a.W, np.c_[W[:, :3] @ M[i], W[:, 3]], rtol=1e-12)
+        np.testing.assert_allclose(a.w, np.r_[w[:3] @ M[i], w[3]], rtol=1e-12)
+        assert a._e_W is None and a._e_w is None  # the old features' traces are cleared
+
+
+def test_the_carried_policy_keeps_what_it_learnt_on_an_m1_like_population():
+    """On the full_m1 realism (a large shared drive) the outcome-weighted decoder with the
+    running features learns and then, re-whitened under its old weights, unlearns; carried
+    through each re-estimate (W -> W M) it keeps its rate (RESULTS, thirty-sixth wave)."""
+    from cogmodels.envs.bci.realism import realism
+
+    rates = {}
+    for carry in (True, False):
+        env = CursorBCIVector(num_envs=4, n_trials=10**6, drift="typical",
+                              error_signal="realistic", **realism("full_m1"))
+        env.reset(seed=0, options={"day": 0})
+        dec = RewardDecoder(96, 4, calibration_s=30.0, seed=0, carry_policy=carry)
+        pm = per_minute(dec.train(env, seconds=660.0, options={"day": 0}))
+        rate = pm[pm.minute < 11].successes_per_min
+        rates[carry] = (rate.max(), rate.iloc[-3:].mean())
+    (peak, last), (peak_old, last_old) = rates[True], rates[False]
+    assert last > 15.0 and last >= 0.85 * peak, rates
+    assert last_old < 0.5 * peak_old, rates  # the defect the carry mends, still there without it
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
+        ({"carry_policy": "yes"}, "carry_policy must be"),
         ({"credit": "episode"}, "credit must be one of ['window', 'step'], got 'episode'"),
         ({"rule": "sarsa"}, "rule must be one of ['outcome_weighted', 'actor_critic'], got 'sarsa'"),
         ({"n_components": 0}, "n_components must be an integer in [1, n_units=192] or None, got 0"),
@@ -302,7 +387,8 @@ def test_greedy_policy_steps_the_mean_decoder():
 def test_the_reward_decoder_is_an_agent_that_rollout_drives_in_single_and_vector_envs():
     """run() drives the decoder's agent; rollout drives the same agent. One copy of the vector
     cursor and the single cursor give the same steps and the same learnt weights (sessions of 2
-    trials end and restart within the 30 s); with learn=False the weights stay."""
+    trials end and restart within the 30 s); with learn=False the weights change only by being
+    carried through the features' re-estimates (W -> W M)."""
     from cogmodels.rollout import rollout
 
     kw = {"n_trials": 2, "error_signal": "realistic", "n_units": 32, "timeout": 2.0}
@@ -319,9 +405,19 @@ def test_the_reward_decoder_is_an_agent_that_rollout_drives_in_single_and_vector
     assert single["session"].max() >= 1 and dec_single.n_bins == 1500
     np.testing.assert_array_equal(dec_vector.weights(), dec_single.weights())
     assert np.abs(dec_single.weights()).sum() > 0  # it learnt from the reward after calibrating
-    before = dec_single.weights()
+    expected = dec_single.weights()
+    carry, maps = dec_single.learner.carry, []
+
+    def record(M):
+        maps.append(M.copy())
+        carry(M)
+
+    dec_single.learner.carry = record
     play(CursorBCI(**kw), learn=False, dec=dec_single, n_steps=300)
-    np.testing.assert_array_equal(dec_single.weights(), before)
+    assert len(maps) >= 1  # 6 s of spikes, re-estimated every 5 s of them: carried each time
+    for M in maps:
+        expected[:, :, :-1] = np.einsum("lik,lkj->lij", expected[:, :, :-1], M)
+    np.testing.assert_allclose(dec_single.weights(), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_the_reward_decoder_agent_checks_its_arguments():

@@ -697,7 +697,8 @@ def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seco
                             ridge: float = 10.0, readout: str = "linear",
                             movement: str = "random", dynamics: str = "physical",
                             rotation: float = 0.0,
-                            then: Sequence[tuple[Sequence[int], float]] = ()) -> pd.DataFrame:
+                            then: Sequence[tuple[Sequence[int], float]] = (),
+                            carry: bool = False) -> pd.DataFrame:
     r"""Play the supervised ceiling of a fixed read-out of the network's own spike features.
 
     A supervised diagnostic, not a decoder of the benchmark: on each held-out subject-day
@@ -743,6 +744,11 @@ def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seco
         (each new day's re-estimates Procrustes-aligned to it,
         :meth:`MetaDecoderEnv.reset` with ``carry_features``). What a map known perfectly on one
         day is worth on a later one, through the features' own alignment.
+    carry : bool
+        Carry the linear read-out through each of the features' re-estimates, ``W -> W M``
+        (:attr:`~cogmodels.agents.spike_features.SpikeFeatures.carry_`, the least-squares map
+        from the new features to the old), as the reward-trained decoder carries its policy;
+        False (default) keeps ``W`` on whatever the re-estimated features have become.
     ridge : float
         Ridge penalty of the linear regression.
     readout : str
@@ -766,6 +772,8 @@ def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seco
     check_choice("readout", readout, CEILING_READOUTS)
     check_choice("movement", movement, CEILING_MOVEMENTS)
     check_choice("dynamics", dynamics, DYNAMICS)
+    if check_bool("carry", carry) and readout != "linear":
+        raise ValueError(f"carry needs readout='linear' (a map of the features), got {readout!r}")
     later_sessions = [([check_int("day", d, 0) for d in later],
                        check_number("seconds", length, 0.0, low_open=True)) for later, length in then]
     for later, _ in later_sessions:
@@ -800,7 +808,13 @@ def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seco
         maps = turn @ np.stack([np.linalg.solve(zi.T @ zi + eye, zi.T @ vi).T
                                 for zi, vi in zip(z, v)])
 
+        carried = [env.features.n_refits]
+
         def decode(z: np.ndarray) -> np.ndarray:
+            nonlocal maps
+            if carry and env.features.n_refits != carried[0]:  # z is a new re-estimate's
+                maps = np.einsum("bik,bkj->bij", maps, env.features.carry_)
+                carried[0] = env.features.n_refits
             return np.tanh(np.einsum("bij,bj->bi", maps, z))
     return play_sessions(env, obs, decode, seconds, seed=seed, then=later_sessions,
                          new_session=lambda later: new_session())

@@ -880,7 +880,10 @@ def run_reward_drift(
     def reward_warm() -> tuple[CursorBCIVector, RewardDecoder]:
         env = _new_env(n_subjects, seed, opts)
         if not warm:
-            dec = RewardDecoder(env.single_observation_space.shape[0], n_subjects, seed=seed)
+            # carry_policy=False: the decoder of the committed two-month figures (RESULTS), made
+            # before the policy was carried through the features' re-estimates
+            dec = RewardDecoder(env.single_observation_space.shape[0], n_subjects, seed=seed,
+                                carry_policy=False)
             dec.train(env, seconds=reward_warmup_s, options={"day": 0})
             warm.append(dec)
             env = _new_env(n_subjects, seed, opts)

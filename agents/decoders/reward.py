@@ -12,7 +12,13 @@ Features (:class:`~cogmodels.agents.spike_features.SpikeFeatures`, from the spik
 smoothed, z-scored, whitened top-``k`` principal components, first estimated from
 ``calibration_s`` seconds (while the decoder outputs exploration noise only) and then either
 re-estimated with a half-life ``half_life_s`` (default 60 s; each new projection rotated onto the
-previous one) or frozen (``half_life_s=None``, the original day-0 projection).
+previous one) or frozen (``half_life_s=None``, the original day-0 projection). With
+``carry_policy`` (default) each re-estimate carries the policy with it: its weights ``W`` become
+``W M``, ``M`` the least-squares map from the new features to the old
+(:attr:`SpikeFeatures.carry_`), so what was learnt keeps its meaning; without it (the decoder
+before 2026-12-07's thirty-sixth wave) the policy reads the re-whitened features with its old
+weights, and on a population with a large shared drive (the ``full_m1`` realism) each re-estimate
+undoes some of what it learnt.
 
 Learning rules (:mod:`cogmodels.agents.reward_learners`): ``"outcome_weighted"`` (default) —
 exploration held over each evaluation window, each evaluation credited to the window it judges
@@ -113,6 +119,8 @@ class RewardDecoder(Saveable):
         Half-life of the re-estimated features (60 s of spikes); None freezes them.
     refit_s : float
         Seconds between feature re-estimates (5).
+    carry_policy : bool
+        Carry the policy's weights through each re-estimate (``W -> W M``; default True).
     std : float
         Exploration noise (0.3 widths/s; the outcome-weighted rule scales it by the error rate).
     alpha : float
@@ -147,6 +155,9 @@ class RewardDecoder(Saveable):
 
     CREDITS = ("window", "step")
     RULES = ("outcome_weighted", "actor_critic")
+    #: a decoder saved before the policy was carried through re-estimates continues as it did
+    carry_policy: bool = False
+    _carried: int = 0
 
     def __init__(
         self,
@@ -161,6 +172,7 @@ class RewardDecoder(Saveable):
         calibration_s: float = 30.0,
         half_life_s: float | None = 60.0,
         refit_s: float = 5.0,
+        carry_policy: bool = True,
         std: float = 0.3,
         alpha: float = 0.05,
         baseline_rate: float = 0.05,
@@ -183,6 +195,8 @@ class RewardDecoder(Saveable):
             refit_s=refit_s,
         )
         self.n_lanes, self.dt = self.features.n_lanes, dt
+        self.carry_policy = check_bool("carry_policy", carry_policy)
+        self._carried = 0  # the features' re-estimates the policy has been carried through
         check_number("std", std, 0.0, low_open=True)
         self.alpha_actor = check_number("alpha_actor", alpha_actor, 0.0)
         self.alpha_critic = check_number("alpha_critic", alpha_critic, 0.0)
@@ -224,6 +238,14 @@ class RewardDecoder(Saveable):
             seeds=self._seeds)
 
     # -- decoding -------------------------------------------------------------------------------
+    def _carry(self) -> None:
+        """Carry the policy through the features' latest re-estimate (if any since the last)."""
+        refits = self.features.n_refits
+        if refits != self._carried:
+            if self.carry_policy and refits > 0 and self.learner is not None:
+                self.learner.carry(self.features.carry_)
+            self._carried = refits
+
     def weights(self) -> np.ndarray:
         """Return the policies' mean weights ``W``, ``(n_lanes, 2, n_features + 1)``."""
         if self.learner is None:
@@ -479,6 +501,7 @@ class RewardDecoderAgent:
         """Return the velocity of each lane, ``(n_lanes, 2)``, for the bin's spike counts."""
         if state["y"] is None:  # the first bin of the rollout
             state["y"] = self._features(observation["obs"])
+            self.decoder._carry()
         state["calibrating"] = not self.decoder.features.ready
         return self.decoder._act(state["y"], self.greedy), state
 
@@ -494,6 +517,7 @@ class RewardDecoderAgent:
                               np.asarray(transition.reward, dtype=np.float64), y_next, ends)
         if ends.any():
             dec.learner.restart(ends.nonzero()[0])
+        dec._carry()  # after learning from this bin: its credit was in the old features
         state["y"] = y_next
         dec.n_bins += 1
         if self.log is not None:
@@ -532,7 +556,9 @@ class GreedyPolicy:
 
     def step(self, counts: np.ndarray) -> np.ndarray:
         """Return the mean velocity ``(L, 2)`` for one bin of counts ``(L, N)``."""
-        return self.decoder.learner.act(self.decoder.features(counts), greedy=True)
+        y = self.decoder.features(counts)
+        self.decoder._carry()
+        return self.decoder.learner.act(y, greedy=True)
 
 
 def per_minute(history: pd.DataFrame, minutes: float = 1.0, *,

@@ -75,7 +75,10 @@ def _reward_only(env: CursorBCIVector, days: list[int], seconds: float,
                  opts: dict) -> pd.DataFrame:
     from cogmodels.agents.decoders.reward import RewardDecoder
 
-    dec = RewardDecoder(env.single_observation_space.shape[0], env.num_envs, seed=opts["seed"])
+    # carry_policy=False: the decoder of the committed drift figures (RESULTS), made before the
+    # policy was carried through the features' re-estimates
+    dec = RewardDecoder(env.single_observation_space.shape[0], env.num_envs, seed=opts["seed"],
+                        carry_policy=False)
     dec.train(env, seconds=opts["reward_warmup_s"], options={"day": 0})
     parts = []
     for day in days:
