@@ -14,8 +14,11 @@ PIP_FLAGS ?= --disable-pip-version-check
 # ...) dispatch by CPU as well: on an AVX-512 CPU they would take NumPy's X86_V4 / AVX512_ICL /
 # AVX512_SPR loops and other last bits than the AVX2 (X86_V3) loops the pins were recorded with, so
 # those targets are turned off (a no-op on a CPU without them; not when the caller sets NumPy's
-# NPY_ENABLE_CPU_FEATURES, which cannot be set with it). torch's own BLAS, MKL, is left to choose:
-# the pinned digests came out the same with MKL_CBWR=COMPATIBLE and MKL_ENABLE_INSTRUCTIONS=SSE4_2.
+# NPY_ENABLE_CPU_FEATURES, which cannot be set with it). torch's own BLAS, MKL, picks its kernels
+# by CPU too: on an AMD CPU the pinned digests came out the same with MKL_CBWR=COMPATIBLE and
+# MKL_ENABLE_INSTRUCTIONS=SSE4_2, but on an Intel AVX-512 CPU MKL takes its AVX-512 kernels and a
+# trained network ends elsewhere (tests/test_meta_decoder.py's tiny run: 18 successes, not 26;
+# seen 2026-12-07), so it is held to AVX2's as well.
 # A value set by the caller wins.
 HAS_AVX2 := $(shell grep -qsw avx2 /proc/cpuinfo && echo yes)
 ifeq ($(HAS_AVX2),yes)
@@ -24,6 +27,9 @@ export OPENBLAS_CORETYPE := Haswell
 endif
 ifeq ($(origin ATEN_CPU_CAPABILITY),undefined)
 export ATEN_CPU_CAPABILITY := avx2
+endif
+ifeq ($(origin MKL_ENABLE_INSTRUCTIONS),undefined)
+export MKL_ENABLE_INSTRUCTIONS := AVX2
 endif
 ifeq ($(origin NPY_DISABLE_CPU_FEATURES)$(origin NPY_ENABLE_CPU_FEATURES),undefinedundefined)
 export NPY_DISABLE_CPU_FEATURES := X86_V4 AVX512_ICL AVX512_SPR

@@ -234,8 +234,9 @@ class OutcomeWeightedLanes:
 
         ``M`` is ``(n_lanes, n_features, n_features)``: the feature weights become ``W M`` (the
         intercepts stay), so ``W M y_new ≈ W y_old``; the features remembered for the windows
-        still to be judged become ``M^T y`` (by the chain rule, their gradient in the new
-        coordinates), so a late evaluation updates the carried weights consistently.
+        still to be judged become ``M^T y``, so that an evaluation that arrives after the carry
+        moves the weights exactly as learning from it before the carry and then carrying would
+        (``(W + c ε y^T) M = W M + c ε (M^T y)^T``).
         """
         self.W[:, :, :-1] = np.einsum("lik,lkj->lij", self.W[:, :, :-1], M)
         self._y[:, :, :-1] = np.einsum("lsk,lkj->lsj", self._y[:, :, :-1], M)

@@ -39,7 +39,11 @@ features to the previous ones on the current statistics,
     M = A_{\text{old}} C A_{\text{new}}^\top (A_{\text{new}} C A_{\text{new}}^\top)^{-1},
 
 so that a linear read-out learnt on the old features, ``W``, becomes ``W M`` on the new ones and
-keeps its output as far as the new features allow. Whitening alone does not keep it: each
+keeps its output as far as the new features allow (for whitened features the second factor is
+the identity, unless an eigenvalue had to be clamped). The map is between the centred features:
+the shift of the running mean itself, ``A_old (m_new - m_old)``, is not carried (a policy without
+a learnt intercept has nothing to carry it to, and tracking the mean is what the re-estimate is
+for). Whitening alone does not keep it: each
 re-estimate scales every component back to unit variance, so a read-out's gain moves with the
 statistics — on a population with a large shared drive, as the user's commands change with the
 decoder's own progress (:class:`~cogmodels.agents.decoders.reward.RewardDecoder` carries its
@@ -250,8 +254,14 @@ class SpikeFeatures:
             cross = np.einsum("lkn,lnm,ljm->lkj", self.projection, cov, new)
             u, _, vt = np.linalg.svd(cross)
             new = np.einsum("lkj,ljn->lkn", u @ vt, new)
-            # the new features are white on cov, so M = A_old C A_new^T
-            self.carry_ = np.einsum("lkn,lnm,ljm->lkj", self.projection, cov, new)
+            # M = A_old C A_new^T (A_new C A_new^T)^+: the second factor is I unless an
+            # eigenvalue was clamped (more components than the correlation matrix's rank)
+            cross = np.einsum("lkn,lnm,ljm->lkj", self.projection, cov, new)
+            clamped = (evals[:, ::-1][:, :k] < 1e-8).any(axis=1)
+            if clamped.any():
+                gram = np.einsum("lkn,lnm,ljm->lkj", new[clamped], cov[clamped], new[clamped])
+                cross[clamped] = cross[clamped] @ np.linalg.pinv(gram, hermitian=True)
+            self.carry_ = cross
         self.projection = new
         self.explained = lam / evals.sum(axis=1, keepdims=True)
         self.offset = np.einsum("lkn,ln->lk", self.projection, mean)

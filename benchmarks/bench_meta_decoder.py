@@ -255,7 +255,8 @@ def main(argv: list[str] | None = None) -> dict:
                          "flag has no value), 'kalman', 'kalman:intention:fit', ...")
     ap.add_argument("--ceiling-carry", action="store_true",
                     help="carry the linear ceilings' read-out through each re-estimate of the "
-                         "features (W -> W M, SpikeFeatures.carry_); rows ..._carried")
+                         "features (W -> W M, SpikeFeatures.carry_; rows ..._carried); the "
+                         "Kalman-form ceilings are played as without it")
     ap.add_argument("--map-inference", action="store_true",
                     help="add the in-session Bayesian map inference from the error signal on 2 "
                          "components (map_inference.map_inference_sessions) and its "
@@ -320,6 +321,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.save_net is not None and args.save_net.suffix == ".pt":
         ap.error(f"--save-net writes <path>.json and <path>.npz (no pickle): give it a path without "
                  f".pt, got {str(args.save_net)!r}")
+    specs = [] if args.ceiling is None else args.ceiling or ["linear"]
+    if args.ceiling_carry and not any(spec.split(":")[0] == "linear" for spec in specs):
+        ap.error(f"--ceiling-carry carries a linear ceiling: give --ceiling with a 'linear' read-out, "
+                 f"got --ceiling {args.ceiling!r}")
     if args.quick:
         args.budget, args.subjects, args.seconds, args.session, args.num_envs = 8.0, 2, 60.0, 30.0, 8
     overrides = json.loads(args.config) if args.config else {}
@@ -339,7 +344,8 @@ def main(argv: list[str] | None = None) -> dict:
                                                             seed=args.eval_seed))
     ceilings = [] if args.ceiling is None else args.ceiling or ["linear"]
     for spec in ceilings:
-        held_out(*ceiling(base, spec, days, args.seconds, args.eval_seed, carry=args.ceiling_carry))
+        held_out(*ceiling(base, spec, days, args.seconds, args.eval_seed,
+                          carry=args.ceiling_carry and spec.split(":")[0] == "linear"))
     two = MetaDecoderConfig(**base.to_dict() | {"n_components": 2})  # the map learners' features
     if args.map_inference:
         for name, inputs in (("error_map_inference", "error"),
@@ -362,7 +368,8 @@ def main(argv: list[str] | None = None) -> dict:
         same_day_kf[f"error_map_inference_next_day_{gap}"] = f"fresh_kalman_day_{gap}"
         for spec in ceilings:  # the read-out fitted on the first day, carried
             name, both = ceiling(base, spec, days, args.first_seconds, args.eval_seed,
-                                 then=[(later, args.seconds)], carry=args.ceiling_carry)
+                                 then=[(later, args.seconds)],
+                                 carry=args.ceiling_carry and spec.split(":")[0] == "linear")
             held_out(f"{name}_next_day_{gap}", both[both["session"] == 1].drop(columns="session"))
             same_day_kf[f"{name}_next_day_{gap}"] = f"fresh_kalman_day_{gap}"
         if args.gap_kernel:

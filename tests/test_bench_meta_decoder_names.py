@@ -42,3 +42,12 @@ def test_the_committed_realism_runs_keep_their_names():
     tags += [("_ceiling_full_2019", "full"), ("_ceiling_off_2019", "off")]
     for tag, level in tags:
         assert (figures / f"meta_decoder{bench.output_tag(tag, False, level)}.csv").is_file()
+
+
+@pytest.mark.parametrize("ceiling", [[], ["--ceiling", "kalman"]])
+def test_ceiling_carry_needs_a_linear_ceiling(ceiling, capsys):
+    """--ceiling-carry carries a linear read-out: without one it is refused before anything runs."""
+    with pytest.raises(SystemExit) as stop:
+        bench.main(["--references-only", "--ceiling-carry", *ceiling])
+    assert stop.value.code == 2
+    assert "--ceiling-carry carries a linear ceiling" in capsys.readouterr().err

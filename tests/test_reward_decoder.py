@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cogmodels.agents.decoders.reward import RewardDecoder, SpikeFeatures, per_minute
+from cogmodels.agents.decoders.reward import GreedyPolicy, RewardDecoder, SpikeFeatures, per_minute
 from cogmodels.agents.reward_learners import OutcomeWeightedLanes
 from cogmodels.envs.bci import CursorBCI, CursorBCIVector
 
@@ -245,7 +245,38 @@ def test_each_re_estimate_records_the_least_squares_map_to_the_old_features(n_co
         assert (np.diag(M @ M.T) > 1.3).all()
 
 
+def test_the_map_solves_the_normal_equations_when_components_outnumber_the_rank():
+    # two silent units: the correlation matrix has rank 6 of 8, so 7 components clamp one
+    # eigenvalue; M = A_old C A_new^T (A_new C A_new^T)^+ still solves the normal equations
+    rng = np.random.default_rng(6)
+    mix = rng.normal(size=(8, 2))
+    f = SpikeFeatures(8, 1, n_components=7, tau=0.0, calibration_bins=500, half_life_s=5.0,
+                      refit_s=2.0)
+
+    def spikes(scale, n):
+        c = _latent_spikes(rng, scale * mix, n)
+        c[:, :, :2] = 0.0
+        return c
+
+    for c in spikes(1.0, 600):
+        f(c)
+    assert f.n_refits == 1
+    old = f.projection[0].copy()
+    for c in spikes(3.0, 100):
+        f(c)
+    cov = f.second_[0] - np.outer(f.mean_[0], f.mean_[0])
+    new, M = f.projection[0], f.carry_[0]
+    cross, gram = old @ cov @ new.T, new @ cov @ new.T
+    assert np.abs(gram - np.eye(7)).max() > 0.5  # not white: the clamped component
+    np.testing.assert_allclose(M @ gram, cross, atol=1e-8 * np.abs(cross).max())
+
+
 def test_the_learners_carry_their_weights_and_pending_credit():
+    """The outcome-weighted rule: carrying (W -> W M, pending y -> M^T y) commutes with learning
+    from an evaluation still to come, and the decoded mean on the new features is the old one's
+    wherever y_old = M y_new. The actor-critic: both weight vectors carried, traces cleared."""
+    import copy
+
     from cogmodels.agents.reward_learners import ActorCriticLanes, OutcomeWeightedLanes
 
     rng = np.random.default_rng(5)
@@ -254,14 +285,28 @@ def test_the_learners_carry_their_weights_and_pending_credit():
     ow = OutcomeWeightedLanes(3, 2, std=0.3, alpha=0.1, window=5, latency=2,
                               baseline_rate=0.05, min_std_fraction=0.25, seeds=seeds)
     ow.W[:] = rng.normal(size=ow.W.shape)
-    ow._y[:] = rng.normal(size=ow._y.shape)
-    W, Y = ow.W.copy(), ow._y.copy()
+    for _ in range(6):  # fill the window and the latency with acted bins
+        ow.act(rng.normal(size=(2, 3)), greedy=False)
+        ow.learn(None, None, np.zeros(2), None, np.zeros(2, bool))
+    ow.act(rng.normal(size=(2, 3)), greedy=False)
+    r = np.array([1.0, -1.0])
+    learn_first, carry_first = copy.deepcopy(ow), copy.deepcopy(ow)
+    learn_first.learn(None, None, r, None, np.zeros(2, bool))
+    learn_first.carry(M)
+    carry_first.carry(M)
+    carry_first.learn(None, None, r, None, np.zeros(2, bool))
+    unjudged = copy.deepcopy(ow)
+    unjudged.carry(M)
+    assert np.abs(learn_first.W - unjudged.W).max() > 1e-4  # the evaluation moved the weights
+    np.testing.assert_allclose(carry_first.W, learn_first.W, rtol=1e-12, atol=1e-15)
+    y_new = rng.normal(size=(2, 3))
+    y_old = np.einsum("lkj,lj->lk", M, y_new)
+    np.testing.assert_allclose(carry_first.act(y_new, greedy=True),
+                               learn_first.act(y_new, greedy=True), rtol=1e-12)
+    before = copy.deepcopy(ow)
     ow.carry(M)
-    for i in range(2):  # W M on the features, the intercept kept; y -> M^T y in the buffer
-        np.testing.assert_allclose(ow.W[i, :, :3], W[i, :, :3] @ M[i], rtol=1e-12)
-        np.testing.assert_allclose(ow._y[i, :, :3], Y[i, :, :3] @ M[i], rtol=1e-12)
-    np.testing.assert_array_equal(ow.W[:, :, 3], W[:, :, 3])
-    np.testing.assert_array_equal(ow._y[:, :, 3], Y[:, :, 3])
+    np.testing.assert_allclose(ow.act(y_new, greedy=True), before.act(y_old, greedy=True),
+                               rtol=1e-12)
     ac = ActorCriticLanes(3, 2, std=0.3, alpha_actor=0.01, alpha_critic=0.05, credit="window",
                           max_window=10, seeds=seeds)
     for a in ac.agents:
@@ -413,8 +458,15 @@ def test_the_reward_decoder_is_an_agent_that_rollout_drives_in_single_and_vector
         carry(M)
 
     dec_single.learner.carry = record
+    refits = dec_single.features.n_refits
     play(CursorBCI(**kw), learn=False, dec=dec_single, n_steps=300)
-    assert len(maps) >= 1  # 6 s of spikes, re-estimated every 5 s of them: carried each time
+    # 6 s of spikes, re-estimated every 5 s of them: carried once per re-estimate
+    assert len(maps) == dec_single.features.n_refits - refits >= 1
+    greedy = GreedyPolicy(dec_single)
+    refits, carried = dec_single.features.n_refits, len(maps)
+    for c in np.random.default_rng(0).poisson(1.0, size=(300, 1, 32)):
+        greedy.step(c)  # the greedy policy's features re-estimate and carry it too
+    assert len(maps) - carried == dec_single.features.n_refits - refits >= 1
     for M in maps:
         expected[:, :, :-1] = np.einsum("lik,lkj->lij", expected[:, :, :-1], M)
     np.testing.assert_allclose(dec_single.weights(), expected, rtol=1e-12, atol=1e-12)

@@ -17,9 +17,10 @@ pick SkylakeX ones). Re-taken once when the columns ``lane`` and ``time_s`` beca
 are the old ones (``e41751d8dcf9be66``, ``81c54da75c627f7b``, ``1c40eb4e59a7e383``).
 
 The three were taken before the policy was carried through the features' re-estimates
-(``carry_policy``, 2026-12-07): they run with ``carry_policy=False`` and the digest leaves out the
-features' ``carry_`` (the map recorded since), so they still pin the loop as it was. A fourth
-case pins the carried policy (the first case with the default ``carry_policy=True``).
+(``carry_policy``, 2026-12-07): they run with ``carry_policy=False`` and the digest (of every
+case) leaves out the features' ``carry_`` (the map recorded since), so they still pin the loop as
+it was. A fourth case pins the carried policy (the first case with the default
+``carry_policy=True``).
 """
 
 from __future__ import annotations

@@ -54,8 +54,8 @@ greedy evaluation on the same subject:
 >>> per_minute(hist)[["minute", "n_trials", "successes_per_min"]]
    minute  n_trials  successes_per_min
 0     0.0         5                0.0
-1     1.0         7                1.0
-2     2.0         8                4.0
+1     1.0        10                6.0
+2     2.0        10                7.0
 >>> test = dec.evaluate(env, seconds=30)           # greedy, no learning, same subject
 >>> sorted(test.columns)[:4]
 ['calibrating', 'day', 'dial_in_time', 'distance']
@@ -242,7 +242,8 @@ class RewardDecoder(Saveable):
         """Carry the policy through the features' latest re-estimate (if any since the last)."""
         refits = self.features.n_refits
         if refits != self._carried:
-            if self.carry_policy and refits > 0 and self.learner is not None:
+            if (self.carry_policy and refits > 0 and self.learner is not None
+                    and self.features.carry_ is not None):  # None: loaded from an older file
                 self.learner.carry(self.features.carry_)
             self._carried = refits
 
