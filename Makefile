@@ -16,9 +16,11 @@ PIP_FLAGS ?= --disable-pip-version-check
 # those targets are turned off (a no-op on a CPU without them; not when the caller sets NumPy's
 # NPY_ENABLE_CPU_FEATURES, which cannot be set with it). torch's own BLAS, MKL, picks its kernels
 # by CPU too: on an AMD CPU the pinned digests came out the same with MKL_CBWR=COMPATIBLE and
-# MKL_ENABLE_INSTRUCTIONS=SSE4_2, but on an Intel AVX-512 CPU MKL takes its AVX-512 kernels and a
-# trained network ends elsewhere (tests/test_meta_decoder.py's tiny run: 18 successes, not 26;
-# seen 2026-12-07), so it is held to AVX2's as well.
+# MKL_ENABLE_INSTRUCTIONS=SSE4_2, but on an Intel AVX-512 CPU MKL's own kernels give other bytes
+# (tests/test_meta_decoder.py's tiny training run: 18 successes, not 26; the NUTS draws of
+# tests/test_bayes_centred.py; seen 2026-12-07, also with MKL_ENABLE_INSTRUCTIONS=AVX2 for the
+# latter), so MKL runs in its conditional-numerical-reproducibility mode MKL_CBWR=COMPATIBLE,
+# which gave the pinned bytes on both CPUs.
 # A value set by the caller wins.
 HAS_AVX2 := $(shell grep -qsw avx2 /proc/cpuinfo && echo yes)
 ifeq ($(HAS_AVX2),yes)
@@ -28,8 +30,8 @@ endif
 ifeq ($(origin ATEN_CPU_CAPABILITY),undefined)
 export ATEN_CPU_CAPABILITY := avx2
 endif
-ifeq ($(origin MKL_ENABLE_INSTRUCTIONS),undefined)
-export MKL_ENABLE_INSTRUCTIONS := AVX2
+ifeq ($(origin MKL_CBWR),undefined)
+export MKL_CBWR := COMPATIBLE
 endif
 ifeq ($(origin NPY_DISABLE_CPU_FEATURES)$(origin NPY_ENABLE_CPU_FEATURES),undefinedundefined)
 export NPY_DISABLE_CPU_FEATURES := X86_V4 AVX512_ICL AVX512_SPR
