@@ -40,14 +40,13 @@ features to the previous ones on the current statistics,
 
 so that a linear read-out learnt on the old features, ``W``, becomes ``W M`` on the new ones and
 keeps its output as far as the new features allow (for whitened features the second factor is
-the identity, unless an eigenvalue had to be clamped). The map is between the centred features:
-the shift of the running mean itself, ``A_old (m_new - m_old)``, is not carried (a policy without
-a learnt intercept has nothing to carry it to, and tracking the mean is what the re-estimate is
-for). Whitening alone does not keep it: each
+the identity, unless an eigenvalue had to be clamped). The rotation alone does not keep it: each
 re-estimate scales every component back to unit variance, so a read-out's gain moves with the
 statistics — on a population with a large shared drive, as the user's commands change with the
 decoder's own progress (:class:`~cogmodels.agents.decoders.reward.RewardDecoder` carries its
-policy through ``M``).
+policy through ``M``). The map is between the centred features: the shift of the running mean
+itself, ``A_old (m_new - m_old)``, is not carried (tracking the mean is what the re-estimate is
+for).
 
 Cosine-tuned units put the intended velocity in a 2-D subspace of the rates, which the leading
 components pick up (Gallego et al. 2020, Nat Neurosci 23, 260–270: a stable low-dimensional

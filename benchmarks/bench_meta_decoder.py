@@ -135,7 +135,8 @@ def ceiling(base: MetaDecoderConfig, spec: str, days: list[int], seconds: float,
     defaults are those of :func:`~cogmodels.agents.decoders.meta_rnn.linear_readout_sessions`
     (``kalman`` alone: the intention block and the physical prior, as the fresh filter's), whose
     ``then`` carries the read-out to later sessions; ``carry`` carries a linear read-out through
-    the features' re-estimates too (``W -> W M``; the name ends in ``_carried``).
+    the features' re-estimates too (``W -> W M``; the name ends in ``_carried``; a Kalman-form
+    read-out is played without it).
     """
     parts = spec.split(":")
     if not 1 <= len(parts) <= 3:
@@ -145,6 +146,7 @@ def ceiling(base: MetaDecoderConfig, spec: str, days: list[int], seconds: float,
     dynamics = parts[2] if len(parts) > 2 else "physical"
     name = ("linear_readout_ceiling" if spec == "linear"
             else f"{readout}_readout_ceiling_{movement}_{dynamics}".replace("_physical", ""))
+    carry = carry and readout == "linear"
     return name + ("_carried" if carry else ""), meta_rnn.linear_readout_sessions(
         base, days, seconds, seed=eval_seed, readout=readout, movement=movement,
         dynamics=dynamics, then=then or (), carry=carry)
@@ -321,8 +323,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.save_net is not None and args.save_net.suffix == ".pt":
         ap.error(f"--save-net writes <path>.json and <path>.npz (no pickle): give it a path without "
                  f".pt, got {str(args.save_net)!r}")
-    specs = [] if args.ceiling is None else args.ceiling or ["linear"]
-    if args.ceiling_carry and not any(spec.split(":")[0] == "linear" for spec in specs):
+    ceilings = [] if args.ceiling is None else args.ceiling or ["linear"]
+    if args.ceiling_carry and not any(spec.split(":")[0] == "linear" for spec in ceilings):
         ap.error(f"--ceiling-carry carries a linear ceiling: give --ceiling with a 'linear' read-out, "
                  f"got --ceiling {args.ceiling!r}")
     if args.quick:
@@ -342,10 +344,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     held_out("fresh_kalman", meta_rnn.fresh_kalman_sessions(base, days, args.seconds,
                                                             seed=args.eval_seed))
-    ceilings = [] if args.ceiling is None else args.ceiling or ["linear"]
     for spec in ceilings:
-        held_out(*ceiling(base, spec, days, args.seconds, args.eval_seed,
-                          carry=args.ceiling_carry and spec.split(":")[0] == "linear"))
+        held_out(*ceiling(base, spec, days, args.seconds, args.eval_seed, carry=args.ceiling_carry))
     two = MetaDecoderConfig(**base.to_dict() | {"n_components": 2})  # the map learners' features
     if args.map_inference:
         for name, inputs in (("error_map_inference", "error"),
@@ -368,8 +368,7 @@ def main(argv: list[str] | None = None) -> dict:
         same_day_kf[f"error_map_inference_next_day_{gap}"] = f"fresh_kalman_day_{gap}"
         for spec in ceilings:  # the read-out fitted on the first day, carried
             name, both = ceiling(base, spec, days, args.first_seconds, args.eval_seed,
-                                 then=[(later, args.seconds)],
-                                 carry=args.ceiling_carry and spec.split(":")[0] == "linear")
+                                 then=[(later, args.seconds)], carry=args.ceiling_carry)
             held_out(f"{name}_next_day_{gap}", both[both["session"] == 1].drop(columns="session"))
             same_day_kf[f"{name}_next_day_{gap}"] = f"fresh_kalman_day_{gap}"
         if args.gap_kernel:
