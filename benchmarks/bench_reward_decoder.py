@@ -22,6 +22,10 @@ population with recorded M1's target-demeaned shared variance; :mod:`cogmodels.e
     python benchmarks/bench_reward_decoder.py --quick         # under a minute
     python benchmarks/bench_reward_decoder.py --configs realistic/outcome_weighted/running
 
+Besides the tables (CSV), each run draws ``reward_decoder<tag>.png``: day-0 learning per
+configuration and, over more than one day, successes/min by day (``--replot`` draws it again from
+the files).
+
 The output files' names carry ``--tag``, a seed other than 0 and a realism other than ``off``
 (:func:`output_tag`), so runs of other seeds or levels never write over each other.
 """
@@ -103,6 +107,52 @@ def first_minute_above(each: pd.DataFrame, threshold: float = 8.0) -> pd.Series:
 
 
 
+def figure(each: pd.DataFrame, metrics: pd.DataFrame, title: str = ""):
+    """Return the figure of a run: day-0 learning per configuration, and successes/min by day.
+
+    Left, each configuration's mean over subjects by minute with the band of the middle 80 % of
+    subjects (``each``: the per-subject curves); right, when the run played more than one day,
+    each decoder's successes/min by day (``metrics``, the daily supervised reference among them).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_day = metrics["day"].nunique() > 1
+    cycle = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 4)
+    colors: dict[str, str] = {"daily_recalibration": "black"}  # one colour per decoder, both panels
+
+    def colour(name: str) -> str:
+        if name not in colors:
+            colors[name] = next(cycle)
+        return colors[name]
+
+    fig, axes = plt.subplots(1, 2 if by_day else 1, figsize=(11 if by_day else 6, 3.8),
+                             squeeze=False)
+    ax = axes[0, 0]
+    for config, g in each.groupby("config", sort=False):
+        rate = g.pivot(index="minute", columns="subject", values="successes_per_min")
+        minute = rate.index.to_numpy() + 1
+        ax.plot(minute, rate.mean(axis=1), color=colour(config), label=config)
+        ax.fill_between(minute, rate.quantile(0.1, axis=1), rate.quantile(0.9, axis=1),
+                        color=colour(config), alpha=0.15, linewidth=0)
+    ax.axhline(8.0, color="grey", linestyle=":", linewidth=1)
+    ax.set(xlabel="minute of day-0 learning (from no decoder)", ylabel="successes / min",
+           title="day 0 (mean; band: 10-90 % of subjects)")
+    ax.legend(fontsize=7, frameon=False)
+    if by_day:
+        ax = axes[0, 1]
+        for decoder, g in metrics.groupby("decoder", sort=False):
+            ax.plot(g["day"], g["successes_per_min"], marker=".", color=colour(decoder),
+                    label=decoder)
+        ax.set(xlabel="day", ylabel="successes / min", title="one session a day, still learning")
+        ax.legend(fontsize=7, frameon=False)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -125,6 +175,8 @@ def main() -> None:
     ap.add_argument("--realism", choices=REALISM_LEVELS, default="off",
                     help="the simulator's realism (cogmodels.envs.bci.realism): the user, and "
                          "for 'full' and 'full_m1' the encoder and within-session drift")
+    ap.add_argument("--replot", action="store_true",
+                    help="only draw the figure of the files a run with these arguments wrote")
     args = ap.parse_args()
     if args.quick:
         args.subjects, args.minutes, args.days, args.session, args.calibration = 2, 3.0, "0,7", 30.0, 20.0
@@ -133,6 +185,13 @@ def main() -> None:
     curves, subjects, metrics = [], [], []
     args.out.mkdir(parents=True, exist_ok=True)
     tag = output_tag(args)  # never over another seed's or realism's files
+    title = (f"reward decoder, realism {args.realism}, seed {args.seed}, {args.subjects} subjects, "
+             f"realistic channel unless named")
+    if args.replot:
+        figure(pd.read_csv(args.out / f"reward_decoder_learning_per_subject{tag}.csv"),
+               pd.read_csv(args.out / f"reward_decoder_days{tag}.csv"), title).savefig(
+            args.out / f"reward_decoder{tag}.png", dpi=110, bbox_inches="tight")
+        return
 
     def save() -> None:  # after every configuration: a long run keeps what it finished
         pd.concat(curves, ignore_index=True).to_csv(
@@ -164,6 +223,8 @@ def main() -> None:
               f"above 8)", flush=True)
     seconds = time.perf_counter() - t0
     curves, metrics = pd.concat(curves, ignore_index=True), pd.concat(metrics, ignore_index=True)
+    figure(pd.concat(subjects, ignore_index=True), metrics, title).savefig(
+        args.out / f"reward_decoder{tag}.png", dpi=110, bbox_inches="tight")
     print(f"\nmachine: {platform.machine()} {os.cpu_count()} cpu, python "
           f"{platform.python_version()}; wall {seconds:.0f} s; seed {args.seed}; "
           f"{args.subjects} subjects; {args.minutes:g} min from scratch; "

@@ -41,3 +41,26 @@ def test_the_committed_figures_keep_their_names() -> None:
     assert (figures / f"reward_decoder_days{_tag()}.csv").is_file()
     tag = _tag(tag="_n16_seed1", seed=1, realism="full")  # RESULTS.md's command for seed 1
     assert (figures / f"reward_decoder_learning_per_subject{tag}.csv").is_file()
+
+
+@pytest.mark.parametrize("days", [[0], [0, 7, 28]])
+def test_the_figure_draws_each_configuration_and_the_days_when_there_are_several(days):
+    """Left: one mean line per configuration (one colour each, the same on the right); right,
+    only over several days: one line per decoder, the daily supervised reference in black."""
+    import pandas as pd
+
+    configs = ("realistic/outcome_weighted/running", "realistic/outcome_weighted/running_uncarried")
+    each = pd.DataFrame([{"config": c, "subject": s, "minute": m, "successes_per_min": 2.0 * m + s}
+                         for c in configs for s in range(3) for m in range(4)])
+    metrics = pd.DataFrame([{"decoder": d, "day": day, "successes_per_min": 10.0 + day}
+                            for d in ("daily_recalibration", *configs) for day in days])
+    fig = bench.figure(each, metrics, "t")
+    axes = fig.axes
+    assert len(axes) == (2 if len(days) > 1 else 1)
+    left = {line.get_label(): line for line in axes[0].get_lines() if not line.get_label().startswith("_")}
+    assert sorted(left) == sorted(configs)
+    assert list(left[configs[0]].get_ydata()) == [1.0, 3.0, 5.0, 7.0]  # the mean of 3 subjects
+    if len(days) > 1:
+        right = {line.get_label(): line for line in axes[1].get_lines()}
+        assert right["daily_recalibration"].get_color() == "black"
+        assert right[configs[1]].get_color() == left[configs[1]].get_color()
