@@ -19,8 +19,9 @@ PIP_FLAGS ?= --disable-pip-version-check
 # MKL_ENABLE_INSTRUCTIONS=SSE4_2, but on an Intel AVX-512 CPU MKL's own kernels give other bytes
 # (tests/test_meta_decoder.py's tiny training run: 18 successes, not 26; the NUTS draws of
 # tests/test_bayes_centred.py; seen 2026-12-07, also with MKL_ENABLE_INSTRUCTIONS=AVX2 for the
-# latter), so MKL runs in its conditional-numerical-reproducibility mode MKL_CBWR=COMPATIBLE,
-# which gave the pinned bytes on both CPUs.
+# latter), so on an Intel CPU MKL runs in its conditional-numerical-reproducibility mode
+# MKL_CBWR=COMPATIBLE, which gives the pinned bytes on both CPUs but runs torch's matrix products
+# about 5 times slower (so it is not set on AMD CPUs, where MKL's own choice gives the pins).
 # A value set by the caller wins.
 HAS_AVX2 := $(shell grep -qsw avx2 /proc/cpuinfo && echo yes)
 ifeq ($(HAS_AVX2),yes)
@@ -31,7 +32,9 @@ ifeq ($(origin ATEN_CPU_CAPABILITY),undefined)
 export ATEN_CPU_CAPABILITY := avx2
 endif
 ifeq ($(origin MKL_CBWR),undefined)
+ifeq ($(shell grep -qsw GenuineIntel /proc/cpuinfo && echo yes),yes)
 export MKL_CBWR := COMPATIBLE
+endif
 endif
 ifeq ($(origin NPY_DISABLE_CPU_FEATURES)$(origin NPY_ENABLE_CPU_FEATURES),undefinedundefined)
 export NPY_DISABLE_CPU_FEATURES := X86_V4 AVX512_ICL AVX512_SPR
