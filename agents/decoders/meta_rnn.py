@@ -808,13 +808,13 @@ def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seco
         maps = turn @ np.stack([np.linalg.solve(zi.T @ zi + eye, zi.T @ vi).T
                                 for zi, vi in zip(z, v)])
 
-        carried = [env.features.n_refits]
+        carried = env.features.n_refits
 
         def decode(z: np.ndarray) -> np.ndarray:
-            nonlocal maps
-            if carry and env.features.n_refits != carried[0]:  # z is a new re-estimate's
+            nonlocal maps, carried
+            if carry and env.features.n_refits != carried:  # z is a new re-estimate's
                 maps = np.einsum("bik,bkj->bij", maps, env.features.carry_)
-                carried[0] = env.features.n_refits
+                carried = env.features.n_refits
             return np.tanh(np.einsum("bij,bj->bi", maps, z))
     return play_sessions(env, obs, decode, seconds, seed=seed, then=later_sessions,
                          new_session=lambda later: new_session())
