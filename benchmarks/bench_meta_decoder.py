@@ -41,6 +41,15 @@ Kalman filter freshly calibrated on a 60 s block of the day (supervised), and th
   beside it ``error_map_inference_from_nothing`` (day d, against ``fresh_kalman``) and
   ``error_map_inference_from_nothing_day_G`` (day d + G, against ``fresh_kalman_day_G``): the
   learner with ``--teacher``'s arguments meeting the subject afresh.
+- ``gaussian_map_inference`` (``--gaussian-map``): not a network, a Gaussian posterior over the
+  whole ``2 x k`` map of the configuration's ``n_components`` features from the error signal,
+  Thompson-sampled and carried through the features' re-estimates
+  (:func:`cogmodels.agents.decoders.gaussian_map.gaussian_map_sessions`); from nothing, and with
+  ``--next-day G`` used day after day (``gaussian_map_inference_next_day_G``, the posterior
+  widened by the G days between sessions); with ``--daily N`` also used every day for N days
+  after the first session (sessions of ``--daily-seconds``; rows
+  ``gaussian_map_inference_daily_day_G``: the first ``--seconds`` of day + G's session, against
+  ``fresh_kalman_day_G``). ``--gaussian-map '{"speed": 0.3}'`` passes its arguments.
 
 - ``amortised_gru`` (``--amortised``): a GRU meta-trained by DAgger to carry out the map
   inference in its state (:mod:`cogmodels.agents.decoders.amortised_map`); with ``--next-day G``
@@ -81,6 +90,7 @@ import torch
 
 from cogmodels.agents.decoders import amortised_a2c, amortised_map, meta_ppo, meta_rnn
 from cogmodels.agents.decoders.base import load_decoder
+from cogmodels.agents.decoders.gaussian_map import gaussian_map_sessions
 from cogmodels.agents.decoders.map_inference import map_inference_sessions
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaRNNDecoder, per_minute
 from cogmodels.envs.bci.metrics import summarize
@@ -263,6 +273,15 @@ def main(argv: list[str] | None = None) -> dict:
                     help="add the in-session Bayesian map inference from the error signal on 2 "
                          "components (map_inference.map_inference_sessions) and its "
                          "no-error-input ablation; not trained")
+    ap.add_argument("--gaussian-map", nargs="?", const="{}", default=None, metavar="JSON",
+                    help="add the Gaussian map inference on the configuration's n_components "
+                         "(gaussian_map.gaussian_map_sessions; JSON of its arguments), from "
+                         "nothing and, with --next-day, carried over; not trained")
+    ap.add_argument("--daily", type=int, default=0, metavar="N",
+                    help="--gaussian-map: after a first session of --first-seconds, a session on "
+                         "each of the next N days (rows gaussian_map_inference_daily_day_G)")
+    ap.add_argument("--daily-seconds", type=float, default=300.0,
+                    help="--daily: length of each day's session (scored on its first --seconds)")
     ap.add_argument("--references-only", action="store_true",
                     help="play the references (Kalman filter, untrained network, --ceiling) only")
     ap.add_argument("--quick", action="store_true", help="10 s budgets, 2 subject-days, 60 s")
@@ -327,6 +346,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.ceiling_carry and not any(spec.split(":")[0] == "linear" for spec in ceilings):
         ap.error(f"--ceiling-carry carries a linear ceiling: give --ceiling with a 'linear' read-out, "
                  f"got --ceiling {args.ceiling!r}")
+    if args.daily and args.gaussian_map is None:
+        ap.error(f"--daily plays the Gaussian map inference day after day: give --gaussian-map, "
+                 f"got --daily {args.daily}")
     if args.quick:
         args.budget, args.subjects, args.seconds, args.session, args.num_envs = 8.0, 2, 60.0, 30.0, 8
     overrides = json.loads(args.config) if args.config else {}
@@ -353,6 +375,22 @@ def main(argv: list[str] | None = None) -> dict:
             held_out(name, map_inference_sessions(MetaDecoderConfig(**two.to_dict() | {"inputs": inputs}),
                                                   days, args.seconds, seed=args.eval_seed))
     same_day_kf = {}  # decoder -> the Kalman filter calibrated on its days
+    gaussian = None if args.gaussian_map is None else json.loads(args.gaussian_map)
+    if gaussian is not None:
+        held_out("gaussian_map_inference",
+                 gaussian_map_sessions(base, days, args.seconds, seed=args.eval_seed, **gaussian))
+    if args.daily:
+        gaps = range(1, args.daily + 1)
+        every_day = gaussian_map_sessions(base, days, args.first_seconds, seed=args.eval_seed,
+                                          then=[([d + g for d in days], args.daily_seconds) for g in gaps],
+                                          **gaussian)
+        for gap in gaps:
+            if gap not in args.next_day:
+                held_out(f"fresh_kalman_day_{gap}", meta_rnn.fresh_kalman_sessions(
+                    base, [d + gap for d in days], args.seconds, seed=args.eval_seed))
+            session = every_day[(every_day["session"] == gap) & (every_day["time"] <= args.seconds)]
+            held_out(f"gaussian_map_inference_daily_day_{gap}", session.drop(columns="session"))
+            same_day_kf[f"gaussian_map_inference_daily_day_{gap}"] = f"fresh_kalman_day_{gap}"
     teacher = json.loads(args.teacher)
     if args.gap_kernel and args.next_day:
         held_out("error_map_inference_from_nothing",
@@ -366,6 +404,12 @@ def main(argv: list[str] | None = None) -> dict:
         held_out(f"error_map_inference_next_day_{gap}",
                  both[both["session"] == 1].drop(columns="session"))
         same_day_kf[f"error_map_inference_next_day_{gap}"] = f"fresh_kalman_day_{gap}"
+        if gaussian is not None:
+            both = gaussian_map_sessions(base, days, args.first_seconds, seed=args.eval_seed,
+                                         then=[(later, args.seconds)], **gaussian)
+            held_out(f"gaussian_map_inference_next_day_{gap}",
+                     both[both["session"] == 1].drop(columns="session"))
+            same_day_kf[f"gaussian_map_inference_next_day_{gap}"] = f"fresh_kalman_day_{gap}"
         for spec in ceilings:  # the read-out fitted on the first day, carried
             name, both = ceiling(base, spec, days, args.first_seconds, args.eval_seed,
                                  then=[(later, args.seconds)], carry=args.ceiling_carry)

@@ -51,3 +51,12 @@ def test_ceiling_carry_needs_a_linear_ceiling(ceiling, capsys):
         bench.main(["--references-only", "--ceiling-carry", *ceiling])
     assert stop.value.code == 2
     assert "--ceiling-carry carries a linear ceiling" in capsys.readouterr().err
+
+
+def test_daily_needs_the_gaussian_map(capsys):
+    """--daily plays the Gaussian map inference day after day: without it, refused before anything runs."""
+    with pytest.raises(SystemExit) as stop:
+        bench.main(["--references-only", "--daily", "3"])
+    assert stop.value.code == 2
+    assert "--daily plays the Gaussian map inference day after day: give --gaussian-map, got --daily 3" \
+        in capsys.readouterr().err

@@ -70,7 +70,7 @@ from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaDecoderEnv
 from cogmodels.validation import SeedLike, as_generator, check_bool, check_int, check_number
 
 __all__ = ["ErrorMapInference", "JudgedWindow", "channel_kwargs", "check_gap_days", "drift_kernel",
-           "learner_sessions", "map_grid", "map_inference_sessions"]
+           "error_probability", "learner_sessions", "map_grid", "map_inference_sessions"]
 
 
 class JudgedWindow:
@@ -82,26 +82,28 @@ class JudgedWindow:
     (:class:`~cogmodels.agents.decoders.amortised_map.ChunkSummary`).
     """
 
-    def __init__(self, n_lanes: int, interval_bins: int, latency_bins: int) -> None:
+    def __init__(self, n_lanes: int, interval_bins: int, latency_bins: int,
+                 n_features: int = 2) -> None:
         self.n_lanes = check_int("n_lanes", n_lanes, 1)
         self.interval_bins = check_int("interval_bins", interval_bins, 1)
         self.latency_bins = check_int("latency_bins", latency_bins, 0)
+        self.n_features = check_int("n_features", n_features, 1)
         self.clear()
 
     def clear(self) -> None:
         """Empty the history (a new session): zeros, index 0 the latest bin."""
         n_hist = self.latency_bins + self.interval_bins
-        self.z = np.zeros((n_hist, self.n_lanes, 2))
+        self.z = np.zeros((n_hist, self.n_lanes, self.n_features))
         self.a = np.zeros((n_hist, self.n_lanes, 2))
 
     def push(self, z: np.ndarray, a: np.ndarray) -> None:
-        """Remember one bin's features and velocity ``(n_lanes, 2)`` each."""
+        """Remember one bin's features ``(n_lanes, n_features)`` and velocity ``(n_lanes, 2)``."""
         self.z = np.roll(self.z, 1, axis=0)
         self.a = np.roll(self.a, 1, axis=0)
         self.z[0], self.a[0] = z, a
 
     def judged(self, lanes: Any = slice(None)) -> tuple[np.ndarray, np.ndarray]:
-        """Return the judged bins' features and velocities ``(I, n_lanes, 2)`` of ``lanes``."""
+        """Return the judged bins' features ``(I, n_lanes, n_features)`` and velocities ``(I, n_lanes, 2)``."""
         window = slice(self.latency_bins, self.latency_bins + self.interval_bins)
         return self.z[window, lanes], self.a[window, lanes]
 
@@ -285,8 +287,7 @@ class ErrorMapInference:
     def _p_error(self, d: np.ndarray, u: np.ndarray) -> np.ndarray:
         """``P(error | j) = f + (h - f) sigmoid(-kappa cos(d, u_j))``, broadcast over ``d, u``."""
         cos = (d * u).sum(-1) / (np.linalg.norm(d, axis=-1) * np.linalg.norm(u, axis=-1) + 1e-9)
-        h, f = self.hit_rate, self.false_alarm_rate
-        return f + (h - f) / (1.0 + np.exp(self.sharpness * cos))
+        return error_probability(cos, self.hit_rate, self.false_alarm_rate, self.sharpness)
 
     def observe(self, feedback: np.ndarray) -> None:
         """Update the posterior of the lanes whose ``feedback`` (the bin's reward) is not 0."""
@@ -299,6 +300,19 @@ class ErrorMapInference:
         u = np.einsum("jab,tlb->lja", self.maps, z)  # (l, J, 2)
         p_error = self._p_error(d[:, None, :], u)
         self.log_posterior[lanes] += np.log(np.where(r[lanes, None] < 0, p_error, 1.0 - p_error))
+
+
+def error_probability(cos: np.ndarray, hit_rate: float, false_alarm_rate: float,
+                      sharpness: float) -> np.ndarray:
+    r"""Return ``P(error) = f + (h - f) sigmoid(-kappa cos)``: the channel's evaluation of a move.
+
+    ``cos`` is the cosine between the judged displacement and the displacement the user intended;
+    ``h``, ``f`` the channel's hit and false-alarm rates, ``kappa`` (``sharpness``) how sharply
+    the evaluation follows the cosine. The likelihood of both map learners
+    (:class:`ErrorMapInference`, :class:`~cogmodels.agents.decoders.gaussian_map.GaussianMapInference`).
+    """
+    h, f = hit_rate, false_alarm_rate
+    return f + (h - f) / (1.0 + np.exp(sharpness * cos))
 
 
 def map_grid(gain: float, n_angles: int = 36, near_deg: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
