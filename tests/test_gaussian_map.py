@@ -78,8 +78,8 @@ def test_the_judged_window_holds_k_features():
 def test_it_recovers_a_known_map_from_the_evaluations_alone():
     """White features, evaluations from the channel with a known 2 x 6 map per lane (the cosine
     form, not the learner's linear one), Thompson sampling (``spread=1``): after 600
-    evaluations the posterior mean points along the true map (cosine > 0.9 in every lane; at the
-    start the cosines are a random draw's)."""
+    evaluations the posterior mean points along the true map (cosine: median above 0.93, every
+    lane above 0.8; at the start the cosines are a random draw's, mean |cos| below 0.3)."""
     n, k = 6, 6
     true_map = np.random.default_rng(42).standard_normal((n, 2, k))
     learner = GaussianMapInference(n, k, hit_rate=H, false_alarm_rate=F, sharpness=KAPPA,
@@ -88,7 +88,7 @@ def test_it_recovers_a_known_map_from_the_evaluations_alone():
     _simulated_channel(learner, true_map, 3000)
     end = _cos(learner.mean_map(), true_map)
     assert np.abs(start).mean() < 0.3, start
-    assert end.min() > 0.9, end
+    assert np.median(end) > 0.93 and end.min() > 0.8, end
 
 
 def test_without_evaluations_nothing_is_learnt():
@@ -235,3 +235,20 @@ def test_sessions_on_the_simulator_are_reproducible_and_need_components():
     assert set(a["session"]) == {0, 1}
     with pytest.raises(ValueError, match="config.n_components must be an int"):
         gaussian_map_sessions(MetaDecoderConfig(n_components=None), [0], 5.0)
+
+
+def test_the_speed_grows_with_the_confidence():
+    """``a = tanh(g rho W z / ||W||)``: ``rho`` is the mean's share of the posterior's second
+    moment, small at the prior, and a wider posterior moves the cursor more slowly."""
+    n, k = 2, 3
+    learner = GaussianMapInference(n, k, speed=0.4, seed=0)
+    m2 = (learner.mean**2).sum(axis=1)
+    np.testing.assert_allclose(learner.confidence(), m2 / (m2 + 2 * k))
+    assert (learner.confidence() < 0.05).all()
+    learner.mean = np.tile(np.arange(1.0, 2 * k + 1), (n, 1))
+    learner.cov = np.tile(np.eye(2 * k), (n, 1, 1))
+    z = np.ones((n, k))
+    sure = np.abs(learner.act(z)).sum()
+    learner.cov = 4.0 * learner.cov
+    learner._t = 0  # a new evaluation interval: a new draw
+    assert np.abs(learner.act(z)).sum() < sure

@@ -41,11 +41,21 @@ mean, and a likelihood in ``\cos(D, W S)``; on evaluations drawn from the model 
 0.89.
 
 Acting (tempered Thompson sampling): at the start of each evaluation interval a map ``\tilde W``
-is drawn from ``N(\mu, c^2 \Sigma)`` (``c``, the ``spread``, 0.3) and held for the interval; the velocity sent is
-``a_t = \tanh(g\, \tilde W z_t / \lVert \tilde W \rVert_F)`` (``g`` the ``speed``; the features are
-whitened, so the decoded speed does not grow with the evidence). Early on the draws are far
-apart and explore; as the posterior narrows they agree and exploit. (Playing the mean instead
-confounds the data: every move then follows the learner's own map, and learning stalls.)
+is drawn from ``N(\mu, c^2 \Sigma)`` (``c``, the ``spread``, 0.3) and held for the interval; the
+velocity sent is
+
+.. math::
+
+    a_t = \tanh\!\big(g\, \rho\, \tilde W z_t / \lVert \tilde W \rVert_F\big), \qquad
+    \rho = \frac{\lVert \mu \rVert^2}{\lVert \mu \rVert^2 + \operatorname{tr} \Sigma}
+
+(``g`` the ``speed``; the features are whitened, so ``\tilde W z_t / \lVert \tilde W \rVert_F`` has
+unit scale whatever the evidence; ``\rho``, the mean's share of the posterior's second moment,
+keeps the cursor slow while the map is uncertain: a wrong direction at a high speed costs more
+than it teaches). Early on the draws are far apart and explore; as the posterior narrows they
+agree and exploit. (Playing the mean instead confounds the data: every move then follows the
+learner's own map, and learning stalls; full Thompson sampling, ``c = 1``, explores more than
+pays on the training subject-days.)
 
 Through the features' re-estimates (``features``, :attr:`~cogmodels.agents.spike_features.SpikeFeatures.carry_`:
 ``y_old \approx M y_new``) the map is carried, ``W \to W M``: ``\mu \to T \mu``,
@@ -55,7 +65,7 @@ Between sessions (:meth:`GaussianMapInference.new_session`) the posterior become
 session's prior, with ``gap_days`` ``G`` widened by ``\Sigma \mathrel{+}= q\, G\, I``: the map's
 drift, ``q`` per day.
 
-The defaults (``speed`` 0.3, ``spread`` 0.3, ``sharpness`` 3, ``prior_sd`` 1, ``drift_per_day`` 0.05,
+The defaults (``speed`` 0.4, ``spread`` 0.3, ``sharpness`` 3, ``prior_sd`` 1, ``drift_per_day`` 0.05,
 a refit every 5 evaluations of 3 steps) were chosen on training-stream subject-days (seeds 7, 8
 and 9, 8 or 16 each) of the ``full_m1`` realism with 10 components, never on held-out ones.
 
@@ -112,7 +122,8 @@ class GaussianMapInference:
     n_features : int
         ``k``, the features read (whitened principal components of the spikes).
     speed : float
-        ``g``: the velocity is ``tanh(g W z / ||W||_F)`` (widths/s before the ``tanh``).
+        ``g``: the velocity is ``tanh(g rho W z / ||W||_F)`` (widths/s before the ``tanh``;
+        ``rho``, :meth:`confidence`).
     sharpness : float
         ``kappa``: the scale of ``eta`` (with ``prior_sd``, the prior's reach in it).
     prior_sd : float
@@ -150,7 +161,7 @@ class GaussianMapInference:
         Re-estimates of the features the map was carried through.
     """
 
-    def __init__(self, n_lanes: int, n_features: int, *, speed: float = 0.3,
+    def __init__(self, n_lanes: int, n_features: int, *, speed: float = 0.4,
                  sharpness: float = 3.0, prior_sd: float = 1.0, init_sd: float = 0.1,
                  hit_rate: float = 0.75, false_alarm_rate: float = 0.03, interval_bins: int = 20,
                  latency_bins: int = 6, drift_per_day: float = 0.05, refit_every: int = 5,
@@ -213,6 +224,15 @@ class GaussianMapInference:
         self._t = 0
         return self
 
+    def confidence(self) -> np.ndarray:
+        """Return the confidence ``rho = |mu|^2 / (|mu|^2 + tr Sigma)`` of each lane ``(n_lanes,)``.
+
+        The mean's share of the posterior's second moment: near 0 at the prior, towards 1 as the
+        evidence grows. It scales the speed.
+        """
+        m2 = (self.mean**2).sum(axis=1)
+        return m2 / (m2 + np.einsum("lii->l", self.cov))
+
     def mean_map(self) -> np.ndarray:
         """Return the posterior mean map ``(n_lanes, 2, k)``."""
         return self.mean.reshape(self.n_lanes, 2, self.n_features).copy()
@@ -265,6 +285,7 @@ class GaussianMapInference:
                                   self.rng.standard_normal((self.n_lanes, self.n_params)))
         w = w.reshape(self.n_lanes, 2, self.n_features)
         self._drawn = w / (np.linalg.norm(w, axis=(1, 2), keepdims=True) + 1e-12)
+        self._drawn *= self.confidence()[:, None, None]
 
     def act(self, z: np.ndarray) -> np.ndarray:
         """Return the velocity ``(n_lanes, 2)`` for features ``z`` ``(n_lanes, k)``; remember both."""
