@@ -184,6 +184,19 @@ class SpikeFeatures:
         """Whether the first estimate is done (the features are no longer zeros)."""
         return self.projection is not None
 
+    def carry_since(self, seen: int | None) -> tuple[np.ndarray | None, int]:
+        """Return ``(M, n_refits)``: :attr:`carry_` if a re-estimate happened since ``seen``, else None.
+
+        The one way a reader of the features (a policy, a read-out, a posterior over a map)
+        follows their re-estimates: keep the count returned, pass it back at the next bin, and
+        re-express what was learnt by ``M`` when it is not None (``y_old ≈ M y_new``). Called every
+        bin, ``M`` is the one re-estimate since the last call; None too after a :meth:`reset` or
+        before the first re-estimate (nothing to carry).
+        """
+        if seen == self.n_refits:
+            return None, self.n_refits
+        return self.carry_, self.n_refits
+
     def restart(self, lanes: np.ndarray | None = None) -> None:
         """Restart the smoothing (a new session) in ``lanes`` (default: all)."""
         if lanes is None:

@@ -280,8 +280,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--daily", type=int, default=0, metavar="N",
                     help="--gaussian-map: after a first session of --first-seconds, a session on "
                          "each of the next N days (rows gaussian_map_inference_daily_day_G)")
-    ap.add_argument("--daily-seconds", type=float, default=300.0,
-                    help="--daily: length of each day's session (scored on its first --seconds)")
+    ap.add_argument("--daily-seconds", type=float, default=None,
+                    help="--daily: length of each day's session (300 s; scored on its first --seconds)")
     ap.add_argument("--references-only", action="store_true",
                     help="play the references (Kalman filter, untrained network, --ceiling) only")
     ap.add_argument("--quick", action="store_true", help="10 s budgets, 2 subject-days, 60 s")
@@ -346,11 +346,31 @@ def main(argv: list[str] | None = None) -> dict:
     if args.ceiling_carry and not any(spec.split(":")[0] == "linear" for spec in ceilings):
         ap.error(f"--ceiling-carry carries a linear ceiling: give --ceiling with a 'linear' read-out, "
                  f"got --ceiling {args.ceiling!r}")
+    if args.daily < 0:
+        ap.error(f"--daily must be an integer >= 0 (days after the first session), got {args.daily}")
     if args.daily and args.gaussian_map is None:
         ap.error(f"--daily plays the Gaussian map inference day after day: give --gaussian-map, "
                  f"got --daily {args.daily}")
+    if args.daily_seconds is not None and not args.daily:
+        ap.error(f"--daily-seconds is the length of --daily's sessions: give --daily N > 0, got "
+                 f"--daily-seconds {args.daily_seconds} without it")
+    gaussian = None
+    if args.gaussian_map is not None:
+        try:
+            gaussian = json.loads(args.gaussian_map)
+        except json.JSONDecodeError as err:
+            ap.error(f"--gaussian-map must be a JSON object of GaussianMapInference arguments, got "
+                     f"{args.gaussian_map!r} ({err})")
+        if not isinstance(gaussian, dict):
+            ap.error(f"--gaussian-map must be a JSON object of GaussianMapInference arguments, got "
+                     f"{args.gaussian_map!r}")
     if args.quick:
         args.budget, args.subjects, args.seconds, args.session, args.num_envs = 8.0, 2, 60.0, 30.0, 8
+    if args.daily:
+        args.daily_seconds = 300.0 if args.daily_seconds is None else args.daily_seconds
+        if args.daily_seconds < args.seconds:
+            ap.error(f"--daily-seconds must be at least --seconds ({args.seconds:g}: each day is "
+                     f"scored on its first --seconds), got {args.daily_seconds:g}")
     overrides = json.loads(args.config) if args.config else {}
     base = MetaDecoderConfig(session_s=args.session, num_envs=args.num_envs, budget_s=args.budget,
                              clock=args.clock, seed=args.seed, **overrides)
@@ -375,7 +395,6 @@ def main(argv: list[str] | None = None) -> dict:
             held_out(name, map_inference_sessions(MetaDecoderConfig(**two.to_dict() | {"inputs": inputs}),
                                                   days, args.seconds, seed=args.eval_seed))
     same_day_kf = {}  # decoder -> the Kalman filter calibrated on its days
-    gaussian = None if args.gaussian_map is None else json.loads(args.gaussian_map)
     if gaussian is not None:
         held_out("gaussian_map_inference",
                  gaussian_map_sessions(base, days, args.seconds, seed=args.eval_seed, **gaussian))

@@ -53,10 +53,22 @@ def test_ceiling_carry_needs_a_linear_ceiling(ceiling, capsys):
     assert "--ceiling-carry carries a linear ceiling" in capsys.readouterr().err
 
 
-def test_daily_needs_the_gaussian_map(capsys):
-    """--daily plays the Gaussian map inference day after day: without it, refused before anything runs."""
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--daily", "3"], "--daily plays the Gaussian map inference day after day: give --gaussian-map, "
+                       "got --daily 3"),
+    (["--gaussian-map", "--daily", "-1"], "--daily must be an integer >= 0 (days after the first "
+                                          "session), got -1"),
+    (["--gaussian-map", "--daily-seconds", "200"], "--daily-seconds is the length of --daily's "
+                                                   "sessions: give --daily N > 0"),
+    (["--gaussian-map", "--daily", "2", "--daily-seconds", "60"], "--daily-seconds must be at least "
+                                                                  "--seconds (120: each day"),
+    (["--gaussian-map", "{speed: 1}"], "--gaussian-map must be a JSON object of GaussianMapInference "
+                                      "arguments, got '{speed: 1}'"),
+    (["--gaussian-map", "[1]"], "--gaussian-map must be a JSON object of GaussianMapInference "
+                                "arguments, got '[1]'"),
+])
+def test_bad_gaussian_map_and_daily_arguments_are_refused_before_anything_runs(argv, message, capsys):
     with pytest.raises(SystemExit) as stop:
-        bench.main(["--references-only", "--daily", "3"])
+        bench.main(["--references-only", *argv])
     assert stop.value.code == 2
-    assert "--daily plays the Gaussian map inference day after day: give --gaussian-map, got --daily 3" \
-        in capsys.readouterr().err
+    assert message in capsys.readouterr().err

@@ -35,14 +35,22 @@ a few Fisher-scoring steps from the current mean, each halved until the log post
 ``\ell_i'`` the derivative of evaluation ``i``'s log likelihood in ``\eta_i`` and ``F_i`` its
 Fisher information (the Laplace approximation of Bayesian logistic regression that Chapelle & Li
 2011 sample for Thompson sampling; Spiegelhalter & Lauritzen 1990 for the sequential form).
-Two forms were tried first and dropped (RESULTS): one update per evaluation linearised at the
-mean, and a likelihood in ``\cos(D, W S)``; on evaluations drawn from the model itself, after
-200 evaluations of a 2 x 6 map their median cosine to the true map was 0.54 where this one's is
-0.89.
+Two forms were tried first and dropped (RESULTS, the meta-decoder's fifteenth step): one update
+per evaluation linearised at the mean, and a likelihood in ``\cos(D, W S)``; on evaluations drawn
+from the channel with a known 2 x 6 map (white features; the channel of
+``tests/test_gaussian_map.py``, 12 lanes, a scratch run), after 200 evaluations the second's
+posterior mean had a median cosine of 0.54 to the true map where this one's had 0.89 (with full
+Thompson draws and a fixed speed). The first session's prior is centred on a small random map
+(``init_sd``): the draws need a direction to start from.
 
-Acting (tempered Thompson sampling): at the start of each evaluation interval a map ``\tilde W``
-is drawn from ``N(\mu, c^2 \Sigma)`` (``c``, the ``spread``, 0.3) and held for the interval; the
-velocity sent is
+The feedback is read as the network reads it: a positive value is a "correct" evaluation, a
+negative one an error (a success adds 1 to the bin's value, so a success without an evaluation
+counts as "correct" and a success judged an error, 0, is not seen: the simplification of
+:class:`~cogmodels.agents.decoders.map_inference.ErrorMapInference` too).
+
+Acting (tempered Thompson sampling): every ``I`` bins of the session (the learner's own clock,
+not locked to the channel's windows) a map ``\tilde W`` is drawn from ``N(\mu, c^2 \Sigma)``
+(``c``, the ``spread``, 0.3) and held for ``I`` bins; the velocity sent is
 
 .. math::
 
@@ -60,7 +68,8 @@ pays on the training subject-days.)
 Through the features' re-estimates (``features``, :attr:`~cogmodels.agents.spike_features.SpikeFeatures.carry_`:
 ``y_old \approx M y_new``) the map is carried, ``W \to W M``: ``\mu \to T \mu``,
 ``\Sigma \to T \Sigma T^\top``, ``T = I_2 \otimes M^\top`` (the session's prior likewise), the held
-draw too, and the stored and the judged window's features are re-expressed (``M^+ S``).
+draw too, and the stored (unit) and the judged window's features are re-expressed (``M^+ S``),
+so every stored evaluation's ``\eta`` is unchanged where ``M`` is invertible.
 Between sessions (:meth:`GaussianMapInference.new_session`) the posterior becomes the next
 session's prior, with ``gap_days`` ``G`` widened by ``\Sigma \mathrel{+}= q\, G\, I``: the map's
 drift, ``q`` per day.
@@ -100,6 +109,7 @@ import pandas as pd
 from cogmodels.agents.decoders.map_inference import (
     JudgedWindow,
     channel_kwargs,
+    check_channel_rates,
     check_gap_days,
     error_probability,
     learner_sessions,
@@ -173,12 +183,7 @@ class GaussianMapInference:
         self.sharpness = check_number("sharpness", sharpness, 0.0, low_open=True)
         self.prior_sd = check_number("prior_sd", prior_sd, 0.0, low_open=True)
         self.init_sd = check_number("init_sd", init_sd, 0.0, low_open=True)
-        self.hit_rate = check_number("hit_rate", hit_rate, 0.0, 1.0, low_open=True, high_open=True)
-        self.false_alarm_rate = check_number("false_alarm_rate", false_alarm_rate, 0.0, 1.0,
-                                             low_open=True, high_open=True)
-        if self.hit_rate <= self.false_alarm_rate:
-            raise ValueError(f"hit_rate must exceed false_alarm_rate, got hit_rate={hit_rate!r}, "
-                             f"false_alarm_rate={false_alarm_rate!r}")
+        self.hit_rate, self.false_alarm_rate = check_channel_rates(hit_rate, false_alarm_rate)
         self.interval_bins = check_int("interval_bins", interval_bins, 1)
         self.latency_bins = check_int("latency_bins", latency_bins, 0)
         self.drift_per_day = check_number("drift_per_day", drift_per_day, 0.0)
@@ -214,7 +219,7 @@ class GaussianMapInference:
             self.cov = self.cov + (self.drift_per_day * gaps)[:, None, None] * np.eye(self.n_params)
         self._prior_mean = self.mean.copy()
         self._set_prior_cov(self.cov)
-        self._s: list[list[np.ndarray]] = [[] for _ in range(self.n_lanes)]  # summed features
+        self._s: list[list[np.ndarray]] = [[] for _ in range(self.n_lanes)]  # unit summed features
         self._d: list[list[np.ndarray]] = [[] for _ in range(self.n_lanes)]  # unit displacements
         self._error: list[list[bool]] = [[] for _ in range(self.n_lanes)]
         self.n_evaluations = np.zeros(self.n_lanes, dtype=np.int64)
@@ -272,11 +277,11 @@ class GaussianMapInference:
 
     def _follow_features(self) -> None:
         """Carry the map through the features' latest re-estimate, if one happened since the last call."""
-        if self.features is None or self.features.n_refits == self._seen:
+        if self.features is None:
             return
-        if self.features.carry_ is not None:
-            self.carry(self.features.carry_)
-        self._seen = self.features.n_refits
+        M, self._seen = self.features.carry_since(self._seen)
+        if M is not None:
+            self.carry(M)
 
     def _draw(self) -> None:
         values, vectors = np.linalg.eigh(self.cov)
@@ -308,6 +313,7 @@ class GaussianMapInference:
             return
         z, a = self.window.judged(lanes)
         s, d = z.sum(axis=0), a.sum(axis=0)
+        s = s / (np.linalg.norm(s, axis=1, keepdims=True) + 1e-9)
         d = d / (np.linalg.norm(d, axis=1, keepdims=True) + 1e-9)
         for j, lane in enumerate(lanes.tolist()):
             self._s[lane].append(s[j])
@@ -320,7 +326,6 @@ class GaussianMapInference:
     def _design(self, lane: int) -> tuple[np.ndarray, np.ndarray]:
         """Return the session's ``x_i`` ``(n, 2 k)`` and errors ``(n,)`` of ``lane``."""
         s = np.asarray(self._s[lane])
-        s = s / (np.linalg.norm(s, axis=1, keepdims=True) + 1e-9)
         d = np.asarray(self._d[lane])
         x = self.sharpness * np.einsum("na,nb->nab", d, s).reshape(len(s), self.n_params)
         return x, np.asarray(self._error[lane])

@@ -69,8 +69,8 @@ import pandas as pd
 from cogmodels.agents.decoders.meta_rnn import MetaDecoderConfig, MetaDecoderEnv, play_sessions
 from cogmodels.validation import SeedLike, as_generator, check_bool, check_int, check_number
 
-__all__ = ["ErrorMapInference", "JudgedWindow", "channel_kwargs", "check_gap_days", "drift_kernel",
-           "error_probability", "learner_sessions", "map_grid", "map_inference_sessions"]
+__all__ = ["ErrorMapInference", "JudgedWindow", "channel_kwargs", "check_channel_rates",
+           "check_gap_days", "drift_kernel", "error_probability", "learner_sessions", "map_grid", "map_inference_sessions"]
 
 
 class JudgedWindow:
@@ -172,10 +172,7 @@ class ErrorMapInference:
         self.n_lanes = check_int("n_lanes", n_lanes, 1)
         self.gain = check_number("gain", gain, 0.0, low_open=True)
         n = check_int("n_angles", n_angles, 4)
-        self.hit_rate = check_number("hit_rate", hit_rate, 0.0, 1.0, low_open=True,
-                                     high_open=True)
-        self.false_alarm_rate = check_number("false_alarm_rate", false_alarm_rate, 0.0, 1.0,
-                                             low_open=True, high_open=True)
+        self.hit_rate, self.false_alarm_rate = check_channel_rates(hit_rate, false_alarm_rate)
         self.interval_bins = check_int("interval_bins", interval_bins, 1)
         self.latency_bins = check_int("latency_bins", latency_bins, 0)
         self.sharpness = check_number("sharpness", sharpness, 0.0)
@@ -300,6 +297,20 @@ class ErrorMapInference:
         u = np.einsum("jab,tlb->lja", self.maps, z)  # (l, J, 2)
         p_error = self._p_error(d[:, None, :], u)
         self.log_posterior[lanes] += np.log(np.where(r[lanes, None] < 0, p_error, 1.0 - p_error))
+
+
+def check_channel_rates(hit_rate: float, false_alarm_rate: float) -> tuple[float, float]:
+    """Return the channel's nominal ``(h, f)``, each in (0, 1) and ``h > f`` (else ``ValueError``).
+
+    With ``h <= f`` an error would be evidence of a good move: every map learner would learn
+    backwards.
+    """
+    h = check_number("hit_rate", hit_rate, 0.0, 1.0, low_open=True, high_open=True)
+    f = check_number("false_alarm_rate", false_alarm_rate, 0.0, 1.0, low_open=True, high_open=True)
+    if h <= f:
+        raise ValueError(f"hit_rate must exceed false_alarm_rate, got hit_rate={hit_rate!r}, "
+                         f"false_alarm_rate={false_alarm_rate!r}")
+    return h, f
 
 
 def error_probability(cos: np.ndarray, hit_rate: float, false_alarm_rate: float,

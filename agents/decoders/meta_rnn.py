@@ -812,9 +812,10 @@ def linear_readout_sessions(config: MetaDecoderConfig, days: Sequence[int], seco
 
         def decode(z: np.ndarray) -> np.ndarray:
             nonlocal maps, carried
-            if carry and env.features.n_refits != carried:  # z is a new re-estimate's
-                maps = np.einsum("bik,bkj->bij", maps, env.features.carry_)
-                carried = env.features.n_refits
+            if carry:  # z may be a new re-estimate's
+                M, carried = env.features.carry_since(carried)
+                if M is not None:
+                    maps = np.einsum("bik,bkj->bij", maps, M)
             return np.tanh(np.einsum("bij,bj->bi", maps, z))
     return play_sessions(env, obs, decode, seconds, seed=seed, then=later_sessions,
                          new_session=lambda later: new_session())

@@ -240,12 +240,9 @@ class RewardDecoder(Saveable):
     # -- decoding -------------------------------------------------------------------------------
     def _carry(self) -> None:
         """Carry the policy through the features' latest re-estimate (if any since the last)."""
-        refits = self.features.n_refits
-        if refits != self._carried:
-            if (self.carry_policy and refits > 0 and self.learner is not None
-                    and self.features.carry_ is not None):  # None: loaded from an older file
-                self.learner.carry(self.features.carry_)
-            self._carried = refits
+        M, self._carried = self.features.carry_since(self._carried)
+        if M is not None and self.carry_policy and self.learner is not None:
+            self.learner.carry(M)  # M is None too in a file saved before carry_ existed
 
     def weights(self) -> np.ndarray:
         """Return the policies' mean weights ``W``, ``(n_lanes, 2, n_features + 1)``."""
