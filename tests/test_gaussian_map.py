@@ -299,24 +299,45 @@ def test_a_refit_converges_to_the_mode_and_its_covariance_is_the_inverse_precisi
     np.testing.assert_allclose(learner.cov[0] @ precision, np.eye(learner.n_params), atol=1e-9)
 
 
-def test_carrying_keeps_every_stored_evaluation_and_the_prior():
-    """Through ``carry(M)`` (M not orthogonal) the log posterior at the carried map is the same:
-    the stored features are re-expressed, the prior carried (``T mu0``, ``T Sigma0 T^T``)."""
+@pytest.mark.parametrize("orthogonal", [True, False])
+def test_carrying_keeps_every_stored_evaluation_and_the_prior(orthogonal):
+    """Through ``carry(M)`` the prior is carried (``T mu0``, ``T Sigma0 T^T``) and each stored
+    summed feature ``s`` becomes ``M^+ s``, so the log posterior at the carried map is unchanged
+    (up to the prior's 1e-6 ridge), for an orthogonal ``M`` and for one that is not."""
     learner = _filled()
     n, k = learner.n_lanes, learner.n_features
     x, error = learner._design(0)
     w = np.random.default_rng(3).standard_normal(learner.n_params)
     before = learner._log_posterior(0, w, x, error)
+    stored = np.asarray(learner._s[0])
     prior_mean, prior_cov = learner._prior_mean.copy(), learner._prior_cov.copy()
-    M = np.random.default_rng(5).standard_normal((n, k, k)) + 2.0 * np.eye(k)
+    rng = np.random.default_rng(5)
+    if orthogonal:
+        M = np.linalg.qr(rng.standard_normal((n, k, k)))[0]
+    else:
+        M = rng.standard_normal((n, k, k)) + 2.0 * np.eye(k)
     learner.carry(M)
     T = np.zeros((n, 2 * k, 2 * k))
     T[:, :k, :k] = T[:, k:, k:] = np.transpose(M, (0, 2, 1))
-    x, error = learner._design(0)
-    after = learner._log_posterior(0, T[0] @ w, x, error)
-    assert after == pytest.approx(before, abs=1e-4)  # the prior's precision has a 1e-6 ridge
+    np.testing.assert_allclose(np.asarray(learner._s[0]), stored @ np.linalg.inv(M[0]).T, atol=1e-9)
     np.testing.assert_allclose(learner._prior_mean, np.einsum("lij,lj->li", T, prior_mean))
     np.testing.assert_allclose(learner._prior_cov, T @ prior_cov @ np.transpose(T, (0, 2, 1)))
+    x, error = learner._design(0)
+    assert learner._log_posterior(0, T[0] @ w, x, error) == pytest.approx(before, abs=1e-3)
+
+
+def test_a_carry_through_a_shrinking_map_keeps_the_stored_features_bounded():
+    """``M`` with a tiny singular value: ``M^+`` drops it (rcond 1e-2) and no stored feature's norm
+    passes 10, however many carries."""
+    learner = _filled()
+    M = np.tile(np.diag([1.0, 0.3, 1e-4]), (learner.n_lanes, 1, 1))
+    for _ in range(30):
+        learner.carry(M)
+    norms = np.linalg.norm(np.asarray(learner._s[0]), axis=1)
+    assert norms.max() <= 10.0 + 1e-9
+    assert np.isfinite(learner.cov).all() and np.isfinite(learner._prior_precision).all()
+    learner._refit(0)
+    assert np.isfinite(learner.mean).all()
 
 
 def test_in_a_session_on_the_simulator_it_carries_and_hears_only_the_feedback():
