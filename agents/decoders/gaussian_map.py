@@ -72,9 +72,12 @@ draw too, and the stored (unit) and the judged window's features are re-expresse
 (``M^+ S``), so each stored evaluation keeps its ``\eta``. Two guards keep that stable: the
 features' re-estimates shrink some directions again and again (on ``full_m1`` ``M``'s smallest
 singular value is 0.007–0.7), so ``M^+`` drops singular values below 1 % of the largest and a
-stored feature's norm is capped at 10 (the evaluations re-expressed beyond it lose some weight);
-without them the stored features of a 13-minute session grew to 1e9 and the refit's precision
-became singular. (Normalising them again after each carry is stable too, but changes every
+stored feature's norm is capped at 10. The cap binds on a long session's older evaluations (their
+re-expressed norm grows carry after carry; by the end of a 13-minute session half keep less than
+0.1 of their ``\eta``): it works as a forgetting of the session's older evidence, which the
+session's prior does not share (what earlier sessions taught is in the prior). Without the
+guards the stored features of a 13-minute session grew to 1e9 and the refit's precision became
+singular. (Normalising them again after each carry is stable too, but changes every
 stored evaluation's ``\eta`` by ``\lVert M^+ \hat S \rVert``: a review measured the carried log
 posterior falling by up to 46 nats at one carry.)
 Between sessions (:meth:`GaussianMapInference.new_session`) the posterior becomes the next
@@ -253,7 +256,8 @@ class GaussianMapInference:
         """Re-express the posterior on re-estimated features (``y_old ≈ M y_new``, ``W -> W M``).
 
         ``M`` is ``(n_lanes, k, k)``; the session's prior and the held draw follow, and the stored
-        and the judged window's features become ``M^+ z``.
+        and the judged window's features become ``M^+ z`` (singular values below 1 % of the
+        largest dropped; each stored feature's norm capped at 10: the module docstring).
         """
         M = np.asarray(M, dtype=float)
         k = self.n_features
@@ -360,7 +364,11 @@ class GaussianMapInference:
         return gradient, precision
 
     def _refit(self, lane: int) -> None:
-        """Refit the Laplace approximation of ``lane``'s session: Fisher scoring, halving steps."""
+        """Refit the Laplace approximation of ``lane``'s session: Fisher scoring, halving steps.
+
+        A singular precision takes a least-squares step; the covariance is the precision's
+        (Hermitian) pseudo-inverse at the final map; a non-finite result leaves the lane as it was.
+        """
         x, error = self._design(lane)
         w = self.mean[lane].copy()
         for _ in range(self.steps):
