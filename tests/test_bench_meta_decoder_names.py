@@ -72,3 +72,25 @@ def test_bad_gaussian_map_and_daily_arguments_are_refused_before_anything_runs(a
         bench.main(["--references-only", *argv])
     assert stop.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def _plot_module():
+    path = _PATH.parent / "plot_meta_decoder_daily.py"
+    spec = importlib.util.spec_from_file_location("plot_meta_decoder_daily", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_daily_figure_is_drawn_from_the_committed_tables(tmp_path):
+    plot = _plot_module()
+    out = plot.main(["--out", str(tmp_path / "daily.png")])
+    assert out.is_file() and out.stat().st_size > 10_000
+    import pandas as pd
+
+    table = pd.read_csv(_PATH.parent / "figures" / "meta_decoder_gaussian_map_daily_full_m1_k10_2018.csv")
+    shares = plot.daily_shares(table, "gaussian_map_inference")
+    assert shares.index.tolist() == list(range(1, 8))
+    assert shares[5] == pytest.approx(0.808, abs=5e-4)
+    with pytest.raises(ValueError, match="the table has no 'error_map_inference_daily_day_G' rows"):
+        plot.daily_shares(table, "error_map_inference")
