@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> Path:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--prefix", default="_gaussian_map_daily_full_m1_k10",
                     help="the runs' --tag without the seed")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[2018, 2019, 2020, 2021, 2022])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[2018, 2019, 2020, 2021, 2022, 2023, 2024])
     ap.add_argument("--decoder", default="gaussian_map_inference")
     ap.add_argument("--figures", type=Path, default=HERE / "figures", help="where the tables are")
     ap.add_argument("--out", type=Path, default=None,
