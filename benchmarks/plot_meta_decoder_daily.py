@@ -55,8 +55,9 @@ def main(argv: list[str] | None = None) -> Path:
         ax.plot(shares.index, shares.to_numpy(), marker=".", label=f"draw {seed}")
     ax.axhline(0.8, color="grey", linestyle=":", linewidth=1)
     ax.set(xlabel="day after the first session", ylabel="share of a fresh Kalman filter",
-           title=f"{args.decoder} ({args.prefix.strip('_')}): first 2 min of each day",
            ylim=(0.0, 1.0))
+    ax.set_title(f"{args.decoder} ({args.prefix.strip('_')})\nthe first 2 minutes of each day",
+                 fontsize=9)
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     out = args.out or args.figures / f"meta_decoder{args.prefix}.png"
