@@ -25,6 +25,14 @@ def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=(-2, -1)) / (np.linalg.norm(a, axis=(-2, -1)) * np.linalg.norm(b, axis=(-2, -1)))
 
 
+def _on_vec(M: np.ndarray) -> np.ndarray:
+    """``T = I_2 ⊗ M^T`` per lane: ``W -> W M`` on ``vec(W)`` (rows one after the other)."""
+    n, k, _ = M.shape
+    T = np.zeros((n, 2 * k, 2 * k))
+    T[:, :k, :k] = T[:, k:, k:] = np.transpose(M, (0, 2, 1))
+    return T
+
+
 def _simulated_channel(learner: GaussianMapInference, true_map: np.ndarray, n_bins: int,
                        seed: int = 0) -> list[np.ndarray]:
     """Drive ``learner`` with white features; every ``I`` bins an evaluation drawn from the model.
@@ -150,8 +158,7 @@ def test_carrying_keeps_the_decoded_velocity_and_transforms_the_posterior():
     after = learner.act(z_new)
     np.testing.assert_allclose(after, before, atol=1e-12)
     np.testing.assert_allclose(learner.mean_map(), before_map @ M, atol=1e-12)
-    T = np.zeros((n, 2 * k, 2 * k))
-    T[:, :k, :k] = T[:, k:, k:] = np.transpose(M, (0, 2, 1))
+    T = _on_vec(M)
     np.testing.assert_allclose(learner.cov, T @ before_cov @ np.transpose(T, (0, 2, 1)), atol=1e-12)
     # the judged window is re-expressed in the new features: M z_window_new = z_window_old
     np.testing.assert_allclose(np.einsum("lij,lj->li", M, learner.window.z[1]), z_old, atol=1e-10)
@@ -180,8 +187,7 @@ def test_the_map_follows_each_re_estimate_of_the_features_once():
         plain.act(z)
         if learner.n_carried > len(carried):
             M = feats.carry_
-            T = np.zeros((n, 2 * k, 2 * k))
-            T[:, :k, :k] = T[:, k:, k:] = np.transpose(M, (0, 2, 1))
+            T = _on_vec(M)
             np.testing.assert_allclose(learner.mean, np.einsum("lij,lj->li", T, before))
             carried.append(feats.n_refits)
     assert feats.n_refits == 6  # bins 15, 20, ..., 40
@@ -317,8 +323,7 @@ def test_carrying_keeps_every_stored_evaluation_and_the_prior(orthogonal):
     else:
         M = rng.standard_normal((n, k, k)) + 2.0 * np.eye(k)
     learner.carry(M)
-    T = np.zeros((n, 2 * k, 2 * k))
-    T[:, :k, :k] = T[:, k:, k:] = np.transpose(M, (0, 2, 1))
+    T = _on_vec(M)
     np.testing.assert_allclose(np.asarray(learner._s[0]), stored @ np.linalg.inv(M[0]).T, atol=1e-9)
     np.testing.assert_allclose(learner._prior_mean, np.einsum("lij,lj->li", T, prior_mean))
     np.testing.assert_allclose(learner._prior_cov, T @ prior_cov @ np.transpose(T, (0, 2, 1)))
