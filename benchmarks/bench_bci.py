@@ -26,7 +26,8 @@ the whole batch and its real-time factor (bins/s x 0.02 s).
 - ``grid``: achieved bitrate ``B = log2(N - 1) max(Sc - Si, 0) / t`` of the same KF on the 6 x 6
   grid task (Pandarinath et al. 2017), dwell and click selection, plain and full realism; then
   ``grid_bitrate_tuned``, the setting of the published grid studies: the KF or ReFIT-KF with
-  the output gain chosen on other subjects (:func:`tuned_grid_bitrate`), at each realism level.
+  the output gain chosen on other subjects (:func:`tuned_grid_bitrate`), at each realism level
+  (``--grid-levels``: off, realistic and full by default; ``full_m1`` on request).
 - ``sweep``: a drift sweep, 60 days x 100 subjects on the "typical" preset: each day a session
   with the day-0 decoder and one with a decoder recalibrated that day.
 
@@ -61,8 +62,14 @@ from cogmodels.envs.bci.realism import realism
 DT = 0.02
 N_UNITS = 192
 #: the environment arguments of each level of realism ("user": Willett's user, as before issue
-#: 14 section 1; "full": everything of section 1 on at once)
-REALISM = {"off": realism("off"), "user": realism("realistic"), "full": realism("full")}
+#: 14 section 1; "full": everything of section 1 on at once; "full_m1": the full level on the
+#: 96-channel population closer to recorded M1's shared variance, for the grid only)
+REALISM = {"off": realism("off"), "user": realism("realistic"), "full": realism("full"),
+           "full_m1": realism("full_m1")}
+#: how the grid's figure names each level (the KF's calibration block in brackets)
+GRID_LEVEL_NAMES = {"off": "off\n(intention block)", "user": "realistic\n(observation block)",
+                    "full": "full\n(observation block)",
+                    "full_m1": "full_m1\n(observation block)"}
 FULL_REALISM = REALISM["full"]
 
 
@@ -360,9 +367,8 @@ def grid_figure(res: dict):
     import matplotlib.pyplot as plt
 
     tuned = res["grid_bitrate_tuned"]
-    levels = [("off", "off\n(intention block)"), ("user", "realistic\n(observation block)"),
-              ("full", "full\n(observation block)")]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    levels = [(lv, name) for lv, name in GRID_LEVEL_NAMES.items() if f"hold/{lv}/kf" in tuned]
+    fig, axes = plt.subplots(1, 2, figsize=(2.5 + 3.0 * max(len(levels), 3), 4.2), sharey=True)
     for ax, sel in zip(axes, ("hold", "click")):
         x = np.arange(len(levels))
         bars = [("KF, gain 1 (the tuning subjects)",
@@ -378,9 +384,10 @@ def grid_figure(res: dict):
         ax.set_title({"hold": "dwell 0.5 s", "click": "click"}[sel])
         ax.set_xlabel("simulator realism (the KF's calibration block)")
     axes[0].set_ylabel("achieved bitrate (bits/s, median of 64 sessions)")
-    axes[0].legend(fontsize=8, loc="upper right")
     fig.suptitle("6 x 6 grid; dashed / dotted: monkeys' published 3.5 / 4 bits/s", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=3, frameon=False)
     return fig
 
 
@@ -422,6 +429,9 @@ def main() -> None:
     ap.add_argument("--sweep-subjects", type=int, default=100)
     ap.add_argument("--sweep-bins", type=int, default=1000)
     ap.add_argument("--grid-bins", type=int, default=6000)
+    ap.add_argument("--grid-levels", nargs="+", default=["off", "user", "full"],
+                    choices=list(GRID_LEVEL_NAMES),
+                    help="the realism levels of the grid ('user': the realistic level)")
     ap.add_argument("--skip", nargs="*", default=[],
                     choices=["poisson", "reference", "ours", "grid", "sweep"])
     ap.add_argument("--figure", default=os.path.join(os.path.dirname(__file__), "figures",
@@ -496,12 +506,13 @@ def main() -> None:
         res["ratio_single_vs_reference_single"] = (
             res["ours_single_bins_per_s"] / res["reference_single_bins_per_s"])
     if "grid" not in args.skip:
+        levels = [lv for lv in GRID_LEVEL_NAMES if lv in args.grid_levels]
         res["grid_bitrate"] = {f"{sel}/{realism}": grid_bitrate(64, args.grid_bins, 0, sel, realism)
-                               for sel in ("hold", "click") for realism in ("off", "full")}
+                               for sel in ("hold", "click") for realism in levels
+                               if realism != "user"}
         res["grid_bitrate_tuned"] = {
             f"{sel}/{realism}/{dec}": tuned_grid_bitrate(64, args.grid_bins, sel, realism, dec)
-            for sel in ("hold", "click") for realism in ("off", "user", "full")
-            for dec in ("kf", "refit")}
+            for sel in ("hold", "click") for realism in levels for dec in ("kf", "refit")}
         grid_figure(res).savefig(args.figure, dpi=120, bbox_inches="tight")
     if "sweep" not in args.skip:
         res["drift_sweep"] = drift_sweep(args.sweep_days, args.sweep_subjects, args.sweep_bins)

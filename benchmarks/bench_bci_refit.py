@@ -24,7 +24,13 @@ an attempted-movement block, and the idealised calibration the simulator used be
 (the cursor follows the user's true intention, which is the label; plain user). Figure:
 ``benchmarks/figures/bci_refit.png`` (``bci_refit_tuned.png`` with ``--tune-gain``).
 
-    python benchmarks/bench_bci_refit.py --subjects 8 --seeds 3 [--tune-gain]
+``--realism full`` / ``full_m1`` puts every condition on that level's simulated array
+(:func:`cogmodels.envs.bci.realism.realism`: its population — untuned units, speed terms, the
+shared latent drive, spike history, threshold crossings; ``full_m1``'s 96 channels closer to
+recorded M1's shared variance — and its within-session baseline shifts and channel losses); the
+users and calibration blocks of the conditions are unchanged. Files ``*_full`` / ``*_full_m1``.
+
+    python benchmarks/bench_bci_refit.py --subjects 8 --seeds 3 [--tune-gain] [--realism full_m1]
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ from cogmodels.agents.decoders.session import (  # noqa: E402
     run_closed_loop,
 )
 from cogmodels.envs.bci import CursorBCIVector  # noqa: E402
+from cogmodels.envs.bci.realism import realism  # noqa: E402
 from cogmodels.envs.bci.user import WILLETT_USER  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -65,6 +72,25 @@ CONDITIONS: dict[str, tuple[dict, str, float]] = {
     "attempted movement block": ({"user": WILLETT_USER}, "attempt", 0.0),
     "idealised (before issue 14)": ({"user": "feedback"}, "intention", 0.0),
 }
+
+
+#: the levels of ``--realism``: the simulated array under every condition
+ARRAYS = ("realistic", "full", "full_m1")
+
+
+def on_array(overrides: dict, level: str) -> dict:
+    """Return a condition's environment ``overrides`` on realism ``level``'s simulated array.
+
+    ``"realistic"``: unchanged (the default population, no within-session drift); ``"full"`` /
+    ``"full_m1"``: that level's ``population`` (with the condition's own context overrides, such
+    as :data:`SAME_CODE`, still applied over it) and fresh ``session_drift`` processes. The user
+    stays the condition's.
+    """
+    if level == "realistic":
+        return dict(overrides)
+    level_kw = realism(level)
+    return {**overrides, "population": level_kw["population"],
+            "session_drift": level_kw["session_drift"]}
 
 
 #: the output gains tried by ``--tune-gain``
@@ -154,6 +180,10 @@ def main() -> None:
     ap.add_argument("--see-velocity", action="store_true",
                     help="Willett et al.'s user anchored to the seen velocity too "
                          "(UserSpec.see_velocity; an ablation of the user, files *_seevel)")
+    ap.add_argument("--realism", choices=ARRAYS, default="realistic",
+                    help="the simulated array under every condition: the default population "
+                         "(default), or the full / full_m1 level's population with its "
+                         "within-session drift (files *_full, *_full_m1)")
     ap.add_argument("--replot", action="store_true",
                     help="redraw the table and figure from the CSV of a previous run")
     args = ap.parse_args()
@@ -162,7 +192,8 @@ def main() -> None:
     name = ("bci_refit" + ("" if args.dynamics == "fit" else "_physical")
             + ("_tuned" if args.tune_gain else "") + ("_seevel" if args.see_velocity else "")
             + ("_willettpush" if args.willett_push else "")
-            + ("_tanhpush" if args.tanh_push else ""))
+            + ("_tanhpush" if args.tanh_push else "")
+            + ("" if args.realism == "realistic" else f"_{args.realism}"))
     if args.tune_gain and 0 <= args.tune_seed < args.seeds:
         raise SystemExit(f"--tune-seed {args.tune_seed} is one of the scored seeds 0-{args.seeds - 1}")
     if args.replot:
@@ -177,6 +208,7 @@ def main() -> None:
                     push=("willett" if args.willett_push else "tanh" if args.tanh_push
                           else WILLETT_USER.push))
                 over = {**over, "user": user}
+            over = on_array(over, args.realism)
             gains = (tune_gains(over, paradigm, lag, args.subjects, args.tune_seed, seconds,
                                 args.dynamics) if args.tune_gain else None)
             for seed in range(args.seeds):
@@ -192,7 +224,7 @@ def main() -> None:
     print(f"machine: {platform.machine()} {os.cpu_count()} cpu, python "
           f"{platform.python_version()}; wall {wall:.0f} s; {args.seeds} seeds x "
           f"{args.subjects} subjects; blocks {args.calibration:.0f} / {args.refit:.0f} s, "
-          f"sessions {args.session:.0f} s; KF dynamics {args.dynamics}")
+          f"sessions {args.session:.0f} s; KF dynamics {args.dynamics}; array {args.realism}")
     print("| condition | KF time to target (s) | ReFIT-KF (s) | ratio [95 % CI] | success KF / "
           "ReFIT | gains KF / ReFIT |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -208,7 +240,7 @@ def main() -> None:
         print(f"| {cond} | {kf.time_to_target.mean():.2f} | {rf.time_to_target.mean():.2f} | "
               f"{ratio:.2f} [{lo:.2f}, {hi:.2f}] | {kf.success_rate.mean():.2f} / "
               f"{rf.success_rate.mean():.2f} | {gains} |")
-    figure(summary, args.tune_gain).savefig(args.out / f"{name}.png", dpi=120, bbox_inches="tight")
+    figure(summary, args.tune_gain, args.realism).savefig(args.out / f"{name}.png", dpi=120, bbox_inches="tight")
 
 
 def _gain(rows: pd.DataFrame) -> str:
@@ -216,7 +248,8 @@ def _gain(rows: pd.DataFrame) -> str:
     return f"{rows.gain.iloc[0]:g}" if "gain" in rows else "1"
 
 
-def figure(summary: dict[str, tuple[np.ndarray, np.ndarray, float, str]], tuned: bool = False):
+def figure(summary: dict[str, tuple[np.ndarray, np.ndarray, float, str]], tuned: bool = False,
+           array: str = "realistic"):
     """Per-subject time to target, KF against ReFIT-KF, one panel per condition."""
     fig, axes = plt.subplots(1, len(summary), figsize=(3.0 * len(summary), 3.2), sharey=True)
     for ax, (cond, (kf, rf, ratio, gains)) in zip(np.atleast_1d(axes), summary.items()):
@@ -228,8 +261,9 @@ def figure(summary: dict[str, tuple[np.ndarray, np.ndarray, float, str]], tuned:
         ax.set_xlim(-0.3, 1.3)
     np.atleast_1d(axes)[0].set_ylabel("time to target (s)")
     gains = ("each at its output gain tuned on other subjects" if tuned else "both at gain 1")
+    where = "" if array == "realistic" else f"; the {array} level's array"
     fig.suptitle(f"Gilja et al. 2012 in simulation: ReFIT-KF vs the open-loop KF (same subjects; "
-                 f"{gains})", fontsize=9, y=1.06)
+                 f"{gains}{where})", fontsize=9, y=1.06)
     return fig
 
 
