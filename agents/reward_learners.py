@@ -281,7 +281,9 @@ class GainBandit:
         S_a \leftarrow γ S_a + k, \quad T_a \leftarrow γ T_a + τ
 
     (``γ`` discounts every arm of a lane at each of its trials, so the evidence of ``1 / (1 -
-    γ)`` trials counts: a drifting decoder's best gain can move). Before each trial one rate is
+    γ)`` trials counts: a drifting decoder's best gain can move). The gains are relative to a
+    per-lane centre ``c`` (the cursor moves with ``c g_a``; 1 until :meth:`recentre` moves it),
+    so a grid whose edge arm keeps winning can follow the evidence past it. Before each trial one rate is
     drawn per arm and the arm with the largest draw is played (Thompson 1933; Russo et al.
     2018): the exploration falls as the posterior concentrates. Only the trial's outcome (was a
     target selected) and its duration are used — what the BCI software itself knows.
@@ -315,6 +317,8 @@ class GainBandit:
         ``(n_lanes, A)`` discounted success counts and durations.
     arm_ : numpy.ndarray
         ``(n_lanes,)`` the arm being played.
+    centre_ : numpy.ndarray
+        ``(n_lanes,)`` the gain each lane's grid is centred on.
 
     References
     ----------
@@ -347,12 +351,46 @@ class GainBandit:
         self.successes_ = np.zeros((self.n_lanes, len(self.arms)))
         self.seconds_ = np.zeros((self.n_lanes, len(self.arms)))
         self.arm_ = np.zeros(self.n_lanes, dtype=np.int64)
+        self.centre_ = np.ones(self.n_lanes)
         self.choose()
 
     @property
     def gain(self) -> np.ndarray:
-        """The gain of each lane's current arm, ``(n_lanes,)``."""
-        return self.arms[self.arm_, 0]
+        """The gain of each lane's current arm, ``(n_lanes,)``: its grid's centre times the arm's."""
+        centre = getattr(self, "centre_", None)  # a bandit saved before centres: 1
+        gain = self.arms[self.arm_, 0]
+        return gain if centre is None else centre * gain
+
+    def recentre(self, n_draws: int = 1000) -> np.ndarray:
+        r"""Move each lane's grid to where its evidence points; return the factors ``(n_lanes,)``.
+
+        The centre moves by the posterior expectation of the best arm's log gain, relative to the
+        grid's mean log gain,
+
+        .. math::
+
+            \log c \leftarrow \log c + \sum_a P(a \text{ is best}) \log g_a
+            - \frac{1}{A} \sum_a \log g_a,
+
+        ``P`` estimated from ``n_draws`` Thompson draws of the posterior (this bandit's
+        generator), so a lane whose evidence favours no arm stays where it is and one whose top
+        arm is surely best moves up by about that arm's step. The evidence is then cleared: it
+        was gathered at other gains. For a decoder whose speed nothing anchors (one first fit to
+        another decoder's session), the gain can then travel as far as the outcomes ask,
+        session by session, where a fixed grid stops at its edge.
+        """
+        n_draws = check_int("n_draws", n_draws, 1)
+        shape = self.prior_successes + self.successes_
+        scale = 1.0 / (self.prior_s + self.seconds_)
+        draws = self.rng.gamma(shape, scale, size=(n_draws, *shape.shape))
+        best = np.argmax(draws, axis=2)  # (n_draws, n_lanes)
+        p_best = (best[..., None] == np.arange(len(self.arms))).mean(axis=0)
+        log_gain = np.log(self.arms[:, 0])
+        factor = np.exp(p_best @ log_gain - log_gain.mean())
+        self.centre_ = getattr(self, "centre_", np.ones(self.n_lanes)) * factor
+        self.successes_[:] = 0.0
+        self.seconds_[:] = 0.0
+        return factor
 
     @property
     def smoothing(self) -> np.ndarray:

@@ -18,6 +18,12 @@ fixed and daily decoders carry nothing between sessions and play the report days
 - ``reward_only``: the reward-trained decoder (outcome-weighted rule, re-estimated features)
   learning from no decoder for ``--warmup`` s of day 0 and in every session.
 
+The reward-trained decoder (``no_labels``' day 0, ``reward_only``) carries its weights through
+the re-estimates of its features, as the package ships it; ``--warmup-policy uncarried`` plays
+it without (``RewardDecoder(carry_policy=False)``, the decoder before 2026-12-07's mend, an
+ablation; files ``*_uncarried``). Figures committed before 2026-12-08 were made with the
+uncarried decoder and a fixed gain grid for ``no_labels`` (git ``295f300``).
+
 Ablations (``--ablations``): the error channel idealised instead of realistic, and the filter on
 factor-analysis latents re-estimated and aligned each day or frozen at day 0.
 
@@ -92,7 +98,9 @@ def run_unit(unit: tuple[str, str, str], args: argparse.Namespace) -> tuple[pd.D
                               features=features, seed=args.seed, report_days=args.report_days,
                               interim_s=args.interim,
                               early_update_s=args.early_update,
-                              prior_s=args.prior_seconds, **realism(args.realism))
+                              prior_s=args.prior_seconds,
+                              carry_policy=args.warmup_policy == "carried",
+                              **realism(args.realism))
     trials["decoder"] = trials["decoder"] + ablation_tag(unit)
     return trials, time.process_time() - cpu
 
@@ -150,6 +158,8 @@ def protocol_tag(args: argparse.Namespace) -> str:
         tag += f"_prior{args.prior_seconds:g}"
     if args.realism != "off":
         tag += f"_{args.realism}"
+    if args.warmup_policy != "carried":
+        tag += f"_{args.warmup_policy}"
     if args.seed != 0:  # else another seed would resume this seed's saved units
         tag += f"_seed{args.seed}"
     return tag
@@ -381,6 +391,11 @@ def main() -> None:
     ap.add_argument("--realism", choices=REALISM_LEVELS, default="off",
                     help="the simulator's realism (cogmodels.envs.bci.realism): the user, and "
                          "for 'full' and 'full_m1' the encoder and within-session drift")
+    ap.add_argument("--warmup-policy", choices=("carried", "uncarried"), default="carried",
+                    help="the reward-trained decoder of no_labels' day 0 and of reward_only: "
+                         "its weights carried through each re-estimate of its features (the "
+                         "decoder's default) or not (an ablation, files *_uncarried: the decoder "
+                         "of the figures committed before 2026-12-08)")
     ap.add_argument("--quick", action="store_true",
                     help="2 subjects, days 0,7,14, 30 s sessions, fixed vs pri_t_gated")
     ap.add_argument("--out", type=Path, default=HERE / "figures")

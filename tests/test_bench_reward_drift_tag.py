@@ -23,7 +23,7 @@ _SPEC.loader.exec_module(bench)
 def _args(**over) -> argparse.Namespace:
     base = {"quick": False, "days": bench.parse_days(bench.DAYS), "interim": None, "session": 120.0,
             "early_update": None, "prior_seconds": bench.PRIOR_SECONDS, "realism": "off", "seed": 0,
-            "subjects": 4, "warmup": 480.0}
+            "subjects": 4, "warmup": 480.0, "warmup_policy": "carried"}
     args = argparse.Namespace(**{**base, **over})
     if "report_days" not in over:
         args.report_days = bench.default_report_days(args.days)
@@ -45,6 +45,8 @@ def test_the_default_protocol_keeps_the_committed_names() -> None:
     ({"subjects": 8}, "_n8"),
     ({"session": 60.0, "warmup": 240.0}, "_session60_warmup240"),
     ({"report_days": [0, 28]}, "_report0+28"),
+    ({"warmup_policy": "uncarried"}, "_uncarried"),
+    ({"realism": "full_m1", "warmup_policy": "uncarried", "seed": 1}, "_full_m1_uncarried_seed1"),
 ])
 def test_another_seed_or_realism_gets_its_own_units(over: dict, tag: str) -> None:
     # a run resumes from the units saved under its tag: a shared tag would replay another run's

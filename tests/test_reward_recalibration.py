@@ -69,6 +69,37 @@ def test_gain_bandit_converges_to_the_best_gain_on_a_toy():
     assert (bandit.rate().argmax(axis=1) == 2).all()
 
 
+def test_a_recentred_gain_grid_follows_the_outcomes_past_its_edge():
+    # every trial succeeds, taking longest far from the best gain, 2.8 (outside the grid): a
+    # fixed grid stays on its top arm, 1.4; re-centred after each 60-trial session, the gain
+    # travels to 2.8 and stays within 10 % of it
+    def play(bandit: GainBandit, trials: int) -> None:
+        for _ in range(trials):
+            seconds = 1.0 + 2.0 * np.abs(np.log(bandit.gain / 2.8))
+            bandit.observe(np.ones(4, bool), np.ones(4, bool), seconds)
+            bandit.choose()
+
+    fixed = GainBandit(4, gains=(0.7, 1.0, 1.4), seed=0)
+    play(fixed, 300)
+    np.testing.assert_array_equal(fixed.rate().argmax(axis=1), 2)
+    moving = GainBandit(4, gains=(0.7, 1.0, 1.4), seed=0)
+    centres = []
+    for _ in range(12):
+        play(moving, 60)
+        factor = moving.recentre()
+        assert (moving.successes_ == 0).all() and (moving.seconds_ == 0).all()
+        centres.append(moving.centre_.copy())
+    assert (centres[0] > 1.1).all() and (factor <= 1.41).all()
+    late = np.array(centres[-4:])
+    assert (late > 2.8 / 1.1).all() and (late < 2.8 * 1.1).all()
+    np.testing.assert_allclose(moving.gain, moving.centre_ * moving.arms[moving.arm_, 0])
+    # with no evidence the centre stays (a symmetric draw of the best arm)
+    idle = GainBandit(4, gains=(0.7, 1.0, 1.4), seed=1)
+    np.testing.assert_allclose(idle.recentre(n_draws=20000), 1.0, atol=0.02)
+    with pytest.raises(ValueError, match="n_draws must be"):
+        idle.recentre(n_draws=0)
+
+
 def test_gain_bandit_arms_and_bad_arguments():
     b = GainBandit(1, gains=(1.0, 2.0), smoothing=(0.0, 0.5), seed=0)
     np.testing.assert_array_equal(b.arms, [[1.0, 0.0], [2.0, 0.0], [1.0, 0.5], [2.0, 0.5]])
@@ -299,3 +330,42 @@ def test_bad_recalibration_arguments_raise_naming_them(kwargs, message):
     with pytest.raises(ValueError, match=r"report_days must be a non-empty subset of days "
                                          r"\[0, 1, 2\], got \[3\]"):
         run_reward_drift(["fixed"], days=range(3), report_days=[3])
+
+
+@pytest.mark.parametrize("carry", [True, False])
+def test_the_two_month_study_plays_the_reward_decoder_carried_unless_told(monkeypatch, carry):
+    # no_labels' day 0 and reward_only play the reward-trained decoder; carried by default, as
+    # RewardDecoder ships, and uncarried (the committed two-month figures' decoder) when asked
+    from cogmodels.agents.decoders import reward
+
+    built = []
+
+    class Spy(reward.RewardDecoder):
+        def __init__(self, *args, **kwargs):
+            built.append(kwargs.get("carry_policy", True))
+            raise InterruptedError
+
+    monkeypatch.setattr(reward, "RewardDecoder", Spy)
+    with pytest.raises(InterruptedError):
+        if carry:
+            run_reward_drift(["no_labels"], days=(0,), n_subjects=1)
+        else:
+            run_reward_drift(["reward_only"], days=(0,), n_subjects=1, carry_policy=False)
+    assert built == [carry]
+
+
+def test_only_the_recalibration_with_no_speed_anchor_moves_its_gain_grid(monkeypatch):
+    # no_labels' first filter takes its speed from the reward decoder's session: its bandit's
+    # grid is re-centred after each of its sessions (days 1 and 2); pri_t's, anchored to a
+    # supervised day-0 filter, never
+    calls = []
+    original = GainBandit.recentre
+
+    def spy(self, *args, **kwargs):
+        calls.append(self.n_lanes)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(GainBandit, "recentre", spy)
+    run_reward_drift(["pri_t", "no_labels"], days=(0, 1, 2), n_subjects=2, session_s=4.0,
+                     calibration_s=4.0, reward_warmup_s=40.0, update_s=None)
+    assert calls == [2, 2]

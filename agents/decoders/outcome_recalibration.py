@@ -720,6 +720,10 @@ RECALIBRATIONS: dict[str, dict[str, Any]] = {
     # the same from a session of the reward-trained decoder: no label ever
     "no_labels": {"error_hmm": True},
 }
+#: the recalibrations whose bandit's grid moves after each session (:meth:`GainBandit.recentre`):
+#: ``"no_labels"``' first filter takes its speed from the reward-trained decoder's session, and
+#: no label ever says what the right speed is — only the outcomes do
+RECENTRED = frozenset({"no_labels"})
 #: every strategy of :func:`run_reward_drift`
 STRATEGIES = ("fixed", "daily_recalibration", *RECALIBRATIONS, "reward_only")
 
@@ -769,6 +773,7 @@ def run_reward_drift(
     smoothing: Any = (0.0,),
     seed: int = 0,
     progress: bool = False,
+    carry_policy: bool = True,
     **env_kwargs: Any,
 ) -> pd.DataFrame:
     """Play every strategy on the same subjects and days; return all their trials.
@@ -779,7 +784,8 @@ def run_reward_drift(
     :data:`RECALIBRATIONS` (:class:`OutcomeRecalibration` after every session, the output gain
     and smoothing tuned by a :class:`~cogmodels.agents.reward_learners.GainBandit`), which start
     from the same day-0 filter — except ``"no_labels"``, which starts from a session of the
-    reward-trained decoder; ``"reward_only"``: the
+    reward-trained decoder, its first filter scaled to that decoder's speed, and moves its
+    bandit's grid after each session (:data:`RECENTRED`); ``"reward_only"``: the
     :class:`~cogmodels.agents.reward_decoder.RewardDecoder`, learning from no decoder for
     ``reward_warmup_s`` seconds of day 0 and in every session after.
 
@@ -837,6 +843,12 @@ def run_reward_drift(
         seeded from it too.
     progress : bool
         Show a progress bar over the strategies.
+    carry_policy : bool
+        The reward-trained decoder's ``carry_policy`` (``"no_labels"``' day 0 and
+        ``"reward_only"``): its learnt weights carried through each re-estimate of its
+        features, the decoder's default (True); False is the decoder before that mend, with
+        which the two-month figures of ``benchmarks/RESULTS.md`` were made before 2026-12-08
+        (``bench_reward_drift.py --warmup-policy uncarried``).
     **env_kwargs
         More :class:`~cogmodels.envs.bci.vector.CursorBCIVector` arguments.
 
@@ -880,10 +892,8 @@ def run_reward_drift(
     def reward_warm() -> tuple[CursorBCIVector, RewardDecoder]:
         env = _new_env(n_subjects, seed, opts)
         if not warm:
-            # carry_policy=False: the decoder of the committed two-month figures (RESULTS), made
-            # before the policy was carried through the features' re-estimates
             dec = RewardDecoder(env.single_observation_space.shape[0], n_subjects, seed=seed,
-                                carry_policy=False)
+                                carry_policy=carry_policy)
             dec.train(env, seconds=reward_warmup_s, options={"day": 0})
             warm.append(dec)
             env = _new_env(n_subjects, seed, opts)
@@ -935,6 +945,8 @@ def run_reward_drift(
                                  bias=bias, record=rec, refit_at=refits[day],
                                  refit=partial(_refit, recal, rec, bias))
                 tables.append(t.assign(decoder=name))
+                if name in RECENTRED:
+                    bandit.recentre()
             bar.update()
     out = pd.concat(tables, ignore_index=True)
     return out[["decoder", *[c for c in out.columns if c != "decoder"]]]
