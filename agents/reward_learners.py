@@ -271,7 +271,8 @@ class GainBandit:
 
     The quantity a cursor user cares about is the success rate per unit time. Each arm ``a`` (an
     output gain ``g_a`` and an output smoothing ``s_a``: the cursor moves with
-    ``u_t = s_a u_{t-1} + (1 - s_a) g_a v_t`` for the decoded velocity ``v_t``) is modelled as a
+    ``u_t = s_a u_{t-1} + (1 - s_a) c g_a v_t`` for the decoded velocity ``v_t``, ``c`` the
+    lane's centre below) is modelled as a
     Poisson process of successes with rate ``λ_a``; a trial of duration ``τ`` with ``k`` (0 or 1)
     successes adds ``k`` and ``τ`` to the arm's counts, so with a Gamma prior the posterior is
 
@@ -282,8 +283,8 @@ class GainBandit:
 
     (``γ`` discounts every arm of a lane at each of its trials, so the evidence of ``1 / (1 -
     γ)`` trials counts: a drifting decoder's best gain can move). The gains are relative to a
-    per-lane centre ``c`` (the cursor moves with ``c g_a``; 1 until :meth:`recentre` moves it),
-    so a grid whose edge arm keeps winning can follow the evidence past it. Before each trial one rate is
+    per-lane centre ``c`` (1 until :meth:`recentre` moves it), so a grid whose edge keeps
+    winning can follow the evidence past it. Before each trial one rate is
     drawn per arm and the arm with the largest draw is played (Thompson 1933; Russo et al.
     2018): the exploration falls as the posterior concentrates. Only the trial's outcome (was a
     target selected) and its duration are used — what the BCI software itself knows.
@@ -356,40 +357,57 @@ class GainBandit:
 
     @property
     def gain(self) -> np.ndarray:
-        """The gain of each lane's current arm, ``(n_lanes,)``: its grid's centre times the arm's."""
+        """The gain of each lane's current arm, ``(n_lanes,)``: the lane's centre times the arm's."""
         centre = getattr(self, "centre_", None)  # a bandit saved before centres: 1
         gain = self.arms[self.arm_, 0]
         return gain if centre is None else centre * gain
 
-    def recentre(self, n_draws: int = 1000) -> np.ndarray:
-        r"""Move each lane's grid to where its evidence points; return the factors ``(n_lanes,)``.
+    def recentre(self, threshold: float = 0.5, n_draws: int = 1000) -> np.ndarray:
+        r"""Move each lane's grid a step toward an edge gain that is probably the best.
 
-        The centre moves by the posterior expectation of the best arm's log gain, relative to the
-        grid's mean log gain,
+        For each lane, ``P(g is the best gain)`` is estimated from ``n_draws`` Thompson draws of
+        the posterior (this bandit's generator; arms of one gain pooled). Where the grid's
+        largest or smallest gain is the best with a probability above ``threshold``, the lane's
+        centre moves so that this gain becomes the grid's geometric middle,
 
         .. math::
 
-            \log c \leftarrow \log c + \sum_a P(a \text{ is best}) \log g_a
-            - \frac{1}{A} \sum_a \log g_a,
+            c \leftarrow c \, g_\text{edge} / \bar g, \qquad
+            \bar g = \Big(\prod_{i=1}^{G} g_i\Big)^{1/G}
 
-        ``P`` estimated from ``n_draws`` Thompson draws of the posterior (this bandit's
-        generator), so a lane whose evidence favours no arm stays where it is and one whose top
-        arm is surely best moves up by about that arm's step. The evidence is then cleared: it
-        was gathered at other gains. For a decoder whose speed nothing anchors (one first fit to
-        another decoder's session), the gain can then travel as far as the outcomes ask,
-        session by session, where a fixed grid stops at its edge.
+        over the grid's ``G`` distinct gains, and that lane's evidence is cleared (it was
+        gathered at other gains). Every other lane keeps its centre and its evidence: a grid
+        whose best gain lies inside it never moves, and one whose edge keeps winning follows the
+        outcomes past it, a step per call. For a decoder whose speed nothing anchors (one first
+        fit to another decoder's session) the gain can then travel as far as the outcomes ask,
+        session by session, where a fixed grid stops at its edge. The centre stays in
+        ``[1e-3, 1e3]``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_lanes,)`` each lane's factor (1 where it did not move).
         """
+        threshold = check_number("threshold", threshold, 0.5, 1.0)
         n_draws = check_int("n_draws", n_draws, 1)
+        gains, arm_gain = np.unique(self.arms[:, 0], return_inverse=True)
+        factor = np.ones(self.n_lanes)
+        if len(gains) < 2:
+            return factor
         shape = self.prior_successes + self.successes_
         scale = 1.0 / (self.prior_s + self.seconds_)
         draws = self.rng.gamma(shape, scale, size=(n_draws, *shape.shape))
-        best = np.argmax(draws, axis=2)  # (n_draws, n_lanes)
-        p_best = (best[..., None] == np.arange(len(self.arms))).mean(axis=0)
-        log_gain = np.log(self.arms[:, 0])
-        factor = np.exp(p_best @ log_gain - log_gain.mean())
-        self.centre_ = getattr(self, "centre_", np.ones(self.n_lanes)) * factor
-        self.successes_[:] = 0.0
-        self.seconds_[:] = 0.0
+        best = arm_gain[np.argmax(draws, axis=2)]  # (n_draws, n_lanes): the best draw's gain
+        middle = np.exp(np.log(gains).mean())
+        for edge in (0, len(gains) - 1):
+            moves = (best == edge).mean(axis=0) > threshold
+            factor[moves] = gains[edge] / middle
+        centre = getattr(self, "centre_", np.ones(self.n_lanes))
+        self.centre_ = np.clip(centre * factor, 1e-3, 1e3)
+        factor = self.centre_ / centre
+        moved = factor != 1.0
+        self.successes_[moved] = 0.0
+        self.seconds_[moved] = 0.0
         return factor
 
     @property

@@ -86,11 +86,29 @@ def on_array(overrides: dict, level: str) -> dict:
     as :data:`SAME_CODE`, still applied over it) and fresh ``session_drift`` processes. The user
     stays the condition's.
     """
+    if level not in ARRAYS:
+        raise ValueError(f"level must be one of {list(ARRAYS)}, got {level!r}")
     if level == "realistic":
         return dict(overrides)
     level_kw = realism(level)
     return {**overrides, "population": level_kw["population"],
             "session_drift": level_kw["session_drift"]}
+
+
+def condition_overrides(overrides: dict, args: argparse.Namespace) -> dict:
+    """Return a condition's environment ``overrides`` with the user and array ``args`` ask for.
+
+    Willett et al.'s user takes ``--see-velocity`` and the push of ``--willett-push`` /
+    ``--tanh-push``; every condition goes on the array of ``--realism`` (:func:`on_array`).
+    """
+    if overrides["user"] is WILLETT_USER and (args.see_velocity or args.willett_push
+                                              or args.tanh_push):
+        user = dataclasses.replace(
+            WILLETT_USER, see_velocity=args.see_velocity,
+            push=("willett" if args.willett_push else "tanh" if args.tanh_push
+                  else WILLETT_USER.push))
+        overrides = {**overrides, "user": user}
+    return on_array(overrides, args.realism)
 
 
 #: the output gains tried by ``--tune-gain``
@@ -201,14 +219,7 @@ def main() -> None:
     else:
         parts = []
         for cond, (over, paradigm, lag) in CONDITIONS.items():
-            if over["user"] is WILLETT_USER and (args.see_velocity or args.willett_push
-                                                 or args.tanh_push):
-                user = dataclasses.replace(
-                    WILLETT_USER, see_velocity=args.see_velocity,
-                    push=("willett" if args.willett_push else "tanh" if args.tanh_push
-                          else WILLETT_USER.push))
-                over = {**over, "user": user}
-            over = on_array(over, args.realism)
+            over = condition_overrides(over, args)
             gains = (tune_gains(over, paradigm, lag, args.subjects, args.tune_seed, seconds,
                                 args.dynamics) if args.tune_gain else None)
             for seed in range(args.seeds):
@@ -240,7 +251,8 @@ def main() -> None:
         print(f"| {cond} | {kf.time_to_target.mean():.2f} | {rf.time_to_target.mean():.2f} | "
               f"{ratio:.2f} [{lo:.2f}, {hi:.2f}] | {kf.success_rate.mean():.2f} / "
               f"{rf.success_rate.mean():.2f} | {gains} |")
-    figure(summary, args.tune_gain, args.realism).savefig(args.out / f"{name}.png", dpi=120, bbox_inches="tight")
+    figure(summary, args.tune_gain, args.realism).savefig(args.out / f"{name}.png", dpi=120,
+                                                          bbox_inches="tight")
 
 
 def _gain(rows: pd.DataFrame) -> str:

@@ -19,10 +19,11 @@ fixed and daily decoders carry nothing between sessions and play the report days
   learning from no decoder for ``--warmup`` s of day 0 and in every session.
 
 The reward-trained decoder (``no_labels``' day 0, ``reward_only``) carries its weights through
-the re-estimates of its features, as the package ships it; ``--warmup-policy uncarried`` plays
-it without (``RewardDecoder(carry_policy=False)``, the decoder before 2026-12-07's mend, an
-ablation; files ``*_uncarried``). Figures committed before 2026-12-08 were made with the
-uncarried decoder and a fixed gain grid for ``no_labels`` (git ``295f300``).
+the re-estimates of its features, as the package ships it, and ``no_labels``' gain grid moves
+toward an edge gain that keeps winning (``GainBandit.recentre``). Ablations:
+``--warmup-policy uncarried`` (``RewardDecoder(carry_policy=False)``; files ``*_uncarried``)
+and ``--gain-grid fixed`` (files ``*_fixedgrid``). Both were the setting of every ``no_labels``
+and ``reward_only`` figure committed up to git ``295f300``.
 
 Ablations (``--ablations``): the error channel idealised instead of realistic, and the filter on
 factor-analysis latents re-estimated and aligned each day or frozen at day 0.
@@ -64,7 +65,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import cogmodels
-from cogmodels.agents.decoders.outcome_recalibration import STRATEGIES, run_reward_drift
+from cogmodels.agents.decoders.outcome_recalibration import (
+    RECENTRED,
+    STRATEGIES,
+    run_reward_drift,
+)
 from cogmodels.atomic import atomic_write_text
 from cogmodels.envs.bci.metrics import summarize
 from cogmodels.envs.bci.realism import REALISM_LEVELS, realism
@@ -100,6 +105,7 @@ def run_unit(unit: tuple[str, str, str], args: argparse.Namespace) -> tuple[pd.D
                               early_update_s=args.early_update,
                               prior_s=args.prior_seconds,
                               carry_policy=args.warmup_policy == "carried",
+                              recentred=RECENTRED if args.gain_grid == "moving" else (),
                               **realism(args.realism))
     trials["decoder"] = trials["decoder"] + ablation_tag(unit)
     return trials, time.process_time() - cpu
@@ -160,6 +166,8 @@ def protocol_tag(args: argparse.Namespace) -> str:
         tag += f"_{args.realism}"
     if args.warmup_policy != "carried":
         tag += f"_{args.warmup_policy}"
+    if args.gain_grid != "moving":
+        tag += f"_{args.gain_grid}grid"
     if args.seed != 0:  # else another seed would resume this seed's saved units
         tag += f"_seed{args.seed}"
     return tag
@@ -394,8 +402,11 @@ def main() -> None:
     ap.add_argument("--warmup-policy", choices=("carried", "uncarried"), default="carried",
                     help="the reward-trained decoder of no_labels' day 0 and of reward_only: "
                          "its weights carried through each re-estimate of its features (the "
-                         "decoder's default) or not (an ablation, files *_uncarried: the decoder "
-                         "of the figures committed before 2026-12-08)")
+                         "decoder's default) or not (an ablation, files *_uncarried)")
+    ap.add_argument("--gain-grid", choices=("moving", "fixed"), default="moving",
+                    help="no_labels' gain grid: moved after each session toward an edge gain "
+                         "that is probably the best (GainBandit.recentre), or fixed (an "
+                         "ablation, files *_fixedgrid)")
     ap.add_argument("--quick", action="store_true",
                     help="2 subjects, days 0,7,14, 30 s sessions, fixed vs pri_t_gated")
     ap.add_argument("--out", type=Path, default=HERE / "figures")

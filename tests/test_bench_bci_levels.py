@@ -1,7 +1,9 @@
-"""The BCI benchmarks' realism levels: Gilja et al.'s comparison and the grid on any level's array."""
+"""The BCI benchmarks' realism levels: Gilja et al.'s comparison and the grid on any level's
+array."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import sys
 from pathlib import Path
@@ -46,6 +48,19 @@ def test_a_level_s_array_keeps_the_condition_s_user_and_context(level, populatio
                                                        population.latent_sd)
     ideal = refit.on_array(refit.CONDITIONS["idealised (before issue 14)"][0], level)
     assert ideal["user"] == "feedback" and ideal["population"] == population
+
+
+def test_the_benchmark_builds_every_condition_on_the_array_asked_for() -> None:
+    args = argparse.Namespace(see_velocity=True, willett_push=False, tanh_push=True,
+                              realism="full_m1")
+    for cond, (over, _, _) in refit.CONDITIONS.items():
+        built = refit.condition_overrides(over, args)
+        assert built["population"] == M1_POPULATION, cond
+        if over["user"] is WILLETT_USER:
+            assert built["user"].see_velocity and built["user"].push == "tanh"
+    with pytest.raises(ValueError, match=r"level must be one of \['realistic', 'full', "
+                                         r"'full_m1'\], got 'off'"):
+        refit.on_array({"user": "feedback"}, "off")
 
 
 def test_the_grid_figure_draws_the_levels_that_ran() -> None:

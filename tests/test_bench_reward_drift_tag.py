@@ -23,7 +23,7 @@ _SPEC.loader.exec_module(bench)
 def _args(**over) -> argparse.Namespace:
     base = {"quick": False, "days": bench.parse_days(bench.DAYS), "interim": None, "session": 120.0,
             "early_update": None, "prior_seconds": bench.PRIOR_SECONDS, "realism": "off", "seed": 0,
-            "subjects": 4, "warmup": 480.0, "warmup_policy": "carried"}
+            "subjects": 4, "warmup": 480.0, "warmup_policy": "carried", "gain_grid": "moving"}
     args = argparse.Namespace(**{**base, **over})
     if "report_days" not in over:
         args.report_days = bench.default_report_days(args.days)
@@ -47,10 +47,31 @@ def test_the_default_protocol_keeps_the_committed_names() -> None:
     ({"report_days": [0, 28]}, "_report0+28"),
     ({"warmup_policy": "uncarried"}, "_uncarried"),
     ({"realism": "full_m1", "warmup_policy": "uncarried", "seed": 1}, "_full_m1_uncarried_seed1"),
+    ({"gain_grid": "fixed"}, "_fixedgrid"),
+    ({"realism": "full_m1", "gain_grid": "fixed", "warmup_policy": "uncarried"},
+     "_full_m1_uncarried_fixedgrid"),
 ])
 def test_another_seed_or_realism_gets_its_own_units(over: dict, tag: str) -> None:
     # a run resumes from the units saved under its tag: a shared tag would replay another run's
     assert bench.protocol_tag(_args(**over)) == tag
+
+
+@pytest.mark.parametrize(("policy", "grid", "carry", "recentred"), [
+    ("carried", "moving", True, {"no_labels"}), ("uncarried", "fixed", False, set())])
+def test_a_unit_plays_the_warm_up_and_the_gain_grid_it_is_told(monkeypatch, policy, grid, carry,
+                                                               recentred) -> None:
+    import pandas as pd
+
+    seen = {}
+
+    def fake(*args, **kwargs):
+        seen.update(kwargs)
+        return pd.DataFrame({"decoder": ["no_labels"]})
+
+    monkeypatch.setattr(bench, "run_reward_drift", fake)
+    args = _args(warmup_policy=policy, gain_grid=grid, report_days=[0], early_update=None)
+    bench.run_unit(("no_labels", "realistic", "counts"), args)
+    assert seen["carry_policy"] is carry and set(seen["recentred"]) == recentred
 
 
 def test_the_ratio_ci_pairs_the_subjects(monkeypatch: pytest.MonkeyPatch) -> None:

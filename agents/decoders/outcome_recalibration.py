@@ -774,6 +774,7 @@ def run_reward_drift(
     seed: int = 0,
     progress: bool = False,
     carry_policy: bool = True,
+    recentred: Any = RECENTRED,
     **env_kwargs: Any,
 ) -> pd.DataFrame:
     """Play every strategy on the same subjects and days; return all their trials.
@@ -785,7 +786,7 @@ def run_reward_drift(
     and smoothing tuned by a :class:`~cogmodels.agents.reward_learners.GainBandit`), which start
     from the same day-0 filter — except ``"no_labels"``, which starts from a session of the
     reward-trained decoder, its first filter scaled to that decoder's speed, and moves its
-    bandit's grid after each session (:data:`RECENTRED`); ``"reward_only"``: the
+    bandit's grid after each session (``recentred``); ``"reward_only"``: the
     :class:`~cogmodels.agents.reward_decoder.RewardDecoder`, learning from no decoder for
     ``reward_warmup_s`` seconds of day 0 and in every session after.
 
@@ -846,9 +847,12 @@ def run_reward_drift(
     carry_policy : bool
         The reward-trained decoder's ``carry_policy`` (``"no_labels"``' day 0 and
         ``"reward_only"``): its learnt weights carried through each re-estimate of its
-        features, the decoder's default (True); False is the decoder before that mend, with
-        which the two-month figures of ``benchmarks/RESULTS.md`` were made before 2026-12-08
-        (``bench_reward_drift.py --warmup-policy uncarried``).
+        features, the decoder's default (True); False is the decoder before that mend (an
+        ablation: ``bench_reward_drift.py --warmup-policy uncarried``).
+    recentred : collection of str
+        The recalibrations whose bandit's grid moves after each session
+        (:meth:`~cogmodels.agents.reward_learners.GainBandit.recentre`; default
+        :data:`RECENTRED`; empty: every grid fixed, as before git ``a8aac13``).
     **env_kwargs
         More :class:`~cogmodels.envs.bci.vector.CursorBCIVector` arguments.
 
@@ -868,6 +872,10 @@ def run_reward_drift(
     if unknown or not names:
         raise ValueError(f"strategies must be a non-empty list of {list(STRATEGIES)}, got "
                          f"{names!r}")
+    recentred = frozenset(recentred)
+    if not recentred <= set(RECALIBRATIONS):
+        raise ValueError(f"recentred must name recalibrations among {list(RECALIBRATIONS)}, got "
+                         f"{sorted(recentred)!r}")
     days = [int(d) for d in days]
     if not days or any(d < 0 for d in days) or days != sorted(set(days)) or days[0] != 0:
         raise ValueError(f"days must be increasing day numbers starting at 0, got {days!r}")
@@ -945,7 +953,7 @@ def run_reward_drift(
                                  bias=bias, record=rec, refit_at=refits[day],
                                  refit=partial(_refit, recal, rec, bias))
                 tables.append(t.assign(decoder=name))
-                if name in RECENTRED:
+                if name in recentred:
                     bandit.recentre()
             bar.update()
     out = pd.concat(tables, ignore_index=True)
