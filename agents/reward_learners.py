@@ -319,7 +319,8 @@ class GainBandit:
     arm_ : numpy.ndarray
         ``(n_lanes,)`` the arm being played.
     centre_ : numpy.ndarray
-        ``(n_lanes,)`` the gain each lane's grid is centred on.
+        ``(n_lanes,)`` the factor on every arm's gain of each lane (its grid's middle gain is
+        ``centre_`` times the grid's geometric mean).
 
     References
     ----------
@@ -377,8 +378,9 @@ class GainBandit:
 
         over the grid's ``G`` distinct gains, and that lane's evidence is cleared (it was
         gathered at other gains). Every other lane keeps its centre and its evidence: a grid
-        whose best gain lies inside it never moves, and one whose edge keeps winning follows the
-        outcomes past it, a step per call. For a decoder whose speed nothing anchors (one first
+        whose best gain lies inside it moves only when chance makes an edge look best (a flat
+        outcome curve can walk it, a whole step at a time), and one whose edge keeps winning
+        follows the outcomes past it, a step per call. For a decoder whose speed nothing anchors (one first
         fit to another decoder's session) the gain can then travel as far as the outcomes ask,
         session by session, where a fixed grid stops at its edge. The centre stays in
         ``[1e-3, 1e3]``.
