@@ -81,18 +81,15 @@ ARRAYS = ("realistic", "full", "full_m1")
 def on_array(overrides: dict, level: str) -> dict:
     """Return a condition's environment ``overrides`` on realism ``level``'s simulated array.
 
-    ``"realistic"``: unchanged (the default population, no within-session drift); ``"full"`` /
-    ``"full_m1"``: that level's ``population`` (with the condition's own context overrides, such
-    as :data:`SAME_CODE`, still applied over it) and fresh ``session_drift`` processes. The user
-    stays the condition's.
+    The level's keyword arguments (:func:`~cogmodels.envs.bci.realism.realism`) under the
+    condition's own: ``"realistic"`` adds nothing (the default population, no within-session
+    drift); ``"full"`` / ``"full_m1"`` add that level's ``population`` (the condition's context
+    overrides, such as :data:`SAME_CODE`, still applied over it) and fresh ``session_drift``
+    processes. The user stays the condition's.
     """
     if level not in ARRAYS:
         raise ValueError(f"level must be one of {list(ARRAYS)}, got {level!r}")
-    if level == "realistic":
-        return dict(overrides)
-    level_kw = realism(level)
-    return {**overrides, "population": level_kw["population"],
-            "session_drift": level_kw["session_drift"]}
+    return {**realism(level), **overrides}
 
 
 def condition_overrides(overrides: dict, args: argparse.Namespace) -> dict:
